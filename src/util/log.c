@@ -1,0 +1,64 @@
+#include "config.h"
+#include "util/log.h"
+#include "mist.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static enum log_level log_level = LOG_LVL_INFO;
+static char log_name[64];
+
+static const char *const log_names[] = {"error", "warn", "info", "debug"};
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	for (int i = 0; i <= LOG_LVL_DEBUG; i++) {
+		if (strcmp(s, log_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return MIST_EINVAL;
+}
+
+void
+log_set_level(enum log_level lvl)
+{
+	log_level = lvl;
+}
+
+void
+log_set_name(const char *name)
+{
+	snprintf(log_name, sizeof(log_name), "%s", name);
+}
+
+int
+log_is_enabled(enum log_level lvl)
+{
+	return lvl <= log_level;
+}
+
+void
+log_write(enum log_level lvl, const char *fmt, ...)
+{
+	if (!log_is_enabled(lvl))
+		return;
+	char line[1024];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %-5s [%s] ",
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+			 log_names[lvl], log_name[0] ? log_name : "mist");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* One write per line so lines of concurrent processes do not mix. */
+	fprintf(stderr, "%s\n", line);
+}
