@@ -1,4 +1,118 @@
+/*
+ * main.c -- the mist binary: one executable, subcommands.
+ */
 #include "config.h"
+#include "cmd/cmd.h"
 #include "mist.h"
+#include "net/identity.h"
+
+#include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
-int main(void) { puts(mist_version()); return 0; }
+#include <string.h>
+
+static const char usage[] =
+	"usage: mist COMMAND [OPTIONS]\n"
+	"\n"
+	"mist is a distributed runtime for fog-to-cloud computing: every\n"
+	"machine runs `mist agent`; agents link over encrypted channels.\n"
+	"\n"
+	"commands:\n"
+	"  keygen     print a new cluster key\n"
+	"  agent      run a node in the foreground\n"
+	"  members    list the nodes an agent knows\n"
+	"  ping       measure round trips or message rate between two agents\n"
+	"\n"
+	"Run `mist COMMAND --help` for a command's options.\n"
+	"Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
+
+void
+cmd_print_version(void)
+{
+	printf("mist %s\n", mist_version());
+}
+
+int
+cmd_read_key(const char *path, uint8_t key[32])
+{
+	int rc = cluster_key_read(path, key);
+	if (rc != 0) {
+		fprintf(stderr, "mist: cannot read cluster key %s: %s\n", path,
+			rc == MIST_EPROTO ? "not a key (expected 64 hex digits "
+					    "from `mist keygen`)"
+					  : "cannot open the file");
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_connect(struct conn *c, const char *agent, const char *keyfile)
+{
+	uint8_t key[32];
+	if (cmd_read_key(keyfile, key) != 0)
+		return -1;
+	int rc = conn_open(c, agent, key, 10000);
+	sodium_memzero(key, sizeof(key));
+	if (rc != 0) {
+		const char *why = rc == MIST_EAUTH
+					  ? "the agent refused the handshake "
+					    "(is this the cluster's key?)"
+					  : mist_strerror(rc);
+		fprintf(stderr, "mist: cannot talk to the agent at %s: %s\n",
+			agent, why);
+		conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+void
+cmd_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+int
+main(int argc, char **argv)
+{
+	if (sodium_init() < 0) {
+		fprintf(stderr, "mist: libsodium failed to initialise\n");
+		return EXIT_RUNTIME;
+	}
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		cmd_print_version();
+		return EXIT_OK;
+	}
+	argc--, argv++;
+	if (strcmp(cmd, "keygen") == 0)
+		return cmd_keygen(argc, argv);
+	if (strcmp(cmd, "agent") == 0)
+		return cmd_agent(argc, argv);
+	if (strcmp(cmd, "members") == 0)
+		return cmd_members(argc, argv);
+	if (strcmp(cmd, "ping") == 0)
+		return cmd_ping(argc, argv);
+	fprintf(stderr, "mist: unknown command '%s'\n\n%s", cmd, usage);
+	return EXIT_USAGE;
+}

@@ -14,7 +14,7 @@ static void
 heap_set(struct heap *h, size_t i, struct heap_node *n)
 {
 	h->v[i] = n;
-	n->idx = i;
+	n->idx = i + 1;
 }
 
 static void
@@ -60,8 +60,7 @@ heap_init(struct heap *h)
 void
 heap_destroy(struct heap *h)
 {
-	for (size_t i = 0; i < h->len; i++)
-		h->v[i]->idx = SIZE_MAX;
+	/* Nodes are not touched: their owners may be gone already. */
 	free(h->v);
 	heap_init(h);
 }
@@ -75,20 +74,20 @@ heap_push(struct heap *h, struct heap_node *n)
 	}
 	n->seq = h->seq++;
 	heap_set(h, h->len++, n);
-	heap_up(h, n->idx);
+	heap_up(h, h->len - 1);
 }
 
 void
 heap_remove(struct heap *h, struct heap_node *n)
 {
-	size_t i = n->idx;
-	n->idx = SIZE_MAX;
+	size_t i = n->idx - 1;
+	n->idx = 0;
 	struct heap_node *last = h->v[--h->len];
 	if (i == h->len)
 		return;
 	heap_set(h, i, last);
 	heap_up(h, i);
-	heap_down(h, last->idx);
+	heap_down(h, last->idx - 1);
 }
 
 struct heap_node *

@@ -16,7 +16,7 @@
 struct heap_node {
 	uint64_t due;
 	uint64_t seq;
-	size_t idx; /* SIZE_MAX when not in a heap */
+	size_t idx; /* position + 1; 0 when not in a heap, so zeroed storage is unlinked */
 };
 
 struct heap {
@@ -35,7 +35,7 @@ struct heap_node *heap_top(const struct heap *h);
 static inline int
 heap_node_is_linked(const struct heap_node *n)
 {
-	return n->idx != SIZE_MAX;
+	return n->idx != 0;
 }
 
 #endif

@@ -1,0 +1,33 @@
+/*
+ * msgtype.h -- every message type, in one table.
+ *
+ * Types below 64 are the runtime's own; the rest belong to the actor kinds.
+ * Numbers are wire-visible: never renumber, only append.  docs/PROTOCOL.md
+ * draws each body.
+ */
+#ifndef MIST_ACTORS_MSGTYPE_H_INCLUDED
+#define MIST_ACTORS_MSGTYPE_H_INCLUDED
+
+enum msg_type {
+	/* runtime */
+	MSG_STOP = 1,	   /* local: orderly shutdown, last message */
+	MSG_TIMER = 2,	   /* local: corr carries the timer's tag */
+	MSG_ERROR = 3,	   /* a reply carrying only a status */
+	MSG_LINK_UP = 4,   /* local: ptr is a struct link_event */
+	MSG_LINK_DOWN = 5, /* local: ptr is a struct link_event */
+	/* node admin actor */
+	MSG_MEMBERS = 64,  /* req: nil; reply: array of member maps */
+	MSG_PING = 65,	   /* req: {node, count, size, flood}; reply: stats */
+	MSG_ECHO = 66,	   /* req: any; reply: the same body */
+	MSG_SINK = 67,	   /* one-way: counted and dropped */
+	MSG_SINK_SYNC = 68 /* req: nil; reply: number of sink messages seen */
+};
+
+/* Well-known actor ids on every node. */
+enum actor_wellknown {
+	ACTOR_ADMIN = 1, /* membership view, ping, diagnostics */
+	ACTOR_ECHO = 2,	 /* echo and sink for link tests and benchmarks */
+	ACTOR_FIRST_DYNAMIC = 64
+};
+
+#endif

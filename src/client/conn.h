@@ -1,0 +1,50 @@
+/*
+ * conn.h -- a blocking, encrypted connection to one agent, for command-line
+ * tools (mist members, mist ping) and tests.
+ *
+ * It speaks the link protocol of net/link.h as an initiator with role
+ * "client": a fresh identity per connection, admitted by the cluster key,
+ * never listed as a member.  Every read is bounded (frame size) and every
+ * wait has a deadline.
+ *
+ * Ownership: struct conn is caller storage; conn_close() frees what
+ * conn_open() allocated.  A reply returned by conn_request() is the
+ * caller's (msg_delete).
+ */
+#ifndef MIST_CLIENT_CONN_H_INCLUDED
+#define MIST_CLIENT_CONN_H_INCLUDED
+
+#include <stdint.h>
+
+#include "actors/msg.h"
+#include "net/identity.h"
+#include "net/link.h"
+#include "net/noise.h"
+#include "util/buf.h"
+
+struct conn {
+	int fd;
+	struct noise_cipher tx, rx;
+	uint64_t tx_frames, rx_frames;
+	struct identity id;
+	uint64_t agent; /* the agent's node id */
+	struct link_hello hello;
+	uint32_t max_frame;
+	int timeout_ms;
+	uint64_t next_corr;
+	uint8_t *scratch;
+};
+
+/**
+ * Connects to @a addr and completes the handshake.  0, or MIST_EINVAL (bad
+ * address), MIST_EUNREACHABLE (no agent there), MIST_EAUTH (handshake
+ * refused: most likely another cluster key), MIST_ETIMEDOUT, MIST_EPROTO.
+ */
+int conn_open(struct conn *c, const char *addr, const uint8_t psk[32],
+	      int timeout_ms);
+/** Sends a request to @a actor on the agent and waits for its reply. */
+int conn_request(struct conn *c, uint32_t actor, uint32_t type,
+		 const void *body, uint32_t len, struct msg **reply);
+void conn_close(struct conn *c);
+
+#endif

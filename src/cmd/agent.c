@@ -1,0 +1,301 @@
+/*
+ * agent.c -- `mist agent`: the composition root of a node.
+ *
+ * Start-up order: options -> node identity (DATA/node.key) -> cluster key
+ * -> store (DATA/store) -> actor system and the node's actors -> links
+ * (listen, then joins) -> run.  Shutdown (SIGINT/SIGTERM) runs the other way:
+ * actors get MSG_STOP, links close, the store flushes and closes, the loop
+ * ends with every handle closed, exit 0.
+ *
+ * Once listening, the agent writes its bound address to DATA/agent.addr, so
+ * scripts and tests can start agents on port 0 and find them.
+ */
+#include "config.h"
+#include "actors/admin.h"
+#include "cmd/cmd.h"
+#include "mist.h"
+#include "net/addr.h"
+#include "net/link.h"
+#include "net/loop.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define AGENT_MAX_JOINS 32
+/* Address space for LMDB; sparse, so only what is used costs disk. */
+#define AGENT_MAP_SIZE (1ull << 30)
+
+static const char usage[] =
+	"usage: mist agent --data DIR --key FILE [OPTIONS]\n"
+	"\n"
+	"Runs a mist node in the foreground until SIGINT or SIGTERM.\n"
+	"\n"
+	"  --data DIR          data directory (node key, store); created if missing\n"
+	"  --key FILE          cluster key file (from `mist keygen`)\n"
+	"  --bind IP:PORT      where to listen for links (default 0.0.0.0:7946;\n"
+	"                      port 0 picks a free port, see DIR/agent.addr)\n"
+	"  --join IP:PORT      an agent to link to; may repeat; retried with backoff\n"
+	"  --tier TIER         fog, edge or cloud (default fog)\n"
+	"  --name NAME         node name (default: the host name)\n"
+	"  --log-level LEVEL   error, warn, info or debug (default info)\n"
+	"  --max-frame BYTES   largest link frame accepted (default 1048576)\n"
+	"  -h, --help          this text\n"
+	"  --version           print the version\n";
+
+struct agent {
+	uv_loop_t loop;
+	struct loop_driver drv;
+	struct actor_sys sys;
+	struct link_mgr links;
+	struct store *store;
+	struct identity id;
+	uv_signal_t sigint, sigterm;
+	bool stopping;
+};
+
+static struct agent *the_agent; /* for the link manager's close callback */
+
+static void
+agent_links_closed(struct link_mgr *m)
+{
+	(void)m;
+	loop_driver_close(&the_agent->drv);
+}
+
+static void
+agent_stop(struct agent *a, const char *why)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	log_info("stopping (%s)", why);
+	/* actors first: each handles MSG_STOP as its last message */
+	actor_sys_shutdown(&a->sys);
+	while (actor_sys_has_work(&a->sys))
+		actor_sys_run(&a->sys, UINT32_MAX);
+	link_mgr_close(&a->links, agent_links_closed);
+	store_close(a->store);
+	uv_close((uv_handle_t *)&a->sigint, NULL);
+	uv_close((uv_handle_t *)&a->sigterm, NULL);
+}
+
+static void
+agent_signal_cb(uv_signal_t *h, int signum)
+{
+	agent_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* Counts boots in the store: a fact later layers build on (incarnations). */
+static void
+agent_count_boot(struct agent *a)
+{
+	struct buf b = BUF_INIT;
+	uint64_t boots = 0;
+	if (store_get(a->store, STORE_META, "boots", 5, &b) == 0 &&
+	    b.len == sizeof(boots))
+		memcpy(&boots, b.data, sizeof(boots));
+	boots++;
+	store_put(a->store, STORE_META, "boots", 5, &boots, sizeof(boots),
+		  NULL, NULL);
+	buf_destroy(&b);
+	log_info("boot #%" PRIu64, boots);
+}
+
+static int
+agent_write_addr(const char *dir, const char *addr)
+{
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof(path), "%s/agent.addr", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%s\n", addr);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path); /* readers never see a partial file */
+}
+
+static bool
+valid_tier(const char *t)
+{
+	return strcmp(t, "fog") == 0 || strcmp(t, "edge") == 0 ||
+	       strcmp(t, "cloud") == 0;
+}
+
+int
+cmd_agent(int argc, char **argv)
+{
+	enum { OPT_DATA = 256, OPT_KEY, OPT_BIND, OPT_JOIN, OPT_TIER, OPT_NAME,
+	       OPT_LOG, OPT_MAXFRAME, OPT_VERSION };
+	static const struct option opts[] = {
+		{"data", required_argument, 0, OPT_DATA},
+		{"key", required_argument, 0, OPT_KEY},
+		{"bind", required_argument, 0, OPT_BIND},
+		{"join", required_argument, 0, OPT_JOIN},
+		{"tier", required_argument, 0, OPT_TIER},
+		{"name", required_argument, 0, OPT_NAME},
+		{"log-level", required_argument, 0, OPT_LOG},
+		{"max-frame", required_argument, 0, OPT_MAXFRAME},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, OPT_VERSION},
+		{0, 0, 0, 0}};
+	const char *data = NULL, *keyfile = NULL, *bind = "0.0.0.0:7946";
+	const char *tier = "fog", *joins[AGENT_MAX_JOINS];
+	char name[LINK_NAME_MAX] = "";
+	int njoins = 0;
+	struct link_config lcfg;
+	link_config_default(&lcfg);
+	enum log_level level = LOG_LVL_INFO;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DATA: data = optarg; break;
+		case OPT_KEY: keyfile = optarg; break;
+		case OPT_BIND: bind = optarg; break;
+		case OPT_JOIN:
+			if (njoins == AGENT_MAX_JOINS) {
+				fprintf(stderr, "mist agent: at most %d --join\n",
+					AGENT_MAX_JOINS);
+				return EXIT_USAGE;
+			}
+			joins[njoins++] = optarg;
+			break;
+		case OPT_TIER: tier = optarg; break;
+		case OPT_NAME:
+			if (strlen(optarg) == 0 || strlen(optarg) >= sizeof(name)) {
+				fprintf(stderr, "mist agent: --name must be 1..%zu "
+					"characters\n", sizeof(name) - 1);
+				return EXIT_USAGE;
+			}
+			snprintf(name, sizeof(name), "%s", optarg);
+			break;
+		case OPT_LOG:
+			if (log_level_parse(optarg, &level) != 0) {
+				fprintf(stderr, "mist agent: --log-level must be "
+					"error, warn, info or debug\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_MAXFRAME: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end != '\0' || v < 4096 || v > (64ul << 20)) {
+				fprintf(stderr, "mist agent: --max-frame must be "
+					"4096..67108864\n");
+				return EXIT_USAGE;
+			}
+			lcfg.max_frame = (uint32_t)v;
+			break;
+		}
+		case 'h': fputs(usage, stdout); return EXIT_OK;
+		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || data == NULL || keyfile == NULL) {
+		fprintf(stderr, "mist agent: --data and --key are required\n\n%s",
+			usage);
+		return EXIT_USAGE;
+	}
+	if (!valid_tier(tier)) {
+		fprintf(stderr, "mist agent: --tier must be fog, edge or cloud\n");
+		return EXIT_USAGE;
+	}
+	struct sockaddr_storage probe;
+	if (addr_parse(bind, &probe) != 0) {
+		fprintf(stderr, "mist agent: --bind wants IP:PORT, got '%s'\n", bind);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < njoins; i++) {
+		if (addr_parse(joins[i], &probe) != 0) {
+			fprintf(stderr, "mist agent: --join wants IP:PORT, got '%s'\n",
+				joins[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (name[0] == '\0' && gethostname(name, sizeof(name) - 1) != 0)
+		snprintf(name, sizeof(name), "mist");
+	log_set_level(level);
+	log_set_name(name);
+
+	struct agent *a = xcalloc(1, sizeof(*a));
+	the_agent = a;
+	uint8_t psk[32];
+	int status = EXIT_RUNTIME;
+	if (cmd_read_key(keyfile, psk) != 0)
+		goto out_free;
+	if (identity_load_or_create(data, &a->id) != 0)
+		goto out_free;
+	uv_loop_init(&a->loop);
+	a->store = store_open(&a->loop, data, AGENT_MAP_SIZE);
+	if (a->store == NULL) {
+		uv_loop_close(&a->loop);
+		goto out_free;
+	}
+	agent_count_boot(a);
+
+	struct actor_sys_env env;
+	loop_driver_env(&a->drv, &a->loop, &env);
+	actor_sys_init(&a->sys, a->id.node, &env, NULL, rand_process_seed());
+
+	struct link_hello hello = {.role = LINK_ROLE_AGENT};
+	snprintf(hello.name, sizeof(hello.name), "%s", name);
+	snprintf(hello.tier, sizeof(hello.tier), "%s", tier);
+	link_mgr_init(&a->links, &a->loop, &a->sys, &a->id, psk, &lcfg, &hello);
+	sodium_memzero(psk, sizeof(psk));
+	a->drv.remote_send = link_mgr_send;
+	a->drv.drained = link_mgr_resume;
+	a->drv.net_ctx = &a->links;
+	a->links.notify_actor = ACTOR_ADMIN;
+	loop_driver_start(&a->drv, &a->sys);
+
+	uv_signal_init(&a->loop, &a->sigint);
+	uv_signal_init(&a->loop, &a->sigterm);
+	a->sigint.data = a->sigterm.data = a;
+	uv_signal_start(&a->sigint, agent_signal_cb, SIGINT);
+	uv_signal_start(&a->sigterm, agent_signal_cb, SIGTERM);
+
+	char bound[LINK_NAME_MAX];
+	if (link_mgr_listen(&a->links, bind) != 0) {
+		agent_stop(a, "cannot listen");
+		status = EXIT_RUNTIME;
+	} else {
+		link_mgr_bound_addr(&a->links, bound, sizeof(bound));
+		snprintf(a->links.hello.addr, sizeof(a->links.hello.addr), "%s",
+			 bound);
+		struct admin_self self;
+		snprintf(self.name, sizeof(self.name), "%s", name);
+		snprintf(self.tier, sizeof(self.tier), "%s", tier);
+		snprintf(self.addr, sizeof(self.addr), "%s", bound);
+		admin_spawn(&a->sys, &self);
+		char id[17];
+		identity_node_str(id, a->id.node);
+		log_info("mist %s agent %s id %s tier %s listening on %s",
+			 mist_version(), name, id, tier, bound);
+		if (agent_write_addr(data, bound) != 0)
+			log_warn("cannot write %s/agent.addr: %s", data,
+				 strerror(errno));
+		for (int i = 0; i < njoins; i++)
+			link_mgr_join(&a->links, joins[i]);
+		status = EXIT_OK;
+	}
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	actor_sys_destroy(&a->sys);
+	if (uv_loop_close(&a->loop) != 0)
+		log_warn("loop closed with handles still open");
+	log_info("stopped");
+out_free:
+	sodium_memzero(psk, sizeof(psk));
+	free(a);
+	return status;
+}

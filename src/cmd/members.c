@@ -1,0 +1,158 @@
+/*
+ * members.c -- `mist members`: the nodes an agent knows.
+ */
+#include "config.h"
+#include "actors/msgtype.h"
+#include "cmd/cmd.h"
+#include "mist.h"
+#include "net/mp.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: mist members --agent IP:PORT --key FILE [--format table|json]\n"
+	"\n"
+	"Asks a running agent which nodes it knows and prints one row per\n"
+	"node: name, node id, address, tier, status.  JSON output is an array\n"
+	"of objects with the keys name, id, addr, tier, status.\n";
+
+struct row {
+	char name[64], id[17], addr[64], tier[16], status[16];
+};
+
+static int
+row_str(struct mp_cur *c, char *dst, size_t cap)
+{
+	const char *s;
+	uint32_t n;
+	if (mp_read_str(c, &s, &n) != 0 || n >= cap)
+		return -1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int
+row_read(struct mp_cur *c, struct row *r)
+{
+	uint32_t n;
+	memset(r, 0, sizeof(*r));
+	if (mp_read_map(c, &n) != 0)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k;
+		uint32_t kl;
+		int rc;
+		if (mp_read_str(c, &k, &kl) != 0)
+			return -1;
+		if (mp_str_eq(k, kl, "id")) {
+			uint64_t id;
+			rc = mp_read_uint(c, &id);
+			snprintf(r->id, sizeof(r->id), "%016" PRIx64, id);
+		} else if (mp_str_eq(k, kl, "name")) {
+			rc = row_str(c, r->name, sizeof(r->name));
+		} else if (mp_str_eq(k, kl, "addr")) {
+			rc = row_str(c, r->addr, sizeof(r->addr));
+		} else if (mp_str_eq(k, kl, "tier")) {
+			rc = row_str(c, r->tier, sizeof(r->tier));
+		} else if (mp_str_eq(k, kl, "status")) {
+			rc = row_str(c, r->status, sizeof(r->status));
+		} else {
+			rc = mp_skip(c);
+		}
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+cmd_members(int argc, char **argv)
+{
+	enum { OPT_AGENT = 256, OPT_KEY, OPT_FORMAT, OPT_VERSION };
+	static const struct option opts[] = {
+		{"agent", required_argument, 0, OPT_AGENT},
+		{"key", required_argument, 0, OPT_KEY},
+		{"format", required_argument, 0, OPT_FORMAT},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, OPT_VERSION},
+		{0, 0, 0, 0}};
+	const char *agent = NULL, *key = NULL, *format = "table";
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_AGENT: agent = optarg; break;
+		case OPT_KEY: key = optarg; break;
+		case OPT_FORMAT: format = optarg; break;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
+		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
+		default: fputs(usage, stderr); return EXIT_USAGE;
+		}
+	}
+	bool json = strcmp(format, "json") == 0;
+	if (optind != argc || agent == NULL || key == NULL ||
+	    (!json && strcmp(format, "table") != 0)) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	struct conn conn;
+	if (cmd_connect(&conn, agent, key) != 0)
+		return EXIT_RUNTIME;
+	struct msg *reply = NULL;
+	int rc = conn_request(&conn, ACTOR_ADMIN, MSG_MEMBERS, NULL, 0, &reply);
+	conn_close(&conn);
+	if (rc == 0 && reply->status != 0)
+		rc = reply->status;
+	if (rc != 0) {
+		fprintf(stderr, "mist members: %s\n",
+			rc == MIST_EAUTH ? "the agent refused the handshake "
+					   "(is this the cluster's key?)"
+					 : mist_strerror(rc));
+		if (reply)
+			msg_delete(reply);
+		return EXIT_RUNTIME;
+	}
+	struct mp_cur cur;
+	uint32_t n;
+	mp_cur_init(&cur, reply->body, reply->len);
+	if (mp_read_array(&cur, &n) != 0) {
+		fprintf(stderr, "mist members: malformed reply\n");
+		msg_delete(reply);
+		return EXIT_RUNTIME;
+	}
+	if (json)
+		putchar('[');
+	else
+		printf("%-20s %-16s %-22s %-6s %s\n", "NAME", "ID", "ADDRESS",
+		       "TIER", "STATUS");
+	int status = EXIT_OK;
+	for (uint32_t i = 0; i < n; i++) {
+		struct row r;
+		if (row_read(&cur, &r) != 0) {
+			fprintf(stderr, "mist members: malformed reply\n");
+			status = EXIT_RUNTIME;
+			break;
+		}
+		if (!json) {
+			printf("%-20s %-16s %-22s %-6s %s\n", r.name, r.id,
+			       r.addr, r.tier, r.status);
+			continue;
+		}
+		printf("%s{\"name\":", i ? "," : "");
+		cmd_json_str(r.name);
+		printf(",\"id\":\"%s\",\"addr\":", r.id);
+		cmd_json_str(r.addr);
+		printf(",\"tier\":");
+		cmd_json_str(r.tier);
+		printf(",\"status\":");
+		cmd_json_str(r.status);
+		putchar('}');
+	}
+	if (json)
+		printf("]\n");
+	msg_delete(reply);
+	return status;
+}

@@ -1,0 +1,894 @@
+/*
+ * link.c -- encrypted links: accept/connect, the XXpsk3 handshake, sealed
+ * batched frames, duplicate resolution, joins with backoff.  The protocol
+ * is described in link.h and drawn in docs/PROTOCOL.md.
+ *
+ * Life of a link:  HANDSHAKE --(third message ok)--> UP --> CLOSING --> freed
+ * Any error in any state goes straight to CLOSING; the struct is freed once
+ * libuv has closed both of its handles (the socket and the timer).
+ */
+#include "config.h"
+#include "net/link.h"
+#include "net/addr.h"
+#include "net/mp.h"
+#include "net/wire.h"
+#include "mist.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum link_state { LINK_HANDSHAKE, LINK_UP, LINK_CLOSING };
+
+struct join {
+	struct join *next;
+	struct link_mgr *mgr;
+	struct sockaddr_storage addr;
+	char text[LINK_NAME_MAX];
+	uv_timer_t timer;
+	uint32_t backoff;
+	struct link *link; /* the current attempt or link */
+	uint64_t node;	   /* learnt at the first handshake */
+};
+
+struct link {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_connect_t connect;
+	uv_write_t wreq;
+	struct link_mgr *mgr;
+	struct link *next, *prev;
+	struct link *next_dirty;
+	struct join *join;
+	enum link_state state;
+	bool initiator, counted, registered, dirty, writing, paused;
+	int handles;
+	struct noise_hs *hs;
+	struct noise_cipher tx, rx;
+	uint64_t tx_frames, rx_frames;
+	struct buf rbuf;     /* bytes read, not yet parsed */
+	struct buf out;	     /* plaintext envelopes of the next frame */
+	struct buf wq;	     /* sealed frames waiting for the socket */
+	struct buf inflight; /* the bytes of the write in progress */
+	uint8_t *scratch;    /* decrypted frame, max_frame bytes */
+	uint64_t node;
+	struct link_hello hello;
+	char peer[LINK_NAME_MAX];
+};
+
+static void link_close(struct link *l, const char *why);
+static void join_schedule(struct join *j);
+
+void
+link_config_default(struct link_config *cfg)
+{
+	cfg->max_frame = WIRE_DEFAULT_MAX_FRAME;
+	/*
+	 * 5 s: three messages on any network we serve take well under a
+	 * second; a peer that has not finished by then is broken or hostile
+	 * and holds a slot we may need.
+	 */
+	cfg->handshake_timeout_ms = 5000;
+	/*
+	 * 64 unauthenticated connections at once: each costs one X25519
+	 * (~33 us) and a few KiB, so 64 bound a flood's memory to well under
+	 * a megabyte while real joins of a large cluster still get through.
+	 */
+	cfg->max_handshakes = 64;
+	/*
+	 * Rekey every 2^20 frames: far below ChaCha20-Poly1305's safe limits,
+	 * rare enough to cost nothing (one extra encryption per million).
+	 */
+	cfg->rekey_frames = 1u << 20;
+	/* 64 MiB of unsent output per link before sends are refused. */
+	cfg->max_backlog = 64u << 20;
+	/* Joins retry from 250 ms, doubling, up to 30 s (jittered). */
+	cfg->join_backoff_min_ms = 250;
+	cfg->join_backoff_max_ms = 30000;
+}
+
+/* ------------------------------------------------------------- hello */
+
+void
+link_hello_encode(struct buf *out, const struct link_hello *h)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, out, buf_msgpack_write);
+	msgpack_pack_map(&pk, 5);
+	msgpack_pack_str_with_body(&pk, "v", 1);
+	msgpack_pack_uint8(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "name", 4);
+	msgpack_pack_str_with_body(&pk, h->name, strlen(h->name));
+	msgpack_pack_str_with_body(&pk, "tier", 4);
+	msgpack_pack_str_with_body(&pk, h->tier, strlen(h->tier));
+	msgpack_pack_str_with_body(&pk, "addr", 4);
+	msgpack_pack_str_with_body(&pk, h->addr, strlen(h->addr));
+	msgpack_pack_str_with_body(&pk, "role", 4);
+	msgpack_pack_uint8(&pk, h->role);
+}
+
+static int
+hello_str(struct mp_cur *c, char *dst, size_t cap)
+{
+	const char *s;
+	uint32_t n;
+	if (mp_read_str(c, &s, &n) != 0 || n >= cap || memchr(s, 0, n))
+		return MIST_EPROTO;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+int
+link_hello_decode(const uint8_t *p, size_t len, struct link_hello *h)
+{
+	size_t used;
+	memset(h, 0, sizeof(*h));
+	if (mp_check(p, len, 2, &used) != 0 || used != len)
+		return MIST_EPROTO;
+	struct mp_cur c;
+	mp_cur_init(&c, p, len);
+	uint32_t n;
+	uint64_t v = 0, role = 0;
+	if (mp_read_map(&c, &n) != 0)
+		return MIST_EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k;
+		uint32_t kl;
+		int rc = 0;
+		if (mp_read_str(&c, &k, &kl) != 0)
+			return MIST_EPROTO;
+		if (mp_str_eq(k, kl, "v"))
+			rc = mp_read_uint(&c, &v);
+		else if (mp_str_eq(k, kl, "name"))
+			rc = hello_str(&c, h->name, sizeof(h->name));
+		else if (mp_str_eq(k, kl, "tier"))
+			rc = hello_str(&c, h->tier, sizeof(h->tier));
+		else if (mp_str_eq(k, kl, "addr"))
+			rc = hello_str(&c, h->addr, sizeof(h->addr));
+		else if (mp_str_eq(k, kl, "role"))
+			rc = mp_read_uint(&c, &role);
+		else
+			rc = mp_skip(&c); /* later versions may add fields */
+		if (rc != 0)
+			return MIST_EPROTO;
+	}
+	if (v != 1)
+		return MIST_EVERSION;
+	if (role > LINK_ROLE_CLIENT)
+		return MIST_EPROTO;
+	h->role = (uint8_t)role;
+	return 0;
+}
+
+/* ------------------------------------------------------ handles, close */
+
+static void
+mgr_handle_closed(struct link_mgr *m)
+{
+	if (--m->open_handles == 0 && m->closing && m->done != NULL) {
+		void (*done)(struct link_mgr *) = m->done;
+		m->done = NULL;
+		done(m);
+	}
+}
+
+static void
+link_free(struct link *l)
+{
+	struct link_mgr *m = l->mgr;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		m->links = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	if (l->hs != NULL) {
+		noise_hs_wipe(l->hs);
+		free(l->hs);
+	}
+	sodium_memzero(&l->tx, sizeof(l->tx));
+	sodium_memzero(&l->rx, sizeof(l->rx));
+	buf_destroy(&l->rbuf);
+	buf_destroy(&l->out);
+	buf_destroy(&l->wq);
+	buf_destroy(&l->inflight);
+	free(l->scratch);
+	free(l);
+}
+
+static void
+link_handle_closed(uv_handle_t *h)
+{
+	struct link *l = h->data;
+	struct link_mgr *m = l->mgr;
+	if (--l->handles == 0)
+		link_free(l);
+	mgr_handle_closed(m);
+}
+
+static void
+link_notify(struct link *l, uint32_t type)
+{
+	struct link_mgr *m = l->mgr;
+	if (m->notify_actor == 0 || l->hello.role != LINK_ROLE_AGENT)
+		return;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, 4);
+	msgpack_pack_str_with_body(&pk, "node", 4);
+	msgpack_pack_uint64(&pk, l->node);
+	msgpack_pack_str_with_body(&pk, "name", 4);
+	msgpack_pack_str_with_body(&pk, l->hello.name, strlen(l->hello.name));
+	msgpack_pack_str_with_body(&pk, "tier", 4);
+	msgpack_pack_str_with_body(&pk, l->hello.tier, strlen(l->hello.tier));
+	msgpack_pack_str_with_body(&pk, "addr", 4);
+	msgpack_pack_str_with_body(&pk, l->hello.addr, strlen(l->hello.addr));
+	struct msg *msg = msg_new(type, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+	msg->from.node = msg->to.node = m->sys->node;
+	msg->to.id = m->notify_actor;
+	actor_sys_deliver(m->sys, msg);
+}
+
+static void
+link_close(struct link *l, const char *why)
+{
+	if (l->state == LINK_CLOSING)
+		return;
+	struct link_mgr *m = l->mgr;
+	if (l->state == LINK_UP && l->hello.role == LINK_ROLE_AGENT)
+		log_info("link to %s (%016llx) down: %s", l->hello.name,
+			 (unsigned long long)l->node, why);
+	else
+		log_debug("connection %s closed: %s", l->peer, why);
+	l->state = LINK_CLOSING;
+	if (l->registered) {
+		map_del(&m->by_node, l->node);
+		l->registered = false;
+		link_notify(l, MSG_LINK_DOWN);
+	}
+	if (l->counted) {
+		m->handshaking--;
+		l->counted = false;
+	}
+	if (l->join != NULL) {
+		struct join *j = l->join;
+		j->link = NULL;
+		l->join = NULL;
+		if (!m->closing)
+			join_schedule(j);
+	}
+	uv_close((uv_handle_t *)&l->tcp, link_handle_closed);
+	uv_close((uv_handle_t *)&l->timer, link_handle_closed);
+}
+
+/* -------------------------------------------------------------- output */
+
+static void link_write_start(struct link *l);
+
+static void
+link_write_cb(uv_write_t *req, int status)
+{
+	struct link *l = req->data;
+	l->writing = false;
+	l->inflight.len = 0;
+	if (status < 0) {
+		link_close(l, uv_strerror(status));
+		return;
+	}
+	link_write_start(l);
+}
+
+static void
+link_write_start(struct link *l)
+{
+	if (l->writing || l->wq.len == 0 || l->state == LINK_CLOSING)
+		return;
+	struct buf t = l->inflight;
+	l->inflight = l->wq;
+	l->wq = t;
+	l->wq.len = 0;
+	uv_buf_t b = uv_buf_init((char *)l->inflight.data,
+				 (unsigned)l->inflight.len);
+	l->wreq.data = l;
+	int rc = uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1,
+			  link_write_cb);
+	if (rc < 0) {
+		link_close(l, uv_strerror(rc));
+		return;
+	}
+	l->writing = true;
+}
+
+/* Seals @a n plaintext bytes into one frame at the end of the write queue. */
+static void
+link_seal(struct link *l, const uint8_t *p, size_t n)
+{
+	struct link_mgr *m = l->mgr;
+	wire_frame_header(&l->wq, (uint32_t)(n + NOISE_TAGLEN));
+	buf_reserve(&l->wq, n + NOISE_TAGLEN);
+	noise_cipher_encrypt(&l->tx, NULL, 0, p, n, l->wq.data + l->wq.len);
+	l->wq.len += n + NOISE_TAGLEN;
+	m->stats.frames_out++;
+	if (++l->tx_frames % m->cfg.rekey_frames == 0) {
+		noise_cipher_rekey(&l->tx);
+		m->stats.rekeys++;
+	}
+}
+
+static void
+mgr_flush_cb(uv_prepare_t *h)
+{
+	struct link_mgr *m = h->data;
+	struct link *l = m->dirty;
+	m->dirty = NULL;
+	while (l != NULL) {
+		struct link *next = l->next_dirty;
+		l->dirty = false;
+		l->next_dirty = NULL;
+		if (l->state == LINK_UP && l->out.len > 0) {
+			link_seal(l, l->out.data, l->out.len);
+			l->out.len = 0;
+			link_write_start(l);
+		}
+		l = next;
+	}
+	uv_prepare_stop(&m->flush);
+}
+
+static void
+link_mark_dirty(struct link *l)
+{
+	if (l->dirty)
+		return;
+	l->dirty = true;
+	l->next_dirty = l->mgr->dirty;
+	l->mgr->dirty = l;
+	uv_prepare_start(&l->mgr->flush, mgr_flush_cb);
+}
+
+int
+link_mgr_send(void *ctx, struct msg *msg)
+{
+	struct link_mgr *m = ctx;
+	struct link *l = map_get(&m->by_node, msg->to.node);
+	if (l == NULL || l->state != LINK_UP)
+		return MIST_EUNREACHABLE;
+	if (l->out.len + l->wq.len + l->inflight.len > m->cfg.max_backlog)
+		return MIST_EOVERLOAD;
+	size_t old = l->out.len;
+	wire_envelope_encode(&l->out, msg, uv_now(m->loop));
+	size_t n = l->out.len - old;
+	if (n > m->cfg.max_frame) {
+		l->out.len = old;
+		return MIST_E2BIG;
+	}
+	if (l->out.len > m->cfg.max_frame) {
+		/* the batch is full: seal what came before this envelope */
+		link_seal(l, l->out.data, old);
+		memmove(l->out.data, l->out.data + old, n);
+		l->out.len = n;
+		link_write_start(l);
+	}
+	m->stats.msgs_out++;
+	msg_delete(msg);
+	link_mark_dirty(l);
+	return 0;
+}
+
+/* --------------------------------------------------------------- input */
+
+static int
+link_deliver_cb(void *ctx, struct msg *msg)
+{
+	struct link *l = ctx;
+	struct link_mgr *m = l->mgr;
+	/* a peer speaks only for itself, and only to us */
+	if (msg->from.node != l->node || msg->to.node != m->sys->node) {
+		m->stats.spoofed++;
+		msg_delete(msg);
+		return MIST_EPROTO;
+	}
+	m->stats.msgs_in++;
+	if (actor_sys_deliver(m->sys, msg) == 1)
+		l->paused = true;
+	return 0;
+}
+
+static void link_up(struct link *l);
+
+static int
+link_hs_send(struct link *l)
+{
+	struct link_mgr *m = l->mgr;
+	uint8_t out[LINK_HS_MAX];
+	size_t n;
+	struct buf hello = BUF_INIT;
+	if (l->hs->idx > 0)
+		link_hello_encode(&hello, &m->hello);
+	int rc = noise_hs_write(l->hs, hello.data, hello.len, out, sizeof(out),
+				&n);
+	buf_destroy(&hello);
+	if (rc != 0)
+		return rc;
+	wire_frame_header(&l->wq, (uint32_t)n);
+	buf_append(&l->wq, out, n);
+	link_write_start(l);
+	return 0;
+}
+
+static int
+link_hs_frame(struct link *l, const uint8_t *p, size_t n)
+{
+	uint8_t payload[LINK_HS_MAX];
+	size_t plen;
+	int rc = noise_hs_read(l->hs, p, n, payload, sizeof(payload), &plen);
+	if (rc != 0)
+		return rc;
+	if (l->hs->idx == 1) {
+		if (plen != 0)
+			return MIST_EPROTO;
+	} else if ((rc = link_hello_decode(payload, plen, &l->hello)) != 0) {
+		return rc;
+	}
+	if (noise_hs_is_my_turn(l->hs) && (rc = link_hs_send(l)) != 0)
+		return rc;
+	if (noise_hs_is_done(l->hs))
+		link_up(l);
+	return 0;
+}
+
+static int
+link_transport_frame(struct link *l, const uint8_t *p, size_t n)
+{
+	struct link_mgr *m = l->mgr;
+	if (n < NOISE_TAGLEN)
+		return MIST_EPROTO;
+	if (l->scratch == NULL)
+		l->scratch = xmalloc(m->cfg.max_frame);
+	if (noise_cipher_decrypt(&l->rx, NULL, 0, p, n, l->scratch) != 0)
+		return MIST_EAUTH;
+	m->stats.frames_in++;
+	if (++l->rx_frames % m->cfg.rekey_frames == 0)
+		noise_cipher_rekey(&l->rx);
+	return wire_payload_decode(l->scratch, n - NOISE_TAGLEN,
+				   m->cfg.max_frame, uv_now(m->loop),
+				   link_deliver_cb, l);
+}
+
+static void
+link_process(struct link *l)
+{
+	struct link_mgr *m = l->mgr;
+	size_t off = 0;
+	while (l->state != LINK_CLOSING && !l->paused) {
+		size_t max = l->state == LINK_HANDSHAKE
+				     ? LINK_HS_MAX
+				     : (size_t)m->cfg.max_frame + NOISE_TAGLEN;
+		const uint8_t *p;
+		size_t n;
+		int used = wire_frame_parse(l->rbuf.data + off, l->rbuf.len - off,
+					    max, &p, &n);
+		if (used == 0)
+			break;
+		if (used < 0) {
+			m->stats.oversized++;
+			link_close(l, "frame larger than the limit");
+			return;
+		}
+		off += (size_t)used;
+		int rc;
+		if (l->state == LINK_HANDSHAKE) {
+			rc = link_hs_frame(l, p, n);
+			if (rc != 0) {
+				m->stats.handshakes_failed++;
+				log_info("handshake with %s failed: %s", l->peer,
+					 rc == MIST_EAUTH
+						 ? "wrong cluster key or tampering"
+						 : mist_strerror(rc));
+				link_close(l, mist_strerror(rc));
+				return;
+			}
+		} else {
+			rc = link_transport_frame(l, p, n);
+			if (rc != 0) {
+				m->stats.bad_frames++;
+				log_warn("bad frame from %s: %s", l->peer,
+					 mist_strerror(rc));
+				link_close(l, mist_strerror(rc));
+				return;
+			}
+		}
+	}
+	if (l->state != LINK_CLOSING)
+		buf_consume(&l->rbuf, off);
+	if (l->paused)
+		uv_read_stop((uv_stream_t *)&l->tcp);
+}
+
+static void
+link_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	struct link *l = h->data;
+	(void)suggested;
+	/* 64 KiB reads; rbuf never holds more than one frame plus one read */
+	buf_reserve(&l->rbuf, 65536);
+	*b = uv_buf_init((char *)l->rbuf.data + l->rbuf.len, 65536);
+}
+
+static void
+link_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct link *l = s->data;
+	(void)b;
+	if (nread < 0) {
+		link_close(l, nread == UV_EOF
+				      ? (l->rbuf.len ? "truncated frame" : "closed by peer")
+				      : uv_strerror((int)nread));
+		return;
+	}
+	l->rbuf.len += (size_t)nread;
+	link_process(l);
+}
+
+void
+link_mgr_resume(void *ctx)
+{
+	struct link_mgr *m = ctx;
+	for (struct link *l = m->links; l != NULL; l = l->next) {
+		if (!l->paused || l->state == LINK_CLOSING)
+			continue;
+		l->paused = false;
+		link_process(l);
+		if (!l->paused && l->state != LINK_CLOSING)
+			uv_read_start((uv_stream_t *)&l->tcp, link_alloc_cb,
+				      link_read_cb);
+	}
+}
+
+/* ------------------------------------------------------- link lifecycle */
+
+static uint64_t
+link_initiator_node(const struct link *l)
+{
+	return l->initiator ? l->mgr->id.node : l->node;
+}
+
+static void
+link_up(struct link *l)
+{
+	struct link_mgr *m = l->mgr;
+	noise_hs_split(l->hs, &l->tx, &l->rx);
+	l->node = identity_node_id(l->hs->rs);
+	noise_hs_wipe(l->hs);
+	free(l->hs);
+	l->hs = NULL;
+	if (l->counted) {
+		m->handshaking--;
+		l->counted = false;
+	}
+	uv_timer_stop(&l->timer);
+	m->stats.handshakes_ok++;
+	if (l->node == m->id.node) {
+		link_close(l, "connected to ourselves");
+		return;
+	}
+	/* an agent bound to 0.0.0.0 is reached at the address we saw */
+	struct sockaddr_storage adv;
+	if (addr_parse(l->hello.addr, &adv) == 0 &&
+	    addr_is_any((struct sockaddr *)&adv)) {
+		struct sockaddr_storage peer;
+		int len = sizeof(peer);
+		if (uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&peer,
+				       &len) == 0) {
+			uint16_t port = ((struct sockaddr_in *)&adv)->sin_port;
+			((struct sockaddr_in *)&peer)->sin_port = port;
+			addr_format((struct sockaddr *)&peer, l->hello.addr,
+				    sizeof(l->hello.addr));
+		}
+	}
+	struct link *old = map_get(&m->by_node, l->node);
+	if (old != NULL) {
+		uint64_t a = link_initiator_node(old), b = link_initiator_node(l);
+		bool keep_new = a == b || b < a;
+		if (!keep_new) {
+			link_close(l, "duplicate link");
+			return;
+		}
+		old->registered = false; /* replaced silently */
+		map_del(&m->by_node, old->node);
+		link_close(old, "replaced by a newer link");
+	}
+	l->state = LINK_UP;
+	map_put(&m->by_node, l->node, l);
+	l->registered = true;
+	if (l->join != NULL) {
+		l->join->node = l->node;
+		l->join->backoff = m->cfg.join_backoff_min_ms;
+	}
+	if (l->hello.role == LINK_ROLE_AGENT)
+		log_info("link to %s (%016llx, %s, %s) up", l->hello.name,
+			 (unsigned long long)l->node, l->hello.addr,
+			 l->initiator ? "outbound" : "inbound");
+	link_notify(l, MSG_LINK_UP);
+}
+
+static void
+link_timeout_cb(uv_timer_t *t)
+{
+	struct link *l = t->data;
+	l->mgr->stats.timeouts++;
+	link_close(l, "handshake timed out");
+}
+
+static struct link *
+link_new(struct link_mgr *m, bool initiator)
+{
+	struct link *l = xcalloc(1, sizeof(*l));
+	l->mgr = m;
+	l->initiator = initiator;
+	l->state = LINK_HANDSHAKE;
+	uv_tcp_init(m->loop, &l->tcp);
+	uv_timer_init(m->loop, &l->timer);
+	l->tcp.data = l->timer.data = l;
+	l->handles = 2;
+	m->open_handles += 2;
+	l->hs = xmalloc(sizeof(*l->hs));
+	noise_hs_init(l->hs, LINK_PROTOCOL, initiator,
+		      (const uint8_t *)LINK_PROLOGUE, strlen(LINK_PROLOGUE),
+		      m->id.priv, NULL, m->psk);
+	l->next = m->links;
+	if (m->links)
+		m->links->prev = l;
+	m->links = l;
+	uv_timer_start(&l->timer, link_timeout_cb, m->cfg.handshake_timeout_ms,
+		       0);
+	return l;
+}
+
+static void
+link_start_reading(struct link *l)
+{
+	uv_tcp_nodelay(&l->tcp, 1);
+	uv_read_start((uv_stream_t *)&l->tcp, link_alloc_cb, link_read_cb);
+}
+
+static void
+mgr_accept_cb(uv_stream_t *server, int status)
+{
+	struct link_mgr *m = server->data;
+	if (status < 0 || m->closing)
+		return;
+	struct link *l = link_new(m, false);
+	if (uv_accept(server, (uv_stream_t *)&l->tcp) != 0) {
+		link_close(l, "accept failed");
+		return;
+	}
+	m->stats.accepted++;
+	struct sockaddr_storage peer;
+	int len = sizeof(peer);
+	if (uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&peer, &len) == 0)
+		addr_format((struct sockaddr *)&peer, l->peer, sizeof(l->peer));
+	if (m->handshaking >= m->cfg.max_handshakes) {
+		m->stats.refused_busy++;
+		link_close(l, "too many handshakes in progress");
+		return;
+	}
+	m->handshaking++;
+	l->counted = true;
+	link_start_reading(l);
+}
+
+static void
+link_connect_cb(uv_connect_t *req, int status)
+{
+	struct link *l = req->data;
+	if (l->state == LINK_CLOSING)
+		return;
+	if (status < 0) {
+		link_close(l, uv_strerror(status));
+		return;
+	}
+	link_start_reading(l);
+	if (link_hs_send(l) != 0)
+		link_close(l, "handshake write failed");
+}
+
+static struct link *
+link_connect_sa(struct link_mgr *m, const struct sockaddr_storage *sa,
+		struct join *j)
+{
+	struct link *l = link_new(m, true);
+	addr_format((const struct sockaddr *)sa, l->peer, sizeof(l->peer));
+	if (j != NULL) {
+		/* before connecting: a failure must reschedule the join */
+		l->join = j;
+		j->link = l;
+	}
+	l->connect.data = l;
+	int rc = uv_tcp_connect(&l->connect, &l->tcp,
+				(const struct sockaddr *)sa, link_connect_cb);
+	if (rc < 0) {
+		link_close(l, uv_strerror(rc));
+		return NULL;
+	}
+	return l;
+}
+
+int
+link_mgr_connect(struct link_mgr *m, const char *addr)
+{
+	struct sockaddr_storage sa;
+	if (addr_parse(addr, &sa) != 0)
+		return MIST_EINVAL;
+	return link_connect_sa(m, &sa, NULL) ? 0 : MIST_EIO;
+}
+
+/* --------------------------------------------------------------- joins */
+
+static void
+join_timer_cb(uv_timer_t *t)
+{
+	struct join *j = t->data;
+	struct link_mgr *m = j->mgr;
+	if (m->closing || j->link != NULL)
+		return;
+	if (j->node != 0 && map_get(&m->by_node, j->node) != NULL) {
+		/* linked through another connection: look again later */
+		j->backoff = m->cfg.join_backoff_max_ms;
+		uv_timer_start(&j->timer, join_timer_cb, j->backoff, 0);
+		return;
+	}
+	log_debug("joining %s", j->text);
+	link_connect_sa(m, &j->addr, j); /* a failure reschedules the join */
+}
+
+static void
+join_schedule(struct join *j)
+{
+	struct link_mgr *m = j->mgr;
+	/* full jitter: a restarted cluster does not reconnect in lockstep */
+	uint32_t delay = j->backoff / 2 +
+			 (uint32_t)rng_below(&m->sys->rng, j->backoff / 2 + 1);
+	uv_timer_start(&j->timer, join_timer_cb, delay, 0);
+	if (j->backoff < m->cfg.join_backoff_max_ms)
+		j->backoff = j->backoff * 2 > m->cfg.join_backoff_max_ms
+				     ? m->cfg.join_backoff_max_ms
+				     : j->backoff * 2;
+}
+
+int
+link_mgr_join(struct link_mgr *m, const char *addr)
+{
+	struct join *j = xcalloc(1, sizeof(*j));
+	if (addr_parse(addr, &j->addr) != 0 || strlen(addr) >= sizeof(j->text)) {
+		free(j);
+		return MIST_EINVAL;
+	}
+	snprintf(j->text, sizeof(j->text), "%s", addr);
+	j->mgr = m;
+	j->backoff = m->cfg.join_backoff_min_ms;
+	uv_timer_init(m->loop, &j->timer);
+	j->timer.data = j;
+	m->open_handles++;
+	j->next = m->joins;
+	m->joins = j;
+	uv_timer_start(&j->timer, join_timer_cb, 0, 0);
+	return 0;
+}
+
+/* ------------------------------------------------------------- manager */
+
+void
+link_mgr_init(struct link_mgr *m, uv_loop_t *loop, struct actor_sys *sys,
+	      const struct identity *id, const uint8_t psk[32],
+	      const struct link_config *cfg, const struct link_hello *hello)
+{
+	memset(m, 0, sizeof(*m));
+	m->loop = loop;
+	m->sys = sys;
+	m->id = *id;
+	memcpy(m->psk, psk, 32);
+	if (cfg)
+		m->cfg = *cfg;
+	else
+		link_config_default(&m->cfg);
+	m->hello = *hello;
+	map_init(&m->by_node, rng_next(&sys->rng));
+	uv_prepare_init(loop, &m->flush);
+	m->flush.data = m;
+	m->open_handles = 1;
+}
+
+int
+link_mgr_listen(struct link_mgr *m, const char *addr)
+{
+	struct sockaddr_storage sa;
+	if (addr_parse(addr, &sa) != 0)
+		return MIST_EINVAL;
+	uv_tcp_init(m->loop, &m->listener);
+	m->listener.data = m;
+	m->open_handles++;
+	m->listening = true;
+	int rc = uv_tcp_bind(&m->listener, (struct sockaddr *)&sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&m->listener, 128, mgr_accept_cb);
+	if (rc != 0) {
+		log_error("cannot listen on %s: %s", addr, uv_strerror(rc));
+		return MIST_EIO;
+	}
+	int len = sizeof(m->bound);
+	uv_tcp_getsockname(&m->listener, (struct sockaddr *)&m->bound, &len);
+	return 0;
+}
+
+void
+link_mgr_bound_addr(const struct link_mgr *m, char *out, size_t len)
+{
+	addr_format((const struct sockaddr *)&m->bound, out, len);
+}
+
+size_t
+link_mgr_count(const struct link_mgr *m)
+{
+	return m->by_node.len;
+}
+
+void
+link_mgr_foreach(struct link_mgr *m,
+		 void (*cb)(void *ctx, uint64_t node, const struct link_hello *h),
+		 void *ctx)
+{
+	for (struct link *l = m->links; l != NULL; l = l->next)
+		if (l->registered)
+			cb(ctx, l->node, &l->hello);
+}
+
+static void
+mgr_plain_closed(uv_handle_t *h)
+{
+	mgr_handle_closed(h->data);
+}
+
+static void
+join_closed(uv_handle_t *h)
+{
+	struct join *j = h->data;
+	struct link_mgr *m = j->mgr;
+	free(j);
+	mgr_handle_closed(m);
+}
+
+void
+link_mgr_close(struct link_mgr *m, void (*done)(struct link_mgr *))
+{
+	m->closing = true;
+	m->done = done;
+	/* output already queued is flushed, best effort, before closing */
+	for (struct link *l = m->links; l != NULL; l = l->next) {
+		if (l->state == LINK_UP && l->out.len > 0) {
+			link_seal(l, l->out.data, l->out.len);
+			l->out.len = 0;
+			link_write_start(l);
+		}
+	}
+	for (struct join *j = m->joins, *n; j != NULL; j = n) {
+		n = j->next;
+		if (j->link)
+			j->link->join = NULL;
+		uv_close((uv_handle_t *)&j->timer, join_closed);
+	}
+	m->joins = NULL;
+	for (struct link *l = m->links; l != NULL; l = l->next)
+		link_close(l, "shutting down");
+	if (m->listening)
+		uv_close((uv_handle_t *)&m->listener, mgr_plain_closed);
+	uv_close((uv_handle_t *)&m->flush, mgr_plain_closed);
+	map_destroy(&m->by_node);
+	sodium_memzero(m->psk, sizeof(m->psk));
+}
