@@ -1,0 +1,339 @@
+/*
+ * test_actor.c -- the actor runtime, in virtual time (tests/fake).
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "actors/actor.h"
+#include "fakesys.h"
+#include "mist.h"
+#include "testutil.h"
+
+#define T_WORK 100  /* request: reply with the same body */
+#define T_HOLD 101  /* request: reply after 2000 ms */
+#define T_ONEWAY 102
+#define T_GO 103
+
+struct rec {
+	uint32_t type;
+	uint16_t flags;
+	int16_t status;
+	uint64_t corr;
+	uint64_t at;
+	uint32_t len;
+	uint8_t body[16];
+	uint32_t seq;
+};
+
+struct probe {
+	struct rec recs[256];
+	int n;
+	int stops;
+	struct msg held; /* request being held */
+	struct actor_timer t;
+	uint64_t tick_count;
+	/* producer */
+	uint32_t to_send, sent;
+	struct actor_ref peer;
+	bool was_muted;
+	/* consumer */
+	uint32_t got, next_expected, max_queued, out_of_order;
+};
+
+static struct fake_world w;
+
+static void
+probe_fn(struct actor *self, struct msg *m)
+{
+	struct probe *p = self->state;
+	if (m->type == T_ONEWAY) {
+		uint32_t seq;
+		memcpy(&seq, m->body + 1, 4);
+		if (seq != p->next_expected)
+			p->out_of_order++;
+		p->next_expected = seq + 1;
+		p->got++;
+		if (self->queued > p->max_queued)
+			p->max_queued = self->queued;
+		return;
+	}
+	if (m->type == T_GO) {
+		/* producer: 100 messages a turn, then continue */
+		for (int i = 0; i < 100 && p->sent < p->to_send; i++) {
+			uint8_t b[5] = {0xce}; /* msgpack uint32 */
+			uint32_t seq = p->sent++;
+			memcpy(b + 1, &seq, 4);
+			actor_tell(self, p->peer, T_ONEWAY, b, 5);
+			if (self->muted)
+				p->was_muted = true;
+		}
+		if (p->sent < p->to_send)
+			actor_tell(self, actor_ref_of(self), T_GO, NULL, 0);
+		return;
+	}
+	if (p->n < 256) {
+		struct rec *r = &p->recs[p->n++];
+		r->type = m->type;
+		r->flags = m->flags;
+		r->status = m->status;
+		r->corr = m->corr;
+		r->at = actor_sys_now(self->sys);
+		r->len = m->len < 16 ? m->len : 16;
+		memcpy(r->body, m->body, r->len);
+	}
+	if (m->type == MSG_STOP) {
+		p->stops++;
+		actor_timer_stop(self, &p->t);
+	} else if (m->type == T_WORK && (m->flags & MSG_F_REQUEST)) {
+		actor_reply(self, m, T_WORK, m->body, m->len);
+	} else if (m->type == T_HOLD && (m->flags & MSG_F_REQUEST)) {
+		p->held = *m;
+		actor_timer_start(self, &p->t, 2000, 0, 7);
+	} else if (m->type == MSG_TIMER && m->corr == 7 && p->held.corr) {
+		actor_reply(self, &p->held, T_HOLD, NULL, 0);
+	} else if (m->type == MSG_TIMER && m->corr == 9) {
+		p->tick_count++;
+	}
+}
+
+static struct probe pa, pb, pc;
+
+static void
+setup(void)
+{
+	memset(&pa, 0, sizeof(pa));
+	memset(&pb, 0, sizeof(pb));
+	memset(&pc, 0, sizeof(pc));
+	fake_world_init(&w, tu_seed());
+}
+
+static void
+teardown(void)
+{
+	fake_world_destroy(&w);
+}
+
+static bool
+has_recs(void *ctx)
+{
+	return ((struct probe *)ctx)->n > 0;
+}
+
+static struct rec *
+last(struct probe *p)
+{
+	cr_assert_gt(p->n, 0, "no message recorded");
+	return &p->recs[p->n - 1];
+}
+
+TestSuite(actor, .init = setup, .fini = teardown);
+
+Test(actor, local_request_gets_its_reply)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	uint64_t corr;
+	actor_request(a, actor_ref_of(b), T_WORK, "\xa3" "abc", 4, 1000, &corr);
+	cr_assert(fake_world_run(&w, has_recs, &pa, 5000));
+	struct rec *r = last(&pa);
+	cr_assert_eq(r->flags, MSG_F_REPLY);
+	cr_assert_eq(r->corr, corr);
+	cr_assert_eq(r->status, 0);
+	cr_assert_eq(r->len, 4);
+	cr_assert_eq(memcmp(r->body, "\xa3" "abc", 4), 0);
+	/* and nothing else: no timeout later */
+	fake_world_run(&w, NULL, NULL, 5000);
+	cr_assert_eq(pa.n, 1, "exactly one answer per request");
+}
+
+Test(actor, timeout_arrives_exactly_at_the_deadline)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	uint64_t t0 = w.now, corr;
+	actor_request(a, actor_ref_of(b), T_HOLD, NULL, 0, 1000, &corr);
+	cr_assert_not(fake_world_run(&w, has_recs, &pa, 999),
+		      "no answer before the deadline");
+	cr_assert(fake_world_run(&w, has_recs, &pa, 1));
+	struct rec *r = last(&pa);
+	cr_assert_eq(r->at, t0 + 1000);
+	cr_assert_eq(r->status, MIST_ETIMEDOUT);
+	cr_assert_eq(r->corr, corr);
+	/* the held request is answered at 2000 ms: too late, dropped */
+	fake_world_run(&w, NULL, NULL, 5000);
+	cr_assert_eq(pa.n, 1, "the late reply must not reach the actor");
+	cr_assert_eq(s->stats.late_replies, 1);
+}
+
+Test(actor, remote_request_crosses_the_fake_network)
+{
+	struct actor_sys *s1 = fake_world_add(&w, 0x1111, NULL);
+	struct actor_sys *s2 = fake_world_add(&w, 0x2222, NULL);
+	w.latency_ms = 5;
+	struct actor *a = actor_spawn(s1, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s2, 0, "b", probe_fn, &pb);
+	uint64_t t0 = w.now, corr;
+	actor_request(a, actor_ref_of(b), T_WORK, "\x92\x01\x02", 3, 1000, &corr);
+	cr_assert(fake_world_run(&w, has_recs, &pa, 1000));
+	struct rec *r = last(&pa);
+	cr_assert_eq(r->at, t0 + 10, "one round trip of 2 x 5 ms ");
+	cr_assert_eq(r->corr, corr);
+	cr_assert_eq(r->len, 3);
+	cr_assert_eq(memcmp(r->body, "\x92\x01\x02", 3), 0);
+	cr_assert_eq(pb.recs[0].flags, MSG_F_REQUEST);
+	cr_assert_eq(w.delivered, 2);
+}
+
+Test(actor, unreachable_node_and_missing_actor_answer_at_once)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	struct actor_ref nowhere = {99, 5}, noactor = {1, 4242};
+	actor_request(a, nowhere, T_WORK, NULL, 0, 1000, NULL);
+	actor_request(a, noactor, T_WORK, NULL, 0, 1000, NULL);
+	uint64_t t0 = w.now;
+	fake_world_run(&w, NULL, NULL, 5000);
+	cr_assert_eq(pa.n, 2);
+	cr_assert_eq(pa.recs[0].status, MIST_EUNREACHABLE);
+	cr_assert_eq(pa.recs[0].at, t0);
+	cr_assert_eq(pa.recs[1].status, MIST_ENOACTOR);
+}
+
+Test(actor, timers_fire_on_time_and_stop)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	actor_timer_start(a, &pa.t, 100, 100, 9);
+	fake_world_run(&w, NULL, NULL, 1050);
+	cr_assert_eq(pa.tick_count, 10);
+	actor_timer_stop(a, &pa.t);
+	fake_world_run(&w, NULL, NULL, 1000);
+	cr_assert_eq(pa.tick_count, 10);
+}
+
+static uint32_t order_log[4096];
+static int order_n;
+
+static void
+order_fn(struct actor *self, struct msg *m)
+{
+	(void)m;
+	if (order_n < 4096)
+		order_log[order_n++] = self->id;
+}
+
+Test(actor, a_busy_actor_yields_after_one_batch)
+{
+	struct actor_sys_config cfg;
+	actor_sys_config_default(&cfg);
+	struct actor_sys *s = fake_world_add(&w, 1, &cfg);
+	struct actor *x = actor_spawn(s, 0, "x", order_fn, NULL);
+	struct actor *y = actor_spawn(s, 0, "y", order_fn, NULL);
+	order_n = 0;
+	for (int i = 0; i < 1000; i++) {
+		struct msg *m = msg_new(T_ONEWAY, NULL, 0);
+		m->to = actor_ref_of(x);
+		m->from = m->to;
+		actor_sys_deliver(s, m);
+	}
+	struct msg *m = msg_new(T_ONEWAY, NULL, 0);
+	m->to = actor_ref_of(y);
+	m->from = m->to;
+	actor_sys_deliver(s, m);
+	actor_sys_run(s, 1000);
+	int pos = -1;
+	for (int i = 0; i < order_n; i++)
+		if (order_log[i] == y->id)
+			pos = i;
+	cr_assert_eq(order_n, 1001);
+	cr_assert_eq(pos, (int)cfg.batch, "y runs right after x's first batch");
+}
+
+static bool
+consumer_done(void *ctx)
+{
+	struct probe *p = ctx;
+	return p->got == 20000;
+}
+
+Test(actor, a_fast_producer_is_muted_and_nothing_is_lost)
+{
+	struct actor_sys_config cfg;
+	actor_sys_config_default(&cfg);
+	cfg.mailbox_high = 512;
+	cfg.mailbox_low = 128;
+	cfg.batch = 8; /* the consumer is slower than the producer */
+	struct actor_sys *s = fake_world_add(&w, 1, &cfg);
+	struct actor *prod = actor_spawn(s, 0, "prod", probe_fn, &pa);
+	struct actor *cons = actor_spawn(s, 0, "cons", probe_fn, &pb);
+	pa.to_send = 20000;
+	pa.peer = actor_ref_of(cons);
+	actor_tell(prod, actor_ref_of(prod), T_GO, NULL, 0);
+	cr_assert(fake_world_run(&w, consumer_done, &pb, 1000));
+	cr_assert(pa.was_muted, "the producer must have been muted");
+	cr_assert_eq(pb.out_of_order, 0);
+	cr_assert_leq(pb.max_queued, cfg.mailbox_high + 100,
+		      "muting bounds the mailbox (%u)", pb.max_queued);
+	cr_assert_eq(s->stats.refused, 0);
+	cr_assert_not(prod->muted, "unmuted once drained");
+}
+
+Test(actor, overdue_requests_are_not_handled)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	struct msg *m = msg_new(T_WORK, NULL, 0);
+	m->flags = MSG_F_REQUEST;
+	m->corr = 5;
+	m->from = (struct actor_ref){1, 4000};
+	m->to = actor_ref_of(b);
+	m->deadline = w.now - 1;
+	actor_sys_deliver(s, m);
+	fake_world_run(&w, NULL, NULL, 10);
+	cr_assert_eq(pb.n, 0);
+	cr_assert_eq(s->stats.expired, 1);
+}
+
+Test(actor, shutdown_delivers_stop_last_and_refuses_new_mail)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	actor_tell(a, actor_ref_of(b), T_WORK, NULL, 0);
+	actor_sys_shutdown(s);
+	struct msg *m = msg_new(T_WORK, NULL, 0);
+	m->to = actor_ref_of(b);
+	cr_assert_eq(actor_sys_deliver(s, m), MIST_ECLOSED);
+	while (actor_sys_has_work(s))
+		actor_sys_run(s, 100);
+	cr_assert_eq(pa.stops, 1);
+	cr_assert_eq(pb.stops, 1);
+	cr_assert_eq(pb.n, 2);
+	cr_assert_eq(pb.recs[0].type, T_WORK);
+	cr_assert_eq(pb.recs[1].type, MSG_STOP, "STOP is the last message");
+}
+
+Test(actor, lossy_network_still_answers_every_request_once)
+{
+	struct actor_sys *s1 = fake_world_add(&w, 0x1, NULL);
+	struct actor_sys *s2 = fake_world_add(&w, 0x2, NULL);
+	w.drop_permille = 300;
+	struct actor *a = actor_spawn(s1, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s2, 0, "b", probe_fn, &pb);
+	for (int i = 0; i < 200; i++)
+		actor_request(a, actor_ref_of(b), T_WORK, NULL, 0, 500, NULL);
+	fake_world_run(&w, NULL, NULL, 10000);
+	cr_assert_eq(pa.n, 200, "one answer per request, reply or timeout");
+	int ok = 0, timeouts = 0;
+	for (int i = 0; i < pa.n; i++) {
+		if (pa.recs[i].status == 0)
+			ok++;
+		else if (pa.recs[i].status == MIST_ETIMEDOUT)
+			timeouts++;
+	}
+	cr_assert_eq(ok + timeouts, 200);
+	cr_assert_gt(timeouts, 0, "30%% loss must lose some");
+	cr_assert_gt(ok, 0);
+}

@@ -1,0 +1,102 @@
+/*
+ * test_store.c -- the LMDB store on a real environment in a temp dir.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "mist.h"
+#include "store/store.h"
+#include "testutil.h"
+
+static int done_ok, done_err;
+
+static void
+on_done(void *arg, int status)
+{
+	(void)arg;
+	if (status == 0)
+		done_ok++;
+	else
+		done_err++;
+}
+
+static void
+run_until(uv_loop_t *loop, int want)
+{
+	for (int i = 0; i < 10000 && done_ok + done_err < want; i++)
+		uv_run(loop, UV_RUN_ONCE);
+}
+
+Test(store, writes_are_batched_durable_and_read_back)
+{
+	char *dir = tu_tmpdir();
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct store *s = store_open(&loop, dir, 64 << 20);
+	cr_assert_not_null(s);
+	done_ok = done_err = 0;
+	for (int i = 0; i < 5000; i++) {
+		char k[16];
+		int n = snprintf(k, sizeof(k), "k%05d", i);
+		store_put(s, STORE_META, k, (size_t)n, &i, sizeof(i), on_done,
+			  NULL);
+	}
+	run_until(&loop, 5000);
+	cr_assert_eq(done_ok, 5000);
+	struct store_stats st = store_stats(s);
+	cr_assert_eq(st.writes, 5000);
+	cr_assert_lt(st.commits, 5000, "writes must share commits");
+	cr_log_info("5000 writes in %llu commits",
+		    (unsigned long long)st.commits);
+	struct buf b = BUF_INIT;
+	cr_assert_eq(store_get(s, STORE_META, "k01234", 6, &b), 0);
+	cr_assert_eq(b.len, sizeof(int));
+	int v;
+	memcpy(&v, b.data, sizeof(v));
+	cr_assert_eq(v, 1234);
+	cr_assert_eq(store_get(s, STORE_META, "nope", 4, &b), MIST_ENOTFOUND);
+	store_del(s, STORE_META, "k00001", 6, on_done, NULL);
+	run_until(&loop, 5001);
+	cr_assert_eq(store_get(s, STORE_META, "k00001", 6, &b), MIST_ENOTFOUND);
+	store_close(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+
+	/* reopen: what was committed is there */
+	s = store_open(&loop, dir, 64 << 20);
+	cr_assert_not_null(s);
+	cr_assert_eq(store_get(s, STORE_META, "k04999", 6, &b), 0);
+	memcpy(&v, b.data, sizeof(v));
+	cr_assert_eq(v, 4999);
+	store_close(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&loop), 0, "every handle closed");
+	buf_destroy(&b);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+Test(store, close_flushes_queued_writes)
+{
+	char *dir = tu_tmpdir();
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct store *s = store_open(&loop, dir, 64 << 20);
+	done_ok = done_err = 0;
+	for (int i = 0; i < 100; i++)
+		store_put(s, STORE_META, &i, sizeof(i), "v", 1, on_done, NULL);
+	store_close(s); /* before the loop ever ran */
+	cr_assert_eq(done_ok, 100, "every write's callback ran once");
+	uv_run(&loop, UV_RUN_DEFAULT);
+	s = store_open(&loop, dir, 64 << 20);
+	struct buf b = BUF_INIT;
+	int k = 99;
+	cr_assert_eq(store_get(s, STORE_META, &k, sizeof(k), &b), 0);
+	store_close(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	buf_destroy(&b);
+	tu_rmrf(dir);
+	free(dir);
+}
