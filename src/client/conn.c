@@ -136,6 +136,16 @@ conn_handshake(struct conn *c, const uint8_t psk[32], int64_t deadline)
 	if (rc == 0) {
 		noise_hs_split(&hs, &c->tx, &c->rx);
 		c->agent = identity_node_id(hs.rs);
+		/* the agent confirms with an empty frame once it checked the PSK */
+		rc = conn_read_frame(c, msg, sizeof(msg), &n, deadline);
+		if (rc == MIST_ECLOSED)
+			rc = MIST_EAUTH;
+		if (rc == 0 && n != NOISE_TAGLEN)
+			rc = MIST_EPROTO;
+		if (rc == 0)
+			rc = noise_cipher_decrypt(&c->rx, NULL, 0, msg, n, payload);
+		if (rc == 0)
+			c->rx_frames++;
 	}
 	buf_destroy(&hello);
 	noise_hs_wipe(&hs);
@@ -234,6 +244,8 @@ conn_request(struct conn *c, uint32_t actor, uint32_t type, const void *body,
 						  pt);
 		if (rc == 0 && ++c->rx_frames % (1u << 20) == 0)
 			noise_cipher_rekey(&c->rx);
+		if (rc == 0 && n == NOISE_TAGLEN)
+			continue; /* empty frame */
 		if (rc == 0)
 			rc = wire_payload_decode(pt, n - NOISE_TAGLEN,
 						 c->max_frame,
@@ -241,13 +253,6 @@ conn_request(struct conn *c, uint32_t actor, uint32_t type, const void *body,
 						 conn_find_cb, &f);
 	}
 	free(pt);
-	/*
-	 * XXpsk3: the agent checks our PSK in the third message, which we
-	 * send without waiting.  If it closes before its first frame to us,
-	 * it refused the handshake.
-	 */
-	if (rc == MIST_ECLOSED && c->rx_frames == 0)
-		rc = MIST_EAUTH;
 	if (rc != 0) {
 		if (f.reply)
 			msg_delete(f.reply);

@@ -21,7 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum link_state { LINK_HANDSHAKE, LINK_UP, LINK_CLOSING };
+/*
+ * LINK_CONFIRM: the initiator has sent the third message but the responder
+ * has not yet shown that it accepted it (it checks the PSK there).  The
+ * responder's first transport frame -- empty, sent at once -- confirms.
+ */
+enum link_state { LINK_HANDSHAKE, LINK_CONFIRM, LINK_UP, LINK_CLOSING };
 
 struct join {
 	struct join *next;
@@ -312,7 +317,8 @@ link_seal(struct link *l, const uint8_t *p, size_t n)
 	struct link_mgr *m = l->mgr;
 	wire_frame_header(&l->wq, (uint32_t)(n + NOISE_TAGLEN));
 	buf_reserve(&l->wq, n + NOISE_TAGLEN);
-	noise_cipher_encrypt(&l->tx, NULL, 0, p, n, l->wq.data + l->wq.len);
+	noise_cipher_encrypt(&l->tx, NULL, 0, n ? p : (const uint8_t *)"", n,
+			     l->wq.data + l->wq.len);
 	l->wq.len += n + NOISE_TAGLEN;
 	m->stats.frames_out++;
 	if (++l->tx_frames % m->cfg.rekey_frames == 0) {
@@ -400,7 +406,8 @@ link_deliver_cb(void *ctx, struct msg *msg)
 	return 0;
 }
 
-static void link_up(struct link *l);
+static void link_keys(struct link *l);
+static void link_register(struct link *l);
 
 static int
 link_hs_send(struct link *l)
@@ -438,8 +445,17 @@ link_hs_frame(struct link *l, const uint8_t *p, size_t n)
 	}
 	if (noise_hs_is_my_turn(l->hs) && (rc = link_hs_send(l)) != 0)
 		return rc;
-	if (noise_hs_is_done(l->hs))
-		link_up(l);
+	if (noise_hs_is_done(l->hs)) {
+		link_keys(l);
+		if (l->initiator) {
+			l->state = LINK_CONFIRM;
+		} else {
+			/* we checked the PSK: confirm to the initiator */
+			link_seal(l, NULL, 0);
+			link_write_start(l);
+			link_register(l);
+		}
+	}
 	return 0;
 }
 
@@ -456,6 +472,13 @@ link_transport_frame(struct link *l, const uint8_t *p, size_t n)
 	m->stats.frames_in++;
 	if (++l->rx_frames % m->cfg.rekey_frames == 0)
 		noise_cipher_rekey(&l->rx);
+	if (l->state == LINK_CONFIRM) {
+		link_register(l);
+		if (l->state != LINK_UP)
+			return 0; /* closed as a duplicate or a self-link */
+	}
+	if (n == NOISE_TAGLEN)
+		return 0; /* an empty frame: confirmation */
 	return wire_payload_decode(l->scratch, n - NOISE_TAGLEN,
 				   m->cfg.max_frame, uv_now(m->loop),
 				   link_deliver_cb, l);
@@ -559,15 +582,22 @@ link_initiator_node(const struct link *l)
 	return l->initiator ? l->mgr->id.node : l->node;
 }
 
+/* The handshake is complete on our side: transport keys, peer identity. */
 static void
-link_up(struct link *l)
+link_keys(struct link *l)
 {
-	struct link_mgr *m = l->mgr;
 	noise_hs_split(l->hs, &l->tx, &l->rx);
 	l->node = identity_node_id(l->hs->rs);
 	noise_hs_wipe(l->hs);
 	free(l->hs);
 	l->hs = NULL;
+}
+
+/* Both sides know the handshake succeeded: the link is usable. */
+static void
+link_register(struct link *l)
+{
+	struct link_mgr *m = l->mgr;
 	if (l->counted) {
 		m->handshaking--;
 		l->counted = false;

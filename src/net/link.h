@@ -15,10 +15,16 @@
  *     -> e                                     (frame: 32 bytes)
  *     <- e, ee, s, es          + hello payload (encrypted)
  *     -> s, se, psk            + hello payload (encrypted)
- *     <=> transport frames     [len u32][ciphertext of envelopes + tag]
+ *     <- (empty transport frame)  confirms: the responder accepted the PSK
+     <=> transport frames     [len u32][ciphertext of envelopes + tag]
  *
  *   hello (msgpack map): {"v": 1, "name": str, "tier": str,
  *                         "addr": "ip:port", "role": 0 agent | 1 client}
+ *
+ * The initiator counts the link as up only when the confirmation arrives:
+ * with XXpsk3 the responder checks the PSK in the third message, after the
+ * initiator has finished, so a node holding the wrong key would otherwise
+ * believe itself linked until the responder hangs up.
  *
  * Hostile peers: every length is bounded before buffering (a handshake
  * frame by LINK_HS_MAX, a transport frame by max_frame), a handshake that
