@@ -1,0 +1,301 @@
+/*
+ * test_cluster.c -- three real agent processes on loopback (port 0, each
+ * on its own 127.0.0.x), driven through the mist command line as an
+ * operator would: keygen, agent, members, ping, SIGTERM, restart.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "net/addr.h"
+#include "proc.h"
+#include "testutil.h"
+
+struct agent {
+	char name[8];
+	char dir[512];
+	char addr[64];
+	char log[512];
+	pid_t pid;
+};
+
+static char *tmp;
+static char keyfile[512];
+static struct agent ag[3];
+
+static char *
+mist(void)
+{
+	return (char *)proc_mist();
+}
+
+static void
+agent_start(struct agent *a, const char *ip, const char *join1,
+	    const char *join2)
+{
+	char bind[64];
+	snprintf(bind, sizeof(bind), "%s:0", ip);
+	snprintf(a->dir, sizeof(a->dir), "%s/%s", tmp, a->name);
+	snprintf(a->log, sizeof(a->log), "%s/%s.log", tmp, a->name);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/agent.addr", a->dir);
+	unlink(path);
+	char *argv[20] = {mist(), "agent", "--data", a->dir, "--key", keyfile,
+			  "--bind", bind, "--name", a->name, "--tier", "fog"};
+	int n = 12;
+	if (join1) {
+		argv[n++] = "--join";
+		argv[n++] = (char *)join1;
+	}
+	if (join2) {
+		argv[n++] = "--join";
+		argv[n++] = (char *)join2;
+	}
+	argv[n] = NULL;
+	a->pid = proc_start(argv, a->log);
+	cr_assert_eq(proc_wait_file(path, a->addr, sizeof(a->addr), 10000), 0,
+		     "agent %s did not start (see %s)", a->name, a->log);
+}
+
+/* `mist members --format json` parsed; NULL if the command failed. */
+static struct json *
+members(const struct agent *a)
+{
+	char *out;
+	char *argv[] = {mist(), "members", "--agent", (char *)a->addr, "--key",
+			keyfile, "--format", "json", NULL};
+	int rc = proc_run(argv, &out, 10000);
+	struct json *j = rc == 0 ? json_parse(out) : NULL;
+	free(out);
+	return j;
+}
+
+static int
+alive_count(const struct agent *a)
+{
+	struct json *j = members(a);
+	if (j == NULL || j->type != JSON_ARR) {
+		json_free(j);
+		return -1;
+	}
+	int n = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		const struct json *st = json_get(j->kids[i], "status");
+		const struct json *id = json_get(j->kids[i], "id");
+		const struct json *ad = json_get(j->kids[i], "addr");
+		cr_assert(id && strlen(id->str) == 16);
+		cr_assert(ad && strchr(ad->str, ':'));
+		if (st && strcmp(st->str, "alive") == 0)
+			n++;
+	}
+	json_free(j);
+	return n;
+}
+
+static void
+wait_alive(const struct agent *a, int want)
+{
+	int got = -1;
+	for (int i = 0; i < 200 && (got = alive_count(a)) != want; i++)
+		usleep(50000);
+	cr_assert_eq(got, want, "%s sees %d alive, wants %d", a->name, got, want);
+}
+
+static void
+setup(void)
+{
+	cr_assert_geq(sodium_init(), 0);
+	tmp = tu_tmpdir();
+	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
+	char *out;
+	char *argv[] = {mist(), "keygen", NULL};
+	cr_assert_eq(proc_run(argv, &out, 5000), 0);
+	cr_assert_eq(strlen(out), 65, "one line of 64 hex digits");
+	FILE *f = fopen(keyfile, "w");
+	fputs(out, f);
+	fclose(f);
+	free(out);
+	memset(ag, 0, sizeof(ag));
+	strcpy(ag[0].name, "a");
+	strcpy(ag[1].name, "b");
+	strcpy(ag[2].name, "c");
+}
+
+static void
+teardown(void)
+{
+	for (int i = 0; i < 3; i++)
+		if (ag[i].pid > 0)
+			proc_stop(ag[i].pid, SIGKILL, 5000);
+	tu_rmrf(tmp);
+	free(tmp);
+}
+
+static void
+three_agents(void)
+{
+	agent_start(&ag[0], "127.0.0.1", NULL, NULL);
+	agent_start(&ag[1], "127.0.0.2", ag[0].addr, NULL);
+	agent_start(&ag[2], "127.0.0.3", ag[0].addr, ag[1].addr);
+	for (int i = 0; i < 3; i++)
+		wait_alive(&ag[i], 3);
+}
+
+TestSuite(cluster, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(cluster, three_agents_link_and_exchange_messages_both_ways)
+{
+	three_agents();
+	/* every ordered pair: the agent sends echo requests over its link and
+	 * checks each reply's content; the tool exits 1 on any mismatch */
+	for (int i = 0; i < 3; i++) {
+		for (int j = 0; j < 3; j++) {
+			if (i == j)
+				continue;
+			char *out;
+			char *argv[] = {mist(), "ping", "--agent", ag[i].addr,
+					"--key", keyfile, "--count", "50",
+					"--size", "100", "--format", "json",
+					ag[j].name, NULL};
+			cr_assert_eq(proc_run(argv, &out, 20000), 0,
+				     "ping %s -> %s", ag[i].name, ag[j].name);
+			struct json *r = json_parse(out);
+			cr_assert_not_null(r, "json: %s", out);
+			cr_assert_eq(json_get(r, "count")->num, 50);
+			cr_assert_eq(json_get(r, "errors")->num, 0);
+			json_free(r);
+			free(out);
+		}
+	}
+	/* a one-way flood arrives whole (the sink count is checked by syncs) */
+	char *argv[] = {mist(), "ping", "--agent", ag[2].addr, "--key", keyfile,
+			"--flood", "--count", "20000", ag[0].name, NULL};
+	cr_assert_eq(proc_run(argv, NULL, 30000), 0);
+	/* SIGTERM: clean shutdown, exit 0 */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(proc_stop(ag[i].pid, SIGTERM, 10000), 0,
+			     "%s exits 0 on SIGTERM", ag[i].name);
+		ag[i].pid = 0;
+	}
+}
+
+Test(cluster, identity_persists_and_the_key_file_is_private)
+{
+	agent_start(&ag[0], "127.0.0.1", NULL, NULL);
+	struct json *j = members(&ag[0]);
+	cr_assert_not_null(j);
+	char id[32];
+	snprintf(id, sizeof(id), "%s", json_get(j->kids[0], "id")->str);
+	json_free(j);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/node.key", ag[0].dir);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(proc_stop(ag[0].pid, SIGINT, 10000), 0);
+	agent_start(&ag[0], "127.0.0.4", NULL, NULL);
+	j = members(&ag[0]);
+	cr_assert_str_eq(json_get(j->kids[0], "id")->str, id,
+			 "same key, same node, whatever the address");
+	json_free(j);
+}
+
+Test(cluster, a_wrong_key_is_refused_with_a_clear_error)
+{
+	agent_start(&ag[0], "127.0.0.1", NULL, NULL);
+	char other[600];
+	snprintf(other, sizeof(other), "%s/other.key", tmp);
+	FILE *f = fopen(other, "w");
+	fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+	fclose(f);
+	char *argv[] = {mist(), "members", "--agent", ag[0].addr, "--key",
+			other, NULL};
+	cr_assert_eq(proc_run(argv, NULL, 10000), 1);
+	/* and it still serves the right key */
+	cr_assert_eq(alive_count(&ag[0]), 1);
+}
+
+static void
+hostile_round(const char *addr, int i)
+{
+	struct sockaddr_storage sa;
+	addr_parse(addr, &sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)) != 0) {
+		close(fd);
+		return;
+	}
+	uint8_t junk[2048];
+	randombytes_buf(junk, sizeof(junk));
+	switch (i % 3) {
+	case 0: /* a length prefix far beyond the limit */
+		send(fd, "\x7f\xff\xff\xff", 4, MSG_NOSIGNAL);
+		break;
+	case 1: /* a plausible handshake frame full of noise */
+		junk[0] = junk[1] = 0;
+		junk[2] = 0;
+		junk[3] = 200;
+		send(fd, junk, 204, MSG_NOSIGNAL);
+		break;
+	default: /* noise */
+		send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
+	}
+	char b[64];
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	cr_assert_leq(recv(fd, b, sizeof(b), 0), 0, "the agent hangs up");
+	close(fd);
+}
+
+Test(cluster, hostile_bytes_cost_no_memory_and_no_service)
+{
+	three_agents();
+	for (int i = 0; i < 60; i++)
+		hostile_round(ag[0].addr, i); /* warm up allocator pools */
+	long before = proc_rss_kib(ag[0].pid);
+	for (int i = 0; i < 900; i++)
+		hostile_round(ag[0].addr, i);
+	long after = proc_rss_kib(ag[0].pid);
+	cr_log_info("rss before %ld KiB, after 900 hostile connections %ld KiB",
+		    before, after);
+	cr_assert_gt(before, 0);
+	cr_assert_lt(after - before, 2048, "rss grew by %ld KiB", after - before);
+	cr_assert_eq(alive_count(&ag[0]), 3, "still serving its members");
+	char *argv[] = {mist(), "ping", "--agent", ag[1].addr, "--key", keyfile,
+			"--count", "20", ag[0].name, NULL};
+	cr_assert_eq(proc_run(argv, NULL, 20000), 0);
+}
+
+Test(cluster, every_command_has_help_version_and_usage_errors)
+{
+	const char *cmds[] = {"keygen", "agent", "members", "ping"};
+	for (int i = 0; i < 4; i++) {
+		char *out;
+		char *h[] = {mist(), (char *)cmds[i], "--help", NULL};
+		cr_assert_eq(proc_run(h, &out, 5000), 0);
+		cr_assert(strstr(out, "usage: mist") != NULL, "%s --help", cmds[i]);
+		free(out);
+		char *v[] = {mist(), (char *)cmds[i], "--version", NULL};
+		cr_assert_eq(proc_run(v, &out, 5000), 0);
+		cr_assert(strncmp(out, "mist ", 5) == 0);
+		free(out);
+		char *bad[] = {mist(), (char *)cmds[i], "--no-such-flag", NULL};
+		cr_assert_eq(proc_run(bad, NULL, 5000), 2, "%s usage error", cmds[i]);
+	}
+	char *none[] = {mist(), NULL};
+	cr_assert_eq(proc_run(none, NULL, 5000), 2);
+	char *unknown[] = {mist(), "frobnicate", NULL};
+	cr_assert_eq(proc_run(unknown, NULL, 5000), 2);
+	char *noport[] = {mist(), "members", "--agent", "127.0.0.1:1", "--key",
+			  keyfile, NULL};
+	cr_assert_eq(proc_run(noport, NULL, 10000), 1, "runtime error: exit 1");
+}

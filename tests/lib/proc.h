@@ -1,0 +1,26 @@
+/*
+ * proc.h -- real mist processes for integration tests.
+ */
+#ifndef MIST_TESTS_PROC_H_INCLUDED
+#define MIST_TESTS_PROC_H_INCLUDED
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/** The mist binary under test ($MIST_BIN, set by `make check`). */
+const char *proc_mist(void);
+/** Starts argv (NULL-terminated) with stderr to @a log; returns the pid. */
+pid_t proc_start(char *const argv[], const char *log);
+/**
+ * Runs argv to completion with a time limit; stdout into @a out (malloc'd,
+ * NUL-terminated, may be NULL).  Returns the exit code, or -1.
+ */
+int proc_run(char *const argv[], char **out, int timeout_ms);
+/** Sends @a sig and waits up to @a timeout_ms; returns the exit code or -1. */
+int proc_stop(pid_t pid, int sig, int timeout_ms);
+/** Waits for @a path to exist and reads its first line into @a out. */
+int proc_wait_file(const char *path, char *out, size_t len, int timeout_ms);
+/** Resident set size of @a pid in KiB, or -1. */
+long proc_rss_kib(pid_t pid);
+
+#endif
