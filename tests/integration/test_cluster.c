@@ -110,6 +110,20 @@ wait_alive(const struct agent *a, int want)
 	cr_assert_eq(got, want, "%s sees %d alive, wants %d", a->name, got, want);
 }
 
+/* SIGTERM every agent: each must exit 0 (under ASan: with no leak). */
+static void
+stop_all(void)
+{
+	for (int i = 0; i < 3; i++) {
+		if (ag[i].pid <= 0)
+			continue;
+		cr_assert_eq(proc_stop(ag[i].pid, SIGTERM, 10000), 0,
+			     "%s exits 0 on SIGTERM (see %s)", ag[i].name,
+			     ag[i].log);
+		ag[i].pid = 0;
+	}
+}
+
 static void
 setup(void)
 {
@@ -180,12 +194,7 @@ Test(cluster, three_agents_link_and_exchange_messages_both_ways)
 	char *argv[] = {mist(), "ping", "--agent", ag[2].addr, "--key", keyfile,
 			"--flood", "--count", "20000", ag[0].name, NULL};
 	cr_assert_eq(proc_run(argv, NULL, 30000), 0);
-	/* SIGTERM: clean shutdown, exit 0 */
-	for (int i = 0; i < 3; i++) {
-		cr_assert_eq(proc_stop(ag[i].pid, SIGTERM, 10000), 0,
-			     "%s exits 0 on SIGTERM", ag[i].name);
-		ag[i].pid = 0;
-	}
+	stop_all(); /* clean shutdown, exit 0 */
 }
 
 Test(cluster, identity_persists_and_the_key_file_is_private)
@@ -207,6 +216,7 @@ Test(cluster, identity_persists_and_the_key_file_is_private)
 	cr_assert_str_eq(json_get(j->kids[0], "id")->str, id,
 			 "same key, same node, whatever the address");
 	json_free(j);
+	stop_all();
 }
 
 Test(cluster, a_wrong_key_is_refused_with_a_clear_error)
@@ -222,6 +232,7 @@ Test(cluster, a_wrong_key_is_refused_with_a_clear_error)
 	cr_assert_eq(proc_run(argv, NULL, 10000), 1);
 	/* and it still serves the right key */
 	cr_assert_eq(alive_count(&ag[0]), 1);
+	stop_all();
 }
 
 static void
@@ -268,11 +279,16 @@ Test(cluster, hostile_bytes_cost_no_memory_and_no_service)
 	cr_log_info("rss before %ld KiB, after 900 hostile connections %ld KiB",
 		    before, after);
 	cr_assert_gt(before, 0);
+#ifndef __SANITIZE_ADDRESS__
+	/* (under ASan the quarantine keeps freed memory resident; there the
+	 * leak check at exit below is the stronger test) */
 	cr_assert_lt(after - before, 2048, "rss grew by %ld KiB", after - before);
+#endif
 	cr_assert_eq(alive_count(&ag[0]), 3, "still serving its members");
 	char *argv[] = {mist(), "ping", "--agent", ag[1].addr, "--key", keyfile,
 			"--count", "20", ag[0].name, NULL};
 	cr_assert_eq(proc_run(argv, NULL, 20000), 0);
+	stop_all();
 }
 
 Test(cluster, every_command_has_help_version_and_usage_errors)
