@@ -30,7 +30,7 @@ autoreconf -fi || exit 1
 build() { # dir, configure flags...
 	local dir=$1; shift
 	rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" &&
-		../configure -q "$@" && make -j"$jobs" >/dev/null &&
+		"$root/configure" -q "$@" && make -j"$jobs" >/dev/null &&
 		make -j"$jobs" check
 	local rc=$?
 	cd "$root"
@@ -51,7 +51,7 @@ if command -v clang >/dev/null && [ "$fuzz_seconds" -gt 0 ]; then
 	step "fuzz the wire decoders for ${fuzz_seconds}s"
 	rm -rf _check/fuzz && mkdir -p _check/fuzz/corpus &&
 	cp tests/fuzz/corpus/wire/* _check/fuzz/corpus/ &&
-	(cd _check/fuzz && ../../configure -q CC=clang --enable-fuzzing --enable-asan --disable-tests >/dev/null &&
+	(cd _check/fuzz && "$root/configure" -q CC=clang --enable-fuzzing --enable-asan --disable-tests >/dev/null &&
 	 make -j"$jobs" tests/fuzz/fuzz_wire >/dev/null &&
 	 ./tests/fuzz/fuzz_wire -max_total_time="$fuzz_seconds" -max_len=4096 \
 		-artifact_prefix="$root/_check/fuzz/" corpus >fuzz.log 2>&1) \

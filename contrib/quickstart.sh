@@ -33,17 +33,17 @@ start() { # name ip join...
 	for j in "$@"; do joins+=(--join "$j"); done
 	"$mist" agent --data "$work/$name" --key "$work/cluster.key" \
 		--bind "$ip:0" --name "$name" --tier "${TIER:-fog}" "${joins[@]}" \
-		2>"$work/$name.log" &
+		>"$work/$name.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -s "$work/$name/agent.addr" ] && break; sleep 0.1; done
 	[ -s "$work/$name/agent.addr" ] || { echo "agent $name did not start:"; cat "$work/$name.log"; exit 1; }
-	cat "$work/$name/agent.addr"
+	addr=$(cat "$work/$name/agent.addr")
 }
 
 echo "==> three agents"
-a=$(start alpha 127.0.0.1)
-b=$(start beta 127.0.0.2 "$a")
-c=$(TIER=cloud start gamma 127.0.0.3 "$a" "$b")
+start alpha 127.0.0.1; a=$addr
+start beta 127.0.0.2 "$a"; b=$addr
+TIER=cloud start gamma 127.0.0.3 "$a" "$b"; c=$addr
 echo "alpha $a, beta $b, gamma $c"
 
 echo "==> waiting until every agent sees all three"

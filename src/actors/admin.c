@@ -30,7 +30,7 @@ struct member {
 struct ping {
 	bool active;
 	bool flood;
-	struct msg req; /* header of the client's request, to reply to */
+	struct msg *req; /* a header-only copy of the client's request */
 	uint64_t node;
 	uint32_t count, size;
 	uint32_t sent, done, errors, syncs_out;
@@ -158,7 +158,7 @@ ping_finish(struct actor *self, struct ping *p, int status)
 {
 	uint64_t elapsed = actor_sys_hrtime(self->sys) - p->t_start;
 	if (status != 0) {
-		actor_reply_error(self, &p->req, status);
+		actor_reply_error(self, p->req, status);
 	} else {
 		struct buf b = BUF_INIT;
 		msgpack_packer pk;
@@ -188,11 +188,12 @@ ping_finish(struct actor *self, struct ping *p, int status)
 			pack_str(&pk, "max_ns");
 			msgpack_pack_uint64(&pk, p->done ? p->rtt[last] : 0);
 		}
-		actor_reply(self, &p->req, MSG_PING, b.data, (uint32_t)b.len);
+		actor_reply(self, p->req, MSG_PING, b.data, (uint32_t)b.len);
 		buf_destroy(&b);
 	}
 	free(p->rtt);
 	free(p->payload);
+	msg_delete(p->req);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -261,8 +262,11 @@ ping_start(struct actor *self, struct admin *ad, const struct msg *req)
 	memset(p, 0, sizeof(*p));
 	p->active = true;
 	p->flood = flood;
-	p->req = *req; /* the header only: enough to reply */
-	p->req.len = 0;
+	p->req = msg_new(req->type, NULL, 0); /* the header: enough to reply */
+	p->req->flags = req->flags;
+	p->req->corr = req->corr;
+	p->req->from = req->from;
+	p->req->to = req->to;
 	p->node = node;
 	p->count = (uint32_t)count;
 	p->size = (uint32_t)size;
