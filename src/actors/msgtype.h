@@ -13,20 +13,28 @@ enum msg_type {
 	MSG_STOP = 1,	   /* local: orderly shutdown, last message */
 	MSG_TIMER = 2,	   /* local: corr carries the timer's tag */
 	MSG_ERROR = 3,	   /* a reply carrying only a status */
-	MSG_LINK_UP = 4,   /* local: ptr is a struct link_event */
-	MSG_LINK_DOWN = 5, /* local: ptr is a struct link_event */
+	MSG_LINK_UP = 4,   /* local: {"node", "name", "tier", "addr"} */
+	MSG_LINK_DOWN = 5, /* local: same body */
+	MSG_GOSSIP_PACKET = 6, /* local: body = sockaddr_storage + plaintext */
 	/* node admin actor */
 	MSG_MEMBERS = 64,  /* req: nil; reply: array of member maps */
 	MSG_PING = 65,	   /* req: {node, count, size, flood}; reply: stats */
 	MSG_ECHO = 66,	   /* req: any; reply: the same body */
 	MSG_SINK = 67,	   /* one-way: counted and dropped */
-	MSG_SINK_SYNC = 68 /* req: nil; reply: number of sink messages seen */
+	MSG_SINK_SYNC = 68, /* req: nil; reply: number of sink messages seen */
+	/* gossip (ACTOR_SWIM) */
+	MSG_SWIM_SYNC = 69,	 /* req/reply: array of member updates (push/pull) */
+	MSG_MEMBER_EVENT = 70,	 /* to subscribers: a member changed */
+	MSG_SWIM_SUBSCRIBE = 71, /* one-way: send me MSG_MEMBER_EVENT */
+	MSG_SWIM_JOIN = 72,	 /* local one-way: {"node": u64} push/pull now */
+	MSG_SWIM_LEAVE = 73	 /* req: leave gracefully; reply when sent */
 };
 
 /* Well-known actor ids on every node. */
 enum actor_wellknown {
 	ACTOR_ADMIN = 1, /* membership view, ping, diagnostics */
 	ACTOR_ECHO = 2,	 /* echo and sink for link tests and benchmarks */
+	ACTOR_SWIM = 3,	 /* gossip membership (SWIM + Lifeguard) */
 	ACTOR_FIRST_DYNAMIC = 64
 };
 

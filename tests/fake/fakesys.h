@@ -15,9 +15,12 @@
 #include <stdint.h>
 
 #include "actors/actor.h"
+#include "net/keyring.h"
+#include "net/swim.h"
+#include "util/map.h"
 #include "util/rand.h"
 
-#define FAKE_MAX_NODES 64
+#define FAKE_MAX_NODES 1024
 
 struct fake_pkt;
 
@@ -31,6 +34,16 @@ struct fake_world {
 	uint32_t drop_permille;
 	struct rng rng;
 	uint64_t sent, dropped, delivered;
+	/* datagrams (gossip): addresses, keys, cuts, loss, pauses */
+	struct sockaddr_storage addr[FAKE_MAX_NODES];
+	struct keyring keys[FAKE_MAX_NODES];
+	struct map by_addr; /* addr key -> index + 1 */
+	uint8_t *block;	    /* [from * FAKE_MAX_NODES + to]: cut */
+	bool paused[FAKE_MAX_NODES];
+	struct fake_pkt *held[FAKE_MAX_NODES]; /* "socket buffer" while paused */
+	uint32_t udp_drop_permille;
+	uint64_t udp_sent, udp_dropped, udp_auth_failed;
+	uint32_t check_every_ms; /* predicate granularity (0: every step) */
 };
 
 void fake_world_init(struct fake_world *w, uint64_t seed);
@@ -39,6 +52,18 @@ struct actor_sys *fake_world_add(struct fake_world *w, uint64_t node,
 				 const struct actor_sys_config *cfg);
 /** Shuts down and destroys every system; frees queued packets. */
 void fake_world_destroy(struct fake_world *w);
+/** The gossip transport of node @a idx (seals with w->keys[idx]). */
+struct swim_transport fake_udp_transport(struct fake_world *w, int idx);
+/** Sets node @a idx's address (127.0.x.y:7946 from the index if NULL). */
+void fake_set_addr(struct fake_world *w, int idx, const char *addr);
+/** Cuts (or heals) traffic from @a a to @a b, datagrams and links. */
+void fake_block(struct fake_world *w, int a, int b, bool cut);
+/** Pauses or resumes node @a idx (its timers and inputs wait). */
+void fake_pause(struct fake_world *w, int idx, bool paused);
+/** Crashes node @a idx: it stops, all traffic to it is lost. */
+void fake_crash(struct fake_world *w, int idx);
+/** Replaces node @a idx's system by a fresh one with id @a node. */
+struct actor_sys *fake_restart(struct fake_world *w, int idx, uint64_t node);
 /** Runs until @a pred (may be NULL) holds or @a timeout_ms of virtual time. */
 bool fake_world_run(struct fake_world *w, bool (*pred)(void *), void *ctx,
 		    uint64_t timeout_ms);

@@ -1,0 +1,1365 @@
+/*
+ * swim.c -- SWIM membership with Lifeguard.
+ *
+ * The papers.  SWIM (Das, Gupta, Motivala 2002) detects failures by random
+ * probing: every protocol period T a member pings one other; without an
+ * ack within a timeout it asks k others to ping the target for it
+ * (ping-req); without any ack by the end of the period the target becomes
+ * *suspect*; a suspect that does not refute (by gossiping a higher
+ * incarnation number) within a suspicion timeout is declared *dead*.
+ * Membership changes travel piggybacked on the probe traffic, each sent a
+ * bounded number of times (lambda * log n).  Lifeguard (Dadgar, Phillips,
+ * Currey 2017, HashiCorp) makes this robust to slow members:
+ *  - the local health multiplier (LHM, 0..S) grows when our own probes fail,
+ *    when we must refute a suspicion of ourselves and when ping-req helpers
+ *    do not even send a nack -- all signs that *we* are the slow one -- and
+ *    shrinks on every successful probe; probe interval and timeout are
+ *    multiplied by LHM+1, so a slow member stops accusing healthy ones;
+ *  - dynamic suspicion: a suspicion starts at the maximum timeout and
+ *    shrinks towards the minimum as independent members confirm it,
+ *      timeout = max(min, max - (max - min) * log(c+1) / log(k+1)),
+ *    so a truly dead member is declared quickly, a lone false accusation
+ *    slowly;
+ *  - the buddy system: a ping to a suspect carries the suspicion first, so
+ *    the suspect learns of it and refutes at once;
+ *  - nacks: a ping-req helper that gets no ack answers with a nack, so the
+ *    requester can tell "target silent" from "I cannot hear anybody".
+ *
+ * What we do differently, and why:
+ *  - identity is the node key: members are keyed by node id (a hash of the
+ *    public key), not by address.  A member that comes back from another
+ *    address with a higher incarnation is the same member at a new address
+ *    (memberlist refuses this, its issue #157).  A *different* node id
+ *    claiming the name of a live member is refused and logged.
+ *  - incarnations start at boots << 32 (the store counts boots), so a
+ *    restarted node outranks everything its previous life said.
+ *  - join and periodic anti-entropy (push/pull) exchange full state as
+ *    actor requests over the encrypted TCP links, not over UDP.
+ *  - metadata (tier, tags, ...) rides in the alive update; a change is a new
+ *    incarnation, so it spreads and converges like any other update.
+ *
+ * Wire format (plaintext, inside a sealed datagram -- net/keyring.h):
+ *
+ *   packet = [ 1, type, from u64, seq u32, target u64|nil, addr str|nil,
+ *              [update, ...] ]
+ *     type: 0 PING (target: the node we mean), 1 ACK, 2 PING_REQ (target
+ *           and its addr), 3 NACK, 4 GOSSIP (updates only)
+ *   update = [0 ALIVE,   node, incarnation, addr str, name str, meta bin]
+ *          | [1 SUSPECT, node, incarnation, from]
+ *          | [2 DEAD,    node, incarnation, from]
+ *          | [3 LEFT,    node, incarnation, from]
+ *
+ * Defaults (memberlist's LAN profile, which Serf uses, so the benchmark
+ * compares like with like): T = 1 s, probe timeout 500 ms, k = 3,
+ * alpha = 4, beta = 6, lambda = 4, gossip every 200 ms to 3 members,
+ * push/pull every 30 s, S = 8.  Dead and left members stay listed for
+ * 10 minutes (so operators see them), then are forgotten.
+ */
+#include "config.h"
+#include "net/swim.h"
+#include "mist.h"
+#include "net/addr.h"
+#include "net/mp.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <math.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { PKT_PING, PKT_ACK, PKT_PING_REQ, PKT_NACK, PKT_GOSSIP, PKT_MAX };
+enum { UPD_ALIVE, UPD_SUSPECT, UPD_DEAD, UPD_LEFT };
+enum { TAG_PROBE = 1, TAG_PROBE_TIMEOUT, TAG_GOSSIP, TAG_PUSHPULL, TAG_REAP,
+       TAG_SUSPECT, TAG_RELAY };
+
+#define SWIM_RELAYS 64	    /* ping-req relays in progress at once */
+#define SWIM_MAX_SUBS 16    /* local actors receiving events */
+#define SWIM_CONFIRM_MAX 16 /* distinct confirmations counted */
+#define SWIM_SYNC_TIMEOUT_MS 10000
+#define SWIM_MAX_SYNC 65536 /* members in one push/pull */
+
+#define container_of(p, type, member)                                          \
+	((type *)((char *)(p)-offsetof(type, member)))
+
+struct swim_member {
+	uint64_t node;
+	char name[SWIM_NAME_MAX];
+	struct sockaddr_storage addr;
+	uint64_t inc;
+	enum swim_status status;
+	uint64_t since; /* time of the last status change */
+	uint8_t *meta;
+	uint16_t meta_len;
+	/* suspicion */
+	struct actor_timer suspect_timer;
+	uint64_t suspect_start;
+	uint64_t confirmers[SWIM_CONFIRM_MAX]; /* [0]: who raised it */
+	uint32_t nconfirm;		       /* entries in confirmers */
+};
+
+struct swim_bcast {
+	uint64_t node;
+	uint32_t transmits;
+	uint16_t len;
+	uint8_t bytes[];
+};
+
+struct swim_relay {
+	bool used;
+	uint32_t my_seq, their_seq;
+	struct sockaddr_storage requester;
+	struct actor_timer timer;
+};
+
+struct swim {
+	struct actor *actor;
+	struct swim_config cfg;
+	struct swim_transport tr;
+	struct swim_member self;
+	struct map members; /* node -> struct swim_member (not self) */
+	struct swim_member **order;
+	size_t norder, capder, probe_idx;
+	uint32_t seq;
+	uint32_t lhm;
+	struct {
+		bool active, acked;
+		uint64_t node;
+		uint32_t seq, nacks, expect_nacks;
+	} probe;
+	struct actor_timer t_probe, t_probe_timeout, t_gossip, t_pushpull,
+		t_reap;
+	struct swim_relay relays[SWIM_RELAYS];
+	struct swim_bcast **bq;
+	size_t nbq, capbq;
+	struct map asked; /* node -> time of our last sync with a stranger */
+	uint32_t subs[SWIM_MAX_SUBS];
+	int nsubs;
+	bool leaving;
+	struct swim_stats stats;
+};
+
+void
+swim_config_default(struct swim_config *cfg)
+{
+	cfg->probe_interval_ms = 1000;
+	cfg->probe_timeout_ms = 500;
+	cfg->indirect_checks = 3;
+	cfg->suspicion_mult = 4;
+	cfg->suspicion_max_mult = 6;
+	cfg->retransmit_mult = 4;
+	cfg->gossip_interval_ms = 200;
+	cfg->gossip_nodes = 3;
+	cfg->pushpull_interval_ms = 30000;
+	cfg->dead_reap_ms = 600000;
+	cfg->lhm_max = 8;
+	cfg->lifeguard = true;
+	cfg->incarnation = 1;
+}
+
+const char *
+swim_status_name(enum swim_status s)
+{
+	static const char *const n[] = {"alive", "suspect", "dead", "left"};
+	return n[s];
+}
+
+const char *
+swim_event_name(enum swim_event e)
+{
+	static const char *const n[] = {"join", "alive", "suspect", "dead",
+					"left", "updated"};
+	return n[e];
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t
+swim_now(struct swim *s)
+{
+	return actor_sys_now(s->actor->sys);
+}
+
+static uint64_t
+swim_rand(struct swim *s, uint64_t n)
+{
+	return rng_below(&s->actor->sys->rng, n);
+}
+
+/* Members that count for n: alive and suspect, plus ourselves. */
+static size_t
+swim_live_count(const struct swim *s)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < s->norder; i++)
+		if (s->order[i]->status <= SWIM_SUSPECT)
+			n++;
+	return n;
+}
+
+static uint32_t
+swim_scale(const struct swim *s)
+{
+	return s->cfg.lifeguard ? s->lhm + 1 : 1;
+}
+
+static void
+swim_lhm_add(struct swim *s, int delta)
+{
+	if (!s->cfg.lifeguard)
+		return;
+	if (delta < 0 && s->lhm > 0)
+		s->lhm--;
+	else if (delta > 0 && s->lhm < s->cfg.lhm_max)
+		s->lhm++;
+}
+
+static void
+pack_str(msgpack_packer *pk, const char *str)
+{
+	msgpack_pack_str_with_body(pk, str, strlen(str));
+}
+
+/* ------------------------------------------------------------- events */
+
+static void
+swim_event(struct swim *s, const struct swim_member *m, enum swim_event ev)
+{
+	if (s->nsubs == 0)
+		return;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	char addr[64];
+	addr_format((const struct sockaddr *)&m->addr, addr, sizeof(addr));
+	msgpack_pack_map(&pk, 7);
+	pack_str(&pk, "event");
+	pack_str(&pk, swim_event_name(ev));
+	pack_str(&pk, "node");
+	msgpack_pack_uint64(&pk, m->node);
+	pack_str(&pk, "name");
+	pack_str(&pk, m->name);
+	pack_str(&pk, "addr");
+	pack_str(&pk, addr);
+	pack_str(&pk, "status");
+	pack_str(&pk, swim_status_name(m->status));
+	pack_str(&pk, "incarnation");
+	msgpack_pack_uint64(&pk, m->inc);
+	pack_str(&pk, "meta");
+	msgpack_pack_bin_with_body(&pk, m->meta, m->meta_len);
+	for (int i = 0; i < s->nsubs; i++) {
+		struct actor_ref to = {s->actor->sys->node, s->subs[i]};
+		actor_tell(s->actor, to, MSG_MEMBER_EVENT, b.data,
+			   (uint32_t)b.len);
+	}
+	buf_destroy(&b);
+}
+
+/* --------------------------------------------------------- broadcasts */
+
+static void
+encode_update(struct buf *b, const struct swim_member *m, int kind,
+	      uint64_t from)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	if (kind == UPD_ALIVE) {
+		char addr[64];
+		addr_format((const struct sockaddr *)&m->addr, addr,
+			    sizeof(addr));
+		msgpack_pack_array(&pk, 6);
+		msgpack_pack_uint8(&pk, UPD_ALIVE);
+		msgpack_pack_uint64(&pk, m->node);
+		msgpack_pack_uint64(&pk, m->inc);
+		pack_str(&pk, addr);
+		pack_str(&pk, m->name);
+		msgpack_pack_bin_with_body(&pk, m->meta, m->meta_len);
+	} else {
+		msgpack_pack_array(&pk, 4);
+		msgpack_pack_uint8(&pk, (uint8_t)kind);
+		msgpack_pack_uint64(&pk, m->node);
+		msgpack_pack_uint64(&pk, m->inc);
+		msgpack_pack_uint64(&pk, from);
+	}
+}
+
+/* Queues an update; it supersedes any queued update about the same node. */
+static void
+swim_broadcast(struct swim *s, const struct swim_member *m, int kind,
+	       uint64_t from)
+{
+	for (size_t i = 0; i < s->nbq; i++) {
+		if (s->bq[i]->node == m->node) {
+			free(s->bq[i]);
+			s->bq[i] = s->bq[--s->nbq];
+			break;
+		}
+	}
+	struct buf b = BUF_INIT;
+	encode_update(&b, m, kind, from);
+	struct swim_bcast *bc = xmalloc(sizeof(*bc) + b.len);
+	bc->node = m->node;
+	bc->transmits = 0;
+	bc->len = (uint16_t)b.len;
+	memcpy(bc->bytes, b.data, b.len);
+	buf_destroy(&b);
+	if (s->nbq == s->capbq) {
+		s->capbq = s->capbq ? 2 * s->capbq : 16;
+		s->bq = xrealloc(s->bq, s->capbq * sizeof(*s->bq));
+	}
+	s->bq[s->nbq++] = bc;
+}
+
+static uint32_t
+swim_retransmit_limit(const struct swim *s)
+{
+	double n = (double)swim_live_count(s);
+	return s->cfg.retransmit_mult * (uint32_t)ceil(log10(n + 1));
+}
+
+static int
+bcast_cmp(const void *a, const void *b)
+{
+	const struct swim_bcast *x = *(struct swim_bcast *const *)a;
+	const struct swim_bcast *y = *(struct swim_bcast *const *)b;
+	return x->transmits < y->transmits ? -1 : x->transmits > y->transmits;
+}
+
+/*
+ * Appends as many queued updates as fit in @a room bytes, least sent first;
+ * each counts as one transmission and leaves the queue at the limit.
+ * @a first: an update to put first (the buddy system's suspicion), or NULL.
+ * Returns how many were added.
+ */
+static uint32_t
+swim_take_updates(struct swim *s, struct buf *out, size_t room,
+		  const struct buf *first)
+{
+	uint32_t n = 0;
+	if (first != NULL && first->len <= room) {
+		buf_append(out, first->data, first->len);
+		room -= first->len;
+		n++;
+	}
+	if (s->nbq == 0)
+		return n;
+	qsort(s->bq, s->nbq, sizeof(*s->bq), bcast_cmp);
+	uint32_t limit = swim_retransmit_limit(s);
+	size_t keep = 0;
+	for (size_t i = 0; i < s->nbq; i++) {
+		struct swim_bcast *b = s->bq[i];
+		if (b->len <= room && n < 255) {
+			buf_append(out, b->bytes, b->len);
+			room -= b->len;
+			n++;
+			if (++b->transmits >= limit) {
+				free(b);
+				continue;
+			}
+		}
+		s->bq[keep++] = b;
+	}
+	s->nbq = keep;
+	return n;
+}
+
+/* -------------------------------------------------------------- packets */
+
+static void
+swim_send(struct swim *s, const struct sockaddr_storage *to, int type,
+	  uint32_t seq, uint64_t target, const struct sockaddr_storage *taddr,
+	  const struct buf *first)
+{
+	struct buf head = BUF_INIT, upd = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &head, buf_msgpack_write);
+	msgpack_pack_array(&pk, 7);
+	msgpack_pack_uint8(&pk, 1);
+	msgpack_pack_uint8(&pk, (uint8_t)type);
+	msgpack_pack_uint64(&pk, s->self.node);
+	msgpack_pack_uint32(&pk, seq);
+	if (target)
+		msgpack_pack_uint64(&pk, target);
+	else
+		msgpack_pack_nil(&pk);
+	if (taddr != NULL) {
+		char a[64];
+		addr_format((const struct sockaddr *)taddr, a, sizeof(a));
+		pack_str(&pk, a);
+	} else {
+		msgpack_pack_nil(&pk);
+	}
+	/* 3 bytes for the array header of the updates */
+	size_t room = SWIM_MAX_PACKET - head.len - 3;
+	uint32_t n = swim_take_updates(s, &upd, room, first);
+	msgpack_pack_array(&pk, n);
+	buf_append(&head, upd.data, upd.len);
+	s->tr.send(s->tr.ctx, to, head.data, head.len);
+	s->stats.packets_out++;
+	buf_destroy(&head);
+	buf_destroy(&upd);
+}
+
+/* ------------------------------------------------------ member table */
+
+static struct swim_member *
+swim_find(const struct swim *s, uint64_t node)
+{
+	return map_get(&s->members, node);
+}
+
+static void
+swim_set_meta_of(struct swim_member *m, const uint8_t *meta, uint16_t len)
+{
+	free(m->meta);
+	m->meta = NULL;
+	m->meta_len = 0;
+	if (len) {
+		m->meta = xmalloc(len);
+		memcpy(m->meta, meta, len);
+		m->meta_len = len;
+	}
+}
+
+static struct swim_member *
+swim_add(struct swim *s, uint64_t node)
+{
+	struct swim_member *m = xcalloc(1, sizeof(*m));
+	m->node = node;
+	map_put(&s->members, node, m);
+	if (s->norder == s->capder) {
+		s->capder = s->capder ? 2 * s->capder : 16;
+		s->order = xrealloc(s->order, s->capder * sizeof(*s->order));
+	}
+	/* insert at a random place: new members are probed in random order */
+	size_t at = (size_t)swim_rand(s, s->norder + 1);
+	s->order[s->norder++] = s->order[at];
+	s->order[at] = m;
+	return m;
+}
+
+static void
+swim_remove(struct swim *s, struct swim_member *m)
+{
+	for (size_t i = 0; i < s->norder; i++) {
+		if (s->order[i] == m) {
+			s->order[i] = s->order[--s->norder];
+			break;
+		}
+	}
+	actor_timer_stop(s->actor, &m->suspect_timer);
+	map_del(&s->members, m->node);
+	free(m->meta);
+	free(m);
+}
+
+/* The suspicion timeout bounds for the current cluster size. */
+static void
+swim_suspicion_bounds(const struct swim *s, uint64_t *min, uint64_t *max)
+{
+	double n = (double)swim_live_count(s);
+	double scale = fmax(1.0, log10(fmax(1.0, n)));
+	*min = (uint64_t)(s->cfg.suspicion_mult * scale *
+			  s->cfg.probe_interval_ms);
+	*max = s->cfg.lifeguard ? *min * s->cfg.suspicion_max_mult : *min;
+}
+
+static uint64_t
+swim_suspicion_timeout(const struct swim *s, uint32_t confirmations)
+{
+	uint64_t min, max;
+	swim_suspicion_bounds(s, &min, &max);
+	if (!s->cfg.lifeguard)
+		return min;
+	/* k: confirmations we can expect (memberlist: alpha - 2) */
+	double n = (double)swim_live_count(s);
+	double k = s->cfg.suspicion_mult > 2 ? s->cfg.suspicion_mult - 2 : 0;
+	if (n - 2 < k)
+		k = 0;
+	if (k < 1)
+		return min;
+	double frac = log((double)confirmations + 1) / log(k + 1);
+	double t = (double)max - (double)(max - min) * frac;
+	return t < (double)min ? min : (uint64_t)t;
+}
+
+static void
+swim_suspect_rearm(struct swim *s, struct swim_member *m)
+{
+	/* confirmations: suspicions independent of the one who raised it */
+	uint64_t timeout = swim_suspicion_timeout(s, m->nconfirm - 1);
+	uint64_t now = swim_now(s), due = m->suspect_start + timeout;
+	actor_timer_start(s->actor, &m->suspect_timer, due > now ? due - now : 0,
+			  0, TAG_SUSPECT);
+}
+
+/* ------------------------------------------------------ applying updates */
+
+static void
+swim_refute(struct swim *s, uint64_t inc)
+{
+	if (s->leaving)
+		return;
+	if (inc >= s->self.inc)
+		s->self.inc = inc + 1;
+	s->stats.refutes++;
+	swim_lhm_add(s, +1);
+	swim_broadcast(s, &s->self, UPD_ALIVE, 0);
+}
+
+static void
+swim_apply_alive(struct swim *s, uint64_t node, uint64_t inc,
+		 const struct sockaddr_storage *addr, const char *name,
+		 const uint8_t *meta, uint16_t meta_len)
+{
+	if (node == s->self.node) {
+		/* our previous life, or a stale rumour: outrank it */
+		if (inc > s->self.inc && !s->leaving)
+			swim_refute(s, inc);
+		return;
+	}
+	struct swim_member *m = swim_find(s, node);
+	if (m != NULL && inc <= m->inc)
+		return;
+	/* identity is the key: another key may not take a live name */
+	for (size_t i = 0; i < s->norder; i++) {
+		struct swim_member *o = s->order[i];
+		if (o->node != node && o->status <= SWIM_SUSPECT &&
+		    strcmp(o->name, name) == 0) {
+			s->stats.name_conflicts++;
+			log_warn("refusing node %016llx: the name '%s' belongs "
+				 "to live node %016llx (another key)",
+				 (unsigned long long)node, name,
+				 (unsigned long long)o->node);
+			return;
+		}
+	}
+	if (strcmp(s->self.name, name) == 0) {
+		s->stats.name_conflicts++;
+		log_warn("refusing node %016llx: it claims our name '%s'",
+			 (unsigned long long)node, name);
+		return;
+	}
+	enum swim_event ev;
+	if (m == NULL) {
+		m = swim_add(s, node);
+		ev = SWIM_EV_JOIN;
+	} else if (m->status == SWIM_DEAD || m->status == SWIM_LEFT) {
+		ev = SWIM_EV_JOIN;
+	} else if (m->status == SWIM_SUSPECT) {
+		ev = SWIM_EV_ALIVE;
+	} else {
+		ev = SWIM_EV_UPDATED;
+	}
+	bool moved = memcmp(&m->addr, addr, sizeof(*addr)) != 0;
+	if (ev == SWIM_EV_UPDATED && !moved && meta_len == m->meta_len &&
+	    (meta_len == 0 || memcmp(m->meta, meta, meta_len) == 0))
+		ev = SWIM_EV_ALIVE; /* just a refutation or a restart */
+	if (moved && m->inc != 0) {
+		char a[64], b[64];
+		addr_format((struct sockaddr *)&m->addr, a, sizeof(a));
+		addr_format((const struct sockaddr *)addr, b, sizeof(b));
+		log_info("member %s (%016llx) moved from %s to %s", name,
+			 (unsigned long long)node, a, b);
+	}
+	m->inc = inc;
+	m->addr = *addr;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	swim_set_meta_of(m, meta, meta_len);
+	if (m->status != SWIM_ALIVE)
+		m->since = swim_now(s);
+	m->status = SWIM_ALIVE;
+	m->nconfirm = 0;
+	actor_timer_stop(s->actor, &m->suspect_timer);
+	swim_broadcast(s, m, UPD_ALIVE, 0);
+	swim_event(s, m, ev);
+}
+
+static void
+swim_apply_suspect(struct swim *s, uint64_t node, uint64_t inc, uint64_t from)
+{
+	if (node == s->self.node) {
+		if (inc >= s->self.inc)
+			swim_refute(s, inc);
+		return;
+	}
+	struct swim_member *m = swim_find(s, node);
+	if (m == NULL || m->status >= SWIM_DEAD || inc < m->inc)
+		return;
+	if (m->status == SWIM_SUSPECT && inc == m->inc) {
+		/* an independent confirmation shortens the suspicion */
+		for (uint32_t i = 0; i < m->nconfirm; i++)
+			if (m->confirmers[i] == from)
+				return;
+		if (m->nconfirm == SWIM_CONFIRM_MAX)
+			return;
+		m->confirmers[m->nconfirm++] = from;
+		swim_suspect_rearm(s, m);
+		swim_broadcast(s, m, UPD_SUSPECT, from);
+		return;
+	}
+	m->inc = inc;
+	m->status = SWIM_SUSPECT;
+	m->since = m->suspect_start = swim_now(s);
+	m->confirmers[0] = from;
+	m->nconfirm = 1;
+	swim_suspect_rearm(s, m);
+	swim_broadcast(s, m, UPD_SUSPECT, from);
+	swim_event(s, m, SWIM_EV_SUSPECT);
+}
+
+static void
+swim_apply_dead(struct swim *s, uint64_t node, uint64_t inc, uint64_t from,
+		bool left)
+{
+	if (node == s->self.node) {
+		if (!left && inc >= s->self.inc)
+			swim_refute(s, inc);
+		return;
+	}
+	struct swim_member *m = swim_find(s, node);
+	if (m == NULL || m->status >= SWIM_DEAD || inc < m->inc)
+		return;
+	m->inc = inc;
+	m->status = left ? SWIM_LEFT : SWIM_DEAD;
+	m->since = swim_now(s);
+	actor_timer_stop(s->actor, &m->suspect_timer);
+	swim_broadcast(s, m, left ? UPD_LEFT : UPD_DEAD, from);
+	swim_event(s, m, left ? SWIM_EV_LEFT : SWIM_EV_DEAD);
+	if (!left) {
+		s->stats.deaths_declared += from == s->self.node;
+		log_info("member %s (%016llx) is dead", m->name,
+			 (unsigned long long)m->node);
+	}
+}
+
+/* Decodes one update at the cursor and applies it.  0 or MIST_EPROTO. */
+static int
+swim_read_update(struct swim *s, struct mp_cur *c)
+{
+	uint32_t n;
+	uint64_t kind, node, inc;
+	if (mp_read_array(c, &n) != 0 || n < 4 || mp_read_uint(c, &kind) != 0 ||
+	    mp_read_uint(c, &node) != 0 || mp_read_uint(c, &inc) != 0)
+		return MIST_EPROTO;
+	if (node == 0)
+		return MIST_EPROTO;
+	if (kind == UPD_ALIVE) {
+		const char *a, *nm;
+		const uint8_t *meta;
+		uint32_t al, nl, ml;
+		char atext[64], name[SWIM_NAME_MAX];
+		struct sockaddr_storage addr;
+		if (n != 6 || mp_read_str(c, &a, &al) != 0 ||
+		    al >= sizeof(atext) || mp_read_str(c, &nm, &nl) != 0 ||
+		    nl >= sizeof(name) || nl == 0 ||
+		    mp_read_bin(c, &meta, &ml) != 0 || ml > SWIM_MAX_META)
+			return MIST_EPROTO;
+		memcpy(atext, a, al);
+		atext[al] = '\0';
+		memcpy(name, nm, nl);
+		name[nl] = '\0';
+		if (memchr(name, 0, nl) || addr_parse(atext, &addr) != 0)
+			return MIST_EPROTO;
+		swim_apply_alive(s, node, inc, &addr, name, meta, (uint16_t)ml);
+		return 0;
+	}
+	uint64_t from;
+	if (n != 4 || kind > UPD_LEFT || mp_read_uint(c, &from) != 0)
+		return MIST_EPROTO;
+	if (kind == UPD_SUSPECT)
+		swim_apply_suspect(s, node, inc, from);
+	else
+		swim_apply_dead(s, node, inc, from, kind == UPD_LEFT);
+	return 0;
+}
+
+/* ---------------------------------------------------------- probing */
+
+static struct swim_member *
+swim_next_target(struct swim *s)
+{
+	for (size_t tries = 0; tries < s->norder; tries++) {
+		if (s->probe_idx >= s->norder) {
+			s->probe_idx = 0;
+			/* reshuffle each round (Fisher-Yates) */
+			for (size_t i = s->norder; i > 1; i--) {
+				size_t j = (size_t)swim_rand(s, i);
+				struct swim_member *t = s->order[i - 1];
+				s->order[i - 1] = s->order[j];
+				s->order[j] = t;
+			}
+		}
+		struct swim_member *m = s->order[s->probe_idx++];
+		if (m->status <= SWIM_SUSPECT)
+			return m;
+	}
+	return NULL;
+}
+
+static void
+swim_probe_finish(struct swim *s)
+{
+	if (!s->probe.active)
+		return;
+	s->probe.active = false;
+	if (s->probe.acked)
+		return;
+	struct swim_member *m = swim_find(s, s->probe.node);
+	swim_lhm_add(s, +1); /* a failed probe: maybe we are the slow one */
+	if (s->probe.nacks < s->probe.expect_nacks)
+		swim_lhm_add(s, +1); /* helpers did not even nack */
+	if (m != NULL && m->status <= SWIM_SUSPECT) {
+		/* raises the suspicion, or confirms one we heard of */
+		s->stats.suspects_raised += m->status == SWIM_ALIVE;
+		swim_apply_suspect(s, m->node, m->inc, s->self.node);
+	}
+}
+
+static void
+swim_probe_start(struct swim *s)
+{
+	swim_probe_finish(s);
+	uint32_t scale = swim_scale(s);
+	actor_timer_start(s->actor, &s->t_probe,
+			  (uint64_t)s->cfg.probe_interval_ms * scale, 0,
+			  TAG_PROBE);
+	if (s->leaving)
+		return;
+	struct swim_member *m = swim_next_target(s);
+	if (m == NULL)
+		return;
+	s->probe.active = true;
+	s->probe.acked = false;
+	s->probe.node = m->node;
+	s->probe.seq = ++s->seq;
+	s->probe.nacks = s->probe.expect_nacks = 0;
+	s->stats.probes++;
+	struct buf buddy = BUF_INIT;
+	if (s->cfg.lifeguard && m->status == SWIM_SUSPECT)
+		encode_update(&buddy, m, UPD_SUSPECT, s->self.node);
+	swim_send(s, &m->addr, PKT_PING, s->probe.seq, m->node, NULL,
+		  buddy.len ? &buddy : NULL);
+	buf_destroy(&buddy);
+	actor_timer_start(s->actor, &s->t_probe_timeout,
+			  (uint64_t)s->cfg.probe_timeout_ms * scale, 0,
+			  TAG_PROBE_TIMEOUT);
+}
+
+static void
+swim_probe_timeout(struct swim *s)
+{
+	if (!s->probe.active || s->probe.acked)
+		return;
+	struct swim_member *target = swim_find(s, s->probe.node);
+	if (target == NULL)
+		return;
+	/* k random helpers among the others */
+	size_t cand = 0;
+	for (size_t i = 0; i < s->norder; i++)
+		if (s->order[i] != target && s->order[i]->status == SWIM_ALIVE)
+			cand++;
+	uint32_t k = s->cfg.indirect_checks;
+	for (size_t i = 0; i < s->norder && k > 0 && cand > 0; i++) {
+		struct swim_member *h = s->order[i];
+		if (h == target || h->status != SWIM_ALIVE)
+			continue;
+		/* selection sampling: each remaining helper with k/cand */
+		if (swim_rand(s, cand--) < k) {
+			swim_send(s, &h->addr, PKT_PING_REQ, s->probe.seq,
+				  target->node, &target->addr, NULL);
+			s->stats.ping_reqs++;
+			k--;
+			if (s->cfg.lifeguard)
+				s->probe.expect_nacks++;
+		}
+	}
+}
+
+static void
+swim_relay_start(struct swim *s, const struct sockaddr_storage *from,
+		 uint32_t seq, uint64_t target,
+		 const struct sockaddr_storage *taddr)
+{
+	for (int i = 0; i < SWIM_RELAYS; i++) {
+		struct swim_relay *r = &s->relays[i];
+		if (r->used)
+			continue;
+		r->used = true;
+		r->my_seq = ++s->seq;
+		r->their_seq = seq;
+		r->requester = *from;
+		swim_send(s, taddr, PKT_PING, r->my_seq, target, NULL, NULL);
+		/* nack at 80 % of the probe timeout, so it arrives in time */
+		actor_timer_start(s->actor, &r->timer,
+				  s->cfg.probe_timeout_ms * 4 / 5, 0, TAG_RELAY);
+		return;
+	}
+	/* no slot: stay silent, the requester counts a missing nack */
+}
+
+static void
+swim_handle_ack(struct swim *s, uint32_t seq)
+{
+	if (s->probe.active && !s->probe.acked && seq == s->probe.seq) {
+		s->probe.acked = true;
+		s->stats.acks++;
+		swim_lhm_add(s, -1);
+		actor_timer_stop(s->actor, &s->t_probe_timeout);
+		return;
+	}
+	for (int i = 0; i < SWIM_RELAYS; i++) {
+		struct swim_relay *r = &s->relays[i];
+		if (r->used && r->my_seq == seq) {
+			swim_send(s, &r->requester, PKT_ACK, r->their_seq, 0,
+				  NULL, NULL);
+			actor_timer_stop(s->actor, &r->timer);
+			r->used = false;
+			return;
+		}
+	}
+}
+
+static void swim_pushpull(struct swim *s, uint64_t node);
+
+static void
+swim_packet(struct swim *s, const struct msg *msg)
+{
+	struct sockaddr_storage from;
+	if (msg->len < sizeof(from)) {
+		s->stats.bad_packets++;
+		return;
+	}
+	memcpy(&from, msg->body, sizeof(from));
+	const uint8_t *p = msg->body + sizeof(from);
+	size_t len = msg->len - sizeof(from), used;
+	if (mp_check(p, len, 4, &used) != 0 || used != len) {
+		s->stats.bad_packets++;
+		return;
+	}
+	struct mp_cur c;
+	uint32_t n, nupd;
+	uint64_t version, type, sender, seq, target = 0;
+	struct sockaddr_storage taddr;
+	bool have_taddr = false;
+	mp_cur_init(&c, p, len);
+	if (mp_read_array(&c, &n) != 0 || n != 7 ||
+	    mp_read_uint(&c, &version) != 0 || version != 1 ||
+	    mp_read_uint(&c, &type) != 0 || type >= PKT_MAX ||
+	    mp_read_uint(&c, &sender) != 0 || mp_read_uint(&c, &seq) != 0 ||
+	    seq > UINT32_MAX)
+		goto bad;
+	if (mp_peek_nil(&c))
+		mp_read_nil(&c);
+	else if (mp_read_uint(&c, &target) != 0)
+		goto bad;
+	if (mp_peek_nil(&c)) {
+		mp_read_nil(&c);
+	} else {
+		const char *a;
+		uint32_t al;
+		char text[64];
+		if (mp_read_str(&c, &a, &al) != 0 || al >= sizeof(text))
+			goto bad;
+		memcpy(text, a, al);
+		text[al] = '\0';
+		if (addr_parse(text, &taddr) != 0)
+			goto bad;
+		have_taddr = true;
+	}
+	if (mp_read_array(&c, &nupd) != 0)
+		goto bad;
+	s->stats.packets_in++;
+	for (uint32_t i = 0; i < nupd; i++)
+		if (swim_read_update(s, &c) != 0)
+			goto bad;
+	/*
+	 * A packet from a member we do not know: its alive update ran out of
+	 * retransmissions before reaching us.  Ask it for the full state
+	 * rather than wait for the next anti-entropy round (at most once per
+	 * probe interval per stranger).
+	 */
+	if (sender != s->self.node && sender != 0 && swim_find(s, sender) == NULL) {
+		uint64_t now = swim_now(s);
+		uintptr_t last = (uintptr_t)map_get(&s->asked, sender);
+		if (last == 0 || now - last >= s->cfg.probe_interval_ms) {
+			if (s->asked.len > 4096)
+				map_destroy(&s->asked), map_init(&s->asked, now);
+			map_put(&s->asked, sender, (void *)(uintptr_t)now);
+			swim_pushpull(s, sender);
+		}
+	}
+	switch (type) {
+	case PKT_PING:
+		/* a ping meant for the node that had this address before */
+		if (target != 0 && target != s->self.node)
+			return;
+		swim_send(s, &from, PKT_ACK, (uint32_t)seq, 0, NULL, NULL);
+		break;
+	case PKT_ACK:
+		swim_handle_ack(s, (uint32_t)seq);
+		break;
+	case PKT_PING_REQ:
+		if (!have_taddr || target == 0)
+			goto bad;
+		swim_relay_start(s, &from, (uint32_t)seq, target, &taddr);
+		break;
+	case PKT_NACK:
+		if (s->probe.active && seq == s->probe.seq)
+			s->probe.nacks++;
+		s->stats.nacks++;
+		break;
+	default:
+		break;
+	}
+	return;
+bad:
+	s->stats.bad_packets++;
+}
+
+/* ------------------------------------------------------ dissemination */
+
+static void
+swim_gossip(struct swim *s)
+{
+	actor_timer_start(s->actor, &s->t_gossip, s->cfg.gossip_interval_ms, 0,
+			  TAG_GOSSIP);
+	if (s->nbq == 0)
+		return;
+	uint64_t now = swim_now(s);
+	size_t cand = 0;
+	for (size_t i = 0; i < s->norder; i++) {
+		struct swim_member *m = s->order[i];
+		/* gossip to the recently dead too, so they learn and refute */
+		if (m->status <= SWIM_SUSPECT ||
+		    (m->status == SWIM_DEAD && now - m->since < 30000))
+			cand++;
+	}
+	uint32_t k = s->cfg.gossip_nodes;
+	for (size_t i = 0; i < s->norder && k > 0 && cand > 0 && s->nbq > 0;
+	     i++) {
+		struct swim_member *m = s->order[i];
+		if (!(m->status <= SWIM_SUSPECT ||
+		      (m->status == SWIM_DEAD && now - m->since < 30000)))
+			continue;
+		if (swim_rand(s, cand--) < k) {
+			swim_send(s, &m->addr, PKT_GOSSIP, 0, 0, NULL, NULL);
+			k--;
+		}
+	}
+}
+
+static int
+swim_update_kind(enum swim_status st)
+{
+	return st == SWIM_ALIVE	    ? UPD_ALIVE
+	       : st == SWIM_SUSPECT ? UPD_SUSPECT
+	       : st == SWIM_DEAD    ? UPD_DEAD
+				    : UPD_LEFT;
+}
+
+/*
+ * Full state as an array of updates (the push/pull body): ourselves, then
+ * every member as an alive update (which carries its address, name and
+ * metadata) followed, unless it is alive, by its current status.
+ */
+static void
+swim_encode_state(struct swim *s, struct buf *b)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	size_t members = s->norder < SWIM_MAX_SYNC / 2 ? s->norder
+						       : SWIM_MAX_SYNC / 2;
+	uint32_t n = 1;
+	for (size_t i = 0; i < members; i++)
+		n += s->order[i]->status == SWIM_ALIVE ? 1 : 2;
+	msgpack_pack_array(&pk, n);
+	encode_update(b, &s->self, UPD_ALIVE, 0);
+	for (size_t i = 0; i < members; i++) {
+		struct swim_member *m = s->order[i];
+		encode_update(b, m, UPD_ALIVE, 0);
+		if (m->status != SWIM_ALIVE)
+			encode_update(b, m, swim_update_kind(m->status),
+				      s->self.node);
+	}
+}
+
+static void
+swim_merge_state(struct swim *s, const uint8_t *p, size_t len)
+{
+	struct mp_cur c;
+	uint32_t n;
+	size_t used;
+	if (mp_check(p, len, 4, &used) != 0)
+		return;
+	mp_cur_init(&c, p, used);
+	if (mp_read_array(&c, &n) != 0 || n > SWIM_MAX_SYNC)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		if (swim_read_update(s, &c) != 0) {
+			s->stats.bad_packets++;
+			return;
+		}
+	s->stats.syncs++;
+}
+
+static void
+swim_pushpull(struct swim *s, uint64_t node)
+{
+	struct buf b = BUF_INIT;
+	swim_encode_state(s, &b);
+	struct actor_ref to = {node, ACTOR_SWIM};
+	actor_request(s->actor, to, MSG_SWIM_SYNC, b.data, (uint32_t)b.len,
+		      SWIM_SYNC_TIMEOUT_MS, NULL);
+	buf_destroy(&b);
+}
+
+static void
+swim_pushpull_tick(struct swim *s)
+{
+	/* scale with the cluster so total push/pull traffic stays flat */
+	size_t n = swim_live_count(s);
+	uint64_t every = s->cfg.pushpull_interval_ms;
+	if (n > 32)
+		every = (uint64_t)(every * ceil(log2((double)n) - log2(32.0) + 1));
+	actor_timer_start(s->actor, &s->t_pushpull, every, 0, TAG_PUSHPULL);
+	size_t cand = 0;
+	for (size_t i = 0; i < s->norder; i++)
+		if (s->order[i]->status == SWIM_ALIVE)
+			cand++;
+	size_t pick = cand ? (size_t)swim_rand(s, cand) : SIZE_MAX;
+	for (size_t i = 0; i < s->norder; i++)
+		if (s->order[i]->status == SWIM_ALIVE && pick-- == 0) {
+			swim_pushpull(s, s->order[i]->node);
+			break;
+		}
+	/*
+	 * Reconnect: also try one member we believe dead (not left).  After a
+	 * partition heals this is how the two sides find each other again;
+	 * the request simply times out while the member is really gone.
+	 */
+	size_t dead = 0;
+	for (size_t i = 0; i < s->norder; i++)
+		if (s->order[i]->status == SWIM_DEAD)
+			dead++;
+	if (dead == 0)
+		return;
+	pick = (size_t)swim_rand(s, dead);
+	for (size_t i = 0; i < s->norder; i++)
+		if (s->order[i]->status == SWIM_DEAD && pick-- == 0) {
+			swim_pushpull(s, s->order[i]->node);
+			return;
+		}
+}
+
+static void
+swim_reap(struct swim *s)
+{
+	actor_timer_start(s->actor, &s->t_reap, 1000, 0, TAG_REAP);
+	uint64_t now = swim_now(s);
+	for (size_t i = 0; i < s->norder;) {
+		struct swim_member *m = s->order[i];
+		if (m->status >= SWIM_DEAD && now - m->since >= s->cfg.dead_reap_ms) {
+			swim_remove(s, m); /* moves the last one to i */
+			continue;
+		}
+		i++;
+	}
+}
+
+/* ------------------------------------------------------------ members */
+
+static void
+swim_members(struct swim *s, const struct msg *req)
+{
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, (uint32_t)s->norder + 1);
+	for (size_t i = 0; i <= s->norder; i++) {
+		const struct swim_member *m = i == 0 ? &s->self : s->order[i - 1];
+		char addr[64];
+		addr_format((const struct sockaddr *)&m->addr, addr, sizeof(addr));
+		msgpack_pack_map(&pk, 6);
+		pack_str(&pk, "name");
+		pack_str(&pk, m->name);
+		pack_str(&pk, "id");
+		msgpack_pack_uint64(&pk, m->node);
+		pack_str(&pk, "addr");
+		pack_str(&pk, addr);
+		pack_str(&pk, "status");
+		pack_str(&pk, swim_status_name(m->status));
+		pack_str(&pk, "incarnation");
+		msgpack_pack_uint64(&pk, m->inc);
+		pack_str(&pk, "meta");
+		if (m->meta_len)
+			buf_append(&b, m->meta, m->meta_len); /* a map */
+		else
+			msgpack_pack_map(&pk, 0);
+	}
+	actor_reply(s->actor, req, MSG_MEMBERS, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+/* -------------------------------------------------------------- actor */
+
+static void
+swim_leave(struct swim *s)
+{
+	if (s->leaving)
+		return;
+	s->leaving = true;
+	s->self.status = SWIM_LEFT;
+	swim_broadcast(s, &s->self, UPD_LEFT, s->self.node);
+	/* tell a few members right away: we will not be here to gossip */
+	uint32_t k = s->cfg.gossip_nodes, sent = 0;
+	for (size_t i = 0; i < s->norder && sent < k; i++) {
+		struct swim_member *m = s->order[i];
+		if (m->status == SWIM_ALIVE) {
+			swim_send(s, &m->addr, PKT_GOSSIP, 0, 0, NULL, NULL);
+			sent++;
+		}
+	}
+}
+
+static void
+swim_free(struct swim *s)
+{
+	for (size_t i = 0; i < s->norder; i++) {
+		actor_timer_stop(s->actor, &s->order[i]->suspect_timer);
+		free(s->order[i]->meta);
+		free(s->order[i]);
+	}
+	free(s->order);
+	map_destroy(&s->members);
+	map_destroy(&s->asked);
+	for (size_t i = 0; i < s->nbq; i++)
+		free(s->bq[i]);
+	free(s->bq);
+	actor_timer_stop(s->actor, &s->t_probe);
+	actor_timer_stop(s->actor, &s->t_probe_timeout);
+	actor_timer_stop(s->actor, &s->t_gossip);
+	actor_timer_stop(s->actor, &s->t_pushpull);
+	actor_timer_stop(s->actor, &s->t_reap);
+	for (int i = 0; i < SWIM_RELAYS; i++)
+		actor_timer_stop(s->actor, &s->relays[i].timer);
+	free(s->self.meta);
+	free(s);
+}
+
+static void
+swim_timer(struct swim *s, struct msg *m)
+{
+	switch (m->corr) {
+	case TAG_PROBE:
+		swim_probe_start(s);
+		break;
+	case TAG_PROBE_TIMEOUT:
+		swim_probe_timeout(s);
+		break;
+	case TAG_GOSSIP:
+		swim_gossip(s);
+		break;
+	case TAG_PUSHPULL:
+		swim_pushpull_tick(s);
+		break;
+	case TAG_REAP:
+		swim_reap(s);
+		break;
+	case TAG_SUSPECT: {
+		struct swim_member *mb =
+			container_of(m->ptr, struct swim_member, suspect_timer);
+		if (mb->status == SWIM_SUSPECT)
+			swim_apply_dead(s, mb->node, mb->inc, s->self.node,
+					false);
+		break;
+	}
+	case TAG_RELAY: {
+		struct swim_relay *r =
+			container_of(m->ptr, struct swim_relay, timer);
+		if (r->used) {
+			if (s->cfg.lifeguard)
+				swim_send(s, &r->requester, PKT_NACK,
+					  r->their_seq, 0, NULL, NULL);
+			r->used = false;
+		}
+		break;
+	}
+	}
+}
+
+static void
+swim_fn(struct actor *self, struct msg *m)
+{
+	struct swim *s = self->state;
+	switch (m->type) {
+	case MSG_GOSSIP_PACKET:
+		swim_packet(s, m);
+		break;
+	case MSG_TIMER:
+		swim_timer(s, m);
+		break;
+	case MSG_SWIM_SYNC:
+		if (m->flags & MSG_F_REQUEST) {
+			swim_merge_state(s, m->body, m->len);
+			struct buf b = BUF_INIT;
+			swim_encode_state(s, &b);
+			actor_reply(self, m, MSG_SWIM_SYNC, b.data,
+				    (uint32_t)b.len);
+			buf_destroy(&b);
+		} else if ((m->flags & MSG_F_REPLY) && m->status == 0) {
+			swim_merge_state(s, m->body, m->len);
+		}
+		break;
+	case MSG_LINK_UP: {
+		/* a new link to an agent: exchange full state (this is join) */
+		struct mp_cur c;
+		uint32_t n;
+		mp_cur_init(&c, m->body, m->len);
+		if (mp_read_map(&c, &n) != 0)
+			break;
+		for (uint32_t i = 0; i < n; i++) {
+			const char *k;
+			uint32_t kl;
+			uint64_t node;
+			if (mp_read_str(&c, &k, &kl) != 0)
+				break;
+			if (mp_str_eq(k, kl, "node") && mp_read_uint(&c, &node) == 0) {
+				swim_pushpull(s, node);
+				break;
+			}
+			if (mp_skip(&c) != 0)
+				break;
+		}
+		break;
+	}
+	case MSG_SWIM_JOIN: {
+		struct mp_cur c;
+		uint64_t node;
+		mp_cur_init(&c, m->body, m->len);
+		if (mp_read_uint(&c, &node) == 0)
+			swim_pushpull(s, node);
+		break;
+	}
+	case MSG_SWIM_SUBSCRIBE:
+		if (s->nsubs < SWIM_MAX_SUBS && m->from.node == self->sys->node)
+			s->subs[s->nsubs++] = m->from.id;
+		break;
+	case MSG_MEMBERS:
+		if (m->flags & MSG_F_REQUEST)
+			swim_members(s, m);
+		break;
+	case MSG_SWIM_LEAVE:
+		swim_leave(s);
+		if (m->flags & MSG_F_REQUEST)
+			actor_reply(self, m, MSG_SWIM_LEAVE, NULL, 0);
+		break;
+	case MSG_STOP:
+		swim_leave(s);
+		swim_free(s);
+		self->state = NULL;
+		break;
+	default:
+		if (m->flags & MSG_F_REQUEST)
+			actor_reply_error(self, m, MIST_EUNKNOWN);
+	}
+}
+
+struct swim *
+swim_spawn(struct actor_sys *sys, const struct swim_config *cfg,
+	   const struct swim_transport *tr, const struct swim_self *self)
+{
+	struct swim *s = xcalloc(1, sizeof(*s));
+	if (cfg)
+		s->cfg = *cfg;
+	else
+		swim_config_default(&s->cfg);
+	s->tr = *tr;
+	s->actor = actor_spawn(sys, ACTOR_SWIM, "swim", swim_fn, s);
+	if (s->actor == NULL) {
+		free(s);
+		return NULL;
+	}
+	map_init(&s->members, rng_next(&sys->rng));
+	map_init(&s->asked, rng_next(&sys->rng));
+	s->self.node = sys->node;
+	snprintf(s->self.name, sizeof(s->self.name), "%s", self->name);
+	s->self.addr = self->addr;
+	s->self.inc = s->cfg.incarnation;
+	s->self.status = SWIM_ALIVE;
+	swim_set_meta_of(&s->self, self->meta, self->meta_len);
+	/* start at a random phase so a cluster started at once desynchronises */
+	actor_timer_start(s->actor, &s->t_probe,
+			  swim_rand(s, s->cfg.probe_interval_ms) + 1, 0,
+			  TAG_PROBE);
+	actor_timer_start(s->actor, &s->t_gossip, s->cfg.gossip_interval_ms, 0,
+			  TAG_GOSSIP);
+	actor_timer_start(s->actor, &s->t_pushpull, s->cfg.pushpull_interval_ms,
+			  0, TAG_PUSHPULL);
+	actor_timer_start(s->actor, &s->t_reap, 1000, 0, TAG_REAP);
+	return s;
+}
+
+/* --------------------------------------------------------------- views */
+
+size_t
+swim_member_count(const struct swim *s, enum swim_status st)
+{
+	size_t n = st == s->self.status ? 1 : 0;
+	for (size_t i = 0; i < s->norder; i++)
+		if (s->order[i]->status == st)
+			n++;
+	return n;
+}
+
+int
+swim_member_status(const struct swim *s, uint64_t node, enum swim_status *st,
+		   uint64_t *inc)
+{
+	const struct swim_member *m =
+		node == s->self.node ? &s->self : swim_find(s, node);
+	if (m == NULL)
+		return MIST_ENOTFOUND;
+	*st = m->status;
+	if (inc)
+		*inc = m->inc;
+	return 0;
+}
+
+int
+swim_member_addr(const struct swim *s, uint64_t node,
+		 struct sockaddr_storage *out)
+{
+	const struct swim_member *m = swim_find(s, node);
+	if (m == NULL)
+		return MIST_ENOTFOUND;
+	*out = m->addr;
+	return 0;
+}
+
+uint32_t
+swim_lhm(const struct swim *s)
+{
+	return s->lhm;
+}
+
+const struct swim_stats *
+swim_stats(const struct swim *s)
+{
+	return &s->stats;
+}
+
+uint64_t
+swim_incarnation(const struct swim *s)
+{
+	return s->self.inc;
+}
+
+void
+swim_set_meta(struct swim *s, const uint8_t *meta, uint16_t len)
+{
+	swim_set_meta_of(&s->self, meta, len);
+	s->self.inc++;
+	swim_broadcast(s, &s->self, UPD_ALIVE, 0);
+}

@@ -1,0 +1,491 @@
+/*
+ * test_swim.c -- SWIM + Lifeguard in virtual time: whole clusters in one
+ * process, the real protocol code over a fake datagram network (sealed
+ * with the real keyring) and fake links (the real envelope codec).  Every
+ * run prints its seed; MIST_SEED=N replays it exactly.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakesys.h"
+#include "mist.h"
+#include "net/addr.h"
+#include "net/mp.h"
+#include "net/swim.h"
+#include "testutil.h"
+#include "util/buf.h"
+
+static struct fake_world w;
+static struct swim *sw[FAKE_MAX_NODES];
+static int N;
+static struct swim_config cfg;
+static uint8_t key[32];
+
+static uint64_t
+id_of(int i)
+{
+	return 0x10000 + (uint64_t)i;
+}
+
+static void
+node_start(int i, uint64_t id, uint64_t inc)
+{
+	struct actor_sys *sys;
+	if (i < w.n) {
+		sys = fake_restart(&w, i, id);
+	} else {
+		sys = fake_world_add(&w, id, NULL);
+		fake_set_addr(&w, i, NULL);
+		keyring_init(&w.keys[i], key);
+	}
+	struct swim_self self = {0};
+	snprintf(self.name, sizeof(self.name), "n%d", i);
+	self.addr = w.addr[i];
+	self.meta[0] = 0x81; /* {"tier": "fog"} */
+	memcpy(self.meta + 1, "\xa4tier\xa3" "fog", 9);
+	self.meta_len = 10;
+	struct swim_config c = cfg;
+	c.incarnation = inc;
+	struct swim_transport tr = fake_udp_transport(&w, i);
+	sw[i] = swim_spawn(sys, &c, &tr, &self);
+	cr_assert_not_null(sw[i]);
+}
+
+static void
+join(int i, uint64_t seed_id)
+{
+	uint8_t b[9] = {0xcf};
+	for (int k = 0; k < 8; k++)
+		b[1 + k] = (uint8_t)(seed_id >> (56 - 8 * k));
+	struct msg *m = msg_new(MSG_SWIM_JOIN, b, sizeof(b));
+	m->from.node = m->to.node = w.nodes[i]->node;
+	m->to.id = ACTOR_SWIM;
+	actor_sys_deliver(w.nodes[i], m);
+}
+
+static void
+cluster(int n)
+{
+	N = n;
+	for (int i = 0; i < n; i++)
+		node_start(i, id_of(i), 1ull << 32);
+	for (int i = 1; i < n; i++)
+		join(i, id_of(0)); /* everyone through one seed */
+}
+
+static bool
+live(int i)
+{
+	return !w.down[i];
+}
+
+static int expect_alive;
+static bool
+all_alive(void *ctx)
+{
+	(void)ctx;
+	for (int i = 0; i < N; i++)
+		if (live(i) && swim_member_count(sw[i], SWIM_ALIVE) !=
+				       (size_t)expect_alive)
+			return false;
+	return true;
+}
+
+static int target;
+static bool
+all_see_target_dead(void *ctx)
+{
+	(void)ctx;
+	for (int i = 0; i < N; i++) {
+		enum swim_status st;
+		if (i == target || !live(i))
+			continue;
+		if (swim_member_status(sw[i], id_of(target), &st, NULL) != 0 ||
+		    st != SWIM_DEAD)
+			return false;
+	}
+	return true;
+}
+
+static bool
+anyone_sees_target_dead(void *ctx)
+{
+	(void)ctx;
+	for (int i = 0; i < N; i++) {
+		enum swim_status st;
+		if (i != target && live(i) &&
+		    swim_member_status(sw[i], id_of(target), &st, NULL) == 0 &&
+		    st == SWIM_DEAD)
+			return true;
+	}
+	return false;
+}
+
+static uint64_t
+total_deaths(void)
+{
+	uint64_t d = 0;
+	for (int i = 0; i < N; i++)
+		if (live(i))
+			d += swim_stats(sw[i])->deaths_declared;
+	return d;
+}
+
+static void
+setup(void)
+{
+	cr_assert_geq(sodium_init(), 0);
+	fake_world_init(&w, tu_seed());
+	swim_config_default(&cfg);
+	cfg.dead_reap_ms = 3600000;
+	randombytes_buf(key, sizeof(key));
+	memset(sw, 0, sizeof(sw));
+	w.check_every_ms = 100;
+}
+
+static void
+teardown(void)
+{
+	fake_world_destroy(&w);
+}
+
+TestSuite(swim, .init = setup, .fini = teardown, .timeout = 300);
+
+static void
+converge(int n, uint64_t bound_ms)
+{
+	cluster(n);
+	expect_alive = n;
+	uint64_t t0 = w.now;
+	cr_assert(fake_world_run(&w, all_alive, NULL, bound_ms),
+		  "%d nodes did not converge in %llu ms", n,
+		  (unsigned long long)bound_ms);
+	cr_log_info("%d nodes converged in %llu ms of virtual time", n,
+		    (unsigned long long)(w.now - t0));
+}
+
+Test(swim, two_nodes_converge)
+{
+	converge(2, 1000);
+}
+
+Test(swim, sixteen_nodes_converge_through_one_seed)
+{
+	converge(16, 10000);
+}
+
+Test(swim, two_hundred_nodes_converge_through_one_seed)
+{
+	converge(200, 30000);
+}
+
+Test(swim, a_thousand_nodes_converge_through_one_seed)
+{
+	w.check_every_ms = 1000;
+	converge(1000, 120000);
+}
+
+Test(swim, a_crashed_node_is_declared_dead_within_the_bounds)
+{
+	converge(32, 10000);
+	target = 7;
+	uint64_t t0 = w.now;
+	fake_crash(&w, target);
+	uint64_t min, max;
+	/* the suspicion bounds for 32 members */
+	min = (uint64_t)(cfg.suspicion_mult * log10(32.0) * cfg.probe_interval_ms);
+	max = min * cfg.suspicion_max_mult;
+	cr_assert(fake_world_run(&w, anyone_sees_target_dead, NULL, 120000));
+	uint64_t first = w.now - t0;
+	cr_assert(fake_world_run(&w, all_see_target_dead, NULL, 120000));
+	uint64_t all = w.now - t0;
+	cr_log_info("first dead mark after %llu ms, everywhere after %llu ms",
+		    (unsigned long long)first, (unsigned long long)all);
+	/* nobody may declare it dead before a whole minimum suspicion */
+	cr_assert_geq(first, min, "declared dead after %llu ms < %llu",
+		      (unsigned long long)first, (unsigned long long)min);
+	/* round-robin probing reaches it within 2(n-1) periods, then at most
+	 * the maximum suspicion, then dissemination (a few gossip rounds) */
+	uint64_t bound = 2 * 31 * cfg.probe_interval_ms + cfg.probe_interval_ms +
+			 max + 10 * cfg.gossip_interval_ms;
+	cr_assert_leq(all, bound, "%llu > %llu", (unsigned long long)all,
+		      (unsigned long long)bound);
+	/* and with 31 witnesses the confirmations bring it near the minimum */
+	cr_assert_leq(all, 3 * min);
+	expect_alive = 31;
+	cr_assert(all_alive(NULL), "nobody else was harmed");
+}
+
+Test(swim, ten_percent_loss_raises_no_false_alarm)
+{
+	converge(32, 10000);
+	w.udp_drop_permille = 100;
+	fake_world_run(&w, NULL, NULL, 120000);
+	cr_assert_eq(total_deaths(), 0, "no live node declared dead");
+	/* suspicions come and go at this loss; each is refuted in time */
+	expect_alive = 32;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	cr_assert_eq(total_deaths(), 0);
+}
+
+Test(swim, thirty_percent_loss_then_recovery)
+{
+	converge(32, 10000);
+	w.udp_drop_permille = 300;
+	fake_world_run(&w, NULL, NULL, 60000);
+	cr_log_info("false deaths at 30%% loss: %llu",
+		    (unsigned long long)total_deaths());
+	w.udp_drop_permille = 0;
+	expect_alive = 32;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 120000),
+		  "every node alive again once the loss stops");
+}
+
+static void
+cut(int a0, int a1, int b0, int b1, bool both, bool on)
+{
+	for (int a = a0; a < a1; a++)
+		for (int b = b0; b < b1; b++) {
+			fake_block(&w, a, b, on);
+			if (both)
+				fake_block(&w, b, a, on);
+		}
+}
+
+Test(swim, a_two_way_partition_heals)
+{
+	converge(16, 10000);
+	cut(0, 8, 8, 16, true, true);
+	expect_alive = 8;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 120000),
+		  "each side sees only itself alive");
+	cut(0, 8, 8, 16, true, false);
+	expect_alive = 16;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 180000),
+		  "the sides find each other again");
+}
+
+Test(swim, a_one_way_partition_heals)
+{
+	converge(16, 10000);
+	cut(0, 4, 4, 16, false, true); /* 0..3 cannot reach the others */
+	fake_world_run(&w, NULL, NULL, 60000);
+	cut(0, 4, 4, 16, false, false);
+	expect_alive = 16;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 180000));
+}
+
+Test(swim, a_restart_with_the_same_key_comes_back_alive)
+{
+	converge(16, 10000);
+	target = 5;
+	fake_crash(&w, target);
+	cr_assert(fake_world_run(&w, all_see_target_dead, NULL, 120000));
+	node_start(target, id_of(target), 2ull << 32); /* boot 2 */
+	join(target, id_of(0));
+	expect_alive = 16;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	uint64_t inc;
+	enum swim_status st;
+	cr_assert_eq(swim_member_status(sw[0], id_of(target), &st, &inc), 0);
+	cr_assert_geq(inc, 2ull << 32, "the new life outranks the old");
+}
+
+Test(swim, a_node_that_moves_keeps_its_identity)
+{
+	converge(16, 10000);
+	target = 9;
+	fake_crash(&w, target);
+	fake_world_run(&w, NULL, NULL, 2000);
+	fake_set_addr(&w, target, "127.200.0.9:7946");
+	node_start(target, id_of(target), 2ull << 32);
+	join(target, id_of(0));
+	expect_alive = 16;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 60000));
+	struct sockaddr_storage want;
+	addr_parse("127.200.0.9:7946", &want);
+	for (int i = 0; i < N; i++) {
+		if (i == target)
+			continue;
+		struct sockaddr_storage a;
+		cr_assert_eq(swim_member_addr(sw[i], id_of(target), &a), 0);
+		cr_assert_eq(memcmp(&a, &want, sizeof(a)), 0,
+			     "node %d still has the old address", i);
+	}
+	/* and it stays alive: probes go to the new address */
+	fake_world_run(&w, NULL, NULL, 60000);
+	cr_assert(all_alive(NULL));
+}
+
+Test(swim, another_key_cannot_take_a_live_name)
+{
+	converge(8, 10000);
+	/* a ninth node with a new key but the name of node 3 */
+	N = 9;
+	struct actor_sys *sys = fake_world_add(&w, 0xbad, NULL);
+	fake_set_addr(&w, 8, NULL);
+	keyring_init(&w.keys[8], key);
+	struct swim_self self = {.name = "n3"};
+	self.addr = w.addr[8];
+	struct swim_transport tr = fake_udp_transport(&w, 8);
+	sw[8] = swim_spawn(sys, &cfg, &tr, &self);
+	join(8, id_of(0));
+	fake_world_run(&w, NULL, NULL, 20000);
+	uint64_t conflicts = 0;
+	for (int i = 0; i < 8; i++) {
+		enum swim_status st;
+		conflicts += swim_stats(sw[i])->name_conflicts;
+		cr_assert(swim_member_status(sw[i], 0xbad, &st, NULL) != 0,
+			  "node %d accepted the impostor", i);
+	}
+	cr_assert_gt(conflicts, 0);
+	N = 8;
+	w.down[8] = true;
+}
+
+Test(swim, keys_rotate_across_a_running_cluster)
+{
+	converge(8, 10000);
+	uint8_t k2[32];
+	randombytes_buf(k2, sizeof(k2));
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(keyring_install(&w.keys[i], k2), 0);
+	fake_world_run(&w, NULL, NULL, 5000);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(keyring_use(&w.keys[i], k2), 0);
+	fake_world_run(&w, NULL, NULL, 5000);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(keyring_remove(&w.keys[i], key), 0);
+	uint64_t failed = w.udp_auth_failed;
+	fake_world_run(&w, NULL, NULL, 30000);
+	cr_assert_eq(w.udp_auth_failed, failed, "every packet opens");
+	cr_assert_eq(total_deaths(), 0);
+	expect_alive = 8;
+	cr_assert(all_alive(NULL));
+	/* a node holding only the old key is shut out */
+	keyring_init(&w.keys[3], key);
+	fake_world_run(&w, NULL, NULL, 60000);
+	cr_assert_gt(w.udp_auth_failed, failed);
+	enum swim_status st;
+	cr_assert_eq(swim_member_status(sw[0], id_of(3), &st, NULL), 0);
+	cr_assert_eq(st, SWIM_DEAD, "the node with the old key is cut off");
+}
+
+/* ------------------------------------------------------------ Lifeguard */
+
+Test(swim, lifeguard_a_short_pause_is_never_fatal)
+{
+	converge(16, 10000);
+	uint64_t min = (uint64_t)(cfg.suspicion_mult * log10(16.0) *
+				  cfg.probe_interval_ms);
+	target = 4;
+	for (int round = 0; round < 5; round++) {
+		fake_pause(&w, target, true);
+		fake_world_run(&w, NULL, NULL, min - 1000);
+		fake_pause(&w, target, false);
+		fake_world_run(&w, NULL, NULL, 20000);
+	}
+	cr_assert_eq(total_deaths(), 0, "paused %llu ms < min suspicion %llu",
+		     (unsigned long long)(min - 1000), (unsigned long long)min);
+	expect_alive = 16;
+	cr_assert(all_alive(NULL));
+}
+
+/*
+ * The A/B of the Lifeguard paper: a quarter of the members are slow (they
+ * stall for 1-4 s at random, as under CPU starvation; their timers fire
+ * before they read their socket when they wake, as in libuv) on a lossy
+ * network.  A false positive is a *healthy* member (never stalled) declared
+ * dead; each distinct (member, incarnation) declared dead counts once.
+ * Same seed with and without Lifeguard.
+ */
+#define SLOW 8
+static struct map false_dead;
+
+static void
+event_counter_fn(struct actor *self, struct msg *m)
+{
+	(void)self;
+	if (m->type != MSG_MEMBER_EVENT)
+		return;
+	struct mp_cur c;
+	uint32_t n;
+	uint64_t node = 0, inc = 0;
+	bool dead = false;
+	mp_cur_init(&c, m->body, m->len);
+	if (mp_read_map(&c, &n) != 0)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k, *v;
+		uint32_t kl, vl;
+		if (mp_read_str(&c, &k, &kl) != 0)
+			return;
+		if (mp_str_eq(k, kl, "event")) {
+			if (mp_read_str(&c, &v, &vl) != 0)
+				return;
+			dead = mp_str_eq(v, vl, "dead");
+		} else if (mp_str_eq(k, kl, "node")) {
+			mp_read_uint(&c, &node);
+		} else if (mp_str_eq(k, kl, "incarnation")) {
+			mp_read_uint(&c, &inc);
+		} else if (mp_skip(&c) != 0) {
+			return;
+		}
+	}
+	if (dead && node >= id_of(SLOW))
+		map_put(&false_dead, node * 1000003 ^ inc, (void *)1);
+}
+
+static uint64_t
+slow_members_run(bool lifeguard, uint64_t seed)
+{
+	fake_world_destroy(&w);
+	fake_world_init(&w, seed);
+	w.check_every_ms = 100;
+	cfg.lifeguard = lifeguard;
+	map_init(&false_dead, 7);
+	converge(32, 20000);
+	for (int i = 0; i < N; i++) {
+		actor_spawn(w.nodes[i], 100, "events", event_counter_fn, NULL);
+		struct msg *m = msg_new(MSG_SWIM_SUBSCRIBE, NULL, 0);
+		m->from.node = m->to.node = w.nodes[i]->node;
+		m->from.id = 100;
+		m->to.id = ACTOR_SWIM;
+		actor_sys_deliver(w.nodes[i], m);
+	}
+	w.udp_drop_permille = 300;
+	struct rng r;
+	rng_init(&r, seed);
+	uint64_t end = w.now + 300000;
+	while (w.now < end) {
+		for (int i = 0; i < SLOW; i++)
+			fake_pause(&w, i, rng_below(&r, 100) < 30);
+		fake_world_run(&w, NULL, NULL, 1000 + rng_below(&r, 3000));
+	}
+	for (int i = 0; i < SLOW; i++)
+		fake_pause(&w, i, false);
+	uint64_t fp = false_dead.len;
+	map_destroy(&false_dead);
+	return fp;
+}
+
+Test(swim, lifeguard_cuts_false_positives_tenfold)
+{
+	uint64_t seed = tu_seed();
+	uint64_t without = slow_members_run(false, seed);
+	uint64_t with = slow_members_run(true, seed);
+	cr_log_info("healthy members declared dead: plain SWIM %llu, with "
+		    "Lifeguard %llu", (unsigned long long)without,
+		    (unsigned long long)with);
+	fprintf(stderr, "healthy members declared dead: plain SWIM %llu, with "
+		"Lifeguard %llu\n", (unsigned long long)without,
+		(unsigned long long)with);
+	cr_assert_geq(without, 10 * (with ? with : 1),
+		      "plain %llu vs lifeguard %llu", (unsigned long long)without,
+		      (unsigned long long)with);
+}
+
