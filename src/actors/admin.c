@@ -20,13 +20,6 @@
 /* Each echo or sync must come back within this: a link that slow is broken. */
 #define PING_TIMEOUT_MS 10000
 
-struct member {
-	uint64_t node;
-	char name[64];
-	char tier[16];
-	char addr[64];
-};
-
 struct ping {
 	bool active;
 	bool flood;
@@ -42,7 +35,6 @@ struct ping {
 
 struct admin {
 	struct admin_self self;
-	struct map members; /* node -> struct member */
 	struct ping ping;
 };
 
@@ -52,96 +44,10 @@ struct echo {
 
 /* ------------------------------------------------------------ helpers */
 
-static int
-read_member(const struct msg *m, struct member *mem)
-{
-	struct mp_cur c;
-	uint32_t n;
-	memset(mem, 0, sizeof(*mem));
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_read_map(&c, &n) != 0)
-		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k, *s;
-		uint32_t kl, sl;
-		if (mp_read_str(&c, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "node")) {
-			if (mp_read_uint(&c, &mem->node) != 0)
-				return MIST_EPROTO;
-			continue;
-		}
-		char *dst = mp_str_eq(k, kl, "name")	? mem->name
-			    : mp_str_eq(k, kl, "tier") ? mem->tier
-			    : mp_str_eq(k, kl, "addr") ? mem->addr
-						       : NULL;
-		size_t cap = dst == mem->tier ? sizeof(mem->tier) : sizeof(mem->name);
-		if (dst == NULL) {
-			if (mp_skip(&c) != 0)
-				return MIST_EPROTO;
-			continue;
-		}
-		if (mp_read_str(&c, &s, &sl) != 0 || sl >= cap)
-			return MIST_EPROTO;
-		memcpy(dst, s, sl);
-		dst[sl] = '\0';
-	}
-	return 0;
-}
-
 static void
 pack_str(msgpack_packer *pk, const char *s)
 {
 	msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-static void
-pack_member(msgpack_packer *pk, uint64_t node, const char *name,
-	    const char *tier, const char *addr, const char *status)
-{
-	msgpack_pack_map(pk, 5);
-	pack_str(pk, "name");
-	pack_str(pk, name);
-	pack_str(pk, "id");
-	msgpack_pack_uint64(pk, node);
-	pack_str(pk, "addr");
-	pack_str(pk, addr);
-	pack_str(pk, "tier");
-	pack_str(pk, tier);
-	pack_str(pk, "status");
-	pack_str(pk, status);
-}
-
-static int
-cmp_member(const void *a, const void *b)
-{
-	const struct member *x = *(struct member *const *)a;
-	const struct member *y = *(struct member *const *)b;
-	return strcmp(x->name, y->name);
-}
-
-static void
-admin_members(struct actor *self, struct admin *ad, const struct msg *req)
-{
-	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	struct member **v = xmalloc((ad->members.len + 1) * sizeof(*v));
-	size_t n = 0, it = 0;
-	uint64_t key;
-	void *val;
-	while (map_next(&ad->members, &it, &key, &val))
-		v[n++] = val;
-	qsort(v, n, sizeof(*v), cmp_member);
-	msgpack_pack_array(&pk, (uint32_t)n + 1);
-	pack_member(&pk, self->sys->node, ad->self.name, ad->self.tier,
-		    ad->self.addr, "alive");
-	for (size_t i = 0; i < n; i++)
-		pack_member(&pk, v[i]->node, v[i]->name, v[i]->tier,
-			    v[i]->addr, "alive");
-	free(v);
-	actor_reply(self, req, MSG_MEMBERS, b.data, (uint32_t)b.len);
-	buf_destroy(&b);
 }
 
 /* --------------------------------------------------------------- ping */
@@ -329,26 +235,7 @@ static void
 admin_fn(struct actor *self, struct msg *m)
 {
 	struct admin *ad = self->state;
-	struct member mem;
 	switch (m->type) {
-	case MSG_LINK_UP:
-		if (read_member(m, &mem) == 0) {
-			struct member *e = map_get(&ad->members, mem.node);
-			if (e == NULL) {
-				e = xmalloc(sizeof(*e));
-				map_put(&ad->members, mem.node, e);
-			}
-			*e = mem;
-		}
-		break;
-	case MSG_LINK_DOWN:
-		if (read_member(m, &mem) == 0)
-			free(map_del(&ad->members, mem.node));
-		break;
-	case MSG_MEMBERS:
-		if (m->flags & MSG_F_REQUEST)
-			admin_members(self, ad, m);
-		break;
 	case MSG_PING:
 		if (m->flags & MSG_F_REQUEST)
 			ping_start(self, ad, m);
@@ -362,12 +249,6 @@ admin_fn(struct actor *self, struct msg *m)
 	case MSG_STOP: {
 		if (ad->ping.active)
 			ping_finish(self, &ad->ping, MIST_ECLOSED);
-		size_t it = 0;
-		uint64_t k;
-		void *v;
-		while (map_next(&ad->members, &it, &k, &v))
-			free(v);
-		map_destroy(&ad->members);
 		free(ad);
 		self->state = NULL;
 		break;
@@ -416,9 +297,7 @@ admin_spawn(struct actor_sys *sys, const struct admin_self *self)
 {
 	struct admin *ad = xcalloc(1, sizeof(*ad));
 	ad->self = *self;
-	map_init(&ad->members, rng_next(&sys->rng));
 	if (actor_spawn(sys, ACTOR_ADMIN, "admin", admin_fn, ad) == NULL) {
-		map_destroy(&ad->members);
 		free(ad);
 		return MIST_EEXIST;
 	}

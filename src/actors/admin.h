@@ -1,9 +1,7 @@
 /*
  * admin.h -- the node's own actors, present on every agent.
  *
- *  ACTOR_ADMIN  keeps the membership view (from link events; the gossip
- *               layer will feed it later) and answers MSG_MEMBERS; runs
- *               MSG_PING: latency (sequential MSG_ECHO requests whose reply
+ *  ACTOR_ADMIN  runs MSG_PING: latency (sequential MSG_ECHO requests whose reply
  *               content is checked) or throughput (a flood of one-way
  *               MSG_SINK messages with windowed MSG_SINK_SYNC requests, so
  *               the sender never queues more than a few windows).

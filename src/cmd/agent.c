@@ -15,14 +15,18 @@
 #include "cmd/cmd.h"
 #include "mist.h"
 #include "net/addr.h"
+#include "net/keyring.h"
 #include "net/link.h"
 #include "net/loop.h"
+#include "net/swim.h"
+#include "net/udp.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <msgpack.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -31,6 +35,11 @@
 #include <unistd.h>
 
 #define AGENT_MAX_JOINS 32
+#define AGENT_MAX_TAGS 16
+/* How often the advertised load is refreshed, and by how much it must move
+ * to be gossiped again (each change is a new incarnation for everyone). */
+#define AGENT_LOAD_EVERY_MS 10000
+#define AGENT_LOAD_DELTA 0.25
 /* Address space for LMDB; sparse, so only what is used costs disk. */
 #define AGENT_MAP_SIZE (1ull << 30)
 
@@ -48,8 +57,20 @@ static const char usage[] =
 	"  --name NAME         node name (default: the host name)\n"
 	"  --log-level LEVEL   error, warn, info or debug (default info)\n"
 	"  --max-frame BYTES   largest link frame accepted (default 1048576)\n"
+	"  --tag KEY=VALUE     free-form metadata gossiped with the node; may repeat\n"
+	"  --power WATTS       power draw, for energy-aware placement (default 0)\n"
+	"  --price PER_HOUR    price, for cost-aware placement (default 0)\n"
+	"  --speed FACTOR      relative speed of a core (default 1.0)\n"
+	"  --no-lifeguard      plain SWIM (for comparisons; not for production)\n"
 	"  -h, --help          this text\n"
 	"  --version           print the version\n";
+
+struct agent_meta {
+	char tier[16];
+	double power, price, speed, load;
+	char tags[AGENT_MAX_TAGS][2][64];
+	int ntags;
+};
 
 struct agent {
 	uv_loop_t loop;
@@ -58,6 +79,12 @@ struct agent {
 	struct link_mgr links;
 	struct store *store;
 	struct identity id;
+	struct keyring keys;
+	struct udp_transport udp;
+	struct swim *swim;
+	struct agent_meta meta;
+	uv_timer_t load_timer;
+	bool udp_open; /* the UDP handle needs closing */
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 };
@@ -82,10 +109,21 @@ agent_stop(struct agent *a, const char *why)
 	actor_sys_shutdown(&a->sys);
 	while (actor_sys_has_work(&a->sys))
 		actor_sys_run(&a->sys, UINT32_MAX);
+	uv_close((uv_handle_t *)&a->load_timer, NULL);
+	if (a->udp_open)
+		udp_close(&a->udp, NULL);
 	link_mgr_close(&a->links, agent_links_closed);
 	store_close(a->store);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
+}
+
+/* On-demand links: gossip knows where every member is. */
+static int
+agent_resolve(void *ctx, uint64_t node, struct sockaddr_storage *out)
+{
+	struct agent *a = ctx;
+	return a->swim ? swim_member_addr(a->swim, node, out) : MIST_ENOTFOUND;
 }
 
 static void
@@ -94,8 +132,8 @@ agent_signal_cb(uv_signal_t *h, int signum)
 	agent_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-/* Counts boots in the store: a fact later layers build on (incarnations). */
-static void
+/* Counts boots in the store: incarnations start at boots << 32. */
+static uint64_t
 agent_count_boot(struct agent *a)
 {
 	struct buf b = BUF_INIT;
@@ -108,6 +146,105 @@ agent_count_boot(struct agent *a)
 		  NULL, NULL);
 	buf_destroy(&b);
 	log_info("boot #%" PRIu64, boots);
+	return boots;
+}
+
+/*
+ * The keyring lives in the store ("keyring": n, primary, n x 32 bytes), so
+ * rotations survive restarts; --key is installed into it if missing.
+ */
+static void
+agent_keyring_save(struct agent *a)
+{
+	uint8_t b[2 + KEYRING_MAX * 32];
+	b[0] = (uint8_t)a->keys.n;
+	b[1] = (uint8_t)a->keys.primary;
+	for (int i = 0; i < a->keys.n; i++)
+		memcpy(b + 2 + 32 * i, a->keys.keys[i], 32);
+	store_put(a->store, STORE_META, "keyring", 7, b, 2 + 32 * (size_t)a->keys.n,
+		  NULL, NULL);
+	sodium_memzero(b, sizeof(b));
+}
+
+static void
+agent_keyring_load(struct agent *a, const uint8_t psk[32])
+{
+	struct buf b = BUF_INIT;
+	keyring_init(&a->keys, psk);
+	if (store_get(a->store, STORE_META, "keyring", 7, &b) == 0 && b.len >= 2 &&
+	    b.data[0] >= 1 && b.data[0] <= KEYRING_MAX &&
+	    b.len == 2 + 32 * (size_t)b.data[0] && b.data[1] < b.data[0]) {
+		struct keyring k;
+		keyring_init(&k, b.data + 2 + 32 * b.data[1]);
+		for (int i = 0; i < b.data[0]; i++)
+			keyring_install(&k, b.data + 2 + 32 * i);
+		keyring_install(&k, psk);
+		a->keys = k;
+		sodium_memzero(&k, sizeof(k));
+	}
+	if (b.data)
+		sodium_memzero(b.data, b.cap);
+	buf_destroy(&b);
+	agent_keyring_save(a);
+}
+
+static void
+pack_cstr(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* Our metadata as gossiped: a msgpack map, at most SWIM_MAX_META bytes. */
+static int
+agent_meta_encode(const struct agent_meta *m, struct buf *out)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, out, buf_msgpack_write);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	msgpack_pack_map(&pk, 8);
+	pack_cstr(&pk, "tier");
+	pack_cstr(&pk, m->tier);
+	pack_cstr(&pk, "cores");
+	msgpack_pack_uint32(&pk, cores > 0 ? (uint32_t)cores : 1);
+	pack_cstr(&pk, "speed");
+	msgpack_pack_double(&pk, m->speed);
+	pack_cstr(&pk, "power");
+	msgpack_pack_double(&pk, m->power);
+	pack_cstr(&pk, "price");
+	msgpack_pack_double(&pk, m->price);
+	pack_cstr(&pk, "load");
+	msgpack_pack_double(&pk, m->load);
+	pack_cstr(&pk, "functions");
+	msgpack_pack_array(&pk, 0); /* plugins come with the jobs layer */
+	pack_cstr(&pk, "tags");
+	msgpack_pack_map(&pk, (uint32_t)m->ntags);
+	for (int i = 0; i < m->ntags; i++) {
+		pack_cstr(&pk, m->tags[i][0]);
+		pack_cstr(&pk, m->tags[i][1]);
+	}
+	return out->len <= SWIM_MAX_META ? 0 : MIST_E2BIG;
+}
+
+static double
+agent_loadavg(void)
+{
+	double l[1];
+	return getloadavg(l, 1) == 1 ? l[0] : 0.0;
+}
+
+static void
+agent_load_cb(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	double load = agent_loadavg();
+	if (load - a->meta.load < AGENT_LOAD_DELTA &&
+	    a->meta.load - load < AGENT_LOAD_DELTA)
+		return;
+	a->meta.load = load;
+	struct buf b = BUF_INIT;
+	if (agent_meta_encode(&a->meta, &b) == 0)
+		swim_set_meta(a->swim, b.data, (uint16_t)b.len);
+	buf_destroy(&b);
 }
 
 static int
@@ -136,7 +273,8 @@ int
 cmd_agent(int argc, char **argv)
 {
 	enum { OPT_DATA = 256, OPT_KEY, OPT_BIND, OPT_JOIN, OPT_TIER, OPT_NAME,
-	       OPT_LOG, OPT_MAXFRAME, OPT_VERSION };
+	       OPT_LOG, OPT_MAXFRAME, OPT_VERSION, OPT_TAG, OPT_POWER,
+	       OPT_PRICE, OPT_SPEED, OPT_NOLIFEGUARD };
 	static const struct option opts[] = {
 		{"data", required_argument, 0, OPT_DATA},
 		{"key", required_argument, 0, OPT_KEY},
@@ -146,6 +284,11 @@ cmd_agent(int argc, char **argv)
 		{"name", required_argument, 0, OPT_NAME},
 		{"log-level", required_argument, 0, OPT_LOG},
 		{"max-frame", required_argument, 0, OPT_MAXFRAME},
+		{"tag", required_argument, 0, OPT_TAG},
+		{"power", required_argument, 0, OPT_POWER},
+		{"price", required_argument, 0, OPT_PRICE},
+		{"speed", required_argument, 0, OPT_SPEED},
+		{"no-lifeguard", no_argument, 0, OPT_NOLIFEGUARD},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -156,6 +299,8 @@ cmd_agent(int argc, char **argv)
 	struct link_config lcfg;
 	link_config_default(&lcfg);
 	enum log_level level = LOG_LVL_INFO;
+	struct agent_meta meta = {.speed = 1.0};
+	bool lifeguard = true;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -197,6 +342,37 @@ cmd_agent(int argc, char **argv)
 			lcfg.max_frame = (uint32_t)v;
 			break;
 		}
+		case OPT_TAG: {
+			const char *eq = strchr(optarg, '=');
+			if (meta.ntags == AGENT_MAX_TAGS || eq == NULL ||
+			    eq == optarg || eq - optarg >= 64 || strlen(eq + 1) >= 64) {
+				fprintf(stderr, "mist agent: --tag wants KEY=VALUE (at "
+					"most %d, each side < 64 bytes)\n",
+					AGENT_MAX_TAGS);
+				return EXIT_USAGE;
+			}
+			snprintf(meta.tags[meta.ntags][0], 64, "%.*s",
+				 (int)(eq - optarg), optarg);
+			snprintf(meta.tags[meta.ntags][1], 64, "%s", eq + 1);
+			meta.ntags++;
+			break;
+		}
+		case OPT_POWER:
+		case OPT_PRICE:
+		case OPT_SPEED: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end != '\0' || !(v >= 0) || v > 1e9) {
+				fprintf(stderr, "mist agent: --%s wants a number >= 0\n",
+					c == OPT_POWER ? "power"
+					: c == OPT_PRICE ? "price" : "speed");
+				return EXIT_USAGE;
+			}
+			*(c == OPT_POWER ? &meta.power
+			  : c == OPT_PRICE ? &meta.price : &meta.speed) = v;
+			break;
+		}
+		case OPT_NOLIFEGUARD: lifeguard = false; break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
 		default: fputs(usage, stderr); return EXIT_USAGE;
@@ -209,6 +385,15 @@ cmd_agent(int argc, char **argv)
 	}
 	if (!valid_tier(tier)) {
 		fprintf(stderr, "mist agent: --tier must be fog, edge or cloud\n");
+		return EXIT_USAGE;
+	}
+	snprintf(meta.tier, sizeof(meta.tier), "%s", tier);
+	meta.load = agent_loadavg();
+	struct buf metabuf = BUF_INIT;
+	if (agent_meta_encode(&meta, &metabuf) != 0) {
+		fprintf(stderr, "mist agent: the tags are too large to gossip "
+			"(%zu bytes, at most %d)\n", metabuf.len, SWIM_MAX_META);
+		buf_destroy(&metabuf);
 		return EXIT_USAGE;
 	}
 	struct sockaddr_storage probe;
@@ -242,7 +427,9 @@ cmd_agent(int argc, char **argv)
 		uv_loop_close(&a->loop);
 		goto out_free;
 	}
-	agent_count_boot(a);
+	uint64_t boots = agent_count_boot(a);
+	agent_keyring_load(a, psk);
+	a->meta = meta;
 
 	struct actor_sys_env env;
 	loop_driver_env(&a->drv, &a->loop, &env);
@@ -251,12 +438,18 @@ cmd_agent(int argc, char **argv)
 	struct link_hello hello = {.role = LINK_ROLE_AGENT};
 	snprintf(hello.name, sizeof(hello.name), "%s", name);
 	snprintf(hello.tier, sizeof(hello.tier), "%s", tier);
-	link_mgr_init(&a->links, &a->loop, &a->sys, &a->id, psk, &lcfg, &hello);
+	link_mgr_init(&a->links, &a->loop, &a->sys, &a->id,
+		      keyring_primary(&a->keys), &lcfg, &hello);
+	a->links.keys = &a->keys;
 	sodium_memzero(psk, sizeof(psk));
 	a->drv.remote_send = link_mgr_send;
 	a->drv.drained = link_mgr_resume;
 	a->drv.net_ctx = &a->links;
-	a->links.notify_actor = ACTOR_ADMIN;
+	a->links.notify_actor = ACTOR_SWIM; /* a new link is a join: sync */
+	a->links.resolve = agent_resolve;
+	a->links.resolve_ctx = a;
+	uv_timer_init(&a->loop, &a->load_timer);
+	a->load_timer.data = a;
 	loop_driver_start(&a->drv, &a->sys);
 
 	uv_signal_init(&a->loop, &a->sigint);
@@ -266,11 +459,17 @@ cmd_agent(int argc, char **argv)
 	uv_signal_start(&a->sigterm, agent_signal_cb, SIGTERM);
 
 	char bound[LINK_NAME_MAX];
-	if (link_mgr_listen(&a->links, bind) != 0) {
+	int lrc = link_mgr_listen(&a->links, bind);
+	if (lrc == 0) {
+		link_mgr_bound_addr(&a->links, bound, sizeof(bound));
+		/* gossip uses the same port, over UDP */
+		lrc = udp_open(&a->udp, &a->loop, &a->sys, &a->keys, bound);
+		a->udp_open = true;
+	}
+	if (lrc != 0) {
 		agent_stop(a, "cannot listen");
 		status = EXIT_RUNTIME;
 	} else {
-		link_mgr_bound_addr(&a->links, bound, sizeof(bound));
 		snprintf(a->links.hello.addr, sizeof(a->links.hello.addr), "%s",
 			 bound);
 		struct admin_self self;
@@ -278,6 +477,19 @@ cmd_agent(int argc, char **argv)
 		snprintf(self.tier, sizeof(self.tier), "%s", tier);
 		snprintf(self.addr, sizeof(self.addr), "%s", bound);
 		admin_spawn(&a->sys, &self);
+		struct swim_config scfg;
+		swim_config_default(&scfg);
+		scfg.incarnation = boots << 32;
+		scfg.lifeguard = lifeguard;
+		struct swim_self sself = {0};
+		snprintf(sself.name, sizeof(sself.name), "%s", name);
+		addr_parse(bound, &sself.addr);
+		memcpy(sself.meta, metabuf.data, metabuf.len);
+		sself.meta_len = (uint16_t)metabuf.len;
+		struct swim_transport tr = udp_swim_transport(&a->udp);
+		a->swim = swim_spawn(&a->sys, &scfg, &tr, &sself);
+		uv_timer_start(&a->load_timer, agent_load_cb, AGENT_LOAD_EVERY_MS,
+			       AGENT_LOAD_EVERY_MS);
 		char id[17];
 		identity_node_str(id, a->id.node);
 		log_info("mist %s agent %s id %s tier %s listening on %s",
@@ -296,6 +508,7 @@ cmd_agent(int argc, char **argv)
 	log_info("stopped");
 out_free:
 	sodium_memzero(psk, sizeof(psk));
+	buf_destroy(&metabuf);
 	free(a);
 	return status;
 }

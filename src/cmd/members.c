@@ -16,11 +16,17 @@ static const char usage[] =
 	"usage: mist members --agent IP:PORT --key FILE [--format table|json]\n"
 	"\n"
 	"Asks a running agent which nodes it knows and prints one row per\n"
-	"node: name, node id, address, tier, status.  JSON output is an array\n"
-	"of objects with the keys name, id, addr, tier, status.\n";
+	"node as gossip sees it: name, node id, address, tier, status (alive,\n"
+	"suspect, dead, left), incarnation, load and tags.  JSON output is an\n"
+	"array of objects with the keys name, id, addr, tier, status,\n"
+	"incarnation, load, cores and tags.\n";
 
 struct row {
 	char name[64], id[17], addr[64], tier[16], status[16];
+	uint64_t inc, cores;
+	double load;
+	char tags[16][2][64];
+	int ntags;
 };
 
 static int
@@ -28,10 +34,71 @@ row_str(struct mp_cur *c, char *dst, size_t cap)
 {
 	const char *s;
 	uint32_t n;
-	if (mp_read_str(c, &s, &n) != 0 || n >= cap)
+	if (mp_read_str(c, &s, &n) != 0)
 		return -1;
+	if (n >= cap)
+		n = (uint32_t)cap - 1; /* display only: truncate */
 	memcpy(dst, s, n);
 	dst[n] = '\0';
+	return 0;
+}
+
+/* A msgpack float or integer as a double. */
+static int
+row_num(struct mp_cur *c, double *v)
+{
+	uint64_t u;
+	if (mp_cur_left(c) >= 9 && *c->p == 0xcb) {
+		uint64_t bits = 0;
+		for (int i = 1; i <= 8; i++)
+			bits = bits << 8 | c->p[i];
+		memcpy(v, &bits, sizeof(*v));
+		c->p += 9;
+		return 0;
+	}
+	if (mp_read_uint(c, &u) != 0)
+		return mp_skip(c);
+	*v = (double)u;
+	return 0;
+}
+
+static int
+row_meta(struct mp_cur *c, struct row *r)
+{
+	uint32_t n;
+	if (mp_read_map(c, &n) != 0)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k;
+		uint32_t kl;
+		int rc = 0;
+		if (mp_read_str(c, &k, &kl) != 0)
+			return -1;
+		if (mp_str_eq(k, kl, "tier")) {
+			rc = row_str(c, r->tier, sizeof(r->tier));
+		} else if (mp_str_eq(k, kl, "load")) {
+			rc = row_num(c, &r->load);
+		} else if (mp_str_eq(k, kl, "cores")) {
+			rc = mp_read_uint(c, &r->cores);
+		} else if (mp_str_eq(k, kl, "tags")) {
+			uint32_t t;
+			rc = mp_read_map(c, &t);
+			for (uint32_t j = 0; rc == 0 && j < t; j++) {
+				if (r->ntags < 16) {
+					rc = row_str(c, r->tags[r->ntags][0], 64);
+					if (rc == 0)
+						rc = row_str(c, r->tags[r->ntags][1], 64);
+					r->ntags++;
+				} else {
+					rc = mp_skip(c) || mp_skip(c);
+				}
+			}
+		} else {
+			rc = mp_skip(c);
+		}
+		if (rc != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -56,10 +123,12 @@ row_read(struct mp_cur *c, struct row *r)
 			rc = row_str(c, r->name, sizeof(r->name));
 		} else if (mp_str_eq(k, kl, "addr")) {
 			rc = row_str(c, r->addr, sizeof(r->addr));
-		} else if (mp_str_eq(k, kl, "tier")) {
-			rc = row_str(c, r->tier, sizeof(r->tier));
 		} else if (mp_str_eq(k, kl, "status")) {
 			rc = row_str(c, r->status, sizeof(r->status));
+		} else if (mp_str_eq(k, kl, "incarnation")) {
+			rc = mp_read_uint(c, &r->inc);
+		} else if (mp_str_eq(k, kl, "meta")) {
+			rc = row_meta(c, r);
 		} else {
 			rc = mp_skip(c);
 		}
@@ -67,6 +136,40 @@ row_read(struct mp_cur *c, struct row *r)
 			return -1;
 	}
 	return 0;
+}
+
+static void
+row_print_json(const struct row *r, bool first)
+{
+	printf("%s{\"name\":", first ? "" : ",");
+	cmd_json_str(r->name);
+	printf(",\"id\":\"%s\",\"addr\":", r->id);
+	cmd_json_str(r->addr);
+	printf(",\"tier\":");
+	cmd_json_str(r->tier);
+	printf(",\"status\":");
+	cmd_json_str(r->status);
+	printf(",\"incarnation\":%" PRIu64 ",\"load\":%.2f,\"cores\":%" PRIu64
+	       ",\"tags\":{", r->inc, r->load, r->cores);
+	for (int i = 0; i < r->ntags && i < 16; i++) {
+		printf("%s", i ? "," : "");
+		cmd_json_str(r->tags[i][0]);
+		putchar(':');
+		cmd_json_str(r->tags[i][1]);
+	}
+	printf("}}");
+}
+
+static void
+row_print_table(const struct row *r)
+{
+	char tags[256] = "";
+	size_t off = 0;
+	for (int i = 0; i < r->ntags && i < 16 && off < sizeof(tags); i++)
+		off += (size_t)snprintf(tags + off, sizeof(tags) - off, "%s%s=%s",
+					i ? "," : "", r->tags[i][0], r->tags[i][1]);
+	printf("%-20s %-16s %-22s %-6s %-8s %-14" PRIu64 " %-5.2f %s\n", r->name,
+	       r->id, r->addr, r->tier, r->status, r->inc, r->load, tags);
 }
 
 int
@@ -102,7 +205,7 @@ cmd_members(int argc, char **argv)
 	if (cmd_connect(&conn, agent, key) != 0)
 		return EXIT_RUNTIME;
 	struct msg *reply = NULL;
-	int rc = conn_request(&conn, ACTOR_ADMIN, MSG_MEMBERS, NULL, 0, &reply);
+	int rc = conn_request(&conn, ACTOR_SWIM, MSG_MEMBERS, NULL, 0, &reply);
 	conn_close(&conn);
 	if (rc == 0 && reply->status != 0)
 		rc = reply->status;
@@ -126,8 +229,8 @@ cmd_members(int argc, char **argv)
 	if (json)
 		putchar('[');
 	else
-		printf("%-20s %-16s %-22s %-6s %s\n", "NAME", "ID", "ADDRESS",
-		       "TIER", "STATUS");
+		printf("%-20s %-16s %-22s %-6s %-8s %-14s %-5s %s\n", "NAME", "ID",
+		       "ADDRESS", "TIER", "STATUS", "INCARNATION", "LOAD", "TAGS");
 	int status = EXIT_OK;
 	for (uint32_t i = 0; i < n; i++) {
 		struct row r;
@@ -136,20 +239,10 @@ cmd_members(int argc, char **argv)
 			status = EXIT_RUNTIME;
 			break;
 		}
-		if (!json) {
-			printf("%-20s %-16s %-22s %-6s %s\n", r.name, r.id,
-			       r.addr, r.tier, r.status);
-			continue;
-		}
-		printf("%s{\"name\":", i ? "," : "");
-		cmd_json_str(r.name);
-		printf(",\"id\":\"%s\",\"addr\":", r.id);
-		cmd_json_str(r.addr);
-		printf(",\"tier\":");
-		cmd_json_str(r.tier);
-		printf(",\"status\":");
-		cmd_json_str(r.status);
-		putchar('}');
+		if (json)
+			row_print_json(&r, i == 0);
+		else
+			row_print_table(&r);
 	}
 	if (json)
 		printf("]\n");

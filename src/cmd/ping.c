@@ -45,7 +45,7 @@ resolve(struct conn *conn, const char *target, uint64_t *node)
 			return 0;
 	}
 	struct msg *reply;
-	int rc = conn_request(conn, ACTOR_ADMIN, MSG_MEMBERS, NULL, 0, &reply);
+	int rc = conn_request(conn, ACTOR_SWIM, MSG_MEMBERS, NULL, 0, &reply);
 	if (rc != 0)
 		return rc;
 	struct mp_cur c;

@@ -60,6 +60,7 @@ struct link {
 	struct buf inflight; /* the bytes of the write in progress */
 	uint8_t *scratch;    /* decrypted frame, max_frame bytes */
 	uint64_t node;
+	uint64_t expect; /* on-demand links: the node we meant to reach */
 	struct link_hello hello;
 	char peer[LINK_NAME_MAX];
 };
@@ -261,6 +262,8 @@ link_close(struct link *l, const char *why)
 		m->handshaking--;
 		l->counted = false;
 	}
+	if (l->expect != 0 && map_get(&m->connecting, l->expect) == l)
+		map_del(&m->connecting, l->expect);
 	if (l->join != NULL) {
 		struct join *j = l->join;
 		j->link = NULL;
@@ -358,13 +361,51 @@ link_mark_dirty(struct link *l)
 	uv_prepare_start(&l->mgr->flush, mgr_flush_cb);
 }
 
+static struct link *link_connect_sa(struct link_mgr *m,
+				    const struct sockaddr_storage *sa,
+				    struct join *j);
+
+/* The link a message to @a node should wait on, opened if need be. */
+static struct link *
+link_on_demand(struct link_mgr *m, uint64_t node)
+{
+	struct link *l = map_get(&m->connecting, node);
+	if (l != NULL)
+		return l;
+	struct sockaddr_storage sa;
+	if (m->closing || m->resolve == NULL || node == m->id.node ||
+	    m->resolve(m->resolve_ctx, node, &sa) != 0)
+		return NULL;
+	l = link_connect_sa(m, &sa, NULL);
+	if (l == NULL || l->state == LINK_CLOSING)
+		return NULL;
+	l->expect = node;
+	map_put(&m->connecting, node, l);
+	return l;
+}
+
 int
 link_mgr_send(void *ctx, struct msg *msg)
 {
 	struct link_mgr *m = ctx;
 	struct link *l = map_get(&m->by_node, msg->to.node);
-	if (l == NULL || l->state != LINK_UP)
-		return MIST_EUNREACHABLE;
+	if (l == NULL || l->state != LINK_UP) {
+		l = link_on_demand(m, msg->to.node);
+		if (l == NULL)
+			return MIST_EUNREACHABLE;
+		if (l->out.len > m->cfg.max_backlog)
+			return MIST_EOVERLOAD;
+		/* wait in the plaintext batch; sealed once the link is up */
+		size_t old = l->out.len;
+		wire_envelope_encode(&l->out, msg, uv_now(m->loop));
+		if (l->out.len - old > m->cfg.max_frame) {
+			l->out.len = old;
+			return MIST_E2BIG;
+		}
+		m->stats.msgs_out++;
+		msg_delete(msg);
+		return 0;
+	}
 	if (l->out.len + l->wq.len + l->inflight.len > m->cfg.max_backlog)
 		return MIST_EOVERLOAD;
 	size_t old = l->out.len;
@@ -429,12 +470,38 @@ link_hs_send(struct link *l)
 	return 0;
 }
 
+/*
+ * Reads the third message as responder with every key of the keyring:
+ * during a key rotation peers may initiate with the old or the new key.
+ */
+static int
+link_hs_read_any_key(struct link *l, const uint8_t *p, size_t n,
+		     uint8_t *payload, size_t cap, size_t *plen)
+{
+	const struct keyring *keys = l->mgr->keys;
+	struct noise_hs saved = *l->hs;
+	int rc = noise_hs_read(l->hs, p, n, payload, cap, plen);
+	for (int i = 0; rc == MIST_EAUTH && keys != NULL && i < keys->n; i++) {
+		if (sodium_memcmp(keys->keys[i], l->mgr->psk, 32) == 0)
+			continue;
+		*l->hs = saved;
+		memcpy(l->hs->psk, keys->keys[i], 32);
+		rc = noise_hs_read(l->hs, p, n, payload, cap, plen);
+	}
+	sodium_memzero(&saved, sizeof(saved));
+	return rc;
+}
+
 static int
 link_hs_frame(struct link *l, const uint8_t *p, size_t n)
 {
 	uint8_t payload[LINK_HS_MAX];
 	size_t plen;
-	int rc = noise_hs_read(l->hs, p, n, payload, sizeof(payload), &plen);
+	int rc = !l->initiator && l->hs->idx == 2
+			 ? link_hs_read_any_key(l, p, n, payload,
+						sizeof(payload), &plen)
+			 : noise_hs_read(l->hs, p, n, payload, sizeof(payload),
+					 &plen);
 	if (rc != 0)
 		return rc;
 	if (l->hs->idx == 1) {
@@ -622,12 +689,30 @@ link_register(struct link *l)
 				    sizeof(l->hello.addr));
 		}
 	}
+	if (l->expect != 0 && l->expect != l->node) {
+		/* the address now belongs to another node: what waited for
+		 * the old one must not reach this one */
+		log_info("%s is now node %016llx, not %016llx", l->peer,
+			 (unsigned long long)l->node,
+			 (unsigned long long)l->expect);
+		l->out.len = 0;
+	}
+	if (l->expect != 0 && map_get(&m->connecting, l->expect) == l)
+		map_del(&m->connecting, l->expect);
+	l->expect = 0;
 	struct link *old = map_get(&m->by_node, l->node);
 	if (old != NULL) {
 		uint64_t a = link_initiator_node(old), b = link_initiator_node(l);
 		bool keep_new = a == b || b < a;
+		struct link *loser = keep_new ? old : l;
+		struct link *winner = keep_new ? l : old;
+		/* nothing waiting on the loser is lost */
+		buf_append(&winner->out, loser->out.data, loser->out.len);
+		loser->out.len = 0;
 		if (!keep_new) {
 			link_close(l, "duplicate link");
+			if (winner->out.len)
+				link_mark_dirty(winner);
 			return;
 		}
 		old->registered = false; /* replaced silently */
@@ -637,6 +722,8 @@ link_register(struct link *l)
 	l->state = LINK_UP;
 	map_put(&m->by_node, l->node, l);
 	l->registered = true;
+	if (l->out.len > 0)
+		link_mark_dirty(l); /* messages that waited for the link */
 	if (l->join != NULL) {
 		l->join->node = l->node;
 		l->join->backoff = m->cfg.join_backoff_min_ms;
@@ -830,6 +917,7 @@ link_mgr_init(struct link_mgr *m, uv_loop_t *loop, struct actor_sys *sys,
 		link_config_default(&m->cfg);
 	m->hello = *hello;
 	map_init(&m->by_node, rng_next(&sys->rng));
+	map_init(&m->connecting, rng_next(&sys->rng));
 	uv_prepare_init(loop, &m->flush);
 	m->flush.data = m;
 	m->open_handles = 1;
@@ -920,5 +1008,6 @@ link_mgr_close(struct link_mgr *m, void (*done)(struct link_mgr *))
 		uv_close((uv_handle_t *)&m->listener, mgr_plain_closed);
 	uv_close((uv_handle_t *)&m->flush, mgr_plain_closed);
 	map_destroy(&m->by_node);
+	map_destroy(&m->connecting);
 	sodium_memzero(m->psk, sizeof(m->psk));
 }

@@ -52,6 +52,7 @@
 
 #include "actors/actor.h"
 #include "net/identity.h"
+#include "net/keyring.h"
 #include "net/noise.h"
 #include "util/buf.h"
 #include "util/map.h"
@@ -99,13 +100,18 @@ struct link_mgr {
 	uv_loop_t *loop;
 	struct actor_sys *sys;
 	struct identity id;
-	uint8_t psk[32];
+	uint8_t psk[32];		  /* what we initiate with */
+	const struct keyring *keys; /* also accepted as responder; may be NULL */
 	struct link_config cfg;
 	struct link_hello hello; /* what we tell peers */
 	uv_tcp_t listener;
 	bool listening;
 	struct sockaddr_storage bound;
 	struct map by_node;	/* node id -> struct link (up) */
+	struct map connecting;	/* node id -> struct link (on demand) */
+	/** Finds a node's address for on-demand links (NULL: none). */
+	int (*resolve)(void *ctx, uint64_t node, struct sockaddr_storage *out);
+	void *resolve_ctx;
 	struct link *links;	/* every link, any state */
 	struct link *dirty;	/* links with output to seal */
 	uv_prepare_t flush;
@@ -130,7 +136,12 @@ void link_mgr_bound_addr(const struct link_mgr *m, char *out, size_t len);
 int link_mgr_join(struct link_mgr *m, const char *addr);
 /** Connects once to @a addr (no retry). */
 int link_mgr_connect(struct link_mgr *m, const char *addr);
-/** The actor transport: seals @a m onto the link to m->to.node. */
+/**
+ * The actor transport: seals @a m onto the link to m->to.node.  Without a
+ * link, if resolve() knows the node's address, a link is opened and the
+ * message waits on it (bounded by max_backlog); if that link fails or
+ * reaches another node, waiting messages are dropped (requests time out).
+ */
 int link_mgr_send(void *mgr, struct msg *m);
 /** Resumes reading paused links (actor mailboxes drained). */
 void link_mgr_resume(void *mgr);
