@@ -144,12 +144,17 @@ setup(void)
 	strcpy(ag[2].name, "c");
 }
 
+static struct agent big[16];
+
 static void
 teardown(void)
 {
 	for (int i = 0; i < 3; i++)
 		if (ag[i].pid > 0)
 			proc_stop(ag[i].pid, SIGKILL, 5000);
+	for (int i = 0; i < 16; i++)
+		if (big[i].pid > 0)
+			proc_stop(big[i].pid, SIGKILL, 5000);
 	tu_rmrf(tmp);
 	free(tmp);
 }
@@ -314,4 +319,100 @@ Test(cluster, every_command_has_help_version_and_usage_errors)
 	char *noport[] = {mist(), "members", "--agent", "127.0.0.1:1", "--key",
 			  keyfile, NULL};
 	cr_assert_eq(proc_run(noport, NULL, 10000), 1, "runtime error: exit 1");
+}
+
+/* ------------------------------------------------------------ gossip */
+
+#define BIG 16
+
+static int
+count_status(const struct agent *a, const char *name, const char *want)
+{
+	struct json *j = members(a);
+	if (j == NULL)
+		return -1;
+	int n = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		const struct json *st = json_get(j->kids[i], "status");
+		const struct json *nm = json_get(j->kids[i], "name");
+		if (st && strcmp(st->str, want) == 0 &&
+		    (name == NULL || strcmp(nm->str, name) == 0))
+			n++;
+	}
+	json_free(j);
+	return n;
+}
+
+static bool
+wait_status(const struct agent *a, const char *name, const char *want,
+	    int count, int seconds)
+{
+	for (int i = 0; i < seconds * 10; i++) {
+		if (count_status(a, name, want) == count)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+static void
+big_start(int i, const char *ip, const char *seed)
+{
+	snprintf(big[i].name, sizeof(big[i].name), "g%02d", i);
+	agent_start(&big[i], ip, seed, NULL);
+}
+
+Test(cluster, sixteen_agents_gossip_detect_a_kill_and_welcome_it_back,
+     .timeout = 240)
+{
+	char ip[32];
+	memset(big, 0, sizeof(big));
+	big_start(0, "127.0.1.1", NULL);
+	for (int i = 1; i < BIG; i++) {
+		snprintf(ip, sizeof(ip), "127.0.1.%d", i + 1);
+		big_start(i, ip, big[0].addr); /* everyone through one seed */
+	}
+	for (int i = 0; i < BIG; i++)
+		cr_assert(wait_status(&big[i], NULL, "alive", BIG, 30),
+			  "%s sees %d alive", big[i].name,
+			  count_status(&big[i], NULL, "alive"));
+	/* SIGKILL one: no goodbye, gossip must notice */
+	int victim = 5;
+	struct json *j = members(&big[victim]);
+	char id[32];
+	snprintf(id, sizeof(id), "%s", json_get(j->kids[0], "id")->str);
+	json_free(j);
+	cr_assert_eq(proc_stop(big[victim].pid, SIGKILL, 5000), 128 + SIGKILL);
+	big[victim].pid = 0;
+	for (int i = 0; i < BIG; i++) {
+		if (i == victim)
+			continue;
+		cr_assert(wait_status(&big[i], big[victim].name, "dead", 1, 60),
+			  "%s does not see %s dead", big[i].name,
+			  big[victim].name);
+	}
+	/* it comes back from another address with the same data directory */
+	agent_start(&big[victim], "127.0.2.77", big[0].addr, NULL);
+	for (int i = 0; i < BIG; i++) {
+		cr_assert(wait_status(&big[i], big[victim].name, "alive", 1, 60),
+			  "%s does not see %s alive again", big[i].name,
+			  big[victim].name);
+		struct json *m = members(&big[i]);
+		for (size_t k = 0; k < m->n; k++) {
+			if (strcmp(json_get(m->kids[k], "name")->str,
+				   big[victim].name) != 0)
+				continue;
+			cr_assert_str_eq(json_get(m->kids[k], "id")->str, id,
+					 "same node id");
+			cr_assert(strncmp(json_get(m->kids[k], "addr")->str,
+					  "127.0.2.77:", 11) == 0,
+				  "%s has the new address", big[i].name);
+		}
+		json_free(m);
+	}
+	for (int i = 0; i < BIG; i++) {
+		if (big[i].pid > 0)
+			cr_assert_eq(proc_stop(big[i].pid, SIGTERM, 10000), 0);
+		big[i].pid = 0;
+	}
 }
