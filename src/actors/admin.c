@@ -10,6 +10,8 @@
 #include "util/mem.h"
 
 #include <msgpack.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,9 +35,29 @@ struct ping {
 	uint8_t *payload;
 };
 
+/* A cluster-wide key operation in progress (one at a time). */
+#define KEYS_TIMEOUT_MS 5000
+#define KEYS_MAX_DISTINCT 16
+struct keys_op {
+	bool active;
+	struct msg *req; /* header of the client's request */
+	enum admin_key_op op;
+	uint8_t key[32];
+	uint64_t members_corr;
+	struct map corrs; /* outstanding MSG_KEYS_LOCAL requests */
+	uint32_t waiting, nodes, ok;
+	struct buf failed; /* msgpack strs: "id: reason" */
+	uint32_t nfailed;
+	uint8_t seen[KEYS_MAX_DISTINCT][32];
+	uint32_t count[KEYS_MAX_DISTINCT], primary[KEYS_MAX_DISTINCT];
+	int nseen;
+};
+
 struct admin {
 	struct admin_self self;
+	struct admin_hooks hooks;
 	struct ping ping;
+	struct keys_op keys;
 };
 
 struct echo {
@@ -229,6 +251,274 @@ ping_reply(struct actor *self, struct admin *ad, const struct msg *m)
 		ping_finish(self, p, 0);
 }
 
+/* --------------------------------------------------------------- keys */
+
+static const char *const key_ops[] = {"list", "install", "use", "remove"};
+
+/* Body: {"op": str, "key": bin 32 (not for list)}.  0 or MIST_EINVAL. */
+static int
+keys_parse(const struct msg *m, enum admin_key_op *op, uint8_t key[32])
+{
+	struct mp_cur c;
+	uint32_t n;
+	int have_op = 0, have_key = 0;
+	mp_cur_init(&c, m->body, m->len);
+	if (mp_read_map(&c, &n) != 0)
+		return MIST_EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k, *v;
+		const uint8_t *b;
+		uint32_t kl, vl;
+		if (mp_read_str(&c, &k, &kl) != 0)
+			return MIST_EINVAL;
+		if (mp_str_eq(k, kl, "op")) {
+			if (mp_read_str(&c, &v, &vl) != 0)
+				return MIST_EINVAL;
+			for (int j = 0; j < 4; j++)
+				if (mp_str_eq(v, vl, key_ops[j])) {
+					*op = (enum admin_key_op)j;
+					have_op = 1;
+				}
+		} else if (mp_str_eq(k, kl, "key")) {
+			if (mp_read_bin(&c, &b, &vl) != 0 || vl != 32)
+				return MIST_EINVAL;
+			memcpy(key, b, 32);
+			have_key = 1;
+		} else if (mp_skip(&c) != 0) {
+			return MIST_EINVAL;
+		}
+	}
+	if (!have_op || (*op != KEYS_LIST && !have_key))
+		return MIST_EINVAL;
+	return 0;
+}
+
+static void
+keys_body(struct buf *b, enum admin_key_op op, const uint8_t key[32])
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_map(&pk, op == KEYS_LIST ? 1 : 2);
+	pack_str(&pk, "op");
+	pack_str(&pk, key_ops[op]);
+	if (op != KEYS_LIST) {
+		pack_str(&pk, "key");
+		msgpack_pack_bin_with_body(&pk, key, 32);
+	}
+}
+
+/* MSG_KEYS_LOCAL: apply to our own keyring. */
+static void
+keys_local(struct actor *self, struct admin *ad, const struct msg *m)
+{
+	enum admin_key_op op;
+	uint8_t key[32], keys[8][32];
+	int n = 0, primary = 0;
+	int rc = keys_parse(m, &op, key);
+	if (rc == 0)
+		rc = ad->hooks.keys ? ad->hooks.keys(ad->hooks.ctx, op, key, keys,
+						      &n, &primary)
+				    : MIST_EINVAL;
+	if (rc != 0) {
+		actor_reply_error(self, m, rc);
+		return;
+	}
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, 2);
+	pack_str(&pk, "keys");
+	msgpack_pack_array(&pk, (uint32_t)n);
+	for (int i = 0; i < n; i++)
+		msgpack_pack_bin_with_body(&pk, keys[i], 32);
+	pack_str(&pk, "primary");
+	msgpack_pack_uint32(&pk, (uint32_t)primary);
+	actor_reply(self, m, MSG_KEYS_LOCAL, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+	sodium_memzero(keys, sizeof(keys));
+}
+
+static void
+keys_fail(struct keys_op *k, uint64_t node, int status)
+{
+	char line[96];
+	snprintf(line, sizeof(line), "%016llx: %s", (unsigned long long)node,
+		 mist_strerror(status));
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &k->failed, buf_msgpack_write);
+	msgpack_pack_str_with_body(&pk, line, strlen(line));
+	k->nfailed++;
+}
+
+static void
+keys_finish(struct actor *self, struct keys_op *k)
+{
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, 4);
+	pack_str(&pk, "nodes");
+	msgpack_pack_uint32(&pk, k->nodes);
+	pack_str(&pk, "ok");
+	msgpack_pack_uint32(&pk, k->ok);
+	pack_str(&pk, "failed");
+	msgpack_pack_array(&pk, k->nfailed);
+	buf_append(&b, k->failed.data, k->failed.len);
+	pack_str(&pk, "keys");
+	msgpack_pack_array(&pk, (uint32_t)k->nseen);
+	for (int i = 0; i < k->nseen; i++) {
+		msgpack_pack_map(&pk, 3);
+		pack_str(&pk, "key");
+		msgpack_pack_bin_with_body(&pk, k->seen[i], 32);
+		pack_str(&pk, "nodes");
+		msgpack_pack_uint32(&pk, k->count[i]);
+		pack_str(&pk, "primary");
+		msgpack_pack_uint32(&pk, k->primary[i]);
+	}
+	actor_reply(self, k->req, MSG_KEYS, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+	buf_destroy(&k->failed);
+	msg_delete(k->req);
+	map_destroy(&k->corrs);
+	sodium_memzero(k, sizeof(*k));
+}
+
+/* The member list arrived: send the operation to every live member. */
+static void
+keys_fan_out(struct actor *self, struct admin *ad, const struct msg *m)
+{
+	struct keys_op *k = &ad->keys;
+	struct mp_cur c;
+	uint32_t n;
+	struct buf body = BUF_INIT;
+	keys_body(&body, k->op, k->key);
+	mp_cur_init(&c, m->body, m->len);
+	if (m->status != 0 || mp_read_array(&c, &n) != 0)
+		n = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t f;
+		uint64_t id = 0;
+		bool alive = false;
+		if (mp_read_map(&c, &f) != 0)
+			break;
+		for (uint32_t j = 0; j < f; j++) {
+			const char *key, *v;
+			uint32_t kl, vl;
+			if (mp_read_str(&c, &key, &kl) != 0)
+				break;
+			if (mp_str_eq(key, kl, "id"))
+				mp_read_uint(&c, &id);
+			else if (mp_str_eq(key, kl, "status") &&
+				 mp_read_str(&c, &v, &vl) == 0)
+				alive = mp_str_eq(v, vl, "alive");
+			else
+				mp_skip(&c);
+		}
+		if (!alive || id == 0)
+			continue;
+		struct actor_ref to = {id, ACTOR_ADMIN};
+		uint64_t corr;
+		k->nodes++;
+		k->waiting++;
+		actor_request(self, to, MSG_KEYS_LOCAL, body.data,
+			      (uint32_t)body.len, KEYS_TIMEOUT_MS, &corr);
+		if (k->active) /* a synchronous failure may have finished it */
+			map_put(&k->corrs, corr, (void *)(uintptr_t)id);
+	}
+	buf_destroy(&body);
+	if (k->waiting == 0)
+		keys_finish(self, k);
+}
+
+static void
+keys_local_reply(struct actor *self, struct admin *ad, const struct msg *m)
+{
+	struct keys_op *k = &ad->keys;
+	if (!k->active)
+		return;
+	uintptr_t node = (uintptr_t)map_del(&k->corrs, m->corr);
+	if (node == 0)
+		return; /* not one of ours */
+	k->waiting--;
+	if (m->status != 0) {
+		keys_fail(k, node, m->status);
+	} else {
+		struct mp_cur c;
+		uint32_t n, nk = 0;
+		uint64_t primary = 0;
+		const uint8_t *keys[8] = {0};
+		mp_cur_init(&c, m->body, m->len);
+		if (mp_read_map(&c, &n) == 0) {
+			for (uint32_t i = 0; i < n; i++) {
+				const char *key;
+				uint32_t kl;
+				if (mp_read_str(&c, &key, &kl) != 0)
+					break;
+				if (mp_str_eq(key, kl, "keys") &&
+				    mp_read_array(&c, &nk) == 0) {
+					for (uint32_t j = 0; j < nk; j++) {
+						uint32_t bl;
+						const uint8_t *b;
+						if (mp_read_bin(&c, &b, &bl) != 0 ||
+						    bl != 32)
+							break;
+						if (j < 8)
+							keys[j] = b;
+					}
+				} else if (mp_str_eq(key, kl, "primary")) {
+					mp_read_uint(&c, &primary);
+				} else {
+					mp_skip(&c);
+				}
+			}
+		}
+		k->ok++;
+		for (uint32_t j = 0; j < nk && j < 8; j++) {
+			if (keys[j] == NULL)
+				break;
+			int at = -1;
+			for (int s2 = 0; s2 < k->nseen; s2++)
+				if (memcmp(k->seen[s2], keys[j], 32) == 0)
+					at = s2;
+			if (at < 0 && k->nseen < KEYS_MAX_DISTINCT) {
+				at = k->nseen++;
+				memcpy(k->seen[at], keys[j], 32);
+			}
+			if (at >= 0) {
+				k->count[at]++;
+				k->primary[at] += j == primary;
+			}
+		}
+	}
+	if (k->waiting == 0)
+		keys_finish(self, k);
+}
+
+static void
+keys_start(struct actor *self, struct admin *ad, const struct msg *m)
+{
+	struct keys_op *k = &ad->keys;
+	if (k->active) {
+		actor_reply_error(self, m, MIST_EOVERLOAD);
+		return;
+	}
+	memset(k, 0, sizeof(*k));
+	if (keys_parse(m, &k->op, k->key) != 0) {
+		actor_reply_error(self, m, MIST_EINVAL);
+		return;
+	}
+	k->active = true;
+	map_init(&k->corrs, rng_next(&self->sys->rng));
+	k->req = msg_new(m->type, NULL, 0);
+	k->req->flags = m->flags;
+	k->req->corr = m->corr;
+	k->req->from = m->from;
+	k->req->to = m->to;
+	struct actor_ref swim = {self->sys->node, ACTOR_SWIM};
+	actor_request(self, swim, MSG_MEMBERS, NULL, 0, KEYS_TIMEOUT_MS,
+		      &k->members_corr);
+}
+
 /* -------------------------------------------------------------- actors */
 
 static void
@@ -240,15 +530,46 @@ admin_fn(struct actor *self, struct msg *m)
 		if (m->flags & MSG_F_REQUEST)
 			ping_start(self, ad, m);
 		break;
+	case MSG_KEYS:
+		if (m->flags & MSG_F_REQUEST)
+			keys_start(self, ad, m);
+		break;
+	case MSG_KEYS_LOCAL:
+		if (m->flags & MSG_F_REQUEST)
+			keys_local(self, ad, m);
+		else if (m->flags & MSG_F_REPLY)
+			keys_local_reply(self, ad, m);
+		break;
+	case MSG_MEMBERS:
+		if ((m->flags & MSG_F_REPLY) && ad->keys.active &&
+		    m->corr == ad->keys.members_corr)
+			keys_fan_out(self, ad, m);
+		break;
 	case MSG_ECHO:
 	case MSG_SINK_SYNC:
-	case MSG_ERROR:
 		if (m->flags & MSG_F_REPLY)
+			ping_reply(self, ad, m);
+		break;
+	case MSG_ERROR:
+		/* an error reply: to the member list, a key request or a ping */
+		if (!(m->flags & MSG_F_REPLY))
+			break;
+		if (ad->keys.active && m->corr == ad->keys.members_corr)
+			keys_fan_out(self, ad, m);
+		else if (ad->keys.active && map_get(&ad->keys.corrs, m->corr))
+			keys_local_reply(self, ad, m);
+		else
 			ping_reply(self, ad, m);
 		break;
 	case MSG_STOP: {
 		if (ad->ping.active)
 			ping_finish(self, &ad->ping, MIST_ECLOSED);
+		if (ad->keys.active) {
+			actor_reply_error(self, ad->keys.req, MIST_ECLOSED);
+			buf_destroy(&ad->keys.failed);
+			msg_delete(ad->keys.req);
+			map_destroy(&ad->keys.corrs);
+		}
 		free(ad);
 		self->state = NULL;
 		break;
@@ -293,10 +614,13 @@ echo_fn(struct actor *self, struct msg *m)
 }
 
 int
-admin_spawn(struct actor_sys *sys, const struct admin_self *self)
+admin_spawn(struct actor_sys *sys, const struct admin_self *self,
+	    const struct admin_hooks *hooks)
 {
 	struct admin *ad = xcalloc(1, sizeof(*ad));
 	ad->self = *self;
+	if (hooks)
+		ad->hooks = *hooks;
 	if (actor_spawn(sys, ACTOR_ADMIN, "admin", admin_fn, ad) == NULL) {
 		free(ad);
 		return MIST_EEXIST;

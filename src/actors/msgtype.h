@@ -27,7 +27,10 @@ enum msg_type {
 	MSG_MEMBER_EVENT = 70,	 /* to subscribers: a member changed */
 	MSG_SWIM_SUBSCRIBE = 71, /* one-way: send me MSG_MEMBER_EVENT */
 	MSG_SWIM_JOIN = 72,	 /* local one-way: {"node": u64} push/pull now */
-	MSG_SWIM_LEAVE = 73	 /* req: leave gracefully; reply when sent */
+	MSG_SWIM_LEAVE = 73,	 /* req: leave gracefully; reply when sent */
+	/* keyring (ACTOR_ADMIN) */
+	MSG_KEYS = 74,	     /* req {op, key}: apply on every live member */
+	MSG_KEYS_LOCAL = 75  /* req {op, key}: apply here; reply {keys, primary} */
 };
 
 /* Well-known actor ids on every node. */

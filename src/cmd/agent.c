@@ -118,6 +118,37 @@ agent_stop(struct agent *a, const char *why)
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
 
+static void agent_keyring_save(struct agent *a);
+
+/* Key rotation: applied here by the admin actor, persisted at once. */
+static int
+agent_keys(void *ctx, enum admin_key_op op, const uint8_t key[32],
+	   uint8_t keys[][32], int *n, int *primary)
+{
+	struct agent *a = ctx;
+	int rc = 0;
+	switch (op) {
+	case KEYS_LIST: break;
+	case KEYS_INSTALL: rc = keyring_install(&a->keys, key); break;
+	case KEYS_USE: rc = keyring_use(&a->keys, key); break;
+	case KEYS_REMOVE: rc = keyring_remove(&a->keys, key); break;
+	}
+	if (rc != 0)
+		return rc;
+	if (op != KEYS_LIST) {
+		agent_keyring_save(a);
+		/* new links start with the primary key */
+		memcpy(a->links.psk, keyring_primary(&a->keys), 32);
+		log_info("keyring: %s done, %d keys", op == KEYS_INSTALL ? "install"
+			 : op == KEYS_USE ? "use" : "remove", a->keys.n);
+	}
+	for (int i = 0; i < a->keys.n; i++)
+		memcpy(keys[i], a->keys.keys[i], 32);
+	*n = a->keys.n;
+	*primary = a->keys.primary;
+	return 0;
+}
+
 /* On-demand links: gossip knows where every member is. */
 static int
 agent_resolve(void *ctx, uint64_t node, struct sockaddr_storage *out)
@@ -476,7 +507,8 @@ cmd_agent(int argc, char **argv)
 		snprintf(self.name, sizeof(self.name), "%s", name);
 		snprintf(self.tier, sizeof(self.tier), "%s", tier);
 		snprintf(self.addr, sizeof(self.addr), "%s", bound);
-		admin_spawn(&a->sys, &self);
+		struct admin_hooks hooks = {agent_keys, a};
+		admin_spawn(&a->sys, &self, &hooks);
 		struct swim_config scfg;
 		swim_config_default(&scfg);
 		scfg.incarnation = boots << 32;

@@ -16,6 +16,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_members(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 
 /** Prints "mist VERSION" (for --version). */
 void cmd_print_version(void);

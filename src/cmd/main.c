@@ -22,6 +22,7 @@ static const char usage[] =
 	"  agent      run a node in the foreground\n"
 	"  members    list the nodes an agent knows\n"
 	"  ping       measure round trips or message rate between two agents\n"
+	"  keys       list, install, use or remove cluster keys on every member\n"
 	"\n"
 	"Run `mist COMMAND --help` for a command's options.\n"
 	"Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
@@ -113,6 +114,8 @@ main(int argc, char **argv)
 		return cmd_members(argc, argv);
 	if (strcmp(cmd, "ping") == 0)
 		return cmd_ping(argc, argv);
+	if (strcmp(cmd, "keys") == 0)
+		return cmd_keys(argc, argv);
 	fprintf(stderr, "mist: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

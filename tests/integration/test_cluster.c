@@ -416,3 +416,58 @@ Test(cluster, sixteen_agents_gossip_detect_a_kill_and_welcome_it_back,
 		big[i].pid = 0;
 	}
 }
+
+static int
+keys_op(const char *agent, const char *keyf, const char *op, const char *key)
+{
+	char *argv[] = {mist(), "keys", (char *)op, (char *)key, "--agent",
+			(char *)agent, "--key", (char *)keyf, NULL};
+	if (key == NULL) {
+		argv[3] = "--agent";
+		argv[4] = (char *)agent;
+		argv[5] = "--key";
+		argv[6] = (char *)keyf;
+		argv[7] = NULL;
+	}
+	char *out;
+	int rc = proc_run(argv, &out, 20000);
+	free(out);
+	return rc;
+}
+
+Test(cluster, keys_rotate_on_a_running_cluster)
+{
+	three_agents();
+	char newfile[600], newkey[80];
+	snprintf(newfile, sizeof(newfile), "%s/new.key", tmp);
+	char *out;
+	char *kg[] = {mist(), "keygen", NULL};
+	cr_assert_eq(proc_run(kg, &out, 5000), 0);
+	snprintf(newkey, sizeof(newkey), "%.64s", out);
+	FILE *f = fopen(newfile, "w");
+	fputs(out, f);
+	fclose(f);
+	free(out);
+	char oldkey[80];
+	f = fopen(keyfile, "r");
+	cr_assert_not_null(fgets(oldkey, sizeof(oldkey), f));
+	fclose(f);
+	oldkey[64] = '\0';
+	cr_assert_eq(keys_op(ag[0].addr, keyfile, "install", newkey), 0);
+	cr_assert_eq(keys_op(ag[1].addr, keyfile, "use", newkey), 0);
+	cr_assert_eq(keys_op(ag[2].addr, newfile, "remove", oldkey), 0);
+	cr_assert_eq(keys_op(ag[0].addr, newfile, "list", NULL), 0);
+	/* the old key no longer opens anything; the cluster stays whole */
+	char *argv[] = {mist(), "members", "--agent", ag[0].addr, "--key",
+			keyfile, NULL};
+	cr_assert_eq(proc_run(argv, NULL, 10000), 1);
+	strcpy(keyfile, newfile);
+	sleep(3); /* several gossip rounds under the new key only */
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(alive_count(&ag[i]), 3);
+	/* and the keyring survives a restart */
+	cr_assert_eq(proc_stop(ag[1].pid, SIGTERM, 10000), 0);
+	agent_start(&ag[1], "127.0.0.2", ag[0].addr, NULL);
+	wait_alive(&ag[1], 3);
+	stop_all();
+}

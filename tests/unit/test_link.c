@@ -78,7 +78,7 @@ tnode_start(struct tnode *n, const char *name, const char *bind,
 	snprintf(n->links.hello.addr, sizeof(n->links.hello.addr), "%s", n->addr);
 	struct admin_self self = {.tier = "fog"};
 	snprintf(self.name, sizeof(self.name), "%s", name);
-	admin_spawn(&n->sys, &self);
+	admin_spawn(&n->sys, &self, NULL);
 	n->probe = actor_spawn(&n->sys, T_PROBE, "probe", probe_fn, n);
 }
 
