@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # From a fresh Debian 12 machine to a running three-node mist cluster:
 # installs dependencies, builds, starts three agents on 127.0.0.1-3 with a
-# fresh cluster key in a temporary directory, shows that they see each
-# other over their encrypted links, measures a round trip, stops them.
+# fresh cluster key in a temporary directory -- the second and third join
+# through the first only, and find each other by gossip -- shows that they
+# see each other, measures a round trip over an encrypted link, stops them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -43,7 +44,7 @@ start() { # name ip join...
 echo "==> three agents"
 start alpha 127.0.0.1; a=$addr
 start beta 127.0.0.2 "$a"; b=$addr
-TIER=cloud start gamma 127.0.0.3 "$a" "$b"; c=$addr
+TIER=cloud start gamma 127.0.0.3 "$a"; c=$addr   # learns beta by gossip
 echo "alpha $a, beta $b, gamma $c"
 
 echo "==> waiting until every agent sees all three"

@@ -544,6 +544,8 @@ admin_fn(struct actor *self, struct msg *m)
 		if ((m->flags & MSG_F_REPLY) && ad->keys.active &&
 		    m->corr == ad->keys.members_corr)
 			keys_fan_out(self, ad, m);
+		else if (m->flags & MSG_F_REQUEST)
+			actor_reply_error(self, m, MIST_EUNKNOWN); /* ask SWIM */
 		break;
 	case MSG_ECHO:
 	case MSG_SINK_SYNC:

@@ -15,6 +15,7 @@
 #include "mist.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 #include <msgpack.h>
 #include <sodium.h>
@@ -121,7 +122,7 @@ hello_str(struct mp_cur *c, char *dst, size_t cap)
 {
 	const char *s;
 	uint32_t n;
-	if (mp_read_str(c, &s, &n) != 0 || n >= cap || memchr(s, 0, n))
+	if (mp_read_str(c, &s, &n) != 0 || n >= cap || !text_is_printable(s, n))
 		return MIST_EPROTO;
 	memcpy(dst, s, n);
 	dst[n] = '\0';

@@ -63,6 +63,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 #include <math.h>
 #include <msgpack.h>
@@ -660,7 +661,7 @@ swim_read_update(struct swim *s, struct mp_cur *c)
 		atext[al] = '\0';
 		memcpy(name, nm, nl);
 		name[nl] = '\0';
-		if (memchr(name, 0, nl) || addr_parse(atext, &addr) != 0)
+		if (!text_is_printable(name, nl) || addr_parse(atext, &addr) != 0)
 			return MIST_EPROTO;
 		swim_apply_alive(s, node, inc, &addr, name, meta, (uint16_t)ml);
 		return 0;

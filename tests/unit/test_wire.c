@@ -208,3 +208,22 @@ Test(wire, frames_and_batched_payloads)
 	buf_destroy(&b);
 	buf_destroy(&f);
 }
+
+#include "net/link.h"
+
+Test(wire, hello_names_must_be_printable)
+{
+	struct link_hello h = {.name = "ok-name", .tier = "fog",
+			       .addr = "127.0.0.1:1", .role = 0};
+	struct buf b = BUF_INIT;
+	link_hello_encode(&b, &h);
+	struct link_hello d;
+	cr_assert_eq(link_hello_decode(b.data, b.len, &d), 0);
+	cr_assert_str_eq(d.name, "ok-name");
+	buf_reset(&b);
+	snprintf(h.name, sizeof(h.name), "evil\x1b[2J");
+	link_hello_encode(&b, &h);
+	cr_assert_eq(link_hello_decode(b.data, b.len, &d), MIST_EPROTO,
+		     "escape sequences in a name are refused");
+	buf_destroy(&b);
+}

@@ -1,0 +1,27 @@
+/*
+ * text.h -- checks for text that came from the network and may end up on a
+ * terminal or in a log: names, tiers, addresses.
+ */
+#ifndef MIST_UTIL_TEXT_H_INCLUDED
+#define MIST_UTIL_TEXT_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/**
+ * True if @a s (length @a n) has no control characters (below 0x20, 0x7f)
+ * and no NUL: what a peer may call itself without writing escape sequences
+ * into an operator's terminal.  Bytes >= 0x80 (UTF-8) are allowed.
+ */
+static inline bool
+text_is_printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+#endif
