@@ -35,6 +35,16 @@ cleanup() {
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
+# waits (bounded) until the command succeeds; gives up after $2 seconds
+wait_for() {
+	local cmd=$1 limit=$2 start=$SECONDS
+	until eval "$cmd"; do
+		if [ $((SECONDS - start)) -ge "$limit" ]; then
+			echo "gave up waiting for: $cmd" >&2; exit 1
+		fi
+		sleep 0.05
+	done
+}
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # ------------------------------------------------------------------ mist
@@ -53,7 +63,7 @@ for i in $(seq 0 $((n - 1))); do
 	maddr[$i]=$(cat "$work/m$i/agent.addr")
 done
 for i in $(seq 0 $((n - 1))); do
-	until [ "$(mist_alive "$i")" = "$n" ]; do sleep 0.05; done
+	wait_for '[ "$(mist_alive "$i")" = "$n" ]' 120
 done
 mist_join=$(elapsed "$t0" "$(now)")
 
@@ -88,7 +98,7 @@ t0=$(now)
 kill -9 "${mpid[$victim]}"
 for i in $(seq 0 $((n - 1))); do
 	[ "$i" = "$victim" ] && continue
-	until [ "$(mist_status_of "$i" "$(printf %02d $victim)")" = dead ]; do sleep 0.05; done
+	wait_for '[ "$(mist_status_of "$i" "$(printf %02d $victim)")" = dead ]' 180
 done
 mist_detect=$(elapsed "$t0" "$(now)")
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
@@ -98,14 +108,15 @@ wait 2>/dev/null; pids=()
 serf_members() { serf members -rpc-addr="127.0.4.$(($1 + 1)):7373" 2>/dev/null; }
 t0=$(now)
 for i in $(seq 0 $((n - 1))); do
-	join=(); [ "$i" -gt 0 ] && join=(-join=127.0.4.1:7946)
+	join=(); [ "$i" -gt 0 ] && join=(-retry-join=127.0.4.1:7946 -retry-interval=1s)
 	serf agent -node="s$(printf %02d "$i")" -bind="127.0.4.$((i + 1)):7946" \
 		-rpc-addr="127.0.4.$((i + 1)):7373" -profile=lan -log-level=warn \
 		"${join[@]}" >>"$work/serf.log" 2>&1 &
 	pids+=($!); spid[$i]=$!
+	[ "$i" = 0 ] && wait_for 'serf_members 0 >/dev/null' 30
 done
 for i in $(seq 0 $((n - 1))); do
-	until [ "$(serf_members "$i" | awk '$3 == "alive"' | wc -l)" = "$n" ]; do sleep 0.05; done
+	wait_for '[ "$(serf_members "$i" | awk '"'"'$3 == "alive"'"'"' | wc -l)" = "$n" ]' 120
 done
 serf_join=$(elapsed "$t0" "$(now)")
 
@@ -138,7 +149,7 @@ kill -9 "${spid[$victim]}"
 vname=s$(printf %02d $victim)
 for i in $(seq 0 $((n - 1))); do
 	[ "$i" = "$victim" ] && continue
-	until [ "$(serf_members "$i" | awk -v v="$vname" '$1 == v {print $3}')" = failed ]; do sleep 0.05; done
+	wait_for '[ "$(serf_members "$i" | awk -v v="$vname" '"'"'$1 == v {print $3}'"'"')" = failed ]' 180
 done
 serf_detect=$(elapsed "$t0" "$(now)")
 

@@ -321,6 +321,79 @@ Test(swim, a_node_that_moves_keeps_its_identity)
 	cr_assert(all_alive(NULL));
 }
 
+Test(swim, a_restart_with_a_new_key_is_a_new_member)
+{
+	converge(16, 10000);
+	target = 6;
+	fake_crash(&w, target);
+	cr_assert(fake_world_run(&w, all_see_target_dead, NULL, 120000));
+	/* same name and address, new key: a new node id */
+	node_start(target, 0x60006, 1ull << 32);
+	join(target, id_of(0));
+	expect_alive = 16;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 60000));
+	for (int i = 0; i < N; i++) {
+		enum swim_status st;
+		if (i == target)
+			continue;
+		cr_assert_eq(swim_member_status(sw[i], 0x60006, &st, NULL), 0);
+		cr_assert_eq(st, SWIM_ALIVE);
+		cr_assert_eq(swim_member_status(sw[i], id_of(target), &st, NULL), 0);
+		cr_assert_eq(st, SWIM_DEAD, "the old identity stays dead");
+	}
+}
+
+static bool
+all_see_target_left(void *ctx)
+{
+	(void)ctx;
+	for (int i = 0; i < N; i++) {
+		enum swim_status st;
+		if (i == target || !live(i))
+			continue;
+		if (swim_member_status(sw[i], id_of(target), &st, NULL) != 0 ||
+		    st != SWIM_LEFT)
+			return false;
+	}
+	return true;
+}
+
+Test(swim, a_graceful_leave_is_left_not_dead)
+{
+	converge(16, 10000);
+	target = 11;
+	struct msg *m = msg_new(MSG_SWIM_LEAVE, NULL, 0);
+	m->from.node = m->to.node = w.nodes[target]->node;
+	m->to.id = ACTOR_SWIM;
+	actor_sys_deliver(w.nodes[target], m);
+	fake_world_run(&w, NULL, NULL, 50); /* the farewell goes out */
+	fake_crash(&w, target);
+	uint64_t t0 = w.now;
+	cr_assert(fake_world_run(&w, all_see_target_left, NULL, 30000));
+	cr_log_info("everyone saw the leave after %llu ms",
+		    (unsigned long long)(w.now - t0));
+	cr_assert_lt(w.now - t0, 5000, "a leave spreads by gossip, no timeout");
+	fake_world_run(&w, NULL, NULL, 60000);
+	cr_assert(all_see_target_left(NULL), "left stays left, never dead");
+	cr_assert_eq(total_deaths(), 0);
+}
+
+Test(swim, dead_members_are_reaped_after_the_documented_time)
+{
+	cfg.dead_reap_ms = 20000;
+	converge(8, 10000);
+	target = 3;
+	fake_crash(&w, target);
+	cr_assert(fake_world_run(&w, all_see_target_dead, NULL, 120000));
+	enum swim_status st;
+	fake_world_run(&w, NULL, NULL, 15000);
+	cr_assert_eq(swim_member_status(sw[0], id_of(target), &st, NULL), 0,
+		     "still listed before the reap time");
+	fake_world_run(&w, NULL, NULL, 10000);
+	cr_assert_eq(swim_member_status(sw[0], id_of(target), &st, NULL),
+		     MIST_ENOTFOUND, "forgotten after it");
+}
+
 Test(swim, another_key_cannot_take_a_live_name)
 {
 	converge(8, 10000);
