@@ -55,12 +55,12 @@ mist_alive() { mist_members "$1" | grep -o '"status":"alive"' | wc -l; }
 mist_status_of() { mist_members "$1" | grep -o "\"name\":\"m$2\"[^}]*\"status\":\"[a-z]*\"" | grep -o '[a-z]*"$' | tr -d '"'; }
 t0=$(now)
 for i in $(seq 0 $((n - 1))); do
-	join=(); [ "$i" -gt 0 ] && join=(--join "${maddr[0]}")
+	# all at once, as for Serf: --join retries until the seed is up
+	join=(); [ "$i" -gt 0 ] && join=(--join 127.0.3.1:7946)
 	"$mist" agent --data "$work/m$i" --key "$work/key" --bind "127.0.3.$((i + 1)):7946" \
 		--name "m$(printf %02d "$i")" --log-level warn "${join[@]}" 2>>"$work/mist.log" &
 	pids+=($!); mpid[$i]=$!
-	for _ in $(seq 50); do [ -s "$work/m$i/agent.addr" ] && break; sleep 0.02; done
-	maddr[$i]=$(cat "$work/m$i/agent.addr")
+	maddr[$i]=127.0.3.$((i + 1)):7946
 done
 for i in $(seq 0 $((n - 1))); do
 	wait_for '[ "$(mist_alive "$i")" = "$n" ]' 120

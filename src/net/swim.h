@@ -41,6 +41,7 @@ struct swim_config {
 	uint32_t indirect_checks;     /* k: members asked to ping-req */
 	uint32_t suspicion_mult;      /* alpha: min suspicion = a*log10(n)*T */
 	uint32_t suspicion_max_mult;  /* beta: max suspicion = b * min */
+	uint32_t suspicion_confirm;   /* k: confirmations that reach the min */
 	uint32_t retransmit_mult;     /* lambda: sends = l*ceil(log10(n+1)) */
 	uint32_t gossip_interval_ms;  /* dissemination tick */
 	uint32_t gossip_nodes;	      /* members per dissemination tick */

@@ -72,6 +72,16 @@ fake_remote_send(void *ctx, struct msg *m)
 	if (to < 0 || w->down[to])
 		return MIST_EUNREACHABLE;
 	int from = fake_ctx_index(ctx);
+	/* a link needs a shared key: the responder accepts any key of its
+	 * keyring, the initiator offers its primary (as net/link.c does) */
+	if (w->keys[from].n > 0 && w->keys[to].n > 0) {
+		const uint8_t *k = keyring_primary(&w->keys[from]);
+		bool shared = false;
+		for (int i = 0; i < w->keys[to].n; i++)
+			shared |= memcmp(w->keys[to].keys[i], k, 32) == 0;
+		if (!shared)
+			return MIST_EUNREACHABLE;
+	}
 	struct buf b = BUF_INIT;
 	wire_envelope_encode(&b, m, w->now);
 	struct fake_pkt *p = malloc(sizeof(*p) + b.len);
