@@ -24,6 +24,15 @@ void cmd_print_version(void);
 int cmd_read_key(const char *path, uint8_t key[32]);
 /** Opens a client connection or prints why not; 0 or -1. */
 int cmd_connect(struct conn *c, const char *agent, const char *keyfile);
+/**
+ * Connects to @a agent with the key in @a keyfile, sends one request to
+ * @a actor and waits for the reply (@a timeout_ms, 0 for the default).  On
+ * any failure -- no agent, refused handshake, error reply -- prints why,
+ * prefixed by @a cmd, and returns -1; else 0 and *reply (the caller's).
+ */
+int cmd_request(const char *cmd, const char *agent, const char *keyfile,
+		uint32_t actor, uint32_t type, const void *body, uint32_t len,
+		int timeout_ms, struct msg **reply);
 /** Writes @a s as a JSON string literal (quoted, escaped) to stdout. */
 void cmd_json_str(const char *s);
 

@@ -73,9 +73,6 @@ cmd_keys(int argc, char **argv)
 		fprintf(stderr, "mist keys: KEY must be 64 hex digits\n");
 		return EXIT_USAGE;
 	}
-	struct conn conn;
-	if (cmd_connect(&conn, agent, keyfile) != 0)
-		return EXIT_RUNTIME;
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
@@ -86,20 +83,14 @@ cmd_keys(int argc, char **argv)
 		msgpack_pack_str_with_body(&pk, "key", 3);
 		msgpack_pack_bin_with_body(&pk, key, 32);
 	}
-	struct msg *reply = NULL;
-	int rc = conn_request(&conn, ACTOR_ADMIN, MSG_KEYS, b.data,
-			      (uint32_t)b.len, &reply);
+	struct msg *reply;
+	int rc = cmd_request("keys", agent, keyfile, ACTOR_ADMIN, MSG_KEYS,
+			     b.data, (uint32_t)b.len, 0, &reply);
+	sodium_memzero(b.data, b.cap);
 	buf_destroy(&b);
-	conn_close(&conn);
 	sodium_memzero(key, sizeof(key));
-	if (rc == 0 && reply->status != 0)
-		rc = reply->status;
-	if (rc != 0) {
-		fprintf(stderr, "mist keys: %s\n", mist_strerror(rc));
-		if (reply)
-			msg_delete(reply);
+	if (rc != 0)
 		return EXIT_RUNTIME;
-	}
 	struct mp_cur cur;
 	uint32_t n;
 	uint64_t nodes = 0, ok = 0;

@@ -68,6 +68,33 @@ cmd_connect(struct conn *c, const char *agent, const char *keyfile)
 	return 0;
 }
 
+int
+cmd_request(const char *cmd, const char *agent, const char *keyfile,
+	    uint32_t actor, uint32_t type, const void *body, uint32_t len,
+	    int timeout_ms, struct msg **reply)
+{
+	struct conn conn;
+	*reply = NULL;
+	if (cmd_connect(&conn, agent, keyfile) != 0)
+		return -1;
+	if (timeout_ms > 0)
+		conn.timeout_ms = timeout_ms;
+	int rc = conn_request(&conn, actor, type, body, len, reply);
+	conn_close(&conn);
+	if (rc == 0 && (*reply)->status != 0)
+		rc = (*reply)->status;
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "mist %s: %s\n", cmd,
+		rc == MIST_EAUTH ? "the agent refused the handshake (is this "
+				   "the cluster's key?)"
+				 : mist_strerror(rc));
+	if (*reply != NULL)
+		msg_delete(*reply);
+	*reply = NULL;
+	return -1;
+}
+
 void
 cmd_json_str(const char *s)
 {

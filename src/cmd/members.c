@@ -201,23 +201,10 @@ cmd_members(int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	struct conn conn;
-	if (cmd_connect(&conn, agent, key) != 0)
+	struct msg *reply;
+	if (cmd_request("members", agent, key, ACTOR_SWIM, MSG_MEMBERS, NULL, 0,
+			0, &reply) != 0)
 		return EXIT_RUNTIME;
-	struct msg *reply = NULL;
-	int rc = conn_request(&conn, ACTOR_SWIM, MSG_MEMBERS, NULL, 0, &reply);
-	conn_close(&conn);
-	if (rc == 0 && reply->status != 0)
-		rc = reply->status;
-	if (rc != 0) {
-		fprintf(stderr, "mist members: %s\n",
-			rc == MIST_EAUTH ? "the agent refused the handshake "
-					   "(is this the cluster's key?)"
-					 : mist_strerror(rc));
-		if (reply)
-			msg_delete(reply);
-		return EXIT_RUNTIME;
-	}
 	struct mp_cur cur;
 	uint32_t n;
 	mp_cur_init(&cur, reply->body, reply->len);
