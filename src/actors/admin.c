@@ -183,6 +183,7 @@ ping_start(struct actor *self, struct admin *ad, const struct msg *req)
 			rc = mp_skip(&c);
 	}
 	if (rc != 0 || count == 0 || count > ADMIN_PING_MAX_COUNT ||
+	    (!flood && count > ADMIN_PING_MAX_RTTS) ||
 	    size < sizeof(uint32_t) || size > ADMIN_PING_MAX_SIZE) {
 		actor_reply_error(self, req, MIST_EINVAL);
 		return;

@@ -41,8 +41,10 @@ struct admin_hooks {
 int admin_spawn(struct actor_sys *sys, const struct admin_self *self,
 		const struct admin_hooks *hooks);
 
-/** Ping request limits: a bound on what one request may make us do. */
+/** Ping request limits: a bound on what one request may make us do.
+ *  Floods keep nothing per message; round trips keep 8 bytes each. */
 #define ADMIN_PING_MAX_COUNT 100000000u
+#define ADMIN_PING_MAX_RTTS 1000000u
 #define ADMIN_PING_MAX_SIZE (64u << 10)
 
 #endif

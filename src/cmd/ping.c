@@ -128,6 +128,11 @@ cmd_ping(int argc, char **argv)
 		default: fputs(usage, stderr); return EXIT_USAGE;
 		}
 	}
+	if (!flood && count > ADMIN_PING_MAX_RTTS) {
+		fprintf(stderr, "mist ping: --count is at most %u without --flood\n",
+			ADMIN_PING_MAX_RTTS);
+		return EXIT_USAGE;
+	}
 	bool json = strcmp(format, "json") == 0;
 	if (optind + 1 != argc || agent == NULL || key == NULL ||
 	    (!json && strcmp(format, "table") != 0)) {

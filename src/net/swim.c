@@ -617,6 +617,15 @@ swim_apply_suspect(struct swim *s, uint64_t node, uint64_t inc, uint64_t from)
 	struct swim_member *m = swim_find(s, node);
 	if (m == NULL || m->status >= SWIM_DEAD || inc < m->inc)
 		return;
+	/*
+	 * A suspicion of a life we have not seen alive (a restart, a move):
+	 * adopting its incarnation would pin the old address, and the alive
+	 * update that carries the new one would then look stale.  Wait for
+	 * that alive update; a real failure still arrives as DEAD.  Invariant:
+	 * m->inc is always the incarnation of m->addr.
+	 */
+	if (inc > m->inc)
+		return;
 	if (m->status == SWIM_SUSPECT && inc == m->inc) {
 		/* an independent confirmation shortens the suspicion */
 		for (uint32_t i = 0; i < m->nconfirm; i++)
@@ -651,7 +660,11 @@ swim_apply_dead(struct swim *s, uint64_t node, uint64_t inc, uint64_t from,
 	struct swim_member *m = swim_find(s, node);
 	if (m == NULL || m->status >= SWIM_DEAD || inc < m->inc)
 		return;
-	m->inc = inc;
+	/*
+	 * The incarnation we keep is the one whose address we know: only an
+	 * alive update may raise it (see swim_apply_suspect).  A death of a
+	 * newer life is recorded against the life we know.
+	 */
 	m->status = left ? SWIM_LEFT : SWIM_DEAD;
 	m->since = swim_now(s);
 	actor_timer_stop(s->actor, &m->suspect_timer);

@@ -316,6 +316,10 @@ Test(cluster, every_command_has_help_version_and_usage_errors)
 	cr_assert_eq(proc_run(none, NULL, 5000), 2);
 	char *unknown[] = {mist(), "frobnicate", NULL};
 	cr_assert_eq(proc_run(unknown, NULL, 5000), 2);
+	char *toomany[] = {mist(), "ping", "--agent", "127.0.0.1:1", "--key",
+			   keyfile, "--count", "2000000", "x", NULL};
+	cr_assert_eq(proc_run(toomany, NULL, 5000), 2,
+		     "round trips are bounded (8 bytes each on the agent)");
 	char *noport[] = {mist(), "members", "--agent", "127.0.0.1:1", "--key",
 			  keyfile, NULL};
 	cr_assert_eq(proc_run(noport, NULL, 10000), 1, "runtime error: exit 1");
