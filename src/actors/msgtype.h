@@ -8,6 +8,8 @@
 #ifndef MIST_ACTORS_MSGTYPE_H_INCLUDED
 #define MIST_ACTORS_MSGTYPE_H_INCLUDED
 
+#include <stdint.h>
+
 enum msg_type {
 	/* runtime */
 	MSG_STOP = 1,	   /* local: orderly shutdown, last message */
@@ -32,6 +34,32 @@ enum msg_type {
 	MSG_KEYS = 74,	     /* req {op, key}: apply on every live member */
 	MSG_KEYS_LOCAL = 75  /* req {op, key}: apply here; reply {keys, primary} */
 };
+
+/**
+ * Types that only the node itself may produce: I/O events, timers, the
+ * shutdown, commands to the gossip actor.  Their handlers trust them (a
+ * timer carries a pointer), so a message of such a type arriving from the
+ * network is a protocol violation: net/link.c refuses it and closes the
+ * link.  Keep this in step with the table above.
+ */
+static inline int
+msgtype_is_local(uint32_t type)
+{
+	switch (type) {
+	case MSG_STOP:
+	case MSG_TIMER:
+	case MSG_LINK_UP:
+	case MSG_LINK_DOWN:
+	case MSG_GOSSIP_PACKET:
+	case MSG_MEMBER_EVENT:
+	case MSG_SWIM_SUBSCRIBE:
+	case MSG_SWIM_JOIN:
+	case MSG_SWIM_LEAVE:
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 /* Well-known actor ids on every node. */
 enum actor_wellknown {

@@ -436,9 +436,15 @@ link_deliver_cb(void *ctx, struct msg *msg)
 {
 	struct link *l = ctx;
 	struct link_mgr *m = l->mgr;
-	/* a peer speaks only for itself, and only to us */
+	/* a peer speaks only for itself, only to us, and never in the
+	 * node's own voice (timers, shutdown, I/O events) */
 	if (msg->from.node != l->node || msg->to.node != m->sys->node) {
 		m->stats.spoofed++;
+		msg_delete(msg);
+		return MIST_EPROTO;
+	}
+	if (msgtype_is_local(msg->type)) {
+		m->stats.local_types++;
 		msg_delete(msg);
 		return MIST_EPROTO;
 	}

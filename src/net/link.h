@@ -31,7 +31,8 @@
  * does not finish within handshake_timeout is cut, at most max_handshakes
  * may be in progress at once, and any failure -- a bad tag (wrong key,
  * flipped bit, replayed or reordered frame), a malformed envelope, an
- * envelope claiming another sender -- closes that connection and only that
+ * envelope claiming another sender or a type only the node itself may
+ * produce (msgtype_is_local) -- closes that connection and only that
  * one.  Counters in struct link_stats record every reason.
  *
  * One link per pair of nodes: when a second one comes up (both sides
@@ -90,7 +91,8 @@ void link_config_default(struct link_config *cfg);
 
 struct link_stats {
 	uint64_t accepted, handshakes_ok, handshakes_failed, timeouts;
-	uint64_t refused_busy, bad_frames, oversized, spoofed, frames_in,
+	uint64_t refused_busy, bad_frames, oversized, spoofed, local_types,
+		frames_in,
 		frames_out, msgs_in, msgs_out, rekeys;
 };
 

@@ -242,7 +242,7 @@ Test(link, a_node_with_another_cluster_key_is_never_linked)
 /* ------------------------------------------------------------ attackers */
 
 enum attack { A_GARBAGE, A_OVERSIZED, A_TRUNCATED, A_FLIPPED, A_REPLAYED,
-	      A_SPOOFED, A_SILENT };
+	      A_SPOOFED, A_SILENT, A_LOCALTYPE };
 
 struct attacker {
 	enum attack kind;
@@ -327,7 +327,9 @@ attacker_main(void *arg)
 	}
 	a->setup_rc = conn_open(&c, a->addr, psk, 5000);
 	if (a->setup_rc == 0) {
-		struct msg *m = msg_new(MSG_SINK, NULL, 0);
+		/* a shutdown in the node's own voice, or a plain sink message */
+		struct msg *m = msg_new(a->kind == A_LOCALTYPE ? MSG_STOP : MSG_SINK,
+					NULL, 0);
 		m->from = (struct actor_ref){c.id.node, 1};
 		m->to = (struct actor_ref){c.agent, ACTOR_ECHO};
 		struct buf f = BUF_INIT;
@@ -451,6 +453,16 @@ Test(link, a_client_cannot_speak_for_another_node)
 	two_nodes(NULL);
 	attack(A_SPOOFED);
 	cr_assert_eq(na.links.stats.spoofed, 1);
+	tnode_stop(&na);
+	tnode_stop(&nb);
+}
+
+Test(link, a_peer_cannot_send_what_only_the_node_itself_sends)
+{
+	two_nodes(NULL);
+	attack(A_LOCALTYPE); /* MSG_STOP to the echo actor; attack() then
+			      * checks that echo still answers */
+	cr_assert_eq(na.links.stats.local_types, 1);
 	tnode_stop(&na);
 	tnode_stop(&nb);
 }
