@@ -47,6 +47,24 @@ wait_for() {
 }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
+# mean RSS (KiB) and CPU (% of a core) per process of the array named $1,
+# after 5 s of settling, CPU over the next 20 s; sets idle_rss, idle_cpu
+idle() {
+	local -n ps=$1
+	local rss=0 cpu0=0 cpu1=0 hz
+	hz=$(getconf CLK_TCK)
+	sleep 5
+	for p in "${ps[@]}"; do
+		rss=$((rss + $(awk '/VmRSS/ {print $2}' "/proc/$p/status")))
+		cpu0=$((cpu0 + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	sleep 20
+	for p in "${ps[@]}"; do cpu1=$((cpu1 + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	idle_rss=$((rss / ${#ps[@]}))
+	idle_cpu=$(awk -v c=$((cpu1 - cpu0)) -v hz="$hz" -v n="${#ps[@]}" \
+		'BEGIN { printf "%.3f", 100 * c / hz / 20 / n }')
+}
+
 # ------------------------------------------------------------------ mist
 "$mist" keygen > "$work/key"
 maddr=()
@@ -67,18 +85,7 @@ for i in $(seq 0 $((n - 1))); do
 done
 mist_join=$(elapsed "$t0" "$(now)")
 
-sleep 5
-rss=0; cpu0=0
-for i in $(seq 0 $((n - 1))); do
-	rss=$((rss + $(awk '/VmRSS/ {print $2}' /proc/${mpid[$i]}/status)))
-	cpu0=$((cpu0 + $(awk '{print $14 + $15}' /proc/${mpid[$i]}/stat)))
-done
-sleep 20
-cpu1=0
-for i in $(seq 0 $((n - 1))); do cpu1=$((cpu1 + $(awk '{print $14 + $15}' /proc/${mpid[$i]}/stat))); done
-hz=$(getconf CLK_TCK)
-mist_rss=$((rss / n))
-mist_cpu=$(awk -v c=$((cpu1 - cpu0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.3f", 100 * c / hz / 20 / n }')
+idle mpid; mist_rss=$idle_rss; mist_cpu=$idle_cpu
 
 hog() { for _ in $(seq $((2 * $(nproc)))); do (while :; do :; done) & hogs+=($!); done; }
 unhog() { for p in "${hogs[@]}"; do kill -9 "$p" 2>/dev/null; done; wait "${hogs[@]}" 2>/dev/null; hogs=(); }
@@ -120,17 +127,7 @@ for i in $(seq 0 $((n - 1))); do
 done
 serf_join=$(elapsed "$t0" "$(now)")
 
-sleep 5
-rss=0; cpu0=0
-for i in $(seq 0 $((n - 1))); do
-	rss=$((rss + $(awk '/VmRSS/ {print $2}' /proc/${spid[$i]}/status)))
-	cpu0=$((cpu0 + $(awk '{print $14 + $15}' /proc/${spid[$i]}/stat)))
-done
-sleep 20
-cpu1=0
-for i in $(seq 0 $((n - 1))); do cpu1=$((cpu1 + $(awk '{print $14 + $15}' /proc/${spid[$i]}/stat))); done
-serf_rss=$((rss / n))
-serf_cpu=$(awk -v c=$((cpu1 - cpu0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.3f", 100 * c / hz / 20 / n }')
+idle spid; serf_rss=$idle_rss; serf_cpu=$idle_cpu
 
 hog
 serf_fp=0

@@ -96,47 +96,58 @@ all_alive(void *ctx)
 }
 
 static int target;
+
+/* Live members other than the target, and how many see it in state @a st
+ * (@a or_worse: that state or a later one in alive < suspect < dead). */
+static void
+target_views(enum swim_status st, bool or_worse, int *others, int *seeing)
+{
+	*others = *seeing = 0;
+	for (int i = 0; i < N; i++) {
+		enum swim_status v;
+		if (i == target || !live(i))
+			continue;
+		(*others)++;
+		if (swim_member_status(sw[i], id_of(target), &v, NULL) == 0 &&
+		    (or_worse ? v >= st : v == st))
+			(*seeing)++;
+	}
+}
+
 static bool
 all_see_target_dead(void *ctx)
 {
+	int others, seeing;
 	(void)ctx;
-	for (int i = 0; i < N; i++) {
-		enum swim_status st;
-		if (i == target || !live(i))
-			continue;
-		if (swim_member_status(sw[i], id_of(target), &st, NULL) != 0 ||
-		    st != SWIM_DEAD)
-			return false;
-	}
-	return true;
+	target_views(SWIM_DEAD, false, &others, &seeing);
+	return seeing == others;
+}
+
+static bool
+all_see_target_left(void *ctx)
+{
+	int others, seeing;
+	(void)ctx;
+	target_views(SWIM_LEFT, false, &others, &seeing);
+	return seeing == others;
 }
 
 static bool
 anyone_suspects_target(void *ctx)
 {
+	int others, seeing;
 	(void)ctx;
-	for (int i = 0; i < N; i++) {
-		enum swim_status st;
-		if (i != target && live(i) &&
-		    swim_member_status(sw[i], id_of(target), &st, NULL) == 0 &&
-		    st >= SWIM_SUSPECT)
-			return true;
-	}
-	return false;
+	target_views(SWIM_SUSPECT, true, &others, &seeing);
+	return seeing > 0;
 }
 
 static bool
 anyone_sees_target_dead(void *ctx)
 {
+	int others, seeing;
 	(void)ctx;
-	for (int i = 0; i < N; i++) {
-		enum swim_status st;
-		if (i != target && live(i) &&
-		    swim_member_status(sw[i], id_of(target), &st, NULL) == 0 &&
-		    st == SWIM_DEAD)
-			return true;
-	}
-	return false;
+	target_views(SWIM_DEAD, false, &others, &seeing);
+	return seeing > 0;
 }
 
 static uint64_t
@@ -377,20 +388,6 @@ Test(swim, a_restart_with_a_new_key_is_a_new_member)
 	}
 }
 
-static bool
-all_see_target_left(void *ctx)
-{
-	(void)ctx;
-	for (int i = 0; i < N; i++) {
-		enum swim_status st;
-		if (i == target || !live(i))
-			continue;
-		if (swim_member_status(sw[i], id_of(target), &st, NULL) != 0 ||
-		    st != SWIM_LEFT)
-			return false;
-	}
-	return true;
-}
 
 Test(swim, a_graceful_leave_is_left_not_dead)
 {
