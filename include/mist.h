@@ -42,7 +42,12 @@ extern "C" {
 	XX(EVERSION, 13, "unsupported protocol version")                       \
 	XX(ENOTFOUND, 14, "not found")                                         \
 	XX(EEXIST, 15, "already exists")                                       \
-	XX(EUNKNOWN, 16, "unknown message type")
+	XX(EUNKNOWN, 16, "unknown message type")                               \
+	XX(ENOFUNC, 17, "unknown function: no member has ever offered it")     \
+	XX(ENONODE, 18, "no live node allowed by the job offers the function") \
+	XX(ETASK, 19, "task failed after its attempts")                        \
+	XX(ECANCELED, 20, "job cancelled")                                     \
+	XX(EPERM, 21, "not allowed for this credential")
 
 enum mist_errno {
 #define MIST_XX(name, num, msg) MIST_##name = -(num),

@@ -32,7 +32,25 @@ enum msg_type {
 	MSG_SWIM_LEAVE = 73,	 /* req: leave gracefully; reply when sent */
 	/* keyring (ACTOR_ADMIN) */
 	MSG_KEYS = 74,	     /* req {op, key}: apply on every live member */
-	MSG_KEYS_LOCAL = 75  /* req {op, key}: apply here; reply {keys, primary} */
+	MSG_KEYS_LOCAL = 75, /* req {op, key}: apply here; reply {keys, primary} */
+	/* jobs: function actor (ACTOR_FUNCTION) */
+	MSG_TASK_RUN = 76,   /* owner -> worker: run one attempt of a task */
+	/* jobs: data manager (ACTOR_DATA) */
+	MSG_TASK_DONE = 77,  /* worker -> owner: an attempt ended */
+	MSG_VALUE_GET = 78,  /* req: a chunk of a value held here */
+	MSG_VALUE_FREE = 79, /* owner -> holder: drop values of a job */
+	MSG_JOB_CREATE = 80, /* client requests, wrapped [cred, role, body] */
+	MSG_JOB_ATTACH = 81,
+	MSG_JOB_TASKS = 82,
+	MSG_JOB_WAIT = 83,
+	MSG_JOB_READ = 84,
+	MSG_JOB_STATUS = 85,
+	MSG_JOB_CANCEL = 86,
+	MSG_JOB_RELEASE = 87,
+	MSG_JOB_CLOSE = 88,
+	MSG_JOB_LIST = 89,
+	/* gateway (ACTOR_GATEWAY) */
+	MSG_CREDS = 90 /* req {op, name, role, id}: manage client credentials */
 };
 
 /**
@@ -66,6 +84,9 @@ enum actor_wellknown {
 	ACTOR_ADMIN = 1, /* membership view, ping, diagnostics */
 	ACTOR_ECHO = 2,	 /* echo and sink for link tests and benchmarks */
 	ACTOR_SWIM = 3,	 /* gossip membership (SWIM + Lifeguard) */
+	ACTOR_GATEWAY = 4,  /* client connections, credentials */
+	ACTOR_FUNCTION = 5, /* runs task attempts on the executors */
+	ACTOR_DATA = 6,	    /* data manager: job owner, values held here */
 	ACTOR_FIRST_DYNAMIC = 64
 };
 

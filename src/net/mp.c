@@ -336,3 +336,37 @@ mp_str_eq(const char *s, uint32_t len, const char *key)
 {
 	return strlen(key) == len && memcmp(s, key, len) == 0;
 }
+
+int
+mp_read_double(struct mp_cur *c, double *v)
+{
+	if (mp_need(c, 1))
+		return MIST_EPROTO;
+	uint8_t t = *c->p;
+	if (t == 0xca || t == 0xcb) {
+		int n = t == 0xca ? 4 : 8;
+		if (mp_need(c, 1 + (size_t)n))
+			return MIST_EPROTO;
+		uint64_t bits = mp_be(c->p + 1, n);
+		if (n == 4) {
+			uint32_t b32 = (uint32_t)bits;
+			float f;
+			memcpy(&f, &b32, 4);
+			*v = f;
+		} else {
+			memcpy(v, &bits, 8);
+		}
+		c->p += 1 + n;
+		return 0;
+	}
+	int64_t i;
+	if (mp_read_int(c, &i) == 0) {
+		*v = (double)i;
+		return 0;
+	}
+	uint64_t u;
+	if (mp_read_uint(c, &u) != 0)
+		return MIST_EPROTO;
+	*v = (double)u;
+	return 0;
+}

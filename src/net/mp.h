@@ -55,6 +55,8 @@ mp_cur_left(const struct mp_cur *c)
 int mp_read_uint(struct mp_cur *c, uint64_t *v);
 int mp_read_int(struct mp_cur *c, int64_t *v);
 int mp_read_bool(struct mp_cur *c, bool *v);
+/** A float32, float64 or integer, as a double. */
+int mp_read_double(struct mp_cur *c, double *v);
 int mp_read_nil(struct mp_cur *c);
 int mp_read_str(struct mp_cur *c, const char **s, uint32_t *len);
 int mp_read_bin(struct mp_cur *c, const uint8_t **b, uint32_t *len);

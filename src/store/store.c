@@ -23,7 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const store_table_names[STORE_TABLES] = {"meta"};
+static const char *const store_table_names[STORE_TABLES] = {"meta", "jobs",
+								   "creds"};
 
 struct store_op {
 	struct store_op *next;
@@ -218,6 +219,36 @@ store_get(struct store *s, enum store_table t, const void *key, size_t klen,
 	if (rc == MDB_NOTFOUND)
 		return MIST_ENOTFOUND;
 	return rc == 0 ? 0 : MIST_ESTORE;
+}
+
+int
+store_scan(struct store *s, enum store_table t, const void *prefix,
+	   size_t plen, store_scan_cb cb, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+		return MIST_ESTORE;
+	if (mdb_cursor_open(txn, s->dbi[t], &cur) != 0) {
+		mdb_txn_abort(txn);
+		return MIST_ESTORE;
+	}
+	MDB_val k = {plen, (void *)prefix}, v;
+	int rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	int status = 0;
+	while (rc == 0) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		/* the callback sees LMDB's pages: it copies what it keeps */
+		if (cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		status = MIST_ESTORE;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return status;
 }
 
 static void

@@ -32,7 +32,9 @@
 
 /** The tables (LMDB named databases). */
 enum store_table {
-	STORE_META, /* node facts: boot count, ... */
+	STORE_META,  /* node facts: boot count, keyring */
+	STORE_JOBS,  /* the job journal (actors/data.c) */
+	STORE_CREDS, /* client credentials (net/gateway.c) */
 	STORE_TABLES
 };
 
@@ -58,5 +60,16 @@ void store_put(struct store *s, enum store_table t, const void *key,
 void store_del(struct store *s, enum store_table t, const void *key,
 	       size_t klen, store_done_cb cb, void *arg);
 struct store_stats store_stats(struct store *s);
+
+/**
+ * Calls @a cb for every key starting with @a prefix, in key order, inside
+ * one read transaction; a non-zero return stops the scan.  The pointers
+ * given to @a cb are LMDB's and die with the call: copy what you keep.
+ * 0 or MIST_ESTORE.
+ */
+typedef int (*store_scan_cb)(void *arg, const void *key, size_t klen,
+			     const void *val, size_t vlen);
+int store_scan(struct store *s, enum store_table t, const void *prefix,
+	       size_t plen, store_scan_cb cb, void *arg);
 
 #endif

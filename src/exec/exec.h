@@ -1,0 +1,106 @@
+/*
+ * exec.h -- executors: the processes that run user code, and the pool that
+ * feeds them.
+ *
+ * The agent never loads a plugin.  It starts a pool of executor processes
+ * (`mist executor`, the same binary) joined to it by a socketpair; each
+ * executor dlopen()s the plugins, announces the functions it found, and then
+ * runs the tasks it is sent, in order, one at a time.  Tasks are pipelined:
+ * up to `depth` tasks wait in an executor's socket, so a busy node pays one
+ * write and one read per batch of tasks, not a round trip per task.
+ *
+ * Frames both ways: u32 big-endian length, then one msgpack array.
+ *
+ *   agent -> executor   [seq u64, fn u32, args bin, [input bin...], nout u32]
+ *   executor -> agent   [0, [name str...]]                  hello, first frame
+ *                       [seq, 0, exec_us, [output bin...]]  success
+ *                       [seq, 1, exec_us, message str]       the function failed
+ *
+ * bin fields carry msgpack objects as opaque bytes.  Limits, all per task
+ * attempt: CPU time (ITIMER_PROF inside the executor: the signal ends it),
+ * wall time (the pool kills the executor), address space (RLIMIT_AS set
+ * once per executor: a hog sees allocations fail).  An executor that dies
+ * fails the task it was running -- the one at the head of its pipeline --
+ * and only that one: the tasks queued behind it are handed to another
+ * executor, and a replacement is started.
+ */
+#ifndef MIST_EXEC_EXEC_H_INCLUDED
+#define MIST_EXEC_EXEC_H_INCLUDED
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "mist_plugin.h"
+
+/** Largest frame either way: bounds one task's arguments, inputs, outputs. */
+#define EXEC_MAX_FRAME (64u << 20)
+#define EXEC_MAX_FUNCTIONS 256
+#define EXEC_NAME_MAX 64
+#define EXEC_MAX_PLUGINS 16
+#define EXEC_ERR_MAX 1024
+
+/* ------------------------------------------------------ executor side */
+
+/**
+ * The body of `mist executor`: loads @a plugins, limits the address space to
+ * @a memory_bytes (0: none), then serves tasks on @a fd until it closes.
+ * Returns the process exit status.
+ */
+int executor_main(int fd, char *const *plugins, int nplugins,
+		  uint64_t memory_bytes, uint32_t cpu_ms);
+
+/* ---------------------------------------------------------- pool side */
+
+struct pool_config {
+	const char *exe;	     /* the mist binary (uv_exepath) */
+	const char *plugins[EXEC_MAX_PLUGINS];
+	int nplugins;
+	uint32_t executors;	     /* processes, default: cores */
+	uint32_t depth;		     /* tasks pipelined per executor */
+	uint32_t memory_mb;	     /* address space per executor */
+	uint32_t cpu_ms;	     /* CPU time per task */
+	uint32_t wall_ms;	     /* wall time per task */
+};
+
+void pool_config_default(struct pool_config *cfg);
+
+/**
+ * A finished attempt.  @a status 0: @a outs holds @a nout outputs (valid
+ * during the call only, already checked to be msgpack).  Otherwise
+ * MIST_ETASK with @a err saying why (the function's message, a limit, a
+ * crash).
+ */
+typedef void (*pool_done_cb)(void *ctx, uint64_t key, int status,
+			     const char *err, const struct mist_blob *outs,
+			     uint32_t nout, uint32_t exec_us);
+/** The functions the executors offer, once known (first hello). */
+typedef void (*pool_ready_cb)(void *ctx, const char *const *names,
+			      uint32_t n);
+
+struct pool;
+
+/** Starts the executors.  NULL only if nothing can be spawned. */
+struct pool *pool_open(uv_loop_t *loop, const struct pool_config *cfg,
+		       pool_done_cb done, pool_ready_cb ready, void *ctx);
+/** The index of function @a name, or -1 (unknown, or not ready yet). */
+int pool_fn_index(const struct pool *p, const char *name, uint32_t len);
+/**
+ * Queues one task; @a args and the inputs are copied.  The done callback
+ * runs later, exactly once per accepted task (also at close, with
+ * MIST_ECLOSED).  0, MIST_ENOTFOUND (bad fn), MIST_E2BIG, MIST_ECLOSED.
+ */
+int pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
+		uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
+		uint32_t nout);
+/** Tasks accepted and not finished (queued plus running). */
+uint32_t pool_pending(const struct pool *p);
+/** Counters: tasks done, failed, executors replaced. */
+struct pool_stats {
+	uint64_t done, failed, replaced;
+};
+struct pool_stats pool_stats(const struct pool *p);
+/** Kills the executors; pending tasks complete with MIST_ECLOSED.  The pool
+ * is freed once the loop has closed its handles. */
+void pool_close(struct pool *p);
+
+#endif

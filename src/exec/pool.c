@@ -1,0 +1,625 @@
+/*
+ * pool.c -- the agent's side of the executors (see exec.h).
+ *
+ * State per executor: a process, a pipe, the FIFO of tasks sent to it (the
+ * head is the one running), bytes waiting to be written.  Tasks that find
+ * every executor full wait in the pool's FIFO.  Writes are gathered and
+ * issued from a prepare handle, once per loop iteration, so the tasks an
+ * actor turn produced go out in one write per executor.
+ *
+ * Failure accounting: the head of a dead executor's FIFO is the task that
+ * killed it (the executor runs in order and we have read everything it
+ * wrote before EOF); the others never started and go back to the front of
+ * the wait queue.  An executor that dies before its hello counts as a
+ * start failure; after EXEC_START_FAILURES in a row the pool stops
+ * respawning and fails what waits (a broken plugin, not a broken task).
+ */
+#include "config.h"
+#include "exec/exec.h"
+#include "mist.h"
+#include "net/mp.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <msgpack.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXEC_START_FAILURES 3
+
+struct ptask {
+	struct ptask *next;
+	uint64_t key;
+	uint32_t len; /* frame bytes, header included */
+	uint8_t frame[];
+};
+
+struct tqueue {
+	struct ptask *head, *tail;
+	uint32_t n;
+};
+
+static void
+tq_push(struct tqueue *q, struct ptask *t)
+{
+	t->next = NULL;
+	if (q->tail)
+		q->tail->next = t;
+	else
+		q->head = t;
+	q->tail = t;
+	q->n++;
+}
+
+static void
+tq_push_front(struct tqueue *q, struct ptask *t)
+{
+	t->next = q->head;
+	q->head = t;
+	if (q->tail == NULL)
+		q->tail = t;
+	q->n++;
+}
+
+static struct ptask *
+tq_pop(struct tqueue *q)
+{
+	struct ptask *t = q->head;
+	if (t == NULL)
+		return NULL;
+	q->head = t->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->n--;
+	return t;
+}
+
+enum xstate { X_STARTING, X_READY, X_DEAD };
+
+struct executor {
+	struct pool *pool;
+	uv_process_t proc;
+	uv_pipe_t pipe;
+	enum xstate state;
+	struct tqueue inflight;
+	uint64_t head_since; /* ms: when the head task started */
+	struct buf out;	     /* frames not yet written */
+	struct buf in;
+	const char *kill_reason; /* set when we killed it */
+	int handles;
+};
+
+struct pool {
+	uv_loop_t *loop;
+	struct pool_config cfg;
+	pool_done_cb done;
+	pool_ready_cb ready;
+	void *ctx;
+	struct executor **xs;
+	struct tqueue waiting;
+	uint32_t pending;
+	char (*names)[EXEC_NAME_MAX];
+	uint32_t nnames;
+	bool have_names;
+	uint32_t start_failures;
+	bool broken, closing;
+	uv_prepare_t flush;
+	uv_timer_t watchdog;
+	int handles;
+	struct pool_stats stats;
+	char wall_msg[64];
+};
+
+void
+pool_config_default(struct pool_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->executors = cores > 0 ? (uint32_t)cores : 1;
+	/* Enough tasks in each executor's socket to hide the hand-off (a
+	 * wake-up costs 20-30 us here) without hoarding work another
+	 * executor could take. */
+	cfg->depth = 32;
+	cfg->memory_mb = 1024;
+	cfg->cpu_ms = 60000;
+	cfg->wall_ms = 120000;
+}
+
+static void pool_spawn(struct pool *p, uint32_t i);
+static void pool_dispatch(struct pool *p);
+
+static void
+pool_maybe_free(struct pool *p)
+{
+	if (!p->closing || p->handles > 0)
+		return;
+	for (uint32_t i = 0; i < p->cfg.executors; i++)
+		if (p->xs[i])
+			return;
+	free(p->xs);
+	free(p->names);
+	free(p);
+}
+
+static void
+pool_finish(struct pool *p, struct ptask *t, int status, const char *err,
+	    const struct mist_blob *outs, uint32_t nout, uint32_t us)
+{
+	p->pending--;
+	if (status == 0)
+		p->stats.done++;
+	else
+		p->stats.failed++;
+	uint64_t key = t->key;
+	free(t);
+	p->done(p->ctx, key, status, err, outs, nout, us);
+}
+
+static void
+x_handle_closed(uv_handle_t *h)
+{
+	struct executor *x = h->data;
+	if (--x->handles > 0)
+		return;
+	struct pool *p = x->pool;
+	for (uint32_t i = 0; i < p->cfg.executors; i++)
+		if (p->xs[i] == x) {
+			p->xs[i] = NULL;
+			buf_destroy(&x->in);
+			buf_destroy(&x->out);
+			free(x);
+			if (!p->closing && !p->broken)
+				pool_spawn(p, i);
+			break;
+		}
+	if (p->closing)
+		pool_maybe_free(p);
+}
+
+/* The executor is gone or must go: settle its tasks, close its handles. */
+static void
+x_retire(struct executor *x, const char *why)
+{
+	struct pool *p = x->pool;
+	if (x->state == X_DEAD)
+		return;
+	bool started = x->state == X_READY;
+	x->state = X_DEAD;
+	if (!uv_is_closing((uv_handle_t *)&x->pipe))
+		uv_close((uv_handle_t *)&x->pipe, x_handle_closed);
+	struct ptask *head = tq_pop(&x->inflight);
+	/* the rest never ran: back to the front, in order */
+	struct ptask *rest[64], *t;
+	uint32_t n = 0;
+	while ((t = tq_pop(&x->inflight)) != NULL) {
+		if (n < 64) {
+			rest[n++] = t;
+		} else {
+			tq_push(&p->waiting, t);
+		}
+	}
+	while (n > 0)
+		tq_push_front(&p->waiting, rest[--n]);
+	if (started) {
+		p->stats.replaced++;
+		p->start_failures = 0;
+	} else if (!p->closing && ++p->start_failures >= EXEC_START_FAILURES) {
+		log_error("executors fail to start (%s): giving up", why);
+		p->broken = true;
+	}
+	if (head)
+		pool_finish(p, head, p->closing ? MIST_ECLOSED : MIST_ETASK,
+			    why, NULL, 0, 0);
+	if (p->broken || p->closing)
+		while ((t = tq_pop(&p->waiting)) != NULL)
+			pool_finish(p, t, p->closing ? MIST_ECLOSED : MIST_ETASK,
+				    "the node's executors cannot start", NULL,
+				    0, 0);
+	else
+		pool_dispatch(p);
+}
+
+static void
+x_exit_cb(uv_process_t *proc, int64_t status, int sig)
+{
+	struct executor *x = proc->data;
+	char why[128];
+	if (x->kill_reason)
+		snprintf(why, sizeof(why), "%s", x->kill_reason);
+	else if (sig == SIGPROF || sig == SIGXCPU)
+		snprintf(why, sizeof(why), "CPU-time limit (%u ms) exceeded",
+			 x->pool->cfg.cpu_ms);
+	else if (sig)
+		snprintf(why, sizeof(why), "executor crashed (signal %d, %s)",
+			 sig, strsignal(sig));
+	else
+		snprintf(why, sizeof(why), "executor exited (status %d)",
+			 (int)status);
+	if (x->state != X_DEAD)
+		log_warn("executor %d: %s", proc->pid, why);
+	x_retire(x, why);
+	uv_close((uv_handle_t *)proc, x_handle_closed);
+}
+
+static void
+x_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct executor *x = h->data;
+	(void)hint;
+	buf_reserve(&x->in, 65536);
+	b->base = (char *)x->in.data + x->in.len;
+	b->len = x->in.cap - x->in.len;
+}
+
+static int
+x_hello(struct executor *x, struct mp_cur *c)
+{
+	struct pool *p = x->pool;
+	uint32_t n;
+	if (mp_read_array(c, &n) != 0 || n > EXEC_MAX_FUNCTIONS)
+		return -1;
+	if (!p->have_names) {
+		p->names = xcalloc(n + 1, EXEC_NAME_MAX);
+		const char *ptrs[EXEC_MAX_FUNCTIONS];
+		for (uint32_t i = 0; i < n; i++) {
+			const char *s;
+			uint32_t l;
+			if (mp_read_str(c, &s, &l) != 0 || l >= EXEC_NAME_MAX)
+				return -1;
+			memcpy(p->names[i], s, l);
+			ptrs[i] = p->names[i];
+		}
+		p->nnames = n;
+		p->have_names = true;
+		if (p->ready)
+			p->ready(p->ctx, ptrs, n);
+	}
+	x->state = X_READY;
+	return 0;
+}
+
+static int
+x_result(struct executor *x, uint64_t seq, struct mp_cur *c)
+{
+	struct pool *p = x->pool;
+	uint64_t failed, us;
+	struct ptask *t = x->inflight.head;
+	if (t == NULL || t->key != seq || mp_read_uint(c, &failed) != 0 ||
+	    mp_read_uint(c, &us) != 0)
+		return -1;
+	uint32_t exec_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	tq_pop(&x->inflight);
+	x->head_since = uv_now(p->loop);
+	if (failed) {
+		const char *s;
+		uint32_t l;
+		char msg[EXEC_ERR_MAX];
+		if (mp_read_str(c, &s, &l) != 0)
+			return -1;
+		snprintf(msg, sizeof(msg), "%.*s", (int)(l < EXEC_ERR_MAX - 1 ? l : EXEC_ERR_MAX - 1), s);
+		for (char *q = msg; *q; q++)
+			if ((unsigned char)*q < 0x20)
+				*q = ' ';
+		pool_finish(p, t, MIST_ETASK, msg, NULL, 0, exec_us);
+		return 0;
+	}
+	uint32_t n;
+	if (mp_read_array(c, &n) != 0 || n > 1024)
+		return -1;
+	struct mist_blob outs[1024];
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t l;
+		size_t used;
+		if (mp_read_bin(c, &outs[i].data, &l) != 0)
+			return -1;
+		outs[i].len = l;
+		if (mp_check(outs[i].data, l, MP_MAX_DEPTH, &used) != 0 ||
+		    used != l) {
+			char msg[80];
+			snprintf(msg, sizeof(msg),
+				 "output %u is not one msgpack object", i);
+			pool_finish(p, t, MIST_ETASK, msg, NULL, 0, exec_us);
+			return 0;
+		}
+	}
+	pool_finish(p, t, 0, NULL, outs, n, exec_us);
+	return 0;
+}
+
+static void
+x_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct executor *x = s->data;
+	(void)b;
+	if (nread < 0) {
+		/* the exit callback follows and knows why (signal, status) */
+		uv_read_stop(s);
+		return;
+	}
+	x->in.len += (size_t)nread;
+	size_t off = 0;
+	while (x->state != X_DEAD && x->in.len - off >= 4) {
+		uint32_t n = buf_get_u32be(x->in.data + off);
+		if (n > EXEC_MAX_FRAME)
+			goto bad;
+		if (x->in.len - off - 4 < n) {
+			buf_reserve(&x->in, n + 4 - (x->in.len - off));
+			break;
+		}
+		struct mp_cur c;
+		size_t used;
+		const uint8_t *f = x->in.data + off + 4;
+		uint32_t len;
+		uint64_t seq;
+		mp_cur_init(&c, f, n);
+		if (mp_check(f, n, MP_MAX_DEPTH, &used) != 0 ||
+		    mp_read_array(&c, &len) != 0 || mp_read_uint(&c, &seq) != 0)
+			goto bad;
+		if (seq == 0 ? (x->state != X_STARTING || len != 2 ||
+				x_hello(x, &c) != 0)
+			     : (len != 4 || x_result(x, seq, &c) != 0))
+			goto bad;
+		off += 4 + n;
+	}
+	buf_consume(&x->in, off);
+	pool_dispatch(x->pool);
+	return;
+bad:
+	x->kill_reason = "executor broke the protocol";
+	uv_process_kill(&x->proc, SIGKILL);
+	x_retire(x, x->kill_reason);
+}
+
+static void
+pool_spawn(struct pool *p, uint32_t i)
+{
+	struct executor *x = xcalloc(1, sizeof(*x));
+	x->pool = p;
+	p->xs[i] = x;
+	uv_pipe_init(p->loop, &x->pipe, 0);
+	x->pipe.data = x->proc.data = x;
+	char mem[32], cpu[32];
+	snprintf(mem, sizeof(mem), "%u", p->cfg.memory_mb);
+	snprintf(cpu, sizeof(cpu), "%u", p->cfg.cpu_ms);
+	char *args[8 + 2 * EXEC_MAX_PLUGINS];
+	int n = 0;
+	args[n++] = (char *)p->cfg.exe;
+	args[n++] = "executor";
+	args[n++] = "--memory-mb";
+	args[n++] = mem;
+	args[n++] = "--cpu-ms";
+	args[n++] = cpu;
+	for (int k = 0; k < p->cfg.nplugins; k++) {
+		args[n++] = "--plugin";
+		args[n++] = (char *)p->cfg.plugins[k];
+	}
+	args[n] = NULL;
+	uv_stdio_container_t stdio[4] = {
+		{.flags = UV_IGNORE},
+		{.flags = UV_IGNORE},
+		{.flags = UV_INHERIT_FD, .data.fd = 2},
+		{.flags = UV_CREATE_PIPE | UV_READABLE | UV_WRITABLE,
+		 .data.stream = (uv_stream_t *)&x->pipe},
+	};
+	uv_process_options_t o = {0};
+	o.exit_cb = x_exit_cb;
+	o.file = p->cfg.exe;
+	o.args = args;
+	o.stdio = stdio;
+	o.stdio_count = 4;
+	x->handles = 1;
+	int rc = uv_spawn(p->loop, &x->proc, &o);
+	if (rc != 0) {
+		log_error("cannot start an executor: %s", uv_strerror(rc));
+		x->state = X_DEAD;
+		p->broken = true;
+		uv_close((uv_handle_t *)&x->pipe, x_handle_closed);
+		return;
+	}
+	x->handles = 2;
+	uv_read_start((uv_stream_t *)&x->pipe, x_alloc, x_read_cb);
+}
+
+/* Hands waiting tasks to the least loaded ready executors. */
+static void
+pool_dispatch(struct pool *p)
+{
+	while (p->waiting.head) {
+		struct executor *best = NULL;
+		for (uint32_t i = 0; i < p->cfg.executors; i++) {
+			struct executor *x = p->xs[i];
+			if (x && x->state == X_READY &&
+			    x->inflight.n < p->cfg.depth &&
+			    (best == NULL || x->inflight.n < best->inflight.n))
+				best = x;
+		}
+		if (best == NULL)
+			return;
+		struct ptask *t = tq_pop(&p->waiting);
+		if (best->inflight.n == 0)
+			best->head_since = uv_now(p->loop);
+		tq_push(&best->inflight, t);
+		buf_append(&best->out, t->frame, t->len);
+	}
+}
+
+struct wreq {
+	uv_write_t req;
+	uint8_t *data;
+};
+
+static void
+x_write_cb(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	(void)status; /* a failed write shows up as EOF or exit */
+	free(w->data);
+	free(w);
+}
+
+static void
+pool_flush_cb(uv_prepare_t *h)
+{
+	struct pool *p = h->data;
+	for (uint32_t i = 0; i < p->cfg.executors; i++) {
+		struct executor *x = p->xs[i];
+		if (x == NULL || x->state != X_READY || x->out.len == 0)
+			continue;
+		struct wreq *w = xmalloc(sizeof(*w));
+		w->data = x->out.data;
+		uv_buf_t b = uv_buf_init((char *)x->out.data,
+					 (unsigned)x->out.len);
+		x->out = (struct buf)BUF_INIT;
+		if (uv_write(&w->req, (uv_stream_t *)&x->pipe, &b, 1,
+			     x_write_cb) != 0) {
+			free(w->data);
+			free(w);
+		}
+	}
+}
+
+static void
+pool_watchdog_cb(uv_timer_t *h)
+{
+	struct pool *p = h->data;
+	uint64_t now = uv_now(p->loop);
+	for (uint32_t i = 0; i < p->cfg.executors; i++) {
+		struct executor *x = p->xs[i];
+		if (x && x->state == X_READY && x->inflight.n > 0 &&
+		    now - x->head_since > p->cfg.wall_ms) {
+			x->kill_reason = p->wall_msg;
+			uv_process_kill(&x->proc, SIGKILL);
+		}
+	}
+}
+
+static void
+pool_handle_closed(uv_handle_t *h)
+{
+	struct pool *p = h->data;
+	p->handles--;
+	pool_maybe_free(p);
+}
+
+struct pool *
+pool_open(uv_loop_t *loop, const struct pool_config *cfg, pool_done_cb done,
+	  pool_ready_cb ready, void *ctx)
+{
+	struct pool *p = xcalloc(1, sizeof(*p));
+	p->loop = loop;
+	p->cfg = *cfg;
+	if (p->cfg.executors == 0)
+		p->cfg.executors = 1;
+	if (p->cfg.depth == 0)
+		p->cfg.depth = 1;
+	p->done = done;
+	p->ready = ready;
+	p->ctx = ctx;
+	snprintf(p->wall_msg, sizeof(p->wall_msg),
+		 "wall-time limit (%u ms) exceeded", p->cfg.wall_ms);
+	p->xs = xcalloc(p->cfg.executors, sizeof(*p->xs));
+	uv_prepare_init(loop, &p->flush);
+	uv_timer_init(loop, &p->watchdog);
+	p->flush.data = p->watchdog.data = p;
+	p->handles = 2;
+	uv_prepare_start(&p->flush, pool_flush_cb);
+	uint64_t tick = p->cfg.wall_ms / 10;
+	tick = tick < 10 ? 10 : tick > 100 ? 100 : tick;
+	uv_timer_start(&p->watchdog, pool_watchdog_cb, tick, tick);
+	uv_unref((uv_handle_t *)&p->watchdog);
+	for (uint32_t i = 0; i < p->cfg.executors; i++)
+		pool_spawn(p, i);
+	return p;
+}
+
+int
+pool_fn_index(const struct pool *p, const char *name, uint32_t len)
+{
+	for (uint32_t i = 0; i < p->nnames; i++)
+		if (strlen(p->names[i]) == len &&
+		    memcmp(p->names[i], name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
+	    uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
+	    uint32_t nout)
+{
+	if (p->closing)
+		return MIST_ECLOSED;
+	if (fn >= p->nnames)
+		return MIST_ENOTFOUND;
+	if (key == 0)
+		return MIST_EINVAL;
+	struct buf b = BUF_INIT;
+	buf_reserve(&b, sizeof(struct ptask) + 64 + alen);
+	b.len = sizeof(struct ptask) + 4;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint64(&pk, key);
+	msgpack_pack_uint32(&pk, fn);
+	msgpack_pack_bin_with_body(&pk, args, alen);
+	msgpack_pack_array(&pk, nin);
+	for (uint32_t i = 0; i < nin; i++)
+		msgpack_pack_bin_with_body(&pk, inputs[i].data,
+					   (uint32_t)inputs[i].len);
+	msgpack_pack_uint32(&pk, nout);
+	size_t flen = b.len - sizeof(struct ptask);
+	if (flen - 4 > EXEC_MAX_FRAME) {
+		buf_destroy(&b);
+		return MIST_E2BIG;
+	}
+	struct ptask *t = (struct ptask *)b.data;
+	t->key = key;
+	t->len = (uint32_t)flen;
+	buf_put_u32be(t->frame, (uint32_t)(flen - 4));
+	p->pending++;
+	if (p->broken) {
+		pool_finish(p, t, MIST_ETASK, "the node's executors cannot start",
+			    NULL, 0, 0);
+		return 0;
+	}
+	tq_push(&p->waiting, t);
+	pool_dispatch(p);
+	return 0;
+}
+
+uint32_t
+pool_pending(const struct pool *p)
+{
+	return p->pending;
+}
+
+struct pool_stats
+pool_stats(const struct pool *p)
+{
+	return p->stats;
+}
+
+void
+pool_close(struct pool *p)
+{
+	if (p->closing)
+		return;
+	p->closing = true;
+	for (uint32_t i = 0; i < p->cfg.executors; i++) {
+		struct executor *x = p->xs[i];
+		if (x && x->state != X_DEAD) {
+			x->kill_reason = "the agent is stopping";
+			uv_process_kill(&x->proc, SIGKILL);
+			x_retire(x, x->kill_reason);
+		}
+	}
+	struct ptask *t;
+	while ((t = tq_pop(&p->waiting)) != NULL)
+		pool_finish(p, t, MIST_ECLOSED, "the agent is stopping", NULL,
+			    0, 0);
+	uv_close((uv_handle_t *)&p->flush, pool_handle_closed);
+	uv_close((uv_handle_t *)&p->watchdog, pool_handle_closed);
+}
