@@ -6,8 +6,23 @@
  * (mist_err_name, mist_strerror).  Strings returned by this header are static
  * and never freed by the caller.
  *
- * This header grows with the client library (jobs, tasks, values); the
- * foundation exposes the error table and the version.
+ * The client library: connect to any agent's gateway with a credential
+ * (`mist creds create`), create a job, add tasks -- each returns references
+ * (futures) to its outputs at once, without a round trip -- and read values
+ * where the program needs them.  The cluster places, runs, moves and, after
+ * failures, recomputes the tasks; a job outlives the client's connection
+ * and can be reattached by id.
+ *
+ * Blocking use: every call that waits takes a timeout and pumps the
+ * connection itself.  Event-loop use (libuv or any other): watch
+ * mist_fd() for reading (and for writing while mist_want_write() is true),
+ * call mist_process() when it is ready, and use the _async calls, whose
+ * callbacks run inside mist_process().
+ *
+ * Ownership: a mist_client owns its jobs' handles; mist_close() frees them
+ * all.  Values returned by mist_get() are the caller's, freed with
+ * mist_free().  Argument and value bytes passed in are copied.  Values
+ * are msgpack objects (one each).  Not thread-safe: one thread per client.
  */
 #ifndef MIST_H_INCLUDED
 #define MIST_H_INCLUDED
@@ -54,6 +69,102 @@ enum mist_errno {
 	MIST_ERRNO_MAP(MIST_XX)
 #undef MIST_XX
 };
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mist_client mist_client;
+typedef struct mist_job mist_job;
+
+/** A reference to a value: output @a out of task @a task of a job. */
+typedef struct mist_ref {
+	uint32_t task;
+	uint32_t out;
+} mist_ref;
+
+#define MIST_TIER_FOG 1u
+#define MIST_TIER_EDGE 2u
+#define MIST_TIER_CLOUD 4u
+
+/** How the job's tasks are placed.  Zeroed: fastest end time, any tier. */
+struct mist_policy {
+	const char *name;      /* shown by `mist status`; may be NULL */
+	const char *objective; /* "time", "energy", "cost"; NULL: weights */
+	double weights[3];     /* time, energy, cost (when objective NULL) */
+	unsigned tiers;	       /* MIST_TIER_* mask; 0: any */
+	unsigned attempts;     /* per task; 0: the agent's default (3) */
+};
+
+struct mist_progress {
+	uint32_t tasks, waiting, ready, running, done, failed;
+	char state[16]; /* running, done, failed, cancelled */
+};
+
+/**
+ * Connects (TCP) to a gateway at @a addr ("ip:port") with @a credential
+ * ("mist1:..."). The Noise handshake travels with the first request, so a
+ * wrong credential shows up as MIST_EAUTH from that request.
+ */
+MIST_EXTERN int mist_connect(const char *addr, const char *credential,
+			     int timeout_ms, mist_client **out);
+MIST_EXTERN void mist_close(mist_client *c);
+MIST_EXTERN int mist_fd(const mist_client *c);
+MIST_EXTERN int mist_want_write(const mist_client *c);
+/** Reads and writes what it can without blocking; runs callbacks. */
+MIST_EXTERN int mist_process(mist_client *c);
+
+MIST_EXTERN int mist_job_create(mist_client *c, const struct mist_policy *p,
+				int timeout_ms, mist_job **out);
+/** Reattaches to a job by the id mist_job_id() gave. */
+MIST_EXTERN int mist_job_attach(mist_client *c, const char *id,
+				int timeout_ms, mist_job **out);
+/** "OWNER-JOB" in hex; valid while the handle lives. */
+MIST_EXTERN const char *mist_job_id(const mist_job *j);
+/** Tasks the job holds (after attach: where to continue numbering). */
+MIST_EXTERN uint32_t mist_job_tasks(const mist_job *j);
+
+/**
+ * Adds a task calling @a fn with msgpack @a args, reading @a nin values,
+ * producing @a nout; @a outs (nout entries, may be NULL) receives their
+ * references at once.  Tasks are sent in batches (mist_flush(), or any
+ * call that waits).  Errors of the batch show up in later calls.
+ */
+MIST_EXTERN int mist_task(mist_job *j, const char *fn, const void *args,
+			  size_t alen, const mist_ref *in, uint32_t nin,
+			  uint32_t nout, mist_ref *outs);
+MIST_EXTERN int mist_flush(mist_job *j);
+
+/**
+ * Waits for a value and fetches it.  0 and a buffer (mist_free) or:
+ * MIST_ETASK (the task failed after its attempts: mist_job_error() has
+ * the function's message), MIST_ENOFUNC, MIST_ENONODE, MIST_ECANCELED,
+ * MIST_ETIMEDOUT, MIST_EUNREACHABLE / MIST_ECLOSED (connection lost).
+ */
+MIST_EXTERN int mist_get(mist_job *j, mist_ref r, int timeout_ms,
+			 void **data, size_t *len);
+typedef void (*mist_get_cb)(void *arg, int status, const void *data,
+			    size_t len);
+MIST_EXTERN int mist_get_async(mist_job *j, mist_ref r, int timeout_ms,
+			       mist_get_cb cb, void *arg);
+/** The client will not read these values again: they may be freed. */
+MIST_EXTERN int mist_release(mist_job *j, const mist_ref *refs, uint32_t n);
+MIST_EXTERN int mist_job_progress(mist_job *j, int timeout_ms,
+				  struct mist_progress *p);
+/** Called from blocking waits every @a interval_ms with fresh progress. */
+MIST_EXTERN void mist_job_on_progress(mist_job *j,
+				      void (*cb)(void *arg,
+						 const struct mist_progress *),
+				      void *arg, int interval_ms);
+/** Waits until no task is pending.  0, or the first failure's code. */
+MIST_EXTERN int mist_job_wait(mist_job *j, int timeout_ms);
+MIST_EXTERN int mist_job_cancel(mist_job *j, int timeout_ms);
+/** Ends the job on the cluster (values freed) and frees the handle. */
+MIST_EXTERN int mist_job_close(mist_job *j, int timeout_ms);
+/** Frees the handle only: the job goes on; mist_job_attach() finds it. */
+MIST_EXTERN void mist_job_detach(mist_job *j);
+/** The last error message of the job (a function's own words); never NULL. */
+MIST_EXTERN const char *mist_job_error(const mist_job *j);
+MIST_EXTERN void mist_free(void *p);
 
 /** A message for @a err (0 or a MIST_E* code); never NULL. */
 MIST_EXTERN const char *mist_strerror(int err);

@@ -6,6 +6,8 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -153,38 +155,49 @@ conn_handshake(struct conn *c, const uint8_t psk[32], int64_t deadline)
 }
 
 int
+conn_tcp_connect(const char *addr, int timeout_ms, int *fd)
+{
+	struct sockaddr_storage sa;
+	*fd = -1;
+	if (addr_parse(addr, &sa) != 0)
+		return MIST_EINVAL;
+	*fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (*fd < 0)
+		return MIST_EIO;
+	int64_t deadline = conn_now_ms() + timeout_ms;
+	socklen_t len = sa.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						: sizeof(struct sockaddr_in6);
+	if (connect(*fd, (struct sockaddr *)&sa, len) != 0) {
+		if (errno != EINPROGRESS)
+			return MIST_EUNREACHABLE;
+		int rc = conn_wait(*fd, POLLOUT, deadline);
+		if (rc != 0)
+			return rc;
+		int err = 0;
+		socklen_t el = sizeof(err);
+		getsockopt(*fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err != 0)
+			return MIST_EUNREACHABLE;
+	}
+	int one = 1;
+	setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+int
 conn_open(struct conn *c, const char *addr, const uint8_t psk[32],
 	  int timeout_ms)
 {
-	struct sockaddr_storage sa;
 	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	if (addr_parse(addr, &sa) != 0)
-		return MIST_EINVAL;
 	identity_ephemeral(&c->id);
 	c->max_frame = WIRE_DEFAULT_MAX_FRAME;
 	c->timeout_ms = timeout_ms;
 	randombytes_buf(&c->next_corr, sizeof(c->next_corr));
 	c->next_corr >>= 1;
-	c->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		       0);
-	if (c->fd < 0)
-		return MIST_EIO;
 	int64_t deadline = conn_now_ms() + timeout_ms;
-	socklen_t len = sa.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-						: sizeof(struct sockaddr_in6);
-	if (connect(c->fd, (struct sockaddr *)&sa, len) != 0) {
-		if (errno != EINPROGRESS)
-			return MIST_EUNREACHABLE;
-		int rc = conn_wait(c->fd, POLLOUT, deadline);
-		if (rc != 0)
-			return rc;
-		int err = 0;
-		socklen_t el = sizeof(err);
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		if (err != 0)
-			return MIST_EUNREACHABLE;
-	}
+	int rc = conn_tcp_connect(addr, timeout_ms, &c->fd);
+	if (rc != 0)
+		return rc;
 	return conn_handshake(c, psk, deadline);
 }
 

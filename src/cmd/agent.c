@@ -12,6 +12,9 @@
  */
 #include "config.h"
 #include "actors/admin.h"
+#include "actors/jobs.h"
+#include "actors/place.h"
+#include "net/gateway.h"
 #include "cmd/cmd.h"
 #include "mist.h"
 #include "net/addr.h"
@@ -62,11 +65,21 @@ static const char usage[] =
 	"  --price PER_HOUR    price, for cost-aware placement (default 0)\n"
 	"  --speed FACTOR      relative speed of a core (default 1.0)\n"
 	"  --no-lifeguard      plain SWIM (for comparisons; not for production)\n"
+	"  --gateway IP:PORT   where clients (libmist) connect (default: the\n"
+	"                      --bind address with port 0; see DIR/gateway.addr)\n"
+	"  --plugin PATH       a shared object of functions to offer; may repeat\n"
+	"  --executors N       executor processes (default: the number of cores)\n"
+	"  --task-memory MB    address space per executor (default 1024)\n"
+	"  --task-cpu-ms MS    CPU time per task attempt (default 60000)\n"
+	"  --task-wall-ms MS   wall time per task attempt (default 120000)\n"
 	"  -h, --help          this text\n"
 	"  --version           print the version\n";
 
 struct agent_meta {
 	char tier[16];
+	char gateway[64];
+	char functions[EXEC_MAX_FUNCTIONS][EXEC_NAME_MAX];
+	uint32_t nfunctions;
 	double power, price, speed, load;
 	char tags[AGENT_MAX_TAGS][2][64];
 	int ntags;
@@ -85,6 +98,8 @@ struct agent {
 	struct agent_meta meta;
 	uv_timer_t load_timer;
 	bool udp_open; /* the UDP handle needs closing */
+	struct jobs_node jobs;
+	struct pool *pool;
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 };
@@ -110,6 +125,8 @@ agent_stop(struct agent *a, const char *why)
 	while (actor_sys_has_work(&a->sys))
 		actor_sys_run(&a->sys, UINT32_MAX);
 	uv_close((uv_handle_t *)&a->load_timer, NULL);
+	if (a->pool)
+		pool_close(a->pool);
 	if (a->udp_open)
 		udp_close(&a->udp, NULL);
 	link_mgr_close(&a->links, agent_links_closed);
@@ -232,7 +249,9 @@ agent_meta_encode(const struct agent_meta *m, struct buf *out)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, out, buf_msgpack_write);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	msgpack_pack_map(&pk, 8);
+	msgpack_pack_map(&pk, 9);
+	pack_cstr(&pk, "gateway");
+	pack_cstr(&pk, m->gateway);
 	pack_cstr(&pk, "tier");
 	pack_cstr(&pk, m->tier);
 	pack_cstr(&pk, "cores");
@@ -246,7 +265,9 @@ agent_meta_encode(const struct agent_meta *m, struct buf *out)
 	pack_cstr(&pk, "load");
 	msgpack_pack_double(&pk, m->load);
 	pack_cstr(&pk, "functions");
-	msgpack_pack_array(&pk, 0); /* plugins come with the jobs layer */
+	msgpack_pack_array(&pk, m->nfunctions);
+	for (uint32_t i = 0; i < m->nfunctions; i++)
+		pack_cstr(&pk, m->functions[i]);
 	pack_cstr(&pk, "tags");
 	msgpack_pack_map(&pk, (uint32_t)m->ntags);
 	for (int i = 0; i < m->ntags; i++) {
@@ -293,6 +314,56 @@ agent_write_addr(const char *dir, const char *addr)
 	return rename(tmp, path); /* readers never see a partial file */
 }
 
+/* The executors announced their functions: offer them to the cluster. */
+static void
+agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
+{
+	struct agent *a = ctx;
+	a->meta.nfunctions = 0;
+	for (uint32_t i = 0; i < n && i < EXEC_MAX_FUNCTIONS; i++)
+		snprintf(a->meta.functions[a->meta.nfunctions++],
+			 EXEC_NAME_MAX, "%s", names[i]);
+	struct buf b = BUF_INIT;
+	while (agent_meta_encode(&a->meta, &b) != 0 && a->meta.nfunctions > 0) {
+		a->meta.nfunctions--;
+		buf_reset(&b);
+	}
+	if (a->meta.nfunctions < n)
+		log_warn("offering %u of %u functions: metadata is limited to "
+			 "%d bytes", a->meta.nfunctions, n, SWIM_MAX_META);
+	if (a->swim)
+		swim_set_meta(a->swim, b.data, (uint16_t)b.len);
+	buf_destroy(&b);
+	const char *ptrs[EXEC_MAX_FUNCTIONS];
+	for (uint32_t i = 0; i < a->meta.nfunctions; i++)
+		ptrs[i] = a->meta.functions[i];
+	jobs_set_functions(&a->jobs, ptrs, a->meta.nfunctions);
+	log_info("offering %u function(s)", a->meta.nfunctions);
+}
+
+static int
+agent_write_file(const char *dir, const char *file, const char *text)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%s\n", text);
+	return fclose(f);
+}
+
+static int
+parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static bool
 valid_tier(const char *t)
 {
@@ -305,7 +376,8 @@ cmd_agent(int argc, char **argv)
 {
 	enum { OPT_DATA = 256, OPT_KEY, OPT_BIND, OPT_JOIN, OPT_TIER, OPT_NAME,
 	       OPT_LOG, OPT_MAXFRAME, OPT_VERSION, OPT_TAG, OPT_POWER,
-	       OPT_PRICE, OPT_SPEED, OPT_NOLIFEGUARD };
+	       OPT_PRICE, OPT_SPEED, OPT_NOLIFEGUARD, OPT_GATEWAY, OPT_PLUGIN,
+	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL };
 	static const struct option opts[] = {
 		{"data", required_argument, 0, OPT_DATA},
 		{"key", required_argument, 0, OPT_KEY},
@@ -320,6 +392,12 @@ cmd_agent(int argc, char **argv)
 		{"price", required_argument, 0, OPT_PRICE},
 		{"speed", required_argument, 0, OPT_SPEED},
 		{"no-lifeguard", no_argument, 0, OPT_NOLIFEGUARD},
+		{"gateway", required_argument, 0, OPT_GATEWAY},
+		{"plugin", required_argument, 0, OPT_PLUGIN},
+		{"executors", required_argument, 0, OPT_EXECUTORS},
+		{"task-memory", required_argument, 0, OPT_TMEM},
+		{"task-cpu-ms", required_argument, 0, OPT_TCPU},
+		{"task-wall-ms", required_argument, 0, OPT_TWALL},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -332,6 +410,9 @@ cmd_agent(int argc, char **argv)
 	enum log_level level = LOG_LVL_INFO;
 	struct agent_meta meta = {.speed = 1.0};
 	bool lifeguard = true;
+	const char *gateway = NULL;
+	struct pool_config pcfg;
+	pool_config_default(&pcfg);
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -404,6 +485,35 @@ cmd_agent(int argc, char **argv)
 			break;
 		}
 		case OPT_NOLIFEGUARD: lifeguard = false; break;
+		case OPT_GATEWAY: gateway = optarg; break;
+		case OPT_PLUGIN:
+			if (pcfg.nplugins == EXEC_MAX_PLUGINS ||
+			    access(optarg, R_OK) != 0) {
+				fprintf(stderr, "mist agent: --plugin %s: %s\n",
+					optarg,
+					pcfg.nplugins == EXEC_MAX_PLUGINS
+						? "too many plugins"
+						: strerror(errno));
+				return EXIT_USAGE;
+			}
+			pcfg.plugins[pcfg.nplugins++] = optarg;
+			break;
+		case OPT_EXECUTORS:
+		case OPT_TMEM:
+		case OPT_TCPU:
+		case OPT_TWALL: {
+			uint32_t *dst = c == OPT_EXECUTORS ? &pcfg.executors
+					: c == OPT_TMEM ? &pcfg.memory_mb
+					: c == OPT_TCPU ? &pcfg.cpu_ms
+							: &pcfg.wall_ms;
+			uint32_t max = c == OPT_EXECUTORS ? 256 : 1u << 30;
+			if (parse_u32(optarg, 1, max, dst) != 0) {
+				fprintf(stderr, "mist agent: bad number '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
 		default: fputs(usage, stderr); return EXIT_USAGE;
@@ -490,6 +600,7 @@ cmd_agent(int argc, char **argv)
 	uv_signal_start(&a->sigterm, agent_signal_cb, SIGTERM);
 
 	char bound[LINK_NAME_MAX];
+	struct gateway *gw = NULL;
 	int lrc = link_mgr_listen(&a->links, bind);
 	if (lrc == 0) {
 		link_mgr_bound_addr(&a->links, bound, sizeof(bound));
@@ -509,6 +620,27 @@ cmd_agent(int argc, char **argv)
 		snprintf(self.addr, sizeof(self.addr), "%s", bound);
 		struct admin_hooks hooks = {agent_keys, a};
 		admin_spawn(&a->sys, &self, &hooks);
+		char gwaddr[LINK_NAME_MAX];
+		if (gateway) {
+			snprintf(gwaddr, sizeof(gwaddr), "%s", gateway);
+		} else {
+			/* the link address's IP, any free port */
+			snprintf(gwaddr, sizeof(gwaddr), "%s", bound);
+			char *colon = strrchr(gwaddr, ':');
+			if (colon)
+				snprintf(colon, sizeof(gwaddr) - (size_t)(colon - gwaddr), ":0");
+		}
+		struct gateway_config gcfg;
+		gateway_config_default(&gcfg);
+		gcfg.max_frame = lcfg.max_frame;
+		int gerr;
+		gw = gateway_spawn(&a->sys, &a->loop, a->store, &gcfg, gwaddr,
+				   &gerr);
+		if (gw)
+			gateway_bound_addr(gw, a->meta.gateway,
+					   sizeof(a->meta.gateway));
+		buf_reset(&metabuf);
+		agent_meta_encode(&a->meta, &metabuf);
 		struct swim_config scfg;
 		swim_config_default(&scfg);
 		scfg.incarnation = boots << 32;
@@ -520,6 +652,28 @@ cmd_agent(int argc, char **argv)
 		sself.meta_len = (uint16_t)metabuf.len;
 		struct swim_transport tr = udp_swim_transport(&a->udp);
 		a->swim = swim_spawn(&a->sys, &scfg, &tr, &sself);
+		a->jobs.store = a->store;
+		a->jobs.boot = boots;
+		jobs_config_default(&a->jobs.cfg);
+		vstore_init(&a->jobs.values);
+		snprintf(a->jobs.self.name, sizeof(a->jobs.self.name), "%s",
+			 name);
+		a->jobs.self.tier = place_tier_parse(tier, (uint32_t)strlen(tier));
+		long ncores = sysconf(_SC_NPROCESSORS_ONLN);
+		a->jobs.self.cores = ncores > 0 ? (uint32_t)ncores : 1;
+		a->jobs.self.speed = meta.speed > 0 ? meta.speed : 1;
+		a->jobs.self.power = meta.power;
+		a->jobs.self.price = meta.price;
+		jobs_spawn(&a->sys, &a->jobs);
+		if (pcfg.nplugins > 0) {
+			char exe[4096];
+			size_t exelen = sizeof(exe);
+			uv_exepath(exe, &exelen);
+			pcfg.exe = exe;
+			a->pool = pool_open(&a->loop, &pcfg, jobs_pool_done,
+					    agent_pool_ready, &a->jobs);
+			a->jobs.pool = a->pool;
+		}
 		uv_timer_start(&a->load_timer, agent_load_cb, AGENT_LOAD_EVERY_MS,
 			       AGENT_LOAD_EVERY_MS);
 		char id[17];
@@ -529,12 +683,22 @@ cmd_agent(int argc, char **argv)
 		if (agent_write_addr(data, bound) != 0)
 			log_warn("cannot write %s/agent.addr: %s", data,
 				 strerror(errno));
+		if (gw != NULL) {
+			if (agent_write_file(data, "gateway.addr", a->meta.gateway) != 0)
+				log_warn("cannot write %s/gateway.addr", data);
+			log_info("gateway listening on %s", a->meta.gateway);
+		}
 		for (int i = 0; i < njoins; i++)
 			link_mgr_join(&a->links, joins[i]);
 		status = EXIT_OK;
+		if (gw == NULL) {
+			agent_stop(a, "cannot listen for clients");
+			status = EXIT_RUNTIME;
+		}
 	}
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	actor_sys_destroy(&a->sys);
+	vstore_destroy(&a->jobs.values);
 	if (uv_loop_close(&a->loop) != 0)
 		log_warn("loop closed with handles still open");
 	log_info("stopped");

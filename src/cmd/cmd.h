@@ -17,6 +17,10 @@ int cmd_agent(int argc, char **argv);
 int cmd_members(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_creds(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_job(int argc, char **argv);
+int cmd_executor(int argc, char **argv);
 
 /** Prints "mist VERSION" (for --version). */
 void cmd_print_version(void);

@@ -23,6 +23,10 @@ static const char usage[] =
 	"  members    list the nodes an agent knows\n"
 	"  ping       measure round trips or message rate between two agents\n"
 	"  keys       list, install, use or remove cluster keys on every member\n"
+	"  creds      create, list or revoke client credentials (libmist)\n"
+	"  status     list an agent's jobs and their progress\n"
+	"  job watch  follow one job's progress live\n"
+	"  executor   (internal) a worker process started by the agent\n"
 	"\n"
 	"Run `mist COMMAND --help` for a command's options.\n"
 	"Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
@@ -143,6 +147,14 @@ main(int argc, char **argv)
 		return cmd_ping(argc, argv);
 	if (strcmp(cmd, "keys") == 0)
 		return cmd_keys(argc, argv);
+	if (strcmp(cmd, "creds") == 0)
+		return cmd_creds(argc, argv);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc, argv);
+	if (strcmp(cmd, "job") == 0)
+		return cmd_job(argc, argv);
+	if (strcmp(cmd, "executor") == 0)
+		return cmd_executor(argc, argv);
 	fprintf(stderr, "mist: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -1,0 +1,1056 @@
+/*
+ * mist.c -- libmist: the job client (API and ownership in include/mist.h;
+ * the protocol in net/gateway.h and docs/PROTOCOL.md).
+ *
+ * One non-blocking socket.  Requests are envelopes appended to a plaintext
+ * buffer; mist_process() seals what is queued into one frame, writes what
+ * the socket takes and dispatches the replies it reads to the callbacks
+ * registered under their correlation ids.  Blocking calls are loops of
+ * poll() and mist_process() with a deadline.
+ *
+ * 0-RTT: until the handshake completes, the queued requests (up to the
+ * Noise message limit) ride in the handshake's first message; the rest
+ * wait for the gateway's answer.
+ *
+ * Tasks are numbered by the client (1, 2, ... per job) so that mist_task()
+ * can return references without a round trip; they go out in batches of
+ * up to MIST_BATCH tasks.  The owner accepts a batch only if it starts
+ * right after the last task it has, and acknowledges a batch it already
+ * holds, so numbering can never go wrong silently.
+ */
+#include "config.h"
+#include "client/conn.h"
+#include "actors/jobs.h"
+#include "actors/msgtype.h"
+#include "mist.h"
+#include "net/gateway.h"
+#include "net/mp.h"
+#include "net/noise.h"
+#include "net/wire.h"
+#include "util/buf.h"
+#include "util/map.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIST_BATCH 1024
+#define MIST_BATCH_BYTES (256u << 10)
+#define MIST_MAX_FRAME (1u << 20)
+#define MIST_PROGRESS_MS 200
+
+typedef void (*reply_fn)(mist_client *c, void *ctx, struct msg *m);
+
+struct pend {
+	reply_fn fn;
+	void *ctx;
+};
+
+struct mist_client {
+	int fd;
+	int err; /* sticky: the connection is gone */
+	uint64_t cred;
+	uint8_t secret[32];
+	struct noise_hs hs;
+	bool hs_sent, open;
+	struct noise_cipher tx, rx;
+	struct buf pending; /* plaintext envelopes not yet sealed */
+	struct buf wbuf;    /* bytes for the socket */
+	struct buf rbuf;
+	uint8_t *scratch;
+	uint64_t next_corr;
+	struct map reqs; /* corr -> pend */
+	struct mist_job *jobs;
+};
+
+struct mist_job {
+	mist_client *c;
+	struct mist_job *next;
+	uint64_t owner, id;
+	char idtext[34];
+	uint32_t ntasks;     /* numbered so far */
+	uint32_t first;	     /* first task in the batch being built */
+	uint32_t nbatch;
+	struct buf batch;
+	uint32_t unacked;    /* batches sent, not acknowledged */
+	int err;	     /* sticky error from a batch */
+	char errmsg[1200];
+	void (*progress_cb)(void *, const struct mist_progress *);
+	void *progress_arg;
+	int progress_ms;
+	uint64_t progress_next;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+mist_free(void *p)
+{
+	free(p);
+}
+
+/* --------------------------------------------------------- connection */
+
+int
+mist_connect(const char *addr, const char *credential, int timeout_ms,
+	     mist_client **out)
+{
+	*out = NULL;
+	if (sodium_init() < 0)
+		return MIST_EIO;
+	uint64_t id;
+	uint8_t secret[32];
+	if (addr == NULL || cred_parse(credential, &id, secret) != 0)
+		return MIST_EINVAL;
+	int fd;
+	int rc = conn_tcp_connect(addr, timeout_ms, &fd);
+	if (rc != 0) {
+		if (fd >= 0)
+			close(fd);
+		sodium_memzero(secret, sizeof(secret));
+		return rc;
+	}
+	mist_client *c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->cred = id;
+	memcpy(c->secret, secret, 32);
+	sodium_memzero(secret, sizeof(secret));
+	c->scratch = xmalloc(MIST_MAX_FRAME + 64);
+	randombytes_buf(&c->next_corr, sizeof(c->next_corr));
+	c->next_corr >>= 2;
+	map_init(&c->reqs, randombytes_random());
+	*out = c;
+	return 0;
+}
+
+static void
+fail_all(mist_client *c, int err)
+{
+	if (c->err == 0)
+		c->err = err;
+	/* every waiting request gets the error, once */
+	while (c->reqs.len) {
+		size_t it = 0;
+		uint64_t k;
+		void *v;
+		map_next(&c->reqs, &it, &k, &v);
+		map_del(&c->reqs, k);
+		struct pend *p = v;
+		struct msg m = {0};
+		m.type = MSG_ERROR;
+		m.flags = MSG_F_REPLY;
+		m.status = (int16_t)err;
+		m.corr = k;
+		p->fn(c, p->ctx, &m);
+		free(p);
+	}
+}
+
+void
+mist_close(mist_client *c)
+{
+	if (c == NULL)
+		return;
+	while (c->jobs)
+		mist_job_detach(c->jobs);
+	fail_all(c, MIST_ECLOSED);
+	if (c->fd >= 0)
+		close(c->fd);
+	map_destroy(&c->reqs);
+	buf_destroy(&c->pending);
+	buf_destroy(&c->wbuf);
+	buf_destroy(&c->rbuf);
+	free(c->scratch);
+	noise_hs_wipe(&c->hs);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+}
+
+int
+mist_fd(const mist_client *c)
+{
+	return c->fd;
+}
+
+int
+mist_want_write(const mist_client *c)
+{
+	return c->wbuf.len > 0 || (c->pending.len > 0 && (c->open || !c->hs_sent));
+}
+
+static void
+request(mist_client *c, uint32_t type, const struct buf *body,
+	uint64_t deadline, reply_fn fn, void *ctx)
+{
+	struct msg *m = msg_new(type, body ? body->data : NULL,
+				body ? (uint32_t)body->len : 0);
+	m->flags = fn ? MSG_F_REQUEST : 0;
+	m->corr = fn ? ++c->next_corr : 0;
+	m->to.id = ACTOR_GATEWAY;
+	m->deadline = deadline;
+	if (fn) {
+		struct pend *p = xmalloc(sizeof(*p));
+		p->fn = fn;
+		p->ctx = ctx;
+		map_put(&c->reqs, m->corr, p);
+	}
+	wire_envelope_encode(&c->pending, m, mono_ms());
+	msg_delete(m);
+	if (c->err && fn)
+		fail_all(c, c->err);
+}
+
+/* Moves queued envelopes into wbuf: in the first handshake message, or
+ * sealed once the handshake is done. */
+static void
+seal_pending(mist_client *c)
+{
+	if (c->pending.len == 0 && c->hs_sent)
+		return;
+	if (!c->hs_sent) {
+		uint8_t prologue[sizeof(GATEWAY_PROLOGUE) - 1 + 8], idb[8];
+		for (int i = 0; i < 8; i++)
+			idb[i] = (uint8_t)(c->cred >> (56 - 8 * i));
+		memcpy(prologue, GATEWAY_PROLOGUE, sizeof(GATEWAY_PROLOGUE) - 1);
+		memcpy(prologue + sizeof(GATEWAY_PROLOGUE) - 1, idb, 8);
+		noise_hs_init(&c->hs, GATEWAY_PROTOCOL, true, prologue,
+			      sizeof(prologue), NULL, NULL, c->secret);
+		/* payload: the client's clock, then as many whole envelopes as
+		 * fit in one Noise message */
+		struct buf pl = BUF_INIT;
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, &pl, buf_msgpack_write);
+		msgpack_pack_uint64(&pk, wall_ms());
+		size_t take = 0, used;
+		while (take < c->pending.len &&
+		       mp_check(c->pending.data + take, c->pending.len - take,
+				MP_MAX_DEPTH, &used) == 0 &&
+		       pl.len + take + used + 64 + NOISE_TAGLEN < NOISE_MAX_MSG)
+			take += used;
+		buf_append(&pl, c->pending.data, take);
+		buf_consume(&c->pending, take);
+		uint8_t *msg1 = xmalloc(NOISE_MAX_MSG);
+		size_t m1;
+		noise_hs_write(&c->hs, pl.data, pl.len, msg1, NOISE_MAX_MSG, &m1);
+		uint8_t hdr[4 + 1 + 8];
+		buf_put_u32be(hdr, (uint32_t)(m1 + 9));
+		hdr[4] = GATEWAY_VERSION;
+		memcpy(hdr + 5, idb, 8);
+		buf_append(&c->wbuf, hdr, sizeof(hdr));
+		buf_append(&c->wbuf, msg1, m1);
+		free(msg1);
+		buf_destroy(&pl);
+		c->hs_sent = true;
+		return;
+	}
+	if (!c->open)
+		return;
+	while (c->pending.len > 0) {
+		size_t n = c->pending.len, used, cut = 0;
+		if (n > MIST_MAX_FRAME) {
+			while (cut < n &&
+			       mp_check(c->pending.data + cut, n - cut,
+					MP_MAX_DEPTH, &used) == 0 &&
+			       cut + used <= MIST_MAX_FRAME)
+				cut += used;
+			n = cut ? cut : n;
+		}
+		uint8_t hdr[4];
+		buf_put_u32be(hdr, (uint32_t)(n + NOISE_TAGLEN));
+		buf_append(&c->wbuf, hdr, 4);
+		buf_reserve(&c->wbuf, n + NOISE_TAGLEN);
+		noise_cipher_encrypt(&c->tx, NULL, 0, c->pending.data, n,
+				     c->wbuf.data + c->wbuf.len);
+		c->wbuf.len += n + NOISE_TAGLEN;
+		buf_consume(&c->pending, n);
+	}
+}
+
+static int
+on_envelope(void *ctx, struct msg *m)
+{
+	mist_client *c = ctx;
+	struct pend *p = (m->flags & MSG_F_REPLY) ? map_del(&c->reqs, m->corr)
+						  : NULL;
+	if (p) {
+		p->fn(c, p->ctx, m);
+		free(p);
+	}
+	msg_delete(m);
+	return 0;
+}
+
+int
+mist_process(mist_client *c)
+{
+	if (c->err)
+		return c->err;
+	seal_pending(c);
+	while (c->wbuf.len > 0) {
+		ssize_t w = write(c->fd, c->wbuf.data, c->wbuf.len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			fail_all(c, c->open ? MIST_ECLOSED : MIST_EAUTH);
+			return c->err;
+		}
+		buf_consume(&c->wbuf, (size_t)w);
+	}
+	for (;;) {
+		buf_reserve(&c->rbuf, 65536);
+		ssize_t r = read(c->fd, c->rbuf.data + c->rbuf.len,
+				 c->rbuf.cap - c->rbuf.len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (r <= 0) {
+			/* a gateway that refuses the credential just hangs up */
+			fail_all(c, c->open ? MIST_ECLOSED : MIST_EAUTH);
+			return c->err;
+		}
+		c->rbuf.len += (size_t)r;
+		size_t off = 0;
+		for (;;) {
+			const uint8_t *p;
+			size_t n;
+			int used = wire_frame_parse(c->rbuf.data + off,
+						    c->rbuf.len - off,
+						    MIST_MAX_FRAME + 64, &p, &n);
+			if (used < 0) {
+				fail_all(c, MIST_EPROTO);
+				return c->err;
+			}
+			if (used == 0)
+				break;
+			off += (size_t)used;
+			int rc = 0;
+			if (!c->open) {
+				size_t plen;
+				rc = noise_hs_read(&c->hs, p, n, c->scratch,
+						   MIST_MAX_FRAME, &plen);
+				if (rc == 0) {
+					noise_hs_split(&c->hs, &c->tx, &c->rx);
+					noise_hs_wipe(&c->hs);
+					c->open = true;
+				} else {
+					rc = MIST_EAUTH;
+				}
+			} else if (n < NOISE_TAGLEN ||
+				   noise_cipher_decrypt(&c->rx, NULL, 0, p, n,
+							c->scratch) != 0) {
+				rc = MIST_EAUTH;
+			} else {
+				rc = wire_payload_decode(c->scratch,
+							 n - NOISE_TAGLEN,
+							 MIST_MAX_FRAME,
+							 mono_ms(), on_envelope,
+							 c);
+			}
+			if (rc != 0) {
+				fail_all(c, rc);
+				return c->err;
+			}
+		}
+		buf_consume(&c->rbuf, off);
+	}
+	if (c->open && c->pending.len) {
+		seal_pending(c);
+		while (c->wbuf.len > 0) {
+			ssize_t w = write(c->fd, c->wbuf.data, c->wbuf.len);
+			if (w <= 0)
+				break;
+			buf_consume(&c->wbuf, (size_t)w);
+		}
+	}
+	return 0;
+}
+
+/* Pumps until *done or the deadline (0: none). */
+static int
+pump(mist_client *c, const bool *done, uint64_t deadline)
+{
+	while (!*done) {
+		int rc = mist_process(c);
+		if (rc != 0 || *done)
+			return rc;
+		uint64_t now = mono_ms();
+		if (deadline && now >= deadline)
+			return MIST_ETIMEDOUT;
+		int wait = deadline ? (int)(deadline - now) : 1000;
+		if (wait > 100)
+			wait = 100;
+		struct pollfd pfd = {c->fd, POLLIN | (mist_want_write(c) ? POLLOUT : 0), 0};
+		poll(&pfd, 1, wait);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- requests */
+
+struct sync {
+	bool done;
+	int status;
+	uint32_t type;
+	struct buf body;
+};
+
+static void
+sync_cb(mist_client *c, void *ctx, struct msg *m)
+{
+	struct sync *s = ctx;
+	(void)c;
+	s->done = true;
+	s->status = m->status;
+	s->type = m->type;
+	buf_append(&s->body, m->body, m->len);
+}
+
+/* One request, waited for.  On 0, s->body holds the reply body. */
+static int
+call(mist_client *c, uint32_t type, const struct buf *body, int timeout_ms,
+     struct sync *s)
+{
+	memset(s, 0, sizeof(*s));
+	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 30000);
+	request(c, type, body, deadline, sync_cb, s);
+	int rc = pump(c, &s->done, deadline);
+	if (rc == MIST_ETIMEDOUT && !s->done) {
+		/* forget it: a late reply finds no callback */
+		size_t it = 0;
+		uint64_t k;
+		void *v;
+		while (map_next(&c->reqs, &it, &k, &v))
+			if (((struct pend *)v)->ctx == s) {
+				map_del(&c->reqs, k);
+				free(v);
+				break;
+			}
+	}
+	if (rc != 0)
+		return rc;
+	return s->status;
+}
+
+static void
+pack_head(msgpack_packer *pk, const mist_job *j, uint32_t n)
+{
+	msgpack_pack_array(pk, n);
+	msgpack_pack_uint64(pk, j->owner);
+	msgpack_pack_uint64(pk, j->id);
+}
+
+static mist_job *
+job_new(mist_client *c, uint64_t owner, uint64_t id, uint32_t ntasks)
+{
+	mist_job *j = xcalloc(1, sizeof(*j));
+	j->c = c;
+	j->owner = owner;
+	j->id = id;
+	j->ntasks = ntasks;
+	j->first = ntasks + 1;
+	snprintf(j->idtext, sizeof(j->idtext), "%016" PRIx64 "-%016" PRIx64,
+		 owner, id);
+	j->next = c->jobs;
+	c->jobs = j;
+	return j;
+}
+
+int
+mist_job_create(mist_client *c, const struct mist_policy *p, int timeout_ms,
+		mist_job **out)
+{
+	*out = NULL;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	static const char *const tiers[] = {"fog", "edge", "cloud"};
+	unsigned ntiers = 0, mask = p ? p->tiers : 0;
+	for (int i = 0; i < 3; i++)
+		ntiers += (mask >> i) & 1;
+	bool weights = p && !p->objective &&
+		       (p->weights[0] > 0 || p->weights[1] > 0 || p->weights[2] > 0);
+	uint32_t n = (p && p->name ? 1 : 0) + (p && p->objective ? 1 : 0) +
+		     (weights ? 1 : 0) + (ntiers ? 1 : 0) +
+		     (p && p->attempts ? 1 : 0);
+	msgpack_pack_map(&pk, n);
+	if (p && p->name) {
+		msgpack_pack_str_with_body(&pk, "name", 4);
+		msgpack_pack_str_with_body(&pk, p->name, strlen(p->name));
+	}
+	if (p && p->objective) {
+		msgpack_pack_str_with_body(&pk, "policy", 6);
+		msgpack_pack_str_with_body(&pk, p->objective, strlen(p->objective));
+	}
+	if (weights) {
+		msgpack_pack_str_with_body(&pk, "weights", 7);
+		msgpack_pack_array(&pk, 3);
+		for (int i = 0; i < 3; i++)
+			msgpack_pack_double(&pk, p->weights[i]);
+	}
+	if (ntiers) {
+		msgpack_pack_str_with_body(&pk, "tiers", 5);
+		msgpack_pack_array(&pk, ntiers);
+		for (int i = 0; i < 3; i++)
+			if ((mask >> i) & 1)
+				msgpack_pack_str_with_body(&pk, tiers[i],
+							   strlen(tiers[i]));
+	}
+	if (p && p->attempts) {
+		msgpack_pack_str_with_body(&pk, "attempts", 8);
+		msgpack_pack_uint32(&pk, p->attempts);
+	}
+	struct sync s;
+	int rc = call(c, MSG_JOB_CREATE, &b, timeout_ms, &s);
+	buf_destroy(&b);
+	uint64_t owner, id;
+	uint32_t two;
+	struct mp_cur cur;
+	mp_cur_init(&cur, s.body.data, s.body.len);
+	if (rc == 0 && (mp_read_array(&cur, &two) != 0 || two != 2 ||
+			mp_read_uint(&cur, &owner) != 0 ||
+			mp_read_uint(&cur, &id) != 0))
+		rc = MIST_EPROTO;
+	buf_destroy(&s.body);
+	if (rc == 0)
+		*out = job_new(c, owner, id, 0);
+	return rc;
+}
+
+int
+mist_job_attach(mist_client *c, const char *text, int timeout_ms,
+		mist_job **out)
+{
+	*out = NULL;
+	uint64_t owner, id;
+	char tail;
+	if (text == NULL ||
+	    sscanf(text, "%16" SCNx64 "-%16" SCNx64 "%c", &owner, &id, &tail) != 2)
+		return MIST_EINVAL;
+	mist_job tmp = {.owner = owner, .id = id};
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	pack_head(&pk, &tmp, 2);
+	struct sync s;
+	int rc = call(c, MSG_JOB_ATTACH, &b, timeout_ms, &s);
+	buf_destroy(&b);
+	uint64_t jid, ntasks;
+	uint32_t two;
+	struct mp_cur cur;
+	mp_cur_init(&cur, s.body.data, s.body.len);
+	if (rc == 0 && (mp_read_array(&cur, &two) != 0 || two != 2 ||
+			mp_read_uint(&cur, &jid) != 0 ||
+			mp_read_uint(&cur, &ntasks) != 0 || ntasks > UINT32_MAX))
+		rc = MIST_EPROTO;
+	buf_destroy(&s.body);
+	if (rc == 0)
+		*out = job_new(c, owner, id, (uint32_t)ntasks);
+	return rc;
+}
+
+const char *
+mist_job_id(const mist_job *j)
+{
+	return j->idtext;
+}
+
+uint32_t
+mist_job_tasks(const mist_job *j)
+{
+	return j->ntasks;
+}
+
+const char *
+mist_job_error(const mist_job *j)
+{
+	return j->errmsg;
+}
+
+/* ------------------------------------------------------------- tasks */
+
+static void
+batch_cb(mist_client *c, void *ctx, struct msg *m)
+{
+	(void)c;
+	mist_job *j = ctx;
+	j->unacked--;
+	if (m->status != 0 && j->err == 0) {
+		j->err = m->status;
+		snprintf(j->errmsg, sizeof(j->errmsg),
+			 "a batch of tasks was refused: %s",
+			 mist_strerror(m->status));
+	}
+}
+
+int
+mist_flush(mist_job *j)
+{
+	if (j->nbatch == 0)
+		return j->err;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	pack_head(&pk, j, 4);
+	msgpack_pack_uint32(&pk, j->first);
+	msgpack_pack_array(&pk, j->nbatch);
+	buf_append(&b, j->batch.data, j->batch.len);
+	j->unacked++;
+	request(j->c, MSG_JOB_TASKS, &b, mono_ms() + 60000, batch_cb, j);
+	buf_destroy(&b);
+	buf_reset(&j->batch);
+	j->first += j->nbatch;
+	j->nbatch = 0;
+	mist_process(j->c);
+	return j->err;
+}
+
+int
+mist_task(mist_job *j, const char *fn, const void *args, size_t alen,
+	  const mist_ref *in, uint32_t nin, uint32_t nout, mist_ref *outs)
+{
+	if (fn == NULL || strlen(fn) == 0 || strlen(fn) >= 64 ||
+	    alen > JOBS_MAX_VALUE || nin > 4096 || nout > 1024)
+		return MIST_EINVAL;
+	if (j->err)
+		return j->err;
+	size_t used;
+	if (alen == 0 ||
+	    mp_check(args, alen, MP_MAX_DEPTH, &used) != 0 || used != alen)
+		return MIST_EINVAL; /* one msgpack object */
+	for (uint32_t i = 0; i < nin; i++)
+		if (in[i].task == 0 || in[i].task > j->ntasks)
+			return MIST_EINVAL;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &j->batch, buf_msgpack_write);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_str_with_body(&pk, fn, strlen(fn));
+	msgpack_pack_bin_with_body(&pk, args, (uint32_t)alen);
+	msgpack_pack_uint32(&pk, nout);
+	msgpack_pack_array(&pk, nin);
+	for (uint32_t i = 0; i < nin; i++) {
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint32(&pk, in[i].task);
+		msgpack_pack_uint32(&pk, in[i].out);
+	}
+	uint32_t id = ++j->ntasks;
+	j->nbatch++;
+	for (uint32_t o = 0; outs && o < nout; o++)
+		outs[o] = (mist_ref){id, o};
+	if (j->nbatch >= MIST_BATCH || j->batch.len >= MIST_BATCH_BYTES)
+		mist_flush(j);
+	/* keep what waits for the socket bounded: block while it is large */
+	mist_client *c = j->c;
+	if (c->wbuf.len + c->pending.len > (8u << 20)) {
+		bool never = false;
+		while (c->err == 0 && c->wbuf.len + c->pending.len > (4u << 20)) {
+			pump(c, &never, mono_ms() + 50);
+		}
+	}
+	return j->err ? j->err : j->c->err;
+}
+
+/* ------------------------------------------------------------ values */
+
+struct getop {
+	mist_job *j;
+	mist_ref r;
+	uint64_t deadline;
+	struct buf data;
+	uint64_t total;
+	mist_get_cb cb;
+	void *arg;
+};
+
+static void get_wait(struct getop *g);
+
+static void
+get_finish(struct getop *g, int status)
+{
+	g->cb(g->arg, status, g->data.data, g->data.len);
+	buf_destroy(&g->data);
+	free(g);
+}
+
+static void
+get_read(struct getop *g);
+
+static void
+get_read_cb(mist_client *c, void *ctx, struct msg *m)
+{
+	(void)c;
+	struct getop *g = ctx;
+	if (m->status == MIST_ENOTFOUND && mono_ms() < g->deadline) {
+		/* the copy vanished: the owner recomputes it; wait again */
+		buf_reset(&g->data);
+		get_wait(g);
+		return;
+	}
+	struct mp_cur cur;
+	uint32_t two, clen;
+	uint64_t total;
+	const uint8_t *chunk;
+	mp_cur_init(&cur, m->body, m->len);
+	if (m->status != 0) {
+		get_finish(g, m->status);
+		return;
+	}
+	if (mp_read_array(&cur, &two) != 0 || two != 2 ||
+	    mp_read_uint(&cur, &total) != 0 || total > JOBS_MAX_VALUE ||
+	    mp_read_bin(&cur, &chunk, &clen) != 0 ||
+	    g->data.len + clen > total || (clen == 0 && g->data.len < total)) {
+		get_finish(g, MIST_EPROTO);
+		return;
+	}
+	buf_append(&g->data, chunk, clen);
+	if (g->data.len < total)
+		get_read(g);
+	else
+		get_finish(g, 0);
+}
+
+static void
+get_read(struct getop *g)
+{
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	pack_head(&pk, g->j, 5);
+	msgpack_pack_uint32(&pk, g->r.task);
+	msgpack_pack_uint32(&pk, g->r.out);
+	msgpack_pack_uint64(&pk, g->data.len);
+	request(g->j->c, MSG_JOB_READ, &b, g->deadline, get_read_cb, g);
+	buf_destroy(&b);
+}
+
+static void
+get_wait_cb(mist_client *c, void *ctx, struct msg *m)
+{
+	(void)c;
+	struct getop *g = ctx;
+	if (m->status != 0) {
+		get_finish(g, m->status);
+		return;
+	}
+	struct mp_cur cur;
+	uint32_t two;
+	int64_t st;
+	mp_cur_init(&cur, m->body, m->len);
+	if (mp_read_array(&cur, &two) != 0 || two != 2 ||
+	    mp_read_int(&cur, &st) != 0) {
+		get_finish(g, MIST_EPROTO);
+		return;
+	}
+	if (st != 0) {
+		const char *s;
+		uint32_t l;
+		if (mp_read_str(&cur, &s, &l) == 0)
+			snprintf(g->j->errmsg, sizeof(g->j->errmsg), "%.*s",
+				 (int)(l > 1100 ? 1100 : l), s);
+		get_finish(g, (int)st);
+		return;
+	}
+	get_read(g);
+}
+
+static void
+get_wait(struct getop *g)
+{
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	pack_head(&pk, g->j, 4);
+	msgpack_pack_uint32(&pk, g->r.task);
+	msgpack_pack_uint32(&pk, g->r.out);
+	request(g->j->c, MSG_JOB_WAIT, &b, g->deadline, get_wait_cb, g);
+	buf_destroy(&b);
+}
+
+int
+mist_get_async(mist_job *j, mist_ref r, int timeout_ms, mist_get_cb cb,
+	       void *arg)
+{
+	if (r.task == 0 || r.task > j->ntasks)
+		return MIST_EINVAL;
+	mist_flush(j);
+	struct getop *g = xcalloc(1, sizeof(*g));
+	g->j = j;
+	g->r = r;
+	g->deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
+	g->cb = cb;
+	g->arg = arg;
+	get_wait(g);
+	return 0;
+}
+
+struct getsync {
+	bool done;
+	int status;
+	void *data;
+	size_t len;
+};
+
+static void
+getsync_cb(void *arg, int status, const void *data, size_t len)
+{
+	struct getsync *s = arg;
+	s->done = true;
+	s->status = status;
+	if (status == 0) {
+		s->data = xmalloc(len ? len : 1);
+		memcpy(s->data, data, len);
+		s->len = len;
+	}
+}
+
+static void progress_tick(mist_job *j);
+
+int
+mist_get(mist_job *j, mist_ref r, int timeout_ms, void **data, size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	struct getsync s = {0};
+	int rc = mist_get_async(j, r, timeout_ms, getsync_cb, &s);
+	if (rc != 0)
+		return rc;
+	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
+	while (!s.done) {
+		uint64_t step = mono_ms() + (j->progress_cb ? 50 : 1000);
+		rc = pump(j->c, &s.done, step < deadline ? step : deadline);
+		if (rc != 0 && rc != MIST_ETIMEDOUT)
+			break;
+		if (!s.done && mono_ms() >= deadline) {
+			rc = MIST_ETIMEDOUT;
+			break;
+		}
+		progress_tick(j);
+	}
+	if (!s.done) {
+		/* forget the operation: its reply must not reach our stack */
+		size_t it = 0;
+		uint64_t k;
+		void *v;
+		while (map_next(&j->c->reqs, &it, &k, &v)) {
+			struct pend *p = v;
+			if ((p->fn == get_wait_cb || p->fn == get_read_cb) &&
+			    ((struct getop *)p->ctx)->arg == &s) {
+				struct getop *g = p->ctx;
+				map_del(&j->c->reqs, k);
+				free(p);
+				buf_destroy(&g->data);
+				free(g);
+				break;
+			}
+		}
+		return rc ? rc : MIST_ETIMEDOUT;
+	}
+	*data = s.data;
+	*len = s.len;
+	return s.status ? s.status : (j->err ? j->err : 0);
+}
+
+int
+mist_release(mist_job *j, const mist_ref *refs, uint32_t n)
+{
+	mist_flush(j);
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	pack_head(&pk, j, 3);
+	msgpack_pack_array(&pk, n);
+	for (uint32_t i = 0; i < n; i++) {
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint32(&pk, refs[i].task);
+		msgpack_pack_uint32(&pk, refs[i].out);
+	}
+	request(j->c, MSG_JOB_RELEASE, &b, 0, NULL, NULL);
+	buf_destroy(&b);
+	mist_process(j->c);
+	return j->c->err;
+}
+
+/* ------------------------------------------------------------ the job */
+
+static int
+parse_progress(const struct buf *body, struct mist_progress *p)
+{
+	struct mp_cur cur;
+	uint32_t n;
+	memset(p, 0, sizeof(*p));
+	mp_cur_init(&cur, body->data, body->len);
+	if (mp_read_map(&cur, &n) != 0)
+		return MIST_EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k, *s;
+		uint32_t kl, sl;
+		uint64_t u;
+		int rc = 0;
+		uint32_t *dst = NULL;
+		if (mp_read_str(&cur, &k, &kl) != 0)
+			return MIST_EPROTO;
+		if (mp_str_eq(k, kl, "tasks")) dst = &p->tasks;
+		else if (mp_str_eq(k, kl, "waiting")) dst = &p->waiting;
+		else if (mp_str_eq(k, kl, "ready")) dst = &p->ready;
+		else if (mp_str_eq(k, kl, "running")) dst = &p->running;
+		else if (mp_str_eq(k, kl, "done")) dst = &p->done;
+		else if (mp_str_eq(k, kl, "failed")) dst = &p->failed;
+		if (dst) {
+			if ((rc = mp_read_uint(&cur, &u)) == 0)
+				*dst = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+		} else if (mp_str_eq(k, kl, "state")) {
+			if ((rc = mp_read_str(&cur, &s, &sl)) == 0)
+				snprintf(p->state, sizeof(p->state), "%.*s",
+					 (int)(sl > 15 ? 15 : sl), s);
+		} else {
+			rc = mp_skip(&cur);
+		}
+		if (rc != 0)
+			return MIST_EPROTO;
+	}
+	return 0;
+}
+
+int
+mist_job_progress(mist_job *j, int timeout_ms, struct mist_progress *p)
+{
+	mist_flush(j);
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	pack_head(&pk, j, 2);
+	struct sync s;
+	int rc = call(j->c, MSG_JOB_STATUS, &b, timeout_ms, &s);
+	buf_destroy(&b);
+	if (rc == 0)
+		rc = parse_progress(&s.body, p);
+	buf_destroy(&s.body);
+	return rc;
+}
+
+void
+mist_job_on_progress(mist_job *j,
+		     void (*cb)(void *arg, const struct mist_progress *),
+		     void *arg, int interval_ms)
+{
+	j->progress_cb = cb;
+	j->progress_arg = arg;
+	j->progress_ms = interval_ms > 0 ? interval_ms : MIST_PROGRESS_MS;
+	j->progress_next = 0;
+}
+
+static void
+progress_tick(mist_job *j)
+{
+	if (j->progress_cb == NULL || mono_ms() < j->progress_next)
+		return;
+	j->progress_next = mono_ms() + (uint64_t)j->progress_ms;
+	struct mist_progress p;
+	if (mist_job_progress(j, 5000, &p) == 0)
+		j->progress_cb(j->progress_arg, &p);
+}
+
+int
+mist_job_wait(mist_job *j, int timeout_ms)
+{
+	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
+	for (;;) {
+		struct mist_progress p;
+		int rc = mist_job_progress(j, 5000, &p);
+		if (rc != 0)
+			return rc;
+		if (j->progress_cb)
+			j->progress_cb(j->progress_arg, &p);
+		if (j->unacked == 0 && strcmp(p.state, "running") != 0)
+			return j->err ? j->err
+			       : strcmp(p.state, "done") == 0 ? 0
+			       : strcmp(p.state, "cancelled") == 0 ? MIST_ECANCELED
+			       : MIST_ETASK;
+		if (mono_ms() >= deadline)
+			return MIST_ETIMEDOUT;
+		bool never = false;
+		pump(j->c, &never, mono_ms() + 50);
+	}
+}
+
+static int
+simple(mist_job *j, uint32_t type, int timeout_ms)
+{
+	mist_flush(j);
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	pack_head(&pk, j, 2);
+	struct sync s;
+	int rc = call(j->c, type, &b, timeout_ms, &s);
+	buf_destroy(&b);
+	buf_destroy(&s.body);
+	return rc;
+}
+
+int
+mist_job_cancel(mist_job *j, int timeout_ms)
+{
+	return simple(j, MSG_JOB_CANCEL, timeout_ms);
+}
+
+int
+mist_job_close(mist_job *j, int timeout_ms)
+{
+	int rc = simple(j, MSG_JOB_CLOSE, timeout_ms);
+	mist_job_detach(j);
+	return rc;
+}
+
+void
+mist_job_detach(mist_job *j)
+{
+	mist_client *c = j->c;
+	mist_flush(j);
+	for (mist_job **pp = &c->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	/* batches still in flight point at j: drop their callbacks */
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	uint64_t doomed[256];
+	int n;
+	do {
+		n = 0;
+		it = 0;
+		while (n < 256 && map_next(&c->reqs, &it, &k, &v))
+			if (((struct pend *)v)->ctx == j)
+				doomed[n++] = k;
+		for (int i = 0; i < n; i++)
+			free(map_del(&c->reqs, doomed[i]));
+	} while (n == 256);
+	buf_destroy(&j->batch);
+	free(j);
+}

@@ -1,0 +1,625 @@
+/*
+ * jobs.c -- the job commands: `mist creds`, `mist status`, `mist job watch`
+ * and the internal `mist executor`.
+ *
+ * The operator commands talk to an agent over an admin connection (the
+ * cluster key, like `mist members`); they speak to the data manager and
+ * the gateway with the same bodies the gateway forwards for clients,
+ * as role admin.
+ */
+#include "config.h"
+#include "actors/jobs.h"
+#include "cmd/cmd.h"
+#include "exec/exec.h"
+#include "mist.h"
+#include "net/mp.h"
+#include "util/buf.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The options every operator command shares. */
+struct common {
+	const char *agent, *key;
+	bool json;
+};
+
+enum { OPT_AGENT = 300, OPT_KEY, OPT_FORMAT, OPT_VERSION, OPT_NAME, OPT_ROLE,
+       OPT_ID, OPT_INTERVAL, OPT_MEMORY, OPT_CPU, OPT_PLUGIN };
+
+/* Handles a shared option; 1 if it was one, 0 if not, -1 on error. */
+static int
+common_opt(struct common *co, int c, const char *cmd)
+{
+	switch (c) {
+	case OPT_AGENT: co->agent = optarg; return 1;
+	case OPT_KEY: co->key = optarg; return 1;
+	case OPT_FORMAT:
+		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+			fprintf(stderr, "mist %s: --format is text or json\n", cmd);
+			return -1;
+		}
+		co->json = strcmp(optarg, "json") == 0;
+		return 1;
+	default: return 0;
+	}
+}
+
+#define COMMON_OPTIONS                                                         \
+	{"agent", required_argument, 0, OPT_AGENT},                            \
+	{"key", required_argument, 0, OPT_KEY},                                \
+	{"format", required_argument, 0, OPT_FORMAT},                          \
+	{"help", no_argument, 0, 'h'},                                         \
+	{"version", no_argument, 0, OPT_VERSION}
+
+#define COMMON_HELP                                                            \
+	"  --agent IP:PORT   the agent to ask\n"                                \
+	"  --key FILE        the cluster key file\n"                            \
+	"  --format FMT      text (default) or json\n"                          \
+	"  -h, --help        this text\n"                                       \
+	"  --version         print the version\n"
+
+/* Prints one msgpack object as JSON (bounded: the reply was checked). */
+static int
+mp_print_json(struct mp_cur *c, int depth)
+{
+	if (mp_cur_left(c) == 0 || depth > MP_MAX_DEPTH)
+		return -1;
+	uint8_t t = *c->p;
+	uint32_t n;
+	const char *s;
+	uint64_t u;
+	int64_t i;
+	double d;
+	bool b;
+	if (mp_peek_nil(c)) {
+		mp_read_nil(c);
+		fputs("null", stdout);
+	} else if (mp_read_bool(c, &b) == 0) {
+		fputs(b ? "true" : "false", stdout);
+	} else if ((t >= 0x80 && t <= 0x8f) || t == 0xde || t == 0xdf) {
+		mp_read_map(c, &n);
+		putchar('{');
+		for (uint32_t k = 0; k < n; k++) {
+			if (k)
+				putchar(',');
+			if (mp_print_json(c, depth + 1) != 0)
+				return -1;
+			putchar(':');
+			if (mp_print_json(c, depth + 1) != 0)
+				return -1;
+		}
+		putchar('}');
+	} else if (mp_read_array(c, &n) == 0) {
+		putchar('[');
+		for (uint32_t k = 0; k < n; k++) {
+			if (k)
+				putchar(',');
+			if (mp_print_json(c, depth + 1) != 0)
+				return -1;
+		}
+		putchar(']');
+	} else if (mp_read_str(c, &s, &n) == 0) {
+		char *z = strndup(s, n);
+		cmd_json_str(z);
+		free(z);
+	} else if (t == 0xca || t == 0xcb) {
+		mp_read_double(c, &d);
+		printf("%.17g", d);
+	} else if (mp_read_uint(c, &u) == 0) {
+		printf("%" PRIu64, u);
+	} else if (mp_read_int(c, &i) == 0) {
+		printf("%" PRId64, i);
+	} else {
+		return mp_skip(c) == 0 ? (fputs("null", stdout), 0) : -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ executor */
+
+int
+cmd_executor(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"memory-mb", required_argument, 0, OPT_MEMORY},
+		{"cpu-ms", required_argument, 0, OPT_CPU},
+		{"plugin", required_argument, 0, OPT_PLUGIN},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	char *plugins[EXEC_MAX_PLUGINS];
+	int np = 0, c;
+	unsigned long mem = 0, cpu = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MEMORY: mem = strtoul(optarg, NULL, 10); break;
+		case OPT_CPU: cpu = strtoul(optarg, NULL, 10); break;
+		case OPT_PLUGIN:
+			if (np < EXEC_MAX_PLUGINS)
+				plugins[np++] = optarg;
+			break;
+		case 'h':
+			puts("usage: mist executor [--memory-mb N] [--cpu-ms N] "
+			     "--plugin PATH...\n\nInternal: started by `mist "
+			     "agent` with the socket to the agent as fd 3; runs "
+			     "the plugins' functions for it.");
+			return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	struct stat st;
+	if (fstat(3, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "mist executor: run by `mist agent`, not by hand\n");
+		return EXIT_USAGE;
+	}
+	return executor_main(3, plugins, np, (uint64_t)mem << 20,
+			     (uint32_t)cpu);
+}
+
+/* --------------------------------------------------------------- creds */
+
+static const char creds_usage[] =
+	"usage: mist creds create --name NAME [--role submit|admin] --agent IP:PORT --key FILE\n"
+	"       mist creds list --agent IP:PORT --key FILE [--format json]\n"
+	"       mist creds revoke --id ID --agent IP:PORT --key FILE\n"
+	"\n"
+	"Manages the credentials clients (libmist) connect with.  A change made\n"
+	"on one agent spreads to every member; `create` prints the credential\n"
+	"(mist1:...) once: keep it secret, pass it to mist_connect().\n"
+	"Roles: submit (create and run own jobs), admin (any job, job list).\n"
+	"\n"
+	"  --name NAME       who the credential is for (create)\n"
+	"  --role ROLE       submit (default) or admin (create)\n"
+	"  --id ID           the credential's id, from `list` (revoke)\n"
+	COMMON_HELP;
+
+int
+cmd_creds(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_OPTIONS,
+		{"name", required_argument, 0, OPT_NAME},
+		{"role", required_argument, 0, OPT_ROLE},
+		{"id", required_argument, 0, OPT_ID},
+		{0, 0, 0, 0}};
+	struct common co = {0};
+	const char *name = NULL, *role = "submit", *idtext = NULL;
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+				  strcmp(argv[1], "--help") == 0)) {
+			fputs(creds_usage, stdout);
+			return EXIT_OK;
+		}
+		fputs(creds_usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *op = argv[1];
+	argc--, argv++;
+	int c, r;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((r = common_opt(&co, c, "creds")) != 0) {
+			if (r < 0)
+				return EXIT_USAGE;
+			continue;
+		}
+		switch (c) {
+		case OPT_NAME: name = optarg; break;
+		case OPT_ROLE: role = optarg; break;
+		case OPT_ID: idtext = optarg; break;
+		case 'h': fputs(creds_usage, stdout); return EXIT_OK;
+		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
+		default: fputs(creds_usage, stderr); return EXIT_USAGE;
+		}
+	}
+	bool create = strcmp(op, "create") == 0, list = strcmp(op, "list") == 0,
+	     revoke = strcmp(op, "revoke") == 0;
+	uint64_t id = 0;
+	char *end = NULL;
+	if (idtext)
+		id = strtoull(idtext, &end, 16);
+	if ((!create && !list && !revoke) || optind != argc || !co.agent ||
+	    !co.key || (create && (!name || (strcmp(role, "submit") != 0 &&
+					      strcmp(role, "admin") != 0))) ||
+	    (revoke && (!idtext || *end != '\0' || id == 0))) {
+		fputs(creds_usage, stderr);
+		return EXIT_USAGE;
+	}
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, create ? 3 : revoke ? 2 : 1);
+	msgpack_pack_str_with_body(&pk, "op", 2);
+	msgpack_pack_str_with_body(&pk, op, strlen(op));
+	if (create) {
+		msgpack_pack_str_with_body(&pk, "name", 4);
+		msgpack_pack_str_with_body(&pk, name, strlen(name));
+		msgpack_pack_str_with_body(&pk, "role", 4);
+		msgpack_pack_str_with_body(&pk, role, strlen(role));
+	}
+	if (revoke) {
+		msgpack_pack_str_with_body(&pk, "id", 2);
+		msgpack_pack_uint64(&pk, id);
+	}
+	struct msg *reply;
+	int rc = cmd_request("creds", co.agent, co.key, ACTOR_GATEWAY,
+			     MSG_CREDS, b.data, (uint32_t)b.len, 0, &reply);
+	buf_destroy(&b);
+	if (rc != 0)
+		return EXIT_RUNTIME;
+	struct mp_cur cur;
+	mp_cur_init(&cur, reply->body, reply->len);
+	if (co.json) {
+		mp_print_json(&cur, 0);
+		putchar('\n');
+	} else if (create) {
+		/* {"credential": text, "info": {...}} */
+		uint32_t n, kl, sl;
+		const char *k, *s;
+		mp_read_map(&cur, &n);
+		for (uint32_t i = 0; i < n; i++) {
+			if (mp_read_str(&cur, &k, &kl) != 0)
+				break;
+			if (mp_str_eq(k, kl, "credential") &&
+			    mp_read_str(&cur, &s, &sl) == 0)
+				printf("%.*s\n", (int)sl, s);
+			else
+				mp_skip(&cur);
+		}
+	} else if (list) {
+		uint32_t n;
+		mp_read_array(&cur, &n);
+		printf("%-16s  %-24s  %-6s  %s\n", "ID", "NAME", "ROLE", "STATUS");
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t m, kl, sl;
+			const char *k, *s;
+			uint64_t cid = 0;
+			char cname[64] = "", crole[16] = "";
+			bool revoked = false;
+			mp_read_map(&cur, &m);
+			for (uint32_t f = 0; f < m; f++) {
+				mp_read_str(&cur, &k, &kl);
+				if (mp_str_eq(k, kl, "id"))
+					mp_read_uint(&cur, &cid);
+				else if (mp_str_eq(k, kl, "name") &&
+					 mp_read_str(&cur, &s, &sl) == 0)
+					snprintf(cname, sizeof(cname), "%.*s",
+						 (int)sl, s);
+				else if (mp_str_eq(k, kl, "role") &&
+					 mp_read_str(&cur, &s, &sl) == 0)
+					snprintf(crole, sizeof(crole), "%.*s",
+						 (int)sl, s);
+				else if (mp_str_eq(k, kl, "revoked"))
+					mp_read_bool(&cur, &revoked);
+				else
+					mp_skip(&cur);
+			}
+			printf("%016" PRIx64 "  %-24s  %-6s  %s\n", cid, cname,
+			       crole, revoked ? "revoked" : "active");
+		}
+	} else {
+		printf("revoked %016" PRIx64 "\n", id);
+	}
+	msg_delete(reply);
+	return EXIT_OK;
+}
+
+/* -------------------------------------------------------------- status */
+
+struct jstat {
+	uint64_t owner, job;
+	char name[64], state[16], error[256];
+	uint64_t tasks, waiting, ready, running, done, failed;
+	struct {
+		uint64_t node;
+		char name[64], tier[8];
+		uint64_t running, done;
+	} nodes[64];
+	uint32_t nnodes;
+};
+
+static int
+jstat_read(struct mp_cur *c, struct jstat *j)
+{
+	uint32_t n, kl, sl;
+	const char *k, *s;
+	memset(j, 0, sizeof(*j));
+	if (mp_read_map(c, &n) != 0)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		if (mp_read_str(c, &k, &kl) != 0)
+			return -1;
+		uint64_t *u = mp_str_eq(k, kl, "owner") ? &j->owner
+			: mp_str_eq(k, kl, "job") ? &j->job
+			: mp_str_eq(k, kl, "tasks") ? &j->tasks
+			: mp_str_eq(k, kl, "waiting") ? &j->waiting
+			: mp_str_eq(k, kl, "ready") ? &j->ready
+			: mp_str_eq(k, kl, "running") ? &j->running
+			: mp_str_eq(k, kl, "done") ? &j->done
+			: mp_str_eq(k, kl, "failed") ? &j->failed : NULL;
+		char *str = mp_str_eq(k, kl, "name") ? j->name
+			: mp_str_eq(k, kl, "state") ? j->state
+			: mp_str_eq(k, kl, "error") ? j->error : NULL;
+		size_t cap = str == j->name ? sizeof(j->name)
+			     : str == j->state ? sizeof(j->state) : sizeof(j->error);
+		if (u) {
+			if (mp_read_uint(c, u) != 0)
+				return -1;
+		} else if (str) {
+			if (mp_read_str(c, &s, &sl) != 0)
+				return -1;
+			snprintf(str, cap, "%.*s", (int)sl, s);
+		} else if (mp_str_eq(k, kl, "nodes")) {
+			uint32_t nn;
+			if (mp_read_array(c, &nn) != 0)
+				return -1;
+			for (uint32_t x = 0; x < nn; x++) {
+				uint32_t m;
+				bool keep = j->nnodes < 64;
+				typeof(j->nodes[0]) tmp = {0}, *nd = keep ? &j->nodes[j->nnodes++] : &tmp;
+				if (mp_read_map(c, &m) != 0)
+					return -1;
+				for (uint32_t f = 0; f < m; f++) {
+					if (mp_read_str(c, &k, &kl) != 0)
+						return -1;
+					int rc = 0;
+					if (mp_str_eq(k, kl, "node"))
+						rc = mp_read_uint(c, &nd->node);
+					else if (mp_str_eq(k, kl, "running"))
+						rc = mp_read_uint(c, &nd->running);
+					else if (mp_str_eq(k, kl, "done"))
+						rc = mp_read_uint(c, &nd->done);
+					else if (mp_str_eq(k, kl, "name") &&
+						 (rc = mp_read_str(c, &s, &sl)) == 0)
+						snprintf(nd->name, sizeof(nd->name), "%.*s", (int)sl, s);
+					else if (mp_str_eq(k, kl, "tier") &&
+						 (rc = mp_read_str(c, &s, &sl)) == 0)
+						snprintf(nd->tier, sizeof(nd->tier), "%.*s", (int)sl, s);
+					else if (!mp_str_eq(k, kl, "name") && !mp_str_eq(k, kl, "tier"))
+						rc = mp_skip(c);
+					if (rc != 0)
+						return -1;
+				}
+			}
+		} else if (mp_skip(c) != 0) {
+			return -1;
+		}
+	}
+	for (char *p = j->name; *p; p++)
+		if ((unsigned char)*p < 0x20) *p = '?';
+	for (char *p = j->error; *p; p++)
+		if ((unsigned char)*p < 0x20) *p = '?';
+	return 0;
+}
+
+static void
+jstat_print(const struct jstat *j)
+{
+	printf("%016" PRIx64 "-%016" PRIx64 "  %-14s %-9s %6" PRIu64 " tasks: %" PRIu64
+	       " done, %" PRIu64 " running, %" PRIu64 " queued, %" PRIu64 " failed\n",
+	       j->owner, j->job, j->name[0] ? j->name : "-", j->state, j->tasks,
+	       j->done, j->running, j->waiting + j->ready, j->failed);
+	for (uint32_t i = 0; i < j->nnodes; i++)
+		printf("    %-16s %-5s  %" PRIu64 " running, %" PRIu64 " done\n",
+		       j->nodes[i].name, j->nodes[i].tier, j->nodes[i].running,
+		       j->nodes[i].done);
+	if (j->error[0])
+		printf("    first failure: %s\n", j->error);
+}
+
+static void
+admin_body(struct buf *b, uint64_t owner, uint64_t job)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, 0);
+	msgpack_pack_uint8(&pk, ROLE_ADMIN);
+	if (owner == 0) {
+		msgpack_pack_nil(&pk);
+	} else {
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint64(&pk, owner);
+		msgpack_pack_uint64(&pk, job);
+	}
+}
+
+static const char status_usage[] =
+	"usage: mist status --agent IP:PORT --key FILE [--format json]\n"
+	"\n"
+	"Lists the jobs the agent owns (those submitted through its gateway)\n"
+	"with their progress: done, running, queued and failed tasks, and per\n"
+	"node (with its tier) the tasks running and done there.\n"
+	"\n" COMMON_HELP;
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {COMMON_OPTIONS, {0, 0, 0, 0}};
+	struct common co = {0};
+	int c, r;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((r = common_opt(&co, c, "status")) != 0) {
+			if (r < 0)
+				return EXIT_USAGE;
+			continue;
+		}
+		if (c == 'h') {
+			fputs(status_usage, stdout);
+			return EXIT_OK;
+		}
+		if (c == OPT_VERSION) {
+			cmd_print_version();
+			return EXIT_OK;
+		}
+		fputs(status_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (optind != argc || !co.agent || !co.key) {
+		fputs(status_usage, stderr);
+		return EXIT_USAGE;
+	}
+	struct buf b = BUF_INIT;
+	admin_body(&b, 0, 0);
+	struct msg *reply;
+	int rc = cmd_request("status", co.agent, co.key, ACTOR_DATA,
+			     MSG_JOB_LIST, b.data, (uint32_t)b.len, 0, &reply);
+	buf_destroy(&b);
+	if (rc != 0)
+		return EXIT_RUNTIME;
+	struct mp_cur cur;
+	mp_cur_init(&cur, reply->body, reply->len);
+	if (co.json) {
+		mp_print_json(&cur, 0);
+		putchar('\n');
+	} else {
+		uint32_t n;
+		mp_read_array(&cur, &n);
+		if (n == 0)
+			puts("no jobs");
+		for (uint32_t i = 0; i < n; i++) {
+			struct jstat *j = malloc(sizeof(*j));
+			if (j && jstat_read(&cur, j) == 0)
+				jstat_print(j);
+			free(j);
+		}
+	}
+	msg_delete(reply);
+	return EXIT_OK;
+}
+
+/* ----------------------------------------------------------- job watch */
+
+static const char job_usage[] =
+	"usage: mist job watch ID --agent IP:PORT --key FILE [--interval MS]\n"
+	"\n"
+	"Follows a job (ID as printed by `mist status` or mist_job_id()) until\n"
+	"it ends: one progress line, redrawn in place on a terminal, a new line\n"
+	"per change otherwise.  --agent must be the job's owner (the agent\n"
+	"whose gateway accepted it).  Exit status 0 when the job is done, 1 if\n"
+	"it failed or was cancelled.\n"
+	"\n"
+	"  --interval MS     how often to ask (default 500)\n"
+	COMMON_HELP;
+
+int
+cmd_job(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_OPTIONS, {"interval", required_argument, 0, OPT_INTERVAL},
+		{0, 0, 0, 0}};
+	if (argc < 2 || strcmp(argv[1], "watch") != 0) {
+		bool help = argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+					  strcmp(argv[1], "--help") == 0);
+		fputs(job_usage, help ? stdout : stderr);
+		return help ? EXIT_OK : EXIT_USAGE;
+	}
+	argc--, argv++;
+	struct common co = {0};
+	long interval = 500;
+	int c, r;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((r = common_opt(&co, c, "job")) != 0) {
+			if (r < 0)
+				return EXIT_USAGE;
+			continue;
+		}
+		if (c == OPT_INTERVAL) {
+			interval = strtol(optarg, NULL, 10);
+			if (interval < 10 || interval > 60000) {
+				fputs("mist job: --interval is 10..60000\n", stderr);
+				return EXIT_USAGE;
+			}
+		} else if (c == 'h') {
+			fputs(job_usage, stdout);
+			return EXIT_OK;
+		} else if (c == OPT_VERSION) {
+			cmd_print_version();
+			return EXIT_OK;
+		} else {
+			fputs(job_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	uint64_t owner, job;
+	char tail;
+	if (optind + 1 != argc || !co.agent || !co.key ||
+	    sscanf(argv[optind], "%16" SCNx64 "-%16" SCNx64 "%c", &owner, &job,
+		   &tail) != 2) {
+		fputs(job_usage, stderr);
+		return EXIT_USAGE;
+	}
+	struct conn conn;
+	if (cmd_connect(&conn, co.agent, co.key) != 0)
+		return EXIT_RUNTIME;
+	bool tty = isatty(STDOUT_FILENO);
+	char last[256] = "";
+	int status = EXIT_RUNTIME;
+	for (;;) {
+		struct buf b = BUF_INIT;
+		admin_body(&b, owner, job);
+		struct msg *reply = NULL;
+		int rc = conn_request(&conn, ACTOR_DATA, MSG_JOB_STATUS, b.data,
+				      (uint32_t)b.len, &reply);
+		buf_destroy(&b);
+		if (rc == 0 && reply->status != 0)
+			rc = reply->status;
+		if (rc != 0) {
+			if (tty && last[0])
+				putchar('\n');
+			fprintf(stderr, "mist job: %s%s\n", mist_strerror(rc),
+				rc == MIST_ENOTFOUND ? " (is --agent the job's owner?)"
+						     : "");
+			if (reply)
+				msg_delete(reply);
+			break;
+		}
+		struct jstat js;
+		struct mp_cur cur;
+		mp_cur_init(&cur, reply->body, reply->len);
+		int ok = jstat_read(&cur, &js);
+		msg_delete(reply);
+		if (ok != 0)
+			break;
+		char line[256];
+		unsigned pct = js.tasks ? (unsigned)(100 * js.done / js.tasks) : 0;
+		snprintf(line, sizeof(line),
+			 "%-9s %3u%%  %" PRIu64 "/%" PRIu64 " done, %" PRIu64
+			 " running, %" PRIu64 " queued, %" PRIu64 " failed",
+			 js.state, pct, js.done, js.tasks, js.running,
+			 js.waiting + js.ready, js.failed);
+		if (strcmp(line, last) != 0) {
+			if (co.json)
+				printf("{\"state\":\"%s\",\"tasks\":%" PRIu64
+				       ",\"done\":%" PRIu64 ",\"running\":%" PRIu64
+				       ",\"queued\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
+				       js.state, js.tasks, js.done, js.running,
+				       js.waiting + js.ready, js.failed);
+			else if (tty)
+				printf("\r\033[K%s", line);
+			else
+				printf("%s\n", line);
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", line);
+		}
+		if (strcmp(js.state, "running") != 0) {
+			if (tty && !co.json)
+				putchar('\n');
+			if (js.error[0])
+				fprintf(stderr, "first failure: %s\n", js.error);
+			status = strcmp(js.state, "done") == 0 ? EXIT_OK
+							       : EXIT_RUNTIME;
+			break;
+		}
+		struct timespec ts = {interval / 1000, (interval % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	conn_close(&conn);
+	return status;
+}
