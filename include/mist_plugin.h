@@ -37,6 +37,9 @@ extern "C" {
 #endif
 
 #define MIST_PLUGIN_ABI 1
+/** Put before mist_plugin_v1's definition: exported even when the plugin
+ * is built with -fvisibility=hidden. */
+#define MIST_PLUGIN_EXPORT __attribute__((visibility("default")))
 #define MIST_PLUGIN_SYMBOL "mist_plugin_v1"
 
 struct mist_blob {

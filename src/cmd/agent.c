@@ -28,6 +28,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <msgpack.h>
 #include <inttypes.h>
@@ -318,7 +319,9 @@ agent_write_addr(const char *dir, const char *addr)
 static void
 agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
 {
-	struct agent *a = ctx;
+	/* the pool's context is the jobs node (for jobs_pool_done) */
+	struct agent *a = (struct agent *)((char *)ctx -
+					   offsetof(struct agent, jobs));
 	a->meta.nfunctions = 0;
 	for (uint32_t i = 0; i < n && i < EXEC_MAX_FUNCTIONS; i++)
 		snprintf(a->meta.functions[a->meta.nfunctions++],

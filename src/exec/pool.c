@@ -24,6 +24,7 @@
 
 #include <msgpack.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,6 +112,7 @@ struct pool {
 	int handles;
 	struct pool_stats stats;
 	char wall_msg[64];
+	char *exe;
 };
 
 void
@@ -141,6 +143,7 @@ pool_maybe_free(struct pool *p)
 			return;
 	free(p->xs);
 	free(p->names);
+	free(p->exe);
 	free(p);
 }
 
@@ -401,7 +404,7 @@ pool_spawn(struct pool *p, uint32_t i)
 		{.flags = UV_IGNORE},
 		{.flags = UV_IGNORE},
 		{.flags = UV_INHERIT_FD, .data.fd = 2},
-		{.flags = UV_CREATE_PIPE | UV_READABLE | UV_WRITABLE,
+		{.flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE,
 		 .data.stream = (uv_stream_t *)&x->pipe},
 	};
 	uv_process_options_t o = {0};
@@ -511,6 +514,8 @@ pool_open(uv_loop_t *loop, const struct pool_config *cfg, pool_done_cb done,
 	struct pool *p = xcalloc(1, sizeof(*p));
 	p->loop = loop;
 	p->cfg = *cfg;
+	p->exe = xstrdup(cfg->exe); /* the caller's buffer may not last */
+	p->cfg.exe = p->exe;
 	if (p->cfg.executors == 0)
 		p->cfg.executors = 1;
 	if (p->cfg.depth == 0)
@@ -557,8 +562,9 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	if (key == 0)
 		return MIST_EINVAL;
 	struct buf b = BUF_INIT;
-	buf_reserve(&b, sizeof(struct ptask) + 64 + alen);
-	b.len = sizeof(struct ptask) + 4;
+	const size_t hdr = offsetof(struct ptask, frame);
+	buf_reserve(&b, hdr + 64 + alen);
+	b.len = hdr + 4;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_array(&pk, 5);
@@ -570,7 +576,7 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		msgpack_pack_bin_with_body(&pk, inputs[i].data,
 					   (uint32_t)inputs[i].len);
 	msgpack_pack_uint32(&pk, nout);
-	size_t flen = b.len - sizeof(struct ptask);
+	size_t flen = b.len - hdr;
 	if (flen - 4 > EXEC_MAX_FRAME) {
 		buf_destroy(&b);
 		return MIST_E2BIG;

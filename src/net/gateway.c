@@ -102,9 +102,13 @@ int
 cred_parse(const char *text, uint64_t *id, uint8_t secret[32])
 {
 	uint8_t idb[8];
+	char idhex[17];
 	if (text == NULL || strlen(text) != CRED_TEXT_LEN ||
-	    strncmp(text, "mist1:", 6) != 0 || text[22] != ':' ||
-	    hex_decode(idb, 8, text + 6) != 0 ||
+	    strncmp(text, "mist1:", 6) != 0 || text[22] != ':')
+		return MIST_EINVAL;
+	memcpy(idhex, text + 6, 16);
+	idhex[16] = '\0';
+	if (hex_decode(idb, 8, idhex) != 0 ||
 	    hex_decode(secret, 32, text + 23) != 0)
 		return MIST_EINVAL;
 	*id = 0;
