@@ -15,6 +15,8 @@ echo "==> build"
 mkdir -p _build
 (cd _build && { [ -f Makefile ] || ../configure -q; } && make -j"$(nproc)" >/dev/null)
 mist="$root/_build/src/cmd/mist"
+plugin="$root/_build/examples/heatsweeper/.libs/heatplugin.so"
+heatsweeper="$root/_build/examples/heatsweeper/heatsweeper"
 
 work=$(mktemp -d /tmp/mist-quickstart.XXXXXX)
 pids=()
@@ -34,6 +36,7 @@ start() { # name ip join...
 	for j in "$@"; do joins+=(--join "$j"); done
 	"$mist" agent --data "$work/$name" --key "$work/cluster.key" \
 		--bind "$ip:0" --name "$name" --tier "${TIER:-fog}" "${joins[@]}" \
+		--plugin "$plugin" \
 		>"$work/$name.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -s "$work/$name/agent.addr" ] && break; sleep 0.1; done
@@ -62,6 +65,24 @@ done
 
 echo "==> round trips alpha -> gamma over the encrypted link"
 "$mist" ping --agent "$a" --key "$work/cluster.key" --count 100 gamma
+
+echo "==> a client credential (on alpha; it spreads to every member)"
+"$mist" creds create --name quickstart --agent "$a" --key "$work/cluster.key" \
+	> "$work/client.cred"
+
+echo "==> HeatSweeper on the three agents, through alpha's gateway"
+args=(--sources 2 --grid 24 --steps 400)
+"$heatsweeper" --gateway "$(cat "$work/alpha/gateway.addr")" \
+	--cred "$work/client.cred" "${args[@]}" | tee "$work/distributed.txt"
+"$mist" status --agent "$a" --key "$work/cluster.key" || true
+echo "==> the same search, sequentially in this process"
+"$heatsweeper" --local "${args[@]}" | tee "$work/local.txt"
+if cmp -s "$work/distributed.txt" "$work/local.txt"; then
+	echo "distributed and sequential answers are identical"
+else
+	echo "quickstart: the distributed answer differs from the sequential one"
+	exit 1
+fi
 
 echo "==> stopping"
 for p in "${pids[@]}"; do kill -TERM "$p"; done

@@ -462,9 +462,6 @@ dispatch_all(struct data *d)
 	size_t it = 0;
 	uint64_t k;
 	void *v;
-	while (map_next(&d->nodes, &it, &k, &v))
-		(void)0;
-	it = 0;
 	while (map_next(&d->jobs, &it, &k, &v)) {
 		struct job *j = v;
 		if (j->g.rlen > 0) {
@@ -1407,6 +1404,10 @@ static void
 data_fn(struct actor *self, struct msg *m)
 {
 	struct data *d = self->state;
+	if (m->flags & MSG_F_REPLY) {
+		relay_reply(d, m); /* the only requests we make */
+		return;
+	}
 	switch (m->type) {
 	case MSG_STOP:
 		actor_timer_stop(self, &d->tick);
@@ -1439,13 +1440,10 @@ data_fn(struct actor *self, struct msg *m)
 	case MSG_JOB_RELEASE:
 	case MSG_JOB_CLOSE:
 	case MSG_JOB_LIST:
-		if (!(m->flags & MSG_F_REPLY))
-			client_request(d, m);
+		client_request(d, m);
 		return;
 	default:
-		if (m->flags & MSG_F_REPLY)
-			relay_reply(d, m);
-		else if (m->flags & MSG_F_REQUEST)
+		if (m->flags & MSG_F_REQUEST)
 			actor_reply_error(self, m, MIST_EUNKNOWN);
 	}
 }

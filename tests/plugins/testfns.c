@@ -5,6 +5,7 @@
  *   noop     -> nil for each output
  *   echo     -> the args, for each output
  *   sum      args: int; inputs: ints -> args + sum(inputs)
+ *   slowsum  sum, 20 ms later
  *   fail     mist_fail("boom")
  *   loop     spins forever (CPU-time / wall-time limits)
  *   sleep    args: ms; sleeps (wall-time limit)
@@ -80,12 +81,21 @@ sum(struct mist_call *c)
 			mist_fail(c, "sum wants integer inputs");
 			return -1;
 		}
-		total += v;
+		total = (int64_t)((uint64_t)total + (uint64_t)v); /* wraps */
 	}
 	uint8_t out[9];
 	for (uint32_t i = 0; i < c->noutputs; i++)
 		mist_output(c, i, out, (size_t)write_int(out, total));
 	return 0;
+}
+
+/* sum, after sleeping 20 ms: slow enough to kill a node mid-job */
+static int
+slowsum(struct mist_call *c)
+{
+	struct timespec ts = {0, 20 * 1000000};
+	nanosleep(&ts, NULL);
+	return sum(c);
 }
 
 static int
@@ -147,7 +157,7 @@ badout(struct mist_call *c)
 }
 
 static const struct mist_function functions[] = {
-	{"noop", noop},	  {"echo", echo},   {"sum", sum},
+	{"noop", noop},	  {"echo", echo},   {"sum", sum}, {"slowsum", slowsum},
 	{"fail", fail},	  {"loop", loop},   {"sleep", sleep_ms},
 	{"crash", crash}, {"hog", hog},	    {"badout", badout},
 };

@@ -1,0 +1,298 @@
+/*
+ * test_jobs.c -- jobs end to end on real agents (processes on loopback,
+ * a real plugin in real executors), driven through libmist:
+ *   - a 1000-task job with dependencies on three agents, result checked;
+ *   - a worker killed (SIGKILL) mid-job: the same result;
+ *   - the owner killed mid-job and restarted: it resumes, the client
+ *     reattaches by id, the same result;
+ *   - executor limits: a loop, a crash, a memory hog and a failing function
+ *     fail their task with the reason, and the node carries on.
+ *
+ * The job: task i (1..n) = sum(i, value(i - 1), value(i / 2)) -- each task
+ * reads one or two earlier values, so losing a node loses values that
+ * later tasks need and the owner must recompute them.
+ */
+#include "mist.h"
+#include "proc.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct agent {
+	const char *name;
+	char dir[512], addr[64], gw[64], log[512];
+	pid_t pid;
+};
+
+static char *tmp;
+static char keyfile[512];
+static char cred[128];
+static struct agent ag[3] = {{.name = "alpha"}, {.name = "beta"}, {.name = "gamma"}};
+
+static const char *
+plugin(void)
+{
+	return BUILDDIR "/tests/plugins/.libs/testfns.so";
+}
+
+static void
+agent_start(struct agent *a, const char *ip, const char *join,
+	    const char *extra1, const char *extra2)
+{
+	char bind[64], path[600], gpath[600];
+	snprintf(bind, sizeof(bind), "%s:0", ip);
+	snprintf(a->dir, sizeof(a->dir), "%s/%s", tmp, a->name);
+	snprintf(a->log, sizeof(a->log), "%s/%s.log", tmp, a->name);
+	snprintf(path, sizeof(path), "%s/agent.addr", a->dir);
+	snprintf(gpath, sizeof(gpath), "%s/gateway.addr", a->dir);
+	unlink(path);
+	unlink(gpath);
+	char *argv[24] = {(char *)proc_mist(), "agent", "--data", a->dir,
+			  "--key", keyfile, "--bind", bind, "--name",
+			  (char *)a->name, "--plugin", (char *)plugin(),
+			  "--executors", "2"};
+	int n = 14;
+	if (join) {
+		argv[n++] = "--join";
+		argv[n++] = (char *)join;
+	}
+	if (extra1)
+		argv[n++] = (char *)extra1;
+	if (extra2)
+		argv[n++] = (char *)extra2;
+	argv[n] = NULL;
+	a->pid = proc_start(argv, a->log);
+	cr_assert_eq(proc_wait_file(path, a->addr, sizeof(a->addr), 10000), 0,
+		     "agent %s did not start (see %s)", a->name, a->log);
+	cr_assert_eq(proc_wait_file(gpath, a->gw, sizeof(a->gw), 10000), 0);
+}
+
+static void
+cluster(const char *extra1, const char *extra2)
+{
+	agent_start(&ag[0], "127.0.0.1", NULL, extra1, extra2);
+	agent_start(&ag[1], "127.0.0.2", ag[0].addr, extra1, extra2);
+	agent_start(&ag[2], "127.0.0.3", ag[0].addr, extra1, extra2);
+	char *argv[] = {(char *)proc_mist(), "creds", "create", "--name", "t",
+			"--agent", ag[0].addr, "--key", keyfile, NULL};
+	char *out = NULL;
+	cr_assert_eq(proc_run(argv, &out, 10000), 0);
+	snprintf(cred, sizeof(cred), "%s", out);
+	cred[strcspn(cred, "\n")] = '\0';
+	free(out);
+	/* let gossip spread the members, their functions and the credential */
+	sleep(2);
+}
+
+static void
+setup(void)
+{
+	tmp = tu_tmpdir();
+	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
+	char *argv[] = {(char *)proc_mist(), "keygen", NULL};
+	char *out = NULL;
+	cr_assert_eq(proc_run(argv, &out, 5000), 0);
+	FILE *f = fopen(keyfile, "w");
+	fputs(out, f);
+	fclose(f);
+	free(out);
+}
+
+static void
+teardown(void)
+{
+	for (int i = 0; i < 3; i++)
+		if (ag[i].pid > 0)
+			proc_stop(ag[i].pid, SIGTERM, 10000);
+	tu_rmrf(tmp); free(tmp);
+}
+
+static size_t
+pack_int(uint8_t *out, int64_t v)
+{
+	out[0] = 0xd3;
+	for (int i = 0; i < 8; i++)
+		out[1 + i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+	return 9;
+}
+
+static int64_t
+unpack_int(const uint8_t *p, size_t len)
+{
+	cr_assert(len == 9 && p[0] == 0xd3, "not an int64");
+	uint64_t u = 0;
+	for (int i = 0; i < 8; i++)
+		u = u << 8 | p[1 + i];
+	return (int64_t)u;
+}
+
+/* The expected values, computed here. */
+static int64_t
+expected(uint32_t n)
+{
+	uint64_t *v = calloc(n + 1, sizeof(*v));
+	for (uint32_t i = 1; i <= n; i++) {
+		v[i] = i; /* wrapping, as the plugin's sum */
+		if (i > 1)
+			v[i] += v[i - 1];
+		if (i / 2 >= 1 && i > 2)
+			v[i] += v[i / 2];
+	}
+	int64_t r = (int64_t)v[n];
+	free(v);
+	return r;
+}
+
+static void
+submit(mist_job *j, uint32_t n, const char *fn)
+{
+	for (uint32_t i = 1; i <= n; i++) {
+		mist_ref in[2];
+		uint32_t nin = 0;
+		if (i > 1)
+			in[nin++] = (mist_ref){i - 1, 0};
+		if (i / 2 >= 1 && i > 2)
+			in[nin++] = (mist_ref){i / 2, 0};
+		uint8_t args[9];
+		cr_assert_eq(mist_task(j, fn, args, pack_int(args, i), in, nin,
+				       1, NULL), 0);
+	}
+	cr_assert_eq(mist_flush(j), 0);
+}
+
+TestSuite(jobs, .init = setup, .fini = teardown, .timeout = 180);
+
+static int64_t
+get_last(mist_job *j, uint32_t n)
+{
+	void *val;
+	size_t len;
+	int rc = mist_get(j, (mist_ref){n, 0}, 120000, &val, &len);
+	cr_assert_eq(rc, 0, "get: %s (%s)", mist_strerror(rc), mist_job_error(j));
+	int64_t r = unpack_int(val, len);
+	mist_free(val);
+	return r;
+}
+
+Test(jobs, a_thousand_tasks_with_dependencies_on_three_agents)
+{
+	cluster(NULL, NULL);
+	mist_client *c;
+	cr_assert_eq(mist_connect(ag[0].gw, cred, 10000, &c), 0);
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
+	submit(j, 1000, "sum");
+	cr_assert_eq(get_last(j, 1000), expected(1000));
+	cr_assert_eq(mist_job_wait(j, 60000), 0);
+	struct mist_progress p;
+	cr_assert_eq(mist_job_progress(j, 10000, &p), 0);
+	cr_assert_eq(p.done, 1000);
+	cr_assert_str_eq(p.state, "done");
+	cr_assert_eq(mist_job_close(j, 10000), 0);
+	mist_close(c);
+}
+
+static bool owner_restarted;
+
+/* Runs @a n slowsum tasks; @a mid is called once the job is under way. */
+static void
+job_with_trouble(uint32_t n, void (*mid)(void))
+{
+	mist_client *c;
+	cr_assert_eq(mist_connect(ag[0].gw, cred, 10000, &c), 0);
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
+	submit(j, n, "slowsum");
+	struct mist_progress p;
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(mist_job_progress(j, 10000, &p), 0);
+		if (p.done >= n / 4)
+			break;
+		usleep(20000);
+	}
+	cr_assert(p.done < n, "the job ended before the trouble");
+	char id[64];
+	snprintf(id, sizeof(id), "%s", mist_job_id(j));
+	mid();
+	if (owner_restarted) {
+		/* the owner restarted: reattach through its new gateway */
+		mist_close(c);
+		cr_assert_eq(mist_connect(ag[0].gw, cred, 10000, &c), 0);
+		cr_assert_eq(mist_job_attach(c, id, 10000, &j), 0);
+		cr_assert_eq(mist_job_tasks(j), n);
+	}
+	cr_assert_eq(get_last(j, n), expected(n));
+	cr_assert_eq(mist_job_close(j, 10000), 0);
+	mist_close(c);
+}
+
+static void
+kill_beta(void)
+{
+	cr_assert_eq(proc_stop(ag[1].pid, SIGKILL, 5000), 128 + SIGKILL);
+	ag[1].pid = 0;
+}
+
+Test(jobs, a_worker_killed_mid_job_changes_nothing)
+{
+	cluster(NULL, NULL);
+	job_with_trouble(300, kill_beta);
+}
+
+static void
+restart_alpha(void)
+{
+	cr_assert_eq(proc_stop(ag[0].pid, SIGKILL, 5000), 128 + SIGKILL);
+	ag[0].pid = 0;
+	agent_start(&ag[0], "127.0.0.1", ag[1].addr, NULL, NULL);
+	owner_restarted = true;
+}
+
+Test(jobs, an_owner_restarted_mid_job_resumes_and_the_client_reattaches)
+{
+	cluster(NULL, NULL);
+	job_with_trouble(300, restart_alpha);
+}
+
+static int
+run_one(mist_job *j, const char *fn, char *err, size_t cap)
+{
+	mist_ref out;
+	cr_assert_eq(mist_task(j, fn, "\x01", 1, NULL, 0, 1, &out), 0);
+	void *val;
+	size_t len;
+	int rc = mist_get(j, out, 60000, &val, &len);
+	snprintf(err, cap, "%s", mist_job_error(j));
+	mist_free(val);
+	return rc;
+}
+
+Test(jobs, executor_limits_fail_the_task_and_the_node_carries_on)
+{
+	cluster("--task-cpu-ms=500", "--task-memory=256");
+	mist_client *c;
+	cr_assert_eq(mist_connect(ag[0].gw, cred, 10000, &c), 0);
+	struct mist_policy pol = {.attempts = 1};
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, &pol, 10000, &j), 0);
+	char err[1200];
+	cr_assert_eq(run_one(j, "loop", err, sizeof(err)), MIST_ETASK);
+	cr_assert(strstr(err, "CPU-time limit"), "%s", err);
+	cr_assert_eq(run_one(j, "crash", err, sizeof(err)), MIST_ETASK);
+	cr_assert(strstr(err, "signal 11"), "%s", err);
+	cr_assert_eq(run_one(j, "hog", err, sizeof(err)), MIST_ETASK);
+	cr_assert(strstr(err, "out of memory") || strstr(err, "signal"), "%s", err);
+	cr_assert_eq(run_one(j, "fail", err, sizeof(err)), MIST_ETASK);
+	cr_assert(strstr(err, "boom"), "%s", err);
+	cr_assert_eq(run_one(j, "badout", err, sizeof(err)), MIST_ETASK);
+	cr_assert(strstr(err, "not one msgpack object"), "%s", err);
+	cr_assert_eq(run_one(j, "nosuchfunction", err, sizeof(err)), MIST_ENOFUNC);
+	cr_assert_eq(run_one(j, "noop", err, sizeof(err)), 0);
+	mist_job_close(j, 10000);
+	mist_close(c);
+}
