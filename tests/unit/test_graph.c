@@ -1,0 +1,211 @@
+/*
+ * test_graph.c -- task graph bookkeeping (actors/graph.c) and placement
+ * decisions (actors/place.c), both pure: no network, no clock.
+ */
+#include "actors/graph.h"
+#include "actors/place.h"
+#include "mist.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static struct graph g;
+static int freed;
+
+static void
+on_free(void *ctx, struct gref v, const uint64_t *h, uint32_t n)
+{
+	(void)ctx, (void)v, (void)h, (void)n;
+	freed++;
+}
+
+static void
+setup(void)
+{
+	graph_init(&g, 2, 3);
+	g.on_free = on_free;
+	freed = 0;
+}
+
+static void
+teardown(void)
+{
+	graph_destroy(&g);
+}
+
+TestSuite(graph, .init = setup, .fini = teardown);
+
+static uint32_t
+add(const struct gref *in, uint32_t nin)
+{
+	cr_assert_eq(graph_add(&g, 0, (const uint8_t *)"\xc0", 1, in, nin, 1), 0);
+	return g.ntasks;
+}
+
+static void
+run(uint32_t id, uint64_t node)
+{
+	cr_assert_eq(graph_pop_ready(&g), id);
+	uint32_t a = graph_start(&g, id, node);
+	uint64_t size = 10;
+	cr_assert_eq(graph_done(&g, id, a, node, &size), 0);
+}
+
+Test(graph, tasks_become_ready_when_their_inputs_exist)
+{
+	uint32_t a = add(NULL, 0);
+	struct gref ra = {a, 0};
+	uint32_t b = add(&ra, 1);
+	cr_assert_eq(graph_task(&g, b)->state, G_WAITING);
+	run(a, 7);
+	cr_assert_eq(graph_task(&g, b)->state, G_READY);
+	run(b, 8);
+	cr_assert(graph_finished(&g));
+	cr_assert_eq(g.count[G_DONE], 2);
+}
+
+Test(graph, inputs_must_name_earlier_tasks)
+{
+	struct gref bad = {1, 0};
+	cr_assert_eq(graph_add(&g, 0, (const uint8_t *)"\xc0", 1, &bad, 1, 1),
+		     MIST_EINVAL);
+	add(NULL, 0);
+	struct gref badout = {1, 5};
+	cr_assert_eq(graph_add(&g, 0, (const uint8_t *)"\xc0", 1, &badout, 1, 1),
+		     MIST_EINVAL);
+}
+
+Test(graph, a_stale_attempt_is_fenced_off)
+{
+	uint32_t a = add(NULL, 0);
+	cr_assert_eq(graph_pop_ready(&g), a);
+	uint32_t first = graph_start(&g, a, 1);
+	graph_node_lost(&g, 1); /* re-queued */
+	cr_assert_eq(graph_pop_ready(&g), a);
+	uint32_t second = graph_start(&g, a, 2);
+	uint64_t size = 1;
+	cr_assert_eq(graph_done(&g, a, first, 1, &size), MIST_EINVAL);
+	cr_assert_eq(graph_done(&g, a, second, 2, &size), 0);
+	cr_assert_eq(graph_done(&g, a, second, 2, &size), MIST_EINVAL,
+		     "exactly one result is accepted");
+}
+
+Test(graph, failures_are_bounded_and_propagate)
+{
+	uint32_t a = add(NULL, 0);
+	struct gref ra = {a, 0};
+	uint32_t b = add(&ra, 1);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(graph_pop_ready(&g), a);
+		uint32_t at = graph_start(&g, a, 1);
+		graph_failed(&g, a, at, MIST_ETASK, "boom", true);
+	}
+	cr_assert_eq(graph_task(&g, a)->state, G_FAILED);
+	cr_assert_eq(graph_task(&g, b)->state, G_FAILED);
+	cr_assert(strstr(graph_task(&g, b)->error, "boom"));
+	cr_assert(graph_finished(&g));
+	/* a task added later on a failed input fails at once */
+	uint32_t c = add(&ra, 1);
+	cr_assert_eq(graph_task(&g, c)->state, G_FAILED);
+}
+
+Test(graph, a_lost_value_is_recomputed_recursively)
+{
+	uint32_t a = add(NULL, 0);
+	struct gref ra = {a, 0};
+	uint32_t b = add(&ra, 1);
+	struct gref rb = {b, 0};
+	uint32_t c = add(&rb, 1);
+	run(a, 5);
+	run(b, 5);
+	/* node 5 held both values and vanishes before c ran */
+	graph_node_lost(&g, 5);
+	cr_assert_eq(graph_task(&g, c)->state, G_WAITING);
+	cr_assert_eq(graph_task(&g, b)->state, G_WAITING);
+	cr_assert_eq(graph_task(&g, a)->state, G_READY);
+	run(a, 6);
+	run(b, 6);
+	run(c, 6);
+	cr_assert(graph_finished(&g));
+}
+
+Test(graph, values_are_freed_once_released_and_read)
+{
+	uint32_t a = add(NULL, 0);
+	struct gref ra = {a, 0};
+	uint32_t b = add(&ra, 1);
+	run(a, 1);
+	graph_release(&g, ra);
+	cr_assert_eq(freed, 0, "b still reads it");
+	run(b, 1);
+	cr_assert_eq(freed, 1);
+	/* a released, freed value cannot be read by new tasks */
+	cr_assert_eq(graph_add(&g, 0, (const uint8_t *)"\xc0", 1, &ra, 1, 1),
+		     MIST_EINVAL);
+}
+
+/* ------------------------------------------------------------ placement */
+
+static struct place_node fog = {.id = 1, .tier = TIER_FOG, .cores = 2,
+				.speed = 1, .power = 5, .price = 0,
+				.limit = 64, .exec_ms = -1};
+static struct place_node cloud = {.id = 2, .tier = TIER_CLOUD, .cores = 16,
+				  .speed = 3, .power = 200, .price = 1.0,
+				  .limit = 64, .exec_ms = -1};
+
+static int
+choose(const char *objective, uint32_t tiers)
+{
+	struct place_policy p = {0, 0, 0, tiers};
+	if (strcmp(objective, "time") == 0)
+		p.w_time = 1;
+	else if (strcmp(objective, "energy") == 0)
+		p.w_energy = 1;
+	else
+		p.w_cost = 1;
+	struct place_node n[2] = {fog, cloud};
+	int i = place_choose(&p, n, 2, -1, 1, 10, 100e3, NULL);
+	return i < 0 ? -1 : (int)n[i].id;
+}
+
+TestSuite(place);
+
+Test(place, time_picks_the_fast_cloud_energy_the_frugal_fog)
+{
+	cr_assert_eq(choose("time", TIER_ANY), 2);
+	cr_assert_eq(choose("energy", TIER_ANY), 1);
+	cr_assert_eq(choose("cost", TIER_ANY), 1);
+}
+
+Test(place, tiers_restrict_the_candidates)
+{
+	cr_assert_eq(choose("time", TIER_FOG), 1);
+	cr_assert_eq(choose("energy", TIER_CLOUD), 2);
+	cr_assert_eq(choose("time", TIER_EDGE), -1);
+}
+
+Test(place, ties_go_to_data_locality_and_full_nodes_are_skipped)
+{
+	struct place_node a = fog, b = fog;
+	b.id = 3;
+	a.missing_bytes = 1000;
+	b.local_bytes = 1000;
+	struct place_policy p = {1, 0, 0, TIER_ANY};
+	struct place_node n[2] = {a, b};
+	/* 1000 bytes at 100 kB/ms is 0.01 ms: a tie, won by locality */
+	cr_assert_eq(n[place_choose(&p, n, 2, -1, 1, 10, 100e3, NULL)].id, 3);
+	n[1].inflight = n[1].limit;
+	cr_assert_eq(n[place_choose(&p, n, 2, -1, 1, 10, 100e3, NULL)].id, 1);
+	n[0].inflight = n[0].limit;
+	cr_assert_eq(place_choose(&p, n, 2, -1, 1, 10, 100e3, NULL), -1);
+}
+
+Test(place, queues_push_work_to_idle_nodes)
+{
+	struct place_node a = fog, b = fog;
+	b.id = 3;
+	a.inflight = 20;
+	struct place_policy p = {1, 0, 0, TIER_ANY};
+	struct place_node n[2] = {a, b};
+	cr_assert_eq(n[place_choose(&p, n, 2, -1, 1, 10, 100e3, NULL)].id, 3);
+}
