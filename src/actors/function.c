@@ -236,7 +236,8 @@ task_run(struct func *f, struct msg *m)
 	r->nin = nin;
 	r->in = xcalloc(nin ? nin : 1, sizeof(*r->in));
 	r->args = xmalloc(alen ? alen : 1);
-	memcpy(r->args, args, alen);
+	if (alen)
+		memcpy(r->args, args, alen);
 	r->alen = alen;
 	map_put(&f->runs, r->key, r);
 	for (uint32_t i = 0; i < nin; i++) {

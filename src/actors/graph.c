@@ -247,9 +247,11 @@ graph_add(struct graph *g, uint16_t fn, const uint8_t *args, uint32_t alen,
 	t->nout = nout;
 	t->alen = alen;
 	t->args = xmalloc(alen ? alen : 1);
-	memcpy(t->args, args, alen);
+	if (alen)
+		memcpy(t->args, args, alen);
 	t->in = xmalloc((nin ? nin : 1) * sizeof(*t->in));
-	memcpy(t->in, in, nin * sizeof(*in));
+	if (nin)
+		memcpy(t->in, in, nin * sizeof(*in));
 	t->out = xcalloc(nout ? nout : 1, sizeof(*t->out));
 	t->state = G_WAITING;
 	g->count[G_WAITING]++;

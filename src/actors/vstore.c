@@ -66,7 +66,8 @@ vstore_put(struct vstore *vs, const struct vkey *k, const uint8_t *data,
 	struct sval *s = xmalloc(sizeof(*s) + len);
 	s->k = *k;
 	s->len = len;
-	memcpy(s->data, data, len);
+	if (len)
+		memcpy(s->data, data, len);
 	s->next = map_get(&vs->m, h);
 	map_put(&vs->m, h, s);
 	vs->bytes += len;

@@ -822,7 +822,8 @@ getsync_cb(void *arg, int status, const void *data, size_t len)
 	s->status = status;
 	if (status == 0) {
 		s->data = xmalloc(len ? len : 1);
-		memcpy(s->data, data, len);
+		if (len)
+			memcpy(s->data, data, len);
 		s->len = len;
 	}
 }

@@ -49,7 +49,8 @@ xcall_output(struct mist_call *c, uint32_t index, const void *data, size_t len)
 		return -1;
 	free(x->owned[index]);
 	x->owned[index] = xmalloc(len ? len : 1);
-	memcpy(x->owned[index], data, len);
+	if (len)
+		memcpy(x->owned[index], data, len);
 	x->outs[index].data = x->owned[index];
 	x->outs[index].len = len;
 	return 0;
