@@ -64,7 +64,7 @@ struct nodeinfo {
 };
 
 struct waiter {
-	struct msg req; /* from, corr, flags: enough to reply */
+	struct msg *req; /* a bodiless copy: from, corr, flags to reply */
 	uint64_t deadline;
 	struct gref v;
 };
@@ -85,7 +85,7 @@ struct job {
 };
 
 struct relay {
-	struct msg req;
+	struct msg *req;
 	uint64_t job;
 	struct gref v;
 	uint64_t holder;
@@ -125,6 +125,17 @@ static void
 pk_str(msgpack_packer *pk, const char *s)
 {
 	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* What replying later needs of a request, without its body. */
+static struct msg *
+req_copy(const struct msg *m)
+{
+	struct msg *r = msg_new(m->type, NULL, 0);
+	r->flags = m->flags;
+	r->from = m->from;
+	r->corr = m->corr;
+	return r;
 }
 
 static uint64_t
@@ -317,6 +328,8 @@ job_delete(struct data *d, struct job *j)
 	map_del(&d->jobs, j->id);
 	graph_destroy(&j->g);
 	buf_destroy(&j->dlog);
+	for (uint32_t i = 0; i < j->nwaiters; i++)
+		msg_delete(j->waiters[i].req);
 	free(j->waiters);
 	free(j);
 }
@@ -350,8 +363,9 @@ job_wake(struct data *d, struct job *j)
 			buf_destroy(&b);
 			continue;
 		}
-		actor_reply(d->actor, &w->req, MSG_JOB_WAIT, b.data,
+		actor_reply(d->actor, w->req, MSG_JOB_WAIT, b.data,
 			    (uint32_t)b.len);
+		msg_delete(w->req);
 		buf_destroy(&b);
 	}
 	j->nwaiters = keep;
@@ -1031,8 +1045,7 @@ job_read(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 		msg_delete(q);
 	} else {
 		struct relay *rl = xmalloc(sizeof(*rl));
-		rl->req = *m;
-		rl->req.len = 0;
+		rl->req = req_copy(m);
 		rl->job = j->id;
 		rl->v = r;
 		rl->holder = holder;
@@ -1053,15 +1066,16 @@ relay_reply(struct data *d, struct msg *m)
 	if (rl == NULL)
 		return;
 	if (m->status == 0) {
-		actor_reply(d->actor, &rl->req, MSG_JOB_READ, m->body, m->len);
+		actor_reply(d->actor, rl->req, MSG_JOB_READ, m->body, m->len);
 	} else {
 		struct job *j = map_get(&d->jobs, rl->job);
 		if (j && m->status == MIST_ENOTFOUND) {
 			graph_value_lost(&j->g, rl->v, rl->holder);
 			job_dispatch(d, j);
 		}
-		actor_reply_error(d->actor, &rl->req, MIST_ENOTFOUND);
+		actor_reply_error(d->actor, rl->req, MIST_ENOTFOUND);
 	}
+	msg_delete(rl->req);
 	free(rl);
 }
 
@@ -1155,8 +1169,7 @@ client_request(struct data *d, struct msg *m)
 					      j->capwaiters * sizeof(*j->waiters));
 		}
 		struct waiter *w = &j->waiters[j->nwaiters++];
-		w->req = *m;
-		w->req.len = 0;
+		w->req = req_copy(m);
 		w->deadline = m->deadline;
 		w->v = (struct gref){(uint32_t)task, (uint32_t)out};
 		job_wake(d, j);
@@ -1358,6 +1371,8 @@ data_tick(struct data *d)
 			if (j->waiters[i].deadline == 0 ||
 			    j->waiters[i].deadline > now)
 				j->waiters[keep++] = j->waiters[i];
+			else
+				msg_delete(j->waiters[i].req);
 		j->nwaiters = keep;
 		if (graph_finished(&j->g) && now - j->touched > d->jn->cfg.retain_ms)
 			expired = j;
@@ -1391,8 +1406,10 @@ data_stop(struct data *d)
 	while (map_next(&d->nodes, &it, &k, &v))
 		free(v);
 	it = 0;
-	while (map_next(&d->relays, &it, &k, &v))
+	while (map_next(&d->relays, &it, &k, &v)) {
+		msg_delete(((struct relay *)v)->req);
 		free(v);
+	}
 	map_destroy(&d->nodes);
 	map_destroy(&d->jobs);
 	map_destroy(&d->relays);
