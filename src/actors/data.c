@@ -28,6 +28,7 @@
 #include "actors/place.h"
 #include "mist.h"
 #include "net/mp.h"
+#include "net/swim.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -617,48 +618,24 @@ node_lost(struct data *d, uint64_t id)
 static void
 member_event(struct data *d, struct msg *m)
 {
+	struct swim_event_view ev;
 	struct mp_cur c;
 	uint32_t n;
-	uint64_t node = 0;
-	const char *ev = "", *name = "";
-	uint32_t evlen = 0, namelen = 0;
-	const uint8_t *meta = NULL;
-	uint32_t metalen = 0;
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_read_map(&c, &n) != 0)
+	if (swim_event_decode(m->body, m->len, &ev) != 0)
 		return;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *key;
-		uint32_t kl;
-		if (mp_read_str(&c, &key, &kl) != 0)
-			return;
-		int rc = 0;
-		if (mp_str_eq(key, kl, "event"))
-			rc = mp_read_str(&c, &ev, &evlen);
-		else if (mp_str_eq(key, kl, "node"))
-			rc = mp_read_uint(&c, &node);
-		else if (mp_str_eq(key, kl, "name"))
-			rc = mp_read_str(&c, &name, &namelen);
-		else if (mp_str_eq(key, kl, "meta"))
-			rc = mp_read_bin(&c, &meta, &metalen);
-		else
-			rc = mp_skip(&c);
-		if (rc != 0)
-			return;
-	}
-	if (mp_str_eq(ev, evlen, "dead") || mp_str_eq(ev, evlen, "left")) {
-		node_lost(d, node);
+	if (ev.event == SWIM_EV_DEAD || ev.event == SWIM_EV_LEFT) {
+		node_lost(d, ev.node);
 		return;
 	}
-	if (mp_str_eq(ev, evlen, "suspect"))
+	if (ev.event == SWIM_EV_SUSPECT)
 		return;
-	struct nodeinfo *ni = node_get(d, node);
+	struct nodeinfo *ni = node_get(d, ev.node);
 	ni->alive = true;
 	snprintf(ni->name, sizeof(ni->name), "%.*s",
-		 (int)(namelen > 63 ? 63 : namelen), name);
-	if (meta == NULL)
+		 (int)(ev.name_len > 63 ? 63 : ev.name_len), ev.name);
+	if (ev.meta == NULL)
 		return;
-	mp_cur_init(&c, meta, metalen);
+	mp_cur_init(&c, ev.meta, ev.meta_len);
 	if (mp_read_map(&c, &n) != 0)
 		return;
 	for (uint32_t i = 0; i < n; i++) {

@@ -14,6 +14,7 @@
 #include "net/addr.h"
 #include "net/mp.h"
 #include "net/noise.h"
+#include "net/swim.h"
 #include "net/wire.h"
 #include "util/buf.h"
 #include "util/hex.h"
@@ -805,32 +806,13 @@ gw_reply(struct gateway *g, struct msg *m)
 static void
 gw_member(struct gateway *g, struct msg *m)
 {
-	struct mp_cur cur;
-	uint32_t n;
-	uint64_t node = 0;
-	const char *ev = "";
-	uint32_t evlen = 0;
-	mp_cur_init(&cur, m->body, m->len);
-	if (mp_read_map(&cur, &n) != 0)
+	struct swim_event_view ev;
+	if (swim_event_decode(m->body, m->len, &ev) != 0)
 		return;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		int rc;
-		if (mp_read_str(&cur, &k, &kl) != 0)
-			return;
-		if (mp_str_eq(k, kl, "event"))
-			rc = mp_read_str(&cur, &ev, &evlen);
-		else if (mp_str_eq(k, kl, "node"))
-			rc = mp_read_uint(&cur, &node);
-		else
-			rc = mp_skip(&cur);
-		if (rc != 0)
-			return;
-	}
-	if (mp_str_eq(ev, evlen, "dead") || mp_str_eq(ev, evlen, "left")) {
+	uint64_t node = ev.node;
+	if (ev.event == SWIM_EV_DEAD || ev.event == SWIM_EV_LEFT) {
 		map_del(&g->alive, node);
-	} else if (!mp_str_eq(ev, evlen, "suspect") &&
+	} else if (ev.event != SWIM_EV_SUSPECT &&
 		   map_get(&g->alive, node) == NULL) {
 		/* a member (back) in sight: give it every credential */
 		map_put(&g->alive, node, (void *)1);

@@ -286,6 +286,46 @@ swim_event(struct swim *s, const struct swim_member *m, enum swim_event ev)
 	buf_destroy(&b);
 }
 
+int
+swim_event_decode(const uint8_t *p, size_t len, struct swim_event_view *v)
+{
+	struct mp_cur c;
+	uint32_t n;
+	const char *ev = NULL;
+	uint32_t evlen = 0;
+	memset(v, 0, sizeof(*v));
+	mp_cur_init(&c, p, len);
+	if (mp_read_map(&c, &n) != 0)
+		return MIST_EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k;
+		uint32_t kl;
+		int rc;
+		if (mp_read_str(&c, &k, &kl) != 0)
+			return MIST_EPROTO;
+		if (mp_str_eq(k, kl, "event"))
+			rc = mp_read_str(&c, &ev, &evlen);
+		else if (mp_str_eq(k, kl, "node"))
+			rc = mp_read_uint(&c, &v->node);
+		else if (mp_str_eq(k, kl, "incarnation"))
+			rc = mp_read_uint(&c, &v->incarnation);
+		else if (mp_str_eq(k, kl, "name"))
+			rc = mp_read_str(&c, &v->name, &v->name_len);
+		else if (mp_str_eq(k, kl, "meta"))
+			rc = mp_read_bin(&c, &v->meta, &v->meta_len);
+		else
+			rc = mp_skip(&c);
+		if (rc != 0)
+			return MIST_EPROTO;
+	}
+	for (int e = SWIM_EV_JOIN; e <= SWIM_EV_UPDATED; e++)
+		if (ev && mp_str_eq(ev, evlen, swim_event_name(e))) {
+			v->event = (enum swim_event)e;
+			return v->name ? 0 : MIST_EPROTO;
+		}
+	return MIST_EPROTO;
+}
+
 /* --------------------------------------------------------- broadcasts */
 
 static void

@@ -35,6 +35,21 @@ enum swim_event { SWIM_EV_JOIN, SWIM_EV_ALIVE, SWIM_EV_SUSPECT, SWIM_EV_DEAD,
 const char *swim_status_name(enum swim_status s);
 const char *swim_event_name(enum swim_event e);
 
+/**
+ * A MSG_MEMBER_EVENT body, decoded.  Pointers (name, meta) point into the
+ * message body and live as long as it does.
+ */
+struct swim_event_view {
+	enum swim_event event;
+	uint64_t node;
+	uint64_t incarnation;
+	const char *name;
+	uint32_t name_len;
+	const uint8_t *meta; /* msgpack map, may be NULL */
+	uint32_t meta_len;
+};
+/** Decodes a MSG_MEMBER_EVENT body.  0 or MIST_EPROTO. */
+int swim_event_decode(const uint8_t *p, size_t len, struct swim_event_view *v);
 struct swim_config {
 	uint32_t probe_interval_ms;   /* T: one probe per period */
 	uint32_t probe_timeout_ms;    /* direct ack wait before ping-req */

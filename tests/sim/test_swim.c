@@ -516,30 +516,11 @@ event_counter_fn(struct actor *self, struct msg *m)
 	(void)self;
 	if (m->type != MSG_MEMBER_EVENT)
 		return;
-	struct mp_cur c;
-	uint32_t n;
-	uint64_t node = 0, inc = 0;
-	bool dead = false;
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_read_map(&c, &n) != 0)
+	struct swim_event_view ev;
+	if (swim_event_decode(m->body, m->len, &ev) != 0)
 		return;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k, *v;
-		uint32_t kl, vl;
-		if (mp_read_str(&c, &k, &kl) != 0)
-			return;
-		if (mp_str_eq(k, kl, "event")) {
-			if (mp_read_str(&c, &v, &vl) != 0)
-				return;
-			dead = mp_str_eq(v, vl, "dead");
-		} else if (mp_str_eq(k, kl, "node")) {
-			mp_read_uint(&c, &node);
-		} else if (mp_str_eq(k, kl, "incarnation")) {
-			mp_read_uint(&c, &inc);
-		} else if (mp_skip(&c) != 0) {
-			return;
-		}
-	}
+	bool dead = ev.event == SWIM_EV_DEAD;
+	uint64_t node = ev.node, inc = ev.incarnation;
 	if (dead && node >= id_of(SLOW))
 		map_put(&false_dead, node * 1000003 ^ inc, (void *)1);
 }
