@@ -118,6 +118,9 @@ jobs_config_default(struct jobs_config *cfg)
 	cfg->default_exec_ms = 1.0;
 	cfg->fetch_timeout_ms = 10000;
 	cfg->retain_ms = 3600 * 1000;
+	/* ~100 bytes of bookkeeping per task plus its arguments: 4 M tasks
+	 * is a few hundred MiB at the owner, the most one job may take */
+	cfg->max_tasks = 4u << 20;
 }
 
 /* ---------------------------------------------------------- helpers */
@@ -143,6 +146,36 @@ static uint64_t
 now_ms(struct data *d)
 {
 	return actor_sys_now(d->actor->sys);
+}
+
+/* A value's name as two fields: task, out (each within 32 bits). */
+static int
+read_ref_fields(struct mp_cur *c, struct gref *r)
+{
+	uint64_t t, o;
+	if (mp_read_uint(c, &t) != 0 || mp_read_uint(c, &o) != 0 ||
+	    t > UINT32_MAX || o > UINT32_MAX)
+		return MIST_EPROTO;
+	*r = (struct gref){(uint32_t)t, (uint32_t)o};
+	return 0;
+}
+
+/* A value's name as an array [task, out]. */
+static int
+read_ref(struct mp_cur *c, struct gref *r)
+{
+	uint32_t two;
+	if (mp_read_array(c, &two) != 0 || two != 2)
+		return MIST_EPROTO;
+	return read_ref_fields(c, r);
+}
+
+static void
+pack_ref(msgpack_packer *pk, struct gref r)
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint32(pk, r.task);
+	msgpack_pack_uint32(pk, r.out);
 }
 
 static int
@@ -270,9 +303,7 @@ value_free_cb(void *ctx, struct gref v, const uint64_t *holders, uint32_t n)
 	msgpack_pack_uint64(&pk, d->actor->sys->node);
 	msgpack_pack_uint64(&pk, j->id);
 	msgpack_pack_array(&pk, 1);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, v.task);
-	msgpack_pack_uint32(&pk, v.out);
+	pack_ref(&pk, v);
 	for (uint32_t i = 0; i < n; i++) {
 		struct actor_ref to = {holders[i], ACTOR_DATA};
 		actor_tell(d->actor, to, MSG_VALUE_FREE, b.data,
@@ -523,15 +554,10 @@ task_done(struct data *d, struct msg *m)
 		if (mp_read_array(&c, &nf) != 0 || nf > mp_cur_left(&c))
 			goto bad;
 		for (uint32_t i = 0; i < nf; i++) {
-			uint32_t two;
-			uint64_t ft, fo;
-			if (mp_read_array(&c, &two) != 0 || two != 2 ||
-			    mp_read_uint(&c, &ft) != 0 ||
-			    mp_read_uint(&c, &fo) != 0 || ft > UINT32_MAX ||
-			    fo > UINT32_MAX)
+			struct gref r;
+			if (read_ref(&c, &r) != 0)
 				goto bad;
-			graph_value_copied(&j->g, (struct gref){(uint32_t)ft,
-				(uint32_t)fo}, node);
+			graph_value_copied(&j->g, r, node);
 		}
 		rc = graph_done(&j->g, (uint32_t)task, (uint32_t)attempt, node,
 				sizes);
@@ -555,17 +581,16 @@ task_done(struct data *d, struct msg *m)
 		}
 	} else if (status == MIST_ENOTFOUND) {
 		uint32_t three, nh;
-		uint64_t vt, vo, h;
+		uint64_t h;
+		struct gref lost;
 		if (mp_read_array(&c, &three) != 0 || three != 3 ||
-		    mp_read_uint(&c, &vt) != 0 || mp_read_uint(&c, &vo) != 0 ||
-		    mp_read_array(&c, &nh) != 0 || nh > GRAPH_MAX_HOLDERS ||
-		    vt > UINT32_MAX || vo > UINT32_MAX)
+		    read_ref_fields(&c, &lost) != 0 ||
+		    mp_read_array(&c, &nh) != 0 || nh > GRAPH_MAX_HOLDERS)
 			goto bad;
 		for (uint32_t i = 0; i < nh; i++) {
 			if (mp_read_uint(&c, &h) != 0)
 				goto bad;
-			graph_value_lost(&j->g, (struct gref){(uint32_t)vt,
-				(uint32_t)vo}, h);
+			graph_value_lost(&j->g, lost, h);
 		}
 		rc = graph_failed(&j->g, (uint32_t)task, (uint32_t)attempt,
 				  MIST_ENOTFOUND, "an input was lost", false);
@@ -687,17 +712,17 @@ value_get(struct data *d, struct msg *m)
 {
 	struct mp_cur c;
 	uint32_t n;
-	uint64_t owner, job, task, out, off, max;
+	uint64_t owner, job, off, max;
+	struct gref r;
 	mp_cur_init(&c, m->body, m->len);
 	if (mp_read_array(&c, &n) != 0 || n != 6 ||
 	    mp_read_uint(&c, &owner) != 0 || mp_read_uint(&c, &job) != 0 ||
-	    mp_read_uint(&c, &task) != 0 || mp_read_uint(&c, &out) != 0 ||
-	    mp_read_uint(&c, &off) != 0 || mp_read_uint(&c, &max) != 0 ||
-	    task > UINT32_MAX || out > UINT32_MAX) {
+	    read_ref_fields(&c, &r) != 0 ||
+	    mp_read_uint(&c, &off) != 0 || mp_read_uint(&c, &max) != 0) {
 		actor_reply_error(d->actor, m, MIST_EPROTO);
 		return;
 	}
-	struct vkey k = {owner, job, (uint32_t)task, (uint32_t)out};
+	struct vkey k = {owner, job, r.task, r.out};
 	uint32_t len;
 	const uint8_t *p = vstore_get(&d->jn->values, &k, &len);
 	if (p == NULL || off > len) {
@@ -738,12 +763,10 @@ value_free(struct data *d, struct msg *m)
 	if (mp_read_array(&c, &nv) != 0 || nv > mp_cur_left(&c))
 		return;
 	for (uint32_t i = 0; i < nv; i++) {
-		uint32_t two;
-		uint64_t t, o;
-		if (mp_read_array(&c, &two) != 0 || two != 2 ||
-		    mp_read_uint(&c, &t) != 0 || mp_read_uint(&c, &o) != 0)
+		struct gref r;
+		if (read_ref(&c, &r) != 0)
 			return;
-		struct vkey k = {owner, job, (uint32_t)t, (uint32_t)o};
+		struct vkey k = {owner, job, r.task, r.out};
 		vstore_free(&d->jn->values, &k);
 	}
 }
@@ -876,6 +899,8 @@ add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 	}
 	if (j->cancelled)
 		return MIST_ECANCELED;
+	if (n > d->jn->cfg.max_tasks - j->g.ntasks)
+		return MIST_E2BIG; /* each task costs memory here: bounded */
 	struct gref in[4096];
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t four, nin, fl, al;
@@ -888,16 +913,9 @@ add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 		    mp_read_uint(&c, &nout) != 0 || nout > 1024 ||
 		    mp_read_array(&c, &nin) != 0 || nin > 4096)
 			return MIST_EPROTO;
-		for (uint32_t k = 0; k < nin; k++) {
-			uint32_t two;
-			uint64_t t, o;
-			if (mp_read_array(&c, &two) != 0 || two != 2 ||
-			    mp_read_uint(&c, &t) != 0 ||
-			    mp_read_uint(&c, &o) != 0 || t > UINT32_MAX ||
-			    o > UINT32_MAX)
+		for (uint32_t k = 0; k < nin; k++)
+			if (read_ref(&c, &in[k]) != 0)
 				return MIST_EPROTO;
-			in[k] = (struct gref){(uint32_t)t, (uint32_t)o};
-		}
 		int f = fn_intern(d, fn, fl);
 		if (f < 0)
 			return MIST_EINVAL;
@@ -985,14 +1003,12 @@ job_status_pack(struct data *d, struct job *j, msgpack_packer *pk)
 static void
 job_read(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 {
-	uint64_t task, out, off;
-	if (mp_read_uint(c, &task) != 0 || mp_read_uint(c, &out) != 0 ||
-	    mp_read_uint(c, &off) != 0 || task > UINT32_MAX ||
-	    out > UINT32_MAX) {
+	uint64_t off;
+	struct gref r;
+	if (read_ref_fields(c, &r) != 0 || mp_read_uint(c, &off) != 0) {
 		actor_reply_error(d->actor, m, MIST_EPROTO);
 		return;
 	}
-	struct gref r = {(uint32_t)task, (uint32_t)out};
 	struct gvalue *v = graph_value(&j->g, r);
 	if (v == NULL || !v->available) {
 		actor_reply_error(d->actor, m, v ? MIST_ENOTFOUND : MIST_EINVAL);
@@ -1008,7 +1024,7 @@ job_read(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 	msgpack_pack_array(&pk, 6);
 	msgpack_pack_uint64(&pk, self);
 	msgpack_pack_uint64(&pk, j->id);
-	msgpack_pack_uint32(&pk, r.task);
+	msgpack_pack_uint32(&pk, r.task); /* VALUE_GET: fields, not a pair */
 	msgpack_pack_uint32(&pk, r.out);
 	msgpack_pack_uint64(&pk, off);
 	msgpack_pack_uint32(&pk, JOBS_CHUNK);
@@ -1056,6 +1072,62 @@ relay_reply(struct data *d, struct msg *m)
 	free(rl);
 }
 
+/* Elements of the body of each job request after [owner, job]... the
+ * whole array, checked before the job is looked up. */
+static uint32_t
+request_arity(uint32_t type)
+{
+	switch (type) {
+	case MSG_JOB_ATTACH: case MSG_JOB_STATUS:
+	case MSG_JOB_CANCEL: case MSG_JOB_CLOSE: return 2;
+	case MSG_JOB_RELEASE: return 3;
+	case MSG_JOB_TASKS: case MSG_JOB_WAIT: return 4;
+	case MSG_JOB_READ: return 5;
+	default: return 0; /* CREATE (a map), LIST (nil): no job yet */
+	}
+}
+
+static void
+job_wait(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
+{
+	struct gref r;
+	if (read_ref_fields(c, &r) != 0 || graph_value(&j->g, r) == NULL) {
+		actor_reply_error(d->actor, m, MIST_EINVAL);
+		return;
+	}
+	if (j->nwaiters >= DATA_MAX_WAITERS) {
+		actor_reply_error(d->actor, m, MIST_EOVERLOAD);
+		return;
+	}
+	if (j->nwaiters == j->capwaiters) {
+		j->capwaiters = j->capwaiters ? j->capwaiters * 2 : 8;
+		j->waiters = xrealloc(j->waiters,
+				      j->capwaiters * sizeof(*j->waiters));
+	}
+	struct waiter *w = &j->waiters[j->nwaiters++];
+	w->req = req_copy(m);
+	w->deadline = m->deadline;
+	w->v = r;
+	job_wake(d, j);
+}
+
+static void
+job_cancel(struct data *d, struct job *j)
+{
+	if (j->cancelled || graph_finished(&j->g))
+		return;
+	for (uint32_t i = 0; i < j->g.ntasks; i++) {
+		struct gtask *t = &j->g.tasks[i];
+		struct nodeinfo *ni;
+		if (t->state == G_RUNNING &&
+		    (ni = map_get(&d->nodes, t->node)) && ni->inflight > 0)
+			ni->inflight--;
+	}
+	j->cancelled = true;
+	graph_cancel(&j->g, MIST_ECANCELED, "the job was cancelled");
+	journal_put(d, j->id, 'D', 0, "", 0);
+}
+
 static void
 client_request(struct data *d, struct msg *m)
 {
@@ -1070,7 +1142,16 @@ client_request(struct data *d, struct msg *m)
 	}
 	const uint8_t *inner = c.p;
 	uint32_t ilen = (uint32_t)mp_cur_left(&c);
-	struct job *j;
+	struct job *j = NULL;
+	uint32_t arity = request_arity(m->type);
+	if (arity) {
+		if (mp_read_array(&c, &n) != 0 || n != arity) {
+			actor_reply_error(d->actor, m, MIST_EPROTO);
+			return;
+		}
+		if ((j = client_job(d, m, &c, cred, role)) == NULL)
+			return;
+	}
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
@@ -1088,109 +1169,40 @@ client_request(struct data *d, struct msg *m)
 		msgpack_pack_uint64(&pk, cred);
 		msgpack_pack_bin_with_body(&pk, inner, ilen);
 		journal_put(d, id, 'A', 0, b.data, b.len);
-		buf_reset(&b);
 		reply_ids(d, m, MSG_JOB_CREATE, d->actor->sys->node, id);
 		break;
 	}
 	case MSG_JOB_ATTACH:
-		if (mp_read_array(&c, &n) != 0 || n != 2) {
-			actor_reply_error(d->actor, m, MIST_EPROTO);
-			break;
-		}
-		if ((j = client_job(d, m, &c, cred, role)) != NULL)
-			reply_ids(d, m, MSG_JOB_ATTACH, j->id, j->g.ntasks);
+		reply_ids(d, m, MSG_JOB_ATTACH, j->id, j->g.ntasks);
 		break;
 	case MSG_JOB_TASKS: {
-		if (mp_read_array(&c, &n) != 0 || n != 4) {
-			actor_reply_error(d->actor, m, MIST_EPROTO);
-			break;
-		}
-		if ((j = client_job(d, m, &c, cred, role)) == NULL)
-			break;
 		const uint8_t *batch = c.p;
-		int rc = add_tasks(d, j, batch, (uint32_t)mp_cur_left(&c));
+		size_t blen = mp_cur_left(&c);
+		int rc = add_tasks(d, j, batch, (uint32_t)blen);
 		if (rc < 0) {
 			actor_reply_error(d->actor, m, rc);
 			break;
 		}
 		if (rc == 0)
-			journal_put(d, j->id, 'B', j->tseq++, batch,
-				    mp_cur_left(&c));
+			journal_put(d, j->id, 'B', j->tseq++, batch, blen);
 		reply_ids(d, m, MSG_JOB_TASKS, j->id, j->g.ntasks);
 		job_dispatch(d, j);
 		job_wake(d, j);
 		break;
 	}
-	case MSG_JOB_WAIT: {
-		uint64_t task, out;
-		if (mp_read_array(&c, &n) != 0 || n != 4) {
-			actor_reply_error(d->actor, m, MIST_EPROTO);
-			break;
-		}
-		if ((j = client_job(d, m, &c, cred, role)) == NULL)
-			break;
-		if (mp_read_uint(&c, &task) != 0 || mp_read_uint(&c, &out) != 0 ||
-		    task > UINT32_MAX || out > UINT32_MAX ||
-		    graph_value(&j->g, (struct gref){(uint32_t)task,
-						     (uint32_t)out}) == NULL) {
-			actor_reply_error(d->actor, m, MIST_EINVAL);
-			break;
-		}
-		if (j->nwaiters >= DATA_MAX_WAITERS) {
-			actor_reply_error(d->actor, m, MIST_EOVERLOAD);
-			break;
-		}
-		if (j->nwaiters == j->capwaiters) {
-			j->capwaiters = j->capwaiters ? j->capwaiters * 2 : 8;
-			j->waiters = xrealloc(j->waiters,
-					      j->capwaiters * sizeof(*j->waiters));
-		}
-		struct waiter *w = &j->waiters[j->nwaiters++];
-		w->req = req_copy(m);
-		w->deadline = m->deadline;
-		w->v = (struct gref){(uint32_t)task, (uint32_t)out};
-		job_wake(d, j);
+	case MSG_JOB_WAIT:
+		job_wait(d, m, j, &c);
 		break;
-	}
 	case MSG_JOB_READ:
-		if (mp_read_array(&c, &n) != 0 || n != 5) {
-			actor_reply_error(d->actor, m, MIST_EPROTO);
-			break;
-		}
-		if ((j = client_job(d, m, &c, cred, role)) != NULL)
-			job_read(d, m, j, &c);
+		job_read(d, m, j, &c);
 		break;
 	case MSG_JOB_STATUS:
-		if (mp_read_array(&c, &n) != 0 || n != 2) {
-			actor_reply_error(d->actor, m, MIST_EPROTO);
-			break;
-		}
-		if ((j = client_job(d, m, &c, cred, role)) == NULL)
-			break;
 		job_status_pack(d, j, &pk);
 		actor_reply(d->actor, m, MSG_JOB_STATUS, b.data, (uint32_t)b.len);
 		break;
 	case MSG_JOB_CANCEL:
 	case MSG_JOB_CLOSE:
-		if (mp_read_array(&c, &n) != 0 || n != 2) {
-			actor_reply_error(d->actor, m, MIST_EPROTO);
-			break;
-		}
-		if ((j = client_job(d, m, &c, cred, role)) == NULL)
-			break;
-		if (!j->cancelled && !graph_finished(&j->g)) {
-			for (uint32_t i = 0; i < j->g.ntasks; i++) {
-				struct gtask *t = &j->g.tasks[i];
-				struct nodeinfo *ni;
-				if (t->state == G_RUNNING &&
-				    (ni = map_get(&d->nodes, t->node)) &&
-				    ni->inflight > 0)
-					ni->inflight--;
-			}
-			j->cancelled = true;
-			graph_cancel(&j->g, MIST_ECANCELED, "the job was cancelled");
-			journal_put(d, j->id, 'D', 0, "", 0);
-		}
+		job_cancel(d, j);
 		job_wake(d, j);
 		job_free_values(d, j);
 		if (m->type == MSG_JOB_CLOSE) {
@@ -1202,28 +1214,17 @@ client_request(struct data *d, struct msg *m)
 		break;
 	case MSG_JOB_RELEASE: {
 		uint32_t nv;
-		if (mp_read_array(&c, &n) != 0 || n != 3) {
-			actor_reply_error(d->actor, m, MIST_EPROTO);
-			break;
-		}
-		if ((j = client_job(d, m, &c, cred, role)) == NULL)
-			break;
-		if (mp_read_array(&c, &nv) != 0 || nv > mp_cur_left(&c)) {
-			actor_reply_error(d->actor, m, MIST_EPROTO);
-			break;
-		}
-		for (uint32_t i = 0; i < nv; i++) {
-			uint32_t two;
-			uint64_t t, o;
-			if (mp_read_array(&c, &two) != 0 || two != 2 ||
-			    mp_read_uint(&c, &t) != 0 || mp_read_uint(&c, &o) != 0)
-				break;
-			graph_release(&j->g, (struct gref){(uint32_t)t,
-							   (uint32_t)o});
-		}
-		if (m->flags & MSG_F_REQUEST)
+		struct gref r;
+		int rc = mp_read_array(&c, &nv) != 0 || nv > mp_cur_left(&c)
+				 ? MIST_EPROTO : 0;
+		for (uint32_t i = 0; rc == 0 && i < nv; i++)
+			if ((rc = read_ref(&c, &r)) == 0)
+				graph_release(&j->g, r);
+		if (rc != 0)
+			actor_reply_error(d->actor, m, rc);
+		else
 			actor_reply(d->actor, m, MSG_JOB_RELEASE, NULL, 0);
-		break;
+		break; /* sent one-way, it gets no reply: actor_reply refuses */
 	}
 	case MSG_JOB_LIST: {
 		if (role != ROLE_ADMIN) {

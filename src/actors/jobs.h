@@ -49,6 +49,7 @@ struct jobs_config {
 	double default_exec_ms;	   /* before anything is learnt */
 	uint32_t fetch_timeout_ms;
 	uint32_t retain_ms;	   /* finished jobs are dropped after */
+	uint32_t max_tasks;	   /* per job: the owner's memory is bounded */
 };
 
 void jobs_config_default(struct jobs_config *cfg);
