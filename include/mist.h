@@ -128,6 +128,7 @@ MIST_EXTERN uint32_t mist_job_tasks(const mist_job *j);
  * producing @a nout; @a outs (nout entries, may be NULL) receives their
  * references at once.  Tasks are sent in batches (mist_flush(), or any
  * call that waits).  Errors of the batch show up in later calls.
+ * @a args: one msgpack object of at most 512 KiB (MIST_E2BIG).
  */
 MIST_EXTERN int mist_task(mist_job *j, const char *fn, const void *args,
 			  size_t alen, const mist_ref *in, uint32_t nin,

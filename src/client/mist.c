@@ -44,6 +44,9 @@
 
 #define MIST_BATCH 1024
 #define MIST_BATCH_BYTES (256u << 10)
+/* A task's arguments at most: a batch (MIST_BATCH_BYTES, plus one task)
+ * must fit in one frame (MIST_MAX_FRAME).  Bulk data belongs in values. */
+#define MIST_MAX_ARGS (512u << 10)
 #define MIST_MAX_FRAME (1u << 20)
 #define MIST_PROGRESS_MS 200
 
@@ -77,8 +80,7 @@ struct mist_job {
 	uint64_t owner, id;
 	char idtext[34];
 	uint32_t ntasks;     /* numbered so far */
-	uint32_t first;	     /* first task in the batch being built */
-	uint32_t nbatch;
+	uint32_t nbatch;     /* the last nbatch of them are not sent yet */
 	struct buf batch;
 	uint32_t unacked;    /* batches sent, not acknowledged */
 	int err;	     /* sticky error from a batch */
@@ -243,12 +245,9 @@ seal_pending(mist_client *c)
 		msgpack_packer pk;
 		msgpack_packer_init(&pk, &pl, buf_msgpack_write);
 		msgpack_pack_uint64(&pk, wall_ms());
-		size_t take = 0, used;
-		while (take < c->pending.len &&
-		       mp_check(c->pending.data + take, c->pending.len - take,
-				MP_MAX_DEPTH, &used) == 0 &&
-		       pl.len + take + used + 64 + NOISE_TAGLEN < NOISE_MAX_MSG)
-			take += used;
+		size_t take = wire_payload_prefix(
+			c->pending.data, c->pending.len,
+			NOISE_MAX_MSG - 64 - NOISE_TAGLEN - pl.len);
 		buf_append(&pl, c->pending.data, take);
 		buf_consume(&c->pending, take);
 		uint8_t *msg1 = xmalloc(NOISE_MAX_MSG);
@@ -268,15 +267,11 @@ seal_pending(mist_client *c)
 	if (!c->open)
 		return;
 	while (c->pending.len > 0) {
-		size_t n = c->pending.len, used, cut = 0;
-		if (n > MIST_MAX_FRAME) {
-			while (cut < n &&
-			       mp_check(c->pending.data + cut, n - cut,
-					MP_MAX_DEPTH, &used) == 0 &&
-			       cut + used <= MIST_MAX_FRAME)
-				cut += used;
-			n = cut ? cut : n;
-		}
+		/* request() keeps every envelope below a frame */
+		size_t n = c->pending.len;
+		if (n > MIST_MAX_FRAME)
+			n = wire_payload_prefix(c->pending.data, n,
+						MIST_MAX_FRAME);
 		uint8_t hdr[4];
 		buf_put_u32be(hdr, (uint32_t)(n + NOISE_TAGLEN));
 		buf_append(&c->wbuf, hdr, 4);
@@ -472,7 +467,6 @@ job_new(mist_client *c, uint64_t owner, uint64_t id, uint32_t ntasks)
 	j->owner = owner;
 	j->id = id;
 	j->ntasks = ntasks;
-	j->first = ntasks + 1;
 	snprintf(j->idtext, sizeof(j->idtext), "%016" PRIx64 "-%016" PRIx64,
 		 owner, id);
 	j->next = c->jobs;
@@ -616,14 +610,13 @@ mist_flush(mist_job *j)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	pack_head(&pk, j, 4);
-	msgpack_pack_uint32(&pk, j->first);
+	msgpack_pack_uint32(&pk, j->ntasks - j->nbatch + 1);
 	msgpack_pack_array(&pk, j->nbatch);
 	buf_append(&b, j->batch.data, j->batch.len);
 	j->unacked++;
 	request(j->c, MSG_JOB_TASKS, &b, mono_ms() + 60000, batch_cb, j);
 	buf_destroy(&b);
 	buf_reset(&j->batch);
-	j->first += j->nbatch;
 	j->nbatch = 0;
 	mist_process(j->c);
 	return j->err;
@@ -633,9 +626,11 @@ int
 mist_task(mist_job *j, const char *fn, const void *args, size_t alen,
 	  const mist_ref *in, uint32_t nin, uint32_t nout, mist_ref *outs)
 {
-	if (fn == NULL || strlen(fn) == 0 || strlen(fn) >= 64 ||
-	    alen > JOBS_MAX_VALUE || nin > 4096 || nout > 1024)
+	if (fn == NULL || strlen(fn) == 0 || strlen(fn) >= 64 || nin > 4096 ||
+	    nout > 1024)
 		return MIST_EINVAL;
+	if (alen > MIST_MAX_ARGS)
+		return MIST_E2BIG;
 	if (j->err)
 		return j->err;
 	size_t used;
@@ -645,6 +640,8 @@ mist_task(mist_job *j, const char *fn, const void *args, size_t alen,
 	for (uint32_t i = 0; i < nin; i++)
 		if (in[i].task == 0 || in[i].task > j->ntasks)
 			return MIST_EINVAL;
+	if (j->batch.len + alen > MIST_BATCH_BYTES)
+		mist_flush(j); /* so that the batch stays within a frame */
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &j->batch, buf_msgpack_write);
 	msgpack_pack_array(&pk, 4);

@@ -466,7 +466,16 @@ gconn_reply(struct gconn *c, uint32_t type, int status, uint64_t corr,
 	m->flags = MSG_F_REPLY;
 	m->status = (int16_t)status;
 	m->corr = corr;
+	size_t old = c->out.len;
 	wire_envelope_encode(&c->out, m, 0);
+	if (c->out.len - old > c->g->cfg.max_frame) {
+		/* no frame could carry it: the client gets E2BIG instead */
+		c->out.len = old;
+		m->type = MSG_ERROR;
+		m->status = MIST_E2BIG;
+		m->len = 0;
+		wire_envelope_encode(&c->out, m, 0);
+	}
 	msg_delete(m);
 	gconn_mark(c);
 }
@@ -731,19 +740,12 @@ gw_flush(uv_prepare_t *h)
 		c->dirty = false;
 		size_t off = 0;
 		while (c->state == GC_OPEN && off < c->out.len) {
-			/* seal at most max_frame per frame, at envelope
-			 * granularity not needed: the client reassembles
-			 * nothing -- so cut only where an envelope ends */
+			/* frames of at most max_frame, cut where an envelope
+			 * ends (gconn_reply keeps each one below it) */
 			size_t n = c->out.len - off;
-			if (n > g->cfg.max_frame) {
-				size_t used, cut = 0;
-				while (cut < n &&
-				       mp_check(c->out.data + off + cut, n - cut,
-						MP_MAX_DEPTH, &used) == 0 &&
-				       cut + used <= g->cfg.max_frame)
-					cut += used;
-				n = cut ? cut : n;
-			}
+			if (n > g->cfg.max_frame)
+				n = wire_payload_prefix(c->out.data + off, n,
+							g->cfg.max_frame);
 			struct gwrite *w = xmalloc(sizeof(*w) + 4 + n +
 						   NOISE_TAGLEN);
 			buf_put_u32be(w->data, (uint32_t)(n + NOISE_TAGLEN));

@@ -144,3 +144,14 @@ wire_payload_decode(const uint8_t *p, size_t len, size_t max_body,
 	}
 	return 0;
 }
+
+size_t
+wire_payload_prefix(const uint8_t *p, size_t len, size_t max)
+{
+	size_t cut = 0, used;
+	while (cut < len &&
+	       mp_check(p + cut, len - cut, MP_MAX_DEPTH, &used) == 0 &&
+	       cut + used <= max)
+		cut += used;
+	return cut;
+}

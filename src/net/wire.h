@@ -64,6 +64,13 @@ void wire_envelope_encode(struct buf *out, const struct msg *m, uint64_t now);
 int wire_envelope_decode(const uint8_t *p, size_t len, size_t max_body,
 			 uint64_t now, struct msg **out, size_t *used);
 
+/**
+ * The longest prefix of the envelopes at @a p (@a len bytes, as encoded by
+ * wire_envelope_encode) that is at most @a max bytes: where a batch must be
+ * cut into frames.  0 if the first envelope alone is larger.
+ */
+size_t wire_payload_prefix(const uint8_t *p, size_t len, size_t max);
+
 typedef int (*wire_msg_cb)(void *ctx, struct msg *m);
 /**
  * Decodes every envelope of a frame's plaintext and hands each message to
