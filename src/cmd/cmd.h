@@ -6,6 +6,7 @@
 #ifndef MIST_CMD_CMD_H_INCLUDED
 #define MIST_CMD_CMD_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "client/conn.h"
@@ -37,6 +38,45 @@ int cmd_connect(struct conn *c, const char *agent, const char *keyfile);
 int cmd_request(const char *cmd, const char *agent, const char *keyfile,
 		uint32_t actor, uint32_t type, const void *body, uint32_t len,
 		int timeout_ms, struct msg **reply);
+/*
+ * The options every operator command (members, keys, ping, creds, status,
+ * job) shares: --agent, --key, --format table|json, --help, --version.
+ * A command lists CMD_COMMON_OPTIONS in its getopt table, numbers its own
+ * options from CMD_OPT_OWN, handles those, and passes every other getopt
+ * result to cmd_common_opt().
+ */
+struct cmd_common {
+	const char *agent, *key;
+	bool json;
+};
+
+enum { CMD_OPT_AGENT = 256, CMD_OPT_KEY, CMD_OPT_FORMAT, CMD_OPT_VERSION,
+       CMD_OPT_OWN };
+
+#define CMD_COMMON_OPTIONS                                                     \
+	{"agent", required_argument, 0, CMD_OPT_AGENT},                        \
+	{"key", required_argument, 0, CMD_OPT_KEY},                            \
+	{"format", required_argument, 0, CMD_OPT_FORMAT},                      \
+	{"help", no_argument, 0, 'h'},                                         \
+	{"version", no_argument, 0, CMD_OPT_VERSION}
+
+#define CMD_COMMON_HELP                                                        \
+	"  --agent IP:PORT   the agent to ask\n"                                \
+	"  --key FILE        the cluster key file\n"                            \
+	"  --format FMT      table (default) or json\n"                         \
+	"  -h, --help        this text\n"                                       \
+	"  --version         print the version\n"
+
+/**
+ * Handles getopt result @a c (a shared option, --help, --version or an
+ * unknown option) for command @a cmd.  Returns -1 to go on parsing, or the
+ * exit status to return at once (help, version, usage errors).
+ */
+int cmd_common_opt(struct cmd_common *co, int c, const char *cmd,
+		   const char *usage);
+/** After parsing: --agent and --key given?  Prints the usage if not. */
+bool cmd_common_ok(const struct cmd_common *co, const char *usage);
+
 /** Writes @a s as a JSON string literal (quoted, escaped) to stdout. */
 void cmd_json_str(const char *s);
 

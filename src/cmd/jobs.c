@@ -25,46 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The options every operator command shares. */
-struct common {
-	const char *agent, *key;
-	bool json;
-};
-
-enum { OPT_AGENT = 300, OPT_KEY, OPT_FORMAT, OPT_VERSION, OPT_NAME, OPT_ROLE,
-       OPT_ID, OPT_INTERVAL, OPT_MEMORY, OPT_CPU, OPT_PLUGIN };
-
-/* Handles a shared option; 1 if it was one, 0 if not, -1 on error. */
-static int
-common_opt(struct common *co, int c, const char *cmd)
-{
-	switch (c) {
-	case OPT_AGENT: co->agent = optarg; return 1;
-	case OPT_KEY: co->key = optarg; return 1;
-	case OPT_FORMAT:
-		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
-			fprintf(stderr, "mist %s: --format is text or json\n", cmd);
-			return -1;
-		}
-		co->json = strcmp(optarg, "json") == 0;
-		return 1;
-	default: return 0;
-	}
-}
-
-#define COMMON_OPTIONS                                                         \
-	{"agent", required_argument, 0, OPT_AGENT},                            \
-	{"key", required_argument, 0, OPT_KEY},                                \
-	{"format", required_argument, 0, OPT_FORMAT},                          \
-	{"help", no_argument, 0, 'h'},                                         \
-	{"version", no_argument, 0, OPT_VERSION}
-
-#define COMMON_HELP                                                            \
-	"  --agent IP:PORT   the agent to ask\n"                                \
-	"  --key FILE        the cluster key file\n"                            \
-	"  --format FMT      text (default) or json\n"                          \
-	"  -h, --help        this text\n"                                       \
-	"  --version         print the version\n"
+enum { OPT_NAME = CMD_OPT_OWN, OPT_ROLE, OPT_ID, OPT_INTERVAL, OPT_MEMORY,
+       OPT_CPU, OPT_PLUGIN };
 
 /* Prints one msgpack object as JSON (bounded: the reply was checked). */
 static int
@@ -178,19 +140,23 @@ static const char creds_usage[] =
 	"  --name NAME       who the credential is for (create)\n"
 	"  --role ROLE       submit (default) or admin (create)\n"
 	"  --id ID           the credential's id, from `list` (revoke)\n"
-	COMMON_HELP;
+	CMD_COMMON_HELP;
 
 int
 cmd_creds(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		COMMON_OPTIONS,
+		CMD_COMMON_OPTIONS,
 		{"name", required_argument, 0, OPT_NAME},
 		{"role", required_argument, 0, OPT_ROLE},
 		{"id", required_argument, 0, OPT_ID},
 		{0, 0, 0, 0}};
-	struct common co = {0};
+	struct cmd_common co = {0};
 	const char *name = NULL, *role = "submit", *idtext = NULL;
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		cmd_print_version();
+		return EXIT_OK;
+	}
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
 				  strcmp(argv[1], "--help") == 0)) {
@@ -204,18 +170,13 @@ cmd_creds(int argc, char **argv)
 	argc--, argv++;
 	int c, r;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((r = common_opt(&co, c, "creds")) != 0) {
-			if (r < 0)
-				return EXIT_USAGE;
-			continue;
-		}
 		switch (c) {
 		case OPT_NAME: name = optarg; break;
 		case OPT_ROLE: role = optarg; break;
 		case OPT_ID: idtext = optarg; break;
-		case 'h': fputs(creds_usage, stdout); return EXIT_OK;
-		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
-		default: fputs(creds_usage, stderr); return EXIT_USAGE;
+		default:
+			if ((r = cmd_common_opt(&co, c, "creds", creds_usage)) >= 0)
+				return r;
 		}
 	}
 	bool create = strcmp(op, "create") == 0, list = strcmp(op, "list") == 0,
@@ -436,35 +397,19 @@ static const char status_usage[] =
 	"Lists the jobs the agent owns (those submitted through its gateway)\n"
 	"with their progress: done, running, queued and failed tasks, and per\n"
 	"node (with its tier) the tasks running and done there.\n"
-	"\n" COMMON_HELP;
+	"\n" CMD_COMMON_HELP;
 
 int
 cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {COMMON_OPTIONS, {0, 0, 0, 0}};
-	struct common co = {0};
+	static const struct option opts[] = {CMD_COMMON_OPTIONS, {0, 0, 0, 0}};
+	struct cmd_common co = {0};
 	int c, r;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((r = common_opt(&co, c, "status")) != 0) {
-			if (r < 0)
-				return EXIT_USAGE;
-			continue;
-		}
-		if (c == 'h') {
-			fputs(status_usage, stdout);
-			return EXIT_OK;
-		}
-		if (c == OPT_VERSION) {
-			cmd_print_version();
-			return EXIT_OK;
-		}
-		fputs(status_usage, stderr);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		if ((r = cmd_common_opt(&co, c, "status", status_usage)) >= 0)
+			return r;
+	if (optind != argc || !cmd_common_ok(&co, status_usage))
 		return EXIT_USAGE;
-	}
-	if (optind != argc || !co.agent || !co.key) {
-		fputs(status_usage, stderr);
-		return EXIT_USAGE;
-	}
 	struct buf b = BUF_INIT;
 	admin_body(&b, 0, 0);
 	struct msg *reply;
@@ -506,14 +451,18 @@ static const char job_usage[] =
 	"it failed or was cancelled.\n"
 	"\n"
 	"  --interval MS     how often to ask (default 500)\n"
-	COMMON_HELP;
+	CMD_COMMON_HELP;
 
 int
 cmd_job(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		COMMON_OPTIONS, {"interval", required_argument, 0, OPT_INTERVAL},
+		CMD_COMMON_OPTIONS, {"interval", required_argument, 0, OPT_INTERVAL},
 		{0, 0, 0, 0}};
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		cmd_print_version();
+		return EXIT_OK;
+	}
 	if (argc < 2 || strcmp(argv[1], "watch") != 0) {
 		bool help = argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
 					  strcmp(argv[1], "--help") == 0);
@@ -521,29 +470,19 @@ cmd_job(int argc, char **argv)
 		return help ? EXIT_OK : EXIT_USAGE;
 	}
 	argc--, argv++;
-	struct common co = {0};
+	struct cmd_common co = {0};
 	long interval = 500;
 	int c, r;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((r = common_opt(&co, c, "job")) != 0) {
-			if (r < 0)
-				return EXIT_USAGE;
+		if (c != OPT_INTERVAL) {
+			if ((r = cmd_common_opt(&co, c, "job", job_usage)) >= 0)
+				return r;
 			continue;
 		}
-		if (c == OPT_INTERVAL) {
-			interval = strtol(optarg, NULL, 10);
-			if (interval < 10 || interval > 60000) {
-				fputs("mist job: --interval is 10..60000\n", stderr);
-				return EXIT_USAGE;
-			}
-		} else if (c == 'h') {
-			fputs(job_usage, stdout);
-			return EXIT_OK;
-		} else if (c == OPT_VERSION) {
-			cmd_print_version();
-			return EXIT_OK;
-		} else {
-			fputs(job_usage, stderr);
+		char *end;
+		interval = strtol(optarg, &end, 10);
+		if (*end != '\0' || interval < 10 || interval > 60000) {
+			fputs("mist job: --interval is 10..60000\n", stderr);
 			return EXIT_USAGE;
 		}
 	}

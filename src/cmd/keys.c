@@ -34,37 +34,23 @@ static const char usage[] =
 int
 cmd_keys(int argc, char **argv)
 {
-	enum { OPT_AGENT = 256, OPT_KEY, OPT_FORMAT, OPT_VERSION };
-	static const struct option opts[] = {
-		{"agent", required_argument, 0, OPT_AGENT},
-		{"key", required_argument, 0, OPT_KEY},
-		{"format", required_argument, 0, OPT_FORMAT},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, OPT_VERSION},
-		{0, 0, 0, 0}};
-	const char *agent = NULL, *keyfile = NULL, *format = "table";
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_AGENT: agent = optarg; break;
-		case OPT_KEY: keyfile = optarg; break;
-		case OPT_FORMAT: format = optarg; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
-		}
-	}
+	static const struct option opts[] = {CMD_COMMON_OPTIONS, {0, 0, 0, 0}};
+	struct cmd_common co = {0};
+	int c, r;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		if ((r = cmd_common_opt(&co, c, "keys", usage)) >= 0)
+			return r;
+	const char *agent = co.agent, *keyfile = co.key;
 	static const char *const ops[] = {"list", "install", "use", "remove"};
 	int op = -1;
 	if (optind < argc)
 		for (int i = 0; i < 4; i++)
 			if (strcmp(argv[optind], ops[i]) == 0)
 				op = i;
-	bool json = strcmp(format, "json") == 0;
+	bool json = co.json;
 	uint8_t key[32];
 	if (op < 0 || agent == NULL || keyfile == NULL ||
-	    optind + (op == KEYS_LIST ? 1 : 2) != argc ||
-	    (!json && strcmp(format, "table") != 0)) {
+	    optind + (op == KEYS_LIST ? 1 : 2) != argc) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}

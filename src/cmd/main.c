@@ -7,6 +7,7 @@
 #include "net/identity.h"
 
 #include <ctype.h>
+#include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +98,35 @@ cmd_request(const char *cmd, const char *agent, const char *keyfile,
 		msg_delete(*reply);
 	*reply = NULL;
 	return -1;
+}
+
+int
+cmd_common_opt(struct cmd_common *co, int c, const char *cmd,
+	       const char *help)
+{
+	switch (c) {
+	case CMD_OPT_AGENT: co->agent = optarg; return -1;
+	case CMD_OPT_KEY: co->key = optarg; return -1;
+	case CMD_OPT_FORMAT:
+		if (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0) {
+			co->json = optarg[0] == 'j';
+			return -1;
+		}
+		fprintf(stderr, "mist %s: --format is table or json\n", cmd);
+		return EXIT_USAGE;
+	case 'h': fputs(help, stdout); return EXIT_OK;
+	case CMD_OPT_VERSION: cmd_print_version(); return EXIT_OK;
+	default: fputs(help, stderr); return EXIT_USAGE;
+	}
+}
+
+bool
+cmd_common_ok(const struct cmd_common *co, const char *help)
+{
+	if (co->agent && co->key)
+		return true;
+	fputs(help, stderr);
+	return false;
 }
 
 void

@@ -175,32 +175,16 @@ row_print_table(const struct row *r)
 int
 cmd_members(int argc, char **argv)
 {
-	enum { OPT_AGENT = 256, OPT_KEY, OPT_FORMAT, OPT_VERSION };
-	static const struct option opts[] = {
-		{"agent", required_argument, 0, OPT_AGENT},
-		{"key", required_argument, 0, OPT_KEY},
-		{"format", required_argument, 0, OPT_FORMAT},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, OPT_VERSION},
-		{0, 0, 0, 0}};
-	const char *agent = NULL, *key = NULL, *format = "table";
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_AGENT: agent = optarg; break;
-		case OPT_KEY: key = optarg; break;
-		case OPT_FORMAT: format = optarg; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
-		}
-	}
-	bool json = strcmp(format, "json") == 0;
-	if (optind != argc || agent == NULL || key == NULL ||
-	    (!json && strcmp(format, "table") != 0)) {
-		fputs(usage, stderr);
+	static const struct option opts[] = {CMD_COMMON_OPTIONS, {0, 0, 0, 0}};
+	struct cmd_common co = {0};
+	int c, rc;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		if ((rc = cmd_common_opt(&co, c, "members", usage)) >= 0)
+			return rc;
+	if (optind != argc || !cmd_common_ok(&co, usage))
 		return EXIT_USAGE;
-	}
+	bool json = co.json;
+	const char *agent = co.agent, *key = co.key;
 	struct msg *reply;
 	if (cmd_request("members", agent, key, ACTOR_SWIM, MSG_MEMBERS, NULL, 0,
 			0, &reply) != 0)

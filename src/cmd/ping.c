@@ -84,27 +84,20 @@ resolve(struct conn *conn, const char *target, uint64_t *node)
 int
 cmd_ping(int argc, char **argv)
 {
-	enum { OPT_AGENT = 256, OPT_KEY, OPT_COUNT, OPT_SIZE, OPT_FLOOD,
-	       OPT_FORMAT, OPT_VERSION };
+	enum { OPT_COUNT = CMD_OPT_OWN, OPT_SIZE, OPT_FLOOD };
 	static const struct option opts[] = {
-		{"agent", required_argument, 0, OPT_AGENT},
-		{"key", required_argument, 0, OPT_KEY},
+		CMD_COMMON_OPTIONS,
 		{"count", required_argument, 0, OPT_COUNT},
 		{"size", required_argument, 0, OPT_SIZE},
 		{"flood", no_argument, 0, OPT_FLOOD},
-		{"format", required_argument, 0, OPT_FORMAT},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, OPT_VERSION},
 		{0, 0, 0, 0}};
-	const char *agent = NULL, *key = NULL, *format = "table";
+	struct cmd_common co = {0};
 	unsigned long count = 10, size = 100;
 	bool flood = false;
 	char *end;
-	int c;
+	int c, r;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_AGENT: agent = optarg; break;
-		case OPT_KEY: key = optarg; break;
 		case OPT_COUNT:
 			count = strtoul(optarg, &end, 10);
 			if (*end || count == 0 || count > ADMIN_PING_MAX_COUNT) {
@@ -122,20 +115,19 @@ cmd_ping(int argc, char **argv)
 			}
 			break;
 		case OPT_FLOOD: flood = true; break;
-		case OPT_FORMAT: format = optarg; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
+		default:
+			if ((r = cmd_common_opt(&co, c, "ping", usage)) >= 0)
+				return r;
 		}
 	}
+	const char *agent = co.agent, *key = co.key;
 	if (!flood && count > ADMIN_PING_MAX_RTTS) {
 		fprintf(stderr, "mist ping: --count is at most %u without --flood\n",
 			ADMIN_PING_MAX_RTTS);
 		return EXIT_USAGE;
 	}
-	bool json = strcmp(format, "json") == 0;
-	if (optind + 1 != argc || agent == NULL || key == NULL ||
-	    (!json && strcmp(format, "table") != 0)) {
+	bool json = co.json;
+	if (optind + 1 != argc || agent == NULL || key == NULL) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}

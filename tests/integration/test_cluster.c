@@ -298,8 +298,9 @@ Test(cluster, hostile_bytes_cost_no_memory_and_no_service)
 
 Test(cluster, every_command_has_help_version_and_usage_errors)
 {
-	const char *cmds[] = {"keygen", "agent", "members", "ping"};
-	for (int i = 0; i < 4; i++) {
+	const char *cmds[] = {"keygen", "agent", "members", "ping", "keys",
+			      "creds", "status", "job"};
+	for (int i = 0; i < 8; i++) {
 		char *out;
 		char *h[] = {mist(), (char *)cmds[i], "--help", NULL};
 		cr_assert_eq(proc_run(h, &out, 5000), 0);
