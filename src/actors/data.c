@@ -1494,14 +1494,3 @@ jobs_set_functions(struct jobs_node *jn, const char *const *names, uint32_t n)
 	node_set_fns(d, node_get(d, d->actor->sys->node), names, lens, n);
 	dispatch_all(d);
 }
-
-struct jobs_counts
-jobs_counts(const struct jobs_node *jn)
-{
-	struct jobs_counts c = {0};
-	if (jn->data)
-		c.jobs = jn->data->jobs.len;
-	c.values = jn->values.count;
-	c.value_bytes = jn->values.bytes;
-	return c;
-}

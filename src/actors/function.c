@@ -48,7 +48,6 @@ struct func {
 	struct map runs;    /* key -> run */
 	struct map fetches; /* corr -> run */
 	uint64_t next_key;
-	uint64_t tasks_run;
 };
 
 static void
@@ -260,7 +259,6 @@ task_run(struct func *f, struct msg *m)
 			r->in[i].holders[r->in[i].nholders++] = h;
 		}
 	}
-	f->tasks_run++;
 	r->fn = f->jn->pool ? pool_fn_index(f->jn->pool, fn, flen) : -1;
 	if (r->fn < 0) {
 		char e[128];

@@ -74,10 +74,5 @@ void jobs_pool_done(void *ctx, uint64_t key, int status, const char *err,
 /** This node's functions changed (the pool is ready). */
 void jobs_set_functions(struct jobs_node *jn, const char *const *names,
 			uint32_t n);
-/** Counts for the status view of this node (same thread). */
-struct jobs_counts {
-	uint64_t jobs, tasks_run, values, value_bytes;
-};
-struct jobs_counts jobs_counts(const struct jobs_node *jn);
 
 #endif

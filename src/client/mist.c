@@ -683,7 +683,8 @@ struct getop {
 	void *arg;
 };
 
-static void get_wait(struct getop *g);
+static void get_send(struct getop *g, uint32_t type);
+static void get_wait_cb(mist_client *c, void *ctx, struct msg *m);
 
 static void
 get_finish(struct getop *g, int status)
@@ -693,8 +694,6 @@ get_finish(struct getop *g, int status)
 	free(g);
 }
 
-static void
-get_read(struct getop *g);
 
 static void
 get_read_cb(mist_client *c, void *ctx, struct msg *m)
@@ -704,7 +703,7 @@ get_read_cb(mist_client *c, void *ctx, struct msg *m)
 	if (m->status == MIST_ENOTFOUND && mono_ms() < g->deadline) {
 		/* the copy vanished: the owner recomputes it; wait again */
 		buf_reset(&g->data);
-		get_wait(g);
+		get_send(g, MSG_JOB_WAIT);
 		return;
 	}
 	struct mp_cur cur;
@@ -725,23 +724,9 @@ get_read_cb(mist_client *c, void *ctx, struct msg *m)
 	}
 	buf_append(&g->data, chunk, clen);
 	if (g->data.len < total)
-		get_read(g);
+		get_send(g, MSG_JOB_READ);
 	else
 		get_finish(g, 0);
-}
-
-static void
-get_read(struct getop *g)
-{
-	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	pack_head(&pk, g->j, 5);
-	msgpack_pack_uint32(&pk, g->r.task);
-	msgpack_pack_uint32(&pk, g->r.out);
-	msgpack_pack_uint64(&pk, g->data.len);
-	request(g->j->c, MSG_JOB_READ, &b, g->deadline, get_read_cb, g);
-	buf_destroy(&b);
 }
 
 static void
@@ -771,19 +756,24 @@ get_wait_cb(mist_client *c, void *ctx, struct msg *m)
 		get_finish(g, (int)st);
 		return;
 	}
-	get_read(g);
+	get_send(g, MSG_JOB_READ);
 }
 
+/* Asks the owner about g's value: MSG_JOB_WAIT (until it exists) or
+ * MSG_JOB_READ (the next chunk, from what we have). */
 static void
-get_wait(struct getop *g)
+get_send(struct getop *g, uint32_t type)
 {
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	pack_head(&pk, g->j, 4);
+	pack_head(&pk, g->j, type == MSG_JOB_READ ? 5 : 4);
 	msgpack_pack_uint32(&pk, g->r.task);
 	msgpack_pack_uint32(&pk, g->r.out);
-	request(g->j->c, MSG_JOB_WAIT, &b, g->deadline, get_wait_cb, g);
+	if (type == MSG_JOB_READ)
+		msgpack_pack_uint64(&pk, g->data.len);
+	request(g->j->c, type, &b, g->deadline,
+		type == MSG_JOB_READ ? get_read_cb : get_wait_cb, g);
 	buf_destroy(&b);
 }
 
@@ -800,7 +790,7 @@ mist_get_async(mist_job *j, mist_ref r, int timeout_ms, mist_get_cb cb,
 	g->deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
 	g->cb = cb;
 	g->arg = arg;
-	get_wait(g);
+	get_send(g, MSG_JOB_WAIT);
 	return 0;
 }
 

@@ -92,13 +92,6 @@ int pool_fn_index(const struct pool *p, const char *name, uint32_t len);
 int pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
 		uint32_t nout);
-/** Tasks accepted and not finished (queued plus running). */
-uint32_t pool_pending(const struct pool *p);
-/** Counters: tasks done, failed, executors replaced. */
-struct pool_stats {
-	uint64_t done, failed, replaced;
-};
-struct pool_stats pool_stats(const struct pool *p);
 /** Kills the executors; pending tasks complete with MIST_ECLOSED.  The pool
  * is freed once the loop has closed its handles. */
 void pool_close(struct pool *p);

@@ -101,7 +101,6 @@ struct pool {
 	void *ctx;
 	struct executor **xs;
 	struct tqueue waiting;
-	uint32_t pending;
 	char (*names)[EXEC_NAME_MAX];
 	uint32_t nnames;
 	bool have_names;
@@ -110,7 +109,6 @@ struct pool {
 	uv_prepare_t flush;
 	uv_timer_t watchdog;
 	int handles;
-	struct pool_stats stats;
 	char wall_msg[64];
 	char *exe;
 };
@@ -151,11 +149,6 @@ static void
 pool_finish(struct pool *p, struct ptask *t, int status, const char *err,
 	    const struct mist_blob *outs, uint32_t nout, uint32_t us)
 {
-	p->pending--;
-	if (status == 0)
-		p->stats.done++;
-	else
-		p->stats.failed++;
 	uint64_t key = t->key;
 	free(t);
 	p->done(p->ctx, key, status, err, outs, nout, us);
@@ -207,7 +200,6 @@ x_retire(struct executor *x, const char *why)
 	while (n > 0)
 		tq_push_front(&p->waiting, rest[--n]);
 	if (started) {
-		p->stats.replaced++;
 		p->start_failures = 0;
 	} else if (!p->closing && ++p->start_failures >= EXEC_START_FAILURES) {
 		log_error("executors fail to start (%s): giving up", why);
@@ -585,7 +577,6 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	t->key = key;
 	t->len = (uint32_t)flen;
 	buf_put_u32be(t->frame, (uint32_t)(flen - 4));
-	p->pending++;
 	if (p->broken) {
 		pool_finish(p, t, MIST_ETASK, "the node's executors cannot start",
 			    NULL, 0, 0);
@@ -594,18 +585,6 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	tq_push(&p->waiting, t);
 	pool_dispatch(p);
 	return 0;
-}
-
-uint32_t
-pool_pending(const struct pool *p)
-{
-	return p->pending;
-}
-
-struct pool_stats
-pool_stats(const struct pool *p)
-{
-	return p->stats;
 }
 
 void
