@@ -20,9 +20,9 @@
  * attempt: CPU time (ITIMER_PROF inside the executor: the signal ends it),
  * wall time (the pool kills the executor), address space (RLIMIT_AS set
  * once per executor: a hog sees allocations fail).  An executor that dies
- * fails the task it was running -- the one at the head of its pipeline --
- * and only that one: the tasks queued behind it are handed to another
- * executor, and a replacement is started.
+ * fails the task it was running and only that one (pool.c explains how
+ * it is found); the others are handed to another executor, and a
+ * replacement is started.
  */
 #ifndef MIST_EXEC_EXEC_H_INCLUDED
 #define MIST_EXEC_EXEC_H_INCLUDED

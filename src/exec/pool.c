@@ -7,10 +7,13 @@
  * issued from a prepare handle, once per loop iteration, so the tasks an
  * actor turn produced go out in one write per executor.
  *
- * Failure accounting: the head of a dead executor's FIFO is the task that
- * killed it (the executor runs in order and we have read everything it
- * wrote before EOF); the others never started and go back to the front of
- * the wait queue.  An executor that dies before its hello counts as a
+ * Failure accounting: an executor writes the replies of a batch together,
+ * so when it dies any task still in its FIFO may be the one that was
+ * running.  If only one was in flight, that one failed; otherwise they all
+ * go back to the front of the wait queue as suspects, and a suspect runs
+ * alone on an idle executor -- if it kills that one too, it is the only
+ * task in flight and fails.  Functions are deterministic, so running an
+ * innocent task again is harmless.  An executor that dies before its hello counts as a
  * start failure; after EXEC_START_FAILURES in a row the pool stops
  * respawning and fails what waits (a broken plugin, not a broken task).
  */
@@ -34,6 +37,7 @@
 struct ptask {
 	struct ptask *next;
 	uint64_t key;
+	bool suspect; /* was in flight when an executor died: runs alone */
 	uint32_t len; /* frame bytes, header included */
 	uint8_t frame[];
 };
@@ -55,14 +59,18 @@ tq_push(struct tqueue *q, struct ptask *t)
 	q->n++;
 }
 
+/* Moves all of @a from, in order, before the tasks of @a q. */
 static void
-tq_push_front(struct tqueue *q, struct ptask *t)
+tq_splice_front(struct tqueue *q, struct tqueue *from)
 {
-	t->next = q->head;
-	q->head = t;
+	if (from->head == NULL)
+		return;
+	from->tail->next = q->head;
 	if (q->tail == NULL)
-		q->tail = t;
-	q->n++;
+		q->tail = from->tail;
+	q->head = from->head;
+	q->n += from->n;
+	*from = (struct tqueue){0};
 }
 
 static struct ptask *
@@ -186,19 +194,16 @@ x_retire(struct executor *x, const char *why)
 	x->state = X_DEAD;
 	if (!uv_is_closing((uv_handle_t *)&x->pipe))
 		uv_close((uv_handle_t *)&x->pipe, x_handle_closed);
-	struct ptask *head = tq_pop(&x->inflight);
-	/* the rest never ran: back to the front, in order */
-	struct ptask *rest[64], *t;
-	uint32_t n = 0;
-	while ((t = tq_pop(&x->inflight)) != NULL) {
-		if (n < 64) {
-			rest[n++] = t;
-		} else {
-			tq_push(&p->waiting, t);
-		}
-	}
-	while (n > 0)
-		tq_push_front(&p->waiting, rest[--n]);
+	/* Which task killed it?  Replies come in order, but an executor
+	 * writes a batch's replies together, so any task still in flight may
+	 * have been the one running.  Alone in flight it is the culprit;
+	 * otherwise all go back, first, as suspects that run one at a time. */
+	struct ptask *head = NULL, *t;
+	if (x->inflight.n == 1 || p->closing)
+		head = tq_pop(&x->inflight);
+	for (t = x->inflight.head; t; t = t->next)
+		t->suspect = true;
+	tq_splice_front(&p->waiting, &x->inflight);
 	if (started) {
 		p->start_failures = 0;
 	} else if (!p->closing && ++p->start_failures >= EXEC_START_FAILURES) {
@@ -423,12 +428,15 @@ static void
 pool_dispatch(struct pool *p)
 {
 	while (p->waiting.head) {
+		bool alone = p->waiting.head->suspect;
 		struct executor *best = NULL;
 		for (uint32_t i = 0; i < p->cfg.executors; i++) {
 			struct executor *x = p->xs[i];
-			if (x && x->state == X_READY &&
-			    x->inflight.n < p->cfg.depth &&
-			    (best == NULL || x->inflight.n < best->inflight.n))
+			uint32_t n = x ? x->inflight.n : 0;
+			/* a suspect runs on an idle executor, nothing behind it */
+			if (x && x->state == X_READY && n < p->cfg.depth &&
+			    !(n > 0 && (alone || x->inflight.tail->suspect)) &&
+			    (best == NULL || n < best->inflight.n))
 				best = x;
 		}
 		if (best == NULL)

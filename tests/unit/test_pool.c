@@ -1,0 +1,76 @@
+/*
+ * test_pool.c -- the executor pool (src/exec/pool.c) with real executor
+ * processes and the test plugin: a task that kills its executor fails
+ * alone; the tasks pipelined behind it on the same executor run on the
+ * replacement, in order.
+ */
+#include "exec/exec.h"
+#include "mist.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 6
+
+static int status[N + 1];
+static char errs[N + 1][128];
+static uint64_t order[N + 1];
+static int finished;
+static bool ready;
+
+static void
+done(void *ctx, uint64_t key, int st, const char *err,
+     const struct mist_blob *outs, uint32_t nout, uint32_t us)
+{
+	(void)ctx, (void)outs, (void)nout, (void)us;
+	status[key] = st;
+	snprintf(errs[key], sizeof(errs[key]), "%s", err ? err : "");
+	order[finished++] = key;
+}
+
+static void
+on_ready(void *ctx, const char *const *names, uint32_t n)
+{
+	(void)ctx, (void)names, (void)n;
+	ready = true;
+}
+
+Test(pool, a_fatal_task_fails_alone_and_the_queue_behind_it_runs_in_order,
+     .timeout = 60)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct pool_config cfg;
+	pool_config_default(&cfg);
+	cfg.exe = getenv("MIST_BIN");
+	cr_assert(cfg.exe, "MIST_BIN is set by make check");
+	cfg.plugins[cfg.nplugins++] = BUILDDIR "/tests/plugins/.libs/testfns.so";
+	cfg.executors = 1; /* everything queues behind the crash */
+	cfg.cpu_ms = 300;
+	struct pool *p = pool_open(&loop, &cfg, done, on_ready, NULL);
+	while (!ready)
+		uv_run(&loop, UV_RUN_ONCE);
+	int noop = pool_fn_index(p, "noop", 4), crash = pool_fn_index(p, "crash", 5);
+	cr_assert(noop >= 0 && crash >= 0);
+	/* 1 runs, 2 crashes its executor, 3..6 wait behind it */
+	for (uint64_t k = 1; k <= N; k++)
+		cr_assert_eq(pool_submit(p, k, (uint32_t)(k == 2 ? crash : noop),
+					 (const uint8_t *)"\xc0", 1, NULL, 0, 1), 0);
+	while (finished < N)
+		uv_run(&loop, UV_RUN_ONCE);
+	for (uint64_t k = 1; k <= N; k++) {
+		cr_assert_eq(order[k - 1], k, "results in submission order");
+		if (k == 2) {
+			cr_assert_eq(status[k], MIST_ETASK);
+			cr_assert(strstr(errs[k], "crashed") ||
+				  strstr(errs[k], "exited"), "%s", errs[k]);
+		} else {
+			cr_assert_eq(status[k], 0, "task %llu: %s",
+				     (unsigned long long)k, errs[k]);
+		}
+	}
+	pool_close(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&loop), 0);
+}
