@@ -42,6 +42,9 @@
 #define EXEC_SANITIZED 0
 #endif
 
+/* Longest a finished task's reply waits for the rest of its batch. */
+#define EXEC_FLUSH_US 10000
+
 struct xfn {
 	char name[EXEC_NAME_MAX];
 	mist_fn fn;
@@ -253,10 +256,12 @@ executor_main(int fd, char *const *plugins, int nplugins,
 					   strlen(fns[i].name));
 	frame_end(&out, at);
 	int status = 0;
+	uint64_t flushed;
 	for (;;) {
 		if (out.len && write_all(fd, out.data, out.len) != 0)
 			break;
 		buf_reset(&out);
+		flushed = now_us();
 		buf_reserve(&in, 65536);
 		ssize_t r = read(fd, in.data + in.len, in.cap - in.len);
 		if (r < 0 && errno == EINTR)
@@ -282,6 +287,14 @@ executor_main(int fd, char *const *plugins, int nplugins,
 				goto done;
 			}
 			off += 4 + n;
+			/* batch replies, but never hold one back for long: the
+			 * pool times the head of the queue from its last reply */
+			if (now_us() - flushed > EXEC_FLUSH_US) {
+				if (write_all(fd, out.data, out.len) != 0)
+					goto done;
+				buf_reset(&out);
+				flushed = now_us();
+			}
 		}
 		buf_consume(&in, off);
 	}
