@@ -451,6 +451,23 @@ call(mist_client *c, uint32_t type, const struct buf *body, int timeout_ms,
 	return s->status;
 }
 
+/* A request whose reply is two integers, [a, b] (ids, counts). */
+static int
+call_pair(mist_client *c, uint32_t type, const struct buf *body,
+	  int timeout_ms, uint64_t *a, uint64_t *b)
+{
+	struct sync s;
+	int rc = call(c, type, body, timeout_ms, &s);
+	uint32_t two;
+	struct mp_cur cur;
+	mp_cur_init(&cur, s.body.data, s.body.len);
+	if (rc == 0 && (mp_read_array(&cur, &two) != 0 || two != 2 ||
+			mp_read_uint(&cur, a) != 0 || mp_read_uint(&cur, b) != 0))
+		rc = MIST_EPROTO;
+	buf_destroy(&s.body);
+	return rc;
+}
+
 static void
 pack_head(msgpack_packer *pk, const mist_job *j, uint32_t n)
 {
@@ -518,18 +535,9 @@ mist_job_create(mist_client *c, const struct mist_policy *p, int timeout_ms,
 		msgpack_pack_str_with_body(&pk, "attempts", 8);
 		msgpack_pack_uint32(&pk, p->attempts);
 	}
-	struct sync s;
-	int rc = call(c, MSG_JOB_CREATE, &b, timeout_ms, &s);
-	buf_destroy(&b);
 	uint64_t owner, id;
-	uint32_t two;
-	struct mp_cur cur;
-	mp_cur_init(&cur, s.body.data, s.body.len);
-	if (rc == 0 && (mp_read_array(&cur, &two) != 0 || two != 2 ||
-			mp_read_uint(&cur, &owner) != 0 ||
-			mp_read_uint(&cur, &id) != 0))
-		rc = MIST_EPROTO;
-	buf_destroy(&s.body);
+	int rc = call_pair(c, MSG_JOB_CREATE, &b, timeout_ms, &owner, &id);
+	buf_destroy(&b);
 	if (rc == 0)
 		*out = job_new(c, owner, id, 0);
 	return rc;
@@ -550,18 +558,11 @@ mist_job_attach(mist_client *c, const char *text, int timeout_ms,
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	pack_head(&pk, &tmp, 2);
-	struct sync s;
-	int rc = call(c, MSG_JOB_ATTACH, &b, timeout_ms, &s);
-	buf_destroy(&b);
 	uint64_t jid, ntasks;
-	uint32_t two;
-	struct mp_cur cur;
-	mp_cur_init(&cur, s.body.data, s.body.len);
-	if (rc == 0 && (mp_read_array(&cur, &two) != 0 || two != 2 ||
-			mp_read_uint(&cur, &jid) != 0 ||
-			mp_read_uint(&cur, &ntasks) != 0 || ntasks > UINT32_MAX))
+	int rc = call_pair(c, MSG_JOB_ATTACH, &b, timeout_ms, &jid, &ntasks);
+	buf_destroy(&b);
+	if (rc == 0 && ntasks > UINT32_MAX)
 		rc = MIST_EPROTO;
-	buf_destroy(&s.body);
 	if (rc == 0)
 		*out = job_new(c, owner, id, (uint32_t)ntasks);
 	return rc;
