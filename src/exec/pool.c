@@ -583,6 +583,7 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	}
 	struct ptask *t = (struct ptask *)b.data;
 	t->key = key;
+	t->suspect = false;
 	t->len = (uint32_t)flen;
 	buf_put_u32be(t->frame, (uint32_t)(flen - 4));
 	if (p->broken) {
