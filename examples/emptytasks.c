@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 int
@@ -63,7 +64,12 @@ main(int argc, char **argv)
 			mist_job_error(j));
 		return 1;
 	}
-	printf("tasks %ld seconds %.3f rate %.0f\n", n, s, (double)n / s);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	printf("tasks %ld seconds %.3f rate %.0f; client CPU per task %.2f us\n",
+	    n, s, (double)n / s, cpu * 1e6 / (double)n);
 	mist_job_close(j, 10000);
 	mist_close(c);
 	return 0;
