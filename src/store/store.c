@@ -237,7 +237,8 @@ store_scan(struct store *s, enum store_table t, const void *prefix,
 	int rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
 	int status = 0;
 	while (rc == 0) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+		if (plen && (k.mv_size < plen ||
+			     memcmp(k.mv_data, prefix, plen) != 0))
 			break;
 		/* the callback sees LMDB's pages: it copies what it keeps */
 		if (cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0)

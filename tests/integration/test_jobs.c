@@ -255,11 +255,6 @@ restart_alpha(void)
 
 Test(jobs, an_owner_restarted_mid_job_resumes_and_the_client_reattaches)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	/* KNOWN ISSUE (open in issue 4): under ASan the restarted owner does
-	 * not write its address within 30 s; the plain build passes. */
-	cr_skip_test("owner restart under ASan: under investigation");
-#endif
 	cluster(NULL, NULL);
 	job_with_trouble(300, restart_alpha);
 }

@@ -45,6 +45,10 @@ tu_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 void
 tu_rmrf(const char *dir)
 {
+	if (getenv("MIST_KEEP_TMP")) {
+		fprintf(stderr, "kept %s (MIST_KEEP_TMP)\n", dir);
+		return;
+	}
 	nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 

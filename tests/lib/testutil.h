@@ -12,7 +12,7 @@ uint8_t *tu_unhex(const char *hex, size_t *len);
 /** A fresh temporary directory (mkdtemp under $TMPDIR); caller frees. */
 char *tu_tmpdir(void);
 /** rm -rf @a dir. */
-void tu_rmrf(const char *dir);
+void tu_rmrf(const char *dir); /* kept when MIST_KEEP_TMP is set */
 /** The test seed: MIST_SEED or time-based; printed to stderr. */
 uint64_t tu_seed(void);
 

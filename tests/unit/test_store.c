@@ -100,3 +100,55 @@ Test(store, close_flushes_queued_writes)
 	tu_rmrf(dir);
 	free(dir);
 }
+
+struct scan {
+	int n;
+	int stop_at;
+};
+
+static int
+count_cb(void *arg, const void *k, size_t klen, const void *v, size_t vlen)
+{
+	(void)k, (void)v;
+	struct scan *sc = arg;
+	cr_assert(klen > 0 && vlen == 1);
+	return ++sc->n == sc->stop_at;
+}
+
+Test(store, scan_walks_a_prefix_or_the_whole_table)
+{
+	char *dir = tu_tmpdir();
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct store *s = store_open(&loop, dir, 64 << 20);
+	done_ok = done_err = 0;
+	const char *keys[] = {"a1", "a2", "ab", "b", "b1", "c"};
+	for (int i = 0; i < 6; i++)
+		store_put(s, STORE_JOBS, keys[i], strlen(keys[i]), "v", 1,
+			  on_done, NULL);
+	run_until(&loop, 6);
+	struct scan sc = {0};
+	/* the whole table (no prefix: what the journal replay does) */
+	cr_assert_eq(store_scan(s, STORE_JOBS, NULL, 0, count_cb, &sc), 0);
+	cr_assert_eq(sc.n, 6);
+	sc = (struct scan){0};
+	cr_assert_eq(store_scan(s, STORE_JOBS, "a", 1, count_cb, &sc), 0);
+	cr_assert_eq(sc.n, 3);
+	sc = (struct scan){0};
+	cr_assert_eq(store_scan(s, STORE_JOBS, "b", 1, count_cb, &sc), 0);
+	cr_assert_eq(sc.n, 2);
+	sc = (struct scan){0};
+	cr_assert_eq(store_scan(s, STORE_JOBS, "zz", 2, count_cb, &sc), 0);
+	cr_assert_eq(sc.n, 0);
+	sc = (struct scan){.stop_at = 2}; /* the callback stops the walk */
+	cr_assert_eq(store_scan(s, STORE_JOBS, NULL, 0, count_cb, &sc), 0);
+	cr_assert_eq(sc.n, 2);
+	sc = (struct scan){0}; /* other tables are apart */
+	cr_assert_eq(store_scan(s, STORE_CREDS, NULL, 0, count_cb, &sc), 0);
+	cr_assert_eq(sc.n, 0);
+	store_close(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	tu_rmrf(dir);
+	free(dir);
+}
