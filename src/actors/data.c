@@ -39,6 +39,7 @@
 #include <string.h>
 
 #define DATA_MAX_FNS 256
+#define DATA_MAX_INPUTS 4096 /* per task */
 #define DATA_TICK_MS 100
 #define DATA_MAX_WAITERS 65536
 #define DATA_EWMA 0.2
@@ -881,7 +882,36 @@ reply_ids(struct data *d, struct msg *m, uint32_t type, uint64_t a, uint64_t b)
 	buf_destroy(&out);
 }
 
-/* Adds a batch [first, [[fn, args, nout, [[t, o]...]]...]]. */
+/* One task of a batch: [fn, args, nout, [[t, o]...]]. */
+struct task_in {
+	const char *fn;
+	uint32_t fl, al, nin;
+	const uint8_t *args;
+	uint64_t nout;
+};
+
+static int
+read_task(struct mp_cur *c, struct task_in *t, struct gref *in)
+{
+	uint32_t four;
+	if (mp_read_array(c, &four) != 0 || four != 4 ||
+	    mp_read_str(c, &t->fn, &t->fl) != 0 ||
+	    mp_read_bin(c, &t->args, &t->al) != 0 ||
+	    mp_read_uint(c, &t->nout) != 0 || t->nout > 1024 ||
+	    mp_read_array(c, &t->nin) != 0 || t->nin > DATA_MAX_INPUTS)
+		return MIST_EPROTO;
+	for (uint32_t k = 0; k < t->nin; k++)
+		if (read_ref(c, &in[k]) != 0)
+			return MIST_EPROTO;
+	return 0;
+}
+
+/*
+ * Adds a batch [first, [task...]], all of it or nothing: a first pass
+ * checks every task -- its inputs may name tasks earlier in the same
+ * batch -- so that a bad task cannot leave the tasks before it added,
+ * unjournalled, with the client told that the batch failed.
+ */
 static int
 add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 {
@@ -892,39 +922,44 @@ add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 	if (mp_read_uint(&c, &first) != 0 || mp_read_array(&c, &n) != 0 ||
 	    n > mp_cur_left(&c))
 		return MIST_EPROTO;
-	if (first != (uint64_t)j->g.ntasks + 1) {
+	uint32_t have = j->g.ntasks;
+	if (first != (uint64_t)have + 1) {
 		/* a retried batch we already have is fine; a gap is not */
-		return first >= 1 && first + n - 1 <= j->g.ntasks ? 1
-								: MIST_EINVAL;
+		return first >= 1 && first <= have && n <= have - first + 1
+			       ? 1 : MIST_EINVAL;
 	}
 	if (j->cancelled)
 		return MIST_ECANCELED;
-	if (n > d->jn->cfg.max_tasks - j->g.ntasks)
+	if (have >= d->jn->cfg.max_tasks || n > d->jn->cfg.max_tasks - have)
 		return MIST_E2BIG; /* each task costs memory here: bounded */
-	struct gref in[4096];
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t four, nin, fl, al;
-		const char *fn;
-		const uint8_t *args;
-		uint64_t nout;
-		if (mp_read_array(&c, &four) != 0 || four != 4 ||
-		    mp_read_str(&c, &fn, &fl) != 0 ||
-		    mp_read_bin(&c, &args, &al) != 0 ||
-		    mp_read_uint(&c, &nout) != 0 || nout > 1024 ||
-		    mp_read_array(&c, &nin) != 0 || nin > 4096)
-			return MIST_EPROTO;
-		for (uint32_t k = 0; k < nin; k++)
-			if (read_ref(&c, &in[k]) != 0)
-				return MIST_EPROTO;
-		int f = fn_intern(d, fn, fl);
-		if (f < 0)
-			return MIST_EINVAL;
-		int rc = graph_add(&j->g, (uint16_t)f, args, al, in, nin,
-				   (uint32_t)nout);
-		if (rc != 0)
-			return rc;
+	struct gref in[DATA_MAX_INPUTS];
+	struct task_in t;
+	uint16_t *nouts = xmalloc((n ? n : 1) * sizeof(*nouts));
+	struct mp_cur start = c;
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		if ((rc = read_task(&c, &t, in)) != 0)
+			break;
+		if (fn_intern(d, t.fn, t.fl) < 0)
+			rc = MIST_EINVAL;
+		nouts[i] = (uint16_t)t.nout;
+		for (uint32_t k = 0; rc == 0 && k < t.nin; k++) {
+			uint64_t at = in[k].task;
+			bool ok = at > have ? at <= (uint64_t)have + i &&
+						  in[k].out < nouts[at - have - 1]
+					    : graph_input_ok(&j->g, in[k]);
+			if (!ok)
+				rc = MIST_EINVAL;
+		}
 	}
-	return 0;
+	free(nouts);
+	c = start;
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		read_task(&c, &t, in);
+		rc = graph_add(&j->g, (uint16_t)fn_intern(d, t.fn, t.fl), t.args,
+			       t.al, in, t.nin, (uint32_t)t.nout);
+	}
+	return rc;
 }
 
 static void

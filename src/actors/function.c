@@ -243,7 +243,8 @@ task_run(struct func *f, struct msg *m)
 		uint32_t k, nh;
 		uint64_t t, o, size, h;
 		if (mp_read_array(&c, &k) != 0 || k != 4 ||
-		    mp_read_uint(&c, &t) != 0 || mp_read_uint(&c, &o) != 0 ||
+		    mp_read_uint(&c, &t) != 0 || t > UINT32_MAX ||
+		    mp_read_uint(&c, &o) != 0 || o > UINT32_MAX ||
 		    mp_read_uint(&c, &size) != 0 ||
 		    mp_read_array(&c, &nh) != 0 || nh > GRAPH_MAX_HOLDERS) {
 			run_free(f, r);

@@ -69,6 +69,13 @@ graph_value(const struct graph *g, struct gref v)
 	return t && v.out < t->nout ? &t->out[v.out] : NULL;
 }
 
+bool
+graph_input_ok(const struct graph *g, struct gref r)
+{
+	struct gvalue *v = graph_value(g, r);
+	return v != NULL && !(v->freed && v->released);
+}
+
 static void
 ready_push(struct graph *g, uint32_t id, bool front)
 {
@@ -229,8 +236,7 @@ graph_add(struct graph *g, uint16_t fn, const uint8_t *args, uint32_t alen,
 		return MIST_EINVAL;
 	const struct gtask *failed_in = NULL;
 	for (uint32_t i = 0; i < nin; i++) {
-		struct gvalue *v = graph_value(g, in[i]);
-		if (v == NULL || (v->freed && v->released))
+		if (!graph_input_ok(g, in[i]))
 			return MIST_EINVAL;
 		if (g->tasks[in[i].task - 1].state == G_FAILED)
 			failed_in = &g->tasks[in[i].task - 1];

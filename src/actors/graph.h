@@ -102,6 +102,9 @@ void graph_destroy(struct graph *g);
 int graph_add(struct graph *g, uint16_t fn, const uint8_t *args,
 	      uint32_t alen, const struct gref *in, uint32_t nin,
 	      uint32_t nout);
+/** True when @a r may be an input of a new task: an existing output of an
+ * existing task, not both freed and released. */
+bool graph_input_ok(const struct graph *g, struct gref r);
 struct gtask *graph_task(const struct graph *g, uint32_t id);
 struct gvalue *graph_value(const struct graph *g, struct gref v);
 /** The next READY task id, or 0. */

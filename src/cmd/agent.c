@@ -73,6 +73,7 @@ static const char usage[] =
 	"  --task-memory MB    address space per executor (default 1024)\n"
 	"  --task-cpu-ms MS    CPU time per task attempt (default 60000)\n"
 	"  --task-wall-ms MS   wall time per task attempt (default 120000)\n"
+	"  --job-max-tasks N   tasks per job this agent owns (default 4194304)\n"
 	"  -h, --help          this text\n"
 	"  --version           print the version\n";
 
@@ -380,7 +381,7 @@ cmd_agent(int argc, char **argv)
 	enum { OPT_DATA = 256, OPT_KEY, OPT_BIND, OPT_JOIN, OPT_TIER, OPT_NAME,
 	       OPT_LOG, OPT_MAXFRAME, OPT_VERSION, OPT_TAG, OPT_POWER,
 	       OPT_PRICE, OPT_SPEED, OPT_NOLIFEGUARD, OPT_GATEWAY, OPT_PLUGIN,
-	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL };
+	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL, OPT_JMAX };
 	static const struct option opts[] = {
 		{"data", required_argument, 0, OPT_DATA},
 		{"key", required_argument, 0, OPT_KEY},
@@ -401,6 +402,7 @@ cmd_agent(int argc, char **argv)
 		{"task-memory", required_argument, 0, OPT_TMEM},
 		{"task-cpu-ms", required_argument, 0, OPT_TCPU},
 		{"task-wall-ms", required_argument, 0, OPT_TWALL},
+		{"job-max-tasks", required_argument, 0, OPT_JMAX},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -416,6 +418,7 @@ cmd_agent(int argc, char **argv)
 	const char *gateway = NULL;
 	struct pool_config pcfg;
 	pool_config_default(&pcfg);
+	uint32_t job_max_tasks = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -504,11 +507,13 @@ cmd_agent(int argc, char **argv)
 		case OPT_EXECUTORS:
 		case OPT_TMEM:
 		case OPT_TCPU:
-		case OPT_TWALL: {
+		case OPT_TWALL:
+		case OPT_JMAX: {
 			uint32_t *dst = c == OPT_EXECUTORS ? &pcfg.executors
 					: c == OPT_TMEM ? &pcfg.memory_mb
 					: c == OPT_TCPU ? &pcfg.cpu_ms
-							: &pcfg.wall_ms;
+					: c == OPT_TWALL ? &pcfg.wall_ms
+							: &job_max_tasks;
 			uint32_t max = c == OPT_EXECUTORS ? 256 : 1u << 30;
 			if (parse_u32(optarg, 1, max, dst) != 0) {
 				fprintf(stderr, "mist agent: bad number '%s'\n",
@@ -658,6 +663,8 @@ cmd_agent(int argc, char **argv)
 		a->jobs.store = a->store;
 		a->jobs.boot = boots;
 		jobs_config_default(&a->jobs.cfg);
+		if (job_max_tasks)
+			a->jobs.cfg.max_tasks = job_max_tasks;
 		vstore_init(&a->jobs.values);
 		snprintf(a->jobs.self.name, sizeof(a->jobs.self.name), "%s",
 			 name);

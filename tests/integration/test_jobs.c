@@ -300,3 +300,50 @@ Test(jobs, executor_limits_fail_the_task_and_the_node_carries_on)
 	mist_job_close(j, 10000);
 	mist_close(c);
 }
+
+/* A batch is taken whole or not at all; the task limit and the release of
+ * values that do not exist are refused without harm to the job. */
+Test(jobs, bad_batches_are_refused_whole_and_bounded)
+{
+	cluster("--job-max-tasks=50", NULL);
+	mist_client *c;
+	cr_assert_eq(mist_connect(ag[0].gw, cred, 10000, &c), 0);
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
+	char id[64];
+	snprintf(id, sizeof(id), "%s", mist_job_id(j));
+	mist_ref a;
+	cr_assert_eq(mist_task(j, "noop", "\x01", 1, NULL, 0, 1, &a), 0);
+	cr_assert_eq(mist_job_wait(j, 60000), 0);
+	/* a good task, then one reading an output its producer lacks */
+	mist_ref bad = {a.task, 3}, ok;
+	cr_assert_eq(mist_task(j, "noop", "\x01", 1, NULL, 0, 1, &ok), 0);
+	cr_assert_eq(mist_task(j, "noop", "\x01", 1, &bad, 1, 1, NULL), 0);
+	cr_assert_eq(mist_job_wait(j, 60000), MIST_EINVAL);
+	mist_job_detach(j);
+	cr_assert_eq(mist_job_attach(c, id, 10000, &j), 0);
+	cr_assert_eq(mist_job_tasks(j), 1, "the good task of the bad batch "
+					   "was not kept either");
+	/* past the agent's --job-max-tasks: refused, nothing added */
+	for (int i = 0; i < 60; i++)
+		cr_assert_eq(mist_task(j, "noop", "\x01", 1, NULL, 0, 1, NULL), 0);
+	cr_assert_eq(mist_job_wait(j, 60000), MIST_E2BIG);
+	mist_job_detach(j);
+	cr_assert_eq(mist_job_attach(c, id, 10000, &j), 0);
+	cr_assert_eq(mist_job_tasks(j), 1);
+	/* up to the limit is fine */
+	mist_ref last;
+	for (int i = 0; i < 49; i++)
+		cr_assert_eq(mist_task(j, "noop", "\x01", 1, NULL, 0, 1, &last), 0);
+	/* releasing values that do not exist: ignored by the owner */
+	mist_ref junk[3] = {{UINT32_MAX, UINT32_MAX}, {0, 0}, {last.task, 9}};
+	cr_assert_eq(mist_release(j, junk, 3), 0);
+	cr_assert_eq(mist_job_wait(j, 60000), 0);
+	void *val;
+	size_t len;
+	cr_assert_eq(mist_get(j, last, 10000, &val, &len), 0);
+	mist_free(val);
+	cr_assert_eq(mist_job_tasks(j), 50);
+	cr_assert_eq(mist_job_close(j, 10000), 0);
+	mist_close(c);
+}
