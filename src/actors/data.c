@@ -534,7 +534,8 @@ task_done(struct data *d, struct msg *m)
 	    mp_read_uint(&c, &exec_us) != 0)
 		return;
 	struct job *j = map_get(&d->jobs, jid);
-	struct gtask *t = j ? graph_task(&j->g, (uint32_t)task) : NULL;
+	struct gtask *t = j && task <= UINT32_MAX
+				  ? graph_task(&j->g, (uint32_t)task) : NULL;
 	uint64_t node = m->from.node;
 	if (t == NULL || t->state != G_RUNNING || t->node != node ||
 	    t->attempt + j->g.attempt_base != attempt)
@@ -701,8 +702,13 @@ member_event(struct data *d, struct msg *m)
 		if (rc != 0)
 			return;
 	}
+	/* gossiped numbers feed the forecasts: finite, in range */
 	if (!(ni->speed > 0 && ni->speed < 1e6))
 		ni->speed = 1;
+	if (!(ni->power >= 0 && ni->power < 1e9))
+		ni->power = 0;
+	if (!(ni->price >= 0 && ni->price < 1e9))
+		ni->price = 0;
 	dispatch_all(d);
 }
 

@@ -2,8 +2,11 @@
  * fuzz_wire.c -- libFuzzer target for every decoder that reads network
  * bytes: the frame splitter, the envelope decoder (through the batched
  * payload decoder), the link hello, the msgpack walker, the gossip packet
- * and push/pull decoders (fed to a real SWIM actor) and the sealed-datagram
- * opener.  The first byte picks the decoder, so one corpus covers all.
+ * and push/pull decoders (fed to a real SWIM actor), the sealed-datagram
+ * opener, and the job messages -- client requests as the gateway forwards
+ * them, and the workers' and owners' TASK_RUN, TASK_DONE, VALUE_GET and
+ * VALUE_FREE -- fed in sequences to a real data manager and function
+ * actor -- and a client's first Noise message and credential text.  The first byte picks the decoder, so one corpus covers all.
  *
  * Built with clang -fsanitize=fuzzer under --enable-fuzzing; `make check`
  * replays the corpus (tests/fuzz/corpus/wire, every crash ever found
@@ -15,10 +18,15 @@
 #include "actors/msg.h"
 #include "net/link.h"
 #include "actors/actor.h"
+#include "actors/jobs.h"
+#include "actors/msgtype.h"
+#include "net/gateway.h"
 #include "net/keyring.h"
+#include "net/noise.h"
 #include "net/mp.h"
 #include "net/swim.h"
 #include "net/wire.h"
+#include "util/log.h"
 
 #include <string.h>
 
@@ -85,12 +93,74 @@ fuzz_swim(const uint8_t *data, size_t size, bool sync)
 	actor_sys_destroy(&sys);
 }
 
+/*
+ * A sequence of messages to a fresh data manager and function actor (node
+ * 42, offering "f" and "g"; no executors).  Each record: type selector,
+ * flags (1 request, 2 reply, 4 from node 7 instead of a local client,
+ * 8 to the function actor, 16 then let 5 s pass), correlation id, 16-bit
+ * length, body.  Job ids are predictable (boot 1): (1 << 32) + n.
+ */
+static void
+fuzz_jobs(const uint8_t *data, size_t size)
+{
+	static const uint32_t types[] = {
+		MSG_JOB_CREATE, MSG_JOB_TASKS,	MSG_JOB_WAIT,	 MSG_JOB_READ,
+		MSG_JOB_STATUS, MSG_JOB_ATTACH, MSG_JOB_CANCEL, MSG_JOB_RELEASE,
+		MSG_JOB_CLOSE,	MSG_JOB_LIST,	MSG_TASK_RUN,	 MSG_TASK_DONE,
+		MSG_VALUE_GET,	MSG_VALUE_FREE, MSG_MEMBER_EVENT, MSG_ERROR};
+	struct actor_sys sys;
+	struct actor_sys_env env = {.now = fuzz_now};
+	actor_sys_init(&sys, 42, &env, NULL, 1);
+	struct jobs_node jn = {.boot = 1, .self = {.name = "fuzz"}};
+	jobs_config_default(&jn.cfg);
+	jn.cfg.max_tasks = 4096;
+	vstore_init(&jn.values);
+	jobs_spawn(&sys, &jn);
+	const char *fns[] = {"f", "g"};
+	jobs_set_functions(&jn, fns, 2);
+	actor_sys_run(&sys, 64);
+	while (size >= 5) {
+		uint32_t type = types[data[0] % (sizeof(types) / sizeof(*types))];
+		uint8_t fl = data[1], corr = data[2];
+		size_t len = (size_t)data[3] << 8 | data[4];
+		data += 5, size -= 5;
+		if (len > size)
+			len = size;
+		struct msg *m = msg_new(type, data, (uint32_t)len);
+		m->corr = corr;
+		m->flags = (fl & 1 ? MSG_F_REQUEST : 0) | (fl & 2 ? MSG_F_REPLY : 0);
+		if (type == MSG_MEMBER_EVENT)
+			m->flags |= MSG_F_LOCAL;
+		m->from.node = fl & 4 ? 7 : 42;
+		m->from.id = fl & 4 ? ACTOR_DATA : ACTOR_GATEWAY;
+		m->to.node = 42;
+		m->to.id = fl & 8 ? ACTOR_FUNCTION : ACTOR_DATA;
+		actor_sys_deliver(&sys, m);
+		actor_sys_run(&sys, 256);
+		if (fl & 16) {
+			fuzz_clock += 5000;
+			actor_sys_expire(&sys);
+			actor_sys_run(&sys, 256);
+		}
+		data += len, size -= len;
+	}
+	fuzz_clock += 600000; /* let whatever the input started time out */
+	actor_sys_expire(&sys);
+	actor_sys_run(&sys, 1024);
+	actor_sys_shutdown(&sys);
+	while (actor_sys_has_work(&sys))
+		actor_sys_run(&sys, 64);
+	actor_sys_destroy(&sys);
+	vstore_destroy(&jn.values);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	uint8_t mode = data[0] % 6;
+	log_set_level(LOG_LVL_ERROR); /* the decoders' warnings are expected */
+	uint8_t mode = data[0] % 8;
 	data++, size--;
 	if (mode == 0) {
 		/* a stream of frames, each a batch of envelopes */
@@ -107,6 +177,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (mode == 1) {
 		struct link_hello h;
 		link_hello_decode(data, size, &h);
+	} else if (mode == 6) {
+		fuzz_jobs(data, size);
+	} else if (mode == 7) {
+		/* what a client sends first: Noise NNpsk0 message 1 as the
+		 * gateway reads it, and a credential's text form */
+		struct noise_hs hs;
+		uint8_t psk[32] = {7}, out[1024], secret[32];
+		size_t n;
+		uint64_t id;
+		noise_hs_init(&hs, GATEWAY_PROTOCOL, false, (const uint8_t *)"p",
+			      1, NULL, NULL, psk);
+		noise_hs_read(&hs, data, size, out, sizeof(out), &n);
+		noise_hs_wipe(&hs);
+		char text[128];
+		if (size < sizeof(text)) {
+			memcpy(text, data, size);
+			text[size] = '\0';
+			cred_parse(text, &id, secret);
+		}
 	} else if (mode == 3 || mode == 4) {
 		fuzz_swim(data, size, mode == 4);
 	} else if (mode == 5) {

@@ -6,18 +6,30 @@
  *   - the owner killed mid-job and restarted: it resumes, the client
  *     reattaches by id, the same result;
  *   - executor limits: a loop, a crash, a memory hog and a failing function
- *     fail their task with the reason, and the node carries on.
+ *     fail their task with the reason, and the node carries on;
+ *   - bad task batches are refused whole; the per-job task limit;
+ *   - hostile bytes at the gateway (garbage, an oversized frame, unknown
+ *     or forged credentials, a replayed first message) close that
+ *     connection only.
  *
  * The job: task i (1..n) = sum(i, value(i - 1), value(i / 2)) -- each task
  * reads one or two earlier values, so losing a node loses values that
  * later tasks need and the owner must recompute them.
  */
 #include "mist.h"
+#include "net/gateway.h"
+#include "net/noise.h"
 #include "proc.h"
 #include "testutil.h"
+#include "util/buf.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +356,125 @@ Test(jobs, bad_batches_are_refused_whole_and_bounded)
 	cr_assert_eq(mist_get(j, last, 10000, &val, &len), 0);
 	mist_free(val);
 	cr_assert_eq(mist_job_tasks(j), 50);
+	cr_assert_eq(mist_job_close(j, 10000), 0);
+	mist_close(c);
+}
+
+/* ------------------------------------------------- hostile gateway bytes */
+
+static int
+raw_connect(const char *addr)
+{
+	char ip[64];
+	int port;
+	cr_assert_eq(sscanf(addr, "%63[^:]:%d", ip, &port), 2);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* What the gateway sends before it closes (bounded wait): bytes read, and
+ * whether it closed. */
+static size_t
+raw_drain(int fd, uint8_t *out, size_t cap, bool *closed)
+{
+	size_t got = 0;
+	*closed = false;
+	for (int i = 0; i < 100 && !*closed && got < cap; i++) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(fd, out + got, cap - got);
+		if (n <= 0)
+			*closed = true;
+		else
+			got += (size_t)n;
+	}
+	return got;
+}
+
+/* The first frame a client sends (see docs/PROTOCOL.md): length, version,
+ * credential id, NNpsk0 message 1 carrying the client's clock. */
+static size_t
+first_frame(uint8_t *out, uint64_t id, const uint8_t secret[32])
+{
+	uint8_t pro[sizeof(GATEWAY_PROLOGUE) - 1 + 8], idb[8];
+	for (int i = 0; i < 8; i++)
+		idb[i] = (uint8_t)(id >> (56 - 8 * i));
+	memcpy(pro, GATEWAY_PROLOGUE, sizeof(GATEWAY_PROLOGUE) - 1);
+	memcpy(pro + sizeof(GATEWAY_PROLOGUE) - 1, idb, 8);
+	struct noise_hs hs;
+	cr_assert_eq(noise_hs_init(&hs, GATEWAY_PROTOCOL, true, pro, sizeof(pro),
+				   NULL, NULL, secret), 0);
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	uint64_t ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	uint8_t ts[9] = {0xcf};
+	for (int i = 0; i < 8; i++)
+		ts[1 + i] = (uint8_t)(ms >> (56 - 8 * i));
+	size_t m1;
+	cr_assert_eq(noise_hs_write(&hs, ts, sizeof(ts), out + 13, 256, &m1), 0);
+	noise_hs_wipe(&hs);
+	buf_put_u32be(out, (uint32_t)(m1 + 9));
+	out[4] = GATEWAY_VERSION;
+	memcpy(out + 5, idb, 8);
+	return m1 + 13;
+}
+
+/* Sends @a p; true when the gateway hung up without a word. */
+static bool
+refused(const uint8_t *p, size_t n)
+{
+	int fd = raw_connect(ag[0].gw);
+	cr_assert_eq(write(fd, p, n), (ssize_t)n);
+	uint8_t in[256];
+	bool closed;
+	size_t got = raw_drain(fd, in, sizeof(in), &closed);
+	close(fd);
+	return closed && got == 0;
+}
+
+Test(jobs, hostile_bytes_at_the_gateway_close_that_connection_only)
+{
+	cluster(NULL, NULL);
+	uint64_t id;
+	uint8_t secret[32], f[512];
+	cr_assert_eq(cred_parse(cred, &id, secret), 0);
+	/* garbage, and a frame announcing 4 GiB */
+	uint8_t junk[64];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 37 + 11);
+	buf_put_u32be(junk, 60);
+	cr_assert(refused(junk, sizeof(junk)), "garbage");
+	cr_assert(refused((const uint8_t *)"\xff\xff\xff\xff\x01", 5), "oversized");
+	/* a credential nobody issued; the right id with a wrong secret */
+	uint8_t wrong[32];
+	memcpy(wrong, secret, 32);
+	wrong[0] ^= 1;
+	size_t n = first_frame(f, id ^ 0x5a5a, secret);
+	cr_assert(refused(f, n), "unknown credential");
+	n = first_frame(f, id, wrong);
+	cr_assert(refused(f, n), "forged credential");
+	/* a good first message is answered; the same bytes again are not */
+	n = first_frame(f, id, secret);
+	int fd = raw_connect(ag[0].gw);
+	cr_assert_eq(write(fd, f, n), (ssize_t)n);
+	uint8_t in[256];
+	bool closed;
+	size_t got = raw_drain(fd, in, 4 + 48, &closed);
+	cr_assert_geq(got, 4 + 48, "message 2 of the handshake");
+	close(fd);
+	cr_assert(refused(f, n), "replayed first message");
+	/* the gateway counted them and serves a real client as before */
+	mist_client *c;
+	cr_assert_eq(mist_connect(ag[0].gw, cred, 10000, &c), 0);
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
+	mist_ref r;
+	cr_assert_eq(mist_task(j, "noop", "\x01", 1, NULL, 0, 1, &r), 0);
+	cr_assert_eq(mist_job_wait(j, 60000), 0);
 	cr_assert_eq(mist_job_close(j, 10000), 0);
 	mist_close(c);
 }
