@@ -262,14 +262,15 @@ x_hello(struct executor *x, struct mp_cur *c)
 	if (mp_read_array(c, &n) != 0 || n > EXEC_MAX_FUNCTIONS)
 		return -1;
 	if (!p->have_names) {
-		p->names = xcalloc(n + 1, EXEC_NAME_MAX);
-		const char *ptrs[EXEC_MAX_FUNCTIONS];
-		for (uint32_t i = 0; i < n; i++) {
-			const char *s;
-			uint32_t l;
-			if (mp_read_str(c, &s, &l) != 0 || l >= EXEC_NAME_MAX)
+		const char *s[EXEC_MAX_FUNCTIONS], *ptrs[EXEC_MAX_FUNCTIONS];
+		uint32_t l[EXEC_MAX_FUNCTIONS];
+		for (uint32_t i = 0; i < n; i++)
+			if (mp_read_str(c, &s[i], &l[i]) != 0 ||
+			    l[i] >= EXEC_NAME_MAX)
 				return -1;
-			memcpy(p->names[i], s, l);
+		p->names = xcalloc(n + 1, EXEC_NAME_MAX);
+		for (uint32_t i = 0; i < n; i++) {
+			memcpy(p->names[i], s[i], l[i]);
 			ptrs[i] = p->names[i];
 		}
 		p->nnames = n;

@@ -5,8 +5,9 @@
  *   - a worker killed (SIGKILL) mid-job: the same result;
  *   - the owner killed mid-job and restarted: it resumes, the client
  *     reattaches by id, the same result;
- *   - executor limits: a loop, a crash, a memory hog and a failing function
- *     fail their task with the reason, and the node carries on;
+ *   - executor limits: a loop, a crash, a memory hog, a failing function
+ *     and one writing garbage into the executor's channel fail their task
+ *     with the reason, and the node carries on;
  *   - bad task batches are refused whole; the per-job task limit;
  *   - hostile bytes at the gateway (garbage, an oversized frame, unknown
  *     or forged credentials, a replayed first message) close that
@@ -307,6 +308,8 @@ Test(jobs, executor_limits_fail_the_task_and_the_node_carries_on)
 	cr_assert(strstr(err, "boom"), "%s", err);
 	cr_assert_eq(run_one(j, "badout", err, sizeof(err)), MIST_ETASK);
 	cr_assert(strstr(err, "not one msgpack object"), "%s", err);
+	cr_assert_eq(run_one(j, "scribble", err, sizeof(err)), MIST_ETASK);
+	cr_assert(strstr(err, "broke the protocol"), "%s", err);
 	cr_assert_eq(run_one(j, "nosuchfunction", err, sizeof(err)), MIST_ENOFUNC);
 	cr_assert_eq(run_one(j, "noop", err, sizeof(err)), 0);
 	mist_job_close(j, 10000);

@@ -12,12 +12,14 @@
  *   crash    writes through a NULL pointer
  *   hog      allocates and touches 8 GiB (memory limit)
  *   badout   returns bytes that are not msgpack
+ *   scribble writes a frame of garbage into the executor's channel (fd 3)
  */
 #include "mist_plugin.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int
 read_int(const uint8_t *p, size_t len, int64_t *v)
@@ -156,10 +158,20 @@ badout(struct mist_call *c)
 	return 0;
 }
 
+static int
+scribble(struct mist_call *c)
+{
+	static const char junk[] = "\x00\x00\x00\x05hello";
+	if (write(3, junk, sizeof(junk) - 1) < 0)
+		return -1;
+	return noop(c);
+}
+
 static const struct mist_function functions[] = {
 	{"noop", noop},	  {"echo", echo},   {"sum", sum}, {"slowsum", slowsum},
 	{"fail", fail},	  {"loop", loop},   {"sleep", sleep_ms},
 	{"crash", crash}, {"hog", hog},	    {"badout", badout},
+	{"scribble", scribble},
 };
 
 static const struct mist_plugin plugin = {
