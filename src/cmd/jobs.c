@@ -392,51 +392,135 @@ admin_body(struct buf *b, uint64_t owner, uint64_t job)
 }
 
 static const char status_usage[] =
-	"usage: mist status --agent IP:PORT --key FILE [--format json]\n"
+	"usage: mist status --agent IP:PORT --key FILE [--here] [--format json]\n"
 	"\n"
-	"Lists the jobs the agent owns (those submitted through its gateway)\n"
-	"with their progress: done, running, queued and failed tasks, and per\n"
-	"node (with its tier) the tasks running and done there.\n"
+	"Lists the jobs of the cluster with their progress: done, running,\n"
+	"queued and failed tasks, and per node (with its tier) the tasks running\n"
+	"and done there.  Each job is owned by the agent whose gateway accepted\n"
+	"it; every member the asked agent sees alive is asked for its own.\n"
+	"\n"
+	"  --here        only the jobs the asked agent owns\n"
 	"\n" CMD_COMMON_HELP;
+
+#define STATUS_MAX_MEMBERS 1024
+
+/* The agent addresses of the members @a agent sees alive (itself first). */
+static int
+alive_members(const struct cmd_common *co, char (*addrs)[64], int cap)
+{
+	struct msg *reply;
+	if (cmd_request("status", co->agent, co->key, ACTOR_SWIM, MSG_MEMBERS,
+			NULL, 0, 0, &reply) != 0)
+		return -1;
+	struct mp_cur c;
+	uint32_t n, m;
+	int got = 0;
+	mp_cur_init(&c, reply->body, reply->len);
+	if (mp_read_array(&c, &n) != 0)
+		n = 0;
+	for (uint32_t i = 0; i < n && got < cap; i++) {
+		const char *addr = NULL, *st = NULL;
+		uint32_t al = 0, sl = 0;
+		if (mp_read_map(&c, &m) != 0)
+			break;
+		for (uint32_t f = 0; f < m; f++) {
+			const char *k;
+			uint32_t kl;
+			int rc = mp_read_str(&c, &k, &kl);
+			if (rc == 0 && mp_str_eq(k, kl, "addr"))
+				rc = mp_read_str(&c, &addr, &al);
+			else if (rc == 0 && mp_str_eq(k, kl, "status"))
+				rc = mp_read_str(&c, &st, &sl);
+			else if (rc == 0)
+				rc = mp_skip(&c);
+			if (rc != 0)
+				goto out;
+		}
+		if (addr && al < 64 && st && mp_str_eq(st, sl, "alive"))
+			snprintf(addrs[got++], 64, "%.*s", (int)al, addr);
+	}
+out:
+	msg_delete(reply);
+	return got;
+}
+
+/* Prints the jobs in one JOB_LIST reply; returns how many, or -1. */
+static int
+status_print(const struct msg *reply, bool json, bool *first)
+{
+	struct mp_cur cur;
+	uint32_t n;
+	mp_cur_init(&cur, reply->body, reply->len);
+	if (mp_read_array(&cur, &n) != 0)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		if (json) {
+			printf("%s", *first ? "" : ",");
+			if (mp_print_json(&cur, 0) != 0)
+				return -1;
+		} else {
+			struct jstat *j = malloc(sizeof(*j));
+			int rc = j ? jstat_read(&cur, j) : -1;
+			if (rc == 0)
+				jstat_print(j);
+			free(j);
+			if (rc != 0)
+				return -1;
+		}
+		*first = false;
+	}
+	return (int)n;
+}
 
 int
 cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {CMD_COMMON_OPTIONS, {0, 0, 0, 0}};
+	enum { OPT_HERE = CMD_OPT_OWN };
+	static const struct option opts[] = {
+		CMD_COMMON_OPTIONS, {"here", no_argument, 0, OPT_HERE}, {0, 0, 0, 0}};
 	struct cmd_common co = {0};
+	bool here = false;
 	int c, r;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		if ((r = cmd_common_opt(&co, c, "status", status_usage)) >= 0)
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == OPT_HERE)
+			here = true;
+		else if ((r = cmd_common_opt(&co, c, "status", status_usage)) >= 0)
 			return r;
+	}
 	if (optind != argc || !cmd_common_ok(&co, status_usage))
 		return EXIT_USAGE;
+	static char addrs[STATUS_MAX_MEMBERS][64];
+	int n = 1;
+	snprintf(addrs[0], sizeof(addrs[0]), "%s", co.agent);
+	if (!here && (n = alive_members(&co, addrs, STATUS_MAX_MEMBERS)) < 0)
+		return EXIT_RUNTIME;
 	struct buf b = BUF_INIT;
 	admin_body(&b, 0, 0);
-	struct msg *reply;
-	int rc = cmd_request("status", co.agent, co.key, ACTOR_DATA,
-			     MSG_JOB_LIST, b.data, (uint32_t)b.len, 0, &reply);
-	buf_destroy(&b);
-	if (rc != 0)
-		return EXIT_RUNTIME;
-	struct mp_cur cur;
-	mp_cur_init(&cur, reply->body, reply->len);
-	if (co.json) {
-		mp_print_json(&cur, 0);
-		putchar('\n');
-	} else {
-		uint32_t n;
-		mp_read_array(&cur, &n);
-		if (n == 0)
-			puts("no jobs");
-		for (uint32_t i = 0; i < n; i++) {
-			struct jstat *j = malloc(sizeof(*j));
-			if (j && jstat_read(&cur, j) == 0)
-				jstat_print(j);
-			free(j);
+	bool first = true;
+	int jobs = 0, asked = 0;
+	if (co.json)
+		putchar('[');
+	for (int i = 0; i < n; i++) {
+		struct msg *reply;
+		/* a member that left since, or is unreachable, is said and skipped */
+		if (cmd_request("status", addrs[i], co.key, ACTOR_DATA, MSG_JOB_LIST,
+				b.data, (uint32_t)b.len, 5000, &reply) != 0)
+			continue;
+		asked++;
+		int k = status_print(reply, co.json, &first);
+		msg_delete(reply);
+		if (k < 0) {
+			fprintf(stderr, "mist status: bad reply from %s\n", addrs[i]);
+			continue;
 		}
+		jobs += k;
 	}
-	msg_delete(reply);
-	return EXIT_OK;
+	buf_destroy(&b);
+	if (co.json)
+		puts("]");
+	else if (jobs == 0)
+		puts("no jobs");
+	return asked > 0 ? EXIT_OK : EXIT_RUNTIME;
 }
 
 /* ----------------------------------------------------------- job watch */

@@ -206,6 +206,20 @@ Test(jobs, a_thousand_tasks_with_dependencies_on_three_agents)
 	cr_assert_eq(mist_job_progress(j, 10000, &p), 0);
 	cr_assert_eq(p.done, 1000);
 	cr_assert_str_eq(p.state, "done");
+	/* the operators' view, asked of an agent that does not own the job */
+	char *out = NULL;
+	char *st[] = {(char *)proc_mist(), "status", "--agent", ag[1].addr,
+		      "--key", keyfile, NULL};
+	cr_assert_eq(proc_run(st, &out, 30000), 0);
+	const char *jid = mist_job_id(j);
+	cr_assert(strstr(out, jid) && strstr(out, "done") &&
+		  strstr(out, "1000 tasks: 1000 done"), "%s", out);
+	free(out);
+	char *here[] = {(char *)proc_mist(), "status", "--agent", ag[1].addr,
+			"--key", keyfile, "--here", NULL};
+	cr_assert_eq(proc_run(here, &out, 30000), 0);
+	cr_assert(strstr(out, "no jobs"), "%s", out);
+	free(out);
 	cr_assert_eq(mist_job_close(j, 10000), 0);
 	mist_close(c);
 }
