@@ -790,9 +790,18 @@ swim_probe_finish(struct swim *s)
 	if (s->probe.acked)
 		return;
 	struct swim_member *m = swim_find(s, s->probe.node);
-	swim_lhm_add(s, +1); /* a failed probe: maybe we are the slow one */
-	if (s->probe.nacks < s->probe.expect_nacks)
-		swim_lhm_add(s, +1); /* helpers did not even nack */
+	/*
+	 * Our own health (LHM), refined by the nacks as memberlist does:
+	 * helpers that nacked are alive and hear us, so the silence is the
+	 * target's, not ours; each missing nack counts against us; with no
+	 * helper to ask, the failed probe itself does.  (Counting every
+	 * failed probe slowed the members probing a dead node -- the very
+	 * ones whose confirmations shorten its suspicion.)
+	 */
+	if (s->probe.expect_nacks == 0)
+		swim_lhm_add(s, +1);
+	for (uint32_t i = s->probe.nacks; i < s->probe.expect_nacks; i++)
+		swim_lhm_add(s, +1);
 	if (m != NULL && m->status <= SWIM_SUSPECT) {
 		/* raises the suspicion, or confirms one we heard of */
 		s->stats.suspects_raised += m->status == SWIM_ALIVE;
