@@ -10,9 +10,10 @@
  * Membership changes travel piggybacked on the probe traffic, each sent a
  * bounded number of times (lambda * log n).  Lifeguard (Dadgar, Phillips,
  * Currey 2017, HashiCorp) makes this robust to slow members:
- *  - the local health multiplier (LHM, 0..S) grows when our own probes fail,
- *    when we must refute a suspicion of ourselves and when ping-req helpers
- *    do not even send a nack -- all signs that *we* are the slow one -- and
+ *  - the local health multiplier (LHM, 0..S) grows when ping-req helpers
+ *    do not even send a nack (or a probe fails with no helper to ask) and
+ *    when we must refute a suspicion of ourselves -- signs that *we* are
+ *    the slow one; a failed probe whose helpers all nacked is not -- and
  *    shrinks on every successful probe; probe interval and timeout are
  *    multiplied by LHM+1, so a slow member stops accusing healthy ones;
  *  - dynamic suspicion: a suspicion starts at the maximum timeout and
