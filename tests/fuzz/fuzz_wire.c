@@ -56,6 +56,20 @@ fuzz_udp_send(void *ctx, const struct sockaddr_storage *to, const uint8_t *p,
 	(void)ctx, (void)to, (void)p, (void)n;
 }
 
+/* Lets @a ms pass (whatever the input started times out), then stops and
+ * frees the actor system. */
+static void
+fuzz_sys_end(struct actor_sys *sys, uint64_t ms)
+{
+	fuzz_clock += ms;
+	actor_sys_expire(sys);
+	actor_sys_run(sys, 1024);
+	actor_sys_shutdown(sys);
+	while (actor_sys_has_work(sys))
+		actor_sys_run(sys, 64);
+	actor_sys_destroy(sys);
+}
+
 /* Hands @a data to a fresh SWIM actor as a datagram or a push/pull. */
 static void
 fuzz_swim(const uint8_t *data, size_t size, bool sync)
@@ -84,13 +98,7 @@ fuzz_swim(const uint8_t *data, size_t size, bool sync)
 	m->to.id = ACTOR_SWIM;
 	actor_sys_deliver(&sys, m);
 	actor_sys_run(&sys, 16);
-	fuzz_clock += 60000; /* let whatever the input started time out */
-	actor_sys_expire(&sys);
-	actor_sys_run(&sys, 64);
-	actor_sys_shutdown(&sys);
-	while (actor_sys_has_work(&sys))
-		actor_sys_run(&sys, 64);
-	actor_sys_destroy(&sys);
+	fuzz_sys_end(&sys, 60000);
 }
 
 /*
@@ -144,13 +152,7 @@ fuzz_jobs(const uint8_t *data, size_t size)
 		}
 		data += len, size -= len;
 	}
-	fuzz_clock += 600000; /* let whatever the input started time out */
-	actor_sys_expire(&sys);
-	actor_sys_run(&sys, 1024);
-	actor_sys_shutdown(&sys);
-	while (actor_sys_has_work(&sys))
-		actor_sys_run(&sys, 64);
-	actor_sys_destroy(&sys);
+	fuzz_sys_end(&sys, 600000);
 	vstore_destroy(&jn.values);
 }
 
