@@ -161,7 +161,9 @@ MIST_EXTERN int mist_job_wait(mist_job *j, int timeout_ms);
 MIST_EXTERN int mist_job_cancel(mist_job *j, int timeout_ms);
 /** Ends the job on the cluster (values freed) and frees the handle. */
 MIST_EXTERN int mist_job_close(mist_job *j, int timeout_ms);
-/** Frees the handle only: the job goes on; mist_job_attach() finds it. */
+/** Frees the handle only: the job goes on; mist_job_attach() finds it.
+ * Pending mist_get_async() callbacks of @a j run first, with
+ * MIST_ECANCELED. */
 MIST_EXTERN void mist_job_detach(mist_job *j);
 /** The last error message of the job (a function's own words); never NULL. */
 MIST_EXTERN const char *mist_job_error(const mist_job *j);

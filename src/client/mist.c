@@ -1025,7 +1025,9 @@ mist_job_detach(mist_job *j)
 			*pp = j->next;
 			break;
 		}
-	/* batches still in flight point at j: drop their callbacks */
+	/* requests still in flight point at j: batches are dropped; pending
+	 * mist_get_async() calls end now with MIST_ECANCELED, so their
+	 * callers can free what they passed */
 	size_t it = 0;
 	uint64_t k;
 	void *v;
@@ -1034,11 +1036,18 @@ mist_job_detach(mist_job *j)
 	do {
 		n = 0;
 		it = 0;
-		while (n < 256 && map_next(&c->reqs, &it, &k, &v))
-			if (((struct pend *)v)->ctx == j)
+		while (n < 256 && map_next(&c->reqs, &it, &k, &v)) {
+			struct pend *p = v;
+			bool get = p->fn == get_read_cb || p->fn == get_wait_cb;
+			if (get ? ((struct getop *)p->ctx)->j == j : p->ctx == j)
 				doomed[n++] = k;
-		for (int i = 0; i < n; i++)
-			free(map_del(&c->reqs, doomed[i]));
+		}
+		for (int i = 0; i < n; i++) {
+			struct pend *p = map_del(&c->reqs, doomed[i]);
+			if (p->fn == get_read_cb || p->fn == get_wait_cb)
+				get_finish(p->ctx, MIST_ECANCELED);
+			free(p);
+		}
 	} while (n == 256);
 	buf_destroy(&j->batch);
 	free(j);
