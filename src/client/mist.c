@@ -924,8 +924,10 @@ parse_progress(const struct buf *body, struct mist_progress *p)
 	return 0;
 }
 
-int
-mist_job_progress(mist_job *j, int timeout_ms, struct mist_progress *p)
+/* A request naming only the job, [owner, job]; the reply's body goes to
+ * @a body if given (the caller's to destroy). */
+static int
+simple(mist_job *j, uint32_t type, int timeout_ms, struct buf *body)
 {
 	mist_flush(j);
 	struct buf b = BUF_INIT;
@@ -933,11 +935,23 @@ mist_job_progress(mist_job *j, int timeout_ms, struct mist_progress *p)
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	pack_head(&pk, j, 2);
 	struct sync s;
-	int rc = call(j->c, MSG_JOB_STATUS, &b, timeout_ms, &s);
+	int rc = call(j->c, type, &b, timeout_ms, &s);
 	buf_destroy(&b);
+	if (body)
+		*body = s.body;
+	else
+		buf_destroy(&s.body);
+	return rc;
+}
+
+int
+mist_job_progress(mist_job *j, int timeout_ms, struct mist_progress *p)
+{
+	struct buf body = BUF_INIT;
+	int rc = simple(j, MSG_JOB_STATUS, timeout_ms, &body);
 	if (rc == 0)
-		rc = parse_progress(&s.body, p);
-	buf_destroy(&s.body);
+		rc = parse_progress(&body, p);
+	buf_destroy(&body);
 	return rc;
 }
 
@@ -986,31 +1000,17 @@ mist_job_wait(mist_job *j, int timeout_ms)
 	}
 }
 
-static int
-simple(mist_job *j, uint32_t type, int timeout_ms)
-{
-	mist_flush(j);
-	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	pack_head(&pk, j, 2);
-	struct sync s;
-	int rc = call(j->c, type, &b, timeout_ms, &s);
-	buf_destroy(&b);
-	buf_destroy(&s.body);
-	return rc;
-}
 
 int
 mist_job_cancel(mist_job *j, int timeout_ms)
 {
-	return simple(j, MSG_JOB_CANCEL, timeout_ms);
+	return simple(j, MSG_JOB_CANCEL, timeout_ms, NULL);
 }
 
 int
 mist_job_close(mist_job *j, int timeout_ms)
 {
-	int rc = simple(j, MSG_JOB_CLOSE, timeout_ms);
+	int rc = simple(j, MSG_JOB_CLOSE, timeout_ms, NULL);
 	mist_job_detach(j);
 	return rc;
 }
