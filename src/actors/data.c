@@ -1466,20 +1466,10 @@ data_fn(struct actor *self, struct msg *m)
 	case MSG_VALUE_FREE:
 		value_free(d, m);
 		return;
-	case MSG_JOB_CREATE:
-	case MSG_JOB_ATTACH:
-	case MSG_JOB_TASKS:
-	case MSG_JOB_WAIT:
-	case MSG_JOB_READ:
-	case MSG_JOB_STATUS:
-	case MSG_JOB_CANCEL:
-	case MSG_JOB_RELEASE:
-	case MSG_JOB_CLOSE:
-	case MSG_JOB_LIST:
-		client_request(d, m);
-		return;
 	default:
-		if (m->flags & MSG_F_REQUEST)
+		if (msgtype_is_client_job(m->type))
+			client_request(d, m);
+		else if (m->flags & MSG_F_REQUEST)
 			actor_reply_error(self, m, MIST_EUNKNOWN);
 	}
 }

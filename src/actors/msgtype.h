@@ -39,7 +39,9 @@ enum msg_type {
 	MSG_TASK_DONE = 77,  /* worker -> owner: an attempt ended */
 	MSG_VALUE_GET = 78,  /* req: a chunk of a value held here */
 	MSG_VALUE_FREE = 79, /* owner -> holder: drop values of a job */
-	MSG_JOB_CREATE = 80, /* client requests, wrapped [cred, role, body] */
+	/* client requests, MSG_JOB_CREATE..MSG_JOB_LIST (msgtype_is_client_job):
+	 * the gateway forwards them wrapped [cred, role, body] */
+	MSG_JOB_CREATE = 80,
 	MSG_JOB_ATTACH = 81,
 	MSG_JOB_TASKS = 82,
 	MSG_JOB_WAIT = 83,
@@ -52,6 +54,13 @@ enum msg_type {
 	/* gateway (ACTOR_GATEWAY) */
 	MSG_CREDS = 90 /* req {op, name, role, id}: manage client credentials */
 };
+
+/** A client's job request (what a gateway may forward to ACTOR_DATA). */
+static inline int
+msgtype_is_client_job(uint32_t type)
+{
+	return type >= MSG_JOB_CREATE && type <= MSG_JOB_LIST;
+}
 
 /**
  * Types that only the node itself may produce: I/O events, timers, the

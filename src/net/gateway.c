@@ -483,22 +483,9 @@ gconn_reply(struct gconn *c, uint32_t type, int status, uint64_t corr,
 static bool
 type_allowed(uint32_t type, uint8_t role)
 {
-	switch (type) {
-	case MSG_JOB_CREATE:
-	case MSG_JOB_ATTACH:
-	case MSG_JOB_TASKS:
-	case MSG_JOB_WAIT:
-	case MSG_JOB_READ:
-	case MSG_JOB_STATUS:
-	case MSG_JOB_CANCEL:
-	case MSG_JOB_RELEASE:
-	case MSG_JOB_CLOSE:
-		return true;
-	case MSG_JOB_LIST:
-		return role == ROLE_ADMIN;
-	default:
-		return false;
-	}
+	/* listing every job is for admins; the rest is checked per job */
+	return msgtype_is_client_job(type) &&
+	       (type != MSG_JOB_LIST || role == ROLE_ADMIN);
 }
 
 static int
