@@ -23,6 +23,18 @@ int cmd_status(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_executor(int argc, char **argv);
 
+/** One member of a MSG_MEMBERS reply, as the commands read it. */
+struct member_row {
+	char name[64], id[17], addr[64], tier[16], status[16];
+	uint64_t inc, cores;
+	double load;
+	char tags[16][2][64];
+	int ntags;
+};
+struct mp_cur;
+/** Reads the next member of a MSG_MEMBERS reply array; 0 or -1. */
+int member_row_read(struct mp_cur *c, struct member_row *r);
+
 /** Prints "mist VERSION" (for --version). */
 void cmd_print_version(void);
 /** Reads the cluster key file or prints why not; 0 or -1. */

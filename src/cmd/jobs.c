@@ -404,7 +404,7 @@ static const char status_usage[] =
 
 #define STATUS_MAX_MEMBERS 1024
 
-/* The agent addresses of the members @a agent sees alive (itself first). */
+/* The agent addresses of the members @a agent sees alive. */
 static int
 alive_members(const struct cmd_common *co, char (*addrs)[64], int cap)
 {
@@ -413,33 +413,15 @@ alive_members(const struct cmd_common *co, char (*addrs)[64], int cap)
 			NULL, 0, 0, &reply) != 0)
 		return -1;
 	struct mp_cur c;
-	uint32_t n, m;
+	uint32_t n;
 	int got = 0;
+	struct member_row r;
 	mp_cur_init(&c, reply->body, reply->len);
 	if (mp_read_array(&c, &n) != 0)
 		n = 0;
-	for (uint32_t i = 0; i < n && got < cap; i++) {
-		const char *addr = NULL, *st = NULL;
-		uint32_t al = 0, sl = 0;
-		if (mp_read_map(&c, &m) != 0)
-			break;
-		for (uint32_t f = 0; f < m; f++) {
-			const char *k;
-			uint32_t kl;
-			int rc = mp_read_str(&c, &k, &kl);
-			if (rc == 0 && mp_str_eq(k, kl, "addr"))
-				rc = mp_read_str(&c, &addr, &al);
-			else if (rc == 0 && mp_str_eq(k, kl, "status"))
-				rc = mp_read_str(&c, &st, &sl);
-			else if (rc == 0)
-				rc = mp_skip(&c);
-			if (rc != 0)
-				goto out;
-		}
-		if (addr && al < 64 && st && mp_str_eq(st, sl, "alive"))
-			snprintf(addrs[got++], 64, "%.*s", (int)al, addr);
-	}
-out:
+	for (uint32_t i = 0; i < n && got < cap && member_row_read(&c, &r) == 0; i++)
+		if (strcmp(r.status, "alive") == 0 && r.addr[0])
+			snprintf(addrs[got++], 64, "%s", r.addr);
 	msg_delete(reply);
 	return got;
 }

@@ -21,14 +21,6 @@ static const char usage[] =
 	"array of objects with the keys name, id, addr, tier, status,\n"
 	"incarnation, load, cores and tags.\n";
 
-struct row {
-	char name[64], id[17], addr[64], tier[16], status[16];
-	uint64_t inc, cores;
-	double load;
-	char tags[16][2][64];
-	int ntags;
-};
-
 static int
 row_str(struct mp_cur *c, char *dst, size_t cap)
 {
@@ -63,7 +55,7 @@ row_num(struct mp_cur *c, double *v)
 }
 
 static int
-row_meta(struct mp_cur *c, struct row *r)
+row_meta(struct mp_cur *c, struct member_row *r)
 {
 	uint32_t n;
 	if (mp_read_map(c, &n) != 0)
@@ -102,8 +94,8 @@ row_meta(struct mp_cur *c, struct row *r)
 	return 0;
 }
 
-static int
-row_read(struct mp_cur *c, struct row *r)
+int
+member_row_read(struct mp_cur *c, struct member_row *r)
 {
 	uint32_t n;
 	memset(r, 0, sizeof(*r));
@@ -139,7 +131,7 @@ row_read(struct mp_cur *c, struct row *r)
 }
 
 static void
-row_print_json(const struct row *r, bool first)
+row_print_json(const struct member_row *r, bool first)
 {
 	printf("%s{\"name\":", first ? "" : ",");
 	cmd_json_str(r->name);
@@ -161,7 +153,7 @@ row_print_json(const struct row *r, bool first)
 }
 
 static void
-row_print_table(const struct row *r)
+row_print_table(const struct member_row *r)
 {
 	char tags[256] = "";
 	size_t off = 0;
@@ -204,8 +196,8 @@ cmd_members(int argc, char **argv)
 		       "ADDRESS", "TIER", "STATUS", "INCARNATION", "LOAD", "TAGS");
 	int status = EXIT_OK;
 	for (uint32_t i = 0; i < n; i++) {
-		struct row r;
-		if (row_read(&cur, &r) != 0) {
+		struct member_row r;
+		if (member_row_read(&cur, &r) != 0) {
 			fprintf(stderr, "mist members: malformed reply\n");
 			status = EXIT_RUNTIME;
 			break;

@@ -49,34 +49,18 @@ resolve(struct conn *conn, const char *target, uint64_t *node)
 	if (rc != 0)
 		return rc;
 	struct mp_cur c;
-	uint32_t n, m;
+	uint32_t n;
+	struct member_row r;
 	rc = MIST_ENOTFOUND;
 	mp_cur_init(&c, reply->body, reply->len);
 	if (mp_read_array(&c, &n) != 0)
 		n = 0;
-	for (uint32_t i = 0; i < n && rc == MIST_ENOTFOUND; i++) {
-		const char *name = NULL;
-		uint32_t nl = 0;
-		uint64_t id = 0;
-		if (mp_read_map(&c, &m) != 0)
-			break;
-		for (uint32_t j = 0; j < m; j++) {
-			const char *k;
-			uint32_t kl;
-			if (mp_read_str(&c, &k, &kl) != 0)
-				break;
-			if (mp_str_eq(k, kl, "name"))
-				mp_read_str(&c, &name, &nl);
-			else if (mp_str_eq(k, kl, "id"))
-				mp_read_uint(&c, &id);
-			else
-				mp_skip(&c);
-		}
-		if (name && strlen(target) == nl && memcmp(name, target, nl) == 0) {
-			*node = id;
+	for (uint32_t i = 0; i < n && rc == MIST_ENOTFOUND &&
+			     member_row_read(&c, &r) == 0; i++)
+		if (strcmp(r.name, target) == 0) {
+			*node = strtoull(r.id, NULL, 16);
 			rc = 0;
 		}
-	}
 	msg_delete(reply);
 	return rc;
 }
