@@ -26,12 +26,15 @@ cluster_start() { # n plugin [agent options...]
 		--key "$work/key" > "$work/cred"
 	gateway=$(cat "$work/a1-$n/gateway.addr")
 }
-cluster_cpu_ns() { # CPU time of the agents and their children (executors), in ns
-	local t=0 p q
-	for p in "${pids[@]}"; do
-		for q in $p $(pgrep -P "$p" || true); do
-			t=$((t + $(cut -d' ' -f1 "/proc/$q/schedstat")))
-		done
-	done
+cpu_ns() { # CPU time of the processes PID..., in ns
+	local t=0 q
+	for q in "$@"; do t=$((t + $(cut -d' ' -f1 "/proc/$q/schedstat"))); done
 	echo $t
+}
+cluster_executors() { # the agents' children
+	local p
+	for p in "${pids[@]}"; do pgrep -P "$p" || true; done
+}
+cluster_cpu_ns() { # the agents and their executors
+	cpu_ns "${pids[@]}" $(cluster_executors)
 }

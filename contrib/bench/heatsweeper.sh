@@ -58,12 +58,12 @@ distributed() { # label agent-count agent-options...
 	cluster_start "$n" "$plugin" "$@"
 	for _ in $(seq "$rounds"); do
 		sequential
-		ex=$(for p in "${pids[@]}"; do pgrep -P "$p"; done)
-		e0=0; for q in $ex; do e0=$((e0 + $(cut -d' ' -f1 "/proc/$q/schedstat"))); done
+		ex=$(cluster_executors)
+		e0=$(cpu_ns $ex)
 		a0=$(cluster_cpu_ns); t0=$(now)
 		c=$(child_ns "$work/dist.txt" "$hs" --gateway "$gateway" --cred "$work/cred" "${args[@]}")
 		t1=$(now); a1=$(cluster_cpu_ns)
-		e1=0; for q in $ex; do e1=$((e1 + $(cut -d' ' -f1 "/proc/$q/schedstat"))); done
+		e1=$(cpu_ns $ex)
 		cmp -s "$work/local.txt" "$work/dist.txt" || { echo "answers differ"; exit 1; }
 		wall=$(min "$wall" $((t1 - t0)))
 		cpu=$(min "$cpu" $((a1 - a0 + c)))
