@@ -292,19 +292,31 @@ journal_drop(struct data *d, struct job *j)
 
 /* ------------------------------------------------------------- jobs */
 
+/* A VALUE_FREE body: [owner, job, [value] | nil (all of the job's)]. */
+static void
+pack_value_free(struct buf *b, struct data *d, struct job *j,
+		const struct gref *v)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, d->actor->sys->node);
+	msgpack_pack_uint64(&pk, j->id);
+	if (v == NULL) {
+		msgpack_pack_nil(&pk);
+		return;
+	}
+	msgpack_pack_array(&pk, 1);
+	pack_ref(&pk, *v);
+}
+
 static void
 value_free_cb(void *ctx, struct gref v, const uint64_t *holders, uint32_t n)
 {
 	struct job *j = ctx;
 	struct data *d = j->d;
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint64(&pk, d->actor->sys->node);
-	msgpack_pack_uint64(&pk, j->id);
-	msgpack_pack_array(&pk, 1);
-	pack_ref(&pk, v);
+	pack_value_free(&b, d, j, &v);
 	for (uint32_t i = 0; i < n; i++) {
 		struct actor_ref to = {holders[i], ACTOR_DATA};
 		actor_tell(d->actor, to, MSG_VALUE_FREE, b.data,
@@ -335,12 +347,7 @@ static void
 job_free_values(struct data *d, struct job *j)
 {
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint64(&pk, d->actor->sys->node);
-	msgpack_pack_uint64(&pk, j->id);
-	msgpack_pack_nil(&pk);
+	pack_value_free(&b, d, j, NULL);
 	size_t it = 0;
 	uint64_t k;
 	void *v;
