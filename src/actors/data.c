@@ -1352,7 +1352,8 @@ replay_cb(void *arg, const void *key, size_t klen, const void *val,
 			for (uint32_t s = 0; s < ns; s++)
 				if (mp_read_uint(&c, &sizes[s]) != 0)
 					return 0;
-			struct gtask *t = graph_task(&j->g, (uint32_t)task);
+			struct gtask *t = task <= UINT32_MAX
+				? graph_task(&j->g, (uint32_t)task) : NULL;
 			if (node == d->actor->sys->node || t == NULL ||
 			    t->nout != ns || t->state != G_READY)
 				continue;
