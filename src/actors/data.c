@@ -947,31 +947,33 @@ add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 		return MIST_E2BIG; /* each task costs memory here: bounded */
 	struct gref in[DATA_MAX_INPUTS];
 	struct task_in t;
-	uint16_t *nouts = xmalloc((n ? n : 1) * sizeof(*nouts));
+	struct { uint16_t fn, nout; } *seen = xmalloc((n ? n : 1) * sizeof(*seen));
 	struct mp_cur start = c;
 	int rc = 0;
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
 		if ((rc = read_task(&c, &t, in)) != 0)
 			break;
-		if (fn_intern(d, t.fn, t.fl) < 0)
+		int fn = fn_intern(d, t.fn, t.fl);
+		if (fn < 0)
 			rc = MIST_EINVAL;
-		nouts[i] = (uint16_t)t.nout;
+		seen[i].fn = (uint16_t)fn;
+		seen[i].nout = (uint16_t)t.nout;
 		for (uint32_t k = 0; rc == 0 && k < t.nin; k++) {
 			uint64_t at = in[k].task;
 			bool ok = at > have ? at <= (uint64_t)have + i &&
-						  in[k].out < nouts[at - have - 1]
+						  in[k].out < seen[at - have - 1].nout
 					    : graph_input_ok(&j->g, in[k]);
 			if (!ok)
 				rc = MIST_EINVAL;
 		}
 	}
-	free(nouts);
 	c = start;
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
 		read_task(&c, &t, in);
-		rc = graph_add(&j->g, (uint16_t)fn_intern(d, t.fn, t.fl), t.args,
-			       t.al, in, t.nin, (uint32_t)t.nout);
+		rc = graph_add(&j->g, seen[i].fn, t.args, t.al, in, t.nin,
+			       seen[i].nout);
 	}
+	free(seen);
 	return rc;
 }
 
