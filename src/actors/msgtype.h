@@ -16,7 +16,7 @@ enum msg_type {
 	MSG_TIMER = 2,	   /* local: corr carries the timer's tag */
 	MSG_ERROR = 3,	   /* a reply carrying only a status */
 	MSG_LINK_UP = 4,   /* local: {"node", "name", "tier", "addr"} */
-	MSG_LINK_DOWN = 5, /* local: same body */
+	MSG_LINK_DOWN = 5, /* local: same body + "lost": the peer hung up */
 	MSG_GOSSIP_PACKET = 6, /* local: body = sockaddr_storage + plaintext */
 	/* node admin actor */
 	MSG_MEMBERS = 64,  /* req: nil; reply: array of member maps */

@@ -51,6 +51,7 @@ struct link {
 	struct join *join;
 	enum link_state state;
 	bool initiator, counted, registered, dirty, writing, paused;
+	bool lost; /* the peer closed or reset it (not our decision) */
 	int handles;
 	struct noise_hs *hs;
 	struct noise_cipher tx, rx;
@@ -226,7 +227,7 @@ link_notify(struct link *l, uint32_t type)
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_map(&pk, 4);
+	msgpack_pack_map(&pk, type == MSG_LINK_DOWN ? 5 : 4);
 	msgpack_pack_str_with_body(&pk, "node", 4);
 	msgpack_pack_uint64(&pk, l->node);
 	msgpack_pack_str_with_body(&pk, "name", 4);
@@ -235,6 +236,13 @@ link_notify(struct link *l, uint32_t type)
 	msgpack_pack_str_with_body(&pk, l->hello.tier, strlen(l->hello.tier));
 	msgpack_pack_str_with_body(&pk, "addr", 4);
 	msgpack_pack_str_with_body(&pk, l->hello.addr, strlen(l->hello.addr));
+	if (type == MSG_LINK_DOWN) {
+		msgpack_pack_str_with_body(&pk, "lost", 4);
+		if (l->lost)
+			msgpack_pack_true(&pk);
+		else
+			msgpack_pack_false(&pk);
+	}
 	struct msg *msg = msg_new(type, b.data, (uint32_t)b.len);
 	buf_destroy(&b);
 	msg->from.node = msg->to.node = m->sys->node;
@@ -287,6 +295,7 @@ link_write_cb(uv_write_t *req, int status)
 	l->writing = false;
 	l->inflight.len = 0;
 	if (status < 0) {
+		l->lost = status == UV_EPIPE || status == UV_ECONNRESET;
 		link_close(l, uv_strerror(status));
 		return;
 	}
@@ -624,6 +633,9 @@ link_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	struct link *l = s->data;
 	(void)b;
 	if (nread < 0) {
+		/* the peer's kernel closed or reset it: its process is gone,
+		 * or it hung up on us (SWIM probes to tell which) */
+		l->lost = nread == UV_EOF || nread == UV_ECONNRESET;
 		link_close(l, nread == UV_EOF
 				      ? (l->rbuf.len ? "truncated frame" : "closed by peer")
 				      : uv_strerror((int)nread));

@@ -40,6 +40,12 @@
  * smaller node id is kept; if both were initiated by the same side, the
  * newer one.  Both sides apply the same rule and agree.
  *
+ * Events: notify_actor gets MSG_LINK_UP when a link to an agent is up and
+ * MSG_LINK_DOWN when it goes; "lost" is true when the peer's side closed
+ * or reset it (EOF, ECONNRESET, EPIPE) rather than us -- what a process
+ * that died leaves behind, since its kernel closes its sockets.  SWIM
+ * takes it as a reason to probe that member at once.
+ *
  * Ownership: struct link_mgr is caller storage; links are allocated and
  * freed here.  link_mgr_close() is asynchronous: @a done runs once every
  * handle is closed.

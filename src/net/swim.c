@@ -38,6 +38,22 @@
  *    actor requests over the encrypted TCP links, not over UDP.
  *  - metadata (tier, tags, ...) rides in the alive update; a change is a new
  *    incarnation, so it spreads and converges like any other update.
+ *  - lost links as evidence.  A killed process's kernel closes its sockets,
+ *    so the members holding an encrypted link to it (its seed at least:
+ *    links stay up) see the link closed from its side at once; a slow
+ *    member, a paused one or a lossy network never does that.  Such a
+ *    member is probed at once (not when its turn comes), and if the probe
+ *    fails -- direct and indirect -- its suspicion lasts
+ *    lost_link_suspicion_ms (2 s) instead of the usual minimum (6 s at 32
+ *    members); we keep probing it meanwhile, the ping carries the
+ *    suspicion, and an answer puts the usual suspicion back.  A machine
+ *    that vanishes (power, cable) resets nothing and gets the usual path.
+ *  - stale rumours are answered: a suspicion or death of a life older than
+ *    the alive one we know means the sender missed the refutation, and
+ *    once its gossip budget is spent nothing may tell it before its own
+ *    timer declares a live member dead (seen at 10 % loss); the receiver
+ *    sends it the alive update straight back (one packet per packet).
+ *    Likewise a suspect that refutes tells its accuser directly.
  *
  * Wire format (plaintext, inside a sealed datagram -- net/keyring.h):
  *
@@ -107,6 +123,9 @@ struct swim_member {
 	uint64_t suspect_start;
 	uint64_t confirmers[SWIM_CONFIRM_MAX]; /* [0]: who raised it */
 	uint32_t nconfirm;		       /* entries in confirmers */
+	uint64_t link_lost_at; /* its link was lost then (0: not); a probe
+				  sent since, or one that fails, tells */
+	bool lost_link; /* suspected on a lost link and a failed probe */
 };
 
 struct swim_bcast {
@@ -132,6 +151,11 @@ struct swim {
 	struct swim_member **order;
 	size_t norder, capder, probe_idx;
 	uint64_t pushpull_next; /* start-up anti-entropy: 1, 2, 4 ... s */
+	uint64_t urgent;	/* probe this member next (its link was lost) */
+	uint64_t probe_started;
+	/* when t_probe and t_probe_timeout are due: an early probe restarts
+	 * them, and a timer message already queued is then stale */
+	uint64_t probe_due, probe_timeout_due;
 	uint32_t seq;
 	uint32_t lhm;
 	struct {
@@ -148,6 +172,10 @@ struct swim {
 	uint32_t subs[SWIM_MAX_SUBS];
 	int nsubs;
 	bool leaving;
+	/* while reading a packet's updates: a member it holds a stale
+	 * rumour about (swim_note_stale), 0 if none */
+	bool in_packet;
+	uint64_t stale;
 	struct swim_stats stats;
 };
 
@@ -185,6 +213,16 @@ swim_config_default(struct swim_config *cfg)
 	cfg->dead_reap_ms = 600000;
 	/* S = 8: Lifeguard's value; at most 9 x the probe timeout. */
 	cfg->lhm_max = 8;
+	/*
+	 * 2 x T (2 s) of suspicion for a member whose link its side closed or
+	 * reset *and* that then failed a direct and k indirect probes -- the
+	 * trace a killed process leaves (its kernel resets its sockets), which
+	 * neither a slow member nor a lossy network produces.  The suspect
+	 * is told at once (one round trip) and its refutation reaches us by
+	 * gossip in ~log3(n) x 200 ms, well inside 2 s; the usual minimum
+	 * (6 s at 32 members) is for suspicion on probe silence alone.
+	 */
+	cfg->lost_link_suspicion_ms = 2000;
 	cfg->lifeguard = true;
 	cfg->incarnation = 1;
 }
@@ -560,6 +598,9 @@ swim_suspect_rearm(struct swim *s, struct swim_member *m)
 {
 	/* confirmations: suspicions independent of the one who raised it */
 	uint64_t timeout = swim_suspicion_timeout(s, m->nconfirm - 1);
+	if (m->lost_link && s->cfg.lost_link_suspicion_ms != 0 &&
+	    timeout > s->cfg.lost_link_suspicion_ms)
+		timeout = s->cfg.lost_link_suspicion_ms;
 	uint64_t now = swim_now(s), due = m->suspect_start + timeout;
 	actor_timer_start(s->actor, &m->suspect_timer, due > now ? due - now : 0,
 			  0, TAG_SUSPECT);
@@ -642,17 +683,49 @@ swim_apply_alive(struct swim *s, uint64_t node, uint64_t inc,
 		m->since = swim_now(s);
 	m->status = SWIM_ALIVE;
 	m->nconfirm = 0;
+	m->lost_link = false;
+	m->link_lost_at = 0;
 	actor_timer_stop(s->actor, &m->suspect_timer);
 	swim_broadcast(s, m, UPD_ALIVE, 0);
 	swim_event(s, m, ev);
 }
 
+/*
+ * A suspicion, death or leave of an older life than the alive one we know
+ * (or of our own older life): the sender missed the refutation, and with
+ * its gossip budget spent nothing else may tell it before its suspicion
+ * runs out -- a false death (seen at 10 % loss).  Noted while reading a
+ * packet; swim_packet answers the sender with the alive update.
+ */
+static void
+swim_note_stale(struct swim *s, uint64_t node, uint64_t inc)
+{
+	if (!s->in_packet || s->stale != 0)
+		return;
+	if (node == s->self.node) {
+		if (inc < s->self.inc && !s->leaving)
+			s->stale = node;
+		return;
+	}
+	struct swim_member *m = swim_find(s, node);
+	if (m != NULL && m->status == SWIM_ALIVE && inc < m->inc)
+		s->stale = node;
+}
+
 static void
 swim_apply_suspect(struct swim *s, uint64_t node, uint64_t inc, uint64_t from)
 {
+	swim_note_stale(s, node, inc);
 	if (node == s->self.node) {
-		if (inc >= s->self.inc)
+		if (inc >= s->self.inc && !s->leaving) {
 			swim_refute(s, inc);
+			/* and tell the accuser straight away: it may hold
+			 * the short, lost-link suspicion */
+			struct swim_member *acc = swim_find(s, from);
+			if (acc != NULL && acc->status <= SWIM_SUSPECT)
+				swim_send(s, &acc->addr, PKT_GOSSIP, 0, 0, NULL,
+					  NULL);
+		}
 		return;
 	}
 	struct swim_member *m = swim_find(s, node);
@@ -693,6 +766,7 @@ static void
 swim_apply_dead(struct swim *s, uint64_t node, uint64_t inc, uint64_t from,
 		bool left)
 {
+	swim_note_stale(s, node, inc);
 	if (node == s->self.node) {
 		if (!left && inc >= s->self.inc)
 			swim_refute(s, inc);
@@ -764,6 +838,12 @@ swim_read_update(struct swim *s, struct mp_cur *c)
 static struct swim_member *
 swim_next_target(struct swim *s)
 {
+	if (s->urgent != 0) {
+		struct swim_member *m = swim_find(s, s->urgent);
+		s->urgent = 0;
+		if (m != NULL && m->status <= SWIM_SUSPECT)
+			return m;
+	}
 	for (size_t tries = 0; tries < s->norder; tries++) {
 		if (s->probe_idx >= s->norder) {
 			s->probe_idx = 0;
@@ -788,9 +868,13 @@ swim_probe_finish(struct swim *s)
 	if (!s->probe.active)
 		return;
 	s->probe.active = false;
+	struct swim_member *m = swim_find(s, s->probe.node);
+	bool lost = m != NULL && m->link_lost_at != 0;
+	/* this probe was the test, unless it was answered before the loss */
+	if (lost && (!s->probe.acked || s->probe_started >= m->link_lost_at))
+		m->link_lost_at = 0;
 	if (s->probe.acked)
 		return;
-	struct swim_member *m = swim_find(s, s->probe.node);
 	/*
 	 * Our own health (LHM), refined by the nacks as memberlist does:
 	 * helpers that nacked are alive and hear us, so the silence is the
@@ -806,7 +890,20 @@ swim_probe_finish(struct swim *s)
 	if (m != NULL && m->status <= SWIM_SUSPECT) {
 		/* raises the suspicion, or confirms one we heard of */
 		s->stats.suspects_raised += m->status == SWIM_ALIVE;
+		if (lost && s->cfg.lost_link_suspicion_ms != 0) {
+			m->lost_link = true;
+			s->stats.lost_link_suspects++;
+		}
 		swim_apply_suspect(s, m->node, m->inc, s->self.node);
+		if (m->lost_link && m->status == SWIM_SUSPECT) {
+			/* (a suspicion we had raised before is not rearmed
+			 * by our own repeat) */
+			swim_suspect_rearm(s, m);
+			/* probe it again at once: the ping carries the
+			 * suspicion (the suspect hears it first), and an
+			 * answer takes the shortcut back */
+			s->urgent = m->node;
+		}
 	}
 }
 
@@ -815,9 +912,9 @@ swim_probe_start(struct swim *s)
 {
 	swim_probe_finish(s);
 	uint32_t scale = swim_scale(s);
-	actor_timer_start(s->actor, &s->t_probe,
-			  (uint64_t)s->cfg.probe_interval_ms * scale, 0,
-			  TAG_PROBE);
+	uint64_t period = (uint64_t)s->cfg.probe_interval_ms * scale;
+	s->probe_due = swim_now(s) + period;
+	actor_timer_start(s->actor, &s->t_probe, period, 0, TAG_PROBE);
 	if (s->leaving)
 		return;
 	struct swim_member *m = swim_next_target(s);
@@ -828,16 +925,45 @@ swim_probe_start(struct swim *s)
 	s->probe.node = m->node;
 	s->probe.seq = ++s->seq;
 	s->probe.nacks = s->probe.expect_nacks = 0;
+	s->probe_started = swim_now(s);
 	s->stats.probes++;
 	struct buf buddy = BUF_INIT;
-	if (s->cfg.lifeguard && m->status == SWIM_SUSPECT)
+	if ((s->cfg.lifeguard || m->lost_link) && m->status == SWIM_SUSPECT)
 		encode_update(&buddy, m, UPD_SUSPECT, s->self.node);
 	swim_send(s, &m->addr, PKT_PING, s->probe.seq, m->node, NULL,
 		  buddy.len ? &buddy : NULL);
 	buf_destroy(&buddy);
-	actor_timer_start(s->actor, &s->t_probe_timeout,
-			  (uint64_t)s->cfg.probe_timeout_ms * scale, 0,
+	uint64_t wait = (uint64_t)s->cfg.probe_timeout_ms * scale;
+	s->probe_timeout_due = swim_now(s) + wait;
+	actor_timer_start(s->actor, &s->t_probe_timeout, wait, 0,
 			  TAG_PROBE_TIMEOUT);
+}
+
+/*
+ * A link to @a node was lost on its side (MSG_LINK_DOWN "lost").  A killed
+ * process leaves exactly this, so probe the member now rather than when
+ * its turn comes (within n periods); if that probe fails too, the
+ * suspicion is the short one (lost_link_suspicion_ms).  A probe of another
+ * member still waiting for its ack is not cut short: the member goes next.
+ * At most one early start per probe timeout, however many links go.
+ */
+static void
+swim_link_lost(struct swim *s, uint64_t node)
+{
+	struct swim_member *m = swim_find(s, node);
+	if (m == NULL || m->status > SWIM_SUSPECT || s->leaving)
+		return;
+	s->stats.links_lost++;
+	m->link_lost_at = swim_now(s);
+	if (s->probe.active && !s->probe.acked && s->probe.node == node)
+		return; /* the probe waiting for its ack decides */
+	s->urgent = node;
+	uint64_t gap = (uint64_t)s->cfg.probe_timeout_ms * swim_scale(s);
+	if ((!s->probe.active || s->probe.acked) &&
+	    swim_now(s) - s->probe_started >= gap) {
+		actor_timer_stop(s->actor, &s->t_probe_timeout);
+		swim_probe_start(s);
+	}
 }
 
 static void
@@ -899,6 +1025,13 @@ swim_handle_ack(struct swim *s, uint32_t seq)
 		s->probe.acked = true;
 		s->stats.acks++;
 		swim_lhm_add(s, -1);
+		struct swim_member *m = swim_find(s, s->probe.node);
+		if (m != NULL && m->lost_link && m->status == SWIM_SUSPECT) {
+			/* it answers: the lost link meant nothing; until it
+			 * refutes, the usual suspicion runs */
+			m->lost_link = false;
+			swim_suspect_rearm(s, m);
+		}
 		actor_timer_stop(s->actor, &s->t_probe_timeout);
 		return;
 	}
@@ -964,9 +1097,25 @@ swim_packet(struct swim *s, const struct msg *msg)
 	if (mp_read_array(&c, &nupd) != 0)
 		goto bad;
 	s->stats.packets_in++;
-	for (uint32_t i = 0; i < nupd; i++)
-		if (swim_read_update(s, &c) != 0)
-			goto bad;
+	bool bad_update = false;
+	s->in_packet = true;
+	s->stale = 0;
+	for (uint32_t i = 0; i < nupd && !bad_update; i++)
+		bad_update = swim_read_update(s, &c) != 0;
+	s->in_packet = false;
+	if (s->stale != 0) {
+		/* one answer per packet received: no amplification */
+		const struct swim_member *m =
+			s->stale == s->self.node ? &s->self
+						 : swim_find(s, s->stale);
+		struct buf fresh = BUF_INIT;
+		encode_update(&fresh, m, UPD_ALIVE, 0);
+		swim_send(s, &from, PKT_GOSSIP, 0, 0, NULL, &fresh);
+		buf_destroy(&fresh);
+		s->stats.corrections++;
+	}
+	if (bad_update)
+		goto bad;
 	/*
 	 * A packet from a member we do not know: its alive update ran out of
 	 * retransmissions before reaching us.  Ask it for the full state
@@ -1257,10 +1406,12 @@ swim_timer(struct swim *s, struct msg *m)
 {
 	switch (m->corr) {
 	case TAG_PROBE:
-		swim_probe_start(s);
+		if (swim_now(s) >= s->probe_due) /* else stale */
+			swim_probe_start(s);
 		break;
 	case TAG_PROBE_TIMEOUT:
-		swim_probe_timeout(s);
+		if (swim_now(s) >= s->probe_timeout_due)
+			swim_probe_timeout(s);
 		break;
 	case TAG_GOSSIP:
 		swim_gossip(s);
@@ -1293,6 +1444,37 @@ swim_timer(struct swim *s, struct msg *m)
 	}
 }
 
+/* The node and "lost" of a MSG_LINK_UP/DOWN body.  0 or MIST_EPROTO. */
+static int
+link_event_read(const struct msg *m, uint64_t *node, bool *lost)
+{
+	struct mp_cur c;
+	uint32_t n;
+	bool have_node = false;
+	*lost = false;
+	mp_cur_init(&c, m->body, m->len);
+	if (mp_read_map(&c, &n) != 0)
+		return MIST_EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k;
+		uint32_t kl;
+		int rc;
+		if (mp_read_str(&c, &k, &kl) != 0)
+			return MIST_EPROTO;
+		if (mp_str_eq(k, kl, "node")) {
+			rc = mp_read_uint(&c, node);
+			have_node = rc == 0;
+		} else if (mp_str_eq(k, kl, "lost")) {
+			rc = mp_read_bool(&c, lost);
+		} else {
+			rc = mp_skip(&c);
+		}
+		if (rc != 0)
+			return MIST_EPROTO;
+	}
+	return have_node ? 0 : MIST_EPROTO;
+}
+
 static void
 swim_fn(struct actor *self, struct msg *m)
 {
@@ -1316,26 +1498,16 @@ swim_fn(struct actor *self, struct msg *m)
 			swim_merge_state(s, m->body, m->len);
 		}
 		break;
-	case MSG_LINK_UP: {
-		/* a new link to an agent: exchange full state (this is join) */
-		struct mp_cur c;
-		uint32_t n;
-		mp_cur_init(&c, m->body, m->len);
-		if (mp_read_map(&c, &n) != 0)
+	case MSG_LINK_UP:
+	case MSG_LINK_DOWN: {
+		uint64_t node;
+		bool lost;
+		if (link_event_read(m, &node, &lost) != 0)
 			break;
-		for (uint32_t i = 0; i < n; i++) {
-			const char *k;
-			uint32_t kl;
-			uint64_t node;
-			if (mp_read_str(&c, &k, &kl) != 0)
-				break;
-			if (mp_str_eq(k, kl, "node") && mp_read_uint(&c, &node) == 0) {
-				swim_pushpull(s, node);
-				break;
-			}
-			if (mp_skip(&c) != 0)
-				break;
-		}
+		if (m->type == MSG_LINK_UP)
+			swim_pushpull(s, node); /* a new link: this is join */
+		else if (lost)
+			swim_link_lost(s, node);
 		break;
 	}
 	case MSG_SWIM_JOIN: {

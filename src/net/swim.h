@@ -63,6 +63,8 @@ struct swim_config {
 	uint32_t pushpull_interval_ms; /* full-state exchange over a link */
 	uint32_t dead_reap_ms;	      /* forget dead/left members after */
 	uint32_t lhm_max;	      /* S: local health multiplier bound */
+	uint32_t lost_link_suspicion_ms; /* after a lost link + failed probe;
+					    0: no such shortcut */
 	bool lifeguard;		      /* LHM, dynamic suspicion, buddy, nacks */
 	uint64_t incarnation;	      /* starting incarnation (boots << 32) */
 };
@@ -86,7 +88,8 @@ struct swim_self {
 struct swim_stats {
 	uint64_t probes, acks, ping_reqs, nacks, suspects_raised,
 		deaths_declared, refutes, bad_packets, name_conflicts,
-		packets_out, packets_in, syncs;
+		packets_out, packets_in, syncs, links_lost, lost_link_suspects,
+		corrections;
 };
 
 struct swim;

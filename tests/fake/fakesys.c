@@ -4,6 +4,7 @@
 #include "net/wire.h"
 #include "util/buf.h"
 
+#include <msgpack.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,7 +16,8 @@ struct fake_pkt {
 	uint64_t due;
 	uint64_t to; /* node id (links) */
 	int from_idx;
-	int to_idx; /* datagrams: destination index, -1 for links */
+	int to_idx; /* datagrams: destination index, -1 for links,
+		       -2 for a link reset (to: the node told) */
 	size_t len;
 	uint8_t data[];
 };
@@ -95,6 +97,10 @@ fake_remote_send(void *ctx, struct msg *m)
 	fake_enqueue(w, p);
 	w->sent++;
 	msg_delete(m);
+	/* a message between two nodes means a link between them, and links
+	 * stay up (net/link.c closes none while both ends live) */
+	w->linked[(size_t)from * FAKE_MAX_NODES + to] = 1;
+	w->linked[(size_t)to * FAKE_MAX_NODES + from] = 1;
 	return 0;
 }
 
@@ -107,6 +113,7 @@ fake_world_init(struct fake_world *w, uint64_t seed)
 	rng_init(&w->rng, seed);
 	map_init(&w->by_addr, 1);
 	w->block = calloc((size_t)FAKE_MAX_NODES * FAKE_MAX_NODES, 1);
+	w->linked = calloc((size_t)FAKE_MAX_NODES * FAKE_MAX_NODES, 1);
 }
 
 static uint64_t
@@ -171,10 +178,67 @@ fake_pause(struct fake_world *w, int idx, bool paused)
 	w->paused[idx] = paused;
 }
 
+/* Node @a idx's links are gone; with @a reset, its peers are told. */
+static void
+fake_unlink(struct fake_world *w, int idx, bool reset)
+{
+	for (int j = 0; j < w->n; j++) {
+		uint8_t *l = &w->linked[(size_t)j * FAKE_MAX_NODES + idx];
+		if (!*l)
+			continue;
+		*l = 0;
+		w->linked[(size_t)idx * FAKE_MAX_NODES + j] = 0;
+		if (!reset || w->down[j])
+			continue;
+		struct fake_pkt *p = malloc(sizeof(*p) + 8);
+		p->due = w->now + w->latency_ms;
+		p->to = w->nodes[j]->node;
+		p->from_idx = idx;
+		p->to_idx = -2;
+		p->len = 8;
+		memcpy(p->data, &w->nodes[idx]->node, 8);
+		fake_enqueue(w, p);
+	}
+}
+
 void
 fake_crash(struct fake_world *w, int idx)
 {
+	if (!w->down[idx])
+		fake_unlink(w, idx, true);
 	w->down[idx] = true;
+}
+
+void
+fake_power_off(struct fake_world *w, int idx)
+{
+	fake_unlink(w, idx, false);
+	w->down[idx] = true;
+}
+
+/* Delivers a link reset: MSG_LINK_DOWN as net/link.c sends it. */
+static void
+fake_link_lost(struct fake_world *w, struct fake_pkt *p)
+{
+	int to = fake_index(w, p->to);
+	if (to < 0 || w->down[to])
+		return;
+	uint64_t node;
+	memcpy(&node, p->data, 8);
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "node", 4);
+	msgpack_pack_uint64(&pk, node);
+	msgpack_pack_str_with_body(&pk, "lost", 4);
+	msgpack_pack_true(&pk);
+	struct msg *m = msg_new(MSG_LINK_DOWN, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+	m->flags = MSG_F_LOCAL;
+	m->from.node = m->to.node = p->to;
+	m->to.id = ACTOR_SWIM;
+	actor_sys_deliver(w->nodes[to], m);
 }
 
 static void
@@ -193,8 +257,7 @@ fake_restart(struct fake_world *w, int idx, uint64_t node)
 	/* the old process is gone: no leave message, nothing in flight */
 	struct actor_sys *old = w->nodes[idx];
 	old->env.remote_send = NULL;
-	struct swim_transport none = {0};
-	(void)none;
+	fake_crash(w, idx); /* the old process's links reset */
 	w->down[idx] = true; /* its farewell packets are lost */
 	fake_sys_free(old);
 	w->down[idx] = false;
@@ -252,6 +315,12 @@ fake_deliver_due(struct fake_world *w)
 	while (w->queue && w->queue->due <= w->now) {
 		struct fake_pkt *p = w->queue;
 		w->queue = p->next;
+		if (p->to_idx == -2) {
+			fake_link_lost(w, p);
+			free(p);
+			any = true;
+			continue;
+		}
 		if (p->to_idx >= 0) {
 			int to = p->to_idx;
 			if (w->down[to] || w->nodes[to] == NULL ||
@@ -384,6 +453,7 @@ fake_world_destroy(struct fake_world *w)
 	}
 	map_destroy(&w->by_addr);
 	free(w->block);
+	free(w->linked);
 	while (w->queue) {
 		struct fake_pkt *p = w->queue;
 		w->queue = p->next;

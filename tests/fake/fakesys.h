@@ -39,6 +39,7 @@ struct fake_world {
 	struct keyring keys[FAKE_MAX_NODES];
 	struct map by_addr; /* addr key -> index + 1 */
 	uint8_t *block;	    /* [from * FAKE_MAX_NODES + to]: cut */
+	uint8_t *linked;    /* [a * FAKE_MAX_NODES + b]: a link is up */
 	bool paused[FAKE_MAX_NODES];
 	struct fake_pkt *held[FAKE_MAX_NODES]; /* "socket buffer" while paused */
 	uint32_t udp_drop_permille;
@@ -60,8 +61,16 @@ void fake_set_addr(struct fake_world *w, int idx, const char *addr);
 void fake_block(struct fake_world *w, int a, int b, bool cut);
 /** Pauses or resumes node @a idx (its timers and inputs wait). */
 void fake_pause(struct fake_world *w, int idx, bool paused);
-/** Crashes node @a idx: it stops, all traffic to it is lost. */
+/**
+ * Kills node @a idx's process: it stops, all traffic to it is lost, and
+ * every node it had a link with (any node it exchanged messages with)
+ * gets MSG_LINK_DOWN {"node", "lost": true} at ACTOR_SWIM one latency
+ * later -- the kernel resetting a dead process's sockets.
+ */
 void fake_crash(struct fake_world *w, int idx);
+/** Node @a idx's machine vanishes (power, cable): as fake_crash, but no
+ * link is reset -- its peers learn nothing until they probe it. */
+void fake_power_off(struct fake_world *w, int idx);
 /** Replaces node @a idx's system by a fresh one with id @a node. */
 struct actor_sys *fake_restart(struct fake_world *w, int idx, uint64_t node);
 /** Runs until @a pred (may be NULL) holds or @a timeout_ms of virtual time. */

@@ -214,12 +214,14 @@ Test(swim, a_thousand_nodes_converge_through_one_seed)
 	converge(1000, 120000);
 }
 
-Test(swim, a_crashed_node_is_declared_dead_within_the_bounds)
+/* A machine that vanishes (power, cable): no link resets, so detection
+ * rests on probing alone -- SWIM's bounds, as in the papers. */
+Test(swim, a_node_that_loses_power_is_declared_dead_within_the_bounds)
 {
 	converge(32, 10000);
 	target = 7;
 	uint64_t t0 = w.now;
-	fake_crash(&w, target);
+	fake_power_off(&w, target);
 	uint64_t min, max;
 	/* the suspicion bounds for 32 members */
 	min = (uint64_t)(cfg.suspicion_mult * log10(32.0) * cfg.probe_interval_ms);
@@ -250,6 +252,95 @@ Test(swim, a_crashed_node_is_declared_dead_within_the_bounds)
 	cr_assert_leq(all - suspected, max / 2);
 	expect_alive = 31;
 	cr_assert(all_alive(NULL), "nobody else was harmed");
+}
+
+/*
+ * A killed process: its kernel resets its links, and the members at the
+ * other end (at least its seed) probe it at once.  The first death comes
+ * one probe period plus the lost-link suspicion after the reset reaches
+ * them, to the millisecond (one period later, if a probe of another member
+ * was still waiting for its ack); everyone knows a few gossip rounds later.
+ */
+Test(swim, a_killed_process_is_declared_dead_sooner_through_its_lost_links)
+{
+	converge(32, 10000);
+	w.check_every_ms = 0; /* exact times */
+	target = 7;
+	uint64_t t0 = w.now;
+	fake_crash(&w, target);
+	cr_assert(fake_world_run(&w, anyone_suspects_target, NULL, 120000));
+	uint64_t suspected = w.now - t0;
+	cr_assert(fake_world_run(&w, anyone_sees_target_dead, NULL, 120000));
+	uint64_t first = w.now - t0;
+	cr_assert(fake_world_run(&w, all_see_target_dead, NULL, 120000));
+	uint64_t all = w.now - t0;
+	cr_log_info("suspected after %llu ms, first dead mark after %llu ms, "
+		    "everywhere after %llu ms", (unsigned long long)suspected,
+		    (unsigned long long)first, (unsigned long long)all);
+	uint64_t lat = w.latency_ms, T = cfg.probe_interval_ms;
+	cr_assert_geq(suspected, lat + T, "a whole probe, direct and indirect");
+	cr_assert_leq(suspected, lat + 2 * T);
+	uint64_t L = cfg.lost_link_suspicion_ms;
+	cr_assert_geq(first, lat + T + L, "a probe, then the lost-link suspicion");
+	cr_assert_leq(first, lat + 2 * T + L);
+	cr_assert_leq(all - first, 10 * cfg.gossip_interval_ms);
+	expect_alive = 31;
+	cr_assert(all_alive(NULL), "nobody else was harmed");
+	/* only the members whose links reset declared it (at the same
+	 * moment); the others' longer suspicions never fire */
+	fake_world_run(&w, NULL, NULL, 60000);
+	uint64_t witnesses = 0;
+	for (int i = 0; i < N; i++)
+		witnesses += live(i) && swim_stats(sw[i])->links_lost > 0;
+	cr_assert_geq(witnesses, 1);
+	cr_assert_leq(total_deaths(), witnesses);
+}
+
+/*
+ * A member that hangs up its links but lives (a peer closing a duplicate
+ * link, a middlebox resetting one): the early probe is answered and
+ * nothing is suspected -- even at 10 % loss, where an unlucky probe may
+ * fail and the short suspicion is then refuted in time.
+ */
+Test(swim, a_lost_link_to_a_live_member_is_no_alarm)
+{
+	converge(32, 10000);
+	w.udp_drop_permille = 100;
+	for (int round = 0; round < 200; round++) {
+		/* every node hears that its link to node `round % 32` went */
+		int t = round % 32;
+		for (int i = 0; i < N; i++) {
+			if (i == t)
+				continue;
+			uint8_t b[32];
+			size_t n = 0;
+			b[n++] = 0x82;
+			b[n++] = 0xa4;
+			memcpy(b + n, "node", 4), n += 4;
+			b[n++] = 0xcf;
+			for (int k = 0; k < 8; k++)
+				b[n++] = (uint8_t)(id_of(t) >> (56 - 8 * k));
+			b[n++] = 0xa4;
+			memcpy(b + n, "lost", 4), n += 4;
+			b[n++] = 0xc3;
+			struct msg *m = msg_new(MSG_LINK_DOWN, b, (uint32_t)n);
+			m->flags = MSG_F_LOCAL;
+			m->from.node = m->to.node = w.nodes[i]->node;
+			m->to.id = ACTOR_SWIM;
+			actor_sys_deliver(w.nodes[i], m);
+		}
+		fake_world_run(&w, NULL, NULL, 1500);
+	}
+	uint64_t early = 0;
+	for (int i = 0; i < N; i++)
+		early += swim_stats(sw[i])->lost_link_suspects;
+	cr_log_info("short suspicions raised at 10%% loss: %llu, false deaths: "
+		    "%llu", (unsigned long long)early,
+		    (unsigned long long)total_deaths());
+	cr_assert_eq(total_deaths(), 0, "no live node declared dead");
+	w.udp_drop_permille = 0;
+	expect_alive = 32;
+	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
 }
 
 Test(swim, ten_percent_loss_raises_no_false_alarm)

@@ -33,6 +33,7 @@ struct tnode {
 	char addr[64];
 	/* probe actor */
 	int replies, errors, matched;
+	int downs, lost; /* MSG_LINK_DOWN seen, and with "lost": true */
 	struct actor *probe;
 };
 
@@ -44,6 +45,13 @@ static void
 probe_fn(struct actor *self, struct msg *m)
 {
 	struct tnode *n = self->state;
+	if (m->type == MSG_LINK_DOWN) {
+		n->downs++;
+		/* the body ends with "lost": true (0xc3) or false (0xc2) */
+		n->lost += m->len > 5 &&
+			   memcmp(m->body + m->len - 6, "\xa4lost\xc3", 6) == 0;
+		return;
+	}
 	if (!(m->flags & MSG_F_REPLY))
 		return;
 	if (m->status != 0) {
@@ -71,7 +79,7 @@ tnode_start(struct tnode *n, const char *name, const char *bind,
 	n->drv.remote_send = link_mgr_send;
 	n->drv.drained = link_mgr_resume;
 	n->drv.net_ctx = &n->links;
-	n->links.notify_actor = ACTOR_ADMIN;
+	n->links.notify_actor = T_PROBE;
 	loop_driver_start(&n->drv, &n->sys);
 	cr_assert_eq(link_mgr_listen(&n->links, bind), 0);
 	link_mgr_bound_addr(&n->links, n->addr, sizeof(n->addr));
@@ -200,6 +208,29 @@ Test(link, messages_flow_both_ways_and_survive_rekeying)
 	cr_assert_eq(na.links.stats.bad_frames, 0);
 	tnode_stop(&na);
 	tnode_stop(&nb);
+}
+
+static bool
+saw_down(void *ctx)
+{
+	return ((struct tnode *)ctx)->downs > 0;
+}
+
+/* What a killed peer leaves: its side closes, ours reports the link lost
+ * (SWIM then probes the peer at once). */
+Test(link, a_link_the_peer_closes_is_reported_lost)
+{
+	tnode_start(&na, "a", "127.0.0.1:0", psk, NULL);
+	tnode_start(&nb, "b", "127.0.0.2:0", psk, NULL);
+	cr_assert_eq(link_mgr_join(&nb.links, na.addr), 0);
+	cr_assert(run_until(linked, &na, 5000));
+	assert_round_trip(&na, &nb);
+	cr_assert_eq(na.downs, 0);
+	tnode_stop(&nb);
+	cr_assert(run_until(saw_down, &na, 5000));
+	cr_assert_eq(na.downs, 1);
+	cr_assert_eq(na.lost, 1, "closed on the peer's side: lost");
+	tnode_stop(&na);
 }
 
 Test(link, both_sides_connecting_keep_exactly_one_link)
