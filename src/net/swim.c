@@ -893,6 +893,10 @@ swim_probe_finish(struct swim *s)
 		if (lost && s->cfg.lost_link_suspicion_ms != 0) {
 			m->lost_link = true;
 			s->stats.lost_link_suspects++;
+			log_info("member %s (%016llx) hung up its link and does "
+				 "not answer: suspect for %u ms", m->name,
+				 (unsigned long long)m->node,
+				 s->cfg.lost_link_suspicion_ms);
 		}
 		swim_apply_suspect(s, m->node, m->inc, s->self.node);
 		if (m->lost_link && m->status == SWIM_SUSPECT) {
