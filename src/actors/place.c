@@ -4,8 +4,9 @@
  */
 #include "config.h"
 #include "actors/place.h"
+#include "util/num.h"
 
-#include <math.h>
+#include <math.h> /* INFINITY: a constant, no libm */
 #include <string.h>
 
 #define PLACE_MAX_CANDIDATES 1024
@@ -65,9 +66,9 @@ place_choose(const struct place_policy *pol, const struct place_node *n,
 		f[i].end_ms = queue + xfer + exec;
 		f[i].energy_mj = (exec + xfer) * c->power;
 		f[i].cost = exec * c->price / 3600000.0;
-		min_end = fmin(min_end, f[i].end_ms);
-		min_en = fmin(min_en, f[i].energy_mj);
-		min_cost = fmin(min_cost, f[i].cost);
+		min_end = num_min(min_end, f[i].end_ms);
+		min_en = num_min(min_en, f[i].energy_mj);
+		min_cost = num_min(min_cost, f[i].cost);
 		any = 1;
 	}
 	if (!any)

@@ -88,9 +88,9 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/num.h"
 #include "util/text.h"
 
-#include <math.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,8 +423,7 @@ swim_broadcast(struct swim *s, const struct swim_member *m, int kind,
 static uint32_t
 swim_retransmit_limit(const struct swim *s)
 {
-	double n = (double)swim_live_count(s);
-	return s->cfg.retransmit_mult * (uint32_t)ceil(log10(n + 1));
+	return s->cfg.retransmit_mult * num_ceil_log(swim_live_count(s) + 1, 10);
 }
 
 static int
@@ -568,7 +567,7 @@ static void
 swim_suspicion_bounds(const struct swim *s, uint64_t *min, uint64_t *max)
 {
 	double n = (double)swim_live_count(s);
-	double scale = fmax(1.0, log10(fmax(1.0, n)));
+	double scale = num_max(1.0, num_log10(num_max(1.0, n)));
 	*min = (uint64_t)(s->cfg.suspicion_mult * scale *
 			  s->cfg.probe_interval_ms);
 	*max = s->cfg.lifeguard ? *min * s->cfg.suspicion_max_mult : *min;
@@ -588,7 +587,7 @@ swim_suspicion_timeout(const struct swim *s, uint32_t confirmations)
 		k = 0;
 	if (k < 1)
 		return min;
-	double frac = log((double)confirmations + 1) / log(k + 1);
+	double frac = num_ln((double)confirmations + 1) / num_ln(k + 1);
 	double t = (double)max - (double)(max - min) * frac;
 	return t < (double)min ? min : (uint64_t)t;
 }
@@ -1268,7 +1267,7 @@ swim_pushpull_tick(struct swim *s)
 	size_t n = swim_live_count(s);
 	uint64_t every = s->cfg.pushpull_interval_ms;
 	if (n > 32)
-		every = (uint64_t)(every * ceil(log2((double)n) - log2(32.0) + 1));
+		every *= num_ceil_log(n, 2) - 4; /* ceil(log2 n - log2 32 + 1) */
 	/*
 	 * Right after start-up, exchange state sooner (1, 2, 4, 8, 16 s): in a
 	 * join storm, updates about early joiners are sent only a few times
