@@ -60,7 +60,6 @@ struct link {
 	struct buf out;	     /* plaintext envelopes of the next frame */
 	struct buf wq;	     /* sealed frames waiting for the socket */
 	struct buf inflight; /* the bytes of the write in progress */
-	uint8_t *scratch;    /* decrypted frame, max_frame bytes */
 	uint64_t node;
 	uint64_t expect; /* on-demand links: the node we meant to reach */
 	struct link_hello hello;
@@ -204,7 +203,6 @@ link_free(struct link *l)
 	buf_destroy(&l->out);
 	buf_destroy(&l->wq);
 	buf_destroy(&l->inflight);
-	free(l->scratch);
 	free(l);
 }
 
@@ -548,9 +546,9 @@ link_transport_frame(struct link *l, const uint8_t *p, size_t n)
 	struct link_mgr *m = l->mgr;
 	if (n < NOISE_TAGLEN)
 		return MIST_EPROTO;
-	if (l->scratch == NULL)
-		l->scratch = xmalloc(m->cfg.max_frame);
-	if (noise_cipher_decrypt(&l->rx, NULL, 0, p, n, l->scratch) != 0)
+	if (m->scratch == NULL)
+		m->scratch = xmalloc(m->cfg.max_frame);
+	if (noise_cipher_decrypt(&l->rx, NULL, 0, p, n, m->scratch) != 0)
 		return MIST_EAUTH;
 	m->stats.frames_in++;
 	if (++l->rx_frames % m->cfg.rekey_frames == 0)
@@ -562,13 +560,18 @@ link_transport_frame(struct link *l, const uint8_t *p, size_t n)
 	}
 	if (n == NOISE_TAGLEN)
 		return 0; /* an empty frame: confirmation */
-	return wire_payload_decode(l->scratch, n - NOISE_TAGLEN,
+	return wire_payload_decode(m->scratch, n - NOISE_TAGLEN,
 				   m->cfg.max_frame, uv_now(m->loop),
 				   link_deliver_cb, l);
 }
 
-static void
-link_process(struct link *l)
+/*
+ * Handles the whole frames at the start of @a data; returns the bytes used.
+ * Stops at a partial frame, when the link pauses (full mailboxes) and when
+ * it closes.
+ */
+static size_t
+link_frames(struct link *l, const uint8_t *data, size_t len)
 {
 	struct link_mgr *m = l->mgr;
 	size_t off = 0;
@@ -578,14 +581,13 @@ link_process(struct link *l)
 				     : (size_t)m->cfg.max_frame + NOISE_TAGLEN;
 		const uint8_t *p;
 		size_t n;
-		int used = wire_frame_parse(l->rbuf.data + off, l->rbuf.len - off,
-					    max, &p, &n);
+		int used = wire_frame_parse(data + off, len - off, max, &p, &n);
 		if (used == 0)
 			break;
 		if (used < 0) {
 			m->stats.oversized++;
 			link_close(l, "frame larger than the limit");
-			return;
+			return off;
 		}
 		off += (size_t)used;
 		int rc;
@@ -598,7 +600,7 @@ link_process(struct link *l)
 						 ? "wrong cluster key or tampering"
 						 : mist_strerror(rc));
 				link_close(l, mist_strerror(rc));
-				return;
+				return off;
 			}
 		} else {
 			rc = link_transport_frame(l, p, n);
@@ -607,31 +609,56 @@ link_process(struct link *l)
 				log_warn("bad frame from %s: %s", l->peer,
 					 mist_strerror(rc));
 				link_close(l, mist_strerror(rc));
-				return;
+				return off;
 			}
 		}
 	}
-	if (l->state != LINK_CLOSING)
+	return off;
+}
+
+/* Handles what waits in l->rbuf; an idle link keeps no read buffer. */
+static void
+link_process(struct link *l)
+{
+	size_t off = link_frames(l, l->rbuf.data, l->rbuf.len);
+	if (l->state != LINK_CLOSING) {
 		buf_consume(&l->rbuf, off);
+		if (l->rbuf.len == 0)
+			buf_destroy(&l->rbuf);
+	}
 	if (l->paused)
 		uv_read_stop((uv_stream_t *)&l->tcp);
 }
+
+/*
+ * 64 KiB reads.  A link with nothing pending reads into the manager's one
+ * shared buffer and keeps only what is left of a partial frame (or what a
+ * pause leaves unread); otherwise it reads after what it holds (rbuf never
+ * holds more than one frame plus one read).  Idle links then cost no
+ * buffer at all: with tens of links, this is most of an agent's heap.
+ */
+#define LINK_READ 65536
 
 static void
 link_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	struct link *l = h->data;
+	struct link_mgr *m = l->mgr;
 	(void)suggested;
-	/* 64 KiB reads; rbuf never holds more than one frame plus one read */
-	buf_reserve(&l->rbuf, 65536);
-	*b = uv_buf_init((char *)l->rbuf.data + l->rbuf.len, 65536);
+	if (l->rbuf.len == 0) {
+		if (m->rshared == NULL)
+			m->rshared = xmalloc(LINK_READ);
+		*b = uv_buf_init((char *)m->rshared, LINK_READ);
+		return;
+	}
+	buf_reserve(&l->rbuf, LINK_READ);
+	*b = uv_buf_init((char *)l->rbuf.data + l->rbuf.len, LINK_READ);
 }
 
 static void
 link_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
 	struct link *l = s->data;
-	(void)b;
 	if (nread < 0) {
 		/* the peer's kernel closed or reset it: its process is gone,
 		 * or it hung up on us (SWIM probes to tell which) */
@@ -641,8 +668,18 @@ link_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 				      : uv_strerror((int)nread));
 		return;
 	}
-	l->rbuf.len += (size_t)nread;
-	link_process(l);
+	if (b->base != (char *)l->mgr->rshared) {
+		l->rbuf.len += (size_t)nread;
+		link_process(l);
+		return;
+	}
+	const uint8_t *data = l->mgr->rshared;
+	size_t off = link_frames(l, data, (size_t)nread);
+	if (l->state == LINK_CLOSING)
+		return;
+	buf_append(&l->rbuf, data + off, (size_t)nread - off);
+	if (l->paused)
+		uv_read_stop((uv_stream_t *)&l->tcp);
 }
 
 void
@@ -1029,4 +1066,7 @@ link_mgr_close(struct link_mgr *m, void (*done)(struct link_mgr *))
 	map_destroy(&m->by_node);
 	map_destroy(&m->connecting);
 	sodium_memzero(m->psk, sizeof(m->psk));
+	free(m->rshared); /* closing handles read no more */
+	free(m->scratch);
+	m->rshared = m->scratch = NULL;
 }

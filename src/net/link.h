@@ -122,6 +122,9 @@ struct link_mgr {
 	void *resolve_ctx;
 	struct link *links;	/* every link, any state */
 	struct link *dirty;	/* links with output to seal */
+	/* shared by every link (one thread, used within one callback): */
+	uint8_t *rshared;	/* a read into a link with nothing pending */
+	uint8_t *scratch;	/* a decrypted frame, max_frame bytes */
 	uv_prepare_t flush;
 	struct join *joins;
 	uint32_t handshaking;
