@@ -286,12 +286,20 @@ link_close(struct link *l, const char *why)
 
 static void link_write_start(struct link *l);
 
+/*
+ * Output buffers (out, wq, inflight) bigger than this are freed once they
+ * empty: a push/pull of a large cluster grows them to tens of KiB, and a
+ * dozen idle links would otherwise keep that for life.
+ */
+#define LINK_KEEP 4096
+
 static void
 link_write_cb(uv_write_t *req, int status)
 {
 	struct link *l = req->data;
 	l->writing = false;
 	l->inflight.len = 0;
+	buf_trim(&l->inflight, LINK_KEEP);
 	if (status < 0) {
 		l->lost = status == UV_EPIPE || status == UV_ECONNRESET;
 		link_close(l, uv_strerror(status));
@@ -351,6 +359,7 @@ mgr_flush_cb(uv_prepare_t *h)
 		if (l->state == LINK_UP && l->out.len > 0) {
 			link_seal(l, l->out.data, l->out.len);
 			l->out.len = 0;
+			buf_trim(&l->out, LINK_KEEP);
 			link_write_start(l);
 		}
 		l = next;

@@ -58,3 +58,10 @@ buf_msgpack_write(void *data, const char *p, size_t n)
 	buf_append(data, p, n);
 	return 0;
 }
+
+void
+buf_trim(struct buf *b, size_t keep)
+{
+	if (b->len == 0 && b->cap > keep)
+		buf_destroy(b);
+}

@@ -25,6 +25,9 @@ void buf_append(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n);
 void buf_reset(struct buf *b);
 void buf_destroy(struct buf *b);
+/** If @a b is empty and holds more than @a keep bytes of storage, frees
+ * it: a long-lived buffer that once carried something big gives it back. */
+void buf_trim(struct buf *b, size_t keep);
 /** msgpack-c packer write callback: @a data is a struct buf. */
 int buf_msgpack_write(void *data, const char *p, size_t n);
 
