@@ -295,6 +295,9 @@ pack_str(msgpack_packer *pk, const char *str)
 static void
 swim_event(struct swim *s, const struct swim_member *m, enum swim_event ev)
 {
+	log_debug("member %s (%016llx): %s, incarnation %llu", m->name,
+		  (unsigned long long)m->node, swim_event_name(ev),
+		  (unsigned long long)m->inc);
 	if (s->nsubs == 0)
 		return;
 	struct buf b = BUF_INIT;
