@@ -214,27 +214,41 @@ Test(swim, a_thousand_nodes_converge_through_one_seed)
 	converge(1000, 120000);
 }
 
+/*
+ * Node `target` is killed (@a reset: its links reset) or loses power; the
+ * times, from then, until someone suspects it, someone declares it dead
+ * and everyone has.
+ */
+static void
+time_failure(bool reset, uint64_t *suspected, uint64_t *first, uint64_t *all)
+{
+	uint64_t t0 = w.now;
+	if (reset)
+		fake_crash(&w, target);
+	else
+		fake_power_off(&w, target);
+	cr_assert(fake_world_run(&w, anyone_suspects_target, NULL, 120000));
+	*suspected = w.now - t0;
+	cr_assert(fake_world_run(&w, anyone_sees_target_dead, NULL, 120000));
+	*first = w.now - t0;
+	cr_assert(fake_world_run(&w, all_see_target_dead, NULL, 120000));
+	*all = w.now - t0;
+	cr_log_info("suspected after %llu ms, first dead mark after %llu ms, "
+		    "everywhere after %llu ms", (unsigned long long)*suspected,
+		    (unsigned long long)*first, (unsigned long long)*all);
+}
+
 /* A machine that vanishes (power, cable): no link resets, so detection
  * rests on probing alone -- SWIM's bounds, as in the papers. */
 Test(swim, a_node_that_loses_power_is_declared_dead_within_the_bounds)
 {
 	converge(32, 10000);
 	target = 7;
-	uint64_t t0 = w.now;
-	fake_power_off(&w, target);
-	uint64_t min, max;
+	uint64_t min, max, suspected, first, all;
 	/* the suspicion bounds for 32 members */
 	min = (uint64_t)(cfg.suspicion_mult * log10(32.0) * cfg.probe_interval_ms);
 	max = min * cfg.suspicion_max_mult;
-	cr_assert(fake_world_run(&w, anyone_suspects_target, NULL, 120000));
-	uint64_t suspected = w.now - t0;
-	cr_assert(fake_world_run(&w, anyone_sees_target_dead, NULL, 120000));
-	uint64_t first = w.now - t0;
-	cr_assert(fake_world_run(&w, all_see_target_dead, NULL, 120000));
-	uint64_t all = w.now - t0;
-	cr_log_info("suspected after %llu ms, first dead mark after %llu ms, "
-		    "everywhere after %llu ms", (unsigned long long)suspected,
-		    (unsigned long long)first, (unsigned long long)all);
+	time_failure(false, &suspected, &first, &all);
 	/* nobody may declare it dead before a whole minimum suspicion (the
 	 * predicates are sampled every 100 ms) */
 	cr_assert_geq(first + 100, suspected + min,
@@ -266,17 +280,8 @@ Test(swim, a_killed_process_is_declared_dead_sooner_through_its_lost_links)
 	converge(32, 10000);
 	w.check_every_ms = 0; /* exact times */
 	target = 7;
-	uint64_t t0 = w.now;
-	fake_crash(&w, target);
-	cr_assert(fake_world_run(&w, anyone_suspects_target, NULL, 120000));
-	uint64_t suspected = w.now - t0;
-	cr_assert(fake_world_run(&w, anyone_sees_target_dead, NULL, 120000));
-	uint64_t first = w.now - t0;
-	cr_assert(fake_world_run(&w, all_see_target_dead, NULL, 120000));
-	uint64_t all = w.now - t0;
-	cr_log_info("suspected after %llu ms, first dead mark after %llu ms, "
-		    "everywhere after %llu ms", (unsigned long long)suspected,
-		    (unsigned long long)first, (unsigned long long)all);
+	uint64_t suspected, first, all;
+	time_failure(true, &suspected, &first, &all);
 	uint64_t lat = w.latency_ms, T = cfg.probe_interval_ms;
 	cr_assert_geq(suspected, lat + T, "a whole probe, direct and indirect");
 	cr_assert_leq(suspected, lat + 2 * T);
