@@ -374,6 +374,10 @@ actor_timer_stop(struct actor *self, struct actor_timer *t)
 {
 	if (heap_node_is_linked(&t->hn))
 		heap_remove(&self->sys->timers, &t->hn);
+	if (t->queued != NULL) {
+		t->queued->ptr = NULL; /* stale: dropped at delivery */
+		t->queued = NULL;
+	}
 }
 
 int
@@ -404,13 +408,16 @@ actor_sys_expire(struct actor_sys *sys)
 		}
 		if (a == NULL || a->stopped)
 			continue;
+		if (t->repeat)
+			sys_timer_push(sys, t, now + t->repeat);
+		if (t->queued != NULL)
+			continue; /* its last tick still waits */
 		struct msg *m = msg_new(MSG_TIMER, NULL, 0);
 		m->flags = MSG_F_LOCAL;
 		m->corr = t->tag;
 		m->ptr = t;
 		m->from = m->to = actor_ref_of(a);
-		if (t->repeat)
-			sys_timer_push(sys, t, now + t->repeat);
+		t->queued = m;
 		mailbox_push(a, m);
 	}
 	return fired;
@@ -442,11 +449,25 @@ actor_unmute_all(struct actor_sys *sys, struct actor *a)
 		sys->env.drained(sys->env.ctx);
 }
 
+/* A MSG_TIMER leaves the mailbox: false if its timer was stopped or
+ * restarted since it fired (the tick is stale). */
+static bool
+timer_tick_take(struct msg *m)
+{
+	struct actor_timer *t = m->ptr;
+	if (t == NULL)
+		return false;
+	t->queued = NULL;
+	return true;
+}
+
 static void
 actor_drop_mail(struct actor_sys *sys, struct actor *a)
 {
 	while (a->head != NULL) {
 		struct msg *m = mailbox_pop(a);
+		if (m->type == MSG_TIMER)
+			timer_tick_take(m); /* the timer must not point here */
 		if (m->flags & MSG_F_REQUEST)
 			sys_error_reply(sys, m, MIST_ECLOSED);
 		msg_delete(m);
@@ -467,6 +488,10 @@ actor_sys_run(struct actor_sys *sys, uint32_t max_turns)
 		for (uint32_t i = 0; i < sys->cfg.batch && a->head && !a->muted;
 		     i++) {
 			struct msg *m = mailbox_pop(a);
+			if (m->type == MSG_TIMER && !timer_tick_take(m)) {
+				msg_delete(m); /* stopped or restarted since */
+				continue;
+			}
 			if ((m->flags & MSG_F_REQUEST) && m->deadline &&
 			    now > m->deadline) {
 				/* the requester has timed out already */

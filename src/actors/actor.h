@@ -19,7 +19,10 @@
  *  - Requests: actor_request() registers a correlation id with a deadline.
  *    Exactly one of {the reply, an ETIMEDOUT error reply} reaches the actor:
  *    the first to arrive removes the registration; the other is dropped.
- *  - Timers deliver MSG_TIMER to their actor.  Overdue requests are dropped
+ *  - Timers deliver MSG_TIMER to their actor.  A timer stopped or
+ *    restarted never delivers a tick that fired before (it may already
+ *    wait in the mailbox: it is dropped), and a repeating timer whose last
+ *    tick still waits does not queue another.  Overdue requests are dropped
  *    before they reach a handler (their sender has already timed out).
  *  - Nothing here touches a clock, a socket or an event loop: the system is
  *    driven from outside (actor_sys_run, actor_sys_expire) and asks the
@@ -75,12 +78,14 @@ struct actor_sys_config {
 
 void actor_sys_config_default(struct actor_sys_config *cfg);
 
+/* Caller storage, zeroed before first use; stop it before freeing it. */
 struct actor_timer {
 	struct heap_node hn;
 	uint32_t actor;
 	uint64_t tag;
 	uint64_t repeat;
 	int kind;
+	struct msg *queued; /* its MSG_TIMER waiting in the mailbox, or NULL */
 };
 
 struct actor {

@@ -157,9 +157,6 @@ struct swim {
 	uint64_t pushpull_next; /* start-up anti-entropy: 0.25, 0.5, 1 ... s */
 	uint64_t urgent;	/* probe this member next (its link was lost) */
 	uint64_t probe_started;
-	/* when t_probe and t_probe_timeout are due: an early probe restarts
-	 * them, and a timer message already queued is then stale */
-	uint64_t probe_due, probe_timeout_due;
 	uint32_t seq;
 	uint32_t lhm;
 	struct {
@@ -923,9 +920,9 @@ swim_probe_start(struct swim *s)
 {
 	swim_probe_finish(s);
 	uint32_t scale = swim_scale(s);
-	uint64_t period = (uint64_t)s->cfg.probe_interval_ms * scale;
-	s->probe_due = swim_now(s) + period;
-	actor_timer_start(s->actor, &s->t_probe, period, 0, TAG_PROBE);
+	actor_timer_start(s->actor, &s->t_probe,
+			  (uint64_t)s->cfg.probe_interval_ms * scale, 0,
+			  TAG_PROBE);
 	if (s->leaving)
 		return;
 	struct swim_member *m = swim_next_target(s);
@@ -945,9 +942,8 @@ swim_probe_start(struct swim *s)
 	swim_send(s, &m->addr, PKT_PING, s->probe.seq, m->node, NULL,
 		  buddy.len ? &buddy : NULL);
 	buf_destroy(&buddy);
-	uint64_t wait = (uint64_t)s->cfg.probe_timeout_ms * scale;
-	s->probe_timeout_due = swim_now(s) + wait;
-	actor_timer_start(s->actor, &s->t_probe_timeout, wait, 0,
+	actor_timer_start(s->actor, &s->t_probe_timeout,
+			  (uint64_t)s->cfg.probe_timeout_ms * scale, 0,
 			  TAG_PROBE_TIMEOUT);
 }
 
@@ -1418,13 +1414,12 @@ static void
 swim_timer(struct swim *s, struct msg *m)
 {
 	switch (m->corr) {
-	case TAG_PROBE:
-		if (swim_now(s) >= s->probe_due) /* else stale */
-			swim_probe_start(s);
+	case TAG_PROBE: /* (a tick from before an early restart is
+			   dropped by the runtime) */
+		swim_probe_start(s);
 		break;
 	case TAG_PROBE_TIMEOUT:
-		if (swim_now(s) >= s->probe_timeout_due)
-			swim_probe_timeout(s);
+		swim_probe_timeout(s);
 		break;
 	case TAG_GOSSIP:
 		swim_gossip(s);

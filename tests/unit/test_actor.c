@@ -337,3 +337,54 @@ Test(actor, lossy_network_still_answers_every_request_once)
 	cr_assert_gt(timeouts, 0, "30%% loss must lose some");
 	cr_assert_gt(ok, 0);
 }
+
+static int ticks;
+static struct actor_timer ticker;
+
+static void
+ticker_fn(struct actor *self, struct msg *m)
+{
+	(void)self;
+	if (m->type == MSG_TIMER)
+		ticks++;
+	else if (m->type == MSG_STOP)
+		actor_timer_stop(self, &ticker);
+}
+
+/* Drives one system by hand: fire what is due, without running actors. */
+static void
+advance(struct actor_sys *s, uint64_t ms)
+{
+	w.now += ms;
+	actor_sys_expire(s);
+}
+
+Test(actor, a_tick_that_fired_before_a_restart_or_a_stop_is_never_delivered)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "ticker", ticker_fn, NULL);
+	ticks = 0;
+	memset(&ticker, 0, sizeof(ticker));
+	actor_timer_start(a, &ticker, 10, 0, 1);
+	advance(s, 10);			       /* fired: the tick waits */
+	actor_timer_start(a, &ticker, 10, 0, 1); /* restarted first */
+	actor_sys_run(s, 100);
+	cr_assert_eq(ticks, 0, "the tick from before the restart is dropped");
+	advance(s, 10);
+	actor_sys_run(s, 100);
+	cr_assert_eq(ticks, 1, "the restarted timer ticks");
+	actor_timer_start(a, &ticker, 10, 0, 1);
+	advance(s, 10);
+	actor_timer_stop(a, &ticker);
+	actor_sys_run(s, 100);
+	cr_assert_eq(ticks, 1, "a stopped timer's waiting tick is dropped");
+	/* a repeating timer queues one tick at most while the last waits */
+	actor_timer_start(a, &ticker, 10, 10, 1);
+	for (int i = 0; i < 5; i++)
+		advance(s, 10);
+	actor_sys_run(s, 100);
+	cr_assert_eq(ticks, 2);
+	advance(s, 10);
+	actor_sys_run(s, 100);
+	cr_assert_eq(ticks, 3, "and ticks again once it was taken");
+}
