@@ -721,6 +721,21 @@ member_event(struct data *d, struct msg *m)
 
 /* ------------------------------------------------------- value serving */
 
+void
+jobs_pack_value_get(struct buf *b, uint64_t owner, uint64_t job,
+		    uint32_t task, uint32_t out, uint64_t off)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_uint64(&pk, owner);
+	msgpack_pack_uint64(&pk, job);
+	msgpack_pack_uint32(&pk, task);
+	msgpack_pack_uint32(&pk, out);
+	msgpack_pack_uint64(&pk, off);
+	msgpack_pack_uint32(&pk, JOBS_CHUNK);
+}
+
 static void
 value_get(struct data *d, struct msg *m)
 {
@@ -1069,15 +1084,7 @@ job_read(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 		if (v->holders[h] == self)
 			holder = self;
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 6);
-	msgpack_pack_uint64(&pk, self);
-	msgpack_pack_uint64(&pk, j->id);
-	msgpack_pack_uint32(&pk, r.task); /* VALUE_GET: fields, not a pair */
-	msgpack_pack_uint32(&pk, r.out);
-	msgpack_pack_uint64(&pk, off);
-	msgpack_pack_uint32(&pk, JOBS_CHUNK);
+	jobs_pack_value_get(&b, self, j->id, r.task, r.out, off);
 	if (holder == self) {
 		/* served here, same code path as for a peer */
 		struct msg *q = msg_new(MSG_VALUE_GET, b.data, (uint32_t)b.len);

@@ -123,15 +123,8 @@ run_fetch(struct func *f, struct run *r)
 		return;
 	}
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 6);
-	msgpack_pack_uint64(&pk, r->owner);
-	msgpack_pack_uint64(&pk, r->job);
-	msgpack_pack_uint32(&pk, in->task);
-	msgpack_pack_uint32(&pk, in->out);
-	msgpack_pack_uint64(&pk, r->chunk.len);
-	msgpack_pack_uint32(&pk, JOBS_CHUNK);
+	jobs_pack_value_get(&b, r->owner, r->job, in->task, in->out,
+			    r->chunk.len);
 	struct actor_ref to = {in->holders[in->tried], ACTOR_DATA};
 	actor_request(f->actor, to, MSG_VALUE_GET, b.data, (uint32_t)b.len,
 		      f->jn->cfg.fetch_timeout_ms, &r->corr);

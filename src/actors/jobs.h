@@ -25,6 +25,7 @@
 #include "actors/vstore.h"
 #include "exec/exec.h"
 #include "store/store.h"
+#include "util/buf.h"
 
 /** Client roles (credentials). */
 enum job_role { ROLE_SUBMIT = 1, ROLE_ADMIN = 2 };
@@ -71,6 +72,10 @@ int jobs_spawn(struct actor_sys *sys, struct jobs_node *jn);
 void jobs_pool_done(void *ctx, uint64_t key, int status, const char *err,
 		    const struct mist_blob *outs, uint32_t nout,
 		    uint32_t exec_us);
+/** Appends a MSG_VALUE_GET request body: a chunk of at most JOBS_CHUNK
+ * bytes from @a off of value (@a task, @a out) of @a owner's job. */
+void jobs_pack_value_get(struct buf *b, uint64_t owner, uint64_t job,
+			 uint32_t task, uint32_t out, uint64_t off);
 /** This node's functions changed (the pool is ready). */
 void jobs_set_functions(struct jobs_node *jn, const char *const *names,
 			uint32_t n);
