@@ -216,15 +216,9 @@ fake_power_off(struct fake_world *w, int idx)
 	w->down[idx] = true;
 }
 
-/* Delivers a link reset: MSG_LINK_DOWN as net/link.c sends it. */
-static void
-fake_link_lost(struct fake_world *w, struct fake_pkt *p)
+void
+fake_link_lost(struct fake_world *w, int to, uint64_t node)
 {
-	int to = fake_index(w, p->to);
-	if (to < 0 || w->down[to])
-		return;
-	uint64_t node;
-	memcpy(&node, p->data, 8);
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
@@ -236,7 +230,7 @@ fake_link_lost(struct fake_world *w, struct fake_pkt *p)
 	struct msg *m = msg_new(MSG_LINK_DOWN, b.data, (uint32_t)b.len);
 	buf_destroy(&b);
 	m->flags = MSG_F_LOCAL;
-	m->from.node = m->to.node = p->to;
+	m->from.node = m->to.node = w->nodes[to]->node;
 	m->to.id = ACTOR_SWIM;
 	actor_sys_deliver(w->nodes[to], m);
 }
@@ -316,7 +310,11 @@ fake_deliver_due(struct fake_world *w)
 		struct fake_pkt *p = w->queue;
 		w->queue = p->next;
 		if (p->to_idx == -2) {
-			fake_link_lost(w, p);
+			int to = fake_index(w, p->to);
+			uint64_t node;
+			memcpy(&node, p->data, 8);
+			if (to >= 0 && !w->down[to])
+				fake_link_lost(w, to, node);
 			free(p);
 			any = true;
 			continue;

@@ -68,6 +68,9 @@ void fake_pause(struct fake_world *w, int idx, bool paused);
  * later -- the kernel resetting a dead process's sockets.
  */
 void fake_crash(struct fake_world *w, int idx);
+/** Tells node @a idx's SWIM now that its link to @a node was lost on the
+ * other side (MSG_LINK_DOWN, "lost": true), as net/link.c does. */
+void fake_link_lost(struct fake_world *w, int idx, uint64_t node);
 /** Node @a idx's machine vanishes (power, cable): as fake_crash, but no
  * link is reset -- its peers learn nothing until they probe it. */
 void fake_power_off(struct fake_world *w, int idx);

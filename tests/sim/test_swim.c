@@ -314,26 +314,9 @@ Test(swim, a_lost_link_to_a_live_member_is_no_alarm)
 	for (int round = 0; round < 200; round++) {
 		/* every node hears that its link to node `round % 32` went */
 		int t = round % 32;
-		for (int i = 0; i < N; i++) {
-			if (i == t)
-				continue;
-			uint8_t b[32];
-			size_t n = 0;
-			b[n++] = 0x82;
-			b[n++] = 0xa4;
-			memcpy(b + n, "node", 4), n += 4;
-			b[n++] = 0xcf;
-			for (int k = 0; k < 8; k++)
-				b[n++] = (uint8_t)(id_of(t) >> (56 - 8 * k));
-			b[n++] = 0xa4;
-			memcpy(b + n, "lost", 4), n += 4;
-			b[n++] = 0xc3;
-			struct msg *m = msg_new(MSG_LINK_DOWN, b, (uint32_t)n);
-			m->flags = MSG_F_LOCAL;
-			m->from.node = m->to.node = w.nodes[i]->node;
-			m->to.id = ACTOR_SWIM;
-			actor_sys_deliver(w.nodes[i], m);
-		}
+		for (int i = 0; i < N; i++)
+			if (i != t)
+				fake_link_lost(&w, i, id_of(t));
 		fake_world_run(&w, NULL, NULL, 1500);
 	}
 	uint64_t early = 0;
