@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
-#   1. install missing dependencies (contrib/deps.sh)
+#   1. install missing dependencies (contrib/deps.sh); check that no tracked
+#      file names a path outside the repository
 #   2. build with warnings as errors; make check
 #   3. build with AddressSanitizer + UndefinedBehaviorSanitizer; make check
-#   4. make distcheck
+#   4. make distcheck, from a copy of the tracked files in a temporary folder
 #   5. fuzz the wire decoders for a while (clang + libFuzzer), if available
 # and print every test summary at the end.  Exits non-zero if anything failed.
 set -uo pipefail
@@ -17,11 +18,18 @@ step() { printf '\n==== %s\n' "$*"; }
 step "dependencies"
 ./contrib/deps.sh || exit 1
 
-# The shared Noise vectors sit beside the repository; distcheck builds from a
-# copy elsewhere, so tell it where they are.
-vectors="$root/../shared/vectors/noise/cacophony-25519-chachapoly-blake2b.json"
-if [ -z "${MIST_NOISE_VECTORS:-}" ] && [ -f "$vectors" ]; then
-	export MIST_NOISE_VECTORS="$vectors"
+step "self-contained: no tracked file names a path outside the repository"
+# A user's clone has nothing beside it; every fixture a test needs lives in
+# tests/ (see tests/vectors/README.md).  History and the fuzz corpus (random
+# bytes) are not searched.
+outside=$(git ls-files -z 2>/dev/null | grep -zv '^tests/fuzz/corpus/' |
+	xargs -0r grep -lI -e '\.\./shared' -- 2>/dev/null | grep -v '^contrib/check.sh$')
+if [ -n "$outside" ]; then
+	echo "these tracked files name a folder beside the repository, which a clone does not have:"
+	echo "$outside"
+	status=1
+else
+	echo "self-contained: ok"
 fi
 
 step "autoreconf"
@@ -43,9 +51,21 @@ build _check/werror --enable-werror || status=1
 step "build and test: ASan + UBSan"
 build _check/asan --enable-werror --enable-asan || status=1
 
-step "make distcheck"
-(cd _check/werror && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.log 2>&1) \
-	&& echo "distcheck: ok" || { echo "distcheck: FAILED (see _check/werror/distcheck.log)"; tail -40 _check/werror/distcheck.log; status=1; }
+step "make distcheck, from a copy of the tracked files in a temporary folder"
+# The copy has nothing above it that the repository could lean on, and no
+# variable points it anywhere: what passes here passes in a user's clone.
+dist_tmp=$(mktemp -d)
+if git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$dist_tmp" 2>/dev/null; then
+	(cd "$dist_tmp" && unset MIST_NOISE_VECTORS && autoreconf -fi >/dev/null 2>&1 &&
+	 ./configure -q --enable-werror >/dev/null &&
+	 make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror) >_check/distcheck.log 2>&1 \
+		&& echo "distcheck: ok" || { echo "distcheck: FAILED (see _check/distcheck.log)"; tail -40 _check/distcheck.log; status=1; }
+else
+	echo "distcheck: no git checkout to copy the tracked files from; ran make distcheck in place"
+	(cd _check/werror && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror) >_check/distcheck.log 2>&1 \
+		&& echo "distcheck: ok" || { echo "distcheck: FAILED (see _check/distcheck.log)"; tail -40 _check/distcheck.log; status=1; }
+fi
+chmod -R u+w "$dist_tmp" 2>/dev/null; rm -rf "$dist_tmp"
 
 if command -v clang >/dev/null && [ "$fuzz_seconds" -gt 0 ]; then
 	step "fuzz the wire decoders for ${fuzz_seconds}s"

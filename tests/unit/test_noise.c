@@ -2,9 +2,10 @@
  * test_noise.c -- the Noise engine replayed against published vectors, byte
  * for byte, and the failure cases a link relies on.
  *
- * The vector file defaults to ../shared/vectors/noise/cacophony-25519-
- * chachapoly-blake2b.json beside the source tree; MIST_NOISE_VECTORS points
- * at another file in the same format.
+ * The vector file defaults to tests/vectors/noise/cacophony-25519-
+ * chachapoly-blake2b.json in the source tree (found through SRCDIR, so
+ * `make distcheck` reads the copy in the distribution); MIST_NOISE_VECTORS
+ * points at another file in the same format.
  */
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -20,7 +21,7 @@ static const char *
 vectors_path(void)
 {
 	const char *p = getenv("MIST_NOISE_VECTORS");
-	return p ? p : SRCDIR "/../shared/vectors/noise/cacophony-25519-chachapoly-blake2b.json";
+	return p ? p : SRCDIR "/tests/vectors/noise/cacophony-25519-chachapoly-blake2b.json";
 }
 
 static uint8_t *
@@ -152,7 +153,7 @@ Test(noise, replays_every_vector)
 	cr_log_info("replayed %zu vectors, %zu messages", vectors, messages);
 	cr_assert_gt(vectors, 0, "no vector of our cipher suite in the file");
 	if (strstr(vectors_path(), "cacophony-25519-chachapoly-blake2b.json")) {
-		cr_assert_eq(vectors, 59, "the shared cacophony file holds 59 vectors");
+		cr_assert_eq(vectors, 59, "the cacophony file holds 59 vectors");
 		cr_assert_eq(xxpsk3, 1);
 	}
 	json_free(doc);
