@@ -52,7 +52,9 @@ enum msg_type {
 	MSG_JOB_CLOSE = 88,
 	MSG_JOB_LIST = 89,
 	/* gateway (ACTOR_GATEWAY) */
-	MSG_CREDS = 90 /* req {op, name, role, id}: manage client credentials */
+	MSG_CREDS = 90, /* req {op, name, role, id}: manage client credentials */
+	/* accessories (ACTOR_DOCS, ACTOR_FILES): accessory/accessory.h */
+	MSG_ACC_REQUEST = 91 /* req [app, op, deadline_ms, caller, body] */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */
@@ -96,6 +98,8 @@ enum actor_wellknown {
 	ACTOR_GATEWAY = 4,  /* client connections, credentials */
 	ACTOR_FUNCTION = 5, /* runs task attempts on the executors */
 	ACTOR_DATA = 6,	    /* data manager: job owner, values held here */
+	ACTOR_DOCS = 7,	    /* accessory in front of the documents store */
+	ACTOR_FILES = 8,    /* accessory in front of the file store */
 	ACTOR_FIRST_DYNAMIC = 64
 };
 

@@ -1,6 +1,6 @@
 /*
  * mist.c -- libmist: the job client (API and ownership in include/mist.h;
- * the protocol in net/gateway.h and docs/PROTOCOL.md).
+ * the protocol in gateway/gateway.h and docs/PROTOCOL.md).
  *
  * One non-blocking socket.  Requests are envelopes appended to a plaintext
  * buffer; mist_process() seals what is queued into one frame, writes what
@@ -20,10 +20,10 @@
  */
 #include "config.h"
 #include "client/conn.h"
-#include "actors/jobs.h"
+#include "data/jobs.h"
 #include "actors/msgtype.h"
 #include "mist.h"
-#include "net/gateway.h"
+#include "gateway/gateway.h"
 #include "net/mp.h"
 #include "net/noise.h"
 #include "net/wire.h"

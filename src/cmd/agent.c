@@ -12,9 +12,10 @@
  */
 #include "config.h"
 #include "actors/admin.h"
-#include "actors/jobs.h"
-#include "actors/place.h"
-#include "net/gateway.h"
+#include "data/jobs.h"
+#include "function/function.h"
+#include "data/place.h"
+#include "gateway/gateway.h"
 #include "cmd/cmd.h"
 #include "mist.h"
 #include "net/addr.h"
@@ -674,7 +675,8 @@ cmd_agent(int argc, char **argv)
 		a->jobs.self.speed = meta.speed > 0 ? meta.speed : 1;
 		a->jobs.self.power = meta.power;
 		a->jobs.self.price = meta.price;
-		jobs_spawn(&a->sys, &a->jobs);
+		func_spawn(&a->sys, &a->jobs);
+		data_spawn(&a->sys, &a->jobs);
 		if (pcfg.nplugins > 0) {
 			char exe[4096];
 			size_t exelen = sizeof(exe);

@@ -8,7 +8,7 @@
  * as role admin.
  */
 #include "config.h"
-#include "actors/jobs.h"
+#include "data/jobs.h"
 #include "cmd/cmd.h"
 #include "exec/exec.h"
 #include "mist.h"

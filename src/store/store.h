@@ -33,8 +33,8 @@
 /** The tables (LMDB named databases). */
 enum store_table {
 	STORE_META,  /* node facts: boot count, keyring */
-	STORE_JOBS,  /* the job journal (actors/data.c) */
-	STORE_CREDS, /* client credentials (net/gateway.c) */
+	STORE_JOBS,  /* the job journal (data/data.c) */
+	STORE_CREDS, /* client credentials (gateway/gateway.c) */
 	STORE_TABLES
 };
 

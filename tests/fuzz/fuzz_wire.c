@@ -18,9 +18,10 @@
 #include "actors/msg.h"
 #include "net/link.h"
 #include "actors/actor.h"
-#include "actors/jobs.h"
+#include "data/jobs.h"
+#include "function/function.h"
 #include "actors/msgtype.h"
-#include "net/gateway.h"
+#include "gateway/gateway.h"
 #include "net/keyring.h"
 #include "net/noise.h"
 #include "net/mp.h"
@@ -123,7 +124,8 @@ fuzz_jobs(const uint8_t *data, size_t size)
 	jobs_config_default(&jn.cfg);
 	jn.cfg.max_tasks = 4096;
 	vstore_init(&jn.values);
-	jobs_spawn(&sys, &jn);
+	func_spawn(&sys, &jn);
+	data_spawn(&sys, &jn);
 	const char *fns[] = {"f", "g"};
 	jobs_set_functions(&jn, fns, 2);
 	actor_sys_run(&sys, 64);

@@ -33,8 +33,8 @@
  * Ownership: gateway_spawn() allocates everything; the actor frees it on
  * MSG_STOP, closing connections and the listener asynchronously.
  */
-#ifndef MIST_NET_GATEWAY_H_INCLUDED
-#define MIST_NET_GATEWAY_H_INCLUDED
+#ifndef MIST_GATEWAY_GATEWAY_H_INCLUDED
+#define MIST_GATEWAY_GATEWAY_H_INCLUDED
 
 #include <stdint.h>
 #include <uv.h>

@@ -9,8 +9,8 @@
  * Ownership: the store owns the bytes.  vstore_get() returns a pointer
  * valid until the next vstore_put/vstore_free* call on the same store.
  */
-#ifndef MIST_ACTORS_VSTORE_H_INCLUDED
-#define MIST_ACTORS_VSTORE_H_INCLUDED
+#ifndef MIST_DATA_VSTORE_H_INCLUDED
+#define MIST_DATA_VSTORE_H_INCLUDED
 
 #include <stdint.h>
 

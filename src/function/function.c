@@ -9,8 +9,9 @@
  * the owner only learns their sizes.
  */
 #include "config.h"
-#include "actors/jobs.h"
-#include "actors/graph.h"
+#include "function/function.h"
+#include "data/jobs.h"
+#include "data/graph.h"
 #include "mist.h"
 #include "net/mp.h"
 #include "util/buf.h"
@@ -335,8 +336,6 @@ func_fn(struct actor *self, struct msg *m)
 			actor_reply_error(self, m, MIST_EUNKNOWN);
 	}
 }
-
-struct func *func_spawn(struct actor_sys *sys, struct jobs_node *jn);
 
 struct func *
 func_spawn(struct actor_sys *sys, struct jobs_node *jn)

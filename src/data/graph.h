@@ -2,7 +2,7 @@
  * graph.h -- a job's task graph and the bookkeeping of its values.
  *
  * Pure data structure: no messages, no clock, no I/O -- the job owner
- * (actors/data.c) drives it and the unit tests check every transition.
+ * (data/data.c) drives it and the unit tests check every transition.
  *
  * Tasks are numbered 1, 2, ... in the order the client adds them, and a
  * task may only read outputs of tasks added before it: the graph is acyclic
@@ -32,8 +32,8 @@
  * strings.  Pointers returned by graph_task() are valid until the next
  * call that adds tasks.
  */
-#ifndef MIST_ACTORS_GRAPH_H_INCLUDED
-#define MIST_ACTORS_GRAPH_H_INCLUDED
+#ifndef MIST_DATA_GRAPH_H_INCLUDED
+#define MIST_DATA_GRAPH_H_INCLUDED
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -8,7 +8,7 @@
  * of a million tasks must not overflow the stack.
  */
 #include "config.h"
-#include "actors/graph.h"
+#include "data/graph.h"
 #include "mist.h"
 #include "util/mem.h"
 

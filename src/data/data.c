@@ -23,9 +23,9 @@
  * are queued or running on a node; ready tasks beyond that wait here.
  */
 #include "config.h"
-#include "actors/graph.h"
-#include "actors/jobs.h"
-#include "actors/place.h"
+#include "data/graph.h"
+#include "data/jobs.h"
+#include "data/place.h"
 #include "mist.h"
 #include "net/mp.h"
 #include "net/swim.h"
@@ -1491,13 +1491,9 @@ data_fn(struct actor *self, struct msg *m)
 	}
 }
 
-struct func *func_spawn(struct actor_sys *sys, struct jobs_node *jn);
-
 int
-jobs_spawn(struct actor_sys *sys, struct jobs_node *jn)
+data_spawn(struct actor_sys *sys, struct jobs_node *jn)
 {
-	if (func_spawn(sys, jn) == NULL)
-		return MIST_EEXIST;
 	struct data *d = xcalloc(1, sizeof(*d));
 	d->jn = jn;
 	map_init(&d->nodes, 3);

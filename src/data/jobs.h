@@ -16,13 +16,13 @@
  * agent's) holding the vstore; each spawn allocates its actor's state,
  * freed on MSG_STOP.  The pool belongs to the agent.
  */
-#ifndef MIST_ACTORS_JOBS_H_INCLUDED
-#define MIST_ACTORS_JOBS_H_INCLUDED
+#ifndef MIST_DATA_JOBS_H_INCLUDED
+#define MIST_DATA_JOBS_H_INCLUDED
 
 #include <stdint.h>
 
 #include "actors/actor.h"
-#include "actors/vstore.h"
+#include "data/vstore.h"
 #include "exec/exec.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -66,8 +66,9 @@ struct jobs_node {
 	struct func *func;   /* the function actor's state */
 };
 
-/** Spawns ACTOR_FUNCTION and ACTOR_DATA; resumes journalled jobs. */
-int jobs_spawn(struct actor_sys *sys, struct jobs_node *jn);
+/** Spawns ACTOR_DATA and resumes journalled jobs (the function actor is
+ * function/function.h's func_spawn()).  0 or MIST_EEXIST. */
+int data_spawn(struct actor_sys *sys, struct jobs_node *jn);
 /** The pool's done callback (ctx: the struct jobs_node). */
 void jobs_pool_done(void *ctx, uint64_t key, int status, const char *err,
 		    const struct mist_blob *outs, uint32_t nout,

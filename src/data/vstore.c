@@ -3,7 +3,7 @@
  * for the (rare) 64-bit collisions.
  */
 #include "config.h"
-#include "actors/vstore.h"
+#include "data/vstore.h"
 #include "util/mem.h"
 
 #include <stdbool.h>

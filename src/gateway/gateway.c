@@ -8,8 +8,8 @@
  * A connection with max_inflight requests unanswered stops being read.
  */
 #include "config.h"
-#include "net/gateway.h"
-#include "actors/jobs.h"
+#include "gateway/gateway.h"
+#include "data/jobs.h"
 #include "mist.h"
 #include "net/addr.h"
 #include "net/mp.h"

@@ -3,7 +3,7 @@
  * docs/PLACEMENT.md).  A handful of candidates per task: a linear pass.
  */
 #include "config.h"
-#include "actors/place.h"
+#include "data/place.h"
 #include "util/num.h"
 
 #include <math.h> /* INFINITY: a constant, no libm */

@@ -23,8 +23,8 @@
  *         inputs already on the node, then by the shorter queue, then by
  *         node id (deterministic).
  */
-#ifndef MIST_ACTORS_PLACE_H_INCLUDED
-#define MIST_ACTORS_PLACE_H_INCLUDED
+#ifndef MIST_DATA_PLACE_H_INCLUDED
+#define MIST_DATA_PLACE_H_INCLUDED
 
 #include <stdint.h>
 
