@@ -18,7 +18,7 @@
  * later tasks need and the owner must recompute them.
  */
 #include "mist.h"
-#include "net/gateway.h"
+#include "gateway/gateway.h"
 #include "net/noise.h"
 #include "proc.h"
 #include "testutil.h"

@@ -1,9 +1,9 @@
 /*
- * test_graph.c -- task graph bookkeeping (actors/graph.c) and placement
- * decisions (actors/place.c), both pure: no network, no clock.
+ * test_graph.c -- task graph bookkeeping (data/graph.c) and placement
+ * decisions (data/place.c), both pure: no network, no clock.
  */
-#include "actors/graph.h"
-#include "actors/place.h"
+#include "data/graph.h"
+#include "data/place.h"
 #include "mist.h"
 
 #include <criterion/criterion.h>
