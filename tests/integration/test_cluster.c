@@ -471,9 +471,17 @@ Test(cluster, keys_rotate_on_a_running_cluster)
 			keyfile, NULL};
 	cr_assert_eq(proc_run(argv, NULL, 10000), 1);
 	strcpy(keyfile, newfile);
-	sleep(3); /* several gossip rounds under the new key only */
-	for (int i = 0; i < 3; i++)
-		cr_assert_eq(alive_count(&ag[i]), 3);
+	/* Several gossip rounds under the new key only: the 3 s of polling
+	 * span three probe periods (1 s each), and every member must
+	 * stay alive in every view at every poll -- a key mismatch would
+	 * fail the probes and show as a suspect within one period. */
+	for (int poll = 0; poll < 30; poll++) {
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(alive_count(&ag[i]), 3,
+				     "%s lost a member under the new key",
+				     ag[i].name);
+		usleep(100000);
+	}
 	/* and the keyring survives a restart */
 	cr_assert_eq(proc_stop(ag[1].pid, SIGTERM, 10000), 0);
 	agent_start(&ag[1], "127.0.0.2", ag[0].addr, NULL);
