@@ -8,6 +8,10 @@
  * libuv seams (net/loop.h), actors spawned with a handler and state,
  * requests whose reply (or timeout) always comes back, and an orderly
  * shutdown in which every actor gets MSG_STOP last.
+ *
+ * Unlike the other examples it is not a libmist client: the actor runtime
+ * is internal (src/actors/, src/net/loop.h), not part of the installed
+ * library, so it is built against the internal headers and libmist-core.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 #include "config.h"
 #include "client/conn.h"
-#include "net/addr.h"
+#include "client/tcp.h"
 #include "net/wire.h"
 #include "mist.h"
 #include "util/mem.h"
@@ -14,30 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t
-conn_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-conn_wait(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		int64_t left = deadline - conn_now_ms();
-		if (left <= 0)
-			return MIST_ETIMEDOUT;
-		struct pollfd p = {fd, events, 0};
-		int rc = poll(&p, 1, (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc < 0 && errno != EINTR)
-			return MIST_EIO;
-	}
-}
 
 static int
 conn_write_all(struct conn *c, const uint8_t *p, size_t n, int64_t deadline)
@@ -152,36 +128,6 @@ conn_handshake(struct conn *c, const uint8_t psk[32], int64_t deadline)
 	buf_destroy(&hello);
 	noise_hs_wipe(&hs);
 	return rc;
-}
-
-int
-conn_tcp_connect(const char *addr, int timeout_ms, int *fd)
-{
-	struct sockaddr_storage sa;
-	*fd = -1;
-	if (addr_parse(addr, &sa) != 0)
-		return MIST_EINVAL;
-	*fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (*fd < 0)
-		return MIST_EIO;
-	int64_t deadline = conn_now_ms() + timeout_ms;
-	socklen_t len = sa.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-						: sizeof(struct sockaddr_in6);
-	if (connect(*fd, (struct sockaddr *)&sa, len) != 0) {
-		if (errno != EINPROGRESS)
-			return MIST_EUNREACHABLE;
-		int rc = conn_wait(*fd, POLLOUT, deadline);
-		if (rc != 0)
-			return rc;
-		int err = 0;
-		socklen_t el = sizeof(err);
-		getsockopt(*fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		if (err != 0)
-			return MIST_EUNREACHABLE;
-	}
-	int one = 1;
-	setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return 0;
 }
 
 int

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "actors/msg.h"
+#include "client/tcp.h" /* conn_tcp_connect(), shared with libmist */
 #include "net/identity.h"
 #include "net/link.h"
 #include "net/noise.h"
@@ -46,11 +47,5 @@ int conn_open(struct conn *c, const char *addr, const uint8_t psk[32],
 int conn_request(struct conn *c, uint32_t actor, uint32_t type,
 		 const void *body, uint32_t len, struct msg **reply);
 void conn_close(struct conn *c);
-/**
- * A non-blocking TCP connection to @a addr within @a timeout_ms (shared
- * with libmist).  0 and *fd, or MIST_EINVAL, MIST_EUNREACHABLE,
- * MIST_ETIMEDOUT, MIST_EIO; *fd (>= 0) is the caller's to close either way.
- */
-int conn_tcp_connect(const char *addr, int timeout_ms, int *fd);
 
 #endif

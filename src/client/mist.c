@@ -19,11 +19,11 @@
  * holds, so numbering can never go wrong silently.
  */
 #include "config.h"
-#include "client/conn.h"
-#include "data/jobs.h"
+#include "client/tcp.h"
+#include "data/jobs_proto.h"
 #include "actors/msgtype.h"
 #include "mist.h"
-#include "gateway/gateway.h"
+#include "gateway/native_proto.h"
 #include "net/mp.h"
 #include "net/noise.h"
 #include "net/wire.h"

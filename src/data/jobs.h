@@ -22,18 +22,16 @@
 #include <stdint.h>
 
 #include "actors/actor.h"
+#include "data/jobs_proto.h"
 #include "data/vstore.h"
 #include "exec/exec.h"
 #include "store/store.h"
 #include "util/buf.h"
 
-/** Client roles (credentials). */
-enum job_role { ROLE_SUBMIT = 1, ROLE_ADMIN = 2 };
-
-/** Largest chunk of a value in one message. */
-#define JOBS_CHUNK (256u << 10)
-/** Largest value (a task output). */
-#define JOBS_MAX_VALUE (EXEC_MAX_FRAME / 2)
+/* The roles, JOBS_CHUNK and JOBS_MAX_VALUE are in data/jobs_proto.h (the
+ * client's header too); the largest value is half an executor frame. */
+_Static_assert(JOBS_MAX_VALUE == EXEC_MAX_FRAME / 2,
+	       "JOBS_MAX_VALUE (data/jobs_proto.h) is half of EXEC_MAX_FRAME");
 
 struct jobs_self {
 	char name[64];

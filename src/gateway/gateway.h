@@ -40,14 +40,8 @@
 #include <uv.h>
 
 #include "actors/actor.h"
+#include "gateway/native_proto.h" /* GATEWAY_*, CRED_TEXT_LEN, cred_parse() */
 #include "store/store.h"
-
-#define GATEWAY_PROTOCOL "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2b"
-#define GATEWAY_PROLOGUE "mist/client/1"
-#define GATEWAY_VERSION 1
-#define GATEWAY_SKEW_MS 120000
-/** "mist1:" + 16 hex + ":" + 64 hex */
-#define CRED_TEXT_LEN 87
 
 struct gateway_config {
 	uint32_t max_frame;
@@ -68,10 +62,5 @@ struct gateway *gateway_spawn(struct actor_sys *sys, uv_loop_t *loop,
 			      const char *addr, int *err);
 /** The bound address "ip:port". */
 void gateway_bound_addr(const struct gateway *g, char *out, size_t len);
-
-/** Parses "mist1:<id hex>:<secret hex>".  0 or MIST_EINVAL. */
-int cred_parse(const char *text, uint64_t *id, uint8_t secret[32]);
-/** Formats a credential (out: CRED_TEXT_LEN + 1 bytes). */
-void cred_format(char *out, uint64_t id, const uint8_t secret[32]);
 
 #endif
