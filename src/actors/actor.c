@@ -6,15 +6,13 @@
 #include "config.h"
 #include "actors/actor.h"
 #include "mist.h"
+#include "util/container.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define container_of(p, type, member)                                          \
-	((type *)((char *)(p)-offsetof(type, member)))
 
 enum { TIMER_USER, TIMER_REQUEST };
 

@@ -90,6 +90,7 @@
 #include "net/addr.h"
 #include "net/mp.h"
 #include "util/buf.h"
+#include "util/container.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/num.h"
@@ -109,9 +110,6 @@ enum { TAG_PROBE = 1, TAG_PROBE_TIMEOUT, TAG_GOSSIP, TAG_PUSHPULL, TAG_REAP,
 #define SWIM_CONFIRM_MAX 16 /* distinct confirmations counted */
 #define SWIM_SYNC_TIMEOUT_MS 10000
 #define SWIM_MAX_SYNC 65536 /* members in one push/pull */
-
-#define container_of(p, type, member)                                          \
-	((type *)((char *)(p)-offsetof(type, member)))
 
 struct swim_member {
 	uint64_t node;
