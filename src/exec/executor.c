@@ -181,7 +181,7 @@ run_one(const uint8_t *p, size_t n, const struct xfn *fns, uint32_t nfns,
 	msgpack_pack_uint32(&pk, x.failed ? 1 : 0);
 	msgpack_pack_uint64(&pk, dt);
 	if (x.failed) {
-		msgpack_pack_str_with_body(&pk, x.err, strlen(x.err));
+		mp_pack_str(&pk, x.err);
 	} else {
 		msgpack_pack_array(&pk, (uint32_t)nout);
 		for (uint32_t i = 0; i < nout; i++)
@@ -244,8 +244,7 @@ executor_main(int fd, char *const *plugins, int nplugins,
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_array(&pk, nfns);
 	for (uint32_t i = 0; i < nfns; i++)
-		msgpack_pack_str_with_body(&pk, fns[i].name,
-					   strlen(fns[i].name));
+		mp_pack_str(&pk, fns[i].name);
 	frame_end(&out, at);
 	int status = 0;
 	uint64_t flushed;
