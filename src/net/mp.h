@@ -122,9 +122,9 @@ enum mp_field_type {
 	MP_FIELD_INT,	 /* int64_t */
 	MP_FIELD_BOOL,	 /* bool */
 	MP_FIELD_DOUBLE, /* double: float32, float64 or an integer */
-	MP_FIELD_STR,	 /* const char * and uint32_t length (not terminated) */
-	MP_FIELD_BIN,	 /* const uint8_t * and uint32_t length */
-	MP_FIELD_OBJ,	 /* any one object, validated: its bytes and length */
+	MP_FIELD_STR,	 /* const char *, uint32_t length (no NUL) */
+	MP_FIELD_BIN,	 /* const uint8_t *, uint32_t length */
+	MP_FIELD_OBJ,	 /* any one object, validated: bytes, length */
 	MP_FIELD_FN,	 /* a callback reads the value */
 };
 
