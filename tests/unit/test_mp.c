@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mist.h"
