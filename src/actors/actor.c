@@ -6,15 +6,14 @@
 #include "config.h"
 #include "actors/actor.h"
 #include "mist.h"
+#include "util/container.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define container_of(p, type, member)                                          \
-	((type *)((char *)(p)-offsetof(type, member)))
 
 enum { TIMER_USER, TIMER_REQUEST };
 
@@ -140,6 +139,10 @@ actor_sys_init(struct actor_sys *sys, uint64_t node,
 	 * does not match replies meant for its previous life.
 	 */
 	sys->next_corr = rng_next(&sys->rng) >> 1;
+	const char *check = getenv("MIST_CHECK_TURNS");
+	sys->check_turns = check != NULL && (check[0] == '0' || check[0] == '1')
+				   ? check[0] == '1'
+				   : ACTOR_CHECK_TURNS_DEFAULT;
 }
 
 struct actor *
@@ -155,6 +158,7 @@ actor_spawn(struct actor_sys *sys, uint32_t id, const char *name, actor_fn fn,
 	}
 	struct actor *a = xcalloc(1, sizeof(*a));
 	a->id = id;
+	a->born = sys->runs;
 	a->name = name;
 	a->sys = sys;
 	a->fn = fn;
@@ -282,8 +286,9 @@ sys_send(struct actor_sys *sys, struct actor *self, struct msg *m)
 	return rc;
 }
 
-int
-actor_send(struct actor *self, struct actor_ref to, struct msg *m)
+/* actor_send() without the turn check: for the callers that made it. */
+static int
+actor_send_from(struct actor *self, struct actor_ref to, struct msg *m)
 {
 	m->from = actor_ref_of(self);
 	m->to = to;
@@ -291,34 +296,70 @@ actor_send(struct actor *self, struct actor_ref to, struct msg *m)
 }
 
 int
+actor_send(struct actor *self, struct actor_ref to, struct msg *m)
+{
+	actor_turn_assert(self, "actor_send");
+	return actor_send_from(self, to, m);
+}
+
+int
 actor_tell(struct actor *self, struct actor_ref to, uint32_t type,
 	   const void *body, uint32_t len)
 {
-	return actor_send(self, to, msg_new(type, body, len));
+	actor_turn_assert(self, "actor_tell");
+	return actor_send_from(self, to, msg_new(type, body, len));
 }
 
 int
 actor_reply(struct actor *self, const struct msg *req, uint32_t type,
 	    const void *body, uint32_t len)
 {
+	actor_turn_assert(self, "actor_reply");
 	if (!(req->flags & MSG_F_REQUEST))
 		return MIST_EINVAL;
 	struct msg *m = msg_new(type, body, len);
 	m->flags = MSG_F_REPLY;
 	m->corr = req->corr;
-	return actor_send(self, req->from, m);
+	return actor_send_from(self, req->from, m);
 }
 
 int
 actor_reply_error(struct actor *self, const struct msg *req, int status)
 {
+	actor_turn_assert(self, "actor_reply_error");
 	if (!(req->flags & MSG_F_REQUEST))
 		return MIST_EINVAL;
 	struct msg *m = msg_new(MSG_ERROR, NULL, 0);
 	m->flags = MSG_F_REPLY;
 	m->status = (int16_t)status;
 	m->corr = req->corr;
-	return actor_send(self, req->from, m);
+	return actor_send_from(self, req->from, m);
+}
+
+/* ---------------------------------------------------------- turn check */
+
+void
+actor_turn_fail(const struct actor *self, const char *fn)
+{
+	const struct actor_sys *sys = self->sys;
+	if (self->born == sys->runs)
+		return; /* under construction: its spawner sets it up */
+	char running[96];
+	const char *hint;
+	if (sys->current != NULL) {
+		snprintf(running, sizeof(running), "actor '%s' (%u) is running",
+			 sys->current->name, sys->current->id);
+		hint = "send it a message instead";
+	} else {
+		snprintf(running, sizeof(running), "no actor is running");
+		hint = "an I/O callback must deliver a message to it instead "
+		       "(actor_sys_deliver, net/loop.h)";
+	}
+	/* stderr, not the log: the log may be filtered, this must be seen */
+	fprintf(stderr, "mist: %s: actor '%s' (%u) acts outside its turn (%s); "
+			"%s\n",
+		fn, self->name, self->id, running, hint);
+	abort();
 }
 
 /* ------------------------------------------------------------ requests */
@@ -337,6 +378,7 @@ actor_request(struct actor *self, struct actor_ref to, uint32_t type,
 	      const void *body, uint32_t len, uint32_t timeout_ms,
 	      uint64_t *corr_out)
 {
+	actor_turn_assert(self, "actor_request");
 	struct actor_sys *sys = self->sys;
 	uint64_t corr = ++sys->next_corr;
 	struct actor_pending *p = xcalloc(1, sizeof(*p));
@@ -352,16 +394,28 @@ actor_request(struct actor *self, struct actor_ref to, uint32_t type,
 	m->flags = MSG_F_REQUEST;
 	m->corr = corr;
 	m->deadline = now + timeout_ms;
-	actor_send(self, to, m); /* a failure queues the error reply */
+	actor_send_from(self, to, m); /* a failure queues the error reply */
 }
 
 /* -------------------------------------------------------------- timers */
+
+static void
+timer_unlink(struct actor_sys *sys, struct actor_timer *t)
+{
+	if (heap_node_is_linked(&t->hn))
+		heap_remove(&sys->timers, &t->hn);
+	if (t->queued != NULL) {
+		t->queued->ptr = NULL; /* stale: dropped at delivery */
+		t->queued = NULL;
+	}
+}
 
 void
 actor_timer_start(struct actor *self, struct actor_timer *t, uint64_t ms,
 		  uint64_t repeat, uint64_t tag)
 {
-	actor_timer_stop(self, t);
+	actor_turn_assert(self, "actor_timer_start");
+	timer_unlink(self->sys, t);
 	t->actor = self->id;
 	t->tag = tag;
 	t->repeat = repeat;
@@ -372,12 +426,8 @@ actor_timer_start(struct actor *self, struct actor_timer *t, uint64_t ms,
 void
 actor_timer_stop(struct actor *self, struct actor_timer *t)
 {
-	if (heap_node_is_linked(&t->hn))
-		heap_remove(&self->sys->timers, &t->hn);
-	if (t->queued != NULL) {
-		t->queued->ptr = NULL; /* stale: dropped at delivery */
-		t->queued = NULL;
-	}
+	actor_turn_assert(self, "actor_timer_stop");
+	timer_unlink(self->sys, t);
 }
 
 int
@@ -478,6 +528,7 @@ uint32_t
 actor_sys_run(struct actor_sys *sys, uint32_t max_turns)
 {
 	uint32_t handled = 0;
+	sys->runs++; /* ends the construction of actors spawned before */
 	for (uint32_t turn = 0; turn < max_turns && sys->run_head; turn++) {
 		struct actor *a = sys->run_head;
 		sys->run_head = a->next_run;
@@ -499,7 +550,10 @@ actor_sys_run(struct actor_sys *sys, uint32_t max_turns)
 				msg_delete(m);
 				continue;
 			}
+			struct actor *outer = sys->current; /* NULL: not nested */
+			sys->current = a;
 			a->fn(a, m);
+			sys->current = outer;
 			handled++;
 			if (m->type == MSG_STOP) {
 				a->stopped = true;
@@ -517,6 +571,7 @@ actor_sys_run(struct actor_sys *sys, uint32_t max_turns)
 			sys_schedule(sys, a);
 	}
 	sys->stats.delivered += handled;
+	sys->runs++; /* and of those spawned during this run */
 	return handled;
 }
 

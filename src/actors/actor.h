@@ -32,6 +32,20 @@
  *
  * Threading: a system and its actors belong to one thread.  The system has
  * no global state, so one system per scheduler thread can follow.
+ *
+ * Turns are checked.  An actor acts -- sends, replies, starts and stops its
+ * timers -- only in its own turn, inside actor_sys_run(); an I/O callback
+ * never acts for an actor, it delivers a message to it (actor_sys_deliver,
+ * as net/udp.c and net/link.c do) and the actor acts when that message is
+ * handled (net/loop.h).  In debug builds (NDEBUG not defined) the functions
+ * below that take `struct actor *self` abort, naming the actor and the
+ * function, when @a self is not the actor whose turn it is
+ * (sys->current); one pointer compare on the usual path.  Exempt is an
+ * actor's construction: from actor_spawn() until the scheduler next starts
+ * or ends a run (sys->runs moves), its spawner may start its timers and
+ * send for it.  The check is switched by sys->check_turns, set by
+ * actor_sys_init() from MIST_CHECK_TURNS ("1" on, "0" off) or else
+ * ACTOR_CHECK_TURNS_DEFAULT.
  */
 #ifndef MIST_ACTORS_ACTOR_H_INCLUDED
 #define MIST_ACTORS_ACTOR_H_INCLUDED
@@ -90,6 +104,7 @@ struct actor_timer {
 
 struct actor {
 	uint32_t id;
+	uint64_t born; /* sys->runs at spawn: under construction while equal */
 	const char *name; /* static string */
 	struct actor_sys *sys;
 	actor_fn fn;
@@ -126,7 +141,19 @@ struct actor_sys {
 	struct rng rng;
 	bool stopping;
 	struct actor_sys_stats stats;
+	struct actor *current; /* the actor in its turn, or NULL */
+	uint64_t runs;	       /* starts and ends of actor_sys_run */
+	bool check_turns;      /* abort on an actor acting outside its turn */
 };
+
+/*
+ * Off for now: the gateway's read callback, the executor pool's done
+ * callback (function/function.c, jobs_pool_done) and the agent's
+ * pool-ready callback still act for actors from libuv callbacks; they are
+ * being moved into turns.  Switch it on once they are (tests/unit/
+ * test_actor.c runs with it on; MIST_CHECK_TURNS=1 turns it on anywhere).
+ */
+#define ACTOR_CHECK_TURNS_DEFAULT false
 
 /** @a seed feeds the system's PRNG (correlation ids, actors' choices). */
 void actor_sys_init(struct actor_sys *sys, uint64_t node,
@@ -171,6 +198,26 @@ int actor_reply_error(struct actor *self, const struct msg *req, int status);
 void actor_timer_start(struct actor *self, struct actor_timer *t, uint64_t ms,
 		       uint64_t repeat, uint64_t tag);
 void actor_timer_stop(struct actor *self, struct actor_timer *t);
+
+/** Aborts, naming @a self and @a fn, unless @a self is being constructed
+ * (the slow path of actor_turn_assert). */
+void actor_turn_fail(const struct actor *self, const char *fn);
+
+/**
+ * The turn check (see the top of this file): for the functions above, and
+ * for any module function that acts for or mutates @a self.
+ */
+static inline void
+actor_turn_assert(const struct actor *self, const char *fn)
+{
+#ifndef NDEBUG
+	if (self->sys->check_turns && self != self->sys->current)
+		actor_turn_fail(self, fn);
+#else
+	(void)self;
+	(void)fn;
+#endif
+}
 
 /**
  * Entry for I/O sources (links): queues a message from the network for a

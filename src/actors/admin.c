@@ -38,6 +38,8 @@ struct ping {
 /* A cluster-wide key operation in progress (one at a time). */
 #define KEYS_TIMEOUT_MS 5000
 #define KEYS_MAX_DISTINCT 16
+/* Keys one node reports at most: a keyring's size (KEYRING_MAX, net/keyring.h) */
+#define KEYS_PER_NODE 8
 struct keys_op {
 	bool active;
 	struct msg *req; /* header of the client's request */
@@ -64,14 +66,6 @@ struct echo {
 	uint64_t sunk;
 };
 
-/* ------------------------------------------------------------ helpers */
-
-static void
-pack_str(msgpack_packer *pk, const char *s)
-{
-	msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
 /* --------------------------------------------------------------- ping */
 
 static int
@@ -93,11 +87,11 @@ ping_finish(struct actor *self, struct ping *p, int status)
 		msgpack_packer_init(&pk, &b, buf_msgpack_write);
 		uint32_t done = p->flood ? p->count : p->done;
 		msgpack_pack_map(&pk, p->flood ? 3 : 8);
-		pack_str(&pk, "count");
+		mp_pack_str(&pk, "count");
 		msgpack_pack_uint32(&pk, done);
-		pack_str(&pk, "errors");
+		mp_pack_str(&pk, "errors");
 		msgpack_pack_uint32(&pk, p->errors);
-		pack_str(&pk, "elapsed_ns");
+		mp_pack_str(&pk, "elapsed_ns");
 		msgpack_pack_uint64(&pk, elapsed);
 		if (!p->flood) {
 			qsort(p->rtt, p->done, sizeof(*p->rtt), cmp_u64);
@@ -105,15 +99,15 @@ ping_finish(struct actor *self, struct ping *p, int status)
 			for (uint32_t i = 0; i < p->done; i++)
 				sum += p->rtt[i];
 			uint32_t last = p->done ? p->done - 1 : 0;
-			pack_str(&pk, "min_ns");
+			mp_pack_str(&pk, "min_ns");
 			msgpack_pack_uint64(&pk, p->done ? p->rtt[0] : 0);
-			pack_str(&pk, "avg_ns");
+			mp_pack_str(&pk, "avg_ns");
 			msgpack_pack_uint64(&pk, p->done ? sum / p->done : 0);
-			pack_str(&pk, "p50_ns");
+			mp_pack_str(&pk, "p50_ns");
 			msgpack_pack_uint64(&pk, p->done ? p->rtt[last / 2] : 0);
-			pack_str(&pk, "p99_ns");
+			mp_pack_str(&pk, "p99_ns");
 			msgpack_pack_uint64(&pk, p->done ? p->rtt[last * 99 / 100] : 0);
-			pack_str(&pk, "max_ns");
+			mp_pack_str(&pk, "max_ns");
 			msgpack_pack_uint64(&pk, p->done ? p->rtt[last] : 0);
 		}
 		actor_reply(self, p->req, MSG_PING, b.data, (uint32_t)b.len);
@@ -162,26 +156,13 @@ ping_start(struct actor *self, struct admin *ad, const struct msg *req)
 	}
 	uint64_t node = 0, count = 1, size = 100;
 	bool flood = false;
-	struct mp_cur c;
-	uint32_t n;
-	mp_cur_init(&c, req->body, req->len);
-	int rc = mp_read_map(&c, &n);
-	for (uint32_t i = 0; rc == 0 && i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		if ((rc = mp_read_str(&c, &k, &kl)) != 0)
-			break;
-		if (mp_str_eq(k, kl, "node"))
-			rc = mp_read_uint(&c, &node);
-		else if (mp_str_eq(k, kl, "count"))
-			rc = mp_read_uint(&c, &count);
-		else if (mp_str_eq(k, kl, "size"))
-			rc = mp_read_uint(&c, &size);
-		else if (mp_str_eq(k, kl, "flood"))
-			rc = mp_read_bool(&c, &flood);
-		else
-			rc = mp_skip(&c);
-	}
+	const struct mp_field f[] = {
+		MP_UINT("node", &node, false),
+		MP_UINT("count", &count, false),
+		MP_UINT("size", &size, false),
+		MP_BOOL("flood", &flood, false),
+	};
+	int rc = mp_decode_fields(req->body, req->len, f, MP_NFIELDS(f), NULL);
 	if (rc != 0 || count == 0 || count > ADMIN_PING_MAX_COUNT ||
 	    (!flood && count > ADMIN_PING_MAX_RTTS) ||
 	    size < sizeof(uint32_t) || size > ADMIN_PING_MAX_SIZE) {
@@ -260,37 +241,29 @@ static const char *const key_ops[] = {"list", "install", "use", "remove"};
 static int
 keys_parse(const struct msg *m, enum admin_key_op *op, uint8_t key[32])
 {
-	struct mp_cur c;
-	uint32_t n;
-	int have_op = 0, have_key = 0;
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_read_map(&c, &n) != 0)
+	const char *name = NULL;
+	const uint8_t *b = NULL;
+	uint32_t namelen = 0, blen = 0;
+	const struct mp_field f[] = {
+		MP_STR("op", &name, &namelen, true),
+		MP_BIN("key", &b, &blen, false),
+	};
+	if (mp_decode_fields(m->body, m->len, f, MP_NFIELDS(f), NULL) != 0)
 		return MIST_EINVAL;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k, *v;
-		const uint8_t *b;
-		uint32_t kl, vl;
-		if (mp_read_str(&c, &k, &kl) != 0)
+	int found = -1;
+	for (int j = 0; j < 4; j++)
+		if (mp_str_eq(name, namelen, key_ops[j]))
+			found = j;
+	if (found < 0)
+		return MIST_EINVAL;
+	*op = (enum admin_key_op)found;
+	if (b != NULL) {
+		if (blen != 32)
 			return MIST_EINVAL;
-		if (mp_str_eq(k, kl, "op")) {
-			if (mp_read_str(&c, &v, &vl) != 0)
-				return MIST_EINVAL;
-			for (int j = 0; j < 4; j++)
-				if (mp_str_eq(v, vl, key_ops[j])) {
-					*op = (enum admin_key_op)j;
-					have_op = 1;
-				}
-		} else if (mp_str_eq(k, kl, "key")) {
-			if (mp_read_bin(&c, &b, &vl) != 0 || vl != 32)
-				return MIST_EINVAL;
-			memcpy(key, b, 32);
-			have_key = 1;
-		} else if (mp_skip(&c) != 0) {
-			return MIST_EINVAL;
-		}
+		memcpy(key, b, 32);
+	} else if (*op != KEYS_LIST) {
+		return MIST_EINVAL;
 	}
-	if (!have_op || (*op != KEYS_LIST && !have_key))
-		return MIST_EINVAL;
 	return 0;
 }
 
@@ -300,10 +273,10 @@ keys_body(struct buf *b, enum admin_key_op op, const uint8_t key[32])
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, b, buf_msgpack_write);
 	msgpack_pack_map(&pk, op == KEYS_LIST ? 1 : 2);
-	pack_str(&pk, "op");
-	pack_str(&pk, key_ops[op]);
+	mp_pack_str(&pk, "op");
+	mp_pack_str(&pk, key_ops[op]);
 	if (op != KEYS_LIST) {
-		pack_str(&pk, "key");
+		mp_pack_str(&pk, "key");
 		msgpack_pack_bin_with_body(&pk, key, 32);
 	}
 }
@@ -313,7 +286,7 @@ static void
 keys_local(struct actor *self, struct admin *ad, const struct msg *m)
 {
 	enum admin_key_op op;
-	uint8_t key[32], keys[8][32];
+	uint8_t key[32], keys[KEYS_PER_NODE][32];
 	int n = 0, primary = 0;
 	int rc = keys_parse(m, &op, key);
 	if (rc == 0)
@@ -328,11 +301,11 @@ keys_local(struct actor *self, struct admin *ad, const struct msg *m)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_map(&pk, 2);
-	pack_str(&pk, "keys");
+	mp_pack_str(&pk, "keys");
 	msgpack_pack_array(&pk, (uint32_t)n);
 	for (int i = 0; i < n; i++)
 		msgpack_pack_bin_with_body(&pk, keys[i], 32);
-	pack_str(&pk, "primary");
+	mp_pack_str(&pk, "primary");
 	msgpack_pack_uint32(&pk, (uint32_t)primary);
 	actor_reply(self, m, MSG_KEYS_LOCAL, b.data, (uint32_t)b.len);
 	buf_destroy(&b);
@@ -347,7 +320,7 @@ keys_fail(struct keys_op *k, uint64_t node, int status)
 		 mist_strerror(status));
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &k->failed, buf_msgpack_write);
-	msgpack_pack_str_with_body(&pk, line, strlen(line));
+	mp_pack_str(&pk, line);
 	k->nfailed++;
 }
 
@@ -358,22 +331,22 @@ keys_finish(struct actor *self, struct keys_op *k)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_map(&pk, 4);
-	pack_str(&pk, "nodes");
+	mp_pack_str(&pk, "nodes");
 	msgpack_pack_uint32(&pk, k->nodes);
-	pack_str(&pk, "ok");
+	mp_pack_str(&pk, "ok");
 	msgpack_pack_uint32(&pk, k->ok);
-	pack_str(&pk, "failed");
+	mp_pack_str(&pk, "failed");
 	msgpack_pack_array(&pk, k->nfailed);
 	buf_append(&b, k->failed.data, k->failed.len);
-	pack_str(&pk, "keys");
+	mp_pack_str(&pk, "keys");
 	msgpack_pack_array(&pk, (uint32_t)k->nseen);
 	for (int i = 0; i < k->nseen; i++) {
 		msgpack_pack_map(&pk, 3);
-		pack_str(&pk, "key");
+		mp_pack_str(&pk, "key");
 		msgpack_pack_bin_with_body(&pk, k->seen[i], 32);
-		pack_str(&pk, "nodes");
+		mp_pack_str(&pk, "nodes");
 		msgpack_pack_uint32(&pk, k->count[i]);
-		pack_str(&pk, "primary");
+		mp_pack_str(&pk, "primary");
 		msgpack_pack_uint32(&pk, k->primary[i]);
 	}
 	actor_reply(self, k->req, MSG_KEYS, b.data, (uint32_t)b.len);
@@ -397,24 +370,19 @@ keys_fan_out(struct actor *self, struct admin *ad, const struct msg *m)
 	if (m->status != 0 || mp_read_array(&c, &n) != 0)
 		n = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t f;
 		uint64_t id = 0;
-		bool alive = false;
-		if (mp_read_map(&c, &f) != 0)
+		const char *status = NULL;
+		uint32_t slen = 0;
+		const struct mp_field f[] = {
+			MP_UINT("id", &id, true),
+			MP_STR("status", &status, &slen, true),
+		};
+		struct mp_cur member;
+		if (mp_read_obj(&c, &member) != 0)
 			break;
-		for (uint32_t j = 0; j < f; j++) {
-			const char *key, *v;
-			uint32_t kl, vl;
-			if (mp_read_str(&c, &key, &kl) != 0)
-				break;
-			if (mp_str_eq(key, kl, "id"))
-				mp_read_uint(&c, &id);
-			else if (mp_str_eq(key, kl, "status") &&
-				 mp_read_str(&c, &v, &vl) == 0)
-				alive = mp_str_eq(v, vl, "alive");
-			else
-				mp_skip(&c);
-		}
+		if (mp_read_fields(&member, f, MP_NFIELDS(f), NULL) != 0)
+			continue; /* not a member we can address */
+		bool alive = mp_str_eq(status, slen, "alive");
 		if (!alive || id == 0)
 			continue;
 		struct actor_ref to = {id, ACTOR_ADMIN};
@@ -431,6 +399,32 @@ keys_fan_out(struct actor *self, struct admin *ad, const struct msg *m)
 		keys_finish(self, k);
 }
 
+/* The "keys" of a MSG_KEYS_LOCAL reply: keys of 32 bytes, the first
+ * KEYS_PER_NODE kept. */
+struct local_keys {
+	const uint8_t *keys[KEYS_PER_NODE];
+	uint32_t n;
+};
+
+static int
+local_keys_read(struct mp_cur *v, void *ctx)
+{
+	struct local_keys *lk = ctx;
+	uint32_t nk;
+	if (mp_read_array(v, &nk) != 0)
+		return MIST_EPROTO;
+	lk->n = nk;
+	for (uint32_t j = 0; j < nk; j++) {
+		uint32_t bl;
+		const uint8_t *b;
+		if (mp_read_bin(v, &b, &bl) != 0 || bl != 32)
+			break; /* the keys before it still count */
+		if (j < KEYS_PER_NODE)
+			lk->keys[j] = b;
+	}
+	return 0;
+}
+
 static void
 keys_local_reply(struct actor *self, struct admin *ad, const struct msg *m)
 {
@@ -444,37 +438,18 @@ keys_local_reply(struct actor *self, struct admin *ad, const struct msg *m)
 	if (m->status != 0) {
 		keys_fail(k, node, m->status);
 	} else {
-		struct mp_cur c;
-		uint32_t n, nk = 0;
+		struct local_keys lk = {0};
 		uint64_t primary = 0;
-		const uint8_t *keys[8] = {0};
-		mp_cur_init(&c, m->body, m->len);
-		if (mp_read_map(&c, &n) == 0) {
-			for (uint32_t i = 0; i < n; i++) {
-				const char *key;
-				uint32_t kl;
-				if (mp_read_str(&c, &key, &kl) != 0)
-					break;
-				if (mp_str_eq(key, kl, "keys") &&
-				    mp_read_array(&c, &nk) == 0) {
-					for (uint32_t j = 0; j < nk; j++) {
-						uint32_t bl;
-						const uint8_t *b;
-						if (mp_read_bin(&c, &b, &bl) != 0 ||
-						    bl != 32)
-							break;
-						if (j < 8)
-							keys[j] = b;
-					}
-				} else if (mp_str_eq(key, kl, "primary")) {
-					mp_read_uint(&c, &primary);
-				} else {
-					mp_skip(&c);
-				}
-			}
-		}
+		const struct mp_field f[] = {
+			MP_FN("keys", local_keys_read, &lk, false),
+			MP_UINT("primary", &primary, false),
+		};
+		/* lenient, as before: whatever keys were read count */
+		(void)mp_decode_fields(m->body, m->len, f, MP_NFIELDS(f), NULL);
+		uint32_t nk = lk.n;
+		const uint8_t *const *keys = lk.keys;
 		k->ok++;
-		for (uint32_t j = 0; j < nk && j < 8; j++) {
+		for (uint32_t j = 0; j < nk && j < KEYS_PER_NODE; j++) {
 			if (keys[j] == NULL)
 				break;
 			int at = -1;

@@ -31,6 +31,122 @@ static const char usage[] =
 	"it, then remove the old one.  --key is any key the cluster accepts.\n"
 	"Exits 1 if any live member failed to apply the operation.\n";
 
+/*
+ * The reply, {"nodes", "ok", "failed": [str], "keys": [{"key", "nodes",
+ * "primary"}]}, is printed as it is read: JSON in the reply's own order.
+ */
+struct keys_out {
+	bool json;
+	bool first; /* nothing printed yet: no comma */
+	uint64_t nodes, ok;
+};
+
+static void
+keys_json_key(struct keys_out *o, const char *key)
+{
+	if (o->json)
+		printf("%s\"%s\":", o->first ? "" : ",", key);
+	o->first = false;
+}
+
+static int
+keys_count_print(struct mp_cur *v, struct keys_out *o, const char *key,
+		 uint64_t *out)
+{
+	if (mp_read_uint(v, out) != 0)
+		return MIST_EPROTO;
+	keys_json_key(o, key);
+	if (o->json)
+		printf("%llu", (unsigned long long)*out);
+	return 0;
+}
+
+static int
+keys_nodes_print(struct mp_cur *v, void *ctx)
+{
+	struct keys_out *o = ctx;
+	return keys_count_print(v, o, "nodes", &o->nodes);
+}
+
+static int
+keys_ok_print(struct mp_cur *v, void *ctx)
+{
+	struct keys_out *o = ctx;
+	return keys_count_print(v, o, "ok", &o->ok);
+}
+
+static int
+keys_failed_print(struct mp_cur *v, void *ctx)
+{
+	struct keys_out *o = ctx;
+	uint32_t m;
+	if (mp_read_array(v, &m) != 0)
+		return MIST_EPROTO;
+	keys_json_key(o, "failed");
+	if (o->json)
+		putchar('[');
+	int rc = 0;
+	for (uint32_t j = 0; j < m; j++) {
+		const char *s;
+		uint32_t sl;
+		char line[128];
+		if (mp_read_str(v, &s, &sl) != 0) {
+			rc = MIST_EPROTO;
+			break;
+		}
+		snprintf(line, sizeof(line), "%.*s", (int)sl, s);
+		if (o->json) {
+			printf("%s", j ? "," : "");
+			cmd_json_str(line);
+		} else {
+			fprintf(stderr, "failed on %s\n", line);
+		}
+	}
+	if (o->json)
+		putchar(']');
+	return rc;
+}
+
+static int
+keys_keys_print(struct mp_cur *v, void *ctx)
+{
+	struct keys_out *o = ctx;
+	uint32_t m;
+	if (mp_read_array(v, &m) != 0)
+		return MIST_EPROTO;
+	keys_json_key(o, "keys");
+	if (o->json)
+		putchar('[');
+	else
+		printf("%-64s %-6s %s\n", "KEY", "NODES", "PRIMARY");
+	int rc = 0;
+	for (uint32_t j = 0; j < m && rc == 0; j++) {
+		const uint8_t *kb = NULL;
+		uint32_t kbl = 0;
+		uint64_t cnt = 0, prim = 0;
+		const struct mp_field f[] = {
+			MP_BIN("key", &kb, &kbl, false),
+			MP_UINT("nodes", &cnt, false),
+			MP_UINT("primary", &prim, false),
+		};
+		if ((rc = mp_read_fields(v, f, MP_NFIELDS(f), NULL)) != 0)
+			break;
+		char hex[65] = "?";
+		if (kb != NULL && kbl == 32)
+			hex_encode(hex, kb, 32);
+		if (o->json)
+			printf("%s{\"key\":\"%s\",\"nodes\":%llu,"
+			       "\"primary\":%llu}", j ? "," : "", hex,
+			       (unsigned long long)cnt, (unsigned long long)prim);
+		else
+			printf("%-64s %-6llu %llu\n", hex,
+			       (unsigned long long)cnt, (unsigned long long)prim);
+	}
+	if (o->json)
+		putchar(']');
+	return rc;
+}
+
 int
 cmd_keys(int argc, char **argv)
 {
@@ -63,10 +179,10 @@ cmd_keys(int argc, char **argv)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_map(&pk, op == KEYS_LIST ? 1 : 2);
-	msgpack_pack_str_with_body(&pk, "op", 2);
-	msgpack_pack_str_with_body(&pk, ops[op], strlen(ops[op]));
+	mp_pack_str(&pk, "op");
+	mp_pack_str(&pk, ops[op]);
 	if (op != KEYS_LIST) {
-		msgpack_pack_str_with_body(&pk, "key", 3);
+		mp_pack_str(&pk, "key");
 		msgpack_pack_bin_with_body(&pk, key, 32);
 	}
 	struct msg *reply;
@@ -77,98 +193,29 @@ cmd_keys(int argc, char **argv)
 	sodium_memzero(key, sizeof(key));
 	if (rc != 0)
 		return EXIT_RUNTIME;
-	struct mp_cur cur;
-	uint32_t n;
-	uint64_t nodes = 0, ok = 0;
+	struct keys_out o = {.json = json, .first = true};
+	const struct mp_field f[] = {
+		MP_FN("nodes", keys_nodes_print, &o, false),
+		MP_FN("ok", keys_ok_print, &o, false),
+		MP_FN("failed", keys_failed_print, &o, false),
+		MP_FN("keys", keys_keys_print, &o, false),
+	};
 	int status = EXIT_OK;
-	mp_cur_init(&cur, reply->body, reply->len);
-	if (mp_read_map(&cur, &n) != 0)
-		n = 0;
 	if (json)
 		putchar('{');
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl, m;
-		if (mp_read_str(&cur, &k, &kl) != 0)
-			break;
-		if (mp_str_eq(k, kl, "nodes") || mp_str_eq(k, kl, "ok")) {
-			uint64_t v = 0;
-			mp_read_uint(&cur, &v);
-			*(mp_str_eq(k, kl, "ok") ? &ok : &nodes) = v;
-			if (json)
-				printf("%s\"%.*s\":%llu", i ? "," : "", (int)kl, k,
-				       (unsigned long long)v);
-		} else if (mp_str_eq(k, kl, "failed") &&
-			   mp_read_array(&cur, &m) == 0) {
-			if (json)
-				printf("%s\"failed\":[", i ? "," : "");
-			for (uint32_t j = 0; j < m; j++) {
-				const char *s;
-				uint32_t sl;
-				char line[128];
-				if (mp_read_str(&cur, &s, &sl) != 0)
-					break;
-				snprintf(line, sizeof(line), "%.*s", (int)sl, s);
-				if (json) {
-					printf("%s", j ? "," : "");
-					cmd_json_str(line);
-				} else {
-					fprintf(stderr, "failed on %s\n", line);
-				}
-			}
-			if (json)
-				putchar(']');
-		} else if (mp_str_eq(k, kl, "keys") &&
-			   mp_read_array(&cur, &m) == 0) {
-			if (json)
-				printf("%s\"keys\":[", i ? "," : "");
-			else
-				printf("%-64s %-6s %s\n", "KEY", "NODES", "PRIMARY");
-			for (uint32_t j = 0; j < m; j++) {
-				uint32_t f;
-				const uint8_t *kb = NULL;
-				uint64_t cnt = 0, prim = 0;
-				if (mp_read_map(&cur, &f) != 0)
-					break;
-				for (uint32_t x = 0; x < f; x++) {
-					const char *fk;
-					uint32_t fkl, bl;
-					if (mp_read_str(&cur, &fk, &fkl) != 0)
-						break;
-					if (mp_str_eq(fk, fkl, "key"))
-						mp_read_bin(&cur, &kb, &bl);
-					else if (mp_str_eq(fk, fkl, "nodes"))
-						mp_read_uint(&cur, &cnt);
-					else if (mp_str_eq(fk, fkl, "primary"))
-						mp_read_uint(&cur, &prim);
-					else
-						mp_skip(&cur);
-				}
-				char hex[65] = "?";
-				if (kb)
-					hex_encode(hex, kb, 32);
-				if (json)
-					printf("%s{\"key\":\"%s\",\"nodes\":%llu,"
-					       "\"primary\":%llu}", j ? "," : "", hex,
-					       (unsigned long long)cnt,
-					       (unsigned long long)prim);
-				else
-					printf("%-64s %-6llu %llu\n", hex,
-					       (unsigned long long)cnt,
-					       (unsigned long long)prim);
-			}
-			if (json)
-				putchar(']');
-		} else {
-			mp_skip(&cur);
-		}
-	}
+	int drc = mp_decode_fields(reply->body, reply->len, f, MP_NFIELDS(f),
+				   NULL);
 	if (json)
 		printf("}\n");
 	else
 		printf("%llu of %llu live members applied '%s'\n",
-		       (unsigned long long)ok, (unsigned long long)nodes, ops[op]);
-	if (ok != nodes)
+		       (unsigned long long)o.ok, (unsigned long long)o.nodes,
+		       ops[op]);
+	if (drc != 0) {
+		fprintf(stderr, "mist keys: the agent's reply is malformed\n");
+		status = EXIT_RUNTIME;
+	}
+	if (o.ok != o.nodes)
 		status = EXIT_RUNTIME;
 	msg_delete(reply);
 	return status;

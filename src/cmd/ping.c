@@ -135,13 +135,13 @@ cmd_ping(int argc, char **argv)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_map(&pk, 4);
-	msgpack_pack_str_with_body(&pk, "node", 4);
+	mp_pack_str(&pk, "node");
 	msgpack_pack_uint64(&pk, node);
-	msgpack_pack_str_with_body(&pk, "count", 5);
+	mp_pack_str(&pk, "count");
 	msgpack_pack_uint64(&pk, count);
-	msgpack_pack_str_with_body(&pk, "size", 4);
+	mp_pack_str(&pk, "size");
 	msgpack_pack_uint64(&pk, size);
-	msgpack_pack_str_with_body(&pk, "flood", 5);
+	mp_pack_str(&pk, "flood");
 	if (flood)
 		msgpack_pack_true(&pk);
 	else

@@ -16,6 +16,7 @@
 #include "mist.h"
 #include "net/mp.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 #include <dlfcn.h>
@@ -25,7 +26,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 /* AddressSanitizer reserves terabytes of address space for its shadow:
@@ -112,14 +112,6 @@ frame_end(struct buf *out, size_t at)
 	buf_put_u32be(out->data + at, (uint32_t)(out->len - at - 4));
 }
 
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void
 arm_cpu(uint32_t ms)
 {
@@ -162,13 +154,13 @@ run_one(const uint8_t *p, size_t n, const struct xfn *fns, uint32_t nfns,
 	x.owned = xcalloc(nout + 1, sizeof(*x.owned));
 	x.call = (struct mist_call){fns[fn].name, {args, alen}, in, nin,
 				    (uint32_t)nout, &xcall_ops, &x};
-	uint64_t t0 = now_us();
+	uint64_t t0 = clock_mono_us();
 	if (cpu_ms)
 		arm_cpu(cpu_ms);
 	int rc = fns[fn].fn(&x.call);
 	if (cpu_ms)
 		arm_cpu(0);
-	uint64_t dt = now_us() - t0;
+	uint64_t dt = clock_mono_us() - t0;
 	if (rc != 0 && !x.failed)
 		xcall_fail(&x.call, "the function returned an error");
 	if (!x.failed)
@@ -189,7 +181,7 @@ run_one(const uint8_t *p, size_t n, const struct xfn *fns, uint32_t nfns,
 	msgpack_pack_uint32(&pk, x.failed ? 1 : 0);
 	msgpack_pack_uint64(&pk, dt);
 	if (x.failed) {
-		msgpack_pack_str_with_body(&pk, x.err, strlen(x.err));
+		mp_pack_str(&pk, x.err);
 	} else {
 		msgpack_pack_array(&pk, (uint32_t)nout);
 		for (uint32_t i = 0; i < nout; i++)
@@ -252,8 +244,7 @@ executor_main(int fd, char *const *plugins, int nplugins,
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_array(&pk, nfns);
 	for (uint32_t i = 0; i < nfns; i++)
-		msgpack_pack_str_with_body(&pk, fns[i].name,
-					   strlen(fns[i].name));
+		mp_pack_str(&pk, fns[i].name);
 	frame_end(&out, at);
 	int status = 0;
 	uint64_t flushed;
@@ -261,7 +252,7 @@ executor_main(int fd, char *const *plugins, int nplugins,
 		if (out.len && write_all(fd, out.data, out.len) != 0)
 			break;
 		buf_reset(&out);
-		flushed = now_us();
+		flushed = clock_mono_us();
 		buf_reserve(&in, 65536);
 		ssize_t r = read(fd, in.data + in.len, in.cap - in.len);
 		if (r < 0 && errno == EINTR)
@@ -289,11 +280,11 @@ executor_main(int fd, char *const *plugins, int nplugins,
 			off += 4 + n;
 			/* batch replies, but never hold one back for long: the
 			 * pool times the head of the queue from its last reply */
-			if (now_us() - flushed > EXEC_FLUSH_US) {
+			if (clock_mono_us() - flushed > EXEC_FLUSH_US) {
 				if (write_all(fd, out.data, out.len) != 0)
 					goto done;
 				buf_reset(&out);
-				flushed = now_us();
+				flushed = clock_mono_us();
 			}
 		}
 		buf_consume(&in, off);

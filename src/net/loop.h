@@ -1,10 +1,15 @@
 /*
  * loop.h -- drives an actor system from a libuv loop.
  *
- * I/O callbacks only queue messages.  The scheduler runs in a check handle
- * (after the loop has polled for I/O); an idle handle keeps the poll from
- * blocking while actors have work; a timer wakes the loop at the next actor
- * deadline.  Time is uv_now(): milliseconds, cached per loop iteration.
+ * I/O callbacks only queue messages (actor_sys_deliver): actor logic --
+ * sending as an actor, replying, starting timers, changing an actor's
+ * state -- runs only in the actor's turn, when the scheduler hands it the
+ * message.  Debug builds check it (actors/actor.h, "Turns are checked").
+ *
+ * The scheduler runs in a check handle (after the loop has polled for
+ * I/O); an idle handle keeps the poll from blocking while actors have
+ * work; a timer wakes the loop at the next actor deadline.  Time is
+ * uv_now(): milliseconds, cached per loop iteration.
  *
  * struct loop_driver is caller storage and must outlive the loop's handles:
  * loop_driver_close() closes them; run the loop until they are closed.

@@ -282,7 +282,13 @@ mp_read_blob(struct mp_cur *c, int is_str, const uint8_t **b, uint32_t *len)
 int
 mp_read_str(struct mp_cur *c, const char **s, uint32_t *len)
 {
-	return mp_read_blob(c, 1, (const uint8_t **)s, len);
+	/* not through a cast of @a s: storing a uint8_t pointer into a char
+	 * pointer object breaks the aliasing rules, and -O2 exploits it */
+	const uint8_t *b;
+	if (mp_read_blob(c, 1, &b, len) != 0)
+		return MIST_EPROTO;
+	*s = (const char *)b;
+	return 0;
 }
 
 int
@@ -369,4 +375,113 @@ mp_read_double(struct mp_cur *c, double *v)
 		return MIST_EPROTO;
 	*v = (double)u;
 	return 0;
+}
+
+int
+mp_read_obj(struct mp_cur *c, struct mp_cur *obj)
+{
+	const uint8_t *start = c->p;
+	if (mp_skip(c) != 0)
+		return MIST_EPROTO;
+	mp_cur_init(obj, start, (size_t)(c->p - start));
+	return 0;
+}
+
+void
+mp_pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* ------------------------------------------------ maps of named fields */
+
+static int
+mp_read_field(struct mp_cur *c, const struct mp_field *f)
+{
+	switch (f->type) {
+	case MP_FIELD_UINT:
+		return mp_read_uint(c, f->to.u);
+	case MP_FIELD_INT:
+		return mp_read_int(c, f->to.i);
+	case MP_FIELD_BOOL:
+		return mp_read_bool(c, f->to.b);
+	case MP_FIELD_DOUBLE:
+		return mp_read_double(c, f->to.d);
+	case MP_FIELD_STR:
+		return mp_read_str(c, f->to.s, f->len);
+	case MP_FIELD_BIN:
+		return mp_read_bin(c, f->to.bin, f->len);
+	case MP_FIELD_OBJ:
+	case MP_FIELD_FN: {
+		struct mp_cur v;
+		if (mp_read_obj(c, &v) != 0)
+			return MIST_EPROTO;
+		if (f->type == MP_FIELD_FN)
+			return f->to.fn(&v, f->ctx);
+		*f->to.bin = v.p;
+		*f->len = (uint32_t)mp_cur_left(&v);
+		return 0;
+	}
+	}
+	return MIST_EINVAL;
+}
+
+int
+mp_read_fields(struct mp_cur *c, const struct mp_field *fields,
+	       size_t nfields, const char **bad)
+{
+	uint32_t n, seen = 0;
+	const char *dummy;
+	if (bad == NULL)
+		bad = &dummy;
+	*bad = NULL;
+	if (nfields > MP_MAX_FIELDS)
+		return MIST_EINVAL;
+	/* the count is bounded by the bytes left (mp_read_map) */
+	if (mp_read_map(c, &n) != 0)
+		return MIST_EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k;
+		uint32_t kl;
+		if (mp_read_str(c, &k, &kl) != 0)
+			return MIST_EPROTO;
+		size_t at = 0;
+		while (at < nfields && !mp_str_eq(k, kl, fields[at].key))
+			at++;
+		if (at == nfields) {
+			if (mp_skip(c) != 0)
+				return MIST_EPROTO;
+			continue;
+		}
+		const struct mp_field *f = &fields[at];
+		*bad = f->key;
+		if (seen & (UINT32_C(1) << at))
+			return MIST_EPROTO; /* a known key twice */
+		seen |= UINT32_C(1) << at;
+		int rc = mp_read_field(c, f);
+		if (rc != 0)
+			return rc;
+		*bad = NULL;
+	}
+	for (size_t at = 0; at < nfields; at++)
+		if (fields[at].required && !(seen & (UINT32_C(1) << at))) {
+			*bad = fields[at].key;
+			return MIST_EPROTO;
+		}
+	return 0;
+}
+
+int
+mp_decode_fields(const uint8_t *p, size_t len, const struct mp_field *fields,
+		 size_t nfields, const char **bad)
+{
+	struct mp_cur c;
+	mp_cur_init(&c, p, len);
+	int rc = mp_read_fields(&c, fields, nfields, bad);
+	if (rc == 0 && mp_cur_left(&c) != 0) {
+		if (bad != NULL)
+			*bad = NULL;
+		return MIST_EPROTO; /* bytes after the map */
+	}
+	return rc;
 }

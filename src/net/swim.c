@@ -55,17 +55,6 @@
  *    sends it the alive update straight back (one packet per packet).
  *    Likewise a suspect that refutes tells its accuser directly.
  *
- * Wire format (plaintext, inside a sealed datagram -- net/keyring.h):
- *
- *   packet = [ 1, type, from u64, seq u32, target u64|nil, addr str|nil,
- *              [update, ...] ]
- *     type: 0 PING (target: the node we mean), 1 ACK, 2 PING_REQ (target
- *           and its addr), 3 NACK, 4 GOSSIP (updates only)
- *   update = [0 ALIVE,   node, incarnation, addr str, name str, meta bin]
- *          | [1 SUSPECT, node, incarnation, from]
- *          | [2 DEAD,    node, incarnation, from]
- *          | [3 LEFT,    node, incarnation, from]
- *
  *  - right after start-up, anti-entropy runs after 0.25-0.5 s, then 0.25,
  *    0.5, 1, 2, 4, 8 and 16 s later before settling at its interval: in a
  *    join storm two late joiners can miss each other's alive updates with
@@ -83,102 +72,48 @@
  * 200 ms to 3 members, push/pull every 30 s, S = 8, suspicion from
  * 4 x log10(n) x T (2 confirmations) to 24 x log10(n) x T (alone), and
  * 2 x T after a lost link and a failed probe.
+ *
+ * Files: this one is the protocol; the wire format (packets, updates,
+ * events) is drawn and coded in swim_codec.c; the member table and the
+ * queries on it (swim.h's views, the MSG_MEMBERS listing) are in
+ * swim_view.c; swim_view.h holds the state they share.
  */
 #include "config.h"
 #include "net/swim.h"
 #include "mist.h"
 #include "net/addr.h"
 #include "net/mp.h"
+#include "net/swim_codec.h"
+#include "net/swim_view.h"
 #include "util/buf.h"
+#include "util/container.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/num.h"
-#include "util/text.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { PKT_PING, PKT_ACK, PKT_PING_REQ, PKT_NACK, PKT_GOSSIP, PKT_MAX };
-enum { UPD_ALIVE, UPD_SUSPECT, UPD_DEAD, UPD_LEFT };
 enum { TAG_PROBE = 1, TAG_PROBE_TIMEOUT, TAG_GOSSIP, TAG_PUSHPULL, TAG_REAP,
        TAG_SUSPECT, TAG_RELAY };
 
-#define SWIM_RELAYS 64	    /* ping-req relays in progress at once */
-#define SWIM_MAX_SUBS 16    /* local actors receiving events */
-#define SWIM_CONFIRM_MAX 16 /* distinct confirmations counted */
+/* a push/pull's reply must come within this: 10 s, far above any link's
+ * round trip, so a slow one is not mistaken for a lost one */
 #define SWIM_SYNC_TIMEOUT_MS 10000
 #define SWIM_MAX_SYNC 65536 /* members in one push/pull */
-
-#define container_of(p, type, member)                                          \
-	((type *)((char *)(p)-offsetof(type, member)))
-
-struct swim_member {
-	uint64_t node;
-	char name[SWIM_NAME_MAX];
-	struct sockaddr_storage addr;
-	uint64_t inc;
-	enum swim_status status;
-	uint64_t since; /* time of the last status change */
-	uint8_t *meta;
-	uint16_t meta_len;
-	/* suspicion */
-	struct actor_timer suspect_timer;
-	uint64_t suspect_start;
-	uint64_t confirmers[SWIM_CONFIRM_MAX]; /* [0]: who raised it */
-	uint32_t nconfirm;		       /* entries in confirmers */
-	uint64_t link_lost_at; /* its link was lost then (0: not); a probe
-				  sent since, or one that fails, tells */
-	bool short_suspicion; /* suspected on a lost link + a failed probe */
-};
-
-struct swim_bcast {
-	uint64_t node;
-	uint32_t transmits;
-	uint16_t len;
-	uint8_t bytes[];
-};
-
-struct swim_relay {
-	bool used;
-	uint32_t my_seq, their_seq;
-	struct sockaddr_storage requester;
-	struct actor_timer timer;
-};
-
-struct swim {
-	struct actor *actor;
-	struct swim_config cfg;
-	struct swim_transport tr;
-	struct swim_member self;
-	struct map members; /* node -> struct swim_member (not self) */
-	struct swim_member **order;
-	size_t norder, capder, probe_idx;
-	uint64_t pushpull_next; /* start-up anti-entropy: 0.25, 0.5, 1 ... s */
-	uint64_t urgent;	/* probe this member next (its link was lost) */
-	uint64_t probe_started;
-	uint32_t seq;
-	uint32_t lhm;
-	struct {
-		bool active, acked;
-		uint64_t node;
-		uint32_t seq, nacks, expect_nacks;
-	} probe;
-	struct actor_timer t_probe, t_probe_timeout, t_gossip, t_pushpull,
-		t_reap;
-	struct swim_relay relays[SWIM_RELAYS];
-	struct swim_bcast **bq;
-	size_t nbq, capbq;
-	struct map asked; /* node -> time of our last sync with a stranger */
-	uint32_t subs[SWIM_MAX_SUBS];
-	int nsubs;
-	bool leaving;
-	/* while reading a packet's updates: a member it holds a stale
-	 * rumour about (swim_note_stale), 0 if none */
-	bool in_packet;
-	uint64_t stale;
-	struct swim_stats stats;
-};
+/* the dead are gossiped to for 30 s (30 periods): a member declared dead
+ * by mistake hears of it and refutes while we still try it */
+#define SWIM_GOSSIP_DEAD_MS 30000
+/* dead and left members are looked at every second for reaping: the
+ * table is walked once per second, nothing next to dead_reap_ms (10 min) */
+#define SWIM_REAP_EVERY_MS 1000
+/* the first anti-entropy waits 0.25-0.5 s, then 0.25, 0.5, 1 ... s
+ * (the essay above says why) */
+#define SWIM_PUSHPULL_FIRST_MS 250
+/* strangers whose last push/pull we remember; past it the memory is
+ * cleared, which costs at most one early push/pull per stranger */
+#define SWIM_ASKED_MAX 4096
 
 void
 swim_config_default(struct swim_config *cfg)
@@ -228,45 +163,7 @@ swim_config_default(struct swim_config *cfg)
 	cfg->incarnation = 1;
 }
 
-const char *
-swim_status_name(enum swim_status s)
-{
-	static const char *const n[] = {"alive", "suspect", "dead", "left"};
-	return n[s];
-}
-
-const char *
-swim_event_name(enum swim_event e)
-{
-	static const char *const n[] = {"join", "alive", "suspect", "dead",
-					"left", "updated"};
-	return n[e];
-}
-
 /* ------------------------------------------------------------ helpers */
-
-static uint64_t
-swim_now(struct swim *s)
-{
-	return actor_sys_now(s->actor->sys);
-}
-
-static uint64_t
-swim_rand(struct swim *s, uint64_t n)
-{
-	return rng_below(&s->actor->sys->rng, n);
-}
-
-/* Members that count for n: alive and suspect, plus ourselves. */
-static size_t
-swim_live_count(const struct swim *s)
-{
-	size_t n = 1;
-	for (size_t i = 0; i < s->norder; i++)
-		if (s->order[i]->status <= SWIM_SUSPECT)
-			n++;
-	return n;
-}
 
 static uint32_t
 swim_scale(const struct swim *s)
@@ -285,12 +182,6 @@ swim_lhm_add(struct swim *s, int delta)
 		s->lhm++;
 }
 
-static void
-pack_str(msgpack_packer *pk, const char *str)
-{
-	msgpack_pack_str_with_body(pk, str, strlen(str));
-}
-
 /* ------------------------------------------------------------- events */
 
 static void
@@ -302,25 +193,7 @@ swim_event(struct swim *s, const struct swim_member *m, enum swim_event ev)
 	if (s->nsubs == 0)
 		return;
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	char addr[64];
-	addr_format((const struct sockaddr *)&m->addr, addr, sizeof(addr));
-	msgpack_pack_map(&pk, 7);
-	pack_str(&pk, "event");
-	pack_str(&pk, swim_event_name(ev));
-	pack_str(&pk, "node");
-	msgpack_pack_uint64(&pk, m->node);
-	pack_str(&pk, "name");
-	pack_str(&pk, m->name);
-	pack_str(&pk, "addr");
-	pack_str(&pk, addr);
-	pack_str(&pk, "status");
-	pack_str(&pk, swim_status_name(m->status));
-	pack_str(&pk, "incarnation");
-	msgpack_pack_uint64(&pk, m->inc);
-	pack_str(&pk, "meta");
-	msgpack_pack_bin_with_body(&pk, m->meta, m->meta_len);
+	swim_event_encode(&b, m, ev);
 	for (int i = 0; i < s->nsubs; i++) {
 		struct actor_ref to = {s->actor->sys->node, s->subs[i]};
 		actor_tell(s->actor, to, MSG_MEMBER_EVENT, b.data,
@@ -329,73 +202,7 @@ swim_event(struct swim *s, const struct swim_member *m, enum swim_event ev)
 	buf_destroy(&b);
 }
 
-int
-swim_event_decode(const uint8_t *p, size_t len, struct swim_event_view *v)
-{
-	struct mp_cur c;
-	uint32_t n;
-	const char *ev = NULL;
-	uint32_t evlen = 0;
-	memset(v, 0, sizeof(*v));
-	mp_cur_init(&c, p, len);
-	if (mp_read_map(&c, &n) != 0)
-		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		int rc;
-		if (mp_read_str(&c, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "event"))
-			rc = mp_read_str(&c, &ev, &evlen);
-		else if (mp_str_eq(k, kl, "node"))
-			rc = mp_read_uint(&c, &v->node);
-		else if (mp_str_eq(k, kl, "incarnation"))
-			rc = mp_read_uint(&c, &v->incarnation);
-		else if (mp_str_eq(k, kl, "name"))
-			rc = mp_read_str(&c, &v->name, &v->name_len);
-		else if (mp_str_eq(k, kl, "meta"))
-			rc = mp_read_bin(&c, &v->meta, &v->meta_len);
-		else
-			rc = mp_skip(&c);
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
-	for (int e = SWIM_EV_JOIN; e <= SWIM_EV_UPDATED; e++)
-		if (ev && mp_str_eq(ev, evlen, swim_event_name(e))) {
-			v->event = (enum swim_event)e;
-			return v->name ? 0 : MIST_EPROTO;
-		}
-	return MIST_EPROTO;
-}
-
 /* --------------------------------------------------------- broadcasts */
-
-static void
-encode_update(struct buf *b, const struct swim_member *m, int kind,
-	      uint64_t from)
-{
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, b, buf_msgpack_write);
-	if (kind == UPD_ALIVE) {
-		char addr[64];
-		addr_format((const struct sockaddr *)&m->addr, addr,
-			    sizeof(addr));
-		msgpack_pack_array(&pk, 6);
-		msgpack_pack_uint8(&pk, UPD_ALIVE);
-		msgpack_pack_uint64(&pk, m->node);
-		msgpack_pack_uint64(&pk, m->inc);
-		pack_str(&pk, addr);
-		pack_str(&pk, m->name);
-		msgpack_pack_bin_with_body(&pk, m->meta, m->meta_len);
-	} else {
-		msgpack_pack_array(&pk, 4);
-		msgpack_pack_uint8(&pk, (uint8_t)kind);
-		msgpack_pack_uint64(&pk, m->node);
-		msgpack_pack_uint64(&pk, m->inc);
-		msgpack_pack_uint64(&pk, from);
-	}
-}
 
 /* Queues an update; it supersedes any queued update about the same node. */
 static void
@@ -410,7 +217,7 @@ swim_broadcast(struct swim *s, const struct swim_member *m, int kind,
 		}
 	}
 	struct buf b = BUF_INIT;
-	encode_update(&b, m, kind, from);
+	swim_update_encode(&b, m, kind, from);
 	struct swim_bcast *bc = xmalloc(sizeof(*bc) + b.len);
 	bc->node = m->node;
 	bc->transmits = 0;
@@ -485,87 +292,17 @@ swim_send(struct swim *s, const struct sockaddr_storage *to, int type,
 	  const struct buf *first)
 {
 	struct buf head = BUF_INIT, upd = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &head, buf_msgpack_write);
-	msgpack_pack_array(&pk, 7);
-	msgpack_pack_uint8(&pk, 1);
-	msgpack_pack_uint8(&pk, (uint8_t)type);
-	msgpack_pack_uint64(&pk, s->self.node);
-	msgpack_pack_uint32(&pk, seq);
-	if (target)
-		msgpack_pack_uint64(&pk, target);
-	else
-		msgpack_pack_nil(&pk);
-	if (taddr != NULL) {
-		char a[64];
-		addr_format((const struct sockaddr *)taddr, a, sizeof(a));
-		pack_str(&pk, a);
-	} else {
-		msgpack_pack_nil(&pk);
-	}
-	/* 3 bytes for the array header of the updates */
-	size_t room = SWIM_MAX_PACKET - head.len - 3;
+	swim_packet_begin(&head, type, s->self.node, seq, target, taddr);
+	size_t room = SWIM_MAX_PACKET - head.len - SWIM_UPDATES_HEAD_MAX;
 	uint32_t n = swim_take_updates(s, &upd, room, first);
-	msgpack_pack_array(&pk, n);
-	buf_append(&head, upd.data, upd.len);
+	swim_packet_end(&head, n, &upd);
 	s->tr.send(s->tr.ctx, to, head.data, head.len);
 	s->stats.packets_out++;
 	buf_destroy(&head);
 	buf_destroy(&upd);
 }
 
-/* ------------------------------------------------------ member table */
-
-static struct swim_member *
-swim_find(const struct swim *s, uint64_t node)
-{
-	return map_get(&s->members, node);
-}
-
-static void
-swim_set_meta_of(struct swim_member *m, const uint8_t *meta, uint16_t len)
-{
-	free(m->meta);
-	m->meta = NULL;
-	m->meta_len = 0;
-	if (len) {
-		m->meta = xmalloc(len);
-		memcpy(m->meta, meta, len);
-		m->meta_len = len;
-	}
-}
-
-static struct swim_member *
-swim_add(struct swim *s, uint64_t node)
-{
-	struct swim_member *m = xcalloc(1, sizeof(*m));
-	m->node = node;
-	map_put(&s->members, node, m);
-	if (s->norder == s->capder) {
-		s->capder = s->capder ? 2 * s->capder : 16;
-		s->order = xrealloc(s->order, s->capder * sizeof(*s->order));
-	}
-	/* insert at a random place: new members are probed in random order */
-	size_t at = (size_t)swim_rand(s, s->norder + 1);
-	s->order[s->norder++] = s->order[at];
-	s->order[at] = m;
-	return m;
-}
-
-static void
-swim_remove(struct swim *s, struct swim_member *m)
-{
-	for (size_t i = 0; i < s->norder; i++) {
-		if (s->order[i] == m) {
-			s->order[i] = s->order[--s->norder];
-			break;
-		}
-	}
-	actor_timer_stop(s->actor, &m->suspect_timer);
-	map_del(&s->members, m->node);
-	free(m->meta);
-	free(m);
-}
+/* --------------------------------------------------------- suspicion */
 
 /* The suspicion timeout bounds for the current cluster size. */
 static void
@@ -621,7 +358,7 @@ swim_refute(struct swim *s, uint64_t inc)
 		s->self.inc = inc + 1;
 	s->stats.refutes++;
 	swim_lhm_add(s, +1);
-	swim_broadcast(s, &s->self, UPD_ALIVE, 0);
+	swim_broadcast(s, &s->self, SWIM_UPD_ALIVE, 0);
 }
 
 static void
@@ -673,7 +410,7 @@ swim_apply_alive(struct swim *s, uint64_t node, uint64_t inc,
 	    (meta_len == 0 || memcmp(m->meta, meta, meta_len) == 0))
 		ev = SWIM_EV_ALIVE; /* just a refutation or a restart */
 	if (moved && m->inc != 0) {
-		char a[64], b[64];
+		char a[SWIM_ADDR_TEXT], b[SWIM_ADDR_TEXT];
 		addr_format((struct sockaddr *)&m->addr, a, sizeof(a));
 		addr_format((const struct sockaddr *)addr, b, sizeof(b));
 		log_info("member %s (%016llx) moved from %s to %s", name,
@@ -690,7 +427,7 @@ swim_apply_alive(struct swim *s, uint64_t node, uint64_t inc,
 	m->short_suspicion = false;
 	m->link_lost_at = 0;
 	actor_timer_stop(s->actor, &m->suspect_timer);
-	swim_broadcast(s, m, UPD_ALIVE, 0);
+	swim_broadcast(s, m, SWIM_UPD_ALIVE, 0);
 	swim_event(s, m, ev);
 }
 
@@ -727,8 +464,8 @@ swim_apply_suspect(struct swim *s, uint64_t node, uint64_t inc, uint64_t from)
 			 * the short, lost-link suspicion */
 			struct swim_member *acc = swim_find(s, from);
 			if (acc != NULL && acc->status <= SWIM_SUSPECT)
-				swim_send(s, &acc->addr, PKT_GOSSIP, 0, 0, NULL,
-					  NULL);
+				swim_send(s, &acc->addr, SWIM_PKT_GOSSIP, 0, 0,
+					  NULL, NULL);
 		}
 		return;
 	}
@@ -753,7 +490,7 @@ swim_apply_suspect(struct swim *s, uint64_t node, uint64_t inc, uint64_t from)
 			return;
 		m->confirmers[m->nconfirm++] = from;
 		swim_suspect_rearm(s, m);
-		swim_broadcast(s, m, UPD_SUSPECT, from);
+		swim_broadcast(s, m, SWIM_UPD_SUSPECT, from);
 		return;
 	}
 	m->inc = inc;
@@ -762,7 +499,7 @@ swim_apply_suspect(struct swim *s, uint64_t node, uint64_t inc, uint64_t from)
 	m->confirmers[0] = from;
 	m->nconfirm = 1;
 	swim_suspect_rearm(s, m);
-	swim_broadcast(s, m, UPD_SUSPECT, from);
+	swim_broadcast(s, m, SWIM_UPD_SUSPECT, from);
 	swim_event(s, m, SWIM_EV_SUSPECT);
 }
 
@@ -787,7 +524,7 @@ swim_apply_dead(struct swim *s, uint64_t node, uint64_t inc, uint64_t from,
 	m->status = left ? SWIM_LEFT : SWIM_DEAD;
 	m->since = swim_now(s);
 	actor_timer_stop(s->actor, &m->suspect_timer);
-	swim_broadcast(s, m, left ? UPD_LEFT : UPD_DEAD, from);
+	swim_broadcast(s, m, left ? SWIM_UPD_LEFT : SWIM_UPD_DEAD, from);
 	swim_event(s, m, left ? SWIM_EV_LEFT : SWIM_EV_DEAD);
 	if (!left) {
 		s->stats.deaths_declared += from == s->self.node;
@@ -800,40 +537,17 @@ swim_apply_dead(struct swim *s, uint64_t node, uint64_t inc, uint64_t from,
 static int
 swim_read_update(struct swim *s, struct mp_cur *c)
 {
-	uint32_t n;
-	uint64_t kind, node, inc;
-	if (mp_read_array(c, &n) != 0 || n < 4 || mp_read_uint(c, &kind) != 0 ||
-	    mp_read_uint(c, &node) != 0 || mp_read_uint(c, &inc) != 0)
+	struct swim_update u;
+	if (swim_update_decode(c, &u) != 0)
 		return MIST_EPROTO;
-	if (node == 0)
-		return MIST_EPROTO;
-	if (kind == UPD_ALIVE) {
-		const char *a, *nm;
-		const uint8_t *meta;
-		uint32_t al, nl, ml;
-		char atext[64], name[SWIM_NAME_MAX];
-		struct sockaddr_storage addr;
-		if (n != 6 || mp_read_str(c, &a, &al) != 0 ||
-		    al >= sizeof(atext) || mp_read_str(c, &nm, &nl) != 0 ||
-		    nl >= sizeof(name) || nl == 0 ||
-		    mp_read_bin(c, &meta, &ml) != 0 || ml > SWIM_MAX_META)
-			return MIST_EPROTO;
-		memcpy(atext, a, al);
-		atext[al] = '\0';
-		memcpy(name, nm, nl);
-		name[nl] = '\0';
-		if (!text_is_printable(name, nl) || addr_parse(atext, &addr) != 0)
-			return MIST_EPROTO;
-		swim_apply_alive(s, node, inc, &addr, name, meta, (uint16_t)ml);
-		return 0;
-	}
-	uint64_t from;
-	if (n != 4 || kind > UPD_LEFT || mp_read_uint(c, &from) != 0)
-		return MIST_EPROTO;
-	if (kind == UPD_SUSPECT)
-		swim_apply_suspect(s, node, inc, from);
+	if (u.kind == SWIM_UPD_ALIVE)
+		swim_apply_alive(s, u.node, u.inc, &u.addr, u.name, u.meta,
+				 u.meta_len);
+	else if (u.kind == SWIM_UPD_SUSPECT)
+		swim_apply_suspect(s, u.node, u.inc, u.from);
 	else
-		swim_apply_dead(s, node, inc, from, kind == UPD_LEFT);
+		swim_apply_dead(s, u.node, u.inc, u.from,
+				u.kind == SWIM_UPD_LEFT);
 	return 0;
 }
 
@@ -938,8 +652,8 @@ swim_probe_start(struct swim *s)
 	struct buf buddy = BUF_INIT;
 	if ((s->cfg.lifeguard || m->short_suspicion) &&
 	    m->status == SWIM_SUSPECT)
-		encode_update(&buddy, m, UPD_SUSPECT, s->self.node);
-	swim_send(s, &m->addr, PKT_PING, s->probe.seq, m->node, NULL,
+		swim_update_encode(&buddy, m, SWIM_UPD_SUSPECT, s->self.node);
+	swim_send(s, &m->addr, SWIM_PKT_PING, s->probe.seq, m->node, NULL,
 		  buddy.len ? &buddy : NULL);
 	buf_destroy(&buddy);
 	actor_timer_start(s->actor, &s->t_probe_timeout,
@@ -994,7 +708,7 @@ swim_probe_timeout(struct swim *s)
 			continue;
 		/* selection sampling: each remaining helper with k/cand */
 		if (swim_rand(s, cand--) < k) {
-			swim_send(s, &h->addr, PKT_PING_REQ, s->probe.seq,
+			swim_send(s, &h->addr, SWIM_PKT_PING_REQ, s->probe.seq,
 				  target->node, &target->addr, NULL);
 			s->stats.ping_reqs++;
 			k--;
@@ -1017,7 +731,8 @@ swim_relay_start(struct swim *s, const struct sockaddr_storage *from,
 		r->my_seq = ++s->seq;
 		r->their_seq = seq;
 		r->requester = *from;
-		swim_send(s, taddr, PKT_PING, r->my_seq, target, NULL, NULL);
+		swim_send(s, taddr, SWIM_PKT_PING, r->my_seq, target, NULL,
+			  NULL);
 		/* nack at 80 % of the probe timeout, so it arrives in time */
 		actor_timer_start(s->actor, &r->timer,
 				  s->cfg.probe_timeout_ms * 4 / 5, 0, TAG_RELAY);
@@ -1047,8 +762,8 @@ swim_handle_ack(struct swim *s, uint32_t seq)
 	for (int i = 0; i < SWIM_RELAYS; i++) {
 		struct swim_relay *r = &s->relays[i];
 		if (r->used && r->my_seq == seq) {
-			swim_send(s, &r->requester, PKT_ACK, r->their_seq, 0,
-				  NULL, NULL);
+			swim_send(s, &r->requester, SWIM_PKT_ACK, r->their_seq,
+				  0, NULL, NULL);
 			actor_timer_stop(s->actor, &r->timer);
 			r->used = false;
 			return;
@@ -1067,49 +782,16 @@ swim_packet(struct swim *s, const struct msg *msg)
 		return;
 	}
 	memcpy(&from, msg->body, sizeof(from));
-	const uint8_t *p = msg->body + sizeof(from);
-	size_t len = msg->len - sizeof(from), used;
-	if (mp_check(p, len, 4, &used) != 0 || used != len) {
-		s->stats.bad_packets++;
-		return;
-	}
+	struct swim_packet h;
 	struct mp_cur c;
-	uint32_t n, nupd;
-	uint64_t version, type, sender, seq, target = 0;
-	struct sockaddr_storage taddr;
-	bool have_taddr = false;
-	mp_cur_init(&c, p, len);
-	if (mp_read_array(&c, &n) != 0 || n != 7 ||
-	    mp_read_uint(&c, &version) != 0 || version != 1 ||
-	    mp_read_uint(&c, &type) != 0 || type >= PKT_MAX ||
-	    mp_read_uint(&c, &sender) != 0 || mp_read_uint(&c, &seq) != 0 ||
-	    seq > UINT32_MAX)
-		goto bad;
-	if (mp_peek_nil(&c))
-		mp_read_nil(&c);
-	else if (mp_read_uint(&c, &target) != 0)
-		goto bad;
-	if (mp_peek_nil(&c)) {
-		mp_read_nil(&c);
-	} else {
-		const char *a;
-		uint32_t al;
-		char text[64];
-		if (mp_read_str(&c, &a, &al) != 0 || al >= sizeof(text))
-			goto bad;
-		memcpy(text, a, al);
-		text[al] = '\0';
-		if (addr_parse(text, &taddr) != 0)
-			goto bad;
-		have_taddr = true;
-	}
-	if (mp_read_array(&c, &nupd) != 0)
+	const uint8_t *p = msg->body + sizeof(from);
+	if (swim_packet_decode(p, msg->len - sizeof(from), &h, &c) != 0)
 		goto bad;
 	s->stats.packets_in++;
 	bool bad_update = false;
 	s->in_packet = true;
 	s->stale = 0;
-	for (uint32_t i = 0; i < nupd && !bad_update; i++)
+	for (uint32_t i = 0; i < h.nupdates && !bad_update; i++)
 		bad_update = swim_read_update(s, &c) != 0;
 	s->in_packet = false;
 	if (s->stale != 0) {
@@ -1118,8 +800,8 @@ swim_packet(struct swim *s, const struct msg *msg)
 			s->stale == s->self.node ? &s->self
 						 : swim_find(s, s->stale);
 		struct buf fresh = BUF_INIT;
-		encode_update(&fresh, m, UPD_ALIVE, 0);
-		swim_send(s, &from, PKT_GOSSIP, 0, 0, NULL, &fresh);
+		swim_update_encode(&fresh, m, SWIM_UPD_ALIVE, 0);
+		swim_send(s, &from, SWIM_PKT_GOSSIP, 0, 0, NULL, &fresh);
 		buf_destroy(&fresh);
 		s->stats.corrections++;
 	}
@@ -1131,33 +813,34 @@ swim_packet(struct swim *s, const struct msg *msg)
 	 * rather than wait for the next anti-entropy round (at most once per
 	 * probe interval per stranger).
 	 */
-	if (sender != s->self.node && sender != 0 && swim_find(s, sender) == NULL) {
+	if (h.from != s->self.node && h.from != 0 &&
+	    swim_find(s, h.from) == NULL) {
 		uint64_t now = swim_now(s);
-		uintptr_t last = (uintptr_t)map_get(&s->asked, sender);
+		uintptr_t last = (uintptr_t)map_get(&s->asked, h.from);
 		if (last == 0 || now - last >= s->cfg.probe_interval_ms) {
-			if (s->asked.len > 4096)
+			if (s->asked.len > SWIM_ASKED_MAX)
 				map_destroy(&s->asked), map_init(&s->asked, now);
-			map_put(&s->asked, sender, (void *)(uintptr_t)now);
-			swim_pushpull(s, sender);
+			map_put(&s->asked, h.from, (void *)(uintptr_t)now);
+			swim_pushpull(s, h.from);
 		}
 	}
-	switch (type) {
-	case PKT_PING:
+	switch (h.type) {
+	case SWIM_PKT_PING:
 		/* a ping meant for the node that had this address before */
-		if (target != 0 && target != s->self.node)
+		if (h.target != 0 && h.target != s->self.node)
 			return;
-		swim_send(s, &from, PKT_ACK, (uint32_t)seq, 0, NULL, NULL);
+		swim_send(s, &from, SWIM_PKT_ACK, h.seq, 0, NULL, NULL);
 		break;
-	case PKT_ACK:
-		swim_handle_ack(s, (uint32_t)seq);
+	case SWIM_PKT_ACK:
+		swim_handle_ack(s, h.seq);
 		break;
-	case PKT_PING_REQ:
-		if (!have_taddr || target == 0)
+	case SWIM_PKT_PING_REQ:
+		if (!h.have_taddr || h.target == 0)
 			goto bad;
-		swim_relay_start(s, &from, (uint32_t)seq, target, &taddr);
+		swim_relay_start(s, &from, h.seq, h.target, &h.taddr);
 		break;
-	case PKT_NACK:
-		if (s->probe.active && seq == s->probe.seq)
+	case SWIM_PKT_NACK:
+		if (s->probe.active && h.seq == s->probe.seq)
 			s->probe.nacks++;
 		s->stats.nacks++;
 		break;
@@ -1171,6 +854,15 @@ bad:
 
 /* ------------------------------------------------------ dissemination */
 
+/* Gossip goes to the live and to the recently dead, so they learn and
+ * refute. */
+static bool
+swim_is_gossip_target(const struct swim_member *m, uint64_t now)
+{
+	return m->status <= SWIM_SUSPECT ||
+	       (m->status == SWIM_DEAD && now - m->since < SWIM_GOSSIP_DEAD_MS);
+}
+
 static void
 swim_gossip(struct swim *s)
 {
@@ -1180,22 +872,18 @@ swim_gossip(struct swim *s)
 		return;
 	uint64_t now = swim_now(s);
 	size_t cand = 0;
-	for (size_t i = 0; i < s->norder; i++) {
-		struct swim_member *m = s->order[i];
-		/* gossip to the recently dead too, so they learn and refute */
-		if (m->status <= SWIM_SUSPECT ||
-		    (m->status == SWIM_DEAD && now - m->since < 30000))
+	for (size_t i = 0; i < s->norder; i++)
+		if (swim_is_gossip_target(s->order[i], now))
 			cand++;
-	}
 	uint32_t k = s->cfg.gossip_nodes;
 	for (size_t i = 0; i < s->norder && k > 0 && cand > 0 && s->nbq > 0;
 	     i++) {
 		struct swim_member *m = s->order[i];
-		if (!(m->status <= SWIM_SUSPECT ||
-		      (m->status == SWIM_DEAD && now - m->since < 30000)))
+		if (!swim_is_gossip_target(m, now))
 			continue;
 		if (swim_rand(s, cand--) < k) {
-			swim_send(s, &m->addr, PKT_GOSSIP, 0, 0, NULL, NULL);
+			swim_send(s, &m->addr, SWIM_PKT_GOSSIP, 0, 0, NULL,
+				  NULL);
 			k--;
 		}
 	}
@@ -1204,10 +892,10 @@ swim_gossip(struct swim *s)
 static int
 swim_update_kind(enum swim_status st)
 {
-	return st == SWIM_ALIVE	    ? UPD_ALIVE
-	       : st == SWIM_SUSPECT ? UPD_SUSPECT
-	       : st == SWIM_DEAD    ? UPD_DEAD
-				    : UPD_LEFT;
+	return st == SWIM_ALIVE	    ? SWIM_UPD_ALIVE
+	       : st == SWIM_SUSPECT ? SWIM_UPD_SUSPECT
+	       : st == SWIM_DEAD    ? SWIM_UPD_DEAD
+				    : SWIM_UPD_LEFT;
 }
 
 /*
@@ -1226,12 +914,12 @@ swim_encode_state(struct swim *s, struct buf *b)
 	for (size_t i = 0; i < members; i++)
 		n += s->order[i]->status == SWIM_ALIVE ? 1 : 2;
 	msgpack_pack_array(&pk, n);
-	encode_update(b, &s->self, UPD_ALIVE, 0);
+	swim_update_encode(b, &s->self, SWIM_UPD_ALIVE, 0);
 	for (size_t i = 0; i < members; i++) {
 		struct swim_member *m = s->order[i];
-		encode_update(b, m, UPD_ALIVE, 0);
+		swim_update_encode(b, m, SWIM_UPD_ALIVE, 0);
 		if (m->status != SWIM_ALIVE)
-			encode_update(b, m, swim_update_kind(m->status),
+			swim_update_encode(b, m, swim_update_kind(m->status),
 				      s->self.node);
 	}
 }
@@ -1242,7 +930,7 @@ swim_merge_state(struct swim *s, const uint8_t *p, size_t len)
 	struct mp_cur c;
 	uint32_t n;
 	size_t used;
-	if (mp_check(p, len, 4, &used) != 0)
+	if (mp_check(p, len, SWIM_PACKET_DEPTH, &used) != 0)
 		return;
 	mp_cur_init(&c, p, used);
 	if (mp_read_array(&c, &n) != 0 || n > SWIM_MAX_SYNC)
@@ -1318,7 +1006,8 @@ swim_pushpull_tick(struct swim *s)
 static void
 swim_reap(struct swim *s)
 {
-	actor_timer_start(s->actor, &s->t_reap, 1000, 0, TAG_REAP);
+	actor_timer_start(s->actor, &s->t_reap, SWIM_REAP_EVERY_MS, 0,
+			  TAG_REAP);
 	uint64_t now = swim_now(s);
 	for (size_t i = 0; i < s->norder;) {
 		struct swim_member *m = s->order[i];
@@ -1330,40 +1019,6 @@ swim_reap(struct swim *s)
 	}
 }
 
-/* ------------------------------------------------------------ members */
-
-static void
-swim_members(struct swim *s, const struct msg *req)
-{
-	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, (uint32_t)s->norder + 1);
-	for (size_t i = 0; i <= s->norder; i++) {
-		const struct swim_member *m = i == 0 ? &s->self : s->order[i - 1];
-		char addr[64];
-		addr_format((const struct sockaddr *)&m->addr, addr, sizeof(addr));
-		msgpack_pack_map(&pk, 6);
-		pack_str(&pk, "name");
-		pack_str(&pk, m->name);
-		pack_str(&pk, "id");
-		msgpack_pack_uint64(&pk, m->node);
-		pack_str(&pk, "addr");
-		pack_str(&pk, addr);
-		pack_str(&pk, "status");
-		pack_str(&pk, swim_status_name(m->status));
-		pack_str(&pk, "incarnation");
-		msgpack_pack_uint64(&pk, m->inc);
-		pack_str(&pk, "meta");
-		if (m->meta_len)
-			buf_append(&b, m->meta, m->meta_len); /* a map */
-		else
-			msgpack_pack_map(&pk, 0);
-	}
-	actor_reply(s->actor, req, MSG_MEMBERS, b.data, (uint32_t)b.len);
-	buf_destroy(&b);
-}
-
 /* -------------------------------------------------------------- actor */
 
 static void
@@ -1373,13 +1028,14 @@ swim_leave(struct swim *s)
 		return;
 	s->leaving = true;
 	s->self.status = SWIM_LEFT;
-	swim_broadcast(s, &s->self, UPD_LEFT, s->self.node);
+	swim_broadcast(s, &s->self, SWIM_UPD_LEFT, s->self.node);
 	/* tell a few members right away: we will not be here to gossip */
 	uint32_t k = s->cfg.gossip_nodes, sent = 0;
 	for (size_t i = 0; i < s->norder && sent < k; i++) {
 		struct swim_member *m = s->order[i];
 		if (m->status == SWIM_ALIVE) {
-			swim_send(s, &m->addr, PKT_GOSSIP, 0, 0, NULL, NULL);
+			swim_send(s, &m->addr, SWIM_PKT_GOSSIP, 0, 0, NULL,
+				  NULL);
 			sent++;
 		}
 	}
@@ -1388,13 +1044,7 @@ swim_leave(struct swim *s)
 static void
 swim_free(struct swim *s)
 {
-	for (size_t i = 0; i < s->norder; i++) {
-		actor_timer_stop(s->actor, &s->order[i]->suspect_timer);
-		free(s->order[i]->meta);
-		free(s->order[i]);
-	}
-	free(s->order);
-	map_destroy(&s->members);
+	swim_table_free(s);
 	map_destroy(&s->asked);
 	for (size_t i = 0; i < s->nbq; i++)
 		free(s->bq[i]);
@@ -1443,44 +1093,13 @@ swim_timer(struct swim *s, struct msg *m)
 			container_of(m->ptr, struct swim_relay, timer);
 		if (r->used) {
 			if (s->cfg.lifeguard)
-				swim_send(s, &r->requester, PKT_NACK,
+				swim_send(s, &r->requester, SWIM_PKT_NACK,
 					  r->their_seq, 0, NULL, NULL);
 			r->used = false;
 		}
 		break;
 	}
 	}
-}
-
-/* The node and "lost" of a MSG_LINK_UP/DOWN body.  0 or MIST_EPROTO. */
-static int
-link_event_read(const struct msg *m, uint64_t *node, bool *lost)
-{
-	struct mp_cur c;
-	uint32_t n;
-	bool have_node = false;
-	*lost = false;
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_read_map(&c, &n) != 0)
-		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		int rc;
-		if (mp_read_str(&c, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "node")) {
-			rc = mp_read_uint(&c, node);
-			have_node = rc == 0;
-		} else if (mp_str_eq(k, kl, "lost")) {
-			rc = mp_read_bool(&c, lost);
-		} else {
-			rc = mp_skip(&c);
-		}
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
-	return have_node ? 0 : MIST_EPROTO;
 }
 
 static void
@@ -1510,7 +1129,7 @@ swim_fn(struct actor *self, struct msg *m)
 	case MSG_LINK_DOWN: {
 		uint64_t node;
 		bool lost;
-		if (link_event_read(m, &node, &lost) != 0)
+		if (swim_link_event_decode(m->body, m->len, &node, &lost) != 0)
 			break;
 		if (m->type == MSG_LINK_UP)
 			swim_pushpull(s, node); /* a new link: this is join */
@@ -1527,12 +1146,17 @@ swim_fn(struct actor *self, struct msg *m)
 		break;
 	}
 	case MSG_SWIM_SUBSCRIBE:
-		if (s->nsubs < SWIM_MAX_SUBS && m->from.node == self->sys->node)
+		if (m->from.node != self->sys->node)
+			break;
+		if (s->nsubs < SWIM_MAX_SUBS)
 			s->subs[s->nsubs++] = m->from.id;
+		else
+			log_warn("swim: refusing a %dth subscriber (actor %u)",
+				 SWIM_MAX_SUBS + 1, m->from.id);
 		break;
 	case MSG_MEMBERS:
 		if (m->flags & MSG_F_REQUEST)
-			swim_members(s, m);
+			swim_members_reply(s, m);
 		break;
 	case MSG_SWIM_LEAVE:
 		swim_leave(s);
@@ -1579,72 +1203,21 @@ swim_spawn(struct actor_sys *sys, const struct swim_config *cfg,
 			  TAG_PROBE);
 	actor_timer_start(s->actor, &s->t_gossip, s->cfg.gossip_interval_ms, 0,
 			  TAG_GOSSIP);
-	s->pushpull_next = 250;
-	actor_timer_start(s->actor, &s->t_pushpull, 250 + swim_rand(s, 250), 0,
-			  TAG_PUSHPULL);
-	actor_timer_start(s->actor, &s->t_reap, 1000, 0, TAG_REAP);
+	s->pushpull_next = SWIM_PUSHPULL_FIRST_MS;
+	uint64_t first = SWIM_PUSHPULL_FIRST_MS +
+			 swim_rand(s, SWIM_PUSHPULL_FIRST_MS);
+	actor_timer_start(s->actor, &s->t_pushpull, first, 0, TAG_PUSHPULL);
+	actor_timer_start(s->actor, &s->t_reap, SWIM_REAP_EVERY_MS, 0,
+			  TAG_REAP);
 	return s;
 }
 
-/* --------------------------------------------------------------- views */
-
-size_t
-swim_member_count(const struct swim *s, enum swim_status st)
-{
-	size_t n = st == s->self.status ? 1 : 0;
-	for (size_t i = 0; i < s->norder; i++)
-		if (s->order[i]->status == st)
-			n++;
-	return n;
-}
-
-int
-swim_member_status(const struct swim *s, uint64_t node, enum swim_status *st,
-		   uint64_t *inc)
-{
-	const struct swim_member *m =
-		node == s->self.node ? &s->self : swim_find(s, node);
-	if (m == NULL)
-		return MIST_ENOTFOUND;
-	*st = m->status;
-	if (inc)
-		*inc = m->inc;
-	return 0;
-}
-
-int
-swim_member_addr(const struct swim *s, uint64_t node,
-		 struct sockaddr_storage *out)
-{
-	const struct swim_member *m = swim_find(s, node);
-	if (m == NULL)
-		return MIST_ENOTFOUND;
-	*out = m->addr;
-	return 0;
-}
-
-uint32_t
-swim_lhm(const struct swim *s)
-{
-	return s->lhm;
-}
-
-const struct swim_stats *
-swim_stats(const struct swim *s)
-{
-	return &s->stats;
-}
-
-uint64_t
-swim_incarnation(const struct swim *s)
-{
-	return s->self.inc;
-}
+/* ---------------------------------------------------------- metadata */
 
 void
 swim_set_meta(struct swim *s, const uint8_t *meta, uint16_t len)
 {
 	swim_set_meta_of(&s->self, meta, len);
 	s->self.inc++;
-	swim_broadcast(s, &s->self, UPD_ALIVE, 0);
+	swim_broadcast(s, &s->self, SWIM_UPD_ALIVE, 0);
 }

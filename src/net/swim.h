@@ -1,7 +1,8 @@
 /*
  * swim.h -- gossip membership: SWIM with the Lifeguard extensions, as an
  * actor (ACTOR_SWIM).  The protocol, the deviations from the papers and the
- * reasons for every default are in the opening comment of swim.c.
+ * reasons for every default are in the opening comment of swim.c; the wire
+ * format is drawn in swim_codec.c, the member table is swim_view.c's.
  *
  * Seams: time and randomness come from the actor system; datagrams go out
  * through struct swim_transport (real UDP in net/udp.c, a fake network in

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "util/log.h"
+#include "util/clock.h"
 #include "mist.h"
 
 #include <stdarg.h>
@@ -48,12 +49,12 @@ log_write(enum log_level lvl, const char *fmt, ...)
 	if (!log_is_enabled(lvl))
 		return;
 	char line[1024];
-	struct timespec ts;
+	uint64_t ms = clock_wall_ms();
+	time_t sec = (time_t)(ms / 1000);
 	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %-5s [%s] ",
-			 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+	gmtime_r(&sec, &tm);
+	int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03u %-5s [%s] ",
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000),
 			 log_names[lvl], log_name[0] ? log_name : "mist");
 	va_list ap;
 	va_start(ap, fmt);

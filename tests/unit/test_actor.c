@@ -1,7 +1,13 @@
 /*
  * test_actor.c -- the actor runtime, in virtual time (tests/fake).
+ *
+ * Every test runs with the turn check on (actor.h): an actor acting outside
+ * its turn aborts.  The two that drive a timer by hand from the test body
+ * switch it off for that system, and say so.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "actors/actor.h"
@@ -104,6 +110,8 @@ setup(void)
 	memset(&pa, 0, sizeof(pa));
 	memset(&pb, 0, sizeof(pb));
 	memset(&pc, 0, sizeof(pc));
+	/* read by actor_sys_init: every system of this test checks turns */
+	setenv("MIST_CHECK_TURNS", "1", 1);
 	fake_world_init(&w, tu_seed());
 }
 
@@ -204,6 +212,8 @@ Test(actor, unreachable_node_and_missing_actor_answer_at_once)
 Test(actor, timers_fire_on_time_and_stop)
 {
 	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	/* stops the timer from the test body, outside the actor's turn */
+	s->check_turns = false;
 	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
 	actor_timer_start(a, &pa.t, 100, 100, 9);
 	fake_world_run(&w, NULL, NULL, 1050);
@@ -362,6 +372,8 @@ advance(struct actor_sys *s, uint64_t ms)
 Test(actor, a_tick_that_fired_before_a_restart_or_a_stop_is_never_delivered)
 {
 	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	/* drives the timer by hand from the test body, between turns */
+	s->check_turns = false;
 	struct actor *a = actor_spawn(s, 0, "ticker", ticker_fn, NULL);
 	ticks = 0;
 	memset(&ticker, 0, sizeof(ticker));
@@ -387,4 +399,168 @@ Test(actor, a_tick_that_fired_before_a_restart_or_a_stop_is_never_delivered)
 	advance(s, 10);
 	actor_sys_run(s, 100);
 	cr_assert_eq(ticks, 3, "and ticks again once it was taken");
+}
+
+/* ---------------------------------------------------------- turn check */
+
+#define T_KICK 104  /* to "kicker": start a timer and ask "b" for T_WORK */
+#define T_ACT_AS 105 /* to "rogue": send as another actor (its state) */
+#define T_SPAWN 106 /* to "parent": spawn a child and set it up */
+
+struct kicker {
+	struct actor_ref peer;
+	struct actor_timer t;
+	int replies, ticks;
+	bool current_ok; /* sys->current was the handler's actor each time */
+	struct actor *child;
+};
+
+static void
+kicker_fn(struct actor *self, struct msg *m)
+{
+	struct kicker *k = self->state;
+	if (self->sys->current != self)
+		k->current_ok = false;
+	switch (m->type) {
+	case T_KICK:
+		actor_timer_start(self, &k->t, 10, 0, 1);
+		actor_request(self, k->peer, T_WORK, "\xa1x", 2, 1000, NULL);
+		break;
+	case T_ACT_AS:
+		/* acting as another actor in our own turn */
+		actor_tell(m->ptr, k->peer, T_ONEWAY, NULL, 0);
+		break;
+	case T_SPAWN:
+		/* a child spawned in our turn is set up by us: allowed */
+		k->child = actor_spawn(self->sys, 0, "child", kicker_fn,
+				       self->state);
+		actor_timer_start(k->child, &k->t, 10, 0, 2);
+		break;
+	case MSG_TIMER:
+		k->ticks++;
+		break;
+	case MSG_STOP:
+		actor_timer_stop(self, &k->t);
+		break;
+	default:
+		if (m->flags & MSG_F_REPLY)
+			k->replies++;
+	}
+}
+
+/* What an I/O callback does: deliver a message, never act. */
+static void
+deliver(struct actor_sys *s, struct actor *to, uint32_t type, void *ptr)
+{
+	struct msg *m = msg_new(type, NULL, 0);
+	m->flags = MSG_F_LOCAL;
+	m->ptr = ptr;
+	m->from = m->to = actor_ref_of(to);
+	cr_assert_geq(actor_sys_deliver(s, m), 0);
+}
+
+static struct kicker kk;
+
+Test(actor, checked_turns_let_delivery_requests_timers_and_stop_through)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	cr_assert(s->check_turns, "MIST_CHECK_TURNS=1 switches it on");
+	struct actor *k = actor_spawn(s, 0, "kicker", kicker_fn, &kk);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	kk = (struct kicker){.peer = actor_ref_of(b), .current_ok = true};
+	/* construction: the spawner sets its actors up before any run */
+	actor_tell(k, actor_ref_of(b), T_ONEWAY, "\xce\0\0\0\0", 5);
+	fake_world_run(&w, NULL, NULL, 10);
+	cr_assert_null(s->current, "no actor runs between turns");
+	/* from outside, by delivery only: the actor acts in its turn */
+	deliver(s, k, T_KICK, NULL);
+	fake_world_run(&w, NULL, NULL, 100);
+	cr_assert_eq(kk.replies, 1);
+	cr_assert_eq(kk.ticks, 1);
+	cr_assert_eq(pb.got, 1);
+	/* a child spawned and set up in its parent's turn */
+	deliver(s, k, T_SPAWN, NULL);
+	fake_world_run(&w, NULL, NULL, 100);
+	cr_assert_not_null(kk.child);
+	cr_assert_eq(kk.ticks, 2, "the child's timer, started by its parent");
+	cr_assert(kk.current_ok, "sys->current is the actor in its turn");
+	actor_sys_shutdown(s);
+	while (actor_sys_has_work(s))
+		actor_sys_run(s, 100);
+	cr_assert_null(s->current);
+}
+
+Test(actor, telling_from_outside_a_turn_aborts, .signal = SIGABRT)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	fake_world_run(&w, NULL, NULL, 10); /* construction is over */
+	/* what a loop callback acting for an actor would do */
+	actor_tell(a, actor_ref_of(b), T_ONEWAY, NULL, 0);
+	cr_assert_fail("actor_tell outside a turn must abort");
+}
+
+Test(actor, a_timer_started_from_outside_a_turn_aborts, .signal = SIGABRT)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	actor_sys_run(s, 1); /* construction is over, even with no mail */
+	actor_timer_start(a, &pa.t, 10, 0, 1);
+	cr_assert_fail("actor_timer_start outside a turn must abort");
+}
+
+Test(actor, replying_from_outside_a_turn_aborts, .signal = SIGABRT)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	actor_request(a, actor_ref_of(b), T_HOLD, NULL, 0, 5000, NULL);
+	fake_world_run(&w, NULL, NULL, 10); /* b holds the request */
+	cr_assert_eq(pb.n, 1);
+	actor_reply(b, &pb.held, T_HOLD, NULL, 0);
+	cr_assert_fail("actor_reply outside a turn must abort");
+}
+
+Test(actor, acting_as_another_actor_in_a_turn_aborts, .signal = SIGABRT)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *k = actor_spawn(s, 0, "rogue", kicker_fn, &kk);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	kk = (struct kicker){.peer = actor_ref_of(b)};
+	fake_world_run(&w, NULL, NULL, 10);
+	deliver(s, k, T_ACT_AS, b); /* rogue's turn sends as b */
+	fake_world_run(&w, NULL, NULL, 10);
+	cr_assert_fail("acting as another actor must abort");
+}
+
+Test(actor, a_child_is_no_longer_under_construction_after_the_run,
+     .signal = SIGABRT)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *k = actor_spawn(s, 0, "parent", kicker_fn, &kk);
+	kk = (struct kicker){.current_ok = true};
+	deliver(s, k, T_SPAWN, NULL);
+	fake_world_run(&w, NULL, NULL, 100);
+	cr_assert_not_null(kk.child);
+	actor_timer_stop(kk.child, &kk.t);
+	cr_assert_fail("the child acting outside its turn must abort");
+}
+
+Test(actor, the_check_is_switched_by_the_system)
+{
+	struct actor_sys *s = fake_world_add(&w, 1, NULL);
+	struct actor *a = actor_spawn(s, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s, 0, "b", probe_fn, &pb);
+	fake_world_run(&w, NULL, NULL, 10);
+	s->check_turns = false;
+	actor_tell(a, actor_ref_of(b), T_WORK, NULL, 0); /* not checked */
+	fake_world_run(&w, NULL, NULL, 10);
+	cr_assert_eq(pb.n, 1);
+	setenv("MIST_CHECK_TURNS", "0", 1);
+	struct actor_sys *s2 = fake_world_add(&w, 2, NULL);
+	cr_assert_not(s2->check_turns, "MIST_CHECK_TURNS=0 switches it off");
+	unsetenv("MIST_CHECK_TURNS");
+	struct actor_sys *s3 = fake_world_add(&w, 3, NULL);
+	cr_assert_eq(s3->check_turns, ACTOR_CHECK_TURNS_DEFAULT);
 }
