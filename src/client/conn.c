@@ -17,6 +17,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,7 +49,8 @@ static int
 conn_write_all(struct conn *c, const uint8_t *p, size_t n, int64_t deadline)
 {
 	while (n > 0) {
-		ssize_t w = write(c->fd, p, n);
+		/* an agent gone is an error, not SIGPIPE */
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;
