@@ -11,7 +11,8 @@
  * A put with another role changes the role; the gateway reads the table
  * at every request, so the change holds from the next request on.
  *
- *   MSG_CREDS  {"op": "create", "name": str (1..63 bytes), "role": "submit"|"admin"}
+ *   MSG_CREDS  {"op": "create", "name": str (1..63 bytes),
+ *               "role": "submit"|"admin"}
  *              -> {"credential": "mist1:...", "info": cred map}
  *              {"op": "list"} -> [cred map (no secret)...]
  *              {"op": "revoke", "id": u64} -> nil (ENOTFOUND: no such id)
