@@ -66,6 +66,9 @@ enum native_pause {
 
 enum gconn_state { GC_NEW, GC_HANDSHAKE, GC_HELLO, GC_OPEN, GC_CLOSING };
 
+/** A peer's address as text: "[v6 address]:port" takes at most 54. */
+#define NATIVE_PEER_MAX 64
+
 struct native;
 
 struct gconn {
@@ -89,7 +92,7 @@ struct gconn {
 	struct gconn *cred_next, *cred_prev; /* same credential */
 	struct gconn *todo_next, *todo_prev; /* owed work */
 	bool in_todo;
-	char peer[64];
+	char peer[NATIVE_PEER_MAX];
 };
 
 struct native_stats {
