@@ -1,3 +1,8 @@
+/*
+ * conn.c -- the blocking client of a link (see conn.h): the initiator's
+ * XXpsk3 handshake of net/link.h in sequence, then requests and replies
+ * on the sealed stream (net/stream.h), each wait bounded by a deadline.
+ */
 #include "config.h"
 #include "client/conn.h"
 #include "client/tcp.h"
@@ -12,6 +17,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +25,8 @@ static int
 conn_write_all(struct conn *c, const uint8_t *p, size_t n, int64_t deadline)
 {
 	while (n > 0) {
-		ssize_t w = write(c->fd, p, n);
+		/* an agent gone is an error, not SIGPIPE */
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;
@@ -34,15 +41,17 @@ conn_write_all(struct conn *c, const uint8_t *p, size_t n, int64_t deadline)
 	return 0;
 }
 
+/* Reads what the socket has (at least one byte) into the stream. */
 static int
-conn_read_all(struct conn *c, uint8_t *p, size_t n, int64_t deadline)
+conn_read_some(struct conn *c, int64_t deadline)
 {
-	while (n > 0) {
-		ssize_t r = read(c->fd, p, n);
+	for (;;) {
+		size_t cap;
+		uint8_t *p = stream_in_space(&c->st, NULL, &cap);
+		ssize_t r = read(c->fd, p, cap);
 		if (r > 0) {
-			p += r;
-			n -= (size_t)r;
-			continue;
+			stream_in_commit(&c->st, (size_t)r);
+			return 0;
 		}
 		if (r == 0)
 			return MIST_ECLOSED;
@@ -52,32 +61,39 @@ conn_read_all(struct conn *c, uint8_t *p, size_t n, int64_t deadline)
 		if (rc != 0)
 			return rc;
 	}
-	return 0;
 }
 
-/* Reads one frame of at most @a max bytes into @a out. */
+/* The next raw (handshake) frame, of at most LINK_HS_MAX bytes. */
 static int
-conn_read_frame(struct conn *c, uint8_t *out, size_t max, size_t *n,
-		int64_t deadline)
+conn_read_raw(struct conn *c, const uint8_t **p, size_t *n, int64_t deadline)
 {
-	uint8_t h[WIRE_FRAME_HDR];
-	int rc = conn_read_all(c, h, sizeof(h), deadline);
-	if (rc != 0)
-		return rc;
-	uint32_t len = buf_get_u32be(h);
-	if (len > max)
-		return MIST_E2BIG;
-	*n = len;
-	return conn_read_all(c, out, len, deadline);
+	int rc;
+	while ((rc = stream_in_frame(&c->st, LINK_HS_MAX, p, n)) == 0)
+		if ((rc = conn_read_some(c, deadline)) != 0)
+			return rc;
+	return rc == 1 ? 0 : rc;
 }
 
+/* The next sealed frame, opened into c->scratch (*n bytes). */
 static int
-conn_write_frame(struct conn *c, const uint8_t *p, size_t n, int64_t deadline)
+conn_read_sealed(struct conn *c, size_t *n, int64_t deadline)
 {
-	uint8_t h[WIRE_FRAME_HDR];
-	buf_put_u32be(h, (uint32_t)n);
-	int rc = conn_write_all(c, h, sizeof(h), deadline);
-	return rc ? rc : conn_write_all(c, p, n, deadline);
+	if (c->scratch == NULL)
+		c->scratch = xmalloc(c->max_frame);
+	int rc;
+	while ((rc = stream_in_open(&c->st, c->scratch, n)) == 0)
+		if ((rc = conn_read_some(c, deadline)) != 0)
+			return rc;
+	return rc == 1 ? 0 : rc;
+}
+
+/* Writes out what was framed into c->wbuf. */
+static int
+conn_flush(struct conn *c, int64_t deadline)
+{
+	int rc = conn_write_all(c, c->wbuf.data, c->wbuf.len, deadline);
+	buf_reset(&c->wbuf);
+	return rc;
 }
 
 static int
@@ -85,6 +101,7 @@ conn_handshake(struct conn *c, const uint8_t psk[32], int64_t deadline)
 {
 	struct noise_hs hs;
 	uint8_t msg[LINK_HS_MAX], payload[LINK_HS_MAX];
+	const uint8_t *in;
 	size_t n, pl;
 	struct link_hello me = {.name = "mist-cli", .tier = "", .addr = "",
 				.role = LINK_ROLE_CLIENT};
@@ -94,14 +111,16 @@ conn_handshake(struct conn *c, const uint8_t psk[32], int64_t deadline)
 			       strlen(LINK_PROLOGUE), c->id.priv, NULL, psk);
 	if (rc == 0)
 		rc = noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &n);
+	if (rc == 0) {
+		stream_put_raw(&c->wbuf, msg, n);
+		rc = conn_flush(c, deadline);
+	}
 	if (rc == 0)
-		rc = conn_write_frame(c, msg, n, deadline);
-	if (rc == 0)
-		rc = conn_read_frame(c, msg, sizeof(msg), &n, deadline);
+		rc = conn_read_raw(c, &in, &n, deadline);
 	if (rc == MIST_ECLOSED)
 		rc = MIST_EAUTH;
 	if (rc == 0)
-		rc = noise_hs_read(&hs, msg, n, payload, sizeof(payload), &pl);
+		rc = noise_hs_read(&hs, in, n, payload, sizeof(payload), &pl);
 	if (rc == 0)
 		rc = link_hello_decode(payload, pl, &c->hello);
 	if (rc == 0) {
@@ -109,21 +128,19 @@ conn_handshake(struct conn *c, const uint8_t psk[32], int64_t deadline)
 		rc = noise_hs_write(&hs, hello.data, hello.len, msg, sizeof(msg),
 				    &n);
 	}
-	if (rc == 0)
-		rc = conn_write_frame(c, msg, n, deadline);
 	if (rc == 0) {
-		noise_hs_split(&hs, &c->tx, &c->rx);
+		stream_put_raw(&c->wbuf, msg, n);
+		rc = conn_flush(c, deadline);
+	}
+	if (rc == 0) {
+		stream_split(&c->st, &hs);
 		c->agent = identity_node_id(hs.rs);
 		/* the agent confirms with an empty frame once it checked the PSK */
-		rc = conn_read_frame(c, msg, sizeof(msg), &n, deadline);
+		rc = conn_read_sealed(c, &n, deadline);
 		if (rc == MIST_ECLOSED)
 			rc = MIST_EAUTH;
-		if (rc == 0 && n != NOISE_TAGLEN)
+		if (rc == 0 && n != 0)
 			rc = MIST_EPROTO;
-		if (rc == 0)
-			rc = noise_cipher_decrypt(&c->rx, NULL, 0, msg, n, payload);
-		if (rc == 0)
-			c->rx_frames++;
 	}
 	buf_destroy(&hello);
 	noise_hs_wipe(&hs);
@@ -137,6 +154,8 @@ conn_open(struct conn *c, const char *addr, const uint8_t psk[32],
 	memset(c, 0, sizeof(*c));
 	identity_ephemeral(&c->id);
 	c->max_frame = WIRE_DEFAULT_MAX_FRAME;
+	/* the agent's links use the stream's default rekey rule too */
+	stream_init(&c->st, c->max_frame, STREAM_REKEY_FRAMES);
 	c->timeout_ms = timeout_ms;
 	randombytes_buf(&c->next_corr, sizeof(c->next_corr));
 	c->next_corr >>= 1;
@@ -176,42 +195,22 @@ conn_request(struct conn *c, uint32_t actor, uint32_t type, const void *body,
 	m->to.node = c->agent;
 	m->to.id = actor;
 	m->deadline = (uint64_t)deadline;
-	struct buf plain = BUF_INIT, frame = BUF_INIT;
+	struct buf plain = BUF_INIT;
 	wire_envelope_encode(&plain, m, (uint64_t)conn_now_ms());
 	struct conn_find f = {m->corr, NULL};
 	msg_delete(m);
-	buf_reserve(&frame, plain.len + NOISE_TAGLEN);
-	int rc = noise_cipher_encrypt(&c->tx, NULL, 0, plain.data, plain.len,
-				      frame.data);
-	if (rc == 0)
-		rc = conn_write_frame(c, frame.data, plain.len + NOISE_TAGLEN,
-				      deadline);
-	c->tx_frames++;
+	int rc = stream_seal(&c->st, plain.data, plain.len, &c->wbuf);
 	buf_destroy(&plain);
-	buf_destroy(&frame);
-	if (c->scratch == NULL)
-		c->scratch = xmalloc(c->max_frame + NOISE_TAGLEN);
-	uint8_t *pt = xmalloc(c->max_frame);
+	rc = rc < 0 ? rc : conn_flush(c, deadline);
 	while (rc == 0 && f.reply == NULL) {
 		size_t n;
-		rc = conn_read_frame(c, c->scratch, c->max_frame + NOISE_TAGLEN,
-				     &n, deadline);
-		if (rc == 0 && n < NOISE_TAGLEN)
-			rc = MIST_EPROTO;
-		if (rc == 0)
-			rc = noise_cipher_decrypt(&c->rx, NULL, 0, c->scratch, n,
-						  pt);
-		if (rc == 0 && ++c->rx_frames % (1u << 20) == 0)
-			noise_cipher_rekey(&c->rx);
-		if (rc == 0 && n == NOISE_TAGLEN)
-			continue; /* empty frame */
-		if (rc == 0)
-			rc = wire_payload_decode(pt, n - NOISE_TAGLEN,
-						 c->max_frame,
+		rc = conn_read_sealed(c, &n, deadline);
+		if (rc == 0 && n > 0)
+			rc = wire_payload_decode(c->scratch, n, c->max_frame,
 						 (uint64_t)conn_now_ms(),
 						 conn_find_cb, &f);
 	}
-	free(pt);
+	stream_in_keep(&c->st);
 	if (rc != 0) {
 		if (f.reply)
 			msg_delete(f.reply);
@@ -229,7 +228,7 @@ conn_close(struct conn *c)
 	c->fd = -1;
 	free(c->scratch);
 	c->scratch = NULL;
-	sodium_memzero(&c->tx, sizeof(c->tx));
-	sodium_memzero(&c->rx, sizeof(c->rx));
+	stream_destroy(&c->st);
+	buf_destroy(&c->wbuf);
 	sodium_memzero(&c->id, sizeof(c->id));
 }

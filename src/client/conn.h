@@ -4,8 +4,9 @@
  *
  * It speaks the link protocol of net/link.h as an initiator with role
  * "client": a fresh identity per connection, admitted by the cluster key,
- * never listed as a member.  Every read is bounded (frame size) and every
- * wait has a deadline.
+ * never listed as a member.  Frames travel on the sealed stream
+ * (net/stream.h), rekeyed in both directions like a link's.  Every read
+ * is bounded (frame size) and every wait has a deadline.
  *
  * Ownership: struct conn is caller storage; conn_close() frees what
  * conn_open() allocated.  A reply returned by conn_request() is the
@@ -20,20 +21,20 @@
 #include "client/tcp.h" /* conn_tcp_connect(), shared with libmist */
 #include "net/identity.h"
 #include "net/link.h"
-#include "net/noise.h"
+#include "net/stream.h"
 #include "util/buf.h"
 
 struct conn {
 	int fd;
-	struct noise_cipher tx, rx;
-	uint64_t tx_frames, rx_frames;
+	struct stream st; /* frames both ways, and what was read */
+	struct buf wbuf;  /* frames being written */
 	struct identity id;
 	uint64_t agent; /* the agent's node id */
 	struct link_hello hello;
 	uint32_t max_frame;
 	int timeout_ms;
 	uint64_t next_corr;
-	uint8_t *scratch;
+	uint8_t *scratch; /* an opened frame, max_frame bytes */
 };
 
 /**

@@ -1,11 +1,12 @@
 /*
  * mist.c -- libmist: the job client (API and ownership in include/mist.h;
- * the protocol in gateway/gateway.h and docs/PROTOCOL.md).
+ * the protocol in gateway/native_proto.h and docs/PROTOCOL.md).
  *
- * One non-blocking socket.  Requests are envelopes appended to a plaintext
- * buffer; mist_process() seals what is queued into one frame, writes what
- * the socket takes and dispatches the replies it reads to the callbacks
- * registered under their correlation ids.  Blocking calls are loops of
+ * One non-blocking socket carrying the sealed stream (net/stream.h).
+ * Requests are envelopes appended to a plaintext buffer; mist_process()
+ * seals what is queued into one frame, writes what the socket takes and
+ * dispatches the replies it reads to the callbacks registered under their
+ * correlation ids.  Blocking calls are loops of
  * poll() and mist_process() with a deadline.
  *
  * 0-RTT: until the handshake completes, the queued requests (up to the
@@ -26,6 +27,7 @@
 #include "gateway/native_proto.h"
 #include "net/mp.h"
 #include "net/noise.h"
+#include "net/stream.h"
 #include "net/wire.h"
 #include "util/buf.h"
 #include "util/map.h"
@@ -39,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,11 +67,11 @@ struct mist_client {
 	uint8_t secret[32];
 	struct noise_hs hs;
 	bool hs_sent, open;
-	struct noise_cipher tx, rx;
+	bool reading;	    /* in mist_process's reading: callbacks run */
+	struct stream st;   /* frames both ways, and the bytes read */
 	struct buf pending; /* plaintext envelopes not yet sealed */
 	struct buf wbuf;    /* bytes for the socket */
-	struct buf rbuf;
-	uint8_t *scratch;
+	uint8_t *scratch;   /* an opened frame, MIST_MAX_FRAME bytes */
 	uint64_t next_corr;
 	struct map reqs; /* corr -> pend */
 	struct mist_job *jobs;
@@ -139,7 +142,8 @@ mist_connect(const char *addr, const char *credential, int timeout_ms,
 	c->cred = id;
 	memcpy(c->secret, secret, 32);
 	sodium_memzero(secret, sizeof(secret));
-	c->scratch = xmalloc(MIST_MAX_FRAME + 64);
+	c->scratch = xmalloc(MIST_MAX_FRAME);
+	stream_init(&c->st, MIST_MAX_FRAME, STREAM_REKEY_FRAMES);
 	randombytes_buf(&c->next_corr, sizeof(c->next_corr));
 	c->next_corr >>= 2;
 	map_init(&c->reqs, randombytes_random());
@@ -183,7 +187,7 @@ mist_close(mist_client *c)
 	map_destroy(&c->reqs);
 	buf_destroy(&c->pending);
 	buf_destroy(&c->wbuf);
-	buf_destroy(&c->rbuf);
+	stream_destroy(&c->st);
 	free(c->scratch);
 	noise_hs_wipe(&c->hs);
 	sodium_memzero(c, sizeof(*c));
@@ -232,55 +236,54 @@ seal_pending(mist_client *c)
 	if (c->pending.len == 0 && c->hs_sent)
 		return;
 	if (!c->hs_sent) {
-		uint8_t prologue[sizeof(GATEWAY_PROLOGUE) - 1 + 8], idb[8];
-		for (int i = 0; i < 8; i++)
-			idb[i] = (uint8_t)(c->cred >> (56 - 8 * i));
-		memcpy(prologue, GATEWAY_PROLOGUE, sizeof(GATEWAY_PROLOGUE) - 1);
-		memcpy(prologue + sizeof(GATEWAY_PROLOGUE) - 1, idb, 8);
+		uint8_t prologue[GATEWAY_PROLOGUE_LEN];
+		gateway_prologue(prologue, c->cred);
 		noise_hs_init(&c->hs, GATEWAY_PROTOCOL, true, prologue,
 			      sizeof(prologue), NULL, NULL, c->secret);
 		/* payload: the client's clock, then as many whole envelopes as
-		 * fit in one Noise message */
+		 * fit in one Noise message (e, the tag, and a margin of the
+		 * size of e: the limit of version 1) */
 		struct buf pl = BUF_INIT;
 		msgpack_packer pk;
 		msgpack_packer_init(&pk, &pl, buf_msgpack_write);
 		msgpack_pack_uint64(&pk, wall_ms());
 		size_t take = wire_payload_prefix(
 			c->pending.data, c->pending.len,
-			NOISE_MAX_MSG - 64 - NOISE_TAGLEN - pl.len);
+			NOISE_MAX_MSG - 2 * NOISE_DHLEN - NOISE_TAGLEN - pl.len);
 		buf_append(&pl, c->pending.data, take);
 		buf_consume(&c->pending, take);
-		uint8_t *msg1 = xmalloc(NOISE_MAX_MSG);
+		/* the first frame: [version][cred id][NNpsk0 message 1] */
+		struct buf f = BUF_INIT;
+		buf_reserve(&f, GATEWAY_HELLO_MAX);
+		f.data[0] = GATEWAY_VERSION;
+		cred_id_put(f.data + 1, c->cred);
 		size_t m1;
-		noise_hs_write(&c->hs, pl.data, pl.len, msg1, NOISE_MAX_MSG, &m1);
-		uint8_t hdr[4 + 1 + 8];
-		buf_put_u32be(hdr, (uint32_t)(m1 + 9));
-		hdr[4] = GATEWAY_VERSION;
-		memcpy(hdr + 5, idb, 8);
-		buf_append(&c->wbuf, hdr, sizeof(hdr));
-		buf_append(&c->wbuf, msg1, m1);
-		free(msg1);
+		noise_hs_write(&c->hs, pl.data, pl.len, f.data + GATEWAY_HELLO_HDR,
+			       NOISE_MAX_MSG, &m1);
+		f.len = GATEWAY_HELLO_HDR + m1;
+		stream_put_raw(&c->wbuf, f.data, f.len);
+		buf_destroy(&f);
 		buf_destroy(&pl);
 		c->hs_sent = true;
 		return;
 	}
 	if (!c->open)
 		return;
-	while (c->pending.len > 0) {
+	size_t off = 0;
+	while (off < c->pending.len) {
 		/* request() keeps every envelope below a frame */
-		size_t n = c->pending.len;
+		size_t n = c->pending.len - off;
 		if (n > MIST_MAX_FRAME)
-			n = wire_payload_prefix(c->pending.data, n,
+			n = wire_payload_prefix(c->pending.data + off, n,
 						MIST_MAX_FRAME);
-		uint8_t hdr[4];
-		buf_put_u32be(hdr, (uint32_t)(n + NOISE_TAGLEN));
-		buf_append(&c->wbuf, hdr, 4);
-		buf_reserve(&c->wbuf, n + NOISE_TAGLEN);
-		noise_cipher_encrypt(&c->tx, NULL, 0, c->pending.data, n,
-				     c->wbuf.data + c->wbuf.len);
-		c->wbuf.len += n + NOISE_TAGLEN;
-		buf_consume(&c->pending, n);
+		if (n == 0 ||
+		    stream_seal(&c->st, c->pending.data + off, n, &c->wbuf) < 0) {
+			fail_all(c, MIST_E2BIG);
+			break;
+		}
+		off += n;
 	}
+	buf_consume(&c->pending, off);
 }
 
 static int
@@ -297,14 +300,51 @@ on_envelope(void *ctx, struct msg *m)
 	return 0;
 }
 
-int
-mist_process(mist_client *c)
+/* Takes the whole frames the stream holds: the handshake's answer, then
+ * sealed replies, dispatched to their callbacks.  0 or MIST_E*. */
+static int
+take_frames(mist_client *c)
 {
-	if (c->err)
-		return c->err;
-	seal_pending(c);
+	for (;;) {
+		size_t n;
+		int rc;
+		if (!c->open) {
+			const uint8_t *p;
+			size_t plen;
+			rc = stream_in_frame(&c->st, GATEWAY_REPLY_MAX, &p, &n);
+			if (rc == 1) {
+				if (noise_hs_read(&c->hs, p, n, c->scratch,
+						  MIST_MAX_FRAME, &plen) != 0)
+					return MIST_EAUTH;
+				stream_split(&c->st, &c->hs);
+				noise_hs_wipe(&c->hs);
+				c->open = true;
+				continue;
+			}
+		} else {
+			rc = stream_in_open(&c->st, c->scratch, &n);
+			if (rc == 1) {
+				rc = wire_payload_decode(c->scratch, n,
+							 MIST_MAX_FRAME,
+							 mono_ms(), on_envelope,
+							 c);
+				if (rc != 0)
+					return rc;
+				continue;
+			}
+		}
+		/* an oversized length: the peer does not speak our protocol */
+		return rc == MIST_E2BIG ? MIST_EPROTO : rc;
+	}
+}
+
+/* Writes what the socket takes; a gateway gone is an error, not SIGPIPE. */
+static int
+write_some(mist_client *c)
+{
 	while (c->wbuf.len > 0) {
-		ssize_t w = write(c->fd, c->wbuf.data, c->wbuf.len);
+		ssize_t w = send(c->fd, c->wbuf.data, c->wbuf.len,
+				 MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -315,10 +355,26 @@ mist_process(mist_client *c)
 		}
 		buf_consume(&c->wbuf, (size_t)w);
 	}
+	return 0;
+}
+
+int
+mist_process(mist_client *c)
+{
+	if (c->err)
+		return c->err;
+	seal_pending(c);
+	if (write_some(c) != 0)
+		return c->err;
+	/* a callback calling back in (mist_flush) only writes: the frame
+	 * being dispatched is still in use */
+	if (c->reading)
+		return c->err;
+	c->reading = true;
 	for (;;) {
-		buf_reserve(&c->rbuf, 65536);
-		ssize_t r = read(c->fd, c->rbuf.data + c->rbuf.len,
-				 c->rbuf.cap - c->rbuf.len);
+		size_t cap;
+		uint8_t *p = stream_in_space(&c->st, NULL, &cap);
+		ssize_t r = read(c->fd, p, cap);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -326,63 +382,25 @@ mist_process(mist_client *c)
 		if (r <= 0) {
 			/* a gateway that refuses the credential just hangs up */
 			fail_all(c, c->open ? MIST_ECLOSED : MIST_EAUTH);
-			return c->err;
+			break;
 		}
-		c->rbuf.len += (size_t)r;
-		size_t off = 0;
-		for (;;) {
-			const uint8_t *p;
-			size_t n;
-			int used = wire_frame_parse(c->rbuf.data + off,
-						    c->rbuf.len - off,
-						    MIST_MAX_FRAME + 64, &p, &n);
-			if (used < 0) {
-				fail_all(c, MIST_EPROTO);
-				return c->err;
-			}
-			if (used == 0)
-				break;
-			off += (size_t)used;
-			int rc = 0;
-			if (!c->open) {
-				size_t plen;
-				rc = noise_hs_read(&c->hs, p, n, c->scratch,
-						   MIST_MAX_FRAME, &plen);
-				if (rc == 0) {
-					noise_hs_split(&c->hs, &c->tx, &c->rx);
-					noise_hs_wipe(&c->hs);
-					c->open = true;
-				} else {
-					rc = MIST_EAUTH;
-				}
-			} else if (n < NOISE_TAGLEN ||
-				   noise_cipher_decrypt(&c->rx, NULL, 0, p, n,
-							c->scratch) != 0) {
-				rc = MIST_EAUTH;
-			} else {
-				rc = wire_payload_decode(c->scratch,
-							 n - NOISE_TAGLEN,
-							 MIST_MAX_FRAME,
-							 mono_ms(), on_envelope,
-							 c);
-			}
-			if (rc != 0) {
-				fail_all(c, rc);
-				return c->err;
-			}
+		stream_in_commit(&c->st, (size_t)r);
+		int rc = take_frames(c);
+		stream_in_keep(&c->st);
+		if (rc != 0) {
+			fail_all(c, rc);
+			break;
 		}
-		buf_consume(&c->rbuf, off);
 	}
+	c->reading = false;
+	if (c->err)
+		return c->err;
 	if (c->open && c->pending.len) {
+		/* requests that waited for the handshake's answer */
 		seal_pending(c);
-		while (c->wbuf.len > 0) {
-			ssize_t w = write(c->fd, c->wbuf.data, c->wbuf.len);
-			if (w <= 0)
-				break;
-			buf_consume(&c->wbuf, (size_t)w);
-		}
+		write_some(c);
 	}
-	return 0;
+	return c->err;
 }
 
 /* Pumps until *done or the deadline (0: none). */

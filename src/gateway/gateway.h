@@ -1,34 +1,25 @@
 /*
  * gateway.h -- ACTOR_GATEWAY: client connections (libmist) and credentials.
  *
- * Clients connect over TCP to the gateway address and speak
+ * The gateway is in files by job:
  *
- *     Noise_NNpsk0_25519_ChaChaPoly_BLAKE2b, prologue "mist/client/1" + id
+ *   native_proto.h/.c  the client protocol both ends share (no libuv, no
+ *                      store: libmist includes it) -- drawn there
+ *   native.h/.c        the native client listener: accept, the NNpsk0
+ *                      handshake, each connection's sealed stream
+ *   creds.h/.c         the credential table: LMDB, spreading, MSG_CREDS
+ *   gateway.c          the actor: authentication, routing, replies,
+ *                      membership
  *
- * keyed by their credential: an id (8 bytes, sent in clear so the gateway
- * can find the key) and a 32-byte secret used as the PSK.  One round trip:
- *
- *   client                                           gateway
- *     -> [len][1][id: 8][psk, e + payload]    payload = [ts_ms, envelopes...]
- *     <- [len][e, ee]                         handshake done
- *     <- [len][sealed envelopes]              replies to the first requests
- *     <=> [len][sealed envelopes]             further requests and replies
- *
- * The first message's payload is encrypted under the PSK but, as in every
- * 0-RTT design, could be replayed by someone who recorded it: the gateway
- * refuses a first message whose client timestamp is more than
- * GATEWAY_SKEW_MS away from its clock, or whose ephemeral key it has seen
- * within twice that window.
- *
- * Requests are job messages (MSG_JOB_*); the gateway checks the
- * credential's role, wraps the body as [cred id, role, body] and forwards
- * it to the data manager of the job's owner (the first element of the
- * body) or, for a new job, of this node.  Replies travel back the same way.
- *
- * Credentials live in LMDB (table "creds") and are spread to every member:
- * `mist creds create|list|revoke` (MSG_CREDS) applies on the agent it talks
- * to, which forwards the change to all live members and pushes its whole
- * table (revocations included, which always win) to members that join.
+ * Requests are job messages (MSG_JOB_*).  At every request the gateway
+ * looks its connection's credential up in the table as it is now: a
+ * revoked or unknown credential's request is refused (MIST_EAUTH) and the
+ * connection closed once the refusal is written; otherwise the role
+ * decides (JOB_LIST is for admins), the body is wrapped as [cred id, role,
+ * body] and forwarded to the data manager of the job's owner (the first
+ * element of the body) or, for a new job, of this node.  Replies travel
+ * back the same way.  A revocation closes every connection of that
+ * credential at once; a role change holds from the next request.
  *
  * Ownership: gateway_spawn() allocates everything; the actor frees it on
  * MSG_STOP, closing connections and the listener asynchronously.
@@ -40,17 +31,20 @@
 #include <uv.h>
 
 #include "actors/actor.h"
-#include "gateway/native_proto.h" /* GATEWAY_*, CRED_TEXT_LEN, cred_parse() */
+#include "gateway/native_proto.h"
 #include "store/store.h"
 
 struct gateway_config {
-	uint32_t max_frame;
-	uint32_t max_conns;
-	uint32_t max_inflight; /* requests per connection before we stop reading */
-	uint32_t handshake_timeout_ms;
-	uint32_t request_timeout_ms; /* when the client gives none */
+	uint32_t max_frame;	       /* plaintext bound of a sealed frame */
+	uint32_t max_conns;	       /* client connections at once */
+	uint32_t max_handshakes;       /* of them, not yet authenticated */
+	uint32_t max_inflight;	       /* unanswered requests per connection
+					* before it is no longer read */
+	uint32_t handshake_timeout_ms; /* cut unfinished handshakes */
+	uint32_t request_timeout_ms;   /* when the client gives none */
 };
 
+/** The defaults, each defended in gateway.c. */
 void gateway_config_default(struct gateway_config *cfg);
 
 struct gateway;

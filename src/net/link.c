@@ -11,6 +11,7 @@
 #include "net/link.h"
 #include "net/addr.h"
 #include "net/mp.h"
+#include "net/stream.h"
 #include "net/wire.h"
 #include "mist.h"
 #include "util/log.h"
@@ -54,9 +55,7 @@ struct link {
 	bool lost; /* the peer closed or reset it (not our decision) */
 	int handles;
 	struct noise_hs *hs;
-	struct noise_cipher tx, rx;
-	uint64_t tx_frames, rx_frames;
-	struct buf rbuf;     /* bytes read, not yet parsed */
+	struct stream st;    /* frames both ways; bytes read, not yet taken */
 	struct buf out;	     /* plaintext envelopes of the next frame */
 	struct buf wq;	     /* sealed frames waiting for the socket */
 	struct buf inflight; /* the bytes of the write in progress */
@@ -85,11 +84,8 @@ link_config_default(struct link_config *cfg)
 	 * a megabyte while real joins of a large cluster still get through.
 	 */
 	cfg->max_handshakes = 64;
-	/*
-	 * Rekey every 2^20 frames: far below ChaCha20-Poly1305's safe limits,
-	 * rare enough to cost nothing (one extra encryption per million).
-	 */
-	cfg->rekey_frames = 1u << 20;
+	/* the sealed stream's rule and reason (net/stream.h) */
+	cfg->rekey_frames = STREAM_REKEY_FRAMES;
 	/* 64 MiB of unsent output per link before sends are refused. */
 	cfg->max_backlog = 64u << 20;
 	/* Joins retry from 250 ms, doubling, up to 30 s (jittered). */
@@ -197,9 +193,7 @@ link_free(struct link *l)
 		noise_hs_wipe(l->hs);
 		free(l->hs);
 	}
-	sodium_memzero(&l->tx, sizeof(l->tx));
-	sodium_memzero(&l->rx, sizeof(l->rx));
-	buf_destroy(&l->rbuf);
+	stream_destroy(&l->st);
 	buf_destroy(&l->out);
 	buf_destroy(&l->wq);
 	buf_destroy(&l->inflight);
@@ -329,21 +323,45 @@ link_write_start(struct link *l)
 	l->writing = true;
 }
 
-/* Seals @a n plaintext bytes into one frame at the end of the write queue. */
+/*
+ * Seals @a n plaintext bytes (at most max_frame) into one frame at the end
+ * of the write queue.
+ */
 static void
 link_seal(struct link *l, const uint8_t *p, size_t n)
 {
 	struct link_mgr *m = l->mgr;
-	wire_frame_header(&l->wq, (uint32_t)(n + NOISE_TAGLEN));
-	buf_reserve(&l->wq, n + NOISE_TAGLEN);
-	noise_cipher_encrypt(&l->tx, NULL, 0, n ? p : (const uint8_t *)"", n,
-			     l->wq.data + l->wq.len);
-	l->wq.len += n + NOISE_TAGLEN;
-	m->stats.frames_out++;
-	if (++l->tx_frames % m->cfg.rekey_frames == 0) {
-		noise_cipher_rekey(&l->tx);
-		m->stats.rekeys++;
+	int rc = stream_seal(&l->st, p, n, &l->wq);
+	if (rc < 0) {
+		link_close(l, mist_strerror(rc));
+		return;
 	}
+	m->stats.frames_out++;
+	if (rc == 1)
+		m->stats.rekeys++;
+}
+
+/*
+ * Seals all of l->out: one frame, or -- when messages waited for the link
+ * or a duplicate's batch was merged in -- frames of at most max_frame,
+ * cut where an envelope ends (every envelope fits in one: link_mgr_send).
+ */
+static void
+link_seal_out(struct link *l)
+{
+	size_t off = 0, max = l->mgr->cfg.max_frame;
+	while (off < l->out.len && l->state != LINK_CLOSING) {
+		size_t n = l->out.len - off;
+		if (n > max)
+			n = wire_payload_prefix(l->out.data + off, n, max);
+		if (n == 0) {
+			link_close(l, "an envelope larger than a frame");
+			break;
+		}
+		link_seal(l, l->out.data + off, n);
+		off += n;
+	}
+	l->out.len = 0;
 }
 
 static void
@@ -357,8 +375,7 @@ mgr_flush_cb(uv_prepare_t *h)
 		l->dirty = false;
 		l->next_dirty = NULL;
 		if (l->state == LINK_UP && l->out.len > 0) {
-			link_seal(l, l->out.data, l->out.len);
-			l->out.len = 0;
+			link_seal_out(l);
 			buf_trim(&l->out, LINK_KEEP);
 			link_write_start(l);
 		}
@@ -487,8 +504,7 @@ link_hs_send(struct link *l)
 	buf_destroy(&hello);
 	if (rc != 0)
 		return rc;
-	wire_frame_header(&l->wq, (uint32_t)n);
-	buf_append(&l->wq, out, n);
+	stream_put_raw(&l->wq, out, n);
 	link_write_start(l);
 	return 0;
 }
@@ -549,146 +565,122 @@ link_hs_frame(struct link *l, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* One opened transport frame: @a n plaintext bytes at @a p. */
 static int
 link_transport_frame(struct link *l, const uint8_t *p, size_t n)
 {
 	struct link_mgr *m = l->mgr;
-	if (n < NOISE_TAGLEN)
-		return MIST_EPROTO;
-	if (m->scratch == NULL)
-		m->scratch = xmalloc(m->cfg.max_frame);
-	if (noise_cipher_decrypt(&l->rx, NULL, 0, p, n, m->scratch) != 0)
-		return MIST_EAUTH;
 	m->stats.frames_in++;
-	if (++l->rx_frames % m->cfg.rekey_frames == 0)
-		noise_cipher_rekey(&l->rx);
 	if (l->state == LINK_CONFIRM) {
 		link_register(l);
 		if (l->state != LINK_UP)
 			return 0; /* closed as a duplicate or a self-link */
 	}
-	if (n == NOISE_TAGLEN)
+	if (n == 0)
 		return 0; /* an empty frame: confirmation */
-	return wire_payload_decode(m->scratch, n - NOISE_TAGLEN,
-				   m->cfg.max_frame, uv_now(m->loop),
+	return wire_payload_decode(p, n, m->cfg.max_frame, uv_now(m->loop),
 				   link_deliver_cb, l);
 }
 
 /*
- * Handles the whole frames at the start of @a data; returns the bytes used.
- * Stops at a partial frame, when the link pauses (full mailboxes) and when
- * it closes.
+ * Takes the whole frames the stream holds, one by one.  Stops at a partial
+ * frame, when the link pauses (full mailboxes) and when it closes.
  */
-static size_t
-link_frames(struct link *l, const uint8_t *data, size_t len)
+static void
+link_frames(struct link *l)
 {
 	struct link_mgr *m = l->mgr;
-	size_t off = 0;
 	while (l->state != LINK_CLOSING && !l->paused) {
-		size_t max = l->state == LINK_HANDSHAKE
-				     ? LINK_HS_MAX
-				     : (size_t)m->cfg.max_frame + NOISE_TAGLEN;
+		bool hs = l->state == LINK_HANDSHAKE;
 		const uint8_t *p;
 		size_t n;
-		int used = wire_frame_parse(data + off, len - off, max, &p, &n);
-		if (used == 0)
-			break;
-		if (used < 0) {
+		int rc;
+		if (hs) {
+			rc = stream_in_frame(&l->st, LINK_HS_MAX, &p, &n);
+		} else {
+			if (m->scratch == NULL)
+				m->scratch = xmalloc(m->cfg.max_frame);
+			p = m->scratch;
+			rc = stream_in_open(&l->st, m->scratch, &n);
+		}
+		if (rc == 0)
+			return;
+		if (rc == MIST_E2BIG) {
 			m->stats.oversized++;
 			link_close(l, "frame larger than the limit");
-			return off;
+			return;
 		}
-		off += (size_t)used;
-		int rc;
-		if (l->state == LINK_HANDSHAKE) {
-			rc = link_hs_frame(l, p, n);
-			if (rc != 0) {
-				m->stats.handshakes_failed++;
-				log_info("handshake with %s failed: %s", l->peer,
-					 rc == MIST_EAUTH
-						 ? "wrong cluster key or tampering"
-						 : mist_strerror(rc));
-				link_close(l, mist_strerror(rc));
-				return off;
-			}
+		if (rc == 1)
+			rc = hs ? link_hs_frame(l, p, n)
+				: link_transport_frame(l, p, n);
+		if (rc == 0)
+			continue;
+		if (hs) {
+			m->stats.handshakes_failed++;
+			log_info("handshake with %s failed: %s", l->peer,
+				 rc == MIST_EAUTH
+					 ? "wrong cluster key or tampering"
+					 : mist_strerror(rc));
 		} else {
-			rc = link_transport_frame(l, p, n);
-			if (rc != 0) {
-				m->stats.bad_frames++;
-				log_warn("bad frame from %s: %s", l->peer,
-					 mist_strerror(rc));
-				link_close(l, mist_strerror(rc));
-				return off;
-			}
+			m->stats.bad_frames++;
+			log_warn("bad frame from %s: %s", l->peer,
+				 mist_strerror(rc));
 		}
+		link_close(l, mist_strerror(rc));
+		return;
 	}
-	return off;
 }
 
-/* Handles what waits in l->rbuf; an idle link keeps no read buffer. */
+/* Handles what the stream holds; an idle link keeps no read buffer. */
 static void
 link_process(struct link *l)
 {
-	size_t off = link_frames(l, l->rbuf.data, l->rbuf.len);
-	if (l->state != LINK_CLOSING) {
-		buf_consume(&l->rbuf, off);
-		if (l->rbuf.len == 0)
-			buf_destroy(&l->rbuf);
-	}
+	link_frames(l);
+	if (l->state != LINK_CLOSING)
+		stream_in_keep(&l->st);
 	if (l->paused)
 		uv_read_stop((uv_stream_t *)&l->tcp);
 }
 
 /*
- * 64 KiB reads.  A link with nothing pending reads into the manager's one
- * shared buffer and keeps only what is left of a partial frame (or what a
- * pause leaves unread); otherwise it reads after what it holds (rbuf never
- * holds more than one frame plus one read).  Idle links then cost no
- * buffer at all: with tens of links, this is most of an agent's heap.
+ * Reads of STREAM_READ bytes.  A link with nothing pending reads into the
+ * manager's one shared buffer, and its stream keeps only what is left of a
+ * partial frame (or what a pause leaves unread); otherwise it reads after
+ * what it holds (never more than one frame plus one read).  Idle links
+ * then cost no buffer at all: with tens of links, this is most of an
+ * agent's heap.
  */
-#define LINK_READ 65536
-
 static void
 link_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	struct link *l = h->data;
 	struct link_mgr *m = l->mgr;
 	(void)suggested;
-	if (l->rbuf.len == 0) {
-		if (m->rshared == NULL)
-			m->rshared = xmalloc(LINK_READ);
-		*b = uv_buf_init((char *)m->rshared, LINK_READ);
-		return;
-	}
-	buf_reserve(&l->rbuf, LINK_READ);
-	*b = uv_buf_init((char *)l->rbuf.data + l->rbuf.len, LINK_READ);
+	if (m->rshared == NULL)
+		m->rshared = xmalloc(STREAM_READ);
+	size_t cap;
+	uint8_t *p = stream_in_space(&l->st, m->rshared, &cap);
+	*b = uv_buf_init((char *)p, (unsigned)cap);
 }
 
 static void
 link_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
 	struct link *l = s->data;
+	(void)b;
 	if (nread < 0) {
 		/* the peer's kernel closed or reset it: its process is gone,
 		 * or it hung up on us (SWIM probes to tell which) */
 		l->lost = nread == UV_EOF || nread == UV_ECONNRESET;
 		link_close(l, nread == UV_EOF
-				      ? (l->rbuf.len ? "truncated frame" : "closed by peer")
+				      ? (stream_in_pending(&l->st)
+						 ? "truncated frame"
+						 : "closed by peer")
 				      : uv_strerror((int)nread));
 		return;
 	}
-	if (b->base != (char *)l->mgr->rshared) {
-		l->rbuf.len += (size_t)nread;
-		link_process(l);
-		return;
-	}
-	const uint8_t *data = l->mgr->rshared;
-	size_t off = link_frames(l, data, (size_t)nread);
-	if (l->state == LINK_CLOSING)
-		return;
-	buf_append(&l->rbuf, data + off, (size_t)nread - off);
-	if (l->paused)
-		uv_read_stop((uv_stream_t *)&l->tcp);
+	stream_in_commit(&l->st, (size_t)nread);
+	link_process(l);
 }
 
 void
@@ -718,7 +710,7 @@ link_initiator_node(const struct link *l)
 static void
 link_keys(struct link *l)
 {
-	noise_hs_split(l->hs, &l->tx, &l->rx);
+	stream_split(&l->st, l->hs);
 	l->node = identity_node_id(l->hs->rs);
 	noise_hs_wipe(l->hs);
 	free(l->hs);
@@ -820,6 +812,7 @@ link_new(struct link_mgr *m, bool initiator)
 	l->tcp.data = l->timer.data = l;
 	l->handles = 2;
 	m->open_handles += 2;
+	stream_init(&l->st, m->cfg.max_frame, m->cfg.rekey_frames);
 	l->hs = xmalloc(sizeof(*l->hs));
 	noise_hs_init(l->hs, LINK_PROTOCOL, initiator,
 		      (const uint8_t *)LINK_PROLOGUE, strlen(LINK_PROLOGUE),
@@ -1055,8 +1048,7 @@ link_mgr_close(struct link_mgr *m, void (*done)(struct link_mgr *))
 	/* output already queued is flushed, best effort, before closing */
 	for (struct link *l = m->links; l != NULL; l = l->next) {
 		if (l->state == LINK_UP && l->out.len > 0) {
-			link_seal(l, l->out.data, l->out.len);
-			l->out.len = 0;
+			link_seal_out(l);
 			link_write_start(l);
 		}
 	}

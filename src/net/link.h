@@ -7,16 +7,16 @@
  *
  * Both sides prove their static key (the node identity); the cluster key as
  * PSK proves membership (a node without it fails the third message).  Then
- * transport frames carry batches of envelopes (wire.h), each frame sealed
- * with a counter nonce; both sides rekey (Noise Rekey()) every
- * rekey_frames frames in each direction, without a message.
+ * the sealed stream (net/stream.h) carries batches of envelopes (wire.h):
+ * each frame sealed with a counter nonce, both sides rekeying (Noise
+ * Rekey()) every rekey_frames frames in each direction, without a message.
  *
  *   initiator                                     responder
  *     -> e                                     (frame: 32 bytes)
  *     <- e, ee, s, es          + hello payload (encrypted)
  *     -> s, se, psk            + hello payload (encrypted)
  *     <- (empty transport frame)  confirms: the responder accepted the PSK
-     <=> transport frames     [len u32][ciphertext of envelopes + tag]
+ *    <=> transport frames    [len u32][ciphertext of envelopes + tag]
  *
  *   hello (msgpack map): {"v": 1, "name": str, "tier": str,
  *                         "addr": "ip:port", "role": 0 agent | 1 client}

@@ -1,6 +1,6 @@
 /*
  * fuzz_wire.c -- libFuzzer target for every decoder that reads network
- * bytes: the frame splitter, the envelope decoder (through the batched
+ * bytes: the frame splitter (net/stream.h), the envelope decoder (through the batched
  * payload decoder), the link hello, the msgpack walker, the gossip packet
  * and push/pull decoders (fed to a real SWIM actor), the sealed-datagram
  * opener, and the job messages -- client requests as the gateway forwards
@@ -25,6 +25,7 @@
 #include "net/keyring.h"
 #include "net/noise.h"
 #include "net/mp.h"
+#include "net/stream.h"
 #include "net/swim.h"
 #include "net/wire.h"
 #include "util/log.h"
@@ -167,17 +168,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t mode = data[0] % 8;
 	data++, size--;
 	if (mode == 0) {
-		/* a stream of frames, each a batch of envelopes */
-		while (size > 0) {
-			const uint8_t *p;
+		/* a stream of frames, each a batch of envelopes, taken by the
+		 * sealed stream's incremental input (net/stream.h) in reads of
+		 * FUZZ_READ bytes -- small and odd, so frames and their length
+		 * prefixes straddle reads at every offset -- every other one
+		 * through a shared buffer */
+		enum { FUZZ_READ = 7 };
+		static uint8_t shared[STREAM_READ];
+		struct stream s;
+		stream_init(&s, 65536, 0);
+		int rc = 0;
+		for (size_t off = 0, i = 0; off < size && rc >= 0; i++) {
+			size_t cap, k = size - off < FUZZ_READ ? size - off
+								 : FUZZ_READ;
+			uint8_t *p = stream_in_space(&s, i % 2 ? shared : NULL,
+						     &cap);
+			memcpy(p, data + off, k);
+			stream_in_commit(&s, k);
+			off += k;
+			const uint8_t *f;
 			size_t n;
-			int used = wire_frame_parse(data, size, 65536, &p, &n);
-			if (used <= 0)
-				break;
-			wire_payload_decode(p, n, 65536, 1000, drop_cb, NULL);
-			data += used;
-			size -= (size_t)used;
+			while ((rc = stream_in_frame(&s, 65536, &f, &n)) == 1)
+				wire_payload_decode(f, n, 65536, 1000, drop_cb,
+						    NULL);
+			stream_in_keep(&s);
 		}
+		stream_destroy(&s);
 	} else if (mode == 1) {
 		struct link_hello h;
 		link_hello_decode(data, size, &h);

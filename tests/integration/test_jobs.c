@@ -18,7 +18,7 @@
  * later tasks need and the owner must recompute them.
  */
 #include "mist.h"
-#include "gateway/gateway.h"
+#include "gateway/native_proto.h"
 #include "net/noise.h"
 #include "proc.h"
 #include "testutil.h"

@@ -20,6 +20,7 @@
 #include "net/addr.h"
 #include "net/link.h"
 #include "net/loop.h"
+#include "net/stream.h"
 #include "net/wire.h"
 #include "testutil.h"
 
@@ -323,11 +324,7 @@ seal_frame(struct conn *c, struct msg *m, struct buf *out)
 {
 	struct buf plain = BUF_INIT;
 	wire_envelope_encode(&plain, m, 0);
-	wire_frame_header(out, (uint32_t)(plain.len + NOISE_TAGLEN));
-	buf_reserve(out, plain.len + NOISE_TAGLEN);
-	noise_cipher_encrypt(&c->tx, NULL, 0, plain.data, plain.len,
-			     out->data + out->len);
-	out->len += plain.len + NOISE_TAGLEN;
+	cr_assert_eq(stream_seal(&c->st, plain.data, plain.len, out), 0);
 	buf_destroy(&plain);
 }
 
@@ -496,6 +493,63 @@ Test(link, a_peer_cannot_send_what_only_the_node_itself_sends)
 	cr_assert_eq(na.links.stats.local_types, 1);
 	tnode_stop(&na);
 	tnode_stop(&nb);
+}
+
+/* The CLI's connection (client/conn.c) on a link that rekeys every 3
+ * frames: 20 round trips cross six key changes in each direction. */
+struct cli_run {
+	char addr[64];
+	int rc, ok;
+	atomic_int done;
+};
+
+static void *
+cli_main(void *arg)
+{
+	struct cli_run *r = arg;
+	struct conn c;
+	r->rc = conn_open(&c, r->addr, psk, 5000);
+	if (r->rc == 0) {
+		c.st.rekey_frames = 3; /* as the agent's links below */
+		for (int i = 0; i < 20; i++) {
+			struct msg *reply = NULL;
+			if ((r->rc = conn_request(&c, ACTOR_ECHO, MSG_ECHO,
+						  "\xa3" "hey", 4, &reply)) != 0)
+				break;
+			r->ok += reply->len == 4 &&
+				 memcmp(reply->body, "\xa3" "hey", 4) == 0;
+			msg_delete(reply);
+		}
+	}
+	conn_close(&c);
+	atomic_store(&r->done, 1);
+	return NULL;
+}
+
+static bool
+cli_done(void *ctx)
+{
+	return atomic_load(&((struct cli_run *)ctx)->done) != 0;
+}
+
+Test(link, a_cli_connection_rekeys_both_ways)
+{
+	struct link_config cfg;
+	link_config_default(&cfg);
+	cfg.rekey_frames = 3;
+	tnode_start(&na, "a", "127.0.0.1:0", psk, &cfg);
+	struct cli_run r = {.rc = 0};
+	snprintf(r.addr, sizeof(r.addr), "%s", na.addr);
+	pthread_t th;
+	pthread_create(&th, NULL, cli_main, &r);
+	cr_assert(run_until(cli_done, &r, 15000));
+	pthread_join(th, NULL);
+	cr_assert_eq(r.rc, 0, "%s", mist_strerror(r.rc));
+	cr_assert_eq(r.ok, 20, "every echo came back whole");
+	cr_assert_geq(na.links.stats.rekeys, 6, "the agent rekeyed its side");
+	cr_assert_eq(na.links.stats.bad_frames, 0,
+		     "and took every frame the CLI sealed after its rekeys");
+	tnode_stop(&na);
 }
 
 Test(link, silent_connections_time_out_and_floods_are_bounded)
