@@ -8,6 +8,7 @@
 #include "client/tcp.h"
 #include "net/wire.h"
 #include "mist.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 static int
@@ -159,7 +159,7 @@ conn_open(struct conn *c, const char *addr, const uint8_t psk[32],
 	c->timeout_ms = timeout_ms;
 	randombytes_buf(&c->next_corr, sizeof(c->next_corr));
 	c->next_corr >>= 1;
-	int64_t deadline = conn_now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)clock_mono_ms() + timeout_ms;
 	int rc = conn_tcp_connect(addr, timeout_ms, &c->fd);
 	if (rc != 0)
 		return rc;
@@ -186,7 +186,7 @@ int
 conn_request(struct conn *c, uint32_t actor, uint32_t type, const void *body,
 	     uint32_t len, struct msg **reply)
 {
-	int64_t deadline = conn_now_ms() + c->timeout_ms;
+	int64_t deadline = (int64_t)clock_mono_ms() + c->timeout_ms;
 	struct msg *m = msg_new(type, body, len);
 	m->flags = MSG_F_REQUEST;
 	m->corr = ++c->next_corr;
@@ -196,7 +196,7 @@ conn_request(struct conn *c, uint32_t actor, uint32_t type, const void *body,
 	m->to.id = actor;
 	m->deadline = (uint64_t)deadline;
 	struct buf plain = BUF_INIT;
-	wire_envelope_encode(&plain, m, (uint64_t)conn_now_ms());
+	wire_envelope_encode(&plain, m, clock_mono_ms());
 	struct conn_find f = {m->corr, NULL};
 	msg_delete(m);
 	int rc = stream_seal(&c->st, plain.data, plain.len, &c->wbuf);
@@ -207,7 +207,7 @@ conn_request(struct conn *c, uint32_t actor, uint32_t type, const void *body,
 		rc = conn_read_sealed(c, &n, deadline);
 		if (rc == 0 && n > 0)
 			rc = wire_payload_decode(c->scratch, n, c->max_frame,
-						 (uint64_t)conn_now_ms(),
+						 clock_mono_ms(),
 						 conn_find_cb, &f);
 	}
 	stream_in_keep(&c->st);

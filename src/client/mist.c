@@ -30,6 +30,7 @@
 #include "net/stream.h"
 #include "net/wire.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/map.h"
 #include "util/mem.h"
 
@@ -42,7 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MIST_BATCH 1024
@@ -93,22 +93,6 @@ struct mist_job {
 	int progress_ms;
 	uint64_t progress_next;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void
 mist_free(void *p)
@@ -222,7 +206,7 @@ request(mist_client *c, uint32_t type, const struct buf *body,
 		p->ctx = ctx;
 		map_put(&c->reqs, m->corr, p);
 	}
-	wire_envelope_encode(&c->pending, m, mono_ms());
+	wire_envelope_encode(&c->pending, m, clock_mono_ms());
 	msg_delete(m);
 	if (c->err && fn)
 		fail_all(c, c->err);
@@ -246,7 +230,7 @@ seal_pending(mist_client *c)
 		struct buf pl = BUF_INIT;
 		msgpack_packer pk;
 		msgpack_packer_init(&pk, &pl, buf_msgpack_write);
-		msgpack_pack_uint64(&pk, wall_ms());
+		msgpack_pack_uint64(&pk, clock_wall_ms());
 		size_t take = wire_payload_prefix(
 			c->pending.data, c->pending.len,
 			NOISE_MAX_MSG - 2 * NOISE_DHLEN - NOISE_TAGLEN - pl.len);
@@ -326,7 +310,7 @@ take_frames(mist_client *c)
 			if (rc == 1) {
 				rc = wire_payload_decode(c->scratch, n,
 							 MIST_MAX_FRAME,
-							 mono_ms(), on_envelope,
+							 clock_mono_ms(), on_envelope,
 							 c);
 				if (rc != 0)
 					return rc;
@@ -411,7 +395,7 @@ pump(mist_client *c, const bool *done, uint64_t deadline)
 		int rc = mist_process(c);
 		if (rc != 0 || *done)
 			return rc;
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		if (deadline && now >= deadline)
 			return MIST_ETIMEDOUT;
 		int wait = deadline ? (int)(deadline - now) : 1000;
@@ -449,7 +433,7 @@ call(mist_client *c, uint32_t type, const struct buf *body, int timeout_ms,
      struct sync *s)
 {
 	memset(s, 0, sizeof(*s));
-	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 30000);
+	uint64_t deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 30000);
 	request(c, type, body, deadline, sync_cb, s);
 	int rc = pump(c, &s->done, deadline);
 	if (rc == MIST_ETIMEDOUT && !s->done) {
@@ -528,29 +512,28 @@ mist_job_create(mist_client *c, const struct mist_policy *p, int timeout_ms,
 		     (p && p->attempts ? 1 : 0);
 	msgpack_pack_map(&pk, n);
 	if (p && p->name) {
-		msgpack_pack_str_with_body(&pk, "name", 4);
-		msgpack_pack_str_with_body(&pk, p->name, strlen(p->name));
+		mp_pack_str(&pk, "name");
+		mp_pack_str(&pk, p->name);
 	}
 	if (p && p->objective) {
-		msgpack_pack_str_with_body(&pk, "policy", 6);
-		msgpack_pack_str_with_body(&pk, p->objective, strlen(p->objective));
+		mp_pack_str(&pk, "policy");
+		mp_pack_str(&pk, p->objective);
 	}
 	if (weights) {
-		msgpack_pack_str_with_body(&pk, "weights", 7);
+		mp_pack_str(&pk, "weights");
 		msgpack_pack_array(&pk, 3);
 		for (int i = 0; i < 3; i++)
 			msgpack_pack_double(&pk, p->weights[i]);
 	}
 	if (ntiers) {
-		msgpack_pack_str_with_body(&pk, "tiers", 5);
+		mp_pack_str(&pk, "tiers");
 		msgpack_pack_array(&pk, ntiers);
 		for (int i = 0; i < 3; i++)
 			if ((mask >> i) & 1)
-				msgpack_pack_str_with_body(&pk, tiers[i],
-							   strlen(tiers[i]));
+				mp_pack_str(&pk, tiers[i]);
 	}
 	if (p && p->attempts) {
-		msgpack_pack_str_with_body(&pk, "attempts", 8);
+		mp_pack_str(&pk, "attempts");
 		msgpack_pack_uint32(&pk, p->attempts);
 	}
 	uint64_t owner, id;
@@ -633,7 +616,7 @@ mist_flush(mist_job *j)
 	msgpack_pack_array(&pk, j->nbatch);
 	buf_append(&b, j->batch.data, j->batch.len);
 	j->unacked++;
-	request(j->c, MSG_JOB_TASKS, &b, mono_ms() + 60000, batch_cb, j);
+	request(j->c, MSG_JOB_TASKS, &b, clock_mono_ms() + 60000, batch_cb, j);
 	buf_destroy(&b);
 	buf_reset(&j->batch);
 	j->nbatch = 0;
@@ -664,7 +647,7 @@ mist_task(mist_job *j, const char *fn, const void *args, size_t alen,
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &j->batch, buf_msgpack_write);
 	msgpack_pack_array(&pk, 4);
-	msgpack_pack_str_with_body(&pk, fn, strlen(fn));
+	mp_pack_str(&pk, fn);
 	msgpack_pack_bin_with_body(&pk, args, (uint32_t)alen);
 	msgpack_pack_uint32(&pk, nout);
 	msgpack_pack_array(&pk, nin);
@@ -684,7 +667,7 @@ mist_task(mist_job *j, const char *fn, const void *args, size_t alen,
 	if (c->wbuf.len + c->pending.len > (8u << 20)) {
 		bool never = false;
 		while (c->err == 0 && c->wbuf.len + c->pending.len > (4u << 20)) {
-			pump(c, &never, mono_ms() + 50);
+			pump(c, &never, clock_mono_ms() + 50);
 		}
 	}
 	return j->err ? j->err : j->c->err;
@@ -719,7 +702,7 @@ get_read_cb(mist_client *c, void *ctx, struct msg *m)
 {
 	(void)c;
 	struct getop *g = ctx;
-	if (m->status == MIST_ENOTFOUND && mono_ms() < g->deadline) {
+	if (m->status == MIST_ENOTFOUND && clock_mono_ms() < g->deadline) {
 		/* the copy vanished: the owner recomputes it; wait again */
 		buf_reset(&g->data);
 		get_send(g, MSG_JOB_WAIT);
@@ -806,7 +789,7 @@ mist_get_async(mist_job *j, mist_ref r, int timeout_ms, mist_get_cb cb,
 	struct getop *g = xcalloc(1, sizeof(*g));
 	g->j = j;
 	g->r = r;
-	g->deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
+	g->deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
 	g->cb = cb;
 	g->arg = arg;
 	get_send(g, MSG_JOB_WAIT);
@@ -845,13 +828,13 @@ mist_get(mist_job *j, mist_ref r, int timeout_ms, void **data, size_t *len)
 	int rc = mist_get_async(j, r, timeout_ms, getsync_cb, &s);
 	if (rc != 0)
 		return rc;
-	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
+	uint64_t deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
 	while (!s.done) {
-		uint64_t step = mono_ms() + (j->progress_cb ? 50 : 1000);
+		uint64_t step = clock_mono_ms() + (j->progress_cb ? 50 : 1000);
 		rc = pump(j->c, &s.done, step < deadline ? step : deadline);
 		if (rc != 0 && rc != MIST_ETIMEDOUT)
 			break;
-		if (!s.done && mono_ms() >= deadline) {
+		if (!s.done && clock_mono_ms() >= deadline) {
 			rc = MIST_ETIMEDOUT;
 			break;
 		}
@@ -903,42 +886,42 @@ mist_release(mist_job *j, const mist_ref *refs, uint32_t n)
 
 /* ------------------------------------------------------------ the job */
 
+/* A count of the job's tasks: a uint, saturated at UINT32_MAX. */
+static int
+progress_count(struct mp_cur *v, void *ctx)
+{
+	uint32_t *dst = ctx;
+	uint64_t u;
+	if (mp_read_uint(v, &u) != 0)
+		return MIST_EPROTO;
+	*dst = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+	return 0;
+}
+
+/* A reply to MSG_JOB_STATUS (data/jobs_proto.h); other keys are skipped. */
 static int
 parse_progress(const struct buf *body, struct mist_progress *p)
 {
-	struct mp_cur cur;
-	uint32_t n;
+	const char *state = NULL;
+	uint32_t statelen = 0;
 	memset(p, 0, sizeof(*p));
-	mp_cur_init(&cur, body->data, body->len);
-	if (mp_read_map(&cur, &n) != 0)
+	const struct mp_field f[] = {
+		MP_FN("tasks", progress_count, &p->tasks, false),
+		MP_FN("waiting", progress_count, &p->waiting, false),
+		MP_FN("ready", progress_count, &p->ready, false),
+		MP_FN("running", progress_count, &p->running, false),
+		MP_FN("done", progress_count, &p->done, false),
+		MP_FN("failed", progress_count, &p->failed, false),
+		MP_STR("state", &state, &statelen, false),
+	};
+	if (mp_decode_fields(body->data, body->len, f, MP_NFIELDS(f), NULL) != 0)
 		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k, *s;
-		uint32_t kl, sl;
-		uint64_t u;
-		int rc = 0;
-		uint32_t *dst = NULL;
-		if (mp_read_str(&cur, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "tasks")) dst = &p->tasks;
-		else if (mp_str_eq(k, kl, "waiting")) dst = &p->waiting;
-		else if (mp_str_eq(k, kl, "ready")) dst = &p->ready;
-		else if (mp_str_eq(k, kl, "running")) dst = &p->running;
-		else if (mp_str_eq(k, kl, "done")) dst = &p->done;
-		else if (mp_str_eq(k, kl, "failed")) dst = &p->failed;
-		if (dst) {
-			if ((rc = mp_read_uint(&cur, &u)) == 0)
-				*dst = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
-		} else if (mp_str_eq(k, kl, "state")) {
-			if ((rc = mp_read_str(&cur, &s, &sl)) == 0)
-				snprintf(p->state, sizeof(p->state), "%.*s",
-					 (int)(sl > 15 ? 15 : sl), s);
-		} else {
-			rc = mp_skip(&cur);
-		}
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
+	if (state != NULL)
+		snprintf(p->state, sizeof(p->state), "%.*s",
+			 (int)(statelen >= sizeof(p->state)
+				       ? sizeof(p->state) - 1
+				       : statelen),
+			 state);
 	return 0;
 }
 
@@ -987,9 +970,9 @@ mist_job_on_progress(mist_job *j,
 static void
 progress_tick(mist_job *j)
 {
-	if (j->progress_cb == NULL || mono_ms() < j->progress_next)
+	if (j->progress_cb == NULL || clock_mono_ms() < j->progress_next)
 		return;
-	j->progress_next = mono_ms() + (uint64_t)j->progress_ms;
+	j->progress_next = clock_mono_ms() + (uint64_t)j->progress_ms;
 	struct mist_progress p;
 	if (mist_job_progress(j, 5000, &p) == 0)
 		j->progress_cb(j->progress_arg, &p);
@@ -998,7 +981,7 @@ progress_tick(mist_job *j)
 int
 mist_job_wait(mist_job *j, int timeout_ms)
 {
-	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
+	uint64_t deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3600000);
 	for (;;) {
 		struct mist_progress p;
 		int rc = mist_job_progress(j, 5000, &p);
@@ -1011,10 +994,10 @@ mist_job_wait(mist_job *j, int timeout_ms)
 			       : strcmp(p.state, "done") == 0 ? 0
 			       : strcmp(p.state, "cancelled") == 0 ? MIST_ECANCELED
 			       : MIST_ETASK;
-		if (mono_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			return MIST_ETIMEDOUT;
 		bool never = false;
-		pump(j->c, &never, mono_ms() + 50);
+		pump(j->c, &never, clock_mono_ms() + 50);
 	}
 }
 

@@ -5,27 +5,19 @@
 #include "client/tcp.h"
 #include "mist.h"
 #include "net/addr.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
-
-int64_t
-conn_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 conn_wait(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - conn_now_ms();
+		int64_t left = deadline - (int64_t)clock_mono_ms();
 		if (left <= 0)
 			return MIST_ETIMEDOUT;
 		struct pollfd p = {fd, events, 0};
@@ -47,7 +39,7 @@ conn_tcp_connect(const char *addr, int timeout_ms, int *fd)
 	*fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (*fd < 0)
 		return MIST_EIO;
-	int64_t deadline = conn_now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)clock_mono_ms() + timeout_ms;
 	socklen_t len = sa.ss_family == AF_INET ? sizeof(struct sockaddr_in)
 						: sizeof(struct sockaddr_in6);
 	if (connect(*fd, (struct sockaddr *)&sa, len) != 0) {

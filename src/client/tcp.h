@@ -1,7 +1,7 @@
 /*
  * tcp.h -- the client side's TCP plumbing, shared by libmist (client/mist.c)
  * and the tools' admin connection (client/conn.h): a non-blocking connect
- * and waits with a deadline on the monotonic clock.
+ * and waits with a deadline on the monotonic clock (util/clock.h).
  *
  * Part of the conn module (prefix conn_), in a file of its own because
  * libmist needs only this: it includes and links no libuv (conn.c speaks
@@ -14,11 +14,10 @@
 
 #include <stdint.h>
 
-/** Milliseconds on the monotonic clock (deadlines). */
-int64_t conn_now_ms(void);
 /**
  * Waits until @a fd is ready for @a events (poll(2) flags) or the monotonic
- * clock reaches @a deadline (ms): 0, MIST_ETIMEDOUT or MIST_EIO.
+ * clock (clock_mono_ms(), util/clock.h) reaches @a deadline (ms): 0,
+ * MIST_ETIMEDOUT or MIST_EIO.
  */
 int conn_wait(int fd, short events, int64_t deadline);
 /**

@@ -9,6 +9,7 @@
 #include "mist.h"
 #include "net/mp.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 #include <msgpack.h>
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---------------------------------------------------------------- codec */
 
@@ -24,19 +24,18 @@ static void
 cred_pack(msgpack_packer *pk, const struct cred *c, bool with_secret)
 {
 	msgpack_pack_map(pk, with_secret ? 6 : 5);
-	msgpack_pack_str_with_body(pk, "id", 2);
+	mp_pack_str(pk, "id");
 	msgpack_pack_uint64(pk, c->id);
-	msgpack_pack_str_with_body(pk, "name", 4);
-	msgpack_pack_str_with_body(pk, c->name, strlen(c->name));
-	msgpack_pack_str_with_body(pk, "role", 4);
-	const char *r = c->role == ROLE_ADMIN ? "admin" : "submit";
-	msgpack_pack_str_with_body(pk, r, strlen(r));
-	msgpack_pack_str_with_body(pk, "revoked", 7);
+	mp_pack_str(pk, "name");
+	mp_pack_str(pk, c->name);
+	mp_pack_str(pk, "role");
+	mp_pack_str(pk, c->role == ROLE_ADMIN ? "admin" : "submit");
+	mp_pack_str(pk, "revoked");
 	c->revoked ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-	msgpack_pack_str_with_body(pk, "created", 7);
+	mp_pack_str(pk, "created");
 	msgpack_pack_uint64(pk, c->created);
 	if (with_secret) {
-		msgpack_pack_str_with_body(pk, "secret", 6);
+		mp_pack_str(pk, "secret");
 		msgpack_pack_bin_with_body(pk, c->secret, 32);
 	}
 }
@@ -50,56 +49,39 @@ cred_name_clean(char *name)
 			*q = '?';
 }
 
-/* Parses a cred map (as packed with the secret).  0 or MIST_EPROTO. */
+/*
+ * Parses a cred map (as packed with the secret): exactly one map in @a len
+ * bytes, with "secret" (32 bytes) and a non-zero "id".  0 or MIST_EPROTO.
+ */
 static int
 cred_unpack(const uint8_t *p, size_t len, struct cred *c)
 {
-	struct mp_cur cur;
-	uint32_t n;
+	const char *name = NULL, *role = NULL;
+	const uint8_t *secret = NULL;
+	uint32_t namelen = 0, rolelen = 0, secretlen = 0;
 	memset(c, 0, sizeof(*c));
-	mp_cur_init(&cur, p, len);
-	if (mp_read_map(&cur, &n) != 0)
+	const struct mp_field f[] = {
+		MP_UINT("id", &c->id, false),
+		MP_STR("name", &name, &namelen, false),
+		MP_STR("role", &role, &rolelen, false),
+		MP_BOOL("revoked", &c->revoked, false),
+		MP_UINT("created", &c->created, false),
+		MP_BIN("secret", &secret, &secretlen, true),
+	};
+	if (mp_decode_fields(p, len, f, MP_NFIELDS(f), NULL) != 0 ||
+	    secretlen != 32 || c->id == 0)
 		return MIST_EPROTO;
-	bool have_secret = false;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k, *s;
-		uint32_t kl, sl;
-		const uint8_t *b;
-		int rc;
-		if (mp_read_str(&cur, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "id")) {
-			rc = mp_read_uint(&cur, &c->id);
-		} else if (mp_str_eq(k, kl, "name")) {
-			if ((rc = mp_read_str(&cur, &s, &sl)) == 0)
-				snprintf(c->name, sizeof(c->name), "%.*s",
-					 (int)(sl >= CRED_NAME_MAX
-						       ? CRED_NAME_MAX - 1
-						       : sl),
-					 s);
-		} else if (mp_str_eq(k, kl, "role")) {
-			if ((rc = mp_read_str(&cur, &s, &sl)) == 0)
-				c->role = mp_str_eq(s, sl, "admin") ? ROLE_ADMIN
-								    : ROLE_SUBMIT;
-		} else if (mp_str_eq(k, kl, "revoked")) {
-			rc = mp_read_bool(&cur, &c->revoked);
-		} else if (mp_str_eq(k, kl, "created")) {
-			rc = mp_read_uint(&cur, &c->created);
-		} else if (mp_str_eq(k, kl, "secret")) {
-			if ((rc = mp_read_bin(&cur, &b, &sl)) == 0) {
-				if (sl != 32)
-					return MIST_EPROTO;
-				memcpy(c->secret, b, 32);
-				have_secret = true;
-			}
-		} else {
-			rc = mp_skip(&cur);
-		}
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
+	if (name != NULL)
+		snprintf(c->name, sizeof(c->name), "%.*s",
+			 (int)(namelen >= CRED_NAME_MAX ? CRED_NAME_MAX - 1
+							: namelen),
+			 name);
+	if (role != NULL)
+		c->role = mp_str_eq(role, rolelen, "admin") ? ROLE_ADMIN
+							    : ROLE_SUBMIT;
+	memcpy(c->secret, secret, 32);
 	cred_name_clean(c->name);
-	return have_secret && c->id != 0 ? 0 : MIST_EPROTO;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- table */
@@ -193,9 +175,9 @@ creds_push(struct actor *self, uint64_t node, const struct cred *c)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_map(&pk, 2);
-	msgpack_pack_str_with_body(&pk, "op", 2);
-	msgpack_pack_str_with_body(&pk, "put", 3);
-	msgpack_pack_str_with_body(&pk, "cred", 4);
+	mp_pack_str(&pk, "op");
+	mp_pack_str(&pk, "put");
+	mp_pack_str(&pk, "cred");
 	cred_pack(&pk, c, true);
 	struct actor_ref to = {node, ACTOR_GATEWAY};
 	actor_tell(self, to, MSG_CREDS, b.data, (uint32_t)b.len);
@@ -230,51 +212,34 @@ struct creds_req {
 	const char *op, *name, *role;
 	uint32_t oplen, namelen, rolelen;
 	uint64_t id;
-	const uint8_t *cred;
-	size_t credlen;
+	const uint8_t *cred; /* the "cred" map's bytes, or NULL */
+	uint32_t credlen;
 };
 
 static int
 creds_req_parse(const struct msg *m, struct creds_req *r)
 {
-	struct mp_cur cur;
-	uint32_t n;
 	*r = (struct creds_req){.op = "", .name = "", .role = "submit",
 				.rolelen = 6};
-	mp_cur_init(&cur, m->body, m->len);
-	if (mp_read_map(&cur, &n) != 0)
+	const struct mp_field f[] = {
+		MP_STR("op", &r->op, &r->oplen, false),
+		MP_STR("name", &r->name, &r->namelen, false),
+		MP_STR("role", &r->role, &r->rolelen, false),
+		MP_UINT("id", &r->id, false),
+		MP_OBJ("cred", &r->cred, &r->credlen, false),
+	};
+	if (mp_decode_fields(m->body, m->len, f, MP_NFIELDS(f), NULL) != 0)
 		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		int rc;
-		if (mp_read_str(&cur, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "op")) {
-			rc = mp_read_str(&cur, &r->op, &r->oplen);
-		} else if (mp_str_eq(k, kl, "name")) {
-			rc = mp_read_str(&cur, &r->name, &r->namelen);
-		} else if (mp_str_eq(k, kl, "role")) {
-			rc = mp_read_str(&cur, &r->role, &r->rolelen);
-		} else if (mp_str_eq(k, kl, "id")) {
-			rc = mp_read_uint(&cur, &r->id);
-		} else if (mp_str_eq(k, kl, "cred")) {
-			r->cred = cur.p;
-			rc = mp_skip(&cur);
-			r->credlen = (size_t)(cur.p - r->cred);
-		} else {
-			rc = mp_skip(&cur);
-		}
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
 	return 0;
 }
+
+/* Milliseconds in a second: "created" is in unix seconds (creds.h). */
+#define CREDS_MS_PER_S 1000u
 
 static uint64_t
 creds_now_s(void)
 {
-	return (uint64_t)time(NULL);
+	return clock_wall_ms() / CREDS_MS_PER_S;
 }
 
 /* create: a new credential, spread; its text form goes into @a pk. */
@@ -299,9 +264,9 @@ creds_create(struct creds *t, struct actor *self, const struct map *alive,
 	char text[CRED_TEXT_LEN + 1];
 	cred_format(text, c.id, c.secret);
 	msgpack_pack_map(pk, 2);
-	msgpack_pack_str_with_body(pk, "credential", 10);
-	msgpack_pack_str_with_body(pk, text, CRED_TEXT_LEN);
-	msgpack_pack_str_with_body(pk, "info", 4);
+	mp_pack_str(pk, "credential");
+	mp_pack_str(pk, text); /* CRED_TEXT_LEN bytes: cred_format */
+	mp_pack_str(pk, "info");
 	cred_pack(pk, &c, false);
 	sodium_memzero(&c, sizeof(c));
 	sodium_memzero(text, sizeof(text));

@@ -15,6 +15,7 @@
 #include "net/addr.h"
 #include "net/mp.h"
 #include "net/wire.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -40,14 +41,6 @@
 #define NATIVE_BACKLOG 511
 
 static void gconn_todo(struct gconn *c, bool input, bool flush);
-
-static uint64_t
-native_wall_ms(void)
-{
-	uv_timeval64_t tv;
-	uv_gettimeofday(&tv);
-	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 /* A refusal or limit that may repeat in a flood: logged at 1, 2, 4, ... */
 static bool
@@ -447,7 +440,7 @@ native_hello_cred(const uint8_t *frame, size_t len, uint64_t *cred)
 static bool
 replay_seen(struct native *n, const uint8_t re[32])
 {
-	uint64_t now = native_wall_ms(), h;
+	uint64_t now = clock_wall_ms(), h;
 	memcpy(&h, re, 8);
 	/* expire the oldest entries first (they were added in time order) */
 	while (n->rlen > 0 && n->ring[n->rhead].expires <= now) {
@@ -499,7 +492,7 @@ native_handshake(struct native *n, struct gconn *c, const uint8_t secret[32],
 		return native_hs_fail(c, MIST_EAUTH, "wrong secret or tampering");
 	}
 	struct mp_cur cur;
-	uint64_t ts, now = native_wall_ms();
+	uint64_t ts, now = clock_wall_ms();
 	mp_cur_init(&cur, scratch, plen);
 	if (mp_read_uint(&cur, &ts) != 0 ||
 	    (ts > now ? ts - now : now - ts) > GATEWAY_SKEW_MS) {

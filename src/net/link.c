@@ -101,24 +101,25 @@ link_hello_encode(struct buf *out, const struct link_hello *h)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, out, buf_msgpack_write);
 	msgpack_pack_map(&pk, 5);
-	msgpack_pack_str_with_body(&pk, "v", 1);
+	mp_pack_str(&pk, "v");
 	msgpack_pack_uint8(&pk, 1);
-	msgpack_pack_str_with_body(&pk, "name", 4);
-	msgpack_pack_str_with_body(&pk, h->name, strlen(h->name));
-	msgpack_pack_str_with_body(&pk, "tier", 4);
-	msgpack_pack_str_with_body(&pk, h->tier, strlen(h->tier));
-	msgpack_pack_str_with_body(&pk, "addr", 4);
-	msgpack_pack_str_with_body(&pk, h->addr, strlen(h->addr));
-	msgpack_pack_str_with_body(&pk, "role", 4);
+	mp_pack_str(&pk, "name");
+	mp_pack_str(&pk, h->name);
+	mp_pack_str(&pk, "tier");
+	mp_pack_str(&pk, h->tier);
+	mp_pack_str(&pk, "addr");
+	mp_pack_str(&pk, h->addr);
+	mp_pack_str(&pk, "role");
 	msgpack_pack_uint8(&pk, h->role);
 }
 
+/* Copies a decoded hello string (absent: left empty) into @a dst. */
 static int
-hello_str(struct mp_cur *c, char *dst, size_t cap)
+hello_str(char *dst, size_t cap, const char *s, uint32_t n)
 {
-	const char *s;
-	uint32_t n;
-	if (mp_read_str(c, &s, &n) != 0 || n >= cap || !text_is_printable(s, n))
+	if (s == NULL)
+		return 0;
+	if (n >= cap || !text_is_printable(s, n))
 		return MIST_EPROTO;
 	memcpy(dst, s, n);
 	dst[n] = '\0';
@@ -130,35 +131,25 @@ link_hello_decode(const uint8_t *p, size_t len, struct link_hello *h)
 {
 	size_t used;
 	memset(h, 0, sizeof(*h));
+	/* depth 2: a hello is one flat map (unknown values may be one deep) */
 	if (mp_check(p, len, 2, &used) != 0 || used != len)
 		return MIST_EPROTO;
-	struct mp_cur c;
-	mp_cur_init(&c, p, len);
-	uint32_t n;
 	uint64_t v = 0, role = 0;
-	if (mp_read_map(&c, &n) != 0)
+	const char *name = NULL, *tier = NULL, *addr = NULL;
+	uint32_t name_len = 0, tier_len = 0, addr_len = 0;
+	/* every field optional: a missing "v" is refused as a version below */
+	const struct mp_field f[] = {
+		MP_UINT("v", &v, false),
+		MP_STR("name", &name, &name_len, false),
+		MP_STR("tier", &tier, &tier_len, false),
+		MP_STR("addr", &addr, &addr_len, false),
+		MP_UINT("role", &role, false),
+	};
+	if (mp_decode_fields(p, len, f, MP_NFIELDS(f), NULL) != 0 ||
+	    hello_str(h->name, sizeof(h->name), name, name_len) != 0 ||
+	    hello_str(h->tier, sizeof(h->tier), tier, tier_len) != 0 ||
+	    hello_str(h->addr, sizeof(h->addr), addr, addr_len) != 0)
 		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		int rc = 0;
-		if (mp_read_str(&c, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "v"))
-			rc = mp_read_uint(&c, &v);
-		else if (mp_str_eq(k, kl, "name"))
-			rc = hello_str(&c, h->name, sizeof(h->name));
-		else if (mp_str_eq(k, kl, "tier"))
-			rc = hello_str(&c, h->tier, sizeof(h->tier));
-		else if (mp_str_eq(k, kl, "addr"))
-			rc = hello_str(&c, h->addr, sizeof(h->addr));
-		else if (mp_str_eq(k, kl, "role"))
-			rc = mp_read_uint(&c, &role);
-		else
-			rc = mp_skip(&c); /* later versions may add fields */
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
 	if (v != 1)
 		return MIST_EVERSION;
 	if (role > LINK_ROLE_CLIENT)
@@ -220,16 +211,16 @@ link_notify(struct link *l, uint32_t type)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_map(&pk, type == MSG_LINK_DOWN ? 5 : 4);
-	msgpack_pack_str_with_body(&pk, "node", 4);
+	mp_pack_str(&pk, "node");
 	msgpack_pack_uint64(&pk, l->node);
-	msgpack_pack_str_with_body(&pk, "name", 4);
-	msgpack_pack_str_with_body(&pk, l->hello.name, strlen(l->hello.name));
-	msgpack_pack_str_with_body(&pk, "tier", 4);
-	msgpack_pack_str_with_body(&pk, l->hello.tier, strlen(l->hello.tier));
-	msgpack_pack_str_with_body(&pk, "addr", 4);
-	msgpack_pack_str_with_body(&pk, l->hello.addr, strlen(l->hello.addr));
+	mp_pack_str(&pk, "name");
+	mp_pack_str(&pk, l->hello.name);
+	mp_pack_str(&pk, "tier");
+	mp_pack_str(&pk, l->hello.tier);
+	mp_pack_str(&pk, "addr");
+	mp_pack_str(&pk, l->hello.addr);
 	if (type == MSG_LINK_DOWN) {
-		msgpack_pack_str_with_body(&pk, "lost", 4);
+		mp_pack_str(&pk, "lost");
 		if (l->lost)
 			msgpack_pack_true(&pk);
 		else

@@ -6,7 +6,9 @@
  * opener, and the job messages -- client requests as the gateway forwards
  * them, and the workers' and owners' TASK_RUN, TASK_DONE, VALUE_GET and
  * VALUE_FREE -- fed in sequences to a real data manager and function
- * actor -- and a client's first Noise message and credential text.  The first byte picks the decoder, so one corpus covers all.
+ * actor -- a client's first Noise message and credential text, and
+ * MSG_CREDS requests (with the cred maps members put) to a credential
+ * table.  The first byte picks the decoder, so one corpus covers all.
  *
  * Built with clang -fsanitize=fuzzer under --enable-fuzzing; `make check`
  * replays the corpus (tests/fuzz/corpus/wire, every crash ever found
@@ -21,6 +23,7 @@
 #include "data/jobs.h"
 #include "function/function.h"
 #include "actors/msgtype.h"
+#include "gateway/creds.h"
 #include "gateway/gateway.h"
 #include "net/keyring.h"
 #include "net/noise.h"
@@ -101,6 +104,36 @@ fuzz_swim(const uint8_t *data, size_t size, bool sync)
 	actor_sys_deliver(&sys, m);
 	actor_sys_run(&sys, 16);
 	fuzz_sys_end(&sys, 60000);
+}
+
+static void
+fuzz_creds_fn(struct actor *self, struct msg *m)
+{
+	static const struct map nobody; /* no member to spread to */
+	if (m->type == MSG_CREDS)
+		creds_request(self->state, self, &nobody, m);
+}
+
+/* @a data as a MSG_CREDS request to a fresh, memory-only credential table
+ * (as the gateway actor hands it over): the request's and a put's decoder. */
+static void
+fuzz_creds(const uint8_t *data, size_t size)
+{
+	struct actor_sys sys;
+	struct actor_sys_env env = {.now = fuzz_now};
+	struct creds t;
+	actor_sys_init(&sys, 42, &env, NULL, 1);
+	creds_init(&t, NULL, 1);
+	actor_spawn(&sys, ACTOR_GATEWAY, "creds", fuzz_creds_fn, &t);
+	struct msg *m = msg_new(MSG_CREDS, data, (uint32_t)size);
+	m->flags = MSG_F_REQUEST;
+	m->corr = 1;
+	m->from.node = m->to.node = 42;
+	m->to.id = ACTOR_GATEWAY;
+	actor_sys_deliver(&sys, m);
+	actor_sys_run(&sys, 16);
+	fuzz_sys_end(&sys, 0);
+	creds_destroy(&t);
 }
 
 /*
@@ -238,6 +271,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			while (mp_cur_left(&c) > 0 && mp_skip(&c) == 0)
 				;
 		}
+		fuzz_creds(data, size);
 	}
 	return 0;
 }
