@@ -144,8 +144,7 @@ gconn_closed(uv_handle_t *h)
 	struct native *n = c->n;
 	stream_destroy(&c->st);
 	buf_destroy(&c->out);
-	buf_destroy(&c->wq);
-	buf_destroy(&c->inflight);
+	outq_destroy(&c->oq);
 	free(c);
 	native_unref(n);
 }
@@ -172,7 +171,7 @@ static void
 gconn_close_if_flushed(struct gconn *c)
 {
 	if ((c->paused & NATIVE_PAUSE_CLOSING) && c->state != GC_CLOSING &&
-	    !c->writing && c->wq.len == 0 && c->out.len == 0)
+	    outq_is_idle(&c->oq) && c->out.len == 0)
 		native_close(c, c->close_why);
 }
 
@@ -207,9 +206,7 @@ static void
 gconn_write_cb(uv_write_t *req, int status)
 {
 	struct gconn *c = req->data;
-	c->writing = false;
-	c->inflight.len = 0;
-	buf_trim(&c->inflight, NATIVE_KEEP);
+	outq_done(&c->oq, NATIVE_KEEP);
 	if (c->state == GC_CLOSING)
 		return; /* cancelled by the close */
 	if (status < 0) {
@@ -223,22 +220,11 @@ gconn_write_cb(uv_write_t *req, int status)
 static void
 gconn_write_start(struct gconn *c)
 {
-	if (c->writing || c->wq.len == 0 || c->state == GC_CLOSING)
+	if (c->state == GC_CLOSING)
 		return;
-	struct buf t = c->inflight;
-	c->inflight = c->wq;
-	c->wq = t;
-	c->wq.len = 0;
-	uv_buf_t b = uv_buf_init((char *)c->inflight.data,
-				 (unsigned)c->inflight.len);
-	c->wreq.data = c;
-	int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1,
-			  gconn_write_cb);
-	if (rc < 0) {
+	int rc = outq_start(&c->oq, (uv_stream_t *)&c->tcp, gconn_write_cb, c);
+	if (rc < 0)
 		native_close(c, uv_strerror(rc));
-		return;
-	}
-	c->writing = true;
 }
 
 /* Seals c->out into frames of at most max_frame, cut where envelopes end
@@ -253,7 +239,7 @@ gconn_seal(struct gconn *c)
 			len = wire_payload_prefix(c->out.data + off, len, max);
 		int rc = len == 0 ? MIST_E2BIG
 				  : stream_seal(&c->st, c->out.data + off, len,
-						&c->wq);
+						&c->oq.wq);
 		if (rc < 0) {
 			native_close(c, mist_strerror(rc));
 			return;
@@ -512,7 +498,7 @@ native_handshake(struct native *n, struct gconn *c, const uint8_t secret[32],
 	stream_split(&c->st, &hs);
 	noise_hs_wipe(&hs);
 	/* message 2 goes out before any sealed frame */
-	stream_put_raw(&c->wq, msg2, m2len);
+	stream_put_raw(&c->oq.wq, msg2, m2len);
 	hs_unlink(c);
 	c->state = GC_OPEN;
 	c->cred = id;

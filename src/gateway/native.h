@@ -52,6 +52,7 @@
 
 #include "actors/actor.h"
 #include "gateway/gateway.h"
+#include "net/outq.h"
 #include "net/stream.h"
 #include "util/buf.h"
 #include "util/map.h"
@@ -75,16 +76,14 @@ struct gconn {
 	uint64_t id;
 	struct native *n;
 	uv_tcp_t tcp;
-	uv_write_t wreq;
 	enum gconn_state state;
 	struct stream st;
 	struct buf out;	     /* plaintext envelopes to seal */
-	struct buf wq;	     /* frames waiting for the socket */
-	struct buf inflight; /* the bytes of the write in progress */
+	struct outq oq;	     /* frames to the socket */
 	uint64_t cred;	     /* authenticated as (GC_OPEN) */
 	uint32_t requests;   /* the actor's: forwarded, unanswered */
 	unsigned paused;     /* enum native_pause bits */
-	bool reading, writing;
+	bool reading;
 	bool want_input, want_flush; /* what the prepare handle owes it */
 	const char *close_why;	     /* NATIVE_PAUSE_CLOSING: the reason */
 	uint64_t hs_deadline;

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "net/link.h"
+#include "net/outq.h"
 #include "net/addr.h"
 #include "net/mp.h"
 #include "net/stream.h"
@@ -45,20 +46,18 @@ struct link {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_connect_t connect;
-	uv_write_t wreq;
 	struct link_mgr *mgr;
 	struct link *next, *prev;
 	struct link *next_dirty;
 	struct join *join;
 	enum link_state state;
-	bool initiator, counted, registered, dirty, writing, paused;
+	bool initiator, counted, registered, dirty, paused;
 	bool lost; /* the peer closed or reset it (not our decision) */
 	int handles;
 	struct noise_hs *hs;
 	struct stream st;    /* frames both ways; bytes read, not yet taken */
 	struct buf out;	     /* plaintext envelopes of the next frame */
-	struct buf wq;	     /* sealed frames waiting for the socket */
-	struct buf inflight; /* the bytes of the write in progress */
+	struct outq oq;	     /* sealed frames to the socket */
 	uint64_t node;
 	uint64_t expect; /* on-demand links: the node we meant to reach */
 	struct link_hello hello;
@@ -186,8 +185,7 @@ link_free(struct link *l)
 	}
 	stream_destroy(&l->st);
 	buf_destroy(&l->out);
-	buf_destroy(&l->wq);
-	buf_destroy(&l->inflight);
+	outq_destroy(&l->oq);
 	free(l);
 }
 
@@ -272,7 +270,7 @@ link_close(struct link *l, const char *why)
 static void link_write_start(struct link *l);
 
 /*
- * Output buffers (out, wq, inflight) bigger than this are freed once they
+ * Output buffers (out, and the two of the outq) bigger than this are freed once they
  * empty: a push/pull of a large cluster grows them to tens of KiB, and a
  * dozen idle links would otherwise keep that for life.
  */
@@ -282,9 +280,7 @@ static void
 link_write_cb(uv_write_t *req, int status)
 {
 	struct link *l = req->data;
-	l->writing = false;
-	l->inflight.len = 0;
-	buf_trim(&l->inflight, LINK_KEEP);
+	outq_done(&l->oq, LINK_KEEP);
 	if (status < 0) {
 		l->lost = status == UV_EPIPE || status == UV_ECONNRESET;
 		link_close(l, uv_strerror(status));
@@ -296,22 +292,11 @@ link_write_cb(uv_write_t *req, int status)
 static void
 link_write_start(struct link *l)
 {
-	if (l->writing || l->wq.len == 0 || l->state == LINK_CLOSING)
+	if (l->state == LINK_CLOSING)
 		return;
-	struct buf t = l->inflight;
-	l->inflight = l->wq;
-	l->wq = t;
-	l->wq.len = 0;
-	uv_buf_t b = uv_buf_init((char *)l->inflight.data,
-				 (unsigned)l->inflight.len);
-	l->wreq.data = l;
-	int rc = uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1,
-			  link_write_cb);
-	if (rc < 0) {
+	int rc = outq_start(&l->oq, (uv_stream_t *)&l->tcp, link_write_cb, l);
+	if (rc < 0)
 		link_close(l, uv_strerror(rc));
-		return;
-	}
-	l->writing = true;
 }
 
 /*
@@ -322,7 +307,7 @@ static void
 link_seal(struct link *l, const uint8_t *p, size_t n)
 {
 	struct link_mgr *m = l->mgr;
-	int rc = stream_seal(&l->st, p, n, &l->wq);
+	int rc = stream_seal(&l->st, p, n, &l->oq.wq);
 	if (rc < 0) {
 		link_close(l, mist_strerror(rc));
 		return;
@@ -431,7 +416,7 @@ link_mgr_send(void *ctx, struct msg *msg)
 		msg_delete(msg);
 		return 0;
 	}
-	if (l->out.len + l->wq.len + l->inflight.len > m->cfg.max_backlog)
+	if (l->out.len + outq_pending(&l->oq) > m->cfg.max_backlog)
 		return MIST_EOVERLOAD;
 	size_t old = l->out.len;
 	wire_envelope_encode(&l->out, msg, uv_now(m->loop));
@@ -495,7 +480,7 @@ link_hs_send(struct link *l)
 	buf_destroy(&hello);
 	if (rc != 0)
 		return rc;
-	stream_put_raw(&l->wq, out, n);
+	stream_put_raw(&l->oq.wq, out, n);
 	link_write_start(l);
 	return 0;
 }
