@@ -13,6 +13,7 @@
 #include "config.h"
 #include "actors/admin.h"
 #include "data/jobs.h"
+#include "data/meta.h"
 #include "function/function.h"
 #include "data/place.h"
 #include "gateway/gateway.h"
@@ -40,7 +41,6 @@
 #include <unistd.h>
 
 #define AGENT_MAX_JOINS 32
-#define AGENT_MAX_TAGS 16
 /* How often the advertised load is refreshed, and by how much it must move
  * to be gossiped again (each change is a new incarnation for everyone). */
 #define AGENT_LOAD_EVERY_MS 10000
@@ -78,16 +78,6 @@ static const char usage[] =
 	"  -h, --help          this text\n"
 	"  --version           print the version\n";
 
-struct agent_meta {
-	char tier[16];
-	char gateway[64];
-	char functions[EXEC_MAX_FUNCTIONS][EXEC_NAME_MAX];
-	uint32_t nfunctions;
-	double power, price, speed, load;
-	char tags[AGENT_MAX_TAGS][2][64];
-	int ntags;
-};
-
 struct agent {
 	uv_loop_t loop;
 	struct loop_driver drv;
@@ -98,7 +88,7 @@ struct agent {
 	struct keyring keys;
 	struct udp_transport udp;
 	struct swim *swim;
-	struct agent_meta meta;
+	struct meta meta; /* what we gossip about ourselves (data/meta.h) */
 	uv_timer_t load_timer;
 	bool udp_open; /* the UDP handle needs closing */
 	struct jobs_node jobs;
@@ -239,47 +229,6 @@ agent_keyring_load(struct agent *a, const uint8_t psk[32])
 	agent_keyring_save(a);
 }
 
-static void
-pack_cstr(msgpack_packer *pk, const char *s)
-{
-	msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-/* Our metadata as gossiped: a msgpack map, at most SWIM_MAX_META bytes. */
-static int
-agent_meta_encode(const struct agent_meta *m, struct buf *out)
-{
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, out, buf_msgpack_write);
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	msgpack_pack_map(&pk, 9);
-	pack_cstr(&pk, "gateway");
-	pack_cstr(&pk, m->gateway);
-	pack_cstr(&pk, "tier");
-	pack_cstr(&pk, m->tier);
-	pack_cstr(&pk, "cores");
-	msgpack_pack_uint32(&pk, cores > 0 ? (uint32_t)cores : 1);
-	pack_cstr(&pk, "speed");
-	msgpack_pack_double(&pk, m->speed);
-	pack_cstr(&pk, "power");
-	msgpack_pack_double(&pk, m->power);
-	pack_cstr(&pk, "price");
-	msgpack_pack_double(&pk, m->price);
-	pack_cstr(&pk, "load");
-	msgpack_pack_double(&pk, m->load);
-	pack_cstr(&pk, "functions");
-	msgpack_pack_array(&pk, m->nfunctions);
-	for (uint32_t i = 0; i < m->nfunctions; i++)
-		pack_cstr(&pk, m->functions[i]);
-	pack_cstr(&pk, "tags");
-	msgpack_pack_map(&pk, (uint32_t)m->ntags);
-	for (int i = 0; i < m->ntags; i++) {
-		pack_cstr(&pk, m->tags[i][0]);
-		pack_cstr(&pk, m->tags[i][1]);
-	}
-	return out->len <= SWIM_MAX_META ? 0 : MIST_E2BIG;
-}
-
 static double
 agent_loadavg(void)
 {
@@ -297,7 +246,7 @@ agent_load_cb(uv_timer_t *t)
 		return;
 	a->meta.load = load;
 	struct buf b = BUF_INIT;
-	if (agent_meta_encode(&a->meta, &b) == 0)
+	if (meta_encode(&a->meta, &b) == 0)
 		swim_set_meta(a->swim, b.data, (uint16_t)b.len);
 	buf_destroy(&b);
 }
@@ -329,13 +278,13 @@ agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
 		snprintf(a->meta.functions[a->meta.nfunctions++],
 			 EXEC_NAME_MAX, "%s", names[i]);
 	struct buf b = BUF_INIT;
-	while (agent_meta_encode(&a->meta, &b) != 0 && a->meta.nfunctions > 0) {
+	while (meta_encode(&a->meta, &b) != 0 && a->meta.nfunctions > 0) {
 		a->meta.nfunctions--;
 		buf_reset(&b);
 	}
 	if (a->meta.nfunctions < n)
 		log_warn("offering %u of %u functions: metadata is limited to "
-			 "%d bytes", a->meta.nfunctions, n, SWIM_MAX_META);
+			 "%d bytes", a->meta.nfunctions, n, META_MAX_BYTES);
 	if (a->swim)
 		swim_set_meta(a->swim, b.data, (uint16_t)b.len);
 	buf_destroy(&b);
@@ -414,7 +363,10 @@ cmd_agent(int argc, char **argv)
 	struct link_config lcfg;
 	link_config_default(&lcfg);
 	enum log_level level = LOG_LVL_INFO;
-	struct agent_meta meta = {.speed = 1.0};
+	struct meta meta;
+	meta_init(&meta);
+	long ncores = sysconf(_SC_NPROCESSORS_ONLN);
+	meta.cores = ncores > 0 ? (uint32_t)ncores : 1;
 	bool lifeguard = true;
 	const char *gateway = NULL;
 	struct pool_config pcfg;
@@ -463,16 +415,18 @@ cmd_agent(int argc, char **argv)
 		}
 		case OPT_TAG: {
 			const char *eq = strchr(optarg, '=');
-			if (meta.ntags == AGENT_MAX_TAGS || eq == NULL ||
-			    eq == optarg || eq - optarg >= 64 || strlen(eq + 1) >= 64) {
+			if (meta.ntags == META_MAX_TAGS || eq == NULL ||
+			    eq == optarg || eq - optarg >= META_TAG_MAX ||
+			    strlen(eq + 1) >= META_TAG_MAX) {
 				fprintf(stderr, "mist agent: --tag wants KEY=VALUE (at "
-					"most %d, each side < 64 bytes)\n",
-					AGENT_MAX_TAGS);
+					"most %d, each side < %d bytes)\n",
+					META_MAX_TAGS, META_TAG_MAX);
 				return EXIT_USAGE;
 			}
-			snprintf(meta.tags[meta.ntags][0], 64, "%.*s",
+			snprintf(meta.tags[meta.ntags][0], META_TAG_MAX, "%.*s",
 				 (int)(eq - optarg), optarg);
-			snprintf(meta.tags[meta.ntags][1], 64, "%s", eq + 1);
+			snprintf(meta.tags[meta.ntags][1], META_TAG_MAX, "%s",
+				 eq + 1);
 			meta.ntags++;
 			break;
 		}
@@ -540,9 +494,9 @@ cmd_agent(int argc, char **argv)
 	snprintf(meta.tier, sizeof(meta.tier), "%s", tier);
 	meta.load = agent_loadavg();
 	struct buf metabuf = BUF_INIT;
-	if (agent_meta_encode(&meta, &metabuf) != 0) {
+	if (meta_encode(&meta, &metabuf) != 0) {
 		fprintf(stderr, "mist agent: the tags are too large to gossip "
-			"(%zu bytes, at most %d)\n", metabuf.len, SWIM_MAX_META);
+			"(%zu bytes, at most %d)\n", metabuf.len, META_MAX_BYTES);
 		buf_destroy(&metabuf);
 		return EXIT_USAGE;
 	}
@@ -649,7 +603,7 @@ cmd_agent(int argc, char **argv)
 			gateway_bound_addr(gw, a->meta.gateway,
 					   sizeof(a->meta.gateway));
 		buf_reset(&metabuf);
-		agent_meta_encode(&a->meta, &metabuf);
+		meta_encode(&a->meta, &metabuf);
 		struct swim_config scfg;
 		swim_config_default(&scfg);
 		scfg.incarnation = boots << 32;
@@ -670,8 +624,7 @@ cmd_agent(int argc, char **argv)
 		snprintf(a->jobs.self.name, sizeof(a->jobs.self.name), "%s",
 			 name);
 		a->jobs.self.tier = place_tier_parse(tier, (uint32_t)strlen(tier));
-		long ncores = sysconf(_SC_NPROCESSORS_ONLN);
-		a->jobs.self.cores = ncores > 0 ? (uint32_t)ncores : 1;
+		a->jobs.self.cores = meta.cores;
 		a->jobs.self.speed = meta.speed > 0 ? meta.speed : 1;
 		a->jobs.self.power = meta.power;
 		a->jobs.self.price = meta.price;

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "data/graph.h"
 #include "data/jobs.h"
+#include "data/meta.h"
 #include "data/place.h"
 #include "mist.h"
 #include "net/mp.h"
@@ -653,8 +654,6 @@ static void
 member_event(struct data *d, struct msg *m)
 {
 	struct swim_event_view ev;
-	struct mp_cur c;
-	uint32_t n;
 	if (swim_event_decode(m->body, m->len, &ev) != 0)
 		return;
 	if (ev.event == SWIM_EV_DEAD || ev.event == SWIM_EV_LEFT) {
@@ -669,46 +668,25 @@ member_event(struct data *d, struct msg *m)
 		 (int)(ev.name_len > 63 ? 63 : ev.name_len), ev.name);
 	if (ev.meta == NULL)
 		return;
-	mp_cur_init(&c, ev.meta, ev.meta_len);
-	if (mp_read_map(&c, &n) != 0)
+	struct meta meta;
+	if (meta_decode(ev.meta, ev.meta_len, &meta) != 0) {
+		log_warn("data: malformed metadata from %016llx",
+			 (unsigned long long)ev.node);
 		return;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *key, *s;
-		uint32_t kl, sl;
-		uint64_t u;
-		int rc = 0;
-		if (mp_read_str(&c, &key, &kl) != 0)
-			return;
-		if (mp_str_eq(key, kl, "tier")) {
-			if ((rc = mp_read_str(&c, &s, &sl)) == 0) {
-				int t = place_tier_parse(s, sl);
-				ni->tier = t ? t : TIER_FOG;
-			}
-		} else if (mp_str_eq(key, kl, "cores")) {
-			if ((rc = mp_read_uint(&c, &u)) == 0)
-				ni->cores = u == 0 ? 1 : u > 4096 ? 4096 : (uint32_t)u;
-		} else if (mp_str_eq(key, kl, "speed")) {
-			rc = mp_read_double(&c, &ni->speed);
-		} else if (mp_str_eq(key, kl, "power")) {
-			rc = mp_read_double(&c, &ni->power);
-		} else if (mp_str_eq(key, kl, "price")) {
-			rc = mp_read_double(&c, &ni->price);
-		} else if (mp_str_eq(key, kl, "functions")) {
-			uint32_t nf;
-			const char *names[DATA_MAX_FNS];
-			uint32_t lens[DATA_MAX_FNS];
-			if ((rc = mp_read_array(&c, &nf)) != 0 || nf > DATA_MAX_FNS)
-				return;
-			for (uint32_t f = 0; f < nf; f++)
-				if (mp_read_str(&c, &names[f], &lens[f]) != 0)
-					return;
-			node_set_fns(d, ni, names, lens, nf);
-		} else {
-			rc = mp_skip(&c);
-		}
-		if (rc != 0)
-			return;
 	}
+	int t = place_tier_parse(meta.tier, (uint32_t)strlen(meta.tier));
+	ni->tier = t ? t : TIER_FOG;
+	ni->cores = meta.cores == 0 ? 1 : meta.cores > 4096 ? 4096 : meta.cores;
+	ni->speed = meta.speed;
+	ni->power = meta.power;
+	ni->price = meta.price;
+	const char *names[META_MAX_FUNCTIONS];
+	uint32_t lens[META_MAX_FUNCTIONS];
+	for (uint32_t f = 0; f < meta.nfunctions; f++) {
+		names[f] = meta.functions[f];
+		lens[f] = (uint32_t)strlen(meta.functions[f]);
+	}
+	node_set_fns(d, ni, names, lens, meta.nfunctions);
 	/* gossiped numbers feed the forecasts: finite, in range */
 	if (!(ni->speed > 0 && ni->speed < 1e6))
 		ni->speed = 1;
