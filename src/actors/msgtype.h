@@ -54,7 +54,10 @@ enum msg_type {
 	/* gateway (ACTOR_GATEWAY) */
 	MSG_CREDS = 90, /* req {op, name, role, id}: manage client credentials */
 	/* accessories (ACTOR_DOCS, ACTOR_FILES): accessory/accessory.h */
-	MSG_ACC_REQUEST = 91 /* req [app, op, deadline_ms, caller, body] */
+	MSG_ACC_REQUEST = 91, /* req [app, op, deadline_ms, caller, body] */
+	/* executor pool -> job actors, local: function/function.h */
+	MSG_EXEC_DONE = 92,	 /* local: an attempt ended (ptr: the result) */
+	MSG_EXEC_FUNCTIONS = 93 /* local: [name...] the executors offer */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */
@@ -84,6 +87,8 @@ msgtype_is_local(uint32_t type)
 	case MSG_SWIM_SUBSCRIBE:
 	case MSG_SWIM_JOIN:
 	case MSG_SWIM_LEAVE:
+	case MSG_EXEC_DONE:
+	case MSG_EXEC_FUNCTIONS:
 		return 1;
 	default:
 		return 0;

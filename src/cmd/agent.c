@@ -12,10 +12,9 @@
  */
 #include "config.h"
 #include "actors/admin.h"
-#include "data/jobs.h"
+#include "data/data.h"
 #include "data/meta.h"
 #include "function/function.h"
-#include "data/place.h"
 #include "gateway/gateway.h"
 #include "cmd/cmd.h"
 #include "mist.h"
@@ -91,19 +90,18 @@ struct agent {
 	struct meta meta; /* what we gossip about ourselves (data/meta.h) */
 	uv_timer_t load_timer;
 	bool udp_open; /* the UDP handle needs closing */
-	struct jobs_node jobs;
-	struct pool *pool;
+	struct pool *pool; /* NULL: no --plugin, this node offers nothing */
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 };
 
-static struct agent *the_agent; /* for the link manager's close callback */
+#define container_of(p, type, member)                                          \
+	((type *)((char *)(p)-offsetof(type, member)))
 
 static void
 agent_links_closed(struct link_mgr *m)
 {
-	(void)m;
-	loop_driver_close(&the_agent->drv);
+	loop_driver_close(&container_of(m, struct agent, links)->drv);
 }
 
 static void
@@ -266,13 +264,15 @@ agent_write_addr(const char *dir, const char *addr)
 	return rename(tmp, path); /* readers never see a partial file */
 }
 
-/* The executors announced their functions: offer them to the cluster. */
+/*
+ * The executors announced their functions: offer them to the cluster (our
+ * gossiped metadata) and tell the data manager, by a message.  The pool's
+ * context is the actor system (func_pool_done posts results to it).
+ */
 static void
 agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
 {
-	/* the pool's context is the jobs node (for jobs_pool_done) */
-	struct agent *a = (struct agent *)((char *)ctx -
-					   offsetof(struct agent, jobs));
+	struct agent *a = container_of(ctx, struct agent, sys);
 	a->meta.nfunctions = 0;
 	for (uint32_t i = 0; i < n && i < EXEC_MAX_FUNCTIONS; i++)
 		snprintf(a->meta.functions[a->meta.nfunctions++],
@@ -291,7 +291,7 @@ agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
 	const char *ptrs[EXEC_MAX_FUNCTIONS];
 	for (uint32_t i = 0; i < a->meta.nfunctions; i++)
 		ptrs[i] = a->meta.functions[i];
-	jobs_set_functions(&a->jobs, ptrs, a->meta.nfunctions);
+	data_functions_post(&a->sys, ptrs, a->meta.nfunctions);
 	log_info("offering %u function(s)", a->meta.nfunctions);
 }
 
@@ -518,7 +518,6 @@ cmd_agent(int argc, char **argv)
 	log_set_name(name);
 
 	struct agent *a = xcalloc(1, sizeof(*a));
-	the_agent = a;
 	uint8_t psk[32];
 	int status = EXIT_RUNTIME;
 	if (cmd_read_key(keyfile, psk) != 0)
@@ -615,30 +614,24 @@ cmd_agent(int argc, char **argv)
 		sself.meta_len = (uint16_t)metabuf.len;
 		struct swim_transport tr = udp_swim_transport(&a->udp);
 		a->swim = swim_spawn(&a->sys, &scfg, &tr, &sself);
-		a->jobs.store = a->store;
-		a->jobs.boot = boots;
-		jobs_config_default(&a->jobs.cfg);
-		if (job_max_tasks)
-			a->jobs.cfg.max_tasks = job_max_tasks;
-		vstore_init(&a->jobs.values);
-		snprintf(a->jobs.self.name, sizeof(a->jobs.self.name), "%s",
-			 name);
-		a->jobs.self.tier = place_tier_parse(tier, (uint32_t)strlen(tier));
-		a->jobs.self.cores = meta.cores;
-		a->jobs.self.speed = meta.speed > 0 ? meta.speed : 1;
-		a->jobs.self.power = meta.power;
-		a->jobs.self.price = meta.price;
-		func_spawn(&a->sys, &a->jobs);
-		data_spawn(&a->sys, &a->jobs);
 		if (pcfg.nplugins > 0) {
 			char exe[4096];
 			size_t exelen = sizeof(exe);
 			uv_exepath(exe, &exelen);
 			pcfg.exe = exe;
-			a->pool = pool_open(&a->loop, &pcfg, jobs_pool_done,
-					    agent_pool_ready, &a->jobs);
-			a->jobs.pool = a->pool;
+			a->pool = pool_open(&a->loop, &pcfg, func_pool_done,
+					    agent_pool_ready, &a->sys);
 		}
+		struct func_config fcfg;
+		func_config_default(&fcfg);
+		snprintf(fcfg.name, sizeof(fcfg.name), "%s", name);
+		func_spawn(&a->sys, &fcfg, a->pool ? &pool_real_ops : NULL,
+			   a->pool);
+		struct data_config dcfg;
+		data_config_default(&dcfg);
+		if (job_max_tasks)
+			dcfg.max_tasks = job_max_tasks;
+		data_spawn(&a->sys, &dcfg, a->store, boots, name, &a->meta);
 		uv_timer_start(&a->load_timer, agent_load_cb, AGENT_LOAD_EVERY_MS,
 			       AGENT_LOAD_EVERY_MS);
 		char id[17];
@@ -663,7 +656,6 @@ cmd_agent(int argc, char **argv)
 	}
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	actor_sys_destroy(&a->sys);
-	vstore_destroy(&a->jobs.values);
 	if (uv_loop_close(&a->loop) != 0)
 		log_warn("loop closed with handles still open");
 	log_info("stopped");

@@ -18,7 +18,8 @@
 #include "actors/msg.h"
 #include "net/link.h"
 #include "actors/actor.h"
-#include "data/jobs.h"
+#include "data/data.h"
+#include "data/meta.h"
 #include "function/function.h"
 #include "actors/msgtype.h"
 #include "gateway/gateway.h"
@@ -104,7 +105,8 @@ fuzz_swim(const uint8_t *data, size_t size, bool sync)
 
 /*
  * A sequence of messages to a fresh data manager and function actor (node
- * 42, offering "f" and "g"; no executors).  Each record: type selector,
+ * 42, offering "f" and "g"; no executors, so its function actor refuses
+ * every task).  Each record: type selector,
  * flags (1 request, 2 reply, 4 from node 7 instead of a local client,
  * 8 to the function actor, 16 then let 5 s pass), correlation id, 16-bit
  * length, body.  Job ids are predictable (boot 1): (1 << 32) + n.
@@ -120,14 +122,17 @@ fuzz_jobs(const uint8_t *data, size_t size)
 	struct actor_sys sys;
 	struct actor_sys_env env = {.now = fuzz_now};
 	actor_sys_init(&sys, 42, &env, NULL, 1);
-	struct jobs_node jn = {.boot = 1, .self = {.name = "fuzz"}};
-	jobs_config_default(&jn.cfg);
-	jn.cfg.max_tasks = 4096;
-	vstore_init(&jn.values);
-	func_spawn(&sys, &jn);
-	data_spawn(&sys, &jn);
+	struct data_config dcfg;
+	data_config_default(&dcfg);
+	dcfg.max_tasks = 4096;
+	struct func_config fcfg;
+	func_config_default(&fcfg);
+	struct meta self;
+	meta_init(&self);
+	func_spawn(&sys, &fcfg, NULL, NULL);
+	data_spawn(&sys, &dcfg, NULL, 1, "fuzz", &self);
 	const char *fns[] = {"f", "g"};
-	jobs_set_functions(&jn, fns, 2);
+	data_functions_post(&sys, fns, 2);
 	actor_sys_run(&sys, 64);
 	while (size >= 5) {
 		uint32_t type = types[data[0] % (sizeof(types) / sizeof(*types))];
@@ -155,7 +160,6 @@ fuzz_jobs(const uint8_t *data, size_t size)
 		data += len, size -= len;
 	}
 	fuzz_sys_end(&sys, 600000);
-	vstore_destroy(&jn.values);
 }
 
 int
