@@ -7,6 +7,7 @@
  * tasks (data/nodes.c: tier, cores, speed, power, price, functions), and
  * `mist members` shows it (cmd/members.c: tier, load, cores, tags).  The
  * data manager owns the schema because placement is what consumes it.
+ * The same drawing is in docs/PROTOCOL.md, section 6.4.
  *
  *   meta = msgpack map, at most META_MAX_BYTES encoded, keys in any order:
  *   +-------------+-------------------------------------------------------+

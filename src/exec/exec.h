@@ -87,12 +87,15 @@ void pool_config_default(struct pool_config *cfg);
  * A finished attempt.  @a status 0: @a outs holds @a nout outputs (valid
  * during the call only, already checked to be msgpack).  Otherwise
  * MIST_ETASK with @a err saying why (the function's message, a limit, a
- * crash).
+ * crash).  Called from the pool's I/O callbacks (and from pool_submit()
+ * or pool_close() for tasks they end at once): it should turn the event
+ * into a message and do nothing else, as func_pool_done() does.
  */
 typedef void (*pool_done_cb)(void *ctx, uint64_t key, int status,
 			     const char *err, const struct mist_blob *outs,
 			     uint32_t nout, uint32_t exec_us);
-/** The functions the executors offer, once known (first hello). */
+/** The functions the executors offer, once known (first hello); the
+ * same rule as for pool_done_cb (data_functions_post() is the message). */
 typedef void (*pool_ready_cb)(void *ctx, const char *const *names,
 			      uint32_t n);
 
@@ -105,8 +108,9 @@ struct pool *pool_open(uv_loop_t *loop, const struct pool_config *cfg,
 int pool_fn_index(const struct pool *p, const char *name, uint32_t len);
 /**
  * Queues one task; @a args and the inputs are copied.  The done callback
- * runs later, exactly once per accepted task (also at close, with
- * MIST_ECLOSED).  0, MIST_ENOTFOUND (bad fn), MIST_E2BIG, MIST_ECLOSED.
+ * runs exactly once per accepted task: when it ends, at close (with
+ * MIST_ECLOSED), or before this returns if the executors cannot start.
+ * 0, MIST_ENOTFOUND (bad fn), MIST_E2BIG, MIST_ECLOSED.
  */
 int pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
@@ -127,7 +131,8 @@ struct pool_ops {
 	/** As pool_fn_index(): the function's index, or -1. */
 	int (*fn_index)(void *pool, const char *name, uint32_t len);
 	/** As pool_submit(): inputs copied; exactly one end per accepted
-	 * task, never from inside this call's caller's turn (a message). */
+	 * task, always later, as a message -- even a task failed at once
+	 * (a broken pool) is answered through the done callback. */
 	int (*submit)(void *pool, uint64_t key, uint32_t fn,
 		      const uint8_t *args, uint32_t alen,
 		      const struct mist_blob *inputs, uint32_t nin,
