@@ -184,6 +184,8 @@ struct nodefn *
 node_fn(const struct nodeinfo *n, uint32_t fn)
 {
 	struct nodefn key = {fn, 0};
+	if (n->nfns == 0)
+		return NULL; /* no array yet: bsearch wants one */
 	return bsearch(&key, n->fns, n->nfns, sizeof(*n->fns), nodefn_cmp);
 }
 

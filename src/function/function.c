@@ -235,7 +235,8 @@ fetch_reply(struct func *f, struct msg *m)
 	}
 	if (r->fetching == NULL) /* total <= JOBS_MAX_VALUE: the codec says */
 		r->fetching = vval_alloc((uint32_t)total);
-	memcpy(vval_data(r->fetching) + r->got, chunk, clen);
+	if (clen)
+		memcpy(vval_data(r->fetching) + r->got, chunk, clen);
 	r->got += clen;
 	if (r->got < total) {
 		run_fetch(f, r);
