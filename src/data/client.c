@@ -183,37 +183,45 @@ job_status_pack(struct data *d, struct job *j, struct buf *b)
 		if (j->g.tasks[i - 1].state == G_FAILED &&
 		    j->g.tasks[i - 1].error)
 			s.error = j->g.tasks[i - 1].error;
-	/* per node, in order of first appearance: running and done tasks */
+	/* per node, in order of first appearance: running and done tasks.
+	 * A scan of the few nodes so far (the last one first: tasks come in
+	 * runs) is cheaper than a hash per task -- this walks every task; the
+	 * nodes past the cap are only counted, in a map made when needed. */
 	struct jobmsg_status_node per[JOBMSG_STATUS_MAX_NODES];
-	struct map seen; /* node -> index + 1 into per, or 0 past the cap */
-	map_init(&seen, 7);
-	uint32_t np = 0, more = 0;
+	struct map extra; /* nodes past the cap, counted once each */
+	bool have_extra = false;
+	uint32_t np = 0, more = 0, last = 0;
 	for (uint32_t i = 0; i < j->g.ntasks; i++) {
 		struct gtask *t = &j->g.tasks[i];
 		if (t->state != G_RUNNING && t->state != G_DONE)
 			continue;
-		uintptr_t k = (uintptr_t)map_get(&seen, t->node);
-		if (k == 0) {
-			if (np == JOBMSG_STATUS_MAX_NODES) {
-				more++; /* counted, not named */
-				map_put(&seen, t->node, (void *)UINTPTR_MAX);
-				continue;
+		uint32_t k = last;
+		if (k >= np || per[k].node != t->node)
+			for (k = 0; k < np && per[k].node != t->node; k++)
+				;
+		if (k == np && np == JOBMSG_STATUS_MAX_NODES) {
+			if (!have_extra) {
+				map_init(&extra, 7);
+				have_extra = true;
 			}
+			if (map_put(&extra, t->node, &extra) == NULL)
+				more++;
+			continue;
+		}
+		if (k == np) {
 			struct nodeinfo *ni = map_get(&d->nodes, t->node);
-			per[np] = (struct jobmsg_status_node){
+			per[np++] = (struct jobmsg_status_node){
 				t->node, ni ? ni->name : "?",
 				place_tier_name(ni ? ni->tier : 0), 0, 0};
-			k = ++np;
-			map_put(&seen, t->node, (void *)k);
 		}
-		if (k == UINTPTR_MAX)
-			continue;
+		last = k;
 		if (t->state == G_RUNNING)
-			per[k - 1].running++;
+			per[k].running++;
 		else
-			per[k - 1].done++;
+			per[k].done++;
 	}
-	map_destroy(&seen);
+	if (have_extra)
+		map_destroy(&extra);
 	s.nnodes = np;
 	s.nodes = per;
 	s.more_nodes = more;
