@@ -6,7 +6,7 @@
  * A job answers to the credential that created it, and to admins.  A
  * batch of tasks is taken whole or not at all, and journalled as it came;
  * a retried batch the owner already has is acknowledged again.  JOB_WAIT
- * parks until the value exists or cannot (job_wake answers), or until its
+ * parks until the value exists or cannot (client_wake answers), or until its
  * deadline (the tick drops it: the client has timed out).
  */
 #include "config.h"
@@ -22,7 +22,7 @@
 
 /* Answers the waiters whose value is settled. */
 void
-job_wake(struct data *d, struct job *j)
+client_wake(struct data *d, struct job *j)
 {
 	uint32_t keep = 0;
 	for (uint32_t i = 0; i < j->nwaiters; i++) {
@@ -51,7 +51,7 @@ job_wake(struct data *d, struct job *j)
 }
 
 void
-job_expire_waiters(struct job *j, uint64_t now)
+client_expire_waiters(struct job *j, uint64_t now)
 {
 	uint32_t keep = 0;
 	for (uint32_t i = 0; i < j->nwaiters; i++)
@@ -83,13 +83,13 @@ job_wait(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 	w->req = data_req_copy(m);
 	w->deadline = m->deadline;
 	w->v = r;
-	job_wake(d, j);
+	client_wake(d, j);
 }
 
 /* ----------------------------------------------------- creating, tasks */
 
 int
-job_apply_create(struct job *j, const uint8_t *body, uint32_t len)
+client_apply_create(struct job *j, const uint8_t *body, uint32_t len)
 {
 	struct jobmsg_create c;
 	jobmsg_create_init(&c);
@@ -113,7 +113,7 @@ job_apply_create(struct job *j, const uint8_t *body, uint32_t len)
  * already held (a retry), nothing added.
  */
 int
-add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
+client_add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 {
 	struct mp_cur c;
 	uint32_t n;
@@ -138,7 +138,7 @@ add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
 		if ((rc = jobmsg_task_next(&c, &t, in)) != 0)
 			break;
-		int fn = job_fn_intern(d, j, t.fn, t.fn_len);
+		int fn = names_job_intern(d, j, t.fn, t.fn_len);
 		if (fn < 0) {
 			rc = fn;
 			break;
@@ -275,13 +275,13 @@ job_cancel(struct data *d, struct job *j)
 }
 
 static void
-create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
+client_create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 {
 	uint64_t id = d->boot << 32 | ++d->next_job;
-	struct job *j = job_new(d, id, rq->cred);
-	int rc = job_apply_create(j, rq->body, rq->len);
+	struct job *j = data_job_new(d, id, rq->cred);
+	int rc = client_apply_create(j, rq->body, rq->len);
 	if (rc != 0) {
-		job_delete(d, j);
+		data_job_delete(d, j);
 		actor_reply_error(d->actor, m, rc);
 		return;
 	}
@@ -290,11 +290,11 @@ create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 }
 
 static void
-tasks(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
+client_tasks(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 {
 	const uint8_t *batch = c->p;
 	uint32_t blen = (uint32_t)mp_cur_left(c);
-	int rc = add_tasks(d, j, batch, blen);
+	int rc = client_add_tasks(d, j, batch, blen);
 	if (rc < 0) {
 		actor_reply_error(d->actor, m, rc);
 		return;
@@ -302,12 +302,12 @@ tasks(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 	if (rc == 0)
 		journal_put(d, j->id, 'B', j->tseq++, batch, blen);
 	reply_ids(d, m, MSG_JOB_TASKS, j->id, j->g.ntasks);
-	job_dispatch(d, j);
-	job_wake(d, j);
+	dispatch_job(d, j);
+	client_wake(d, j);
 }
 
 static void
-release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
+client_release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 {
 	uint32_t nv;
 	struct gref r;
@@ -323,7 +323,7 @@ release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 }
 
 static void
-list(struct data *d, struct msg *m, const struct jobmsg_request *rq)
+client_list(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 {
 	if (rq->role != ROLE_ADMIN) {
 		actor_reply_error(d->actor, m, MIST_EPERM);
@@ -362,13 +362,13 @@ client_request(struct data *d, struct msg *m)
 	}
 	switch (m->type) {
 	case MSG_JOB_CREATE:
-		create(d, m, &rq);
+		client_create(d, m, &rq);
 		break;
 	case MSG_JOB_ATTACH:
 		reply_ids(d, m, MSG_JOB_ATTACH, j->id, j->g.ntasks);
 		break;
 	case MSG_JOB_TASKS:
-		tasks(d, m, j, &c);
+		client_tasks(d, m, j, &c);
 		break;
 	case MSG_JOB_WAIT:
 		job_wait(d, m, j, &c);
@@ -379,7 +379,7 @@ client_request(struct data *d, struct msg *m)
 		if (jobmsg_read_unpack(&c, &r, &off) != 0)
 			actor_reply_error(d->actor, m, MIST_EPROTO);
 		else
-			job_read(d, m, j, r, off);
+			values_read(d, m, j, r, off);
 		break;
 	}
 	case MSG_JOB_STATUS: {
@@ -392,20 +392,20 @@ client_request(struct data *d, struct msg *m)
 	case MSG_JOB_CANCEL:
 	case MSG_JOB_CLOSE:
 		job_cancel(d, j);
-		job_wake(d, j);
-		job_free_values(d, j);
+		client_wake(d, j);
+		values_free_job(d, j);
 		if (m->type == MSG_JOB_CLOSE) {
 			journal_drop(d, j);
-			job_delete(d, j);
+			data_job_delete(d, j);
 		}
 		actor_reply(d->actor, m, m->type, NULL, 0);
 		dispatch_all(d);
 		break;
 	case MSG_JOB_RELEASE:
-		release(d, m, j, &c);
+		client_release(d, m, j, &c);
 		break;
 	case MSG_JOB_LIST:
-		list(d, m, &rq);
+		client_list(d, m, &rq);
 		break;
 	}
 }
