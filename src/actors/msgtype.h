@@ -57,7 +57,10 @@ enum msg_type {
 	MSG_ACC_REQUEST = 91, /* req [app, op, deadline_ms, caller, body] */
 	/* gateway (ACTOR_GATEWAY), from its own listener: gateway/native.h */
 	MSG_GW_HELLO = 92, /* local: corr = connection, body = first frame */
-	MSG_GW_FRAME = 93  /* local: corr = connection, body = envelopes */
+	MSG_GW_FRAME = 93, /* local: corr = connection, body = envelopes */
+	/* executor pool -> job actors, local: function/function.h */
+	MSG_EXEC_DONE = 94,	 /* local: an attempt ended (ptr: the result) */
+	MSG_EXEC_FUNCTIONS = 95 /* local: [name...] the executors offer */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */
@@ -89,6 +92,8 @@ msgtype_is_local(uint32_t type)
 	case MSG_SWIM_LEAVE:
 	case MSG_GW_HELLO:
 	case MSG_GW_FRAME:
+	case MSG_EXEC_DONE:
+	case MSG_EXEC_FUNCTIONS:
 		return 1;
 	default:
 		return 0;

@@ -12,9 +12,9 @@
  */
 #include "config.h"
 #include "actors/admin.h"
-#include "data/jobs.h"
+#include "data/data.h"
+#include "data/meta.h"
 #include "function/function.h"
-#include "data/place.h"
 #include "gateway/gateway.h"
 #include "cmd/cmd.h"
 #include "mist.h"
@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
-#include <msgpack.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -40,7 +39,6 @@
 #include <unistd.h>
 
 #define AGENT_MAX_JOINS 32
-#define AGENT_MAX_TAGS 16
 /* How often the advertised load is refreshed, and by how much it must move
  * to be gossiped again (each change is a new incarnation for everyone). */
 #define AGENT_LOAD_EVERY_MS 10000
@@ -78,16 +76,6 @@ static const char usage[] =
 	"  -h, --help          this text\n"
 	"  --version           print the version\n";
 
-struct agent_meta {
-	char tier[16];
-	char gateway[64];
-	char functions[EXEC_MAX_FUNCTIONS][EXEC_NAME_MAX];
-	uint32_t nfunctions;
-	double power, price, speed, load;
-	char tags[AGENT_MAX_TAGS][2][64];
-	int ntags;
-};
-
 struct agent {
 	uv_loop_t loop;
 	struct loop_driver drv;
@@ -98,22 +86,21 @@ struct agent {
 	struct keyring keys;
 	struct udp_transport udp;
 	struct swim *swim;
-	struct agent_meta meta;
+	struct meta meta; /* what we gossip about ourselves (data/meta.h) */
 	uv_timer_t load_timer;
 	bool udp_open; /* the UDP handle needs closing */
-	struct jobs_node jobs;
-	struct pool *pool;
+	struct pool *pool; /* NULL: no --plugin, this node offers nothing */
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 };
 
-static struct agent *the_agent; /* for the link manager's close callback */
+#define container_of(p, type, member)                                          \
+	((type *)((char *)(p)-offsetof(type, member)))
 
 static void
 agent_links_closed(struct link_mgr *m)
 {
-	(void)m;
-	loop_driver_close(&the_agent->drv);
+	loop_driver_close(&container_of(m, struct agent, links)->drv);
 }
 
 static void
@@ -239,47 +226,6 @@ agent_keyring_load(struct agent *a, const uint8_t psk[32])
 	agent_keyring_save(a);
 }
 
-static void
-pack_cstr(msgpack_packer *pk, const char *s)
-{
-	msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-/* Our metadata as gossiped: a msgpack map, at most SWIM_MAX_META bytes. */
-static int
-agent_meta_encode(const struct agent_meta *m, struct buf *out)
-{
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, out, buf_msgpack_write);
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	msgpack_pack_map(&pk, 9);
-	pack_cstr(&pk, "gateway");
-	pack_cstr(&pk, m->gateway);
-	pack_cstr(&pk, "tier");
-	pack_cstr(&pk, m->tier);
-	pack_cstr(&pk, "cores");
-	msgpack_pack_uint32(&pk, cores > 0 ? (uint32_t)cores : 1);
-	pack_cstr(&pk, "speed");
-	msgpack_pack_double(&pk, m->speed);
-	pack_cstr(&pk, "power");
-	msgpack_pack_double(&pk, m->power);
-	pack_cstr(&pk, "price");
-	msgpack_pack_double(&pk, m->price);
-	pack_cstr(&pk, "load");
-	msgpack_pack_double(&pk, m->load);
-	pack_cstr(&pk, "functions");
-	msgpack_pack_array(&pk, m->nfunctions);
-	for (uint32_t i = 0; i < m->nfunctions; i++)
-		pack_cstr(&pk, m->functions[i]);
-	pack_cstr(&pk, "tags");
-	msgpack_pack_map(&pk, (uint32_t)m->ntags);
-	for (int i = 0; i < m->ntags; i++) {
-		pack_cstr(&pk, m->tags[i][0]);
-		pack_cstr(&pk, m->tags[i][1]);
-	}
-	return out->len <= SWIM_MAX_META ? 0 : MIST_E2BIG;
-}
-
 static double
 agent_loadavg(void)
 {
@@ -297,7 +243,7 @@ agent_load_cb(uv_timer_t *t)
 		return;
 	a->meta.load = load;
 	struct buf b = BUF_INIT;
-	if (agent_meta_encode(&a->meta, &b) == 0)
+	if (meta_encode(&a->meta, &b) == 0)
 		swim_set_meta(a->swim, b.data, (uint16_t)b.len);
 	buf_destroy(&b);
 }
@@ -317,32 +263,34 @@ agent_write_addr(const char *dir, const char *addr)
 	return rename(tmp, path); /* readers never see a partial file */
 }
 
-/* The executors announced their functions: offer them to the cluster. */
+/*
+ * The executors announced their functions: offer them to the cluster (our
+ * gossiped metadata) and tell the data manager, by a message.  The pool's
+ * context is the actor system (func_pool_done posts results to it).
+ */
 static void
 agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
 {
-	/* the pool's context is the jobs node (for jobs_pool_done) */
-	struct agent *a = (struct agent *)((char *)ctx -
-					   offsetof(struct agent, jobs));
+	struct agent *a = container_of(ctx, struct agent, sys);
 	a->meta.nfunctions = 0;
 	for (uint32_t i = 0; i < n && i < EXEC_MAX_FUNCTIONS; i++)
 		snprintf(a->meta.functions[a->meta.nfunctions++],
 			 EXEC_NAME_MAX, "%s", names[i]);
 	struct buf b = BUF_INIT;
-	while (agent_meta_encode(&a->meta, &b) != 0 && a->meta.nfunctions > 0) {
+	while (meta_encode(&a->meta, &b) != 0 && a->meta.nfunctions > 0) {
 		a->meta.nfunctions--;
 		buf_reset(&b);
 	}
 	if (a->meta.nfunctions < n)
 		log_warn("offering %u of %u functions: metadata is limited to "
-			 "%d bytes", a->meta.nfunctions, n, SWIM_MAX_META);
+			 "%d bytes", a->meta.nfunctions, n, META_MAX_BYTES);
 	if (a->swim)
 		swim_set_meta(a->swim, b.data, (uint16_t)b.len);
 	buf_destroy(&b);
 	const char *ptrs[EXEC_MAX_FUNCTIONS];
 	for (uint32_t i = 0; i < a->meta.nfunctions; i++)
 		ptrs[i] = a->meta.functions[i];
-	jobs_set_functions(&a->jobs, ptrs, a->meta.nfunctions);
+	data_functions_post(&a->sys, ptrs, a->meta.nfunctions);
 	log_info("offering %u function(s)", a->meta.nfunctions);
 }
 
@@ -414,7 +362,10 @@ cmd_agent(int argc, char **argv)
 	struct link_config lcfg;
 	link_config_default(&lcfg);
 	enum log_level level = LOG_LVL_INFO;
-	struct agent_meta meta = {.speed = 1.0};
+	struct meta meta;
+	meta_init(&meta);
+	long ncores = sysconf(_SC_NPROCESSORS_ONLN);
+	meta.cores = ncores > 0 ? (uint32_t)ncores : 1;
 	bool lifeguard = true;
 	const char *gateway = NULL;
 	struct pool_config pcfg;
@@ -463,16 +414,18 @@ cmd_agent(int argc, char **argv)
 		}
 		case OPT_TAG: {
 			const char *eq = strchr(optarg, '=');
-			if (meta.ntags == AGENT_MAX_TAGS || eq == NULL ||
-			    eq == optarg || eq - optarg >= 64 || strlen(eq + 1) >= 64) {
+			if (meta.ntags == META_MAX_TAGS || eq == NULL ||
+			    eq == optarg || eq - optarg >= META_TAG_MAX ||
+			    strlen(eq + 1) >= META_TAG_MAX) {
 				fprintf(stderr, "mist agent: --tag wants KEY=VALUE (at "
-					"most %d, each side < 64 bytes)\n",
-					AGENT_MAX_TAGS);
+					"most %d, each side < %d bytes)\n",
+					META_MAX_TAGS, META_TAG_MAX);
 				return EXIT_USAGE;
 			}
-			snprintf(meta.tags[meta.ntags][0], 64, "%.*s",
+			snprintf(meta.tags[meta.ntags][0], META_TAG_MAX, "%.*s",
 				 (int)(eq - optarg), optarg);
-			snprintf(meta.tags[meta.ntags][1], 64, "%s", eq + 1);
+			snprintf(meta.tags[meta.ntags][1], META_TAG_MAX, "%s",
+				 eq + 1);
 			meta.ntags++;
 			break;
 		}
@@ -540,9 +493,9 @@ cmd_agent(int argc, char **argv)
 	snprintf(meta.tier, sizeof(meta.tier), "%s", tier);
 	meta.load = agent_loadavg();
 	struct buf metabuf = BUF_INIT;
-	if (agent_meta_encode(&meta, &metabuf) != 0) {
+	if (meta_encode(&meta, &metabuf) != 0) {
 		fprintf(stderr, "mist agent: the tags are too large to gossip "
-			"(%zu bytes, at most %d)\n", metabuf.len, SWIM_MAX_META);
+			"(%zu bytes, at most %d)\n", metabuf.len, META_MAX_BYTES);
 		buf_destroy(&metabuf);
 		return EXIT_USAGE;
 	}
@@ -564,7 +517,6 @@ cmd_agent(int argc, char **argv)
 	log_set_name(name);
 
 	struct agent *a = xcalloc(1, sizeof(*a));
-	the_agent = a;
 	uint8_t psk[32];
 	int status = EXIT_RUNTIME;
 	if (cmd_read_key(keyfile, psk) != 0)
@@ -649,7 +601,7 @@ cmd_agent(int argc, char **argv)
 			gateway_bound_addr(gw, a->meta.gateway,
 					   sizeof(a->meta.gateway));
 		buf_reset(&metabuf);
-		agent_meta_encode(&a->meta, &metabuf);
+		meta_encode(&a->meta, &metabuf);
 		struct swim_config scfg;
 		swim_config_default(&scfg);
 		scfg.incarnation = boots << 32;
@@ -661,31 +613,24 @@ cmd_agent(int argc, char **argv)
 		sself.meta_len = (uint16_t)metabuf.len;
 		struct swim_transport tr = udp_swim_transport(&a->udp);
 		a->swim = swim_spawn(&a->sys, &scfg, &tr, &sself);
-		a->jobs.store = a->store;
-		a->jobs.boot = boots;
-		jobs_config_default(&a->jobs.cfg);
-		if (job_max_tasks)
-			a->jobs.cfg.max_tasks = job_max_tasks;
-		vstore_init(&a->jobs.values);
-		snprintf(a->jobs.self.name, sizeof(a->jobs.self.name), "%s",
-			 name);
-		a->jobs.self.tier = place_tier_parse(tier, (uint32_t)strlen(tier));
-		long ncores = sysconf(_SC_NPROCESSORS_ONLN);
-		a->jobs.self.cores = ncores > 0 ? (uint32_t)ncores : 1;
-		a->jobs.self.speed = meta.speed > 0 ? meta.speed : 1;
-		a->jobs.self.power = meta.power;
-		a->jobs.self.price = meta.price;
-		func_spawn(&a->sys, &a->jobs);
-		data_spawn(&a->sys, &a->jobs);
 		if (pcfg.nplugins > 0) {
 			char exe[4096];
 			size_t exelen = sizeof(exe);
 			uv_exepath(exe, &exelen);
 			pcfg.exe = exe;
-			a->pool = pool_open(&a->loop, &pcfg, jobs_pool_done,
-					    agent_pool_ready, &a->jobs);
-			a->jobs.pool = a->pool;
+			a->pool = pool_open(&a->loop, &pcfg, func_pool_done,
+					    agent_pool_ready, &a->sys);
 		}
+		struct func_config fcfg;
+		func_config_default(&fcfg);
+		snprintf(fcfg.name, sizeof(fcfg.name), "%s", name);
+		func_spawn(&a->sys, &fcfg, a->pool ? &pool_real_ops : NULL,
+			   a->pool);
+		struct data_config dcfg;
+		data_config_default(&dcfg);
+		if (job_max_tasks)
+			dcfg.max_tasks = job_max_tasks;
+		data_spawn(&a->sys, &dcfg, a->store, boots, name, &a->meta);
 		uv_timer_start(&a->load_timer, agent_load_cb, AGENT_LOAD_EVERY_MS,
 			       AGENT_LOAD_EVERY_MS);
 		char id[17];
@@ -710,7 +655,6 @@ cmd_agent(int argc, char **argv)
 	}
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	actor_sys_destroy(&a->sys);
-	vstore_destroy(&a->jobs.values);
 	if (uv_loop_close(&a->loop) != 0)
 		log_warn("loop closed with handles still open");
 	log_info("stopped");

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "actors/msgtype.h"
 #include "cmd/cmd.h"
+#include "data/meta.h"
 #include "mist.h"
 #include "net/mp.h"
 
@@ -35,61 +36,25 @@ row_str(struct mp_cur *c, char *dst, size_t cap)
 	return 0;
 }
 
-/* A msgpack float or integer as a double. */
-static int
-row_num(struct mp_cur *c, double *v)
-{
-	uint64_t u;
-	if (mp_cur_left(c) >= 9 && *c->p == 0xcb) {
-		uint64_t bits = 0;
-		for (int i = 1; i <= 8; i++)
-			bits = bits << 8 | c->p[i];
-		memcpy(v, &bits, sizeof(*v));
-		c->p += 9;
-		return 0;
-	}
-	if (mp_read_uint(c, &u) != 0)
-		return mp_skip(c);
-	*v = (double)u;
-	return 0;
-}
-
+/* The member's gossiped metadata (data/meta.h): what the table shows. */
 static int
 row_meta(struct mp_cur *c, struct member_row *r)
 {
-	uint32_t n;
-	if (mp_read_map(c, &n) != 0)
+	struct meta m;
+	meta_init(&m);
+	if (meta_read(c, &m) != 0)
 		return -1;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		int rc = 0;
-		if (mp_read_str(c, &k, &kl) != 0)
-			return -1;
-		if (mp_str_eq(k, kl, "tier")) {
-			rc = row_str(c, r->tier, sizeof(r->tier));
-		} else if (mp_str_eq(k, kl, "load")) {
-			rc = row_num(c, &r->load);
-		} else if (mp_str_eq(k, kl, "cores")) {
-			rc = mp_read_uint(c, &r->cores);
-		} else if (mp_str_eq(k, kl, "tags")) {
-			uint32_t t;
-			rc = mp_read_map(c, &t);
-			for (uint32_t j = 0; rc == 0 && j < t; j++) {
-				if (r->ntags < 16) {
-					rc = row_str(c, r->tags[r->ntags][0], 64);
-					if (rc == 0)
-						rc = row_str(c, r->tags[r->ntags][1], 64);
-					r->ntags++;
-				} else {
-					rc = mp_skip(c) || mp_skip(c);
-				}
-			}
-		} else {
-			rc = mp_skip(c);
-		}
-		if (rc != 0)
-			return -1;
+	_Static_assert(sizeof(r->tier) >= META_TIER_MAX &&
+			       sizeof(r->tags) / sizeof(r->tags[0]) >= META_MAX_TAGS &&
+			       sizeof(r->tags[0][0]) >= META_TAG_MAX,
+		       "a member row holds what the metadata may carry");
+	memcpy(r->tier, m.tier, sizeof(m.tier));
+	r->load = m.load;
+	r->cores = m.cores;
+	r->ntags = (int)m.ntags;
+	for (uint32_t i = 0; i < m.ntags; i++) {
+		memcpy(r->tags[i][0], m.tags[i][0], META_TAG_MAX);
+		memcpy(r->tags[i][1], m.tags[i][1], META_TAG_MAX);
 	}
 	return 0;
 }

@@ -9,12 +9,18 @@
  */
 #include "config.h"
 #include "data/graph.h"
+#include "data/jobs.h"
 #include "mist.h"
 #include "util/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A failed task's message: a function's own words (EXEC_ERR_MAX) and what
+ * the owner says around them (where, which input).  A failure that runs
+ * down a chain of inputs keeps the first cause's words, cut at this. */
+#define GRAPH_ERR_MAX (EXEC_ERR_MAX + 256)
 
 struct idlist {
 	uint32_t *v;
@@ -203,7 +209,7 @@ fail_cascade(struct graph *g, uint32_t id, int status, const char *error)
 		struct gtask *t = &g->tasks[tid - 1];
 		if (t->state == G_FAILED || t->state == G_DONE)
 			continue;
-		char buf[1200];
+		char buf[GRAPH_ERR_MAX];
 		if (first)
 			snprintf(buf, sizeof(buf), "%s", error);
 		else
@@ -232,7 +238,7 @@ int
 graph_add(struct graph *g, uint16_t fn, const uint8_t *args, uint32_t alen,
 	  const struct gref *in, uint32_t nin, uint32_t nout)
 {
-	if (nout > 1024 || g->ntasks == UINT32_MAX - 1)
+	if (nout > JOBS_MAX_OUTPUTS || g->ntasks == UINT32_MAX - 1)
 		return MIST_EINVAL;
 	const struct gtask *failed_in = NULL;
 	for (uint32_t i = 0; i < nin; i++) {
@@ -262,7 +268,7 @@ graph_add(struct graph *g, uint16_t fn, const uint8_t *args, uint32_t alen,
 	t->state = G_WAITING;
 	g->count[G_WAITING]++;
 	if (failed_in) {
-		char why[1100];
+		char why[GRAPH_ERR_MAX];
 		snprintf(why, sizeof(why), "an input's producer failed: %s",
 			 failed_in->error ? failed_in->error : "?");
 		for (uint32_t i = 0; i < nin; i++) {

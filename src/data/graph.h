@@ -2,7 +2,8 @@
  * graph.h -- a job's task graph and the bookkeeping of its values.
  *
  * Pure data structure: no messages, no clock, no I/O -- the job owner
- * (data/data.c) drives it and the unit tests check every transition.
+ * (the data manager, data/data.h) drives it and the unit tests check
+ * every transition.
  *
  * Tasks are numbered 1, 2, ... in the order the client adds them, and a
  * task may only read outputs of tasks added before it: the graph is acyclic
@@ -61,7 +62,7 @@ struct gvalue {
 
 struct gtask {
 	uint8_t state;
-	uint16_t fn;	   /* index into the owner's function names */
+	uint16_t fn;	   /* index into the job's function names */
 	uint16_t failures; /* attempts failed by the task itself */
 	uint16_t losses;   /* attempts lost with their node */
 	uint32_t attempt;  /* fencing token of the current dispatch */

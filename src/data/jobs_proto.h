@@ -1,6 +1,7 @@
 /*
  * jobs_proto.h -- what the job protocol fixes for both of its ends: the
- * credential roles, the chunk a value travels in and the largest value.
+ * credential roles, the chunk a value travels in, the largest value and
+ * the most inputs of a task.
  *
  * The client library (client/mist.c) and the agent's job actors
  * (data/jobs.h includes this header) read the same numbers.  It includes
@@ -12,13 +13,28 @@
 /** Client roles (credentials). */
 enum job_role { ROLE_SUBMIT = 1, ROLE_ADMIN = 2 };
 
-/** Largest chunk of a value in one message. */
+/**
+ * Largest piece of a value in one message (VALUE_GET, JOB_READ).  A value
+ * moves in chunks so that a large one neither needs a frame of its size
+ * nor holds a link for long: 256 KiB fits the links' default 1 MiB frame
+ * with room for other traffic, and is large enough that the per-message
+ * cost (tens of microseconds) stays under 1 % of the transfer.
+ */
 #define JOBS_CHUNK (256u << 10)
 /**
- * Largest value (a task output): half of an executor frame (EXEC_MAX_FRAME,
- * 64 MiB, in exec/exec.h, which libmist does not include; data/jobs.h checks
- * at compile time that the two still agree).
+ * Largest value (a task output): it travels to an executor inside one
+ * frame, next to the task's other inputs, so at most half of one
+ * (EXEC_MAX_FRAME, 64 MiB, in exec/exec.h, which libmist does not include;
+ * data/jobs.h checks at compile time that the two still agree).
  */
 #define JOBS_MAX_VALUE (32u << 20)
+/**
+ * Inputs of a task at most.  The owner names each input's size and
+ * holders in the TASK_RUN it sends (up to 93 bytes with GRAPH_MAX_HOLDERS
+ * holders), and one TASK_RUN must fit a link frame (1 MiB by default):
+ * 4096 inputs is about 380 KiB.  A reduction over more values is a tree
+ * of tasks, which also spreads the work.
+ */
+#define JOBS_MAX_INPUTS 4096
 
 #endif

@@ -32,12 +32,31 @@
 
 #include "mist_plugin.h"
 
-/** Largest frame either way: bounds one task's arguments, inputs, outputs. */
+/** Largest frame either way: bounds one task's arguments, inputs, outputs
+ * (64 MiB: a large scientific array per task, and still a size the agent
+ * can hold a few of at once without swapping). */
 #define EXEC_MAX_FRAME (64u << 20)
+/** Functions the executors of one node may offer: each name travels in the
+ * node's gossiped metadata (at most 512 bytes, see data/meta.h), so far
+ * fewer fit there; 256 bounds the hello and the pool's name table. */
 #define EXEC_MAX_FUNCTIONS 256
+/** Longest function name, NUL included: a name is an identifier, and 64
+ * bytes keeps a TASK_RUN's header and a node's name table small. */
 #define EXEC_NAME_MAX 64
+/** --plugin options per agent: a node offers a handful of libraries. */
 #define EXEC_MAX_PLUGINS 16
+/** Longest error message of a function, NUL included: enough for a
+ * sentence and a path, small enough to keep in every failed task. */
 #define EXEC_ERR_MAX 1024
+/**
+ * Outputs of one task attempt at most -- the one bound of the job model on
+ * a task's outputs (data/jobs.h calls it JOBS_MAX_OUTPUTS).  Each output
+ * costs its job's owner a struct gvalue (about 100 bytes) and a size in
+ * every TASK_DONE (up to 9 bytes): 1024 keeps a report under 10 KiB and a
+ * task's bookkeeping under 100 KiB, and no function needs more separately
+ * addressable results (an array is one value).
+ */
+#define EXEC_MAX_OUTPUTS 1024
 
 /* ------------------------------------------------------ executor side */
 
@@ -68,12 +87,15 @@ void pool_config_default(struct pool_config *cfg);
  * A finished attempt.  @a status 0: @a outs holds @a nout outputs (valid
  * during the call only, already checked to be msgpack).  Otherwise
  * MIST_ETASK with @a err saying why (the function's message, a limit, a
- * crash).
+ * crash).  Called from the pool's I/O callbacks (and from pool_submit()
+ * or pool_close() for tasks they end at once): it should turn the event
+ * into a message and do nothing else, as func_pool_done() does.
  */
 typedef void (*pool_done_cb)(void *ctx, uint64_t key, int status,
 			     const char *err, const struct mist_blob *outs,
 			     uint32_t nout, uint32_t exec_us);
-/** The functions the executors offer, once known (first hello). */
+/** The functions the executors offer, once known (first hello); the
+ * same rule as for pool_done_cb (data_functions_post() is the message). */
 typedef void (*pool_ready_cb)(void *ctx, const char *const *names,
 			      uint32_t n);
 
@@ -86,8 +108,9 @@ struct pool *pool_open(uv_loop_t *loop, const struct pool_config *cfg,
 int pool_fn_index(const struct pool *p, const char *name, uint32_t len);
 /**
  * Queues one task; @a args and the inputs are copied.  The done callback
- * runs later, exactly once per accepted task (also at close, with
- * MIST_ECLOSED).  0, MIST_ENOTFOUND (bad fn), MIST_E2BIG, MIST_ECLOSED.
+ * runs exactly once per accepted task: when it ends, at close (with
+ * MIST_ECLOSED), or before this returns if the executors cannot start.
+ * 0, MIST_ENOTFOUND (bad fn), MIST_E2BIG, MIST_ECLOSED.
  */
 int pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
@@ -95,5 +118,27 @@ int pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 /** Kills the executors; pending tasks complete with MIST_ECLOSED.  The pool
  * is freed once the loop has closed its handles. */
 void pool_close(struct pool *p);
+
+/**
+ * The pool as the function actor sees it: a table of operations on an
+ * opaque pool, so that the simulated tests can put a fake executor pool
+ * running in virtual time behind the same actor.  pool_real_ops is this
+ * file's pool (the context is a struct pool *).  What comes back -- each
+ * accepted task's end -- arrives as a message: the done callback only
+ * posts MSG_EXEC_DONE (function/function.h, func_pool_done).
+ */
+struct pool_ops {
+	/** As pool_fn_index(): the function's index, or -1. */
+	int (*fn_index)(void *pool, const char *name, uint32_t len);
+	/** As pool_submit(): inputs copied; exactly one end per accepted
+	 * task, always later, as a message -- even a task failed at once
+	 * (a broken pool) is answered through the done callback. */
+	int (*submit)(void *pool, uint64_t key, uint32_t fn,
+		      const uint8_t *args, uint32_t alen,
+		      const struct mist_blob *inputs, uint32_t nin,
+		      uint32_t nout);
+};
+
+extern const struct pool_ops pool_real_ops;
 
 #endif

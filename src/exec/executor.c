@@ -145,7 +145,8 @@ run_one(const uint8_t *p, size_t n, const struct xfn *fns, uint32_t nfns,
 		}
 		in[i].len = l;
 	}
-	if (mp_read_uint(&c, &nout) != 0 || nout > 1024 || fn >= nfns) {
+	if (mp_read_uint(&c, &nout) != 0 || nout > EXEC_MAX_OUTPUTS ||
+	    fn >= nfns) {
 		free(in);
 		return -1;
 	}

@@ -32,7 +32,21 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Executors that die before their hello, in a row, before the pool gives
+ * up: one or two can be bad luck (OOM killer, a signal at start); three
+ * in a row is a plugin that cannot load, and respawning for ever would
+ * only burn CPU. */
 #define EXEC_START_FAILURES 3
+/* Bytes asked of the pipe per read: one read takes a batch of small
+ * replies (32 pipelined no-op results are ~1 KiB), and a large output
+ * grows the buffer to its frame as it comes. */
+#define POOL_READ_CHUNK 65536
+/* The wall-time watchdog checks ten times per limit, so a task overruns
+ * by at most a tenth; but never more often than every 10 ms (cheap, and
+ * no limit is that short) nor less than every 100 ms. */
+#define POOL_WATCHDOG_SPLIT 10
+#define POOL_WATCHDOG_MIN_MS 10
+#define POOL_WATCHDOG_MAX_MS 100
 
 struct ptask {
 	struct ptask *next;
@@ -131,8 +145,14 @@ pool_config_default(struct pool_config *cfg)
 	 * wake-up costs 20-30 us here) without hoarding work another
 	 * executor could take. */
 	cfg->depth = 32;
+	/* 1 GiB of address space: a generous task on a small node; a hog
+	 * sees its allocations fail instead of pushing the node into swap */
 	cfg->memory_mb = 1024;
+	/* a minute of CPU per attempt: far above a task meant for a fog
+	 * node, short enough that a runaway loop is stopped the same minute */
 	cfg->cpu_ms = 60000;
+	/* wall time: twice the CPU limit, so that a task that sleeps or
+	 * blocks is bounded too, without killing honest CPU-bound ones */
 	cfg->wall_ms = 120000;
 }
 
@@ -249,7 +269,7 @@ x_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	struct executor *x = h->data;
 	(void)hint;
-	buf_reserve(&x->in, 65536);
+	buf_reserve(&x->in, POOL_READ_CHUNK);
 	b->base = (char *)x->in.data + x->in.len;
 	b->len = x->in.cap - x->in.len;
 }
@@ -308,9 +328,11 @@ x_result(struct executor *x, uint64_t seq, struct mp_cur *c)
 		return 0;
 	}
 	uint32_t n;
-	if (mp_read_array(c, &n) != 0 || n > 1024)
+	/* more outputs than any task may have: the executor broke the
+	 * protocol (it checks nout), and is killed for it */
+	if (mp_read_array(c, &n) != 0 || n > EXEC_MAX_OUTPUTS)
 		return -1;
-	struct mist_blob outs[1024];
+	struct mist_blob outs[EXEC_MAX_OUTPUTS];
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t l;
 		size_t used;
@@ -532,8 +554,9 @@ pool_open(uv_loop_t *loop, const struct pool_config *cfg, pool_done_cb done,
 	p->flush.data = p->watchdog.data = p;
 	p->handles = 2;
 	uv_prepare_start(&p->flush, pool_flush_cb);
-	uint64_t tick = p->cfg.wall_ms / 10;
-	tick = tick < 10 ? 10 : tick > 100 ? 100 : tick;
+	uint64_t tick = p->cfg.wall_ms / POOL_WATCHDOG_SPLIT;
+	tick = tick < POOL_WATCHDOG_MIN_MS ? POOL_WATCHDOG_MIN_MS
+	       : tick > POOL_WATCHDOG_MAX_MS ? POOL_WATCHDOG_MAX_MS : tick;
 	uv_timer_start(&p->watchdog, pool_watchdog_cb, tick, tick);
 	uv_unref((uv_handle_t *)&p->watchdog);
 	for (uint32_t i = 0; i < p->cfg.executors; i++)
@@ -618,3 +641,21 @@ pool_close(struct pool *p)
 	uv_close((uv_handle_t *)&p->flush, pool_handle_closed);
 	uv_close((uv_handle_t *)&p->watchdog, pool_handle_closed);
 }
+
+/* ------------------------------------------------------- the ops table */
+
+static int
+pool_ops_fn_index(void *p, const char *name, uint32_t len)
+{
+	return pool_fn_index(p, name, len);
+}
+
+static int
+pool_ops_submit(void *p, uint64_t key, uint32_t fn, const uint8_t *args,
+		uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
+		uint32_t nout)
+{
+	return pool_submit(p, key, fn, args, alen, inputs, nin, nout);
+}
+
+const struct pool_ops pool_real_ops = {pool_ops_fn_index, pool_ops_submit};

@@ -1,29 +1,102 @@
 /*
- * function.c -- ACTOR_FUNCTION: runs task attempts for job owners.
+ * function.c -- ACTOR_FUNCTION: runs task attempts for job owners and
+ * serves the values it holds (the model is in function.h).
  *
  * One struct run per attempt, keyed by a local sequence number that is
  * also the executor pool's key.  Missing inputs are fetched one after the
  * other, each in JOBS_CHUNK pieces, from the holders the owner named (the
  * next holder on error); a value whose holders all fail is reported back
- * as lost, and the owner recomputes it.  Outputs stay here, in the vstore:
- * the owner only learns their sizes.
+ * as lost, and the owner recomputes it.  Outputs stay here, in the value
+ * store: the owner only learns their sizes.
+ *
+ * Sections: results from the pool, runs, serving values, the actor.
  */
 #include "config.h"
 #include "function/function.h"
-#include "data/jobs.h"
 #include "data/graph.h"
+#include "data/jobmsg.h"
+#include "data/jobs.h"
 #include "mist.h"
-#include "net/mp.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
 
-#include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Inputs of an attempt whose pointers fit on the stack when it is handed
+ * to the pool (more take one allocation): most tasks read a few. */
+#define FUNC_STACK_INPUTS 64
+
+void
+func_config_default(struct func_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* a 256 KiB chunk takes milliseconds on a LAN, and seconds on a slow
+	 * WAN link; 10 s without one means the holder is gone or stuck, and
+	 * the next holder is asked */
+	cfg->fetch_timeout_ms = 10000;
+}
+
+/* ------------------------------------------------- results from the pool */
+
+struct func_result *
+func_result_new(uint64_t key, int status, const char *error, uint32_t nout,
+		uint32_t exec_us)
+{
+	struct func_result *r = xcalloc(1, sizeof(*r) + nout * sizeof(r->outs[0]));
+	r->key = key;
+	r->status = status;
+	r->exec_us = exec_us;
+	r->error = error ? xstrdup(error) : NULL;
+	r->nout = nout;
+	return r;
+}
+
+void
+func_result_delete(struct func_result *r)
+{
+	for (uint32_t i = 0; i < r->nout; i++)
+		if (r->outs[i])
+			vval_delete(r->outs[i]);
+	free(r->error);
+	free(r);
+}
+
+void
+func_result_post(struct actor_sys *sys, struct func_result *r)
+{
+	struct msg *m = msg_new(MSG_EXEC_DONE, NULL, 0);
+	m->flags = MSG_F_LOCAL;
+	m->from.node = m->to.node = sys->node;
+	m->to.id = ACTOR_FUNCTION;
+	m->ptr = r;
+	/* refused (shutdown, no actor, hard cap): the message is freed with
+	 * its pointer unread, so the result is ours again */
+	if (actor_sys_deliver(sys, m) < 0)
+		func_result_delete(r);
+}
+
+void
+func_pool_done(void *sys, uint64_t key, int status, const char *err,
+	       const struct mist_blob *outs, uint32_t nout, uint32_t exec_us)
+{
+	struct func_result *r = func_result_new(key, status, err,
+						status == 0 ? nout : 0, exec_us);
+	/* the one copy of an output: out of the pipe's buffer, which the
+	 * pool reuses when this returns; the store adopts it as it is */
+	for (uint32_t i = 0; i < r->nout; i++)
+		r->outs[i] = vval_new(outs[i].data,
+				      outs[i].len > UINT32_MAX ? UINT32_MAX
+							       : (uint32_t)outs[i].len);
+	func_result_post(sys, r);
+}
+
+/* ---------------------------------------------------------------- runs */
+
 struct rin {
-	uint32_t task, out;
+	struct gref v;
 	uint64_t holders[GRAPH_MAX_HOLDERS];
 	uint8_t nholders, tried;
 	bool fetched;
@@ -37,15 +110,18 @@ struct run {
 	uint8_t *args;
 	uint32_t alen;
 	struct rin *in;
-	uint32_t cur; /* input being fetched */
-	struct buf chunk;
-	uint64_t total;
-	uint64_t corr; /* the fetch request in flight */
+	uint32_t cur;		/* input being fetched */
+	struct vval *fetching;	/* its bytes so far (NULL before the first) */
+	uint32_t got;		/* how many */
+	uint64_t corr;		/* the fetch request in flight */
 };
 
 struct func {
 	struct actor *actor;
-	struct jobs_node *jn;
+	struct func_config cfg;
+	const struct pool_ops *ops; /* NULL: no pool, no function */
+	void *pool;
+	struct vstore values;
 	struct map runs;    /* key -> run */
 	struct map fetches; /* corr -> run */
 	uint64_t next_key;
@@ -55,61 +131,62 @@ static void
 run_free(struct func *f, struct run *r)
 {
 	map_del(&f->runs, r->key);
-	buf_destroy(&r->chunk);
+	if (r->fetching)
+		vval_delete(r->fetching);
 	free(r->args);
 	free(r->in);
 	free(r);
 }
 
-/* Reports the end of an attempt to its owner. */
+static struct vkey
+run_vkey(const struct run *r, struct gref v)
+{
+	return (struct vkey){r->owner, r->job, v.task, v.out};
+}
+
+/* Reports the end of an attempt to its owner: @a sizes of the outputs
+ * (status 0), the lost input (MIST_ENOTFOUND: the one being fetched) or
+ * @a err. */
 static void
 run_report(struct func *f, struct run *r, int status, uint32_t exec_us,
-	   const struct mist_blob *outs, const char *err)
+	   const uint64_t *sizes, const char *err)
 {
-	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 7);
-	msgpack_pack_uint64(&pk, r->job);
-	msgpack_pack_uint32(&pk, r->task);
-	msgpack_pack_uint32(&pk, r->attempt);
-	msgpack_pack_int(&pk, status);
-	msgpack_pack_uint32(&pk, exec_us);
-	if (status == 0) {
-		msgpack_pack_array(&pk, r->nout);
-		for (uint32_t i = 0; i < r->nout; i++)
-			msgpack_pack_uint64(&pk, outs[i].len);
-	} else if (status == MIST_ENOTFOUND) {
-		struct rin *in = &r->in[r->cur];
-		msgpack_pack_array(&pk, 3);
-		msgpack_pack_uint32(&pk, in->task);
-		msgpack_pack_uint32(&pk, in->out);
-		msgpack_pack_array(&pk, in->nholders);
-		for (uint32_t h = 0; h < in->nholders; h++)
-			msgpack_pack_uint64(&pk, in->holders[h]);
-	} else {
-		const char *e = err ? err : mist_strerror(status);
-		msgpack_pack_str_with_body(&pk, e, strlen(e));
-	}
+	struct gref stack[FUNC_STACK_INPUTS], *fetched = stack;
 	uint32_t nf = 0;
+	if (r->nin > FUNC_STACK_INPUTS)
+		fetched = xmalloc(r->nin * sizeof(*fetched));
 	for (uint32_t i = 0; i < r->nin; i++)
-		nf += r->in[i].fetched;
-	msgpack_pack_array(&pk, nf);
-	for (uint32_t i = 0; i < r->nin; i++)
-		if (r->in[i].fetched) {
-			msgpack_pack_array(&pk, 2);
-			msgpack_pack_uint32(&pk, r->in[i].task);
-			msgpack_pack_uint32(&pk, r->in[i].out);
+		if (r->in[i].fetched)
+			fetched[nf++] = r->in[i].v;
+	struct jobmsg_task_done d = {
+		.job = r->job, .task = r->task, .attempt = r->attempt,
+		.status = status, .exec_us = exec_us,
+		.nout = r->nout, .sizes = sizes,
+		.nfetched = nf, .fetched = fetched};
+	if (status == MIST_ENOTFOUND) {
+		struct rin *in = &r->in[r->cur];
+		d.lost = in->v;
+		d.nholders = in->nholders;
+		memcpy(d.holders, in->holders, in->nholders * sizeof(in->holders[0]));
+	} else if (status != 0) {
+		const char *e = err ? err : mist_strerror(status);
+		size_t len = strlen(e);
+		if (len >= EXEC_ERR_MAX) {
+			/* the pool bounds a function's message; ours are short */
+			log_warn("function: a message of %zu bytes cut to %d",
+				 len, EXEC_ERR_MAX - 1);
+			len = EXEC_ERR_MAX - 1;
 		}
+		d.error = e;
+		d.error_len = (uint32_t)len;
+	}
+	struct buf b = BUF_INIT;
+	jobmsg_task_done_pack(&b, &d);
 	struct actor_ref to = {r->owner, ACTOR_DATA};
 	actor_tell(f->actor, to, MSG_TASK_DONE, b.data, (uint32_t)b.len);
 	buf_destroy(&b);
-}
-
-static struct vkey
-run_vkey(const struct run *r, uint32_t task, uint32_t out)
-{
-	return (struct vkey){r->owner, r->job, task, out};
+	if (fetched != stack)
+		free(fetched);
 }
 
 static void run_next(struct func *f, struct run *r);
@@ -123,12 +200,12 @@ run_fetch(struct func *f, struct run *r)
 		run_free(f, r);
 		return;
 	}
+	struct jobmsg_value_get g = {r->owner, r->job, in->v, r->got, JOBS_CHUNK};
 	struct buf b = BUF_INIT;
-	jobs_pack_value_get(&b, r->owner, r->job, in->task, in->out,
-			    r->chunk.len);
-	struct actor_ref to = {in->holders[in->tried], ACTOR_DATA};
+	jobmsg_value_get_pack(&b, &g);
+	struct actor_ref to = {in->holders[in->tried], ACTOR_FUNCTION};
 	actor_request(f->actor, to, MSG_VALUE_GET, b.data, (uint32_t)b.len,
-		      f->jn->cfg.fetch_timeout_ms, &r->corr);
+		      f->cfg.fetch_timeout_ms, &r->corr);
 	map_put(&f->fetches, r->corr, r);
 	buf_destroy(&b);
 }
@@ -140,31 +217,36 @@ fetch_reply(struct func *f, struct msg *m)
 	if (r == NULL)
 		return;
 	struct rin *in = &r->in[r->cur];
-	struct mp_cur c;
-	uint32_t n, clen;
 	uint64_t total;
+	uint32_t clen;
 	const uint8_t *chunk;
-	mp_cur_init(&c, m->body, m->len);
-	if (m->status != 0 || mp_read_array(&c, &n) != 0 || n != 2 ||
-	    mp_read_uint(&c, &total) != 0 || total > JOBS_MAX_VALUE ||
-	    mp_read_bin(&c, &chunk, &clen) != 0 ||
-	    r->chunk.len + clen > total || (clen == 0 && r->chunk.len < total)) {
+	if (m->status != 0 ||
+	    jobmsg_chunk_unpack(m->body, m->len, &total, &chunk, &clen) != 0 ||
+	    (r->fetching && total != vval_len(r->fetching)) ||
+	    r->got + (uint64_t)clen > total || (clen == 0 && r->got < total)) {
 		/* this holder failed us: start over from the next one */
 		in->tried++;
-		buf_reset(&r->chunk);
+		if (r->fetching)
+			vval_delete(r->fetching);
+		r->fetching = NULL;
+		r->got = 0;
 		run_fetch(f, r);
 		return;
 	}
-	buf_append(&r->chunk, chunk, clen);
-	if (r->chunk.len < total) {
+	if (r->fetching == NULL) /* total <= JOBS_MAX_VALUE: the codec says */
+		r->fetching = vval_alloc((uint32_t)total);
+	if (clen)
+		memcpy(vval_data(r->fetching) + r->got, chunk, clen);
+	r->got += clen;
+	if (r->got < total) {
 		run_fetch(f, r);
 		return;
 	}
-	struct vkey k = run_vkey(r, in->task, in->out);
-	vstore_put(&f->jn->values, &k, r->chunk.data, (uint32_t)r->chunk.len);
+	struct vkey k = run_vkey(r, in->v);
+	vstore_adopt(&f->values, &k, r->fetching);
+	r->fetching = NULL;
+	r->got = 0;
 	in->fetched = true;
-	buf_destroy(&r->chunk);
-	r->chunk = (struct buf)BUF_INIT;
 	run_next(f, r);
 }
 
@@ -173,23 +255,25 @@ static void
 run_next(struct func *f, struct run *r)
 {
 	for (; r->cur < r->nin; r->cur++) {
-		struct vkey k = run_vkey(r, r->in[r->cur].task, r->in[r->cur].out);
+		struct vkey k = run_vkey(r, r->in[r->cur].v);
 		uint32_t len;
-		if (vstore_get(&f->jn->values, &k, &len) == NULL) {
+		if (vstore_get(&f->values, &k, &len) == NULL) {
 			run_fetch(f, r);
 			return;
 		}
 	}
-	struct mist_blob stack[64], *blobs = r->nin <= 64 ? stack
-				: xmalloc(r->nin * sizeof(*blobs));
+	struct mist_blob stack[FUNC_STACK_INPUTS], *blobs = stack;
+	if (r->nin > FUNC_STACK_INPUTS)
+		blobs = xmalloc(r->nin * sizeof(*blobs));
 	for (uint32_t i = 0; i < r->nin; i++) {
-		struct vkey k = run_vkey(r, r->in[i].task, r->in[i].out);
+		struct vkey k = run_vkey(r, r->in[i].v);
 		uint32_t len;
-		blobs[i].data = vstore_get(&f->jn->values, &k, &len);
+		blobs[i].data = vstore_get(&f->values, &k, &len);
 		blobs[i].len = len;
 	}
-	int rc = pool_submit(f->jn->pool, r->key, (uint32_t)r->fn, r->args,
-			     r->alen, blobs, r->nin, r->nout);
+	/* the pool copies the inputs now: the pointers need not last */
+	int rc = f->ops->submit(f->pool, r->key, (uint32_t)r->fn, r->args,
+				r->alen, blobs, r->nin, r->nout);
 	if (blobs != stack)
 		free(blobs);
 	if (rc != 0) {
@@ -201,64 +285,47 @@ run_next(struct func *f, struct run *r)
 static void
 task_run(struct func *f, struct msg *m)
 {
+	struct jobmsg_task_run tr;
 	struct mp_cur c;
-	uint32_t n, nin, alen, flen;
-	uint64_t owner, job, task, attempt, nout;
-	const char *fn;
-	const uint8_t *args;
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_read_array(&c, &n) != 0 || n != 8 ||
-	    mp_read_uint(&c, &owner) != 0 || mp_read_uint(&c, &job) != 0 ||
-	    mp_read_uint(&c, &task) != 0 || task > UINT32_MAX ||
-	    mp_read_uint(&c, &attempt) != 0 || attempt > UINT32_MAX ||
-	    mp_read_str(&c, &fn, &flen) != 0 ||
-	    mp_read_bin(&c, &args, &alen) != 0 ||
-	    mp_read_uint(&c, &nout) != 0 || nout > 1024 ||
-	    mp_read_array(&c, &nin) != 0 || nin > mp_cur_left(&c)) {
+	if (jobmsg_task_run_unpack(m->body, m->len, &tr, &c) != 0) {
 		log_warn("function: malformed task from %016llx",
 			 (unsigned long long)m->from.node);
 		return;
 	}
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->key = ++f->next_key;
-	r->owner = owner;
-	r->job = job;
-	r->task = (uint32_t)task;
-	r->attempt = (uint32_t)attempt;
-	r->nout = (uint32_t)nout;
-	r->nin = nin;
-	r->in = xcalloc(nin ? nin : 1, sizeof(*r->in));
-	r->args = xmalloc(alen ? alen : 1);
-	if (alen)
-		memcpy(r->args, args, alen);
-	r->alen = alen;
+	r->owner = tr.owner;
+	r->job = tr.job;
+	r->task = tr.task;
+	r->attempt = tr.attempt;
+	r->nout = tr.nout;
+	r->nin = tr.nin;
+	r->in = xcalloc(tr.nin ? tr.nin : 1, sizeof(*r->in));
+	r->args = xmalloc(tr.args_len ? tr.args_len : 1);
+	if (tr.args_len)
+		memcpy(r->args, tr.args, tr.args_len);
+	r->alen = tr.args_len;
 	map_put(&f->runs, r->key, r);
-	for (uint32_t i = 0; i < nin; i++) {
-		uint32_t k, nh;
-		uint64_t t, o, size, h;
-		if (mp_read_array(&c, &k) != 0 || k != 4 ||
-		    mp_read_uint(&c, &t) != 0 || t > UINT32_MAX ||
-		    mp_read_uint(&c, &o) != 0 || o > UINT32_MAX ||
-		    mp_read_uint(&c, &size) != 0 ||
-		    mp_read_array(&c, &nh) != 0 || nh > GRAPH_MAX_HOLDERS) {
+	for (uint32_t i = 0; i < tr.nin; i++) {
+		struct jobmsg_input in;
+		if (jobmsg_task_run_next_input(&c, &in) != 0) {
+			log_warn("function: malformed input in a task from "
+				 "%016llx", (unsigned long long)m->from.node);
 			run_free(f, r);
 			return;
 		}
-		r->in[i].task = (uint32_t)t;
-		r->in[i].out = (uint32_t)o;
-		for (uint32_t j = 0; j < nh; j++) {
-			if (mp_read_uint(&c, &h) != 0) {
-				run_free(f, r);
-				return;
-			}
-			r->in[i].holders[r->in[i].nholders++] = h;
-		}
+		r->in[i].v = in.v;
+		r->in[i].nholders = (uint8_t)in.nholders;
+		memcpy(r->in[i].holders, in.holders,
+		       in.nholders * sizeof(in.holders[0]));
 	}
-	r->fn = f->jn->pool ? pool_fn_index(f->jn->pool, fn, flen) : -1;
+	r->fn = f->ops ? f->ops->fn_index(f->pool, tr.fn, tr.fn_len) : -1;
 	if (r->fn < 0) {
-		char e[128];
-		snprintf(e, sizeof(e), "function '%.*s' is not offered by %s",
-			 (int)(flen > 64 ? 64 : flen), fn, f->jn->self.name);
+		char e[2 * EXEC_NAME_MAX + FUNC_NAME_MAX];
+		bool cut = tr.fn_len >= EXEC_NAME_MAX; /* no node offers it */
+		snprintf(e, sizeof(e), "function '%.*s%s' is not offered by %s",
+			 (int)(cut ? EXEC_NAME_MAX - 1 : tr.fn_len), tr.fn,
+			 cut ? "..." : "", f->cfg.name);
 		run_report(f, r, MIST_ETASK, 0, NULL, e);
 		run_free(f, r);
 		return;
@@ -266,37 +333,96 @@ task_run(struct func *f, struct msg *m)
 	run_next(f, r);
 }
 
-void
-jobs_pool_done(void *ctx, uint64_t key, int status, const char *err,
-	       const struct mist_blob *outs, uint32_t nout, uint32_t exec_us)
+/* The pool finished an attempt (MSG_EXEC_DONE). */
+static void
+exec_done(struct func *f, struct msg *m)
 {
-	struct jobs_node *jn = ctx;
-	struct func *f = jn->func;
-	if (f == NULL)
+	struct func_result *res = m->flags & MSG_F_LOCAL ? m->ptr : NULL;
+	m->ptr = NULL; /* ours now */
+	if (res == NULL)
 		return;
-	struct run *r = map_get(&f->runs, key);
-	if (r == NULL)
+	struct run *r = map_get(&f->runs, res->key);
+	if (r == NULL) {
+		func_result_delete(res);
 		return;
-	if (status == 0 && nout != r->nout) {
+	}
+	int status = res->status;
+	const char *err = res->error;
+	uint64_t sizes[JOBS_MAX_OUTPUTS];
+	if (status == 0 && res->nout != r->nout) {
 		status = MIST_ETASK;
 		err = "the function produced the wrong number of outputs";
 	}
-	if (status == 0)
-		for (uint32_t i = 0; i < nout; i++) {
-			if (outs[i].len > JOBS_MAX_VALUE) {
-				status = MIST_ETASK;
-				err = "an output is larger than the value limit";
-				break;
-			}
-			struct vkey k = run_vkey(r, r->task, i);
-			vstore_put(&jn->values, &k, outs[i].data,
-				   (uint32_t)outs[i].len);
+	for (uint32_t i = 0; status == 0 && i < res->nout; i++) {
+		sizes[i] = vval_len(res->outs[i]);
+		if (sizes[i] > JOBS_MAX_VALUE) {
+			status = MIST_ETASK;
+			err = "an output is larger than the value limit";
 		}
+	}
+	for (uint32_t i = 0; status == 0 && i < res->nout; i++) {
+		struct vkey k = run_vkey(r, (struct gref){r->task, i});
+		vstore_adopt(&f->values, &k, res->outs[i]);
+		res->outs[i] = NULL;
+	}
 	if (status == MIST_ECLOSED)
 		status = MIST_ETASK;
-	run_report(f, r, status, exec_us, outs, err);
+	run_report(f, r, status, res->exec_us, sizes, err);
 	run_free(f, r);
+	func_result_delete(res);
 }
+
+/* ------------------------------------------------------- serving values */
+
+static void
+value_get(struct func *f, struct msg *m)
+{
+	struct jobmsg_value_get g;
+	if (jobmsg_value_get_unpack(m->body, m->len, &g) != 0) {
+		actor_reply_error(f->actor, m, MIST_EPROTO);
+		return;
+	}
+	struct vkey k = {g.owner, g.job, g.v.task, g.v.out};
+	uint32_t len;
+	const uint8_t *p = vstore_get(&f->values, &k, &len);
+	if (p == NULL || g.off > len) {
+		actor_reply_error(f->actor, m, MIST_ENOTFOUND);
+		return;
+	}
+	uint64_t chunk = len - g.off;
+	if (chunk > g.max)
+		chunk = g.max;
+	if (chunk > JOBS_CHUNK)
+		chunk = JOBS_CHUNK;
+	struct buf b = BUF_INIT;
+	jobmsg_chunk_pack(&b, len, p + g.off, (uint32_t)chunk);
+	actor_reply(f->actor, m, MSG_VALUE_GET, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+static void
+value_free(struct func *f, struct msg *m)
+{
+	struct jobmsg_value_free vf;
+	struct mp_cur c;
+	if (jobmsg_value_free_unpack(m->body, m->len, &vf, &c) != 0)
+		return;
+	if (vf.owner != m->from.node)
+		return; /* only the owner frees its values */
+	if (vf.all) {
+		vstore_free_job(&f->values, vf.owner, vf.job);
+		return;
+	}
+	for (uint32_t i = 0; i < vf.n; i++) {
+		struct gref r;
+		if (jobmsg_ref_next(&c, &r) != 0)
+			return;
+		struct vkey k = {vf.owner, vf.job, r.task, r.out};
+		vstore_free(&f->values, &k);
+	}
+}
+
+/* ------------------------------------------------------------ the actor */
 
 static void
 func_stop(struct func *f)
@@ -313,7 +439,7 @@ func_stop(struct func *f)
 	free(all);
 	map_destroy(&f->runs);
 	map_destroy(&f->fetches);
-	f->jn->func = NULL;
+	vstore_destroy(&f->values);
 	free(f);
 }
 
@@ -321,6 +447,10 @@ static void
 func_fn(struct actor *self, struct msg *m)
 {
 	struct func *f = self->state;
+	if (m->flags & MSG_F_REPLY) {
+		fetch_reply(f, m); /* the only requests we make */
+		return;
+	}
 	switch (m->type) {
 	case MSG_STOP:
 		func_stop(f);
@@ -329,28 +459,40 @@ func_fn(struct actor *self, struct msg *m)
 	case MSG_TASK_RUN:
 		task_run(f, m);
 		break;
+	case MSG_EXEC_DONE:
+		exec_done(f, m);
+		break;
+	case MSG_VALUE_GET:
+		if (m->flags & MSG_F_REQUEST)
+			value_get(f, m);
+		break;
+	case MSG_VALUE_FREE:
+		value_free(f, m);
+		break;
 	default:
-		if (m->flags & MSG_F_REPLY)
-			fetch_reply(f, m);
-		else if (m->flags & MSG_F_REQUEST)
+		if (m->flags & MSG_F_REQUEST)
 			actor_reply_error(self, m, MIST_EUNKNOWN);
 	}
 }
 
-struct func *
-func_spawn(struct actor_sys *sys, struct jobs_node *jn)
+int
+func_spawn(struct actor_sys *sys, const struct func_config *cfg,
+	   const struct pool_ops *ops, void *pool)
 {
 	struct func *f = xcalloc(1, sizeof(*f));
-	f->jn = jn;
+	f->cfg = *cfg;
+	f->ops = ops;
+	f->pool = pool;
+	vstore_init(&f->values);
 	map_init(&f->runs, 1);
 	map_init(&f->fetches, 2);
 	f->actor = actor_spawn(sys, ACTOR_FUNCTION, "function", func_fn, f);
 	if (f->actor == NULL) {
+		vstore_destroy(&f->values);
 		map_destroy(&f->runs);
 		map_destroy(&f->fetches);
 		free(f);
-		return NULL;
+		return MIST_EEXIST;
 	}
-	jn->func = f;
-	return f;
+	return 0;
 }

@@ -6,9 +6,11 @@
  * opener, and the job messages -- client requests as the gateway forwards
  * them, and the workers' and owners' TASK_RUN, TASK_DONE, VALUE_GET and
  * VALUE_FREE -- fed in sequences to a real data manager and function
- * actor -- a client's first Noise message and credential text, and
- * MSG_CREDS requests (with the cred maps members put) to a credential
- * table.  The first byte picks the decoder, so one corpus covers all.
+ * actor -- the job codec's other decoders and the node metadata (after
+ * the msgpack walker), a client's first Noise message and credential
+ * text, and MSG_CREDS requests (with the cred maps members put) to a
+ * credential table.  The first byte picks the decoder, so one corpus
+ * covers all.
  *
  * Built with clang -fsanitize=fuzzer under --enable-fuzzing; `make check`
  * replays the corpus (tests/fuzz/corpus/wire, every crash ever found
@@ -20,7 +22,9 @@
 #include "actors/msg.h"
 #include "net/link.h"
 #include "actors/actor.h"
-#include "data/jobs.h"
+#include "data/data.h"
+#include "data/jobmsg.h"
+#include "data/meta.h"
 #include "function/function.h"
 #include "actors/msgtype.h"
 #include "gateway/creds.h"
@@ -33,6 +37,7 @@
 #include "net/wire.h"
 #include "util/log.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -138,7 +143,8 @@ fuzz_creds(const uint8_t *data, size_t size)
 
 /*
  * A sequence of messages to a fresh data manager and function actor (node
- * 42, offering "f" and "g"; no executors).  Each record: type selector,
+ * 42, offering "f" and "g"; no executors, so its function actor refuses
+ * every task).  Each record: type selector,
  * flags (1 request, 2 reply, 4 from node 7 instead of a local client,
  * 8 to the function actor, 16 then let 5 s pass), correlation id, 16-bit
  * length, body.  Job ids are predictable (boot 1): (1 << 32) + n.
@@ -154,14 +160,17 @@ fuzz_jobs(const uint8_t *data, size_t size)
 	struct actor_sys sys;
 	struct actor_sys_env env = {.now = fuzz_now};
 	actor_sys_init(&sys, 42, &env, NULL, 1);
-	struct jobs_node jn = {.boot = 1, .self = {.name = "fuzz"}};
-	jobs_config_default(&jn.cfg);
-	jn.cfg.max_tasks = 4096;
-	vstore_init(&jn.values);
-	func_spawn(&sys, &jn);
-	data_spawn(&sys, &jn);
+	struct data_config dcfg;
+	data_config_default(&dcfg);
+	dcfg.max_tasks = 4096;
+	struct func_config fcfg;
+	func_config_default(&fcfg);
+	struct meta self;
+	meta_init(&self);
+	func_spawn(&sys, &fcfg, NULL, NULL);
+	data_spawn(&sys, &dcfg, NULL, 1, "fuzz", &self);
 	const char *fns[] = {"f", "g"};
-	jobs_set_functions(&jn, fns, 2);
+	data_functions_post(&sys, fns, 2);
 	actor_sys_run(&sys, 64);
 	while (size >= 5) {
 		uint32_t type = types[data[0] % (sizeof(types) / sizeof(*types))];
@@ -189,7 +198,51 @@ fuzz_jobs(const uint8_t *data, size_t size)
 		data += len, size -= len;
 	}
 	fuzz_sys_end(&sys, 600000);
-	vstore_destroy(&jn.values);
+}
+
+/*
+ * The job codec's decoders that no actor above reaches -- the replies a
+ * client reads, the pool's function list, a member's metadata -- on one
+ * validated msgpack object (as every body is before a decoder sees it).
+ */
+static void
+fuzz_codecs(const uint8_t *p, uint32_t len)
+{
+	uint64_t a, b, size, total, first;
+	int status;
+	const char *s;
+	const uint8_t *chunk;
+	uint32_t n, sl;
+	struct mp_cur c;
+	jobmsg_ids_unpack(p, len, &a, &b);
+	jobmsg_wait_reply_unpack(p, len, &status, &size, &s, &sl);
+	jobmsg_chunk_unpack(p, len, &total, &chunk, &n);
+	struct jobmsg_create cr;
+	jobmsg_create_init(&cr);
+	jobmsg_create_unpack(p, len, &cr);
+	if (jobmsg_functions_unpack(p, len, &n, &c) == 0)
+		for (uint32_t i = 0; i < n && jobmsg_functions_next(&c, &s, &sl) == 0;
+		     i++)
+			;
+	struct jobmsg_status_view v;
+	mp_cur_init(&c, p, len);
+	if (jobmsg_status_read(&c, &v) == 0) {
+		struct jobmsg_status_node_view nv;
+		for (uint32_t i = 0; i < v.nnodes &&
+				     jobmsg_status_next_node(&v.nodes, &nv) == 0;
+		     i++)
+			;
+	}
+	if (jobmsg_batch_unpack(p, len, &first, &n, &c) == 0) {
+		struct gref *in = malloc(JOBS_MAX_INPUTS * sizeof(*in));
+		struct jobmsg_task t;
+		for (uint32_t i = 0; i < n && jobmsg_task_next(&c, &t, in) == 0; i++)
+			;
+		free(in);
+	}
+	struct meta *m = malloc(sizeof(*m));
+	meta_decode(p, len, m);
+	free(m);
 }
 
 int
@@ -270,6 +323,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mp_cur_init(&c, data, used);
 			while (mp_cur_left(&c) > 0 && mp_skip(&c) == 0)
 				;
+			fuzz_codecs(data, (uint32_t)used);
 		}
 		fuzz_creds(data, size);
 	}

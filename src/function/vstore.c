@@ -3,19 +3,55 @@
  * for the (rare) 64-bit collisions.
  */
 #include "config.h"
-#include "data/vstore.h"
+#include "function/vstore.h"
 #include "util/mem.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct sval {
-	struct sval *next;
+struct vval {
+	struct vval *next; /* chain of one hash, while in a store */
 	struct vkey k;
 	uint32_t len;
 	uint8_t data[];
 };
+
+struct vval *
+vval_alloc(uint32_t len)
+{
+	struct vval *v = xmalloc(sizeof(*v) + len);
+	v->next = NULL;
+	v->len = len;
+	return v;
+}
+
+struct vval *
+vval_new(const void *data, uint32_t len)
+{
+	struct vval *v = vval_alloc(len);
+	if (len)
+		memcpy(v->data, data, len);
+	return v;
+}
+
+uint8_t *
+vval_data(struct vval *v)
+{
+	return v->data;
+}
+
+uint32_t
+vval_len(const struct vval *v)
+{
+	return v->len;
+}
+
+void
+vval_delete(struct vval *v)
+{
+	free(v);
+}
 
 static uint64_t
 vkey_hash(const struct vkey *k)
@@ -47,9 +83,9 @@ vstore_destroy(struct vstore *vs)
 	uint64_t key;
 	void *val;
 	while (map_next(&vs->m, &it, &key, &val)) {
-		struct sval *s = val;
+		struct vval *s = val;
 		while (s) {
-			struct sval *n = s->next;
+			struct vval *n = s->next;
 			free(s);
 			s = n;
 		}
@@ -58,26 +94,28 @@ vstore_destroy(struct vstore *vs)
 }
 
 void
-vstore_put(struct vstore *vs, const struct vkey *k, const uint8_t *data,
-	   uint32_t len)
+vstore_adopt(struct vstore *vs, const struct vkey *k, struct vval *v)
 {
 	vstore_free(vs, k);
 	uint64_t h = vkey_hash(k);
-	struct sval *s = xmalloc(sizeof(*s) + len);
-	s->k = *k;
-	s->len = len;
-	if (len)
-		memcpy(s->data, data, len);
-	s->next = map_get(&vs->m, h);
-	map_put(&vs->m, h, s);
-	vs->bytes += len;
+	v->k = *k;
+	v->next = map_get(&vs->m, h);
+	map_put(&vs->m, h, v);
+	vs->bytes += v->len;
 	vs->count++;
+}
+
+void
+vstore_put(struct vstore *vs, const struct vkey *k, const uint8_t *data,
+	   uint32_t len)
+{
+	vstore_adopt(vs, k, vval_new(data, len));
 }
 
 const uint8_t *
 vstore_get(const struct vstore *vs, const struct vkey *k, uint32_t *len)
 {
-	for (struct sval *s = map_get(&vs->m, vkey_hash(k)); s; s = s->next)
+	for (struct vval *s = map_get(&vs->m, vkey_hash(k)); s; s = s->next)
 		if (vkey_eq(&s->k, k)) {
 			*len = s->len;
 			return s->data;
@@ -89,8 +127,8 @@ void
 vstore_free(struct vstore *vs, const struct vkey *k)
 {
 	uint64_t h = vkey_hash(k);
-	struct sval *head = map_get(&vs->m, h), **pp = &head;
-	for (struct sval *s = head; s; pp = &s->next, s = s->next)
+	struct vval *head = map_get(&vs->m, h), **pp = &head;
+	for (struct vval *s = head; s; pp = &s->next, s = s->next)
 		if (vkey_eq(&s->k, k)) {
 			*pp = s->next;
 			vs->bytes -= s->len;
@@ -112,7 +150,7 @@ vstore_free_job(struct vstore *vs, uint64_t owner, uint64_t job)
 	uint64_t key;
 	void *val;
 	while (map_next(&vs->m, &it, &key, &val))
-		for (struct sval *s = val; s; s = s->next)
+		for (struct vval *s = val; s; s = s->next)
 			if (s->k.owner == owner && s->k.job == job) {
 				if (n == cap) {
 					cap = cap ? cap * 2 : 64;

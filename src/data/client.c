@@ -1,0 +1,411 @@
+/*
+ * client.c -- the clients' requests to the owner of their jobs (JOB_CREATE
+ * ... JOB_LIST, bodies in jobmsg.h), as the gateway forwards them:
+ * wrapped with the credential and role it checked.
+ *
+ * A job answers to the credential that created it, and to admins.  A
+ * batch of tasks is taken whole or not at all, and journalled as it came;
+ * a retried batch the owner already has is acknowledged again.  JOB_WAIT
+ * parks until the value exists or cannot (client_wake answers), or until its
+ * deadline (the tick drops it: the client has timed out).
+ */
+#include "config.h"
+#include "data/data_int.h"
+#include "mist.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ waiters */
+
+/* Answers the waiters whose value is settled. */
+void
+client_wake(struct data *d, struct job *j)
+{
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < j->nwaiters; i++) {
+		struct waiter *w = &j->waiters[i];
+		struct gtask *t = graph_task(&j->g, w->v.task);
+		struct gvalue *v = graph_value(&j->g, w->v);
+		struct buf b = BUF_INIT;
+		if (t->state == G_FAILED)
+			jobmsg_wait_reply_pack(&b, t->status, 0,
+					       t->error ? t->error : "failed");
+		else if (v->available)
+			jobmsg_wait_reply_pack(&b, 0, v->size, NULL);
+		else if (v->freed && v->released)
+			jobmsg_wait_reply_pack(&b, MIST_EINVAL, 0,
+					       "the value was released");
+		else {
+			j->waiters[keep++] = *w;
+			continue;
+		}
+		actor_reply(d->actor, w->req, MSG_JOB_WAIT, b.data,
+			    (uint32_t)b.len);
+		msg_delete(w->req);
+		buf_destroy(&b);
+	}
+	j->nwaiters = keep;
+}
+
+void
+client_expire_waiters(struct job *j, uint64_t now)
+{
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < j->nwaiters; i++)
+		if (j->waiters[i].deadline == 0 || j->waiters[i].deadline > now)
+			j->waiters[keep++] = j->waiters[i];
+		else
+			msg_delete(j->waiters[i].req);
+	j->nwaiters = keep;
+}
+
+static void
+job_wait(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
+{
+	struct gref r;
+	if (jobmsg_wait_unpack(c, &r) != 0 || graph_value(&j->g, r) == NULL) {
+		actor_reply_error(d->actor, m, MIST_EINVAL);
+		return;
+	}
+	if (j->nwaiters >= DATA_MAX_WAITERS) {
+		actor_reply_error(d->actor, m, MIST_EOVERLOAD);
+		return;
+	}
+	if (j->nwaiters == j->capwaiters) {
+		j->capwaiters = j->capwaiters ? j->capwaiters * 2 : 8;
+		j->waiters = xrealloc(j->waiters,
+				      j->capwaiters * sizeof(*j->waiters));
+	}
+	struct waiter *w = &j->waiters[j->nwaiters++];
+	w->req = data_req_copy(m);
+	w->deadline = m->deadline;
+	w->v = r;
+	client_wake(d, j);
+}
+
+/* ----------------------------------------------------- creating, tasks */
+
+int
+client_apply_create(struct job *j, const uint8_t *body, uint32_t len)
+{
+	struct jobmsg_create c;
+	jobmsg_create_init(&c);
+	int rc = jobmsg_create_unpack(body, len, &c);
+	/* what was read before an error applies, as a replay expects */
+	memcpy(j->name, c.name, sizeof(j->name));
+	j->pol.w_time = c.w_time;
+	j->pol.w_energy = c.w_energy;
+	j->pol.w_cost = c.w_cost;
+	j->pol.tiers = c.tiers;
+	if (c.attempts)
+		j->g.max_failures = (uint16_t)c.attempts;
+	return rc;
+}
+
+/*
+ * Adds a batch [first, [task...]], all of it or nothing: a first pass
+ * checks every task -- its inputs may name tasks earlier in the same
+ * batch -- so that a bad task cannot leave the tasks before it added,
+ * unjournalled, with the client told that the batch failed.  1: a batch
+ * already held (a retry), nothing added.
+ */
+int
+client_add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
+{
+	struct mp_cur c;
+	uint32_t n;
+	uint64_t first;
+	if (jobmsg_batch_unpack(p, len, &first, &n, &c) != 0)
+		return MIST_EPROTO;
+	uint32_t have = j->g.ntasks;
+	if (first != (uint64_t)have + 1) {
+		/* a retried batch we already have is fine; a gap is not */
+		return first >= 1 && first <= have && n <= have - first + 1
+			       ? 1 : MIST_EINVAL;
+	}
+	if (j->cancelled)
+		return MIST_ECANCELED;
+	if (have >= d->cfg.max_tasks || n > d->cfg.max_tasks - have)
+		return MIST_E2BIG; /* each task costs memory here: bounded */
+	struct gref in[JOBS_MAX_INPUTS];
+	struct jobmsg_task t;
+	struct { uint16_t fn, nout; } *seen = xmalloc((n ? n : 1) * sizeof(*seen));
+	struct mp_cur start = c;
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		if ((rc = jobmsg_task_next(&c, &t, in)) != 0)
+			break;
+		int fn = names_job_intern(d, j, t.fn, t.fn_len);
+		if (fn < 0) {
+			rc = fn;
+			break;
+		}
+		seen[i].fn = (uint16_t)fn; /* < DATA_JOB_MAX_FNS */
+		seen[i].nout = (uint16_t)t.nout; /* <= JOBS_MAX_OUTPUTS */
+		for (uint32_t k = 0; rc == 0 && k < t.nin; k++) {
+			uint64_t at = in[k].task;
+			bool ok = at > have ? at <= (uint64_t)have + i &&
+						  in[k].out < seen[at - have - 1].nout
+					    : graph_input_ok(&j->g, in[k]);
+			if (!ok)
+				rc = MIST_EINVAL;
+		}
+	}
+	c = start;
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		jobmsg_task_next(&c, &t, in);
+		rc = graph_add(&j->g, seen[i].fn, t.args, t.args_len, in, t.nin,
+			       seen[i].nout);
+	}
+	free(seen);
+	return rc;
+}
+
+/* ------------------------------------------------------------- status */
+
+static void
+job_status_pack(struct data *d, struct job *j, struct buf *b)
+{
+	struct jobmsg_status s = {
+		.owner = data_self(d), .job = j->id, .name = j->name,
+		.state = j->cancelled ? "cancelled"
+			 : !graph_finished(&j->g) ? "running"
+			 : j->g.count[G_FAILED] ? "failed" : "done",
+		.tasks = j->g.ntasks, .waiting = j->g.count[G_WAITING],
+		.ready = j->g.count[G_READY], .running = j->g.count[G_RUNNING],
+		.done = j->g.count[G_DONE], .failed = j->g.count[G_FAILED],
+		.error = ""};
+	/* the first failure's message, for operators */
+	for (uint32_t i = 1; i <= j->g.ntasks && !*s.error; i++)
+		if (j->g.tasks[i - 1].state == G_FAILED &&
+		    j->g.tasks[i - 1].error)
+			s.error = j->g.tasks[i - 1].error;
+	/* per node, in order of first appearance: running and done tasks.
+	 * A scan of the few nodes so far (the last one first: tasks come in
+	 * runs) is cheaper than a hash per task -- this walks every task; the
+	 * nodes past the cap are only counted, in a map made when needed. */
+	struct jobmsg_status_node per[JOBMSG_STATUS_MAX_NODES];
+	struct map extra; /* nodes past the cap, counted once each */
+	bool have_extra = false;
+	uint32_t np = 0, more = 0, last = 0;
+	for (uint32_t i = 0; i < j->g.ntasks; i++) {
+		struct gtask *t = &j->g.tasks[i];
+		if (t->state != G_RUNNING && t->state != G_DONE)
+			continue;
+		uint32_t k = last;
+		if (k >= np || per[k].node != t->node)
+			for (k = 0; k < np && per[k].node != t->node; k++)
+				;
+		if (k == np && np == JOBMSG_STATUS_MAX_NODES) {
+			if (!have_extra) {
+				map_init(&extra, 7);
+				have_extra = true;
+			}
+			if (map_put(&extra, t->node, &extra) == NULL)
+				more++;
+			continue;
+		}
+		if (k == np) {
+			struct nodeinfo *ni = map_get(&d->nodes, t->node);
+			per[np++] = (struct jobmsg_status_node){
+				t->node, ni ? ni->name : "?",
+				place_tier_name(ni ? ni->tier : 0), 0, 0};
+		}
+		last = k;
+		if (t->state == G_RUNNING)
+			per[k].running++;
+		else
+			per[k].done++;
+	}
+	if (have_extra)
+		map_destroy(&extra);
+	s.nnodes = np;
+	s.nodes = per;
+	s.more_nodes = more;
+	jobmsg_status_pack(b, &s);
+}
+
+/* ------------------------------------------------------------ requests */
+
+/* The job a request names, if the caller may touch it (else answered). */
+static struct job *
+client_job(struct data *d, struct msg *m, uint64_t owner, uint64_t jid,
+	   const struct jobmsg_request *rq)
+{
+	struct job *j = owner == data_self(d) ? map_get(&d->jobs, jid) : NULL;
+	if (j == NULL) {
+		actor_reply_error(d->actor, m, MIST_ENOTFOUND);
+		return NULL;
+	}
+	if (j->cred != rq->cred && rq->role != ROLE_ADMIN) {
+		actor_reply_error(d->actor, m, MIST_EPERM);
+		return NULL;
+	}
+	j->touched = data_now(d);
+	return j;
+}
+
+static void
+reply_ids(struct data *d, struct msg *m, uint32_t type, uint64_t a, uint64_t b)
+{
+	struct buf out = BUF_INIT;
+	jobmsg_ids_pack(&out, a, b);
+	actor_reply(d->actor, m, type, out.data, (uint32_t)out.len);
+	buf_destroy(&out);
+}
+
+static void
+job_cancel(struct data *d, struct job *j)
+{
+	if (j->cancelled || graph_finished(&j->g))
+		return;
+	for (uint32_t i = 0; i < j->g.ntasks; i++) {
+		struct gtask *t = &j->g.tasks[i];
+		struct nodeinfo *ni;
+		if (t->state == G_RUNNING &&
+		    (ni = map_get(&d->nodes, t->node)) && ni->inflight > 0)
+			ni->inflight--;
+	}
+	j->cancelled = true;
+	graph_cancel(&j->g, MIST_ECANCELED, "the job was cancelled");
+	journal_put(d, j->id, 'D', 0, "", 0);
+}
+
+static void
+client_create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
+{
+	uint64_t id = d->boot << 32 | ++d->next_job;
+	struct job *j = data_job_new(d, id, rq->cred);
+	int rc = client_apply_create(j, rq->body, rq->len);
+	if (rc != 0) {
+		data_job_delete(d, j);
+		actor_reply_error(d->actor, m, rc);
+		return;
+	}
+	journal_created(d, j, rq->body, rq->len);
+	reply_ids(d, m, MSG_JOB_CREATE, data_self(d), id);
+}
+
+static void
+client_tasks(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
+{
+	const uint8_t *batch = c->p;
+	uint32_t blen = (uint32_t)mp_cur_left(c);
+	int rc = client_add_tasks(d, j, batch, blen);
+	if (rc < 0) {
+		actor_reply_error(d->actor, m, rc);
+		return;
+	}
+	if (rc == 0)
+		journal_put(d, j->id, 'B', j->tseq++, batch, blen);
+	reply_ids(d, m, MSG_JOB_TASKS, j->id, j->g.ntasks);
+	dispatch_job(d, j);
+	client_wake(d, j);
+}
+
+static void
+client_release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
+{
+	uint32_t nv;
+	struct gref r;
+	int rc = jobmsg_release_unpack(c, &nv);
+	for (uint32_t i = 0; rc == 0 && i < nv; i++)
+		if ((rc = jobmsg_ref_next(c, &r)) == 0)
+			graph_release(&j->g, r);
+	/* sent one-way, it gets no reply: actor_reply refuses */
+	if (rc != 0)
+		actor_reply_error(d->actor, m, rc);
+	else
+		actor_reply(d->actor, m, MSG_JOB_RELEASE, NULL, 0);
+}
+
+static void
+client_list(struct data *d, struct msg *m, const struct jobmsg_request *rq)
+{
+	if (rq->role != ROLE_ADMIN) {
+		actor_reply_error(d->actor, m, MIST_EPERM);
+		return;
+	}
+	struct buf b = BUF_INIT;
+	jobmsg_list_pack(&b, (uint32_t)d->jobs.len);
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->jobs, &it, &k, &v))
+		job_status_pack(d, v, &b);
+	actor_reply(d->actor, m, MSG_JOB_LIST, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+void
+client_request(struct data *d, struct msg *m)
+{
+	struct jobmsg_request rq;
+	if (jobmsg_request_unpack(m->body, m->len, &rq) != 0) {
+		actor_reply_error(d->actor, m, MIST_EPROTO);
+		return;
+	}
+	struct job *j = NULL;
+	struct mp_cur c;
+	if (jobmsg_job_arity(m->type)) {
+		uint64_t owner, jid;
+		if (jobmsg_job_unpack(m->type, rq.body, rq.len, &owner, &jid,
+				      &c) != 0) {
+			actor_reply_error(d->actor, m, MIST_EPROTO);
+			return;
+		}
+		if ((j = client_job(d, m, owner, jid, &rq)) == NULL)
+			return;
+	}
+	switch (m->type) {
+	case MSG_JOB_CREATE:
+		client_create(d, m, &rq);
+		break;
+	case MSG_JOB_ATTACH:
+		reply_ids(d, m, MSG_JOB_ATTACH, j->id, j->g.ntasks);
+		break;
+	case MSG_JOB_TASKS:
+		client_tasks(d, m, j, &c);
+		break;
+	case MSG_JOB_WAIT:
+		job_wait(d, m, j, &c);
+		break;
+	case MSG_JOB_READ: {
+		struct gref r;
+		uint64_t off;
+		if (jobmsg_read_unpack(&c, &r, &off) != 0)
+			actor_reply_error(d->actor, m, MIST_EPROTO);
+		else
+			values_read(d, m, j, r, off);
+		break;
+	}
+	case MSG_JOB_STATUS: {
+		struct buf b = BUF_INIT;
+		job_status_pack(d, j, &b);
+		actor_reply(d->actor, m, MSG_JOB_STATUS, b.data, (uint32_t)b.len);
+		buf_destroy(&b);
+		break;
+	}
+	case MSG_JOB_CANCEL:
+	case MSG_JOB_CLOSE:
+		job_cancel(d, j);
+		client_wake(d, j);
+		values_free_job(d, j);
+		if (m->type == MSG_JOB_CLOSE) {
+			journal_drop(d, j);
+			data_job_delete(d, j);
+		}
+		actor_reply(d->actor, m, m->type, NULL, 0);
+		dispatch_all(d);
+		break;
+	case MSG_JOB_RELEASE:
+		client_release(d, m, j, &c);
+		break;
+	case MSG_JOB_LIST:
+		client_list(d, m, &rq);
+		break;
+	}
+}

@@ -1,0 +1,226 @@
+/*
+ * data_int.h -- the data manager's state, shared by the files that make
+ * the actor (private to src/data/; the actor's interface is data.h).
+ *
+ * The actor is split by job, one file each:
+ *
+ *   data.c      the actor: spawn, the message switch, the tick, stop, and
+ *               the life of a job (new, delete)
+ *   journal.c   the jobs' journal in LMDB and its replay at start
+ *   nodes.c     the node table (what gossip and the pool say of each node)
+ *               and the function names: offered ones, and each job's own
+ *   dispatch.c  placing ready tasks on nodes (TASK_RUN)
+ *   reports.c   what the cluster reports: workers' TASK_DONE, gossip's
+ *               member events (a node lost re-places its work)
+ *   values.c    the jobs' values held around the cluster: freeing them
+ *               (VALUE_FREE) and reading one for a client (JOB_READ)
+ *   client.c    the clients' requests (JOB_CREATE ... JOB_LIST)
+ *
+ * Every function here runs inside the actor's turn; none keeps state of
+ * its own outside struct data (a second agent may run in the process).
+ *
+ * Ownership: struct data owns its jobs, nodes, relays and the function
+ * registry; a job owns its graph, waiters, names and journal buffer.
+ */
+#ifndef MIST_DATA_DATA_INT_H_INCLUDED
+#define MIST_DATA_DATA_INT_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "actors/actor.h"
+#include "data/data.h"
+#include "data/graph.h"
+#include "data/jobmsg.h"
+#include "data/jobs.h"
+#include "data/meta.h"
+#include "data/place.h"
+#include "net/swim.h"
+#include "util/buf.h"
+#include "util/map.h"
+
+/* Completions are journalled, and overdue waiters dropped, every tick:
+ * a crash loses at most 100 ms of completions (those tasks run again,
+ * harmless), and ten passes over the jobs a second cost nothing. */
+#define DATA_TICK_MS 100
+/* Weight of the newest run in a node's learnt time of a function: the last
+ * five runs or so dominate (0.8^5 = 0.33 is left to the older ones), so
+ * the forecast follows a node getting busy within a handful of tasks,
+ * while one slow run (a page fault, a cold cache) moves it by a fifth. */
+#define DATA_EWMA 0.2
+/* After a start, gossip needs a moment before "no node offers it" is
+ * true: a join pushes the full membership at once, but the seeds are
+ * retried with backoff, and 10 s covers a few retries.  Tasks wait. */
+#define DATA_STARTUP_GRACE_MS 10000
+/* JOB_WAIT requests parked per job at most.  Each costs a bodiless copy
+ * of the request (~100 bytes), so 65536 is ~6 MiB.  A client waits on
+ * each value it is getting (mist_get_async), which is far fewer at once;
+ * past the bound it gets EOVERLOAD. */
+#define DATA_MAX_WAITERS 65536
+/* Distinct function names one job may use.  The names are the job's own
+ * (a client cannot fill a table other jobs need); 256 is what the
+ * executors of a node may offer, and more than any workflow calls. */
+#define DATA_JOB_MAX_FNS 256
+/* Distinct function names the members offer, known to this owner.  Only
+ * members fill it (their gossiped metadata), each with a few dozen at
+ * most: 4096 is a hundred nodes with distinct plugins.  Past it a name is
+ * not learnt (logged) and tasks calling it fail with ENOFUNC. */
+#define DATA_MAX_OFFERED 4096
+/* A job's completions are journalled at the latest when this many bytes
+ * wait (besides every tick): one LMDB write of 64 KiB is cheap, and it
+ * bounds the buffer under a flood of small tasks. */
+#define DATA_JOURNAL_FLUSH_BYTES 65536
+/* Gossiped numbers feed the forecasts, so they are taken only in range:
+ * cores in [1, DATA_MAX_CORES] (a large machine), speed in (0, 1e6),
+ * power and price in [0, 1e9).  Out of range, the default is used. */
+#define DATA_MAX_CORES 4096
+#define DATA_MAX_SPEED 1e6
+#define DATA_MAX_POWER 1e9
+#define DATA_MAX_PRICE 1e9
+
+/* A function name some member offers (or offered): what is learnt of it. */
+struct fnreg {
+	char name[EXEC_NAME_MAX];
+	double ref_exec_ms, ref_speed; /* the last learnt time, and where */
+};
+
+/* A function a node offers: its registry index and its learnt time. */
+struct nodefn {
+	uint32_t fn;
+	float exec_ms; /* < 0: nothing learnt yet */
+};
+
+struct nodeinfo {
+	uint64_t id;
+	char name[SWIM_NAME_MAX];
+	int tier;
+	uint32_t cores;
+	double speed, power, price;
+	bool alive;
+	struct nodefn *fns; /* sorted by fn */
+	uint32_t nfns;
+	uint32_t inflight; /* this owner's attempts queued or running there */
+	uint64_t done;
+};
+
+/* A function name a job's tasks call (gtask.fn indexes the job's table). */
+struct jobfn {
+	char name[EXEC_NAME_MAX];
+	int32_t reg; /* registry index, or -1 while no member offered it */
+};
+
+struct waiter {
+	struct msg *req; /* a bodiless copy: from, corr, flags to reply */
+	uint64_t deadline;
+	struct gref v;
+};
+
+struct job {
+	uint64_t id, cred;
+	char name[JOBMSG_NAME_MAX];
+	struct place_policy pol;
+	struct graph g;
+	bool cancelled;
+	uint64_t touched; /* last client activity, ms */
+	struct jobfn *fns;
+	uint32_t nfns, capfns;
+	struct waiter *waiters;
+	uint32_t nwaiters, capwaiters;
+	uint32_t tseq, dseq; /* journal sequences: batches, completions */
+	struct buf dlog;     /* completions not yet journalled */
+	uint32_t dcount;
+	struct data *d;
+};
+
+/* A client's JOB_READ, relayed to a holder's function actor. */
+struct relay {
+	struct msg *req;
+	uint64_t job;
+	struct gref v;
+	uint64_t holder;
+};
+
+struct data {
+	struct actor *actor;
+	struct data_config cfg;
+	struct store *store; /* the journal; NULL: none */
+	uint64_t boot;
+	struct fnreg *reg;   /* offered function names */
+	uint32_t nreg, capreg;
+	struct map reg_index; /* name hash (probed) -> index + 1 */
+	bool reg_full_said;
+	struct map nodes;  /* id -> nodeinfo */
+	struct map jobs;   /* id -> job */
+	struct map relays; /* corr -> relay */
+	struct place_node *cand; /* dispatch's scratch: one per node */
+	struct nodeinfo **cinfo;
+	uint32_t capcand;
+	uint32_t next_job;
+	uint64_t started;
+	struct actor_timer tick;
+	bool replaying;
+};
+
+/* data.c */
+uint64_t data_now(const struct data *d);
+uint64_t data_self(const struct data *d);
+struct msg *data_req_copy(const struct msg *m);
+struct job *data_job_new(struct data *d, uint64_t id, uint64_t cred);
+void data_job_delete(struct data *d, struct job *j);
+
+/* journal.c */
+void journal_put(struct data *d, uint64_t job, char kind, uint32_t seq,
+		 const void *val, size_t len);
+void journal_created(struct data *d, struct job *j, const uint8_t *body,
+		     uint32_t len);
+void journal_completed(struct job *j, uint32_t task, uint64_t node,
+		       const uint64_t *sizes, uint32_t n);
+void journal_flush(struct job *j);
+void journal_drop(struct data *d, struct job *j);
+void journal_replay(struct data *d);
+
+/* nodes.c */
+struct nodeinfo *nodes_get(struct data *d, uint64_t id);
+void nodes_free(struct data *d);
+void nodes_apply_meta(struct data *d, struct nodeinfo *n,
+		     const struct meta *m);
+void nodes_set_fns(struct data *d, struct nodeinfo *n,
+		  const char *const *names, const uint32_t *lens,
+		  uint32_t count);
+/** The node's entry for registry function @a fn, or NULL. */
+struct nodefn *nodes_fn(const struct nodeinfo *n, uint32_t fn);
+void names_destroy(struct data *d);
+/** Interns @a s in the job's table: its index, MIST_EINVAL (not a
+ * name) or MIST_E2BIG (DATA_JOB_MAX_FNS reached). */
+int names_job_intern(struct data *d, struct job *j, const char *s,
+		  uint32_t len);
+/** The registry index of the job's function @a fn, or -1. */
+int names_job_reg(struct data *d, struct job *j, uint16_t fn);
+
+/* dispatch.c */
+void dispatch_job(struct data *d, struct job *j);
+void dispatch_all(struct data *d);
+void dispatch_destroy(struct data *d);
+
+/* reports.c */
+void reports_task_done(struct data *d, struct msg *m);
+void reports_member_event(struct data *d, struct msg *m);
+
+/* values.c */
+void values_free_cb(void *ctx, struct gref v, const uint64_t *holders,
+		   uint32_t n);
+void values_free_job(struct data *d, struct job *j);
+void values_read(struct data *d, struct msg *m, struct job *j, struct gref v,
+	      uint64_t off);
+void values_relay_reply(struct data *d, struct msg *m);
+void values_relays_free(struct data *d);
+
+/* client.c */
+void client_request(struct data *d, struct msg *m);
+int client_apply_create(struct job *j, const uint8_t *body, uint32_t len);
+int client_add_tasks(struct data *d, struct job *j, const uint8_t *p,
+		     uint32_t len);
+void client_wake(struct data *d, struct job *j);
+void client_expire_waiters(struct job *j, uint64_t now);
+
+#endif

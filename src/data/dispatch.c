@@ -1,0 +1,152 @@
+/*
+ * dispatch.c -- placing a job's ready tasks: every live node that offers
+ * the function is a candidate, place_choose() (place.h) picks one, and
+ * the attempt goes to that node's function actor as a TASK_RUN.
+ *
+ * A task no candidate can take now (all at their backpressure limit)
+ * goes back to the front of the ready queue and waits for a result to
+ * free a slot.  A task no live node may run fails -- ENOFUNC if no member
+ * ever offered the function, ENONODE otherwise -- once the start-up grace
+ * is over (DATA_STARTUP_GRACE_MS: gossip may not have told us yet).
+ *
+ * The candidate arrays are the actor's scratch, grown to the node table:
+ * every node is considered, however many there are.
+ */
+#include "config.h"
+#include "data/data_int.h"
+#include "mist.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+send_run(struct data *d, struct job *j, uint32_t id, uint32_t attempt,
+	 uint64_t node)
+{
+	struct gtask *t = graph_task(&j->g, id);
+	const struct jobfn *fn = &j->fns[t->fn];
+	struct jobmsg_task_run r = {
+		.owner = data_self(d), .job = j->id, .task = id,
+		.attempt = attempt, .fn = fn->name,
+		.fn_len = (uint32_t)strlen(fn->name), .args = t->args,
+		.args_len = t->alen, .nout = t->nout, .nin = t->nin};
+	struct buf b = BUF_INIT;
+	jobmsg_task_run_pack(&b, &r);
+	for (uint32_t i = 0; i < t->nin; i++) {
+		struct gvalue *v = graph_value(&j->g, t->in[i]);
+		jobmsg_task_run_pack_input(&b, t->in[i], v->size, v->holders,
+					   v->nholders);
+	}
+	struct actor_ref to = {node, ACTOR_FUNCTION};
+	actor_tell(d->actor, to, MSG_TASK_RUN, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+/* Room for a candidate per known node. */
+static void
+cand_reserve(struct data *d)
+{
+	if (d->capcand >= d->nodes.len)
+		return;
+	d->capcand = (uint32_t)d->nodes.len * 2;
+	d->cand = xrealloc(d->cand, d->capcand * sizeof(*d->cand));
+	d->cinfo = xrealloc(d->cinfo, d->capcand * sizeof(*d->cinfo));
+}
+
+void
+dispatch_destroy(struct data *d)
+{
+	free(d->cand);
+	free(d->cinfo);
+}
+
+/* The live nodes offering registry function @a reg, for task @a t. */
+static int
+candidates(struct data *d, struct job *j, const struct gtask *t, int reg)
+{
+	int nc = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *val;
+	while (reg >= 0 && map_next(&d->nodes, &it, &k, &val)) {
+		struct nodeinfo *n = val;
+		struct nodefn *nf;
+		if (!n->alive || (nf = nodes_fn(n, (uint32_t)reg)) == NULL)
+			continue;
+		struct place_node *c = &d->cand[nc];
+		*c = (struct place_node){n->id, n->tier, n->cores, n->speed,
+					 n->power, n->price, n->inflight,
+					 n->cores * d->cfg.per_core_inflight,
+					 nf->exec_ms, 0, 0};
+		for (uint32_t i = 0; i < t->nin; i++) {
+			struct gvalue *v = graph_value(&j->g, t->in[i]);
+			bool here = false;
+			for (uint32_t h = 0; h < v->nholders; h++)
+				here |= v->holders[h] == n->id;
+			if (here)
+				c->local_bytes += v->size;
+			else
+				c->missing_bytes += v->size;
+		}
+		d->cinfo[nc++] = n;
+	}
+	return nc;
+}
+
+/* Places ready tasks until none is left or every candidate is full. */
+void
+dispatch_job(struct data *d, struct job *j)
+{
+	cand_reserve(d);
+	uint32_t id;
+	while ((id = graph_pop_ready(&j->g)) != 0) {
+		struct gtask *t = graph_task(&j->g, id);
+		int reg = names_job_reg(d, j, t->fn);
+		int nc = candidates(d, j, t, reg);
+		bool tier_ok = false;
+		for (int i = 0; i < nc; i++)
+			tier_ok |= (j->pol.tiers & (uint32_t)d->cand[i].tier) != 0;
+		if (!tier_ok) {
+			if (data_now(d) - d->started < DATA_STARTUP_GRACE_MS) {
+				graph_unpop(&j->g, id);
+				return; /* gossip may not have told us yet */
+			}
+			char why[64 + EXEC_NAME_MAX];
+			snprintf(why, sizeof(why), "%s '%s'",
+				 reg >= 0 ? "no live node allowed by the job offers"
+					  : "unknown function",
+				 j->fns[t->fn].name);
+			graph_fail_ready(&j->g, id, reg >= 0 ? MIST_ENONODE
+							     : MIST_ENOFUNC, why);
+			continue;
+		}
+		struct fnreg *f = &d->reg[reg];
+		int pick = place_choose(&j->pol, d->cand, nc, f->ref_exec_ms,
+					f->ref_speed, d->cfg.default_exec_ms,
+					d->cfg.bytes_per_ms, NULL);
+		if (pick < 0) {
+			graph_unpop(&j->g, id);
+			return; /* every candidate is full: wait for results */
+		}
+		uint32_t attempt = graph_start(&j->g, id, d->cand[pick].id);
+		d->cinfo[pick]->inflight++;
+		send_run(d, j, id, attempt, d->cand[pick].id);
+	}
+}
+
+void
+dispatch_all(struct data *d)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->jobs, &it, &k, &v)) {
+		struct job *j = v;
+		if (j->g.rlen > 0) {
+			dispatch_job(d, j);
+			client_wake(d, j);
+		}
+	}
+}

@@ -1,0 +1,384 @@
+/*
+ * jobmsg.h -- the job messages: one codec, every body drawn next to its
+ * encoder and decoder (the same drawings are docs/PROTOCOL.md, section 6).
+ *
+ * Who speaks what:
+ *
+ *   client --(gateway wraps [cred, role, body])--> owner's ACTOR_DATA
+ *        JOB_CREATE ... JOB_LIST, answered by the data manager
+ *   owner's ACTOR_DATA  --TASK_RUN-->    worker's ACTOR_FUNCTION
+ *   worker's ACTOR_FUNCTION --TASK_DONE--> owner's ACTOR_DATA
+ *   ACTOR_FUNCTION --VALUE_GET (request)--> holder's ACTOR_FUNCTION
+ *        (the fetch of an input; the owner's ACTOR_DATA also reads for a
+ *        client's JOB_READ this way, on its own node as on another)
+ *   owner's ACTOR_DATA --VALUE_FREE--> holder's ACTOR_FUNCTION
+ *   local only: the executor pool's functions --EXEC_FUNCTIONS--> ACTOR_DATA
+ *               (the pool's results, MSG_EXEC_DONE, carry no bytes to
+ *               encode: function/function.h)
+ *
+ * All bodies are msgpack.  Decoders take bytes from the network: every
+ * count, length and number is checked against the bounds of data/jobs.h
+ * before use, and strings and binaries are returned as pointers into the
+ * body (valid as long as the message).  Variable-length lists are read
+ * one element at a time from a cursor (jobmsg_*_next()), so no decoder
+ * allocates and none has a cap of its own.  Every decoder returns 0 or
+ * MIST_EPROTO (a malformed body) unless it says otherwise.
+ *
+ * Encoders append to a struct buf; the caller owns it.
+ */
+#ifndef MIST_DATA_JOBMSG_H_INCLUDED
+#define MIST_DATA_JOBMSG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "data/graph.h"
+#include "data/jobs.h"
+#include "net/mp.h"
+#include "util/buf.h"
+
+/* A value's name, [task u32, out u32], appears in many bodies. */
+void jobmsg_ref_pack(struct buf *b, struct gref r);
+/** The next [task, out] of a list. */
+int jobmsg_ref_next(struct mp_cur *c, struct gref *r);
+
+/* ------------------------------------------------------------ TASK_RUN
+ *
+ * owner's data manager -> worker's function actor, one-way: run one
+ * attempt of a task.
+ *
+ *   +-------+-----+------+---------+-----+------+------+------------+
+ *   | owner | job | task | attempt | fn  | args | nout | [input...] |
+ *   +-------+-----+------+---------+-----+------+------+------------+
+ *     u64     u64   u32    u32       str   bin    u32
+ *   input = [task u32, out u32, size u64, [holder u64...]]
+ *
+ *   nout <= JOBS_MAX_OUTPUTS, inputs <= JOBS_MAX_INPUTS, holders <=
+ *   GRAPH_MAX_HOLDERS.  args is one msgpack object, opaque here.
+ */
+struct jobmsg_task_run {
+	uint64_t owner, job;
+	uint32_t task, attempt;
+	const char *fn;
+	uint32_t fn_len;
+	const uint8_t *args;
+	uint32_t args_len;
+	uint32_t nout;
+	uint32_t nin; /* inputs that follow */
+};
+
+struct jobmsg_input {
+	struct gref v;
+	uint64_t size;
+	uint32_t nholders;
+	uint64_t holders[GRAPH_MAX_HOLDERS];
+};
+
+/** Appends the head; exactly r->nin jobmsg_task_run_pack_input() follow. */
+void jobmsg_task_run_pack(struct buf *b, const struct jobmsg_task_run *r);
+void jobmsg_task_run_pack_input(struct buf *b, struct gref v, uint64_t size,
+				const uint64_t *holders, uint32_t nholders);
+/** Decodes the head; @a inputs is left before the first of r->nin. */
+int jobmsg_task_run_unpack(const uint8_t *p, uint32_t len,
+			   struct jobmsg_task_run *r, struct mp_cur *inputs);
+int jobmsg_task_run_next_input(struct mp_cur *c, struct jobmsg_input *in);
+
+/* ----------------------------------------------------------- TASK_DONE
+ *
+ * worker's function actor -> owner's data manager, one-way: an attempt
+ * ended.
+ *
+ *   +-----+------+---------+--------+---------+--------+---------------+
+ *   | job | task | attempt | status | exec_us | detail | [fetched...]  |
+ *   +-----+------+---------+--------+---------+--------+---------------+
+ *     u64   u32    u32       int      u32
+ *   detail  = [size u64...]                       status 0: per output
+ *           | [task u32, out u32, [holder u64...]] MIST_ENOTFOUND: this
+ *                                                 input could not be had
+ *           | message str                         otherwise: why it failed
+ *   fetched = [task u32, out u32]: inputs this node copied for the
+ *             attempt (it holds them now)
+ *
+ * Decoded in two steps, so that the owner can fence a stale attempt on
+ * the head alone and fail a current one whose detail is malformed.
+ */
+struct jobmsg_task_done {
+	uint64_t job;
+	uint32_t task, attempt;
+	int32_t status;
+	uint32_t exec_us;
+	/* status 0 */
+	uint32_t nout;
+	const uint64_t *sizes; /* encoding: nout sizes */
+	/* MIST_ENOTFOUND */
+	struct gref lost;
+	uint32_t nholders;
+	uint64_t holders[GRAPH_MAX_HOLDERS];
+	/* any other status */
+	const char *error;
+	uint32_t error_len;
+	/* inputs copied */
+	uint32_t nfetched;
+	const struct gref *fetched; /* encoding: nfetched refs */
+};
+
+void jobmsg_task_done_pack(struct buf *b, const struct jobmsg_task_done *d);
+/** The head (job, task, attempt, status, exec_us); @a rest is left at
+ * the detail. */
+int jobmsg_task_done_unpack_head(const uint8_t *p, uint32_t len,
+				 struct jobmsg_task_done *d,
+				 struct mp_cur *rest);
+/** The detail: sizes go to @a sizes (room for JOBS_MAX_OUTPUTS, d->nout
+ * of them read), the lost input or the message into @a d; @a rest is
+ * then left before the d->nfetched refs (jobmsg_ref_next). */
+int jobmsg_task_done_unpack_rest(struct mp_cur *rest,
+				 struct jobmsg_task_done *d, uint64_t *sizes);
+
+/* ----------------------------------------------------------- VALUE_GET
+ *
+ * request, to the function actor of a node holding the value:
+ *
+ *   +-------+-----+------+-----+--------+-----+
+ *   | owner | job | task | out | offset | max |
+ *   +-------+-----+------+-----+--------+-----+
+ *     u64     u64   u32    u32   u64      u32   (max: JOBS_CHUNK)
+ *
+ * reply, and the reply to a client's JOB_READ (the owner relays it):
+ *
+ *   +-------+------------------------------------------+
+ *   | total | chunk                                    |
+ *   +-------+------------------------------------------+
+ *     u64     bin: bytes offset.. of the value, at most
+ *             min(max, JOBS_CHUNK); total <= JOBS_MAX_VALUE
+ *
+ * An error reply (no body): MIST_ENOTFOUND, the value is not held here.
+ */
+struct jobmsg_value_get {
+	uint64_t owner, job;
+	struct gref v;
+	uint64_t off;
+	uint32_t max;
+};
+
+void jobmsg_value_get_pack(struct buf *b, const struct jobmsg_value_get *g);
+int jobmsg_value_get_unpack(const uint8_t *p, uint32_t len,
+			    struct jobmsg_value_get *g);
+void jobmsg_chunk_pack(struct buf *b, uint64_t total, const uint8_t *chunk,
+		       uint32_t n);
+int jobmsg_chunk_unpack(const uint8_t *p, uint32_t len, uint64_t *total,
+			const uint8_t **chunk, uint32_t *n);
+
+/* ---------------------------------------------------------- VALUE_FREE
+ *
+ * owner's data manager -> holder's function actor, one-way; taken only
+ * from the owner itself (the envelope's sender node).
+ *
+ *   +-------+-----+-------------------------------+
+ *   | owner | job | [[task u32, out u32]...] | nil |
+ *   +-------+-----+-------------------------------+
+ *     u64     u64   these values, or nil: every value of the job
+ */
+struct jobmsg_value_free {
+	uint64_t owner, job;
+	bool all;   /* nil: every value of the job */
+	uint32_t n; /* else: refs that follow (jobmsg_ref_next) */
+};
+
+/** @a v NULL: every value of the job; else @a n refs. */
+void jobmsg_value_free_pack(struct buf *b, uint64_t owner, uint64_t job,
+			    const struct gref *v, uint32_t n);
+int jobmsg_value_free_unpack(const uint8_t *p, uint32_t len,
+			     struct jobmsg_value_free *f, struct mp_cur *refs);
+
+/* ------------------------------------------------------ EXEC_FUNCTIONS
+ *
+ * local only, the executor pool -> ACTOR_DATA: the functions this node's
+ * executors offer (after the first executor's hello).
+ *
+ *   [name str...]    <= EXEC_MAX_FUNCTIONS names, each 1..EXEC_NAME_MAX-1
+ */
+void jobmsg_functions_pack(struct buf *b, const char *const *names,
+			   uint32_t n);
+/** @a n names follow, read with jobmsg_functions_next(). */
+int jobmsg_functions_unpack(const uint8_t *p, uint32_t len, uint32_t *n,
+			    struct mp_cur *names);
+int jobmsg_functions_next(struct mp_cur *c, const char **name,
+			  uint32_t *len);
+
+/* ---------------------------------------------------- client requests
+ *
+ * The gateway checks the client's role and forwards the body wrapped:
+ *
+ *   +------+------+------------------------------+
+ *   | cred | role | body, as the client sent it  |
+ *   +------+------+------------------------------+
+ *     u64    uint   one msgpack object
+ *
+ * bodies:
+ *   JOB_CREATE   {"name": str, "policy": "time"|"energy"|"cost",
+ *                 "weights": [t, e, c], "tiers": [str...], "attempts": u}
+ *   JOB_ATTACH, JOB_STATUS, JOB_CANCEL, JOB_CLOSE    [owner, job]
+ *   JOB_TASKS    [owner, job, first u32, [task...]]
+ *                task = [fn str, args bin, nout u32, [[task, out]...]]
+ *   JOB_WAIT     [owner, job, task, out]
+ *   JOB_READ     [owner, job, task, out, offset]
+ *   JOB_RELEASE  [owner, job, [[task, out]...]]
+ *   JOB_LIST     nil
+ */
+struct jobmsg_request {
+	uint64_t cred;
+	uint32_t role; /* enum job_role */
+	const uint8_t *body;
+	uint32_t len;
+};
+
+void jobmsg_request_pack(struct buf *b, uint64_t cred, uint32_t role,
+			 const uint8_t *body, uint32_t len);
+int jobmsg_request_unpack(const uint8_t *p, uint32_t len,
+			  struct jobmsg_request *rq);
+
+/** Elements of the body of @a type when it names a job ([owner, job,
+ * ...]), 0 for JOB_CREATE and JOB_LIST (no job yet). */
+uint32_t jobmsg_job_arity(uint32_t type);
+/** [owner, job, ...] of a @a type body, its arity checked; @a rest is
+ * left at what follows owner and job. */
+int jobmsg_job_unpack(uint32_t type, const uint8_t *body, uint32_t len,
+		      uint64_t *owner, uint64_t *job, struct mp_cur *rest);
+/** [owner, job] (a @a type of arity 2), and the heads of the others. */
+void jobmsg_job_pack(struct buf *b, uint32_t type, uint64_t owner,
+		     uint64_t job);
+/** JOB_WAIT [owner, job, task, out]; JOB_READ adds the offset. */
+void jobmsg_wait_pack(struct buf *b, uint64_t owner, uint64_t job,
+		      struct gref v);
+int jobmsg_wait_unpack(struct mp_cur *rest, struct gref *v);
+void jobmsg_read_pack(struct buf *b, uint64_t owner, uint64_t job,
+		      struct gref v, uint64_t off);
+int jobmsg_read_unpack(struct mp_cur *rest, struct gref *v, uint64_t *off);
+/** JOB_RELEASE: @a n refs follow (jobmsg_ref_next). */
+void jobmsg_release_pack(struct buf *b, uint64_t owner, uint64_t job,
+			 const struct gref *v, uint32_t n);
+int jobmsg_release_unpack(struct mp_cur *rest, uint32_t *n);
+
+/* JOB_CREATE: the job's name and placement policy. */
+/** A job's name, NUL included: a label for `mist status`. */
+#define JOBMSG_NAME_MAX 64
+/** Attempts per task a job may ask for: enough for any flaky function,
+ * few enough that a task that always fails stops within minutes. */
+#define JOBMSG_MAX_ATTEMPTS 100
+/** Weights are relative; this bound keeps scores far from overflow. */
+#define JOBMSG_MAX_WEIGHT 1e6
+/** Tier names in "tiers": three exist; a few repeats are harmless. */
+#define JOBMSG_MAX_TIERS 8
+
+struct jobmsg_create {
+	char name[JOBMSG_NAME_MAX];
+	double w_time, w_energy, w_cost;
+	uint32_t tiers;	   /* mask of enum place_tier (data/place.h) */
+	uint32_t attempts; /* 0: the owner's default */
+};
+
+/** The defaults: no name, the "time" policy, any tier, attempts 0. */
+void jobmsg_create_init(struct jobmsg_create *c);
+/** Packs what differs from the defaults (as libmist does). */
+void jobmsg_create_pack(struct buf *b, const struct jobmsg_create *c);
+/** Applies the keys in order onto @a c (jobmsg_create_init first; a
+ * later key overrides an earlier one).  0, MIST_EPROTO (malformed) or
+ * MIST_EINVAL (an unknown policy or tier, a weight, an attempt count or
+ * a name out of bounds). */
+int jobmsg_create_unpack(const uint8_t *p, uint32_t len,
+			 struct jobmsg_create *c);
+
+/* JOB_TASKS: the head, then the batch -- [first, [task...]], kept whole
+ * in the owner's journal -- encoded one task at a time. */
+struct jobmsg_task {
+	const char *fn;
+	uint32_t fn_len;
+	const uint8_t *args;
+	uint32_t args_len;
+	uint32_t nout;
+	uint32_t nin;
+};
+
+/** [owner, job, first, [ then @a n jobmsg_task_pack() follow. */
+void jobmsg_tasks_pack(struct buf *b, uint64_t owner, uint64_t job,
+		       uint32_t first, uint32_t n);
+void jobmsg_task_pack(struct buf *b, const struct jobmsg_task *t,
+		      const struct gref *in);
+/** The batch at @a p (after owner and job): @a n tasks from @a tasks. */
+int jobmsg_batch_unpack(const uint8_t *p, uint32_t len, uint64_t *first,
+			uint32_t *n, struct mp_cur *tasks);
+/** The next task; its inputs go to @a in (room for JOBS_MAX_INPUTS).
+ * MIST_E2BIG when it has more than JOBS_MAX_INPUTS inputs or more than
+ * JOBS_MAX_OUTPUTS outputs, MIST_EPROTO when malformed. */
+int jobmsg_task_next(struct mp_cur *c, struct jobmsg_task *t,
+		     struct gref *in);
+
+/* ----------------------------------------------------- client replies
+ *
+ *   JOB_CREATE   [owner u64, job u64]
+ *   JOB_ATTACH, JOB_TASKS   [job u64, tasks u32]      (jobmsg_ids_*)
+ *   JOB_WAIT     [0, size u64] | [status int, message str]
+ *   JOB_READ     as VALUE_GET's reply (jobmsg_chunk_*)
+ *   JOB_STATUS   {"owner", "job", "name", "state", "tasks", "waiting",
+ *                 "ready", "running", "done", "failed", "error",
+ *                 "nodes": [{"node", "name", "tier", "running", "done"}...]
+ *                 [, "more_nodes": u32]}
+ *   JOB_LIST     [status map...]
+ *   JOB_CANCEL, JOB_CLOSE, JOB_RELEASE   nil
+ */
+void jobmsg_ids_pack(struct buf *b, uint64_t a, uint64_t c);
+int jobmsg_ids_unpack(const uint8_t *p, uint32_t len, uint64_t *a,
+		      uint64_t *c);
+void jobmsg_wait_reply_pack(struct buf *b, int status, uint64_t size,
+			    const char *message);
+/** @a status 0 and @a size, or a status < 0 and its message. */
+int jobmsg_wait_reply_unpack(const uint8_t *p, uint32_t len, int *status,
+			     uint64_t *size, const char **message,
+			     uint32_t *message_len);
+
+/** Nodes named in one status at most: the reply (and JOB_LIST, a status
+ * per job) must fit a link frame; beyond them "more_nodes" counts the
+ * nodes left out, so the total is never silently short. */
+#define JOBMSG_STATUS_MAX_NODES 64
+
+struct jobmsg_status_node {
+	uint64_t node;
+	const char *name, *tier;
+	uint32_t running, done;
+};
+
+struct jobmsg_status {
+	uint64_t owner, job;
+	const char *name, *state, *error;
+	uint32_t tasks, waiting, ready, running, done, failed;
+	uint32_t nnodes; /* <= JOBMSG_STATUS_MAX_NODES */
+	const struct jobmsg_status_node *nodes;
+	uint32_t more_nodes;
+};
+
+void jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s);
+/** JOB_LIST: an array of @a n status maps follows. */
+void jobmsg_list_pack(struct buf *b, uint32_t n);
+
+/** A status map decoded: strings point into the body (with lengths);
+ * the nodes are read from @a nodes with jobmsg_status_next_node(). */
+struct jobmsg_status_view {
+	uint64_t owner, job;
+	const char *name, *state, *error;
+	uint32_t name_len, state_len, error_len;
+	uint64_t tasks, waiting, ready, running, done, failed;
+	uint32_t nnodes, more_nodes;
+	struct mp_cur nodes;
+};
+
+int jobmsg_status_read(struct mp_cur *c, struct jobmsg_status_view *v);
+struct jobmsg_status_node_view {
+	uint64_t node;
+	const char *name, *tier;
+	uint32_t name_len, tier_len;
+	uint64_t running, done;
+};
+int jobmsg_status_next_node(struct mp_cur *c,
+			    struct jobmsg_status_node_view *n);
+
+#endif

@@ -1,0 +1,216 @@
+/*
+ * journal.c -- the data manager's jobs in LMDB (table "jobs"), and their
+ * replay when the agent starts.
+ *
+ * Key = job id (8 bytes, big-endian) + kind (1) + seq (4, big-endian):
+ *
+ *   'A' 0    [cred u64, create body bin]   the job, as JOB_CREATE made it
+ *   'B' n    [first, [task...]]            the n-th task batch, as the
+ *                                          client sent it (jobmsg.h)
+ *   'C' n    [[task u32, node u64, [size u64...]]...]  completions,
+ *                                          batched every tick
+ *   'D' 0    ""                            cancelled
+ *
+ * The kinds sort in replay order.  Completions are written in batches, so
+ * a crash loses at most one tick of them: those tasks run again, which is
+ * harmless because functions are deterministic.  Completions on the owner
+ * itself are not replayed (its values died with it).
+ */
+#include "config.h"
+#include "data/data_int.h"
+#include "mist.h"
+#include "util/log.h"
+
+#include <msgpack.h>
+
+/* job (8) + kind (1) + seq (4) */
+#define JOURNAL_KEY_LEN 13
+
+static void
+journal_key(uint8_t k[JOURNAL_KEY_LEN], uint64_t job, char kind, uint32_t seq)
+{
+	for (int i = 0; i < 8; i++)
+		k[i] = (uint8_t)(job >> (56 - 8 * i));
+	k[8] = (uint8_t)kind;
+	buf_put_u32be(k + 9, seq);
+}
+
+void
+journal_put(struct data *d, uint64_t job, char kind, uint32_t seq,
+	    const void *val, size_t len)
+{
+	if (d->store == NULL || d->replaying)
+		return;
+	uint8_t k[JOURNAL_KEY_LEN];
+	journal_key(k, job, kind, seq);
+	store_put(d->store, STORE_JOBS, k, sizeof(k), val, len, NULL, NULL);
+}
+
+void
+journal_created(struct data *d, struct job *j, const uint8_t *body,
+		uint32_t len)
+{
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint64(&pk, j->cred);
+	msgpack_pack_bin_with_body(&pk, body, len);
+	journal_put(d, j->id, 'A', 0, b.data, b.len);
+	buf_destroy(&b);
+}
+
+void
+journal_completed(struct job *j, uint32_t task, uint64_t node,
+		  const uint64_t *sizes, uint32_t n)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &j->dlog, buf_msgpack_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, task);
+	msgpack_pack_uint64(&pk, node);
+	msgpack_pack_array(&pk, n);
+	for (uint32_t i = 0; i < n; i++)
+		msgpack_pack_uint64(&pk, sizes[i]);
+	j->dcount++;
+	if (j->dlog.len > DATA_JOURNAL_FLUSH_BYTES)
+		journal_flush(j);
+}
+
+void
+journal_flush(struct job *j)
+{
+	if (j->dcount == 0)
+		return;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, j->dcount);
+	buf_append(&b, j->dlog.data, j->dlog.len);
+	journal_put(j->d, j->id, 'C', j->dseq++, b.data, b.len);
+	buf_destroy(&b);
+	buf_reset(&j->dlog);
+	j->dcount = 0;
+}
+
+void
+journal_drop(struct data *d, struct job *j)
+{
+	if (d->store == NULL)
+		return;
+	uint8_t k[JOURNAL_KEY_LEN];
+	journal_key(k, j->id, 'A', 0);
+	store_del(d->store, STORE_JOBS, k, sizeof(k), NULL, NULL);
+	for (uint32_t i = 0; i < j->tseq; i++) {
+		journal_key(k, j->id, 'B', i);
+		store_del(d->store, STORE_JOBS, k, sizeof(k), NULL, NULL);
+	}
+	for (uint32_t i = 0; i < j->dseq; i++) {
+		journal_key(k, j->id, 'C', i);
+		store_del(d->store, STORE_JOBS, k, sizeof(k), NULL, NULL);
+	}
+	journal_key(k, j->id, 'D', 0);
+	store_del(d->store, STORE_JOBS, k, sizeof(k), NULL, NULL);
+}
+
+/* ------------------------------------------------------------- replay */
+
+struct replay {
+	struct data *d;
+	struct job *j;
+};
+
+static void
+replay_created(struct replay *r, uint64_t jid, const void *val, size_t vlen)
+{
+	struct data *d = r->d;
+	struct mp_cur c;
+	uint32_t n;
+	uint64_t cred;
+	const uint8_t *inner;
+	uint32_t ilen;
+	mp_cur_init(&c, val, vlen);
+	if (mp_check(val, vlen, MP_MAX_DEPTH, &(size_t){0}) != 0 ||
+	    mp_read_array(&c, &n) != 0 || n != 2 ||
+	    mp_read_uint(&c, &cred) != 0 || mp_read_bin(&c, &inner, &ilen) != 0)
+		return;
+	r->j = data_job_new(d, jid, cred);
+	client_apply_create(r->j, inner, ilen);
+	if ((uint32_t)jid > d->next_job && jid >> 32 == d->boot)
+		d->next_job = (uint32_t)jid;
+}
+
+static void
+replay_completed(struct data *d, struct job *j, const void *val, size_t vlen)
+{
+	struct mp_cur c;
+	uint32_t n;
+	mp_cur_init(&c, val, vlen);
+	if (mp_read_array(&c, &n) != 0 || n > vlen)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t three, ns;
+		uint64_t task, node, sizes[JOBS_MAX_OUTPUTS];
+		if (mp_read_array(&c, &three) != 0 || three != 3 ||
+		    mp_read_uint(&c, &task) != 0 ||
+		    mp_read_uint(&c, &node) != 0 ||
+		    mp_read_array(&c, &ns) != 0 || ns > JOBS_MAX_OUTPUTS)
+			return;
+		for (uint32_t s = 0; s < ns; s++)
+			if (mp_read_uint(&c, &sizes[s]) != 0)
+				return;
+		struct gtask *t = task <= UINT32_MAX
+			? graph_task(&j->g, (uint32_t)task) : NULL;
+		if (node == data_self(d) || t == NULL || t->nout != ns ||
+		    t->state != G_READY)
+			continue;
+		uint32_t a = graph_start(&j->g, (uint32_t)task, node);
+		graph_done(&j->g, (uint32_t)task, a, node, sizes);
+	}
+}
+
+static int
+replay_cb(void *arg, const void *key, size_t klen, const void *val,
+	  size_t vlen)
+{
+	struct replay *r = arg;
+	struct data *d = r->d;
+	const uint8_t *k = key;
+	if (klen != JOURNAL_KEY_LEN || vlen > UINT32_MAX)
+		return 0;
+	uint64_t jid = 0;
+	for (int i = 0; i < 8; i++)
+		jid = jid << 8 | k[i];
+	uint32_t seq = buf_get_u32be(k + 9);
+	if (k[8] == 'A') {
+		replay_created(r, jid, val, vlen);
+		return 0;
+	}
+	struct job *j = r->j;
+	if (j == NULL || j->id != jid)
+		return 0;
+	if (k[8] == 'B') {
+		if (client_add_tasks(d, j, val, (uint32_t)vlen) == 0)
+			j->tseq = seq + 1;
+	} else if (k[8] == 'C') {
+		j->dseq = seq + 1;
+		replay_completed(d, j, val, vlen);
+	} else if (k[8] == 'D') {
+		j->cancelled = true;
+		graph_cancel(&j->g, MIST_ECANCELED, "the job was cancelled");
+	}
+	return 0;
+}
+
+void
+journal_replay(struct data *d)
+{
+	if (d->store == NULL)
+		return;
+	struct replay r = {d, NULL};
+	d->replaying = true;
+	store_scan(d->store, STORE_JOBS, NULL, 0, replay_cb, &r);
+	d->replaying = false;
+	if (d->jobs.len)
+		log_info("resumed %zu job(s) from the journal", d->jobs.len);
+}

@@ -1,0 +1,152 @@
+/*
+ * reports.c -- what the cluster tells the owner: a worker's TASK_DONE (an
+ * attempt ended) and gossip's member events (a node came, changed, or is
+ * gone).
+ *
+ * A TASK_DONE counts only for the current attempt of a running task, from
+ * the node it was sent to (fencing, graph.h); anything else is stale and
+ * ignored.  A current one whose detail is malformed fails the attempt.  A
+ * success teaches the owner how long the function took on that node
+ * (DATA_EWMA) and is journalled; a lost input makes the owner recompute
+ * it.
+ *
+ * A node dead or left: its attempts go back to READY (not counted as
+ * failures, but bounded by max_losses) and the values only it held are
+ * recomputed if still needed (graph_node_lost).
+ */
+#include "config.h"
+#include "data/data_int.h"
+#include "mist.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What was learnt from a success: the time, on this node and for all. */
+static void
+learn(struct data *d, struct job *j, struct gtask *t, struct nodeinfo *ni,
+      uint32_t exec_us)
+{
+	int reg = names_job_reg(d, j, t->fn);
+	if (reg < 0)
+		return;
+	double ms = exec_us / 1000.0;
+	struct nodefn *nf = nodes_fn(ni, (uint32_t)reg);
+	double e = nf && nf->exec_ms >= 0
+			   ? (1 - DATA_EWMA) * nf->exec_ms + DATA_EWMA * ms
+			   : ms;
+	if (nf)
+		nf->exec_ms = (float)e;
+	d->reg[reg].ref_exec_ms = (float)e;
+	d->reg[reg].ref_speed = ni->speed;
+}
+
+void
+reports_task_done(struct data *d, struct msg *m)
+{
+	struct jobmsg_task_done r;
+	struct mp_cur c;
+	if (jobmsg_task_done_unpack_head(m->body, m->len, &r, &c) != 0)
+		return;
+	struct job *j = map_get(&d->jobs, r.job);
+	struct gtask *t = j ? graph_task(&j->g, r.task) : NULL;
+	uint64_t node = m->from.node;
+	if (t == NULL || t->state != G_RUNNING || t->node != node ||
+	    t->attempt + j->g.attempt_base != r.attempt)
+		return; /* stale: fenced off */
+	struct nodeinfo *ni = nodes_get(d, node);
+	if (ni->inflight > 0)
+		ni->inflight--;
+	uint64_t sizes[JOBS_MAX_OUTPUTS];
+	int rc = jobmsg_task_done_unpack_rest(&c, &r, sizes);
+	if (rc == 0 && r.status == 0) {
+		if (r.nout != t->nout)
+			rc = MIST_EPROTO;
+		for (uint32_t i = 0; rc == 0 && i < r.nfetched; i++) {
+			struct gref v;
+			if ((rc = jobmsg_ref_next(&c, &v)) == 0)
+				graph_value_copied(&j->g, v, node);
+		}
+	}
+	if (rc != 0) {
+		log_warn("data: malformed task report from %016llx",
+			 (unsigned long long)node);
+		graph_failed(&j->g, r.task, r.attempt, MIST_ETASK,
+			     "malformed report", true);
+	} else if (r.status == 0) {
+		if (graph_done(&j->g, r.task, r.attempt, node, sizes) == 0) {
+			learn(d, j, t, ni, r.exec_us);
+			ni->done++;
+			journal_completed(j, r.task, node, sizes, r.nout);
+		}
+	} else if (r.status == MIST_ENOTFOUND) {
+		for (uint32_t i = 0; i < r.nholders; i++)
+			graph_value_lost(&j->g, r.lost, r.holders[i]);
+		graph_failed(&j->g, r.task, r.attempt, MIST_ENOTFOUND,
+			     "an input was lost", false);
+	} else {
+		char err[EXEC_ERR_MAX + 64 + SWIM_NAME_MAX];
+		snprintf(err, sizeof(err), "%.*s (attempt %u on %s)",
+			 (int)r.error_len, r.error, t->failures + 1u,
+			 ni->name[0] ? ni->name : "?");
+		graph_failed(&j->g, r.task, r.attempt, MIST_ETASK, err, true);
+	}
+	dispatch_job(d, j);
+	client_wake(d, j);
+}
+
+/* ------------------------------------------------------ member events */
+
+static void
+node_lost(struct data *d, uint64_t id)
+{
+	struct nodeinfo *n = map_get(&d->nodes, id);
+	if (n == NULL || !n->alive)
+		return;
+	n->alive = false;
+	n->inflight = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->jobs, &it, &k, &v))
+		graph_node_lost(&((struct job *)v)->g, id);
+	dispatch_all(d);
+	it = 0;
+	while (map_next(&d->jobs, &it, &k, &v))
+		client_wake(d, v);
+}
+
+void
+reports_member_event(struct data *d, struct msg *m)
+{
+	struct swim_event_view ev;
+	if (swim_event_decode(m->body, m->len, &ev) != 0)
+		return;
+	if (ev.event == SWIM_EV_DEAD || ev.event == SWIM_EV_LEFT) {
+		node_lost(d, ev.node);
+		return;
+	}
+	if (ev.event == SWIM_EV_SUSPECT)
+		return;
+	struct nodeinfo *ni = nodes_get(d, ev.node);
+	ni->alive = true;
+	if (ev.name_len >= sizeof(ni->name)) {
+		log_warn("data: member %016llx has a name of %u bytes",
+			 (unsigned long long)ev.node, ev.name_len);
+		ev.name_len = sizeof(ni->name) - 1; /* shown only: kept short */
+	}
+	memcpy(ni->name, ev.name, ev.name_len);
+	ni->name[ev.name_len] = '\0';
+	if (ev.meta == NULL || ev.meta_len == 0)
+		return; /* no metadata: nothing offered yet */
+	struct meta *meta = xmalloc(sizeof(*meta));
+	if (meta_decode(ev.meta, ev.meta_len, meta) != 0)
+		log_warn("data: malformed metadata from %016llx",
+			 (unsigned long long)ev.node);
+	else
+		nodes_apply_meta(d, ni, meta);
+	free(meta);
+	dispatch_all(d);
+}

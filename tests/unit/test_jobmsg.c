@@ -1,0 +1,510 @@
+/*
+ * test_jobmsg.c -- the codecs of the job machinery: the gossiped node
+ * metadata (data/meta.c) and the job messages (data/jobmsg.c).  Each
+ * message goes through its encoder and back through its decoder, and the
+ * decoders refuse what breaks a bound.
+ */
+#include "actors/msgtype.h"
+#include "data/jobmsg.h"
+#include "data/meta.h"
+#include "data/place.h"
+#include "mist.h"
+#include "net/mp.h"
+#include "util/buf.h"
+
+#include <criterion/criterion.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- meta */
+
+Test(meta, what_the_agent_writes_the_data_manager_reads)
+{
+	struct meta m, back;
+	meta_init(&m);
+	snprintf(m.gateway, sizeof(m.gateway), "127.0.0.1:4000");
+	snprintf(m.tier, sizeof(m.tier), "cloud");
+	m.cores = 16;
+	m.speed = 3.0;
+	m.power = 200;
+	m.price = 1.5;
+	m.load = 0.25;
+	m.nfunctions = 2;
+	snprintf(m.functions[0], EXEC_NAME_MAX, "simulate");
+	snprintf(m.functions[1], EXEC_NAME_MAX, "get_best");
+	m.ntags = 1;
+	snprintf(m.tags[0][0], META_TAG_MAX, "rack");
+	snprintf(m.tags[0][1], META_TAG_MAX, "r7");
+	struct buf b = BUF_INIT;
+	cr_assert_eq(meta_encode(&m, &b), 0);
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_str_eq(back.gateway, "127.0.0.1:4000");
+	cr_assert_str_eq(back.tier, "cloud");
+	cr_assert_eq(back.cores, 16);
+	cr_assert_float_eq(back.speed, 3.0, 1e-9);
+	cr_assert_float_eq(back.power, 200, 1e-9);
+	cr_assert_float_eq(back.price, 1.5, 1e-9);
+	cr_assert_float_eq(back.load, 0.25, 1e-9);
+	cr_assert_eq(back.nfunctions, 2);
+	cr_assert_str_eq(back.functions[1], "get_best");
+	cr_assert_eq(back.ntags, 1);
+	cr_assert_str_eq(back.tags[0][1], "r7");
+	buf_destroy(&b);
+}
+
+Test(meta, too_much_to_gossip_is_refused_by_the_encoder)
+{
+	struct meta m;
+	meta_init(&m);
+	m.nfunctions = 40;
+	for (uint32_t i = 0; i < m.nfunctions; i++)
+		snprintf(m.functions[i], EXEC_NAME_MAX, "function_number_%u", i);
+	struct buf b = BUF_INIT;
+	cr_assert_eq(meta_encode(&m, &b), MIST_E2BIG);
+	buf_destroy(&b);
+}
+
+static void
+pk_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+Test(meta, unknown_keys_are_skipped_and_missing_ones_default)
+{
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, 2);
+	pk_str(&pk, "from_the_future");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_nil(&pk);
+	pk_str(&pk, "cores");
+	msgpack_pack_uint32(&pk, 4);
+	struct meta m;
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &m), 0);
+	cr_assert_eq(m.cores, 4);
+	cr_assert_float_eq(m.speed, 1.0, 1e-9);
+	cr_assert_str_eq(m.tier, "");
+	cr_assert_eq(m.nfunctions, 0);
+	buf_destroy(&b);
+}
+
+Test(meta, a_broken_bound_refuses_the_whole_map)
+{
+	char longname[EXEC_NAME_MAX + 1];
+	memset(longname, 'x', EXEC_NAME_MAX);
+	longname[EXEC_NAME_MAX] = '\0';
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	struct meta m;
+	/* a function name longer than any executor accepts */
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, 1);
+	pk_str(&pk, "functions");
+	msgpack_pack_array(&pk, 1);
+	pk_str(&pk, longname);
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &m), MIST_EPROTO);
+	/* more tags than an agent writes */
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 1);
+	pk_str(&pk, "tags");
+	msgpack_pack_map(&pk, META_MAX_TAGS + 1);
+	for (int i = 0; i <= META_MAX_TAGS; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "k%d", i);
+		pk_str(&pk, k);
+		pk_str(&pk, "v");
+	}
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &m), MIST_EPROTO);
+	/* a count that the bytes cannot hold, and a wrong type */
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 1);
+	pk_str(&pk, "cores");
+	pk_str(&pk, "many");
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &m), MIST_EPROTO);
+	const uint8_t huge[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+	cr_assert_eq(meta_decode(huge, sizeof(huge), &m), MIST_EPROTO);
+	buf_destroy(&b);
+}
+
+/* -------------------------------------------------------------- jobmsg */
+
+Test(jobmsg, task_run_carries_the_inputs_and_their_holders)
+{
+	struct jobmsg_task_run r = {.owner = 42, .job = 1ull << 32 | 7,
+				    .task = 3, .attempt = 1 << 16 | 2,
+				    .fn = "simulate", .fn_len = 8,
+				    .args = (const uint8_t *)"\x93\x01\x02\x03",
+				    .args_len = 4, .nout = 2, .nin = 2};
+	uint64_t holders[] = {42, 7};
+	struct buf b = BUF_INIT;
+	jobmsg_task_run_pack(&b, &r);
+	jobmsg_task_run_pack_input(&b, (struct gref){1, 0}, 100, holders, 2);
+	jobmsg_task_run_pack_input(&b, (struct gref){2, 1}, 0, NULL, 0);
+	size_t used;
+	cr_assert_eq(mp_check(b.data, b.len, MP_MAX_DEPTH, &used), 0);
+	cr_assert_eq(used, b.len, "one msgpack object");
+	struct jobmsg_task_run back;
+	struct mp_cur in;
+	cr_assert_eq(jobmsg_task_run_unpack(b.data, (uint32_t)b.len, &back, &in), 0);
+	cr_assert_eq(back.owner, 42);
+	cr_assert_eq(back.job, r.job);
+	cr_assert_eq(back.attempt, r.attempt);
+	cr_assert_eq(back.fn_len, 8);
+	cr_assert_eq(memcmp(back.fn, "simulate", 8), 0);
+	cr_assert_eq(back.args_len, 4);
+	cr_assert_eq(back.nout, 2);
+	cr_assert_eq(back.nin, 2);
+	struct jobmsg_input x;
+	cr_assert_eq(jobmsg_task_run_next_input(&in, &x), 0);
+	cr_assert_eq(x.v.task, 1);
+	cr_assert_eq(x.size, 100);
+	cr_assert_eq(x.nholders, 2);
+	cr_assert_eq(x.holders[1], 7);
+	cr_assert_eq(jobmsg_task_run_next_input(&in, &x), 0);
+	cr_assert_eq(x.v.out, 1);
+	cr_assert_eq(x.nholders, 0);
+	cr_assert_eq(mp_cur_left(&in), 0);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, task_run_bounds_outputs_inputs_and_holders)
+{
+	struct jobmsg_task_run r = {.fn = "f", .fn_len = 1,
+				    .nout = JOBS_MAX_OUTPUTS + 1};
+	struct jobmsg_task_run back;
+	struct mp_cur in;
+	struct buf b = BUF_INIT;
+	jobmsg_task_run_pack(&b, &r);
+	cr_assert_eq(jobmsg_task_run_unpack(b.data, (uint32_t)b.len, &back, &in),
+		     MIST_EPROTO);
+	buf_reset(&b);
+	r.nout = 1;
+	r.nin = 1;
+	uint64_t many[GRAPH_MAX_HOLDERS + 1] = {0};
+	jobmsg_task_run_pack(&b, &r);
+	jobmsg_task_run_pack_input(&b, (struct gref){1, 0}, 1, many,
+				   GRAPH_MAX_HOLDERS + 1);
+	cr_assert_eq(jobmsg_task_run_unpack(b.data, (uint32_t)b.len, &back, &in), 0);
+	struct jobmsg_input x;
+	cr_assert_eq(jobmsg_task_run_next_input(&in, &x), MIST_EPROTO);
+	/* a count larger than the bytes that follow */
+	buf_reset(&b);
+	r.nin = 1000;
+	jobmsg_task_run_pack(&b, &r);
+	cr_assert_eq(jobmsg_task_run_unpack(b.data, (uint32_t)b.len, &back, &in),
+		     MIST_EPROTO);
+	buf_destroy(&b);
+}
+
+/* The layout is the wire's: pinned byte for byte. */
+Test(jobmsg, task_done_keeps_its_layout)
+{
+	uint64_t sizes[] = {1, 300};
+	struct gref fetched[] = {{2, 0}};
+	struct jobmsg_task_done d = {.job = 5, .task = 9, .attempt = 3,
+				     .status = 0, .exec_us = 70, .nout = 2,
+				     .sizes = sizes, .nfetched = 1,
+				     .fetched = fetched};
+	struct buf b = BUF_INIT;
+	jobmsg_task_done_pack(&b, &d);
+	static const uint8_t want[] = {
+		0x97, 0x05, 0x09, 0x03, 0x00, 0x46, /* job task att st us */
+		0x92, 0x01, 0xcd, 0x01, 0x2c,	    /* sizes [1, 300] */
+		0x91, 0x92, 0x02, 0x00};	    /* fetched [[2, 0]] */
+	cr_assert_eq(b.len, sizeof(want));
+	cr_assert_eq(memcmp(b.data, want, sizeof(want)), 0);
+	struct jobmsg_task_done back;
+	struct mp_cur rest;
+	uint64_t got[JOBS_MAX_OUTPUTS];
+	cr_assert_eq(jobmsg_task_done_unpack_head(b.data, (uint32_t)b.len, &back,
+						  &rest), 0);
+	cr_assert_eq(back.task, 9);
+	cr_assert_eq(back.exec_us, 70);
+	cr_assert_eq(jobmsg_task_done_unpack_rest(&rest, &back, got), 0);
+	cr_assert_eq(back.nout, 2);
+	cr_assert_eq(got[1], 300);
+	cr_assert_eq(back.nfetched, 1);
+	struct gref r;
+	cr_assert_eq(jobmsg_ref_next(&rest, &r), 0);
+	cr_assert_eq(r.task, 2);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, task_done_says_which_input_was_lost_or_why_it_failed)
+{
+	struct jobmsg_task_done d = {.job = 5, .task = 9, .attempt = 3,
+				     .status = MIST_ENOTFOUND,
+				     .lost = {4, 1}, .nholders = 2,
+				     .holders = {7, 8}};
+	struct buf b = BUF_INIT;
+	struct jobmsg_task_done back;
+	struct mp_cur rest;
+	uint64_t got[JOBS_MAX_OUTPUTS];
+	jobmsg_task_done_pack(&b, &d);
+	cr_assert_eq(jobmsg_task_done_unpack_head(b.data, (uint32_t)b.len, &back,
+						  &rest), 0);
+	cr_assert_eq(jobmsg_task_done_unpack_rest(&rest, &back, got), 0);
+	cr_assert_eq(back.lost.task, 4);
+	cr_assert_eq(back.nholders, 2);
+	cr_assert_eq(back.holders[1], 8);
+	buf_reset(&b);
+	d.status = MIST_ETASK;
+	d.error = "division by zero";
+	d.error_len = 16;
+	jobmsg_task_done_pack(&b, &d);
+	cr_assert_eq(jobmsg_task_done_unpack_head(b.data, (uint32_t)b.len, &back,
+						  &rest), 0);
+	cr_assert_eq(back.status, MIST_ETASK);
+	cr_assert_eq(jobmsg_task_done_unpack_rest(&rest, &back, got), 0);
+	cr_assert_eq(back.error_len, 16);
+	cr_assert_eq(memcmp(back.error, "division by zero", 16), 0);
+	/* a message longer than any executor sends: malformed */
+	char *longer = malloc(EXEC_ERR_MAX);
+	memset(longer, 'e', EXEC_ERR_MAX);
+	d.error = longer;
+	d.error_len = EXEC_ERR_MAX;
+	buf_reset(&b);
+	jobmsg_task_done_pack(&b, &d);
+	cr_assert_eq(jobmsg_task_done_unpack_head(b.data, (uint32_t)b.len, &back,
+						  &rest), 0);
+	cr_assert_eq(jobmsg_task_done_unpack_rest(&rest, &back, got), MIST_EPROTO);
+	free(longer);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, values_are_read_in_chunks_and_freed_by_list_or_whole)
+{
+	struct jobmsg_value_get g = {42, 9, {3, 1}, 262144, JOBS_CHUNK}, back;
+	struct buf b = BUF_INIT;
+	jobmsg_value_get_pack(&b, &g);
+	cr_assert_eq(jobmsg_value_get_unpack(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_eq(back.owner, 42);
+	cr_assert_eq(back.v.out, 1);
+	cr_assert_eq(back.off, 262144);
+	cr_assert_eq(back.max, JOBS_CHUNK);
+	buf_reset(&b);
+	jobmsg_chunk_pack(&b, 5, (const uint8_t *)"abc", 3);
+	uint64_t total;
+	const uint8_t *chunk;
+	uint32_t n;
+	cr_assert_eq(jobmsg_chunk_unpack(b.data, (uint32_t)b.len, &total, &chunk,
+					 &n), 0);
+	cr_assert_eq(total, 5);
+	cr_assert_eq(n, 3);
+	buf_reset(&b);
+	jobmsg_chunk_pack(&b, (uint64_t)JOBS_MAX_VALUE + 1, NULL, 0);
+	cr_assert_eq(jobmsg_chunk_unpack(b.data, (uint32_t)b.len, &total, &chunk,
+					 &n), MIST_EPROTO);
+	struct gref v[] = {{1, 0}, {2, 3}};
+	struct jobmsg_value_free f;
+	struct mp_cur refs;
+	buf_reset(&b);
+	jobmsg_value_free_pack(&b, 42, 9, v, 2);
+	cr_assert_eq(jobmsg_value_free_unpack(b.data, (uint32_t)b.len, &f, &refs), 0);
+	cr_assert(!f.all);
+	cr_assert_eq(f.n, 2);
+	struct gref r;
+	cr_assert_eq(jobmsg_ref_next(&refs, &r), 0);
+	cr_assert_eq(jobmsg_ref_next(&refs, &r), 0);
+	cr_assert_eq(r.out, 3);
+	buf_reset(&b);
+	jobmsg_value_free_pack(&b, 42, 9, NULL, 0);
+	cr_assert_eq(jobmsg_value_free_unpack(b.data, (uint32_t)b.len, &f, &refs), 0);
+	cr_assert(f.all);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, the_pools_function_list_is_bounded)
+{
+	const char *names[] = {"f", "g"};
+	struct buf b = BUF_INIT;
+	jobmsg_functions_pack(&b, names, 2);
+	uint32_t n, len;
+	struct mp_cur c;
+	const char *s;
+	cr_assert_eq(jobmsg_functions_unpack(b.data, (uint32_t)b.len, &n, &c), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(jobmsg_functions_next(&c, &s, &len), 0);
+	cr_assert_eq(jobmsg_functions_next(&c, &s, &len), 0);
+	cr_assert_eq(*s, 'g');
+	buf_reset(&b);
+	const char *empty[] = {""};
+	jobmsg_functions_pack(&b, empty, 1);
+	cr_assert_eq(jobmsg_functions_unpack(b.data, (uint32_t)b.len, &n, &c), 0);
+	cr_assert_eq(jobmsg_functions_next(&c, &s, &len), MIST_EPROTO);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, requests_are_wrapped_and_name_their_job)
+{
+	struct buf body = BUF_INIT, b = BUF_INIT;
+	jobmsg_read_pack(&body, 42, 9, (struct gref){3, 0}, 100);
+	jobmsg_request_pack(&b, 77, ROLE_ADMIN, body.data, (uint32_t)body.len);
+	struct jobmsg_request rq;
+	cr_assert_eq(jobmsg_request_unpack(b.data, (uint32_t)b.len, &rq), 0);
+	cr_assert_eq(rq.cred, 77);
+	cr_assert_eq(rq.role, ROLE_ADMIN);
+	cr_assert_eq(rq.len, body.len);
+	uint64_t owner, job, off;
+	struct mp_cur rest;
+	struct gref v;
+	cr_assert_eq(jobmsg_job_unpack(MSG_JOB_READ, rq.body, rq.len, &owner,
+				       &job, &rest), 0);
+	cr_assert_eq(jobmsg_read_unpack(&rest, &v, &off), 0);
+	cr_assert_eq(v.task, 3);
+	cr_assert_eq(off, 100);
+	/* the same body is not a JOB_WAIT: the arity differs */
+	cr_assert_eq(jobmsg_job_unpack(MSG_JOB_WAIT, rq.body, rq.len, &owner,
+				       &job, &rest), MIST_EPROTO);
+	buf_destroy(&body);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, a_policy_is_checked_key_by_key)
+{
+	struct jobmsg_create c, back;
+	jobmsg_create_init(&c);
+	snprintf(c.name, sizeof(c.name), "sweep");
+	c.w_time = 0.5;
+	c.w_energy = 2;
+	c.tiers = TIER_FOG | TIER_CLOUD;
+	c.attempts = 5;
+	struct buf b = BUF_INIT;
+	jobmsg_create_pack(&b, &c);
+	jobmsg_create_init(&back);
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_str_eq(back.name, "sweep");
+	cr_assert_float_eq(back.w_energy, 2, 1e-9);
+	cr_assert_eq(back.tiers, TIER_FOG | TIER_CLOUD);
+	cr_assert_eq(back.attempts, 5);
+	/* out of bounds: refused, not cut or clamped */
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	char name[JOBMSG_NAME_MAX + 1];
+	memset(name, 'n', JOBMSG_NAME_MAX);
+	name[JOBMSG_NAME_MAX] = '\0';
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 1);
+	pk_str(&pk, "name");
+	pk_str(&pk, name);
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), MIST_EINVAL);
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 1);
+	pk_str(&pk, "attempts");
+	msgpack_pack_uint32(&pk, JOBMSG_MAX_ATTEMPTS + 1);
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), MIST_EINVAL);
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 1);
+	pk_str(&pk, "policy");
+	pk_str(&pk, "fastest");
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), MIST_EINVAL);
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 1);
+	pk_str(&pk, "weights");
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_double(&pk, -1);
+	msgpack_pack_double(&pk, 0);
+	msgpack_pack_double(&pk, 0);
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), MIST_EINVAL);
+	/* a later key overrides an earlier one */
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 2);
+	pk_str(&pk, "policy");
+	pk_str(&pk, "energy");
+	pk_str(&pk, "policy");
+	pk_str(&pk, "cost");
+	jobmsg_create_init(&back);
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_float_eq(back.w_energy, 0, 1e-9);
+	cr_assert_float_eq(back.w_cost, 1, 1e-9);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, a_batch_is_read_task_by_task_within_bounds)
+{
+	struct buf b = BUF_INIT;
+	struct gref in[] = {{1, 0}};
+	struct jobmsg_task t = {"f", 1, (const uint8_t *)"\xc0", 1, 2, 1};
+	jobmsg_tasks_pack(&b, 42, 9, 2, 1);
+	jobmsg_task_pack(&b, &t, in);
+	uint64_t owner, job, first;
+	uint32_t n;
+	struct mp_cur rest, tasks;
+	cr_assert_eq(jobmsg_job_unpack(MSG_JOB_TASKS, b.data, (uint32_t)b.len,
+				       &owner, &job, &rest), 0);
+	cr_assert_eq(jobmsg_batch_unpack(rest.p, (uint32_t)mp_cur_left(&rest),
+					 &first, &n, &tasks), 0);
+	cr_assert_eq(first, 2);
+	cr_assert_eq(n, 1);
+	static struct gref got[JOBS_MAX_INPUTS];
+	struct jobmsg_task back;
+	cr_assert_eq(jobmsg_task_next(&tasks, &back, got), 0);
+	cr_assert_eq(back.nout, 2);
+	cr_assert_eq(back.nin, 1);
+	cr_assert_eq(got[0].task, 1);
+	/* more inputs than a task may read: E2BIG, a clear refusal */
+	static struct gref many[JOBS_MAX_INPUTS + 1];
+	for (uint32_t i = 0; i <= JOBS_MAX_INPUTS; i++)
+		many[i] = (struct gref){1, 0};
+	t.nin = JOBS_MAX_INPUTS + 1;
+	buf_reset(&b);
+	jobmsg_task_pack(&b, &t, many);
+	mp_cur_init(&tasks, b.data, b.len);
+	cr_assert_eq(jobmsg_task_next(&tasks, &back, got), MIST_E2BIG);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, replies_round_trip)
+{
+	struct buf b = BUF_INIT;
+	uint64_t x, y;
+	jobmsg_ids_pack(&b, 42, 7);
+	cr_assert_eq(jobmsg_ids_unpack(b.data, (uint32_t)b.len, &x, &y), 0);
+	cr_assert_eq(y, 7);
+	int status;
+	uint64_t size;
+	const char *msg;
+	uint32_t mlen;
+	buf_reset(&b);
+	jobmsg_wait_reply_pack(&b, 0, 12, NULL);
+	cr_assert_eq(jobmsg_wait_reply_unpack(b.data, (uint32_t)b.len, &status,
+					      &size, &msg, &mlen), 0);
+	cr_assert_eq(status, 0);
+	cr_assert_eq(size, 12);
+	buf_reset(&b);
+	jobmsg_wait_reply_pack(&b, MIST_ETASK, 0, "boom");
+	cr_assert_eq(jobmsg_wait_reply_unpack(b.data, (uint32_t)b.len, &status,
+					      &size, &msg, &mlen), 0);
+	cr_assert_eq(status, MIST_ETASK);
+	cr_assert_eq(mlen, 4);
+	/* a status naming more nodes than it lists says how many more */
+	struct jobmsg_status_node nodes[] = {{7, "a", "fog", 1, 2}};
+	struct jobmsg_status s = {.owner = 42, .job = 9, .name = "n",
+				  .state = "running", .error = "", .tasks = 3,
+				  .running = 1, .done = 2, .nnodes = 1,
+				  .nodes = nodes, .more_nodes = 5};
+	buf_reset(&b);
+	jobmsg_list_pack(&b, 1);
+	jobmsg_status_pack(&b, &s);
+	struct mp_cur c;
+	uint32_t n;
+	mp_cur_init(&c, b.data, b.len);
+	cr_assert_eq(mp_read_array(&c, &n), 0);
+	cr_assert_eq(n, 1);
+	struct jobmsg_status_view v;
+	cr_assert_eq(jobmsg_status_read(&c, &v), 0);
+	cr_assert_eq(v.job, 9);
+	cr_assert_eq(v.state_len, 7);
+	cr_assert_eq(v.done, 2);
+	cr_assert_eq(v.nnodes, 1);
+	cr_assert_eq(v.more_nodes, 5);
+	struct jobmsg_status_node_view nv;
+	cr_assert_eq(jobmsg_status_next_node(&v.nodes, &nv), 0);
+	cr_assert_eq(nv.node, 7);
+	cr_assert_eq(nv.done, 2);
+	cr_assert_eq(nv.tier_len, 3);
+	buf_destroy(&b);
+}
