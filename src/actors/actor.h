@@ -147,13 +147,12 @@ struct actor_sys {
 };
 
 /*
- * Off for now: the gateway's read callback, the executor pool's done
- * callback (function/function.c, jobs_pool_done) and the agent's
- * pool-ready callback still act for actors from libuv callbacks; they are
- * being moved into turns.  Switch it on once they are (tests/unit/
- * test_actor.c runs with it on; MIST_CHECK_TURNS=1 turns it on anywhere).
+ * On: every I/O callback of the agent only delivers messages (the gateway's
+ * listener, the executor pool, links, UDP, the agent's own timers), so any
+ * actor acting outside its turn is a bug the debug builds -- and so every
+ * test -- abort on.  MIST_CHECK_TURNS=0 switches it off in a process.
  */
-#define ACTOR_CHECK_TURNS_DEFAULT false
+#define ACTOR_CHECK_TURNS_DEFAULT true
 
 /** @a seed feeds the system's PRNG (correlation ids, actors' choices). */
 void actor_sys_init(struct actor_sys *sys, uint64_t node,

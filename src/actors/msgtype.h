@@ -60,7 +60,9 @@ enum msg_type {
 	MSG_GW_FRAME = 93, /* local: corr = connection, body = envelopes */
 	/* executor pool -> job actors, local: function/function.h */
 	MSG_EXEC_DONE = 94,	 /* local: an attempt ended (ptr: the result) */
-	MSG_EXEC_FUNCTIONS = 95 /* local: [name...] the executors offer */
+	MSG_EXEC_FUNCTIONS = 95, /* local: [name...] the executors offer */
+	/* gossip (ACTOR_SWIM), local */
+	MSG_SWIM_META = 96 /* local one-way: body = our new metadata */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */
@@ -94,6 +96,7 @@ msgtype_is_local(uint32_t type)
 	case MSG_GW_FRAME:
 	case MSG_EXEC_DONE:
 	case MSG_EXEC_FUNCTIONS:
+	case MSG_SWIM_META:
 		return 1;
 	default:
 		return 0;

@@ -33,6 +33,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,7 +245,7 @@ agent_load_cb(uv_timer_t *t)
 	a->meta.load = load;
 	struct buf b = BUF_INIT;
 	if (meta_encode(&a->meta, &b) == 0)
-		swim_set_meta(a->swim, b.data, (uint16_t)b.len);
+		swim_set_meta(&a->sys, b.data, (uint16_t)b.len);
 	buf_destroy(&b);
 }
 
@@ -285,7 +286,7 @@ agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
 		log_warn("offering %u of %u functions: metadata is limited to "
 			 "%d bytes", a->meta.nfunctions, n, META_MAX_BYTES);
 	if (a->swim)
-		swim_set_meta(a->swim, b.data, (uint16_t)b.len);
+		swim_set_meta(&a->sys, b.data, (uint16_t)b.len);
 	buf_destroy(&b);
 	const char *ptrs[EXEC_MAX_FUNCTIONS];
 	for (uint32_t i = 0; i < a->meta.nfunctions; i++)
@@ -557,6 +558,10 @@ cmd_agent(int argc, char **argv)
 	uv_signal_init(&a->loop, &a->sigint);
 	uv_signal_init(&a->loop, &a->sigterm);
 	a->sigint.data = a->sigterm.data = a;
+	/* A peer or client that resets its connection while we write to it
+	 * must cost that connection (EPIPE from the write), not the agent:
+	 * libuv does not ignore SIGPIPE for us. */
+	signal(SIGPIPE, SIG_IGN);
 	uv_signal_start(&a->sigint, agent_signal_cb, SIGINT);
 	uv_signal_start(&a->sigterm, agent_signal_cb, SIGTERM);
 

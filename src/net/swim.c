@@ -1102,6 +1102,20 @@ swim_timer(struct swim *s, struct msg *m)
 	}
 }
 
+/* In the actor's turn (MSG_SWIM_META): a new incarnation, gossiped. */
+static void
+swim_meta_changed(struct swim *s, const uint8_t *meta, uint32_t len)
+{
+	if (len > SWIM_MAX_META) {
+		log_warn("swim: metadata of %u bytes refused (at most %d)", len,
+			 SWIM_MAX_META);
+		return;
+	}
+	swim_set_meta_of(&s->self, meta, (uint16_t)len);
+	s->self.inc++;
+	swim_broadcast(s, &s->self, SWIM_UPD_ALIVE, 0);
+}
+
 static void
 swim_fn(struct actor *self, struct msg *m)
 {
@@ -1157,6 +1171,10 @@ swim_fn(struct actor *self, struct msg *m)
 	case MSG_MEMBERS:
 		if (m->flags & MSG_F_REQUEST)
 			swim_members_reply(s, m);
+		break;
+	case MSG_SWIM_META:
+		if (m->from.node == self->sys->node)
+			swim_meta_changed(s, m->body, m->len);
 		break;
 	case MSG_SWIM_LEAVE:
 		swim_leave(s);
@@ -1214,10 +1232,11 @@ swim_spawn(struct actor_sys *sys, const struct swim_config *cfg,
 
 /* ---------------------------------------------------------- metadata */
 
-void
-swim_set_meta(struct swim *s, const uint8_t *meta, uint16_t len)
+int
+swim_set_meta(struct actor_sys *sys, const uint8_t *meta, uint16_t len)
 {
-	swim_set_meta_of(&s->self, meta, len);
-	s->self.inc++;
-	swim_broadcast(s, &s->self, SWIM_UPD_ALIVE, 0);
+	struct msg *m = msg_new(MSG_SWIM_META, meta, len);
+	m->flags = MSG_F_LOCAL;
+	m->from = m->to = (struct actor_ref){sys->node, ACTOR_SWIM};
+	return actor_sys_deliver(sys, m);
 }

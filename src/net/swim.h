@@ -107,8 +107,13 @@ int swim_member_status(const struct swim *s, uint64_t node,
 uint32_t swim_lhm(const struct swim *s);
 const struct swim_stats *swim_stats(const struct swim *s);
 uint64_t swim_incarnation(const struct swim *s);
-/** Changes our metadata: a new incarnation, gossiped as "updated". */
-void swim_set_meta(struct swim *s, const uint8_t *meta, uint16_t len);
+/**
+ * Changes our metadata: a new incarnation, gossiped as "updated".  Safe
+ * from an I/O callback: it posts MSG_SWIM_META to @a sys's ACTOR_SWIM
+ * (the bytes are copied), which applies it in its turn.  Returns what
+ * actor_sys_deliver() returns.
+ */
+int swim_set_meta(struct actor_sys *sys, const uint8_t *meta, uint16_t len);
 /** The member's gossip address, if known (for links).  0 or ENOTFOUND. */
 int swim_member_addr(const struct swim *s, uint64_t node,
 		     struct sockaddr_storage *out);
