@@ -8,6 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * The process's log settings: the one piece of mutable state shared by
+ * everything in a process, on purpose -- a process has one stderr, and two
+ * agents simulated in one process (tests) log to it alike.  Set once, at
+ * start, before any actor runs.
+ */
 static enum log_level log_level = LOG_LVL_INFO;
 static char log_name[64];
 

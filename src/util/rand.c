@@ -15,6 +15,9 @@ splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+/* The process's seed is read (or drawn) once and printed once, so one
+ * MIST_SEED replays everything a process does; the systems it runs derive
+ * their own generators from it and keep no state here. */
 uint64_t
 rand_process_seed(void)
 {
