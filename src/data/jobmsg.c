@@ -224,7 +224,7 @@ jobmsg_task_done_unpack_rest(struct mp_cur *rest, struct jobmsg_task_done *d,
 				return MIST_EPROTO;
 	} else {
 		if (mp_read_str(c, &d->error, &d->error_len) != 0 ||
-		    d->error_len >= EXEC_ERR_MAX)
+		    d->error_len >= JOBS_ERR_MAX)
 			return MIST_EPROTO;
 	}
 	return rd_list(c, &d->nfetched);
@@ -338,7 +338,7 @@ jobmsg_functions_unpack(const uint8_t *p, uint32_t len, uint32_t *n,
 			struct mp_cur *names)
 {
 	mp_cur_init(names, p, len);
-	if (rd_list(names, n) != 0 || *n > EXEC_MAX_FUNCTIONS)
+	if (rd_list(names, n) != 0 || *n > JOBS_MAX_FUNCTIONS)
 		return MIST_EPROTO;
 	return 0;
 }
@@ -347,7 +347,7 @@ int
 jobmsg_functions_next(struct mp_cur *c, const char **name, uint32_t *len)
 {
 	if (mp_read_str(c, name, len) != 0 || *len == 0 ||
-	    *len >= EXEC_NAME_MAX)
+	    *len >= JOBS_FN_NAME_MAX)
 		return MIST_EPROTO;
 	return 0;
 }

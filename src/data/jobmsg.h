@@ -17,14 +17,20 @@
  *               encode: function/function.h)
  *
  * All bodies are msgpack.  Decoders take bytes from the network: every
- * count, length and number is checked against the bounds of data/jobs.h
- * before use, and strings and binaries are returned as pointers into the
+ * count, length and number is checked against the bounds of
+ * data/jobs_proto.h before use, and strings and binaries are returned as pointers into the
  * body (valid as long as the message).  Variable-length lists are read
  * one element at a time from a cursor (jobmsg_*_next()), so no decoder
  * allocates and none has a cap of its own.  Every decoder returns 0 or
  * MIST_EPROTO (a malformed body) unless it says otherwise.
  *
  * Encoders append to a struct buf; the caller owns it.
+ *
+ * Both ends link this file: the agent's job actors and libmist (the
+ * client's requests and the replies it reads).  So it includes no
+ * executor, loop or store header -- only data/jobs_proto.h for the
+ * bounds, data/graph.h and data/place.h for plain types -- and libmist
+ * stays free of libuv and LMDB (tests/install checks).
  */
 #ifndef MIST_DATA_JOBMSG_H_INCLUDED
 #define MIST_DATA_JOBMSG_H_INCLUDED
@@ -33,7 +39,7 @@
 #include <stdint.h>
 
 #include "data/graph.h"
-#include "data/jobs.h"
+#include "data/jobs_proto.h"
 #include "net/mp.h"
 #include "util/buf.h"
 
@@ -96,6 +102,7 @@ int jobmsg_task_run_next_input(struct mp_cur *c, struct jobmsg_input *in);
  *           | [task u32, out u32, [holder u64...]] MIST_ENOTFOUND: this
  *                                                 input could not be had
  *           | message str                         otherwise: why it failed
+ *                                                 (< JOBS_ERR_MAX bytes)
  *   fetched = [task u32, out u32]: inputs this node copied for the
  *             attempt (it holds them now)
  *
@@ -195,7 +202,7 @@ int jobmsg_value_free_unpack(const uint8_t *p, uint32_t len,
  * local only, the executor pool -> ACTOR_DATA: the functions this node's
  * executors offer (after the first executor's hello).
  *
- *   [name str...]    <= EXEC_MAX_FUNCTIONS names, each 1..EXEC_NAME_MAX-1
+ *   [name str...]    <= JOBS_MAX_FUNCTIONS names, each 1..JOBS_FN_NAME_MAX-1
  */
 void jobmsg_functions_pack(struct buf *b, const char *const *names,
 			   uint32_t n);
