@@ -261,7 +261,8 @@ int jobmsg_wait_unpack(struct mp_cur *rest, struct gref *v);
 void jobmsg_read_pack(struct buf *b, uint64_t owner, uint64_t job,
 		      struct gref v, uint64_t off);
 int jobmsg_read_unpack(struct mp_cur *rest, struct gref *v, uint64_t *off);
-/** JOB_RELEASE: @a n refs follow (jobmsg_ref_next). */
+/** JOB_RELEASE: @a n refs follow (jobmsg_ref_next).  @a v NULL: the
+ * caller appends the @a n refs itself (jobmsg_ref_pack). */
 void jobmsg_release_pack(struct buf *b, uint64_t owner, uint64_t job,
 			 const struct gref *v, uint32_t n);
 int jobmsg_release_unpack(struct mp_cur *rest, uint32_t *n);
@@ -286,12 +287,20 @@ struct jobmsg_create {
 
 /** The defaults: no name, the "time" policy, any tier, attempts 0. */
 void jobmsg_create_init(struct jobmsg_create *c);
-/** Packs what differs from the defaults (as libmist does). */
+/** Packs what differs from the defaults: a name, the weights, the tiers,
+ * the attempts.  libmist sends its policy so, a named objective as the
+ * weights it names (jobmsg_create_policy); "policy" is for other clients. */
 void jobmsg_create_pack(struct buf *b, const struct jobmsg_create *c);
-/** Applies the keys in order onto @a c (jobmsg_create_init first; a
- * later key overrides an earlier one).  0, MIST_EPROTO (malformed) or
- * MIST_EINVAL (an unknown policy or tier, a weight, an attempt count or
- * a name out of bounds). */
+/** The weights of policy @a s ("time", "energy", "cost") into @a c; 0 or
+ * MIST_EINVAL (another name: @a c untouched). */
+int jobmsg_create_policy(struct jobmsg_create *c, const char *s,
+			 uint32_t len);
+/** Applies the keys onto @a c in wire order (jobmsg_create_init first):
+ * "policy" and "weights" both set the weights, the later one wins.  The
+ * map is read by mp_read_fields (net/mp.h): a key twice or of the wrong
+ * type refuses it.  0, MIST_EPROTO (malformed) or MIST_EINVAL (an
+ * unknown policy or tier, a weight, an attempt count or a name out of
+ * bounds). */
 int jobmsg_create_unpack(const uint8_t *p, uint32_t len,
 			 struct jobmsg_create *c);
 
@@ -309,6 +318,8 @@ struct jobmsg_task {
 /** [owner, job, first, [ then @a n jobmsg_task_pack() follow. */
 void jobmsg_tasks_pack(struct buf *b, uint64_t owner, uint64_t job,
 		       uint32_t first, uint32_t n);
+/** One task and its t->nin inputs from @a in; @a in NULL: the caller
+ * appends the t->nin refs itself (jobmsg_ref_pack). */
 void jobmsg_task_pack(struct buf *b, const struct jobmsg_task *t,
 		      const struct gref *in);
 /** The batch at @a p (after owner and job): @a n tasks from @a tasks. */
@@ -367,8 +378,11 @@ void jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s);
 /** JOB_LIST: an array of @a n status maps follows. */
 void jobmsg_list_pack(struct buf *b, uint32_t n);
 
-/** A status map decoded: strings point into the body (with lengths);
- * the nodes are read from @a nodes with jobmsg_status_next_node(). */
+/** A status map decoded (mp_read_fields' rules, net/mp.h: a key twice or
+ * of the wrong type refuses it; a missing one is 0 or ""): strings point
+ * into the body (with lengths); the nnodes nodes, at most
+ * JOBMSG_STATUS_MAX_NODES, are read from @a nodes with
+ * jobmsg_status_next_node(). */
 struct jobmsg_status_view {
 	uint64_t owner, job;
 	const char *name, *state, *error;
