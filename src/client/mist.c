@@ -18,10 +18,14 @@
  * up to MIST_BATCH tasks.  The owner accepts a batch only if it starts
  * right after the last task it has, and acknowledges a batch it already
  * holds, so numbering can never go wrong silently.
+ *
+ * Every body is encoded and decoded by the agents' own codec
+ * (data/jobmsg.h, linked into libmist), so the two ends cannot drift.
  */
 #include "config.h"
 #include "client/tcp.h"
-#include "data/jobs_proto.h"
+#include "data/jobmsg.h"
+#include "data/place.h"
 #include "actors/msgtype.h"
 #include "mist.h"
 #include "gateway/native_proto.h"
@@ -460,22 +464,11 @@ call_pair(mist_client *c, uint32_t type, const struct buf *body,
 {
 	struct sync s;
 	int rc = call(c, type, body, timeout_ms, &s);
-	uint32_t two;
-	struct mp_cur cur;
-	mp_cur_init(&cur, s.body.data, s.body.len);
-	if (rc == 0 && (mp_read_array(&cur, &two) != 0 || two != 2 ||
-			mp_read_uint(&cur, a) != 0 || mp_read_uint(&cur, b) != 0))
+	if (rc == 0 && jobmsg_ids_unpack(s.body.data, (uint32_t)s.body.len, a,
+					 b) != 0)
 		rc = MIST_EPROTO;
 	buf_destroy(&s.body);
 	return rc;
-}
-
-static void
-pack_head(msgpack_packer *pk, const mist_job *j, uint32_t n)
-{
-	msgpack_pack_array(pk, n);
-	msgpack_pack_uint64(pk, j->owner);
-	msgpack_pack_uint64(pk, j->id);
 }
 
 static mist_job *
@@ -493,51 +486,57 @@ job_new(mist_client *c, uint64_t owner, uint64_t id, uint32_t ntasks)
 	return j;
 }
 
+_Static_assert(MIST_TIER_FOG == TIER_FOG && MIST_TIER_EDGE == TIER_EDGE &&
+		       MIST_TIER_CLOUD == TIER_CLOUD,
+	       "include/mist.h's tier bits are data/place.h's");
+
+/* The JOB_CREATE body of @a p (NULL: the defaults).  What the owner would
+ * refuse by name -- an unknown objective, a name too long -- is refused
+ * here; the numbers are checked by the owner.  0 or MIST_EINVAL. */
+static int
+policy_pack(const struct mist_policy *p, struct buf *b)
+{
+	struct jobmsg_create cr;
+	jobmsg_create_init(&cr);
+	if (p != NULL) {
+		if (p->name != NULL) {
+			size_t n = strlen(p->name);
+			if (n >= sizeof(cr.name))
+				return MIST_EINVAL;
+			memcpy(cr.name, p->name, n + 1);
+		}
+		if (p->objective != NULL) {
+			size_t n = strlen(p->objective);
+			if (n > UINT32_MAX ||
+			    jobmsg_create_policy(&cr, p->objective,
+						 (uint32_t)n) != 0)
+				return MIST_EINVAL;
+		} else if (p->weights[0] > 0 || p->weights[1] > 0 ||
+			   p->weights[2] > 0) {
+			/* all zero (or none positive): the default, time */
+			cr.w_time = p->weights[0];
+			cr.w_energy = p->weights[1];
+			cr.w_cost = p->weights[2];
+		}
+		/* bits past the three tiers name nothing; none: any tier */
+		if (p->tiers & TIER_ANY)
+			cr.tiers = p->tiers & TIER_ANY;
+		cr.attempts = p->attempts;
+	}
+	jobmsg_create_pack(b, &cr);
+	return 0;
+}
+
 int
 mist_job_create(mist_client *c, const struct mist_policy *p, int timeout_ms,
 		mist_job **out)
 {
 	*out = NULL;
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	static const char *const tiers[] = {"fog", "edge", "cloud"};
-	unsigned ntiers = 0, mask = p ? p->tiers : 0;
-	for (int i = 0; i < 3; i++)
-		ntiers += (mask >> i) & 1;
-	bool weights = p && !p->objective &&
-		       (p->weights[0] > 0 || p->weights[1] > 0 || p->weights[2] > 0);
-	uint32_t n = (p && p->name ? 1 : 0) + (p && p->objective ? 1 : 0) +
-		     (weights ? 1 : 0) + (ntiers ? 1 : 0) +
-		     (p && p->attempts ? 1 : 0);
-	msgpack_pack_map(&pk, n);
-	if (p && p->name) {
-		mp_pack_str(&pk, "name");
-		mp_pack_str(&pk, p->name);
-	}
-	if (p && p->objective) {
-		mp_pack_str(&pk, "policy");
-		mp_pack_str(&pk, p->objective);
-	}
-	if (weights) {
-		mp_pack_str(&pk, "weights");
-		msgpack_pack_array(&pk, 3);
-		for (int i = 0; i < 3; i++)
-			msgpack_pack_double(&pk, p->weights[i]);
-	}
-	if (ntiers) {
-		mp_pack_str(&pk, "tiers");
-		msgpack_pack_array(&pk, ntiers);
-		for (int i = 0; i < 3; i++)
-			if ((mask >> i) & 1)
-				mp_pack_str(&pk, tiers[i]);
-	}
-	if (p && p->attempts) {
-		mp_pack_str(&pk, "attempts");
-		msgpack_pack_uint32(&pk, p->attempts);
-	}
 	uint64_t owner, id;
-	int rc = call_pair(c, MSG_JOB_CREATE, &b, timeout_ms, &owner, &id);
+	int rc = policy_pack(p, &b);
+	if (rc == 0)
+		rc = call_pair(c, MSG_JOB_CREATE, &b, timeout_ms, &owner, &id);
 	buf_destroy(&b);
 	if (rc == 0)
 		*out = job_new(c, owner, id, 0);
@@ -554,11 +553,8 @@ mist_job_attach(mist_client *c, const char *text, int timeout_ms,
 	if (text == NULL ||
 	    sscanf(text, "%16" SCNx64 "-%16" SCNx64 "%c", &owner, &id, &tail) != 2)
 		return MIST_EINVAL;
-	mist_job tmp = {.owner = owner, .id = id};
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	pack_head(&pk, &tmp, 2);
+	jobmsg_job_pack(&b, MSG_JOB_ATTACH, owner, id);
 	uint64_t jid, ntasks;
 	int rc = call_pair(c, MSG_JOB_ATTACH, &b, timeout_ms, &jid, &ntasks);
 	buf_destroy(&b);
@@ -609,11 +605,8 @@ mist_flush(mist_job *j)
 	if (j->nbatch == 0)
 		return j->err;
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	pack_head(&pk, j, 4);
-	msgpack_pack_uint32(&pk, j->ntasks - j->nbatch + 1);
-	msgpack_pack_array(&pk, j->nbatch);
+	jobmsg_tasks_pack(&b, j->owner, j->id, j->ntasks - j->nbatch + 1,
+			  j->nbatch);
 	buf_append(&b, j->batch.data, j->batch.len);
 	j->unacked++;
 	request(j->c, MSG_JOB_TASKS, &b, clock_mono_ms() + 60000, batch_cb, j);
@@ -628,8 +621,8 @@ int
 mist_task(mist_job *j, const char *fn, const void *args, size_t alen,
 	  const mist_ref *in, uint32_t nin, uint32_t nout, mist_ref *outs)
 {
-	if (fn == NULL || strlen(fn) == 0 || strlen(fn) >= 64 || nin > 4096 ||
-	    nout > 1024)
+	if (fn == NULL || strlen(fn) == 0 || strlen(fn) >= JOBS_FN_NAME_MAX ||
+	    nin > JOBS_MAX_INPUTS || nout > JOBS_MAX_OUTPUTS)
 		return MIST_EINVAL;
 	if (alen > MIST_MAX_ARGS)
 		return MIST_E2BIG;
@@ -644,18 +637,11 @@ mist_task(mist_job *j, const char *fn, const void *args, size_t alen,
 			return MIST_EINVAL;
 	if (j->batch.len + alen > MIST_BATCH_BYTES)
 		mist_flush(j); /* so that the batch stays within a frame */
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &j->batch, buf_msgpack_write);
-	msgpack_pack_array(&pk, 4);
-	mp_pack_str(&pk, fn);
-	msgpack_pack_bin_with_body(&pk, args, (uint32_t)alen);
-	msgpack_pack_uint32(&pk, nout);
-	msgpack_pack_array(&pk, nin);
-	for (uint32_t i = 0; i < nin; i++) {
-		msgpack_pack_array(&pk, 2);
-		msgpack_pack_uint32(&pk, in[i].task);
-		msgpack_pack_uint32(&pk, in[i].out);
-	}
+	struct jobmsg_task t = {fn, (uint32_t)strlen(fn), args, (uint32_t)alen,
+				nout, nin};
+	jobmsg_task_pack(&j->batch, &t, NULL);
+	for (uint32_t i = 0; i < nin; i++)
+		jobmsg_ref_pack(&j->batch, (struct gref){in[i].task, in[i].out});
 	uint32_t id = ++j->ntasks;
 	j->nbatch++;
 	for (uint32_t o = 0; outs && o < nout; o++)
@@ -708,18 +694,14 @@ get_read_cb(mist_client *c, void *ctx, struct msg *m)
 		get_send(g, MSG_JOB_WAIT);
 		return;
 	}
-	struct mp_cur cur;
-	uint32_t two, clen;
+	uint32_t clen;
 	uint64_t total;
 	const uint8_t *chunk;
-	mp_cur_init(&cur, m->body, m->len);
 	if (m->status != 0) {
 		get_finish(g, m->status);
 		return;
 	}
-	if (mp_read_array(&cur, &two) != 0 || two != 2 ||
-	    mp_read_uint(&cur, &total) != 0 || total > JOBS_MAX_VALUE ||
-	    mp_read_bin(&cur, &chunk, &clen) != 0 ||
+	if (jobmsg_chunk_unpack(m->body, m->len, &total, &chunk, &clen) != 0 ||
 	    g->data.len + clen > total || (clen == 0 && g->data.len < total)) {
 		get_finish(g, MIST_EPROTO);
 		return;
@@ -740,22 +722,18 @@ get_wait_cb(mist_client *c, void *ctx, struct msg *m)
 		get_finish(g, m->status);
 		return;
 	}
-	struct mp_cur cur;
-	uint32_t two;
-	int64_t st;
-	mp_cur_init(&cur, m->body, m->len);
-	if (mp_read_array(&cur, &two) != 0 || two != 2 ||
-	    mp_read_int(&cur, &st) != 0) {
+	int st;
+	uint64_t size;
+	const char *s;
+	uint32_t l;
+	if (jobmsg_wait_reply_unpack(m->body, m->len, &st, &size, &s, &l) != 0) {
 		get_finish(g, MIST_EPROTO);
 		return;
 	}
 	if (st != 0) {
-		const char *s;
-		uint32_t l;
-		if (mp_read_str(&cur, &s, &l) == 0)
-			snprintf(g->j->errmsg, sizeof(g->j->errmsg), "%.*s",
-				 (int)(l > 1100 ? 1100 : l), s);
-		get_finish(g, (int)st);
+		snprintf(g->j->errmsg, sizeof(g->j->errmsg), "%.*s",
+			 (int)(l > 1100 ? 1100 : l), s);
+		get_finish(g, st);
 		return;
 	}
 	get_send(g, MSG_JOB_READ);
@@ -767,13 +745,11 @@ static void
 get_send(struct getop *g, uint32_t type)
 {
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	pack_head(&pk, g->j, type == MSG_JOB_READ ? 5 : 4);
-	msgpack_pack_uint32(&pk, g->r.task);
-	msgpack_pack_uint32(&pk, g->r.out);
+	struct gref v = {g->r.task, g->r.out};
 	if (type == MSG_JOB_READ)
-		msgpack_pack_uint64(&pk, g->data.len);
+		jobmsg_read_pack(&b, g->j->owner, g->j->id, v, g->data.len);
+	else
+		jobmsg_wait_pack(&b, g->j->owner, g->j->id, v);
 	request(g->j->c, type, &b, g->deadline,
 		type == MSG_JOB_READ ? get_read_cb : get_wait_cb, g);
 	buf_destroy(&b);
@@ -869,15 +845,9 @@ mist_release(mist_job *j, const mist_ref *refs, uint32_t n)
 {
 	mist_flush(j);
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	pack_head(&pk, j, 3);
-	msgpack_pack_array(&pk, n);
-	for (uint32_t i = 0; i < n; i++) {
-		msgpack_pack_array(&pk, 2);
-		msgpack_pack_uint32(&pk, refs[i].task);
-		msgpack_pack_uint32(&pk, refs[i].out);
-	}
+	jobmsg_release_pack(&b, j->owner, j->id, NULL, n);
+	for (uint32_t i = 0; i < n; i++)
+		jobmsg_ref_pack(&b, (struct gref){refs[i].task, refs[i].out});
 	request(j->c, MSG_JOB_RELEASE, &b, 0, NULL, NULL);
 	buf_destroy(&b);
 	mist_process(j->c);
@@ -886,42 +856,33 @@ mist_release(mist_job *j, const mist_ref *refs, uint32_t n)
 
 /* ------------------------------------------------------------ the job */
 
-/* A count of the job's tasks: a uint, saturated at UINT32_MAX. */
-static int
-progress_count(struct mp_cur *v, void *ctx)
+/* A count of the job's tasks, saturated at UINT32_MAX. */
+static uint32_t
+progress_count(uint64_t u)
 {
-	uint32_t *dst = ctx;
-	uint64_t u;
-	if (mp_read_uint(v, &u) != 0)
-		return MIST_EPROTO;
-	*dst = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
-	return 0;
+	return u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
 }
 
-/* A reply to MSG_JOB_STATUS (data/jobs_proto.h); other keys are skipped. */
+/* A reply to MSG_JOB_STATUS (data/jobmsg.h): exactly one status map. */
 static int
 parse_progress(const struct buf *body, struct mist_progress *p)
 {
-	const char *state = NULL;
-	uint32_t statelen = 0;
+	struct jobmsg_status_view v;
+	struct mp_cur c;
 	memset(p, 0, sizeof(*p));
-	const struct mp_field f[] = {
-		MP_FN("tasks", progress_count, &p->tasks, false),
-		MP_FN("waiting", progress_count, &p->waiting, false),
-		MP_FN("ready", progress_count, &p->ready, false),
-		MP_FN("running", progress_count, &p->running, false),
-		MP_FN("done", progress_count, &p->done, false),
-		MP_FN("failed", progress_count, &p->failed, false),
-		MP_STR("state", &state, &statelen, false),
-	};
-	if (mp_decode_fields(body->data, body->len, f, MP_NFIELDS(f), NULL) != 0)
+	mp_cur_init(&c, body->data, body->len);
+	if (jobmsg_status_read(&c, &v) != 0 || mp_cur_left(&c) != 0)
 		return MIST_EPROTO;
-	if (state != NULL)
-		snprintf(p->state, sizeof(p->state), "%.*s",
-			 (int)(statelen >= sizeof(p->state)
-				       ? sizeof(p->state) - 1
-				       : statelen),
-			 state);
+	p->tasks = progress_count(v.tasks);
+	p->waiting = progress_count(v.waiting);
+	p->ready = progress_count(v.ready);
+	p->running = progress_count(v.running);
+	p->done = progress_count(v.done);
+	p->failed = progress_count(v.failed);
+	snprintf(p->state, sizeof(p->state), "%.*s",
+		 (int)(v.state_len >= sizeof(p->state) ? sizeof(p->state) - 1
+						       : v.state_len),
+		 v.state);
 	return 0;
 }
 
@@ -932,9 +893,7 @@ simple(mist_job *j, uint32_t type, int timeout_ms, struct buf *body)
 {
 	mist_flush(j);
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	pack_head(&pk, j, 2);
+	jobmsg_job_pack(&b, type, j->owner, j->id);
 	struct sync s;
 	int rc = call(j->c, type, &b, timeout_ms, &s);
 	buf_destroy(&b);

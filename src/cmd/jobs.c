@@ -8,6 +8,7 @@
  * as role admin.
  */
 #include "config.h"
+#include "data/jobmsg.h"
 #include "data/jobs.h"
 #include "cmd/cmd.h"
 #include "exec/exec.h"
@@ -142,6 +143,55 @@ static const char creds_usage[] =
 	"  --id ID           the credential's id, from `list` (revoke)\n"
 	CMD_COMMON_HELP;
 
+/* CREDS create's reply, {"credential": text, "info": {...}}: prints the
+ * credential.  0 or -1 (malformed). */
+static int
+creds_print_created(struct mp_cur *c)
+{
+	const char *cred;
+	uint32_t len;
+	const struct mp_field f[] = {
+		MP_STR("credential", &cred, &len, true),
+	};
+	if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0)
+		return -1;
+	printf("%.*s\n", (int)len, cred);
+	return 0;
+}
+
+/* CREDS list's reply, an array of cred maps (gateway/creds.c, without
+ * the secret): one line each.  0 or -1 (malformed, after the lines of
+ * the maps before). */
+static int
+creds_print_list(struct mp_cur *c)
+{
+	uint32_t n;
+	if (mp_read_array(c, &n) != 0)
+		return -1;
+	printf("%-16s  %-24s  %-6s  %s\n", "ID", "NAME", "ROLE", "STATUS");
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t cid = 0;
+		const char *name = "", *role = "";
+		uint32_t namelen = 0, rolelen = 0;
+		bool revoked = false;
+		const struct mp_field f[] = {
+			MP_UINT("id", &cid, false),
+			MP_STR("name", &name, &namelen, false),
+			MP_STR("role", &role, &rolelen, false),
+			MP_BOOL("revoked", &revoked, false),
+		};
+		if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0)
+			return -1;
+		/* display only: as wide as the columns were */
+		char cname[64], crole[16];
+		snprintf(cname, sizeof(cname), "%.*s", (int)namelen, name);
+		snprintf(crole, sizeof(crole), "%.*s", (int)rolelen, role);
+		printf("%016" PRIx64 "  %-24s  %-6s  %s\n", cid, cname, crole,
+		       revoked ? "revoked" : "active");
+	}
+	return 0;
+}
+
 int
 cmd_creds(int argc, char **argv)
 {
@@ -196,16 +246,16 @@ cmd_creds(int argc, char **argv)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_map(&pk, create ? 3 : revoke ? 2 : 1);
-	msgpack_pack_str_with_body(&pk, "op", 2);
-	msgpack_pack_str_with_body(&pk, op, strlen(op));
+	mp_pack_str(&pk, "op");
+	mp_pack_str(&pk, op);
 	if (create) {
-		msgpack_pack_str_with_body(&pk, "name", 4);
-		msgpack_pack_str_with_body(&pk, name, strlen(name));
-		msgpack_pack_str_with_body(&pk, "role", 4);
-		msgpack_pack_str_with_body(&pk, role, strlen(role));
+		mp_pack_str(&pk, "name");
+		mp_pack_str(&pk, name);
+		mp_pack_str(&pk, "role");
+		mp_pack_str(&pk, role);
 	}
 	if (revoke) {
-		msgpack_pack_str_with_body(&pk, "id", 2);
+		mp_pack_str(&pk, "id");
 		msgpack_pack_uint64(&pk, id);
 	}
 	struct msg *reply;
@@ -216,141 +266,71 @@ cmd_creds(int argc, char **argv)
 		return EXIT_RUNTIME;
 	struct mp_cur cur;
 	mp_cur_init(&cur, reply->body, reply->len);
+	int out = EXIT_OK;
 	if (co.json) {
 		mp_print_json(&cur, 0);
 		putchar('\n');
 	} else if (create) {
-		/* {"credential": text, "info": {...}} */
-		uint32_t n, kl, sl;
-		const char *k, *s;
-		mp_read_map(&cur, &n);
-		for (uint32_t i = 0; i < n; i++) {
-			if (mp_read_str(&cur, &k, &kl) != 0)
-				break;
-			if (mp_str_eq(k, kl, "credential") &&
-			    mp_read_str(&cur, &s, &sl) == 0)
-				printf("%.*s\n", (int)sl, s);
-			else
-				mp_skip(&cur);
-		}
+		if (creds_print_created(&cur) != 0)
+			out = EXIT_RUNTIME;
 	} else if (list) {
-		uint32_t n;
-		mp_read_array(&cur, &n);
-		printf("%-16s  %-24s  %-6s  %s\n", "ID", "NAME", "ROLE", "STATUS");
-		for (uint32_t i = 0; i < n; i++) {
-			uint32_t m, kl, sl;
-			const char *k, *s;
-			uint64_t cid = 0;
-			char cname[64] = "", crole[16] = "";
-			bool revoked = false;
-			mp_read_map(&cur, &m);
-			for (uint32_t f = 0; f < m; f++) {
-				mp_read_str(&cur, &k, &kl);
-				if (mp_str_eq(k, kl, "id"))
-					mp_read_uint(&cur, &cid);
-				else if (mp_str_eq(k, kl, "name") &&
-					 mp_read_str(&cur, &s, &sl) == 0)
-					snprintf(cname, sizeof(cname), "%.*s",
-						 (int)sl, s);
-				else if (mp_str_eq(k, kl, "role") &&
-					 mp_read_str(&cur, &s, &sl) == 0)
-					snprintf(crole, sizeof(crole), "%.*s",
-						 (int)sl, s);
-				else if (mp_str_eq(k, kl, "revoked"))
-					mp_read_bool(&cur, &revoked);
-				else
-					mp_skip(&cur);
-			}
-			printf("%016" PRIx64 "  %-24s  %-6s  %s\n", cid, cname,
-			       crole, revoked ? "revoked" : "active");
-		}
+		if (creds_print_list(&cur) != 0)
+			out = EXIT_RUNTIME;
 	} else {
 		printf("revoked %016" PRIx64 "\n", id);
 	}
+	if (out != EXIT_OK)
+		fputs("mist creds: bad reply\n", stderr);
 	msg_delete(reply);
-	return EXIT_OK;
+	return out;
 }
 
 /* -------------------------------------------------------------- status */
 
 struct jstat {
 	uint64_t owner, job;
-	char name[64], state[16], error[256];
+	char name[64], state[16], error[256]; /* display only: cut */
 	uint64_t tasks, waiting, ready, running, done, failed;
 	struct {
 		uint64_t node;
 		char name[64], tier[8];
 		uint64_t running, done;
-	} nodes[64];
+	} nodes[JOBMSG_STATUS_MAX_NODES];
 	uint32_t nnodes;
 };
 
+/* A status map (data/jobmsg.h) at @a c, for display.  0 or -1. */
 static int
 jstat_read(struct mp_cur *c, struct jstat *j)
 {
-	uint32_t n, kl, sl;
-	const char *k, *s;
+	struct jobmsg_status_view v;
 	memset(j, 0, sizeof(*j));
-	if (mp_read_map(c, &n) != 0)
+	if (jobmsg_status_read(c, &v) != 0)
 		return -1;
-	for (uint32_t i = 0; i < n; i++) {
-		if (mp_read_str(c, &k, &kl) != 0)
+	j->owner = v.owner;
+	j->job = v.job;
+	snprintf(j->name, sizeof(j->name), "%.*s", (int)v.name_len, v.name);
+	snprintf(j->state, sizeof(j->state), "%.*s", (int)v.state_len, v.state);
+	snprintf(j->error, sizeof(j->error), "%.*s", (int)v.error_len, v.error);
+	j->tasks = v.tasks;
+	j->waiting = v.waiting;
+	j->ready = v.ready;
+	j->running = v.running;
+	j->done = v.done;
+	j->failed = v.failed;
+	/* jobmsg_status_read bounds nnodes by JOBMSG_STATUS_MAX_NODES */
+	for (; j->nnodes < v.nnodes; j->nnodes++) {
+		struct jobmsg_status_node_view nv;
+		typeof(j->nodes[0]) *nd = &j->nodes[j->nnodes];
+		if (jobmsg_status_next_node(&v.nodes, &nv) != 0)
 			return -1;
-		uint64_t *u = mp_str_eq(k, kl, "owner") ? &j->owner
-			: mp_str_eq(k, kl, "job") ? &j->job
-			: mp_str_eq(k, kl, "tasks") ? &j->tasks
-			: mp_str_eq(k, kl, "waiting") ? &j->waiting
-			: mp_str_eq(k, kl, "ready") ? &j->ready
-			: mp_str_eq(k, kl, "running") ? &j->running
-			: mp_str_eq(k, kl, "done") ? &j->done
-			: mp_str_eq(k, kl, "failed") ? &j->failed : NULL;
-		char *str = mp_str_eq(k, kl, "name") ? j->name
-			: mp_str_eq(k, kl, "state") ? j->state
-			: mp_str_eq(k, kl, "error") ? j->error : NULL;
-		size_t cap = str == j->name ? sizeof(j->name)
-			     : str == j->state ? sizeof(j->state) : sizeof(j->error);
-		if (u) {
-			if (mp_read_uint(c, u) != 0)
-				return -1;
-		} else if (str) {
-			if (mp_read_str(c, &s, &sl) != 0)
-				return -1;
-			snprintf(str, cap, "%.*s", (int)sl, s);
-		} else if (mp_str_eq(k, kl, "nodes")) {
-			uint32_t nn;
-			if (mp_read_array(c, &nn) != 0)
-				return -1;
-			for (uint32_t x = 0; x < nn; x++) {
-				uint32_t m;
-				bool keep = j->nnodes < 64;
-				typeof(j->nodes[0]) tmp = {0}, *nd = keep ? &j->nodes[j->nnodes++] : &tmp;
-				if (mp_read_map(c, &m) != 0)
-					return -1;
-				for (uint32_t f = 0; f < m; f++) {
-					if (mp_read_str(c, &k, &kl) != 0)
-						return -1;
-					int rc = 0;
-					if (mp_str_eq(k, kl, "node"))
-						rc = mp_read_uint(c, &nd->node);
-					else if (mp_str_eq(k, kl, "running"))
-						rc = mp_read_uint(c, &nd->running);
-					else if (mp_str_eq(k, kl, "done"))
-						rc = mp_read_uint(c, &nd->done);
-					else if (mp_str_eq(k, kl, "name") &&
-						 (rc = mp_read_str(c, &s, &sl)) == 0)
-						snprintf(nd->name, sizeof(nd->name), "%.*s", (int)sl, s);
-					else if (mp_str_eq(k, kl, "tier") &&
-						 (rc = mp_read_str(c, &s, &sl)) == 0)
-						snprintf(nd->tier, sizeof(nd->tier), "%.*s", (int)sl, s);
-					else if (!mp_str_eq(k, kl, "name") && !mp_str_eq(k, kl, "tier"))
-						rc = mp_skip(c);
-					if (rc != 0)
-						return -1;
-				}
-			}
-		} else if (mp_skip(c) != 0) {
-			return -1;
-		}
+		nd->node = nv.node;
+		nd->running = nv.running;
+		nd->done = nv.done;
+		snprintf(nd->name, sizeof(nd->name), "%.*s", (int)nv.name_len,
+			 nv.name);
+		snprintf(nd->tier, sizeof(nd->tier), "%.*s", (int)nv.tier_len,
+			 nv.tier);
 	}
 	for (char *p = j->name; *p; p++)
 		if ((unsigned char)*p < 0x20) *p = '?';
@@ -374,21 +354,16 @@ jstat_print(const struct jstat *j)
 		printf("    first failure: %s\n", j->error);
 }
 
+/* A request as the gateway forwards one, from credential 0 as admin:
+ * JOB_LIST's nil (@a owner 0) or JOB_STATUS's [owner, job]. */
 static void
 admin_body(struct buf *b, uint64_t owner, uint64_t job)
 {
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint64(&pk, 0);
-	msgpack_pack_uint8(&pk, ROLE_ADMIN);
-	if (owner == 0) {
-		msgpack_pack_nil(&pk);
-	} else {
-		msgpack_pack_array(&pk, 2);
-		msgpack_pack_uint64(&pk, owner);
-		msgpack_pack_uint64(&pk, job);
-	}
+	struct buf body = BUF_INIT;
+	if (owner != 0)
+		jobmsg_job_pack(&body, MSG_JOB_STATUS, owner, job);
+	jobmsg_request_pack(b, 0, ROLE_ADMIN, body.data, (uint32_t)body.len);
+	buf_destroy(&body);
 }
 
 static const char status_usage[] =

@@ -22,18 +22,14 @@ static const char usage[] =
 	"array of objects with the keys name, id, addr, tier, status,\n"
 	"incarnation, load, cores and tags.\n";
 
-static int
-row_str(struct mp_cur *c, char *dst, size_t cap)
+/* A string for display: cut to @a cap bytes with the NUL. */
+static void
+row_text(char *dst, size_t cap, const char *s, uint32_t n)
 {
-	const char *s;
-	uint32_t n;
-	if (mp_read_str(c, &s, &n) != 0)
-		return -1;
 	if (n >= cap)
 		n = (uint32_t)cap - 1; /* display only: truncate */
 	memcpy(dst, s, n);
 	dst[n] = '\0';
-	return 0;
 }
 
 /* The member's gossiped metadata (data/meta.h): what the table shows. */
@@ -59,39 +55,44 @@ row_meta(struct mp_cur *c, struct member_row *r)
 	return 0;
 }
 
+/* mp_read_fields callbacks of a member row: the id as text, the
+ * metadata into the row @a ctx. */
+static int
+row_id(struct mp_cur *v, void *ctx)
+{
+	struct member_row *r = ctx;
+	uint64_t id;
+	if (mp_read_uint(v, &id) != 0)
+		return MIST_EPROTO;
+	snprintf(r->id, sizeof(r->id), "%016" PRIx64, id);
+	return 0;
+}
+
+static int
+row_meta_field(struct mp_cur *v, void *ctx)
+{
+	return row_meta(v, ctx) == 0 ? 0 : MIST_EPROTO;
+}
+
 int
 member_row_read(struct mp_cur *c, struct member_row *r)
 {
-	uint32_t n;
+	const char *name = "", *addr = "", *status = "";
+	uint32_t namelen = 0, addrlen = 0, statuslen = 0;
 	memset(r, 0, sizeof(*r));
-	if (mp_read_map(c, &n) != 0)
+	const struct mp_field f[] = {
+		MP_FN("id", row_id, r, false),
+		MP_STR("name", &name, &namelen, false),
+		MP_STR("addr", &addr, &addrlen, false),
+		MP_STR("status", &status, &statuslen, false),
+		MP_UINT("incarnation", &r->inc, false),
+		MP_FN("meta", row_meta_field, r, false),
+	};
+	if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0)
 		return -1;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		int rc;
-		if (mp_read_str(c, &k, &kl) != 0)
-			return -1;
-		if (mp_str_eq(k, kl, "id")) {
-			uint64_t id;
-			rc = mp_read_uint(c, &id);
-			snprintf(r->id, sizeof(r->id), "%016" PRIx64, id);
-		} else if (mp_str_eq(k, kl, "name")) {
-			rc = row_str(c, r->name, sizeof(r->name));
-		} else if (mp_str_eq(k, kl, "addr")) {
-			rc = row_str(c, r->addr, sizeof(r->addr));
-		} else if (mp_str_eq(k, kl, "status")) {
-			rc = row_str(c, r->status, sizeof(r->status));
-		} else if (mp_str_eq(k, kl, "incarnation")) {
-			rc = mp_read_uint(c, &r->inc);
-		} else if (mp_str_eq(k, kl, "meta")) {
-			rc = row_meta(c, r);
-		} else {
-			rc = mp_skip(c);
-		}
-		if (rc != 0)
-			return -1;
-	}
+	row_text(r->name, sizeof(r->name), name, namelen);
+	row_text(r->addr, sizeof(r->addr), addr, addrlen);
+	row_text(r->status, sizeof(r->status), status, statuslen);
 	return 0;
 }
 

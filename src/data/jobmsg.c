@@ -20,12 +20,6 @@ pk_init(msgpack_packer *pk, struct buf *b)
 }
 
 static void
-pk_str(msgpack_packer *pk, const char *s)
-{
-	msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-static void
 pk_ref(msgpack_packer *pk, struct gref r)
 {
 	msgpack_pack_array(pk, 2);
@@ -224,7 +218,7 @@ jobmsg_task_done_unpack_rest(struct mp_cur *rest, struct jobmsg_task_done *d,
 				return MIST_EPROTO;
 	} else {
 		if (mp_read_str(c, &d->error, &d->error_len) != 0 ||
-		    d->error_len >= EXEC_ERR_MAX)
+		    d->error_len >= JOBS_ERR_MAX)
 			return MIST_EPROTO;
 	}
 	return rd_list(c, &d->nfetched);
@@ -330,7 +324,7 @@ jobmsg_functions_pack(struct buf *b, const char *const *names, uint32_t n)
 	pk_init(&pk, b);
 	msgpack_pack_array(&pk, n);
 	for (uint32_t i = 0; i < n; i++)
-		pk_str(&pk, names[i]);
+		mp_pack_str(&pk, names[i]);
 }
 
 int
@@ -338,7 +332,7 @@ jobmsg_functions_unpack(const uint8_t *p, uint32_t len, uint32_t *n,
 			struct mp_cur *names)
 {
 	mp_cur_init(names, p, len);
-	if (rd_list(names, n) != 0 || *n > EXEC_MAX_FUNCTIONS)
+	if (rd_list(names, n) != 0 || *n > JOBS_MAX_FUNCTIONS)
 		return MIST_EPROTO;
 	return 0;
 }
@@ -347,7 +341,7 @@ int
 jobmsg_functions_next(struct mp_cur *c, const char **name, uint32_t *len)
 {
 	if (mp_read_str(c, name, len) != 0 || *len == 0 ||
-	    *len >= EXEC_NAME_MAX)
+	    *len >= JOBS_FN_NAME_MAX)
 		return MIST_EPROTO;
 	return 0;
 }
@@ -470,7 +464,7 @@ jobmsg_release_pack(struct buf *b, uint64_t owner, uint64_t job,
 	pk_init(&pk, b);
 	pk_job_head(&pk, MSG_JOB_RELEASE, owner, job);
 	msgpack_pack_array(&pk, n);
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; v != NULL && i < n; i++)
 		pk_ref(&pk, v[i]);
 }
 
@@ -504,25 +498,25 @@ jobmsg_create_pack(struct buf *b, const struct jobmsg_create *c)
 	msgpack_pack_map(&pk, (c->name[0] != '\0') + weights + !any +
 				      (c->attempts != 0));
 	if (c->name[0] != '\0') {
-		pk_str(&pk, "name");
-		pk_str(&pk, c->name);
+		mp_pack_str(&pk, "name");
+		mp_pack_str(&pk, c->name);
 	}
 	if (weights) {
-		pk_str(&pk, "weights");
+		mp_pack_str(&pk, "weights");
 		msgpack_pack_array(&pk, 3);
 		msgpack_pack_double(&pk, c->w_time);
 		msgpack_pack_double(&pk, c->w_energy);
 		msgpack_pack_double(&pk, c->w_cost);
 	}
 	if (!any) {
-		pk_str(&pk, "tiers");
+		mp_pack_str(&pk, "tiers");
 		msgpack_pack_array(&pk, ntiers);
 		for (size_t i = 0; i < sizeof(tiers) / sizeof(*tiers); i++)
 			if (c->tiers & (uint32_t)tiers[i])
-				pk_str(&pk, place_tier_name(tiers[i]));
+				mp_pack_str(&pk, place_tier_name(tiers[i]));
 	}
 	if (c->attempts != 0) {
-		pk_str(&pk, "attempts");
+		mp_pack_str(&pk, "attempts");
 		msgpack_pack_uint32(&pk, c->attempts);
 	}
 }
@@ -534,73 +528,108 @@ weight_ok(double w)
 }
 
 int
+jobmsg_create_policy(struct jobmsg_create *c, const char *s, uint32_t len)
+{
+	bool t = mp_str_eq(s, len, "time");
+	bool e = mp_str_eq(s, len, "energy");
+	bool co = mp_str_eq(s, len, "cost");
+	if (!t && !e && !co)
+		return MIST_EINVAL;
+	c->w_time = t;
+	c->w_energy = e;
+	c->w_cost = co;
+	return 0;
+}
+
+/* JOB_CREATE's keys (mp_read_fields callbacks), each applied onto the
+ * struct jobmsg_create @a ctx as it is read: MIST_EPROTO for a wrong
+ * type, MIST_EINVAL for a value out of bounds. */
+static int
+create_name(struct mp_cur *v, void *ctx)
+{
+	struct jobmsg_create *c = ctx;
+	const char *s;
+	uint32_t n;
+	if (mp_read_str(v, &s, &n) != 0)
+		return MIST_EPROTO;
+	if (n >= JOBMSG_NAME_MAX)
+		return MIST_EINVAL;
+	memcpy(c->name, s, n);
+	c->name[n] = '\0';
+	return 0;
+}
+
+static int
+create_policy(struct mp_cur *v, void *ctx)
+{
+	const char *s;
+	uint32_t n;
+	if (mp_read_str(v, &s, &n) != 0)
+		return MIST_EPROTO;
+	return jobmsg_create_policy(ctx, s, n);
+}
+
+static int
+create_weights(struct mp_cur *v, void *ctx)
+{
+	struct jobmsg_create *c = ctx;
+	if (rd_array_of(v, 3) != 0 || mp_read_double(v, &c->w_time) != 0 ||
+	    mp_read_double(v, &c->w_energy) != 0 ||
+	    mp_read_double(v, &c->w_cost) != 0)
+		return MIST_EPROTO;
+	if (!weight_ok(c->w_time) || !weight_ok(c->w_energy) ||
+	    !weight_ok(c->w_cost))
+		return MIST_EINVAL;
+	return 0;
+}
+
+static int
+create_tiers(struct mp_cur *v, void *ctx)
+{
+	struct jobmsg_create *c = ctx;
+	uint32_t n;
+	if (mp_read_array(v, &n) != 0 || n > JOBMSG_MAX_TIERS)
+		return MIST_EPROTO;
+	c->tiers = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *s;
+		uint32_t sl;
+		if (mp_read_str(v, &s, &sl) != 0)
+			return MIST_EPROTO;
+		int tier = place_tier_parse(s, sl);
+		if (tier == 0)
+			return MIST_EINVAL;
+		c->tiers |= (uint32_t)tier;
+	}
+	return c->tiers != 0 ? 0 : MIST_EINVAL;
+}
+
+static int
+create_attempts(struct mp_cur *v, void *ctx)
+{
+	struct jobmsg_create *c = ctx;
+	uint64_t a;
+	if (mp_read_uint(v, &a) != 0)
+		return MIST_EPROTO;
+	if (a < 1 || a > JOBMSG_MAX_ATTEMPTS)
+		return MIST_EINVAL;
+	c->attempts = (uint32_t)a;
+	return 0;
+}
+
+int
 jobmsg_create_unpack(const uint8_t *p, uint32_t len, struct jobmsg_create *c)
 {
+	const struct mp_field f[] = {
+		MP_FN("name", create_name, c, false),
+		MP_FN("policy", create_policy, c, false),
+		MP_FN("weights", create_weights, c, false),
+		MP_FN("tiers", create_tiers, c, false),
+		MP_FN("attempts", create_attempts, c, false),
+	};
 	struct mp_cur cur;
-	uint32_t n;
 	mp_cur_init(&cur, p, len);
-	if (mp_read_map(&cur, &n) != 0)
-		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k, *s;
-		uint32_t kl, sl;
-		if (mp_read_str(&cur, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "name")) {
-			if (mp_read_str(&cur, &s, &sl) != 0)
-				return MIST_EPROTO;
-			if (sl >= JOBMSG_NAME_MAX)
-				return MIST_EINVAL;
-			memcpy(c->name, s, sl);
-			c->name[sl] = '\0';
-		} else if (mp_str_eq(k, kl, "policy")) {
-			if (mp_read_str(&cur, &s, &sl) != 0)
-				return MIST_EPROTO;
-			bool t = mp_str_eq(s, sl, "time");
-			bool e = mp_str_eq(s, sl, "energy");
-			bool co = mp_str_eq(s, sl, "cost");
-			if (!t && !e && !co)
-				return MIST_EINVAL;
-			c->w_time = t;
-			c->w_energy = e;
-			c->w_cost = co;
-		} else if (mp_str_eq(k, kl, "weights")) {
-			if (rd_array_of(&cur, 3) != 0 ||
-			    mp_read_double(&cur, &c->w_time) != 0 ||
-			    mp_read_double(&cur, &c->w_energy) != 0 ||
-			    mp_read_double(&cur, &c->w_cost) != 0)
-				return MIST_EPROTO;
-			if (!weight_ok(c->w_time) || !weight_ok(c->w_energy) ||
-			    !weight_ok(c->w_cost))
-				return MIST_EINVAL;
-		} else if (mp_str_eq(k, kl, "tiers")) {
-			uint32_t nt;
-			if (mp_read_array(&cur, &nt) != 0 ||
-			    nt > JOBMSG_MAX_TIERS)
-				return MIST_EPROTO;
-			c->tiers = 0;
-			for (uint32_t t = 0; t < nt; t++) {
-				if (mp_read_str(&cur, &s, &sl) != 0)
-					return MIST_EPROTO;
-				int tier = place_tier_parse(s, sl);
-				if (tier == 0)
-					return MIST_EINVAL;
-				c->tiers |= (uint32_t)tier;
-			}
-			if (c->tiers == 0)
-				return MIST_EINVAL;
-		} else if (mp_str_eq(k, kl, "attempts")) {
-			uint64_t a;
-			if (mp_read_uint(&cur, &a) != 0)
-				return MIST_EPROTO;
-			if (a < 1 || a > JOBMSG_MAX_ATTEMPTS)
-				return MIST_EINVAL;
-			c->attempts = (uint32_t)a;
-		} else if (mp_skip(&cur) != 0) {
-			return MIST_EPROTO;
-		}
-	}
-	return 0;
+	return mp_read_fields(&cur, f, MP_NFIELDS(f), NULL);
 }
 
 /* ------------------------------------------------------------- JOB_TASKS */
@@ -627,7 +656,7 @@ jobmsg_task_pack(struct buf *b, const struct jobmsg_task *t,
 	msgpack_pack_bin_with_body(&pk, t->args, t->args_len);
 	msgpack_pack_uint32(&pk, t->nout);
 	msgpack_pack_array(&pk, t->nin);
-	for (uint32_t i = 0; i < t->nin; i++)
+	for (uint32_t i = 0; in != NULL && i < t->nin; i++)
 		pk_ref(&pk, in[i]);
 }
 
@@ -692,7 +721,7 @@ jobmsg_wait_reply_pack(struct buf *b, int status, uint64_t size,
 	if (status == 0)
 		msgpack_pack_uint64(&pk, size);
 	else
-		pk_str(&pk, message);
+		mp_pack_str(&pk, message);
 }
 
 int
@@ -721,46 +750,46 @@ jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s)
 	msgpack_packer pk;
 	pk_init(&pk, b);
 	msgpack_pack_map(&pk, s->more_nodes ? 13 : 12);
-	pk_str(&pk, "owner");
+	mp_pack_str(&pk, "owner");
 	msgpack_pack_uint64(&pk, s->owner);
-	pk_str(&pk, "job");
+	mp_pack_str(&pk, "job");
 	msgpack_pack_uint64(&pk, s->job);
-	pk_str(&pk, "name");
-	pk_str(&pk, s->name);
-	pk_str(&pk, "state");
-	pk_str(&pk, s->state);
-	pk_str(&pk, "tasks");
+	mp_pack_str(&pk, "name");
+	mp_pack_str(&pk, s->name);
+	mp_pack_str(&pk, "state");
+	mp_pack_str(&pk, s->state);
+	mp_pack_str(&pk, "tasks");
 	msgpack_pack_uint32(&pk, s->tasks);
-	pk_str(&pk, "waiting");
+	mp_pack_str(&pk, "waiting");
 	msgpack_pack_uint32(&pk, s->waiting);
-	pk_str(&pk, "ready");
+	mp_pack_str(&pk, "ready");
 	msgpack_pack_uint32(&pk, s->ready);
-	pk_str(&pk, "running");
+	mp_pack_str(&pk, "running");
 	msgpack_pack_uint32(&pk, s->running);
-	pk_str(&pk, "done");
+	mp_pack_str(&pk, "done");
 	msgpack_pack_uint32(&pk, s->done);
-	pk_str(&pk, "failed");
+	mp_pack_str(&pk, "failed");
 	msgpack_pack_uint32(&pk, s->failed);
-	pk_str(&pk, "error");
-	pk_str(&pk, s->error);
-	pk_str(&pk, "nodes");
+	mp_pack_str(&pk, "error");
+	mp_pack_str(&pk, s->error);
+	mp_pack_str(&pk, "nodes");
 	msgpack_pack_array(&pk, s->nnodes);
 	for (uint32_t k = 0; k < s->nnodes; k++) {
 		const struct jobmsg_status_node *n = &s->nodes[k];
 		msgpack_pack_map(&pk, 5);
-		pk_str(&pk, "node");
+		mp_pack_str(&pk, "node");
 		msgpack_pack_uint64(&pk, n->node);
-		pk_str(&pk, "name");
-		pk_str(&pk, n->name);
-		pk_str(&pk, "tier");
-		pk_str(&pk, n->tier);
-		pk_str(&pk, "running");
+		mp_pack_str(&pk, "name");
+		mp_pack_str(&pk, n->name);
+		mp_pack_str(&pk, "tier");
+		mp_pack_str(&pk, n->tier);
+		mp_pack_str(&pk, "running");
 		msgpack_pack_uint32(&pk, n->running);
-		pk_str(&pk, "done");
+		mp_pack_str(&pk, "done");
 		msgpack_pack_uint32(&pk, n->done);
 	}
 	if (s->more_nodes) {
-		pk_str(&pk, "more_nodes");
+		mp_pack_str(&pk, "more_nodes");
 		msgpack_pack_uint32(&pk, s->more_nodes);
 	}
 }
@@ -773,80 +802,59 @@ jobmsg_list_pack(struct buf *b, uint32_t n)
 	msgpack_pack_array(&pk, n);
 }
 
+/* mp_read_fields callbacks of the status map: a u32, and the nodes'
+ * list, walked later (jobmsg_status_next_node) and only bounded now. */
+static int
+field_u32(struct mp_cur *v, void *ctx)
+{
+	return rd_u32(v, ctx);
+}
+
+static int
+status_nodes(struct mp_cur *v, void *ctx)
+{
+	struct jobmsg_status_view *s = ctx;
+	if (rd_list(v, &s->nnodes) != 0 ||
+	    s->nnodes > JOBMSG_STATUS_MAX_NODES)
+		return MIST_EPROTO;
+	s->nodes = *v; /* the elements: exactly the list's bytes */
+	return 0;
+}
+
 int
 jobmsg_status_read(struct mp_cur *c, struct jobmsg_status_view *v)
 {
-	uint32_t n;
 	memset(v, 0, sizeof(*v));
 	v->name = v->state = v->error = "";
-	if (mp_read_map(c, &n) != 0)
-		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		if (mp_read_str(c, &k, &kl) != 0)
-			return MIST_EPROTO;
-		uint64_t *u = mp_str_eq(k, kl, "owner") ? &v->owner
-			: mp_str_eq(k, kl, "job") ? &v->job
-			: mp_str_eq(k, kl, "tasks") ? &v->tasks
-			: mp_str_eq(k, kl, "waiting") ? &v->waiting
-			: mp_str_eq(k, kl, "ready") ? &v->ready
-			: mp_str_eq(k, kl, "running") ? &v->running
-			: mp_str_eq(k, kl, "done") ? &v->done
-			: mp_str_eq(k, kl, "failed") ? &v->failed : NULL;
-		int rc;
-		if (u) {
-			rc = mp_read_uint(c, u);
-		} else if (mp_str_eq(k, kl, "name")) {
-			rc = mp_read_str(c, &v->name, &v->name_len);
-		} else if (mp_str_eq(k, kl, "state")) {
-			rc = mp_read_str(c, &v->state, &v->state_len);
-		} else if (mp_str_eq(k, kl, "error")) {
-			rc = mp_read_str(c, &v->error, &v->error_len);
-		} else if (mp_str_eq(k, kl, "more_nodes")) {
-			rc = rd_u32(c, &v->more_nodes);
-		} else if (mp_str_eq(k, kl, "nodes")) {
-			rc = rd_list(c, &v->nnodes);
-			v->nodes = *c; /* walked later; skipped now */
-			for (uint32_t x = 0; rc == 0 && x < v->nnodes; x++)
-				rc = mp_skip(c);
-		} else {
-			rc = mp_skip(c);
-		}
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
-	return 0;
+	const struct mp_field f[] = {
+		MP_UINT("owner", &v->owner, false),
+		MP_UINT("job", &v->job, false),
+		MP_STR("name", &v->name, &v->name_len, false),
+		MP_STR("state", &v->state, &v->state_len, false),
+		MP_UINT("tasks", &v->tasks, false),
+		MP_UINT("waiting", &v->waiting, false),
+		MP_UINT("ready", &v->ready, false),
+		MP_UINT("running", &v->running, false),
+		MP_UINT("done", &v->done, false),
+		MP_UINT("failed", &v->failed, false),
+		MP_STR("error", &v->error, &v->error_len, false),
+		MP_FN("nodes", status_nodes, v, false),
+		MP_FN("more_nodes", field_u32, &v->more_nodes, false),
+	};
+	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
 }
 
 int
 jobmsg_status_next_node(struct mp_cur *c, struct jobmsg_status_node_view *n)
 {
-	uint32_t m;
 	memset(n, 0, sizeof(*n));
 	n->name = n->tier = "";
-	if (mp_read_map(c, &m) != 0)
-		return MIST_EPROTO;
-	for (uint32_t f = 0; f < m; f++) {
-		const char *k;
-		uint32_t kl;
-		int rc;
-		if (mp_read_str(c, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "node"))
-			rc = mp_read_uint(c, &n->node);
-		else if (mp_str_eq(k, kl, "running"))
-			rc = mp_read_uint(c, &n->running);
-		else if (mp_str_eq(k, kl, "done"))
-			rc = mp_read_uint(c, &n->done);
-		else if (mp_str_eq(k, kl, "name"))
-			rc = mp_read_str(c, &n->name, &n->name_len);
-		else if (mp_str_eq(k, kl, "tier"))
-			rc = mp_read_str(c, &n->tier, &n->tier_len);
-		else
-			rc = mp_skip(c);
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
-	return 0;
+	const struct mp_field f[] = {
+		MP_UINT("node", &n->node, false),
+		MP_STR("name", &n->name, &n->name_len, false),
+		MP_STR("tier", &n->tier, &n->tier_len, false),
+		MP_UINT("running", &n->running, false),
+		MP_UINT("done", &n->done, false),
+	};
+	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
 }

@@ -17,14 +17,20 @@
  *               encode: function/function.h)
  *
  * All bodies are msgpack.  Decoders take bytes from the network: every
- * count, length and number is checked against the bounds of data/jobs.h
- * before use, and strings and binaries are returned as pointers into the
+ * count, length and number is checked against the bounds of
+ * data/jobs_proto.h before use, and strings and binaries are returned as pointers into the
  * body (valid as long as the message).  Variable-length lists are read
  * one element at a time from a cursor (jobmsg_*_next()), so no decoder
  * allocates and none has a cap of its own.  Every decoder returns 0 or
  * MIST_EPROTO (a malformed body) unless it says otherwise.
  *
  * Encoders append to a struct buf; the caller owns it.
+ *
+ * Both ends link this file: the agent's job actors and libmist (the
+ * client's requests and the replies it reads).  So it includes no
+ * executor, loop or store header -- only data/jobs_proto.h for the
+ * bounds, data/graph.h and data/place.h for plain types -- and libmist
+ * stays free of libuv and LMDB (tests/install checks).
  */
 #ifndef MIST_DATA_JOBMSG_H_INCLUDED
 #define MIST_DATA_JOBMSG_H_INCLUDED
@@ -33,7 +39,7 @@
 #include <stdint.h>
 
 #include "data/graph.h"
-#include "data/jobs.h"
+#include "data/jobs_proto.h"
 #include "net/mp.h"
 #include "util/buf.h"
 
@@ -96,6 +102,7 @@ int jobmsg_task_run_next_input(struct mp_cur *c, struct jobmsg_input *in);
  *           | [task u32, out u32, [holder u64...]] MIST_ENOTFOUND: this
  *                                                 input could not be had
  *           | message str                         otherwise: why it failed
+ *                                                 (< JOBS_ERR_MAX bytes)
  *   fetched = [task u32, out u32]: inputs this node copied for the
  *             attempt (it holds them now)
  *
@@ -195,7 +202,7 @@ int jobmsg_value_free_unpack(const uint8_t *p, uint32_t len,
  * local only, the executor pool -> ACTOR_DATA: the functions this node's
  * executors offer (after the first executor's hello).
  *
- *   [name str...]    <= EXEC_MAX_FUNCTIONS names, each 1..EXEC_NAME_MAX-1
+ *   [name str...]    <= JOBS_MAX_FUNCTIONS names, each 1..JOBS_FN_NAME_MAX-1
  */
 void jobmsg_functions_pack(struct buf *b, const char *const *names,
 			   uint32_t n);
@@ -254,7 +261,8 @@ int jobmsg_wait_unpack(struct mp_cur *rest, struct gref *v);
 void jobmsg_read_pack(struct buf *b, uint64_t owner, uint64_t job,
 		      struct gref v, uint64_t off);
 int jobmsg_read_unpack(struct mp_cur *rest, struct gref *v, uint64_t *off);
-/** JOB_RELEASE: @a n refs follow (jobmsg_ref_next). */
+/** JOB_RELEASE: @a n refs follow (jobmsg_ref_next).  @a v NULL: the
+ * caller appends the @a n refs itself (jobmsg_ref_pack). */
 void jobmsg_release_pack(struct buf *b, uint64_t owner, uint64_t job,
 			 const struct gref *v, uint32_t n);
 int jobmsg_release_unpack(struct mp_cur *rest, uint32_t *n);
@@ -279,12 +287,20 @@ struct jobmsg_create {
 
 /** The defaults: no name, the "time" policy, any tier, attempts 0. */
 void jobmsg_create_init(struct jobmsg_create *c);
-/** Packs what differs from the defaults (as libmist does). */
+/** Packs what differs from the defaults: a name, the weights, the tiers,
+ * the attempts.  libmist sends its policy so, a named objective as the
+ * weights it names (jobmsg_create_policy); "policy" is for other clients. */
 void jobmsg_create_pack(struct buf *b, const struct jobmsg_create *c);
-/** Applies the keys in order onto @a c (jobmsg_create_init first; a
- * later key overrides an earlier one).  0, MIST_EPROTO (malformed) or
- * MIST_EINVAL (an unknown policy or tier, a weight, an attempt count or
- * a name out of bounds). */
+/** The weights of policy @a s ("time", "energy", "cost") into @a c; 0 or
+ * MIST_EINVAL (another name: @a c untouched). */
+int jobmsg_create_policy(struct jobmsg_create *c, const char *s,
+			 uint32_t len);
+/** Applies the keys onto @a c in wire order (jobmsg_create_init first):
+ * "policy" and "weights" both set the weights, the later one wins.  The
+ * map is read by mp_read_fields (net/mp.h): a key twice or of the wrong
+ * type refuses it.  0, MIST_EPROTO (malformed) or MIST_EINVAL (an
+ * unknown policy or tier, a weight, an attempt count or a name out of
+ * bounds). */
 int jobmsg_create_unpack(const uint8_t *p, uint32_t len,
 			 struct jobmsg_create *c);
 
@@ -302,6 +318,8 @@ struct jobmsg_task {
 /** [owner, job, first, [ then @a n jobmsg_task_pack() follow. */
 void jobmsg_tasks_pack(struct buf *b, uint64_t owner, uint64_t job,
 		       uint32_t first, uint32_t n);
+/** One task and its t->nin inputs from @a in; @a in NULL: the caller
+ * appends the t->nin refs itself (jobmsg_ref_pack). */
 void jobmsg_task_pack(struct buf *b, const struct jobmsg_task *t,
 		      const struct gref *in);
 /** The batch at @a p (after owner and job): @a n tasks from @a tasks. */
@@ -360,8 +378,11 @@ void jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s);
 /** JOB_LIST: an array of @a n status maps follows. */
 void jobmsg_list_pack(struct buf *b, uint32_t n);
 
-/** A status map decoded: strings point into the body (with lengths);
- * the nodes are read from @a nodes with jobmsg_status_next_node(). */
+/** A status map decoded (mp_read_fields' rules, net/mp.h: a key twice or
+ * of the wrong type refuses it; a missing one is 0 or ""): strings point
+ * into the body (with lengths); the nnodes nodes, at most
+ * JOBMSG_STATUS_MAX_NODES, are read from @a nodes with
+ * jobmsg_status_next_node(). */
 struct jobmsg_status_view {
 	uint64_t owner, job;
 	const char *name, *state, *error;

@@ -1,11 +1,15 @@
 /*
  * jobs_proto.h -- what the job protocol fixes for both of its ends: the
- * credential roles, the chunk a value travels in, the largest value and
- * the most inputs of a task.
+ * credential roles, the chunk a value travels in, the largest value, the
+ * most inputs and outputs of a task, and the longest function name and
+ * failure message.
  *
- * The client library (client/mist.c) and the agent's job actors
- * (data/jobs.h includes this header) read the same numbers.  It includes
- * nothing: libmist, which links neither libuv nor LMDB, can include it.
+ * The client library (client/mist.c), the job codec (data/jobmsg.c, in
+ * libmist too) and the agent's job actors (data/jobs.h includes this
+ * header) read the same numbers.  It includes nothing: libmist, which
+ * links neither libuv nor LMDB, can include it.  Four of the bounds are
+ * the executors' (exec/exec.h defends them, and libmist does not include
+ * it); data/jobs.h checks at compile time that each pair still agrees.
  */
 #ifndef MIST_DATA_JOBS_PROTO_H_INCLUDED
 #define MIST_DATA_JOBS_PROTO_H_INCLUDED
@@ -36,5 +40,17 @@ enum job_role { ROLE_SUBMIT = 1, ROLE_ADMIN = 2 };
  * of tasks, which also spreads the work.
  */
 #define JOBS_MAX_INPUTS 4096
+/** Outputs of a task at most: an attempt's outputs come back from one
+ * executor (EXEC_MAX_OUTPUTS, defended in exec/exec.h). */
+#define JOBS_MAX_OUTPUTS 1024
+/** Longest function name, NUL included: a name an executor may offer
+ * (EXEC_NAME_MAX); a task naming a longer one could never run. */
+#define JOBS_FN_NAME_MAX 64
+/** Longest failure message of a function, NUL included (EXEC_ERR_MAX):
+ * TASK_DONE refuses a longer one. */
+#define JOBS_ERR_MAX 1024
+/** Functions one node's executors may offer (EXEC_MAX_FUNCTIONS): the
+ * bound of the pool's EXEC_FUNCTIONS list. */
+#define JOBS_MAX_FUNCTIONS 256
 
 #endif

@@ -19,12 +19,6 @@ meta_init(struct meta *m)
 	m->speed = 1.0;
 }
 
-static void
-pack_cstr(msgpack_packer *pk, const char *s)
-{
-	msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
 int
 meta_encode(const struct meta *m, struct buf *out)
 {
@@ -32,29 +26,29 @@ meta_encode(const struct meta *m, struct buf *out)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, out, buf_msgpack_write);
 	msgpack_pack_map(&pk, META_KEYS);
-	pack_cstr(&pk, "gateway");
-	pack_cstr(&pk, m->gateway);
-	pack_cstr(&pk, "tier");
-	pack_cstr(&pk, m->tier);
-	pack_cstr(&pk, "cores");
+	mp_pack_str(&pk, "gateway");
+	mp_pack_str(&pk, m->gateway);
+	mp_pack_str(&pk, "tier");
+	mp_pack_str(&pk, m->tier);
+	mp_pack_str(&pk, "cores");
 	msgpack_pack_uint32(&pk, m->cores);
-	pack_cstr(&pk, "speed");
+	mp_pack_str(&pk, "speed");
 	msgpack_pack_double(&pk, m->speed);
-	pack_cstr(&pk, "power");
+	mp_pack_str(&pk, "power");
 	msgpack_pack_double(&pk, m->power);
-	pack_cstr(&pk, "price");
+	mp_pack_str(&pk, "price");
 	msgpack_pack_double(&pk, m->price);
-	pack_cstr(&pk, "load");
+	mp_pack_str(&pk, "load");
 	msgpack_pack_double(&pk, m->load);
-	pack_cstr(&pk, "functions");
+	mp_pack_str(&pk, "functions");
 	msgpack_pack_array(&pk, m->nfunctions);
 	for (uint32_t i = 0; i < m->nfunctions; i++)
-		pack_cstr(&pk, m->functions[i]);
-	pack_cstr(&pk, "tags");
+		mp_pack_str(&pk, m->functions[i]);
+	mp_pack_str(&pk, "tags");
 	msgpack_pack_map(&pk, m->ntags);
 	for (uint32_t i = 0; i < m->ntags; i++) {
-		pack_cstr(&pk, m->tags[i][0]);
-		pack_cstr(&pk, m->tags[i][1]);
+		mp_pack_str(&pk, m->tags[i][0]);
+		mp_pack_str(&pk, m->tags[i][1]);
 	}
 	return out->len - start <= META_MAX_BYTES ? 0 : MIST_E2BIG;
 }
@@ -72,9 +66,12 @@ read_cstr(struct mp_cur *c, char *dst, size_t cap)
 	return 0;
 }
 
+/* The values of "functions" and "tags" (mp_read_fields callbacks, as
+ * those below: @a ctx is the struct meta). */
 static int
-read_functions(struct mp_cur *c, struct meta *m)
+read_functions(struct mp_cur *c, void *ctx)
 {
+	struct meta *m = ctx;
 	uint32_t n;
 	if (mp_read_array(c, &n) != 0 || n > META_MAX_FUNCTIONS)
 		return MIST_EPROTO;
@@ -87,8 +84,9 @@ read_functions(struct mp_cur *c, struct meta *m)
 }
 
 static int
-read_tags(struct mp_cur *c, struct meta *m)
+read_tags(struct mp_cur *c, void *ctx)
 {
+	struct meta *m = ctx;
 	uint32_t n;
 	if (mp_read_map(c, &n) != 0 || n > META_MAX_TAGS)
 		return MIST_EPROTO;
@@ -100,48 +98,47 @@ read_tags(struct mp_cur *c, struct meta *m)
 	return 0;
 }
 
+static int
+read_gateway(struct mp_cur *c, void *ctx)
+{
+	struct meta *m = ctx;
+	return read_cstr(c, m->gateway, sizeof(m->gateway));
+}
+
+static int
+read_tier(struct mp_cur *c, void *ctx)
+{
+	struct meta *m = ctx;
+	return read_cstr(c, m->tier, sizeof(m->tier));
+}
+
+/* "cores": @a ctx is the uint32_t. */
+static int
+read_u32(struct mp_cur *c, void *ctx)
+{
+	uint64_t u;
+	if (mp_read_uint(c, &u) != 0 || u > UINT32_MAX)
+		return MIST_EPROTO;
+	*(uint32_t *)ctx = (uint32_t)u;
+	return 0;
+}
+
 int
 meta_read(struct mp_cur *c, struct meta *m)
 {
-	uint32_t n;
-	if (mp_read_map(c, &n) != 0)
-		return MIST_EPROTO;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *k;
-		uint32_t kl;
-		uint64_t u;
-		int rc;
-		if (mp_read_str(c, &k, &kl) != 0)
-			return MIST_EPROTO;
-		if (mp_str_eq(k, kl, "gateway")) {
-			rc = read_cstr(c, m->gateway, sizeof(m->gateway));
-		} else if (mp_str_eq(k, kl, "tier")) {
-			rc = read_cstr(c, m->tier, sizeof(m->tier));
-		} else if (mp_str_eq(k, kl, "cores")) {
-			rc = mp_read_uint(c, &u);
-			if (rc == 0 && u > UINT32_MAX)
-				rc = MIST_EPROTO;
-			else if (rc == 0)
-				m->cores = (uint32_t)u;
-		} else if (mp_str_eq(k, kl, "speed")) {
-			rc = mp_read_double(c, &m->speed);
-		} else if (mp_str_eq(k, kl, "power")) {
-			rc = mp_read_double(c, &m->power);
-		} else if (mp_str_eq(k, kl, "price")) {
-			rc = mp_read_double(c, &m->price);
-		} else if (mp_str_eq(k, kl, "load")) {
-			rc = mp_read_double(c, &m->load);
-		} else if (mp_str_eq(k, kl, "functions")) {
-			rc = read_functions(c, m);
-		} else if (mp_str_eq(k, kl, "tags")) {
-			rc = read_tags(c, m);
-		} else {
-			rc = mp_skip(c); /* a newer agent's key */
-		}
-		if (rc != 0)
-			return MIST_EPROTO;
-	}
-	return 0;
+	/* unknown keys: a newer agent's, skipped */
+	const struct mp_field f[] = {
+		MP_FN("gateway", read_gateway, m, false),
+		MP_FN("tier", read_tier, m, false),
+		MP_FN("cores", read_u32, &m->cores, false),
+		MP_DOUBLE("speed", &m->speed, false),
+		MP_DOUBLE("power", &m->power, false),
+		MP_DOUBLE("price", &m->price, false),
+		MP_DOUBLE("load", &m->load, false),
+		MP_FN("functions", read_functions, m, false),
+		MP_FN("tags", read_tags, m, false),
+	};
+	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
 }
 
 int

@@ -22,10 +22,12 @@
  *   | "tags"      | {str: str}  free-form operator labels (--tag K=V)       |
  *   +-------------+-------------------------------------------------------+
  *
- * A reader skips keys it does not know (newer agents may add some) and
- * takes a missing key as its default (meta_init()).  Every string and
- * count is bounded below; a map that breaks a bound is refused whole
- * (MIST_EPROTO), never cut -- only an agent that is not ours writes one.
+ * A reader skips keys it does not know (newer agents may add some),
+ * refuses a known key twice or of the wrong type (mp_read_fields' rules,
+ * net/mp.h) and takes a missing key as its default (meta_init()).  Every
+ * string and count is bounded below; a map that breaks a bound is refused
+ * whole (MIST_EPROTO), never cut -- only an agent that is not ours writes
+ * one.
  *
  * Ownership: struct meta is plain caller storage; decoding copies every
  * string into it, so it does not point into the input.

@@ -10,30 +10,10 @@
 
 #include <math.h> /* INFINITY: a constant, no libm */
 #include <stdbool.h>
-#include <string.h>
 
 /* Scores within 1 % are a tie: the forecasts are estimates, and a tie
  * lets data locality and queue length decide instead of noise. */
 #define PLACE_TIE 0.01
-
-int
-place_tier_parse(const char *s, uint32_t len)
-{
-	if (len == 3 && memcmp(s, "fog", 3) == 0)
-		return TIER_FOG;
-	if (len == 4 && memcmp(s, "edge", 4) == 0)
-		return TIER_EDGE;
-	if (len == 5 && memcmp(s, "cloud", 5) == 0)
-		return TIER_CLOUD;
-	return 0;
-}
-
-const char *
-place_tier_name(int tier)
-{
-	return tier == TIER_FOG ? "fog" : tier == TIER_EDGE ? "edge"
-	       : tier == TIER_CLOUD ? "cloud" : "?";
-}
 
 static double
 ratio(double x, double min)

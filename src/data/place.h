@@ -27,12 +27,36 @@
 #define MIST_DATA_PLACE_H_INCLUDED
 
 #include <stdint.h>
+#include <string.h>
 
 enum place_tier { TIER_FOG = 1, TIER_EDGE = 2, TIER_CLOUD = 4, TIER_ANY = 7 };
 
+/*
+ * The tiers' names, as the wire spells them (JOB_CREATE's "tiers", a
+ * node's metadata, JOB_STATUS).  Inline: the job codec (data/jobmsg.c)
+ * speaks them in libmist, which links no placement engine.
+ */
+
 /** "fog", "edge", "cloud" -> the bit; 0 if unknown. */
-int place_tier_parse(const char *s, uint32_t len);
-const char *place_tier_name(int tier);
+static inline int
+place_tier_parse(const char *s, uint32_t len)
+{
+	if (len == 3 && memcmp(s, "fog", 3) == 0)
+		return TIER_FOG;
+	if (len == 4 && memcmp(s, "edge", 4) == 0)
+		return TIER_EDGE;
+	if (len == 5 && memcmp(s, "cloud", 5) == 0)
+		return TIER_CLOUD;
+	return 0;
+}
+
+/** The name of one tier bit; "?" for anything else. */
+static inline const char *
+place_tier_name(int tier)
+{
+	return tier == TIER_FOG ? "fog" : tier == TIER_EDGE ? "edge"
+	       : tier == TIER_CLOUD ? "cloud" : "?";
+}
 
 struct place_policy {
 	double w_time, w_energy, w_cost;

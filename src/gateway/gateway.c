@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "gateway/gateway.h"
+#include "data/jobmsg.h"
 #include "data/jobs.h"
 #include "gateway/creds.h"
 #include "gateway/native.h"
@@ -17,7 +18,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#include <msgpack.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,12 +123,12 @@ gw_request(void *ctx, struct msg *m)
 	uint64_t owner = g->actor->sys->node;
 	if (!type_allowed(m->type, role)) {
 		status = MIST_EPERM;
-	} else if (m->type != MSG_JOB_CREATE && m->type != MSG_JOB_LIST) {
-		struct mp_cur cur;
-		uint32_t n;
-		mp_cur_init(&cur, m->body, m->len);
-		if (mp_read_array(&cur, &n) != 0 || n < 2 ||
-		    mp_read_uint(&cur, &owner) != 0 || owner == 0)
+	} else if (jobmsg_job_arity(m->type) != 0) {
+		/* [owner, job, ...]: forwarded to the owner, so checked here */
+		uint64_t job;
+		struct mp_cur rest;
+		if (jobmsg_job_unpack(m->type, m->body, m->len, &owner, &job,
+				      &rest) != 0 || owner == 0)
 			status = MIST_EPROTO;
 	}
 	if (status != 0) {
@@ -138,12 +138,7 @@ gw_request(void *ctx, struct msg *m)
 		return 0;
 	}
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint64(&pk, c->cred);
-	msgpack_pack_uint8(&pk, role);
-	buf_append(&b, m->body, m->len);
+	jobmsg_request_pack(&b, c->cred, role, m->body, m->len);
 	struct actor_ref to = {owner, ACTOR_DATA};
 	if (m->flags & MSG_F_REQUEST) {
 		uint64_t now = actor_sys_now(g->actor->sys);

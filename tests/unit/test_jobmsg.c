@@ -409,17 +409,28 @@ Test(jobmsg, a_policy_is_checked_key_by_key)
 	msgpack_pack_double(&pk, 0);
 	msgpack_pack_double(&pk, 0);
 	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), MIST_EINVAL);
-	/* a later key overrides an earlier one */
+	/* keys apply in order: the later of policy and weights wins */
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 2);
+	pk_str(&pk, "policy");
+	pk_str(&pk, "energy");
+	pk_str(&pk, "weights");
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_double(&pk, 0);
+	msgpack_pack_double(&pk, 0);
+	msgpack_pack_double(&pk, 1);
+	jobmsg_create_init(&back);
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_float_eq(back.w_energy, 0, 1e-9);
+	cr_assert_float_eq(back.w_cost, 1, 1e-9);
+	/* a key twice is refused, as in every map (net/mp.h) */
 	buf_reset(&b);
 	msgpack_pack_map(&pk, 2);
 	pk_str(&pk, "policy");
 	pk_str(&pk, "energy");
 	pk_str(&pk, "policy");
 	pk_str(&pk, "cost");
-	jobmsg_create_init(&back);
-	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), 0);
-	cr_assert_float_eq(back.w_energy, 0, 1e-9);
-	cr_assert_float_eq(back.w_cost, 1, 1e-9);
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), MIST_EPROTO);
 	buf_destroy(&b);
 }
 
