@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
-#include <msgpack.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>

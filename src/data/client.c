@@ -6,7 +6,7 @@
  * A job answers to the credential that created it, and to admins.  A
  * batch of tasks is taken whole or not at all, and journalled as it came;
  * a retried batch the owner already has is acknowledged again.  JOB_WAIT
- * parks until the value exists or cannot (job_wake answers), or until its
+ * parks until the value exists or cannot (client_wake answers), or until its
  * deadline (the tick drops it: the client has timed out).
  */
 #include "config.h"
@@ -22,7 +22,7 @@
 
 /* Answers the waiters whose value is settled. */
 void
-job_wake(struct data *d, struct job *j)
+client_wake(struct data *d, struct job *j)
 {
 	uint32_t keep = 0;
 	for (uint32_t i = 0; i < j->nwaiters; i++) {
@@ -51,7 +51,7 @@ job_wake(struct data *d, struct job *j)
 }
 
 void
-job_expire_waiters(struct job *j, uint64_t now)
+client_expire_waiters(struct job *j, uint64_t now)
 {
 	uint32_t keep = 0;
 	for (uint32_t i = 0; i < j->nwaiters; i++)
@@ -83,13 +83,13 @@ job_wait(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 	w->req = data_req_copy(m);
 	w->deadline = m->deadline;
 	w->v = r;
-	job_wake(d, j);
+	client_wake(d, j);
 }
 
 /* ----------------------------------------------------- creating, tasks */
 
 int
-job_apply_create(struct job *j, const uint8_t *body, uint32_t len)
+client_apply_create(struct job *j, const uint8_t *body, uint32_t len)
 {
 	struct jobmsg_create c;
 	jobmsg_create_init(&c);
@@ -113,7 +113,7 @@ job_apply_create(struct job *j, const uint8_t *body, uint32_t len)
  * already held (a retry), nothing added.
  */
 int
-add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
+client_add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 {
 	struct mp_cur c;
 	uint32_t n;
@@ -138,7 +138,7 @@ add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
 		if ((rc = jobmsg_task_next(&c, &t, in)) != 0)
 			break;
-		int fn = job_fn_intern(d, j, t.fn, t.fn_len);
+		int fn = names_job_intern(d, j, t.fn, t.fn_len);
 		if (fn < 0) {
 			rc = fn;
 			break;
@@ -183,37 +183,45 @@ job_status_pack(struct data *d, struct job *j, struct buf *b)
 		if (j->g.tasks[i - 1].state == G_FAILED &&
 		    j->g.tasks[i - 1].error)
 			s.error = j->g.tasks[i - 1].error;
-	/* per node, in order of first appearance: running and done tasks */
+	/* per node, in order of first appearance: running and done tasks.
+	 * A scan of the few nodes so far (the last one first: tasks come in
+	 * runs) is cheaper than a hash per task -- this walks every task; the
+	 * nodes past the cap are only counted, in a map made when needed. */
 	struct jobmsg_status_node per[JOBMSG_STATUS_MAX_NODES];
-	struct map seen; /* node -> index + 1 into per, or 0 past the cap */
-	map_init(&seen, 7);
-	uint32_t np = 0, more = 0;
+	struct map extra; /* nodes past the cap, counted once each */
+	bool have_extra = false;
+	uint32_t np = 0, more = 0, last = 0;
 	for (uint32_t i = 0; i < j->g.ntasks; i++) {
 		struct gtask *t = &j->g.tasks[i];
 		if (t->state != G_RUNNING && t->state != G_DONE)
 			continue;
-		uintptr_t k = (uintptr_t)map_get(&seen, t->node);
-		if (k == 0) {
-			if (np == JOBMSG_STATUS_MAX_NODES) {
-				more++; /* counted, not named */
-				map_put(&seen, t->node, (void *)UINTPTR_MAX);
-				continue;
+		uint32_t k = last;
+		if (k >= np || per[k].node != t->node)
+			for (k = 0; k < np && per[k].node != t->node; k++)
+				;
+		if (k == np && np == JOBMSG_STATUS_MAX_NODES) {
+			if (!have_extra) {
+				map_init(&extra, 7);
+				have_extra = true;
 			}
+			if (map_put(&extra, t->node, &extra) == NULL)
+				more++;
+			continue;
+		}
+		if (k == np) {
 			struct nodeinfo *ni = map_get(&d->nodes, t->node);
-			per[np] = (struct jobmsg_status_node){
+			per[np++] = (struct jobmsg_status_node){
 				t->node, ni ? ni->name : "?",
 				place_tier_name(ni ? ni->tier : 0), 0, 0};
-			k = ++np;
-			map_put(&seen, t->node, (void *)k);
 		}
-		if (k == UINTPTR_MAX)
-			continue;
+		last = k;
 		if (t->state == G_RUNNING)
-			per[k - 1].running++;
+			per[k].running++;
 		else
-			per[k - 1].done++;
+			per[k].done++;
 	}
-	map_destroy(&seen);
+	if (have_extra)
+		map_destroy(&extra);
 	s.nnodes = np;
 	s.nodes = per;
 	s.more_nodes = more;
@@ -267,13 +275,13 @@ job_cancel(struct data *d, struct job *j)
 }
 
 static void
-create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
+client_create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 {
 	uint64_t id = d->boot << 32 | ++d->next_job;
-	struct job *j = job_new(d, id, rq->cred);
-	int rc = job_apply_create(j, rq->body, rq->len);
+	struct job *j = data_job_new(d, id, rq->cred);
+	int rc = client_apply_create(j, rq->body, rq->len);
 	if (rc != 0) {
-		job_delete(d, j);
+		data_job_delete(d, j);
 		actor_reply_error(d->actor, m, rc);
 		return;
 	}
@@ -282,11 +290,11 @@ create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 }
 
 static void
-tasks(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
+client_tasks(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 {
 	const uint8_t *batch = c->p;
 	uint32_t blen = (uint32_t)mp_cur_left(c);
-	int rc = add_tasks(d, j, batch, blen);
+	int rc = client_add_tasks(d, j, batch, blen);
 	if (rc < 0) {
 		actor_reply_error(d->actor, m, rc);
 		return;
@@ -294,12 +302,12 @@ tasks(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 	if (rc == 0)
 		journal_put(d, j->id, 'B', j->tseq++, batch, blen);
 	reply_ids(d, m, MSG_JOB_TASKS, j->id, j->g.ntasks);
-	job_dispatch(d, j);
-	job_wake(d, j);
+	dispatch_job(d, j);
+	client_wake(d, j);
 }
 
 static void
-release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
+client_release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 {
 	uint32_t nv;
 	struct gref r;
@@ -315,7 +323,7 @@ release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 }
 
 static void
-list(struct data *d, struct msg *m, const struct jobmsg_request *rq)
+client_list(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 {
 	if (rq->role != ROLE_ADMIN) {
 		actor_reply_error(d->actor, m, MIST_EPERM);
@@ -354,13 +362,13 @@ client_request(struct data *d, struct msg *m)
 	}
 	switch (m->type) {
 	case MSG_JOB_CREATE:
-		create(d, m, &rq);
+		client_create(d, m, &rq);
 		break;
 	case MSG_JOB_ATTACH:
 		reply_ids(d, m, MSG_JOB_ATTACH, j->id, j->g.ntasks);
 		break;
 	case MSG_JOB_TASKS:
-		tasks(d, m, j, &c);
+		client_tasks(d, m, j, &c);
 		break;
 	case MSG_JOB_WAIT:
 		job_wait(d, m, j, &c);
@@ -371,7 +379,7 @@ client_request(struct data *d, struct msg *m)
 		if (jobmsg_read_unpack(&c, &r, &off) != 0)
 			actor_reply_error(d->actor, m, MIST_EPROTO);
 		else
-			job_read(d, m, j, r, off);
+			values_read(d, m, j, r, off);
 		break;
 	}
 	case MSG_JOB_STATUS: {
@@ -384,20 +392,20 @@ client_request(struct data *d, struct msg *m)
 	case MSG_JOB_CANCEL:
 	case MSG_JOB_CLOSE:
 		job_cancel(d, j);
-		job_wake(d, j);
-		job_free_values(d, j);
+		client_wake(d, j);
+		values_free_job(d, j);
 		if (m->type == MSG_JOB_CLOSE) {
 			journal_drop(d, j);
-			job_delete(d, j);
+			data_job_delete(d, j);
 		}
 		actor_reply(d->actor, m, m->type, NULL, 0);
 		dispatch_all(d);
 		break;
 	case MSG_JOB_RELEASE:
-		release(d, m, j, &c);
+		client_release(d, m, j, &c);
 		break;
 	case MSG_JOB_LIST:
-		list(d, m, &rq);
+		client_list(d, m, &rq);
 		break;
 	}
 }

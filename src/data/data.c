@@ -76,7 +76,7 @@ data_req_copy(const struct msg *m)
 /* ------------------------------------------------------------- jobs */
 
 struct job *
-job_new(struct data *d, uint64_t id, uint64_t cred)
+data_job_new(struct data *d, uint64_t id, uint64_t cred)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 	j->id = id;
@@ -85,7 +85,7 @@ job_new(struct data *d, uint64_t id, uint64_t cred)
 	j->pol = (struct place_policy){1, 0, 0, TIER_ANY};
 	graph_init(&j->g, d->cfg.max_failures, d->cfg.max_losses);
 	j->g.attempt_base = (uint32_t)(d->boot & 0xffff) << 16;
-	j->g.on_free = value_free_cb;
+	j->g.on_free = values_free_cb;
 	j->g.ctx = j;
 	j->touched = data_now(d);
 	map_put(&d->jobs, id, j);
@@ -93,7 +93,7 @@ job_new(struct data *d, uint64_t id, uint64_t cred)
 }
 
 void
-job_delete(struct data *d, struct job *j)
+data_job_delete(struct data *d, struct job *j)
 {
 	map_del(&d->jobs, j->id);
 	graph_destroy(&j->g);
@@ -118,16 +118,16 @@ data_tick(struct data *d)
 	while (map_next(&d->jobs, &it, &k, &v)) {
 		struct job *j = v;
 		journal_flush(j);
-		job_expire_waiters(j, now);
+		client_expire_waiters(j, now);
 		if (graph_finished(&j->g) && now - j->touched > d->cfg.retain_ms)
 			expired = j;
 	}
 	if (expired) {
 		log_info("dropping job %016llx: finished and idle",
 			 (unsigned long long)expired->id);
-		job_free_values(d, expired);
+		values_free_job(d, expired);
 		journal_drop(d, expired);
-		job_delete(d, expired);
+		data_job_delete(d, expired);
 	}
 	dispatch_all(d);
 }
@@ -145,7 +145,7 @@ data_functions(struct data *d, struct msg *m)
 	for (uint32_t i = 0; i < n; i++)
 		if (jobmsg_functions_next(&c, &names[i], &lens[i]) != 0)
 			return;
-	node_set_fns(d, node_get(d, data_self(d)), names, lens, n);
+	nodes_set_fns(d, nodes_get(d, data_self(d)), names, lens, n);
 	dispatch_all(d);
 }
 
@@ -160,11 +160,11 @@ data_stop(struct data *d)
 	while (d->jobs.len) {
 		it = 0;
 		map_next(&d->jobs, &it, &k, &v);
-		job_delete(d, v);
+		data_job_delete(d, v);
 	}
-	node_free_all(d);
-	relay_free_all(d);
-	reg_destroy(d);
+	nodes_free(d);
+	values_relays_free(d);
+	names_destroy(d);
 	dispatch_destroy(d);
 	map_destroy(&d->jobs);
 	free(d);
@@ -175,7 +175,7 @@ data_fn(struct actor *self, struct msg *m)
 {
 	struct data *d = self->state;
 	if (m->flags & MSG_F_REPLY) {
-		relay_reply(d, m); /* the only requests we make */
+		values_relay_reply(d, m); /* the only requests we make */
 		return;
 	}
 	switch (m->type) {
@@ -188,10 +188,10 @@ data_fn(struct actor *self, struct msg *m)
 		data_tick(d);
 		return;
 	case MSG_MEMBER_EVENT:
-		member_event(d, m);
+		reports_member_event(d, m);
 		return;
 	case MSG_TASK_DONE:
-		task_done(d, m);
+		reports_task_done(d, m);
 		return;
 	case MSG_EXEC_FUNCTIONS:
 		data_functions(d, m);
@@ -227,10 +227,10 @@ data_spawn(struct actor_sys *sys, const struct data_config *cfg,
 		return MIST_EEXIST;
 	}
 	d->started = data_now(d);
-	struct nodeinfo *me = node_get(d, sys->node);
+	struct nodeinfo *me = nodes_get(d, sys->node);
 	me->alive = true;
 	snprintf(me->name, sizeof(me->name), "%s", name);
-	node_apply_meta(d, me, self);
+	nodes_apply_meta(d, me, self);
 	struct actor_ref swim = {sys->node, ACTOR_SWIM};
 	actor_tell(d->actor, swim, MSG_SWIM_SUBSCRIBE, NULL, 0);
 	actor_timer_start(d->actor, &d->tick, DATA_TICK_MS, DATA_TICK_MS, 1);

@@ -165,8 +165,8 @@ struct data {
 uint64_t data_now(const struct data *d);
 uint64_t data_self(const struct data *d);
 struct msg *data_req_copy(const struct msg *m);
-struct job *job_new(struct data *d, uint64_t id, uint64_t cred);
-void job_delete(struct data *d, struct job *j);
+struct job *data_job_new(struct data *d, uint64_t id, uint64_t cred);
+void data_job_delete(struct data *d, struct job *j);
 
 /* journal.c */
 void journal_put(struct data *d, uint64_t job, char kind, uint32_t seq,
@@ -180,46 +180,47 @@ void journal_drop(struct data *d, struct job *j);
 void journal_replay(struct data *d);
 
 /* nodes.c */
-struct nodeinfo *node_get(struct data *d, uint64_t id);
-void node_free_all(struct data *d);
-void node_apply_meta(struct data *d, struct nodeinfo *n,
+struct nodeinfo *nodes_get(struct data *d, uint64_t id);
+void nodes_free(struct data *d);
+void nodes_apply_meta(struct data *d, struct nodeinfo *n,
 		     const struct meta *m);
-void node_set_fns(struct data *d, struct nodeinfo *n,
+void nodes_set_fns(struct data *d, struct nodeinfo *n,
 		  const char *const *names, const uint32_t *lens,
 		  uint32_t count);
 /** The node's entry for registry function @a fn, or NULL. */
-struct nodefn *node_fn(const struct nodeinfo *n, uint32_t fn);
-void reg_destroy(struct data *d);
+struct nodefn *nodes_fn(const struct nodeinfo *n, uint32_t fn);
+void names_destroy(struct data *d);
 /** Interns @a s in the job's table: its index, MIST_EINVAL (not a
  * name) or MIST_E2BIG (DATA_JOB_MAX_FNS reached). */
-int job_fn_intern(struct data *d, struct job *j, const char *s,
+int names_job_intern(struct data *d, struct job *j, const char *s,
 		  uint32_t len);
 /** The registry index of the job's function @a fn, or -1. */
-int job_fn_reg(struct data *d, struct job *j, uint16_t fn);
+int names_job_reg(struct data *d, struct job *j, uint16_t fn);
 
 /* dispatch.c */
-void job_dispatch(struct data *d, struct job *j);
+void dispatch_job(struct data *d, struct job *j);
 void dispatch_all(struct data *d);
 void dispatch_destroy(struct data *d);
 
 /* reports.c */
-void task_done(struct data *d, struct msg *m);
-void member_event(struct data *d, struct msg *m);
+void reports_task_done(struct data *d, struct msg *m);
+void reports_member_event(struct data *d, struct msg *m);
 
 /* values.c */
-void value_free_cb(void *ctx, struct gref v, const uint64_t *holders,
+void values_free_cb(void *ctx, struct gref v, const uint64_t *holders,
 		   uint32_t n);
-void job_free_values(struct data *d, struct job *j);
-void job_read(struct data *d, struct msg *m, struct job *j, struct gref v,
+void values_free_job(struct data *d, struct job *j);
+void values_read(struct data *d, struct msg *m, struct job *j, struct gref v,
 	      uint64_t off);
-void relay_reply(struct data *d, struct msg *m);
-void relay_free_all(struct data *d);
+void values_relay_reply(struct data *d, struct msg *m);
+void values_relays_free(struct data *d);
 
 /* client.c */
 void client_request(struct data *d, struct msg *m);
-int job_apply_create(struct job *j, const uint8_t *body, uint32_t len);
-int add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len);
-void job_wake(struct data *d, struct job *j);
-void job_expire_waiters(struct job *j, uint64_t now);
+int client_apply_create(struct job *j, const uint8_t *body, uint32_t len);
+int client_add_tasks(struct data *d, struct job *j, const uint8_t *p,
+		     uint32_t len);
+void client_wake(struct data *d, struct job *j);
+void client_expire_waiters(struct job *j, uint64_t now);
 
 #endif

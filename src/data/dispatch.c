@@ -73,7 +73,7 @@ candidates(struct data *d, struct job *j, const struct gtask *t, int reg)
 	while (reg >= 0 && map_next(&d->nodes, &it, &k, &val)) {
 		struct nodeinfo *n = val;
 		struct nodefn *nf;
-		if (!n->alive || (nf = node_fn(n, (uint32_t)reg)) == NULL)
+		if (!n->alive || (nf = nodes_fn(n, (uint32_t)reg)) == NULL)
 			continue;
 		struct place_node *c = &d->cand[nc];
 		*c = (struct place_node){n->id, n->tier, n->cores, n->speed,
@@ -97,13 +97,13 @@ candidates(struct data *d, struct job *j, const struct gtask *t, int reg)
 
 /* Places ready tasks until none is left or every candidate is full. */
 void
-job_dispatch(struct data *d, struct job *j)
+dispatch_job(struct data *d, struct job *j)
 {
 	cand_reserve(d);
 	uint32_t id;
 	while ((id = graph_pop_ready(&j->g)) != 0) {
 		struct gtask *t = graph_task(&j->g, id);
-		int reg = job_fn_reg(d, j, t->fn);
+		int reg = names_job_reg(d, j, t->fn);
 		int nc = candidates(d, j, t, reg);
 		bool tier_ok = false;
 		for (int i = 0; i < nc; i++)
@@ -145,8 +145,8 @@ dispatch_all(struct data *d)
 	while (map_next(&d->jobs, &it, &k, &v)) {
 		struct job *j = v;
 		if (j->g.rlen > 0) {
-			job_dispatch(d, j);
-			job_wake(d, j);
+			dispatch_job(d, j);
+			client_wake(d, j);
 		}
 	}
 }

@@ -134,8 +134,8 @@ replay_created(struct replay *r, uint64_t jid, const void *val, size_t vlen)
 	    mp_read_array(&c, &n) != 0 || n != 2 ||
 	    mp_read_uint(&c, &cred) != 0 || mp_read_bin(&c, &inner, &ilen) != 0)
 		return;
-	r->j = job_new(d, jid, cred);
-	job_apply_create(r->j, inner, ilen);
+	r->j = data_job_new(d, jid, cred);
+	client_apply_create(r->j, inner, ilen);
 	if ((uint32_t)jid > d->next_job && jid >> 32 == d->boot)
 		d->next_job = (uint32_t)jid;
 }
@@ -190,7 +190,7 @@ replay_cb(void *arg, const void *key, size_t klen, const void *val,
 	if (j == NULL || j->id != jid)
 		return 0;
 	if (k[8] == 'B') {
-		if (add_tasks(d, j, val, (uint32_t)vlen) == 0)
+		if (client_add_tasks(d, j, val, (uint32_t)vlen) == 0)
 			j->tseq = seq + 1;
 	} else if (k[8] == 'C') {
 		j->dseq = seq + 1;

@@ -45,7 +45,7 @@ name_eq(const char *name, const char *s, uint32_t len)
 
 /* The index of @a s, or -1; *@a slot: where it is or would go. */
 static int
-reg_lookup(const struct data *d, const char *s, uint32_t len, uint64_t *slot)
+names_lookup(const struct data *d, const char *s, uint32_t len, uint64_t *slot)
 {
 	/* a collision takes the next key: the map holds few, so a free key
 	 * comes soon */
@@ -61,21 +61,21 @@ reg_lookup(const struct data *d, const char *s, uint32_t len, uint64_t *slot)
 }
 
 static int
-reg_find(const struct data *d, const char *s, uint32_t len)
+names_find(const struct data *d, const char *s, uint32_t len)
 {
 	uint64_t slot;
-	return reg_lookup(d, s, len, &slot);
+	return names_lookup(d, s, len, &slot);
 }
 
 /* The index of offered name @a s, learnt if new; -1 if not a name or the
  * registry is full (said once). */
 static int
-reg_intern(struct data *d, const char *s, uint32_t len)
+names_offered(struct data *d, const char *s, uint32_t len)
 {
 	if (len == 0 || len >= EXEC_NAME_MAX)
 		return -1;
 	uint64_t slot;
-	int i = reg_lookup(d, s, len, &slot);
+	int i = names_lookup(d, s, len, &slot);
 	if (i >= 0)
 		return i;
 	if (d->nreg == DATA_MAX_OFFERED) {
@@ -100,7 +100,7 @@ reg_intern(struct data *d, const char *s, uint32_t len)
 }
 
 void
-reg_destroy(struct data *d)
+names_destroy(struct data *d)
 {
 	free(d->reg);
 	map_destroy(&d->reg_index);
@@ -109,7 +109,7 @@ reg_destroy(struct data *d)
 /* ------------------------------------------------------ a job's names */
 
 int
-job_fn_intern(struct data *d, struct job *j, const char *s, uint32_t len)
+names_job_intern(struct data *d, struct job *j, const char *s, uint32_t len)
 {
 	if (len == 0 || len >= EXEC_NAME_MAX)
 		return MIST_EINVAL;
@@ -129,23 +129,23 @@ job_fn_intern(struct data *d, struct job *j, const char *s, uint32_t len)
 	struct jobfn *f = &j->fns[j->nfns];
 	memset(f, 0, sizeof(*f));
 	memcpy(f->name, s, len);
-	f->reg = reg_find(d, s, len);
+	f->reg = names_find(d, s, len);
 	return (int)j->nfns++;
 }
 
 int
-job_fn_reg(struct data *d, struct job *j, uint16_t fn)
+names_job_reg(struct data *d, struct job *j, uint16_t fn)
 {
 	struct jobfn *f = &j->fns[fn];
 	if (f->reg < 0) /* offered since? */
-		f->reg = reg_find(d, f->name, (uint32_t)strlen(f->name));
+		f->reg = names_find(d, f->name, (uint32_t)strlen(f->name));
 	return f->reg;
 }
 
 /* --------------------------------------------------------- the nodes */
 
 struct nodeinfo *
-node_get(struct data *d, uint64_t id)
+nodes_get(struct data *d, uint64_t id)
 {
 	struct nodeinfo *n = map_get(&d->nodes, id);
 	if (n == NULL) {
@@ -160,7 +160,7 @@ node_get(struct data *d, uint64_t id)
 }
 
 void
-node_free_all(struct data *d)
+nodes_free(struct data *d)
 {
 	size_t it = 0;
 	uint64_t k;
@@ -181,7 +181,7 @@ nodefn_cmp(const void *a, const void *b)
 }
 
 struct nodefn *
-node_fn(const struct nodeinfo *n, uint32_t fn)
+nodes_fn(const struct nodeinfo *n, uint32_t fn)
 {
 	struct nodefn key = {fn, 0};
 	if (n->nfns == 0)
@@ -190,16 +190,16 @@ node_fn(const struct nodeinfo *n, uint32_t fn)
 }
 
 void
-node_set_fns(struct data *d, struct nodeinfo *n, const char *const *names,
+nodes_set_fns(struct data *d, struct nodeinfo *n, const char *const *names,
 	     const uint32_t *lens, uint32_t count)
 {
 	struct nodefn *fns = xmalloc((count ? count : 1) * sizeof(*fns));
 	uint32_t nf = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		int f = reg_intern(d, names[i], lens[i]);
+		int f = names_offered(d, names[i], lens[i]);
 		if (f < 0)
-			continue; /* said by reg_intern */
-		struct nodefn *old = node_fn(n, (uint32_t)f);
+			continue; /* said by names_offered */
+		struct nodefn *old = nodes_fn(n, (uint32_t)f);
 		fns[nf++] = (struct nodefn){(uint32_t)f, old ? old->exec_ms : -1};
 	}
 	qsort(fns, nf, sizeof(*fns), nodefn_cmp);
@@ -213,7 +213,7 @@ node_set_fns(struct data *d, struct nodeinfo *n, const char *const *names,
 }
 
 void
-node_apply_meta(struct data *d, struct nodeinfo *n, const struct meta *m)
+nodes_apply_meta(struct data *d, struct nodeinfo *n, const struct meta *m)
 {
 	int t = place_tier_parse(m->tier, (uint32_t)strlen(m->tier));
 	n->tier = t ? t : TIER_FOG;
@@ -228,5 +228,5 @@ node_apply_meta(struct data *d, struct nodeinfo *n, const struct meta *m)
 		names[i] = m->functions[i];
 		lens[i] = (uint32_t)strlen(m->functions[i]);
 	}
-	node_set_fns(d, n, names, lens, m->nfunctions);
+	nodes_set_fns(d, n, names, lens, m->nfunctions);
 }

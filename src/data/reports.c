@@ -29,11 +29,11 @@ static void
 learn(struct data *d, struct job *j, struct gtask *t, struct nodeinfo *ni,
       uint32_t exec_us)
 {
-	int reg = job_fn_reg(d, j, t->fn);
+	int reg = names_job_reg(d, j, t->fn);
 	if (reg < 0)
 		return;
 	double ms = exec_us / 1000.0;
-	struct nodefn *nf = node_fn(ni, (uint32_t)reg);
+	struct nodefn *nf = nodes_fn(ni, (uint32_t)reg);
 	double e = nf && nf->exec_ms >= 0
 			   ? (1 - DATA_EWMA) * nf->exec_ms + DATA_EWMA * ms
 			   : ms;
@@ -44,7 +44,7 @@ learn(struct data *d, struct job *j, struct gtask *t, struct nodeinfo *ni,
 }
 
 void
-task_done(struct data *d, struct msg *m)
+reports_task_done(struct data *d, struct msg *m)
 {
 	struct jobmsg_task_done r;
 	struct mp_cur c;
@@ -56,7 +56,7 @@ task_done(struct data *d, struct msg *m)
 	if (t == NULL || t->state != G_RUNNING || t->node != node ||
 	    t->attempt + j->g.attempt_base != r.attempt)
 		return; /* stale: fenced off */
-	struct nodeinfo *ni = node_get(d, node);
+	struct nodeinfo *ni = nodes_get(d, node);
 	if (ni->inflight > 0)
 		ni->inflight--;
 	uint64_t sizes[JOBS_MAX_OUTPUTS];
@@ -93,8 +93,8 @@ task_done(struct data *d, struct msg *m)
 			 ni->name[0] ? ni->name : "?");
 		graph_failed(&j->g, r.task, r.attempt, MIST_ETASK, err, true);
 	}
-	job_dispatch(d, j);
-	job_wake(d, j);
+	dispatch_job(d, j);
+	client_wake(d, j);
 }
 
 /* ------------------------------------------------------ member events */
@@ -115,11 +115,11 @@ node_lost(struct data *d, uint64_t id)
 	dispatch_all(d);
 	it = 0;
 	while (map_next(&d->jobs, &it, &k, &v))
-		job_wake(d, v);
+		client_wake(d, v);
 }
 
 void
-member_event(struct data *d, struct msg *m)
+reports_member_event(struct data *d, struct msg *m)
 {
 	struct swim_event_view ev;
 	if (swim_event_decode(m->body, m->len, &ev) != 0)
@@ -130,7 +130,7 @@ member_event(struct data *d, struct msg *m)
 	}
 	if (ev.event == SWIM_EV_SUSPECT)
 		return;
-	struct nodeinfo *ni = node_get(d, ev.node);
+	struct nodeinfo *ni = nodes_get(d, ev.node);
 	ni->alive = true;
 	if (ev.name_len >= sizeof(ni->name)) {
 		log_warn("data: member %016llx has a name of %u bytes",
@@ -146,7 +146,7 @@ member_event(struct data *d, struct msg *m)
 		log_warn("data: malformed metadata from %016llx",
 			 (unsigned long long)ev.node);
 	else
-		node_apply_meta(d, ni, meta);
+		nodes_apply_meta(d, ni, meta);
 	free(meta);
 	dispatch_all(d);
 }

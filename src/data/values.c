@@ -21,7 +21,7 @@
 #include <stdlib.h>
 
 void
-value_free_cb(void *ctx, struct gref v, const uint64_t *holders, uint32_t n)
+values_free_cb(void *ctx, struct gref v, const uint64_t *holders, uint32_t n)
 {
 	struct job *j = ctx;
 	struct data *d = j->d;
@@ -37,7 +37,7 @@ value_free_cb(void *ctx, struct gref v, const uint64_t *holders, uint32_t n)
 
 /* Tells every live node to drop the job's values. */
 void
-job_free_values(struct data *d, struct job *j)
+values_free_job(struct data *d, struct job *j)
 {
 	struct buf b = BUF_INIT;
 	jobmsg_value_free_pack(&b, data_self(d), j->id, NULL, 0);
@@ -56,7 +56,7 @@ job_free_values(struct data *d, struct job *j)
 }
 
 void
-job_read(struct data *d, struct msg *m, struct job *j, struct gref r,
+values_read(struct data *d, struct msg *m, struct job *j, struct gref r,
 	 uint64_t off)
 {
 	struct gvalue *v = graph_value(&j->g, r);
@@ -85,7 +85,7 @@ job_read(struct data *d, struct msg *m, struct job *j, struct gref r,
 }
 
 void
-relay_reply(struct data *d, struct msg *m)
+values_relay_reply(struct data *d, struct msg *m)
 {
 	struct relay *rl = map_del(&d->relays, m->corr);
 	if (rl == NULL)
@@ -96,7 +96,7 @@ relay_reply(struct data *d, struct msg *m)
 		struct job *j = map_get(&d->jobs, rl->job);
 		if (j && m->status == MIST_ENOTFOUND) {
 			graph_value_lost(&j->g, rl->v, rl->holder);
-			job_dispatch(d, j);
+			dispatch_job(d, j);
 		}
 		actor_reply_error(d->actor, rl->req, MIST_ENOTFOUND);
 	}
@@ -105,7 +105,7 @@ relay_reply(struct data *d, struct msg *m)
 }
 
 void
-relay_free_all(struct data *d)
+values_relays_free(struct data *d)
 {
 	size_t it = 0;
 	uint64_t k;

@@ -6,7 +6,9 @@
  * opener, and the job messages -- client requests as the gateway forwards
  * them, and the workers' and owners' TASK_RUN, TASK_DONE, VALUE_GET and
  * VALUE_FREE -- fed in sequences to a real data manager and function
- * actor -- and a client's first Noise message and credential text.  The first byte picks the decoder, so one corpus covers all.
+ * actor -- the job codec's other decoders and the node metadata (after
+ * the msgpack walker), and a client's first Noise message and credential
+ * text.  The first byte picks the decoder, so one corpus covers all.
  *
  * Built with clang -fsanitize=fuzzer under --enable-fuzzing; `make check`
  * replays the corpus (tests/fuzz/corpus/wire, every crash ever found
@@ -19,6 +21,7 @@
 #include "net/link.h"
 #include "actors/actor.h"
 #include "data/data.h"
+#include "data/jobmsg.h"
 #include "data/meta.h"
 #include "function/function.h"
 #include "actors/msgtype.h"
@@ -30,6 +33,7 @@
 #include "net/wire.h"
 #include "util/log.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -162,6 +166,51 @@ fuzz_jobs(const uint8_t *data, size_t size)
 	fuzz_sys_end(&sys, 600000);
 }
 
+/*
+ * The job codec's decoders that no actor above reaches -- the replies a
+ * client reads, the pool's function list, a member's metadata -- on one
+ * validated msgpack object (as every body is before a decoder sees it).
+ */
+static void
+fuzz_codecs(const uint8_t *p, uint32_t len)
+{
+	uint64_t a, b, size, total, first;
+	int status;
+	const char *s;
+	const uint8_t *chunk;
+	uint32_t n, sl;
+	struct mp_cur c;
+	jobmsg_ids_unpack(p, len, &a, &b);
+	jobmsg_wait_reply_unpack(p, len, &status, &size, &s, &sl);
+	jobmsg_chunk_unpack(p, len, &total, &chunk, &n);
+	struct jobmsg_create cr;
+	jobmsg_create_init(&cr);
+	jobmsg_create_unpack(p, len, &cr);
+	if (jobmsg_functions_unpack(p, len, &n, &c) == 0)
+		for (uint32_t i = 0; i < n && jobmsg_functions_next(&c, &s, &sl) == 0;
+		     i++)
+			;
+	struct jobmsg_status_view v;
+	mp_cur_init(&c, p, len);
+	if (jobmsg_status_read(&c, &v) == 0) {
+		struct jobmsg_status_node_view nv;
+		for (uint32_t i = 0; i < v.nnodes &&
+				     jobmsg_status_next_node(&v.nodes, &nv) == 0;
+		     i++)
+			;
+	}
+	if (jobmsg_batch_unpack(p, len, &first, &n, &c) == 0) {
+		struct gref *in = malloc(JOBS_MAX_INPUTS * sizeof(*in));
+		struct jobmsg_task t;
+		for (uint32_t i = 0; i < n && jobmsg_task_next(&c, &t, in) == 0; i++)
+			;
+		free(in);
+	}
+	struct meta *m = malloc(sizeof(*m));
+	meta_decode(p, len, m);
+	free(m);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -225,6 +274,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mp_cur_init(&c, data, used);
 			while (mp_cur_left(&c) > 0 && mp_skip(&c) == 0)
 				;
+			fuzz_codecs(data, (uint32_t)used);
 		}
 	}
 	return 0;

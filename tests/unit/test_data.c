@@ -219,14 +219,15 @@ finish(uint64_t key, const char *out)
 	run();
 }
 
-/* Gossip says node @a node joined, offering @a fn. */
+/* Gossip says node @a node joined, offering @a fn at @a speed. */
 static void
-member_joins(uint64_t node, const char *fn)
+member_joins(uint64_t node, const char *fn, double speed)
 {
 	struct meta m;
 	meta_init(&m);
 	snprintf(m.tier, sizeof(m.tier), "fog");
 	m.cores = 1;
+	m.speed = speed;
 	m.nfunctions = 1;
 	snprintf(m.functions[0], EXEC_NAME_MAX, "%s", fn);
 	struct buf meta = BUF_INIT, b = BUF_INIT;
@@ -298,7 +299,7 @@ Test(data, one_jobs_junk_function_names_do_not_stop_another_job)
 	cr_assert_eq(wait_for(b, 2, &size), MIST_ENOFUNC);
 
 	/* a name a member offers only later is learnt and used */
-	member_joins(PEER, "late");
+	member_joins(PEER, "late", 1);
 	uint64_t c = create();
 	const char *late[] = {"late"};
 	cr_assert_eq(add(c, 1, late, 1), 0);
@@ -376,4 +377,18 @@ Test(data, a_result_after_shutdown_is_freed_not_delivered)
 	/* the pool closes after the actors: its results are refused and
 	 * freed (LeakSanitizer checks) */
 	finish(submitted[0], "\xc0");
+}
+
+Test(data, every_node_is_a_candidate_however_many)
+{
+	/* 1500 nodes offer "g"; one, somewhere in the table, is much faster */
+	enum { NODES = 1500, FAST = 1234 };
+	for (uint64_t i = 1; i <= NODES; i++)
+		member_joins(1000 + i, "g", i == FAST ? 1000 : 1);
+	uint64_t j = create();
+	const char *g[] = {"g"};
+	cr_assert_eq(add(j, 1, g, 1), 0);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(sent[0]->type, MSG_TASK_RUN);
+	cr_assert_eq(sent[0]->to.node, 1000 + FAST);
 }

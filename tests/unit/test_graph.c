@@ -7,6 +7,7 @@
 #include "mist.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct graph g;
@@ -208,4 +209,23 @@ Test(place, queues_push_work_to_idle_nodes)
 	struct place_policy p = {1, 0, 0, TIER_ANY};
 	struct place_node n[2] = {a, b};
 	cr_assert_eq(n[place_choose(&p, n, 2, -1, 1, 10, 100e3, NULL)].id, 3);
+}
+
+/* Every candidate counts, however many: the fastest of 3000 is the last. */
+Test(place, no_candidate_is_dropped_past_a_thousand)
+{
+	enum { N = 3000 };
+	struct place_node *n = calloc(N, sizeof(*n));
+	for (int i = 0; i < N; i++) {
+		n[i] = fog;
+		n[i].id = (uint64_t)i + 1;
+		n[i].inflight = 10; /* all busy but one */
+	}
+	n[N - 1].inflight = 0;
+	struct place_policy p = {1, 0, 0, TIER_ANY};
+	struct place_forecast f;
+	int i = place_choose(&p, n, N, -1, 1, 10, 100e3, &f);
+	cr_assert_eq(i, N - 1);
+	cr_assert_float_eq(f.end_ms, 10, 1e-9, "an idle node: just the run");
+	free(n);
 }
