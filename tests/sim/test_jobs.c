@@ -21,7 +21,18 @@
  *            function's times (the owner learns times per function)
  *
  * Times: the clock starts at 1 000 000 ms; links have 1 ms latency and
- * lose nothing; a node's pool has one executor per core.
+ * lose nothing; a node's pool has one executor per core.  Predicates are
+ * checked after every step, so every time asserted is exact.
+ *
+ * The tests:
+ *   - a 1000-task DAG on 3, 8 and 20 nodes, within bounds from the work
+ *     and the configuration; the same run twice from one seed;
+ *   - a worker killed mid-job: re-placement at the death, lineage;
+ *   - stale reports fenced off: a delayed copy of an old attempt's, and a
+ *     stalled worker that comes back;
+ *   - the owner restarted from its LMDB journal;
+ *   - each placement policy on unlike nodes;
+ *   - junk function names stop no other job (and, disabled, a known bug).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -37,7 +48,7 @@
 #include <uv.h>
 
 #include "data/data.h"
-#include "data/data_int.h" /* DATA_STARTUP_GRACE_MS, DATA_TICK_MS */
+#include "data/data_int.h" /* DATA_STARTUP_GRACE_MS, DATA_JOB_MAX_FNS */
 #include "data/jobmsg.h"
 #include "data/meta.h"
 #include "fakepool.h"
@@ -883,11 +894,19 @@ successes(uint32_t id, int node, uint64_t after, uint64_t *last_end)
  *          queue when they are placed, so a node may run one task past
  *          the others at the end of the leaves.
  */
+/* The DAG's shape: 500 leaves make 1000 tasks; a leaf's work is four
+ * merges', so the leaves dominate the work and the merges the depth. */
+#define DAG_LEAVES 500
+#define DAG_LEAF_MS 40
+#define DAG_MERGE_MS 10
+#define DAG_FINAL_MS 5
+
 static void
 dag_on(int n)
 {
 	cluster(n, &plain, true);
-	uint32_t final = dag_tree("sum", 500, 40, 10, 5);
+	uint32_t final = dag_tree("sum", DAG_LEAVES, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
 	cr_assert_eq(final, 1000);
 	uint64_t t0 = w.now;
 	uint64_t job = create(0);
@@ -919,7 +938,7 @@ dag_on(int n)
 	uint64_t spread = (W + P - 1) / P;
 	uint64_t lower = spread > CP ? spread : CP;
 	uint64_t hops = 2 + 2 * DAG_MAX_IN;
-	uint64_t upper = spread + CP + levels * hops * w.latency_ms + 40;
+	uint64_t upper = spread + CP + levels * hops * w.latency_ms + DAG_LEAF_MS;
 	cr_log_info("%d nodes: 1000 tasks in %" PRIu64 " ms (bounds %" PRIu64
 		    "..%" PRIu64 ")", n, T, lower, upper);
 	cr_assert_geq(T, lower);
@@ -1048,7 +1067,8 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 	for (int i = 1; i < 8; i++)
 		specs[i] = plain;
 	cluster(8, specs, false);
-	uint32_t final = dag_tree("sum", 500, 40, 10, 5);
+	uint32_t final = dag_tree("sum", DAG_LEAVES, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
 	uint64_t job = create(0);
 	submit_range(0, 0, job, 1, ndag);
 	struct req *r = wait_async(0, 0, job, final);
@@ -1238,8 +1258,10 @@ Test(simjobs, a_stale_report_of_an_old_attempt_is_fenced_off)
  * wait) while it runs a long task; gossip declares it dead and the owner
  * runs the task on the other worker.  Then it resumes, ends the old
  * attempt and reports it -- while the new attempt still runs.  The late
- * report is not taken: the task is done when the new attempt ends, to
- * the millisecond, and the owner names the other worker as its runner.
+ * report is not taken (it names an old attempt, from a node the task is
+ * not running on: either fences it): the task is done when the new
+ * attempt ends, to the millisecond, and the owner names the other worker
+ * as its runner.
  */
 Test(simjobs, a_worker_that_comes_back_is_fenced_off)
 {
@@ -1425,7 +1447,8 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 	for (int i = 1; i < N; i++)
 		join(i, id_of(0));
 	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
-	uint32_t final = dag_tree("sum", 200, 40, 10, 5);
+	uint32_t final = dag_tree("sum", 200, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
 	uint64_t job = create(0);
 	submit_range(0, 0, job, 1, ndag);
 	want_ended = 120;
@@ -1682,7 +1705,8 @@ Test(simjobs, junk_function_names_stop_no_other_job)
 	struct req *bad = wait_async(0, 0, c, 1);
 	/* and a good one */
 	uint64_t job = create(0);
-	uint32_t final = dag_tree("sum", 50, 40, 10, 5);
+	uint32_t final = dag_tree("sum", 50, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
 	submit_range(0, 0, job, 1, ndag);
 	struct req *r = wait_async(0, 0, job, final);
 	await(r, REQ_TIMEOUT_MS);
@@ -1724,7 +1748,8 @@ Test(simjobs, an_unknown_function_holds_up_no_other_task_of_its_job,
 	cluster(3, specs, false);
 	uint64_t started = 1000000;
 	uint64_t job = create(0);
-	uint32_t final = dag_tree("sum", 50, 40, 10, 5);
+	uint32_t final = dag_tree("sum", 50, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
 	submit_range(0, 0, job, 1, ndag);
 	dag[ndag + 1] = dag[1];
 	dag[ndag + 1].fn = "nobody_offers_this";
