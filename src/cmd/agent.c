@@ -295,6 +295,18 @@ agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
 	log_info("offering %u function(s)", a->meta.nfunctions);
 }
 
+/* Subscribes local actor @a actor to gossip's member events, as if it
+ * had asked (ACTOR_SWIM takes subscriptions from its own node). */
+static void
+agent_subscribe(struct actor_sys *sys, uint32_t actor)
+{
+	struct msg *m = msg_new(MSG_SWIM_SUBSCRIBE, NULL, 0);
+	m->flags = MSG_F_LOCAL;
+	m->from = (struct actor_ref){sys->node, actor};
+	m->to = (struct actor_ref){sys->node, ACTOR_SWIM};
+	actor_sys_deliver(sys, m);
+}
+
 static int
 agent_write_file(const char *dir, const char *file, const char *text)
 {
@@ -618,6 +630,11 @@ cmd_agent(int argc, char **argv)
 		sself.meta_len = (uint16_t)metabuf.len;
 		struct swim_transport tr = udp_swim_transport(&a->udp);
 		a->swim = swim_spawn(&a->sys, &scfg, &tr, &sself);
+		/* the gateway came first (its address is in our metadata), so
+		 * its own subscription to gossip found no ACTOR_SWIM: made
+		 * here, or it never learns the members it gives credentials */
+		if (gw)
+			agent_subscribe(&a->sys, ACTOR_GATEWAY);
 		if (pcfg.nplugins > 0) {
 			char exe[4096];
 			size_t exelen = sizeof(exe);

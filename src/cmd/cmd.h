@@ -30,6 +30,8 @@ struct member_row {
 	double load;
 	char tags[16][2][64];
 	int ntags;
+	char functions[256][64]; /* data/meta.h: META_MAX_FUNCTIONS names */
+	int nfunctions;
 };
 struct mp_cur;
 /** Reads the next member of a MSG_MEMBERS reply array; 0 or -1. */

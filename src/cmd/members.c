@@ -20,7 +20,8 @@ static const char usage[] =
 	"node as gossip sees it: name, node id, address, tier, status (alive,\n"
 	"suspect, dead, left), incarnation, load and tags.  JSON output is an\n"
 	"array of objects with the keys name, id, addr, tier, status,\n"
-	"incarnation, load, cores and tags.\n";
+	"incarnation, load, cores, tags (an object) and functions (an array\n"
+	"of the names the node's executors offer, as it gossips them).\n";
 
 /* A string for display: cut to @a cap bytes with the NUL. */
 static void
@@ -42,7 +43,10 @@ row_meta(struct mp_cur *c, struct member_row *r)
 		return -1;
 	_Static_assert(sizeof(r->tier) >= META_TIER_MAX &&
 			       sizeof(r->tags) / sizeof(r->tags[0]) >= META_MAX_TAGS &&
-			       sizeof(r->tags[0][0]) >= META_TAG_MAX,
+			       sizeof(r->tags[0][0]) >= META_TAG_MAX &&
+			       sizeof(r->functions) / sizeof(r->functions[0]) >=
+				       META_MAX_FUNCTIONS &&
+			       sizeof(r->functions[0]) >= EXEC_NAME_MAX,
 		       "a member row holds what the metadata may carry");
 	memcpy(r->tier, m.tier, sizeof(m.tier));
 	r->load = m.load;
@@ -52,6 +56,9 @@ row_meta(struct mp_cur *c, struct member_row *r)
 		memcpy(r->tags[i][0], m.tags[i][0], META_TAG_MAX);
 		memcpy(r->tags[i][1], m.tags[i][1], META_TAG_MAX);
 	}
+	r->nfunctions = (int)m.nfunctions;
+	for (uint32_t i = 0; i < m.nfunctions; i++)
+		memcpy(r->functions[i], m.functions[i], EXEC_NAME_MAX);
 	return 0;
 }
 
@@ -115,7 +122,12 @@ row_print_json(const struct member_row *r, bool first)
 		putchar(':');
 		cmd_json_str(r->tags[i][1]);
 	}
-	printf("}}");
+	printf("},\"functions\":[");
+	for (int i = 0; i < r->nfunctions; i++) {
+		printf("%s", i ? "," : "");
+		cmd_json_str(r->functions[i]);
+	}
+	printf("]}");
 }
 
 static void

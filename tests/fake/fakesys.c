@@ -66,6 +66,33 @@ fake_enqueue(struct fake_world *w, struct fake_pkt *p)
 	*pp = p;
 }
 
+/* Queues @a m (ownership moves) from node @a from on the fake links, due
+ * @a delay_ms from now, through the real envelope codec. */
+static void
+fake_link_send(struct fake_world *w, int from, struct msg *m, uint64_t delay_ms)
+{
+	int to = fake_index(w, m->to.node);
+	struct buf b = BUF_INIT;
+	wire_envelope_encode(&b, m, w->now);
+	struct fake_pkt *p = malloc(sizeof(*p) + b.len);
+	p->due = w->now + delay_ms;
+	p->to = m->to.node;
+	p->from_idx = from;
+	p->to_idx = -1;
+	p->len = b.len;
+	memcpy(p->data, b.data, b.len);
+	buf_destroy(&b);
+	fake_enqueue(w, p);
+	w->sent++;
+	msg_delete(m);
+	/* a message between two nodes means a link between them, and links
+	 * stay up (net/link.c closes none while both ends live) */
+	if (to >= 0) {
+		w->linked[(size_t)from * FAKE_MAX_NODES + to] = 1;
+		w->linked[(size_t)to * FAKE_MAX_NODES + from] = 1;
+	}
+}
+
 static int
 fake_remote_send(void *ctx, struct msg *m)
 {
@@ -84,24 +111,14 @@ fake_remote_send(void *ctx, struct msg *m)
 		if (!shared)
 			return MIST_EUNREACHABLE;
 	}
-	struct buf b = BUF_INIT;
-	wire_envelope_encode(&b, m, w->now);
-	struct fake_pkt *p = malloc(sizeof(*p) + b.len);
-	p->due = w->now + w->latency_ms;
-	p->to = m->to.node;
-	p->from_idx = from;
-	p->to_idx = -1;
-	p->len = b.len;
-	memcpy(p->data, b.data, b.len);
-	buf_destroy(&b);
-	fake_enqueue(w, p);
-	w->sent++;
-	msg_delete(m);
-	/* a message between two nodes means a link between them, and links
-	 * stay up (net/link.c closes none while both ends live) */
-	w->linked[(size_t)from * FAKE_MAX_NODES + to] = 1;
-	w->linked[(size_t)to * FAKE_MAX_NODES + from] = 1;
+	fake_link_send(w, from, m, w->latency_ms);
 	return 0;
+}
+
+void
+fake_inject(struct fake_world *w, int from, struct msg *m, uint64_t delay_ms)
+{
+	fake_link_send(w, from, m, delay_ms);
 }
 
 void
@@ -352,6 +369,8 @@ fake_deliver_due(struct fake_world *w)
 			int rc = wire_envelope_decode(p->data, p->len, 1 << 20,
 						      w->now, &m, &used);
 			if (rc == 0 && used == p->len) {
+				if (w->tap)
+					w->tap(w->tap_ctx, p->from_idx, to, m);
 				actor_sys_deliver(w->nodes[to], m);
 				w->delivered++;
 				any = true;

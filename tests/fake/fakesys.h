@@ -45,6 +45,10 @@ struct fake_world {
 	uint32_t udp_drop_permille;
 	uint64_t udp_sent, udp_dropped, udp_auth_failed;
 	uint32_t check_every_ms; /* predicate granularity (0: every step) */
+	/* the test's view of the links (NULL: none): every message a node is
+	 * about to get from another, decoded, at its delivery time */
+	void (*tap)(void *ctx, int from_idx, int to_idx, const struct msg *m);
+	void *tap_ctx;
 };
 
 void fake_world_init(struct fake_world *w, uint64_t seed);
@@ -76,6 +80,14 @@ void fake_link_lost(struct fake_world *w, int idx, uint64_t node);
 void fake_power_off(struct fake_world *w, int idx);
 /** Replaces node @a idx's system by a fresh one with id @a node. */
 struct actor_sys *fake_restart(struct fake_world *w, int idx, uint64_t node);
+/**
+ * Sends @a m (ownership moves) from node @a from over the fake links,
+ * delivered @a delay_ms from now unless the network loses it: a delayed
+ * or duplicated packet, made by the test.  No key check: the link is
+ * taken to exist.
+ */
+void fake_inject(struct fake_world *w, int from, struct msg *m,
+		 uint64_t delay_ms);
 /** Runs until @a pred (may be NULL) holds or @a timeout_ms of virtual time. */
 bool fake_world_run(struct fake_world *w, bool (*pred)(void *), void *ctx,
 		    uint64_t timeout_ms);

@@ -19,6 +19,7 @@
  */
 #include "mist.h"
 #include "gateway/native_proto.h"
+#include "json.h"
 #include "net/noise.h"
 #include "proc.h"
 #include "testutil.h"
@@ -85,6 +86,75 @@ agent_start(struct agent *a, const char *ip, const char *join,
 	cr_assert_eq(proc_wait_file(gpath, a->gw, sizeof(a->gw), 30000), 0);
 }
 
+/* The functions of tests/plugins/testfns.c: what every agent must see
+ * every member offer before a test starts. */
+static const char *const test_fns[] = {"noop", "echo", "sum", "slowsum",
+				       "fail", "loop", "sleep", "crash",
+				       "hog", "badout", "scribble"};
+
+/* `mist members --format json` of agent @a a, parsed; NULL if it failed. */
+static struct json *
+members(const struct agent *a)
+{
+	char *out = NULL;
+	char *argv[] = {(char *)proc_mist(), "members", "--agent",
+			(char *)a->addr, "--key", keyfile, "--format", "json",
+			NULL};
+	int rc = proc_run(argv, &out, 10000);
+	struct json *j = rc == 0 && out ? json_parse(out) : NULL;
+	free(out);
+	return j;
+}
+
+static bool
+lists(const struct json *arr, const char *name)
+{
+	for (size_t i = 0; arr && arr->type == JSON_ARR && i < arr->n; i++)
+		if (arr->kids[i]->type == JSON_STR &&
+		    strcmp(arr->kids[i]->str, name) == 0)
+			return true;
+	return false;
+}
+
+/* Agent @a a sees the three members alive, each offering the test
+ * functions (gossiped metadata, as the job owners place by it). */
+static bool
+sees_all_offering(const struct agent *a)
+{
+	struct json *j = members(a);
+	bool ok = j != NULL && j->type == JSON_ARR && j->n == 3;
+	for (size_t i = 0; ok && i < j->n; i++) {
+		const struct json *st = json_get(j->kids[i], "status");
+		const struct json *fn = json_get(j->kids[i], "functions");
+		ok = st && st->type == JSON_STR && strcmp(st->str, "alive") == 0;
+		for (size_t k = 0; ok && k < sizeof(test_fns) / sizeof(*test_fns); k++)
+			ok = lists(fn, test_fns[k]);
+	}
+	json_free(j);
+	return ok;
+}
+
+/* Agent @a a's gateway takes the credential: a trivial request (a job
+ * created and closed) succeeds through libmist. */
+static bool
+gateway_serves(const struct agent *a)
+{
+	mist_client *c;
+	mist_job *j;
+	if (mist_connect(a->gw, cred, 5000, &c) != 0)
+		return false;
+	int rc = mist_job_create(c, NULL, 5000, &j);
+	if (rc == 0)
+		rc = mist_job_close(j, 5000);
+	mist_close(c);
+	return rc == 0;
+}
+
+/* Polls of the cluster's readiness, 50 ms apart: 10 s at most, far more
+ * than gossip needs on loopback (well under a second). */
+#define READY_POLLS 200
+#define READY_POLL_US 50000
+
 static void
 cluster(const char *extra1, const char *extra2)
 {
@@ -98,8 +168,19 @@ cluster(const char *extra1, const char *extra2)
 	snprintf(cred, sizeof(cred), "%s", out);
 	cred[strcspn(cred, "\n")] = '\0';
 	free(out);
-	/* let gossip spread the members, their functions and the credential */
-	sleep(2);
+	/* gossip spreads the members, their functions and the credential:
+	 * wait until every agent sees it all */
+	for (int i = 0; i < 3; i++) {
+		bool ready = false;
+		for (int k = 0; k < READY_POLLS && !ready; k++) {
+			ready = sees_all_offering(&ag[i]) && gateway_serves(&ag[i]);
+			if (!ready)
+				usleep(READY_POLL_US);
+		}
+		cr_assert(ready, "agent %s does not see three members offering "
+			  "the test functions, or refuses the credential (see %s)",
+			  ag[i].name, ag[i].log);
+	}
 }
 
 static void
