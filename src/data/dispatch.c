@@ -21,6 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A task that cannot be placed now -- its function unknown during the
+ * start-up grace, or every node offering it at its in-flight limit -- is
+ * held aside and the tasks behind it are tried, so that one blocked
+ * function does not hold up the rest of its job (head-of-line blocking).
+ * At most this many are held per pass, then the pass ends: a queue of a
+ * hundred thousand tasks of one saturated function costs each pass 64
+ * placement attempts, not a hundred thousand.  64 covers every distinct
+ * function a job is likely to be blocked on at once.
+ */
+#define DISPATCH_LOOKAHEAD 64
+
 static void
 send_run(struct data *d, struct job *j, uint32_t id, uint32_t attempt,
 	 uint64_t node)
@@ -100,8 +112,10 @@ void
 dispatch_job(struct data *d, struct job *j)
 {
 	cand_reserve(d);
-	uint32_t id;
-	while ((id = graph_pop_ready(&j->g)) != 0) {
+	/* tasks that cannot go now (see DISPATCH_LOOKAHEAD), in queue order */
+	uint32_t held[DISPATCH_LOOKAHEAD];
+	uint32_t nheld = 0, id;
+	while (nheld < DISPATCH_LOOKAHEAD && (id = graph_pop_ready(&j->g)) != 0) {
 		struct gtask *t = graph_task(&j->g, id);
 		int reg = names_job_reg(d, j, t->fn);
 		int nc = candidates(d, j, t, reg);
@@ -110,8 +124,8 @@ dispatch_job(struct data *d, struct job *j)
 			tier_ok |= (j->pol.tiers & (uint32_t)d->cand[i].tier) != 0;
 		if (!tier_ok) {
 			if (data_now(d) - d->started < DATA_STARTUP_GRACE_MS) {
-				graph_unpop(&j->g, id);
-				return; /* gossip may not have told us yet */
+				held[nheld++] = id; /* gossip may not have told us yet */
+				continue;
 			}
 			char why[64 + EXEC_NAME_MAX];
 			snprintf(why, sizeof(why), "%s '%s'",
@@ -127,13 +141,16 @@ dispatch_job(struct data *d, struct job *j)
 					f->ref_speed, d->cfg.default_exec_ms,
 					d->cfg.bytes_per_ms, NULL);
 		if (pick < 0) {
-			graph_unpop(&j->g, id);
-			return; /* every candidate is full: wait for results */
+			held[nheld++] = id; /* every candidate is full: wait */
+			continue;
 		}
 		uint32_t attempt = graph_start(&j->g, id, d->cand[pick].id);
 		d->cinfo[pick]->inflight++;
 		send_run(d, j, id, attempt, d->cand[pick].id);
 	}
+	/* back at the head, in their order: they go first when they can */
+	while (nheld > 0)
+		graph_unpop(&j->g, held[--nheld]);
 }
 
 void

@@ -32,7 +32,8 @@
  *     stalled worker that comes back;
  *   - the owner restarted from its LMDB journal;
  *   - each placement policy on unlike nodes;
- *   - junk function names stop no other job (and, disabled, a known bug).
+ *   - junk function names stop no other job, and a task whose function
+ *     nobody offers yet holds up no other task of its job.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -1747,20 +1748,14 @@ Test(simjobs, junk_function_names_stop_no_other_job)
 }
 
 /*
- * KNOWN BUG, disabled until fixed in src/data/dispatch.c: within one job,
- * a ready task that no member offers yet, during the owner's start-up
- * grace, stops the placing of every task behind it in the job's ready
- * queue.  job_dispatch() puts it back at the front of the queue and
- * returns (graph_unpop; return), so the job's other ready tasks -- here
- * the merges of a tree whose leaves ran -- wait until the grace ends
- * (DATA_STARTUP_GRACE_MS after the owner's start), and the next dispatch
- * pops the same task first again.  The same `return` follows a task
- * whose candidates are all at their backpressure limit, which holds up
- * tasks of the job calling other functions on other, idle nodes.
- * Expected: the job's good tasks end as if the bad one were not there.
+ * Within one job, a ready task that no member offers yet, during the
+ * owner's start-up grace, must not stop the placing of the tasks behind it
+ * (the merges of a tree whose leaves ran): dispatch holds it aside and
+ * goes on (DISPATCH_LOOKAHEAD in src/data/dispatch.c).  Before, it was put
+ * back at the head and the pass ended, so the job's good tasks waited for
+ * the grace to end.  Expected: they end as if the bad one were not there.
  */
-Test(simjobs, an_unknown_function_holds_up_no_other_task_of_its_job,
-     .disabled = true)
+Test(simjobs, an_unknown_function_holds_up_no_other_task_of_its_job)
 {
 	struct spec specs[3] = {owner_only, plain, plain};
 	cluster(3, specs, false);
