@@ -33,6 +33,17 @@
  */
 #define DISPATCH_LOOKAHEAD 64
 
+/* Within one pass nothing frees a slot, so a function found blocked stays
+ * so: its other tasks are held without placing them again. */
+static bool
+fn_is_blocked(const uint32_t *blocked, uint32_t n, uint32_t fn)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (blocked[i] == fn)
+			return true;
+	return false;
+}
+
 static void
 send_run(struct data *d, struct job *j, uint32_t id, uint32_t attempt,
 	 uint64_t node)
@@ -107,6 +118,22 @@ candidates(struct data *d, struct job *j, const struct gtask *t, int reg)
 	return nc;
 }
 
+/* Some live node is below its in-flight limit (for any function). */
+static bool
+any_node_has_room(struct data *d)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *val;
+	while (map_next(&d->nodes, &it, &k, &val)) {
+		const struct nodeinfo *n = val;
+		if (n->alive && n->nfns > 0 &&
+		    n->inflight < n->cores * d->cfg.per_core_inflight)
+			return true;
+	}
+	return false;
+}
+
 /* Places ready tasks until none is left or every candidate is full. */
 void
 dispatch_job(struct data *d, struct job *j)
@@ -114,9 +141,14 @@ dispatch_job(struct data *d, struct job *j)
 	cand_reserve(d);
 	/* tasks that cannot go now (see DISPATCH_LOOKAHEAD), in queue order */
 	uint32_t held[DISPATCH_LOOKAHEAD];
-	uint32_t nheld = 0, id;
+	uint32_t blocked[DISPATCH_LOOKAHEAD]; /* the job's functions found so */
+	uint32_t nheld = 0, nblocked = 0, id;
 	while (nheld < DISPATCH_LOOKAHEAD && (id = graph_pop_ready(&j->g)) != 0) {
 		struct gtask *t = graph_task(&j->g, id);
+		if (fn_is_blocked(blocked, nblocked, t->fn)) {
+			held[nheld++] = id; /* nothing changed since its peer */
+			continue;
+		}
 		int reg = names_job_reg(d, j, t->fn);
 		int nc = candidates(d, j, t, reg);
 		bool tier_ok = false;
@@ -125,6 +157,7 @@ dispatch_job(struct data *d, struct job *j)
 		if (!tier_ok) {
 			if (data_now(d) - d->started < DATA_STARTUP_GRACE_MS) {
 				held[nheld++] = id; /* gossip may not have told us yet */
+				blocked[nblocked++] = t->fn;
 				continue;
 			}
 			char why[64 + EXEC_NAME_MAX];
@@ -142,6 +175,9 @@ dispatch_job(struct data *d, struct job *j)
 					d->cfg.bytes_per_ms, NULL);
 		if (pick < 0) {
 			held[nheld++] = id; /* every candidate is full: wait */
+			blocked[nblocked++] = t->fn;
+			if (!any_node_has_room(d))
+				break; /* nothing else can go either */
 			continue;
 		}
 		uint32_t attempt = graph_start(&j->g, id, d->cand[pick].id);
