@@ -59,7 +59,7 @@ enum msg_type {
 	MSG_GW_HELLO = 92, /* local: corr = connection, body = first frame */
 	MSG_GW_FRAME = 93, /* local: corr = connection, body = envelopes */
 	/* executor pool -> job actors, local: function/function.h */
-	MSG_EXEC_DONE = 94,	 /* local: an attempt ended (ptr: the result) */
+	MSG_EXEC_DONE = 94,	 /* local: attempts ended (ptr: the results) */
 	MSG_EXEC_FUNCTIONS = 95, /* local: [name...] the executors offer */
 	/* gossip (ACTOR_SWIM), local */
 	MSG_SWIM_META = 96 /* local one-way: body = our new metadata */

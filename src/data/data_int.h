@@ -86,9 +86,10 @@ struct fnreg {
 
 /* A function a node offers: its registry index and its learnt time. */
 struct nodefn {
-	uint32_t fn;
+	uint32_t fn; /* NODES_FN_NONE: an index the node does not offer */
 	float exec_ms; /* < 0: nothing learnt yet */
 };
+#define NODES_FN_NONE UINT32_MAX
 
 struct nodeinfo {
 	uint64_t id;
@@ -97,7 +98,10 @@ struct nodeinfo {
 	uint32_t cores;
 	double speed, power, price;
 	bool alive;
-	struct nodefn *fns; /* sorted by fn */
+	/* indexed by registry index, up to the highest the node offers:
+	 * dispatch looks every live node up for every task it places, and an
+	 * index costs less than a search (at most DATA_MAX_OFFERED entries) */
+	struct nodefn *fns;
 	uint32_t nfns;
 	uint32_t inflight; /* this owner's attempts queued or running there */
 	uint64_t done;

@@ -172,44 +172,39 @@ nodes_free(struct data *d)
 	map_destroy(&d->nodes);
 }
 
-static int
-nodefn_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct nodefn *)a)->fn;
-	uint32_t y = ((const struct nodefn *)b)->fn;
-	return x < y ? -1 : x > y;
-}
-
 struct nodefn *
 nodes_fn(const struct nodeinfo *n, uint32_t fn)
 {
-	struct nodefn key = {fn, 0};
-	if (n->nfns == 0)
-		return NULL; /* no array yet: bsearch wants one */
-	return bsearch(&key, n->fns, n->nfns, sizeof(*n->fns), nodefn_cmp);
+	return fn < n->nfns && n->fns[fn].fn == fn ? &n->fns[fn] : NULL;
 }
 
 void
 nodes_set_fns(struct data *d, struct nodeinfo *n, const char *const *names,
 	     const uint32_t *lens, uint32_t count)
 {
-	struct nodefn *fns = xmalloc((count ? count : 1) * sizeof(*fns));
-	uint32_t nf = 0;
+	int *f = xmalloc((count ? count : 1) * sizeof(*f));
+	uint32_t len = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		int f = names_offered(d, names[i], lens[i]);
-		if (f < 0)
-			continue; /* said by names_offered */
-		struct nodefn *old = nodes_fn(n, (uint32_t)f);
-		fns[nf++] = (struct nodefn){(uint32_t)f, old ? old->exec_ms : -1};
+		f[i] = names_offered(d, names[i], lens[i]); /* < 0: said */
+		if (f[i] >= 0 && (uint32_t)f[i] + 1 > len)
+			len = (uint32_t)f[i] + 1;
 	}
-	qsort(fns, nf, sizeof(*fns), nodefn_cmp);
-	uint32_t k = 0; /* a name listed twice counts once */
-	for (uint32_t i = 0; i < nf; i++)
-		if (k == 0 || fns[k - 1].fn != fns[i].fn)
-			fns[k++] = fns[i];
+	/* indexed by registry index (below DATA_MAX_OFFERED): a name listed
+	 * twice counts once, and what was learnt of a name kept is kept */
+	struct nodefn *fns = xmalloc((len ? len : 1) * sizeof(*fns));
+	for (uint32_t i = 0; i < len; i++)
+		fns[i] = (struct nodefn){NODES_FN_NONE, -1};
+	for (uint32_t i = 0; i < count; i++) {
+		if (f[i] < 0)
+			continue;
+		struct nodefn *old = nodes_fn(n, (uint32_t)f[i]);
+		fns[f[i]] = (struct nodefn){(uint32_t)f[i],
+					    old ? old->exec_ms : -1};
+	}
+	free(f);
 	free(n->fns);
 	n->fns = fns;
-	n->nfns = k;
+	n->nfns = len;
 }
 
 void

@@ -84,16 +84,32 @@ struct pool_config {
 void pool_config_default(struct pool_config *cfg);
 
 /**
- * A finished attempt.  @a status 0: @a outs holds @a nout outputs (valid
- * during the call only, already checked to be msgpack).  Otherwise
- * MIST_ETASK with @a err saying why (the function's message, a limit, a
- * crash).  Called from the pool's I/O callbacks (and from pool_submit()
- * or pool_close() for tasks they end at once): it should turn the event
- * into a message and do nothing else, as func_pool_done() does.
+ * A finished attempt.  @a status 0: @a outs holds @a nout outputs (already
+ * checked to be msgpack).  Otherwise MIST_ETASK with @a err saying why (the
+ * function's message, a limit, a crash), or MIST_ECLOSED at close.
  */
-typedef void (*pool_done_cb)(void *ctx, uint64_t key, int status,
-			     const char *err, const struct mist_blob *outs,
-			     uint32_t nout, uint32_t exec_us);
+struct pool_result {
+	uint64_t key;
+	int status;
+	const char *err;	      /* status != 0 */
+	const struct mist_blob *outs; /* status 0 */
+	uint32_t nout;
+	uint32_t exec_us;
+};
+
+/**
+ * The attempts that one event ended, in order: all the results of one
+ * read from an executor (with 32 tasks pipelined per executor, a busy
+ * node gets tens per read), or the tasks an executor's death, pool_close()
+ * or a broken pool's pool_submit() ends at once.  @a rs and everything it
+ * points to are valid during the call only.  Called from the pool's I/O
+ * callbacks (and from pool_submit() or pool_close()): it should turn the
+ * batch into one message and do nothing else -- never call the pool --
+ * as func_pool_done() does.  One call per event, not per attempt, is what
+ * keeps the hand-off to the function actor off the per-task bill.
+ */
+typedef void (*pool_done_cb)(void *ctx, const struct pool_result *rs,
+			     uint32_t n);
 /** The functions the executors offer, once known (first hello); the
  * same rule as for pool_done_cb (data_functions_post() is the message). */
 typedef void (*pool_ready_cb)(void *ctx, const char *const *names,
@@ -108,7 +124,7 @@ struct pool *pool_open(uv_loop_t *loop, const struct pool_config *cfg,
 int pool_fn_index(const struct pool *p, const char *name, uint32_t len);
 /**
  * Queues one task; @a args and the inputs are copied.  The done callback
- * runs exactly once per accepted task: when it ends, at close (with
+ * reports each accepted task exactly once: when it ends, at close (with
  * MIST_ECLOSED), or before this returns if the executors cannot start.
  * 0, MIST_ENOTFOUND (bad fn), MIST_E2BIG, MIST_ECLOSED.
  */
@@ -125,7 +141,8 @@ void pool_close(struct pool *p);
  * running in virtual time behind the same actor.  pool_real_ops is this
  * file's pool (the context is a struct pool *).  What comes back -- each
  * accepted task's end -- arrives as a message: the done callback only
- * posts MSG_EXEC_DONE (function/function.h, func_pool_done).
+ * posts MSG_EXEC_DONE, one per batch of results (function/function.h,
+ * func_pool_done).
  */
 struct pool_ops {
 	/** As pool_fn_index(): the function's index, or -1. */

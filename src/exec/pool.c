@@ -128,6 +128,12 @@ struct pool {
 	bool have_names;
 	uint32_t start_failures;
 	bool broken, closing;
+	/* the attempts the current event ended, for one call of the done
+	 * callback (pool_results_flush): results, then the outputs of the
+	 * successes and the messages of the failures, each in result order */
+	struct buf results; /* struct pool_result, outs and err unset */
+	struct buf outs;    /* struct mist_blob, into an executor's input */
+	struct buf errs;    /* NUL-terminated messages */
 	uv_prepare_t flush;
 	uv_timer_t watchdog;
 	int handles;
@@ -168,18 +174,55 @@ pool_maybe_free(struct pool *p)
 		if (p->xs[i])
 			return;
 	free(p->xs);
+	buf_destroy(&p->results);
+	buf_destroy(&p->outs);
+	buf_destroy(&p->errs);
 	free(p->names);
 	free(p->exe);
 	free(p);
 }
 
+/* Ends task @a t: its result joins the event's batch (@a outs are not
+ * copied: they must last until pool_results_flush(), which every event
+ * that ends tasks calls before it returns or moves an input buffer). */
 static void
 pool_finish(struct pool *p, struct ptask *t, int status, const char *err,
 	    const struct mist_blob *outs, uint32_t nout, uint32_t us)
 {
-	uint64_t key = t->key;
+	struct pool_result r = {t->key, status, NULL, NULL, 0, us};
 	free(t);
-	p->done(p->ctx, key, status, err, outs, nout, us);
+	if (status == 0) {
+		r.nout = nout;
+		buf_append(&p->outs, outs, nout * sizeof(*outs));
+	} else {
+		buf_append(&p->errs, err, strlen(err) + 1);
+	}
+	buf_append(&p->results, &r, sizeof(r));
+}
+
+/* Hands the event's batch to the done callback, in one call. */
+static void
+pool_results_flush(struct pool *p)
+{
+	if (p->results.len == 0)
+		return;
+	struct pool_result *rs = (struct pool_result *)p->results.data;
+	uint32_t n = (uint32_t)(p->results.len / sizeof(*rs));
+	const struct mist_blob *o = (const struct mist_blob *)p->outs.data;
+	const char *e = (const char *)p->errs.data;
+	for (uint32_t i = 0; i < n; i++) {
+		if (rs[i].status == 0) {
+			rs[i].outs = o;
+			o += rs[i].nout;
+		} else {
+			rs[i].err = e;
+			e += strlen(e) + 1;
+		}
+	}
+	p->done(p->ctx, rs, n);
+	buf_reset(&p->results);
+	buf_reset(&p->outs);
+	buf_reset(&p->errs);
 }
 
 static void
@@ -240,6 +283,7 @@ x_retire(struct executor *x, const char *why)
 				    0, 0);
 	else
 		pool_dispatch(p);
+	pool_results_flush(p);
 }
 
 static void
@@ -363,13 +407,13 @@ x_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		return;
 	}
 	x->in.len += (size_t)nread;
-	size_t off = 0;
+	size_t off = 0, want = 0;
 	while (x->state != X_DEAD && x->in.len - off >= 4) {
 		uint32_t n = buf_get_u32be(x->in.data + off);
 		if (n > EXEC_MAX_FRAME)
 			goto bad;
 		if (x->in.len - off - 4 < n) {
-			buf_reserve(&x->in, n + 4 - (x->in.len - off));
+			want = n + 4 - (x->in.len - off); /* after the flush */
 			break;
 		}
 		struct mp_cur c;
@@ -387,7 +431,12 @@ x_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 			goto bad;
 		off += 4 + n;
 	}
+	/* the results' outputs point into x->in: hand them over before it
+	 * moves */
+	pool_results_flush(x->pool);
 	buf_consume(&x->in, off);
+	if (want)
+		buf_reserve(&x->in, want);
 	pool_dispatch(x->pool);
 	return;
 bad:
@@ -613,6 +662,7 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	if (p->broken) {
 		pool_finish(p, t, MIST_ETASK, "the node's executors cannot start",
 			    NULL, 0, 0);
+		pool_results_flush(p);
 		return 0;
 	}
 	tq_push(&p->waiting, t);
@@ -638,6 +688,7 @@ pool_close(struct pool *p)
 	while ((t = tq_pop(&p->waiting)) != NULL)
 		pool_finish(p, t, MIST_ECLOSED, "the agent is stopping", NULL,
 			    0, 0);
+	pool_results_flush(p);
 	uv_close((uv_handle_t *)&p->flush, pool_handle_closed);
 	uv_close((uv_handle_t *)&p->watchdog, pool_handle_closed);
 }

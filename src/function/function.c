@@ -73,24 +73,37 @@ func_result_post(struct actor_sys *sys, struct func_result *r)
 	m->to.id = ACTOR_FUNCTION;
 	m->ptr = r;
 	/* refused (shutdown, no actor, hard cap): the message is freed with
-	 * its pointer unread, so the result is ours again */
+	 * its pointer unread, so the results are ours again */
 	if (actor_sys_deliver(sys, m) < 0)
-		func_result_delete(r);
+		while (r) {
+			struct func_result *next = r->next;
+			func_result_delete(r);
+			r = next;
+		}
 }
 
 void
-func_pool_done(void *sys, uint64_t key, int status, const char *err,
-	       const struct mist_blob *outs, uint32_t nout, uint32_t exec_us)
+func_pool_done(void *sys, const struct pool_result *rs, uint32_t n)
 {
-	struct func_result *r = func_result_new(key, status, err,
-						status == 0 ? nout : 0, exec_us);
-	/* the one copy of an output: out of the pipe's buffer, which the
-	 * pool reuses when this returns; the store adopts it as it is */
-	for (uint32_t i = 0; i < r->nout; i++)
-		r->outs[i] = vval_new(outs[i].data,
-				      outs[i].len > UINT32_MAX ? UINT32_MAX
-							       : (uint32_t)outs[i].len);
-	func_result_post(sys, r);
+	struct func_result *head = NULL, **tail = &head;
+	for (uint32_t k = 0; k < n; k++) {
+		const struct pool_result *p = &rs[k];
+		struct func_result *r = func_result_new(
+			p->key, p->status, p->status ? p->err : NULL,
+			p->status == 0 ? p->nout : 0, p->exec_us);
+		/* the one copy of an output: out of the pipe's buffer, which
+		 * the pool reuses when this returns; the store adopts it as
+		 * it is */
+		for (uint32_t i = 0; i < r->nout; i++)
+			r->outs[i] = vval_new(p->outs[i].data,
+					      p->outs[i].len > UINT32_MAX
+						      ? UINT32_MAX
+						      : (uint32_t)p->outs[i].len);
+		*tail = r;
+		tail = &r->next;
+	}
+	if (head)
+		func_result_post(sys, head);
 }
 
 /* ---------------------------------------------------------------- runs */
@@ -333,14 +346,10 @@ task_run(struct func *f, struct msg *m)
 	run_next(f, r);
 }
 
-/* The pool finished an attempt (MSG_EXEC_DONE). */
+/* The pool finished attempt @a res (freed here). */
 static void
-exec_done(struct func *f, struct msg *m)
+exec_result(struct func *f, struct func_result *res)
 {
-	struct func_result *res = m->flags & MSG_F_LOCAL ? m->ptr : NULL;
-	m->ptr = NULL; /* ours now */
-	if (res == NULL)
-		return;
 	struct run *r = map_get(&f->runs, res->key);
 	if (r == NULL) {
 		func_result_delete(res);
@@ -370,6 +379,19 @@ exec_done(struct func *f, struct msg *m)
 	run_report(f, r, status, res->exec_us, sizes, err);
 	run_free(f, r);
 	func_result_delete(res);
+}
+
+/* The pool finished attempts (MSG_EXEC_DONE: a list, in order). */
+static void
+exec_done(struct func *f, struct msg *m)
+{
+	struct func_result *res = m->flags & MSG_F_LOCAL ? m->ptr : NULL;
+	m->ptr = NULL; /* ours now */
+	while (res) {
+		struct func_result *next = res->next;
+		exec_result(f, res);
+		res = next;
+	}
 }
 
 /* ------------------------------------------------------- serving values */

@@ -21,16 +21,20 @@
  * frees values (VALUE_FREE) by message, like any other node does.
  *
  * The seam to the executors: the actor calls the pool only through a
- * struct pool_ops (exec/exec.h) given at spawn, and learns each task's end
- * from one MSG_EXEC_DONE message per accepted task.  The real pool's done
- * callback is func_pool_done(); the simulated tests put a fake pool in
- * virtual time behind the same table and post func_result_post().
+ * struct pool_ops (exec/exec.h) given at spawn, and learns the tasks' ends
+ * from MSG_EXEC_DONE messages, each carrying a list of results: the real
+ * pool's done callback, func_pool_done(), posts one per pool event (all
+ * the results of one read from an executor -- tens when the executors are
+ * busy -- so that a message, a mailbox push and a turn are paid per batch,
+ * not per attempt); the tests' fake pools post one result at a time with
+ * func_result_post().
  *
- *   MSG_EXEC_DONE (local; ptr: struct func_result, owned by the message)
- *   +-----+--------+---------+-------------------+------+-------------+
- *   | key | status | exec_us | error (status<0)  | nout | outs[nout]  |
- *   +-----+--------+---------+-------------------+------+-------------+
- *     u64   int      u32       char * or NULL      u32    struct vval *
+ *   MSG_EXEC_DONE (local; ptr: a list of struct func_result, owned by the
+ *   message), each result:
+ *   +-----+--------+---------+-------------------+------+-------------+------+
+ *   | key | status | exec_us | error (status<0)  | nout | outs[nout]  | next |
+ *   +-----+--------+---------+-------------------+------+-------------+------+
+ *     u64   int      u32       char * or NULL      u32    struct vval *  or NULL
  *
  * Ownership: func_spawn() allocates the actor's state -- the runs, the
  * value store -- which only the actor touches and frees on MSG_STOP.  A
@@ -63,6 +67,7 @@ void func_config_default(struct func_config *cfg);
 
 /** The end of one accepted task, as MSG_EXEC_DONE carries it. */
 struct func_result {
+	struct func_result *next; /* the next result of the same message */
 	uint64_t key;
 	int status; /* 0, or MIST_ETASK (MIST_ECLOSED: the pool closed) */
 	uint32_t exec_us;
@@ -76,16 +81,17 @@ struct func_result {
 struct func_result *func_result_new(uint64_t key, int status,
 				    const char *error, uint32_t nout,
 				    uint32_t exec_us);
+/** Frees @a r alone (not the results after it). */
 void func_result_delete(struct func_result *r);
-/** Delivers @a r to @a sys's ACTOR_FUNCTION as MSG_EXEC_DONE; ownership
- * moves (freed here if the delivery is refused). */
+/** Delivers the list @a r (one result, or several linked by next) to
+ * @a sys's ACTOR_FUNCTION as one MSG_EXEC_DONE; ownership moves (freed
+ * here if the delivery is refused). */
 void func_result_post(struct actor_sys *sys, struct func_result *r);
 /** The real pool's done callback (pool_done_cb; @a sys is the struct
  * actor_sys *): copies each output once, out of the pipe's buffer, and
- * posts the result -- nothing else happens in the I/O callback. */
-void func_pool_done(void *sys, uint64_t key, int status, const char *err,
-		    const struct mist_blob *outs, uint32_t nout,
-		    uint32_t exec_us);
+ * posts the batch as one message -- nothing else happens in the I/O
+ * callback. */
+void func_pool_done(void *sys, const struct pool_result *rs, uint32_t n);
 
 /**
  * Spawns ACTOR_FUNCTION on @a sys.  @a ops and @a pool (both may be NULL:

@@ -20,13 +20,17 @@ static int finished;
 static bool ready;
 
 static void
-done(void *ctx, uint64_t key, int st, const char *err,
-     const struct mist_blob *outs, uint32_t nout, uint32_t us)
+done(void *ctx, const struct pool_result *rs, uint32_t n)
 {
-	(void)ctx, (void)outs, (void)nout, (void)us;
-	status[key] = st;
-	snprintf(errs[key], sizeof(errs[key]), "%s", err ? err : "");
-	order[finished++] = key;
+	(void)ctx;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t key = rs[i].key;
+		cr_assert(key >= 1 && key <= N && finished < N);
+		status[key] = rs[i].status;
+		snprintf(errs[key], sizeof(errs[key]), "%s",
+			 rs[i].status ? rs[i].err : "");
+		order[finished++] = key;
+	}
 }
 
 static void
