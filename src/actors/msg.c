@@ -20,5 +20,7 @@ msg_new(uint32_t type, const void *body, uint32_t len)
 void
 msg_delete(struct msg *m)
 {
+	if (m->ptr != NULL && m->ptr_free != NULL)
+		m->ptr_free(m->ptr);
 	free(m);
 }

@@ -9,7 +9,11 @@
  *
  * Local-only messages (I/O events, timers) may carry a pointer in @a ptr
  * instead of a body; they are flagged MSG_F_LOCAL and can never be sent to
- * another node.
+ * another node.  If @a ptr_free is set, the message owns what @a ptr points
+ * at: msg_delete() frees it, so a message the runtime drops (a refused
+ * delivery, a stopped actor's mail, a system destroyed undrained) leaks
+ * nothing.  A handler that keeps the pointer takes it by setting @a ptr to
+ * NULL.  Timer messages leave @a ptr_free NULL (the timer is the actor's).
  */
 #ifndef MIST_ACTORS_MSG_H_INCLUDED
 #define MIST_ACTORS_MSG_H_INCLUDED
@@ -38,6 +42,7 @@ struct msg {
 	uint64_t corr;
 	uint64_t deadline; /* absolute, local clock in ms; 0 = none */
 	void *ptr;	   /* MSG_F_LOCAL only */
+	void (*ptr_free)(void *ptr); /* NULL: @a ptr is not the message's */
 	uint32_t len;
 	uint8_t body[];
 };

@@ -26,6 +26,7 @@
 #include "net/udp.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/container.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -94,9 +95,6 @@ struct agent {
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 };
-
-#define container_of(p, type, member)                                          \
-	((type *)((char *)(p)-offsetof(type, member)))
 
 static void
 agent_links_closed(struct link_mgr *m)

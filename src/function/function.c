@@ -64,6 +64,18 @@ func_result_delete(struct func_result *r)
 	free(r);
 }
 
+/* The message's ptr_free: a chain of results nobody took. */
+static void
+func_result_chain_free(void *p)
+{
+	struct func_result *r = p;
+	while (r) {
+		struct func_result *next = r->next;
+		func_result_delete(r);
+		r = next;
+	}
+}
+
 void
 func_result_post(struct actor_sys *sys, struct func_result *r)
 {
@@ -72,14 +84,11 @@ func_result_post(struct actor_sys *sys, struct func_result *r)
 	m->from.node = m->to.node = sys->node;
 	m->to.id = ACTOR_FUNCTION;
 	m->ptr = r;
-	/* refused (shutdown, no actor, hard cap): the message is freed with
-	 * its pointer unread, so the results are ours again */
-	if (actor_sys_deliver(sys, m) < 0)
-		while (r) {
-			struct func_result *next = r->next;
-			func_result_delete(r);
-			r = next;
-		}
+	/* the message owns the results until the function actor takes them:
+	 * refused (shutdown, no actor, hard cap) or dropped undelivered, they
+	 * are freed with it */
+	m->ptr_free = func_result_chain_free;
+	actor_sys_deliver(sys, m);
 }
 
 void

@@ -41,9 +41,9 @@
  * struct func_result belongs to whoever holds it: its creator, then the
  * message that carries it, then the actor, which adopts its outputs into
  * the store without copying them.  Deliver it from the I/O side
- * (func_result_post: actor_sys_deliver, refused and freed once shutdown
- * began); a system must be drained before actor_sys_destroy(), as the
- * agent and the tests do, or a result still queued is leaked.
+ * (func_result_post: actor_sys_deliver); a message refused or dropped
+ * undelivered frees its results (msg.h, ptr_free), so nothing leaks
+ * whatever the order of shutdown.
  */
 #ifndef MIST_FUNCTION_FUNCTION_H_INCLUDED
 #define MIST_FUNCTION_FUNCTION_H_INCLUDED
