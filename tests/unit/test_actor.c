@@ -564,3 +564,50 @@ Test(actor, the_check_is_switched_by_the_system)
 	struct actor_sys *s3 = fake_world_add(&w, 3, NULL);
 	cr_assert_eq(s3->check_turns, ACTOR_CHECK_TURNS_DEFAULT);
 }
+
+/* A local message that owns its pointer frees it when it is deleted
+ * undelivered -- a refused delivery, a stopped actor's mail, a system
+ * destroyed with mail queued -- and a handler that took the pointer (set
+ * ptr to NULL) is not second-guessed. */
+static int freed;
+
+static void
+count_free(void *p)
+{
+	freed++;
+	free(p);
+}
+
+Test(actor, a_message_frees_the_pointer_it_owns_unless_taken)
+{
+	freed = 0;
+	struct msg *m = msg_new(MSG_SINK, NULL, 0);
+	m->flags = MSG_F_LOCAL;
+	m->ptr = malloc(16);
+	m->ptr_free = count_free;
+	msg_delete(m);
+	cr_assert_eq(freed, 1, "dropped undelivered: freed with the message");
+
+	void *taken = malloc(16);
+	m = msg_new(MSG_SINK, NULL, 0);
+	m->flags = MSG_F_LOCAL;
+	m->ptr = taken;
+	m->ptr_free = count_free;
+	m->ptr = NULL; /* a handler took it */
+	msg_delete(m);
+	cr_assert_eq(freed, 1, "taken: the message does not free it");
+	free(taken);
+
+	/* queued when its system goes: freed exactly once, handled or not */
+	struct actor_sys *sys = fake_world_add(&w, 77, NULL);
+	cr_assert_not_null(actor_spawn(sys, 100, "idle", probe_fn, &pa));
+	m = msg_new(MSG_SINK, NULL, 0);
+	m->flags = MSG_F_LOCAL;
+	m->from = m->to = (struct actor_ref){77, 100};
+	m->ptr = malloc(16);
+	m->ptr_free = count_free;
+	cr_assert_eq(actor_sys_deliver(sys, m), 0);
+	fake_world_destroy(&w);
+	fake_world_init(&w, tu_seed());
+	cr_assert_eq(freed, 2);
+}
