@@ -243,7 +243,7 @@ seal_pending(mist_client *c)
 		/* the first frame: [version][cred id][NNpsk0 message 1] */
 		struct buf f = BUF_INIT;
 		buf_reserve(&f, GATEWAY_HELLO_MAX);
-		f.data[0] = GATEWAY_VERSION;
+		f.data[0] = GATEWAY_VERSION; /* rekeying stream */
 		cred_id_put(f.data + 1, c->cred);
 		size_t m1;
 		noise_hs_write(&c->hs, pl.data, pl.len, f.data + GATEWAY_HELLO_HDR,

@@ -416,7 +416,8 @@ int
 native_hello_cred(const uint8_t *frame, size_t len, uint64_t *cred)
 {
 	if (len < GATEWAY_HELLO_HDR + NOISE_DHLEN + NOISE_TAGLEN ||
-	    frame[0] != GATEWAY_VERSION)
+	    (frame[0] != GATEWAY_VERSION &&
+	     frame[0] != GATEWAY_VERSION_NOREKEY))
 		return MIST_EPROTO;
 	*cred = cred_id_get(frame + 1);
 	return 0;
@@ -495,6 +496,9 @@ native_handshake(struct native *n, struct gconn *c, const uint8_t secret[32],
 		noise_hs_wipe(&hs);
 		return native_hs_fail(c, MIST_EPROTO, "handshake reply");
 	}
+	/* a version-1 client never rekeys (native_proto.h) */
+	if (frame[0] == GATEWAY_VERSION_NOREKEY)
+		stream_set_rekey(&c->st, STREAM_REKEY_NEVER);
 	stream_split(&c->st, &hs);
 	noise_hs_wipe(&hs);
 	/* message 2 goes out before any sealed frame */

@@ -142,7 +142,10 @@ void native_bound_addr(const struct native *n, char *out, size_t len);
  * told to close once flushed), or NULL.
  */
 struct gconn *native_conn(struct native *n, uint64_t id);
-/** The credential id a first frame claims.  0 or MIST_EPROTO. */
+/**
+ * The credential id a first frame claims.  0, or MIST_EPROTO (too short,
+ * or a version other than GATEWAY_VERSION and GATEWAY_VERSION_NOREKEY).
+ */
 int native_hello_cred(const uint8_t *frame, size_t len, uint64_t *cred);
 /**
  * The actor's half of the handshake of @a c (in GC_HELLO), with its first

@@ -19,6 +19,12 @@ stream_init(struct stream *s, uint32_t max_frame, uint64_t rekey_frames)
 }
 
 void
+stream_set_rekey(struct stream *s, uint64_t rekey_frames)
+{
+	s->rekey_frames = rekey_frames ? rekey_frames : STREAM_REKEY_FRAMES;
+}
+
+void
 stream_destroy(struct stream *s)
 {
 	sodium_memzero(&s->tx, sizeof(s->tx));

@@ -72,6 +72,12 @@
  */
 #define STREAM_REKEY_FRAMES (1u << 20)
 /*
+ * A rekey interval no stream reaches: the nonces run out (2^64 - 1
+ * frames, MIST_ECLOSED) first.  For peers older than the rekey rule
+ * (version-1 gateway clients, native_proto.h).
+ */
+#define STREAM_REKEY_NEVER UINT64_MAX
+/*
  * 64 KiB per read: one syscall takes what a busy socket holds, and a
  * shared buffer of this size is all the input memory idle streams cost.
  */
@@ -103,6 +109,12 @@ struct stream {
  * frames per key per direction (0: STREAM_REKEY_FRAMES).
  */
 void stream_init(struct stream *s, uint32_t max_frame, uint64_t rekey_frames);
+/**
+ * Changes the rekey interval of a stream not yet keyed (before
+ * stream_split(); its pending input is kept): for a protocol whose
+ * handshake decides it.  @a rekey_frames as in stream_init().
+ */
+void stream_set_rekey(struct stream *s, uint64_t rekey_frames);
 /** Wipes the keys and frees the input buffer. */
 void stream_destroy(struct stream *s);
 /**
