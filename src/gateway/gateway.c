@@ -79,6 +79,15 @@ gateway_config_default(struct gateway_config *cfg)
 	 * at once, or (JOB_WAIT) within the deadline the client gives.
 	 */
 	cfg->request_timeout_ms = 30000;
+	/*
+	 * 4 MiB of replies not yet taken by a client: four replies of the
+	 * largest frame (1 MiB by default), so one large value and a stream of
+	 * small ones go on being written while the client reads.  Past it
+	 * the connection is no longer read until half is written: a client
+	 * that asks without ever reading costs this (plus the requests
+	 * already read), not all the memory there is.
+	 */
+	cfg->max_backlog = 4u << 20;
 }
 
 /* ------------------------------------------------------------ requests */

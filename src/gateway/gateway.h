@@ -42,6 +42,8 @@ struct gateway_config {
 					* before it is no longer read */
 	uint32_t handshake_timeout_ms; /* cut unfinished handshakes */
 	uint32_t request_timeout_ms;   /* when the client gives none */
+	uint32_t max_backlog;	       /* unsent reply bytes per connection
+					* before it is no longer read */
 };
 
 /** The defaults, each defended in gateway.c. */

@@ -214,6 +214,11 @@ gconn_write_cb(uv_write_t *req, int status)
 		return;
 	}
 	gconn_write_start(c);
+	if (c->state == GC_CLOSING)
+		return;
+	if ((c->paused & NATIVE_PAUSE_OUTPUT) &&
+	    c->out.len + outq_pending(&c->oq) < c->n->cfg.max_backlog / 2)
+		native_resume(c, NATIVE_PAUSE_OUTPUT);
 	gconn_close_if_flushed(c);
 }
 
@@ -272,6 +277,17 @@ native_send(struct gconn *c, uint32_t type, int status, uint64_t corr,
 	}
 	msg_delete(m);
 	gconn_todo(c, false, true);
+	if (!(c->paused & NATIVE_PAUSE_OUTPUT) &&
+	    c->out.len + outq_pending(&c->oq) > c->n->cfg.max_backlog) {
+		/* the client does not read: neither do we, until it has */
+		if (native_log_now(++c->n->stats.output_paused))
+			log_warn("gateway: client %s leaves %zu bytes of "
+				 "replies unread, not reading it until it "
+				 "takes half (%llu times so far)",
+				 c->peer, c->out.len + outq_pending(&c->oq),
+				 (unsigned long long)c->n->stats.output_paused);
+		native_pause(c, NATIVE_PAUSE_OUTPUT);
+	}
 }
 
 /* --------------------------------------------------------------- input */

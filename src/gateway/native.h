@@ -22,7 +22,9 @@
  *               the oldest serves them all, and each firing closes all
  *               that are due.
  *   write done  starts the next write; a connection told to close once
- *               its output is written closes.
+ *               its output is written closes; one no longer read for
+ *               its unsent output (below) is read again once that is
+ *               under half of max_backlog.
  *
  *   MSG_GW_HELLO  local, corr = connection id, body = the first frame
  *                 [version][cred id: 8][NNpsk0 message 1]
@@ -35,7 +37,9 @@
  * once per loop iteration, like links), closes (native_close,
  * native_close_flushed, native_close_cred) and throttles (native_pause /
  * native_resume).  A connection whose MSG_GW_FRAME fills the actor's
- * mailbox past its high-water mark is not read until it drains.
+ * mailbox past its high-water mark is not read until it drains, and one
+ * whose replies wait unsent past max_backlog bytes (a client asking
+ * without reading its socket) is not read until half are written.
  *
  * Ownership: struct native lives in the gateway's state; connections are
  * allocated and freed here (freed once libuv has closed their socket, so
@@ -62,7 +66,8 @@ enum native_pause {
 	NATIVE_PAUSE_HELLO = 1,	   /* its first frame is with the actor */
 	NATIVE_PAUSE_MAILBOX = 2,  /* the actor's mailbox is full */
 	NATIVE_PAUSE_INFLIGHT = 4, /* max_inflight requests unanswered */
-	NATIVE_PAUSE_CLOSING = 8   /* it closes once its output is out */
+	NATIVE_PAUSE_CLOSING = 8,  /* it closes once its output is out */
+	NATIVE_PAUSE_OUTPUT = 16   /* max_backlog reply bytes unsent */
 };
 
 enum gconn_state { GC_NEW, GC_HANDSHAKE, GC_HELLO, GC_OPEN, GC_CLOSING };
@@ -97,7 +102,7 @@ struct gconn {
 struct native_stats {
 	uint64_t accepted, refused_full, refused_busy, timeouts;
 	uint64_t handshakes_ok, handshakes_failed, bad_frames, oversized;
-	uint64_t overloaded, revoked;
+	uint64_t overloaded, revoked, output_paused;
 };
 
 struct native_replay {

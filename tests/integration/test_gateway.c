@@ -13,7 +13,10 @@
  *     serve new clients;
  *   - the first frame's version decides the rekey rule: a version-1
  *     client's stream is served past 2^20 frames without rekeying, a
- *     version-2 one with, and an unknown version is refused.
+ *     version-2 one with, and an unknown version is refused;
+ *   - a client that floods requests and never reads its socket is no
+ *     longer read once its unsent replies pass the gateway's bound: the
+ *     agent's memory stays bounded and another client is served.
  */
 #include "client/conn.h"
 #include "gateway/native_proto.h"
@@ -38,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -613,5 +617,79 @@ Test(gateway, the_first_frame_version_decides_the_rekey_rule)
 	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
 	mist_job_detach(j);
 	mist_close(c);
+	agent_stop();
+}
+
+/* Requests per frame of the flood (PING, refused with EPERM by the
+ * gateway itself: a reply per request, nothing forwarded). */
+#define T_FLOOD_BATCH 20000
+/* Request bytes the flood sends at most: their replies, if all were
+ * kept, would be several times the memory bound asserted below. */
+#define T_FLOOD_BYTES (512u << 20)
+/* How long the flood waits for its socket to take more before deciding
+ * the gateway stopped reading it (not a timing assertion: the memory
+ * assertion decides, whether it stopped for this or for the volume). */
+#define T_FLOOD_STALL_MS 3000
+/* Growth of the agent's RSS allowed during the flood: the gateway's
+ * max_backlog (4 MiB) and what its mailbox and socket buffers hold, with
+ * a wide margin -- far under what T_FLOOD_BYTES of replies would take. */
+#define T_FLOOD_RSS_KIB (96u << 10)
+
+Test(gateway, a_client_that_never_reads_is_no_longer_read)
+{
+	char cr[128];
+	cred_create("f", "submit", cr, sizeof(cr));
+	long rss0 = proc_rss_kib(agent);
+	cr_assert_gt(rss0, 0);
+	struct raw r;
+	cr_assert_eq(raw_open(&r, cr, GATEWAY_VERSION, STREAM_REKEY_FRAMES),
+		     0);
+	int fl = fcntl(r.fd, F_GETFL);
+	cr_assert_eq(fcntl(r.fd, F_SETFL, fl | O_NONBLOCK), 0);
+	/* one frame of requests, sealed anew each time (its nonce) */
+	struct buf pt = BUF_INIT, out = BUF_INIT;
+	size_t sent = 0;
+	bool stalled = false;
+	while (sent < T_FLOOD_BYTES && !stalled) {
+		pt.len = out.len = 0;
+		for (int i = 0; i < T_FLOOD_BATCH; i++) {
+			struct msg *m = msg_new(MSG_PING, NULL, 0);
+			m->flags = MSG_F_REQUEST;
+			m->corr = ++r.corr;
+			wire_envelope_encode(&pt, m, 0);
+			msg_delete(m);
+		}
+		cr_assert_geq(stream_seal(&r.st, pt.data, pt.len, &out), 0);
+		size_t off = 0;
+		while (off < out.len) {
+			ssize_t w = write(r.fd, out.data + off, out.len - off);
+			if (w > 0) {
+				off += (size_t)w;
+				continue;
+			}
+			cr_assert(w < 0 && errno == EAGAIN, "write: %s",
+				  strerror(errno));
+			struct pollfd p = {r.fd, POLLOUT, 0};
+			if (poll(&p, 1, T_FLOOD_STALL_MS) == 0) {
+				stalled = true;
+				break;
+			}
+		}
+		sent += off;
+	}
+	buf_destroy(&pt);
+	buf_destroy(&out);
+	long rss1 = proc_rss_kib(agent);
+	cr_assert_lt(rss1 - rss0, (long)T_FLOOD_RSS_KIB,
+		     "the agent grew by %ld KiB for a client that never reads "
+		     "(%zu request bytes sent)", rss1 - rss0, sent);
+	cr_assert(stalled, "the gateway read all %zu bytes of requests", sent);
+	/* another client is served meanwhile */
+	mist_client *c = client(cr);
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
+	mist_job_detach(j);
+	mist_close(c);
+	raw_close(&r);
 	agent_stop();
 }
