@@ -118,12 +118,10 @@ gw_request(void *ctx, struct msg *m)
 	struct gconn *c = f->c;
 	const struct cred *cr = creds_get(&g->creds, c->cred);
 	if (cr == NULL || cr->revoked) {
-		/* revoked (or gone) since the handshake: refused, and the
-		 * connection closed once the refusal is out */
-		if (m->flags & MSG_F_REQUEST)
-			native_send(c, MSG_ERROR, MIST_EAUTH, m->corr, NULL, 0);
-		native_close_flushed(c, cr ? "credential revoked"
-					   : "credential unknown");
+		/* defensive: every credential change goes through creds.c,
+		 * whose gw_revoked has already closed such a connection */
+		native_close(c, cr ? "credential revoked"
+				   : "credential unknown");
 		msg_delete(m);
 		return MIST_EAUTH;
 	}

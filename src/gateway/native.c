@@ -167,24 +167,6 @@ native_close(struct gconn *c, const char *why)
 	uv_close((uv_handle_t *)&c->tcp, gconn_closed);
 }
 
-static void
-gconn_close_if_flushed(struct gconn *c)
-{
-	if ((c->paused & NATIVE_PAUSE_CLOSING) && c->state != GC_CLOSING &&
-	    outq_is_idle(&c->oq) && c->out.len == 0)
-		native_close(c, c->close_why);
-}
-
-void
-native_close_flushed(struct gconn *c, const char *why)
-{
-	if (c->state == GC_CLOSING || (c->paused & NATIVE_PAUSE_CLOSING))
-		return;
-	c->close_why = why;
-	native_pause(c, NATIVE_PAUSE_CLOSING);
-	gconn_todo(c, false, true);
-}
-
 size_t
 native_close_cred(struct native *n, uint64_t cred, const char *why)
 {
@@ -219,7 +201,6 @@ gconn_write_cb(uv_write_t *req, int status)
 	if ((c->paused & NATIVE_PAUSE_OUTPUT) &&
 	    c->out.len + outq_pending(&c->oq) < c->n->cfg.max_backlog / 2)
 		native_resume(c, NATIVE_PAUSE_OUTPUT);
-	gconn_close_if_flushed(c);
 }
 
 static void
@@ -554,7 +535,7 @@ struct gconn *
 native_conn(struct native *n, uint64_t id)
 {
 	struct gconn *c = map_get(&n->conns, id);
-	return c && !(c->paused & NATIVE_PAUSE_CLOSING) ? c : NULL;
+	return c;
 }
 
 /* ------------------------------------------------ loop handles: accept */
@@ -659,7 +640,6 @@ native_flush_cb(uv_prepare_t *h)
 			if (c->state == GC_CLOSING)
 				continue;
 			gconn_write_start(c);
-			gconn_close_if_flushed(c);
 			if (c->state == GC_CLOSING)
 				continue;
 		}

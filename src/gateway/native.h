@@ -21,8 +21,7 @@
  *               Handshakes expire in accept order, so one timer set for
  *               the oldest serves them all, and each firing closes all
  *               that are due.
- *   write done  starts the next write; a connection told to close once
- *               its output is written closes; one no longer read for
+ *   write done  starts the next write; a connection no longer read for
  *               its unsent output (below) is read again once that is
  *               under half of max_backlog.
  *
@@ -35,7 +34,7 @@
  * it authenticates (native_handshake, with the secret it looked up),
  * queues replies (native_send: sealed and written by a prepare handle
  * once per loop iteration, like links), closes (native_close,
- * native_close_flushed, native_close_cred) and throttles (native_pause /
+ * native_close_cred) and throttles (native_pause /
  * native_resume).  A connection whose MSG_GW_FRAME fills the actor's
  * mailbox past its high-water mark is not read until it drains, and one
  * whose replies wait unsent past max_backlog bytes (a client asking
@@ -66,8 +65,7 @@ enum native_pause {
 	NATIVE_PAUSE_HELLO = 1,	   /* its first frame is with the actor */
 	NATIVE_PAUSE_MAILBOX = 2,  /* the actor's mailbox is full */
 	NATIVE_PAUSE_INFLIGHT = 4, /* max_inflight requests unanswered */
-	NATIVE_PAUSE_CLOSING = 8,  /* it closes once its output is out */
-	NATIVE_PAUSE_OUTPUT = 16   /* max_backlog reply bytes unsent */
+	NATIVE_PAUSE_OUTPUT = 8	   /* max_backlog reply bytes unsent */
 };
 
 enum gconn_state { GC_NEW, GC_HANDSHAKE, GC_HELLO, GC_OPEN, GC_CLOSING };
@@ -90,7 +88,6 @@ struct gconn {
 	unsigned paused;     /* enum native_pause bits */
 	bool reading;
 	bool want_input, want_flush; /* what the prepare handle owes it */
-	const char *close_why;	     /* NATIVE_PAUSE_CLOSING: the reason */
 	uint64_t hs_deadline;
 	struct gconn *hs_next, *hs_prev;     /* handshaking, accept order */
 	struct gconn *cred_next, *cred_prev; /* same credential */
@@ -143,8 +140,8 @@ int native_listen(struct native *n, uv_loop_t *loop, struct actor_sys *sys,
 		  const struct gateway_config *cfg, const char *addr);
 void native_bound_addr(const struct native *n, char *out, size_t len);
 /**
- * The connection @a id if it is still to be served (not closing, not
- * told to close once flushed), or NULL.
+ * The connection @a id if it is still to be served (not closing), or
+ * NULL.
  */
 struct gconn *native_conn(struct native *n, uint64_t id);
 /**
@@ -173,8 +170,6 @@ void native_send(struct gconn *c, uint32_t type, int status, uint64_t corr,
 		 const uint8_t *body, uint32_t len);
 /** Closes @a c now; what it had not sent is dropped. */
 void native_close(struct gconn *c, const char *why);
-/** Stops reading @a c and closes it once its queued output is written. */
-void native_close_flushed(struct gconn *c, const char *why);
 /** Closes every connection of credential @a cred; returns how many. */
 size_t native_close_cred(struct native *n, uint64_t cred, const char *why);
 /** Stops (or, once no reason is left, resumes) reading @a c. */
