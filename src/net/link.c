@@ -428,9 +428,20 @@ link_mgr_send(void *ctx, struct msg *msg)
 	if (l->out.len > m->cfg.max_frame) {
 		/* the batch is full: seal what came before this envelope */
 		link_seal(l, l->out.data, old);
+		if (l->state == LINK_CLOSING) {
+			/* sealing failed and closed the link: @a msg is not
+			 * taken, so its sender answers it now (actor_send_from
+			 * queues the error reply) rather than at its timeout */
+			l->out.len = 0;
+			return MIST_EUNREACHABLE;
+		}
 		memmove(l->out.data, l->out.data + old, n);
 		l->out.len = n;
 		link_write_start(l);
+		if (l->state == LINK_CLOSING) {
+			l->out.len = 0; /* the write failed: likewise */
+			return MIST_EUNREACHABLE;
+		}
 	}
 	m->stats.msgs_out++;
 	msg_delete(msg);
