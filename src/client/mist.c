@@ -246,8 +246,17 @@ seal_pending(mist_client *c)
 		f.data[0] = GATEWAY_VERSION; /* rekeying stream */
 		cred_id_put(f.data + 1, c->cred);
 		size_t m1;
-		noise_hs_write(&c->hs, pl.data, pl.len, f.data + GATEWAY_HELLO_HDR,
-			       NOISE_MAX_MSG, &m1);
+		int rc = noise_hs_write(&c->hs, pl.data, pl.len,
+					f.data + GATEWAY_HELLO_HDR,
+					NOISE_MAX_MSG, &m1);
+		if (rc != 0) {
+			/* nothing valid to send: every request fails */
+			buf_destroy(&f);
+			buf_destroy(&pl);
+			c->hs_sent = true;
+			fail_all(c, MIST_EPROTO);
+			return;
+		}
 		f.len = GATEWAY_HELLO_HDR + m1;
 		stream_put_raw(&c->wbuf, f.data, f.len);
 		buf_destroy(&f);
