@@ -266,21 +266,11 @@ seal_pending(mist_client *c)
 	}
 	if (!c->open)
 		return;
-	size_t off = 0;
-	while (off < c->pending.len) {
-		/* request() keeps every envelope below a frame */
-		size_t n = c->pending.len - off;
-		if (n > MIST_MAX_FRAME)
-			n = wire_payload_prefix(c->pending.data + off, n,
-						MIST_MAX_FRAME);
-		if (n == 0 ||
-		    stream_seal(&c->st, c->pending.data + off, n, &c->wbuf) < 0) {
-			fail_all(c, MIST_E2BIG);
-			break;
-		}
-		off += n;
-	}
-	buf_consume(&c->pending, off);
+	/* request() keeps every envelope below a frame */
+	if (stream_seal_batch(&c->st, c->pending.data, c->pending.len,
+			      &c->wbuf, NULL, NULL) < 0)
+		fail_all(c, MIST_E2BIG);
+	c->pending.len = 0;
 }
 
 static int

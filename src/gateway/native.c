@@ -218,19 +218,11 @@ gconn_write_start(struct gconn *c)
 static void
 gconn_seal(struct gconn *c)
 {
-	size_t off = 0, max = c->n->cfg.max_frame;
-	while (off < c->out.len) {
-		size_t len = c->out.len - off;
-		if (len > max)
-			len = wire_payload_prefix(c->out.data + off, len, max);
-		int rc = len == 0 ? MIST_E2BIG
-				  : stream_seal(&c->st, c->out.data + off, len,
-						&c->oq.wq);
-		if (rc < 0) {
-			native_close(c, mist_strerror(rc));
-			return;
-		}
-		off += len;
+	int rc = stream_seal_batch(&c->st, c->out.data, c->out.len, &c->oq.wq,
+				   NULL, NULL);
+	if (rc < 0) {
+		native_close(c, mist_strerror(rc));
+		return;
 	}
 	c->out.len = 0;
 	buf_trim(&c->out, NATIVE_KEEP);
@@ -382,13 +374,8 @@ static void
 gconn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	struct gconn *c = h->data;
-	struct native *n = c->n;
 	(void)hint;
-	if (n->rshared == NULL)
-		n->rshared = xmalloc(STREAM_READ);
-	size_t cap;
-	uint8_t *p = stream_in_space(&c->st, n->rshared, &cap);
-	*b = uv_buf_init((char *)p, (unsigned)cap);
+	outq_read_buf(&c->st, &c->n->rshared, b);
 }
 
 static void

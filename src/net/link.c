@@ -325,19 +325,13 @@ link_seal(struct link *l, const uint8_t *p, size_t n)
 static void
 link_seal_out(struct link *l)
 {
-	size_t off = 0, max = l->mgr->cfg.max_frame;
-	while (off < l->out.len && l->state != LINK_CLOSING) {
-		size_t n = l->out.len - off;
-		if (n > max)
-			n = wire_payload_prefix(l->out.data + off, n, max);
-		if (n == 0) {
-			link_close(l, "an envelope larger than a frame");
-			break;
-		}
-		link_seal(l, l->out.data + off, n);
-		off += n;
-	}
+	struct link_mgr *m = l->mgr;
+	int rc = stream_seal_batch(&l->st, l->out.data, l->out.len, &l->oq.wq,
+				   &m->stats.frames_out, &m->stats.rekeys);
 	l->out.len = 0;
+	if (rc < 0)
+		link_close(l, rc == MIST_E2BIG ? "an envelope larger than a frame"
+					       : mist_strerror(rc));
 }
 
 static void
@@ -641,13 +635,8 @@ static void
 link_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	struct link *l = h->data;
-	struct link_mgr *m = l->mgr;
 	(void)suggested;
-	if (m->rshared == NULL)
-		m->rshared = xmalloc(STREAM_READ);
-	size_t cap;
-	uint8_t *p = stream_in_space(&l->st, m->rshared, &cap);
-	*b = uv_buf_init((char *)p, (unsigned)cap);
+	outq_read_buf(&l->st, &l->mgr->rshared, b);
 }
 
 static void

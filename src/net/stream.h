@@ -135,6 +135,17 @@ void stream_put_raw(struct buf *out, const uint8_t *p, size_t n);
  * are exhausted), with nothing appended.
  */
 int stream_seal(struct stream *s, const uint8_t *p, size_t n, struct buf *out);
+/**
+ * Seals a plaintext batch of envelopes (net/wire.h, @a n bytes at @a p)
+ * as frames of at most max_frame each, cut where envelopes end, appended
+ * to @a out: what links, the gateway and libmist write.  Adds the frames
+ * sealed and the keys they ended to @a *frames and @a *rekeys (either may
+ * be NULL).  Returns 0; MIST_E2BIG (an envelope larger than a frame) or
+ * stream_seal()'s MIST_ECLOSED, with the frames before it appended: the
+ * connection must then close.
+ */
+int stream_seal_batch(struct stream *s, const uint8_t *p, size_t n,
+		      struct buf *out, uint64_t *frames, uint64_t *rekeys);
 
 /* -------------------------------------------------------------- input */
 
