@@ -206,7 +206,7 @@ gw_hello(struct gateway *g, struct msg *m)
 	}
 	const uint8_t *early;
 	size_t elen;
-	if (native_handshake(&g->net, c, cr->secret, m->body, m->len,
+	if (native_handshake(&g->net, c, id, cr->secret, m->body, m->len,
 			     g->scratch, NOISE_MAX_MSG, &early, &elen) != 0)
 		return; /* closed, counted */
 	if (elen > 0)
@@ -344,9 +344,11 @@ gateway_spawn(struct actor_sys *sys, uv_loop_t *loop, struct store *store,
 	creds_init(&g->creds, store, randombytes_random());
 	g->creds.revoked = gw_revoked;
 	g->creds.ctx = g;
+	/* no MSG_SWIM_SUBSCRIBE here: the gateway is spawned before SWIM
+	 * (SWIM's metadata carries the gateway's bound address), so a tell
+	 * now would find no ACTOR_SWIM and be lost; the spawner, which knows
+	 * the order, subscribes ACTOR_GATEWAY once SWIM runs (cmd/agent.c) */
 	g->actor = actor_spawn(sys, ACTOR_GATEWAY, "gateway", gw_fn, g);
-	struct actor_ref swim = {sys->node, ACTOR_SWIM};
-	actor_tell(g->actor, swim, MSG_SWIM_SUBSCRIBE, NULL, 0);
 	*err = 0;
 	return g;
 }

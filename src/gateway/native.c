@@ -443,13 +443,13 @@ native_hs_fail(struct gconn *c, int rc, const char *why)
 }
 
 int
-native_handshake(struct native *n, struct gconn *c, const uint8_t secret[32],
-		 const uint8_t *frame, size_t len, uint8_t *scratch,
-		 size_t cap, const uint8_t **early, size_t *elen)
+native_handshake(struct native *n, struct gconn *c, uint64_t id,
+		 const uint8_t secret[32], const uint8_t *frame, size_t len,
+		 uint8_t *scratch, size_t cap, const uint8_t **early,
+		 size_t *elen)
 {
-	uint64_t id;
-	if (c->state != GC_HELLO || native_hello_cred(frame, len, &id) != 0)
-		return native_hs_fail(c, MIST_EPROTO, "malformed first frame");
+	if (c->state != GC_HELLO)
+		return native_hs_fail(c, MIST_EPROTO, "not in its handshake");
 	uint8_t prologue[GATEWAY_PROLOGUE_LEN];
 	gateway_prologue(prologue, id);
 	struct noise_hs hs;

@@ -151,14 +151,15 @@ struct gconn *native_conn(struct native *n, uint64_t id);
 int native_hello_cred(const uint8_t *frame, size_t len, uint64_t *cred);
 /**
  * The actor's half of the handshake of @a c (in GC_HELLO), with its first
- * frame and the secret of the credential it claims: reads NNpsk0 message
+ * frame (which native_hello_cred() has accepted, claiming credential
+ * @a id) and that credential's secret: reads NNpsk0 message
  * 1 (its payload into @a scratch, @a cap bytes), checks the client's clock
  * and the replay cache, queues message 2, keys the stream and files @a c
  * under its credential.  Returns 0 with the requests that rode in message
  * 1 at @a *early (@a *elen bytes, inside @a scratch); on failure closes
  * @a c and returns MIST_EAUTH or MIST_EPROTO.
  */
-int native_handshake(struct native *n, struct gconn *c,
+int native_handshake(struct native *n, struct gconn *c, uint64_t id,
 		     const uint8_t secret[32], const uint8_t *frame,
 		     size_t len, uint8_t *scratch, size_t cap,
 		     const uint8_t **early, size_t *elen);
