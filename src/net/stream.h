@@ -23,7 +23,9 @@
  *     connection: after the frame that makes the direction's count a
  *     multiple of rekey_frames (default STREAM_REKEY_FRAMES), sealed or
  *     opened, that direction's key becomes Rekey(k); n goes on counting.
- *     No message announces it: both sides count the same frames.
+ *     No message announces it: both sides count the same frames.  (The
+ *     one exception: the gateway keys a version-1 client's stream with
+ *     STREAM_REKEY_NEVER, gateway/native_proto.h.)
  *   - P, the plaintext, is at most max_frame bytes (a batch of envelopes,
  *     net/wire.h; or empty).  A length over max_frame + 16 is refused as
  *     soon as its 4 bytes are in, before anything is buffered for it; a
