@@ -243,11 +243,20 @@ seal_pending(mist_client *c)
 		/* the first frame: [version][cred id][NNpsk0 message 1] */
 		struct buf f = BUF_INIT;
 		buf_reserve(&f, GATEWAY_HELLO_MAX);
-		f.data[0] = GATEWAY_VERSION;
+		f.data[0] = GATEWAY_VERSION; /* rekeying stream */
 		cred_id_put(f.data + 1, c->cred);
 		size_t m1;
-		noise_hs_write(&c->hs, pl.data, pl.len, f.data + GATEWAY_HELLO_HDR,
-			       NOISE_MAX_MSG, &m1);
+		int rc = noise_hs_write(&c->hs, pl.data, pl.len,
+					f.data + GATEWAY_HELLO_HDR,
+					NOISE_MAX_MSG, &m1);
+		if (rc != 0) {
+			/* nothing valid to send: every request fails */
+			buf_destroy(&f);
+			buf_destroy(&pl);
+			c->hs_sent = true;
+			fail_all(c, MIST_EPROTO);
+			return;
+		}
 		f.len = GATEWAY_HELLO_HDR + m1;
 		stream_put_raw(&c->wbuf, f.data, f.len);
 		buf_destroy(&f);
@@ -257,21 +266,11 @@ seal_pending(mist_client *c)
 	}
 	if (!c->open)
 		return;
-	size_t off = 0;
-	while (off < c->pending.len) {
-		/* request() keeps every envelope below a frame */
-		size_t n = c->pending.len - off;
-		if (n > MIST_MAX_FRAME)
-			n = wire_payload_prefix(c->pending.data + off, n,
-						MIST_MAX_FRAME);
-		if (n == 0 ||
-		    stream_seal(&c->st, c->pending.data + off, n, &c->wbuf) < 0) {
-			fail_all(c, MIST_E2BIG);
-			break;
-		}
-		off += n;
-	}
-	buf_consume(&c->pending, off);
+	/* request() keeps every envelope below a frame */
+	if (stream_seal_batch(&c->st, c->pending.data, c->pending.len,
+			      &c->wbuf, NULL, NULL) < 0)
+		fail_all(c, MIST_E2BIG);
+	c->pending.len = 0;
 }
 
 static int

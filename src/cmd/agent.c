@@ -628,9 +628,10 @@ cmd_agent(int argc, char **argv)
 		sself.meta_len = (uint16_t)metabuf.len;
 		struct swim_transport tr = udp_swim_transport(&a->udp);
 		a->swim = swim_spawn(&a->sys, &scfg, &tr, &sself);
-		/* the gateway came first (its address is in our metadata), so
-		 * its own subscription to gossip found no ACTOR_SWIM: made
-		 * here, or it never learns the members it gives credentials */
+		/* the gateway came first (its address is in our metadata) and
+		 * does not subscribe itself (ACTOR_SWIM did not exist yet):
+		 * made here, or it never learns the members it gives
+		 * credentials */
 		if (gw)
 			agent_subscribe(&a->sys, ACTOR_GATEWAY);
 		if (pcfg.nplugins > 0) {

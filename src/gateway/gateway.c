@@ -79,6 +79,15 @@ gateway_config_default(struct gateway_config *cfg)
 	 * at once, or (JOB_WAIT) within the deadline the client gives.
 	 */
 	cfg->request_timeout_ms = 30000;
+	/*
+	 * 4 MiB of replies not yet taken by a client: four replies of the
+	 * largest frame (1 MiB by default), so one large value and a stream of
+	 * small ones go on being written while the client reads.  Past it
+	 * the connection is no longer read until half is written: a client
+	 * that asks without ever reading costs this (plus the requests
+	 * already read), not all the memory there is.
+	 */
+	cfg->max_backlog = 4u << 20;
 }
 
 /* ------------------------------------------------------------ requests */
@@ -109,12 +118,10 @@ gw_request(void *ctx, struct msg *m)
 	struct gconn *c = f->c;
 	const struct cred *cr = creds_get(&g->creds, c->cred);
 	if (cr == NULL || cr->revoked) {
-		/* revoked (or gone) since the handshake: refused, and the
-		 * connection closed once the refusal is out */
-		if (m->flags & MSG_F_REQUEST)
-			native_send(c, MSG_ERROR, MIST_EAUTH, m->corr, NULL, 0);
-		native_close_flushed(c, cr ? "credential revoked"
-					   : "credential unknown");
+		/* defensive: every credential change goes through creds.c,
+		 * whose gw_revoked has already closed such a connection */
+		native_close(c, cr ? "credential revoked"
+				   : "credential unknown");
 		msg_delete(m);
 		return MIST_EAUTH;
 	}
@@ -199,7 +206,7 @@ gw_hello(struct gateway *g, struct msg *m)
 	}
 	const uint8_t *early;
 	size_t elen;
-	if (native_handshake(&g->net, c, cr->secret, m->body, m->len,
+	if (native_handshake(&g->net, c, id, cr->secret, m->body, m->len,
 			     g->scratch, NOISE_MAX_MSG, &early, &elen) != 0)
 		return; /* closed, counted */
 	if (elen > 0)
@@ -337,9 +344,11 @@ gateway_spawn(struct actor_sys *sys, uv_loop_t *loop, struct store *store,
 	creds_init(&g->creds, store, randombytes_random());
 	g->creds.revoked = gw_revoked;
 	g->creds.ctx = g;
+	/* no MSG_SWIM_SUBSCRIBE here: the gateway is spawned before SWIM
+	 * (SWIM's metadata carries the gateway's bound address), so a tell
+	 * now would find no ACTOR_SWIM and be lost; the spawner, which knows
+	 * the order, subscribes ACTOR_GATEWAY once SWIM runs (cmd/agent.c) */
 	g->actor = actor_spawn(sys, ACTOR_GATEWAY, "gateway", gw_fn, g);
-	struct actor_ref swim = {sys->node, ACTOR_SWIM};
-	actor_tell(g->actor, swim, MSG_SWIM_SUBSCRIBE, NULL, 0);
 	*err = 0;
 	return g;
 }

@@ -12,14 +12,13 @@
  *                      membership
  *
  * Requests are job messages (MSG_JOB_*).  At every request the gateway
- * looks its connection's credential up in the table as it is now: a
- * revoked or unknown credential's request is refused (MIST_EAUTH) and the
- * connection closed once the refusal is written; otherwise the role
+ * looks its connection's credential up in the table as it is now: the role
  * decides (JOB_LIST is for admins), the body is wrapped as [cred id, role,
  * body] and forwarded to the data manager of the job's owner (the first
  * element of the body) or, for a new job, of this node.  Replies travel
  * back the same way.  A revocation closes every connection of that
- * credential at once; a role change holds from the next request.
+ * credential at once (requests in flight get no reply: the client sees
+ * MIST_ECLOSED); a role change holds from the next request.
  *
  * Ownership: gateway_spawn() allocates everything; the actor frees it on
  * MSG_STOP, closing connections and the listener asynchronously.
@@ -42,6 +41,8 @@ struct gateway_config {
 					* before it is no longer read */
 	uint32_t handshake_timeout_ms; /* cut unfinished handshakes */
 	uint32_t request_timeout_ms;   /* when the client gives none */
+	uint32_t max_backlog;	       /* unsent reply bytes per connection
+					* before it is no longer read */
 };
 
 /** The defaults, each defended in gateway.c. */

@@ -167,24 +167,6 @@ native_close(struct gconn *c, const char *why)
 	uv_close((uv_handle_t *)&c->tcp, gconn_closed);
 }
 
-static void
-gconn_close_if_flushed(struct gconn *c)
-{
-	if ((c->paused & NATIVE_PAUSE_CLOSING) && c->state != GC_CLOSING &&
-	    outq_is_idle(&c->oq) && c->out.len == 0)
-		native_close(c, c->close_why);
-}
-
-void
-native_close_flushed(struct gconn *c, const char *why)
-{
-	if (c->state == GC_CLOSING || (c->paused & NATIVE_PAUSE_CLOSING))
-		return;
-	c->close_why = why;
-	native_pause(c, NATIVE_PAUSE_CLOSING);
-	gconn_todo(c, false, true);
-}
-
 size_t
 native_close_cred(struct native *n, uint64_t cred, const char *why)
 {
@@ -214,7 +196,11 @@ gconn_write_cb(uv_write_t *req, int status)
 		return;
 	}
 	gconn_write_start(c);
-	gconn_close_if_flushed(c);
+	if (c->state == GC_CLOSING)
+		return;
+	if ((c->paused & NATIVE_PAUSE_OUTPUT) &&
+	    c->out.len + outq_pending(&c->oq) < c->n->cfg.max_backlog / 2)
+		native_resume(c, NATIVE_PAUSE_OUTPUT);
 }
 
 static void
@@ -232,19 +218,11 @@ gconn_write_start(struct gconn *c)
 static void
 gconn_seal(struct gconn *c)
 {
-	size_t off = 0, max = c->n->cfg.max_frame;
-	while (off < c->out.len) {
-		size_t len = c->out.len - off;
-		if (len > max)
-			len = wire_payload_prefix(c->out.data + off, len, max);
-		int rc = len == 0 ? MIST_E2BIG
-				  : stream_seal(&c->st, c->out.data + off, len,
-						&c->oq.wq);
-		if (rc < 0) {
-			native_close(c, mist_strerror(rc));
-			return;
-		}
-		off += len;
+	int rc = stream_seal_batch(&c->st, c->out.data, c->out.len, &c->oq.wq,
+				   NULL, NULL);
+	if (rc < 0) {
+		native_close(c, mist_strerror(rc));
+		return;
 	}
 	c->out.len = 0;
 	buf_trim(&c->out, NATIVE_KEEP);
@@ -272,6 +250,17 @@ native_send(struct gconn *c, uint32_t type, int status, uint64_t corr,
 	}
 	msg_delete(m);
 	gconn_todo(c, false, true);
+	if (!(c->paused & NATIVE_PAUSE_OUTPUT) &&
+	    c->out.len + outq_pending(&c->oq) > c->n->cfg.max_backlog) {
+		/* the client does not read: neither do we, until it has */
+		if (native_log_now(++c->n->stats.output_paused))
+			log_warn("gateway: client %s leaves %zu bytes of "
+				 "replies unread, not reading it until it "
+				 "takes half (%llu times so far)",
+				 c->peer, c->out.len + outq_pending(&c->oq),
+				 (unsigned long long)c->n->stats.output_paused);
+		native_pause(c, NATIVE_PAUSE_OUTPUT);
+	}
 }
 
 /* --------------------------------------------------------------- input */
@@ -385,13 +374,8 @@ static void
 gconn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	struct gconn *c = h->data;
-	struct native *n = c->n;
 	(void)hint;
-	if (n->rshared == NULL)
-		n->rshared = xmalloc(STREAM_READ);
-	size_t cap;
-	uint8_t *p = stream_in_space(&c->st, n->rshared, &cap);
-	*b = uv_buf_init((char *)p, (unsigned)cap);
+	outq_read_buf(&c->st, &c->n->rshared, b);
 }
 
 static void
@@ -416,7 +400,8 @@ int
 native_hello_cred(const uint8_t *frame, size_t len, uint64_t *cred)
 {
 	if (len < GATEWAY_HELLO_HDR + NOISE_DHLEN + NOISE_TAGLEN ||
-	    frame[0] != GATEWAY_VERSION)
+	    (frame[0] != GATEWAY_VERSION &&
+	     frame[0] != GATEWAY_VERSION_NOREKEY))
 		return MIST_EPROTO;
 	*cred = cred_id_get(frame + 1);
 	return 0;
@@ -458,13 +443,13 @@ native_hs_fail(struct gconn *c, int rc, const char *why)
 }
 
 int
-native_handshake(struct native *n, struct gconn *c, const uint8_t secret[32],
-		 const uint8_t *frame, size_t len, uint8_t *scratch,
-		 size_t cap, const uint8_t **early, size_t *elen)
+native_handshake(struct native *n, struct gconn *c, uint64_t id,
+		 const uint8_t secret[32], const uint8_t *frame, size_t len,
+		 uint8_t *scratch, size_t cap, const uint8_t **early,
+		 size_t *elen)
 {
-	uint64_t id;
-	if (c->state != GC_HELLO || native_hello_cred(frame, len, &id) != 0)
-		return native_hs_fail(c, MIST_EPROTO, "malformed first frame");
+	if (c->state != GC_HELLO)
+		return native_hs_fail(c, MIST_EPROTO, "not in its handshake");
 	uint8_t prologue[GATEWAY_PROLOGUE_LEN];
 	gateway_prologue(prologue, id);
 	struct noise_hs hs;
@@ -495,6 +480,9 @@ native_handshake(struct native *n, struct gconn *c, const uint8_t secret[32],
 		noise_hs_wipe(&hs);
 		return native_hs_fail(c, MIST_EPROTO, "handshake reply");
 	}
+	/* a version-1 client never rekeys (native_proto.h) */
+	if (frame[0] == GATEWAY_VERSION_NOREKEY)
+		stream_set_rekey(&c->st, STREAM_REKEY_NEVER);
 	stream_split(&c->st, &hs);
 	noise_hs_wipe(&hs);
 	/* message 2 goes out before any sealed frame */
@@ -534,7 +522,7 @@ struct gconn *
 native_conn(struct native *n, uint64_t id)
 {
 	struct gconn *c = map_get(&n->conns, id);
-	return c && !(c->paused & NATIVE_PAUSE_CLOSING) ? c : NULL;
+	return c;
 }
 
 /* ------------------------------------------------ loop handles: accept */
@@ -639,7 +627,6 @@ native_flush_cb(uv_prepare_t *h)
 			if (c->state == GC_CLOSING)
 				continue;
 			gconn_write_start(c);
-			gconn_close_if_flushed(c);
 			if (c->state == GC_CLOSING)
 				continue;
 		}

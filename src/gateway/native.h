@@ -21,8 +21,9 @@
  *               Handshakes expire in accept order, so one timer set for
  *               the oldest serves them all, and each firing closes all
  *               that are due.
- *   write done  starts the next write; a connection told to close once
- *               its output is written closes.
+ *   write done  starts the next write; a connection no longer read for
+ *               its unsent output (below) is read again once that is
+ *               under half of max_backlog.
  *
  *   MSG_GW_HELLO  local, corr = connection id, body = the first frame
  *                 [version][cred id: 8][NNpsk0 message 1]
@@ -33,9 +34,11 @@
  * it authenticates (native_handshake, with the secret it looked up),
  * queues replies (native_send: sealed and written by a prepare handle
  * once per loop iteration, like links), closes (native_close,
- * native_close_flushed, native_close_cred) and throttles (native_pause /
+ * native_close_cred) and throttles (native_pause /
  * native_resume).  A connection whose MSG_GW_FRAME fills the actor's
- * mailbox past its high-water mark is not read until it drains.
+ * mailbox past its high-water mark is not read until it drains, and one
+ * whose replies wait unsent past max_backlog bytes (a client asking
+ * without reading its socket) is not read until half are written.
  *
  * Ownership: struct native lives in the gateway's state; connections are
  * allocated and freed here (freed once libuv has closed their socket, so
@@ -62,7 +65,7 @@ enum native_pause {
 	NATIVE_PAUSE_HELLO = 1,	   /* its first frame is with the actor */
 	NATIVE_PAUSE_MAILBOX = 2,  /* the actor's mailbox is full */
 	NATIVE_PAUSE_INFLIGHT = 4, /* max_inflight requests unanswered */
-	NATIVE_PAUSE_CLOSING = 8   /* it closes once its output is out */
+	NATIVE_PAUSE_OUTPUT = 8	   /* max_backlog reply bytes unsent */
 };
 
 enum gconn_state { GC_NEW, GC_HANDSHAKE, GC_HELLO, GC_OPEN, GC_CLOSING };
@@ -85,7 +88,6 @@ struct gconn {
 	unsigned paused;     /* enum native_pause bits */
 	bool reading;
 	bool want_input, want_flush; /* what the prepare handle owes it */
-	const char *close_why;	     /* NATIVE_PAUSE_CLOSING: the reason */
 	uint64_t hs_deadline;
 	struct gconn *hs_next, *hs_prev;     /* handshaking, accept order */
 	struct gconn *cred_next, *cred_prev; /* same credential */
@@ -97,7 +99,7 @@ struct gconn {
 struct native_stats {
 	uint64_t accepted, refused_full, refused_busy, timeouts;
 	uint64_t handshakes_ok, handshakes_failed, bad_frames, oversized;
-	uint64_t overloaded, revoked;
+	uint64_t overloaded, revoked, output_paused;
 };
 
 struct native_replay {
@@ -138,22 +140,26 @@ int native_listen(struct native *n, uv_loop_t *loop, struct actor_sys *sys,
 		  const struct gateway_config *cfg, const char *addr);
 void native_bound_addr(const struct native *n, char *out, size_t len);
 /**
- * The connection @a id if it is still to be served (not closing, not
- * told to close once flushed), or NULL.
+ * The connection @a id if it is still to be served (not closing), or
+ * NULL.
  */
 struct gconn *native_conn(struct native *n, uint64_t id);
-/** The credential id a first frame claims.  0 or MIST_EPROTO. */
+/**
+ * The credential id a first frame claims.  0, or MIST_EPROTO (too short,
+ * or a version other than GATEWAY_VERSION and GATEWAY_VERSION_NOREKEY).
+ */
 int native_hello_cred(const uint8_t *frame, size_t len, uint64_t *cred);
 /**
  * The actor's half of the handshake of @a c (in GC_HELLO), with its first
- * frame and the secret of the credential it claims: reads NNpsk0 message
+ * frame (which native_hello_cred() has accepted, claiming credential
+ * @a id) and that credential's secret: reads NNpsk0 message
  * 1 (its payload into @a scratch, @a cap bytes), checks the client's clock
  * and the replay cache, queues message 2, keys the stream and files @a c
  * under its credential.  Returns 0 with the requests that rode in message
  * 1 at @a *early (@a *elen bytes, inside @a scratch); on failure closes
  * @a c and returns MIST_EAUTH or MIST_EPROTO.
  */
-int native_handshake(struct native *n, struct gconn *c,
+int native_handshake(struct native *n, struct gconn *c, uint64_t id,
 		     const uint8_t secret[32], const uint8_t *frame,
 		     size_t len, uint8_t *scratch, size_t cap,
 		     const uint8_t **early, size_t *elen);
@@ -165,8 +171,6 @@ void native_send(struct gconn *c, uint32_t type, int status, uint64_t corr,
 		 const uint8_t *body, uint32_t len);
 /** Closes @a c now; what it had not sent is dropped. */
 void native_close(struct gconn *c, const char *why);
-/** Stops reading @a c and closes it once its queued output is written. */
-void native_close_flushed(struct gconn *c, const char *why);
 /** Closes every connection of credential @a cred; returns how many. */
 size_t native_close_cred(struct native *n, uint64_t cred, const char *why);
 /** Stops (or, once no reason is left, resumes) reading @a c. */

@@ -12,7 +12,7 @@
  * can find the key) and a 32-byte secret used as the PSK.  One round trip:
  *
  *   client                                           gateway
- *     -> [len][1][id: 8][psk, e + payload]    payload = [ts_ms, envelopes...]
+ *     -> [len][2][id: 8][psk, e + payload]    payload = [ts_ms, envelopes...]
  *     <- [len][e, ee]                         handshake done
  *     <- [len][sealed envelopes]              replies to the first requests
  *     <=> [len][sealed envelopes]             further requests and replies
@@ -20,7 +20,15 @@
  * The first two frames are raw (unsealed) frames of the sealed stream;
  * after them both ends key it with Split() and every frame is sealed and
  * rekeyed exactly as on a link (net/stream.h: every STREAM_REKEY_FRAMES
- * frames in each direction).  Either end refuses a frame over its bound:
+ * frames in each direction).
+ *
+ * The version byte says which rule the stream follows: version 2
+ * (GATEWAY_VERSION, what libmist sends) rekeys; version 1
+ * (GATEWAY_VERSION_NOREKEY, libmist and gateways from before the rekey
+ * rule) never does.  The gateway serves both, each with its rule, so old
+ * clients keep working; an old gateway refuses a version-2 first frame
+ * (a hang-up at connect: MIST_EAUTH), never a stream that breaks after
+ * 2^20 frames.  Any other version is refused.  Either end refuses a frame over its bound:
  * GATEWAY_HELLO_MAX for the first, GATEWAY_REPLY_MAX for the second,
  * max_frame + 16 for sealed ones.
  *
@@ -43,7 +51,10 @@
 
 #define GATEWAY_PROTOCOL "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2b"
 #define GATEWAY_PROLOGUE "mist/client/1"
-#define GATEWAY_VERSION 1
+/* The first frame's version byte: the stream rekeys (see above). */
+#define GATEWAY_VERSION 2
+/* The oldest version still served: its stream never rekeys. */
+#define GATEWAY_VERSION_NOREKEY 1
 /*
  * 2 minutes of clock skew accepted in a first message: devices without
  * NTP drift by seconds a day, and a phone's clock may be a minute off;

@@ -325,19 +325,13 @@ link_seal(struct link *l, const uint8_t *p, size_t n)
 static void
 link_seal_out(struct link *l)
 {
-	size_t off = 0, max = l->mgr->cfg.max_frame;
-	while (off < l->out.len && l->state != LINK_CLOSING) {
-		size_t n = l->out.len - off;
-		if (n > max)
-			n = wire_payload_prefix(l->out.data + off, n, max);
-		if (n == 0) {
-			link_close(l, "an envelope larger than a frame");
-			break;
-		}
-		link_seal(l, l->out.data + off, n);
-		off += n;
-	}
+	struct link_mgr *m = l->mgr;
+	int rc = stream_seal_batch(&l->st, l->out.data, l->out.len, &l->oq.wq,
+				   &m->stats.frames_out, &m->stats.rekeys);
 	l->out.len = 0;
+	if (rc < 0)
+		link_close(l, rc == MIST_E2BIG ? "an envelope larger than a frame"
+					       : mist_strerror(rc));
 }
 
 static void
@@ -428,9 +422,20 @@ link_mgr_send(void *ctx, struct msg *msg)
 	if (l->out.len > m->cfg.max_frame) {
 		/* the batch is full: seal what came before this envelope */
 		link_seal(l, l->out.data, old);
+		if (l->state == LINK_CLOSING) {
+			/* sealing failed and closed the link: @a msg is not
+			 * taken, so its sender answers it now (actor_send_from
+			 * queues the error reply) rather than at its timeout */
+			l->out.len = 0;
+			return MIST_EUNREACHABLE;
+		}
 		memmove(l->out.data, l->out.data + old, n);
 		l->out.len = n;
 		link_write_start(l);
+		if (l->state == LINK_CLOSING) {
+			l->out.len = 0; /* the write failed: likewise */
+			return MIST_EUNREACHABLE;
+		}
 	}
 	m->stats.msgs_out++;
 	msg_delete(msg);
@@ -630,13 +635,8 @@ static void
 link_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	struct link *l = h->data;
-	struct link_mgr *m = l->mgr;
 	(void)suggested;
-	if (m->rshared == NULL)
-		m->rshared = xmalloc(STREAM_READ);
-	size_t cap;
-	uint8_t *p = stream_in_space(&l->st, m->rshared, &cap);
-	*b = uv_buf_init((char *)p, (unsigned)cap);
+	outq_read_buf(&l->st, &l->mgr->rshared, b);
 }
 
 static void

@@ -3,6 +3,17 @@
  */
 #include "config.h"
 #include "net/outq.h"
+#include "util/mem.h"
+
+void
+outq_read_buf(struct stream *st, uint8_t **shared, uv_buf_t *b)
+{
+	if (*shared == NULL)
+		*shared = xmalloc(STREAM_READ);
+	size_t cap;
+	uint8_t *p = stream_in_space(st, *shared, &cap);
+	*b = uv_buf_init((char *)p, (unsigned)cap);
+}
 
 void
 outq_destroy(struct outq *q)

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "net/stream.h"
 #include "util/buf.h"
 
 struct outq {
@@ -40,6 +41,12 @@ int outq_start(struct outq *q, uv_stream_t *s, uv_write_cb cb, void *data);
 /** Called first in the write callback: the write ended; a buffer grown
  * past @a keep bytes is freed (an idle connection holds little). */
 void outq_done(struct outq *q, size_t keep);
+/**
+ * The read callback's buffer for stream @a st (a uv_alloc_cb's work):
+ * stream_in_space() with the event loop's shared read buffer @a *shared,
+ * allocated (STREAM_READ bytes) on first use; its owner frees it.
+ */
+void outq_read_buf(struct stream *st, uint8_t **shared, uv_buf_t *b);
 /** Bytes queued or being written. */
 static inline size_t
 outq_pending(const struct outq *q)

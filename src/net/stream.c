@@ -6,6 +6,7 @@
 #include "config.h"
 #include "net/stream.h"
 #include "mist.h"
+#include "net/wire.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -15,6 +16,12 @@ stream_init(struct stream *s, uint32_t max_frame, uint64_t rekey_frames)
 {
 	memset(s, 0, sizeof(*s));
 	s->max_frame = max_frame;
+	s->rekey_frames = rekey_frames ? rekey_frames : STREAM_REKEY_FRAMES;
+}
+
+void
+stream_set_rekey(struct stream *s, uint64_t rekey_frames)
+{
 	s->rekey_frames = rekey_frames ? rekey_frames : STREAM_REKEY_FRAMES;
 }
 
@@ -66,6 +73,29 @@ stream_seal(struct stream *s, const uint8_t *p, size_t n, struct buf *out)
 	if (++s->tx_frames % s->rekey_frames == 0) {
 		noise_cipher_rekey(&s->tx);
 		return 1;
+	}
+	return 0;
+}
+
+int
+stream_seal_batch(struct stream *s, const uint8_t *p, size_t n,
+		  struct buf *out, uint64_t *frames, uint64_t *rekeys)
+{
+	size_t off = 0;
+	while (off < n) {
+		size_t len = n - off;
+		if (len > s->max_frame)
+			len = wire_payload_prefix(p + off, len, s->max_frame);
+		if (len == 0)
+			return MIST_E2BIG;
+		int rc = stream_seal(s, p + off, len, out);
+		if (rc < 0)
+			return rc;
+		if (frames)
+			++*frames;
+		if (rekeys && rc == 1)
+			++*rekeys;
+		off += len;
 	}
 	return 0;
 }

@@ -23,7 +23,9 @@
  *     connection: after the frame that makes the direction's count a
  *     multiple of rekey_frames (default STREAM_REKEY_FRAMES), sealed or
  *     opened, that direction's key becomes Rekey(k); n goes on counting.
- *     No message announces it: both sides count the same frames.
+ *     No message announces it: both sides count the same frames.  (The
+ *     one exception: the gateway keys a version-1 client's stream with
+ *     STREAM_REKEY_NEVER, gateway/native_proto.h.)
  *   - P, the plaintext, is at most max_frame bytes (a batch of envelopes,
  *     net/wire.h; or empty).  A length over max_frame + 16 is refused as
  *     soon as its 4 bytes are in, before anything is buffered for it; a
@@ -72,6 +74,12 @@
  */
 #define STREAM_REKEY_FRAMES (1u << 20)
 /*
+ * A rekey interval no stream reaches: the nonces run out (2^64 - 1
+ * frames, MIST_ECLOSED) first.  For peers older than the rekey rule
+ * (version-1 gateway clients, native_proto.h).
+ */
+#define STREAM_REKEY_NEVER UINT64_MAX
+/*
  * 64 KiB per read: one syscall takes what a busy socket holds, and a
  * shared buffer of this size is all the input memory idle streams cost.
  */
@@ -103,6 +111,12 @@ struct stream {
  * frames per key per direction (0: STREAM_REKEY_FRAMES).
  */
 void stream_init(struct stream *s, uint32_t max_frame, uint64_t rekey_frames);
+/**
+ * Changes the rekey interval of a stream not yet keyed (before
+ * stream_split(); its pending input is kept): for a protocol whose
+ * handshake decides it.  @a rekey_frames as in stream_init().
+ */
+void stream_set_rekey(struct stream *s, uint64_t rekey_frames);
 /** Wipes the keys and frees the input buffer. */
 void stream_destroy(struct stream *s);
 /**
@@ -123,6 +137,17 @@ void stream_put_raw(struct buf *out, const uint8_t *p, size_t n);
  * are exhausted), with nothing appended.
  */
 int stream_seal(struct stream *s, const uint8_t *p, size_t n, struct buf *out);
+/**
+ * Seals a plaintext batch of envelopes (net/wire.h, @a n bytes at @a p)
+ * as frames of at most max_frame each, cut where envelopes end, appended
+ * to @a out: what links, the gateway and libmist write.  Adds the frames
+ * sealed and the keys they ended to @a *frames and @a *rekeys (either may
+ * be NULL).  Returns 0; MIST_E2BIG (an envelope larger than a frame) or
+ * stream_seal()'s MIST_ECLOSED, with the frames before it appended: the
+ * connection must then close.
+ */
+int stream_seal_batch(struct stream *s, const uint8_t *p, size_t n,
+		      struct buf *out, uint64_t *frames, uint64_t *rekeys);
 
 /* -------------------------------------------------------------- input */
 

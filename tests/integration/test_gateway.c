@@ -10,11 +10,20 @@
  *   - half-open connections past the pending-handshake bound are refused
  *     at once without a word, an established client goes on, every
  *     pending one is cut by the handshake timeout, and the slots then
- *     serve new clients.
+ *     serve new clients;
+ *   - the first frame's version decides the rekey rule: a version-1
+ *     client's stream is served past 2^20 frames without rekeying, a
+ *     version-2 one with, and an unknown version is refused;
+ *   - a client that floods requests and never reads its socket is no
+ *     longer read once its unsent replies pass the gateway's bound: the
+ *     agent's memory stays bounded and another client is served.
  */
 #include "client/conn.h"
 #include "gateway/native_proto.h"
 #include "mist.h"
+#include "net/noise.h"
+#include "net/stream.h"
+#include "net/wire.h"
 #include "proc.h"
 #include "testutil.h"
 #include "util/buf.h"
@@ -32,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -387,5 +397,299 @@ Test(gateway, pending_handshakes_are_bounded_and_each_one_times_out)
 	cr_assert_eq(attach(e, jid), 0);
 	mist_close(n);
 	mist_close(e);
+	agent_stop();
+}
+
+/* ------------------------------------------------ a raw native client */
+
+/* The plaintext bound the raw client keys its stream with (the
+ * gateway's default, WIRE_DEFAULT_MAX_FRAME). */
+#define T_RAW_MAX_FRAME WIRE_DEFAULT_MAX_FRAME
+/* Empty frames sealed per write when pushing a stream past a rekey. */
+#define T_FILL_BATCH 4096
+
+struct raw {
+	int fd;
+	struct stream st;
+	uint64_t corr;
+};
+
+static void
+raw_write(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		cr_assert_gt(w, 0, "write: %s", strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Reads into @a r's stream; false at the end of the stream. */
+static bool
+raw_read(struct raw *r)
+{
+	size_t cap;
+	uint8_t *p = stream_in_space(&r->st, NULL, &cap);
+	ssize_t n = read(r->fd, p, cap);
+	if (n <= 0)
+		return false;
+	stream_in_commit(&r->st, (size_t)n);
+	return true;
+}
+
+/*
+ * Connects with credential @a cred, sending first-frame version
+ * @a version; the raw client's own stream rekeys every @a rekey frames.
+ * Returns 0 once the handshake is done, or MIST_ECLOSED if the gateway
+ * hung up instead.
+ */
+static int
+raw_open(struct raw *r, const char *cred, uint8_t version, uint64_t rekey)
+{
+	uint64_t id;
+	uint8_t secret[32];
+	cr_assert_eq(cred_parse(cred, &id, secret), 0);
+	r->fd = silent_connect();
+	r->corr = 0;
+	stream_init(&r->st, T_RAW_MAX_FRAME, rekey);
+	uint8_t prologue[GATEWAY_PROLOGUE_LEN];
+	gateway_prologue(prologue, id);
+	struct noise_hs hs;
+	cr_assert_eq(noise_hs_init(&hs, GATEWAY_PROTOCOL, true, prologue,
+				   sizeof(prologue), NULL, NULL, secret), 0);
+	struct buf pl = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &pl, buf_msgpack_write);
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	msgpack_pack_uint64(&pk, (uint64_t)t.tv_sec * 1000 +
+					 (uint64_t)t.tv_nsec / 1000000);
+	uint8_t f[GATEWAY_HELLO_MAX];
+	f[0] = version;
+	cred_id_put(f + 1, id);
+	size_t m1;
+	cr_assert_eq(noise_hs_write(&hs, pl.data, pl.len,
+				    f + GATEWAY_HELLO_HDR, NOISE_MAX_MSG, &m1),
+		     0);
+	buf_destroy(&pl);
+	struct buf out = BUF_INIT;
+	stream_put_raw(&out, f, GATEWAY_HELLO_HDR + m1);
+	raw_write(r->fd, out.data, out.len);
+	buf_destroy(&out);
+	const uint8_t *m2;
+	size_t len;
+	int rc;
+	while ((rc = stream_in_frame(&r->st, GATEWAY_REPLY_MAX, &m2, &len)) ==
+	       0) {
+		if (!raw_read(r)) {
+			noise_hs_wipe(&hs);
+			return MIST_ECLOSED;
+		}
+	}
+	cr_assert_eq(rc, 1);
+	uint8_t none[1];
+	size_t nlen;
+	cr_assert_eq(noise_hs_read(&hs, m2, len, none, sizeof(none), &nlen), 0);
+	stream_split(&r->st, &hs);
+	noise_hs_wipe(&hs);
+	stream_in_keep(&r->st);
+	return 0;
+}
+
+static void
+raw_close(struct raw *r)
+{
+	close(r->fd);
+	stream_destroy(&r->st);
+}
+
+/* Seals @a n empty frames (the gateway drops them): counts towards the
+ * rekey rule and nothing else. */
+static void
+raw_fill(struct raw *r, uint64_t n)
+{
+	struct buf out = BUF_INIT;
+	while (n > 0) {
+		out.len = 0;
+		for (int i = 0; i < T_FILL_BATCH && n > 0; i++, n--)
+			cr_assert_geq(stream_seal(&r->st, NULL, 0, &out), 0);
+		raw_write(r->fd, out.data, out.len);
+	}
+	buf_destroy(&out);
+}
+
+/* Sends @a count requests of @a type (PING: refused by the gateway itself
+ * with EPERM) in one frame. */
+static void
+raw_requests(struct raw *r, uint32_t type, int count)
+{
+	struct buf pt = BUF_INIT, out = BUF_INIT;
+	for (int i = 0; i < count; i++) {
+		struct msg *m = msg_new(type, NULL, 0);
+		m->flags = MSG_F_REQUEST;
+		m->corr = ++r->corr;
+		m->to.id = ACTOR_GATEWAY;
+		wire_envelope_encode(&pt, m, 0);
+		msg_delete(m);
+	}
+	cr_assert_geq(stream_seal(&r->st, pt.data, pt.len, &out), 0);
+	raw_write(r->fd, out.data, out.len);
+	buf_destroy(&pt);
+	buf_destroy(&out);
+}
+
+static int
+raw_on_reply(void *ctx, struct msg *m)
+{
+	int *status = ctx;
+	if (m->flags & MSG_F_REPLY)
+		*status = m->status;
+	msg_delete(m);
+	return 0;
+}
+
+/* The status of the next reply, or MIST_ECLOSED if the gateway hung up
+ * (or sealed under another key: the frame does not open). */
+static int
+raw_reply(struct raw *r)
+{
+	static uint8_t pt[T_RAW_MAX_FRAME];
+	for (;;) {
+		size_t n;
+		int rc = stream_in_open(&r->st, pt, &n);
+		if (rc < 0)
+			return MIST_ECLOSED;
+		if (rc == 0) {
+			if (!raw_read(r))
+				return MIST_ECLOSED;
+			continue;
+		}
+		int status = 1;
+		cr_assert_eq(wire_payload_decode(pt, n, T_RAW_MAX_FRAME, 0,
+						 raw_on_reply, &status), 0);
+		if (status != 1)
+			return status;
+	}
+}
+
+/*
+ * Pushes a stream past the gateway's rekey point and asks once more:
+ * the reply's status, or MIST_ECLOSED when the two ends disagreed.
+ */
+static int
+raw_past_rekey(const char *cred, uint8_t version, uint64_t rekey)
+{
+	struct raw r;
+	cr_assert_eq(raw_open(&r, cred, version, rekey), 0);
+	raw_requests(&r, MSG_PING, 1);
+	cr_assert_eq(raw_reply(&r), MIST_EPERM, "served before the rekey");
+	raw_fill(&r, STREAM_REKEY_FRAMES);
+	raw_requests(&r, MSG_PING, 1);
+	int rc = raw_reply(&r);
+	raw_close(&r);
+	return rc;
+}
+
+Test(gateway, the_first_frame_version_decides_the_rekey_rule)
+{
+	char cr[128];
+	cred_create("v", "submit", cr, sizeof(cr));
+	/* version 2 rekeys every STREAM_REKEY_FRAMES, as libmist does */
+	cr_assert_eq(raw_past_rekey(cr, GATEWAY_VERSION, STREAM_REKEY_FRAMES),
+		     MIST_EPERM, "a version-2 stream rekeys");
+	/* version 1 never does: served past the point ... */
+	cr_assert_eq(raw_past_rekey(cr, GATEWAY_VERSION_NOREKEY,
+				    STREAM_REKEY_NEVER),
+		     MIST_EPERM, "a version-1 stream does not rekey");
+	/* ... and a version-1 client that rekeyed would be cut there */
+	cr_assert_eq(raw_past_rekey(cr, GATEWAY_VERSION_NOREKEY,
+				    STREAM_REKEY_FRAMES),
+		     MIST_ECLOSED, "the gateway kept version 1's key");
+	/* an unknown version is refused at connect */
+	struct raw r;
+	cr_assert_eq(raw_open(&r, cr, GATEWAY_VERSION + 1, STREAM_REKEY_FRAMES),
+		     MIST_ECLOSED, "an unknown version is refused");
+	raw_close(&r);
+	/* libmist (version 2) is served */
+	mist_client *c = client(cr);
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
+	mist_job_detach(j);
+	mist_close(c);
+	agent_stop();
+}
+
+/* Requests per frame of the flood (PING, refused with EPERM by the
+ * gateway itself: a reply per request, nothing forwarded). */
+#define T_FLOOD_BATCH 20000
+/* Request bytes the flood sends at most: their replies, if all were
+ * kept, would be several times the memory bound asserted below. */
+#define T_FLOOD_BYTES (512u << 20)
+/* How long the flood waits for its socket to take more before deciding
+ * the gateway stopped reading it (not a timing assertion: the memory
+ * assertion decides, whether it stopped for this or for the volume). */
+#define T_FLOOD_STALL_MS 3000
+/* Growth of the agent's RSS allowed during the flood: the gateway's
+ * max_backlog (4 MiB) and what its mailbox and socket buffers hold, with
+ * a wide margin -- far under what T_FLOOD_BYTES of replies would take. */
+#define T_FLOOD_RSS_KIB (96u << 10)
+
+Test(gateway, a_client_that_never_reads_is_no_longer_read)
+{
+	char cr[128];
+	cred_create("f", "submit", cr, sizeof(cr));
+	long rss0 = proc_rss_kib(agent);
+	cr_assert_gt(rss0, 0);
+	struct raw r;
+	cr_assert_eq(raw_open(&r, cr, GATEWAY_VERSION, STREAM_REKEY_FRAMES),
+		     0);
+	int fl = fcntl(r.fd, F_GETFL);
+	cr_assert_eq(fcntl(r.fd, F_SETFL, fl | O_NONBLOCK), 0);
+	/* one frame of requests, sealed anew each time (its nonce) */
+	struct buf pt = BUF_INIT, out = BUF_INIT;
+	size_t sent = 0;
+	bool stalled = false;
+	while (sent < T_FLOOD_BYTES && !stalled) {
+		pt.len = out.len = 0;
+		for (int i = 0; i < T_FLOOD_BATCH; i++) {
+			struct msg *m = msg_new(MSG_PING, NULL, 0);
+			m->flags = MSG_F_REQUEST;
+			m->corr = ++r.corr;
+			wire_envelope_encode(&pt, m, 0);
+			msg_delete(m);
+		}
+		cr_assert_geq(stream_seal(&r.st, pt.data, pt.len, &out), 0);
+		size_t off = 0;
+		while (off < out.len) {
+			ssize_t w = write(r.fd, out.data + off, out.len - off);
+			if (w > 0) {
+				off += (size_t)w;
+				continue;
+			}
+			cr_assert(w < 0 && errno == EAGAIN, "write: %s",
+				  strerror(errno));
+			struct pollfd p = {r.fd, POLLOUT, 0};
+			if (poll(&p, 1, T_FLOOD_STALL_MS) == 0) {
+				stalled = true;
+				break;
+			}
+		}
+		sent += off;
+	}
+	buf_destroy(&pt);
+	buf_destroy(&out);
+	long rss1 = proc_rss_kib(agent);
+	cr_assert_lt(rss1 - rss0, (long)T_FLOOD_RSS_KIB,
+		     "the agent grew by %ld KiB for a client that never reads "
+		     "(%zu request bytes sent)", rss1 - rss0, sent);
+	cr_assert(stalled, "the gateway read all %zu bytes of requests", sent);
+	/* another client is served meanwhile */
+	mist_client *c = client(cr);
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
+	mist_job_detach(j);
+	mist_close(c);
+	raw_close(&r);
 	agent_stop();
 }

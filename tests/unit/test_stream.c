@@ -15,6 +15,7 @@
 #include "mist.h"
 #include "net/noise.h"
 #include "net/stream.h"
+#include "net/wire.h"
 #include "testutil.h"
 #include "util/rand.h"
 
@@ -280,7 +281,9 @@ Test(stream, bad_lengths_are_refused_before_their_bytes)
 	cr_assert_eq(n, 100);
 	cr_assert_eq(f, sb.in.data + 4, "parsed where it was read");
 	/* sealing refuses what no receiver would take */
-	uint8_t big[T_MAX_FRAME + 1] = {0};
+	/* a bin16 of T_MAX_FRAME bytes */
+	uint8_t big[T_MAX_FRAME + 3] = {0xc5, T_MAX_FRAME >> 8,
+					T_MAX_FRAME & 0xff};
 	struct buf w = BUF_INIT;
 	cr_assert_eq(stream_seal(&sa, big, sizeof(big), &w), MIST_E2BIG);
 	cr_assert_eq(w.len, 0, "nothing appended");
@@ -394,4 +397,62 @@ Test(stream, a_shared_read_buffer_leaves_only_a_partial_frame_behind)
 	cr_assert_eq(sb.in.cap, 0, "drained: the buffer is given back");
 	stream_destroy(&other);
 	buf_destroy(&w);
+}
+
+/* Envelopes in the batch test: their bodies fill several frames. */
+#define T_BATCH_MSGS 40
+/* A body size that does not divide T_MAX_FRAME (frames end early): a
+ * msgpack bin8 of 250 bytes, as a body is one msgpack object. */
+#define T_BATCH_BODY 252
+
+static int
+count_envelope(void *ctx, struct msg *m)
+{
+	uint32_t *next = ctx;
+	cr_assert_eq(m->corr, *next, "envelopes in order, none split");
+	(*next)++;
+	msg_delete(m);
+	return 0;
+}
+
+Test(stream, a_batch_is_sealed_in_frames_cut_where_envelopes_end)
+{
+	keyed_pair(0);
+	struct buf batch = BUF_INIT, wire = BUF_INIT;
+	uint8_t body[T_BATCH_BODY] = {0xc4, T_BATCH_BODY - 2};
+	for (uint32_t i = 0; i < T_BATCH_MSGS; i++) {
+		struct msg *m = msg_new(1, body, sizeof(body));
+		m->corr = i;
+		wire_envelope_encode(&batch, m, 0);
+		msg_delete(m);
+	}
+	cr_assert_gt(batch.len, 2 * T_MAX_FRAME);
+	uint64_t frames = 0, rekeys = 0;
+	cr_assert_eq(stream_seal_batch(&sa, batch.data, batch.len, &wire,
+				       &frames, &rekeys), 0);
+	cr_assert_gt(frames, 2);
+	cr_assert_eq(rekeys, 0);
+	feed(&sb, wire.data, wire.len);
+	uint32_t next = 0;
+	size_t n;
+	for (uint64_t f = 0; f < frames; f++) {
+		cr_assert_eq(stream_in_open(&sb, out, &n), 1);
+		cr_assert_leq(n, T_MAX_FRAME);
+		cr_assert_eq(wire_payload_decode(out, n, T_MAX_FRAME, 0,
+						 count_envelope, &next), 0);
+	}
+	cr_assert_eq(next, T_BATCH_MSGS, "every envelope, once");
+	cr_assert_eq(stream_in_pending(&sb), 0);
+	/* an envelope no frame can carry is refused */
+	batch.len = wire.len = 0;
+	/* a bin16 of T_MAX_FRAME bytes */
+	uint8_t big[T_MAX_FRAME + 3] = {0xc5, T_MAX_FRAME >> 8,
+					T_MAX_FRAME & 0xff};
+	struct msg *m = msg_new(1, big, sizeof(big));
+	wire_envelope_encode(&batch, m, 0);
+	msg_delete(m);
+	cr_assert_eq(stream_seal_batch(&sa, batch.data, batch.len, &wire,
+				       NULL, NULL), MIST_E2BIG);
+	buf_destroy(&batch);
+	buf_destroy(&wire);
 }
