@@ -131,14 +131,8 @@ setup(void)
 	cr_assert_geq(sodium_init(), 0);
 	tmp = tu_tmpdir();
 	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
-	char *out;
-	char *argv[] = {mist(), "keygen", NULL};
-	cr_assert_eq(proc_run(argv, &out, 5000), 0);
-	cr_assert_eq(strlen(out), 65, "one line of 64 hex digits");
-	FILE *f = fopen(keyfile, "w");
-	fputs(out, f);
-	fclose(f);
-	free(out);
+	cr_assert_eq(proc_keygen(keyfile, NULL), 0,
+		     "keygen prints one line of 64 hex digits");
 	memset(ag, 0, sizeof(ag));
 	strcpy(ag[0].name, "a");
 	strcpy(ag[1].name, "b");
@@ -449,16 +443,9 @@ Test(cluster, keys_rotate_on_a_running_cluster)
 	three_agents();
 	char newfile[600], newkey[80];
 	snprintf(newfile, sizeof(newfile), "%s/new.key", tmp);
-	char *out;
-	char *kg[] = {mist(), "keygen", NULL};
-	cr_assert_eq(proc_run(kg, &out, 5000), 0);
-	snprintf(newkey, sizeof(newkey), "%.64s", out);
-	FILE *f = fopen(newfile, "w");
-	fputs(out, f);
-	fclose(f);
-	free(out);
+	cr_assert_eq(proc_keygen(newfile, newkey), 0);
 	char oldkey[80];
-	f = fopen(keyfile, "r");
+	FILE *f = fopen(keyfile, "r");
 	cr_assert_not_null(fgets(oldkey, sizeof(oldkey), f));
 	fclose(f);
 	oldkey[64] = '\0';

@@ -66,13 +66,7 @@ setup(void)
 	cr_assert_geq(sodium_init(), 0);
 	tmp = tu_tmpdir();
 	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
-	char *argv[] = {(char *)proc_mist(), "keygen", NULL};
-	char *out = NULL;
-	cr_assert_eq(proc_run(argv, &out, 5000), 0);
-	FILE *f = fopen(keyfile, "w");
-	fputs(out, f);
-	fclose(f);
-	free(out);
+	cr_assert_eq(proc_keygen(keyfile, NULL), 0);
 	snprintf(dir, sizeof(dir), "%s/g", tmp);
 	snprintf(logpath, sizeof(logpath), "%s/g.log", tmp);
 	char *av[] = {(char *)proc_mist(), "agent", "--data", dir, "--key",

@@ -188,13 +188,7 @@ setup(void)
 {
 	tmp = tu_tmpdir();
 	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
-	char *argv[] = {(char *)proc_mist(), "keygen", NULL};
-	char *out = NULL;
-	cr_assert_eq(proc_run(argv, &out, 5000), 0);
-	FILE *f = fopen(keyfile, "w");
-	fputs(out, f);
-	fclose(f);
-	free(out);
+	cr_assert_eq(proc_keygen(keyfile, NULL), 0);
 }
 
 static void

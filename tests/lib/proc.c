@@ -142,3 +142,23 @@ proc_rss_kib(pid_t pid)
 	fclose(f);
 	return kib;
 }
+
+int
+proc_keygen(const char *path, char key[65])
+{
+	char *argv[] = {(char *)proc_mist(), "keygen", NULL};
+	char *out = NULL;
+	int rc = proc_run(argv, &out, 5000);
+	if (rc != 0 || out == NULL || strlen(out) != 65 || out[64] != '\n') {
+		free(out);
+		return -1;
+	}
+	FILE *f = fopen(path, "w");
+	rc = f != NULL && fputs(out, f) >= 0 ? 0 : -1;
+	if (f != NULL && fclose(f) != 0)
+		rc = -1;
+	if (key != NULL)
+		snprintf(key, 65, "%.64s", out);
+	free(out);
+	return rc;
+}

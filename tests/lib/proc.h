@@ -20,6 +20,12 @@ int proc_run(char *const argv[], char **out, int timeout_ms);
 int proc_stop(pid_t pid, int sig, int timeout_ms);
 /** Waits for @a path to exist and reads its first line into @a out. */
 int proc_wait_file(const char *path, char *out, size_t len, int timeout_ms);
+/**
+ * Runs `mist keygen` and writes its output (one line of 64 hex digits) to
+ * @a path; if @a key is not NULL, the 64 digits go there too (NUL ended).
+ * 0, or -1 if keygen failed or printed anything else.
+ */
+int proc_keygen(const char *path, char key[65]);
 /** Resident set size of @a pid in KiB, or -1. */
 long proc_rss_kib(pid_t pid);
 
