@@ -266,6 +266,20 @@ member_joins(uint64_t node, const char *fn, double speed)
 	buf_destroy(&b);
 }
 
+/* Node PEER's function actor reports @a d to our data manager. */
+static void
+peer_reports(const struct jobmsg_task_done *d)
+{
+	struct buf rep = BUF_INIT;
+	jobmsg_task_done_pack(&rep, d);
+	struct msg *dm = msg_new(MSG_TASK_DONE, rep.data, (uint32_t)rep.len);
+	dm->from = (struct actor_ref){PEER, ACTOR_FUNCTION};
+	dm->to = (struct actor_ref){SELF, ACTOR_DATA};
+	actor_sys_deliver(&sys, dm);
+	run();
+	buf_destroy(&rep);
+}
+
 /* -------------------------------------------------------------- tests */
 
 Test(data, one_jobs_junk_function_names_do_not_stop_another_job)
@@ -332,14 +346,7 @@ Test(data, one_jobs_junk_function_names_do_not_stop_another_job)
 	struct jobmsg_task_done d = {.job = c, .task = tr.task,
 				     .attempt = tr.attempt, .nout = 1,
 				     .sizes = &one};
-	struct buf rep = BUF_INIT;
-	jobmsg_task_done_pack(&rep, &d);
-	struct msg *dm = msg_new(MSG_TASK_DONE, rep.data, (uint32_t)rep.len);
-	dm->from = (struct actor_ref){PEER, ACTOR_FUNCTION};
-	dm->to = (struct actor_ref){SELF, ACTOR_DATA};
-	actor_sys_deliver(&sys, dm);
-	run();
-	buf_destroy(&rep);
+	peer_reports(&d);
 	cr_assert_eq(wait_for(c, 1, &size), 0);
 	cr_assert_eq(size, 1);
 }
@@ -354,14 +361,7 @@ Test(data, a_report_for_another_attempt_is_fenced_off)
 	uint64_t one = 1;
 	struct jobmsg_task_done d = {.job = j, .task = 1, .attempt = 1 << 16 | 1,
 				     .nout = 1, .sizes = &one};
-	struct buf rep = BUF_INIT;
-	jobmsg_task_done_pack(&rep, &d);
-	struct msg *dm = msg_new(MSG_TASK_DONE, rep.data, (uint32_t)rep.len);
-	dm->from = (struct actor_ref){PEER, ACTOR_FUNCTION};
-	dm->to = (struct actor_ref){SELF, ACTOR_DATA};
-	actor_sys_deliver(&sys, dm);
-	run();
-	buf_destroy(&rep);
+	peer_reports(&d);
 	struct buf st = BUF_INIT;
 	jobmsg_job_pack(&st, MSG_JOB_STATUS, SELF, j);
 	cr_assert_eq(ask(MSG_JOB_STATUS, &st), 0);
