@@ -227,6 +227,16 @@ sys_local_deliver(struct actor_sys *sys, struct msg *m)
 	return 0;
 }
 
+struct msg *
+actor_local_msg(const struct actor_sys *sys, uint32_t to, uint32_t type,
+		const void *body, uint32_t len)
+{
+	struct msg *m = msg_new(type, body, len);
+	m->flags = MSG_F_LOCAL;
+	m->from = m->to = (struct actor_ref){sys->node, to};
+	return m;
+}
+
 int
 actor_sys_deliver(struct actor_sys *sys, struct msg *m)
 {

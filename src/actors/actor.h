@@ -224,6 +224,14 @@ actor_turn_assert(const struct actor *self, const char *fn)
  * its high-water mark (stop reading until env.drained); or an error.
  */
 int actor_sys_deliver(struct actor_sys *sys, struct msg *m);
+/**
+ * A local message for this node's actor @a to (MSG_F_LOCAL, from = to),
+ * with @a len body bytes copied from @a body (if not NULL): what an I/O
+ * callback, or a test, hands to actor_sys_deliver() to make an actor act
+ * in its own turn.  The caller may still set corr, ptr and ptr_free.
+ */
+struct msg *actor_local_msg(const struct actor_sys *sys, uint32_t to,
+			    uint32_t type, const void *body, uint32_t len);
 
 /** Fires due timers; returns how many. */
 int actor_sys_expire(struct actor_sys *sys);

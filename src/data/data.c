@@ -244,10 +244,8 @@ data_functions_post(struct actor_sys *sys, const char *const *names,
 {
 	struct buf b = BUF_INIT;
 	jobmsg_functions_pack(&b, names, n);
-	struct msg *m = msg_new(MSG_EXEC_FUNCTIONS, b.data, (uint32_t)b.len);
+	struct msg *m = actor_local_msg(sys, ACTOR_DATA, MSG_EXEC_FUNCTIONS,
+					b.data, (uint32_t)b.len);
 	buf_destroy(&b);
-	m->flags = MSG_F_LOCAL;
-	m->from.node = m->to.node = sys->node;
-	m->to.id = ACTOR_DATA;
 	actor_sys_deliver(sys, m);
 }

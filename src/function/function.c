@@ -79,10 +79,8 @@ func_result_chain_free(void *p)
 void
 func_result_post(struct actor_sys *sys, struct func_result *r)
 {
-	struct msg *m = msg_new(MSG_EXEC_DONE, NULL, 0);
-	m->flags = MSG_F_LOCAL;
-	m->from.node = m->to.node = sys->node;
-	m->to.id = ACTOR_FUNCTION;
+	struct msg *m = actor_local_msg(sys, ACTOR_FUNCTION, MSG_EXEC_DONE,
+					NULL, 0);
 	m->ptr = r;
 	/* the message owns the results until the function actor takes them:
 	 * refused (shutdown, no actor, hard cap) or dropped undelivered, they

@@ -1235,8 +1235,6 @@ swim_spawn(struct actor_sys *sys, const struct swim_config *cfg,
 int
 swim_set_meta(struct actor_sys *sys, const uint8_t *meta, uint16_t len)
 {
-	struct msg *m = msg_new(MSG_SWIM_META, meta, len);
-	m->flags = MSG_F_LOCAL;
-	m->from = m->to = (struct actor_ref){sys->node, ACTOR_SWIM};
-	return actor_sys_deliver(sys, m);
+	return actor_sys_deliver(
+		sys, actor_local_msg(sys, ACTOR_SWIM, MSG_SWIM_META, meta, len));
 }

@@ -145,11 +145,10 @@ fp_submit(void *pool, uint64_t key, uint32_t fn, const uint8_t *args,
 		d++;
 	r->duration = d;
 	if (!p->kicked && p->actor != NULL) {
-		struct msg *k = msg_new(FAKE_POOL_KICK, NULL, 0);
-		k->flags = MSG_F_LOCAL;
-		k->from = k->to = (struct actor_ref){p->sys->node, p->actor->id};
 		p->kicked = true;
-		actor_sys_deliver(p->sys, k);
+		actor_sys_deliver(p->sys, actor_local_msg(p->sys, p->actor->id,
+							  FAKE_POOL_KICK, NULL,
+							  0));
 	}
 	return 0;
 }

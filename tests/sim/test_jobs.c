@@ -620,11 +620,10 @@ ask(int from, int owner, uint32_t type, const struct buf *body)
 	GROW(reqs, nreqs, capreqs);
 	reqs[nreqs++] = r;
 	r->owner = owner;
-	struct msg *m = msg_new(T_ASK, b.data, (uint32_t)b.len);
-	m->flags = MSG_F_LOCAL;
+	struct msg *m = actor_local_msg(w.nodes[from], c->actor->id, T_ASK,
+					b.data, (uint32_t)b.len);
 	m->corr = type;
 	m->ptr = r;
-	m->from = m->to = (struct actor_ref){id_of(from), c->actor->id};
 	actor_sys_deliver(w.nodes[from], m);
 	buf_destroy(&b);
 	return r;

@@ -164,10 +164,9 @@ ask(uint32_t type, const struct buf *body)
 	jobmsg_request_pack(&b, CRED, ROLE_SUBMIT, body ? body->data : NULL,
 			    body ? (uint32_t)body->len : 0);
 	cl.got = false;
-	struct msg *m = msg_new(T_ASK, b.data, (uint32_t)b.len);
-	m->flags = MSG_F_LOCAL;
+	struct msg *m =
+		actor_local_msg(&sys, cl.actor->id, T_ASK, b.data, (uint32_t)b.len);
 	m->corr = type;
-	m->from = m->to = (struct actor_ref){SELF, cl.actor->id};
 	actor_sys_deliver(&sys, m);
 	buf_destroy(&b);
 	run();

@@ -165,10 +165,9 @@ static void
 assert_round_trip(struct tnode *a, struct tnode *b)
 {
 	a->replies = a->errors = a->matched = 0;
-	struct msg *kick = msg_new(T_KICK, &b->id.node, sizeof(b->id.node));
-	kick->flags = MSG_F_LOCAL;
-	kick->from = kick->to = (struct actor_ref){a->id.node, T_PROBE};
-	actor_sys_deliver(&a->sys, kick);
+	actor_sys_deliver(&a->sys, actor_local_msg(&a->sys, T_PROBE, T_KICK,
+						   &b->id.node,
+						   sizeof(b->id.node)));
 	want_replies = 1;
 	cr_assert(run_until(got_replies, a, 6000));
 	cr_assert_eq(a->errors, 0);
