@@ -15,19 +15,24 @@
  *   5. turns the request into calls of its resource's driver (LMDB or
  *      PostgreSQL for documents, the file store for files).
  *
- * Every accessory speaks one message, MSG_ACC_REQUEST:
+ * Every accessory speaks one message, MSG_ACC_REQUEST (docs/MBAAS.md draws
+ * it with every operation's JSON body):
  *
- *   request  [app: str, op: u8, deadline_ms: u32, caller: map, body: any]
- *   reply    [status: int, body: any]        status 0 or a negative MIST_E*
+ *   request  [app: str, op: u8, deadline_ms: u32, caller: map, body: bin]
+ *   reply    [status: u16, body: bin, user: str]
  *
- * where op names the resource's operation (enum acc_doc_op for documents)
- * and caller carries what the gateway authenticated (user id, roles, master
- * key or not), so the accessory applies ACLs without trusting the body.
- * The gateway or a function actor sends it; replies go back to the sender.
+ * where op names the resource's operation (enum acc_doc_op for documents),
+ * body is UTF-8 JSON text, status is the HTTP status of the answer and
+ * the reply's body is Parse's response body (or {"code", "error"}), so the
+ * gateway hands it to HTTP as it is.  caller carries what the gateway
+ * authenticated and what the app allows ({"master", "session", "ip",
+ * "install", "create_classes", "quota", "node"}), so the accessory applies
+ * ACLs without trusting the body; user is the caller's user id ("" if
+ * none), for the access log.  The gateway (or, later, a function actor)
+ * sends it; replies go back to the sender.
  *
  * Actor ids: ACTOR_DOCS and ACTOR_FILES (actors/msgtype.h), one of each on
- * every node that serves apps.  The actors themselves arrive with the
- * mobile backend (the HTTP gateway issue); this header is their contract.
+ * every node that serves apps.
  *
  * Ownership: an accessory owns its driver, its log and its quota counters;
  * request bodies change owner with the message, as every message does.
@@ -41,11 +46,20 @@
 
 /** Operations of the documents accessory (ACTOR_DOCS). */
 enum acc_doc_op {
-	ACC_DOC_GET = 1,    /* {class, id} -> object */
-	ACC_DOC_QUERY = 2,  /* {class, where, order, limit, skip, keys, count} */
+	ACC_DOC_GET = 1,    /* {class, id, keys?, include?} -> object */
+	ACC_DOC_QUERY = 2,  /* {class, where, order, limit, skip, keys, count,
+			     * include} -> {results, count?} */
 	ACC_DOC_CREATE = 3, /* {class, object} -> {objectId, createdAt} */
 	ACC_DOC_UPDATE = 4, /* {class, id, changes} -> {updatedAt} */
-	ACC_DOC_DELETE = 5  /* {class, id} -> {} */
+	ACC_DOC_DELETE = 5, /* {class, id} -> {} */
+	ACC_DOC_LOGIN = 6,  /* {username, password} -> user + sessionToken */
+	ACC_DOC_LOGOUT = 7, /* {} (the caller's session) -> {} */
+	ACC_DOC_ME = 8,	    /* {} -> user + sessionToken */
+	ACC_DOC_SCHEMA_GET = 9,	    /* {class?} -> schema | {results} */
+	ACC_DOC_SCHEMA_PUT = 10,    /* {class, fields?, indexes?,
+				     * classLevelPermissions?, create} */
+	ACC_DOC_SCHEMA_DELETE = 11, /* {class} -> {} */
+	ACC_DOC_DROP_APP = 12	    /* {} -> {}: every document of the app */
 };
 
 /** Operations of the files accessory (ACTOR_FILES). */

@@ -62,7 +62,14 @@ enum msg_type {
 	MSG_EXEC_DONE = 94,	 /* local: attempts ended (ptr: the results) */
 	MSG_EXEC_FUNCTIONS = 95, /* local: [name...] the executors offer */
 	/* gossip (ACTOR_SWIM), local */
-	MSG_SWIM_META = 96 /* local one-way: body = our new metadata */
+	MSG_SWIM_META = 96, /* local one-way: body = our new metadata */
+	/* mobile backend: docs/MBAAS.md */
+	MSG_HTTP_REQUEST = 97, /* local, to ACTOR_GATEWAY: ptr = struct http_req */
+	MSG_APPS = 98,	       /* req {op, ...}: manage apps (gateway/apps.h) */
+	MSG_FN_CALL = 99,      /* req [app, fn, deadline_ms, caller, params]:
+				* run an add-on function (function/function.h) */
+	MSG_ACC_STATS = 100,   /* req nil: an accessory's counters (metrics) */
+	MSG_REOPEN_LOGS = 101  /* local one-way: SIGHUP, reopen log files */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */
@@ -97,6 +104,8 @@ msgtype_is_local(uint32_t type)
 	case MSG_EXEC_DONE:
 	case MSG_EXEC_FUNCTIONS:
 	case MSG_SWIM_META:
+	case MSG_HTTP_REQUEST:
+	case MSG_REOPEN_LOGS:
 		return 1;
 	default:
 		return 0;

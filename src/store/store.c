@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 
 static const char *const store_table_names[STORE_TABLES] = {"meta", "jobs",
-								   "creds"};
+								   "creds", "apps"};
 
 struct store_op {
 	struct store_op *next;

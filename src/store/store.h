@@ -35,6 +35,7 @@ enum store_table {
 	STORE_META,  /* node facts: boot count, keyring */
 	STORE_JOBS,  /* the job journal (data/data.c) */
 	STORE_CREDS, /* client credentials (gateway/gateway.c) */
+	STORE_APPS,  /* app records (gateway/apps.c) */
 	STORE_TABLES
 };
 
