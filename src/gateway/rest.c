@@ -1,0 +1,1104 @@
+/*
+ * rest.c -- the Parse REST layer of the gateway (see rest.h): keys, limits,
+ * deadlines, routing to the documents accessory and to add-on functions,
+ * batches, the access log and the metrics.  Everything runs in the gateway
+ * actor's turn, on the loop thread.
+ */
+#include "config.h"
+#include "gateway/rest.h"
+#include "accessory/accessory.h"
+#include "accessory/perr.h"
+#include "data/meta.h"
+#include "gateway/jsonmp.h"
+#include "gateway/metrics.h"
+#include "gateway/parse_req.h"
+#include "gateway/ratelimit.h"
+#include "mist.h"
+#include "net/mp.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The gateway's timer tags that are rest's. */
+#define REST_TIMER_FLUSH 0x7265737401ull
+
+/* The access log is flushed at least this often (and when its 64 KiB
+ * buffer fills): a line per request written at once would cost a system
+ * call per request; a second is what `tail -f` users wait anyway. */
+#define REST_FLUSH_MS 1000
+#define REST_LOG_BUF (64u << 10)
+
+/* Distinct rate-limit keys (app, app+session, app+address) remembered at
+ * once: a hostile client inventing addresses or tokens evicts only the
+ * oldest idle buckets (ratelimit.h), never grows the table. */
+#define REST_MAX_BUCKETS 65536
+
+/* Nodes whose offered functions we remember: the cluster's size bound
+ * (swim.h) is far below it. */
+#define REST_MAX_FN_NODES 4096
+
+/* The listener's deadline fires a little after ours: our own timeout
+ * answers with the cause (the home, the function), the listener's is the
+ * backstop for an answer that never comes. */
+#define REST_DEADLINE_SLACK_MS 50
+
+/* How long /metrics waits for the accessory's counters. */
+#define REST_STATS_TIMEOUT_MS 500
+
+enum rp_kind { RP_DOCS, RP_FN, RP_STATS };
+
+struct rbatch;
+
+/* A request sent for an HTTP request (or a batch's sub-request). */
+struct rpend {
+	enum rp_kind kind;
+	uint64_t http_id;	/* 0 for a batch's sub-request */
+	struct rbatch *batch;	/* or NULL */
+	uint32_t index;		/* in the batch */
+	uint64_t started_ns;
+	uint64_t node;		/* where it went */
+	enum preq_route route;
+	char app[APP_ID_MAX];
+	char method[8];
+	char cls[PREQ_NAME_MAX];
+	char ip[48];
+	char path[128];
+};
+
+/* A /batch: its sub-requests' answers, in order, until all are in. */
+struct rbatch {
+	uint64_t http_id;
+	uint32_t n, left;
+	json_t *results; /* array of n */
+	uint64_t started_ns;
+};
+
+struct fnode {
+	uint32_t n;
+	char (*names)[EXEC_NAME_MAX];
+};
+
+struct rest {
+	struct actor *self;
+	struct rest_config cfg;
+	char mount[64];
+	struct http *http;
+	struct apps *apps;
+	struct ratelimit *rl;
+	struct map pending; /* corr -> struct rpend */
+	struct map fnodes;  /* node -> struct fnode: what members offer */
+	uint32_t members;   /* alive members besides us, for rate shares */
+	FILE *log;
+	char *log_path;
+	struct actor_timer flush;
+	struct metrics metrics;
+};
+
+void
+rest_config_default(struct rest_config *cfg)
+{
+	cfg->mount = "/parse";
+	cfg->access_log = NULL;
+	/*
+	 * 50 sub-requests per batch, Parse.com's limit (the JS SDK's saveAll
+	 * sends 20 at a time): each is checked, limited and logged alone,
+	 * so a batch costs what its requests cost, and one request cannot
+	 * hold more than 50 pending slots.
+	 */
+	cfg->max_batch = 50;
+	/* 64 KiB of JSON params: a function call carries arguments, not
+	 * files; the listener bounds the body anyway. */
+	cfg->max_fn_params = 64u << 10;
+}
+
+/* ------------------------------------------------------------ answers */
+
+static uint64_t
+now_ns(const struct rest *r)
+{
+	return actor_sys_hrtime(r->self->sys);
+}
+
+static void
+log_line(struct rest *r, const struct rpend *p, int status, size_t bytes,
+	 const char *user, uint32_t len_user)
+{
+	if (r->log == NULL)
+		return;
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char ts[32];
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	double ms = (double)(now_ns(r) - p->started_ns) / 1e6;
+	json_t *o = json_object();
+	json_object_set_new(o, "time", json_string(ts));
+	json_object_set_new(o, "app", json_string(p->app));
+	json_object_set_new(o, "user", json_stringn(user ? user : "", len_user));
+	json_object_set_new(o, "ip", json_string(p->ip));
+	json_object_set_new(o, "method", json_string(p->method));
+	json_object_set_new(o, "route", json_string(p->path));
+	json_object_set_new(o, "class", json_string(p->cls));
+	json_object_set_new(o, "op", json_string(preq_route_name(p->route)));
+	json_object_set_new(o, "status", json_integer(status));
+	json_object_set_new(o, "ms", json_real(ms));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
+	char node[17];
+	snprintf(node, sizeof(node), "%016" PRIx64, p->node);
+	json_object_set_new(o, "node", json_string(node));
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s != NULL) {
+		fputs(s, r->log);
+		fputc('\n', r->log);
+		free(s);
+	}
+}
+
+static void
+answer(struct rest *r, uint64_t http_id, int status,
+       const struct http_hdr *hdrs, uint32_t nhdrs, const void *body,
+       size_t len)
+{
+	if (http_respond(r->http, http_id, status, hdrs, nhdrs, body, len) != 0)
+		r->metrics.late++;
+}
+
+static void
+answer_err(struct rest *r, uint64_t http_id, const struct perr *e)
+{
+	char out[PERR_JSON_MAX];
+	size_t n = perr_json(e, out, sizeof(out));
+	answer(r, http_id, e->http, NULL, 0, out, n);
+}
+
+/* The answer of one request or sub-request: to HTTP, or into its batch. */
+static void finish_sub(struct rest *r, struct rpend *p, int status,
+		       const char *body, size_t len);
+
+static void
+finish(struct rest *r, struct rpend *p, int status, const char *body,
+       size_t len, const char *user, uint32_t ulen)
+{
+	metrics_request(&r->metrics, p->app, p->route, status,
+			now_ns(r) - p->started_ns);
+	log_line(r, p, status, len, user, ulen);
+	if (p->batch != NULL)
+		finish_sub(r, p, status, body, len);
+	else
+		answer(r, p->http_id, status, NULL, 0, body, len);
+}
+
+static void
+finish_err(struct rest *r, struct rpend *p, const struct perr *e)
+{
+	char out[PERR_JSON_MAX];
+	size_t n = perr_json(e, out, sizeof(out));
+	finish(r, p, e->http, out, n, NULL, 0);
+}
+
+static void
+finish_sub(struct rest *r, struct rpend *p, int status, const char *body,
+	   size_t len)
+{
+	struct rbatch *b = p->batch;
+	json_error_t je;
+	json_t *v = json_loadb(body, len, 0, &je);
+	json_t *item = json_object();
+	if (v == NULL)
+		v = json_object();
+	json_object_set_new(item, status >= 200 && status < 300 ? "success"
+								: "error",
+			    v);
+	json_array_set_new(b->results, p->index, item);
+	if (--b->left > 0)
+		return;
+	char *s = json_dumps(b->results, JSON_COMPACT);
+	answer(r, b->http_id, 200, NULL, 0, s, strlen(s));
+	free(s);
+	json_decref(b->results);
+	free(b);
+}
+
+/* ---------------------------------------------------------- membership */
+
+static void
+fnode_free(struct fnode *f)
+{
+	if (f != NULL) {
+		free(f->names);
+		free(f);
+	}
+}
+
+void
+rest_member(struct rest *r, uint64_t node, const uint8_t *meta,
+	    uint32_t meta_len, bool alive)
+{
+	bool self = node == r->self->sys->node;
+	struct fnode *old = map_get(&r->fnodes, node);
+	if (!alive) {
+		if (old != NULL) {
+			fnode_free(map_del(&r->fnodes, node));
+			if (!self)
+				r->members--;
+		}
+		return;
+	}
+	if (meta == NULL)
+		return;
+	struct meta *md = xmalloc(sizeof(*md));
+	meta_init(md);
+	if (meta_decode(meta, meta_len, md) != 0) {
+		free(md);
+		return;
+	}
+	if (old == NULL) {
+		if (map_len(&r->fnodes) >= REST_MAX_FN_NODES) {
+			free(md);
+			return;
+		}
+		old = xcalloc(1, sizeof(*old));
+		map_put(&r->fnodes, node, old);
+		if (!self)
+			r->members++;
+	}
+	free(old->names);
+	old->n = md->nfunctions;
+	old->names = xcalloc(md->nfunctions ? md->nfunctions : 1,
+			     sizeof(*old->names));
+	for (uint32_t i = 0; i < md->nfunctions; i++)
+		memcpy(old->names[i], md->functions[i], EXEC_NAME_MAX);
+	free(md);
+}
+
+static bool
+fnode_offers(const struct fnode *f, const char *fn)
+{
+	for (uint32_t i = 0; i < f->n; i++)
+		if (strcmp(f->names[i], fn) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Where function @a fn runs: this node if its executors offer it (no hop:
+ * the fastest under any load the executors can take), else a member
+ * offering it, picked at random so callers spread.  0 if nobody does.
+ */
+static uint64_t
+fn_node(struct rest *r, const char *fn)
+{
+	const struct fnode *me = map_get(&r->fnodes, r->self->sys->node);
+	if (me != NULL && fnode_offers(me, fn))
+		return r->self->sys->node;
+	uint64_t pick = 0, k;
+	uint32_t seen = 0;
+	size_t it = 0;
+	void *v;
+	while (map_next(&r->fnodes, &it, &k, &v)) {
+		if (!fnode_offers(v, fn))
+			continue;
+		if (randombytes_uniform(++seen) == 0)
+			pick = k;
+	}
+	return pick;
+}
+
+/* ------------------------------------------------------------- checks */
+
+/* Equal strings, in time that depends only on their lengths. */
+static bool
+key_eq(const char *given, const char *want)
+{
+	size_t n = strlen(want);
+	return n > 0 && strlen(given) == n && sodium_memcmp(given, want, n) == 0;
+}
+
+/*
+ * The app of @a q, and whether the caller holds its master key; or a
+ * Parse error (403 "unauthorized", as Parse answers a wrong key).
+ */
+static const struct app *
+check_app(struct rest *r, const struct preq *q, const char *ip, bool *master,
+	  struct perr *e)
+{
+	const struct app *a = apps_get(r->apps, q->app_id);
+	*master = false;
+	if (a == NULL || a->deleted) {
+		perr_set(e, 403, PERR_OPERATION_FORBIDDEN, "unauthorized");
+		return NULL;
+	}
+	if (q->master_key[0] != '\0') {
+		if (!key_eq(q->master_key, a->master_key)) {
+			perr_set(e, 403, PERR_OPERATION_FORBIDDEN, "unauthorized");
+			return NULL;
+		}
+		if (!apps_master_allowed(a, ip)) {
+			perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+				 "unauthorized: master key is not allowed from %s",
+				 ip);
+			return NULL;
+		}
+		*master = true;
+		return a;
+	}
+	if ((q->rest_key[0] && key_eq(q->rest_key, a->rest_key)) ||
+	    (q->js_key[0] && key_eq(q->js_key, a->js_key)) ||
+	    (q->client_key[0] && key_eq(q->client_key, a->client_key)))
+		return a;
+	perr_set(e, 403, PERR_OPERATION_FORBIDDEN, "unauthorized");
+	return NULL;
+}
+
+/*
+ * Takes a token from the app's, the session's and the address's buckets.
+ * Each gateway holds 1/(members + 1) of an app-wide rate: the cluster
+ * admits at most the configured rate plus one burst per gateway (see
+ * docs/HTTP.md for the bound).  Returns false with the wait in @a retry.
+ */
+static bool
+check_rate(struct rest *r, const struct app *a, const struct preq *q,
+	   const char *ip, uint32_t *retry, uint32_t *remaining,
+	   uint32_t *limit)
+{
+	uint64_t now = actor_sys_now(r->self->sys);
+	char key[APP_ID_MAX + 128];
+	*retry = 0;
+	*remaining = UINT32_MAX;
+	*limit = 0;
+	if (a->rate > 0) {
+		double share = (double)a->rate / (double)(r->members + 1);
+		snprintf(key, sizeof(key), "a:%s", a->id);
+		*limit = a->rate;
+		if (!ratelimit_take(r->rl, key, share, now, retry, remaining)) {
+			r->metrics.rate_app++;
+			return false;
+		}
+	}
+	if (a->user_rate > 0 && q->session[0] != '\0') {
+		snprintf(key, sizeof(key), "u:%s:%.64s", a->id, q->session);
+		if (!ratelimit_take(r->rl, key, a->user_rate, now, retry,
+				    remaining)) {
+			r->metrics.rate_user++;
+			return false;
+		}
+	}
+	if (a->ip_rate > 0) {
+		snprintf(key, sizeof(key), "i:%s:%s", a->id, ip);
+		if (!ratelimit_take(r->rl, key, a->ip_rate, now, retry,
+				    remaining)) {
+			r->metrics.rate_ip++;
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+answer_429(struct rest *r, struct rpend *p, uint64_t http_id, uint32_t retry,
+	   uint32_t limit)
+{
+	struct perr e;
+	perr_set(&e, 429, PERR_REQUEST_LIMIT_EXCEEDED,
+		 "too many requests: retry in %u ms", retry);
+	if (p->batch != NULL) {
+		finish_err(r, p, &e);
+		return;
+	}
+	char ra[16], lim[16];
+	snprintf(ra, sizeof(ra), "%u", (retry + 999) / 1000);
+	snprintf(lim, sizeof(lim), "%u", limit);
+	struct http_hdr h[] = {{"retry-after", ra},
+			       {"x-ratelimit-limit", lim},
+			       {"x-ratelimit-remaining", "0"}};
+	char out[PERR_JSON_MAX];
+	size_t n = perr_json(&e, out, sizeof(out));
+	metrics_request(&r->metrics, p->app, p->route, 429,
+			now_ns(r) - p->started_ns);
+	log_line(r, p, 429, n, NULL, 0);
+	answer(r, http_id, 429, h, 3, out, n);
+}
+
+/* ------------------------------------------------------------ routing */
+
+static uint32_t
+deadline_of(const struct app *a, const struct preq *q)
+{
+	uint32_t d = a->deadline_ms;
+	if (q->deadline_ms > 0 && q->deadline_ms < d)
+		d = q->deadline_ms;
+	return d;
+}
+
+/* The accessory operation and its JSON body for @a q, or -1 and @a e. */
+static int
+docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
+{
+	const char *cls = q->cls;
+	json_t *b = json_object();
+	int op = -1;
+	*body = b;
+	switch (q->route) {
+	case PR_USERS:
+		cls = "_User";
+		/* fall through */
+	case PR_ROLES:
+		if (q->route == PR_ROLES)
+			cls = "_Role";
+		/* fall through */
+	case PR_CLASSES:
+	case PR_SESSIONS:
+		if (q->route == PR_SESSIONS)
+			cls = "_Session";
+		json_object_set_new(b, "class", json_string(cls));
+		if (q->id[0] != '\0')
+			json_object_set_new(b, "id", json_string(q->id));
+		switch (q->method) {
+		case PM_GET:
+			if (q->params != NULL)
+				json_object_update(b, q->params);
+			op = q->id[0] ? ACC_DOC_GET : ACC_DOC_QUERY;
+			break;
+		case PM_POST:
+			if (q->id[0] != '\0')
+				break;
+			json_object_set(b, "object",
+					q->body ? q->body : json_object());
+			op = ACC_DOC_CREATE;
+			break;
+		case PM_PUT:
+			if (q->id[0] == '\0')
+				break;
+			json_object_set(b, "changes",
+					q->body ? q->body : json_object());
+			op = ACC_DOC_UPDATE;
+			break;
+		case PM_DELETE:
+			if (q->id[0] == '\0')
+				break;
+			op = ACC_DOC_DELETE;
+			break;
+		}
+		break;
+	case PR_USERS_ME:
+	case PR_SESSIONS_ME:
+		op = ACC_DOC_ME;
+		break;
+	case PR_LOGIN: {
+		const json_t *src = q->method == PM_GET ? q->params : q->body;
+		if (src != NULL) {
+			json_t *u = json_object_get(src, "username");
+			json_t *pw = json_object_get(src, "password");
+			if (u != NULL)
+				json_object_set(b, "username", u);
+			if (pw != NULL)
+				json_object_set(b, "password", pw);
+		}
+		op = ACC_DOC_LOGIN;
+		break;
+	}
+	case PR_LOGOUT:
+		op = ACC_DOC_LOGOUT;
+		break;
+	case PR_SCHEMAS:
+		if (!master) {
+			perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+				 "unauthorized: master key is required");
+			return -1;
+		}
+		if (q->cls[0] != '\0')
+			json_object_set_new(b, "class", json_string(q->cls));
+		if (q->method == PM_GET) {
+			op = ACC_DOC_SCHEMA_GET;
+		} else if (q->method == PM_DELETE) {
+			op = q->cls[0] ? ACC_DOC_SCHEMA_DELETE : -1;
+		} else if (q->cls[0] != '\0') {
+			if (q->body != NULL)
+				json_object_update(b, q->body);
+			json_object_set_new(b, "class", json_string(q->cls));
+			json_object_set_new(b, "create",
+					    json_boolean(q->method == PM_POST));
+			op = ACC_DOC_SCHEMA_PUT;
+		}
+		break;
+	default:
+		break;
+	}
+	if (op < 0 && e->http == 0)
+		perr_set(e, 404, PERR_INVALID_JSON, "unknown route");
+	return op;
+}
+
+static void
+pack_caller(msgpack_packer *pk, const struct rest *r, const struct app *a,
+	    const struct preq *q, const char *ip, bool master)
+{
+	uint32_t n = 6 + (q->session[0] != 0) + (q->install[0] != 0);
+	msgpack_pack_map(pk, n);
+	mp_pack_str(pk, "master");
+	master ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	mp_pack_str(pk, "ip");
+	mp_pack_str(pk, ip);
+	mp_pack_str(pk, "create_classes");
+	a->client_class_creation ? msgpack_pack_true(pk)
+				 : msgpack_pack_false(pk);
+	mp_pack_str(pk, "quota");
+	msgpack_pack_uint64(pk, a->quota_bytes);
+	mp_pack_str(pk, "node");
+	msgpack_pack_uint64(pk, r->self->sys->node);
+	mp_pack_str(pk, "route");
+	mp_pack_str(pk, preq_route_name(q->route));
+	if (q->session[0] != '\0') {
+		mp_pack_str(pk, "session");
+		mp_pack_str(pk, q->session);
+	}
+	if (q->install[0] != '\0') {
+		mp_pack_str(pk, "install");
+		mp_pack_str(pk, q->install);
+	}
+}
+
+static struct rpend *
+pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
+	 const struct preq *q, const char *app, const char *method,
+	 const char *path, const char *ip)
+{
+	struct rpend *p = xcalloc(1, sizeof(*p));
+	p->kind = kind;
+	p->http_id = http_id;
+	p->started_ns = now_ns(r);
+	p->route = q ? q->route : PR_NONE;
+	snprintf(p->app, sizeof(p->app), "%s", app ? app : "");
+	snprintf(p->method, sizeof(p->method), "%s", method);
+	snprintf(p->cls, sizeof(p->cls), "%s", q ? q->cls : "");
+	snprintf(p->ip, sizeof(p->ip), "%s", ip);
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	return p;
+}
+
+static void
+send_docs(struct rest *r, struct rpend *p, const struct app *a,
+	  const struct preq *q, const char *ip, bool master, uint32_t deadline)
+{
+	struct perr e = {0};
+	json_t *body;
+	int op = docs_op(q, master, &body, &e);
+	if (op < 0) {
+		json_decref(body);
+		finish_err(r, p, &e);
+		free(p);
+		return;
+	}
+	if (a->home == 0) {
+		json_decref(body);
+		perr_set(&e, 503, PERR_CONNECTION_FAILED,
+			 "app %s has no documents home (created with --docs none?)",
+			 a->id);
+		finish_err(r, p, &e);
+		free(p);
+		return;
+	}
+	if (map_get(&r->fnodes, a->home) == NULL) {
+		json_decref(body);
+		perr_set(&e, 503, PERR_CONNECTION_FAILED,
+			 "the documents home of app %s (node %016" PRIx64
+			 ") is unreachable",
+			 a->id, a->home);
+		finish_err(r, p, &e);
+		free(p);
+		return;
+	}
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 5);
+	mp_pack_str(&pk, a->id);
+	msgpack_pack_uint8(&pk, (uint8_t)op);
+	msgpack_pack_uint32(&pk, deadline);
+	pack_caller(&pk, r, a, q, ip, master);
+	size_t tl = strlen(text);
+	msgpack_pack_bin(&pk, tl);
+	msgpack_pack_bin_body(&pk, text, tl);
+	free(text);
+	p->node = a->home;
+	uint64_t corr;
+	actor_request(r->self, (struct actor_ref){a->home, ACTOR_DOCS},
+		      MSG_ACC_REQUEST, b.data, (uint32_t)b.len, deadline,
+		      &corr);
+	buf_destroy(&b);
+	map_put(&r->pending, corr, p);
+}
+
+static void
+send_fn(struct rest *r, struct rpend *p, const struct app *a,
+	const struct preq *q, const char *ip, bool master, uint32_t deadline)
+{
+	struct perr e = {0};
+	bool allowed = false;
+	for (uint32_t i = 0; i < a->nfunctions && !allowed; i++)
+		allowed = strcmp(a->functions[i], q->fn) == 0;
+	uint64_t node = allowed ? fn_node(r, q->fn) : 0;
+	if (!allowed || node == 0) {
+		/* Parse's answer for a function it does not know */
+		perr_set(&e, 400, PERR_SCRIPT_FAILED, "Invalid function: \"%s\"",
+			 q->fn);
+		finish_err(r, p, &e);
+		free(p);
+		return;
+	}
+	struct buf params = BUF_INIT;
+	json_t *empty = NULL;
+	const json_t *pv = q->body;
+	if (pv == NULL)
+		pv = empty = json_object();
+	int rc = jsonmp_from_json(pv, &params, &e);
+	json_decref(empty);
+	if (rc != 0 || params.len > r->cfg.max_fn_params) {
+		if (rc == 0)
+			perr_set(&e, 400, PERR_INVALID_JSON,
+				 "function parameters over %u bytes",
+				 r->cfg.max_fn_params);
+		buf_destroy(&params);
+		finish_err(r, p, &e);
+		free(p);
+		return;
+	}
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 5);
+	mp_pack_str(&pk, a->id);
+	mp_pack_str(&pk, q->fn);
+	msgpack_pack_uint32(&pk, deadline);
+	pack_caller(&pk, r, a, q, ip, master);
+	msgpack_pack_bin(&pk, params.len);
+	msgpack_pack_bin_body(&pk, params.data, params.len);
+	buf_destroy(&params);
+	p->kind = RP_FN;
+	p->node = node;
+	uint64_t corr;
+	actor_request(r->self, (struct actor_ref){node, ACTOR_FUNCTION},
+		      MSG_FN_CALL, b.data, (uint32_t)b.len, deadline, &corr);
+	buf_destroy(&b);
+	map_put(&r->pending, corr, p);
+}
+
+/*
+ * One request (or a batch's sub-request, @a batch set): checked, limited,
+ * routed.  Takes @a p (freed or kept in the pending table).
+ */
+static void
+route(struct rest *r, struct rpend *p, const struct preq *q, const char *ip,
+      uint64_t http_id)
+{
+	struct perr e = {0};
+	bool master;
+	const struct app *a = check_app(r, q, ip, &master, &e);
+	if (a == NULL) {
+		finish_err(r, p, &e);
+		free(p);
+		return;
+	}
+	uint32_t retry, remaining, limit;
+	if (!master && !check_rate(r, a, q, ip, &retry, &remaining, &limit)) {
+		answer_429(r, p, http_id, retry, limit);
+		free(p);
+		return;
+	}
+	uint32_t deadline = deadline_of(a, q);
+	if (p->batch == NULL)
+		http_set_deadline(r->http, http_id,
+				  deadline + REST_DEADLINE_SLACK_MS);
+	if (q->route == PR_FUNCTIONS)
+		send_fn(r, p, a, q, ip, master, deadline);
+	else
+		send_docs(r, p, a, q, ip, master, deadline);
+}
+
+/* POST /batch: each sub-request alone through route(). */
+static void
+batch(struct rest *r, struct rpend *top, const struct preq *q,
+      const char *ip, uint64_t http_id)
+{
+	struct perr e = {0};
+	json_t *reqs = q->body ? json_object_get(q->body, "requests") : NULL;
+	if (!json_is_array(reqs)) {
+		perr_set(&e, 400, PERR_INVALID_JSON,
+			 "requests must be an array");
+		goto fail;
+	}
+	size_t n = json_array_size(reqs);
+	if (n > r->cfg.max_batch) {
+		perr_set(&e, 400, PERR_COMMAND_UNAVAILABLE,
+			 "too many sub-requests in a batch: %zu (at most %u)", n,
+			 r->cfg.max_batch);
+		goto fail;
+	}
+	if (n == 0) {
+		answer(r, http_id, 200, NULL, 0, "[]", 2);
+		free(top);
+		return;
+	}
+	/* the batch itself counts as a request of the app */
+	bool master;
+	if (check_app(r, q, ip, &master, &e) == NULL)
+		goto fail;
+	struct rbatch *b = xcalloc(1, sizeof(*b));
+	b->http_id = http_id;
+	b->n = b->left = (uint32_t)n;
+	b->results = json_array();
+	b->started_ns = top->started_ns;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(b->results, json_null());
+	free(top);
+	for (size_t i = 0; i < n; i++) {
+		json_t *sr = json_array_get(reqs, i);
+		const char *method = json_string_value(json_object_get(sr, "method"));
+		const char *path = json_string_value(json_object_get(sr, "path"));
+		struct preq sq;
+		struct perr se = {0};
+		struct rpend *p = pend_new(r, RP_DOCS, 0, NULL, q->app_id,
+					   method ? method : "?",
+					   path ? path : "?", ip);
+		p->batch = b;
+		p->index = (uint32_t)i;
+		if (method == NULL || path == NULL) {
+			perr_set(&se, 400, PERR_INVALID_JSON,
+				 "a batch request needs a method and a path");
+			finish_err(r, p, &se);
+			free(p);
+			continue;
+		}
+		if (preq_decode_sub(q, method, path, json_object_get(sr, "body"),
+				    r->mount, &sq, &se) != 0) {
+			finish_err(r, p, &se);
+			free(p);
+			continue;
+		}
+		p->route = sq.route;
+		snprintf(p->cls, sizeof(p->cls), "%s", sq.cls);
+		if (sq.route == PR_BATCH || sq.route == PR_FUNCTIONS) {
+			perr_set(&se, 400, PERR_INVALID_JSON,
+				 "a batch may not contain %s",
+				 preq_route_name(sq.route));
+			finish_err(r, p, &se);
+			free(p);
+		} else {
+			route(r, p, &sq, ip, http_id);
+		}
+		preq_clear(&sq);
+	}
+	return;
+fail:
+	finish_err(r, top, &e);
+	free(top);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+static bool
+ip_is_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+	       strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
+static void
+metrics_answer(struct rest *r, uint64_t http_id, const uint8_t *docs,
+	       uint32_t docs_len)
+{
+	struct buf out = BUF_INIT;
+	struct http_stats hs = http_stats(r->http);
+	metrics_render(&r->metrics, &hs, docs, docs_len, &out);
+	struct http_hdr h = {"content-type", "text/plain; version=0.0.4"};
+	answer(r, http_id, 200, &h, 1, out.data, out.len);
+	buf_destroy(&out);
+}
+
+static void
+metrics_request_stats(struct rest *r, uint64_t http_id, const char *ip)
+{
+	struct rpend *p = pend_new(r, RP_STATS, http_id, NULL, "", "GET",
+				   "/metrics", ip);
+	uint64_t corr;
+	actor_request(r->self, (struct actor_ref){r->self->sys->node,
+						  ACTOR_DOCS},
+		      MSG_ACC_STATS, NULL, 0, REST_STATS_TIMEOUT_MS, &corr);
+	map_put(&r->pending, corr, p);
+}
+
+/* ------------------------------------------------------------- entry */
+
+void
+rest_request(struct rest *r, struct msg *m)
+{
+	const struct http_req *h = m->ptr;
+	if (h == NULL)
+		return;
+	if (strcmp(h->path, "/metrics") == 0 && strcmp(h->method, "GET") == 0) {
+		if (!ip_is_loopback(h->ip)) {
+			struct perr e;
+			perr_set(&e, 403, PERR_OPERATION_FORBIDDEN,
+				 "metrics are served to loopback only");
+			answer_err(r, h->id, &e);
+			return;
+		}
+		metrics_request_stats(r, h->id, h->ip);
+		return;
+	}
+	struct preq q;
+	struct perr e = {0};
+	struct rpend *p;
+	if (preq_decode(h, r->mount, &q, &e) != 0) {
+		p = pend_new(r, RP_DOCS, h->id, NULL, "", h->method, h->path,
+			     h->ip);
+		finish_err(r, p, &e);
+		free(p);
+		return;
+	}
+	p = pend_new(r, RP_DOCS, h->id, &q, q.app_id, h->method, h->path,
+		     h->ip);
+	if (q.route == PR_HEALTH) {
+		static const char ok[] = "{\"status\":\"ok\"}";
+		finish(r, p, 200, ok, sizeof(ok) - 1, NULL, 0);
+		free(p);
+	} else if (q.route == PR_BATCH) {
+		batch(r, p, &q, h->ip, h->id);
+	} else {
+		route(r, p, &q, h->ip, h->id);
+	}
+	preq_clear(&q);
+}
+
+/* The reply of a MSG_ACC_REQUEST: [status, body (JSON bin), user]. */
+static void
+docs_reply(struct rest *r, struct rpend *p, struct msg *m)
+{
+	struct perr e = {0};
+	if (m->status != 0) {
+		if (m->status == MIST_ETIMEDOUT)
+			perr_set(&e, 504, PERR_TIMEOUT,
+				 "Request timed out (node %016" PRIx64 ")",
+				 p->node);
+		else
+			perr_set(&e, 503, PERR_CONNECTION_FAILED,
+				 "node %016" PRIx64 " did not serve it: %s",
+				 p->node, mist_strerror(m->status));
+		finish_err(r, p, &e);
+		return;
+	}
+	struct mp_cur c;
+	uint32_t n, blen, ulen = 0;
+	uint64_t status;
+	const uint8_t *body;
+	const char *user = NULL;
+	mp_cur_init(&c, m->body, m->len);
+	if (mp_read_array(&c, &n) != 0 || n < 2 ||
+	    mp_read_uint(&c, &status) != 0 || status < 100 || status > 599 ||
+	    mp_read_bin(&c, &body, &blen) != 0 ||
+	    (n > 2 && mp_read_str(&c, &user, &ulen) != 0)) {
+		perr_set(&e, 502, PERR_INTERNAL_SERVER_ERROR,
+			 "malformed answer from node %016" PRIx64, p->node);
+		finish_err(r, p, &e);
+		return;
+	}
+	finish(r, p, (int)status, (const char *)body, blen, user, ulen);
+}
+
+/* The reply of a MSG_FN_CALL: [0, result (msgpack bin)] | [1, message]. */
+static void
+fn_reply(struct rest *r, struct rpend *p, struct msg *m)
+{
+	struct perr e = {0};
+	if (m->status != 0) {
+		if (m->status == MIST_ETIMEDOUT)
+			perr_set(&e, 504, PERR_TIMEOUT,
+				 "Request timed out (function on node %016" PRIx64
+				 ")",
+				 p->node);
+		else if (m->status == MIST_ENOTFOUND)
+			perr_set(&e, 400, PERR_SCRIPT_FAILED,
+				 "Invalid function: not offered by node %016" PRIx64,
+				 p->node);
+		else
+			perr_set(&e, 503, PERR_CONNECTION_FAILED,
+				 "node %016" PRIx64 " did not run it: %s", p->node,
+				 mist_strerror(m->status));
+		finish_err(r, p, &e);
+		return;
+	}
+	struct mp_cur c;
+	uint32_t n, len;
+	uint64_t st;
+	const uint8_t *res;
+	const char *msg;
+	mp_cur_init(&c, m->body, m->len);
+	if (mp_read_array(&c, &n) != 0 || n != 2 || mp_read_uint(&c, &st) != 0)
+		goto bad;
+	if (st != 0) {
+		if (mp_read_str(&c, &msg, &len) != 0)
+			goto bad;
+		perr_set(&e, 400, PERR_SCRIPT_FAILED, "%.*s", (int)len, msg);
+		finish_err(r, p, &e);
+		return;
+	}
+	if (mp_read_bin(&c, &res, &len) != 0)
+		goto bad;
+	json_t *v = jsonmp_to_json(res, len, &e);
+	if (v == NULL) {
+		e.http = 400;
+		e.code = PERR_SCRIPT_FAILED;
+		finish_err(r, p, &e);
+		return;
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "result", v);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(o);
+	finish(r, p, 200, s, strlen(s), NULL, 0);
+	free(s);
+	return;
+bad:
+	perr_set(&e, 502, PERR_INTERNAL_SERVER_ERROR,
+		 "malformed answer from node %016" PRIx64, p->node);
+	finish_err(r, p, &e);
+}
+
+bool
+rest_reply(struct rest *r, struct msg *m)
+{
+	struct rpend *p = map_del(&r->pending, m->corr);
+	if (p == NULL)
+		return false;
+	switch (p->kind) {
+	case RP_DOCS:
+		docs_reply(r, p, m);
+		break;
+	case RP_FN:
+		fn_reply(r, p, m);
+		break;
+	case RP_STATS:
+		if (m->status == 0)
+			metrics_answer(r, p->http_id, m->body, m->len);
+		else
+			metrics_answer(r, p->http_id, NULL, 0);
+		break;
+	}
+	free(p);
+	return true;
+}
+
+bool
+rest_timer(struct rest *r, struct msg *m)
+{
+	if (m->corr != REST_TIMER_FLUSH)
+		return false;
+	if (r->log != NULL)
+		fflush(r->log);
+	return true;
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+static FILE *
+log_open(const char *path)
+{
+	FILE *f = fopen(path, "a");
+	if (f == NULL) {
+		log_warn("gateway: cannot open the access log %s: %m", path);
+		return NULL;
+	}
+	setvbuf(f, NULL, _IOFBF, REST_LOG_BUF);
+	return f;
+}
+
+void
+rest_reopen_log(struct rest *r)
+{
+	if (r->log_path == NULL)
+		return;
+	if (r->log != NULL)
+		fclose(r->log);
+	r->log = log_open(r->log_path);
+	log_info("gateway: access log %s reopened", r->log_path);
+}
+
+struct rest *
+rest_open(struct actor *self, uv_loop_t *loop, struct apps *apps,
+	  const struct rest_config *rcfg, const struct http_config *hcfg,
+	  const char *plain_addr, const char *tls_addr, int *err)
+{
+	struct rest *r = xcalloc(1, sizeof(*r));
+	r->self = self;
+	r->cfg = *rcfg;
+	snprintf(r->mount, sizeof(r->mount), "%s", rcfg->mount);
+	r->cfg.mount = r->mount;
+	r->apps = apps;
+	r->http = http_open(loop, self->sys, self->id, hcfg, plain_addr,
+			    tls_addr, err);
+	if (r->http == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->rl = ratelimit_new(REST_MAX_BUCKETS);
+	map_init(&r->pending, randombytes_random());
+	map_init(&r->fnodes, randombytes_random());
+	metrics_init(&r->metrics);
+	if (rcfg->access_log != NULL) {
+		r->log_path = xstrdup(rcfg->access_log);
+		r->log = log_open(r->log_path);
+		r->cfg.access_log = r->log_path;
+		actor_timer_start(self, &r->flush, REST_FLUSH_MS, REST_FLUSH_MS,
+				  REST_TIMER_FLUSH);
+	}
+	*err = 0;
+	return r;
+}
+
+void
+rest_bound_addr(const struct rest *r, bool tls, char *out, size_t len)
+{
+	http_bound_addr(r->http, tls, out, len);
+}
+
+void
+rest_close(struct rest *r)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&r->pending, &it, &k, &v)) {
+		struct rpend *p = v;
+		if (p->batch != NULL && --p->batch->left == 0) {
+			json_decref(p->batch->results);
+			free(p->batch);
+		}
+		free(p);
+	}
+	map_destroy(&r->pending);
+	it = 0;
+	while (map_next(&r->fnodes, &it, &k, &v))
+		fnode_free(v);
+	map_destroy(&r->fnodes);
+	if (r->log_path != NULL)
+		actor_timer_stop(r->self, &r->flush);
+	if (r->log != NULL)
+		fclose(r->log);
+	free(r->log_path);
+	ratelimit_free(r->rl);
+	metrics_destroy(&r->metrics);
+	http_close(r->http, NULL, NULL);
+	free(r);
+}
