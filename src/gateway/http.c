@@ -74,6 +74,14 @@
 #define HTTP_ALLOW_METHODS "GET, POST, PUT, DELETE, OPTIONS"
 #define HTTP_JSON "application/json; charset=utf-8"
 
+/*
+ * At close, the answers on their way (the 503s among them) get this long
+ * to leave before every connection is cut: a small response takes a round
+ * trip, a second on the worst mobile network; a client that does not read
+ * its socket must not hold the agent's shutdown.
+ */
+#define HTTP_CLOSE_GRACE_MS 2000
+
 /* An address as text: "[v6 address]:port" takes at most 54. */
 #define HTTP_ADDR_MAX 64
 
@@ -181,6 +189,8 @@ struct http {
 	bool closing;
 	void (*done)(void *);
 	void *done_arg;
+	uv_timer_t grace; /* http_close: cuts what is left */
+	bool grace_open;
 	uv_idle_t idle; /* counts two iterations after H2O's last close */
 	int idle_runs;
 	struct http_stats stats;
@@ -592,7 +602,7 @@ http_respond(struct http *h, uint64_t id, int status,
 		    !http_hdr_value_ok(hdrs[i].value) ||
 		    strcasecmp(hdrs[i].name, "content-length") == 0)
 			return MIST_EINVAL;
-	struct http_pending *p = map_get(&h->pending, id);
+	struct http_pending *p = h->closing ? NULL : map_get(&h->pending, id);
 	if (p == NULL)
 		return MIST_ENOTFOUND;
 	h2o_req_t *req = http_pending_forget(p);
@@ -604,7 +614,7 @@ http_respond(struct http *h, uint64_t id, int status,
 int
 http_set_deadline(struct http *h, uint64_t id, uint32_t ms)
 {
-	struct http_pending *p = map_get(&h->pending, id);
+	struct http_pending *p = h->closing ? NULL : map_get(&h->pending, id);
 	if (p == NULL)
 		return MIST_ENOTFOUND;
 	http_pending_arm(p, ms);
@@ -632,6 +642,8 @@ http_bound_addr(const struct http *h, bool tls, char *out, size_t len)
 
 /* ---------------------------------------------------------- connections */
 
+static void http_grace_stop(struct http *h);
+
 static void
 http_conn_closed(uv_handle_t *t)
 {
@@ -645,6 +657,8 @@ http_conn_closed(uv_handle_t *t)
 		c->next->prev = c->prev;
 	h->stats.conns--;
 	free(c);
+	if (h->closing && h->conns == NULL)
+		http_grace_stop(h);
 	http_unref(h);
 }
 
@@ -749,6 +763,7 @@ http_freed(uv_handle_t *t)
 	struct http *h = container_of(t, struct http, idle);
 	void (*done)(void *) = h->done;
 	void *arg = h->done_arg;
+	map_destroy(&h->pending);
 	free(h);
 	if (done != NULL)
 		done(arg);
@@ -779,7 +794,6 @@ http_unref(struct http *h)
 	h2o_config_dispose(&h->conf);
 	if (h->ssl != NULL)
 		SSL_CTX_free(h->ssl);
-	map_destroy(&h->pending);
 	uv_idle_init(h->loop, &h->idle);
 	uv_idle_start(&h->idle, http_idle_cb);
 }
@@ -789,6 +803,44 @@ http_listener_closed(uv_handle_t *t)
 {
 	struct http_listener *l = container_of(t, struct http_listener, tcp);
 	http_unref(l->h);
+}
+
+static void
+http_conns_shut(struct http *h, int how)
+{
+	for (struct http_conn *c = h->conns; c != NULL; c = c->next) {
+		uv_os_fd_t fd;
+		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+			shutdown(fd, how);
+	}
+}
+
+static void
+http_grace_closed(uv_handle_t *t)
+{
+	http_unref(container_of(t, struct http, grace));
+}
+
+static void
+http_grace_stop(struct http *h)
+{
+	if (!h->grace_open)
+		return;
+	h->grace_open = false;
+	uv_close((uv_handle_t *)&h->grace, http_grace_closed);
+}
+
+/* The grace is over: writes fail now, and H2O closes on the error. */
+static void
+http_grace_cb(uv_timer_t *t)
+{
+	struct http *h = container_of(t, struct http, grace);
+	if (h->conns != NULL)
+		log_warn("http: %u connections still open %u ms into the "
+			 "close: cut",
+			 h->stats.conns, HTTP_CLOSE_GRACE_MS);
+	http_conns_shut(h, SHUT_RDWR);
+	http_grace_stop(h);
 }
 
 void
@@ -818,12 +870,14 @@ http_close(struct http *h, void (*done)(void *), void *arg)
 			uv_close((uv_handle_t *)&ls[i]->tcp,
 				 http_listener_closed);
 		}
-	/* H2O reads the end of each stream (or fails its next write) and
-	 * closes the connection the way it would for any client */
-	for (struct http_conn *c = h->conns; c != NULL; c = c->next) {
-		uv_os_fd_t fd;
-		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-			shutdown(fd, SHUT_RDWR);
+	/* H2O reads the end of each stream and closes the connection the
+	 * way it would for any client, once what it writes is written */
+	http_conns_shut(h, SHUT_RD);
+	if (h->conns != NULL) {
+		uv_timer_init(h->loop, &h->grace);
+		h->handles++;
+		h->grace_open = true;
+		uv_timer_start(&h->grace, http_grace_cb, HTTP_CLOSE_GRACE_MS, 0);
 	}
 	http_unref(h); /* the reference http_open gave */
 }

@@ -18,7 +18,8 @@
  *              stream over HTTP/2).  One handler catches every path:
  *                OPTIONS            answered here: the CORS preflight
  *                > HTTP_MAX_HEADERS headers, or a head (method, path and
- *                headers) over HTTP_MAX_HEAD bytes    431
+ *                headers) over HTTP_MAX_HEAD bytes    431 (over HTTP/1.1,
+ *                past H2O_MAX_HEADERS = 100 H2O's parser answers 400)
  *                max_pending requests already unanswered    503
  *              and every other request is copied into ONE allocation
  *              (struct http_req, gateway/http_req.h: header names in lower
@@ -54,8 +55,8 @@
  *      or:  | <-- 504 ------ |  timer fired: the late http_respond()
  *           |                |  returns MIST_ENOTFOUND
  *
- * Every response -- the actor's, the listener's own and H2O's errors --
- * carries `access-control-allow-origin: *` (Parse Server allows every
+ * Every response -- the actor's, the listener's own and H2O's 413 and
+ * 417 (not the 400 its HTTP/1.1 parser writes raw) -- carries `access-control-allow-origin: *` (Parse Server allows every
  * origin; its keys, not the origin, guard an app); the actor's answers get
  * `content-type: application/json; charset=utf-8` unless they name one,
  * and always a content-length (never chunked).
@@ -97,7 +98,9 @@ struct http_config {
 	uint32_t max_pending;	      /* requests not yet answered, whole listener */
 	uint32_t default_deadline_ms; /* a request's deadline on arrival */
 	uint32_t max_deadline_ms;     /* no deadline past this after arrival */
-	uint32_t idle_timeout_ms;     /* a connection with no request open */
+	uint32_t idle_timeout_ms;     /* a connection with no request open;
+					 also how long HTTP/1.1 waits for a
+					 whole request head and body */
 	const char *tls_cert;	      /* PEM chain (leaf first), for tls_addr */
 	const char *tls_key;	      /* PEM private key, for tls_addr */
 };
@@ -157,8 +160,13 @@ struct http_stats {
 
 struct http_stats http_stats(const struct http *h);
 
-/** Closes everything (asynchronous, see the top); @a done(@a arg) runs
- * once every handle is closed, then @a h is freed. */
+/**
+ * Closes everything (asynchronous, see the top); @a done(@a arg) runs once
+ * every handle is closed and @a h is freed: from then on @a h must not be
+ * used (requests still in the actor's mailbox are answered to no one).
+ * Between the two, http_respond() and http_set_deadline() return
+ * MIST_ENOTFOUND and http_stats() still reads.
+ */
 void http_close(struct http *h, void (*done)(void *), void *arg);
 
 #endif

@@ -810,3 +810,86 @@ Test(http, open_refuses_bad_addresses_and_keys)
 	cr_assert_null(http_open(&loop, &sys, T_ACTOR, &cfg, a, NULL, &err));
 	cr_assert_eq(err, MIST_EIO);
 }
+
+Test(http, an_idle_connection_is_closed_after_idle_timeout)
+{
+	struct http_config cfg;
+	http_config_default(&cfg);
+	cfg.idle_timeout_ms = 50;
+	start(&cfg, true, false);
+	int fd = raw_connect();
+	WAIT_FOR(http_stats(H).accepted == 1);
+	WAIT_FOR(http_stats(H).conns == 0);
+	char buf[64];
+	cr_assert_eq(raw_read_all(fd, buf, sizeof(buf)), 0);
+	close(fd);
+}
+
+Test(http, an_http2_body_over_max_body_resets_the_stream)
+{
+	struct http_config cfg;
+	http_config_default(&cfg);
+	cfg.max_body = 1024;
+	start(&cfg, true, false);
+	static char big[4096];
+	memset(big, 'a', sizeof(big));
+	struct call c = {0};
+	url(c.url, sizeof(c.url), false, "/parse/classes/Big");
+	c.body = big;
+	c.body_len = sizeof(big);
+	c.version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+	run_calls(&c, 1, false);
+	cr_assert(c.rc != CURLE_OK || c.status == 413, "rc %d status %ld",
+		  c.rc, c.status);
+	cr_assert_eq(seen, 0);
+}
+
+/* One blocking curl call in a thread, for tests that act meanwhile. */
+struct bg {
+	struct call c;
+	CURL *easy;
+	atomic_bool done;
+};
+
+static void *
+bg_main(void *arg)
+{
+	struct bg *b = arg;
+	perform(b->easy, &b->c);
+	atomic_store(&b->done, true);
+	uv_async_send(&wake);
+	return NULL;
+}
+
+Test(http, close_answers_pending_h2_requests_503_and_shuts_idle_tls)
+{
+	struct http_config cfg;
+	char cert[300], key[300];
+	http_config_default(&cfg);
+	make_cert(&cfg, cert, key, sizeof(cert));
+	start(&cfg, true, true);
+	/* an idle keep-alive TLS connection (HTTP/1.1) */
+	struct call idle = {0};
+	url(idle.url, sizeof(idle.url), true, "/x");
+	idle.version = CURL_HTTP_VERSION_1_1;
+	CURL *kept = run_calls(&idle, 1, true);
+	cr_assert_eq(idle.status, 200);
+	/* an h2 request the actor holds */
+	static struct bg b;
+	memset(&b, 0, sizeof(b));
+	url(b.c.url, sizeof(b.c.url), true, "/hold");
+	b.c.version = CURL_HTTP_VERSION_2TLS;
+	b.easy = curl_easy_init();
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, bg_main, &b), 0);
+	WAIT_FOR(nheld == 1);
+	cr_assert_eq(http_stats(H).conns, 2);
+	stop_http(); /* done only once every handle is closed */
+	run_until(&b.done);
+	pthread_join(t, NULL);
+	cr_assert_eq(b.c.status, 503, "rc %d", b.c.rc);
+	cr_assert_eq(b.c.got_version, CURL_HTTP_VERSION_2_0);
+	cr_assert(strstr(b.c.resp, "\"code\":1"), "%s", b.c.resp);
+	curl_easy_cleanup(b.easy);
+	curl_easy_cleanup(kept);
+}
