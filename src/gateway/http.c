@@ -27,6 +27,7 @@
 #include "util/mem.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <h2o.h>
 #include <netinet/in.h>
@@ -114,6 +115,14 @@ http_config_default(struct http_config *cfg)
 	 */
 	cfg->max_pending = 1024;
 	/*
+	 * 64 MiB of request copies with the actor at once (H2O holds as much
+	 * again until each is answered).  max_pending full-sized bodies would
+	 * be a GiB; documents are small, so 64 MiB is thousands of ordinary
+	 * requests and still a few dozen of the largest -- past it, 503 until
+	 * some are answered, rather than an agent swapping.
+	 */
+	cfg->max_pending_bytes = 64u << 20;
+	/*
 	 * 30 s: under the 60 s an iOS NSURLSession waits by default, so the
 	 * client reads our 504 with a Parse error code rather than its own
 	 * timeout; a Parse request that needs longer is a cloud function,
@@ -166,6 +175,7 @@ struct http_pending {
 	h2o_req_t *req;
 	struct http_guard *guard;
 	uint64_t arrived; /* uv_now() */
+	size_t bytes;	  /* its copy, counted in h->pending_bytes */
 };
 
 struct http_handler {
@@ -184,6 +194,7 @@ struct http {
 	struct http_listener plain, tls;
 	struct http_conn *conns;
 	struct map pending; /* id -> struct http_pending */
+	size_t pending_bytes;
 	uint64_t next_id;
 	uint32_t handles; /* ours open, + 1 until http_close */
 	bool closing;
@@ -194,6 +205,7 @@ struct http {
 	uv_idle_t idle; /* counts two iterations after H2O's last close */
 	int idle_runs;
 	struct http_stats stats;
+	uint64_t accept_errors;
 };
 
 /* A refusal that may repeat in a flood: logged at 1, 2, 4, ... */
@@ -337,6 +349,7 @@ http_pending_forget(struct http_pending *p)
 {
 	h2o_req_t *req = p->req;
 	map_del(&p->h->pending, p->id);
+	p->h->pending_bytes -= p->bytes;
 	if (p->guard != NULL)
 		p->guard->p = NULL;
 	p->guard = NULL;
@@ -430,12 +443,25 @@ http_put_lower(char **at, const char *s, size_t len)
 	return d;
 }
 
+/* The size of @a req's copy, whose head (method, path, authority + 4
+ * for "host", headers) is @a head bytes.  Every string gets its NUL:
+ * method, path, query, ip, the body, and each header's name and value
+ * (host included). */
+static size_t
+http_req_size(h2o_req_t *req, size_t head)
+{
+	return sizeof(struct http_req) + head + INET6_ADDRSTRLEN +
+	       (req->entity.base ? req->entity.len : 0) + 5 +
+	       2 * (req->headers.size + 1);
+}
+
 /*
- * The one copy of @a req handed to the actor: the struct, then every
- * string, then the body (NUL-terminated too, for the decoder's comfort).
+ * The one copy of @a req handed to the actor, @a size bytes
+ * (http_req_size): the struct, then every string, then the body
+ * (NUL-terminated too, for the decoder's comfort).
  */
 static struct http_req *
-http_req_copy(struct http *h, h2o_req_t *req, uint64_t id, size_t head)
+http_req_copy(struct http *h, h2o_req_t *req, uint64_t id, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];
 	http_peer_ip(req, ip, sizeof(ip));
@@ -443,10 +469,6 @@ http_req_copy(struct http *h, h2o_req_t *req, uint64_t id, size_t head)
 	if (qat == SIZE_MAX || qat > plen)
 		qat = plen;
 	size_t ilen = strlen(ip), blen = req->entity.base ? req->entity.len : 0;
-	/* every string gets its NUL: method, path, query, ip, the body, and
-	 * each header's name and value (host included) */
-	size_t size = sizeof(struct http_req) + head + ilen + blen + 5 +
-		      2 * (req->headers.size + 1);
 	struct http_req *r = xcalloc(1, size);
 	char *at = (char *)(r + 1);
 	r->id = id;
@@ -473,6 +495,7 @@ http_req_copy(struct http *h, h2o_req_t *req, uint64_t id, size_t head)
 	r->body = (const uint8_t *)http_put(&at, req->entity.base, blen);
 	r->body_len = blen;
 	r->received_ms = uv_now(h->loop);
+	assert(at <= (char *)r + size);
 	return r;
 }
 
@@ -541,11 +564,22 @@ http_on_req(h2o_handler_t *self, h2o_req_t *req)
 			       "Too many requests in progress");
 		return 0;
 	}
+	size_t size = http_req_size(req, head);
+	if (h->pending_bytes + size > h->cfg.max_pending_bytes) {
+		if (http_log_now(++h->stats.refused))
+			log_warn("http: %zu bytes of requests pending, "
+				 "answering 503 (%llu so far)",
+				 h->pending_bytes,
+				 (unsigned long long)h->stats.refused);
+		http_send_perr(req, 503, PERR_INTERNAL_SERVER_ERROR,
+			       "Too many requests in progress");
+		return 0;
+	}
 	uint64_t id = ++h->next_id;
 	struct msg *m = actor_local_msg(h->sys, h->actor, MSG_HTTP_REQUEST,
 					NULL, 0);
 	m->corr = id;
-	m->ptr = http_req_copy(h, req, id, head);
+	m->ptr = http_req_copy(h, req, id, size);
 	m->ptr_free = free;
 	/* 1 (the mailbox past its high-water mark) is fine: max_pending is
 	 * the bound here */
@@ -565,6 +599,8 @@ http_on_req(h2o_handler_t *self, h2o_req_t *req)
 	p->id = id;
 	p->req = req;
 	p->arrived = uv_now(h->loop);
+	p->bytes = size;
+	h->pending_bytes += size;
 	p->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*p->guard),
 					http_guard_dispose);
 	p->guard->p = p;
@@ -626,6 +662,7 @@ http_stats(const struct http *h)
 {
 	struct http_stats s = h->stats;
 	s.pending = (uint32_t)h->pending.len;
+	s.pending_bytes = h->pending_bytes;
 	return s;
 }
 
@@ -678,7 +715,11 @@ http_accept_cb(uv_stream_t *server, int status)
 					       tcp);
 	struct http *h = l->h;
 	if (status < 0) {
-		log_warn("http: accept: %s", uv_strerror(status));
+		/* EMFILE above all: libuv sheds the connection itself */
+		if (http_log_now(++h->accept_errors))
+			log_warn("http: accept: %s (%llu so far)",
+				 uv_strerror(status),
+				 (unsigned long long)h->accept_errors);
 		return;
 	}
 	if (h->closing)
@@ -1020,6 +1061,7 @@ http_open(uv_loop_t *loop, struct actor_sys *sys, uint32_t actor,
 	*err = MIST_EINVAL;
 	if ((plain_addr == NULL && tls_addr == NULL) || cfg->max_body == 0 ||
 	    cfg->max_conns == 0 || cfg->max_pending == 0 ||
+	    cfg->max_pending_bytes == 0 ||
 	    cfg->max_deadline_ms == 0 || cfg->idle_timeout_ms == 0) {
 		log_error("http: nothing to listen on, or a zero limit");
 		return NULL;
@@ -1081,6 +1123,12 @@ http_open(uv_loop_t *loop, struct actor_sys *sys, uint32_t actor,
 		http_close(h, NULL, NULL); /* freed once the loop runs */
 		return NULL;
 	}
+	char pa[HTTP_ADDR_MAX], ta[HTTP_ADDR_MAX];
+	http_bound_addr(h, false, pa, sizeof(pa));
+	http_bound_addr(h, true, ta, sizeof(ta));
+	log_info("http: listening on %s%s%s%s", pa[0] ? pa : "",
+		 pa[0] && ta[0] ? " and " : "", ta[0] ? ta : "",
+		 ta[0] ? " (TLS)" : "");
 	*err = 0;
 	return h;
 fail:

@@ -20,7 +20,8 @@
  *                > HTTP_MAX_HEADERS headers, or a head (method, path and
  *                headers) over HTTP_MAX_HEAD bytes    431 (over HTTP/1.1,
  *                past H2O_MAX_HEADERS = 100 H2O's parser answers 400)
- *                max_pending requests already unanswered    503
+ *                max_pending requests (or max_pending_bytes of their
+ *                copies) already unanswered    503
  *              and every other request is copied into ONE allocation
  *              (struct http_req, gateway/http_req.h: header names in lower
  *              case, H2O's :authority as "host") and delivered to the
@@ -96,6 +97,7 @@ struct http_config {
 	size_t max_body;	      /* request body bytes (413 past it) */
 	uint32_t max_conns;	      /* open connections, plain and TLS */
 	uint32_t max_pending;	      /* requests not yet answered, whole listener */
+	size_t max_pending_bytes;     /* and the bytes of their copies */
 	uint32_t default_deadline_ms; /* a request's deadline on arrival */
 	uint32_t max_deadline_ms;     /* no deadline past this after arrival */
 	uint32_t idle_timeout_ms;     /* a connection with no request open;
@@ -156,6 +158,7 @@ struct http_stats {
 	uint64_t bad;	      /* answered 431 by the listener */
 	uint32_t conns;	      /* connections open now */
 	uint32_t pending;     /* requests with the actor now */
+	uint64_t pending_bytes; /* the bytes of their copies */
 };
 
 struct http_stats http_stats(const struct http *h);

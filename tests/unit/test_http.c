@@ -744,6 +744,37 @@ Test(http, max_pending_answers_503)
 	close(b);
 }
 
+Test(http, max_pending_bytes_answers_503)
+{
+	struct http_config cfg;
+	http_config_default(&cfg);
+	cfg.max_pending_bytes = 4096;
+	start(&cfg, true, false);
+	char req[2048], body[1501];
+	memset(body, 'b', 1500);
+	body[1500] = '\0';
+	snprintf(req, sizeof(req),
+		 "POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n%s",
+		 body);
+	int a = raw_connect();
+	raw_send(a, req);
+	WAIT_FOR(nheld == 1);
+	struct http_stats s = http_stats(H);
+	cr_assert_gt(s.pending_bytes, 1500);
+	cr_assert_leq(s.pending_bytes, 4096);
+	int b = raw_connect();
+	raw_send(b, req);
+	char buf[4096];
+	shutdown(b, SHUT_WR);
+	raw_read_all(b, buf, sizeof(buf));
+	cr_assert(strncmp(buf, "HTTP/1.1 503", 12) == 0, "%s", buf);
+	cr_assert_eq(nheld, 1, "the actor never saw the second");
+	close(b);
+	cr_assert_eq(http_respond(H, held[0], 200, NULL, 0, NULL, 0), 0);
+	cr_assert_eq(http_stats(H).pending_bytes, 0);
+	close(a);
+}
+
 Test(http, max_conns_closes_the_next_connection_at_once)
 {
 	struct http_config cfg;
