@@ -509,16 +509,21 @@ Test(http, prior_knowledge_h2c_on_the_plain_port)
 	struct http_config cfg;
 	http_config_default(&cfg);
 	start(&cfg, true, false);
-	struct call c = {0};
-	url(c.url, sizeof(c.url), false, "/x?y=1");
-	c.version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-	run_calls(&c, 1, false);
-	cr_assert_eq(c.rc, CURLE_OK, "%s", curl_easy_strerror(c.rc));
-	cr_assert_eq(c.status, 200);
-	cr_assert_eq(c.got_version, CURL_HTTP_VERSION_2_0);
-	json_t *o = echo_of(&c);
-	cr_assert_str_eq(jstr(o, "query"), "y=1");
-	json_decref(o);
+	struct call c[2] = {0};
+	url(c[0].url, sizeof(c[0].url), false, "/x?y=1");
+	c[0].version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+	url(c[1].url, sizeof(c[1].url), false, "/x?y=2");
+	c[1].version = CURL_HTTP_VERSION_2_0; /* HTTP/1.1 + Upgrade: h2c */
+	run_calls(c, 1, false);
+	run_calls(c + 1, 1, false);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(c[i].rc, CURLE_OK, "%s", curl_easy_strerror(c[i].rc));
+		cr_assert_eq(c[i].status, 200);
+		cr_assert_eq(c[i].got_version, CURL_HTTP_VERSION_2_0, "call %d", i);
+		json_t *o = echo_of(&c[i]);
+		cr_assert_str_eq(jstr(o, "query"), i ? "y=2" : "y=1");
+		json_decref(o);
+	}
 }
 
 Test(http, options_preflight_is_answered_without_the_actor)
@@ -598,6 +603,22 @@ Test(http, too_many_headers_is_431)
 	json_decref(o);
 	cr_assert_eq(seen, 0);
 	cr_assert_eq(http_stats(H).bad, 1);
+	/* few headers, but a head past HTTP_MAX_HEAD */
+	static char line[HTTP_MAX_HEAD + 64];
+	memcpy(line, "X-Big: ", 7);
+	memset(line + 7, 'v', HTTP_MAX_HEAD);
+	line[7 + HTTP_MAX_HEAD] = '\0';
+	static const char *big[] = {line, NULL};
+	struct call d = {0};
+	url(d.url, sizeof(d.url), false, "/parse/classes/Game");
+	d.hdrs = big;
+	run_calls(&d, 1, false);
+	cr_assert_eq(d.status, 431);
+	o = echo_of(&d);
+	cr_assert(strstr(jstr(o, "error"), "too large"), "%s", d.resp);
+	json_decref(o);
+	cr_assert_eq(seen, 0);
+	cr_assert_eq(http_stats(H).bad, 2);
 }
 
 Test(http, the_deadline_answers_504_and_the_late_answer_is_refused)
