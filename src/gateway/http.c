@@ -47,7 +47,7 @@
  * another version must be checked against it before it is built.
  */
 #if H2O_VERSION_MAJOR != 2 || H2O_VERSION_MINOR != 2
-#error "gateway/http.c: http_ctx_dispose() mirrors H2O 2.2's h2o_context_dispose"
+#error "http_ctx_dispose() mirrors H2O 2.2's h2o_context_dispose"
 #endif
 
 /* The listen(2) backlog: a burst of phones reconnecting waits there. */
@@ -313,7 +313,8 @@ http_send(h2o_req_t *req, int status, const struct http_hdr *hdrs,
 	}
 	if (json && !typed)
 		h2o_add_header(&req->pool, &req->res.headers,
-			       H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(HTTP_JSON));
+			       H2O_TOKEN_CONTENT_TYPE, NULL,
+			       H2O_STRLIT(HTTP_JSON));
 	req->res.content_length = len;
 	h2o_send_inline(req, len > 0 ? body : "", len);
 }
@@ -414,7 +415,8 @@ http_peer_ip(h2o_req_t *req, char *out, size_t len)
 	} else if (ss.ss_family == AF_INET6) {
 		struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(a)) /* a v4 client on a v6 socket */
-			inet_ntop(AF_INET, a->s6_addr + 12, out, (socklen_t)len);
+			inet_ntop(AF_INET, a->s6_addr + 12, out,
+				  (socklen_t)len);
 		else
 			inet_ntop(AF_INET6, a, out, (socklen_t)len);
 	}
@@ -472,7 +474,8 @@ http_req_copy(struct http *h, h2o_req_t *req, uint64_t id, size_t size)
 	struct http_req *r = xcalloc(1, size);
 	char *at = (char *)(r + 1);
 	r->id = id;
-	r->method = http_put(&at, req->input.method.base, req->input.method.len);
+	r->method =
+		http_put(&at, req->input.method.base, req->input.method.len);
 	r->path = http_put(&at, req->input.path.base, qat);
 	r->query = qat < plen ? http_put(&at, req->input.path.base + qat + 1,
 					 plen - qat - 1)
@@ -617,8 +620,8 @@ static void
 http_cors_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
 	h2o_add_header_by_str(&req->pool, &req->res.headers,
-			      H2O_STRLIT("access-control-allow-origin"), 0, NULL,
-			      H2O_STRLIT("*"));
+			      H2O_STRLIT("access-control-allow-origin"), 0,
+			      NULL, H2O_STRLIT("*"));
 	h2o_setup_next_ostream(req, slot);
 }
 
@@ -770,8 +773,8 @@ http_ctx_dispose(h2o_context_t *ctx)
 	for (size_t i = 0; config->hosts[i] != NULL; i++) {
 		h2o_hostconf_t *hc = config->hosts[i];
 		for (size_t j = 0; j != hc->paths.size; j++)
-			h2o_context_dispose_pathconf_context(ctx,
-							     hc->paths.entries + j);
+			h2o_context_dispose_pathconf_context(
+				ctx, hc->paths.entries + j);
 		h2o_context_dispose_pathconf_context(ctx, &hc->fallback_path);
 	}
 	free(ctx->_pathconfs_inited.entries);
@@ -918,7 +921,8 @@ http_close(struct http *h, void (*done)(void *), void *arg)
 		uv_timer_init(h->loop, &h->grace);
 		h->handles++;
 		h->grace_open = true;
-		uv_timer_start(&h->grace, http_grace_cb, HTTP_CLOSE_GRACE_MS, 0);
+		uv_timer_start(&h->grace, http_grace_cb, HTTP_CLOSE_GRACE_MS,
+			       0);
 	}
 	http_unref(h); /* the reference http_open gave */
 }
@@ -938,8 +942,8 @@ http_bind(const char *text, struct sockaddr_storage *bound, int *err)
 	socklen_t salen = sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						   : sizeof(struct sockaddr_in);
 	int one = 1;
-	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	int fd = socket(sa.ss_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&sa, salen) != 0 ||
@@ -1043,7 +1047,8 @@ http_check_nofile(uint32_t max_conns)
 	struct rlimit rl;
 	/* a margin for the agent's own files, links and executors */
 	const rlim_t margin = 256;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (rlim_t)max_conns + margin)
 		log_warn("http: max_conns is %u but the open-file limit is "
 			 "%llu: accepts will fail first (raise LimitNOFILE)",
@@ -1071,7 +1076,8 @@ http_open(uv_loop_t *loop, struct actor_sys *sys, uint32_t actor,
 	struct sockaddr_storage pbound, tbound;
 	if (tls_addr != NULL && (ssl = http_ssl_new(cfg, err)) == NULL)
 		return NULL;
-	if (plain_addr != NULL && (pfd = http_bind(plain_addr, &pbound, err)) < 0)
+	if (plain_addr != NULL &&
+	    (pfd = http_bind(plain_addr, &pbound, err)) < 0)
 		goto fail;
 	if (tls_addr != NULL && (tfd = http_bind(tls_addr, &tbound, err)) < 0)
 		goto fail;

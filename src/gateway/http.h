@@ -57,8 +57,9 @@
  *           |                |  returns MIST_ENOTFOUND
  *
  * Every response -- the actor's, the listener's own and H2O's 413 and
- * 417 (not the 400 its HTTP/1.1 parser writes raw) -- carries `access-control-allow-origin: *` (Parse Server allows every
- * origin; its keys, not the origin, guard an app); the actor's answers get
+ * 417 (not the 400 its HTTP/1.1 parser writes raw) -- carries
+ * `access-control-allow-origin: *` (Parse Server allows every origin; its
+ * keys, not the origin, guard an app); the actor's answers get
  * `content-type: application/json; charset=utf-8` unless they name one,
  * and always a content-length (never chunked).
  *
@@ -96,7 +97,7 @@
 struct http_config {
 	size_t max_body;	      /* request body bytes (413 past it) */
 	uint32_t max_conns;	      /* open connections, plain and TLS */
-	uint32_t max_pending;	      /* requests not yet answered, whole listener */
+	uint32_t max_pending;	      /* requests unanswered, whole listener */
 	size_t max_pending_bytes;     /* and the bytes of their copies */
 	uint32_t default_deadline_ms; /* a request's deadline on arrival */
 	uint32_t max_deadline_ms;     /* no deadline past this after arrival */
@@ -147,17 +148,17 @@ int http_respond(struct http *h, uint64_t id, int status,
 int http_set_deadline(struct http *h, uint64_t id, uint32_t ms);
 
 struct http_stats {
-	uint64_t accepted;    /* connections taken (within max_conns) */
+	uint64_t accepted;	/* connections taken (within max_conns) */
 	uint64_t conns_refused; /* connections closed at once past max_conns */
-	uint64_t requests;    /* requests that reached the handler */
-	uint64_t answered;    /* answered by http_respond() */
-	uint64_t expired;     /* answered 504 by their deadline */
-	uint64_t refused;     /* answered 503: max_pending, delivery refused,
-				 or the listener closing */
-	uint64_t reset;	      /* the client left while the request was pending */
-	uint64_t bad;	      /* answered 431 by the listener */
-	uint32_t conns;	      /* connections open now */
-	uint32_t pending;     /* requests with the actor now */
+	uint64_t requests;	/* requests that reached the handler */
+	uint64_t answered;	/* answered by http_respond() */
+	uint64_t expired;	/* answered 504 by their deadline */
+	uint64_t refused;	/* answered 503: max_pending(_bytes), delivery
+				   refused, or the listener closing */
+	uint64_t reset;		/* the client left while its request waited */
+	uint64_t bad;		/* answered 431 (or 413) by the listener */
+	uint32_t conns;		/* connections open now */
+	uint32_t pending;	/* requests with the actor now */
 	uint64_t pending_bytes; /* the bytes of their copies */
 };
 
