@@ -1,0 +1,405 @@
+/*
+ * jsonmp.c -- JSON <-> msgpack for function params and results (see
+ * jsonmp.h for the mapping).
+ */
+#include "config.h"
+#include "gateway/jsonmp.h"
+#include "mist.h"
+#include "net/mp.h"
+#include "util/mem.h"
+
+#include <math.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The defaults:
+ *  - depth 32: what every other decoder in mist allows (MP_MAX_DEPTH)
+ *    and what the gateway lets a JSON body nest (PREQ_MAX_DEPTH);
+ *  - 65 536 values: a body's bound too (PREQ_MAX_VALUES), so any params
+ *    the decoder let through convert;
+ *  - 256 KiB a string or binary: a body string's bound (PREQ_MAX_STR_LEN);
+ *  - 512 KiB of msgpack: the most a task's arguments may be (mist.h,
+ *    mist_task), so converted params always fit a call. */
+#define JSONMP_DEPTH_DEFAULT 32
+#define JSONMP_VALUES_DEFAULT 65536
+#define JSONMP_STR_DEFAULT (256 * 1024)
+#define JSONMP_BYTES_DEFAULT (512 * 1024)
+
+void
+jsonmp_limits_default(struct jsonmp_limits *l)
+{
+	l->max_depth = JSONMP_DEPTH_DEFAULT;
+	l->max_values = JSONMP_VALUES_DEFAULT;
+	l->max_str = JSONMP_STR_DEFAULT;
+	l->max_bytes = JSONMP_BYTES_DEFAULT;
+}
+
+static void
+why_set(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+why_set(char *why, size_t len, const char *fmt, ...)
+{
+	if (why == NULL || len == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+struct walk {
+	const struct jsonmp_limits *l;
+	uint32_t values;
+	char *why;
+	size_t whylen;
+};
+
+static int
+walk_count(struct walk *w, uint32_t depth)
+{
+	if (depth > w->l->max_depth) {
+		why_set(w->why, w->whylen, "nested deeper than %u", w->l->max_depth);
+		return MIST_E2BIG;
+	}
+	if (++w->values > w->l->max_values) {
+		why_set(w->why, w->whylen, "more than %u values", w->l->max_values);
+		return MIST_E2BIG;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------ JSON -> msgpack */
+
+/* The base64 text of a {"__type":"Bytes","base64":...} object, or NULL. */
+static const json_t *
+bytes_of(const json_t *o)
+{
+	if (json_object_size(o) != 2)
+		return NULL;
+	const json_t *t = json_object_get(o, "__type");
+	const json_t *b = json_object_get(o, "base64");
+	if (!json_is_string(t) || strcmp(json_string_value(t), "Bytes") != 0 ||
+	    !json_is_string(b))
+		return NULL;
+	return b;
+}
+
+static int
+to_mp(struct walk *w, const json_t *v, uint32_t depth, msgpack_packer *pk,
+      struct buf *out, size_t start)
+{
+	int rc = walk_count(w, depth);
+	if (rc < 0)
+		return rc;
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		msgpack_pack_nil(pk);
+		break;
+	case JSON_TRUE:
+		msgpack_pack_true(pk);
+		break;
+	case JSON_FALSE:
+		msgpack_pack_false(pk);
+		break;
+	case JSON_INTEGER:
+		msgpack_pack_int64(pk, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		msgpack_pack_double(pk, json_real_value(v));
+		break;
+	case JSON_STRING: {
+		size_t n = json_string_length(v);
+		if (n > w->l->max_str) {
+			why_set(w->why, w->whylen,
+				"a string longer than %zu bytes", w->l->max_str);
+			return MIST_E2BIG;
+		}
+		msgpack_pack_str(pk, n);
+		msgpack_pack_str_body(pk, json_string_value(v), n);
+		break;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *x;
+		msgpack_pack_array(pk, json_array_size(v));
+		json_array_foreach(v, i, x) {
+			if ((rc = to_mp(w, x, depth + 1, pk, out, start)) < 0)
+				return rc;
+		}
+		break;
+	}
+	case JSON_OBJECT: {
+		const json_t *b64 = bytes_of(v);
+		if (b64 != NULL) {
+			size_t n = json_string_length(b64);
+			size_t cap = n / 4 * 3 + 3;
+			if (cap > w->l->max_str + 3) {
+				why_set(w->why, w->whylen,
+					"a Bytes value longer than %zu bytes",
+					w->l->max_str);
+				return MIST_E2BIG;
+			}
+			unsigned char *bin = xmalloc(cap + 1);
+			size_t bl = 0;
+			const char *end = NULL;
+			if (sodium_base642bin(bin, cap + 1, json_string_value(b64),
+					      n, NULL, &bl, &end,
+					      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+			    end != json_string_value(b64) + n) {
+				free(bin);
+				why_set(w->why, w->whylen,
+					"a Bytes value that is not base64");
+				return MIST_EINVAL;
+			}
+			if (bl > w->l->max_str) {
+				free(bin);
+				why_set(w->why, w->whylen,
+					"a Bytes value longer than %zu bytes",
+					w->l->max_str);
+				return MIST_E2BIG;
+			}
+			msgpack_pack_bin(pk, bl);
+			msgpack_pack_bin_body(pk, bin, bl);
+			free(bin);
+			break;
+		}
+		const char *k;
+		json_t *x;
+		msgpack_pack_map(pk, json_object_size(v));
+		json_object_foreach((json_t *)v, k, x) {
+			size_t kl = strlen(k);
+			if (kl > w->l->max_str) {
+				why_set(w->why, w->whylen,
+					"a key longer than %zu bytes",
+					w->l->max_str);
+				return MIST_E2BIG;
+			}
+			msgpack_pack_str(pk, kl);
+			msgpack_pack_str_body(pk, k, kl);
+			if ((rc = to_mp(w, x, depth + 1, pk, out, start)) < 0)
+				return rc;
+		}
+		break;
+	}
+	}
+	if (out->len - start > w->l->max_bytes) {
+		why_set(w->why, w->whylen, "larger than %zu bytes as msgpack",
+			w->l->max_bytes);
+		return MIST_E2BIG;
+	}
+	return 0;
+}
+
+int
+jsonmp_from_json(const json_t *v, const struct jsonmp_limits *l,
+		 struct buf *out, char *why, size_t whylen)
+{
+	struct jsonmp_limits def;
+	if (l == NULL) {
+		jsonmp_limits_default(&def);
+		l = &def;
+	}
+	if (v == NULL) {
+		why_set(why, whylen, "no value");
+		return MIST_EINVAL;
+	}
+	struct walk w = {l, 0, why, whylen};
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, out, buf_msgpack_write);
+	size_t start = out->len;
+	int rc = to_mp(&w, v, 1, &pk, out, start);
+	if (rc < 0)
+		out->len = start;
+	return rc;
+}
+
+/* ------------------------------------------------------ msgpack -> JSON */
+
+static int
+from_mp(struct walk *w, struct mp_cur *c, uint32_t depth, json_t **out)
+{
+	*out = NULL;
+	int rc = walk_count(w, depth);
+	if (rc < 0)
+		return rc;
+	if (mp_cur_left(c) == 0)
+		return MIST_EPROTO;
+	uint8_t t = *c->p;
+	if (t == 0xc0) {
+		c->p++;
+		*out = json_null();
+		return 0;
+	}
+	if (t == 0xc2 || t == 0xc3) {
+		c->p++;
+		*out = json_boolean(t == 0xc3);
+		return 0;
+	}
+	if (t <= 0x7f || t >= 0xe0 || (t >= 0xcc && t <= 0xd3)) {
+		int64_t i;
+		if (mp_read_int(c, &i) != 0) {
+			why_set(w->why, w->whylen,
+				"an integer past 2^63-1, which JSON here cannot hold");
+			return MIST_EINVAL;
+		}
+		*out = json_integer(i);
+		return 0;
+	}
+	if (t == 0xca || t == 0xcb) {
+		double d;
+		if (mp_read_double(c, &d) != 0)
+			return MIST_EPROTO;
+		if (!isfinite(d)) {
+			why_set(w->why, w->whylen, "NaN or an infinity");
+			return MIST_EINVAL;
+		}
+		*out = json_real(d);
+		return 0;
+	}
+	if ((t & 0xe0) == 0xa0 || (t >= 0xd9 && t <= 0xdb)) {
+		const char *s;
+		uint32_t n;
+		if (mp_read_str(c, &s, &n) != 0)
+			return MIST_EPROTO;
+		if (n > w->l->max_str) {
+			why_set(w->why, w->whylen, "a string longer than %zu bytes",
+				w->l->max_str);
+			return MIST_E2BIG;
+		}
+		*out = json_stringn(s, n);
+		if (*out == NULL) {
+			why_set(w->why, w->whylen, "a string that is not UTF-8");
+			return MIST_EINVAL;
+		}
+		return 0;
+	}
+	if (t >= 0xc4 && t <= 0xc6) {
+		const uint8_t *b;
+		uint32_t n;
+		if (mp_read_bin(c, &b, &n) != 0)
+			return MIST_EPROTO;
+		if (n > w->l->max_str) {
+			why_set(w->why, w->whylen, "a binary longer than %zu bytes",
+				w->l->max_str);
+			return MIST_E2BIG;
+		}
+		size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+		char *s = xmalloc(cap);
+		sodium_bin2base64(s, cap, b, n, sodium_base64_VARIANT_ORIGINAL);
+		*out = json_pack("{s:s,s:s}", "__type", "Bytes", "base64", s);
+		free(s);
+		return 0;
+	}
+	if ((t & 0xf0) == 0x90 || t == 0xdc || t == 0xdd) {
+		uint32_t n;
+		if (mp_read_array(c, &n) != 0)
+			return MIST_EPROTO;
+		json_t *a = json_array();
+		for (uint32_t i = 0; i < n; i++) {
+			json_t *x;
+			if ((rc = from_mp(w, c, depth + 1, &x)) < 0) {
+				json_decref(a);
+				return rc;
+			}
+			json_array_append_new(a, x);
+		}
+		*out = a;
+		return 0;
+	}
+	if ((t & 0xf0) == 0x80 || t == 0xde || t == 0xdf) {
+		uint32_t n;
+		if (mp_read_map(c, &n) != 0)
+			return MIST_EPROTO;
+		json_t *o = json_object();
+		for (uint32_t i = 0; i < n; i++) {
+			const char *k;
+			uint32_t kl;
+			uint8_t kt = mp_cur_left(c) > 0 ? *c->p : 0xc1;
+			if (!((kt & 0xe0) == 0xa0 || (kt >= 0xd9 && kt <= 0xdb))) {
+				json_decref(o);
+				why_set(w->why, w->whylen,
+					"a map key that is not a string");
+				return MIST_EINVAL;
+			}
+			if (mp_read_str(c, &k, &kl) != 0) {
+				json_decref(o);
+				return MIST_EPROTO;
+			}
+			if (kl > w->l->max_str) {
+				json_decref(o);
+				why_set(w->why, w->whylen,
+					"a key longer than %zu bytes", w->l->max_str);
+				return MIST_E2BIG;
+			}
+			if (memchr(k, '\0', kl) != NULL) {
+				json_decref(o);
+				why_set(w->why, w->whylen, "a key holding a NUL");
+				return MIST_EINVAL;
+			}
+			json_t *x;
+			if ((rc = from_mp(w, c, depth + 1, &x)) < 0) {
+				json_decref(o);
+				return rc;
+			}
+			if (json_object_getn(o, k, kl) != NULL) {
+				json_decref(x);
+				json_decref(o);
+				why_set(w->why, w->whylen, "a map key twice");
+				return MIST_EINVAL;
+			}
+			if (json_object_setn_new(o, k, kl, x) < 0) {
+				json_decref(o);
+				why_set(w->why, w->whylen, "a key that is not UTF-8");
+				return MIST_EINVAL;
+			}
+		}
+		*out = o;
+		return 0;
+	}
+	why_set(w->why, w->whylen, "a msgpack ext value, which has no JSON form");
+	return MIST_EINVAL;
+}
+
+int
+jsonmp_to_json(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
+	       json_t **out, char *why, size_t whylen)
+{
+	struct jsonmp_limits def;
+	if (l == NULL) {
+		jsonmp_limits_default(&def);
+		l = &def;
+	}
+	*out = NULL;
+	if (len > l->max_bytes) {
+		why_set(why, whylen, "larger than %zu bytes as msgpack",
+			l->max_bytes);
+		return MIST_E2BIG;
+	}
+	size_t used;
+	if (mp_check(p, len, MP_MAX_DEPTH, &used) != 0) {
+		why_set(why, whylen, "malformed, truncated or nested deeper "
+				     "than %d msgpack", MP_MAX_DEPTH);
+		return MIST_EPROTO;
+	}
+	if (used != len) {
+		why_set(why, whylen, "bytes after the msgpack value");
+		return MIST_EPROTO;
+	}
+	struct walk w = {l, 0, why, whylen};
+	struct mp_cur c;
+	mp_cur_init(&c, p, len);
+	int rc = from_mp(&w, &c, 1, out);
+	if (rc < 0) {
+		json_decref(*out);
+		*out = NULL;
+		if (rc == MIST_EPROTO)
+			why_set(why, whylen, "malformed msgpack");
+	}
+	return rc;
+}
