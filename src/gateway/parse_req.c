@@ -1167,3 +1167,20 @@ preq_decode_sub(const struct preq *parent, const char *method,
 		preq_clear(out);
 	return rc;
 }
+
+const char *
+preq_route_name(enum preq_route r)
+{
+	static const char *const names[] = {
+		[PR_NONE] = "none",	   [PR_CLASSES] = "classes",
+		[PR_USERS] = "users",	   [PR_USERS_ME] = "users_me",
+		[PR_LOGIN] = "login",	   [PR_LOGOUT] = "logout",
+		[PR_ROLES] = "roles",	   [PR_SESSIONS] = "sessions",
+		[PR_SESSIONS_ME] = "sessions_me", [PR_SCHEMAS] = "schemas",
+		[PR_FUNCTIONS] = "functions", [PR_BATCH] = "batch",
+		[PR_HEALTH] = "health",
+	};
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) && names[r]
+		       ? names[r]
+		       : "none";
+}

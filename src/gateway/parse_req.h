@@ -235,6 +235,9 @@ int preq_decode_sub(const struct preq *parent, const char *method,
 /** Releases what @a p owns and empties it; harmless on an empty preq. */
 void preq_clear(struct preq *p);
 
+/** The route's name in logs and metrics: "classes", "users", "login"... */
+const char *preq_route_name(enum preq_route r);
+
 /** "GET", "POST", "PUT", "DELETE". */
 const char *preq_method_name(enum preq_method m);
 

@@ -377,26 +377,34 @@ check_rate(struct rest *r, const struct app *a, const struct preq *q,
 	*remaining = UINT32_MAX;
 	*limit = 0;
 	if (a->rate > 0) {
-		double share = (double)a->rate / (double)(r->members + 1);
 		snprintf(key, sizeof(key), "a:%s", a->id);
 		*limit = a->rate;
-		if (!ratelimit_take(r->rl, key, share, now, retry, remaining)) {
+		if (ratelimit_take(r->rl, key,
+				   ratelimit_rate_share(a->rate, r->members + 1),
+				   now, retry, remaining) != 1) {
 			r->metrics.rate_app++;
 			return false;
 		}
 	}
 	if (a->user_rate > 0 && q->session[0] != '\0') {
-		snprintf(key, sizeof(key), "u:%s:%.64s", a->id, q->session);
-		if (!ratelimit_take(r->rl, key, a->user_rate, now, retry,
-				    remaining)) {
+		/* the token hashed: keys are bounded, tokens need not be */
+		uint8_t h[16];
+		char hx[33];
+		crypto_generichash(h, sizeof(h), (const uint8_t *)q->session,
+				   strlen(q->session), NULL, 0);
+		for (int i = 0; i < 16; i++)
+			snprintf(hx + 2 * i, 3, "%02x", h[i]);
+		snprintf(key, sizeof(key), "u:%s:%s", a->id, hx);
+		if (ratelimit_take(r->rl, key, (uint64_t)a->user_rate * 1000,
+				   now, retry, remaining) != 1) {
 			r->metrics.rate_user++;
 			return false;
 		}
 	}
 	if (a->ip_rate > 0) {
 		snprintf(key, sizeof(key), "i:%s:%s", a->id, ip);
-		if (!ratelimit_take(r->rl, key, a->ip_rate, now, retry,
-				    remaining)) {
+		if (ratelimit_take(r->rl, key, (uint64_t)a->ip_rate * 1000, now,
+				   retry, remaining) != 1) {
 			r->metrics.rate_ip++;
 			return false;
 		}
@@ -449,17 +457,10 @@ docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
 	int op = -1;
 	*body = b;
 	switch (q->route) {
-	case PR_USERS:
-		cls = "_User";
-		/* fall through */
-	case PR_ROLES:
-		if (q->route == PR_ROLES)
-			cls = "_Role";
-		/* fall through */
+	case PR_USERS:	  /* cls "_User" */
+	case PR_ROLES:	  /* cls "_Role" */
+	case PR_SESSIONS: /* cls "_Session" */
 	case PR_CLASSES:
-	case PR_SESSIONS:
-		if (q->route == PR_SESSIONS)
-			cls = "_Session";
 		json_object_set_new(b, "class", json_string(cls));
 		if (q->id[0] != '\0')
 			json_object_set_new(b, "id", json_string(q->id));
@@ -472,15 +473,17 @@ docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
 		case PM_POST:
 			if (q->id[0] != '\0')
 				break;
-			json_object_set(b, "object",
-					q->body ? q->body : json_object());
+			json_object_set_new(b, "object",
+					    q->body ? json_incref(q->body)
+						    : json_object());
 			op = ACC_DOC_CREATE;
 			break;
 		case PM_PUT:
 			if (q->id[0] == '\0')
 				break;
-			json_object_set(b, "changes",
-					q->body ? q->body : json_object());
+			json_object_set_new(b, "changes",
+					    q->body ? json_incref(q->body)
+						    : json_object());
 			op = ACC_DOC_UPDATE;
 			break;
 		case PM_DELETE:
@@ -495,7 +498,7 @@ docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
 		op = ACC_DOC_ME;
 		break;
 	case PR_LOGIN: {
-		const json_t *src = q->method == PM_GET ? q->params : q->body;
+		const json_t *src = q->body;
 		if (src != NULL) {
 			json_t *u = json_object_get(src, "username");
 			json_t *pw = json_object_get(src, "password");
@@ -663,13 +666,17 @@ send_fn(struct rest *r, struct rpend *p, const struct app *a,
 	const json_t *pv = q->body;
 	if (pv == NULL)
 		pv = empty = json_object();
-	int rc = jsonmp_from_json(pv, &params, &e);
+	char why[JSONMP_WHY_MAX];
+	int rc = jsonmp_from_json(pv, NULL, &params, why, sizeof(why));
 	json_decref(empty);
 	if (rc != 0 || params.len > r->cfg.max_fn_params) {
 		if (rc == 0)
 			perr_set(&e, 400, PERR_INVALID_JSON,
 				 "function parameters over %u bytes",
 				 r->cfg.max_fn_params);
+		else
+			perr_set(&e, 400, PERR_INVALID_JSON,
+				 "function parameters: %s", why);
 		buf_destroy(&params);
 		finish_err(r, p, &e);
 		free(p);
@@ -956,10 +963,11 @@ fn_reply(struct rest *r, struct rpend *p, struct msg *m)
 	}
 	if (mp_read_bin(&c, &res, &len) != 0)
 		goto bad;
-	json_t *v = jsonmp_to_json(res, len, &e);
-	if (v == NULL) {
-		e.http = 400;
-		e.code = PERR_SCRIPT_FAILED;
+	json_t *v = NULL;
+	char why[JSONMP_WHY_MAX];
+	if (jsonmp_to_json(res, len, NULL, &v, why, sizeof(why)) != 0) {
+		perr_set(&e, 400, PERR_SCRIPT_FAILED,
+			 "the function's result has no JSON form: %s", why);
 		finish_err(r, p, &e);
 		return;
 	}
@@ -1097,7 +1105,7 @@ rest_close(struct rest *r)
 	if (r->log != NULL)
 		fclose(r->log);
 	free(r->log_path);
-	ratelimit_free(r->rl);
+	ratelimit_delete(r->rl);
 	metrics_destroy(&r->metrics);
 	http_close(r->http, NULL, NULL);
 	free(r);

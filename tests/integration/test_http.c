@@ -1,0 +1,740 @@
+/*
+ * test_http.c -- the Parse REST API of real agents, through a real HTTP
+ * client (libcurl) on loopback, port 0.
+ *
+ * Two agents joined: "home" holds the app's documents, "edge" serves it by
+ * routing to the home over the link.  Both offer the test plugin's
+ * functions.  What is shown:
+ *   - documents: create, get, update with every operator, query with
+ *     where/order/limit/skip/count/keys, delete, through either gateway,
+ *     in the header form and in the JS SDK's text/plain body form;
+ *   - users: sign up, log in, /users/me, log out (the token then refused);
+ *     ACLs: another user and the public neither read nor change an
+ *     object; class-level permissions; the master key bypasses both, and
+ *     is refused from an address the app does not allow;
+ *   - batches: each sub-request answered in order, the cap refused;
+ *   - limits: 429 with Retry-After past the app's rate; deadlines: 504
+ *     and Parse's timeout code when a function outlives the request's;
+ *   - add-on functions: a result, a failure (141), a function the app may
+ *     not call;
+ *   - the home killed with SIGKILL and restarted: every acknowledged
+ *     write is there;
+ *   - hostile input: broken JSON, unknown routes and apps, wrong keys get
+ *     Parse's errors; /metrics counts it all.
+ */
+#include "proc.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *tmp;
+static char keyfile[512];
+static char plugin[512];
+
+struct agent {
+	char name[16], dir[512], log[512], addr[64], http[64];
+	pid_t pid;
+};
+static struct agent home, edge;
+static char app_id[64], rest_key[80], js_key[80], master_key[80];
+
+static void
+agent_start(struct agent *a, const char *join)
+{
+	char *av[32];
+	int n = 0;
+	av[n++] = (char *)proc_mist();
+	av[n++] = "agent";
+	av[n++] = "--data";
+	av[n++] = a->dir;
+	av[n++] = "--key";
+	av[n++] = keyfile;
+	av[n++] = "--bind";
+	av[n++] = "127.0.0.1:0";
+	av[n++] = "--name";
+	av[n++] = a->name;
+	av[n++] = "--http";
+	av[n++] = "127.0.0.1:0";
+	av[n++] = "--plugin";
+	av[n++] = plugin;
+	av[n++] = "--executors";
+	av[n++] = "2";
+	if (join != NULL) {
+		av[n++] = "--join";
+		av[n++] = (char *)join;
+	}
+	av[n] = NULL;
+	char path[600];
+	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/agent.addr", a->dir);
+	unlink(path);
+	a->pid = proc_start(av, a->log);
+	cr_assert_eq(proc_wait_file(path, a->addr, sizeof(a->addr), 30000), 0,
+		     "agent %s did not start (see %s)", a->name, a->log);
+	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
+	cr_assert_eq(proc_wait_file(path, a->http, sizeof(a->http), 30000), 0,
+		     "agent %s has no HTTP listener (see %s)", a->name, a->log);
+}
+
+static void
+agent_init(struct agent *a, const char *name)
+{
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	snprintf(a->dir, sizeof(a->dir), "%s/%s", tmp, name);
+	snprintf(a->log, sizeof(a->log), "%s/%s.log", tmp, name);
+}
+
+/* ------------------------------------------------------------- HTTP */
+
+struct resp {
+	long status;
+	char *body;
+	size_t len;
+	json_t *json;
+	char retry_after[16];
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	r->body = realloc(r->body, r->len + size * n + 1);
+	memcpy(r->body + r->len, p, size * n);
+	r->len += size * n;
+	r->body[r->len] = '\0';
+	return size * n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	if (strncasecmp(p, "retry-after:", 12) == 0)
+		sscanf(p + 12, " %15s", r->retry_after);
+	return size * n;
+}
+
+static void
+resp_free(struct resp *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * One request to agent @a a's /parse + @a path.  @a session may be NULL;
+ * @a key picks the key header ("rest", "master", "none").  @a extra: one
+ * more header line or NULL.
+ */
+static struct resp
+call(const struct agent *a, const char *method, const char *path,
+     const char *body, const char *key, const char *session,
+     const char *extra)
+{
+	struct resp r = {0};
+	CURL *c = curl_easy_init();
+	char url[1024], h[256];
+	snprintf(url, sizeof(url), "http://%s/parse%s", a->http, path);
+	struct curl_slist *hl = NULL;
+	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
+	hl = curl_slist_append(hl, h);
+	if (strcmp(key, "rest") == 0) {
+		snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
+		hl = curl_slist_append(hl, h);
+	} else if (strcmp(key, "master") == 0) {
+		snprintf(h, sizeof(h), "X-Parse-Master-Key: %s", master_key);
+		hl = curl_slist_append(hl, h);
+	} else if (strcmp(key, "wrong") == 0) {
+		hl = curl_slist_append(hl, "X-Parse-REST-API-Key: 00");
+	}
+	if (session != NULL) {
+		snprintf(h, sizeof(h), "X-Parse-Session-Token: %s", session);
+		hl = curl_slist_append(hl, h);
+	}
+	if (extra != NULL)
+		hl = curl_slist_append(hl, extra);
+	if (body != NULL)
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (body != NULL)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+	CURLcode rc = curl_easy_perform(c);
+	cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path,
+		     curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	if (r.body != NULL)
+		r.json = json_loadb(r.body, r.len, 0, NULL);
+	return r;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static long long
+jint(const json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void
+expect_error(struct resp *r, long status, int code, const char *what)
+{
+	cr_expect_eq(r->status, status, "%s: HTTP %ld, body %s", what,
+		     r->status, r->body ? r->body : "");
+	cr_expect_eq(jint(r->json, "code"), code, "%s: body %s", what,
+		     r->body ? r->body : "");
+	cr_expect(json_is_string(json_object_get(r->json, "error")), "%s",
+		  what);
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void
+app_create(const char *extra_flag, const char *extra_val)
+{
+	char *argv[24];
+	int n = 0;
+	argv[n++] = (char *)proc_mist();
+	argv[n++] = "apps";
+	argv[n++] = "create";
+	argv[n++] = "testapp";
+	argv[n++] = "--home";
+	argv[n++] = "home";
+	argv[n++] = "--functions";
+	argv[n++] = "hello,echo,fail,sleepy";
+	if (extra_flag != NULL) {
+		argv[n++] = (char *)extra_flag;
+		if (extra_val != NULL)
+			argv[n++] = (char *)extra_val;
+	}
+	argv[n++] = "--agent";
+	argv[n++] = home.addr;
+	argv[n++] = "--key";
+	argv[n++] = keyfile;
+	argv[n++] = "--format";
+	argv[n++] = "json";
+	argv[n] = NULL;
+	char *out = NULL;
+	cr_assert_eq(proc_run(argv, &out, 20000), 0, "mist apps create: %s",
+		     out ? out : "");
+	json_t *j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "mist apps create printed %s", out);
+	snprintf(app_id, sizeof(app_id), "%s", jstr(j, "applicationId"));
+	snprintf(rest_key, sizeof(rest_key), "%s", jstr(j, "restKey"));
+	snprintf(js_key, sizeof(js_key), "%s", jstr(j, "javascriptKey"));
+	snprintf(master_key, sizeof(master_key), "%s", jstr(j, "masterKey"));
+	json_decref(j);
+	free(out);
+	cr_assert(app_id[0] && rest_key[0] && js_key[0] && master_key[0]);
+}
+
+/* Waits until @a a's gateway knows the app (apps spread by gossip). */
+static void
+wait_app(const struct agent *a)
+{
+	for (int i = 0; i < 300; i++) {
+		struct resp r = call(a, "GET", "/classes/Probe?limit=1", NULL,
+				     "rest", NULL, NULL);
+		long st = r.status;
+		resp_free(&r);
+		if (st == 200)
+			return;
+		usleep(50000);
+	}
+	cr_assert_fail("agent %s never served the app", a->name);
+}
+
+static void
+setup_with(const char *flag, const char *val)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tmp = tu_tmpdir();
+	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
+	cr_assert_eq(proc_keygen(keyfile, NULL), 0);
+	snprintf(plugin, sizeof(plugin), "%s/tests/plugins/.libs/testfns.so",
+		 BUILDDIR);
+	agent_init(&home, "home");
+	agent_init(&edge, "edge");
+	agent_start(&home, NULL);
+	agent_start(&edge, home.addr);
+	app_create(flag, val);
+	wait_app(&home);
+	wait_app(&edge);
+}
+
+static void
+setup(void)
+{
+	setup_with("--client-class-creation", NULL);
+}
+
+static void
+teardown(void)
+{
+	if (home.pid > 0)
+		proc_stop(home.pid, SIGTERM, 20000);
+	if (edge.pid > 0)
+		proc_stop(edge.pid, SIGTERM, 20000);
+	home.pid = edge.pid = 0;
+	tu_rmrf(tmp);
+	free(tmp);
+	curl_global_cleanup();
+}
+
+TestSuite(http, .init = setup, .fini = teardown, .timeout = 180);
+
+/* ------------------------------------------------------------- tests */
+
+static void
+objects_crud(const struct agent *writer, const struct agent *reader)
+{
+	struct resp r = call(writer, "POST", "/classes/Item",
+			     "{\"name\":\"a\",\"score\":5,\"tags\":[\"x\"],"
+			     "\"when\":{\"__type\":\"Date\",\"iso\":\"2026-01-01T00:00:00.000Z\"},"
+			     "\"nested\":{\"k\":[1,2]}}",
+			     "rest", NULL, NULL);
+	cr_assert_eq(r.status, 201, "create: %ld %s", r.status, r.body);
+	char id[64];
+	snprintf(id, sizeof(id), "%s", jstr(r.json, "objectId"));
+	cr_assert(id[0] != '\0' && jstr(r.json, "createdAt")[0] != '\0');
+	resp_free(&r);
+
+	char path[128];
+	snprintf(path, sizeof(path), "/classes/Item/%s", id);
+	r = call(reader, "GET", path, NULL, "rest", NULL, NULL);
+	cr_assert_eq(r.status, 200, "get: %ld %s", r.status, r.body);
+	cr_expect_str_eq(jstr(r.json, "name"), "a");
+	cr_expect_eq(jint(r.json, "score"), 5);
+	cr_expect_str_eq(jstr(json_object_get(r.json, "when"), "__type"), "Date");
+	resp_free(&r);
+
+	r = call(reader, "PUT", path,
+		 "{\"score\":{\"__op\":\"Increment\",\"amount\":3},"
+		 "\"tags\":{\"__op\":\"AddUnique\",\"objects\":[\"x\",\"y\"]},"
+		 "\"name\":{\"__op\":\"Delete\"}}",
+		 "rest", NULL, NULL);
+	cr_assert_eq(r.status, 200, "update: %ld %s", r.status, r.body);
+	cr_expect(jstr(r.json, "updatedAt")[0] != '\0');
+	resp_free(&r);
+	r = call(writer, "GET", path, NULL, "rest", NULL, NULL);
+	cr_expect_eq(jint(r.json, "score"), 8, "%s", r.body);
+	cr_expect_eq(json_array_size(json_object_get(r.json, "tags")), 2, "%s",
+		     r.body);
+	cr_expect_null(json_object_get(r.json, "name"), "%s", r.body);
+	resp_free(&r);
+
+	/* type change refused: the schema was inferred */
+	r = call(writer, "PUT", path, "{\"score\":\"high\"}", "rest", NULL, NULL);
+	expect_error(&r, 400, 111, "type change");
+	resp_free(&r);
+
+	r = call(reader, "DELETE", path, NULL, "rest", NULL, NULL);
+	cr_expect_eq(r.status, 200, "delete: %ld %s", r.status, r.body);
+	resp_free(&r);
+	r = call(writer, "GET", path, NULL, "rest", NULL, NULL);
+	expect_error(&r, 404, 101, "deleted");
+	resp_free(&r);
+}
+
+Test(http, documents_through_the_home_and_through_another_gateway)
+{
+	objects_crud(&home, &edge);
+	objects_crud(&edge, &home);
+}
+
+Test(http, queries)
+{
+	for (int i = 0; i < 12; i++) {
+		char body[128];
+		snprintf(body, sizeof(body),
+			 "{\"n\":%d,\"even\":%s,\"name\":\"p%02d\"}", i,
+			 i % 2 ? "false" : "true", i);
+		struct resp r = call(i % 2 ? &edge : &home, "POST",
+				     "/classes/Pt", body, "rest", NULL, NULL);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		resp_free(&r);
+	}
+	/* where + order + limit + skip + count, through the query string */
+	struct resp r = call(&edge, "GET",
+			     "/classes/Pt?where=%7B%22n%22%3A%7B%22%24gte%22%3A3%7D%2C%22even%22%3Atrue%7D"
+			     "&order=-n&limit=2&skip=1&count=1",
+			     NULL, "rest", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	json_t *res = json_object_get(r.json, "results");
+	cr_assert_eq(json_array_size(res), 2, "%s", r.body);
+	cr_expect_eq(jint(json_array_get(res, 0), "n"), 8, "%s", r.body);
+	cr_expect_eq(jint(json_array_get(res, 1), "n"), 6, "%s", r.body);
+	cr_expect_eq(jint(r.json, "count"), 5, "%s", r.body); /* 4 6 8 10 + ... */
+	resp_free(&r);
+	/* keys, $in, $regex */
+	r = call(&home, "GET",
+		 "/classes/Pt?where=%7B%22name%22%3A%7B%22%24regex%22%3A%22%5Ep1%22%7D%7D&keys=n&order=n",
+		 NULL, "rest", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	res = json_object_get(r.json, "results");
+	cr_expect_eq(json_array_size(res), 2, "%s", r.body); /* p10 p11 */
+	cr_expect_null(json_object_get(json_array_get(res, 0), "name"), "%s",
+		       r.body);
+	resp_free(&r);
+	/* the JS SDK's form: POST text/plain, keys and _method in the body */
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"where\":{\"n\":{\"$in\":[1,2,3]}},\"order\":\"n\",\"limit\":10,"
+		 "\"_method\":\"GET\",\"_ApplicationId\":\"%s\",\"_JavaScriptKey\":\"%s\","
+		 "\"_ClientVersion\":\"js8.0.0\",\"_InstallationId\":\"abc\"}",
+		 app_id, js_key);
+	r = call(&edge, "POST", "/classes/Pt", body, "none", NULL,
+		 "Content-Type: text/plain");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_expect_eq(json_array_size(json_object_get(r.json, "results")), 3,
+		     "%s", r.body);
+	resp_free(&r);
+	/* a broken where */
+	r = call(&home, "GET", "/classes/Pt?where=%7Bnot", NULL, "rest", NULL,
+		 NULL);
+	expect_error(&r, 400, 107, "broken where");
+	resp_free(&r);
+	r = call(&home, "GET",
+		 "/classes/Pt?where=%7B%22n%22%3A%7B%22%24bogus%22%3A1%7D%7D",
+		 NULL, "rest", NULL, NULL);
+	expect_error(&r, 400, 102, "unknown operator");
+	resp_free(&r);
+}
+
+static void
+signup(const struct agent *a, const char *name, char *token, char *id)
+{
+	char body[256];
+	snprintf(body, sizeof(body),
+		 "{\"username\":\"%s\",\"password\":\"pw-%s\",\"email\":\"%s@example.org\"}",
+		 name, name, name);
+	struct resp r = call(a, "POST", "/users", body, "rest", NULL, NULL);
+	cr_assert_eq(r.status, 201, "signup %s: %ld %s", name, r.status, r.body);
+	snprintf(token, 128, "%s", jstr(r.json, "sessionToken"));
+	snprintf(id, 64, "%s", jstr(r.json, "objectId"));
+	cr_assert(token[0] && id[0], "%s", r.body);
+	resp_free(&r);
+}
+
+Test(http, users_sessions_and_acls)
+{
+	char at[128], aid[64], bt[128], bid[64];
+	signup(&home, "alice", at, aid);
+	signup(&edge, "bob", bt, bid);
+	struct resp r = call(&edge, "POST", "/users",
+			     "{\"username\":\"alice\",\"password\":\"x\"}", "rest",
+			     NULL, NULL);
+	expect_error(&r, 400, 202, "username taken");
+	resp_free(&r);
+
+	/* log in (GET form, as the REST guide has it) and /users/me */
+	r = call(&edge, "GET", "/login?username=alice&password=pw-alice", NULL,
+		 "rest", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	char at2[128];
+	snprintf(at2, sizeof(at2), "%s", jstr(r.json, "sessionToken"));
+	cr_expect_null(json_object_get(r.json, "password"));
+	resp_free(&r);
+	r = call(&home, "GET", "/login?username=alice&password=wrong", NULL,
+		 "rest", NULL, NULL);
+	expect_error(&r, 404, 101, "wrong password");
+	resp_free(&r);
+	r = call(&home, "GET", "/users/me", NULL, "rest", at2, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_expect_str_eq(jstr(r.json, "username"), "alice");
+	resp_free(&r);
+
+	/* an object only alice reads and writes */
+	char body[256];
+	snprintf(body, sizeof(body),
+		 "{\"secret\":42,\"ACL\":{\"%s\":{\"read\":true,\"write\":true}}}",
+		 aid);
+	r = call(&edge, "POST", "/classes/Note", body, "rest", at, NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	char path[128];
+	snprintf(path, sizeof(path), "/classes/Note/%s", jstr(r.json, "objectId"));
+	resp_free(&r);
+	r = call(&home, "GET", path, NULL, "rest", at, NULL);
+	cr_expect_eq(r.status, 200, "owner reads: %s", r.body);
+	resp_free(&r);
+	r = call(&home, "GET", path, NULL, "rest", bt, NULL);
+	expect_error(&r, 404, 101, "bob reads alice's note");
+	resp_free(&r);
+	r = call(&edge, "GET", path, NULL, "rest", NULL, NULL);
+	expect_error(&r, 404, 101, "the public reads alice's note");
+	resp_free(&r);
+	r = call(&edge, "PUT", path, "{\"secret\":0}", "rest", bt, NULL);
+	expect_error(&r, 404, 101, "bob writes alice's note");
+	resp_free(&r);
+	r = call(&edge, "GET", "/classes/Note", NULL, "rest", bt, NULL);
+	cr_expect_eq(json_array_size(json_object_get(r.json, "results")), 0,
+		     "bob's query sees nothing: %s", r.body);
+	resp_free(&r);
+	r = call(&edge, "GET", path, NULL, "master", NULL, NULL);
+	cr_expect_eq(r.status, 200, "the master key reads it: %s", r.body);
+	resp_free(&r);
+	r = call(&home, "GET", path, NULL, "rest", at, NULL);
+	cr_expect_eq(jint(r.json, "secret"), 42, "unchanged: %s", r.body);
+	resp_free(&r);
+
+	/* email is protected from other users */
+	snprintf(path, sizeof(path), "/users/%s", aid);
+	r = call(&home, "GET", path, NULL, "rest", bt, NULL);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	cr_expect_null(json_object_get(r.json, "email"), "%s", r.body);
+	cr_expect_null(json_object_get(r.json, "password"), "%s", r.body);
+	resp_free(&r);
+
+	/* log out: the token is refused from then on */
+	r = call(&edge, "POST", "/logout", "{}", "rest", at2, NULL);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	resp_free(&r);
+	r = call(&home, "GET", "/users/me", NULL, "rest", at2, NULL);
+	expect_error(&r, 400, 209, "logged-out token");
+	resp_free(&r);
+}
+
+Test(http, class_level_permissions_and_the_master_key)
+{
+	char t[128], id[64];
+	signup(&home, "carol", t, id);
+	struct resp r = call(&home, "POST", "/schemas/Locked",
+			     "{\"className\":\"Locked\",\"fields\":{\"v\":{\"type\":\"Number\"}},"
+			     "\"classLevelPermissions\":{\"find\":{\"requiresAuthentication\":true},"
+			     "\"get\":{\"requiresAuthentication\":true},\"create\":{\"*\":true},"
+			     "\"update\":{},\"delete\":{}}}",
+			     "master", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	resp_free(&r);
+	r = call(&home, "POST", "/schemas/Other", "{}", "rest", NULL, NULL);
+	expect_error(&r, 403, 119, "schemas without the master key");
+	resp_free(&r);
+	r = call(&edge, "POST", "/classes/Locked", "{\"v\":1}", "rest", NULL,
+		 NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	char path[128];
+	snprintf(path, sizeof(path), "/classes/Locked/%s",
+		 jstr(r.json, "objectId"));
+	resp_free(&r);
+	r = call(&edge, "GET", "/classes/Locked", NULL, "rest", NULL, NULL);
+	cr_expect(r.status == 403 || r.status == 401, "anonymous find: %ld %s",
+		  r.status, r.body);
+	resp_free(&r);
+	r = call(&edge, "GET", "/classes/Locked", NULL, "rest", t, NULL);
+	cr_expect_eq(r.status, 200, "authenticated find: %s", r.body);
+	resp_free(&r);
+	r = call(&edge, "PUT", path, "{\"v\":2}", "rest", t, NULL);
+	expect_error(&r, 403, 119, "update not allowed by the class");
+	resp_free(&r);
+	r = call(&home, "PUT", path, "{\"v\":3}", "master", NULL, NULL);
+	cr_expect_eq(r.status, 200, "the master key bypasses it: %s", r.body);
+	resp_free(&r);
+}
+
+Test(http, batches)
+{
+	char body[4096];
+	int n = snprintf(body, sizeof(body), "{\"requests\":[");
+	for (int i = 0; i < 3; i++)
+		n += snprintf(body + n, sizeof(body) - (size_t)n,
+			      "%s{\"method\":\"POST\",\"path\":\"/parse/classes/B\",\"body\":{\"i\":%d}}",
+			      i ? "," : "", i);
+	n += snprintf(body + n, sizeof(body) - (size_t)n,
+		      ",{\"method\":\"GET\",\"path\":\"/parse/classes/B/nope\"}]}");
+	struct resp r = call(&edge, "POST", "/batch", body, "rest", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_eq(json_array_size(r.json), 4, "%s", r.body);
+	for (int i = 0; i < 3; i++)
+		cr_expect_not_null(json_object_get(
+			json_object_get(json_array_get(r.json, i), "success"),
+			"objectId"), "%s", r.body);
+	cr_expect_eq(jint(json_object_get(json_array_get(r.json, 3), "error"),
+			  "code"),
+		     101, "%s", r.body);
+	resp_free(&r);
+	/* past the cap */
+	n = snprintf(body, sizeof(body), "{\"requests\":[");
+	for (int i = 0; i < 51; i++)
+		n += snprintf(body + n, sizeof(body) - (size_t)n,
+			      "%s{\"method\":\"POST\",\"path\":\"/parse/classes/B\",\"body\":{}}",
+			      i ? "," : "");
+	snprintf(body + n, sizeof(body) - (size_t)n, "]}");
+	r = call(&home, "POST", "/batch", body, "rest", NULL, NULL);
+	cr_expect_eq(r.status, 400, "%s", r.body);
+	resp_free(&r);
+}
+
+Test(http, functions_and_deadlines)
+{
+	struct resp r = call(&edge, "POST", "/functions/hello",
+			     "{\"name\":\"mist\"}", "rest", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_expect_not_null(json_object_get(r.json, "result"), "%s", r.body);
+	resp_free(&r);
+	r = call(&home, "POST", "/functions/fail", "{}", "rest", NULL, NULL);
+	expect_error(&r, 400, 141, "a failing function");
+	resp_free(&r);
+	r = call(&home, "POST", "/functions/spin", "{}", "rest", NULL, NULL);
+	expect_error(&r, 400, 141, "a function the app may not call");
+	resp_free(&r);
+	r = call(&edge, "POST", "/functions/sleepy", "{\"ms\":3000}", "rest",
+		 NULL, "X-Mist-Deadline-Ms: 300");
+	expect_error(&r, 504, 124, "a function past the request's deadline");
+	resp_free(&r);
+	/* the executors still serve */
+	r = call(&edge, "POST", "/functions/hello", "{\"name\":\"again\"}",
+		 "rest", NULL, NULL);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	resp_free(&r);
+}
+
+Test(http, hostile_input)
+{
+	struct resp r = call(&home, "POST", "/classes/X", "{not json", "rest",
+			     NULL, NULL);
+	expect_error(&r, 400, 107, "broken JSON");
+	resp_free(&r);
+	r = call(&home, "GET", "/classes/X", NULL, "wrong", NULL, NULL);
+	cr_expect_eq(r.status, 403, "a wrong key: %s", r.body);
+	resp_free(&r);
+	r = call(&home, "GET", "/nothing/here", NULL, "rest", NULL, NULL);
+	cr_expect_eq(r.status, 404, "an unknown route: %s", r.body);
+	resp_free(&r);
+	r = call(&home, "GET", "/classes/bad-name!", NULL, "rest", NULL, NULL);
+	cr_expect_eq(r.status, 400, "%s", r.body);
+	resp_free(&r);
+	r = call(&home, "GET", "/users/me", NULL, "rest", "r:forged", NULL);
+	expect_error(&r, 400, 209, "a forged token");
+	resp_free(&r);
+	/* the metrics saw it all */
+	CURL *c = curl_easy_init();
+	char url[128];
+	snprintf(url, sizeof(url), "http://%s/metrics", home.http);
+	struct resp m = {0};
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
+	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &m.status);
+	curl_easy_cleanup(c);
+	cr_expect_eq(m.status, 200);
+	cr_expect_not_null(strstr(m.body, "mist_http_requests_total{"), "%s",
+			   m.body);
+	cr_expect_not_null(strstr(m.body, "status=\"400\""), "%s", m.body);
+	cr_expect_not_null(strstr(m.body, "mist_docs_"), "%s", m.body);
+	resp_free(&m);
+}
+
+Test(http, the_home_killed_loses_no_acknowledged_write)
+{
+	enum { N = 60 };
+	char ids[N][32];
+	for (int i = 0; i < N; i++) {
+		char body[64];
+		snprintf(body, sizeof(body), "{\"i\":%d}", i);
+		struct resp r = call(i % 2 ? &edge : &home, "POST",
+				     "/classes/Durable", body, "rest", NULL, NULL);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		snprintf(ids[i], sizeof(ids[i]), "%s", jstr(r.json, "objectId"));
+		resp_free(&r);
+	}
+	proc_stop(home.pid, SIGKILL, 5000);
+	home.pid = 0;
+	/* while the home is away, its app fails fast with the cause (once
+	 * the edge has seen it go: a bounded wait) */
+	long st = 0;
+	for (int i = 0; i < 400 && st != 503; i++) {
+		struct resp r = call(&edge, "GET", "/classes/Durable?limit=1",
+				     NULL, "rest", NULL, "X-Mist-Deadline-Ms: 500");
+		st = r.status;
+		resp_free(&r);
+		if (st != 503)
+			usleep(50000);
+	}
+	cr_expect_eq(st, 503, "the edge answers 503 while the home is dead");
+	agent_start(&home, edge.addr);
+	for (int i = 0; i < N; i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/classes/Durable/%s", ids[i]);
+		struct resp r = {0};
+		for (int k = 0; k < 300; k++) {
+			r = call(&edge, "GET", path, NULL, "rest", NULL, NULL);
+			if (r.status == 200)
+				break;
+			resp_free(&r);
+			usleep(50000);
+		}
+		cr_expect_eq(r.status, 200, "write %d acknowledged, then lost: %s",
+			     i, r.body ? r.body : "");
+		cr_expect_eq(jint(r.json, "i"), i);
+		resp_free(&r);
+	}
+}
+
+static void
+app_set(const char *flag, const char *val)
+{
+	char *argv[] = {(char *)proc_mist(), "apps", "set", app_id,
+			(char *)flag, (char *)val, "--agent", edge.addr, "--key",
+			keyfile, NULL};
+	char *out = NULL;
+	cr_assert_eq(proc_run(argv, &out, 20000), 0, "mist apps set: %s",
+		     out ? out : "");
+	free(out);
+}
+
+Test(http, rate_limits_and_master_key_networks)
+{
+	app_set("--rate", "5");
+	/* the change spreads: wait until some gateway refuses */
+	int refused = 0;
+	char retry[16] = "";
+	for (int i = 0; i < 200 && refused == 0; i++) {
+		struct resp r = call(i % 2 ? &edge : &home, "GET",
+				     "/classes/R?limit=1", NULL, "rest", NULL,
+				     NULL);
+		if (r.status == 429) {
+			refused++;
+			snprintf(retry, sizeof(retry), "%s", r.retry_after);
+			cr_expect_eq(jint(r.json, "code"), 155, "%s", r.body);
+		}
+		resp_free(&r);
+	}
+	cr_expect_gt(refused, 0, "no request was refused at 5/s");
+	cr_expect(retry[0] != '\0', "429 without Retry-After");
+	app_set("--rate", "0");
+
+	app_set("--master-from", "10.0.0.0/8");
+	long st = 0;
+	for (int i = 0; i < 200 && st != 403; i++) {
+		struct resp r = call(&home, "GET", "/schemas", NULL, "master",
+				     NULL, NULL);
+		st = r.status;
+		resp_free(&r);
+		if (st != 403)
+			usleep(20000);
+	}
+	cr_expect_eq(st, 403, "the master key from loopback, allowed only from 10/8");
+}
