@@ -19,6 +19,7 @@ int cmd_members(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_creds(int argc, char **argv);
+int cmd_apps(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_executor(int argc, char **argv);

@@ -38,8 +38,8 @@ id_char(unsigned char ch)
 	       (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
 }
 
-static bool
-id_valid(const char *s, uint32_t n)
+bool
+apps_id_valid(const char *s, uint32_t n)
 {
 	if (n == 0 || n >= APP_ID_MAX)
 		return false;
@@ -50,8 +50,8 @@ id_valid(const char *s, uint32_t n)
 }
 
 /* Printable ASCII: names are shown in tables and logs as they are. */
-static bool
-name_valid(const char *s, uint32_t n)
+bool
+apps_name_valid(const char *s, uint32_t n)
 {
 	if (n == 0 || n >= APP_NAME_MAX)
 		return false;
@@ -66,8 +66,8 @@ name_valid(const char *s, uint32_t n)
  * printable ASCII without space, ',' (the CLI's list separator) or '/'
  * (it is a segment of /functions/NAME).
  */
-static bool
-fn_valid(const char *s, uint32_t n)
+bool
+apps_fn_valid(const char *s, uint32_t n)
 {
 	if (n == 0 || n >= EXEC_NAME_MAX)
 		return false;
@@ -338,7 +338,7 @@ read_functions(struct mp_cur *c, void *ctx)
 		uint32_t len;
 		if (mp_read_str(c, &s, &len) != 0)
 			return MIST_EPROTO;
-		if (!fn_valid(s, len)) {
+		if (!apps_fn_valid(s, len)) {
 			snprintf(l->why, APPS_WHY_MAX,
 				 "a function name is 1..%d printable bytes "
 				 "without space, ',' or '/'",
@@ -475,7 +475,7 @@ apps_read(struct mp_cur *c, struct app *a, bool need_keys)
 		MP_UINT("created", &a->created, false),
 	};
 	if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0 ||
-	    !id_valid(id, idlen) || !name_valid(name, namelen) ||
+	    !apps_id_valid(id, idlen) || !apps_name_valid(name, namelen) ||
 	    nums_check(&n, why) != 0 || a->rev == 0)
 		goto bad;
 	copy_str(a->id, id, idlen);
@@ -773,7 +773,7 @@ static int
 req_fields(const struct apps_req *r, struct app *a, char *why)
 {
 	if (r->name != NULL) {
-		if (!name_valid(r->name, r->namelen)) {
+		if (!apps_name_valid(r->name, r->namelen)) {
 			snprintf(why, APPS_WHY_MAX,
 				 "an app's name is 1..%d printable ASCII bytes",
 				 APP_NAME_MAX - 1);
@@ -840,7 +840,7 @@ apps_create(struct apps *t, struct actor *self, const struct map *alive,
 	apps_defaults(&a);
 	uint64_t slot;
 	if (r->id != NULL) {
-		if (!id_valid(r->id, r->idlen)) {
+		if (!apps_id_valid(r->id, r->idlen)) {
 			snprintf(why, APPS_WHY_MAX, "an applicationId is 1..%d "
 				 "of A-Z a-z 0-9 _ -", APP_ID_MAX - 1);
 			return MIST_EINVAL;
@@ -897,7 +897,7 @@ req_app(const struct apps *t, const struct apps_req *r, int *rc, char *why)
 		*rc = MIST_EINVAL;
 		return NULL;
 	}
-	if (id_valid(r->id, r->idlen))
+	if (apps_id_valid(r->id, r->idlen))
 		a = lookup(t, r->id, r->idlen, &slot);
 	if (a == NULL || a->deleted) {
 		snprintf(why, APPS_WHY_MAX, "no app %.*s",

@@ -172,6 +172,11 @@ enum app_key_kind {
 	APP_KEY_MASTER,
 };
 
+/** The bounds of an id, a name and a function name (@a n bytes at @a s,
+ * no NUL needed), the same in the gateway and the CLI. */
+bool apps_id_valid(const char *s, uint32_t n);
+bool apps_name_valid(const char *s, uint32_t n);
+bool apps_fn_valid(const char *s, uint32_t n);
 /** Sets up the table and loads what @a store holds (may be NULL). */
 void apps_init(struct apps *t, struct store *store);
 /** Wipes and frees every app. */
