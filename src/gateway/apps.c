@@ -393,33 +393,44 @@ read_nets(struct mp_cur *c, void *ctx)
 	return 0;
 }
 
-/* The numbers of an app, checked the same in requests and app maps. */
-struct app_nums {
-	uint64_t rate, user_rate, ip_rate, deadline_ms, quota_bytes;
+/* A number that may be absent: requests change only what they name. */
+struct opt_u64 {
+	uint64_t v;
+	bool seen;
 };
 
-/* UINT64_MAX: the field was not given. */
-#define APPS_ABSENT UINT64_MAX
+static int
+read_opt_u64(struct mp_cur *c, void *ctx)
+{
+	struct opt_u64 *o = ctx;
+	o->seen = true;
+	return mp_read_uint(c, &o->v);
+}
+
+/* The numbers of an app, checked the same in requests and app maps. */
+struct app_nums {
+	struct opt_u64 rate, user_rate, ip_rate, deadline_ms, quota_bytes;
+};
 
 static int
 nums_check(const struct app_nums *n, char *why)
 {
-	const uint64_t rates[] = {n->rate, n->user_rate, n->ip_rate};
+	const struct opt_u64 *rates[] = {&n->rate, &n->user_rate, &n->ip_rate};
 	const char *names[] = {"rate", "user rate", "ip rate"};
 	for (size_t i = 0; i < 3; i++)
-		if (rates[i] != APPS_ABSENT && rates[i] > APP_MAX_RATE) {
+		if (rates[i]->seen && rates[i]->v > APP_MAX_RATE) {
 			snprintf(why, APPS_WHY_MAX,
 				 "the %s is at most %u requests/s (0: "
 				 "unlimited)", names[i], APP_MAX_RATE);
 			return MIST_EINVAL;
 		}
-	if (n->deadline_ms != APPS_ABSENT &&
-	    (n->deadline_ms == 0 || n->deadline_ms > APP_MAX_DEADLINE_MS)) {
+	if (n->deadline_ms.seen &&
+	    (n->deadline_ms.v == 0 || n->deadline_ms.v > APP_MAX_DEADLINE_MS)) {
 		snprintf(why, APPS_WHY_MAX, "the deadline is 1..%u ms",
 			 APP_MAX_DEADLINE_MS);
 		return MIST_EINVAL;
 	}
-	if (n->quota_bytes != APPS_ABSENT && n->quota_bytes > APP_MAX_QUOTA) {
+	if (n->quota_bytes.seen && n->quota_bytes.v > APP_MAX_QUOTA) {
 		snprintf(why, APPS_WHY_MAX,
 			 "the quota is at most %llu bytes (0: none)",
 			 (unsigned long long)APP_MAX_QUOTA);
@@ -431,16 +442,16 @@ nums_check(const struct app_nums *n, char *why)
 static void
 nums_apply(struct app *a, const struct app_nums *n)
 {
-	if (n->rate != APPS_ABSENT)
-		a->rate = (uint32_t)n->rate;
-	if (n->user_rate != APPS_ABSENT)
-		a->user_rate = (uint32_t)n->user_rate;
-	if (n->ip_rate != APPS_ABSENT)
-		a->ip_rate = (uint32_t)n->ip_rate;
-	if (n->deadline_ms != APPS_ABSENT)
-		a->deadline_ms = (uint32_t)n->deadline_ms;
-	if (n->quota_bytes != APPS_ABSENT)
-		a->quota_bytes = n->quota_bytes;
+	if (n->rate.seen)
+		a->rate = (uint32_t)n->rate.v;
+	if (n->user_rate.seen)
+		a->user_rate = (uint32_t)n->user_rate.v;
+	if (n->ip_rate.seen)
+		a->ip_rate = (uint32_t)n->ip_rate.v;
+	if (n->deadline_ms.seen)
+		a->deadline_ms = (uint32_t)n->deadline_ms.v;
+	if (n->quota_bytes.seen)
+		a->quota_bytes = n->quota_bytes.v;
 }
 
 int
@@ -449,8 +460,7 @@ apps_read(struct mp_cur *c, struct app *a, bool need_keys)
 	const char *id = NULL, *name = NULL, *keys[4] = {NULL, NULL, NULL, NULL};
 	uint32_t idlen = 0, namelen = 0, klen[4] = {0, 0, 0, 0};
 	char why[APPS_WHY_MAX];
-	struct app_nums n = {APPS_ABSENT, APPS_ABSENT, APPS_ABSENT,
-			     APPS_ABSENT, APPS_ABSENT};
+	struct app_nums n = {0};
 	memset(a, 0, sizeof(*a));
 	struct fn_list fl = {.names = a->functions, .why = why};
 	struct net_list nl = {.nets = a->master_nets, .why = why};
@@ -462,14 +472,14 @@ apps_read(struct mp_cur *c, struct app *a, bool need_keys)
 		MP_STR("clientKey", &keys[2], &klen[2], false),
 		MP_STR("masterKey", &keys[3], &klen[3], false),
 		MP_UINT("home", &a->home, false),
-		MP_UINT("rate", &n.rate, false),
-		MP_UINT("userRate", &n.user_rate, false),
-		MP_UINT("ipRate", &n.ip_rate, false),
-		MP_UINT("deadlineMs", &n.deadline_ms, true),
+		MP_FN("rate", read_opt_u64, &n.rate, false),
+		MP_FN("userRate", read_opt_u64, &n.user_rate, false),
+		MP_FN("ipRate", read_opt_u64, &n.ip_rate, false),
+		MP_FN("deadlineMs", read_opt_u64, &n.deadline_ms, true),
 		MP_FN("functions", read_functions, &fl, false),
 		MP_FN("masterFrom", read_nets, &nl, false),
 		MP_BOOL("clientClassCreation", &a->client_class_creation, false),
-		MP_UINT("quotaBytes", &n.quota_bytes, false),
+		MP_FN("quotaBytes", read_opt_u64, &n.quota_bytes, false),
 		MP_UINT("rev", &a->rev, true),
 		MP_BOOL("deleted", &a->deleted, false),
 		MP_UINT("created", &a->created, false),
@@ -740,8 +750,6 @@ req_parse(const struct msg *m, struct apps_req *r, char *why)
 {
 	memset(r, 0, sizeof(*r));
 	r->op = "";
-	r->nums = (struct app_nums){APPS_ABSENT, APPS_ABSENT, APPS_ABSENT,
-				    APPS_ABSENT, APPS_ABSENT};
 	r->fl = (struct fn_list){.names = r->functions, .why = why};
 	r->nl = (struct net_list){.nets = r->nets, .why = why};
 	const struct mp_field f[] = {
@@ -749,11 +757,11 @@ req_parse(const struct msg *m, struct apps_req *r, char *why)
 		MP_STR("id", &r->id, &r->idlen, false),
 		MP_STR("name", &r->name, &r->namelen, false),
 		MP_STR("home", &r->home, &r->homelen, false),
-		MP_UINT("rate", &r->nums.rate, false),
-		MP_UINT("user_rate", &r->nums.user_rate, false),
-		MP_UINT("ip_rate", &r->nums.ip_rate, false),
-		MP_UINT("deadline_ms", &r->nums.deadline_ms, false),
-		MP_UINT("quota_bytes", &r->nums.quota_bytes, false),
+		MP_FN("rate", read_opt_u64, &r->nums.rate, false),
+		MP_FN("user_rate", read_opt_u64, &r->nums.user_rate, false),
+		MP_FN("ip_rate", read_opt_u64, &r->nums.ip_rate, false),
+		MP_FN("deadline_ms", read_opt_u64, &r->nums.deadline_ms, false),
+		MP_FN("quota_bytes", read_opt_u64, &r->nums.quota_bytes, false),
 		MP_FN("client_class_creation", read_flag, &r->ccc, false),
 		MP_FN("rotate_keys", read_flag, &r->rotate, false),
 		MP_FN("functions", read_functions, &r->fl, false),
@@ -900,7 +908,8 @@ req_app(const struct apps *t, const struct apps_req *r, int *rc, char *why)
 	if (apps_id_valid(r->id, r->idlen))
 		a = lookup(t, r->id, r->idlen, &slot);
 	if (a == NULL || a->deleted) {
-		snprintf(why, APPS_WHY_MAX, "no app %.*s",
+		snprintf(why, APPS_WHY_MAX, a ? "app %.*s was deleted"
+					      : "no app %.*s",
 			 (int)(r->idlen > 63 ? 63 : r->idlen), r->id);
 		*rc = MIST_ENOTFOUND;
 		return NULL;
