@@ -33,6 +33,7 @@ struct member_row {
 	int ntags;
 	char functions[256][64]; /* data/meta.h: META_MAX_FUNCTIONS names */
 	int nfunctions;
+	bool docs; /* hosts apps' documents (data/meta.h) */
 };
 struct mp_cur;
 /** Reads the next member of a MSG_MEMBERS reply array; 0 or -1. */

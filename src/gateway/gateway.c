@@ -301,7 +301,7 @@ gw_apps_member(struct gateway *g, const struct swim_event_view *ev)
 	}
 }
 
-/* A candidate home: this node (mb NULL) or a member. */
+/* Does @a want (a name or 16 hex digits) name node @a node? */
 static bool
 gw_home_named(const char *want, uint64_t node, const char *name)
 {
@@ -310,49 +310,82 @@ gw_home_named(const char *want, uint64_t node, const char *name)
 	return strcmp(want, name) == 0 || strcasecmp(want, hex) == 0;
 }
 
+/* The next candidate home: this node first (*@a it == 0 and *@a first),
+ * then every member gossip told of.  False at the end. */
+static bool
+gw_home_next(struct gateway *g, const struct gw_member *me, bool *first,
+	     size_t *it, uint64_t *node, const struct gw_member **mb)
+{
+	uint64_t self = g->actor->sys->node;
+	if (*first) {
+		*first = false;
+		*node = self;
+		*mb = me;
+		return true;
+	}
+	void *v;
+	while (map_next(&g->members, it, node, &v))
+		if (*node != self) { /* gossip about us: ours is fresher */
+			*mb = v;
+			return true;
+		}
+	return false;
+}
+
 /*
  * apps.c's apps_home_fn: checks the node the operator named, or picks the
  * alive member hosting documents with the fewest apps homed on it (ties:
- * the lowest load, then at random), this node included.
+ * the lowest load, then at random), this node included.  Counting is
+ * members x apps (at most a few million steps, for an operator's create).
  */
 static int
 gw_pick_home(void *ctx, const char *want, uint64_t *home, char *why,
 	     size_t whylen)
 {
 	struct gateway *g = ctx;
-	uint64_t self = g->actor->sys->node;
 	double l[1];
 	struct gw_member me = {.docs = g->cfg.docs,
 			       .load = getloadavg(l, 1) == 1 ? l[0] : 0};
 	snprintf(me.name, sizeof(me.name), "%s", g->cfg.name);
-	uint64_t best = 0;
+	const struct gw_member *mb, *found = NULL;
+	uint64_t node, best = 0;
+	size_t it = 0;
+	bool first = true;
+	if (want != NULL) {
+		uint32_t named = 0;
+		while (gw_home_next(g, &me, &first, &it, &node, &mb))
+			if (gw_home_named(want, node, mb->name)) {
+				named++;
+				found = mb;
+				best = node;
+			}
+		if (named == 0) {
+			snprintf(why, whylen, "no alive member %s (a name or "
+				 "16-hex id, see `mist members`)", want);
+			return MIST_ENOTFOUND;
+		}
+		if (named > 1) {
+			snprintf(why, whylen, "%u members are named %s: name "
+				 "the home by its id (`mist members`)", named,
+				 want);
+			return MIST_EINVAL;
+		}
+		if (found->suspect) {
+			snprintf(why, whylen, "member %s is suspect, not alive",
+				 want);
+			return MIST_ENOTFOUND;
+		}
+		if (!found->docs) {
+			snprintf(why, whylen, "member %s does not host "
+				 "documents (--docs none)", want);
+			return MIST_EPERM;
+		}
+		*home = best;
+		return 0;
+	}
 	uint32_t best_apps = UINT32_MAX, ties = 0;
 	double best_load = 0;
-	size_t it = 0;
-	uint64_t node = self;
-	void *v = &me;
-	bool first = true;
-	while (first || map_next(&g->members, &it, &node, &v)) {
-		first = false;
-		const struct gw_member *mb = v;
-		if (node == self && mb != &me)
-			continue; /* gossip about ourselves: ours is fresher */
-		if (want != NULL) {
-			if (!gw_home_named(want, node, mb->name))
-				continue;
-			if (mb->suspect) {
-				snprintf(why, whylen, "member %s is suspect, "
-					 "not alive", want);
-				return MIST_ENOTFOUND;
-			}
-			if (!mb->docs) {
-				snprintf(why, whylen, "member %s does not host "
-					 "documents (--docs none)", want);
-				return MIST_EPERM;
-			}
-			*home = node;
-			return 0;
-		}
+	while (gw_home_next(g, &me, &first, &it, &node, &mb)) {
 		if (mb->suspect || !mb->docs)
 			continue;
 		uint32_t n = apps_homed(&g->apps, node);
@@ -363,11 +396,6 @@ gw_pick_home(void *ctx, const char *want, uint64_t *home, char *why,
 			   randombytes_uniform(++ties) == 0) {
 			best = node; /* each of the tied, equally likely */
 		}
-	}
-	if (want != NULL) {
-		snprintf(why, whylen, "no alive member %s (a name or 16-hex id, "
-			 "see `mist members`)", want);
-		return MIST_ENOTFOUND;
 	}
 	if (best_apps == UINT32_MAX) {
 		snprintf(why, whylen, "no alive member hosts documents (every "

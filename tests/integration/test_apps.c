@@ -410,6 +410,16 @@ Test(apps, homes)
 	node_id(&ag[0], "a", ida);
 	node_id(&ag[0], "b", idb);
 	node_id(&ag[0], "c", idc);
+	struct json *mj = members(&ag[0]);
+	for (size_t i = 0; i < mj->n; i++) {
+		const struct json *d = json_get(mj->kids[i], "docs");
+		cr_assert(d && d->type == JSON_BOOL);
+		cr_assert_eq(d->num != 0,
+			     strcmp(jstr(mj->kids[i], "name"), "b") != 0,
+			     "mist members shows docs: %s",
+			     jstr(mj->kids[i], "name"));
+	}
+	json_free(mj);
 
 	char *out;
 	cr_assert_eq(apps(&ag[0], &out, "create", "X", "--home", "b", NULL), 1);
