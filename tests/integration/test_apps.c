@@ -623,3 +623,33 @@ Test(apps, bad_input)
 	free(out);
 	agent_stop(&ag[0]);
 }
+
+Test(apps, help_version_usage)
+{
+	char *out;
+	cr_assert_eq(apps(NULL, &out, "--help", NULL), 0);
+	cr_assert(strstr(out, "usage: mist apps create NAME"), "%s", out);
+	cr_assert(strstr(out, "--master-from CIDR"), "%s", out);
+	free(out);
+	cr_assert_eq(apps(NULL, &out, "create", "--help", NULL), 0);
+	cr_assert(strstr(out, "usage: mist apps"), "%s", out);
+	free(out);
+	cr_assert_eq(apps(NULL, &out, "--version", NULL), 0);
+	cr_assert(strncmp(out, "mist ", 5) == 0, "%s", out);
+	free(out);
+	cr_assert_eq(apps(NULL, NULL, "--no-such-flag", NULL), 2);
+	cr_assert_eq(apps(NULL, NULL, "list", "--no-such-flag", NULL), 2);
+	cr_assert_eq(apps(NULL, NULL, NULL), 2, "no subcommand");
+	/* listed by mist --help, and the agent's --docs by its own */
+	char *h[] = {(char *)proc_mist(), "--help", NULL};
+	cr_assert_eq(proc_run(h, &out, 5000), 0);
+	cr_assert(strstr(out, "  apps  "), "%s", out);
+	free(out);
+	char *ah[] = {(char *)proc_mist(), "agent", "--help", NULL};
+	cr_assert_eq(proc_run(ah, &out, 5000), 0);
+	cr_assert(strstr(out, "--docs lmdb|none"), "%s", out);
+	free(out);
+	char *bad[] = {(char *)proc_mist(), "agent", "--data", "/nonexistent",
+		       "--key", keyfile, "--docs", "mongo", NULL};
+	cr_assert_eq(proc_run(bad, NULL, 5000), 2, "--docs lmdb or none");
+}
