@@ -489,26 +489,26 @@ print_app(struct mp_cur *c, bool json, bool keys)
 	return 0;
 }
 
+/* One page of a list reply: its rows (*@a shown so far, for the JSON
+ * commas), the last id in @a last ("" if the page is empty).  0 or -1. */
 static int
-print_list(struct mp_cur *c, bool json)
+print_page(struct mp_cur *c, bool json, uint32_t *shown,
+	   char last[APP_ID_MAX])
 {
 	uint32_t n;
+	last[0] = '\0';
 	if (mp_read_array(c, &n) != 0)
 		return -1;
 	struct app *a = xmalloc(sizeof(*a));
-	if (json)
-		putchar('[');
-	else
-		printf("%-20s  %-24s  %-16s  %-9s  %-8s  %s\n", "ID", "NAME",
-		       "HOME", "RATE", "DEADLINE", "FUNCTIONS");
 	int rc = 0;
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		if (apps_read(c, a, false) != 0) {
 			rc = -1;
 			break;
 		}
+		snprintf(last, APP_ID_MAX, "%s", a->id);
 		if (json) {
-			if (i)
+			if ((*shown)++)
 				putchar(',');
 			print_json_app(a, false);
 			continue;
@@ -522,10 +522,52 @@ print_list(struct mp_cur *c, bool json)
 			printf("%s%s", f ? "," : "", a->functions[f]);
 		printf("%s\n", a->nfunctions ? "" : "-");
 	}
-	if (json && rc == 0)
-		puts("]");
 	free(a);
 	return rc;
+}
+
+/* list: page after page (gateway/apps.h), until an empty one. */
+static int
+list_apps(const struct cmd_common *co)
+{
+	char after[APP_ID_MAX] = "";
+	uint32_t shown = 0;
+	if (co->json)
+		putchar('[');
+	else
+		printf("%-20s  %-24s  %-16s  %-9s  %-8s  %s\n", "ID", "NAME",
+		       "HOME", "RATE", "DEADLINE", "FUNCTIONS");
+	/* every page holds one app at least: the table bounds the pages */
+	for (uint32_t page = 0; page <= APPS_MAX_ENTRIES; page++) {
+		struct buf b = BUF_INIT;
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, &b, buf_msgpack_write);
+		msgpack_pack_map(&pk, after[0] ? 2 : 1);
+		mp_pack_str(&pk, "op");
+		mp_pack_str(&pk, "list");
+		if (after[0]) {
+			mp_pack_str(&pk, "after");
+			mp_pack_str(&pk, after);
+		}
+		struct msg *reply;
+		int r = request(co, &b, &reply);
+		buf_destroy(&b);
+		if (r != EXIT_OK)
+			return r;
+		struct mp_cur c;
+		mp_cur_init(&c, reply->body, reply->len);
+		int prc = print_page(&c, co->json, &shown, after);
+		msg_delete(reply);
+		if (prc != 0) {
+			fputs("mist apps: bad reply\n", stderr);
+			return EXIT_RUNTIME;
+		}
+		if (after[0] == '\0')
+			break;
+	}
+	if (co->json)
+		puts("]");
+	return EXIT_OK;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -603,6 +645,10 @@ cmd_apps(int argc, char **argv)
 	}
 	if (!cmd_common_ok(&co, usage))
 		goto out;
+	if (list) {
+		r = list_apps(&co);
+		goto out;
+	}
 	struct buf b = BUF_INIT;
 	request_pack(&b, op, create ? arg : NULL, create ? o->id : arg, o);
 	struct msg *reply;
@@ -613,9 +659,7 @@ cmd_apps(int argc, char **argv)
 	struct mp_cur c;
 	mp_cur_init(&c, reply->body, reply->len);
 	int prc = 0;
-	if (list)
-		prc = print_list(&c, co.json);
-	else if (del)
+	if (del)
 		co.json ? puts("null") : printf("deleted %s\n", arg);
 	else
 		prc = print_app(&c, co.json, true);

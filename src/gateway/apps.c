@@ -26,6 +26,13 @@
 /* Attempts at a fresh generated id: 62^20 ids, so a second attempt is
  * already a curiosity; the bound only keeps the loop finite. */
 #define APPS_ID_TRIES 16
+/*
+ * A list reply's page: apps are packed until the page passes 64 KiB, so
+ * a page is at most that plus one app (a few KiB) -- far inside the
+ * default 1 MiB frame -- however many apps there are (4096 of up to
+ * ~2.5 KiB each would be 10 MiB at once).  The CLI asks page after page.
+ */
+#define APPS_LIST_BYTES (64u << 10)
 /* A refusal's sentence, NUL included: one line for the operator. */
 #define APPS_WHY_MAX 192
 
@@ -733,8 +740,8 @@ read_flag(struct mp_cur *c, void *ctx)
 }
 
 struct apps_req {
-	const char *op, *id, *name, *home;
-	uint32_t oplen, idlen, namelen, homelen;
+	const char *op, *id, *name, *home, *after;
+	uint32_t oplen, idlen, namelen, homelen, afterlen;
 	struct app_nums nums;
 	struct flag ccc, rotate;
 	struct fn_list fl;
@@ -757,6 +764,7 @@ req_parse(const struct msg *m, struct apps_req *r, char *why)
 		MP_STR("id", &r->id, &r->idlen, false),
 		MP_STR("name", &r->name, &r->namelen, false),
 		MP_STR("home", &r->home, &r->homelen, false),
+		MP_STR("after", &r->after, &r->afterlen, false),
 		MP_FN("rate", read_opt_u64, &r->nums.rate, false),
 		MP_FN("user_rate", read_opt_u64, &r->nums.user_rate, false),
 		MP_FN("ip_rate", read_opt_u64, &r->nums.ip_rate, false),
@@ -971,21 +979,36 @@ by_id(const void *x, const void *y)
 	return strcmp(a->id, b->id);
 }
 
+/* The apps of a list reply after @a after (@a alen bytes; NULL: from the
+ * first), by id, until the page passes APPS_LIST_BYTES. */
 static void
-apps_list(const struct apps *t, msgpack_packer *pk)
+apps_list(const struct apps *t, const char *after, uint32_t alen,
+	  msgpack_packer *pk)
 {
+	char from[APP_ID_MAX] = "";
+	if (after != NULL)
+		snprintf(from, sizeof(from), "%.*s",
+			 (int)(alen < APP_ID_MAX ? alen : APP_ID_MAX - 1), after);
 	const struct app **v = xcalloc(t->live + 1, sizeof(*v));
 	uint32_t n = 0;
 	size_t it = 0;
 	uint64_t k;
 	void *e;
-	while (map_next(&t->table, &it, &k, &e))
-		if (!((const struct app *)e)->deleted && n < t->live)
-			v[n++] = e;
+	while (map_next(&t->table, &it, &k, &e)) {
+		const struct app *a = e;
+		if (!a->deleted && n < t->live && strcmp(a->id, from) > 0)
+			v[n++] = a;
+	}
 	qsort(v, n, sizeof(*v), by_id);
-	msgpack_pack_array(pk, n);
-	for (uint32_t i = 0; i < n; i++)
-		apps_pack(pk, v[i], false);
+	struct buf page = BUF_INIT;
+	msgpack_packer ppk;
+	msgpack_packer_init(&ppk, &page, buf_msgpack_write);
+	uint32_t taken = 0;
+	while (taken < n && page.len < APPS_LIST_BYTES)
+		apps_pack(&ppk, v[taken++], false);
+	msgpack_pack_array(pk, taken);
+	msgpack_pack_bin_body(pk, page.data, page.len); /* the maps, raw */
+	buf_destroy(&page);
 	free(v);
 }
 
@@ -1052,7 +1075,7 @@ apps_request(struct apps *t, struct actor *self, const struct map *alive,
 		if (a != NULL)
 			apps_pack(&pk, a, true);
 	} else if (mp_str_eq(r->op, r->oplen, "list")) {
-		apps_list(t, &pk);
+		apps_list(t, r->after, r->afterlen, &pk);
 	} else {
 		snprintf(why, APPS_WHY_MAX, "unknown op %.*s",
 			 (int)(r->oplen > 16 ? 16 : r->oplen), r->op);

@@ -46,8 +46,10 @@
  *    "master_from"?: [str CIDR...],
  *    "client_class_creation"?: bool,
  *    "quota_bytes"?: uint}
- *   {"op": "list"}                             [app map without keys...]
- *                                              (live apps, by id)
+ *   {"op": "list", "after"?: str}             [app map without keys...]:
+ *                                              a page of the live apps
+ *                                              with ids after "after", by
+ *                                              id; empty past the last
  *   {"op": "show", "id": str}                  app map WITH keys
  *   {"op": "set", "id": str, any field of      app map WITH keys (rev+1)
  *    create but "id", "rotate_keys"?: bool}

@@ -653,3 +653,78 @@ Test(apps, help_version_usage)
 		       "--key", keyfile, "--docs", "mongo", NULL};
 	cr_assert_eq(proc_run(bad, NULL, 5000), 2, "--docs lmdb or none");
 }
+
+/* Apps whose maps are large (32 long function names, ~2.3 KiB): more
+ * than one list page (64 KiB) holds. */
+#define T_BIG_APPS 60
+
+Test(apps, list_pages)
+{
+	agent_start(&ag[0], NULL, NULL);
+	uint8_t key[32];
+	cr_assert_eq(hex_decode(key, 32, keyhex), 0);
+	struct conn c;
+	cr_assert_eq(conn_open(&c, ag[0].addr, key, 10000), 0);
+	struct msg *reply;
+	for (int i = 0; i < T_BIG_APPS; i++) {
+		struct buf b = BUF_INIT;
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, &b, buf_msgpack_write);
+		msgpack_pack_map(&pk, 4);
+		msgpack_pack_str_with_body(&pk, "op", 2);
+		msgpack_pack_str_with_body(&pk, "create", 6);
+		msgpack_pack_str_with_body(&pk, "name", 4);
+		msgpack_pack_str_with_body(&pk, "big", 3);
+		char id[16];
+		snprintf(id, sizeof(id), "big%02d", i);
+		msgpack_pack_str_with_body(&pk, "id", 2);
+		msgpack_pack_str_with_body(&pk, id, strlen(id));
+		msgpack_pack_str_with_body(&pk, "functions", 9);
+		msgpack_pack_array(&pk, 32);
+		for (int f = 0; f < 32; f++) {
+			char fn[64];
+			snprintf(fn, sizeof(fn), "%02d_%s", f,
+				 "a_rather_long_function_name_for_one_page__x");
+			fn[63] = '\0';
+			msgpack_pack_str_with_body(&pk, fn, strlen(fn));
+		}
+		cr_assert_eq(conn_request(&c, ACTOR_GATEWAY, MSG_APPS, b.data,
+					  (uint32_t)b.len, &reply), 0);
+		cr_assert_eq(reply->status, 0, "create %s: %d", id,
+			     reply->status);
+		msg_delete(reply);
+		buf_destroy(&b);
+	}
+	/* one page is not all of them */
+	uint8_t list[] = {0x81, 0xa2, 'o', 'p', 0xa4, 'l', 'i', 's', 't'};
+	cr_assert_eq(conn_request(&c, ACTOR_GATEWAY, MSG_APPS, list,
+				  sizeof(list), &reply), 0);
+	cr_assert_eq(reply->status, 0);
+	cr_assert_eq(reply->body[0], 0xdc, "an array16 of apps");
+	uint32_t n = (uint32_t)reply->body[1] << 8 | reply->body[2];
+	cr_assert(n > 0 && n < T_BIG_APPS, "a page of %u apps", n);
+	cr_assert_leq(reply->len, (64u << 10) + 4096);
+	msg_delete(reply);
+	conn_close(&c);
+	sodium_memzero(key, sizeof(key));
+	/* the command reads every page: all of them, once, in order */
+	char *out;
+	cr_assert_eq(apps(&ag[0], &out, "list", "--format", "json", NULL), 0);
+	struct json *j = json_parse(out);
+	cr_assert(j && j->type == JSON_ARR, "%.200s", out);
+	free(out);
+	cr_assert_eq(j->n, T_BIG_APPS);
+	for (size_t i = 0; i < j->n; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "big%02zu", i);
+		cr_assert_str_eq(jstr(j->kids[i], "applicationId"), id);
+		cr_assert_eq(json_get(j->kids[i], "restKey"), NULL,
+			     "list shows no keys");
+		cr_assert_eq(json_get(j->kids[i], "functions")->n, 32);
+	}
+	json_free(j);
+	cr_assert_eq(apps(&ag[0], &out, "list", NULL), 0);
+	cr_assert(strstr(out, "big00") && strstr(out, "big59"), "%.300s", out);
+	free(out);
+	agent_stop(&ag[0]);
+}
