@@ -256,9 +256,8 @@ apps_defaults(struct app *a)
 #define APPS_MAP_FIELDS 14
 
 void
-apps_pack(void *packer, const struct app *a, bool with_keys)
+apps_pack(msgpack_packer *pk, const struct app *a, bool with_keys)
 {
-	msgpack_packer *pk = packer;
 	with_keys = with_keys && !a->deleted;
 	msgpack_pack_map(pk, APPS_MAP_FIELDS + (with_keys ? 4 : 0));
 	mp_pack_str(pk, "applicationId");
@@ -518,6 +517,9 @@ bad:
 }
 
 /* ---------------------------------------------------------------- table */
+
+_Static_assert(sizeof(((struct apps *)0)->hkey) == crypto_shorthash_KEYBYTES,
+	       "struct apps holds a SipHash key");
 
 /* The table's key for @a id: SipHash-2-4 under the table's random key,
  * so ids a client picks cannot aim at one bucket. */

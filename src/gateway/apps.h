@@ -89,6 +89,7 @@
 #include "util/map.h"
 
 struct mp_cur;
+struct msgpack_packer;
 
 /** applicationId: [A-Za-z0-9_-]{1,63}, NUL included. */
 #define APP_ID_MAX 64
@@ -211,7 +212,7 @@ void apps_defaults(struct app *a);
  */
 bool apps_apply(struct apps *t, const struct app *in);
 /** Appends app map @a a to @a pk, keys included if @a with_keys. */
-void apps_pack(void *pk /* msgpack_packer * */, const struct app *a,
+void apps_pack(struct msgpack_packer *pk, const struct app *a,
 	       bool with_keys);
 /**
  * Reads one app map at @a c into @a a, every field bounded as create
