@@ -75,6 +75,8 @@ static const char usage[] =
 	"  --task-cpu-ms MS    CPU time per task attempt (default 60000)\n"
 	"  --task-wall-ms MS   wall time per task attempt (default 120000)\n"
 	"  --job-max-tasks N   tasks per job this agent owns (default 4194304)\n"
+	"  --docs lmdb|none    host apps' documents here, in LMDB (default), or\n"
+	"                      not (gossiped: `mist apps create` homes no app here)\n"
 	"  -h, --help          this text\n"
 	"  --version           print the version\n";
 
@@ -341,7 +343,7 @@ cmd_agent(int argc, char **argv)
 	enum { OPT_DATA = 256, OPT_KEY, OPT_BIND, OPT_JOIN, OPT_TIER, OPT_NAME,
 	       OPT_LOG, OPT_MAXFRAME, OPT_VERSION, OPT_TAG, OPT_POWER,
 	       OPT_PRICE, OPT_SPEED, OPT_NOLIFEGUARD, OPT_GATEWAY, OPT_PLUGIN,
-	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL, OPT_JMAX };
+	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL, OPT_JMAX, OPT_DOCS };
 	static const struct option opts[] = {
 		{"data", required_argument, 0, OPT_DATA},
 		{"key", required_argument, 0, OPT_KEY},
@@ -363,6 +365,7 @@ cmd_agent(int argc, char **argv)
 		{"task-cpu-ms", required_argument, 0, OPT_TCPU},
 		{"task-wall-ms", required_argument, 0, OPT_TWALL},
 		{"job-max-tasks", required_argument, 0, OPT_JMAX},
+		{"docs", required_argument, 0, OPT_DOCS},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -487,6 +490,15 @@ cmd_agent(int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_DOCS:
+			if (strcmp(optarg, "lmdb") != 0 &&
+			    strcmp(optarg, "none") != 0) {
+				fprintf(stderr, "mist agent: --docs must be lmdb "
+					"or none\n");
+				return EXIT_USAGE;
+			}
+			meta.docs = strcmp(optarg, "lmdb") == 0;
+			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
 		default: fputs(usage, stderr); return EXIT_USAGE;
@@ -609,6 +621,8 @@ cmd_agent(int argc, char **argv)
 		struct gateway_config gcfg;
 		gateway_config_default(&gcfg);
 		gcfg.max_frame = lcfg.max_frame;
+		gcfg.docs = a->meta.docs;
+		snprintf(gcfg.name, sizeof(gcfg.name), "%s", name);
 		int gerr;
 		gw = gateway_spawn(&a->sys, &a->loop, a->store, &gcfg, gwaddr,
 				   &gerr);

@@ -19,6 +19,7 @@ int cmd_members(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_creds(int argc, char **argv);
+int cmd_apps(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_executor(int argc, char **argv);
@@ -32,6 +33,7 @@ struct member_row {
 	int ntags;
 	char functions[256][64]; /* data/meta.h: META_MAX_FUNCTIONS names */
 	int nfunctions;
+	bool docs; /* hosts apps' documents (data/meta.h) */
 };
 struct mp_cur;
 /** Reads the next member of a MSG_MEMBERS reply array; 0 or -1. */

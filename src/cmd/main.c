@@ -25,6 +25,7 @@ static const char usage[] =
 	"  ping       measure round trips or message rate between two agents\n"
 	"  keys       list, install, use or remove cluster keys on every member\n"
 	"  creds      create, list or revoke client credentials (libmist)\n"
+	"  apps       create, list, show, change or delete Parse apps\n"
 	"  status     list an agent's jobs and their progress\n"
 	"  job watch  follow one job's progress live\n"
 	"  executor   (internal) a worker process started by the agent\n"
@@ -179,6 +180,8 @@ main(int argc, char **argv)
 		return cmd_keys(argc, argv);
 	if (strcmp(cmd, "creds") == 0)
 		return cmd_creds(argc, argv);
+	if (strcmp(cmd, "apps") == 0)
+		return cmd_apps(argc, argv);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc, argv);
 	if (strcmp(cmd, "job") == 0)

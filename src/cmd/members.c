@@ -20,8 +20,9 @@ static const char usage[] =
 	"node as gossip sees it: name, node id, address, tier, status (alive,\n"
 	"suspect, dead, left), incarnation, load and tags.  JSON output is an\n"
 	"array of objects with the keys name, id, addr, tier, status,\n"
-	"incarnation, load, cores, tags (an object) and functions (an array\n"
-	"of the names the node's executors offer, as it gossips them).\n";
+	"incarnation, load, cores, tags (an object), functions (an array\n"
+	"of the names the node's executors offer, as it gossips them) and docs\n"
+	"(whether it hosts apps' documents: `mist agent --docs`).\n";
 
 /* A string for display: cut to @a cap bytes with the NUL. */
 static void
@@ -51,6 +52,7 @@ row_meta(struct mp_cur *c, struct member_row *r)
 	memcpy(r->tier, m.tier, sizeof(m.tier));
 	r->load = m.load;
 	r->cores = m.cores;
+	r->docs = m.docs;
 	r->ntags = (int)m.ntags;
 	for (uint32_t i = 0; i < m.ntags; i++) {
 		memcpy(r->tags[i][0], m.tags[i][0], META_TAG_MAX);
@@ -127,7 +129,7 @@ row_print_json(const struct member_row *r, bool first)
 		printf("%s", i ? "," : "");
 		cmd_json_str(r->functions[i]);
 	}
-	printf("]}");
+	printf("],\"docs\":%s}", r->docs ? "true" : "false");
 }
 
 static void

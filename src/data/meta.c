@@ -9,14 +9,16 @@
 #include <msgpack.h>
 #include <string.h>
 
-/* Keys written: gateway tier cores speed power price load functions tags. */
-#define META_KEYS 9
+/* Keys written: gateway tier cores speed power price load functions tags
+ * docs. */
+#define META_KEYS 10
 
 void
 meta_init(struct meta *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->speed = 1.0;
+	m->docs = true;
 }
 
 int
@@ -50,6 +52,8 @@ meta_encode(const struct meta *m, struct buf *out)
 		mp_pack_str(&pk, m->tags[i][0]);
 		mp_pack_str(&pk, m->tags[i][1]);
 	}
+	mp_pack_str(&pk, "docs");
+	m->docs ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
 	return out->len - start <= META_MAX_BYTES ? 0 : MIST_E2BIG;
 }
 
@@ -137,6 +141,7 @@ meta_read(struct mp_cur *c, struct meta *m)
 		MP_DOUBLE("load", &m->load, false),
 		MP_FN("functions", read_functions, m, false),
 		MP_FN("tags", read_tags, m, false),
+		MP_BOOL("docs", &m->docs, false),
 	};
 	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
 }

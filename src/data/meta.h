@@ -20,6 +20,8 @@
  *   | "load"      | float the 1-minute load average when last gossiped      |
  *   | "functions" | [str...]  the functions this node's executors offer     |
  *   | "tags"      | {str: str}  free-form operator labels (--tag K=V)       |
+ *   | "docs"      | bool  hosts the documents accessory (ACTOR_DOCS), so    |
+ *   |             |       apps may be homed here (`mist agent --docs`)      |
  *   +-------------+-------------------------------------------------------+
  *
  * A reader skips keys it does not know (newer agents may add some),
@@ -35,6 +37,7 @@
 #ifndef MIST_DATA_META_H_INCLUDED
 #define MIST_DATA_META_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "exec/exec.h"
@@ -65,11 +68,12 @@ struct meta {
 	char functions[META_MAX_FUNCTIONS][EXEC_NAME_MAX];
 	uint32_t ntags;
 	char tags[META_MAX_TAGS][2][META_TAG_MAX];
+	bool docs; /* hosts ACTOR_DOCS (apps can be homed here) */
 };
 
 /** The defaults of a missing key: speed 1.0, everything else zero or
  * empty (tier "" and cores 0 mean unknown: placement reads them as fog
- * and one core). */
+ * and one core); docs true (an agent from before "docs" hosts them). */
 void meta_init(struct meta *m);
 /** Appends @a m encoded; 0, or MIST_E2BIG if it exceeds META_MAX_BYTES
  * (the bytes are appended all the same, for the caller to measure). */

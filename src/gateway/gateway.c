@@ -8,6 +8,8 @@
 #include "gateway/gateway.h"
 #include "data/jobmsg.h"
 #include "data/jobs.h"
+#include "data/meta.h"
+#include "gateway/apps.h"
 #include "gateway/creds.h"
 #include "gateway/native.h"
 #include "mist.h"
@@ -19,8 +21,10 @@
 #include "util/mem.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A client's deadline is honoured up to an hour (a mist_get's default
  * wait); a request asking for longer waits an hour. */
@@ -39,6 +43,8 @@ struct gateway {
 	struct creds creds; /* the credential table */
 	struct map pending; /* our corr -> struct gpend */
 	struct map alive;   /* node -> (void *)1: members to spread to */
+	struct apps apps;   /* the app table (apps.h) */
+	struct map members; /* node -> struct gw_member: candidate homes */
 	uint8_t *scratch;   /* a first message's payload */
 };
 
@@ -88,6 +94,9 @@ gateway_config_default(struct gateway_config *cfg)
 	 * already read), not all the memory there is.
 	 */
 	cfg->max_backlog = 4u << 20;
+	/* apps: a node hosts documents unless told otherwise (--docs) */
+	cfg->docs = true;
+	cfg->name[0] = '\0';
 }
 
 /* ------------------------------------------------------------ requests */
@@ -251,6 +260,176 @@ gw_revoked(void *ctx, uint64_t id)
 		 (unsigned long long)id, n, n == 1 ? "" : "s");
 }
 
+/* ---------------------------------------------------------------- apps */
+
+/*
+ * What the gateway knows of a member to choose an app's home: gossip's
+ * metadata (data/meta.h) and whether it is suspect.  Kept apart from
+ * g->alive (which spreads tables to suspect members too).
+ */
+struct gw_member {
+	char name[SWIM_NAME_MAX];
+	bool docs, suspect;
+	double load;
+};
+
+static void
+gw_apps_member(struct gateway *g, const struct swim_event_view *ev)
+{
+	if (ev->event == SWIM_EV_DEAD || ev->event == SWIM_EV_LEFT) {
+		free(map_del(&g->members, ev->node));
+		return;
+	}
+	struct gw_member *mb = map_get(&g->members, ev->node);
+	if (mb == NULL) {
+		mb = xcalloc(1, sizeof(*mb));
+		mb->docs = true; /* meta_init's default, until metadata says */
+		map_put(&g->members, ev->node, mb);
+	}
+	mb->suspect = ev->event == SWIM_EV_SUSPECT;
+	snprintf(mb->name, sizeof(mb->name), "%.*s",
+		 (int)(ev->name_len < sizeof(mb->name) ? ev->name_len
+						       : sizeof(mb->name) - 1),
+		 ev->name);
+	if (ev->meta != NULL) {
+		struct meta *meta = xmalloc(sizeof(*meta));
+		if (meta_decode(ev->meta, ev->meta_len, meta) == 0) {
+			mb->docs = meta->docs;
+			mb->load = meta->load;
+		}
+		free(meta);
+	}
+}
+
+/* Does @a want (a name or 16 hex digits) name node @a node? */
+static bool
+gw_home_named(const char *want, uint64_t node, const char *name)
+{
+	char hex[17];
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)node);
+	return strcmp(want, name) == 0 || strcasecmp(want, hex) == 0;
+}
+
+/* The next candidate home: this node first (*@a it == 0 and *@a first),
+ * then every member gossip told of.  False at the end. */
+static bool
+gw_home_next(struct gateway *g, const struct gw_member *me, bool *first,
+	     size_t *it, uint64_t *node, const struct gw_member **mb)
+{
+	uint64_t self = g->actor->sys->node;
+	if (*first) {
+		*first = false;
+		*node = self;
+		*mb = me;
+		return true;
+	}
+	void *v;
+	while (map_next(&g->members, it, node, &v))
+		if (*node != self) { /* gossip about us: ours is fresher */
+			*mb = v;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * apps.c's apps_home_fn: checks the node the operator named, or picks the
+ * alive member hosting documents with the fewest apps homed on it (ties:
+ * the lowest load, then at random), this node included.  Counting is
+ * members x apps (at most a few million steps, for an operator's create).
+ */
+static int
+gw_pick_home(void *ctx, const char *want, uint64_t *home, char *why,
+	     size_t whylen)
+{
+	struct gateway *g = ctx;
+	double l[1];
+	struct gw_member me = {.docs = g->cfg.docs,
+			       .load = getloadavg(l, 1) == 1 ? l[0] : 0};
+	snprintf(me.name, sizeof(me.name), "%s", g->cfg.name);
+	const struct gw_member *mb, *found = NULL;
+	uint64_t node, best = 0;
+	size_t it = 0;
+	bool first = true;
+	if (want != NULL) {
+		uint32_t named = 0;
+		while (gw_home_next(g, &me, &first, &it, &node, &mb))
+			if (gw_home_named(want, node, mb->name)) {
+				named++;
+				found = mb;
+				best = node;
+			}
+		if (named == 0) {
+			snprintf(why, whylen, "no alive member %s (a name or "
+				 "16-hex id, see `mist members`)", want);
+			return MIST_ENOTFOUND;
+		}
+		if (named > 1) {
+			snprintf(why, whylen, "%u members are named %s: name "
+				 "the home by its id (`mist members`)", named,
+				 want);
+			return MIST_EINVAL;
+		}
+		if (found->suspect) {
+			snprintf(why, whylen, "member %s is suspect, not alive",
+				 want);
+			return MIST_ENOTFOUND;
+		}
+		if (!found->docs) {
+			snprintf(why, whylen, "member %s does not host "
+				 "documents (--docs none)", want);
+			return MIST_EPERM;
+		}
+		*home = best;
+		return 0;
+	}
+	uint32_t best_apps = UINT32_MAX, ties = 0;
+	double best_load = 0;
+	while (gw_home_next(g, &me, &first, &it, &node, &mb)) {
+		if (mb->suspect || !mb->docs)
+			continue;
+		uint32_t n = apps_homed(&g->apps, node);
+		if (n < best_apps || (n == best_apps && mb->load < best_load)) {
+			best = node, best_apps = n, best_load = mb->load;
+			ties = 1;
+		} else if (n == best_apps && mb->load == best_load &&
+			   randombytes_uniform(++ties) == 0) {
+			best = node; /* each of the tied, equally likely */
+		}
+	}
+	if (best_apps == UINT32_MAX) {
+		snprintf(why, whylen, "no alive member hosts documents (every "
+			 "agent runs --docs none)");
+		return MIST_ENONODE;
+	}
+	*home = best;
+	return 0;
+}
+
+const struct app *
+gateway_app(struct gateway *g, const char *id)
+{
+	return apps_get(&g->apps, id);
+}
+
+struct apps *
+gateway_apps(struct gateway *g)
+{
+	return &g->apps;
+}
+
+static void
+gw_apps_stop(struct gateway *g)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&g->members, &it, &k, &v))
+		free(v);
+	map_destroy(&g->members);
+	apps_destroy(&g->apps);
+}
+
 /* ---------------------------------------------------------- membership */
 
 static void
@@ -267,7 +446,9 @@ gw_member(struct gateway *g, struct msg *m)
 		/* a member (back) in sight: give it every credential */
 		map_put(&g->alive, node, (void *)1);
 		creds_push_all(&g->creds, g->actor, node);
+		apps_push_all(&g->apps, g->actor, node);
 	}
+	gw_apps_member(g, &ev);
 }
 
 /* --------------------------------------------------------------- actor */
@@ -293,6 +474,7 @@ gw_stop(struct gateway *g)
 	map_destroy(&g->alive);
 	g->creds.revoked = NULL;
 	creds_destroy(&g->creds);
+	gw_apps_stop(g);
 	native_shutdown(&g->net, gw_free, g);
 }
 
@@ -317,6 +499,11 @@ gw_fn(struct actor *self, struct msg *m)
 	case MSG_CREDS:
 		if (!(m->flags & MSG_F_REPLY))
 			creds_request(&g->creds, self, &g->alive, m);
+		return;
+	case MSG_APPS:
+		if (!(m->flags & MSG_F_REPLY))
+			apps_request(&g->apps, self, &g->alive, gw_pick_home, g,
+				     m);
 		return;
 	default:
 		if (m->flags & MSG_F_REPLY)
@@ -344,6 +531,8 @@ gateway_spawn(struct actor_sys *sys, uv_loop_t *loop, struct store *store,
 	creds_init(&g->creds, store, randombytes_random());
 	g->creds.revoked = gw_revoked;
 	g->creds.ctx = g;
+	apps_init(&g->apps, store);
+	map_init(&g->members, randombytes_random());
 	/* no MSG_SWIM_SUBSCRIBE here: the gateway is spawned before SWIM
 	 * (SWIM's metadata carries the gateway's bound address), so a tell
 	 * now would find no ACTOR_SWIM and be lost; the spawner, which knows

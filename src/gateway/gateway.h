@@ -8,6 +8,8 @@
  *   native.h/.c        the native client listener: accept, the NNpsk0
  *                      handshake, each connection's sealed stream
  *   creds.h/.c         the credential table: LMDB, spreading, MSG_CREDS
+ *   apps.h/.c          the app table (Parse apps): LMDB, spreading,
+ *                      MSG_APPS; gateway.c picks an app's home
  *   gateway.c          the actor: authentication, routing, replies,
  *                      membership
  *
@@ -30,7 +32,9 @@
 #include <uv.h>
 
 #include "actors/actor.h"
+#include "gateway/apps.h"
 #include "gateway/native_proto.h"
+#include "net/swim.h"
 #include "store/store.h"
 
 struct gateway_config {
@@ -43,6 +47,10 @@ struct gateway_config {
 	uint32_t request_timeout_ms;   /* when the client gives none */
 	uint32_t max_backlog;	       /* unsent reply bytes per connection
 					* before it is no longer read */
+	/* apps (apps.h): this node as a candidate home for an app's
+	 * documents -- the agent's --docs and --name */
+	bool docs;		    /* this node hosts ACTOR_DOCS */
+	char name[SWIM_NAME_MAX];   /* this node's name */
 };
 
 /** The defaults, each defended in gateway.c. */
@@ -57,5 +65,10 @@ struct gateway *gateway_spawn(struct actor_sys *sys, uv_loop_t *loop,
 			      const char *addr, int *err);
 /** The bound address "ip:port". */
 void gateway_bound_addr(const struct gateway *g, char *out, size_t len);
+/** The live app @a id, or NULL: valid until the gateway's next turn
+ * (apps_get).  For the gateway's own modules (the REST core). */
+const struct app *gateway_app(struct gateway *g, const char *id);
+/** The gateway's app table (apps.h), for the gateway's own modules. */
+struct apps *gateway_apps(struct gateway *g);
 
 #endif

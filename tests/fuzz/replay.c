@@ -11,6 +11,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The corpus replayed when no folder is given: each replay program is
+ * built with its target's (FUZZ_CORPUS="apps", ...); the wire's by default. */
+#ifndef FUZZ_CORPUS
+#define FUZZ_CORPUS "wire"
+#endif
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -20,7 +26,7 @@ cmp(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : SRCDIR "/tests/fuzz/corpus/wire";
+	const char *dir = argc > 1 ? argv[1] : SRCDIR "/tests/fuzz/corpus/" FUZZ_CORPUS;
 	DIR *d = opendir(dir);
 	if (d == NULL) {
 		printf("1..0 # cannot open %s\nBail out!\n", dir);
