@@ -78,10 +78,11 @@ echo_fn(struct actor *self, struct msg *m)
 	cr_assert_not_null(o);
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	struct http_hdr extra[2] = {{"X-Echo", "1"}, {"Content-Type", "text/plain"}};
+	struct http_hdr extra[2] = {{"X-Echo", "1"},
+				    {"Content-Type", "text/plain"}};
 	uint32_t nextra = strcmp(r->path, "/typed") == 0 ? 2 : 1;
-	respond_rc = http_respond(H, r->id, 200, extra, nextra, text,
-				  strlen(text));
+	respond_rc =
+		http_respond(H, r->id, 200, extra, nextra, text, strlen(text));
 	free(text);
 }
 
@@ -196,11 +197,12 @@ make_cert(struct http_config *cfg, char *cert, char *key, size_t len)
 	snprintf(cert, len, "%s/cert.pem", tmp);
 	snprintf(key, len, "%s/key.pem", tmp);
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-		 "-nodes -days 1 -subj /CN=127.0.0.1 -keyout '%s' -out '%s' "
-		 ">/dev/null 2>&1",
-		 key, cert);
+	snprintf(
+		cmd, sizeof(cmd),
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		"-nodes -days 1 -subj /CN=127.0.0.1 -keyout '%s' -out '%s' "
+		">/dev/null 2>&1",
+		key, cert);
 	cr_assert_eq(system(cmd), 0, "openssl req failed");
 	cfg->tls_cert = cert;
 	cfg->tls_key = key;
@@ -264,7 +266,8 @@ perform(CURL *e, struct call *c)
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, c->url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 20000L); /* a bound, not a test */
+	/* a bound on a hung client, not a timing assertion */
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 20000L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_head);
@@ -350,9 +353,9 @@ raw_connect(void)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(fd, 0);
 	/* the kernel completes it from the backlog: the loop need not run */
-	cr_assert_eq(connect(fd, (struct sockaddr *)&ss,
-			     sizeof(struct sockaddr_in)),
-		     0, "connect: %s", strerror(errno));
+	cr_assert_eq(
+		connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)),
+		0, "connect: %s", strerror(errno));
 	return fd;
 }
 
@@ -372,7 +375,8 @@ raw_read_all(int fd, char *out, size_t cap)
 	for (int i = 0; i < T_TICKS; i++) {
 		uv_run(&loop, UV_RUN_NOWAIT);
 		ssize_t n = recv(fd, out + len, cap - 1 - len, 0);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		if (n == 0 ||
+		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
 			break;
 		if (n > 0)
 			len += (size_t)n;
@@ -394,7 +398,8 @@ Test(http, get_post_put_delete_round_trip)
 	const char *methods[] = {NULL, "POST", "PUT", "DELETE", NULL};
 	for (int i = 0; i < 5; i++) {
 		url(c[i].url, sizeof(c[i].url), false,
-		    i == 4 ? "/typed" : "/parse/classes/Game?where=%7B%7D&limit=2");
+		    i == 4 ? "/typed"
+			   : "/parse/classes/Game?where=%7B%7D&limit=2");
 		c[i].method = methods[i];
 		c[i].hdrs = hdrs;
 	}
@@ -406,12 +411,16 @@ Test(http, get_post_put_delete_round_trip)
 	run_calls(c, 5, false);
 	const char *want[] = {"GET", "POST", "PUT", "DELETE", "GET"};
 	for (int i = 0; i < 4; i++) {
-		cr_assert_eq(c[i].rc, CURLE_OK, "%s", curl_easy_strerror(c[i].rc));
+		cr_assert_eq(c[i].rc, CURLE_OK, "%s",
+			     curl_easy_strerror(c[i].rc));
 		cr_assert_eq(c[i].status, 200);
-		cr_assert(strstr(c[i].head, "content-type: application/json; charset=utf-8"),
-			  "%s", c[i].head);
+		cr_assert(
+			strstr(c[i].head,
+			       "content-type: application/json; charset=utf-8"),
+			"%s", c[i].head);
 		cr_assert(strstr(c[i].head, "access-control-allow-origin: *"));
-		cr_assert(strstr(c[i].head, "content-length: "), "never chunked");
+		cr_assert(strstr(c[i].head, "content-length: "),
+			  "never chunked");
 		cr_assert(strstr(c[i].head, "x-echo: 1"));
 		json_t *o = echo_of(&c[i]);
 		cr_assert_str_eq(jstr(o, "method"), want[i]);
@@ -427,7 +436,8 @@ Test(http, get_post_put_delete_round_trip)
 		json_decref(o);
 	}
 	cr_assert_eq(c[4].status, 200);
-	cr_assert(strstr(c[4].head, "content-type: text/plain"), "%s", c[4].head);
+	cr_assert(strstr(c[4].head, "content-type: text/plain"), "%s",
+		  c[4].head);
 	cr_assert_null(strstr(c[4].head, "application/json"), "one type only");
 	cr_assert_eq(respond_rc, 0);
 	struct http_stats s = http_stats(H);
@@ -452,7 +462,8 @@ Test(http, keep_alive_carries_several_requests_on_one_connection)
 		cr_assert_eq(c[i].status, 200);
 		cr_assert_eq(c[i].got_version, CURL_HTTP_VERSION_1_1);
 		if (i > 0)
-			cr_assert_eq(c[i].connects, 0, "request %d reconnected", i);
+			cr_assert_eq(c[i].connects, 0, "request %d reconnected",
+				     i);
 	}
 	struct http_stats s = http_stats(H);
 	cr_assert_eq(s.accepted, 1);
@@ -492,7 +503,8 @@ Test(http, http2_over_tls_with_alpn_and_http1_too)
 			     curl_easy_strerror(c[i].rc));
 		cr_assert_eq(c[i].status, 200);
 		cr_assert_eq(c[i].got_version,
-			     i == 2 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2_0,
+			     i == 2 ? CURL_HTTP_VERSION_1_1
+				    : CURL_HTTP_VERSION_2_0,
 			     "call %d", i);
 		cr_assert(strstr(c[i].head, "access-control-allow-origin: *"));
 		json_t *o = echo_of(&c[i]);
@@ -517,9 +529,11 @@ Test(http, prior_knowledge_h2c_on_the_plain_port)
 	run_calls(c, 1, false);
 	run_calls(c + 1, 1, false);
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(c[i].rc, CURLE_OK, "%s", curl_easy_strerror(c[i].rc));
+		cr_assert_eq(c[i].rc, CURLE_OK, "%s",
+			     curl_easy_strerror(c[i].rc));
 		cr_assert_eq(c[i].status, 200);
-		cr_assert_eq(c[i].got_version, CURL_HTTP_VERSION_2_0, "call %d", i);
+		cr_assert_eq(c[i].got_version, CURL_HTTP_VERSION_2_0, "call %d",
+			     i);
 		json_t *o = echo_of(&c[i]);
 		cr_assert_str_eq(jstr(o, "query"), i ? "y=2" : "y=1");
 		json_decref(o);
@@ -541,17 +555,21 @@ Test(http, options_preflight_is_answered_without_the_actor)
 	c.hdrs = hdrs;
 	run_calls(&c, 1, false);
 	cr_assert_eq(c.status, 200);
-	cr_assert(strstr(c.head, "access-control-allow-origin: *"), "%s", c.head);
-	cr_assert(strstr(c.head, "access-control-allow-methods: get, post, put, delete, options"));
-	const char *need[] = {"x-parse-application-id", "x-parse-rest-api-key",
-			      "x-parse-javascript-key", "x-parse-client-key",
-			      "x-parse-master-key", "x-parse-session-token",
-			      "x-parse-installation-id", "x-parse-client-version",
-			      "x-mist-deadline-ms", "content-type"};
+	cr_assert(strstr(c.head, "access-control-allow-origin: *"), "%s",
+		  c.head);
+	cr_assert(strstr(c.head, "access-control-allow-methods: get, post, "
+				 "put, delete, options"));
+	const char *need[] = {
+		"x-parse-application-id",  "x-parse-rest-api-key",
+		"x-parse-javascript-key",  "x-parse-client-key",
+		"x-parse-master-key",	   "x-parse-session-token",
+		"x-parse-installation-id", "x-parse-client-version",
+		"x-mist-deadline-ms",	   "content-type"};
 	const char *ah = strstr(c.head, "access-control-allow-headers: ");
 	cr_assert_not_null(ah);
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-		cr_assert(strstr(ah, need[i]), "allow-headers lacks %s", need[i]);
+		cr_assert(strstr(ah, need[i]), "allow-headers lacks %s",
+			  need[i]);
 	cr_assert(strstr(c.head, "access-control-max-age: "));
 	cr_assert_eq(seen, 0, "the actor was bothered");
 }
@@ -630,7 +648,8 @@ Test(http, the_deadline_answers_504_and_the_late_answer_is_refused)
 	url(c.url, sizeof(c.url), false, "/short");
 	run_calls(&c, 1, false); /* the actor lowers it to 50 ms */
 	cr_assert_eq(c.status, 504);
-	cr_assert_str_eq(c.resp, "{\"code\":124,\"error\":\"Request timed out\"}");
+	cr_assert_str_eq(c.resp,
+			 "{\"code\":124,\"error\":\"Request timed out\"}");
 	cr_assert(strstr(c.head, "application/json"));
 	cr_assert(strstr(c.head, "access-control-allow-origin: *"));
 	cr_assert_eq(nheld, 1);
@@ -720,7 +739,8 @@ Test(http, an_http1_client_gone_while_pending_is_closed_at_the_answer)
 	http_config_default(&cfg);
 	start(&cfg, true, false);
 	int fd = raw_connect();
-	raw_send(fd, "POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+	raw_send(fd, "POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: "
+		     "2\r\n\r\n{}");
 	WAIT_FOR(nheld == 1);
 	close(fd);
 	/* H2O 2.2.5 does not read a connection while its request is with
@@ -775,7 +795,8 @@ Test(http, max_pending_bytes_answers_503)
 	memset(body, 'b', 1500);
 	body[1500] = '\0';
 	snprintf(req, sizeof(req),
-		 "POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n%s",
+		 "POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: "
+		 "1500\r\n\r\n%s",
 		 body);
 	int a = raw_connect();
 	raw_send(a, req);
@@ -829,10 +850,14 @@ Test(http, respond_refuses_bad_arguments)
 	struct http_hdr crlf = {"x-a", "b\r\nset-cookie: evil"};
 	struct http_hdr len = {"Content-Length", "3"};
 	struct http_hdr name = {"bad name", "v"};
-	cr_assert_eq(http_respond(H, held[0], 200, &crlf, 1, "{}", 2), MIST_EINVAL);
-	cr_assert_eq(http_respond(H, held[0], 200, &len, 1, "{}", 2), MIST_EINVAL);
-	cr_assert_eq(http_respond(H, held[0], 200, &name, 1, "{}", 2), MIST_EINVAL);
-	cr_assert_eq(http_respond(H, held[0], 99, NULL, 0, "{}", 2), MIST_EINVAL);
+	cr_assert_eq(http_respond(H, held[0], 200, &crlf, 1, "{}", 2),
+		     MIST_EINVAL);
+	cr_assert_eq(http_respond(H, held[0], 200, &len, 1, "{}", 2),
+		     MIST_EINVAL);
+	cr_assert_eq(http_respond(H, held[0], 200, &name, 1, "{}", 2),
+		     MIST_EINVAL);
+	cr_assert_eq(http_respond(H, held[0], 99, NULL, 0, "{}", 2),
+		     MIST_EINVAL);
 	cr_assert_eq(http_stats(H).pending, 1, "still pending");
 	cr_assert_eq(http_respond(H, held[0], 404, NULL, 0, "{}", 2), 0);
 	cr_assert_eq(http_respond(H, held[0], 404, NULL, 0, "{}", 2),
@@ -845,15 +870,18 @@ Test(http, open_refuses_bad_addresses_and_keys)
 	struct http_config cfg;
 	http_config_default(&cfg);
 	int err = 0;
-	cr_assert_null(http_open(&loop, &sys, T_ACTOR, &cfg, "nonsense", NULL, &err));
+	cr_assert_null(
+		http_open(&loop, &sys, T_ACTOR, &cfg, "nonsense", NULL, &err));
 	cr_assert_eq(err, MIST_EINVAL);
 	cr_assert_null(http_open(&loop, &sys, T_ACTOR, &cfg, NULL, NULL, &err));
 	cr_assert_eq(err, MIST_EINVAL);
-	cr_assert_null(http_open(&loop, &sys, T_ACTOR, &cfg, NULL, "127.0.0.1:0", &err));
+	cr_assert_null(http_open(&loop, &sys, T_ACTOR, &cfg, NULL,
+				 "127.0.0.1:0", &err));
 	cr_assert_eq(err, MIST_EINVAL, "TLS without a certificate");
 	cfg.tls_cert = "/nonexistent/cert.pem";
 	cfg.tls_key = "/nonexistent/key.pem";
-	cr_assert_null(http_open(&loop, &sys, T_ACTOR, &cfg, NULL, "127.0.0.1:0", &err));
+	cr_assert_null(http_open(&loop, &sys, T_ACTOR, &cfg, NULL,
+				 "127.0.0.1:0", &err));
 	cr_assert_eq(err, MIST_EAUTH);
 	/* a busy port */
 	start(&cfg, true, false);
@@ -891,8 +919,8 @@ Test(http, an_http2_body_over_max_body_resets_the_stream)
 	c.body_len = sizeof(big);
 	c.version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
 	run_calls(&c, 1, false);
-	cr_assert(c.rc != CURLE_OK || c.status == 413, "rc %d status %ld",
-		  c.rc, c.status);
+	cr_assert(c.rc != CURLE_OK || c.status == 413, "rc %d status %ld", c.rc,
+		  c.status);
 	cr_assert_eq(seen, 0);
 }
 
