@@ -75,6 +75,15 @@ static const char usage[] =
 	"  --task-cpu-ms MS    CPU time per task attempt (default 60000)\n"
 	"  --task-wall-ms MS   wall time per task attempt (default 120000)\n"
 	"  --job-max-tasks N   tasks per job this agent owns (default 4194304)\n"
+	"  --http IP:PORT      serve Parse's REST API (apps, documents, users,\n"
+	"                      functions) over HTTP here; port 0 picks, see\n"
+	"                      DIR/http.addr; docs/HTTP.md\n"
+	"  --https IP:PORT     the same over TLS (1.2+, HTTP/2 by ALPN); needs\n"
+	"                      --tls-cert and --tls-key (PEM); see DIR/https.addr\n"
+	"  --tls-cert FILE     certificate chain for --https\n"
+	"  --tls-key FILE      private key for --https\n"
+	"  --access-log FILE   one JSON line per HTTP request (reopened on SIGHUP)\n"
+	"  --http-max-body BYTES  largest request body (default 1048576)\n"
 	"  --docs lmdb|none    host apps' documents here, in LMDB (default), or\n"
 	"                      not (gossiped: `mist apps create` homes no app here)\n"
 	"  -h, --help          this text\n"
@@ -94,7 +103,7 @@ struct agent {
 	uv_timer_t load_timer;
 	bool udp_open; /* the UDP handle needs closing */
 	struct pool *pool; /* NULL: no --plugin, this node offers nothing */
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	bool stopping;
 };
 
@@ -124,6 +133,7 @@ agent_stop(struct agent *a, const char *why)
 	store_close(a->store);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	uv_close((uv_handle_t *)&a->sighup, NULL);
 }
 
 static void agent_keyring_save(struct agent *a);
@@ -169,6 +179,16 @@ static void
 agent_signal_cb(uv_signal_t *h, int signum)
 {
 	agent_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* SIGHUP (logrotate): the gateway reopens its access log, in its turn. */
+static void
+agent_sighup_cb(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+	(void)signum;
+	actor_sys_deliver(&a->sys, actor_local_msg(&a->sys, ACTOR_GATEWAY,
+						   MSG_REOPEN_LOGS, NULL, 0));
 }
 
 /* Counts boots in the store: incarnations start at boots << 32. */
@@ -287,6 +307,10 @@ agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
 			 "%d bytes", a->meta.nfunctions, n, META_MAX_BYTES);
 	if (a->swim)
 		swim_set_meta(&a->sys, b.data, (uint16_t)b.len);
+	/* the gateway routes add-on functions here first when we offer them */
+	actor_sys_deliver(&a->sys, actor_local_msg(&a->sys, ACTOR_GATEWAY,
+						   MSG_SWIM_META, b.data,
+						   (uint32_t)b.len));
 	buf_destroy(&b);
 	const char *ptrs[EXEC_MAX_FUNCTIONS];
 	for (uint32_t i = 0; i < a->meta.nfunctions; i++)
@@ -343,7 +367,9 @@ cmd_agent(int argc, char **argv)
 	enum { OPT_DATA = 256, OPT_KEY, OPT_BIND, OPT_JOIN, OPT_TIER, OPT_NAME,
 	       OPT_LOG, OPT_MAXFRAME, OPT_VERSION, OPT_TAG, OPT_POWER,
 	       OPT_PRICE, OPT_SPEED, OPT_NOLIFEGUARD, OPT_GATEWAY, OPT_PLUGIN,
-	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL, OPT_JMAX, OPT_DOCS };
+	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL, OPT_JMAX, OPT_DOCS,
+	       OPT_HTTP, OPT_HTTPS, OPT_TLSCERT, OPT_TLSKEY, OPT_ALOG,
+	       OPT_HTTPBODY };
 	static const struct option opts[] = {
 		{"data", required_argument, 0, OPT_DATA},
 		{"key", required_argument, 0, OPT_KEY},
@@ -366,6 +392,12 @@ cmd_agent(int argc, char **argv)
 		{"task-wall-ms", required_argument, 0, OPT_TWALL},
 		{"job-max-tasks", required_argument, 0, OPT_JMAX},
 		{"docs", required_argument, 0, OPT_DOCS},
+		{"http", required_argument, 0, OPT_HTTP},
+		{"https", required_argument, 0, OPT_HTTPS},
+		{"tls-cert", required_argument, 0, OPT_TLSCERT},
+		{"tls-key", required_argument, 0, OPT_TLSKEY},
+		{"access-log", required_argument, 0, OPT_ALOG},
+		{"http-max-body", required_argument, 0, OPT_HTTPBODY},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -382,6 +414,9 @@ cmd_agent(int argc, char **argv)
 	meta.cores = ncores > 0 ? (uint32_t)ncores : 1;
 	bool lifeguard = true;
 	const char *gateway = NULL;
+	const char *http = NULL, *https = NULL, *tls_cert = NULL;
+	const char *tls_key = NULL, *access_log = NULL;
+	unsigned long http_max_body = 0;
 	struct pool_config pcfg;
 	pool_config_default(&pcfg);
 	uint32_t job_max_tasks = 0;
@@ -490,6 +525,24 @@ cmd_agent(int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_HTTP: http = optarg; break;
+		case OPT_HTTPS: https = optarg; break;
+		case OPT_TLSCERT: tls_cert = optarg; break;
+		case OPT_TLSKEY: tls_key = optarg; break;
+		case OPT_ALOG: access_log = optarg; break;
+		case OPT_HTTPBODY: {
+			char *end;
+			http_max_body = strtoul(optarg, &end, 10);
+			/* 1 KiB .. 64 MiB: below, no Parse object fits; above,
+			 * a body should be a file upload (a later issue) */
+			if (*end != '\0' || http_max_body < 1024 ||
+			    http_max_body > (64ul << 20)) {
+				fprintf(stderr, "mist agent: --http-max-body must be "
+					"1024..67108864\n");
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case OPT_DOCS:
 			if (strcmp(optarg, "lmdb") != 0 &&
 			    strcmp(optarg, "none") != 0) {
@@ -511,6 +564,14 @@ cmd_agent(int argc, char **argv)
 	}
 	if (!valid_tier(tier)) {
 		fprintf(stderr, "mist agent: --tier must be fog, edge or cloud\n");
+		return EXIT_USAGE;
+	}
+	if (https != NULL && (tls_cert == NULL || tls_key == NULL)) {
+		fprintf(stderr, "mist agent: --https needs --tls-cert and --tls-key\n");
+		return EXIT_USAGE;
+	}
+	if ((tls_cert != NULL || tls_key != NULL) && https == NULL) {
+		fprintf(stderr, "mist agent: --tls-cert and --tls-key go with --https\n");
 		return EXIT_USAGE;
 	}
 	snprintf(meta.tier, sizeof(meta.tier), "%s", tier);
@@ -586,9 +647,13 @@ cmd_agent(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	uv_signal_start(&a->sigint, agent_signal_cb, SIGINT);
 	uv_signal_start(&a->sigterm, agent_signal_cb, SIGTERM);
+	uv_signal_init(&a->loop, &a->sighup);
+	a->sighup.data = a;
+	uv_signal_start(&a->sighup, agent_sighup_cb, SIGHUP);
 
 	char bound[LINK_NAME_MAX];
 	struct gateway *gw = NULL;
+	bool http_failed = false;
 	int lrc = link_mgr_listen(&a->links, bind);
 	if (lrc == 0) {
 		link_mgr_bound_addr(&a->links, bound, sizeof(bound));
@@ -622,10 +687,23 @@ cmd_agent(int argc, char **argv)
 		gateway_config_default(&gcfg);
 		gcfg.max_frame = lcfg.max_frame;
 		gcfg.docs = a->meta.docs;
+		gcfg.http_addr = http;
+		gcfg.https_addr = https;
+		gcfg.http.tls_cert = tls_cert;
+		gcfg.http.tls_key = tls_key;
+		if (http_max_body)
+			gcfg.http.max_body = http_max_body;
+		gcfg.rest.access_log = access_log;
 		snprintf(gcfg.name, sizeof(gcfg.name), "%s", name);
 		int gerr;
 		gw = gateway_spawn(&a->sys, &a->loop, a->store, &gcfg, gwaddr,
 				   &gerr);
+		if (gw != NULL && gerr != 0) {
+			/* the HTTP listener failed: the actor exists and is
+			 * stopped with the others below */
+			log_error("cannot serve HTTP: %s", mist_strerror(gerr));
+			http_failed = true;
+		}
 		if (gw)
 			gateway_bound_addr(gw, a->meta.gateway,
 					   sizeof(a->meta.gateway));
@@ -679,11 +757,20 @@ cmd_agent(int argc, char **argv)
 			if (agent_write_file(data, "gateway.addr", a->meta.gateway) != 0)
 				log_warn("cannot write %s/gateway.addr", data);
 			log_info("gateway listening on %s", a->meta.gateway);
+			char haddr[LINK_NAME_MAX];
+			gateway_http_addr(gw, false, haddr, sizeof(haddr));
+			if (haddr[0] != '\0' &&
+			    agent_write_file(data, "http.addr", haddr) != 0)
+				log_warn("cannot write %s/http.addr", data);
+			gateway_http_addr(gw, true, haddr, sizeof(haddr));
+			if (haddr[0] != '\0' &&
+			    agent_write_file(data, "https.addr", haddr) != 0)
+				log_warn("cannot write %s/https.addr", data);
 		}
 		for (int i = 0; i < njoins; i++)
 			link_mgr_join(&a->links, joins[i]);
 		status = EXIT_OK;
-		if (gw == NULL) {
+		if (gw == NULL || http_failed) {
 			agent_stop(a, "cannot listen for clients");
 			status = EXIT_RUNTIME;
 		}

@@ -45,6 +45,7 @@ struct gateway {
 	struct map alive;   /* node -> (void *)1: members to spread to */
 	struct apps apps;   /* the app table (apps.h) */
 	struct map members; /* node -> struct gw_member: candidate homes */
+	struct rest *rest;  /* the HTTP gateway, or NULL (rest.h) */
 	uint8_t *scratch;   /* a first message's payload */
 };
 
@@ -97,6 +98,9 @@ gateway_config_default(struct gateway_config *cfg)
 	/* apps: a node hosts documents unless told otherwise (--docs) */
 	cfg->docs = true;
 	cfg->name[0] = '\0';
+	cfg->http_addr = cfg->https_addr = NULL;
+	http_config_default(&cfg->http);
+	rest_config_default(&cfg->rest);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -449,6 +453,9 @@ gw_member(struct gateway *g, struct msg *m)
 		apps_push_all(&g->apps, g->actor, node);
 	}
 	gw_apps_member(g, &ev);
+	if (g->rest != NULL)
+		rest_member(g->rest, node, ev.meta, ev.meta_len,
+			    ev.event != SWIM_EV_DEAD && ev.event != SWIM_EV_LEFT);
 }
 
 /* --------------------------------------------------------------- actor */
@@ -474,6 +481,9 @@ gw_stop(struct gateway *g)
 	map_destroy(&g->alive);
 	g->creds.revoked = NULL;
 	creds_destroy(&g->creds);
+	if (g->rest != NULL)
+		rest_close(g->rest);
+	g->rest = NULL;
 	gw_apps_stop(g);
 	native_shutdown(&g->net, gw_free, g);
 }
@@ -505,10 +515,28 @@ gw_fn(struct actor *self, struct msg *m)
 			apps_request(&g->apps, self, &g->alive, gw_pick_home, g,
 				     m);
 		return;
+	case MSG_HTTP_REQUEST:
+		if (g->rest != NULL && (m->flags & MSG_F_LOCAL))
+			rest_request(g->rest, m);
+		return;
+	case MSG_SWIM_META: /* local: this node's own metadata */
+		if (g->rest != NULL && (m->flags & MSG_F_LOCAL))
+			rest_member(g->rest, self->sys->node, m->body, m->len,
+				    true);
+		return;
+	case MSG_REOPEN_LOGS:
+		if (g->rest != NULL)
+			rest_reopen_log(g->rest);
+		return;
+	case MSG_TIMER:
+		if (g->rest != NULL)
+			rest_timer(g->rest, m);
+		return;
 	default:
-		if (m->flags & MSG_F_REPLY)
-			gw_reply(g, m);
-		else if (m->flags & MSG_F_REQUEST)
+		if (m->flags & MSG_F_REPLY) {
+			if (g->rest == NULL || !rest_reply(g->rest, m))
+				gw_reply(g, m);
+		} else if (m->flags & MSG_F_REQUEST)
 			actor_reply_error(self, m, MIST_EUNKNOWN);
 	}
 }
@@ -539,7 +567,25 @@ gateway_spawn(struct actor_sys *sys, uv_loop_t *loop, struct store *store,
 	 * the order, subscribes ACTOR_GATEWAY once SWIM runs (cmd/agent.c) */
 	g->actor = actor_spawn(sys, ACTOR_GATEWAY, "gateway", gw_fn, g);
 	*err = 0;
+	if (cfg->http_addr != NULL || cfg->https_addr != NULL) {
+		/* the actor exists (rest's timers are its); on failure the
+		 * spawner stops the system, which frees it all */
+		g->rest = rest_open(g->actor, loop, &g->apps, &cfg->rest,
+				    &cfg->http, cfg->http_addr, cfg->https_addr,
+				    err);
+	}
 	return g;
+}
+
+void
+gateway_http_addr(const struct gateway *g, bool tls, char *out, size_t len)
+{
+	if (g->rest == NULL) {
+		if (len > 0)
+			out[0] = '\0';
+		return;
+	}
+	rest_bound_addr(g->rest, tls, out, len);
 }
 
 void

@@ -34,6 +34,7 @@
 #include "actors/actor.h"
 #include "gateway/apps.h"
 #include "gateway/native_proto.h"
+#include "gateway/rest.h"
 #include "net/swim.h"
 #include "store/store.h"
 
@@ -51,6 +52,11 @@ struct gateway_config {
 	 * documents -- the agent's --docs and --name */
 	bool docs;		    /* this node hosts ACTOR_DOCS */
 	char name[SWIM_NAME_MAX];   /* this node's name */
+	/* the HTTP gateway (rest.h): Parse's REST API; no address, no HTTP */
+	const char *http_addr;	    /* --http IP:PORT, or NULL */
+	const char *https_addr;	    /* --https IP:PORT, or NULL */
+	struct http_config http;    /* the listener's bounds, TLS files */
+	struct rest_config rest;    /* mount, access log, batch cap */
 };
 
 /** The defaults, each defended in gateway.c. */
@@ -63,6 +69,9 @@ struct gateway *gateway_spawn(struct actor_sys *sys, uv_loop_t *loop,
 			      struct store *store,
 			      const struct gateway_config *cfg,
 			      const char *addr, int *err);
+/** The HTTP listener's bound address ("" if none); @a tls: the TLS one. */
+void gateway_http_addr(const struct gateway *g, bool tls, char *out,
+		       size_t len);
 /** The bound address "ip:port". */
 void gateway_bound_addr(const struct gateway *g, char *out, size_t len);
 /** The live app @a id, or NULL: valid until the gateway's next turn

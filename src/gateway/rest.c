@@ -263,7 +263,7 @@ rest_member(struct rest *r, uint64_t node, const uint8_t *meta,
 		return;
 	}
 	if (old == NULL) {
-		if (map_len(&r->fnodes) >= REST_MAX_FN_NODES) {
+		if (r->fnodes.len >= REST_MAX_FN_NODES) {
 			free(md);
 			return;
 		}
@@ -611,7 +611,8 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		free(p);
 		return;
 	}
-	if (map_get(&r->fnodes, a->home) == NULL) {
+	if (a->home != r->self->sys->node &&
+	    map_get(&r->fnodes, a->home) == NULL) {
 		json_decref(body);
 		perr_set(&e, 503, PERR_CONNECTION_FAILED,
 			 "the documents home of app %s (node %016" PRIx64
