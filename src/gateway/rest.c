@@ -155,7 +155,7 @@ log_line(struct rest *r, const struct rpend *p, int status, size_t bytes,
 	char node[17];
 	snprintf(node, sizeof(node), "%016" PRIx64, p->node);
 	json_object_set_new(o, "node", json_string(node));
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(o);
 	if (s != NULL) {
 		fputs(s, r->log);
@@ -719,6 +719,9 @@ route(struct rest *r, struct rpend *p, const struct preq *q, const char *ip,
 		free(p);
 		return;
 	}
+	/* only an app that exists names a metrics series or a log field:
+	 * made-up ids must not grow the series table */
+	snprintf(p->app, sizeof(p->app), "%s", a->id);
 	uint32_t retry, remaining, limit;
 	if (!master && !check_rate(r, a, q, ip, &retry, &remaining, &limit)) {
 		answer_429(r, p, http_id, retry, limit);
@@ -777,7 +780,7 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 		const char *path = json_string_value(json_object_get(sr, "path"));
 		struct preq sq;
 		struct perr se = {0};
-		struct rpend *p = pend_new(r, RP_DOCS, 0, NULL, q->app_id,
+		struct rpend *p = pend_new(r, RP_DOCS, 0, NULL, "",
 					   method ? method : "?",
 					   path ? path : "?", ip);
 		p->batch = b;
@@ -876,8 +879,8 @@ rest_request(struct rest *r, struct msg *m)
 		free(p);
 		return;
 	}
-	p = pend_new(r, RP_DOCS, h->id, &q, q.app_id, h->method, h->path,
-		     h->ip);
+	p = pend_new(r, RP_DOCS, h->id, &q, "", h->method, h->path, h->ip);
+	p->node = r->self->sys->node;
 	if (q.route == PR_HEALTH) {
 		static const char ok[] = "{\"status\":\"ok\"}";
 		finish(r, p, 200, ok, sizeof(ok) - 1, NULL, 0);
