@@ -3,7 +3,10 @@
 # installs dependencies, builds, starts three agents on 127.0.0.1-3 with a
 # fresh cluster key in a temporary directory -- the second and third join
 # through the first only, and find each other by gossip -- shows that they
-# see each other, measures a round trip over an encrypted link, stops them.
+# see each other, measures a round trip over an encrypted link, runs
+# HeatSweeper on them, then serves a mobile app: creates an app, signs up a
+# user with curl, saves and queries a document with an ACL, calls an add-on
+# function, shows the metrics, and stops them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,6 +20,7 @@ mkdir -p _build
 mist="$root/_build/src/cmd/mist"
 plugin="$root/_build/examples/heatsweeper/.libs/heatplugin.so"
 heatsweeper="$root/_build/examples/heatsweeper/heatsweeper"
+addon="$root/_build/examples/addon/.libs/hello.so"
 
 work=$(mktemp -d /tmp/mist-quickstart.XXXXXX)
 pids=()
@@ -36,7 +40,7 @@ start() { # name ip join...
 	for j in "$@"; do joins+=(--join "$j"); done
 	"$mist" agent --data "$work/$name" --key "$work/cluster.key" \
 		--bind "$ip:0" --name "$name" --tier "${TIER:-fog}" "${joins[@]}" \
-		--plugin "$plugin" \
+		--plugin "$plugin" --plugin "$addon" --http "$ip:0" \
 		>"$work/$name.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -s "$work/$name/agent.addr" ] && break; sleep 0.1; done
@@ -83,6 +87,46 @@ else
 	echo "quickstart: the distributed answer differs from the sequential one"
 	exit 1
 fi
+
+echo "==> a mobile app: Parse's REST API on every agent (docs/HTTP.md)"
+"$mist" apps create quickstart --functions hello --agent "$a" \
+	--key "$work/cluster.key" --format json > "$work/app.json"
+cat "$work/app.json"; echo
+field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$work/app.json"; }
+app=$(field applicationId); restkey=$(field restKey)
+api="http://$(cat "$work/beta/http.addr")/parse"   # any agent serves any app
+hdr=(-H "X-Parse-Application-Id: $app" -H "X-Parse-REST-API-Key: $restkey"
+     -H "Content-Type: application/json")
+say() { echo "\$ $*" | sed "s/$restkey/\$REST_KEY/g"; }
+for _ in $(seq 100); do   # the app spreads to beta by gossip
+	curl -sf "${hdr[@]}" "$api/classes/Probe?limit=1" >/dev/null && break
+	sleep 0.1
+done
+say curl -X POST "$api/users" -d '{"username":"ada","password":"lovelace"}'
+user=$(curl -sf "${hdr[@]}" -X POST "$api/users" \
+	-d '{"username":"ada","password":"lovelace"}')
+echo "$user"
+uid=$(echo "$user" | sed -n 's/.*"objectId":"\([^"]*\)".*/\1/p')
+token=$(echo "$user" | sed -n 's/.*"sessionToken":"\([^"]*\)".*/\1/p')
+acl="{\"$uid\":{\"read\":true,\"write\":true}}"
+say curl -X POST "$api/classes/Note" -H "X-Parse-Session-Token: ..." \
+	-d "{\"text\":\"private\",\"stars\":5,\"ACL\":$acl}"
+curl -sf "${hdr[@]}" -H "X-Parse-Session-Token: $token" -X POST \
+	"$api/classes/Note" -d "{\"text\":\"private\",\"stars\":5,\"ACL\":$acl}"; echo
+say curl -G "$api/classes/Note" --data-urlencode 'where={"stars":{"$gte":3}}' -H "X-Parse-Session-Token: ..."
+mine=$(curl -sf "${hdr[@]}" -H "X-Parse-Session-Token: $token" -G "$api/classes/Note" \
+	--data-urlencode 'where={"stars":{"$gte":3}}')
+echo "$mine"
+say curl -G "$api/classes/Note"  "(no session: the ACL hides it)"
+public=$(curl -sf "${hdr[@]}" -G "$api/classes/Note")
+echo "$public"
+echo "$mine" | grep -q '"private"' && ! echo "$public" | grep -q '"private"' ||
+	{ echo "quickstart: the ACL did not hold"; exit 1; }
+say curl -X POST "$api/functions/hello" -d '{"name":"fog"}'
+curl -sf "${hdr[@]}" -X POST "$api/functions/hello" -d '{"name":"fog"}' | tee "$work/fn.json"; echo
+grep -q 'Hello, fog!' "$work/fn.json" || { echo "quickstart: the function did not answer"; exit 1; }
+echo "\$ curl http://$(cat "$work/beta/http.addr")/metrics | grep requests_total"
+curl -sf "http://$(cat "$work/beta/http.addr")/metrics" | grep '^mist_http_requests_total'
 
 echo "==> stopping"
 for p in "${pids[@]}"; do kill -TERM "$p"; done
