@@ -60,7 +60,7 @@ Test(pool, a_fatal_task_fails_alone_and_the_queue_behind_it_runs_in_order,
 	/* 1 runs, 2 crashes its executor, 3..6 wait behind it */
 	for (uint64_t k = 1; k <= N; k++)
 		cr_assert_eq(pool_submit(p, k, (uint32_t)(k == 2 ? crash : noop),
-					 (const uint8_t *)"\xc0", 1, NULL, 0, 1), 0);
+					 (const uint8_t *)"\xc0", 1, NULL, 0, 1, 0), 0);
 	while (finished < N)
 		uv_run(&loop, UV_RUN_ONCE);
 	for (uint64_t k = 1; k <= N; k++) {
