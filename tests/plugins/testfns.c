@@ -292,7 +292,7 @@ hello(struct mist_call *c)
 	size_t vn = mp_map_get(c->args.data, c->args.len, "name", &v);
 	int64_t nl = vn ? mp_str_at(v, vn, &name) : -1;
 	if (nl < 0 || nl > 200) {
-		mist_output(c, 0, "¥hello", 6);
+		mist_output(c, 0, "\xa5hello", 6);
 		return 0;
 	}
 	uint8_t out[256] = {0x81, 0xa5, 'h', 'e', 'l', 'l', 'o', 0xd9,
