@@ -18,11 +18,11 @@
  */
 #include "config.h"
 #include "function/function.h"
+#include "function/fncall.h"
 #include "data/graph.h"
 #include "data/jobmsg.h"
 #include "data/jobs.h"
 #include "mist.h"
-#include "net/mp.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -501,11 +501,7 @@ static void
 call_fail(struct func *f, const struct fcall *c, const char *why)
 {
 	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint8(&pk, 1);
-	mp_pack_str(&pk, why);
+	fncall_reply_fail_pack(&b, why);
 	call_answer(f, c, &b, 0);
 	buf_destroy(&b);
 	f->stats.failures++;
@@ -537,13 +533,8 @@ call_result(struct func *f, struct func_result *res)
 	if (res->status == 0 && res->nout == 1 &&
 	    vval_len(res->outs[0]) <= FUNC_CALL_MAX_RESULT) {
 		struct buf b = BUF_INIT;
-		uint32_t len = vval_len(res->outs[0]);
-		buf_reserve(&b, len + 8);
-		msgpack_packer pk;
-		msgpack_packer_init(&pk, &b, buf_msgpack_write);
-		msgpack_pack_array(&pk, 2);
-		msgpack_pack_uint8(&pk, 0);
-		msgpack_pack_bin_with_body(&pk, vval_data(res->outs[0]), len);
+		fncall_reply_ok_pack(&b, vval_data(res->outs[0]),
+				     vval_len(res->outs[0]));
 		call_answer(f, c, &b, 0);
 		buf_destroy(&b);
 		f->stats.ok++;
@@ -598,29 +589,15 @@ fn_call(struct func *f, struct msg *m)
 		f->stats.refused++; /* nobody waits for it: not run */
 		return;
 	}
-	struct mp_cur c, caller;
-	uint32_t n, alen, flen, plen, cn;
-	const char *app, *fn;
-	const uint8_t *params;
-	uint64_t deadline_ms;
-	size_t used;
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_check(m->body, m->len, MP_MAX_DEPTH, &used) != 0 ||
-	    used != m->len || mp_read_array(&c, &n) != 0 || n < 5 ||
-	    mp_read_str(&c, &app, &alen) != 0 || alen == 0 ||
-	    alen >= FUNC_APP_MAX || mp_read_str(&c, &fn, &flen) != 0 ||
-	    mp_read_uint(&c, &deadline_ms) != 0 || deadline_ms > UINT32_MAX ||
-	    mp_read_obj(&c, &caller) != 0 || mp_read_map(&caller, &cn) != 0 ||
-	    mp_read_bin(&c, &params, &plen) != 0 ||
-	    (plen > 0 && (mp_check(params, plen, MP_MAX_DEPTH, &used) != 0 ||
-			  used != plen))) {
+	struct fncall_req q;
+	if (fncall_unpack(m->body, m->len, &q) != 0) {
 		call_refuse(f, m, MIST_EPROTO);
 		return;
 	}
-	if (plen == 0) { /* no params: the function is given nil */
-		params = (const uint8_t *)"\xc0";
-		plen = 1;
-	}
+	const char *fn = q.fn;
+	uint32_t flen = q.fn_len, plen = q.params_len;
+	const uint8_t *params = q.params;
+	uint64_t deadline_ms = q.deadline_ms;
 	int idx = f->ops && flen < EXEC_NAME_MAX
 			  ? f->ops->fn_index(f->pool, fn, flen)
 			  : -1;

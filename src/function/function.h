@@ -39,28 +39,21 @@
  *     u64   int      u32       char * or NULL      u32    struct vval *  or NULL
  *
  * Add-on functions (docs/MBAAS.md): the same actor runs a function for a
- * request, on the same executors, and answers with its one output.
+ * request, MSG_FN_CALL (function/fncall.h draws it and has its codec),
+ * on the same executors, and answers with its one output:
  *
- *   MSG_FN_CALL request (from the gateway, any node):
- *   +-----+-----+-------------+--------+--------+
- *   | app | fn  | deadline_ms | caller | params |   a msgpack array of 5
- *   +-----+-----+-------------+--------+--------+
- *     str   str   u32           map      bin: one msgpack object (empty: nil)
+ *   gateway --MSG_FN_CALL [app, fn, deadline_ms, caller, params]--> here
+ *   here --reply [0, result] | [1, message]--> gateway   (status 0)
+ *   here --error reply, no body--> gateway                (status < 0)
  *
- *   reply, status 0:
- *   +--------+--------------------------+
- *   | 0      | result: bin (msgpack)    |   the function's one output
- *   | 1      | message: str             |   the function failed (its
- *   +--------+--------------------------+   message, a limit, a crash)
- *     u8
- *
- *   or an error reply (actor_reply_error), the call not run or not
- *   answered by the function: MIST_EPROTO (malformed), MIST_ENOTFOUND (no
- *   such function here), MIST_E2BIG (params over FUNC_CALL_MAX_PARAMS),
- *   MIST_ETIMEDOUT (the deadline had passed on arrival, or passed before
- *   the function ended: it was killed or never started), MIST_EOVERLOAD
- *   (max_calls or FUNC_CALLS_MAX_BYTES in flight), MIST_ECLOSED (the pool
- *   is closing).
+ * The error replies, when the call is not run or not answered by the
+ * function: MIST_EPROTO (malformed), MIST_ENOTFOUND (no such function
+ * here), MIST_E2BIG (params over FUNC_CALL_MAX_PARAMS), MIST_ETIMEDOUT
+ * (the deadline had passed on arrival, or passed before the function
+ * ended: it was killed or never started), MIST_EOVERLOAD (max_calls or
+ * FUNC_CALLS_MAX_BYTES in flight), MIST_ECLOSED (the pool is closing).
+ * [1, message] is the function failing: its mist_fail() message, or a
+ * limit or crash the pool reports, or a result over FUNC_CALL_MAX_RESULT.
  *
  * deadline_ms is what is left of the caller's budget when it sent (0: it
  * is spent), and the message's own deadline, if it has one, shortens it.
@@ -128,9 +121,6 @@
 #define FUNC_CALLS_MAX_BYTES (128u << 20)
 /** The pool keys of calls have this bit; attempts' never do. */
 #define FUNC_CALL_KEY (UINT64_C(1) << 63)
-/** Longest app id in a call, NUL included (gateway/apps.h's APP_ID_MAX). */
-#define FUNC_APP_MAX 64
-
 struct func_config {
 	char name[FUNC_NAME_MAX]; /* says which node refused a function */
 	uint32_t fetch_timeout_ms; /* per VALUE_GET chunk, then next holder */

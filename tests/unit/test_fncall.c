@@ -10,6 +10,7 @@
  */
 #include "actors/actor.h"
 #include "exec/exec.h"
+#include "function/fncall.h"
 #include "function/function.h"
 #include "mist.h"
 #include "net/loop.h"
@@ -467,4 +468,79 @@ Test(fncall, calls_in_flight_at_close_are_answered, .timeout = 60)
 	cr_assert_eq(stats.in_flight, 0);
 	cr_assert_eq(stats.refused, 3);
 	node_stop(true);
+}
+
+Test(fncall, the_codec_reads_what_it_writes_and_refuses_the_malformed)
+{
+	struct buf b = BUF_INIT;
+	static const uint8_t caller[] = "\x81\xa6master\xc3";
+	fncall_pack(&b, "app1", "hello", 250, caller, sizeof(caller) - 1,
+		    (const uint8_t *)"\x91\x07", 2);
+	struct fncall_req q;
+	cr_assert_eq(fncall_unpack(b.data, b.len, &q), 0);
+	cr_assert_eq(q.app_len, 4);
+	cr_assert_arr_eq(q.app, "app1", 4);
+	cr_assert_eq(q.fn_len, 5);
+	cr_assert_arr_eq(q.fn, "hello", 5);
+	cr_assert_eq(q.deadline_ms, 250);
+	cr_assert_eq(q.caller_len, sizeof(caller) - 1);
+	cr_assert_arr_eq(q.caller, caller, q.caller_len);
+	cr_assert_eq(q.params_len, 2);
+	cr_assert_arr_eq(q.params, "\x91\x07", 2);
+	/* no caller, no params: an empty map, nil */
+	buf_reset(&b);
+	fncall_pack(&b, "a", "f", 0, NULL, 0, NULL, 0);
+	cr_assert_eq(fncall_unpack(b.data, b.len, &q), 0);
+	cr_assert_eq(q.caller_len, 1);
+	cr_assert_eq(q.params_len, 1);
+	cr_assert_eq(q.params[0], 0xc0);
+	/* every byte cut short is refused */
+	buf_reset(&b);
+	fncall_pack(&b, "app1", "hello", 250, NULL, 0,
+		    (const uint8_t *)"\x07", 1);
+	for (size_t n = 0; n < b.len; n++)
+		cr_assert_eq(fncall_unpack(b.data, n, &q), MIST_EPROTO);
+	/* an empty or too long app; caller not a map; params two objects */
+	char app[FNCALL_APP_MAX + 1];
+	memset(app, 'x', FNCALL_APP_MAX);
+	app[FNCALL_APP_MAX] = '\0';
+	const char *apps[] = {"", app};
+	for (int i = 0; i < 2; i++) {
+		buf_reset(&b);
+		fncall_pack(&b, apps[i], "f", 1, NULL, 0, NULL, 0);
+		cr_assert_eq(fncall_unpack(b.data, b.len, &q), MIST_EPROTO);
+	}
+	app[FNCALL_APP_MAX - 1] = '\0'; /* 63 bytes: the longest */
+	buf_reset(&b);
+	fncall_pack(&b, app, "f", 1, NULL, 0, NULL, 0);
+	cr_assert_eq(fncall_unpack(b.data, b.len, &q), 0);
+	buf_reset(&b);
+	fncall_pack(&b, "a", "f", 1, (const uint8_t *)"\x90", 1, NULL, 0);
+	cr_assert_eq(fncall_unpack(b.data, b.len, &q), MIST_EPROTO);
+	buf_reset(&b);
+	fncall_pack(&b, "a", "f", 1, NULL, 0, (const uint8_t *)"\x01\x02", 2);
+	cr_assert_eq(fncall_unpack(b.data, b.len, &q), MIST_EPROTO);
+	/* replies */
+	int failed;
+	const uint8_t *d;
+	uint32_t dl;
+	buf_reset(&b);
+	fncall_reply_ok_pack(&b, (const uint8_t *)"\xa2hi", 3);
+	cr_assert_eq(fncall_reply_unpack(b.data, b.len, &failed, &d, &dl), 0);
+	cr_assert_eq(failed, 0);
+	cr_assert_eq(dl, 3);
+	cr_assert_arr_eq(d, "\xa2hi", 3);
+	buf_reset(&b);
+	fncall_reply_fail_pack(&b, "boom");
+	cr_assert_eq(fncall_reply_unpack(b.data, b.len, &failed, &d, &dl), 0);
+	cr_assert_eq(failed, 1);
+	cr_assert_eq(dl, 4);
+	cr_assert_arr_eq(d, "boom", 4);
+	buf_reset(&b);
+	fncall_reply_ok_pack(&b, (const uint8_t *)"\xc1", 1); /* not msgpack */
+	cr_assert_eq(fncall_reply_unpack(b.data, b.len, &failed, &d, &dl),
+		     MIST_EPROTO);
+	cr_assert_eq(fncall_reply_unpack((const uint8_t *)"\x92\x02\xc0", 3,
+					 &failed, &d, &dl), MIST_EPROTO);
+	buf_destroy(&b);
 }
