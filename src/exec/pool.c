@@ -16,6 +16,15 @@
  * innocent task again is harmless.  An executor that dies before its hello counts as a
  * start failure; after EXEC_START_FAILURES in a row the pool stops
  * respawning and fails what waits (a broken plugin, not a broken task).
+ *
+ * Wall time: the watchdog kills an executor whose head task has run past
+ * its limit -- the pool's, or the task's own if smaller (an add-on call's
+ * deadline) -- timed from when it became the head (the executor's replies
+ * come at most EXEC_FLUSH_US late, so that is close to when it started).
+ * A task with its own limit also expires, unstarted, that long after it
+ * was submitted: the dispatcher and the watchdog end it rather than send
+ * it (a task already in an executor's pipe runs; killing the executor for
+ * it would fail the innocent tasks around it too).
  */
 #include "config.h"
 #include "exec/exec.h"
