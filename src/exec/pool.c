@@ -23,8 +23,8 @@
  * come at most EXEC_FLUSH_US late, so that is close to when it started).
  * A task with its own limit also expires, unstarted, that long after it
  * was submitted: the dispatcher and the watchdog end it rather than send
- * it (a task already in an executor's pipe runs; killing the executor for
- * it would fail the innocent tasks around it too).
+ * it (a task already in an executor's pipe runs: killing the executor for
+ * it would send every task around it back as a suspect, to run alone).
  */
 #include "config.h"
 #include "exec/exec.h"
