@@ -380,11 +380,26 @@ Test(fncall, a_function_past_its_deadline_is_killed_and_replaced,
 				 &x, &xl), 0);
 	cr_assert_eq(xl, 9); /* int64 20 */
 	cr_assert_eq(x[8], 20);
+	/* calls pipelined behind a spinning one on the same executor are
+	 * not its victims: they run on the replacement */
+	body_set(4, "spin", 300, "\xc0", 1);
+	for (int i = 5; i < 15; i++)
+		body_set(i, "echo", 5000, "\x2a", 1);
+	int want = cl.answered + 11;
+	ask(4, 11);
+	wait_until(&cl.answered, want);
+	cr_assert_eq(cl.ans[4].status, MIST_ETIMEDOUT);
+	for (int i = 5; i < 15; i++) {
+		cr_assert_eq(cl.ans[i].n, 1);
+		cr_assert_eq(reply_parse(&cl.ans[i], &x, &xl), 0);
+		cr_assert_eq(xl, 1);
+		cr_assert_eq(x[0], 0x2a);
+	}
 	stats_read();
-	cr_assert_eq(stats.timeouts, 2);
-	cr_assert_eq(fn_stats("spin")->timeouts, 1);
+	cr_assert_eq(stats.timeouts, 3);
+	cr_assert_eq(fn_stats("spin")->timeouts, 2);
 	cr_assert_eq(fn_stats("sleepy")->timeouts, 1);
-	cr_assert_eq(stats.ok, 2);
+	cr_assert_eq(stats.ok, 12);
 	node_stop(false);
 }
 
