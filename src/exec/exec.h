@@ -18,7 +18,8 @@
  *
  * bin fields carry msgpack objects as opaque bytes.  Limits, all per task
  * attempt: CPU time (ITIMER_PROF inside the executor: the signal ends it),
- * wall time (the pool kills the executor), address space (RLIMIT_AS set
+ * wall time (the pool kills the executor; a task may bring a smaller limit
+ * of its own, see pool_submit), address space (RLIMIT_AS set
  * once per executor: a hog sees allocations fail).  An executor that dies
  * fails the task it was running and only that one (pool.c explains how
  * it is found); the others are handed to another executor, and a
@@ -127,10 +128,18 @@ int pool_fn_index(const struct pool *p, const char *name, uint32_t len);
  * reports each accepted task exactly once: when it ends, at close (with
  * MIST_ECLOSED), or before this returns if the executors cannot start.
  * 0, MIST_ENOTFOUND (bad fn), MIST_E2BIG, MIST_ECLOSED.
+ *
+ * @a wall_ms, if not 0, is this task's own wall time (a function call's
+ * remaining deadline; job attempts pass 0): the task is killed after
+ * running min(@a wall_ms, the pool's wall_ms), and if it has not started
+ * @a wall_ms after this call it never does (MIST_ETASK, "not started
+ * within its wall time") -- its caller has given up by then.  The
+ * watchdog looks a tenth of the smallest limit apart (10..100 ms), so a
+ * task overruns by at most that.
  */
 int pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
-		uint32_t nout);
+		uint32_t nout, uint32_t wall_ms);
 /** Kills the executors; pending tasks complete with MIST_ECLOSED.  The pool
  * is freed once the loop has closed its handles. */
 void pool_close(struct pool *p);
@@ -153,7 +162,7 @@ struct pool_ops {
 	int (*submit)(void *pool, uint64_t key, uint32_t fn,
 		      const uint8_t *args, uint32_t alen,
 		      const struct mist_blob *inputs, uint32_t nin,
-		      uint32_t nout);
+		      uint32_t nout, uint32_t wall_ms);
 };
 
 extern const struct pool_ops pool_real_ops;

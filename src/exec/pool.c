@@ -16,6 +16,15 @@
  * innocent task again is harmless.  An executor that dies before its hello counts as a
  * start failure; after EXEC_START_FAILURES in a row the pool stops
  * respawning and fails what waits (a broken plugin, not a broken task).
+ *
+ * Wall time: the watchdog kills an executor whose head task has run past
+ * its limit -- the pool's, or the task's own if smaller (an add-on call's
+ * deadline) -- timed from when it became the head (the executor's replies
+ * come at most EXEC_FLUSH_US late, so that is close to when it started).
+ * A task with its own limit also expires, unstarted, that long after it
+ * was submitted: the dispatcher and the watchdog end it rather than send
+ * it (a task already in an executor's pipe runs: killing the executor for
+ * it would send every task around it back as a suspect, to run alone).
  */
 #include "config.h"
 #include "exec/exec.h"
@@ -52,6 +61,8 @@ struct ptask {
 	struct ptask *next;
 	uint64_t key;
 	bool suspect; /* was in flight when an executor died: runs alone */
+	uint32_t wall_ms; /* its own wall-time limit, 0: the pool's */
+	uint64_t expires; /* loop ms: not started after this (0: never) */
 	uint32_t len; /* frame bytes, header included */
 	uint8_t frame[];
 };
@@ -112,6 +123,7 @@ struct executor {
 	struct buf out;	     /* frames not yet written */
 	struct buf in;
 	const char *kill_reason; /* set when we killed it */
+	char kill_msg[64];	 /* a wall-time kill's reason */
 	int handles;
 };
 
@@ -136,8 +148,9 @@ struct pool {
 	struct buf errs;    /* NUL-terminated messages */
 	uv_prepare_t flush;
 	uv_timer_t watchdog;
+	uint64_t tick_ms; /* the watchdog's period */
+	bool expiring;	  /* some task was given a wall time: sweep */
 	int handles;
-	char wall_msg[64];
 	char *exe;
 };
 
@@ -495,12 +508,31 @@ pool_spawn(struct pool *p, uint32_t i)
 	uv_read_start((uv_stream_t *)&x->pipe, x_alloc, x_read_cb);
 }
 
-/* Hands waiting tasks to the least loaded ready executors. */
+/* Ends @a t, which waited past its expiry without starting. */
+static void
+pool_expire(struct pool *p, struct ptask *t)
+{
+	char why[96];
+	snprintf(why, sizeof(why),
+		 "not started within its wall time (%u ms): the executors "
+		 "were busy", t->wall_ms);
+	pool_finish(p, t, MIST_ETASK, why, NULL, 0, 0);
+}
+
+/* Hands waiting tasks to the least loaded ready executors; a task whose
+ * expiry has passed is ended instead of sent (its caller has given up,
+ * and running it would only delay the live ones behind it). */
 static void
 pool_dispatch(struct pool *p)
 {
+	uint64_t now = uv_now(p->loop);
 	while (p->waiting.head) {
-		bool alone = p->waiting.head->suspect;
+		struct ptask *h = p->waiting.head;
+		if (h->expires && now >= h->expires) {
+			pool_expire(p, tq_pop(&p->waiting));
+			continue;
+		}
+		bool alone = h->suspect;
 		struct executor *best = NULL;
 		for (uint32_t i = 0; i < p->cfg.executors; i++) {
 			struct executor *x = p->xs[i];
@@ -512,13 +544,14 @@ pool_dispatch(struct pool *p)
 				best = x;
 		}
 		if (best == NULL)
-			return;
+			break;
 		struct ptask *t = tq_pop(&p->waiting);
 		if (best->inflight.n == 0)
-			best->head_since = uv_now(p->loop);
+			best->head_since = now;
 		tq_push(&best->inflight, t);
 		buf_append(&best->out, t->frame, t->len);
 	}
+	pool_results_flush(p); /* the expired ones (no outputs) */
 }
 
 struct wreq {
@@ -556,6 +589,31 @@ pool_flush_cb(uv_prepare_t *h)
 	}
 }
 
+/* A task's wall-time limit: its own if it has a smaller one. */
+static uint32_t
+pool_wall_ms(const struct pool *p, const struct ptask *t)
+{
+	return t->wall_ms && t->wall_ms < p->cfg.wall_ms ? t->wall_ms
+							 : p->cfg.wall_ms;
+}
+
+/* Ends the waiting tasks whose expiry has passed (only tasks given a
+ * wall time have one). */
+static void
+pool_sweep(struct pool *p, uint64_t now)
+{
+	struct tqueue keep = {0};
+	struct ptask *t;
+	while ((t = tq_pop(&p->waiting)) != NULL) {
+		if (t->expires && now >= t->expires)
+			pool_expire(p, t);
+		else
+			tq_push(&keep, t);
+	}
+	p->waiting = keep;
+	pool_results_flush(p);
+}
+
 static void
 pool_watchdog_cb(uv_timer_t *h)
 {
@@ -563,12 +621,28 @@ pool_watchdog_cb(uv_timer_t *h)
 	uint64_t now = uv_now(p->loop);
 	for (uint32_t i = 0; i < p->cfg.executors; i++) {
 		struct executor *x = p->xs[i];
-		if (x && x->state == X_READY && x->inflight.n > 0 &&
-		    now - x->head_since > p->cfg.wall_ms) {
-			x->kill_reason = p->wall_msg;
+		if (x == NULL || x->state != X_READY || x->inflight.n == 0)
+			continue;
+		uint32_t wall = pool_wall_ms(p, x->inflight.head);
+		if (now - x->head_since > wall) {
+			snprintf(x->kill_msg, sizeof(x->kill_msg),
+				 "wall-time limit (%u ms) exceeded", wall);
+			x->kill_reason = x->kill_msg;
 			uv_process_kill(&x->proc, SIGKILL);
 		}
 	}
+	if (p->expiring && p->waiting.head)
+		pool_sweep(p, now);
+}
+
+/* The watchdog's period for a limit of @a wall_ms. */
+static uint64_t
+pool_tick_ms(uint64_t wall_ms)
+{
+	uint64_t tick = wall_ms / POOL_WATCHDOG_SPLIT;
+	return tick < POOL_WATCHDOG_MIN_MS   ? POOL_WATCHDOG_MIN_MS
+	       : tick > POOL_WATCHDOG_MAX_MS ? POOL_WATCHDOG_MAX_MS
+					     : tick;
 }
 
 static void
@@ -595,18 +669,14 @@ pool_open(uv_loop_t *loop, const struct pool_config *cfg, pool_done_cb done,
 	p->done = done;
 	p->ready = ready;
 	p->ctx = ctx;
-	snprintf(p->wall_msg, sizeof(p->wall_msg),
-		 "wall-time limit (%u ms) exceeded", p->cfg.wall_ms);
 	p->xs = xcalloc(p->cfg.executors, sizeof(*p->xs));
 	uv_prepare_init(loop, &p->flush);
 	uv_timer_init(loop, &p->watchdog);
 	p->flush.data = p->watchdog.data = p;
 	p->handles = 2;
 	uv_prepare_start(&p->flush, pool_flush_cb);
-	uint64_t tick = p->cfg.wall_ms / POOL_WATCHDOG_SPLIT;
-	tick = tick < POOL_WATCHDOG_MIN_MS ? POOL_WATCHDOG_MIN_MS
-	       : tick > POOL_WATCHDOG_MAX_MS ? POOL_WATCHDOG_MAX_MS : tick;
-	uv_timer_start(&p->watchdog, pool_watchdog_cb, tick, tick);
+	p->tick_ms = pool_tick_ms(p->cfg.wall_ms);
+	uv_timer_start(&p->watchdog, pool_watchdog_cb, p->tick_ms, p->tick_ms);
 	uv_unref((uv_handle_t *)&p->watchdog);
 	for (uint32_t i = 0; i < p->cfg.executors; i++)
 		pool_spawn(p, i);
@@ -626,7 +696,7 @@ pool_fn_index(const struct pool *p, const char *name, uint32_t len)
 int
 pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	    uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
-	    uint32_t nout)
+	    uint32_t nout, uint32_t wall_ms)
 {
 	if (p->closing)
 		return MIST_ECLOSED;
@@ -657,6 +727,8 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	struct ptask *t = (struct ptask *)b.data;
 	t->key = key;
 	t->suspect = false;
+	t->wall_ms = wall_ms;
+	t->expires = 0;
 	t->len = (uint32_t)flen;
 	buf_put_u32be(t->frame, (uint32_t)(flen - 4));
 	if (p->broken) {
@@ -664,6 +736,19 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 			    NULL, 0, 0);
 		pool_results_flush(p);
 		return 0;
+	}
+	if (wall_ms) {
+		t->expires = uv_now(p->loop) + wall_ms;
+		p->expiring = true;
+		/* the watchdog must look often enough for this limit: it
+		 * speeds up (never slows down again: at most every 10 ms, a
+		 * few executors to look at) */
+		uint64_t tick = pool_tick_ms(pool_wall_ms(p, t));
+		if (tick < p->tick_ms) {
+			p->tick_ms = tick;
+			uv_timer_start(&p->watchdog, pool_watchdog_cb, tick,
+				       tick);
+		}
 	}
 	tq_push(&p->waiting, t);
 	pool_dispatch(p);
@@ -704,9 +789,9 @@ pool_ops_fn_index(void *p, const char *name, uint32_t len)
 static int
 pool_ops_submit(void *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
-		uint32_t nout)
+		uint32_t nout, uint32_t wall_ms)
 {
-	return pool_submit(p, key, fn, args, alen, inputs, nin, nout);
+	return pool_submit(p, key, fn, args, alen, inputs, nin, nout, wall_ms);
 }
 
 const struct pool_ops pool_real_ops = {pool_ops_fn_index, pool_ops_submit};

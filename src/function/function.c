@@ -9,10 +9,16 @@
  * as lost, and the owner recomputes it.  Outputs stay here, in the value
  * store: the owner only learns their sizes.
  *
- * Sections: results from the pool, runs, serving values, the actor.
+ * Add-on function calls (MSG_FN_CALL) are slots of a table, keyed for
+ * the pool with FUNC_CALL_KEY set, answered from MSG_EXEC_DONE like
+ * attempts; function.h draws the message.
+ *
+ * Sections: results from the pool, runs, serving values, add-on
+ * functions, the actor.
  */
 #include "config.h"
 #include "function/function.h"
+#include "function/fncall.h"
 #include "data/graph.h"
 #include "data/jobmsg.h"
 #include "data/jobs.h"
@@ -37,6 +43,7 @@ func_config_default(struct func_config *cfg)
 	 * WAN link; 10 s without one means the holder is gone or stuck, and
 	 * the next holder is asked */
 	cfg->fetch_timeout_ms = 10000;
+	cfg->max_calls = FUNC_MAX_CALLS;
 }
 
 /* ------------------------------------------------- results from the pool */
@@ -136,6 +143,18 @@ struct run {
 	uint64_t corr;		/* the fetch request in flight */
 };
 
+/* An add-on function call in flight (a slot of func.calls). */
+struct fcall {
+	uint64_t key;	       /* the pool's key; 0: the slot is free */
+	struct actor_ref from; /* who to answer */
+	uint64_t corr;
+	uint64_t deadline; /* local ms */
+	uint32_t fn;	   /* the pool's index */
+	uint32_t bytes;	   /* params */
+	uint32_t gen;	   /* bumped at each use of the slot */
+	uint32_t next_free;
+};
+
 struct func {
 	struct actor *actor;
 	struct func_config cfg;
@@ -145,6 +164,9 @@ struct func {
 	struct map runs;    /* key -> run */
 	struct map fetches; /* corr -> run */
 	uint64_t next_key;
+	struct fcall *calls; /* cfg.max_calls slots */
+	uint32_t free_call;  /* first free slot, max_calls: none */
+	struct func_stats stats;
 };
 
 static void
@@ -293,7 +315,7 @@ run_next(struct func *f, struct run *r)
 	}
 	/* the pool copies the inputs now: the pointers need not last */
 	int rc = f->ops->submit(f->pool, r->key, (uint32_t)r->fn, r->args,
-				r->alen, blobs, r->nin, r->nout);
+				r->alen, blobs, r->nin, r->nout, 0);
 	if (blobs != stack)
 		free(blobs);
 	if (rc != 0) {
@@ -353,10 +375,16 @@ task_run(struct func *f, struct msg *m)
 	run_next(f, r);
 }
 
+static void call_result(struct func *f, struct func_result *res);
+
 /* The pool finished attempt @a res (freed here). */
 static void
 exec_result(struct func *f, struct func_result *res)
 {
+	if (res->key & FUNC_CALL_KEY) {
+		call_result(f, res);
+		return;
+	}
 	struct run *r = map_get(&f->runs, res->key);
 	if (r == NULL) {
 		func_result_delete(res);
@@ -451,6 +479,190 @@ value_free(struct func *f, struct msg *m)
 	}
 }
 
+/* --------------------------------------------------- add-on functions */
+
+/* Answers the call @a c (the request is gone: its sender and corr were
+ * kept), with a body or an error status. */
+static void
+call_answer(struct func *f, const struct fcall *c, const struct buf *body,
+	    int status)
+{
+	struct msg req = {.flags = MSG_F_REQUEST, .from = c->from,
+			  .corr = c->corr};
+	if (status)
+		actor_reply_error(f->actor, &req, status);
+	else
+		actor_reply(f->actor, &req, MSG_FN_CALL, body->data,
+			    (uint32_t)body->len);
+}
+
+/* [1, message]: the function failed. */
+static void
+call_fail(struct func *f, const struct fcall *c, const char *why)
+{
+	struct buf b = BUF_INIT;
+	fncall_reply_fail_pack(&b, why);
+	call_answer(f, c, &b, 0);
+	buf_destroy(&b);
+	f->stats.failures++;
+	f->stats.fns[c->fn].failures++;
+}
+
+static void
+call_free(struct func *f, struct fcall *c)
+{
+	f->stats.in_flight--;
+	f->stats.in_flight_bytes -= c->bytes;
+	c->key = 0;
+	c->next_free = f->free_call;
+	f->free_call = (uint32_t)(c - f->calls);
+}
+
+/* The pool ended call @a res (freed here). */
+static void
+call_result(struct func *f, struct func_result *res)
+{
+	uint64_t slot = res->key & UINT32_MAX;
+	struct fcall *c = slot < f->cfg.max_calls ? &f->calls[slot] : NULL;
+	if (c == NULL || c->key != res->key) {
+		func_result_delete(res); /* not ours: cannot happen */
+		return;
+	}
+	struct func_fn_stats *fs = &f->stats.fns[c->fn];
+	fs->exec_us += res->exec_us;
+	if (res->status == 0 && res->nout == 1 &&
+	    vval_len(res->outs[0]) <= FUNC_CALL_MAX_RESULT) {
+		struct buf b = BUF_INIT;
+		fncall_reply_ok_pack(&b, vval_data(res->outs[0]),
+				     vval_len(res->outs[0]));
+		call_answer(f, c, &b, 0);
+		buf_destroy(&b);
+		f->stats.ok++;
+	} else if (res->status == 0) {
+		char why[128];
+		if (res->nout != 1)
+			snprintf(why, sizeof(why),
+				 "the function produced %u outputs, not one",
+				 res->nout);
+		else
+			snprintf(why, sizeof(why),
+				 "the function's result is %u bytes, more than "
+				 "the %u a call may return",
+				 vval_len(res->outs[0]), FUNC_CALL_MAX_RESULT);
+		call_fail(f, c, why);
+	} else if (res->status == MIST_ECLOSED) {
+		call_answer(f, c, NULL, MIST_ECLOSED);
+		f->stats.refused++;
+	} else if (actor_sys_now(f->actor->sys) >= c->deadline) {
+		/* killed at the deadline (or never started): whatever the
+		 * executor said, the caller's time ran out */
+		call_answer(f, c, NULL, MIST_ETIMEDOUT);
+		f->stats.timeouts++;
+		fs->timeouts++;
+	} else {
+		call_fail(f, c, res->error ? res->error : "the function failed");
+	}
+	call_free(f, c);
+	func_result_delete(res);
+}
+
+/* Refuses a call before it runs. */
+static void
+call_refuse(struct func *f, struct msg *m, int status)
+{
+	actor_reply_error(f->actor, m, status);
+	if (status == MIST_ETIMEDOUT)
+		f->stats.timeouts++;
+	else if (status == MIST_EOVERLOAD)
+		f->stats.overloaded++;
+	else if (status == MIST_ENOTFOUND)
+		f->stats.unknown++;
+	else
+		f->stats.refused++;
+}
+
+static void
+fn_call(struct func *f, struct msg *m)
+{
+	f->stats.calls++;
+	if (!(m->flags & MSG_F_REQUEST)) {
+		f->stats.refused++; /* nobody waits for it: not run */
+		return;
+	}
+	struct fncall_req q;
+	if (fncall_unpack(m->body, m->len, &q) != 0) {
+		call_refuse(f, m, MIST_EPROTO);
+		return;
+	}
+	const char *fn = q.fn;
+	uint32_t flen = q.fn_len, plen = q.params_len;
+	const uint8_t *params = q.params;
+	uint64_t deadline_ms = q.deadline_ms;
+	int idx = f->ops && flen < EXEC_NAME_MAX
+			  ? f->ops->fn_index(f->pool, fn, flen)
+			  : -1;
+	if (idx < 0 || idx >= EXEC_MAX_FUNCTIONS) {
+		call_refuse(f, m, MIST_ENOTFOUND);
+		return;
+	}
+	uint64_t now = actor_sys_now(f->actor->sys);
+	uint64_t deadline = now + deadline_ms;
+	if (m->deadline && m->deadline < deadline)
+		deadline = m->deadline;
+	if (deadline <= now) {
+		call_refuse(f, m, MIST_ETIMEDOUT);
+		return;
+	}
+	if (plen > FUNC_CALL_MAX_PARAMS) {
+		call_refuse(f, m, MIST_E2BIG);
+		return;
+	}
+	if (f->free_call >= f->cfg.max_calls ||
+	    f->stats.in_flight_bytes + plen > FUNC_CALLS_MAX_BYTES) {
+		call_refuse(f, m, MIST_EOVERLOAD);
+		return;
+	}
+	struct fcall *call = &f->calls[f->free_call];
+	uint64_t key = FUNC_CALL_KEY |
+		       (uint64_t)(++call->gen & INT32_MAX) << 32 | f->free_call;
+	uint64_t wall = deadline - now;
+	int rc = f->ops->submit(f->pool, key, (uint32_t)idx, params, plen,
+				NULL, 0, 1,
+				wall > UINT32_MAX ? UINT32_MAX : (uint32_t)wall);
+	if (rc != 0) {
+		call_refuse(f, m, rc == MIST_ENOTFOUND ? MIST_ENOTFOUND : rc);
+		return;
+	}
+	f->free_call = call->next_free;
+	call->key = key;
+	call->from = m->from;
+	call->corr = m->corr;
+	call->deadline = deadline;
+	call->fn = (uint32_t)idx;
+	call->bytes = plen;
+	f->stats.in_flight++;
+	f->stats.in_flight_bytes += plen;
+	if (f->stats.in_flight > f->stats.in_flight_max)
+		f->stats.in_flight_max = f->stats.in_flight;
+	struct func_fn_stats *fs = &f->stats.fns[idx];
+	if (fs->name[0] == '\0')
+		memcpy(fs->name, fn, flen); /* the pool's name: < EXEC_NAME_MAX */
+	if ((uint32_t)idx >= f->stats.nfns)
+		f->stats.nfns = (uint32_t)idx + 1;
+	fs->calls++;
+}
+
+int
+func_stats(struct actor_sys *sys, struct func_stats *out)
+{
+	struct actor *a = actor_sys_find(sys, ACTOR_FUNCTION);
+	if (a == NULL || a->state == NULL)
+		return MIST_ENOACTOR;
+	const struct func *f = a->state;
+	*out = f->stats;
+	return 0;
+}
+
 /* ------------------------------------------------------------ the actor */
 
 static void
@@ -466,6 +678,11 @@ func_stop(struct func *f)
 	for (size_t i = 0; i < n; i++)
 		run_free(f, all[i]);
 	free(all);
+	/* calls still running: their results will find no actor */
+	for (uint32_t i = 0; i < f->cfg.max_calls; i++)
+		if (f->calls[i].key)
+			call_answer(f, &f->calls[i], NULL, MIST_ECLOSED);
+	free(f->calls);
 	map_destroy(&f->runs);
 	map_destroy(&f->fetches);
 	vstore_destroy(&f->values);
@@ -498,6 +715,9 @@ func_fn(struct actor *self, struct msg *m)
 	case MSG_VALUE_FREE:
 		value_free(f, m);
 		break;
+	case MSG_FN_CALL:
+		fn_call(f, m);
+		break;
 	default:
 		if (m->flags & MSG_F_REQUEST)
 			actor_reply_error(self, m, MIST_EUNKNOWN);
@@ -515,8 +735,14 @@ func_spawn(struct actor_sys *sys, const struct func_config *cfg,
 	vstore_init(&f->values);
 	map_init(&f->runs, 1);
 	map_init(&f->fetches, 2);
+	if (f->cfg.max_calls == 0)
+		f->cfg.max_calls = FUNC_MAX_CALLS;
+	f->calls = xcalloc(f->cfg.max_calls, sizeof(*f->calls));
+	for (uint32_t i = 0; i < f->cfg.max_calls; i++)
+		f->calls[i].next_free = i + 1;
 	f->actor = actor_spawn(sys, ACTOR_FUNCTION, "function", func_fn, f);
 	if (f->actor == NULL) {
+		free(f->calls);
 		vstore_destroy(&f->values);
 		map_destroy(&f->runs);
 		map_destroy(&f->fetches);

@@ -1,6 +1,8 @@
 /*
  * function.h -- ACTOR_FUNCTION, the function actor of a node: runs task
- * attempts for job owners, and holds the node's values.
+ * attempts for job owners, holds the node's values, and runs add-on
+ * functions called by request (MSG_FN_CALL, the mobile backend's
+ * POST /functions/:name).
  *
  * It receives MSG_TASK_RUN from a job's owner (any node's data manager),
  * fetches the inputs it lacks from the function actors holding them
@@ -36,6 +38,43 @@
  *   +-----+--------+---------+-------------------+------+-------------+------+
  *     u64   int      u32       char * or NULL      u32    struct vval *  or NULL
  *
+ * Add-on functions (docs/MBAAS.md): the same actor runs a function for a
+ * request, MSG_FN_CALL (function/fncall.h draws it and has its codec),
+ * on the same executors, and answers with its one output:
+ *
+ *   gateway --MSG_FN_CALL [app, fn, deadline_ms, caller, params]--> here
+ *   here --reply [0, result] | [1, message]--> gateway   (status 0)
+ *   here --error reply, no body--> gateway                (status < 0)
+ *
+ * The error replies, when the call is not run or not answered by the
+ * function: MIST_EPROTO (malformed), MIST_ENOTFOUND (no such function
+ * here), MIST_E2BIG (params over FUNC_CALL_MAX_PARAMS), MIST_ETIMEDOUT
+ * (the deadline had passed on arrival, or passed before the function
+ * ended: it was killed or never started), MIST_EOVERLOAD (max_calls or
+ * FUNC_CALLS_MAX_BYTES in flight), MIST_ECLOSED (the pool is closing).
+ * [1, message] is the function failing: its mist_fail() message, or a
+ * limit or crash the pool reports, or a result over FUNC_CALL_MAX_RESULT.
+ *
+ * deadline_ms is what is left of the caller's budget when it sent (0: it
+ * is spent), and the message's own deadline, if it has one, shortens it.
+ * The function gets args = params, no inputs and one output (the plugin
+ * ABI of a task); its wall time is min(the pool's, the time left), given
+ * to the pool with the task (pool_submit's wall_ms), so a function is
+ * killed at its caller's deadline, and a call still queued then never
+ * runs.  CPU time and memory are the executors' limits, as for attempts.
+ * caller is checked to be a map and not read yet: the function runs with
+ * no identity (a later version may hand it to the function).
+ *
+ * Calls in flight are slots of a table allocated at spawn (max_calls of
+ * them): a call costs no allocation of the actor's, its pool key is
+ * FUNC_CALL_KEY | generation << 32 | slot (attempts count up from 1 and
+ * never reach the high bit), and MSG_EXEC_DONE's results are told apart
+ * by that bit.  Calls pipeline like attempts: up to `depth` per executor
+ * (pool_config), and one read from an executor answers a batch of them.
+ *
+ * Counters (calls, failures, timeouts, in flight, per function) are read
+ * with func_stats() on the system's thread -- a copy, no message.
+ *
  * Ownership: func_spawn() allocates the actor's state -- the runs, the
  * value store -- which only the actor touches and frees on MSG_STOP.  A
  * struct func_result belongs to whoever holds it: its creator, then the
@@ -58,9 +97,34 @@
 /** This node's name in messages to owners, NUL included (a node name). */
 #define FUNC_NAME_MAX 64
 
+/**
+ * Add-on function calls in flight per node, by default.  Each holds a slot
+ * (about 48 bytes) and its params queued in the pool until it runs.  The
+ * executors take executors x depth calls at once (64 on 2 cores, 2048 on
+ * 64): 4096 is twice the pipeline of a large node, so a node that keeps up
+ * never reaches it, while at the tens of thousands of trivial calls a
+ * second a node serves it is already ~100 ms of queue -- past it, waiting
+ * longer only makes every deadline miss, and a quick EOVERLOAD (503 at the
+ * gateway) lets the client back off or try elsewhere.
+ */
+#define FUNC_MAX_CALLS 4096
+/** Params of one call at most: the bound a job's args have (mist.h), so
+ * that a call is one message well under the 1 MiB link frame whatever its
+ * envelope; larger data belongs in a file or a job. */
+#define FUNC_CALL_MAX_PARAMS (512u << 10)
+/** A call's result at most, for the same reason (its reply crosses the
+ * same link); a larger one fails the call with a message saying so. */
+#define FUNC_CALL_MAX_RESULT (512u << 10)
+/** Params bytes of the calls in flight at most: 4096 calls of 32 KiB
+ * each, an eighth of a small (1 GiB) node's memory, before EOVERLOAD;
+ * small calls never get near it, large ones hit it before max_calls. */
+#define FUNC_CALLS_MAX_BYTES (128u << 20)
+/** The pool keys of calls have this bit; attempts' never do. */
+#define FUNC_CALL_KEY (UINT64_C(1) << 63)
 struct func_config {
 	char name[FUNC_NAME_MAX]; /* says which node refused a function */
 	uint32_t fetch_timeout_ms; /* per VALUE_GET chunk, then next holder */
+	uint32_t max_calls;	   /* add-on calls in flight (FUNC_MAX_CALLS) */
 };
 
 void func_config_default(struct func_config *cfg);
@@ -92,6 +156,39 @@ void func_result_post(struct actor_sys *sys, struct func_result *r);
  * posts the batch as one message -- nothing else happens in the I/O
  * callback. */
 void func_pool_done(void *sys, const struct pool_result *rs, uint32_t n);
+
+/** One function's counters (functions are the pool's: at most
+ * EXEC_MAX_FUNCTIONS, so the table is bounded). */
+struct func_fn_stats {
+	char name[EXEC_NAME_MAX];
+	uint64_t calls;	   /* accepted (sent to the executors) */
+	uint64_t failures; /* answered status 1 */
+	uint64_t timeouts; /* killed at, or not started by, the deadline */
+	uint64_t exec_us;  /* executor time of the calls that ended */
+};
+
+/** The add-on calls of a node, since spawn (func_stats()). */
+struct func_stats {
+	uint64_t calls;	     /* MSG_FN_CALL requests received */
+	uint64_t ok;	     /* answered with a result */
+	uint64_t failures;   /* answered status 1: the function failed */
+	uint64_t timeouts;   /* MIST_ETIMEDOUT: on arrival or at the end */
+	uint64_t overloaded; /* MIST_EOVERLOAD: the in-flight bounds */
+	uint64_t unknown;    /* MIST_ENOTFOUND: no such function here */
+	uint64_t refused;    /* MIST_EPROTO, MIST_E2BIG, MIST_ECLOSED */
+	uint32_t in_flight, in_flight_max; /* now, and the most at once */
+	uint64_t in_flight_bytes;	   /* their params */
+	uint32_t nfns; /* fns[0..nfns): by the pool's index, name "" if
+			* never called */
+	struct func_fn_stats fns[EXEC_MAX_FUNCTIONS];
+};
+
+/**
+ * Copies the counters of @a sys's ACTOR_FUNCTION into @a out (caller
+ * storage, about 25 KiB): a read on the system's thread (from any actor's
+ * turn or the loop), no message.  0, or MIST_ENOACTOR.
+ */
+int func_stats(struct actor_sys *sys, struct func_stats *out);
 
 /**
  * Spawns ACTOR_FUNCTION on @a sys.  @a ops and @a pool (both may be NULL:

@@ -13,6 +13,14 @@
  *   hog      allocates and touches 8 GiB (memory limit)
  *   badout   returns bytes that are not msgpack
  *   scribble writes a frame of garbage into the executor's channel (fd 3)
+ *
+ * and for add-on function calls (one output, params as args):
+ *
+ *   hello    params {"name": str, ...} -> {"hello": name}; else "hello"
+ *   spin     burns CPU until it is killed (a call's deadline)
+ *   sleepy   params {"ms": n, ...} or n: sleeps n ms -> n
+ *
+ * (echo returns the params, fail fails with "boom": the ones above.)
  */
 #include "mist_plugin.h"
 
@@ -167,11 +175,159 @@ scribble(struct mist_call *c)
 	return noop(c);
 }
 
+/* ------------------------------------ a little msgpack for the calls */
+
+/* The length of a str at @a p (its bytes at *@a s), or -1. */
+static int64_t
+mp_str_at(const uint8_t *p, size_t len, const uint8_t **s)
+{
+	if (len < 1)
+		return -1;
+	size_t h, n;
+	if ((p[0] & 0xe0) == 0xa0) {
+		h = 1, n = p[0] & 0x1f;
+	} else if (p[0] == 0xd9 && len >= 2) {
+		h = 2, n = p[1];
+	} else if (p[0] == 0xda && len >= 3) {
+		h = 3, n = (size_t)p[1] << 8 | p[2];
+	} else {
+		return -1;
+	}
+	if (len - h < n)
+		return -1;
+	*s = p + h;
+	return (int64_t)n;
+}
+
+/* The size of the object at @a p, or 0 if it is not one the calls use
+ * (nil, bool, ints, floats, str, bin, arrays and maps of them). */
+static size_t
+mp_size(const uint8_t *p, size_t len, int depth)
+{
+	if (len == 0 || depth > 16)
+		return 0;
+	uint8_t t = p[0];
+	size_t h = 1, body = 0, items = 0;
+	if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
+		return 1;
+	if ((t & 0xe0) == 0xa0) {
+		body = t & 0x1f;
+	} else if ((t & 0xf0) == 0x90) {
+		items = t & 0x0f;
+	} else if ((t & 0xf0) == 0x80) {
+		items = 2 * (size_t)(t & 0x0f);
+	} else {
+		switch (t) {
+		case 0xcc: case 0xd0: body = 1; break;
+		case 0xcd: case 0xd1: body = 2; break;
+		case 0xca: case 0xce: case 0xd2: body = 4; break;
+		case 0xcb: case 0xcf: case 0xd3: body = 8; break;
+		case 0xc4: case 0xd9:
+			if (len < 2) return 0;
+			h = 2, body = p[1];
+			break;
+		case 0xc5: case 0xda:
+			if (len < 3) return 0;
+			h = 3, body = (size_t)p[1] << 8 | p[2];
+			break;
+		case 0xdc: case 0xde:
+			if (len < 3) return 0;
+			h = 3, items = (size_t)p[1] << 8 | p[2];
+			if (t == 0xde) items *= 2;
+			break;
+		default:
+			return 0;
+		}
+	}
+	if (len - 1 < h - 1 + body)
+		return 0;
+	size_t off = h + body;
+	for (size_t i = 0; i < items; i++) {
+		size_t n = mp_size(p + off, len - off, depth + 1);
+		if (n == 0)
+			return 0;
+		off += n;
+	}
+	return off;
+}
+
+/* The value of key @a key in the map @a p (*@a v, its size returned), or
+ * 0 if @a p is not a map or has no such key. */
+static size_t
+mp_map_get(const uint8_t *p, size_t len, const char *key, const uint8_t **v)
+{
+	if (len == 0)
+		return 0;
+	size_t n, off;
+	if ((p[0] & 0xf0) == 0x80) {
+		n = p[0] & 0x0f, off = 1;
+	} else if (p[0] == 0xde && len >= 3) {
+		n = (size_t)p[1] << 8 | p[2], off = 3;
+	} else {
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *s;
+		int64_t sl = mp_str_at(p + off, len - off, &s);
+		size_t kn = mp_size(p + off, len - off, 0);
+		if (kn == 0)
+			return 0;
+		off += kn;
+		size_t vn = mp_size(p + off, len - off, 0);
+		if (vn == 0)
+			return 0;
+		if (sl == (int64_t)strlen(key) && memcmp(s, key, (size_t)sl) == 0) {
+			*v = p + off;
+			return vn;
+		}
+		off += vn;
+	}
+	return 0;
+}
+
+static int
+hello(struct mist_call *c)
+{
+	const uint8_t *v, *name;
+	size_t vn = mp_map_get(c->args.data, c->args.len, "name", &v);
+	int64_t nl = vn ? mp_str_at(v, vn, &name) : -1;
+	if (nl < 0 || nl > 200) {
+		mist_output(c, 0, "\xa5hello", 6);
+		return 0;
+	}
+	uint8_t out[256] = {0x81, 0xa5, 'h', 'e', 'l', 'l', 'o', 0xd9,
+			    (uint8_t)nl};
+	memcpy(out + 9, name, (size_t)nl);
+	mist_output(c, 0, out, 9 + (size_t)nl);
+	return 0;
+}
+
+static int
+sleepy(struct mist_call *c)
+{
+	const uint8_t *v;
+	int64_t ms;
+	size_t vn = mp_map_get(c->args.data, c->args.len, "ms", &v);
+	if ((vn ? read_int(v, vn, &ms) : read_int(c->args.data, c->args.len,
+						  &ms)) != 0 ||
+	    ms < 0 || ms > 600000) {
+		mist_fail(c, "sleepy wants {\"ms\": 0..600000}");
+		return -1;
+	}
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+	uint8_t out[9];
+	for (uint32_t i = 0; i < c->noutputs; i++)
+		mist_output(c, i, out, (size_t)write_int(out, ms));
+	return 0;
+}
+
 static const struct mist_function functions[] = {
 	{"noop", noop},	  {"echo", echo},   {"sum", sum}, {"slowsum", slowsum},
 	{"fail", fail},	  {"loop", loop},   {"sleep", sleep_ms},
 	{"crash", crash}, {"hog", hog},	    {"badout", badout},
 	{"scribble", scribble},
+	{"hello", hello}, {"spin", loop}, {"sleepy", sleepy},
 };
 
 static const struct mist_plugin plugin = {

@@ -63,9 +63,11 @@ fp_fn_index(void *pool, const char *name, uint32_t len)
 
 static int
 fp_submit(void *pool, uint64_t key, uint32_t fn, const uint8_t *args,
-	  uint32_t alen, const struct mist_blob *in, uint32_t nin, uint32_t nout)
+	  uint32_t alen, const struct mist_blob *in, uint32_t nin, uint32_t nout,
+	  uint32_t wall_ms)
 {
 	(void)pool, (void)fn, (void)args, (void)alen, (void)in, (void)nin;
+	cr_assert_eq(wall_ms, 0, "a job attempt has the pool's wall time");
 	cr_assert_eq(nout, 1);
 	cr_assert_lt(nsubmitted, 16);
 	submitted[nsubmitted++] = key;

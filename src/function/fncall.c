@@ -1,0 +1,112 @@
+/*
+ * fncall.c -- MSG_FN_CALL's codec (the drawing is in fncall.h).
+ */
+#include "config.h"
+#include "function/fncall.h"
+#include "mist.h"
+#include "net/mp.h"
+
+#include <msgpack.h>
+#include <string.h>
+
+void
+fncall_pack(struct buf *b, const char *app, const char *fn,
+	    uint32_t deadline_ms, const uint8_t *caller, uint32_t caller_len,
+	    const uint8_t *params, uint32_t params_len)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 5);
+	mp_pack_str(&pk, app);
+	mp_pack_str(&pk, fn);
+	msgpack_pack_uint32(&pk, deadline_ms);
+	if (caller)
+		buf_append(b, caller, caller_len);
+	else
+		msgpack_pack_map(&pk, 0);
+	msgpack_pack_bin_with_body(&pk, params, params_len);
+}
+
+/* One msgpack object filling exactly @a len bytes. */
+static bool
+fncall_one_object(const uint8_t *p, uint32_t len)
+{
+	size_t used;
+	return mp_check(p, len, MP_MAX_DEPTH, &used) == 0 && used == len;
+}
+
+int
+fncall_unpack(const uint8_t *p, size_t len, struct fncall_req *out)
+{
+	struct mp_cur c, caller;
+	uint32_t n, cn;
+	uint64_t deadline;
+	memset(out, 0, sizeof(*out));
+	if (len > UINT32_MAX || !fncall_one_object(p, (uint32_t)len))
+		return MIST_EPROTO;
+	mp_cur_init(&c, p, len);
+	if (mp_read_array(&c, &n) != 0 || n < 5 ||
+	    mp_read_str(&c, &out->app, &out->app_len) != 0 ||
+	    out->app_len == 0 || out->app_len >= FNCALL_APP_MAX ||
+	    mp_read_str(&c, &out->fn, &out->fn_len) != 0 ||
+	    mp_read_uint(&c, &deadline) != 0 || deadline > UINT32_MAX ||
+	    mp_read_obj(&c, &caller) != 0)
+		return MIST_EPROTO;
+	out->caller = caller.p;
+	out->caller_len = (uint32_t)mp_cur_left(&caller);
+	if (mp_read_map(&caller, &cn) != 0 ||
+	    mp_read_bin(&c, &out->params, &out->params_len) != 0)
+		return MIST_EPROTO;
+	out->deadline_ms = (uint32_t)deadline;
+	if (out->params_len == 0) {
+		out->params = (const uint8_t *)"\xc0"; /* nil */
+		out->params_len = 1;
+	} else if (!fncall_one_object(out->params, out->params_len)) {
+		return MIST_EPROTO;
+	}
+	return 0;
+}
+
+void
+fncall_reply_ok_pack(struct buf *b, const uint8_t *result, uint32_t len)
+{
+	buf_reserve(b, len + 8);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, 0);
+	msgpack_pack_bin_with_body(&pk, result, len);
+}
+
+void
+fncall_reply_fail_pack(struct buf *b, const char *message)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, 1);
+	mp_pack_str(&pk, message);
+}
+
+int
+fncall_reply_unpack(const uint8_t *p, size_t len, int *failed,
+		    const uint8_t **data, uint32_t *dlen)
+{
+	struct mp_cur c;
+	uint32_t n;
+	uint64_t st;
+	if (len > UINT32_MAX || !fncall_one_object(p, (uint32_t)len))
+		return MIST_EPROTO;
+	mp_cur_init(&c, p, len);
+	if (mp_read_array(&c, &n) != 0 || n != 2 || mp_read_uint(&c, &st) != 0 ||
+	    st > 1)
+		return MIST_EPROTO;
+	*failed = (int)st;
+	if (st == 0)
+		return mp_read_bin(&c, data, dlen) == 0 &&
+				       fncall_one_object(*data, *dlen)
+			       ? 0
+			       : MIST_EPROTO;
+	return mp_read_str(&c, (const char **)data, dlen) == 0 ? 0
+							       : MIST_EPROTO;
+}
