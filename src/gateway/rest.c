@@ -9,6 +9,7 @@
 #include "accessory/accessory.h"
 #include "accessory/perr.h"
 #include "data/meta.h"
+#include "function/fncall.h"
 #include "gateway/jsonmp.h"
 #include "gateway/metrics.h"
 #include "gateway/parse_req.h"
@@ -46,10 +47,15 @@
  * (swim.h) is far below it. */
 #define REST_MAX_FN_NODES 4096
 
-/* The listener's deadline fires a little after ours: our own timeout
- * answers with the cause (the home, the function), the listener's is the
- * backstop for an answer that never comes. */
-#define REST_DEADLINE_SLACK_MS 50
+/*
+ * Three clocks per request, each a little after the one before: the
+ * accessory or the function actor ends the work at the deadline and says
+ * why; our request times out 100 ms later (the answer crossed a link);
+ * the listener's timer, 200 ms later, is the backstop for an answer that
+ * never comes.  A client sees at most 200 ms past its deadline.
+ */
+#define REST_REPLY_SLACK_MS 100
+#define REST_DEADLINE_SLACK_MS 200
 
 /* How long /metrics waits for the accessory's counters. */
 #define REST_STATS_TIMEOUT_MS 500
@@ -639,8 +645,8 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	p->node = a->home;
 	uint64_t corr;
 	actor_request(r->self, (struct actor_ref){a->home, ACTOR_DOCS},
-		      MSG_ACC_REQUEST, b.data, (uint32_t)b.len, deadline,
-		      &corr);
+		      MSG_ACC_REQUEST, b.data, (uint32_t)b.len,
+		      deadline + REST_REPLY_SLACK_MS, &corr);
 	buf_destroy(&b);
 	map_put(&r->pending, corr, p);
 }
@@ -683,22 +689,20 @@ send_fn(struct rest *r, struct rpend *p, const struct app *a,
 		free(p);
 		return;
 	}
-	struct buf b = BUF_INIT;
+	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 5);
-	mp_pack_str(&pk, a->id);
-	mp_pack_str(&pk, q->fn);
-	msgpack_pack_uint32(&pk, deadline);
+	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
 	pack_caller(&pk, r, a, q, ip, master);
-	msgpack_pack_bin(&pk, params.len);
-	msgpack_pack_bin_body(&pk, params.data, params.len);
+	fncall_pack(&b, a->id, q->fn, deadline, caller.data,
+		    (uint32_t)caller.len, params.data, (uint32_t)params.len);
+	buf_destroy(&caller);
 	buf_destroy(&params);
 	p->kind = RP_FN;
 	p->node = node;
 	uint64_t corr;
 	actor_request(r->self, (struct actor_ref){node, ACTOR_FUNCTION},
-		      MSG_FN_CALL, b.data, (uint32_t)b.len, deadline, &corr);
+		      MSG_FN_CALL, b.data, (uint32_t)b.len,
+		      deadline + REST_REPLY_SLACK_MS, &corr);
 	buf_destroy(&b);
 	map_put(&r->pending, corr, p);
 }
@@ -950,23 +954,17 @@ fn_reply(struct rest *r, struct rpend *p, struct msg *m)
 		finish_err(r, p, &e);
 		return;
 	}
-	struct mp_cur c;
-	uint32_t n, len;
-	uint64_t st;
+	int failed;
 	const uint8_t *res;
-	const char *msg;
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_read_array(&c, &n) != 0 || n != 2 || mp_read_uint(&c, &st) != 0)
+	uint32_t len;
+	if (fncall_reply_unpack(m->body, m->len, &failed, &res, &len) != 0)
 		goto bad;
-	if (st != 0) {
-		if (mp_read_str(&c, &msg, &len) != 0)
-			goto bad;
-		perr_set(&e, 400, PERR_SCRIPT_FAILED, "%.*s", (int)len, msg);
+	if (failed) {
+		perr_set(&e, 400, PERR_SCRIPT_FAILED, "%.*s", (int)len,
+			 (const char *)res);
 		finish_err(r, p, &e);
 		return;
 	}
-	if (mp_read_bin(&c, &res, &len) != 0)
-		goto bad;
 	json_t *v = NULL;
 	char why[JSONMP_WHY_MAX];
 	if (jsonmp_to_json(res, len, NULL, &v, why, sizeof(why)) != 0) {
