@@ -11,6 +11,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#ifndef CORPUS_DIR
+#define CORPUS_DIR SRCDIR "/tests/fuzz/corpus/wire"
+#endif
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -20,7 +24,7 @@ cmp(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : SRCDIR "/tests/fuzz/corpus/wire";
+	const char *dir = argc > 1 ? argv[1] : CORPUS_DIR;
 	DIR *d = opendir(dir);
 	if (d == NULL) {
 		printf("1..0 # cannot open %s\nBail out!\n", dir);
