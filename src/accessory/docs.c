@@ -344,9 +344,13 @@ docs_ov_unpin(struct docs *d, uint8_t t, const void *k, size_t kl)
 	}
 }
 
-/* Marks every overlaid key of @a t starting with @a p as deleted. */
+/* Marks every overlaid key of @a t starting with @a p as deleted, and
+ * pins it until the prefix delete is durable (appending it to @a pins, a
+ * pending group's unpin list): until then the store may still hold what
+ * an earlier group wrote there. */
 static void
-docs_ov_del_prefix(struct docs *d, uint8_t t, const void *p, size_t pl)
+docs_ov_del_prefix(struct docs *d, uint8_t t, const void *p, size_t pl,
+		   struct buf *pins)
 {
 	size_t it = 0;
 	uint64_t k;
@@ -357,6 +361,11 @@ docs_ov_del_prefix(struct docs *d, uint8_t t, const void *p, size_t pl)
 			    memcmp(o->key, p, pl) == 0) {
 				o->deleted = true;
 				o->val.len = 0;
+				o->pins++;
+				uint32_t kl = (uint32_t)o->klen;
+				buf_append(pins, &t, 1);
+				buf_append(pins, &kl, sizeof(kl));
+				buf_append(pins, o->key, kl);
 			}
 }
 
@@ -628,7 +637,7 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 	for (uint32_t i = 0; i < g->n; i++) {
 		if (ops[i].kind == DOCS_DEL_PREFIX) {
 			docs_ov_del_prefix(d, (uint8_t)ops[i].table,
-					   ops[i].key, ops[i].klen);
+					   ops[i].key, ops[i].klen, &w->keys);
 			continue;
 		}
 		if (ops[i].table == DOCS_T_IDX)
@@ -830,6 +839,24 @@ docs_schema_load(struct docs *d, const char *app, const char *cls)
 	json_t *j = docs_read_json(d, DOCS_T_META, &k);
 	buf_destroy(&k);
 	return j;
+}
+
+/* Adds the put of @a schema to @a g, counting the size change. */
+static void
+docs_schema_put(struct docs *d, struct docs_group *g, const char *app,
+		const char *cls, const json_t *schema)
+{
+	struct buf k = BUF_INIT, old = BUF_INIT;
+	docs_kmeta(&k, 's', app, cls, NULL);
+	char *txt = json_dumps(schema, JSON_COMPACT);
+	size_t n = strlen(txt);
+	if (docs_read(d, DOCS_T_META, &k, &old) == 0)
+		g->delta -= (int64_t)(k.len + old.len);
+	docs_group_put(g, DOCS_T_META, &k, txt, n);
+	g->delta += (int64_t)(k.len + n);
+	free(txt);
+	buf_destroy(&k);
+	buf_destroy(&old);
 }
 
 static const json_t *
@@ -1745,15 +1772,8 @@ docs_op_save(struct docs_req *rq, bool create)
 	docs_group_put(&g, DOCS_T_OBJ, &key, txt, tlen);
 	g.delta += (int64_t)(key.len + tlen) - old_bytes;
 	free(txt);
-	if (schema_changed) {
-		char *st = json_dumps(schema, JSON_COMPACT);
-		struct buf sk = BUF_INIT;
-		docs_kmeta(&sk, 's', rq->app, cls, NULL);
-		docs_group_put(&g, DOCS_T_META, &sk, st, strlen(st));
-		g.delta += (int64_t)(sk.len + strlen(st));
-		buf_destroy(&sk);
-		free(st);
-	}
+	if (schema_changed)
+		docs_schema_put(rq->d, &g, rq->app, cls, schema);
 	docs_index_changes(&g, rq->app, cls, schema, old, obj);
 	json_t *answer;
 	int status = create ? 201 : 200;
@@ -2373,8 +2393,17 @@ docs_op_query(struct docs_req *rq)
 	c.budget = plan.ix ? d->cfg.index_scan_max : d->cfg.scan_max;
 
 	struct buf lo = BUF_INIT, hi = BUF_INIT;
-	int src;
-	if (plan.ix == NULL) {
+	int src = 0;
+	const struct query_pin *byid =
+		docs_pin_of(pins, npins, "objectId", QP_EQ);
+	if (byid && json_is_string(byid->eq) &&
+	    !docs_valid_id(json_string_value(byid->eq)))
+		byid = NULL; /* no such object can exist: scan finds none */
+	if (byid && json_is_string(byid->eq)) {
+		/* {"objectId": id}: one key read, whatever the class size */
+		docs_kobj(&lo, rq->app, cls, json_string_value(byid->eq));
+		docs_q_consider(&c, lo.data, lo.len, NULL, 0);
+	} else if (plan.ix == NULL) {
 		d->st.scans++;
 		docs_kobj(&lo, rq->app, cls, NULL);
 		buf_append(&hi, lo.data, lo.len);
@@ -2747,13 +2776,7 @@ docs_op_schema_put(struct docs_req *rq)
 				json_object_iter_at(ixs, k));
 		}
 	}
-	char *txt = json_dumps(s, JSON_COMPACT);
-	struct buf sk = BUF_INIT;
-	docs_kmeta(&sk, 's', rq->app, cls, NULL);
-	docs_group_put(&g, DOCS_T_META, &sk, txt, strlen(txt));
-	g.delta += (int64_t)strlen(txt);
-	buf_destroy(&sk);
-	free(txt);
+	docs_schema_put(d, &g, rq->app, cls, s);
 	if (docs_expired(rq, &e))
 		goto fail;
 	for (uint32_t i = 0; i < nadded; i++)
@@ -2811,10 +2834,13 @@ docs_op_schema_delete(struct docs_req *rq)
 	struct docs_group g;
 	docs_group_init(&g);
 	docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_IDX, lo.data, lo.len, NULL, 0);
-	struct buf sk = BUF_INIT;
+	struct buf sk = BUF_INIT, sv = BUF_INIT;
 	docs_kmeta(&sk, 's', rq->app, cls, NULL);
+	if (docs_read(d, DOCS_T_META, &sk, &sv) == 0)
+		g.delta -= (int64_t)(sk.len + sv.len);
 	docs_group_del(&g, DOCS_T_META, &sk);
 	buf_destroy(&sk);
+	buf_destroy(&sv);
 	buf_destroy(&lo);
 	buf_destroy(&hi);
 	d->st.ops[ACC_DOC_SCHEMA_DELETE]++;
@@ -3001,12 +3027,7 @@ docs_build_tick(struct docs *d)
 			json_t *ns = json_deep_copy(schema);
 			json_object_set_new(json_object_get(ns, "_ix"), b->name,
 					    json_string("ready"));
-			char *txt = json_dumps(ns, JSON_COMPACT);
-			struct buf sk = BUF_INIT;
-			docs_kmeta(&sk, 's', b->app, b->cls, NULL);
-			docs_group_put(&g, DOCS_T_META, &sk, txt, strlen(txt));
-			buf_destroy(&sk);
-			free(txt);
+			docs_schema_put(d, &g, b->app, b->cls, ns);
 			json_decref(ns);
 		}
 		b->writing = true;

@@ -798,9 +798,19 @@ Test(docs, heavy_query_refused_then_index_built_online_and_used)
 	cr_assert_eq(jcode(r), 102);
 	cr_assert(strstr(jstr(r->body, "error"), "index on score") != NULL,
 		  "the message names the index: %s", jstr(r->body, "error"));
-	/* cheap queries still run: the first page in objectId order */
+	/* cheap queries still run: the first page in objectId order, and
+	 * an objectId equality (one key read) */
 	r = rq(ACC_DOC_QUERY, &PUBLIC, "{\"class\":\"Big\",\"limit\":10}");
 	cr_assert_eq(r->status, 200);
+	const char *last = dupstr(jstr(
+		json_array_get(json_object_get(r->body, "results"), 9),
+		"objectId"));
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"objectId\":\"%s\"},"
+	       "\"count\":1}",
+	       last);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	cr_assert_eq(jint(r->body, "count"), 1);
 	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
 	       "{\"class\":\"Big\",\"indexes\":{\"by_score\":{\"score\":1}}}");
 	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
