@@ -8,11 +8,14 @@
  * and old hashes still verify).  Parameters: AUTH_PW_OPSLIMIT passes over
  * AUTH_PW_MEMLIMIT bytes -- t=2, m=19 MiB, OWASP's Argon2id baseline
  * (Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1).  libsodium's
- * INTERACTIVE preset (t=2, m=64 MiB) costs three times the memory per
- * login for little more strength against a GPU, and a login runs on the
- * accessory's loop thread: measured here (tests/unit/test_docs.c logs it)
- * about 20-30 ms per hash or verify on one core.  Parse itself uses bcrypt
- * cost 10 (about 70 ms).
+ * INTERACTIVE preset (t=2, m=64 MiB) costs three times the memory and
+ * twice the time per login for little more strength against a GPU, and
+ * every concurrent login holds that memory.  Measured on the development
+ * machine (2 cores shared, load average 8): 69 ms per hash with these
+ * parameters against 154 ms with INTERACTIVE; about a third of that on an
+ * idle core (tests/unit/test_docs.c logs a signup's and a login's time).
+ * docs.c runs hashes on libuv's thread pool, never on the loop.  Parse
+ * itself uses bcrypt cost 10 (about 70 ms).
  *
  * Session tokens: "r:" + 32 random bytes (randombytes_buf) as 64 hex
  * digits, like Parse's "r:" tokens; the store keeps only their BLAKE2b-256

@@ -7,9 +7,12 @@
  * caller's user from its session, check CLP and ACL, read what it needs
  * (through the overlay of queued writes), then either answer (reads) or
  * queue one atomic group of changes (writes) and answer when the driver
- * says it is durable (MSG_DOCS_DONE).  Password hashing (Argon2id, about
- * 20-30 ms, accessory/auth.h) runs in the turn: a login costs the loop
- * that long.
+ * says it is durable (MSG_DOCS_DONE).  A request that needs a password
+ * hashed or verified (signup, login, a password change; Argon2id costs
+ * tens of milliseconds, accessory/auth.h) is handed whole to libuv's
+ * thread pool and handled again, from the start, when the hash is done
+ * (MSG_DOCS_DONE carrying a struct docs_hashjob): the loop never waits
+ * for a hash, and the second pass re-checks everything it read.
  */
 #include "config.h"
 #include "accessory/docs.h"
@@ -23,6 +26,7 @@
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/map.h"
+#include "util/container.h"
 #include "util/mem.h"
 
 #include <jansson.h>
@@ -83,6 +87,7 @@ struct docs_stats {
 
 struct docs {
 	struct actor *self;
+	uv_loop_t *loop;
 	struct docs_config cfg;
 	struct docs_driver *drv;
 	struct map ov;	   /* hash(table, key) -> chain of struct docs_ov */
@@ -112,13 +117,40 @@ struct docs_req {
 	char user[DOCS_ID_MAX]; /* "" if none */
 	char sid[DOCS_ID_MAX];	/* the caller's session object */
 	struct auth_who who;
+	const struct docs_hashjob *job; /* the second pass of a request */
+	const struct msg *msg;		/* the request as it came */
+	bool deferred;			/* a hash job took the request */
 	bool roles_loaded;
 	json_t *role_objs; /* keeps the role names alive */
 	const char **rolev;
 };
 
+/* What MSG_DOCS_DONE carries: a durable group or a finished hash. */
+enum docs_job_kind { DOCS_JOB_GROUP = 1, DOCS_JOB_HASH = 2 };
+
+/*
+ * A password hashed or verified on libuv's thread pool (Argon2id costs
+ * tens of milliseconds: never on the loop).  The request is kept whole
+ * and handled again when the job is done, with the result at hand.
+ */
+struct docs_hashjob {
+	int kind; /* DOCS_JOB_HASH: first */
+	uv_work_t work;
+	struct actor_sys *sys;
+	struct msg *req;   /* a copy of the request */
+	uint64_t deadline; /* the request's, from its first arrival */
+	char *pw;
+	size_t pwlen;
+	bool verify;
+	bool ok;				/* verify: it matched */
+	char stored[crypto_pwhash_STRBYTES]; /* verify: against this */
+	char out[crypto_pwhash_STRBYTES];    /* hash: the result */
+	int rc;				     /* hash: 0 or an error */
+};
+
 /* A queued write group, until durable. */
 struct docs_pending {
+	int kind; /* DOCS_JOB_GROUP: first */
 	struct actor_sys *sys;
 	struct actor_ref from;
 	uint64_t corr;
@@ -497,13 +529,34 @@ docs_group_free(struct docs_group *g)
 }
 
 static void
-docs_pending_free(void *p)
+docs_pending_free(struct docs_pending *w)
 {
-	struct docs_pending *w = p;
 	free(w->body);
 	buf_destroy(&w->keys);
 	buf_destroy(&w->next_cursor);
 	free(w);
+}
+
+static void
+docs_hashjob_free(struct docs_hashjob *j)
+{
+	if (j->pw) {
+		sodium_memzero(j->pw, j->pwlen);
+		free(j->pw);
+	}
+	msg_delete(j->req);
+	sodium_memzero(j->out, sizeof(j->out));
+	free(j);
+}
+
+/* A MSG_DOCS_DONE's ptr_free: whichever it carries. */
+static void
+docs_job_free(void *p)
+{
+	if (*(int *)p == DOCS_JOB_HASH)
+		docs_hashjob_free(p);
+	else
+		docs_pending_free(p);
 }
 
 /* The driver's callback: on the loop thread, outside any turn, so it only
@@ -516,8 +569,31 @@ docs_durable_cb(void *arg, int status)
 	struct msg *m =
 		actor_local_msg(w->sys, ACTOR_DOCS, MSG_DOCS_DONE, NULL, 0);
 	m->ptr = w;
-	m->ptr_free = docs_pending_free;
+	m->ptr_free = docs_job_free;
 	actor_sys_deliver(w->sys, m); /* refused at shutdown: freed */
+}
+
+static void
+docs_hash_work(uv_work_t *wk)
+{
+	struct docs_hashjob *j = container_of(wk, struct docs_hashjob, work);
+	if (j->verify)
+		j->ok = auth_password_verify(j->stored, j->pw, j->pwlen);
+	else
+		j->rc = auth_password_hash(j->pw, j->pwlen, j->out);
+}
+
+/* On the loop thread, outside any turn: hand the job to the actor. */
+static void
+docs_hash_after(uv_work_t *wk, int status)
+{
+	(void)status;
+	struct docs_hashjob *j = container_of(wk, struct docs_hashjob, work);
+	struct msg *m =
+		actor_local_msg(j->sys, ACTOR_DOCS, MSG_DOCS_DONE, NULL, 0);
+	m->ptr = j;
+	m->ptr_free = docs_job_free;
+	actor_sys_deliver(j->sys, m);
 }
 
 /* ---------------------------------------------------------- answers */
@@ -661,6 +737,7 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 	    json_t *body)
 {
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
+	w->kind = DOCS_JOB_GROUP;
 	w->from = rq->from;
 	w->corr = rq->corr;
 	w->flags = rq->flags;
@@ -1338,6 +1415,37 @@ docs_apply_changes(struct docs_req *rq, const char *cls, json_t *obj,
 
 /* ------------------------------------------------------------ users */
 
+/*
+ * Hands the request to the thread pool to hash @a pw (or verify it
+ * against @a stored); it is handled again when done.  The caller then
+ * answers nothing and changes nothing.
+ */
+static void
+docs_defer_hash(struct docs_req *rq, const char *pw, size_t pwlen,
+		const char *stored)
+{
+	struct docs_hashjob *j = xcalloc(1, sizeof(*j));
+	j->kind = DOCS_JOB_HASH;
+	j->sys = rq->d->self->sys;
+	const struct msg *m = rq->msg;
+	j->req = msg_new(m->type, m->body, m->len);
+	j->req->flags = m->flags;
+	j->req->corr = m->corr;
+	j->req->from = m->from;
+	j->req->to = m->to;
+	j->deadline = rq->deadline;
+	j->pw = xmalloc(pwlen + 1);
+	memcpy(j->pw, pw, pwlen);
+	j->pw[pwlen] = 0;
+	j->pwlen = pwlen;
+	if (stored) {
+		j->verify = true;
+		snprintf(j->stored, sizeof(j->stored), "%s", stored);
+	}
+	rq->deferred = true;
+	uv_queue_work(rq->d->loop, &j->work, docs_hash_work, docs_hash_after);
+}
+
 static bool
 docs_email_ok(const char *s)
 {
@@ -1610,15 +1718,19 @@ docs_user_rules(struct docs_req *rq, struct docs_group *g, const json_t *old,
 				 AUTH_PW_MAX);
 			return -1;
 		}
-		char h[crypto_pwhash_STRBYTES];
-		if (auth_password_hash(json_string_value(pw),
-				       json_string_length(pw), h) != 0) {
+		if (rq->job == NULL) {
+			docs_defer_hash(rq, json_string_value(pw),
+					json_string_length(pw), NULL);
+			return -1;
+		}
+		if (rq->job->rc != 0 || rq->job->verify) {
 			perr_set(e, 500, PERR_INTERNAL_SERVER_ERROR,
 				 "cannot hash the password");
 			return -1;
 		}
 		json_object_del(obj, "password");
-		json_object_set_new(obj, "_hashed_password", json_string(h));
+		json_object_set_new(obj, "_hashed_password",
+				    json_string(rq->job->out));
 		*pw_changed = old != NULL;
 	}
 	if (old == NULL && json_object_get(obj, "ACL") == NULL)
@@ -1741,8 +1853,11 @@ docs_op_save(struct docs_req *rq, bool create)
 	if (docs_apply_changes(rq, cls, obj, changes, results, &e) != 0)
 		goto fail;
 	if (is_user &&
-	    docs_user_rules(rq, &g, old, obj, id, &pw_changed, &e) != 0)
+	    docs_user_rules(rq, &g, old, obj, id, &pw_changed, &e) != 0) {
+		if (rq->deferred)
+			goto out; /* handled again once hashed */
 		goto fail;
+	}
 	if (strcmp(cls, "_Role") == 0 &&
 	    docs_role_rules(rq, &g, old, obj, id, &e) != 0)
 		goto fail;
@@ -1908,7 +2023,8 @@ docs_op_login(struct docs_req *rq)
 		docs_answer_err(rq, &e);
 		return;
 	}
-	if (!json_is_string(pwj) || json_string_length(pwj) == 0) {
+	if (!json_is_string(pwj) || json_string_length(pwj) == 0 ||
+	    json_string_length(pwj) > AUTH_PW_MAX) {
 		perr_set(&e, 400, PERR_PASSWORD_MISSING, "password is required.");
 		docs_answer_err(rq, &e);
 		return;
@@ -1926,8 +2042,15 @@ docs_op_login(struct docs_req *rq)
 	buf_destroy(&k);
 	buf_destroy(&v);
 	const char *hash = docs_jstr(user, "_hashed_password");
-	if (!hash || !auth_password_verify(hash, json_string_value(pwj),
-					   json_string_length(pwj))) {
+	if (hash && rq->job == NULL) {
+		docs_defer_hash(rq, json_string_value(pwj),
+				json_string_length(pwj), hash);
+		json_decref(user);
+		return;
+	}
+	/* the second pass: the verdict holds for the hash it checked */
+	if (!hash || !rq->job->verify || !rq->job->ok ||
+	    strcmp(rq->job->stored, hash) != 0) {
 		json_decref(user);
 		perr_set(&e, 404, PERR_OBJECT_NOT_FOUND,
 			 "Invalid username/password.");
@@ -3020,6 +3143,7 @@ docs_build_tick(struct docs *d)
 			continue;
 		}
 		struct docs_pending *w = xcalloc(1, sizeof(*w));
+		w->kind = DOCS_JOB_GROUP;
 		w->build = b;
 		w->build_done = !s.more;
 		buf_append(&w->next_cursor, s.last.data, s.last.len);
@@ -3239,21 +3363,27 @@ docs_decode(struct docs *d, const struct msg *m, struct docs_req *rq,
 }
 
 static void
-docs_on_request(struct docs *d, struct msg *m)
+docs_on_request(struct docs *d, const struct msg *m,
+		const struct docs_hashjob *job)
 {
 	struct docs_req rq;
 	struct perr e;
 	memset(&rq, 0, sizeof(rq));
 	rq.d = d;
+	rq.msg = m;
+	rq.job = job;
 	rq.from = m->from;
 	rq.corr = m->corr;
 	rq.flags = m->flags;
-	d->st.requests++;
+	if (job == NULL)
+		d->st.requests++;
 	if (docs_decode(d, m, &rq, &e) != 0) {
 		d->st.bad++;
 		docs_answer_err(&rq, &e);
 		goto out;
 	}
+	if (job != NULL)
+		rq.deadline = job->deadline; /* from the first arrival */
 	if (docs_resolve_session(&rq, &e) != 0) {
 		docs_answer_err(&rq, &e);
 		goto out;
@@ -3314,10 +3444,17 @@ out:
 static void
 docs_on_done(struct docs *d, struct msg *m)
 {
+	if (m->ptr == NULL)
+		return;
+	if (*(int *)m->ptr == DOCS_JOB_HASH) {
+		struct docs_hashjob *j = m->ptr;
+		m->ptr = NULL; /* ours now */
+		docs_on_request(d, j->req, j);
+		docs_hashjob_free(j);
+		return;
+	}
 	struct docs_pending *w = m->ptr;
 	m->ptr = NULL; /* ours now */
-	if (w == NULL)
-		return;
 	d->pending--;
 	docs_unpin_all(d, w);
 	if (w->build != NULL) {
@@ -3367,7 +3504,7 @@ docs_fn(struct actor *self, struct msg *m)
 	struct docs *d = self->state;
 	switch (m->type) {
 	case MSG_ACC_REQUEST:
-		docs_on_request(d, m);
+		docs_on_request(d, m, NULL);
 		break;
 	case MSG_DOCS_DONE:
 		if (m->flags & MSG_F_LOCAL)
@@ -3450,6 +3587,7 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 		return NULL;
 	}
 	d->self = a;
+	d->loop = loop;
 	/* index builds a previous run left unfinished */
 	static const uint8_t s_lo[] = {'s'}, s_hi[] = {'t'};
 	d->drv->vt->scan(d->drv, DOCS_T_META, s_lo, 1, s_hi, 1, false,

@@ -62,7 +62,16 @@
  * serves queries once "ready".  An index serves equality on a prefix of
  * its fields, then a range or the order on the next one.
  *
- * MSG_ACC_STATS (req nil) -> a msgpack map of counters (str -> u64).
+ * Passwords are hashed and verified on libuv's thread pool (a signup,
+ * login or password change is handled again once its hash is done), so
+ * the loop never waits for Argon2id.
+ *
+ * MSG_ACC_STATS (req nil) -> a msgpack map of counters (str -> u64):
+ * requests, bad, scans, index_scans, objects_scanned, results, writes,
+ * pending, refused_{heavy,deadline,quota,acl,clp,schema}, store_errors,
+ * index_builds_done, bytes_used, map_size, commits, groups, map_grows,
+ * ops_{get,query,create,update,delete,login,logout,me,schema_get,
+ * schema_put,schema_delete,drop_app}.
  *
  * Ownership: the actor owns its driver, overlay and builds; docs_spawn's
  * strings are copied.  MSG_STOP closes the driver (queued groups are

@@ -468,6 +468,23 @@ Test(docs, users_signup_login_logout_me_password_change)
 	cr_assert_null(json_object_get(r->body, "_hashed_password"));
 	cr_assert_str_eq(jstr(r->body, "email"), "alice@example.com");
 	char *tok2 = dupstr(jstr(r->body, "sessionToken"));
+	/* hashing runs off the loop: a GET sent after a login in the same
+	 * turn is answered first */
+	struct buf two[2] = {BUF_INIT, BUF_INIT};
+	th_encode(&two[0], "app1", ACC_DOC_LOGIN, &PUBLIC,
+		  "{\"username\":\"alice\",\"password\":\"pw-alice\"}");
+	char get[128];
+	snprintf(get, sizeof(get), "{\"class\":\"_User\",\"id\":\"%s\"}",
+		 uid);
+	th_encode(&two[1], "app1", ACC_DOC_GET, &PUBLIC, get);
+	uint32_t want = T.nr + 2;
+	th_send_raw(MSG_ACC_REQUEST, two, 2);
+	buf_destroy(&two[0]);
+	buf_destroy(&two[1]);
+	th_wait(want);
+	cr_assert_null(jstr(T.r[want - 2].body, "sessionToken"),
+		       "the GET's answer came first");
+	cr_assert_not_null(jstr(T.r[want - 1].body, "sessionToken"));
 	cr_assert_str_neq(tok, tok2);
 	struct caller s1 = {.session = tok}, s2 = {.session = tok2};
 	r = rq(ACC_DOC_ME, &s2, "{}");
