@@ -69,7 +69,9 @@ enum msg_type {
 	MSG_FN_CALL = 99,      /* req [app, fn, deadline_ms, caller, params]:
 				* run an add-on function (function/function.h) */
 	MSG_ACC_STATS = 100,   /* req nil: an accessory's counters (metrics) */
-	MSG_REOPEN_LOGS = 101  /* local one-way: SIGHUP, reopen log files */
+	MSG_REOPEN_LOGS = 101, /* local one-way: SIGHUP, reopen log files */
+	/* documents accessory (ACTOR_DOCS), local: accessory/docs.h */
+	MSG_DOCS_DONE = 102 /* local: ptr = a write group now durable */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */
@@ -106,6 +108,7 @@ msgtype_is_local(uint32_t type)
 	case MSG_SWIM_META:
 	case MSG_HTTP_REQUEST:
 	case MSG_REOPEN_LOGS:
+	case MSG_DOCS_DONE:
 		return 1;
 	default:
 		return 0;

@@ -1,0 +1,3596 @@
+/*
+ * docs.c -- ACTOR_DOCS: Parse's documents, users, sessions, roles, schemas
+ * and indexes on a struct docs_driver (accessory/docs.h says what is
+ * applied and how it is stored).
+ *
+ * One request is handled in one turn: decode and bound it, find the
+ * caller's user from its session, check CLP and ACL, read what it needs
+ * (through the overlay of queued writes), then either answer (reads) or
+ * queue one atomic group of changes (writes) and answer when the driver
+ * says it is durable (MSG_DOCS_DONE).  A request that needs a password
+ * hashed or verified (signup, login, a password change; Argon2id costs
+ * tens of milliseconds, accessory/auth.h) is handed whole to libuv's
+ * thread pool and handled again, from the start, when the hash is done
+ * (MSG_DOCS_DONE carrying a struct docs_hashjob): the loop never waits
+ * for a hash, and the second pass re-checks everything it read.
+ */
+#include "config.h"
+#include "accessory/docs.h"
+#include "accessory/accessory.h"
+#include "accessory/auth.h"
+#include "accessory/perr.h"
+#include "accessory/query.h"
+#include "mist.h"
+#include "net/mp.h"
+#include "util/buf.h"
+#include "util/hex.h"
+#include "util/log.h"
+#include "util/map.h"
+#include "util/container.h"
+#include "util/mem.h"
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* applicationId [A-Za-z0-9_-]{1,63} (gateway/apps.h APP_ID_MAX) */
+#define DOCS_APP_MAX 64
+/* class names: Parse's ^[A-Za-z_][A-Za-z0-9_]*$, and DOC_CLASS_MAX */
+#define DOCS_CLASS_MAX DOC_CLASS_MAX
+/* objectIds: 10 alphanumerics (ours), at most 32 accepted from clients */
+#define DOCS_ID_LEN 10
+#define DOCS_ID_MAX 33
+/* a session's token on the caller map: AUTH_TOKEN_MAX; longer is bad */
+/* index names: as field names */
+#define DOCS_INDEX_NAME_MAX 64
+/* Parse's "class not empty" code (not in perr.h: only SCHEMA_DELETE
+ * answers it) */
+#define DOCS_CLASS_NOT_EMPTY 255
+
+/* ------------------------------------------------------------- state */
+
+struct docs_ov {
+	struct docs_ov *next;
+	uint32_t pins;
+	bool deleted;
+	uint8_t table;
+	size_t klen;
+	uint8_t *key;
+	struct buf val;
+};
+
+struct docs_usage {
+	char app[DOCS_APP_MAX];
+	uint64_t used;
+	struct docs_usage *next;
+};
+
+struct docs_build {
+	struct docs_build *next;
+	char app[DOCS_APP_MAX];
+	char cls[DOCS_CLASS_MAX + 1];
+	char name[DOCS_INDEX_NAME_MAX];
+	struct buf cursor; /* last object key indexed ("" = none yet) */
+	bool writing;	   /* a chunk is queued */
+};
+
+struct docs_stats {
+	uint64_t ops[ACC_DOC_DROP_APP + 1];
+	uint64_t requests, bad, scans, index_scans, scanned, results;
+	uint64_t refused_heavy, refused_deadline, refused_quota, refused_acl,
+		refused_clp, refused_schema, store_errors, writes, builds_done;
+};
+
+struct docs {
+	struct actor *self;
+	uv_loop_t *loop;
+	struct docs_config cfg;
+	struct docs_driver *drv;
+	struct map ov;	   /* hash(table, key) -> chain of struct docs_ov */
+	struct map usage;  /* hash(app) -> chain of struct docs_usage */
+	uint64_t pending;  /* groups queued, not yet durable */
+	struct docs_build *builds;
+	struct actor_timer build_timer;
+	bool build_armed;
+	struct docs_stats st;
+	struct query_opts qopts;
+};
+
+/* The request in hand. */
+struct docs_req {
+	struct docs *d;
+	struct actor_ref from;
+	uint64_t corr;
+	uint16_t flags;
+	char app[DOCS_APP_MAX];
+	uint32_t op;
+	uint64_t deadline; /* ns on the docs clock; 0: none */
+	bool master, create_classes;
+	uint64_t quota;
+	char session[AUTH_TOKEN_MAX];
+	char install[64];
+	json_t *body;
+	char user[DOCS_ID_MAX]; /* "" if none */
+	char sid[DOCS_ID_MAX];	/* the caller's session object */
+	struct auth_who who;
+	const struct docs_hashjob *job; /* the second pass of a request */
+	const struct msg *msg;		/* the request as it came */
+	bool deferred;			/* a hash job took the request */
+	bool roles_loaded;
+	json_t *role_objs; /* keeps the role names alive */
+	const char **rolev;
+};
+
+/* What MSG_DOCS_DONE carries: a durable group or a finished hash. */
+enum docs_job_kind { DOCS_JOB_GROUP = 1, DOCS_JOB_HASH = 2 };
+
+/*
+ * A password hashed or verified on libuv's thread pool (Argon2id costs
+ * tens of milliseconds: never on the loop).  The request is kept whole
+ * and handled again when the job is done, with the result at hand.
+ */
+struct docs_hashjob {
+	int kind; /* DOCS_JOB_HASH: first */
+	uv_work_t work;
+	struct actor_sys *sys;
+	struct msg *req;   /* a copy of the request */
+	uint64_t deadline; /* the request's, from its first arrival */
+	char *pw;
+	size_t pwlen;
+	bool verify;
+	bool ok;				/* verify: it matched */
+	char stored[crypto_pwhash_STRBYTES]; /* verify: against this */
+	char out[crypto_pwhash_STRBYTES];    /* hash: the result */
+	int rc;				     /* hash: 0 or an error */
+};
+
+/* A queued write group, until durable. */
+struct docs_pending {
+	int kind; /* DOCS_JOB_GROUP: first */
+	struct actor_sys *sys;
+	struct actor_ref from;
+	uint64_t corr;
+	uint16_t flags;
+	bool reply;  /* else an index build chunk */
+	int status;  /* the HTTP answer once durable */
+	char *body;  /* JSON text */
+	char user[DOCS_ID_MAX];
+	int drv_status;
+	struct buf keys; /* overlay keys to unpin: [table][u32 klen][key]... */
+	struct docs_build *build;
+	struct buf next_cursor; /* a build chunk: where the next one starts */
+	bool build_done;	/* ... or the index is ready */
+};
+
+/* -------------------------------------------------------- small tools */
+
+static uint64_t
+docs_now_ns(struct docs *d)
+{
+	if (d->cfg.clock_ns != NULL)
+		return d->cfg.clock_ns(d->cfg.clock_ctx);
+	return actor_sys_hrtime(d->self->sys);
+}
+
+static int64_t
+docs_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+docs_iso_now(char out[DOC_DATE_MAX], int64_t *ms)
+{
+	int64_t t = docs_wall_ms();
+	if (ms)
+		*ms = t;
+	doc_date_format(t, out);
+}
+
+static void
+docs_new_id(char out[DOCS_ID_MAX])
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "abcdefghijklmnopqrstuvwxyz0123456789";
+	for (int i = 0; i < DOCS_ID_LEN; i++)
+		out[i] = al[randombytes_uniform(sizeof(al) - 1)];
+	out[DOCS_ID_LEN] = 0;
+}
+
+static uint64_t
+docs_hash(uint8_t table, const void *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull ^ table;
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static bool
+docs_valid_app(const char *s, size_t n)
+{
+	if (n == 0 || n >= DOCS_APP_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+docs_valid_class(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > DOCS_CLASS_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     c == '_';
+		if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+			return false;
+	}
+	/* the system classes are the only ones starting with '_' */
+	if (s[0] == '_')
+		return strcmp(s, "_User") == 0 || strcmp(s, "_Role") == 0 ||
+		       strcmp(s, "_Session") == 0;
+	return true;
+}
+
+static bool
+docs_valid_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n >= DOCS_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9')))
+			return false;
+	}
+	return true;
+}
+
+/* A JSON string member (no embedded NUL), or NULL. */
+static const char *
+docs_jstr(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	if (!json_is_string(v))
+		return NULL;
+	const char *s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return NULL;
+	return s;
+}
+
+static bool
+docs_is_reserved(const char *k)
+{
+	return strcmp(k, "objectId") == 0 || strcmp(k, "createdAt") == 0 ||
+	       strcmp(k, "updatedAt") == 0 || strcmp(k, "ACL") == 0;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static void
+docs_kadd(struct buf *k, const char *s, bool nul)
+{
+	buf_append(k, s, strlen(s));
+	if (nul)
+		buf_append(k, "", 1);
+}
+
+/* app \0 cls \0 [id] */
+static void
+docs_kobj(struct buf *k, const char *app, const char *cls, const char *id)
+{
+	k->len = 0;
+	docs_kadd(k, app, true);
+	docs_kadd(k, cls, true);
+	if (id)
+		docs_kadd(k, id, false);
+}
+
+/* tag app \0 [a [\0 b]] */
+static void
+docs_kmeta(struct buf *k, char tag, const char *app, const char *a,
+	   const char *b)
+{
+	k->len = 0;
+	buf_append(k, &tag, 1);
+	docs_kadd(k, app, true);
+	if (a)
+		docs_kadd(k, a, b != NULL);
+	if (b)
+		docs_kadd(k, b, false);
+}
+
+/* ------------------------------------------------------------ overlay */
+
+static struct docs_ov *
+docs_ov_find(struct docs *d, uint8_t t, const void *k, size_t kl)
+{
+	struct docs_ov *o = map_get(&d->ov, docs_hash(t, k, kl));
+	for (; o; o = o->next)
+		if (o->table == t && o->klen == kl && memcmp(o->key, k, kl) == 0)
+			return o;
+	return NULL;
+}
+
+static void
+docs_ov_set(struct docs *d, uint8_t t, const void *k, size_t kl,
+	    const void *v, size_t vl, bool deleted)
+{
+	struct docs_ov *o = docs_ov_find(d, t, k, kl);
+	if (o == NULL) {
+		uint64_t h = docs_hash(t, k, kl);
+		o = xcalloc(1, sizeof(*o));
+		o->table = t;
+		o->klen = kl;
+		o->key = xmalloc(kl ? kl : 1);
+		memcpy(o->key, k, kl);
+		o->next = map_get(&d->ov, h);
+		map_put(&d->ov, h, o);
+	}
+	o->pins++;
+	o->deleted = deleted;
+	o->val.len = 0;
+	if (!deleted)
+		buf_append(&o->val, v, vl);
+}
+
+static void
+docs_ov_unpin(struct docs *d, uint8_t t, const void *k, size_t kl)
+{
+	uint64_t h = docs_hash(t, k, kl);
+	struct docs_ov *head = map_get(&d->ov, h), *prev = NULL;
+	for (struct docs_ov *o = head; o; prev = o, o = o->next) {
+		if (o->table != t || o->klen != kl || memcmp(o->key, k, kl))
+			continue;
+		if (--o->pins > 0)
+			return;
+		if (prev)
+			prev->next = o->next;
+		else if (o->next)
+			map_put(&d->ov, h, o->next);
+		else
+			map_del(&d->ov, h);
+		buf_destroy(&o->val);
+		free(o->key);
+		free(o);
+		return;
+	}
+}
+
+/* Marks every overlaid key of @a t starting with @a p as deleted, and
+ * pins it until the prefix delete is durable (appending it to @a pins, a
+ * pending group's unpin list): until then the store may still hold what
+ * an earlier group wrote there. */
+static void
+docs_ov_del_prefix(struct docs *d, uint8_t t, const void *p, size_t pl,
+		   struct buf *pins)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->ov, &it, &k, &v))
+		for (struct docs_ov *o = v; o; o = o->next)
+			if (o->table == t && o->klen >= pl &&
+			    memcmp(o->key, p, pl) == 0) {
+				o->deleted = true;
+				o->val.len = 0;
+				o->pins++;
+				uint32_t kl = (uint32_t)o->klen;
+				buf_append(pins, &t, 1);
+				buf_append(pins, &kl, sizeof(kl));
+				buf_append(pins, o->key, kl);
+			}
+}
+
+static void
+docs_ov_destroy(struct docs *d)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->ov, &it, &k, &v))
+		for (struct docs_ov *o = v, *n; o; o = n) {
+			n = o->next;
+			buf_destroy(&o->val);
+			free(o->key);
+			free(o);
+		}
+	map_destroy(&d->ov);
+}
+
+/* A read by key through the overlay.  0, MIST_ENOTFOUND, MIST_ESTORE. */
+static int
+docs_read(struct docs *d, enum docs_table t, const struct buf *k,
+	  struct buf *out)
+{
+	struct docs_ov *o = docs_ov_find(d, (uint8_t)t, k->data, k->len);
+	if (o != NULL) {
+		if (o->deleted)
+			return MIST_ENOTFOUND;
+		out->len = 0;
+		buf_append(out, o->val.data, o->val.len);
+		return 0;
+	}
+	return d->drv->vt->get(d->drv, t, k->data, k->len, out);
+}
+
+/* A JSON record by key (new reference), or NULL if missing. */
+static json_t *
+docs_read_json(struct docs *d, enum docs_table t, const struct buf *k)
+{
+	struct buf v = BUF_INIT;
+	json_t *j = NULL;
+	if (docs_read(d, t, k, &v) == 0)
+		j = json_loadb((const char *)v.data, v.len, 0, NULL);
+	buf_destroy(&v);
+	return j;
+}
+
+/* ------------------------------------------------------------ groups */
+
+/* A group of changes being built (keys and values owned here). */
+struct docs_group {
+	struct docs_op ops[64];
+	struct docs_op *big; /* when more than 64 */
+	uint32_t n, cap;
+	struct buf mem[64 * 2];
+	struct buf *bigmem;
+	int64_t delta; /* usage change, bytes */
+};
+
+static void
+docs_group_init(struct docs_group *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->cap = 64;
+}
+
+static struct docs_op *
+docs_group_ops(struct docs_group *g)
+{
+	return g->big ? g->big : g->ops;
+}
+
+static struct buf *
+docs_group_mem(struct docs_group *g)
+{
+	return g->bigmem ? g->bigmem : g->mem;
+}
+
+static void
+docs_group_add(struct docs_group *g, enum docs_op_kind kind, enum docs_table t,
+	       const void *k, size_t kl, const void *v, size_t vl)
+{
+	if (g->n == g->cap) {
+		uint32_t nc = g->cap * 2;
+		struct docs_op *no = xcalloc(nc, sizeof(*no));
+		struct buf *nm = xcalloc((size_t)nc * 2, sizeof(*nm));
+		memcpy(no, docs_group_ops(g), g->n * sizeof(*no));
+		memcpy(nm, docs_group_mem(g), (size_t)g->n * 2 * sizeof(*nm));
+		free(g->big);
+		free(g->bigmem);
+		g->big = no;
+		g->bigmem = nm;
+		g->cap = nc;
+	}
+	struct buf *m = &docs_group_mem(g)[g->n * 2];
+	buf_append(&m[0], k, kl);
+	if (kind == DOCS_PUT)
+		buf_append(&m[1], v, vl ? vl : 0);
+	struct docs_op *op = &docs_group_ops(g)[g->n++];
+	op->kind = kind;
+	op->table = t;
+	op->key = m[0].data ? (void *)m[0].data : (void *)"";
+	op->klen = kl;
+	op->val = m[1].data ? (void *)m[1].data : (void *)"";
+	op->vlen = kind == DOCS_PUT ? vl : 0;
+}
+
+static void
+docs_group_put(struct docs_group *g, enum docs_table t, const struct buf *k,
+	       const void *v, size_t vl)
+{
+	docs_group_add(g, DOCS_PUT, t, k->data, k->len, v, vl);
+}
+
+static void
+docs_group_del(struct docs_group *g, enum docs_table t, const struct buf *k)
+{
+	docs_group_add(g, DOCS_DEL, t, k->data, k->len, NULL, 0);
+}
+
+static void
+docs_group_free(struct docs_group *g)
+{
+	struct buf *m = docs_group_mem(g);
+	for (uint32_t i = 0; i < g->n * 2; i++)
+		buf_destroy(&m[i]);
+	free(g->big);
+	free(g->bigmem);
+}
+
+static void
+docs_pending_free(struct docs_pending *w)
+{
+	free(w->body);
+	buf_destroy(&w->keys);
+	buf_destroy(&w->next_cursor);
+	free(w);
+}
+
+static void
+docs_hashjob_free(struct docs_hashjob *j)
+{
+	if (j->pw) {
+		sodium_memzero(j->pw, j->pwlen);
+		free(j->pw);
+	}
+	msg_delete(j->req);
+	sodium_memzero(j->out, sizeof(j->out));
+	free(j);
+}
+
+/* A MSG_DOCS_DONE's ptr_free: whichever it carries. */
+static void
+docs_job_free(void *p)
+{
+	if (*(int *)p == DOCS_JOB_HASH)
+		docs_hashjob_free(p);
+	else
+		docs_pending_free(p);
+}
+
+/* The driver's callback: on the loop thread, outside any turn, so it only
+ * delivers the pending group back to the actor (net/loop.h). */
+static void
+docs_durable_cb(void *arg, int status)
+{
+	struct docs_pending *w = arg;
+	w->drv_status = status;
+	struct msg *m =
+		actor_local_msg(w->sys, ACTOR_DOCS, MSG_DOCS_DONE, NULL, 0);
+	m->ptr = w;
+	m->ptr_free = docs_job_free;
+	actor_sys_deliver(w->sys, m); /* refused at shutdown: freed */
+}
+
+static void
+docs_hash_work(uv_work_t *wk)
+{
+	struct docs_hashjob *j = container_of(wk, struct docs_hashjob, work);
+	if (j->verify)
+		j->ok = auth_password_verify(j->stored, j->pw, j->pwlen);
+	else
+		j->rc = auth_password_hash(j->pw, j->pwlen, j->out);
+}
+
+/* On the loop thread, outside any turn: hand the job to the actor. */
+static void
+docs_hash_after(uv_work_t *wk, int status)
+{
+	(void)status;
+	struct docs_hashjob *j = container_of(wk, struct docs_hashjob, work);
+	struct msg *m =
+		actor_local_msg(j->sys, ACTOR_DOCS, MSG_DOCS_DONE, NULL, 0);
+	m->ptr = j;
+	m->ptr_free = docs_job_free;
+	actor_sys_deliver(j->sys, m);
+}
+
+/* ---------------------------------------------------------- answers */
+
+static void
+docs_send(struct docs *d, struct actor_ref from, uint64_t corr,
+	  uint16_t flags, int status, const char *body, size_t len,
+	  const char *user)
+{
+	if (!(flags & MSG_F_REQUEST))
+		return;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint16(&pk, (uint16_t)status);
+	msgpack_pack_bin(&pk, len);
+	msgpack_pack_bin_body(&pk, body, len);
+	mp_pack_str(&pk, user ? user : "");
+	struct msg hdr;
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.flags = flags;
+	hdr.corr = corr;
+	hdr.from = from;
+	actor_reply(d->self, &hdr, MSG_ACC_REQUEST, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+static void
+docs_answer_err(struct docs_req *rq, const struct perr *e)
+{
+	char out[PERR_JSON_MAX];
+	size_t n = perr_json(e, out, sizeof(out));
+	docs_send(rq->d, rq->from, rq->corr, rq->flags, e->http, out, n,
+		  rq->user);
+}
+
+/* Answers @a j (stolen). */
+static void
+docs_answer(struct docs_req *rq, int status, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (s == NULL) {
+		struct perr e;
+		perr_set(&e, 500, PERR_INTERNAL_SERVER_ERROR,
+			 "cannot encode the answer");
+		docs_answer_err(rq, &e);
+		return;
+	}
+	docs_send(rq->d, rq->from, rq->corr, rq->flags, status, s, strlen(s),
+		  rq->user);
+	free(s);
+}
+
+static bool
+docs_expired(struct docs_req *rq, struct perr *e)
+{
+	if (rq->deadline == 0 || docs_now_ns(rq->d) <= rq->deadline)
+		return false;
+	rq->d->st.refused_deadline++;
+	perr_set(e, 504, PERR_TIMEOUT,
+		 "the request's deadline passed before it was done");
+	return true;
+}
+
+/* ------------------------------------------------------------ usage */
+
+static struct docs_usage *
+docs_usage_of(struct docs *d, const char *app)
+{
+	uint64_t h = docs_hash(0, app, strlen(app));
+	struct docs_usage *u = map_get(&d->usage, h);
+	for (; u; u = u->next)
+		if (strcmp(u->app, app) == 0)
+			return u;
+	u = xcalloc(1, sizeof(*u));
+	snprintf(u->app, sizeof(u->app), "%s", app);
+	struct buf k = BUF_INIT, v = BUF_INIT;
+	docs_kmeta(&k, 'q', app, NULL, NULL);
+	if (docs_read(d, DOCS_T_META, &k, &v) == 0 && v.len < 24) {
+		char tmp[24];
+		memcpy(tmp, v.data, v.len);
+		tmp[v.len] = 0;
+		u->used = strtoull(tmp, NULL, 10);
+	}
+	buf_destroy(&k);
+	buf_destroy(&v);
+	u->next = map_get(&d->usage, h);
+	map_put(&d->usage, h, u);
+	return u;
+}
+
+/*
+ * Queues @a g for @a app (adding the usage record if it changed) with
+ * @a w, handed back by MSG_DOCS_DONE once durable.  Sets the overlay for
+ * every put and delete of objects and records.
+ */
+static void
+docs_queue(struct docs *d, const char *app, struct docs_group *g,
+	   struct docs_pending *w)
+{
+	struct docs_usage *u = docs_usage_of(d, app);
+	if (g->delta != 0) {
+		int64_t nu = (int64_t)u->used + g->delta;
+		u->used = nu < 0 ? 0 : (uint64_t)nu;
+		char num[24];
+		int n = snprintf(num, sizeof(num), "%llu",
+				 (unsigned long long)u->used);
+		struct buf k = BUF_INIT;
+		docs_kmeta(&k, 'q', app, NULL, NULL);
+		docs_group_put(g, DOCS_T_META, &k, num, (size_t)n);
+		buf_destroy(&k);
+	}
+	w->sys = d->self->sys;
+	struct docs_op *ops = docs_group_ops(g);
+	for (uint32_t i = 0; i < g->n; i++) {
+		if (ops[i].kind == DOCS_DEL_PREFIX) {
+			docs_ov_del_prefix(d, (uint8_t)ops[i].table,
+					   ops[i].key, ops[i].klen, &w->keys);
+			continue;
+		}
+		if (ops[i].table == DOCS_T_IDX)
+			continue; /* index entries are read by scans only */
+		docs_ov_set(d, (uint8_t)ops[i].table, ops[i].key, ops[i].klen,
+			    ops[i].val, ops[i].vlen, ops[i].kind == DOCS_DEL);
+		uint8_t t = (uint8_t)ops[i].table;
+		uint32_t kl = (uint32_t)ops[i].klen;
+		buf_append(&w->keys, &t, 1);
+		buf_append(&w->keys, &kl, sizeof(kl));
+		buf_append(&w->keys, ops[i].key, kl);
+	}
+	d->pending++;
+	d->st.writes++;
+	d->drv->vt->write(d->drv, ops, g->n, docs_durable_cb, w);
+}
+
+/* Queues @a g and answers @a body (stolen) with @a status once durable. */
+static void
+docs_commit(struct docs_req *rq, struct docs_group *g, int status,
+	    json_t *body)
+{
+	struct docs_pending *w = xcalloc(1, sizeof(*w));
+	w->kind = DOCS_JOB_GROUP;
+	w->from = rq->from;
+	w->corr = rq->corr;
+	w->flags = rq->flags;
+	w->reply = true;
+	w->status = status;
+	w->body = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	snprintf(w->user, sizeof(w->user), "%s", rq->user);
+	docs_queue(rq->d, rq->app, g, w);
+}
+
+static void
+docs_unpin_all(struct docs *d, struct docs_pending *w)
+{
+	const uint8_t *p = w->keys.data, *end = p + w->keys.len;
+	while (p && p + 5 <= end) {
+		uint8_t t = p[0];
+		uint32_t kl;
+		memcpy(&kl, p + 1, sizeof(kl));
+		p += 5;
+		if (p + kl > end)
+			break;
+		docs_ov_unpin(d, t, p, kl);
+		p += kl;
+	}
+}
+
+static bool
+docs_quota_ok(struct docs_req *rq, int64_t delta, struct perr *e)
+{
+	if (rq->quota == 0 || delta <= 0)
+		return true;
+	struct docs_usage *u = docs_usage_of(rq->d, rq->app);
+	if (u->used + (uint64_t)delta <= rq->quota)
+		return true;
+	rq->d->st.refused_quota++;
+	perr_set(e, 403, PERR_EXCEEDED_QUOTA,
+		 "the app's storage quota (%llu bytes) is used up",
+		 (unsigned long long)rq->quota);
+	return false;
+}
+
+/* ------------------------------------------------- sessions and roles */
+
+/* The session record of @a token: {"sid", "user", "exp"} (new ref). */
+static json_t *
+docs_session_of(struct docs *d, const char *app, const char *token)
+{
+	uint8_t h[AUTH_TOKEN_HASH];
+	auth_token_hash(token, h);
+	struct buf k = BUF_INIT;
+	docs_kmeta(&k, 't', app, NULL, NULL);
+	buf_append(&k, h, sizeof(h));
+	json_t *j = docs_read_json(d, DOCS_T_META, &k);
+	buf_destroy(&k);
+	return j;
+}
+
+/* Finds the caller's user from its session.  0, or -1 with @a e (209). */
+static int
+docs_resolve_session(struct docs_req *rq, struct perr *e)
+{
+	rq->who.master = rq->master;
+	if (rq->session[0] == 0)
+		return 0;
+	json_t *s = docs_session_of(rq->d, rq->app, rq->session);
+	const char *u = docs_jstr(s, "user"), *sid = docs_jstr(s, "sid");
+	json_int_t exp = json_integer_value(json_object_get(s, "exp"));
+	if (u == NULL || sid == NULL || exp < docs_wall_ms()) {
+		json_decref(s);
+		perr_set(e, 400, PERR_INVALID_SESSION_TOKEN,
+			 "Invalid session token");
+		return -1;
+	}
+	snprintf(rq->user, sizeof(rq->user), "%s", u);
+	snprintf(rq->sid, sizeof(rq->sid), "%s", sid);
+	rq->who.user = rq->user;
+	json_decref(s);
+	return 0;
+}
+
+struct docs_scan_roles {
+	json_t *objs;
+	uint32_t n;
+	bool over;
+};
+
+static int
+docs_roles_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k, (void)kl;
+	struct docs_scan_roles *r = arg;
+	if (r->n >= AUTH_ROLES_MAX) {
+		r->over = true;
+		return 1;
+	}
+	json_t *j = json_loadb(v, vl, 0, NULL);
+	if (j != NULL) {
+		json_array_append_new(r->objs, j);
+		r->n++;
+	}
+	return 0;
+}
+
+/* Strings of the array @a a into a new vector (pointers into @a a). */
+static const char **
+docs_strv(const json_t *a, uint32_t *n)
+{
+	size_t len = json_is_array(a) ? json_array_size(a) : 0;
+	const char **v = xcalloc(len + 1, sizeof(*v));
+	*n = 0;
+	for (size_t i = 0; i < len; i++) {
+		const json_t *s = json_array_get(a, i);
+		if (json_is_string(s))
+			v[(*n)++] = json_string_value(s);
+	}
+	return v;
+}
+
+/* Loads the caller's roles if @a perm (an ACL or CLP) names any. */
+static void
+docs_need_roles(struct docs_req *rq, const json_t *perm)
+{
+	if (rq->roles_loaded || rq->who.master || rq->user[0] == 0 ||
+	    !auth_mentions_roles(perm))
+		return;
+	rq->roles_loaded = true;
+	struct docs_scan_roles r = {json_array(), 0, false};
+	struct buf k = BUF_INIT, hi = BUF_INIT;
+	docs_kobj(&k, rq->app, "_Role", NULL);
+	buf_append(&hi, k.data, k.len);
+	hi.data[hi.len - 1] = 1; /* just past the class prefix */
+	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_OBJ, k.data, k.len, hi.data,
+			     hi.len, false, docs_roles_cb, &r);
+	buf_destroy(&k);
+	buf_destroy(&hi);
+	if (r.over)
+		log_warn("docs: app %s has more than %d roles; roles past it "
+			 "are not granted", rq->app, AUTH_ROLES_MAX);
+	struct auth_role *all = xcalloc(r.n + 1, sizeof(*all));
+	for (uint32_t i = 0; i < r.n; i++) {
+		json_t *o = json_array_get(r.objs, i);
+		all[i].name = docs_jstr(o, "name");
+		all[i].users = docs_strv(json_object_get(o, "users"),
+					 &all[i].nusers);
+		all[i].roles = docs_strv(json_object_get(o, "roles"),
+					 &all[i].nroles);
+	}
+	rq->rolev = xcalloc(r.n + 1, sizeof(*rq->rolev));
+	rq->who.nroles =
+		auth_role_closure(all, r.n, rq->user, rq->rolev, r.n + 1);
+	rq->who.roles = rq->rolev;
+	for (uint32_t i = 0; i < r.n; i++) {
+		free((void *)all[i].users);
+		free((void *)all[i].roles);
+	}
+	free(all);
+	rq->role_objs = r.objs;
+}
+
+static bool
+docs_acl_ok(struct docs_req *rq, const json_t *obj, bool write)
+{
+	const json_t *acl = json_object_get(obj, "ACL");
+	docs_need_roles(rq, acl);
+	return auth_acl_allows(acl, &rq->who, write);
+}
+
+/* ------------------------------------------------------------ schemas */
+
+static json_t *
+docs_schema_load(struct docs *d, const char *app, const char *cls)
+{
+	struct buf k = BUF_INIT;
+	docs_kmeta(&k, 's', app, cls, NULL);
+	json_t *j = docs_read_json(d, DOCS_T_META, &k);
+	buf_destroy(&k);
+	return j;
+}
+
+/* Adds the put of @a schema to @a g, counting the size change. */
+static void
+docs_schema_put(struct docs *d, struct docs_group *g, const char *app,
+		const char *cls, const json_t *schema)
+{
+	struct buf k = BUF_INIT, old = BUF_INIT;
+	docs_kmeta(&k, 's', app, cls, NULL);
+	char *txt = json_dumps(schema, JSON_COMPACT);
+	size_t n = strlen(txt);
+	if (docs_read(d, DOCS_T_META, &k, &old) == 0)
+		g->delta -= (int64_t)(k.len + old.len);
+	docs_group_put(g, DOCS_T_META, &k, txt, n);
+	g->delta += (int64_t)(k.len + n);
+	free(txt);
+	buf_destroy(&k);
+	buf_destroy(&old);
+}
+
+static const json_t *
+docs_clp(const json_t *schema)
+{
+	const json_t *c = json_object_get(schema, "classLevelPermissions");
+	return json_is_object(c) ? c : NULL;
+}
+
+/* CLP check; 0, or -1 with @a e (119). */
+static int
+docs_clp_check(struct docs_req *rq, const json_t *schema, const char *cls,
+	       const char *op, struct perr *e)
+{
+	const json_t *clp = docs_clp(schema);
+	docs_need_roles(rq, clp);
+	if (auth_clp_allows(clp, &rq->who, op))
+		return 0;
+	rq->d->st.refused_clp++;
+	perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+		 "Permission denied for action %s on class %s.", op, cls);
+	return -1;
+}
+
+static bool
+docs_system_class(const char *cls)
+{
+	return cls[0] == '_';
+}
+
+/* Parse's type of a stored field description {"type", "targetClass"}. */
+static json_t *
+docs_field_desc(const json_t *v)
+{
+	const char *t = doc_type_name(v);
+	if (t == NULL)
+		return NULL;
+	json_t *f = json_pack("{s:s}", "type", t);
+	if (strcmp(t, "Pointer") == 0 || strcmp(t, "Relation") == 0) {
+		const char *c = docs_jstr(v, "className");
+		if (c)
+			json_object_set_new(f, "targetClass", json_string(c));
+	}
+	return f;
+}
+
+/*
+ * Checks @a obj's fields against the schema @a *schema (NULL: the class is
+ * new), adding new fields.  On success *schema is the schema to keep (a
+ * new one if it changed: *changed) -- the caller owns it.  0, or -1 with
+ * @a e (111 type, 119 class or field creation refused).
+ */
+static int
+docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
+		  const json_t *obj, bool *changed, struct perr *e)
+{
+	*changed = false;
+	json_t *s = *schema;
+	if (s == NULL) {
+		if (!rq->master && !rq->create_classes &&
+		    !docs_system_class(cls)) {
+			rq->d->st.refused_clp++;
+			perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+				 "This user is not allowed to access "
+				 "non-existent class: %s",
+				 cls);
+			return -1;
+		}
+		s = json_pack("{s:s,s:{}}", "className", cls, "fields");
+		*schema = s;
+		*changed = true;
+	}
+	json_t *fields = json_object_get(s, "fields");
+	if (!json_is_object(fields)) {
+		fields = json_object();
+		json_object_set_new(s, "fields", fields);
+	}
+	const char *k;
+	json_t *v;
+	bool clp_checked = false;
+	json_object_foreach((json_t *)obj, k, v)
+	{
+		if (docs_is_reserved(k) || k[0] == '_' || json_is_null(v))
+			continue;
+		json_t *want = docs_field_desc(v);
+		if (want == NULL) {
+			rq->d->st.refused_schema++;
+			perr_set(e, 400, PERR_INCORRECT_TYPE,
+				 "invalid value for %s.%s", cls, k);
+			return -1;
+		}
+		json_t *have = json_object_get(fields, k);
+		if (have != NULL) {
+			const char *ht = docs_jstr(have, "type"),
+				   *wt = docs_jstr(want, "type");
+			const char *hc = docs_jstr(have, "targetClass"),
+				   *wc = docs_jstr(want, "targetClass");
+			bool same = ht && wt && strcmp(ht, wt) == 0 &&
+				    (!hc || !wc || strcmp(hc, wc) == 0);
+			if (!same) {
+				rq->d->st.refused_schema++;
+				perr_set(e, 400, PERR_INCORRECT_TYPE,
+					 "schema mismatch for %s.%s; expected "
+					 "%s but got %s",
+					 cls, k, ht ? ht : "?", wt);
+				json_decref(want);
+				return -1;
+			}
+			json_decref(want);
+			continue;
+		}
+		if (!*changed && !clp_checked) {
+			/* a field added to an existing class: addField */
+			if (docs_clp_check(rq, s, cls, "addField", e) != 0) {
+				json_decref(want);
+				return -1;
+			}
+			clp_checked = true;
+		}
+		if (json_object_size(fields) >= DOCS_MAX_FIELDS) {
+			json_decref(want);
+			perr_set(e, 400, PERR_INCORRECT_TYPE,
+				 "class %s has %d fields, the most a class "
+				 "may have",
+				 cls, DOCS_MAX_FIELDS);
+			return -1;
+		}
+		if (!*changed) {
+			/* copy before changing: the loaded one may be shared */
+			json_t *c = json_deep_copy(s);
+			json_decref(s);
+			s = c;
+			*schema = s;
+			fields = json_object_get(s, "fields");
+			*changed = true;
+		}
+		json_object_set_new(fields, k, want);
+	}
+	return 0;
+}
+
+/* The schema as Parse answers it (default fields added, internals out). */
+static json_t *
+docs_schema_out(const json_t *s)
+{
+	json_t *o = json_deep_copy(s);
+	json_object_del(o, "_ix");
+	json_t *f = json_object_get(o, "fields");
+	if (!json_is_object(f)) {
+		f = json_object();
+		json_object_set_new(o, "fields", f);
+	}
+	json_object_set_new(f, "objectId", json_pack("{s:s}", "type", "String"));
+	json_object_set_new(f, "createdAt", json_pack("{s:s}", "type", "Date"));
+	json_object_set_new(f, "updatedAt", json_pack("{s:s}", "type", "Date"));
+	json_object_set_new(f, "ACL", json_pack("{s:s}", "type", "ACL"));
+	const char *cls = docs_jstr(o, "className");
+	if (cls && strcmp(cls, "_User") == 0) {
+		json_object_set_new(f, "username",
+				    json_pack("{s:s}", "type", "String"));
+		json_object_set_new(f, "password",
+				    json_pack("{s:s}", "type", "String"));
+		json_object_set_new(f, "email",
+				    json_pack("{s:s}", "type", "String"));
+	}
+	if (!json_is_object(json_object_get(o, "classLevelPermissions")))
+		json_object_set_new(
+			o, "classLevelPermissions",
+			json_pack("{s:{s:b},s:{s:b},s:{s:b},s:{s:b},s:{s:b},"
+				  "s:{s:b},s:{s:b},s:{}}",
+				  "find", "*", 1, "count", "*", 1, "get", "*",
+				  1, "create", "*", 1, "update", "*", 1,
+				  "delete", "*", 1, "addField", "*", 1,
+				  "protectedFields"));
+	if (!json_is_object(json_object_get(o, "indexes")))
+		json_object_set_new(o, "indexes", json_object());
+	return o;
+}
+
+/* ------------------------------------------------------------ indexes */
+
+struct docs_index {
+	const char *name;
+	uint32_t nf;
+	const char *field[DOCS_INDEX_FIELDS];
+	bool desc[DOCS_INDEX_FIELDS];
+	bool ready;
+};
+
+static uint32_t
+docs_indexes(const json_t *schema, struct docs_index *out, uint32_t max)
+{
+	const json_t *ix = json_object_get(schema, "indexes");
+	const json_t *st = json_object_get(schema, "_ix");
+	uint32_t n = 0;
+	const char *name;
+	json_t *spec;
+	if (!json_is_object(ix))
+		return 0;
+	json_object_foreach((json_t *)ix, name, spec)
+	{
+		if (n >= max || !json_is_object(spec))
+			continue;
+		struct docs_index *x = &out[n];
+		memset(x, 0, sizeof(*x));
+		x->name = name;
+		const char *f;
+		json_t *dir;
+		json_object_foreach(spec, f, dir)
+		{
+			if (x->nf < DOCS_INDEX_FIELDS) {
+				x->field[x->nf] = f;
+				x->desc[x->nf] = json_number_value(dir) < 0;
+				x->nf++;
+			}
+		}
+		const char *state = docs_jstr(st, name);
+		x->ready = state && strcmp(state, "ready") == 0;
+		if (x->nf > 0)
+			n++;
+	}
+	return n;
+}
+
+/* app \0 cls \0 name \0 */
+static void
+docs_kidx(struct buf *k, const char *app, const char *cls, const char *name)
+{
+	k->len = 0;
+	docs_kadd(k, app, true);
+	docs_kadd(k, cls, true);
+	docs_kadd(k, name, true);
+}
+
+/* The entry of @a obj in @a ix. */
+static void
+docs_index_entry(struct buf *k, const char *app, const char *cls,
+		 const struct docs_index *ix, const json_t *obj)
+{
+	docs_kidx(k, app, cls, ix->name);
+	for (uint32_t i = 0; i < ix->nf; i++)
+		query_key_encode_doc(obj, ix->field[i], k);
+	const char *id = docs_jstr(obj, "objectId");
+	docs_kadd(k, id ? id : "", false);
+}
+
+/* Adds to @a g what changes in the indexes of @a schema when @a old
+ * becomes @a new (either may be NULL). */
+static void
+docs_index_changes(struct docs_group *g, const char *app, const char *cls,
+		   const json_t *schema, const json_t *old, const json_t *new)
+{
+	struct docs_index ix[DOCS_MAX_INDEXES];
+	uint32_t n = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	for (uint32_t i = 0; i < n; i++) {
+		a.len = b.len = 0;
+		if (old)
+			docs_index_entry(&a, app, cls, &ix[i], old);
+		if (new)
+			docs_index_entry(&b, app, cls, &ix[i], new);
+		if (old && new && a.len == b.len &&
+		    memcmp(a.data, b.data, a.len) == 0)
+			continue;
+		if (old) {
+			docs_group_del(g, DOCS_T_IDX, &a);
+			g->delta -= (int64_t)a.len;
+		}
+		if (new) {
+			docs_group_put(g, DOCS_T_IDX, &b, "", 0);
+			g->delta += (int64_t)b.len;
+		}
+	}
+	buf_destroy(&a);
+	buf_destroy(&b);
+}
+
+/* ------------------------------------------------------ object output */
+
+/* What a client sees of a stored object (new ref): internals out,
+ * protected fields out. */
+static json_t *
+docs_visible(struct docs_req *rq, const char *cls, const json_t *schema,
+	     const json_t *obj)
+{
+	json_t *o = json_copy((json_t *)obj);
+	const char *k;
+	json_t *v, *tmp;
+	json_object_foreach_safe(o, tmp, k, v)
+	{
+		(void)v;
+		if (k[0] == '_')
+			json_object_del(o, k);
+	}
+	const json_t *clp = docs_clp(schema);
+	docs_need_roles(rq, json_object_get(clp, "protectedFields"));
+	return auth_protected_strip(o, clp, &rq->who, cls);
+}
+
+/* ------------------------------------------------ update operators */
+
+static json_t *
+docs_ops_objects(const json_t *op, const char *name, const char *cls,
+		 const char *k, struct perr *e)
+{
+	json_t *objs = json_object_get(op, "objects");
+	if (!json_is_array(objs)) {
+		perr_set(e, 400, PERR_INVALID_JSON,
+			 "%s on %s.%s needs an \"objects\" array", name, cls, k);
+		return NULL;
+	}
+	return objs;
+}
+
+static bool
+docs_array_has(const json_t *a, const json_t *v)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach(a, i, x)
+	{
+		if (json_equal(x, (json_t *)v))
+			return true;
+	}
+	return false;
+}
+
+/* A relation member of _Role.users (a user id) or _Role.roles (a role
+ * name), from a Pointer or a plain string.  New ref or NULL. */
+static json_t *
+docs_role_member(struct docs_req *rq, const char *k, const json_t *p)
+{
+	if (json_is_string(p))
+		return json_copy((json_t *)p);
+	const char *id = docs_jstr(p, "objectId");
+	if (id == NULL || !docs_valid_id(id))
+		return NULL;
+	if (strcmp(k, "users") == 0)
+		return json_string(id);
+	/* a role: stored by name */
+	struct buf key = BUF_INIT;
+	docs_kobj(&key, rq->app, "_Role", id);
+	json_t *r = docs_read_json(rq->d, DOCS_T_OBJ, &key);
+	buf_destroy(&key);
+	const char *name = docs_jstr(r, "name");
+	json_t *out = name ? json_string(name) : NULL;
+	json_decref(r);
+	return out;
+}
+
+/*
+ * Applies Parse's changes to @a obj in place: plain values set, and the
+ * operations Increment, Add, AddUnique, Remove, Delete (and, on _Role's
+ * users/roles, AddRelation/RemoveRelation).  The final values of operated
+ * fields go into @a results (Parse answers them).  0 or -1 with @a e.
+ */
+static int
+docs_apply_changes(struct docs_req *rq, const char *cls, json_t *obj,
+		   const json_t *changes, json_t *results, struct perr *e)
+{
+	if (!json_is_object(changes)) {
+		perr_set(e, 400, PERR_INVALID_JSON, "the changes are not an "
+						    "object");
+		return -1;
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)changes, k, v)
+	{
+		if (strcmp(k, "createdAt") == 0 || strcmp(k, "updatedAt") == 0)
+			continue; /* the accessory's to set, as Parse */
+		if (strcmp(k, "objectId") == 0 || k[0] == '_' ||
+		    strlen(k) == 0) {
+			perr_set(e, 400, PERR_INVALID_KEY_NAME,
+				 "%s is an invalid field name.", k);
+			return -1;
+		}
+		const char *op = json_is_object(v) ? docs_jstr(v, "__op") : NULL;
+		if (op == NULL) {
+			json_object_set(obj, k, v);
+			continue;
+		}
+		json_t *cur = json_object_get(obj, k);
+		if (strcmp(op, "Delete") == 0) {
+			json_object_del(obj, k);
+			continue;
+		}
+		if (strcmp(op, "Increment") == 0) {
+			json_t *amt = json_object_get(v, "amount");
+			if (!json_is_number(amt)) {
+				perr_set(e, 400, PERR_INVALID_JSON,
+					 "Increment of %s needs a numeric "
+					 "amount",
+					 k);
+				return -1;
+			}
+			json_t *nv;
+			if (cur == NULL || json_is_null(cur))
+				nv = json_copy(amt);
+			else if (!json_is_number(cur)) {
+				perr_set(e, 400, PERR_INCORRECT_TYPE,
+					 "Cannot increment a non-number type "
+					 "(%s.%s)",
+					 cls, k);
+				return -1;
+			} else if (json_is_integer(cur) && json_is_integer(amt))
+				nv = json_integer(json_integer_value(cur) +
+						  json_integer_value(amt));
+			else
+				nv = json_real(json_number_value(cur) +
+					       json_number_value(amt));
+			json_object_set_new(obj, k, nv);
+			json_object_set(results, k, nv);
+			continue;
+		}
+		bool add = strcmp(op, "Add") == 0,
+		     uniq = strcmp(op, "AddUnique") == 0,
+		     rem = strcmp(op, "Remove") == 0,
+		     arel = strcmp(op, "AddRelation") == 0,
+		     rrel = strcmp(op, "RemoveRelation") == 0;
+		if (!(add || uniq || rem || arel || rrel)) {
+			perr_set(e, 400, PERR_INVALID_JSON,
+				 "unknown operation %s on %s", op, k);
+			return -1;
+		}
+		json_t *objs = docs_ops_objects(v, op, cls, k, e);
+		if (objs == NULL)
+			return -1;
+		if (cur != NULL && !json_is_null(cur) && !json_is_array(cur)) {
+			perr_set(e, 400, PERR_INCORRECT_TYPE,
+				 "%s needs an array field, %s.%s is not", op,
+				 cls, k);
+			return -1;
+		}
+		if ((arel || rrel) &&
+		    !(strcmp(cls, "_Role") == 0 &&
+		      (strcmp(k, "users") == 0 || strcmp(k, "roles") == 0))) {
+			perr_set(e, 400, PERR_INCORRECT_TYPE,
+				 "relations are kept only by _Role (users, "
+				 "roles); store an array of pointers instead");
+			return -1;
+		}
+		json_t *arr = cur && json_is_array(cur) ? json_copy(cur)
+							: json_array();
+		size_t i;
+		json_t *x;
+		json_array_foreach(objs, i, x)
+		{
+			json_t *item = (arel || rrel)
+					       ? docs_role_member(rq, k, x)
+					       : json_incref(x);
+			if (item == NULL) {
+				json_decref(arr);
+				perr_set(e, 400, PERR_INVALID_POINTER,
+					 "%s on %s.%s: a member is not a "
+					 "pointer to an existing object",
+					 op, cls, k);
+				return -1;
+			}
+			if (add) {
+				json_array_append(arr, item);
+			} else if (uniq || arel) {
+				if (!docs_array_has(arr, item))
+					json_array_append(arr, item);
+			} else {
+				for (size_t j = json_array_size(arr); j-- > 0;)
+					if (json_equal(json_array_get(arr, j),
+						       item))
+						json_array_remove(arr, j);
+			}
+			json_decref(item);
+		}
+		json_object_set_new(obj, k, arr);
+		if (!arel && !rrel)
+			json_object_set(results, k, arr);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ users */
+
+/*
+ * Hands the request to the thread pool to hash @a pw (or verify it
+ * against @a stored); it is handled again when done.  The caller then
+ * answers nothing and changes nothing.
+ */
+static void
+docs_defer_hash(struct docs_req *rq, const char *pw, size_t pwlen,
+		const char *stored)
+{
+	struct docs_hashjob *j = xcalloc(1, sizeof(*j));
+	j->kind = DOCS_JOB_HASH;
+	j->sys = rq->d->self->sys;
+	const struct msg *m = rq->msg;
+	j->req = msg_new(m->type, m->body, m->len);
+	j->req->flags = m->flags;
+	j->req->corr = m->corr;
+	j->req->from = m->from;
+	j->req->to = m->to;
+	j->deadline = rq->deadline;
+	j->pw = xmalloc(pwlen + 1);
+	memcpy(j->pw, pw, pwlen);
+	j->pw[pwlen] = 0;
+	j->pwlen = pwlen;
+	if (stored) {
+		j->verify = true;
+		snprintf(j->stored, sizeof(j->stored), "%s", stored);
+	}
+	rq->deferred = true;
+	uv_queue_work(rq->d->loop, &j->work, docs_hash_work, docs_hash_after);
+}
+
+static bool
+docs_email_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+	return at && at != s && at[1] && strchr(at + 1, '.') &&
+	       strchr(at + 1, '@') == NULL && strlen(s) <= 254;
+}
+
+/* Adds a new session of @a uid to @a g; @a token receives its token. */
+static void
+docs_session_add(struct docs_req *rq, struct docs_group *g, const char *uid,
+		 const char *action, char token[AUTH_TOKEN_MAX])
+{
+	char sid[DOCS_ID_MAX], now[DOC_DATE_MAX], exp[DOC_DATE_MAX];
+	int64_t ms;
+	docs_new_id(sid);
+	docs_iso_now(now, &ms);
+	int64_t exp_ms = ms + (int64_t)rq->d->cfg.session_ttl_ms;
+	doc_date_format(exp_ms, exp);
+	auth_session_token_new(token);
+	uint8_t h[AUTH_TOKEN_HASH];
+	char hx[2 * AUTH_TOKEN_HASH + 1];
+	auth_token_hash(token, h);
+	hex_encode(hx, h, sizeof(h));
+	json_t *s = json_pack(
+		"{s:s,s:s,s:s,s:{s:s,s:s,s:s},s:{s:s},s:{s:s,s:s},s:{s:{s:b,"
+		"s:b}},s:s}",
+		"objectId", sid, "createdAt", now, "updatedAt", now, "user",
+		"__type", "Pointer", "className", "_User", "objectId", uid,
+		"createdWith", "action", action, "expiresAt", "__type", "Date",
+		"iso", exp, "ACL", uid, "read", 1, "write", 1, "_token", hx);
+	if (rq->install[0])
+		json_object_set_new(s, "installationId",
+				    json_string(rq->install));
+	char *txt = json_dumps(s, JSON_COMPACT);
+	json_decref(s);
+	struct buf k = BUF_INIT;
+	docs_kobj(&k, rq->app, "_Session", sid);
+	docs_group_put(g, DOCS_T_OBJ, &k, txt, strlen(txt));
+	g->delta += (int64_t)(k.len + strlen(txt));
+	free(txt);
+	json_t *rec = json_pack("{s:s,s:s,s:I}", "sid", sid, "user", uid, "exp",
+				(json_int_t)exp_ms);
+	txt = json_dumps(rec, JSON_COMPACT);
+	json_decref(rec);
+	docs_kmeta(&k, 't', rq->app, NULL, NULL);
+	buf_append(&k, h, sizeof(h));
+	docs_group_put(g, DOCS_T_META, &k, txt, strlen(txt));
+	g->delta += (int64_t)(k.len + strlen(txt));
+	free(txt);
+	docs_kmeta(&k, 'S', rq->app, uid, sid);
+	docs_group_put(g, DOCS_T_META, &k, h, sizeof(h));
+	g->delta += (int64_t)(k.len + sizeof(h));
+	buf_destroy(&k);
+}
+
+/* Removes session @a sid of @a uid (token hash @a h) in @a g. */
+static void
+docs_session_del(struct docs_req *rq, struct docs_group *g, const char *uid,
+		 const char *sid, const uint8_t h[AUTH_TOKEN_HASH])
+{
+	struct buf k = BUF_INIT, v = BUF_INIT;
+	docs_kobj(&k, rq->app, "_Session", sid);
+	if (docs_read(rq->d, DOCS_T_OBJ, &k, &v) == 0)
+		g->delta -= (int64_t)(k.len + v.len);
+	docs_group_del(g, DOCS_T_OBJ, &k);
+	docs_kmeta(&k, 't', rq->app, NULL, NULL);
+	buf_append(&k, h, AUTH_TOKEN_HASH);
+	if (docs_read(rq->d, DOCS_T_META, &k, &v) == 0)
+		g->delta -= (int64_t)(k.len + v.len);
+	docs_group_del(g, DOCS_T_META, &k);
+	docs_kmeta(&k, 'S', rq->app, uid, sid);
+	docs_group_del(g, DOCS_T_META, &k);
+	g->delta -= (int64_t)(k.len + AUTH_TOKEN_HASH);
+	buf_destroy(&k);
+	buf_destroy(&v);
+}
+
+struct docs_scan_sess {
+	struct docs_req *rq;
+	struct docs_group *g;
+	const char *uid;
+	const char *keep; /* session id kept, or NULL */
+	size_t plen;
+};
+
+static int
+docs_sess_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct docs_scan_sess *s = arg;
+	if (vl != AUTH_TOKEN_HASH || kl <= s->plen || kl - s->plen >= DOCS_ID_MAX)
+		return 0;
+	char sid[DOCS_ID_MAX];
+	memcpy(sid, (const char *)k + s->plen, kl - s->plen);
+	sid[kl - s->plen] = 0;
+	if (s->keep && strcmp(sid, s->keep) == 0)
+		return 0;
+	if (s->g->n + 3 >= DOCS_GROUP_MAX - 16)
+		return 1; /* bounded; the rest expire on their own */
+	docs_session_del(s->rq, s->g, s->uid, sid, v);
+	return 0;
+}
+
+/* Revokes every session of @a uid but @a keep (may be NULL). */
+static void
+docs_sessions_revoke(struct docs_req *rq, struct docs_group *g,
+		     const char *uid, const char *keep)
+{
+	struct buf k = BUF_INIT, hi = BUF_INIT;
+	docs_kmeta(&k, 'S', rq->app, uid, "");
+	buf_append(&hi, k.data, k.len);
+	buf_append(&hi, "\xff", 1);
+	struct docs_scan_sess s = {rq, g, uid, keep, k.len};
+	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_META, k.data, k.len, hi.data,
+			     hi.len, false, docs_sess_cb, &s);
+	buf_destroy(&k);
+	buf_destroy(&hi);
+}
+
+/* A unique-name record: 0 free (or ours: @a id), -1 taken. */
+static int
+docs_unique_check(struct docs_req *rq, char tag, const char *name,
+		  const char *id)
+{
+	struct buf k = BUF_INIT, v = BUF_INIT;
+	docs_kmeta(&k, tag, rq->app, name, NULL);
+	int rc = docs_read(rq->d, DOCS_T_META, &k, &v);
+	int out = 0;
+	if (rc == 0 && !(id && v.len == strlen(id) &&
+			 memcmp(v.data, id, v.len) == 0))
+		out = -1;
+	buf_destroy(&k);
+	buf_destroy(&v);
+	return out;
+}
+
+static void
+docs_unique_put(struct docs_req *rq, struct docs_group *g, char tag,
+		const char *name, const char *id)
+{
+	struct buf k = BUF_INIT;
+	docs_kmeta(&k, tag, rq->app, name, NULL);
+	docs_group_put(g, DOCS_T_META, &k, id, strlen(id));
+	g->delta += (int64_t)(k.len + strlen(id));
+	buf_destroy(&k);
+}
+
+static void
+docs_unique_del(struct docs_req *rq, struct docs_group *g, char tag,
+		const char *name)
+{
+	struct buf k = BUF_INIT;
+	docs_kmeta(&k, tag, rq->app, name, NULL);
+	docs_group_del(g, DOCS_T_META, &k);
+	g->delta -= (int64_t)(k.len + DOCS_ID_LEN);
+	buf_destroy(&k);
+}
+
+static bool
+docs_role_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 100)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == ' '))
+			return false;
+	}
+	return true;
+}
+
+/* A string-only array (or absent). */
+static bool
+docs_str_array_ok(const json_t *a)
+{
+	if (a == NULL)
+		return true;
+	if (!json_is_array(a))
+		return false;
+	size_t i;
+	json_t *x;
+	json_array_foreach(a, i, x)
+	{
+		if (!json_is_string(x))
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------- create and update */
+
+/* A copy of @a o without the internal ('_') fields, for doc_validate. */
+static json_t *
+docs_public_copy(const json_t *o)
+{
+	json_t *c = json_copy((json_t *)o);
+	const char *k;
+	json_t *v, *tmp;
+	json_object_foreach_safe(c, tmp, k, v)
+	{
+		(void)v;
+		if (k[0] == '_')
+			json_object_del(c, k);
+	}
+	return c;
+}
+
+/* The _User rules of a create or update.  0 or -1 with @a e. */
+static int
+docs_user_rules(struct docs_req *rq, struct docs_group *g, const json_t *old,
+		json_t *obj, const char *id, bool *pw_changed, struct perr *e)
+{
+	*pw_changed = false;
+	json_t *un = json_object_get(obj, "username");
+	if (!json_is_string(un) || json_string_length(un) == 0 ||
+	    json_string_length(un) != strlen(json_string_value(un)) ||
+	    json_string_length(un) > 128) {
+		perr_set(e, 400, PERR_USERNAME_MISSING,
+			 "bad or missing username");
+		return -1;
+	}
+	const char *name = json_string_value(un);
+	const char *oldname = docs_jstr(old, "username");
+	if (!oldname || strcmp(oldname, name) != 0) {
+		if (docs_unique_check(rq, 'u', name, id) != 0) {
+			perr_set(e, 400, PERR_USERNAME_TAKEN,
+				 "Account already exists for this username.");
+			return -1;
+		}
+		if (oldname)
+			docs_unique_del(rq, g, 'u', oldname);
+		docs_unique_put(rq, g, 'u', name, id);
+	}
+	json_t *em = json_object_get(obj, "email");
+	const char *oldmail = docs_jstr(old, "email");
+	const char *mail = NULL;
+	if (em != NULL && !json_is_null(em)) {
+		mail = json_is_string(em) ? json_string_value(em) : NULL;
+		if (mail == NULL || strlen(mail) != json_string_length(em) ||
+		    !docs_email_ok(mail)) {
+			perr_set(e, 400, PERR_INVALID_EMAIL_ADDRESS,
+				 "Email address format is invalid.");
+			return -1;
+		}
+	}
+	if (mail && (!oldmail || strcmp(oldmail, mail) != 0)) {
+		if (docs_unique_check(rq, 'e', mail, id) != 0) {
+			perr_set(e, 400, PERR_EMAIL_TAKEN,
+				 "Account already exists for this email "
+				 "address.");
+			return -1;
+		}
+		docs_unique_put(rq, g, 'e', mail, id);
+	}
+	if (oldmail && (!mail || strcmp(oldmail, mail) != 0))
+		docs_unique_del(rq, g, 'e', oldmail);
+	json_t *pw = json_object_get(obj, "password");
+	if (pw == NULL && old == NULL) {
+		perr_set(e, 400, PERR_PASSWORD_MISSING, "password is required");
+		return -1;
+	}
+	if (pw != NULL) {
+		if (!json_is_string(pw) || json_string_length(pw) == 0 ||
+		    json_string_length(pw) > AUTH_PW_MAX) {
+			perr_set(e, 400, PERR_PASSWORD_MISSING,
+				 "password is required (1 to %d bytes)",
+				 AUTH_PW_MAX);
+			return -1;
+		}
+		if (rq->job == NULL) {
+			docs_defer_hash(rq, json_string_value(pw),
+					json_string_length(pw), NULL);
+			return -1;
+		}
+		if (rq->job->rc != 0 || rq->job->verify) {
+			perr_set(e, 500, PERR_INTERNAL_SERVER_ERROR,
+				 "cannot hash the password");
+			return -1;
+		}
+		json_object_del(obj, "password");
+		json_object_set_new(obj, "_hashed_password",
+				    json_string(rq->job->out));
+		*pw_changed = old != NULL;
+	}
+	if (old == NULL && json_object_get(obj, "ACL") == NULL)
+		json_object_set_new(obj, "ACL",
+				    json_pack("{s:{s:b},s:{s:b,s:b}}", "*",
+					      "read", 1, id, "read", 1, "write",
+					      1));
+	return 0;
+}
+
+/* The _Role rules.  0 or -1 with @a e. */
+static int
+docs_role_rules(struct docs_req *rq, struct docs_group *g, const json_t *old,
+		json_t *obj, const char *id, struct perr *e)
+{
+	const char *name = docs_jstr(obj, "name");
+	const char *oldname = docs_jstr(old, "name");
+	if (old && (!name || strcmp(name, oldname ? oldname : "") != 0)) {
+		perr_set(e, 400, PERR_INVALID_ROLE_NAME,
+			 "A role's name can only be set before it has been "
+			 "saved.");
+		return -1;
+	}
+	if (!name || !docs_role_name_ok(name)) {
+		perr_set(e, 400, PERR_INVALID_ROLE_NAME,
+			 "A role's name can be only contain alphanumeric "
+			 "characters, _, - and spaces (1 to 100).");
+		return -1;
+	}
+	if (!json_is_object(json_object_get(obj, "ACL"))) {
+		perr_set(e, 400, PERR_INVALID_ACL, "A _Role needs an ACL.");
+		return -1;
+	}
+	if (!docs_str_array_ok(json_object_get(obj, "users")) ||
+	    !docs_str_array_ok(json_object_get(obj, "roles"))) {
+		perr_set(e, 400, PERR_INCORRECT_TYPE,
+			 "_Role users and roles are arrays of user ids and "
+			 "role names");
+		return -1;
+	}
+	if (old == NULL) {
+		if (docs_unique_check(rq, 'r', name, id) != 0) {
+			perr_set(e, 400, PERR_DUPLICATE_VALUE,
+				 "A duplicate value for a field with unique "
+				 "values was provided (role %s)",
+				 name);
+			return -1;
+		}
+		docs_unique_put(rq, g, 'r', name, id);
+	}
+	return 0;
+}
+
+static void
+docs_op_save(struct docs_req *rq, bool create)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	const char *cls = docs_jstr(rq->body, "class");
+	if (!docs_valid_class(cls)) {
+		perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
+			 "Invalid class name: %s", cls ? cls : "(none)");
+		docs_answer_err(rq, &e);
+		return;
+	}
+	if (strcmp(cls, "_Session") == 0 && !rq->master) {
+		d->st.refused_clp++;
+		perr_set(&e, 403, PERR_OPERATION_FORBIDDEN,
+			 "_Session is read-only to clients: log in or out");
+		docs_answer_err(rq, &e);
+		return;
+	}
+	const json_t *changes =
+		json_object_get(rq->body, create ? "object" : "changes");
+	json_t *schema = docs_schema_load(d, rq->app, cls);
+	json_t *old = NULL, *obj = NULL, *results = json_object();
+	struct docs_group g;
+	docs_group_init(&g);
+	struct buf key = BUF_INIT;
+	char id[DOCS_ID_MAX], now[DOC_DATE_MAX];
+	bool is_user = strcmp(cls, "_User") == 0;
+	bool pw_changed = false;
+	int64_t old_bytes = 0;
+
+	if (docs_clp_check(rq, schema, cls, create ? "create" : "update", &e))
+		goto fail;
+	if (create) {
+		docs_new_id(id);
+		obj = json_object();
+	} else {
+		const char *oid = docs_jstr(rq->body, "id");
+		if (!docs_valid_id(oid)) {
+			perr_set(&e, 400, PERR_MISSING_OBJECT_ID,
+				 "bad or missing objectId");
+			goto fail;
+		}
+		snprintf(id, sizeof(id), "%s", oid);
+		docs_kobj(&key, rq->app, cls, id);
+		struct buf v = BUF_INIT;
+		if (docs_read(d, DOCS_T_OBJ, &key, &v) == 0) {
+			old = json_loadb((const char *)v.data, v.len, 0, NULL);
+			old_bytes = (int64_t)(key.len + v.len);
+		}
+		buf_destroy(&v);
+		if (old == NULL || !docs_acl_ok(rq, old, true)) {
+			if (old)
+				d->st.refused_acl++;
+			perr_set(&e, 404, PERR_OBJECT_NOT_FOUND,
+				 "Object not found.");
+			goto fail;
+		}
+		if (is_user && !rq->master && strcmp(id, rq->user) != 0) {
+			d->st.refused_acl++;
+			perr_set(&e, 403, PERR_SESSION_MISSING,
+				 "Cannot modify user %s.", id);
+			goto fail;
+		}
+		obj = json_deep_copy(old);
+	}
+	if (docs_apply_changes(rq, cls, obj, changes, results, &e) != 0)
+		goto fail;
+	if (is_user &&
+	    docs_user_rules(rq, &g, old, obj, id, &pw_changed, &e) != 0) {
+		if (rq->deferred)
+			goto out; /* handled again once hashed */
+		goto fail;
+	}
+	if (strcmp(cls, "_Role") == 0 &&
+	    docs_role_rules(rq, &g, old, obj, id, &e) != 0)
+		goto fail;
+	docs_iso_now(now, NULL);
+	json_object_set_new(obj, "objectId", json_string(id));
+	if (create)
+		json_object_set_new(obj, "createdAt", json_string(now));
+	json_object_set_new(obj, "updatedAt", json_string(now));
+	json_t *pub = docs_public_copy(obj);
+	int vrc = doc_validate(pub, 0, &e);
+	json_decref(pub);
+	if (vrc != 0)
+		goto fail;
+	bool schema_changed;
+	if (docs_schema_apply(rq, cls, &schema, obj, &schema_changed, &e) != 0)
+		goto fail;
+	char *txt = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	size_t tlen = strlen(txt);
+	if (tlen > d->cfg.object_max) {
+		free(txt);
+		perr_set(&e, 400, PERR_OBJECT_TOO_LARGE,
+			 "the object is %zu bytes, more than %u", tlen,
+			 d->cfg.object_max);
+		goto fail;
+	}
+	docs_kobj(&key, rq->app, cls, id);
+	docs_group_put(&g, DOCS_T_OBJ, &key, txt, tlen);
+	g.delta += (int64_t)(key.len + tlen) - old_bytes;
+	free(txt);
+	if (schema_changed)
+		docs_schema_put(rq->d, &g, rq->app, cls, schema);
+	docs_index_changes(&g, rq->app, cls, schema, old, obj);
+	json_t *answer;
+	int status = create ? 201 : 200;
+	if (create) {
+		answer = json_pack("{s:s,s:s}", "objectId", id, "createdAt",
+				   now);
+		if (is_user) {
+			char token[AUTH_TOKEN_MAX];
+			docs_session_add(rq, &g, id, "signup", token);
+			json_object_set_new(answer, "sessionToken",
+					    json_string(token));
+		}
+	} else {
+		answer = results;
+		results = NULL;
+		json_object_set_new(answer, "updatedAt", json_string(now));
+		if (pw_changed) /* Parse: the other sessions are revoked */
+			docs_sessions_revoke(rq, &g, id,
+					     strcmp(id, rq->user) == 0 ? rq->sid
+								       : NULL);
+	}
+	if (!docs_quota_ok(rq, g.delta, &e) || docs_expired(rq, &e)) {
+		json_decref(answer);
+		goto fail;
+	}
+	d->st.ops[create ? ACC_DOC_CREATE : ACC_DOC_UPDATE]++;
+	docs_commit(rq, &g, status, answer);
+	goto out;
+fail:
+	docs_answer_err(rq, &e);
+out:
+	docs_group_free(&g);
+	buf_destroy(&key);
+	json_decref(schema);
+	json_decref(old);
+	json_decref(obj);
+	json_decref(results);
+}
+
+static void
+docs_op_delete(struct docs_req *rq)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	const char *cls = docs_jstr(rq->body, "class");
+	const char *id = docs_jstr(rq->body, "id");
+	struct docs_group g;
+	docs_group_init(&g);
+	struct buf key = BUF_INIT, v = BUF_INIT;
+	json_t *schema = NULL, *old = NULL;
+	if (!docs_valid_class(cls) || !docs_valid_id(id)) {
+		perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
+			 "bad class name or objectId");
+		goto fail;
+	}
+	schema = docs_schema_load(d, rq->app, cls);
+	if (docs_clp_check(rq, schema, cls, "delete", &e))
+		goto fail;
+	docs_kobj(&key, rq->app, cls, id);
+	if (docs_read(d, DOCS_T_OBJ, &key, &v) == 0)
+		old = json_loadb((const char *)v.data, v.len, 0, NULL);
+	if (old == NULL || !docs_acl_ok(rq, old, true)) {
+		if (old)
+			d->st.refused_acl++;
+		perr_set(&e, 404, PERR_OBJECT_NOT_FOUND, "Object not found.");
+		goto fail;
+	}
+	bool is_user = strcmp(cls, "_User") == 0;
+	if (is_user && !rq->master && strcmp(id, rq->user) != 0) {
+		d->st.refused_acl++;
+		perr_set(&e, 403, PERR_SESSION_MISSING,
+			 "Cannot delete user %s.", id);
+		goto fail;
+	}
+	docs_group_del(&g, DOCS_T_OBJ, &key);
+	g.delta -= (int64_t)(key.len + v.len);
+	docs_index_changes(&g, rq->app, cls, schema, old, NULL);
+	if (is_user) {
+		const char *un = docs_jstr(old, "username"),
+			   *em = docs_jstr(old, "email");
+		if (un)
+			docs_unique_del(rq, &g, 'u', un);
+		if (em)
+			docs_unique_del(rq, &g, 'e', em);
+		docs_sessions_revoke(rq, &g, id, NULL);
+	} else if (strcmp(cls, "_Role") == 0) {
+		const char *n = docs_jstr(old, "name");
+		if (n)
+			docs_unique_del(rq, &g, 'r', n);
+	} else if (strcmp(cls, "_Session") == 0) {
+		const char *hx = docs_jstr(old, "_token");
+		const char *uid = docs_jstr(json_object_get(old, "user"),
+					    "objectId");
+		uint8_t h[AUTH_TOKEN_HASH];
+		if (hx && uid && hex_decode(h, sizeof(h), hx) == 0) {
+			struct buf k = BUF_INIT;
+			docs_kmeta(&k, 't', rq->app, NULL, NULL);
+			buf_append(&k, h, sizeof(h));
+			docs_group_del(&g, DOCS_T_META, &k);
+			docs_kmeta(&k, 'S', rq->app, uid, id);
+			docs_group_del(&g, DOCS_T_META, &k);
+			buf_destroy(&k);
+		}
+	}
+	if (docs_expired(rq, &e))
+		goto fail;
+	d->st.ops[ACC_DOC_DELETE]++;
+	docs_commit(rq, &g, 200, json_object());
+	goto out;
+fail:
+	docs_answer_err(rq, &e);
+out:
+	docs_group_free(&g);
+	buf_destroy(&key);
+	buf_destroy(&v);
+	json_decref(schema);
+	json_decref(old);
+}
+
+/* ---------------------------------------------- login, logout, me */
+
+static void
+docs_op_login(struct docs_req *rq)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	const char *un = docs_jstr(rq->body, "username");
+	const json_t *pwj = json_object_get(rq->body, "password");
+	if (un == NULL || *un == 0) {
+		perr_set(&e, 400, PERR_USERNAME_MISSING,
+			 "username/email is required.");
+		docs_answer_err(rq, &e);
+		return;
+	}
+	if (!json_is_string(pwj) || json_string_length(pwj) == 0 ||
+	    json_string_length(pwj) > AUTH_PW_MAX) {
+		perr_set(&e, 400, PERR_PASSWORD_MISSING, "password is required.");
+		docs_answer_err(rq, &e);
+		return;
+	}
+	struct buf k = BUF_INIT, v = BUF_INIT;
+	json_t *user = NULL;
+	docs_kmeta(&k, 'u', rq->app, un, NULL);
+	if (docs_read(d, DOCS_T_META, &k, &v) == 0 && v.len < DOCS_ID_MAX) {
+		char uid[DOCS_ID_MAX];
+		memcpy(uid, v.data, v.len);
+		uid[v.len] = 0;
+		docs_kobj(&k, rq->app, "_User", uid);
+		user = docs_read_json(d, DOCS_T_OBJ, &k);
+	}
+	buf_destroy(&k);
+	buf_destroy(&v);
+	const char *hash = docs_jstr(user, "_hashed_password");
+	if (hash && rq->job == NULL) {
+		docs_defer_hash(rq, json_string_value(pwj),
+				json_string_length(pwj), hash);
+		json_decref(user);
+		return;
+	}
+	/* the second pass: the verdict holds for the hash it checked */
+	if (!hash || !rq->job->verify || !rq->job->ok ||
+	    strcmp(rq->job->stored, hash) != 0) {
+		json_decref(user);
+		perr_set(&e, 404, PERR_OBJECT_NOT_FOUND,
+			 "Invalid username/password.");
+		docs_answer_err(rq, &e);
+		return;
+	}
+	const char *uid = docs_jstr(user, "objectId");
+	snprintf(rq->user, sizeof(rq->user), "%s", uid ? uid : "");
+	rq->who.user = rq->user;
+	struct docs_group g;
+	docs_group_init(&g);
+	char token[AUTH_TOKEN_MAX];
+	docs_session_add(rq, &g, rq->user, "login", token);
+	json_t *schema = docs_schema_load(d, rq->app, "_User");
+	json_t *out = docs_visible(rq, "_User", schema, user);
+	json_object_set_new(out, "sessionToken", json_string(token));
+	json_decref(schema);
+	json_decref(user);
+	if (docs_expired(rq, &e)) {
+		json_decref(out);
+		docs_answer_err(rq, &e);
+	} else {
+		d->st.ops[ACC_DOC_LOGIN]++;
+		docs_commit(rq, &g, 200, out);
+	}
+	docs_group_free(&g);
+}
+
+static void
+docs_op_logout(struct docs_req *rq)
+{
+	struct perr e;
+	if (rq->user[0] == 0) {
+		perr_set(&e, 400, PERR_INVALID_SESSION_TOKEN,
+			 "Invalid session token");
+		docs_answer_err(rq, &e);
+		return;
+	}
+	uint8_t h[AUTH_TOKEN_HASH];
+	auth_token_hash(rq->session, h);
+	struct docs_group g;
+	docs_group_init(&g);
+	docs_session_del(rq, &g, rq->user, rq->sid, h);
+	rq->d->st.ops[ACC_DOC_LOGOUT]++;
+	docs_commit(rq, &g, 200, json_object());
+	docs_group_free(&g);
+}
+
+static void
+docs_op_me(struct docs_req *rq)
+{
+	struct perr e;
+	struct buf k = BUF_INIT;
+	json_t *user = NULL;
+	if (rq->user[0]) {
+		docs_kobj(&k, rq->app, "_User", rq->user);
+		user = docs_read_json(rq->d, DOCS_T_OBJ, &k);
+	}
+	buf_destroy(&k);
+	if (user == NULL) {
+		perr_set(&e, 400, PERR_INVALID_SESSION_TOKEN,
+			 "Invalid session token");
+		docs_answer_err(rq, &e);
+		return;
+	}
+	json_t *schema = docs_schema_load(rq->d, rq->app, "_User");
+	json_t *out = docs_visible(rq, "_User", schema, user);
+	json_object_set_new(out, "sessionToken", json_string(rq->session));
+	json_decref(schema);
+	json_decref(user);
+	rq->d->st.ops[ACC_DOC_ME]++;
+	docs_answer(rq, 200, out);
+}
+
+/* ------------------------------------------------------ get, include */
+
+/* Replaces each pointer named in @a include ("a,b") in @a out by the
+ * object it points at, if the caller may read it.  0 or -1 with @a e. */
+static int
+docs_include(struct docs_req *rq, json_t *out, const char *include,
+	     struct perr *e)
+{
+	if (include == NULL || *include == 0)
+		return 0;
+	char buf[512];
+	if (strlen(include) >= sizeof(buf)) {
+		perr_set(e, 400, PERR_INVALID_QUERY, "include is too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", include);
+	uint32_t n = 0;
+	for (char *save, *p = strtok_r(buf, ",", &save); p;
+	     p = strtok_r(NULL, ",", &save)) {
+		if (++n > rq->d->cfg.include_max) {
+			perr_set(e, 400, PERR_INVALID_QUERY,
+				 "include names more than %u fields",
+				 rq->d->cfg.include_max);
+			return -1;
+		}
+		if (strchr(p, '.') != NULL) {
+			perr_set(e, 400, PERR_INVALID_QUERY,
+				 "include follows one level of pointers, "
+				 "not %s",
+				 p);
+			return -1;
+		}
+		json_t *ptr = json_object_get(out, p);
+		const char *cls = docs_jstr(ptr, "className");
+		const char *id = docs_jstr(ptr, "objectId");
+		const char *ty = docs_jstr(ptr, "__type");
+		if (!ty || strcmp(ty, "Pointer") != 0 || !docs_valid_class(cls) ||
+		    !docs_valid_id(id))
+			continue;
+		json_t *schema = docs_schema_load(rq->d, rq->app, cls);
+		const json_t *clp = docs_clp(schema);
+		docs_need_roles(rq, clp);
+		struct buf k = BUF_INIT;
+		docs_kobj(&k, rq->app, cls, id);
+		json_t *t = NULL;
+		if (auth_clp_allows(clp, &rq->who, "get"))
+			t = docs_read_json(rq->d, DOCS_T_OBJ, &k);
+		buf_destroy(&k);
+		if (t && docs_acl_ok(rq, t, false)) {
+			json_t *v = docs_visible(rq, cls, schema, t);
+			json_object_set_new(v, "__type", json_string("Object"));
+			json_object_set_new(v, "className", json_string(cls));
+			json_object_set_new(out, p, v);
+		}
+		json_decref(t);
+		json_decref(schema);
+	}
+	return 0;
+}
+
+static void
+docs_op_get(struct docs_req *rq)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	const char *cls = docs_jstr(rq->body, "class");
+	const char *id = docs_jstr(rq->body, "id");
+	json_t *schema = NULL, *obj = NULL, *out = NULL;
+	struct query *q = NULL;
+	if (!docs_valid_class(cls) || !docs_valid_id(id)) {
+		perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
+			 "bad class name or objectId");
+		goto fail;
+	}
+	schema = docs_schema_load(d, rq->app, cls);
+	if (docs_clp_check(rq, schema, cls, "get", &e))
+		goto fail;
+	struct buf k = BUF_INIT;
+	docs_kobj(&k, rq->app, cls, id);
+	obj = docs_read_json(d, DOCS_T_OBJ, &k);
+	buf_destroy(&k);
+	if (obj == NULL || !docs_acl_ok(rq, obj, false)) {
+		if (obj)
+			d->st.refused_acl++;
+		perr_set(&e, 404, PERR_OBJECT_NOT_FOUND, "Object not found.");
+		goto fail;
+	}
+	out = docs_visible(rq, cls, schema, obj);
+	const char *keys = docs_jstr(rq->body, "keys");
+	if (keys && *keys) {
+		q = query_compile(NULL, NULL, keys, &d->qopts, &e);
+		if (q == NULL)
+			goto fail;
+		json_t *p = query_project(q, out);
+		json_decref(out);
+		out = p;
+	}
+	if (docs_include(rq, out, docs_jstr(rq->body, "include"), &e) != 0)
+		goto fail;
+	d->st.ops[ACC_DOC_GET]++;
+	docs_answer(rq, 200, out);
+	out = NULL;
+	goto done;
+fail:
+	docs_answer_err(rq, &e);
+done:
+	query_free(q);
+	json_decref(out);
+	json_decref(obj);
+	json_decref(schema);
+}
+
+/* ------------------------------------------------------------ queries */
+
+struct docs_plan {
+	const struct docs_index *ix; /* NULL: a scan of the class */
+	uint32_t neq;
+	const json_t *eq[DOCS_INDEX_FIELDS];
+	const struct query_pin *range; /* on ix->field[neq], or NULL */
+	bool order_served, reverse;
+};
+
+/* Can a pin on @a field be served by an index?  Not on Array fields
+ * (an index holds the array whole, a query matches its elements), nor on
+ * createdAt/updatedAt unless the value is a Date (a string there is read
+ * as a Date by the query, not by the index). */
+static bool
+docs_pin_servable(const json_t *schema, const char *field, const json_t *v)
+{
+	const json_t *f = json_object_get(json_object_get(schema, "fields"),
+					  field);
+	const char *t = docs_jstr(f, "type");
+	if (t && strcmp(t, "Array") == 0)
+		return false;
+	if (v && json_is_array(v))
+		return false;
+	if (strcmp(field, "createdAt") == 0 || strcmp(field, "updatedAt") == 0)
+		return v == NULL || doc_type(v) == DOC_DATE;
+	return true;
+}
+
+static const struct query_pin *
+docs_pin_of(const struct query_pin *pins, uint32_t n, const char *field,
+	    int kind)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (pins[i].kind == kind && strcmp(pins[i].field, field) == 0)
+			return &pins[i];
+	return NULL;
+}
+
+static void
+docs_plan_pick(struct docs_plan *best, const struct docs_index *ix,
+	       uint32_t nix, const json_t *schema, const struct query_pin *pins,
+	       uint32_t npins, const char **of, const bool *od, uint32_t nof)
+{
+	int best_score = 0;
+	memset(best, 0, sizeof(*best));
+	for (uint32_t i = 0; i < nix; i++) {
+		if (!ix[i].ready)
+			continue;
+		struct docs_plan p = {.ix = &ix[i]};
+		while (p.neq < ix[i].nf) {
+			const struct query_pin *eq = docs_pin_of(
+				pins, npins, ix[i].field[p.neq], QP_EQ);
+			if (!eq || !docs_pin_servable(schema, eq->field, eq->eq))
+				break;
+			p.eq[p.neq++] = eq->eq;
+		}
+		if (p.neq < ix[i].nf) {
+			const struct query_pin *r = docs_pin_of(
+				pins, npins, ix[i].field[p.neq], QP_RANGE);
+			if (r && docs_pin_servable(schema, r->field, r->lo) &&
+			    docs_pin_servable(schema, r->field, r->hi))
+				p.range = r;
+		}
+		if (nof > 0 && p.neq + nof <= ix[i].nf) {
+			bool ok = true;
+			for (uint32_t j = 0; j < nof && ok; j++)
+				ok = strcmp(of[j], ix[i].field[p.neq + j]) == 0 &&
+				     od[j] == od[0] &&
+				     docs_pin_servable(schema, of[j], NULL);
+			p.order_served = ok;
+			p.reverse = ok && od[0];
+		}
+		int score = (int)p.neq * 4 + (p.range ? 2 : 0) +
+			    (p.order_served ? 1 : 0);
+		if (score > best_score) {
+			best_score = score;
+			*best = p;
+		}
+	}
+}
+
+struct docs_qctx {
+	struct docs_req *rq;
+	struct query *q;
+	const char *cls;
+	json_t *hits;
+	uint64_t matched;
+	uint64_t want;	 /* stop after this many matches (0: never) */
+	bool count_only; /* count, keep nothing */
+	uint64_t examined, budget;
+	bool over, expired, failed;
+	struct perr e;
+	size_t idx_prefix; /* IDX keys: bytes before the values */
+	struct buf k, v;
+};
+
+/* One candidate: its stored bytes (NULL: read it by @a okey). */
+static int
+docs_q_consider(struct docs_qctx *c, const uint8_t *okey, size_t oklen,
+		const void *val, size_t vlen)
+{
+	struct docs *d = c->rq->d;
+	if (++c->examined > c->budget) {
+		c->over = true;
+		return 1;
+	}
+	if ((c->examined & 31) == 0 && docs_expired(c->rq, &c->e)) {
+		c->expired = true;
+		return 1;
+	}
+	d->st.scanned++;
+	struct docs_ov *o = docs_ov_find(d, DOCS_T_OBJ, okey, oklen);
+	if (o != NULL) {
+		if (o->deleted)
+			return 0;
+		val = o->val.data;
+		vlen = o->val.len;
+	} else if (val == NULL) {
+		if (d->drv->vt->get(d->drv, DOCS_T_OBJ, okey, oklen, &c->v) != 0)
+			return 0; /* an entry left by a deleted object */
+		val = c->v.data;
+		vlen = c->v.len;
+	}
+	json_t *obj = json_loadb(val, vlen, 0, NULL);
+	if (obj == NULL)
+		return 0;
+	if (!docs_acl_ok(c->rq, obj, false)) {
+		json_decref(obj);
+		return 0;
+	}
+	int m = query_match(c->q, obj, &c->e);
+	if (m < 0) {
+		json_decref(obj);
+		c->failed = true;
+		return 1;
+	}
+	if (m == 0) {
+		json_decref(obj);
+		return 0;
+	}
+	c->matched++;
+	if (!c->count_only)
+		json_array_append(c->hits, obj);
+	json_decref(obj);
+	return c->want && c->matched >= c->want ? 1 : 0;
+}
+
+static int
+docs_q_obj_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	return docs_q_consider(arg, k, kl, v, vl);
+}
+
+static int
+docs_q_idx_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)v, (void)vl;
+	struct docs_qctx *c = arg;
+	if (kl < c->idx_prefix + DOCS_ID_LEN)
+		return 0;
+	docs_kobj(&c->k, c->rq->app, c->cls, NULL);
+	buf_append(&c->k, (const uint8_t *)k + kl - DOCS_ID_LEN, DOCS_ID_LEN);
+	return docs_q_consider(c, c->k.data, c->k.len, NULL, 0);
+}
+
+static int
+docs_q_sort_cmp(const void *a, const void *b, void *arg)
+{
+	return query_cmp(arg, *(json_t *const *)a, *(json_t *const *)b);
+}
+
+/* "score, name" for the refusal message: what an index should hold. */
+static void
+docs_wanted_index(const struct query_pin *pins, uint32_t npins,
+		  const char **of, uint32_t nof, char *out, size_t len)
+{
+	size_t at = 0;
+	out[0] = 0;
+	for (int pass = 0; pass < 3; pass++) {
+		uint32_t n = pass < 2 ? npins : nof;
+		for (uint32_t i = 0; i < n; i++) {
+			const char *f;
+			if (pass == 0 && pins[i].kind == QP_EQ)
+				f = pins[i].field;
+			else if (pass == 1 && pins[i].kind == QP_RANGE)
+				f = pins[i].field;
+			else if (pass == 2)
+				f = of[i];
+			else
+				continue;
+			if (strstr(out, f) != NULL)
+				continue;
+			int w = snprintf(out + at, len - at, "%s%s",
+					 at ? ", " : "", f);
+			if (w < 0 || (size_t)w >= len - at)
+				return;
+			at += (size_t)w;
+		}
+	}
+}
+
+static void
+docs_op_query(struct docs_req *rq)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	const char *cls = docs_jstr(rq->body, "class");
+	json_t *schema = NULL, *results = NULL;
+	struct docs_qctx c;
+	memset(&c, 0, sizeof(c));
+	c.rq = rq;
+	if (!docs_valid_class(cls)) {
+		perr_set(&e, 400, PERR_INVALID_CLASS_NAME, "Invalid class name");
+		goto fail;
+	}
+	c.cls = cls;
+	const json_t *jl = json_object_get(rq->body, "limit");
+	const json_t *js = json_object_get(rq->body, "skip");
+	const json_t *jc = json_object_get(rq->body, "count");
+	const json_t *where = json_object_get(rq->body, "where");
+	if ((jl && !json_is_integer(jl)) || (js && !json_is_integer(js))) {
+		perr_set(&e, 400, PERR_INVALID_QUERY,
+			 "limit and skip are integers");
+		goto fail;
+	}
+	int64_t limit = jl ? json_integer_value(jl) : d->cfg.limit_default;
+	int64_t skip = js ? json_integer_value(js) : 0;
+	bool count = jc && (json_is_true(jc) ||
+			    (json_is_integer(jc) && json_integer_value(jc)) ||
+			    (json_is_string(jc) &&
+			     strcmp(json_string_value(jc), "1") == 0));
+	if (limit < 0 || limit > d->cfg.limit_max) {
+		perr_set(&e, 400, PERR_INVALID_QUERY,
+			 "limit must be 0 to %u", d->cfg.limit_max);
+		goto fail;
+	}
+	if (skip < 0 || skip > d->cfg.skip_max) {
+		perr_set(&e, 400, PERR_INVALID_QUERY,
+			 "skip must be 0 to %u (page with a constraint on "
+			 "an indexed field instead)",
+			 d->cfg.skip_max);
+		goto fail;
+	}
+	if (where != NULL && json_is_null(where))
+		where = NULL;
+	schema = docs_schema_load(d, rq->app, cls);
+	if (docs_clp_check(rq, schema, cls,
+			   count && limit == 0 ? "count" : "find", &e))
+		goto fail;
+	if (count && limit > 0 && docs_clp_check(rq, schema, cls, "count", &e))
+		goto fail;
+	c.q = query_compile(where, docs_jstr(rq->body, "order"),
+			    docs_jstr(rq->body, "keys"), &d->qopts, &e);
+	if (c.q == NULL)
+		goto fail;
+
+	struct docs_index ix[DOCS_MAX_INDEXES];
+	uint32_t nix = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
+	struct query_pin pins[32];
+	uint32_t npins = query_pins(c.q, pins, 32);
+	const char *of[16];
+	bool od[16];
+	uint32_t nof = query_order_fields(c.q, of, od, 16);
+	struct docs_plan plan;
+	docs_plan_pick(&plan, ix, nix, schema, pins, npins, of, od, nof);
+	/* in the scan's own order (objectId for a class scan; the index's
+	 * values then objectId otherwise) matches come sorted if: */
+	bool sorted = plan.ix ? plan.order_served ||
+					(nof == 0 && plan.neq == plan.ix->nf)
+			      : nof == 0;
+	c.hits = json_array();
+	c.count_only = limit == 0;
+	c.want = count || !sorted ? 0 : (uint64_t)(skip + limit);
+	if (!count && limit == 0)
+		c.want = 1, c.count_only = true; /* nothing to return */
+	c.budget = plan.ix ? d->cfg.index_scan_max : d->cfg.scan_max;
+
+	struct buf lo = BUF_INIT, hi = BUF_INIT;
+	int src = 0;
+	const struct query_pin *byid =
+		docs_pin_of(pins, npins, "objectId", QP_EQ);
+	if (byid && json_is_string(byid->eq) &&
+	    !docs_valid_id(json_string_value(byid->eq)))
+		byid = NULL; /* no such object can exist: scan finds none */
+	if (byid && json_is_string(byid->eq)) {
+		/* {"objectId": id}: one key read, whatever the class size */
+		docs_kobj(&lo, rq->app, cls, json_string_value(byid->eq));
+		docs_q_consider(&c, lo.data, lo.len, NULL, 0);
+	} else if (plan.ix == NULL) {
+		d->st.scans++;
+		docs_kobj(&lo, rq->app, cls, NULL);
+		buf_append(&hi, lo.data, lo.len);
+		hi.data[hi.len - 1] = 1;
+		src = d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len,
+				       hi.data, hi.len, false, docs_q_obj_cb,
+				       &c);
+	} else {
+		d->st.index_scans++;
+		docs_kidx(&lo, rq->app, cls, plan.ix->name);
+		c.idx_prefix = lo.len;
+		for (uint32_t i = 0; i < plan.neq; i++)
+			query_key_encode(plan.eq[i], &lo);
+		buf_append(&hi, lo.data, lo.len);
+		if (plan.range) {
+			const struct query_pin *r = plan.range;
+			size_t base = lo.len;
+			if (r->lo) {
+				query_key_encode(r->lo, &lo);
+				if (!r->lo_incl)
+					buf_append(&lo, "\xff", 1);
+			} else {
+				uint8_t t = query_key_tag(r->hi);
+				buf_append(&lo, &t, 1);
+			}
+			hi.len = base;
+			if (r->hi) {
+				query_key_encode(r->hi, &hi);
+				if (r->hi_incl)
+					buf_append(&hi, "\xff", 1);
+			} else {
+				uint8_t t = (uint8_t)(query_key_tag(r->lo) + 1);
+				buf_append(&hi, &t, 1);
+			}
+		} else {
+			buf_append(&hi, "\xff", 1);
+		}
+		src = d->drv->vt->scan(d->drv, DOCS_T_IDX, lo.data, lo.len,
+				       hi.data, hi.len, plan.reverse,
+				       docs_q_idx_cb, &c);
+	}
+	buf_destroy(&lo);
+	buf_destroy(&hi);
+	if (src != 0) {
+		d->st.store_errors++;
+		perr_set(&e, 500, PERR_INTERNAL_SERVER_ERROR, "store error");
+		goto fail;
+	}
+	if (c.expired || c.failed) {
+		e = c.e;
+		goto fail;
+	}
+	if (c.over) {
+		d->st.refused_heavy++;
+		char want[256];
+		docs_wanted_index(pins, npins, of, nof, want, sizeof(want));
+		if (plan.ix)
+			perr_set(&e, 400, PERR_INVALID_QUERY,
+				 "this query walks more than %llu entries of "
+				 "index %s on %s: narrow it",
+				 (unsigned long long)c.budget, plan.ix->name,
+				 cls);
+		else if (want[0])
+			perr_set(&e, 400, PERR_INVALID_QUERY,
+				 "this query examines more than %llu objects "
+				 "of %s: add an index on %s (/schemas "
+				 "indexes)",
+				 (unsigned long long)c.budget, cls, want);
+		else
+			perr_set(&e, 400, PERR_INVALID_QUERY,
+				 "this query examines more than %llu objects "
+				 "of %s: constrain an indexed field",
+				 (unsigned long long)c.budget, cls);
+		goto fail;
+	}
+	size_t nh = json_array_size(c.hits);
+	json_t **v = xcalloc(nh + 1, sizeof(*v));
+	for (size_t i = 0; i < nh; i++)
+		v[i] = json_array_get(c.hits, i);
+	if (!sorted && nh > 1)
+		qsort_r(v, nh, sizeof(*v), docs_q_sort_cmp, c.q);
+	results = json_array();
+	for (size_t i = (size_t)skip; i < nh && i < (size_t)(skip + limit);
+	     i++) {
+		json_t *vis = docs_visible(rq, cls, schema, v[i]);
+		json_t *p = query_project(c.q, vis);
+		json_decref(vis);
+		if (docs_include(rq, p, docs_jstr(rq->body, "include"), &e)) {
+			json_decref(p);
+			free(v);
+			goto fail;
+		}
+		json_array_append_new(results, p);
+	}
+	free(v);
+	d->st.results += json_array_size(results);
+	json_t *out = json_pack("{s:o}", "results", results);
+	results = NULL;
+	if (count)
+		json_object_set_new(out, "count",
+				    json_integer((json_int_t)c.matched));
+	d->st.ops[ACC_DOC_QUERY]++;
+	docs_answer(rq, 200, out);
+	goto done;
+fail:
+	docs_answer_err(rq, &e);
+done:
+	json_decref(results);
+	json_decref(c.hits);
+	buf_destroy(&c.k);
+	buf_destroy(&c.v);
+	query_free(c.q);
+	json_decref(schema);
+}
+
+/* ------------------------------------------------------------ schemas */
+
+static int
+docs_master_only(struct docs_req *rq, struct perr *e)
+{
+	if (rq->master)
+		return 0;
+	rq->d->st.refused_clp++;
+	perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+		 "unauthorized: master key is required");
+	return -1;
+}
+
+struct docs_scan_schemas {
+	json_t *results;
+	uint32_t n;
+};
+
+static int
+docs_schemas_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k, (void)kl;
+	struct docs_scan_schemas *s = arg;
+	json_t *j = json_loadb(v, vl, 0, NULL);
+	if (j) {
+		json_array_append_new(s->results, docs_schema_out(j));
+		json_decref(j);
+	}
+	return ++s->n >= DOCS_SCAN_MAX * 10;
+}
+
+static void
+docs_op_schema_get(struct docs_req *rq)
+{
+	struct perr e;
+	if (docs_master_only(rq, &e) != 0) {
+		docs_answer_err(rq, &e);
+		return;
+	}
+	const char *cls = docs_jstr(rq->body, "class");
+	rq->d->st.ops[ACC_DOC_SCHEMA_GET]++;
+	if (cls && *cls) {
+		json_t *s = docs_valid_class(cls)
+				    ? docs_schema_load(rq->d, rq->app, cls)
+				    : NULL;
+		if (s == NULL) {
+			perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
+				 "Class %s does not exist.", cls);
+			docs_answer_err(rq, &e);
+			return;
+		}
+		docs_answer(rq, 200, docs_schema_out(s));
+		json_decref(s);
+		return;
+	}
+	/* every class: schemas not yet durable are not listed */
+	struct docs_scan_schemas s = {json_array(), 0};
+	struct buf lo = BUF_INIT, hi = BUF_INIT;
+	docs_kmeta(&lo, 's', rq->app, NULL, NULL);
+	buf_append(&hi, lo.data, lo.len);
+	hi.data[hi.len - 1] = 1;
+	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_META, lo.data, lo.len, hi.data,
+			     hi.len, false, docs_schemas_cb, &s);
+	buf_destroy(&lo);
+	buf_destroy(&hi);
+	docs_answer(rq, 200, json_pack("{s:o}", "results", s.results));
+}
+
+static const char *const docs_types[] = {
+	"Number", "String", "Boolean", "Date",	"Pointer", "Relation",
+	"Bytes",  "GeoPoint", "File",	"Array", "Object",  NULL};
+
+static bool
+docs_is_delete_op(const json_t *v)
+{
+	const char *op = docs_jstr(v, "__op");
+	return op && strcmp(op, "Delete") == 0;
+}
+
+static bool
+docs_field_name_ok(const char *k)
+{
+	size_t n = strlen(k);
+	if (n == 0 || n > DOC_FIELD_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = k[i];
+		bool a = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		if (!a && !(i > 0 && ((c >= '0' && c <= '9') || c == '_')))
+			return false;
+	}
+	return true;
+}
+
+static void docs_build_add(struct docs *d, const char *app, const char *cls,
+			   const char *name);
+
+static void
+docs_op_schema_put(struct docs_req *rq)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	const char *cls = docs_jstr(rq->body, "class");
+	json_t *old = NULL, *s = NULL;
+	struct docs_group g;
+	docs_group_init(&g);
+	const char *added[DOCS_MAX_INDEXES];
+	uint32_t nadded = 0;
+	if (docs_master_only(rq, &e) != 0)
+		goto fail;
+	if (!docs_valid_class(cls)) {
+		perr_set(&e, 400, PERR_INVALID_CLASS_NAME, "Invalid class name");
+		goto fail;
+	}
+	bool create = json_is_true(json_object_get(rq->body, "create"));
+	old = docs_schema_load(d, rq->app, cls);
+	if (create && old) {
+		perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
+			 "Class %s already exists.", cls);
+		goto fail;
+	}
+	if (!create && !old) {
+		perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
+			 "Class %s does not exist.", cls);
+		goto fail;
+	}
+	s = old ? json_deep_copy(old)
+		: json_pack("{s:s,s:{}}", "className", cls, "fields");
+	json_t *fields = json_object_get(s, "fields");
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(rq->body, "fields"), k, v)
+	{
+		if (docs_is_reserved(k))
+			continue;
+		if (!docs_field_name_ok(k)) {
+			perr_set(&e, 400, PERR_INVALID_KEY_NAME,
+				 "invalid field name: %s", k);
+			goto fail;
+		}
+		if (docs_is_delete_op(v)) {
+			json_object_del(fields, k);
+			continue;
+		}
+		const char *t = docs_jstr(v, "type");
+		bool known = false;
+		for (int i = 0; t && docs_types[i]; i++)
+			known |= strcmp(t, docs_types[i]) == 0;
+		if (!known) {
+			perr_set(&e, 400, PERR_INCORRECT_TYPE,
+				 "invalid field type: %s", t ? t : "(none)");
+			goto fail;
+		}
+		const char *have = docs_jstr(json_object_get(fields, k), "type");
+		if (have && strcmp(have, t) != 0) {
+			perr_set(&e, 400, PERR_INCORRECT_TYPE,
+				 "Field %s exists, cannot update.", k);
+			goto fail;
+		}
+		if (json_object_size(fields) >= DOCS_MAX_FIELDS) {
+			perr_set(&e, 400, PERR_INCORRECT_TYPE,
+				 "a class has at most %d fields",
+				 DOCS_MAX_FIELDS);
+			goto fail;
+		}
+		json_t *f = json_pack("{s:s}", "type", t);
+		const char *tc = docs_jstr(v, "targetClass");
+		if (tc)
+			json_object_set_new(f, "targetClass", json_string(tc));
+		json_object_set_new(fields, k, f);
+	}
+	const json_t *clp = json_object_get(rq->body, "classLevelPermissions");
+	if (clp != NULL && !json_is_null(clp)) {
+		if (!json_is_object(clp)) {
+			perr_set(&e, 400, PERR_INVALID_JSON,
+				 "classLevelPermissions is an object");
+			goto fail;
+		}
+		json_object_set(s, "classLevelPermissions", (json_t *)clp);
+	}
+	json_t *want = json_object_get(rq->body, "indexes");
+	if (want != NULL) {
+		json_t *ixs = json_object_get(s, "indexes");
+		json_t *st = json_object_get(s, "_ix");
+		if (!json_is_object(ixs)) {
+			ixs = json_object();
+			json_object_set_new(s, "indexes", ixs);
+		}
+		if (!json_is_object(st)) {
+			st = json_object();
+			json_object_set_new(s, "_ix", st);
+		}
+		json_object_foreach(want, k, v)
+		{
+			if (!docs_field_name_ok(k) ||
+			    strlen(k) >= DOCS_INDEX_NAME_MAX) {
+				perr_set(&e, 400, PERR_INVALID_KEY_NAME,
+					 "invalid index name: %s", k);
+				goto fail;
+			}
+			if (docs_is_delete_op(v)) {
+				if (!json_object_get(ixs, k)) {
+					perr_set(&e, 400, PERR_INVALID_QUERY,
+						 "Index %s does not exist", k);
+					goto fail;
+				}
+				json_object_del(ixs, k);
+				json_object_del(st, k);
+				struct buf p = BUF_INIT;
+				docs_kidx(&p, rq->app, cls, k);
+				docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_IDX,
+					       p.data, p.len, NULL, 0);
+				buf_destroy(&p);
+				continue;
+			}
+			if (json_object_get(ixs, k)) {
+				perr_set(&e, 400, PERR_INVALID_QUERY,
+					 "Index %s exists", k);
+				goto fail;
+			}
+			size_t nf = json_is_object(v) ? json_object_size(v) : 0;
+			if (nf == 0 || nf > DOCS_INDEX_FIELDS) {
+				perr_set(&e, 400, PERR_INVALID_QUERY,
+					 "index %s: 1 to %d fields, each 1 or "
+					 "-1",
+					 k, DOCS_INDEX_FIELDS);
+				goto fail;
+			}
+			const char *f;
+			json_t *dir;
+			json_object_foreach(v, f, dir)
+			{
+				double x = json_number_value(dir);
+				bool fok = docs_field_name_ok(f) ||
+					   strcmp(f, "createdAt") == 0 ||
+					   strcmp(f, "updatedAt") == 0;
+				if (!fok || !json_is_integer(dir) ||
+				    (x != 1 && x != -1)) {
+					perr_set(&e, 400, PERR_INVALID_QUERY,
+						 "index %s: field %s must be "
+						 "1 or -1",
+						 k, f);
+					goto fail;
+				}
+			}
+			if (json_object_size(ixs) >= DOCS_MAX_INDEXES) {
+				perr_set(&e, 400, PERR_INVALID_QUERY,
+					 "a class has at most %d indexes",
+					 DOCS_MAX_INDEXES);
+				goto fail;
+			}
+			json_object_set(ixs, k, v);
+			json_object_set_new(st, k, json_string("building"));
+			added[nadded++] = json_object_iter_key(
+				json_object_iter_at(ixs, k));
+		}
+	}
+	docs_schema_put(d, &g, rq->app, cls, s);
+	if (docs_expired(rq, &e))
+		goto fail;
+	for (uint32_t i = 0; i < nadded; i++)
+		docs_build_add(d, rq->app, cls, added[i]);
+	d->st.ops[ACC_DOC_SCHEMA_PUT]++;
+	docs_commit(rq, &g, 200, docs_schema_out(s));
+	goto out;
+fail:
+	docs_answer_err(rq, &e);
+out:
+	docs_group_free(&g);
+	json_decref(old);
+	json_decref(s);
+}
+
+static int
+docs_any_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	*(bool *)arg = true;
+	return 1;
+}
+
+static void
+docs_op_schema_delete(struct docs_req *rq)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	const char *cls = docs_jstr(rq->body, "class");
+	json_t *s = NULL;
+	if (docs_master_only(rq, &e) != 0)
+		goto fail;
+	if (!docs_valid_class(cls) ||
+	    (s = docs_schema_load(d, rq->app, cls)) == NULL) {
+		perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
+			 "Class %s does not exist.", cls ? cls : "");
+		goto fail;
+	}
+	bool any = false;
+	struct buf lo = BUF_INIT, hi = BUF_INIT;
+	docs_kobj(&lo, rq->app, cls, NULL);
+	buf_append(&hi, lo.data, lo.len);
+	hi.data[hi.len - 1] = 1;
+	d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len, hi.data, hi.len,
+			 false, docs_any_cb, &any);
+	if (any) {
+		buf_destroy(&lo);
+		buf_destroy(&hi);
+		perr_set(&e, 400, DOCS_CLASS_NOT_EMPTY,
+			 "Class %s is not empty, contains objects, cannot "
+			 "drop schema.",
+			 cls);
+		goto fail;
+	}
+	struct docs_group g;
+	docs_group_init(&g);
+	docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_IDX, lo.data, lo.len, NULL, 0);
+	struct buf sk = BUF_INIT, sv = BUF_INIT;
+	docs_kmeta(&sk, 's', rq->app, cls, NULL);
+	if (docs_read(d, DOCS_T_META, &sk, &sv) == 0)
+		g.delta -= (int64_t)(sk.len + sv.len);
+	docs_group_del(&g, DOCS_T_META, &sk);
+	buf_destroy(&sk);
+	buf_destroy(&sv);
+	buf_destroy(&lo);
+	buf_destroy(&hi);
+	d->st.ops[ACC_DOC_SCHEMA_DELETE]++;
+	docs_commit(rq, &g, 200, json_object());
+	docs_group_free(&g);
+	json_decref(s);
+	return;
+fail:
+	json_decref(s);
+	docs_answer_err(rq, &e);
+}
+
+static void
+docs_op_drop_app(struct docs_req *rq)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	if (docs_master_only(rq, &e) != 0) {
+		docs_answer_err(rq, &e);
+		return;
+	}
+	struct docs_group g;
+	docs_group_init(&g);
+	struct buf k = BUF_INIT;
+	docs_kobj(&k, rq->app, "", NULL);
+	k.len--; /* app \0 */
+	docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_OBJ, k.data, k.len, NULL, 0);
+	docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_IDX, k.data, k.len, NULL, 0);
+	static const char tags[] = "sueRrtSq";
+	for (const char *t = tags; *t; t++) {
+		docs_kmeta(&k, *t, rq->app, NULL, NULL);
+		docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_META, k.data, k.len,
+			       NULL, 0);
+	}
+	buf_destroy(&k);
+	docs_usage_of(d, rq->app)->used = 0;
+	/* builds of the app end: their schemas are gone */
+	for (struct docs_build *b = d->builds; b; b = b->next)
+		if (strcmp(b->app, rq->app) == 0)
+			b->app[0] = 0; /* dropped at its next tick */
+	d->st.ops[ACC_DOC_DROP_APP]++;
+	docs_commit(rq, &g, 200, json_object());
+	docs_group_free(&g);
+}
+
+/* ------------------------------------------------------------ builds */
+
+enum { DOCS_TAG_BUILD = 1 };
+
+static void
+docs_build_arm(struct docs *d)
+{
+	if (d->build_armed || d->builds == NULL)
+		return;
+	d->build_armed = true;
+	actor_timer_start(d->self, &d->build_timer, 0, 0, DOCS_TAG_BUILD);
+}
+
+static void
+docs_build_add(struct docs *d, const char *app, const char *cls,
+	       const char *name)
+{
+	struct docs_build *b = xcalloc(1, sizeof(*b));
+	snprintf(b->app, sizeof(b->app), "%s", app);
+	snprintf(b->cls, sizeof(b->cls), "%s", cls);
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	struct docs_build **pp = &d->builds;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = b;
+	docs_build_arm(d);
+}
+
+static void
+docs_build_free(struct docs *d, struct docs_build *b)
+{
+	for (struct docs_build **pp = &d->builds; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	buf_destroy(&b->cursor);
+	free(b);
+}
+
+struct docs_build_scan {
+	struct docs *d;
+	struct docs_build *b;
+	const struct docs_index *ix;
+	struct docs_group *g;
+	uint32_t n, max;
+	struct buf last;
+	bool more;
+};
+
+static int
+docs_build_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct docs_build_scan *s = arg;
+	if (s->n >= s->max) {
+		s->more = true;
+		return 1;
+	}
+	s->n++;
+	s->last.len = 0;
+	buf_append(&s->last, k, kl);
+	/* the latest version: a queued write of it may be in the overlay
+	 * (its own group maintains this index too, after ours) */
+	struct docs_ov *o = docs_ov_find(s->d, DOCS_T_OBJ, k, kl);
+	if (o && o->deleted)
+		return 0;
+	if (o) {
+		v = o->val.data;
+		vl = o->val.len;
+	}
+	json_t *obj = json_loadb(v, vl, 0, NULL);
+	if (obj == NULL)
+		return 0;
+	struct buf e = BUF_INIT;
+	docs_index_entry(&e, s->b->app, s->b->cls, s->ix, obj);
+	docs_group_put(s->g, DOCS_T_IDX, &e, "", 0);
+	s->g->delta += (int64_t)e.len;
+	buf_destroy(&e);
+	json_decref(obj);
+	return 0;
+}
+
+/* One chunk of one build per tick. */
+static void
+docs_build_tick(struct docs *d)
+{
+	d->build_armed = false;
+	for (struct docs_build *b = d->builds, *next; b; b = next) {
+		next = b->next;
+		if (b->writing)
+			continue;
+		json_t *schema = b->app[0] ? docs_schema_load(d, b->app, b->cls)
+					   : NULL;
+		const char *state =
+			docs_jstr(json_object_get(schema, "_ix"), b->name);
+		struct docs_index ix[DOCS_MAX_INDEXES];
+		uint32_t nix = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
+		const struct docs_index *x = NULL;
+		for (uint32_t i = 0; i < nix; i++)
+			if (strcmp(ix[i].name, b->name) == 0)
+				x = &ix[i];
+		if (!state || strcmp(state, "building") != 0 || x == NULL) {
+			/* dropped, or ready already */
+			json_decref(schema);
+			docs_build_free(d, b);
+			continue;
+		}
+		struct docs_group g;
+		docs_group_init(&g);
+		struct buf lo = BUF_INIT, hi = BUF_INIT;
+		docs_kobj(&hi, b->app, b->cls, NULL);
+		hi.data[hi.len - 1] = 1;
+		if (b->cursor.len) {
+			buf_append(&lo, b->cursor.data, b->cursor.len);
+			buf_append(&lo, "", 1); /* just after it */
+		} else {
+			docs_kobj(&lo, b->app, b->cls, NULL);
+		}
+		struct docs_build_scan s = {d, b, x, &g, 0, d->cfg.build_chunk,
+					    BUF_INIT, false};
+		int rc = d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len,
+					  hi.data, hi.len, false, docs_build_cb,
+					  &s);
+		buf_destroy(&lo);
+		buf_destroy(&hi);
+		if (rc != 0) {
+			log_error("docs: index %s of %s/%s: store error",
+				  b->name, b->app, b->cls);
+			buf_destroy(&s.last);
+			docs_group_free(&g);
+			json_decref(schema);
+			continue;
+		}
+		struct docs_pending *w = xcalloc(1, sizeof(*w));
+		w->kind = DOCS_JOB_GROUP;
+		w->build = b;
+		w->build_done = !s.more;
+		buf_append(&w->next_cursor, s.last.data, s.last.len);
+		if (!s.more) {
+			json_t *ns = json_deep_copy(schema);
+			json_object_set_new(json_object_get(ns, "_ix"), b->name,
+					    json_string("ready"));
+			docs_schema_put(d, &g, b->app, b->cls, ns);
+			json_decref(ns);
+		}
+		b->writing = true;
+		docs_queue(d, b->app, &g, w);
+		docs_group_free(&g);
+		buf_destroy(&s.last);
+		json_decref(schema);
+	}
+}
+
+static void
+docs_build_done(struct docs *d, struct docs_pending *w)
+{
+	struct docs_build *b = w->build;
+	b->writing = false;
+	if (w->drv_status != 0) {
+		log_error("docs: index %s of %s/%s: a chunk failed (%d); "
+			  "retrying",
+			  b->name, b->app, b->cls, w->drv_status);
+	} else if (w->build_done) {
+		log_info("docs: index %s of %s/%s is ready", b->name, b->app,
+			 b->cls);
+		d->st.builds_done++;
+		docs_build_free(d, b);
+	} else {
+		b->cursor.len = 0;
+		buf_append(&b->cursor, w->next_cursor.data, w->next_cursor.len);
+	}
+	docs_build_arm(d);
+}
+
+/* At start: builds the last run did not finish (from the beginning:
+ * index puts are idempotent). */
+static int
+docs_resume_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct docs *d = arg;
+	const char *key = (const char *)k + 1;
+	size_t al = strnlen(key, kl - 1);
+	if (al + 2 >= kl || al >= DOCS_APP_MAX)
+		return 0;
+	char app[DOCS_APP_MAX], cls[DOCS_CLASS_MAX + 1];
+	memcpy(app, key, al);
+	app[al] = 0;
+	size_t cl = kl - 2 - al;
+	if (cl > DOCS_CLASS_MAX)
+		return 0;
+	memcpy(cls, key + al + 1, cl);
+	cls[cl] = 0;
+	json_t *s = json_loadb(v, vl, 0, NULL);
+	const char *name;
+	json_t *st;
+	json_object_foreach(json_object_get(s, "_ix"), name, st)
+	{
+		if (json_is_string(st) &&
+		    strcmp(json_string_value(st), "building") == 0)
+			docs_build_add(d, app, cls, name);
+	}
+	json_decref(s);
+	return 0;
+}
+
+/* -------------------------------------------------------------- stats */
+
+static void
+docs_stats_reply(struct docs *d, struct msg *m)
+{
+	struct docs_driver_stats ds;
+	d->drv->vt->stats(d->drv, &ds);
+	static const char *const opn[] = {
+		NULL,	  "get",    "query",	  "create",	 "update",
+		"delete", "login",  "logout",	  "me",		 "schema_get",
+		"schema_put", "schema_delete", "drop_app"};
+	struct {
+		const char *k;
+		uint64_t v;
+	} kv[] = {
+		{"requests", d->st.requests},
+		{"bad", d->st.bad},
+		{"scans", d->st.scans},
+		{"index_scans", d->st.index_scans},
+		{"objects_scanned", d->st.scanned},
+		{"results", d->st.results},
+		{"writes", d->st.writes},
+		{"pending", d->pending},
+		{"refused_heavy", d->st.refused_heavy},
+		{"refused_deadline", d->st.refused_deadline},
+		{"refused_quota", d->st.refused_quota},
+		{"refused_acl", d->st.refused_acl},
+		{"refused_clp", d->st.refused_clp},
+		{"refused_schema", d->st.refused_schema},
+		{"store_errors", d->st.store_errors},
+		{"index_builds_done", d->st.builds_done},
+		{"bytes_used", ds.bytes_used},
+		{"map_size", ds.map_size},
+		{"commits", ds.commits},
+		{"groups", ds.groups},
+		{"map_grows", ds.grows},
+	};
+	size_t nkv = sizeof(kv) / sizeof(kv[0]);
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, nkv + ACC_DOC_DROP_APP);
+	for (size_t i = 0; i < nkv; i++) {
+		mp_pack_str(&pk, kv[i].k);
+		msgpack_pack_uint64(&pk, kv[i].v);
+	}
+	for (int i = 1; i <= ACC_DOC_DROP_APP; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "ops_%s", opn[i]);
+		mp_pack_str(&pk, k);
+		msgpack_pack_uint64(&pk, d->st.ops[i]);
+	}
+	actor_reply(d->self, m, MSG_ACC_STATS, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+/* ---------------------------------------------------------- requests */
+
+static int
+docs_caller_str(struct mp_cur *c, char *out, size_t max)
+{
+	const char *s;
+	uint32_t n;
+	if (mp_read_str(c, &s, &n) != 0 || n >= max || memchr(s, 0, n))
+		return MIST_EPROTO;
+	memcpy(out, s, n);
+	out[n] = 0;
+	return 0;
+}
+
+static int
+docs_session_fn(struct mp_cur *v, void *ctx)
+{
+	return docs_caller_str(v, ctx, AUTH_TOKEN_MAX);
+}
+
+static int
+docs_install_fn(struct mp_cur *v, void *ctx)
+{
+	return docs_caller_str(v, ctx, 64);
+}
+
+/* Decodes @a m into @a rq.  0, or -1 with @a e (400 107). */
+static int
+docs_decode(struct docs *d, const struct msg *m, struct docs_req *rq,
+	    struct perr *e)
+{
+	size_t used;
+	struct mp_cur c;
+	uint32_t n, alen, blen;
+	const char *app;
+	const uint8_t *body;
+	uint64_t op, dl;
+	perr_set(e, 400, PERR_INVALID_JSON, "malformed request");
+	if (mp_check(m->body, m->len, MP_MAX_DEPTH, &used) != 0 ||
+	    used != m->len)
+		return -1;
+	mp_cur_init(&c, m->body, m->len);
+	if (mp_read_array(&c, &n) != 0 || n != 5)
+		return -1;
+	if (mp_read_str(&c, &app, &alen) != 0 || !docs_valid_app(app, alen)) {
+		perr_set(e, 400, PERR_INVALID_JSON, "bad application id");
+		return -1;
+	}
+	memcpy(rq->app, app, alen);
+	rq->app[alen] = 0;
+	if (mp_read_uint(&c, &op) != 0 || mp_read_uint(&c, &dl) != 0 ||
+	    dl > UINT32_MAX)
+		return -1;
+	rq->op = op > 255 ? 0 : (uint32_t)op;
+	uint64_t node = 0;
+	const char *ip = NULL;
+	uint32_t iplen = 0;
+	const struct mp_field f[] = {
+		MP_BOOL("master", &rq->master, false),
+		MP_FN("session", docs_session_fn, rq->session, false),
+		MP_STR("ip", &ip, &iplen, false),
+		MP_FN("install", docs_install_fn, rq->install, false),
+		MP_BOOL("create_classes", &rq->create_classes, false),
+		MP_UINT("quota", &rq->quota, false),
+		MP_UINT("node", &node, false),
+	};
+	if (mp_read_fields(&c, f, MP_NFIELDS(f), NULL) != 0) {
+		perr_set(e, 400, PERR_INVALID_JSON, "malformed caller");
+		return -1;
+	}
+	if (mp_read_bin(&c, &body, &blen) != 0)
+		return -1;
+	if (blen > d->cfg.body_max) {
+		perr_set(e, 413, PERR_OBJECT_TOO_LARGE,
+			 "the request body is more than %u bytes",
+			 d->cfg.body_max);
+		return -1;
+	}
+	json_error_t je;
+	rq->body = blen ? json_loadb((const char *)body, blen,
+				     JSON_REJECT_DUPLICATES, &je)
+			: json_object();
+	if (!json_is_object(rq->body)) {
+		perr_set(e, 400, PERR_INVALID_JSON, "the body is not a JSON "
+						    "object");
+		return -1;
+	}
+	uint64_t now = docs_now_ns(d);
+	rq->deadline = dl ? now + dl * 1000000ull : 0;
+	return 0;
+}
+
+static void
+docs_on_request(struct docs *d, const struct msg *m,
+		const struct docs_hashjob *job)
+{
+	struct docs_req rq;
+	struct perr e;
+	memset(&rq, 0, sizeof(rq));
+	rq.d = d;
+	rq.msg = m;
+	rq.job = job;
+	rq.from = m->from;
+	rq.corr = m->corr;
+	rq.flags = m->flags;
+	if (job == NULL)
+		d->st.requests++;
+	if (docs_decode(d, m, &rq, &e) != 0) {
+		d->st.bad++;
+		docs_answer_err(&rq, &e);
+		goto out;
+	}
+	if (job != NULL)
+		rq.deadline = job->deadline; /* from the first arrival */
+	if (docs_resolve_session(&rq, &e) != 0) {
+		docs_answer_err(&rq, &e);
+		goto out;
+	}
+	if (docs_expired(&rq, &e)) {
+		docs_answer_err(&rq, &e);
+		goto out;
+	}
+	switch (rq.op) {
+	case ACC_DOC_GET:
+		docs_op_get(&rq);
+		break;
+	case ACC_DOC_QUERY:
+		docs_op_query(&rq);
+		break;
+	case ACC_DOC_CREATE:
+		docs_op_save(&rq, true);
+		break;
+	case ACC_DOC_UPDATE:
+		docs_op_save(&rq, false);
+		break;
+	case ACC_DOC_DELETE:
+		docs_op_delete(&rq);
+		break;
+	case ACC_DOC_LOGIN:
+		docs_op_login(&rq);
+		break;
+	case ACC_DOC_LOGOUT:
+		docs_op_logout(&rq);
+		break;
+	case ACC_DOC_ME:
+		docs_op_me(&rq);
+		break;
+	case ACC_DOC_SCHEMA_GET:
+		docs_op_schema_get(&rq);
+		break;
+	case ACC_DOC_SCHEMA_PUT:
+		docs_op_schema_put(&rq);
+		break;
+	case ACC_DOC_SCHEMA_DELETE:
+		docs_op_schema_delete(&rq);
+		break;
+	case ACC_DOC_DROP_APP:
+		docs_op_drop_app(&rq);
+		break;
+	default:
+		d->st.bad++;
+		perr_set(&e, 400, PERR_INVALID_JSON, "unknown operation %u",
+			 rq.op);
+		docs_answer_err(&rq, &e);
+	}
+out:
+	json_decref(rq.body);
+	json_decref(rq.role_objs);
+	free(rq.rolev);
+}
+
+static void
+docs_on_done(struct docs *d, struct msg *m)
+{
+	if (m->ptr == NULL)
+		return;
+	if (*(int *)m->ptr == DOCS_JOB_HASH) {
+		struct docs_hashjob *j = m->ptr;
+		m->ptr = NULL; /* ours now */
+		docs_on_request(d, j->req, j);
+		docs_hashjob_free(j);
+		return;
+	}
+	struct docs_pending *w = m->ptr;
+	m->ptr = NULL; /* ours now */
+	d->pending--;
+	docs_unpin_all(d, w);
+	if (w->build != NULL) {
+		docs_build_done(d, w);
+	} else if (w->drv_status != 0) {
+		d->st.store_errors++;
+		struct perr e;
+		if (w->drv_status == MIST_E2BIG)
+			perr_set(&e, 507, PERR_INTERNAL_SERVER_ERROR,
+				 "the store is full");
+		else
+			perr_set(&e, 500, PERR_INTERNAL_SERVER_ERROR,
+				 "store error: the write was not saved");
+		char out[PERR_JSON_MAX];
+		size_t n = perr_json(&e, out, sizeof(out));
+		docs_send(d, w->from, w->corr, w->flags, e.http, out, n,
+			  w->user);
+	} else {
+		const char *b = w->body ? w->body : "{}";
+		docs_send(d, w->from, w->corr, w->flags, w->status, b,
+			  strlen(b), w->user);
+	}
+	docs_pending_free(w);
+}
+
+static void
+docs_free(struct docs *d)
+{
+	docs_ov_destroy(d);
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->usage, &it, &k, &v))
+		for (struct docs_usage *u = v, *n; u; u = n) {
+			n = u->next;
+			free(u);
+		}
+	map_destroy(&d->usage);
+	while (d->builds)
+		docs_build_free(d, d->builds);
+	free(d);
+}
+
+static void
+docs_fn(struct actor *self, struct msg *m)
+{
+	struct docs *d = self->state;
+	switch (m->type) {
+	case MSG_ACC_REQUEST:
+		docs_on_request(d, m, NULL);
+		break;
+	case MSG_DOCS_DONE:
+		if (m->flags & MSG_F_LOCAL)
+			docs_on_done(d, m);
+		break;
+	case MSG_ACC_STATS:
+		if (m->flags & MSG_F_REQUEST)
+			docs_stats_reply(d, m);
+		break;
+	case MSG_TIMER:
+		if (m->corr == DOCS_TAG_BUILD)
+			docs_build_tick(d);
+		break;
+	case MSG_STOP:
+		actor_timer_stop(self, &d->build_timer);
+		/* flushes the queue; the groups' MSG_DOCS_DONE are refused
+		 * by the stopping system and freed with their message */
+		d->drv->vt->close(d->drv);
+		self->state = NULL;
+		docs_free(d);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ------------------------------------------------------------- spawn */
+
+void
+docs_config_default(struct docs_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	docs_lmdb_config_default(&c->lmdb);
+	c->limit_default = DOCS_LIMIT_DEFAULT;
+	c->limit_max = DOCS_LIMIT_MAX;
+	c->skip_max = DOCS_SKIP_MAX;
+	c->scan_max = DOCS_SCAN_MAX;
+	c->index_scan_max = DOCS_INDEX_SCAN_MAX;
+	c->build_chunk = DOCS_BUILD_CHUNK;
+	c->body_max = DOCS_BODY_MAX;
+	c->object_max = DOCS_OBJECT_MAX;
+	c->include_max = DOCS_INCLUDE_MAX;
+	c->session_ttl_ms = DOCS_SESSION_TTL_MS;
+}
+
+struct actor *
+docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
+	   const struct docs_config *cfg, int *err)
+{
+	if (sodium_init() < 0) {
+		if (err)
+			*err = MIST_EINVAL;
+		return NULL;
+	}
+	struct docs *d = xcalloc(1, sizeof(*d));
+	if (cfg)
+		d->cfg = *cfg;
+	else
+		docs_config_default(&d->cfg);
+	query_opts_default(&d->qopts);
+	int rc = 0;
+	d->drv = docs_lmdb_open(loop, data_dir, &d->cfg.lmdb, &rc);
+	if (d->drv == NULL) {
+		free(d);
+		if (err)
+			*err = rc ? rc : MIST_ESTORE;
+		return NULL;
+	}
+	uint64_t salt;
+	randombytes_buf(&salt, sizeof(salt));
+	map_init(&d->ov, salt);
+	map_init(&d->usage, salt ^ 0x9e3779b97f4a7c15ull);
+	struct actor *a = actor_spawn(sys, ACTOR_DOCS, "docs", docs_fn, d);
+	if (a == NULL) {
+		d->drv->vt->close(d->drv);
+		d->drv = NULL;
+		docs_free(d);
+		if (err)
+			*err = MIST_EEXIST;
+		return NULL;
+	}
+	d->self = a;
+	d->loop = loop;
+	/* index builds a previous run left unfinished */
+	static const uint8_t s_lo[] = {'s'}, s_hi[] = {'t'};
+	d->drv->vt->scan(d->drv, DOCS_T_META, s_lo, 1, s_hi, 1, false,
+			 docs_resume_cb, d);
+	return a;
+}

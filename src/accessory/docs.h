@@ -1,0 +1,149 @@
+/*
+ * docs.h -- ACTOR_DOCS, the documents accessory: Parse's objects, users,
+ * sessions, roles, schemas and indexes of every app homed on this node.
+ *
+ *   gateway ──MSG_ACC_REQUEST [app, op, deadline_ms, caller, body]──▶ ACTOR_DOCS
+ *           ◀──reply [status, body (JSON), user]───────────────────
+ *                                           │ reads: sync, loop thread
+ *                                           │ writes: one atomic group each
+ *                                           ▼
+ *                          struct docs_driver (docs_lmdb.c: DATA/docs)
+ *                                           │ durable (batched fsync)
+ *           ◀──reply── ACTOR_DOCS ◀─MSG_DOCS_DONE (local, ptr)─┘
+ *
+ * docs/MBAAS.md lists every operation and its JSON (enum acc_doc_op in
+ * accessory/accessory.h).  What the accessory applies, always, before
+ * touching the driver:
+ *
+ *  - the caller ({"master", "session", "create_classes", "quota", ...},
+ *    decided by the gateway): the session token is looked up here
+ *    (stored hashed, accessory/auth.h) and gives the user and its roles;
+ *  - class-level permissions (119 OPERATION_FORBIDDEN) and object ACLs (an
+ *    object the caller may not read or write is "not found", 101, as
+ *    Parse answers, and nothing changes); the master key bypasses both;
+ *  - schemas: inferred on a class's first write, checked on every later
+ *    one (111 INCORRECT_TYPE); a class is created by a non-master caller
+ *    only if the app allows it (caller.create_classes), else 119;
+ *  - the app's storage quota (caller.quota bytes of keys and values,
+ *    0: none): a write past it is refused, 403 code 140;
+ *  - the deadline: deadline_ms from the request's arrival here (0: none);
+ *    past it a request does nothing and answers 504 code 124; scans check
+ *    the clock as they go;
+ *  - heavy queries: a query that would examine more than cfg.scan_max
+ *    objects without an index that serves it is refused, 400 code 102,
+ *    with a message naming the index to declare (SCHEMA_PUT "indexes");
+ *  - bounds on every byte: a malformed msgpack or JSON is 400 code 107.
+ *
+ * Writes: each operation becomes ONE atomic group (the object, its index
+ * entries, the schema if it changed, unique-name records, the app's usage
+ * counter), queued to the driver; the reply goes out when the group is
+ * durable.  Until then the group's records sit in an in-memory overlay
+ * that every read by key goes through, so a second write to the same
+ * object (or the same username) sees the first: no lost update.  Queries
+ * scan the durable state, with the overlay applied to each object they
+ * meet (a queued update or delete of it counts); objects whose creation
+ * is not yet durable are not returned by queries, only by GET.
+ *
+ * Keys (docs_driver.h tables):
+ *   OBJ   app \0 class \0 objectId                 -> object JSON
+ *   IDX   app \0 class \0 index \0 key... objectId -> ""  (query_key_encode)
+ *   META  's' app \0 class -> schema;  'u'/'e' app \0 name -> user id;
+ *         'r' app \0 role name -> role id;  't' app \0 hash -> session;
+ *         'S' app \0 user \0 session id -> "";  'q' app \0 -> bytes used
+ * Stored objects keep Parse's fields plus internal ones starting with '_'
+ * (a user's "_hashed_password", a session's "_token"), never answered.
+ * _Role's users and roles relations are stored as arrays of user ids and
+ * role names in "users" and "roles" (AddRelation/RemoveRelation on them
+ * are applied to the arrays).
+ *
+ * Indexes (SCHEMA_PUT {"indexes": {"name": {"field": 1 | -1, ...}}}) are
+ * built online: a new index is "building" -- every write maintains it
+ * while a chunk of cfg.build_chunk objects is indexed per turn -- and
+ * serves queries once "ready".  An index serves equality on a prefix of
+ * its fields, then a range or the order on the next one.
+ *
+ * Passwords are hashed and verified on libuv's thread pool (a signup,
+ * login or password change is handled again once its hash is done), so
+ * the loop never waits for Argon2id.
+ *
+ * MSG_ACC_STATS (req nil) -> a msgpack map of counters (str -> u64):
+ * requests, bad, scans, index_scans, objects_scanned, results, writes,
+ * pending, refused_{heavy,deadline,quota,acl,clp,schema}, store_errors,
+ * index_builds_done, bytes_used, map_size, commits, groups, map_grows,
+ * ops_{get,query,create,update,delete,login,logout,me,schema_get,
+ * schema_put,schema_delete,drop_app}.
+ *
+ * Ownership: the actor owns its driver, overlay and builds; docs_spawn's
+ * strings are copied.  MSG_STOP closes the driver (queued groups are
+ * flushed; their replies are dropped with the shutting-down system).
+ */
+#ifndef MIST_ACCESSORY_DOCS_H_INCLUDED
+#define MIST_ACCESSORY_DOCS_H_INCLUDED
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "accessory/docs_driver.h"
+#include "actors/actor.h"
+
+struct docs_config {
+	struct docs_lmdb_config lmdb;
+	uint32_t limit_default; /* 100: Parse's default limit */
+	uint32_t limit_max;	/* 1000: a page an app can render; above, refused */
+	uint32_t skip_max;	/* 10000: skip pages are O(skip) work each */
+	uint32_t scan_max;	/* DOCS_SCAN_MAX */
+	uint32_t index_scan_max; /* index entries one query may walk */
+	uint32_t build_chunk;	 /* objects indexed per turn when building */
+	uint32_t body_max;	 /* request body bytes */
+	uint32_t object_max;	 /* stored object bytes (JSON) */
+	uint32_t include_max;	 /* include paths per query */
+	uint64_t session_ttl_ms; /* a session's life */
+	/* The clock deadlines are measured on, in ns (NULL: the actor
+	 * system's hrtime); the seam tests use to expire a request. */
+	uint64_t (*clock_ns)(void *ctx);
+	void *clock_ctx;
+};
+
+/*
+ * Objects a query may examine without an index serving it: 1000 JSON
+ * objects parse and match in about a millisecond, so a refused query has
+ * cost little and an accepted one stays fast; past it the app declares
+ * the index the message names.  Parse has no such bound (its Mongo scans
+ * a collection whatever its size), Firestore refuses any unindexed query.
+ */
+#define DOCS_SCAN_MAX 1000
+/* Index entries one query may walk: enough for the deepest page
+ * (skip_max + limit_max) with room for entries hidden by ACLs. */
+#define DOCS_INDEX_SCAN_MAX 50000
+#define DOCS_LIMIT_DEFAULT 100
+#define DOCS_LIMIT_MAX 1000
+#define DOCS_SKIP_MAX 10000
+/* 500 objects per turn: about half a millisecond of parsing, so requests
+ * keep flowing while a big class is indexed. */
+#define DOCS_BUILD_CHUNK 500
+/* 1 MiB: the gateway's own body limit; the accessory checks again. */
+#define DOCS_BODY_MAX (1u << 20)
+/* 128 KiB: Parse's (and Parse.com's) object size limit. */
+#define DOCS_OBJECT_MAX (128u << 10)
+#define DOCS_INCLUDE_MAX 8
+/* Indexes per class (each costs a key per write). */
+#define DOCS_MAX_INDEXES 16
+/* Fields per compound index. */
+#define DOCS_INDEX_FIELDS 4
+/* Fields per class schema (Parse's own limit is near 500 for Mongo's
+ * index budget; 256 holds any designed class). */
+#define DOCS_MAX_FIELDS 256
+/* A year, Parse's default session length. */
+#define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
+
+void docs_config_default(struct docs_config *c);
+
+/**
+ * Opens DATA_DIR/docs and spawns ACTOR_DOCS on @a sys (driven by @a loop).
+ * NULL with *err: MIST_ESTORE (the store), MIST_EEXIST (the id is taken).
+ */
+struct actor *docs_spawn(struct actor_sys *sys, uv_loop_t *loop,
+			 const char *data_dir, const struct docs_config *cfg,
+			 int *err);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * docs_driver.h -- what the documents accessory needs from a store.
+ *
+ * ACTOR_DOCS (accessory/docs.c) keeps documents, index entries and its own
+ * records (schemas, unique names, session tokens, quota counters) as keys
+ * and values in three ordered tables.  A driver gives it exactly this:
+ *
+ *   get      one key, copied out, synchronously on the loop thread;
+ *   write    a group of puts and deletes applied ATOMICALLY (all or none),
+ *            queued: the callback runs on the loop thread once the group
+ *            is durable.  Drivers group many writes per commit (LMDB: one
+ *            fsync per batch), so callers queue freely;
+ *   scan     keys in [lo, hi), ascending or descending, inside one read
+ *            snapshot, each handed to a callback that may stop the scan;
+ *   stats    bytes used and the commit counters.
+ *
+ * The LMDB driver (docs_lmdb_open, accessory/docs_lmdb.c) is the first; a
+ * PostgreSQL one can follow behind the same table of functions (one table
+ * of bytea keys per docs_table, a statement per group).
+ *
+ * Ordering contract: groups become durable in the order they were
+ * queued, and a get or scan started after a group's callback ran sees it.
+ * A get or scan started before may or may not see a queued group: the
+ * caller keeps its own overlay of pending writes (docs.c does).
+ *
+ * Ownership: keys and values handed to write() are copied at the call;
+ * get() copies into the caller's buffer; the pointers a scan callback gets
+ * die when it returns.  The driver is the caller's: close() flushes queued
+ * groups (their callbacks run) and frees it; run the loop until its
+ * handles are closed.
+ */
+#ifndef MIST_ACCESSORY_DOCS_DRIVER_H_INCLUDED
+#define MIST_ACCESSORY_DOCS_DRIVER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "util/buf.h"
+
+enum docs_table {
+	DOCS_T_OBJ,  /* app \0 class \0 objectId -> the stored object (JSON) */
+	DOCS_T_IDX,  /* app \0 class \0 index \0 encoded values objectId -> "" */
+	DOCS_T_META, /* schemas, unique names, sessions, usage (docs.c) */
+	DOCS_TABLES
+};
+
+enum docs_op_kind {
+	DOCS_PUT,
+	DOCS_DEL,	 /* a missing key is not an error */
+	DOCS_DEL_PREFIX, /* every key starting with key */
+};
+
+struct docs_op {
+	enum docs_op_kind kind;
+	enum docs_table table;
+	const void *key;
+	size_t klen;
+	const void *val; /* DOCS_PUT */
+	size_t vlen;
+};
+
+/** @a status: 0 durable; MIST_E2BIG store full; MIST_ESTORE failed. */
+typedef void (*docs_done_cb)(void *arg, int status);
+/** Return non-zero to stop the scan. */
+typedef int (*docs_scan_cb)(void *arg, const void *key, size_t klen,
+			    const void *val, size_t vlen);
+
+struct docs_driver_stats {
+	uint64_t bytes_used; /* the store's size on disk, about */
+	uint64_t map_size;   /* LMDB: address space now */
+	uint64_t groups, commits, grows;
+};
+
+struct docs_driver;
+struct docs_driver_vt {
+	const char *name;
+	/** 0 (value copied into @a out), MIST_ENOTFOUND, MIST_ESTORE. */
+	int (*get)(struct docs_driver *d, enum docs_table t, const void *key,
+		   size_t klen, struct buf *out);
+	void (*write)(struct docs_driver *d, const struct docs_op *ops,
+		      uint32_t n, docs_done_cb cb, void *arg);
+	/** 0 or MIST_ESTORE; the callback may call get(). */
+	int (*scan)(struct docs_driver *d, enum docs_table t, const void *lo,
+		    size_t lolen, const void *hi, size_t hilen, bool reverse,
+		    docs_scan_cb cb, void *arg);
+	void (*stats)(struct docs_driver *d, struct docs_driver_stats *out);
+	void (*close)(struct docs_driver *d);
+};
+
+struct docs_driver {
+	const struct docs_driver_vt *vt;
+};
+
+/** Ops of one group at most (the longest docs.c writes: an object, its
+ * index entries (DOCS_MAX_INDEXES) and a few records; DROP_APP is 3). */
+#define DOCS_GROUP_MAX 4096
+
+/* ------------------------------------------------------------- LMDB */
+
+struct docs_lmdb_config {
+	/*
+	 * 64 MiB at first: LMDB reserves address space, not disk, so this
+	 * is cheap, and it holds some 100 k small documents before the first
+	 * doubling.  The map grows by doubling on MDB_MAP_FULL (one retried
+	 * batch each time) up to map_max.
+	 */
+	size_t map_initial;
+	/* 64 GiB: far beyond one node's share of an app; the per-app quota
+	 * (caller.quota) is the limit users meet first. */
+	size_t map_max;
+};
+#define DOCS_LMDB_MAP_INITIAL ((size_t)64 << 20)
+#define DOCS_LMDB_MAP_MAX ((size_t)64 << 30)
+
+void docs_lmdb_config_default(struct docs_lmdb_config *c);
+/**
+ * Opens (creating) the environment DATA_DIR/docs: its own, apart from the
+ * node store (store/store.h), so a busy app's commits never wait behind
+ * the node's.  NULL with *err (MIST_ESTORE) on error.
+ */
+struct docs_driver *docs_lmdb_open(uv_loop_t *loop, const char *data_dir,
+				   const struct docs_lmdb_config *cfg,
+				   int *err);
+
+#endif

@@ -1,0 +1,1071 @@
+/*
+ * test_docs.c -- ACTOR_DOCS on a real actor system, a real libuv loop and
+ * a real LMDB environment in a temp dir: a test actor sends
+ * MSG_ACC_REQUEST as the gateway would and checks every reply.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "accessory/accessory.h"
+#include "accessory/auth.h"
+#include "accessory/docs.h"
+#include "actors/actor.h"
+#include "mist.h"
+#include "net/loop.h"
+#include "net/mp.h"
+#include "testutil.h"
+#include "util/buf.h"
+
+#define T_TESTER 70
+#define T_KICK 200	 /* local: body = [[type, bytes]...] to send */
+#define MAX_REPLIES 4096
+
+struct reply {
+	int status; /* HTTP status, or -1: an actor-level error */
+	json_t *body;
+	char user[64];
+	struct buf raw; /* MSG_ACC_STATS */
+};
+
+static struct th {
+	uv_loop_t loop;
+	struct loop_driver drv;
+	struct actor_sys sys;
+	char *dir;
+	struct docs_config cfg;
+	struct reply r[MAX_REPLIES];
+	uint32_t nr;
+	bool up;
+} T;
+
+/* the fake clock (docs_config.clock_ns) */
+static uint64_t fake_ns, fake_step;
+static uint64_t
+fake_clock(void *ctx)
+{
+	(void)ctx;
+	fake_ns += fake_step;
+	return fake_ns;
+}
+
+static void
+tester_fn(struct actor *self, struct msg *m)
+{
+	(void)self;
+	if (m->type == T_KICK) {
+		struct mp_cur c;
+		uint32_t n;
+		mp_cur_init(&c, m->body, m->len);
+		cr_assert_eq(mp_read_array(&c, &n), 0);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t two;
+			uint64_t type;
+			const uint8_t *b;
+			uint32_t bl;
+			cr_assert_eq(mp_read_array(&c, &two), 0);
+			cr_assert_eq(mp_read_uint(&c, &type), 0);
+			cr_assert_eq(mp_read_bin(&c, &b, &bl), 0);
+			struct actor_ref to = {T.sys.node, ACTOR_DOCS};
+			actor_request(self, to, (uint32_t)type, b, bl, 60000,
+				      NULL);
+		}
+		return;
+	}
+	if (!(m->flags & MSG_F_REPLY) || T.nr >= MAX_REPLIES)
+		return;
+	struct reply *r = &T.r[T.nr++];
+	memset(r, 0, sizeof(*r));
+	if (m->status != 0 || m->type == MSG_ERROR) {
+		r->status = -1;
+		return;
+	}
+	if (m->type == MSG_ACC_STATS) {
+		r->status = 200;
+		buf_append(&r->raw, m->body, m->len);
+		return;
+	}
+	struct mp_cur c;
+	uint32_t n, bl, ul;
+	uint64_t st;
+	const uint8_t *b;
+	const char *u;
+	mp_cur_init(&c, m->body, m->len);
+	cr_assert_eq(mp_read_array(&c, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(mp_read_uint(&c, &st), 0);
+	cr_assert_eq(mp_read_bin(&c, &b, &bl), 0);
+	cr_assert_eq(mp_read_str(&c, &u, &ul), 0);
+	r->status = (int)st;
+	json_error_t je;
+	r->body = json_loadb((const char *)b, bl, 0, &je);
+	cr_assert_not_null(r->body, "reply body is JSON: %.*s", (int)bl, b);
+	snprintf(r->user, sizeof(r->user), "%.*s", (int)ul, u);
+}
+
+static void
+th_start(void)
+{
+	struct actor_sys_env env;
+	loop_driver_env(&T.drv, &T.loop, &env);
+	actor_sys_init(&T.sys, 1, &env, NULL, tu_seed());
+	loop_driver_start(&T.drv, &T.sys);
+	int err = 0;
+	struct actor *a = docs_spawn(&T.sys, &T.loop, T.dir, &T.cfg, &err);
+	cr_assert_not_null(a, "docs_spawn: %d", err);
+	actor_spawn(&T.sys, T_TESTER, "tester", tester_fn, NULL);
+	T.up = true;
+}
+
+static void
+th_clear(void)
+{
+	for (uint32_t i = 0; i < T.nr; i++) {
+		json_decref(T.r[i].body);
+		buf_destroy(&T.r[i].raw);
+	}
+	T.nr = 0;
+}
+
+static void
+th_stop(void)
+{
+	if (!T.up)
+		return;
+	T.up = false;
+	actor_sys_shutdown(&T.sys);
+	while (actor_sys_has_work(&T.sys))
+		actor_sys_run(&T.sys, 1000);
+	loop_driver_close(&T.drv);
+	uv_run(&T.loop, UV_RUN_DEFAULT);
+	actor_sys_destroy(&T.sys);
+	th_clear();
+}
+
+static void
+setup(void)
+{
+	cr_assert_geq(sodium_init(), 0);
+	memset(&T, 0, sizeof(T));
+	uv_loop_init(&T.loop);
+	T.dir = tu_tmpdir();
+	docs_config_default(&T.cfg);
+	fake_ns = 0;
+	fake_step = 0;
+}
+
+static void
+teardown(void)
+{
+	th_stop();
+	cr_assert_eq(uv_loop_close(&T.loop), 0, "every handle closed");
+	tu_rmrf(T.dir);
+	free(T.dir);
+}
+
+static void
+tick_cb(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* Runs the loop until @a n replies are in (bounded). */
+static void
+th_wait(uint32_t n)
+{
+	uv_timer_t t;
+	uv_timer_init(&T.loop, &t);
+	uv_timer_start(&t, tick_cb, 5, 5);
+	uint64_t end = uv_hrtime() + 60ull * 1000000000;
+	while (T.nr < n && uv_hrtime() < end)
+		uv_run(&T.loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&T.loop, UV_RUN_NOWAIT);
+	cr_assert_geq(T.nr, n, "replies: %u of %u", T.nr, n);
+}
+
+struct caller {
+	bool master;
+	const char *session;
+	bool create;
+	uint64_t quota;
+	uint32_t deadline;
+};
+
+static const struct caller PUBLIC = {0};
+static const struct caller MASTER = {.master = true};
+
+/* The msgpack of one MSG_ACC_REQUEST. */
+static void
+th_encode(struct buf *b, const char *app, int op, const struct caller *c,
+	  const char *json)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 5);
+	mp_pack_str(&pk, app);
+	msgpack_pack_uint8(&pk, (uint8_t)op);
+	msgpack_pack_uint32(&pk, c->deadline);
+	msgpack_pack_map(&pk, c->session ? 5 : 4);
+	mp_pack_str(&pk, "master");
+	c->master ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+	mp_pack_str(&pk, "create_classes");
+	c->create ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+	mp_pack_str(&pk, "quota");
+	msgpack_pack_uint64(&pk, c->quota);
+	mp_pack_str(&pk, "ip");
+	mp_pack_str(&pk, "127.0.0.1");
+	if (c->session) {
+		mp_pack_str(&pk, "session");
+		mp_pack_str(&pk, c->session);
+	}
+	size_t n = strlen(json);
+	msgpack_pack_bin(&pk, n);
+	msgpack_pack_bin_body(&pk, json, n);
+}
+
+/* Sends @a n raw bodies of @a type in one turn of the tester. */
+static void
+th_send_raw(uint32_t type, const struct buf *bodies, uint32_t n)
+{
+	struct buf k = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &k, buf_msgpack_write);
+	msgpack_pack_array(&pk, n);
+	for (uint32_t i = 0; i < n; i++) {
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint32(&pk, type);
+		msgpack_pack_bin(&pk, bodies[i].len);
+		msgpack_pack_bin_body(&pk, bodies[i].data, bodies[i].len);
+	}
+	actor_sys_deliver(&T.sys, actor_local_msg(&T.sys, T_TESTER, T_KICK,
+						  k.data, (uint32_t)k.len));
+	buf_destroy(&k);
+}
+
+/* One request; waits; returns the reply (valid until th_clear). */
+static struct reply *
+rq(int op, const struct caller *c, const char *fmt, ...)
+{
+	char json[64 << 10];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(json, sizeof(json), fmt, ap);
+	va_end(ap);
+	struct buf b = BUF_INIT;
+	th_encode(&b, "app1", op, c, json);
+	uint32_t want = T.nr + 1;
+	th_send_raw(MSG_ACC_REQUEST, &b, 1);
+	buf_destroy(&b);
+	th_wait(want);
+	return &T.r[want - 1];
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t
+jint(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static int
+jcode(const struct reply *r)
+{
+	return (int)jint(r->body, "code");
+}
+
+/* A copy of a string of a reply (replies die at th_clear). */
+static char *
+dupstr(const char *s)
+{
+	cr_assert_not_null(s);
+	static char pool[64][128];
+	static int at;
+	char *p = pool[at++ % 64];
+	snprintf(p, 128, "%s", s);
+	return p;
+}
+
+/* Signs up @a name; returns its session token (*id: objectId). */
+static char *
+signup(const char *name, const char *email, char **id)
+{
+	struct reply *r = rq(ACC_DOC_CREATE, &PUBLIC,
+			     "{\"class\":\"_User\",\"object\":{\"username\":"
+			     "\"%s\",\"password\":\"pw-%s\",\"email\":\"%s\"}}",
+			     name, name, email);
+	cr_assert_eq(r->status, 201, "signup %s: %d %s", name, r->status,
+		     jstr(r->body, "error"));
+	if (id)
+		*id = dupstr(jstr(r->body, "objectId"));
+	return dupstr(jstr(r->body, "sessionToken"));
+}
+
+TestSuite(docs, .init = setup, .fini = teardown, .timeout = 240);
+
+Test(docs, crud_and_every_update_operator)
+{
+	th_start();
+	struct caller cc = {.create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &cc,
+			     "{\"class\":\"Game\",\"object\":{\"score\":5,"
+			     "\"tags\":[\"a\"],\"name\":\"x\",\"gone\":1}}");
+	cr_assert_eq(r->status, 201);
+	const char *id = dupstr(jstr(r->body, "objectId"));
+	cr_assert_eq(strlen(id), 10);
+	cr_assert_not_null(jstr(r->body, "createdAt"));
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Game\",\"id\":\"%s\"}", id);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(jint(r->body, "score"), 5);
+	cr_assert_str_eq(jstr(r->body, "objectId"), id);
+	r = rq(ACC_DOC_UPDATE, &PUBLIC,
+	       "{\"class\":\"Game\",\"id\":\"%s\",\"changes\":{"
+	       "\"score\":{\"__op\":\"Increment\",\"amount\":3},"
+	       "\"tags\":{\"__op\":\"Add\",\"objects\":[\"b\",\"a\"]},"
+	       "\"gone\":{\"__op\":\"Delete\"},\"name\":\"y\"}}",
+	       id);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	cr_assert_not_null(jstr(r->body, "updatedAt"));
+	cr_assert_eq(jint(r->body, "score"), 8, "Increment's result answered");
+	r = rq(ACC_DOC_UPDATE, &PUBLIC,
+	       "{\"class\":\"Game\",\"id\":\"%s\",\"changes\":{"
+	       "\"tags\":{\"__op\":\"AddUnique\",\"objects\":[\"a\",\"c\"]}}}",
+	       id);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Game\",\"id\":\"%s\"}", id);
+	json_t *tags = json_object_get(r->body, "tags");
+	cr_assert_eq(json_array_size(tags), 4, "a b a + c");
+	cr_assert_null(json_object_get(r->body, "gone"));
+	cr_assert_str_eq(jstr(r->body, "name"), "y");
+	r = rq(ACC_DOC_UPDATE, &PUBLIC,
+	       "{\"class\":\"Game\",\"id\":\"%s\",\"changes\":{"
+	       "\"tags\":{\"__op\":\"Remove\",\"objects\":[\"a\"]}}}",
+	       id);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_GET, &PUBLIC,
+	       "{\"class\":\"Game\",\"id\":\"%s\",\"keys\":\"tags\"}", id);
+	tags = json_object_get(r->body, "tags");
+	cr_assert_eq(json_array_size(tags), 2);
+	cr_assert_str_eq(json_string_value(json_array_get(tags, 0)), "b");
+	cr_assert_str_eq(json_string_value(json_array_get(tags, 1)), "c");
+	cr_assert_null(json_object_get(r->body, "score"), "keys projects");
+	/* Increment of a string refused, nothing changed */
+	r = rq(ACC_DOC_UPDATE, &PUBLIC,
+	       "{\"class\":\"Game\",\"id\":\"%s\",\"changes\":{"
+	       "\"name\":{\"__op\":\"Increment\",\"amount\":1}}}",
+	       id);
+	cr_assert_eq(r->status, 400);
+	cr_assert_eq(jcode(r), 111);
+	r = rq(ACC_DOC_DELETE, &PUBLIC, "{\"class\":\"Game\",\"id\":\"%s\"}",
+	       id);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Game\",\"id\":\"%s\"}", id);
+	cr_assert_eq(r->status, 404);
+	cr_assert_eq(jcode(r), 101);
+	r = rq(ACC_DOC_UPDATE, &PUBLIC,
+	       "{\"class\":\"Game\",\"id\":\"%s\",\"changes\":{\"a\":1}}", id);
+	cr_assert_eq(jcode(r), 101);
+}
+
+Test(docs, schema_inferred_then_checked_and_class_creation_refused)
+{
+	th_start();
+	struct reply *r = rq(ACC_DOC_CREATE, &PUBLIC,
+			     "{\"class\":\"Nope\",\"object\":{\"a\":1}}");
+	cr_assert_eq(r->status, 403);
+	cr_assert_eq(jcode(r), 119, "no client class creation by default");
+	struct caller cc = {.create = true};
+	r = rq(ACC_DOC_CREATE, &cc,
+	       "{\"class\":\"Nope\",\"object\":{\"a\":1,\"when\":{\"__type\":"
+	       "\"Date\",\"iso\":\"2026-01-01T00:00:00.000Z\"}}}");
+	cr_assert_eq(r->status, 201);
+	const char *id = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_CREATE, &PUBLIC,
+	       "{\"class\":\"Nope\",\"object\":{\"a\":\"text\"}}");
+	cr_assert_eq(r->status, 400);
+	cr_assert_eq(jcode(r), 111, "a type change is refused");
+	r = rq(ACC_DOC_UPDATE, &PUBLIC,
+	       "{\"class\":\"Nope\",\"id\":\"%s\",\"changes\":{\"when\":3}}",
+	       id);
+	cr_assert_eq(jcode(r), 111);
+	r = rq(ACC_DOC_CREATE, &PUBLIC,
+	       "{\"class\":\"Nope\",\"object\":{\"b\":true}}");
+	cr_assert_eq(r->status, 201, "a new field on an existing class");
+	r = rq(ACC_DOC_SCHEMA_GET, &PUBLIC, "{\"class\":\"Nope\"}");
+	cr_assert_eq(jcode(r), 119, "schemas are the master's");
+	r = rq(ACC_DOC_SCHEMA_GET, &MASTER, "{\"class\":\"Nope\"}");
+	cr_assert_eq(r->status, 200);
+	json_t *f = json_object_get(r->body, "fields");
+	cr_assert_str_eq(jstr(json_object_get(f, "a"), "type"), "Number");
+	cr_assert_str_eq(jstr(json_object_get(f, "when"), "type"), "Date");
+	cr_assert_str_eq(jstr(json_object_get(f, "b"), "type"), "Boolean");
+	r = rq(ACC_DOC_SCHEMA_GET, &MASTER, "{}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+	/* bad JSON and msgpack: 400 107 */
+	r = rq(ACC_DOC_CREATE, &PUBLIC, "{\"class\":");
+	cr_assert_eq(r->status, 400);
+	cr_assert_eq(jcode(r), 107);
+	struct buf junk = BUF_INIT;
+	buf_append(&junk, "\x95\xa4" "app1\x03\x00\x80\xc4\xff", 11);
+	uint32_t want = T.nr + 1;
+	th_send_raw(MSG_ACC_REQUEST, &junk, 1);
+	th_wait(want);
+	cr_assert_eq(T.r[want - 1].status, 400);
+	cr_assert_eq(jcode(&T.r[want - 1]), 107);
+	buf_destroy(&junk);
+	r = rq(99, &PUBLIC, "{}");
+	cr_assert_eq(r->status, 400);
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"Nope\",\"object\":{\"_hidden\":1}}");
+	cr_assert_eq(r->status, 400, "internal names are not a client's");
+}
+
+Test(docs, users_signup_login_logout_me_password_change)
+{
+	th_start();
+	struct reply *r = rq(ACC_DOC_CREATE, &PUBLIC,
+			     "{\"class\":\"_User\",\"object\":{\"password\":"
+			     "\"x\"}}");
+	cr_assert_eq(jcode(r), 200);
+	r = rq(ACC_DOC_CREATE, &PUBLIC,
+	       "{\"class\":\"_User\",\"object\":{\"username\":\"a\"}}");
+	cr_assert_eq(jcode(r), 201);
+	char *uid;
+	uint64_t t0 = uv_hrtime();
+	char *tok = signup("alice", "alice@example.com", &uid);
+	cr_log_info("signup (one Argon2id hash): %.1f ms",
+		    (double)(uv_hrtime() - t0) / 1e6);
+	cr_assert_eq(strlen(tok), AUTH_TOKEN_MAX - 1);
+	cr_assert(strncmp(tok, "r:", 2) == 0);
+	r = rq(ACC_DOC_CREATE, &PUBLIC,
+	       "{\"class\":\"_User\",\"object\":{\"username\":\"alice\","
+	       "\"password\":\"p\"}}");
+	cr_assert_eq(jcode(r), 202);
+	r = rq(ACC_DOC_CREATE, &PUBLIC,
+	       "{\"class\":\"_User\",\"object\":{\"username\":\"al2\","
+	       "\"password\":\"p\",\"email\":\"alice@example.com\"}}");
+	cr_assert_eq(jcode(r), 203);
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"alice\",\"password\":\"wrong\"}");
+	cr_assert_eq(r->status, 404);
+	cr_assert_eq(jcode(r), 101);
+	t0 = uv_hrtime();
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"alice\",\"password\":\"pw-alice\"}");
+	cr_log_info("login (one Argon2id verify): %.1f ms",
+		    (double)(uv_hrtime() - t0) / 1e6);
+	cr_assert_eq(r->status, 200);
+	cr_assert_null(json_object_get(r->body, "password"));
+	cr_assert_null(json_object_get(r->body, "_hashed_password"));
+	cr_assert_str_eq(jstr(r->body, "email"), "alice@example.com");
+	char *tok2 = dupstr(jstr(r->body, "sessionToken"));
+	/* hashing runs off the loop: a GET sent after a login in the same
+	 * turn is answered first */
+	struct buf two[2] = {BUF_INIT, BUF_INIT};
+	th_encode(&two[0], "app1", ACC_DOC_LOGIN, &PUBLIC,
+		  "{\"username\":\"alice\",\"password\":\"pw-alice\"}");
+	char get[128];
+	snprintf(get, sizeof(get), "{\"class\":\"_User\",\"id\":\"%s\"}",
+		 uid);
+	th_encode(&two[1], "app1", ACC_DOC_GET, &PUBLIC, get);
+	uint32_t want = T.nr + 2;
+	th_send_raw(MSG_ACC_REQUEST, two, 2);
+	buf_destroy(&two[0]);
+	buf_destroy(&two[1]);
+	th_wait(want);
+	cr_assert_null(jstr(T.r[want - 2].body, "sessionToken"),
+		       "the GET's answer came first");
+	cr_assert_not_null(jstr(T.r[want - 1].body, "sessionToken"));
+	cr_assert_str_neq(tok, tok2);
+	struct caller s1 = {.session = tok}, s2 = {.session = tok2};
+	r = rq(ACC_DOC_ME, &s2, "{}");
+	cr_assert_eq(r->status, 200);
+	cr_assert_str_eq(jstr(r->body, "objectId"), uid);
+	cr_assert_str_eq(r->user, uid);
+	/* password change through session 1: session 2 is revoked */
+	r = rq(ACC_DOC_UPDATE, &s1,
+	       "{\"class\":\"_User\",\"id\":\"%s\",\"changes\":{\"password\":"
+	       "\"new-pw\"}}",
+	       uid);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	r = rq(ACC_DOC_ME, &s2, "{}");
+	cr_assert_eq(jcode(r), 209, "the other session is gone");
+	r = rq(ACC_DOC_ME, &s1, "{}");
+	cr_assert_eq(r->status, 200, "the changing session stays");
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"alice\",\"password\":\"pw-alice\"}");
+	cr_assert_eq(jcode(r), 101);
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"alice\",\"password\":\"new-pw\"}");
+	cr_assert_eq(r->status, 200);
+	/* someone else may not change alice */
+	char *bid;
+	char *btok = signup("bob", "bob@example.com", &bid);
+	struct caller sb = {.session = btok};
+	r = rq(ACC_DOC_UPDATE, &sb,
+	       "{\"class\":\"_User\",\"id\":\"%s\",\"changes\":{\"x\":1}}",
+	       uid);
+	cr_assert_neq(r->status, 200);
+	r = rq(ACC_DOC_DELETE, &sb, "{\"class\":\"_User\",\"id\":\"%s\"}", uid);
+	cr_assert_neq(r->status, 200);
+	/* _Session is read-only to clients */
+	r = rq(ACC_DOC_CREATE, &sb, "{\"class\":\"_Session\",\"object\":{}}");
+	cr_assert_eq(jcode(r), 119);
+	/* logout ends the session */
+	r = rq(ACC_DOC_LOGOUT, &s1, "{}");
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_ME, &s1, "{}");
+	cr_assert_eq(jcode(r), 209);
+	r = rq(ACC_DOC_ME, &PUBLIC, "{}");
+	cr_assert_eq(jcode(r), 209);
+}
+
+Test(docs, acl_denials_roles_and_protected_email)
+{
+	th_start();
+	char *aid, *bid, *cid;
+	char *atok = signup("ann", "ann@example.com", &aid);
+	char *btok = signup("ben", "ben@example.com", &bid);
+	char *ctok = signup("cat", "cat@example.com", &cid);
+	struct caller sa = {.session = atok, .create = true},
+		      sb = {.session = btok}, sc = {.session = ctok};
+	struct reply *r = rq(ACC_DOC_CREATE, &sa,
+			     "{\"class\":\"Note\",\"object\":{\"t\":\"mine\","
+			     "\"ACL\":{\"%s\":{\"read\":true,\"write\":true}}}}",
+			     aid);
+	cr_assert_eq(r->status, 201);
+	char *nid = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_GET, &sb, "{\"class\":\"Note\",\"id\":\"%s\"}", nid);
+	cr_assert_eq(jcode(r), 101, "another user: not found");
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Note\",\"id\":\"%s\"}", nid);
+	cr_assert_eq(jcode(r), 101, "the public: not found");
+	r = rq(ACC_DOC_UPDATE, &sb,
+	       "{\"class\":\"Note\",\"id\":\"%s\",\"changes\":{\"t\":\"x\"}}",
+	       nid);
+	cr_assert_eq(jcode(r), 101);
+	r = rq(ACC_DOC_DELETE, &PUBLIC, "{\"class\":\"Note\",\"id\":\"%s\"}",
+	       nid);
+	cr_assert_eq(jcode(r), 101);
+	r = rq(ACC_DOC_QUERY, &sb, "{\"class\":\"Note\"}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0);
+	r = rq(ACC_DOC_GET, &sa, "{\"class\":\"Note\",\"id\":\"%s\"}", nid);
+	cr_assert_eq(r->status, 200);
+	cr_assert_str_eq(jstr(r->body, "t"), "mine", "nothing changed");
+	r = rq(ACC_DOC_GET, &MASTER, "{\"class\":\"Note\",\"id\":\"%s\"}", nid);
+	cr_assert_eq(r->status, 200, "the master bypasses ACLs");
+
+	/* roles: Mods holds ben; Admins holds cat and inherits Mods */
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"_Role\",\"object\":{\"name\":\"Mods\"}}");
+	cr_assert_eq(jcode(r), 123, "a role needs an ACL");
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"_Role\",\"object\":{\"name\":\"Admins\","
+	       "\"ACL\":{\"*\":{\"read\":true}},\"users\":{\"__op\":"
+	       "\"AddRelation\",\"objects\":[{\"__type\":\"Pointer\","
+	       "\"className\":\"_User\",\"objectId\":\"%s\"}]}}}",
+	       cid);
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	char *admins = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"_Role\",\"object\":{\"name\":\"Mods\","
+	       "\"ACL\":{\"*\":{\"read\":true}},\"users\":[\"%s\"],"
+	       "\"roles\":{\"__op\":\"AddRelation\",\"objects\":[{\"__type\":"
+	       "\"Pointer\",\"className\":\"_Role\",\"objectId\":\"%s\"}]}}}",
+	       bid, admins);
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"_Role\",\"object\":{\"name\":\"Mods\","
+	       "\"ACL\":{}}}");
+	cr_assert_eq(jcode(r), 137, "role names are unique");
+	r = rq(ACC_DOC_CREATE, &sa,
+	       "{\"class\":\"Note\",\"object\":{\"t\":\"mods\","
+	       "\"ACL\":{\"role:Mods\":{\"read\":true}}}}");
+	char *mid = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_GET, &sb, "{\"class\":\"Note\",\"id\":\"%s\"}", mid);
+	cr_assert_eq(r->status, 200, "ben is a Mod");
+	r = rq(ACC_DOC_GET, &sc, "{\"class\":\"Note\",\"id\":\"%s\"}", mid);
+	cr_assert_eq(r->status, 200, "cat is an Admin, Admins inherit Mods");
+	r = rq(ACC_DOC_GET, &sa, "{\"class\":\"Note\",\"id\":\"%s\"}", mid);
+	cr_assert_eq(jcode(r), 101, "ann holds no role");
+	r = rq(ACC_DOC_UPDATE, &sb,
+	       "{\"class\":\"Note\",\"id\":\"%s\",\"changes\":{\"t\":\"x\"}}",
+	       mid);
+	cr_assert_eq(jcode(r), 101, "read is not write");
+
+	/* _User.email: hidden from others, shown to oneself and the master */
+	r = rq(ACC_DOC_GET, &sb, "{\"class\":\"_User\",\"id\":\"%s\"}", aid);
+	cr_assert_eq(r->status, 200);
+	cr_assert_str_eq(jstr(r->body, "username"), "ann");
+	cr_assert_null(json_object_get(r->body, "email"));
+	cr_assert_null(json_object_get(r->body, "_hashed_password"));
+	r = rq(ACC_DOC_GET, &sa, "{\"class\":\"_User\",\"id\":\"%s\"}", aid);
+	cr_assert_str_eq(jstr(r->body, "email"), "ann@example.com");
+	r = rq(ACC_DOC_GET, &MASTER, "{\"class\":\"_User\",\"id\":\"%s\"}",
+	       aid);
+	cr_assert_str_eq(jstr(r->body, "email"), "ann@example.com");
+	r = rq(ACC_DOC_QUERY, &sb, "{\"class\":\"_User\"}");
+	json_t *res = json_object_get(r->body, "results");
+	cr_assert_eq(json_array_size(res), 3);
+	size_t i;
+	json_t *u;
+	json_array_foreach(res, i, u)
+	{
+		bool self = strcmp(jstr(u, "objectId"), bid) == 0;
+		cr_assert_eq(json_object_get(u, "email") != NULL, self);
+	}
+}
+
+Test(docs, class_level_permissions)
+{
+	th_start();
+	char *uid;
+	char *tok = signup("dan", "dan@example.com", &uid);
+	struct caller su = {.session = tok};
+	struct reply *r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+			     "{\"class\":\"Secret\",\"create\":true,"
+			     "\"classLevelPermissions\":{\"find\":{},"
+			     "\"get\":{\"requiresAuthentication\":true},"
+			     "\"create\":{\"%s\":true},\"update\":{},"
+			     "\"delete\":{},\"addField\":{}}}",
+			     uid);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	r = rq(ACC_DOC_CREATE, &PUBLIC,
+	       "{\"class\":\"Secret\",\"object\":{\"a\":1}}");
+	cr_assert_eq(jcode(r), 119, "create: only dan");
+	r = rq(ACC_DOC_CREATE, &su,
+	       "{\"class\":\"Secret\",\"object\":{\"a\":1}}");
+	cr_assert_eq(jcode(r), 119, "a is a new field: addField refused");
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Secret\",\"fields\":{\"a\":{\"type\":"
+	       "\"Number\"}}}");
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_CREATE, &su,
+	       "{\"class\":\"Secret\",\"object\":{\"a\":1}}");
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	char *id = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Secret\",\"id\":\"%s\"}", id);
+	cr_assert_eq(jcode(r), 119, "get requires authentication");
+	r = rq(ACC_DOC_GET, &su, "{\"class\":\"Secret\",\"id\":\"%s\"}", id);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_QUERY, &su, "{\"class\":\"Secret\"}");
+	cr_assert_eq(jcode(r), 119, "find: nobody");
+	r = rq(ACC_DOC_UPDATE, &su,
+	       "{\"class\":\"Secret\",\"id\":\"%s\",\"changes\":{\"a\":2}}",
+	       id);
+	cr_assert_eq(jcode(r), 119);
+	r = rq(ACC_DOC_DELETE, &su, "{\"class\":\"Secret\",\"id\":\"%s\"}", id);
+	cr_assert_eq(jcode(r), 119);
+	r = rq(ACC_DOC_QUERY, &MASTER, "{\"class\":\"Secret\"}");
+	cr_assert_eq(r->status, 200, "the master bypasses CLPs");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+	r = rq(ACC_DOC_SCHEMA_DELETE, &MASTER, "{\"class\":\"Secret\"}");
+	cr_assert_eq(jcode(r), 255, "not empty");
+}
+
+/* Creates @a n objects of @a cls in batches of one turn each. */
+static void
+fill(const char *cls, int n, int from)
+{
+	struct caller cc = {.create = true};
+	for (int at = 0; at < n;) {
+		struct buf b[64];
+		int k = 0;
+		for (; k < 64 && at < n; k++, at++) {
+			b[k] = (struct buf)BUF_INIT;
+			char json[256];
+			int i = from + at;
+			snprintf(json, sizeof(json),
+				 "{\"class\":\"%s\",\"object\":{\"score\":%d,"
+				 "\"name\":\"n%04d\",\"odd\":%s}}",
+				 cls, i, i, i % 2 ? "true" : "false");
+			th_encode(&b[k], "app1", ACC_DOC_CREATE, &cc, json);
+		}
+		uint32_t want = T.nr + (uint32_t)k;
+		th_send_raw(MSG_ACC_REQUEST, b, (uint32_t)k);
+		for (int j = 0; j < k; j++)
+			buf_destroy(&b[j]);
+		th_wait(want);
+		for (uint32_t j = want - (uint32_t)k; j < want; j++)
+			cr_assert_eq(T.r[j].status, 201, "create: %d %s",
+				     T.r[j].status,
+				     jstr(T.r[j].body, "error"));
+		th_clear();
+	}
+}
+
+Test(docs, queries_where_order_limit_skip_count_keys_include)
+{
+	th_start();
+	fill("Item", 30, 0);
+	struct reply *r = rq(
+		ACC_DOC_QUERY, &PUBLIC,
+		"{\"class\":\"Item\",\"where\":{\"score\":{\"$gte\":10}},"
+		"\"order\":\"-score\",\"limit\":5,\"skip\":2,\"count\":1,"
+		"\"keys\":\"score\"}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	json_t *res = json_object_get(r->body, "results");
+	cr_assert_eq(json_array_size(res), 5);
+	cr_assert_eq(jint(r->body, "count"), 20);
+	cr_assert_eq(jint(json_array_get(res, 0), "score"), 27);
+	cr_assert_eq(jint(json_array_get(res, 4), "score"), 23);
+	cr_assert_null(json_object_get(json_array_get(res, 0), "name"));
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Item\",\"where\":{\"odd\":true},\"count\":1,"
+	       "\"limit\":0}");
+	cr_assert_eq(jint(r->body, "count"), 15);
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0);
+	r = rq(ACC_DOC_QUERY, &PUBLIC, "{\"class\":\"Item\"}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 30);
+	r = rq(ACC_DOC_QUERY, &PUBLIC, "{\"class\":\"Item\",\"limit\":5000}");
+	cr_assert_eq(jcode(r), 102, "limit over the max is refused");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Item\",\"where\":{\"score\":{\"$bogus\":1}}}");
+	cr_assert_eq(jcode(r), 102);
+	/* include: a pointer replaced by its (readable) object */
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Item\",\"where\":{\"score\":7}}");
+	const char *target = dupstr(
+		jstr(json_array_get(json_object_get(r->body, "results"), 0),
+		     "objectId"));
+	struct caller cc = {.create = true};
+	r = rq(ACC_DOC_CREATE, &cc,
+	       "{\"class\":\"Ref\",\"object\":{\"item\":{\"__type\":"
+	       "\"Pointer\",\"className\":\"Item\",\"objectId\":\"%s\"}}}",
+	       target);
+	cr_assert_eq(r->status, 201);
+	char *rid = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Ref\",\"include\":\"item\"}");
+	json_t *item = json_object_get(
+		json_array_get(json_object_get(r->body, "results"), 0), "item");
+	cr_assert_str_eq(jstr(item, "__type"), "Object");
+	cr_assert_eq(jint(item, "score"), 7);
+	r = rq(ACC_DOC_GET, &PUBLIC,
+	       "{\"class\":\"Ref\",\"id\":\"%s\",\"include\":\"item\"}", rid);
+	cr_assert_eq(jint(json_object_get(r->body, "item"), "score"), 7);
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Ref\",\"id\":\"%s\"}", rid);
+	cr_assert_str_eq(jstr(json_object_get(r->body, "item"), "__type"),
+			 "Pointer", "no include, no fetch");
+}
+
+static uint64_t
+stat_of(const char *name)
+{
+	uint32_t want = T.nr + 1;
+	struct buf nil = BUF_INIT;
+	buf_append(&nil, "\xc0", 1);
+	th_send_raw(MSG_ACC_STATS, &nil, 1);
+	buf_destroy(&nil);
+	th_wait(want);
+	struct reply *r = &T.r[want - 1];
+	struct mp_cur c;
+	uint32_t n;
+	mp_cur_init(&c, r->raw.data, r->raw.len);
+	cr_assert_eq(mp_read_map(&c, &n), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *k;
+		uint32_t kl;
+		uint64_t v;
+		cr_assert_eq(mp_read_str(&c, &k, &kl), 0);
+		cr_assert_eq(mp_read_uint(&c, &v), 0);
+		if (kl == strlen(name) && memcmp(k, name, kl) == 0)
+			return v;
+	}
+	cr_assert_fail("no counter %s", name);
+	return 0;
+}
+
+/* Waits (bounded, 30 s) until @a n index builds are done. */
+static void
+wait_builds(uint64_t n)
+{
+	uint64_t end = uv_hrtime() + 30ull * 1000000000;
+	while (stat_of("index_builds_done") < n && uv_hrtime() < end) {
+		th_clear();
+		uv_timer_t t;
+		uv_timer_init(&T.loop, &t);
+		uv_timer_start(&t, tick_cb, 2, 0);
+		uv_run(&T.loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&t, NULL);
+		uv_run(&T.loop, UV_RUN_NOWAIT);
+	}
+	th_clear();
+	cr_assert_geq(stat_of("index_builds_done"), n);
+	th_clear();
+}
+
+Test(docs, heavy_query_refused_then_index_built_online_and_used)
+{
+	T.cfg.scan_max = 100;
+	T.cfg.build_chunk = 50; /* several turns */
+	th_start();
+	fill("Big", 400, 0);
+	struct reply *r = rq(ACC_DOC_QUERY, &PUBLIC,
+			     "{\"class\":\"Big\",\"where\":{\"score\":350}}");
+	cr_assert_eq(r->status, 400);
+	cr_assert_eq(jcode(r), 102);
+	cr_assert(strstr(jstr(r->body, "error"), "index on score") != NULL,
+		  "the message names the index: %s", jstr(r->body, "error"));
+	/* cheap queries still run: the first page in objectId order, and
+	 * an objectId equality (one key read) */
+	r = rq(ACC_DOC_QUERY, &PUBLIC, "{\"class\":\"Big\",\"limit\":10}");
+	cr_assert_eq(r->status, 200);
+	const char *last = dupstr(jstr(
+		json_array_get(json_object_get(r->body, "results"), 9),
+		"objectId"));
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"objectId\":\"%s\"},"
+	       "\"count\":1}",
+	       last);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	cr_assert_eq(jint(r->body, "count"), 1);
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Big\",\"indexes\":{\"by_score\":{\"score\":1}}}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	/* writes go on while it builds */
+	fill("Big", 20, 1000);
+	wait_builds(1);
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"score\":350}}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	json_t *res = json_object_get(r->body, "results");
+	cr_assert_eq(json_array_size(res), 1);
+	cr_assert_eq(jint(json_array_get(res, 0), "score"), 350);
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"score\":1010}}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1,
+		     "an object written during the build is indexed");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"score\":{\"$gt\":390,"
+	       "\"$lte\":1002}},\"order\":\"-score\"}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	res = json_object_get(r->body, "results");
+	cr_assert_eq(json_array_size(res), 12, "391..399 and 1000..1002");
+	cr_assert_eq(jint(json_array_get(res, 0), "score"), 1002);
+	cr_assert_eq(jint(json_array_get(res, 11), "score"), 391);
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"order\":\"score\",\"limit\":3}");
+	cr_assert_eq(r->status, 200, "the index serves the order");
+	res = json_object_get(r->body, "results");
+	cr_assert_eq(jint(json_array_get(res, 0), "score"), 0);
+	cr_assert_eq(jint(json_array_get(res, 2), "score"), 2);
+	/* an update moves the object in the index */
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"score\":5}}");
+	char *id = dupstr(jstr(
+		json_array_get(json_object_get(r->body, "results"), 0),
+		"objectId"));
+	r = rq(ACC_DOC_UPDATE, &PUBLIC,
+	       "{\"class\":\"Big\",\"id\":\"%s\",\"changes\":{\"score\":"
+	       "5000}}",
+	       id);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"score\":5}}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0);
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"score\":5000}}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+	cr_assert_geq(stat_of("refused_heavy"), 1);
+	cr_assert_geq(stat_of("index_scans"), 1);
+}
+
+Test(docs, deadlines_expire_writes_and_long_scans)
+{
+	T.cfg.clock_ns = fake_clock;
+	th_start();
+	fill("Slow", 400, 0);
+	/* every clock read moves 1 ms: a scan of 400 objects reads it 12
+	 * times, past a 5 ms deadline */
+	fake_step = 1000000;
+	struct caller late = {.deadline = 5};
+	struct reply *r = rq(ACC_DOC_QUERY, &late,
+			     "{\"class\":\"Slow\",\"where\":{\"score\":-1}}");
+	cr_assert_eq(r->status, 504);
+	cr_assert_eq(jcode(r), 124);
+	struct caller ok = {.deadline = 1000};
+	r = rq(ACC_DOC_QUERY, &ok,
+	       "{\"class\":\"Slow\",\"where\":{\"score\":-1}}");
+	cr_assert_eq(r->status, 200, "the same query within its deadline");
+	/* a write past its deadline does nothing */
+	fake_step = 50 * 1000000ull;
+	struct caller w = {.deadline = 20};
+	r = rq(ACC_DOC_CREATE, &w, "{\"class\":\"Slow\",\"object\":{\"score\":"
+				   "-7}}");
+	cr_assert_eq(r->status, 504);
+	fake_step = 0;
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Slow\",\"where\":{\"score\":-7}}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0,
+		     "nothing written");
+	cr_assert_geq(stat_of("refused_deadline"), 2);
+}
+
+Test(docs, quota_refuses_writes_past_it)
+{
+	th_start();
+	struct caller q = {.create = true, .quota = 4000};
+	int created = 0;
+	struct reply *r = NULL;
+	for (int i = 0; i < 100; i++) {
+		r = rq(ACC_DOC_CREATE, &q,
+		       "{\"class\":\"Q\",\"object\":{\"pad\":\"%0200d\"}}", i);
+		if (r->status != 201)
+			break;
+		created++;
+	}
+	cr_assert_eq(r->status, 403);
+	cr_assert_eq(jcode(r), 140);
+	cr_assert_gt(created, 5);
+	cr_assert_lt(created, 20);
+	r = rq(ACC_DOC_QUERY, &PUBLIC, "{\"class\":\"Q\",\"count\":1}");
+	cr_assert_eq(jint(r->body, "count"), created, "nothing past the quota");
+	/* a smaller write still fits? no: the quota is used up; deleting
+	 * frees room */
+	const char *id = dupstr(jstr(
+		json_array_get(json_object_get(r->body, "results"), 0),
+		"objectId"));
+	r = rq(ACC_DOC_DELETE, &q, "{\"class\":\"Q\",\"id\":\"%s\"}", id);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_CREATE, &q,
+	       "{\"class\":\"Q\",\"object\":{\"pad\":\"%0200d\"}}", 1);
+	cr_assert_eq(r->status, 201);
+}
+
+Test(docs, overlay_two_updates_back_to_back_both_applied)
+{
+	th_start();
+	struct caller cc = {.create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &cc,
+			     "{\"class\":\"C\",\"object\":{\"n\":0}}");
+	char *id = dupstr(jstr(r->body, "objectId"));
+	struct buf b[10];
+	for (int i = 0; i < 10; i++) {
+		b[i] = (struct buf)BUF_INIT;
+		char json[256];
+		snprintf(json, sizeof(json),
+			 "{\"class\":\"C\",\"id\":\"%s\",\"changes\":{\"n\":"
+			 "{\"__op\":\"Increment\",\"amount\":1},\"tags\":{"
+			 "\"__op\":\"Add\",\"objects\":[%d]}}}",
+			 id, i);
+		th_encode(&b[i], "app1", ACC_DOC_UPDATE, &PUBLIC, json);
+	}
+	uint32_t want = T.nr + 10;
+	th_send_raw(MSG_ACC_REQUEST, b, 10); /* all in one turn */
+	for (int i = 0; i < 10; i++)
+		buf_destroy(&b[i]);
+	th_wait(want);
+	for (uint32_t j = want - 10; j < want; j++)
+		cr_assert_eq(T.r[j].status, 200);
+	cr_assert_eq(jint(T.r[want - 1].body, "n"), 10);
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"C\",\"id\":\"%s\"}", id);
+	cr_assert_eq(jint(r->body, "n"), 10, "no lost update");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "tags")), 10);
+	/* two signups of one name in one turn: the second sees the first */
+	struct buf s[2];
+	for (int i = 0; i < 2; i++) {
+		s[i] = (struct buf)BUF_INIT;
+		th_encode(&s[i], "app1", ACC_DOC_CREATE, &PUBLIC,
+			  "{\"class\":\"_User\",\"object\":{\"username\":"
+			  "\"same\",\"password\":\"p\"}}");
+	}
+	want = T.nr + 2;
+	th_send_raw(MSG_ACC_REQUEST, s, 2);
+	buf_destroy(&s[0]);
+	buf_destroy(&s[1]);
+	th_wait(want);
+	/* the refusal is answered at once, the signup once durable */
+	int ok = T.r[want - 2].status == 201 ? 0 : 1;
+	cr_assert_eq(T.r[want - 2 + ok].status, 201);
+	cr_assert_eq(jcode(&T.r[want - 1 - ok]), 202);
+}
+
+Test(docs, map_grows_past_its_initial_size)
+{
+	T.cfg.lmdb.map_initial = 1 << 20; /* 1 MiB */
+	th_start();
+	struct caller cc = {.create = true};
+	char *pad = malloc(50001);
+	memset(pad, 'x', 50000);
+	pad[50000] = 0;
+	for (int i = 0; i < 80; i++) { /* 4 MB of objects */
+		struct reply *r = rq(ACC_DOC_CREATE, &cc,
+				     "{\"class\":\"G\",\"object\":{\"i\":%d,"
+				     "\"pad\":\"%s\"}}",
+				     i, pad);
+		cr_assert_eq(r->status, 201, "%d: %s", i,
+			     jstr(r->body, "error"));
+		th_clear();
+	}
+	free(pad);
+	cr_assert_geq(stat_of("map_grows"), 2);
+	cr_assert_gt(stat_of("map_size"), 4 << 20);
+	struct reply *r = rq(ACC_DOC_QUERY, &PUBLIC,
+			     "{\"class\":\"G\",\"count\":1,\"limit\":0}");
+	cr_assert_eq(jint(r->body, "count"), 80);
+}
+
+Test(docs, restart_finds_every_acknowledged_write)
+{
+	th_start();
+	fill("R", 150, 0);
+	char *uid;
+	signup("eve", "eve@example.com", &uid);
+	struct reply *r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+			     "{\"class\":\"R\",\"indexes\":{\"s\":{\"score\":"
+			     "1}}}");
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_QUERY, &MASTER,
+	       "{\"class\":\"R\",\"keys\":\"score\",\"limit\":1000}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 150);
+	json_t *before = json_deep_copy(json_object_get(r->body, "results"));
+	th_stop();
+
+	th_start();
+	size_t i;
+	json_t *o;
+	json_array_foreach(before, i, o)
+	{
+		r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"R\",\"id\":\"%s\"}",
+		       jstr(o, "objectId"));
+		cr_assert_eq(r->status, 200);
+		cr_assert_eq(jint(r->body, "score"), jint(o, "score"));
+		if (i % 32 == 0)
+			th_clear();
+	}
+	json_decref(before);
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"eve\",\"password\":\"pw-eve\"}");
+	cr_assert_eq(r->status, 200);
+	cr_assert_str_eq(jstr(r->body, "objectId"), uid);
+	/* the index, resumed if the first run did not finish it, serves
+	 * after the restart */
+	r = rq(ACC_DOC_SCHEMA_GET, &MASTER, "{\"class\":\"R\"}");
+	cr_assert_not_null(json_object_get(json_object_get(r->body, "indexes"),
+					   "s"));
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"R\",\"where\":{\"score\":42}}");
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+	/* DROP_APP: everything of the app goes */
+	r = rq(ACC_DOC_DROP_APP, &PUBLIC, "{}");
+	cr_assert_eq(jcode(r), 119);
+	r = rq(ACC_DOC_DROP_APP, &MASTER, "{}");
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_QUERY, &MASTER, "{\"class\":\"R\"}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0);
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"eve\",\"password\":\"pw-eve\"}");
+	cr_assert_eq(jcode(r), 101);
+	r = rq(ACC_DOC_SCHEMA_GET, &MASTER, "{}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0);
+}
