@@ -14,6 +14,7 @@
 #include "actors/admin.h"
 #include "data/data.h"
 #include "data/meta.h"
+#include "accessory/docs.h"
 #include "function/function.h"
 #include "gateway/gateway.h"
 #include "cmd/cmd.h"
@@ -739,6 +740,18 @@ cmd_agent(int argc, char **argv)
 		snprintf(fcfg.name, sizeof(fcfg.name), "%s", name);
 		func_spawn(&a->sys, &fcfg, a->pool ? &pool_real_ops : NULL,
 			   a->pool);
+		if (a->meta.docs) {
+			/* ACTOR_DOCS: the documents of the apps homed here */
+			struct docs_config docfg;
+			docs_config_default(&docfg);
+			int derr;
+			if (docs_spawn(&a->sys, &a->loop, data, &docfg, &derr) ==
+			    NULL) {
+				log_error("cannot open the documents store: %s",
+					  mist_strerror(derr));
+				http_failed = true;
+			}
+		}
 		struct data_config dcfg;
 		data_config_default(&dcfg);
 		if (job_max_tasks)

@@ -145,8 +145,10 @@ call(const struct agent *a, const char *method, const char *path,
 	char url[1024], h[256];
 	snprintf(url, sizeof(url), "http://%s/parse%s", a->http, path);
 	struct curl_slist *hl = NULL;
+	/* "none": the JS SDK's form, everything in the body */
 	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
-	hl = curl_slist_append(hl, h);
+	if (strcmp(key, "none") != 0)
+		hl = curl_slist_append(hl, h);
 	if (strcmp(key, "rest") == 0) {
 		snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
 		hl = curl_slist_append(hl, h);
@@ -162,7 +164,7 @@ call(const struct agent *a, const char *method, const char *path,
 	}
 	if (extra != NULL)
 		hl = curl_slist_append(hl, extra);
-	if (body != NULL)
+	if (body != NULL && strcmp(key, "none") != 0)
 		hl = curl_slist_append(hl, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -386,7 +388,7 @@ Test(http, queries)
 	cr_assert_eq(json_array_size(res), 2, "%s", r.body);
 	cr_expect_eq(jint(json_array_get(res, 0), "n"), 8, "%s", r.body);
 	cr_expect_eq(jint(json_array_get(res, 1), "n"), 6, "%s", r.body);
-	cr_expect_eq(jint(r.json, "count"), 5, "%s", r.body); /* 4 6 8 10 + ... */
+	cr_expect_eq(jint(r.json, "count"), 4, "%s", r.body); /* 4 6 8 10 */
 	resp_free(&r);
 	/* keys, $in, $regex */
 	r = call(&home, "GET",
@@ -650,7 +652,7 @@ Test(http, hostile_input)
 Test(http, the_home_killed_loses_no_acknowledged_write)
 {
 	enum { N = 60 };
-	char ids[N][32];
+	char ids[N][64];
 	for (int i = 0; i < N; i++) {
 		char body[64];
 		snprintf(body, sizeof(body), "{\"i\":%d}", i);
@@ -676,8 +678,8 @@ Test(http, the_home_killed_loses_no_acknowledged_write)
 	cr_expect_eq(st, 503, "the edge answers 503 while the home is dead");
 	agent_start(&home, edge.addr);
 	for (int i = 0; i < N; i++) {
-		char path[96];
-		snprintf(path, sizeof(path), "/classes/Durable/%s", ids[i]);
+		char path[128];
+		snprintf(path, sizeof(path), "/classes/Durable/%.63s", ids[i]);
 		struct resp r = {0};
 		for (int k = 0; k < 300; k++) {
 			r = call(&edge, "GET", path, NULL, "rest", NULL, NULL);
