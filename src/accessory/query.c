@@ -707,7 +707,10 @@ compile_regex(struct query *q, struct qterm *t, const json_t *pat,
 			 QUERY_REGEX_MAX);
 		return MIST_EINVAL;
 	}
-	uint32_t flags = PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C;
+	/* UTF mode; a subject that is not UTF-8 (jansson never makes one)
+	 * simply does not match where it is invalid; no \C, which would cut
+	 * a character in two */
+	uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
 	if (opts != NULL) {
 		if (!json_is_string(opts))
 			return invalid(err, "$options of %.100s must be a string", field);
@@ -753,6 +756,19 @@ compile_regex(struct query *q, struct qterm *t, const json_t *pat,
 	return 0;
 }
 
+static bool
+has_op_keys(const json_t *v)
+{
+	const char *k;
+	const json_t *e;
+	json_object_foreach((json_t *)v, k, e) {
+		(void)e;
+		if (k[0] == '$')
+			return true;
+	}
+	return false;
+}
+
 /* One "$op": operand of field @a f (the operators' object @a ops). */
 static int
 compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
@@ -791,6 +807,18 @@ compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
 		}
 		if ((rc = check_depth(q, v, depth, err)) != 0)
 			return rc;
+		size_t i;
+		const json_t *e;
+		json_array_foreach(v, i, e) {
+			/* Parse's containsAllStartingWith sends {"$regex"} values */
+			if (json_is_object(e) && json_object_get(e, "__type") == NULL &&
+			    has_op_keys(e)) {
+				perr_set(err, 400, PERR_INVALID_QUERY,
+					 "operators inside %s of %.100s are not supported",
+					 op, f->path);
+				return MIST_EINVAL;
+			}
+		}
 		t->op = op[1] == 'i' ? OP_IN : op[1] == 'n' ? OP_NIN : OP_ALL;
 		t->val = operand_list(f, v);
 		f->nterms++;
@@ -819,19 +847,6 @@ compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
 		return 0;
 	}
 	return refuse_op(op, err);
-}
-
-static bool
-has_op_keys(const json_t *v)
-{
-	const char *k;
-	const json_t *e;
-	json_object_foreach((json_t *)v, k, e) {
-		(void)e;
-		if (k[0] == '$')
-			return true;
-	}
-	return false;
 }
 
 /* The condition on field @a k (@a v at level @a depth) into node @a f. */
@@ -997,10 +1012,19 @@ query_compile(const json_t *where, const char *order, const char *keys,
 	      const struct query_opts *o, struct perr *err)
 {
 	struct query *q = xcalloc(1, sizeof(*q));
-	if (o != NULL)
-		q->o = *o;
-	else
-		query_opts_default(&q->o);
+	query_opts_default(&q->o);
+	if (o != NULL) { /* 0: the default */
+		if (o->max_depth != 0)
+			q->o.max_depth = o->max_depth;
+		if (o->max_terms != 0)
+			q->o.max_terms = o->max_terms;
+		if (o->max_in != 0)
+			q->o.max_in = o->max_in;
+		if (o->regex_match_limit != 0)
+			q->o.regex_match_limit = o->regex_match_limit;
+		if (o->regex_depth_limit != 0)
+			q->o.regex_depth_limit = o->regex_depth_limit;
+	}
 	q->mctx = pcre2_match_context_create(NULL);
 	q->cctx = pcre2_compile_context_create(NULL);
 	if (q->mctx == NULL || q->cctx == NULL)

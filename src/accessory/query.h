@@ -37,7 +37,8 @@
  *    operator, and Parse's operators mist does not run ($select
  *    $dontSelect $inQuery $notInQuery $relatedTo $text $near $nearSphere
  *    $within $geoWithin $geoIntersects $maxDistance* $elemMatch
- *    $containedBy $not); field names that are not ^[A-Za-z][A-Za-z0-9_.]*$
+ *    $containedBy $not, and operators inside $in/$nin/$all lists, as
+ *    containsAllStartingWith sends); field names that are not ^[A-Za-z][A-Za-z0-9_.]*$
  *    (105 INVALID_KEY_NAME: names starting with '_' are the accessory's
  *    internal fields, never a client's to query).
  *
@@ -83,6 +84,7 @@
 
 struct query; /* a compiled where + order + keys */
 
+/* A field left 0 takes its default. */
 struct query_opts {
 	uint32_t max_depth;	    /* JSON nesting of the where */
 	uint32_t max_terms;	    /* field conditions + $and/$or/$nor branches */
@@ -132,7 +134,7 @@ void query_opts_default(struct query_opts *o);
 /**
  * Compiles @a where (a JSON object, NULL = everything), @a order ("a,-b",
  * NULL or "" = by objectId), @a keys ("a,b.c", NULL or "" = every field),
- * under @a o (NULL = the defaults).  NULL on error with @a err: 102
+ * under @a o (NULL, or a field 0 = the defaults).  NULL on error with @a err: 102
  * INVALID_QUERY (an operator unknown or refused, a bad operand, a limit,
  * a regex that does not compile), 105 INVALID_KEY_NAME (a bad field name)
  * or 107 INVALID_JSON (where not an object).
