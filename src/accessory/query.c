@@ -665,14 +665,22 @@ operand(const struct qnode *f, json_t *v)
 	return json_incref(v);
 }
 
+/* @a flat: an array inside the list gives its elements, as parse-server
+ * flattens $in and $nin lists one level. */
 static json_t *
-operand_list(const struct qnode *f, json_t *arr)
+operand_list(const struct qnode *f, json_t *arr, bool flat)
 {
 	json_t *out = json_array();
-	size_t i;
-	json_t *e;
-	json_array_foreach(arr, i, e)
-		json_array_append_new(out, operand(f, e));
+	size_t i, j;
+	json_t *e, *ee;
+	json_array_foreach(arr, i, e) {
+		if (flat && json_is_array(e)) {
+			json_array_foreach(e, j, ee)
+				json_array_append_new(out, operand(f, ee));
+		} else {
+			json_array_append_new(out, operand(f, e));
+		}
+	}
 	return out;
 }
 
@@ -789,6 +797,17 @@ compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
 		if (strcmp(op, simple[i].name) == 0) {
 			if ((rc = check_depth(q, v, depth, err)) != 0)
 				return rc;
+			if (i >= 2 && json_is_object(v) &&
+			    json_object_get(v, "__type") == NULL && has_op_keys(v)) {
+				/* parse-server's {"$lt":{"$relativeTime":"2 days
+				 * ago"}} needs a clock: not here */
+				const char *inner = json_object_iter_key(
+					json_object_iter((json_t *)v));
+				perr_set(err, 400, PERR_INVALID_QUERY,
+					 "%.40s inside %s of %.80s is not supported",
+					 inner, op, f->path);
+				return MIST_EINVAL;
+			}
 			t->op = simple[i].op;
 			t->val = operand(f, v);
 			f->nterms++;
@@ -820,8 +839,14 @@ compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
 			}
 		}
 		t->op = op[1] == 'i' ? OP_IN : op[1] == 'n' ? OP_NIN : OP_ALL;
-		t->val = operand_list(f, v);
+		t->val = operand_list(f, v, t->op != OP_ALL);
 		f->nterms++;
+		if (json_array_size(t->val) > q->o.max_in) {
+			perr_set(err, 400, PERR_INVALID_QUERY,
+				 "%s of %.100s has more than %u values", op, f->path,
+				 q->o.max_in);
+			return MIST_EINVAL;
+		}
 		return 0;
 	}
 	if (strcmp(op, "$exists") == 0) {

@@ -204,6 +204,9 @@ Test(query, ne_in_nin)
 	YES("{\"a\":{\"$nin\":[1,2]}}", "{}");
 	NO("{\"a\":{\"$nin\":[1,2]}}", "{\"a\":2}");
 	YES("{\"a\":{\"$nin\":[]}}", "{\"a\":2}");
+	/* nested lists are flattened one level, as parse-server does */
+	YES("{\"a\":{\"$in\":[[1,2],3]}}", "{\"a\":2}");
+	NO("{\"a\":{\"$nin\":[[1,2],3]}}", "{\"a\":2}");
 	YES("{\"p\":{\"$in\":[{\"__type\":\"Pointer\",\"className\":\"U\",\"objectId\":\"1\"}]}}",
 	    "{\"p\":{\"__type\":\"Pointer\",\"className\":\"U\",\"objectId\":\"1\"}}");
 }
@@ -270,6 +273,27 @@ Test(query, catastrophic_regex_fails_on_its_limit)
 	json_t *ok = J("{\"s\":\"aaa\"}");
 	cr_assert_eq(query_match(q, ok, &err), 1);
 	json_decref(ok);
+	json_decref(d);
+	query_free(q);
+
+	/* the error crosses $or, $nor and arrays */
+	q = compile("{\"$or\":[{\"x\":1},{\"$nor\":[{\"s\":{\"$regex\":\"(a+)+$\"}}]}]}",
+		    NULL, NULL);
+	d = J(doc);
+	cr_expect_eq(query_match(q, d, &err), MIST_E2BIG);
+	json_decref(d);
+	d = J("{\"x\":1}"); /* $or stops at its first true branch */
+	cr_expect_eq(query_match(q, d, &err), 1);
+	json_decref(d);
+	query_free(q);
+	/* a subject that is not UTF-8 (jansson never makes one) just does not
+	 * match where it is invalid */
+	q = compile("{\"s\":{\"$regex\":\"abc\"}}", NULL, NULL);
+	d = json_pack("{s:o}", "s", json_stringn_nocheck("\xff\xfe" "abc", 5));
+	cr_expect_eq(query_match(q, d, &err), 1);
+	json_decref(d);
+	d = json_pack("{s:o}", "s", json_stringn_nocheck("ab\xff" "c", 4));
+	cr_expect_eq(query_match(q, d, &err), 0);
 	json_decref(d);
 	query_free(q);
 
@@ -348,6 +372,9 @@ Test(query, unknown_and_unsupported_operators_are_named)
 	cr_expect_eq(refused_msg("{\"a\":{\"$all\":[{\"$regex\":\"^a\"}]}}"),
 		     PERR_INVALID_QUERY);
 	cr_expect_not_null(strstr(last_msg, "$all"), "%s", last_msg);
+	cr_expect_eq(refused_msg("{\"d\":{\"$lt\":{\"$relativeTime\":\"2 days ago\"}}}"),
+		     PERR_INVALID_QUERY);
+	cr_expect_not_null(strstr(last_msg, "$relativeTime"), "%s", last_msg);
 	cr_expect_eq(refused("[1]", NULL, NULL, NULL), PERR_INVALID_JSON);
 	cr_expect_eq(refused(NULL, "a,$score", NULL, NULL), PERR_INVALID_QUERY);
 	cr_expect_eq(refused(NULL, "a,,b", NULL, NULL), PERR_INVALID_KEY_NAME);
@@ -389,6 +416,11 @@ Test(query, hostile_depth_and_sizes_refused)
 		     PERR_INVALID_QUERY);
 	cr_expect_eq(refused("{\"a\":{\"$all\":[1,2,3,4,5]}}", NULL, NULL, &o),
 		     PERR_INVALID_QUERY);
+	cr_expect_eq(refused("{\"a\":{\"$in\":[[1,2,3],[4,5]]}}", NULL, NULL, &o),
+		     PERR_INVALID_QUERY, "counted after flattening");
+	/* a field left 0 takes its default */
+	struct query_opts zero = {0};
+	cr_expect_eq(refused("{\"a\":{\"$in\":[1,2,3,4,5]}}", NULL, NULL, &zero), 0);
 	query_opts_default(&o);
 	/* too many terms */
 	o.max_terms = 3;
