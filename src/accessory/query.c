@@ -1059,7 +1059,9 @@ query_compile(const json_t *where, const char *order, const char *keys,
 	pcre2_set_heap_limit(q->mctx, QUERY_REGEX_HEAP_KIB);
 	pcre2_set_max_pattern_length(q->cctx, QUERY_REGEX_MAX);
 	int rc = 0;
-	if (where != NULL && !json_is_object(where)) {
+	if (json_is_null(where)) {
+		/* where=null: everything, as no where */
+	} else if (where != NULL && !json_is_object(where)) {
 		perr_set(err, 400, PERR_INVALID_JSON, "where must be a JSON object");
 		rc = MIST_EINVAL;
 	} else if (where != NULL) {
@@ -1391,7 +1393,7 @@ collect_pins(const struct qnode *n, struct query_pin *out, uint32_t *cnt,
 				continue;
 			struct query_pin *p = pin_for(k->path, out, cnt, max);
 			if (p == NULL)
-				return;
+				continue; /* out is full; pins are only hints */
 			if (term->op == OP_EQ) {
 				if (p->kind != QP_EQ) {
 					p->kind = QP_EQ;

@@ -136,9 +136,10 @@ struct query_opts {
 void query_opts_default(struct query_opts *o);
 
 /**
- * Compiles @a where (a JSON object, NULL = everything), @a order ("a,-b",
- * NULL or "" = by objectId), @a keys ("a,b.c", NULL or "" = every field),
- * under @a o (NULL, or a field 0 = the defaults).  NULL on error with @a err: 102
+ * Compiles @a where (a JSON object; NULL or JSON null = everything),
+ * @a order ("a,-b", NULL or "" = by objectId), @a keys ("a,b.c", NULL or
+ * "" = every field), under @a o (NULL, or a field 0 = the defaults).  NULL
+ * on error with @a err: 102
  * INVALID_QUERY (an operator unknown or refused, a bad operand, a limit,
  * a regex that does not compile), 105 INVALID_KEY_NAME (a bad field name)
  * or 107 INVALID_JSON (where not an object).

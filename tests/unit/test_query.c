@@ -376,6 +376,8 @@ Test(query, unknown_and_unsupported_operators_are_named)
 		     PERR_INVALID_QUERY);
 	cr_expect_not_null(strstr(last_msg, "$relativeTime"), "%s", last_msg);
 	cr_expect_eq(refused("[1]", NULL, NULL, NULL), PERR_INVALID_JSON);
+	cr_expect_eq(refused("\"a\"", NULL, NULL, NULL), PERR_INVALID_JSON);
+	cr_expect_eq(refused("null", NULL, NULL, NULL), 0, "where=null: everything");
 	cr_expect_eq(refused(NULL, "a,$score", NULL, NULL), PERR_INVALID_QUERY);
 	cr_expect_eq(refused(NULL, "a,,b", NULL, NULL), PERR_INVALID_KEY_NAME);
 	cr_expect_eq(refused(NULL, NULL, "a,_hashed_password", NULL),
