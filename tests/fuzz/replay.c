@@ -1,5 +1,5 @@
 /*
- * replay.c -- runs every file of the fuzz corpus through the fuzz target
+ * replay.c -- runs every file of a fuzz corpus through its fuzz target
  * (a plain build, no libFuzzer), printing TAP: one test per file.  Under
  * ASan/UBSan any crash the fuzzer once found fails `make check` again.
  */
@@ -8,6 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The corpus folder's name under tests/fuzz/corpus/, one per target
+ * (-DFUZZ_CORPUS='"name"' in Makefile.am). */
+#ifndef FUZZ_CORPUS
+#define FUZZ_CORPUS "wire"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,7 +26,8 @@ cmp(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : SRCDIR "/tests/fuzz/corpus/wire";
+	const char *dir =
+		argc > 1 ? argv[1] : SRCDIR "/tests/fuzz/corpus/" FUZZ_CORPUS;
 	DIR *d = opendir(dir);
 	if (d == NULL) {
 		printf("1..0 # cannot open %s\nBail out!\n", dir);
