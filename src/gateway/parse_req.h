@@ -39,7 +39,7 @@
  *   /batch                   POST                             body checked: {"requests":
  *                            [{"path": str, "method"?: str, "body"?: object}] at most
  *                            PREQ_BATCH_MAX of them, "transaction"?: bool (else 107)
- *   /health                  any; keys and body not read
+ *   /health                  any; keys, query and body not read
  *
  * Methods other than GET, POST, PUT and DELETE are 405 (OPTIONS, the CORS
  * preflight, is the gateway's to answer before decoding).  One trailing
