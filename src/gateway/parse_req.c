@@ -955,6 +955,8 @@ route_fill(struct preq *out, const char *rel, enum preq_method m, json_t *body,
 		       err) < 0)
 		goto out;
 
+	if (rp.login)
+		out->session[0] = '\0'; /* parse-server drops it for /login */
 	if (rp.login || rp.route == PR_FUNCTIONS) {
 		/* the fields go to the body: for /login the body's win over
 		 * the query's, for a function the query's win */

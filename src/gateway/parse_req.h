@@ -83,7 +83,9 @@
  *          subqueryReadPreference; any other is 102 "Improper encode of
  *          parameter".
  *   login  GET or POST: the fields go to @a body (the body's win over the
- *          query's, as UsersRouter reads them); @a params is NULL.
+ *          query's, as UsersRouter reads them); @a params is NULL; a
+ *          session token sent along is dropped (as parse-server does: a
+ *          stale one must not fail a login).
  *   functions: the URL's query fields (strings) are merged into @a body
  *          (the query's win, as FunctionsRouter's Object.assign).
  * URL values are percent-decoded ('+' is a space); where, limit, skip,

@@ -851,10 +851,12 @@ Test(parse_req, login)
 	/* GET /login?username=..&password=.. (the REST guide's form) */
 	struct http_req r = mkreq("GET", "/parse/login",
 				  "username=cooldude6&password=p_n7%21-e8", NULL,
-				  APPH, "x-parse-revocable-session", "1", NULL);
+				  APPH, "x-parse-revocable-session", "1",
+				  "x-parse-session-token", "r:stale", NULL);
 	struct preq p;
 	ok(&r, &p);
 	cr_assert_eq(p.route, PR_LOGIN);
+	cr_assert_str_eq(p.session, "", "a stale token must not fail a login");
 	json_eq(p.body, "{\"username\":\"cooldude6\",\"password\":\"p_n7!-e8\"}");
 	cr_assert_null(p.params);
 	preq_clear(&p);
