@@ -5,7 +5,7 @@
 #   2. build with warnings as errors; make check
 #   3. build with AddressSanitizer + UndefinedBehaviorSanitizer; make check
 #   4. make distcheck, from a copy of the tracked files in a temporary folder
-#   5. fuzz the wire decoders for a while (clang + libFuzzer), if available
+#   5. fuzz the decoders for a while (clang + libFuzzer), if available
 # and print every test summary at the end.  Exits non-zero if anything failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,15 +68,21 @@ fi
 chmod -R u+w "$dist_tmp" 2>/dev/null; rm -rf "$dist_tmp"
 
 if command -v clang >/dev/null && [ "$fuzz_seconds" -gt 0 ]; then
-	step "fuzz the wire decoders for ${fuzz_seconds}s"
-	rm -rf _check/fuzz && mkdir -p _check/fuzz/corpus &&
-	cp tests/fuzz/corpus/wire/* _check/fuzz/corpus/ &&
+	# every target gets an equal part of the time (at least a second)
+	targets="wire parse_req jsonmp"
+	each=$(( fuzz_seconds / 3 > 0 ? fuzz_seconds / 3 : 1 ))
+	step "fuzz the decoders ($targets) for ${each}s each"
+	rm -rf _check/fuzz && mkdir -p _check/fuzz &&
 	(cd _check/fuzz && "$root/configure" -q CC=clang --enable-fuzzing --enable-asan --disable-tests >/dev/null &&
-	 make -j"$jobs" tests/fuzz/fuzz_wire >/dev/null &&
-	 ./tests/fuzz/fuzz_wire -max_total_time="$fuzz_seconds" -max_len=4096 \
-		-artifact_prefix="$root/_check/fuzz/" corpus >fuzz.log 2>&1) \
-		&& echo "fuzz: no crash ($(grep -c . _check/fuzz/fuzz.log) log lines)" \
-		|| { echo "fuzz: FAILED -- add the crash file under _check/fuzz/ to tests/fuzz/corpus/wire"; tail -30 _check/fuzz/fuzz.log; status=1; }
+	 make -j"$jobs" $(for t in $targets; do echo tests/fuzz/fuzz_$t; done) >/dev/null) ||
+		{ echo "fuzz: build FAILED"; status=1; targets=; }
+	for t in $targets; do
+		mkdir -p _check/fuzz/corpus-$t && cp tests/fuzz/corpus/$t/* _check/fuzz/corpus-$t/ &&
+		(cd _check/fuzz && ./tests/fuzz/fuzz_$t -max_total_time="$each" -max_len=4096 \
+			-artifact_prefix="$root/_check/fuzz/$t-" corpus-$t >fuzz-$t.log 2>&1) \
+			&& echo "fuzz $t: no crash ($(grep -c . _check/fuzz/fuzz-$t.log) log lines)" \
+			|| { echo "fuzz $t: FAILED -- add the crash file under _check/fuzz/ to tests/fuzz/corpus/$t"; tail -30 _check/fuzz/fuzz-$t.log; status=1; }
+	done
 fi
 
 step "summary"

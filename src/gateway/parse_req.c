@@ -955,6 +955,8 @@ route_fill(struct preq *out, const char *rel, enum preq_method m, json_t *body,
 		       err) < 0)
 		goto out;
 
+	if (rp.login)
+		out->session[0] = '\0'; /* parse-server drops it for /login */
 	if (rp.login || rp.route == PR_FUNCTIONS) {
 		/* the fields go to the body: for /login the body's win over
 		 * the query's, for a function the query's win */
@@ -1038,16 +1040,16 @@ preq_decode(const struct http_req *r, const char *mount, struct preq *out,
 			 preq_method_name(m), echo(&e, p, strlen(p)));
 		return MIST_EPROTO;
 	}
-	int rc = keys_from_headers(r, out, err);
-	if (rc < 0)
-		goto fail;
 	if (seg_is(rel, strlen(rel), "/health") ||
 	    seg_is(rel, strlen(rel), "/health/")) {
-		/* mounted before the body parser: keys and body not read */
+		/* mounted before the body parser and the keys: nothing read */
 		out->route = PR_HEALTH;
 		out->method = m;
 		return 0;
 	}
+	int rc = keys_from_headers(r, out, err);
+	if (rc < 0)
+		goto fail;
 	json_t *body = NULL;
 	if (r->body_len > 0) {
 		body = json_parse((const char *)r->body, r->body_len, "the body",

@@ -39,7 +39,7 @@
  *   /batch                   POST                             body checked: {"requests":
  *                            [{"path": str, "method"?: str, "body"?: object}] at most
  *                            PREQ_BATCH_MAX of them, "transaction"?: bool (else 107)
- *   /health                  any; keys and body not read
+ *   /health                  any; keys, query and body not read
  *
  * Methods other than GET, POST, PUT and DELETE are 405 (OPTIONS, the CORS
  * preflight, is the gateway's to answer before decoding).  One trailing
@@ -83,7 +83,9 @@
  *          subqueryReadPreference; any other is 102 "Improper encode of
  *          parameter".
  *   login  GET or POST: the fields go to @a body (the body's win over the
- *          query's, as UsersRouter reads them); @a params is NULL.
+ *          query's, as UsersRouter reads them); @a params is NULL; a
+ *          session token sent along is dropped (as parse-server does: a
+ *          stale one must not fail a login).
  *   functions: the URL's query fields (strings) are merged into @a body
  *          (the query's win, as FunctionsRouter's Object.assign).
  * URL values are percent-decoded ('+' is a space); where, limit, skip,

@@ -81,7 +81,8 @@ route_ok(const char *method, const char *path, enum preq_route route,
 	cr_assert_eq(p.method, m, "%s %s", method, path);
 	cr_assert_str_eq(p.cls, cls, "%s %s", method, path);
 	cr_assert_str_eq(p.id, id, "%s %s", method, path);
-	cr_assert_str_eq(p.app_id, "myapp");
+	/* /health reads no keys */
+	cr_assert_str_eq(p.app_id, route == PR_HEALTH ? "" : "myapp");
 	preq_clear(&p);
 }
 
@@ -850,10 +851,12 @@ Test(parse_req, login)
 	/* GET /login?username=..&password=.. (the REST guide's form) */
 	struct http_req r = mkreq("GET", "/parse/login",
 				  "username=cooldude6&password=p_n7%21-e8", NULL,
-				  APPH, "x-parse-revocable-session", "1", NULL);
+				  APPH, "x-parse-revocable-session", "1",
+				  "x-parse-session-token", "r:stale", NULL);
 	struct preq p;
 	ok(&r, &p);
 	cr_assert_eq(p.route, PR_LOGIN);
+	cr_assert_str_eq(p.session, "", "a stale token must not fail a login");
 	json_eq(p.body, "{\"username\":\"cooldude6\",\"password\":\"p_n7!-e8\"}");
 	cr_assert_null(p.params);
 	preq_clear(&p);
@@ -1063,7 +1066,9 @@ Test(parse_req, batch_body_errors)
 
 Test(parse_req, health_reads_nothing)
 {
-	struct http_req r = mkreq("DELETE", "/parse/health", "x=%zz", "nope", NULL);
+	struct http_req r = mkreq("DELETE", "/parse/health", "x=%zz", "nope",
+				  "x-mist-deadline-ms", "bad", "x-parse-session-token",
+				  "a\x01", NULL);
 	struct preq p;
 	ok(&r, &p);
 	cr_assert_eq(p.route, PR_HEALTH);
