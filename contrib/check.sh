@@ -69,8 +69,9 @@ chmod -R u+w "$dist_tmp" 2>/dev/null; rm -rf "$dist_tmp"
 
 if command -v clang >/dev/null && [ "$fuzz_seconds" -gt 0 ]; then
 	# every target gets an equal part of the time (at least a second)
-	targets="wire parse_req jsonmp"
-	each=$(( fuzz_seconds / 3 > 0 ? fuzz_seconds / 3 : 1 ))
+	targets=$(cd tests/fuzz && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//' | tr '\n' ' ')
+	ntargets=$(echo $targets | wc -w)
+	each=$(( fuzz_seconds / ntargets > 0 ? fuzz_seconds / ntargets : 1 ))
 	step "fuzz the decoders ($targets) for ${each}s each"
 	rm -rf _check/fuzz && mkdir -p _check/fuzz &&
 	(cd _check/fuzz && "$root/configure" -q CC=clang --enable-fuzzing --enable-asan --disable-tests >/dev/null &&
