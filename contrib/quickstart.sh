@@ -93,7 +93,7 @@ echo "==> a mobile app: Parse's REST API on every agent (docs/HTTP.md)"
 	--key "$work/cluster.key" --format json > "$work/app.json"
 cat "$work/app.json"; echo
 field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$work/app.json"; }
-app=$(field applicationId); restkey=$(field restKey)
+app=$(field applicationId); restkey=$(field restKey); masterkey=$(field masterKey)
 api="http://$(cat "$work/beta/http.addr")/parse"   # any agent serves any app
 hdr=(-H "X-Parse-Application-Id: $app" -H "X-Parse-REST-API-Key: $restkey"
      -H "Content-Type: application/json")
@@ -102,6 +102,13 @@ for _ in $(seq 100); do   # the app spreads to beta by gossip
 	curl -sf "${hdr[@]}" "$api/classes/Probe?limit=1" >/dev/null && break
 	sleep 0.1
 done
+# clients may not create classes unless the app allows it (as in Parse 9):
+# the developer declares the class, its fields and an index with the master
+# key, which is accepted only from loopback by default
+schema='{"fields":{"text":{"type":"String"},"stars":{"type":"Number"}},"indexes":{"by_stars":{"stars":1}}}'
+say curl -X POST "$api/schemas/Note" -H "X-Parse-Master-Key: ..." -d "'$schema'"
+curl -sf -H "X-Parse-Application-Id: $app" -H "X-Parse-Master-Key: $masterkey" \
+	-H "Content-Type: application/json" -X POST "$api/schemas/Note" -d "$schema"; echo
 say curl -X POST "$api/users" -d '{"username":"ada","password":"lovelace"}'
 user=$(curl -sf "${hdr[@]}" -X POST "$api/users" \
 	-d '{"username":"ada","password":"lovelace"}')
