@@ -151,7 +151,13 @@ row() {
 	R_CPU[$key]=$(awk -v d=$((c1 - c0)) -v n="$n" 'BEGIN { printf "%.1f", d / n / 1000 }')
 	R_RSS[$key]=$(rss_kib "$(front "$server")")
 	[ -n "${bad:-}" ] && R_NOTE[$key]="INVALID: $bad non-2xx answers"
-	[ -n "$errs" ] && R_NOTE[$key]="${R_NOTE[$key]:+${R_NOTE[$key]}; }$errs"
+	# socket errors are shown; over 1 % of the requests they void the row
+	if [ -n "$errs" ]; then
+		local nerr
+		nerr=$(grep -o '[0-9]\+' <<<"$errs" | awk '{s += $1} END {print s + 0}')
+		[ $((nerr * 100)) -gt "$n" ] && R_NOTE[$key]="${R_NOTE[$key]:+${R_NOTE[$key]}; }INVALID: $nerr socket errors"
+		R_NOTE[$key]="${R_NOTE[$key]:+${R_NOTE[$key]}; }$errs"
+	fi
 	say "#   $rps req/s, p50 ${R_P50[$key]} ms, p99 ${R_P99[$key]} ms, ${R_CPU[$key]} us CPU/req, RSS ${R_RSS[$key]} KiB ${R_NOTE[$key]:-}"
 }
 
@@ -393,7 +399,8 @@ fi
 
 ratio() { # A/B of two rows' req/s
 	local a=${R_RPS[$1]:-} b=${R_RPS[$2]:-}
-	[ -n "$a" ] && [ -n "$b" ] && [ -z "${R_NOTE[$1]:-}${R_NOTE[$2]:-}" ] || { echo "-"; return; }
+	[ -n "$a" ] && [ -n "$b" ] || { echo "-"; return; }
+	case "${R_NOTE[$1]:-}${R_NOTE[$2]:-}" in *INVALID*) echo "- (invalid row)"; return ;; esac
 	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }'
 }
 say ""
