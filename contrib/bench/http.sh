@@ -6,6 +6,9 @@
 #   case C  a trivial add-on function: POST /parse/functions/hello {"name":"x"}
 #   case A  a CRUD read with an ACL check: GET /parse/classes/Item/:id with
 #           a session token, the object readable by that user only
+#   case B  an add-on function doing that read: POST /parse/functions/read1
+#           {"id":":id"} with the session token (Parse's cloud code reads as
+#           the caller; mist's row runs when MIST_B_FN names such a function)
 #
 #   nginx         `return 200` with case C's exact answer body, one worker:
 #                 the ceiling of an HTTP server on this machine
@@ -40,9 +43,13 @@
 #   MIST_PLUGIN    the functions plugin (default: the test plugin beside it)
 #   MIST_FN        mist's case C function (default hello), answering
 #                  MIST_FN_PARAMS ({"name":"x"})
+#   MIST_B_FN      mist's case B function, called with {"id":":id"} and the
+#                  session token (default: none, mist's B rows skipped)
 #   MIST_APPS_ARGS extra arguments to `mist apps create`
 #   WRK_CONNS      connections (default 32), WRK_THREADS (default 1: wrk
 #                  shares the 2 cores with the server)
+#   RUNS           wrk runs per row, the median kept (default 3)
+#   WARMUP         seconds of unmeasured load before each row (default 2)
 #   IDLE_CONNS     idle connections of the probe (default 10000; 0: no probe)
 #   ONLY           space-separated subset of "nginx parse mist"
 #
@@ -54,6 +61,8 @@ dur=${1:-5}
 conns=${WRK_CONNS:-32}
 threads=${WRK_THREADS:-1}
 idle_n=${IDLE_CONNS:-10000}
+runs=${RUNS:-3}
+warmup=${WARMUP:-2}
 only=${ONLY:-nginx parse mist}
 fn_params=${MIST_FN_PARAMS:-'{"name":"x"}'}
 mist_fn=${MIST_FN:-hello}
@@ -119,46 +128,53 @@ ms() { # wrk latency ("812.00us", "1.23ms", "2.01s") in ms
 		else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
 
-declare -A R_RPS R_P50 R_P99 R_CPU R_RSS R_NOTE
+declare -A R_RPS R_P50 R_P99 R_CPU R_RSS R_NOTE R_RUNS
 rows=()
-# row KEY SERVER URL [VAR=VALUE...]: one wrk run; results under KEY
+# row KEY SERVER URL [VAR=VALUE...]: $warmup seconds of warm-up, then
+# $runs wrk runs; the median run (by requests/s; the lower one of an even
+# count) under KEY, every run's requests/s in R_RUNS
 row() {
 	local key=$1 server=$2 url=$3; shift 3
 	local cmd=(env "$@" wrk -t"$threads" -c"$conns" -d"${dur}s" --latency -s "$lua" "$url")
 	say "# $key: $(printf '%q ' "$@")wrk -t$threads -c$conns -d${dur}s --latency -s contrib/bench/wrk/parse.lua $url"
-	local ps c0 c1 out
-	mapfile -t ps < <(procs "$server")
-	c0=$(cpu_ns "${ps[@]}")
-	out=$("${cmd[@]}" 2>&1)
-	mapfile -t ps < <(procs "$server")
-	c1=$(cpu_ns "${ps[@]}")
-	local n rps p50 p99 bad errs
-	n=$(awk '/requests in/ {print $1}' <<<"$out")
-	rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
-	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-	bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-	errs=$(grep 'Socket errors' <<<"$out" | sed 's/^ *//')
 	rows+=("$key")
-	if [ -z "$n" ] || [ "${n:-0}" -eq 0 ]; then
-		R_NOTE[$key]="no answers"
-		say "$out"
-		return
-	fi
-	R_RPS[$key]=$rps
-	R_P50[$key]=$(ms "$p50")
-	R_P99[$key]=$(ms "$p99")
-	R_CPU[$key]=$(awk -v d=$((c1 - c0)) -v n="$n" 'BEGIN { printf "%.1f", d / n / 1000 }')
+	local i ps c0 c1 out n rps p50 p99 bad errs nerr note res=()
+	# not measured: Node's JIT and every server's caches warm up
+	[ "$warmup" -gt 0 ] && env "$@" wrk -t"$threads" -c"$conns" -d"${warmup}s" -s "$lua" "$url" >/dev/null 2>&1
+	for i in $(seq "$runs"); do
+		mapfile -t ps < <(procs "$server")
+		c0=$(cpu_ns "${ps[@]}")
+		out=$("${cmd[@]}" 2>&1)
+		mapfile -t ps < <(procs "$server")
+		c1=$(cpu_ns "${ps[@]}")
+		n=$(awk '/requests in/ {print $1}' <<<"$out")
+		if [ -z "$n" ] || [ "$n" -eq 0 ]; then
+			R_NOTE[$key]="INVALID: no answers"
+			say "$out"
+			return
+		fi
+		rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
+		p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+		p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+		bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+		errs=$(grep 'Socket errors' <<<"$out" | sed 's/^ *//; s/,//g')
+		note=""
+		[ -n "${bad:-}" ] && note="INVALID: $bad non-2xx answers"
+		# socket errors are shown; over 1 % of the requests they void the run
+		if [ -n "$errs" ]; then
+			nerr=$(grep -o '[0-9]\+' <<<"$errs" | awk '{s += $1} END {print s + 0}')
+			[ $((nerr * 100)) -gt "$n" ] && note="${note:+$note; }INVALID: $nerr socket errors"
+			note="${note:+$note; }$errs"
+		fi
+		res+=("$rps|$p50|$p99|$(awk -v d=$((c1 - c0)) -v n="$n" 'BEGIN { printf "%.1f", d / n / 1000 }')|$note")
+		say "#   run $i: $rps req/s, p50 $p50 ms, p99 $p99 ms ${note:+($note)}"
+	done
+	local med
+	med=$(printf '%s\n' "${res[@]}" | sort -t'|' -k1,1n | awk -v m=$(( (runs + 1) / 2 )) 'NR == m')
+	IFS='|' read -r R_RPS[$key] R_P50[$key] R_P99[$key] R_CPU[$key] R_NOTE[$key] <<<"$med"
+	R_RUNS[$key]=$(printf '%s\n' "${res[@]}" | cut -d'|' -f1 | paste -sd/)
 	R_RSS[$key]=$(rss_kib "$(front "$server")")
-	[ -n "${bad:-}" ] && R_NOTE[$key]="INVALID: $bad non-2xx answers"
-	# socket errors are shown; over 1 % of the requests they void the row
-	if [ -n "$errs" ]; then
-		local nerr
-		nerr=$(grep -o '[0-9]\+' <<<"$errs" | awk '{s += $1} END {print s + 0}')
-		[ $((nerr * 100)) -gt "$n" ] && R_NOTE[$key]="${R_NOTE[$key]:+${R_NOTE[$key]}; }INVALID: $nerr socket errors"
-		R_NOTE[$key]="${R_NOTE[$key]:+${R_NOTE[$key]}; }$errs"
-	fi
-	say "#   $rps req/s, p50 ${R_P50[$key]} ms, p99 ${R_P99[$key]} ms, ${R_CPU[$key]} us CPU/req, RSS ${R_RSS[$key]} KiB ${R_NOTE[$key]:-}"
+	say "#   median: ${R_RPS[$key]} req/s, ${R_CPU[$key]} us CPU/req, RSS ${R_RSS[$key]} KiB"
 }
 
 declare -A I_BEFORE I_AFTER I_NOTE
@@ -237,6 +253,10 @@ if want parse; then
 	P_TOKEN=$S_TOKEN P_ITEM=$S_ITEM
 	body_c=$(call POST "$parse_url/functions/hello" "$fn_params" \
 		"X-Parse-Application-Id: $parse_app" "X-Parse-REST-API-Key: $parse_rest") || exit 1
+	out=$(call POST "$parse_url/functions/read1" "{\"id\":\"$P_ITEM\"}" "X-Parse-Application-Id: $parse_app" \
+		"X-Parse-REST-API-Key: $parse_rest" "X-Parse-Session-Token: $P_TOKEN") || exit 1
+	[ "$(jq -r .result.objectId <<<"$out")" = "$P_ITEM" ] ||
+		{ echo "http.sh: Parse's read1 answered $out" >&2; exit 1; }
 fi
 
 mist_https=""
@@ -282,6 +302,12 @@ if want mist; then
 	m_body=$(call POST "$mist_url/functions/$mist_fn" "$fn_params" \
 		"X-Parse-Application-Id: $m_app" "X-Parse-REST-API-Key: $m_rest") || exit 1
 	say "# mist case C answer: $m_body"
+	if [ -n "${MIST_B_FN:-}" ]; then
+		out=$(call POST "$mist_url/functions/$MIST_B_FN" "{\"id\":\"$M_ITEM\"}" "X-Parse-Application-Id: $m_app" \
+			"X-Parse-REST-API-Key: $m_rest" "X-Parse-Session-Token: $M_TOKEN") || exit 1
+		grep -q "$M_ITEM" <<<"$out" || { echo "http.sh: mist's $MIST_B_FN answered $out" >&2; exit 1; }
+		say "# mist case B answer: $out"
+	fi
 	body_c=$m_body
 fi
 [ -n "$body_c" ] || body_c='{"result":"Hello, x!"}'
@@ -351,6 +377,7 @@ if want parse; then
 	row parse.C.http.close parse "$parse_url/functions/hello" "${e[@]}" WRK_CLOSE=1
 	row parse.A.http.ka parse "$parse_url/classes/Item/$P_ITEM" "${a[@]}"
 	row parse.A.http.close parse "$parse_url/classes/Item/$P_ITEM" "${a[@]}" WRK_CLOSE=1
+	row parse.B.http.ka parse "$parse_url/functions/read1" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$P_ITEM\"}"
 	mapfile -t pgs < <(pg_procs)
 	pg_pss=$(pss_kib "${pgs[@]}")
 	peers_stop
@@ -364,6 +391,11 @@ if want mist; then
 	row mist.C.http.close mist "$mist_url/functions/$mist_fn" "${e[@]}" WRK_CLOSE=1
 	row mist.A.http.ka mist "$mist_url/classes/Item/$M_ITEM" "${a[@]}"
 	row mist.A.http.close mist "$mist_url/classes/Item/$M_ITEM" "${a[@]}" WRK_CLOSE=1
+	if [ -n "${MIST_B_FN:-}" ]; then
+		row mist.B.http.ka mist "$mist_url/functions/$MIST_B_FN" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$M_ITEM\"}"
+	else
+		say "# mist: MIST_B_FN not set: case B rows skipped"
+	fi
 	if [ -n "$mist_https" ]; then
 		row mist.C.https.ka mist "$mist_https/functions/$mist_fn" "${e[@]}"
 		row mist.C.https.close mist "$mist_https/functions/$mist_fn" "${e[@]}" WRK_CLOSE=1
@@ -377,11 +409,11 @@ fi
 
 # ------------------------------------------------------------ the table
 say ""
-say "Mobile backend, Table 2 cases; wrk -t$threads -c$conns -d${dur}s; $(nproc) cores shared by wrk and the server"
-printf '%-28s %9s %8s %8s %11s %9s  %s\n' row "req/s" "p50 ms" "p99 ms" "CPU us/req" "RSS KiB" note
+say "Mobile backend, Table 2 cases; wrk -t$threads -c$conns -d${dur}s, median of $runs; $(nproc) cores shared by wrk and the server"
+printf '%-24s %8s %7s %7s %10s %8s  %-20s %s\n' row "req/s" "p50 ms" "p99 ms" "CPU us/req" "RSS KiB" "runs, req/s" note
 for k in "${rows[@]}"; do
-	printf '%-28s %9s %8s %8s %11s %9s  %s\n' "$k" "${R_RPS[$k]:--}" "${R_P50[$k]:--}" "${R_P99[$k]:--}" \
-		"${R_CPU[$k]:--}" "${R_RSS[$k]:--}" "${R_NOTE[$k]:-}"
+	printf '%-24s %8s %7s %7s %10s %8s  %-20s %s\n' "$k" "${R_RPS[$k]:--}" "${R_P50[$k]:--}" "${R_P99[$k]:--}" \
+		"${R_CPU[$k]:--}" "${R_RSS[$k]:--}" "${R_RUNS[$k]:--}" "${R_NOTE[$k]:-}"
 done
 [ -n "${pg_pss:-}" ] && say "(Parse's RSS is its node process; its PostgreSQL cluster's PSS after the rows: $pg_pss KiB)"
 say "(ka: keep-alive; close: Connection: close; httpsfull: nginx with session tickets and cache off, a full TLS handshake per request)"
@@ -404,7 +436,7 @@ ratio() { # A/B of two rows' req/s
 	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }'
 }
 say ""
-say "ratios of requests/s (targets from the design: mist C >= 0.8x nginx; mist A >= 0.8x mist C; mist >= 20x Parse; mist HTTPS close >= 0.5x nginx HTTP close)"
+say "ratios of requests/s (targets from the design: mist C >= 0.8x nginx; mist A and B >= 0.8x mist C; mist >= 20x Parse; mist HTTPS close >= 0.5x nginx HTTP close)"
 printf '  %-52s %s\n' \
 	"mist/nginx, C, HTTP keep-alive" "$(ratio mist.C.http.ka nginx.C.http.ka)" \
 	"mist/nginx, C, HTTP close" "$(ratio mist.C.http.close nginx.C.http.close)" \
@@ -414,12 +446,15 @@ printf '  %-52s %s\n' \
 	"mist HTTPS close / nginx HTTP close, C" "$(ratio mist.C.https.close nginx.C.http.close)" \
 	"mist A/C, keep-alive" "$(ratio mist.A.http.ka mist.C.http.ka)" \
 	"mist A/C, close" "$(ratio mist.A.http.close mist.C.http.close)" \
+	"mist B/C, keep-alive" "$(ratio mist.B.http.ka mist.C.http.ka)" \
 	"mist/Parse, C, keep-alive" "$(ratio mist.C.http.ka parse.C.http.ka)" \
 	"mist/Parse, C, close" "$(ratio mist.C.http.close parse.C.http.close)" \
 	"mist/Parse, A, keep-alive" "$(ratio mist.A.http.ka parse.A.http.ka)" \
 	"mist/Parse, A, close" "$(ratio mist.A.http.close parse.A.http.close)" \
 	"Parse A/C, keep-alive" "$(ratio parse.A.http.ka parse.C.http.ka)" \
 	"Parse A/C, close" "$(ratio parse.A.http.close parse.C.http.close)" \
+	"Parse B/C, keep-alive" "$(ratio parse.B.http.ka parse.C.http.ka)" \
+	"mist/Parse, B, keep-alive" "$(ratio mist.B.http.ka parse.B.http.ka)" \
 	"nginx/Parse, C, keep-alive" "$(ratio nginx.C.http.ka parse.C.http.ka)" \
 	"nginx/Parse, C, close" "$(ratio nginx.C.http.close parse.C.http.close)" \
 	"nginx HTTPS full handshake close / HTTP close" "$(ratio nginx.C.httpsfull.close nginx.C.http.close)" \
