@@ -91,6 +91,8 @@ cleanup() {
 trap cleanup EXIT
 want() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
 say() { printf '%s\n' "$*"; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+say "# contrib/bench/http.sh $dur (RUNS=$runs WARMUP=$warmup WRK_CONNS=$conns WRK_THREADS=$threads IDLE_CONNS=$idle_n ONLY='$only'), $(date -u '+%F %T') UTC, load average $(loadavg)"
 
 # ------------------------------------------------------------ measuring
 # CPU time (ns) of every thread of the given processes
@@ -174,7 +176,7 @@ row() {
 	IFS='|' read -r R_RPS[$key] R_P50[$key] R_P99[$key] R_CPU[$key] R_NOTE[$key] <<<"$med"
 	R_RUNS[$key]=$(printf '%s\n' "${res[@]}" | cut -d'|' -f1 | paste -sd/)
 	R_RSS[$key]=$(rss_kib "$(front "$server")")
-	say "#   median: ${R_RPS[$key]} req/s, ${R_CPU[$key]} us CPU/req, RSS ${R_RSS[$key]} KiB"
+	say "#   median: ${R_RPS[$key]} req/s, ${R_CPU[$key]} us CPU/req, RSS ${R_RSS[$key]} KiB; load average $(loadavg)"
 }
 
 declare -A I_BEFORE I_AFTER I_NOTE
@@ -409,7 +411,7 @@ fi
 
 # ------------------------------------------------------------ the table
 say ""
-say "Mobile backend, Table 2 cases; wrk -t$threads -c$conns -d${dur}s, median of $runs; $(nproc) cores shared by wrk and the server"
+say "Mobile backend, Table 2 cases; wrk -t$threads -c$conns -d${dur}s, median of $runs; $(nproc) cores shared by wrk and the server; load average at the end $(loadavg)"
 printf '%-24s %8s %7s %7s %10s %8s  %-20s %s\n' row "req/s" "p50 ms" "p99 ms" "CPU us/req" "RSS KiB" "runs, req/s" note
 for k in "${rows[@]}"; do
 	printf '%-24s %8s %7s %7s %10s %8s  %-20s %s\n' "$k" "${R_RPS[$k]:--}" "${R_P50[$k]:--}" "${R_P99[$k]:--}" \
