@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages mist needs, only those missing.
 #   contrib/deps.sh            build and test dependencies
-#   contrib/deps.sh bench      also the peers the benchmarks run (Erlang)
+#   contrib/deps.sh bench      also the peers the benchmarks run (Erlang;
+#                              for contrib/bench/http.sh nginx-light, wrk,
+#                              PostgreSQL and, through npm, Parse Server)
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(build-essential autoconf automake libtool pkg-config
       libuv1-dev libsodium-dev liblmdb-dev libmsgpack-dev libcriterion-dev
@@ -14,7 +17,20 @@ pkgs=(build-essential autoconf automake libtool pkg-config
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 if [ "${1:-}" = bench ]; then
 	pkgs+=(erlang-base)
+	# contrib/bench/http.sh: nginx `return 200` (any nginx flavour will do),
+	# the load generator, Parse Server's database, and its tools
+	dpkg-query -W -f='${Status}' nginx 2>/dev/null | grep -q 'install ok installed' ||
+		pkgs+=(nginx-light)
+	pkgs+=(wrk postgresql curl jq openssl python3)
 fi
+
+# The npm peers (Parse Server, pinned with a package-lock), installed by
+# their own script outside the source tree (~/.cache/mist-bench), after the
+# Debian packages; never at build time.
+npm_peers() {
+	[ "${1:-}" = bench ] || return 0
+	"$root/contrib/bench/parse-server/install.sh" >/dev/null
+}
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -22,7 +38,10 @@ for p in "${pkgs[@]}"; do
 		missing+=("$p")
 	fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	npm_peers "${1:-}"
+	exit 0
+fi
 
 echo "installing: ${missing[*]}"
 sudo=""
@@ -36,3 +55,4 @@ for i in 1 2 3; do
 	echo "apt-get update failed (lock held?), retrying" >&2; sleep 5
 done
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_peers "${1:-}"

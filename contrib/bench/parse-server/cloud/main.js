@@ -1,0 +1,17 @@
+// Cloud code of the Parse Server peer: the same functions mist's test
+// plugin offers the gateway, so one scenario and one benchmark fit both.
+//
+//   hello {name}  -> "Hello, <name>!"          (case C: a trivial add-on function)
+//   echo  {...}   -> the params, unchanged
+//   read1 {id}    -> the Item with that objectId, read as the caller (its
+//                    session token, so the object's ACL applies)   (case B)
+
+Parse.Cloud.define('hello', (req) => `Hello, ${req.params.name}!`);
+
+Parse.Cloud.define('echo', (req) => req.params);
+
+Parse.Cloud.define('read1', async (req) => {
+  const q = new Parse.Query(req.params.cls || 'Item');
+  const opts = req.user ? { sessionToken: req.user.getSessionToken() } : {};
+  return q.get(req.params.id, opts);
+});

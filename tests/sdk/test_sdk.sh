@@ -1,0 +1,86 @@
+#!/bin/sh
+# test_sdk.sh -- the official Parse JS SDK against a real mist agent's HTTP
+# gateway: starts one agent (--http 127.0.0.1:0, the test plugin), creates
+# an app with `mist apps create`, and runs scenario.js with its keys (the
+# scenario prints TAP; its plan is this test's plan).  From `make check`
+# (Makefile.am's SH_LOG_COMPILER and AM_TESTS_ENVIRONMENT give MIST_BIN,
+# MIST_BUILDDIR, MIST_SRCDIR); by hand:
+#
+#   MIST_BIN=_build/src/cmd/mist MIST_BUILDDIR=_build MIST_SRCDIR=. sh tests/sdk/test_sdk.sh
+#
+# Skipped (TAP "1..0 # SKIP"), saying why, when node or npm is missing,
+# when the SDK cannot be installed (no network and no npm cache), or when
+# the mist binary has no `agent --http`.  The SDK goes to $MIST_SDK_DIR,
+# default the build tree's tests/sdk/node (removed by `make clean`); the
+# agent's data to a fresh folder under $TMPDIR, removed at exit: it passes
+# in distcheck's read-only source tree.
+#
+#   SDK_FN, SDK_FN_PARAMS, SDK_FN_EXPECT   the cloud function called (default:
+#                  the test plugin's echo, {"name":"x"} -> {"name":"x"})
+#   MIST_APPS_ARGS extra arguments to `mist apps create`
+set -u
+
+# How long the agent may take to write its addresses, in steps of
+# WAIT_STEP seconds: 30 s, generous for a loaded machine under ASan.
+WAIT_STEPS=300
+WAIT_STEP=0.1
+
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+bail() { echo "Bail out! $1"; [ -f "$work/agent.log" ] && sed 's/^/# /' "$work/agent.log"; exit 1; }
+
+: "${MIST_BIN:?MIST_BIN must name the mist binary}"
+: "${MIST_BUILDDIR:?MIST_BUILDDIR must name the build tree}"
+: "${MIST_SRCDIR:?MIST_SRCDIR must name the source tree}"
+sdk=$MIST_SRCDIR/tests/sdk
+plugin=$MIST_BUILDDIR/tests/plugins/.libs/testfns.so
+
+command -v node >/dev/null 2>&1 || skip_all "node not found (contrib/deps.sh installs it)"
+command -v npm >/dev/null 2>&1 || skip_all "npm not found (contrib/deps.sh installs it)"
+"$MIST_BIN" agent --help 2>/dev/null | grep -q -- '--http ' ||
+	skip_all "$MIST_BIN has no 'agent --http'"
+[ -f "$plugin" ] || skip_all "no test plugin at $plugin"
+mods=$("$sdk/install.sh" "${MIST_SDK_DIR:-$MIST_BUILDDIR/tests/sdk/node}" 2>&1) ||
+	skip_all "the Parse JS SDK could not be installed: $(echo "$mods" | tail -1)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mist-sdk.XXXXXX") || bail "mktemp failed"
+agent=""
+cleanup() {
+	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+"$MIST_BIN" keygen >"$work/key" || bail "mist keygen failed"
+"$MIST_BIN" agent --data "$work/a" --key "$work/key" --bind 127.0.0.1:0 \
+	--http 127.0.0.1:0 --plugin "$plugin" --log-level warn 2>"$work/agent.log" &
+agent=$!
+i=0
+while ! { [ -s "$work/a/http.addr" ] && [ -s "$work/a/agent.addr" ]; }; do
+	i=$((i + 1))
+	[ $i -le $WAIT_STEPS ] || bail "the agent wrote no http.addr within $((WAIT_STEPS / 10)) s"
+	kill -0 "$agent" 2>/dev/null || bail "the agent exited"
+	sleep $WAIT_STEP
+done
+url=http://$(cat "$work/a/http.addr")/parse
+
+# shellcheck disable=SC2086
+"$MIST_BIN" apps create sdk --agent "$(cat "$work/a/agent.addr")" --key "$work/key" \
+	--format json ${MIST_APPS_ARGS:-} >"$work/app.json" 2>"$work/apps.err" ||
+	bail "mist apps create failed: $(cat "$work/apps.err")"
+key() {
+	node -e 'const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+		if (typeof a[process.argv[2]] !== "string") process.exit(1);
+		console.log(a[process.argv[2]]);' "$work/app.json" "$1" 2>/dev/null
+}
+app=$(key applicationId) || bail "mist apps create printed no applicationId: $(cat "$work/app.json")"
+js=$(key javascriptKey) || bail "mist apps create printed no javascriptKey: $(cat "$work/app.json")"
+master=$(key masterKey) || bail "mist apps create printed no masterKey: $(cat "$work/app.json")"
+
+echo "# $url app $app"
+SDK_FN=${SDK_FN:-echo} SDK_FN_PARAMS=${SDK_FN_PARAMS:-'{"name":"x"}'} \
+SDK_FN_EXPECT=${SDK_FN_EXPECT:-'{"name":"x"}'} \
+NODE_PATH="$mods/node_modules" node "$sdk/scenario.js" "$url" "$app" "$js" "$master"
+rc=$?
+[ $rc -ne 0 ] && sed 's/^/# agent: /' "$work/agent.log" | tail -40
+exit $rc
