@@ -695,6 +695,7 @@ cmd_agent(int argc, char **argv)
 		if (http_max_body)
 			gcfg.http.max_body = http_max_body;
 		gcfg.rest.access_log = access_log;
+		gcfg.rest.link_stats = &a->links.stats;
 		snprintf(gcfg.name, sizeof(gcfg.name), "%s", name);
 		int gerr;
 		gw = gateway_spawn(&a->sys, &a->loop, a->store, &gcfg, gwaddr,

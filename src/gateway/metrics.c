@@ -4,6 +4,9 @@
  */
 #include "config.h"
 #include "gateway/metrics.h"
+#include "actors/actor.h"
+#include "function/function.h"
+#include "net/link.h"
 #include "net/mp.h"
 #include "util/mem.h"
 
@@ -106,10 +109,16 @@ put(struct buf *out, const char *fmt, ...)
 
 /* App ids are [A-Za-z0-9_-] (apps.h), safe inside a label as they are. */
 
+static void render_node(const struct metrics_node *n, struct buf *out);
+
 void
-metrics_render(const struct metrics *m, const struct http_stats *hs,
-	       const uint8_t *docs, uint32_t docs_len, struct buf *out)
+metrics_render(const struct metrics *m, const struct metrics_node *node,
+	       struct buf *out)
 {
+	const struct http_stats *hs = node->http;
+	const uint8_t *docs = node->docs;
+	uint32_t docs_len = node->docs_len;
+	render_node(node, out);
 	put(out, "# TYPE mist_http_requests_total counter\n");
 	size_t it = 0;
 	uint64_t k;
@@ -192,5 +201,57 @@ metrics_render(const struct metrics *m, const struct http_stats *hs,
 		if (ok)
 			put(out, "mist_docs_%.*s %" PRIu64 "\n", (int)nlen, name,
 			    val);
+	}
+}
+
+static void
+render_node(const struct metrics_node *n, struct buf *out)
+{
+	const struct func_stats *f = n->fn;
+	if (f != NULL) {
+		put(out, "mist_fn_calls_total %" PRIu64 "\n", f->calls);
+		put(out, "mist_fn_ok_total %" PRIu64 "\n", f->ok);
+		put(out, "mist_fn_failures_total %" PRIu64 "\n", f->failures);
+		put(out, "mist_fn_timeouts_total %" PRIu64 "\n", f->timeouts);
+		put(out, "mist_fn_overloaded_total %" PRIu64 "\n", f->overloaded);
+		put(out, "mist_fn_unknown_total %" PRIu64 "\n", f->unknown);
+		put(out, "mist_fn_in_flight %u\n", f->in_flight);
+		for (uint32_t i = 0; i < f->nfns && i < EXEC_MAX_FUNCTIONS; i++) {
+			const struct func_fn_stats *s = &f->fns[i];
+			if (s->name[0] == '\0')
+				continue;
+			/* function names are [A-Za-z0-9_.-] (apps.h) */
+			put(out, "mist_fn_function_calls_total{fn=\"%s\"} %" PRIu64 "\n",
+			    s->name, s->calls);
+			put(out, "mist_fn_function_failures_total{fn=\"%s\"} %" PRIu64 "\n",
+			    s->name, s->failures);
+			put(out, "mist_fn_function_timeouts_total{fn=\"%s\"} %" PRIu64 "\n",
+			    s->name, s->timeouts);
+			put(out, "mist_fn_function_exec_seconds_total{fn=\"%s\"} %.6f\n",
+			    s->name, (double)s->exec_us / 1e6);
+		}
+	}
+	const struct actor_sys_stats *a = n->sys;
+	if (a != NULL) {
+		put(out, "mist_actor_delivered_total %" PRIu64 "\n", a->delivered);
+		put(out, "mist_actor_late_replies_total %" PRIu64 "\n",
+		    a->late_replies);
+		put(out, "mist_actor_expired_total %" PRIu64 "\n", a->expired);
+		put(out, "mist_actor_refused_total %" PRIu64 "\n", a->refused);
+		put(out, "mist_actor_no_actor_total %" PRIu64 "\n", a->no_actor);
+	}
+	const struct link_stats *l = n->links;
+	if (l != NULL) {
+		put(out, "mist_link_accepted_total %" PRIu64 "\n", l->accepted);
+		put(out, "mist_link_handshakes_ok_total %" PRIu64 "\n",
+		    l->handshakes_ok);
+		put(out, "mist_link_handshakes_failed_total %" PRIu64 "\n",
+		    l->handshakes_failed);
+		put(out, "mist_link_bad_frames_total %" PRIu64 "\n", l->bad_frames);
+		put(out, "mist_link_frames_in_total %" PRIu64 "\n", l->frames_in);
+		put(out, "mist_link_frames_out_total %" PRIu64 "\n", l->frames_out);
+		put(out, "mist_link_msgs_in_total %" PRIu64 "\n", l->msgs_in);
+		put(out, "mist_link_msgs_out_total %" PRIu64 "\n", l->msgs_out);
+		put(out, "mist_link_rekeys_total %" PRIu64 "\n", l->rekeys);
 	}
 }

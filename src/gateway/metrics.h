@@ -10,6 +10,10 @@
  *   mist_http_{accepted,requests,...}              the listener's own counts
  *   mist_docs_<counter>                            the node's documents
  *                                                  accessory (MSG_ACC_STATS)
+ *   mist_fn_*{fn}                                  add-on function calls
+ *                                                  (function.h, func_stats)
+ *   mist_actor_*, mist_link_*                      the runtime's and the
+ *                                                  links' own counters
  *
  * Series are bounded: at most METRICS_MAX_SERIES (app, route, status)
  * triples are kept apart; past it requests count under app="_other", so a
@@ -50,11 +54,22 @@ void metrics_destroy(struct metrics *m);
 /** Counts one answered request that took @a ns. */
 void metrics_request(struct metrics *m, const char *app,
 		     enum preq_route route, int status, uint64_t ns);
-/**
- * Renders everything into @a out, with the listener's @a hs and the
- * accessory's counters @a docs (a msgpack map of name -> uint, or NULL).
- */
-void metrics_render(const struct metrics *m, const struct http_stats *hs,
-		    const uint8_t *docs, uint32_t docs_len, struct buf *out);
+struct func_stats;
+struct actor_sys_stats;
+struct link_stats;
+
+/** The node's other counters a scrape shows (each may be NULL). */
+struct metrics_node {
+	const struct http_stats *http;
+	const uint8_t *docs; /* a msgpack map of name -> uint */
+	uint32_t docs_len;
+	const struct func_stats *fn;
+	const struct actor_sys_stats *sys;
+	const struct link_stats *links;
+};
+
+/** Renders everything into @a out. */
+void metrics_render(const struct metrics *m, const struct metrics_node *n,
+		    struct buf *out);
 
 #endif

@@ -10,6 +10,7 @@
 #include "accessory/perr.h"
 #include "data/meta.h"
 #include "function/fncall.h"
+#include "function/function.h"
 #include "gateway/jsonmp.h"
 #include "gateway/metrics.h"
 #include "gateway/parse_req.h"
@@ -836,7 +837,13 @@ metrics_answer(struct rest *r, uint64_t http_id, const uint8_t *docs,
 {
 	struct buf out = BUF_INIT;
 	struct http_stats hs = http_stats(r->http);
-	metrics_render(&r->metrics, &hs, docs, docs_len, &out);
+	struct func_stats *fs = xmalloc(sizeof(*fs));
+	struct metrics_node n = {&hs, docs, docs_len, NULL, &r->self->sys->stats,
+				 r->cfg.link_stats};
+	if (func_stats(r->self->sys, fs) == 0)
+		n.fn = fs;
+	metrics_render(&r->metrics, &n, &out);
+	free(fs);
 	struct http_hdr h = {"content-type", "text/plain; version=0.0.4"};
 	answer(r, http_id, 200, &h, 1, out.data, out.len);
 	buf_destroy(&out);

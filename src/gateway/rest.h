@@ -39,12 +39,16 @@
 #include "actors/actor.h"
 #include "gateway/apps.h"
 #include "gateway/http.h"
+#include "net/link.h"
 
 struct rest_config {
 	const char *mount;	     /* "/parse" */
 	const char *access_log;	     /* path, or NULL: none */
 	uint32_t max_batch;	     /* sub-requests of one /batch */
 	uint32_t max_fn_params;	     /* bytes of a function's params */
+	/* the node's links, for /metrics (read on the loop thread; may be
+	 * NULL) */
+	const struct link_stats *link_stats;
 };
 
 void rest_config_default(struct rest_config *cfg);
