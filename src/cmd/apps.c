@@ -22,6 +22,9 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <msgpack.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <msgpack.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,8 @@ static const char usage[] =
 	"       mist apps show ID --agent IP:PORT --key FILE\n"
 	"       mist apps set ID [OPTIONS] [--rotate-keys] --agent IP:PORT --key FILE\n"
 	"       mist apps delete ID --agent IP:PORT --key FILE\n"
+	"       mist apps index ID CLASS [NAME FIELD[:-1]... | NAME --drop]\n"
+	"                       --agent IP:PORT --key FILE\n"
 	"\n"
 	"Manages the Parse apps the cluster serves.  A change made on one agent\n"
 	"spreads to every member; a deleted app's id is never reused.  create\n"
@@ -61,6 +66,12 @@ static const char usage[] =
 	"  --no-client-class-creation\n"
 	"  --quota BYTES             storage quota, K/M/G/T suffixes (0: none)\n"
 	"  --rotate-keys             new keys, the old ones stop working (set)\n"
+	"\n"
+	"index declares an index NAME on CLASS of app ID at its documents home\n"
+	"(FIELD ascending, FIELD:-1 descending; several fields make a compound\n"
+	"index), built online over the documents already there; --drop removes\n"
+	"it; with CLASS alone it lists the class's indexes.  The same as\n"
+	"/parse/schemas's \"indexes\" with the master key (docs/HTTP.md).\n"
 	CMD_COMMON_HELP
 	"\n"
 	"JSON output: an app is {\"applicationId\", \"name\", \"restKey\",\n"
@@ -571,6 +582,138 @@ list_apps(const struct cmd_common *co)
 	return EXIT_OK;
 }
 
+/* --------------------------------------------------------------- index */
+
+/* Index fields per request: the accessory's compound-index bound is
+ * smaller; this only bounds the command line. */
+#define APPS_INDEX_FIELDS_MAX 16
+
+static int
+apps_index(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CMD_COMMON_OPTIONS,
+		{"drop", no_argument, 0, OPT_ROTATE},
+		{0, 0, 0, 0}};
+	struct cmd_common co = {0};
+	bool drop = false;
+	int c, r;
+	optind = 1;
+	/* GNU getopt moves the operands after the options it reads */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == OPT_ROTATE) {
+			drop = true;
+			continue;
+		}
+		if ((r = cmd_common_opt(&co, c, "apps", usage)) >= 0)
+			return r;
+	}
+	/* the operands: ID CLASS [NAME [FIELD...]] */
+	const char *pos[3 + APPS_INDEX_FIELDS_MAX];
+	int npos = 0;
+	for (; optind < argc; optind++) {
+		if (npos == (int)(sizeof(pos) / sizeof(pos[0])))
+			return bad("index: at most %s fields", "16");
+		pos[npos++] = argv[optind];
+	}
+	if (npos < 2)
+		return bad("index: which app and class? (%s)",
+			   "mist apps index ID CLASS [NAME FIELD...]");
+	if (npos == 3 && !drop)
+		return bad("index %s: which fields? (FIELD or FIELD:-1)", pos[2]);
+	if (drop && npos != 3)
+		return bad("index --drop: give the app, the class and the index "
+			   "name only%s", "");
+	if (!cmd_common_ok(&co, usage))
+		return EXIT_USAGE;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, npos >= 3 ? (drop ? 5 : 5) : 3);
+	mp_pack_str(&pk, "op");
+	mp_pack_str(&pk, "index");
+	mp_pack_str(&pk, "id");
+	mp_pack_str(&pk, pos[0]);
+	mp_pack_str(&pk, "class");
+	mp_pack_str(&pk, pos[1]);
+	if (npos >= 3) {
+		mp_pack_str(&pk, "name");
+		mp_pack_str(&pk, pos[2]);
+		if (drop) {
+			mp_pack_str(&pk, "drop");
+			msgpack_pack_true(&pk);
+		} else {
+			mp_pack_str(&pk, "fields");
+			msgpack_pack_map(&pk, (uint32_t)(npos - 3));
+			for (int i = 3; i < npos; i++) {
+				char f[128];
+				snprintf(f, sizeof(f), "%s", pos[i]);
+				int dir = 1;
+				char *colon = strrchr(f, ':');
+				if (colon != NULL) {
+					if (strcmp(colon, ":-1") == 0)
+						dir = -1;
+					else if (strcmp(colon, ":1") != 0) {
+						buf_destroy(&b);
+						return bad("index: %s is not FIELD, "
+							   "FIELD:1 or FIELD:-1",
+							   pos[i]);
+					}
+					*colon = '\0';
+				}
+				mp_pack_str(&pk, f);
+				msgpack_pack_int(&pk, dir);
+			}
+		}
+	}
+	struct msg *reply;
+	r = request(&co, &b, &reply);
+	buf_destroy(&b);
+	if (r != EXIT_OK)
+		return r;
+	/* the accessory's answer: [status, body (JSON), user] */
+	struct mp_cur cur;
+	uint32_t n, blen;
+	uint64_t status;
+	const uint8_t *body;
+	mp_cur_init(&cur, reply->body, reply->len);
+	if (mp_read_array(&cur, &n) != 0 || n < 2 ||
+	    mp_read_uint(&cur, &status) != 0 ||
+	    mp_read_bin(&cur, &body, &blen) != 0) {
+		msg_delete(reply);
+		fputs("mist apps: bad reply\n", stderr);
+		return EXIT_RUNTIME;
+	}
+	json_t *j = json_loadb((const char *)body, blen, 0, NULL);
+	if (status >= 300 || j == NULL) {
+		fprintf(stderr, "mist apps: %s\n",
+			j ? json_string_value(json_object_get(j, "error"))
+			  : "bad reply");
+		json_decref(j);
+		msg_delete(reply);
+		return EXIT_RUNTIME;
+	}
+	json_t *ix = json_object_get(j, "indexes");
+	if (co.json) {
+		char *s = json_dumps(ix ? ix : json_object(), JSON_COMPACT);
+		puts(s);
+		free(s);
+	} else {
+		printf("%-24s %s\n", "INDEX", "FIELDS");
+		const char *k;
+		json_t *v;
+		json_object_foreach(ix, k, v)
+		{
+			char *s = json_dumps(v, JSON_COMPACT);
+			printf("%-24s %s\n", k, s);
+			free(s);
+		}
+	}
+	json_decref(j);
+	msg_delete(reply);
+	return EXIT_OK;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int
@@ -590,6 +733,8 @@ cmd_apps(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *op = argv[1];
+	if (strcmp(op, "index") == 0)
+		return apps_index(argc - 1, argv + 1);
 	bool create = strcmp(op, "create") == 0, list = strcmp(op, "list") == 0,
 	     show = strcmp(op, "show") == 0, set = strcmp(op, "set") == 0,
 	     del = strcmp(op, "delete") == 0;

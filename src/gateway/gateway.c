@@ -8,6 +8,7 @@
 #include "gateway/gateway.h"
 #include "data/jobmsg.h"
 #include "data/jobs.h"
+#include "accessory/accessory.h"
 #include "data/meta.h"
 #include "gateway/apps.h"
 #include "gateway/creds.h"
@@ -20,6 +21,8 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <jansson.h>
+#include <msgpack.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,7 @@ struct gateway {
 	struct apps apps;   /* the app table (apps.h) */
 	struct map members; /* node -> struct gw_member: candidate homes */
 	struct rest *rest;  /* the HTTP gateway, or NULL (rest.h) */
+	struct map admin;   /* our corr -> struct gw_admin: `mist apps index` */
 	uint8_t *scratch;   /* a first message's payload */
 };
 
@@ -434,6 +438,153 @@ gw_apps_stop(struct gateway *g)
 	apps_destroy(&g->apps);
 }
 
+/* -------------------------------------------------- mist apps index */
+
+/* An operator's request forwarded to an app's documents home. */
+struct gw_admin {
+	struct actor_ref from;
+	uint64_t corr;
+};
+
+/* Index changes wait at most this long for the home (building an index
+ * on existing data happens after the answer, online). */
+#define GW_INDEX_TIMEOUT_MS 10000
+
+/*
+ * MSG_APPS {"op": "index", "id", "class", "name"?, "fields"?: {f: 1|-1},
+ * "drop"?: bool}: declares (or drops) an index of an app's class at its
+ * documents home, as /schemas with the master key does; without a name it
+ * reads the class's schema.  The reply is the accessory's, unchanged:
+ * [status, body (JSON), user] (accessory/accessory.h).
+ */
+static void
+gw_index(struct gateway *g, struct msg *m)
+{
+	const char *op, *id, *cls, *name = NULL;
+	uint32_t oplen, idlen, clslen, namelen = 0;
+	bool drop = false;
+	const uint8_t *fobj = NULL;
+	uint32_t flen = 0;
+	struct mp_cur fields;
+	const struct mp_field f[] = {
+		MP_STR("op", &op, &oplen, true),
+		MP_STR("id", &id, &idlen, true),
+		MP_STR("class", &cls, &clslen, true),
+		MP_STR("name", &name, &namelen, false),
+		MP_OBJ("fields", &fobj, &flen, false),
+		MP_BOOL("drop", &drop, false),
+	};
+	char sid[APP_ID_MAX], scls[128], sname[128];
+	if (mp_decode_fields(m->body, m->len, f, MP_NFIELDS(f), NULL) != 0 ||
+	    idlen >= sizeof(sid) || clslen >= sizeof(scls) ||
+	    namelen >= sizeof(sname)) {
+		actor_reply_error(g->actor, m, MIST_EPROTO);
+		return;
+	}
+	snprintf(sid, sizeof(sid), "%.*s", (int)idlen, id);
+	snprintf(scls, sizeof(scls), "%.*s", (int)clslen, cls);
+	snprintf(sname, sizeof(sname), "%.*s", (int)namelen, name ? name : "");
+	const struct app *a = apps_get(&g->apps, sid);
+	if (a == NULL || a->deleted || a->home == 0) {
+		actor_reply_error(g->actor, m, MIST_ENOTFOUND);
+		return;
+	}
+	json_t *body = json_pack("{s:s}", "class", scls);
+	uint8_t op_code = ACC_DOC_SCHEMA_GET;
+	if (sname[0] != '\0') {
+		json_t *spec;
+		if (drop) {
+			spec = json_pack("{s:s}", "__op", "Delete");
+		} else {
+			spec = json_object();
+			uint32_t n;
+			mp_cur_init(&fields, fobj, fobj ? flen : 0);
+			if (fobj == NULL || mp_read_map(&fields, &n) != 0 ||
+			    n == 0) {
+				json_decref(spec);
+				json_decref(body);
+				actor_reply_error(g->actor, m, MIST_EINVAL);
+				return;
+			}
+			for (uint32_t i = 0; i < n; i++) {
+				const char *k;
+				uint32_t kl;
+				int64_t dir;
+				if (mp_read_str(&fields, &k, &kl) != 0 ||
+				    mp_read_int(&fields, &dir) != 0 ||
+				    (dir != 1 && dir != -1) || kl >= 128) {
+					json_decref(spec);
+					json_decref(body);
+					actor_reply_error(g->actor, m, MIST_EINVAL);
+					return;
+				}
+				char key[128];
+				snprintf(key, sizeof(key), "%.*s", (int)kl, k);
+				json_object_set_new(spec, key, json_integer(dir));
+			}
+		}
+		json_object_set_new(body, "indexes",
+				    json_pack("{s:o}", sname, spec));
+		json_object_set_new(body, "create", json_false());
+		op_code = ACC_DOC_SCHEMA_PUT;
+	}
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 5);
+	mp_pack_str(&pk, a->id);
+	msgpack_pack_uint8(&pk, op_code);
+	msgpack_pack_uint32(&pk, GW_INDEX_TIMEOUT_MS);
+	msgpack_pack_map(&pk, 2);
+	mp_pack_str(&pk, "master");
+	msgpack_pack_true(&pk);
+	mp_pack_str(&pk, "ip");
+	mp_pack_str(&pk, "operator");
+	size_t tl = strlen(text);
+	msgpack_pack_bin(&pk, tl);
+	msgpack_pack_bin_body(&pk, text, tl);
+	free(text);
+	struct gw_admin *ad = xmalloc(sizeof(*ad));
+	ad->from = m->from;
+	ad->corr = m->corr;
+	uint64_t corr;
+	actor_request(g->actor, (struct actor_ref){a->home, ACTOR_DOCS},
+		      MSG_ACC_REQUEST, b.data, (uint32_t)b.len,
+		      GW_INDEX_TIMEOUT_MS, &corr);
+	buf_destroy(&b);
+	map_put(&g->admin, corr, ad);
+}
+
+/* Is MSG_APPS @a m an index request?  (Its "op" is "index".) */
+static bool
+gw_is_index(const struct msg *m)
+{
+	const char *op = NULL;
+	uint32_t oplen = 0;
+	const struct mp_field f[] = {MP_STR("op", &op, &oplen, false)};
+	return mp_decode_fields(m->body, m->len, f, MP_NFIELDS(f), NULL) == 0 &&
+	       op != NULL && mp_str_eq(op, oplen, "index");
+}
+
+/* The home answered an index request: relay it to the operator. */
+static bool
+gw_index_reply(struct gateway *g, struct msg *m)
+{
+	struct gw_admin *ad = map_del(&g->admin, m->corr);
+	if (ad == NULL)
+		return false;
+	struct msg req = {.flags = MSG_F_REQUEST, .from = ad->from,
+			  .corr = ad->corr};
+	if (m->status != 0)
+		actor_reply_error(g->actor, &req, m->status);
+	else
+		actor_reply(g->actor, &req, MSG_APPS, m->body, m->len);
+	free(ad);
+	return true;
+}
+
 /* ---------------------------------------------------------- membership */
 
 static void
@@ -484,6 +635,10 @@ gw_stop(struct gateway *g)
 	if (g->rest != NULL)
 		rest_close(g->rest);
 	g->rest = NULL;
+	it = 0;
+	while (map_next(&g->admin, &it, &k, &v))
+		free(v);
+	map_destroy(&g->admin);
 	gw_apps_stop(g);
 	native_shutdown(&g->net, gw_free, g);
 }
@@ -511,7 +666,11 @@ gw_fn(struct actor *self, struct msg *m)
 			creds_request(&g->creds, self, &g->alive, m);
 		return;
 	case MSG_APPS:
-		if (!(m->flags & MSG_F_REPLY))
+		if (m->flags & MSG_F_REPLY)
+			return;
+		if (gw_is_index(m))
+			gw_index(g, m);
+		else
 			apps_request(&g->apps, self, &g->alive, gw_pick_home, g,
 				     m);
 		return;
@@ -534,6 +693,8 @@ gw_fn(struct actor *self, struct msg *m)
 		return;
 	default:
 		if (m->flags & MSG_F_REPLY) {
+			if (gw_index_reply(g, m))
+				return;
 			if (g->rest == NULL || !rest_reply(g->rest, m))
 				gw_reply(g, m);
 		} else if (m->flags & MSG_F_REQUEST)
@@ -561,6 +722,7 @@ gateway_spawn(struct actor_sys *sys, uv_loop_t *loop, struct store *store,
 	g->creds.ctx = g;
 	apps_init(&g->apps, store);
 	map_init(&g->members, randombytes_random());
+	map_init(&g->admin, randombytes_random());
 	/* no MSG_SWIM_SUBSCRIBE here: the gateway is spawned before SWIM
 	 * (SWIM's metadata carries the gateway's bound address), so a tell
 	 * now would find no ACTOR_SWIM and be lost; the spawner, which knows

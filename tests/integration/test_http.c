@@ -740,3 +740,34 @@ Test(http, rate_limits_and_master_key_networks)
 	}
 	cr_expect_eq(st, 403, "the master key from loopback, allowed only from 10/8");
 }
+
+Test(http, an_index_declared_with_mist_apps_index)
+{
+	struct resp r = call(&home, "POST", "/classes/Score", "{\"points\":1}",
+			     "rest", NULL, NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	resp_free(&r);
+	char *argv[] = {(char *)proc_mist(), "apps", "index", app_id, "Score",
+			"by_points", "points:-1", "--agent", edge.addr, "--key",
+			keyfile, "--format", "json", NULL};
+	char *out = NULL;
+	cr_assert_eq(proc_run(argv, &out, 20000), 0, "mist apps index: %s",
+		     out ? out : "");
+	cr_expect_not_null(strstr(out, "\"by_points\""), "%s", out);
+	free(out);
+	/* the schema says so, and a query sorted by it is served */
+	r = call(&edge, "GET", "/schemas/Score", NULL, "master", NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_expect_not_null(json_object_get(json_object_get(r.json, "indexes"),
+					   "by_points"),
+			   "%s", r.body);
+	resp_free(&r);
+	r = call(&edge, "GET", "/classes/Score?order=-points", NULL, "rest",
+		 NULL, NULL);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	resp_free(&r);
+	char *bad[] = {(char *)proc_mist(), "apps", "index", app_id, "NoClass",
+		       "x", "y", "--agent", edge.addr, "--key", keyfile, NULL};
+	cr_expect_eq(proc_run(bad, NULL, 20000), 1,
+		     "an index on a class that does not exist is refused");
+}
