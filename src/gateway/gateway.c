@@ -304,6 +304,8 @@ gw_apps_member(struct gateway *g, const struct swim_event_view *ev)
 		if (meta_decode(ev->meta, ev->meta_len, meta) == 0) {
 			mb->docs = meta->docs;
 			mb->load = meta->load;
+		} else {
+			mb->docs = false; /* unreadable: no home for documents */
 		}
 		free(meta);
 	}

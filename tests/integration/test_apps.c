@@ -7,7 +7,9 @@
  *   - a restarted agent still has its apps (LMDB) and still knows which
  *     were deleted; a member that joins later gets both from it;
  *   - homes: a member running --docs none is refused as a --home and never
- *     picked; without --home the alive documents hosts share the apps;
+ *     picked; without --home the alive documents hosts share the apps; a
+ *     killed member is no home, named or picked; a set moves the home with
+ *     the same checks;
  *   - bad input: refused by the command before asking (exit 2), or by the
  *     agent with its reason (exit 1) -- and the agent checks on its own,
  *     for a request that did not come through the command.
@@ -487,7 +489,21 @@ Test(apps, homes)
 	cr_assert_str_eq(jstr(j, "home"), ida);
 	cr_assert_eq(jnum(j, "rev"), 3);
 	json_free(j);
-	agent_stop(&ag[2]);
+
+	/* c killed: no longer a home, named or picked */
+	cr_assert_eq(proc_stop(ag[2].pid, SIGKILL, 5000), 128 + SIGKILL);
+	ag[2].pid = 0;
+	wait_alive(&ag[0], 2);
+	cr_assert_eq(apps(&ag[0], &out, "create", "Late", "--home", "c", NULL),
+		     1);
+	cr_assert(strstr(out, "no alive member c") ||
+			  strstr(out, "c is suspect, not alive"), "%s", out);
+	free(out);
+	for (int i = 0; i < 3; i++) {
+		j = create(&ag[0], "afterc", NULL);
+		cr_assert_str_eq(jstr(j, "home"), ida, "a is the one docs host");
+		json_free(j);
+	}
 	agent_stop(&ag[1]);
 	agent_stop(&ag[0]);
 }
