@@ -444,22 +444,22 @@ query_split(const char *q, json_t **out, struct perr *err)
 			}
 			const char *why = NULL;
 			json_t *s = json_stringn(v, vl);
-			if (kl == 0)
+			if (json_object_size(o) >= PREQ_MAX_PARAMS)
+				perr_set(err, 400, PERR_INVALID_QUERY,
+					 "more than %d query parameters",
+					 PREQ_MAX_PARAMS);
+			else if (kl == 0)
 				why = "an empty query parameter name";
 			else if (json_object_get(o, k) != NULL)
 				why = "a query parameter twice";
-			else if (json_object_size(o) >= PREQ_MAX_PARAMS)
-				why = "too many query parameters";
 			else if (s == NULL ||
 				 json_object_setn_new(o, k, kl, json_incref(s)) < 0)
 				why = "a query parameter that is not UTF-8";
+			else
+				rc = 1; /* stored */
 			json_decref(s);
-			if (why != NULL) {
-				if (strcmp(why, "too many query parameters") == 0)
-					perr_set(err, 400, PERR_INVALID_QUERY,
-						 "more than %d query parameters",
-						 PREQ_MAX_PARAMS);
-				else {
+			if (rc != 1) {
+				if (why != NULL) {
 					struct echo ek;
 					perr_set(err, 400, PERR_INVALID_QUERY,
 						 "%s: %s", why, echo(&ek, k, kl));

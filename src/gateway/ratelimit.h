@@ -38,8 +38,8 @@
  * may get up to one burst more than its rate) and the eviction is counted
  * in ratelimit_stats().evicted_active for the operator.  The table never
  * refuses a request because it is full: hostile addresses that fill it
- * must not lock legitimate new clients out.  Memory: about 200 bytes a
- * key, 13 MiB at the default bound.
+ * must not lock legitimate new clients out.  Memory: about 260 bytes a
+ * key (bucket, map entry, allocator), 17 MiB at the default bound.
  *
  * Across the cluster (the caller's share divisor): each gateway enforces
  * rate/share locally, share = the number of live gateways, which
@@ -71,7 +71,7 @@
  * the caller hashes what could be longer. */
 #define RATELIMIT_KEY_MAX 160
 /* Buckets at most by default: 65 536 clients active within a second is
- * far past one gateway's share of the busiest app, and 13 MiB is
+ * far past one gateway's share of the busiest app, and 17 MiB is
  * affordable on any node that runs a gateway. */
 #define RATELIMIT_KEYS_DEFAULT 65536
 /* The largest rate_milli accepted: a billion requests a second, past any
