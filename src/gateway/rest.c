@@ -749,6 +749,15 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
       const char *ip, uint64_t http_id)
 {
 	struct perr e = {0};
+	/* the batch itself must name an app and hold one of its keys; each
+	 * sub-request is then checked, limited and logged as if sent alone */
+	bool master;
+	const struct app *a = check_app(r, q, ip, &master, &e);
+	if (a == NULL)
+		goto fail;
+	snprintf(top->app, sizeof(top->app), "%s", a->id);
+	http_set_deadline(r->http, http_id,
+			  deadline_of(a, q) + REST_DEADLINE_SLACK_MS);
 	json_t *reqs = q->body ? json_object_get(q->body, "requests") : NULL;
 	if (!json_is_array(reqs)) {
 		perr_set(&e, 400, PERR_INVALID_JSON,
@@ -763,14 +772,10 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 		goto fail;
 	}
 	if (n == 0) {
-		answer(r, http_id, 200, NULL, 0, "[]", 2);
+		finish(r, top, 200, "[]", 2, NULL, 0);
 		free(top);
 		return;
 	}
-	/* the batch itself counts as a request of the app */
-	bool master;
-	if (check_app(r, q, ip, &master, &e) == NULL)
-		goto fail;
 	struct rbatch *b = xcalloc(1, sizeof(*b));
 	b->http_id = http_id;
 	b->n = b->left = (uint32_t)n;
