@@ -576,6 +576,7 @@ cmd_agent(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(meta.tier, sizeof(meta.tier), "%s", tier);
+	meta.http = http != NULL || https != NULL;
 	meta.load = agent_loadavg();
 	struct buf metabuf = BUF_INIT;
 	if (meta_encode(&meta, &metabuf) != 0) {

@@ -10,8 +10,8 @@
 #include <string.h>
 
 /* Keys written: gateway tier cores speed power price load functions tags
- * docs. */
-#define META_KEYS 10
+ * docs http. */
+#define META_KEYS 11
 
 void
 meta_init(struct meta *m)
@@ -54,6 +54,8 @@ meta_encode(const struct meta *m, struct buf *out)
 	}
 	mp_pack_str(&pk, "docs");
 	m->docs ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+	mp_pack_str(&pk, "http");
+	m->http ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
 	return out->len - start <= META_MAX_BYTES ? 0 : MIST_E2BIG;
 }
 
@@ -142,6 +144,7 @@ meta_read(struct mp_cur *c, struct meta *m)
 		MP_FN("functions", read_functions, m, false),
 		MP_FN("tags", read_tags, m, false),
 		MP_BOOL("docs", &m->docs, false),
+		MP_BOOL("http", &m->http, false),
 	};
 	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
 }

@@ -22,6 +22,8 @@
  *   | "tags"      | {str: str}  free-form operator labels (--tag K=V)       |
  *   | "docs"      | bool  hosts the documents accessory (ACTOR_DOCS), so    |
  *   |             |       apps may be homed here (`mist agent --docs`)      |
+ *   | "http"      | bool  serves Parse's REST API (`--http`/`--https`): an  |
+ *   |             |       app's rate is shared among these gateways         |
  *   +-------------+-------------------------------------------------------+
  *
  * A reader skips keys it does not know (newer agents may add some),
@@ -69,6 +71,7 @@ struct meta {
 	uint32_t ntags;
 	char tags[META_MAX_TAGS][2][META_TAG_MAX];
 	bool docs; /* hosts ACTOR_DOCS (apps can be homed here) */
+	bool http; /* serves HTTP (an app's rate is shared among these) */
 };
 
 /** The defaults of a missing key: speed 1.0, everything else zero or

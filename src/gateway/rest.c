@@ -92,6 +92,7 @@ struct rbatch {
 struct fnode {
 	uint32_t n;
 	char (*names)[EXEC_NAME_MAX];
+	bool http; /* serves HTTP: counts in an app's rate share */
 };
 
 struct rest {
@@ -103,7 +104,7 @@ struct rest {
 	struct ratelimit *rl;
 	struct map pending; /* corr -> struct rpend */
 	struct map fnodes;  /* node -> struct fnode: what members offer */
-	uint32_t members;   /* alive members besides us, for rate shares */
+	uint32_t gateways;  /* alive HTTP gateways besides us: rate shares */
 	FILE *log;
 	char *log_path;
 	struct actor_timer flush;
@@ -255,9 +256,9 @@ rest_member(struct rest *r, uint64_t node, const uint8_t *meta,
 	struct fnode *old = map_get(&r->fnodes, node);
 	if (!alive) {
 		if (old != NULL) {
+			if (!self && old->http)
+				r->gateways--;
 			fnode_free(map_del(&r->fnodes, node));
-			if (!self)
-				r->members--;
 		}
 		return;
 	}
@@ -276,9 +277,10 @@ rest_member(struct rest *r, uint64_t node, const uint8_t *meta,
 		}
 		old = xcalloc(1, sizeof(*old));
 		map_put(&r->fnodes, node, old);
-		if (!self)
-			r->members++;
 	}
+	if (!self && old->http != md->http)
+		md->http ? r->gateways++ : r->gateways--;
+	old->http = md->http;
 	free(old->names);
 	old->n = md->nfunctions;
 	old->names = xcalloc(md->nfunctions ? md->nfunctions : 1,
@@ -369,9 +371,10 @@ check_app(struct rest *r, const struct preq *q, const char *ip, bool *master,
 
 /*
  * Takes a token from the app's, the session's and the address's buckets.
- * Each gateway holds 1/(members + 1) of an app-wide rate: the cluster
- * admits at most the configured rate plus one burst per gateway (see
- * docs/HTTP.md for the bound).  Returns false with the wait in @a retry.
+ * Each gateway holds 1/(gateways + 1) of an app-wide rate (the alive
+ * members serving HTTP, from their gossiped metadata, and us): the
+ * cluster admits at most the configured rate plus one burst per gateway
+ * (docs/HTTP.md states the bound).  Returns false with the wait in @a retry.
  */
 static bool
 check_rate(struct rest *r, const struct app *a, const struct preq *q,
@@ -387,7 +390,7 @@ check_rate(struct rest *r, const struct app *a, const struct preq *q,
 		snprintf(key, sizeof(key), "a:%s", a->id);
 		*limit = a->rate;
 		if (ratelimit_take(r->rl, key,
-				   ratelimit_rate_share(a->rate, r->members + 1),
+				   ratelimit_rate_share(a->rate, r->gateways + 1),
 				   now, retry, remaining) != 1) {
 			r->metrics.rate_app++;
 			return false;
