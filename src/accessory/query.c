@@ -665,14 +665,22 @@ operand(const struct qnode *f, json_t *v)
 	return json_incref(v);
 }
 
+/* @a flat: an array inside the list gives its elements, as parse-server
+ * flattens $in and $nin lists one level. */
 static json_t *
-operand_list(const struct qnode *f, json_t *arr)
+operand_list(const struct qnode *f, json_t *arr, bool flat)
 {
 	json_t *out = json_array();
-	size_t i;
-	json_t *e;
-	json_array_foreach(arr, i, e)
-		json_array_append_new(out, operand(f, e));
+	size_t i, j;
+	json_t *e, *ee;
+	json_array_foreach(arr, i, e) {
+		if (flat && json_is_array(e)) {
+			json_array_foreach(e, j, ee)
+				json_array_append_new(out, operand(f, ee));
+		} else {
+			json_array_append_new(out, operand(f, e));
+		}
+	}
 	return out;
 }
 
@@ -707,7 +715,10 @@ compile_regex(struct query *q, struct qterm *t, const json_t *pat,
 			 QUERY_REGEX_MAX);
 		return MIST_EINVAL;
 	}
-	uint32_t flags = PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C;
+	/* UTF mode; a subject that is not UTF-8 (jansson never makes one)
+	 * simply does not match where it is invalid; no \C, which would cut
+	 * a character in two */
+	uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
 	if (opts != NULL) {
 		if (!json_is_string(opts))
 			return invalid(err, "$options of %.100s must be a string", field);
@@ -753,6 +764,19 @@ compile_regex(struct query *q, struct qterm *t, const json_t *pat,
 	return 0;
 }
 
+static bool
+has_op_keys(const json_t *v)
+{
+	const char *k;
+	const json_t *e;
+	json_object_foreach((json_t *)v, k, e) {
+		(void)e;
+		if (k[0] == '$')
+			return true;
+	}
+	return false;
+}
+
 /* One "$op": operand of field @a f (the operators' object @a ops). */
 static int
 compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
@@ -773,6 +797,17 @@ compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
 		if (strcmp(op, simple[i].name) == 0) {
 			if ((rc = check_depth(q, v, depth, err)) != 0)
 				return rc;
+			if (i >= 2 && json_is_object(v) &&
+			    json_object_get(v, "__type") == NULL && has_op_keys(v)) {
+				/* parse-server's {"$lt":{"$relativeTime":"2 days
+				 * ago"}} needs a clock: not here */
+				const char *inner = json_object_iter_key(
+					json_object_iter((json_t *)v));
+				perr_set(err, 400, PERR_INVALID_QUERY,
+					 "%.40s inside %s of %.80s is not supported",
+					 inner, op, f->path);
+				return MIST_EINVAL;
+			}
 			t->op = simple[i].op;
 			t->val = operand(f, v);
 			f->nterms++;
@@ -791,9 +826,27 @@ compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
 		}
 		if ((rc = check_depth(q, v, depth, err)) != 0)
 			return rc;
+		size_t i;
+		const json_t *e;
+		json_array_foreach(v, i, e) {
+			/* Parse's containsAllStartingWith sends {"$regex"} values */
+			if (json_is_object(e) && json_object_get(e, "__type") == NULL &&
+			    has_op_keys(e)) {
+				perr_set(err, 400, PERR_INVALID_QUERY,
+					 "operators inside %s of %.100s are not supported",
+					 op, f->path);
+				return MIST_EINVAL;
+			}
+		}
 		t->op = op[1] == 'i' ? OP_IN : op[1] == 'n' ? OP_NIN : OP_ALL;
-		t->val = operand_list(f, v);
+		t->val = operand_list(f, v, t->op != OP_ALL);
 		f->nterms++;
+		if (json_array_size(t->val) > q->o.max_in) {
+			perr_set(err, 400, PERR_INVALID_QUERY,
+				 "%s of %.100s has more than %u values", op, f->path,
+				 q->o.max_in);
+			return MIST_EINVAL;
+		}
 		return 0;
 	}
 	if (strcmp(op, "$exists") == 0) {
@@ -819,19 +872,6 @@ compile_op(struct query *q, struct qnode *f, const char *op, json_t *v,
 		return 0;
 	}
 	return refuse_op(op, err);
-}
-
-static bool
-has_op_keys(const json_t *v)
-{
-	const char *k;
-	const json_t *e;
-	json_object_foreach((json_t *)v, k, e) {
-		(void)e;
-		if (k[0] == '$')
-			return true;
-	}
-	return false;
 }
 
 /* The condition on field @a k (@a v at level @a depth) into node @a f. */
@@ -997,10 +1037,19 @@ query_compile(const json_t *where, const char *order, const char *keys,
 	      const struct query_opts *o, struct perr *err)
 {
 	struct query *q = xcalloc(1, sizeof(*q));
-	if (o != NULL)
-		q->o = *o;
-	else
-		query_opts_default(&q->o);
+	query_opts_default(&q->o);
+	if (o != NULL) { /* 0: the default */
+		if (o->max_depth != 0)
+			q->o.max_depth = o->max_depth;
+		if (o->max_terms != 0)
+			q->o.max_terms = o->max_terms;
+		if (o->max_in != 0)
+			q->o.max_in = o->max_in;
+		if (o->regex_match_limit != 0)
+			q->o.regex_match_limit = o->regex_match_limit;
+		if (o->regex_depth_limit != 0)
+			q->o.regex_depth_limit = o->regex_depth_limit;
+	}
 	q->mctx = pcre2_match_context_create(NULL);
 	q->cctx = pcre2_compile_context_create(NULL);
 	if (q->mctx == NULL || q->cctx == NULL)
@@ -1010,7 +1059,9 @@ query_compile(const json_t *where, const char *order, const char *keys,
 	pcre2_set_heap_limit(q->mctx, QUERY_REGEX_HEAP_KIB);
 	pcre2_set_max_pattern_length(q->cctx, QUERY_REGEX_MAX);
 	int rc = 0;
-	if (where != NULL && !json_is_object(where)) {
+	if (json_is_null(where)) {
+		/* where=null: everything, as no where */
+	} else if (where != NULL && !json_is_object(where)) {
 		perr_set(err, 400, PERR_INVALID_JSON, "where must be a JSON object");
 		rc = MIST_EINVAL;
 	} else if (where != NULL) {
@@ -1342,7 +1393,7 @@ collect_pins(const struct qnode *n, struct query_pin *out, uint32_t *cnt,
 				continue;
 			struct query_pin *p = pin_for(k->path, out, cnt, max);
 			if (p == NULL)
-				return;
+				continue; /* out is full; pins are only hints */
 			if (term->op == OP_EQ) {
 				if (p->kind != QP_EQ) {
 					p->kind = QP_EQ;

@@ -25,7 +25,9 @@
  *    (numbers with numbers, whatever int or double; strings by bytes;
  *    Dates by time; ...): {"f":{"$gt":5}} never matches a string f.  On an
  *    array field, a comparison matches if one element does.  $ne and $nin
- *    are the negations of equality and $in (a missing field matches them).
+ *    are the negations of equality and $in (a missing field matches them);
+ *    an array inside a $in/$nin list gives its elements (parse-server
+ *    flattens them one level).
  *    $exists:true matches a present field even if null.  $all: an array
  *    field holding every listed value; an empty $all matches nothing.
  *  - "a.b" reads key b of the object a (nested objects only: an array
@@ -37,7 +39,10 @@
  *    operator, and Parse's operators mist does not run ($select
  *    $dontSelect $inQuery $notInQuery $relatedTo $text $near $nearSphere
  *    $within $geoWithin $geoIntersects $maxDistance* $elemMatch
- *    $containedBy $not); field names that are not ^[A-Za-z][A-Za-z0-9_.]*$
+ *    $containedBy $not, operators inside $in/$nin/$all lists, as
+ *    containsAllStartingWith sends, and inside $lt..$gte, as
+ *    $relativeTime, which needs a clock); $exists takes true or false
+ *    only; field names that are not ^[A-Za-z][A-Za-z0-9_.]*$
  *    (105 INVALID_KEY_NAME: names starting with '_' are the accessory's
  *    internal fields, never a client's to query).
  *
@@ -83,6 +88,7 @@
 
 struct query; /* a compiled where + order + keys */
 
+/* A field left 0 takes its default. */
 struct query_opts {
 	uint32_t max_depth;	    /* JSON nesting of the where */
 	uint32_t max_terms;	    /* field conditions + $and/$or/$nor branches */
@@ -130,9 +136,10 @@ struct query_opts {
 void query_opts_default(struct query_opts *o);
 
 /**
- * Compiles @a where (a JSON object, NULL = everything), @a order ("a,-b",
- * NULL or "" = by objectId), @a keys ("a,b.c", NULL or "" = every field),
- * under @a o (NULL = the defaults).  NULL on error with @a err: 102
+ * Compiles @a where (a JSON object; NULL or JSON null = everything),
+ * @a order ("a,-b", NULL or "" = by objectId), @a keys ("a,b.c", NULL or
+ * "" = every field), under @a o (NULL, or a field 0 = the defaults).  NULL
+ * on error with @a err: 102
  * INVALID_QUERY (an operator unknown or refused, a bad operand, a limit,
  * a regex that does not compile), 105 INVALID_KEY_NAME (a bad field name)
  * or 107 INVALID_JSON (where not an object).

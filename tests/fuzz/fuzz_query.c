@@ -25,6 +25,8 @@
  * tested by the unit tests. */
 #define FUZZ_MAX (64 * 1024)
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static const char *
 part(const uint8_t *data, size_t size, size_t *off, size_t *len)
 {

@@ -204,6 +204,9 @@ Test(query, ne_in_nin)
 	YES("{\"a\":{\"$nin\":[1,2]}}", "{}");
 	NO("{\"a\":{\"$nin\":[1,2]}}", "{\"a\":2}");
 	YES("{\"a\":{\"$nin\":[]}}", "{\"a\":2}");
+	/* nested lists are flattened one level, as parse-server does */
+	YES("{\"a\":{\"$in\":[[1,2],3]}}", "{\"a\":2}");
+	NO("{\"a\":{\"$nin\":[[1,2],3]}}", "{\"a\":2}");
 	YES("{\"p\":{\"$in\":[{\"__type\":\"Pointer\",\"className\":\"U\",\"objectId\":\"1\"}]}}",
 	    "{\"p\":{\"__type\":\"Pointer\",\"className\":\"U\",\"objectId\":\"1\"}}");
 }
@@ -270,6 +273,27 @@ Test(query, catastrophic_regex_fails_on_its_limit)
 	json_t *ok = J("{\"s\":\"aaa\"}");
 	cr_assert_eq(query_match(q, ok, &err), 1);
 	json_decref(ok);
+	json_decref(d);
+	query_free(q);
+
+	/* the error crosses $or, $nor and arrays */
+	q = compile("{\"$or\":[{\"x\":1},{\"$nor\":[{\"s\":{\"$regex\":\"(a+)+$\"}}]}]}",
+		    NULL, NULL);
+	d = J(doc);
+	cr_expect_eq(query_match(q, d, &err), MIST_E2BIG);
+	json_decref(d);
+	d = J("{\"x\":1}"); /* $or stops at its first true branch */
+	cr_expect_eq(query_match(q, d, &err), 1);
+	json_decref(d);
+	query_free(q);
+	/* a subject that is not UTF-8 (jansson never makes one) just does not
+	 * match where it is invalid */
+	q = compile("{\"s\":{\"$regex\":\"abc\"}}", NULL, NULL);
+	d = json_pack("{s:o}", "s", json_stringn_nocheck("\xff\xfe" "abc", 5));
+	cr_expect_eq(query_match(q, d, &err), 1);
+	json_decref(d);
+	d = json_pack("{s:o}", "s", json_stringn_nocheck("ab\xff" "c", 4));
+	cr_expect_eq(query_match(q, d, &err), 0);
 	json_decref(d);
 	query_free(q);
 
@@ -345,7 +369,15 @@ Test(query, unknown_and_unsupported_operators_are_named)
 	cr_expect_eq(refused_msg("{\"a\":{\"$exists\":1}}"), PERR_INVALID_QUERY);
 	cr_expect_eq(refused_msg("{\"a\":{\"$in\":1}}"), PERR_INVALID_QUERY);
 	cr_expect_eq(refused_msg("{\"a\":{\"$all\":{}}}"), PERR_INVALID_QUERY);
+	cr_expect_eq(refused_msg("{\"a\":{\"$all\":[{\"$regex\":\"^a\"}]}}"),
+		     PERR_INVALID_QUERY);
+	cr_expect_not_null(strstr(last_msg, "$all"), "%s", last_msg);
+	cr_expect_eq(refused_msg("{\"d\":{\"$lt\":{\"$relativeTime\":\"2 days ago\"}}}"),
+		     PERR_INVALID_QUERY);
+	cr_expect_not_null(strstr(last_msg, "$relativeTime"), "%s", last_msg);
 	cr_expect_eq(refused("[1]", NULL, NULL, NULL), PERR_INVALID_JSON);
+	cr_expect_eq(refused("\"a\"", NULL, NULL, NULL), PERR_INVALID_JSON);
+	cr_expect_eq(refused("null", NULL, NULL, NULL), 0, "where=null: everything");
 	cr_expect_eq(refused(NULL, "a,$score", NULL, NULL), PERR_INVALID_QUERY);
 	cr_expect_eq(refused(NULL, "a,,b", NULL, NULL), PERR_INVALID_KEY_NAME);
 	cr_expect_eq(refused(NULL, NULL, "a,_hashed_password", NULL),
@@ -386,6 +418,11 @@ Test(query, hostile_depth_and_sizes_refused)
 		     PERR_INVALID_QUERY);
 	cr_expect_eq(refused("{\"a\":{\"$all\":[1,2,3,4,5]}}", NULL, NULL, &o),
 		     PERR_INVALID_QUERY);
+	cr_expect_eq(refused("{\"a\":{\"$in\":[[1,2,3],[4,5]]}}", NULL, NULL, &o),
+		     PERR_INVALID_QUERY, "counted after flattening");
+	/* a field left 0 takes its default */
+	struct query_opts zero = {0};
+	cr_expect_eq(refused("{\"a\":{\"$in\":[1,2,3,4,5]}}", NULL, NULL, &zero), 0);
 	query_opts_default(&o);
 	/* too many terms */
 	o.max_terms = 3;
@@ -713,6 +750,20 @@ key_cmp(const struct buf *a, const struct buf *b)
 	return c != 0 ? c : a->len < b->len ? -1 : a->len > b->len;
 }
 
+static const struct query *sort_query;
+
+struct item {
+	json_t *doc;
+	struct buf *key;
+};
+
+static int
+item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	return query_cmp(sort_query, x->doc, y->doc);
+}
+
 Test(query, key_encoding_orders_like_query_cmp)
 {
 	const char *env = getenv("MIST_SEED");
@@ -724,16 +775,16 @@ Test(query, key_encoding_orders_like_query_cmp)
 	struct buf *keys = calloc(N, sizeof(*keys));
 	struct query *q = compile(NULL, "v", NULL);
 	for (int i = 0; i < N; i++) {
-		docs[i] = json_object();
+		/* one objectId for all: query_cmp is the values' order alone */
+		docs[i] = json_pack("{s:s}", "objectId", "same");
 		if (rnd() % 20 != 0) /* some missing: they sort as null */
 			json_object_set_new(docs[i], "v", rnd_value(0));
 		cr_assert_eq(query_key_encode_doc(docs[i], "v", &keys[i]), 0);
 	}
 	/* every pair of neighbours and many random pairs */
 	for (int t = 0; t < 60000; t++) {
-		int i = (int)(rnd() % N), j = t < N - 1 ? t + 1 : (int)(rnd() % N);
-		json_object_set_new(docs[i], "objectId", json_string("same"));
-		json_object_set_new(docs[j], "objectId", json_string("same"));
+		int i = t < N - 1 ? t : (int)(rnd() % N);
+		int j = t < N - 1 ? t + 1 : (int)(rnd() % N);
 		int c = sign(query_cmp(q, docs[i], docs[j]));
 		int k = sign(key_cmp(&keys[i], &keys[j]));
 		if (c != k) {
@@ -743,17 +794,21 @@ Test(query, key_encoding_orders_like_query_cmp)
 				       (unsigned long long)seed);
 		}
 	}
-	/* and the same as a sort: sorted by keys, query_cmp never decreases */
+	/* and as a sort: sorted by query_cmp, the keys never decrease, and
+	 * they are equal exactly where query_cmp ties */
+	struct item *items = malloc(N * sizeof(*items));
 	for (int i = 0; i < N; i++)
-		for (int j = i + 1; j < N && j < i + 40; j++)
-			if (key_cmp(&keys[i], &keys[j]) > 0) {
-				struct buf tb = keys[i];
-				keys[i] = keys[j];
-				keys[j] = tb;
-				json_t *td = docs[i];
-				docs[i] = docs[j];
-				docs[j] = td;
-			}
+		items[i] = (struct item){docs[i], &keys[i]};
+	sort_query = q;
+	qsort(items, N, sizeof(*items), item_cmp);
+	for (int i = 1; i < N; i++) {
+		int c = sign(query_cmp(q, items[i - 1].doc, items[i].doc));
+		int k = sign(key_cmp(items[i - 1].key, items[i].key));
+		cr_assert_leq(c, 0);
+		cr_assert_eq(c, k, "sorted neighbours %d: cmp %d keys %d (seed %llu)", i,
+			     c, k, (unsigned long long)seed);
+	}
+	free(items);
 	for (int i = 0; i < N; i++) {
 		json_decref(docs[i]);
 		buf_destroy(&keys[i]);
