@@ -3171,6 +3171,8 @@ docs_build_done(struct docs *d, struct docs_pending *w)
 		log_error("docs: index %s of %s/%s: a chunk failed (%d); "
 			  "retrying",
 			  b->name, b->app, b->cls, w->drv_status);
+	} else if (b->app[0] == 0) {
+		docs_build_free(d, b); /* its app was dropped meanwhile */
 	} else if (w->build_done) {
 		log_info("docs: index %s of %s/%s is ready", b->name, b->app,
 			 b->cls);
