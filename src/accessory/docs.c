@@ -953,7 +953,7 @@ docs_clp_check(struct docs_req *rq, const json_t *schema, const char *cls,
 	if (auth_clp_allows(clp, &rq->who, op))
 		return 0;
 	rq->d->st.refused_clp++;
-	perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+	perr_set(e, 400, PERR_OPERATION_FORBIDDEN,
 		 "Permission denied for action %s on class %s.", op, cls);
 	return -1;
 }
@@ -996,7 +996,7 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 		if (!rq->master && !rq->create_classes &&
 		    !docs_system_class(cls)) {
 			rq->d->st.refused_clp++;
-			perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+			perr_set(e, 400, PERR_OPERATION_FORBIDDEN,
 				 "This user is not allowed to access "
 				 "non-existent class: %s",
 				 cls);
@@ -1798,7 +1798,7 @@ docs_op_save(struct docs_req *rq, bool create)
 	}
 	if (strcmp(cls, "_Session") == 0 && !rq->master) {
 		d->st.refused_clp++;
-		perr_set(&e, 403, PERR_OPERATION_FORBIDDEN,
+		perr_set(&e, 400, PERR_OPERATION_FORBIDDEN,
 			 "_Session is read-only to clients: log in or out");
 		docs_answer_err(rq, &e);
 		return;
@@ -1844,7 +1844,7 @@ docs_op_save(struct docs_req *rq, bool create)
 		}
 		if (is_user && !rq->master && strcmp(id, rq->user) != 0) {
 			d->st.refused_acl++;
-			perr_set(&e, 403, PERR_SESSION_MISSING,
+			perr_set(&e, 400, PERR_SESSION_MISSING,
 				 "Cannot modify user %s.", id);
 			goto fail;
 		}
@@ -1959,7 +1959,7 @@ docs_op_delete(struct docs_req *rq)
 	bool is_user = strcmp(cls, "_User") == 0;
 	if (is_user && !rq->master && strcmp(id, rq->user) != 0) {
 		d->st.refused_acl++;
-		perr_set(&e, 403, PERR_SESSION_MISSING,
+		perr_set(&e, 400, PERR_SESSION_MISSING,
 			 "Cannot delete user %s.", id);
 		goto fail;
 	}

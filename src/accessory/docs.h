@@ -20,7 +20,11 @@
  *    (stored hashed, accessory/auth.h) and gives the user and its roles;
  *  - class-level permissions (119 OPERATION_FORBIDDEN) and object ACLs (an
  *    object the caller may not read or write is "not found", 101, as
- *    Parse answers, and nothing changes); the master key bypasses both;
+ *    Parse answers, and nothing changes); the master key bypasses both.
+ *    HTTP statuses follow parse-server's mapping: 404 for 101, 500 for
+ *    internal errors, 400 for every other Parse code; 403 only where
+ *    parse-server answers it (a master-only operation without the master
+ *    key) and for the quota (140, which parse-server never answers);
  *  - schemas: inferred on a class's first write, checked on every later
  *    one (111 INCORRECT_TYPE); a class is created by a non-master caller
  *    only if the app allows it (caller.create_classes), else 119;

@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "accessory/accessory.h"
@@ -381,7 +382,7 @@ Test(docs, schema_inferred_then_checked_and_class_creation_refused)
 	th_start();
 	struct reply *r = rq(ACC_DOC_CREATE, &PUBLIC,
 			     "{\"class\":\"Nope\",\"object\":{\"a\":1}}");
-	cr_assert_eq(r->status, 403);
+	cr_assert_eq(r->status, 400);
 	cr_assert_eq(jcode(r), 119, "no client class creation by default");
 	struct caller cc = {.create = true};
 	r = rq(ACC_DOC_CREATE, &cc,
@@ -1068,4 +1069,19 @@ Test(docs, restart_finds_every_acknowledged_write)
 	cr_assert_eq(jcode(r), 101);
 	r = rq(ACC_DOC_SCHEMA_GET, &MASTER, "{}");
 	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0);
+}
+
+Test(docs, sessions_expire)
+{
+	T.cfg.session_ttl_ms = 1;
+	th_start();
+	char *uid;
+	char *tok = signup("old", "old@example.com", &uid);
+	usleep(5000); /* the session's 1 ms of life has passed */
+	struct caller s = {.session = tok};
+	struct reply *r = rq(ACC_DOC_ME, &s, "{}");
+	cr_assert_eq(r->status, 400);
+	cr_assert_eq(jcode(r), 209);
+	r = rq(ACC_DOC_GET, &s, "{\"class\":\"_User\",\"id\":\"%s\"}", uid);
+	cr_assert_eq(jcode(r), 209, "an expired token fails every request");
 }
