@@ -752,8 +752,10 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 static void
 docs_unpin_all(struct docs *d, struct docs_pending *w)
 {
+	if (w->keys.len == 0)
+		return;
 	const uint8_t *p = w->keys.data, *end = p + w->keys.len;
-	while (p && p + 5 <= end) {
+	while (p + 5 <= end) {
 		uint8_t t = p[0];
 		uint32_t kl;
 		memcpy(&kl, p + 1, sizeof(kl));
