@@ -1902,6 +1902,8 @@ docs_op_save(struct docs_req *rq, bool create)
 			docs_session_add(rq, &g, id, "signup", token);
 			json_object_set_new(answer, "sessionToken",
 					    json_string(token));
+			/* the reply's user (the access log's) is the new one */
+			snprintf(rq->user, sizeof(rq->user), "%s", id);
 		}
 	} else {
 		answer = results;

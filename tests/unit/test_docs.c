@@ -308,6 +308,8 @@ signup(const char *name, const char *email, char **id)
 		     jstr(r->body, "error"));
 	if (id)
 		*id = dupstr(jstr(r->body, "objectId"));
+	cr_assert_str_eq(r->user, jstr(r->body, "objectId"),
+			 "the reply names the new user");
 	return dupstr(jstr(r->body, "sessionToken"));
 }
 
