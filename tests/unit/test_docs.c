@@ -878,8 +878,46 @@ Test(docs, heavy_query_refused_then_index_built_online_and_used)
 	r = rq(ACC_DOC_QUERY, &PUBLIC,
 	       "{\"class\":\"Big\",\"where\":{\"score\":5000}}");
 	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+	/* a compound index: equality on its first field, the order on its
+	 * second (declared descending, walked backwards) */
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Big\",\"indexes\":{\"odd_score\":{\"odd\":1,"
+	       "\"score\":-1}}}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	json_t *ix = json_object_get(r->body, "indexes");
+	cr_assert_eq(json_object_size(ix), 2);
+	wait_builds(2);
+	uint64_t scanned = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"odd\":true},"
+	       "\"order\":\"-score\",\"limit\":3}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	res = json_object_get(r->body, "results");
+	cr_assert_eq(jint(json_array_get(res, 0), "score"), 5000);
+	cr_assert_eq(jint(json_array_get(res, 1), "score"), 1019);
+	cr_assert_eq(jint(json_array_get(res, 2), "score"), 1017);
+	cr_assert_eq(stat_of("objects_scanned") - scanned, 3,
+		     "the compound index yields exactly the three");
 	cr_assert_geq(stat_of("refused_heavy"), 1);
 	cr_assert_geq(stat_of("index_scans"), 1);
+	/* dropping the index makes the query heavy again */
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Big\",\"indexes\":{\"odd_score\":{\"__op\":"
+	       "\"Delete\"}}}");
+	cr_assert_eq(r->status, 200);
+	scanned = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"odd\":true},"
+	       "\"order\":\"-score\",\"limit\":3}");
+	cr_assert_eq(r->status, 200, "by_score still serves the order");
+	cr_assert_eq(stat_of("objects_scanned") - scanned, 4,
+		     "walking by_score backwards meets 1018 too");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"odd\":true},"
+	       "\"order\":\"name\",\"limit\":3}");
+	cr_assert_eq(jcode(r), 102, "no index serves an order on name");
+	cr_assert(strstr(jstr(r->body, "error"), "odd, name") != NULL, "%s",
+		  jstr(r->body, "error"));
 }
 
 Test(docs, deadlines_expire_writes_and_long_scans)
