@@ -2493,6 +2493,18 @@ docs_op_query(struct docs_req *rq)
 		goto fail;
 	if (count && limit > 0 && docs_clp_check(rq, schema, cls, "count", &e))
 		goto fail;
+	char pf[128];
+	docs_need_roles(rq, json_object_get(docs_clp(schema),
+					    "protectedFields"));
+	if (auth_query_protected(where, docs_jstr(rq->body, "order"),
+				 docs_clp(schema), &rq->who, cls, pf,
+				 sizeof(pf))) {
+		d->st.refused_clp++;
+		perr_set(&e, 400, PERR_OPERATION_FORBIDDEN,
+			 "This user is not allowed to query %s on class %s",
+			 pf, cls);
+		goto fail;
+	}
 	c.q = query_compile(where, docs_jstr(rq->body, "order"),
 			    docs_jstr(rq->body, "keys"), &d->qopts, &e);
 	if (c.q == NULL)

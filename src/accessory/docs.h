@@ -25,6 +25,9 @@
  *    internal errors, 400 for every other Parse code; 403 only where
  *    parse-server answers it (a master-only operation without the master
  *    key) and for the quota (140, which parse-server never answers);
+ *  - protected fields (_User.email by default): stripped from answers,
+ *    and a query whose where or order names one is refused (119), as
+ *    parse-server does, so a filter cannot reveal what a read hides;
  *  - schemas: inferred on a class's first write, checked on every later
  *    one (111 INCORRECT_TYPE); a class is created by a non-master caller
  *    only if the app allows it (caller.create_classes), else 119;

@@ -615,6 +615,17 @@ Test(docs, acl_denials_roles_and_protected_email)
 	r = rq(ACC_DOC_GET, &MASTER, "{\"class\":\"_User\",\"id\":\"%s\"}",
 	       aid);
 	cr_assert_str_eq(jstr(r->body, "email"), "ann@example.com");
+	/* nor may a query on email tell whose it is */
+	r = rq(ACC_DOC_QUERY, &sb,
+	       "{\"class\":\"_User\",\"where\":{\"$or\":[{\"email\":"
+	       "\"ann@example.com\"}]}}");
+	cr_assert_eq(jcode(r), 119, "a where on a protected field");
+	r = rq(ACC_DOC_QUERY, &sb, "{\"class\":\"_User\",\"order\":\"-email\"}");
+	cr_assert_eq(jcode(r), 119, "an order on a protected field");
+	r = rq(ACC_DOC_QUERY, &MASTER,
+	       "{\"class\":\"_User\",\"where\":{\"email\":"
+	       "\"ann@example.com\"}}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
 	r = rq(ACC_DOC_QUERY, &sb, "{\"class\":\"_User\"}");
 	json_t *res = json_object_get(r->body, "results");
 	cr_assert_eq(json_array_size(res), 3);
