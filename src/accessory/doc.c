@@ -210,6 +210,26 @@ is_b64(const char *s, size_t n)
 	return true;
 }
 
+/* A class name: ^[A-Za-z_][A-Za-z0-9_]*$ of at most DOC_CLASS_MAX bytes
+ * (Parse's own classes start with '_'). */
+static bool
+class_ok(const json_t *s)
+{
+	if (!json_is_string(s))
+		return false;
+	const char *p = json_string_value(s);
+	size_t n = json_string_length(s);
+	if (n == 0 || n > DOC_CLASS_MAX || (p[0] >= '0' && p[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 static enum doc_type
 typed(const json_t *v, const char *t)
 {
@@ -223,12 +243,14 @@ typed(const json_t *v, const char *t)
 		return DOC_DATE;
 	}
 	if (strcmp(t, "Pointer") == 0)
-		return is_str(v, "className") && is_str(v, "objectId") &&
+		return class_ok(json_object_get(v, "className")) &&
+				       is_str(v, "objectId") &&
 				       only_keys(v, "className", "objectId")
 			       ? DOC_POINTER
 			       : DOC_INVALID;
 	if (strcmp(t, "Relation") == 0)
-		return is_str(v, "className") && only_keys(v, "className", NULL)
+		return class_ok(json_object_get(v, "className")) &&
+				       only_keys(v, "className", NULL)
 			       ? DOC_RELATION
 			       : DOC_INVALID;
 	if (strcmp(t, "Bytes") == 0) {
@@ -447,8 +469,9 @@ doc_validate(const json_t *obj, uint32_t max_depth, struct perr *err)
 			return bad(err, PERR_INVALID_KEY_NAME, "invalid field name", k);
 		int rc = 0;
 		if (strcmp(k, "objectId") == 0) {
-			if (!json_is_string(v))
-				rc = bad(err, PERR_INCORRECT_TYPE, "must be a string", k);
+			if (!json_is_string(v) || json_string_length(v) == 0)
+				rc = bad(err, PERR_INCORRECT_TYPE,
+					 "must be a non-empty string", k);
 		} else if (strcmp(k, "createdAt") == 0 || strcmp(k, "updatedAt") == 0) {
 			int64_t ms;
 			if (!json_is_string(v) ||

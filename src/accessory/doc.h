@@ -19,7 +19,8 @@
  * doc_type() classifies a value once, for the query engine (query.c) and
  * for schemas; doc_validate() checks a whole document before it is stored.
  * A typed object that is malformed (a Date whose iso does not parse, a
- * GeoPoint out of range) is DOC_INVALID: doc_validate() refuses it, and the
+ * GeoPoint out of range, a Pointer's className not ^[A-Za-z_][A-Za-z0-9_]*$,
+ * other keys than its type's) is DOC_INVALID: doc_validate() refuses it, and the
  * query engine, which may meet one in old data, orders and compares it as a
  * plain object.
  *
@@ -84,7 +85,7 @@ const char *doc_type_name(const json_t *v);
  * client's: refused); nested object keys contain no '$', '.' or NUL and
  * are not empty; every typed object is well formed (an unapplied
  * {"__op":...} is refused too: operations are applied before validation);
- * objectId is a string, createdAt/updatedAt are ISO dates, ACL is an
+ * objectId is a non-empty string, createdAt/updatedAt are ISO dates, ACL is an
  * object of {"read":bool,"write":bool} objects; nesting at most
  * @a max_depth levels (0: DOC_DEFAULT_MAX_DEPTH).
  *

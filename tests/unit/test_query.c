@@ -705,8 +705,8 @@ rnd_value(int depth)
 		doc_date_format((int64_t)(rnd() % 5) * 1000 - 2000, iso);
 		return json_pack("{s:s,s:s}", "__type", "Date", "iso", iso);
 	case 6:
-		return json_pack("{s:s,s:o,s:o}", "__type", "Pointer", "className",
-				 rnd_string(), "objectId", rnd_string());
+		return json_pack("{s:s,s:s,s:o}", "__type", "Pointer", "className",
+				 rnd() % 2 ? "A" : "_B", "objectId", rnd_string());
 	case 7:
 		return json_pack("{s:s,s:f,s:i}", "__type", "GeoPoint", "latitude",
 				 (double)(rnd() % 3) - 1.5, "longitude", (int)(rnd() % 3));
@@ -985,6 +985,10 @@ Test(doc, type_names)
 	cr_expect_null(tname("{\"__type\":\"Date\",\"iso\":\"2026-12-01T12:00:00Z\",\"x\":1}"));
 	cr_expect_null(tname("{\"__type\":\"Pointer\",\"className\":\"A\"}"));
 	cr_expect_null(tname("{\"__type\":\"Pointer\",\"className\":1,\"objectId\":\"b\"}"));
+	cr_expect_null(tname("{\"__type\":\"Pointer\",\"className\":\"a b\",\"objectId\":\"b\"}"));
+	cr_expect_null(tname("{\"__type\":\"Pointer\",\"className\":\"\",\"objectId\":\"b\"}"));
+	cr_expect_str_eq(tname("{\"__type\":\"Pointer\",\"className\":\"_User\",\"objectId\":\"b\"}"),
+			 "Pointer");
 	cr_expect_null(tname("{\"__type\":\"GeoPoint\",\"latitude\":91,\"longitude\":0}"));
 	cr_expect_null(tname("{\"__type\":\"GeoPoint\",\"latitude\":0,\"longitude\":-180.5}"));
 	cr_expect_null(tname("{\"__type\":\"GeoPoint\",\"latitude\":\"0\",\"longitude\":0}"));
@@ -1034,6 +1038,7 @@ Test(doc, validate)
 	cr_expect_eq(validate("{\"a\":{\"__op\":\"Increment\",\"amount\":1}}", 0),
 		     PERR_INCORRECT_TYPE);
 	cr_expect_eq(validate("{\"objectId\":1}", 0), PERR_INCORRECT_TYPE);
+	cr_expect_eq(validate("{\"objectId\":\"\"}", 0), PERR_INCORRECT_TYPE);
 	cr_expect_eq(validate("{\"createdAt\":{\"__type\":\"Date\",\"iso\":"
 			      "\"2026-12-01T12:00:00.000Z\"}}",
 			      0),
