@@ -82,7 +82,8 @@ struct docs_stats {
 	uint64_t ops[ACC_DOC_DROP_APP + 1];
 	uint64_t requests, bad, scans, index_scans, scanned, results;
 	uint64_t refused_heavy, refused_deadline, refused_quota, refused_acl,
-		refused_clp, refused_schema, store_errors, writes, builds_done;
+		refused_clp, refused_schema, refused_busy, store_errors, writes,
+		builds_done;
 };
 
 struct docs {
@@ -93,6 +94,7 @@ struct docs {
 	struct map ov;	   /* hash(table, key) -> chain of struct docs_ov */
 	struct map usage;  /* hash(app) -> chain of struct docs_usage */
 	uint64_t pending;  /* groups queued, not yet durable */
+	uint32_t hashing;  /* hash jobs queued or running */
 	struct docs_build *builds;
 	struct actor_timer build_timer;
 	bool build_armed;
@@ -736,6 +738,16 @@ static void
 docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 	    json_t *body)
 {
+	if (rq->d->pending >= rq->d->cfg.pending_max) {
+		json_decref(body);
+		rq->d->st.refused_busy++;
+		struct perr e;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "%u writes wait for the disk; retry later",
+			 rq->d->cfg.pending_max);
+		docs_answer_err(rq, &e);
+		return;
+	}
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
 	w->kind = DOCS_JOB_GROUP;
 	w->from = rq->from;
@@ -1426,6 +1438,17 @@ static void
 docs_defer_hash(struct docs_req *rq, const char *pw, size_t pwlen,
 		const char *stored)
 {
+	rq->deferred = true;
+	if (rq->d->hashing >= rq->d->cfg.hash_max) {
+		rq->d->st.refused_busy++;
+		struct perr e;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "%u password hashes are queued; retry later",
+			 rq->d->cfg.hash_max);
+		docs_answer_err(rq, &e);
+		return;
+	}
+	rq->d->hashing++;
 	struct docs_hashjob *j = xcalloc(1, sizeof(*j));
 	j->kind = DOCS_JOB_HASH;
 	j->sys = rq->d->self->sys;
@@ -1444,7 +1467,6 @@ docs_defer_hash(struct docs_req *rq, const char *pw, size_t pwlen,
 		j->verify = true;
 		snprintf(j->stored, sizeof(j->stored), "%s", stored);
 	}
-	rq->deferred = true;
 	uv_queue_work(rq->d->loop, &j->work, docs_hash_work, docs_hash_after);
 }
 
@@ -3261,6 +3283,7 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"refused_acl", d->st.refused_acl},
 		{"refused_clp", d->st.refused_clp},
 		{"refused_schema", d->st.refused_schema},
+		{"refused_busy", d->st.refused_busy},
 		{"store_errors", d->st.store_errors},
 		{"index_builds_done", d->st.builds_done},
 		{"bytes_used", ds.bytes_used},
@@ -3467,6 +3490,7 @@ docs_on_done(struct docs *d, struct msg *m)
 	if (*(int *)m->ptr == DOCS_JOB_HASH) {
 		struct docs_hashjob *j = m->ptr;
 		m->ptr = NULL; /* ours now */
+		d->hashing--;
 		docs_on_request(d, j->req, j);
 		docs_hashjob_free(j);
 		return;
@@ -3566,6 +3590,8 @@ docs_config_default(struct docs_config *c)
 	c->object_max = DOCS_OBJECT_MAX;
 	c->include_max = DOCS_INCLUDE_MAX;
 	c->session_ttl_ms = DOCS_SESSION_TTL_MS;
+	c->pending_max = DOCS_PENDING_MAX;
+	c->hash_max = DOCS_HASH_MAX;
 }
 
 struct actor *

@@ -75,7 +75,7 @@
  *
  * MSG_ACC_STATS (req nil) -> a msgpack map of counters (str -> u64):
  * requests, bad, scans, index_scans, objects_scanned, results, writes,
- * pending, refused_{heavy,deadline,quota,acl,clp,schema}, store_errors,
+ * pending, refused_{heavy,deadline,quota,acl,clp,schema,busy}, store_errors,
  * index_builds_done, bytes_used, map_size, commits, groups, map_grows,
  * ops_{get,query,create,update,delete,login,logout,me,schema_get,
  * schema_put,schema_delete,drop_app}.
@@ -105,6 +105,8 @@ struct docs_config {
 	uint32_t object_max;	 /* stored object bytes (JSON) */
 	uint32_t include_max;	 /* include paths per query */
 	uint64_t session_ttl_ms; /* a session's life */
+	uint32_t pending_max;	 /* write groups queued, not yet durable */
+	uint32_t hash_max;	 /* password hashes queued or running */
 	/* The clock deadlines are measured on, in ns (NULL: the actor
 	 * system's hrtime); the seam tests use to expire a request. */
 	uint64_t (*clock_ns)(void *ctx);
@@ -140,6 +142,14 @@ struct docs_config {
 /* Fields per class schema (Parse's own limit is near 500 for Mongo's
  * index budget; 256 holds any designed class). */
 #define DOCS_MAX_FIELDS 256
+/* Write groups waiting for the disk: at ~40 k groups/s (store.h) 10000
+ * is a quarter second of backlog; past it the disk is not keeping up and
+ * a write is refused (503, code 155) rather than held in memory. */
+#define DOCS_PENDING_MAX 10000
+/* Password hashes queued for the thread pool (each holds its request and
+ * then 19 MiB while it runs, 4 at a time): 64 is a second or two of
+ * logins; past it a signup or login is refused (503, code 155). */
+#define DOCS_HASH_MAX 64
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
 

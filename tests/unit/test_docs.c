@@ -1136,3 +1136,50 @@ Test(docs, sessions_expire)
 	r = rq(ACC_DOC_GET, &s, "{\"class\":\"_User\",\"id\":\"%s\"}", uid);
 	cr_assert_eq(jcode(r), 209, "an expired token fails every request");
 }
+
+Test(docs, hashes_and_writes_past_their_bounds_are_refused)
+{
+	T.cfg.hash_max = 1;
+	T.cfg.pending_max = 2;
+	th_start();
+	struct buf b[3];
+	for (int i = 0; i < 3; i++) {
+		b[i] = (struct buf)BUF_INIT;
+		char json[256];
+		snprintf(json, sizeof(json),
+			 "{\"class\":\"_User\",\"object\":{\"username\":"
+			 "\"u%d\",\"password\":\"p\"}}",
+			 i);
+		th_encode(&b[i], "app1", ACC_DOC_CREATE, &PUBLIC, json);
+	}
+	uint32_t want = T.nr + 3;
+	th_send_raw(MSG_ACC_REQUEST, b, 3); /* one turn: one hash at a time */
+	th_wait(want);
+	int ok = 0, busy = 0;
+	for (uint32_t j = want - 3; j < want; j++) {
+		ok += T.r[j].status == 201;
+		busy += T.r[j].status == 503 && jcode(&T.r[j]) == 155;
+	}
+	cr_assert_eq(ok, 1);
+	cr_assert_eq(busy, 2);
+	th_clear();
+	struct caller cc = {.create = true};
+	for (int i = 0; i < 3; i++) {
+		b[i].len = 0;
+		th_encode(&b[i], "app1", ACC_DOC_CREATE, &cc,
+			  "{\"class\":\"W\",\"object\":{\"a\":1}}");
+	}
+	want = T.nr + 3;
+	th_send_raw(MSG_ACC_REQUEST, b, 3); /* the third finds two queued */
+	th_wait(want);
+	ok = busy = 0;
+	for (uint32_t j = want - 3; j < want; j++) {
+		ok += T.r[j].status == 201;
+		busy += T.r[j].status == 503;
+	}
+	cr_assert_eq(ok, 2);
+	cr_assert_eq(busy, 1);
+	for (int i = 0; i < 3; i++)
+		buf_destroy(&b[i]);
+	cr_assert_eq(stat_of("refused_busy"), 3);
+}
