@@ -165,26 +165,20 @@ auth_hidden_meet(json_t *hidden, const json_t *list, bool *started)
 	}
 }
 
-json_t *
-auth_protected_strip(json_t *obj, const json_t *clp, const struct auth_who *w,
-		     const char *cls)
+/* The set (object of name -> true) of fields @a clp hides from @a w in
+ * class @a cls, before the owner's exemption; NULL if none. */
+static json_t *
+auth_hidden_set(const json_t *clp, const struct auth_who *w, const char *cls)
 {
-	if (w->master || !json_is_object(obj))
-		return obj;
-	bool user_cls = strcmp(cls, "_User") == 0;
-	if (user_cls && w->user != NULL) {
-		const json_t *id = json_object_get(obj, "objectId");
-		if (json_is_string(id) &&
-		    strcmp(json_string_value(id), w->user) == 0)
-			return obj; /* one's own record */
-	}
+	if (w->master)
+		return NULL;
 	const json_t *pf = json_is_object(clp)
 				   ? json_object_get(clp, "protectedFields")
 				   : NULL;
 	json_t *dflt = NULL;
 	if (!json_is_object(pf)) {
-		if (!user_cls)
-			return obj;
+		if (strcmp(cls, "_User") != 0)
+			return NULL;
 		dflt = json_pack("{s:[s]}", "*", "email");
 		pf = dflt;
 	}
@@ -196,7 +190,7 @@ auth_protected_strip(json_t *obj, const json_t *clp, const struct auth_who *w,
 		 * below can only narrow, so nothing is hidden at all */
 		json_decref(hidden);
 		json_decref(dflt);
-		return obj;
+		return NULL;
 	}
 	if (w->user != NULL) {
 		auth_hidden_meet(hidden, json_object_get(pf, w->user),
@@ -211,6 +205,27 @@ auth_protected_strip(json_t *obj, const json_t *clp, const struct auth_who *w,
 			auth_hidden_meet(hidden, json_object_get(pf, k),
 					 &started);
 	}
+	json_decref(dflt);
+	if (json_object_size(hidden) == 0) {
+		json_decref(hidden);
+		return NULL;
+	}
+	return hidden;
+}
+
+json_t *
+auth_protected_strip(json_t *obj, const json_t *clp, const struct auth_who *w,
+		     const char *cls)
+{
+	if (w->master || !json_is_object(obj))
+		return obj;
+	if (strcmp(cls, "_User") == 0 && w->user != NULL) {
+		const json_t *id = json_object_get(obj, "objectId");
+		if (json_is_string(id) &&
+		    strcmp(json_string_value(id), w->user) == 0)
+			return obj; /* one's own record */
+	}
+	json_t *hidden = auth_hidden_set(clp, w, cls);
 	const char *k;
 	json_t *v;
 	json_object_foreach(hidden, k, v)
@@ -219,8 +234,80 @@ auth_protected_strip(json_t *obj, const json_t *clp, const struct auth_who *w,
 		json_object_del(obj, k);
 	}
 	json_decref(hidden);
-	json_decref(dflt);
 	return obj;
+}
+
+/* The first path segment of @a path ("a.b" -> "a") into @a out. */
+static void
+auth_top(const char *path, char *out, size_t len)
+{
+	size_t n = strcspn(path, ".");
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, path, n);
+	out[n] = 0;
+}
+
+/* The first hidden field a where names (through $or/$and/$nor), or NULL. */
+static const char *
+auth_where_hidden(const json_t *where, const json_t *hidden, int depth)
+{
+	if (!json_is_object(where) || depth > 64)
+		return NULL;
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)where, k, v)
+	{
+		if (strcmp(k, "$or") == 0 || strcmp(k, "$and") == 0 ||
+		    strcmp(k, "$nor") == 0) {
+			size_t i;
+			json_t *x;
+			json_array_foreach(v, i, x)
+			{
+				const char *f =
+					auth_where_hidden(x, hidden, depth + 1);
+				if (f)
+					return f;
+			}
+			continue;
+		}
+		char top[160];
+		auth_top(k, top, sizeof(top));
+		if (json_object_get(hidden, top) != NULL)
+			return k;
+	}
+	return NULL;
+}
+
+bool
+auth_query_protected(const json_t *where, const char *order,
+		     const json_t *clp, const struct auth_who *w,
+		     const char *cls, char *field, size_t len)
+{
+	json_t *hidden = auth_hidden_set(clp, w, cls);
+	if (hidden == NULL)
+		return false;
+	const char *f = auth_where_hidden(where, hidden, 0);
+	bool bad = f != NULL;
+	if (bad)
+		snprintf(field, len, "%s", f);
+	if (!bad && order != NULL) {
+		char buf[1024];
+		snprintf(buf, sizeof(buf), "%s", order);
+		for (char *save, *p = strtok_r(buf, ",", &save); p && !bad;
+		     p = strtok_r(NULL, ",", &save)) {
+			while (*p == ' ' || *p == '-')
+				p++;
+			char top[160];
+			auth_top(p, top, sizeof(top));
+			if (json_object_get(hidden, top) != NULL) {
+				bad = true;
+				snprintf(field, len, "%s", p);
+			}
+		}
+	}
+	json_decref(hidden);
+	return bad;
 }
 
 /* ----------------------------------------------------------- roles */

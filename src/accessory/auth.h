@@ -101,6 +101,18 @@ bool auth_mentions_roles(const json_t *acl_or_clp);
 json_t *auth_protected_strip(json_t *obj, const json_t *clp,
 			     const struct auth_who *w, const char *cls);
 
+/**
+ * True if @a where (its fields, through $or/$and/$nor, "a.b" counting as
+ * a) or @a order ("a,-b", may be NULL) names a field @a clp's
+ * protectedFields hide from @a w in @a cls -- a query on a hidden field
+ * would reveal it (parse-server refuses these too, GHSA-72hp-qff8-4pvv,
+ * GHSA-r2m8-pxm9-9c4g).  The field is written into @a field.  The owner's
+ * exemption does not apply: a query spans other users' records.
+ */
+bool auth_query_protected(const json_t *where, const char *order,
+			  const json_t *clp, const struct auth_who *w,
+			  const char *cls, char *field, size_t len);
+
 /** One role, as docs.c reads it from _Role (pointers are the caller's). */
 struct auth_role {
 	const char *name;

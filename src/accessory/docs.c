@@ -82,7 +82,8 @@ struct docs_stats {
 	uint64_t ops[ACC_DOC_DROP_APP + 1];
 	uint64_t requests, bad, scans, index_scans, scanned, results;
 	uint64_t refused_heavy, refused_deadline, refused_quota, refused_acl,
-		refused_clp, refused_schema, store_errors, writes, builds_done;
+		refused_clp, refused_schema, refused_busy, store_errors, writes,
+		builds_done;
 };
 
 struct docs {
@@ -93,6 +94,7 @@ struct docs {
 	struct map ov;	   /* hash(table, key) -> chain of struct docs_ov */
 	struct map usage;  /* hash(app) -> chain of struct docs_usage */
 	uint64_t pending;  /* groups queued, not yet durable */
+	uint32_t hashing;  /* hash jobs queued or running */
 	struct docs_build *builds;
 	struct actor_timer build_timer;
 	bool build_armed;
@@ -736,6 +738,16 @@ static void
 docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 	    json_t *body)
 {
+	if (rq->d->pending >= rq->d->cfg.pending_max) {
+		json_decref(body);
+		rq->d->st.refused_busy++;
+		struct perr e;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "%u writes wait for the disk; retry later",
+			 rq->d->cfg.pending_max);
+		docs_answer_err(rq, &e);
+		return;
+	}
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
 	w->kind = DOCS_JOB_GROUP;
 	w->from = rq->from;
@@ -752,8 +764,10 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 static void
 docs_unpin_all(struct docs *d, struct docs_pending *w)
 {
+	if (w->keys.len == 0)
+		return;
 	const uint8_t *p = w->keys.data, *end = p + w->keys.len;
-	while (p && p + 5 <= end) {
+	while (p + 5 <= end) {
 		uint8_t t = p[0];
 		uint32_t kl;
 		memcpy(&kl, p + 1, sizeof(kl));
@@ -953,7 +967,7 @@ docs_clp_check(struct docs_req *rq, const json_t *schema, const char *cls,
 	if (auth_clp_allows(clp, &rq->who, op))
 		return 0;
 	rq->d->st.refused_clp++;
-	perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+	perr_set(e, 400, PERR_OPERATION_FORBIDDEN,
 		 "Permission denied for action %s on class %s.", op, cls);
 	return -1;
 }
@@ -996,7 +1010,7 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 		if (!rq->master && !rq->create_classes &&
 		    !docs_system_class(cls)) {
 			rq->d->st.refused_clp++;
-			perr_set(e, 403, PERR_OPERATION_FORBIDDEN,
+			perr_set(e, 400, PERR_OPERATION_FORBIDDEN,
 				 "This user is not allowed to access "
 				 "non-existent class: %s",
 				 cls);
@@ -1424,6 +1438,17 @@ static void
 docs_defer_hash(struct docs_req *rq, const char *pw, size_t pwlen,
 		const char *stored)
 {
+	rq->deferred = true;
+	if (rq->d->hashing >= rq->d->cfg.hash_max) {
+		rq->d->st.refused_busy++;
+		struct perr e;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "%u password hashes are queued; retry later",
+			 rq->d->cfg.hash_max);
+		docs_answer_err(rq, &e);
+		return;
+	}
+	rq->d->hashing++;
 	struct docs_hashjob *j = xcalloc(1, sizeof(*j));
 	j->kind = DOCS_JOB_HASH;
 	j->sys = rq->d->self->sys;
@@ -1442,7 +1467,6 @@ docs_defer_hash(struct docs_req *rq, const char *pw, size_t pwlen,
 		j->verify = true;
 		snprintf(j->stored, sizeof(j->stored), "%s", stored);
 	}
-	rq->deferred = true;
 	uv_queue_work(rq->d->loop, &j->work, docs_hash_work, docs_hash_after);
 }
 
@@ -1798,7 +1822,7 @@ docs_op_save(struct docs_req *rq, bool create)
 	}
 	if (strcmp(cls, "_Session") == 0 && !rq->master) {
 		d->st.refused_clp++;
-		perr_set(&e, 403, PERR_OPERATION_FORBIDDEN,
+		perr_set(&e, 400, PERR_OPERATION_FORBIDDEN,
 			 "_Session is read-only to clients: log in or out");
 		docs_answer_err(rq, &e);
 		return;
@@ -1844,7 +1868,7 @@ docs_op_save(struct docs_req *rq, bool create)
 		}
 		if (is_user && !rq->master && strcmp(id, rq->user) != 0) {
 			d->st.refused_acl++;
-			perr_set(&e, 403, PERR_SESSION_MISSING,
+			perr_set(&e, 400, PERR_SESSION_MISSING,
 				 "Cannot modify user %s.", id);
 			goto fail;
 		}
@@ -1900,6 +1924,8 @@ docs_op_save(struct docs_req *rq, bool create)
 			docs_session_add(rq, &g, id, "signup", token);
 			json_object_set_new(answer, "sessionToken",
 					    json_string(token));
+			/* the reply's user (the access log's) is the new one */
+			snprintf(rq->user, sizeof(rq->user), "%s", id);
 		}
 	} else {
 		answer = results;
@@ -1959,7 +1985,7 @@ docs_op_delete(struct docs_req *rq)
 	bool is_user = strcmp(cls, "_User") == 0;
 	if (is_user && !rq->master && strcmp(id, rq->user) != 0) {
 		d->st.refused_acl++;
-		perr_set(&e, 403, PERR_SESSION_MISSING,
+		perr_set(&e, 400, PERR_SESSION_MISSING,
 			 "Cannot delete user %s.", id);
 		goto fail;
 	}
@@ -2489,6 +2515,18 @@ docs_op_query(struct docs_req *rq)
 		goto fail;
 	if (count && limit > 0 && docs_clp_check(rq, schema, cls, "count", &e))
 		goto fail;
+	char pf[128];
+	docs_need_roles(rq, json_object_get(docs_clp(schema),
+					    "protectedFields"));
+	if (auth_query_protected(where, docs_jstr(rq->body, "order"),
+				 docs_clp(schema), &rq->who, cls, pf,
+				 sizeof(pf))) {
+		d->st.refused_clp++;
+		perr_set(&e, 400, PERR_OPERATION_FORBIDDEN,
+			 "This user is not allowed to query %s on class %s",
+			 pf, cls);
+		goto fail;
+	}
 	c.q = query_compile(where, docs_jstr(rq->body, "order"),
 			    docs_jstr(rq->body, "keys"), &d->qopts, &e);
 	if (c.q == NULL)
@@ -3171,6 +3209,8 @@ docs_build_done(struct docs *d, struct docs_pending *w)
 		log_error("docs: index %s of %s/%s: a chunk failed (%d); "
 			  "retrying",
 			  b->name, b->app, b->cls, w->drv_status);
+	} else if (b->app[0] == 0) {
+		docs_build_free(d, b); /* its app was dropped meanwhile */
 	} else if (w->build_done) {
 		log_info("docs: index %s of %s/%s is ready", b->name, b->app,
 			 b->cls);
@@ -3243,6 +3283,7 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"refused_acl", d->st.refused_acl},
 		{"refused_clp", d->st.refused_clp},
 		{"refused_schema", d->st.refused_schema},
+		{"refused_busy", d->st.refused_busy},
 		{"store_errors", d->st.store_errors},
 		{"index_builds_done", d->st.builds_done},
 		{"bytes_used", ds.bytes_used},
@@ -3449,6 +3490,7 @@ docs_on_done(struct docs *d, struct msg *m)
 	if (*(int *)m->ptr == DOCS_JOB_HASH) {
 		struct docs_hashjob *j = m->ptr;
 		m->ptr = NULL; /* ours now */
+		d->hashing--;
 		docs_on_request(d, j->req, j);
 		docs_hashjob_free(j);
 		return;
@@ -3548,6 +3590,8 @@ docs_config_default(struct docs_config *c)
 	c->object_max = DOCS_OBJECT_MAX;
 	c->include_max = DOCS_INCLUDE_MAX;
 	c->session_ttl_ms = DOCS_SESSION_TTL_MS;
+	c->pending_max = DOCS_PENDING_MAX;
+	c->hash_max = DOCS_HASH_MAX;
 }
 
 struct actor *

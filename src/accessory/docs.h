@@ -20,7 +20,14 @@
  *    (stored hashed, accessory/auth.h) and gives the user and its roles;
  *  - class-level permissions (119 OPERATION_FORBIDDEN) and object ACLs (an
  *    object the caller may not read or write is "not found", 101, as
- *    Parse answers, and nothing changes); the master key bypasses both;
+ *    Parse answers, and nothing changes); the master key bypasses both.
+ *    HTTP statuses follow parse-server's mapping: 404 for 101, 500 for
+ *    internal errors, 400 for every other Parse code; 403 only where
+ *    parse-server answers it (a master-only operation without the master
+ *    key) and for the quota (140, which parse-server never answers);
+ *  - protected fields (_User.email by default): stripped from answers,
+ *    and a query whose where or order names one is refused (119), as
+ *    parse-server does, so a filter cannot reveal what a read hides;
  *  - schemas: inferred on a class's first write, checked on every later
  *    one (111 INCORRECT_TYPE); a class is created by a non-master caller
  *    only if the app allows it (caller.create_classes), else 119;
@@ -68,7 +75,7 @@
  *
  * MSG_ACC_STATS (req nil) -> a msgpack map of counters (str -> u64):
  * requests, bad, scans, index_scans, objects_scanned, results, writes,
- * pending, refused_{heavy,deadline,quota,acl,clp,schema}, store_errors,
+ * pending, refused_{heavy,deadline,quota,acl,clp,schema,busy}, store_errors,
  * index_builds_done, bytes_used, map_size, commits, groups, map_grows,
  * ops_{get,query,create,update,delete,login,logout,me,schema_get,
  * schema_put,schema_delete,drop_app}.
@@ -98,6 +105,8 @@ struct docs_config {
 	uint32_t object_max;	 /* stored object bytes (JSON) */
 	uint32_t include_max;	 /* include paths per query */
 	uint64_t session_ttl_ms; /* a session's life */
+	uint32_t pending_max;	 /* write groups queued, not yet durable */
+	uint32_t hash_max;	 /* password hashes queued or running */
 	/* The clock deadlines are measured on, in ns (NULL: the actor
 	 * system's hrtime); the seam tests use to expire a request. */
 	uint64_t (*clock_ns)(void *ctx);
@@ -133,6 +142,14 @@ struct docs_config {
 /* Fields per class schema (Parse's own limit is near 500 for Mongo's
  * index budget; 256 holds any designed class). */
 #define DOCS_MAX_FIELDS 256
+/* Write groups waiting for the disk: at ~40 k groups/s (store.h) 10000
+ * is a quarter second of backlog; past it the disk is not keeping up and
+ * a write is refused (503, code 155) rather than held in memory. */
+#define DOCS_PENDING_MAX 10000
+/* Password hashes queued for the thread pool (each holds its request and
+ * then 19 MiB while it runs, 4 at a time): 64 is a second or two of
+ * logins; past it a signup or login is refused (503, code 155). */
+#define DOCS_HASH_MAX 64
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
 

@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "accessory/accessory.h"
@@ -307,6 +308,8 @@ signup(const char *name, const char *email, char **id)
 		     jstr(r->body, "error"));
 	if (id)
 		*id = dupstr(jstr(r->body, "objectId"));
+	cr_assert_str_eq(r->user, jstr(r->body, "objectId"),
+			 "the reply names the new user");
 	return dupstr(jstr(r->body, "sessionToken"));
 }
 
@@ -381,7 +384,7 @@ Test(docs, schema_inferred_then_checked_and_class_creation_refused)
 	th_start();
 	struct reply *r = rq(ACC_DOC_CREATE, &PUBLIC,
 			     "{\"class\":\"Nope\",\"object\":{\"a\":1}}");
-	cr_assert_eq(r->status, 403);
+	cr_assert_eq(r->status, 400);
 	cr_assert_eq(jcode(r), 119, "no client class creation by default");
 	struct caller cc = {.create = true};
 	r = rq(ACC_DOC_CREATE, &cc,
@@ -612,6 +615,17 @@ Test(docs, acl_denials_roles_and_protected_email)
 	r = rq(ACC_DOC_GET, &MASTER, "{\"class\":\"_User\",\"id\":\"%s\"}",
 	       aid);
 	cr_assert_str_eq(jstr(r->body, "email"), "ann@example.com");
+	/* nor may a query on email tell whose it is */
+	r = rq(ACC_DOC_QUERY, &sb,
+	       "{\"class\":\"_User\",\"where\":{\"$or\":[{\"email\":"
+	       "\"ann@example.com\"}]}}");
+	cr_assert_eq(jcode(r), 119, "a where on a protected field");
+	r = rq(ACC_DOC_QUERY, &sb, "{\"class\":\"_User\",\"order\":\"-email\"}");
+	cr_assert_eq(jcode(r), 119, "an order on a protected field");
+	r = rq(ACC_DOC_QUERY, &MASTER,
+	       "{\"class\":\"_User\",\"where\":{\"email\":"
+	       "\"ann@example.com\"}}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
 	r = rq(ACC_DOC_QUERY, &sb, "{\"class\":\"_User\"}");
 	json_t *res = json_object_get(r->body, "results");
 	cr_assert_eq(json_array_size(res), 3);
@@ -875,8 +889,46 @@ Test(docs, heavy_query_refused_then_index_built_online_and_used)
 	r = rq(ACC_DOC_QUERY, &PUBLIC,
 	       "{\"class\":\"Big\",\"where\":{\"score\":5000}}");
 	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+	/* a compound index: equality on its first field, the order on its
+	 * second (declared descending, walked backwards) */
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Big\",\"indexes\":{\"odd_score\":{\"odd\":1,"
+	       "\"score\":-1}}}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	json_t *ix = json_object_get(r->body, "indexes");
+	cr_assert_eq(json_object_size(ix), 2);
+	wait_builds(2);
+	uint64_t scanned = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"odd\":true},"
+	       "\"order\":\"-score\",\"limit\":3}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	res = json_object_get(r->body, "results");
+	cr_assert_eq(jint(json_array_get(res, 0), "score"), 5000);
+	cr_assert_eq(jint(json_array_get(res, 1), "score"), 1019);
+	cr_assert_eq(jint(json_array_get(res, 2), "score"), 1017);
+	cr_assert_eq(stat_of("objects_scanned") - scanned, 3,
+		     "the compound index yields exactly the three");
 	cr_assert_geq(stat_of("refused_heavy"), 1);
 	cr_assert_geq(stat_of("index_scans"), 1);
+	/* dropping the index makes the query heavy again */
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Big\",\"indexes\":{\"odd_score\":{\"__op\":"
+	       "\"Delete\"}}}");
+	cr_assert_eq(r->status, 200);
+	scanned = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"odd\":true},"
+	       "\"order\":\"-score\",\"limit\":3}");
+	cr_assert_eq(r->status, 200, "by_score still serves the order");
+	cr_assert_eq(stat_of("objects_scanned") - scanned, 4,
+		     "walking by_score backwards meets 1018 too");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Big\",\"where\":{\"odd\":true},"
+	       "\"order\":\"name\",\"limit\":3}");
+	cr_assert_eq(jcode(r), 102, "no index serves an order on name");
+	cr_assert(strstr(jstr(r->body, "error"), "odd, name") != NULL, "%s",
+		  jstr(r->body, "error"));
 }
 
 Test(docs, deadlines_expire_writes_and_long_scans)
@@ -1068,4 +1120,66 @@ Test(docs, restart_finds_every_acknowledged_write)
 	cr_assert_eq(jcode(r), 101);
 	r = rq(ACC_DOC_SCHEMA_GET, &MASTER, "{}");
 	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0);
+}
+
+Test(docs, sessions_expire)
+{
+	T.cfg.session_ttl_ms = 1;
+	th_start();
+	char *uid;
+	char *tok = signup("old", "old@example.com", &uid);
+	usleep(5000); /* the session's 1 ms of life has passed */
+	struct caller s = {.session = tok};
+	struct reply *r = rq(ACC_DOC_ME, &s, "{}");
+	cr_assert_eq(r->status, 400);
+	cr_assert_eq(jcode(r), 209);
+	r = rq(ACC_DOC_GET, &s, "{\"class\":\"_User\",\"id\":\"%s\"}", uid);
+	cr_assert_eq(jcode(r), 209, "an expired token fails every request");
+}
+
+Test(docs, hashes_and_writes_past_their_bounds_are_refused)
+{
+	T.cfg.hash_max = 1;
+	T.cfg.pending_max = 2;
+	th_start();
+	struct buf b[3];
+	for (int i = 0; i < 3; i++) {
+		b[i] = (struct buf)BUF_INIT;
+		char json[256];
+		snprintf(json, sizeof(json),
+			 "{\"class\":\"_User\",\"object\":{\"username\":"
+			 "\"u%d\",\"password\":\"p\"}}",
+			 i);
+		th_encode(&b[i], "app1", ACC_DOC_CREATE, &PUBLIC, json);
+	}
+	uint32_t want = T.nr + 3;
+	th_send_raw(MSG_ACC_REQUEST, b, 3); /* one turn: one hash at a time */
+	th_wait(want);
+	int ok = 0, busy = 0;
+	for (uint32_t j = want - 3; j < want; j++) {
+		ok += T.r[j].status == 201;
+		busy += T.r[j].status == 503 && jcode(&T.r[j]) == 155;
+	}
+	cr_assert_eq(ok, 1);
+	cr_assert_eq(busy, 2);
+	th_clear();
+	struct caller cc = {.create = true};
+	for (int i = 0; i < 3; i++) {
+		b[i].len = 0;
+		th_encode(&b[i], "app1", ACC_DOC_CREATE, &cc,
+			  "{\"class\":\"W\",\"object\":{\"a\":1}}");
+	}
+	want = T.nr + 3;
+	th_send_raw(MSG_ACC_REQUEST, b, 3); /* the third finds two queued */
+	th_wait(want);
+	ok = busy = 0;
+	for (uint32_t j = want - 3; j < want; j++) {
+		ok += T.r[j].status == 201;
+		busy += T.r[j].status == 503;
+	}
+	cr_assert_eq(ok, 2);
+	cr_assert_eq(busy, 1);
+	for (int i = 0; i < 3; i++)
+		buf_destroy(&b[i]);
+	cr_assert_eq(stat_of("refused_busy"), 3);
 }
