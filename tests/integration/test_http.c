@@ -548,7 +548,7 @@ Test(http, class_level_permissions_and_the_master_key)
 	cr_expect_eq(r.status, 200, "authenticated find: %s", r.body);
 	resp_free(&r);
 	r = call(&edge, "PUT", path, "{\"v\":2}", "rest", t, NULL);
-	expect_error(&r, 403, 119, "update not allowed by the class");
+	expect_error(&r, 400, 119, "update not allowed by the class");
 	resp_free(&r);
 	r = call(&home, "PUT", path, "{\"v\":3}", "master", NULL, NULL);
 	cr_expect_eq(r.status, 200, "the master key bypasses it: %s", r.body);
