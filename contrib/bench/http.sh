@@ -56,7 +56,7 @@
 # Prints every command it runs against a server, a table and the ratios.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 dur=${1:-5}
 conns=${WRK_CONNS:-32}
 threads=${WRK_THREADS:-1}
@@ -273,7 +273,10 @@ if want mist; then
 		mist=$root/_bench/src/cmd/mist
 	fi
 	plugin=${MIST_PLUGIN:-$(dirname "$mist")/../../tests/plugins/.libs/testfns.so}
-	if ! "$mist" agent --help 2>/dev/null | grep -q -- '--http '; then
+	# (read whole, then searched: grep -q stopping early would be SIGPIPE to
+	# mist, a failed pipeline under pipefail)
+	agent_help=$("$mist" agent --help 2>&1)
+	if ! grep -q -- '--http ' <<<"$agent_help"; then
 		say "# mist: $mist has no 'agent --http' (the HTTP gateway is not in this build): mist rows skipped"
 		only=${only//mist/}
 	elif [ ! -f "$plugin" ]; then
@@ -284,7 +287,7 @@ fi
 if want mist; then
 	"$mist" keygen >"$work/mist.key"
 	args=(--http 127.0.0.1:0)
-	if "$mist" agent --help 2>/dev/null | grep -q -- '--https '; then
+	if grep -q -- '--https ' <<<"$agent_help"; then
 		args+=(--https 127.0.0.1:0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
 	fi
 	say "# mist agent --data $work/mist --key $work/mist.key --bind 127.0.0.1:0 ${args[*]} --plugin $plugin --log-level warn"
@@ -432,10 +435,10 @@ if [ "$idle_n" -gt 0 ]; then
 fi
 
 ratio() { # A/B of two rows' req/s
-	local a=${R_RPS[$1]:-} b=${R_RPS[$2]:-}
-	[ -n "$a" ] && [ -n "$b" ] || { echo "-"; return; }
+	local x=${R_RPS[$1]:-} y=${R_RPS[$2]:-}
+	[ -n "$x" ] && [ -n "$y" ] || { echo "-"; return; }
 	case "${R_NOTE[$1]:-}${R_NOTE[$2]:-}" in *INVALID*) echo "- (invalid row)"; return ;; esac
-	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }'
+	awk -v a="$x" -v b="$y" 'BEGIN { printf "%.2fx", a / b }'
 }
 say ""
 say "ratios of requests/s (targets from the design: mist C >= 0.8x nginx; mist A and B >= 0.8x mist C; mist >= 20x Parse; mist HTTPS close >= 0.5x nginx HTTP close)"

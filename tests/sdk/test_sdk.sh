@@ -36,8 +36,8 @@ plugin=$MIST_BUILDDIR/tests/plugins/.libs/testfns.so
 
 command -v node >/dev/null 2>&1 || skip_all "node not found (contrib/deps.sh installs it)"
 command -v npm >/dev/null 2>&1 || skip_all "npm not found (contrib/deps.sh installs it)"
-"$MIST_BIN" agent --help 2>/dev/null | grep -q -- '--http ' ||
-	skip_all "$MIST_BIN has no 'agent --http'"
+help=$("$MIST_BIN" agent --help 2>&1)
+printf '%s\n' "$help" | grep -q -- '--http ' || skip_all "$MIST_BIN has no 'agent --http'"
 [ -f "$plugin" ] || skip_all "no test plugin at $plugin"
 mods=$("$sdk/install.sh" "${MIST_SDK_DIR:-$MIST_BUILDDIR/tests/sdk/node}" 2>&1) ||
 	skip_all "the Parse JS SDK could not be installed: $(echo "$mods" | tail -1)"
