@@ -39,10 +39,11 @@ command -v npm >/dev/null 2>&1 || skip_all "npm not found (contrib/deps.sh insta
 help=$("$MIST_BIN" agent --help 2>&1)
 printf '%s\n' "$help" | grep -q -- '--http ' || skip_all "$MIST_BIN has no 'agent --http'"
 [ -f "$plugin" ] || skip_all "no test plugin at $plugin"
-mods=$("$sdk/install.sh" "${MIST_SDK_DIR:-$MIST_BUILDDIR/tests/sdk/node}" 2>&1) ||
-	skip_all "the Parse JS SDK could not be installed: $(echo "$mods" | tail -1)"
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/mist-sdk.XXXXXX") || bail "mktemp failed"
+mods=$("$sdk/install.sh" "${MIST_SDK_DIR:-$MIST_BUILDDIR/tests/sdk/node}" 2>"$work/npm.err") || {
+	why=$(tail -1 "$work/npm.err"); rm -rf "$work"
+	skip_all "the Parse JS SDK could not be installed: $why"
+}
 agent=""
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
