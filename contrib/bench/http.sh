@@ -297,9 +297,14 @@ if want mist; then
 	ps_wait "[ -s $work/mist/http.addr ] && [ -s $work/mist/agent.addr ]" 30 || { cat "$work/mist.log" >&2; exit 1; }
 	mist_url=http://$(cat "$work/mist/http.addr")/parse
 	[ -s "$work/mist/https.addr" ] && mist_https=https://$(cat "$work/mist/https.addr")/parse
+	# the app may call the benchmark's functions (when `mist apps` has
+	# --functions: an app's add-on functions are a list it is allowed)
+	fns=()
+	apps_help=$("$mist" apps --help 2>&1)
+	grep -q -- '--functions' <<<"$apps_help" && fns=(--functions "$mist_fn${MIST_B_FN:+,$MIST_B_FN}")
 	# shellcheck disable=SC2086
 	out=$("$mist" apps create bench --agent "$(cat "$work/mist/agent.addr")" --key "$work/mist.key" \
-		--format json ${MIST_APPS_ARGS:-}) || { echo "http.sh: mist apps create failed" >&2; exit 1; }
+		--format json "${fns[@]}" ${MIST_APPS_ARGS:-}) || { echo "http.sh: mist apps create failed" >&2; exit 1; }
 	m_app=$(jq -r .applicationId <<<"$out") m_rest=$(jq -r .restKey <<<"$out") m_master=$(jq -r .masterKey <<<"$out")
 	say "# mist gateway $mist_url ${mist_https:+and $mist_https }app $m_app"
 	rest_setup "$mist_url" "$m_app" "$m_rest" "$m_master" || exit 1

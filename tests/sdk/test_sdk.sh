@@ -65,9 +65,13 @@ while ! { [ -s "$work/a/http.addr" ] && [ -s "$work/a/agent.addr" ]; }; do
 done
 url=http://$(cat "$work/a/http.addr")/parse
 
+# the app may call the scenario's function (when `mist apps` has
+# --functions: an app's add-on functions are a list it is allowed)
+fns=""
+"$MIST_BIN" apps --help 2>&1 | grep -q -- '--functions' && fns="--functions ${SDK_FN:-echo}"
 # shellcheck disable=SC2086
 "$MIST_BIN" apps create sdk --agent "$(cat "$work/a/agent.addr")" --key "$work/key" \
-	--format json ${MIST_APPS_ARGS:-} >"$work/app.json" 2>"$work/apps.err" ||
+	--format json $fns ${MIST_APPS_ARGS:-} >"$work/app.json" 2>"$work/apps.err" ||
 	bail "mist apps create failed: $(cat "$work/apps.err")"
 key() {
 	node -e 'const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
