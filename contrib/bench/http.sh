@@ -33,7 +33,8 @@
 # the row (VmRSS; PostgreSQL's PSS apart).  Before its rows, an
 # idle-connections probe per server: IDLE_CONNS (10 000) idle keep-alive
 # connections held open by contrib/bench/idleconns.py, the server's RSS
-# before (just started, set up) and with them.
+# before (just started, set up) and with them; then the same over TLS
+# (nginx, mist), each connection after a full handshake.
 #
 #   contrib/bench/http.sh [SECONDS]        seconds per row (default 5)
 #
@@ -180,30 +181,33 @@ row() {
 }
 
 declare -A I_BEFORE I_AFTER I_NOTE
-# idle SERVER HOST PORT PATH: RSS of the front process before and with
-# $idle_n idle keep-alive connections
+idles=()
+# idle LABEL SERVER HOST PORT PATH [--tls]: RSS of SERVER's front process
+# before and with $idle_n idle keep-alive connections, under LABEL
 idle() {
-	local server=$1 host=$2 port=$3 path=$4 p
+	local label=$1 server=$2 host=$3 port=$4 path=$5 tls=${6:-} p
 	[ "$idle_n" -gt 0 ] || return 0
+	idles+=("$label")
 	p=$(front "$server")
-	say "# idle $server: contrib/bench/idleconns.py $host $port $idle_n --path $path"
-	I_BEFORE[$server]=$(rss_kib "$p")
-	coproc IDLE { python3 "$root/contrib/bench/idleconns.py" "$host" "$port" "$idle_n" --path "$path" 2>&1; }
+	say "# idle $label: contrib/bench/idleconns.py $host $port $idle_n --path $path $tls"
+	I_BEFORE[$label]=$(rss_kib "$p")
+	# shellcheck disable=SC2086
+	coproc IDLE { python3 "$root/contrib/bench/idleconns.py" "$host" "$port" "$idle_n" --path "$path" $tls 2>&1; }
 	local line=""
-	read -r -t 300 line <&"${IDLE[0]}"
+	read -r -t 600 line <&"${IDLE[0]}"
 	if [ "${line% *}" != open ]; then
-		I_NOTE[$server]="probe failed: $line"
+		I_NOTE[$label]="probe failed: $line"
 		say "#   $line"
 		kill "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null
 		return
 	fi
 	sleep 1
-	I_AFTER[$server]=$(rss_kib "$p")
+	I_AFTER[$label]=$(rss_kib "$p")
 	echo >&"${IDLE[1]}"
 	read -r -t 60 line <&"${IDLE[0]}"
 	wait "$IDLE_PID" 2>/dev/null
-	I_NOTE[$server]=$line
-	say "#   RSS ${I_BEFORE[$server]} -> ${I_AFTER[$server]} KiB ($line)"
+	I_NOTE[$label]=$line
+	say "#   RSS ${I_BEFORE[$label]} -> ${I_AFTER[$label]} KiB ($line)"
 }
 
 # ------------------------------------------------------------ REST setup
@@ -370,7 +374,8 @@ say ""
 if want nginx; then
 	# the same request bytes as mist's and Parse's case C
 	e=(WRK_METHOD=POST "WRK_BODY=$fn_params" PARSE_APP_ID=benchapp PARSE_REST_KEY=none)
-	idle nginx 127.0.0.1 "$n_http" /
+	idle nginx nginx 127.0.0.1 "$n_http" /
+	idle nginx.tls nginx 127.0.0.1 "$n_full" / --tls
 	row nginx.C.http.ka nginx "http://127.0.0.1:$n_http/parse/functions/hello" "${e[@]}"
 	row nginx.C.http.close nginx "http://127.0.0.1:$n_http/parse/functions/hello" "${e[@]}" WRK_CLOSE=1
 	row nginx.C.https.ka nginx "https://127.0.0.1:$n_tls/parse/functions/hello" "${e[@]}"
@@ -382,7 +387,7 @@ if want parse; then
 	e=(WRK_METHOD=POST "WRK_BODY=$fn_params" "PARSE_APP_ID=$parse_app" "PARSE_REST_KEY=$parse_rest")
 	a=("PARSE_APP_ID=$parse_app" "PARSE_REST_KEY=$parse_rest" "PARSE_SESSION=$P_TOKEN")
 	port=${parse_url#http://127.0.0.1:}; port=${port%%/*}
-	idle parse 127.0.0.1 "$port" /parse/health
+	idle parse parse 127.0.0.1 "$port" /parse/health
 	row parse.C.http.ka parse "$parse_url/functions/hello" "${e[@]}"
 	row parse.C.http.close parse "$parse_url/functions/hello" "${e[@]}" WRK_CLOSE=1
 	row parse.A.http.ka parse "$parse_url/classes/Item/$P_ITEM" "${a[@]}"
@@ -396,7 +401,11 @@ if want mist; then
 	e=(WRK_METHOD=POST "WRK_BODY=$fn_params" "PARSE_APP_ID=$m_app" "PARSE_REST_KEY=$m_rest")
 	a=("PARSE_APP_ID=$m_app" "PARSE_REST_KEY=$m_rest" "PARSE_SESSION=$M_TOKEN")
 	p=${mist_url#http://}; p=${p%%/*}
-	idle mist "${p%:*}" "${p##*:}" /parse/health
+	idle mist mist "${p%:*}" "${p##*:}" /parse/health
+	if [ -n "$mist_https" ]; then
+		p=${mist_https#https://}; p=${p%%/*}
+		idle mist.tls mist "${p%:*}" "${p##*:}" /parse/health --tls
+	fi
 	row mist.C.http.ka mist "$mist_url/functions/$mist_fn" "${e[@]}"
 	row mist.C.http.close mist "$mist_url/functions/$mist_fn" "${e[@]}" WRK_CLOSE=1
 	row mist.A.http.ka mist "$mist_url/classes/Item/$M_ITEM" "${a[@]}"
@@ -431,8 +440,7 @@ say "(ka: keep-alive; close: Connection: close; httpsfull: nginx with session ti
 if [ "$idle_n" -gt 0 ]; then
 	say ""
 	printf '%-10s %12s %16s %14s  %s\n' server "RSS KiB" "with $idle_n idle" "bytes/conn" note
-	for s in nginx parse mist; do
-		[ -n "${I_AFTER[$s]:-}" ] || [ -n "${I_NOTE[$s]:-}" ] || continue
+	for s in "${idles[@]}"; do
 		per=$( [ -n "${I_AFTER[$s]:-}" ] && awk -v a="${I_BEFORE[$s]}" -v b="${I_AFTER[$s]}" -v n="$idle_n" \
 			'BEGIN { printf "%d", (b - a) * 1024 / n }')
 		printf '%-10s %12s %16s %14s  %s\n' "$s" "${I_BEFORE[$s]:--}" "${I_AFTER[$s]:--}" "${per:--}" "${I_NOTE[$s]:-}"
