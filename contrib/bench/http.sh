@@ -4,6 +4,7 @@
 # (the paper's Table 2 cases, docs/BENCHMARKS.md "Mobile backend (Table 2)"):
 #
 #   case C  a trivial add-on function: POST /parse/functions/hello {"name":"x"}
+#           (mist: MIST_FN, default the test plugin's echo)
 #   case A  a CRUD read with an ACL check: GET /parse/classes/Item/:id with
 #           a session token, the object readable by that user only
 #   case B  an add-on function doing that read: POST /parse/functions/read1
@@ -33,8 +34,8 @@
 # the row (VmRSS; PostgreSQL's PSS apart).  Before its rows, an
 # idle-connections probe per server: IDLE_CONNS (10 000) idle keep-alive
 # connections held open by contrib/bench/idleconns.py, the server's RSS
-# before (just started, set up) and with them; then the same over TLS
-# (nginx, mist), each connection after a full handshake.
+# before (just started, set up) and with them; after its rows, the same
+# over TLS (nginx, mist), each connection after a full handshake.
 #
 #   contrib/bench/http.sh [SECONDS]        seconds per row (default 5)
 #
@@ -42,8 +43,9 @@
 #   MIST_BIN       the mist binary (default: built in _bench/, as the other
 #                  benchmarks do)
 #   MIST_PLUGIN    the functions plugin (default: the test plugin beside it)
-#   MIST_FN        mist's case C function (default hello), answering
-#                  MIST_FN_PARAMS ({"name":"x"})
+#   MIST_FN        mist's case C function (default echo, which the test
+#                  plugin has; Parse's is its cloud code's hello), called
+#                  with MIST_FN_PARAMS ({"name":"x"}, for Parse too)
 #   MIST_B_FN      mist's case B function, called with {"id":":id"} and the
 #                  session token (default: none, mist's B rows skipped)
 #   MIST_APPS_ARGS extra arguments to `mist apps create`
@@ -66,7 +68,7 @@ runs=${RUNS:-3}
 warmup=${WARMUP:-2}
 only=${ONLY:-nginx parse mist}
 fn_params=${MIST_FN_PARAMS:-'{"name":"x"}'}
-mist_fn=${MIST_FN:-hello}
+mist_fn=${MIST_FN:-echo}
 lua=$root/contrib/bench/wrk/parse.lua
 
 ./contrib/deps.sh bench || exit 1
@@ -375,12 +377,13 @@ if want nginx; then
 	# the same request bytes as mist's and Parse's case C
 	e=(WRK_METHOD=POST "WRK_BODY=$fn_params" PARSE_APP_ID=benchapp PARSE_REST_KEY=none)
 	idle nginx nginx 127.0.0.1 "$n_http" /
-	idle nginx.tls nginx 127.0.0.1 "$n_full" / --tls
 	row nginx.C.http.ka nginx "http://127.0.0.1:$n_http/parse/functions/hello" "${e[@]}"
 	row nginx.C.http.close nginx "http://127.0.0.1:$n_http/parse/functions/hello" "${e[@]}" WRK_CLOSE=1
 	row nginx.C.https.ka nginx "https://127.0.0.1:$n_tls/parse/functions/hello" "${e[@]}"
 	row nginx.C.https.close nginx "https://127.0.0.1:$n_tls/parse/functions/hello" "${e[@]}" WRK_CLOSE=1
 	row nginx.C.httpsfull.close nginx "https://127.0.0.1:$n_full/parse/functions/hello" "${e[@]}" WRK_CLOSE=1
+	# after the rows: the memory OpenSSL frees stays in the process
+	idle nginx.tls nginx 127.0.0.1 "$n_full" / --tls
 	kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null; nginx_pid=""
 fi
 if want parse; then
@@ -402,10 +405,6 @@ if want mist; then
 	a=("PARSE_APP_ID=$m_app" "PARSE_REST_KEY=$m_rest" "PARSE_SESSION=$M_TOKEN")
 	p=${mist_url#http://}; p=${p%%/*}
 	idle mist mist "${p%:*}" "${p##*:}" /parse/health
-	if [ -n "$mist_https" ]; then
-		p=${mist_https#https://}; p=${p%%/*}
-		idle mist.tls mist "${p%:*}" "${p##*:}" /parse/health --tls
-	fi
 	row mist.C.http.ka mist "$mist_url/functions/$mist_fn" "${e[@]}"
 	row mist.C.http.close mist "$mist_url/functions/$mist_fn" "${e[@]}" WRK_CLOSE=1
 	row mist.A.http.ka mist "$mist_url/classes/Item/$M_ITEM" "${a[@]}"
@@ -421,6 +420,7 @@ if want mist; then
 		row mist.A.https.close mist "$mist_https/classes/Item/$M_ITEM" "${a[@]}" WRK_CLOSE=1
 		p=${mist_https#https://}; p=${p%%/*}
 		say "# mist TLS resumption check: $(openssl s_client -connect "$p" -reconnect </dev/null 2>/dev/null | grep -c '^Reused') of 5 reconnects resumed"
+		idle mist.tls mist "${p%:*}" "${p##*:}" /parse/health --tls
 	else
 		say "# mist: no HTTPS listener (no --https or no DATA/https.addr): HTTPS rows skipped"
 	fi
