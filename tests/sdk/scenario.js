@@ -197,8 +197,26 @@ step('count', async () => {
   check(n === 6, `count ${n}, expected 6`);
 });
 
-step('an anonymous client (logged out) cannot read, update or delete them; log in again', async () => {
+step('another user cannot read, update or delete them', async () => {
   await Parse.User.logOut();
+  const other = new Parse.User();
+  other.set('username', `${username}_other`);
+  other.set('password', password);
+  await other.signUp();
+  check(Parse.User.current() && Parse.User.current().id === other.id, 'the other user is not the current one');
+  await expectParseError(new Parse.Query(cls).get(first.id), Parse.Error.OBJECT_NOT_FOUND, 'other user get');
+  const r = await new Parse.Query(cls).equalTo('tag', tag).find();
+  check(r.length === 0, `the other user's find saw ${r.length} objects, expected 0`);
+  const o = new Parse.Object(cls);
+  o.id = first.id;
+  o.set('score', 0);
+  await expectParseError(o.save(), Parse.Error.OBJECT_NOT_FOUND, 'other user update');
+  await expectParseError(o.destroy(), Parse.Error.OBJECT_NOT_FOUND, 'other user delete');
+  await Parse.User.logOut();
+});
+
+step('an anonymous client (logged out) cannot read, update or delete them; log in again', async () => {
+  check(Parse.User.current() == null, 'still a current user');
   await expectParseError(new Parse.Query(cls).get(first.id), Parse.Error.OBJECT_NOT_FOUND, 'anonymous get');
   const r = await new Parse.Query(cls).equalTo('tag', tag).find();
   check(r.length === 0, `anonymous find saw ${r.length} objects, expected 0`);
