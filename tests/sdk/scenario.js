@@ -14,7 +14,8 @@
 // cloud code alike):
 //   SDK_FN          cloud function to call            (default "hello")
 //   SDK_FN_PARAMS   its params, JSON                  (default {"name":"x"})
-//   SDK_FN_EXPECT   the result expected, JSON         (default "Hello, x!")
+//   SDK_FN_EXPECT   the result expected, JSON         (default {"hello":"x"}, the
+//                   answer of the test plugin's hello and of Parse's cloud code)
 //   SDK_CLASS       the class the scenario writes     (default "SdkItem")
 //   SDK_STEP_MS     bound on each step, ms            (default 10000)
 //
@@ -46,7 +47,7 @@ function envJSON(name, dflt) {
 }
 const fnName = process.env.SDK_FN || 'hello';
 const fnParams = envJSON('SDK_FN_PARAMS', { name: 'x' });
-const fnExpect = envJSON('SDK_FN_EXPECT', 'Hello, x!');
+const fnExpect = envJSON('SDK_FN_EXPECT', { hello: 'x' });
 const cls = process.env.SDK_CLASS || 'SdkItem';
 const stepMs = Number(process.env.SDK_STEP_MS || 10000);
 

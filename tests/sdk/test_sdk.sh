@@ -16,7 +16,7 @@
 # in distcheck's read-only source tree.
 #
 #   SDK_FN, SDK_FN_PARAMS, SDK_FN_EXPECT   the cloud function called (default:
-#                  the test plugin's echo, {"name":"x"} -> {"name":"x"})
+#                  the test plugin's hello, {"name":"x"} -> {"hello":"x"})
 #   MIST_APPS_ARGS extra arguments to `mist apps create`
 set -u
 
@@ -68,7 +68,7 @@ url=http://$(cat "$work/a/http.addr")/parse
 # the app may call the scenario's function (when `mist apps` has
 # --functions: an app's add-on functions are a list it is allowed)
 fns=""
-"$MIST_BIN" apps --help 2>&1 | grep -q -- '--functions' && fns="--functions ${SDK_FN:-echo}"
+"$MIST_BIN" apps --help 2>&1 | grep -q -- '--functions' && fns="--functions ${SDK_FN:-hello}"
 # shellcheck disable=SC2086
 "$MIST_BIN" apps create sdk --agent "$(cat "$work/a/agent.addr")" --key "$work/key" \
 	--format json $fns ${MIST_APPS_ARGS:-} >"$work/app.json" 2>"$work/apps.err" ||
@@ -83,8 +83,8 @@ js=$(key javascriptKey) || bail "mist apps create printed no javascriptKey: $(ca
 master=$(key masterKey) || bail "mist apps create printed no masterKey: $(cat "$work/app.json")"
 
 echo "# $url app $app"
-SDK_FN=${SDK_FN:-echo} SDK_FN_PARAMS=${SDK_FN_PARAMS:-'{"name":"x"}'} \
-SDK_FN_EXPECT=${SDK_FN_EXPECT:-'{"name":"x"}'} \
+SDK_FN=${SDK_FN:-hello} SDK_FN_PARAMS=${SDK_FN_PARAMS:-'{"name":"x"}'} \
+SDK_FN_EXPECT=${SDK_FN_EXPECT:-'{"hello":"x"}'} \
 NODE_PATH="$mods/node_modules" node "$sdk/scenario.js" "$url" "$app" "$js" "$master"
 rc=$?
 [ $rc -ne 0 ] && sed 's/^/# agent: /' "$work/agent.log" | tail -40
