@@ -4,6 +4,7 @@
 # (the paper's Table 2 cases, docs/BENCHMARKS.md "Mobile backend (Table 2)"):
 #
 #   case C  a trivial add-on function: POST /parse/functions/hello {"name":"x"}
+#           answered {"result":{"hello":"x"}}
 #   case A  a CRUD read with an ACL check: GET /parse/classes/Item/:id with
 #           a session token, the object readable by that user only
 #   case B  an add-on function doing that read: POST /parse/functions/read1
@@ -33,16 +34,19 @@
 # the row (VmRSS; PostgreSQL's PSS apart).  Before its rows, an
 # idle-connections probe per server: IDLE_CONNS (10 000) idle keep-alive
 # connections held open by contrib/bench/idleconns.py, the server's RSS
-# before (just started, set up) and with them.
+# before (just started, set up) and with them; after its rows, the same
+# over TLS (nginx, mist), each connection after a full handshake.
 #
 #   contrib/bench/http.sh [SECONDS]        seconds per row (default 5)
 #
 # Environment:
 #   MIST_BIN       the mist binary (default: built in _bench/, as the other
 #                  benchmarks do)
-#   MIST_PLUGIN    the functions plugin (default: the test plugin beside it)
-#   MIST_FN        mist's case C function (default hello), answering
-#                  MIST_FN_PARAMS ({"name":"x"})
+#   MIST_PLUGIN    the functions plugin (default: tests/plugins/testfns.c,
+#                  compiled for the run)
+#   MIST_FN        mist's case C function (default hello: the test plugin's,
+#                  answering {"hello":"x"} as Parse's cloud code does), called
+#                  with MIST_FN_PARAMS ({"name":"x"}, for Parse too)
 #   MIST_B_FN      mist's case B function, called with {"id":":id"} and the
 #                  session token (default: none, mist's B rows skipped)
 #   MIST_APPS_ARGS extra arguments to `mist apps create`
@@ -56,7 +60,7 @@
 # Prints every command it runs against a server, a table and the ratios.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 dur=${1:-5}
 conns=${WRK_CONNS:-32}
 threads=${WRK_THREADS:-1}
@@ -180,30 +184,33 @@ row() {
 }
 
 declare -A I_BEFORE I_AFTER I_NOTE
-# idle SERVER HOST PORT PATH: RSS of the front process before and with
-# $idle_n idle keep-alive connections
+idles=()
+# idle LABEL SERVER HOST PORT PATH [--tls]: RSS of SERVER's front process
+# before and with $idle_n idle keep-alive connections, under LABEL
 idle() {
-	local server=$1 host=$2 port=$3 path=$4 p
+	local label=$1 server=$2 host=$3 port=$4 path=$5 tls=${6:-} p
 	[ "$idle_n" -gt 0 ] || return 0
+	idles+=("$label")
 	p=$(front "$server")
-	say "# idle $server: contrib/bench/idleconns.py $host $port $idle_n --path $path"
-	I_BEFORE[$server]=$(rss_kib "$p")
-	coproc IDLE { python3 "$root/contrib/bench/idleconns.py" "$host" "$port" "$idle_n" --path "$path" 2>&1; }
+	say "# idle $label: contrib/bench/idleconns.py $host $port $idle_n --path $path $tls"
+	I_BEFORE[$label]=$(rss_kib "$p")
+	# shellcheck disable=SC2086
+	coproc IDLE { python3 "$root/contrib/bench/idleconns.py" "$host" "$port" "$idle_n" --path "$path" $tls 2>&1; }
 	local line=""
-	read -r -t 300 line <&"${IDLE[0]}"
+	read -r -t 600 line <&"${IDLE[0]}"
 	if [ "${line% *}" != open ]; then
-		I_NOTE[$server]="probe failed: $line"
+		I_NOTE[$label]="probe failed: $line"
 		say "#   $line"
 		kill "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null
 		return
 	fi
 	sleep 1
-	I_AFTER[$server]=$(rss_kib "$p")
+	I_AFTER[$label]=$(rss_kib "$p")
 	echo >&"${IDLE[1]}"
 	read -r -t 60 line <&"${IDLE[0]}"
 	wait "$IDLE_PID" 2>/dev/null
-	I_NOTE[$server]=$line
-	say "#   RSS ${I_BEFORE[$server]} -> ${I_AFTER[$server]} KiB ($line)"
+	I_NOTE[$label]=$line
+	say "#   RSS ${I_BEFORE[$label]} -> ${I_AFTER[$label]} KiB ($line)"
 }
 
 # ------------------------------------------------------------ REST setup
@@ -265,15 +272,25 @@ mist_https=""
 if want mist; then
 	mist=${MIST_BIN:-}
 	if [ -z "$mist" ]; then
+		# as the other benchmarks do (_bench/ may be configured --disable-tests)
 		[ -x configure ] || autoreconf -fi >/dev/null
 		mkdir -p _bench
-		(cd _bench && { [ -f Makefile ] || ../configure -q; } &&
-		 make -j"$(nproc)" src/cmd/mist tests/plugins/testfns.la >/dev/null) ||
+		(cd _bench && { [ -f Makefile ] || ../configure -q --disable-tests; } &&
+		 make -j"$(nproc)" src/cmd/mist >/dev/null) ||
 			{ echo "http.sh: building mist in _bench failed" >&2; exit 1; }
 		mist=$root/_bench/src/cmd/mist
 	fi
-	plugin=${MIST_PLUGIN:-$(dirname "$mist")/../../tests/plugins/.libs/testfns.so}
-	if ! "$mist" agent --help 2>/dev/null | grep -q -- '--http '; then
+	plugin=${MIST_PLUGIN:-}
+	if [ -z "$plugin" ]; then
+		# the test plugin needs nothing but include/mist_plugin.h
+		plugin=$work/testfns.so
+		${CC:-cc} -O2 -shared -fPIC -I"$root/include" -o "$plugin" "$root/tests/plugins/testfns.c" ||
+			{ echo "http.sh: building tests/plugins/testfns.c failed" >&2; exit 1; }
+	fi
+	# (read whole, then searched: grep -q stopping early would be SIGPIPE to
+	# mist, a failed pipeline under pipefail)
+	agent_help=$("$mist" agent --help 2>&1)
+	if ! grep -q -- '--http ' <<<"$agent_help"; then
 		say "# mist: $mist has no 'agent --http' (the HTTP gateway is not in this build): mist rows skipped"
 		only=${only//mist/}
 	elif [ ! -f "$plugin" ]; then
@@ -284,7 +301,7 @@ fi
 if want mist; then
 	"$mist" keygen >"$work/mist.key"
 	args=(--http 127.0.0.1:0)
-	if "$mist" agent --help 2>/dev/null | grep -q -- '--https '; then
+	if grep -q -- '--https ' <<<"$agent_help"; then
 		args+=(--https 127.0.0.1:0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
 	fi
 	say "# mist agent --data $work/mist --key $work/mist.key --bind 127.0.0.1:0 ${args[*]} --plugin $plugin --log-level warn"
@@ -294,9 +311,14 @@ if want mist; then
 	ps_wait "[ -s $work/mist/http.addr ] && [ -s $work/mist/agent.addr ]" 30 || { cat "$work/mist.log" >&2; exit 1; }
 	mist_url=http://$(cat "$work/mist/http.addr")/parse
 	[ -s "$work/mist/https.addr" ] && mist_https=https://$(cat "$work/mist/https.addr")/parse
+	# the app may call the benchmark's functions (when `mist apps` has
+	# --functions: an app's add-on functions are a list it is allowed)
+	fns=()
+	apps_help=$("$mist" apps --help 2>&1)
+	grep -q -- '--functions' <<<"$apps_help" && fns=(--functions "$mist_fn${MIST_B_FN:+,$MIST_B_FN}")
 	# shellcheck disable=SC2086
 	out=$("$mist" apps create bench --agent "$(cat "$work/mist/agent.addr")" --key "$work/mist.key" \
-		--format json ${MIST_APPS_ARGS:-}) || { echo "http.sh: mist apps create failed" >&2; exit 1; }
+		--format json "${fns[@]}" ${MIST_APPS_ARGS:-}) || { echo "http.sh: mist apps create failed" >&2; exit 1; }
 	m_app=$(jq -r .applicationId <<<"$out") m_rest=$(jq -r .restKey <<<"$out") m_master=$(jq -r .masterKey <<<"$out")
 	say "# mist gateway $mist_url ${mist_https:+and $mist_https }app $m_app"
 	rest_setup "$mist_url" "$m_app" "$m_rest" "$m_master" || exit 1
@@ -312,7 +334,7 @@ if want mist; then
 	fi
 	body_c=$m_body
 fi
-[ -n "$body_c" ] || body_c='{"result":"Hello, x!"}'
+[ -n "$body_c" ] || body_c='{"result":{"hello":"x"}}'
 
 if want nginx; then
 	n_http=$(free_port) n_tls=$(free_port) n_full=$(free_port)
@@ -362,19 +384,21 @@ say ""
 if want nginx; then
 	# the same request bytes as mist's and Parse's case C
 	e=(WRK_METHOD=POST "WRK_BODY=$fn_params" PARSE_APP_ID=benchapp PARSE_REST_KEY=none)
-	idle nginx 127.0.0.1 "$n_http" /
+	idle nginx nginx 127.0.0.1 "$n_http" /
 	row nginx.C.http.ka nginx "http://127.0.0.1:$n_http/parse/functions/hello" "${e[@]}"
 	row nginx.C.http.close nginx "http://127.0.0.1:$n_http/parse/functions/hello" "${e[@]}" WRK_CLOSE=1
 	row nginx.C.https.ka nginx "https://127.0.0.1:$n_tls/parse/functions/hello" "${e[@]}"
 	row nginx.C.https.close nginx "https://127.0.0.1:$n_tls/parse/functions/hello" "${e[@]}" WRK_CLOSE=1
 	row nginx.C.httpsfull.close nginx "https://127.0.0.1:$n_full/parse/functions/hello" "${e[@]}" WRK_CLOSE=1
+	# after the rows: the memory OpenSSL frees stays in the process
+	idle nginx.tls nginx 127.0.0.1 "$n_full" / --tls
 	kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null; nginx_pid=""
 fi
 if want parse; then
 	e=(WRK_METHOD=POST "WRK_BODY=$fn_params" "PARSE_APP_ID=$parse_app" "PARSE_REST_KEY=$parse_rest")
 	a=("PARSE_APP_ID=$parse_app" "PARSE_REST_KEY=$parse_rest" "PARSE_SESSION=$P_TOKEN")
 	port=${parse_url#http://127.0.0.1:}; port=${port%%/*}
-	idle parse 127.0.0.1 "$port" /parse/health
+	idle parse parse 127.0.0.1 "$port" /parse/health
 	row parse.C.http.ka parse "$parse_url/functions/hello" "${e[@]}"
 	row parse.C.http.close parse "$parse_url/functions/hello" "${e[@]}" WRK_CLOSE=1
 	row parse.A.http.ka parse "$parse_url/classes/Item/$P_ITEM" "${a[@]}"
@@ -388,7 +412,7 @@ if want mist; then
 	e=(WRK_METHOD=POST "WRK_BODY=$fn_params" "PARSE_APP_ID=$m_app" "PARSE_REST_KEY=$m_rest")
 	a=("PARSE_APP_ID=$m_app" "PARSE_REST_KEY=$m_rest" "PARSE_SESSION=$M_TOKEN")
 	p=${mist_url#http://}; p=${p%%/*}
-	idle mist "${p%:*}" "${p##*:}" /parse/health
+	idle mist mist "${p%:*}" "${p##*:}" /parse/health
 	row mist.C.http.ka mist "$mist_url/functions/$mist_fn" "${e[@]}"
 	row mist.C.http.close mist "$mist_url/functions/$mist_fn" "${e[@]}" WRK_CLOSE=1
 	row mist.A.http.ka mist "$mist_url/classes/Item/$M_ITEM" "${a[@]}"
@@ -404,6 +428,7 @@ if want mist; then
 		row mist.A.https.close mist "$mist_https/classes/Item/$M_ITEM" "${a[@]}" WRK_CLOSE=1
 		p=${mist_https#https://}; p=${p%%/*}
 		say "# mist TLS resumption check: $(openssl s_client -connect "$p" -reconnect </dev/null 2>/dev/null | grep -c '^Reused') of 5 reconnects resumed"
+		idle mist.tls mist "${p%:*}" "${p##*:}" /parse/health --tls
 	else
 		say "# mist: no HTTPS listener (no --https or no DATA/https.addr): HTTPS rows skipped"
 	fi
@@ -423,8 +448,7 @@ say "(ka: keep-alive; close: Connection: close; httpsfull: nginx with session ti
 if [ "$idle_n" -gt 0 ]; then
 	say ""
 	printf '%-10s %12s %16s %14s  %s\n' server "RSS KiB" "with $idle_n idle" "bytes/conn" note
-	for s in nginx parse mist; do
-		[ -n "${I_AFTER[$s]:-}" ] || [ -n "${I_NOTE[$s]:-}" ] || continue
+	for s in "${idles[@]}"; do
 		per=$( [ -n "${I_AFTER[$s]:-}" ] && awk -v a="${I_BEFORE[$s]}" -v b="${I_AFTER[$s]}" -v n="$idle_n" \
 			'BEGIN { printf "%d", (b - a) * 1024 / n }')
 		printf '%-10s %12s %16s %14s  %s\n' "$s" "${I_BEFORE[$s]:--}" "${I_AFTER[$s]:--}" "${per:--}" "${I_NOTE[$s]:-}"
@@ -432,10 +456,10 @@ if [ "$idle_n" -gt 0 ]; then
 fi
 
 ratio() { # A/B of two rows' req/s
-	local a=${R_RPS[$1]:-} b=${R_RPS[$2]:-}
-	[ -n "$a" ] && [ -n "$b" ] || { echo "-"; return; }
+	local x=${R_RPS[$1]:-} y=${R_RPS[$2]:-}
+	[ -n "$x" ] && [ -n "$y" ] || { echo "-"; return; }
 	case "${R_NOTE[$1]:-}${R_NOTE[$2]:-}" in *INVALID*) echo "- (invalid row)"; return ;; esac
-	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }'
+	awk -v a="$x" -v b="$y" 'BEGIN { printf "%.2fx", a / b }'
 }
 say ""
 say "ratios of requests/s (targets from the design: mist C >= 0.8x nginx; mist A and B >= 0.8x mist C; mist >= 20x Parse; mist HTTPS close >= 0.5x nginx HTTP close)"

@@ -19,7 +19,7 @@ pg_start "$work" || exit 1
 parse_start "$work" || exit 1
 echo "# Parse Server at $parse_url (PostgreSQL on 127.0.0.1:$pg_port)"
 SDK_FN=${SDK_FN:-hello} SDK_FN_PARAMS=${SDK_FN_PARAMS:-'{"name":"x"}'} \
-SDK_FN_EXPECT=${SDK_FN_EXPECT:-'"Hello, x!"'} \
+SDK_FN_EXPECT=${SDK_FN_EXPECT:-'{"hello":"x"}'} \
 	"$src/run.sh" "$parse_url" "$parse_app" "$parse_js" "$parse_master"
 rc=$?
 [ $rc -ne 0 ] && { echo "# Parse Server's log:"; tail -30 "$work/parse/out.log"; }

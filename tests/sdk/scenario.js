@@ -14,7 +14,8 @@
 // cloud code alike):
 //   SDK_FN          cloud function to call            (default "hello")
 //   SDK_FN_PARAMS   its params, JSON                  (default {"name":"x"})
-//   SDK_FN_EXPECT   the result expected, JSON         (default "Hello, x!")
+//   SDK_FN_EXPECT   the result expected, JSON         (default {"hello":"x"}, the
+//                   answer of the test plugin's hello and of Parse's cloud code)
 //   SDK_CLASS       the class the scenario writes     (default "SdkItem")
 //   SDK_STEP_MS     bound on each step, ms            (default 10000)
 //
@@ -46,7 +47,7 @@ function envJSON(name, dflt) {
 }
 const fnName = process.env.SDK_FN || 'hello';
 const fnParams = envJSON('SDK_FN_PARAMS', { name: 'x' });
-const fnExpect = envJSON('SDK_FN_EXPECT', 'Hello, x!');
+const fnExpect = envJSON('SDK_FN_EXPECT', { hello: 'x' });
 const cls = process.env.SDK_CLASS || 'SdkItem';
 const stepMs = Number(process.env.SDK_STEP_MS || 10000);
 
@@ -197,8 +198,26 @@ step('count', async () => {
   check(n === 6, `count ${n}, expected 6`);
 });
 
-step('an anonymous client (logged out) cannot read, update or delete them; log in again', async () => {
+step('another user cannot read, update or delete them', async () => {
   await Parse.User.logOut();
+  const other = new Parse.User();
+  other.set('username', `${username}_other`);
+  other.set('password', password);
+  await other.signUp();
+  check(Parse.User.current() && Parse.User.current().id === other.id, 'the other user is not the current one');
+  await expectParseError(new Parse.Query(cls).get(first.id), Parse.Error.OBJECT_NOT_FOUND, 'other user get');
+  const r = await new Parse.Query(cls).equalTo('tag', tag).find();
+  check(r.length === 0, `the other user's find saw ${r.length} objects, expected 0`);
+  const o = new Parse.Object(cls);
+  o.id = first.id;
+  o.set('score', 0);
+  await expectParseError(o.save(), Parse.Error.OBJECT_NOT_FOUND, 'other user update');
+  await expectParseError(o.destroy(), Parse.Error.OBJECT_NOT_FOUND, 'other user delete');
+  await Parse.User.logOut();
+});
+
+step('an anonymous client (logged out) cannot read, update or delete them; log in again', async () => {
+  check(Parse.User.current() == null, 'still a current user');
   await expectParseError(new Parse.Query(cls).get(first.id), Parse.Error.OBJECT_NOT_FOUND, 'anonymous get');
   const r = await new Parse.Query(cls).equalTo('tag', tag).find();
   check(r.length === 0, `anonymous find saw ${r.length} objects, expected 0`);

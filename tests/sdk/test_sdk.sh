@@ -16,7 +16,7 @@
 # in distcheck's read-only source tree.
 #
 #   SDK_FN, SDK_FN_PARAMS, SDK_FN_EXPECT   the cloud function called (default:
-#                  the test plugin's echo, {"name":"x"} -> {"name":"x"})
+#                  the test plugin's hello, {"name":"x"} -> {"hello":"x"})
 #   MIST_APPS_ARGS extra arguments to `mist apps create`
 set -u
 
@@ -36,13 +36,14 @@ plugin=$MIST_BUILDDIR/tests/plugins/.libs/testfns.so
 
 command -v node >/dev/null 2>&1 || skip_all "node not found (contrib/deps.sh installs it)"
 command -v npm >/dev/null 2>&1 || skip_all "npm not found (contrib/deps.sh installs it)"
-"$MIST_BIN" agent --help 2>/dev/null | grep -q -- '--http ' ||
-	skip_all "$MIST_BIN has no 'agent --http'"
+help=$("$MIST_BIN" agent --help 2>&1)
+printf '%s\n' "$help" | grep -q -- '--http ' || skip_all "$MIST_BIN has no 'agent --http'"
 [ -f "$plugin" ] || skip_all "no test plugin at $plugin"
-mods=$("$sdk/install.sh" "${MIST_SDK_DIR:-$MIST_BUILDDIR/tests/sdk/node}" 2>&1) ||
-	skip_all "the Parse JS SDK could not be installed: $(echo "$mods" | tail -1)"
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/mist-sdk.XXXXXX") || bail "mktemp failed"
+mods=$("$sdk/install.sh" "${MIST_SDK_DIR:-$MIST_BUILDDIR/tests/sdk/node}" 2>"$work/npm.err") || {
+	why=$(tail -1 "$work/npm.err"); rm -rf "$work"
+	skip_all "the Parse JS SDK could not be installed: $why"
+}
 agent=""
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
@@ -64,9 +65,13 @@ while ! { [ -s "$work/a/http.addr" ] && [ -s "$work/a/agent.addr" ]; }; do
 done
 url=http://$(cat "$work/a/http.addr")/parse
 
+# the app may call the scenario's function (when `mist apps` has
+# --functions: an app's add-on functions are a list it is allowed)
+fns=""
+"$MIST_BIN" apps --help 2>&1 | grep -q -- '--functions' && fns="--functions ${SDK_FN:-hello}"
 # shellcheck disable=SC2086
 "$MIST_BIN" apps create sdk --agent "$(cat "$work/a/agent.addr")" --key "$work/key" \
-	--format json ${MIST_APPS_ARGS:-} >"$work/app.json" 2>"$work/apps.err" ||
+	--format json $fns ${MIST_APPS_ARGS:-} >"$work/app.json" 2>"$work/apps.err" ||
 	bail "mist apps create failed: $(cat "$work/apps.err")"
 key() {
 	node -e 'const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
@@ -78,8 +83,8 @@ js=$(key javascriptKey) || bail "mist apps create printed no javascriptKey: $(ca
 master=$(key masterKey) || bail "mist apps create printed no masterKey: $(cat "$work/app.json")"
 
 echo "# $url app $app"
-SDK_FN=${SDK_FN:-echo} SDK_FN_PARAMS=${SDK_FN_PARAMS:-'{"name":"x"}'} \
-SDK_FN_EXPECT=${SDK_FN_EXPECT:-'{"name":"x"}'} \
+SDK_FN=${SDK_FN:-hello} SDK_FN_PARAMS=${SDK_FN_PARAMS:-'{"name":"x"}'} \
+SDK_FN_EXPECT=${SDK_FN_EXPECT:-'{"hello":"x"}'} \
 NODE_PATH="$mods/node_modules" node "$sdk/scenario.js" "$url" "$app" "$js" "$master"
 rc=$?
 [ $rc -ne 0 ] && sed 's/^/# agent: /' "$work/agent.log" | tail -40

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A private PostgreSQL 15 cluster and Parse Server on it, for the benchmarks
 # (contrib/bench/http.sh) and for proving tests/sdk/scenario.js against the
 # real Parse Server (tests/sdk/run-parse.sh).  Sourced, not run:

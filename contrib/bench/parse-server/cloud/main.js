@@ -1,12 +1,13 @@
 // Cloud code of the Parse Server peer: the same functions mist's test
 // plugin offers the gateway, so one scenario and one benchmark fit both.
 //
-//   hello {name}  -> "Hello, <name>!"          (case C: a trivial add-on function)
+//   hello {name}  -> {"hello": <name>}        (case C: a trivial add-on function;
+//                    the answer of tests/plugins/testfns.c's hello)
 //   echo  {...}   -> the params, unchanged
 //   read1 {id}    -> the Item with that objectId, read as the caller (its
 //                    session token, so the object's ACL applies)   (case B)
 
-Parse.Cloud.define('hello', (req) => `Hello, ${req.params.name}!`);
+Parse.Cloud.define('hello', (req) => ({ hello: req.params.name }));
 
 Parse.Cloud.define('echo', (req) => req.params);
 
