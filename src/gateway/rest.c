@@ -20,6 +20,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -591,11 +592,11 @@ pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
 	p->http_id = http_id;
 	p->started_ns = now_ns(r);
 	p->route = q ? q->route : PR_NONE;
-	snprintf(p->app, sizeof(p->app), "%s", app ? app : "");
-	snprintf(p->method, sizeof(p->method), "%s", method);
-	snprintf(p->cls, sizeof(p->cls), "%s", q ? q->cls : "");
-	snprintf(p->ip, sizeof(p->ip), "%s", ip);
-	snprintf(p->path, sizeof(p->path), "%s", path);
+	text_copy(p->app, sizeof(p->app), app ? app : "");
+	text_copy(p->method, sizeof(p->method), method);
+	text_copy(p->cls, sizeof(p->cls), q ? q->cls : "");
+	text_copy(p->ip, sizeof(p->ip), ip);
+	text_copy(p->path, sizeof(p->path), path);
 	return p;
 }
 
@@ -729,7 +730,7 @@ route(struct rest *r, struct rpend *p, const struct preq *q, const char *ip,
 	}
 	/* only an app that exists names a metrics series or a log field:
 	 * made-up ids must not grow the series table */
-	snprintf(p->app, sizeof(p->app), "%s", a->id);
+	text_copy(p->app, sizeof(p->app), a->id);
 	uint32_t retry, remaining, limit;
 	if (!master && !check_rate(r, a, q, ip, &retry, &remaining, &limit)) {
 		answer_429(r, p, http_id, retry, limit);
@@ -758,7 +759,7 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 	const struct app *a = check_app(r, q, ip, &master, &e);
 	if (a == NULL)
 		goto fail;
-	snprintf(top->app, sizeof(top->app), "%s", a->id);
+	text_copy(top->app, sizeof(top->app), a->id);
 	http_set_deadline(r->http, http_id,
 			  deadline_of(a, q) + REST_DEADLINE_SLACK_MS);
 	json_t *reqs = q->body ? json_object_get(q->body, "requests") : NULL;
@@ -812,7 +813,7 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 			continue;
 		}
 		p->route = sq.route;
-		snprintf(p->cls, sizeof(p->cls), "%s", sq.cls);
+		text_copy(p->cls, sizeof(p->cls), sq.cls);
 		if (sq.route == PR_BATCH || sq.route == PR_FUNCTIONS) {
 			perr_set(&se, 400, PERR_INVALID_JSON,
 				 "a batch may not contain %s",
@@ -1068,7 +1069,7 @@ rest_open(struct actor *self, uv_loop_t *loop, struct apps *apps,
 	struct rest *r = xcalloc(1, sizeof(*r));
 	r->self = self;
 	r->cfg = *rcfg;
-	snprintf(r->mount, sizeof(r->mount), "%s", rcfg->mount);
+	text_copy(r->mount, sizeof(r->mount), rcfg->mount);
 	r->cfg.mount = r->mount;
 	r->apps = apps;
 	r->http = http_open(loop, self->sys, self->id, hcfg, plain_addr,

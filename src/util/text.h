@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 /**
  * True if @a s (length @a n) has no control characters (below 0x20, 0x7f)
@@ -22,6 +23,21 @@ text_is_printable(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+/**
+ * Copies the C string @a src into @a dst (@a cap bytes, NUL included),
+ * cutting it to fit: snprintf(dst, cap, "%s", src) without the format
+ * machinery, for hot paths that copy names into fixed fields.
+ */
+static inline void
+text_copy(char *dst, size_t cap, const char *src)
+{
+	if (cap == 0)
+		return;
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 #endif
