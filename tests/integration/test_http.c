@@ -45,6 +45,9 @@ struct agent {
 static struct agent home, edge;
 static char app_id[64], rest_key[80], js_key[80], master_key[80];
 
+/* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
+static char **agent_extra;
+
 static void
 agent_start(struct agent *a, const char *join)
 {
@@ -70,6 +73,8 @@ agent_start(struct agent *a, const char *join)
 		av[n++] = "--join";
 		av[n++] = (char *)join;
 	}
+	for (char **x = agent_extra; x != NULL && *x != NULL && n < 30; x++)
+		av[n++] = *x;
 	av[n] = NULL;
 	char path[600];
 	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
@@ -771,4 +776,56 @@ Test(http, an_index_declared_with_mist_apps_index)
 		       "x", "y", "--agent", edge.addr, "--key", keyfile, NULL};
 	cr_expect_eq(proc_run(bad, NULL, 20000), 1,
 		     "an index on a class that does not exist is refused");
+}
+
+Test(http, https_with_http2_on_a_third_agent)
+{
+	char cert[600], key[600], cmd[2048];
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmp);
+	snprintf(key, sizeof(key), "%s/key.pem", tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		 "-nodes -days 1 -subj /CN=127.0.0.1 -keyout '%s' -out '%s' "
+		 ">/dev/null 2>&1",
+		 key, cert);
+	cr_assert_eq(system(cmd), 0, "openssl req failed");
+	struct agent tls;
+	agent_init(&tls, "tls");
+	char *extra[] = {"--https", "127.0.0.1:0", "--tls-cert", cert,
+			 "--tls-key", key, NULL};
+	agent_extra = extra;
+	agent_start(&tls, home.addr);
+	agent_extra = NULL;
+	char path[600], https[64];
+	snprintf(path, sizeof(path), "%s/https.addr", tls.dir);
+	cr_assert_eq(proc_wait_file(path, https, sizeof(https), 30000), 0);
+	long status = 0, version = 0;
+	for (int i = 0; i < 300 && status != 200; i++) {
+		CURL *c = curl_easy_init();
+		char url[256], h1[128], h2[160];
+		snprintf(url, sizeof(url), "https://%s/parse/classes/T?limit=1", https);
+		snprintf(h1, sizeof(h1), "X-Parse-Application-Id: %s", app_id);
+		snprintf(h2, sizeof(h2), "X-Parse-REST-API-Key: %s", rest_key);
+		struct curl_slist *hl = curl_slist_append(NULL, h1);
+		hl = curl_slist_append(hl, h2);
+		struct resp r = {0};
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+		cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+		curl_slist_free_all(hl);
+		curl_easy_cleanup(c);
+		resp_free(&r);
+		if (status != 200)
+			usleep(50000); /* the app spreads to the new agent */
+	}
+	cr_expect_eq(status, 200, "the TLS agent serves the app");
+	cr_expect_eq(version, CURL_HTTP_VERSION_2_0, "HTTP/2 by ALPN");
+	proc_stop(tls.pid, SIGTERM, 20000);
 }
