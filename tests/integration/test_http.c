@@ -829,3 +829,54 @@ Test(http, https_with_http2_on_a_third_agent)
 	cr_expect_eq(version, CURL_HTTP_VERSION_2_0, "HTTP/2 by ALPN");
 	proc_stop(tls.pid, SIGTERM, 20000);
 }
+
+Test(http, roles_and_users_changing_themselves)
+{
+	char at[128], aid[64], bt[128], bid[64], ct[128], cid[64];
+	signup(&home, "rita", at, aid);
+	signup(&edge, "sam", bt, bid);
+	signup(&home, "tom", ct, cid);
+	/* a role with sam in it, and an object only that role reads */
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"Readers\",\"users\":[\"%s\"],\"ACL\":{\"*\":{\"read\":true}}}",
+		 bid);
+	struct resp r = call(&home, "POST", "/roles", body, "master", NULL, NULL);
+	cr_assert_eq(r.status, 201, "role: %s", r.body);
+	resp_free(&r);
+	r = call(&edge, "POST", "/classes/Memo",
+		 "{\"t\":1,\"ACL\":{\"role:Readers\":{\"read\":true}}}", "rest", at,
+		 NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	char path[128];
+	snprintf(path, sizeof(path), "/classes/Memo/%s", jstr(r.json, "objectId"));
+	resp_free(&r);
+	r = call(&home, "GET", path, NULL, "rest", bt, NULL);
+	cr_expect_eq(r.status, 200, "a member of the role reads it: %s", r.body);
+	resp_free(&r);
+	r = call(&home, "GET", path, NULL, "rest", ct, NULL);
+	expect_error(&r, 404, 101, "someone outside the role");
+	resp_free(&r);
+
+	/* a user changes itself, not another */
+	snprintf(path, sizeof(path), "/users/%s", aid);
+	r = call(&edge, "PUT", path, "{\"nick\":\"R\"}", "rest", at, NULL);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	resp_free(&r);
+	r = call(&edge, "PUT", path, "{\"nick\":\"X\"}", "rest", ct, NULL);
+	cr_expect(r.status >= 400, "tom changes rita: %ld %s", r.status, r.body);
+	resp_free(&r);
+	r = call(&home, "GET", path, NULL, "rest", at, NULL);
+	cr_expect_str_eq(jstr(r.json, "nick"), "R", "%s", r.body);
+	resp_free(&r);
+	r = call(&home, "DELETE", path, NULL, "rest", ct, NULL);
+	cr_expect(r.status >= 400, "tom deletes rita: %ld %s", r.status, r.body);
+	resp_free(&r);
+	r = call(&home, "DELETE", path, NULL, "rest", at, NULL);
+	cr_expect_eq(r.status, 200, "rita deletes herself: %s", r.body);
+	resp_free(&r);
+	r = call(&edge, "GET", "/login?username=rita&password=pw-rita", NULL,
+		 "rest", NULL, NULL);
+	expect_error(&r, 404, 101, "a deleted user logs in");
+	resp_free(&r);
+}
