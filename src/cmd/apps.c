@@ -9,6 +9,7 @@
  * no such app, a --home that is not alive or hosts no documents.
  */
 #include "config.h"
+#include "accessory/accmsg.h"
 #include "actors/msgtype.h"
 #include "cmd/cmd.h"
 #include "gateway/apps.h"
@@ -21,8 +22,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <msgpack.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <msgpack.h>
 #include <sodium.h>
@@ -672,14 +671,12 @@ apps_index(int argc, char **argv)
 	if (r != EXIT_OK)
 		return r;
 	/* the accessory's answer: [status, body (JSON), user] */
-	struct mp_cur cur;
-	uint32_t n, blen;
-	uint64_t status;
+	int status;
+	uint32_t blen, ulen;
 	const uint8_t *body;
-	mp_cur_init(&cur, reply->body, reply->len);
-	if (mp_read_array(&cur, &n) != 0 || n < 2 ||
-	    mp_read_uint(&cur, &status) != 0 ||
-	    mp_read_bin(&cur, &body, &blen) != 0) {
+	const char *user;
+	if (acc_reply_unpack(reply->body, reply->len, &status, &body, &blen,
+			     &user, &ulen) != 0) {
 		msg_delete(reply);
 		fputs("mist apps: bad reply\n", stderr);
 		return EXIT_RUNTIME;

@@ -9,6 +9,7 @@
 #include "data/jobmsg.h"
 #include "data/jobs.h"
 #include "accessory/accessory.h"
+#include "accessory/accmsg.h"
 #include "data/meta.h"
 #include "gateway/apps.h"
 #include "gateway/creds.h"
@@ -530,24 +531,18 @@ gw_index(struct gateway *g, struct msg *m)
 		json_object_set_new(body, "create", json_false());
 		op_code = ACC_DOC_SCHEMA_PUT;
 	}
-	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	struct buf b = BUF_INIT;
+	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 5);
-	mp_pack_str(&pk, a->id);
-	msgpack_pack_uint8(&pk, op_code);
-	msgpack_pack_uint32(&pk, GW_INDEX_TIMEOUT_MS);
+	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
 	msgpack_pack_map(&pk, 2);
 	mp_pack_str(&pk, "master");
 	msgpack_pack_true(&pk);
 	mp_pack_str(&pk, "ip");
 	mp_pack_str(&pk, "operator");
-	size_t tl = strlen(text);
-	msgpack_pack_bin(&pk, tl);
-	msgpack_pack_bin_body(&pk, text, tl);
-	free(text);
+	acc_request_pack(&b, a->id, op_code, GW_INDEX_TIMEOUT_MS, caller.data,
+			 caller.len, body);
+	buf_destroy(&caller);
+	json_decref(body);
 	struct gw_admin *ad = xmalloc(sizeof(*ad));
 	ad->from = m->from;
 	ad->corr = m->corr;

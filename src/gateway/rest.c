@@ -7,6 +7,7 @@
 #include "config.h"
 #include "gateway/rest.h"
 #include "accessory/accessory.h"
+#include "accessory/accmsg.h"
 #include "accessory/perr.h"
 #include "data/meta.h"
 #include "function/fncall.h"
@@ -633,20 +634,14 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		free(p);
 		return;
 	}
-	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	struct buf b = BUF_INIT;
+	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 5);
-	mp_pack_str(&pk, a->id);
-	msgpack_pack_uint8(&pk, (uint8_t)op);
-	msgpack_pack_uint32(&pk, deadline);
+	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
 	pack_caller(&pk, r, a, q, ip, master);
-	size_t tl = strlen(text);
-	msgpack_pack_bin(&pk, tl);
-	msgpack_pack_bin_body(&pk, text, tl);
-	free(text);
+	acc_request_pack(&b, a->id, (uint8_t)op, deadline, caller.data,
+			 caller.len, body);
+	buf_destroy(&caller);
+	json_decref(body);
 	p->node = a->home;
 	uint64_t corr;
 	actor_request(r->self, (struct actor_ref){a->home, ACTOR_DOCS},
@@ -930,22 +925,18 @@ docs_reply(struct rest *r, struct rpend *p, struct msg *m)
 		finish_err(r, p, &e);
 		return;
 	}
-	struct mp_cur c;
-	uint32_t n, blen, ulen = 0;
-	uint64_t status;
+	int status;
+	uint32_t blen, ulen;
 	const uint8_t *body;
-	const char *user = NULL;
-	mp_cur_init(&c, m->body, m->len);
-	if (mp_read_array(&c, &n) != 0 || n < 2 ||
-	    mp_read_uint(&c, &status) != 0 || status < 100 || status > 599 ||
-	    mp_read_bin(&c, &body, &blen) != 0 ||
-	    (n > 2 && mp_read_str(&c, &user, &ulen) != 0)) {
+	const char *user;
+	if (acc_reply_unpack(m->body, m->len, &status, &body, &blen, &user,
+			     &ulen) != 0) {
 		perr_set(&e, 502, PERR_INTERNAL_SERVER_ERROR,
 			 "malformed answer from node %016" PRIx64, p->node);
 		finish_err(r, p, &e);
 		return;
 	}
-	finish(r, p, (int)status, (const char *)body, blen, user, ulen);
+	finish(r, p, status, (const char *)body, blen, user, ulen);
 }
 
 /* The reply of a MSG_FN_CALL: [0, result (msgpack bin)] | [1, message]. */
