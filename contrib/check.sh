@@ -11,7 +11,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=$(nproc 2>/dev/null || echo 2)
-fuzz_seconds=${MIST_FUZZ_SECONDS:-60}
+fuzz_seconds=${MIST_FUZZ_SECONDS:-140}
 status=0
 step() { printf '\n==== %s\n' "$*"; }
 
