@@ -19,6 +19,7 @@ enum { TIMER_USER, TIMER_REQUEST };
 
 struct actor_pending {
 	struct actor_timer t; /* tag = corr, actor = requester */
+	uint64_t node;	      /* where the request went (for fail_node) */
 };
 
 /* ------------------------------------------------------- configuration */
@@ -395,6 +396,7 @@ actor_request(struct actor *self, struct actor_ref to, uint32_t type,
 	p->t.actor = self->id;
 	p->t.tag = corr;
 	p->t.kind = TIMER_REQUEST;
+	p->node = to.node;
 	map_put(&sys->pending, corr, p);
 	uint64_t now = actor_sys_now(sys);
 	sys_timer_push(sys, &p->t, now + timeout_ms);
@@ -405,6 +407,53 @@ actor_request(struct actor *self, struct actor_ref to, uint32_t type,
 	m->corr = corr;
 	m->deadline = now + timeout_ms;
 	actor_send_from(self, to, m); /* a failure queues the error reply */
+}
+
+/* Ends pending request @a p now with @a status (as its timeout would). */
+static void
+pending_fail(struct actor_sys *sys, struct actor_pending *p, int status)
+{
+	struct actor *a = map_get(&sys->actors, p->t.actor);
+	map_del(&sys->pending, p->t.tag);
+	if (heap_node_is_linked(&p->t.hn))
+		heap_remove(&sys->timers, &p->t.hn);
+	if (a != NULL && !a->stopped) {
+		struct msg *m = msg_new(MSG_ERROR, NULL, 0);
+		m->flags = MSG_F_REPLY;
+		m->status = (int16_t)status;
+		m->corr = p->t.tag;
+		m->from = m->to = actor_ref_of(a);
+		mailbox_push(a, m);
+	}
+	free(p);
+}
+
+size_t
+actor_sys_fail_node(struct actor_sys *sys, uint64_t node, int status)
+{
+	if (node == sys->node || sys->pending.len == 0)
+		return 0;
+	/* collected first: failing one changes the table being walked */
+	size_t n = 0, cap = 0, it = 0;
+	struct actor_pending **hit = NULL;
+	uint64_t k;
+	void *v;
+	while (map_next(&sys->pending, &it, &k, &v)) {
+		struct actor_pending *p = v;
+		if (p->node != node)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			hit = xrealloc(hit, cap * sizeof(*hit));
+		}
+		hit[n++] = p;
+	}
+	for (size_t i = 0; i < n; i++)
+		pending_fail(sys, hit[i], status);
+	free(hit);
+	if (n > 0 && sys->env.wake)
+		sys->env.wake(sys->env.ctx);
+	return n;
 }
 
 /* -------------------------------------------------------------- timers */

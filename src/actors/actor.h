@@ -17,8 +17,10 @@
  *    and stop reading until the drain callback.  A hard cap refuses further
  *    messages outright (requests get an EOVERLOAD reply).
  *  - Requests: actor_request() registers a correlation id with a deadline.
- *    Exactly one of {the reply, an ETIMEDOUT error reply} reaches the actor:
- *    the first to arrive removes the registration; the other is dropped.
+ *    Exactly one of {the reply, an error reply} reaches the actor: the
+ *    first to arrive removes the registration; the other is dropped.  The
+ *    error is ETIMEDOUT at the deadline, or EUNREACHABLE as soon as the
+ *    transport's link to the target node closes (actor_sys_fail_node).
  *  - Timers deliver MSG_TIMER to their actor.  A timer stopped or
  *    restarted never delivers a tick that fired before (it may already
  *    wait in the mailbox: it is dropped), and a repeating timer whose last
@@ -51,6 +53,7 @@
 #define MIST_ACTORS_ACTOR_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "actors/msg.h"
@@ -232,6 +235,16 @@ int actor_sys_deliver(struct actor_sys *sys, struct msg *m);
  */
 struct msg *actor_local_msg(const struct actor_sys *sys, uint32_t to,
 			    uint32_t type, const void *body, uint32_t len);
+
+/**
+ * Ends at once, with an error reply of @a status (MIST_EUNREACHABLE), every
+ * request this system's actors wait on from node @a node: what the
+ * transport calls when its link to that node closes (the request or its
+ * answer may have been lost with it) -- each requester learns it now
+ * instead of at its timeout, and a reply that still arrives is dropped as
+ * late.  Returns how many.  Like actor_sys_deliver, for I/O sources.
+ */
+size_t actor_sys_fail_node(struct actor_sys *sys, uint64_t node, int status);
 
 /** Fires due timers; returns how many. */
 int actor_sys_expire(struct actor_sys *sys);

@@ -247,13 +247,29 @@ link_close(struct link *l, const char *why)
 		map_del(&m->by_node, l->node);
 		l->registered = false;
 		link_notify(l, MSG_LINK_DOWN);
+		/* what was queued on it is gone, and so may be the requests
+		 * and replies in flight: their requesters learn it now, not
+		 * at their timeouts (a reply that still comes is late) */
+		size_t n = actor_sys_fail_node(m->sys, l->node,
+					       MIST_EUNREACHABLE);
+		if (n > 0)
+			log_info("link to %016llx down: %zu request%s failed",
+				 (unsigned long long)l->node, n,
+				 n == 1 ? "" : "s");
 	}
 	if (l->counted) {
 		m->handshaking--;
 		l->counted = false;
 	}
-	if (l->expect != 0 && map_get(&m->connecting, l->expect) == l)
+	if (l->expect != 0 && map_get(&m->connecting, l->expect) == l) {
 		map_del(&m->connecting, l->expect);
+		/* an on-demand link that never came up: the messages queued
+		 * for it are dropped, so the requests among them fail now --
+		 * unless another link to that node carries them */
+		if (map_get(&m->by_node, l->expect) == NULL)
+			actor_sys_fail_node(m->sys, l->expect,
+					    MIST_EUNREACHABLE);
+	}
 	if (l->join != NULL) {
 		struct join *j = l->join;
 		j->link = NULL;

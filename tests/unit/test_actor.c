@@ -194,6 +194,45 @@ Test(actor, remote_request_crosses_the_fake_network)
 	cr_assert_eq(w.delivered, 2);
 }
 
+Test(actor, a_closed_link_fails_the_requests_to_its_node_at_once)
+{
+	struct actor_sys *s1 = fake_world_add(&w, 0x1111, NULL);
+	struct actor_sys *s2 = fake_world_add(&w, 0x2222, NULL);
+	struct actor_sys *s3 = fake_world_add(&w, 0x3333, NULL);
+	w.latency_ms = 5;
+	struct actor *a = actor_spawn(s1, 0, "a", probe_fn, &pa);
+	struct actor *b = actor_spawn(s2, 0, "b", probe_fn, &pb);
+	struct actor *c = actor_spawn(s3, 0, "c", probe_fn, &pc);
+	uint64_t c1, c2, c3;
+	/* two held by node 2 (answered at 2 s), one held by node 3 */
+	actor_request(a, actor_ref_of(b), T_HOLD, NULL, 0, 10000, &c1);
+	actor_request(a, actor_ref_of(b), T_HOLD, NULL, 0, 10000, &c2);
+	actor_request(a, actor_ref_of(c), T_HOLD, NULL, 0, 10000, &c3);
+	fake_world_run(&w, NULL, NULL, 100);
+	cr_assert_eq(pa.n, 0);
+	uint64_t t0 = w.now;
+	/* the transport's link to node 2 closed */
+	cr_assert_eq(actor_sys_fail_node(s1, 0x2222, MIST_EUNREACHABLE), 2);
+	cr_assert(fake_world_run(&w, has_recs, &pa, 10));
+	fake_world_run(&w, NULL, NULL, 1);
+	cr_assert_eq(pa.n, 2, "both requests to node 2 end now");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(pa.recs[i].status, MIST_EUNREACHABLE);
+		cr_assert_eq(pa.recs[i].at, t0);
+		cr_assert(pa.recs[i].corr == c1 || pa.recs[i].corr == c2);
+	}
+	/* node 2's late answers are dropped; node 3's arrives as usual */
+	fake_world_run(&w, NULL, NULL, 5000);
+	cr_assert_eq(pa.n, 3, "exactly one answer per request");
+	cr_assert_eq(pa.recs[2].corr, c3);
+	cr_assert_eq(pa.recs[2].status, 0);
+	/* (the probe holds one request at a time: b answers the last) */
+	cr_assert_eq(s1->stats.late_replies, 1);
+	cr_assert_eq(actor_sys_fail_node(s1, 0x2222, MIST_EUNREACHABLE), 0);
+	cr_assert_eq(actor_sys_fail_node(s1, 0x1111, MIST_EUNREACHABLE), 0,
+		     "a node's requests to itself never cross a link");
+}
+
 Test(actor, unreachable_node_and_missing_actor_answer_at_once)
 {
 	struct actor_sys *s = fake_world_add(&w, 1, NULL);
