@@ -36,6 +36,7 @@
 #include <inttypes.h>
 #include <sodium.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,7 @@ static const char usage[] =
 	"  --tls-key FILE      private key for --https\n"
 	"  --access-log FILE   one JSON line per HTTP request (reopened on SIGHUP)\n"
 	"  --http-max-body BYTES  largest request body (default 1048576)\n"
+	"  --http-max-conns N  HTTP connections at once (default 16384)\n"
 	"  --docs lmdb|none    host apps' documents here, in LMDB (default), or\n"
 	"                      not (gossiped: `mist apps create` homes no app here)\n"
 	"  -h, --help          this text\n"
@@ -180,6 +182,30 @@ static void
 agent_signal_cb(uv_signal_t *h, int signum)
 {
 	agent_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* Descriptors beyond the clients': links, the store, executors, logs. */
+#define AGENT_NOFILE_SPARE 1024
+
+/*
+ * Raises the soft open-file limit towards @a want (at most the hard
+ * limit): Debian's soft default of 1024 would cap an HTTP gateway far
+ * below its connection bound, and the hard limit is the operator's.
+ */
+static void
+agent_raise_nofile(uint64_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rlim_t old = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+			      ? (rlim_t)want
+			      : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("open-file limit raised from %llu to %llu",
+			 (unsigned long long)old,
+			 (unsigned long long)rl.rlim_cur);
 }
 
 /* SIGHUP (logrotate): the gateway reopens its access log, in its turn. */
@@ -370,7 +396,7 @@ cmd_agent(int argc, char **argv)
 	       OPT_PRICE, OPT_SPEED, OPT_NOLIFEGUARD, OPT_GATEWAY, OPT_PLUGIN,
 	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL, OPT_JMAX, OPT_DOCS,
 	       OPT_HTTP, OPT_HTTPS, OPT_TLSCERT, OPT_TLSKEY, OPT_ALOG,
-	       OPT_HTTPBODY };
+	       OPT_HTTPBODY, OPT_HTTPCONNS };
 	static const struct option opts[] = {
 		{"data", required_argument, 0, OPT_DATA},
 		{"key", required_argument, 0, OPT_KEY},
@@ -399,6 +425,7 @@ cmd_agent(int argc, char **argv)
 		{"tls-key", required_argument, 0, OPT_TLSKEY},
 		{"access-log", required_argument, 0, OPT_ALOG},
 		{"http-max-body", required_argument, 0, OPT_HTTPBODY},
+		{"http-max-conns", required_argument, 0, OPT_HTTPCONNS},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, OPT_VERSION},
 		{0, 0, 0, 0}};
@@ -417,7 +444,7 @@ cmd_agent(int argc, char **argv)
 	const char *gateway = NULL;
 	const char *http = NULL, *https = NULL, *tls_cert = NULL;
 	const char *tls_key = NULL, *access_log = NULL;
-	unsigned long http_max_body = 0;
+	unsigned long http_max_body = 0, http_max_conns = 0;
 	struct pool_config pcfg;
 	pool_config_default(&pcfg);
 	uint32_t job_max_tasks = 0;
@@ -540,6 +567,19 @@ cmd_agent(int argc, char **argv)
 			    http_max_body > (64ul << 20)) {
 				fprintf(stderr, "mist agent: --http-max-body must be "
 					"1024..67108864\n");
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case OPT_HTTPCONNS: {
+			char *end;
+			http_max_conns = strtoul(optarg, &end, 10);
+			/* 16 .. 1M: a million descriptors is what a kernel's
+			 * default nr_open allows one process */
+			if (*end != '\0' || http_max_conns < 16 ||
+			    http_max_conns > (1ul << 20)) {
+				fprintf(stderr, "mist agent: --http-max-conns must "
+					"be 16..1048576\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -695,6 +735,11 @@ cmd_agent(int argc, char **argv)
 		gcfg.http.tls_key = tls_key;
 		if (http_max_body)
 			gcfg.http.max_body = http_max_body;
+		if (http_max_conns)
+			gcfg.http.max_conns = (uint32_t)http_max_conns;
+		if (http != NULL || https != NULL)
+			agent_raise_nofile(gcfg.http.max_conns +
+					   gcfg.max_conns + AGENT_NOFILE_SPARE);
 		gcfg.rest.access_log = access_log;
 		gcfg.rest.link_stats = &a->links.stats;
 		snprintf(gcfg.name, sizeof(gcfg.name), "%s", name);

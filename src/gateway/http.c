@@ -100,13 +100,16 @@ http_config_default(struct http_config *cfg)
 	 */
 	cfg->max_body = 1u << 20;
 	/*
-	 * 4096 connections.  An idle TLS connection costs H2O and OpenSSL
-	 * some 40 KiB of buffers: 4096 of them stay under 200 MiB; phones
-	 * keep one connection each while active, so this is thousands of
-	 * concurrent users per agent -- more belong behind more agents.  The
-	 * process's open-file limit must be above it (http_open warns).
+	 * 16384 connections: phones keep one connection each while the app
+	 * is open, so a gateway holds far more idle connections than busy
+	 * ones.  An idle plain connection costs a few KiB here, a TLS one
+	 * tens of KiB (OpenSSL's buffers; docs/BENCHMARKS.md measures both):
+	 * 16384 stay well under a GiB in the worst case.  More belong behind
+	 * more agents; `mist agent --http-max-conns` sets it.  The process's
+	 * open-file limit must be above it: the agent raises its soft limit,
+	 * and http_open warns if it is still short.
 	 */
-	cfg->max_conns = 4096;
+	cfg->max_conns = 16384;
 	/*
 	 * 1024 requests with the actor at once.  A request is answered in
 	 * milliseconds; a thousand waiting is already a queue of seconds, and
