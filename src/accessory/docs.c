@@ -18,6 +18,7 @@
 #include "accessory/docs.h"
 #include "accessory/accessory.h"
 #include "accessory/auth.h"
+#include "accessory/docs_cache.h"
 #include "accessory/perr.h"
 #include "accessory/query.h"
 #include "mist.h"
@@ -100,6 +101,7 @@ struct docs {
 	bool build_armed;
 	struct docs_stats st;
 	struct query_opts qopts;
+	struct docs_cache cache; /* parsed schemas and sessions (docs_cache.h) */
 };
 
 /* The request in hand. */
@@ -163,6 +165,7 @@ struct docs_pending {
 	char user[DOCS_ID_MAX];
 	int drv_status;
 	struct buf keys; /* overlay keys to unpin: [table][u32 klen][key]... */
+	struct buf prefixes; /* prefix deletes, the same way: cache drops */
 	struct docs_build *build;
 	struct buf next_cursor; /* a build chunk: where the next one starts */
 	bool build_done;	/* ... or the index is ready */
@@ -447,6 +450,64 @@ docs_read_json(struct docs *d, enum docs_table t, const struct buf *k)
 	return j;
 }
 
+/*
+ * A JSON record by key through the cache (docs_cache.h): a new reference
+ * to a SHARED tree the caller must not change, or NULL if missing.  What
+ * the overlay holds is parsed and not cached (it is not durable yet);
+ * what the driver holds is cached, and so is its absence if
+ * @a cache_absent (schemas: a class without one is asked about as often
+ * as one with).
+ */
+static json_t *
+docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
+		 bool cache_absent)
+{
+	struct docs_ov *o = docs_ov_find(d, (uint8_t)t, k->data, k->len);
+	if (o != NULL)
+		return o->deleted ? NULL
+				  : json_loadb((const char *)o->val.data,
+					       o->val.len, 0, NULL);
+	const struct docs_cache_ent *e =
+		docs_cache_get(&d->cache, (uint8_t)t, k->data, k->len);
+	if (e != NULL)
+		return json_incref(e->val);
+	struct buf v = BUF_INIT;
+	json_t *j = NULL;
+	int rc = d->drv->vt->get(d->drv, t, k->data, k->len, &v);
+	if (rc == 0) {
+		j = json_loadb((const char *)v.data, v.len, 0, NULL);
+		if (j != NULL) /* a record that does not parse: not kept */
+			docs_cache_put(&d->cache, (uint8_t)t, k->data, k->len,
+				       json_incref(j), v.data, v.len, false);
+	} else if (rc == MIST_ENOTFOUND && cache_absent) {
+		docs_cache_put(&d->cache, (uint8_t)t, k->data, k->len, NULL,
+			       NULL, 0, false);
+	}
+	buf_destroy(&v);
+	return j;
+}
+
+/* Drops from the cache every key of the pin list @a keys ([table][u32
+ * klen][key]...) -- by prefix if @a prefix. */
+static void
+docs_cache_drop_list(struct docs *d, const struct buf *keys, bool prefix)
+{
+	const uint8_t *p = keys->data, *end = p + keys->len;
+	while (p && p + 5 <= end) {
+		uint8_t t = p[0];
+		uint32_t kl;
+		memcpy(&kl, p + 1, sizeof(kl));
+		p += 5;
+		if (p + kl > end)
+			break;
+		if (prefix)
+			docs_cache_del_prefix(&d->cache, t, p, kl);
+		else
+			docs_cache_del(&d->cache, t, p, kl);
+		p += kl;
+	}
+}
+
 /* ------------------------------------------------------------ groups */
 
 /* A group of changes being built (keys and values owned here). */
@@ -535,6 +596,7 @@ docs_pending_free(struct docs_pending *w)
 {
 	free(w->body);
 	buf_destroy(&w->keys);
+	buf_destroy(&w->prefixes);
 	buf_destroy(&w->next_cursor);
 	free(w);
 }
@@ -713,17 +775,23 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 	w->sys = d->self->sys;
 	struct docs_op *ops = docs_group_ops(g);
 	for (uint32_t i = 0; i < g->n; i++) {
+		uint8_t t = (uint8_t)ops[i].table;
+		uint32_t kl = (uint32_t)ops[i].klen;
 		if (ops[i].kind == DOCS_DEL_PREFIX) {
-			docs_ov_del_prefix(d, (uint8_t)ops[i].table,
-					   ops[i].key, ops[i].klen, &w->keys);
+			docs_ov_del_prefix(d, t, ops[i].key, ops[i].klen,
+					   &w->keys);
+			/* dropped now and again once durable (docs_settle) */
+			docs_cache_del_prefix(&d->cache, t, ops[i].key, kl);
+			buf_append(&w->prefixes, &t, 1);
+			buf_append(&w->prefixes, &kl, sizeof(kl));
+			buf_append(&w->prefixes, ops[i].key, kl);
 			continue;
 		}
 		if (ops[i].table == DOCS_T_IDX)
 			continue; /* index entries are read by scans only */
-		docs_ov_set(d, (uint8_t)ops[i].table, ops[i].key, ops[i].klen,
-			    ops[i].val, ops[i].vlen, ops[i].kind == DOCS_DEL);
-		uint8_t t = (uint8_t)ops[i].table;
-		uint32_t kl = (uint32_t)ops[i].klen;
+		docs_cache_del(&d->cache, t, ops[i].key, kl);
+		docs_ov_set(d, t, ops[i].key, ops[i].klen, ops[i].val,
+			    ops[i].vlen, ops[i].kind == DOCS_DEL);
 		buf_append(&w->keys, &t, 1);
 		buf_append(&w->keys, &kl, sizeof(kl));
 		buf_append(&w->keys, ops[i].key, kl);
@@ -761,9 +829,17 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 	docs_queue(rq->d, rq->app, g, w);
 }
 
+/*
+ * A group is durable (or failed): its overlay entries go, and every key
+ * it wrote leaves the cache again -- a read since it was queued may have
+ * cached the store's old value of a key under one of its prefix deletes
+ * (exact keys were in the overlay, hence not cached; dropped anyway).
+ */
 static void
 docs_unpin_all(struct docs *d, struct docs_pending *w)
 {
+	docs_cache_drop_list(d, &w->keys, false);
+	docs_cache_drop_list(d, &w->prefixes, true);
 	if (w->keys.len == 0)
 		return;
 	const uint8_t *p = w->keys.data, *end = p + w->keys.len;
@@ -805,7 +881,11 @@ docs_session_of(struct docs *d, const char *app, const char *token)
 	struct buf k = BUF_INIT;
 	docs_kmeta(&k, 't', app, NULL, NULL);
 	buf_append(&k, h, sizeof(h));
-	json_t *j = docs_read_json(d, DOCS_T_META, &k);
+	/* cached: every write of a 't' key (logout, revocation, a session
+	 * or user deleted, DROP_APP) goes through docs_queue, which drops
+	 * it; the expiry is checked by the caller on every use.  Unknown
+	 * tokens are not cached: a client could fill the cache with them. */
+	json_t *j = docs_read_cached(d, DOCS_T_META, &k, false);
 	buf_destroy(&k);
 	return j;
 }
@@ -922,12 +1002,17 @@ docs_acl_ok(struct docs_req *rq, const json_t *obj, bool write)
 
 /* ------------------------------------------------------------ schemas */
 
+/* The schema of @a cls: a new reference to a SHARED tree (the cache's):
+ * change a json_deep_copy of it, never it.  NULL if the class has none.
+ * Every write of an 's' key (docs_schema_put: inference, SCHEMA_PUT,
+ * index builds; SCHEMA_DELETE; DROP_APP) goes through docs_queue, which
+ * drops it from the cache. */
 static json_t *
 docs_schema_load(struct docs *d, const char *app, const char *cls)
 {
 	struct buf k = BUF_INIT;
 	docs_kmeta(&k, 's', app, cls, NULL);
-	json_t *j = docs_read_json(d, DOCS_T_META, &k);
+	json_t *j = docs_read_cached(d, DOCS_T_META, &k, true);
 	buf_destroy(&k);
 	return j;
 }
@@ -1021,10 +1106,8 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 		*changed = true;
 	}
 	json_t *fields = json_object_get(s, "fields");
-	if (!json_is_object(fields)) {
-		fields = json_object();
-		json_object_set_new(s, "fields", fields);
-	}
+	if (!json_is_object(fields))
+		fields = NULL; /* none yet: made when a field is added */
 	const char *k;
 	json_t *v;
 	bool clp_checked = false;
@@ -1039,7 +1122,7 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 				 "invalid value for %s.%s", cls, k);
 			return -1;
 		}
-		json_t *have = json_object_get(fields, k);
+		json_t *have = fields ? json_object_get(fields, k) : NULL;
 		if (have != NULL) {
 			const char *ht = docs_jstr(have, "type"),
 				   *wt = docs_jstr(want, "type");
@@ -1067,7 +1150,7 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 			}
 			clp_checked = true;
 		}
-		if (json_object_size(fields) >= DOCS_MAX_FIELDS) {
+		if (fields && json_object_size(fields) >= DOCS_MAX_FIELDS) {
 			json_decref(want);
 			perr_set(e, 400, PERR_INCORRECT_TYPE,
 				 "class %s has %d fields, the most a class "
@@ -1076,13 +1159,18 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 			return -1;
 		}
 		if (!*changed) {
-			/* copy before changing: the loaded one may be shared */
+			/* copy before changing: the loaded one is shared
+			 * (docs_schema_load: the cache's) */
 			json_t *c = json_deep_copy(s);
 			json_decref(s);
 			s = c;
 			*schema = s;
-			fields = json_object_get(s, "fields");
 			*changed = true;
+		}
+		fields = json_object_get(s, "fields");
+		if (!json_is_object(fields)) {
+			fields = json_object();
+			json_object_set_new(s, "fields", fields);
 		}
 		json_object_set_new(fields, k, want);
 	}
@@ -3261,6 +3349,7 @@ docs_stats_reply(struct docs *d, struct msg *m)
 {
 	struct docs_driver_stats ds;
 	d->drv->vt->stats(d->drv, &ds);
+	struct docs_cache_stats cs = docs_cache_stats(&d->cache);
 	static const char *const opn[] = {
 		NULL,	  "get",    "query",	  "create",	 "update",
 		"delete", "login",  "logout",	  "me",		 "schema_get",
@@ -3291,6 +3380,12 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"commits", ds.commits},
 		{"groups", ds.groups},
 		{"map_grows", ds.grows},
+		{"cache_hits", cs.hits},
+		{"cache_misses", cs.misses},
+		{"cache_evictions", cs.evictions},
+		{"cache_invalidations", cs.invalidations},
+		{"cache_entries", cs.entries},
+		{"cache_bytes", cs.bytes},
 	};
 	size_t nkv = sizeof(kv) / sizeof(kv[0]);
 	struct buf b = BUF_INIT;
@@ -3526,6 +3621,7 @@ static void
 docs_free(struct docs *d)
 {
 	docs_ov_destroy(d);
+	docs_cache_destroy(&d->cache);
 	size_t it = 0;
 	uint64_t k;
 	void *v;
@@ -3592,6 +3688,8 @@ docs_config_default(struct docs_config *c)
 	c->session_ttl_ms = DOCS_SESSION_TTL_MS;
 	c->pending_max = DOCS_PENDING_MAX;
 	c->hash_max = DOCS_HASH_MAX;
+	c->cache_entries = DOCS_CACHE_ENTRIES;
+	c->cache_bytes = DOCS_CACHE_BYTES;
 }
 
 struct actor *
@@ -3621,6 +3719,7 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	randombytes_buf(&salt, sizeof(salt));
 	map_init(&d->ov, salt);
 	map_init(&d->usage, salt ^ 0x9e3779b97f4a7c15ull);
+	docs_cache_init(&d->cache, d->cfg.cache_entries, d->cfg.cache_bytes);
 	struct actor *a = actor_spawn(sys, ACTOR_DOCS, "docs", docs_fn, d);
 	if (a == NULL) {
 		d->drv->vt->close(d->drv);

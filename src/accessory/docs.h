@@ -77,6 +77,7 @@
  * requests, bad, scans, index_scans, objects_scanned, results, writes,
  * pending, refused_{heavy,deadline,quota,acl,clp,schema,busy}, store_errors,
  * index_builds_done, bytes_used, map_size, commits, groups, map_grows,
+ * cache_{hits,misses,evictions,invalidations,entries,bytes},
  * ops_{get,query,create,update,delete,login,logout,me,schema_get,
  * schema_put,schema_delete,drop_app}.
  *
@@ -107,6 +108,8 @@ struct docs_config {
 	uint64_t session_ttl_ms; /* a session's life */
 	uint32_t pending_max;	 /* write groups queued, not yet durable */
 	uint32_t hash_max;	 /* password hashes queued or running */
+	uint32_t cache_entries;	 /* parsed records cached (0: no cache) */
+	size_t cache_bytes;	 /* ... and their estimated memory */
 	/* The clock deadlines are measured on, in ns (NULL: the actor
 	 * system's hrtime); the seam tests use to expire a request. */
 	uint64_t (*clock_ns)(void *ctx);
@@ -150,6 +153,16 @@ struct docs_config {
  * then 19 MiB while it runs, 4 at a time): 64 is a second or two of
  * logins; past it a signup or login is refused (503, code 155). */
 #define DOCS_HASH_MAX 64
+/*
+ * The cache of parsed schemas and sessions (accessory/docs_cache.h):
+ * 16384 entries hold the sessions of that many users active at once plus
+ * every schema of the apps homed here; 32 MiB (estimated: text x 8 for
+ * the parsed tree) is some 30 k sessions or 400 schemas of 256 fields,
+ * and small next to the LMDB map the same records live in.  Past either
+ * bound the least recently used go; a miss costs one read and parse.
+ */
+#define DOCS_CACHE_ENTRIES 16384
+#define DOCS_CACHE_BYTES ((size_t)32 << 20)
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
 

@@ -1,0 +1,126 @@
+/*
+ * docs_cache.h -- a bounded cache of parsed records of the documents
+ * accessory: what a key of a struct docs_driver table holds, parsed once
+ * (a jansson tree) instead of on every request.
+ *
+ * Why: a GET of one object reads and parses, besides the object, the
+ * class schema and the caller's session record; parsing those two was a
+ * fifth of the agent's work per GET (jansson and malloc), for values that
+ * change a few times a day.  docs.c (ACTOR_DOCS) keeps one cache:
+ *
+ *   docs_read ──▶ overlay (queued writes) ──hit──▶ parse, NOT cached
+ *        │ miss
+ *        ▼
+ *   docs_cache ──hit──▶ the shared tree (a new reference)
+ *        │ miss
+ *        ▼
+ *   driver get ──▶ parse ──▶ docs_cache_put ──▶ the tree
+ *
+ *   docs_queue (every write group) ──▶ docs_cache_del / _del_prefix of
+ *        every key it puts, deletes or prefix-deletes
+ *   the group durable (MSG_DOCS_DONE) ──▶ the same again
+ *
+ * Correctness rests on three rules docs.c keeps: only what the driver
+ * holds is cached (a value in the overlay is not yet durable and may
+ * never be); every key a write group touches is dropped when the group is
+ * queued and again when it is durable (a read between the two may have
+ * cached the store's old value of a key the overlay does not cover: a
+ * prefix delete); the driver is written by ACTOR_DOCS alone.  Anything
+ * time-dependent in a value (a session's expiry) is checked by the
+ * reader on every use, so a cached value is never "too old".
+ *
+ * Bounds: at most max_entries entries and max_bytes of estimated memory
+ * (the key, the text when kept, and DOCS_CACHE_TREE_FACTOR times the
+ * text's length for the parsed tree); the least recently used entries
+ * are evicted to make room, and a record bigger than the whole budget is
+ * simply not cached (counted in stats.too_big).
+ *
+ * Ownership: the cache owns its entries and their trees.  A tree handed
+ * out is SHARED: callers json_incref it to keep it, and never change it
+ * (copy first: json_deep_copy).  An entry pointer returned by
+ * docs_cache_get stays valid until the next call that changes the cache
+ * (put, del, del_prefix, clear, destroy).  Single-threaded: the actor's.
+ */
+#ifndef MIST_ACCESSORY_DOCS_CACHE_H_INCLUDED
+#define MIST_ACCESSORY_DOCS_CACHE_H_INCLUDED
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/map.h"
+
+/*
+ * Bytes a parsed jansson tree costs per byte of its JSON text, about:
+ * each value is a 40-56 byte struct plus a malloc header, each object
+ * member a hashtable pair with its key copied, so small records
+ * ({"type":"String"}, short strings) cost 4 to 6 times their text.  8 is
+ * the conservative side: the budget is then an upper bound.
+ */
+#define DOCS_CACHE_TREE_FACTOR 8
+/* Fixed cost charged per entry besides its key and text: the entry and
+ * the map's chain node, with their malloc headers. */
+#define DOCS_CACHE_ENTRY_COST 160
+
+struct docs_cache_ent {
+	struct docs_cache_ent *hnext;	    /* the hash chain */
+	struct docs_cache_ent *prev, *next; /* LRU: most recent first */
+	uint64_t h;
+	size_t cost;
+	json_t *val; /* NULL: the record is known to be absent */
+	char *text;  /* the stored text (NUL-terminated), or NULL */
+	size_t textlen;
+	uint8_t table;
+	size_t klen;
+	uint8_t key[];
+};
+
+struct docs_cache_stats {
+	uint64_t hits, misses, puts, evictions, invalidations, too_big;
+	uint64_t entries, bytes;
+};
+
+struct docs_cache {
+	struct map map;		    /* h -> chain of entries */
+	struct docs_cache_ent lru;  /* sentinel: lru.next most recent */
+	uint8_t hkey[16];	    /* SipHash key: chains cannot be aimed */
+	uint32_t n, max_entries;
+	size_t bytes, max_bytes;
+	struct docs_cache_stats st;
+};
+
+/** On the caller's storage; @a max_entries 0 disables the cache. */
+void docs_cache_init(struct docs_cache *c, uint32_t max_entries,
+		     size_t max_bytes);
+void docs_cache_destroy(struct docs_cache *c);
+
+/** The entry of (@a table, @a key), made the most recent; NULL if none. */
+const struct docs_cache_ent *docs_cache_get(struct docs_cache *c,
+					    uint8_t table, const void *key,
+					    size_t klen);
+
+/**
+ * Caches @a val (stolen; NULL: the record is absent) as the value of
+ * (@a table, @a key), replacing what was there.  @a text / @a textlen is
+ * the stored text @a val was parsed from (its length is charged); it is
+ * copied into the entry only if @a keep_text.
+ */
+void docs_cache_put(struct docs_cache *c, uint8_t table, const void *key,
+		    size_t klen, json_t *val, const void *text, size_t textlen,
+		    bool keep_text);
+
+/** Drops (@a table, @a key) if cached. */
+void docs_cache_del(struct docs_cache *c, uint8_t table, const void *key,
+		    size_t klen);
+
+/** Drops every cached key of @a table starting with @a prefix (walks the
+ * whole cache: for the rare prefix deletes, DROP_APP and index drops). */
+void docs_cache_del_prefix(struct docs_cache *c, uint8_t table,
+			   const void *prefix, size_t plen);
+
+void docs_cache_clear(struct docs_cache *c);
+
+struct docs_cache_stats docs_cache_stats(const struct docs_cache *c);
+
+#endif
