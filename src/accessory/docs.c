@@ -101,7 +101,8 @@ struct docs {
 	bool build_armed;
 	struct docs_stats st;
 	struct query_opts qopts;
-	struct docs_cache cache; /* parsed schemas and sessions (docs_cache.h) */
+	struct docs_cache cache;  /* META: parsed schemas and sessions */
+	struct docs_cache ocache; /* OBJ: parsed objects and their text */
 };
 
 /* The request in hand. */
@@ -458,36 +459,73 @@ docs_read_json(struct docs *d, enum docs_table t, const struct buf *k)
  * @a cache_absent (schemas: a class without one is asked about as often
  * as one with).
  */
+/* The cache of table @a t's records: META (schemas, sessions) and OBJ
+ * (objects) apart, so a burst of reads of many objects cannot evict the
+ * schemas and sessions every request needs.  IDX is not cached. */
+static struct docs_cache *
+docs_cache_of(struct docs *d, uint8_t t)
+{
+	if (t == DOCS_T_META)
+		return &d->cache;
+	if (t == DOCS_T_OBJ)
+		return &d->ocache;
+	return NULL;
+}
+
+static void
+docs_cache_forget(struct docs *d, uint8_t t, const void *k, size_t kl,
+		  bool prefix)
+{
+	struct docs_cache *c = docs_cache_of(d, t);
+	if (c == NULL)
+		return;
+	if (prefix)
+		docs_cache_del_prefix(c, t, k, kl);
+	else
+		docs_cache_del(c, t, k, kl);
+}
+
 static json_t *
 docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
-		 bool cache_absent)
+		 bool cache_absent, json_t **raw)
 {
+	struct docs_cache *c = docs_cache_of(d, (uint8_t)t);
+	bool keep_text = raw != NULL;
+	if (raw)
+		*raw = NULL;
 	struct docs_ov *o = docs_ov_find(d, (uint8_t)t, k->data, k->len);
 	if (o != NULL)
 		return o->deleted ? NULL
 				  : json_loadb((const char *)o->val.data,
 					       o->val.len, 0, NULL);
 	const struct docs_cache_ent *e =
-		docs_cache_get(&d->cache, (uint8_t)t, k->data, k->len);
-	if (e != NULL)
+		docs_cache_get(c, (uint8_t)t, k->data, k->len);
+	if (e != NULL) {
+		if (raw)
+			*raw = json_incref(e->raw);
 		return json_incref(e->val);
+	}
 	struct buf v = BUF_INIT;
 	json_t *j = NULL;
 	int rc = d->drv->vt->get(d->drv, t, k->data, k->len, &v);
 	if (rc == 0) {
 		j = json_loadb((const char *)v.data, v.len, 0, NULL);
-		if (j != NULL) /* a record that does not parse: not kept */
-			docs_cache_put(&d->cache, (uint8_t)t, k->data, k->len,
-				       json_incref(j), v.data, v.len, false);
+		if (j != NULL) { /* a record that does not parse: not kept */
+			e = docs_cache_put(c, (uint8_t)t, k->data, k->len,
+					   json_incref(j), v.data, v.len,
+					   keep_text);
+			if (raw && e != NULL)
+				*raw = json_incref(e->raw);
+		}
 	} else if (rc == MIST_ENOTFOUND && cache_absent) {
-		docs_cache_put(&d->cache, (uint8_t)t, k->data, k->len, NULL,
-			       NULL, 0, false);
+		docs_cache_put(c, (uint8_t)t, k->data, k->len, NULL, NULL, 0,
+			       false);
 	}
 	buf_destroy(&v);
 	return j;
 }
 
-/* Drops from the cache every key of the pin list @a keys ([table][u32
+/* Drops from the caches every key of the pin list @a keys ([table][u32
  * klen][key]...) -- by prefix if @a prefix. */
 static void
 docs_cache_drop_list(struct docs *d, const struct buf *keys, bool prefix)
@@ -500,10 +538,7 @@ docs_cache_drop_list(struct docs *d, const struct buf *keys, bool prefix)
 		p += 5;
 		if (p + kl > end)
 			break;
-		if (prefix)
-			docs_cache_del_prefix(&d->cache, t, p, kl);
-		else
-			docs_cache_del(&d->cache, t, p, kl);
+		docs_cache_forget(d, t, p, kl, prefix);
 		p += kl;
 	}
 }
@@ -781,7 +816,7 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 			docs_ov_del_prefix(d, t, ops[i].key, ops[i].klen,
 					   &w->keys);
 			/* dropped now and again once durable (docs_settle) */
-			docs_cache_del_prefix(&d->cache, t, ops[i].key, kl);
+			docs_cache_forget(d, t, ops[i].key, kl, true);
 			buf_append(&w->prefixes, &t, 1);
 			buf_append(&w->prefixes, &kl, sizeof(kl));
 			buf_append(&w->prefixes, ops[i].key, kl);
@@ -789,7 +824,7 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 		}
 		if (ops[i].table == DOCS_T_IDX)
 			continue; /* index entries are read by scans only */
-		docs_cache_del(&d->cache, t, ops[i].key, kl);
+		docs_cache_forget(d, t, ops[i].key, kl, false);
 		docs_ov_set(d, t, ops[i].key, ops[i].klen, ops[i].val,
 			    ops[i].vlen, ops[i].kind == DOCS_DEL);
 		buf_append(&w->keys, &t, 1);
@@ -885,7 +920,7 @@ docs_session_of(struct docs *d, const char *app, const char *token)
 	 * or user deleted, DROP_APP) goes through docs_queue, which drops
 	 * it; the expiry is checked by the caller on every use.  Unknown
 	 * tokens are not cached: a client could fill the cache with them. */
-	json_t *j = docs_read_cached(d, DOCS_T_META, &k, false);
+	json_t *j = docs_read_cached(d, DOCS_T_META, &k, false, NULL);
 	buf_destroy(&k);
 	return j;
 }
@@ -1012,7 +1047,7 @@ docs_schema_load(struct docs *d, const char *app, const char *cls)
 {
 	struct buf k = BUF_INIT;
 	docs_kmeta(&k, 's', app, cls, NULL);
-	json_t *j = docs_read_cached(d, DOCS_T_META, &k, true);
+	json_t *j = docs_read_cached(d, DOCS_T_META, &k, true, NULL);
 	buf_destroy(&k);
 	return j;
 }
@@ -1333,6 +1368,31 @@ docs_visible(struct docs_req *rq, const char *cls, const json_t *schema,
 	const json_t *clp = docs_clp(schema);
 	docs_need_roles(rq, json_object_get(clp, "protectedFields"));
 	return auth_protected_strip(o, clp, &rq->who, cls);
+}
+
+/* True if @a obj has internal ('_') fields, which docs_visible removes. */
+static bool
+docs_has_internal(const json_t *obj)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)obj, k, v)
+	{
+		(void)v;
+		if (k[0] == '_')
+			return true;
+	}
+	return false;
+}
+
+/* True if docs_visible would hide protected fields of @a obj. */
+static bool
+docs_protects_any(struct docs_req *rq, const char *cls, const json_t *schema,
+		  const json_t *obj)
+{
+	const json_t *clp = docs_clp(schema);
+	docs_need_roles(rq, json_object_get(clp, "protectedFields"));
+	return auth_protected_any(obj, clp, &rq->who, cls);
 }
 
 /* ------------------------------------------------ update operators */
@@ -2318,16 +2378,33 @@ docs_op_get(struct docs_req *rq)
 		goto fail;
 	struct buf k = BUF_INIT;
 	docs_kobj(&k, rq->app, cls, id);
-	obj = docs_read_json(d, DOCS_T_OBJ, &k);
+	json_t *raw = NULL; /* the stored text, when cached */
+	obj = docs_read_cached(d, DOCS_T_OBJ, &k, false, &raw);
 	buf_destroy(&k);
 	if (obj == NULL || !docs_acl_ok(rq, obj, false)) {
 		if (obj)
 			d->st.refused_acl++;
+		json_decref(raw);
 		perr_set(&e, 404, PERR_OBJECT_NOT_FOUND, "Object not found.");
 		goto fail;
 	}
-	out = docs_visible(rq, cls, schema, obj);
 	const char *keys = docs_jstr(rq->body, "keys");
+	const char *include = docs_jstr(rq->body, "include");
+	if (raw != NULL && !(keys && *keys) && !(include && *include) &&
+	    !docs_has_internal(obj) &&
+	    !docs_protects_any(rq, cls, schema, obj)) {
+		/* nothing to hide, project or include: the answer is the
+		 * object as stored (docs_visible's copy, dumped, would be
+		 * these very bytes) */
+		d->st.ops[ACC_DOC_GET]++;
+		docs_send(d, rq->from, rq->corr, rq->flags, 200,
+			  json_string_value(raw), json_string_length(raw),
+			  rq->user);
+		json_decref(raw);
+		goto done;
+	}
+	json_decref(raw);
+	out = docs_visible(rq, cls, schema, obj);
 	if (keys && *keys) {
 		q = query_compile(NULL, NULL, keys, &d->qopts, &e);
 		if (q == NULL)
@@ -2336,7 +2413,7 @@ docs_op_get(struct docs_req *rq)
 		json_decref(out);
 		out = p;
 	}
-	if (docs_include(rq, out, docs_jstr(rq->body, "include"), &e) != 0)
+	if (docs_include(rq, out, include, &e) != 0)
 		goto fail;
 	d->st.ops[ACC_DOC_GET]++;
 	docs_answer(rq, 200, out);
@@ -3350,6 +3427,7 @@ docs_stats_reply(struct docs *d, struct msg *m)
 	struct docs_driver_stats ds;
 	d->drv->vt->stats(d->drv, &ds);
 	struct docs_cache_stats cs = docs_cache_stats(&d->cache);
+	struct docs_cache_stats os = docs_cache_stats(&d->ocache);
 	static const char *const opn[] = {
 		NULL,	  "get",    "query",	  "create",	 "update",
 		"delete", "login",  "logout",	  "me",		 "schema_get",
@@ -3386,6 +3464,12 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"cache_invalidations", cs.invalidations},
 		{"cache_entries", cs.entries},
 		{"cache_bytes", cs.bytes},
+		{"obj_cache_hits", os.hits},
+		{"obj_cache_misses", os.misses},
+		{"obj_cache_evictions", os.evictions},
+		{"obj_cache_invalidations", os.invalidations},
+		{"obj_cache_entries", os.entries},
+		{"obj_cache_bytes", os.bytes},
 	};
 	size_t nkv = sizeof(kv) / sizeof(kv[0]);
 	struct buf b = BUF_INIT;
@@ -3622,6 +3706,7 @@ docs_free(struct docs *d)
 {
 	docs_ov_destroy(d);
 	docs_cache_destroy(&d->cache);
+	docs_cache_destroy(&d->ocache);
 	size_t it = 0;
 	uint64_t k;
 	void *v;
@@ -3690,6 +3775,8 @@ docs_config_default(struct docs_config *c)
 	c->hash_max = DOCS_HASH_MAX;
 	c->cache_entries = DOCS_CACHE_ENTRIES;
 	c->cache_bytes = DOCS_CACHE_BYTES;
+	c->obj_cache_entries = DOCS_OBJ_CACHE_ENTRIES;
+	c->obj_cache_bytes = DOCS_OBJ_CACHE_BYTES;
 }
 
 struct actor *
@@ -3720,6 +3807,8 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	map_init(&d->ov, salt);
 	map_init(&d->usage, salt ^ 0x9e3779b97f4a7c15ull);
 	docs_cache_init(&d->cache, d->cfg.cache_entries, d->cfg.cache_bytes);
+	docs_cache_init(&d->ocache, d->cfg.obj_cache_entries,
+			d->cfg.obj_cache_bytes);
 	struct actor *a = actor_spawn(sys, ACTOR_DOCS, "docs", docs_fn, d);
 	if (a == NULL) {
 		d->drv->vt->close(d->drv);

@@ -77,7 +77,8 @@
  * requests, bad, scans, index_scans, objects_scanned, results, writes,
  * pending, refused_{heavy,deadline,quota,acl,clp,schema,busy}, store_errors,
  * index_builds_done, bytes_used, map_size, commits, groups, map_grows,
- * cache_{hits,misses,evictions,invalidations,entries,bytes},
+ * cache_{hits,misses,evictions,invalidations,entries,bytes} (schemas and
+ * sessions) and the same obj_cache_* (objects),
  * ops_{get,query,create,update,delete,login,logout,me,schema_get,
  * schema_put,schema_delete,drop_app}.
  *
@@ -110,6 +111,8 @@ struct docs_config {
 	uint32_t hash_max;	 /* password hashes queued or running */
 	uint32_t cache_entries;	 /* parsed records cached (0: no cache) */
 	size_t cache_bytes;	 /* ... and their estimated memory */
+	uint32_t obj_cache_entries; /* parsed objects cached (0: none) */
+	size_t obj_cache_bytes;	    /* ... and their estimated memory */
 	/* The clock deadlines are measured on, in ns (NULL: the actor
 	 * system's hrtime); the seam tests use to expire a request. */
 	uint64_t (*clock_ns)(void *ctx);
@@ -163,6 +166,15 @@ struct docs_config {
  */
 #define DOCS_CACHE_ENTRIES 16384
 #define DOCS_CACHE_BYTES ((size_t)32 << 20)
+/*
+ * The cache of parsed objects (with their stored text, which a GET
+ * answers as it is when nothing is to be hidden): apart from the one
+ * above so reads of many objects never evict schemas and sessions.
+ * 16384 objects, 32 MiB estimated (a 200-byte object costs some 2 KiB):
+ * the hot set of a busy app; a miss costs one read and parse.
+ */
+#define DOCS_OBJ_CACHE_ENTRIES 16384
+#define DOCS_OBJ_CACHE_BYTES ((size_t)32 << 20)
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
 

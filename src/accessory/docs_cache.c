@@ -68,7 +68,7 @@ docs_cache_drop(struct docs_cache *c, struct docs_cache_ent *e)
 	c->n--;
 	c->bytes -= e->cost;
 	json_decref(e->val);
-	free(e->text);
+	json_decref(e->raw);
 	free(e);
 }
 
@@ -134,7 +134,7 @@ docs_cache_get(struct docs_cache *c, uint8_t table, const void *key,
 	return e;
 }
 
-void
+const struct docs_cache_ent *
 docs_cache_put(struct docs_cache *c, uint8_t table, const void *key,
 	       size_t klen, json_t *val, const void *text, size_t textlen,
 	       bool keep_text)
@@ -150,7 +150,7 @@ docs_cache_put(struct docs_cache *c, uint8_t table, const void *key,
 		if (c->max_entries)
 			c->st.too_big++;
 		json_decref(val);
-		return;
+		return NULL;
 	}
 	while (c->n > 0 &&
 	       (c->n >= c->max_entries || c->bytes + cost > c->max_bytes)) {
@@ -165,17 +165,15 @@ docs_cache_put(struct docs_cache *c, uint8_t table, const void *key,
 	e->klen = klen;
 	memcpy(e->key, key, klen);
 	e->textlen = textlen;
-	if (keep_text) {
-		e->text = xmalloc(textlen + 1);
-		memcpy(e->text, text, textlen);
-		e->text[textlen] = 0;
-	}
+	if (keep_text)
+		e->raw = json_stringn_nocheck(text, textlen);
 	e->hnext = map_get(&c->map, h);
 	map_put(&c->map, h, e);
 	docs_cache_push_front(c, e);
 	c->n++;
 	c->bytes += cost;
 	c->st.puts++;
+	return e;
 }
 
 void

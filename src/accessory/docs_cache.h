@@ -39,7 +39,8 @@
  * out is SHARED: callers json_incref it to keep it, and never change it
  * (copy first: json_deep_copy).  An entry pointer returned by
  * docs_cache_get stays valid until the next call that changes the cache
- * (put, del, del_prefix, clear, destroy).  Single-threaded: the actor's.
+ * (put, del, del_prefix, clear, destroy); take references to its val
+ * and raw to keep them longer.  Single-threaded: the actor's.
  */
 #ifndef MIST_ACCESSORY_DOCS_CACHE_H_INCLUDED
 #define MIST_ACCESSORY_DOCS_CACHE_H_INCLUDED
@@ -69,7 +70,8 @@ struct docs_cache_ent {
 	uint64_t h;
 	size_t cost;
 	json_t *val; /* NULL: the record is known to be absent */
-	char *text;  /* the stored text (NUL-terminated), or NULL */
+	json_t *raw; /* the stored text as a JSON string, or NULL: a
+		      * reference keeps it past the entry (an answer) */
 	size_t textlen;
 	uint8_t table;
 	size_t klen;
@@ -104,9 +106,11 @@ const struct docs_cache_ent *docs_cache_get(struct docs_cache *c,
  * Caches @a val (stolen; NULL: the record is absent) as the value of
  * (@a table, @a key), replacing what was there.  @a text / @a textlen is
  * the stored text @a val was parsed from (its length is charged); it is
- * copied into the entry only if @a keep_text.
+ * copied into the entry (raw) only if @a keep_text.  Returns the new
+ * entry (as docs_cache_get), or NULL if it was not cached (too big, or
+ * the cache is off).
  */
-void docs_cache_put(struct docs_cache *c, uint8_t table, const void *key,
+const struct docs_cache_ent *docs_cache_put(struct docs_cache *c, uint8_t table, const void *key,
 		    size_t klen, json_t *val, const void *text, size_t textlen,
 		    bool keep_text);
 
