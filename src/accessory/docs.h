@@ -69,6 +69,18 @@
  * serves queries once "ready".  An index serves equality on a prefix of
  * its fields, then a range or the order on the next one.
  *
+ * Caches (accessory/docs_cache.h): parsed schemas and session records
+ * (META 's' and 't' keys; a class without a schema too), and parsed
+ * objects with their stored text, each bounded (cfg.cache_*,
+ * cfg.obj_cache_*) and LRU.  Only durable values are cached (a read the
+ * overlay answers is not); every key a write group puts, deletes or
+ * prefix-deletes is dropped when the group is queued and again when it
+ * is durable, so a logout, a revocation, a schema change or DROP_APP
+ * applies to the very next request.  A session's expiry is checked on
+ * every use.  A GET whose object has no internal field, nothing the CLP
+ * hides from the caller, and no keys/include answers the stored text as
+ * it is (the same bytes a parse, copy and dump would give).
+ *
  * Passwords are hashed and verified on libuv's thread pool (a signup,
  * login or password change is handled again once its hash is done), so
  * the loop never waits for Argon2id.

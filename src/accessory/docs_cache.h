@@ -3,10 +3,14 @@
  * accessory: what a key of a struct docs_driver table holds, parsed once
  * (a jansson tree) instead of on every request.
  *
- * Why: a GET of one object reads and parses, besides the object, the
- * class schema and the caller's session record; parsing those two was a
- * fifth of the agent's work per GET (jansson and malloc), for values that
- * change a few times a day.  docs.c (ACTOR_DOCS) keeps one cache:
+ * Why: a GET of one object reads and parses the caller's session record,
+ * the class schema and the object, copies the object and dumps it again;
+ * that was 40% of the agent's work per GET (jansson and malloc), for
+ * values read far more often than written.  docs.c (ACTOR_DOCS) keeps two
+ * caches, one for META records (schemas, sessions) and one for OBJ
+ * (objects, with their stored text: a GET with nothing to hide answers
+ * those bytes), so reads of many objects never evict the schemas and
+ * sessions every request needs:
  *
  *   docs_read ──▶ overlay (queued writes) ──hit──▶ parse, NOT cached
  *        │ miss

@@ -1622,3 +1622,38 @@ Test(docs_cache, lru_bounds_and_prefix_drops)
 	cr_assert_eq(docs_cache_stats(&c).entries, 2);
 	docs_cache_destroy(&c);
 }
+
+Test(docs, cache_stored_text_answered_is_the_object)
+{
+	th_start();
+	struct caller cc = {.create = true};
+	struct reply *r = rq(
+		ACC_DOC_CREATE, &cc,
+		"{\"class\":\"Item\",\"object\":{\"s\":\"\\u00e9\\\"\\\\/\\u0001"
+		"\\ud83d\\ude00\",\"r\":0.1,\"big\":1e300,\"neg\":-2.5,"
+		"\"a\":[1,{\"x\":null}],\"p\":{\"__type\":\"Pointer\","
+		"\"className\":\"Z\",\"objectId\":\"abc\"}}}");
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	char *iid = dupstr(jstr(r->body, "objectId"));
+	/* twice through the cache's stored text, once through the copy
+	 * and dump of docs_visible (keys naming every field) */
+	json_t *a = json_incref(
+		rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Item\",\"id\":\"%s\"}", iid)
+			->body);
+	json_t *b = json_incref(
+		rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Item\",\"id\":\"%s\"}", iid)
+			->body);
+	json_t *c = json_incref(
+		rq(ACC_DOC_GET, &PUBLIC,
+		   "{\"class\":\"Item\",\"id\":\"%s\",\"keys\":\"s,r,big,neg,a,"
+		   "p\"}",
+		   iid)
+			->body);
+	cr_assert(json_equal(a, b));
+	cr_assert(json_equal(a, c), "the stored text is the object");
+	cr_assert_str_eq(jstr(a, "s"), "\xc3\xa9\"\\/\x01\xf0\x9f\x98\x80");
+	cr_assert_float_eq(json_real_value(json_object_get(a, "r")), 0.1, 0);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+}
