@@ -171,9 +171,9 @@ struct docs_config {
 /*
  * The cache of parsed schemas and sessions (accessory/docs_cache.h):
  * 16384 entries hold the sessions of that many users active at once plus
- * every schema of the apps homed here; 32 MiB (estimated: text x 8 for
- * the parsed tree) is some 30 k sessions or 400 schemas of 256 fields,
- * and small next to the LMDB map the same records live in.  Past either
+ * every schema of the apps homed here; 32 MiB (the parsed trees,
+ * measured: docs_cache_tree_cost) is some 30 k sessions or 250 schemas
+ * of 256 fields, and small next to the LMDB map the same records live in.  Past either
  * bound the least recently used go; a miss costs one read and parse.
  */
 #define DOCS_CACHE_ENTRIES 16384
@@ -182,8 +182,9 @@ struct docs_config {
  * The cache of parsed objects (with their stored text, which a GET
  * answers as it is when nothing is to be hidden): apart from the one
  * above so reads of many objects never evict schemas and sessions.
- * 16384 objects, 32 MiB estimated (a 200-byte object costs some 2 KiB):
- * the hot set of a busy app; a miss costs one read and parse.
+ * 16384 objects, 32 MiB (a 160-byte object's tree and text cost some
+ * 2.9 KiB, so about 11 k such): the hot set of a busy app; a miss costs
+ * one read and parse.
  */
 #define DOCS_OBJ_CACHE_ENTRIES 16384
 #define DOCS_OBJ_CACHE_BYTES ((size_t)32 << 20)

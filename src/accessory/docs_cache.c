@@ -32,6 +32,57 @@ docs_cache_hash(const struct docs_cache *c, uint8_t table, const void *key,
 	return v ^ ((uint64_t)table * 0x9e3779b97f4a7c15ull);
 }
 
+/* Deeper trees than jansson's parser makes (JSON_PARSER_MAX_DEPTH,
+ * 2048) are not walked further: charged as if huge. */
+#define DOCS_CACHE_WALK_DEPTH 4096
+
+static size_t
+docs_cache_cost_at(const json_t *v, unsigned depth)
+{
+	if (depth > DOCS_CACHE_WALK_DEPTH)
+		return SIZE_MAX / 4;
+	size_t c = 64, i;
+	const char *k;
+	json_t *x;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		c += 256;
+		json_object_foreach((json_t *)v, k, x)
+		{
+			c += 128 + strlen(k) + docs_cache_cost_at(x, depth + 1);
+			if (c > SIZE_MAX / 4)
+				return SIZE_MAX / 4;
+		}
+		break;
+	case JSON_ARRAY:
+		c += 96 + 16 * json_array_size(v);
+		json_array_foreach(v, i, x)
+		{
+			c += docs_cache_cost_at(x, depth + 1);
+			if (c > SIZE_MAX / 4)
+				return SIZE_MAX / 4;
+		}
+		break;
+	case JSON_STRING:
+		c += 32 + json_string_length(v);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+	case JSON_NULL:
+		c = 8; /* shared singletons: the parent's slot only */
+		break;
+	default:
+		break;
+	}
+	return c;
+}
+
+size_t
+docs_cache_tree_cost(const json_t *v)
+{
+	return v ? docs_cache_cost_at(v, 0) : 0;
+}
+
 static void
 docs_cache_unlink(struct docs_cache_ent *e)
 {
@@ -144,8 +195,8 @@ docs_cache_put(struct docs_cache *c, uint8_t table, const void *key,
 	if (old)
 		docs_cache_drop(c, old);
 	size_t cost = DOCS_CACHE_ENTRY_COST + klen +
-		      textlen * DOCS_CACHE_TREE_FACTOR +
-		      (keep_text ? textlen + 1 : 0);
+		      docs_cache_tree_cost(val) +
+		      (keep_text ? 64 + textlen + 1 : 0);
 	if (c->max_entries == 0 || cost > c->max_bytes) {
 		if (c->max_entries)
 			c->st.too_big++;

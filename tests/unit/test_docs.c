@@ -1594,15 +1594,15 @@ Test(docs_cache, lru_bounds_and_prefix_drops)
 	cr_assert_eq(docs_cache_stats(&c).bytes, 0);
 	docs_cache_destroy(&c);
 
-	/* the byte bound: each entry costs ENTRY_COST + key + 8x text */
-	size_t one = DOCS_CACHE_ENTRY_COST + 1 + 100 * DOCS_CACHE_TREE_FACTOR;
+	/* the byte bound: each entry costs ENTRY_COST + key + its tree */
+	json_t *probe = json_string("0123456789");
+	size_t one = DOCS_CACHE_ENTRY_COST + 1 + docs_cache_tree_cost(probe);
+	json_decref(probe);
 	docs_cache_init(&c, 1000, 3 * one);
-	char text[100];
-	memset(text, '1', sizeof(text));
 	for (int i = 0; i < 10; i++) {
 		char k = (char)('a' + i);
-		docs_cache_put(&c, 0, &k, 1, json_integer(i), text,
-			       sizeof(text), false);
+		docs_cache_put(&c, 0, &k, 1, json_string("0123456789"), NULL, 0,
+			       false);
 		cr_assert_leq(docs_cache_stats(&c).bytes, 3 * one);
 	}
 	cr_assert_eq(docs_cache_stats(&c).entries, 3);
@@ -1610,15 +1610,25 @@ Test(docs_cache, lru_bounds_and_prefix_drops)
 	cr_assert_not_null(docs_cache_get(&c, 0, "j", 1), "the latest stay");
 	cr_assert_null(docs_cache_get(&c, 0, "a", 1));
 	/* bigger than the whole budget: not cached, nothing evicted */
-	char huge[4096] = {0};
-	cr_assert_null(docs_cache_put(&c, 0, "z", 1, json_integer(0), huge,
-				      sizeof(huge), false));
+	char huge[4096];
+	memset(huge, 'x', sizeof(huge));
+	cr_assert_null(docs_cache_put(&c, 0, "z", 1,
+				      json_stringn(huge, sizeof(huge)), NULL, 0,
+				      false));
 	cr_assert_eq(docs_cache_stats(&c).entries, 3);
 	cr_assert_eq(docs_cache_stats(&c).too_big, 1);
 	/* ... and a too-big new value of a cached key drops the old one */
-	cr_assert_null(docs_cache_put(&c, 0, "j", 1, json_integer(0), huge,
-				      sizeof(huge), false));
+	cr_assert_null(docs_cache_put(&c, 0, "j", 1,
+				      json_stringn(huge, sizeof(huge)), NULL, 0,
+				      false));
 	cr_assert_null(docs_cache_get(&c, 0, "j", 1));
+	/* a tree's cost counts its shape, not its text: 1000 empty objects
+	 * (3 bytes of text each) cost far more than 3 bytes each */
+	json_t *objs = json_array();
+	for (int i = 0; i < 1000; i++)
+		json_array_append_new(objs, json_object());
+	cr_assert_geq(docs_cache_tree_cost(objs), 1000 * 300);
+	json_decref(objs);
 	cr_assert_eq(docs_cache_stats(&c).entries, 2);
 	docs_cache_destroy(&c);
 }
