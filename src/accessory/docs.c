@@ -472,6 +472,30 @@ docs_cache_of(struct docs *d, uint8_t t)
 	return NULL;
 }
 
+/*
+ * A pseudo-table of the META cache: an app's _Role objects as the role
+ * scan read them (docs_need_roles), key = the app's name.  Dropped by
+ * every write of an object of the app's _Role class, and by every prefix
+ * delete of objects (DROP_APP; rare, so all apps' at once).
+ */
+#define DOCS_CT_ROLES 0x80
+
+/* If @a k (an OBJ key: app \0 class \0 id) is a _Role object, the
+ * length of its app name; else 0. */
+static size_t
+docs_role_key_app(const void *k, size_t kl)
+{
+	static const char cls[] = "_Role";
+	const char *p = k, *z = memchr(p, 0, kl);
+	if (z == NULL)
+		return 0;
+	size_t al = (size_t)(z - p);
+	if (kl < al + 1 + sizeof(cls) ||
+	    memcmp(p + al + 1, cls, sizeof(cls)) != 0) /* with its \0 */
+		return 0;
+	return al;
+}
+
 static void
 docs_cache_forget(struct docs *d, uint8_t t, const void *k, size_t kl,
 		  bool prefix)
@@ -483,6 +507,15 @@ docs_cache_forget(struct docs *d, uint8_t t, const void *k, size_t kl,
 		docs_cache_del_prefix(c, t, k, kl);
 	else
 		docs_cache_del(c, t, k, kl);
+	if (t != DOCS_T_OBJ)
+		return;
+	if (prefix) {
+		docs_cache_del_prefix(&d->cache, DOCS_CT_ROLES, "", 0);
+	} else {
+		size_t al = docs_role_key_app(k, kl);
+		if (al > 0)
+			docs_cache_del(&d->cache, DOCS_CT_ROLES, k, al);
+	}
 }
 
 static json_t *
@@ -994,18 +1027,35 @@ docs_need_roles(struct docs_req *rq, const json_t *perm)
 	    !auth_mentions_roles(perm))
 		return;
 	rq->roles_loaded = true;
-	struct docs_scan_roles r = {json_array(), 0, false};
-	struct buf k = BUF_INIT, hi = BUF_INIT;
-	docs_kobj(&k, rq->app, "_Role", NULL);
-	buf_append(&hi, k.data, k.len);
-	hi.data[hi.len - 1] = 1; /* just past the class prefix */
-	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_OBJ, k.data, k.len, hi.data,
-			     hi.len, false, docs_roles_cb, &r);
-	buf_destroy(&k);
-	buf_destroy(&hi);
-	if (r.over)
-		log_warn("docs: app %s has more than %d roles; roles past it "
-			 "are not granted", rq->app, AUTH_ROLES_MAX);
+	struct docs_scan_roles r = {NULL, 0, false};
+	/* the app's roles: cached (a shared array; docs_cache_forget drops
+	 * it on every _Role write), or scanned from the store */
+	struct docs_cache *c = &rq->d->cache;
+	size_t al = strlen(rq->app);
+	const struct docs_cache_ent *ce =
+		docs_cache_get(c, DOCS_CT_ROLES, rq->app, al);
+	if (ce != NULL && json_is_array(ce->val)) {
+		r.objs = json_incref(ce->val);
+		r.n = (uint32_t)json_array_size(r.objs);
+	} else {
+		r.objs = json_array();
+		struct buf k = BUF_INIT, hi = BUF_INIT;
+		docs_kobj(&k, rq->app, "_Role", NULL);
+		buf_append(&hi, k.data, k.len);
+		hi.data[hi.len - 1] = 1; /* just past the class prefix */
+		int src = rq->d->drv->vt->scan(rq->d->drv, DOCS_T_OBJ, k.data,
+					       k.len, hi.data, hi.len, false,
+					       docs_roles_cb, &r);
+		buf_destroy(&k);
+		buf_destroy(&hi);
+		if (r.over)
+			log_warn("docs: app %s has more than %d roles; roles "
+				 "past it are not granted",
+				 rq->app, AUTH_ROLES_MAX);
+		if (src == 0)
+			docs_cache_put(c, DOCS_CT_ROLES, rq->app, al,
+				       json_incref(r.objs), NULL, 0, false);
+	}
 	struct auth_role *all = xcalloc(r.n + 1, sizeof(*all));
 	for (uint32_t i = 0; i < r.n; i++) {
 		json_t *o = json_array_get(r.objs, i);

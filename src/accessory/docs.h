@@ -70,8 +70,10 @@
  * its fields, then a range or the order on the next one.
  *
  * Caches (accessory/docs_cache.h): parsed schemas and session records
- * (META 's' and 't' keys; a class without a schema too), and parsed
- * objects with their stored text, each bounded (cfg.cache_*,
+ * (META 's' and 't' keys; a class without a schema too) and each app's
+ * _Role objects as the role scan reads them (dropped by any write of a
+ * _Role object of the app, and by DROP_APP), in one cache; parsed objects
+ * with their stored text in another; each bounded (cfg.cache_*,
  * cfg.obj_cache_*) and LRU.  Only durable values are cached (a read the
  * overlay answers is not); every key a write group puts, deletes or
  * prefix-deletes is dropped when the group is queued and again when it

@@ -1667,3 +1667,62 @@ Test(docs, cache_stored_text_answered_is_the_object)
 	json_decref(b);
 	json_decref(c);
 }
+
+Test(docs, cache_roles_follow_every_role_write)
+{
+	th_start();
+	char *aid, *bid;
+	char *atok = signup("fay", "fay@example.com", &aid);
+	char *btok = signup("gil", "gil@example.com", &bid);
+	struct caller sa = {.session = atok, .create = true},
+		      sb = {.session = btok};
+	struct reply *r = rq(ACC_DOC_CREATE, &MASTER,
+			     "{\"class\":\"_Role\",\"object\":{\"name\":\"Ed\","
+			     "\"ACL\":{\"*\":{\"read\":true}},\"users\":[]}}");
+	cr_assert_eq(r->status, 201);
+	char *ed = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_CREATE, &sa,
+	       "{\"class\":\"Note\",\"object\":{\"t\":\"e\",\"ACL\":{"
+	       "\"role:Ed\":{\"read\":true}}}}");
+	cr_assert_eq(r->status, 201);
+	char get[128];
+	snprintf(get, sizeof(get), "{\"class\":\"Note\",\"id\":\"%s\"}",
+		 jstr(r->body, "objectId"));
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404);
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404,
+		     "gil holds no role (the roles now cached)");
+	/* gil joins Ed: granted at once */
+	r = rq(ACC_DOC_UPDATE, &MASTER,
+	       "{\"class\":\"_Role\",\"id\":\"%s\",\"changes\":{\"users\":{"
+	       "\"__op\":\"AddRelation\",\"objects\":[\"%s\"]}}}",
+	       ed, bid);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 200);
+	/* ... and leaves it: refused at once */
+	r = rq(ACC_DOC_UPDATE, &MASTER,
+	       "{\"class\":\"_Role\",\"id\":\"%s\",\"changes\":{\"users\":{"
+	       "\"__op\":\"RemoveRelation\",\"objects\":[\"%s\"]}}}",
+	       ed, bid);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404);
+	/* a new role inheriting Ed, holding gil: granted at once */
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"_Role\",\"object\":{\"name\":\"Boss\","
+	       "\"ACL\":{\"*\":{\"read\":true}},\"users\":[\"%s\"]}}",
+	       bid);
+	char *boss = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_UPDATE, &MASTER,
+	       "{\"class\":\"_Role\",\"id\":\"%s\",\"changes\":{\"roles\":{"
+	       "\"__op\":\"AddRelation\",\"objects\":[{\"__type\":\"Pointer\","
+	       "\"className\":\"_Role\",\"objectId\":\"%s\"}]}}}",
+	       ed, boss);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 200,
+		     "Boss members inherit Ed");
+	/* the inheriting role deleted: refused at once */
+	r = rq(ACC_DOC_DELETE, &MASTER, "{\"class\":\"_Role\",\"id\":\"%s\"}",
+	       boss);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404);
+}
