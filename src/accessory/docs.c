@@ -451,14 +451,6 @@ docs_read_json(struct docs *d, enum docs_table t, const struct buf *k)
 	return j;
 }
 
-/*
- * A JSON record by key through the cache (docs_cache.h): a new reference
- * to a SHARED tree the caller must not change, or NULL if missing.  What
- * the overlay holds is parsed and not cached (it is not durable yet);
- * what the driver holds is cached, and so is its absence if
- * @a cache_absent (schemas: a class without one is asked about as often
- * as one with).
- */
 /* The cache of table @a t's records: META (schemas, sessions) and OBJ
  * (objects) apart, so a burst of reads of many objects cannot evict the
  * schemas and sessions every request needs.  IDX is not cached. */
@@ -518,6 +510,16 @@ docs_cache_forget(struct docs *d, uint8_t t, const void *k, size_t kl,
 	}
 }
 
+/*
+ * A JSON record by key through the cache (docs_cache.h): a new reference
+ * to a SHARED tree the caller must not change, or NULL if missing.  What
+ * the overlay holds is parsed and not cached (it is not durable yet);
+ * what the driver holds is cached, and so is its absence if
+ * @a cache_absent (schemas: a class without one is asked about as often
+ * as one with).  With @a raw, the stored text is kept in the cache too
+ * and *raw is a new reference to it as a JSON string (NULL when the
+ * value came from the overlay or could not be cached).
+ */
 static json_t *
 docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
 		 bool cache_absent, json_t **raw)
@@ -848,7 +850,7 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 		if (ops[i].kind == DOCS_DEL_PREFIX) {
 			docs_ov_del_prefix(d, t, ops[i].key, ops[i].klen,
 					   &w->keys);
-			/* dropped now and again once durable (docs_settle) */
+			/* dropped now and again once durable (docs_unpin_all) */
 			docs_cache_forget(d, t, ops[i].key, kl, true);
 			buf_append(&w->prefixes, &t, 1);
 			buf_append(&w->prefixes, &kl, sizeof(kl));
