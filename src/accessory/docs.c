@@ -270,6 +270,16 @@ docs_valid_id(const char *s)
 	return true;
 }
 
+/* snprintf(out, size, "%s", s) without printf's parsing (on every
+ * request): truncates to @a size - 1 bytes. */
+static void
+docs_copy(char *out, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+	memcpy(out, s, n);
+	out[n] = 0;
+}
+
 /* A JSON string member (no embedded NUL), or NULL. */
 static const char *
 docs_jstr(const json_t *o, const char *k)
@@ -976,8 +986,8 @@ docs_resolve_session(struct docs_req *rq, struct perr *e)
 			 "Invalid session token");
 		return -1;
 	}
-	snprintf(rq->user, sizeof(rq->user), "%s", u);
-	snprintf(rq->sid, sizeof(rq->sid), "%s", sid);
+	docs_copy(rq->user, sizeof(rq->user), u);
+	docs_copy(rq->sid, sizeof(rq->sid), sid);
 	rq->who.user = rq->user;
 	json_decref(s);
 	return 0;
