@@ -237,6 +237,31 @@ auth_protected_strip(json_t *obj, const json_t *clp, const struct auth_who *w,
 	return obj;
 }
 
+bool
+auth_protected_any(const json_t *obj, const json_t *clp,
+		   const struct auth_who *w, const char *cls)
+{
+	if (w->master || !json_is_object(obj))
+		return false;
+	if (strcmp(cls, "_User") == 0 && w->user != NULL) {
+		const json_t *id = json_object_get(obj, "objectId");
+		if (json_is_string(id) &&
+		    strcmp(json_string_value(id), w->user) == 0)
+			return false; /* one's own record */
+	}
+	json_t *hidden = auth_hidden_set(clp, w, cls);
+	bool any = false;
+	const char *k;
+	json_t *v;
+	json_object_foreach(hidden, k, v)
+	{
+		(void)v;
+		any |= json_object_get(obj, k) != NULL;
+	}
+	json_decref(hidden);
+	return any;
+}
+
 /* The first path segment of @a path ("a.b" -> "a") into @a out. */
 static void
 auth_top(const char *path, char *out, size_t len)

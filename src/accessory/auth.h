@@ -100,6 +100,10 @@ bool auth_mentions_roles(const json_t *acl_or_clp);
  */
 json_t *auth_protected_strip(json_t *obj, const json_t *clp,
 			     const struct auth_who *w, const char *cls);
+/** True if auth_protected_strip would remove anything from @a obj
+ * (which is not changed): a reader may then answer the object as stored. */
+bool auth_protected_any(const json_t *obj, const json_t *clp,
+			const struct auth_who *w, const char *cls);
 
 /**
  * True if @a where (its fields, through $or/$and/$nor, "a.b" counting as

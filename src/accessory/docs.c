@@ -18,6 +18,7 @@
 #include "accessory/docs.h"
 #include "accessory/accessory.h"
 #include "accessory/auth.h"
+#include "accessory/docs_cache.h"
 #include "accessory/perr.h"
 #include "accessory/query.h"
 #include "mist.h"
@@ -100,6 +101,8 @@ struct docs {
 	bool build_armed;
 	struct docs_stats st;
 	struct query_opts qopts;
+	struct docs_cache cache;  /* META: parsed schemas and sessions */
+	struct docs_cache ocache; /* OBJ: parsed objects and their text */
 };
 
 /* The request in hand. */
@@ -163,6 +166,7 @@ struct docs_pending {
 	char user[DOCS_ID_MAX];
 	int drv_status;
 	struct buf keys; /* overlay keys to unpin: [table][u32 klen][key]... */
+	struct buf prefixes; /* prefix deletes, the same way: cache drops */
 	struct docs_build *build;
 	struct buf next_cursor; /* a build chunk: where the next one starts */
 	bool build_done;	/* ... or the index is ready */
@@ -264,6 +268,16 @@ docs_valid_id(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/* snprintf(out, size, "%s", s) without printf's parsing (on every
+ * request): truncates to @a size - 1 bytes. */
+static void
+docs_copy(char *out, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+	memcpy(out, s, n);
+	out[n] = 0;
 }
 
 /* A JSON string member (no embedded NUL), or NULL. */
@@ -447,6 +461,133 @@ docs_read_json(struct docs *d, enum docs_table t, const struct buf *k)
 	return j;
 }
 
+/* The cache of table @a t's records: META (schemas, sessions) and OBJ
+ * (objects) apart, so a burst of reads of many objects cannot evict the
+ * schemas and sessions every request needs.  IDX is not cached. */
+static struct docs_cache *
+docs_cache_of(struct docs *d, uint8_t t)
+{
+	if (t == DOCS_T_META)
+		return &d->cache;
+	if (t == DOCS_T_OBJ)
+		return &d->ocache;
+	return NULL;
+}
+
+/*
+ * A pseudo-table of the META cache: an app's _Role objects as the role
+ * scan read them (docs_need_roles), key = the app's name.  Dropped by
+ * every write of an object of the app's _Role class, and by every prefix
+ * delete of objects (DROP_APP; rare, so all apps' at once).
+ */
+#define DOCS_CT_ROLES 0x80
+
+/* If @a k (an OBJ key: app \0 class \0 id) is a _Role object, the
+ * length of its app name; else 0. */
+static size_t
+docs_role_key_app(const void *k, size_t kl)
+{
+	static const char cls[] = "_Role";
+	const char *p = k, *z = memchr(p, 0, kl);
+	if (z == NULL)
+		return 0;
+	size_t al = (size_t)(z - p);
+	if (kl < al + 1 + sizeof(cls) ||
+	    memcmp(p + al + 1, cls, sizeof(cls)) != 0) /* with its \0 */
+		return 0;
+	return al;
+}
+
+static void
+docs_cache_forget(struct docs *d, uint8_t t, const void *k, size_t kl,
+		  bool prefix)
+{
+	struct docs_cache *c = docs_cache_of(d, t);
+	if (c == NULL)
+		return;
+	if (prefix)
+		docs_cache_del_prefix(c, t, k, kl);
+	else
+		docs_cache_del(c, t, k, kl);
+	if (t != DOCS_T_OBJ)
+		return;
+	if (prefix) {
+		docs_cache_del_prefix(&d->cache, DOCS_CT_ROLES, "", 0);
+	} else {
+		size_t al = docs_role_key_app(k, kl);
+		if (al > 0)
+			docs_cache_del(&d->cache, DOCS_CT_ROLES, k, al);
+	}
+}
+
+/*
+ * A JSON record by key through the cache (docs_cache.h): a new reference
+ * to a SHARED tree the caller must not change, or NULL if missing.  What
+ * the overlay holds is parsed and not cached (it is not durable yet);
+ * what the driver holds is cached, and so is its absence if
+ * @a cache_absent (schemas: a class without one is asked about as often
+ * as one with).  With @a raw, the stored text is kept in the cache too
+ * and *raw is a new reference to it as a JSON string (NULL when the
+ * value came from the overlay or could not be cached).
+ */
+static json_t *
+docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
+		 bool cache_absent, json_t **raw)
+{
+	struct docs_cache *c = docs_cache_of(d, (uint8_t)t);
+	bool keep_text = raw != NULL;
+	if (raw)
+		*raw = NULL;
+	struct docs_ov *o = docs_ov_find(d, (uint8_t)t, k->data, k->len);
+	if (o != NULL)
+		return o->deleted ? NULL
+				  : json_loadb((const char *)o->val.data,
+					       o->val.len, 0, NULL);
+	const struct docs_cache_ent *e =
+		docs_cache_get(c, (uint8_t)t, k->data, k->len);
+	if (e != NULL) {
+		if (raw)
+			*raw = json_incref(e->raw);
+		return json_incref(e->val);
+	}
+	struct buf v = BUF_INIT;
+	json_t *j = NULL;
+	int rc = d->drv->vt->get(d->drv, t, k->data, k->len, &v);
+	if (rc == 0) {
+		j = json_loadb((const char *)v.data, v.len, 0, NULL);
+		if (j != NULL) { /* a record that does not parse: not kept */
+			e = docs_cache_put(c, (uint8_t)t, k->data, k->len,
+					   json_incref(j), v.data, v.len,
+					   keep_text);
+			if (raw && e != NULL)
+				*raw = json_incref(e->raw);
+		}
+	} else if (rc == MIST_ENOTFOUND && cache_absent) {
+		docs_cache_put(c, (uint8_t)t, k->data, k->len, NULL, NULL, 0,
+			       false);
+	}
+	buf_destroy(&v);
+	return j;
+}
+
+/* Drops from the caches every key of the pin list @a keys ([table][u32
+ * klen][key]...) -- by prefix if @a prefix. */
+static void
+docs_cache_drop_list(struct docs *d, const struct buf *keys, bool prefix)
+{
+	const uint8_t *p = keys->data, *end = p + keys->len;
+	while (p && p + 5 <= end) {
+		uint8_t t = p[0];
+		uint32_t kl;
+		memcpy(&kl, p + 1, sizeof(kl));
+		p += 5;
+		if (p + kl > end)
+			break;
+		docs_cache_forget(d, t, p, kl, prefix);
+		p += kl;
+	}
+}
+
 /* ------------------------------------------------------------ groups */
 
 /* A group of changes being built (keys and values owned here). */
@@ -535,6 +676,7 @@ docs_pending_free(struct docs_pending *w)
 {
 	free(w->body);
 	buf_destroy(&w->keys);
+	buf_destroy(&w->prefixes);
 	buf_destroy(&w->next_cursor);
 	free(w);
 }
@@ -713,17 +855,23 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 	w->sys = d->self->sys;
 	struct docs_op *ops = docs_group_ops(g);
 	for (uint32_t i = 0; i < g->n; i++) {
+		uint8_t t = (uint8_t)ops[i].table;
+		uint32_t kl = (uint32_t)ops[i].klen;
 		if (ops[i].kind == DOCS_DEL_PREFIX) {
-			docs_ov_del_prefix(d, (uint8_t)ops[i].table,
-					   ops[i].key, ops[i].klen, &w->keys);
+			docs_ov_del_prefix(d, t, ops[i].key, ops[i].klen,
+					   &w->keys);
+			/* dropped now and again once durable (docs_unpin_all) */
+			docs_cache_forget(d, t, ops[i].key, kl, true);
+			buf_append(&w->prefixes, &t, 1);
+			buf_append(&w->prefixes, &kl, sizeof(kl));
+			buf_append(&w->prefixes, ops[i].key, kl);
 			continue;
 		}
 		if (ops[i].table == DOCS_T_IDX)
 			continue; /* index entries are read by scans only */
-		docs_ov_set(d, (uint8_t)ops[i].table, ops[i].key, ops[i].klen,
-			    ops[i].val, ops[i].vlen, ops[i].kind == DOCS_DEL);
-		uint8_t t = (uint8_t)ops[i].table;
-		uint32_t kl = (uint32_t)ops[i].klen;
+		docs_cache_forget(d, t, ops[i].key, kl, false);
+		docs_ov_set(d, t, ops[i].key, ops[i].klen, ops[i].val,
+			    ops[i].vlen, ops[i].kind == DOCS_DEL);
 		buf_append(&w->keys, &t, 1);
 		buf_append(&w->keys, &kl, sizeof(kl));
 		buf_append(&w->keys, ops[i].key, kl);
@@ -761,9 +909,17 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 	docs_queue(rq->d, rq->app, g, w);
 }
 
+/*
+ * A group is durable (or failed): its overlay entries go, and every key
+ * it wrote leaves the cache again -- a read since it was queued may have
+ * cached the store's old value of a key under one of its prefix deletes
+ * (exact keys were in the overlay, hence not cached; dropped anyway).
+ */
 static void
 docs_unpin_all(struct docs *d, struct docs_pending *w)
 {
+	docs_cache_drop_list(d, &w->keys, false);
+	docs_cache_drop_list(d, &w->prefixes, true);
 	if (w->keys.len == 0)
 		return;
 	const uint8_t *p = w->keys.data, *end = p + w->keys.len;
@@ -805,7 +961,11 @@ docs_session_of(struct docs *d, const char *app, const char *token)
 	struct buf k = BUF_INIT;
 	docs_kmeta(&k, 't', app, NULL, NULL);
 	buf_append(&k, h, sizeof(h));
-	json_t *j = docs_read_json(d, DOCS_T_META, &k);
+	/* cached: every write of a 't' key (logout, revocation, a session
+	 * or user deleted, DROP_APP) goes through docs_queue, which drops
+	 * it; the expiry is checked by the caller on every use.  Unknown
+	 * tokens are not cached: a client could fill the cache with them. */
+	json_t *j = docs_read_cached(d, DOCS_T_META, &k, false, NULL);
 	buf_destroy(&k);
 	return j;
 }
@@ -826,8 +986,8 @@ docs_resolve_session(struct docs_req *rq, struct perr *e)
 			 "Invalid session token");
 		return -1;
 	}
-	snprintf(rq->user, sizeof(rq->user), "%s", u);
-	snprintf(rq->sid, sizeof(rq->sid), "%s", sid);
+	docs_copy(rq->user, sizeof(rq->user), u);
+	docs_copy(rq->sid, sizeof(rq->sid), sid);
 	rq->who.user = rq->user;
 	json_decref(s);
 	return 0;
@@ -879,18 +1039,35 @@ docs_need_roles(struct docs_req *rq, const json_t *perm)
 	    !auth_mentions_roles(perm))
 		return;
 	rq->roles_loaded = true;
-	struct docs_scan_roles r = {json_array(), 0, false};
-	struct buf k = BUF_INIT, hi = BUF_INIT;
-	docs_kobj(&k, rq->app, "_Role", NULL);
-	buf_append(&hi, k.data, k.len);
-	hi.data[hi.len - 1] = 1; /* just past the class prefix */
-	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_OBJ, k.data, k.len, hi.data,
-			     hi.len, false, docs_roles_cb, &r);
-	buf_destroy(&k);
-	buf_destroy(&hi);
-	if (r.over)
-		log_warn("docs: app %s has more than %d roles; roles past it "
-			 "are not granted", rq->app, AUTH_ROLES_MAX);
+	struct docs_scan_roles r = {NULL, 0, false};
+	/* the app's roles: cached (a shared array; docs_cache_forget drops
+	 * it on every _Role write), or scanned from the store */
+	struct docs_cache *c = &rq->d->cache;
+	size_t al = strlen(rq->app);
+	const struct docs_cache_ent *ce =
+		docs_cache_get(c, DOCS_CT_ROLES, rq->app, al);
+	if (ce != NULL && json_is_array(ce->val)) {
+		r.objs = json_incref(ce->val);
+		r.n = (uint32_t)json_array_size(r.objs);
+	} else {
+		r.objs = json_array();
+		struct buf k = BUF_INIT, hi = BUF_INIT;
+		docs_kobj(&k, rq->app, "_Role", NULL);
+		buf_append(&hi, k.data, k.len);
+		hi.data[hi.len - 1] = 1; /* just past the class prefix */
+		int src = rq->d->drv->vt->scan(rq->d->drv, DOCS_T_OBJ, k.data,
+					       k.len, hi.data, hi.len, false,
+					       docs_roles_cb, &r);
+		buf_destroy(&k);
+		buf_destroy(&hi);
+		if (r.over)
+			log_warn("docs: app %s has more than %d roles; roles "
+				 "past it are not granted",
+				 rq->app, AUTH_ROLES_MAX);
+		if (src == 0)
+			docs_cache_put(c, DOCS_CT_ROLES, rq->app, al,
+				       json_incref(r.objs), NULL, 0, false);
+	}
 	struct auth_role *all = xcalloc(r.n + 1, sizeof(*all));
 	for (uint32_t i = 0; i < r.n; i++) {
 		json_t *o = json_array_get(r.objs, i);
@@ -922,12 +1099,17 @@ docs_acl_ok(struct docs_req *rq, const json_t *obj, bool write)
 
 /* ------------------------------------------------------------ schemas */
 
+/* The schema of @a cls: a new reference to a SHARED tree (the cache's):
+ * change a json_deep_copy of it, never it.  NULL if the class has none.
+ * Every write of an 's' key (docs_schema_put: inference, SCHEMA_PUT,
+ * index builds; SCHEMA_DELETE; DROP_APP) goes through docs_queue, which
+ * drops it from the cache. */
 static json_t *
 docs_schema_load(struct docs *d, const char *app, const char *cls)
 {
 	struct buf k = BUF_INIT;
 	docs_kmeta(&k, 's', app, cls, NULL);
-	json_t *j = docs_read_json(d, DOCS_T_META, &k);
+	json_t *j = docs_read_cached(d, DOCS_T_META, &k, true, NULL);
 	buf_destroy(&k);
 	return j;
 }
@@ -1021,10 +1203,8 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 		*changed = true;
 	}
 	json_t *fields = json_object_get(s, "fields");
-	if (!json_is_object(fields)) {
-		fields = json_object();
-		json_object_set_new(s, "fields", fields);
-	}
+	if (!json_is_object(fields))
+		fields = NULL; /* none yet: made when a field is added */
 	const char *k;
 	json_t *v;
 	bool clp_checked = false;
@@ -1039,7 +1219,7 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 				 "invalid value for %s.%s", cls, k);
 			return -1;
 		}
-		json_t *have = json_object_get(fields, k);
+		json_t *have = fields ? json_object_get(fields, k) : NULL;
 		if (have != NULL) {
 			const char *ht = docs_jstr(have, "type"),
 				   *wt = docs_jstr(want, "type");
@@ -1067,7 +1247,7 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 			}
 			clp_checked = true;
 		}
-		if (json_object_size(fields) >= DOCS_MAX_FIELDS) {
+		if (fields && json_object_size(fields) >= DOCS_MAX_FIELDS) {
 			json_decref(want);
 			perr_set(e, 400, PERR_INCORRECT_TYPE,
 				 "class %s has %d fields, the most a class "
@@ -1076,13 +1256,18 @@ docs_schema_apply(struct docs_req *rq, const char *cls, json_t **schema,
 			return -1;
 		}
 		if (!*changed) {
-			/* copy before changing: the loaded one may be shared */
+			/* copy before changing: the loaded one is shared
+			 * (docs_schema_load: the cache's) */
 			json_t *c = json_deep_copy(s);
 			json_decref(s);
 			s = c;
 			*schema = s;
-			fields = json_object_get(s, "fields");
 			*changed = true;
+		}
+		fields = json_object_get(s, "fields");
+		if (!json_is_object(fields)) {
+			fields = json_object();
+			json_object_set_new(s, "fields", fields);
 		}
 		json_object_set_new(fields, k, want);
 	}
@@ -1245,6 +1430,31 @@ docs_visible(struct docs_req *rq, const char *cls, const json_t *schema,
 	const json_t *clp = docs_clp(schema);
 	docs_need_roles(rq, json_object_get(clp, "protectedFields"));
 	return auth_protected_strip(o, clp, &rq->who, cls);
+}
+
+/* True if @a obj has internal ('_') fields, which docs_visible removes. */
+static bool
+docs_has_internal(const json_t *obj)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)obj, k, v)
+	{
+		(void)v;
+		if (k[0] == '_')
+			return true;
+	}
+	return false;
+}
+
+/* True if docs_visible would hide protected fields of @a obj. */
+static bool
+docs_protects_any(struct docs_req *rq, const char *cls, const json_t *schema,
+		  const json_t *obj)
+{
+	const json_t *clp = docs_clp(schema);
+	docs_need_roles(rq, json_object_get(clp, "protectedFields"));
+	return auth_protected_any(obj, clp, &rq->who, cls);
 }
 
 /* ------------------------------------------------ update operators */
@@ -2230,16 +2440,33 @@ docs_op_get(struct docs_req *rq)
 		goto fail;
 	struct buf k = BUF_INIT;
 	docs_kobj(&k, rq->app, cls, id);
-	obj = docs_read_json(d, DOCS_T_OBJ, &k);
+	json_t *raw = NULL; /* the stored text, when cached */
+	obj = docs_read_cached(d, DOCS_T_OBJ, &k, false, &raw);
 	buf_destroy(&k);
 	if (obj == NULL || !docs_acl_ok(rq, obj, false)) {
 		if (obj)
 			d->st.refused_acl++;
+		json_decref(raw);
 		perr_set(&e, 404, PERR_OBJECT_NOT_FOUND, "Object not found.");
 		goto fail;
 	}
-	out = docs_visible(rq, cls, schema, obj);
 	const char *keys = docs_jstr(rq->body, "keys");
+	const char *include = docs_jstr(rq->body, "include");
+	if (raw != NULL && !(keys && *keys) && !(include && *include) &&
+	    !docs_has_internal(obj) &&
+	    !docs_protects_any(rq, cls, schema, obj)) {
+		/* nothing to hide, project or include: the answer is the
+		 * object as stored (docs_visible's copy, dumped, would be
+		 * these very bytes) */
+		d->st.ops[ACC_DOC_GET]++;
+		docs_send(d, rq->from, rq->corr, rq->flags, 200,
+			  json_string_value(raw), json_string_length(raw),
+			  rq->user);
+		json_decref(raw);
+		goto done;
+	}
+	json_decref(raw);
+	out = docs_visible(rq, cls, schema, obj);
 	if (keys && *keys) {
 		q = query_compile(NULL, NULL, keys, &d->qopts, &e);
 		if (q == NULL)
@@ -2248,7 +2475,7 @@ docs_op_get(struct docs_req *rq)
 		json_decref(out);
 		out = p;
 	}
-	if (docs_include(rq, out, docs_jstr(rq->body, "include"), &e) != 0)
+	if (docs_include(rq, out, include, &e) != 0)
 		goto fail;
 	d->st.ops[ACC_DOC_GET]++;
 	docs_answer(rq, 200, out);
@@ -3261,6 +3488,8 @@ docs_stats_reply(struct docs *d, struct msg *m)
 {
 	struct docs_driver_stats ds;
 	d->drv->vt->stats(d->drv, &ds);
+	struct docs_cache_stats cs = docs_cache_stats(&d->cache);
+	struct docs_cache_stats os = docs_cache_stats(&d->ocache);
 	static const char *const opn[] = {
 		NULL,	  "get",    "query",	  "create",	 "update",
 		"delete", "login",  "logout",	  "me",		 "schema_get",
@@ -3291,6 +3520,18 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"commits", ds.commits},
 		{"groups", ds.groups},
 		{"map_grows", ds.grows},
+		{"cache_hits", cs.hits},
+		{"cache_misses", cs.misses},
+		{"cache_evictions", cs.evictions},
+		{"cache_invalidations", cs.invalidations},
+		{"cache_entries", cs.entries},
+		{"cache_bytes", cs.bytes},
+		{"obj_cache_hits", os.hits},
+		{"obj_cache_misses", os.misses},
+		{"obj_cache_evictions", os.evictions},
+		{"obj_cache_invalidations", os.invalidations},
+		{"obj_cache_entries", os.entries},
+		{"obj_cache_bytes", os.bytes},
 	};
 	size_t nkv = sizeof(kv) / sizeof(kv[0]);
 	struct buf b = BUF_INIT;
@@ -3526,6 +3767,8 @@ static void
 docs_free(struct docs *d)
 {
 	docs_ov_destroy(d);
+	docs_cache_destroy(&d->cache);
+	docs_cache_destroy(&d->ocache);
 	size_t it = 0;
 	uint64_t k;
 	void *v;
@@ -3592,6 +3835,10 @@ docs_config_default(struct docs_config *c)
 	c->session_ttl_ms = DOCS_SESSION_TTL_MS;
 	c->pending_max = DOCS_PENDING_MAX;
 	c->hash_max = DOCS_HASH_MAX;
+	c->cache_entries = DOCS_CACHE_ENTRIES;
+	c->cache_bytes = DOCS_CACHE_BYTES;
+	c->obj_cache_entries = DOCS_OBJ_CACHE_ENTRIES;
+	c->obj_cache_bytes = DOCS_OBJ_CACHE_BYTES;
 }
 
 struct actor *
@@ -3621,6 +3868,9 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	randombytes_buf(&salt, sizeof(salt));
 	map_init(&d->ov, salt);
 	map_init(&d->usage, salt ^ 0x9e3779b97f4a7c15ull);
+	docs_cache_init(&d->cache, d->cfg.cache_entries, d->cfg.cache_bytes);
+	docs_cache_init(&d->ocache, d->cfg.obj_cache_entries,
+			d->cfg.obj_cache_bytes);
 	struct actor *a = actor_spawn(sys, ACTOR_DOCS, "docs", docs_fn, d);
 	if (a == NULL) {
 		d->drv->vt->close(d->drv);

@@ -69,6 +69,20 @@
  * serves queries once "ready".  An index serves equality on a prefix of
  * its fields, then a range or the order on the next one.
  *
+ * Caches (accessory/docs_cache.h): parsed schemas and session records
+ * (META 's' and 't' keys; a class without a schema too) and each app's
+ * _Role objects as the role scan reads them (dropped by any write of a
+ * _Role object of the app, and by DROP_APP), in one cache; parsed objects
+ * with their stored text in another; each bounded (cfg.cache_*,
+ * cfg.obj_cache_*) and LRU.  Only durable values are cached (a read the
+ * overlay answers is not); every key a write group puts, deletes or
+ * prefix-deletes is dropped when the group is queued and again when it
+ * is durable, so a logout, a revocation, a schema change or DROP_APP
+ * applies to the very next request.  A session's expiry is checked on
+ * every use.  A GET whose object has no internal field, nothing the CLP
+ * hides from the caller, and no keys/include answers the stored text as
+ * it is (the same bytes a parse, copy and dump would give).
+ *
  * Passwords are hashed and verified on libuv's thread pool (a signup,
  * login or password change is handled again once its hash is done), so
  * the loop never waits for Argon2id.
@@ -77,6 +91,8 @@
  * requests, bad, scans, index_scans, objects_scanned, results, writes,
  * pending, refused_{heavy,deadline,quota,acl,clp,schema,busy}, store_errors,
  * index_builds_done, bytes_used, map_size, commits, groups, map_grows,
+ * cache_{hits,misses,evictions,invalidations,entries,bytes} (schemas and
+ * sessions) and the same obj_cache_* (objects),
  * ops_{get,query,create,update,delete,login,logout,me,schema_get,
  * schema_put,schema_delete,drop_app}.
  *
@@ -107,6 +123,10 @@ struct docs_config {
 	uint64_t session_ttl_ms; /* a session's life */
 	uint32_t pending_max;	 /* write groups queued, not yet durable */
 	uint32_t hash_max;	 /* password hashes queued or running */
+	uint32_t cache_entries;	 /* parsed records cached (0: no cache) */
+	size_t cache_bytes;	 /* ... and their estimated memory */
+	uint32_t obj_cache_entries; /* parsed objects cached (0: none) */
+	size_t obj_cache_bytes;	    /* ... and their estimated memory */
 	/* The clock deadlines are measured on, in ns (NULL: the actor
 	 * system's hrtime); the seam tests use to expire a request. */
 	uint64_t (*clock_ns)(void *ctx);
@@ -150,6 +170,26 @@ struct docs_config {
  * then 19 MiB while it runs, 4 at a time): 64 is a second or two of
  * logins; past it a signup or login is refused (503, code 155). */
 #define DOCS_HASH_MAX 64
+/*
+ * The cache of parsed schemas and sessions (accessory/docs_cache.h):
+ * 16384 entries hold the sessions of that many users active at once plus
+ * every schema of the apps homed here; 32 MiB (the parsed trees,
+ * measured: docs_cache_tree_cost) is some 30 k sessions or 250 schemas
+ * of 256 fields, and small next to the LMDB map the same records live in.  Past either
+ * bound the least recently used go; a miss costs one read and parse.
+ */
+#define DOCS_CACHE_ENTRIES 16384
+#define DOCS_CACHE_BYTES ((size_t)32 << 20)
+/*
+ * The cache of parsed objects (with their stored text, which a GET
+ * answers as it is when nothing is to be hidden): apart from the one
+ * above so reads of many objects never evict schemas and sessions.
+ * 16384 objects, 32 MiB (a 160-byte object's tree and text cost some
+ * 2.9 KiB, so about 11 k such): the hot set of a busy app; a miss costs
+ * one read and parse.
+ */
+#define DOCS_OBJ_CACHE_ENTRIES 16384
+#define DOCS_OBJ_CACHE_BYTES ((size_t)32 << 20)
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
 

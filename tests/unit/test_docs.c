@@ -15,6 +15,7 @@
 #include "accessory/accessory.h"
 #include "accessory/auth.h"
 #include "accessory/docs.h"
+#include "accessory/docs_cache.h"
 #include "actors/actor.h"
 #include "mist.h"
 #include "net/loop.h"
@@ -1182,4 +1183,546 @@ Test(docs, hashes_and_writes_past_their_bounds_are_refused)
 	for (int i = 0; i < 3; i++)
 		buf_destroy(&b[i]);
 	cr_assert_eq(stat_of("refused_busy"), 3);
+}
+
+/* ------------------------------------------------------------ caches */
+
+/* Sends @a n requests in ONE turn (the later ones meet the earlier ones'
+ * writes still queued: the overlay) and waits for every reply; replies
+ * come in answer order (reads at once, writes once durable). */
+static void
+pipe_rq(uint32_t n, const int *ops, const struct caller *const *cs,
+	const char *const *jsons)
+{
+	struct buf b[8];
+	cr_assert_leq(n, 8);
+	for (uint32_t i = 0; i < n; i++) {
+		b[i] = (struct buf)BUF_INIT;
+		th_encode(&b[i], "app1", ops[i], cs[i], jsons[i]);
+	}
+	uint32_t want = T.nr + n;
+	th_send_raw(MSG_ACC_REQUEST, b, n);
+	for (uint32_t i = 0; i < n; i++)
+		buf_destroy(&b[i]);
+	th_wait(want);
+}
+
+/* The one reply of the last @a n with HTTP status @a st (and, if
+ * @a code, that Parse code); fails unless exactly one. */
+static struct reply *
+reply_with(uint32_t n, int st, int code)
+{
+	struct reply *found = NULL;
+	for (uint32_t i = T.nr - n; i < T.nr; i++)
+		if (T.r[i].status == st && (!code || jcode(&T.r[i]) == code)) {
+			cr_assert_null(found, "two replies %d %d", st, code);
+			found = &T.r[i];
+		}
+	cr_assert_not_null(found, "no reply %d %d among the last %u", st,
+			   code, n);
+	return found;
+}
+
+Test(docs, cache_session_refused_at_once_after_logout_revocation_deletes)
+{
+	th_start();
+	char *uid;
+	char *tok1 = signup("carl", "carl@example.com", &uid);
+	struct caller s1 = {.session = tok1, .create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &s1,
+			     "{\"class\":\"Item\",\"object\":{\"n\":1,\"ACL\":{"
+			     "\"%s\":{\"read\":true}}}}",
+			     uid);
+	cr_assert_eq(r->status, 201);
+	char *iid = dupstr(jstr(r->body, "objectId"));
+	char get[128];
+	snprintf(get, sizeof(get), "{\"class\":\"Item\",\"id\":\"%s\"}", iid);
+	r = rq(ACC_DOC_GET, &s1, "%s", get);
+	cr_assert_eq(r->status, 200);
+	uint64_t hits = stat_of("cache_hits"),
+		 ohits = stat_of("obj_cache_hits");
+	r = rq(ACC_DOC_GET, &s1, "%s", get);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(jint(r->body, "n"), 1);
+	cr_assert_geq(stat_of("cache_hits"), hits + 2,
+		      "the session and the schema came from the cache");
+	cr_assert_eq(stat_of("obj_cache_hits"), ohits + 1,
+		     "the object came from the cache");
+	cr_assert_eq(rq(ACC_DOC_GET, &PUBLIC, "%s", get)->status, 404,
+		     "the ACL still holds on a cached object");
+
+	/* a password change through session 1 revokes session 2 at once */
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"carl\",\"password\":\"pw-carl\"}");
+	cr_assert_eq(r->status, 200);
+	struct caller s2 = {.session = dupstr(jstr(r->body, "sessionToken"))};
+	cr_assert_eq(rq(ACC_DOC_GET, &s2, "%s", get)->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &s2, "%s", get)->status, 200);
+	r = rq(ACC_DOC_UPDATE, &s1,
+	       "{\"class\":\"_User\",\"id\":\"%s\",\"changes\":{\"password\":"
+	       "\"pw2\"}}",
+	       uid);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_GET, &s2, "%s", get);
+	cr_assert_eq(jcode(r), 209, "the revoked session is refused at once");
+	cr_assert_eq(rq(ACC_DOC_GET, &s1, "%s", get)->status, 200);
+
+	/* logout: refused by a request in the same turn (the overlay) and
+	 * by every one after (the cache dropped it) */
+	const int ops[2] = {ACC_DOC_LOGOUT, ACC_DOC_GET};
+	const struct caller *cs[2] = {&s1, &s1};
+	const char *js[2] = {"{}", get};
+	pipe_rq(2, ops, cs, js);
+	reply_with(2, 200, 0);
+	reply_with(2, 400, 209);
+	r = rq(ACC_DOC_GET, &s1, "%s", get);
+	cr_assert_eq(jcode(r), 209, "logged out, refused at once");
+
+	/* a _Session deleted by the master key */
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"carl\",\"password\":\"pw2\"}");
+	struct caller s3 = {.session = dupstr(jstr(r->body, "sessionToken"))};
+	cr_assert_eq(rq(ACC_DOC_GET, &s3, "%s", get)->status, 200);
+	r = rq(ACC_DOC_QUERY, &MASTER, "{\"class\":\"_Session\"}");
+	json_t *res = json_object_get(r->body, "results");
+	cr_assert_eq(json_array_size(res), 1, "only session 3 is left");
+	char *sid = dupstr(jstr(json_array_get(res, 0), "objectId"));
+	r = rq(ACC_DOC_DELETE, &MASTER,
+	       "{\"class\":\"_Session\",\"id\":\"%s\"}", sid);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(jcode(rq(ACC_DOC_GET, &s3, "%s", get)), 209);
+
+	/* the user deleted: its sessions with it */
+	r = rq(ACC_DOC_LOGIN, &PUBLIC,
+	       "{\"username\":\"carl\",\"password\":\"pw2\"}");
+	struct caller s4 = {.session = dupstr(jstr(r->body, "sessionToken"))};
+	cr_assert_eq(rq(ACC_DOC_GET, &s4, "%s", get)->status, 200);
+	r = rq(ACC_DOC_DELETE, &s4, "{\"class\":\"_User\",\"id\":\"%s\"}", uid);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(jcode(rq(ACC_DOC_GET, &s4, "%s", get)), 209);
+}
+
+Test(docs, cache_schema_changes_applied_at_once)
+{
+	th_start();
+	struct caller cc = {.create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &cc,
+			     "{\"class\":\"Item\",\"object\":{\"n\":1,"
+			     "\"secret\":\"s\"}}");
+	cr_assert_eq(r->status, 201);
+	char *iid = dupstr(jstr(r->body, "objectId"));
+	char get[128];
+	snprintf(get, sizeof(get), "{\"class\":\"Item\",\"id\":\"%s\"}", iid);
+	for (int i = 0; i < 2; i++) {
+		r = rq(ACC_DOC_GET, &PUBLIC, "%s", get);
+		cr_assert_eq(r->status, 200);
+		cr_assert_str_eq(jstr(r->body, "secret"), "s");
+	}
+	/* SCHEMA_PUT: a CLP refusing get, applied at once */
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Item\",\"classLevelPermissions\":{\"get\":{},"
+	       "\"find\":{\"*\":true}}}");
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_GET, &PUBLIC, "%s", get);
+	cr_assert_eq(jcode(r), 119, "the new CLP, not the cached schema");
+	/* in one turn with the change: the queued schema applies */
+	const int ops[2] = {ACC_DOC_SCHEMA_PUT, ACC_DOC_GET};
+	const struct caller *cs[2] = {&MASTER, &PUBLIC};
+	const char *js[2] = {
+		"{\"class\":\"Item\",\"classLevelPermissions\":{\"get\":{"
+		"\"*\":true},\"protectedFields\":{\"*\":[\"secret\"]}}}",
+		get};
+	pipe_rq(2, ops, cs, js);
+	r = &T.r[T.nr - 2];
+	cr_assert_null(jstr(r->body, "className"), "the GET came first");
+	cr_assert_eq(r->status, 200, "get allowed again, in the same turn");
+	cr_assert_null(json_object_get(r->body, "secret"), "and protected");
+	cr_assert_eq(T.r[T.nr - 1].status, 200);
+	r = rq(ACC_DOC_GET, &PUBLIC, "%s", get);
+	cr_assert_eq(r->status, 200);
+	cr_assert_null(json_object_get(r->body, "secret"),
+		       "protected now: the stored text is not answered as is");
+	cr_assert_eq(jint(r->body, "n"), 1);
+	r = rq(ACC_DOC_GET, &MASTER, "%s", get);
+	cr_assert_str_eq(jstr(r->body, "secret"), "s", "the master sees it");
+
+	/* inference: a field added by a write is checked on the next one,
+	 * in the same turn (overlay) and after (cache dropped) */
+	r = rq(ACC_DOC_CREATE, &PUBLIC,
+	       "{\"class\":\"Item\",\"object\":{\"b\":1}}");
+	cr_assert_eq(r->status, 201);
+	r = rq(ACC_DOC_CREATE, &PUBLIC,
+	       "{\"class\":\"Item\",\"object\":{\"b\":\"text\"}}");
+	cr_assert_eq(jcode(r), 111, "b is a Number now");
+	const int ops2[2] = {ACC_DOC_CREATE, ACC_DOC_CREATE};
+	const struct caller *cs2[2] = {&PUBLIC, &PUBLIC};
+	const char *js2[2] = {"{\"class\":\"Item\",\"object\":{\"c\":true}}",
+			      "{\"class\":\"Item\",\"object\":{\"c\":2}}"};
+	pipe_rq(2, ops2, cs2, js2);
+	reply_with(2, 201, 0);
+	reply_with(2, 400, 111);
+
+	/* SCHEMA_DELETE: the class is gone for a caller who may not make
+	 * classes */
+	r = rq(ACC_DOC_CREATE, &cc, "{\"class\":\"Tmp\",\"object\":{\"a\":1}}");
+	char *tid = dupstr(jstr(r->body, "objectId"));
+	cr_assert_eq(rq(ACC_DOC_CREATE, &PUBLIC,
+			"{\"class\":\"Tmp\",\"object\":{\"a\":2}}")
+			     ->status,
+		     201, "the class exists (and its schema is cached)");
+	r = rq(ACC_DOC_QUERY, &MASTER, "{\"class\":\"Tmp\"}");
+	json_t *res = json_object_get(r->body, "results");
+	cr_assert_eq(json_array_size(res), 2);
+	char *tid2 = dupstr(jstr(json_array_get(res, 0), "objectId"));
+	if (strcmp(tid2, tid) == 0)
+		tid2 = dupstr(jstr(json_array_get(res, 1), "objectId"));
+	rq(ACC_DOC_DELETE, &MASTER, "{\"class\":\"Tmp\",\"id\":\"%s\"}", tid);
+	rq(ACC_DOC_DELETE, &MASTER, "{\"class\":\"Tmp\",\"id\":\"%s\"}", tid2);
+	r = rq(ACC_DOC_SCHEMA_DELETE, &MASTER, "{\"class\":\"Tmp\"}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	r = rq(ACC_DOC_CREATE, &PUBLIC, "{\"class\":\"Tmp\",\"object\":{\"a\":3}}");
+	cr_assert_eq(jcode(r), 119, "no class, no cached schema");
+	/* an absent schema is cached too, and dropped when made */
+	r = rq(ACC_DOC_CREATE, &cc, "{\"class\":\"Tmp\",\"object\":{\"a\":4}}");
+	cr_assert_eq(r->status, 201);
+	r = rq(ACC_DOC_CREATE, &PUBLIC, "{\"class\":\"Tmp\",\"object\":{\"a\":5}}");
+	cr_assert_eq(r->status, 201, "the class exists again");
+}
+
+Test(docs, cache_objects_follow_updates_acl_changes_and_deletes)
+{
+	th_start();
+	char *uid;
+	char *tok = signup("dora", "dora@example.com", &uid);
+	struct caller su = {.session = tok};
+	struct caller cc = {.create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &cc,
+			     "{\"class\":\"Item\",\"object\":{\"n\":1,"
+			     "\"m\":\"x\"}}");
+	char *iid = dupstr(jstr(r->body, "objectId"));
+	char get[128], upd[256];
+	snprintf(get, sizeof(get), "{\"class\":\"Item\",\"id\":\"%s\"}", iid);
+	cr_assert_eq(jint(rq(ACC_DOC_GET, &PUBLIC, "%s", get)->body, "n"), 1);
+	cr_assert_eq(jint(rq(ACC_DOC_GET, &PUBLIC, "%s", get)->body, "n"), 1);
+	/* an update and a GET in one turn: the GET sees the queued value */
+	snprintf(upd, sizeof(upd),
+		 "{\"class\":\"Item\",\"id\":\"%s\",\"changes\":{\"n\":2}}",
+		 iid);
+	const int ops[2] = {ACC_DOC_UPDATE, ACC_DOC_GET};
+	const struct caller *cs[2] = {&PUBLIC, &PUBLIC};
+	const char *js[2] = {upd, get};
+	pipe_rq(2, ops, cs, js);
+	cr_assert_eq(jint(T.r[T.nr - 2].body, "n"), 2, "the GET came first");
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(jint(rq(ACC_DOC_GET, &PUBLIC, "%s", get)->body, "n"),
+			     2, "and every GET after");
+	r = rq(ACC_DOC_GET, &PUBLIC,
+	       "{\"class\":\"Item\",\"id\":\"%s\",\"keys\":\"m\"}", iid);
+	cr_assert_str_eq(jstr(r->body, "m"), "x");
+	cr_assert_null(json_object_get(r->body, "n"), "keys on a cached one");
+	cr_assert_eq(jint(rq(ACC_DOC_GET, &PUBLIC, "%s", get)->body, "n"), 2,
+		     "the projection did not change the cached object");
+	/* the ACL narrowed: refused at once */
+	r = rq(ACC_DOC_UPDATE, &PUBLIC,
+	       "{\"class\":\"Item\",\"id\":\"%s\",\"changes\":{\"ACL\":{"
+	       "\"%s\":{\"read\":true,\"write\":true}}}}",
+	       iid, uid);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &PUBLIC, "%s", get)->status, 404);
+	cr_assert_eq(rq(ACC_DOC_GET, &su, "%s", get)->status, 200);
+	/* deleted: gone at once */
+	r = rq(ACC_DOC_DELETE, &su, "%s", get);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &su, "%s", get)->status, 404);
+	cr_assert_eq(rq(ACC_DOC_GET, &MASTER, "%s", get)->status, 404);
+	/* a user's own record: internal fields never answered, email only
+	 * to its owner, whether cached or not */
+	snprintf(get, sizeof(get), "{\"class\":\"_User\",\"id\":\"%s\"}", uid);
+	for (int i = 0; i < 2; i++) {
+		r = rq(ACC_DOC_GET, &su, "%s", get);
+		cr_assert_null(json_object_get(r->body, "_hashed_password"));
+		cr_assert_str_eq(jstr(r->body, "email"), "dora@example.com");
+		r = rq(ACC_DOC_GET, &PUBLIC, "%s", get);
+		cr_assert_null(json_object_get(r->body, "_hashed_password"));
+		cr_assert_null(json_object_get(r->body, "email"));
+	}
+}
+
+Test(docs, cache_drop_app_leaves_nothing_cached)
+{
+	th_start();
+	char *uid;
+	char *tok = signup("erin", "erin@example.com", &uid);
+	struct caller su = {.session = tok, .create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &su,
+			     "{\"class\":\"Item\",\"object\":{\"n\":1}}");
+	char *iid = dupstr(jstr(r->body, "objectId"));
+	char get[128];
+	snprintf(get, sizeof(get), "{\"class\":\"Item\",\"id\":\"%s\"}", iid);
+	cr_assert_eq(rq(ACC_DOC_GET, &su, "%s", get)->status, 200);
+	cr_assert_gt(stat_of("cache_entries"), 0);
+	cr_assert_gt(stat_of("obj_cache_entries"), 0);
+	/* a GET in the drop's turn may still read (and cache) what the
+	 * store holds until the drop is durable; the drop's completion
+	 * drops it again */
+	const int ops[2] = {ACC_DOC_DROP_APP, ACC_DOC_GET};
+	const struct caller *cs[2] = {&MASTER, &su};
+	const char *js[2] = {"{}", get};
+	pipe_rq(2, ops, cs, js);
+	cr_log_info("the GET in the drop's turn: %d",
+		    T.r[T.nr - 2].status);
+	cr_assert_eq(stat_of("cache_entries"), 0, "no schema nor session");
+	cr_assert_eq(stat_of("obj_cache_entries"), 0, "no object");
+	cr_assert_eq(jcode(rq(ACC_DOC_GET, &su, "%s", get)), 209);
+	cr_assert_eq(rq(ACC_DOC_GET, &MASTER, "%s", get)->status, 404);
+	r = rq(ACC_DOC_CREATE, &PUBLIC, "{\"class\":\"Item\",\"object\":{}}");
+	cr_assert_eq(jcode(r), 119, "the class went with the app");
+}
+
+Test(docs, cache_bounded_in_entries_and_bytes)
+{
+	T.cfg.cache_entries = 3;
+	T.cfg.obj_cache_entries = 2;
+	T.cfg.obj_cache_bytes = 8192;
+	th_start();
+	struct caller cc = {.create = true};
+	char ids[6][16];
+	for (int i = 0; i < 6; i++) {
+		struct reply *r = rq(ACC_DOC_CREATE, &cc,
+				     "{\"class\":\"K%d\",\"object\":{\"i\":%d}}",
+				     i, i);
+		cr_assert_eq(r->status, 201);
+		snprintf(ids[i], sizeof(ids[i]), "%s",
+			 jstr(r->body, "objectId"));
+	}
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 6; i++) {
+			struct reply *r = rq(ACC_DOC_GET, &PUBLIC,
+					     "{\"class\":\"K%d\",\"id\":\"%s\"}",
+					     i, ids[i]);
+			cr_assert_eq(r->status, 200);
+			cr_assert_eq(jint(r->body, "i"), i);
+		}
+	cr_assert_leq(stat_of("cache_entries"), 3);
+	cr_assert_leq(stat_of("obj_cache_entries"), 2);
+	cr_assert_gt(stat_of("cache_evictions"), 0);
+	cr_assert_gt(stat_of("obj_cache_evictions"), 0);
+	cr_assert_leq(stat_of("obj_cache_bytes"), 8192);
+	/* an object bigger than the whole budget: answered, not cached */
+	char big[4096];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	struct reply *r = rq(ACC_DOC_CREATE, &cc,
+			     "{\"class\":\"K0\",\"object\":{\"s\":\"%s\"}}",
+			     big);
+	cr_assert_eq(r->status, 201);
+	char *bid = dupstr(jstr(r->body, "objectId"));
+	for (int i = 0; i < 2; i++) {
+		r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"K0\",\"id\":\"%s\"}",
+		       bid);
+		cr_assert_eq(r->status, 200);
+		cr_assert_eq(strlen(jstr(r->body, "s")), sizeof(big) - 1);
+	}
+	cr_assert_leq(stat_of("obj_cache_bytes"), 8192);
+}
+
+Test(docs, cache_off_everything_still_right)
+{
+	T.cfg.cache_entries = 0;
+	T.cfg.obj_cache_entries = 0;
+	th_start();
+	struct caller cc = {.create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &cc,
+			     "{\"class\":\"Item\",\"object\":{\"n\":1}}");
+	char *iid = dupstr(jstr(r->body, "objectId"));
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(jint(rq(ACC_DOC_GET, &PUBLIC,
+				     "{\"class\":\"Item\",\"id\":\"%s\"}", iid)
+					  ->body,
+				  "n"),
+			     1);
+	cr_assert_eq(stat_of("cache_entries"), 0);
+	cr_assert_eq(stat_of("obj_cache_entries"), 0);
+	cr_assert_eq(stat_of("cache_hits"), 0);
+}
+
+/* The cache module alone: LRU order, both bounds, prefix drops. */
+Test(docs_cache, lru_bounds_and_prefix_drops)
+{
+	struct docs_cache c;
+	docs_cache_init(&c, 3, 1 << 20);
+	for (int i = 0; i < 3; i++) {
+		char k[4] = {'a', 0, 'k', (char)('0' + i)};
+		cr_assert_not_null(docs_cache_put(&c, 2, k, 4, json_integer(i),
+						  "1", 1, true));
+	}
+	/* touch k0: k1 is now the least recent, evicted by k3 */
+	cr_assert_not_null(docs_cache_get(&c, 2, "a\0k0", 4));
+	cr_assert_null(docs_cache_get(&c, 1, "a\0k0", 4), "tables apart");
+	docs_cache_put(&c, 2, "b\0k3", 4, json_integer(3), "3", 1, false);
+	cr_assert_null(docs_cache_get(&c, 2, "a\0k1", 4));
+	const struct docs_cache_ent *e = docs_cache_get(&c, 2, "a\0k0", 4);
+	cr_assert_not_null(e);
+	cr_assert_eq(json_integer_value(e->val), 0);
+	cr_assert_str_eq(json_string_value(e->raw), "1");
+	cr_assert_null(docs_cache_get(&c, 2, "b\0k3", 4)->raw);
+	/* replace keeps one entry */
+	docs_cache_put(&c, 2, "a\0k0", 4, json_integer(7), "7", 1, false);
+	cr_assert_eq(json_integer_value(docs_cache_get(&c, 2, "a\0k0", 4)->val),
+		     7);
+	cr_assert_eq(docs_cache_stats(&c).entries, 3);
+	/* an absent record is an entry with no value */
+	docs_cache_del(&c, 2, "a\0k2", 4);
+	cr_assert_not_null(docs_cache_put(&c, 2, "a\0zz", 4, NULL, NULL, 0,
+					  false));
+	e = docs_cache_get(&c, 2, "a\0zz", 4);
+	cr_assert_not_null(e);
+	cr_assert_null(e->val);
+	/* prefix: "a\0" drops k0 and zz, not b's */
+	docs_cache_del_prefix(&c, 2, "a\0", 2);
+	cr_assert_null(docs_cache_get(&c, 2, "a\0k0", 4));
+	cr_assert_null(docs_cache_get(&c, 2, "a\0zz", 4));
+	cr_assert_not_null(docs_cache_get(&c, 2, "b\0k3", 4));
+	cr_assert_eq(docs_cache_stats(&c).entries, 1);
+	/* a raw reference outlives its entry */
+	docs_cache_put(&c, 2, "r", 1, json_object(), "{}", 2, true);
+	json_t *raw = json_incref(docs_cache_get(&c, 2, "r", 1)->raw);
+	docs_cache_clear(&c);
+	cr_assert_str_eq(json_string_value(raw), "{}");
+	json_decref(raw);
+	cr_assert_eq(docs_cache_stats(&c).entries, 0);
+	cr_assert_eq(docs_cache_stats(&c).bytes, 0);
+	docs_cache_destroy(&c);
+
+	/* the byte bound: each entry costs ENTRY_COST + key + its tree */
+	json_t *probe = json_string("0123456789");
+	size_t one = DOCS_CACHE_ENTRY_COST + 1 + docs_cache_tree_cost(probe);
+	json_decref(probe);
+	docs_cache_init(&c, 1000, 3 * one);
+	for (int i = 0; i < 10; i++) {
+		char k = (char)('a' + i);
+		docs_cache_put(&c, 0, &k, 1, json_string("0123456789"), NULL, 0,
+			       false);
+		cr_assert_leq(docs_cache_stats(&c).bytes, 3 * one);
+	}
+	cr_assert_eq(docs_cache_stats(&c).entries, 3);
+	cr_assert_eq(docs_cache_stats(&c).evictions, 7);
+	cr_assert_not_null(docs_cache_get(&c, 0, "j", 1), "the latest stay");
+	cr_assert_null(docs_cache_get(&c, 0, "a", 1));
+	/* bigger than the whole budget: not cached, nothing evicted */
+	char huge[4096];
+	memset(huge, 'x', sizeof(huge));
+	cr_assert_null(docs_cache_put(&c, 0, "z", 1,
+				      json_stringn(huge, sizeof(huge)), NULL, 0,
+				      false));
+	cr_assert_eq(docs_cache_stats(&c).entries, 3);
+	cr_assert_eq(docs_cache_stats(&c).too_big, 1);
+	/* ... and a too-big new value of a cached key drops the old one */
+	cr_assert_null(docs_cache_put(&c, 0, "j", 1,
+				      json_stringn(huge, sizeof(huge)), NULL, 0,
+				      false));
+	cr_assert_null(docs_cache_get(&c, 0, "j", 1));
+	/* a tree's cost counts its shape, not its text: 1000 empty objects
+	 * (3 bytes of text each) cost far more than 3 bytes each */
+	json_t *objs = json_array();
+	for (int i = 0; i < 1000; i++)
+		json_array_append_new(objs, json_object());
+	cr_assert_geq(docs_cache_tree_cost(objs), 1000 * 300);
+	json_decref(objs);
+	cr_assert_eq(docs_cache_stats(&c).entries, 2);
+	docs_cache_destroy(&c);
+}
+
+Test(docs, cache_stored_text_answered_is_the_object)
+{
+	th_start();
+	struct caller cc = {.create = true};
+	struct reply *r = rq(
+		ACC_DOC_CREATE, &cc,
+		"{\"class\":\"Item\",\"object\":{\"s\":\"\\u00e9\\\"\\\\/\\u0001"
+		"\\ud83d\\ude00\",\"r\":0.1,\"big\":1e300,\"neg\":-2.5,"
+		"\"a\":[1,{\"x\":null}],\"p\":{\"__type\":\"Pointer\","
+		"\"className\":\"Z\",\"objectId\":\"abc\"}}}");
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	char *iid = dupstr(jstr(r->body, "objectId"));
+	/* twice through the cache's stored text, once through the copy
+	 * and dump of docs_visible (keys naming every field) */
+	json_t *a = json_incref(
+		rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Item\",\"id\":\"%s\"}", iid)
+			->body);
+	json_t *b = json_incref(
+		rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Item\",\"id\":\"%s\"}", iid)
+			->body);
+	json_t *c = json_incref(
+		rq(ACC_DOC_GET, &PUBLIC,
+		   "{\"class\":\"Item\",\"id\":\"%s\",\"keys\":\"s,r,big,neg,a,"
+		   "p\"}",
+		   iid)
+			->body);
+	cr_assert(json_equal(a, b));
+	cr_assert(json_equal(a, c), "the stored text is the object");
+	cr_assert_str_eq(jstr(a, "s"), "\xc3\xa9\"\\/\x01\xf0\x9f\x98\x80");
+	cr_assert_float_eq(json_real_value(json_object_get(a, "r")), 0.1, 0);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+}
+
+Test(docs, cache_roles_follow_every_role_write)
+{
+	th_start();
+	char *aid, *bid;
+	char *atok = signup("fay", "fay@example.com", &aid);
+	char *btok = signup("gil", "gil@example.com", &bid);
+	struct caller sa = {.session = atok, .create = true},
+		      sb = {.session = btok};
+	struct reply *r = rq(ACC_DOC_CREATE, &MASTER,
+			     "{\"class\":\"_Role\",\"object\":{\"name\":\"Ed\","
+			     "\"ACL\":{\"*\":{\"read\":true}},\"users\":[]}}");
+	cr_assert_eq(r->status, 201);
+	char *ed = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_CREATE, &sa,
+	       "{\"class\":\"Note\",\"object\":{\"t\":\"e\",\"ACL\":{"
+	       "\"role:Ed\":{\"read\":true}}}}");
+	cr_assert_eq(r->status, 201);
+	char get[128];
+	snprintf(get, sizeof(get), "{\"class\":\"Note\",\"id\":\"%s\"}",
+		 jstr(r->body, "objectId"));
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404);
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404,
+		     "gil holds no role (the roles now cached)");
+	/* gil joins Ed: granted at once */
+	r = rq(ACC_DOC_UPDATE, &MASTER,
+	       "{\"class\":\"_Role\",\"id\":\"%s\",\"changes\":{\"users\":{"
+	       "\"__op\":\"AddRelation\",\"objects\":[\"%s\"]}}}",
+	       ed, bid);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 200);
+	/* ... and leaves it: refused at once */
+	r = rq(ACC_DOC_UPDATE, &MASTER,
+	       "{\"class\":\"_Role\",\"id\":\"%s\",\"changes\":{\"users\":{"
+	       "\"__op\":\"RemoveRelation\",\"objects\":[\"%s\"]}}}",
+	       ed, bid);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404);
+	/* a new role inheriting Ed, holding gil: granted at once */
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"_Role\",\"object\":{\"name\":\"Boss\","
+	       "\"ACL\":{\"*\":{\"read\":true}},\"users\":[\"%s\"]}}",
+	       bid);
+	char *boss = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_UPDATE, &MASTER,
+	       "{\"class\":\"_Role\",\"id\":\"%s\",\"changes\":{\"roles\":{"
+	       "\"__op\":\"AddRelation\",\"objects\":[{\"__type\":\"Pointer\","
+	       "\"className\":\"_Role\",\"objectId\":\"%s\"}]}}}",
+	       ed, boss);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 200,
+		     "Boss members inherit Ed");
+	/* the inheriting role deleted: refused at once */
+	r = rq(ACC_DOC_DELETE, &MASTER, "{\"class\":\"_Role\",\"id\":\"%s\"}",
+	       boss);
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404);
 }
