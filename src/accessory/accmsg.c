@@ -11,9 +11,9 @@
 #include <string.h>
 
 void
-acc_request_pack(struct buf *b, const char *app, uint8_t op,
-		 uint32_t deadline_ms, const uint8_t *caller, size_t caller_len,
-		 const json_t *body)
+acc_request_pack_text(struct buf *b, const char *app, uint8_t op,
+		      uint32_t deadline_ms, const uint8_t *caller,
+		      size_t caller_len, const char *text, size_t len)
 {
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, b, buf_msgpack_write);
@@ -25,10 +25,18 @@ acc_request_pack(struct buf *b, const char *app, uint8_t op,
 		buf_append(b, caller, caller_len);
 	else
 		msgpack_pack_map(&pk, 0);
+	msgpack_pack_bin(&pk, len);
+	msgpack_pack_bin_body(&pk, text, len);
+}
+
+void
+acc_request_pack(struct buf *b, const char *app, uint8_t op,
+		 uint32_t deadline_ms, const uint8_t *caller, size_t caller_len,
+		 const json_t *body)
+{
 	char *text = json_dumps(body, JSON_COMPACT);
-	size_t tl = text ? strlen(text) : 0;
-	msgpack_pack_bin(&pk, tl);
-	msgpack_pack_bin_body(&pk, text ? text : "", tl);
+	acc_request_pack_text(b, app, op, deadline_ms, caller, caller_len,
+			      text ? text : "", text ? strlen(text) : 0);
 	free(text);
 }
 

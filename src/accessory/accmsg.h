@@ -26,6 +26,11 @@ void acc_request_pack(struct buf *b, const char *app, uint8_t op,
 		      uint32_t deadline_ms, const uint8_t *caller,
 		      size_t caller_len, const json_t *body);
 
+/** The same with the body already JSON text (@a len bytes). */
+void acc_request_pack_text(struct buf *b, const char *app, uint8_t op,
+			   uint32_t deadline_ms, const uint8_t *caller,
+			   size_t caller_len, const char *text, size_t len);
+
 /**
  * Decodes a reply: the HTTP status (100..599), the JSON body and the user
  * id (@a user NULL, @a ulen 0 when absent).  0 or MIST_EPROTO.

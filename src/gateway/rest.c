@@ -606,8 +606,14 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	  const struct preq *q, const char *ip, bool master, uint32_t deadline)
 {
 	struct perr e = {0};
-	json_t *body;
-	int op = docs_op(q, master, &body, &e);
+	json_t *body = NULL;
+	/* the commonest request, a GET by id with no parameters, needs no
+	 * JSON tree: its body is written directly below */
+	bool plain_get = q->method == PM_GET && q->id[0] != '\0' &&
+			 q->params == NULL &&
+			 (q->route == PR_CLASSES || q->route == PR_USERS ||
+			  q->route == PR_ROLES || q->route == PR_SESSIONS);
+	int op = plain_get ? ACC_DOC_GET : docs_op(q, master, &body, &e);
 	if (op < 0) {
 		json_decref(body);
 		finish_err(r, p, &e);
@@ -638,8 +644,19 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
 	pack_caller(&pk, r, a, q, ip, master);
-	acc_request_pack(&b, a->id, (uint8_t)op, deadline, caller.data,
-			 caller.len, body);
+	if (plain_get) {
+		/* the commonest request, {"class","id"}: both names are
+		 * checked by parse_req.h to need no JSON escape */
+		char text[32 + PREQ_NAME_MAX + PREQ_ID_MAX];
+		int n = snprintf(text, sizeof(text),
+				 "{\"class\":\"%s\",\"id\":\"%s\"}", q->cls,
+				 q->id);
+		acc_request_pack_text(&b, a->id, (uint8_t)op, deadline,
+				      caller.data, caller.len, text, (size_t)n);
+	} else {
+		acc_request_pack(&b, a->id, (uint8_t)op, deadline, caller.data,
+				 caller.len, body);
+	}
 	buf_destroy(&caller);
 	json_decref(body);
 	p->node = a->home;
