@@ -85,11 +85,21 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 work=$(mktemp -d /tmp/mist-http.XXXXXX)
 . "$root/contrib/bench/parse-server/lib.sh"
 nginx_pid="" mist_pid=""
+# stop PID (SIGTERM), waiting at most 10 s before SIGKILL, saying so
+stop_bounded() {
+	local pid=$1 what=$2 i
+	kill "$pid" 2>/dev/null || return 0
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "http.sh: $what (pid $pid) did not exit within 10 s of SIGTERM: killed" >&2
+		kill -9 "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+}
 cleanup() {
-	[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
-	[ -n "$mist_pid" ] && kill "$mist_pid" 2>/dev/null
+	[ -n "$nginx_pid" ] && stop_bounded "$nginx_pid" nginx
+	[ -n "$mist_pid" ] && stop_bounded "$mist_pid" "the mist agent"
 	peers_stop
-	wait 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
