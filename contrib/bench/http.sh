@@ -85,11 +85,21 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 work=$(mktemp -d /tmp/mist-http.XXXXXX)
 . "$root/contrib/bench/parse-server/lib.sh"
 nginx_pid="" mist_pid=""
+# stop PID (SIGTERM), waiting at most 10 s before SIGKILL, saying so
+stop_bounded() {
+	local pid=$1 what=$2 i
+	kill "$pid" 2>/dev/null || return 0
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "http.sh: $what (pid $pid) did not exit within 10 s of SIGTERM: killed" >&2
+		kill -9 "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+}
 cleanup() {
-	[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
-	[ -n "$mist_pid" ] && kill "$mist_pid" 2>/dev/null
+	[ -n "$nginx_pid" ] && stop_bounded "$nginx_pid" nginx
+	[ -n "$mist_pid" ] && stop_bounded "$mist_pid" "the mist agent"
 	peers_stop
-	wait 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -183,7 +193,7 @@ row() {
 	say "#   median: ${R_RPS[$key]} req/s, ${R_CPU[$key]} us CPU/req, RSS ${R_RSS[$key]} KiB; load average $(loadavg)"
 }
 
-declare -A I_BEFORE I_AFTER I_NOTE
+declare -A I_BEFORE I_AFTER I_NOTE I_OPEN
 idles=()
 # idle LABEL SERVER HOST PORT PATH [--tls]: RSS of SERVER's front process
 # before and with $idle_n idle keep-alive connections, under LABEL
@@ -196,21 +206,25 @@ idle() {
 	I_BEFORE[$label]=$(rss_kib "$p")
 	# shellcheck disable=SC2086
 	coproc IDLE { python3 "$root/contrib/bench/idleconns.py" "$host" "$port" "$idle_n" --path "$path" $tls 2>&1; }
-	local line=""
+	local line="" opened
 	read -r -t 600 line <&"${IDLE[0]}"
-	if [ "${line% *}" != open ]; then
+	if [ "${line%% *}" != open ]; then
 		I_NOTE[$label]="probe failed: $line"
 		say "#   $line"
 		kill "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null
 		return
 	fi
+	# "open K" or "open K refused-at K+1: why" (the server's connection limit)
+	opened=$(cut -d' ' -f2 <<<"$line")
+	I_OPEN[$label]=$opened
+	[ "$line" != "open $opened" ] && I_NOTE[$label]="${line#open $opened }; "
 	sleep 1
 	I_AFTER[$label]=$(rss_kib "$p")
 	echo >&"${IDLE[1]}"
 	read -r -t 60 line <&"${IDLE[0]}"
 	wait "$IDLE_PID" 2>/dev/null
-	I_NOTE[$label]=$line
-	say "#   RSS ${I_BEFORE[$label]} -> ${I_AFTER[$label]} KiB ($line)"
+	I_NOTE[$label]="${I_NOTE[$label]:-}$line"
+	say "#   RSS ${I_BEFORE[$label]} -> ${I_AFTER[$label]} KiB with $opened open (${I_NOTE[$label]})"
 }
 
 # ------------------------------------------------------------ REST setup
@@ -447,11 +461,12 @@ say "(ka: keep-alive; close: Connection: close; httpsfull: nginx with session ti
 
 if [ "$idle_n" -gt 0 ]; then
 	say ""
-	printf '%-10s %12s %16s %14s  %s\n' server "RSS KiB" "with $idle_n idle" "bytes/conn" note
+	printf '%-10s %9s %7s %12s %11s  %s\n' server "RSS KiB" "idle" "RSS with KiB" "bytes/conn" note
 	for s in "${idles[@]}"; do
-		per=$( [ -n "${I_AFTER[$s]:-}" ] && awk -v a="${I_BEFORE[$s]}" -v b="${I_AFTER[$s]}" -v n="$idle_n" \
+		per=$( [ -n "${I_AFTER[$s]:-}" ] && awk -v a="${I_BEFORE[$s]}" -v b="${I_AFTER[$s]}" -v n="${I_OPEN[$s]}" \
 			'BEGIN { printf "%d", (b - a) * 1024 / n }')
-		printf '%-10s %12s %16s %14s  %s\n' "$s" "${I_BEFORE[$s]:--}" "${I_AFTER[$s]:--}" "${per:--}" "${I_NOTE[$s]:-}"
+		printf '%-10s %9s %7s %12s %11s  %s\n' "$s" "${I_BEFORE[$s]:--}" "${I_OPEN[$s]:--}" "${I_AFTER[$s]:--}" \
+			"${per:--}" "${I_NOTE[$s]:-}"
 	done
 fi
 

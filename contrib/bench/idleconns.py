@@ -9,8 +9,13 @@ Each connection sends one GET (HTTP/1.1, keep-alive) and reads its whole
 answer, so the server has accepted, parsed and answered on it, then stays
 idle.  When all N are open it prints "open N" and waits for a line (or end
 of file) on stdin; then it counts the connections the server has not
-closed meanwhile, prints "still-open M" and exits (0 if M == N).  Raises
-its own open-file limit to the hard limit; fails clearly if N does not fit.
+closed meanwhile, prints "still-open M" and exits (0 if M == N).
+
+A server that refuses connection K+1 (closes it, as one at its connection
+limit does) leaves K open: it prints "open K refused-at K+1: why" and goes
+on with those K, exiting 1 at the end.  Connections that fail before any
+was open fail the probe at once.  Raises its own open-file limit to the
+hard limit; fails clearly if N does not fit.
 """
 import argparse
 import resource
@@ -68,6 +73,7 @@ def main():
     req = (f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\n"
            "Connection: keep-alive\r\n\r\n").encode()
     conns = []
+    refused = ""
     for i in range(a.n):
         try:
             s = socket.create_connection((a.host, a.port), timeout=10)
@@ -76,11 +82,14 @@ def main():
             s.sendall(req)
             status = read_answer(s)
         except (OSError, ConnectionError) as e:
-            sys.exit(f"idleconns.py: connection {i + 1} of {a.n}: {e}")
+            if not conns:
+                sys.exit(f"idleconns.py: connection {i + 1} of {a.n}: {e}")
+            refused = f" refused-at {i + 1}: {e}"
+            break
         if b" 200" not in status:
             sys.exit(f"idleconns.py: connection {i + 1}: {status.decode(errors='replace')}")
         conns.append(s)
-    print(f"open {len(conns)}", flush=True)
+    print(f"open {len(conns)}{refused}", flush=True)
     sys.stdin.readline()
     # a connection the server closed is readable (end of file); an open,
     # idle one is not
@@ -93,7 +102,7 @@ def main():
     print(f"still-open {still}", flush=True)
     for s in conns:
         s.close()
-    sys.exit(0 if still == len(conns) else 1)
+    sys.exit(0 if still == len(conns) and not refused else 1)
 
 
 if __name__ == "__main__":

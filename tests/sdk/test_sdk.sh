@@ -45,8 +45,21 @@ mods=$("$sdk/install.sh" "${MIST_SDK_DIR:-$MIST_BUILDDIR/tests/sdk/node}" 2>"$wo
 	skip_all "the Parse JS SDK could not be installed: $why"
 }
 agent=""
+# SIGTERM, then SIGKILL if the agent has not exited after AGENT_STOP_STEPS
+# steps of WAIT_STEP (10 s): a hung shutdown must not hang make check
+AGENT_STOP_STEPS=100
 cleanup() {
-	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	if [ -n "$agent" ] && kill "$agent" 2>/dev/null; then
+		i=0
+		while kill -0 "$agent" 2>/dev/null && [ $i -lt $AGENT_STOP_STEPS ]; do
+			i=$((i + 1)); sleep $WAIT_STEP
+		done
+		if kill -0 "$agent" 2>/dev/null; then
+			echo "# the agent did not exit within $((AGENT_STOP_STEPS / 10)) s of SIGTERM: killed"
+			kill -9 "$agent" 2>/dev/null
+		fi
+		wait "$agent" 2>/dev/null
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
