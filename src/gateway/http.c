@@ -1000,6 +1000,17 @@ http_ssl_new(const struct http_config *cfg, int *err)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 					 SSL_OP_NO_RENEGOTIATION |
 					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/*
+	 * No close_notify exchange when a connection ends: H2O 2.2.5 waits
+	 * for the peer's close_notify after sending its own, and a client
+	 * that has already gone (a phone losing its network, any client
+	 * closing an idle keep-alive connection) left the connection open
+	 * for ever -- a descriptor per departed client, measured at 29 of
+	 * 32 connections closed by wrk.  HTTP needs no close_notify: every
+	 * message is framed by its length, so a cut is never read as a
+	 * complete answer (nginx ends most connections the same way).
+	 */
+	SSL_CTX_set_quiet_shutdown(ctx, 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
 		http_ssl_log("cannot load the certificate", cfg->tls_cert);
 		SSL_CTX_free(ctx);
