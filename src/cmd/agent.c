@@ -202,7 +202,7 @@ agent_raise_nofile(uint64_t want)
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
 			      ? (rlim_t)want
 			      : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+	if (rl.rlim_cur > old && setrlimit(RLIMIT_NOFILE, &rl) == 0)
 		log_info("open-file limit raised from %llu to %llu",
 			 (unsigned long long)old,
 			 (unsigned long long)rl.rlim_cur);
