@@ -772,8 +772,10 @@ cmd_agent(int argc, char **argv)
 		 * does not subscribe itself (ACTOR_SWIM did not exist yet):
 		 * made here, or it never learns the members it gives
 		 * credentials */
-		if (gw)
+		if (gw) {
 			agent_subscribe(&a->sys, ACTOR_GATEWAY);
+			gateway_set_swim(gw, a->swim);
+		}
 		if (pcfg.nplugins > 0) {
 			char exe[4096];
 			size_t exelen = sizeof(exe);

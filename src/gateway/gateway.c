@@ -737,6 +737,13 @@ gateway_spawn(struct actor_sys *sys, uv_loop_t *loop, struct store *store,
 }
 
 void
+gateway_set_swim(struct gateway *g, const struct swim *s)
+{
+	if (g->rest != NULL)
+		rest_set_swim(g->rest, s);
+}
+
+void
 gateway_http_addr(const struct gateway *g, bool tls, char *out, size_t len)
 {
 	if (g->rest == NULL) {

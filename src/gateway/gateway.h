@@ -69,6 +69,8 @@ struct gateway *gateway_spawn(struct actor_sys *sys, uv_loop_t *loop,
 			      struct store *store,
 			      const struct gateway_config *cfg,
 			      const char *addr, int *err);
+/** Gossip's view for /metrics (the spawner's, once SWIM runs). */
+void gateway_set_swim(struct gateway *g, const struct swim *s);
 /** The HTTP listener's bound address ("" if none); @a tls: the TLS one. */
 void gateway_http_addr(const struct gateway *g, bool tls, char *out,
 		       size_t len);

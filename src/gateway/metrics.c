@@ -8,6 +8,7 @@
 #include "function/function.h"
 #include "net/link.h"
 #include "net/mp.h"
+#include "net/swim.h"
 #include "util/mem.h"
 
 #include <inttypes.h>
@@ -239,6 +240,28 @@ render_node(const struct metrics_node *n, struct buf *out)
 		put(out, "mist_actor_expired_total %" PRIu64 "\n", a->expired);
 		put(out, "mist_actor_refused_total %" PRIu64 "\n", a->refused);
 		put(out, "mist_actor_no_actor_total %" PRIu64 "\n", a->no_actor);
+	}
+	if (n->swim != NULL) {
+		static const struct {
+			enum swim_status st;
+			const char *name;
+		} sts[] = {{SWIM_ALIVE, "alive"},
+			   {SWIM_SUSPECT, "suspect"},
+			   {SWIM_DEAD, "dead"},
+			   {SWIM_LEFT, "left"}};
+		for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
+			put(out, "mist_gossip_members{status=\"%s\"} %zu\n",
+			    sts[i].name, swim_member_count(n->swim, sts[i].st));
+		const struct swim_stats *g = swim_stats(n->swim);
+		put(out, "mist_gossip_probes_total %" PRIu64 "\n", g->probes);
+		put(out, "mist_gossip_acks_total %" PRIu64 "\n", g->acks);
+		put(out, "mist_gossip_suspects_total %" PRIu64 "\n",
+		    g->suspects_raised);
+		put(out, "mist_gossip_deaths_total %" PRIu64 "\n",
+		    g->deaths_declared);
+		put(out, "mist_gossip_refutes_total %" PRIu64 "\n", g->refutes);
+		put(out, "mist_gossip_bad_packets_total %" PRIu64 "\n",
+		    g->bad_packets);
 	}
 	const struct link_stats *l = n->links;
 	if (l != NULL) {

@@ -12,8 +12,9 @@
  *                                                  accessory (MSG_ACC_STATS)
  *   mist_fn_*{fn}                                  add-on function calls
  *                                                  (function.h, func_stats)
- *   mist_actor_*, mist_link_*                      the runtime's and the
- *                                                  links' own counters
+ *   mist_actor_*, mist_link_*, mist_gossip_*       the runtime's, the
+ *                                                  links' and gossip's
+ *                                                  own counters
  *
  * Series are bounded: at most METRICS_MAX_SERIES (app, route, status)
  * triples are kept apart; past it requests count under app="_other", so a
@@ -57,6 +58,7 @@ void metrics_request(struct metrics *m, const char *app,
 struct func_stats;
 struct actor_sys_stats;
 struct link_stats;
+struct swim;
 
 /** The node's other counters a scrape shows (each may be NULL). */
 struct metrics_node {
@@ -66,6 +68,7 @@ struct metrics_node {
 	const struct func_stats *fn;
 	const struct actor_sys_stats *sys;
 	const struct link_stats *links;
+	const struct swim *swim; /* gossip: members by status, probes... */
 };
 
 /** Renders everything into @a out. */

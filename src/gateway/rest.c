@@ -111,6 +111,7 @@ struct rest {
 	char *log_path;
 	struct actor_timer flush;
 	struct metrics metrics;
+	const struct swim *swim; /* for /metrics, or NULL */
 };
 
 void
@@ -859,8 +860,13 @@ metrics_answer(struct rest *r, uint64_t http_id, const uint8_t *docs,
 	struct buf out = BUF_INIT;
 	struct http_stats hs = http_stats(r->http);
 	struct func_stats *fs = xmalloc(sizeof(*fs));
-	struct metrics_node n = {&hs, docs, docs_len, NULL, &r->self->sys->stats,
-				 r->cfg.link_stats};
+	struct metrics_node n = {&hs,
+				 docs,
+				 docs_len,
+				 NULL,
+				 &r->self->sys->stats,
+				 r->cfg.link_stats,
+				 r->swim};
 	if (func_stats(r->self->sys, fs) == 0)
 		n.fn = fs;
 	metrics_render(&r->metrics, &n, &out);
@@ -1056,6 +1062,12 @@ log_open(const char *path)
 	}
 	setvbuf(f, NULL, _IOFBF, REST_LOG_BUF);
 	return f;
+}
+
+void
+rest_set_swim(struct rest *r, const struct swim *s)
+{
+	r->swim = s;
 }
 
 void

@@ -40,6 +40,7 @@
 #include "gateway/apps.h"
 #include "gateway/http.h"
 #include "net/link.h"
+#include "net/swim.h"
 
 struct rest_config {
 	const char *mount;	     /* "/parse" */
@@ -72,6 +73,8 @@ bool rest_timer(struct rest *r, struct msg *m);
 /** A member's metadata (what it offers), or its end (@a meta NULL). */
 void rest_member(struct rest *r, uint64_t node, const uint8_t *meta,
 		 uint32_t meta_len, bool alive);
+/** Gossip's view, for /metrics (read on the loop thread; may be NULL). */
+void rest_set_swim(struct rest *r, const struct swim *s);
 /** SIGHUP: reopen the access log (logrotate moved it). */
 void rest_reopen_log(struct rest *r);
 void rest_bound_addr(const struct rest *r, bool tls, char *out, size_t len);
