@@ -1011,6 +1011,10 @@ http_ssl_new(const struct http_config *cfg, int *err)
 	 * complete answer (nginx ends most connections the same way).
 	 */
 	SSL_CTX_set_quiet_shutdown(ctx, 1);
+	/* an idle connection gives its 34 KiB of record buffers back
+	 * (OpenSSL allocates them again for the next record): phones keep
+	 * connections open far longer than they use them */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
 		http_ssl_log("cannot load the certificate", cfg->tls_cert);
 		SSL_CTX_free(ctx);
