@@ -652,8 +652,8 @@ Test(http, hostile_input)
 			   m.body);
 	cr_expect_not_null(strstr(m.body, "status=\"400\""), "%s", m.body);
 	cr_expect_not_null(strstr(m.body, "mist_docs_"), "%s", m.body);
-	cr_expect_not_null(strstr(m.body, "mist_gossip_members{status=\"alive\"} 1"),
-			   "gossip sees the other agent: %s", m.body);
+	cr_expect_not_null(strstr(m.body, "mist_gossip_members{status=\"alive\"} 2"),
+			   "gossip sees both agents (itself too): %s", m.body);
 	cr_expect_not_null(strstr(m.body, "mist_link_msgs_out_total"), "%s",
 			   m.body);
 	cr_expect_not_null(strstr(m.body, "mist_fn_calls_total"), "%s", m.body);
