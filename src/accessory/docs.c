@@ -575,8 +575,10 @@ docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
 static void
 docs_cache_drop_list(struct docs *d, const struct buf *keys, bool prefix)
 {
+	if (keys->data == NULL)
+		return; /* an empty list (a NULL pointer has no end to add) */
 	const uint8_t *p = keys->data, *end = p + keys->len;
-	while (p && p + 5 <= end) {
+	while (p + 5 <= end) {
 		uint8_t t = p[0];
 		uint32_t kl;
 		memcpy(&kl, p + 1, sizeof(kl));

@@ -209,6 +209,7 @@ docs_cache_put(struct docs_cache *c, uint8_t table, const void *key,
 		docs_cache_drop(c, c->lru.prev);
 	}
 	struct docs_cache_ent *e = xcalloc(1, sizeof(*e) + klen);
+	e->key = (uint8_t *)(e + 1);
 	e->h = h;
 	e->cost = cost;
 	e->val = val;

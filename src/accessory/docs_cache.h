@@ -73,7 +73,9 @@ struct docs_cache_ent {
 	size_t textlen;
 	uint8_t table;
 	size_t klen;
-	uint8_t key[];
+	uint8_t *key; /* klen bytes, in the same allocation, after the entry
+		       * (a pointer, not a flexible array: the list's
+		       * sentinel is an entry embedded in struct docs_cache) */
 };
 
 struct docs_cache_stats {
