@@ -2343,6 +2343,26 @@ docs_op_me(struct docs_req *rq)
 	struct perr e;
 	struct buf k = BUF_INIT;
 	json_t *user = NULL;
+	/* /sessions/me ({"session": true}): the caller's _Session object */
+	bool session = json_is_true(json_object_get(rq->body, "session"));
+	if (rq->user[0] && session && rq->sid[0]) {
+		docs_kobj(&k, rq->app, "_Session", rq->sid);
+		json_t *so = docs_read_json(rq->d, DOCS_T_OBJ, &k);
+		buf_destroy(&k);
+		if (so == NULL) {
+			perr_set(&e, 400, PERR_INVALID_SESSION_TOKEN,
+				 "Invalid session token");
+			docs_answer_err(rq, &e);
+			return;
+		}
+		json_t *out = json_deep_copy(so);
+		json_decref(so);
+		json_object_set_new(out, "sessionToken",
+				    json_string(rq->session));
+		rq->d->st.ops[ACC_DOC_ME]++;
+		docs_answer(rq, 200, out);
+		return;
+	}
 	if (rq->user[0]) {
 		docs_kobj(&k, rq->app, "_User", rq->user);
 		user = docs_read_json(rq->d, DOCS_T_OBJ, &k);

@@ -507,7 +507,10 @@ docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
 		}
 		break;
 	case PR_USERS_ME:
+		op = ACC_DOC_ME;
+		break;
 	case PR_SESSIONS_ME:
+		json_object_set_new(b, "session", json_true());
 		op = ACC_DOC_ME;
 		break;
 	case PR_LOGIN: {

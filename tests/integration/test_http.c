@@ -472,6 +472,13 @@ Test(http, users_sessions_and_acls)
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_expect_str_eq(jstr(r.json, "username"), "alice");
 	resp_free(&r);
+	/* /sessions/me: the session object, its user a pointer to alice */
+	r = call(&edge, "GET", "/sessions/me", NULL, "rest", at2, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_expect_str_eq(jstr(r.json, "sessionToken"), at2, "%s", r.body);
+	cr_expect_str_eq(jstr(json_object_get(r.json, "user"), "objectId"), aid,
+			 "%s", r.body);
+	resp_free(&r);
 
 	/* an object only alice reads and writes */
 	char body[256];
