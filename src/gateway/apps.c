@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "gateway/apps.h"
+#include "gateway/spread.h"
 #include "mist.h"
 #include "net/mp.h"
 #include "net/swim.h"
@@ -689,42 +690,29 @@ apps_apply(struct apps *t, const struct app *in)
 
 /* ------------------------------------------------------------ spreading */
 
+/* spread.h's packer: the app with its keys */
+static void
+apps_pack_keys(msgpack_packer *pk, const void *rec)
+{
+	apps_pack(pk, rec, true);
+}
+
 void
 apps_push(struct actor *self, uint64_t node, const struct app *a)
 {
-	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_map(&pk, 2);
-	mp_pack_str(&pk, "op");
-	mp_pack_str(&pk, "put");
-	mp_pack_str(&pk, "app");
-	apps_pack(&pk, a, true);
-	struct actor_ref to = {node, ACTOR_GATEWAY};
-	actor_tell(self, to, MSG_APPS, b.data, (uint32_t)b.len);
-	sodium_memzero(b.data, b.len);
-	buf_destroy(&b);
+	spread_put(self, node, MSG_APPS, "app", apps_pack_keys, a);
 }
 
 void
 apps_push_all(const struct apps *t, struct actor *self, uint64_t node)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-	while (map_next(&t->table, &it, &k, &v))
-		apps_push(self, node, v);
+	spread_put_all(self, &t->table, node, MSG_APPS, "app", apps_pack_keys);
 }
 
 static void
 apps_spread(struct actor *self, const struct map *alive, const struct app *a)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-	while (map_next(alive, &it, &k, &v))
-		if (k != self->sys->node)
-			apps_push(self, k, a);
+	spread_put_alive(self, alive, MSG_APPS, "app", apps_pack_keys, a);
 }
 
 /* ------------------------------------------------------------- MSG_APPS */

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "gateway/creds.h"
+#include "gateway/spread.h"
 #include "data/jobs.h"
 #include "gateway/native_proto.h"
 #include "mist.h"
@@ -168,42 +169,31 @@ creds_apply(struct creds *t, const struct cred *in)
 
 /* ------------------------------------------------------------ spreading */
 
+/* spread.h's packer: the credential with its secret */
+static void
+cred_pack_secret(msgpack_packer *pk, const void *rec)
+{
+	cred_pack(pk, rec, true);
+}
+
 void
 creds_push(struct actor *self, uint64_t node, const struct cred *c)
 {
-	struct buf b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_map(&pk, 2);
-	mp_pack_str(&pk, "op");
-	mp_pack_str(&pk, "put");
-	mp_pack_str(&pk, "cred");
-	cred_pack(&pk, c, true);
-	struct actor_ref to = {node, ACTOR_GATEWAY};
-	actor_tell(self, to, MSG_CREDS, b.data, (uint32_t)b.len);
-	sodium_memzero(b.data, b.len);
-	buf_destroy(&b);
+	spread_put(self, node, MSG_CREDS, "cred", cred_pack_secret, c);
 }
 
 void
 creds_push_all(const struct creds *t, struct actor *self, uint64_t node)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-	while (map_next(&t->table, &it, &k, &v))
-		creds_push(self, node, v);
+	spread_put_all(self, &t->table, node, MSG_CREDS, "cred",
+		       cred_pack_secret);
 }
 
 static void
 creds_spread(struct actor *self, const struct map *alive,
 	     const struct cred *c)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-	while (map_next(alive, &it, &k, &v))
-		creds_push(self, k, c);
+	spread_put_alive(self, alive, MSG_CREDS, "cred", cred_pack_secret, c);
 }
 
 /* ------------------------------------------------------------ MSG_CREDS */
