@@ -81,7 +81,7 @@ static const char usage[] =
 
 enum { OPT_ID = CMD_OPT_OWN, OPT_RATE, OPT_USER_RATE, OPT_IP_RATE,
        OPT_DEADLINE, OPT_FUNCTIONS, OPT_HOME, OPT_MASTER_FROM, OPT_CCC,
-       OPT_NO_CCC, OPT_QUOTA, OPT_ROTATE };
+       OPT_NO_CCC, OPT_QUOTA, OPT_ROTATE, OPT_DROP };
 
 /* What the options asked for; a field not given is not sent. */
 struct apps_opts {
@@ -592,7 +592,7 @@ apps_index(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		CMD_COMMON_OPTIONS,
-		{"drop", no_argument, 0, OPT_ROTATE},
+		{"drop", no_argument, 0, OPT_DROP},
 		{0, 0, 0, 0}};
 	struct cmd_common co = {0};
 	bool drop = false;
@@ -600,7 +600,7 @@ apps_index(int argc, char **argv)
 	optind = 1;
 	/* GNU getopt moves the operands after the options it reads */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == OPT_ROTATE) {
+		if (c == OPT_DROP) {
 			drop = true;
 			continue;
 		}
@@ -628,7 +628,7 @@ apps_index(int argc, char **argv)
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_map(&pk, npos >= 3 ? (drop ? 5 : 5) : 3);
+	msgpack_pack_map(&pk, npos >= 3 ? 5 : 3);
 	mp_pack_str(&pk, "op");
 	mp_pack_str(&pk, "index");
 	mp_pack_str(&pk, "id");
@@ -716,19 +716,9 @@ apps_index(int argc, char **argv)
 int
 cmd_apps(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-		cmd_print_version();
-		return EXIT_OK;
-	}
-	if (argc < 2 || argv[1][0] == '-') {
-		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-				  strcmp(argv[1], "--help") == 0)) {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		}
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
+	int first = cmd_op_first(argc, argv, usage);
+	if (first >= 0)
+		return first;
 	const char *op = argv[1];
 	if (strcmp(op, "index") == 0)
 		return apps_index(argc - 1, argv + 1);

@@ -92,6 +92,12 @@ int cmd_common_opt(struct cmd_common *co, int c, const char *cmd,
 		   const char *usage);
 /** After parsing: --agent and --key given?  Prints the usage if not. */
 bool cmd_common_ok(const struct cmd_common *co, const char *usage);
+/**
+ * For a command whose first argument is its operation (`mist creds
+ * create`, `mist apps list`): -1 when argv[1] is one, else the exit status
+ * after printing --version, --help or the usage.
+ */
+int cmd_op_first(int argc, char **argv, const char *usage);
 
 /** Writes @a s as a JSON string literal (quoted, escaped) to stdout. */
 void cmd_json_str(const char *s);

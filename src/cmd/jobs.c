@@ -203,19 +203,9 @@ cmd_creds(int argc, char **argv)
 		{0, 0, 0, 0}};
 	struct cmd_common co = {0};
 	const char *name = NULL, *role = "submit", *idtext = NULL;
-	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-		cmd_print_version();
-		return EXIT_OK;
-	}
-	if (argc < 2 || argv[1][0] == '-') {
-		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-				  strcmp(argv[1], "--help") == 0)) {
-			fputs(creds_usage, stdout);
-			return EXIT_OK;
-		}
-		fputs(creds_usage, stderr);
-		return EXIT_USAGE;
-	}
+	int first = cmd_op_first(argc, argv, creds_usage);
+	if (first >= 0)
+		return first;
 	const char *op = argv[1];
 	argc--, argv++;
 	int c, r;

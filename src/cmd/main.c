@@ -121,6 +121,24 @@ cmd_common_opt(struct cmd_common *co, int c, const char *cmd,
 	}
 }
 
+int
+cmd_op_first(int argc, char **argv, const char *help)
+{
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		cmd_print_version();
+		return EXIT_OK;
+	}
+	if (argc >= 2 && argv[1][0] != '-')
+		return -1;
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+			  strcmp(argv[1], "--help") == 0)) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	fputs(help, stderr);
+	return EXIT_USAGE;
+}
+
 bool
 cmd_common_ok(const struct cmd_common *co, const char *help)
 {

@@ -461,6 +461,13 @@ deadline_of(const struct app *a, const struct preq *q)
 	return d;
 }
 
+/* A new reference to the request's body, or an empty object. */
+static json_t *
+body_ref(const struct preq *q)
+{
+	return q->body ? json_incref(q->body) : json_object();
+}
+
 /* The accessory operation and its JSON body for @a q, or -1 and @a e. */
 static int
 docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
@@ -486,17 +493,13 @@ docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
 		case PM_POST:
 			if (q->id[0] != '\0')
 				break;
-			json_object_set_new(b, "object",
-					    q->body ? json_incref(q->body)
-						    : json_object());
+			json_object_set_new(b, "object", body_ref(q));
 			op = ACC_DOC_CREATE;
 			break;
 		case PM_PUT:
 			if (q->id[0] == '\0')
 				break;
-			json_object_set_new(b, "changes",
-					    q->body ? json_incref(q->body)
-						    : json_object());
+			json_object_set_new(b, "changes", body_ref(q));
 			op = ACC_DOC_UPDATE;
 			break;
 		case PM_DELETE:
