@@ -1381,6 +1381,37 @@ docs_index_entry(struct buf *k, const char *app, const char *cls,
 	docs_kadd(k, id ? id : "", false);
 }
 
+/*
+ * Index entries at most DOCS_INDEX_KEY_MAX bytes: LMDB refuses keys past
+ * its maximum (511 bytes as Debian builds it), which would fail the whole
+ * write group with a store error.  A value too long to index is refused
+ * at the write, naming the field's index, before anything is queued.
+ */
+#define DOCS_INDEX_KEY_MAX 480
+
+/* 0, or -1 with @a e if an entry of @a obj exceeds DOCS_INDEX_KEY_MAX. */
+static int
+docs_index_fits(const char *app, const char *cls, const json_t *schema,
+		const json_t *obj, struct perr *e)
+{
+	struct docs_index ix[DOCS_MAX_INDEXES];
+	uint32_t n = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
+	struct buf k = BUF_INIT;
+	int rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		docs_index_entry(&k, app, cls, &ix[i], obj);
+		if (k.len > DOCS_INDEX_KEY_MAX) {
+			perr_set(e, 400, PERR_OBJECT_TOO_LARGE,
+				 "a value is too long for index %s (its entry "
+				 "is %zu bytes, at most %d)",
+				 ix[i].name, k.len, DOCS_INDEX_KEY_MAX);
+			rc = -1;
+		}
+	}
+	buf_destroy(&k);
+	return rc;
+}
+
 /* Adds to @a g what changes in the indexes of @a schema when @a old
  * becomes @a new (either may be NULL). */
 static void
@@ -2110,7 +2141,14 @@ docs_op_save(struct docs_req *rq, bool create)
 	bool schema_changed;
 	if (docs_schema_apply(rq, cls, &schema, obj, &schema_changed, &e) != 0)
 		goto fail;
+	if (docs_index_fits(rq->app, cls, schema, obj, &e) != 0)
+		goto fail;
 	char *txt = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	if (txt == NULL) {
+		perr_set(&e, 500, PERR_INTERNAL_SERVER_ERROR,
+			 "the object could not be encoded");
+		goto fail;
+	}
 	size_t tlen = strlen(txt);
 	if (tlen > d->cfg.object_max) {
 		free(txt);
@@ -2355,7 +2393,7 @@ docs_op_me(struct docs_req *rq)
 			docs_answer_err(rq, &e);
 			return;
 		}
-		json_t *out = json_deep_copy(so);
+		json_t *out = docs_public_copy(so); /* no _token */
 		json_decref(so);
 		json_object_set_new(out, "sessionToken",
 				    json_string(rq->session));

@@ -478,6 +478,8 @@ Test(http, users_sessions_and_acls)
 	cr_expect_str_eq(jstr(r.json, "sessionToken"), at2, "%s", r.body);
 	cr_expect_str_eq(jstr(json_object_get(r.json, "user"), "objectId"), aid,
 			 "%s", r.body);
+	cr_expect_null(json_object_get(r.json, "_token"),
+		       "internal fields stay inside: %s", r.body);
 	resp_free(&r);
 
 	/* an object only alice reads and writes */
@@ -553,9 +555,7 @@ Test(http, class_level_permissions_and_the_master_key)
 		 jstr(r.json, "objectId"));
 	resp_free(&r);
 	r = call(&edge, "GET", "/classes/Locked", NULL, "rest", NULL, NULL);
-	cr_expect(r.status == 400 || r.status == 403 || r.status == 404,
-		  "anonymous find: %ld %s",
-		  r.status, r.body);
+	expect_error(&r, 400, 119, "anonymous find on a class requiring authentication");
 	resp_free(&r);
 	r = call(&edge, "GET", "/classes/Locked", NULL, "rest", t, NULL);
 	cr_expect_eq(r.status, 200, "authenticated find: %s", r.body);
@@ -783,6 +783,27 @@ Test(http, an_index_declared_with_mist_apps_index)
 	r = call(&edge, "GET", "/classes/Score?order=-points", NULL, "rest",
 		 NULL, NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
+	resp_free(&r);
+	/* a value too long for an index entry is refused at the write,
+	 * naming the index; nothing is stored */
+	r = call(&home, "POST", "/classes/Longs", "{\"s\":\"x\"}", "rest",
+		 NULL, NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	resp_free(&r);
+	char *ix[] = {(char *)proc_mist(), "apps", "index", app_id, "Longs",
+		      "by_s", "s", "--agent", home.addr, "--key", keyfile, NULL};
+	cr_assert_eq(proc_run(ix, NULL, 20000), 0);
+	char big[700];
+	memset(big, 'a', 600);
+	big[600] = '\0';
+	char body[760];
+	snprintf(body, sizeof(body), "{\"s\":\"%s\"}", big);
+	r = call(&edge, "POST", "/classes/Longs", body, "rest", NULL, NULL);
+	expect_error(&r, 400, 116, "a value too long for its index");
+	resp_free(&r);
+	r = call(&edge, "GET", "/classes/Longs?count=1&limit=0", NULL, "rest",
+		 NULL, NULL);
+	cr_expect_eq(jint(r.json, "count"), 1, "%s", r.body);
 	resp_free(&r);
 	char *bad[] = {(char *)proc_mist(), "apps", "index", app_id, "NoClass",
 		       "x", "y", "--agent", edge.addr, "--key", keyfile, NULL};
