@@ -17,6 +17,17 @@ step() { printf '\n==== %s\n' "$*"; }
 
 step "dependencies"
 ./contrib/deps.sh || exit 1
+# The official Parse JS SDK the suite drives a real agent with, at the
+# version tests/sdk/package-lock.json pins: installed here, once, by the
+# project's own script, so that no test downloads anything
+export MIST_SDK_DIR="$root/_check/sdk"
+if tests/sdk/install.sh "$MIST_SDK_DIR" >/dev/null; then
+	echo "Parse JS SDK: $MIST_SDK_DIR"
+else
+	echo "Parse JS SDK: the install FAILED (npm ci of tests/sdk/package-lock.json)"
+	status=1
+	unset MIST_SDK_DIR
+fi
 
 step "self-contained: no tracked file names a path outside the repository"
 # A user's clone has nothing beside it; every fixture a test needs lives in
