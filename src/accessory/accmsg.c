@@ -52,7 +52,7 @@ acc_reply_unpack(const uint8_t *p, size_t len, int *status,
 	*ulen = 0;
 	mp_cur_init(&c, p, len);
 	if (mp_read_array(&c, &n) != 0 || n < 2 ||
-	    mp_read_uint(&c, &st) != 0 || st < 100 || st > 599 ||
+	    mp_read_uint(&c, &st) != 0 || st < 200 || st > 599 ||
 	    mp_read_bin(&c, body, blen) != 0 ||
 	    (n > 2 && mp_read_str(&c, user, ulen) != 0))
 		return MIST_EPROTO;

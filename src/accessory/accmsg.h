@@ -32,7 +32,7 @@ void acc_request_pack_text(struct buf *b, const char *app, uint8_t op,
 			   size_t caller_len, const char *text, size_t len);
 
 /**
- * Decodes a reply: the HTTP status (100..599), the JSON body and the user
+ * Decodes a reply: the HTTP status (200..599: a final answer), the JSON body and the user
  * id (@a user NULL, @a ulen 0 when absent).  0 or MIST_EPROTO.
  */
 int acc_reply_unpack(const uint8_t *p, size_t len, int *status,

@@ -683,17 +683,17 @@ apps_index(int argc, char **argv)
 	}
 	json_t *j = json_loadb((const char *)body, blen, 0, NULL);
 	if (status >= 300 || j == NULL) {
-		fprintf(stderr, "mist apps: %s\n",
-			j ? json_string_value(json_object_get(j, "error"))
-			  : "bad reply");
+		const char *why =
+			j ? json_string_value(json_object_get(j, "error")) : NULL;
+		fprintf(stderr, "mist apps: %s\n", why ? why : "bad reply");
 		json_decref(j);
 		msg_delete(reply);
 		return EXIT_RUNTIME;
 	}
 	json_t *ix = json_object_get(j, "indexes");
 	if (co.json) {
-		char *s = json_dumps(ix ? ix : json_object(), JSON_COMPACT);
-		puts(s);
+		char *s = ix ? json_dumps(ix, JSON_COMPACT) : NULL;
+		puts(s ? s : "{}");
 		free(s);
 	} else {
 		printf("%-24s %s\n", "INDEX", "FIELDS");

@@ -75,12 +75,18 @@ metrics_request(struct metrics *m, const char *app, enum preq_route route,
 	m->count[ri]++;
 	if (status == 504)
 		m->expired++;
-	if (m->nseries >= METRICS_MAX_SERIES)
-		app = "_other";
 	/* a colliding hash with another triple counts under the first:
 	 * 64-bit FNV over a few thousand series makes that vanishingly rare */
 	uint64_t k = series_key(app, route, status);
 	struct mseries *se = map_get(&m->series, k);
+	if (se == NULL && m->nseries >= METRICS_MAX_SERIES) {
+		/* full: one series more at most, for everything left out */
+		app = "_other";
+		route = PR_NONE;
+		status = 0;
+		k = series_key(app, route, status);
+		se = map_get(&m->series, k);
+	}
 	if (se == NULL) {
 		se = xcalloc(1, sizeof(*se));
 		snprintf(se->app, sizeof(se->app), "%s", app);

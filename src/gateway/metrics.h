@@ -17,7 +17,8 @@
  *                                                  own counters
  *
  * Series are bounded: at most METRICS_MAX_SERIES (app, route, status)
- * triples are kept apart; past it requests count under app="_other", so a
+ * triples are kept apart; past it the rest count in one series (app
+ * "_other", route "none", status 0), so a
  * cluster with very many apps keeps a bounded scrape.
  *
  * Ownership: struct metrics is caller storage (the REST layer's);

@@ -167,10 +167,45 @@ jcheck(const json_t *v, int max_depth, int depth_code, const char *what,
 	return jcheck_walk(v, 1, &c, err);
 }
 
+/*
+ * An upper bound on the values @a len bytes of JSON text can hold, read
+ * before jansson builds anything: every value past the first follows a
+ * ',' or opens a container, outside strings.  jansson costs some 40 bytes
+ * a value, so a 1 MiB body of "[0,0,0,...]" would build a 20 MiB tree
+ * before jcheck could count it; this refuses it first.
+ */
+static size_t
+json_values_bound(const char *p, size_t len)
+{
+	size_t n = 1;
+	bool in_str = false, esc = false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				in_str = false;
+		} else if (ch == '"') {
+			in_str = true;
+		} else if (ch == ',' || ch == '[' || ch == '{') {
+			n++;
+		}
+	}
+	return n;
+}
+
 /* Parses @a len bytes of JSON text (any value), bounded as a body. */
 static json_t *
 json_parse(const char *p, size_t len, const char *what, struct perr *err)
 {
+	if (json_values_bound(p, len) > PREQ_MAX_VALUES) {
+		perr_set(err, 400, PERR_OBJECT_TOO_LARGE,
+			 "%s has more than %d values", what, PREQ_MAX_VALUES);
+		return NULL;
+	}
 	json_error_t je;
 	json_t *v = json_loadb(p, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
 			       &je);

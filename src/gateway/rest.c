@@ -19,6 +19,7 @@
 #include "mist.h"
 #include "net/mp.h"
 #include "util/buf.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/text.h"
@@ -268,7 +269,6 @@ rest_member(struct rest *r, uint64_t node, const uint8_t *meta,
 	if (meta == NULL)
 		return;
 	struct meta *md = xmalloc(sizeof(*md));
-	meta_init(md);
 	if (meta_decode(meta, meta_len, md) != 0) {
 		free(md);
 		return;
@@ -405,8 +405,7 @@ check_rate(struct rest *r, const struct app *a, const struct preq *q,
 		char hx[33];
 		crypto_generichash(h, sizeof(h), (const uint8_t *)q->session,
 				   strlen(q->session), NULL, 0);
-		for (int i = 0; i < 16; i++)
-			snprintf(hx + 2 * i, 3, "%02x", h[i]);
+		hex_encode(hx, h, sizeof(h));
 		snprintf(key, sizeof(key), "u:%s:%s", a->id, hx);
 		if (ratelimit_take(r->rl, key, (uint64_t)a->user_rate * 1000,
 				   now, retry, remaining) != 1) {

@@ -644,6 +644,15 @@ Test(parse_req, body_bounds)
 	memcpy(s + n - 2, ",0]}", 5);
 	r = mkreq("POST", "/parse/classes/A", NULL, s, APPH, NULL);
 	bad(&r, 400, PERR_OBJECT_TOO_LARGE, "more than 65536 values");
+	/* counted before the tree is built, outside strings only: commas
+	 * and brackets inside a string (escaped quotes too) are no values */
+	n = (size_t)sprintf(s, "{\"a\":\"\\\"");
+	for (int i = 0; i < PREQ_MAX_VALUES + 10; i++)
+		s[n++] = ',';
+	memcpy(s + n, "[{\"}", 5);
+	r = mkreq("POST", "/parse/classes/A", NULL, s, APPH, NULL);
+	ok(&r, &p);
+	preq_clear(&p);
 	free(s);
 
 	/* keys per object */
