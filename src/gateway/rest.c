@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "gateway/rest.h"
+#include "gateway/rest_int.h"
 #include "accessory/accessory.h"
 #include "accessory/accmsg.h"
 #include "accessory/perr.h"
@@ -33,88 +34,6 @@
 #include <string.h>
 #include <time.h>
 
-/* The gateway's timer tags that are rest's. */
-#define REST_TIMER_FLUSH 0x7265737401ull
-
-/* The access log is flushed at least this often (and when its 64 KiB
- * buffer fills): a line per request written at once would cost a system
- * call per request; a second is what `tail -f` users wait anyway. */
-#define REST_FLUSH_MS 1000
-#define REST_LOG_BUF (64u << 10)
-
-/* Distinct rate-limit keys (app, app+session, app+address) remembered at
- * once: a hostile client inventing addresses or tokens evicts only the
- * oldest idle buckets (ratelimit.h), never grows the table. */
-#define REST_MAX_BUCKETS 65536
-
-/* Nodes whose offered functions we remember: the cluster's size bound
- * (swim.h) is far below it. */
-#define REST_MAX_FN_NODES 4096
-
-/*
- * Three clocks per request, each a little after the one before: the
- * accessory or the function actor ends the work at the deadline and says
- * why; our request times out 100 ms later (the answer crossed a link);
- * the listener's timer, 200 ms later, is the backstop for an answer that
- * never comes.  A client sees at most 200 ms past its deadline.
- */
-#define REST_REPLY_SLACK_MS 100
-#define REST_DEADLINE_SLACK_MS 200
-
-/* How long /metrics waits for the accessory's counters. */
-#define REST_STATS_TIMEOUT_MS 500
-
-enum rp_kind { RP_DOCS, RP_FN, RP_STATS };
-
-struct rbatch;
-
-/* A request sent for an HTTP request (or a batch's sub-request). */
-struct rpend {
-	enum rp_kind kind;
-	uint64_t http_id;	/* 0 for a batch's sub-request */
-	struct rbatch *batch;	/* or NULL */
-	uint32_t index;		/* in the batch */
-	uint64_t started_ns;
-	uint64_t node;		/* where it went */
-	enum preq_route route;
-	char app[APP_ID_MAX];
-	char method[8];
-	char cls[PREQ_NAME_MAX];
-	char ip[48];
-	char path[128];
-};
-
-/* A /batch: its sub-requests' answers, in order, until all are in. */
-struct rbatch {
-	uint64_t http_id;
-	uint32_t n, left;
-	json_t *results; /* array of n */
-	uint64_t started_ns;
-};
-
-struct fnode {
-	uint32_t n;
-	char (*names)[EXEC_NAME_MAX];
-	bool http; /* serves HTTP: counts in an app's rate share */
-};
-
-struct rest {
-	struct actor *self;
-	struct rest_config cfg;
-	char mount[64];
-	struct http *http;
-	struct apps *apps;
-	struct ratelimit *rl;
-	struct map pending; /* corr -> struct rpend */
-	struct map fnodes;  /* node -> struct fnode: what members offer */
-	uint32_t gateways;  /* alive HTTP gateways besides us: rate shares */
-	FILE *log;
-	char *log_path;
-	struct actor_timer flush;
-	struct metrics metrics;
-	const struct swim *swim; /* for /metrics, or NULL */
-};
-
 void
 rest_config_default(struct rest_config *cfg)
 {
@@ -134,8 +53,8 @@ rest_config_default(struct rest_config *cfg)
 
 /* ------------------------------------------------------------ answers */
 
-static uint64_t
-now_ns(const struct rest *r)
+uint64_t
+rest_now_ns(const struct rest *r)
 {
 	return actor_sys_hrtime(r->self->sys);
 }
@@ -151,7 +70,7 @@ log_line(struct rest *r, const struct rpend *p, int status, size_t bytes,
 	gmtime_r(&t, &tm);
 	char ts[32];
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	double ms = (double)(now_ns(r) - p->started_ns) / 1e6;
+	double ms = (double)(rest_now_ns(r) - p->started_ns) / 1e6;
 	json_t *o = json_object();
 	json_object_set_new(o, "time", json_string(ts));
 	json_object_set_new(o, "app", json_string(p->app));
@@ -197,12 +116,12 @@ answer_err(struct rest *r, uint64_t http_id, const struct perr *e)
 static void finish_sub(struct rest *r, struct rpend *p, int status,
 		       const char *body, size_t len);
 
-static void
-finish(struct rest *r, struct rpend *p, int status, const char *body,
+void
+rest_finish(struct rest *r, struct rpend *p, int status, const char *body,
        size_t len, const char *user, uint32_t ulen)
 {
 	metrics_request(&r->metrics, p->app, p->route, status,
-			now_ns(r) - p->started_ns);
+			rest_now_ns(r) - p->started_ns);
 	log_line(r, p, status, len, user, ulen);
 	if (p->batch != NULL)
 		finish_sub(r, p, status, body, len);
@@ -210,12 +129,12 @@ finish(struct rest *r, struct rpend *p, int status, const char *body,
 		answer(r, p->http_id, status, NULL, 0, body, len);
 }
 
-static void
-finish_err(struct rest *r, struct rpend *p, const struct perr *e)
+void
+rest_finish_err(struct rest *r, struct rpend *p, const struct perr *e)
 {
 	char out[PERR_JSON_MAX];
 	size_t n = perr_json(e, out, sizeof(out));
-	finish(r, p, e->http, out, n, NULL, 0);
+	rest_finish(r, p, e->http, out, n, NULL, 0);
 }
 
 static void
@@ -307,8 +226,8 @@ fnode_offers(const struct fnode *f, const char *fn)
  * the fastest under any load the executors can take), else a member
  * offering it, picked at random so callers spread.  0 if nobody does.
  */
-static uint64_t
-fn_node(struct rest *r, const char *fn)
+uint64_t
+rest_fn_node(struct rest *r, const char *fn)
 {
 	const struct fnode *me = map_get(&r->fnodes, r->self->sys->node);
 	if (me != NULL && fnode_offers(me, fn))
@@ -340,8 +259,8 @@ key_eq(const char *given, const char *want)
  * The app of @a q, and whether the caller holds its master key; or a
  * Parse error (403 "unauthorized", as Parse answers a wrong key).
  */
-static const struct app *
-check_app(struct rest *r, const struct preq *q, const char *ip, bool *master,
+const struct app *
+rest_check_app(struct rest *r, const struct preq *q, const char *ip, bool *master,
 	  struct perr *e)
 {
 	const struct app *a = apps_get(r->apps, q->app_id);
@@ -379,8 +298,8 @@ check_app(struct rest *r, const struct preq *q, const char *ip, bool *master,
  * cluster admits at most the configured rate plus one burst per gateway
  * (docs/HTTP.md states the bound).  Returns false with the wait in @a retry.
  */
-static bool
-check_rate(struct rest *r, const struct app *a, const struct preq *q,
+bool
+rest_check_rate(struct rest *r, const struct app *a, const struct preq *q,
 	   const char *ip, uint32_t *retry, uint32_t *remaining,
 	   uint32_t *limit)
 {
@@ -424,15 +343,15 @@ check_rate(struct rest *r, const struct app *a, const struct preq *q,
 	return true;
 }
 
-static void
-answer_429(struct rest *r, struct rpend *p, uint64_t http_id, uint32_t retry,
+void
+rest_answer_429(struct rest *r, struct rpend *p, uint64_t http_id, uint32_t retry,
 	   uint32_t limit)
 {
 	struct perr e;
 	perr_set(&e, 429, PERR_REQUEST_LIMIT_EXCEEDED,
 		 "too many requests: retry in %u ms", retry);
 	if (p->batch != NULL) {
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		return;
 	}
 	char ra[16], lim[16];
@@ -444,15 +363,15 @@ answer_429(struct rest *r, struct rpend *p, uint64_t http_id, uint32_t retry,
 	char out[PERR_JSON_MAX];
 	size_t n = perr_json(&e, out, sizeof(out));
 	metrics_request(&r->metrics, p->app, p->route, 429,
-			now_ns(r) - p->started_ns);
+			rest_now_ns(r) - p->started_ns);
 	log_line(r, p, 429, n, NULL, 0);
 	answer(r, http_id, 429, h, 3, out, n);
 }
 
 /* ------------------------------------------------------------ routing */
 
-static uint32_t
-deadline_of(const struct app *a, const struct preq *q)
+uint32_t
+rest_deadline_of(const struct app *a, const struct preq *q)
 {
 	uint32_t d = a->deadline_ms;
 	if (q->deadline_ms > 0 && q->deadline_ms < d)
@@ -560,8 +479,8 @@ docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
 	return op;
 }
 
-static void
-pack_caller(msgpack_packer *pk, const struct rest *r, const struct app *a,
+void
+rest_pack_caller(msgpack_packer *pk, const struct rest *r, const struct app *a,
 	    const struct preq *q, const char *ip, bool master)
 {
 	uint32_t n = 6 + (q->session[0] != 0) + (q->install[0] != 0);
@@ -589,15 +508,15 @@ pack_caller(msgpack_packer *pk, const struct rest *r, const struct app *a,
 	}
 }
 
-static struct rpend *
-pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
+struct rpend *
+rest_pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
 	 const struct preq *q, const char *app, const char *method,
 	 const char *path, const char *ip)
 {
 	struct rpend *p = xcalloc(1, sizeof(*p));
 	p->kind = kind;
 	p->http_id = http_id;
-	p->started_ns = now_ns(r);
+	p->started_ns = rest_now_ns(r);
 	p->route = q ? q->route : PR_NONE;
 	text_copy(p->app, sizeof(p->app), app ? app : "");
 	text_copy(p->method, sizeof(p->method), method);
@@ -607,8 +526,8 @@ pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
 	return p;
 }
 
-static void
-send_docs(struct rest *r, struct rpend *p, const struct app *a,
+void
+rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	  const struct preq *q, const char *ip, bool master, uint32_t deadline)
 {
 	struct perr e = {0};
@@ -622,7 +541,7 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	int op = plain_get ? ACC_DOC_GET : docs_op(q, master, &body, &e);
 	if (op < 0) {
 		json_decref(body);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		free(p);
 		return;
 	}
@@ -631,7 +550,7 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		perr_set(&e, 503, PERR_CONNECTION_FAILED,
 			 "app %s has no documents home (created with --docs none?)",
 			 a->id);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		free(p);
 		return;
 	}
@@ -642,14 +561,14 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 			 "the documents home of app %s (node %016" PRIx64
 			 ") is unreachable",
 			 a->id, a->home);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		free(p);
 		return;
 	}
 	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
-	pack_caller(&pk, r, a, q, ip, master);
+	rest_pack_caller(&pk, r, a, q, ip, master);
 	if (plain_get) {
 		/* the commonest request, {"class","id"}: both names are
 		 * checked by parse_req.h to need no JSON escape */
@@ -674,20 +593,20 @@ send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	map_put(&r->pending, corr, p);
 }
 
-static void
-send_fn(struct rest *r, struct rpend *p, const struct app *a,
+void
+rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
 	const struct preq *q, const char *ip, bool master, uint32_t deadline)
 {
 	struct perr e = {0};
 	bool allowed = false;
 	for (uint32_t i = 0; i < a->nfunctions && !allowed; i++)
 		allowed = strcmp(a->functions[i], q->fn) == 0;
-	uint64_t node = allowed ? fn_node(r, q->fn) : 0;
+	uint64_t node = allowed ? rest_fn_node(r, q->fn) : 0;
 	if (!allowed || node == 0) {
 		/* Parse's answer for a function it does not know */
 		perr_set(&e, 400, PERR_SCRIPT_FAILED, "Invalid function: \"%s\"",
 			 q->fn);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		free(p);
 		return;
 	}
@@ -708,14 +627,14 @@ send_fn(struct rest *r, struct rpend *p, const struct app *a,
 			perr_set(&e, 400, PERR_INVALID_JSON,
 				 "function parameters: %s", why);
 		buf_destroy(&params);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		free(p);
 		return;
 	}
 	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
-	pack_caller(&pk, r, a, q, ip, master);
+	rest_pack_caller(&pk, r, a, q, ip, master);
 	fncall_pack(&b, a->id, q->fn, deadline, caller.data,
 		    (uint32_t)caller.len, params.data, (uint32_t)params.len);
 	buf_destroy(&caller);
@@ -734,15 +653,15 @@ send_fn(struct rest *r, struct rpend *p, const struct app *a,
  * One request (or a batch's sub-request, @a batch set): checked, limited,
  * routed.  Takes @a p (freed or kept in the pending table).
  */
-static void
-route(struct rest *r, struct rpend *p, const struct preq *q, const char *ip,
+void
+rest_route(struct rest *r, struct rpend *p, const struct preq *q, const char *ip,
       uint64_t http_id)
 {
 	struct perr e = {0};
 	bool master;
-	const struct app *a = check_app(r, q, ip, &master, &e);
+	const struct app *a = rest_check_app(r, q, ip, &master, &e);
 	if (a == NULL) {
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		free(p);
 		return;
 	}
@@ -750,22 +669,22 @@ route(struct rest *r, struct rpend *p, const struct preq *q, const char *ip,
 	 * made-up ids must not grow the series table */
 	text_copy(p->app, sizeof(p->app), a->id);
 	uint32_t retry, remaining, limit;
-	if (!master && !check_rate(r, a, q, ip, &retry, &remaining, &limit)) {
-		answer_429(r, p, http_id, retry, limit);
+	if (!master && !rest_check_rate(r, a, q, ip, &retry, &remaining, &limit)) {
+		rest_answer_429(r, p, http_id, retry, limit);
 		free(p);
 		return;
 	}
-	uint32_t deadline = deadline_of(a, q);
+	uint32_t deadline = rest_deadline_of(a, q);
 	if (p->batch == NULL)
 		http_set_deadline(r->http, http_id,
 				  deadline + REST_DEADLINE_SLACK_MS);
 	if (q->route == PR_FUNCTIONS)
-		send_fn(r, p, a, q, ip, master, deadline);
+		rest_send_fn(r, p, a, q, ip, master, deadline);
 	else
-		send_docs(r, p, a, q, ip, master, deadline);
+		rest_send_docs(r, p, a, q, ip, master, deadline);
 }
 
-/* POST /batch: each sub-request alone through route(). */
+/* POST /batch: each sub-request alone through rest_route(). */
 static void
 batch(struct rest *r, struct rpend *top, const struct preq *q,
       const char *ip, uint64_t http_id)
@@ -774,12 +693,12 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 	/* the batch itself must name an app and hold one of its keys; each
 	 * sub-request is then checked, limited and logged as if sent alone */
 	bool master;
-	const struct app *a = check_app(r, q, ip, &master, &e);
+	const struct app *a = rest_check_app(r, q, ip, &master, &e);
 	if (a == NULL)
 		goto fail;
 	text_copy(top->app, sizeof(top->app), a->id);
 	http_set_deadline(r->http, http_id,
-			  deadline_of(a, q) + REST_DEADLINE_SLACK_MS);
+			  rest_deadline_of(a, q) + REST_DEADLINE_SLACK_MS);
 	json_t *reqs = q->body ? json_object_get(q->body, "requests") : NULL;
 	if (!json_is_array(reqs)) {
 		perr_set(&e, 400, PERR_INVALID_JSON,
@@ -794,7 +713,7 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 		goto fail;
 	}
 	if (n == 0) {
-		finish(r, top, 200, "[]", 2, NULL, 0);
+		rest_finish(r, top, 200, "[]", 2, NULL, 0);
 		free(top);
 		return;
 	}
@@ -812,7 +731,7 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 		const char *path = json_string_value(json_object_get(sr, "path"));
 		struct preq sq;
 		struct perr se = {0};
-		struct rpend *p = pend_new(r, RP_DOCS, 0, NULL, "",
+		struct rpend *p = rest_pend_new(r, RP_DOCS, 0, NULL, "",
 					   method ? method : "?",
 					   path ? path : "?", ip);
 		p->batch = b;
@@ -820,13 +739,13 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 		if (method == NULL || path == NULL) {
 			perr_set(&se, 400, PERR_INVALID_JSON,
 				 "a batch request needs a method and a path");
-			finish_err(r, p, &se);
+			rest_finish_err(r, p, &se);
 			free(p);
 			continue;
 		}
 		if (preq_decode_sub(q, method, path, json_object_get(sr, "body"),
 				    r->mount, &sq, &se) != 0) {
-			finish_err(r, p, &se);
+			rest_finish_err(r, p, &se);
 			free(p);
 			continue;
 		}
@@ -836,16 +755,16 @@ batch(struct rest *r, struct rpend *top, const struct preq *q,
 			perr_set(&se, 400, PERR_INVALID_JSON,
 				 "a batch may not contain %s",
 				 preq_route_name(sq.route));
-			finish_err(r, p, &se);
+			rest_finish_err(r, p, &se);
 			free(p);
 		} else {
-			route(r, p, &sq, ip, http_id);
+			rest_route(r, p, &sq, ip, http_id);
 		}
 		preq_clear(&sq);
 	}
 	return;
 fail:
-	finish_err(r, top, &e);
+	rest_finish_err(r, top, &e);
 	free(top);
 }
 
@@ -884,7 +803,7 @@ metrics_answer(struct rest *r, uint64_t http_id, const uint8_t *docs,
 static void
 metrics_request_stats(struct rest *r, uint64_t http_id, const char *ip)
 {
-	struct rpend *p = pend_new(r, RP_STATS, http_id, NULL, "", "GET",
+	struct rpend *p = rest_pend_new(r, RP_STATS, http_id, NULL, "", "GET",
 				   "/metrics", ip);
 	uint64_t corr;
 	actor_request(r->self, (struct actor_ref){r->self->sys->node,
@@ -916,22 +835,22 @@ rest_request(struct rest *r, struct msg *m)
 	struct perr e = {0};
 	struct rpend *p;
 	if (preq_decode(h, r->mount, &q, &e) != 0) {
-		p = pend_new(r, RP_DOCS, h->id, NULL, "", h->method, h->path,
+		p = rest_pend_new(r, RP_DOCS, h->id, NULL, "", h->method, h->path,
 			     h->ip);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		free(p);
 		return;
 	}
-	p = pend_new(r, RP_DOCS, h->id, &q, "", h->method, h->path, h->ip);
+	p = rest_pend_new(r, RP_DOCS, h->id, &q, "", h->method, h->path, h->ip);
 	p->node = r->self->sys->node;
 	if (q.route == PR_HEALTH) {
 		static const char ok[] = "{\"status\":\"ok\"}";
-		finish(r, p, 200, ok, sizeof(ok) - 1, NULL, 0);
+		rest_finish(r, p, 200, ok, sizeof(ok) - 1, NULL, 0);
 		free(p);
 	} else if (q.route == PR_BATCH) {
 		batch(r, p, &q, h->ip, h->id);
 	} else {
-		route(r, p, &q, h->ip, h->id);
+		rest_route(r, p, &q, h->ip, h->id);
 	}
 	preq_clear(&q);
 }
@@ -950,7 +869,7 @@ docs_reply(struct rest *r, struct rpend *p, struct msg *m)
 			perr_set(&e, 503, PERR_CONNECTION_FAILED,
 				 "node %016" PRIx64 " did not serve it: %s",
 				 p->node, mist_strerror(m->status));
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		return;
 	}
 	int status;
@@ -961,10 +880,10 @@ docs_reply(struct rest *r, struct rpend *p, struct msg *m)
 			     &ulen) != 0) {
 		perr_set(&e, 502, PERR_INTERNAL_SERVER_ERROR,
 			 "malformed answer from node %016" PRIx64, p->node);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		return;
 	}
-	finish(r, p, status, (const char *)body, blen, user, ulen);
+	rest_finish(r, p, status, (const char *)body, blen, user, ulen);
 }
 
 /* The reply of a MSG_FN_CALL: [0, result (msgpack bin)] | [1, message]. */
@@ -986,7 +905,7 @@ fn_reply(struct rest *r, struct rpend *p, struct msg *m)
 			perr_set(&e, 503, PERR_CONNECTION_FAILED,
 				 "node %016" PRIx64 " did not run it: %s", p->node,
 				 mist_strerror(m->status));
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		return;
 	}
 	int failed;
@@ -997,7 +916,7 @@ fn_reply(struct rest *r, struct rpend *p, struct msg *m)
 	if (failed) {
 		perr_set(&e, 400, PERR_SCRIPT_FAILED, "%.*s", (int)len,
 			 (const char *)res);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		return;
 	}
 	json_t *v = NULL;
@@ -1005,20 +924,20 @@ fn_reply(struct rest *r, struct rpend *p, struct msg *m)
 	if (jsonmp_to_json(res, len, NULL, &v, why, sizeof(why)) != 0) {
 		perr_set(&e, 400, PERR_SCRIPT_FAILED,
 			 "the function's result has no JSON form: %s", why);
-		finish_err(r, p, &e);
+		rest_finish_err(r, p, &e);
 		return;
 	}
 	json_t *o = json_object();
 	json_object_set_new(o, "result", v);
 	char *s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(o);
-	finish(r, p, 200, s, strlen(s), NULL, 0);
+	rest_finish(r, p, 200, s, strlen(s), NULL, 0);
 	free(s);
 	return;
 bad:
 	perr_set(&e, 502, PERR_INTERNAL_SERVER_ERROR,
 		 "malformed answer from node %016" PRIx64, p->node);
-	finish_err(r, p, &e);
+	rest_finish_err(r, p, &e);
 }
 
 bool

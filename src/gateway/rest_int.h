@@ -1,0 +1,152 @@
+/*
+ * rest_int.h -- the REST layer's insides, shared by the files of the
+ * gateway that extend it (rest.c, and the host calls and triggers that
+ * route through the same checks).  Nothing outside src/gateway includes
+ * this; the layer's public face is rest.h.
+ *
+ * Everything here runs in the gateway actor's turn, on the loop thread.
+ * Ownership: struct rest is the gateway's (rest.h); a struct rpend is
+ * allocated by rest_pend_new() and is either freed by whoever answers it
+ * or kept in rest->pending (corr -> rpend) until the reply comes.
+ */
+#ifndef MIST_GATEWAY_REST_INT_H_INCLUDED
+#define MIST_GATEWAY_REST_INT_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <msgpack.h>
+
+#include "accessory/perr.h"
+#include "exec/exec.h"
+#include "gateway/apps.h"
+#include "gateway/metrics.h"
+#include "gateway/parse_req.h"
+#include "gateway/rest.h"
+#include "util/map.h"
+
+/* The gateway's timer tags that are rest's. */
+#define REST_TIMER_FLUSH 0x7265737401ull
+
+/* The access log is flushed at least this often (and when its 64 KiB
+ * buffer fills): a line per request written at once would cost a system
+ * call per request; a second is what `tail -f` users wait anyway. */
+#define REST_FLUSH_MS 1000
+#define REST_LOG_BUF (64u << 10)
+
+/* Distinct rate-limit keys (app, app+session, app+address) remembered at
+ * once: a hostile client inventing addresses or tokens evicts only the
+ * oldest idle buckets (ratelimit.h), never grows the table. */
+#define REST_MAX_BUCKETS 65536
+
+/* Nodes whose offered functions we remember: the cluster's size bound
+ * (swim.h) is far below it. */
+#define REST_MAX_FN_NODES 4096
+
+/*
+ * Three clocks per request, each a little after the one before: the
+ * accessory or the function actor ends the work at the deadline and says
+ * why; our request times out 100 ms later (the answer crossed a link);
+ * the listener's timer, 200 ms later, is the backstop for an answer that
+ * never comes.  A client sees at most 200 ms past its deadline.
+ */
+#define REST_REPLY_SLACK_MS 100
+#define REST_DEADLINE_SLACK_MS 200
+
+/* How long /metrics waits for the accessory's counters. */
+#define REST_STATS_TIMEOUT_MS 500
+
+enum rp_kind { RP_DOCS, RP_FN, RP_STATS };
+
+struct rbatch;
+
+/* A request sent for an HTTP request (or a batch's sub-request). */
+struct rpend {
+	enum rp_kind kind;
+	uint64_t http_id;	/* 0 for a batch's sub-request */
+	struct rbatch *batch;	/* or NULL */
+	uint32_t index;		/* in the batch */
+	uint64_t started_ns;
+	uint64_t node;		/* where it went */
+	enum preq_route route;
+	char app[APP_ID_MAX];
+	char method[8];
+	char cls[PREQ_NAME_MAX];
+	char ip[48];
+	char path[128];
+};
+
+/* A /batch: its sub-requests' answers, in order, until all are in. */
+struct rbatch {
+	uint64_t http_id;
+	uint32_t n, left;
+	json_t *results; /* array of n */
+	uint64_t started_ns;
+};
+
+struct fnode {
+	uint32_t n;
+	char (*names)[EXEC_NAME_MAX];
+	bool http; /* serves HTTP: counts in an app's rate share */
+};
+
+struct rest {
+	struct actor *self;
+	struct rest_config cfg;
+	char mount[64];
+	struct http *http;
+	struct apps *apps;
+	struct ratelimit *rl;
+	struct map pending; /* corr -> struct rpend */
+	struct map fnodes;  /* node -> struct fnode: what members offer */
+	uint32_t gateways;  /* alive HTTP gateways besides us: rate shares */
+	FILE *log;
+	char *log_path;
+	struct actor_timer flush;
+	struct metrics metrics;
+	const struct swim *swim; /* for /metrics, or NULL */
+};
+
+
+uint64_t rest_now_ns(const struct rest *r);
+/** Answers @a p (to HTTP, or into its batch), counts and logs it; does not
+ * free it. */
+void rest_finish(struct rest *r, struct rpend *p, int status, const char *body,
+		 size_t len, const char *user, uint32_t ulen);
+void rest_finish_err(struct rest *r, struct rpend *p, const struct perr *e);
+/** Where function @a fn runs (this node first), or 0. */
+uint64_t rest_fn_node(struct rest *r, const char *fn);
+/** The app of @a q if its key is right (master: from an allowed net). */
+const struct app *rest_check_app(struct rest *r, const struct preq *q,
+				 const char *ip, bool *master, struct perr *e);
+/** Takes a token from the app's, session's and address's buckets. */
+bool rest_check_rate(struct rest *r, const struct app *a, const struct preq *q,
+		     const char *ip, uint32_t *retry, uint32_t *remaining,
+		     uint32_t *limit);
+void rest_answer_429(struct rest *r, struct rpend *p, uint64_t http_id,
+		     uint32_t retry, uint32_t limit);
+/** The request's deadline: the app's, lowered by X-Mist-Deadline-Ms. */
+uint32_t rest_deadline_of(const struct app *a, const struct preq *q);
+/** The caller map every accessory and function request carries. */
+void rest_pack_caller(msgpack_packer *pk, const struct rest *r,
+		      const struct app *a, const struct preq *q, const char *ip,
+		      bool master);
+struct rpend *rest_pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
+			    const struct preq *q, const char *app,
+			    const char *method, const char *path,
+			    const char *ip);
+/** Send @a q to the app's documents home, or to a node offering its
+ * function; take @a p (answered and freed, or kept pending). */
+void rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
+		    const struct preq *q, const char *ip, bool master,
+		    uint32_t deadline);
+void rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
+		  const struct preq *q, const char *ip, bool master,
+		  uint32_t deadline);
+/** One request or sub-request: checked, limited, routed; takes @a p. */
+void rest_route(struct rest *r, struct rpend *p, const struct preq *q,
+		const char *ip, uint64_t http_id);
+
+#endif
