@@ -73,6 +73,13 @@ log_line(struct rest *r, const struct rpend *p, int status, size_t bytes,
 	double ms = (double)(rest_now_ns(r) - p->started_ns) / 1e6;
 	json_t *o = json_object();
 	json_object_set_new(o, "time", json_string(ts));
+	char id[17];
+	snprintf(id, sizeof(id), "%016" PRIx64, p->req);
+	json_object_set_new(o, "req", json_string(id));
+	if (p->parent != 0) {
+		snprintf(id, sizeof(id), "%016" PRIx64, p->parent);
+		json_object_set_new(o, "parent", json_string(id));
+	}
 	json_object_set_new(o, "app", json_string(p->app));
 	json_object_set_new(o, "user", json_stringn(user ? user : "", len_user));
 	json_object_set_new(o, "ip", json_string(p->ip));
@@ -481,10 +488,12 @@ docs_op(const struct preq *q, bool master, json_t **body, struct perr *e)
 
 void
 rest_pack_caller(msgpack_packer *pk, const struct rest *r, const struct app *a,
-	    const struct preq *q, const char *ip, bool master)
+		 const struct preq *q, const char *ip, bool master, uint64_t req)
 {
-	uint32_t n = 6 + (q->session[0] != 0) + (q->install[0] != 0);
+	uint32_t n = 7 + (q->session[0] != 0) + (q->install[0] != 0);
 	msgpack_pack_map(pk, n);
+	mp_pack_str(pk, "req");
+	msgpack_pack_uint64(pk, req);
 	mp_pack_str(pk, "master");
 	master ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	mp_pack_str(pk, "ip");
@@ -515,6 +524,7 @@ rest_pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
 {
 	struct rpend *p = xcalloc(1, sizeof(*p));
 	p->kind = kind;
+	p->req = ++r->next_req;
 	p->http_id = http_id;
 	p->started_ns = rest_now_ns(r);
 	p->route = q ? q->route : PR_NONE;
@@ -568,7 +578,7 @@ rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
-	rest_pack_caller(&pk, r, a, q, ip, master);
+	rest_pack_caller(&pk, r, a, q, ip, master, p->req);
 	if (plain_get) {
 		/* the commonest request, {"class","id"}: both names are
 		 * checked by parse_req.h to need no JSON escape */
@@ -634,7 +644,7 @@ rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
 	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
-	rest_pack_caller(&pk, r, a, q, ip, master);
+	rest_pack_caller(&pk, r, a, q, ip, master, p->req);
 	fncall_pack(&b, a->id, q->fn, deadline, caller.data,
 		    (uint32_t)caller.len, params.data, (uint32_t)params.len);
 	buf_destroy(&caller);
@@ -1012,6 +1022,9 @@ rest_open(struct actor *self, uv_loop_t *loop, struct apps *apps,
 {
 	struct rest *r = xcalloc(1, sizeof(*r));
 	r->self = self;
+	/* ids unique across restarts and gateways in practice: a random
+	 * start, then one per request */
+	randombytes_buf(&r->next_req, sizeof(r->next_req));
 	r->cfg = *rcfg;
 	text_copy(r->mount, sizeof(r->mount), rcfg->mount);
 	r->cfg.mount = r->mount;

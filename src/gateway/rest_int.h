@@ -65,6 +65,9 @@ struct rbatch;
 /* A request sent for an HTTP request (or a batch's sub-request). */
 struct rpend {
 	enum rp_kind kind;
+	uint64_t req;		/* this request's id in the access log */
+	uint64_t parent;	/* the request that caused it (a host call,
+				 * a trigger), or 0 */
 	uint64_t http_id;	/* 0 for a batch's sub-request */
 	struct rbatch *batch;	/* or NULL */
 	uint32_t index;		/* in the batch */
@@ -107,6 +110,7 @@ struct rest {
 	struct actor_timer flush;
 	struct metrics metrics;
 	const struct swim *swim; /* for /metrics, or NULL */
+	uint64_t next_req;	 /* request ids: random at open, then +1 */
 };
 
 
@@ -129,10 +133,12 @@ void rest_answer_429(struct rest *r, struct rpend *p, uint64_t http_id,
 		     uint32_t retry, uint32_t limit);
 /** The request's deadline: the app's, lowered by X-Mist-Deadline-Ms. */
 uint32_t rest_deadline_of(const struct app *a, const struct preq *q);
-/** The caller map every accessory and function request carries. */
+/** The caller map every accessory and function request carries:
+ * {"req": the request's log id, "master", "ip", "create_classes", "quota",
+ * "node", "route", "session"?, "install"?}. */
 void rest_pack_caller(msgpack_packer *pk, const struct rest *r,
 		      const struct app *a, const struct preq *q, const char *ip,
-		      bool master);
+		      bool master, uint64_t req);
 struct rpend *rest_pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
 			    const struct preq *q, const char *app,
 			    const char *method, const char *path,
