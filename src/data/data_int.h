@@ -98,6 +98,10 @@ struct nodeinfo {
 	uint32_t cores;
 	double speed, power, price;
 	bool alive;
+	/* the node's boot count (its SWIM incarnation >> 32): a higher one
+	 * is a new process, which knows nothing of the old one's attempts
+	 * and values */
+	uint32_t boot;
 	/* indexed by registry index, up to the highest the node offers:
 	 * dispatch looks every live node up for every task it places, and an
 	 * index costs less than a search (at most DATA_MAX_OFFERED entries) */

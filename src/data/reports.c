@@ -12,7 +12,11 @@
  *
  * A node dead or left: its attempts go back to READY (not counted as
  * failures, but bounded by max_losses) and the values only it held are
- * recomputed if still needed (graph_node_lost).
+ * recomputed if still needed (graph_node_lost).  A node seen in a new
+ * boot (its incarnation's high half grew: a restart, which may refute
+ * before anyone suspects the old process) is lost the same way, at once,
+ * and then alive again: the new process neither runs the old attempts nor
+ * holds the old values.
  */
 #include "config.h"
 #include "data/data_int.h"
@@ -130,7 +134,16 @@ reports_member_event(struct data *d, struct msg *m)
 	}
 	if (ev.event == SWIM_EV_SUSPECT)
 		return;
+	uint32_t boot = (uint32_t)(ev.incarnation >> 32);
 	struct nodeinfo *ni = nodes_get(d, ev.node);
+	if (ni->alive && boot > ni->boot) {
+		log_info("data: %016llx restarted (boot %u, was %u): its "
+			 "attempts and values are lost",
+			 (unsigned long long)ev.node, boot, ni->boot);
+		node_lost(d, ev.node);
+	}
+	if (boot > ni->boot)
+		ni->boot = boot;
 	ni->alive = true;
 	if (ev.name_len >= sizeof(ni->name)) {
 		log_warn("data: member %016llx has a name of %u bytes",

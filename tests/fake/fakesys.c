@@ -163,8 +163,8 @@ fake_udp_send(void *ctx, const struct sockaddr_storage *to, const uint8_t *p,
 	int from = fake_ctx_index(ctx);
 	intptr_t to_idx = (intptr_t)map_get(&w->by_addr, addr_key(to)) - 1;
 	w->udp_sent++;
-	if (to_idx < 0)
-		return; /* nobody there */
+	if (to_idx < 0 || w->down[from])
+		return; /* nobody there, or a dead process's farewell */
 	struct fake_pkt *pk = malloc(sizeof(*pk) + n + GOSSIP_SEAL_OVERHEAD);
 	pk->due = w->now + w->latency_ms;
 	pk->to = 0;

@@ -1162,6 +1162,51 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 	print_digest("crash");
 }
 
+/*
+ * A worker killed and restarted at once (issue 12: the job hung forever):
+ * the new process joins with a higher boot in its incarnation and refutes
+ * before anyone suspects the old one, so gossip never says DEAD.  The
+ * owner must see the new boot as the loss it is -- the old attempts are
+ * nowhere, the old values gone -- and re-place them at once.  The job
+ * ends with the right value, long before a death could have been
+ * declared, and every task's value is accepted once.
+ */
+Test(simjobs, a_worker_restarted_at_once_loses_nothing_and_hangs_nothing)
+{
+	const int victim = 2;
+	struct spec specs[4] = {owner_only, plain, plain, plain};
+	cluster(4, specs, false);
+	uint32_t final = dag_tree("sum", DAG_LEAVES, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
+	uint64_t job = create(0);
+	submit_range(0, 0, job, 1, ndag);
+	struct req *r = wait_async(0, 0, job, final);
+	want_ended = 150;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	struct fake_pool *old = nd[victim].pool;
+	cr_assert_lt(old->ended, old->nruns, "the victim still has work");
+	fake_crash(&w, victim);
+	uint64_t crash = w.now;
+	node_start(victim, &plain, 2, NULL); /* the same key, boot 2 */
+	join(victim, id_of(0));
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0, "the job did not hang");
+	cr_assert_eq(read_value(0, 0, job, final), want[final]);
+	/* gossip never declared the old process dead: only its new boot
+	 * told the owner */
+	cr_assert_eq(learnt(0, SWIM_EV_DEAD, victim, crash), 0);
+	uint64_t T = scfg.probe_interval_ms, L = scfg.lost_link_suspicion_ms;
+	cr_assert_lt(r->at - crash, 60000);
+	cr_log_info("restart at +%" PRIu64 " ms, job done %" PRIu64
+		    " ms later (a death would take %" PRIu64 " ms or more)",
+		    crash - 1000000, r->at - crash, T + L);
+	/* the new process ran work again (the lost attempts, the lost
+	 * values' producers), and no task's value was taken twice from live
+	 * nodes */
+	cr_assert_gt(nd[victim].pool->nruns, 0, "the new boot got work");
+	print_digest("quick-restart");
+}
+
 /* A copy of a message as it was on the wire. */
 static struct msg *
 msg_clone(const struct msg *m)
