@@ -59,7 +59,8 @@ static const char usage[] =
 	"  --key FILE          cluster key file (from `mist keygen`)\n"
 	"  --bind IP:PORT      where to listen for links (default 0.0.0.0:7946;\n"
 	"                      port 0 picks a free port, see DIR/agent.addr)\n"
-	"  --join IP:PORT      an agent to link to; may repeat; retried with backoff\n"
+	"  --join ADDR:PORT    an agent to link to (IP or DNS name, resolved again\n"
+	"                      before every retry); may repeat; retried with backoff\n"
 	"  --tier TIER         fog, edge or cloud (default fog)\n"
 	"  --name NAME         node name (default: the host name)\n"
 	"  --log-level LEVEL   error, warn, info or debug (default info)\n"
@@ -631,8 +632,12 @@ cmd_agent(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (int i = 0; i < njoins; i++) {
-		if (addr_parse(joins[i], &probe) != 0) {
-			fprintf(stderr, "mist agent: --join wants IP:PORT, got '%s'\n",
+		char host[ADDR_HOST_MAX];
+		unsigned port;
+		if (addr_parse(joins[i], &probe) != 0 &&
+		    addr_split_name(joins[i], host, &port) != 0) {
+			fprintf(stderr, "mist agent: --join wants IP:PORT or "
+					"HOST:PORT, got '%s'\n",
 				joins[i]);
 			return EXIT_USAGE;
 		}

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 int
@@ -45,6 +46,44 @@ addr_parse(const char *text, struct sockaddr_storage *out)
 		return 0;
 	}
 	return MIST_EINVAL;
+}
+
+int
+addr_split_name(const char *text, char host[ADDR_HOST_MAX], unsigned *port)
+{
+	const char *colon = strrchr(text, ':');
+	if (colon == NULL || colon == text ||
+	    (size_t)(colon - text) >= ADDR_HOST_MAX)
+		return MIST_EINVAL;
+	size_t n = (size_t)(colon - text), label = 0;
+	bool alpha = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = text[i];
+		if (c == '.') {
+			if (label == 0)
+				return MIST_EINVAL; /* empty label */
+			label = 0;
+			continue;
+		}
+		bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		bool digit = c >= '0' && c <= '9';
+		if (!letter && !digit && c != '-')
+			return MIST_EINVAL;
+		if ((c == '-' && label == 0) || ++label > 63)
+			return MIST_EINVAL;
+		alpha |= letter || c == '-';
+	}
+	/* all digits and dots is an IP address, or a typo of one */
+	if (!alpha || label == 0)
+		return MIST_EINVAL;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || p <= 0 || p > 65535)
+		return MIST_EINVAL;
+	memcpy(host, text, n);
+	host[n] = '\0';
+	*port = (unsigned)p;
+	return 0;
 }
 
 void

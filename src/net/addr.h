@@ -1,5 +1,6 @@
 /*
- * addr.h -- "ip:port" text <-> socket addresses ("[v6]:port" for IPv6).
+ * addr.h -- "ip:port" text <-> socket addresses ("[v6]:port" for IPv6),
+ * and "host:port" with a DNS name, for seeds that move (--join).
  */
 #ifndef MIST_NET_ADDR_H_INCLUDED
 #define MIST_NET_ADDR_H_INCLUDED
@@ -9,6 +10,16 @@
 
 /** Parses @a text; 0 or MIST_EINVAL.  Port 0 is allowed. */
 int addr_parse(const char *text, struct sockaddr_storage *out);
+/** Longest host name (RFC 1035: 253 characters), NUL included. */
+#define ADDR_HOST_MAX 254
+/**
+ * Splits "host:port" where host is a DNS name (letters, digits, '-' and
+ * '.', labels of 1..63, 253 at most; not an IP address: addr_parse
+ * takes those) into @a host (ADDR_HOST_MAX bytes) and @a port.  0 or
+ * MIST_EINVAL.  Resolving is the caller's (uv_getaddrinfo, off the loop).
+ */
+int addr_split_name(const char *text, char host[ADDR_HOST_MAX],
+		    unsigned *port);
 /** Formats @a sa as "ip:port" into @a out. */
 void addr_format(const struct sockaddr *sa, char *out, size_t len);
 /** True for 0.0.0.0 and :: */

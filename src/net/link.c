@@ -34,8 +34,17 @@ enum link_state { LINK_HANDSHAKE, LINK_CONFIRM, LINK_UP, LINK_CLOSING };
 struct join {
 	struct join *next;
 	struct link_mgr *mgr;
-	struct sockaddr_storage addr;
-	char text[LINK_NAME_MAX];
+	struct sockaddr_storage addr; /* numeric, or the name's last answer */
+	char text[ADDR_HOST_MAX + 8];
+	/* a seed by DNS name: resolved again before every attempt (a seed
+	 * behind DNS that changes address is found again); the answers are
+	 * tried in turn, one per attempt */
+	char host[ADDR_HOST_MAX];
+	char port[8];
+	uv_getaddrinfo_t gai;
+	bool resolving;	  /* gai in flight: the join is freed by its end */
+	bool timer_closed;
+	uint32_t tries;
 	uv_timer_t timer;
 	uint32_t backoff;
 	struct link *link; /* the current attempt or link */
@@ -66,6 +75,8 @@ struct link {
 
 static void link_close(struct link *l, const char *why);
 static void join_schedule(struct join *j);
+static void join_resolved_cb(uv_getaddrinfo_t *req, int status,
+			     struct addrinfo *res);
 
 void
 link_config_default(struct link_config *cfg)
@@ -911,7 +922,61 @@ join_timer_cb(uv_timer_t *t)
 		uv_timer_start(&j->timer, join_timer_cb, j->backoff, 0);
 		return;
 	}
+	if (j->host[0] != '\0') {
+		struct addrinfo hints = {.ai_family = AF_UNSPEC,
+					 .ai_socktype = SOCK_STREAM};
+		if (uv_getaddrinfo(m->loop, &j->gai, join_resolved_cb, j->host,
+				   j->port, &hints) != 0) {
+			join_schedule(j);
+			return;
+		}
+		j->resolving = true;
+		m->open_handles++;
+		return;
+	}
 	log_debug("joining %s", j->text);
+	link_connect_sa(m, &j->addr, j); /* a failure reschedules the join */
+}
+
+/* A seed's name resolved (off the loop): try answer number tries % n. */
+static void
+join_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct join *j = req->data;
+	struct link_mgr *m = j->mgr;
+	j->resolving = false;
+	if (m->closing) {
+		uv_freeaddrinfo(res);
+		if (j->timer_closed)
+			free(j);
+		mgr_handle_closed(m);
+		return;
+	}
+	mgr_handle_closed(m);
+	uint32_t n = 0;
+	for (struct addrinfo *a = res; status == 0 && a != NULL; a = a->ai_next)
+		n += a->ai_family == AF_INET || a->ai_family == AF_INET6;
+	if (n == 0) {
+		log_warn("cannot resolve %s: %s", j->host,
+			 status ? uv_strerror(status) : "no address");
+		uv_freeaddrinfo(res);
+		join_schedule(j);
+		return;
+	}
+	uint32_t want = j->tries++ % n, i = 0;
+	for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+			continue;
+		if (i++ == want) {
+			memset(&j->addr, 0, sizeof(j->addr));
+			memcpy(&j->addr, a->ai_addr, a->ai_addrlen);
+			break;
+		}
+	}
+	uv_freeaddrinfo(res);
+	char at[LINK_NAME_MAX];
+	addr_format((const struct sockaddr *)&j->addr, at, sizeof(at));
+	log_debug("joining %s (%s)", j->text, at);
 	link_connect_sa(m, &j->addr, j); /* a failure reschedules the join */
 }
 
@@ -933,9 +998,18 @@ int
 link_mgr_join(struct link_mgr *m, const char *addr)
 {
 	struct join *j = xcalloc(1, sizeof(*j));
-	if (addr_parse(addr, &j->addr) != 0 || strlen(addr) >= sizeof(j->text)) {
+	unsigned port;
+	if (strlen(addr) >= sizeof(j->text)) {
 		free(j);
 		return MIST_EINVAL;
+	}
+	if (addr_parse(addr, &j->addr) != 0) {
+		if (addr_split_name(addr, j->host, &port) != 0) {
+			free(j);
+			return MIST_EINVAL;
+		}
+		snprintf(j->port, sizeof(j->port), "%u", port);
+		j->gai.data = j;
 	}
 	snprintf(j->text, sizeof(j->text), "%s", addr);
 	j->mgr = m;
@@ -1028,7 +1102,9 @@ join_closed(uv_handle_t *h)
 {
 	struct join *j = h->data;
 	struct link_mgr *m = j->mgr;
-	free(j);
+	j->timer_closed = true;
+	if (!j->resolving) /* else the resolver's end frees it */
+		free(j);
 	mgr_handle_closed(m);
 }
 
@@ -1048,6 +1124,8 @@ link_mgr_close(struct link_mgr *m, void (*done)(struct link_mgr *))
 		n = j->next;
 		if (j->link)
 			j->link->join = NULL;
+		if (j->resolving) /* ends with UV_ECANCELED if not started */
+			uv_cancel((uv_req_t *)&j->gai);
 		uv_close((uv_handle_t *)&j->timer, join_closed);
 	}
 	m->joins = NULL;

@@ -143,7 +143,9 @@ void link_mgr_init(struct link_mgr *m, uv_loop_t *loop, struct actor_sys *sys,
 int link_mgr_listen(struct link_mgr *m, const char *addr);
 /** The bound address as "ip:port" into @a out. */
 void link_mgr_bound_addr(const struct link_mgr *m, char *out, size_t len);
-/** Keeps a link to @a addr ("ip:port"), retrying with backoff.  0 or EINVAL. */
+/** Keeps a link to @a addr ("ip:port", or "host:port" with a DNS name
+ * resolved again before every attempt), retrying with backoff.  0 or
+ * EINVAL. */
 int link_mgr_join(struct link_mgr *m, const char *addr);
 /** Connects once to @a addr (no retry). */
 int link_mgr_connect(struct link_mgr *m, const char *addr);

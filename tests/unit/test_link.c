@@ -246,6 +246,61 @@ Test(link, a_link_the_peer_closes_is_reported_lost)
 	tnode_stop(&na);
 }
 
+/*
+ * A seed by DNS name (issue 12: --join refused names): "localhost" is in
+ * every /etc/hosts.  It may answer ::1 first, where nobody listens: the
+ * answers are tried in turn, one per retry, so the link still comes up.
+ */
+Test(link, a_seed_joined_by_name_is_resolved_and_linked)
+{
+	tnode_start(&na, "a", "127.0.0.1:0", psk, NULL);
+	tnode_start(&nb, "b", "127.0.0.2:0", psk, NULL);
+	const char *port = strrchr(na.addr, ':');
+	cr_assert_not_null(port);
+	char byname[64];
+	snprintf(byname, sizeof(byname), "localhost%s", port);
+	cr_assert_eq(link_mgr_join(&nb.links, byname), 0);
+	cr_assert(run_until(linked, &na, 8000));
+	assert_round_trip(&nb, &na);
+	tnode_stop(&na);
+	tnode_stop(&nb);
+}
+
+/* A name that never resolves is retried, and closing the manager while a
+ * resolution is in flight frees everything (teardown checks the loop). */
+Test(link, an_unresolvable_seed_is_retried_and_closes_cleanly)
+{
+	tnode_start(&nb, "b", "127.0.0.2:0", psk, NULL);
+	cr_assert_eq(link_mgr_join(&nb.links, "no-such-host.invalid:7946"), 0);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	tnode_stop(&nb);
+}
+
+Test(link, join_addresses_are_validated)
+{
+	char host[ADDR_HOST_MAX];
+	unsigned port;
+	cr_assert_eq(addr_split_name("seed.example.org:7946", host, &port), 0);
+	cr_assert_str_eq(host, "seed.example.org");
+	cr_assert_eq(port, 7946);
+	cr_assert_eq(addr_split_name("a-b.c1:1", host, &port), 0);
+	const char *bad[] = {
+		"seed.example.org",   "seed.example.org:",  "seed..org:1",
+		".seed:1",	      "seed:0",		    "seed:65536",
+		"seed:12x",	      "-seed:1",	    "se_ed:1",
+		"10.0.0.1:7946",      ":7946",		    "a b:1",
+		"seed.example.org:-1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_neq(addr_split_name(bad[i], host, &port), 0, "%s",
+			      bad[i]);
+	char longname[300];
+	memset(longname, 'a', 260);
+	memcpy(longname + 260, ":1", 3);
+	cr_assert_neq(addr_split_name(longname, host, &port), 0);
+	cr_assert_neq(link_mgr_join(&na.links, "bad name:1"), 0);
+}
+
 Test(link, both_sides_connecting_keep_exactly_one_link)
 {
 	tnode_start(&na, "a", "127.0.0.1:0", psk, NULL);
