@@ -71,7 +71,11 @@ enum msg_type {
 	MSG_ACC_STATS = 100,   /* req nil: an accessory's counters (metrics) */
 	MSG_REOPEN_LOGS = 101, /* local one-way: SIGHUP, reopen log files */
 	/* documents accessory (ACTOR_DOCS), local: accessory/docs.h */
-	MSG_DOCS_DONE = 102 /* local: ptr = a write group now durable */
+	MSG_DOCS_DONE = 102, /* local: ptr = a write group now durable */
+	/* jobs: the owner's lease check (data/jobmsg.h) */
+	MSG_ATTEMPTS = 110 /* req nil, owner -> ACTOR_FUNCTION: my attempts
+			    * you hold; reply [complete, [[job, task,
+			    * attempt]...]] */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */

@@ -129,6 +129,7 @@ data_tick(struct data *d)
 		journal_drop(d, expired);
 		data_job_delete(d, expired);
 	}
+	reports_lease_tick(d);
 	dispatch_all(d);
 }
 
@@ -164,6 +165,7 @@ data_stop(struct data *d)
 	}
 	nodes_free(d);
 	values_relays_free(d);
+	map_destroy(&d->leases);
 	names_destroy(d);
 	dispatch_destroy(d);
 	map_destroy(&d->jobs);
@@ -175,7 +177,8 @@ data_fn(struct actor *self, struct msg *m)
 {
 	struct data *d = self->state;
 	if (m->flags & MSG_F_REPLY) {
-		values_relay_reply(d, m); /* the only requests we make */
+		if (!reports_lease_reply(d, m))
+			values_relay_reply(d, m);
 		return;
 	}
 	switch (m->type) {
@@ -217,12 +220,14 @@ data_spawn(struct actor_sys *sys, const struct data_config *cfg,
 	map_init(&d->jobs, 4);
 	map_init(&d->relays, 5);
 	map_init(&d->reg_index, 6);
+	map_init(&d->leases, 7);
 	d->actor = actor_spawn(sys, ACTOR_DATA, "data", data_fn, d);
 	if (d->actor == NULL) {
 		map_destroy(&d->nodes);
 		map_destroy(&d->jobs);
 		map_destroy(&d->relays);
 		map_destroy(&d->reg_index);
+		map_destroy(&d->leases);
 		free(d);
 		return MIST_EEXIST;
 	}

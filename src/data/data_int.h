@@ -43,6 +43,16 @@
  * a crash loses at most 100 ms of completions (those tasks run again,
  * harmless), and ten passes over the jobs a second cost nothing. */
 #define DATA_TICK_MS 100
+/*
+ * The lease on attempts: a node that owes this owner attempts and has
+ * reported none for this long is asked which it holds (MSG_ATTEMPTS);
+ * one dispatched before the question and missing from the answer never
+ * arrived (its TASK_RUN went down with a link) and is placed again.  Two
+ * seconds: a lost TASK_RUN costs at most that plus a round trip, while a
+ * busy node is never asked (its reports keep it heard) and a node
+ * running a long task answers one small question per lease.
+ */
+#define DATA_LEASE_MS 2000
 /* Weight of the newest run in a node's learnt time of a function: the last
  * five runs or so dominate (0.8^5 = 0.33 is left to the older ones), so
  * the forecast follows a node getting busy within a handful of tasks,
@@ -109,6 +119,12 @@ struct nodeinfo {
 	uint32_t nfns;
 	uint32_t inflight; /* this owner's attempts queued or running there */
 	uint64_t done;
+	/* the lease check (reports.c): when the node last reported an
+	 * attempt's end or was asked, the question in flight (0: none) and
+	 * the dispatch count when it was asked */
+	uint64_t heard_ms;
+	uint64_t lease_corr;
+	uint32_t lease_cut;
 };
 
 /* A function name a job's tasks call (gtask.fn indexes the job's table). */
@@ -160,6 +176,8 @@ struct data {
 	struct map nodes;  /* id -> nodeinfo */
 	struct map jobs;   /* id -> job */
 	struct map relays; /* corr -> relay */
+	struct map leases; /* corr -> nodeinfo asked (reports.c) */
+	uint32_t dispatches; /* attempts started, wrapping (gtask.lease) */
 	struct place_node *cand; /* dispatch's scratch: one per node */
 	struct nodeinfo **cinfo;
 	uint32_t capcand;
@@ -213,6 +231,10 @@ void dispatch_destroy(struct data *d);
 /* reports.c */
 void reports_task_done(struct data *d, struct msg *m);
 void reports_member_event(struct data *d, struct msg *m);
+/** Asks the nodes that owe attempts and went quiet which they hold. */
+void reports_lease_tick(struct data *d);
+/** A reply of ours: a lease answer (true) or not (false). */
+bool reports_lease_reply(struct data *d, struct msg *m);
 
 /* values.c */
 void values_free_cb(void *ctx, struct gref v, const uint64_t *holders,

@@ -181,6 +181,7 @@ dispatch_job(struct data *d, struct job *j)
 			continue;
 		}
 		uint32_t attempt = graph_start(&j->g, id, d->cand[pick].id);
+		t->lease = ++d->dispatches;
 		d->cinfo[pick]->inflight++;
 		send_run(d, j, id, attempt, d->cand[pick].id);
 	}

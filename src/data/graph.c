@@ -378,6 +378,19 @@ graph_failed(struct graph *g, uint32_t id, uint32_t attempt, int status,
 	return 0;
 }
 
+int
+graph_attempt_lost(struct graph *g, uint32_t id, uint32_t attempt)
+{
+	struct gtask *t = fenced(g, id, attempt);
+	if (t == NULL)
+		return MIST_EINVAL;
+	if (++t->losses > g->max_losses)
+		fail_cascade(g, id, MIST_ETASK, "its attempts kept vanishing");
+	else
+		set_state(g, id, t->missing ? G_WAITING : G_READY);
+	return 0;
+}
+
 static void
 drop_holder(struct graph *g, struct gref r, uint64_t node, struct idlist *todo)
 {

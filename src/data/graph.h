@@ -68,6 +68,8 @@ struct gtask {
 	uint32_t attempt;  /* fencing token of the current dispatch */
 	uint32_t missing;  /* inputs not available */
 	uint32_t nin, nout;
+	uint32_t lease;	   /* RUNNING: the owner's dispatch count at its
+			    * start (data/reports.c's lease check) */
 	uint64_t node;	   /* RUNNING: where */
 	uint8_t *args;
 	uint32_t alen;
@@ -127,6 +129,12 @@ int graph_done(struct graph *g, uint32_t id, uint32_t attempt, uint64_t node,
  */
 int graph_failed(struct graph *g, uint32_t id, uint32_t attempt, int status,
 		 const char *error, bool counts);
+/**
+ * The current attempt of RUNNING task @a id never reached its node (the
+ * node does not hold it): back to READY, counted as a loss (bounded by
+ * max_losses) not as a failure.  0, or MIST_EINVAL (stale: fenced off).
+ */
+int graph_attempt_lost(struct graph *g, uint32_t id, uint32_t attempt);
 /** Node @a node vanished: re-run its tasks, drop it as a holder. */
 void graph_node_lost(struct graph *g, uint64_t node);
 /** A holder does not have value @a v any more (it said so). */

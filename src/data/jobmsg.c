@@ -346,6 +346,51 @@ jobmsg_functions_next(struct mp_cur *c, const char **name, uint32_t *len)
 	return 0;
 }
 
+/* ------------------------------------------------------------ ATTEMPTS */
+
+void
+jobmsg_attempts_pack_head(struct buf *b, bool complete, uint32_t n)
+{
+	msgpack_packer pk;
+	pk_init(&pk, b);
+	msgpack_pack_array(&pk, 2);
+	complete ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+	msgpack_pack_array(&pk, n);
+}
+
+void
+jobmsg_attempt_pack(struct buf *b, uint64_t job, uint32_t task,
+		    uint32_t attempt)
+{
+	msgpack_packer pk;
+	pk_init(&pk, b);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, job);
+	msgpack_pack_uint32(&pk, task);
+	msgpack_pack_uint32(&pk, attempt);
+}
+
+int
+jobmsg_attempts_unpack(const uint8_t *p, uint32_t len, bool *complete,
+		       uint32_t *n, struct mp_cur *rest)
+{
+	mp_cur_init(rest, p, len);
+	if (rd_array_of(rest, 2) != 0 || mp_read_bool(rest, complete) != 0 ||
+	    rd_list(rest, n) != 0 || *n > JOBS_MAX_LEASE_LIST)
+		return MIST_EPROTO;
+	return 0;
+}
+
+int
+jobmsg_attempt_next(struct mp_cur *c, uint64_t *job, uint32_t *task,
+		    uint32_t *attempt)
+{
+	if (rd_array_of(c, 3) != 0 || mp_read_uint(c, job) != 0 ||
+	    rd_u32(c, task) != 0 || rd_u32(c, attempt) != 0)
+		return MIST_EPROTO;
+	return 0;
+}
+
 /* ---------------------------------------------------- client requests */
 
 void

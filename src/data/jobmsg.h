@@ -197,6 +197,28 @@ void jobmsg_value_free_pack(struct buf *b, uint64_t owner, uint64_t job,
 int jobmsg_value_free_unpack(const uint8_t *p, uint32_t len,
 			     struct jobmsg_value_free *f, struct mp_cur *refs);
 
+/* ------------------------------------------------------------ ATTEMPTS
+ *
+ * owner's ACTOR_DATA -> a worker's ACTOR_FUNCTION, a request (body nil):
+ * which of my attempts do you hold -- queued, fetching inputs or running?
+ * The owner asks a node that owes it attempts and has reported nothing
+ * for a lease (data/reports.c); an attempt dispatched before the question
+ * and not in the answer was lost on the way (a link that dropped the
+ * TASK_RUN), so it is placed again.
+ *
+ *   reply: [complete bool, [[job u64, task u32, attempt u32]...]]
+ *          at most JOBS_MAX_LEASE_LIST entries; complete false when the
+ *          worker holds more (the owner then re-places nothing)
+ */
+#define JOBS_MAX_LEASE_LIST 65536
+void jobmsg_attempts_pack_head(struct buf *b, bool complete, uint32_t n);
+void jobmsg_attempt_pack(struct buf *b, uint64_t job, uint32_t task,
+			 uint32_t attempt);
+int jobmsg_attempts_unpack(const uint8_t *p, uint32_t len, bool *complete,
+			   uint32_t *n, struct mp_cur *rest);
+int jobmsg_attempt_next(struct mp_cur *c, uint64_t *job, uint32_t *task,
+			uint32_t *attempt);
+
 /* ------------------------------------------------------ EXEC_FUNCTIONS
  *
  * local only, the executor pool -> ACTOR_DATA: the functions this node's

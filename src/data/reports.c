@@ -10,6 +10,14 @@
  * (DATA_EWMA) and is journalled; a lost input makes the owner recompute
  * it.
  *
+ * The lease: a node that owes attempts and went quiet is asked which it
+ * holds (DATA_LEASE_MS says when and why).  An attempt started before
+ * the question (gtask.lease below the cut) that the answer does not list
+ * was lost on the way -- links deliver in order, so a TASK_RUN sent
+ * before the question arrived before it, and a TASK_DONE sent before the
+ * answer arrived before it -- and is placed again (graph_attempt_lost:
+ * fenced, so a late report of it is ignored).
+ *
  * A node dead or left: its attempts go back to READY (not counted as
  * failures, but bounded by max_losses) and the values only it held are
  * recomputed if still needed (graph_node_lost).  A node seen in a new
@@ -61,6 +69,7 @@ reports_task_done(struct data *d, struct msg *m)
 	    t->attempt + j->g.attempt_base != r.attempt)
 		return; /* stale: fenced off */
 	struct nodeinfo *ni = nodes_get(d, node);
+	ni->heard_ms = data_now(d);
 	if (ni->inflight > 0)
 		ni->inflight--;
 	uint64_t sizes[JOBS_MAX_OUTPUTS];
@@ -162,4 +171,104 @@ reports_member_event(struct data *d, struct msg *m)
 		nodes_apply_meta(d, ni, meta);
 	free(meta);
 	dispatch_all(d);
+}
+
+/* ------------------------------------------------------------- leases */
+
+void
+reports_lease_tick(struct data *d)
+{
+	uint64_t now = data_now(d);
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->nodes, &it, &k, &v)) {
+		struct nodeinfo *n = v;
+		if (!n->alive || n->inflight == 0 || n->lease_corr != 0 ||
+		    now - n->heard_ms < DATA_LEASE_MS)
+			continue;
+		n->heard_ms = now;
+		n->lease_cut = d->dispatches;
+		uint8_t nil = 0xc0;
+		actor_request(d->actor, (struct actor_ref){n->id, ACTOR_FUNCTION},
+			      MSG_ATTEMPTS, &nil, 1, DATA_LEASE_MS,
+			      &n->lease_corr);
+		map_put(&d->leases, n->lease_corr, n);
+	}
+}
+
+struct claim {
+	uint64_t job;
+	uint32_t task, attempt;
+};
+
+static int
+claim_cmp(const void *a, const void *b)
+{
+	const struct claim *x = a, *y = b;
+	/* a worker may hold two attempts of a task (an old owner's and
+	 * ours): the attempt is part of the key */
+	if (x->job != y->job)
+		return x->job < y->job ? -1 : 1;
+	if (x->task != y->task)
+		return x->task < y->task ? -1 : 1;
+	return x->attempt < y->attempt ? -1 : x->attempt > y->attempt;
+}
+
+bool
+reports_lease_reply(struct data *d, struct msg *m)
+{
+	struct nodeinfo *n = map_del(&d->leases, m->corr);
+	if (n == NULL)
+		return false;
+	n->lease_corr = 0;
+	n->heard_ms = data_now(d);
+	bool complete;
+	uint32_t count;
+	struct mp_cur c;
+	if (m->status != 0 || !n->alive ||
+	    jobmsg_attempts_unpack(m->body, m->len, &complete, &count, &c) != 0 ||
+	    !complete)
+		return true; /* no answer: gossip decides about the node */
+	struct claim *cl = xmalloc((count ? count : 1) * sizeof(*cl));
+	for (uint32_t i = 0; i < count; i++)
+		if (jobmsg_attempt_next(&c, &cl[i].job, &cl[i].task,
+					&cl[i].attempt) != 0) {
+			free(cl);
+			return true;
+		}
+	qsort(cl, count, sizeof(*cl), claim_cmp);
+	uint32_t lost = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->jobs, &it, &k, &v)) {
+		struct job *j = v;
+		uint32_t before = lost;
+		for (uint32_t id = 1; id <= j->g.ntasks; id++) {
+			struct gtask *t = graph_task(&j->g, id);
+			if (t->state != G_RUNNING || t->node != n->id ||
+			    (int32_t)(n->lease_cut - t->lease) < 0)
+				continue; /* started after the question */
+			uint32_t attempt = t->attempt + j->g.attempt_base;
+			struct claim key = {j->id, id, attempt};
+			if (bsearch(&key, cl, count, sizeof(*cl), claim_cmp))
+				continue;
+			if (graph_attempt_lost(&j->g, id, attempt) == 0) {
+				lost++;
+				if (n->inflight > 0)
+					n->inflight--;
+			}
+		}
+		if (lost > before) {
+			dispatch_job(d, j);
+			client_wake(d, j);
+		}
+	}
+	if (lost > 0)
+		log_warn("data: %u attempt%s on %s (%016llx) never arrived: "
+			 "placed again", lost, lost == 1 ? "" : "s",
+			 n->name[0] ? n->name : "?", (unsigned long long)n->id);
+	free(cl);
+	return true;
 }

@@ -479,6 +479,34 @@ value_free(struct func *f, struct msg *m)
 	}
 }
 
+/* MSG_ATTEMPTS: the asking owner's attempts held here, for its lease
+ * check (data/jobmsg.h). */
+static void
+attempts(struct func *f, struct msg *m)
+{
+	uint32_t n = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&f->runs, &it, &k, &v))
+		n += ((struct run *)v)->owner == m->from.node;
+	bool complete = n <= JOBS_MAX_LEASE_LIST;
+	if (!complete)
+		n = JOBS_MAX_LEASE_LIST;
+	struct buf b = BUF_INIT;
+	jobmsg_attempts_pack_head(&b, complete, n);
+	it = 0;
+	for (uint32_t i = 0; i < n && map_next(&f->runs, &it, &k, &v);) {
+		const struct run *r = v;
+		if (r->owner != m->from.node)
+			continue;
+		jobmsg_attempt_pack(&b, r->job, r->task, r->attempt);
+		i++;
+	}
+	actor_reply(f->actor, m, MSG_ATTEMPTS, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
 /* --------------------------------------------------- add-on functions */
 
 /* Answers the call @a c (the request is gone: its sender and corr were
@@ -717,6 +745,10 @@ func_fn(struct actor *self, struct msg *m)
 		break;
 	case MSG_FN_CALL:
 		fn_call(f, m);
+		break;
+	case MSG_ATTEMPTS:
+		if (m->flags & MSG_F_REQUEST)
+			attempts(f, m);
 		break;
 	default:
 		if (m->flags & MSG_F_REQUEST)

@@ -371,8 +371,14 @@ fake_deliver_due(struct fake_world *w)
 			if (rc == 0 && used == p->len) {
 				if (w->tap)
 					w->tap(w->tap_ctx, p->from_idx, to, m);
-				actor_sys_deliver(w->nodes[to], m);
-				w->delivered++;
+				if (w->drop &&
+				    w->drop(w->tap_ctx, p->from_idx, to, m)) {
+					msg_delete(m);
+					w->dropped++;
+				} else {
+					actor_sys_deliver(w->nodes[to], m);
+					w->delivered++;
+				}
 				any = true;
 			} else if (rc == 0) {
 				msg_delete(m);

@@ -49,6 +49,8 @@ struct fake_world {
 	 * about to get from another, decoded, at its delivery time */
 	void (*tap)(void *ctx, int from_idx, int to_idx, const struct msg *m);
 	void *tap_ctx;
+	/* after the tap: true drops the message (a link that lost it) */
+	bool (*drop)(void *ctx, int from_idx, int to_idx, const struct msg *m);
 };
 
 void fake_world_init(struct fake_world *w, uint64_t seed);

@@ -1207,6 +1207,62 @@ Test(simjobs, a_worker_restarted_at_once_loses_nothing_and_hangs_nothing)
 	print_digest("quick-restart");
 }
 
+/* The lease test's wire: the n-th TASK_RUN is lost (a link that went
+ * down with it queued). */
+static int drop_nth, runs_seen;
+static uint32_t dropped_task;
+static bool
+drop_one_run(void *ctx, int from, int to, const struct msg *m)
+{
+	(void)ctx;
+	(void)from;
+	(void)to;
+	struct jobmsg_task_run r;
+	struct mp_cur c;
+	if (m->type != MSG_TASK_RUN || ++runs_seen != drop_nth)
+		return false;
+	if (jobmsg_task_run_unpack(m->body, m->len, &r, &c) == 0)
+		dropped_task = r.task;
+	return true;
+}
+
+/*
+ * An attempt that never reaches its node (issue 12: "an attempt nobody
+ * works on is never noticed"): the worker stays alive and gossip says
+ * nothing, so only the lease finds it -- the owner asks the quiet worker
+ * which attempts it holds, and places the missing one again.  The job
+ * ends with the right value, the lost task runs exactly once, and no
+ * sooner than the lease allows (it is not guessed from time alone).
+ */
+Test(simjobs, an_attempt_lost_on_the_way_is_placed_again_by_the_lease)
+{
+	struct spec specs[2] = {owner_only, plain};
+	specs[1].cores = 1;
+	cluster(2, specs, false);
+	uint32_t final = dag_tree("sum", 16, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
+	drop_nth = 5;
+	runs_seen = 0;
+	dropped_task = 0;
+	w.drop = drop_one_run;
+	uint64_t job = create(0);
+	uint64_t t0 = w.now;
+	submit_range(0, 0, job, 1, ndag);
+	struct req *r = wait_async(0, 0, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	w.drop = NULL;
+	cr_assert_neq(dropped_task, 0, "a TASK_RUN was dropped");
+	cr_assert_eq(wait_status(r), 0, "the job did not hang");
+	cr_assert_eq(read_value(0, 0, job, final), want[final]);
+	cr_assert_eq(successes(dropped_task, -1, 0, NULL), 1);
+	for (uint32_t i = 1; i <= ndag; i++)
+		cr_assert_eq(successes(i, -1, 0, NULL), 1, "task %u", i);
+	cr_assert_geq(r->at - t0, (uint64_t)DATA_LEASE_MS);
+	cr_log_info("task %u's TASK_RUN lost; job done %" PRIu64 " ms after "
+		    "the submit", dropped_task, r->at - t0);
+	print_digest("lease");
+}
+
 /* A copy of a message as it was on the wire. */
 static struct msg *
 msg_clone(const struct msg *m)

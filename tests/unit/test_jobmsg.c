@@ -338,6 +338,50 @@ Test(jobmsg, the_pools_function_list_is_bounded)
 	buf_destroy(&b);
 }
 
+Test(jobmsg, the_lease_answer_lists_attempts_and_is_bounded)
+{
+	struct buf b = BUF_INIT;
+	jobmsg_attempts_pack_head(&b, true, 2);
+	jobmsg_attempt_pack(&b, 1ull << 40, 7, 65537);
+	jobmsg_attempt_pack(&b, 3, UINT32_MAX, 1);
+	bool complete;
+	uint32_t n, task, attempt;
+	uint64_t job;
+	struct mp_cur c;
+	cr_assert_eq(jobmsg_attempts_unpack(b.data, (uint32_t)b.len, &complete,
+					    &n, &c), 0);
+	cr_assert(complete);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(jobmsg_attempt_next(&c, &job, &task, &attempt), 0);
+	cr_assert_eq(job, 1ull << 40);
+	cr_assert_eq(task, 7);
+	cr_assert_eq(attempt, 65537);
+	cr_assert_eq(jobmsg_attempt_next(&c, &job, &task, &attempt), 0);
+	cr_assert_eq(task, UINT32_MAX);
+	cr_assert_eq(jobmsg_attempt_next(&c, &job, &task, &attempt),
+		     MIST_EPROTO, "no third entry");
+	/* a list longer than its bytes, or than the bound, is refused */
+	buf_reset(&b);
+	jobmsg_attempts_pack_head(&b, true, 1000);
+	cr_assert_eq(jobmsg_attempts_unpack(b.data, (uint32_t)b.len, &complete,
+					    &n, &c), MIST_EPROTO);
+	/* a task over u32 is refused */
+	buf_reset(&b);
+	jobmsg_attempts_pack_head(&b, false, 1);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_uint64(&pk, 1ull << 33);
+	msgpack_pack_uint32(&pk, 1);
+	cr_assert_eq(jobmsg_attempts_unpack(b.data, (uint32_t)b.len, &complete,
+					    &n, &c), 0);
+	cr_assert(!complete);
+	cr_assert_eq(jobmsg_attempt_next(&c, &job, &task, &attempt),
+		     MIST_EPROTO);
+	buf_destroy(&b);
+}
+
 Test(jobmsg, requests_are_wrapped_and_name_their_job)
 {
 	struct buf body = BUF_INIT, b = BUF_INIT;
