@@ -139,7 +139,11 @@ MIST_EXTERN int mist_flush(mist_job *j);
  * Waits for a value and fetches it.  0 and a buffer (mist_free) or:
  * MIST_ETASK (the task failed after its attempts: mist_job_error() has
  * the function's message), MIST_ENOFUNC, MIST_ENONODE, MIST_ECANCELED,
- * MIST_ETIMEDOUT, MIST_EUNREACHABLE / MIST_ECLOSED (connection lost).
+ * MIST_ETIMEDOUT (mist_job_error() says what the value was waiting for:
+ * the chain of tasks down to the one holding it up, and where that one
+ * runs or why it is not placed -- when the owner's answer beat the
+ * timeout, which it does unless the owner is unreachable),
+ * MIST_EUNREACHABLE / MIST_ECLOSED (connection lost).
  */
 MIST_EXTERN int mist_get(mist_job *j, mist_ref r, int timeout_ms,
 			 void **data, size_t *len);

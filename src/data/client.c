@@ -7,7 +7,8 @@
  * batch of tasks is taken whole or not at all, and journalled as it came;
  * a retried batch the owner already has is acknowledged again.  JOB_WAIT
  * parks until the value exists or cannot (client_wake answers), or until its
- * deadline (the tick drops it: the client has timed out).
+ * deadline (the tick answers ETIMEDOUT a tick early, saying what the value
+ * waits for).
  */
 #include "config.h"
 #include "data/data_int.h"
@@ -15,6 +16,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,15 +52,90 @@ client_wake(struct data *d, struct job *j)
 	j->nwaiters = keep;
 }
 
+/*
+ * What waiting for @a r is stuck on, in words, for a wait that times out:
+ * follows the first missing input down from the value's producer to the
+ * first task that is not waiting on another (bounded), and says what that
+ * one is doing.
+ */
+static void
+explain_wait(struct data *d, struct job *j, struct gref r, char *out,
+	     size_t size)
+{
+	uint32_t id = r.task;
+	int n = snprintf(out, size, "timed out waiting for task %u's output %u",
+			 r.task, r.out);
+	for (int depth = 0; depth < 64 && n >= 0 && (size_t)n < size; depth++) {
+		const struct gtask *t = graph_task(&j->g, id);
+		const char *fn = t->fn < j->nfns ? j->fns[t->fn].name : "?";
+		if (t->state == G_WAITING) {
+			uint32_t next = 0;
+			for (uint32_t i = 0; i < t->nin && next == 0; i++) {
+				const struct gvalue *v = graph_value(&j->g, t->in[i]);
+				if (v != NULL && !v->available)
+					next = t->in[i].task;
+			}
+			if (next == 0 || next == id) {
+				snprintf(out + n, size - (size_t)n,
+					 ": task %u ('%s') waits for its inputs",
+					 id, fn);
+				return;
+			}
+			n += snprintf(out + n, size - (size_t)n,
+				      ": task %u ('%s') needs task %u", id, fn,
+				      next);
+			id = next;
+			continue;
+		}
+		if (t->state == G_RUNNING) {
+			const struct nodeinfo *ni = map_get(&d->nodes, t->node);
+			snprintf(out + n, size - (size_t)n,
+				 ": task %u ('%s') is running on %s (%016llx), "
+				 "attempt %u", id, fn,
+				 ni && ni->name[0] ? ni->name : "?",
+				 (unsigned long long)t->node, t->attempt);
+		} else if (t->state == G_READY) {
+			snprintf(out + n, size - (size_t)n,
+				 names_job_reg(d, j, t->fn) < 0
+					 ? ": task %u ('%s') is ready, but no "
+					   "member offers '%s'"
+					 : ": task %u ('%s') is ready, waiting for "
+					   "room on a node offering '%s'",
+				 id, fn, fn);
+		} else if (t->state == G_DONE) {
+			snprintf(out + n, size - (size_t)n,
+				 ": task %u ('%s') is done, its value being "
+				 "recomputed", id, fn);
+		}
+		return;
+	}
+}
+
+/*
+ * Answers the waiters whose deadline the next tick would pass -- early,
+ * so the answer reaches the client before its own timer gives up, and
+ * says what the wait is stuck on (a timed-out wait looked like a slow
+ * one).
+ */
 void
 client_expire_waiters(struct job *j, uint64_t now)
 {
 	uint32_t keep = 0;
-	for (uint32_t i = 0; i < j->nwaiters; i++)
-		if (j->waiters[i].deadline == 0 || j->waiters[i].deadline > now)
-			j->waiters[keep++] = j->waiters[i];
-		else
-			msg_delete(j->waiters[i].req);
+	for (uint32_t i = 0; i < j->nwaiters; i++) {
+		struct waiter *w = &j->waiters[i];
+		if (w->deadline == 0 || w->deadline > now + DATA_TICK_MS) {
+			j->waiters[keep++] = *w;
+			continue;
+		}
+		char why[512];
+		explain_wait(j->d, j, w->v, why, sizeof(why));
+		struct buf b = BUF_INIT;
+		jobmsg_wait_reply_pack(&b, MIST_ETIMEDOUT, 0, why);
+		actor_reply(j->d->actor, w->req, MSG_JOB_WAIT, b.data,
+			    (uint32_t)b.len);
+		buf_destroy(&b);
+		msg_delete(w->req);
+	}
 	j->nwaiters = keep;
 }
 

@@ -1263,6 +1263,47 @@ Test(simjobs, an_attempt_lost_on_the_way_is_placed_again_by_the_lease)
 	print_digest("lease");
 }
 
+/*
+ * A wait that times out says what it waits for (issue 12: a stuck job
+ * looked like a slow one, ETIMEDOUT with no word): the owner answers a
+ * tick before the deadline, so the answer beats the client's own timer,
+ * naming the chain down to the task that holds things up and where it
+ * runs.
+ */
+Test(simjobs, a_timed_out_wait_says_what_it_waits_for)
+{
+	struct spec specs[2] = {owner_only, plain};
+	specs[1].cores = 1;
+	cluster(2, specs, false);
+	ndag = 0;
+	/* longer than the request's deadline (REQ_TIMEOUT_MS) */
+	uint32_t slow = dag_add("sum", 2 * REQ_TIMEOUT_MS, 0, NULL);
+	struct gref in = {slow, 0};
+	uint32_t last = dag_add("sum", 10, 1, &in);
+	uint64_t job = create(0);
+	submit_range(0, 0, job, 1, ndag);
+	uint64_t t0 = w.now;
+	struct req *r = wait_async(0, 0, job, last);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(r->status, 0, "answered by the owner, not timed out");
+	cr_assert_leq(r->at - t0, (uint64_t)REQ_TIMEOUT_MS);
+	int status;
+	uint64_t size;
+	const char *msg;
+	uint32_t mlen;
+	cr_assert_eq(jobmsg_wait_reply_unpack(r->body, r->len, &status, &size,
+					      &msg, &mlen), 0);
+	cr_assert_eq(status, MIST_ETIMEDOUT);
+	char text[600];
+	snprintf(text, sizeof(text), "%.*s", (int)mlen, msg);
+	char want_text[200];
+	snprintf(want_text, sizeof(want_text),
+		 "task %u ('sum') needs task %u: task %u ('sum') is running "
+		 "on n1", last, slow, slow);
+	cr_assert_not_null(strstr(text, want_text), "%s", text);
+	cr_log_info("%s", text);
+}
+
 /* A copy of a message as it was on the wire. */
 static struct msg *
 msg_clone(const struct msg *m)
