@@ -305,6 +305,34 @@ job_status_pack(struct data *d, struct job *j, struct buf *b)
 	jobmsg_status_pack(b, &s);
 }
 
+/* ------------------------------------------------------------ history */
+
+void
+client_remember(struct data *d, struct job *j)
+{
+	if (d->nhist == DATA_HISTORY_MAX) { /* the oldest goes */
+		buf_destroy(&d->hist[d->hist_head].status);
+		d->hist_head = (d->hist_head + 1) % DATA_HISTORY_MAX;
+		d->nhist--;
+	}
+	uint32_t at = (d->hist_head + d->nhist++) % DATA_HISTORY_MAX;
+	d->hist[at].at = data_now(d);
+	d->hist[at].status = (struct buf)BUF_INIT;
+	job_status_pack(d, j, &d->hist[at].status);
+}
+
+void
+client_history_prune(struct data *d, bool all)
+{
+	uint64_t now = data_now(d);
+	while (d->nhist > 0 &&
+	       (all || now - d->hist[d->hist_head].at > DATA_HISTORY_MS)) {
+		buf_destroy(&d->hist[d->hist_head].status);
+		d->hist_head = (d->hist_head + 1) % DATA_HISTORY_MAX;
+		d->nhist--;
+	}
+}
+
 /* ------------------------------------------------------------ requests */
 
 /* The job a request names, if the caller may touch it (else answered). */
@@ -406,13 +434,20 @@ client_list(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 		actor_reply_error(d->actor, m, MIST_EPERM);
 		return;
 	}
+	/* the jobs, then the ended ones still listed, oldest first */
+	client_history_prune(d, false);
 	struct buf b = BUF_INIT;
-	jobmsg_list_pack(&b, (uint32_t)d->jobs.len);
+	jobmsg_list_pack(&b, (uint32_t)d->jobs.len + d->nhist);
 	size_t it = 0;
 	uint64_t k;
 	void *v;
 	while (map_next(&d->jobs, &it, &k, &v))
 		job_status_pack(d, v, &b);
+	for (uint32_t i = 0; i < d->nhist; i++) {
+		const struct buf *h =
+			&d->hist[(d->hist_head + i) % DATA_HISTORY_MAX].status;
+		buf_append(&b, h->data, h->len);
+	}
 	actor_reply(d->actor, m, MSG_JOB_LIST, b.data, (uint32_t)b.len);
 	buf_destroy(&b);
 }
@@ -472,6 +507,7 @@ client_request(struct data *d, struct msg *m)
 		client_wake(d, j);
 		values_free_job(d, j);
 		if (m->type == MSG_JOB_CLOSE) {
+			client_remember(d, j);
 			journal_drop(d, j);
 			data_job_delete(d, j);
 		}

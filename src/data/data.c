@@ -125,6 +125,7 @@ data_tick(struct data *d)
 	if (expired) {
 		log_info("dropping job %016llx: finished and idle",
 			 (unsigned long long)expired->id);
+		client_remember(d, expired);
 		values_free_job(d, expired);
 		journal_drop(d, expired);
 		data_job_delete(d, expired);
@@ -165,6 +166,7 @@ data_stop(struct data *d)
 	}
 	nodes_free(d);
 	values_relays_free(d);
+	client_history_prune(d, true);
 	map_destroy(&d->leases);
 	names_destroy(d);
 	dispatch_destroy(d);

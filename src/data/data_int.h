@@ -44,6 +44,15 @@
  * harmless), and ten passes over the jobs a second cost nothing. */
 #define DATA_TICK_MS 100
 /*
+ * Ended jobs stay listed (JOB_LIST, `mist status`) after a client closes
+ * them or the owner drops them: the last status of each, for an hour and
+ * 256 jobs at most (the oldest goes first).  An operator looking at a job
+ * that just ended -- or failed overnight -- sees how it ended; 256 status
+ * maps of at most ~10 KiB each bound the memory.
+ */
+#define DATA_HISTORY_MS (3600u * 1000)
+#define DATA_HISTORY_MAX 256
+/*
  * The lease on attempts: a node that owes this owner attempts and has
  * reported none for this long is asked which it holds (MSG_ATTEMPTS);
  * one dispatched before the question and missing from the answer never
@@ -177,6 +186,12 @@ struct data {
 	struct map jobs;   /* id -> job */
 	struct map relays; /* corr -> relay */
 	struct map leases; /* corr -> nodeinfo asked (reports.c) */
+	/* ended jobs' last status (client.c): a ring, oldest at hist_head */
+	struct {
+		uint64_t at; /* when it ended here, ms */
+		struct buf status;
+	} hist[DATA_HISTORY_MAX];
+	uint32_t hist_head, nhist;
 	uint32_t dispatches; /* attempts started, wrapping (gtask.lease) */
 	struct place_node *cand; /* dispatch's scratch: one per node */
 	struct nodeinfo **cinfo;
@@ -193,6 +208,13 @@ uint64_t data_self(const struct data *d);
 struct msg *data_req_copy(const struct msg *m);
 struct job *data_job_new(struct data *d, uint64_t id, uint64_t cred);
 void data_job_delete(struct data *d, struct job *j);
+
+/* client.c */
+/** Keeps @a j's last status listed (DATA_HISTORY_MS) before it goes. */
+void client_remember(struct data *d, struct job *j);
+/** Forgets what ended more than DATA_HISTORY_MS ago; everything if
+ * @a all (shutdown). */
+void client_history_prune(struct data *d, bool all);
 
 /* journal.c */
 void journal_put(struct data *d, uint64_t job, char kind, uint32_t seq,
