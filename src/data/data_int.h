@@ -71,6 +71,15 @@
  * true: a join pushes the full membership at once, but the seeds are
  * retried with backoff, and 10 s covers a few retries.  Tasks wait. */
 #define DATA_STARTUP_GRACE_MS 10000
+/*
+ * A function that some member offered but no live one does now: its
+ * tasks wait this long for a node to come back (a fog device that
+ * stalled, moved or restarts; a partition that heals) before they fail
+ * with ENONODE.  A minute covers a restart, a suspicion and a healed cut
+ * several times over, and still tells a client whose workers are gone
+ * for good within a minute.
+ */
+#define DATA_NONODE_WAIT_MS 60000
 /* JOB_WAIT requests parked per job at most.  Each costs a bodiless copy
  * of the request (~100 bytes), so 65536 is ~6 MiB.  A client waits on
  * each value it is getting (mist_get_async), which is far fewer at once;
@@ -140,6 +149,7 @@ struct nodeinfo {
 struct jobfn {
 	char name[EXEC_NAME_MAX];
 	int32_t reg; /* registry index, or -1 while no member offered it */
+	uint64_t nonode_since; /* since when no live node offers it, or 0 */
 };
 
 struct waiter {

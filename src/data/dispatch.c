@@ -6,8 +6,10 @@
  * A task no candidate can take now (all at their backpressure limit)
  * goes back to the front of the ready queue and waits for a result to
  * free a slot.  A task no live node may run fails -- ENOFUNC if no member
- * ever offered the function, ENONODE otherwise -- once the start-up grace
- * is over (DATA_STARTUP_GRACE_MS: gossip may not have told us yet).
+ * ever offered the function, once the start-up grace is over
+ * (DATA_STARTUP_GRACE_MS: gossip may not have told us yet); ENONODE if
+ * members offered it but none alive has for DATA_NONODE_WAIT_MS (nodes
+ * come back: a restart, a healed partition).
  *
  * The candidate arrays are the actor's scratch, grown to the node table:
  * every node is considered, however many there are.
@@ -154,9 +156,19 @@ dispatch_job(struct data *d, struct job *j)
 		bool tier_ok = false;
 		for (int i = 0; i < nc; i++)
 			tier_ok |= (j->pol.tiers & (uint32_t)d->cand[i].tier) != 0;
+		struct jobfn *jf = &j->fns[t->fn];
+		if (tier_ok)
+			jf->nonode_since = 0;
 		if (!tier_ok) {
-			if (data_now(d) - d->started < DATA_STARTUP_GRACE_MS) {
-				held[nheld++] = id; /* gossip may not have told us yet */
+			uint64_t now = data_now(d);
+			if (reg >= 0 && jf->nonode_since == 0)
+				jf->nonode_since = now;
+			if (now - d->started < DATA_STARTUP_GRACE_MS ||
+			    (reg >= 0 &&
+			     now - jf->nonode_since < DATA_NONODE_WAIT_MS)) {
+				/* gossip may not have told us yet, or the
+				 * nodes that offer it may come back */
+				held[nheld++] = id;
 				blocked[nblocked++] = t->fn;
 				continue;
 			}

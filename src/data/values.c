@@ -9,9 +9,11 @@
  *
  * JOB_READ is relayed: the owner asks a holder's function actor for the
  * chunk (VALUE_GET) -- its own if it holds a copy, by the same message as
- * a peer's -- and passes the reply on.  A holder that no longer has the
- * value is dropped as a holder (the value is recomputed if needed) and
- * the client is told ENOTFOUND, to wait again.
+ * a peer's, else a holder gossip says is alive -- and passes the reply
+ * on.  A holder that no longer has the value, or cannot be reached (the
+ * link failed or the request timed out), is dropped as a holder: the next
+ * read goes to another copy, or the value is recomputed if it was the
+ * last; the client is told ENOTFOUND, to wait again.
  */
 #include "config.h"
 #include "data/data_int.h"
@@ -65,9 +67,18 @@ values_read(struct data *d, struct msg *m, struct job *j, struct gref r,
 		return;
 	}
 	uint64_t self = data_self(d), holder = v->holders[0];
-	for (uint32_t h = 0; h < v->nholders; h++)
-		if (v->holders[h] == self)
+	bool alive = false;
+	for (uint32_t h = 0; h < v->nholders; h++) {
+		const struct nodeinfo *ni = map_get(&d->nodes, v->holders[h]);
+		if (v->holders[h] == self) {
 			holder = self;
+			break;
+		}
+		if (!alive && ni != NULL && ni->alive) {
+			holder = v->holders[h];
+			alive = true;
+		}
+	}
 	struct jobmsg_value_get g = {self, j->id, r, off, JOBS_CHUNK};
 	struct buf b = BUF_INIT;
 	jobmsg_value_get_pack(&b, &g);
@@ -94,7 +105,12 @@ values_relay_reply(struct data *d, struct msg *m)
 		actor_reply(d->actor, rl->req, MSG_JOB_READ, m->body, m->len);
 	} else {
 		struct job *j = map_get(&d->jobs, rl->job);
-		if (j && m->status == MIST_ENOTFOUND) {
+		/* not there, or not reachable: either way not a copy to
+		 * read now (item 2 of issue 12: lineage, not a wait) */
+		if (j && (m->status == MIST_ENOTFOUND ||
+			  m->status == MIST_EUNREACHABLE ||
+			  m->status == MIST_ECLOSED ||
+			  m->status == MIST_ETIMEDOUT)) {
 			graph_value_lost(&j->g, rl->v, rl->holder);
 			dispatch_job(d, j);
 		}

@@ -1919,3 +1919,327 @@ Test(simjobs, an_unknown_function_holds_up_no_other_task_of_its_job)
 	await(bad, REQ_TIMEOUT_MS);
 	cr_assert_eq(wait_status(bad), MIST_ENOFUNC);
 }
+
+/* ------------------------------------------------------- fault swarm */
+
+/*
+ * The fault swarm (issue 12): for each of many seeds, a job on an owner
+ * and four workers under a seeded schedule of faults while it runs --
+ * workers killed, killed and restarted at once (a new boot, sometimes
+ * from a new address), stalled, cut off from the owner or from each
+ * other one way or both, links losing messages -- then everything healed
+ * (a worker brought back if none is left).  Invariants after every step:
+ * the owner's counts add up and nothing has failed; at the end the job
+ * is done, every task accepted exactly once (done == tasks, none failed),
+ * and the final value equals the fault-free one computed here.  The
+ * owner itself is not among the victims yet (a job does not yet outlive
+ * its owner).
+ *
+ * MIST_SWARM_SEEDS (default 1000) seeds from MIST_SEED's; a failure
+ * names the one seed to replay it alone with MIST_SWARM_SEED.
+ */
+#define SWARM_WORKERS 4
+#define SWARM_STEPS 12
+
+struct swarm_heal {
+	uint64_t at;
+	int kind; /* 0 unblock a->b, 1 resume a, 2 links lose nothing */
+	int a, b;
+};
+
+static uint64_t swarm_seed;
+static bool swarm_trace; /* MIST_SWARM_TRACE: say each fault (replays) */
+#define SWARM_SAY(...)                                                         \
+	do {                                                                   \
+		if (swarm_trace) {                                             \
+			fprintf(stderr, "swarm +%" PRIu64 " ms: ",             \
+				w.now - 1000000);                              \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+		}                                                              \
+	} while (0)
+#define SWARM_ASSERT(cond, fmt, ...)                                           \
+	cr_assert(cond, "fault swarm seed %" PRIu64 " (replay alone: "         \
+			"MIST_SWARM_SEED=%" PRIu64 " tests/sim/test_jobs "     \
+			"--filter 'simjobs/a_fault_swarm*'): " fmt,            \
+		  swarm_seed, swarm_seed, __VA_ARGS__)
+
+static void
+swarm_invariants(uint64_t job, uint32_t n)
+{
+	struct status s;
+	job_status(0, 0, job, &s);
+	SWARM_ASSERT(s.tasks == n, "%u tasks", s.tasks);
+	SWARM_ASSERT(s.failed == 0, "a task failed (%s)", s.state);
+	SWARM_ASSERT(s.done <= n && s.running <= n, "%u done, %u running",
+		     s.done, s.running);
+}
+
+/*
+ * A cut between a worker and the owner heals.  A real agent keeps its
+ * link to its seed (the owner here: every worker joined through it) and
+ * redials it with backoff once the link timed out (net/link.c), and a
+ * new link is a push/pull: the two sides learn each other alive again
+ * even when nobody else is left to tell them.  The sim's join is that
+ * redial.
+ */
+static void
+swarm_unblock(int a, int b, const bool *up)
+{
+	fake_block(&w, a, b, false);
+	int v = a == 0 ? b : b == 0 ? a : -1;
+	if (v > 0 && up[v])
+		join(v, id_of(0));
+}
+
+/*
+ * The real agent's join never gives up: its link to the seed is redialled
+ * whenever it drops (and the sim's lost messages stand for links that
+ * dropped them).  Every second of the run, a worker whose process is up
+ * but whom the owner does not see alive, or who does not see the owner,
+ * joins again -- what its retrying join does.
+ */
+static void
+swarm_rejoin(const bool *up)
+{
+	for (int v = 1; v <= SWARM_WORKERS; v++) {
+		if (!up[v] || w.paused[v])
+			continue;
+		enum swim_status a = SWIM_DEAD, b = SWIM_DEAD;
+		uint64_t inc;
+		bool seen = swim_member_status(nd[0].sw, id_of(v), &a, &inc) == 0 &&
+			    a == SWIM_ALIVE;
+		bool sees = swim_member_status(nd[v].sw, id_of(0), &b, &inc) == 0 &&
+			    b == SWIM_ALIVE;
+		if (!seen || !sees)
+			join(v, id_of(0));
+	}
+}
+
+/* The final value as libmist's mist_get reads it: a copy that vanished
+ * (its holder restarted, say) is ENOTFOUND, and the client waits again
+ * while the owner recomputes it. */
+static uint64_t
+swarm_read(uint64_t job, uint32_t task)
+{
+	for (int i = 0; i < 20; i++) {
+		struct req *wr = wait_async(0, 0, job, task);
+		await(wr, REQ_TIMEOUT_MS);
+		SWARM_ASSERT(wait_status(wr) == 0, "waiting for task %u", task);
+		struct buf b = BUF_INIT;
+		jobmsg_read_pack(&b, id_of(0), job, (struct gref){task, 0}, 0);
+		struct req *r;
+		int st = call(0, 0, MSG_JOB_READ, &b, &r);
+		buf_destroy(&b);
+		if (st == MIST_ENOTFOUND)
+			continue;
+		SWARM_ASSERT(st == 0, "reading task %u: %d", task, st);
+		uint64_t total, v;
+		const uint8_t *chunk;
+		uint32_t n;
+		SWARM_ASSERT(jobmsg_chunk_unpack(r->body, r->len, &total, &chunk,
+						 &n) == 0 && total == 9 &&
+				     get_i64(chunk, n, &v) == 0,
+			     "task %u's value is malformed", task);
+		return v;
+	}
+	SWARM_ASSERT(false, "task %u's value kept vanishing", task);
+	return 0;
+}
+
+/* One seed's run; returns the virtual ms the job took. */
+static uint64_t
+swarm_run(uint64_t s, uint32_t *nfaults)
+{
+	swarm_seed = s;
+	struct spec specs[1 + SWARM_WORKERS];
+	specs[0] = owner_only;
+	for (int i = 1; i <= SWARM_WORKERS; i++) {
+		specs[i] = plain;
+		specs[i].cores = 1 + (uint32_t)rng_below(&w.rng, 2);
+	}
+	cluster(1 + SWARM_WORKERS, specs, false);
+	w.check_every_ms = 10;
+	uint32_t final = dag_tree("sum", 16 + (uint32_t)rng_below(&w.rng, 48),
+				  50 + (uint32_t)rng_below(&w.rng, 400), 10, 5);
+	uint64_t job = create(0);
+	uint64_t t0 = w.now;
+	submit_range(0, 0, job, 1, ndag);
+	struct req *r = wait_async(0, 0, job, final);
+	bool up[1 + SWARM_WORKERS];
+	uint64_t boots[1 + SWARM_WORKERS];
+	for (int i = 0; i <= SWARM_WORKERS; i++) {
+		up[i] = true;
+		boots[i] = 1;
+	}
+	struct swarm_heal heals[SWARM_STEPS * 2];
+	int nheals = 0;
+	uint64_t rejoined = w.now;
+	for (int step = 0; step < SWARM_STEPS && !r->got; step++) {
+		uint64_t until = w.now + 20 + rng_below(&w.rng, 600);
+		/* heals fall due on the way */
+		while (w.now < until && !r->got) {
+			uint64_t next = until;
+			for (int h = 0; h < nheals; h++)
+				if (heals[h].at < next)
+					next = heals[h].at;
+			fake_world_run(&w, req_got, r, next - w.now);
+			for (int h = 0; h < nheals;) {
+				if (heals[h].at > w.now) {
+					h++;
+					continue;
+				}
+				if (heals[h].kind == 0)
+					swarm_unblock(heals[h].a, heals[h].b, up);
+				else if (heals[h].kind == 1 && up[heals[h].a])
+					fake_pause(&w, heals[h].a, false);
+				else if (heals[h].kind == 2)
+					w.drop_permille = 0;
+				heals[h] = heals[--nheals];
+			}
+		}
+		if (r->got)
+			break;
+		if (w.now - rejoined >= 1000) {
+			swarm_rejoin(up);
+			rejoined = w.now;
+		}
+		swarm_invariants(job, ndag);
+		int v = 1 + (int)rng_below(&w.rng, SWARM_WORKERS);
+		int alive = 0;
+		for (int i = 1; i <= SWARM_WORKERS; i++)
+			alive += up[i];
+		uint64_t dur = 200 + rng_below(&w.rng, 15000);
+		(*nfaults)++;
+		switch (rng_below(&w.rng, 7)) {
+		case 0: /* killed for good (one worker always stays) */
+			if (up[v] && alive > 1) {
+				SWARM_SAY("n%d killed", v);
+				fake_crash(&w, v);
+				up[v] = false;
+			}
+			break;
+		case 1: /* killed and restarted at once, maybe moved */
+		case 2:
+			if (rng_below(&w.rng, 2)) {
+				char a[32];
+				snprintf(a, sizeof(a), "127.9.%d.%d:7946", v,
+					 (int)boots[v]);
+				if (up[v])
+					fake_crash(&w, v);
+				fake_set_addr(&w, v, a);
+				SWARM_SAY("n%d moves to %s", v, a);
+			}
+			SWARM_SAY("n%d restarts (boot %" PRIu64 ")", v, boots[v] + 1);
+			node_start(v, &specs[v], ++boots[v], NULL);
+			join(v, id_of(0));
+			up[v] = true;
+			break;
+		case 3: { /* a partition: owner and worker, one way or both */
+			bool both = rng_below(&w.rng, 2);
+			bool out = rng_below(&w.rng, 2);
+			SWARM_SAY("n0 %s n%d cut for %" PRIu64 " ms", both ? "<->" : out ? "->" : "<-", v, dur);
+			fake_block(&w, out ? 0 : v, out ? v : 0, true);
+			heals[nheals++] = (struct swarm_heal){w.now + dur, 0,
+							      out ? 0 : v,
+							      out ? v : 0};
+			if (both) {
+				fake_block(&w, out ? v : 0, out ? 0 : v, true);
+				heals[nheals++] = (struct swarm_heal){
+					w.now + dur, 0, out ? v : 0, out ? 0 : v};
+			}
+			break;
+		}
+		case 4: { /* two workers cut from each other */
+			int u = 1 + (int)rng_below(&w.rng, SWARM_WORKERS);
+			if (u == v)
+				break;
+			SWARM_SAY("n%d <-> n%d cut for %" PRIu64 " ms", u, v, dur);
+			fake_block(&w, u, v, true);
+			fake_block(&w, v, u, true);
+			heals[nheals++] = (struct swarm_heal){w.now + dur, 0, u, v};
+			heals[nheals++] = (struct swarm_heal){w.now + dur, 0, v, u};
+			break;
+		}
+		case 5: /* a stall */
+			if (up[v]) {
+				SWARM_SAY("n%d stalls for %" PRIu64 " ms", v, dur);
+				fake_pause(&w, v, true);
+				heals[nheals++] = (struct swarm_heal){w.now + dur, 1,
+								      v, 0};
+			}
+			break;
+		case 6: /* links lose messages for a while */
+			w.drop_permille = 5 + (uint32_t)rng_below(&w.rng, 60);
+			SWARM_SAY("links lose %u permille for %" PRIu64 " ms", w.drop_permille, dur);
+			heals[nheals++] = (struct swarm_heal){w.now + dur, 2, 0, 0};
+			break;
+		}
+	}
+	SWARM_SAY("everything heals");
+	/* everything heals; a worker comes back if none is left */
+	for (int h = 0; h < nheals; h++) {
+		if (heals[h].kind == 0)
+			swarm_unblock(heals[h].a, heals[h].b, up);
+		else if (heals[h].kind == 1 && up[heals[h].a])
+			fake_pause(&w, heals[h].a, false);
+	}
+	w.drop_permille = 0;
+	for (int i = 0; i < 600 && !r->got; i++) {
+		swarm_rejoin(up);
+		fake_world_run(&w, req_got, r, 1000);
+	}
+	SWARM_ASSERT(r->got, "the job hung (%u faults)", *nfaults);
+	SWARM_ASSERT(r->status == 0, "the wait failed: %d", r->status);
+	int st;
+	uint64_t size;
+	const char *msg;
+	uint32_t mlen;
+	SWARM_ASSERT(jobmsg_wait_reply_unpack(r->body, r->len, &st, &size, &msg,
+					      &mlen) == 0, "%s", "a malformed reply");
+	SWARM_ASSERT(st == 0, "the job failed: %.*s", (int)mlen, msg);
+	uint64_t took = r->at - t0;
+	/* values lost after they were used are recomputed (the client may
+	 * still read them): the job ends once they are back */
+	struct status fin;
+	for (int i = 0; i < 600; i++) {
+		job_status(0, 0, job, &fin);
+		if (strcmp(fin.state, "running") != 0)
+			break;
+		run_for(1000);
+	}
+	SWARM_ASSERT(strcmp(fin.state, "done") == 0, "the job is %s",
+		     fin.state);
+	SWARM_ASSERT(fin.done == ndag && fin.failed == 0,
+		     "%u of %u done, %u failed", fin.done, ndag, fin.failed);
+	SWARM_ASSERT(swarm_read(job, final) == want[final], "%s",
+		     "a wrong final value");
+	return took;
+}
+
+Test(simjobs, a_fault_swarm_of_seeds_finishes_every_job_right, .timeout = 600)
+{
+	const char *one = getenv("MIST_SWARM_SEED");
+	swarm_trace = getenv("MIST_SWARM_TRACE") != NULL;
+	const char *many = getenv("MIST_SWARM_SEEDS");
+	uint64_t first = one ? strtoull(one, NULL, 10) : seed;
+	uint32_t n = one ? 1 : many ? (uint32_t)strtoul(many, NULL, 10) : 1000;
+	uint64_t worst = 0, total = 0, worst_seed = first;
+	uint32_t faults = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t s = first + i;
+		world_end();
+		world_begin(s);
+		uint32_t f = 0;
+		uint64_t took = swarm_run(s, &f);
+		faults += f;
+		total += took;
+		if (took > worst) {
+			worst = took;
+			worst_seed = s;
+		}
+	}
+	cr_log_info("%u seeds from %" PRIu64 ": %u faults, jobs took %" PRIu64
+		    " ms on average, %" PRIu64 " ms at worst (seed %" PRIu64 ")",
+		    n, first, faults, n ? total / n : 0, worst, worst_seed);
+}
