@@ -1,0 +1,234 @@
+/*
+ * dagjob.c -- a DAG job that checks its own answer: the client of the
+ * chaos runs (contrib/chaos/jobs.sh), usable alone.
+ *
+ *   dagjob --gateway IP:PORT[,IP:PORT...] --cred FILE|mist1:...
+ *          [--tasks N] [--fn slowsum] [--timeout-s S]
+ *
+ * Task i (1..N) calls FN (the test plugin's sum or slowsum: its argument
+ * plus its inputs) on i with the outputs of tasks i-1 and i/2 as inputs,
+ * so every task depends on earlier ones and a lost value is recomputed
+ * through a chain.  The client computes the same values itself, waits for
+ * task N, and checks: the value is the expected one, and the owner's
+ * count says every task done exactly once, none failed.
+ *
+ * The owner may be killed and restarted while this runs (it resumes the
+ * job from its journal): on a lost connection the client reconnects to
+ * any of the gateways, reattaches the job, sends the tasks the owner does
+ * not have (none, when every batch was acknowledged) and waits on.
+ * Exit 0: right; 1: wrong or failed (said on stderr); 2: usage.
+ */
+#include "mist.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAG_MAX_TASKS 1000000
+#define DAG_MAX_GATEWAYS 8
+
+static int
+pack_int(uint8_t *out, int64_t v)
+{
+	out[0] = 0xd3;
+	for (int i = 0; i < 8; i++)
+		out[1 + i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+	return 9;
+}
+
+static int
+unpack_int(const uint8_t *p, size_t len, int64_t *v)
+{
+	if (len != 9 || p[0] != 0xd3)
+		return -1;
+	uint64_t u = 0;
+	for (int i = 0; i < 8; i++)
+		u = u << 8 | p[1 + i];
+	*v = (int64_t)u;
+	return 0;
+}
+
+/* Task i's value, as the plugin computes it (wrapping). */
+static int64_t
+expected(uint32_t n)
+{
+	uint64_t *v = calloc(n + 1, sizeof(*v));
+	if (v == NULL)
+		return 0;
+	for (uint32_t i = 1; i <= n; i++) {
+		v[i] = i;
+		if (i > 1)
+			v[i] += v[i - 1];
+		if (i > 2)
+			v[i] += v[i / 2];
+	}
+	int64_t r = (int64_t)v[n];
+	free(v);
+	return r;
+}
+
+/* Submits tasks first..n (numbered by the job: first must be its next). */
+static int
+submit(mist_job *j, uint32_t first, uint32_t n, const char *fn)
+{
+	for (uint32_t i = first; i <= n; i++) {
+		mist_ref in[2];
+		uint32_t nin = 0;
+		if (i > 1)
+			in[nin++] = (mist_ref){i - 1, 0};
+		if (i > 2)
+			in[nin++] = (mist_ref){i / 2, 0};
+		uint8_t args[9];
+		int rc = mist_task(j, fn, args, (size_t)pack_int(args, i), in,
+				   nin, 1, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	return mist_flush(j);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A connection error: the gateway (or the owner behind it) went away. */
+static bool
+lost(int rc)
+{
+	return rc == MIST_ECLOSED || rc == MIST_EUNREACHABLE ||
+	       rc == MIST_ETIMEDOUT || rc == MIST_EIO || rc == MIST_ENOTFOUND;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *gws = NULL, *credarg = NULL, *fn = "slowsum";
+	long n = 300, timeout_s = 300;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--gateway") == 0)
+			gws = argv[i + 1];
+		else if (strcmp(argv[i], "--cred") == 0)
+			credarg = argv[i + 1];
+		else if (strcmp(argv[i], "--tasks") == 0)
+			n = atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--fn") == 0)
+			fn = argv[i + 1];
+		else if (strcmp(argv[i], "--timeout-s") == 0)
+			timeout_s = atol(argv[i + 1]);
+	}
+	if (!gws || !credarg || n < 1 || n > DAG_MAX_TASKS || timeout_s < 1) {
+		fputs("usage: dagjob --gateway IP:PORT[,IP:PORT...] --cred FILE "
+		      "[--tasks N] [--fn F] [--timeout-s S]\n", stderr);
+		return 2;
+	}
+	char list[1024], *gw[DAG_MAX_GATEWAYS];
+	int ngw = 0;
+	snprintf(list, sizeof(list), "%s", gws);
+	for (char *s = strtok(list, ","); s && ngw < DAG_MAX_GATEWAYS;
+	     s = strtok(NULL, ","))
+		gw[ngw++] = s;
+	char cred[128] = "";
+	if (strncmp(credarg, "mist1:", 6) == 0) {
+		snprintf(cred, sizeof(cred), "%s", credarg);
+	} else {
+		FILE *f = fopen(credarg, "r");
+		if (!f || !fgets(cred, sizeof(cred), f)) {
+			fprintf(stderr, "dagjob: cannot read %s\n", credarg);
+			return 2;
+		}
+		fclose(f);
+		cred[strcspn(cred, "\n")] = '\0';
+	}
+	uint64_t end = now_ms() + (uint64_t)timeout_s * 1000;
+	mist_client *c = NULL;
+	mist_job *j = NULL;
+	int rc = mist_connect(gw[0], cred, 10000, &c);
+	if (rc == 0)
+		rc = mist_job_create(c, &(struct mist_policy){.name = "dagjob"},
+				     10000, &j);
+	if (rc == 0)
+		rc = submit(j, 1, (uint32_t)n, fn);
+	if (rc != 0) {
+		fprintf(stderr, "dagjob: starting the job: %s\n",
+			mist_strerror(rc));
+		return 1;
+	}
+	char id[64];
+	snprintf(id, sizeof(id), "%s", mist_job_id(j));
+	int64_t got = 0;
+	uint32_t reattached = 0;
+	for (int k = 0;; k++) {
+		void *val = NULL;
+		size_t len = 0;
+		rc = mist_get(j, (mist_ref){(uint32_t)n, 0}, 5000, &val, &len);
+		if (rc == 0) {
+			int bad = unpack_int(val, len, &got);
+			mist_free(val);
+			if (bad) {
+				fputs("dagjob: the value is not an int64\n", stderr);
+				return 1;
+			}
+			break;
+		}
+		if (!lost(rc) || now_ms() > end) {
+			fprintf(stderr, "dagjob: %s (%s)\n", mist_strerror(rc),
+				mist_job_error(j));
+			return 1;
+		}
+		if (rc == MIST_ETIMEDOUT && mist_job_error(j)[0] != '\0')
+			continue; /* the owner answered: slow, not lost */
+		/* reconnect to any gateway and reattach: the owner resumes the
+		 * job from its journal */
+		mist_close(c);
+		c = NULL;
+		j = NULL;
+		while (now_ms() < end) {
+			const char *a = gw[(k + reattached) % ngw];
+			if (mist_connect(a, cred, 2000, &c) == 0 &&
+			    mist_job_attach(c, id, 5000, &j) == 0)
+				break;
+			if (c != NULL)
+				mist_close(c);
+			c = NULL;
+			reattached++;
+			usleep(200000);
+		}
+		if (j == NULL) {
+			fprintf(stderr, "dagjob: cannot reattach job %s\n", id);
+			return 1;
+		}
+		reattached++;
+		uint32_t have = mist_job_tasks(j);
+		if (have < (uint32_t)n && (rc = submit(j, have + 1, (uint32_t)n,
+						      fn)) != 0) {
+			fprintf(stderr, "dagjob: resubmitting: %s\n",
+				mist_strerror(rc));
+			return 1;
+		}
+	}
+	int64_t want = expected((uint32_t)n);
+	struct mist_progress p;
+	rc = mist_job_wait(j, 60000);
+	if (rc == 0)
+		rc = mist_job_progress(j, 10000, &p);
+	if (rc != 0) {
+		fprintf(stderr, "dagjob: %s\n", mist_strerror(rc));
+		return 1;
+	}
+	printf("job %s: %ld tasks, value %lld (want %lld), %u done, "
+	       "%u failed, reattached %u times\n", id, n, (long long)got,
+	       (long long)want, p.done, p.failed, reattached);
+	int ok = got == want && p.done == (uint32_t)n && p.failed == 0;
+	mist_job_close(j, 10000);
+	mist_close(c);
+	if (!ok)
+		fputs("dagjob: WRONG\n", stderr);
+	return ok ? 0 : 1;
+}
