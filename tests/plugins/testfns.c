@@ -331,7 +331,9 @@ static const struct mist_function functions[] = {
 };
 
 static const struct mist_plugin plugin = {
-	MIST_PLUGIN_ABI, "testfns", functions,
+	/* ABI 1 on purpose: a table without flags, as plugins built before
+	 * the host API have, must keep loading */
+	1, "testfns", functions,
 	sizeof(functions) / sizeof(functions[0])};
 
 MIST_PLUGIN_EXPORT const struct mist_plugin *mist_plugin_v1(void);
