@@ -570,7 +570,17 @@ Test(hostapi, the_deadline_is_shared)
 	struct resp r = call(&edge, "POST", "/functions/slowread", params, "rest",
 			     at, "X-Mist-Deadline-Ms: 400");
 	double dt = now_s() - t0;
-	expect_error(&r, 504, 124, "a function calling the host past its deadline");
+	/* either the pool killed it at the deadline (504), or in the
+	 * watchdog's last tick its next host call was refused at once
+	 * (MIST_HOST_ETIMEDOUT) and it returned first */
+	if (r.status == 200) {
+		json_t *res = json_object_get(r.json, "result");
+		cr_expect_eq(jint(res, "rc"), -6, "%s", r.body);
+		cr_expect_lt(jint(res, "calls"), 60, "%s", r.body);
+	} else {
+		expect_error(&r, 504, 124,
+			     "a function calling the host past its deadline");
+	}
 	resp_free(&r);
 	cr_expect_lt(dt, 2.0, "answered %.2f s after the call", dt);
 	/* its host calls happened, each inside the deadline */
