@@ -331,10 +331,11 @@ static const struct mist_function functions[] = {
 };
 
 static const struct mist_plugin plugin = {
-	/* ABI 1 on purpose: a table without flags, as plugins built before
-	 * the host API have, must keep loading */
+	/* ABI 1 on purpose: plugins built before the host API must keep
+	 * loading; the executor never reads flags (NULL here only for
+	 * -Wmissing-field-initializers) of an ABI 1 table */
 	1, "testfns", functions,
-	sizeof(functions) / sizeof(functions[0])};
+	sizeof(functions) / sizeof(functions[0]), NULL};
 
 MIST_PLUGIN_EXPORT const struct mist_plugin *mist_plugin_v1(void);
 
