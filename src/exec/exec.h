@@ -127,6 +127,32 @@
 int executor_main(int fd, char *const *plugins, int nplugins,
 		  uint64_t memory_bytes, uint32_t cpu_ms);
 
+/* -------------------------------------------- host frames (hostframe.c) */
+
+struct pool_host_req;
+struct buf;
+
+/** Appends a host request frame (length header included). */
+void exec_host_req_pack(struct buf *b, uint64_t seq, uint32_t hid,
+			const char *method, const char *path, size_t path_len,
+			const void *body, size_t body_len);
+/**
+ * Parses one host request frame's msgpack (@a p, @a n: after the length):
+ * 0 with @a out pointing into @a p (method: a constant), or MIST_EPROTO:
+ * not exactly [seq, 2, hid 1..u32, method GET|POST|PUT|DELETE, path
+ * 1..MIST_HOST_PATH_MAX bytes starting with '/', body bin <=
+ * MIST_HOST_BODY_MAX].
+ */
+int exec_host_req_parse(const uint8_t *p, size_t n, struct pool_host_req *out);
+/** Appends a host reply frame (length header included). */
+void exec_host_reply_pack(struct buf *b, uint64_t seq, uint32_t hid,
+			  int status, const void *body, size_t len);
+/** Parses a host reply frame's msgpack: 0, or MIST_EPROTO (not [seq, hid
+ * 1..u32, status 100..599 or -1000..-1, body bin]). */
+int exec_host_reply_parse(const uint8_t *p, size_t n, uint64_t *seq,
+			  uint32_t *hid, int *status, const uint8_t **body,
+			  uint32_t *blen);
+
 /* ---------------------------------------------------------- pool side */
 
 struct pool_config {

@@ -224,18 +224,8 @@ xcall_docs(struct mist_call *c, const char *method, const char *path,
 	t->hbody = NULL;
 	t->hlen = 0;
 	t->hid++;
-	size_t at;
-	frame_begin(S.out, &at);
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, S.out, buf_msgpack_write);
-	msgpack_pack_array(&pk, 6);
-	msgpack_pack_uint64(&pk, t->seq);
-	msgpack_pack_uint32(&pk, 2);
-	msgpack_pack_uint32(&pk, t->hid);
-	mp_pack_str(&pk, method);
-	msgpack_pack_str_with_body(&pk, path, plen);
-	msgpack_pack_bin_with_body(&pk, body ? body : "", blen);
-	frame_end(S.out, at);
+	exec_host_req_pack(S.out, t->seq, t->hid, method, path, plen, body,
+			   blen);
 	t->state = T_WAIT;
 	task_yield(t);
 	if (t->hstatus < 0)
@@ -481,16 +471,11 @@ bad:
 static int
 host_reply(const uint8_t *p, size_t n)
 {
-	struct mp_cur c;
-	mp_cur_init(&c, p, n);
-	uint32_t len, blen;
-	uint64_t seq, hid;
-	int64_t status;
+	uint32_t blen, hid;
+	uint64_t seq;
+	int status;
 	const uint8_t *body;
-	if (mp_read_array(&c, &len) != 0 || len != 4 ||
-	    mp_read_uint(&c, &seq) != 0 || mp_read_uint(&c, &hid) != 0 ||
-	    mp_read_int(&c, &status) != 0 || status < INT32_MIN ||
-	    status > 999 || mp_read_bin(&c, &body, &blen) != 0)
+	if (exec_host_reply_parse(p, n, &seq, &hid, &status, &body, &blen) != 0)
 		return -1;
 	for (uint32_t i = 0; i < S.nlive; i++) {
 		struct xtask *t = S.live[i];
@@ -498,7 +483,7 @@ host_reply(const uint8_t *p, size_t n)
 			continue;
 		if (t->state != T_WAIT || t->hid != hid)
 			return -1;
-		t->hstatus = (int)status;
+		t->hstatus = status;
 		t->hbody = xmalloc((size_t)blen + 1);
 		memcpy(t->hbody, body, blen);
 		t->hbody[blen] = '\0';

@@ -497,17 +497,7 @@ static void
 x_host_frame(struct executor *x, uint64_t key, uint32_t hid, int status,
 	     const void *body, size_t len)
 {
-	size_t at = x->out.len;
-	buf_reserve(&x->out, 32 + len);
-	x->out.len += 4;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &x->out, buf_msgpack_write);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint64(&pk, key);
-	msgpack_pack_uint32(&pk, hid);
-	msgpack_pack_int(&pk, status);
-	msgpack_pack_bin_with_body(&pk, body, len);
-	buf_put_u32be(x->out.data + at, (uint32_t)(x->out.len - at - 4));
+	exec_host_reply_pack(&x->out, key, hid, status, body, len);
 }
 
 /* Hands the read's host requests to the host callback, in one call. */
@@ -522,32 +512,21 @@ pool_host_flush(struct pool *p)
 	buf_reset(&p->hreqs);
 }
 
-/* [seq, 2, hid, method, path, body]: a task asks the host.  -1 breaks
- * the protocol (not a call's task, not waiting, out of bounds). */
+/* [seq, 2, hid, method, path, body] (@a f, @a n): a task asks the host.
+ * -1 breaks the protocol (malformed, not a call's task, a call already
+ * waiting, hid not the next). */
 static int
-x_host_req(struct executor *x, uint64_t seq, struct mp_cur *c)
+x_host_req(struct executor *x, const uint8_t *f, size_t n)
 {
-	static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
 	struct pool *p = x->pool;
+	struct pool_host_req r;
+	if (exec_host_req_parse(f, n, &r) != 0)
+		return -1;
+	uint64_t seq = r.key;
 	struct ptask *t = tq_find(&x->inflight, seq);
-	uint64_t two, hid;
-	const char *m, *path;
-	uint32_t mlen, plen, blen;
-	const uint8_t *body;
-	if (t == NULL || t->host_wait || !(seq >> 63) ||
-	    mp_read_uint(c, &two) != 0 || two != 2 ||
-	    mp_read_uint(c, &hid) != 0 || hid != (uint64_t)t->hid + 1 ||
-	    mp_read_str(c, &m, &mlen) != 0 || mp_read_str(c, &path, &plen) != 0 ||
-	    plen == 0 || plen > MIST_HOST_PATH_MAX || path[0] != '/' ||
-	    mp_read_bin(c, &body, &blen) != 0 || blen > MIST_HOST_BODY_MAX)
+	if (t == NULL || t->host_wait || !(seq >> 63) || r.hid != t->hid + 1)
 		return -1;
-	const char *method = NULL;
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (mp_str_eq(m, mlen, methods[i]))
-			method = methods[i];
-	if (method == NULL)
-		return -1;
-	t->hid = (uint32_t)hid;
+	t->hid = r.hid;
 	t->hosted = true;
 	if (t->since == 0)
 		t->since = uv_now(p->loop);
@@ -556,7 +535,6 @@ x_host_req(struct executor *x, uint64_t seq, struct mp_cur *c)
 		return 0;
 	}
 	t->host_wait = true;
-	struct pool_host_req r = {seq, t->hid, method, path, plen, body, blen};
 	buf_append(&p->hreqs, &r, sizeof(r));
 	return 0;
 }
@@ -593,7 +571,7 @@ x_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		if (seq == 0 ? (x->state != X_STARTING ||
 				(len != 2 && len != 3) ||
 				x_hello(x, &c, len == 3) != 0)
-			     : len == 6 ? x_host_req(x, seq, &c) != 0
+			     : len == 6 ? x_host_req(x, f, n) != 0
 					: (len != 4 || x_result(x, seq, &c) != 0))
 			goto bad;
 		off += 4 + n;
