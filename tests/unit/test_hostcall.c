@@ -9,7 +9,10 @@
  *     any is answered (they wait on their own stacks, not in line);
  *     replies in any order resume the right task with the right answer;
  *     a job's task has no host API (MIST_EPERM, no frame); a reply for a
- *     call that does not wait is a protocol break (exit status 2).
+ *     call that does not wait is a protocol break (exit status 2);
+ *   - the pool around real executors: host requests reach the host
+ *     callback, pool_host_reply() resumes the task, and a wall-time kill
+ *     fails the calls that waited for the host on that executor.
  * Every wait is bounded (poll with WAIT_MS).
  */
 #include "exec/exec.h"
@@ -540,4 +543,119 @@ Test(hostcall, the_cpu_budget_is_per_task_across_host_calls, .timeout = 60)
 	buf_destroy(&b);
 	int st = x_stop(&x);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+
+/* ------------------------------------------------ the pool around it */
+
+#define PMAX 256
+static struct {
+	uint64_t key;
+	uint32_t hid;
+} preqs[PMAX];
+static int npreqs, nanswered;
+static int pstatus[8];
+static char perr[8][EXEC_ERR_MAX];
+static int pfinished;
+static bool pready;
+
+static void
+p_done(void *ctx, const struct pool_result *rs, uint32_t n)
+{
+	(void)ctx;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t k = rs[i].key & ~CALL;
+		cr_assert(k >= 1 && k < 8);
+		pstatus[k] = rs[i].status ? rs[i].status : 1;
+		snprintf(perr[k], sizeof(perr[k]), "%s",
+			 rs[i].status ? rs[i].err : "");
+		pfinished++;
+	}
+}
+
+static void
+p_ready(void *ctx, const char *const *names, uint32_t n)
+{
+	(void)ctx, (void)names, (void)n;
+	pready = true;
+}
+
+/* The host callback: only records (the pool must not be called here). */
+static void
+p_host(void *ctx, const struct pool_host_req *rs, uint32_t n)
+{
+	(void)ctx;
+	for (uint32_t i = 0; i < n && npreqs < PMAX; i++) {
+		cr_assert_str_eq(rs[i].method, "GET");
+		preqs[npreqs].key = rs[i].key;
+		preqs[npreqs++].hid = rs[i].hid;
+	}
+}
+
+static void
+submit(struct pool *p, uint64_t k, const char *fn, uint32_t wall_ms)
+{
+	static const uint8_t args[] = {0x82, 0xa3, 'c', 'l', 's', 0xa1, 'C',
+				       0xa2, 'i', 'd', 0xa1, 'x'};
+	int idx = pool_fn_index(p, fn, (uint32_t)strlen(fn));
+	cr_assert(idx >= 0, "no %s", fn);
+	cr_assert_eq(pool_submit(p, CALL | k, (uint32_t)idx, args, sizeof(args),
+				 NULL, 0, 1, wall_ms),
+		     0);
+}
+
+/* A wall-time kill of one call fails the call that waited for the host
+ * on the same executor (it may have written: not run again), and the
+ * replacement serves host calls. */
+Test(hostcall, a_killed_executor_fails_the_calls_that_used_the_host,
+     .timeout = 60)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct pool_config cfg;
+	pool_config_default(&cfg);
+	cfg.exe = getenv("MIST_BIN");
+	cr_assert(cfg.exe, "MIST_BIN is set by make check");
+	cfg.plugins[cfg.nplugins++] = BUILDDIR "/tests/plugins/.libs/hostfns.so";
+	cfg.executors = 1;
+	struct pool *p = pool_open(&loop, &cfg, p_done, p_ready, NULL);
+	pool_set_host(p, p_host);
+	while (!pready)
+		uv_run(&loop, UV_RUN_ONCE);
+	cr_expect_eq(pool_fn_flags(p, (uint32_t)pool_fn_index(p, "mastercount", 11)),
+		     MIST_FN_MASTER);
+	/* 1 keeps calling (answered) until its 300 ms are up; 2 asks once
+	 * and is never answered */
+	submit(p, 1, "slowread", 300);
+	submit(p, 2, "twice", 0);
+	while (pfinished < 2) {
+		uv_run(&loop, UV_RUN_ONCE);
+		for (; nanswered < npreqs; nanswered++)
+			if ((preqs[nanswered].key & ~CALL) == 1)
+				cr_assert_eq(pool_host_reply(p, preqs[nanswered].key,
+							     preqs[nanswered].hid,
+							     200, "{}", 2),
+					     0);
+	}
+	cr_expect_eq(pstatus[1], MIST_ETASK);
+	cr_expect(strstr(perr[1], "wall-time limit (300 ms)"), "%s", perr[1]);
+	cr_expect_eq(pstatus[2], MIST_ETASK);
+	cr_expect(strstr(perr[2], "waited for the host"), "%s", perr[2]);
+	/* a late answer for 2 finds no task */
+	cr_expect_eq(pool_host_reply(p, CALL | 2, 1, 200, "{}", 2),
+		     MIST_ENOTFOUND);
+	/* the replacement executor serves a host call */
+	submit(p, 3, "read1", 0);
+	while (pfinished < 3) {
+		uv_run(&loop, UV_RUN_ONCE);
+		for (; nanswered < npreqs; nanswered++)
+			if ((preqs[nanswered].key & ~CALL) == 3)
+				cr_assert_eq(pool_host_reply(p, preqs[nanswered].key,
+							     preqs[nanswered].hid,
+							     200, "{\"v\":1}", 7),
+					     0);
+	}
+	cr_expect_eq(pstatus[3], 1, "read1 succeeded: %s", perr[3]);
+	pool_close(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&loop), 0);
 }
