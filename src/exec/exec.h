@@ -53,8 +53,8 @@
  * a hog sees allocations fail).  An executor that dies fails the task it
  * was running and only that one (pool.c explains how it is found); the
  * others are handed to another executor -- except the tasks that have
- * called the host API, which fail ("its executor ended while it waited
- * for the host"): they may have written documents, so running them again
+ * called the host API, which fail ("its executor was stopped after the
+ * call had used the host API"): they may have written documents, so running them again
  * is not harmless -- and a replacement is started.
  *
  * Plugins need not be thread-safe (one thread), but several calls may be

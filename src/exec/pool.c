@@ -31,8 +31,8 @@
  * Wall time: the watchdog kills an executor one of whose started tasks
  * has run past its limit -- the pool's, or the task's own if smaller (an
  * add-on call's deadline).  That task fails with the wall-time message;
- * the hosted tasks of the executor fail ("its executor was stopped while
- * it waited for the host"); the others were not started or never touched
+ * the hosted tasks of the executor fail ("its executor was stopped after
+ * the call had used the host API"); the others were not started or never touched
  * the host, and go back to the queue, not as suspects (the culprit is
  * known).
  * A task with its own limit also expires, unstarted, that long after it
@@ -335,9 +335,9 @@ x_retire(struct executor *x, const char *why)
 		if (t->hosted && !p->closing) {
 			char msg[EXEC_ERR_MAX];
 			snprintf(msg, sizeof(msg),
-				 "its executor was stopped while it waited for "
-				 "the host (%s); a call that used the host API "
-				 "is not run again", why);
+				 "its executor was stopped after the call had "
+				 "used the host API (%s); such a call is not "
+				 "run again", why);
 			pool_finish(p, t, MIST_ETASK, msg, NULL, 0, 0);
 			continue;
 		}

@@ -639,7 +639,7 @@ Test(hostcall, a_killed_executor_fails_the_calls_that_used_the_host,
 	cr_expect_eq(pstatus[1], MIST_ETASK);
 	cr_expect(strstr(perr[1], "wall-time limit (300 ms)"), "%s", perr[1]);
 	cr_expect_eq(pstatus[2], MIST_ETASK);
-	cr_expect(strstr(perr[2], "waited for the host"), "%s", perr[2]);
+	cr_expect(strstr(perr[2], "used the host API"), "%s", perr[2]);
 	/* a late answer for 2 finds no task */
 	cr_expect_eq(pool_host_reply(p, CALL | 2, 1, 200, "{}", 2),
 		     MIST_ENOTFOUND);
