@@ -17,6 +17,8 @@
  *   jobdocs     (a job's task)     mist_docs on a call without host API:
  *                                  the rc
  *   anypath     {method, path, body?}  mist_docs as given: {status, body}
+ *   findid      {cls, id}          mist_doc_find where {"id": id} limit 1:
+ *                                  {status}
  *
  * Outputs are msgpack maps.  The JSON bodies are read with a few string
  * searches: a test plugin, not an example of parsing.
@@ -319,12 +321,28 @@ anypath(struct mist_call *c)
 	return out_done(c, &o);
 }
 
+static int
+findid(struct mist_call *c)
+{
+	struct args a;
+	if (args_read(c, &a) != 0)
+		return -1;
+	char where[2 * ARG_MAX];
+	snprintf(where, sizeof(where), "{\"id\":\"%s\"}", a.id);
+	struct mist_doc_reply r;
+	int rc = mist_doc_find(c, a.cls, where, 1, &r);
+	struct out o;
+	out_init(&o, 1);
+	out_int(&o, "status", rc == 0 ? r.status : rc);
+	return out_done(c, &o);
+}
+
 static const struct mist_function functions[] = {
 	{"read1", read1},	{"crud", crud},		  {"slowread", slowread},
 	{"flood", flood},	{"mastercount", mastercount}, {"twice", twice},
-	{"jobdocs", jobdocs},	{"anypath", anypath},
+	{"jobdocs", jobdocs},	{"anypath", anypath},	  {"findid", findid},
 };
-static const uint32_t flags[] = {0, 0, 0, 0, MIST_FN_MASTER, 0, 0, 0};
+static const uint32_t flags[] = {0, 0, 0, 0, MIST_FN_MASTER, 0, 0, 0, 0};
 
 static const struct mist_plugin plugin = {
 	MIST_PLUGIN_ABI, "hostfns", functions,

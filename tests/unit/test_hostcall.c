@@ -499,6 +499,22 @@ Test(hostcall, pipelined_calls_wait_on_their_own_stacks, .timeout = 60)
 	cr_assert_eq(f.out_len, 1);
 	cr_expect_eq((int8_t)f.out[0], MIST_EPERM);
 
+	/* mist_doc_find builds the path, escaping what needs it */
+	uint32_t findid = twice + 3; /* jobdocs, anypath, findid */
+	task_frame(&b, CALL | 8, findid, "a b\"c");
+	x_send(&x, &b);
+	buf_reset(&b);
+	f = x_frame(&x, copy, sizeof(copy));
+	cr_assert_eq(f.kind, 2);
+	cr_expect_str_eq(f.path, "/classes/C?where=%7B%22id%22%3A%22a%20b%22c"
+				 "%22%7D&limit=1");
+	reply_frame(&b, CALL | 8, 1, 200, "{\"results\":[]}");
+	x_send(&x, &b);
+	buf_reset(&b);
+	f = x_frame(&x, copy, sizeof(copy));
+	cr_assert_eq(f.kind, 0);
+	cr_expect_eq(map_int(f.out, f.out_len, "status"), 200);
+
 	/* a reply nobody waits for breaks the protocol */
 	reply_frame(&b, CALL | 1, 3, 200, "{}");
 	x_send(&x, &b);
