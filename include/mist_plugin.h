@@ -100,6 +100,8 @@ struct mist_doc_reply {
 #define MIST_HOST_EINVAL (-1)	  /* bad arguments (NULL, a path not "/...") */
 #define MIST_HOST_E2BIG (-4)	  /* path or body over the limits below */
 #define MIST_HOST_ETIMEDOUT (-6)  /* the request's deadline is spent */
+#define MIST_HOST_ENOACTOR (-8)	  /* this node serves no HTTP: no gateway
+				   * to route the call (mist agent --http) */
 #define MIST_HOST_EOVERLOAD (-9)  /* the node's host calls are all taken */
 #define MIST_HOST_ECLOSED (-10)	  /* the agent is stopping */
 #define MIST_HOST_EPERM (-21)	  /* no host API for this call: a job's
