@@ -17,7 +17,10 @@
  * SIGSEGV, a crash the pool reports, never a silent corruption of the
  * neighbour's stack).  Stacks are cached for reuse (EXEC_STACK_CACHE).
  * Under AddressSanitizer the switches are announced to it
- * (__sanitizer_start_switch_fiber), so it knows which stack is live.
+ * (__sanitizer_start_switch_fiber), so it knows which stack is live; its
+ * swapcontext interceptor still prints, once per executor, that it
+ * "doesn't fully support makecontext/swapcontext" (a warning, not an
+ * error: tests run clean under it).
  *
  * Limits: RLIMIT_AS once at start.  CPU: each task has its own budget of
  * cpu_ms; ITIMER_PROF is armed with what is left of it when the task is
