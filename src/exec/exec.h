@@ -49,7 +49,9 @@
  * left of the task's budget whenever it is switched in, so interleaved
  * tasks are each charged their own time; the signal ends it), wall time
  * (the pool kills the executor; a task may bring a smaller limit of its
- * own, see pool_submit), address space (RLIMIT_AS set once per executor:
+ * own, see pool_submit; a task waiting for the host at its limit is not
+ * killed: its host call ends with MIST_ETIMEDOUT and it gets 100 ms,
+ * POOL_HOST_GRACE_MS, to return), address space (RLIMIT_AS set once per executor:
  * a hog sees allocations fail).  An executor that dies fails the task it
  * was running and only that one (pool.c explains how it is found); the
  * others are handed to another executor -- except the tasks that have

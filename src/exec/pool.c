@@ -28,9 +28,12 @@
  * call; pool_host_reply() queues the answer in the executor's out buffer,
  * written by the same prepare handle as the tasks.
  *
- * Wall time: the watchdog kills an executor one of whose started tasks
- * has run past its limit -- the pool's, or the task's own if smaller (an
- * add-on call's deadline).  That task fails with the wall-time message;
+ * Wall time: a task past its limit -- the pool's, or the task's own if
+ * smaller (an add-on call's deadline) -- that waits for the host is not
+ * killed: its host call is answered MIST_ETIMEDOUT at once, and it has
+ * POOL_HOST_GRACE_MS more to return.  Otherwise the watchdog kills the
+ * executor whose started task ran past its limit.  That task fails with
+ * the wall-time message;
  * the hosted tasks of the executor fail ("its executor was stopped after
  * the call had used the host API"); the others were not started or never touched
  * the host, and go back to the queue, not as suspects (the culprit is
@@ -70,6 +73,13 @@
 #define POOL_WATCHDOG_SPLIT 10
 #define POOL_WATCHDOG_MIN_MS 10
 #define POOL_WATCHDOG_MAX_MS 100
+/* A task that has called the host and is past its wall time gets this
+ * long to return before its executor is killed: the watchdog ends a host
+ * call that is still waiting then (MIST_ETIMEDOUT), and the function,
+ * handed that answer, usually returns at once.  Killing the executor
+ * instead would fail every other call that used the host on it; 100 ms
+ * is what the gateway waits past a deadline anyway (REST_REPLY_SLACK_MS). */
+#define POOL_HOST_GRACE_MS 100
 
 struct ptask {
 	struct ptask *next;
@@ -762,6 +772,18 @@ pool_watchdog_cb(uv_timer_t *h)
 			uint32_t wall = pool_wall_ms(p, t);
 			if (t->since == 0 || now - t->since <= wall)
 				continue;
+			if (t->host_wait) {
+				/* not running: its host call ends here, and it
+				 * returns -- no need to kill the executor and
+				 * the calls around it */
+				t->host_wait = false;
+				x_host_frame(x, t->key, t->hid, MIST_ETIMEDOUT,
+					     "", 0);
+				continue;
+			}
+			if (t->hosted &&
+			    now - t->since <= (uint64_t)wall + POOL_HOST_GRACE_MS)
+				continue; /* its last answer may be on its way */
 			snprintf(x->kill_msg, sizeof(x->kill_msg),
 				 "wall-time limit (%u ms) exceeded", wall);
 			x->kill_reason = x->kill_msg;

@@ -17,6 +17,7 @@
  *   jobdocs     (a job's task)     mist_docs on a call without host API:
  *                                  the rc
  *   anypath     {method, path, body?}  mist_docs as given: {status, body}
+ *   spinafter   {cls, id}          one host call, then spins for ever
  *   findid      {cls, id}          mist_doc_find where {"id": id} limit 1:
  *                                  {status}
  *
@@ -337,12 +338,26 @@ findid(struct mist_call *c)
 	return out_done(c, &o);
 }
 
+static int
+spinafter(struct mist_call *c)
+{
+	struct args a;
+	if (args_read(c, &a) != 0)
+		return -1;
+	struct mist_doc_reply r;
+	mist_doc_get(c, a.cls, a.id, &r);
+	for (volatile unsigned long i = 0;; i++)
+		;
+	return 0;
+}
+
 static const struct mist_function functions[] = {
 	{"read1", read1},	{"crud", crud},		  {"slowread", slowread},
 	{"flood", flood},	{"mastercount", mastercount}, {"twice", twice},
 	{"jobdocs", jobdocs},	{"anypath", anypath},	  {"findid", findid},
+	{"spinafter", spinafter},
 };
-static const uint32_t flags[] = {0, 0, 0, 0, MIST_FN_MASTER, 0, 0, 0, 0};
+static const uint32_t flags[] = {0, 0, 0, 0, MIST_FN_MASTER, 0, 0, 0, 0, 0};
 
 static const struct mist_plugin plugin = {
 	MIST_PLUGIN_ABI, "hostfns", functions,

@@ -619,9 +619,11 @@ submit(struct pool *p, uint64_t k, const char *fn, uint32_t wall_ms)
 		     0);
 }
 
-/* A wall-time kill of one call fails the call that waited for the host
- * on the same executor (it may have written: not run again), and the
- * replacement serves host calls. */
+/* A call past its wall time while it waits for the host is not killed:
+ * its host call ends with MIST_ETIMEDOUT and it returns.  A call past its
+ * wall time while it runs is killed with its executor, and that fails the
+ * call that waited for the host on it (it may have written: not run
+ * again); the replacement serves host calls. */
 Test(hostcall, a_killed_executor_fails_the_calls_that_used_the_host,
      .timeout = 60)
 {
@@ -639,11 +641,17 @@ Test(hostcall, a_killed_executor_fails_the_calls_that_used_the_host,
 		uv_run(&loop, UV_RUN_ONCE);
 	cr_expect_eq(pool_fn_flags(p, (uint32_t)pool_fn_index(p, "mastercount", 11)),
 		     MIST_FN_MASTER);
-	/* 1 keeps calling (answered) until its 300 ms are up; 2 asks once
+	/* 4 asks twice with 200 ms and is never answered: each of its
+	 * host calls is ended at its wall time, it returns, nothing dies */
+	submit(p, 4, "twice", 200);
+	while (pfinished < 1)
+		uv_run(&loop, UV_RUN_ONCE);
+	cr_expect_eq(pstatus[4], 1, "twice ended normally: %s", perr[4]);
+	/* 1 asks once (answered), then spins past its 300 ms; 2 asks once
 	 * and is never answered */
-	submit(p, 1, "slowread", 300);
+	submit(p, 1, "spinafter", 300);
 	submit(p, 2, "twice", 0);
-	while (pfinished < 2) {
+	while (pfinished < 3) {
 		uv_run(&loop, UV_RUN_ONCE);
 		for (; nanswered < npreqs; nanswered++)
 			if ((preqs[nanswered].key & ~CALL) == 1)
@@ -661,7 +669,7 @@ Test(hostcall, a_killed_executor_fails_the_calls_that_used_the_host,
 		     MIST_ENOTFOUND);
 	/* the replacement executor serves a host call */
 	submit(p, 3, "read1", 0);
-	while (pfinished < 3) {
+	while (pfinished < 4) {
 		uv_run(&loop, UV_RUN_ONCE);
 		for (; nanswered < npreqs; nanswered++)
 			if ((preqs[nanswered].key & ~CALL) == 3)
