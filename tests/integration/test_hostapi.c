@@ -478,8 +478,7 @@ Test(hostapi, the_master_key_only_when_declared_and_allowed)
 	cr_expect_eq(count, 0, "off again: frank's view");
 }
 
-/* The access log's lines of @a a, parsed; waits (bounded) until @a pred
- * holds for them. */
+/* The access log's lines of @a a, parsed (what has been flushed). */
 static json_t *
 log_lines(const struct agent *a)
 {
