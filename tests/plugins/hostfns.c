@@ -18,6 +18,8 @@
  *                                  the rc
  *   anypath     {method, path, body?}  mist_docs as given: {status, body}
  *   spinafter   {cls, id}          one host call, then spins for ever
+ *   burn        {cls, id, n}       a host call, n ms of CPU, a host call:
+ *                                  {a, b} statuses
  *   findid      {cls, id}          mist_doc_find where {"id": id} limit 1:
  *                                  {status}
  *
@@ -351,13 +353,42 @@ spinafter(struct mist_call *c)
 	return 0;
 }
 
+static uint64_t
+cpu_ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+burn(struct mist_call *c)
+{
+	struct args a;
+	if (args_read(c, &a) != 0)
+		return -1;
+	struct mist_doc_reply r;
+	int rc1 = mist_doc_get(c, a.cls, a.id, &r);
+	long s1 = rc1 ? rc1 : r.status;
+	uint64_t t0 = cpu_ms_now();
+	while (cpu_ms_now() - t0 < (uint64_t)a.n)
+		;
+	int rc2 = mist_doc_get(c, a.cls, a.id, &r);
+	struct out o;
+	out_init(&o, 2);
+	out_int(&o, "a", s1);
+	out_int(&o, "b", rc2 ? rc2 : r.status);
+	return out_done(c, &o);
+}
+
 static const struct mist_function functions[] = {
 	{"read1", read1},	{"crud", crud},		  {"slowread", slowread},
 	{"flood", flood},	{"mastercount", mastercount}, {"twice", twice},
 	{"jobdocs", jobdocs},	{"anypath", anypath},	  {"findid", findid},
-	{"spinafter", spinafter},
+	{"spinafter", spinafter}, {"burn", burn},
 };
-static const uint32_t flags[] = {0, 0, 0, 0, MIST_FN_MASTER, 0, 0, 0, 0, 0};
+static const uint32_t flags[] = {0, 0, 0,	       0, MIST_FN_MASTER,
+				 0, 0, 0, 0, 0, 0};
 
 static const struct mist_plugin plugin = {
 	MIST_PLUGIN_ABI, "hostfns", functions,

@@ -196,7 +196,7 @@ struct xproc {
 };
 
 static void
-x_start(struct xproc *x)
+x_start_cpu(struct xproc *x, uint32_t cpu_ms)
 {
 	int sv[2];
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -205,12 +205,18 @@ x_start(struct xproc *x)
 	if (pid == 0) {
 		close(sv[0]);
 		char *plugins[] = {BUILDDIR "/tests/plugins/.libs/hostfns.so"};
-		_exit(executor_main(sv[1], plugins, 1, 0, 10000));
+		_exit(executor_main(sv[1], plugins, 1, 0, cpu_ms));
 	}
 	close(sv[1]);
 	x->pid = pid;
 	x->fd = sv[0];
 	x->in = (struct buf)BUF_INIT;
+}
+
+static void
+x_start(struct xproc *x)
+{
+	x_start_cpu(x, 10000);
 }
 
 /* The next frame from the executor (into x->in, returned at *p), or
@@ -304,11 +310,14 @@ reply_frame(struct buf *b, uint64_t seq, uint32_t hid, int status,
 	frame_end(b, at);
 }
 
-/* The hello: the index and flags of function @a want (and of @a want2,
- * if not NULL). */
-static uint32_t
-x_hello(struct xproc *x, const char *want, uint32_t *flags_of,
-	const char *want2, uint32_t *idx2, uint32_t *flags2)
+/* The hello's functions, by index. */
+#define XFNS 64
+static char xnames[XFNS][64];
+static uint32_t xflags[XFNS], nxfns;
+
+/* Reads the hello (it must carry the flags) into xnames and xflags. */
+static void
+x_hello(struct xproc *x)
 {
 	const uint8_t *p;
 	size_t n = x_read(x, &p);
@@ -320,33 +329,34 @@ x_hello(struct xproc *x, const char *want, uint32_t *flags_of,
 	cr_assert_eq(len, 3, "the hello carries the flags");
 	cr_assert_eq(mp_read_uint(&c, &zero), 0);
 	cr_assert_eq(mp_read_array(&c, &nn), 0);
-	uint32_t idx = UINT32_MAX, i2 = UINT32_MAX;
+	cr_assert_leq(nn, XFNS);
 	for (uint32_t i = 0; i < nn; i++) {
 		const char *s;
 		uint32_t l;
 		cr_assert_eq(mp_read_str(&c, &s, &l), 0);
-		if (mp_str_eq(s, l, want))
-			idx = i;
-		if (want2 && mp_str_eq(s, l, want2))
-			i2 = i;
+		cr_assert_lt(l, sizeof(xnames[i]));
+		memcpy(xnames[i], s, l);
+		xnames[i][l] = '\0';
 	}
 	cr_assert_eq(mp_read_array(&c, &nf), 0);
 	cr_assert_eq(nf, nn);
 	for (uint32_t i = 0; i < nf; i++) {
 		uint64_t f;
 		cr_assert_eq(mp_read_uint(&c, &f), 0);
-		if (i == idx)
-			*flags_of = (uint32_t)f;
-		if (i == i2)
-			*flags2 = (uint32_t)f;
+		xflags[i] = (uint32_t)f;
 	}
-	if (want2) {
-		cr_assert_neq(i2, UINT32_MAX, "no function %s", want2);
-		*idx2 = i2;
-	}
+	nxfns = nn;
 	x_next(x, n);
-	cr_assert_neq(idx, UINT32_MAX, "no function %s", want);
-	return idx;
+}
+
+static uint32_t
+xfn(const char *name)
+{
+	for (uint32_t i = 0; i < nxfns; i++)
+		if (strcmp(xnames[i], name) == 0)
+			return i;
+	cr_assert_fail("no function %s", name);
+	return 0;
 }
 
 /* What a frame from the executor is: a host request (kind 2) with its
@@ -435,13 +445,11 @@ Test(hostcall, pipelined_calls_wait_on_their_own_stacks, .timeout = 60)
 {
 	struct xproc x;
 	x_start(&x);
-	uint32_t tflags = 99, mflags = 0, jobdocs, master;
-	uint32_t twice = x_hello(&x, "twice", &tflags, "mastercount", &master,
-				 &mflags);
-	cr_expect_eq(tflags, 0);
-	cr_expect_eq(mflags, MIST_FN_MASTER, "the plugin's flags travel (%u)",
-		     master);
-	jobdocs = twice + 1; /* hostfns.c's table: twice, jobdocs */
+	x_hello(&x);
+	uint32_t twice = xfn("twice"), jobdocs = xfn("jobdocs");
+	cr_expect_eq(xflags[twice], 0);
+	cr_expect_eq(xflags[xfn("mastercount")], MIST_FN_MASTER,
+		     "the plugin's flags travel");
 
 	/* three calls in one write */
 	struct buf b = BUF_INIT;
@@ -500,7 +508,7 @@ Test(hostcall, pipelined_calls_wait_on_their_own_stacks, .timeout = 60)
 	cr_expect_eq((int8_t)f.out[0], MIST_EPERM);
 
 	/* mist_doc_find builds the path, escaping what needs it */
-	uint32_t findid = twice + 3; /* jobdocs, anypath, findid */
+	uint32_t findid = xfn("findid");
 	task_frame(&b, CALL | 8, findid, "a b\"c");
 	x_send(&x, &b);
 	buf_reset(&b);
@@ -530,8 +538,8 @@ Test(hostcall, the_cpu_budget_is_per_task_across_host_calls, .timeout = 60)
 	 * SIGPROF while tasks wait (the timer is disarmed between them) */
 	struct xproc x;
 	x_start(&x);
-	uint32_t fl;
-	uint32_t slow = x_hello(&x, "slowread", &fl, NULL, NULL, NULL);
+	x_hello(&x);
+	uint32_t slow = xfn("slowread");
 	struct buf b = BUF_INIT;
 	task_frame(&b, CALL | 1, slow, "a");
 	task_frame(&b, CALL | 2, slow, "b");
@@ -559,6 +567,82 @@ Test(hostcall, the_cpu_budget_is_per_task_across_host_calls, .timeout = 60)
 	buf_destroy(&b);
 	int st = x_stop(&x);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+
+/* An args map {cls: "C", id: "x", n: @a n} as a task frame. */
+static void
+burn_frame(struct buf *b, uint64_t seq, uint32_t fn, uint32_t n)
+{
+	size_t at;
+	frame_begin(b, &at);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint64(&pk, seq);
+	msgpack_pack_uint32(&pk, fn);
+	struct buf a = BUF_INIT;
+	msgpack_packer apk;
+	msgpack_packer_init(&apk, &a, buf_msgpack_write);
+	msgpack_pack_map(&apk, 3);
+	mp_pack_str(&apk, "cls");
+	mp_pack_str(&apk, "C");
+	mp_pack_str(&apk, "id");
+	mp_pack_str(&apk, "x");
+	mp_pack_str(&apk, "n");
+	msgpack_pack_uint32(&apk, n);
+	msgpack_pack_bin_with_body(&pk, a.data, a.len);
+	buf_destroy(&a);
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_uint32(&pk, 1);
+	frame_end(b, at);
+}
+
+Test(hostcall, the_cpu_budget_is_each_task_s_own, .timeout = 60)
+{
+	/* 300 ms of CPU per task.  Two tasks interleaved, each burning
+	 * 200 ms between two host calls: 400 ms of the process's CPU, but
+	 * within each one's budget, so both end.  Then a task that spins
+	 * after its host call uses up its own: SIGPROF ends the executor. */
+	struct xproc x;
+	x_start_cpu(&x, 300);
+	x_hello(&x);
+	uint32_t burn = xfn("burn"), spin = xfn("spinafter"), twice = xfn("twice");
+	struct buf b = BUF_INIT;
+	burn_frame(&b, CALL | 3, burn, 200);
+	burn_frame(&b, CALL | 4, burn, 200);
+	x_send(&x, &b);
+	buf_reset(&b);
+	uint8_t copy[4096];
+	int results = 0;
+	while (results < 2) {
+		struct xframe f = x_frame(&x, copy, sizeof(copy));
+		if (f.kind == 0) {
+			cr_expect_eq(map_int(f.out, f.out_len, "a"), 200);
+			cr_expect_eq(map_int(f.out, f.out_len, "b"), 200);
+			results++;
+			continue;
+		}
+		reply_frame(&b, f.seq, (uint32_t)f.hid, 200, "{}");
+		x_send(&x, &b);
+		buf_reset(&b);
+	}
+	task_frame(&b, CALL | 2, twice, "w");
+	task_frame(&b, CALL | 1, spin, "s");
+	x_send(&x, &b);
+	buf_reset(&b);
+	for (int i = 0; i < 2; i++) {
+		struct xframe f = x_frame(&x, copy, sizeof(copy));
+		cr_assert_eq(f.kind, 2);
+	}
+	reply_frame(&b, CALL | 1, 1, 200, "{}");
+	x_send(&x, &b);
+	buf_destroy(&b);
+	int st;
+	cr_assert_eq(waitpid(x.pid, &st, 0), x.pid);
+	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGPROF,
+		  "the hog's budget, not the waiting call's: status %d", st);
+	close(x.fd);
+	buf_destroy(&x.in);
 }
 
 /* ------------------------------------------------ the pool around it */
