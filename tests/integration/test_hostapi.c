@@ -11,6 +11,7 @@
  *     for the caller itself; an anonymous call reads as the public;
  *   - a MIST_FN_MASTER function gets the master key only once the app
  *     allows it (--functions-master on); an unflagged one never does;
+ *     a caller holding the master key passes it on;
  *   - the deadline is shared: a function that keeps calling the host past
  *     the request's deadline is ended with 504, its last host call inside
  *     the deadline;
@@ -467,6 +468,13 @@ Test(hostapi, the_master_key_only_when_declared_and_allowed)
 	res = fn("read1", params, bt, &st, NULL);
 	cr_expect_eq(jint(res, "status"), 404);
 	json_decref(res);
+	/* a caller holding the master key passes it on, declared or not */
+	struct resp r = call(&edge, "POST", "/functions/read1", params, "master",
+			     NULL, NULL);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	cr_expect_eq(jint(json_object_get(r.json, "result"), "status"), 200,
+		     "%s", r.body);
+	resp_free(&r);
 	app_set("--functions-master", "off");
 	for (int i = 0; i < 200 && count != 0; i++) {
 		res = fn("mastercount", "{\"cls\":\"Vault\"}", bt, &st, NULL);
