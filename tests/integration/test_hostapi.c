@@ -20,7 +20,9 @@
  *   - host calls cannot reach functions (no recursion) nor batches;
  *     a query string in the path works;
  *   - every host call is an access-log line whose "parent" is the
- *     function call's "req".
+ *     function call's "req";
+ *   - 48 calls at once, each reading its own object, each get their own
+ *     answer (the executors interleave them and pipeline their reads).
  * (The agent-start and HTTP helpers are test_http.c's, copied.)
  */
 #include "proc.h"
@@ -672,4 +674,75 @@ Test(hostapi, documents_routes_only_and_query_strings)
 	cr_expect_str_eq(jstr(b, "username"), "jack");
 	json_decref(b);
 	json_decref(res);
+}
+
+/* Many calls at once, each reading its own object: the executors run them
+ * interleaved and pipeline their host calls; every answer reaches the
+ * call that asked. */
+#define NCONC 48
+Test(hostapi, concurrent_calls_each_get_their_own_answer)
+{
+	char at[128], aid[64];
+	signup(&home, "kate", at, aid);
+	char ids[NCONC][64], bodies[NCONC][128];
+	for (int i = 0; i < NCONC; i++) {
+		char body[64];
+		snprintf(body, sizeof(body), "{\"k\":%d}", i);
+		struct resp r = call(&home, "POST", "/classes/Many", body, "rest",
+				     at, NULL);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		snprintf(ids[i], sizeof(ids[i]), "%s", jstr(r.json, "objectId"));
+		resp_free(&r);
+		snprintf(bodies[i], sizeof(bodies[i]),
+			 "{\"cls\":\"Many\",\"id\":\"%s\"}", ids[i]);
+	}
+	CURLM *m = curl_multi_init();
+	CURL *e[NCONC];
+	struct resp rs[NCONC];
+	struct curl_slist *hl = NULL;
+	char h[256], url[256];
+	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
+	hl = curl_slist_append(hl, h);
+	snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
+	hl = curl_slist_append(hl, h);
+	snprintf(h, sizeof(h), "X-Parse-Session-Token: %s", at);
+	hl = curl_slist_append(hl, h);
+	hl = curl_slist_append(hl, "Content-Type: application/json");
+	snprintf(url, sizeof(url), "http://%s/parse/functions/read1", edge.http);
+	memset(rs, 0, sizeof(rs));
+	for (int i = 0; i < NCONC; i++) {
+		e[i] = curl_easy_init();
+		curl_easy_setopt(e[i], CURLOPT_URL, url);
+		curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, hl);
+		curl_easy_setopt(e[i], CURLOPT_POSTFIELDS, bodies[i]);
+		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &rs[i]);
+		curl_easy_setopt(e[i], CURLOPT_TIMEOUT_MS, 20000L);
+		curl_multi_add_handle(m, e[i]);
+	}
+	int running = 1;
+	while (running > 0) {
+		cr_assert_eq(curl_multi_perform(m, &running), CURLM_OK);
+		if (running > 0)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	for (int i = 0; i < NCONC; i++) {
+		long st = 0;
+		curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &st);
+		cr_expect_eq(st, 200, "call %d: %ld %s", i, st,
+			     rs[i].body ? rs[i].body : "");
+		json_t *j = json_loadb(rs[i].body ? rs[i].body : "", rs[i].len, 0,
+				       NULL);
+		json_t *res = json_object_get(j, "result");
+		json_t *obj = json_loads(jstr(res, "body"), 0, NULL);
+		cr_expect_str_eq(jstr(obj, "objectId"), ids[i], "call %d", i);
+		cr_expect_eq(jint(obj, "k"), i, "call %d", i);
+		json_decref(obj);
+		json_decref(j);
+		curl_multi_remove_handle(m, e[i]);
+		curl_easy_cleanup(e[i]);
+		free(rs[i].body);
+	}
+	curl_slist_free_all(hl);
+	curl_multi_cleanup(m);
 }
