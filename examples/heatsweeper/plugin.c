@@ -94,8 +94,9 @@ static const struct mist_function functions[] = {
 	{"get_best", get_best},
 };
 
-static const struct mist_plugin plugin = {MIST_PLUGIN_ABI, "heatsweeper",
-					  functions, 2};
+/* ABI 1: no flags, no host API (a job's tasks have none) */
+static const struct mist_plugin plugin = {1, "heatsweeper", functions, 2,
+					  NULL};
 
 MIST_PLUGIN_EXPORT const struct mist_plugin *mist_plugin_v1(void);
 

@@ -72,6 +72,12 @@ enum msg_type {
 	MSG_REOPEN_LOGS = 101, /* local one-way: SIGHUP, reopen log files */
 	/* documents accessory (ACTOR_DOCS), local: accessory/docs.h */
 	MSG_DOCS_DONE = 102, /* local: ptr = a write group now durable */
+	/* host API (issue 14): function/hostcall.h, docs/PROTOCOL.md */
+	MSG_EXEC_HOST = 103, /* local: executor pool -> ACTOR_FUNCTION,
+			      * ptr = host requests of one read */
+	MSG_HOST_CALL = 104, /* local req, ACTOR_FUNCTION -> ACTOR_GATEWAY:
+			      * [app, caller, remaining_ms, master, method,
+			      * path, body]; reply [status, body] */
 	/* jobs: the owner's lease check (data/jobmsg.h) */
 	MSG_ATTEMPTS = 110 /* req nil, owner -> ACTOR_FUNCTION: my attempts
 			    * you hold; reply [complete, [[job, task,
@@ -113,6 +119,8 @@ msgtype_is_local(uint32_t type)
 	case MSG_HTTP_REQUEST:
 	case MSG_REOPEN_LOGS:
 	case MSG_DOCS_DONE:
+	case MSG_EXEC_HOST:
+	case MSG_HOST_CALL: /* the gateway trusts its caller map */
 		return 1;
 	default:
 		return 0;

@@ -788,6 +788,10 @@ cmd_agent(int argc, char **argv)
 			pcfg.exe = exe;
 			a->pool = pool_open(&a->loop, &pcfg, func_pool_done,
 					    agent_pool_ready, &a->sys);
+			/* host API: functions' document calls, through the
+			 * function actor to the gateway (function.h) */
+			if (a->pool)
+				pool_set_host(a->pool, func_pool_host);
 		}
 		struct func_config fcfg;
 		func_config_default(&fcfg);

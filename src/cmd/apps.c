@@ -64,6 +64,9 @@ static const char usage[] =
 	"  --client-class-creation   clients may create classes (default: no)\n"
 	"  --no-client-class-creation\n"
 	"  --quota BYTES             storage quota, K/M/G/T suffixes (0: none)\n"
+	"  --functions-master on|off functions that declare MIST_FN_MASTER use\n"
+	"                            the master key in their host calls\n"
+	"                            (default: off: they act as their caller)\n"
 	"  --rotate-keys             new keys, the old ones stop working (set)\n"
 	"\n"
 	"index declares an index NAME on CLASS of app ID at its documents home\n"
@@ -81,7 +84,8 @@ static const char usage[] =
 
 enum { OPT_ID = CMD_OPT_OWN, OPT_RATE, OPT_USER_RATE, OPT_IP_RATE,
        OPT_DEADLINE, OPT_FUNCTIONS, OPT_HOME, OPT_MASTER_FROM, OPT_CCC,
-       OPT_NO_CCC, OPT_QUOTA, OPT_ROTATE, OPT_DROP };
+       OPT_NO_CCC, OPT_QUOTA, OPT_ROTATE, OPT_DROP,
+       OPT_FN_MASTER /* host API */ };
 
 /* What the options asked for; a field not given is not sent. */
 struct apps_opts {
@@ -89,6 +93,7 @@ struct apps_opts {
 	uint64_t rate, user_rate, ip_rate, deadline_ms, quota;
 	bool has_rate, has_user_rate, has_ip_rate, has_deadline, has_quota;
 	int ccc; /* -1 not given, 0 off, 1 on */
+	int fn_master; /* --functions-master: -1 not given, 0 off, 1 on */
 	bool rotate;
 	bool has_functions;
 	uint32_t nfunctions;
@@ -214,6 +219,7 @@ opts_parse(int argc, char **argv, struct apps_opts *o, struct cmd_common *co)
 		{"no-client-class-creation", no_argument, 0, OPT_NO_CCC},
 		{"quota", required_argument, 0, OPT_QUOTA},
 		{"rotate-keys", no_argument, 0, OPT_ROTATE},
+		{"functions-master", required_argument, 0, OPT_FN_MASTER},
 		{0, 0, 0, 0}};
 	int c, r;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -269,6 +275,15 @@ opts_parse(int argc, char **argv, struct apps_opts *o, struct cmd_common *co)
 			break;
 		}
 		case OPT_CCC: o->ccc = 1; break;
+		case OPT_FN_MASTER:
+			if (strcmp(optarg, "on") == 0)
+				o->fn_master = 1;
+			else if (strcmp(optarg, "off") == 0)
+				o->fn_master = 0;
+			else
+				return bad("--functions-master '%s': on or off",
+					   optarg);
+			break;
 		case OPT_NO_CCC: o->ccc = 0; break;
 		case OPT_QUOTA:
 			if (parse_bytes(optarg, &o->quota) != 0)
@@ -307,7 +322,7 @@ request_pack(struct buf *b, const char *op, const char *name, const char *id,
 		n += o->has_rate + o->has_user_rate + o->has_ip_rate +
 		     o->has_deadline + o->has_quota + o->has_functions +
 		     o->has_nets + (o->home != NULL) + (o->ccc >= 0) +
-		     o->rotate;
+		     o->rotate + (o->fn_master >= 0);
 	msgpack_pack_map(&pk, n);
 	mp_pack_str(&pk, "op");
 	mp_pack_str(&pk, op);
@@ -350,6 +365,10 @@ request_pack(struct buf *b, const char *op, const char *name, const char *id,
 	if (o->ccc >= 0) {
 		mp_pack_str(&pk, "client_class_creation");
 		o->ccc ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+	}
+	if (o->fn_master >= 0) {
+		mp_pack_str(&pk, "functions_master");
+		o->fn_master ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
 	}
 	if (o->rotate) {
 		mp_pack_str(&pk, "rotate_keys");
@@ -423,7 +442,8 @@ print_json_app(const struct app *a, bool keys)
 		apps_net_format(&a->master_nets[i], net, sizeof(net));
 		printf("%s\"%s\"", i ? "," : "", net);
 	}
-	printf("],\"clientClassCreation\":%s,\"quotaBytes\":%" PRIu64
+	printf("],\"functionsMaster\":%s", a->functions_master ? "true" : "false");
+	printf(",\"clientClassCreation\":%s,\"quotaBytes\":%" PRIu64
 	       ",\"rev\":%" PRIu64 ",\"created\":%" PRIu64 "}",
 	       a->client_class_creation ? "true" : "false", a->quota_bytes,
 	       a->rev, a->created);
@@ -468,6 +488,8 @@ print_table_app(const struct app *a)
 	printf("%s\n", a->nnets ? "" : "(nowhere)");
 	printf("client classes       %s\n",
 	       a->client_class_creation ? "clients may create" : "no");
+	printf("functions master     %s\n",
+	       a->functions_master ? "on (MIST_FN_MASTER functions)" : "off");
 	if (a->quota_bytes)
 		printf("quota                %" PRIu64 " bytes\n", a->quota_bytes);
 	else
@@ -740,6 +762,7 @@ cmd_apps(int argc, char **argv)
 	}
 	struct apps_opts *o = xcalloc(1, sizeof(*o));
 	o->ccc = -1;
+	o->fn_master = -1;
 	struct cmd_common co = {0};
 	int r = opts_parse(argc, argv, o, &co);
 	if (r >= 0)
@@ -769,7 +792,8 @@ cmd_apps(int argc, char **argv)
 	}
 	bool fields = o->has_rate || o->has_user_rate || o->has_ip_rate ||
 		      o->has_deadline || o->has_quota || o->has_functions ||
-		      o->has_nets || o->home || o->ccc >= 0;
+		      o->has_nets || o->home || o->ccc >= 0 ||
+		      o->fn_master >= 0;
 	if ((!create && !set && (fields || o->id || o->rotate)) ||
 	    (set && o->id) || (create && o->rotate)) {
 		fprintf(stderr, "mist apps %s: an option it does not take\n\n%s",

@@ -4,26 +4,64 @@
  *
  * The agent never loads a plugin.  It starts a pool of executor processes
  * (`mist executor`, the same binary) joined to it by a socketpair; each
- * executor dlopen()s the plugins, announces the functions it found, and then
- * runs the tasks it is sent, in order, one at a time.  Tasks are pipelined:
+ * executor dlopen()s the plugins, announces the functions it found (and
+ * their flags), and then runs the tasks it is sent.  Tasks are pipelined:
  * up to `depth` tasks wait in an executor's socket, so a busy node pays one
  * write and one read per batch of tasks, not a round trip per task.
  *
+ * Each task runs on a coroutine of its own (a ucontext on an mmap'd
+ * EXEC_STACK_SIZE stack with a guard page).  A task that calls the host
+ * API (mist_plugin.h: a function reading the calling app's documents)
+ * writes a host request frame and yields; the executor runs the other
+ * ready tasks, and when none is ready writes every frame it has (results
+ * and host requests, one write) and reads (one read for many replies and
+ * new tasks), resuming the tasks the replies answer.  Tasks that never
+ * call the host run to their end in arrival order, as before.
+ *
  * Frames both ways: u32 big-endian length, then one msgpack array.
  *
- *   agent -> executor   [seq u64, fn u32, args bin, [input bin...], nout u32]
- *   executor -> agent   [0, [name str...]]                  hello, first frame
- *                       [seq, 0, exec_us, [output bin...]]  success
- *                       [seq, 1, exec_us, message str]       the function failed
+ *   agent -> executor
+ *     task         [seq u64, fn u32, args bin, [input bin...], nout u32]
+ *     host reply   [seq u64, hid u32, status int, body bin]
+ *                  (4 fields: told from a task by the length; status is
+ *                  HTTP 100..599, or a negative MIST_E* when the host
+ *                  could not answer: MIST_ETIMEDOUT, MIST_EPERM...)
+ *   executor -> agent
+ *     hello        [0, [name str...], [flags u32...]]  first frame;
+ *                  flags (MIST_FN_*) parallel to the names (an ABI 1
+ *                  plugin's are 0); older executors sent [0, [names]]
+ *     success      [seq, 0, exec_us, [output bin...]]
+ *     failure      [seq, 1, exec_us, message str]      the function failed
+ *     host request [seq, 2, hid u32, method str, path str, body bin]
+ *                  (6 fields) hid counts the task's host calls from 1;
+ *                  method GET|POST|PUT|DELETE, path <= MIST_HOST_PATH_MAX
+ *                  bytes starting with '/', body <= MIST_HOST_BODY_MAX
+ *
+ * Host calls outstanding: one per task (a task waits for its answer), so
+ * at most `depth` per executor (depth <= EXEC_MAX_TASKS); the pool
+ * refuses a second request of the same task before the first is answered
+ * (a protocol break: the executor is killed).  Only calls (pool keys with
+ * the high bit, function.h's FUNC_CALL_KEY) have a host API; a job's task
+ * gets ops->docs NULL, so mist_docs() says MIST_EPERM without a frame.
  *
  * bin fields carry msgpack objects as opaque bytes.  Limits, all per task
- * attempt: CPU time (ITIMER_PROF inside the executor: the signal ends it),
- * wall time (the pool kills the executor; a task may bring a smaller limit
- * of its own, see pool_submit), address space (RLIMIT_AS set
- * once per executor: a hog sees allocations fail).  An executor that dies
- * fails the task it was running and only that one (pool.c explains how
- * it is found); the others are handed to another executor, and a
- * replacement is started.
+ * attempt: CPU time (ITIMER_PROF inside the executor, armed with what is
+ * left of the task's budget whenever it is switched in, so interleaved
+ * tasks are each charged their own time; the signal ends it), wall time
+ * (the pool kills the executor; a task may bring a smaller limit of its
+ * own, see pool_submit; a task waiting for the host at its limit is not
+ * killed: its host call ends with MIST_ETIMEDOUT and it gets 100 ms,
+ * POOL_HOST_GRACE_MS, to return), address space (RLIMIT_AS set once per executor:
+ * a hog sees allocations fail).  An executor that dies fails the task it
+ * was running and only that one (pool.c explains how it is found); the
+ * others are handed to another executor -- except the tasks that have
+ * called the host API, which fail ("its executor was stopped after the
+ * call had used the host API"): they may have written documents, so running them again
+ * is not harmless -- and a replacement is started.
+ *
+ * Plugins need not be thread-safe (one thread), but several calls may be
+ * between host calls at once: a function must not keep per-call state in
+ * globals across a host call (mist_plugin.h says it to plugin authors).
  */
 #ifndef MIST_EXEC_EXEC_H_INCLUDED
 #define MIST_EXEC_EXEC_H_INCLUDED
@@ -59,6 +97,28 @@
  */
 #define EXEC_MAX_OUTPUTS 1024
 
+/**
+ * A task's coroutine stack, bytes (a PROT_NONE guard page below it).  The
+ * functions ran on the process's 8 MiB main stack before they had their
+ * own; 1 MiB is what common thread libraries give a thread by default
+ * (macOS 512 KiB, musl 128 KiB, glibc 8 MiB), far more than msgpack-c or
+ * jansson need at the bounded nesting (MP_MAX_DEPTH) mist hands a
+ * function, and room for local buffers of a few hundred KiB.  Pages are
+ * touched only as used, so it costs address space (EXEC_MAX_TASKS of them
+ * under RLIMIT_AS), not memory.  An overflow hits the guard page: the
+ * executor crashes and the pool reports it, like any crash.
+ */
+#define EXEC_STACK_SIZE (1u << 20)
+/**
+ * Tasks alive at once in one executor (running, ready or waiting for the
+ * host): the pool's depth is clamped to it.  Each holds a stack, so 256
+ * is a quarter of the default 1 GiB address space of an executor, and 8
+ * times the default depth.
+ */
+#define EXEC_MAX_TASKS 256
+/** The MIST_FN_* flags mist knows (others are dropped at load). */
+#define EXEC_FN_FLAGS MIST_FN_MASTER
+
 /* ------------------------------------------------------ executor side */
 
 /**
@@ -68,6 +128,32 @@
  */
 int executor_main(int fd, char *const *plugins, int nplugins,
 		  uint64_t memory_bytes, uint32_t cpu_ms);
+
+/* -------------------------------------------- host frames (hostframe.c) */
+
+struct pool_host_req;
+struct buf;
+
+/** Appends a host request frame (length header included). */
+void exec_host_req_pack(struct buf *b, uint64_t seq, uint32_t hid,
+			const char *method, const char *path, size_t path_len,
+			const void *body, size_t body_len);
+/**
+ * Parses one host request frame's msgpack (@a p, @a n: after the length):
+ * 0 with @a out pointing into @a p (method: a constant), or MIST_EPROTO:
+ * not exactly [seq, 2, hid 1..u32, method GET|POST|PUT|DELETE, path
+ * 1..MIST_HOST_PATH_MAX bytes starting with '/', body bin <=
+ * MIST_HOST_BODY_MAX].
+ */
+int exec_host_req_parse(const uint8_t *p, size_t n, struct pool_host_req *out);
+/** Appends a host reply frame (length header included). */
+void exec_host_reply_pack(struct buf *b, uint64_t seq, uint32_t hid,
+			  int status, const void *body, size_t len);
+/** Parses a host reply frame's msgpack: 0, or MIST_EPROTO (not [seq, hid
+ * 1..u32, status 100..599 or -1000..-1, body bin]). */
+int exec_host_reply_parse(const uint8_t *p, size_t n, uint64_t *seq,
+			  uint32_t *hid, int *status, const uint8_t **body,
+			  uint32_t *blen);
 
 /* ---------------------------------------------------------- pool side */
 
@@ -116,13 +202,48 @@ typedef void (*pool_done_cb)(void *ctx, const struct pool_result *rs,
 typedef void (*pool_ready_cb)(void *ctx, const char *const *names,
 			      uint32_t n);
 
+/** A host request of a running task (the host request frame). */
+struct pool_host_req {
+	uint64_t key; /* the task's */
+	uint32_t hid;
+	const char *method; /* NUL-terminated, "GET".."DELETE" */
+	const char *path;   /* not NUL-terminated */
+	uint32_t path_len;
+	const uint8_t *body;
+	uint32_t body_len;
+};
+
+/**
+ * The host requests of one read from an executor, in order; same rule as
+ * pool_done_cb (one call per read: turn them into one message, never call
+ * the pool from here; func_pool_host() posts MSG_EXEC_HOST).  Everything
+ * @a rs points to is valid during the call only.  Each request is
+ * answered with pool_host_reply(); until then its task waits (and counts
+ * against its wall time).
+ */
+typedef void (*pool_host_cb)(void *ctx, const struct pool_host_req *rs,
+			     uint32_t n);
+
 struct pool;
 
 /** Starts the executors.  NULL only if nothing can be spawned. */
 struct pool *pool_open(uv_loop_t *loop, const struct pool_config *cfg,
 		       pool_done_cb done, pool_ready_cb ready, void *ctx);
+/** Where host requests go (@a ctx: the open's); until set, a task's host
+ * request is answered MIST_EPERM at once. */
+void pool_set_host(struct pool *p, pool_host_cb host);
 /** The index of function @a name, or -1 (unknown, or not ready yet). */
 int pool_fn_index(const struct pool *p, const char *name, uint32_t len);
+/** The MIST_FN_* flags of function @a fn (0 if unknown). */
+uint32_t pool_fn_flags(const struct pool *p, uint32_t fn);
+/**
+ * Answers host request @a hid of task @a key: @a status HTTP (100..599) or
+ * a negative MIST_E*, @a body JSON (copied; at most EXEC_MAX_FRAME less a
+ * header, else the task gets MIST_E2BIG).  0, or MIST_ENOTFOUND: no such
+ * task waits for that request (it ended, or its executor died).
+ */
+int pool_host_reply(struct pool *p, uint64_t key, uint32_t hid, int status,
+		    const void *body, size_t len);
 /**
  * Queues one task; @a args and the inputs are copied.  The done callback
  * reports each accepted task exactly once: when it ends, at close (with
@@ -163,6 +284,10 @@ struct pool_ops {
 		      const uint8_t *args, uint32_t alen,
 		      const struct mist_blob *inputs, uint32_t nin,
 		      uint32_t nout, uint32_t wall_ms);
+	/* host API (appended): as pool_fn_flags and pool_host_reply */
+	uint32_t (*fn_flags)(void *pool, uint32_t fn);
+	int (*host_reply)(void *pool, uint64_t key, uint32_t hid, int status,
+			  const void *body, size_t len);
 };
 
 extern const struct pool_ops pool_real_ops;

@@ -1,15 +1,35 @@
 /*
- * executor.c -- the executor process: loads plugins, runs tasks in order.
+ * executor.c -- the executor process: loads plugins, runs tasks, each on a
+ * coroutine of its own (exec.h has the model and the frames).
  *
- * Blocking and single-threaded on purpose: it reads whatever the agent has
- * sent, runs every complete task in the buffer, and writes all their
- * replies in one write before it blocks again.  A pipelined batch of
- * tasks therefore costs one read and one write.
+ * Single-threaded on purpose.  It reads whatever the agent has sent,
+ * starts every complete task in the buffer on its own stack and runs the
+ * ready ones until each ends or makes a host call (which writes a request
+ * frame into the out buffer and yields).  When no task is ready it writes
+ * every frame gathered (results and host requests) in one write, and
+ * blocks in one read, which brings new tasks and host replies together;
+ * a reply makes its task ready again.  So 32 pipelined tasks doing one
+ * host call each cost one write and one read for the 32 requests, not 32
+ * round trips.
  *
- * Limits: RLIMIT_AS once at start; for each task ITIMER_PROF is armed with
- * the CPU budget (SIGPROF's default action ends the process: the pool sees
- * the signal and fails that task).  Frames from the agent are bounded like
- * any input, although the agent is trusted.
+ * Coroutines: ucontext (makecontext/swapcontext) on an mmap'd stack of
+ * EXEC_STACK_SIZE bytes under a PROT_NONE guard page (an overflow is a
+ * SIGSEGV, a crash the pool reports, never a silent corruption of the
+ * neighbour's stack).  Stacks are cached for reuse (EXEC_STACK_CACHE).
+ * Under AddressSanitizer the switches are announced to it
+ * (__sanitizer_start_switch_fiber), so it knows which stack is live; its
+ * swapcontext interceptor still prints, once per executor, that it
+ * "doesn't fully support makecontext/swapcontext" (a warning, not an
+ * error: tests run clean under it).
+ *
+ * Limits: RLIMIT_AS once at start.  CPU: each task has its own budget of
+ * cpu_ms; ITIMER_PROF is armed with what is left of it when the task is
+ * switched in and disarmed when it is switched out (the remaining time is
+ * saved), so interleaved tasks are each charged only what they ran, and
+ * the executor's own work between them is charged to none.  SIGPROF's
+ * default action ends the process: the pool sees the signal and fails
+ * that task (see pool.c for how it is found).  Frames from the agent are
+ * bounded like any input, although the agent is trusted.
  */
 #include "config.h"
 #include "exec/exec.h"
@@ -24,8 +44,10 @@
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 /* AddressSanitizer reserves terabytes of address space for its shadow:
@@ -41,27 +63,100 @@
 #ifndef EXEC_SANITIZED
 #define EXEC_SANITIZED 0
 #endif
+#if EXEC_SANITIZED
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 /* Longest a finished task's reply waits for the rest of its batch. */
 #define EXEC_FLUSH_US 10000
+/* Freed stacks kept for the next tasks: a full pipeline's worth (the
+ * pool's default depth), so a busy executor maps no stack per task. */
+#define EXEC_STACK_CACHE 32
 
 struct xfn {
 	char name[EXEC_NAME_MAX];
 	mist_fn fn;
+	uint32_t flags;
 };
 
-struct xcall {
+enum tstate { T_READY, T_WAIT, T_DONE };
+
+/* A task on its coroutine.  xcall first: the call's impl is the task. */
+struct xtask {
 	struct mist_call call;
+	struct xtask *next; /* in the ready queue */
 	struct mist_blob *outs;
 	uint8_t **owned;
 	char err[EXEC_ERR_MAX];
 	bool failed;
+	enum tstate state;
+	int rc;
+	uint64_t seq;
+	uint32_t fn, nout;
+	uint8_t *frame; /* our copy of the task's frame: args, inputs */
+	struct mist_blob *in;
+	ucontext_t uc;
+	uint8_t *stack; /* the mapping, guard page first */
+	uint64_t cpu_left_us;
+	uint64_t t0;
+	/* the host call in flight, then its answer */
+	uint32_t hid;
+	int hstatus;
+	uint8_t *hbody; /* NUL-terminated; freed at the next call or end */
+	size_t hlen;
+#if EXEC_SANITIZED
+	void *fake; /* ASan's fake stack of the task while switched out */
+#endif
 };
+
+/* The executor's one scheduler (one thread, one per process). */
+static struct {
+	ucontext_t main;
+	struct xtask *cur;
+	struct xtask *ready, *ready_tail;
+	struct xtask *live[EXEC_MAX_TASKS];
+	uint32_t nlive;
+	uint8_t *stacks[EXEC_STACK_CACHE];
+	uint32_t nstacks;
+	size_t page;
+	struct buf *out;
+	uint32_t cpu_ms;
+	const struct xfn *fns;
+#if EXEC_SANITIZED
+	const void *main_bottom;
+	size_t main_size;
+	void *main_fake;
+#endif
+} S;
+
+static void
+ready_push(struct xtask *t)
+{
+	t->state = T_READY;
+	t->next = NULL;
+	if (S.ready_tail)
+		S.ready_tail->next = t;
+	else
+		S.ready = t;
+	S.ready_tail = t;
+}
+
+static struct xtask *
+ready_pop(void)
+{
+	struct xtask *t = S.ready;
+	if (t) {
+		S.ready = t->next;
+		if (S.ready == NULL)
+			S.ready_tail = NULL;
+	}
+	return t;
+}
 
 static int
 xcall_output(struct mist_call *c, uint32_t index, const void *data, size_t len)
 {
-	struct xcall *x = c->impl;
+	struct xtask *x = c->impl;
 	if (index >= c->noutputs || len > EXEC_MAX_FRAME)
 		return -1;
 	free(x->owned[index]);
@@ -76,26 +171,9 @@ xcall_output(struct mist_call *c, uint32_t index, const void *data, size_t len)
 static void
 xcall_fail(struct mist_call *c, const char *message)
 {
-	struct xcall *x = c->impl;
+	struct xtask *x = c->impl;
 	x->failed = true;
 	snprintf(x->err, sizeof(x->err), "%s", message ? message : "failed");
-}
-
-static const struct mist_call_ops xcall_ops = {xcall_output, xcall_fail};
-
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static void
@@ -112,90 +190,324 @@ frame_end(struct buf *out, size_t at)
 	buf_put_u32be(out->data + at, (uint32_t)(out->len - at - 4));
 }
 
+/* Switches from the task back to the scheduler. */
 static void
-arm_cpu(uint32_t ms)
+task_yield(struct xtask *t)
 {
-	struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
-	setitimer(ITIMER_PROF, &it, NULL);
+#if EXEC_SANITIZED
+	__sanitizer_start_switch_fiber(&t->fake, S.main_bottom, S.main_size);
+#endif
+	swapcontext(&t->uc, &S.main);
+#if EXEC_SANITIZED
+	__sanitizer_finish_switch_fiber(t->fake, &S.main_bottom, &S.main_size);
+#endif
 }
 
-/* Runs one task frame; appends its reply.  -1 on a malformed frame. */
-static int
-run_one(const uint8_t *p, size_t n, const struct xfn *fns, uint32_t nfns,
-	uint32_t cpu_ms, struct buf *out)
+static bool
+method_ok(const char *m)
 {
-	struct mp_cur c;
-	mp_cur_init(&c, p, n);
-	uint32_t len, nin;
-	uint64_t seq, fn, nout;
-	const uint8_t *args;
-	uint32_t alen;
-	if (mp_check(p, n, MP_MAX_DEPTH, &(size_t){0}) != 0 ||
-	    mp_read_array(&c, &len) != 0 || len != 5 ||
-	    mp_read_uint(&c, &seq) != 0 || mp_read_uint(&c, &fn) != 0 ||
-	    mp_read_bin(&c, &args, &alen) != 0 ||
-	    mp_read_array(&c, &nin) != 0 || nin > mp_cur_left(&c))
-		return -1;
-	struct mist_blob *in = xcalloc(nin + 1, sizeof(*in));
-	for (uint32_t i = 0; i < nin; i++) {
-		uint32_t l;
-		if (mp_read_bin(&c, &in[i].data, &l) != 0) {
-			free(in);
+	return m != NULL && (strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0 ||
+			     strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0);
+}
+
+/* The host API (mist_docs): a request frame out, then wait for the
+ * answer, other tasks running meanwhile. */
+static int
+xcall_docs(struct mist_call *c, const char *method, const char *path,
+	   const char *body, size_t blen, struct mist_doc_reply *out)
+{
+	struct xtask *t = c->impl;
+	if (out == NULL || !method_ok(method) || path == NULL ||
+	    path[0] != '/' || (body == NULL && blen > 0))
+		return MIST_EINVAL;
+	size_t plen = strnlen(path, MIST_HOST_PATH_MAX + 1);
+	if (plen > MIST_HOST_PATH_MAX || blen > MIST_HOST_BODY_MAX)
+		return MIST_E2BIG;
+	free(t->hbody); /* the previous answer's lifetime ends here */
+	t->hbody = NULL;
+	t->hlen = 0;
+	t->hid++;
+	exec_host_req_pack(S.out, t->seq, t->hid, method, path, plen, body,
+			   blen);
+	t->state = T_WAIT;
+	task_yield(t);
+	if (t->hstatus < 0)
+		return t->hstatus;
+	out->status = t->hstatus;
+	out->body = (const char *)t->hbody;
+	out->len = t->hlen;
+	return 0;
+}
+
+static const struct mist_call_ops xcall_ops = {xcall_output, xcall_fail,
+					       xcall_docs};
+/* a job's task: no app, no host API */
+static const struct mist_call_ops xcall_ops_job = {xcall_output, xcall_fail,
+						   NULL};
+
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
 			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Arms ITIMER_PROF with @a us (0: disarms); returns what was left. */
+static uint64_t
+arm_cpu_us(uint64_t us)
+{
+	struct itimerval it = {{0, 0},
+			       {(time_t)(us / 1000000),
+				(suseconds_t)(us % 1000000)}},
+			 old;
+	setitimer(ITIMER_PROF, &it, &old);
+	return (uint64_t)old.it_value.tv_sec * 1000000 +
+	       (uint64_t)old.it_value.tv_usec;
+}
+
+static uint8_t *
+stack_get(void)
+{
+	if (S.nstacks > 0)
+		return S.stacks[--S.nstacks];
+	void *p = mmap(NULL, EXEC_STACK_SIZE + S.page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p, S.page, PROT_NONE) != 0) {
+		munmap(p, EXEC_STACK_SIZE + S.page);
+		return NULL;
+	}
+	return p;
+}
+
+static void
+stack_put(uint8_t *s)
+{
+	if (S.nstacks < EXEC_STACK_CACHE)
+		S.stacks[S.nstacks++] = s;
+	else
+		munmap(s, EXEC_STACK_SIZE + S.page);
+}
+
+/* The coroutine's body: runs the function, returns to the scheduler
+ * (uc_link). */
+static void
+task_entry(void)
+{
+	struct xtask *t = S.cur;
+#if EXEC_SANITIZED
+	__sanitizer_finish_switch_fiber(NULL, &S.main_bottom, &S.main_size);
+#endif
+	t->rc = S.fns[t->fn].fn(&t->call);
+	t->state = T_DONE;
+#if EXEC_SANITIZED
+	/* NULL: this fiber's fake stack is finished with */
+	__sanitizer_start_switch_fiber(NULL, S.main_bottom, S.main_size);
+#endif
+}
+
+static void
+live_remove(struct xtask *t)
+{
+	for (uint32_t i = 0; i < S.nlive; i++)
+		if (S.live[i] == t) {
+			S.live[i] = S.live[--S.nlive];
+			return;
 		}
-		in[i].len = l;
-	}
-	if (mp_read_uint(&c, &nout) != 0 || nout > EXEC_MAX_OUTPUTS ||
-	    fn >= nfns) {
-		free(in);
-		return -1;
-	}
-	struct xcall x = {0};
-	x.outs = xcalloc(nout + 1, sizeof(*x.outs));
-	x.owned = xcalloc(nout + 1, sizeof(*x.owned));
-	x.call = (struct mist_call){fns[fn].name, {args, alen}, in, nin,
-				    (uint32_t)nout, &xcall_ops, &x};
-	uint64_t t0 = clock_mono_us();
-	if (cpu_ms)
-		arm_cpu(cpu_ms);
-	int rc = fns[fn].fn(&x.call);
-	if (cpu_ms)
-		arm_cpu(0);
-	uint64_t dt = clock_mono_us() - t0;
-	if (rc != 0 && !x.failed)
-		xcall_fail(&x.call, "the function returned an error");
-	if (!x.failed)
-		for (uint32_t i = 0; i < nout; i++)
-			if (x.owned[i] == NULL) {
-				snprintf(x.err, sizeof(x.err),
+}
+
+static void
+task_free(struct xtask *t)
+{
+	live_remove(t);
+	for (uint32_t i = 0; i < t->nout; i++)
+		free(t->owned[i]);
+	free(t->owned);
+	free(t->outs);
+	free(t->in);
+	free(t->frame);
+	free(t->hbody);
+	if (t->stack)
+		stack_put(t->stack);
+	free(t);
+}
+
+/* Appends task @a t's result frame. */
+static void
+task_reply(struct xtask *t)
+{
+	uint64_t dt = clock_mono_us() - t->t0;
+	if (t->rc != 0 && !t->failed)
+		xcall_fail(&t->call, "the function returned an error");
+	if (!t->failed)
+		for (uint32_t i = 0; i < t->nout; i++)
+			if (t->owned[i] == NULL) {
+				snprintf(t->err, sizeof(t->err),
 					 "the function did not set output %u",
 					 i);
-				x.failed = true;
+				t->failed = true;
 				break;
 			}
 	size_t at;
-	frame_begin(out, &at);
+	frame_begin(S.out, &at);
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, out, buf_msgpack_write);
+	msgpack_packer_init(&pk, S.out, buf_msgpack_write);
 	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint64(&pk, seq);
-	msgpack_pack_uint32(&pk, x.failed ? 1 : 0);
+	msgpack_pack_uint64(&pk, t->seq);
+	msgpack_pack_uint32(&pk, t->failed ? 1 : 0);
 	msgpack_pack_uint64(&pk, dt);
-	if (x.failed) {
-		mp_pack_str(&pk, x.err);
+	if (t->failed) {
+		mp_pack_str(&pk, t->err);
 	} else {
-		msgpack_pack_array(&pk, (uint32_t)nout);
-		for (uint32_t i = 0; i < nout; i++)
-			msgpack_pack_bin_with_body(&pk, x.outs[i].data,
-						   x.outs[i].len);
+		msgpack_pack_array(&pk, t->nout);
+		for (uint32_t i = 0; i < t->nout; i++)
+			msgpack_pack_bin_with_body(&pk, t->outs[i].data,
+						   t->outs[i].len);
 	}
-	frame_end(out, at);
-	for (uint32_t i = 0; i < nout; i++)
-		free(x.owned[i]);
-	free(x.owned);
-	free(x.outs);
-	free(in);
+	frame_end(S.out, at);
+}
+
+/* Runs @a t until it ends or waits for the host; ends it if it ended. */
+static void
+task_resume(struct xtask *t)
+{
+	S.cur = t;
+	if (S.cpu_ms)
+		arm_cpu_us(t->cpu_left_us);
+#if EXEC_SANITIZED
+	__sanitizer_start_switch_fiber(&S.main_fake, t->stack + S.page,
+				       EXEC_STACK_SIZE);
+#endif
+	swapcontext(&S.main, &t->uc);
+#if EXEC_SANITIZED
+	__sanitizer_finish_switch_fiber(S.main_fake, NULL, NULL);
+#endif
+	if (S.cpu_ms) {
+		uint64_t left = arm_cpu_us(0);
+		/* 0 left (about to fire): keep 1 us, which fires at once --
+		 * 0 would disarm the limit */
+		t->cpu_left_us = left ? left : 1;
+	}
+	S.cur = NULL;
+	if (t->state == T_DONE) {
+		task_reply(t);
+		task_free(t);
+	}
+}
+
+/* A task frame: [seq, fn, args, [input...], nout].  The task is queued
+ * ready (or answered at once if it cannot have a stack).  -1 on a
+ * malformed frame. */
+static int
+task_new(const uint8_t *p, size_t n, uint32_t nfns)
+{
+	if (S.nlive >= EXEC_MAX_TASKS)
+		return -1; /* the pool's depth is clamped below this */
+	struct xtask *t = xcalloc(1, sizeof(*t));
+	t->frame = xmalloc(n ? n : 1);
+	memcpy(t->frame, p, n);
+	struct mp_cur c;
+	mp_cur_init(&c, t->frame, n);
+	uint32_t len, nin, alen;
+	uint64_t fn, nout;
+	const uint8_t *args;
+	if (mp_read_array(&c, &len) != 0 || len != 5 ||
+	    mp_read_uint(&c, &t->seq) != 0 || mp_read_uint(&c, &fn) != 0 ||
+	    mp_read_bin(&c, &args, &alen) != 0 ||
+	    mp_read_array(&c, &nin) != 0 || nin > mp_cur_left(&c))
+		goto bad;
+	t->in = xcalloc(nin + 1, sizeof(*t->in));
+	for (uint32_t i = 0; i < nin; i++) {
+		uint32_t l;
+		if (mp_read_bin(&c, &t->in[i].data, &l) != 0)
+			goto bad;
+		t->in[i].len = l;
+	}
+	if (mp_read_uint(&c, &nout) != 0 || nout > EXEC_MAX_OUTPUTS ||
+	    fn >= nfns)
+		goto bad;
+	t->fn = (uint32_t)fn;
+	t->nout = (uint32_t)nout;
+	t->outs = xcalloc(nout + 1, sizeof(*t->outs));
+	t->owned = xcalloc(nout + 1, sizeof(*t->owned));
+	/* a call (FUNC_CALL_KEY, the high bit) has an app behind it; a
+	 * job's attempt has none, so no host API */
+	bool call = (t->seq >> 63) != 0;
+	t->call = (struct mist_call){S.fns[fn].name, {args, alen}, t->in, nin,
+				     (uint32_t)nout,
+				     call ? &xcall_ops : &xcall_ops_job, t};
+	t->cpu_left_us = (uint64_t)S.cpu_ms * 1000;
+	t->t0 = clock_mono_us();
+	S.live[S.nlive++] = t;
+	t->stack = stack_get();
+	if (t->stack == NULL) {
+		xcall_fail(&t->call, "no memory for the task's stack");
+		task_reply(t);
+		task_free(t);
+		return 0;
+	}
+	getcontext(&t->uc);
+	t->uc.uc_stack.ss_sp = t->stack + S.page;
+	t->uc.uc_stack.ss_size = EXEC_STACK_SIZE;
+	t->uc.uc_link = &S.main;
+	makecontext(&t->uc, task_entry, 0);
+	ready_push(t);
 	return 0;
+bad:
+	free(t->in);
+	free(t->frame);
+	free(t);
+	return -1;
+}
+
+/* A host reply: [seq, hid, status int, body bin], for a waiting task.
+ * -1 if malformed or for no waiting call. */
+static int
+host_reply(const uint8_t *p, size_t n)
+{
+	uint32_t blen, hid;
+	uint64_t seq;
+	int status;
+	const uint8_t *body;
+	if (exec_host_reply_parse(p, n, &seq, &hid, &status, &body, &blen) != 0)
+		return -1;
+	for (uint32_t i = 0; i < S.nlive; i++) {
+		struct xtask *t = S.live[i];
+		if (t->seq != seq)
+			continue;
+		if (t->state != T_WAIT || t->hid != hid)
+			return -1;
+		t->hstatus = status;
+		t->hbody = xmalloc((size_t)blen + 1);
+		memcpy(t->hbody, body, blen);
+		t->hbody[blen] = '\0';
+		t->hlen = blen;
+		ready_push(t);
+		return 0;
+	}
+	return -1;
+}
+
+/* One frame from the agent: a task (5 fields) or a host reply (4). */
+static int
+frame_in(const uint8_t *p, size_t n, uint32_t nfns)
+{
+	struct mp_cur c;
+	uint32_t len;
+	mp_cur_init(&c, p, n);
+	if (mp_check(p, n, MP_MAX_DEPTH, &(size_t){0}) != 0 ||
+	    mp_read_array(&c, &len) != 0)
+		return -1;
+	return len == 5 ? task_new(p, n, nfns) : len == 4 ? host_reply(p, n) : -1;
 }
 
 int
@@ -214,11 +526,14 @@ executor_main(int fd, char *const *plugins, int nplugins,
 		const struct mist_plugin *(*entry)(void);
 		*(void **)&entry = dlsym(h, MIST_PLUGIN_SYMBOL);
 		const struct mist_plugin *pl = entry ? entry() : NULL;
-		if (pl == NULL || pl->abi != MIST_PLUGIN_ABI) {
-			fprintf(stderr, "mist executor: %s: no %s with ABI %d\n",
+		if (pl == NULL || pl->abi < 1 || pl->abi > MIST_PLUGIN_ABI) {
+			fprintf(stderr, "mist executor: %s: no %s with ABI 1..%d\n",
 				plugins[i], MIST_PLUGIN_SYMBOL, MIST_PLUGIN_ABI);
 			return 1;
 		}
+		/* flags exist only in an ABI 2 table: an ABI 1 one ends
+		 * before them */
+		const uint32_t *flags = pl->abi >= 2 ? pl->flags : NULL;
 		for (uint32_t j = 0; j < pl->nfunctions; j++) {
 			const char *name = pl->functions[j].name;
 			if (name == NULL || strlen(name) >= EXEC_NAME_MAX ||
@@ -229,6 +544,7 @@ executor_main(int fd, char *const *plugins, int nplugins,
 				return 1;
 			}
 			snprintf(fns[nfns].name, EXEC_NAME_MAX, "%s", name);
+			fns[nfns].flags = flags ? flags[j] & EXEC_FN_FLAGS : 0;
 			fns[nfns++].fn = pl->functions[j].fn;
 		}
 	}
@@ -236,30 +552,51 @@ executor_main(int fd, char *const *plugins, int nplugins,
 		struct rlimit rl = {memory_bytes, memory_bytes};
 		setrlimit(RLIMIT_AS, &rl);
 	}
+	long pg = sysconf(_SC_PAGESIZE);
+	S.page = pg > 0 ? (size_t)pg : 4096;
+	S.cpu_ms = cpu_ms;
+	S.fns = fns;
 	struct buf out = BUF_INIT, in = BUF_INIT;
+	S.out = &out;
 	size_t at;
 	frame_begin(&out, &at);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &out, buf_msgpack_write);
-	msgpack_pack_array(&pk, 2);
+	msgpack_pack_array(&pk, 3);
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_array(&pk, nfns);
 	for (uint32_t i = 0; i < nfns; i++)
 		mp_pack_str(&pk, fns[i].name);
+	msgpack_pack_array(&pk, nfns);
+	for (uint32_t i = 0; i < nfns; i++)
+		msgpack_pack_uint32(&pk, fns[i].flags);
 	frame_end(&out, at);
 	int status = 0;
-	uint64_t flushed;
+	uint64_t flushed = clock_mono_us();
 	for (;;) {
+		struct xtask *t;
+		while ((t = ready_pop()) != NULL) {
+			task_resume(t);
+			/* batch frames, but never hold one back for long: the
+			 * pool times the head of the queue from its last
+			 * reply */
+			if (out.len && clock_mono_us() - flushed > EXEC_FLUSH_US) {
+				if (write_all(fd, out.data, out.len) != 0)
+					goto done;
+				buf_reset(&out);
+				flushed = clock_mono_us();
+			}
+		}
 		if (out.len && write_all(fd, out.data, out.len) != 0)
 			break;
 		buf_reset(&out);
-		flushed = clock_mono_us();
 		buf_reserve(&in, 65536);
 		ssize_t r = read(fd, in.data + in.len, in.cap - in.len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
+		flushed = clock_mono_us();
 		in.len += (size_t)r;
 		size_t off = 0;
 		while (in.len - off >= 4) {
@@ -272,25 +609,21 @@ executor_main(int fd, char *const *plugins, int nplugins,
 				buf_reserve(&in, n + 4);
 				break;
 			}
-			if (run_one(in.data + off + 4, n, fns, nfns, cpu_ms,
-				    &out) != 0) {
-				fprintf(stderr, "mist executor: bad task frame\n");
+			if (frame_in(in.data + off + 4, n, nfns) != 0) {
+				fprintf(stderr, "mist executor: bad frame\n");
 				status = 2;
 				goto done;
 			}
 			off += 4 + n;
-			/* batch replies, but never hold one back for long: the
-			 * pool times the head of the queue from its last reply */
-			if (clock_mono_us() - flushed > EXEC_FLUSH_US) {
-				if (write_all(fd, out.data, out.len) != 0)
-					goto done;
-				buf_reset(&out);
-				flushed = clock_mono_us();
-			}
 		}
 		buf_consume(&in, off);
 	}
 done:
+	/* tasks still waiting on the host: the agent is gone, so are they */
+	while (S.nlive > 0)
+		task_free(S.live[S.nlive - 1]);
+	while (S.nstacks > 0)
+		munmap(S.stacks[--S.nstacks], EXEC_STACK_SIZE + S.page);
 	buf_destroy(&in);
 	buf_destroy(&out);
 	free(fns);

@@ -17,10 +17,27 @@
  * start failure; after EXEC_START_FAILURES in a row the pool stops
  * respawning and fails what waits (a broken plugin, not a broken task).
  *
- * Wall time: the watchdog kills an executor whose head task has run past
- * its limit -- the pool's, or the task's own if smaller (an add-on call's
- * deadline) -- timed from when it became the head (the executor's replies
- * come at most EXEC_FLUSH_US late, so that is close to when it started).
+ * Host calls (exec.h): tasks run on coroutines, so they may end out of
+ * order and several may have started.  A task known to have started is
+ * timed from then: the head of an executor's FIFO from when it became the
+ * head (the executor's replies come at most EXEC_FLUSH_US late, so that is
+ * close to when it started), any other from its first host request.  A
+ * task that has made a host call is "hosted": it may have written
+ * documents, so when its executor dies it fails instead of going back to
+ * the queue.  Host requests of one read go to the host callback in one
+ * call; pool_host_reply() queues the answer in the executor's out buffer,
+ * written by the same prepare handle as the tasks.
+ *
+ * Wall time: a task past its limit -- the pool's, or the task's own if
+ * smaller (an add-on call's deadline) -- that waits for the host is not
+ * killed: its host call is answered MIST_ETIMEDOUT at once, and it has
+ * POOL_HOST_GRACE_MS more to return.  Otherwise the watchdog kills the
+ * executor whose started task ran past its limit.  That task fails with
+ * the wall-time message;
+ * the hosted tasks of the executor fail ("its executor was stopped after
+ * the call had used the host API"); the others were not started or never touched
+ * the host, and go back to the queue, not as suspects (the culprit is
+ * known).
  * A task with its own limit also expires, unstarted, that long after it
  * was submitted: the dispatcher and the watchdog end it rather than send
  * it (a task already in an executor's pipe runs: killing the executor for
@@ -56,6 +73,13 @@
 #define POOL_WATCHDOG_SPLIT 10
 #define POOL_WATCHDOG_MIN_MS 10
 #define POOL_WATCHDOG_MAX_MS 100
+/* A task that has called the host and is past its wall time gets this
+ * long to return before its executor is killed: the watchdog ends a host
+ * call that is still waiting then (MIST_ETIMEDOUT), and the function,
+ * handed that answer, usually returns at once.  Killing the executor
+ * instead would fail every other call that used the host on it; 100 ms
+ * is what the gateway waits past a deadline anyway (REST_REPLY_SLACK_MS). */
+#define POOL_HOST_GRACE_MS 100
 
 struct ptask {
 	struct ptask *next;
@@ -63,6 +87,10 @@ struct ptask {
 	bool suspect; /* was in flight when an executor died: runs alone */
 	uint32_t wall_ms; /* its own wall-time limit, 0: the pool's */
 	uint64_t expires; /* loop ms: not started after this (0: never) */
+	uint64_t since; /* loop ms: known to have started then (0: not) */
+	bool hosted;	/* has made a host call */
+	bool host_wait; /* a host call is unanswered */
+	uint32_t hid;	/* its last host call */
 	uint32_t len; /* frame bytes, header included */
 	uint8_t frame[];
 };
@@ -98,6 +126,31 @@ tq_splice_front(struct tqueue *q, struct tqueue *from)
 	*from = (struct tqueue){0};
 }
 
+/* Takes @a t out of @a q (it is there). */
+static void
+tq_remove(struct tqueue *q, struct ptask *t)
+{
+	struct ptask **pp = &q->head, *prev = NULL;
+	while (*pp != t) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = t->next;
+	if (q->tail == t)
+		q->tail = prev;
+	q->n--;
+	t->next = NULL;
+}
+
+static struct ptask *
+tq_find(const struct tqueue *q, uint64_t key)
+{
+	for (struct ptask *t = q->head; t; t = t->next)
+		if (t->key == key)
+			return t;
+	return NULL;
+}
+
 static struct ptask *
 tq_pop(struct tqueue *q)
 {
@@ -119,7 +172,7 @@ struct executor {
 	uv_pipe_t pipe;
 	enum xstate state;
 	struct tqueue inflight;
-	uint64_t head_since; /* ms: when the head task started */
+	uint64_t kill_key;   /* the task a wall-time kill was for, or 0 */
 	struct buf out;	     /* frames not yet written */
 	struct buf in;
 	const char *kill_reason; /* set when we killed it */
@@ -136,7 +189,10 @@ struct pool {
 	struct executor **xs;
 	struct tqueue waiting;
 	char (*names)[EXEC_NAME_MAX];
+	uint32_t *flags; /* MIST_FN_* per function */
 	uint32_t nnames;
+	pool_host_cb host; /* or NULL */
+	struct buf hreqs;  /* struct pool_host_req of the current read */
 	bool have_names;
 	uint32_t start_failures;
 	bool broken, closing;
@@ -190,7 +246,9 @@ pool_maybe_free(struct pool *p)
 	buf_destroy(&p->results);
 	buf_destroy(&p->outs);
 	buf_destroy(&p->errs);
+	buf_destroy(&p->hreqs);
 	free(p->names);
+	free(p->flags);
 	free(p->exe);
 	free(p);
 }
@@ -270,16 +328,36 @@ x_retire(struct executor *x, const char *why)
 	x->state = X_DEAD;
 	if (!uv_is_closing((uv_handle_t *)&x->pipe))
 		uv_close((uv_handle_t *)&x->pipe, x_handle_closed);
-	/* Which task killed it?  Replies come in order, but an executor
-	 * writes a batch's replies together, so any task still in flight may
-	 * have been the one running.  Alone in flight it is the culprit;
-	 * otherwise all go back, first, as suspects that run one at a time. */
-	struct ptask *head = NULL, *t;
-	if (x->inflight.n == 1 || p->closing)
+	/* Which task killed it?  A wall-time kill knows (kill_key).
+	 * Otherwise an executor writes a batch's replies together, so any
+	 * task still in flight may have been the one running.  Alone in
+	 * flight it is the culprit; otherwise all go back, first, as suspects
+	 * that run one at a time.  Either way a task that has called the host
+	 * fails: it may have written documents already. */
+	struct ptask *head = NULL, *t, *culprit = NULL;
+	if (x->kill_key && !p->closing &&
+	    (culprit = tq_find(&x->inflight, x->kill_key)) != NULL)
+		tq_remove(&x->inflight, culprit);
+	else if (x->inflight.n == 1 || p->closing)
 		head = tq_pop(&x->inflight);
-	for (t = x->inflight.head; t; t = t->next)
-		t->suspect = true;
-	tq_splice_front(&p->waiting, &x->inflight);
+	struct tqueue keep = {0};
+	while ((t = tq_pop(&x->inflight)) != NULL) {
+		if (t->hosted && !p->closing) {
+			char msg[EXEC_ERR_MAX];
+			snprintf(msg, sizeof(msg),
+				 "its executor was stopped after the call had "
+				 "used the host API (%s); such a call is not "
+				 "run again", why);
+			pool_finish(p, t, MIST_ETASK, msg, NULL, 0, 0);
+			continue;
+		}
+		t->suspect = culprit == NULL;
+		t->since = 0;
+		tq_push(&keep, t);
+	}
+	tq_splice_front(&p->waiting, &keep);
+	if (culprit)
+		pool_finish(p, culprit, MIST_ETASK, why, NULL, 0, 0);
 	if (started) {
 		p->start_failures = 0;
 	} else if (!p->closing && ++p->start_failures >= EXEC_START_FAILURES) {
@@ -332,7 +410,7 @@ x_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 }
 
 static int
-x_hello(struct executor *x, struct mp_cur *c)
+x_hello(struct executor *x, struct mp_cur *c, bool with_flags)
 {
 	struct pool *p = x->pool;
 	uint32_t n;
@@ -340,11 +418,24 @@ x_hello(struct executor *x, struct mp_cur *c)
 		return -1;
 	if (!p->have_names) {
 		const char *s[EXEC_MAX_FUNCTIONS], *ptrs[EXEC_MAX_FUNCTIONS];
-		uint32_t l[EXEC_MAX_FUNCTIONS];
+		uint32_t l[EXEC_MAX_FUNCTIONS], fl[EXEC_MAX_FUNCTIONS] = {0};
 		for (uint32_t i = 0; i < n; i++)
 			if (mp_read_str(c, &s[i], &l[i]) != 0 ||
 			    l[i] >= EXEC_NAME_MAX)
 				return -1;
+		uint32_t nf;
+		if (with_flags) {
+			if (mp_read_array(c, &nf) != 0 || nf != n)
+				return -1;
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t v;
+				if (mp_read_uint(c, &v) != 0)
+					return -1;
+				fl[i] = (uint32_t)v & EXEC_FN_FLAGS;
+			}
+		}
+		p->flags = xcalloc(n + 1, sizeof(*p->flags));
+		memcpy(p->flags, fl, n * sizeof(*fl));
 		p->names = xcalloc(n + 1, EXEC_NAME_MAX);
 		for (uint32_t i = 0; i < n; i++) {
 			memcpy(p->names[i], s[i], l[i]);
@@ -364,13 +455,15 @@ x_result(struct executor *x, uint64_t seq, struct mp_cur *c)
 {
 	struct pool *p = x->pool;
 	uint64_t failed, us;
-	struct ptask *t = x->inflight.head;
-	if (t == NULL || t->key != seq || mp_read_uint(c, &failed) != 0 ||
+	/* tasks on coroutines may end out of order: by key, not the head */
+	struct ptask *t = tq_find(&x->inflight, seq);
+	if (t == NULL || mp_read_uint(c, &failed) != 0 ||
 	    mp_read_uint(c, &us) != 0)
 		return -1;
 	uint32_t exec_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-	tq_pop(&x->inflight);
-	x->head_since = uv_now(p->loop);
+	tq_remove(&x->inflight, t);
+	if (x->inflight.head && x->inflight.head->since == 0)
+		x->inflight.head->since = uv_now(p->loop);
 	if (failed) {
 		const char *s;
 		uint32_t l;
@@ -409,6 +502,53 @@ x_result(struct executor *x, uint64_t seq, struct mp_cur *c)
 	return 0;
 }
 
+/* Appends the host reply frame [key, hid, status, body] for @a x. */
+static void
+x_host_frame(struct executor *x, uint64_t key, uint32_t hid, int status,
+	     const void *body, size_t len)
+{
+	exec_host_reply_pack(&x->out, key, hid, status, body, len);
+}
+
+/* Hands the read's host requests to the host callback, in one call. */
+static void
+pool_host_flush(struct pool *p)
+{
+	if (p->hreqs.len == 0)
+		return;
+	if (p->host)
+		p->host(p->ctx, (const struct pool_host_req *)p->hreqs.data,
+			(uint32_t)(p->hreqs.len / sizeof(struct pool_host_req)));
+	buf_reset(&p->hreqs);
+}
+
+/* [seq, 2, hid, method, path, body] (@a f, @a n): a task asks the host.
+ * -1 breaks the protocol (malformed, not a call's task, a call already
+ * waiting, hid not the next). */
+static int
+x_host_req(struct executor *x, const uint8_t *f, size_t n)
+{
+	struct pool *p = x->pool;
+	struct pool_host_req r;
+	if (exec_host_req_parse(f, n, &r) != 0)
+		return -1;
+	uint64_t seq = r.key;
+	struct ptask *t = tq_find(&x->inflight, seq);
+	if (t == NULL || t->host_wait || !(seq >> 63) || r.hid != t->hid + 1)
+		return -1;
+	t->hid = r.hid;
+	t->hosted = true;
+	if (t->since == 0)
+		t->since = uv_now(p->loop);
+	if (p->host == NULL) {
+		x_host_frame(x, seq, t->hid, MIST_EPERM, "", 0);
+		return 0;
+	}
+	t->host_wait = true;
+	buf_append(&p->hreqs, &r, sizeof(r));
+	return 0;
+}
+
 static void
 x_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
@@ -438,21 +578,25 @@ x_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		if (mp_check(f, n, MP_MAX_DEPTH, &used) != 0 ||
 		    mp_read_array(&c, &len) != 0 || mp_read_uint(&c, &seq) != 0)
 			goto bad;
-		if (seq == 0 ? (x->state != X_STARTING || len != 2 ||
-				x_hello(x, &c) != 0)
-			     : (len != 4 || x_result(x, seq, &c) != 0))
+		if (seq == 0 ? (x->state != X_STARTING ||
+				(len != 2 && len != 3) ||
+				x_hello(x, &c, len == 3) != 0)
+			     : len == 6 ? x_host_req(x, f, n) != 0
+					: (len != 4 || x_result(x, seq, &c) != 0))
 			goto bad;
 		off += 4 + n;
 	}
-	/* the results' outputs point into x->in: hand them over before it
-	 * moves */
+	/* the results' outputs and the host requests point into x->in:
+	 * hand them over before it moves */
 	pool_results_flush(x->pool);
+	pool_host_flush(x->pool);
 	buf_consume(&x->in, off);
 	if (want)
 		buf_reserve(&x->in, want);
 	pool_dispatch(x->pool);
 	return;
 bad:
+	buf_reset(&x->pool->hreqs); /* its tasks fail: no host call runs */
 	x->kill_reason = "executor broke the protocol";
 	uv_process_kill(&x->proc, SIGKILL);
 	x_retire(x, x->kill_reason);
@@ -547,7 +691,7 @@ pool_dispatch(struct pool *p)
 			break;
 		struct ptask *t = tq_pop(&p->waiting);
 		if (best->inflight.n == 0)
-			best->head_since = now;
+			t->since = now;
 		tq_push(&best->inflight, t);
 		buf_append(&best->out, t->frame, t->len);
 	}
@@ -621,14 +765,31 @@ pool_watchdog_cb(uv_timer_t *h)
 	uint64_t now = uv_now(p->loop);
 	for (uint32_t i = 0; i < p->cfg.executors; i++) {
 		struct executor *x = p->xs[i];
-		if (x == NULL || x->state != X_READY || x->inflight.n == 0)
+		if (x == NULL || x->state != X_READY || x->inflight.n == 0 ||
+		    x->kill_reason != NULL)
 			continue;
-		uint32_t wall = pool_wall_ms(p, x->inflight.head);
-		if (now - x->head_since > wall) {
+		for (struct ptask *t = x->inflight.head; t; t = t->next) {
+			uint32_t wall = pool_wall_ms(p, t);
+			if (t->since == 0 || now - t->since <= wall)
+				continue;
+			if (t->host_wait) {
+				/* not running: its host call ends here, and it
+				 * returns -- no need to kill the executor and
+				 * the calls around it */
+				t->host_wait = false;
+				x_host_frame(x, t->key, t->hid, MIST_ETIMEDOUT,
+					     "", 0);
+				continue;
+			}
+			if (t->hosted &&
+			    now - t->since <= (uint64_t)wall + POOL_HOST_GRACE_MS)
+				continue; /* its last answer may be on its way */
 			snprintf(x->kill_msg, sizeof(x->kill_msg),
 				 "wall-time limit (%u ms) exceeded", wall);
 			x->kill_reason = x->kill_msg;
+			x->kill_key = t->key;
 			uv_process_kill(&x->proc, SIGKILL);
+			break;
 		}
 	}
 	if (p->expiring && p->waiting.head)
@@ -666,6 +827,11 @@ pool_open(uv_loop_t *loop, const struct pool_config *cfg, pool_done_cb done,
 		p->cfg.executors = 1;
 	if (p->cfg.depth == 0)
 		p->cfg.depth = 1;
+	if (p->cfg.depth > EXEC_MAX_TASKS) {
+		log_warn("executor depth %u lowered to %u (EXEC_MAX_TASKS)",
+			 p->cfg.depth, EXEC_MAX_TASKS);
+		p->cfg.depth = EXEC_MAX_TASKS;
+	}
 	p->done = done;
 	p->ready = ready;
 	p->ctx = ctx;
@@ -681,6 +847,42 @@ pool_open(uv_loop_t *loop, const struct pool_config *cfg, pool_done_cb done,
 	for (uint32_t i = 0; i < p->cfg.executors; i++)
 		pool_spawn(p, i);
 	return p;
+}
+
+void
+pool_set_host(struct pool *p, pool_host_cb host)
+{
+	p->host = host;
+}
+
+uint32_t
+pool_fn_flags(const struct pool *p, uint32_t fn)
+{
+	return fn < p->nnames ? p->flags[fn] : 0;
+}
+
+int
+pool_host_reply(struct pool *p, uint64_t key, uint32_t hid, int status,
+		const void *body, size_t len)
+{
+	for (uint32_t i = 0; i < p->cfg.executors; i++) {
+		struct executor *x = p->xs[i];
+		if (x == NULL || x->state != X_READY)
+			continue;
+		struct ptask *t = tq_find(&x->inflight, key);
+		if (t == NULL)
+			continue;
+		if (!t->host_wait || t->hid != hid)
+			return MIST_ENOTFOUND;
+		t->host_wait = false;
+		if (len > EXEC_MAX_FRAME - 64) {
+			status = MIST_E2BIG;
+			len = 0;
+		}
+		x_host_frame(x, key, hid, status, len ? body : "", len);
+		return 0;
+	}
+	return MIST_ENOTFOUND;
 }
 
 int
@@ -729,6 +931,9 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	t->suspect = false;
 	t->wall_ms = wall_ms;
 	t->expires = 0;
+	t->since = 0;
+	t->hosted = t->host_wait = false;
+	t->hid = 0;
 	t->len = (uint32_t)flen;
 	buf_put_u32be(t->frame, (uint32_t)(flen - 4));
 	if (p->broken) {
@@ -794,4 +999,18 @@ pool_ops_submit(void *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	return pool_submit(p, key, fn, args, alen, inputs, nin, nout, wall_ms);
 }
 
-const struct pool_ops pool_real_ops = {pool_ops_fn_index, pool_ops_submit};
+static uint32_t
+pool_ops_fn_flags(void *p, uint32_t fn)
+{
+	return pool_fn_flags(p, fn);
+}
+
+static int
+pool_ops_host_reply(void *p, uint64_t key, uint32_t hid, int status,
+		    const void *body, size_t len)
+{
+	return pool_host_reply(p, key, hid, status, body, len);
+}
+
+const struct pool_ops pool_real_ops = {pool_ops_fn_index, pool_ops_submit,
+				       pool_ops_fn_flags, pool_ops_host_reply};

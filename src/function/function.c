@@ -19,6 +19,7 @@
 #include "config.h"
 #include "function/function.h"
 #include "function/fncall.h"
+#include "function/hostcall.h"
 #include "data/graph.h"
 #include "data/jobmsg.h"
 #include "data/jobs.h"
@@ -146,6 +147,11 @@ struct run {
 /* An add-on function call in flight (a slot of func.calls). */
 struct fcall {
 	uint64_t key;	       /* the pool's key; 0: the slot is free */
+	/* for its host calls: who it runs for */
+	char app[FNCALL_APP_MAX];
+	uint8_t *caller; /* the caller map's bytes (owned) */
+	uint32_t caller_len;
+	bool master;	 /* the function declared MIST_FN_MASTER */
 	struct actor_ref from; /* who to answer */
 	uint64_t corr;
 	uint64_t deadline; /* local ms */
@@ -165,6 +171,7 @@ struct func {
 	struct map fetches; /* corr -> run */
 	uint64_t next_key;
 	struct fcall *calls; /* cfg.max_calls slots */
+	struct map hosts;    /* corr -> struct fhost: host calls in flight */
 	uint32_t free_call;  /* first free slot, max_calls: none */
 	struct func_stats stats;
 };
@@ -539,6 +546,8 @@ call_fail(struct func *f, const struct fcall *c, const char *why)
 static void
 call_free(struct func *f, struct fcall *c)
 {
+	free(c->caller);
+	c->caller = NULL;
 	f->stats.in_flight--;
 	f->stats.in_flight_bytes -= c->bytes;
 	c->key = 0;
@@ -663,6 +672,13 @@ fn_call(struct func *f, struct msg *m)
 	}
 	f->free_call = call->next_free;
 	call->key = key;
+	memcpy(call->app, q.app, q.app_len);
+	call->app[q.app_len] = '\0';
+	call->caller = xmalloc(q.caller_len ? q.caller_len : 1);
+	memcpy(call->caller, q.caller, q.caller_len);
+	call->caller_len = q.caller_len;
+	call->master = f->ops->fn_flags &&
+		       (f->ops->fn_flags(f->pool, (uint32_t)idx) & MIST_FN_MASTER);
 	call->from = m->from;
 	call->corr = m->corr;
 	call->deadline = deadline;
@@ -678,6 +694,135 @@ fn_call(struct func *f, struct msg *m)
 	if ((uint32_t)idx >= f->stats.nfns)
 		f->stats.nfns = (uint32_t)idx + 1;
 	fs->calls++;
+}
+
+/* ------------------------------------------------------------ host API */
+
+/* A host call sent to the gateway, until it answers (f->hosts). */
+struct fhost {
+	uint64_t key; /* the call's pool key */
+	uint32_t hid;
+};
+
+static void
+host_answer(struct func *f, uint64_t key, uint32_t hid, int status,
+	    const void *body, size_t len)
+{
+	if (f->ops && f->ops->host_reply)
+		f->ops->host_reply(f->pool, key, hid, status, body, len);
+}
+
+/* One host request of a running task: to the gateway as MSG_HOST_CALL if
+ * it is a call's, with what is left of its deadline; answered at once
+ * otherwise. */
+static void
+host_request(struct func *f, const struct func_host *h)
+{
+	uint64_t slot = h->key & UINT32_MAX;
+	struct fcall *c = (h->key & FUNC_CALL_KEY) && slot < f->cfg.max_calls
+				  ? &f->calls[slot]
+				  : NULL;
+	f->stats.host_calls++;
+	if (c == NULL || c->key != h->key) {
+		/* a job's task (no app to act for), or a call that ended */
+		f->stats.host_refused++;
+		host_answer(f, h->key, h->hid, MIST_EPERM, NULL, 0);
+		return;
+	}
+	uint64_t now = actor_sys_now(f->actor->sys);
+	if (c->deadline <= now) {
+		f->stats.host_refused++;
+		host_answer(f, h->key, h->hid, MIST_ETIMEDOUT, NULL, 0);
+		return;
+	}
+	uint64_t left = c->deadline - now;
+	uint32_t remaining = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+	struct buf b = BUF_INIT;
+	hostcall_pack(&b, c->app, c->caller, c->caller_len, remaining,
+		      c->master, h->method, h->path, h->path_len, h->body,
+		      h->body_len);
+	uint64_t corr;
+	actor_request(f->actor,
+		      (struct actor_ref){f->actor->sys->node, ACTOR_GATEWAY},
+		      MSG_HOST_CALL, b.data, (uint32_t)b.len,
+		      remaining + FUNC_HOST_SLACK_MS, &corr);
+	buf_destroy(&b);
+	struct fhost *fh = xmalloc(sizeof(*fh));
+	fh->key = h->key;
+	fh->hid = h->hid;
+	map_put(&f->hosts, corr, fh);
+}
+
+/* The gateway answered a host call (or the request failed). */
+static bool
+host_reply(struct func *f, struct msg *m)
+{
+	struct fhost *fh = map_del(&f->hosts, m->corr);
+	if (fh == NULL)
+		return false;
+	int status;
+	const uint8_t *body = NULL;
+	uint32_t blen = 0;
+	if (m->status != 0)
+		status = m->status;
+	else if (hostcall_reply_unpack(m->body, m->len, &status, &body,
+				       &blen) != 0)
+		status = MIST_EPROTO;
+	host_answer(f, fh->key, fh->hid, status, body, blen);
+	free(fh);
+	return true;
+}
+
+/* MSG_EXEC_HOST: the host requests of one read from an executor. */
+static void
+exec_host(struct func *f, struct msg *m)
+{
+	struct func_host *h = m->flags & MSG_F_LOCAL ? m->ptr : NULL;
+	for (; h; h = h->next)
+		host_request(f, h);
+}
+
+static void
+func_host_chain_free(void *p)
+{
+	struct func_host *h = p;
+	while (h) {
+		struct func_host *next = h->next;
+		free(h);
+		h = next;
+	}
+}
+
+void
+func_pool_host(void *sys, const struct pool_host_req *rs, uint32_t n)
+{
+	struct func_host *head = NULL, **tail = &head;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pool_host_req *r = &rs[i];
+		/* one allocation: the struct, then the path and the body */
+		struct func_host *h = xmalloc(sizeof(*h) + r->path_len +
+					      r->body_len + 1);
+		h->next = NULL;
+		h->key = r->key;
+		h->hid = r->hid;
+		h->method = r->method; /* one of the pool's constants */
+		h->path = (char *)(h + 1);
+		memcpy(h->path, r->path, r->path_len);
+		h->path_len = r->path_len;
+		h->body = (uint8_t *)h->path + r->path_len;
+		if (r->body_len)
+			memcpy(h->body, r->body, r->body_len);
+		h->body_len = r->body_len;
+		*tail = h;
+		tail = &h->next;
+	}
+	if (head == NULL)
+		return;
+	struct msg *m = actor_local_msg(sys, ACTOR_FUNCTION, MSG_EXEC_HOST,
+					NULL, 0);
+	m->ptr = head;
+	m->ptr_free = func_host_chain_free;
+	actor_sys_deliver(sys, m);
 }
 
 int
@@ -707,10 +852,16 @@ func_stop(struct func *f)
 		run_free(f, all[i]);
 	free(all);
 	/* calls still running: their results will find no actor */
-	for (uint32_t i = 0; i < f->cfg.max_calls; i++)
+	for (uint32_t i = 0; i < f->cfg.max_calls; i++) {
 		if (f->calls[i].key)
 			call_answer(f, &f->calls[i], NULL, MIST_ECLOSED);
+		free(f->calls[i].caller);
+	}
 	free(f->calls);
+	it = 0;
+	while (map_next(&f->hosts, &it, &k, &v))
+		free(v);
+	map_destroy(&f->hosts);
 	map_destroy(&f->runs);
 	map_destroy(&f->fetches);
 	vstore_destroy(&f->values);
@@ -722,7 +873,9 @@ func_fn(struct actor *self, struct msg *m)
 {
 	struct func *f = self->state;
 	if (m->flags & MSG_F_REPLY) {
-		fetch_reply(f, m); /* the only requests we make */
+		/* the requests we make: host calls and value fetches */
+		if (!host_reply(f, m))
+			fetch_reply(f, m);
 		return;
 	}
 	switch (m->type) {
@@ -750,6 +903,9 @@ func_fn(struct actor *self, struct msg *m)
 		if (m->flags & MSG_F_REQUEST)
 			attempts(f, m);
 		break;
+	case MSG_EXEC_HOST:
+		exec_host(f, m);
+		break;
 	default:
 		if (m->flags & MSG_F_REQUEST)
 			actor_reply_error(self, m, MIST_EUNKNOWN);
@@ -767,6 +923,7 @@ func_spawn(struct actor_sys *sys, const struct func_config *cfg,
 	vstore_init(&f->values);
 	map_init(&f->runs, 1);
 	map_init(&f->fetches, 2);
+	map_init(&f->hosts, 3);
 	if (f->cfg.max_calls == 0)
 		f->cfg.max_calls = FUNC_MAX_CALLS;
 	f->calls = xcalloc(f->cfg.max_calls, sizeof(*f->calls));
@@ -778,6 +935,7 @@ func_spawn(struct actor_sys *sys, const struct func_config *cfg,
 		vstore_destroy(&f->values);
 		map_destroy(&f->runs);
 		map_destroy(&f->fetches);
+		map_destroy(&f->hosts);
 		free(f);
 		return MIST_EEXIST;
 	}

@@ -62,8 +62,24 @@
  * to the pool with the task (pool_submit's wall_ms), so a function is
  * killed at its caller's deadline, and a call still queued then never
  * runs.  CPU time and memory are the executors' limits, as for attempts.
- * caller is checked to be a map and not read yet: the function runs with
- * no identity (a later version may hand it to the function).
+ * caller is checked to be a map and kept (copied) with the call, for its
+ * host calls.
+ *
+ * Host calls (mist_plugin.h's host API, function/hostcall.h's codec): the
+ * pool's host callback, func_pool_host(), posts each read's host requests
+ * as one MSG_EXEC_HOST; for a request of a running call the actor sends
+ * MSG_HOST_CALL to this node's gateway, acting for the call's app and
+ * caller map, with the call's remaining deadline (its request times out
+ * FUNC_HOST_SLACK_MS later) and whether the function declared
+ * MIST_FN_MASTER (the pool's flags); the reply goes back to the task with
+ * the pool's host_reply op.  A request of a job's task (no app), of a
+ * call that has ended, or past the deadline is answered at once
+ * (MIST_EPERM, MIST_ETIMEDOUT), never sent.
+ *
+ *   MSG_EXEC_HOST (local; ptr: a list of struct func_host, owned by the
+ *   message): key, hid, method, path, body, next
+ *   here --MSG_HOST_CALL [app, caller, remaining_ms, master, method, path,
+ *         body]--> local ACTOR_GATEWAY --reply [status, body]--> here
  *
  * Calls in flight are slots of a table allocated at spawn (max_calls of
  * them): a call costs no allocation of the actor's, its pool key is
@@ -121,6 +137,10 @@
 #define FUNC_CALLS_MAX_BYTES (128u << 20)
 /** The pool keys of calls have this bit; attempts' never do. */
 #define FUNC_CALL_KEY (UINT64_C(1) << 63)
+/** A host call's MSG_HOST_CALL times out this long after the call's
+ * deadline: the gateway ends it at the deadline and says why (504);
+ * ours is the backstop, like the gateway's REST_REPLY_SLACK_MS. */
+#define FUNC_HOST_SLACK_MS 100
 struct func_config {
 	char name[FUNC_NAME_MAX]; /* says which node refused a function */
 	uint32_t fetch_timeout_ms; /* per VALUE_GET chunk, then next holder */
@@ -157,6 +177,23 @@ void func_result_post(struct actor_sys *sys, struct func_result *r);
  * callback. */
 void func_pool_done(void *sys, const struct pool_result *rs, uint32_t n);
 
+/** A host request as MSG_EXEC_HOST carries it (one allocation with its
+ * path and body). */
+struct func_host {
+	struct func_host *next;
+	uint64_t key;
+	uint32_t hid;
+	const char *method; /* a constant: "GET".."DELETE" */
+	char *path;	    /* not NUL-terminated */
+	uint32_t path_len;
+	uint8_t *body;
+	uint32_t body_len;
+};
+/** The real pool's host callback (pool_host_cb; @a sys is the struct
+ * actor_sys *): copies the requests out of the pipe's buffer and posts
+ * them as one MSG_EXEC_HOST. */
+void func_pool_host(void *sys, const struct pool_host_req *rs, uint32_t n);
+
 /** One function's counters (functions are the pool's: at most
  * EXEC_MAX_FUNCTIONS, so the table is bounded). */
 struct func_fn_stats {
@@ -178,6 +215,9 @@ struct func_stats {
 	uint64_t refused;    /* MIST_EPROTO, MIST_E2BIG, MIST_ECLOSED */
 	uint32_t in_flight, in_flight_max; /* now, and the most at once */
 	uint64_t in_flight_bytes;	   /* their params */
+	uint64_t host_calls;   /* host requests of running functions */
+	uint64_t host_refused; /* of those, answered here: a job's task,
+				* a call ended or past its deadline */
 	uint32_t nfns; /* fns[0..nfns): by the pool's index, name "" if
 			* never called */
 	struct func_fn_stats fns[EXEC_MAX_FUNCTIONS];

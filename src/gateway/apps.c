@@ -254,7 +254,7 @@ apps_defaults(struct app *a)
 /* ---------------------------------------------------------------- codec */
 
 /* Fields of an app map without the keys (apps.h draws them). */
-#define APPS_MAP_FIELDS 14
+#define APPS_MAP_FIELDS (14 + 1 /* functionsMaster */)
 
 void
 apps_pack(msgpack_packer *pk, const struct app *a, bool with_keys)
@@ -301,6 +301,8 @@ apps_pack(msgpack_packer *pk, const struct app *a, bool with_keys)
 				 : msgpack_pack_false(pk);
 	mp_pack_str(pk, "quotaBytes");
 	msgpack_pack_uint64(pk, a->quota_bytes);
+	mp_pack_str(pk, "functionsMaster"); /* host API */
+	a->functions_master ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	mp_pack_str(pk, "rev");
 	msgpack_pack_uint64(pk, a->rev);
 	mp_pack_str(pk, "deleted");
@@ -486,6 +488,7 @@ apps_read(struct mp_cur *c, struct app *a, bool need_keys)
 		MP_FN("functions", read_functions, &fl, false),
 		MP_FN("masterFrom", read_nets, &nl, false),
 		MP_BOOL("clientClassCreation", &a->client_class_creation, false),
+		MP_BOOL("functionsMaster", &a->functions_master, false),
 		MP_FN("quotaBytes", read_opt_u64, &n.quota_bytes, false),
 		MP_UINT("rev", &a->rev, true),
 		MP_BOOL("deleted", &a->deleted, false),
@@ -734,6 +737,7 @@ struct apps_req {
 	uint32_t oplen, idlen, namelen, homelen, afterlen;
 	struct app_nums nums;
 	struct flag ccc, rotate;
+	struct flag fn_master; /* host API: functions_master */
 	struct fn_list fl;
 	struct net_list nl;
 	char functions[APP_MAX_FUNCTIONS][EXEC_NAME_MAX];
@@ -762,6 +766,7 @@ req_parse(const struct msg *m, struct apps_req *r, char *why)
 		MP_FN("quota_bytes", read_opt_u64, &r->nums.quota_bytes, false),
 		MP_FN("client_class_creation", read_flag, &r->ccc, false),
 		MP_FN("rotate_keys", read_flag, &r->rotate, false),
+		MP_FN("functions_master", read_flag, &r->fn_master, false),
 		MP_FN("functions", read_functions, &r->fl, false),
 		MP_FN("master_from", read_nets, &r->nl, false),
 		MP_OBJ("app", &r->app, &r->applen, false),
@@ -798,6 +803,8 @@ req_fields(const struct apps_req *r, struct app *a, char *why)
 	}
 	if (r->ccc.seen)
 		a->client_class_creation = r->ccc.v;
+	if (r->fn_master.seen)
+		a->functions_master = r->fn_master.v;
 	return 0;
 }
 

@@ -45,6 +45,7 @@
  *    "home"?: str (node name or 16-hex id),
  *    "master_from"?: [str CIDR...],
  *    "client_class_creation"?: bool,
+ *    "functions_master"?: bool,
  *    "quota_bytes"?: uint}
  *   {"op": "list", "after"?: str}             [app map without keys...]:
  *                                              a page of the live apps
@@ -63,6 +64,7 @@
  *              "home": u64, "rate": u32, "userRate": u32, "ipRate": u32,
  *              "deadlineMs": u32, "functions": [str...],
  *              "masterFrom": [str CIDR...], "clientClassCreation": bool,
+ *              "functionsMaster": bool (absent: false),
  *              "quotaBytes": u64, "rev": u64, "deleted": bool,
  *              "created": u64 (unix s)}
  *
@@ -153,6 +155,8 @@ struct app {
 	struct app_net master_nets[APP_MAX_NETS]; /* where the master key is
 						     accepted; 0 nets: nowhere */
 	bool client_class_creation; /* clients may create classes */
+	bool functions_master; /* MIST_FN_MASTER functions' host calls use
+				* the master key (default off) */
 	uint64_t quota_bytes;	    /* 0 = none */
 	uint64_t rev;		    /* higher wins when spreading */
 	bool deleted;		    /* a tombstone: keys wiped */

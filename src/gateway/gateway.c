@@ -675,6 +675,12 @@ gw_fn(struct actor *self, struct msg *m)
 		if (g->rest != NULL && (m->flags & MSG_F_LOCAL))
 			rest_request(g->rest, m);
 		return;
+	case MSG_HOST_CALL: /* host API: a function's document call */
+		if (g->rest != NULL && !(m->flags & MSG_F_REPLY))
+			rest_host_call(g->rest, m);
+		else if (m->flags & MSG_F_REQUEST)
+			actor_reply_error(self, m, MIST_ENOACTOR);
+		return;
 	case MSG_SWIM_META: /* local: this node's own metadata */
 		if (g->rest != NULL && (m->flags & MSG_F_LOCAL))
 			rest_member(g->rest, self->sys->node, m->body, m->len,

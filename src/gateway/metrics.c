@@ -223,6 +223,10 @@ render_node(const struct metrics_node *n, struct buf *out)
 		put(out, "mist_fn_overloaded_total %" PRIu64 "\n", f->overloaded);
 		put(out, "mist_fn_unknown_total %" PRIu64 "\n", f->unknown);
 		put(out, "mist_fn_in_flight %u\n", f->in_flight);
+		/* host API: functions' document calls (gateway/hostcall.c) */
+		put(out, "mist_fn_host_calls_total %" PRIu64 "\n", f->host_calls);
+		put(out, "mist_fn_host_refused_total %" PRIu64 "\n",
+		    f->host_refused);
 		for (uint32_t i = 0; i < f->nfns && i < EXEC_MAX_FUNCTIONS; i++) {
 			const struct func_fn_stats *s = &f->fns[i];
 			if (s->name[0] == '\0')

@@ -130,7 +130,9 @@ rest_finish(struct rest *r, struct rpend *p, int status, const char *body,
 	metrics_request(&r->metrics, p->app, p->route, status,
 			rest_now_ns(r) - p->started_ns);
 	log_line(r, p, status, len, user, ulen);
-	if (p->batch != NULL)
+	if (p->host) /* host API: gateway/hostcall.c */
+		rest_host_finish(r, p, status, body, len);
+	else if (p->batch != NULL)
 		finish_sub(r, p, status, body, len);
 	else
 		answer(r, p->http_id, status, NULL, 0, body, len);
@@ -357,7 +359,7 @@ rest_answer_429(struct rest *r, struct rpend *p, uint64_t http_id, uint32_t retr
 	struct perr e;
 	perr_set(&e, 429, PERR_REQUEST_LIMIT_EXCEEDED,
 		 "too many requests: retry in %u ms", retry);
-	if (p->batch != NULL) {
+	if (p->batch != NULL || p->host) {
 		rest_finish_err(r, p, &e);
 		return;
 	}

@@ -68,6 +68,9 @@ struct rest *rest_open(struct actor *self, uv_loop_t *loop, struct apps *apps,
 void rest_request(struct rest *r, struct msg *m);
 /** A reply to a request rest sent; false if it was not one of ours. */
 bool rest_reply(struct rest *r, struct msg *m);
+/** MSG_HOST_CALL (local request): a running function's document call,
+ * through the same checks as a client's (gateway/hostcall.c). */
+void rest_host_call(struct rest *r, struct msg *m);
 /** MSG_TIMER with a tag of rest's (REST_TIMER_TAG); false otherwise. */
 bool rest_timer(struct rest *r, struct msg *m);
 /** A member's metadata (what it offers), or its end (@a meta NULL). */

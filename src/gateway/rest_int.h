@@ -79,6 +79,11 @@ struct rpend {
 	char cls[PREQ_NAME_MAX];
 	char ip[48];
 	char path[128];
+	/* host API (gateway/hostcall.c): a function's document call,
+	 * answered to the function actor's MSG_HOST_CALL, not to HTTP */
+	bool host;
+	struct actor_ref host_from;
+	uint64_t host_corr;
 };
 
 /* A /batch: its sub-requests' answers, in order, until all are in. */
@@ -154,5 +159,10 @@ void rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
 /** One request or sub-request: checked, limited, routed; takes @a p. */
 void rest_route(struct rest *r, struct rpend *p, const struct preq *q,
 		const char *ip, uint64_t http_id);
+
+/* ---- host API (gateway/hostcall.c) ---- */
+/** rest_finish's answer of a host call's @a p: the MSG_HOST_CALL reply. */
+void rest_host_finish(struct rest *r, struct rpend *p, int status,
+		      const char *body, size_t len);
 
 #endif

@@ -156,7 +156,31 @@ fp_submit(void *pool, uint64_t key, uint32_t fn, const uint8_t *args,
 	return 0;
 }
 
-const struct pool_ops fake_pool_ops = {fp_fn_index, fp_submit};
+/* The simulated functions have no host API: they never ask the host, so
+ * no task waits for a host reply. */
+static uint32_t
+fp_fn_flags(void *pool, uint32_t fn)
+{
+	(void)pool;
+	(void)fn;
+	return 0;
+}
+
+static int
+fp_host_reply(void *pool, uint64_t key, uint32_t hid, int status,
+	      const void *body, size_t len)
+{
+	(void)pool;
+	(void)key;
+	(void)hid;
+	(void)status;
+	(void)body;
+	(void)len;
+	return MIST_ENOTFOUND;
+}
+
+const struct pool_ops fake_pool_ops = {fp_fn_index, fp_submit, fp_fn_flags,
+				       fp_host_reply};
 
 struct fake_pool *
 fake_pool_new(struct actor_sys *sys, uint32_t executors, double speed,

@@ -1,0 +1,748 @@
+/*
+ * test_hostapi.c -- the host API (mist_plugin.h's mist_docs) end to end:
+ * real agents, the test plugin tests/plugins/hostfns.c in their
+ * executors, libcurl on loopback, port 0.
+ *
+ * Two agents joined: "home" holds the app's documents, "edge" serves it;
+ * a function called through edge runs on edge, and its host calls go
+ * from edge's gateway to home's documents over the link.  What is shown:
+ *   - a function creates, reads, updates and deletes as its caller;
+ *   - an object its caller may not read is 404 inside the function, as
+ *     for the caller itself; an anonymous call reads as the public;
+ *   - a MIST_FN_MASTER function gets the master key only once the app
+ *     allows it (--functions-master on); an unflagged one never does;
+ *     a caller holding the master key passes it on;
+ *   - the deadline is shared: a function that keeps calling the host past
+ *     the request's deadline is ended with 504, its last host call inside
+ *     the deadline;
+ *   - a function flooding the host API hits the user's rate limit (429
+ *     inside the function);
+ *   - host calls cannot reach functions (no recursion) nor batches;
+ *     a query string in the path works;
+ *   - every host call is an access-log line whose "parent" is the
+ *     function call's "req";
+ *   - 48 calls at once, each reading its own object, each get their own
+ *     answer (the executors interleave them and pipeline their reads).
+ * (The agent-start and HTTP helpers are test_http.c's, copied.)
+ */
+#include "proc.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *tmp;
+static char keyfile[512];
+static char plugin[512], plugin2[512];
+
+struct agent {
+	char name[16], dir[512], log[512], addr[64], http[64], alog[512];
+	pid_t pid;
+};
+static struct agent home, edge;
+static char app_id[64], rest_key[80], js_key[80], master_key[80];
+
+/* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
+static char **agent_extra;
+
+static void
+agent_start(struct agent *a, const char *join)
+{
+	char *av[32];
+	int n = 0;
+	av[n++] = (char *)proc_mist();
+	av[n++] = "agent";
+	av[n++] = "--data";
+	av[n++] = a->dir;
+	av[n++] = "--key";
+	av[n++] = keyfile;
+	av[n++] = "--bind";
+	av[n++] = "127.0.0.1:0";
+	av[n++] = "--name";
+	av[n++] = a->name;
+	av[n++] = "--http";
+	av[n++] = "127.0.0.1:0";
+	av[n++] = "--plugin";
+	av[n++] = plugin;
+	av[n++] = "--plugin";
+	av[n++] = plugin2;
+	av[n++] = "--access-log";
+	av[n++] = a->alog;
+	av[n++] = "--executors";
+	av[n++] = "2";
+	if (join != NULL) {
+		av[n++] = "--join";
+		av[n++] = (char *)join;
+	}
+	for (char **x = agent_extra; x != NULL && *x != NULL && n < 30; x++)
+		av[n++] = *x;
+	av[n] = NULL;
+	char path[600];
+	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/agent.addr", a->dir);
+	unlink(path);
+	a->pid = proc_start(av, a->log);
+	cr_assert_eq(proc_wait_file(path, a->addr, sizeof(a->addr), 30000), 0,
+		     "agent %s did not start (see %s)", a->name, a->log);
+	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
+	cr_assert_eq(proc_wait_file(path, a->http, sizeof(a->http), 30000), 0,
+		     "agent %s has no HTTP listener (see %s)", a->name, a->log);
+}
+
+static void
+agent_init(struct agent *a, const char *name)
+{
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	snprintf(a->dir, sizeof(a->dir), "%s/%s", tmp, name);
+	snprintf(a->log, sizeof(a->log), "%s/%s.log", tmp, name);
+	snprintf(a->alog, sizeof(a->alog), "%s/%s.access", tmp, name);
+}
+
+/* ------------------------------------------------------------- HTTP */
+
+struct resp {
+	long status;
+	char *body;
+	size_t len;
+	json_t *json;
+	char retry_after[16];
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	r->body = realloc(r->body, r->len + size * n + 1);
+	memcpy(r->body + r->len, p, size * n);
+	r->len += size * n;
+	r->body[r->len] = '\0';
+	return size * n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	if (strncasecmp(p, "retry-after:", 12) == 0)
+		sscanf(p + 12, " %15s", r->retry_after);
+	return size * n;
+}
+
+static void
+resp_free(struct resp *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * One request to agent @a a's /parse + @a path.  @a session may be NULL;
+ * @a key picks the key header ("rest", "master", "none").  @a extra: one
+ * more header line or NULL.
+ */
+static struct resp
+call(const struct agent *a, const char *method, const char *path,
+     const char *body, const char *key, const char *session,
+     const char *extra)
+{
+	struct resp r = {0};
+	CURL *c = curl_easy_init();
+	char url[1024], h[256];
+	snprintf(url, sizeof(url), "http://%s/parse%s", a->http, path);
+	struct curl_slist *hl = NULL;
+	/* "none": the JS SDK's form, everything in the body */
+	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
+	if (strcmp(key, "none") != 0)
+		hl = curl_slist_append(hl, h);
+	if (strcmp(key, "rest") == 0) {
+		snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
+		hl = curl_slist_append(hl, h);
+	} else if (strcmp(key, "master") == 0) {
+		snprintf(h, sizeof(h), "X-Parse-Master-Key: %s", master_key);
+		hl = curl_slist_append(hl, h);
+	} else if (strcmp(key, "wrong") == 0) {
+		hl = curl_slist_append(hl, "X-Parse-REST-API-Key: 00");
+	}
+	if (session != NULL) {
+		snprintf(h, sizeof(h), "X-Parse-Session-Token: %s", session);
+		hl = curl_slist_append(hl, h);
+	}
+	if (extra != NULL)
+		hl = curl_slist_append(hl, extra);
+	if (body != NULL && strcmp(key, "none") != 0)
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (body != NULL)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+	CURLcode rc = curl_easy_perform(c);
+	cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path,
+		     curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	if (r.body != NULL)
+		r.json = json_loadb(r.body, r.len, 0, NULL);
+	return r;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static long long
+jint(const json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void
+expect_error(struct resp *r, long status, int code, const char *what)
+{
+	cr_expect_eq(r->status, status, "%s: HTTP %ld, body %s", what,
+		     r->status, r->body ? r->body : "");
+	cr_expect_eq(jint(r->json, "code"), code, "%s: body %s", what,
+		     r->body ? r->body : "");
+	cr_expect(json_is_string(json_object_get(r->json, "error")), "%s",
+		  what);
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void
+app_create(void)
+{
+	char *argv[] = {(char *)proc_mist(), "apps", "create", "hostapp",
+			"--home", "home", "--functions",
+			"read1,crud,slowread,flood,mastercount,twice,anypath,hello",
+			"--client-class-creation", "--agent", home.addr, "--key",
+			keyfile, "--format", "json", NULL};
+	char *out = NULL;
+	cr_assert_eq(proc_run(argv, &out, 20000), 0, "mist apps create: %s",
+		     out ? out : "");
+	json_t *j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "mist apps create printed %s", out);
+	snprintf(app_id, sizeof(app_id), "%s", jstr(j, "applicationId"));
+	snprintf(rest_key, sizeof(rest_key), "%s", jstr(j, "restKey"));
+	snprintf(js_key, sizeof(js_key), "%s", jstr(j, "javascriptKey"));
+	snprintf(master_key, sizeof(master_key), "%s", jstr(j, "masterKey"));
+	cr_expect(json_is_false(json_object_get(j, "functionsMaster")),
+		  "functions_master is off by default: %s", out);
+	json_decref(j);
+	free(out);
+	cr_assert(app_id[0] && rest_key[0] && master_key[0]);
+}
+
+static void
+app_set(const char *flag, const char *val)
+{
+	char *argv[] = {(char *)proc_mist(), "apps", "set", app_id,
+			(char *)flag, (char *)val, "--agent", edge.addr, "--key",
+			keyfile, NULL};
+	char *out = NULL;
+	cr_assert_eq(proc_run(argv, &out, 20000), 0, "mist apps set: %s",
+		     out ? out : "");
+	free(out);
+}
+
+static void
+wait_app(const struct agent *a)
+{
+	for (int i = 0; i < 300; i++) {
+		struct resp r = call(a, "GET", "/classes/Probe?limit=1", NULL,
+				     "rest", NULL, NULL);
+		long st = r.status;
+		resp_free(&r);
+		if (st == 200)
+			return;
+		usleep(50000);
+	}
+	cr_assert_fail("agent %s never served the app", a->name);
+}
+
+/* Waits until @a a offers function @a fn to the app (its executors said
+ * hello and the gateway knows). */
+static void
+wait_fn(const struct agent *a, const char *fn)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/functions/%s", fn);
+	for (int i = 0; i < 300; i++) {
+		struct resp r = call(a, "POST", path, "{\"cls\":\"Probe\",\"id\":\"x\"}",
+				     "rest", NULL, NULL);
+		long st = r.status;
+		resp_free(&r);
+		if (st == 200)
+			return;
+		usleep(50000);
+	}
+	cr_assert_fail("agent %s never ran %s", a->name, fn);
+}
+
+static void
+setup(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tmp = tu_tmpdir();
+	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
+	cr_assert_eq(proc_keygen(keyfile, NULL), 0);
+	snprintf(plugin, sizeof(plugin), "%s/tests/plugins/.libs/hostfns.so",
+		 BUILDDIR);
+	snprintf(plugin2, sizeof(plugin2), "%s/examples/addon/.libs/hello.so",
+		 BUILDDIR);
+	agent_init(&home, "home");
+	agent_init(&edge, "edge");
+	agent_start(&home, NULL);
+	agent_start(&edge, home.addr);
+	app_create();
+	wait_app(&home);
+	wait_app(&edge);
+	wait_fn(&edge, "read1");
+}
+
+static void
+teardown(void)
+{
+	if (home.pid > 0)
+		proc_stop(home.pid, SIGTERM, 20000);
+	if (edge.pid > 0)
+		proc_stop(edge.pid, SIGTERM, 20000);
+	home.pid = edge.pid = 0;
+	tu_rmrf(tmp);
+	free(tmp);
+	curl_global_cleanup();
+}
+
+TestSuite(hostapi, .init = setup, .fini = teardown, .timeout = 180);
+
+static void
+signup(const struct agent *a, const char *name, char *token, char *id)
+{
+	char body[256];
+	snprintf(body, sizeof(body),
+		 "{\"username\":\"%s\",\"password\":\"pw-%s\"}", name, name);
+	struct resp r = call(a, "POST", "/users", body, "rest", NULL, NULL);
+	cr_assert_eq(r.status, 201, "signup %s: %ld %s", name, r.status, r.body);
+	snprintf(token, 128, "%s", jstr(r.json, "sessionToken"));
+	snprintf(id, 64, "%s", jstr(r.json, "objectId"));
+	cr_assert(token[0] && id[0], "%s", r.body);
+	resp_free(&r);
+}
+
+/* A function's result object (POST /functions/FN through edge). */
+static json_t *
+fn(const char *name, const char *params, const char *session, long *status,
+   const char *extra)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/functions/%s", name);
+	struct resp r = call(&edge, "POST", path, params, "rest", session, extra);
+	*status = r.status;
+	json_t *res = json_incref(json_object_get(r.json, "result"));
+	if (r.status == 200)
+		cr_assert_not_null(res, "%s: %s", name, r.body);
+	resp_free(&r);
+	return res;
+}
+
+/* An object of class @a cls only @a uid may read and write. */
+static void
+private_object(const char *cls, const char *token, const char *uid, char *id)
+{
+	char body[256], path[64];
+	snprintf(body, sizeof(body),
+		 "{\"secret\":42,\"ACL\":{\"%s\":{\"read\":true,\"write\":true}}}",
+		 uid);
+	snprintf(path, sizeof(path), "/classes/%s", cls);
+	struct resp r = call(&home, "POST", path, body, "rest", token, NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	snprintf(id, 64, "%s", jstr(r.json, "objectId"));
+	resp_free(&r);
+}
+
+/* ------------------------------------------------------------- tests */
+
+Test(hostapi, a_function_creates_reads_updates_and_deletes_as_its_user)
+{
+	char at[128], aid[64];
+	signup(&home, "alice", at, aid);
+	long st;
+	json_t *res = fn("crud", "{\"cls\":\"Note\"}", at, &st, NULL);
+	cr_assert_eq(st, 200);
+	json_t *s = json_object_get(res, "statuses");
+	long want[6] = {201, 200, 200, 200, 200, 404};
+	for (int i = 0; i < 6; i++)
+		cr_expect_eq(json_integer_value(json_array_get(s, (size_t)i)),
+			     want[i], "step %d of create/get/update/get/delete/get", i);
+	json_decref(res);
+
+	/* read1 of an object from a client: the same object, the same bytes */
+	char id[64];
+	private_object("Note", at, aid, id);
+	char params[256];
+	snprintf(params, sizeof(params), "{\"cls\":\"Note\",\"id\":\"%s\"}", id);
+	res = fn("read1", params, at, &st, NULL);
+	cr_assert_eq(st, 200);
+	cr_expect_eq(jint(res, "status"), 200);
+	json_t *obj = json_loads(jstr(res, "body"), 0, NULL);
+	cr_expect_eq(jint(obj, "secret"), 42, "%s", jstr(res, "body"));
+	cr_expect_str_eq(jstr(obj, "objectId"), id);
+	json_decref(obj);
+	json_decref(res);
+	/* a function calling twice in a row keeps its reply valid */
+	res = fn("twice", params, at, &st, NULL);
+	cr_expect_eq(jint(res, "a"), 200);
+	cr_expect_eq(jint(res, "b"), 200);
+	json_decref(res);
+}
+
+Test(hostapi, an_object_the_caller_may_not_read_is_404_inside_the_function)
+{
+	char at[128], aid[64], bt[128], bid[64];
+	signup(&home, "carol", at, aid);
+	signup(&edge, "dave", bt, bid);
+	char id[64], params[256];
+	private_object("Secret", at, aid, id);
+	snprintf(params, sizeof(params), "{\"cls\":\"Secret\",\"id\":\"%s\"}", id);
+	long st;
+	json_t *res = fn("read1", params, bt, &st, NULL);
+	cr_assert_eq(st, 200);
+	cr_expect_eq(jint(res, "status"), 404, "dave reads carol's: %s",
+		     jstr(res, "body"));
+	json_t *e = json_loads(jstr(res, "body"), 0, NULL);
+	cr_expect_eq(jint(e, "code"), 101, "Parse's object-not-found: %s",
+		     jstr(res, "body"));
+	json_decref(e);
+	json_decref(res);
+	res = fn("read1", params, NULL, &st, NULL);
+	cr_expect_eq(jint(res, "status"), 404, "the public reads carol's");
+	json_decref(res);
+	res = fn("read1", params, at, &st, NULL);
+	cr_expect_eq(jint(res, "status"), 200, "carol reads hers");
+	json_decref(res);
+}
+
+Test(hostapi, the_master_key_only_when_declared_and_allowed)
+{
+	char at[128], aid[64], bt[128], bid[64];
+	signup(&home, "erin", at, aid);
+	signup(&home, "frank", bt, bid);
+	char id[64], params[256];
+	for (int i = 0; i < 3; i++)
+		private_object("Vault", at, aid, id);
+	snprintf(params, sizeof(params), "{\"cls\":\"Vault\",\"id\":\"%s\"}", id);
+	long st;
+	json_t *res = fn("mastercount", "{\"cls\":\"Vault\"}", bt, &st, NULL);
+	cr_assert_eq(st, 200);
+	cr_expect_eq(jint(res, "status"), 200);
+	cr_expect_eq(jint(res, "count"), 0,
+		     "declared MIST_FN_MASTER, not allowed: acts as frank");
+	json_decref(res);
+
+	app_set("--functions-master", "on");
+	long count = 0;
+	for (int i = 0; i < 200 && count != 3; i++) {
+		res = fn("mastercount", "{\"cls\":\"Vault\"}", bt, &st, NULL);
+		count = jint(res, "count");
+		json_decref(res);
+		if (count != 3)
+			usleep(20000);
+	}
+	cr_expect_eq(count, 3, "allowed: the master key sees erin's three");
+	/* a function that did not declare it still acts as its caller */
+	res = fn("read1", params, bt, &st, NULL);
+	cr_expect_eq(jint(res, "status"), 404);
+	json_decref(res);
+	/* a caller holding the master key passes it on, declared or not */
+	struct resp r = call(&edge, "POST", "/functions/read1", params, "master",
+			     NULL, NULL);
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	cr_expect_eq(jint(json_object_get(r.json, "result"), "status"), 200,
+		     "%s", r.body);
+	resp_free(&r);
+	app_set("--functions-master", "off");
+	for (int i = 0; i < 200 && count != 0; i++) {
+		res = fn("mastercount", "{\"cls\":\"Vault\"}", bt, &st, NULL);
+		count = jint(res, "count");
+		json_decref(res);
+		if (count != 0)
+			usleep(20000);
+	}
+	cr_expect_eq(count, 0, "off again: frank's view");
+}
+
+/* The access log's lines of @a a, parsed (what has been flushed). */
+static json_t *
+log_lines(const struct agent *a)
+{
+	json_t *all = json_array();
+	FILE *f = fopen(a->alog, "r");
+	if (f == NULL)
+		return all;
+	char line[8192];
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *j = json_loads(line, 0, NULL);
+		if (j != NULL)
+			json_array_append_new(all, j);
+	}
+	fclose(f);
+	return all;
+}
+
+/* The "req" of the last log line of route @a route, and how many lines
+ * name it as their parent (their statuses must be @a want, 0: any). */
+static int
+children_of_last(const char *route, int want, char *req, size_t cap)
+{
+	json_t *all = log_lines(&edge);
+	req[0] = '\0';
+	size_t i;
+	json_t *l;
+	json_array_foreach(all, i, l)
+		if (strcmp(jstr(l, "route"), route) == 0)
+			snprintf(req, cap, "%s", jstr(l, "req"));
+	int n = 0;
+	json_array_foreach(all, i, l)
+		if (req[0] && strcmp(jstr(l, "parent"), req) == 0 &&
+		    (want == 0 || jint(l, "status") == want))
+			n++;
+	json_decref(all);
+	return n;
+}
+
+Test(hostapi, host_calls_are_logged_under_the_request_that_caused_them)
+{
+	char at[128], aid[64], id[64], params[256];
+	signup(&home, "gina", at, aid);
+	private_object("Log", at, aid, id);
+	snprintf(params, sizeof(params), "{\"cls\":\"Log\",\"id\":\"%s\"}", id);
+	long st;
+	json_t *res = fn("twice", params, at, &st, NULL);
+	cr_assert_eq(st, 200);
+	json_decref(res);
+	/* the log is flushed every second */
+	char req[32];
+	int n = 0;
+	for (int i = 0; i < 100 && n < 2; i++) {
+		n = children_of_last("/parse/functions/twice", 200, req,
+				     sizeof(req));
+		if (n < 2)
+			usleep(50000);
+	}
+	cr_expect(req[0] != '\0', "no log line of the function call");
+	cr_expect_eq(n, 2, "two host calls with parent %s", req);
+	json_t *all = log_lines(&edge);
+	size_t i;
+	json_t *l;
+	json_array_foreach(all, i, l)
+		if (strcmp(jstr(l, "parent"), req) == 0) {
+			cr_expect_str_eq(jstr(l, "method"), "GET");
+			cr_expect_str_eq(jstr(l, "class"), "Log");
+			cr_expect_str_eq(jstr(l, "app"), app_id);
+		}
+	json_decref(all);
+}
+
+Test(hostapi, the_deadline_is_shared)
+{
+	char at[128], aid[64], id[64], params[256];
+	signup(&home, "hank", at, aid);
+	private_object("Slow", at, aid, id);
+	snprintf(params, sizeof(params), "{\"cls\":\"Slow\",\"id\":\"%s\"}", id);
+	struct resp r = call(&edge, "POST", "/functions/slowread", params, "rest",
+			     at, "X-Mist-Deadline-Ms: 400");
+	/* either the pool killed it at the deadline (504), or in the
+	 * watchdog's last tick its next host call was refused at once
+	 * (MIST_HOST_ETIMEDOUT) and it returned first */
+	if (r.status == 200) {
+		json_t *res = json_object_get(r.json, "result");
+		cr_expect_eq(jint(res, "rc"), -6, "%s", r.body);
+		cr_expect_lt(jint(res, "calls"), 60, "%s", r.body);
+	} else {
+		expect_error(&r, 504, 124,
+			     "a function calling the host past its deadline");
+	}
+	resp_free(&r);
+	/* its host calls happened, each inside the deadline */
+	char req[32];
+	int n = 0;
+	for (int i = 0; i < 100 && n == 0; i++) {
+		n = children_of_last("/parse/functions/slowread", 200, req,
+				     sizeof(req));
+		if (n == 0)
+			usleep(50000);
+	}
+	cr_expect_gt(n, 3, "slowread made host calls (%d)", n);
+	cr_expect_lt(n, 60, "no host call past 400 ms at 10 ms apart (%d)", n);
+	/* the executors still serve */
+	long st;
+	json_t *res = fn("read1", params, at, &st, NULL);
+	cr_expect_eq(jint(res, "status"), 200);
+	json_decref(res);
+}
+
+Test(hostapi, a_function_flooding_the_host_api_is_rate_limited)
+{
+	char at[128], aid[64], id[64], params[256];
+	signup(&home, "ivy", at, aid);
+	private_object("Flood", at, aid, id);
+	app_set("--user-rate", "5");
+	snprintf(params, sizeof(params),
+		 "{\"cls\":\"Flood\",\"id\":\"%s\",\"n\":40}", id);
+	long limited = 0, ok = 0, st;
+	for (int i = 0; i < 50 && limited == 0; i++) {
+		json_t *res = fn("flood", params, at, &st, NULL);
+		if (st == 429) {
+			/* the call itself was limited: wait for the bucket */
+			usleep(300000);
+			continue;
+		}
+		cr_assert_eq(st, 200);
+		limited = jint(res, "limited");
+		ok = jint(res, "ok");
+		cr_expect_eq(jint(res, "other"), 0);
+		cr_expect_eq(jint(res, "failed"), 0);
+		json_decref(res);
+	}
+	cr_expect_gt(limited, 0, "40 reads at 5/s: some refused");
+	cr_expect_lt(ok, 40, "ok %ld", ok);
+	app_set("--user-rate", "0");
+}
+
+Test(hostapi, documents_routes_only_and_query_strings)
+{
+	char at[128], aid[64], id[64];
+	signup(&home, "jack", at, aid);
+	private_object("Q", at, aid, id);
+	long st;
+	json_t *res = fn("anypath",
+			 "{\"method\":\"POST\",\"path\":\"/functions/read1\","
+			 "\"body\":\"{}\"}",
+			 at, &st, NULL);
+	cr_assert_eq(st, 200);
+	cr_expect_eq(jint(res, "status"), 403, "no recursion: %s",
+		     jstr(res, "body"));
+	json_decref(res);
+	res = fn("anypath",
+		 "{\"method\":\"POST\",\"path\":\"/batch\","
+		 "\"body\":\"{\\\"requests\\\":[]}\"}",
+		 at, &st, NULL);
+	cr_expect_eq(jint(res, "status"), 403, "no batch: %s", jstr(res, "body"));
+	json_decref(res);
+	/* a find with a where in the query string */
+	res = fn("anypath",
+		 "{\"method\":\"GET\",\"path\":"
+		 "\"/classes/Q?where=%7B%22secret%22%3A42%7D&count=1\"}",
+		 at, &st, NULL);
+	cr_expect_eq(jint(res, "status"), 200, "%s", jstr(res, "body"));
+	json_t *b = json_loads(jstr(res, "body"), 0, NULL);
+	cr_expect_eq(jint(b, "count"), 1, "%s", jstr(res, "body"));
+	json_decref(b);
+	json_decref(res);
+	/* keys in the body are not the function's to choose */
+	char params[512];
+	snprintf(params, sizeof(params),
+		 "{\"method\":\"GET\",\"path\":\"/classes/Q/%s\","
+		 "\"body\":\"{\\\"_MasterKey\\\":\\\"%s\\\"}\"}",
+		 id, master_key);
+	res = fn("anypath", params, NULL, &st, NULL);
+	cr_expect_eq(jint(res, "status"), 404, "a _MasterKey in the body: %s",
+		     jstr(res, "body"));
+	json_decref(res);
+	/* /users/me is the caller */
+	res = fn("anypath", "{\"method\":\"GET\",\"path\":\"/users/me\"}", at,
+		 &st, NULL);
+	cr_expect_eq(jint(res, "status"), 200, "%s", jstr(res, "body"));
+	b = json_loads(jstr(res, "body"), 0, NULL);
+	cr_expect_str_eq(jstr(b, "username"), "jack");
+	json_decref(b);
+	json_decref(res);
+}
+
+/* Many calls at once, each reading its own object: the executors run them
+ * interleaved and pipeline their host calls; every answer reaches the
+ * call that asked. */
+#define NCONC 48
+Test(hostapi, concurrent_calls_each_get_their_own_answer)
+{
+	char at[128], aid[64];
+	signup(&home, "kate", at, aid);
+	char ids[NCONC][64], bodies[NCONC][128];
+	for (int i = 0; i < NCONC; i++) {
+		char body[64];
+		snprintf(body, sizeof(body), "{\"k\":%d}", i);
+		struct resp r = call(&home, "POST", "/classes/Many", body, "rest",
+				     at, NULL);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		snprintf(ids[i], sizeof(ids[i]), "%s", jstr(r.json, "objectId"));
+		resp_free(&r);
+		snprintf(bodies[i], sizeof(bodies[i]),
+			 "{\"cls\":\"Many\",\"id\":\"%s\"}", ids[i]);
+	}
+	CURLM *m = curl_multi_init();
+	CURL *e[NCONC];
+	struct resp rs[NCONC];
+	struct curl_slist *hl = NULL;
+	char h[256], url[256];
+	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
+	hl = curl_slist_append(hl, h);
+	snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
+	hl = curl_slist_append(hl, h);
+	snprintf(h, sizeof(h), "X-Parse-Session-Token: %s", at);
+	hl = curl_slist_append(hl, h);
+	hl = curl_slist_append(hl, "Content-Type: application/json");
+	snprintf(url, sizeof(url), "http://%s/parse/functions/read1", edge.http);
+	memset(rs, 0, sizeof(rs));
+	for (int i = 0; i < NCONC; i++) {
+		e[i] = curl_easy_init();
+		curl_easy_setopt(e[i], CURLOPT_URL, url);
+		curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, hl);
+		curl_easy_setopt(e[i], CURLOPT_POSTFIELDS, bodies[i]);
+		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &rs[i]);
+		curl_easy_setopt(e[i], CURLOPT_TIMEOUT_MS, 20000L);
+		curl_multi_add_handle(m, e[i]);
+	}
+	int running = 1;
+	while (running > 0) {
+		cr_assert_eq(curl_multi_perform(m, &running), CURLM_OK);
+		if (running > 0)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	for (int i = 0; i < NCONC; i++) {
+		long st = 0;
+		curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &st);
+		cr_expect_eq(st, 200, "call %d: %ld %s", i, st,
+			     rs[i].body ? rs[i].body : "");
+		json_t *j = json_loadb(rs[i].body ? rs[i].body : "", rs[i].len, 0,
+				       NULL);
+		json_t *res = json_object_get(j, "result");
+		json_t *obj = json_loads(jstr(res, "body"), 0, NULL);
+		cr_expect_str_eq(jstr(obj, "objectId"), ids[i], "call %d", i);
+		cr_expect_eq(jint(obj, "k"), i, "call %d", i);
+		json_decref(obj);
+		json_decref(j);
+		curl_multi_remove_handle(m, e[i]);
+		curl_easy_cleanup(e[i]);
+		free(rs[i].body);
+	}
+	curl_slist_free_all(hl);
+	curl_multi_cleanup(m);
+}
