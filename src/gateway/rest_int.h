@@ -58,9 +58,15 @@
 /* How long /metrics waits for the accessory's counters. */
 #define REST_STATS_TIMEOUT_MS 500
 
-enum rp_kind { RP_DOCS, RP_FN, RP_STATS };
+enum rp_kind {
+	RP_DOCS,
+	RP_FN,
+	RP_STATS,
+	RP_TRIG, /* a step of a request's triggers (triggers.h) */
+};
 
 struct rbatch;
+struct trig_run;
 
 /* A request sent for an HTTP request (or a batch's sub-request). */
 struct rpend {
@@ -79,6 +85,7 @@ struct rpend {
 	char cls[PREQ_NAME_MAX];
 	char ip[48];
 	char path[128];
+	struct trig_run *trig;	/* RP_TRIG: triggers.c's run, else NULL */
 };
 
 /* A /batch: its sub-requests' answers, in order, until all are in. */
@@ -154,5 +161,17 @@ void rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
 /** One request or sub-request: checked, limited, routed; takes @a p. */
 void rest_route(struct rest *r, struct rpend *p, const struct preq *q,
 		const char *ip, uint64_t http_id);
+
+/* ---- for triggers.c */
+/** Whether app @a a's documents home can be sent to now (rest_send_docs
+ * answers @a e otherwise); false with @a e set. */
+bool rest_docs_home(struct rest *r, const struct app *a, struct perr *e);
+/** Answers @a p from @a m, a MSG_ACC_REQUEST's reply, as rest_reply()
+ * does; does not free @a p. */
+void rest_docs_reply(struct rest *r, struct rpend *p, struct msg *m);
+/** The access-log line of @a p, a request caused by another (a trigger's
+ * call, its read): logged, not answered, not counted in the metrics. */
+void rest_log_caused(struct rest *r, const struct rpend *p, int status,
+		     size_t bytes);
 
 #endif
