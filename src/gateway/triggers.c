@@ -119,18 +119,21 @@ trig_params_pack(struct buf *out, enum trig_kind k, const struct trig_ctx *c,
 		rc = MIST_E2BIG;
 	}
 	/* the map around the object is one level more than the body had:
-	 * the function actor refuses what nests past MP_MAX_DEPTH */
+	 * the function actor refuses what nests past MP_MAX_DEPTH.  A body
+	 * preq_decode() let through has at most PREQ_MAX_DEPTH - 1 levels
+	 * of containers, so it always fits; this is for the rest */
 	size_t used;
 	if (rc == 0 && (mp_check(out->data + start, out->len - start,
 				 MP_MAX_DEPTH, &used) != 0 ||
 			used != out->len - start)) {
 		perr_set(e, 400, PERR_INVALID_JSON,
-			 "an object a trigger gets nests at most %d deep",
+			 "an object a trigger gets nests at most %d levels "
+			 "of objects and arrays",
 			 MP_MAX_DEPTH - 1);
 		rc = MIST_E2BIG;
 	}
 	if (rc != 0)
-		buf_trim(out, start);
+		out->len = start; /* back to what it held */
 	return rc;
 }
 
