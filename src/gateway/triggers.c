@@ -598,6 +598,11 @@ run_after(struct rest *r, struct trig_run *t, const json_t *answer)
 				 : trig_after_object(NULL, NULL, t->q.id);
 	else
 		obj = trig_after_object(t->sent, answer, t->q.id);
+	/* a beforeSave:_User sees the password sent (as in Parse); once
+	 * saved it is a hash the accessory never gives out, so neither
+	 * does an afterSave */
+	if (strcmp(t->q.cls, "_User") == 0)
+		json_object_del(obj, "password");
 	const char *id = t->q.id;
 	if (id[0] == '\0' && json_is_string(json_object_get(obj, "objectId")))
 		text_copy(t->q.id, sizeof(t->q.id),
