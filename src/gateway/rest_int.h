@@ -118,6 +118,10 @@ struct rest {
 	struct metrics metrics;
 	const struct swim *swim; /* for /metrics, or NULL */
 	uint64_t next_req;	 /* request ids: random at open, then +1 */
+	/* triggers.c: after triggers' failures warned of at most once per
+	 * TRIG_WARN_MS (each has its access-log line anyway) */
+	uint64_t trig_warned_ns;
+	uint64_t trig_unwarned;
 };
 
 

@@ -586,6 +586,32 @@ fetch_reply(struct rest *r, struct trig_run *t, struct rpend *f,
 		run_write(r, t);
 }
 
+/* Warns of an after trigger that failed or did not run, at most once per
+ * TRIG_WARN_MS (the access log has every one). */
+static void
+after_warn(struct rest *r, const struct trig_run *t, const char *what,
+	   const char *why)
+{
+	uint64_t now = rest_now_ns(r);
+	if (r->trig_warned_ns != 0 &&
+	    now - r->trig_warned_ns < (uint64_t)TRIG_WARN_MS * 1000000u) {
+		r->trig_unwarned++;
+		return;
+	}
+	char name[EXEC_NAME_MAX];
+	trig_fn_name(t->del ? TRIG_AFTER_DELETE : TRIG_AFTER_SAVE, t->q.cls,
+		     name);
+	if (r->trig_unwarned > 0)
+		log_warn("gateway: %s (request %016" PRIx64 ") %s: %s (and %"
+			 PRIu64 " other after triggers since the last warning)",
+			 name, t->req_id, what, why, r->trig_unwarned);
+	else
+		log_warn("gateway: %s (request %016" PRIx64 ") %s: %s", name,
+			 t->req_id, what, why);
+	r->trig_warned_ns = now;
+	r->trig_unwarned = 0;
+}
+
 /* Runs the after trigger of a write answered 2xx with @a answer. */
 static void
 run_after(struct rest *r, struct trig_run *t, const json_t *answer)
@@ -615,10 +641,7 @@ run_after(struct rest *r, struct trig_run *t, const json_t *answer)
 			      obj, TRIG_LIMIT_MS, &e);
 	json_decref(obj);
 	if (!sent) {
-		log_warn("gateway: %s:%s of request %016" PRIx64 " not run: %s",
-			 trig_kind_name(t->del ? TRIG_AFTER_DELETE
-					       : TRIG_AFTER_SAVE),
-			 t->q.cls, t->req_id, e.msg);
+		after_warn(r, t, "not run", e.msg);
 		run_free(t);
 	}
 }
@@ -705,9 +728,7 @@ trig_reply(struct rest *r, struct rpend *p, struct msg *m)
 		struct perr e = {0};
 		json_t *replace;
 		if (call_outcome(r, t, p, m, &replace, &e) == TRIG_REFUSE)
-			log_warn("gateway: %s (request %016" PRIx64
-				 ") failed: %s",
-				 p->path, t->req_id, e.msg);
+			after_warn(r, t, "failed", e.msg);
 		json_decref(replace);
 		run_free(t);
 		return;
