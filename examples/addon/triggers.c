@@ -228,6 +228,17 @@ after_save_flaky(struct mist_call *c)
 	return -1;
 }
 
+/* Crashes the executor: the write is refused with the executor's
+ * reason, and the agent starts another. */
+static int
+before_save_crash(struct mist_call *c)
+{
+	(void)c;
+	volatile int *p = NULL;
+	*p = 1;
+	return 0;
+}
+
 /* Returns a number: not nil, true or an object, so refused. */
 static int
 before_save_bad(struct mist_call *c)
@@ -297,6 +308,7 @@ static const struct mist_function functions[] = {
 	{"beforeSave:Spin", before_save_spin},
 	{"afterSave:Flaky", after_save_flaky},
 	{"beforeSave:Bad", before_save_bad},
+	{"beforeSave:Crash", before_save_crash},
 	{"beforeSave:Probe", before_save_probe},
 	{"beforeSave:Unlisted", before_save_unlisted},
 };

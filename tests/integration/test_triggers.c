@@ -13,7 +13,9 @@
  *     class, id, master flag and address; a result that is not nil, true
  *     or an object refuses; signup runs beforeSave:_User;
  *   - a trigger that never ends is refused at the request's deadline
- *     (504 code 124), and at its own 3 s without one; nothing is written;
+ *     (504 code 124), and at its own 3 s without one; one that crashes
+ *     its executor, or that no node offers, is refused too; nothing is
+ *     written;
  *   - afterSave runs after the answer, and its failure leaves the 201;
  *     each trigger call has an access-log line whose parent is the
  *     request's req;
@@ -52,7 +54,8 @@ static char app_id[64], rest_key[80], master_key[80];
 #define APP_FUNCTIONS                                                      \
 	"beforeSave:GameScore,afterSave:GameScore,beforeDelete:GameScore," \
 	"afterDelete:GameScore,beforeSave:_User,beforeSave:Spin,"          \
-	"afterSave:Flaky,beforeSave:Bad,beforeSave:Probe"
+	"afterSave:Flaky,beforeSave:Bad,beforeSave:Probe,beforeSave:Crash,"  \
+	"beforeSave:Ghost"
 
 /* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
 static char **agent_extra;
@@ -496,6 +499,27 @@ Test(triggers, a_trigger_that_never_ends_refuses_the_write)
 	/* the executors still serve */
 	char id[64];
 	create("GameScore", "{\"playerName\":\"after\",\"score\":3}", id);
+}
+
+Test(triggers, a_crash_or_a_trigger_nobody_offers_refuses_the_write)
+{
+	struct resp r = call(&edge, "POST", "/classes/Crash", "{\"x\":1}",
+			     "rest", NULL);
+	expect_error(&r, 400, 141, NULL, "a crashing beforeSave");
+	cr_expect(jstr(r.json, "error")[0] != '\0', "%s", r.body);
+	resp_free(&r);
+	cr_expect_eq(count("Crash"), 0, "nothing written");
+	/* listed by the app, offered by no plugin */
+	r = call(&edge, "POST", "/classes/Ghost", "{\"x\":1}", "rest", NULL);
+	expect_error(&r, 503, 100,
+		     "the app lists the trigger beforeSave:Ghost but no node "
+		     "offers it",
+		     "a trigger nobody offers");
+	resp_free(&r);
+	cr_expect_eq(count("Ghost"), 0, "nothing written");
+	/* the executors still serve */
+	char id[64];
+	create("GameScore", "{\"playerName\":\"c\",\"score\":3}", id);
 }
 
 Test(triggers, after_triggers_run_after_the_answer_and_are_logged)
