@@ -247,8 +247,7 @@ struct trig_run {
 	json_t *changed;	 /* fields the beforeSave set, or NULL */
 	json_t *fetched;	 /* a delete's object, or NULL */
 	enum trig_kind call;	 /* the trigger in flight */
-	uint32_t call_ms;	 /* its deadline */
-	bool call_limited;	 /* TRIG_LIMIT_MS was the lower */
+	bool call_limited;	 /* TRIG_LIMIT_MS was its deadline */
 };
 
 static void
@@ -356,7 +355,6 @@ call_send(struct rest *r, struct trig_run *t, const struct app *a,
 	cp->node = node;
 	cp->trig = t;
 	t->call = k;
-	t->call_ms = ms;
 	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
