@@ -106,10 +106,10 @@ mist_fail(struct mist_call *c, const char *message)
  * runs it around the class's writes when the app lists it (`mist apps set
  * APP --functions beforeSave:GameScore`), never by a client's call.  Its
  * args are one msgpack map like Parse's request ({"triggerName",
- * "className", "object", "objectId", "master", "user", "ip", ...}); a
- * beforeSave outputs nil or true (save as sent) or a map (save that
- * object instead), or calls mist_fail() to refuse the write with its
- * message; the results of the other kinds are ignored.  A trigger has
+ * "className", "object", "objectId", "original", "master", "user",
+ * "ip", ...}); a beforeSave outputs nil or true (save as sent) or a map
+ * (save that object instead), or calls mist_fail() to refuse the write
+ * with its message; the results of the other kinds are ignored.  A trigger has
  * 3 s at most, less if its request has less left.  docs/HTTP.md,
  * "Triggers", has the rules; examples/addon/triggers.c is an example.
  */

@@ -247,7 +247,8 @@ before_save_bad(struct mist_call *c)
 }
 
 /* Saves what it was told, so a test can read the params back:
- * sawTrigger, sawClass, sawMaster, sawIp, sawId (an update's). */
+ * sawTrigger, sawClass, sawMaster, sawIp, sawId and sawOriginalX (an
+ * update's: the stored object's x). */
 static int
 before_save_probe(struct mist_call *c)
 {
@@ -271,6 +272,8 @@ before_save_probe(struct mist_call *c)
 			vals[i] = NULL; /* a create has no id */
 		n += vals[i] != NULL;
 	}
+	const msgpack_object *ox = map_get(map_get(&u.data, "original"), "x");
+	n += ox != NULL;
 	msgpack_sbuffer sb;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer pk;
@@ -285,6 +288,10 @@ before_save_probe(struct mist_call *c)
 			continue;
 		pack_cstr(&pk, keys[i][1]);
 		msgpack_pack_object(&pk, *vals[i]);
+	}
+	if (ox != NULL) {
+		pack_cstr(&pk, "sawOriginalX");
+		msgpack_pack_object(&pk, *ox);
 	}
 	msgpack_unpacked_destroy(&u);
 	int rc = mist_output(c, 0, sb.data, sb.size);

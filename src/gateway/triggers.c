@@ -83,7 +83,8 @@ trig_params_pack(struct buf *out, enum trig_kind k, const struct trig_ctx *c,
 	bool has_id = c->id != NULL && c->id[0] != '\0';
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, out, buf_msgpack_write);
-	msgpack_pack_map(&pk, 7 + install + (c->context != NULL));
+	msgpack_pack_map(&pk,
+			 7 + install + (c->context != NULL) + c->update);
 	mp_pack_str(&pk, "triggerName");
 	mp_pack_str(&pk, trig_kind_name(k));
 	mp_pack_str(&pk, "className");
@@ -111,6 +112,13 @@ trig_params_pack(struct buf *out, enum trig_kind k, const struct trig_ctx *c,
 			mp_pack_str(&pk, "context");
 			rc = pack_json(out, c->context, "the context", e);
 		}
+	}
+	if (rc == 0 && c->update) {
+		mp_pack_str(&pk, "original");
+		if (c->original == NULL)
+			msgpack_pack_nil(&pk);
+		else
+			rc = pack_json(out, c->original, "the original", e);
 	}
 	if (rc == 0 && out->len - start > FUNC_CALL_MAX_PARAMS) {
 		perr_set(e, 400, PERR_OBJECT_TOO_LARGE,
@@ -223,7 +231,7 @@ trig_after_object(const json_t *sent, const json_t *answer, const char *id)
 
 /* Which step of a run is in flight. */
 enum trig_stage {
-	TS_FETCH,  /* a delete's ACC_DOC_GET (its own rpend) */
+	TS_FETCH,  /* a delete's or an update's ACC_DOC_GET (its own rpend) */
 	TS_BEFORE, /* the before trigger's MSG_FN_CALL (its own rpend) */
 	TS_WRITE,  /* the write: the request's rpend itself */
 	TS_AFTER,  /* the after trigger (its own rpend; the client answered) */
@@ -245,7 +253,9 @@ struct trig_run {
 	json_t *sent;		 /* what the write sends: q.body or the
 				  * beforeSave's object (owned) */
 	json_t *changed;	 /* fields the beforeSave set, or NULL */
-	json_t *fetched;	 /* a delete's object, or NULL */
+	json_t *fetched;	 /* the object read first (a delete's, an
+				  * update's "original"), or NULL */
+	bool update;		 /* a save with an id */
 	enum trig_kind call;	 /* the trigger in flight */
 	bool call_limited;	 /* TRIG_LIMIT_MS was its deadline */
 };
@@ -341,8 +351,9 @@ call_send(struct rest *r, struct trig_run *t, const struct app *a,
 			 name);
 		return false;
 	}
-	struct trig_ctx c = {t->q.cls, t->q.id, t->master, t->ip, t->q.install,
-			     t->q.context};
+	struct trig_ctx c = {t->q.cls,	  t->q.id,	t->master,
+			     t->ip,	  t->q.install, t->q.context,
+			     t->update, t->update ? t->fetched : NULL};
 	struct buf params = BUF_INIT;
 	if (trig_params_pack(&params, k, &c, object, e) != 0) {
 		buf_destroy(&params);
@@ -458,6 +469,7 @@ trig_route(struct rest *r, struct rpend *p, const struct app *a,
 	}
 	struct trig_run *t = xcalloc(1, sizeof(*t));
 	t->del = del;
+	t->update = !del && q->id[0] != '\0';
 	t->has_before = before;
 	t->has_after = after;
 	t->req = p;
@@ -473,16 +485,17 @@ trig_route(struct rest *r, struct rpend *p, const struct app *a,
 	text_copy(t->ip, sizeof(t->ip), ip);
 	t->master = master;
 	t->end_ns = rest_now_ns(r) + (uint64_t)deadline * 1000000u;
-	if (!del) {
+	if (!del)
 		t->sent = q->body ? json_incref(q->body) : json_object();
+	if (!del && !t->update) {
 		if (before)
 			run_before(r, t, a);
 		else
 			run_write(r, t);
 		return true;
 	}
-	/* a delete: the object first, read as the caller (parse-server's
-	 * rest.del does the same; a 404 here is the client's answer) */
+	/* a delete or an update: the object first, read as the caller
+	 * (parse-server's rest.del and rest.update do the same) */
 	struct preq gq = t->q;
 	gq.method = PM_GET;
 	gq.body = gq.params = gq.context = NULL;
@@ -552,7 +565,8 @@ call_outcome(struct rest *r, struct trig_run *t, struct rpend *cp,
 	return v;
 }
 
-/* A delete's read came back: its 404 (or failure) is the answer. */
+/* The read before a delete or an update came back: a failure (a delete's
+ * 404 too) is the answer. */
 static void
 fetch_reply(struct rest *r, struct trig_run *t, struct rpend *f,
 	    struct msg *m)
@@ -565,7 +579,10 @@ fetch_reply(struct rest *r, struct trig_run *t, struct rpend *f,
 					       &blen, &user, &ulen) != 0)
 		status = 502;
 	rest_log_caused(r, f, status, blen);
-	if (status != 200) {
+	/* an update the caller may write but not read: no original, and
+	 * the write says whether it may (a 404 there too if it is gone) */
+	bool unread = t->update && m->status == 0 && status == 404;
+	if (status != 200 && !unread) {
 		struct rpend *p = t->req;
 		t->req = NULL;
 		rest_docs_reply(r, p, m);
@@ -573,7 +590,8 @@ fetch_reply(struct rest *r, struct trig_run *t, struct rpend *f,
 		run_free(t);
 		return;
 	}
-	t->fetched = json_loadb((const char *)body, blen, 0, NULL);
+	if (!unread)
+		t->fetched = json_loadb((const char *)body, blen, 0, NULL);
 	struct perr e = {0};
 	const struct app *a = run_app(r, t, &e);
 	if (a == NULL)

@@ -29,6 +29,10 @@
  *     afterSave:C listed and 2xx ──MSG_FN_CALL──▶ function
  *        (nobody waits; a failure is an access-log line and a warning)
  *
+ *   PUT (an update) first reads the object as the caller
+ *   (ACC_DOC_GET) for "original"; its 404 is not an answer (parse-server
+ *   lets the write decide), a failure to read is.
+ *
  *   DELETE /classes/C/id
  *     a delete trigger listed ──ACC_DOC_GET (as the caller)──▶ home
  *        404: the client gets it, nothing deleted
@@ -42,6 +46,9 @@
  *              for an after trigger, the object as answered over the
  *              fields sent (objectId, createdAt/updatedAt...),
  *    "objectId": the id, or nil for a create,
+ *    "original" (an update's only): the object as stored before it, as
+ *              the caller reads it (nil if it cannot: the write may
+ *              still be allowed, as parse-server's update does),
  *    "master": bool, "user": nil (the gateway does not resolve
  *    sessions; the caller map of the call carries the session, which
  *    host calls act as), "ip": the client's address,
@@ -130,6 +137,8 @@ struct trig_ctx {
 	const char *ip;
 	const char *install; /* "" or NULL: none */
 	const json_t *context; /* or NULL */
+	bool update;	     /* a save of an existing object: "original" */
+	const json_t *original; /* the stored object, or NULL (nil) */
 };
 
 /**

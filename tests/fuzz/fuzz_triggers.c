@@ -64,7 +64,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	struct buf b = BUF_INIT;
 	buf_append(&b, "z", 1);
-	struct trig_ctx c = {"C", "id1", false, "127.0.0.1", NULL, NULL};
+	struct trig_ctx c = {"C",  "id1", false, "127.0.0.1",
+			     NULL, NULL, true, rep};
 	if (trig_params_pack(&b, TRIG_AFTER_SAVE, &c, after, &e) != 0 &&
 	    b.len != 1)
 		abort();

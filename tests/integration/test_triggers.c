@@ -10,7 +10,8 @@
  *   - beforeSave changes the object (a score clamped, a field set), and
  *     the client's answer has the changed fields; it refuses with its
  *     message (400 code 141) and nothing is written; it gets the request's
- *     class, id, master flag and address; a result that is not nil, true
+ *     class, id, master flag, address and an update's stored object; a
+ *     result that is not nil, true
  *     or an object refuses; signup runs beforeSave:_User;
  *   - a trigger that never ends is refused at the request's deadline
  *     (504 code 124), and at its own 3 s without one; one that crashes
@@ -410,13 +411,19 @@ Test(triggers, before_save_changes_or_refuses_the_write)
 	cr_expect(json_is_true(json_object_get(r.json, "checked")));
 	resp_free(&r);
 
-	/* an update goes through it too */
+	/* an update goes through it too (a read first, for "original") */
 	r = call(&edge, "PUT", path, "{\"score\":-4}", "rest", NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
 	cr_expect_eq(jint(r.json, "score"), 0, "%s", r.body);
 	resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
 	cr_expect_eq(jint(r.json, "score"), 0, "%s", r.body);
+	resp_free(&r);
+
+	/* an update of nothing: the write's 404 */
+	r = call(&edge, "PUT", "/classes/GameScore/nope", "{\"score\":1}",
+		 "rest", NULL);
+	expect_error(&r, 404, 101, NULL, "an update of nothing");
 	resp_free(&r);
 
 	/* refused with the trigger's message: nothing written */
@@ -466,6 +473,8 @@ Test(triggers, a_trigger_gets_the_request)
 		  r.body);
 	cr_expect_str_eq(jstr(r.json, "sawIp"), "127.0.0.1");
 	cr_expect_null(json_object_get(r.json, "sawId"), "a create has no id");
+	cr_expect_null(json_object_get(r.json, "sawOriginalX"),
+		       "nor an original");
 	cr_expect_eq(jint(r.json, "x"), 1);
 	resp_free(&r);
 	r = call(&edge, "PUT", path, "{\"y\":2}", "master", NULL);
@@ -473,6 +482,8 @@ Test(triggers, a_trigger_gets_the_request)
 	resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
 	cr_expect_str_eq(jstr(r.json, "sawId"), id, "%s", r.body);
+	cr_expect_eq(jint(r.json, "sawOriginalX"), 1,
+		     "an update's trigger gets the stored object: %s", r.body);
 	cr_expect(json_is_true(json_object_get(r.json, "sawMaster")), "%s",
 		  r.body);
 	resp_free(&r);

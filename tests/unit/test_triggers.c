@@ -84,7 +84,8 @@ Test(triggers, params_of_a_create)
 {
 	struct buf b = BUF_INIT;
 	json_t *obj = j("{\"score\":5,\"tags\":[\"a\"]}");
-	struct trig_ctx c = {"GameScore", "", false, "10.1.2.3", NULL, NULL};
+	struct trig_ctx c = {"GameScore", "", false, "10.1.2.3", NULL, NULL,
+			     false, NULL};
 	struct perr e = {0};
 	cr_assert_eq(trig_params_pack(&b, TRIG_BEFORE_SAVE, &c, obj, &e), 0,
 		     "%s", e.msg);
@@ -110,7 +111,8 @@ Test(triggers, params_of_a_delete_with_everything)
 {
 	struct buf b = BUF_INIT;
 	json_t *ctx = j("{\"from\":\"test\"}");
-	struct trig_ctx c = {"_User", "abc123", true, "::1", "inst-1", ctx};
+	struct trig_ctx c = {"_User", "abc123", true, "::1", "inst-1", ctx,
+			     false, NULL};
 	struct perr e = {0};
 	cr_assert_eq(trig_params_pack(&b, TRIG_BEFORE_DELETE, &c, NULL, &e), 0);
 	json_t *p = params_json(&b);
@@ -142,11 +144,36 @@ nest(int k)
 	return v;
 }
 
+Test(triggers, params_of_an_update_have_the_original)
+{
+	struct buf b = BUF_INIT;
+	json_t *obj = j("{\"score\":{\"__op\":\"Increment\",\"amount\":1}}");
+	json_t *orig = j("{\"objectId\":\"u1\",\"score\":4}");
+	struct trig_ctx c = {"C", "u1", false, "1.2.3.4", NULL, NULL, true, orig};
+	struct perr e = {0};
+	cr_assert_eq(trig_params_pack(&b, TRIG_BEFORE_SAVE, &c, obj, &e), 0);
+	json_t *p = params_json(&b);
+	cr_expect(json_equal(json_object_get(p, "original"), orig));
+	cr_expect(json_equal(json_object_get(p, "object"), obj));
+	cr_expect_eq(json_object_size(p), 8);
+	json_decref(p);
+	/* an update the caller cannot read: original is nil */
+	buf_reset(&b);
+	c.original = NULL;
+	cr_assert_eq(trig_params_pack(&b, TRIG_BEFORE_SAVE, &c, obj, &e), 0);
+	p = params_json(&b);
+	cr_expect(json_is_null(json_object_get(p, "original")));
+	json_decref(p);
+	json_decref(orig);
+	json_decref(obj);
+	buf_destroy(&b);
+}
+
 Test(triggers, params_refused_leave_the_buffer_as_it_was)
 {
 	struct buf b = BUF_INIT;
 	buf_append(&b, "xy", 2);
-	struct trig_ctx c = {"C", "", false, "1.2.3.4", NULL, NULL};
+	struct trig_ctx c = {"C", "", false, "1.2.3.4", NULL, NULL, false, NULL};
 	struct perr e = {0};
 	/* the params map around the object is a level: an object of 31
 	 * levels of containers fits MP_MAX_DEPTH (32), one of 32 does not
