@@ -247,8 +247,9 @@ before_save_bad(struct mist_call *c)
 }
 
 /* Saves what it was told, so a test can read the params back:
- * sawTrigger, sawClass, sawMaster, sawIp, sawId and sawOriginalX (an
- * update's: the stored object's x). */
+ * sawTrigger, sawClass, sawMaster, sawIp, sawId, sawContext
+ * (X-Parse-Cloud-Context) and sawOriginalX (an update's: the stored
+ * object's x). */
 static int
 before_save_probe(struct mist_call *c)
 {
@@ -262,7 +263,8 @@ before_save_probe(struct mist_call *c)
 					      {"className", "sawClass"},
 					      {"master", "sawMaster"},
 					      {"ip", "sawIp"},
-					      {"objectId", "sawId"}};
+					      {"objectId", "sawId"},
+					      {"context", "sawContext"}};
 	const uint32_t nkeys = sizeof(keys) / sizeof(keys[0]);
 	const msgpack_object *vals[sizeof(keys) / sizeof(keys[0])];
 	uint32_t n = o->via.map.size;

@@ -476,8 +476,10 @@ Test(triggers, a_trigger_gets_the_request)
 	cr_expect_null(json_object_get(r.json, "sawOriginalX"),
 		       "nor an original");
 	cr_expect_eq(jint(r.json, "x"), 1);
+	cr_expect_null(json_object_get(r.json, "sawContext"), "%s", r.body);
 	resp_free(&r);
-	r = call(&edge, "PUT", path, "{\"y\":2}", "master", NULL);
+	r = call(&edge, "PUT", path, "{\"y\":2}", "master",
+		 "X-Parse-Cloud-Context: {\"from\":\"test\"}");
 	cr_expect_eq(r.status, 200, "%s", r.body);
 	resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
@@ -486,6 +488,8 @@ Test(triggers, a_trigger_gets_the_request)
 		     "an update's trigger gets the stored object: %s", r.body);
 	cr_expect(json_is_true(json_object_get(r.json, "sawMaster")), "%s",
 		  r.body);
+	cr_expect_str_eq(jstr(json_object_get(r.json, "sawContext"), "from"),
+			 "test", "%s", r.body);
 	resp_free(&r);
 }
 
