@@ -334,6 +334,20 @@ mist_doc_delete(struct mist_call *c, const char *cls, const char *id,
 		return MIST_HOST_EINVAL;
 	return mist_docs(c, "DELETE", path, NULL, 0, out);
 }
+/*
+ * Triggers (the mobile backend's Cloud Code triggers).  A function named
+ * KIND ':' CLASS -- "beforeSave:GameScore", "afterSave:GameScore",
+ * "beforeDelete:_User", "afterDelete:Note" -- is a trigger: the gateway
+ * runs it around the class's writes when the app lists it (`mist apps set
+ * APP --functions beforeSave:GameScore`), never by a client's call.  Its
+ * args are one msgpack map like Parse's request ({"triggerName",
+ * "className", "object", "objectId", "original", "master", "user",
+ * "ip", ...}); a beforeSave outputs nil or true (save as sent) or a map
+ * (save that object instead), or calls mist_fail() to refuse the write
+ * with its message; the results of the other kinds are ignored.  A trigger has
+ * 3 s at most, less if its request has less left.  docs/HTTP.md,
+ * "Triggers", has the rules; examples/addon/triggers.c is an example.
+ */
 
 #ifdef __cplusplus
 }

@@ -167,6 +167,12 @@ jcheck(const json_t *v, int max_depth, int depth_code, const char *what,
 	return jcheck_walk(v, 1, &c, err);
 }
 
+int
+preq_body_check(const json_t *v, const char *what, struct perr *err)
+{
+	return jcheck(v, PREQ_MAX_DEPTH, PERR_INVALID_JSON, what, err);
+}
+
 /*
  * An upper bound on the values @a len bytes of JSON text can hold, read
  * before jansson builds anything: every value past the first follows a

@@ -234,6 +234,14 @@ int preq_decode_sub(const struct preq *parent, const char *method,
 		    const char *path, json_t *body, const char *mount,
 		    struct preq *out, struct perr *err);
 
+/**
+ * Checks @a v against a body's bounds above (depth, values, keys, key and
+ * string lengths), @a what naming it in the error ("the object
+ * beforeSave:C returned"): 0, or MIST_EPROTO with @a err set.  For a body
+ * that did not come through preq_decode (a trigger's, triggers.h).
+ */
+int preq_body_check(const json_t *v, const char *what, struct perr *err);
+
 /** Releases what @a p owns and empties it; harmless on an empty preq. */
 void preq_clear(struct preq *p);
 

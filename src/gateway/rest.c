@@ -17,6 +17,7 @@
 #include "gateway/metrics.h"
 #include "gateway/parse_req.h"
 #include "gateway/ratelimit.h"
+#include "gateway/triggers.h"
 #include "mist.h"
 #include "net/mp.h"
 #include "util/buf.h"
@@ -538,6 +539,26 @@ rest_pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
 	return p;
 }
 
+bool
+rest_docs_home(struct rest *r, const struct app *a, struct perr *e)
+{
+	if (a->home == 0) {
+		perr_set(e, 503, PERR_CONNECTION_FAILED,
+			 "app %s has no documents home (created with --docs none?)",
+			 a->id);
+		return false;
+	}
+	if (a->home != r->self->sys->node &&
+	    map_get(&r->fnodes, a->home) == NULL) {
+		perr_set(e, 503, PERR_CONNECTION_FAILED,
+			 "the documents home of app %s (node %016" PRIx64
+			 ") is unreachable",
+			 a->id, a->home);
+		return false;
+	}
+	return true;
+}
+
 void
 rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	  const struct preq *q, const char *ip, bool master, uint32_t deadline)
@@ -557,22 +578,8 @@ rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		free(p);
 		return;
 	}
-	if (a->home == 0) {
+	if (!rest_docs_home(r, a, &e)) {
 		json_decref(body);
-		perr_set(&e, 503, PERR_CONNECTION_FAILED,
-			 "app %s has no documents home (created with --docs none?)",
-			 a->id);
-		rest_finish_err(r, p, &e);
-		free(p);
-		return;
-	}
-	if (a->home != r->self->sys->node &&
-	    map_get(&r->fnodes, a->home) == NULL) {
-		json_decref(body);
-		perr_set(&e, 503, PERR_CONNECTION_FAILED,
-			 "the documents home of app %s (node %016" PRIx64
-			 ") is unreachable",
-			 a->id, a->home);
 		rest_finish_err(r, p, &e);
 		free(p);
 		return;
@@ -611,7 +618,10 @@ rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
 {
 	struct perr e = {0};
 	bool allowed = false;
-	for (uint32_t i = 0; i < a->nfunctions && !allowed; i++)
+	/* a trigger ("beforeSave:C") is never called by name (triggers.h);
+	 * parse_req.h refuses ':' in the path already, this is the rule */
+	bool trigger = strchr(q->fn, ':') != NULL;
+	for (uint32_t i = 0; i < a->nfunctions && !allowed && !trigger; i++)
 		allowed = strcmp(a->functions[i], q->fn) == 0;
 	uint64_t node = allowed ? rest_fn_node(r, q->fn) : 0;
 	if (!allowed || node == 0) {
@@ -692,7 +702,7 @@ rest_route(struct rest *r, struct rpend *p, const struct preq *q, const char *ip
 				  deadline + REST_DEADLINE_SLACK_MS);
 	if (q->route == PR_FUNCTIONS)
 		rest_send_fn(r, p, a, q, ip, master, deadline);
-	else
+	else if (!trig_route(r, p, a, q, ip, master, deadline)) /* triggers.h */
 		rest_send_docs(r, p, a, q, ip, master, deadline);
 }
 
@@ -952,6 +962,23 @@ bad:
 	rest_finish_err(r, p, &e);
 }
 
+/* ---------------------------------------------- for triggers.c */
+
+void
+rest_docs_reply(struct rest *r, struct rpend *p, struct msg *m)
+{
+	docs_reply(r, p, m);
+}
+
+void
+rest_log_caused(struct rest *r, const struct rpend *p, int status,
+		size_t bytes)
+{
+	log_line(r, p, status, bytes, NULL, 0);
+}
+
+/* ------------------------------------------------------------ replies */
+
 bool
 rest_reply(struct rest *r, struct msg *m)
 {
@@ -964,6 +991,9 @@ rest_reply(struct rest *r, struct msg *m)
 		break;
 	case RP_FN:
 		fn_reply(r, p, m);
+		break;
+	case RP_TRIG: /* triggers.c; @a p is freed below as any */
+		trig_reply(r, p, m);
 		break;
 	case RP_STATS:
 		if (m->status == 0)
@@ -1066,6 +1096,8 @@ rest_close(struct rest *r)
 	void *v;
 	while (map_next(&r->pending, &it, &k, &v)) {
 		struct rpend *p = v;
+		if (p->kind == RP_TRIG)
+			trig_abandon(p);
 		if (p->batch != NULL && --p->batch->left == 0) {
 			json_decref(p->batch->results);
 			free(p->batch);

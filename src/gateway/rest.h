@@ -23,6 +23,8 @@
  *   5. sends MSG_ACC_REQUEST to the app's home ACTOR_DOCS, or MSG_FN_CALL
  *      to a node offering the function (this node first), or fans a
  *      /batch out into its sub-requests, each going through 3-5 alone;
+ *      a write of a class with triggers the app lists goes through
+ *      gateway/triggers.h instead (before trigger, write, after trigger);
  *   6. answers from the reply, and writes one access-log line.
  *
  * Ownership: struct rest is the gateway's (rest_open allocates it, the

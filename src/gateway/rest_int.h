@@ -58,9 +58,15 @@
 /* How long /metrics waits for the accessory's counters. */
 #define REST_STATS_TIMEOUT_MS 500
 
-enum rp_kind { RP_DOCS, RP_FN, RP_STATS };
+enum rp_kind {
+	RP_DOCS,
+	RP_FN,
+	RP_STATS,
+	RP_TRIG, /* a step of a request's triggers (triggers.h) */
+};
 
 struct rbatch;
+struct trig_run;
 
 /* A request sent for an HTTP request (or a batch's sub-request). */
 struct rpend {
@@ -84,6 +90,7 @@ struct rpend {
 	bool host;
 	struct actor_ref host_from;
 	uint64_t host_corr;
+	struct trig_run *trig;	/* RP_TRIG: triggers.c's run, else NULL */
 };
 
 /* A /batch: its sub-requests' answers, in order, until all are in. */
@@ -116,6 +123,10 @@ struct rest {
 	struct metrics metrics;
 	const struct swim *swim; /* for /metrics, or NULL */
 	uint64_t next_req;	 /* request ids: random at open, then +1 */
+	/* triggers.c: after triggers' failures warned of at most once per
+	 * TRIG_WARN_MS (each has its access-log line anyway) */
+	uint64_t trig_warned_ns;
+	uint64_t trig_unwarned;
 };
 
 
@@ -164,5 +175,16 @@ void rest_route(struct rest *r, struct rpend *p, const struct preq *q,
 /** rest_finish's answer of a host call's @a p: the MSG_HOST_CALL reply. */
 void rest_host_finish(struct rest *r, struct rpend *p, int status,
 		      const char *body, size_t len);
+/* ---- for triggers.c */
+/** Whether app @a a's documents home can be sent to now (rest_send_docs
+ * answers @a e otherwise); false with @a e set. */
+bool rest_docs_home(struct rest *r, const struct app *a, struct perr *e);
+/** Answers @a p from @a m, a MSG_ACC_REQUEST's reply, as rest_reply()
+ * does; does not free @a p. */
+void rest_docs_reply(struct rest *r, struct rpend *p, struct msg *m);
+/** The access-log line of @a p, a request caused by another (a trigger's
+ * call, its read): logged, not answered, not counted in the metrics. */
+void rest_log_caused(struct rest *r, const struct rpend *p, int status,
+		     size_t bytes);
 
 #endif
