@@ -106,6 +106,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "accessory/autoindex.h"
 #include "accessory/docs_driver.h"
 #include "actors/actor.h"
 
@@ -127,6 +128,11 @@ struct docs_config {
 	size_t cache_bytes;	 /* ... and their estimated memory */
 	uint32_t obj_cache_entries; /* parsed objects cached (0: none) */
 	size_t obj_cache_bytes;	    /* ... and their estimated memory */
+	/* automatic indexes (accessory/autoindex.h, docs/INDEXES.md) */
+	bool auto_index;		/* on by default */
+	struct autoix_params autoix;	/* the thresholds */
+	uint64_t index_budget;		/* DOCS_INDEX_BUDGET: caller's 0 */
+	uint32_t ixstat_flush_ms;	/* DOCS_IXSTAT_FLUSH_MS */
 	/* The clock deadlines are measured on, in ns (NULL: the actor
 	 * system's hrtime); the seam tests use to expire a request. */
 	uint64_t (*clock_ns)(void *ctx);
@@ -190,6 +196,29 @@ struct docs_config {
  */
 #define DOCS_OBJ_CACHE_ENTRIES 16384
 #define DOCS_OBJ_CACHE_BYTES ((size_t)32 << 20)
+/*
+ * The bytes of automatic index entries an app may hold when its record
+ * says 0 (`mist apps set APP --index-budget BYTES`): 64 MiB is about a
+ * million entries of a 40-byte key (app, class, name, a value, the id),
+ * a few indexes over the largest class a node's share of an app holds
+ * comfortably; declared indexes are not counted (the operator chose
+ * them).
+ */
+#define DOCS_INDEX_BUDGET ((uint64_t)64 << 20)
+/* Index statistics (hits, entries, bytes) are written at most this often
+ * (one group of small records), and at a clean stop: a crash loses at
+ * most ten seconds of hit counts, never an index. */
+#define DOCS_IXSTAT_FLUSH_MS 10000
+/* Readers of one object an "_rperm" index holds (one entry each: "*",
+ * users, roles of its ACL); an object with more is refused at the write
+ * (400 code 116) while the class has such an index.  64 is far past a
+ * shared document's list; a wider audience is a role. */
+#define DOCS_RPERM_MAX 64
+/* Readers a query scans an "_rperm" index for ("*", the user, its
+ * roles): past it the planner does not use the index (the ACL filter
+ * after a scan still answers right). */
+#define DOCS_RPERM_READERS 32
+
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
 
