@@ -134,6 +134,7 @@ struct docs {
 	struct map ixrt;	    /* hash(app, cls, name) -> struct docs_ixrt */
 	struct actor_timer ixstat_timer;
 	bool ixstat_armed;
+	bool stopping; /* MSG_STOP: no timer any more */
 };
 
 /* The request in hand. */
@@ -3242,7 +3243,11 @@ docs_op_query(struct docs_req *rq)
 	struct docs_plan plan;
 	char readers[DOCS_RPERM_READERS][DOCS_INDEX_NAME_MAX + 8];
 	uint32_t nreaders = 0;
-	bool rperm_ok = !rq->master &&
+	bool any_rperm = false;
+	for (uint32_t i = 0; i < nix; i++)
+		any_rperm |= ix[i].ready && docs_is_rperm(&ix[i]);
+	/* the caller's readers (its roles read) only if an index wants them */
+	bool rperm_ok = any_rperm && !rq->master &&
 			docs_caller_readers(rq, readers, DOCS_RPERM_READERS,
 					    &nreaders);
 	docs_plan_pick(&plan, ix, nix, schema, pins, npins, of, od, nof,
@@ -4154,7 +4159,8 @@ docs_index_same(const struct docs_index *x, const char **f, const bool *dsc,
 static void
 docs_auto_refuse(struct docs *d, struct autoix_shape *sh, const char *note)
 {
-	if (sh->verdict != AUTOIX_REFUSED || strcmp(sh->note, note) != 0) {
+	/* logged when the verdict changes, not at each query after */
+	if (sh->verdict != AUTOIX_REFUSED) {
 		char what[160];
 		autoix_describe(&sh->key, what, sizeof(what));
 		log_info("docs: no automatic index for %s/%s (%s): %s",
@@ -4420,15 +4426,16 @@ enum { DOCS_TAG_IXSTAT = 2 };
 static void
 docs_ixstat_arm(struct docs *d)
 {
-	if (d->ixstat_armed || d->self == NULL)
+	if (d->ixstat_armed || d->self == NULL || d->stopping)
 		return;
 	d->ixstat_armed = true;
 	actor_timer_start(d->self, &d->ixstat_timer, d->cfg.ixstat_flush_ms, 0,
 			  DOCS_TAG_IXSTAT);
 }
 
-/* Writes every changed record, in one group. */
-static void
+/* Writes the changed records of one app, in one group; true if other
+ * apps' remain. */
+static bool
 docs_ixstat_flush(struct docs *d)
 {
 	d->ixstat_armed = false;
@@ -4458,6 +4465,7 @@ docs_ixstat_flush(struct docs *d)
 	docs_group_free(&g);
 	if (mixed)
 		docs_ixstat_arm(d);
+	return mixed;
 }
 
 struct docs_recount {
@@ -4837,6 +4845,7 @@ docs_on_request(struct docs *d, const struct msg *m,
 	rq.from = m->from;
 	rq.corr = m->corr;
 	rq.flags = m->flags;
+	rq.index_budget = UINT64_MAX; /* absent unless the caller says */
 	if (job == NULL)
 		d->st.requests++;
 	if (docs_decode(d, m, &rq, &e) != 0) {
@@ -4846,8 +4855,10 @@ docs_on_request(struct docs *d, const struct msg *m,
 	}
 	if (job != NULL)
 		rq.deadline = job->deadline; /* from the first arrival */
-	/* the app's index budget travels with every request */
-	docs_usage_of(d, rq.app)->index_budget = rq.index_budget;
+	/* the app's index budget travels with the gateway's requests (a
+	 * sender that does not say leaves it as it was) */
+	if (rq.index_budget != UINT64_MAX)
+		docs_usage_of(d, rq.app)->index_budget = rq.index_budget;
 	if (docs_resolve_session(&rq, &e) != 0) {
 		docs_answer_err(&rq, &e);
 		goto out;
@@ -5008,10 +5019,11 @@ docs_fn(struct actor *self, struct msg *m)
 	case MSG_STOP:
 		actor_timer_stop(self, &d->build_timer);
 		actor_timer_stop(self, &d->ixstat_timer);
-		/* the statistics go with the queue (every app's, in turn) */
-		for (int i = 0; i < 64 && d->ixstat_armed; i++)
-			docs_ixstat_flush(d);
-		d->ixstat_armed = true; /* no timer from here on */
+		/* the statistics go with the queue (every app's, in turn:
+		 * each flush writes one app's and leaves the others dirty) */
+		d->stopping = true;
+		while (docs_ixstat_flush(d))
+			;
 		/* flushes the queue; the groups' MSG_DOCS_DONE are refused
 		 * by the stopping system and freed with their message */
 		d->drv->vt->close(d->drv);
