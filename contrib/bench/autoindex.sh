@@ -12,14 +12,15 @@
 #             itself (`--index-budget 0`: the default; a few queries make
 #             it due, the script waits until `mist apps indexes` says it
 #             is ready)
-#   declared  the same query with the same index declared instead
-#             (`mist apps index APP CLASS by_k k`; the declared twin
-#             supersedes the automatic one once ready, the script waits
-#             for that)
+#   declared  the same query on a second class holding the same objects,
+#             with the same index declared (`mist apps index APP D by_k
+#             k`); auto and declared runs alternate, so the drift of a
+#             shared machine falls on both alike
 #
 # and, with BIG objects (default 5000, past the scan bound), the query
 # refused (400 code 102) at first, then served by its automatic index
-# (the "big auto" row), then by a declared one ("big declared").
+# (the big_auto row), against a declared one on a twin class
+# (big_declared).
 #
 # The query is GET /parse/classes/Q?where={"k":V}&limit=10 with the REST
 # key, one object matching (k is 0..N-1), as contrib/bench/wrk/parse.lua
@@ -116,66 +117,75 @@ index_state() {
 	cli apps indexes "$app" "$1" --format json | jq -r --arg n "$2" '.indexes[] | select(.name == $n) | .state'
 }
 
-declare -A R_RPS R_P50 R_P99 R_NOTE
+declare -A R_RPS R_P50 R_P99 R_NOTE RES
 rows=()
-row() { # row KEY URL
-	local key=$1 u=$2 i out n rps p50 p99 bad res=()
-	local cmd=(env "PARSE_APP_ID=$app" "PARSE_REST_KEY=$rest" wrk -t"$threads" -c"$conns" -d"${dur}s" --latency -s "$lua" "$u")
-	say "# $key: PARSE_APP_ID=$app PARSE_REST_KEY=... wrk -t$threads -c$conns -d${dur}s --latency -s contrib/bench/wrk/parse.lua '$u'"
-	rows+=("$key")
-	[ "$warmup" -gt 0 ] && env "PARSE_APP_ID=$app" "PARSE_REST_KEY=$rest" wrk -t"$threads" -c"$conns" -d"${warmup}s" -s "$lua" "$u" >/dev/null 2>&1
-	for i in $(seq "$runs"); do
-		out=$("${cmd[@]}" 2>&1)
-		n=$(awk '/requests in/ {print $1}' <<<"$out")
-		[ -n "$n" ] && [ "$n" -gt 0 ] || { R_NOTE[$key]="INVALID: no answers"; say "$out"; return; }
-		rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
-		p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-		p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-		bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-		res+=("$rps|$p50|$p99|${bad:+INVALID: $bad non-2xx}")
-		say "#   run $i: $rps req/s, p50 $p50 ms, p99 $p99 ms${bad:+ ($bad non-2xx)}"
-	done
-	IFS='|' read -r R_RPS[$key] R_P50[$key] R_P99[$key] R_NOTE[$key] <<<"$(printf '%s\n' "${res[@]}" |
+# run1 KEY URL: one wrk run, its result added to KEY's
+run1() {
+	local key=$1 u=$2 out n rps p50 p99 bad
+	case " ${rows[*]} " in *" $key "*) ;; *)
+		rows+=("$key")
+		say "# $key: PARSE_APP_ID=$app PARSE_REST_KEY=... wrk -t$threads -c$conns -d${dur}s --latency -s contrib/bench/wrk/parse.lua '$u'" ;;
+	esac
+	out=$(env "PARSE_APP_ID=$app" "PARSE_REST_KEY=$rest" wrk -t"$threads" -c"$conns" -d"${dur}s" --latency -s "$lua" "$u" 2>&1)
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
+	[ -n "$n" ] && [ "$n" -gt 0 ] || { R_NOTE[$key]="INVALID: no answers"; say "$out"; return; }
+	rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
+	p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+	p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+	bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+	RES[$key]+="$rps|$p50|$p99|${bad:+INVALID: $bad non-2xx}"$'\n'
+	say "#   $key run: $rps req/s, p50 $p50 ms, p99 $p99 ms${bad:+ ($bad non-2xx)}; load average $(loadavg)"
+}
+# median KEY: the median run (by requests/s) into R_*
+median() {
+	IFS='|' read -r R_RPS[$1] R_P50[$1] R_P99[$1] R_NOTE[$1] <<<"$(printf '%s' "${RES[$1]}" |
 		sort -t'|' -k1,1n | awk -v m=$(( (runs + 1) / 2 )) 'NR == m')"
 }
+warm() { # warm URL: unmeasured load
+	[ "$warmup" -gt 0 ] && env "PARSE_APP_ID=$app" "PARSE_REST_KEY=$rest" wrk -t"$threads" -c"$conns" -d"${warmup}s" -s "$lua" "$1" >/dev/null 2>&1
+	return 0
+}
+# pair A URL_A B URL_B: runs of A and B alternated, so the machine's
+# drift (2 shared cores) falls on both alike
+pair() {
+	local i
+	warm "$2"; warm "$4"
+	for i in $(seq "$runs"); do run1 "$1" "$2"; run1 "$3" "$4"; done
+	median "$1"; median "$3"
+}
 
-# ------------------------------------------------------ the small class
-fill Q "$n_small" || exit 1
+# ------------------------------------------------------ the small classes
+# Q gets its index by itself, D (the same objects) a declared one
+fill Q "$n_small" && fill D "$n_small" || exit 1
 v=$((n_small / 2))
-say "# class Q: $n_small objects; query k = $v"
+say "# classes Q and D: $n_small objects each; query k = $v"
 cli apps set "$app" --index-budget 1 >/dev/null || exit 1
 [ "$(curl -s "${H[@]}" "$(q Q $v)" | jq '.results | length')" = 1 ] ||
 	{ echo "autoindex.sh: the query does not find its object" >&2; exit 1; }
-row scan "$(q Q $v)"
+warm "$(q Q $v)"
+for i in $(seq "$runs"); do run1 scan "$(q Q $v)"; done
+median scan
 say "#   $(cli apps indexes "$app" Q --format json | jq -c '.shapes[] | {shape, queries, state, note}' | head -1)"
 [ -z "$(index_state Q auto_k)" ] || say "# WARNING: an automatic index exists during the scan row"
 cli apps set "$app" --index-budget 0 >/dev/null || exit 1
 for i in 1 2 3 4 5; do status_of "$(q Q $i)" >/dev/null; done
-wait_for '[ "$(index_state Q auto_k)" = ready ]' 60 ||
-	{ echo "autoindex.sh: no automatic index auto_k on Q"; cli apps indexes "$app" Q; exit 1; }
-say "# $(cli apps indexes "$app" Q --format json | jq -c '.indexes[] | {name, kind, state, entries, bytes, reason}')"
-row auto "$(q Q $v)"
-cli apps index "$app" Q by_k k >/dev/null || exit 1
-wait_for '[ "$(index_state Q by_k)" = ready ] && [ -z "$(index_state Q auto_k)" ]' 60 ||
-	{ echo "autoindex.sh: the declared index did not supersede auto_k"; cli apps indexes "$app" Q; exit 1; }
-say "# $(cli apps indexes "$app" Q --format json | jq -c '.indexes[] | {name, kind, state, entries}')"
-row declared "$(q Q $v)"
+cli apps index "$app" D by_k k >/dev/null || exit 1
+wait_for '[ "$(index_state Q auto_k)" = ready ] && [ "$(index_state D by_k)" = ready ]' 60 ||
+	{ echo "autoindex.sh: no automatic index auto_k on Q or no by_k on D"; cli apps indexes "$app"; exit 1; }
+say "# $(cli apps indexes "$app" --format json | jq -c '.indexes[] | {class, name, kind, state, entries, bytes, reason}' | paste -sd' ')"
+pair auto "$(q Q $v)" declared "$(q D $v)"
 
-# -------------------------------------------------------- the big class
+# -------------------------------------------------------- the big classes
 if [ "$n_big" -gt 0 ]; then
-	fill Big "$n_big" || exit 1
+	fill Big "$n_big" && fill BigD "$n_big" || exit 1
 	v=$((n_big / 2))
-	say "# class Big: $n_big objects; query k = $v"
-	st=$(status_of "$(q Big $v)")
-	say "# before: HTTP $st ($(curl -s "${H[@]}" "$(q Big $v)"))"
+	say "# classes Big and BigD: $n_big objects each; query k = $v"
+	say "# before: HTTP $(status_of "$(q Big $v)") ($(curl -s "${H[@]}" "$(q Big $v)"))"
 	for i in 1 2 3; do status_of "$(q Big $i)" >/dev/null; done
-	wait_for '[ "$(index_state Big auto_k)" = ready ]' 120 ||
-		{ echo "autoindex.sh: no automatic index auto_k on Big"; cli apps indexes "$app" Big; exit 1; }
-	row big_auto "$(q Big $v)"
-	cli apps index "$app" Big by_k k >/dev/null || exit 1
-	wait_for '[ "$(index_state Big by_k)" = ready ] && [ -z "$(index_state Big auto_k)" ]' 120 ||
-		{ echo "autoindex.sh: the declared index did not supersede auto_k on Big"; exit 1; }
-	row big_declared "$(q Big $v)"
+	cli apps index "$app" BigD by_k k >/dev/null || exit 1
+	wait_for '[ "$(index_state Big auto_k)" = ready ] && [ "$(index_state BigD by_k)" = ready ]' 120 ||
+		{ echo "autoindex.sh: no automatic index auto_k on Big"; cli apps indexes "$app"; exit 1; }
+	pair big_auto "$(q Big $v)" big_declared "$(q BigD $v)"
 	say "#"
 	cli apps indexes "$app" | sed 's/^/# /'
 fi
