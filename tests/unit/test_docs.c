@@ -2204,4 +2204,40 @@ Test(docs, acl_index_a_user_touches_only_its_rows)
 	       "{\"class\":\"Note\",\"indexes\":{\"bad\":{\"n\":1,\"_rperm\":"
 	       "1}}}");
 	cr_assert_eq(jcode(r), 102, "_rperm leads or is absent");
+	/* a role's readers: u2 holds Team, its row is found through the
+	 * "role:Team" entries; u3 sees nothing of it */
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"_Role\",\"object\":{\"name\":\"Team\","
+	       "\"ACL\":{\"*\":{\"read\":true}},\"users\":[\"%s\"]}}",
+	       uid[2]);
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"Note\",\"object\":{\"n\":25,\"team\":true,"
+	       "\"ACL\":{\"role:Team\":{\"read\":true}}}}");
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	struct caller c2 = {.session = tok[2]}, c3 = {.session = tok[3]};
+	before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &c2,
+	       "{\"class\":\"Note\",\"where\":{\"n\":{\"$gte\":20,\"$lt\":30}}}");
+	cr_assert_eq(nresults(r), 11, "its ten and the team's one: %s",
+		     jstr(r->body, "error"));
+	cr_assert_eq(stat_of("objects_scanned") - before, 11);
+	r = rq(ACC_DOC_QUERY, &c3,
+	       "{\"class\":\"Note\",\"where\":{\"team\":true}}");
+	cr_assert_eq(nresults(r), 0, "not a member");
+	r = rq(ACC_DOC_QUERY, &c2,
+	       "{\"class\":\"Note\",\"where\":{\"team\":true}}");
+	cr_assert_eq(nresults(r), 1);
+	/* an ACL wider than an _rperm index holds is refused at the write */
+	char acl[8192];
+	int at = snprintf(acl, sizeof(acl), "{");
+	for (int i = 0; i < DOCS_RPERM_MAX + 1; i++)
+		at += snprintf(acl + at, sizeof(acl) - (size_t)at,
+			       "%s\"u%05d\":{\"read\":true}", i ? "," : "", i);
+	snprintf(acl + at, sizeof(acl) - (size_t)at, "}");
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"Note\",\"object\":{\"n\":1,\"ACL\":%s}}", acl);
+	cr_assert_eq(r->status, 400);
+	cr_assert_eq(jcode(r), 116, "%s", jstr(r->body, "error"));
+	cr_assert(strstr(jstr(r->body, "error"), "readers") != NULL);
 }
