@@ -3825,7 +3825,11 @@ static int
 docs_build_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
 	struct docs_build_scan *s = arg;
-	if (s->n >= s->max) {
+	/* an _rperm index puts up to DOCS_RPERM_MAX entries per object: a
+	 * chunk also ends before its group passes DOCS_GROUP_MAX (room left
+	 * for the schema and usage records of the last chunk) */
+	if (s->n >= s->max ||
+	    s->g->n + DOCS_RPERM_MAX + 8 >= DOCS_GROUP_MAX) {
 		s->more = true;
 		return 1;
 	}

@@ -2241,3 +2241,38 @@ Test(docs, acl_index_a_user_touches_only_its_rows)
 	cr_assert_eq(jcode(r), 116, "%s", jstr(r->body, "error"));
 	cr_assert(strstr(jstr(r->body, "error"), "readers") != NULL);
 }
+
+Test(docs, acl_index_build_of_wide_acls_stays_in_group_bounds)
+{
+	th_start();
+	/* 80 objects readable by 60 users each: 4800 entries, more than one
+	 * group holds, built in bounded chunks */
+	char acl[4096];
+	int at = snprintf(acl, sizeof(acl), "{");
+	for (int i = 0; i < 60; i++)
+		at += snprintf(acl + at, sizeof(acl) - (size_t)at,
+			       "%s\"u%05d\":{\"read\":true}", i ? "," : "", i);
+	snprintf(acl + at, sizeof(acl) - (size_t)at, "}");
+	struct caller cc = {.create = true};
+	for (int i = 0; i < 80; i++) {
+		struct reply *r = rq(ACC_DOC_CREATE, &cc,
+				     "{\"class\":\"Wide\",\"object\":{\"i\":%d,"
+				     "\"ACL\":%s}}",
+				     i, acl);
+		cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+		if (i % 32 == 31)
+			th_clear();
+	}
+	struct reply *r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+			     "{\"class\":\"Wide\",\"indexes\":{\"readers\":"
+			     "{\"_rperm\":1}}}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	wait_builds(1);
+	json_t *l = ix_list();
+	json_t *x = ix_find(l, "readers");
+	cr_assert_not_null(x);
+	cr_assert_str_eq(jstr(x, "state"), "ready");
+	cr_assert_eq(jint(x, "entries"), 80 * 60);
+	json_decref(l);
+	cr_assert_eq(stat_of("store_errors"), 0);
+}
