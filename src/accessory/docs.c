@@ -102,6 +102,10 @@ struct docs_ixrt {
 	uint64_t hits;
 	uint64_t saved; /* objects it spared queries (hits x wpq), about */
 	uint64_t wpq;	/* auto: the shape's waste per query before it */
+	/* what it saved in the current window of the shapes' clock and in
+	 * the one before (memory only): what eviction weighs, so an index
+	 * busy last week and idle since gives way */
+	uint64_t win_saved, prev_saved, win_start;
 	int64_t entries, bytes;
 };
 
@@ -1691,6 +1695,35 @@ docs_ixrt_del(struct docs_group *g, const struct docs_ixrt *r)
 }
 
 static void docs_ixstat_arm(struct docs *d);
+
+/* The clock of shapes' windows and recent savings (ns). */
+static uint64_t
+docs_auto_now(struct docs *d)
+{
+	if (d->cfg.auto_clock_ns != NULL)
+		return d->cfg.auto_clock_ns(d->cfg.auto_clock_ctx);
+	return actor_sys_hrtime(d->self->sys);
+}
+
+/* @a r's windows moved to now. */
+static void
+docs_ixrt_roll(struct docs *d, struct docs_ixrt *r)
+{
+	uint64_t now = docs_auto_now(d), w = d->cfg.autoix.window_ns;
+	if (now - r->win_start <= w)
+		return;
+	r->prev_saved = now - r->win_start <= 2 * w ? r->win_saved : 0;
+	r->win_saved = 0;
+	r->win_start = now;
+}
+
+/* What eviction weighs: @a r's savings in this window and the last. */
+static uint64_t
+docs_ixrt_worth(struct docs *d, struct docs_ixrt *r)
+{
+	docs_ixrt_roll(d, r);
+	return r->win_saved + r->prev_saved;
+}
 static void docs_ixrt_recount(struct docs *d, struct docs_ixrt *r);
 static void docs_auto_enforce(struct docs *d, const char *app);
 static void docs_index_remove(struct docs *d, struct docs_group *g, json_t *ns,
@@ -4080,7 +4113,8 @@ docs_auto_least(struct docs *d, const char *app)
 	while (map_next(&d->ixrt, &it, &k, &v))
 		for (struct docs_ixrt *r = v; r; r = r->next)
 			if (r->is_auto && strcmp(r->app, app) == 0 &&
-			    (best == NULL || r->saved < best->saved))
+			    (best == NULL ||
+			     docs_ixrt_worth(d, r) < docs_ixrt_worth(d, best)))
 				best = r;
 	return best;
 }
@@ -4224,7 +4258,7 @@ docs_auto_fit(struct docs *d, const char *app, uint64_t need, uint64_t saves,
 	uint64_t used = docs_auto_bytes(d, app);
 	while (used + need > budget) {
 		struct docs_ixrt *r = docs_auto_least(d, app);
-		if (r == NULL || r->saved >= saves) {
+		if (r == NULL || docs_ixrt_worth(d, r) >= saves) {
 			snprintf(note, len,
 				 "the index budget is full: about %llu bytes "
 				 "needed, %llu of %llu used, and no automatic "
@@ -4238,9 +4272,9 @@ docs_auto_fit(struct docs *d, const char *app, uint64_t need, uint64_t saves,
 		char why[160];
 		snprintf(why, sizeof(why),
 			 "the budget (%llu bytes) is full and it saved %llu "
-			 "objects, less than %s would (%llu)",
+			 "objects lately, less than %s would (%llu)",
 			 (unsigned long long)budget,
-			 (unsigned long long)r->saved, for_what,
+			 (unsigned long long)docs_ixrt_worth(d, r), for_what,
 			 (unsigned long long)saves);
 		used -= r->bytes > 0 ? (uint64_t)r->bytes : 0;
 		docs_auto_drop(d, r, why);
@@ -4316,6 +4350,9 @@ docs_auto_create(struct docs *d, const char *app, const char *cls,
 	r->hits = 0;
 	r->entries = r->bytes = 0;
 	r->saved = saves;
+	r->win_saved = saves; /* the evidence it was built on */
+	r->prev_saved = 0;
+	r->win_start = docs_auto_now(d);
 	r->wpq = sh->count ? saves / sh->count : 0;
 	docs_ixrt_put(&g, r);
 	docs_queue_quiet(d, app, &g);
@@ -4342,6 +4379,8 @@ docs_auto_observe(struct docs_req *rq, const char *cls, const json_t *schema,
 			docs_ixrt_get(d, rq->app, cls, plan->ix->name, true);
 		r->hits++;
 		r->saved += r->wpq;
+		docs_ixrt_roll(d, r);
+		r->win_saved += r->wpq;
 		r->dirty = true;
 		docs_ixstat_arm(d);
 	}
@@ -4381,7 +4420,7 @@ docs_auto_observe(struct docs_req *rq, const char *cls, const json_t *schema,
 	k.acl = !rq->master && c->rejected > c->matched;
 	struct autoix_shape *sh = autoix_observe(
 		&d->shapes, &k, c->examined, useful, c->rejected, c->over,
-		actor_sys_hrtime(d->self->sys), &d->cfg.autoix);
+		docs_auto_now(d), &d->cfg.autoix);
 	const char *f[4];
 	bool dsc[4];
 	uint32_t n = autoix_fields(&k, f, dsc);
@@ -4539,6 +4578,10 @@ docs_ixrt_load_cb(void *arg, const void *k, size_t kl, const void *v,
 		 docs_jstr(j, "shape") ? docs_jstr(j, "shape") : "");
 	r->hits = (uint64_t)json_integer_value(json_object_get(j, "hits"));
 	r->saved = (uint64_t)json_integer_value(json_object_get(j, "saved"));
+	/* a restart gives what it saved one window of grace */
+	r->prev_saved = r->saved;
+	r->win_saved = 0;
+	r->win_start = docs_auto_now(d);
 	r->wpq = (uint64_t)json_integer_value(json_object_get(j, "wpq"));
 	r->entries = json_integer_value(json_object_get(j, "entries"));
 	r->bytes = json_integer_value(json_object_get(j, "bytes"));
@@ -4618,7 +4661,7 @@ docs_op_indexes(struct docs_req *rq)
 			json_array_append_new(
 				list,
 				json_pack("{s:s,s:s,s:O,s:s,s:s,s:I,s:I,s:I,"
-					  "s:I,s:I,s:s,s:s}",
+					  "s:I,s:I,s:I,s:s,s:s}",
 					  "class", cls, "name", name, "fields",
 					  spec, "kind",
 					  r->is_auto ? "auto" : "declared",
@@ -4626,7 +4669,9 @@ docs_op_indexes(struct docs_req *rq)
 					  "entries", (json_int_t)r->entries,
 					  "bytes", (json_int_t)r->bytes, "hits",
 					  (json_int_t)r->hits, "saved",
-					  (json_int_t)r->saved, "created",
+					  (json_int_t)r->saved, "recent",
+					  (json_int_t)docs_ixrt_worth(d, r),
+					  "created",
 					  (json_int_t)r->created_ms, "reason",
 					  r->reason[0] ? r->reason
 						       : (r->is_auto ? ""

@@ -148,6 +148,10 @@ struct docs_config {
 	struct autoix_params autoix;	/* the thresholds */
 	uint64_t index_budget;		/* DOCS_INDEX_BUDGET: caller's 0 */
 	uint32_t ixstat_flush_ms;	/* DOCS_IXSTAT_FLUSH_MS */
+	/* The clock shapes' windows and indexes' recent savings run on, in
+	 * ns (NULL: the actor system's hrtime); tests drive it. */
+	uint64_t (*auto_clock_ns)(void *ctx);
+	void *auto_clock_ctx;
 	/* The clock deadlines are measured on, in ns (NULL: the actor
 	 * system's hrtime); the seam tests use to expire a request. */
 	uint64_t (*clock_ns)(void *ctx);

@@ -2276,3 +2276,55 @@ Test(docs, acl_index_build_of_wide_acls_stays_in_group_bounds)
 	json_decref(l);
 	cr_assert_eq(stat_of("store_errors"), 0);
 }
+
+/* the shapes' clock (docs_config.auto_clock_ns), driven by the test */
+static uint64_t auto_ns;
+static uint64_t
+auto_clock(void *ctx)
+{
+	(void)ctx;
+	return auto_ns;
+}
+
+Test(docs, auto_index_idle_for_two_windows_gives_way)
+{
+	T.cfg.scan_max = 100;
+	T.cfg.auto_clock_ns = auto_clock;
+	auto_ns = 1;
+	th_start();
+	fill("I", 300, 0);
+	for (int i = 0; i < 3; i++)
+		rq(ACC_DOC_QUERY, &PUBLIC,
+		   "{\"class\":\"I\",\"where\":{\"score\":%d}}", i);
+	wait_builds(1);
+	for (int i = 0; i < 20; i++) /* busy: it saves */
+		rq(ACC_DOC_QUERY, &PUBLIC,
+		   "{\"class\":\"I\",\"where\":{\"score\":%d}}", i);
+	th_clear();
+	json_t *l = ix_list();
+	json_int_t bytes = jint(ix_find(l, "auto_score"), "bytes");
+	json_int_t recent = jint(ix_find(l, "auto_score"), "recent");
+	cr_assert_gt(recent, 2000, "%lld", (long long)recent);
+	json_decref(l);
+	struct caller tight = {.index_budget = (uint64_t)(bytes * 3 / 2)};
+	/* a new pattern, within the window: auto_score saves more */
+	for (int i = 0; i < 3; i++)
+		rq(ACC_DOC_QUERY, &tight,
+		   "{\"class\":\"I\",\"where\":{\"name\":\"n%04d\"}}", i);
+	cr_assert_eq(stat_of("auto_indexes_built"), 1);
+	/* two windows later nobody used auto_score: the pattern, seen again,
+	 * displaces it */
+	auto_ns += 2 * T.cfg.autoix.window_ns + 1;
+	for (int i = 0; i < 3; i++)
+		rq(ACC_DOC_QUERY, &tight,
+		   "{\"class\":\"I\",\"where\":{\"name\":\"n%04d\"}}", i);
+	cr_assert_eq(stat_of("auto_indexes_built"), 2);
+	cr_assert_eq(stat_of("auto_indexes_dropped"), 1);
+	wait_builds(2);
+	struct caller tightm = tight;
+	tightm.master = true;
+	l = ix_list_as(&tightm);
+	cr_assert_null(ix_find(l, "auto_score"), "idle: evicted");
+	cr_assert_not_null(ix_find(l, "auto_name"));
+	json_decref(l);
+}
