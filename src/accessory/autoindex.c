@@ -149,6 +149,7 @@ autoix_observe(struct autoix_table *t, const struct autoix_key *k,
 		/* a new window: the counters start again, the verdict stays */
 		s->count = s->scanned = s->returned = s->refusals = 0;
 		s->rejected = s->max_scanned = 0;
+		s->eval_saves = 0;
 		s->window_start = now;
 	}
 	s->count++;

@@ -89,6 +89,7 @@ struct autoix_shape {
 	uint64_t last_seen;    /* ns */
 	int verdict;	       /* enum autoix_verdict */
 	char note[160];	       /* why (built, or not built) */
+	uint64_t eval_saves;   /* what it would save when last refused */
 };
 
 struct autoix_params {

@@ -4440,7 +4440,16 @@ docs_auto_observe(struct docs_req *rq, const char *cls, const json_t *schema,
 	char why[160];
 	if (!autoix_due(&d->cfg.autoix, sh, why, sizeof(why)))
 		return false;
-	return docs_auto_create(d, rq->app, cls, sh, why);
+	/* refused (the budget, the class full): weighed again once what it
+	 * would save has grown by a quarter, not at every query */
+	uint64_t saves = docs_auto_saves(sh);
+	if (sh->verdict == AUTOIX_REFUSED &&
+	    saves < sh->eval_saves + sh->eval_saves / 4)
+		return false;
+	bool made = docs_auto_create(d, rq->app, cls, sh, why);
+	if (!made)
+		sh->eval_saves = saves;
+	return made;
 }
 
 /* After a build: over the budget (the estimate was short), the automatic
