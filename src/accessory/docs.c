@@ -1765,7 +1765,7 @@ docs_index_changes(struct docs *d, struct docs_group *g, const char *app,
 {
 	struct docs_index ix[DOCS_MAX_INDEXES];
 	uint32_t n = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
-	struct buf a = BUF_INIT, b = BUF_INIT, k = BUF_INIT;
+	struct buf a = BUF_INIT, b = BUF_INIT;
 	for (uint32_t i = 0; i < n; i++) {
 		a.len = b.len = 0;
 		if (old)
@@ -1802,7 +1802,6 @@ docs_index_changes(struct docs *d, struct docs_group *g, const char *app,
 	}
 	buf_destroy(&a);
 	buf_destroy(&b);
-	buf_destroy(&k);
 }
 
 /* ------------------------------------------------------ object output */

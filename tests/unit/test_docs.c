@@ -2010,7 +2010,27 @@ Test(docs, auto_index_from_wasteful_accepted_queries)
 		   "{\"class\":\"W\",\"where\":{\"name\":{\"$gte\":\"n0100\"}},"
 		   "\"limit\":1000}");
 	cr_assert_eq(stat_of("auto_indexes_built"), 1);
-	/* off: nothing is built */
+}
+
+Test(docs, auto_index_off_builds_nothing)
+{
+	T.cfg.scan_max = 100;
+	T.cfg.auto_index = false;
+	th_start();
+	fill("Off", 200, 0);
+	for (int i = 0; i < 6; i++) {
+		struct reply *r = rq(ACC_DOC_QUERY, &PUBLIC,
+				     "{\"class\":\"Off\",\"where\":{\"score\":"
+				     "%d}}",
+				     i);
+		cr_assert_eq(jcode(r), 102);
+		cr_assert(strstr(jstr(r->body, "error"), "add an index") != NULL);
+	}
+	cr_assert_eq(stat_of("auto_indexes_built"), 0);
+	json_t *l = ix_list();
+	cr_assert_eq(json_array_size(json_object_get(l, "indexes")), 0);
+	cr_assert_eq(json_array_size(json_object_get(l, "shapes")), 0);
+	json_decref(l);
 }
 
 Test(docs, auto_index_budget_evicts_least_useful_never_declared)
