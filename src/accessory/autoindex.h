@@ -90,6 +90,7 @@ struct autoix_shape {
 	int verdict;	       /* enum autoix_verdict */
 	char note[160];	       /* why (built, or not built) */
 	uint64_t eval_saves;   /* what it would save when last refused */
+	uint64_t eval_gen;     /* the caller's generation of what refused it */
 };
 
 struct autoix_params {

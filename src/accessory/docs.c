@@ -69,6 +69,9 @@ struct docs_usage {
 	char app[DOCS_APP_MAX];
 	uint64_t used;
 	uint64_t index_budget; /* the caller's, last seen (0: the default) */
+	/* changes when what decides an automatic index does (its budget, an
+	 * index added or dropped): a refused shape is weighed again then */
+	uint64_t ix_gen;
 	struct docs_usage *next;
 };
 
@@ -1634,12 +1637,14 @@ docs_ixrt_get(struct docs *d, const char *app, const char *cls,
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->next = map_get(&d->ixrt, h);
 	map_put(&d->ixrt, h, r);
+	docs_usage_of(d, app)->ix_gen++; /* an index more */
 	return r;
 }
 
 static void
 docs_ixrt_free(struct docs *d, struct docs_ixrt *r)
 {
+	docs_usage_of(d, r->app)->ix_gen++; /* an index less */
 	uint64_t h = docs_ixrt_hash(r->app, r->cls, r->name);
 	struct docs_ixrt *head = map_get(&d->ixrt, h);
 	if (head == r) {
@@ -4442,12 +4447,15 @@ docs_auto_observe(struct docs_req *rq, const char *cls, const json_t *schema,
 	/* refused (the budget, the class full): weighed again once what it
 	 * would save has grown by a quarter, not at every query */
 	uint64_t saves = docs_auto_saves(sh);
-	if (sh->verdict == AUTOIX_REFUSED &&
+	uint64_t gen = docs_usage_of(d, rq->app)->ix_gen;
+	if (sh->verdict == AUTOIX_REFUSED && gen == sh->eval_gen &&
 	    saves < sh->eval_saves + sh->eval_saves / 4)
 		return false;
 	bool made = docs_auto_create(d, rq->app, cls, sh, why);
-	if (!made)
+	if (!made) {
 		sh->eval_saves = saves;
+		sh->eval_gen = docs_usage_of(d, rq->app)->ix_gen;
+	}
 	return made;
 }
 
@@ -4914,8 +4922,12 @@ docs_on_request(struct docs *d, const struct msg *m,
 		rq.deadline = job->deadline; /* from the first arrival */
 	/* the app's index budget travels with the gateway's requests (a
 	 * sender that does not say leaves it as it was) */
-	if (rq.index_budget != UINT64_MAX)
-		docs_usage_of(d, rq.app)->index_budget = rq.index_budget;
+	if (rq.index_budget != UINT64_MAX) {
+		struct docs_usage *u = docs_usage_of(d, rq.app);
+		if (u->index_budget != rq.index_budget)
+			u->ix_gen++;
+		u->index_budget = rq.index_budget;
+	}
 	if (docs_resolve_session(&rq, &e) != 0) {
 		docs_answer_err(&rq, &e);
 		goto out;

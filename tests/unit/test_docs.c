@@ -2348,3 +2348,27 @@ Test(docs, auto_index_idle_for_two_windows_gives_way)
 	cr_assert_not_null(ix_find(l, "auto_name"));
 	json_decref(l);
 }
+
+Test(docs, auto_index_refused_by_the_budget_then_built_once_lifted)
+{
+	T.cfg.scan_max = 100;
+	th_start();
+	fill("L", 300, 0);
+	struct caller tiny = {.index_budget = 1};
+	for (int i = 0; i < 10; i++)
+		rq(ACC_DOC_QUERY, &tiny,
+		   "{\"class\":\"L\",\"where\":{\"score\":%d}}", i);
+	cr_assert_eq(stat_of("auto_indexes_built"), 0);
+	cr_assert_eq(stat_of("auto_indexes_refused"), 1, "said once");
+	/* the budget lifted: the very next query of the shape builds it */
+	struct caller roomy = {.index_budget = 1 << 20};
+	struct reply *r = rq(ACC_DOC_QUERY, &roomy,
+			     "{\"class\":\"L\",\"where\":{\"score\":3}}");
+	cr_assert_eq(jcode(r), 102);
+	cr_assert(strstr(jstr(r->body, "error"), "being built") != NULL, "%s",
+		  jstr(r->body, "error"));
+	cr_assert_eq(stat_of("auto_indexes_built"), 1);
+	wait_builds(1);
+	r = rq(ACC_DOC_QUERY, &roomy, "{\"class\":\"L\",\"where\":{\"score\":3}}");
+	cr_assert_eq(nresults(r), 1);
+}
