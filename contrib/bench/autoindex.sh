@@ -145,12 +145,16 @@ warm() { # warm URL: unmeasured load
 	[ "$warmup" -gt 0 ] && env "PARSE_APP_ID=$app" "PARSE_REST_KEY=$rest" wrk -t"$threads" -c"$conns" -d"${warmup}s" -s "$lua" "$1" >/dev/null 2>&1
 	return 0
 }
-# pair A URL_A B URL_B: runs of A and B alternated, so the machine's
-# drift (2 shared cores) falls on both alike
+# pair A URL_A B URL_B: runs of A and B alternated (and which goes first),
+# so the machine's drift (2 shared cores) falls on both alike
 pair() {
 	local i
 	warm "$2"; warm "$4"
-	for i in $(seq "$runs"); do run1 "$1" "$2"; run1 "$3" "$4"; done
+	for i in $(seq "$runs"); do
+		# A B, then B A: neither always runs first
+		if [ $((i % 2)) = 1 ]; then run1 "$1" "$2"; run1 "$3" "$4"
+		else run1 "$3" "$4"; run1 "$1" "$2"; fi
+	done
 	median "$1"; median "$3"
 }
 
