@@ -59,7 +59,12 @@ enum acc_doc_op {
 	ACC_DOC_SCHEMA_PUT = 10,    /* {class, fields?, indexes?,
 				     * classLevelPermissions?, create} */
 	ACC_DOC_SCHEMA_DELETE = 11, /* {class} -> {} */
-	ACC_DOC_DROP_APP = 12	    /* {} -> {}: every document of the app */
+	ACC_DOC_DROP_APP = 12,	    /* {} -> {}: every document of the app */
+	/* {"class"?} -> {"budget", "auto_bytes", "indexes": [...],
+	 * "shapes": [...]}: declared and automatic indexes with their
+	 * statistics, and the query shapes seen (master only;
+	 * `mist apps indexes`, docs/INDEXES.md) */
+	ACC_DOC_INDEXES = 13
 };
 
 /** Operations of the files accessory (ACTOR_FILES). */

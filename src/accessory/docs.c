@@ -18,6 +18,7 @@
 #include "accessory/docs.h"
 #include "accessory/accessory.h"
 #include "accessory/auth.h"
+#include "accessory/autoindex.h"
 #include "accessory/docs_cache.h"
 #include "accessory/perr.h"
 #include "accessory/query.h"
@@ -67,6 +68,10 @@ struct docs_ov {
 struct docs_usage {
 	char app[DOCS_APP_MAX];
 	uint64_t used;
+	uint64_t index_budget; /* the caller's, last seen (0: the default) */
+	/* changes when what decides an automatic index does (its budget, an
+	 * index added or dropped): a refused shape is weighed again then */
+	uint64_t ix_gen;
 	struct docs_usage *next;
 };
 
@@ -79,12 +84,41 @@ struct docs_build {
 	bool writing;	   /* a chunk is queued */
 };
 
+/*
+ * What the accessory knows of one index (declared or automatic) beyond
+ * its schema entry: its META 'A' record, kept here and written back at
+ * most every cfg.ixstat_flush_ms (docs_ixstat_flush).  entries and bytes
+ * follow every write group as it is queued and are recounted from the
+ * store when a build ends.
+ */
+struct docs_ixrt {
+	struct docs_ixrt *next; /* the map's chain */
+	char app[DOCS_APP_MAX];
+	char cls[DOCS_CLASS_MAX + 1];
+	char name[DOCS_INDEX_NAME_MAX];
+	bool is_auto;
+	bool counted; /* entries and bytes are known */
+	bool dirty;   /* to be written */
+	int64_t created_ms;
+	char reason[192];
+	char shape[160];
+	uint64_t hits;
+	uint64_t saved; /* objects it spared queries (hits x wpq), about */
+	uint64_t wpq;	/* auto: the shape's waste per query before it */
+	/* what it saved in the current window of the shapes' clock and in
+	 * the one before (memory only): what eviction weighs, so an index
+	 * busy last week and idle since gives way */
+	uint64_t win_saved, prev_saved, win_start;
+	int64_t entries, bytes;
+};
+
 struct docs_stats {
-	uint64_t ops[ACC_DOC_DROP_APP + 1];
+	uint64_t ops[ACC_DOC_INDEXES + 1];
 	uint64_t requests, bad, scans, index_scans, scanned, results;
 	uint64_t refused_heavy, refused_deadline, refused_quota, refused_acl,
 		refused_clp, refused_schema, refused_busy, store_errors, writes,
 		builds_done;
+	uint64_t auto_built, auto_dropped, auto_refused, rperm_scans;
 };
 
 struct docs {
@@ -103,6 +137,11 @@ struct docs {
 	struct query_opts qopts;
 	struct docs_cache cache;  /* META: parsed schemas and sessions */
 	struct docs_cache ocache; /* OBJ: parsed objects and their text */
+	struct autoix_table shapes; /* query shapes (accessory/autoindex.h) */
+	struct map ixrt;	    /* hash(app, cls, name) -> struct docs_ixrt */
+	struct actor_timer ixstat_timer;
+	bool ixstat_armed;
+	bool stopping; /* MSG_STOP: no timer any more */
 };
 
 /* The request in hand. */
@@ -116,6 +155,7 @@ struct docs_req {
 	uint64_t deadline; /* ns on the docs clock; 0: none */
 	bool master, create_classes;
 	uint64_t quota;
+	uint64_t index_budget;
 	char session[AUTH_TOKEN_MAX];
 	char install[64];
 	json_t *body;
@@ -1033,12 +1073,11 @@ docs_strv(const json_t *a, uint32_t *n)
 	return v;
 }
 
-/* Loads the caller's roles if @a perm (an ACL or CLP) names any. */
+/* Loads the caller's roles (once per request). */
 static void
-docs_need_roles(struct docs_req *rq, const json_t *perm)
+docs_load_roles(struct docs_req *rq)
 {
-	if (rq->roles_loaded || rq->who.master || rq->user[0] == 0 ||
-	    !auth_mentions_roles(perm))
+	if (rq->roles_loaded || rq->who.master || rq->user[0] == 0)
 		return;
 	rq->roles_loaded = true;
 	struct docs_scan_roles r = {NULL, 0, false};
@@ -1089,6 +1128,40 @@ docs_need_roles(struct docs_req *rq, const json_t *perm)
 	}
 	free(all);
 	rq->role_objs = r.objs;
+}
+
+/* Loads the caller's roles if @a perm (an ACL or CLP) names any. */
+static void
+docs_need_roles(struct docs_req *rq, const json_t *perm)
+{
+	if (!rq->roles_loaded && auth_mentions_roles(perm))
+		docs_load_roles(rq);
+}
+
+/* The readers a caller queries an _rperm index for: "*", its user id and
+ * "role:Name" for each of its roles; false if more than @a max. */
+static bool
+docs_caller_readers(struct docs_req *rq, char (*out)[DOCS_INDEX_NAME_MAX + 8],
+		    uint32_t max, uint32_t *n)
+{
+	*n = 0;
+	if (max < 2)
+		return false;
+	snprintf(out[(*n)++], sizeof(out[0]), "*");
+	if (rq->user[0] == 0)
+		return true;
+	snprintf(out[(*n)++], sizeof(out[0]), "%s", rq->user);
+	docs_load_roles(rq);
+	for (uint32_t i = 0; i < rq->who.nroles; i++) {
+		if (*n >= max)
+			return false;
+		int w = snprintf(out[*n], sizeof(out[0]), "role:%s",
+				 rq->who.roles[i]);
+		if (w < 0 || (size_t)w >= sizeof(out[0]))
+			return false; /* a name no index entry can match */
+		(*n)++;
+	}
+	return true;
 }
 
 static bool
@@ -1369,16 +1442,124 @@ docs_kidx(struct buf *k, const char *app, const char *cls, const char *name)
 	docs_kadd(k, name, true);
 }
 
-/* The entry of @a obj in @a ix. */
+/*
+ * The ACL index: an index whose first field is "_rperm" holds one entry
+ * per READER of an object -- "*" when anyone may read it (no ACL, or
+ * "*": read), each user id and "role:Name" its ACL lets read -- so a
+ * caller's query scans the entries of its own readers ("*", itself, its
+ * roles) and meets only what it may read (parse-server keeps _rperm as an
+ * array field, and a single-field index on it cannot be combined with
+ * the query's own fields: parse-server #2682).  Master-only objects ({}
+ * ACL) have no entry; the master key never uses such an index.
+ */
+static bool
+docs_is_rperm(const struct docs_index *ix)
+{
+	return ix->nf > 0 && strcmp(ix->field[0], "_rperm") == 0;
+}
+
+/* The readers of @a obj (pointers into it), at most @a max; returns how
+ * many there are (more than @a max: the caller refuses). */
+static uint32_t
+docs_readers(const json_t *obj, const char **out, uint32_t max)
+{
+	const json_t *acl = json_object_get(obj, "ACL");
+	if (!json_is_object(acl)) {
+		if (max > 0)
+			out[0] = "*";
+		return 1;
+	}
+	uint32_t n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)acl, k, v)
+	{
+		if (!json_is_true(json_object_get(v, "read")))
+			continue;
+		if (n < max)
+			out[n] = k;
+		n++;
+	}
+	return n;
+}
+
+/* The entry of @a obj in @a ix for @a reader (NULL: not an _rperm index). */
 static void
-docs_index_entry(struct buf *k, const char *app, const char *cls,
-		 const struct docs_index *ix, const json_t *obj)
+docs_index_entry1(struct buf *k, const char *app, const char *cls,
+		  const struct docs_index *ix, const json_t *obj,
+		  const char *reader)
 {
 	docs_kidx(k, app, cls, ix->name);
-	for (uint32_t i = 0; i < ix->nf; i++)
+	uint32_t i = 0;
+	if (reader != NULL) {
+		json_t *r = json_string(reader);
+		query_key_encode(r, k);
+		json_decref(r);
+		i = 1;
+	}
+	for (; i < ix->nf; i++)
 		query_key_encode_doc(obj, ix->field[i], k);
 	const char *id = docs_jstr(obj, "objectId");
 	docs_kadd(k, id ? id : "", false);
+}
+
+/*
+ * Every entry of @a obj in @a ix, appended to @a out as [u32 len][key]...;
+ * returns how many (one, or one per reader for an _rperm index; at most
+ * DOCS_RPERM_MAX of them, *over set if the ACL has more readers).
+ */
+static uint32_t
+docs_index_keys(struct buf *out, const char *app, const char *cls,
+		const struct docs_index *ix, const json_t *obj, bool *over)
+{
+	struct buf k = BUF_INIT;
+	const char *rd[DOCS_RPERM_MAX];
+	uint32_t n = 1;
+	bool rp = docs_is_rperm(ix);
+	if (rp) {
+		n = docs_readers(obj, rd, DOCS_RPERM_MAX);
+		if (n > DOCS_RPERM_MAX) {
+			if (over)
+				*over = true;
+			n = DOCS_RPERM_MAX;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		k.len = 0;
+		docs_index_entry1(&k, app, cls, ix, obj, rp ? rd[i] : NULL);
+		uint32_t l = (uint32_t)k.len;
+		buf_append(out, &l, sizeof(l));
+		buf_append(out, k.data, k.len);
+	}
+	buf_destroy(&k);
+	return n;
+}
+
+/* Walks a list docs_index_keys made: the next key, or false at its end. */
+static bool
+docs_keys_next(const struct buf *list, size_t *at, const uint8_t **key,
+	       size_t *klen)
+{
+	uint32_t l;
+	if (*at + sizeof(l) > list->len)
+		return false;
+	memcpy(&l, list->data + *at, sizeof(l));
+	*key = list->data + *at + sizeof(l);
+	*klen = l;
+	*at += sizeof(l) + l;
+	return true;
+}
+
+static bool
+docs_keys_has(const struct buf *list, const uint8_t *key, size_t klen)
+{
+	size_t at = 0;
+	const uint8_t *k;
+	size_t kl;
+	while (docs_keys_next(list, &at, &k, &kl))
+		if (kl == klen && memcmp(k, key, kl) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -1389,34 +1570,203 @@ docs_index_entry(struct buf *k, const char *app, const char *cls,
  */
 #define DOCS_INDEX_KEY_MAX 480
 
-/* 0, or -1 with @a e if an entry of @a obj exceeds DOCS_INDEX_KEY_MAX. */
+/* 0, or -1 with @a e if an entry of @a obj exceeds DOCS_INDEX_KEY_MAX or
+ * its ACL has more readers than an _rperm index holds. */
 static int
 docs_index_fits(const char *app, const char *cls, const json_t *schema,
 		const json_t *obj, struct perr *e)
 {
 	struct docs_index ix[DOCS_MAX_INDEXES];
 	uint32_t n = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
-	struct buf k = BUF_INIT;
+	struct buf list = BUF_INIT;
 	int rc = 0;
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		docs_index_entry(&k, app, cls, &ix[i], obj);
-		if (k.len > DOCS_INDEX_KEY_MAX) {
+		bool over = false;
+		list.len = 0;
+		docs_index_keys(&list, app, cls, &ix[i], obj, &over);
+		if (over) {
 			perr_set(e, 400, PERR_OBJECT_TOO_LARGE,
-				 "a value is too long for index %s (its entry "
-				 "is %zu bytes, at most %d)",
-				 ix[i].name, k.len, DOCS_INDEX_KEY_MAX);
+				 "an ACL with more than %d readers cannot be "
+				 "held by index %s (use a role)",
+				 DOCS_RPERM_MAX, ix[i].name);
 			rc = -1;
 		}
+		size_t at = 0, kl;
+		const uint8_t *k;
+		while (rc == 0 && docs_keys_next(&list, &at, &k, &kl))
+			if (kl > DOCS_INDEX_KEY_MAX) {
+				perr_set(e, 400, PERR_OBJECT_TOO_LARGE,
+					 "a value is too long for index %s "
+					 "(its entry is %zu bytes, at most %d)",
+					 ix[i].name, kl, DOCS_INDEX_KEY_MAX);
+				rc = -1;
+			}
 	}
-	buf_destroy(&k);
+	buf_destroy(&list);
 	return rc;
 }
 
-/* Adds to @a g what changes in the indexes of @a schema when @a old
- * becomes @a new (either may be NULL). */
+/* ------------------------------------------------- index statistics */
+
+static uint64_t
+docs_ixrt_hash(const char *app, const char *cls, const char *name)
+{
+	struct buf k = BUF_INIT;
+	docs_kidx(&k, app, cls, name);
+	uint64_t h = docs_hash(0x41, k.data, k.len);
+	buf_destroy(&k);
+	return h;
+}
+
+/* The statistics of index @a name of @a cls (created if @a make). */
+static struct docs_ixrt *
+docs_ixrt_get(struct docs *d, const char *app, const char *cls,
+	      const char *name, bool make)
+{
+	uint64_t h = docs_ixrt_hash(app, cls, name);
+	struct docs_ixrt *r = map_get(&d->ixrt, h);
+	for (; r; r = r->next)
+		if (strcmp(r->app, app) == 0 && strcmp(r->cls, cls) == 0 &&
+		    strcmp(r->name, name) == 0)
+			return r;
+	if (!make)
+		return NULL;
+	r = xcalloc(1, sizeof(*r));
+	snprintf(r->app, sizeof(r->app), "%s", app);
+	snprintf(r->cls, sizeof(r->cls), "%s", cls);
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->next = map_get(&d->ixrt, h);
+	map_put(&d->ixrt, h, r);
+	docs_usage_of(d, app)->ix_gen++; /* an index more */
+	return r;
+}
+
 static void
-docs_index_changes(struct docs_group *g, const char *app, const char *cls,
-		   const json_t *schema, const json_t *old, const json_t *new)
+docs_ixrt_free(struct docs *d, struct docs_ixrt *r)
+{
+	docs_usage_of(d, r->app)->ix_gen++; /* an index less */
+	uint64_t h = docs_ixrt_hash(r->app, r->cls, r->name);
+	struct docs_ixrt *head = map_get(&d->ixrt, h);
+	if (head == r) {
+		if (r->next)
+			map_put(&d->ixrt, h, r->next);
+		else
+			map_del(&d->ixrt, h);
+	} else {
+		for (struct docs_ixrt *p = head; p; p = p->next)
+			if (p->next == r) {
+				p->next = r->next;
+				break;
+			}
+	}
+	free(r);
+}
+
+static json_t *
+docs_ixrt_json(const struct docs_ixrt *r)
+{
+	return json_pack("{s:b,s:b,s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "auto",
+			 r->is_auto, "counted", r->counted, "created",
+			 (json_int_t)r->created_ms, "reason", r->reason,
+			 "shape", r->shape, "hits", (json_int_t)r->hits,
+			 "saved", (json_int_t)r->saved, "wpq",
+			 (json_int_t)r->wpq, "entries", (json_int_t)r->entries,
+			 "bytes", (json_int_t)r->bytes);
+}
+
+/* Adds the put of @a r's record to @a g (not counted in the quota: a few
+ * dozen bytes per index, the accessory's own bookkeeping). */
+static void
+docs_ixrt_put(struct docs_group *g, struct docs_ixrt *r)
+{
+	struct buf k = BUF_INIT;
+	docs_kmeta(&k, 'A', r->app, r->cls, r->name);
+	json_t *j = docs_ixrt_json(r);
+	char *txt = json_dumps(j, JSON_COMPACT);
+	docs_group_put(g, DOCS_T_META, &k, txt, strlen(txt));
+	free(txt);
+	json_decref(j);
+	buf_destroy(&k);
+	r->dirty = false;
+}
+
+static void
+docs_ixrt_del(struct docs_group *g, const struct docs_ixrt *r)
+{
+	struct buf k = BUF_INIT;
+	docs_kmeta(&k, 'A', r->app, r->cls, r->name);
+	docs_group_del(g, DOCS_T_META, &k);
+	buf_destroy(&k);
+}
+
+static void docs_ixstat_arm(struct docs *d);
+
+/* The clock of shapes' windows and recent savings (ns). */
+static uint64_t
+docs_auto_now(struct docs *d)
+{
+	if (d->cfg.auto_clock_ns != NULL)
+		return d->cfg.auto_clock_ns(d->cfg.auto_clock_ctx);
+	return actor_sys_hrtime(d->self->sys);
+}
+
+/* @a r's windows moved to now. */
+static void
+docs_ixrt_roll(struct docs *d, struct docs_ixrt *r)
+{
+	uint64_t now = docs_auto_now(d), w = d->cfg.autoix.window_ns;
+	if (now - r->win_start <= w)
+		return;
+	r->prev_saved = now - r->win_start <= 2 * w ? r->win_saved : 0;
+	r->win_saved = 0;
+	r->win_start = now;
+}
+
+/* What eviction weighs: @a r's savings in this window and the last. */
+static uint64_t
+docs_ixrt_worth(struct docs *d, struct docs_ixrt *r)
+{
+	docs_ixrt_roll(d, r);
+	return r->win_saved + r->prev_saved;
+}
+static void docs_ixrt_recount(struct docs *d, struct docs_ixrt *r);
+static void docs_auto_enforce(struct docs *d, const char *app);
+static void docs_index_remove(struct docs *d, struct docs_group *g, json_t *ns,
+			      const char *app, const char *cls,
+			      const char *name);
+static bool docs_index_same(const struct docs_index *x, const char **f,
+			    const bool *dsc, uint32_t n);
+
+/* Forgets the statistics of every index of @a app (of @a cls only if not
+ * NULL), adding the removal of their records to @a g (if not NULL). */
+static void
+docs_ixrt_forget(struct docs *d, struct docs_group *g, const char *app,
+		 const char *cls)
+{
+	for (;;) {
+		struct docs_ixrt *hit = NULL;
+		size_t it = 0;
+		uint64_t k;
+		void *v;
+		while (hit == NULL && map_next(&d->ixrt, &it, &k, &v))
+			for (struct docs_ixrt *r = v; r && !hit; r = r->next)
+				if (strcmp(r->app, app) == 0 &&
+				    (cls == NULL || strcmp(r->cls, cls) == 0))
+					hit = r;
+		if (hit == NULL)
+			return;
+		if (g != NULL)
+			docs_ixrt_del(g, hit);
+		docs_ixrt_free(d, hit);
+	}
+}
+
+/* Adds to @a g what changes in the indexes of @a schema when @a old
+ * becomes @a new (either may be NULL), and follows their sizes. */
+static void
+docs_index_changes(struct docs *d, struct docs_group *g, const char *app,
+		   const char *cls, const json_t *schema, const json_t *old,
+		   const json_t *new)
 {
 	struct docs_index ix[DOCS_MAX_INDEXES];
 	uint32_t n = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
@@ -1424,19 +1774,35 @@ docs_index_changes(struct docs_group *g, const char *app, const char *cls,
 	for (uint32_t i = 0; i < n; i++) {
 		a.len = b.len = 0;
 		if (old)
-			docs_index_entry(&a, app, cls, &ix[i], old);
+			docs_index_keys(&a, app, cls, &ix[i], old, NULL);
 		if (new)
-			docs_index_entry(&b, app, cls, &ix[i], new);
-		if (old && new && a.len == b.len &&
-		    memcmp(a.data, b.data, a.len) == 0)
+			docs_index_keys(&b, app, cls, &ix[i], new, NULL);
+		if (a.len == b.len && memcmp(a.data, b.data, a.len) == 0)
 			continue;
-		if (old) {
-			docs_group_del(g, DOCS_T_IDX, &a);
-			g->delta -= (int64_t)a.len;
+		struct docs_ixrt *r = docs_ixrt_get(d, app, cls, ix[i].name,
+						    false);
+		size_t at = 0, kl;
+		const uint8_t *kp;
+		while (docs_keys_next(&a, &at, &kp, &kl)) {
+			if (docs_keys_has(&b, kp, kl))
+				continue;
+			docs_group_add(g, DOCS_DEL, DOCS_T_IDX, kp, kl, NULL, 0);
+			g->delta -= (int64_t)kl;
+			if (r)
+				r->entries--, r->bytes -= (int64_t)kl;
 		}
-		if (new) {
-			docs_group_put(g, DOCS_T_IDX, &b, "", 0);
-			g->delta += (int64_t)b.len;
+		at = 0;
+		while (docs_keys_next(&b, &at, &kp, &kl)) {
+			if (docs_keys_has(&a, kp, kl))
+				continue;
+			docs_group_add(g, DOCS_PUT, DOCS_T_IDX, kp, kl, "", 0);
+			g->delta += (int64_t)kl;
+			if (r)
+				r->entries++, r->bytes += (int64_t)kl;
+		}
+		if (r) {
+			r->dirty = true;
+			docs_ixstat_arm(d);
 		}
 	}
 	buf_destroy(&a);
@@ -2163,7 +2529,7 @@ docs_op_save(struct docs_req *rq, bool create)
 	free(txt);
 	if (schema_changed)
 		docs_schema_put(rq->d, &g, rq->app, cls, schema);
-	docs_index_changes(&g, rq->app, cls, schema, old, obj);
+	docs_index_changes(d, &g, rq->app, cls, schema, old, obj);
 	json_t *answer;
 	int status = create ? 201 : 200;
 	if (create) {
@@ -2241,7 +2607,7 @@ docs_op_delete(struct docs_req *rq)
 	}
 	docs_group_del(&g, DOCS_T_OBJ, &key);
 	g.delta -= (int64_t)(key.len + v.len);
-	docs_index_changes(&g, rq->app, cls, schema, old, NULL);
+	docs_index_changes(d, &g, rq->app, cls, schema, old, NULL);
 	if (is_user) {
 		const char *un = docs_jstr(old, "username"),
 			   *em = docs_jstr(old, "email");
@@ -2558,6 +2924,7 @@ struct docs_plan {
 	const json_t *eq[DOCS_INDEX_FIELDS];
 	const struct query_pin *range; /* on ix->field[neq], or NULL */
 	bool order_served, reverse;
+	bool rperm; /* ix leads with _rperm: eq[0] is each reader in turn */
 };
 
 /* Can a pin on @a field be served by an index?  Not on Array fields
@@ -2592,7 +2959,8 @@ docs_pin_of(const struct query_pin *pins, uint32_t n, const char *field,
 static void
 docs_plan_pick(struct docs_plan *best, const struct docs_index *ix,
 	       uint32_t nix, const json_t *schema, const struct query_pin *pins,
-	       uint32_t npins, const char **of, const bool *od, uint32_t nof)
+	       uint32_t npins, const char **of, const bool *od, uint32_t nof,
+	       bool rperm_ok)
 {
 	int best_score = 0;
 	memset(best, 0, sizeof(*best));
@@ -2600,6 +2968,12 @@ docs_plan_pick(struct docs_plan *best, const struct docs_index *ix,
 		if (!ix[i].ready)
 			continue;
 		struct docs_plan p = {.ix = &ix[i]};
+		if (docs_is_rperm(&ix[i])) {
+			if (!rperm_ok)
+				continue; /* the master reads everything */
+			p.rperm = true;
+			p.eq[p.neq++] = NULL; /* each reader */
+		}
 		while (p.neq < ix[i].nf) {
 			const struct query_pin *eq = docs_pin_of(
 				pins, npins, ix[i].field[p.neq], QP_EQ);
@@ -2623,8 +2997,12 @@ docs_plan_pick(struct docs_plan *best, const struct docs_index *ix,
 			p.order_served = ok;
 			p.reverse = ok && od[0];
 		}
+		/* the readers pin less than a field's value does (several
+		 * scans, "*" often wide): 3, not 4; their order is lost */
+		if (p.rperm)
+			p.order_served = p.reverse = false;
 		int score = (int)p.neq * 4 + (p.range ? 2 : 0) +
-			    (p.order_served ? 1 : 0);
+			    (p.order_served ? 1 : 0) - (p.rperm ? 1 : 0);
 		if (score > best_score) {
 			best_score = score;
 			*best = p;
@@ -2645,6 +3023,8 @@ struct docs_qctx {
 	struct perr e;
 	size_t idx_prefix; /* IDX keys: bytes before the values */
 	struct buf k, v;
+	uint64_t rejected; /* objects the ACL filter turned away */
+	json_t *seen;	   /* _rperm scans: objectIds met (one per object) */
 };
 
 /* One candidate: its stored bytes (NULL: read it by @a okey). */
@@ -2679,6 +3059,7 @@ docs_q_consider(struct docs_qctx *c, const uint8_t *okey, size_t oklen,
 		return 0;
 	if (!docs_acl_ok(c->rq, obj, false)) {
 		json_decref(obj);
+		c->rejected++;
 		return 0;
 	}
 	int m = query_match(c->q, obj, &c->e);
@@ -2711,6 +3092,16 @@ docs_q_idx_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	struct docs_qctx *c = arg;
 	if (kl < c->idx_prefix + DOCS_ID_LEN)
 		return 0;
+	if (c->seen != NULL) {
+		/* an object readable by two of the caller's readers has an
+		 * entry under each: it is considered once */
+		char id[DOCS_ID_LEN + 1];
+		memcpy(id, (const uint8_t *)k + kl - DOCS_ID_LEN, DOCS_ID_LEN);
+		id[DOCS_ID_LEN] = 0;
+		if (json_object_get(c->seen, id) != NULL)
+			return 0;
+		json_object_set_new(c->seen, id, json_true());
+	}
 	docs_kobj(&c->k, c->rq->app, c->cls, NULL);
 	buf_append(&c->k, (const uint8_t *)k + kl - DOCS_ID_LEN, DOCS_ID_LEN);
 	return docs_q_consider(c, c->k.data, c->k.len, NULL, 0);
@@ -2721,6 +3112,66 @@ docs_q_sort_cmp(const void *a, const void *b, void *arg)
 {
 	return query_cmp(arg, *(json_t *const *)a, *(json_t *const *)b);
 }
+
+/* Scans the entries of @a plan's index (for @a reader first if it is an
+ * _rperm index) into @a c.  0 or MIST_ESTORE. */
+static int
+docs_q_index_scan(struct docs_qctx *c, const struct docs_plan *plan,
+		  const char *reader)
+{
+	struct docs *d = c->rq->d;
+	struct buf lo = BUF_INIT, hi = BUF_INIT;
+	docs_kidx(&lo, c->rq->app, c->cls, plan->ix->name);
+	c->idx_prefix = lo.len;
+	for (uint32_t i = 0; i < plan->neq; i++) {
+		if (plan->eq[i] == NULL) {
+			json_t *r = json_string(reader);
+			query_key_encode(r, &lo);
+			json_decref(r);
+		} else {
+			query_key_encode(plan->eq[i], &lo);
+		}
+	}
+	buf_append(&hi, lo.data, lo.len);
+	if (plan->range) {
+		const struct query_pin *r = plan->range;
+		size_t base = lo.len;
+		if (r->lo) {
+			query_key_encode(r->lo, &lo);
+			if (!r->lo_incl)
+				buf_append(&lo, "\xff", 1);
+		} else {
+			uint8_t t = query_key_tag(r->hi);
+			buf_append(&lo, &t, 1);
+		}
+		hi.len = base;
+		if (r->hi) {
+			query_key_encode(r->hi, &hi);
+			if (r->hi_incl)
+				buf_append(&hi, "\xff", 1);
+		} else {
+			uint8_t t = (uint8_t)(query_key_tag(r->lo) + 1);
+			buf_append(&hi, &t, 1);
+		}
+	} else {
+		buf_append(&hi, "\xff", 1);
+	}
+	int src = d->drv->vt->scan(d->drv, DOCS_T_IDX, lo.data, lo.len, hi.data,
+				   hi.len, plan->reverse, docs_q_idx_cb, c);
+	buf_destroy(&lo);
+	buf_destroy(&hi);
+	return src;
+}
+
+/* What a query cost, for the shapes (automatic indexes, below); true if
+ * an index for its shape is building. */
+static bool docs_auto_observe(struct docs_req *rq, const char *cls,
+			      const json_t *schema,
+			      const struct docs_index *ix, uint32_t nix,
+			      const struct docs_plan *plan,
+			      const struct query_pin *pins, uint32_t npins,
+			      const char **of, const bool *od, uint32_t nof,
+			      const struct docs_qctx *c, uint64_t useful);
 
 /* "score, name" for the refusal message: what an index should hold. */
 static void
@@ -2827,12 +3278,25 @@ docs_op_query(struct docs_req *rq)
 	bool od[16];
 	uint32_t nof = query_order_fields(c.q, of, od, 16);
 	struct docs_plan plan;
-	docs_plan_pick(&plan, ix, nix, schema, pins, npins, of, od, nof);
+	char readers[DOCS_RPERM_READERS][DOCS_INDEX_NAME_MAX + 8];
+	uint32_t nreaders = 0;
+	bool any_rperm = false;
+	for (uint32_t i = 0; i < nix; i++)
+		any_rperm |= ix[i].ready && docs_is_rperm(&ix[i]);
+	/* the caller's readers (its roles read) only if an index wants them */
+	bool rperm_ok = any_rperm && !rq->master &&
+			docs_caller_readers(rq, readers, DOCS_RPERM_READERS,
+					    &nreaders);
+	docs_plan_pick(&plan, ix, nix, schema, pins, npins, of, od, nof,
+		       rperm_ok);
 	/* in the scan's own order (objectId for a class scan; the index's
 	 * values then objectId otherwise) matches come sorted if: */
 	bool sorted = plan.ix ? plan.order_served ||
 					(nof == 0 && plan.neq == plan.ix->nf)
 			      : nof == 0;
+	if (plan.rperm)
+		sorted = plan.order_served || (nof == 0 && nreaders == 1 &&
+					       plan.neq == plan.ix->nf);
 	c.hits = json_array();
 	c.count_only = limit == 0;
 	c.want = count || !sorted ? 0 : (uint64_t)(skip + limit);
@@ -2859,39 +3323,18 @@ docs_op_query(struct docs_req *rq)
 		src = d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len,
 				       hi.data, hi.len, false, docs_q_obj_cb,
 				       &c);
+	} else if (!plan.rperm) {
+		d->st.index_scans++;
+		src = docs_q_index_scan(&c, &plan, NULL);
 	} else {
 		d->st.index_scans++;
-		docs_kidx(&lo, rq->app, cls, plan.ix->name);
-		c.idx_prefix = lo.len;
-		for (uint32_t i = 0; i < plan.neq; i++)
-			query_key_encode(plan.eq[i], &lo);
-		buf_append(&hi, lo.data, lo.len);
-		if (plan.range) {
-			const struct query_pin *r = plan.range;
-			size_t base = lo.len;
-			if (r->lo) {
-				query_key_encode(r->lo, &lo);
-				if (!r->lo_incl)
-					buf_append(&lo, "\xff", 1);
-			} else {
-				uint8_t t = query_key_tag(r->hi);
-				buf_append(&lo, &t, 1);
-			}
-			hi.len = base;
-			if (r->hi) {
-				query_key_encode(r->hi, &hi);
-				if (r->hi_incl)
-					buf_append(&hi, "\xff", 1);
-			} else {
-				uint8_t t = (uint8_t)(query_key_tag(r->lo) + 1);
-				buf_append(&hi, &t, 1);
-			}
-		} else {
-			buf_append(&hi, "\xff", 1);
-		}
-		src = d->drv->vt->scan(d->drv, DOCS_T_IDX, lo.data, lo.len,
-				       hi.data, hi.len, plan.reverse,
-				       docs_q_idx_cb, &c);
+		d->st.rperm_scans++;
+		c.seen = json_object();
+		for (uint32_t i = 0; i < nreaders && src == 0 && !c.over &&
+				     !c.expired && !c.failed &&
+				     !(c.want && c.matched >= c.want);
+		     i++)
+			src = docs_q_index_scan(&c, &plan, readers[i]);
 	}
 	buf_destroy(&lo);
 	buf_destroy(&hi);
@@ -2904,10 +3347,25 @@ docs_op_query(struct docs_req *rq)
 		e = c.e;
 		goto fail;
 	}
+	/* what the answer needed: the page (all matches for a count) */
+	uint64_t useful = count || c.matched < (uint64_t)(skip + limit)
+				  ? c.matched
+				  : (uint64_t)(skip + limit);
+	bool auto_building = docs_auto_observe(rq, cls, schema, ix, nix, &plan,
+					       pins, npins, of, od, nof, &c,
+					       useful);
 	if (c.over) {
 		d->st.refused_heavy++;
 		char want[256];
 		docs_wanted_index(pins, npins, of, nof, want, sizeof(want));
+		if (auto_building)
+			perr_set(&e, 400, PERR_INVALID_QUERY,
+				 "this query examines more than %llu objects "
+				 "of %s: an index on %s is being built for it "
+				 "automatically; retry soon",
+				 (unsigned long long)c.budget, cls,
+				 want[0] ? want : "its fields");
+		else
 		if (plan.ix)
 			perr_set(&e, 400, PERR_INVALID_QUERY,
 				 "this query walks more than %llu entries of "
@@ -2963,6 +3421,7 @@ done:
 	json_decref(c.hits);
 	buf_destroy(&c.k);
 	buf_destroy(&c.v);
+	json_decref(c.seen);
 	query_free(c.q);
 	json_decref(schema);
 }
@@ -3173,13 +3632,9 @@ docs_op_schema_put(struct docs_req *rq)
 						 "Index %s does not exist", k);
 					goto fail;
 				}
-				json_object_del(ixs, k);
-				json_object_del(st, k);
-				struct buf p = BUF_INIT;
-				docs_kidx(&p, rq->app, cls, k);
-				docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_IDX,
-					       p.data, p.len, NULL, 0);
-				buf_destroy(&p);
+				char kn[DOCS_INDEX_NAME_MAX];
+				snprintf(kn, sizeof(kn), "%s", k);
+				docs_index_remove(d, &g, s, rq->app, cls, kn);
 				continue;
 			}
 			if (json_object_get(ixs, k)) {
@@ -3200,9 +3655,15 @@ docs_op_schema_put(struct docs_req *rq)
 			json_object_foreach(v, f, dir)
 			{
 				double x = json_number_value(dir);
+				/* "_rperm": the readers (an ACL index),
+				 * first and ascending only */
 				bool fok = docs_field_name_ok(f) ||
 					   strcmp(f, "createdAt") == 0 ||
-					   strcmp(f, "updatedAt") == 0;
+					   strcmp(f, "updatedAt") == 0 ||
+					   (strcmp(f, "_rperm") == 0 &&
+					    f == json_object_iter_key(
+							 json_object_iter(v)) &&
+					    x == 1);
 				if (!fok || !json_is_integer(dir) ||
 				    (x != 1 && x != -1)) {
 					perr_set(&e, 400, PERR_INVALID_QUERY,
@@ -3220,6 +3681,17 @@ docs_op_schema_put(struct docs_req *rq)
 			}
 			json_object_set(ixs, k, v);
 			json_object_set_new(st, k, json_string("building"));
+			struct docs_ixrt *r =
+				docs_ixrt_get(d, rq->app, cls, k, true);
+			memset(r->reason, 0, sizeof(r->reason));
+			r->is_auto = false;
+			r->counted = true;
+			r->created_ms = docs_wall_ms();
+			snprintf(r->reason, sizeof(r->reason), "declared");
+			r->shape[0] = 0;
+			r->hits = r->saved = r->wpq = 0;
+			r->entries = r->bytes = 0;
+			docs_ixrt_put(&g, r);
 			added[nadded++] = json_object_iter_key(
 				json_object_iter_at(ixs, k));
 		}
@@ -3282,6 +3754,7 @@ docs_op_schema_delete(struct docs_req *rq)
 	struct docs_group g;
 	docs_group_init(&g);
 	docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_IDX, lo.data, lo.len, NULL, 0);
+	docs_ixrt_forget(d, &g, rq->app, cls);
 	struct buf sk = BUF_INIT, sv = BUF_INIT;
 	docs_kmeta(&sk, 's', rq->app, cls, NULL);
 	if (docs_read(d, DOCS_T_META, &sk, &sv) == 0)
@@ -3317,7 +3790,7 @@ docs_op_drop_app(struct docs_req *rq)
 	k.len--; /* app \0 */
 	docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_OBJ, k.data, k.len, NULL, 0);
 	docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_IDX, k.data, k.len, NULL, 0);
-	static const char tags[] = "sueRrtSq";
+	static const char tags[] = "sueRrtSqA";
 	for (const char *t = tags; *t; t++) {
 		docs_kmeta(&k, *t, rq->app, NULL, NULL);
 		docs_group_add(&g, DOCS_DEL_PREFIX, DOCS_T_META, k.data, k.len,
@@ -3325,6 +3798,7 @@ docs_op_drop_app(struct docs_req *rq)
 	}
 	buf_destroy(&k);
 	docs_usage_of(d, rq->app)->used = 0;
+	docs_ixrt_forget(d, NULL, rq->app, NULL);
 	/* builds of the app end: their schemas are gone */
 	for (struct docs_build *b = d->builds; b; b = b->next)
 		if (strcmp(b->app, rq->app) == 0)
@@ -3388,7 +3862,11 @@ static int
 docs_build_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
 	struct docs_build_scan *s = arg;
-	if (s->n >= s->max) {
+	/* an _rperm index puts up to DOCS_RPERM_MAX entries per object: a
+	 * chunk also ends before its group passes DOCS_GROUP_MAX (room left
+	 * for the schema and usage records of the last chunk) */
+	if (s->n >= s->max ||
+	    s->g->n + DOCS_RPERM_MAX + 8 >= DOCS_GROUP_MAX) {
 		s->more = true;
 		return 1;
 	}
@@ -3407,13 +3885,56 @@ docs_build_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	json_t *obj = json_loadb(v, vl, 0, NULL);
 	if (obj == NULL)
 		return 0;
-	struct buf e = BUF_INIT;
-	docs_index_entry(&e, s->b->app, s->b->cls, s->ix, obj);
-	docs_group_put(s->g, DOCS_T_IDX, &e, "", 0);
-	s->g->delta += (int64_t)e.len;
-	buf_destroy(&e);
+	struct buf list = BUF_INIT;
+	docs_index_keys(&list, s->b->app, s->b->cls, s->ix, obj, NULL);
+	struct docs_ixrt *r =
+		docs_ixrt_get(s->d, s->b->app, s->b->cls, s->b->name, false);
+	size_t at = 0, el;
+	const uint8_t *kp;
+	while (docs_keys_next(&list, &at, &kp, &el)) {
+		docs_group_add(s->g, DOCS_PUT, DOCS_T_IDX, kp, el, "", 0);
+		s->g->delta += (int64_t)el;
+		if (r)
+			r->entries++, r->bytes += (int64_t)el;
+	}
+	buf_destroy(&list);
 	json_decref(obj);
 	return 0;
+}
+
+/*
+ * A declared index is ready: an automatic one with the same fields is
+ * dropped with it (declaring what the accessory guessed makes the guess
+ * the operator's; until the declared one is ready the automatic one
+ * keeps serving).  Adds the removals to @a g and @a ns.
+ */
+static void
+docs_auto_superseded(struct docs *d, struct docs_group *g, json_t *ns,
+		     const struct docs_build *b, const struct docs_index *x,
+		     const struct docs_index *ix, uint32_t nix)
+{
+	struct docs_ixrt *me = docs_ixrt_get(d, b->app, b->cls, b->name, false);
+	if (me != NULL && me->is_auto)
+		return;
+	const char *f[DOCS_INDEX_FIELDS];
+	for (uint32_t i = 0; i < x->nf; i++)
+		f[i] = x->field[i];
+	for (uint32_t i = 0; i < nix; i++) {
+		if (strcmp(ix[i].name, b->name) == 0 ||
+		    !docs_index_same(&ix[i], f, x->desc, x->nf))
+			continue;
+		struct docs_ixrt *r =
+			docs_ixrt_get(d, b->app, b->cls, ix[i].name, false);
+		if (r == NULL || !r->is_auto)
+			continue;
+		log_info("docs: automatic index %s of %s/%s dropped: declared "
+			 "index %s has its fields",
+			 ix[i].name, b->app, b->cls, b->name);
+		d->st.auto_dropped++;
+		char name[DOCS_INDEX_NAME_MAX];
+		snprintf(name, sizeof(name), "%s", ix[i].name);
+		docs_index_remove(d, g, ns, b->app, b->cls, name);
+	}
 }
 
 /* One chunk of one build per tick. */
@@ -3476,6 +3997,7 @@ docs_build_tick(struct docs *d)
 			json_t *ns = json_deep_copy(schema);
 			json_object_set_new(json_object_get(ns, "_ix"), b->name,
 					    json_string("ready"));
+			docs_auto_superseded(d, &g, ns, b, x, ix, nix);
 			docs_schema_put(d, &g, b->app, b->cls, ns);
 			json_decref(ns);
 		}
@@ -3502,6 +4024,14 @@ docs_build_done(struct docs *d, struct docs_pending *w)
 		log_info("docs: index %s of %s/%s is ready", b->name, b->app,
 			 b->cls);
 		d->st.builds_done++;
+		/* exact now (writes during the build may have counted an
+		 * entry the build put again) */
+		struct docs_ixrt *r =
+			docs_ixrt_get(d, b->app, b->cls, b->name, false);
+		if (r != NULL)
+			docs_ixrt_recount(d, r);
+		if (r != NULL && r->is_auto)
+			docs_auto_enforce(d, b->app);
 		docs_build_free(d, b);
 	} else {
 		b->cursor.len = 0;
@@ -3541,6 +4071,662 @@ docs_resume_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	return 0;
 }
 
+/* ------------------------------------------------- automatic indexes */
+
+/*
+ * docs/INDEXES.md tells the model; accessory/autoindex.h keeps the shapes
+ * and defends the thresholds.  Here: what a query cost is counted
+ * (docs_auto_observe), a due shape gets its index (docs_auto_create) as
+ * SCHEMA_PUT would declare it, marked automatic in its META 'A' record,
+ * and the app's budget over automatic indexes is kept (docs_auto_fit:
+ * the automatic index that saves least goes if it saves less than the
+ * candidate would; declared indexes are never dropped here).
+ */
+
+static uint64_t
+docs_budget_of(struct docs *d, const char *app)
+{
+	uint64_t b = docs_usage_of(d, app)->index_budget;
+	return b ? b : d->cfg.index_budget;
+}
+
+/* Bytes of the automatic indexes of @a app. */
+static uint64_t
+docs_auto_bytes(struct docs *d, const char *app)
+{
+	uint64_t sum = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->ixrt, &it, &k, &v))
+		for (struct docs_ixrt *r = v; r; r = r->next)
+			if (r->is_auto && strcmp(r->app, app) == 0 &&
+			    r->bytes > 0)
+				sum += (uint64_t)r->bytes;
+	return sum;
+}
+
+/* The automatic index of @a app that saves least (NULL: none). */
+static struct docs_ixrt *
+docs_auto_least(struct docs *d, const char *app)
+{
+	struct docs_ixrt *best = NULL;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->ixrt, &it, &k, &v))
+		for (struct docs_ixrt *r = v; r; r = r->next)
+			if (r->is_auto && strcmp(r->app, app) == 0 &&
+			    (best == NULL ||
+			     docs_ixrt_worth(d, r) < docs_ixrt_worth(d, best)))
+				best = r;
+	return best;
+}
+
+/* Queues @a g with no one to answer (automatic indexes, statistics). */
+static void
+docs_queue_quiet(struct docs *d, const char *app, struct docs_group *g)
+{
+	struct docs_pending *w = xcalloc(1, sizeof(*w));
+	w->kind = DOCS_JOB_GROUP;
+	docs_queue(d, app, g, w);
+}
+
+/* Adds to @a g the removal of index @a name from @a ns (a copy of the
+ * schema) and of its entries and record; frees its statistics. */
+static void
+docs_index_remove(struct docs *d, struct docs_group *g, json_t *ns,
+		  const char *app, const char *cls, const char *name)
+{
+	struct buf p = BUF_INIT;
+	docs_kidx(&p, app, cls, name);
+	docs_group_add(g, DOCS_DEL_PREFIX, DOCS_T_IDX, p.data, p.len, NULL, 0);
+	docs_kmeta(&p, 'A', app, cls, name);
+	docs_group_del(g, DOCS_T_META, &p);
+	buf_destroy(&p);
+	struct docs_ixrt *r = docs_ixrt_get(d, app, cls, name, false);
+	if (r != NULL) {
+		g->delta -= r->bytes > 0 ? r->bytes : 0;
+		docs_ixrt_free(d, r);
+	}
+	json_object_del(json_object_get(ns, "indexes"), name);
+	json_object_del(json_object_get(ns, "_ix"), name);
+}
+
+/* Drops the automatic index @a r (its own group). */
+static void
+docs_auto_drop(struct docs *d, struct docs_ixrt *r, const char *why)
+{
+	char app[DOCS_APP_MAX], cls[DOCS_CLASS_MAX + 1],
+		name[DOCS_INDEX_NAME_MAX];
+	snprintf(app, sizeof(app), "%s", r->app);
+	snprintf(cls, sizeof(cls), "%s", r->cls);
+	snprintf(name, sizeof(name), "%s", r->name);
+	log_info("docs: automatic index %s of %s/%s dropped: %s", name, app,
+		 cls, why);
+	json_t *schema = docs_schema_load(d, app, cls);
+	json_t *ns = schema ? json_deep_copy(schema) : NULL;
+	json_decref(schema);
+	struct docs_group g;
+	docs_group_init(&g);
+	if (ns == NULL) {
+		struct buf p = BUF_INIT;
+		docs_kmeta(&p, 'A', app, cls, name);
+		docs_group_del(&g, DOCS_T_META, &p);
+		buf_destroy(&p);
+		docs_ixrt_free(d, r);
+	} else {
+		docs_index_remove(d, &g, ns, app, cls, name);
+		docs_schema_put(d, &g, app, cls, ns);
+	}
+	d->st.auto_dropped++;
+	docs_queue_quiet(d, app, &g);
+	docs_group_free(&g);
+	json_decref(ns);
+}
+
+/* Does @a x hold exactly fields @a f with directions @a dsc? */
+static bool
+docs_index_same(const struct docs_index *x, const char **f, const bool *dsc,
+		uint32_t n)
+{
+	if (x->nf != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(x->field[i], f[i]) != 0 || x->desc[i] != dsc[i])
+			return false;
+	return true;
+}
+
+static void
+docs_auto_refuse(struct docs *d, struct autoix_shape *sh, const char *note)
+{
+	/* logged when the verdict changes, not at each query after */
+	if (sh->verdict != AUTOIX_REFUSED) {
+		char what[160];
+		autoix_describe(&sh->key, what, sizeof(what));
+		log_info("docs: no automatic index for %s/%s (%s): %s",
+			 sh->key.app, sh->key.cls, what, note);
+		d->st.auto_refused++;
+	}
+	sh->verdict = AUTOIX_REFUSED;
+	snprintf(sh->note, sizeof(sh->note), "%s", note);
+}
+
+/*
+ * Bytes an index of @a n fields over the objects @a sh has seen would
+ * take, about: the largest scan of the shape (a refused query saw at
+ * least that many objects) times a key of the prefix, the id and 12
+ * bytes per encoded value (a short string or a number's 9..17).
+ */
+static uint64_t
+docs_auto_estimate(struct docs *d, const struct autoix_shape *sh,
+		   const char *name, uint32_t n)
+{
+	uint64_t per = strlen(sh->key.app) + strlen(sh->key.cls) +
+		       strlen(name) + 3 + DOCS_ID_LEN + 12ull * n;
+	/* an index of the class has an entry per object (an ACL index one
+	 * per reader, a little more): the class's size, better than what
+	 * scans saw */
+	uint64_t rows = sh->max_scanned;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->ixrt, &it, &k, &v))
+		for (struct docs_ixrt *r = v; r; r = r->next)
+			if (r->counted && r->entries > 0 &&
+			    (uint64_t)r->entries > rows &&
+			    strcmp(r->app, sh->key.app) == 0 &&
+			    strcmp(r->cls, sh->key.cls) == 0)
+				rows = (uint64_t)r->entries;
+	return rows * per;
+}
+
+/* What a shape's index would save: the objects its queries examined in
+ * vain (for an ACL shape, those the filter rejected). */
+static uint64_t
+docs_auto_saves(const struct autoix_shape *sh)
+{
+	if (sh->key.acl)
+		return sh->rejected;
+	return sh->scanned > sh->returned ? sh->scanned - sh->returned : 0;
+}
+
+/* Makes room for @a need more bytes of automatic indexes of @a app,
+ * dropping those that save less than @a saves.  true if it fits. */
+static bool
+docs_auto_fit(struct docs *d, const char *app, uint64_t need, uint64_t saves,
+	      const char *for_what, char *note, size_t len)
+{
+	uint64_t budget = docs_budget_of(d, app);
+	uint64_t used = docs_auto_bytes(d, app);
+	while (used + need > budget) {
+		struct docs_ixrt *r = docs_auto_least(d, app);
+		if (r == NULL || docs_ixrt_worth(d, r) >= saves) {
+			snprintf(note, len,
+				 "the index budget is full: about %llu bytes "
+				 "needed, %llu of %llu used, and no automatic "
+				 "index saves less than its %llu objects",
+				 (unsigned long long)need,
+				 (unsigned long long)used,
+				 (unsigned long long)budget,
+				 (unsigned long long)saves);
+			return false;
+		}
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "the budget (%llu bytes) is full and it saved %llu "
+			 "objects lately, less than %s would (%llu)",
+			 (unsigned long long)budget,
+			 (unsigned long long)docs_ixrt_worth(d, r), for_what,
+			 (unsigned long long)saves);
+		used -= r->bytes > 0 ? (uint64_t)r->bytes : 0;
+		docs_auto_drop(d, r, why);
+	}
+	return true;
+}
+
+/* Builds the index @a sh wants (reasons: @a why).  true if it is queued. */
+static bool
+docs_auto_create(struct docs *d, const char *app, const char *cls,
+		 struct autoix_shape *sh, const char *why)
+{
+	if (d->pending >= d->cfg.pending_max)
+		return false; /* the disk is behind: later */
+	const char *f[4];
+	bool dsc[4];
+	uint32_t n = autoix_fields(&sh->key, f, dsc);
+	char name[DOCS_INDEX_NAME_MAX], note[192], what[160];
+	autoix_name(&sh->key, name, sizeof(name));
+	autoix_describe(&sh->key, what, sizeof(what));
+	json_t *schema = docs_schema_load(d, app, cls);
+	if (schema == NULL)
+		return false;
+	const json_t *ixs = json_object_get(schema, "indexes");
+	if (json_object_get(ixs, name) != NULL) {
+		json_decref(schema);
+		snprintf(note, sizeof(note),
+			 "an index named %s exists with other fields", name);
+		docs_auto_refuse(d, sh, note);
+		return false;
+	}
+	if (json_object_size(ixs) >= DOCS_MAX_INDEXES) {
+		json_decref(schema);
+		snprintf(note, sizeof(note),
+			 "the class has %d indexes, the most it may",
+			 DOCS_MAX_INDEXES);
+		docs_auto_refuse(d, sh, note);
+		return false;
+	}
+	json_decref(schema);
+	uint64_t need = docs_auto_estimate(d, sh, name, n);
+	uint64_t saves = docs_auto_saves(sh);
+	if (!docs_auto_fit(d, app, need, saves, name, note, sizeof(note))) {
+		docs_auto_refuse(d, sh, note);
+		return false;
+	}
+	/* an eviction may have rewritten this class's schema: read again */
+	schema = docs_schema_load(d, app, cls);
+	if (schema == NULL)
+		return false;
+	json_t *ns = json_deep_copy(schema);
+	json_decref(schema);
+	if (!json_is_object(json_object_get(ns, "indexes")))
+		json_object_set_new(ns, "indexes", json_object());
+	if (!json_is_object(json_object_get(ns, "_ix")))
+		json_object_set_new(ns, "_ix", json_object());
+	json_t *spec = json_object();
+	for (uint32_t i = 0; i < n; i++)
+		json_object_set_new(spec, f[i], json_integer(dsc[i] ? -1 : 1));
+	json_object_set_new(json_object_get(ns, "indexes"), name, spec);
+	json_object_set_new(json_object_get(ns, "_ix"), name,
+			    json_string("building"));
+	struct docs_group g;
+	docs_group_init(&g);
+	docs_schema_put(d, &g, app, cls, ns);
+	json_decref(ns);
+	struct docs_ixrt *r = docs_ixrt_get(d, app, cls, name, true);
+	r->is_auto = true;
+	r->counted = true;
+	r->created_ms = docs_wall_ms();
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	snprintf(r->shape, sizeof(r->shape), "%s", what);
+	r->hits = 0;
+	r->entries = r->bytes = 0;
+	r->saved = saves;
+	r->win_saved = saves; /* the evidence it was built on */
+	r->prev_saved = 0;
+	r->win_start = docs_auto_now(d);
+	r->wpq = sh->count ? saves / sh->count : 0;
+	docs_ixrt_put(&g, r);
+	docs_queue_quiet(d, app, &g);
+	docs_group_free(&g);
+	docs_build_add(d, app, cls, name);
+	sh->verdict = AUTOIX_BUILT;
+	snprintf(sh->note, sizeof(sh->note), "index %.63s: %.80s", name, why);
+	d->st.auto_built++;
+	log_info("docs: automatic index %s on %s/%s (%s): %s", name, app, cls,
+		 what, why);
+	return true;
+}
+
+static bool
+docs_auto_observe(struct docs_req *rq, const char *cls, const json_t *schema,
+		  const struct docs_index *ix, uint32_t nix,
+		  const struct docs_plan *plan, const struct query_pin *pins,
+		  uint32_t npins, const char **of, const bool *od,
+		  uint32_t nof, const struct docs_qctx *c, uint64_t useful)
+{
+	struct docs *d = rq->d;
+	if (plan->ix != NULL && !c->over) {
+		struct docs_ixrt *r =
+			docs_ixrt_get(d, rq->app, cls, plan->ix->name, true);
+		r->hits++;
+		r->saved += r->wpq;
+		docs_ixrt_roll(d, r);
+		r->win_saved += r->wpq;
+		r->dirty = true;
+		docs_ixstat_arm(d);
+	}
+	if (!d->cfg.auto_index || schema == NULL || cls[0] == '_')
+		return false;
+	struct autoix_key k;
+	autoix_key_init(&k, rq->app, cls);
+	for (uint32_t i = 0; i < npins; i++) {
+		const struct query_pin *p = &pins[i];
+		if (p->kind != QP_EQ || strcmp(p->field, "objectId") == 0 ||
+		    p->field[0] == '_' ||
+		    !docs_pin_servable(schema, p->field, p->eq))
+			continue;
+		if (!autoix_key_eq(&k, p->field))
+			return false;
+	}
+	for (uint32_t i = 0; i < npins && k.last == AUTOIX_NONE; i++) {
+		const struct query_pin *p = &pins[i];
+		if (p->kind != QP_RANGE || p->field[0] == '_' ||
+		    strlen(p->field) >= AUTOIX_FIELD_MAX ||
+		    docs_pin_of(pins, npins, p->field, QP_EQ) != NULL ||
+		    !docs_pin_servable(schema, p->field, p->lo) ||
+		    !docs_pin_servable(schema, p->field, p->hi))
+			continue;
+		k.last = AUTOIX_RANGE;
+		snprintf(k.last_field, sizeof(k.last_field), "%s", p->field);
+	}
+	if (k.last == AUTOIX_NONE && nof == 1 && of[0][0] != '_' &&
+	    strlen(of[0]) < AUTOIX_FIELD_MAX &&
+	    docs_pin_of(pins, npins, of[0], QP_EQ) == NULL &&
+	    docs_pin_servable(schema, of[0], NULL)) {
+		k.last = AUTOIX_SORT;
+		k.desc = od[0];
+		snprintf(k.last_field, sizeof(k.last_field), "%s", of[0]);
+	}
+	/* the ACL filter turned away more than the query found */
+	k.acl = !rq->master && c->rejected > c->matched;
+	struct autoix_shape *sh = autoix_observe(
+		&d->shapes, &k, c->examined, useful, c->rejected, c->over,
+		docs_auto_now(d), &d->cfg.autoix);
+	const char *f[4];
+	bool dsc[4];
+	uint32_t n = autoix_fields(&k, f, dsc);
+	if (n == 0)
+		return false;
+	for (uint32_t i = 0; i < nix; i++)
+		if (docs_index_same(&ix[i], f, dsc, n)) {
+			if (sh->verdict != AUTOIX_BUILT) {
+				sh->verdict = AUTOIX_BUILT;
+				snprintf(sh->note, sizeof(sh->note),
+					 "served by index %s", ix[i].name);
+			}
+			return !ix[i].ready;
+		}
+	if (sh->verdict == AUTOIX_BUILT)
+		sh->verdict = AUTOIX_WATCHING; /* its index was dropped */
+	char why[160];
+	if (!autoix_due(&d->cfg.autoix, sh, why, sizeof(why)))
+		return false;
+	/* refused (the budget, the class full): weighed again once what it
+	 * would save has grown by a quarter, not at every query */
+	uint64_t saves = docs_auto_saves(sh);
+	uint64_t gen = docs_usage_of(d, rq->app)->ix_gen;
+	if (sh->verdict == AUTOIX_REFUSED && gen == sh->eval_gen &&
+	    saves < sh->eval_saves + sh->eval_saves / 4)
+		return false;
+	bool made = docs_auto_create(d, rq->app, cls, sh, why);
+	if (!made) {
+		sh->eval_saves = saves;
+		sh->eval_gen = docs_usage_of(d, rq->app)->ix_gen;
+	}
+	return made;
+}
+
+/* After a build: over the budget (the estimate was short), the automatic
+ * indexes that save least go. */
+static void
+docs_auto_enforce(struct docs *d, const char *app)
+{
+	uint64_t budget = docs_budget_of(d, app);
+	while (docs_auto_bytes(d, app) > budget) {
+		struct docs_ixrt *r = docs_auto_least(d, app);
+		if (r == NULL)
+			break;
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "the automatic indexes of the app hold more than its "
+			 "budget (%llu bytes) and it saves least",
+			 (unsigned long long)budget);
+		docs_auto_drop(d, r, why);
+	}
+}
+
+/* ------------------------------------------------- index statistics */
+
+enum { DOCS_TAG_IXSTAT = 2 };
+
+static void
+docs_ixstat_arm(struct docs *d)
+{
+	if (d->ixstat_armed || d->self == NULL || d->stopping)
+		return;
+	d->ixstat_armed = true;
+	actor_timer_start(d->self, &d->ixstat_timer, d->cfg.ixstat_flush_ms, 0,
+			  DOCS_TAG_IXSTAT);
+}
+
+/* Writes the changed records of one app, in one group; true if other
+ * apps' remain. */
+static bool
+docs_ixstat_flush(struct docs *d)
+{
+	d->ixstat_armed = false;
+	struct docs_group g;
+	docs_group_init(&g);
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	const char *app = NULL;
+	bool mixed = false;
+	while (map_next(&d->ixrt, &it, &k, &v))
+		for (struct docs_ixrt *r = v; r; r = r->next) {
+			if (!r->dirty)
+				continue;
+			if (app && strcmp(app, r->app) != 0) {
+				mixed = true; /* one app per group: next time */
+				continue;
+			}
+			app = r->app;
+			docs_ixrt_put(&g, r);
+		}
+	if (g.n > 0) {
+		char a[DOCS_APP_MAX];
+		snprintf(a, sizeof(a), "%s", app);
+		docs_queue_quiet(d, a, &g);
+	}
+	docs_group_free(&g);
+	if (mixed)
+		docs_ixstat_arm(d);
+	return mixed;
+}
+
+struct docs_recount {
+	int64_t entries, bytes;
+};
+
+static int
+docs_recount_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k, (void)v, (void)vl;
+	struct docs_recount *c = arg;
+	c->entries++;
+	c->bytes += (int64_t)kl;
+	return 0;
+}
+
+/* Counts @a r's entries in the store (a key-only walk). */
+static void
+docs_ixrt_recount(struct docs *d, struct docs_ixrt *r)
+{
+	struct buf lo = BUF_INIT, hi = BUF_INIT;
+	docs_kidx(&lo, r->app, r->cls, r->name);
+	buf_append(&hi, lo.data, lo.len);
+	hi.data[hi.len - 1] = 1;
+	struct docs_recount c = {0, 0};
+	if (d->drv->vt->scan(d->drv, DOCS_T_IDX, lo.data, lo.len, hi.data,
+			     hi.len, false, docs_recount_cb, &c) == 0) {
+		r->entries = c.entries;
+		r->bytes = c.bytes;
+		r->counted = true;
+		r->dirty = true;
+		docs_ixstat_arm(d);
+	}
+	buf_destroy(&lo);
+	buf_destroy(&hi);
+}
+
+/* At start: every 'A' record ('A' app \0 class \0 name -> JSON). */
+static int
+docs_ixrt_load_cb(void *arg, const void *k, size_t kl, const void *v,
+		  size_t vl)
+{
+	struct docs *d = arg;
+	const char *p = (const char *)k + 1, *end = (const char *)k + kl;
+	const char *z1 = memchr(p, 0, (size_t)(end - p));
+	const char *z2 = z1 ? memchr(z1 + 1, 0, (size_t)(end - z1 - 1)) : NULL;
+	if (z2 == NULL || z1 - p >= DOCS_APP_MAX ||
+	    z2 - z1 - 1 > DOCS_CLASS_MAX || end - z2 - 1 >= DOCS_INDEX_NAME_MAX)
+		return 0;
+	char app[DOCS_APP_MAX], cls[DOCS_CLASS_MAX + 1],
+		name[DOCS_INDEX_NAME_MAX];
+	snprintf(app, sizeof(app), "%.*s", (int)(z1 - p), p);
+	snprintf(cls, sizeof(cls), "%.*s", (int)(z2 - z1 - 1), z1 + 1);
+	snprintf(name, sizeof(name), "%.*s", (int)(end - z2 - 1), z2 + 1);
+	json_t *j = json_loadb(v, vl, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return 0;
+	}
+	struct docs_ixrt *r = docs_ixrt_get(d, app, cls, name, true);
+	r->is_auto = json_is_true(json_object_get(j, "auto"));
+	r->counted = json_is_true(json_object_get(j, "counted"));
+	r->created_ms = json_integer_value(json_object_get(j, "created"));
+	snprintf(r->reason, sizeof(r->reason), "%s",
+		 docs_jstr(j, "reason") ? docs_jstr(j, "reason") : "");
+	snprintf(r->shape, sizeof(r->shape), "%s",
+		 docs_jstr(j, "shape") ? docs_jstr(j, "shape") : "");
+	r->hits = (uint64_t)json_integer_value(json_object_get(j, "hits"));
+	r->saved = (uint64_t)json_integer_value(json_object_get(j, "saved"));
+	/* a restart gives what it saved one window of grace */
+	r->prev_saved = r->saved;
+	r->win_saved = 0;
+	r->win_start = docs_auto_now(d);
+	r->wpq = (uint64_t)json_integer_value(json_object_get(j, "wpq"));
+	r->entries = json_integer_value(json_object_get(j, "entries"));
+	r->bytes = json_integer_value(json_object_get(j, "bytes"));
+	json_decref(j);
+	return 0;
+}
+
+/* ------------------------------------------------------- INDEXES op */
+
+struct docs_scan_raw {
+	json_t *out;
+	uint32_t n;
+};
+
+static int
+docs_raw_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k, (void)kl;
+	struct docs_scan_raw *s = arg;
+	json_t *j = json_loadb(v, vl, 0, NULL);
+	if (j)
+		json_array_append_new(s->out, j);
+	return ++s->n >= DOCS_SCAN_MAX * 10;
+}
+
+static const char *
+docs_verdict_name(int v)
+{
+	return v == AUTOIX_BUILT ? "built"
+	       : v == AUTOIX_REFUSED ? "not built"
+				     : "watching";
+}
+
+static void
+docs_op_indexes(struct docs_req *rq)
+{
+	struct perr e;
+	struct docs *d = rq->d;
+	if (docs_master_only(rq, &e) != 0) {
+		docs_answer_err(rq, &e);
+		return;
+	}
+	const char *only = docs_jstr(rq->body, "class");
+	if (only && *only == 0)
+		only = NULL;
+	struct docs_scan_raw s = {json_array(), 0};
+	struct buf lo = BUF_INIT, hi = BUF_INIT;
+	docs_kmeta(&lo, 's', rq->app, NULL, NULL);
+	buf_append(&hi, lo.data, lo.len);
+	hi.data[hi.len - 1] = 1;
+	d->drv->vt->scan(d->drv, DOCS_T_META, lo.data, lo.len, hi.data, hi.len,
+			 false, docs_raw_cb, &s);
+	buf_destroy(&lo);
+	buf_destroy(&hi);
+	json_t *list = json_array();
+	size_t i;
+	json_t *sc;
+	json_array_foreach(s.out, i, sc)
+	{
+		const char *cls = docs_jstr(sc, "className");
+		if (cls == NULL || (only && strcmp(only, cls) != 0))
+			continue;
+		/* the latest schema (a change may not be durable yet) */
+		json_t *cur = docs_schema_load(d, rq->app, cls);
+		if (cur == NULL)
+			continue;
+		const json_t *st = json_object_get(cur, "_ix");
+		const char *name;
+		json_t *spec;
+		json_object_foreach(json_object_get(cur, "indexes"), name, spec)
+		{
+			struct docs_ixrt *r =
+				docs_ixrt_get(d, rq->app, cls, name, true);
+			if (!r->counted)
+				docs_ixrt_recount(d, r);
+			const char *state = docs_jstr(st, name);
+			json_array_append_new(
+				list,
+				json_pack("{s:s,s:s,s:O,s:s,s:s,s:I,s:I,s:I,"
+					  "s:I,s:I,s:I,s:s,s:s}",
+					  "class", cls, "name", name, "fields",
+					  spec, "kind",
+					  r->is_auto ? "auto" : "declared",
+					  "state", state ? state : "ready",
+					  "entries", (json_int_t)r->entries,
+					  "bytes", (json_int_t)r->bytes, "hits",
+					  (json_int_t)r->hits, "saved",
+					  (json_int_t)r->saved, "recent",
+					  (json_int_t)docs_ixrt_worth(d, r),
+					  "created",
+					  (json_int_t)r->created_ms, "reason",
+					  r->reason[0] ? r->reason
+						       : (r->is_auto ? ""
+								     : "declared"),
+					  "shape", r->shape));
+		}
+		json_decref(cur);
+	}
+	json_decref(s.out);
+	json_t *shapes = json_array();
+	for (uint32_t j = 0; j < d->shapes.n; j++) {
+		const struct autoix_shape *sh = &d->shapes.v[j];
+		if (strcmp(sh->key.app, rq->app) != 0 ||
+		    (only && strcmp(only, sh->key.cls) != 0))
+			continue;
+		char what[160], name[DOCS_INDEX_NAME_MAX];
+		autoix_describe(&sh->key, what, sizeof(what));
+		autoix_name(&sh->key, name, sizeof(name));
+		json_array_append_new(
+			shapes,
+			json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s}",
+				  "class", sh->key.cls, "shape", what, "index",
+				  name, "queries", (json_int_t)sh->count,
+				  "scanned", (json_int_t)sh->scanned,
+				  "returned", (json_int_t)sh->returned,
+				  "refusals", (json_int_t)sh->refusals,
+				  "rejected", (json_int_t)sh->rejected,
+				  "state", docs_verdict_name(sh->verdict),
+				  "note", sh->note));
+	}
+	d->st.ops[ACC_DOC_INDEXES]++;
+	docs_answer(rq, 200,
+		    json_pack("{s:I,s:I,s:o,s:o}", "budget",
+			      (json_int_t)docs_budget_of(d, rq->app),
+			      "auto_bytes",
+			      (json_int_t)docs_auto_bytes(d, rq->app),
+			      "indexes", list, "shapes", shapes));
+}
+
 /* -------------------------------------------------------------- stats */
 
 static void
@@ -3553,7 +4739,7 @@ docs_stats_reply(struct docs *d, struct msg *m)
 	static const char *const opn[] = {
 		NULL,	  "get",    "query",	  "create",	 "update",
 		"delete", "login",  "logout",	  "me",		 "schema_get",
-		"schema_put", "schema_delete", "drop_app"};
+		"schema_put", "schema_delete", "drop_app", "indexes"};
 	struct {
 		const char *k;
 		uint64_t v;
@@ -3575,6 +4761,12 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"refused_busy", d->st.refused_busy},
 		{"store_errors", d->st.store_errors},
 		{"index_builds_done", d->st.builds_done},
+		{"auto_indexes_built", d->st.auto_built},
+		{"auto_indexes_dropped", d->st.auto_dropped},
+		{"auto_indexes_refused", d->st.auto_refused},
+		{"rperm_scans", d->st.rperm_scans},
+		{"shapes", d->shapes.n},
+		{"shape_evictions", d->shapes.evictions},
 		{"bytes_used", ds.bytes_used},
 		{"map_size", ds.map_size},
 		{"commits", ds.commits},
@@ -3597,12 +4789,12 @@ docs_stats_reply(struct docs *d, struct msg *m)
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_map(&pk, nkv + ACC_DOC_DROP_APP);
+	msgpack_pack_map(&pk, nkv + ACC_DOC_INDEXES);
 	for (size_t i = 0; i < nkv; i++) {
 		mp_pack_str(&pk, kv[i].k);
 		msgpack_pack_uint64(&pk, kv[i].v);
 	}
-	for (int i = 1; i <= ACC_DOC_DROP_APP; i++) {
+	for (int i = 1; i <= ACC_DOC_INDEXES; i++) {
 		char k[32];
 		snprintf(k, sizeof(k), "ops_%s", opn[i]);
 		mp_pack_str(&pk, k);
@@ -3676,6 +4868,7 @@ docs_decode(struct docs *d, const struct msg *m, struct docs_req *rq,
 		MP_FN("install", docs_install_fn, rq->install, false),
 		MP_BOOL("create_classes", &rq->create_classes, false),
 		MP_UINT("quota", &rq->quota, false),
+		MP_UINT("index_budget", &rq->index_budget, false),
 		MP_UINT("node", &node, false),
 	};
 	if (mp_read_fields(&c, f, MP_NFIELDS(f), NULL) != 0) {
@@ -3717,6 +4910,7 @@ docs_on_request(struct docs *d, const struct msg *m,
 	rq.from = m->from;
 	rq.corr = m->corr;
 	rq.flags = m->flags;
+	rq.index_budget = UINT64_MAX; /* absent unless the caller says */
 	if (job == NULL)
 		d->st.requests++;
 	if (docs_decode(d, m, &rq, &e) != 0) {
@@ -3726,6 +4920,14 @@ docs_on_request(struct docs *d, const struct msg *m,
 	}
 	if (job != NULL)
 		rq.deadline = job->deadline; /* from the first arrival */
+	/* the app's index budget travels with the gateway's requests (a
+	 * sender that does not say leaves it as it was) */
+	if (rq.index_budget != UINT64_MAX) {
+		struct docs_usage *u = docs_usage_of(d, rq.app);
+		if (u->index_budget != rq.index_budget)
+			u->ix_gen++;
+		u->index_budget = rq.index_budget;
+	}
 	if (docs_resolve_session(&rq, &e) != 0) {
 		docs_answer_err(&rq, &e);
 		goto out;
@@ -3771,6 +4973,9 @@ docs_on_request(struct docs *d, const struct msg *m,
 	case ACC_DOC_DROP_APP:
 		docs_op_drop_app(&rq);
 		break;
+	case ACC_DOC_INDEXES:
+		docs_op_indexes(&rq);
+		break;
 	default:
 		d->st.bad++;
 		perr_set(&e, 400, PERR_INVALID_JSON, "unknown operation %u",
@@ -3802,6 +5007,13 @@ docs_on_done(struct docs *d, struct msg *m)
 	docs_unpin_all(d, w);
 	if (w->build != NULL) {
 		docs_build_done(d, w);
+	} else if (!w->reply) {
+		/* an automatic index's schema, statistics: no one waits */
+		if (w->drv_status != 0) {
+			d->st.store_errors++;
+			log_error("docs: a background write failed (%d)",
+				  w->drv_status);
+		}
 	} else if (w->drv_status != 0) {
 		d->st.store_errors++;
 		struct perr e;
@@ -3840,6 +5052,14 @@ docs_free(struct docs *d)
 	map_destroy(&d->usage);
 	while (d->builds)
 		docs_build_free(d, d->builds);
+	it = 0;
+	while (map_next(&d->ixrt, &it, &k, &v))
+		for (struct docs_ixrt *r = v, *n; r; r = n) {
+			n = r->next;
+			free(r);
+		}
+	map_destroy(&d->ixrt);
+	autoix_table_destroy(&d->shapes);
 	free(d);
 }
 
@@ -3862,9 +5082,17 @@ docs_fn(struct actor *self, struct msg *m)
 	case MSG_TIMER:
 		if (m->corr == DOCS_TAG_BUILD)
 			docs_build_tick(d);
+		else if (m->corr == DOCS_TAG_IXSTAT)
+			docs_ixstat_flush(d);
 		break;
 	case MSG_STOP:
 		actor_timer_stop(self, &d->build_timer);
+		actor_timer_stop(self, &d->ixstat_timer);
+		/* the statistics go with the queue (every app's, in turn:
+		 * each flush writes one app's and leaves the others dirty) */
+		d->stopping = true;
+		while (docs_ixstat_flush(d))
+			;
 		/* flushes the queue; the groups' MSG_DOCS_DONE are refused
 		 * by the stopping system and freed with their message */
 		d->drv->vt->close(d->drv);
@@ -3899,6 +5127,10 @@ docs_config_default(struct docs_config *c)
 	c->cache_bytes = DOCS_CACHE_BYTES;
 	c->obj_cache_entries = DOCS_OBJ_CACHE_ENTRIES;
 	c->obj_cache_bytes = DOCS_OBJ_CACHE_BYTES;
+	c->auto_index = true;
+	autoix_params_default(&c->autoix);
+	c->index_budget = DOCS_INDEX_BUDGET;
+	c->ixstat_flush_ms = DOCS_IXSTAT_FLUSH_MS;
 }
 
 struct actor *
@@ -3928,6 +5160,8 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	randombytes_buf(&salt, sizeof(salt));
 	map_init(&d->ov, salt);
 	map_init(&d->usage, salt ^ 0x9e3779b97f4a7c15ull);
+	map_init(&d->ixrt, salt ^ 0x5851f42d4c957f2dull);
+	autoix_table_init(&d->shapes, AUTOIX_SHAPES);
 	docs_cache_init(&d->cache, d->cfg.cache_entries, d->cfg.cache_bytes);
 	docs_cache_init(&d->ocache, d->cfg.obj_cache_entries,
 			d->cfg.obj_cache_bytes);
@@ -3946,5 +5180,9 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	static const uint8_t s_lo[] = {'s'}, s_hi[] = {'t'};
 	d->drv->vt->scan(d->drv, DOCS_T_META, s_lo, 1, s_hi, 1, false,
 			 docs_resume_cb, d);
+	/* the indexes' statistics and origins (META 'A') */
+	static const uint8_t a_lo[] = {'A'}, a_hi[] = {'B'};
+	d->drv->vt->scan(d->drv, DOCS_T_META, a_lo, 1, a_hi, 1, false,
+			 docs_ixrt_load_cb, d);
 	return a;
 }

@@ -55,6 +55,7 @@
  *   OBJ   app \0 class \0 objectId                 -> object JSON
  *   IDX   app \0 class \0 index \0 key... objectId -> ""  (query_key_encode)
  *   META  's' app \0 class -> schema;  'u'/'e' app \0 name -> user id;
+ *         'A' app \0 class \0 index -> its statistics (JSON);
  *         'r' app \0 role name -> role id;  't' app \0 hash -> session;
  *         'S' app \0 user \0 session id -> "";  'q' app \0 -> bytes used
  * Stored objects keep Parse's fields plus internal ones starting with '_'
@@ -67,7 +68,20 @@
  * built online: a new index is "building" -- every write maintains it
  * while a chunk of cfg.build_chunk objects is indexed per turn -- and
  * serves queries once "ready".  An index serves equality on a prefix of
- * its fields, then a range or the order on the next one.
+ * its fields, then a range or the order on the next one.  An index may
+ * lead with "_rperm", the object's readers: one entry per reader ("*",
+ * user ids, "role:Name"), scanned once per reader of the caller.
+ *
+ * Automatic indexes (docs/INDEXES.md, accessory/autoindex.h): every query
+ * is counted under its shape; a shape that passes the thresholds gets its
+ * index, created as a declared one would be and built the same way,
+ * within the app's index budget (caller.index_budget bytes over the
+ * automatic indexes, 0: cfg.index_budget); when full, the automatic index
+ * that saves least is dropped for a candidate that would save more;
+ * declared ones never are.  Every index has a META 'A' record (automatic
+ * or declared, created, reason, shape, hits, saved, entries, bytes),
+ * written at most every cfg.ixstat_flush_ms and at a clean stop.
+ * ACC_DOC_INDEXES (master) lists indexes and shapes.
  *
  * Caches (accessory/docs_cache.h): parsed schemas and session records
  * (META 's' and 't' keys; a class without a schema too) and each app's
@@ -90,11 +104,12 @@
  * MSG_ACC_STATS (req nil) -> a msgpack map of counters (str -> u64):
  * requests, bad, scans, index_scans, objects_scanned, results, writes,
  * pending, refused_{heavy,deadline,quota,acl,clp,schema,busy}, store_errors,
- * index_builds_done, bytes_used, map_size, commits, groups, map_grows,
+ * index_builds_done, auto_indexes_{built,dropped,refused}, rperm_scans,
+ * shapes, shape_evictions, bytes_used, map_size, commits, groups, map_grows,
  * cache_{hits,misses,evictions,invalidations,entries,bytes} (schemas and
  * sessions) and the same obj_cache_* (objects),
  * ops_{get,query,create,update,delete,login,logout,me,schema_get,
- * schema_put,schema_delete,drop_app}.
+ * schema_put,schema_delete,drop_app,indexes}.
  *
  * Ownership: the actor owns its driver, overlay and builds; docs_spawn's
  * strings are copied.  MSG_STOP closes the driver (queued groups are
@@ -106,6 +121,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "accessory/autoindex.h"
 #include "accessory/docs_driver.h"
 #include "actors/actor.h"
 
@@ -127,6 +143,15 @@ struct docs_config {
 	size_t cache_bytes;	 /* ... and their estimated memory */
 	uint32_t obj_cache_entries; /* parsed objects cached (0: none) */
 	size_t obj_cache_bytes;	    /* ... and their estimated memory */
+	/* automatic indexes (accessory/autoindex.h, docs/INDEXES.md) */
+	bool auto_index;		/* on by default */
+	struct autoix_params autoix;	/* the thresholds */
+	uint64_t index_budget;		/* DOCS_INDEX_BUDGET: caller's 0 */
+	uint32_t ixstat_flush_ms;	/* DOCS_IXSTAT_FLUSH_MS */
+	/* The clock shapes' windows and indexes' recent savings run on, in
+	 * ns (NULL: the actor system's hrtime); tests drive it. */
+	uint64_t (*auto_clock_ns)(void *ctx);
+	void *auto_clock_ctx;
 	/* The clock deadlines are measured on, in ns (NULL: the actor
 	 * system's hrtime); the seam tests use to expire a request. */
 	uint64_t (*clock_ns)(void *ctx);
@@ -190,6 +215,29 @@ struct docs_config {
  */
 #define DOCS_OBJ_CACHE_ENTRIES 16384
 #define DOCS_OBJ_CACHE_BYTES ((size_t)32 << 20)
+/*
+ * The bytes of automatic index entries an app may hold when its record
+ * says 0 (`mist apps set APP --index-budget BYTES`): 64 MiB is about a
+ * million entries of a 40-byte key (app, class, name, a value, the id),
+ * a few indexes over the largest class a node's share of an app holds
+ * comfortably; declared indexes are not counted (the operator chose
+ * them).
+ */
+#define DOCS_INDEX_BUDGET ((uint64_t)64 << 20)
+/* Index statistics (hits, entries, bytes) are written at most this often
+ * (one group of small records), and at a clean stop: a crash loses at
+ * most ten seconds of hit counts, never an index. */
+#define DOCS_IXSTAT_FLUSH_MS 10000
+/* Readers of one object an "_rperm" index holds (one entry each: "*",
+ * users, roles of its ACL); an object with more is refused at the write
+ * (400 code 116) while the class has such an index.  64 is far past a
+ * shared document's list; a wider audience is a role. */
+#define DOCS_RPERM_MAX 64
+/* Readers a query scans an "_rperm" index for ("*", the user, its
+ * roles): past it the planner does not use the index (the ACL filter
+ * after a scan still answers right). */
+#define DOCS_RPERM_READERS 32
+
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
 

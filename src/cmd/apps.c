@@ -38,6 +38,7 @@ static const char usage[] =
 	"       mist apps delete ID --agent IP:PORT --key FILE\n"
 	"       mist apps index ID CLASS [NAME FIELD[:-1]... | NAME --drop]\n"
 	"                       --agent IP:PORT --key FILE\n"
+	"       mist apps indexes ID [CLASS] --agent IP:PORT --key FILE\n"
 	"\n"
 	"Manages the Parse apps the cluster serves.  A change made on one agent\n"
 	"spreads to every member; a deleted app's id is never reused.  create\n"
@@ -67,6 +68,8 @@ static const char usage[] =
 	"  --functions-master on|off functions that declare MIST_FN_MASTER use\n"
 	"                            the master key in their host calls\n"
 	"                            (default: off: they act as their caller)\n"
+	"  --index-budget BYTES      room for automatic indexes, K/M/G/T suffixes\n"
+	"                            (0: the default, 64M; docs/INDEXES.md)\n"
 	"  --rotate-keys             new keys, the old ones stop working (set)\n"
 	"\n"
 	"index declares an index NAME on CLASS of app ID at its documents home\n"
@@ -74,18 +77,23 @@ static const char usage[] =
 	"index), built online over the documents already there; --drop removes\n"
 	"it; with CLASS alone it lists the class's indexes.  The same as\n"
 	"/parse/schemas's \"indexes\" with the master key (docs/HTTP.md).\n"
+	"\n"
+	"indexes lists the declared and automatic indexes of app ID (of CLASS\n"
+	"only if given) with their entries, bytes, hits, when and why each was\n"
+	"built, then the query shapes its documents home watches and what it\n"
+	"decided about each (docs/INDEXES.md).\n"
 	CMD_COMMON_HELP
 	"\n"
 	"JSON output: an app is {\"applicationId\", \"name\", \"restKey\",\n"
 	"\"javascriptKey\", \"clientKey\", \"masterKey\", \"home\", \"rate\", \"userRate\",\n"
 	"\"ipRate\", \"deadlineMs\", \"functions\", \"masterFrom\",\n"
-	"\"clientClassCreation\", \"quotaBytes\", \"rev\", \"created\"}; list leaves the\n"
-	"keys out.\n";
+	"\"clientClassCreation\", \"quotaBytes\", \"indexBudget\", \"rev\", \"created\"};\n"
+	"list leaves the keys out.\n";
 
 enum { OPT_ID = CMD_OPT_OWN, OPT_RATE, OPT_USER_RATE, OPT_IP_RATE,
        OPT_DEADLINE, OPT_FUNCTIONS, OPT_HOME, OPT_MASTER_FROM, OPT_CCC,
        OPT_NO_CCC, OPT_QUOTA, OPT_ROTATE, OPT_DROP,
-       OPT_FN_MASTER /* host API */ };
+       OPT_FN_MASTER /* host API */, OPT_INDEX_BUDGET };
 
 /* What the options asked for; a field not given is not sent. */
 struct apps_opts {
@@ -95,6 +103,8 @@ struct apps_opts {
 	int ccc; /* -1 not given, 0 off, 1 on */
 	int fn_master; /* --functions-master: -1 not given, 0 off, 1 on */
 	bool rotate;
+	uint64_t index_budget; /* automatic indexes */
+	bool has_index_budget;
 	bool has_functions;
 	uint32_t nfunctions;
 	char functions[APP_MAX_FUNCTIONS][EXEC_NAME_MAX];
@@ -220,6 +230,7 @@ opts_parse(int argc, char **argv, struct apps_opts *o, struct cmd_common *co)
 		{"quota", required_argument, 0, OPT_QUOTA},
 		{"rotate-keys", no_argument, 0, OPT_ROTATE},
 		{"functions-master", required_argument, 0, OPT_FN_MASTER},
+		{"index-budget", required_argument, 0, OPT_INDEX_BUDGET},
 		{0, 0, 0, 0}};
 	int c, r;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -292,6 +303,12 @@ opts_parse(int argc, char **argv, struct apps_opts *o, struct cmd_common *co)
 			o->has_quota = true;
 			break;
 		case OPT_ROTATE: o->rotate = true; break;
+		case OPT_INDEX_BUDGET:
+			if (parse_bytes(optarg, &o->index_budget) != 0)
+				return bad("--index-budget '%s': bytes (K, M, G, "
+					   "T suffixes), at most 1P", optarg);
+			o->has_index_budget = true;
+			break;
 		default:
 			if ((r = cmd_common_opt(co, c, "apps", usage)) >= 0)
 				return r;
@@ -323,6 +340,8 @@ request_pack(struct buf *b, const char *op, const char *name, const char *id,
 		     o->has_deadline + o->has_quota + o->has_functions +
 		     o->has_nets + (o->home != NULL) + (o->ccc >= 0) +
 		     o->rotate + (o->fn_master >= 0);
+	if (fields)
+		n += o->has_index_budget;
 	msgpack_pack_map(&pk, n);
 	mp_pack_str(&pk, "op");
 	mp_pack_str(&pk, op);
@@ -346,6 +365,8 @@ request_pack(struct buf *b, const char *op, const char *name, const char *id,
 		pack_uint(&pk, "deadline_ms", o->deadline_ms);
 	if (o->has_quota)
 		pack_uint(&pk, "quota_bytes", o->quota);
+	if (o->has_index_budget)
+		pack_uint(&pk, "index_budget", o->index_budget);
 	if (o->has_functions) {
 		mp_pack_str(&pk, "functions");
 		msgpack_pack_array(&pk, o->nfunctions);
@@ -443,10 +464,11 @@ print_json_app(const struct app *a, bool keys)
 		printf("%s\"%s\"", i ? "," : "", net);
 	}
 	printf("],\"functionsMaster\":%s", a->functions_master ? "true" : "false");
-	printf(",\"clientClassCreation\":%s,\"quotaBytes\":%" PRIu64
-	       ",\"rev\":%" PRIu64 ",\"created\":%" PRIu64 "}",
-	       a->client_class_creation ? "true" : "false", a->quota_bytes,
-	       a->rev, a->created);
+	printf(",\"clientClassCreation\":%s,\"quotaBytes\":%" PRIu64,
+	       a->client_class_creation ? "true" : "false", a->quota_bytes);
+	printf(",\"indexBudget\":%" PRIu64, a->index_budget);
+	printf(",\"rev\":%" PRIu64 ",\"created\":%" PRIu64 "}", a->rev,
+	       a->created);
 }
 
 static const char *
@@ -494,6 +516,11 @@ print_table_app(const struct app *a)
 		printf("quota                %" PRIu64 " bytes\n", a->quota_bytes);
 	else
 		printf("quota                none\n");
+	if (a->index_budget)
+		printf("index budget         %" PRIu64 " bytes\n",
+		       a->index_budget);
+	else
+		printf("index budget         the default\n");
 	time_t when = (time_t)a->created;
 	struct tm tm;
 	char date[32] = "?";
@@ -733,6 +760,163 @@ apps_index(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ------------------------------------------------------------- indexes */
+
+/* "12.3K" for @a v bytes. */
+static const char *
+human_bytes(uint64_t v, char *out, size_t len)
+{
+	static const char units[] = "BKMGTP";
+	double x = (double)v;
+	int u = 0;
+	while (x >= 1024 && u < 5)
+		x /= 1024, u++;
+	if (u == 0)
+		snprintf(out, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(out, len, "%.1f%c", x, units[u]);
+	return out;
+}
+
+static void
+print_indexes(const json_t *j)
+{
+	char b1[32], b2[32];
+	json_int_t budget = json_integer_value(json_object_get(j, "budget"));
+	json_int_t used = json_integer_value(json_object_get(j, "auto_bytes"));
+	printf("automatic indexes use %s of a budget of %s bytes\n\n",
+	       human_bytes((uint64_t)used, b1, sizeof(b1)),
+	       human_bytes((uint64_t)budget, b2, sizeof(b2)));
+	printf("%-16s %-24s %-24s %-8s %-8s %8s %8s %8s %-20s %s\n", "CLASS",
+	       "INDEX", "FIELDS", "KIND", "STATE", "ENTRIES", "BYTES", "HITS",
+	       "CREATED", "REASON");
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(j, "indexes"), i, x)
+	{
+		char *f = json_dumps(json_object_get(x, "fields"), JSON_COMPACT);
+		time_t when = (time_t)(json_integer_value(
+					       json_object_get(x, "created")) /
+				       1000);
+		struct tm tm;
+		char date[32] = "-";
+		if (when > 0 && gmtime_r(&when, &tm))
+			strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		const char *reason =
+			json_string_value(json_object_get(x, "reason"));
+		printf("%-16s %-24s %-24s %-8s %-8s %8lld %8s %8lld %-20s %s\n",
+		       json_string_value(json_object_get(x, "class")),
+		       json_string_value(json_object_get(x, "name")),
+		       f ? f : "?",
+		       json_string_value(json_object_get(x, "kind")),
+		       json_string_value(json_object_get(x, "state")),
+		       (long long)json_integer_value(
+			       json_object_get(x, "entries")),
+		       human_bytes((uint64_t)json_integer_value(
+					   json_object_get(x, "bytes")),
+				   b1, sizeof(b1)),
+		       (long long)json_integer_value(json_object_get(x, "hits")),
+		       date, reason && *reason ? reason : "-");
+		free(f);
+	}
+	printf("\n%-16s %-28s %8s %10s %10s %8s %-10s %s\n", "CLASS",
+	       "QUERY SHAPE", "QUERIES", "SCANNED", "RETURNED", "REFUSED",
+	       "STATE", "NOTE");
+	json_array_foreach(json_object_get(j, "shapes"), i, x)
+	{
+		const char *note = json_string_value(json_object_get(x, "note"));
+		const char *shape =
+			json_string_value(json_object_get(x, "shape"));
+		printf("%-16s %-28s %8lld %10lld %10lld %8lld %-10s %s\n",
+		       json_string_value(json_object_get(x, "class")),
+		       shape && *shape ? shape : "(all)",
+		       (long long)json_integer_value(
+			       json_object_get(x, "queries")),
+		       (long long)json_integer_value(
+			       json_object_get(x, "scanned")),
+		       (long long)json_integer_value(
+			       json_object_get(x, "returned")),
+		       (long long)json_integer_value(
+			       json_object_get(x, "refusals")),
+		       json_string_value(json_object_get(x, "state")),
+		       note && *note ? note : "-");
+	}
+}
+
+/* `mist apps indexes ID [CLASS]`: MSG_APPS {"op": "indexes", "id",
+ * "class"?}, answered by the app's documents home (ACC_DOC_INDEXES). */
+static int
+apps_indexes(int argc, char **argv)
+{
+	static const struct option opts[] = {CMD_COMMON_OPTIONS, {0, 0, 0, 0}};
+	struct cmd_common co = {0};
+	int c, r;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		if ((r = cmd_common_opt(&co, c, "apps", usage)) >= 0)
+			return r;
+	const char *pos[2];
+	int npos = 0;
+	for (; optind < argc; optind++) {
+		if (npos == 2)
+			return bad("indexes: ID [CLASS] only%s", "");
+		pos[npos++] = argv[optind];
+	}
+	if (npos < 1)
+		return bad("indexes: which app? (%s)",
+			   "mist apps indexes ID [CLASS]");
+	if (!apps_id_valid(pos[0], (uint32_t)strlen(pos[0])))
+		return bad("'%s' is no applicationId", pos[0]);
+	if (!cmd_common_ok(&co, usage))
+		return EXIT_USAGE;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, npos == 2 ? 3 : 2);
+	mp_pack_str(&pk, "op");
+	mp_pack_str(&pk, "indexes");
+	mp_pack_str(&pk, "id");
+	mp_pack_str(&pk, pos[0]);
+	if (npos == 2) {
+		mp_pack_str(&pk, "class");
+		mp_pack_str(&pk, pos[1]);
+	}
+	struct msg *reply;
+	r = request(&co, &b, &reply);
+	buf_destroy(&b);
+	if (r != EXIT_OK)
+		return r;
+	int status;
+	uint32_t blen, ulen;
+	const uint8_t *body;
+	const char *user;
+	if (acc_reply_unpack(reply->body, reply->len, &status, &body, &blen,
+			     &user, &ulen) != 0) {
+		msg_delete(reply);
+		fputs("mist apps: bad reply\n", stderr);
+		return EXIT_RUNTIME;
+	}
+	json_t *j = json_loadb((const char *)body, blen, 0, NULL);
+	if (status >= 300 || j == NULL) {
+		const char *why =
+			j ? json_string_value(json_object_get(j, "error")) : NULL;
+		fprintf(stderr, "mist apps: %s\n", why ? why : "bad reply");
+		json_decref(j);
+		msg_delete(reply);
+		return EXIT_RUNTIME;
+	}
+	if (co.json) {
+		char *s = json_dumps(j, JSON_COMPACT);
+		puts(s ? s : "{}");
+		free(s);
+	} else {
+		print_indexes(j);
+	}
+	json_decref(j);
+	msg_delete(reply);
+	return EXIT_OK;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int
@@ -744,6 +928,8 @@ cmd_apps(int argc, char **argv)
 	const char *op = argv[1];
 	if (strcmp(op, "index") == 0)
 		return apps_index(argc - 1, argv + 1);
+	if (strcmp(op, "indexes") == 0)
+		return apps_indexes(argc - 1, argv + 1);
 	bool create = strcmp(op, "create") == 0, list = strcmp(op, "list") == 0,
 	     show = strcmp(op, "show") == 0, set = strcmp(op, "set") == 0,
 	     del = strcmp(op, "delete") == 0;
@@ -794,6 +980,7 @@ cmd_apps(int argc, char **argv)
 		      o->has_deadline || o->has_quota || o->has_functions ||
 		      o->has_nets || o->home || o->ccc >= 0 ||
 		      o->fn_master >= 0;
+	fields = fields || o->has_index_budget;
 	if ((!create && !set && (fields || o->id || o->rotate)) ||
 	    (set && o->id) || (create && o->rotate)) {
 		fprintf(stderr, "mist apps %s: an option it does not take\n\n%s",

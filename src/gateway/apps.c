@@ -254,7 +254,7 @@ apps_defaults(struct app *a)
 /* ---------------------------------------------------------------- codec */
 
 /* Fields of an app map without the keys (apps.h draws them). */
-#define APPS_MAP_FIELDS (14 + 1 /* functionsMaster */)
+#define APPS_MAP_FIELDS (14 + 1 /* functionsMaster */ + 1 /* indexBudget */)
 
 void
 apps_pack(msgpack_packer *pk, const struct app *a, bool with_keys)
@@ -303,6 +303,9 @@ apps_pack(msgpack_packer *pk, const struct app *a, bool with_keys)
 	msgpack_pack_uint64(pk, a->quota_bytes);
 	mp_pack_str(pk, "functionsMaster"); /* host API */
 	a->functions_master ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	/* automatic indexes */
+	mp_pack_str(pk, "indexBudget");
+	msgpack_pack_uint64(pk, a->index_budget);
 	mp_pack_str(pk, "rev");
 	msgpack_pack_uint64(pk, a->rev);
 	mp_pack_str(pk, "deleted");
@@ -419,6 +422,7 @@ read_opt_u64(struct mp_cur *c, void *ctx)
 /* The numbers of an app, checked the same in requests and app maps. */
 struct app_nums {
 	struct opt_u64 rate, user_rate, ip_rate, deadline_ms, quota_bytes;
+	struct opt_u64 index_budget; /* automatic indexes */
 };
 
 static int
@@ -445,6 +449,14 @@ nums_check(const struct app_nums *n, char *why)
 			 (unsigned long long)APP_MAX_QUOTA);
 		return MIST_EINVAL;
 	}
+	/* automatic indexes */
+	if (n->index_budget.seen && n->index_budget.v > APP_MAX_INDEX_BUDGET) {
+		snprintf(why, APPS_WHY_MAX,
+			 "the index budget is at most %llu bytes (0: the "
+			 "default)",
+			 (unsigned long long)APP_MAX_INDEX_BUDGET);
+		return MIST_EINVAL;
+	}
 	return 0;
 }
 
@@ -461,6 +473,8 @@ nums_apply(struct app *a, const struct app_nums *n)
 		a->deadline_ms = (uint32_t)n->deadline_ms.v;
 	if (n->quota_bytes.seen)
 		a->quota_bytes = n->quota_bytes.v;
+	if (n->index_budget.seen)
+		a->index_budget = n->index_budget.v;
 }
 
 int
@@ -490,6 +504,7 @@ apps_read(struct mp_cur *c, struct app *a, bool need_keys)
 		MP_BOOL("clientClassCreation", &a->client_class_creation, false),
 		MP_BOOL("functionsMaster", &a->functions_master, false),
 		MP_FN("quotaBytes", read_opt_u64, &n.quota_bytes, false),
+		MP_FN("indexBudget", read_opt_u64, &n.index_budget, false),
 		MP_UINT("rev", &a->rev, true),
 		MP_BOOL("deleted", &a->deleted, false),
 		MP_UINT("created", &a->created, false),
@@ -764,6 +779,8 @@ req_parse(const struct msg *m, struct apps_req *r, char *why)
 		MP_FN("ip_rate", read_opt_u64, &r->nums.ip_rate, false),
 		MP_FN("deadline_ms", read_opt_u64, &r->nums.deadline_ms, false),
 		MP_FN("quota_bytes", read_opt_u64, &r->nums.quota_bytes, false),
+		MP_FN("index_budget", read_opt_u64, &r->nums.index_budget,
+		      false),
 		MP_FN("client_class_creation", read_flag, &r->ccc, false),
 		MP_FN("rotate_keys", read_flag, &r->rotate, false),
 		MP_FN("functions_master", read_flag, &r->fn_master, false),

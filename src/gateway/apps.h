@@ -46,7 +46,8 @@
  *    "master_from"?: [str CIDR...],
  *    "client_class_creation"?: bool,
  *    "functions_master"?: bool,
- *    "quota_bytes"?: uint}
+ *    "quota_bytes"?: uint,
+ *    "index_budget"?: uint (automatic index bytes; 0: the default)}
  *   {"op": "list", "after"?: str}             [app map without keys...]:
  *                                              a page of the live apps
  *                                              with ids after "after", by
@@ -65,7 +66,8 @@
  *              "deadlineMs": u32, "functions": [str...],
  *              "masterFrom": [str CIDR...], "clientClassCreation": bool,
  *              "functionsMaster": bool (absent: false),
- *              "quotaBytes": u64, "rev": u64, "deleted": bool,
+ *              "quotaBytes": u64, "indexBudget": u64,
+ *              "rev": u64, "deleted": bool,
  *              "created": u64 (unix s)}
  *
  * Errors: EINVAL (a field out of bounds, said which), EEXIST (create --id
@@ -125,6 +127,9 @@ struct msgpack_packer;
 /** Storage quota at most 1 PiB (2^50): past any one home's disk, and far
  * from overflowing the byte counts the accessory adds to it. */
 #define APP_MAX_QUOTA (1ull << 50)
+/** The automatic indexes' budget (docs/INDEXES.md): bounded as the
+ * quota is, for the same reason. */
+#define APP_MAX_INDEX_BUDGET (1ull << 50)
 /*
  * 4096 apps per cluster: every member keeps every app (a few KiB each, so
  * ~10 MiB) and pushes them all to a member that comes into sight.
@@ -158,6 +163,9 @@ struct app {
 	bool functions_master; /* MIST_FN_MASTER functions' host calls use
 				* the master key (default off) */
 	uint64_t quota_bytes;	    /* 0 = none */
+	/* bytes of automatic index entries at its home (0: the accessory's
+	 * default, DOCS_INDEX_BUDGET); the caller map's "index_budget" */
+	uint64_t index_budget;
 	uint64_t rev;		    /* higher wins when spreading */
 	bool deleted;		    /* a tombstone: keys wiped */
 	uint64_t created;	    /* unix seconds */

@@ -534,11 +534,13 @@ gw_index(struct gateway *g, struct msg *m)
 	struct buf caller = BUF_INIT, b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
-	msgpack_pack_map(&pk, 2);
+	msgpack_pack_map(&pk, 3);
 	mp_pack_str(&pk, "master");
 	msgpack_pack_true(&pk);
 	mp_pack_str(&pk, "ip");
 	mp_pack_str(&pk, "operator");
+	mp_pack_str(&pk, "index_budget"); /* every request carries it */
+	msgpack_pack_uint64(&pk, a->index_budget);
 	acc_request_pack(&b, a->id, op_code, GW_INDEX_TIMEOUT_MS, caller.data,
 			 caller.len, body);
 	buf_destroy(&caller);
@@ -552,6 +554,73 @@ gw_index(struct gateway *g, struct msg *m)
 		      GW_INDEX_TIMEOUT_MS, &corr);
 	buf_destroy(&b);
 	map_put(&g->admin, corr, ad);
+}
+
+/*
+ * MSG_APPS {"op": "indexes", "id", "class"?}: the declared and automatic
+ * indexes of an app and the query shapes its home watches
+ * (ACC_DOC_INDEXES, master, with the app's index budget).  The reply is
+ * the accessory's, unchanged, as for "index".
+ */
+static void
+gw_indexes(struct gateway *g, struct msg *m)
+{
+	const char *op, *id, *cls = NULL;
+	uint32_t oplen, idlen, clslen = 0;
+	const struct mp_field f[] = {
+		MP_STR("op", &op, &oplen, true),
+		MP_STR("id", &id, &idlen, true),
+		MP_STR("class", &cls, &clslen, false),
+	};
+	char sid[APP_ID_MAX], scls[128];
+	if (mp_decode_fields(m->body, m->len, f, MP_NFIELDS(f), NULL) != 0 ||
+	    idlen >= sizeof(sid) || clslen >= sizeof(scls)) {
+		actor_reply_error(g->actor, m, MIST_EPROTO);
+		return;
+	}
+	snprintf(sid, sizeof(sid), "%.*s", (int)idlen, id);
+	snprintf(scls, sizeof(scls), "%.*s", (int)clslen, cls ? cls : "");
+	const struct app *a = apps_get(&g->apps, sid);
+	if (a == NULL || a->deleted || a->home == 0) {
+		actor_reply_error(g->actor, m, MIST_ENOTFOUND);
+		return;
+	}
+	json_t *body = scls[0] ? json_pack("{s:s}", "class", scls)
+			       : json_object();
+	struct buf caller = BUF_INIT, b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
+	msgpack_pack_map(&pk, 3);
+	mp_pack_str(&pk, "master");
+	msgpack_pack_true(&pk);
+	mp_pack_str(&pk, "ip");
+	mp_pack_str(&pk, "operator");
+	mp_pack_str(&pk, "index_budget");
+	msgpack_pack_uint64(&pk, a->index_budget);
+	acc_request_pack(&b, a->id, ACC_DOC_INDEXES, GW_INDEX_TIMEOUT_MS,
+			 caller.data, caller.len, body);
+	buf_destroy(&caller);
+	json_decref(body);
+	struct gw_admin *ad = xmalloc(sizeof(*ad));
+	ad->from = m->from;
+	ad->corr = m->corr;
+	uint64_t corr;
+	actor_request(g->actor, (struct actor_ref){a->home, ACTOR_DOCS},
+		      MSG_ACC_REQUEST, b.data, (uint32_t)b.len,
+		      GW_INDEX_TIMEOUT_MS, &corr);
+	buf_destroy(&b);
+	map_put(&g->admin, corr, ad);
+}
+
+/* Is MSG_APPS @a m an "indexes" request? */
+static bool
+gw_is_indexes(const struct msg *m)
+{
+	const char *op = NULL;
+	uint32_t oplen = 0;
+	const struct mp_field f[] = {MP_STR("op", &op, &oplen, false)};
+	return mp_decode_fields(m->body, m->len, f, MP_NFIELDS(f), NULL) == 0 &&
+	       op != NULL && mp_str_eq(op, oplen, "indexes");
 }
 
 /* Is MSG_APPS @a m an index request?  (Its "op" is "index".) */
@@ -667,6 +736,8 @@ gw_fn(struct actor *self, struct msg *m)
 			return;
 		if (gw_is_index(m))
 			gw_index(g, m);
+		else if (gw_is_indexes(m))
+			gw_indexes(g, m);
 		else
 			apps_request(&g->apps, self, &g->alive, gw_pick_home, g,
 				     m);

@@ -494,7 +494,10 @@ rest_pack_caller(msgpack_packer *pk, const struct rest *r, const struct app *a,
 		 const struct preq *q, const char *ip, bool master, uint64_t req)
 {
 	uint32_t n = 7 + (q->session[0] != 0) + (q->install[0] != 0);
+	n += 1; /* index_budget: automatic indexes (docs/INDEXES.md) */
 	msgpack_pack_map(pk, n);
+	mp_pack_str(pk, "index_budget");
+	msgpack_pack_uint64(pk, a->index_budget);
 	mp_pack_str(pk, "req");
 	msgpack_pack_uint64(pk, req);
 	mp_pack_str(pk, "master");

@@ -811,6 +811,79 @@ Test(http, an_index_declared_with_mist_apps_index)
 		     "an index on a class that does not exist is refused");
 }
 
+/* ------------------------------------------------- automatic indexes */
+
+Test(http, an_index_built_automatically_and_listed_by_mist_apps_indexes)
+{
+	app_set("--index-budget", "16M");
+	/* 1100 objects: past the accessory's scan bound (DOCS_SCAN_MAX) */
+	for (int b = 0; b < 22; b++) {
+		char body[8192];
+		int n = snprintf(body, sizeof(body), "{\"requests\":[");
+		for (int i = 0; i < 50; i++)
+			n += snprintf(body + n, sizeof(body) - (size_t)n,
+				      "%s{\"method\":\"POST\",\"path\":"
+				      "\"/parse/classes/Big\",\"body\":"
+				      "{\"score\":%d}}",
+				      i ? "," : "", b * 50 + i);
+		snprintf(body + n, sizeof(body) - (size_t)n, "]}");
+		struct resp r = call(&home, "POST", "/batch", body, "rest",
+				     NULL, NULL);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		resp_free(&r);
+	}
+	const char *q = "/classes/Big?where=%7B%22score%22%3A777%7D";
+	/* refused as too heavy, naming the index, a few times: then the
+	 * accessory builds it and the same query succeeds */
+	for (int i = 0; i < 3; i++) {
+		struct resp r = call(&edge, "GET", q, NULL, "rest", NULL, NULL);
+		expect_error(&r, 400, 102, "heavy before its index");
+		cr_expect_not_null(strstr(r.body, "score"), "%s", r.body);
+		resp_free(&r);
+	}
+	long st = 0;
+	struct resp r = {0};
+	for (int i = 0; i < 300 && st != 200; i++) {
+		resp_free(&r);
+		r = call(&edge, "GET", q, NULL, "rest", NULL, NULL);
+		st = r.status;
+		if (st != 200)
+			usleep(20000);
+	}
+	cr_assert_eq(st, 200, "the automatic index serves it: %s", r.body);
+	cr_expect_eq(json_array_size(json_object_get(r.json, "results")), 1,
+		     "%s", r.body);
+	resp_free(&r);
+	char *argv[] = {(char *)proc_mist(), "apps", "indexes", app_id,
+			"--agent", edge.addr, "--key", keyfile, "--format",
+			"json", NULL};
+	char *out = NULL;
+	cr_assert_eq(proc_run(argv, &out, 20000), 0, "mist apps indexes: %s",
+		     out ? out : "");
+	json_t *j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "%s", out);
+	cr_expect_eq(jint(j, "budget"), 16ll << 20, "the app's budget: %s",
+		     out);
+	json_t *x = json_array_get(json_object_get(j, "indexes"), 0);
+	cr_expect_str_eq(jstr(x, "name"), "auto_score", "%s", out);
+	cr_expect_str_eq(jstr(x, "kind"), "auto", "%s", out);
+	cr_expect_str_eq(jstr(x, "state"), "ready", "%s", out);
+	cr_expect_eq(jint(x, "entries"), 1100, "%s", out);
+	cr_expect_geq(jint(x, "hits"), 1, "%s", out);
+	cr_expect_not_null(strstr(jstr(x, "reason"), "refused"), "%s", out);
+	json_decref(j);
+	free(out);
+	/* the table form says the same */
+	char *tv[] = {(char *)proc_mist(), "apps", "indexes", app_id, "Big",
+		      "--agent", home.addr, "--key", keyfile, NULL};
+	cr_assert_eq(proc_run(tv, &out, 20000), 0, "%s", out ? out : "");
+	cr_expect_not_null(strstr(out, "auto_score"), "%s", out);
+	cr_expect_not_null(strstr(out, "eq score"), "%s", out);
+	cr_expect_not_null(strstr(out, "built"), "%s", out);
+	printf("mist apps indexes %s Big:\n%s", app_id, out);
+	free(out);
+}
+
 Test(http, https_with_http2_on_a_third_agent)
 {
 	char cert[600], key[600], cmd[2048];

@@ -196,6 +196,7 @@ struct caller {
 	bool create;
 	uint64_t quota;
 	uint32_t deadline;
+	uint64_t index_budget; /* 0: not sent */
 };
 
 static const struct caller PUBLIC = {0};
@@ -212,7 +213,12 @@ th_encode(struct buf *b, const char *app, int op, const struct caller *c,
 	mp_pack_str(&pk, app);
 	msgpack_pack_uint8(&pk, (uint8_t)op);
 	msgpack_pack_uint32(&pk, c->deadline);
-	msgpack_pack_map(&pk, c->session ? 5 : 4);
+	msgpack_pack_map(&pk, 4 + (c->session ? 1 : 0) +
+				   (c->index_budget ? 1 : 0));
+	if (c->index_budget) {
+		mp_pack_str(&pk, "index_budget");
+		msgpack_pack_uint64(&pk, c->index_budget);
+	}
 	mp_pack_str(&pk, "master");
 	c->master ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
 	mp_pack_str(&pk, "create_classes");
@@ -1725,4 +1731,644 @@ Test(docs, cache_roles_follow_every_role_write)
 	       boss);
 	cr_assert_eq(r->status, 200);
 	cr_assert_eq(rq(ACC_DOC_GET, &sb, "%s", get)->status, 404);
+}
+
+/* ------------------------------------------------- automatic indexes */
+
+#include "accessory/autoindex.h"
+
+Test(autoix, shapes_names_and_thresholds)
+{
+	struct autoix_key k;
+	autoix_key_init(&k, "app", "C");
+	cr_assert(autoix_key_eq(&k, "owner"));
+	cr_assert(autoix_key_eq(&k, "kind"));
+	cr_assert(autoix_key_eq(&k, "owner"), "a repeat is kept once");
+	cr_assert(autoix_key_eq(&k, "zzz"), "past two: not in the shape");
+	cr_assert(autoix_key_eq(&k, "a"), "sorted: a, kind");
+	cr_assert_eq(k.neq, 2);
+	cr_assert_str_eq(k.eq[0], "a");
+	cr_assert_str_eq(k.eq[1], "kind");
+	k.last = AUTOIX_SORT;
+	k.desc = true;
+	snprintf(k.last_field, sizeof(k.last_field), "score");
+	char name[64], what[160];
+	autoix_name(&k, name, sizeof(name));
+	cr_assert_str_eq(name, "auto_a_kind_score_d");
+	autoix_describe(&k, what, sizeof(what));
+	cr_assert_str_eq(what, "eq a, kind; sort -score");
+	k.acl = true;
+	const char *f[4];
+	bool d[4];
+	cr_assert_eq(autoix_fields(&k, f, d), 4);
+	cr_assert_str_eq(f[0], "_rperm");
+	cr_assert(d[3]);
+	autoix_name(&k, name, sizeof(name));
+	cr_assert_str_eq(name, "auto_rperm_a_kind_score_d");
+
+	struct autoix_params p;
+	autoix_params_default(&p);
+	p.waste_min = 1000;
+	struct autoix_table t;
+	autoix_table_init(&t, 2);
+	struct autoix_key a;
+	autoix_key_init(&a, "app", "C");
+	autoix_key_eq(&a, "x");
+	char why[160];
+	struct autoix_shape *s = autoix_observe(&t, &a, 600, 1, 0, false, 0, &p);
+	cr_assert_not(autoix_due(&p, s, why, sizeof(why)), "one query");
+	s = autoix_observe(&t, &a, 600, 1, 0, false, 1, &p);
+	s = autoix_observe(&t, &a, 600, 1, 0, false, 2, &p);
+	cr_assert(autoix_due(&p, s, why, sizeof(why)), "three: waste 1797 "
+						       ">= 2 x 600");
+	cr_assert(strstr(why, "1800") != NULL, "%s", why);
+	/* a window later the counters restart */
+	s = autoix_observe(&t, &a, 600, 1, 0, false, 3 + p.window_ns, &p);
+	cr_assert_eq(s->count, 1);
+	cr_assert_not(autoix_due(&p, s, why, sizeof(why)));
+	/* not selective: returns half of what it examines */
+	struct autoix_key b;
+	autoix_key_init(&b, "app", "C");
+	autoix_key_eq(&b, "y");
+	for (int i = 0; i < 5; i++)
+		s = autoix_observe(&t, &b, 1000, 500, 0, false, 10, &p);
+	cr_assert_not(autoix_due(&p, s, why, sizeof(why)), "1/2 selective");
+	/* refusals build whatever the rest says */
+	struct autoix_key c;
+	autoix_key_init(&c, "app", "C");
+	autoix_key_eq(&c, "z");
+	for (int i = 0; i < 3; i++)
+		s = autoix_observe(&t, &c, 101, 0, 0, true, 20, &p);
+	cr_assert(autoix_due(&p, s, why, sizeof(why)));
+	cr_assert(strstr(why, "refused 3 times") != NULL, "%s", why);
+	cr_assert_eq(t.n, 2, "bounded");
+	cr_assert_eq(t.evictions, 1, "the one that wasted least went");
+	cr_assert_not_null(autoix_find(&t, &c));
+	cr_assert_not_null(autoix_find(&t, &b), "b wasted 2500, a 599");
+	cr_assert_null(autoix_find(&t, &a));
+	autoix_table_destroy(&t);
+}
+
+/* ACC_DOC_INDEXES as @a c (the budget travels with every request, as the
+ * gateway sends it). */
+static json_t *
+ix_list_as(const struct caller *c)
+{
+	struct reply *r = rq(ACC_DOC_INDEXES, c, "{}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	return json_incref(r->body);
+}
+
+static json_t *
+ix_list(void)
+{
+	return ix_list_as(&MASTER);
+}
+
+/* The listed index @a name (borrowed from @a l), or NULL. */
+static json_t *
+ix_find(json_t *l, const char *name)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(l, "indexes"), i, x)
+	{
+		if (strcmp(jstr(x, "name"), name) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+static json_t *
+shape_find(json_t *l, const char *index)
+{
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(l, "shapes"), i, x)
+	{
+		if (strcmp(jstr(x, "index"), index) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+static size_t
+nresults(const struct reply *r)
+{
+	return json_array_size(json_object_get(r->body, "results"));
+}
+
+Test(docs, auto_index_from_refused_queries_then_served)
+{
+	T.cfg.scan_max = 100;
+	T.cfg.build_chunk = 50; /* several turns: writes land mid-build */
+	th_start();
+	fill("Auto", 400, 0);
+	struct reply *r = rq(ACC_DOC_QUERY, &PUBLIC,
+			     "{\"class\":\"Auto\",\"limit\":1}");
+	json_t *first = json_array_get(json_object_get(r->body, "results"), 0);
+	const char *id0 = dupstr(jstr(first, "objectId"));
+	int score0 = (int)jint(first, "score");
+	for (int i = 0; i < 2; i++) {
+		r = rq(ACC_DOC_QUERY, &PUBLIC,
+		       "{\"class\":\"Auto\",\"where\":{\"score\":350}}");
+		cr_assert_eq(jcode(r), 102);
+		cr_assert(strstr(jstr(r->body, "error"), "add an index on "
+							 "score") != NULL,
+			  "%s", jstr(r->body, "error"));
+	}
+	json_t *l = ix_list();
+	json_t *sh = shape_find(l, "auto_score");
+	cr_assert_not_null(sh, "the shape is watched");
+	cr_assert_eq(jint(sh, "refusals"), 2);
+	cr_assert_str_eq(jstr(sh, "state"), "watching");
+	cr_assert_null(ix_find(l, "auto_score"));
+	json_decref(l);
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Auto\",\"where\":{\"score\":350}}");
+	cr_assert_eq(jcode(r), 102, "still refused while it builds");
+	cr_assert(strstr(jstr(r->body, "error"), "being built") != NULL, "%s",
+		  jstr(r->body, "error"));
+	th_clear();
+	/* writes during the build are not lost */
+	fill("Auto", 20, 1000);
+	struct caller cc = {.create = true};
+	r = rq(ACC_DOC_UPDATE, &cc,
+	       "{\"class\":\"Auto\",\"id\":\"%s\",\"changes\":{\"score\":"
+	       "3333}}",
+	       id0);
+	cr_assert_eq(r->status, 200);
+	wait_builds(1);
+	cr_assert_eq(stat_of("auto_indexes_built"), 1);
+	uint64_t before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Auto\",\"where\":{\"score\":350}}");
+	cr_assert_eq(r->status, 200, "the refused query runs now: %s",
+		     jstr(r->body, "error"));
+	cr_assert_eq(nresults(r), 1);
+	cr_assert_eq(stat_of("objects_scanned") - before, 1,
+		     "one object examined, not the class");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Auto\",\"where\":{\"score\":1010}}");
+	cr_assert_eq(nresults(r), 1, "created during the build: indexed");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Auto\",\"where\":{\"score\":3333}}");
+	cr_assert_eq(nresults(r), 1, "updated during the build: moved");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Auto\",\"where\":{\"score\":%d}}", score0);
+	cr_assert_eq(nresults(r), 0, "its old entry is gone");
+	l = ix_list();
+	json_t *x = ix_find(l, "auto_score");
+	cr_assert_not_null(x);
+	cr_assert_str_eq(jstr(x, "kind"), "auto");
+	cr_assert_str_eq(jstr(x, "state"), "ready");
+	cr_assert_eq(jint(x, "entries"), 420, "every object, once");
+	cr_assert_gt(jint(x, "bytes"), 420 * 20);
+	cr_assert_eq(jint(x, "hits"), 4);
+	cr_assert(strstr(jstr(x, "reason"), "refused 3 times") != NULL, "%s",
+		  jstr(x, "reason"));
+	cr_assert_str_eq(jstr(x, "shape"), "eq score");
+	cr_assert_gt(jint(x, "created"), 0);
+	cr_assert_eq(jint(l, "auto_bytes"), jint(x, "bytes"));
+	cr_assert_eq(jint(l, "budget"), (json_int_t)DOCS_INDEX_BUDGET);
+	cr_assert_str_eq(jstr(shape_find(l, "auto_score"), "state"), "built");
+	json_decref(l);
+	r = rq(ACC_DOC_INDEXES, &PUBLIC, "{}");
+	cr_assert_eq(r->status, 403, "master only");
+	/* a restart keeps the index, its origin and its statistics */
+	th_stop();
+	th_start();
+	l = ix_list();
+	x = ix_find(l, "auto_score");
+	cr_assert_not_null(x, "kept across a restart");
+	cr_assert_str_eq(jstr(x, "kind"), "auto");
+	cr_assert_eq(jint(x, "hits"), 4);
+	cr_assert_eq(jint(x, "entries"), 420);
+	cr_assert(strstr(jstr(x, "reason"), "refused") != NULL);
+	json_decref(l);
+	before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Auto\",\"where\":{\"score\":351}}");
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(stat_of("objects_scanned") - before, 1);
+	/* declaring the same fields makes the guess the operator's: the
+	 * automatic one goes once the declared one is ready */
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Auto\",\"indexes\":{\"by_score\":{\"score\":1}}}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	wait_builds(1);
+	l = ix_list();
+	cr_assert_null(ix_find(l, "auto_score"));
+	x = ix_find(l, "by_score");
+	cr_assert_str_eq(jstr(x, "kind"), "declared");
+	cr_assert_eq(jint(x, "entries"), 420);
+	cr_assert_eq(jint(l, "auto_bytes"), 0);
+	json_decref(l);
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"Auto\",\"where\":{\"score\":350}}");
+	cr_assert_eq(nresults(r), 1);
+}
+
+Test(docs, auto_index_from_wasteful_accepted_queries)
+{
+	T.cfg.autoix.waste_min = 1000;
+	th_start();
+	fill("W", 600, 0);
+	struct reply *r;
+	uint64_t before = stat_of("objects_scanned");
+	for (int i = 0; i < 3; i++) {
+		r = rq(ACC_DOC_QUERY, &PUBLIC,
+		       "{\"class\":\"W\",\"where\":{\"odd\":true,\"score\":"
+		       "{\"$gte\":%d,\"$lt\":%d}}}",
+		       100 * i, 100 * i + 10);
+		cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+		cr_assert_eq(nresults(r), 5);
+	}
+	cr_assert_eq(stat_of("objects_scanned") - before, 1800,
+		     "three scans of the class");
+	wait_builds(1);
+	json_t *l = ix_list();
+	json_t *x = ix_find(l, "auto_odd_score");
+	cr_assert_not_null(x, "eq odd, range score");
+	cr_assert(strstr(jstr(x, "reason"), "waste") != NULL, "%s",
+		  jstr(x, "reason"));
+	json_decref(l);
+	before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &PUBLIC,
+	       "{\"class\":\"W\",\"where\":{\"odd\":true,\"score\":{\"$gte\":"
+	       "300,\"$lt\":310}}}");
+	cr_assert_eq(nresults(r), 5);
+	cr_assert_eq(stat_of("objects_scanned") - before, 5,
+		     "only the matches are examined");
+	/* a cheap shape (the first page) never gets one */
+	for (int i = 0; i < 10; i++)
+		rq(ACC_DOC_QUERY, &PUBLIC, "{\"class\":\"W\",\"limit\":10}");
+	cr_assert_eq(stat_of("auto_indexes_built"), 1);
+	/* nor a query returning most of what it examines */
+	for (int i = 0; i < 10; i++)
+		rq(ACC_DOC_QUERY, &PUBLIC,
+		   "{\"class\":\"W\",\"where\":{\"name\":{\"$gte\":\"n0100\"}},"
+		   "\"limit\":1000}");
+	cr_assert_eq(stat_of("auto_indexes_built"), 1);
+}
+
+Test(docs, auto_index_off_builds_nothing)
+{
+	T.cfg.scan_max = 100;
+	T.cfg.auto_index = false;
+	th_start();
+	fill("Off", 200, 0);
+	for (int i = 0; i < 6; i++) {
+		struct reply *r = rq(ACC_DOC_QUERY, &PUBLIC,
+				     "{\"class\":\"Off\",\"where\":{\"score\":"
+				     "%d}}",
+				     i);
+		cr_assert_eq(jcode(r), 102);
+		cr_assert(strstr(jstr(r->body, "error"), "add an index") != NULL);
+	}
+	cr_assert_eq(stat_of("auto_indexes_built"), 0);
+	json_t *l = ix_list();
+	cr_assert_eq(json_array_size(json_object_get(l, "indexes")), 0);
+	cr_assert_eq(json_array_size(json_object_get(l, "shapes")), 0);
+	json_decref(l);
+}
+
+Test(docs, auto_index_budget_evicts_least_useful_never_declared)
+{
+	T.cfg.scan_max = 100;
+	th_start();
+	fill("B", 300, 0);
+	struct reply *r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+			     "{\"class\":\"B\",\"indexes\":{\"by_odd\":{\"odd\":"
+			     "1}}}");
+	cr_assert_eq(r->status, 200);
+	wait_builds(1);
+	for (int i = 0; i < 3; i++)
+		rq(ACC_DOC_QUERY, &PUBLIC,
+		   "{\"class\":\"B\",\"where\":{\"score\":%d}}", i);
+	wait_builds(2);
+	/* auto_score serves five queries: it saves */
+	for (int i = 0; i < 5; i++) {
+		r = rq(ACC_DOC_QUERY, &PUBLIC,
+		       "{\"class\":\"B\",\"where\":{\"score\":%d}}", i);
+		cr_assert_eq(nresults(r), 1);
+	}
+	json_t *l = ix_list();
+	json_t *x = ix_find(l, "auto_score");
+	cr_assert_not_null(x);
+	json_int_t bytes = jint(x, "bytes"), saved = jint(x, "saved");
+	cr_assert_gt(saved, 500, "%lld", (long long)saved);
+	json_decref(l);
+	/* room for one automatic index and a half */
+	struct caller tight = {.index_budget = (uint64_t)(bytes * 3 / 2)};
+	struct caller tightm = tight;
+	tightm.master = true;
+	for (int i = 0; i < 3; i++) {
+		r = rq(ACC_DOC_QUERY, &tight,
+		       "{\"class\":\"B\",\"where\":{\"name\":\"n%04d\"}}", i);
+		cr_assert_eq(jcode(r), 102);
+	}
+	l = ix_list_as(&tightm);
+	cr_assert_eq(jint(l, "budget"), bytes * 3 / 2, "the caller's budget");
+	cr_assert_null(ix_find(l, "auto_name"), "not built: it would save "
+						"less than auto_score does");
+	json_t *sh = shape_find(l, "auto_name");
+	cr_assert_str_eq(jstr(sh, "state"), "not built");
+	cr_assert(strstr(jstr(sh, "note"), "budget is full") != NULL, "%s",
+		  jstr(sh, "note"));
+	cr_assert_not_null(ix_find(l, "auto_score"));
+	json_decref(l);
+	cr_assert_eq(stat_of("auto_indexes_built"), 1);
+	/* the name pattern goes on: it now wastes more than auto_score
+	 * saved, which is dropped for it; the declared one stays */
+	for (int i = 3; i < 20 && stat_of("auto_indexes_built") < 2; i++) {
+		th_clear();
+		r = rq(ACC_DOC_QUERY, &tight,
+		       "{\"class\":\"B\",\"where\":{\"name\":\"n%04d\"}}", i);
+	}
+	cr_assert_eq(stat_of("auto_indexes_built"), 2);
+	cr_assert_eq(stat_of("auto_indexes_dropped"), 1);
+	wait_builds(3);
+	l = ix_list_as(&tightm);
+	cr_assert_null(ix_find(l, "auto_score"), "evicted");
+	cr_assert_not_null(ix_find(l, "auto_name"));
+	cr_assert_str_eq(jstr(ix_find(l, "by_odd"), "kind"), "declared");
+	cr_assert_leq(jint(l, "auto_bytes"), bytes * 3 / 2);
+	json_decref(l);
+	uint64_t before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &tight,
+	       "{\"class\":\"B\",\"where\":{\"name\":\"n0007\"}}");
+	cr_assert_eq(nresults(r), 1);
+	cr_assert_eq(stat_of("objects_scanned") - before, 1);
+	r = rq(ACC_DOC_QUERY, &tight,
+	       "{\"class\":\"B\",\"where\":{\"score\":7}}");
+	cr_assert_eq(jcode(r), 102, "its index is gone");
+	before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &tight,
+	       "{\"class\":\"B\",\"where\":{\"odd\":true},\"limit\":5,"
+	       "\"count\":1}");
+	cr_assert_eq(jint(r->body, "count"), 150, "by_odd serves: %s",
+		     jstr(r->body, "error"));
+}
+
+/* @a n private objects of the user @a tok (id @a uid) in @a cls. */
+static void
+fill_private(const char *cls, int n, const char *uid, const char *tok)
+{
+	struct caller cc = {.create = true, .session = tok};
+	for (int at = 0; at < n;) {
+		struct buf b[64];
+		int k = 0;
+		for (; k < 64 && at < n; k++, at++) {
+			b[k] = (struct buf)BUF_INIT;
+			char json[256];
+			snprintf(json, sizeof(json),
+				 "{\"class\":\"%s\",\"object\":{\"n\":%d,"
+				 "\"done\":%s,\"ACL\":{\"%s\":{\"read\":true,"
+				 "\"write\":true}}}}",
+				 cls, at, at % 2 ? "true" : "false", uid);
+			th_encode(&b[k], "app1", ACC_DOC_CREATE, &cc, json);
+		}
+		uint32_t want = T.nr + (uint32_t)k;
+		th_send_raw(MSG_ACC_REQUEST, b, (uint32_t)k);
+		for (int j = 0; j < k; j++)
+			buf_destroy(&b[j]);
+		th_wait(want);
+		for (uint32_t j = want - (uint32_t)k; j < want; j++)
+			cr_assert_eq(T.r[j].status, 201, "create: %s",
+				     jstr(T.r[j].body, "error"));
+		th_clear();
+	}
+}
+
+Test(docs, acl_index_a_user_touches_only_its_rows)
+{
+	T.cfg.autoix.waste_min = 500;
+	T.cfg.autoix.acl_ratio = 2;
+	th_start();
+	char *uid[4], *tok[4];
+	for (int u = 0; u < 4; u++) {
+		char name[16], mail[32];
+		snprintf(name, sizeof(name), "u%d", u);
+		snprintf(mail, sizeof(mail), "u%d@example.com", u);
+		tok[u] = signup(name, mail, &uid[u]);
+		fill_private("Note", 100, uid[u], tok[u]);
+	}
+	fill("Note", 10, 0); /* public ones */
+	struct caller a = {.session = tok[0]}, b = {.session = tok[1]};
+	uint64_t before = stat_of("objects_scanned");
+	struct reply *r;
+	for (int i = 0; i < 3; i++) {
+		r = rq(ACC_DOC_QUERY, &a, "{\"class\":\"Note\",\"limit\":1000}");
+		cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+		cr_assert_eq(nresults(r), 110, "its 100 and the 10 public");
+	}
+	cr_assert_eq(stat_of("objects_scanned") - before, 3 * 410,
+		     "before: the whole class, filtered");
+	wait_builds(1);
+	json_t *l = ix_list();
+	json_t *x = ix_find(l, "auto_rperm");
+	cr_assert_not_null(x, "an ACL index was built");
+	cr_assert_eq(jint(x, "entries"), 410, "one reader each");
+	cr_assert(strstr(jstr(x, "reason"), "ACL filter rejected") != NULL,
+		  "%s", jstr(x, "reason"));
+	json_decref(l);
+	before = stat_of("objects_scanned");
+	uint64_t rs = stat_of("rperm_scans");
+	r = rq(ACC_DOC_QUERY, &a, "{\"class\":\"Note\",\"limit\":1000}");
+	cr_assert_eq(nresults(r), 110);
+	cr_assert_eq(stat_of("objects_scanned") - before, 110,
+		     "after: only what it may read");
+	cr_assert_eq(stat_of("rperm_scans") - rs, 1);
+	before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &b,
+	       "{\"class\":\"Note\",\"where\":{\"done\":true},\"count\":1,"
+	       "\"limit\":0}");
+	cr_assert_eq(jint(r->body, "count"), 50, "the public ones have no done");
+	cr_assert_eq(stat_of("objects_scanned") - before, 110);
+	/* the master never uses it (master-only objects have no entry) */
+	r = rq(ACC_DOC_QUERY, &MASTER,
+	       "{\"class\":\"Note\",\"count\":1,\"limit\":0}");
+	cr_assert_eq(jint(r->body, "count"), 410);
+	/* sharing a row moves it into the other reader's entries */
+	r = rq(ACC_DOC_QUERY, &a,
+	       "{\"class\":\"Note\",\"where\":{\"n\":7,\"ACL\":{\"$exists\":"
+	       "true}}}");
+	cr_assert_eq(nresults(r), 1, "%s", jstr(r->body, "error"));
+	const char *id =
+		dupstr(jstr(json_array_get(json_object_get(r->body, "results"),
+					   0),
+			    "objectId"));
+	r = rq(ACC_DOC_UPDATE, &a,
+	       "{\"class\":\"Note\",\"id\":\"%s\",\"changes\":{\"ACL\":{\"%s\":"
+	       "{\"read\":true,\"write\":true},\"%s\":{\"read\":true}}}}",
+	       id, uid[0], uid[1]);
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	r = rq(ACC_DOC_QUERY, &b, "{\"class\":\"Note\",\"limit\":1000}");
+	cr_assert_eq(nresults(r), 111, "b reads the shared one too");
+	r = rq(ACC_DOC_QUERY, &a, "{\"class\":\"Note\",\"limit\":1000}");
+	cr_assert_eq(nresults(r), 110, "once for a, readable twice over");
+	/* a declared compound ACL index narrows by the user's field too */
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Note\",\"indexes\":{\"mine_by_n\":{\"_rperm\":1,"
+	       "\"n\":1}}}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	wait_builds(2);
+	before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &a,
+	       "{\"class\":\"Note\",\"where\":{\"n\":{\"$gte\":20,\"$lt\":30}}}");
+	cr_assert_eq(nresults(r), 10 + 0, "%s", jstr(r->body, "error"));
+	cr_assert_eq(stat_of("objects_scanned") - before, 10,
+		     "its ten, nothing else");
+	r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+	       "{\"class\":\"Note\",\"indexes\":{\"bad\":{\"n\":1,\"_rperm\":"
+	       "1}}}");
+	cr_assert_eq(jcode(r), 102, "_rperm leads or is absent");
+	/* a role's readers: u2 holds Team, its row is found through the
+	 * "role:Team" entries; u3 sees nothing of it */
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"_Role\",\"object\":{\"name\":\"Team\","
+	       "\"ACL\":{\"*\":{\"read\":true}},\"users\":[\"%s\"]}}",
+	       uid[2]);
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"Note\",\"object\":{\"n\":25,\"team\":true,"
+	       "\"ACL\":{\"role:Team\":{\"read\":true}}}}");
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	struct caller c2 = {.session = tok[2]}, c3 = {.session = tok[3]};
+	before = stat_of("objects_scanned");
+	r = rq(ACC_DOC_QUERY, &c2,
+	       "{\"class\":\"Note\",\"where\":{\"n\":{\"$gte\":20,\"$lt\":30}}}");
+	cr_assert_eq(nresults(r), 11, "its ten and the team's one: %s",
+		     jstr(r->body, "error"));
+	cr_assert_eq(stat_of("objects_scanned") - before, 11);
+	r = rq(ACC_DOC_QUERY, &c3,
+	       "{\"class\":\"Note\",\"where\":{\"team\":true}}");
+	cr_assert_eq(nresults(r), 0, "not a member");
+	r = rq(ACC_DOC_QUERY, &c2,
+	       "{\"class\":\"Note\",\"where\":{\"team\":true}}");
+	cr_assert_eq(nresults(r), 1);
+	/* an ACL wider than an _rperm index holds is refused at the write */
+	char acl[8192];
+	int at = snprintf(acl, sizeof(acl), "{");
+	for (int i = 0; i < DOCS_RPERM_MAX + 1; i++)
+		at += snprintf(acl + at, sizeof(acl) - (size_t)at,
+			       "%s\"u%05d\":{\"read\":true}", i ? "," : "", i);
+	snprintf(acl + at, sizeof(acl) - (size_t)at, "}");
+	r = rq(ACC_DOC_CREATE, &MASTER,
+	       "{\"class\":\"Note\",\"object\":{\"n\":1,\"ACL\":%s}}", acl);
+	cr_assert_eq(r->status, 400);
+	cr_assert_eq(jcode(r), 116, "%s", jstr(r->body, "error"));
+	cr_assert(strstr(jstr(r->body, "error"), "readers") != NULL);
+}
+
+Test(docs, acl_index_build_of_wide_acls_stays_in_group_bounds)
+{
+	th_start();
+	/* 80 objects readable by 60 users each: 4800 entries, more than one
+	 * group holds, built in bounded chunks */
+	char acl[4096];
+	int at = snprintf(acl, sizeof(acl), "{");
+	for (int i = 0; i < 60; i++)
+		at += snprintf(acl + at, sizeof(acl) - (size_t)at,
+			       "%s\"u%05d\":{\"read\":true}", i ? "," : "", i);
+	snprintf(acl + at, sizeof(acl) - (size_t)at, "}");
+	struct caller cc = {.create = true};
+	for (int i = 0; i < 80; i++) {
+		struct reply *r = rq(ACC_DOC_CREATE, &cc,
+				     "{\"class\":\"Wide\",\"object\":{\"i\":%d,"
+				     "\"ACL\":%s}}",
+				     i, acl);
+		cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+		if (i % 32 == 31)
+			th_clear();
+	}
+	struct reply *r = rq(ACC_DOC_SCHEMA_PUT, &MASTER,
+			     "{\"class\":\"Wide\",\"indexes\":{\"readers\":"
+			     "{\"_rperm\":1}}}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	wait_builds(1);
+	json_t *l = ix_list();
+	json_t *x = ix_find(l, "readers");
+	cr_assert_not_null(x);
+	cr_assert_str_eq(jstr(x, "state"), "ready");
+	cr_assert_eq(jint(x, "entries"), 80 * 60);
+	json_decref(l);
+	cr_assert_eq(stat_of("store_errors"), 0);
+}
+
+/* the shapes' clock (docs_config.auto_clock_ns), driven by the test */
+static uint64_t auto_ns;
+static uint64_t
+auto_clock(void *ctx)
+{
+	(void)ctx;
+	return auto_ns;
+}
+
+Test(docs, auto_index_idle_for_two_windows_gives_way)
+{
+	T.cfg.scan_max = 100;
+	T.cfg.auto_clock_ns = auto_clock;
+	auto_ns = 1;
+	th_start();
+	fill("I", 300, 0);
+	for (int i = 0; i < 3; i++)
+		rq(ACC_DOC_QUERY, &PUBLIC,
+		   "{\"class\":\"I\",\"where\":{\"score\":%d}}", i);
+	wait_builds(1);
+	for (int i = 0; i < 20; i++) /* busy: it saves */
+		rq(ACC_DOC_QUERY, &PUBLIC,
+		   "{\"class\":\"I\",\"where\":{\"score\":%d}}", i);
+	th_clear();
+	json_t *l = ix_list();
+	json_int_t bytes = jint(ix_find(l, "auto_score"), "bytes");
+	json_int_t recent = jint(ix_find(l, "auto_score"), "recent");
+	cr_assert_gt(recent, 2000, "%lld", (long long)recent);
+	json_decref(l);
+	struct caller tight = {.index_budget = (uint64_t)(bytes * 3 / 2)};
+	/* a new pattern, within the window: auto_score saves more */
+	for (int i = 0; i < 3; i++)
+		rq(ACC_DOC_QUERY, &tight,
+		   "{\"class\":\"I\",\"where\":{\"name\":\"n%04d\"}}", i);
+	cr_assert_eq(stat_of("auto_indexes_built"), 1);
+	/* two windows later nobody used auto_score: the pattern, seen again,
+	 * displaces it */
+	auto_ns += 2 * T.cfg.autoix.window_ns + 1;
+	for (int i = 0; i < 3; i++)
+		rq(ACC_DOC_QUERY, &tight,
+		   "{\"class\":\"I\",\"where\":{\"name\":\"n%04d\"}}", i);
+	cr_assert_eq(stat_of("auto_indexes_built"), 2);
+	cr_assert_eq(stat_of("auto_indexes_dropped"), 1);
+	wait_builds(2);
+	struct caller tightm = tight;
+	tightm.master = true;
+	l = ix_list_as(&tightm);
+	cr_assert_null(ix_find(l, "auto_score"), "idle: evicted");
+	cr_assert_not_null(ix_find(l, "auto_name"));
+	json_decref(l);
+}
+
+Test(docs, auto_index_refused_by_the_budget_then_built_once_lifted)
+{
+	T.cfg.scan_max = 100;
+	th_start();
+	fill("L", 300, 0);
+	struct caller tiny = {.index_budget = 1};
+	for (int i = 0; i < 10; i++)
+		rq(ACC_DOC_QUERY, &tiny,
+		   "{\"class\":\"L\",\"where\":{\"score\":%d}}", i);
+	cr_assert_eq(stat_of("auto_indexes_built"), 0);
+	cr_assert_eq(stat_of("auto_indexes_refused"), 1, "said once");
+	/* the budget lifted: the very next query of the shape builds it */
+	struct caller roomy = {.index_budget = 1 << 20};
+	struct reply *r = rq(ACC_DOC_QUERY, &roomy,
+			     "{\"class\":\"L\",\"where\":{\"score\":3}}");
+	cr_assert_eq(jcode(r), 102);
+	cr_assert(strstr(jstr(r->body, "error"), "being built") != NULL, "%s",
+		  jstr(r->body, "error"));
+	cr_assert_eq(stat_of("auto_indexes_built"), 1);
+	wait_builds(1);
+	r = rq(ACC_DOC_QUERY, &roomy, "{\"class\":\"L\",\"where\":{\"score\":3}}");
+	cr_assert_eq(nresults(r), 1);
 }
