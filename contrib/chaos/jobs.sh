@@ -33,13 +33,14 @@ start_agent() { # index
 	local i=$1 join=() plug=(--plugin "$plugin")
 	[ "$i" -gt 1 ] && join=(--join "$(cat "$work/a1/agent.addr")")
 	[ "$i" -eq 1 ] && plug=()
-	local bind="127.0.0.$i:0"
-	# a restarted agent keeps its port: peers and the client find it
+	local bind="127.0.0.$i:0" gw="127.0.0.$i:0"
+	# a restarted agent keeps its ports: peers and the client find it
 	[ -s "$work/a$i/agent.addr" ] && bind=$(cat "$work/a$i/agent.addr")
+	[ -s "$work/a$i/gateway.addr" ] && gw=$(cat "$work/a$i/gateway.addr")
 	rm -f "$work/a$i/gateway.addr"
 	"$mist" agent --data "$work/a$i" --key "$work/key" --bind "$bind" \
-		--name "a$i" "${plug[@]}" "${join[@]}" --log-level info \
-		>>"$work/a$i.log" 2>&1 &
+		--gateway "$gw" --name "a$i" "${plug[@]}" "${join[@]}" \
+		--log-level info >>"$work/a$i.log" 2>&1 &
 	pid[$i]=$!
 	for _ in $(seq 100); do [ -s "$work/a$i/gateway.addr" ] && break; sleep 0.05; done
 }

@@ -324,7 +324,7 @@ static const struct mist_function functions[] = {
 
 static const struct mist_plugin plugin = {
 	MIST_PLUGIN_ABI, "triggers", functions,
-	sizeof(functions) / sizeof(functions[0])};
+	sizeof(functions) / sizeof(functions[0]), NULL};
 
 MIST_PLUGIN_EXPORT const struct mist_plugin *mist_plugin_v1(void);
 

@@ -17,6 +17,15 @@
 //   SDK_FN_EXPECT   the result expected, JSON         (default {"hello":"x"}, the
 //                   answer of the test plugin's hello and of Parse's cloud code)
 //   SDK_CLASS       the class the scenario writes     (default "SdkItem")
+//   SDK_READ_FN     a function reading one object as its caller, params
+//                   {cls, id} (default "read1": mist's tests/plugins/hostfns.c
+//                   answers {status, body: the JSON}; Parse's cloud code the
+//                   object itself -- both shapes are read)
+//   SDK_TRIGGER     "0" skips the trigger steps; else the server runs a
+//                   beforeSave on GameScore that refuses a score without a
+//                   playerName ("a GameScore needs a playerName"), clamps
+//                   score to 1000 and sets checked: true
+//                   (examples/addon/triggers.c, the Parse peer's cloud code)
 //   SDK_STEP_MS     bound on each step, ms            (default 10000)
 //
 // Prints "1..N" then one line per step, "ok K - what"; on the first failure
@@ -49,6 +58,8 @@ const fnName = process.env.SDK_FN || 'hello';
 const fnParams = envJSON('SDK_FN_PARAMS', { name: 'x' });
 const fnExpect = envJSON('SDK_FN_EXPECT', { hello: 'x' });
 const cls = process.env.SDK_CLASS || 'SdkItem';
+const readFn = process.env.SDK_READ_FN || 'read1';
+const triggers = process.env.SDK_TRIGGER !== '0';
 const stepMs = Number(process.env.SDK_STEP_MS || 10000);
 
 Parse.initialize(appId, jsKey, masterKey);
@@ -104,6 +115,19 @@ if (masterKey) {
       await schema.save();
     }
   });
+  if (triggers) {
+    step('class GameScore exists (the trigger\'s class)', async () => {
+      const schema = new Parse.Schema('GameScore');
+      try {
+        await schema.get();
+      } catch (e) {
+        check(e.code === Parse.Error.INVALID_CLASS_NAME || e.code === Parse.Error.OBJECT_NOT_FOUND,
+          `schema get: unexpected error ${e.code} (${e.message})`);
+        schema.addString('playerName').addNumber('score').addString('tag').addBoolean('checked');
+        await schema.save();
+      }
+    });
+  }
 }
 
 step('signUp a new user', async () => {
@@ -173,6 +197,54 @@ step(`cloud function ${fnName}`, async () => {
   check(canon(got) === canon(fnExpect), `${fnName} returned ${canon(got)}, expected ${canon(fnExpect)}`);
 });
 
+// what a function that read one object answered: mist's {status, body} or
+// the object (Parse's cloud code); null when it was not found
+function readResult(r) {
+  if (r instanceof Parse.Object) return r.toJSON();
+  if (r && typeof r.status === 'number') {
+    if (r.status === 404) return null;
+    check(r.status === 200 && typeof r.body === 'string', `${readFn} answered status ${r.status}`);
+    return JSON.parse(r.body);
+  }
+  throw new Error(`${readFn} answered ${canon(r)}`);
+}
+
+step(`cloud function ${readFn} reads the owner's object as its caller`, async () => {
+  const r = readResult(await Parse.Cloud.run(readFn, { cls, id: first.id }));
+  check(r && r.objectId === first.id, `${readFn} read ${canon(r)}, expected object ${first.id}`);
+  check(r.score === 15 && r.tag === tag, `${readFn} read score ${r.score}, expected 15`);
+});
+
+if (triggers) {
+  step('beforeSave trigger: refuses a GameScore without a playerName, with its message', async () => {
+    const g = new Parse.Object('GameScore');
+    g.set('score', 10);
+    g.set('tag', tag);
+    try {
+      await g.save();
+    } catch (e) {
+      check(e.code === Parse.Error.SCRIPT_FAILED, `expected code 141, got ${e.code} (${e.message})`);
+      check(/needs a playerName/.test(e.message), `the trigger's message is lost: ${e.message}`);
+      check(!g.id, 'a refused object got an objectId');
+      return;
+    }
+    throw new Error('a GameScore without a playerName was saved');
+  });
+
+  step('beforeSave trigger: changes what is saved (score clamped, checked set)', async () => {
+    const g = new Parse.Object('GameScore');
+    g.set('playerName', username);
+    g.set('score', 99999);
+    g.set('tag', tag);
+    await g.save();
+    check(g.id, 'no objectId');
+    const again = await new Parse.Query('GameScore').get(g.id);
+    check(again.get('score') === 1000, `stored score ${again.get('score')}, the trigger clamps to 1000`);
+    check(again.get('checked') === true, 'the trigger\'s field is missing');
+    await again.destroy();
+  });
+}
+
 step('batch: saveAll of 5 objects', async () => {
   const objs = [1, 2, 3, 4, 5].map(owned);
   await Parse.Object.saveAll(objs);
@@ -206,6 +278,16 @@ step('another user cannot read, update or delete them', async () => {
   await other.signUp();
   check(Parse.User.current() && Parse.User.current().id === other.id, 'the other user is not the current one');
   await expectParseError(new Parse.Query(cls).get(first.id), Parse.Error.OBJECT_NOT_FOUND, 'other user get');
+  // the function acts as its caller: the ACL hides the object from it too
+  let seen;
+  try {
+    seen = readResult(await Parse.Cloud.run(readFn, { cls, id: first.id }));
+  } catch (e) {
+    check(e.code === Parse.Error.OBJECT_NOT_FOUND || e.code === Parse.Error.SCRIPT_FAILED,
+      `${readFn} as the other user: error ${e.code} (${e.message})`);
+    seen = null;
+  }
+  check(seen === null, `${readFn} as the other user read ${canon(seen)}`);
   const r = await new Parse.Query(cls).equalTo('tag', tag).find();
   check(r.length === 0, `the other user's find saw ${r.length} objects, expected 0`);
   const o = new Parse.Object(cls);

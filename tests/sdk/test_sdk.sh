@@ -35,11 +35,16 @@ bail() { echo "Bail out! $1"; [ -f "$work/agent.log" ] && sed 's/^/# /' "$work/a
 : "${MIST_SRCDIR:?MIST_SRCDIR must name the source tree}"
 sdk=$MIST_SRCDIR/tests/sdk
 plugin=$MIST_BUILDDIR/tests/plugins/.libs/testfns.so
+# the function that reads data (read1) and the GameScore trigger
+hostfns=$MIST_BUILDDIR/tests/plugins/.libs/hostfns.so
+trigfns=$MIST_BUILDDIR/examples/addon/.libs/triggers.so
 
 command -v node >/dev/null 2>&1 || skip_all "node not found (contrib/deps.sh installs it)"
 help=$("$MIST_BIN" agent --help 2>&1)
 printf '%s\n' "$help" | grep -q -- '--http ' || skip_all "$MIST_BIN has no 'agent --http'"
 [ -f "$plugin" ] || skip_all "no test plugin at $plugin"
+[ -f "$hostfns" ] || bail "no host API test plugin at $hostfns"
+[ -f "$trigfns" ] || bail "no trigger plugin at $trigfns"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mist-sdk.XXXXXX") || bail "mktemp failed"
 # The SDK is installed beforehand by the project's own script
 # (tests/sdk/install.sh DIR; contrib/check.sh does it into _check/sdk):
@@ -74,7 +79,8 @@ trap 'exit 1' INT TERM
 
 "$MIST_BIN" keygen >"$work/key" || bail "mist keygen failed"
 "$MIST_BIN" agent --data "$work/a" --key "$work/key" --bind 127.0.0.1:0 \
-	--http 127.0.0.1:0 --plugin "$plugin" --log-level warn 2>"$work/agent.log" &
+	--http 127.0.0.1:0 --plugin "$plugin" --plugin "$hostfns" --plugin "$trigfns" \
+	--log-level warn 2>"$work/agent.log" &
 agent=$!
 i=0
 while ! { [ -s "$work/a/http.addr" ] && [ -s "$work/a/agent.addr" ]; }; do
@@ -88,7 +94,7 @@ url=http://$(cat "$work/a/http.addr")/parse
 # the app may call the scenario's function (when `mist apps` has
 # --functions: an app's add-on functions are a list it is allowed)
 fns=""
-"$MIST_BIN" apps --help 2>&1 | grep -q -- '--functions' && fns="--functions ${SDK_FN:-hello}"
+"$MIST_BIN" apps --help 2>&1 | grep -q -- '--functions' && fns="--functions ${SDK_FN:-hello},${SDK_READ_FN:-read1},beforeSave:GameScore"
 # shellcheck disable=SC2086
 "$MIST_BIN" apps create sdk --agent "$(cat "$work/a/agent.addr")" --key "$work/key" \
 	--format json $fns ${MIST_APPS_ARGS:-} >"$work/app.json" 2>"$work/apps.err" ||

@@ -16,3 +16,15 @@ Parse.Cloud.define('read1', async (req) => {
   const opts = req.user ? { sessionToken: req.user.getSessionToken() } : {};
   return q.get(req.params.id, opts);
 });
+
+// The trigger of tests/sdk/scenario.js, as examples/addon/triggers.c
+// writes it for mist: a GameScore needs a playerName, its score is clamped
+// to 1000, and it is marked checked.
+Parse.Cloud.beforeSave('GameScore', (req) => {
+  const o = req.object;
+  if (!req.original && !o.get('playerName')) throw 'a GameScore needs a playerName';
+  const score = o.get('score');
+  if (typeof score === 'number' && score > 1000) o.set('score', 1000);
+  if (typeof score === 'number' && score < 0) o.set('score', 0);
+  o.set('checked', true);
+});
