@@ -4,8 +4,10 @@
 #      file names a path outside the repository
 #   2. build with warnings as errors; make check
 #   3. build with AddressSanitizer + UndefinedBehaviorSanitizer; make check
-#   4. make distcheck, from a copy of the tracked files in a temporary folder
-#   5. fuzz the decoders for a while (clang + libFuzzer), if available
+#   4. a few seeds of the real-process chaos run (contrib/chaos/jobs.sh;
+#      MIST_CHAOS_SEEDS, MIST_CHAOS_FIRST: a failing seed prints itself)
+#   5. make distcheck, from a copy of the tracked files in a temporary folder
+#   6. fuzz the decoders for a while (clang + libFuzzer), if available
 # and print every test summary at the end.  Exits non-zero if anything failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,6 +64,16 @@ build _check/werror --enable-werror || status=1
 step "build and test: ASan + UBSan"
 build _check/asan --enable-werror --enable-asan || status=1
 
+step "chaos: a DAG job under SIGKILLs and restarts of real agents (contrib/chaos/jobs.sh)"
+chaos_seeds=${MIST_CHAOS_SEEDS:-3}
+if [ "$chaos_seeds" -gt 0 ]; then
+	MIST_BUILD="$root/_check/werror" contrib/chaos/jobs.sh "$chaos_seeds" 400 \
+		"${MIST_CHAOS_FIRST:-$(( $(date +%s) % 100000 ))}" >_check/chaos.log 2>&1
+	rc=$?
+	cat _check/chaos.log
+	[ $rc -eq 0 ] || status=1
+fi
+
 step "make distcheck, from a copy of the tracked files in a temporary folder"
 # The copy has nothing above it that the repository could lean on, and no
 # variable points it anywhere: what passes here passes in a user's clone.
@@ -110,6 +122,7 @@ for dir in _check/werror _check/asan; do
 	done
 done
 [ $status -eq 0 ] || echo "some step failed: see above"
+[ -f _check/chaos.log ] && tail -1 _check/chaos.log
 echo "tests: $pass passed, $fail failed"
 [ $fail -eq 0 ] || status=1
 exit $status
