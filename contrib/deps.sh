@@ -11,6 +11,9 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libuv1-dev libsodium-dev liblmdb-dev libmsgpack-dev libcriterion-dev
       clang libclang-rt-14-dev
       libh2o-dev libssl-dev openssl libjansson-dev libpcre2-dev libcurl4-openssl-dev)
+# tests/integration/test_partition.sh cuts agents apart in network
+# namespaces with nftables
+pkgs+=(iproute2 nftables)
 # Node.js runs the official Parse JS SDK against the gateway (tests/sdk/).
 # A machine that already has node and npm (from another source) keeps them:
 # Debian's npm conflicts with, for instance, NodeSource's nodejs.

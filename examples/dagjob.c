@@ -3,12 +3,12 @@
  * chaos runs (contrib/chaos/jobs.sh), usable alone.
  *
  *   dagjob --gateway IP:PORT[,IP:PORT...] --cred FILE|mist1:...
- *          [--tasks N] [--fn slowsum] [--timeout-s S]
+ *          [--tasks N] [--width W] [--fn slowsum] [--timeout-s S]
  *
  * Task i (1..N) calls FN (the test plugin's sum or slowsum: its argument
- * plus its inputs) on i with the outputs of tasks i-1 and i/2 as inputs,
- * so every task depends on earlier ones and a lost value is recomputed
- * through a chain.  The client computes the same values itself, waits for
+ * plus its inputs) on i with the outputs of tasks i-W (W chains side by
+ * side, default 1: one chain) and i/2 as inputs, so every task depends on
+ * earlier ones and a lost value is recomputed through a chain.  The client computes the same values itself, waits for
  * task N, and checks: the value is the expected one, and the owner's
  * count says every task done exactly once, none failed.
  *
@@ -53,15 +53,15 @@ unpack_int(const uint8_t *p, size_t len, int64_t *v)
 
 /* Task i's value, as the plugin computes it (wrapping). */
 static int64_t
-expected(uint32_t n)
+expected(uint32_t n, uint32_t w)
 {
 	uint64_t *v = calloc(n + 1, sizeof(*v));
 	if (v == NULL)
 		return 0;
 	for (uint32_t i = 1; i <= n; i++) {
 		v[i] = i;
-		if (i > 1)
-			v[i] += v[i - 1];
+		if (i > w)
+			v[i] += v[i - w];
 		if (i > 2)
 			v[i] += v[i / 2];
 	}
@@ -72,13 +72,13 @@ expected(uint32_t n)
 
 /* Submits tasks first..n (numbered by the job: first must be its next). */
 static int
-submit(mist_job *j, uint32_t first, uint32_t n, const char *fn)
+submit(mist_job *j, uint32_t first, uint32_t n, uint32_t w, const char *fn)
 {
 	for (uint32_t i = first; i <= n; i++) {
 		mist_ref in[2];
 		uint32_t nin = 0;
-		if (i > 1)
-			in[nin++] = (mist_ref){i - 1, 0};
+		if (i > w)
+			in[nin++] = (mist_ref){i - w, 0};
 		if (i > 2)
 			in[nin++] = (mist_ref){i / 2, 0};
 		uint8_t args[9];
@@ -110,7 +110,7 @@ int
 main(int argc, char **argv)
 {
 	const char *gws = NULL, *credarg = NULL, *fn = "slowsum";
-	long n = 300, timeout_s = 300;
+	long n = 300, timeout_s = 300, width = 1;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--gateway") == 0)
 			gws = argv[i + 1];
@@ -118,14 +118,17 @@ main(int argc, char **argv)
 			credarg = argv[i + 1];
 		else if (strcmp(argv[i], "--tasks") == 0)
 			n = atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--width") == 0)
+			width = atol(argv[i + 1]);
 		else if (strcmp(argv[i], "--fn") == 0)
 			fn = argv[i + 1];
 		else if (strcmp(argv[i], "--timeout-s") == 0)
 			timeout_s = atol(argv[i + 1]);
 	}
-	if (!gws || !credarg || n < 1 || n > DAG_MAX_TASKS || timeout_s < 1) {
+	if (!gws || !credarg || n < 1 || n > DAG_MAX_TASKS || timeout_s < 1 ||
+	    width < 1 || width > n) {
 		fputs("usage: dagjob --gateway IP:PORT[,IP:PORT...] --cred FILE "
-		      "[--tasks N] [--fn F] [--timeout-s S]\n", stderr);
+		      "[--tasks N] [--width W] [--fn F] [--timeout-s S]\n", stderr);
 		return 2;
 	}
 	char list[1024], *gw[DAG_MAX_GATEWAYS];
@@ -154,7 +157,7 @@ main(int argc, char **argv)
 		rc = mist_job_create(c, &(struct mist_policy){.name = "dagjob"},
 				     10000, &j);
 	if (rc == 0)
-		rc = submit(j, 1, (uint32_t)n, fn);
+		rc = submit(j, 1, (uint32_t)n, (uint32_t)width, fn);
 	if (rc != 0) {
 		fprintf(stderr, "dagjob: starting the job: %s\n",
 			mist_strerror(rc));
@@ -206,14 +209,15 @@ main(int argc, char **argv)
 		}
 		reattached++;
 		uint32_t have = mist_job_tasks(j);
-		if (have < (uint32_t)n && (rc = submit(j, have + 1, (uint32_t)n,
-						      fn)) != 0) {
+		if (have < (uint32_t)n &&
+		    (rc = submit(j, have + 1, (uint32_t)n, (uint32_t)width,
+				 fn)) != 0) {
 			fprintf(stderr, "dagjob: resubmitting: %s\n",
 				mist_strerror(rc));
 			return 1;
 		}
 	}
-	int64_t want = expected((uint32_t)n);
+	int64_t want = expected((uint32_t)n, (uint32_t)width);
 	struct mist_progress p;
 	rc = mist_job_wait(j, 60000);
 	if (rc == 0)

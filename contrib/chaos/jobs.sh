@@ -61,7 +61,7 @@ for s in $(seq "$first" $((first + seeds - 1))); do
 	"$mist" creds create --name chaos --agent "$(cat "$work/a1/agent.addr")" \
 		--key "$work/key" >"$work/cred" 2>>"$work/a1.log"
 	gws="$(cat "$work/a1/gateway.addr"),$(cat "$work/a2/gateway.addr")"
-	"$dagjob" --gateway "$gws" --cred "$work/cred" --tasks "$tasks" \
+	"$dagjob" --gateway "$gws" --cred "$work/cred" --tasks "$tasks" --width 4 \
 		--timeout-s 240 >"$work/client.out" 2>&1 &
 	client=$!
 	faults=()

@@ -20,6 +20,8 @@
 #include "util/text.h"
 
 #include <msgpack.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,13 @@ link_config_default(struct link_config *cfg)
 	/* Joins retry from 250 ms, doubling, up to 30 s (jittered). */
 	cfg->join_backoff_min_ms = 250;
 	cfg->join_backoff_max_ms = 30000;
+	/*
+	 * 5 s without an acknowledgement of data sent: far beyond any
+	 * round trip of the networks we serve (a satellite hop is 0.6 s,
+	 * a congested mobile link a second or two), and a partition is
+	 * noticed well before SWIM would declare the peer dead.
+	 */
+	cfg->user_timeout_ms = 5000;
 }
 
 /* ------------------------------------------------------------- hello */
@@ -833,6 +842,19 @@ static void
 link_start_reading(struct link *l)
 {
 	uv_tcp_nodelay(&l->tcp, 1);
+	/*
+	 * A silent partition (a cable, a firewall, a device that moved)
+	 * closes nothing: TCP retransmits with a doubling timeout, and when
+	 * the path heals the link may sit seconds more in that backoff, its
+	 * requests waiting.  With data unacknowledged for user_timeout_ms the
+	 * kernel ends the connection instead: the link closes, what waits on
+	 * it fails over at once, and the next message dials afresh.
+	 */
+	uv_os_fd_t fd;
+	unsigned int ms = l->mgr->cfg.user_timeout_ms;
+	if (ms > 0 && uv_fileno((uv_handle_t *)&l->tcp, &fd) == 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+				 sizeof(ms));
 	uv_read_start((uv_stream_t *)&l->tcp, link_alloc_cb, link_read_cb);
 }
 

@@ -91,6 +91,7 @@ struct link_config {
 	uint32_t max_backlog;	       /* queued outbound bytes per link */
 	uint32_t join_backoff_min_ms;
 	uint32_t join_backoff_max_ms;
+	uint32_t user_timeout_ms;      /* TCP_USER_TIMEOUT (0: the kernel's) */
 };
 
 void link_config_default(struct link_config *cfg);

@@ -526,6 +526,15 @@ swim_apply_dead(struct swim *s, uint64_t node, uint64_t inc, uint64_t from,
 	actor_timer_stop(s->actor, &m->suspect_timer);
 	swim_broadcast(s, m, left ? SWIM_UPD_LEFT : SWIM_UPD_DEAD, from);
 	swim_event(s, m, left ? SWIM_EV_LEFT : SWIM_EV_DEAD);
+	/* what waits on a dead or departed node ends now, not at its own
+	 * timeout: a fetch goes to another copy, a call fails over (a
+	 * silent partition closes no link, so the transport cannot tell) */
+	size_t failed = actor_sys_fail_node(s->actor->sys, m->node,
+					    MIST_EUNREACHABLE);
+	if (failed > 0)
+		log_info("member %s (%016llx) %s: %zu request%s to it failed",
+			 m->name, (unsigned long long)m->node,
+			 left ? "left" : "dead", failed, failed == 1 ? "" : "s");
 	if (!left) {
 		s->stats.deaths_declared += from == s->self.node;
 		log_info("member %s (%016llx) is dead", m->name,
