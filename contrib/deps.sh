@@ -25,6 +25,8 @@ if [ "${1:-}" = bench ]; then
 	dpkg-query -W -f='${Status}' nginx 2>/dev/null | grep -q 'install ok installed' ||
 		pkgs+=(nginx-light)
 	pkgs+=(wrk postgresql curl jq openssl python3)
+	# contrib/bench/dask.sh: the job peer
+	pkgs+=(python3-distributed)
 fi
 
 # The npm peers (Parse Server, pinned with a package-lock), installed by

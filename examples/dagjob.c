@@ -149,7 +149,7 @@ main(int argc, char **argv)
 		fclose(f);
 		cred[strcspn(cred, "\n")] = '\0';
 	}
-	uint64_t end = now_ms() + (uint64_t)timeout_s * 1000;
+	uint64_t start = now_ms(), end = start + (uint64_t)timeout_s * 1000;
 	mist_client *c = NULL;
 	mist_job *j = NULL;
 	int rc = mist_connect(gw[0], cred, 10000, &c);
@@ -226,9 +226,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "dagjob: %s\n", mist_strerror(rc));
 		return 1;
 	}
+	double secs = (double)(now_ms() - start) / 1000.0;
 	printf("job %s: %ld tasks, value %lld (want %lld), %u done, "
-	       "%u failed, reattached %u times\n", id, n, (long long)got,
-	       (long long)want, p.done, p.failed, reattached);
+	       "%u failed, reattached %u times, seconds %.3f\n", id, n,
+	       (long long)got, (long long)want, p.done, p.failed, reattached,
+	       secs);
 	int ok = got == want && p.done == (uint32_t)n && p.failed == 0;
 	mist_job_close(j, 10000);
 	mist_close(c);
