@@ -1,0 +1,96 @@
+#!/bin/bash
+# What a loss costs a job (issue 12): the same DAG job (examples/dagjob,
+# slowsum tasks of 20 ms, W chains side by side) on an owner and three
+# workers, run clean, then with one worker SIGKILLed half-way (for good),
+# with a worker SIGKILLed and restarted at once (a new boot), and with the
+# owner SIGKILLed and restarted from its journal (the client reattaches).
+# Each row: the job's time, its excess over the clean run, and the bound
+# the issue sets -- detection + 1.2 x the lost work, where the lost work is
+# at most what the victim ran before the kill (its share of the half done,
+# a third: every value only it held is recomputed) and detection is the
+# time to notice (a death: SWIM's suspicion, from the agent logs; a new
+# boot or a restarted owner: the restart itself).
+#
+#   contrib/bench/recovery.sh [TASKS] [WIDTH]
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tasks=${1:-3000}
+width=${2:-6}
+b=${MIST_BUILD:-$root/_build}
+mist="$b/src/cmd/mist"
+plugin="$b/tests/plugins/.libs/testfns.so"
+(cd "$b" && make -j2 >/dev/null && make tests/plugins/testfns.la examples/dagjob >/dev/null)
+declare -A pid=()
+work=""
+start_agent() { # index
+	local i=$1 join=() plug=(--plugin "$plugin") bind="127.0.0.$i:0" gw="127.0.0.$i:0"
+	[ "$i" -gt 1 ] && join=(--join "$(cat "$work/a1/agent.addr")")
+	[ "$i" -eq 1 ] && plug=()
+	[ -s "$work/a$i/agent.addr" ] && bind=$(cat "$work/a$i/agent.addr")
+	[ -s "$work/a$i/gateway.addr" ] && gw=$(cat "$work/a$i/gateway.addr")
+	rm -f "$work/a$i/gateway.addr"
+	"$mist" agent --data "$work/a$i" --key "$work/key" --bind "$bind" --gateway "$gw" \
+		--name "a$i" "${plug[@]}" "${join[@]}" --log-level info >>"$work/a$i.log" 2>&1 &
+	pid[$i]=$!
+	for _ in $(seq 100); do [ -s "$work/a$i/gateway.addr" ] && break; sleep 0.05; done
+}
+stop_all() {
+	local i
+	for i in 1 2 3 4; do [ -n "${pid[$i]:-}" ] && kill "${pid[$i]}" 2>/dev/null; done
+	wait 2>/dev/null; pid=()
+}
+trap 'stop_all; [ -n "$work" ] && rm -rf "$work"' EXIT
+now() { date +%s.%N; }
+# run WHAT VICTIM MODE: MODE clean | kill | quick | owner; prints seconds
+run() {
+	local what=$1 v=$2 mode=$3
+	work=$(mktemp -d /tmp/mist-recovery.XXXXXX)
+	"$mist" keygen >"$work/key"
+	for i in 1 2 3 4; do start_agent "$i"; done
+	sleep 1.5
+	"$mist" creds create --name rec --agent "$(cat "$work/a1/agent.addr")" --key "$work/key" \
+		>"$work/cred" 2>/dev/null
+	local gws t0 t1 tk=""
+	gws="$(cat "$work/a1/gateway.addr"),$(cat "$work/a2/gateway.addr")"
+	t0=$(now)
+	"$b/examples/dagjob" --gateway "$gws" --cred "$work/cred" --tasks "$tasks" \
+		--width "$width" --timeout-s 600 >"$work/out" 2>&1 &
+	local client=$!
+	if [ "$mode" != clean ]; then
+		sleep "$(echo "$clean / 2" | bc -l)"
+		tk=$(now)
+		kill -KILL "${pid[$v]}"; wait "${pid[$v]}" 2>/dev/null
+		case $mode in
+		quick|owner) start_agent "$v" ;;
+		esac
+	fi
+	wait "$client"; local rc=$?
+	t1=$(now)
+	local took dead=""
+	took=$(echo "$t1 - $t0" | bc -l)
+	if [ "$mode" = kill ]; then
+		# when the owner learnt of the death (its log), after the kill
+		local at
+		at=$(grep -m1 "a$v .* is dead" "$work/a1.log" | cut -d' ' -f1)
+		[ -n "$at" ] && dead=$(echo "$(date -d "$at" +%s.%N) - $tk" | bc -l)
+	fi
+	echo "$what|$rc|$took|${dead:-0}|$(tail -1 "$work/out")"
+	stop_all; rm -rf "$work"; work=""
+}
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $tasks tasks, width $width"
+line=$(run clean 0 clean); clean=$(echo "$line" | cut -d'|' -f3)
+printf '%-34s %8.2f s\n' "clean" "$clean"
+for spec in "worker killed half-way|3|kill" "worker restarted at once|3|quick" \
+	"owner killed and restarted|1|owner"; do
+	IFS='|' read -r what v mode <<<"$spec"
+	line=$(run "$what" "$v" "$mode")
+	rc=$(echo "$line" | cut -d'|' -f2); took=$(echo "$line" | cut -d'|' -f3)
+	dead=$(echo "$line" | cut -d'|' -f4)
+	lost=$(echo "$clean / 2 / 3" | bc -l)
+	bound=$(echo "$clean + $dead + 1.2 * $lost" | bc -l)
+	verdict=$([ "$rc" -eq 0 ] && echo "right" || echo "WRONG")
+	met=$(echo "$took <= $bound" | bc -l)
+	printf '%-34s %8.2f s  excess %6.2f s  detection %5.2f s  bound %6.2f s  %s  (%s)\n' \
+		"$what" "$took" "$(echo "$took - $clean" | bc -l)" "$dead" "$bound" \
+		"$([ "$met" -eq 1 ] && echo met || echo 'NOT met')" "$verdict"
+done
