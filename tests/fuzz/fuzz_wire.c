@@ -156,7 +156,8 @@ fuzz_jobs(const uint8_t *data, size_t size)
 		MSG_JOB_CREATE, MSG_JOB_TASKS,	MSG_JOB_WAIT,	 MSG_JOB_READ,
 		MSG_JOB_STATUS, MSG_JOB_ATTACH, MSG_JOB_CANCEL, MSG_JOB_RELEASE,
 		MSG_JOB_CLOSE,	MSG_JOB_LIST,	MSG_TASK_RUN,	 MSG_TASK_DONE,
-		MSG_VALUE_GET,	MSG_VALUE_FREE, MSG_MEMBER_EVENT, MSG_ERROR};
+		MSG_VALUE_GET,	MSG_VALUE_FREE, MSG_MEMBER_EVENT, MSG_ERROR,
+		MSG_ATTEMPTS};
 	struct actor_sys sys;
 	struct actor_sys_env env = {.now = fuzz_now};
 	actor_sys_init(&sys, 42, &env, NULL, 1);
@@ -217,6 +218,13 @@ fuzz_codecs(const uint8_t *p, uint32_t len)
 	jobmsg_ids_unpack(p, len, &a, &b);
 	jobmsg_wait_reply_unpack(p, len, &status, &size, &s, &sl);
 	jobmsg_chunk_unpack(p, len, &total, &chunk, &n);
+	bool complete;
+	if (jobmsg_attempts_unpack(p, len, &complete, &n, &c) == 0) {
+		uint32_t task, attempt;
+		for (uint32_t i = 0;
+		     i < n && jobmsg_attempt_next(&c, &a, &task, &attempt) == 0; i++)
+			;
+	}
 	struct jobmsg_create cr;
 	jobmsg_create_init(&cr);
 	jobmsg_create_unpack(p, len, &cr);
