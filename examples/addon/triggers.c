@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The highest score a GameScore may hold: the example's rule. */
 #define SCORE_MAX 1000
@@ -229,6 +230,15 @@ after_save_flaky(struct mist_call *c)
 	return -1;
 }
 
+/* Takes 300 ms: a slow afterSave, to fill the after triggers' bound. */
+static int
+after_save_slow(struct mist_call *c)
+{
+	struct timespec ts = {0, 300 * 1000000};
+	nanosleep(&ts, NULL);
+	return mist_output(c, 0, "\xc0", 1);
+}
+
 /* Crashes the executor (SIGABRT: the same death in a sanitized build,
  * whose handlers would report a stray store instead): the write is
  * refused with the executor's reason, and the agent starts another. */
@@ -316,6 +326,7 @@ static const struct mist_function functions[] = {
 	{"beforeSave:_User", before_save_user},
 	{"beforeSave:Spin", before_save_spin},
 	{"afterSave:Flaky", after_save_flaky},
+	{"afterSave:Slow", after_save_slow},
 	{"beforeSave:Bad", before_save_bad},
 	{"beforeSave:Crash", before_save_crash},
 	{"beforeSave:Probe", before_save_probe},

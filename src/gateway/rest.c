@@ -1073,6 +1073,7 @@ rest_open(struct actor *self, uv_loop_t *loop, struct apps *apps,
 	r->rl = ratelimit_new(REST_MAX_BUCKETS);
 	map_init(&r->pending, randombytes_random());
 	map_init(&r->fnodes, randombytes_random());
+	map_init(&r->trig_after, randombytes_random());
 	metrics_init(&r->metrics);
 	if (rcfg->access_log != NULL) {
 		r->log_path = xstrdup(rcfg->access_log);
@@ -1112,6 +1113,7 @@ rest_close(struct rest *r)
 	while (map_next(&r->fnodes, &it, &k, &v))
 		fnode_free(v);
 	map_destroy(&r->fnodes);
+	map_destroy(&r->trig_after);
 	if (r->log_path != NULL)
 		actor_timer_stop(r->self, &r->flush);
 	if (r->log != NULL)

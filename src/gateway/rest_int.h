@@ -127,6 +127,9 @@ struct rest {
 	 * TRIG_WARN_MS (each has its access-log line anyway) */
 	uint64_t trig_warned_ns;
 	uint64_t trig_unwarned;
+	/* triggers.c: after triggers in flight per app (hash of the app id
+	 * -> count): bounded by TRIG_AFTER_PER_APP */
+	struct map trig_after;
 };
 
 

@@ -258,7 +258,42 @@ struct trig_run {
 	bool update;		 /* a save with an id */
 	enum trig_kind call;	 /* the trigger in flight */
 	bool call_limited;	 /* TRIG_LIMIT_MS was its deadline */
+	bool after_counted;	 /* counts in rest->trig_after */
 };
+
+/* The key of app @a id in rest->trig_after (FNV-1a; a collision only
+ * makes two apps share a bound). */
+static uint64_t
+after_key(const char *id)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *id; id++)
+		h = (h ^ (uint8_t)*id) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/* One after trigger of @a app more in flight, if the bound allows. */
+static bool
+after_take(struct rest *r, const char *app)
+{
+	uint64_t k = after_key(app);
+	uintptr_t n = (uintptr_t)map_get(&r->trig_after, k);
+	if (n >= TRIG_AFTER_PER_APP)
+		return false;
+	map_put(&r->trig_after, k, (void *)(n + 1));
+	return true;
+}
+
+static void
+after_give(struct rest *r, const char *app)
+{
+	uint64_t k = after_key(app);
+	uintptr_t n = (uintptr_t)map_get(&r->trig_after, k);
+	if (n <= 1)
+		map_del(&r->trig_after, k);
+	else
+		map_put(&r->trig_after, k, (void *)(n - 1));
+}
 
 static void
 run_free(struct trig_run *t)
@@ -651,11 +686,18 @@ run_after(struct rest *r, struct trig_run *t, const json_t *answer)
 			  json_string_value(json_object_get(obj, "objectId")));
 	t->stage = TS_AFTER;
 	t->call_limited = true;
-	bool sent = a != NULL &&
-		    call_send(r, t, a, t->del ? TRIG_AFTER_DELETE
-					      : TRIG_AFTER_SAVE,
-			      obj, TRIG_LIMIT_MS, &e);
+	bool room = a != NULL && after_take(r, a->id);
+	if (a != NULL && !room)
+		perr_set(&e, 503, PERR_CONNECTION_FAILED,
+			 "%u after triggers of app %s in flight",
+			 TRIG_AFTER_PER_APP, a->id);
+	bool sent = room && call_send(r, t, a, t->del ? TRIG_AFTER_DELETE
+						     : TRIG_AFTER_SAVE,
+				      obj, TRIG_LIMIT_MS, &e);
 	json_decref(obj);
+	if (room && !sent)
+		after_give(r, a->id);
+	t->after_counted = sent;
 	if (!sent) {
 		after_warn(r, t, "not run", e.msg);
 		run_free(t);
@@ -746,6 +788,8 @@ trig_reply(struct rest *r, struct rpend *p, struct msg *m)
 		if (call_outcome(r, t, p, m, &replace, &e) == TRIG_REFUSE)
 			after_warn(r, t, "failed", e.msg);
 		json_decref(replace);
+		if (t->after_counted)
+			after_give(r, t->app);
 		run_free(t);
 		return;
 	}

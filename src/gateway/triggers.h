@@ -108,6 +108,15 @@ struct msg;
  * otherwise write a warning per write (233 176 in 10 s of a benchmark).
  */
 #define TRIG_WARN_MS 1000u
+/*
+ * After triggers of one app in flight at most, on one gateway.  They run
+ * once the client has its answer, outside the request's own bounds, so
+ * without a bound a client within its rate could keep the node's function
+ * slots (FUNC_MAX_CALLS) busy with slow afterSaves and starve every other
+ * app's functions; 64 is what 64 requests a second of 1 s triggers need.
+ * Past it an after trigger is not run, and said (the log, once a second).
+ */
+#define TRIG_AFTER_PER_APP 64u
 
 enum trig_kind {
 	TRIG_BEFORE_SAVE,

@@ -56,7 +56,7 @@ static char app_id[64], rest_key[80], master_key[80];
 	"beforeSave:GameScore,afterSave:GameScore,beforeDelete:GameScore," \
 	"afterDelete:GameScore,beforeSave:_User,beforeSave:Spin,"          \
 	"afterSave:Flaky,beforeSave:Bad,beforeSave:Probe,beforeSave:Crash,"  \
-	"beforeSave:Ghost"
+	"beforeSave:Ghost,afterSave:Slow"
 
 /* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
 static char **agent_extra;
@@ -654,4 +654,52 @@ Test(triggers, only_the_triggers_the_app_lists_run)
 			usleep(50000);
 	}
 	cr_expect_eq(st, 201, "beforeSave:GameScore still runs once unlisted");
+}
+
+/* Lines of the access log holding @a what. */
+static int
+log_count(const char *what)
+{
+	FILE *f = fopen(access_log, "r");
+	if (f == NULL)
+		return 0;
+	char line[4096];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * After triggers are bounded per app (TRIG_AFTER_PER_APP): they run once
+ * the client has its answer, outside the request's own limits, so a burst
+ * of writes with a slow afterSave must not take every function slot of
+ * the node.  80 creates in a burst: every client gets its 201, at most 64
+ * afterSave:Slow calls are made while the first are still running, and
+ * the rest are not run (and said so).
+ */
+Test(triggers, after_triggers_are_bounded_per_app)
+{
+	char id[64];
+	for (int i = 0; i < 80; i++)
+		create("Slow", "{\"v\":1}", id);
+	/* each call ends (done or out of its 3 s) and is logged; wait for
+	 * the count to settle */
+	int n = 0, last = -1;
+	for (int i = 0; i < 100 && n == 0; i++) {
+		usleep(100000);
+		n = log_count("afterSave:Slow");
+	}
+	/* the log is flushed every second: settled when two flushes apart
+	 * say the same */
+	for (int i = 0; i < 30 && n != last; i++) {
+		last = n;
+		usleep(1200000);
+		n = log_count("afterSave:Slow");
+	}
+	cr_expect_eq(count("Slow"), 80, "every write was made");
+	cr_expect_gt(n, 0, "no afterSave:Slow ran");
+	cr_expect_lt(n, 80, "all 80 after triggers ran at once: unbounded");
+	cr_expect_leq(n, 64 + 10, "%d after triggers ran", n);
 }
