@@ -57,6 +57,15 @@
  * host calls at once: a plugin needs no locks, but must not keep
  * per-call state in globals across a host call.
  *
+ * Trust: the limits (CPU, wall time, memory) hold against any code, but
+ * the host API trusts the executor process.  Calls of different apps and
+ * users share an agent's executors, and code that writes its own frames
+ * on the executor's channel can issue host calls in the name of any call
+ * running in the same process -- with that caller's session, and the
+ * master key if that call has it.  So the plugins an agent loads are, for
+ * the data, as trusted as the agent: give apps whose code must not see
+ * each other's data agents of their own.
+ *
  * Ownership of the host API's answers: struct mist_doc_reply's body
  * belongs to mist and stays valid until the next host call of the same
  * call, or the end of the call, whichever comes first; copy what must
