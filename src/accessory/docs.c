@@ -82,6 +82,12 @@ struct docs_build {
 	char name[DOCS_INDEX_NAME_MAX];
 	struct buf cursor; /* last object key indexed ("" = none yet) */
 	bool writing;	   /* a chunk is queued */
+	/* groups queued when it was added (docs->queued): it scans only once
+	 * they are all durable -- an object whose create was queued under
+	 * the old schema carries no entry of the new index, and a scan of
+	 * the durable state that passed its key before it landed would miss
+	 * it for good */
+	uint64_t after;
 };
 
 /*
@@ -133,6 +139,7 @@ struct docs {
 	struct docs_build *builds;
 	struct actor_timer build_timer;
 	bool build_armed;
+	uint64_t queued, durable; /* write groups queued, and durable since */
 	struct docs_stats st;
 	struct query_opts qopts;
 	struct docs_cache cache;  /* META: parsed schemas and sessions */
@@ -919,6 +926,7 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 		buf_append(&w->keys, ops[i].key, kl);
 	}
 	d->pending++;
+	d->queued++;
 	d->st.writes++;
 	d->drv->vt->write(d->drv, ops, g->n, docs_durable_cb, w);
 }
@@ -1505,8 +1513,11 @@ docs_index_entry1(struct buf *k, const char *app, const char *cls,
 
 /*
  * Every entry of @a obj in @a ix, appended to @a out as [u32 len][key]...;
- * returns how many (one, or one per reader for an _rperm index; at most
- * DOCS_RPERM_MAX of them, *over set if the ACL has more readers).
+ * returns how many (one, or one per reader for an _rperm index).  An ACL
+ * with more readers than DOCS_RPERM_MAX gets ONE entry, under "*", and
+ * *over set: every caller's scan reads "*", and the ACL check after the
+ * scan keeps only those who may read it -- a wide ACL costs its readers
+ * a look, never a missing result.
  */
 static uint32_t
 docs_index_keys(struct buf *out, const char *app, const char *cls,
@@ -1521,7 +1532,8 @@ docs_index_keys(struct buf *out, const char *app, const char *cls,
 		if (n > DOCS_RPERM_MAX) {
 			if (over)
 				*over = true;
-			n = DOCS_RPERM_MAX;
+			rd[0] = "*";
+			n = 1;
 		}
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -1570,8 +1582,8 @@ docs_keys_has(const struct buf *list, const uint8_t *key, size_t klen)
  */
 #define DOCS_INDEX_KEY_MAX 480
 
-/* 0, or -1 with @a e if an entry of @a obj exceeds DOCS_INDEX_KEY_MAX or
- * its ACL has more readers than an _rperm index holds. */
+/* 0, or -1 with @a e if an entry of @a obj exceeds DOCS_INDEX_KEY_MAX
+ * (a wide ACL is no error: docs_index_keys files it under "*"). */
 static int
 docs_index_fits(const char *app, const char *cls, const json_t *schema,
 		const json_t *obj, struct perr *e)
@@ -1581,16 +1593,8 @@ docs_index_fits(const char *app, const char *cls, const json_t *schema,
 	struct buf list = BUF_INIT;
 	int rc = 0;
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		bool over = false;
 		list.len = 0;
-		docs_index_keys(&list, app, cls, &ix[i], obj, &over);
-		if (over) {
-			perr_set(e, 400, PERR_OBJECT_TOO_LARGE,
-				 "an ACL with more than %d readers cannot be "
-				 "held by index %s (use a role)",
-				 DOCS_RPERM_MAX, ix[i].name);
-			rc = -1;
-		}
+		docs_index_keys(&list, app, cls, &ix[i], obj, NULL);
 		size_t at = 0, kl;
 		const uint8_t *k;
 		while (rc == 0 && docs_keys_next(&list, &at, &k, &kl))
@@ -3829,6 +3833,7 @@ docs_build_add(struct docs *d, const char *app, const char *cls,
 	snprintf(b->app, sizeof(b->app), "%s", app);
 	snprintf(b->cls, sizeof(b->cls), "%s", cls);
 	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->after = d->queued;
 	struct docs_build **pp = &d->builds;
 	while (*pp)
 		pp = &(*pp)->next;
@@ -3944,8 +3949,8 @@ docs_build_tick(struct docs *d)
 	d->build_armed = false;
 	for (struct docs_build *b = d->builds, *next; b; b = next) {
 		next = b->next;
-		if (b->writing)
-			continue;
+		if (b->writing || d->durable < b->after)
+			continue; /* docs_on_done arms the tick again */
 		json_t *schema = b->app[0] ? docs_schema_load(d, b->app, b->cls)
 					   : NULL;
 		const char *state =
@@ -5004,6 +5009,9 @@ docs_on_done(struct docs *d, struct msg *m)
 	struct docs_pending *w = m->ptr;
 	m->ptr = NULL; /* ours now */
 	d->pending--;
+	d->durable++; /* groups become durable in the order queued */
+	if (d->builds != NULL)
+		docs_build_arm(d);
 	docs_unpin_all(d, w);
 	if (w->build != NULL) {
 		docs_build_done(d, w);

@@ -228,10 +228,10 @@ struct docs_config {
  * (one group of small records), and at a clean stop: a crash loses at
  * most ten seconds of hit counts, never an index. */
 #define DOCS_IXSTAT_FLUSH_MS 10000
-/* Readers of one object an "_rperm" index holds (one entry each: "*",
- * users, roles of its ACL); an object with more is refused at the write
- * (400 code 116) while the class has such an index.  64 is far past a
- * shared document's list; a wider audience is a role. */
+/* Readers of one object an "_rperm" index lists (one entry each: "*",
+ * users, roles of its ACL); an object with more gets one entry, under
+ * "*", which every caller's scan reads (the ACL check after the scan
+ * decides).  64 is far past a shared document's list. */
 #define DOCS_RPERM_MAX 64
 /* Readers a query scans an "_rperm" index for ("*", the user, its
  * roles): past it the planner does not use the index (the ACL filter
