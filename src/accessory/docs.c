@@ -146,6 +146,10 @@ struct docs {
 	struct docs_cache ocache; /* OBJ: parsed objects and their text */
 	struct autoix_table shapes; /* query shapes (accessory/autoindex.h) */
 	struct map ixrt;	    /* hash(app, cls, name) -> struct docs_ixrt */
+	/* hash(app, cls, name) -> bytes an automatic index measured when the
+	 * budget dropped it: its next estimate (the first one only knew what
+	 * refused scans saw, and a short one made a build-drop loop) */
+	struct map auto_measured;
 	struct actor_timer ixstat_timer;
 	bool ixstat_armed;
 	bool stopping; /* MSG_STOP: no timer any more */
@@ -4244,7 +4248,10 @@ docs_auto_estimate(struct docs *d, const struct autoix_shape *sh,
 			    strcmp(r->app, sh->key.app) == 0 &&
 			    strcmp(r->cls, sh->key.cls) == 0)
 				rows = (uint64_t)r->entries;
-	return rows * per;
+	uint64_t est = rows * per;
+	uintptr_t was = (uintptr_t)map_get(
+		&d->auto_measured, docs_ixrt_hash(sh->key.app, sh->key.cls, name));
+	return (uint64_t)was > est ? (uint64_t)was : est;
 }
 
 /* What a shape's index would save: the objects its queries examined in
@@ -4479,6 +4486,16 @@ docs_auto_enforce(struct docs *d, const char *app)
 			 "the automatic indexes of the app hold more than its "
 			 "budget (%llu bytes) and it saves least",
 			 (unsigned long long)budget);
+		/* what it really took: its shape is weighed on that next
+		 * time (a few thousand drops at most: then start afresh) */
+		if (d->auto_measured.len >= 4096) {
+			map_destroy(&d->auto_measured);
+			map_init(&d->auto_measured, randombytes_random());
+		}
+		if (r->bytes > 0)
+			map_put(&d->auto_measured,
+				docs_ixrt_hash(r->app, r->cls, r->name),
+				(void *)(uintptr_t)r->bytes);
 		docs_auto_drop(d, r, why);
 	}
 }
@@ -5067,6 +5084,7 @@ docs_free(struct docs *d)
 			free(r);
 		}
 	map_destroy(&d->ixrt);
+	map_destroy(&d->auto_measured);
 	autoix_table_destroy(&d->shapes);
 	free(d);
 }
@@ -5169,6 +5187,7 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	map_init(&d->ov, salt);
 	map_init(&d->usage, salt ^ 0x9e3779b97f4a7c15ull);
 	map_init(&d->ixrt, salt ^ 0x5851f42d4c957f2dull);
+	map_init(&d->auto_measured, salt ^ 0x2545f4914f6cdd1dull);
 	autoix_table_init(&d->shapes, AUTOIX_SHAPES);
 	docs_cache_init(&d->cache, d->cfg.cache_entries, d->cfg.cache_bytes);
 	docs_cache_init(&d->ocache, d->cfg.obj_cache_entries,
