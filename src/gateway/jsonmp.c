@@ -453,37 +453,60 @@ utf8_ok(const char *s, size_t n)
 	return true;
 }
 
-/* A JSON string of @a n bytes (valid UTF-8), escaped as jansson does. */
+/* The escape of byte @a c (below 0x20, '"' or '\\'), as jansson writes it. */
+static const char *
+text_esc(uint8_t c, char tmp[8], size_t *len)
+{
+	*len = 2;
+	switch (c) {
+	case '"': return "\\\"";
+	case '\\': return "\\\\";
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	default: /* below 0x20 */
+		*len = 6;
+		snprintf(tmp, 8, "\\u%04X", c);
+		return tmp;
+	}
+}
+
+/* A JSON string of @a n bytes (valid UTF-8), escaped as jansson does:
+ * one pass to size it, one to write it. */
 static void
 text_str(struct buf *out, const char *s, size_t n)
 {
-	buf_reserve(out, n + 2);
-	out->data[out->len++] = '"';
-	size_t run = 0; /* bytes copied as they are, pending */
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = (uint8_t)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			run++;
-			continue;
+	const uint8_t *p = (const uint8_t *)s;
+	size_t extra = 0;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\')
+			extra += p[i] < 0x20 && p[i] != '\b' && p[i] != '\f' &&
+					 p[i] != '\n' && p[i] != '\r' && p[i] != '\t'
+				 ? 5
+				 : 1;
+	buf_reserve(out, n + extra + 2);
+	char *o = (char *)out->data + out->len;
+	*o++ = '"';
+	if (extra == 0) {
+		memcpy(o, s, n);
+		o += n;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\') {
+				*o++ = (char)p[i];
+				continue;
+			}
+			char tmp[8];
+			size_t len;
+			const char *e = text_esc(p[i], tmp, &len);
+			memcpy(o, e, len);
+			o += len;
 		}
-		buf_append(out, s + i - run, run);
-		run = 0;
-		char esc[8];
-		switch (c) {
-		case '"': memcpy(esc, "\\\"", 3); break;
-		case '\\': memcpy(esc, "\\\\", 3); break;
-		case '\b': memcpy(esc, "\\b", 3); break;
-		case '\f': memcpy(esc, "\\f", 3); break;
-		case '\n': memcpy(esc, "\\n", 3); break;
-		case '\r': memcpy(esc, "\\r", 3); break;
-		case '\t': memcpy(esc, "\\t", 3); break;
-		default: snprintf(esc, sizeof(esc), "\\u%04X", c); break;
-		}
-		buf_append(out, esc, strlen(esc));
 	}
-	buf_append(out, s + n - run, run);
-	buf_reserve(out, 1);
-	out->data[out->len++] = '"';
+	*o++ = '"';
+	out->len = (size_t)(o - (char *)out->data);
 }
 
 /* A real as jansson's jsonp_dtostr (precision 17) writes it. */
