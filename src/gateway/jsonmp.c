@@ -440,19 +440,6 @@ utf8_seq(const uint8_t *s, size_t n)
 	return k;
 }
 
-static bool
-utf8_ok(const char *s, size_t n)
-{
-	const uint8_t *p = (const uint8_t *)s;
-	for (size_t i = 0; i < n;) {
-		size_t k = utf8_seq(p + i, n - i);
-		if (k == 0)
-			return false;
-		i += k;
-	}
-	return true;
-}
-
 /* The escape of byte @a c (below 0x20, '"' or '\\'), as jansson writes it. */
 static const char *
 text_esc(uint8_t c, char tmp[8], size_t *len)
@@ -473,19 +460,59 @@ text_esc(uint8_t c, char tmp[8], size_t *len)
 	}
 }
 
-/* A JSON string of @a n bytes (valid UTF-8), escaped as jansson does:
- * one pass to size it, one to write it. */
+/* Whether the 8 bytes of @a w are all printable ASCII needing no escape
+ * (0x20..0x7f but '"' and '\\'): the common run, skipped a word at a
+ * time.  The classic bit tricks: a byte below 0x20 (no high bit set)
+ * leaves a high bit in w - 0x20.., a byte equal to '"' a zero byte in
+ * w ^ 0x22.. */
+static bool
+text_plain8(uint64_t w)
+{
+	const uint64_t hi = 0x8080808080808080ull, one = 0x0101010101010101ull;
+	uint64_t q = w ^ (0x22 * one), b = w ^ (0x5c * one);
+	return ((w | ((w - 0x20 * one) & ~w) | ((q - one) & ~q) |
+		 ((b - one) & ~b)) & hi) == 0;
+}
+
+/* Checks that @a n bytes are UTF-8 (jansson's rules) and counts the bytes
+ * their escapes add: false if not UTF-8. */
+static bool
+text_scan(const uint8_t *p, size_t n, size_t *extra)
+{
+	size_t x = 0;
+	for (size_t i = 0; i < n;) {
+		uint64_t w;
+		if (n - i >= 8 && (memcpy(&w, p + i, 8), text_plain8(w))) {
+			i += 8;
+			continue;
+		}
+		uint8_t c = p[i];
+		if (c >= 0x80) {
+			size_t k = utf8_seq(p + i, n - i);
+			if (k == 0)
+				return false;
+			i += k;
+			continue;
+		}
+		if (c < 0x20)
+			x += c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+				     c == '\t'
+				 ? 1
+				 : 5;
+		else if (c == '"' || c == '\\')
+			x += 1;
+		i++;
+	}
+	*extra = x;
+	return true;
+}
+
+/* A JSON string of @a n bytes that text_scan() passed with @a extra,
+ * escaped as jansson does. */
 static void
-text_str(struct buf *out, const char *s, size_t n)
+text_str(struct buf *out, const char *s, size_t n, size_t extra)
 {
 	const uint8_t *p = (const uint8_t *)s;
-	size_t extra = 0;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\')
-			extra += p[i] < 0x20 && p[i] != '\b' && p[i] != '\f' &&
-					 p[i] != '\n' && p[i] != '\r' && p[i] != '\t'
-				 ? 5
-				 : 1;
 	buf_reserve(out, n + extra + 2);
 	char *o = (char *)out->data + out->len;
 	*o++ = '"';
@@ -493,17 +520,23 @@ text_str(struct buf *out, const char *s, size_t n)
 		memcpy(o, s, n);
 		o += n;
 	} else {
+		size_t run = 0; /* plain bytes pending before p[i] */
 		for (size_t i = 0; i < n; i++) {
 			if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\') {
-				*o++ = (char)p[i];
+				run++;
 				continue;
 			}
+			memcpy(o, p + i - run, run);
+			o += run;
+			run = 0;
 			char tmp[8];
 			size_t len;
 			const char *e = text_esc(p[i], tmp, &len);
 			memcpy(o, e, len);
 			o += len;
 		}
+		memcpy(o, p + n - run, run);
+		o += run;
 	}
 	*o++ = '"';
 	out->len = (size_t)(o - (char *)out->data);
@@ -657,11 +690,12 @@ text_mp(struct walk *w, struct mp_cur *c, uint32_t depth, struct buf *out)
 				w->l->max_str);
 			return MIST_E2BIG;
 		}
-		if (!utf8_ok(s, n)) {
+		size_t extra;
+		if (!text_scan((const uint8_t *)s, n, &extra)) {
 			why_set(w->why, w->whylen, "a string that is not UTF-8");
 			return MIST_EINVAL;
 		}
-		text_str(out, s, n);
+		text_str(out, s, n, extra);
 		return 0;
 	}
 	if (t >= 0xc4 && t <= 0xc6) {
@@ -734,9 +768,10 @@ text_mp(struct walk *w, struct mp_cur *c, uint32_t depth, struct buf *out)
 			if (i)
 				buf_append(out, ",", 1);
 			size_t at = out->len;
-			bool ok = utf8_ok(k, kl);
+			size_t kx;
+			bool ok = text_scan((const uint8_t *)k, kl, &kx);
 			if (ok)
-				text_str(out, k, kl);
+				text_str(out, k, kl, kx);
 			buf_append(out, ":", 1);
 			if ((rc = text_mp(w, c, depth + 1, out)) < 0)
 				break;

@@ -164,6 +164,26 @@ Test(jsonmp, text_is_json_dumps_bytes)
 	mp_to_json_expect(b.data, b.len, 0, NULL, NULL);
 	buf_reset(&b);
 
+	/* specials at every offset of an 8-byte word, between plain runs
+	 * (the scan skips those a word at a time) */
+	for (int off = 0; off < 17; off++) {
+		char str[64];
+		int n = 0;
+		for (int i = 0; i < off; i++)
+			str[n++] = 'a';
+		const char sp[] = {'"', '\\', 0x1f, 0x7f, '\n', (char)0xc3, (char)0xa9};
+		str[n++] = sp[off % 6];
+		if (sp[off % 6] == (char)0xc3)
+			str[n++] = sp[6];
+		for (int i = 0; i < 19 - off % 5; i++)
+			str[n++] = (char)('b' + i % 20);
+		if (off % 2) /* else the special is the string's only one */
+			str[n++] = 0x01;
+		msgpack_pack_str_with_body(&pk, str, (size_t)n);
+		mp_to_json_expect(b.data, b.len, 0, NULL, NULL);
+		buf_reset(&b);
+	}
+
 	/* a key twice, in a small map and in a large one */
 	for (int size = 3; size <= 40; size += 37) {
 		msgpack_pack_map(&pk, (uint32_t)size);
