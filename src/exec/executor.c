@@ -104,7 +104,6 @@ __asm__(".text\n"
 	".hidden mist_exec_ctx_switch\n"
 	".type mist_exec_ctx_switch, @function\n"
 	"mist_exec_ctx_switch:\n"
-	"\t.cfi_startproc\n"
 	"\tendbr64\n"
 	"\tpushq %rbp\n"
 	"\tpushq %rbx\n"
@@ -127,7 +126,6 @@ __asm__(".text\n"
 	"\tpopq %rbx\n"
 	"\tpopq %rbp\n"
 	"\tret\n"
-	"\t.cfi_endproc\n"
 	".size mist_exec_ctx_switch, .-mist_exec_ctx_switch\n");
 
 static void
@@ -149,10 +147,12 @@ ctx_make(struct xctx *c, uint8_t *lo, size_t size, void (*entry)(void))
 	sp -= 6;
 	memset(sp, 0, 6 * sizeof(*sp)); /* r15 r14 r13 r12 rbx rbp */
 	sp -= 1;
-	uint32_t ctl[2];
+	/* the current control words: MXCSR (32 bits), x87's (16) */
+	uint32_t ctl[2] = {0, 0};
+	uint16_t cw;
 	__asm__ volatile("stmxcsr %0" : "=m"(ctl[0]));
-	__asm__ volatile("fnstcw %0" : "=m"(ctl[1]));
-	ctl[1] &= 0xffff;
+	__asm__ volatile("fnstcw %0" : "=m"(cw));
+	ctl[1] = cw;
 	memcpy(sp, ctl, sizeof(ctl));
 	c->sp = sp;
 }
