@@ -32,7 +32,8 @@
 # request (from /proc/PID/task/*/schedstat over the row, the server's
 # processes only: nginx master and worker; Parse's node and every
 # PostgreSQL process; the mist agent and its executors), server RSS after
-# the row (VmRSS; PostgreSQL's PSS apart).  Before its rows, an
+# the row (VmRSS; PostgreSQL's PSS apart); each run's line splits the CPU
+# between the front process (mist's agent) and the others (its executors).  Before its rows, an
 # idle-connections probe per server: IDLE_CONNS (10 000) idle keep-alive
 # connections held open by contrib/bench/idleconns.py, the server's RSS
 # before (just started, set up) and with them; after its rows, the same
@@ -167,10 +168,10 @@ row() {
 	[ "$warmup" -gt 0 ] && env "$@" wrk -t"$threads" -c"$conns" -d"${warmup}s" -s "$lua" "$url" >/dev/null 2>&1
 	for i in $(seq "$runs"); do
 		mapfile -t ps < <(procs "$server")
-		c0=$(cpu_ns "${ps[@]}")
+		c0=$(cpu_ns "${ps[@]}") f0=$(cpu_ns "$(front "$server")")
 		out=$("${cmd[@]}" 2>&1)
 		mapfile -t ps < <(procs "$server")
-		c1=$(cpu_ns "${ps[@]}")
+		c1=$(cpu_ns "${ps[@]}") f1=$(cpu_ns "$(front "$server")")
 		n=$(awk '/requests in/ {print $1}' <<<"$out")
 		if [ -z "$n" ] || [ "$n" -eq 0 ]; then
 			R_NOTE[$key]="INVALID: no answers"
@@ -191,7 +192,10 @@ row() {
 			note="${note:+$note; }$errs"
 		fi
 		res+=("$rps|$p50|$p99|$(awk -v d=$((c1 - c0)) -v n="$n" 'BEGIN { printf "%.1f", d / n / 1000 }')|$note")
-		say "#   run $i: $rps req/s, p50 $p50 ms, p99 $p99 ms ${note:+($note)}"
+		# where the CPU went: the front process (mist's agent, nginx's
+		# worker, node) and the rest (executors, master, PostgreSQL)
+		say "#   run $i: $rps req/s, p50 $p50 ms, p99 $p99 ms, CPU us/req $(awk -v a=$((f1 - f0)) \
+			-v d=$((c1 - c0)) -v n="$n" 'BEGIN { o = (d - a) / n / 1000; if (o < 0.05) o = 0; printf "%.1f front + %.1f others", a / n / 1000, o }') ${note:+($note)}"
 	done
 	local med
 	med=$(printf '%s\n' "${res[@]}" | sort -t'|' -k1,1n | awk -v m=$(( (runs + 1) / 2 )) 'NR == m')
