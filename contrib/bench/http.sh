@@ -9,7 +9,8 @@
 #           a session token, the object readable by that user only
 #   case B  an add-on function doing that read: POST /parse/functions/read1
 #           {"id":":id"} with the session token (Parse's cloud code reads as
-#           the caller; mist's row runs when MIST_B_FN names such a function)
+#           the caller; mist's: tests/plugins/hostfns.c's read1, one
+#           mist_doc_get through the host API as the caller)
 #
 #   nginx         `return 200` with case C's exact answer body, one worker:
 #                 the ceiling of an HTTP server on this machine
@@ -31,7 +32,8 @@
 # request (from /proc/PID/task/*/schedstat over the row, the server's
 # processes only: nginx master and worker; Parse's node and every
 # PostgreSQL process; the mist agent and its executors), server RSS after
-# the row (VmRSS; PostgreSQL's PSS apart).  Before its rows, an
+# the row (VmRSS; PostgreSQL's PSS apart); each run's line splits the CPU
+# between the front process (mist's agent) and the others (its executors).  Before its rows, an
 # idle-connections probe per server: IDLE_CONNS (10 000) idle keep-alive
 # connections held open by contrib/bench/idleconns.py, the server's RSS
 # before (just started, set up) and with them; after its rows, the same
@@ -48,7 +50,10 @@
 #                  answering {"hello":"x"} as Parse's cloud code does), called
 #                  with MIST_FN_PARAMS ({"name":"x"}, for Parse too)
 #   MIST_B_FN      mist's case B function, called with {"id":":id"} and the
-#                  session token (default: none, mist's B rows skipped)
+#                  session token (default read1; empty: mist's B rows
+#                  skipped)
+#   MIST_B_PLUGIN  the plugin offering it (default: tests/plugins/hostfns.c,
+#                  compiled for the run; empty: only MIST_PLUGIN is loaded)
 #   MIST_APPS_ARGS extra arguments to `mist apps create`
 #   WRK_CONNS      connections (default 32), WRK_THREADS (default 1: wrk
 #                  shares the 2 cores with the server)
@@ -56,6 +61,9 @@
 #   WARMUP         seconds of unmeasured load before each row (default 2)
 #   IDLE_CONNS     idle connections of the probe (default 10000; 0: no probe)
 #   ONLY           space-separated subset of "nginx parse mist"
+#
+# (contrib/bench/hostapi.sh, the host API's own measurement, is this script
+# with ONLY=mist and no idle probe.)
 #
 # Prints every command it runs against a server, a table and the ratios.
 set -uo pipefail
@@ -70,6 +78,7 @@ warmup=${WARMUP:-2}
 only=${ONLY:-nginx parse mist}
 fn_params=${MIST_FN_PARAMS:-'{"name":"x"}'}
 mist_fn=${MIST_FN:-hello}
+mist_b_fn=${MIST_B_FN-read1}
 lua=$root/contrib/bench/wrk/parse.lua
 
 ./contrib/deps.sh bench || exit 1
@@ -159,10 +168,10 @@ row() {
 	[ "$warmup" -gt 0 ] && env "$@" wrk -t"$threads" -c"$conns" -d"${warmup}s" -s "$lua" "$url" >/dev/null 2>&1
 	for i in $(seq "$runs"); do
 		mapfile -t ps < <(procs "$server")
-		c0=$(cpu_ns "${ps[@]}")
+		c0=$(cpu_ns "${ps[@]}") f0=$(cpu_ns "$(front "$server")")
 		out=$("${cmd[@]}" 2>&1)
 		mapfile -t ps < <(procs "$server")
-		c1=$(cpu_ns "${ps[@]}")
+		c1=$(cpu_ns "${ps[@]}") f1=$(cpu_ns "$(front "$server")")
 		n=$(awk '/requests in/ {print $1}' <<<"$out")
 		if [ -z "$n" ] || [ "$n" -eq 0 ]; then
 			R_NOTE[$key]="INVALID: no answers"
@@ -183,7 +192,10 @@ row() {
 			note="${note:+$note; }$errs"
 		fi
 		res+=("$rps|$p50|$p99|$(awk -v d=$((c1 - c0)) -v n="$n" 'BEGIN { printf "%.1f", d / n / 1000 }')|$note")
-		say "#   run $i: $rps req/s, p50 $p50 ms, p99 $p99 ms ${note:+($note)}"
+		# where the CPU went: the front process (mist's agent, nginx's
+		# worker, node) and the rest (executors, master, PostgreSQL)
+		say "#   run $i: $rps req/s, p50 $p50 ms, p99 $p99 ms, CPU us/req $(awk -v a=$((f1 - f0)) \
+			-v d=$((c1 - c0)) -v n="$n" 'BEGIN { o = (d - a) / n / 1000; if (o < 0.05) o = 0; printf "%.1f front + %.1f others", a / n / 1000, o }') ${note:+($note)}"
 	done
 	local med
 	med=$(printf '%s\n' "${res[@]}" | sort -t'|' -k1,1n | awk -v m=$(( (runs + 1) / 2 )) 'NR == m')
@@ -301,6 +313,16 @@ if want mist; then
 		${CC:-cc} -O2 -shared -fPIC -I"$root/include" -o "$plugin" "$root/tests/plugins/testfns.c" ||
 			{ echo "http.sh: building tests/plugins/testfns.c failed" >&2; exit 1; }
 	fi
+	b_plugin=${MIST_B_PLUGIN-}
+	if [ -n "$mist_b_fn" ] && [ -z "${MIST_B_PLUGIN+set}" ]; then
+		# case B's read1: the host API test plugin (msgpack-c for its
+		# arguments and result)
+		b_plugin=$work/hostfns.so
+		# shellcheck disable=SC2046
+		${CC:-cc} -O2 -shared -fPIC -I"$root/include" -o "$b_plugin" "$root/tests/plugins/hostfns.c" \
+			$(pkg-config --cflags --libs msgpack-c 2>/dev/null || pkg-config --cflags --libs msgpack) ||
+			{ echo "http.sh: building tests/plugins/hostfns.c failed" >&2; exit 1; }
+	fi
 	# (read whole, then searched: grep -q stopping early would be SIGPIPE to
 	# mist, a failed pipeline under pipefail)
 	agent_help=$("$mist" agent --help 2>&1)
@@ -318,9 +340,11 @@ if want mist; then
 	if grep -q -- '--https ' <<<"$agent_help"; then
 		args+=(--https 127.0.0.1:0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
 	fi
-	say "# mist agent --data $work/mist --key $work/mist.key --bind 127.0.0.1:0 ${args[*]} --plugin $plugin --log-level warn"
+	args+=(--plugin "$plugin")
+	[ -n "${b_plugin:-}" ] && args+=(--plugin "$b_plugin")
+	say "# mist agent --data $work/mist --key $work/mist.key --bind 127.0.0.1:0 ${args[*]} --log-level warn"
 	"$mist" agent --data "$work/mist" --key "$work/mist.key" --bind 127.0.0.1:0 "${args[@]}" \
-		--plugin "$plugin" --log-level warn 2>"$work/mist.log" &
+		--log-level warn 2>"$work/mist.log" &
 	mist_pid=$!
 	ps_wait "[ -s $work/mist/http.addr ] && [ -s $work/mist/agent.addr ]" 30 || { cat "$work/mist.log" >&2; exit 1; }
 	mist_url=http://$(cat "$work/mist/http.addr")/parse
@@ -329,7 +353,7 @@ if want mist; then
 	# --functions: an app's add-on functions are a list it is allowed)
 	fns=()
 	apps_help=$("$mist" apps --help 2>&1)
-	grep -q -- '--functions' <<<"$apps_help" && fns=(--functions "$mist_fn${MIST_B_FN:+,$MIST_B_FN}")
+	grep -q -- '--functions' <<<"$apps_help" && fns=(--functions "$mist_fn${mist_b_fn:+,$mist_b_fn}")
 	# shellcheck disable=SC2086
 	out=$("$mist" apps create bench --agent "$(cat "$work/mist/agent.addr")" --key "$work/mist.key" \
 		--format json "${fns[@]}" ${MIST_APPS_ARGS:-}) || { echo "http.sh: mist apps create failed" >&2; exit 1; }
@@ -340,10 +364,15 @@ if want mist; then
 	m_body=$(call POST "$mist_url/functions/$mist_fn" "$fn_params" \
 		"X-Parse-Application-Id: $m_app" "X-Parse-REST-API-Key: $m_rest") || exit 1
 	say "# mist case C answer: $m_body"
-	if [ -n "${MIST_B_FN:-}" ]; then
-		out=$(call POST "$mist_url/functions/$MIST_B_FN" "{\"id\":\"$M_ITEM\"}" "X-Parse-Application-Id: $m_app" \
+	if [ -n "$mist_b_fn" ]; then
+		out=$(call POST "$mist_url/functions/$mist_b_fn" "{\"id\":\"$M_ITEM\"}" "X-Parse-Application-Id: $m_app" \
 			"X-Parse-REST-API-Key: $m_rest" "X-Parse-Session-Token: $M_TOKEN") || exit 1
-		grep -q "$M_ITEM" <<<"$out" || { echo "http.sh: mist's $MIST_B_FN answered $out" >&2; exit 1; }
+		grep -q "$M_ITEM" <<<"$out" || { echo "http.sh: mist's $mist_b_fn answered $out" >&2; exit 1; }
+		# and only as the owner: anonymous, the read finds nothing (404)
+		anon=$(call POST "$mist_url/functions/$mist_b_fn" "{\"id\":\"$M_ITEM\"}" "X-Parse-Application-Id: $m_app" \
+			"X-Parse-REST-API-Key: $m_rest") || exit 1
+		grep -q "$M_ITEM" <<<"$anon" && { echo "http.sh: mist's $mist_b_fn reads the Item anonymously: $anon" >&2; exit 1; }
+		say "# mist case B, anonymous: $anon"
 		say "# mist case B answer: $out"
 	fi
 	body_c=$m_body
@@ -418,6 +447,7 @@ if want parse; then
 	row parse.A.http.ka parse "$parse_url/classes/Item/$P_ITEM" "${a[@]}"
 	row parse.A.http.close parse "$parse_url/classes/Item/$P_ITEM" "${a[@]}" WRK_CLOSE=1
 	row parse.B.http.ka parse "$parse_url/functions/read1" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$P_ITEM\"}"
+	row parse.B.http.close parse "$parse_url/functions/read1" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$P_ITEM\"}" WRK_CLOSE=1
 	mapfile -t pgs < <(pg_procs)
 	pg_pss=$(pss_kib "${pgs[@]}")
 	peers_stop
@@ -431,8 +461,12 @@ if want mist; then
 	row mist.C.http.close mist "$mist_url/functions/$mist_fn" "${e[@]}" WRK_CLOSE=1
 	row mist.A.http.ka mist "$mist_url/classes/Item/$M_ITEM" "${a[@]}"
 	row mist.A.http.close mist "$mist_url/classes/Item/$M_ITEM" "${a[@]}" WRK_CLOSE=1
-	if [ -n "${MIST_B_FN:-}" ]; then
-		row mist.B.http.ka mist "$mist_url/functions/$MIST_B_FN" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$M_ITEM\"}"
+	if [ -n "$mist_b_fn" ]; then
+		# B beside C, alternating, so both meet the same machine
+		row mist.B.http.ka mist "$mist_url/functions/$mist_b_fn" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$M_ITEM\"}"
+		row mist.C.http.ka.2 mist "$mist_url/functions/$mist_fn" "${e[@]}"
+		row mist.B.http.ka.2 mist "$mist_url/functions/$mist_b_fn" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$M_ITEM\"}"
+		row mist.B.http.close mist "$mist_url/functions/$mist_b_fn" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$M_ITEM\"}" WRK_CLOSE=1
 	else
 		say "# mist: MIST_B_FN not set: case B rows skipped"
 	fi
@@ -488,6 +522,8 @@ printf '  %-52s %s\n' \
 	"mist A/C, keep-alive" "$(ratio mist.A.http.ka mist.C.http.ka)" \
 	"mist A/C, close" "$(ratio mist.A.http.close mist.C.http.close)" \
 	"mist B/C, keep-alive" "$(ratio mist.B.http.ka mist.C.http.ka)" \
+	"mist B/C, keep-alive, second pair" "$(ratio mist.B.http.ka.2 mist.C.http.ka.2)" \
+	"mist B/C, close" "$(ratio mist.B.http.close mist.C.http.close)" \
 	"mist/Parse, C, keep-alive" "$(ratio mist.C.http.ka parse.C.http.ka)" \
 	"mist/Parse, C, close" "$(ratio mist.C.http.close parse.C.http.close)" \
 	"mist/Parse, A, keep-alive" "$(ratio mist.A.http.ka parse.A.http.ka)" \
@@ -496,6 +532,7 @@ printf '  %-52s %s\n' \
 	"Parse A/C, close" "$(ratio parse.A.http.close parse.C.http.close)" \
 	"Parse B/C, keep-alive" "$(ratio parse.B.http.ka parse.C.http.ka)" \
 	"mist/Parse, B, keep-alive" "$(ratio mist.B.http.ka parse.B.http.ka)" \
+	"mist/Parse, B, close" "$(ratio mist.B.http.close parse.B.http.close)" \
 	"nginx/Parse, C, keep-alive" "$(ratio nginx.C.http.ka parse.C.http.ka)" \
 	"nginx/Parse, C, close" "$(ratio nginx.C.http.close parse.C.http.close)" \
 	"nginx HTTPS full handshake close / HTTP close" "$(ratio nginx.C.httpsfull.close nginx.C.http.close)" \

@@ -9,8 +9,9 @@
  * up to `depth` tasks wait in an executor's socket, so a busy node pays one
  * write and one read per batch of tasks, not a round trip per task.
  *
- * Each task runs on a coroutine of its own (a ucontext on an mmap'd
- * EXEC_STACK_SIZE stack with a guard page).  A task that calls the host
+ * Each task runs on a coroutine of its own (on an mmap'd EXEC_STACK_SIZE
+ * stack with a guard page; switched without a system call on x86-64,
+ * with ucontext elsewhere: executor.c).  A task that calls the host
  * API (mist_plugin.h: a function reading the calling app's documents)
  * writes a host request frame and yields; the executor runs the other
  * ready tasks, and when none is ready writes every frame it has (results
@@ -45,9 +46,10 @@
  * gets ops->docs NULL, so mist_docs() says MIST_EPERM without a frame.
  *
  * bin fields carry msgpack objects as opaque bytes.  Limits, all per task
- * attempt: CPU time (ITIMER_PROF inside the executor, armed with what is
- * left of the task's budget whenever it is switched in, so interleaved
- * tasks are each charged their own time; the signal ends it), wall time
+ * attempt: CPU time (ITIMER_PROF inside the executor ticks every 1 ms of
+ * CPU, and each tick is charged to the task running, so interleaved tasks
+ * are each charged their own time, to within a tick; SIGPROF's default
+ * action ends the executor when a task's budget is spent), wall time
  * (the pool kills the executor; a task may bring a smaller limit of its
  * own, see pool_submit; a task waiting for the host at its limit is not
  * killed: its host call ends with MIST_ETIMEDOUT and it gets 100 ms,

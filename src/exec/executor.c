@@ -12,24 +12,33 @@
  * host call each cost one write and one read for the 32 requests, not 32
  * round trips.
  *
- * Coroutines: ucontext (makecontext/swapcontext) on an mmap'd stack of
- * EXEC_STACK_SIZE bytes under a PROT_NONE guard page (an overflow is a
- * SIGSEGV, a crash the pool reports, never a silent corruption of the
- * neighbour's stack).  Stacks are cached for reuse (EXEC_STACK_CACHE).
- * Under AddressSanitizer the switches are announced to it
- * (__sanitizer_start_switch_fiber), so it knows which stack is live; its
- * swapcontext interceptor still prints, once per executor, that it
- * "doesn't fully support makecontext/swapcontext" (a warning, not an
- * error: tests run clean under it).
+ * Coroutines: each on an mmap'd stack of EXEC_STACK_SIZE bytes under a
+ * PROT_NONE guard page (an overflow is a SIGSEGV, a crash the pool
+ * reports, never a silent corruption of the neighbour's stack).  Stacks
+ * are cached for reuse (EXEC_STACK_CACHE).  On x86-64 a switch is
+ * ctx_switch below: it saves the callee-saved registers, the SSE and x87
+ * control words and the stack pointer, and loads the other's -- no
+ * system call.  glibc's swapcontext also saves and restores the signal
+ * mask, one rt_sigprocmask per switch, which nothing here changes; it
+ * stays the fallback on other machines.  Under AddressSanitizer the
+ * switches are announced to it (__sanitizer_start_switch_fiber), so it
+ * knows which stack is live.
  *
  * Limits: RLIMIT_AS once at start.  CPU: each task has its own budget of
- * cpu_ms; ITIMER_PROF is armed with what is left of it when the task is
- * switched in and disarmed when it is switched out (the remaining time is
- * saved), so interleaved tasks are each charged only what they ran, and
- * the executor's own work between them is charged to none.  SIGPROF's
- * default action ends the process: the pool sees the signal and fails
- * that task (see pool.c for how it is found).  Frames from the agent are
- * bounded like any input, although the agent is trusted.
+ * cpu_ms.  ITIMER_PROF ticks every EXEC_CPU_TICK_US of the process's CPU
+ * time (armed once; the kernel re-arms it), and the SIGPROF handler
+ * charges the tick to the task running when it lands (S.cur; a tick
+ * landing in the executor's own work between tasks is charged to none),
+ * so interleaved tasks are each charged what they ran, to within a tick
+ * per task over its life -- not one setitimer per switch (two per slice
+ * before: four system calls for a call making one host call).  A task
+ * whose charge reaches its budget gets SIGPROF's default action, which
+ * ends the process: the pool sees the signal and fails that task (see
+ * pool.c for how it is found).  The handler is SA_RESTART, so the ticks
+ * do not make the functions' system calls fail with EINTR (a sleep
+ * cut short by one still returns early, as under any profiler).  Frames
+ * from the agent are bounded like any input, although the agent is
+ * trusted.
  */
 #include "config.h"
 #include "exec/exec.h"
@@ -42,13 +51,16 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <msgpack.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/time.h>
-#include <ucontext.h>
 #include <unistd.h>
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
 
 /* AddressSanitizer reserves terabytes of address space for its shadow:
  * under it RLIMIT_AS would stop the executor itself, so sanitized builds
@@ -65,6 +77,106 @@
 #endif
 #if EXEC_SANITIZED
 #include <sanitizer/common_interface_defs.h>
+#endif
+
+/* The CPU budget's tick (ITIMER_PROF's interval), microseconds: the
+ * granularity a task is charged in.  1 ms: a busy executor takes 1000
+ * SIGPROFs per CPU-second (a few microseconds each, under 1 %), and a
+ * task that never yields is stopped within 1 ms of its budget (cpu_ms,
+ * a minute by default). */
+#define EXEC_CPU_TICK_US 1000
+
+/* ------------------------------------------------------ context switch */
+
+#if defined(__x86_64__)
+/* The stack pointer is the whole context: ctx_switch pushes the
+ * callee-saved registers (System V ABI: rbx, rbp, r12-r15) and the MXCSR
+ * and x87 control words on the current stack, saves the stack pointer in
+ * *from, loads @a to and pops the same from there.  A new context's stack
+ * is laid out by ctx_make as if it had been switched out just before
+ * entering its function. */
+struct xctx {
+	void *sp;
+};
+void mist_exec_ctx_switch(void **from, void *to);
+__asm__(".text\n"
+	".globl mist_exec_ctx_switch\n"
+	".hidden mist_exec_ctx_switch\n"
+	".type mist_exec_ctx_switch, @function\n"
+	"mist_exec_ctx_switch:\n"
+	"\tendbr64\n"
+	"\tpushq %rbp\n"
+	"\tpushq %rbx\n"
+	"\tpushq %r12\n"
+	"\tpushq %r13\n"
+	"\tpushq %r14\n"
+	"\tpushq %r15\n"
+	"\tsubq $8, %rsp\n"
+	"\tstmxcsr (%rsp)\n"
+	"\tfnstcw 4(%rsp)\n"
+	"\tmovq %rsp, (%rdi)\n"
+	"\tmovq %rsi, %rsp\n"
+	"\tldmxcsr (%rsp)\n"
+	"\tfldcw 4(%rsp)\n"
+	"\taddq $8, %rsp\n"
+	"\tpopq %r15\n"
+	"\tpopq %r14\n"
+	"\tpopq %r13\n"
+	"\tpopq %r12\n"
+	"\tpopq %rbx\n"
+	"\tpopq %rbp\n"
+	"\tret\n"
+	".size mist_exec_ctx_switch, .-mist_exec_ctx_switch\n");
+
+static void
+ctx_switch(struct xctx *from, struct xctx *to)
+{
+	mist_exec_ctx_switch(&from->sp, to->sp);
+}
+
+/* A context that starts @a entry on the stack [@a lo, @a lo + @a size). */
+static void
+ctx_make(struct xctx *c, uint8_t *lo, size_t size, void (*entry)(void))
+{
+	/* 16-aligned top; entry's return slot 16-aligned, so that entry
+	 * starts with rsp = 8 mod 16, as after a call */
+	uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+	uint64_t *sp = (uint64_t *)(top - 16);
+	sp[1] = 0;			/* entry never returns */
+	sp[0] = (uint64_t)(uintptr_t)entry; /* popped by ret */
+	sp -= 6;
+	memset(sp, 0, 6 * sizeof(*sp)); /* r15 r14 r13 r12 rbx rbp */
+	sp -= 1;
+	/* the current control words: MXCSR (32 bits), x87's (16) */
+	uint32_t ctl[2] = {0, 0};
+	uint16_t cw;
+	__asm__ volatile("stmxcsr %0" : "=m"(ctl[0]));
+	__asm__ volatile("fnstcw %0" : "=m"(cw));
+	ctl[1] = cw;
+	memcpy(sp, ctl, sizeof(ctl));
+	c->sp = sp;
+}
+#else
+/* Elsewhere: ucontext (one rt_sigprocmask per switch). */
+struct xctx {
+	ucontext_t uc;
+};
+
+static void
+ctx_switch(struct xctx *from, struct xctx *to)
+{
+	swapcontext(&from->uc, &to->uc);
+}
+
+static void
+ctx_make(struct xctx *c, uint8_t *lo, size_t size, void (*entry)(void))
+{
+	getcontext(&c->uc);
+	c->uc.uc_stack.ss_sp = lo;
+	c->uc.uc_stack.ss_size = size;
+	c->uc.uc_link = NULL; /* entry switches back itself */
+	makecontext(&c->uc, entry, 0);
+}
 #endif
 
 /* Longest a finished task's reply waits for the rest of its batch. */
@@ -95,9 +207,11 @@ struct xtask {
 	uint32_t fn, nout;
 	uint8_t *frame; /* our copy of the task's frame: args, inputs */
 	struct mist_blob *in;
-	ucontext_t uc;
+	struct xctx ctx;
 	uint8_t *stack; /* the mapping, guard page first */
-	uint64_t cpu_left_us;
+	/* CPU ticks (EXEC_CPU_TICK_US) left of its budget: the SIGPROF
+	 * handler's, while it runs */
+	volatile uint64_t cpu_ticks_left;
 	uint64_t t0;
 	/* the host call in flight, then its answer */
 	uint32_t hid;
@@ -111,8 +225,9 @@ struct xtask {
 
 /* The executor's one scheduler (one thread, one per process). */
 static struct {
-	ucontext_t main;
-	struct xtask *cur;
+	struct xctx main;
+	/* the task running (read by the SIGPROF handler) */
+	struct xtask *volatile cur;
 	struct xtask *ready, *ready_tail;
 	struct xtask *live[EXEC_MAX_TASKS];
 	uint32_t nlive;
@@ -197,7 +312,7 @@ task_yield(struct xtask *t)
 #if EXEC_SANITIZED
 	__sanitizer_start_switch_fiber(&t->fake, S.main_bottom, S.main_size);
 #endif
-	swapcontext(&t->uc, &S.main);
+	ctx_switch(&t->ctx, &S.main);
 #if EXEC_SANITIZED
 	__sanitizer_finish_switch_fiber(t->fake, &S.main_bottom, &S.main_size);
 #endif
@@ -260,17 +375,35 @@ write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Arms ITIMER_PROF with @a us (0: disarms); returns what was left. */
-static uint64_t
-arm_cpu_us(uint64_t us)
+/* SIGPROF, every EXEC_CPU_TICK_US of the process's CPU: a tick of the
+ * running task's budget; at its end, SIGPROF's default action (the
+ * process ends, the pool fails the task).  Async-signal-safe: reads and
+ * writes the running task's counter, sigaction, raise. */
+static void
+cpu_tick(int sig)
 {
-	struct itimerval it = {{0, 0},
-			       {(time_t)(us / 1000000),
-				(suseconds_t)(us % 1000000)}},
-			 old;
-	setitimer(ITIMER_PROF, &it, &old);
-	return (uint64_t)old.it_value.tv_sec * 1000000 +
-	       (uint64_t)old.it_value.tv_usec;
+	struct xtask *t = S.cur;
+	if (t == NULL || t->cpu_ticks_left-- > 1)
+		return;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(sig, &sa, NULL);
+	raise(sig); /* delivered as the handler returns: blocked in it */
+}
+
+/* Installs cpu_tick and starts the ticks (once). */
+static void
+cpu_ticks_start(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cpu_tick;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPROF, &sa, NULL);
+	struct itimerval it = {{0, EXEC_CPU_TICK_US}, {0, EXEC_CPU_TICK_US}};
+	setitimer(ITIMER_PROF, &it, NULL);
 }
 
 static uint8_t *
@@ -313,6 +446,9 @@ task_entry(void)
 	/* NULL: this fiber's fake stack is finished with */
 	__sanitizer_start_switch_fiber(NULL, S.main_bottom, S.main_size);
 #endif
+	/* never resumed: the scheduler frees the stack */
+	ctx_switch(&t->ctx, &S.main);
+	abort();
 }
 
 static void
@@ -381,22 +517,14 @@ static void
 task_resume(struct xtask *t)
 {
 	S.cur = t;
-	if (S.cpu_ms)
-		arm_cpu_us(t->cpu_left_us);
 #if EXEC_SANITIZED
 	__sanitizer_start_switch_fiber(&S.main_fake, t->stack + S.page,
 				       EXEC_STACK_SIZE);
 #endif
-	swapcontext(&S.main, &t->uc);
+	ctx_switch(&S.main, &t->ctx);
 #if EXEC_SANITIZED
 	__sanitizer_finish_switch_fiber(S.main_fake, NULL, NULL);
 #endif
-	if (S.cpu_ms) {
-		uint64_t left = arm_cpu_us(0);
-		/* 0 left (about to fire): keep 1 us, which fires at once --
-		 * 0 would disarm the limit */
-		t->cpu_left_us = left ? left : 1;
-	}
 	S.cur = NULL;
 	if (t->state == T_DONE) {
 		task_reply(t);
@@ -445,7 +573,9 @@ task_new(const uint8_t *p, size_t n, uint32_t nfns)
 	t->call = (struct mist_call){S.fns[fn].name, {args, alen}, t->in, nin,
 				     (uint32_t)nout,
 				     call ? &xcall_ops : &xcall_ops_job, t};
-	t->cpu_left_us = (uint64_t)S.cpu_ms * 1000;
+	/* cpu_ms rounded up to whole ticks; 0: no limit (no ticks) */
+	t->cpu_ticks_left = ((uint64_t)S.cpu_ms * 1000 + EXEC_CPU_TICK_US - 1) /
+			    EXEC_CPU_TICK_US;
 	t->t0 = clock_mono_us();
 	S.live[S.nlive++] = t;
 	t->stack = stack_get();
@@ -455,11 +585,7 @@ task_new(const uint8_t *p, size_t n, uint32_t nfns)
 		task_free(t);
 		return 0;
 	}
-	getcontext(&t->uc);
-	t->uc.uc_stack.ss_sp = t->stack + S.page;
-	t->uc.uc_stack.ss_size = EXEC_STACK_SIZE;
-	t->uc.uc_link = &S.main;
-	makecontext(&t->uc, task_entry, 0);
+	ctx_make(&t->ctx, t->stack + S.page, EXEC_STACK_SIZE, task_entry);
 	ready_push(t);
 	return 0;
 bad:
@@ -556,6 +682,8 @@ executor_main(int fd, char *const *plugins, int nplugins,
 	S.page = pg > 0 ? (size_t)pg : 4096;
 	S.cpu_ms = cpu_ms;
 	S.fns = fns;
+	if (cpu_ms)
+		cpu_ticks_start();
 	struct buf out = BUF_INIT, in = BUF_INIT;
 	S.out = &out;
 	size_t at;

@@ -8,10 +8,12 @@
 #include "net/mp.h"
 #include "util/mem.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <msgpack.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +400,434 @@ jsonmp_to_json(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
 	if (rc < 0) {
 		json_decref(*out);
 		*out = NULL;
+		if (rc == MIST_EPROTO)
+			why_set(why, whylen, "malformed msgpack");
+	}
+	return rc;
+}
+
+/* ------------------------------------------------ msgpack -> JSON text */
+
+/* The length of the valid UTF-8 sequence starting at @a s (at most @a n
+ * bytes), or 0: jansson's rules (no overlong forms, no surrogates,
+ * nothing past U+10FFFF). */
+static size_t
+utf8_seq(const uint8_t *s, size_t n)
+{
+	uint8_t c = s[0];
+	size_t k;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return k;
+}
+
+/* The escape of byte @a c (below 0x20, '"' or '\\'), as jansson writes it. */
+static const char *
+text_esc(uint8_t c, char tmp[8], size_t *len)
+{
+	*len = 2;
+	switch (c) {
+	case '"': return "\\\"";
+	case '\\': return "\\\\";
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	default: /* below 0x20 */
+		*len = 6;
+		snprintf(tmp, 8, "\\u%04X", c);
+		return tmp;
+	}
+}
+
+/* Whether the 8 bytes of @a w are all printable ASCII needing no escape
+ * (0x20..0x7f but '"' and '\\'): the common run, skipped a word at a
+ * time.  The classic bit tricks: a byte below 0x20 (no high bit set)
+ * leaves a high bit in w - 0x20.., a byte equal to '"' a zero byte in
+ * w ^ 0x22.. */
+static bool
+text_plain8(uint64_t w)
+{
+	const uint64_t hi = 0x8080808080808080ull, one = 0x0101010101010101ull;
+	uint64_t q = w ^ (0x22 * one), b = w ^ (0x5c * one);
+	return ((w | ((w - 0x20 * one) & ~w) | ((q - one) & ~q) |
+		 ((b - one) & ~b)) & hi) == 0;
+}
+
+/* Checks that @a n bytes are UTF-8 (jansson's rules) and counts the bytes
+ * their escapes add: false if not UTF-8. */
+static bool
+text_scan(const uint8_t *p, size_t n, size_t *extra)
+{
+	size_t x = 0;
+	for (size_t i = 0; i < n;) {
+		uint64_t w;
+		if (n - i >= 8 && (memcpy(&w, p + i, 8), text_plain8(w))) {
+			i += 8;
+			continue;
+		}
+		uint8_t c = p[i];
+		if (c >= 0x80) {
+			size_t k = utf8_seq(p + i, n - i);
+			if (k == 0)
+				return false;
+			i += k;
+			continue;
+		}
+		if (c < 0x20)
+			x += c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+				     c == '\t'
+				 ? 1
+				 : 5;
+		else if (c == '"' || c == '\\')
+			x += 1;
+		i++;
+	}
+	*extra = x;
+	return true;
+}
+
+/* A JSON string of @a n bytes that text_scan() passed with @a extra,
+ * escaped as jansson does. */
+static void
+text_str(struct buf *out, const char *s, size_t n, size_t extra)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	buf_reserve(out, n + extra + 2);
+	char *o = (char *)out->data + out->len;
+	*o++ = '"';
+	if (extra == 0) {
+		memcpy(o, s, n);
+		o += n;
+	} else {
+		size_t run = 0; /* plain bytes pending before p[i] */
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\') {
+				run++;
+				continue;
+			}
+			memcpy(o, p + i - run, run);
+			o += run;
+			run = 0;
+			char tmp[8];
+			size_t len;
+			const char *e = text_esc(p[i], tmp, &len);
+			memcpy(o, e, len);
+			o += len;
+		}
+		memcpy(o, p + n - run, run);
+		o += run;
+	}
+	*o++ = '"';
+	out->len = (size_t)(o - (char *)out->data);
+}
+
+/* A real as jansson's jsonp_dtostr (precision 17) writes it. */
+static void
+text_real(struct buf *out, double d)
+{
+	char s[64];
+	int n = snprintf(s, sizeof(s) - 2, "%.17g", d);
+	if (n < 0 || (size_t)n >= sizeof(s) - 2)
+		n = 0;
+	for (int i = 0; i < n; i++)
+		if (s[i] == ',')
+			s[i] = '.'; /* a locale's decimal comma */
+	if (memchr(s, '.', (size_t)n) == NULL && memchr(s, 'e', (size_t)n) == NULL) {
+		memcpy(s + n, ".0", 2);
+		n += 2;
+	}
+	/* no '+' and no leading zeros in the exponent */
+	char *e = memchr(s, 'e', (size_t)n);
+	if (e != NULL) {
+		char *start = e + 1, *end = start + 1;
+		if (*start == '-')
+			start++;
+		while (end < s + n && *end == '0')
+			end++;
+		if (end != start) {
+			memmove(start, end, (size_t)(s + n - end));
+			n -= (int)(end - start);
+		}
+	}
+	buf_append(out, s, (size_t)n);
+}
+
+/* Keys of one map seen so far, to refuse a key twice (jansson's
+ * json_object_getn): a linear scan while few, then an open-addressing
+ * table of twice the map's size. */
+struct keyset {
+	const char **k;
+	uint32_t *kl;
+	uint32_t n, cap; /* cap: table slots (0: linear) */
+	const char *small_k[16];
+	uint32_t small_kl[16];
+};
+
+static uint32_t
+key_hash(const char *k, uint32_t kl)
+{
+	uint32_t h = 2166136261u;
+	for (uint32_t i = 0; i < kl; i++)
+		h = (h ^ (uint8_t)k[i]) * 16777619u;
+	return h;
+}
+
+static void
+keyset_init(struct keyset *s, uint32_t size)
+{
+	s->n = 0;
+	if (size <= 16) {
+		s->cap = 0;
+		s->k = s->small_k;
+		s->kl = s->small_kl;
+		return;
+	}
+	s->cap = 32;
+	while (s->cap < 2 * size)
+		s->cap *= 2;
+	s->k = xcalloc(s->cap, sizeof(*s->k));
+	s->kl = xcalloc(s->cap, sizeof(*s->kl));
+}
+
+static void
+keyset_destroy(struct keyset *s)
+{
+	if (s->cap) {
+		free(s->k);
+		free(s->kl);
+	}
+}
+
+/* Adds the key: false if it was there. */
+static bool
+keyset_add(struct keyset *s, const char *k, uint32_t kl)
+{
+	if (s->cap == 0) {
+		for (uint32_t i = 0; i < s->n; i++)
+			if (s->kl[i] == kl && memcmp(s->k[i], k, kl) == 0)
+				return false;
+		s->k[s->n] = k;
+		s->kl[s->n++] = kl;
+		return true;
+	}
+	uint32_t i = key_hash(k, kl) & (s->cap - 1);
+	for (; s->k[i] != NULL; i = (i + 1) & (s->cap - 1))
+		if (s->kl[i] == kl && memcmp(s->k[i], k, kl) == 0)
+			return false;
+	s->k[i] = k;
+	s->kl[i] = kl;
+	s->n++;
+	return true;
+}
+
+/* from_mp()'s walk, the same checks in the same order, writing text. */
+static int
+text_mp(struct walk *w, struct mp_cur *c, uint32_t depth, struct buf *out)
+{
+	int rc = walk_count(w, depth);
+	if (rc < 0)
+		return rc;
+	if (mp_cur_left(c) == 0)
+		return MIST_EPROTO;
+	uint8_t t = *c->p;
+	if (t == 0xc0 || t == 0xc2 || t == 0xc3) {
+		c->p++;
+		const char *s = t == 0xc0 ? "null" : t == 0xc3 ? "true" : "false";
+		buf_append(out, s, strlen(s));
+		return 0;
+	}
+	if (t <= 0x7f || t >= 0xe0 || (t >= 0xcc && t <= 0xd3)) {
+		int64_t i;
+		if (mp_read_int(c, &i) != 0) {
+			why_set(w->why, w->whylen,
+				"an integer past 2^63-1, which JSON here cannot hold");
+			return MIST_EINVAL;
+		}
+		char s[24];
+		int n = snprintf(s, sizeof(s), "%" PRId64, i);
+		buf_append(out, s, (size_t)n);
+		return 0;
+	}
+	if (t == 0xca || t == 0xcb) {
+		double d;
+		if (mp_read_double(c, &d) != 0)
+			return MIST_EPROTO;
+		if (!isfinite(d)) {
+			why_set(w->why, w->whylen, "NaN or an infinity");
+			return MIST_EINVAL;
+		}
+		text_real(out, d);
+		return 0;
+	}
+	if ((t & 0xe0) == 0xa0 || (t >= 0xd9 && t <= 0xdb)) {
+		const char *s;
+		uint32_t n;
+		if (mp_read_str(c, &s, &n) != 0)
+			return MIST_EPROTO;
+		if (n > w->l->max_str) {
+			why_set(w->why, w->whylen, "a string longer than %zu bytes",
+				w->l->max_str);
+			return MIST_E2BIG;
+		}
+		size_t extra;
+		if (!text_scan((const uint8_t *)s, n, &extra)) {
+			why_set(w->why, w->whylen, "a string that is not UTF-8");
+			return MIST_EINVAL;
+		}
+		text_str(out, s, n, extra);
+		return 0;
+	}
+	if (t >= 0xc4 && t <= 0xc6) {
+		const uint8_t *b;
+		uint32_t n;
+		if (mp_read_bin(c, &b, &n) != 0)
+			return MIST_EPROTO;
+		if (n > w->l->max_str) {
+			why_set(w->why, w->whylen, "a binary longer than %zu bytes",
+				w->l->max_str);
+			return MIST_E2BIG;
+		}
+		static const char pre[] = "{\"__type\":\"Bytes\",\"base64\":\"";
+		size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+		buf_append(out, pre, sizeof(pre) - 1);
+		buf_reserve(out, cap + 2);
+		sodium_bin2base64((char *)out->data + out->len, cap, b, n,
+				  sodium_base64_VARIANT_ORIGINAL);
+		out->len += cap - 1; /* cap counts the NUL */
+		buf_append(out, "\"}", 2);
+		return 0;
+	}
+	if ((t & 0xf0) == 0x90 || t == 0xdc || t == 0xdd) {
+		uint32_t n;
+		if (mp_read_array(c, &n) != 0)
+			return MIST_EPROTO;
+		buf_append(out, "[", 1);
+		for (uint32_t i = 0; i < n; i++) {
+			if (i)
+				buf_append(out, ",", 1);
+			if ((rc = text_mp(w, c, depth + 1, out)) < 0)
+				return rc;
+		}
+		buf_append(out, "]", 1);
+		return 0;
+	}
+	if ((t & 0xf0) == 0x80 || t == 0xde || t == 0xdf) {
+		uint32_t n;
+		if (mp_read_map(c, &n) != 0)
+			return MIST_EPROTO;
+		struct keyset ks;
+		/* every entry is 2 bytes at least: mp_check saw them */
+		keyset_init(&ks, n);
+		buf_append(out, "{", 1);
+		for (uint32_t i = 0; i < n; i++) {
+			const char *k;
+			uint32_t kl;
+			uint8_t kt = mp_cur_left(c) > 0 ? *c->p : 0xc1;
+			if (!((kt & 0xe0) == 0xa0 || (kt >= 0xd9 && kt <= 0xdb))) {
+				why_set(w->why, w->whylen,
+					"a map key that is not a string");
+				rc = MIST_EINVAL;
+				break;
+			}
+			if (mp_read_str(c, &k, &kl) != 0) {
+				rc = MIST_EPROTO;
+				break;
+			}
+			if (kl > w->l->max_str) {
+				why_set(w->why, w->whylen,
+					"a key longer than %zu bytes", w->l->max_str);
+				rc = MIST_E2BIG;
+				break;
+			}
+			if (memchr(k, '\0', kl) != NULL) {
+				why_set(w->why, w->whylen, "a key holding a NUL");
+				rc = MIST_EINVAL;
+				break;
+			}
+			if (i)
+				buf_append(out, ",", 1);
+			size_t at = out->len;
+			size_t kx;
+			bool ok = text_scan((const uint8_t *)k, kl, &kx);
+			if (ok)
+				text_str(out, k, kl, kx);
+			buf_append(out, ":", 1);
+			if ((rc = text_mp(w, c, depth + 1, out)) < 0)
+				break;
+			if (!keyset_add(&ks, k, kl)) {
+				why_set(w->why, w->whylen, "a map key twice");
+				rc = MIST_EINVAL;
+				break;
+			}
+			if (!ok) {
+				out->len = at;
+				why_set(w->why, w->whylen, "a key that is not UTF-8");
+				rc = MIST_EINVAL;
+				break;
+			}
+		}
+		keyset_destroy(&ks);
+		if (rc < 0)
+			return rc;
+		buf_append(out, "}", 1);
+		return 0;
+	}
+	why_set(w->why, w->whylen, "a msgpack ext value, which has no JSON form");
+	return MIST_EINVAL;
+}
+
+int
+jsonmp_to_text(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
+	       struct buf *out, char *why, size_t whylen)
+{
+	struct jsonmp_limits def;
+	if (l == NULL) {
+		jsonmp_limits_default(&def);
+		l = &def;
+	}
+	if (len > l->max_bytes) {
+		why_set(why, whylen, "larger than %zu bytes as msgpack",
+			l->max_bytes);
+		return MIST_E2BIG;
+	}
+	size_t used;
+	if (mp_check(p, len, MP_MAX_DEPTH, &used) != 0) {
+		why_set(why, whylen, "malformed, truncated or nested deeper "
+				     "than %d msgpack", MP_MAX_DEPTH);
+		return MIST_EPROTO;
+	}
+	if (used != len) {
+		why_set(why, whylen, "bytes after the msgpack value");
+		return MIST_EPROTO;
+	}
+	struct walk w = {l, 0, why, whylen};
+	struct mp_cur c;
+	mp_cur_init(&c, p, len);
+	size_t start = out->len;
+	int rc = text_mp(&w, &c, 1, out);
+	if (rc < 0) {
+		out->len = start;
 		if (rc == MIST_EPROTO)
 			why_set(why, whylen, "malformed msgpack");
 	}

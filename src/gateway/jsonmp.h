@@ -36,9 +36,10 @@
  * whole by mp_check() (net/mp.h) before anything is allocated, so a
  * declared length or count beyond the bytes given is refused at once.
  *
- * Ownership: jsonmp_from_json() appends to the caller's buffer (on error
- * the buffer is back at its length before the call); jsonmp_to_json()
- * hands out a new reference (NULL on error) that the caller decrefs.
+ * Ownership: jsonmp_from_json() and jsonmp_to_text() append to the
+ * caller's buffer (on error the buffer is back at its length before the
+ * call); jsonmp_to_json() hands out a new reference (NULL on error) that
+ * the caller decrefs.
  */
 #ifndef MIST_GATEWAY_JSONMP_H_INCLUDED
 #define MIST_GATEWAY_JSONMP_H_INCLUDED
@@ -78,5 +79,18 @@ int jsonmp_from_json(const json_t *v, const struct jsonmp_limits *l,
  */
 int jsonmp_to_json(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
 		   json_t **out, char *why, size_t whylen);
+
+/**
+ * The same conversion straight to text: appends to @a out exactly what
+ * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) writes for jsonmp_to_json()'s
+ * value (members in order, reals as "%.17g" with ".0" added when it
+ * reads as an integer, strings escaped as jansson does: \" \\ \b \f \n
+ * \r \t and \u00XX below 0x20, the rest as is), with no tree between --
+ * a function's result goes to the client this way (rest.c), one pass and
+ * no allocation per value.  The same return codes and @a why, refusing
+ * the same values; on error @a out is back at its length before the call.
+ */
+int jsonmp_to_text(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
+		   struct buf *out, char *why, size_t whylen);
 
 #endif

@@ -944,20 +944,22 @@ fn_reply(struct rest *r, struct rpend *p, struct msg *m)
 		rest_finish_err(r, p, &e);
 		return;
 	}
-	json_t *v = NULL;
+	/* msgpack straight to {"result":...} text (jsonmp_to_text: the
+	 * bytes json_dumps would write, no tree between) */
 	char why[JSONMP_WHY_MAX];
-	if (jsonmp_to_json(res, len, NULL, &v, why, sizeof(why)) != 0) {
+	struct buf s = BUF_INIT;
+	buf_reserve(&s, (size_t)len * 2 + 16);
+	buf_append(&s, "{\"result\":", 10);
+	if (jsonmp_to_text(res, len, NULL, &s, why, sizeof(why)) != 0) {
+		buf_destroy(&s);
 		perr_set(&e, 400, PERR_SCRIPT_FAILED,
 			 "the function's result has no JSON form: %s", why);
 		rest_finish_err(r, p, &e);
 		return;
 	}
-	json_t *o = json_object();
-	json_object_set_new(o, "result", v);
-	char *s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(o);
-	rest_finish(r, p, 200, s, strlen(s), NULL, 0);
-	free(s);
+	buf_append(&s, "}", 1);
+	rest_finish(r, p, 200, (const char *)s.data, s.len, NULL, 0);
+	buf_destroy(&s);
 	return;
 bad:
 	perr_set(&e, 502, PERR_INTERNAL_SERVER_ERROR,

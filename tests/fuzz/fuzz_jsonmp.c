@@ -2,7 +2,9 @@
  * fuzz_jsonmp.c -- libFuzzer target for JSON <-> msgpack
  * (gateway/jsonmp.h), checking the round trips as well as the absence of
  * crashes: msgpack that converts to JSON must convert back and forth to
- * the same JSON, and JSON that converts to msgpack must come back equal.
+ * the same JSON, and JSON that converts to msgpack must come back equal;
+ * jsonmp_to_text() must give json_dumps()'s bytes of jsonmp_to_json()'s
+ * value, or refuse with the same code and sentence.
  *
  * Layout: one byte (bit 0: the rest is JSON text, else msgpack; bit 1:
  * tight limits, so the bounds are hit), then the input.
@@ -13,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gateway/jsonmp.h"
 #include "util/buf.h"
@@ -62,8 +65,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	} else {
 		json_t *v = NULL;
-		char why[JSONMP_WHY_MAX];
-		if (jsonmp_to_json(data, size, &l, &v, why, sizeof(why)) == 0) {
+		char why[JSONMP_WHY_MAX], why2[JSONMP_WHY_MAX];
+		int rc = jsonmp_to_json(data, size, &l, &v, why, sizeof(why));
+		/* the text converter: the same verdict, the same sentence,
+		 * and json_dumps' very bytes */
+		struct buf t = BUF_INIT;
+		buf_append(&t, "x", 1);
+		int rc2 = jsonmp_to_text(data, size, &l, &t, why2, sizeof(why2));
+		if (rc2 != rc || (rc != 0 && (t.len != 1 || strcmp(why, why2) != 0)))
+			abort();
+		if (rc == 0) {
+			char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			/* (jansson fails a real of 24 characters: no text) */
+			if (s != NULL && (t.len - 1 != strlen(s) ||
+					  memcmp(t.data + 1, s, t.len - 1) != 0))
+				abort();
+			free(s);
+		}
+		buf_destroy(&t);
+		if (rc == 0) {
 			json_round_trip(v, &l);
 			json_decref(v);
 		} else if (v != NULL) {

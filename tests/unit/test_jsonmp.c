@@ -113,14 +113,102 @@ mp_to_json_expect(const uint8_t *p, size_t n, int rc_want, const char *want,
 	char why[JSONMP_WHY_MAX] = "";
 	int rc = jsonmp_to_json(p, n, NULL, &out, why, sizeof(why));
 	cr_assert_eq(rc, rc_want, "rc %d: %s", rc, why);
+	/* the text converter agrees, to json_dumps' bytes */
+	struct buf t = BUF_INIT;
+	buf_append(&t, "<", 1);
+	char why2[JSONMP_WHY_MAX] = "";
+	cr_assert_eq(jsonmp_to_text(p, n, NULL, &t, why2, sizeof(why2)), rc);
 	if (rc == 0) {
-		json_eq(out, want);
+		if (want != NULL)
+			json_eq(out, want);
+		char *d = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY);
+		cr_assert_eq(t.len - 1, strlen(d), "%.*s vs %s", (int)t.len - 1,
+			     (const char *)t.data + 1, d);
+		cr_assert(memcmp(t.data + 1, d, t.len - 1) == 0, "%.*s vs %s",
+			  (int)t.len - 1, (const char *)t.data + 1, d);
+		free(d);
 		json_decref(out);
 	} else {
 		cr_assert_null(out);
+		cr_assert_eq(t.len, 1, "the buffer is as it was");
+		cr_assert_str_eq(why2, why);
 		if (why_part != NULL)
 			cr_assert(strstr(why, why_part) != NULL, "why: %s", why);
 	}
+	buf_destroy(&t);
+}
+
+/* Strings that need escaping, reals of every shape, a map past the
+ * linear key check (and a key twice in one), non-UTF-8 text and keys:
+ * jsonmp_to_text writes what json_dumps writes, refuses what
+ * jsonmp_to_json refuses. */
+Test(jsonmp, text_is_json_dumps_bytes)
+{
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 12);
+	static const char esc[] = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f\0z\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+	msgpack_pack_str_with_body(&pk, esc, sizeof(esc) - 1);
+	const double reals[] = {0.0, -0.0, 1.0, 0.1, 1e20, 1e-7, 123456789012345678.0,
+				-2.5e-30, 1.7976931348623157e308, 3.0};
+	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++)
+		msgpack_pack_double(&pk, reals[i]);
+	msgpack_pack_map(&pk, 40);
+	for (int i = 0; i < 40; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "k%d", i);
+		mp_pack_str(&pk, k);
+		msgpack_pack_int(&pk, i - 20);
+	}
+	mp_to_json_expect(b.data, b.len, 0, NULL, NULL);
+	buf_reset(&b);
+
+	/* specials at every offset of an 8-byte word, between plain runs
+	 * (the scan skips those a word at a time) */
+	for (int off = 0; off < 17; off++) {
+		char str[64];
+		int n = 0;
+		for (int i = 0; i < off; i++)
+			str[n++] = 'a';
+		const char sp[] = {'"', '\\', 0x1f, 0x7f, '\n', (char)0xc3, (char)0xa9};
+		str[n++] = sp[off % 6];
+		if (sp[off % 6] == (char)0xc3)
+			str[n++] = sp[6];
+		for (int i = 0; i < 19 - off % 5; i++)
+			str[n++] = (char)('b' + i % 20);
+		if (off % 2) /* else the special is the string's only one */
+			str[n++] = 0x01;
+		msgpack_pack_str_with_body(&pk, str, (size_t)n);
+		mp_to_json_expect(b.data, b.len, 0, NULL, NULL);
+		buf_reset(&b);
+	}
+
+	/* a key twice, in a small map and in a large one */
+	for (int size = 3; size <= 40; size += 37) {
+		msgpack_pack_map(&pk, (uint32_t)size);
+		for (int i = 0; i < size; i++) {
+			char k[8];
+			snprintf(k, sizeof(k), "k%d", i == size - 1 ? 1 : i);
+			mp_pack_str(&pk, k);
+			msgpack_pack_nil(&pk);
+		}
+		mp_to_json_expect(b.data, b.len, MIST_EINVAL, NULL, "twice");
+		buf_reset(&b);
+	}
+	/* not UTF-8: an overlong '/', a surrogate, a lone continuation */
+	static const char *bad[] = {"\xc0\xaf", "\xed\xa0\x80", "a\x80"};
+	for (size_t i = 0; i < 3; i++) {
+		msgpack_pack_str_with_body(&pk, bad[i], strlen(bad[i]));
+		mp_to_json_expect(b.data, b.len, MIST_EINVAL, NULL, "UTF-8");
+		buf_reset(&b);
+		msgpack_pack_map(&pk, 1);
+		msgpack_pack_str_with_body(&pk, bad[i], strlen(bad[i]));
+		msgpack_pack_true(&pk);
+		mp_to_json_expect(b.data, b.len, MIST_EINVAL, NULL, "UTF-8");
+		buf_reset(&b);
+	}
+	buf_destroy(&b);
 }
 
 Test(jsonmp, msgpack_to_json)
