@@ -416,24 +416,40 @@ x_hello(struct executor *x, struct mp_cur *c, bool with_flags)
 	uint32_t n;
 	if (mp_read_array(c, &n) != 0 || n > EXEC_MAX_FUNCTIONS)
 		return -1;
-	if (!p->have_names) {
-		const char *s[EXEC_MAX_FUNCTIONS], *ptrs[EXEC_MAX_FUNCTIONS];
-		uint32_t l[EXEC_MAX_FUNCTIONS], fl[EXEC_MAX_FUNCTIONS] = {0};
-		for (uint32_t i = 0; i < n; i++)
-			if (mp_read_str(c, &s[i], &l[i]) != 0 ||
-			    l[i] >= EXEC_NAME_MAX)
+	const char *s[EXEC_MAX_FUNCTIONS], *ptrs[EXEC_MAX_FUNCTIONS];
+	uint32_t l[EXEC_MAX_FUNCTIONS], fl[EXEC_MAX_FUNCTIONS] = {0};
+	for (uint32_t i = 0; i < n; i++)
+		if (mp_read_str(c, &s[i], &l[i]) != 0 || l[i] >= EXEC_NAME_MAX)
+			return -1;
+	uint32_t nf;
+	if (with_flags) {
+		if (mp_read_array(c, &nf) != 0 || nf != n)
+			return -1;
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t v;
+			if (mp_read_uint(c, &v) != 0)
 				return -1;
-		uint32_t nf;
-		if (with_flags) {
-			if (mp_read_array(c, &nf) != 0 || nf != n)
-				return -1;
-			for (uint32_t i = 0; i < n; i++) {
-				uint64_t v;
-				if (mp_read_uint(c, &v) != 0)
-					return -1;
-				fl[i] = (uint32_t)v & EXEC_FN_FLAGS;
-			}
+			fl[i] = (uint32_t)v & EXEC_FN_FLAGS;
 		}
+	}
+	if (p->have_names) {
+		/* tasks name functions by the first hello's index: a later
+		 * executor (a respawn after the plugin changed on disk)
+		 * must offer the same table, flags included, or a task
+		 * would run another function, or run with MIST_FN_MASTER */
+		bool same = n == p->nnames;
+		for (uint32_t i = 0; same && i < n; i++)
+			same = strlen(p->names[i]) == l[i] &&
+			       memcmp(p->names[i], s[i], l[i]) == 0 &&
+			       p->flags[i] == fl[i];
+		if (!same) {
+			log_error("executor: a new executor offers other "
+				  "functions than the first (a plugin changed "
+				  "on disk?): refused; restart the agent");
+			return -1;
+		}
+	}
+	if (!p->have_names) {
 		p->flags = xcalloc(n + 1, sizeof(*p->flags));
 		memcpy(p->flags, fl, n * sizeof(*fl));
 		p->names = xcalloc(n + 1, EXEC_NAME_MAX);
