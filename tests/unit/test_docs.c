@@ -2426,7 +2426,7 @@ Test(docs, an_index_build_sees_the_creates_queued_before_it)
 	}
 	json_t *l = ix_list();
 	json_t *x = ix_find(l, "auto_score");
-	cr_log_warn("auto_score entries %lld (objects %d), missing %d",
+	cr_log_info("auto_score entries %lld (objects %d), missing %d",
 		    (long long)jint(x, "entries"), 400 + NC, missing);
 	json_decref(l);
 	cr_assert_eq(missing, 0,
@@ -2462,12 +2462,12 @@ Test(docs, an_rperm_index_keeps_objects_with_more_readers_than_it_lists)
 	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
 	wait_builds(1);
 	json_t *l = ix_list();
-	cr_log_warn("acl_kind entries %lld",
+	cr_log_info("acl_kind entries %lld",
 		    (long long)jint(ix_find(l, "acl_kind"), "entries"));
 	json_decref(l);
 	uint64_t rs = stat_of("rperm_scans");
 	r = rq(ACC_DOC_QUERY, &me, "{\"class\":\"W\",\"where\":{\"kind\":1}}");
-	cr_log_warn("rperm_scans +%llu", (unsigned long long)(stat_of("rperm_scans") - rs));
+	cr_log_info("rperm_scans +%llu", (unsigned long long)(stat_of("rperm_scans") - rs));
 	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
 	cr_expect_eq(nresults(r), 1,
 		     "still readable through the _rperm index");
@@ -2515,7 +2515,7 @@ Test(docs, an_automatic_index_over_the_budget_is_not_built_again_and_again)
 	}
 	uint64_t built = stat_of("auto_indexes_built");
 	uint64_t dropped = stat_of("auto_indexes_dropped");
-	cr_log_warn("built %llu dropped %llu", (unsigned long long)built,
+	cr_log_info("built %llu dropped %llu", (unsigned long long)built,
 		    (unsigned long long)dropped);
 	cr_expect_eq(built, 1, "one build, then refused by the budget");
 	cr_expect_eq(dropped, 1);
