@@ -123,6 +123,10 @@ struct docs_stats {
 
 struct docs {
 	struct actor *self;
+	/* A read of the request being handled failed (the store is down or
+	 * erred: docs_drv_get/docs_drv_scan): its answer becomes 503 code
+	 * 100 and it queues nothing, since what it read may be wrong. */
+	bool in_request, store_down;
 	uv_loop_t *loop;
 	struct docs_config cfg;
 	struct docs_driver *drv;
@@ -473,6 +477,29 @@ docs_ov_destroy(struct docs *d)
 	map_destroy(&d->ov);
 }
 
+/* The driver's get and scan, noting a failure (docs.store_down). */
+static int
+docs_drv_get(struct docs *d, enum docs_table t, const void *k, size_t kl,
+	     struct buf *out)
+{
+	int rc = d->drv->vt->get(d->drv, t, k, kl, out);
+	if (rc != 0 && rc != MIST_ENOTFOUND)
+		d->store_down = true;
+	return rc;
+}
+
+static int
+docs_drv_scan(struct docs *d, enum docs_table t, const void *lo,
+	      size_t lolen, const void *hi, size_t hilen, bool reverse,
+	      docs_scan_cb cb, void *arg)
+{
+	int rc = d->drv->vt->scan(d->drv, t, lo, lolen, hi, hilen, reverse,
+				  cb, arg);
+	if (rc != 0)
+		d->store_down = true;
+	return rc;
+}
+
 /* A read by key through the overlay.  0, MIST_ENOTFOUND, MIST_ESTORE. */
 static int
 docs_read(struct docs *d, enum docs_table t, const struct buf *k,
@@ -486,7 +513,7 @@ docs_read(struct docs *d, enum docs_table t, const struct buf *k,
 		buf_append(out, o->val.data, o->val.len);
 		return 0;
 	}
-	return d->drv->vt->get(d->drv, t, k->data, k->len, out);
+	return docs_drv_get(d, t, k->data, k->len, out);
 }
 
 /* A JSON record by key (new reference), or NULL if missing. */
@@ -592,7 +619,7 @@ docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
 	}
 	struct buf v = BUF_INIT;
 	json_t *j = NULL;
-	int rc = d->drv->vt->get(d->drv, t, k->data, k->len, &v);
+	int rc = docs_drv_get(d, t, k->data, k->len, &v);
 	if (rc == 0) {
 		j = json_loadb((const char *)v.data, v.len, 0, NULL);
 		if (j != NULL) { /* a record that does not parse: not kept */
@@ -791,6 +818,16 @@ docs_send(struct docs *d, struct actor_ref from, uint64_t corr,
 {
 	if (!(flags & MSG_F_REQUEST))
 		return;
+	char down[PERR_JSON_MAX];
+	if (d->in_request && d->store_down) {
+		struct perr e;
+		perr_set(&e, 503, PERR_CONNECTION_FAILED,
+			 "the document store is unreachable; retry later");
+		len = perr_json(&e, down, sizeof(down));
+		body = down;
+		status = e.http;
+		d->st.store_errors++;
+	}
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
@@ -936,6 +973,11 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 			 "%u writes wait for the disk; retry later",
 			 rq->d->cfg.pending_max);
 		docs_answer_err(rq, &e);
+		return;
+	}
+	if (rq->d->store_down) { /* answered 503 by docs_send */
+		json_decref(body);
+		docs_answer_err(rq, &(struct perr){.http = 503});
 		return;
 	}
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
@@ -1096,7 +1138,7 @@ docs_load_roles(struct docs_req *rq)
 		docs_kobj(&k, rq->app, "_Role", NULL);
 		buf_append(&hi, k.data, k.len);
 		hi.data[hi.len - 1] = 1; /* just past the class prefix */
-		int src = rq->d->drv->vt->scan(rq->d->drv, DOCS_T_OBJ, k.data,
+		int src = docs_drv_scan(rq->d, DOCS_T_OBJ, k.data,
 					       k.len, hi.data, hi.len, false,
 					       docs_roles_cb, &r);
 		buf_destroy(&k);
@@ -2192,7 +2234,7 @@ docs_sessions_revoke(struct docs_req *rq, struct docs_group *g,
 	buf_append(&hi, k.data, k.len);
 	buf_append(&hi, "\xff", 1);
 	struct docs_scan_sess s = {rq, g, uid, keep, k.len};
-	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_META, k.data, k.len, hi.data,
+	docs_drv_scan(rq->d, DOCS_T_META, k.data, k.len, hi.data,
 			     hi.len, false, docs_sess_cb, &s);
 	buf_destroy(&k);
 	buf_destroy(&hi);
@@ -3049,7 +3091,7 @@ docs_q_consider(struct docs_qctx *c, const uint8_t *okey, size_t oklen,
 		val = o->val.data;
 		vlen = o->val.len;
 	} else if (val == NULL) {
-		if (d->drv->vt->get(d->drv, DOCS_T_OBJ, okey, oklen, &c->v) != 0)
+		if (docs_drv_get(d, DOCS_T_OBJ, okey, oklen, &c->v) != 0)
 			return 0; /* an entry left by a deleted object */
 		val = c->v.data;
 		vlen = c->v.len;
@@ -3156,7 +3198,7 @@ docs_q_index_scan(struct docs_qctx *c, const struct docs_plan *plan,
 	} else {
 		buf_append(&hi, "\xff", 1);
 	}
-	int src = d->drv->vt->scan(d->drv, DOCS_T_IDX, lo.data, lo.len, hi.data,
+	int src = docs_drv_scan(d, DOCS_T_IDX, lo.data, lo.len, hi.data,
 				   hi.len, plan->reverse, docs_q_idx_cb, c);
 	buf_destroy(&lo);
 	buf_destroy(&hi);
@@ -3320,7 +3362,7 @@ docs_op_query(struct docs_req *rq)
 		docs_kobj(&lo, rq->app, cls, NULL);
 		buf_append(&hi, lo.data, lo.len);
 		hi.data[hi.len - 1] = 1;
-		src = d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len,
+		src = docs_drv_scan(d, DOCS_T_OBJ, lo.data, lo.len,
 				       hi.data, hi.len, false, docs_q_obj_cb,
 				       &c);
 	} else if (!plan.rperm) {
@@ -3487,7 +3529,7 @@ docs_op_schema_get(struct docs_req *rq)
 	docs_kmeta(&lo, 's', rq->app, NULL, NULL);
 	buf_append(&hi, lo.data, lo.len);
 	hi.data[hi.len - 1] = 1;
-	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_META, lo.data, lo.len, hi.data,
+	docs_drv_scan(rq->d, DOCS_T_META, lo.data, lo.len, hi.data,
 			     hi.len, false, docs_schemas_cb, &s);
 	buf_destroy(&lo);
 	buf_destroy(&hi);
@@ -3740,7 +3782,7 @@ docs_op_schema_delete(struct docs_req *rq)
 	docs_kobj(&lo, rq->app, cls, NULL);
 	buf_append(&hi, lo.data, lo.len);
 	hi.data[hi.len - 1] = 1;
-	d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len, hi.data, hi.len,
+	docs_drv_scan(d, DOCS_T_OBJ, lo.data, lo.len, hi.data, hi.len,
 			 false, docs_any_cb, &any);
 	if (any) {
 		buf_destroy(&lo);
@@ -3975,7 +4017,7 @@ docs_build_tick(struct docs *d)
 		}
 		struct docs_build_scan s = {d, b, x, &g, 0, d->cfg.build_chunk,
 					    BUF_INIT, false};
-		int rc = d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len,
+		int rc = docs_drv_scan(d, DOCS_T_OBJ, lo.data, lo.len,
 					  hi.data, hi.len, false, docs_build_cb,
 					  &s);
 		buf_destroy(&lo);
@@ -4127,6 +4169,8 @@ docs_auto_least(struct docs *d, const char *app)
 static void
 docs_queue_quiet(struct docs *d, const char *app, struct docs_group *g)
 {
+	if (d->in_request && d->store_down)
+		return; /* built on a failed read: not written */
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
 	w->kind = DOCS_JOB_GROUP;
 	docs_queue(d, app, g, w);
@@ -4550,7 +4594,7 @@ docs_ixrt_recount(struct docs *d, struct docs_ixrt *r)
 	buf_append(&hi, lo.data, lo.len);
 	hi.data[hi.len - 1] = 1;
 	struct docs_recount c = {0, 0};
-	if (d->drv->vt->scan(d->drv, DOCS_T_IDX, lo.data, lo.len, hi.data,
+	if (docs_drv_scan(d, DOCS_T_IDX, lo.data, lo.len, hi.data,
 			     hi.len, false, docs_recount_cb, &c) == 0) {
 		r->entries = c.entries;
 		r->bytes = c.bytes;
@@ -4648,7 +4692,7 @@ docs_op_indexes(struct docs_req *rq)
 	docs_kmeta(&lo, 's', rq->app, NULL, NULL);
 	buf_append(&hi, lo.data, lo.len);
 	hi.data[hi.len - 1] = 1;
-	d->drv->vt->scan(d->drv, DOCS_T_META, lo.data, lo.len, hi.data, hi.len,
+	docs_drv_scan(d, DOCS_T_META, lo.data, lo.len, hi.data, hi.len,
 			 false, docs_raw_cb, &s);
 	buf_destroy(&lo);
 	buf_destroy(&hi);
@@ -4904,6 +4948,8 @@ docs_on_request(struct docs *d, const struct msg *m,
 	struct docs_req rq;
 	struct perr e;
 	memset(&rq, 0, sizeof(rq));
+	d->in_request = true;
+	d->store_down = false;
 	rq.d = d;
 	rq.msg = m;
 	rq.job = job;
@@ -4983,6 +5029,8 @@ docs_on_request(struct docs *d, const struct msg *m,
 		docs_answer_err(&rq, &e);
 	}
 out:
+	d->in_request = false;
+	d->store_down = false;
 	json_decref(rq.body);
 	json_decref(rq.role_objs);
 	free(rq.rolev);
@@ -5020,6 +5068,10 @@ docs_on_done(struct docs *d, struct msg *m)
 		if (w->drv_status == MIST_E2BIG)
 			perr_set(&e, 507, PERR_INTERNAL_SERVER_ERROR,
 				 "the store is full");
+		else if (w->drv_status == MIST_EUNREACHABLE)
+			perr_set(&e, 503, PERR_CONNECTION_FAILED,
+				 "the document store is unreachable: the write "
+				 "was not acknowledged; retry");
 		else
 			perr_set(&e, 500, PERR_INTERNAL_SERVER_ERROR,
 				 "store error: the write was not saved");
@@ -5149,7 +5201,16 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 		docs_config_default(&d->cfg);
 	query_opts_default(&d->qopts);
 	int rc = 0;
-	d->drv = docs_lmdb_open(loop, data_dir, &d->cfg.lmdb, &rc);
+	if (d->cfg.pg_conninfo != NULL) {
+		d->drv = docs_pg_open(loop, d->cfg.pg_conninfo, &rc);
+		d->cfg.pg_conninfo = NULL; /* the caller's; not kept */
+		/* Other agents write the same tables: a cached record could
+		 * be stale, so nothing is cached (docs_cache.h). */
+		d->cfg.cache_entries = 0;
+		d->cfg.obj_cache_entries = 0;
+	} else {
+		d->drv = docs_lmdb_open(loop, data_dir, &d->cfg.lmdb, &rc);
+	}
 	if (d->drv == NULL) {
 		free(d);
 		if (err)
@@ -5178,11 +5239,11 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	d->loop = loop;
 	/* index builds a previous run left unfinished */
 	static const uint8_t s_lo[] = {'s'}, s_hi[] = {'t'};
-	d->drv->vt->scan(d->drv, DOCS_T_META, s_lo, 1, s_hi, 1, false,
+	docs_drv_scan(d, DOCS_T_META, s_lo, 1, s_hi, 1, false,
 			 docs_resume_cb, d);
 	/* the indexes' statistics and origins (META 'A') */
 	static const uint8_t a_lo[] = {'A'}, a_hi[] = {'B'};
-	d->drv->vt->scan(d->drv, DOCS_T_META, a_lo, 1, a_hi, 1, false,
+	docs_drv_scan(d, DOCS_T_META, a_lo, 1, a_hi, 1, false,
 			 docs_ixrt_load_cb, d);
 	return a;
 }

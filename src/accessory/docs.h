@@ -127,6 +127,10 @@
 
 struct docs_config {
 	struct docs_lmdb_config lmdb;
+	/* Non-NULL: documents live in this PostgreSQL server (a libpq
+	 * connection string or URI; docs_driver.h docs_pg_open), not in
+	 * DATA/docs; the caches are then off (other agents write too). */
+	const char *pg_conninfo;
 	uint32_t limit_default; /* 100: Parse's default limit */
 	uint32_t limit_max;	/* 1000: a page an app can render; above, refused */
 	uint32_t skip_max;	/* 10000: skip pages are O(skip) work each */

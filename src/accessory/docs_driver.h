@@ -124,4 +124,32 @@ struct docs_driver *docs_lmdb_open(uv_loop_t *loop, const char *data_dir,
 				   const struct docs_lmdb_config *cfg,
 				   int *err);
 
+/* ------------------------------------------------------- PostgreSQL */
+
+/* Groups in the write connection's pipeline at once: enough to overlap a
+ * round trip (~50 us on a local socket) with a busy loop's groups; more
+ * only holds more work a broken connection fails. */
+#define DOCS_PG_INFLIGHT 64
+/* Reconnect attempts at most every 50 ms at first, doubling to 2 s: a
+ * restarted server is back within a backoff, a dead one costs little. */
+#define DOCS_PG_BACKOFF_MIN_MS 50
+#define DOCS_PG_BACKOFF_MAX_MS 2000
+/* A connection attempt blocks the loop at most this long (libpq's
+ * connect_timeout; a local socket refuses at once). */
+#define DOCS_PG_CONNECT_TIMEOUT_S 2
+/* close() waits at most this long for the groups in flight. */
+#define DOCS_PG_CLOSE_WAIT_MS 5000
+/* A connection string's bytes (libpq's keywords or a URI). */
+#define DOCS_PG_CONNINFO_MAX 4096
+
+/**
+ * Connects to the PostgreSQL server @a conninfo names (a libpq connection
+ * string or URI; a password belongs in a passfile, never here) and creates
+ * the tables if they are missing (accessory/docs_pg.c).  NULL with *err:
+ * MIST_EINVAL (no or too long a string), MIST_ESTORE (cannot connect, or
+ * the tables' layout is newer than this mist's).
+ */
+struct docs_driver *docs_pg_open(uv_loop_t *loop, const char *conninfo,
+				 int *err);
+
 #endif

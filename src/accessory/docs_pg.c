@@ -1,0 +1,839 @@
+/*
+ * docs_pg.c -- the PostgreSQL driver of the documents accessory (libpq).
+ *
+ * Tables (created at open, CREATE ... IF NOT EXISTS, in the connection's
+ * search_path; the layout's version in mist_docs_version):
+ *
+ *   mist_docs_obj (app text, cls text, id text, k bytea UNIQUE, doc jsonb,
+ *                  rperm text[], wperm text[], PRIMARY KEY (app, cls, id))
+ *   mist_docs_idx (app text, cls text, idx text, k bytea PRIMARY KEY)
+ *   mist_docs_meta(k bytea PRIMARY KEY, v bytea)
+ *
+ * An OBJ key (app \0 class \0 objectId) is parsed into its columns; k
+ * keeps the whole key too, so docs.c's range scans (bytes, ascending or
+ * descending) are btree range scans on it with the LMDB driver's order
+ * exactly (bytea compares as memcmp).  rperm and wperm are derived from
+ * the object's ACL by the INSERT itself (mist_docs_perm(): the ACL's
+ * entries with "read" / "write" true, or {"*"} without an ACL), for
+ * operators' queries and native indexes; docs.c still filters by the ACL.
+ *
+ * Two connections:
+ *   reads   synchronous on the loop thread (PQexecParams, binary results);
+ *           a scan fetches pages of DOCS_PG_SCAN_PAGE rows, each page
+ *           from the last key on, so the callback can stop early without
+ *           the server having sent the whole range;
+ *   writes  non-blocking, in libpq's pipeline mode, watched by a uv_poll:
+ *           a group is BEGIN, one statement per op, COMMIT, a sync; up to
+ *           DOCS_PG_INFLIGHT groups are in the pipe at once, in queue
+ *           order, so groups commit in the order they were queued (the
+ *           ordering contract of docs_driver.h) while the round trips
+ *           overlap.  The callback runs after COMMIT's result arrived.
+ *
+ * Failures: a connection that breaks fails what it carried with
+ * MIST_EUNREACHABLE (a group in flight may or may not have committed: it
+ * was not acknowledged, so nothing acknowledged is lost) and is connected
+ * again on the next use, at most every backoff (DOCS_PG_BACKOFF_MIN_MS
+ * doubling to DOCS_PG_BACKOFF_MAX_MS); until then reads and writes fail
+ * at once with MIST_EUNREACHABLE (docs.c answers 503, code 100).  A
+ * connection attempt blocks the loop for at most DOCS_PG_CONNECT_TIMEOUT_S
+ * (a local socket refuses at once).
+ *
+ * The connection string is never logged (it may hold a password; use a
+ * passfile).  Ownership: docs_pg_open copies the string; close() waits
+ * for the groups in flight (bounded by the server's answers), fails the
+ * rest, and frees everything once its poll handle is closed.
+ */
+#include "config.h"
+#include "accessory/docs_driver.h"
+#include "mist.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The layout's version, kept in mist_docs_version; a newer one (a later
+ * mist wrote it) is refused at open rather than misread. */
+#define DOCS_PG_LAYOUT 1
+
+struct pg_group {
+	struct pg_group *next;
+	docs_done_cb cb;
+	void *arg;
+	uint32_t n;
+	struct docs_op *ops; /* keys and values point into mem */
+	struct buf mem;
+	bool sent;
+	bool failed;
+	int status;
+};
+
+struct docs_pg {
+	struct docs_driver drv; /* first */
+	uv_loop_t *loop;
+	char *conninfo;
+	uint32_t inflight_max;
+	PGconn *rc;	/* reads */
+	PGconn *wc;	/* writes, pipeline mode */
+	uint64_t r_next, w_next; /* no attempt before (ms, loop time) */
+	uint32_t r_backoff, w_backoff;
+	uv_poll_t *poll; /* the write connection's socket (a new handle per
+			   connection: a closing one is never reused) */
+	bool poll_on;
+	int poll_fd;
+	int poll_events;
+	uv_timer_t timer; /* failures delivered, reconnects retried */
+	struct pg_group *head, *tail; /* queue order: sent ones first */
+	uint32_t inflight;
+	bool closing;
+	bool timer_armed;
+	struct docs_driver_stats st;
+	struct buf tmp;
+};
+
+/* Rows a scan fetches per round trip: a query's page (limit 100, a few
+ * hidden by ACLs) or a build's chunk (500) takes one or two. */
+#define DOCS_PG_SCAN_PAGE 512
+
+/* ----------------------------------------------------------- SQL */
+
+static const char pg_setup_sql[] =
+	"SELECT pg_advisory_xact_lock(7079079181);"
+	"CREATE TABLE IF NOT EXISTS mist_docs_version (v integer NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS mist_docs_obj (app text NOT NULL,"
+	" cls text NOT NULL, id text NOT NULL, k bytea NOT NULL UNIQUE,"
+	" doc jsonb NOT NULL, rperm text[] NOT NULL, wperm text[] NOT NULL,"
+	" PRIMARY KEY (app, cls, id));"
+	"CREATE TABLE IF NOT EXISTS mist_docs_idx (app text NOT NULL,"
+	" cls text NOT NULL, idx text NOT NULL, k bytea PRIMARY KEY);"
+	"CREATE TABLE IF NOT EXISTS mist_docs_meta (k bytea PRIMARY KEY,"
+	" v bytea NOT NULL);"
+	"CREATE OR REPLACE FUNCTION mist_docs_perm(d jsonb, what text)"
+	" RETURNS text[] LANGUAGE sql IMMUTABLE AS $f$"
+	" SELECT CASE WHEN jsonb_typeof(d->'ACL') = 'object' THEN"
+	"  ARRAY(SELECT e.key FROM jsonb_each(d->'ACL') e"
+	"   WHERE jsonb_typeof(e.value) = 'object'"
+	"   AND e.value->>what = 'true' ORDER BY 1)"
+	" ELSE ARRAY['*'] END $f$;"
+	"INSERT INTO mist_docs_version SELECT 1"
+	" WHERE NOT EXISTS (SELECT 1 FROM mist_docs_version);";
+
+static const char *const pg_get_sql[DOCS_TABLES] = {
+	"SELECT doc::text FROM mist_docs_obj WHERE k = $1",
+	"SELECT ''::bytea FROM mist_docs_idx WHERE k = $1",
+	"SELECT v FROM mist_docs_meta WHERE k = $1",
+};
+
+static const char *const pg_table[DOCS_TABLES] = {
+	"mist_docs_obj", "mist_docs_idx", "mist_docs_meta"};
+static const char *const pg_val[DOCS_TABLES] = {"doc::text", "''::bytea",
+						 "v"};
+
+/* --------------------------------------------------------- helpers */
+
+static uint64_t
+pg_now(struct docs_pg *p)
+{
+	uv_update_time(p->loop);
+	return uv_now(p->loop);
+}
+
+static void
+pg_backoff(uint32_t *b, uint64_t *next, uint64_t now)
+{
+	*b = *b == 0 ? DOCS_PG_BACKOFF_MIN_MS
+	     : *b * 2 > DOCS_PG_BACKOFF_MAX_MS ? DOCS_PG_BACKOFF_MAX_MS
+					       : *b * 2;
+	*next = now + *b;
+}
+
+static void
+pg_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg; /* "relation already exists, skipping" and the like */
+}
+
+/* A new connection, or NULL (logged without the connection string). */
+static PGconn *
+pg_connect(struct docs_pg *p, bool setup)
+{
+	char tmo[16];
+	snprintf(tmo, sizeof(tmo), "%d", DOCS_PG_CONNECT_TIMEOUT_S);
+	const char *kw[] = {"dbname", "connect_timeout", "application_name",
+			    NULL};
+	const char *val[] = {p->conninfo, tmo, "mist", NULL};
+	PGconn *c = PQconnectdbParams(kw, val, 1);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		log_warn("docs: PostgreSQL: cannot connect: %s",
+			 c ? PQerrorMessage(c) : "out of memory");
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, pg_notice, NULL);
+	if (setup) {
+		PGresult *r = PQexec(c, pg_setup_sql);
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+			  PQresultStatus(r) == PGRES_TUPLES_OK;
+		if (!ok)
+			log_error("docs: PostgreSQL: creating the tables: %s",
+				  PQerrorMessage(c));
+		PQclear(r);
+		if (ok) {
+			r = PQexec(c, "SELECT max(v) FROM mist_docs_version");
+			ok = PQresultStatus(r) == PGRES_TUPLES_OK &&
+			     PQntuples(r) == 1 &&
+			     atoi(PQgetvalue(r, 0, 0)) <= DOCS_PG_LAYOUT;
+			if (!ok)
+				log_error("docs: PostgreSQL: the tables' layout "
+					  "is newer than this mist's (%d)",
+					  DOCS_PG_LAYOUT);
+			PQclear(r);
+		}
+		if (!ok) {
+			PQfinish(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+/* The read connection, connected if it may be now; NULL: unreachable. */
+static PGconn *
+pg_reader(struct docs_pg *p)
+{
+	if (p->rc != NULL && PQstatus(p->rc) == CONNECTION_OK)
+		return p->rc;
+	uint64_t now = pg_now(p);
+	if (now < p->r_next)
+		return NULL;
+	PQfinish(p->rc);
+	p->rc = pg_connect(p, false);
+	if (p->rc == NULL) {
+		pg_backoff(&p->r_backoff, &p->r_next, now);
+		return NULL;
+	}
+	p->r_backoff = 0;
+	return p->rc;
+}
+
+/* Splits @a k into @a max NUL-terminated parts (the last takes the
+ * rest); false if it has fewer separators. */
+static bool
+pg_split(const uint8_t *k, size_t kl, uint32_t max, const uint8_t **part,
+	 size_t *len)
+{
+	size_t at = 0;
+	for (uint32_t i = 0; i < max; i++) {
+		if (i == max - 1) {
+			part[i] = k + at;
+			len[i] = kl - at;
+			return true;
+		}
+		const uint8_t *z = memchr(k + at, 0, kl - at);
+		if (z == NULL)
+			return false;
+		part[i] = k + at;
+		len[i] = (size_t)(z - (k + at));
+		at += len[i] + 1;
+	}
+	return true;
+}
+
+/* The first key past every key starting with @a p (in @a out); false if
+ * there is none (all 0xff). */
+static bool
+pg_successor(const uint8_t *p, size_t n, struct buf *out)
+{
+	while (n > 0 && p[n - 1] == 0xff)
+		n--;
+	if (n == 0)
+		return false;
+	out->len = 0;
+	buf_append(out, p, n);
+	out->data[n - 1]++;
+	return true;
+}
+
+/* ------------------------------------------------------------ reads */
+
+static int
+pg_get(struct docs_driver *d, enum docs_table t, const void *key,
+       size_t klen, struct buf *out)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	PGconn *c = pg_reader(p);
+	if (c == NULL)
+		return MIST_EUNREACHABLE;
+	const char *pv[1] = {key};
+	int pl[1] = {(int)klen}, pf[1] = {1};
+	PGresult *r = PQexecParams(c, pg_get_sql[t], 1, NULL, pv, pl, pf, 1);
+	int rc;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = PQstatus(c) == CONNECTION_OK ? MIST_ESTORE
+						  : MIST_EUNREACHABLE;
+		log_warn("docs: PostgreSQL read: %s", PQerrorMessage(c));
+	} else if (PQntuples(r) == 0) {
+		rc = MIST_ENOTFOUND;
+	} else {
+		out->len = 0;
+		buf_append(out, PQgetvalue(r, 0, 0),
+			   (size_t)PQgetlength(r, 0, 0));
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pg_scan(struct docs_driver *d, enum docs_table t, const void *lo,
+	size_t lolen, const void *hi, size_t hilen, bool reverse,
+	docs_scan_cb cb, void *arg)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	if (lo == NULL)
+		lolen = 0;
+	if (hi == NULL)
+		hilen = 0;
+	struct buf from = BUF_INIT; /* the page's start: a bound, exclusive
+				      after the first page */
+	bool first = true, stop = false;
+	int rc = 0;
+	char sql[256];
+	while (!stop) {
+		PGconn *c = pg_reader(p);
+		if (c == NULL) {
+			rc = MIST_EUNREACHABLE;
+			break;
+		}
+		/* $1 lower bound, $2 upper bound (either may be absent) */
+		const char *pv[2];
+		int pl[2], pf[2] = {1, 1}, np = 0;
+		char cond[96] = "";
+		size_t cl = 0;
+		const void *b1 = lo, *b2 = hi;
+		size_t l1 = lolen, l2 = hilen;
+		bool ex1 = false, ex2 = true;
+		if (!first) {
+			if (reverse) {
+				b2 = from.data;
+				l2 = from.len;
+			} else {
+				b1 = from.data;
+				l1 = from.len;
+				ex1 = true;
+			}
+		}
+		if (l1 > 0) {
+			pv[np] = b1;
+			pl[np] = (int)l1;
+			np++;
+			cl += (size_t)snprintf(cond + cl, sizeof(cond) - cl,
+					       " AND k %s $%d", ex1 ? ">" : ">=",
+					       np);
+		}
+		if (l2 > 0) {
+			pv[np] = b2;
+			pl[np] = (int)l2;
+			np++;
+			cl += (size_t)snprintf(cond + cl, sizeof(cond) - cl,
+					       " AND k %s $%d", ex2 ? "<" : "<=",
+					       np);
+		}
+		snprintf(sql, sizeof(sql),
+			 "SELECT k, %s FROM %s WHERE true%s ORDER BY k%s "
+			 "LIMIT %d",
+			 pg_val[t], pg_table[t], cond, reverse ? " DESC" : "",
+			 DOCS_PG_SCAN_PAGE);
+		PGresult *r =
+			PQexecParams(c, sql, np, NULL, pv, pl, pf, 1);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			rc = PQstatus(c) == CONNECTION_OK ? MIST_ESTORE
+							  : MIST_EUNREACHABLE;
+			log_warn("docs: PostgreSQL scan: %s",
+				 PQerrorMessage(c));
+			PQclear(r);
+			break;
+		}
+		int n = PQntuples(r);
+		for (int i = 0; i < n && !stop; i++)
+			stop = cb(arg, PQgetvalue(r, i, 0),
+				  (size_t)PQgetlength(r, i, 0),
+				  PQgetvalue(r, i, 1),
+				  (size_t)PQgetlength(r, i, 1)) != 0;
+		if (!stop && n == DOCS_PG_SCAN_PAGE) {
+			from.len = 0;
+			buf_append(&from, PQgetvalue(r, n - 1, 0),
+				   (size_t)PQgetlength(r, n - 1, 0));
+		} else {
+			stop = true;
+		}
+		first = false;
+		PQclear(r);
+	}
+	buf_destroy(&from);
+	return rc;
+}
+
+/* ----------------------------------------------------------- writes */
+
+static void pg_pump(struct docs_pg *p);
+static void pg_poll_cb(uv_poll_t *h, int status, int events);
+
+static void
+pg_timer_cb(uv_timer_t *t)
+{
+	struct docs_pg *p = t->data;
+	p->timer_armed = false;
+	pg_pump(p);
+}
+
+static void
+pg_arm(struct docs_pg *p, uint64_t ms)
+{
+	if (p->closing)
+		return;
+	uv_timer_start(&p->timer, pg_timer_cb, ms, 0);
+	p->timer_armed = true;
+}
+
+static void
+pg_group_free(struct pg_group *g)
+{
+	free(g->ops);
+	buf_destroy(&g->mem);
+	free(g);
+}
+
+/* Pops the head group and runs its callback with @a status. */
+static void
+pg_finish_head(struct docs_pg *p, int status)
+{
+	struct pg_group *g = p->head;
+	p->head = g->next;
+	if (p->head == NULL)
+		p->tail = NULL;
+	if (g->sent)
+		p->inflight--;
+	if (status == 0)
+		p->st.commits++;
+	g->cb(g->arg, status);
+	pg_group_free(g);
+}
+
+static void
+pg_poll_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void
+pg_poll_stop(struct docs_pg *p)
+{
+	if (p->poll_on) {
+		uv_poll_stop(p->poll);
+		uv_close((uv_handle_t *)p->poll, pg_poll_free);
+		p->poll = NULL;
+		p->poll_on = false;
+	}
+}
+
+/* The write connection broke: what it carried failed; it is dropped. */
+static void
+pg_writer_lost(struct docs_pg *p)
+{
+	if (p->wc != NULL)
+		log_warn("docs: PostgreSQL: the write connection failed: %s",
+			 PQerrorMessage(p->wc));
+	pg_poll_stop(p);
+	PQfinish(p->wc);
+	p->wc = NULL;
+	while (p->head != NULL && p->head->sent)
+		pg_finish_head(p, MIST_EUNREACHABLE);
+	pg_backoff(&p->w_backoff, &p->w_next, pg_now(p));
+}
+
+/* Sends one statement of a group; false if libpq refused it. */
+static bool
+pg_send_op(PGconn *c, const struct docs_op *op)
+{
+	const uint8_t *k = op->key;
+	const uint8_t *part[4];
+	size_t len[4];
+	const char *pv[6];
+	int pl[6], pf[6] = {1, 1, 1, 1, 1, 1}, np = 0;
+	struct buf succ = BUF_INIT;
+	const char *sql;
+	char *doc = NULL;
+	char pre[160];
+	switch (op->kind) {
+	case DOCS_PUT:
+		if (op->table == DOCS_T_OBJ) {
+			if (!pg_split(k, op->klen, 3, part, len))
+				return false;
+			doc = xmalloc(op->vlen + 1);
+			memcpy(doc, op->val, op->vlen);
+			doc[op->vlen] = 0;
+			for (int i = 0; i < 3; i++) {
+				pv[i] = (const char *)part[i];
+				pl[i] = (int)len[i];
+			}
+			pv[3] = op->key;
+			pl[3] = (int)op->klen;
+			pv[4] = doc;
+			pl[4] = 0;
+			pf[4] = 0; /* text: jsonb parses and checks it */
+			np = 5;
+			sql = "INSERT INTO mist_docs_obj (app, cls, id, k, doc, "
+			      "rperm, wperm) VALUES ($1, $2, $3, $4, $5::jsonb, "
+			      "mist_docs_perm($5::jsonb, 'read'), "
+			      "mist_docs_perm($5::jsonb, 'write')) ON CONFLICT "
+			      "(app, cls, id) DO UPDATE SET doc = EXCLUDED.doc, "
+			      "rperm = EXCLUDED.rperm, wperm = EXCLUDED.wperm";
+		} else if (op->table == DOCS_T_IDX) {
+			if (!pg_split(k, op->klen, 4, part, len))
+				return false;
+			for (int i = 0; i < 3; i++) {
+				pv[i] = (const char *)part[i];
+				pl[i] = (int)len[i];
+			}
+			pv[3] = op->key;
+			pl[3] = (int)op->klen;
+			np = 4;
+			sql = "INSERT INTO mist_docs_idx (app, cls, idx, k) "
+			      "VALUES ($1, $2, $3, $4) ON CONFLICT (k) DO "
+			      "NOTHING";
+		} else {
+			pv[0] = op->key;
+			pl[0] = (int)op->klen;
+			pv[1] = op->vlen ? op->val : "";
+			pl[1] = (int)op->vlen;
+			np = 2;
+			sql = "INSERT INTO mist_docs_meta (k, v) VALUES ($1, $2) "
+			      "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v";
+		}
+		break;
+	case DOCS_DEL:
+		pv[0] = op->key;
+		pl[0] = (int)op->klen;
+		np = 1;
+		snprintf(pre, sizeof(pre), "DELETE FROM %s WHERE k = $1",
+			 pg_table[op->table]);
+		sql = pre;
+		break;
+	case DOCS_DEL_PREFIX:
+	default:
+		pv[0] = op->key;
+		pl[0] = (int)op->klen;
+		np = 1;
+		if (pg_successor(k, op->klen, &succ)) {
+			pv[1] = (const char *)succ.data;
+			pl[1] = (int)succ.len;
+			np = 2;
+		}
+		snprintf(pre, sizeof(pre), "DELETE FROM %s WHERE k >= $1%s",
+			 pg_table[op->table], np == 2 ? " AND k < $2" : "");
+		sql = pre;
+		break;
+	}
+	int ok = PQsendQueryParams(c, sql, np, NULL, pv, pl, pf, 0);
+	free(doc);
+	buf_destroy(&succ);
+	return ok == 1;
+}
+
+/* Sends @a g: BEGIN, its ops, COMMIT, a sync.  False: the connection
+ * failed (or a key did not parse: the group alone fails). */
+static bool
+pg_send_group(struct docs_pg *p, struct pg_group *g)
+{
+	PGconn *c = p->wc;
+	if (PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1)
+		return false;
+	for (uint32_t i = 0; i < g->n; i++)
+		if (!pg_send_op(c, &g->ops[i])) {
+			/* a malformed key: the transaction is rolled back by
+			 * a statement that fails */
+			g->failed = true;
+			g->status = MIST_ESTORE;
+			log_error("docs: PostgreSQL: a key of a group does "
+				  "not parse as its table's");
+			break;
+		}
+	if (!g->failed &&
+	    PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1)
+		return false;
+	if (g->failed &&
+	    PQsendQueryParams(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) != 1)
+		return false;
+	if (PQpipelineSync(c) != 1)
+		return false;
+	g->sent = true;
+	p->inflight++;
+	return true;
+}
+
+static void
+pg_watch(struct docs_pg *p, int events)
+{
+	int fd = PQsocket(p->wc);
+	if (p->poll_on && p->poll_fd != fd)
+		pg_poll_stop(p);
+	if (!p->poll_on) {
+		p->poll = xcalloc(1, sizeof(*p->poll));
+		if (uv_poll_init(p->loop, p->poll, fd) != 0) {
+			free(p->poll);
+			p->poll = NULL;
+			return;
+		}
+		p->poll->data = p;
+		p->poll_on = true;
+		p->poll_fd = fd;
+		p->poll_events = 0;
+	}
+	if (events != p->poll_events) {
+		uv_poll_start(p->poll, events, pg_poll_cb);
+		p->poll_events = events;
+	}
+}
+
+/* Reads every result that arrived; completes groups at their sync. */
+static void
+pg_drain(struct docs_pg *p)
+{
+	PGconn *c = p->wc;
+	if (PQconsumeInput(c) != 1) {
+		pg_writer_lost(p);
+		return;
+	}
+	int nulls = 0;
+	while (p->inflight > 0 && !PQisBusy(c)) {
+		PGresult *r = PQgetResult(c);
+		if (r == NULL) {
+			if (++nulls >= 2)
+				break;
+			continue;
+		}
+		nulls = 0;
+		ExecStatusType s = PQresultStatus(r);
+		struct pg_group *g = p->head;
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			pg_finish_head(p, g->failed ? g->status : 0);
+			continue;
+		}
+		if (s == PGRES_FATAL_ERROR && !g->failed) {
+			g->failed = true;
+			g->status = MIST_ESTORE;
+			log_error("docs: PostgreSQL: a write group failed: %s",
+				  PQresultErrorMessage(r));
+		} else if (s == PGRES_PIPELINE_ABORTED && !g->failed) {
+			g->failed = true;
+			g->status = MIST_ESTORE;
+		}
+		PQclear(r);
+	}
+	if (PQstatus(c) != CONNECTION_OK)
+		pg_writer_lost(p);
+}
+
+/* Moves everything forward: connects if needed, sends what fits,
+ * flushes, reads what came back, fails what cannot be sent. */
+static void
+pg_pump(struct docs_pg *p)
+{
+	if (p->wc == NULL && p->head != NULL) {
+		uint64_t now = pg_now(p);
+		if (now >= p->w_next) {
+			p->wc = pg_connect(p, false);
+			if (p->wc != NULL &&
+			    (PQsetnonblocking(p->wc, 1) != 0 ||
+			     PQenterPipelineMode(p->wc) != 1)) {
+				PQfinish(p->wc);
+				p->wc = NULL;
+			}
+			if (p->wc == NULL)
+				pg_backoff(&p->w_backoff, &p->w_next, now);
+			else
+				p->w_backoff = 0;
+		}
+		if (p->wc == NULL) {
+			/* unreachable: refused now, not held (a clear 503) */
+			while (p->head != NULL)
+				pg_finish_head(p, MIST_EUNREACHABLE);
+			return;
+		}
+	}
+	if (p->wc == NULL)
+		return;
+	for (struct pg_group *g = p->head; g != NULL; g = g->next) {
+		if (g->sent)
+			continue;
+		if (p->inflight >= p->inflight_max)
+			break;
+		if (!pg_send_group(p, g)) {
+			pg_writer_lost(p);
+			return;
+		}
+	}
+	int fl = PQflush(p->wc);
+	if (fl < 0) {
+		pg_writer_lost(p);
+		return;
+	}
+	pg_drain(p);
+	if (p->wc == NULL)
+		return;
+	int ev = UV_READABLE | (fl == 1 ? UV_WRITABLE : 0);
+	pg_watch(p, ev);
+	/* results freed room in the pipe: send more */
+	if (p->head != NULL && !p->timer_armed)
+		for (struct pg_group *g = p->head; g != NULL; g = g->next)
+			if (!g->sent && p->inflight < p->inflight_max) {
+				pg_arm(p, 0);
+				break;
+			}
+}
+
+static void
+pg_poll_cb(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct docs_pg *p = h->data;
+	if (status < 0) {
+		pg_writer_lost(p);
+		pg_arm(p, 0);
+		return;
+	}
+	pg_pump(p);
+}
+
+static void
+pg_write(struct docs_driver *d, const struct docs_op *ops, uint32_t n,
+	 docs_done_cb cb, void *arg)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	struct pg_group *g = xcalloc(1, sizeof(*g));
+	g->cb = cb;
+	g->arg = arg;
+	g->n = n;
+	g->ops = xcalloc(n ? n : 1, sizeof(*g->ops));
+	size_t total = 0;
+	for (uint32_t i = 0; i < n; i++)
+		total += ops[i].klen + ops[i].vlen;
+	buf_reserve(&g->mem, total + 1);
+	size_t at = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		g->ops[i] = ops[i];
+		buf_append(&g->mem, ops[i].key, ops[i].klen);
+		buf_append(&g->mem, ops[i].val ? ops[i].val : "", ops[i].vlen);
+	}
+	for (uint32_t i = 0; i < n; i++) { /* mem no longer moves */
+		g->ops[i].key = g->mem.data + at;
+		at += ops[i].klen;
+		g->ops[i].val = g->mem.data + at;
+		at += ops[i].vlen;
+	}
+	if (p->tail)
+		p->tail->next = g;
+	else
+		p->head = g;
+	p->tail = g;
+	p->st.groups++;
+	/* sent from the loop, never from inside the caller */
+	if (!p->timer_armed)
+		pg_arm(p, 0);
+}
+
+static void
+pg_stats(struct docs_driver *d, struct docs_driver_stats *out)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	*out = p->st;
+	PGconn *c = pg_reader(p);
+	if (c == NULL)
+		return;
+	PGresult *r = PQexec(c, "SELECT pg_total_relation_size('mist_docs_obj')"
+				" + pg_total_relation_size('mist_docs_idx')"
+				" + pg_total_relation_size('mist_docs_meta')");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		out->bytes_used = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+}
+
+static void
+pg_free_cb(uv_handle_t *h)
+{
+	struct docs_pg *p = h->data;
+	free(p->conninfo);
+	buf_destroy(&p->tmp);
+	free(p);
+}
+
+static void
+pg_close(struct docs_driver *d)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	/* what was queued: sent and waited for (bounded: the server answers
+	 * or the connection fails) */
+	uint64_t end = pg_now(p) + DOCS_PG_CLOSE_WAIT_MS;
+	while (p->head != NULL && p->wc != NULL && pg_now(p) < end) {
+		pg_pump(p);
+		if (p->wc != NULL && p->inflight > 0) {
+			int fd = PQsocket(p->wc);
+			fd_set rd;
+			FD_ZERO(&rd);
+			FD_SET(fd, &rd);
+			struct timeval tv = {0, 100000};
+			select(fd + 1, &rd, NULL, NULL, &tv);
+		}
+	}
+	p->closing = true;
+	while (p->head != NULL)
+		pg_finish_head(p, MIST_ECLOSED);
+	pg_poll_stop(p);
+	PQfinish(p->wc);
+	PQfinish(p->rc);
+	p->wc = p->rc = NULL;
+	uv_timer_stop(&p->timer);
+	uv_close((uv_handle_t *)&p->timer, pg_free_cb);
+}
+
+static const struct docs_driver_vt docs_pg_vt = {
+	.name = "postgres",
+	.get = pg_get,
+	.write = pg_write,
+	.scan = pg_scan,
+	.stats = pg_stats,
+	.close = pg_close,
+};
+
+struct docs_driver *
+docs_pg_open(uv_loop_t *loop, const char *conninfo, int *err)
+{
+	if (conninfo == NULL || *conninfo == 0 ||
+	    strlen(conninfo) > DOCS_PG_CONNINFO_MAX) {
+		if (err)
+			*err = MIST_EINVAL;
+		return NULL;
+	}
+	struct docs_pg *p = xcalloc(1, sizeof(*p));
+	p->drv.vt = &docs_pg_vt;
+	p->loop = loop;
+	p->conninfo = xstrdup(conninfo);
+	p->inflight_max = DOCS_PG_INFLIGHT;
+	p->rc = pg_connect(p, true);
+	if (p->rc == NULL) {
+		free(p->conninfo);
+		free(p);
+		if (err)
+			*err = MIST_ESTORE;
+		return NULL;
+	}
+	uv_timer_init(loop, &p->timer);
+	p->timer.data = p;
+	return &p->drv;
+}
