@@ -5,7 +5,8 @@
  * search_path; the layout's version in mist_docs_version):
  *
  *   mist_docs_obj (app text, cls text, id text, k bytea UNIQUE, doc jsonb,
- *                  rperm text[], wperm text[], PRIMARY KEY (app, cls, id))
+ *                  rperm text[], wperm text[], txt text,
+ *                  PRIMARY KEY (app, cls, id))
  *   mist_docs_idx (app text, cls text, idx text, k bytea PRIMARY KEY)
  *   mist_docs_meta(k bytea PRIMARY KEY, v bytea)
  *
@@ -16,6 +17,11 @@
  * the object's ACL by the INSERT itself (mist_docs_perm(): the ACL's
  * entries with "read" / "write" true, or {"*"} without an ACL), for
  * operators' queries and native indexes; docs.c still filters by the ACL.
+ * txt is the object's text exactly as docs.c wrote it, and what reads
+ * answer: jsonb normalizes numbers (1e300 comes back as 301 digits, which
+ * jansson refuses as an integer; 3.0e5 as the integer 300000), so doc is
+ * for PostgreSQL's side (operators' queries, native indexes) and txt for
+ * mist's (TOAST compresses both).
  *
  * Two connections:
  *   reads   synchronous on the loop thread (PQexecParams, binary results);
@@ -106,7 +112,7 @@ static const char pg_setup_sql[] =
 	"CREATE TABLE IF NOT EXISTS mist_docs_obj (app text NOT NULL,"
 	" cls text NOT NULL, id text NOT NULL, k bytea NOT NULL UNIQUE,"
 	" doc jsonb NOT NULL, rperm text[] NOT NULL, wperm text[] NOT NULL,"
-	" PRIMARY KEY (app, cls, id));"
+	" txt text NOT NULL, PRIMARY KEY (app, cls, id));"
 	"CREATE TABLE IF NOT EXISTS mist_docs_idx (app text NOT NULL,"
 	" cls text NOT NULL, idx text NOT NULL, k bytea PRIMARY KEY);"
 	"CREATE TABLE IF NOT EXISTS mist_docs_meta (k bytea PRIMARY KEY,"
@@ -122,14 +128,14 @@ static const char pg_setup_sql[] =
 	" WHERE NOT EXISTS (SELECT 1 FROM mist_docs_version);";
 
 static const char *const pg_get_sql[DOCS_TABLES] = {
-	"SELECT doc::text FROM mist_docs_obj WHERE k = $1",
+	"SELECT txt FROM mist_docs_obj WHERE k = $1",
 	"SELECT ''::bytea FROM mist_docs_idx WHERE k = $1",
 	"SELECT v FROM mist_docs_meta WHERE k = $1",
 };
 
 static const char *const pg_table[DOCS_TABLES] = {
 	"mist_docs_obj", "mist_docs_idx", "mist_docs_meta"};
-static const char *const pg_val[DOCS_TABLES] = {"doc::text", "''::bytea",
+static const char *const pg_val[DOCS_TABLES] = {"txt", "''::bytea",
 						 "v"};
 
 /* --------------------------------------------------------- helpers */
@@ -488,11 +494,12 @@ pg_send_op(PGconn *c, const struct docs_op *op)
 			pf[4] = 0; /* text: jsonb parses and checks it */
 			np = 5;
 			sql = "INSERT INTO mist_docs_obj (app, cls, id, k, doc, "
-			      "rperm, wperm) VALUES ($1, $2, $3, $4, $5::jsonb, "
-			      "mist_docs_perm($5::jsonb, 'read'), "
-			      "mist_docs_perm($5::jsonb, 'write')) ON CONFLICT "
+			      "rperm, wperm, txt) VALUES ($1, $2, $3, $4, "
+			      "$5::text::jsonb, mist_docs_perm($5::text::jsonb, 'read'), "
+			      "mist_docs_perm($5::text::jsonb, 'write'), $5::text) ON CONFLICT "
 			      "(app, cls, id) DO UPDATE SET doc = EXCLUDED.doc, "
-			      "rperm = EXCLUDED.rperm, wperm = EXCLUDED.wperm";
+			      "rperm = EXCLUDED.rperm, wperm = EXCLUDED.wperm, "
+			      "txt = EXCLUDED.txt";
 		} else if (op->table == DOCS_T_IDX) {
 			if (!pg_split(k, op->klen, 4, part, len))
 				return false;
