@@ -127,6 +127,10 @@ struct docs {
 	 * erred: docs_drv_get/docs_drv_scan): its answer becomes 503 code
 	 * 100 and it queues nothing, since what it read may be wrong. */
 	bool in_request, store_down;
+	/* The store is shared with other agents (PostgreSQL): caches off,
+	 * index records another agent wrote read at listing time. */
+	bool shared;
+	bool ixrt_fill_only; /* docs_ixrt_load_cb: keep records in memory */
 	uv_loop_t *loop;
 	struct docs_config cfg;
 	struct docs_driver *drv;
@@ -4612,6 +4616,8 @@ docs_ixrt_load_cb(void *arg, const void *k, size_t kl, const void *v,
 		  size_t vl)
 {
 	struct docs *d = arg;
+	if (kl < 1)
+		return 0;
 	const char *p = (const char *)k + 1, *end = (const char *)k + kl;
 	const char *z1 = memchr(p, 0, (size_t)(end - p));
 	const char *z2 = z1 ? memchr(z1 + 1, 0, (size_t)(end - z1 - 1)) : NULL;
@@ -4623,6 +4629,8 @@ docs_ixrt_load_cb(void *arg, const void *k, size_t kl, const void *v,
 	snprintf(app, sizeof(app), "%.*s", (int)(z1 - p), p);
 	snprintf(cls, sizeof(cls), "%.*s", (int)(z2 - z1 - 1), z1 + 1);
 	snprintf(name, sizeof(name), "%.*s", (int)(end - z2 - 1), z2 + 1);
+	if (d->ixrt_fill_only && docs_ixrt_get(d, app, cls, name, false))
+		return 0; /* this node's own counts are fresher */
 	json_t *j = json_loadb(v, vl, 0, NULL);
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -4687,6 +4695,20 @@ docs_op_indexes(struct docs_req *rq)
 	const char *only = docs_jstr(rq->body, "class");
 	if (only && *only == 0)
 		only = NULL;
+	if (d->shared) {
+		/* indexes another agent made: their records (origin, shape)
+		 * as they were last written; this node's counts stay its own */
+		struct buf alo = BUF_INIT, ahi = BUF_INIT;
+		docs_kmeta(&alo, 'A', rq->app, NULL, NULL);
+		buf_append(&ahi, alo.data, alo.len);
+		ahi.data[ahi.len - 1] = 1;
+		d->ixrt_fill_only = true;
+		docs_drv_scan(d, DOCS_T_META, alo.data, alo.len, ahi.data,
+			      ahi.len, false, docs_ixrt_load_cb, d);
+		d->ixrt_fill_only = false;
+		buf_destroy(&alo);
+		buf_destroy(&ahi);
+	}
 	struct docs_scan_raw s = {json_array(), 0};
 	struct buf lo = BUF_INIT, hi = BUF_INIT;
 	docs_kmeta(&lo, 's', rq->app, NULL, NULL);
@@ -5208,6 +5230,7 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 		 * be stale, so nothing is cached (docs_cache.h). */
 		d->cfg.cache_entries = 0;
 		d->cfg.obj_cache_entries = 0;
+		d->shared = true;
 	} else {
 		d->drv = docs_lmdb_open(loop, data_dir, &d->cfg.lmdb, &rc);
 	}
