@@ -116,7 +116,8 @@ struct docs_stats {
 	uint64_t ops[ACC_DOC_INDEXES + 1];
 	uint64_t requests, bad, scans, index_scans, scanned, results;
 	uint64_t refused_heavy, refused_deadline, refused_quota, refused_acl,
-		refused_clp, refused_schema, refused_busy, store_errors, writes,
+		refused_clp, refused_schema, refused_busy, store_errors, conflicts,
+		writes,
 		builds_done;
 	uint64_t auto_built, auto_dropped, auto_refused, rperm_scans;
 };
@@ -131,12 +132,26 @@ struct docs {
 	 * index records another agent wrote read at listing time. */
 	bool shared;
 	bool ixrt_fill_only; /* docs_ixrt_load_cb: keep records in memory */
+	/* The request's read set (a shared store): every OBJ and META key it
+	 * read by key and what it found, [table][u32 klen][key][present]
+	 * [u32 vlen][value]...; a write of one of them carries it as its
+	 * precondition (docs_driver.h enum docs_expect). */
+	struct buf rset;
+	bool rset_full; /* past DOCS_READSET_MAX: later reads not kept */
 	uv_loop_t *loop;
 	struct docs_config cfg;
 	struct docs_driver *drv;
 	struct map ov;	   /* hash(table, key) -> chain of struct docs_ov */
 	struct map usage;  /* hash(app) -> chain of struct docs_usage */
 	uint64_t pending;  /* groups queued, not yet durable */
+	/* Groups numbered as queued and as done (a shared store's driver
+	 * finishes them in order), and the re-runs waiting: a request whose
+	 * group conflicted runs again only once every group queued before
+	 * the conflict was known is done -- those that built on the failed
+	 * one's value (read from the overlay) fail too, and a re-run that
+	 * read them would fail again. */
+	uint64_t q_seq, done_seq;
+	struct docs_retry *retries, *retries_tail;
 	uint32_t hashing;  /* hash jobs queued or running */
 	struct docs_build *builds;
 	struct actor_timer build_timer;
@@ -173,6 +188,7 @@ struct docs_req {
 	const struct docs_hashjob *job; /* the second pass of a request */
 	const struct msg *msg;		/* the request as it came */
 	bool deferred;			/* a hash job took the request */
+	uint32_t attempt;		/* re-runs after conflicts so far */
 	bool roles_loaded;
 	json_t *role_objs; /* keeps the role names alive */
 	const char **rolev;
@@ -218,6 +234,23 @@ struct docs_pending {
 	struct docs_build *build;
 	struct buf next_cursor; /* a build chunk: where the next one starts */
 	bool build_done;	/* ... or the index is ready */
+	struct docs_retry *retry; /* a shared store: to re-run on a conflict */
+	uint64_t seq;		  /* docs.q_seq when queued */
+};
+
+/*
+ * What re-runs a request whose group met a conflict (another agent wrote
+ * a key it read, docs_driver.h MIST_EEXIST): the request as it came, its
+ * password hash's result if it had one (so it is not hashed again), its
+ * deadline from the first arrival, and the re-runs so far.
+ */
+struct docs_retry {
+	struct msg *req;
+	struct docs_hashjob *job; /* NULL: none; req and pw not kept */
+	uint64_t deadline;
+	uint32_t attempt;
+	uint64_t wait_seq;	 /* runs once done_seq reaches it */
+	struct docs_retry *next; /* docs.retries */
 };
 
 /* -------------------------------------------------------- small tools */
@@ -504,20 +537,134 @@ docs_drv_scan(struct docs *d, enum docs_table t, const void *lo,
 	return rc;
 }
 
+static bool docs_rset_find(const struct docs *d, uint8_t t, const void *k,
+			   size_t kl, bool *present, const uint8_t **v,
+			   size_t *vl, size_t *at);
+
+/* Notes in the request's read set what a read by key of @a t found (a
+ * shared store only; the first read of a key is what the request saw:
+ * later ones are not kept). */
+static void
+docs_rset_note(struct docs *d, enum docs_table t, const void *k, size_t kl,
+	       int rc, const void *v, size_t vl)
+{
+	if (!d->shared || !d->in_request || t == DOCS_T_IDX ||
+	    (rc != 0 && rc != MIST_ENOTFOUND))
+		return;
+	bool seen;
+	const uint8_t *sv;
+	size_t svl, sat;
+	if (docs_rset_find(d, (uint8_t)t, k, kl, &seen, &sv, &svl, &sat))
+		return;
+	if (d->rset.len + kl + vl + 10 > DOCS_READSET_MAX) {
+		d->rset_full = true;
+		return;
+	}
+	uint8_t tb = (uint8_t)t, present = rc == 0;
+	uint32_t k32 = (uint32_t)kl, v32 = present ? (uint32_t)vl : 0;
+	buf_append(&d->rset, &tb, 1);
+	buf_append(&d->rset, &k32, 4);
+	buf_append(&d->rset, k, kl);
+	buf_append(&d->rset, &present, 1);
+	buf_append(&d->rset, &v32, 4);
+	if (v32)
+		buf_append(&d->rset, v, v32);
+}
+
+/* What the request read of @a k first: false if it did not read it.
+ * *@a at: the entry's offset (docs_rset_written kills it). */
+static bool
+docs_rset_find(const struct docs *d, uint8_t t, const void *k, size_t kl,
+	       bool *present, const uint8_t **v, size_t *vl, size_t *at)
+{
+	const uint8_t *p = d->rset.data, *end = p + d->rset.len;
+	while (p < end) {
+		*at = (size_t)(p - d->rset.data);
+		uint32_t k32, v32;
+		memcpy(&k32, p + 1, 4);
+		const uint8_t *key = p + 5;
+		uint8_t pr = key[k32];
+		memcpy(&v32, key + k32 + 1, 4);
+		const uint8_t *val = key + k32 + 5;
+		if (p[0] == t && k32 == kl && memcmp(key, k, kl) == 0) {
+			*present = pr != 0;
+			*v = val;
+			*vl = v32;
+			return true;
+		}
+		p = val + v32;
+	}
+	return false;
+}
+
+/* Gives each put and delete of @a ops whose key the request read the
+ * value it read as a precondition; not the usage counters ('q': every
+ * write of an app moves it, so agents would conflict on nothing but it;
+ * they are approximate across agents) nor index statistics ('A'). */
+static void
+docs_rset_expect(const struct docs *d, struct docs_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct docs_op *op = &ops[i];
+		op->expect = DOCS_EXPECT_NONE;
+		if (op->kind == DOCS_DEL_PREFIX || op->table == DOCS_T_IDX)
+			continue;
+		const uint8_t *k = op->key;
+		if (op->table == DOCS_T_META && op->klen > 0 &&
+		    (k[0] == 'q' || k[0] == 'A'))
+			continue;
+		bool present;
+		const uint8_t *v;
+		size_t vl, at;
+		if (!docs_rset_find(d, (uint8_t)op->table, k, op->klen,
+				    &present, &v, &vl, &at))
+			continue;
+		op->expect = present ? DOCS_EXPECT_VALUE : DOCS_EXPECT_ABSENT;
+		op->eval = v;
+		op->elen = vl;
+	}
+}
+
+/* A group of the request is queued: what it writes is what a later group
+ * of the same request (an index dropped, then another created) must
+ * find, so it replaces what was read.  The ops' eval pointers are used
+ * up (the driver copied them). */
+static void
+docs_rset_written(struct docs *d, const struct docs_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct docs_op *op = &ops[i];
+		if (op->kind == DOCS_DEL_PREFIX || op->table == DOCS_T_IDX)
+			continue;
+		bool present;
+		const uint8_t *v;
+		size_t vl, at;
+		if (docs_rset_find(d, (uint8_t)op->table, op->key, op->klen,
+				   &present, &v, &vl, &at))
+			d->rset.data[at] = 0xff; /* no table: never found */
+		docs_rset_note(d, op->table, op->key, op->klen,
+			       op->kind == DOCS_PUT ? 0 : MIST_ENOTFOUND,
+			       op->val, op->vlen);
+	}
+}
+
 /* A read by key through the overlay.  0, MIST_ENOTFOUND, MIST_ESTORE. */
 static int
 docs_read(struct docs *d, enum docs_table t, const struct buf *k,
 	  struct buf *out)
 {
 	struct docs_ov *o = docs_ov_find(d, (uint8_t)t, k->data, k->len);
+	int rc;
 	if (o != NULL) {
-		if (o->deleted)
-			return MIST_ENOTFOUND;
+		rc = o->deleted ? MIST_ENOTFOUND : 0;
 		out->len = 0;
-		buf_append(out, o->val.data, o->val.len);
-		return 0;
+		if (!o->deleted)
+			buf_append(out, o->val.data, o->val.len);
+	} else {
+		rc = docs_drv_get(d, t, k->data, k->len, out);
 	}
-	return docs_drv_get(d, t, k->data, k->len, out);
+	docs_rset_note(d, t, k->data, k->len, rc, out->data, out->len);
+	return rc;
 }
 
 /* A JSON record by key (new reference), or NULL if missing. */
@@ -610,10 +757,14 @@ docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
 	if (raw)
 		*raw = NULL;
 	struct docs_ov *o = docs_ov_find(d, (uint8_t)t, k->data, k->len);
-	if (o != NULL)
+	if (o != NULL) {
+		docs_rset_note(d, t, k->data, k->len,
+			       o->deleted ? MIST_ENOTFOUND : 0, o->val.data,
+			       o->val.len);
 		return o->deleted ? NULL
 				  : json_loadb((const char *)o->val.data,
 					       o->val.len, 0, NULL);
+	}
 	const struct docs_cache_ent *e =
 		docs_cache_get(c, (uint8_t)t, k->data, k->len);
 	if (e != NULL) {
@@ -624,6 +775,7 @@ docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
 	struct buf v = BUF_INIT;
 	json_t *j = NULL;
 	int rc = docs_drv_get(d, t, k->data, k->len, &v);
+	docs_rset_note(d, t, k->data, k->len, rc, v.data, v.len);
 	if (rc == 0) {
 		j = json_loadb((const char *)v.data, v.len, 0, NULL);
 		if (j != NULL) { /* a record that does not parse: not kept */
@@ -745,8 +897,23 @@ docs_group_free(struct docs_group *g)
 }
 
 static void
+docs_retry_free(struct docs_retry *r)
+{
+	if (r == NULL)
+		return;
+	if (r->req)
+		msg_delete(r->req);
+	if (r->job) {
+		sodium_memzero(r->job->out, sizeof(r->job->out));
+		free(r->job);
+	}
+	free(r);
+}
+
+static void
 docs_pending_free(struct docs_pending *w)
 {
+	docs_retry_free(w->retry);
 	free(w->body);
 	buf_destroy(&w->keys);
 	buf_destroy(&w->prefixes);
@@ -959,9 +1126,14 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 		buf_append(&w->keys, &kl, sizeof(kl));
 		buf_append(&w->keys, ops[i].key, kl);
 	}
+	if (d->shared && d->in_request)
+		docs_rset_expect(d, ops, g->n);
 	d->pending++;
 	d->st.writes++;
+	w->seq = ++d->q_seq;
 	d->drv->vt->write(d->drv, ops, g->n, docs_durable_cb, w);
+	if (d->shared && d->in_request)
+		docs_rset_written(d, ops, g->n);
 }
 
 /* Queues @a g and answers @a body (stolen) with @a status once durable. */
@@ -985,6 +1157,26 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 		return;
 	}
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
+	if (rq->d->shared) {
+		/* kept to re-run it should another agent win a race */
+		struct docs_retry *rt = xcalloc(1, sizeof(*rt));
+		const struct msg *m = rq->msg;
+		rt->req = msg_new(m->type, m->body, m->len);
+		rt->req->flags = m->flags;
+		rt->req->corr = m->corr;
+		rt->req->from = m->from;
+		rt->req->to = m->to;
+		if (rq->job != NULL) {
+			rt->job = xmalloc(sizeof(*rt->job));
+			*rt->job = *rq->job;
+			rt->job->req = NULL;
+			rt->job->pw = NULL;
+			rt->job->pwlen = 0;
+		}
+		rt->deadline = rq->deadline;
+		rt->attempt = rq->attempt;
+		w->retry = rt;
+	}
 	w->kind = DOCS_JOB_GROUP;
 	w->from = rq->from;
 	w->corr = rq->corr;
@@ -4826,6 +5018,7 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"refused_schema", d->st.refused_schema},
 		{"refused_busy", d->st.refused_busy},
 		{"store_errors", d->st.store_errors},
+		{"conflicts", d->st.conflicts},
 		{"index_builds_done", d->st.builds_done},
 		{"auto_indexes_built", d->st.auto_built},
 		{"auto_indexes_dropped", d->st.auto_dropped},
@@ -4965,13 +5158,19 @@ docs_decode(struct docs *d, const struct msg *m, struct docs_req *rq,
 
 static void
 docs_on_request(struct docs *d, const struct msg *m,
-		const struct docs_hashjob *job)
+		const struct docs_hashjob *job, const struct docs_retry *rt)
 {
 	struct docs_req rq;
 	struct perr e;
 	memset(&rq, 0, sizeof(rq));
 	d->in_request = true;
 	d->store_down = false;
+	d->rset.len = 0;
+	d->rset_full = false;
+	if (rt != NULL) {
+		job = rt->job;
+		rq.attempt = rt->attempt;
+	}
 	rq.d = d;
 	rq.msg = m;
 	rq.job = job;
@@ -4979,7 +5178,7 @@ docs_on_request(struct docs *d, const struct msg *m,
 	rq.corr = m->corr;
 	rq.flags = m->flags;
 	rq.index_budget = UINT64_MAX; /* absent unless the caller says */
-	if (job == NULL)
+	if (job == NULL && rt == NULL)
 		d->st.requests++;
 	if (docs_decode(d, m, &rq, &e) != 0) {
 		d->st.bad++;
@@ -4988,6 +5187,8 @@ docs_on_request(struct docs *d, const struct msg *m,
 	}
 	if (job != NULL)
 		rq.deadline = job->deadline; /* from the first arrival */
+	if (rt != NULL)
+		rq.deadline = rt->deadline;
 	/* the app's index budget travels with the gateway's requests (a
 	 * sender that does not say leaves it as it was) */
 	if (rq.index_budget != UINT64_MAX) {
@@ -5058,6 +5259,21 @@ out:
 	free(rq.rolev);
 }
 
+/* Runs the re-runs whose wait is over (in the order they failed). */
+static void
+docs_run_retries(struct docs *d)
+{
+	while (d->retries != NULL &&
+	       (d->retries->wait_seq <= d->done_seq || d->pending == 0)) {
+		struct docs_retry *rt = d->retries;
+		d->retries = rt->next;
+		if (d->retries == NULL)
+			d->retries_tail = NULL;
+		docs_on_request(d, rt->req, NULL, rt);
+		docs_retry_free(rt);
+	}
+}
+
 static void
 docs_on_done(struct docs *d, struct msg *m)
 {
@@ -5067,14 +5283,49 @@ docs_on_done(struct docs *d, struct msg *m)
 		struct docs_hashjob *j = m->ptr;
 		m->ptr = NULL; /* ours now */
 		d->hashing--;
-		docs_on_request(d, j->req, j);
+		docs_on_request(d, j->req, j, NULL);
 		docs_hashjob_free(j);
 		return;
 	}
 	struct docs_pending *w = m->ptr;
 	m->ptr = NULL; /* ours now */
 	d->pending--;
+	if (w->seq > d->done_seq)
+		d->done_seq = w->seq;
 	docs_unpin_all(d, w);
+	if (w->drv_status == MIST_EEXIST && w->retry != NULL && w->reply) {
+		/* another agent wrote a key the request read: nothing was
+		 * applied; the request runs again on fresh reads, at most
+		 * DOCS_CONFLICT_RETRIES times, once the groups queued before
+		 * now are done (docs.q_seq) */
+		d->st.conflicts++;
+		if (w->retry->attempt < DOCS_CONFLICT_RETRIES) {
+			struct docs_retry *rt = w->retry;
+			w->retry = NULL;
+			rt->attempt++;
+			rt->wait_seq = d->q_seq;
+			rt->next = NULL;
+			if (d->retries_tail)
+				d->retries_tail->next = rt;
+			else
+				d->retries = rt;
+			d->retries_tail = rt;
+			docs_pending_free(w);
+			docs_run_retries(d);
+			return;
+		}
+		struct perr e;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "other agents changed what this request read %u times "
+			 "in a row; retry",
+			 (unsigned)DOCS_CONFLICT_RETRIES + 1);
+		char out[PERR_JSON_MAX];
+		size_t n = perr_json(&e, out, sizeof(out));
+		docs_send(d, w->from, w->corr, w->flags, e.http, out, n,
+			  w->user);
+		docs_pending_free(w);
+		return;
+	}
 	if (w->build != NULL) {
 		docs_build_done(d, w);
 	} else if (!w->reply) {
@@ -5107,12 +5358,19 @@ docs_on_done(struct docs *d, struct msg *m)
 			  strlen(b), w->user);
 	}
 	docs_pending_free(w);
+	docs_run_retries(d);
 }
 
 static void
 docs_free(struct docs *d)
 {
 	docs_ov_destroy(d);
+	buf_destroy(&d->rset);
+	while (d->retries != NULL) { /* their replies die with the system */
+		struct docs_retry *rt = d->retries;
+		d->retries = rt->next;
+		docs_retry_free(rt);
+	}
 	docs_cache_destroy(&d->cache);
 	docs_cache_destroy(&d->ocache);
 	size_t it = 0;
@@ -5143,7 +5401,7 @@ docs_fn(struct actor *self, struct msg *m)
 	struct docs *d = self->state;
 	switch (m->type) {
 	case MSG_ACC_REQUEST:
-		docs_on_request(d, m, NULL);
+		docs_on_request(d, m, NULL, NULL);
 		break;
 	case MSG_DOCS_DONE:
 		if (m->flags & MSG_F_LOCAL)

@@ -104,6 +104,7 @@
  * MSG_ACC_STATS (req nil) -> a msgpack map of counters (str -> u64):
  * requests, bad, scans, index_scans, objects_scanned, results, writes,
  * pending, refused_{heavy,deadline,quota,acl,clp,schema,busy}, store_errors,
+ * conflicts (re-runs after another agent's write raced, PostgreSQL),
  * index_builds_done, auto_indexes_{built,dropped,refused}, rperm_scans,
  * shapes, shape_evictions, bytes_used, map_size, commits, groups, map_grows,
  * cache_{hits,misses,evictions,invalidations,entries,bytes} (schemas and
@@ -241,6 +242,20 @@ struct docs_config {
  * roles): past it the planner does not use the index (the ACL filter
  * after a scan still answers right). */
 #define DOCS_RPERM_READERS 32
+
+/* Bytes of one request's read set (a shared store: the keys it read by
+ * key and their values, kept for the preconditions of its writes): a
+ * request reads a handful of records and objects (session, schema,
+ * object, unique names: some kilobytes); 1 MiB holds a few of the
+ * largest objects (DOCS_OBJECT_MAX) besides.  Past it later reads are not
+ * kept and writes of their keys go without a precondition (only a query
+ * reads that much, and it writes nothing). */
+#define DOCS_READSET_MAX ((size_t)1 << 20)
+/* Re-runs of a request whose writes another agent's raced (a failed
+ * precondition): each is a fresh read and a round trip; 8 in a row means
+ * a key written faster than a request can read and write it, and the
+ * client is told to retry (503 code 155) rather than held. */
+#define DOCS_CONFLICT_RETRIES 8
 
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)

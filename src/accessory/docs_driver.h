@@ -52,6 +52,14 @@ enum docs_op_kind {
 	DOCS_DEL_PREFIX, /* every key starting with key */
 };
 
+/* A precondition of a put or delete (a shared store: docs_pg.c): the
+ * group applies only if the key still holds what the request read. */
+enum docs_expect {
+	DOCS_EXPECT_NONE = 0, /* unconditional (LMDB ignores the rest) */
+	DOCS_EXPECT_ABSENT,   /* the key must be missing */
+	DOCS_EXPECT_VALUE,    /* the key must hold eval exactly */
+};
+
 struct docs_op {
 	enum docs_op_kind kind;
 	enum docs_table table;
@@ -59,9 +67,15 @@ struct docs_op {
 	size_t klen;
 	const void *val; /* DOCS_PUT */
 	size_t vlen;
+	enum docs_expect expect; /* DOCS_PUT, DOCS_DEL of OBJ and META */
+	const void *eval;	 /* DOCS_EXPECT_VALUE */
+	size_t elen;
 };
 
-/** @a status: 0 durable; MIST_E2BIG store full; MIST_ESTORE failed. */
+/** @a status: 0 durable; MIST_E2BIG store full; MIST_ESTORE failed;
+ * MIST_EUNREACHABLE the store could not be reached (not applied, or not
+ * known to be); MIST_EEXIST a precondition failed: another writer changed
+ * a key the request read, nothing was applied (the caller re-runs it). */
 typedef void (*docs_done_cb)(void *arg, int status);
 /** Return non-zero to stop the scan. */
 typedef int (*docs_scan_cb)(void *arg, const void *key, size_t klen,
@@ -71,6 +85,7 @@ struct docs_driver_stats {
 	uint64_t bytes_used; /* the store's size on disk, about */
 	uint64_t map_size;   /* LMDB: address space now */
 	uint64_t groups, commits, grows;
+	uint64_t conflicts; /* groups a precondition refused */
 };
 
 struct docs_driver;

@@ -29,7 +29,8 @@
  *           from the last key on, so the callback can stop early without
  *           the server having sent the whole range;
  *   writes  non-blocking, in libpq's pipeline mode, watched by a uv_poll:
- *           a group is BEGIN, one statement per op, COMMIT, a sync; up to
+ *           a group is one statement per op and a sync (one implicit
+ *           transaction: all or nothing); up to
  *           DOCS_PG_INFLIGHT groups are in the pipe at once, in queue
  *           order, so groups commit in the order they were queued (the
  *           ordering contract of docs_driver.h) while the round trips
@@ -124,6 +125,10 @@ static const char pg_setup_sql[] =
 	"   WHERE jsonb_typeof(e.value) = 'object'"
 	"   AND e.value->>what = 'true' ORDER BY 1)"
 	" ELSE ARRAY['*'] END $f$;"
+	"CREATE OR REPLACE FUNCTION mist_docs_must(n bigint) RETURNS void"
+	" LANGUAGE plpgsql AS $f$ BEGIN IF n = 0 THEN RAISE EXCEPTION"
+	" 'mist: a precondition failed' USING ERRCODE = '40001'; END IF;"
+	" END $f$;"
 	"INSERT INTO mist_docs_version SELECT 1"
 	" WHERE NOT EXISTS (SELECT 1 FROM mist_docs_version);";
 
@@ -462,6 +467,21 @@ pg_writer_lost(struct docs_pg *p)
 	pg_backoff(&p->w_backoff, &p->w_next, pg_now(p));
 }
 
+/*
+ * A precondition (docs_driver.h enum docs_expect) makes the statement a
+ * data-modifying WITH whose row count mist_docs_must() checks: 0 rows
+ * (the key changed since the request read it) raises SQLSTATE 40001,
+ * which aborts the group's transaction and is reported MIST_EEXIST.
+ * Under READ COMMITTED an UPDATE ... WHERE txt = $read waits for a
+ * concurrent writer of the row and re-checks its new version, and an
+ * INSERT ... ON CONFLICT DO NOTHING waits for a concurrent insert: one of
+ * two racing writers wins, the other re-runs on fresh reads.
+ */
+static const char pg_obj_set[] =
+	"doc = $5::text::jsonb, rperm = mist_docs_perm($5::text::jsonb, "
+	"'read'), wperm = mist_docs_perm($5::text::jsonb, 'write'), "
+	"txt = $5::text";
+
 /* Sends one statement of a group; false if libpq refused it. */
 static bool
 pg_send_op(PGconn *c, const struct docs_op *op)
@@ -473,8 +493,12 @@ pg_send_op(PGconn *c, const struct docs_op *op)
 	int pl[6], pf[6] = {1, 1, 1, 1, 1, 1}, np = 0;
 	struct buf succ = BUF_INIT;
 	const char *sql;
-	char *doc = NULL;
-	char pre[160];
+	char *doc = NULL, *exp = NULL;
+	char pre[512];
+	bool absent = op->expect == DOCS_EXPECT_ABSENT;
+	bool value = op->expect == DOCS_EXPECT_VALUE;
+	if (op->table == DOCS_T_IDX || op->kind == DOCS_DEL_PREFIX)
+		absent = value = false;
 	switch (op->kind) {
 	case DOCS_PUT:
 		if (op->table == DOCS_T_OBJ) {
@@ -493,6 +517,34 @@ pg_send_op(PGconn *c, const struct docs_op *op)
 			pl[4] = 0;
 			pf[4] = 0; /* text: jsonb parses and checks it */
 			np = 5;
+			if (value) {
+				exp = xmalloc(op->elen + 1);
+				memcpy(exp, op->eval, op->elen);
+				exp[op->elen] = 0;
+				pv[5] = exp;
+				pl[5] = 0;
+				pf[5] = 0;
+				np = 6;
+				snprintf(pre, sizeof(pre),
+					 "WITH u AS (UPDATE mist_docs_obj SET %s "
+					 "WHERE k = $4 AND txt = $6::text AND "
+					 "app = $1 AND cls = $2 AND id = $3 "
+					 "RETURNING 1) SELECT mist_docs_must(count(*)) "
+					 "FROM u",
+					 pg_obj_set);
+				sql = pre;
+				break;
+			}
+			if (absent) {
+				sql = "WITH i AS (INSERT INTO mist_docs_obj (app, "
+				      "cls, id, k, doc, rperm, wperm, txt) VALUES "
+				      "($1, $2, $3, $4, $5::text::jsonb, "
+				      "mist_docs_perm($5::text::jsonb, 'read'), "
+				      "mist_docs_perm($5::text::jsonb, 'write'), "
+				      "$5::text) ON CONFLICT DO NOTHING RETURNING 1) "
+				      "SELECT mist_docs_must(count(*)) FROM i";
+				break;
+			}
 			sql = "INSERT INTO mist_docs_obj (app, cls, id, k, doc, "
 			      "rperm, wperm, txt) VALUES ($1, $2, $3, $4, "
 			      "$5::text::jsonb, mist_docs_perm($5::text::jsonb, 'read'), "
@@ -521,6 +573,19 @@ pg_send_op(PGconn *c, const struct docs_op *op)
 			np = 2;
 			sql = "INSERT INTO mist_docs_meta (k, v) VALUES ($1, $2) "
 			      "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v";
+			if (value) {
+				pv[2] = op->elen ? op->eval : "";
+				pl[2] = (int)op->elen;
+				np = 3;
+				sql = "WITH u AS (UPDATE mist_docs_meta SET v = $2 "
+				      "WHERE k = $1 AND v = $3 RETURNING 1) SELECT "
+				      "mist_docs_must(count(*)) FROM u";
+			} else if (absent) {
+				sql = "WITH i AS (INSERT INTO mist_docs_meta (k, v) "
+				      "VALUES ($1, $2) ON CONFLICT DO NOTHING "
+				      "RETURNING 1) SELECT mist_docs_must(count(*)) "
+				      "FROM i";
+			}
 		}
 		break;
 	case DOCS_DEL:
@@ -529,6 +594,29 @@ pg_send_op(PGconn *c, const struct docs_op *op)
 		np = 1;
 		snprintf(pre, sizeof(pre), "DELETE FROM %s WHERE k = $1",
 			 pg_table[op->table]);
+		if (value) {
+			bool obj = op->table == DOCS_T_OBJ;
+			if (obj) {
+				exp = xmalloc(op->elen + 1);
+				memcpy(exp, op->eval, op->elen);
+				exp[op->elen] = 0;
+				pf[1] = 0;
+			}
+			pv[1] = obj ? exp : op->elen ? op->eval : "";
+			pl[1] = obj ? 0 : (int)op->elen;
+			np = 2;
+			snprintf(pre, sizeof(pre),
+				 "WITH x AS (DELETE FROM %s WHERE k = $1 AND %s = "
+				 "$2%s RETURNING 1) SELECT mist_docs_must(count(*)) "
+				 "FROM x",
+				 pg_table[op->table], obj ? "txt" : "v",
+				 obj ? "::text" : "");
+		} else if (absent) {
+			snprintf(pre, sizeof(pre),
+				 "SELECT mist_docs_must(CASE WHEN EXISTS (SELECT "
+				 "1 FROM %s WHERE k = $1) THEN 0 ELSE 1 END)",
+				 pg_table[op->table]);
+		}
 		sql = pre;
 		break;
 	case DOCS_DEL_PREFIX:
@@ -548,18 +636,23 @@ pg_send_op(PGconn *c, const struct docs_op *op)
 	}
 	int ok = PQsendQueryParams(c, sql, np, NULL, pv, pl, pf, 0);
 	free(doc);
+	free(exp);
 	buf_destroy(&succ);
 	return ok == 1;
 }
 
-/* Sends @a g: BEGIN, its ops, COMMIT, a sync.  False: the connection
- * failed (or a key did not parse: the group alone fails). */
+/* Sends @a g: its ops, then a sync.  The statements between two syncs
+ * are one implicit transaction (PostgreSQL's extended protocol): the
+ * sync commits them all, or, after a failed one (the rest are skipped,
+ * PGRES_PIPELINE_ABORTED), rolls them all back; an explicit BEGIN would
+ * leave the session in an aborted transaction past the sync.  The sync's
+ * answer comes after the commit is durable (synchronous_commit).  False:
+ * the connection failed (a key that does not parse fails the group
+ * alone). */
 static bool
 pg_send_group(struct docs_pg *p, struct pg_group *g)
 {
 	PGconn *c = p->wc;
-	if (PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1)
-		return false;
 	for (uint32_t i = 0; i < g->n; i++)
 		if (!pg_send_op(c, &g->ops[i])) {
 			/* a malformed key: the transaction is rolled back by
@@ -570,11 +663,11 @@ pg_send_group(struct docs_pg *p, struct pg_group *g)
 				  "not parse as its table's");
 			break;
 		}
-	if (!g->failed &&
-	    PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1)
-		return false;
+	/* a statement that fails, so the sync rolls back what went before */
 	if (g->failed &&
-	    PQsendQueryParams(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) != 1)
+	    PQsendQueryParams(c, "DO $$BEGIN RAISE EXCEPTION 'mist: a key of "
+			     "the group does not parse'; END$$",
+			     0, NULL, NULL, NULL, NULL, 0) != 1)
 		return false;
 	if (PQpipelineSync(c) != 1)
 		return false;
@@ -632,7 +725,13 @@ pg_drain(struct docs_pg *p)
 			pg_finish_head(p, g->failed ? g->status : 0);
 			continue;
 		}
-		if (s == PGRES_FATAL_ERROR && !g->failed) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (s == PGRES_FATAL_ERROR && !g->failed && state != NULL &&
+		    strcmp(state, "40001") == 0) {
+			g->failed = true; /* a precondition, or serialization */
+			g->status = MIST_EEXIST;
+			p->st.conflicts++;
+		} else if (s == PGRES_FATAL_ERROR && !g->failed) {
 			g->failed = true;
 			g->status = MIST_ESTORE;
 			log_error("docs: PostgreSQL: a write group failed: %s",
@@ -730,19 +829,26 @@ pg_write(struct docs_driver *d, const struct docs_op *ops, uint32_t n,
 	g->ops = xcalloc(n ? n : 1, sizeof(*g->ops));
 	size_t total = 0;
 	for (uint32_t i = 0; i < n; i++)
-		total += ops[i].klen + ops[i].vlen;
+		total += ops[i].klen + ops[i].vlen +
+			 (ops[i].expect == DOCS_EXPECT_VALUE ? ops[i].elen : 0);
 	buf_reserve(&g->mem, total + 1);
 	size_t at = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		g->ops[i] = ops[i];
+		if (ops[i].expect != DOCS_EXPECT_VALUE)
+			g->ops[i].elen = 0;
 		buf_append(&g->mem, ops[i].key, ops[i].klen);
 		buf_append(&g->mem, ops[i].val ? ops[i].val : "", ops[i].vlen);
+		buf_append(&g->mem, g->ops[i].elen ? ops[i].eval : "",
+			   g->ops[i].elen);
 	}
 	for (uint32_t i = 0; i < n; i++) { /* mem no longer moves */
 		g->ops[i].key = g->mem.data + at;
 		at += ops[i].klen;
 		g->ops[i].val = g->mem.data + at;
 		at += ops[i].vlen;
+		g->ops[i].eval = g->mem.data + at;
+		at += g->ops[i].elen;
 	}
 	if (p->tail)
 		p->tail->next = g;
