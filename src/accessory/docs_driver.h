@@ -14,9 +14,20 @@
  *            snapshot, each handed to a callback that may stop the scan;
  *   stats    bytes used and the commit counters.
  *
- * The LMDB driver (docs_lmdb_open, accessory/docs_lmdb.c) is the first; a
- * PostgreSQL one can follow behind the same table of functions (one table
- * of bytea keys per docs_table, a statement per group).
+ * The LMDB driver (docs_lmdb_open, accessory/docs_lmdb.c) is the first;
+ * the PostgreSQL one (docs_pg_open, accessory/docs_pg.c, docs/POSTGRES.md)
+ * is the second: a table per docs_table, a transaction per group.  Its
+ * get and scan are synchronous round trips on the loop thread too; the
+ * restartable reads of the design (a get answering "again" once it has
+ * started the fetch, the caller re-running the request when it arrived)
+ * are not done.
+ *
+ * Preconditions (a store other agents write too): a put or delete may
+ * carry what the caller read of its key (docs_op.expect: absent, or a
+ * value); the group then applies only if every such key still holds it,
+ * else nothing is applied and the callback gets MIST_EEXIST (docs.c runs
+ * the request again on fresh reads).  LMDB has one writer, docs.c itself,
+ * whose overlay already orders its writes: it ignores them.
  *
  * Ordering contract: groups become durable in the order they were
  * queued, and a get or scan started after a group's callback ran sees it.
