@@ -10,7 +10,9 @@
 #
 # Environment: BUILD (the build folder, default _build: its src/cmd/mist,
 # tests/plugins/.libs/hostfns.so and examples/addon/.libs/hello.so),
-# WRK_CONNS (32), WRK_THREADS (1), EXECUTORS (default: the agent's).
+# WRK_CONNS (32), WRK_THREADS (1), EXECUTORS (default: the agent's),
+# MIST_DOCS_URL (a libpq connection string: the agent runs --docs postgres
+# on that server, docs/POSTGRES.md; default: LMDB).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
@@ -33,6 +35,7 @@ trap cleanup EXIT
 "$mist" keygen >"$work/key"
 xargs=()
 [ -n "${EXECUTORS:-}" ] && xargs=(--executors "$EXECUTORS")
+[ -n "${MIST_DOCS_URL:-}" ] && xargs+=(--docs postgres --docs-url "$MIST_DOCS_URL")
 echo "# mist agent --http 127.0.0.1:0 --plugin hostfns.so --plugin hello.so ${xargs[*]} ($(date -u '+%F %T') UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
 "$mist" agent --data "$work/data" --key "$work/key" --bind 127.0.0.1:0 --http 127.0.0.1:0 \
 	--plugin "$root/$build/tests/plugins/.libs/hostfns.so" \

@@ -87,6 +87,7 @@ struct docs_pg {
 	PGconn *wc;	/* writes, pipeline mode */
 	uint64_t r_next, w_next; /* no attempt before (ms, loop time) */
 	uint32_t r_backoff, w_backoff;
+	uint64_t scans_prepared; /* on rc: a bit per scan shape (pg_scan) */
 	uv_poll_t *poll; /* the write connection's socket (a new handle per
 			   connection: a closing one is never reused) */
 	bool poll_on;
@@ -212,6 +213,28 @@ pg_connect(struct docs_pg *p, bool setup)
 	return c;
 }
 
+static const char *const pg_get_name[DOCS_TABLES] = {
+	"mist_get_obj", "mist_get_idx", "mist_get_meta"};
+
+/* Prepares the reads by key on @a c (planned once per connection, not per
+ * read); false: the connection is of no use. */
+static bool
+pg_prepare_reads(PGconn *c)
+{
+	for (int t = 0; t < DOCS_TABLES; t++) {
+		PGresult *r = PQprepare(c, pg_get_name[t], pg_get_sql[t], 1,
+					NULL);
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (!ok) {
+			log_warn("docs: PostgreSQL: preparing the reads: %s",
+				 PQerrorMessage(c));
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The read connection, connected if it may be now; NULL: unreachable. */
 static PGconn *
 pg_reader(struct docs_pg *p)
@@ -223,6 +246,11 @@ pg_reader(struct docs_pg *p)
 		return NULL;
 	PQfinish(p->rc);
 	p->rc = pg_connect(p, false);
+	if (p->rc != NULL && !pg_prepare_reads(p->rc)) {
+		PQfinish(p->rc);
+		p->rc = NULL;
+	}
+	p->scans_prepared = 0;
 	if (p->rc == NULL) {
 		pg_backoff(&p->r_backoff, &p->r_next, now);
 		return NULL;
@@ -281,7 +309,7 @@ pg_get(struct docs_driver *d, enum docs_table t, const void *key,
 		return MIST_EUNREACHABLE;
 	const char *pv[1] = {key};
 	int pl[1] = {(int)klen}, pf[1] = {1};
-	PGresult *r = PQexecParams(c, pg_get_sql[t], 1, NULL, pv, pl, pf, 1);
+	PGresult *r = PQexecPrepared(c, pg_get_name[t], 1, pv, pl, pf, 1);
 	int rc;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = PQstatus(c) == CONNECTION_OK ? MIST_ESTORE
@@ -354,13 +382,32 @@ pg_scan(struct docs_driver *d, enum docs_table t, const void *lo,
 					       " AND k %s $%d", ex2 ? "<" : "<=",
 					       np);
 		}
-		snprintf(sql, sizeof(sql),
-			 "SELECT k, %s FROM %s WHERE true%s ORDER BY k%s "
-			 "LIMIT %d",
-			 pg_val[t], pg_table[t], cond, reverse ? " DESC" : "",
-			 DOCS_PG_SCAN_PAGE);
-		PGresult *r =
-			PQexecParams(c, sql, np, NULL, pv, pl, pf, 1);
+		/* one prepared statement per shape (table, bounds, order):
+		 * 48 at most, each planned once per connection */
+		unsigned shape = (unsigned)t * 16 + (l1 > 0) * 8 + (l2 > 0) * 4 +
+				 ex1 * 2 + reverse;
+		char name[32];
+		snprintf(name, sizeof(name), "mist_scan_%u", shape);
+		if (!(p->scans_prepared & (1ull << shape))) {
+			snprintf(sql, sizeof(sql),
+				 "SELECT k, %s FROM %s WHERE true%s ORDER BY "
+				 "k%s LIMIT %d",
+				 pg_val[t], pg_table[t], cond,
+				 reverse ? " DESC" : "", DOCS_PG_SCAN_PAGE);
+			PGresult *pr = PQprepare(c, name, sql, np, NULL);
+			bool ok = PQresultStatus(pr) == PGRES_COMMAND_OK;
+			PQclear(pr);
+			if (!ok) {
+				rc = PQstatus(c) == CONNECTION_OK
+					     ? MIST_ESTORE
+					     : MIST_EUNREACHABLE;
+				log_warn("docs: PostgreSQL scan: %s",
+					 PQerrorMessage(c));
+				break;
+			}
+			p->scans_prepared |= 1ull << shape;
+		}
+		PGresult *r = PQexecPrepared(c, name, np, pv, pl, pf, 1);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			rc = PQstatus(c) == CONNECTION_OK ? MIST_ESTORE
 							  : MIST_EUNREACHABLE;
@@ -939,6 +986,10 @@ docs_pg_open(uv_loop_t *loop, const char *conninfo, int *err)
 	p->conninfo = xstrdup(conninfo);
 	p->inflight_max = DOCS_PG_INFLIGHT;
 	p->rc = pg_connect(p, true);
+	if (p->rc != NULL && !pg_prepare_reads(p->rc)) {
+		PQfinish(p->rc);
+		p->rc = NULL;
+	}
 	if (p->rc == NULL) {
 		free(p->conninfo);
 		free(p);
