@@ -234,6 +234,7 @@ struct docs_pending {
 	struct docs_build *build;
 	struct buf next_cursor; /* a build chunk: where the next one starts */
 	bool build_done;	/* ... or the index is ready */
+	bool build_ready;	/* the schema saying it is ready */
 	struct docs_retry *retry; /* a shared store: to re-run on a conflict */
 	uint64_t seq;		  /* docs.q_seq when queued */
 };
@@ -4231,20 +4232,55 @@ docs_build_tick(struct docs *d)
 		w->build = b;
 		w->build_done = !s.more;
 		buf_append(&w->next_cursor, s.last.data, s.last.len);
-		if (!s.more) {
-			json_t *ns = json_deep_copy(schema);
-			json_object_set_new(json_object_get(ns, "_ix"), b->name,
-					    json_string("ready"));
-			docs_auto_superseded(d, &g, ns, b, x, ix, nix);
-			docs_schema_put(d, &g, b->app, b->cls, ns);
-			json_decref(ns);
-		}
+		/* the index is declared ready only once this last chunk's
+		 * entries are durable (docs_build_ready): a query that read
+		 * "ready" from the overlay while they were not would scan an
+		 * index missing them (seen with PostgreSQL's longer commits) */
 		b->writing = true;
 		docs_queue(d, b->app, &g, w);
 		docs_group_free(&g);
 		buf_destroy(&s.last);
 		json_decref(schema);
 	}
+}
+
+/* The last chunk of @a b is durable: the schema says the index is ready
+ * (and the automatic ones it supersedes go), in a group of its own whose
+ * durability ends the build (docs_build_done).  False: the index is gone
+ * (dropped meanwhile). */
+static bool
+docs_build_ready(struct docs *d, struct docs_build *b)
+{
+	bool queued = false;
+	json_t *schema = docs_schema_load(d, b->app, b->cls);
+	const char *state =
+		docs_jstr(json_object_get(schema, "_ix"), b->name);
+	struct docs_index ix[DOCS_MAX_INDEXES];
+	uint32_t nix = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
+	const struct docs_index *x = NULL;
+	for (uint32_t i = 0; i < nix; i++)
+		if (strcmp(ix[i].name, b->name) == 0)
+			x = &ix[i];
+	if (state != NULL && strcmp(state, "building") == 0 && x != NULL) {
+		struct docs_group g;
+		docs_group_init(&g);
+		json_t *ns = json_deep_copy(schema);
+		json_object_set_new(json_object_get(ns, "_ix"), b->name,
+				    json_string("ready"));
+		docs_auto_superseded(d, &g, ns, b, x, ix, nix);
+		docs_schema_put(d, &g, b->app, b->cls, ns);
+		json_decref(ns);
+		struct docs_pending *w = xcalloc(1, sizeof(*w));
+		w->kind = DOCS_JOB_GROUP;
+		w->build = b;
+		w->build_done = w->build_ready = true;
+		b->writing = true;
+		docs_queue(d, b->app, &g, w);
+		docs_group_free(&g);
+		queued = true;
+	}
+	json_decref(schema);
+	return queued;
 }
 
 static void
@@ -4258,6 +4294,9 @@ docs_build_done(struct docs *d, struct docs_pending *w)
 			  b->name, b->app, b->cls, w->drv_status);
 	} else if (b->app[0] == 0) {
 		docs_build_free(d, b); /* its app was dropped meanwhile */
+	} else if (w->build_done && !w->build_ready) {
+		if (!docs_build_ready(d, b))
+			docs_build_free(d, b);
 	} else if (w->build_done) {
 		log_info("docs: index %s of %s/%s is ready", b->name, b->app,
 			 b->cls);

@@ -61,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 
 /* The layout's version, kept in mist_docs_version; a newer one (a later
  * mist wrote it) is refused at open rather than misread. */
@@ -99,8 +100,15 @@ struct docs_pg {
 	bool closing;
 	bool timer_armed;
 	struct docs_driver_stats st;
-	struct buf tmp;
 };
+
+/* A key or value read back larger than this is refused (MIST_ESTORE):
+ * rows are trusted less than our own store (an operator's SQL may have
+ * written them), and docs.c never writes more than an object
+ * (DOCS_OBJECT_MAX, 128 KiB) or a schema of DOCS_MAX_FIELDS fields and
+ * DOCS_MAX_INDEXES indexes (some tens of KiB) per value; 16 MiB is far
+ * past both and still bounds the memory one row can take. */
+#define DOCS_PG_VALUE_MAX ((size_t)16 << 20)
 
 /* Rows a scan fetches per round trip: a query's page (limit 100, a few
  * hidden by ACLs) or a build's chunk (500) takes one or two. */
@@ -317,6 +325,11 @@ pg_get(struct docs_driver *d, enum docs_table t, const void *key,
 		log_warn("docs: PostgreSQL read: %s", PQerrorMessage(c));
 	} else if (PQntuples(r) == 0) {
 		rc = MIST_ENOTFOUND;
+	} else if (PQnfields(r) != 1 ||
+		   (size_t)PQgetlength(r, 0, 0) > DOCS_PG_VALUE_MAX) {
+		rc = MIST_ESTORE;
+		log_error("docs: PostgreSQL read: a row of an unexpected shape "
+			  "or over %zu bytes", DOCS_PG_VALUE_MAX);
 	} else {
 		out->len = 0;
 		buf_append(out, PQgetvalue(r, 0, 0),
@@ -417,6 +430,19 @@ pg_scan(struct docs_driver *d, enum docs_table t, const void *lo,
 			break;
 		}
 		int n = PQntuples(r);
+		if (n > 0 && PQnfields(r) != 2)
+			n = -1;
+		for (int i = 0; i < n; i++)
+			if ((size_t)PQgetlength(r, i, 0) > DOCS_PG_VALUE_MAX ||
+			    (size_t)PQgetlength(r, i, 1) > DOCS_PG_VALUE_MAX)
+				n = -1;
+		if (n < 0) {
+			rc = MIST_ESTORE;
+			log_error("docs: PostgreSQL scan: a row of an unexpected "
+				  "shape or over %zu bytes", DOCS_PG_VALUE_MAX);
+			PQclear(r);
+			break;
+		}
 		for (int i = 0; i < n && !stop; i++)
 			stop = cb(arg, PQgetvalue(r, i, 0),
 				  (size_t)PQgetlength(r, i, 0),
@@ -929,7 +955,6 @@ pg_free_cb(uv_handle_t *h)
 {
 	struct docs_pg *p = h->data;
 	free(p->conninfo);
-	buf_destroy(&p->tmp);
 	free(p);
 }
 
