@@ -84,3 +84,6 @@ echo "# wrk -t$threads -c$conns -d${dur}s, keep-alive"
 row "POST /functions/hello" "$url/functions/hello" WRK_METHOD=POST 'WRK_BODY={"name":"x"}'
 row "POST /functions/read1" "$url/functions/read1" WRK_METHOD=POST "WRK_BODY={\"id\":\"$item\"}"
 row "GET /classes/Item/:id" "$url/classes/Item/$item"
+# a write: an object created per request (a commit each, grouped by the
+# store: LMDB's fsync batches, PostgreSQL's pipeline)
+row "POST /classes/Item" "$url/classes/Item" WRK_METHOD=POST 'WRK_BODY={"n":2}'

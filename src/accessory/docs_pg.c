@@ -77,6 +77,8 @@ struct pg_group {
 	bool sent;
 	bool failed;
 	int status;
+	bool conditional; /* an op has a precondition: its own transaction */
+	bool synced;	  /* a sync follows it: the end of a transaction */
 };
 
 struct docs_pg {
@@ -97,6 +99,8 @@ struct docs_pg {
 	uv_timer_t timer; /* failures delivered, reconnects retried */
 	struct pg_group *head, *tail; /* queue order: sent ones first */
 	uint32_t inflight;
+	uint32_t seg_sent; /* groups sent since the last sync */
+	int seg_status;	   /* the transaction being answered: failed so */
 	bool closing;
 	bool timer_armed;
 	struct docs_driver_stats st;
@@ -109,6 +113,18 @@ struct docs_pg {
  * DOCS_MAX_INDEXES indexes (some tens of KiB) per value; 16 MiB is far
  * past both and still bounds the memory one row can take. */
 #define DOCS_PG_VALUE_MAX ((size_t)16 << 20)
+
+/*
+ * Groups without a precondition (creations, index builds, statistics:
+ * they cannot conflict) queued back to back share one transaction, up to
+ * this many: one commit, one WAL flush for all of them, where a
+ * transaction each waits for a flush each (a few hundred a second on a
+ * disk).  A failure of such a shared transaction is a store error (a
+ * conflict cannot happen in it) and fails all of its groups (MIST_ESTORE):
+ * none is applied.  A group with a precondition is always alone, so its
+ * conflict fails no other.
+ */
+#define DOCS_PG_MERGE_MAX 32
 
 /* Rows a scan fetches per round trip: a query's page (limit 100, a few
  * hidden by ACLs) or a build's chunk (500) takes one or two. */
@@ -537,6 +553,8 @@ pg_writer_lost(struct docs_pg *p)
 	p->wc = NULL;
 	while (p->head != NULL && p->head->sent)
 		pg_finish_head(p, MIST_EUNREACHABLE);
+	p->seg_sent = 0;
+	p->seg_status = 0;
 	pg_backoff(&p->w_backoff, &p->w_next, pg_now(p));
 }
 
@@ -723,7 +741,7 @@ pg_send_op(PGconn *c, const struct docs_op *op)
  * the connection failed (a key that does not parse fails the group
  * alone). */
 static bool
-pg_send_group(struct docs_pg *p, struct pg_group *g)
+pg_send_group(struct docs_pg *p, struct pg_group *g, bool sync)
 {
 	PGconn *c = p->wc;
 	for (uint32_t i = 0; i < g->n; i++)
@@ -742,10 +760,15 @@ pg_send_group(struct docs_pg *p, struct pg_group *g)
 			     "the group does not parse'; END$$",
 			     0, NULL, NULL, NULL, NULL, 0) != 1)
 		return false;
-	if (PQpipelineSync(c) != 1)
-		return false;
 	g->sent = true;
 	p->inflight++;
+	p->seg_sent++;
+	if (sync || g->failed) {
+		if (PQpipelineSync(c) != 1)
+			return false;
+		g->synced = true;
+		p->seg_sent = 0;
+	}
 	return true;
 }
 
@@ -792,26 +815,30 @@ pg_drain(struct docs_pg *p)
 		}
 		nulls = 0;
 		ExecStatusType s = PQresultStatus(r);
-		struct pg_group *g = p->head;
 		if (s == PGRES_PIPELINE_SYNC) {
+			/* the transaction's groups, the synced one last */
 			PQclear(r);
-			pg_finish_head(p, g->failed ? g->status : 0);
+			int st = p->seg_status;
+			p->seg_status = 0;
+			while (p->head != NULL && p->head->sent &&
+			       !p->head->synced)
+				pg_finish_head(p, st);
+			if (p->head != NULL && p->head->sent)
+				pg_finish_head(p, st);
 			continue;
 		}
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		if (s == PGRES_FATAL_ERROR && !g->failed && state != NULL &&
-		    strcmp(state, "40001") == 0) {
-			g->failed = true; /* a precondition, or serialization */
-			g->status = MIST_EEXIST;
+		if (s == PGRES_FATAL_ERROR && p->seg_status == 0 &&
+		    state != NULL && strcmp(state, "40001") == 0) {
+			/* a precondition (or serialization): a group alone */
+			p->seg_status = MIST_EEXIST;
 			p->st.conflicts++;
-		} else if (s == PGRES_FATAL_ERROR && !g->failed) {
-			g->failed = true;
-			g->status = MIST_ESTORE;
-			log_error("docs: PostgreSQL: a write group failed: %s",
+		} else if (s == PGRES_FATAL_ERROR && p->seg_status == 0) {
+			p->seg_status = MIST_ESTORE;
+			log_error("docs: PostgreSQL: a write transaction failed: %s",
 				  PQresultErrorMessage(r));
-		} else if (s == PGRES_PIPELINE_ABORTED && !g->failed) {
-			g->failed = true;
-			g->status = MIST_ESTORE;
+		} else if (s == PGRES_PIPELINE_ABORTED && p->seg_status == 0) {
+			p->seg_status = MIST_ESTORE;
 		}
 		PQclear(r);
 	}
@@ -853,7 +880,13 @@ pg_pump(struct docs_pg *p)
 			continue;
 		if (p->inflight >= p->inflight_max)
 			break;
-		if (!pg_send_group(p, g)) {
+		/* the transaction goes on into the next group if neither has
+		 * a precondition and both fit (DOCS_PG_MERGE_MAX) */
+		const struct pg_group *nx = g->next;
+		bool sync = nx == NULL || g->conditional || nx->conditional ||
+			    p->seg_sent + 1 >= DOCS_PG_MERGE_MAX ||
+			    p->inflight + 1 >= p->inflight_max;
+		if (!pg_send_group(p, g, sync)) {
 			pg_writer_lost(p);
 			return;
 		}
@@ -908,6 +941,8 @@ pg_write(struct docs_driver *d, const struct docs_op *ops, uint32_t n,
 	size_t at = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		g->ops[i] = ops[i];
+		if (ops[i].expect != DOCS_EXPECT_NONE)
+			g->conditional = true;
 		if (ops[i].expect != DOCS_EXPECT_VALUE)
 			g->ops[i].elen = 0;
 		buf_append(&g->mem, ops[i].key, ops[i].klen);
