@@ -82,6 +82,7 @@ struct docs_build {
 	char name[DOCS_INDEX_NAME_MAX];
 	struct buf cursor; /* last object key indexed ("" = none yet) */
 	bool writing;	   /* a chunk is queued */
+	bool locked;	   /* a shared store: we hold its build lock */
 };
 
 /*
@@ -4075,9 +4076,21 @@ docs_build_add(struct docs *d, const char *app, const char *cls,
 	docs_build_arm(d);
 }
 
+/* The name of @a b's lock among agents (docs_driver_vt.lock). */
+static void
+docs_build_lock_name(const struct docs_build *b, char *out, size_t n)
+{
+	snprintf(out, n, "build %s %s %s", b->app, b->cls, b->name);
+}
+
 static void
 docs_build_free(struct docs *d, struct docs_build *b)
 {
+	if (b->locked && d->drv->vt->lock != NULL) {
+		char name[DOCS_PG_LOCK_NAME_MAX];
+		docs_build_lock_name(b, name, sizeof(name));
+		d->drv->vt->lock(d->drv, name, false);
+	}
 	for (struct docs_build **pp = &d->builds; *pp; pp = &(*pp)->next)
 		if (*pp == b) {
 			*pp = b->next;
@@ -4181,10 +4194,32 @@ static void
 docs_build_tick(struct docs *d)
 {
 	d->build_armed = false;
+	bool blocked = false;
 	for (struct docs_build *b = d->builds, *next; b; b = next) {
 		next = b->next;
 		if (b->writing)
 			continue;
+		if (d->drv->vt->lock != NULL) {
+			/* one agent builds an index at a time; the lock dies
+			 * with its holder, and this one takes over (puts are
+			 * idempotent: from its own cursor) */
+			char name[DOCS_PG_LOCK_NAME_MAX];
+			docs_build_lock_name(b, name, sizeof(name));
+			b->locked = d->drv->vt->lock(d->drv, name, true) == 1;
+			if (!b->locked) {
+				json_t *s = docs_schema_load(d, b->app, b->cls);
+				const char *st = docs_jstr(
+					json_object_get(s, "_ix"), b->name);
+				bool building = st && strcmp(st, "building") == 0;
+				json_decref(s);
+				if (!building) { /* another agent finished it */
+					docs_build_free(d, b);
+					continue;
+				}
+				blocked = true;
+				continue;
+			}
+		}
 		json_t *schema = b->app[0] ? docs_schema_load(d, b->app, b->cls)
 					   : NULL;
 		const char *state =
@@ -4241,6 +4276,12 @@ docs_build_tick(struct docs *d)
 		docs_group_free(&g);
 		buf_destroy(&s.last);
 		json_decref(schema);
+	}
+	if (blocked && !d->build_armed && !d->stopping) {
+		/* another agent builds: look again later (it may die) */
+		d->build_armed = true;
+		actor_timer_start(d->self, &d->build_timer,
+				  DOCS_BUILD_LOCK_RETRY_MS, 0, DOCS_TAG_BUILD);
 	}
 }
 

@@ -257,6 +257,11 @@ struct docs_config {
  * client is told to retry (503 code 155) rather than held. */
 #define DOCS_CONFLICT_RETRIES 8
 
+/* A shared store: a build whose lock another agent holds is looked at
+ * again this often (that agent may finish it, or die and free the lock):
+ * a second is little next to a build's length, and costs one query. */
+#define DOCS_BUILD_LOCK_RETRY_MS 1000
+
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)
 

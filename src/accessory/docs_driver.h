@@ -113,6 +113,16 @@ struct docs_driver_vt {
 		    docs_scan_cb cb, void *arg);
 	void (*stats)(struct docs_driver *d, struct docs_driver_stats *out);
 	void (*close)(struct docs_driver *d);
+	/**
+	 * A lock among the agents sharing the store (NULL: one agent, every
+	 * lock is its own): @a take true asks for it -- 1 held by us (now or
+	 * already), 0 held by another agent, < 0 an error; false gives it
+	 * back.  A lock dies with its holder (PostgreSQL: a session's
+	 * advisory lock, gone with its connection; the driver notices a new
+	 * connection and asks again).  Index builds take one each so two
+	 * agents never build one index at once.
+	 */
+	int (*lock)(struct docs_driver *d, const char *name, bool take);
 };
 
 struct docs_driver {
@@ -165,6 +175,14 @@ struct docs_driver *docs_lmdb_open(uv_loop_t *loop, const char *data_dir,
 #define DOCS_PG_CONNECT_TIMEOUT_S 2
 /* close() waits at most this long for the groups in flight. */
 #define DOCS_PG_CLOSE_WAIT_MS 5000
+/* Locks (docs_driver_vt.lock) one agent holds at once: one per index
+ * being built, and builds are few (a handful per app at a time); past it
+ * a build waits for a lock like one another agent holds. */
+#define DOCS_PG_LOCKS_MAX 64
+/* A lock's name, bytes with the NUL: "build", an app id, a class and an
+ * index name (docs.c's DOCS_APP_MAX, DOCS_CLASS_MAX, DOCS_INDEX_NAME_MAX
+ * and separators fit). */
+#define DOCS_PG_LOCK_NAME_MAX 512
 /* A connection string's bytes (libpq's keywords or a URI). */
 #define DOCS_PG_CONNINFO_MAX 4096
 

@@ -91,6 +91,11 @@ struct docs_pg {
 	uint64_t r_next, w_next; /* no attempt before (ms, loop time) */
 	uint32_t r_backoff, w_backoff;
 	uint64_t scans_prepared; /* on rc: a bit per scan shape (pg_scan) */
+	uint64_t r_gen;		 /* read connections made so far */
+	struct {
+		uint64_t gen; /* held on that read connection (0: free) */
+		char name[DOCS_PG_LOCK_NAME_MAX];
+	} locks[DOCS_PG_LOCKS_MAX];
 	uv_poll_t *poll; /* the write connection's socket (a new handle per
 			   connection: a closing one is never reused) */
 	bool poll_on;
@@ -275,6 +280,7 @@ pg_reader(struct docs_pg *p)
 		p->rc = NULL;
 	}
 	p->scans_prepared = 0;
+	p->r_gen++; /* the old connection's advisory locks are gone */
 	if (p->rc == NULL) {
 		pg_backoff(&p->r_backoff, &p->r_next, now);
 		return NULL;
@@ -969,6 +975,59 @@ pg_write(struct docs_driver *d, const struct docs_op *ops, uint32_t n,
 		pg_arm(p, 0);
 }
 
+/* Session-level advisory locks on the read connection, keyed by a hash
+ * of the schema and the name (tests share a database across schemas). */
+static int
+pg_lock(struct docs_driver *d, const char *name, bool take)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	if (strlen(name) >= DOCS_PG_LOCK_NAME_MAX)
+		return MIST_EINVAL;
+	PGconn *c = pg_reader(p);
+	int slot = -1, free_slot = -1;
+	for (int i = 0; i < DOCS_PG_LOCKS_MAX; i++) {
+		if (p->locks[i].gen != 0 && p->locks[i].gen != p->r_gen)
+			p->locks[i].gen = 0; /* died with its connection */
+		if (p->locks[i].gen == 0) {
+			if (free_slot < 0)
+				free_slot = i;
+		} else if (strcmp(p->locks[i].name, name) == 0) {
+			slot = i;
+		}
+	}
+	if (take && slot >= 0)
+		return 1;
+	if (!take && slot < 0)
+		return 0;
+	if (c == NULL)
+		return MIST_EUNREACHABLE;
+	if (take && free_slot < 0)
+		return 0; /* DOCS_PG_LOCKS_MAX held: wait as for another's */
+	const char *pv[1] = {name};
+	PGresult *r = PQexecParams(
+		c,
+		take ? "SELECT pg_try_advisory_lock(hashtextextended("
+		       "current_schema() || ' ' || $1, 7079))"
+		     : "SELECT pg_advisory_unlock(hashtextextended("
+		       "current_schema() || ' ' || $1, 7079))",
+		1, NULL, pv, NULL, NULL, 0);
+	int rc;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		rc = MIST_ESTORE;
+	} else {
+		rc = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		if (take && rc == 1) {
+			p->locks[free_slot].gen = p->r_gen;
+			snprintf(p->locks[free_slot].name,
+				 sizeof(p->locks[free_slot].name), "%s", name);
+		}
+		if (!take)
+			p->locks[slot].gen = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
 static void
 pg_stats(struct docs_driver *d, struct docs_driver_stats *out)
 {
@@ -1029,6 +1088,7 @@ static const struct docs_driver_vt docs_pg_vt = {
 	.scan = pg_scan,
 	.stats = pg_stats,
 	.close = pg_close,
+	.lock = pg_lock,
 };
 
 struct docs_driver *

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *
@@ -54,7 +55,12 @@ pgt_fresh(char *schema, size_t slen, char *out, size_t olen,
 		*why = "MIST_TEST_PG is not set";
 		return false;
 	}
-	snprintf(schema, slen, "mist_t_%ld_%u", (long)getpid(), seq++);
+	/* the pid, the time and a count: a schema a crashed run left behind
+	 * under a reused pid is never met */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(schema, slen, "mist_t_%ld_%u_%lx", (long)getpid(), seq++,
+		 (unsigned long)(ts.tv_nsec ^ (ts.tv_sec << 20)));
 	char sql[128];
 	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
 	if (!pgt_exec(sql, why))
