@@ -252,10 +252,14 @@ struct docs_config {
  * reads that much, and it writes nothing). */
 #define DOCS_READSET_MAX ((size_t)1 << 20)
 /* Re-runs of a request whose writes another agent's raced (a failed
- * precondition): each is a fresh read and a round trip; 8 in a row means
- * a key written faster than a request can read and write it, and the
- * client is told to retry (503 code 155) rather than held. */
-#define DOCS_CONFLICT_RETRIES 8
+ * precondition): each is a fresh read and a round trip.  With one key
+ * written from two agents as fast as they can (test_pg_race.sh: 8
+ * writers), each round one agent's queued writes win, so a request loses
+ * a round at about even odds: 8 re-runs let 1 in 500 through as 503 (seen),
+ * 16 about 1 in 130 000.  Past them the key is written faster than a
+ * request can read and write it, and the client is told to retry (503
+ * code 155) rather than held. */
+#define DOCS_CONFLICT_RETRIES 16
 
 /* A shared store: a build whose lock another agent holds is looked at
  * again this often (that agent may finish it, or die and free the lock):
