@@ -7,7 +7,8 @@
  *                                           │ reads: sync, loop thread
  *                                           │ writes: one atomic group each
  *                                           ▼
- *                          struct docs_driver (docs_lmdb.c: DATA/docs)
+ *                          struct docs_driver (docs_lmdb.c: DATA/docs, or
+ *                                             docs_pg.c: PostgreSQL)
  *                                           │ durable (batched fsync)
  *           ◀──reply── ACTOR_DOCS ◀─MSG_DOCS_DONE (local, ptr)─┘
  *
@@ -96,6 +97,19 @@
  * every use.  A GET whose object has no internal field, nothing the CLP
  * hides from the caller, and no keys/include answers the stored text as
  * it is (the same bytes a parse, copy and dump would give).
+ *
+ * A shared store (cfg.pg_conninfo: PostgreSQL, docs/POSTGRES.md): every
+ * agent's accessory serves every app, so this one's overlay sees only its
+ * own pending writes.  The caches are off (another agent may change any
+ * record).  Each request keeps a read set (the OBJ and META keys it read
+ * by key, and what it found); its writes carry those as preconditions
+ * (docs_driver.h enum docs_expect), and a group another agent raced
+ * (MIST_EEXIST) is not applied: the request runs again from the start on
+ * fresh reads, once the groups queued before are done, at most
+ * DOCS_CONFLICT_RETRIES times (then 503 code 155).  A read that fails
+ * (MIST_EUNREACHABLE, MIST_ESTORE) makes the request's answer 503 code 100
+ * and keeps it from queuing anything.  An index is built by the agent
+ * holding its build lock (docs_driver_vt.lock).
  *
  * Passwords are hashed and verified on libuv's thread pool (a signup,
  * login or password change is handled again once its hash is done), so

@@ -23,18 +23,31 @@
  * for PostgreSQL's side (operators' queries, native indexes) and txt for
  * mist's (TOAST compresses both).
  *
+ *   docs.c ──get/scan──▶ reads connection ──prepared SELECT──▶ server
+ *          ◀─rows (sync)──┘
+ *   docs.c ──write(group, cb)──▶ queue ──▶ write connection (pipeline)
+ *                                          ops..., sync ──▶ server
+ *          ◀──cb(0 | EEXIST | ESTORE | EUNREACHABLE)── sync's answer
+ *
  * Two connections:
- *   reads   synchronous on the loop thread (PQexecParams, binary results);
- *           a scan fetches pages of DOCS_PG_SCAN_PAGE rows, each page
- *           from the last key on, so the callback can stop early without
- *           the server having sent the whole range;
+ *   reads   synchronous on the loop thread (prepared statements, planned
+ *           once per connection; binary results); a scan fetches pages
+ *           of DOCS_PG_SCAN_PAGE rows, each page from the last key on, so
+ *           the callback can stop early without the server having sent
+ *           the whole range.  Build locks (docs_driver_vt.lock) are
+ *           session advisory locks on it;
  *   writes  non-blocking, in libpq's pipeline mode, watched by a uv_poll:
- *           a group is one statement per op and a sync (one implicit
- *           transaction: all or nothing); up to
- *           DOCS_PG_INFLIGHT groups are in the pipe at once, in queue
- *           order, so groups commit in the order they were queued (the
- *           ordering contract of docs_driver.h) while the round trips
- *           overlap.  The callback runs after COMMIT's result arrived.
+ *           a group is one statement per op, then a sync (the statements
+ *           between two syncs are one implicit transaction: all or
+ *           nothing); groups without a precondition queued back to back
+ *           share one (DOCS_PG_MERGE_MAX); up to DOCS_PG_INFLIGHT groups
+ *           are in the pipe at once, in queue order, so groups commit in
+ *           the order they were queued (the ordering contract of
+ *           docs_driver.h) while the round trips overlap.  The callback
+ *           runs once the sync's answer arrived: after the COMMIT.
+ *           A precondition (docs_op.expect) makes its statement a
+ *           data-modifying WITH checked by mist_docs_must(): a key that
+ *           changed raises SQLSTATE 40001, reported MIST_EEXIST.
  *
  * Failures: a connection that breaks fails what it carried with
  * MIST_EUNREACHABLE (a group in flight may or may not have committed: it
