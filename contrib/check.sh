@@ -45,6 +45,21 @@ else
 	echo "self-contained: ok"
 fi
 
+step "a private PostgreSQL for the PostgreSQL documents driver's tests"
+# initdb in a temporary folder, a socket in it only (no TCP), stopped at
+# the end; test_docs_pg and test_pg_http.sh run against it (MIST_TEST_PG),
+# test_pg_kill.sh starts and crashes one of its own
+pg_tmp=$(mktemp -d)
+if MIST_TEST_PG=$(contrib/pgtest.sh start "$pg_tmp"); then
+	export MIST_TEST_PG
+	echo "PostgreSQL: $MIST_TEST_PG"
+else
+	echo "PostgreSQL: could not start a private cluster (the PostgreSQL tests will SKIP)"
+	status=1
+fi
+pg_cleanup() { contrib/pgtest.sh stop "$pg_tmp" >/dev/null 2>&1; rm -rf "$pg_tmp"; }
+trap pg_cleanup EXIT
+
 step "autoreconf"
 autoreconf -fi || exit 1
 

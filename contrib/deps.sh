@@ -10,7 +10,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential autoconf automake libtool pkg-config
       libuv1-dev libsodium-dev liblmdb-dev libmsgpack-dev libcriterion-dev
       clang libclang-rt-14-dev
-      libh2o-dev libssl-dev openssl libjansson-dev libpcre2-dev libcurl4-openssl-dev)
+      libh2o-dev libssl-dev openssl libjansson-dev libpcre2-dev libcurl4-openssl-dev
+      libpq-dev postgresql)  # libpq: the PostgreSQL driver; postgresql: its checks
 # tests/integration/test_partition.sh cuts agents apart in network
 # namespaces with nftables
 pkgs+=(iproute2 nftables)

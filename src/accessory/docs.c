@@ -82,12 +82,14 @@ struct docs_build {
 	char name[DOCS_INDEX_NAME_MAX];
 	struct buf cursor; /* last object key indexed ("" = none yet) */
 	bool writing;	   /* a chunk is queued */
-	/* groups queued when it was added (docs->queued): it scans only once
-	 * they are all durable -- an object whose create was queued under
+	/* the last group queued when it was added (docs->q_seq): it scans
+	 * only once that one is done (done_seq), and with it every group
+	 * queued before -- an object whose create was queued under
 	 * the old schema carries no entry of the new index, and a scan of
 	 * the durable state that passed its key before it landed would miss
 	 * it for good */
 	uint64_t after;
+	bool locked;	   /* a shared store: we hold its build lock */
 };
 
 /*
@@ -122,24 +124,46 @@ struct docs_stats {
 	uint64_t ops[ACC_DOC_INDEXES + 1];
 	uint64_t requests, bad, scans, index_scans, scanned, results;
 	uint64_t refused_heavy, refused_deadline, refused_quota, refused_acl,
-		refused_clp, refused_schema, refused_busy, store_errors, writes,
+		refused_clp, refused_schema, refused_busy, store_errors, conflicts,
+		writes,
 		builds_done;
 	uint64_t auto_built, auto_dropped, auto_refused, rperm_scans;
 };
 
 struct docs {
 	struct actor *self;
+	/* A read of the request being handled failed (the store is down or
+	 * erred: docs_drv_get/docs_drv_scan): its answer becomes 503 code
+	 * 100 and it queues nothing, since what it read may be wrong. */
+	bool in_request, store_down;
+	/* The store is shared with other agents (PostgreSQL): caches off,
+	 * index records another agent wrote read at listing time. */
+	bool shared;
+	bool ixrt_fill_only; /* docs_ixrt_load_cb: keep records in memory */
+	/* The request's read set (a shared store): every OBJ and META key it
+	 * read by key and what it found, [table][u32 klen][key][present]
+	 * [u32 vlen][value]...; a write of one of them carries it as its
+	 * precondition (docs_driver.h enum docs_expect). */
+	struct buf rset;
+	bool rset_full; /* past DOCS_READSET_MAX: later reads not kept */
 	uv_loop_t *loop;
 	struct docs_config cfg;
 	struct docs_driver *drv;
 	struct map ov;	   /* hash(table, key) -> chain of struct docs_ov */
 	struct map usage;  /* hash(app) -> chain of struct docs_usage */
 	uint64_t pending;  /* groups queued, not yet durable */
+	/* Groups numbered as queued and as done (a shared store's driver
+	 * finishes them in order), and the re-runs waiting: a request whose
+	 * group conflicted runs again only once every group queued before
+	 * the conflict was known is done -- those that built on the failed
+	 * one's value (read from the overlay) fail too, and a re-run that
+	 * read them would fail again. */
+	uint64_t q_seq, done_seq;
+	struct docs_retry *retries, *retries_tail;
 	uint32_t hashing;  /* hash jobs queued or running */
 	struct docs_build *builds;
 	struct actor_timer build_timer;
 	bool build_armed;
-	uint64_t queued, durable; /* write groups queued, and durable since */
 	struct docs_stats st;
 	struct query_opts qopts;
 	struct docs_cache cache;  /* META: parsed schemas and sessions */
@@ -176,6 +200,7 @@ struct docs_req {
 	const struct docs_hashjob *job; /* the second pass of a request */
 	const struct msg *msg;		/* the request as it came */
 	bool deferred;			/* a hash job took the request */
+	uint32_t attempt;		/* re-runs after conflicts so far */
 	bool roles_loaded;
 	json_t *role_objs; /* keeps the role names alive */
 	const char **rolev;
@@ -221,6 +246,24 @@ struct docs_pending {
 	struct docs_build *build;
 	struct buf next_cursor; /* a build chunk: where the next one starts */
 	bool build_done;	/* ... or the index is ready */
+	bool build_ready;	/* the schema saying it is ready */
+	struct docs_retry *retry; /* a shared store: to re-run on a conflict */
+	uint64_t seq;		  /* docs.q_seq when queued */
+};
+
+/*
+ * What re-runs a request whose group met a conflict (another agent wrote
+ * a key it read, docs_driver.h MIST_EEXIST): the request as it came, its
+ * password hash's result if it had one (so it is not hashed again), its
+ * deadline from the first arrival, and the re-runs so far.
+ */
+struct docs_retry {
+	struct msg *req;
+	struct docs_hashjob *job; /* NULL: none; req and pw not kept */
+	uint64_t deadline;
+	uint32_t attempt;
+	uint64_t wait_seq;	 /* runs once done_seq reaches it */
+	struct docs_retry *next; /* docs.retries */
 };
 
 /* -------------------------------------------------------- small tools */
@@ -484,20 +527,157 @@ docs_ov_destroy(struct docs *d)
 	map_destroy(&d->ov);
 }
 
+/* The driver's get and scan, noting a failure (docs.store_down). */
+static int
+docs_drv_get(struct docs *d, enum docs_table t, const void *k, size_t kl,
+	     struct buf *out)
+{
+	int rc = d->drv->vt->get(d->drv, t, k, kl, out);
+	if (rc != 0 && rc != MIST_ENOTFOUND)
+		d->store_down = true;
+	return rc;
+}
+
+static int
+docs_drv_scan(struct docs *d, enum docs_table t, const void *lo,
+	      size_t lolen, const void *hi, size_t hilen, bool reverse,
+	      docs_scan_cb cb, void *arg)
+{
+	int rc = d->drv->vt->scan(d->drv, t, lo, lolen, hi, hilen, reverse,
+				  cb, arg);
+	if (rc != 0)
+		d->store_down = true;
+	return rc;
+}
+
+static bool docs_rset_find(const struct docs *d, uint8_t t, const void *k,
+			   size_t kl, bool *present, const uint8_t **v,
+			   size_t *vl, size_t *at);
+
+/* Notes in the request's read set what a read by key of @a t found (a
+ * shared store only; the first read of a key is what the request saw:
+ * later ones are not kept). */
+static void
+docs_rset_note(struct docs *d, enum docs_table t, const void *k, size_t kl,
+	       int rc, const void *v, size_t vl)
+{
+	if (!d->shared || !d->in_request || t == DOCS_T_IDX ||
+	    (rc != 0 && rc != MIST_ENOTFOUND))
+		return;
+	bool seen;
+	const uint8_t *sv;
+	size_t svl, sat;
+	if (docs_rset_find(d, (uint8_t)t, k, kl, &seen, &sv, &svl, &sat))
+		return;
+	if (d->rset.len + kl + vl + 10 > DOCS_READSET_MAX) {
+		d->rset_full = true;
+		return;
+	}
+	uint8_t tb = (uint8_t)t, present = rc == 0;
+	uint32_t k32 = (uint32_t)kl, v32 = present ? (uint32_t)vl : 0;
+	buf_append(&d->rset, &tb, 1);
+	buf_append(&d->rset, &k32, 4);
+	buf_append(&d->rset, k, kl);
+	buf_append(&d->rset, &present, 1);
+	buf_append(&d->rset, &v32, 4);
+	if (v32)
+		buf_append(&d->rset, v, v32);
+}
+
+/* What the request read of @a k first: false if it did not read it.
+ * *@a at: the entry's offset (docs_rset_written kills it). */
+static bool
+docs_rset_find(const struct docs *d, uint8_t t, const void *k, size_t kl,
+	       bool *present, const uint8_t **v, size_t *vl, size_t *at)
+{
+	const uint8_t *p = d->rset.data, *end = p + d->rset.len;
+	while (p < end) {
+		*at = (size_t)(p - d->rset.data);
+		uint32_t k32, v32;
+		memcpy(&k32, p + 1, 4);
+		const uint8_t *key = p + 5;
+		uint8_t pr = key[k32];
+		memcpy(&v32, key + k32 + 1, 4);
+		const uint8_t *val = key + k32 + 5;
+		if (p[0] == t && k32 == kl && memcmp(key, k, kl) == 0) {
+			*present = pr != 0;
+			*v = val;
+			*vl = v32;
+			return true;
+		}
+		p = val + v32;
+	}
+	return false;
+}
+
+/* Gives each put and delete of @a ops whose key the request read the
+ * value it read as a precondition; not the usage counters ('q': every
+ * write of an app moves it, so agents would conflict on nothing but it;
+ * they are approximate across agents) nor index statistics ('A'). */
+static void
+docs_rset_expect(const struct docs *d, struct docs_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct docs_op *op = &ops[i];
+		op->expect = DOCS_EXPECT_NONE;
+		if (op->kind == DOCS_DEL_PREFIX || op->table == DOCS_T_IDX)
+			continue;
+		const uint8_t *k = op->key;
+		if (op->table == DOCS_T_META && op->klen > 0 &&
+		    (k[0] == 'q' || k[0] == 'A'))
+			continue;
+		bool present;
+		const uint8_t *v;
+		size_t vl, at;
+		if (!docs_rset_find(d, (uint8_t)op->table, k, op->klen,
+				    &present, &v, &vl, &at))
+			continue;
+		op->expect = present ? DOCS_EXPECT_VALUE : DOCS_EXPECT_ABSENT;
+		op->eval = v;
+		op->elen = vl;
+	}
+}
+
+/* A group of the request is queued: what it writes is what a later group
+ * of the same request (an index dropped, then another created) must
+ * find, so it replaces what was read.  The ops' eval pointers are used
+ * up (the driver copied them). */
+static void
+docs_rset_written(struct docs *d, const struct docs_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct docs_op *op = &ops[i];
+		if (op->kind == DOCS_DEL_PREFIX || op->table == DOCS_T_IDX)
+			continue;
+		bool present;
+		const uint8_t *v;
+		size_t vl, at;
+		if (docs_rset_find(d, (uint8_t)op->table, op->key, op->klen,
+				   &present, &v, &vl, &at))
+			d->rset.data[at] = 0xff; /* no table: never found */
+		docs_rset_note(d, op->table, op->key, op->klen,
+			       op->kind == DOCS_PUT ? 0 : MIST_ENOTFOUND,
+			       op->val, op->vlen);
+	}
+}
+
 /* A read by key through the overlay.  0, MIST_ENOTFOUND, MIST_ESTORE. */
 static int
 docs_read(struct docs *d, enum docs_table t, const struct buf *k,
 	  struct buf *out)
 {
 	struct docs_ov *o = docs_ov_find(d, (uint8_t)t, k->data, k->len);
+	int rc;
 	if (o != NULL) {
-		if (o->deleted)
-			return MIST_ENOTFOUND;
+		rc = o->deleted ? MIST_ENOTFOUND : 0;
 		out->len = 0;
-		buf_append(out, o->val.data, o->val.len);
-		return 0;
+		if (!o->deleted)
+			buf_append(out, o->val.data, o->val.len);
+	} else {
+		rc = docs_drv_get(d, t, k->data, k->len, out);
 	}
-	return d->drv->vt->get(d->drv, t, k->data, k->len, out);
+	docs_rset_note(d, t, k->data, k->len, rc, out->data, out->len);
+	return rc;
 }
 
 /* A JSON record by key (new reference), or NULL if missing. */
@@ -590,10 +770,14 @@ docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
 	if (raw)
 		*raw = NULL;
 	struct docs_ov *o = docs_ov_find(d, (uint8_t)t, k->data, k->len);
-	if (o != NULL)
+	if (o != NULL) {
+		docs_rset_note(d, t, k->data, k->len,
+			       o->deleted ? MIST_ENOTFOUND : 0, o->val.data,
+			       o->val.len);
 		return o->deleted ? NULL
 				  : json_loadb((const char *)o->val.data,
 					       o->val.len, 0, NULL);
+	}
 	const struct docs_cache_ent *e =
 		docs_cache_get(c, (uint8_t)t, k->data, k->len);
 	if (e != NULL) {
@@ -603,7 +787,8 @@ docs_read_cached(struct docs *d, enum docs_table t, const struct buf *k,
 	}
 	struct buf v = BUF_INIT;
 	json_t *j = NULL;
-	int rc = d->drv->vt->get(d->drv, t, k->data, k->len, &v);
+	int rc = docs_drv_get(d, t, k->data, k->len, &v);
+	docs_rset_note(d, t, k->data, k->len, rc, v.data, v.len);
 	if (rc == 0) {
 		j = json_loadb((const char *)v.data, v.len, 0, NULL);
 		if (j != NULL) { /* a record that does not parse: not kept */
@@ -725,8 +910,23 @@ docs_group_free(struct docs_group *g)
 }
 
 static void
+docs_retry_free(struct docs_retry *r)
+{
+	if (r == NULL)
+		return;
+	if (r->req)
+		msg_delete(r->req);
+	if (r->job) {
+		sodium_memzero(r->job->out, sizeof(r->job->out));
+		free(r->job);
+	}
+	free(r);
+}
+
+static void
 docs_pending_free(struct docs_pending *w)
 {
+	docs_retry_free(w->retry);
 	free(w->body);
 	buf_destroy(&w->keys);
 	buf_destroy(&w->prefixes);
@@ -802,6 +1002,16 @@ docs_send(struct docs *d, struct actor_ref from, uint64_t corr,
 {
 	if (!(flags & MSG_F_REQUEST))
 		return;
+	char down[PERR_JSON_MAX];
+	if (d->in_request && d->store_down) {
+		struct perr e;
+		perr_set(&e, 503, PERR_CONNECTION_FAILED,
+			 "the document store is unreachable; retry later");
+		len = perr_json(&e, down, sizeof(down));
+		body = down;
+		status = e.http;
+		d->st.store_errors++;
+	}
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
@@ -929,10 +1139,14 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 		buf_append(&w->keys, &kl, sizeof(kl));
 		buf_append(&w->keys, ops[i].key, kl);
 	}
+	if (d->shared && d->in_request)
+		docs_rset_expect(d, ops, g->n);
 	d->pending++;
-	d->queued++;
 	d->st.writes++;
+	w->seq = ++d->q_seq;
 	d->drv->vt->write(d->drv, ops, g->n, docs_durable_cb, w);
+	if (d->shared && d->in_request)
+		docs_rset_written(d, ops, g->n);
 }
 
 /* Queues @a g and answers @a body (stolen) with @a status once durable. */
@@ -950,7 +1164,32 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 		docs_answer_err(rq, &e);
 		return;
 	}
+	if (rq->d->store_down) { /* answered 503 by docs_send */
+		json_decref(body);
+		docs_answer_err(rq, &(struct perr){.http = 503});
+		return;
+	}
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
+	if (rq->d->shared) {
+		/* kept to re-run it should another agent win a race */
+		struct docs_retry *rt = xcalloc(1, sizeof(*rt));
+		const struct msg *m = rq->msg;
+		rt->req = msg_new(m->type, m->body, m->len);
+		rt->req->flags = m->flags;
+		rt->req->corr = m->corr;
+		rt->req->from = m->from;
+		rt->req->to = m->to;
+		if (rq->job != NULL) {
+			rt->job = xmalloc(sizeof(*rt->job));
+			*rt->job = *rq->job;
+			rt->job->req = NULL;
+			rt->job->pw = NULL;
+			rt->job->pwlen = 0;
+		}
+		rt->deadline = rq->deadline;
+		rt->attempt = rq->attempt;
+		w->retry = rt;
+	}
 	w->kind = DOCS_JOB_GROUP;
 	w->from = rq->from;
 	w->corr = rq->corr;
@@ -1108,7 +1347,7 @@ docs_load_roles(struct docs_req *rq)
 		docs_kobj(&k, rq->app, "_Role", NULL);
 		buf_append(&hi, k.data, k.len);
 		hi.data[hi.len - 1] = 1; /* just past the class prefix */
-		int src = rq->d->drv->vt->scan(rq->d->drv, DOCS_T_OBJ, k.data,
+		int src = docs_drv_scan(rq->d, DOCS_T_OBJ, k.data,
 					       k.len, hi.data, hi.len, false,
 					       docs_roles_cb, &r);
 		buf_destroy(&k);
@@ -2200,7 +2439,7 @@ docs_sessions_revoke(struct docs_req *rq, struct docs_group *g,
 	buf_append(&hi, k.data, k.len);
 	buf_append(&hi, "\xff", 1);
 	struct docs_scan_sess s = {rq, g, uid, keep, k.len};
-	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_META, k.data, k.len, hi.data,
+	docs_drv_scan(rq->d, DOCS_T_META, k.data, k.len, hi.data,
 			     hi.len, false, docs_sess_cb, &s);
 	buf_destroy(&k);
 	buf_destroy(&hi);
@@ -3057,7 +3296,7 @@ docs_q_consider(struct docs_qctx *c, const uint8_t *okey, size_t oklen,
 		val = o->val.data;
 		vlen = o->val.len;
 	} else if (val == NULL) {
-		if (d->drv->vt->get(d->drv, DOCS_T_OBJ, okey, oklen, &c->v) != 0)
+		if (docs_drv_get(d, DOCS_T_OBJ, okey, oklen, &c->v) != 0)
 			return 0; /* an entry left by a deleted object */
 		val = c->v.data;
 		vlen = c->v.len;
@@ -3164,7 +3403,7 @@ docs_q_index_scan(struct docs_qctx *c, const struct docs_plan *plan,
 	} else {
 		buf_append(&hi, "\xff", 1);
 	}
-	int src = d->drv->vt->scan(d->drv, DOCS_T_IDX, lo.data, lo.len, hi.data,
+	int src = docs_drv_scan(d, DOCS_T_IDX, lo.data, lo.len, hi.data,
 				   hi.len, plan->reverse, docs_q_idx_cb, c);
 	buf_destroy(&lo);
 	buf_destroy(&hi);
@@ -3328,7 +3567,7 @@ docs_op_query(struct docs_req *rq)
 		docs_kobj(&lo, rq->app, cls, NULL);
 		buf_append(&hi, lo.data, lo.len);
 		hi.data[hi.len - 1] = 1;
-		src = d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len,
+		src = docs_drv_scan(d, DOCS_T_OBJ, lo.data, lo.len,
 				       hi.data, hi.len, false, docs_q_obj_cb,
 				       &c);
 	} else if (!plan.rperm) {
@@ -3495,7 +3734,7 @@ docs_op_schema_get(struct docs_req *rq)
 	docs_kmeta(&lo, 's', rq->app, NULL, NULL);
 	buf_append(&hi, lo.data, lo.len);
 	hi.data[hi.len - 1] = 1;
-	rq->d->drv->vt->scan(rq->d->drv, DOCS_T_META, lo.data, lo.len, hi.data,
+	docs_drv_scan(rq->d, DOCS_T_META, lo.data, lo.len, hi.data,
 			     hi.len, false, docs_schemas_cb, &s);
 	buf_destroy(&lo);
 	buf_destroy(&hi);
@@ -3748,7 +3987,7 @@ docs_op_schema_delete(struct docs_req *rq)
 	docs_kobj(&lo, rq->app, cls, NULL);
 	buf_append(&hi, lo.data, lo.len);
 	hi.data[hi.len - 1] = 1;
-	d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len, hi.data, hi.len,
+	docs_drv_scan(d, DOCS_T_OBJ, lo.data, lo.len, hi.data, hi.len,
 			 false, docs_any_cb, &any);
 	if (any) {
 		buf_destroy(&lo);
@@ -3837,7 +4076,7 @@ docs_build_add(struct docs *d, const char *app, const char *cls,
 	snprintf(b->app, sizeof(b->app), "%s", app);
 	snprintf(b->cls, sizeof(b->cls), "%s", cls);
 	snprintf(b->name, sizeof(b->name), "%s", name);
-	b->after = d->queued;
+	b->after = d->q_seq;
 	struct docs_build **pp = &d->builds;
 	while (*pp)
 		pp = &(*pp)->next;
@@ -3845,9 +4084,21 @@ docs_build_add(struct docs *d, const char *app, const char *cls,
 	docs_build_arm(d);
 }
 
+/* The name of @a b's lock among agents (docs_driver_vt.lock). */
+static void
+docs_build_lock_name(const struct docs_build *b, char *out, size_t n)
+{
+	snprintf(out, n, "build %s %s %s", b->app, b->cls, b->name);
+}
+
 static void
 docs_build_free(struct docs *d, struct docs_build *b)
 {
+	if (b->locked && d->drv->vt->lock != NULL) {
+		char name[DOCS_PG_LOCK_NAME_MAX];
+		docs_build_lock_name(b, name, sizeof(name));
+		d->drv->vt->lock(d->drv, name, false);
+	}
 	for (struct docs_build **pp = &d->builds; *pp; pp = &(*pp)->next)
 		if (*pp == b) {
 			*pp = b->next;
@@ -3951,10 +4202,32 @@ static void
 docs_build_tick(struct docs *d)
 {
 	d->build_armed = false;
+	bool blocked = false;
 	for (struct docs_build *b = d->builds, *next; b; b = next) {
 		next = b->next;
-		if (b->writing || d->durable < b->after)
+		if (b->writing || d->done_seq < b->after)
 			continue; /* docs_on_done arms the tick again */
+		if (d->drv->vt->lock != NULL) {
+			/* one agent builds an index at a time; the lock dies
+			 * with its holder, and this one takes over (puts are
+			 * idempotent: from its own cursor) */
+			char name[DOCS_PG_LOCK_NAME_MAX];
+			docs_build_lock_name(b, name, sizeof(name));
+			b->locked = d->drv->vt->lock(d->drv, name, true) == 1;
+			if (!b->locked) {
+				json_t *s = docs_schema_load(d, b->app, b->cls);
+				const char *st = docs_jstr(
+					json_object_get(s, "_ix"), b->name);
+				bool building = st && strcmp(st, "building") == 0;
+				json_decref(s);
+				if (!building) { /* another agent finished it */
+					docs_build_free(d, b);
+					continue;
+				}
+				blocked = true;
+				continue;
+			}
+		}
 		json_t *schema = b->app[0] ? docs_schema_load(d, b->app, b->cls)
 					   : NULL;
 		const char *state =
@@ -3984,7 +4257,7 @@ docs_build_tick(struct docs *d)
 		}
 		struct docs_build_scan s = {d, b, x, &g, 0, d->cfg.build_chunk,
 					    BUF_INIT, false};
-		int rc = d->drv->vt->scan(d->drv, DOCS_T_OBJ, lo.data, lo.len,
+		int rc = docs_drv_scan(d, DOCS_T_OBJ, lo.data, lo.len,
 					  hi.data, hi.len, false, docs_build_cb,
 					  &s);
 		buf_destroy(&lo);
@@ -4002,20 +4275,61 @@ docs_build_tick(struct docs *d)
 		w->build = b;
 		w->build_done = !s.more;
 		buf_append(&w->next_cursor, s.last.data, s.last.len);
-		if (!s.more) {
-			json_t *ns = json_deep_copy(schema);
-			json_object_set_new(json_object_get(ns, "_ix"), b->name,
-					    json_string("ready"));
-			docs_auto_superseded(d, &g, ns, b, x, ix, nix);
-			docs_schema_put(d, &g, b->app, b->cls, ns);
-			json_decref(ns);
-		}
+		/* the index is declared ready only once this last chunk's
+		 * entries are durable (docs_build_ready): a query that read
+		 * "ready" from the overlay while they were not would scan an
+		 * index missing them (seen with PostgreSQL's longer commits) */
 		b->writing = true;
 		docs_queue(d, b->app, &g, w);
 		docs_group_free(&g);
 		buf_destroy(&s.last);
 		json_decref(schema);
 	}
+	if (blocked && !d->build_armed && !d->stopping) {
+		/* another agent builds: look again later (it may die) */
+		d->build_armed = true;
+		actor_timer_start(d->self, &d->build_timer,
+				  DOCS_BUILD_LOCK_RETRY_MS, 0, DOCS_TAG_BUILD);
+	}
+}
+
+/* The last chunk of @a b is durable: the schema says the index is ready
+ * (and the automatic ones it supersedes go), in a group of its own whose
+ * durability ends the build (docs_build_done).  False: the index is gone
+ * (dropped meanwhile). */
+static bool
+docs_build_ready(struct docs *d, struct docs_build *b)
+{
+	bool queued = false;
+	json_t *schema = docs_schema_load(d, b->app, b->cls);
+	const char *state =
+		docs_jstr(json_object_get(schema, "_ix"), b->name);
+	struct docs_index ix[DOCS_MAX_INDEXES];
+	uint32_t nix = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
+	const struct docs_index *x = NULL;
+	for (uint32_t i = 0; i < nix; i++)
+		if (strcmp(ix[i].name, b->name) == 0)
+			x = &ix[i];
+	if (state != NULL && strcmp(state, "building") == 0 && x != NULL) {
+		struct docs_group g;
+		docs_group_init(&g);
+		json_t *ns = json_deep_copy(schema);
+		json_object_set_new(json_object_get(ns, "_ix"), b->name,
+				    json_string("ready"));
+		docs_auto_superseded(d, &g, ns, b, x, ix, nix);
+		docs_schema_put(d, &g, b->app, b->cls, ns);
+		json_decref(ns);
+		struct docs_pending *w = xcalloc(1, sizeof(*w));
+		w->kind = DOCS_JOB_GROUP;
+		w->build = b;
+		w->build_done = w->build_ready = true;
+		b->writing = true;
+		docs_queue(d, b->app, &g, w);
+		docs_group_free(&g);
+		queued = true;
+	}
+	json_decref(schema);
+	return queued;
 }
 
 static void
@@ -4029,6 +4343,9 @@ docs_build_done(struct docs *d, struct docs_pending *w)
 			  b->name, b->app, b->cls, w->drv_status);
 	} else if (b->app[0] == 0) {
 		docs_build_free(d, b); /* its app was dropped meanwhile */
+	} else if (w->build_done && !w->build_ready) {
+		if (!docs_build_ready(d, b))
+			docs_build_free(d, b);
 	} else if (w->build_done) {
 		log_info("docs: index %s of %s/%s is ready", b->name, b->app,
 			 b->cls);
@@ -4136,6 +4453,8 @@ docs_auto_least(struct docs *d, const char *app)
 static void
 docs_queue_quiet(struct docs *d, const char *app, struct docs_group *g)
 {
+	if (d->in_request && d->store_down)
+		return; /* built on a failed read: not written */
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
 	w->kind = DOCS_JOB_GROUP;
 	docs_queue(d, app, g, w);
@@ -4572,7 +4891,7 @@ docs_ixrt_recount(struct docs *d, struct docs_ixrt *r)
 	buf_append(&hi, lo.data, lo.len);
 	hi.data[hi.len - 1] = 1;
 	struct docs_recount c = {0, 0};
-	if (d->drv->vt->scan(d->drv, DOCS_T_IDX, lo.data, lo.len, hi.data,
+	if (docs_drv_scan(d, DOCS_T_IDX, lo.data, lo.len, hi.data,
 			     hi.len, false, docs_recount_cb, &c) == 0) {
 		r->entries = c.entries;
 		r->bytes = c.bytes;
@@ -4590,6 +4909,8 @@ docs_ixrt_load_cb(void *arg, const void *k, size_t kl, const void *v,
 		  size_t vl)
 {
 	struct docs *d = arg;
+	if (kl < 1)
+		return 0;
 	const char *p = (const char *)k + 1, *end = (const char *)k + kl;
 	const char *z1 = memchr(p, 0, (size_t)(end - p));
 	const char *z2 = z1 ? memchr(z1 + 1, 0, (size_t)(end - z1 - 1)) : NULL;
@@ -4601,6 +4922,8 @@ docs_ixrt_load_cb(void *arg, const void *k, size_t kl, const void *v,
 	snprintf(app, sizeof(app), "%.*s", (int)(z1 - p), p);
 	snprintf(cls, sizeof(cls), "%.*s", (int)(z2 - z1 - 1), z1 + 1);
 	snprintf(name, sizeof(name), "%.*s", (int)(end - z2 - 1), z2 + 1);
+	if (d->ixrt_fill_only && docs_ixrt_get(d, app, cls, name, false))
+		return 0; /* this node's own counts are fresher */
 	json_t *j = json_loadb(v, vl, 0, NULL);
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -4665,12 +4988,26 @@ docs_op_indexes(struct docs_req *rq)
 	const char *only = docs_jstr(rq->body, "class");
 	if (only && *only == 0)
 		only = NULL;
+	if (d->shared) {
+		/* indexes another agent made: their records (origin, shape)
+		 * as they were last written; this node's counts stay its own */
+		struct buf alo = BUF_INIT, ahi = BUF_INIT;
+		docs_kmeta(&alo, 'A', rq->app, NULL, NULL);
+		buf_append(&ahi, alo.data, alo.len);
+		ahi.data[ahi.len - 1] = 1;
+		d->ixrt_fill_only = true;
+		docs_drv_scan(d, DOCS_T_META, alo.data, alo.len, ahi.data,
+			      ahi.len, false, docs_ixrt_load_cb, d);
+		d->ixrt_fill_only = false;
+		buf_destroy(&alo);
+		buf_destroy(&ahi);
+	}
 	struct docs_scan_raw s = {json_array(), 0};
 	struct buf lo = BUF_INIT, hi = BUF_INIT;
 	docs_kmeta(&lo, 's', rq->app, NULL, NULL);
 	buf_append(&hi, lo.data, lo.len);
 	hi.data[hi.len - 1] = 1;
-	d->drv->vt->scan(d->drv, DOCS_T_META, lo.data, lo.len, hi.data, hi.len,
+	docs_drv_scan(d, DOCS_T_META, lo.data, lo.len, hi.data, hi.len,
 			 false, docs_raw_cb, &s);
 	buf_destroy(&lo);
 	buf_destroy(&hi);
@@ -4782,6 +5119,7 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"refused_schema", d->st.refused_schema},
 		{"refused_busy", d->st.refused_busy},
 		{"store_errors", d->st.store_errors},
+		{"conflicts", d->st.conflicts},
 		{"index_builds_done", d->st.builds_done},
 		{"auto_indexes_built", d->st.auto_built},
 		{"auto_indexes_dropped", d->st.auto_dropped},
@@ -4921,11 +5259,19 @@ docs_decode(struct docs *d, const struct msg *m, struct docs_req *rq,
 
 static void
 docs_on_request(struct docs *d, const struct msg *m,
-		const struct docs_hashjob *job)
+		const struct docs_hashjob *job, const struct docs_retry *rt)
 {
 	struct docs_req rq;
 	struct perr e;
 	memset(&rq, 0, sizeof(rq));
+	d->in_request = true;
+	d->store_down = false;
+	d->rset.len = 0;
+	d->rset_full = false;
+	if (rt != NULL) {
+		job = rt->job;
+		rq.attempt = rt->attempt;
+	}
 	rq.d = d;
 	rq.msg = m;
 	rq.job = job;
@@ -4933,7 +5279,7 @@ docs_on_request(struct docs *d, const struct msg *m,
 	rq.corr = m->corr;
 	rq.flags = m->flags;
 	rq.index_budget = UINT64_MAX; /* absent unless the caller says */
-	if (job == NULL)
+	if (job == NULL && rt == NULL)
 		d->st.requests++;
 	if (docs_decode(d, m, &rq, &e) != 0) {
 		d->st.bad++;
@@ -4942,6 +5288,8 @@ docs_on_request(struct docs *d, const struct msg *m,
 	}
 	if (job != NULL)
 		rq.deadline = job->deadline; /* from the first arrival */
+	if (rt != NULL)
+		rq.deadline = rt->deadline;
 	/* the app's index budget travels with the gateway's requests (a
 	 * sender that does not say leaves it as it was) */
 	if (rq.index_budget != UINT64_MAX) {
@@ -5005,9 +5353,26 @@ docs_on_request(struct docs *d, const struct msg *m,
 		docs_answer_err(&rq, &e);
 	}
 out:
+	d->in_request = false;
+	d->store_down = false;
 	json_decref(rq.body);
 	json_decref(rq.role_objs);
 	free(rq.rolev);
+}
+
+/* Runs the re-runs whose wait is over (in the order they failed). */
+static void
+docs_run_retries(struct docs *d)
+{
+	while (d->retries != NULL &&
+	       (d->retries->wait_seq <= d->done_seq || d->pending == 0)) {
+		struct docs_retry *rt = d->retries;
+		d->retries = rt->next;
+		if (d->retries == NULL)
+			d->retries_tail = NULL;
+		docs_on_request(d, rt->req, NULL, rt);
+		docs_retry_free(rt);
+	}
 }
 
 static void
@@ -5019,17 +5384,51 @@ docs_on_done(struct docs *d, struct msg *m)
 		struct docs_hashjob *j = m->ptr;
 		m->ptr = NULL; /* ours now */
 		d->hashing--;
-		docs_on_request(d, j->req, j);
+		docs_on_request(d, j->req, j, NULL);
 		docs_hashjob_free(j);
 		return;
 	}
 	struct docs_pending *w = m->ptr;
 	m->ptr = NULL; /* ours now */
 	d->pending--;
-	d->durable++; /* groups become durable in the order queued */
-	if (d->builds != NULL)
+	if (w->seq > d->done_seq)
+		d->done_seq = w->seq;
+	if (d->builds != NULL) /* one may wait for this group (b->after) */
 		docs_build_arm(d);
 	docs_unpin_all(d, w);
+	if (w->drv_status == MIST_EEXIST && w->retry != NULL && w->reply) {
+		/* another agent wrote a key the request read: nothing was
+		 * applied; the request runs again on fresh reads, at most
+		 * DOCS_CONFLICT_RETRIES times, once the groups queued before
+		 * now are done (docs.q_seq) */
+		d->st.conflicts++;
+		if (w->retry->attempt < DOCS_CONFLICT_RETRIES) {
+			struct docs_retry *rt = w->retry;
+			w->retry = NULL;
+			rt->attempt++;
+			rt->wait_seq = d->q_seq;
+			rt->next = NULL;
+			if (d->retries_tail)
+				d->retries_tail->next = rt;
+			else
+				d->retries = rt;
+			d->retries_tail = rt;
+			docs_pending_free(w);
+			docs_run_retries(d);
+			return;
+		}
+		struct perr e;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "other agents changed what this request read %u times "
+			 "in a row; retry",
+			 (unsigned)DOCS_CONFLICT_RETRIES + 1);
+		char out[PERR_JSON_MAX];
+		size_t n = perr_json(&e, out, sizeof(out));
+		docs_send(d, w->from, w->corr, w->flags, e.http, out, n,
+			  w->user);
+		docs_pending_free(w);
+		return;
+	}
 	if (w->build != NULL) {
 		docs_build_done(d, w);
 	} else if (!w->reply) {
@@ -5045,6 +5444,10 @@ docs_on_done(struct docs *d, struct msg *m)
 		if (w->drv_status == MIST_E2BIG)
 			perr_set(&e, 507, PERR_INTERNAL_SERVER_ERROR,
 				 "the store is full");
+		else if (w->drv_status == MIST_EUNREACHABLE)
+			perr_set(&e, 503, PERR_CONNECTION_FAILED,
+				 "the document store is unreachable: the write "
+				 "was not acknowledged; retry");
 		else
 			perr_set(&e, 500, PERR_INTERNAL_SERVER_ERROR,
 				 "store error: the write was not saved");
@@ -5058,12 +5461,19 @@ docs_on_done(struct docs *d, struct msg *m)
 			  strlen(b), w->user);
 	}
 	docs_pending_free(w);
+	docs_run_retries(d);
 }
 
 static void
 docs_free(struct docs *d)
 {
 	docs_ov_destroy(d);
+	buf_destroy(&d->rset);
+	while (d->retries != NULL) { /* their replies die with the system */
+		struct docs_retry *rt = d->retries;
+		d->retries = rt->next;
+		docs_retry_free(rt);
+	}
 	docs_cache_destroy(&d->cache);
 	docs_cache_destroy(&d->ocache);
 	size_t it = 0;
@@ -5095,7 +5505,7 @@ docs_fn(struct actor *self, struct msg *m)
 	struct docs *d = self->state;
 	switch (m->type) {
 	case MSG_ACC_REQUEST:
-		docs_on_request(d, m, NULL);
+		docs_on_request(d, m, NULL, NULL);
 		break;
 	case MSG_DOCS_DONE:
 		if (m->flags & MSG_F_LOCAL)
@@ -5175,7 +5585,17 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 		docs_config_default(&d->cfg);
 	query_opts_default(&d->qopts);
 	int rc = 0;
-	d->drv = docs_lmdb_open(loop, data_dir, &d->cfg.lmdb, &rc);
+	if (d->cfg.pg_conninfo != NULL) {
+		d->drv = docs_pg_open(loop, d->cfg.pg_conninfo, &rc);
+		d->cfg.pg_conninfo = NULL; /* the caller's; not kept */
+		/* Other agents write the same tables: a cached record could
+		 * be stale, so nothing is cached (docs_cache.h). */
+		d->cfg.cache_entries = 0;
+		d->cfg.obj_cache_entries = 0;
+		d->shared = true;
+	} else {
+		d->drv = docs_lmdb_open(loop, data_dir, &d->cfg.lmdb, &rc);
+	}
 	if (d->drv == NULL) {
 		free(d);
 		if (err)
@@ -5205,11 +5625,11 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	d->loop = loop;
 	/* index builds a previous run left unfinished */
 	static const uint8_t s_lo[] = {'s'}, s_hi[] = {'t'};
-	d->drv->vt->scan(d->drv, DOCS_T_META, s_lo, 1, s_hi, 1, false,
+	docs_drv_scan(d, DOCS_T_META, s_lo, 1, s_hi, 1, false,
 			 docs_resume_cb, d);
 	/* the indexes' statistics and origins (META 'A') */
 	static const uint8_t a_lo[] = {'A'}, a_hi[] = {'B'};
-	d->drv->vt->scan(d->drv, DOCS_T_META, a_lo, 1, a_hi, 1, false,
+	docs_drv_scan(d, DOCS_T_META, a_lo, 1, a_hi, 1, false,
 			 docs_ixrt_load_cb, d);
 	return a;
 }

@@ -7,7 +7,8 @@
  *                                           │ reads: sync, loop thread
  *                                           │ writes: one atomic group each
  *                                           ▼
- *                          struct docs_driver (docs_lmdb.c: DATA/docs)
+ *                          struct docs_driver (docs_lmdb.c: DATA/docs, or
+ *                                             docs_pg.c: PostgreSQL)
  *                                           │ durable (batched fsync)
  *           ◀──reply── ACTOR_DOCS ◀─MSG_DOCS_DONE (local, ptr)─┘
  *
@@ -97,6 +98,19 @@
  * hides from the caller, and no keys/include answers the stored text as
  * it is (the same bytes a parse, copy and dump would give).
  *
+ * A shared store (cfg.pg_conninfo: PostgreSQL, docs/POSTGRES.md): every
+ * agent's accessory serves every app, so this one's overlay sees only its
+ * own pending writes.  The caches are off (another agent may change any
+ * record).  Each request keeps a read set (the OBJ and META keys it read
+ * by key, and what it found); its writes carry those as preconditions
+ * (docs_driver.h enum docs_expect), and a group another agent raced
+ * (MIST_EEXIST) is not applied: the request runs again from the start on
+ * fresh reads, once the groups queued before are done, at most
+ * DOCS_CONFLICT_RETRIES times (then 503 code 155).  A read that fails
+ * (MIST_EUNREACHABLE, MIST_ESTORE) makes the request's answer 503 code 100
+ * and keeps it from queuing anything.  An index is built by the agent
+ * holding its build lock (docs_driver_vt.lock).
+ *
  * Passwords are hashed and verified on libuv's thread pool (a signup,
  * login or password change is handled again once its hash is done), so
  * the loop never waits for Argon2id.
@@ -104,6 +118,7 @@
  * MSG_ACC_STATS (req nil) -> a msgpack map of counters (str -> u64):
  * requests, bad, scans, index_scans, objects_scanned, results, writes,
  * pending, refused_{heavy,deadline,quota,acl,clp,schema,busy}, store_errors,
+ * conflicts (re-runs after another agent's write raced, PostgreSQL),
  * index_builds_done, auto_indexes_{built,dropped,refused}, rperm_scans,
  * shapes, shape_evictions, bytes_used, map_size, commits, groups, map_grows,
  * cache_{hits,misses,evictions,invalidations,entries,bytes} (schemas and
@@ -127,6 +142,10 @@
 
 struct docs_config {
 	struct docs_lmdb_config lmdb;
+	/* Non-NULL: documents live in this PostgreSQL server (a libpq
+	 * connection string or URI; docs_driver.h docs_pg_open), not in
+	 * DATA/docs; the caches are then off (other agents write too). */
+	const char *pg_conninfo;
 	uint32_t limit_default; /* 100: Parse's default limit */
 	uint32_t limit_max;	/* 1000: a page an app can render; above, refused */
 	uint32_t skip_max;	/* 10000: skip pages are O(skip) work each */
@@ -237,6 +256,29 @@ struct docs_config {
  * roles): past it the planner does not use the index (the ACL filter
  * after a scan still answers right). */
 #define DOCS_RPERM_READERS 32
+
+/* Bytes of one request's read set (a shared store: the keys it read by
+ * key and their values, kept for the preconditions of its writes): a
+ * request reads a handful of records and objects (session, schema,
+ * object, unique names: some kilobytes); 1 MiB holds a few of the
+ * largest objects (DOCS_OBJECT_MAX) besides.  Past it later reads are not
+ * kept and writes of their keys go without a precondition (only a query
+ * reads that much, and it writes nothing). */
+#define DOCS_READSET_MAX ((size_t)1 << 20)
+/* Re-runs of a request whose writes another agent's raced (a failed
+ * precondition): each is a fresh read and a round trip.  With one key
+ * written from two agents as fast as they can (test_pg_race.sh: 8
+ * writers), each round one agent's queued writes win, so a request loses
+ * a round at about even odds: 8 re-runs let 1 in 500 through as 503 (seen),
+ * 16 about 1 in 130 000.  Past them the key is written faster than a
+ * request can read and write it, and the client is told to retry (503
+ * code 155) rather than held. */
+#define DOCS_CONFLICT_RETRIES 16
+
+/* A shared store: a build whose lock another agent holds is looked at
+ * again this often (that agent may finish it, or die and free the lock):
+ * a second is little next to a build's length, and costs one query. */
+#define DOCS_BUILD_LOCK_RETRY_MS 1000
 
 /* A year, Parse's default session length. */
 #define DOCS_SESSION_TTL_MS (365ull * 24 * 3600 * 1000)

@@ -14,9 +14,20 @@
  *            snapshot, each handed to a callback that may stop the scan;
  *   stats    bytes used and the commit counters.
  *
- * The LMDB driver (docs_lmdb_open, accessory/docs_lmdb.c) is the first; a
- * PostgreSQL one can follow behind the same table of functions (one table
- * of bytea keys per docs_table, a statement per group).
+ * The LMDB driver (docs_lmdb_open, accessory/docs_lmdb.c) is the first;
+ * the PostgreSQL one (docs_pg_open, accessory/docs_pg.c, docs/POSTGRES.md)
+ * is the second: a table per docs_table, a transaction per group.  Its
+ * get and scan are synchronous round trips on the loop thread too; the
+ * restartable reads of the design (a get answering "again" once it has
+ * started the fetch, the caller re-running the request when it arrived)
+ * are not done.
+ *
+ * Preconditions (a store other agents write too): a put or delete may
+ * carry what the caller read of its key (docs_op.expect: absent, or a
+ * value); the group then applies only if every such key still holds it,
+ * else nothing is applied and the callback gets MIST_EEXIST (docs.c runs
+ * the request again on fresh reads).  LMDB has one writer, docs.c itself,
+ * whose overlay already orders its writes: it ignores them.
  *
  * Ordering contract: groups become durable in the order they were
  * queued, and a get or scan started after a group's callback ran sees it.
@@ -52,6 +63,14 @@ enum docs_op_kind {
 	DOCS_DEL_PREFIX, /* every key starting with key */
 };
 
+/* A precondition of a put or delete (a shared store: docs_pg.c): the
+ * group applies only if the key still holds what the request read. */
+enum docs_expect {
+	DOCS_EXPECT_NONE = 0, /* unconditional (LMDB ignores the rest) */
+	DOCS_EXPECT_ABSENT,   /* the key must be missing */
+	DOCS_EXPECT_VALUE,    /* the key must hold eval exactly */
+};
+
 struct docs_op {
 	enum docs_op_kind kind;
 	enum docs_table table;
@@ -59,9 +78,15 @@ struct docs_op {
 	size_t klen;
 	const void *val; /* DOCS_PUT */
 	size_t vlen;
+	enum docs_expect expect; /* DOCS_PUT, DOCS_DEL of OBJ and META */
+	const void *eval;	 /* DOCS_EXPECT_VALUE */
+	size_t elen;
 };
 
-/** @a status: 0 durable; MIST_E2BIG store full; MIST_ESTORE failed. */
+/** @a status: 0 durable; MIST_E2BIG store full; MIST_ESTORE failed;
+ * MIST_EUNREACHABLE the store could not be reached (not applied, or not
+ * known to be); MIST_EEXIST a precondition failed: another writer changed
+ * a key the request read, nothing was applied (the caller re-runs it). */
 typedef void (*docs_done_cb)(void *arg, int status);
 /** Return non-zero to stop the scan. */
 typedef int (*docs_scan_cb)(void *arg, const void *key, size_t klen,
@@ -71,6 +96,7 @@ struct docs_driver_stats {
 	uint64_t bytes_used; /* the store's size on disk, about */
 	uint64_t map_size;   /* LMDB: address space now */
 	uint64_t groups, commits, grows;
+	uint64_t conflicts; /* groups a precondition refused */
 };
 
 struct docs_driver;
@@ -87,6 +113,16 @@ struct docs_driver_vt {
 		    docs_scan_cb cb, void *arg);
 	void (*stats)(struct docs_driver *d, struct docs_driver_stats *out);
 	void (*close)(struct docs_driver *d);
+	/**
+	 * A lock among the agents sharing the store (NULL: one agent, every
+	 * lock is its own): @a take true asks for it -- 1 held by us (now or
+	 * already), 0 held by another agent, < 0 an error; false gives it
+	 * back.  A lock dies with its holder (PostgreSQL: a session's
+	 * advisory lock, gone with its connection; the driver notices a new
+	 * connection and asks again).  Index builds take one each so two
+	 * agents never build one index at once.
+	 */
+	int (*lock)(struct docs_driver *d, const char *name, bool take);
 };
 
 struct docs_driver {
@@ -123,5 +159,41 @@ void docs_lmdb_config_default(struct docs_lmdb_config *c);
 struct docs_driver *docs_lmdb_open(uv_loop_t *loop, const char *data_dir,
 				   const struct docs_lmdb_config *cfg,
 				   int *err);
+
+/* ------------------------------------------------------- PostgreSQL */
+
+/* Groups in the write connection's pipeline at once: enough to overlap a
+ * round trip (~50 us on a local socket) with a busy loop's groups; more
+ * only holds more work a broken connection fails. */
+#define DOCS_PG_INFLIGHT 64
+/* Reconnect attempts at most every 50 ms at first, doubling to 2 s: a
+ * restarted server is back within a backoff, a dead one costs little. */
+#define DOCS_PG_BACKOFF_MIN_MS 50
+#define DOCS_PG_BACKOFF_MAX_MS 2000
+/* A connection attempt blocks the loop at most this long (libpq's
+ * connect_timeout; a local socket refuses at once). */
+#define DOCS_PG_CONNECT_TIMEOUT_S 2
+/* close() waits at most this long for the groups in flight. */
+#define DOCS_PG_CLOSE_WAIT_MS 5000
+/* Locks (docs_driver_vt.lock) one agent holds at once: one per index
+ * being built, and builds are few (a handful per app at a time); past it
+ * a build waits for a lock like one another agent holds. */
+#define DOCS_PG_LOCKS_MAX 64
+/* A lock's name, bytes with the NUL: "build", an app id, a class and an
+ * index name (docs.c's DOCS_APP_MAX, DOCS_CLASS_MAX, DOCS_INDEX_NAME_MAX
+ * and separators fit). */
+#define DOCS_PG_LOCK_NAME_MAX 512
+/* A connection string's bytes (libpq's keywords or a URI). */
+#define DOCS_PG_CONNINFO_MAX 4096
+
+/**
+ * Connects to the PostgreSQL server @a conninfo names (a libpq connection
+ * string or URI; a password belongs in a passfile, never here) and creates
+ * the tables if they are missing (accessory/docs_pg.c).  NULL with *err:
+ * MIST_EINVAL (no or too long a string), MIST_ESTORE (cannot connect, or
+ * the tables' layout is newer than this mist's).
+ */
+struct docs_driver *docs_pg_open(uv_loop_t *loop, const char *conninfo,
+				 int *err);
 
 #endif

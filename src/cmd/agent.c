@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
+#include <libpq-fe.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <signal.h>
@@ -88,8 +89,13 @@ static const char usage[] =
 	"  --access-log FILE   one JSON line per HTTP request (reopened on SIGHUP)\n"
 	"  --http-max-body BYTES  largest request body (default 1048576)\n"
 	"  --http-max-conns N  HTTP connections at once (default 16384)\n"
-	"  --docs lmdb|none    host apps' documents here, in LMDB (default), or\n"
-	"                      not (gossiped: `mist apps create` homes no app here)\n"
+	"  --docs lmdb|postgres|none  host apps' documents here, in LMDB (default),\n"
+	"                      in a PostgreSQL server every such agent shares (each\n"
+	"                      then serves every app: no home), or not (gossiped:\n"
+	"                      `mist apps create` homes no app here)\n"
+	"  --docs-url CONNINFO the PostgreSQL server of --docs postgres: a libpq\n"
+	"                      connection string or postgres:// URI; a password goes\n"
+	"                      in a passfile (passfile=, PGPASSFILE), never here\n"
 	"  -h, --help          this text\n"
 	"  --version           print the version\n";
 
@@ -104,6 +110,7 @@ struct agent {
 	struct udp_transport udp;
 	struct swim *swim;
 	struct meta meta; /* what we gossip about ourselves (data/meta.h) */
+	const char *docs_url; /* --docs postgres: argv's */
 	uv_timer_t load_timer;
 	bool udp_open; /* the UDP handle needs closing */
 	struct pool *pool; /* NULL: no --plugin, this node offers nothing */
@@ -389,6 +396,25 @@ valid_tier(const char *t)
 	       strcmp(t, "cloud") == 0;
 }
 
+/* A libpq connection string or URI that parses and names no password
+ * (it would sit in the process list and in logs: a passfile holds it). */
+static bool
+agent_conninfo_ok(const char *s)
+{
+	char *err = NULL;
+	PQconninfoOption *o = PQconninfoParse(s, &err);
+	PQfreemem(err);
+	if (o == NULL)
+		return false;
+	bool ok = true;
+	for (PQconninfoOption *i = o; i->keyword != NULL; i++)
+		if (strcmp(i->keyword, "password") == 0 && i->val != NULL &&
+		    i->val[0] != '\0')
+			ok = false;
+	PQconninfoFree(o);
+	return ok;
+}
+
 int
 cmd_agent(int argc, char **argv)
 {
@@ -397,7 +423,7 @@ cmd_agent(int argc, char **argv)
 	       OPT_PRICE, OPT_SPEED, OPT_NOLIFEGUARD, OPT_GATEWAY, OPT_PLUGIN,
 	       OPT_EXECUTORS, OPT_TMEM, OPT_TCPU, OPT_TWALL, OPT_JMAX, OPT_DOCS,
 	       OPT_HTTP, OPT_HTTPS, OPT_TLSCERT, OPT_TLSKEY, OPT_ALOG,
-	       OPT_HTTPBODY, OPT_HTTPCONNS };
+	       OPT_HTTPBODY, OPT_HTTPCONNS, OPT_DOCSURL };
 	static const struct option opts[] = {
 		{"data", required_argument, 0, OPT_DATA},
 		{"key", required_argument, 0, OPT_KEY},
@@ -420,6 +446,7 @@ cmd_agent(int argc, char **argv)
 		{"task-wall-ms", required_argument, 0, OPT_TWALL},
 		{"job-max-tasks", required_argument, 0, OPT_JMAX},
 		{"docs", required_argument, 0, OPT_DOCS},
+		{"docs-url", required_argument, 0, OPT_DOCSURL},
 		{"http", required_argument, 0, OPT_HTTP},
 		{"https", required_argument, 0, OPT_HTTPS},
 		{"tls-cert", required_argument, 0, OPT_TLSCERT},
@@ -439,6 +466,7 @@ cmd_agent(int argc, char **argv)
 	enum log_level level = LOG_LVL_INFO;
 	struct meta meta;
 	meta_init(&meta);
+	const char *docs_url = NULL;
 	long ncores = sysconf(_SC_NPROCESSORS_ONLN);
 	meta.cores = ncores > 0 ? (uint32_t)ncores : 1;
 	bool lifeguard = true;
@@ -587,12 +615,25 @@ cmd_agent(int argc, char **argv)
 		}
 		case OPT_DOCS:
 			if (strcmp(optarg, "lmdb") != 0 &&
+			    strcmp(optarg, "postgres") != 0 &&
 			    strcmp(optarg, "none") != 0) {
-				fprintf(stderr, "mist agent: --docs must be lmdb "
-					"or none\n");
+				fprintf(stderr, "mist agent: --docs must be lmdb, "
+					"postgres or none\n");
 				return EXIT_USAGE;
 			}
-			meta.docs = strcmp(optarg, "lmdb") == 0;
+			meta.docs = strcmp(optarg, "none") != 0;
+			meta.docs_shared = strcmp(optarg, "postgres") == 0;
+			break;
+		case OPT_DOCSURL:
+			if (strlen(optarg) > DOCS_PG_CONNINFO_MAX ||
+			    !agent_conninfo_ok(optarg)) {
+				fprintf(stderr, "mist agent: --docs-url must be a "
+					"libpq connection string or URI of at "
+					"most %d bytes, with no password (use a "
+					"passfile)\n", DOCS_PG_CONNINFO_MAX);
+				return EXIT_USAGE;
+			}
+			docs_url = optarg;
 			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case OPT_VERSION: cmd_print_version(); return EXIT_OK;
@@ -617,6 +658,11 @@ cmd_agent(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(meta.tier, sizeof(meta.tier), "%s", tier);
+	if (meta.docs_shared != (docs_url != NULL)) {
+		fprintf(stderr, "mist agent: --docs postgres and --docs-url go "
+			"together\n");
+		return EXIT_USAGE;
+	}
 	meta.http = http != NULL || https != NULL;
 	meta.load = agent_loadavg();
 	struct buf metabuf = BUF_INIT;
@@ -663,6 +709,7 @@ cmd_agent(int argc, char **argv)
 	uint64_t boots = agent_count_boot(a);
 	agent_keyring_load(a, psk);
 	a->meta = meta;
+	a->docs_url = docs_url;
 
 	struct actor_sys_env env;
 	loop_driver_env(&a->drv, &a->loop, &env);
@@ -734,6 +781,7 @@ cmd_agent(int argc, char **argv)
 		gateway_config_default(&gcfg);
 		gcfg.max_frame = lcfg.max_frame;
 		gcfg.docs = a->meta.docs;
+		gcfg.docs_shared = a->meta.docs_shared;
 		gcfg.http_addr = http;
 		gcfg.https_addr = https;
 		gcfg.http.tls_cert = tls_cert;
@@ -802,6 +850,7 @@ cmd_agent(int argc, char **argv)
 			/* ACTOR_DOCS: the documents of the apps homed here */
 			struct docs_config docfg;
 			docs_config_default(&docfg);
+			docfg.pg_conninfo = a->docs_url; /* NULL: LMDB */
 			int derr;
 			if (docs_spawn(&a->sys, &a->loop, data, &docfg, &derr) ==
 			    NULL) {

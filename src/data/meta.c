@@ -11,7 +11,7 @@
 
 /* Keys written: gateway tier cores speed power price load functions tags
  * docs http. */
-#define META_KEYS 11
+#define META_KEYS 12
 
 void
 meta_init(struct meta *m)
@@ -56,6 +56,8 @@ meta_encode(const struct meta *m, struct buf *out)
 	m->docs ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
 	mp_pack_str(&pk, "http");
 	m->http ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+	mp_pack_str(&pk, "docs_shared");
+	m->docs_shared ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
 	return out->len - start <= META_MAX_BYTES ? 0 : MIST_E2BIG;
 }
 
@@ -145,6 +147,7 @@ meta_read(struct mp_cur *c, struct meta *m)
 		MP_FN("tags", read_tags, m, false),
 		MP_BOOL("docs", &m->docs, false),
 		MP_BOOL("http", &m->http, false),
+		MP_BOOL("docs_shared", &m->docs_shared, false),
 	};
 	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
 }

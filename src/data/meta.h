@@ -71,6 +71,9 @@ struct meta {
 	uint32_t ntags;
 	char tags[META_MAX_TAGS][2][META_TAG_MAX];
 	bool docs; /* hosts ACTOR_DOCS (apps can be homed here) */
+	/* its ACTOR_DOCS keeps documents in a PostgreSQL server the other
+	 * agents share (--docs postgres): it serves every app, home or not */
+	bool docs_shared;
 	bool http; /* serves HTTP (an app's rate is shared among these) */
 };
 

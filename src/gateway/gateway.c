@@ -279,6 +279,7 @@ gw_revoked(void *ctx, uint64_t id)
 struct gw_member {
 	char name[SWIM_NAME_MAX];
 	bool docs, suspect;
+	bool docs_shared; /* on PostgreSQL: serves every app */
 	double load;
 };
 
@@ -304,12 +305,31 @@ gw_apps_member(struct gateway *g, const struct swim_event_view *ev)
 		struct meta *meta = xmalloc(sizeof(*meta));
 		if (meta_decode(ev->meta, ev->meta_len, meta) == 0) {
 			mb->docs = meta->docs;
+			mb->docs_shared = meta->docs && meta->docs_shared;
 			mb->load = meta->load;
 		} else {
 			mb->docs = false; /* unreadable: no home for documents */
 		}
 		free(meta);
 	}
+}
+
+/* The node whose ACTOR_DOCS serves @a a: this one or any alive member
+ * on a shared PostgreSQL (--docs postgres: no home), else its home. */
+static uint64_t
+gw_docs_node(struct gateway *g, const struct app *a)
+{
+	if (g->cfg.docs_shared)
+		return g->actor->sys->node;
+	size_t it = 0;
+	uint64_t node;
+	void *v;
+	while (map_next(&g->members, &it, &node, &v)) {
+		const struct gw_member *mb = v;
+		if (mb->docs_shared && !mb->suspect)
+			return node;
+	}
+	return a->home;
 }
 
 /* Does @a want (a name or 16 hex digits) name node @a node? */
@@ -488,7 +508,8 @@ gw_index(struct gateway *g, struct msg *m)
 	snprintf(scls, sizeof(scls), "%.*s", (int)clslen, cls);
 	snprintf(sname, sizeof(sname), "%.*s", (int)namelen, name ? name : "");
 	const struct app *a = apps_get(&g->apps, sid);
-	if (a == NULL || a->deleted || a->home == 0) {
+	uint64_t to = a ? gw_docs_node(g, a) : 0;
+	if (a == NULL || a->deleted || to == 0) {
 		actor_reply_error(g->actor, m, MIST_ENOTFOUND);
 		return;
 	}
@@ -549,7 +570,7 @@ gw_index(struct gateway *g, struct msg *m)
 	ad->from = m->from;
 	ad->corr = m->corr;
 	uint64_t corr;
-	actor_request(g->actor, (struct actor_ref){a->home, ACTOR_DOCS},
+	actor_request(g->actor, (struct actor_ref){to, ACTOR_DOCS},
 		      MSG_ACC_REQUEST, b.data, (uint32_t)b.len,
 		      GW_INDEX_TIMEOUT_MS, &corr);
 	buf_destroy(&b);
@@ -581,7 +602,8 @@ gw_indexes(struct gateway *g, struct msg *m)
 	snprintf(sid, sizeof(sid), "%.*s", (int)idlen, id);
 	snprintf(scls, sizeof(scls), "%.*s", (int)clslen, cls ? cls : "");
 	const struct app *a = apps_get(&g->apps, sid);
-	if (a == NULL || a->deleted || a->home == 0) {
+	uint64_t to = a ? gw_docs_node(g, a) : 0;
+	if (a == NULL || a->deleted || to == 0) {
 		actor_reply_error(g->actor, m, MIST_ENOTFOUND);
 		return;
 	}
@@ -605,7 +627,7 @@ gw_indexes(struct gateway *g, struct msg *m)
 	ad->from = m->from;
 	ad->corr = m->corr;
 	uint64_t corr;
-	actor_request(g->actor, (struct actor_ref){a->home, ACTOR_DOCS},
+	actor_request(g->actor, (struct actor_ref){to, ACTOR_DOCS},
 		      MSG_ACC_REQUEST, b.data, (uint32_t)b.len,
 		      GW_INDEX_TIMEOUT_MS, &corr);
 	buf_destroy(&b);

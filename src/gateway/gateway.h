@@ -51,6 +51,7 @@ struct gateway_config {
 	/* apps (apps.h): this node as a candidate home for an app's
 	 * documents -- the agent's --docs and --name */
 	bool docs;		    /* this node hosts ACTOR_DOCS */
+	bool docs_shared;	    /* ... on PostgreSQL: serves every app */
 	char name[SWIM_NAME_MAX];   /* this node's name */
 	/* the HTTP gateway (rest.h): Parse's REST API; no address, no HTTP */
 	const char *http_addr;	    /* --http IP:PORT, or NULL */

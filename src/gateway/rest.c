@@ -213,6 +213,7 @@ rest_member(struct rest *r, uint64_t node, const uint8_t *meta,
 	if (!self && old->http != md->http)
 		md->http ? r->gateways++ : r->gateways--;
 	old->http = md->http;
+	old->docs_shared = md->docs && md->docs_shared;
 	free(old->names);
 	old->n = md->nfunctions;
 	old->names = xcalloc(md->nfunctions ? md->nfunctions : 1,
@@ -253,6 +254,38 @@ rest_fn_node(struct rest *r, const char *fn)
 			pick = k;
 	}
 	return pick;
+}
+
+/*
+ * The accessory that serves @a a's documents: with --docs postgres every
+ * accessory serves every app (they share the database), so this node's
+ * when it is one (no hop), else a member that is one, at random so
+ * callers spread; else the app's home if alive.  0: none is reachable
+ * (rest_docs_home says why).  Losing any agent loses no service as long
+ * as one serving PostgreSQL is alive.
+ */
+uint64_t
+rest_docs_node(struct rest *r, const struct app *a)
+{
+	uint64_t self = r->self->sys->node;
+	const struct fnode *me = map_get(&r->fnodes, self);
+	if (me != NULL && me->docs_shared)
+		return self;
+	uint64_t pick = 0, k;
+	uint32_t seen = 0;
+	size_t it = 0;
+	void *v;
+	while (map_next(&r->fnodes, &it, &k, &v)) {
+		const struct fnode *f = v;
+		if (f->docs_shared && randombytes_uniform(++seen) == 0)
+			pick = k;
+	}
+	if (pick != 0)
+		return pick;
+	if (a->home != 0 &&
+	    (a->home == self || map_get(&r->fnodes, a->home) != NULL))
+		return a->home;
+	return 0;
 }
 
 /* ------------------------------------------------------------- checks */
@@ -545,6 +578,8 @@ rest_pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
 bool
 rest_docs_home(struct rest *r, const struct app *a, struct perr *e)
 {
+	if (rest_docs_node(r, a) != 0)
+		return true; /* an accessory on a shared PostgreSQL */
 	if (a->home == 0) {
 		perr_set(e, 503, PERR_CONNECTION_FAILED,
 			 "app %s has no documents home (created with --docs none?)",
@@ -606,9 +641,9 @@ rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	}
 	buf_destroy(&caller);
 	json_decref(body);
-	p->node = a->home;
+	p->node = rest_docs_node(r, a);
 	uint64_t corr;
-	actor_request(r->self, (struct actor_ref){a->home, ACTOR_DOCS},
+	actor_request(r->self, (struct actor_ref){p->node, ACTOR_DOCS},
 		      MSG_ACC_REQUEST, b.data, (uint32_t)b.len,
 		      deadline + REST_REPLY_SLACK_MS, &corr);
 	buf_destroy(&b);

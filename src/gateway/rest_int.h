@@ -105,6 +105,7 @@ struct fnode {
 	uint32_t n;
 	char (*names)[EXEC_NAME_MAX];
 	bool http; /* serves HTTP: counts in an app's rate share */
+	bool docs_shared; /* its ACTOR_DOCS serves every app (PostgreSQL) */
 };
 
 struct rest {
@@ -182,6 +183,8 @@ void rest_host_finish(struct rest *r, struct rpend *p, int status,
 /** Whether app @a a's documents home can be sent to now (rest_send_docs
  * answers @a e otherwise); false with @a e set. */
 bool rest_docs_home(struct rest *r, const struct app *a, struct perr *e);
+/** The node whose ACTOR_DOCS serves @a a now, or 0 (rest.c). */
+uint64_t rest_docs_node(struct rest *r, const struct app *a);
 /** Answers @a p from @a m, a MSG_ACC_REQUEST's reply, as rest_reply()
  * does; does not free @a p. */
 void rest_docs_reply(struct rest *r, struct rpend *p, struct msg *m);

@@ -663,7 +663,8 @@ Test(apps, help_version_usage)
 	free(out);
 	char *ah[] = {(char *)proc_mist(), "agent", "--help", NULL};
 	cr_assert_eq(proc_run(ah, &out, 5000), 0);
-	cr_assert(strstr(out, "--docs lmdb|none"), "%s", out);
+	cr_assert(strstr(out, "--docs lmdb|postgres|none"), "%s", out);
+	cr_assert(strstr(out, "--docs-url CONNINFO"), "%s", out);
 	free(out);
 	char *bad[] = {(char *)proc_mist(), "agent", "--data", "/nonexistent",
 		       "--key", keyfile, "--docs", "mongo", NULL};

@@ -25,6 +25,7 @@
  *     answer (the executors interleave them and pipeline their reads).
  * (The agent-start and HTTP helpers are test_http.c's, copied.)
  */
+#include "pgtest.h"
 #include "proc.h"
 #include "testutil.h"
 
@@ -50,6 +51,29 @@ static char app_id[64], rest_key[80], js_key[80], master_key[80];
 
 /* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
 static char **agent_extra;
+/* MIST_TEST_PG set: every agent keeps documents in this test's fresh
+ * schema of that server (tests/lib/pgtest.h); else "" (LMDB). */
+static char pg_url[1024], pg_schema[64];
+
+static void
+pg_begin(void)
+{
+	pg_url[0] = pg_schema[0] = '\0';
+	if (pgt_server() == NULL)
+		return;
+	const char *why = "";
+	cr_assert(pgt_fresh(pg_schema, sizeof(pg_schema), pg_url,
+			    sizeof(pg_url), &why),
+		  "MIST_TEST_PG: %s", why);
+}
+
+static void
+pg_end(void)
+{
+	if (pg_schema[0] != '\0')
+		pgt_drop(pg_schema);
+	pg_url[0] = pg_schema[0] = '\0';
+}
 
 static void
 agent_start(struct agent *a, const char *join)
@@ -82,6 +106,12 @@ agent_start(struct agent *a, const char *join)
 	}
 	for (char **x = agent_extra; x != NULL && *x != NULL && n < 30; x++)
 		av[n++] = *x;
+	if (pg_url[0] != '\0' && n < 28) { /* MIST_TEST_PG: on PostgreSQL */
+		av[n++] = "--docs";
+		av[n++] = "postgres";
+		av[n++] = "--docs-url";
+		av[n++] = pg_url;
+	}
 	av[n] = NULL;
 	char path[600];
 	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
@@ -301,6 +331,7 @@ setup(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tmp = tu_tmpdir();
+	pg_begin();
 	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
 	cr_assert_eq(proc_keygen(keyfile, NULL), 0);
 	snprintf(plugin, sizeof(plugin), "%s/tests/plugins/.libs/hostfns.so",
@@ -325,6 +356,7 @@ teardown(void)
 	if (edge.pid > 0)
 		proc_stop(edge.pid, SIGTERM, 20000);
 	home.pid = edge.pid = 0;
+	pg_end();
 	tu_rmrf(tmp);
 	free(tmp);
 	curl_global_cleanup();

@@ -78,9 +78,13 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 "$MIST_BIN" keygen >"$work/key" || bail "mist keygen failed"
+# MIST_SDK_PG (a libpq connection string): the agent keeps the documents in
+# that PostgreSQL server (--docs postgres, docs/POSTGRES.md) instead of LMDB
+docs=()
+[ -n "${MIST_SDK_PG:-}" ] && docs=(--docs postgres --docs-url "$MIST_SDK_PG")
 "$MIST_BIN" agent --data "$work/a" --key "$work/key" --bind 127.0.0.1:0 \
 	--http 127.0.0.1:0 --plugin "$plugin" --plugin "$hostfns" --plugin "$trigfns" \
-	--log-level warn 2>"$work/agent.log" &
+	"${docs[@]}" --log-level warn 2>"$work/agent.log" &
 agent=$!
 i=0
 while ! { [ -s "$work/a/http.addr" ] && [ -s "$work/a/agent.addr" ]; }; do
