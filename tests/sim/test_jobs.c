@@ -2243,3 +2243,236 @@ Test(simjobs, a_fault_swarm_of_seeds_finishes_every_job_right, .timeout = 600)
 		    " ms on average, %" PRIu64 " ms at worst (seed %" PRIu64 ")",
 		    n, first, faults, n ? total / n : 0, worst, worst_seed);
 }
+/* ------------------------------------------ a job outlives its owner */
+
+/*
+ * What the standby machinery put on the wire: the node each owner ships
+ * its journal records to (JOB_REPLICA requests), in order, and the
+ * acknowledgements the owner got before each batch's reply to a client
+ * on another node.
+ */
+static int sb_of[MAXN];		/* the latest standby of node i's jobs, -1 */
+static uint32_t sb_sent[MAXN][MAXN]; /* records i sent to j */
+static uint32_t sb_first_kind[MAXN][MAXN]; /* the first record's kind */
+static uint32_t sb_acks[MAXN];	/* replica acks node i received */
+static uint32_t sb_batch_replies, sb_early_replies;
+
+static void
+standby_tap(int from, int to, const struct msg *m)
+{
+	if (m->type == MSG_JOB_REPLICA && (m->flags & MSG_F_REQUEST)) {
+		struct jobmsg_replica r;
+		if (jobmsg_replica_unpack(m->body, m->len, &r) != 0)
+			return;
+		if (sb_sent[from][to]++ == 0)
+			sb_first_kind[from][to] = (uint8_t)r.kind;
+		sb_of[from] = to;
+	} else if (m->type == MSG_JOB_REPLICA && (m->flags & MSG_F_REPLY) &&
+		   m->status == 0) {
+		sb_acks[to]++;
+	} else if (m->type == MSG_JOB_TASKS && (m->flags & MSG_F_REPLY) &&
+		   m->status == 0) {
+		/* the create and every batch so far were kept first */
+		sb_batch_replies++;
+		if (sb_acks[from] < sb_batch_replies + 1)
+			sb_early_replies++;
+	}
+}
+
+static void
+standby_tap_reset(void)
+{
+	for (int i = 0; i < MAXN; i++)
+		sb_of[i] = -1;
+	memset(sb_sent, 0, sizeof(sb_sent));
+	memset(sb_first_kind, 0, sizeof(sb_first_kind));
+	memset(sb_acks, 0, sizeof(sb_acks));
+	sb_batch_replies = sb_early_replies = 0;
+	tap_hook = standby_tap;
+}
+
+/* JOB_WAIT on (task, 0) of job (@a origin, @a job), sent to node @a at. */
+static struct req *
+wait_at(int from, int at, int origin, uint64_t job, uint32_t task)
+{
+	struct buf b = BUF_INIT;
+	jobmsg_wait_pack(&b, id_of(origin), job, (struct gref){task, 0});
+	struct req *r = ask(from, at, MSG_JOB_WAIT, &b);
+	buf_destroy(&b);
+	return r;
+}
+
+/* JOB_READ of (task, 0) of job (@a origin, @a job) at node @a at. */
+static uint64_t
+read_at(int from, int at, int origin, uint64_t job, uint32_t task)
+{
+	struct buf b = BUF_INIT;
+	jobmsg_read_pack(&b, id_of(origin), job, (struct gref){task, 0}, 0);
+	struct req *r;
+	cr_assert_eq(call(from, at, MSG_JOB_READ, &b, &r), 0);
+	buf_destroy(&b);
+	uint64_t total, v;
+	const uint8_t *chunk;
+	uint32_t n;
+	cr_assert_eq(jobmsg_chunk_unpack(r->body, r->len, &total, &chunk, &n), 0);
+	cr_assert_eq(get_i64(chunk, n, &v), 0);
+	return v;
+}
+
+/* TASK_DONEs of task @a id with status 0 that node @a at received after
+ * @a after (each is a result its owner there weighed). */
+static uint32_t
+reports_to(int at, uint32_t id, uint64_t after)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < nwevs; i++)
+		n += wevs[i].type == MSG_TASK_DONE && wevs[i].to == at &&
+		     wevs[i].task == id && wevs[i].status == 0 &&
+		     wevs[i].at > after;
+	return n;
+}
+
+/*
+ * Kills node @a victim for good and runs until node @a watcher learns it
+ * dead; returns when it did.
+ */
+static uint64_t
+kill_for_good(int victim, int watcher)
+{
+	uint64_t crash = w.now;
+	fake_crash(&w, victim);
+	struct learn_wait lw = {watcher, victim, SWIM_EV_DEAD, crash};
+	cr_assert(fake_world_run(&w, has_learnt, &lw, 60000),
+		  "node %d never learnt node %d dead", watcher, victim);
+	return learnt(watcher, SWIM_EV_DEAD, victim, crash);
+}
+
+/*
+ * After the owner's death the standby owns the job: the job finishes
+ * there with the right value, under its first name, and the standby's
+ * owner accepted each task's result once; the tasks whose completion
+ * was kept by the standby (journalled a tick before the crash) and whose
+ * value a live node holds do not run again.
+ */
+static void
+check_taken_over(int origin, int sb, uint64_t job, uint32_t final,
+		 uint64_t crash, uint64_t dead)
+{
+	struct req *r = wait_at(sb, sb, origin, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_at(sb, sb, origin, job, final), want[final],
+		     "the final value is the one computed here");
+	struct buf b = BUF_INIT;
+	jobmsg_job_pack(&b, MSG_JOB_STATUS, id_of(origin), job);
+	struct req *st;
+	cr_assert_eq(call(sb, sb, MSG_JOB_STATUS, &b, &st), 0);
+	buf_destroy(&b);
+	struct mp_cur c;
+	struct jobmsg_status_view v;
+	mp_cur_init(&c, st->body, st->len);
+	cr_assert_eq(jobmsg_status_read(&c, &v), 0);
+	cr_assert_eq(v.owner, id_of(sb), "the standby owns it now");
+	cr_assert_eq(v.job, job, "under its first id");
+	cr_assert_eq(v.done, ndag);
+	cr_assert_eq(v.tasks, ndag);
+	uint32_t kept = 0, again = 0;
+	for (uint32_t i = 1; i <= ndag; i++) {
+		cr_assert_leq(reports_to(sb, i, dead), 1,
+			      "task %u accepted twice by the new owner", i);
+		/* a success on a live node, journalled and shipped before
+		 * the crash (a tick, and a hop) */
+		bool safe = false;
+		for (size_t p = 0; p < npools; p++) {
+			if (w.down[idx_of(pools[p]->node)])
+				continue; /* the owner, or a node dead before */
+			for (uint32_t k = 0; k < pools[p]->nruns; k++) {
+				const struct fake_run *fr = &pools[p]->runs[k];
+				if (fr->ended && fr->status == 0 &&
+				    run_task(fr) == i &&
+				    fr->ended + 2 * DATA_TICK_MS + 10 < crash)
+					safe = true;
+			}
+		}
+		if (!safe)
+			continue;
+		kept++;
+		if (successes(i, -1, crash, NULL) > 0)
+			again++;
+	}
+	cr_assert_gt(kept, 0);
+	cr_assert_eq(again, 0, "%u of %u tasks kept by the standby ran again",
+		     again, kept);
+	cr_log_info("owner %d dead %" PRIu64 " ms after the crash; %u tasks "
+		    "kept by the standby %d, the job done %" PRIu64 " ms after "
+		    "the death", origin, dead - crash, kept, sb, r->at - dead);
+}
+
+/*
+ * The owner is killed for good mid-job (issue 12, item 3).  Its journal
+ * was replicated to a standby before each batch was acknowledged; when
+ * gossip declares the owner dead the standby takes the job over (a
+ * higher epoch), places what is not done, and the job finishes there
+ * with the right value.  Values that only the dead owner's node held are
+ * recomputed by lineage (it was a worker too).
+ */
+Test(simjobs, an_owner_killed_for_good_its_standby_finishes_the_job)
+{
+	cluster(5, &plain, true);
+	standby_tap_reset();
+	uint32_t final = dag_tree("sum", 200, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
+	uint64_t job = create(0);
+	submit_range(1, 0, job, 1, ndag);
+	cr_assert_eq(sb_early_replies, 0, "a batch was acknowledged before "
+		     "its standby kept it");
+	cr_assert_eq(sb_batch_replies, (ndag + BATCH - 1) / BATCH);
+	int sb = sb_of[0];
+	cr_assert(sb > 0 && sb < 5, "the owner has a standby");
+	cr_assert_eq(sb_first_kind[0][sb], 'A');
+	/* a wait at the owner: lost with it */
+	struct req *lost = wait_at(1, 0, 0, job, final);
+	want_ended = 150;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	uint64_t crash = w.now;
+	uint64_t dead = kill_for_good(0, sb);
+	cr_assert(!lost->got || lost->status != 0);
+	check_taken_over(0, sb, job, final, crash, dead);
+	/* the new owner has a standby of its own, shipped the journal */
+	int sb2 = sb_of[sb];
+	cr_assert(sb2 > 0 && sb2 != sb, "the new owner has a standby");
+	cr_assert_eq(sb_first_kind[sb][sb2], 'A');
+	print_digest("owner killed");
+}
+
+/*
+ * The standby is killed: the owner picks another and ships it the whole
+ * journal; then the owner is killed too, and the new standby finishes
+ * the job.
+ */
+Test(simjobs, a_standby_lost_is_replaced_and_the_new_one_takes_over)
+{
+	cluster(6, &plain, true);
+	standby_tap_reset();
+	uint32_t final = dag_tree("sum", 200, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
+	uint64_t job = create(0);
+	submit_range(1, 0, job, 1, ndag);
+	int sb = sb_of[0];
+	cr_assert(sb > 0, "the owner has a standby");
+	want_ended = 100;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	kill_for_good(sb, 0);
+	int sb2 = sb_of[0];
+	cr_assert(sb2 > 0 && sb2 != sb, "a new standby was chosen");
+	cr_assert_eq(sb_first_kind[0][sb2], 'A', "shipped from the create");
+	cr_assert_geq(sb_sent[0][sb2], 1 + (ndag + BATCH - 1) / BATCH,
+		      "the whole journal: the create and every batch");
+	want_ended = 250;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	uint64_t crash = w.now;
+	uint64_t dead = kill_for_good(0, sb2);
+	check_taken_over(0, sb2, job, final, crash, dead);
+	print_digest("standby lost");
+}
+

@@ -1,0 +1,558 @@
+/*
+ * standby.c -- a job outlives its owner (docs/PROTOCOL.md 6.9).
+ *
+ * The owner's side.  Each job has a standby: another member, chosen by
+ * standby_pick() (another tier than the owner's preferred, then the
+ * member that stands by for the fewest of our jobs, then the lowest id).
+ * Every record of the job's journal (journal.c: the create, each batch,
+ * completions, the cancel) is kept in the job's memory (j->recs) and sent
+ * to the standby as a JOB_REPLICA request numbered rseq = 1, 2, ...; the
+ * client's reply to a create or a batch is parked until the standby has
+ * acknowledged every record sent so far (links deliver in order, and the
+ * standby answers in order, so "rseq n acknowledged" is "1..n kept").
+ *
+ *   client            owner                      standby
+ *     |--JOB_TASKS----->|                           |
+ *     |                 |--JOB_REPLICA 'B' rseq n-->|  kept (memory)
+ *     |                 |<--------- nil ------------|
+ *     |<--[job, tasks]--|                           |
+ *
+ * If the standby fails a record (no answer within DATA_REPLICA_TIMEOUT_MS,
+ * an error) or gossip loses it (dead, left, restarted), another is
+ * picked and shipped the whole journal, record by record ('A' first,
+ * which starts its replica anew); the parked replies then wait for the
+ * new standby.  With no other member alive the job has no standby: its
+ * replies go at once (a one-node cluster has nobody to keep a replica),
+ * and the tick gives it one as soon as a member can be.
+ *
+ * The standby's side.  A replica is the records of one job as its owner
+ * sent them, with the owner's epoch and node.  A record of a lower epoch
+ * than the replica's is refused (MIST_EPERM): the sender is a fenced old
+ * owner, and drops the job (its clients are answered ENOTFOUND: the job
+ * is not here any more).  When gossip declares an owner DEAD -- not on
+ * suspicion -- the standby takes over each job whose replica that owner
+ * was sending: it replays the records as journal_replay does at a start
+ * (the dead node's values are lost: its completions are not replayed, so
+ * lineage recomputes what is still needed; values on live workers stay),
+ * at the replica's epoch + 1, so that workers refuse the old owner's
+ * TASK_RUNs and this owner ignores its attempts (function/function.c,
+ * graph.h's fencing); then picks its own standby and ships it the
+ * journal.  The job keeps its name (first owner, id): clients reach it
+ * through any gateway at its new owner (docs/PROTOCOL.md 6.9 says how).
+ *
+ * Attempts the old owner had running are not adopted: the replica has
+ * no running state, so those tasks are ready again and placed anew, and
+ * their old attempts' reports go to the dead owner (the worker reports to
+ * the node that sent the TASK_RUN).  Exactly one result per task is
+ * accepted by each owner; a task whose completion the old owner had
+ * accepted but not yet journalled (a tick, DATA_TICK_MS) runs again --
+ * harmless, functions are deterministic.
+ *
+ * Replicas live in memory: a standby that restarts is lost to its owners
+ * (a new boot), which ship their journals again.
+ */
+#include "config.h"
+#include "data/data_int.h"
+#include "mist.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A record in flight to a standby: which job, which record, to whom. */
+struct rack {
+	uint64_t key; /* the job's key */
+	uint64_t origin, id;
+	uint64_t standby;
+	uint32_t rseq;
+};
+
+/* The standby's copy of another owner's job. */
+struct replica {
+	uint64_t origin, id;
+	uint64_t owner; /* the node sending it (the job's owner now) */
+	uint32_t epoch;
+	uint32_t rseq; /* the last record kept */
+	struct buf recs; /* journal_rec_append's framing */
+};
+
+/* ------------------------------------------------------ the owner's side */
+
+static uint32_t
+standby_load(struct data *d, uint64_t node)
+{
+	uint32_t n = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->jobs, &it, &k, &v))
+		n += ((struct job *)v)->standby == node;
+	return n;
+}
+
+/* The member to stand by for a job of ours, not @a avoid; 0: none. */
+static uint64_t
+standby_pick(struct data *d, uint64_t avoid)
+{
+	uint64_t self = data_self(d), best = 0;
+	struct nodeinfo *me = nodes_get(d, self);
+	bool best_other_tier = false;
+	uint32_t best_load = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->nodes, &it, &k, &v)) {
+		struct nodeinfo *n = v;
+		if (!n->alive || n->id == self || n->id == avoid)
+			continue;
+		bool other_tier = n->tier != me->tier;
+		uint32_t load = standby_load(d, n->id);
+		bool better = best == 0 ||
+			      (other_tier != best_other_tier ? other_tier
+			       : load != best_load	   ? load < best_load
+							   : n->id < best);
+		if (better) {
+			best = n->id;
+			best_other_tier = other_tier;
+			best_load = load;
+		}
+	}
+	return best;
+}
+
+void
+standby_send(struct data *d, struct job *j, char kind, uint32_t seq,
+	     const void *val, size_t len)
+{
+	if (j->standby == 0)
+		return;
+	struct jobmsg_replica r = {j->origin, j->id, j->epoch, ++j->rsent,
+				   kind, seq, val, (uint32_t)len};
+	struct buf b = BUF_INIT;
+	jobmsg_replica_pack(&b, &r);
+	struct rack *a = xmalloc(sizeof(*a));
+	*a = (struct rack){j->key, j->origin, j->id, j->standby, r.rseq};
+	uint64_t corr;
+	actor_request(d->actor, (struct actor_ref){j->standby, ACTOR_DATA},
+		      MSG_JOB_REPLICA, b.data, (uint32_t)b.len,
+		      DATA_REPLICA_TIMEOUT_MS, &corr);
+	map_put(&d->racks, corr, a);
+	buf_destroy(&b);
+}
+
+/* Sends every record of @a j to its (new) standby, the create first. */
+static void
+standby_ship(struct data *d, struct job *j)
+{
+	const uint8_t *p = j->recs.data, *end = p + j->recs.len;
+	while (p + 9 <= end) {
+		uint32_t seq = buf_get_u32be(p + 1), len = buf_get_u32be(p + 5);
+		standby_send(d, j, (char)p[0], seq, p + 9, len);
+		p += 9 + len;
+	}
+}
+
+/* Tells @a node to forget its replica of @a j (one-way). */
+static void
+forget_at(struct data *d, struct job *j, uint64_t node)
+{
+	struct jobmsg_replica r = {j->origin, j->id, j->epoch, 0, 'X', 0,
+				   NULL, 0};
+	struct buf b = BUF_INIT;
+	jobmsg_replica_pack(&b, &r);
+	actor_tell(d->actor, (struct actor_ref){node, ACTOR_DATA},
+		   MSG_JOB_REPLICA, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+/* @a j's standby is @a node now (0: none), shipped everything. */
+static void
+standby_set(struct data *d, struct job *j, uint64_t node)
+{
+	uint64_t old = j->standby;
+	/* a slow standby replaced must not keep a replica it would take
+	 * over with when we die: it forgets it (if it hears) */
+	if (old != 0 && old != node)
+		forget_at(d, j, old);
+	j->standby = node;
+	/* a record of the old standby's still in flight is ignored (its
+	 * rack names the old standby); the parked replies wait for the new
+	 * one to have everything */
+	j->rsent = j->racked = 0;
+	if (node == 0) {
+		if (old != 0)
+			log_warn("data: job %016llx has no standby now: no other "
+				 "member is alive", (unsigned long long)j->id);
+		standby_unpark_all(d, j, 0);
+		return;
+	}
+	log_info("data: job %016llx: standby %016llx%s",
+		 (unsigned long long)j->id, (unsigned long long)node,
+		 old ? " (replacing a lost one)" : "");
+	standby_ship(d, j);
+	for (uint32_t i = 0; i < j->nparked; i++)
+		j->parked[i].rseq = j->rsent;
+}
+
+/* Answers the parked replies whose record the standby has. */
+static void
+standby_unpark(struct data *d, struct job *j)
+{
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < j->nparked; i++) {
+		struct parked *p = &j->parked[i];
+		if (j->standby != 0 && p->rseq > j->racked) {
+			j->parked[keep++] = *p;
+			continue;
+		}
+		actor_reply(d->actor, p->req, p->type, p->body.data,
+			    (uint32_t)p->body.len);
+		msg_delete(p->req);
+		buf_destroy(&p->body);
+	}
+	j->nparked = keep;
+}
+
+void
+standby_unpark_all(struct data *d, struct job *j, int status)
+{
+	for (uint32_t i = 0; i < j->nparked; i++) {
+		struct parked *p = &j->parked[i];
+		if (status == 0)
+			actor_reply(d->actor, p->req, p->type, p->body.data,
+				    (uint32_t)p->body.len);
+		else
+			actor_reply_error(d->actor, p->req, status);
+		msg_delete(p->req);
+		buf_destroy(&p->body);
+	}
+	j->nparked = 0;
+}
+
+void
+standby_reply(struct data *d, struct job *j, struct msg *m, uint32_t type,
+	      const void *body, size_t len)
+{
+	if (j->standby == 0) {
+		uint64_t s = standby_pick(d, 0);
+		if (s != 0)
+			standby_set(d, j, s);
+	}
+	if (j->standby == 0 || j->racked >= j->rsent) {
+		actor_reply(d->actor, m, type, body, (uint32_t)len);
+		return;
+	}
+	if (j->nparked == j->capparked) {
+		j->capparked = j->capparked ? 2 * j->capparked : 4;
+		j->parked = xrealloc(j->parked, j->capparked * sizeof(*j->parked));
+	}
+	struct parked *p = &j->parked[j->nparked++];
+	p->req = data_req_copy(m);
+	p->type = type;
+	p->rseq = j->rsent;
+	p->body = (struct buf)BUF_INIT;
+	buf_append(&p->body, body, len);
+}
+
+/* The old owner of @a j was fenced: a standby took the job over. */
+static void
+standby_fenced(struct data *d, struct job *j)
+{
+	log_warn("data: job %016llx was taken over by another node (its "
+		 "standby refused our epoch %u): dropped here",
+		 (unsigned long long)j->id, j->epoch);
+	standby_unpark_all(d, j, MIST_ENOTFOUND);
+	for (uint32_t i = 0; i < j->nwaiters; i++)
+		actor_reply_error(d->actor, j->waiters[i].req, MIST_ENOTFOUND);
+	client_remember(d, j);
+	journal_drop(d, j);
+	data_job_delete(d, j);
+}
+
+bool
+standby_ack(struct data *d, struct msg *m)
+{
+	struct rack *a = map_del(&d->racks, m->corr);
+	if (a == NULL)
+		return false;
+	struct job *j = map_get(&d->jobs, a->key);
+	if (j == NULL || j->origin != a->origin || j->id != a->id ||
+	    j->standby != a->standby || a->rseq > j->rsent) {
+		free(a); /* the job went, or changed standby meanwhile */
+		return true;
+	}
+	if (m->status == 0) {
+		if (a->rseq > j->racked)
+			j->racked = a->rseq;
+		standby_unpark(d, j);
+	} else if (m->status == MIST_EPERM) {
+		standby_fenced(d, j);
+	} else {
+		log_warn("data: standby %016llx of job %016llx failed a record "
+			 "(%s): picking another", (unsigned long long)a->standby,
+			 (unsigned long long)j->id, mist_strerror(m->status));
+		standby_set(d, j, standby_pick(d, a->standby));
+	}
+	free(a);
+	return true;
+}
+
+void
+standby_node_lost(struct data *d, uint64_t node)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	struct job **lost = NULL;
+	uint32_t n = 0, cap = 0;
+	while (map_next(&d->jobs, &it, &k, &v)) {
+		struct job *j = v;
+		if (j->standby != node)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			lost = xrealloc(lost, cap * sizeof(*lost));
+		}
+		lost[n++] = j;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		standby_set(d, lost[i], standby_pick(d, node));
+	free(lost);
+}
+
+void
+standby_tick(struct data *d)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	uint64_t s = 0;
+	bool looked = false;
+	while (map_next(&d->jobs, &it, &k, &v)) {
+		struct job *j = v;
+		if (j->standby != 0)
+			continue;
+		if (!looked) {
+			s = standby_pick(d, 0);
+			looked = true;
+		}
+		if (s == 0)
+			return;
+		standby_set(d, j, s);
+		looked = false; /* spread: the next job weighs the load again */
+	}
+}
+
+void
+standby_forget(struct data *d, struct job *j)
+{
+	if (j->standby != 0)
+		forget_at(d, j, j->standby);
+}
+
+/* ---------------------------------------------------- the standby's side */
+
+static struct replica *
+replica_find(struct data *d, uint64_t origin, uint64_t id)
+{
+	struct replica *r = map_get(&d->replicas, data_job_key(origin, id));
+	return r && r->origin == origin && r->id == id ? r : NULL;
+}
+
+static void
+replica_free(struct data *d, struct replica *r)
+{
+	map_del(&d->replicas, data_job_key(r->origin, r->id));
+	buf_destroy(&r->recs);
+	free(r);
+}
+
+void
+standby_keep(struct data *d, struct msg *m)
+{
+	struct jobmsg_replica rr;
+	if (jobmsg_replica_unpack(m->body, m->len, &rr) != 0) {
+		actor_reply_error(d->actor, m, MIST_EPROTO);
+		return;
+	}
+	uint64_t from = m->from.node;
+	struct replica *r = replica_find(d, rr.origin, rr.job);
+	struct job *mine = data_job_find(d, rr.origin, rr.job);
+	/* a job we own now (we took it over): its old owner is fenced */
+	if (mine != NULL) {
+		actor_reply_error(d->actor, m, from == data_self(d)
+						       ? MIST_EINVAL : MIST_EPERM);
+		return;
+	}
+	if (r != NULL && rr.epoch < r->epoch) {
+		actor_reply_error(d->actor, m, MIST_EPERM);
+		return;
+	}
+	if (rr.kind == 'X') {
+		if (r != NULL && r->owner == from)
+			replica_free(d, r);
+		actor_reply(d->actor, m, MSG_JOB_REPLICA, NULL, 0);
+		return;
+	}
+	if (rr.kind == 'A') {
+		if (r == NULL) {
+			uint64_t key = data_job_key(rr.origin, rr.job);
+			if (d->replicas.len >= DATA_MAX_REPLICAS ||
+			    map_get(&d->replicas, key) != NULL) {
+				log_warn("data: a replica of job %016llx "
+					 "refused: %zu kept (at most %d), or "
+					 "its key is taken",
+					 (unsigned long long)rr.job,
+					 d->replicas.len, DATA_MAX_REPLICAS);
+				actor_reply_error(d->actor, m, MIST_EOVERLOAD);
+				return;
+			}
+			r = xcalloc(1, sizeof(*r));
+			r->origin = rr.origin;
+			r->id = rr.job;
+			map_put(&d->replicas, key, r);
+		}
+		buf_reset(&r->recs);
+		r->owner = from;
+		r->epoch = rr.epoch;
+		r->rseq = 0;
+	}
+	/* in order from the replica's owner, or the owner ships it anew */
+	if (r == NULL || r->owner != from || rr.epoch != r->epoch ||
+	    rr.rseq != r->rseq + 1) {
+		actor_reply_error(d->actor, m, MIST_EINVAL);
+		return;
+	}
+	r->rseq = rr.rseq;
+	uint8_t h[9];
+	h[0] = (uint8_t)rr.kind;
+	buf_put_u32be(h + 1, rr.seq);
+	buf_put_u32be(h + 5, rr.len);
+	buf_append(&r->recs, h, sizeof(h));
+	buf_append(&r->recs, rr.val, rr.len);
+	actor_reply(d->actor, m, MSG_JOB_REPLICA, NULL, 0);
+}
+
+/* The create record's [cred, body]: the credential. */
+static int
+created_cred(const uint8_t *val, uint32_t len, uint64_t *cred,
+	     const uint8_t **body, uint32_t *blen)
+{
+	struct mp_cur c;
+	uint32_t n;
+	mp_cur_init(&c, val, len);
+	if (mp_check(val, len, MP_MAX_DEPTH, &(size_t){0}) != 0 ||
+	    mp_read_array(&c, &n) != 0 || n != 2 ||
+	    mp_read_uint(&c, cred) != 0 || mp_read_bin(&c, body, blen) != 0)
+		return MIST_EPROTO;
+	return 0;
+}
+
+/* Takes the job of replica @a r over: its owner @a dead is dead. */
+static void
+standby_take(struct data *d, struct replica *r, uint64_t dead)
+{
+	const uint8_t *p = r->recs.data, *end = p + r->recs.len;
+	uint64_t cred;
+	const uint8_t *body;
+	uint32_t blen;
+	if (r->recs.len < 9 || p[0] != 'A' ||
+	    created_cred(p + 9, buf_get_u32be(p + 5), &cred, &body, &blen) != 0) {
+		log_warn("data: the replica of job %016llx has no create: "
+			 "not taken over", (unsigned long long)r->id);
+		return;
+	}
+	if (r->epoch >= JOBS_MAX_EPOCH) {
+		log_error("data: job %016llx is at the last epoch: not taken "
+			  "over", (unsigned long long)r->id);
+		return;
+	}
+	struct job *j = data_job_new(d, r->origin, r->id, cred, r->epoch + 1);
+	if (j == NULL)
+		return;
+	d->replaying = true; /* the records are appended below, as they are */
+	client_apply_create(j, body, blen);
+	while (p + 9 <= end) {
+		char kind = (char)p[0];
+		uint32_t seq = buf_get_u32be(p + 1), len = buf_get_u32be(p + 5);
+		const uint8_t *val = p + 9;
+		if (val + len > end)
+			break;
+		journal_rec_append(j, kind, seq, val, len);
+		if (kind == 'B') {
+			if (client_add_tasks(d, j, val, len) == 0)
+				j->tseq = seq + 1;
+		} else if (kind == 'C') {
+			j->dseq = seq + 1;
+			/* all of them, the dead owner's too: what was done
+			 * downstream of its values stays done (they are
+			 * dropped below, and lineage recomputes what is still
+			 * needed) */
+			journal_apply_completed(d, j, val, len, 0);
+		} else if (kind == 'D') {
+			j->cancelled = true;
+			graph_cancel(&j->g, MIST_ECANCELED,
+				     "the job was cancelled");
+		}
+		p = val + len;
+	}
+	d->replaying = false;
+	/* the nodes known dead here hold nothing (the owner heard of their
+	 * deaths before this job was ours: its records still name them) */
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->nodes, &it, &k, &v))
+		if (!((struct nodeinfo *)v)->alive)
+			graph_node_lost(&j->g, k);
+	graph_node_lost(&j->g, dead);
+	log_info("data: took job %016llx of %016llx over (epoch %u, %u tasks, "
+		 "%u done): its owner is dead", (unsigned long long)j->id,
+		 (unsigned long long)j->origin, j->epoch, j->g.ntasks,
+		 j->g.count[G_DONE]);
+	standby_set(d, j, standby_pick(d, dead));
+}
+
+void
+standby_node_dead(struct data *d, uint64_t node)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	struct replica **mine = NULL;
+	uint32_t n = 0, cap = 0;
+	while (map_next(&d->replicas, &it, &k, &v)) {
+		struct replica *r = v;
+		if (r->owner != node)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			mine = xrealloc(mine, cap * sizeof(*mine));
+		}
+		mine[n++] = r;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		standby_take(d, mine[i], node);
+		replica_free(d, mine[i]);
+	}
+	free(mine);
+}
+
+void
+standby_destroy(struct data *d)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->racks, &it, &k, &v))
+		free(v);
+	map_destroy(&d->racks);
+	while (d->replicas.len) {
+		it = 0;
+		map_next(&d->replicas, &it, &k, &v);
+		replica_free(d, v);
+	}
+	map_destroy(&d->replicas);
+}
