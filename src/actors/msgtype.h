@@ -84,8 +84,10 @@ enum msg_type {
 			    * attempt]...]] */
 	,
 	/* a job outlives its owner (data/jobmsg.h, docs/PROTOCOL.md 6.9) */
-	MSG_JOB_REPLICA = 111 /* req, owner -> standby ACTOR_DATA: a journal
+	MSG_JOB_REPLICA = 111, /* req, owner -> standby ACTOR_DATA: a journal
 			       * record of the job; reply nil once kept */
+	MSG_JOB_MOVED = 112 /* one-way, a job's new owner -> every member's
+			     * ACTOR_GATEWAY: [origin, job, owner] */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */

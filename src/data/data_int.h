@@ -352,6 +352,9 @@ void standby_node_dead(struct data *d, uint64_t node);
 void standby_node_lost(struct data *d, uint64_t node);
 /** Jobs without a standby get one if a member can be it now. */
 void standby_tick(struct data *d);
+/** Tells member @a node's gateway (0: every live member's, this one's
+ * included) where the jobs we took over are (JOB_MOVED). */
+void standby_announce(struct data *d, uint64_t node);
 /** The job ends here (dropped, closed): its standby forgets it. */
 void standby_forget(struct data *d, struct job *j);
 /** Answers the parked replies of @a j with @a status and frees them. */

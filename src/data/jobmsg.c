@@ -943,3 +943,27 @@ jobmsg_replica_unpack(const uint8_t *p, uint32_t len,
 	r->kind = (char)kind;
 	return 0;
 }
+
+void
+jobmsg_moved_pack(struct buf *b, uint64_t origin, uint64_t job, uint64_t owner)
+{
+	msgpack_packer pk;
+	pk_init(&pk, b);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, origin);
+	msgpack_pack_uint64(&pk, job);
+	msgpack_pack_uint64(&pk, owner);
+}
+
+int
+jobmsg_moved_unpack(const uint8_t *p, uint32_t len, uint64_t *origin,
+		    uint64_t *job, uint64_t *owner)
+{
+	struct mp_cur c;
+	mp_cur_init(&c, p, len);
+	if (rd_array_of(&c, 3) != 0 || mp_read_uint(&c, origin) != 0 ||
+	    mp_read_uint(&c, job) != 0 || mp_read_uint(&c, owner) != 0 ||
+	    mp_cur_left(&c) != 0 || *origin == 0 || *owner == 0)
+		return MIST_EPROTO;
+	return 0;
+}

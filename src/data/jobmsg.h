@@ -256,6 +256,18 @@ struct jobmsg_replica {
 	uint32_t len;
 };
 void jobmsg_replica_pack(struct buf *b, const struct jobmsg_replica *r);
+
+/*
+ * JOB_MOVED: a job's new owner -> every member's ACTOR_GATEWAY, one-way,
+ * when it took the job over (and to a member that joins later): job
+ * requests naming (origin, job) go to @a owner from now on.
+ *
+ *   [origin u64, job u64, owner u64]
+ */
+void jobmsg_moved_pack(struct buf *b, uint64_t origin, uint64_t job,
+		       uint64_t owner);
+int jobmsg_moved_unpack(const uint8_t *p, uint32_t len, uint64_t *origin,
+			uint64_t *job, uint64_t *owner);
 int jobmsg_replica_unpack(const uint8_t *p, uint32_t len,
 			  struct jobmsg_replica *r);
 

@@ -150,7 +150,8 @@ reports_member_event(struct data *d, struct msg *m)
 		return;
 	uint32_t boot = (uint32_t)(ev.incarnation >> 32);
 	struct nodeinfo *ni = nodes_get(d, ev.node);
-	if (ni->alive && boot > ni->boot) {
+	bool restarted = ni->alive && boot > ni->boot;
+	if (restarted) {
 		log_info("data: %016llx restarted (boot %u, was %u): its "
 			 "attempts and values are lost",
 			 (unsigned long long)ev.node, boot, ni->boot);
@@ -159,7 +160,10 @@ reports_member_event(struct data *d, struct msg *m)
 	}
 	if (boot > ni->boot)
 		ni->boot = boot;
+	bool was_alive = ni->alive;
 	ni->alive = true;
+	if (!was_alive || restarted)
+		standby_announce(d, ev.node); /* where our taken-over jobs are */
 	if (ev.name_len >= sizeof(ni->name)) {
 		log_warn("data: member %016llx has a name of %u bytes",
 			 (unsigned long long)ev.node, ev.name_len);

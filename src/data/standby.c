@@ -352,6 +352,45 @@ standby_forget(struct data *d, struct job *j)
 		forget_at(d, j, j->standby);
 }
 
+static void
+announce_one(struct data *d, struct job *j, uint64_t node)
+{
+	struct buf b = BUF_INIT;
+	jobmsg_moved_pack(&b, j->origin, j->id, data_self(d));
+	actor_tell(d->actor, (struct actor_ref){node, ACTOR_GATEWAY},
+		   MSG_JOB_MOVED, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+/* @a j's move to every live member's gateway, this node's too. */
+static void
+announce_all(struct data *d, struct job *j)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->nodes, &it, &k, &v))
+		if (((struct nodeinfo *)v)->alive)
+			announce_one(d, j, k);
+}
+
+void
+standby_announce(struct data *d, uint64_t node)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->jobs, &it, &k, &v)) {
+		struct job *j = v;
+		if (j->origin == data_self(d))
+			continue;
+		if (node == 0)
+			announce_all(d, j);
+		else
+			announce_one(d, j, node);
+	}
+}
+
 /* ---------------------------------------------------- the standby's side */
 
 static struct replica *
@@ -513,6 +552,8 @@ standby_take(struct data *d, struct replica *r, uint64_t dead)
 		 (unsigned long long)j->origin, j->epoch, j->g.ntasks,
 		 j->g.count[G_DONE]);
 	standby_set(d, j, standby_pick(d, dead));
+	/* the gateways send the job's requests here from now on */
+	announce_all(d, j);
 }
 
 void
