@@ -238,6 +238,9 @@ data_fn(struct actor *self, struct msg *m)
 	case MSG_JOB_REPLICA:
 		standby_keep(d, m);
 		return;
+	case MSG_JOB_MOVED:
+		standby_moved(d, m);
+		return;
 	default:
 		if (msgtype_is_client_job(m->type))
 			client_request(d, m);
@@ -283,6 +286,7 @@ data_spawn(struct actor_sys *sys, const struct data_config *cfg,
 	actor_tell(d->actor, swim, MSG_SWIM_SUBSCRIBE, NULL, 0);
 	actor_timer_start(d->actor, &d->tick, DATA_TICK_MS, DATA_TICK_MS, 1);
 	journal_replay(d);
+	standby_load(d);
 	return 0;
 }
 

@@ -347,6 +347,9 @@ void standby_keep(struct data *d, struct msg *m);
 /** Node @a node is dead: take over the jobs it owned that we keep
  * replicas of; jobs whose standby it was get another. */
 void standby_node_dead(struct data *d, uint64_t node);
+/** Node @a node restarted: the jobs it had taken over (kept in its
+ * memory only) that we keep replicas of are ours. */
+void standby_node_restarted(struct data *d, uint64_t node);
 /** Node @a node is lost (dead, left or restarted): jobs whose standby
  * it was get another, shipped the whole journal. */
 void standby_node_lost(struct data *d, uint64_t node);
@@ -355,11 +358,16 @@ void standby_tick(struct data *d);
 /** Tells member @a node's gateway (0: every live member's, this one's
  * included) where the jobs we took over are (JOB_MOVED). */
 void standby_announce(struct data *d, uint64_t node);
+/** MSG_JOB_MOVED to this data manager: a job of ours another node took
+ * over (we were declared dead and came back) is dropped here. */
+void standby_moved(struct data *d, struct msg *m);
 /** The job ends here (dropped, closed): its standby forgets it. */
 void standby_forget(struct data *d, struct job *j);
 /** Answers the parked replies of @a j with @a status and frees them. */
 void standby_unpark_all(struct data *d, struct job *j, int status);
 void standby_destroy(struct data *d);
+/** Reads the replicas kept in the store (at start). */
+void standby_load(struct data *d);
 
 /* values.c */
 void values_free_cb(void *ctx, struct gref v, const uint64_t *holders,

@@ -155,6 +155,7 @@ reports_member_event(struct data *d, struct msg *m)
 		log_info("data: %016llx restarted (boot %u, was %u): its "
 			 "attempts and values are lost",
 			 (unsigned long long)ev.node, boot, ni->boot);
+		standby_node_restarted(d, ev.node);
 		node_lost(d, ev.node);
 		standby_node_lost(d, ev.node);
 	}

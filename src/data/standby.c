@@ -48,8 +48,21 @@
  * accepted but not yet journalled (a tick, DATA_TICK_MS) runs again --
  * harmless, functions are deterministic.
  *
- * Replicas live in memory: a standby that restarts is lost to its owners
- * (a new boot), which ship their journals again.
+ * Replicas live in memory and in the standby's LMDB table "jobs" (the
+ * journal's), under keys of their own:
+ *
+ *   'R' (1) + origin (8) + job (8) + rseq (4, big-endian)
+ *       -> [owner u64, epoch u32, kind u8, seq u32 (big-endian), bytes]
+ *
+ * (21 bytes: the journal's keys are 13, and each side skips the other's),
+ * so that a standby restarted from its data directory still holds them:
+ * its owners ship again all the same (a new boot loses the standby for
+ * them), but an owner that died meanwhile is taken over from the disk.
+ * A record is acknowledged once it is queued for the disk (a crash of the
+ * standby within the write loses it, as a crash of the owner within a
+ * tick loses completions: what was not kept is recomputed).  An owner
+ * that is not alive a start-up grace after the standby started (it died
+ * while the standby was down, or left) is taken over as if declared dead.
  */
 #include "config.h"
 #include "data/data_int.h"
@@ -78,10 +91,63 @@ struct replica {
 	struct buf recs; /* journal_rec_append's framing */
 };
 
+/* 'R' + origin + job + rseq */
+#define REPLICA_KEY_LEN 21
+#define REPLICA_KEY_PREFIX 17
+
+static void
+replica_key(uint8_t k[REPLICA_KEY_LEN], uint64_t origin, uint64_t id,
+	    uint32_t rseq)
+{
+	k[0] = 'R';
+	for (int i = 0; i < 8; i++) {
+		k[1 + i] = (uint8_t)(origin >> (56 - 8 * i));
+		k[9 + i] = (uint8_t)(id >> (56 - 8 * i));
+	}
+	buf_put_u32be(k + 17, rseq);
+}
+
+/* Every record of replica (@a origin, @a id) off the disk. */
+static void
+replica_unstore(struct data *d, uint64_t origin, uint64_t id)
+{
+	if (d->store == NULL)
+		return;
+	uint8_t k[REPLICA_KEY_LEN];
+	replica_key(k, origin, id, 0);
+	struct store_write w = {STORE_W_DEL_PREFIX, STORE_JOBS, k,
+				REPLICA_KEY_PREFIX, NULL, 0};
+	store_write(d->store, &w, 1, NULL, NULL);
+}
+
+static void
+replica_store(struct data *d, const struct replica *r,
+	      const struct jobmsg_replica *rr)
+{
+	if (d->store == NULL)
+		return;
+	uint8_t k[REPLICA_KEY_LEN];
+	replica_key(k, r->origin, r->id, rr->rseq);
+	struct buf v = BUF_INIT;
+	uint8_t h[8 + 4 + 1 + 4];
+	for (int i = 0; i < 8; i++)
+		h[i] = (uint8_t)(r->owner >> (56 - 8 * i));
+	buf_put_u32be(h + 8, r->epoch);
+	h[12] = (uint8_t)rr->kind;
+	buf_put_u32be(h + 13, rr->seq);
+	buf_append(&v, h, sizeof(h));
+	buf_append(&v, rr->val, rr->len);
+	store_put(d->store, STORE_JOBS, k, sizeof(k), v.data, v.len, NULL,
+		  NULL);
+	buf_destroy(&v);
+}
+
 /* ------------------------------------------------------ the owner's side */
 
+static void take_orphans(struct data *d);
+
 static uint32_t
-standby_load(struct data *d, uint64_t node)
+standby_count(struct data *d, uint64_t node)
 {
 	uint32_t n = 0;
 	size_t it = 0;
@@ -108,7 +174,7 @@ standby_pick(struct data *d, uint64_t avoid)
 		if (!n->alive || n->id == self || n->id == avoid)
 			continue;
 		bool other_tier = n->tier != me->tier;
-		uint32_t load = standby_load(d, n->id);
+		uint32_t load = standby_count(d, n->id);
 		bool better = best == 0 ||
 			      (other_tier != best_other_tier ? other_tier
 			       : load != best_load	   ? load < best_load
@@ -256,19 +322,38 @@ standby_reply(struct data *d, struct job *j, struct msg *m, uint32_t type,
 	buf_append(&p->body, body, len);
 }
 
-/* The old owner of @a j was fenced: a standby took the job over. */
+/*
+ * The old owner of @a j was fenced: another node took the job over (we
+ * were declared dead, then came back: a restart from our journal, or a
+ * healed partition).  The job is dropped here, its journal too; what
+ * waits here is answered MIST_EUNREACHABLE -- "the owner is not here",
+ * which libmist retries, and the gateways send it to the new owner.
+ */
 static void
-standby_fenced(struct data *d, struct job *j)
+standby_fenced(struct data *d, struct job *j, const char *how)
 {
-	log_warn("data: job %016llx was taken over by another node (its "
-		 "standby refused our epoch %u): dropped here",
-		 (unsigned long long)j->id, j->epoch);
-	standby_unpark_all(d, j, MIST_ENOTFOUND);
+	log_warn("data: job %016llx was taken over by another node (%s): "
+		 "dropped here", (unsigned long long)j->id, how);
+	standby_unpark_all(d, j, MIST_EUNREACHABLE);
 	for (uint32_t i = 0; i < j->nwaiters; i++)
-		actor_reply_error(d->actor, j->waiters[i].req, MIST_ENOTFOUND);
+		actor_reply_error(d->actor, j->waiters[i].req,
+				  MIST_EUNREACHABLE);
 	client_remember(d, j);
 	journal_drop(d, j);
+	standby_forget(d, j);
 	data_job_delete(d, j);
+}
+
+void
+standby_moved(struct data *d, struct msg *m)
+{
+	uint64_t origin, id, owner;
+	if (jobmsg_moved_unpack(m->body, m->len, &origin, &id, &owner) != 0 ||
+	    owner != m->from.node || owner == data_self(d))
+		return;
+	struct job *j = data_job_find(d, origin, id);
+	if (j != NULL)
+		standby_fenced(d, j, "its new owner said so");
 }
 
 bool
@@ -288,7 +373,7 @@ standby_ack(struct data *d, struct msg *m)
 			j->racked = a->rseq;
 		standby_unpark(d, j);
 	} else if (m->status == MIST_EPERM) {
-		standby_fenced(d, j);
+		standby_fenced(d, j, "its standby refused our epoch");
 	} else {
 		log_warn("data: standby %016llx of job %016llx failed a record "
 			 "(%s): picking another", (unsigned long long)a->standby,
@@ -325,6 +410,7 @@ standby_node_lost(struct data *d, uint64_t node)
 void
 standby_tick(struct data *d)
 {
+	take_orphans(d);
 	size_t it = 0;
 	uint64_t k;
 	void *v;
@@ -352,6 +438,8 @@ standby_forget(struct data *d, struct job *j)
 		forget_at(d, j, j->standby);
 }
 
+/* @a j's move to @a node's gateway -- and to its data manager, which
+ * drops the job if it is the old owner come back. */
 static void
 announce_one(struct data *d, struct job *j, uint64_t node)
 {
@@ -359,6 +447,9 @@ announce_one(struct data *d, struct job *j, uint64_t node)
 	jobmsg_moved_pack(&b, j->origin, j->id, data_self(d));
 	actor_tell(d->actor, (struct actor_ref){node, ACTOR_GATEWAY},
 		   MSG_JOB_MOVED, b.data, (uint32_t)b.len);
+	if (node == j->origin)
+		actor_tell(d->actor, (struct actor_ref){node, ACTOR_DATA},
+			   MSG_JOB_MOVED, b.data, (uint32_t)b.len);
 	buf_destroy(&b);
 }
 
@@ -400,9 +491,72 @@ replica_find(struct data *d, uint64_t origin, uint64_t id)
 	return r && r->origin == origin && r->id == id ? r : NULL;
 }
 
+static void replica_append(struct replica *r, char kind, uint32_t seq,
+			   const uint8_t *val, uint32_t len);
+
+/* A record of the disk (store_scan): into its replica, made if new. */
+static int
+replica_load_cb(void *arg, const void *key, size_t klen, const void *val,
+		size_t vlen)
+{
+	struct data *d = arg;
+	const uint8_t *k = key, *v = val;
+	if (klen != REPLICA_KEY_LEN || vlen < 17 || vlen > UINT32_MAX)
+		return 0; /* a journal key that starts with 'R' */
+	uint64_t origin = 0, id = 0, owner = 0;
+	for (int i = 0; i < 8; i++) {
+		origin = origin << 8 | k[1 + i];
+		id = id << 8 | k[9 + i];
+		owner = owner << 8 | v[i];
+	}
+	uint32_t rseq = buf_get_u32be(k + 17), epoch = buf_get_u32be(v + 8);
+	struct replica *r = replica_find(d, origin, id);
+	if (r == NULL) {
+		uint64_t mk = data_job_key(origin, id);
+		if (map_get(&d->replicas, mk) != NULL ||
+		    d->replicas.len >= DATA_MAX_REPLICAS)
+			return 0;
+		r = xcalloc(1, sizeof(*r));
+		r->origin = origin;
+		r->id = id;
+		map_put(&d->replicas, mk, r);
+	}
+	if (rseq != r->rseq + 1)
+		return 0; /* a gap: the rest of it is of no use */
+	r->owner = owner;
+	r->epoch = epoch;
+	r->rseq = rseq;
+	replica_append(r, (char)v[12], buf_get_u32be(v + 13), v + 17,
+		       (uint32_t)vlen - 17);
+	return 0;
+}
+
+void
+standby_load(struct data *d)
+{
+	if (d->store == NULL)
+		return;
+	uint8_t p = 'R';
+	store_scan(d->store, STORE_JOBS, &p, 1, replica_load_cb, d);
+	if (d->replicas.len)
+		log_info("data: %zu replica(s) of other owners' jobs kept",
+			 d->replicas.len);
+}
+
+/* Forgets @a r in memory (the disk keeps it: a shutdown). */
+static void
+replica_close(struct data *d, struct replica *r)
+{
+	map_del(&d->replicas, data_job_key(r->origin, r->id));
+	buf_destroy(&r->recs);
+	free(r);
+}
+
+/* Forgets @a r for good: in memory and on the disk. */
 static void
 replica_free(struct data *d, struct replica *r)
 {
+	replica_unstore(d, r->origin, r->id);
 	map_del(&d->replicas, data_job_key(r->origin, r->id));
 	buf_destroy(&r->recs);
 	free(r);
@@ -453,6 +607,8 @@ standby_keep(struct data *d, struct msg *m)
 			r->id = rr.job;
 			map_put(&d->replicas, key, r);
 		}
+		if (r->rseq)
+			replica_unstore(d, r->origin, r->id);
 		buf_reset(&r->recs);
 		r->owner = from;
 		r->epoch = rr.epoch;
@@ -465,13 +621,21 @@ standby_keep(struct data *d, struct msg *m)
 		return;
 	}
 	r->rseq = rr.rseq;
-	uint8_t h[9];
-	h[0] = (uint8_t)rr.kind;
-	buf_put_u32be(h + 1, rr.seq);
-	buf_put_u32be(h + 5, rr.len);
-	buf_append(&r->recs, h, sizeof(h));
-	buf_append(&r->recs, rr.val, rr.len);
+	replica_append(r, rr.kind, rr.seq, rr.val, rr.len);
+	replica_store(d, r, &rr);
 	actor_reply(d->actor, m, MSG_JOB_REPLICA, NULL, 0);
+}
+
+static void
+replica_append(struct replica *r, char kind, uint32_t seq, const uint8_t *val,
+	       uint32_t len)
+{
+	uint8_t h[9];
+	h[0] = (uint8_t)kind;
+	buf_put_u32be(h + 1, seq);
+	buf_put_u32be(h + 5, len);
+	buf_append(&r->recs, h, sizeof(h));
+	buf_append(&r->recs, val, len);
 }
 
 /* The create record's [cred, body]: the credential. */
@@ -556,8 +720,10 @@ standby_take(struct data *d, struct replica *r, uint64_t dead)
 	announce_all(d, j);
 }
 
-void
-standby_node_dead(struct data *d, uint64_t node)
+/* Takes over the replicas @a node sends (@a adopted_only: only those of
+ * jobs it took over itself, which it keeps in memory only). */
+static void
+take_from(struct data *d, uint64_t node, bool adopted_only)
 {
 	size_t it = 0;
 	uint64_t k;
@@ -566,7 +732,7 @@ standby_node_dead(struct data *d, uint64_t node)
 	uint32_t n = 0, cap = 0;
 	while (map_next(&d->replicas, &it, &k, &v)) {
 		struct replica *r = v;
-		if (r->owner != node)
+		if (r->owner != node || (adopted_only && r->origin == node))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 8;
@@ -582,6 +748,46 @@ standby_node_dead(struct data *d, uint64_t node)
 }
 
 void
+standby_node_dead(struct data *d, uint64_t node)
+{
+	take_from(d, node, false);
+}
+
+/* After the start-up grace: the replicas whose owner is not alive (it
+ * died while we were down, or left) are taken over. */
+static void
+take_orphans(struct data *d)
+{
+	if (d->replicas.len == 0 ||
+	    data_now(d) - d->started < DATA_STARTUP_GRACE_MS)
+		return;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->replicas, &it, &k, &v)) {
+		struct replica *r = v;
+		struct nodeinfo *n = map_get(&d->nodes, r->owner);
+		if (n == NULL || !n->alive) {
+			log_info("data: the owner %016llx of job %016llx is not "
+				 "alive: taking it over",
+				 (unsigned long long)r->owner,
+				 (unsigned long long)r->id);
+			take_from(d, r->owner, false);
+			return; /* the map changed: the next tick goes on */
+		}
+	}
+}
+
+void
+standby_node_restarted(struct data *d, uint64_t node)
+{
+	/* a job it had taken over lived only in its memory (journal.c):
+	 * the new process cannot resume it, so it is ours now.  Its own
+	 * jobs it resumes from its journal and ships again. */
+	take_from(d, node, true);
+}
+
+void
 standby_destroy(struct data *d)
 {
 	size_t it = 0;
@@ -593,7 +799,7 @@ standby_destroy(struct data *d)
 	while (d->replicas.len) {
 		it = 0;
 		map_next(&d->replicas, &it, &k, &v);
-		replica_free(d, v);
+		replica_close(d, v);
 	}
 	map_destroy(&d->replicas);
 }
