@@ -2256,10 +2256,13 @@ static uint32_t sb_sent[MAXN][MAXN]; /* records i sent to j */
 static uint32_t sb_first_kind[MAXN][MAXN]; /* the first record's kind */
 static uint32_t sb_acks[MAXN];	/* replica acks node i received */
 static uint32_t sb_batch_replies, sb_early_replies;
+static int sb_moved_to; /* the node that last said it took a job over */
 
 static void
 standby_tap(int from, int to, const struct msg *m)
 {
+	if (m->type == MSG_JOB_MOVED)
+		sb_moved_to = from;
 	if (m->type == MSG_JOB_REPLICA && (m->flags & MSG_F_REQUEST)) {
 		struct jobmsg_replica r;
 		if (jobmsg_replica_unpack(m->body, m->len, &r) != 0)
@@ -2288,6 +2291,7 @@ standby_tap_reset(void)
 	memset(sb_first_kind, 0, sizeof(sb_first_kind));
 	memset(sb_acks, 0, sizeof(sb_acks));
 	sb_batch_replies = sb_early_replies = 0;
+	sb_moved_to = -1;
 	tap_hook = standby_tap;
 }
 
@@ -2476,3 +2480,85 @@ Test(simjobs, a_standby_lost_is_replaced_and_the_new_one_takes_over)
 	print_digest("standby lost");
 }
 
+
+static bool
+moved_to_1(void *ctx)
+{
+	(void)ctx;
+	return sb_moved_to == 1;
+}
+
+/*
+ * The standby keeps its replicas in its store: owner and standby crash
+ * at the same instant, the standby's process comes back from its data
+ * directory, finds the replica on its disk and -- the owner being dead --
+ * takes the job over and finishes it.
+ */
+Test(simjobs, a_standby_restarted_from_its_store_takes_the_job_over)
+{
+	char *tmp = tu_tmpdir();
+	char dir1[600], dir2[600], f1[700], f2[700];
+	snprintf(dir1, sizeof(dir1), "%s/before", tmp);
+	snprintf(dir2, sizeof(dir2), "%s/after", tmp);
+	cr_assert_eq(mkdir(dir1, 0700), 0);
+	cr_assert_eq(mkdir(dir2, 0700), 0);
+	static struct disk d1, d2;
+	disk_open(&d1, dir1);
+	N = 4;
+	node_start(0, &plain, 1, NULL);
+	node_start(1, &plain, 1, d1.s); /* the standby: the lowest other id */
+	for (int i = 2; i < N; i++)
+		node_start(i, &plain, 1, NULL);
+	for (int i = 1; i < N; i++)
+		join(i, id_of(0));
+	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	standby_tap_reset();
+	uint32_t final = dag_tree("sum", 200, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
+	uint64_t job = create(0);
+	submit_range(2, 0, job, 1, ndag);
+	cr_assert_eq(sb_of[0], 1, "node 1 stands by");
+	want_ended = 120;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+
+	/* both crash; the standby's disk holds what was committed */
+	uint64_t crash = w.now;
+	store_barrier(&d1);
+	snprintf(f1, sizeof(f1), "%s/store/data.mdb", dir1);
+	snprintf(f2, sizeof(f2), "%s/store", dir2);
+	cr_assert_eq(mkdir(f2, 0700), 0);
+	snprintf(f2, sizeof(f2), "%s/store/data.mdb", dir2);
+	copy_file(f1, f2);
+	fake_crash(&w, 0);
+	fake_crash(&w, 1);
+	run_for(300);
+	disk_open(&d2, dir2);
+	node_start(1, &plain, 2, d2.s);
+	disk_close(&d1);
+	join(1, id_of(2));
+	cr_assert(fake_world_run(&w, moved_to_1, NULL, 60000),
+		  "the restarted standby never took the job over");
+	struct req *r = wait_at(1, 1, 0, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_at(1, 1, 0, job, final), want[final]);
+	struct buf b = BUF_INIT;
+	jobmsg_job_pack(&b, MSG_JOB_STATUS, id_of(0), job);
+	struct req *st;
+	cr_assert_eq(call(1, 1, MSG_JOB_STATUS, &b, &st), 0);
+	buf_destroy(&b);
+	struct mp_cur c;
+	struct jobmsg_status_view v;
+	mp_cur_init(&c, st->body, st->len);
+	cr_assert_eq(jobmsg_status_read(&c, &v), 0);
+	cr_assert_eq(v.owner, id_of(1));
+	cr_assert_eq(v.done, ndag);
+	cr_log_info("the restarted standby finished the job %" PRIu64
+		    " ms after the crash", r->at - crash);
+	print_digest("standby restarted");
+	world_end();
+	disk_close(&d2);
+	world_begin(seed);
+	tu_rmrf(tmp);
+	free(tmp);
+}
