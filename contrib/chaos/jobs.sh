@@ -62,6 +62,7 @@ for s in $(seq "$first" $((first + seeds - 1))); do
 	RANDOM=$s
 	work=$(mktemp -d /tmp/mist-chaos.XXXXXX)
 	declare -A pid=()
+	owner_gone=0
 	"$mist" keygen >"$work/key"
 	for i in 1 2 3 4; do start_agent "$i"; done
 	sleep 1.5
@@ -69,7 +70,6 @@ for s in $(seq "$first" $((first + seeds - 1))); do
 		--key "$work/key" >"$work/cred" 2>>"$work/a1.log"
 	gws="$(cat "$work/a1/gateway.addr"),$(cat "$work/a2/gateway.addr")"
 	gws="$gws,$(cat "$work/a3/gateway.addr"),$(cat "$work/a4/gateway.addr")"
-	owner_gone=0
 	"$dagjob" --gateway "$gws" --cred "$work/cred" --tasks "$tasks" \
 		--timeout-s 240 >"$work/client.out" 2>&1 &
 	client=$!
