@@ -326,6 +326,10 @@ conn_lost(mist_client *c, int err)
 	c->fd = -1;
 	c->down = true;
 	c->open = c->hs_sent = false;
+	/* what was queued for the old connection is rebuilt for the next
+	 * (resend): the kept requests; one-way messages are lost with it */
+	buf_reset(&c->pending);
+	buf_reset(&c->wbuf);
 	c->redial_at = 0; /* the next address at once */
 	c->redial_ms = MIST_REDIAL_MIN_MS;
 	c->cur = (c->cur + 1) % c->naddrs;
