@@ -203,6 +203,11 @@ struct job {
 	 * to it: JOB_REPLICA records numbered 1..rsent, 1..racked kept */
 	uint64_t standby;
 	uint32_t rsent, racked;
+	/* a standby replaced while it held every record: it keeps its
+	 * replica until the new one has the whole ship (ship_n records),
+	 * so that some member always holds all that was acknowledged */
+	uint64_t prev_standby;
+	uint32_t ship_n;
 	struct buf recs; /* every journal record, as shipped to a standby */
 	struct parked *parked;
 	uint32_t nparked, capparked;

@@ -244,6 +244,9 @@ int jobmsg_attempt_next(struct mp_cur *c, uint64_t *job, uint32_t *task,
  *   kind   = 'A' create, 'B' batch, 'C' completions, 'D' cancelled (the
  *            journal's), 'X' forget the replica (the job ended, or this
  *            node is no longer its standby)
+ *   seq    = the journal record's sequence; for 'A', the number of
+ *            records this ship has (the create included): a replica with
+ *            fewer is incomplete, and is never taken over
  *   bytes  = the journal record as journal.c stores it
  */
 #define JOBS_MAX_EPOCH 0xffffu /* the attempts' high 16 bits */

@@ -88,6 +88,7 @@ struct replica {
 	uint64_t owner; /* the node sending it (the job's owner now) */
 	uint32_t epoch;
 	uint32_t rseq; /* the last record kept */
+	uint32_t complete_at; /* records its ship has ('A''s seq) */
 	struct buf recs; /* journal_rec_append's framing */
 };
 
@@ -208,16 +209,22 @@ standby_send(struct data *d, struct job *j, char kind, uint32_t seq,
 	buf_destroy(&b);
 }
 
-/* Sends every record of @a j to its (new) standby, the create first. */
+/* Sends every record of @a j to its (new) standby, the create first
+ * (its seq: how many records the ship has). */
 static void
 standby_ship(struct data *d, struct job *j)
 {
 	const uint8_t *p = j->recs.data, *end = p + j->recs.len;
+	uint32_t n = 0;
+	for (const uint8_t *q = p; q + 9 <= end; q += 9 + buf_get_u32be(q + 5))
+		n++;
 	while (p + 9 <= end) {
 		uint32_t seq = buf_get_u32be(p + 1), len = buf_get_u32be(p + 5);
-		standby_send(d, j, (char)p[0], seq, p + 9, len);
+		standby_send(d, j, (char)p[0], p[0] == 'A' ? n : seq, p + 9,
+			     len);
 		p += 9 + len;
 	}
+	j->ship_n = j->rsent;
 }
 
 /* Tells @a node to forget its replica of @a j (one-way). */
@@ -238,10 +245,21 @@ static void
 standby_set(struct data *d, struct job *j, uint64_t node)
 {
 	uint64_t old = j->standby;
-	/* a slow standby replaced must not keep a replica it would take
-	 * over with when we die: it forgets it (if it hears) */
-	if (old != 0 && old != node)
-		forget_at(d, j, old);
+	/* a standby replaced forgets its replica -- but one that had every
+	 * record keeps it until the new one has them all (prev_standby): a
+	 * death of ours meanwhile leaves a complete replica somewhere */
+	if (old != 0 && old != node) {
+		if (j->rsent > 0 && j->racked >= j->ship_n &&
+		    j->racked == j->rsent) {
+			if (j->prev_standby != 0 && j->prev_standby != node)
+				forget_at(d, j, j->prev_standby);
+			j->prev_standby = old;
+		} else {
+			forget_at(d, j, old);
+		}
+	}
+	if (j->prev_standby == node)
+		j->prev_standby = 0; /* chosen again: the ship starts it anew */
 	j->standby = node;
 	/* a record of the old standby's still in flight is ignored (its
 	 * rack names the old standby); the parked replies wait for the new
@@ -371,6 +389,10 @@ standby_ack(struct data *d, struct msg *m)
 	if (m->status == 0) {
 		if (a->rseq > j->racked)
 			j->racked = a->rseq;
+		if (j->prev_standby != 0 && j->racked >= j->ship_n) {
+			forget_at(d, j, j->prev_standby); /* the new one has all */
+			j->prev_standby = 0;
+		}
 		standby_unpark(d, j);
 	} else if (m->status == MIST_EPERM) {
 		standby_fenced(d, j, "its standby refused our epoch");
@@ -436,6 +458,8 @@ standby_forget(struct data *d, struct job *j)
 {
 	if (j->standby != 0)
 		forget_at(d, j, j->standby);
+	if (j->prev_standby != 0)
+		forget_at(d, j, j->prev_standby);
 }
 
 /* @a j's move to @a node's gateway -- and to its data manager, which
@@ -526,6 +550,8 @@ replica_load_cb(void *arg, const void *key, size_t klen, const void *val,
 	r->owner = owner;
 	r->epoch = epoch;
 	r->rseq = rseq;
+	if (v[12] == 'A')
+		r->complete_at = buf_get_u32be(v + 13);
 	replica_append(r, (char)v[12], buf_get_u32be(v + 13), v + 17,
 		       (uint32_t)vlen - 17);
 	return 0;
@@ -613,6 +639,7 @@ standby_keep(struct data *d, struct msg *m)
 		r->owner = from;
 		r->epoch = rr.epoch;
 		r->rseq = 0;
+		r->complete_at = rr.seq;
 	}
 	/* in order from the replica's owner, or the owner ships it anew */
 	if (r == NULL || r->owner != from || rr.epoch != r->epoch ||
@@ -665,6 +692,13 @@ standby_take(struct data *d, struct replica *r, uint64_t dead)
 	    created_cred(p + 9, buf_get_u32be(p + 5), &cred, &body, &blen) != 0) {
 		log_warn("data: the replica of job %016llx has no create: "
 			 "not taken over", (unsigned long long)r->id);
+		return;
+	}
+	if (r->rseq < r->complete_at) {
+		log_warn("data: the replica of job %016llx is incomplete (%u of "
+			 "%u records): not taken over (another member has it "
+			 "all)", (unsigned long long)r->id, r->rseq,
+			 r->complete_at);
 		return;
 	}
 	if (r->epoch >= JOBS_MAX_EPOCH) {
