@@ -114,7 +114,9 @@
 /*
  * A standby has this long to acknowledge a journal record (JOB_REPLICA)
  * before the owner gives up on it and ships the whole journal to another
- * one.  A record is kept in memory and written to LMDB at the standby: a
+ * one (and the one that failed is not chosen again for as long: a node
+ * whose link is down fails at once, and two such would be swapped
+ * without end).  A record is kept in memory and written to LMDB at the standby: a
  * LAN round trip and a write take milliseconds; 5 s is a standby that is
  * dead, partitioned or stuck -- and the clients waiting for their batch's
  * acknowledgement wait that long at most before a new standby is sought.
@@ -165,6 +167,9 @@ struct nodeinfo {
 	uint64_t heard_ms;
 	uint64_t lease_corr;
 	uint32_t lease_cut;
+	/* standby.c: a node that failed a replica record is not chosen as
+	 * a standby again before this (ms) */
+	uint64_t standby_bad_until;
 };
 
 /* A function name a job's tasks call (gtask.fn indexes the job's table). */

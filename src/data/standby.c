@@ -172,7 +172,8 @@ standby_pick(struct data *d, uint64_t avoid)
 	void *v;
 	while (map_next(&d->nodes, &it, &k, &v)) {
 		struct nodeinfo *n = v;
-		if (!n->alive || n->id == self || n->id == avoid)
+		if (!n->alive || n->id == self || n->id == avoid ||
+		    n->standby_bad_until > data_now(d))
 			continue;
 		bool other_tier = n->tier != me->tier;
 		uint32_t load = standby_count(d, n->id);
@@ -266,10 +267,23 @@ standby_set(struct data *d, struct job *j, uint64_t node)
 	 * one to have everything */
 	j->rsent = j->racked = 0;
 	if (node == 0) {
+		/* alone: the replies go (nobody could keep a replica); else
+		 * the members failed us lately: the replies wait for the tick
+		 * to find one */
+		bool alone = true;
+		size_t it = 0;
+		uint64_t k;
+		void *v;
+		while (map_next(&d->nodes, &it, &k, &v))
+			alone &= !((struct nodeinfo *)v)->alive ||
+				 k == data_self(d);
 		if (old != 0)
-			log_warn("data: job %016llx has no standby now: no other "
-				 "member is alive", (unsigned long long)j->id);
-		standby_unpark_all(d, j, 0);
+			log_warn("data: job %016llx has no standby now: %s",
+				 (unsigned long long)j->id,
+				 alone ? "no other member is alive"
+				       : "every other member failed it lately");
+		if (alone)
+			standby_unpark_all(d, j, 0);
 		return;
 	}
 	log_info("data: job %016llx: standby %016llx%s",
@@ -397,6 +411,12 @@ standby_ack(struct data *d, struct msg *m)
 	} else if (m->status == MIST_EPERM) {
 		standby_fenced(d, j, "its standby refused our epoch");
 	} else {
+		/* not chosen again for a while: a node whose link is down
+		 * fails at once, and two such would be swapped endlessly */
+		struct nodeinfo *bad = map_get(&d->nodes, a->standby);
+		if (bad != NULL)
+			bad->standby_bad_until = data_now(d) +
+						 DATA_REPLICA_TIMEOUT_MS;
 		log_warn("data: standby %016llx of job %016llx failed a record "
 			 "(%s): picking another", (unsigned long long)a->standby,
 			 (unsigned long long)j->id, mist_strerror(m->status));
