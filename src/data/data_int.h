@@ -213,6 +213,7 @@ struct job {
 	 * so that some member always holds all that was acknowledged */
 	uint64_t prev_standby;
 	uint32_t ship_n;
+	uint32_t key_rseq; /* the last create, batch or cancel record sent */
 	struct buf recs; /* every journal record, as shipped to a standby */
 	struct parked *parked;
 	uint32_t nparked, capparked;

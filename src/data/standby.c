@@ -159,9 +159,11 @@ standby_count(struct data *d, uint64_t node)
 	return n;
 }
 
-/* The member to stand by for a job of ours, not @a avoid; 0: none. */
+/* The member to stand by for job @a j of ours, not @a avoid nor the
+ * job's previous standby (it keeps a complete replica until the new one
+ * has one: choosing it would start its replica anew); 0: none. */
 static uint64_t
-standby_pick(struct data *d, uint64_t avoid)
+standby_pick(struct data *d, const struct job *j, uint64_t avoid)
 {
 	uint64_t self = data_self(d), best = 0;
 	struct nodeinfo *me = nodes_get(d, self);
@@ -173,6 +175,7 @@ standby_pick(struct data *d, uint64_t avoid)
 	while (map_next(&d->nodes, &it, &k, &v)) {
 		struct nodeinfo *n = v;
 		if (!n->alive || n->id == self || n->id == avoid ||
+		    n->id == j->prev_standby ||
 		    n->standby_bad_until > data_now(d))
 			continue;
 		bool other_tier = n->tier != me->tier;
@@ -198,6 +201,8 @@ standby_send(struct data *d, struct job *j, char kind, uint32_t seq,
 		return;
 	struct jobmsg_replica r = {j->origin, j->id, j->epoch, ++j->rsent,
 				   kind, seq, val, (uint32_t)len};
+	if (kind != 'C')
+		j->key_rseq = r.rseq; /* what a client may have been told */
 	struct buf b = BUF_INIT;
 	jobmsg_replica_pack(&b, &r);
 	struct rack *a = xmalloc(sizeof(*a));
@@ -250,8 +255,11 @@ standby_set(struct data *d, struct job *j, uint64_t node)
 	 * record keeps it until the new one has them all (prev_standby): a
 	 * death of ours meanwhile leaves a complete replica somewhere */
 	if (old != 0 && old != node) {
+		/* it holds the whole ship and every create, batch and cancel
+		 * since: all a client was told (completions it may lack are
+		 * recomputed) */
 		if (j->rsent > 0 && j->racked >= j->ship_n &&
-		    j->racked == j->rsent) {
+		    j->racked >= j->key_rseq) {
 			if (j->prev_standby != 0 && j->prev_standby != node)
 				forget_at(d, j, j->prev_standby);
 			j->prev_standby = old;
@@ -265,7 +273,7 @@ standby_set(struct data *d, struct job *j, uint64_t node)
 	/* a record of the old standby's still in flight is ignored (its
 	 * rack names the old standby); the parked replies wait for the new
 	 * one to have everything */
-	j->rsent = j->racked = 0;
+	j->rsent = j->racked = j->key_rseq = 0;
 	if (node == 0) {
 		/* alone: the replies go (nobody could keep a replica); else
 		 * the members failed us lately: the replies wait for the tick
@@ -334,7 +342,7 @@ standby_reply(struct data *d, struct job *j, struct msg *m, uint32_t type,
 	      const void *body, size_t len)
 {
 	if (j->standby == 0) {
-		uint64_t s = standby_pick(d, 0);
+		uint64_t s = standby_pick(d, j, 0);
 		if (s != 0)
 			standby_set(d, j, s);
 	}
@@ -420,7 +428,7 @@ standby_ack(struct data *d, struct msg *m)
 		log_warn("data: standby %016llx of job %016llx failed a record "
 			 "(%s): picking another", (unsigned long long)a->standby,
 			 (unsigned long long)j->id, mist_strerror(m->status));
-		standby_set(d, j, standby_pick(d, a->standby));
+		standby_set(d, j, standby_pick(d, j, a->standby));
 	}
 	free(a);
 	return true;
@@ -445,7 +453,7 @@ standby_node_lost(struct data *d, uint64_t node)
 		lost[n++] = j;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		standby_set(d, lost[i], standby_pick(d, node));
+		standby_set(d, lost[i], standby_pick(d, lost[i], node));
 	free(lost);
 }
 
@@ -462,12 +470,12 @@ standby_tick(struct data *d)
 		struct job *j = v;
 		if (j->standby != 0)
 			continue;
-		if (!looked) {
-			s = standby_pick(d, 0);
+		if (!looked || j->prev_standby != 0) {
+			s = standby_pick(d, j, 0);
 			looked = true;
 		}
 		if (s == 0)
-			return;
+			continue;
 		standby_set(d, j, s);
 		looked = false; /* spread: the next job weighs the load again */
 	}
@@ -769,7 +777,7 @@ standby_take(struct data *d, struct replica *r, uint64_t dead)
 		 "%u done): its owner is dead", (unsigned long long)j->id,
 		 (unsigned long long)j->origin, j->epoch, j->g.ntasks,
 		 j->g.count[G_DONE]);
-	standby_set(d, j, standby_pick(d, dead));
+	standby_set(d, j, standby_pick(d, j, dead));
 	/* the gateways send the job's requests here from now on */
 	announce_all(d, j);
 }
