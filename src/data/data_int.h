@@ -129,6 +129,15 @@
  * replica is refused (MIST_EOVERLOAD): its owner picks another standby.
  */
 #define DATA_MAX_REPLICAS 65536
+/*
+ * A node that took jobs over tells every member's gateway where they are
+ * (JOB_MOVED, one-way) at the takeover, to members that join, and again
+ * every 5 s: a partition may have eaten the first word, and a gateway
+ * that never hears it sends the job's requests to its dead first owner.
+ * One small message per taken-over job and member every 5 s: takeovers
+ * are few.
+ */
+#define DATA_ANNOUNCE_MS 5000
 
 /* A function name some member offers (or offered): what is learnt of it. */
 struct fnreg {
@@ -267,6 +276,7 @@ struct data {
 	uint32_t capcand;
 	uint32_t next_job;
 	uint64_t started;
+	uint64_t announced; /* standby.c: the last JOB_MOVED round */
 	struct actor_timer tick;
 	bool replaying;
 };

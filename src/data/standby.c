@@ -461,6 +461,10 @@ void
 standby_tick(struct data *d)
 {
 	take_orphans(d);
+	if (data_now(d) - d->announced >= DATA_ANNOUNCE_MS) {
+		d->announced = data_now(d);
+		standby_announce(d, 0);
+	}
 	size_t it = 0;
 	uint64_t k;
 	void *v;
