@@ -126,6 +126,7 @@ struct mist_client {
 	uint32_t redial_ms;
 	uint32_t retries;   /* pends with retry_at set */
 	uint32_t reconnects;
+	uint32_t refused;   /* redials in a row whose handshake was refused */
 };
 
 struct mist_job {
@@ -570,6 +571,7 @@ take_frames(mist_client *c)
 				stream_split(&c->st, &c->hs);
 				noise_hs_wipe(&c->hs);
 				c->open = true;
+				c->refused = 0;
 				continue;
 			}
 		} else {
@@ -589,6 +591,26 @@ take_frames(mist_client *c)
 	}
 }
 
+/*
+ * The gateway hung up.  An open connection is redialled.  Before the
+ * handshake's answer it refused the credential: on the first connection
+ * that is EAUTH; on a redial the credential was revoked (or that gateway
+ * does not know it): the next address is tried, and once every one
+ * refused in a row, everything fails ECLOSED -- the connection is gone.
+ */
+static void
+hung_up(mist_client *c)
+{
+	if (c->open)
+		conn_lost(c, MIST_ECLOSED);
+	else if (c->reconnects == 0)
+		fail_all(c, MIST_EAUTH);
+	else if (++c->refused >= c->naddrs)
+		fail_all(c, MIST_ECLOSED);
+	else
+		conn_lost(c, MIST_ECLOSED);
+}
+
 /* Writes what the socket takes; a gateway gone is an error, not SIGPIPE. */
 static int
 write_some(mist_client *c)
@@ -601,8 +623,7 @@ write_some(mist_client *c)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (w <= 0) {
-			conn_lost(c, c->open || c->reconnects ? MIST_ECLOSED
-							       : MIST_EAUTH);
+			hung_up(c);
 			return c->err;
 		}
 		buf_consume(&c->wbuf, (size_t)w);
@@ -622,7 +643,7 @@ mist_process(mist_client *c)
 	if (c->retries)
 		resend(c, false);
 	seal_pending(c);
-	if (write_some(c) != 0)
+	if (write_some(c) != 0 || c->down)
 		return c->err;
 	/* a callback calling back in (mist_flush) only writes: the frame
 	 * being dispatched is still in use */
@@ -639,11 +660,12 @@ mist_process(mist_client *c)
 			break;
 		if (r <= 0) {
 			/* a gateway that refuses the credential just hangs
-			 * up -- on the first connection: a later one was
-			 * made with the same credential, so its loss is a
-			 * gateway gone */
-			conn_lost(c, c->open || c->reconnects ? MIST_ECLOSED
-							       : MIST_EAUTH);
+			 * up: on the first connection that is EAUTH; on a
+			 * redial, the credential was revoked (or the gateway
+			 * does not know it): the next address is tried, and
+			 * once every one refused, everything fails ECLOSED
+			 * -- the connection is gone for good */
+			hung_up(c);
 			break;
 		}
 		stream_in_commit(&c->st, (size_t)r);
