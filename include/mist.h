@@ -36,8 +36,9 @@
  *   final -- MIST_EAUTH (the credential), MIST_EPERM, MIST_EINVAL,
  *   MIST_E2BIG, MIST_EPROTO, MIST_ENOTFOUND (no such job, or a value
  *   released), MIST_ETASK / MIST_ENOFUNC / MIST_ENONODE / MIST_ECANCELED
- *   (the task or the job), and MIST_ECLOSED from mist_job_create() when
- *   the connection dropped under it: the create is not resent (it would
+ *   (the task or the job), and MIST_ECLOSED when every gateway refused
+ *   the credential on a redial (it was revoked), MIST_ECLOSED from
+ *   mist_job_create() when the connection dropped under it: the create is not resent (it would
  *   make a second job); the caller creates again (a job made but never
  *   given tasks is dropped by its owner after an hour).
  *
