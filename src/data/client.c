@@ -344,7 +344,10 @@ client_job(struct data *d, struct msg *m, uint64_t owner, uint64_t jid,
 	 * answers for it under that name */
 	struct job *j = data_job_find(d, owner, jid);
 	if (j == NULL) {
-		actor_reply_error(d->actor, m, MIST_ENOTFOUND);
+		/* taken over by another node: "not here, ask again" */
+		actor_reply_error(d->actor, m, standby_was_fenced(d, owner, jid)
+						       ? MIST_EUNREACHABLE
+						       : MIST_ENOTFOUND);
 		return NULL;
 	}
 	if (j->cred != rq->cred && rq->role != ROLE_ADMIN) {

@@ -138,6 +138,15 @@
  * are few.
  */
 #define DATA_ANNOUNCE_MS 5000
+/*
+ * Jobs this node dropped because another took them over (fenced), kept
+ * by name so that a request still routed here is answered
+ * MIST_EUNREACHABLE ("not here: ask again"), which libmist retries while
+ * the gateways learn the new owner (DATA_ANNOUNCE_MS), rather than
+ * MIST_ENOTFOUND, which is final.  4096 names (16 bytes each); past it
+ * the oldest is forgotten (a request for it then gets ENOTFOUND).
+ */
+#define DATA_MAX_FENCED 4096
 
 /* A function name some member offers (or offered): what is learnt of it. */
 struct fnreg {
@@ -277,6 +286,11 @@ struct data {
 	uint32_t next_job;
 	uint64_t started;
 	uint64_t announced; /* standby.c: the last JOB_MOVED round */
+	/* standby.c: names of the jobs dropped as fenced, a ring */
+	struct {
+		uint64_t origin, id;
+	} fenced[DATA_MAX_FENCED];
+	uint32_t nfenced, fenced_head;
 	struct actor_timer tick;
 	bool replaying;
 };
@@ -387,6 +401,8 @@ void standby_forget(struct data *d, struct job *j);
 /** Answers the parked replies of @a j with @a status and frees them. */
 void standby_unpark_all(struct data *d, struct job *j, int status);
 void standby_destroy(struct data *d);
+/** Whether job (@a origin, @a id) was dropped here, taken over elsewhere. */
+bool standby_was_fenced(const struct data *d, uint64_t origin, uint64_t id);
 /** Reads the replicas kept in the store (at start). */
 void standby_load(struct data *d);
 

@@ -381,7 +381,25 @@ standby_fenced(struct data *d, struct job *j, const char *how)
 	client_remember(d, j);
 	journal_drop(d, j);
 	standby_forget(d, j);
+	if (d->nfenced == DATA_MAX_FENCED) { /* the oldest goes */
+		d->fenced_head = (d->fenced_head + 1) % DATA_MAX_FENCED;
+		d->nfenced--;
+	}
+	uint32_t at = (d->fenced_head + d->nfenced++) % DATA_MAX_FENCED;
+	d->fenced[at].origin = j->origin;
+	d->fenced[at].id = j->id;
 	data_job_delete(d, j);
+}
+
+bool
+standby_was_fenced(const struct data *d, uint64_t origin, uint64_t id)
+{
+	for (uint32_t i = 0; i < d->nfenced; i++) {
+		uint32_t at = (d->fenced_head + i) % DATA_MAX_FENCED;
+		if (d->fenced[at].origin == origin && d->fenced[at].id == id)
+			return true;
+	}
+	return false;
 }
 
 void
