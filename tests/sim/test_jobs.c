@@ -2137,15 +2137,20 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 	struct swarm_heal heals[SWARM_STEPS * 2];
 	int nheals = 0;
 	uint64_t rejoined = w.now;
-	for (int step = 0; step < SWARM_STEPS && !r->got; step++) {
+	/* the wait is answered by the owner, alive (a killed owner's node
+	 * fails its local requests as it goes: the job moves, and the wait
+	 * is asked again of the new owner) */
+#define SWARM_ANSWERED (r->got && up[r_at])
+	for (int step = 0; step < SWARM_STEPS && !SWARM_ANSWERED; step++) {
 		uint64_t until = w.now + 20 + rng_below(&w.rng, 600);
 		/* heals fall due on the way */
-		while (w.now < until && !r->got) {
+		while (w.now < until && !SWARM_ANSWERED) {
 			uint64_t next = until;
 			for (int h = 0; h < nheals; h++)
 				if (heals[h].at < next)
 					next = heals[h].at;
-			fake_world_run(&w, req_got, r, next - w.now);
+			fake_world_run(&w, r->got ? NULL : req_got, r,
+				       next - w.now);
 			if (sw_owner != r_at && up[sw_owner]) {
 				/* the job moved: wait at its new owner */
 				r_at = sw_owner;
@@ -2165,7 +2170,7 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 				heals[h] = heals[--nheals];
 			}
 		}
-		if (r->got)
+		if (SWARM_ANSWERED)
 			break;
 		if (w.now - rejoined >= 1000) {
 			swarm_rejoin(up);
@@ -2276,15 +2281,17 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 			fake_pause(&w, heals[h].a, false);
 	}
 	w.drop_permille = 0;
-	for (int i = 0; i < 600 && !r->got; i++) {
+	for (int i = 0; i < 600 && !SWARM_ANSWERED; i++) {
 		swarm_rejoin(up);
-		fake_world_run(&w, req_got, r, 1000);
+		fake_world_run(&w, r->got ? NULL : req_got, r, 1000);
 		if (sw_owner != r_at && up[sw_owner]) {
 			r_at = sw_owner;
+			SWARM_SAY("the job moved to n%d", r_at);
 			r = wait_at(r_at, r_at, 0, job, final);
 		}
 	}
-	SWARM_ASSERT(r->got, "the job hung (%u faults)", *nfaults);
+	SWARM_ASSERT(SWARM_ANSWERED, "the job hung (%u faults)", *nfaults);
+#undef SWARM_ANSWERED
 	SWARM_ASSERT(r->status == 0, "the wait failed: %d", r->status);
 	int st;
 	uint64_t size;
