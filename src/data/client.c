@@ -344,10 +344,15 @@ client_job(struct data *d, struct msg *m, uint64_t owner, uint64_t jid,
 	 * answers for it under that name */
 	struct job *j = data_job_find(d, owner, jid);
 	if (j == NULL) {
-		/* taken over by another node: "not here, ask again" */
-		actor_reply_error(d->actor, m, standby_was_fenced(d, owner, jid)
-						       ? MIST_EUNREACHABLE
-						       : MIST_ENOTFOUND);
+		/* another node's job a gateway sent here (it believes we
+		 * took it over: we did, and restarted since, or were fenced)
+		 * or ours taken over: "not here, ask again" -- the gateways
+		 * learn its owner now (JOB_MOVED) */
+		actor_reply_error(d->actor, m,
+				  owner != data_self(d) ||
+						  standby_was_fenced(d, owner, jid)
+					  ? MIST_EUNREACHABLE
+					  : MIST_ENOTFOUND);
 		return NULL;
 	}
 	if (j->cred != rq->cred && rq->role != ROLE_ADMIN) {
