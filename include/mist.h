@@ -19,6 +19,32 @@
  * call mist_process() when it is ready, and use the _async calls, whose
  * callbacks run inside mist_process().
  *
+ * Failures of the cluster: a job outlives its owner (its standby takes it
+ * over when the owner dies) and the client's connection (libmist redials
+ * and resends by itself).  Errors are of two kinds:
+ *
+ *   retried inside libmist, until the call's own timeout -- a lost
+ *   connection (the gateway went away: every address given to
+ *   mist_connect is redialled in turn, with a bounded backoff), and a
+ *   request the gateway could not deliver to the job's owner
+ *   (MIST_EUNREACHABLE, MIST_ECLOSED, MIST_ETIMEDOUT from the gateway:
+ *   the owner died and its standby is taking over, or it restarts).
+ *   Every request is resent but JOB_CREATE: batches are deduplicated by
+ *   the owner, waits, reads, status, cancel and close are idempotent.
+ *   A call returns one of these codes only once its timeout is spent.
+ *
+ *   final -- MIST_EAUTH (the credential), MIST_EPERM, MIST_EINVAL,
+ *   MIST_E2BIG, MIST_EPROTO, MIST_ENOTFOUND (no such job, or a value
+ *   released), MIST_ETASK / MIST_ENOFUNC / MIST_ENONODE / MIST_ECANCELED
+ *   (the task or the job), and MIST_ECLOSED when every gateway refused
+ *   the credential on a redial (it was revoked), MIST_ECLOSED from
+ *   mist_job_create() when the connection dropped under it: the create is not resent (it would
+ *   make a second job); the caller creates again (a job made but never
+ *   given tasks is dropped by its owner after an hour).
+ *
+ * While the connection is down mist_fd() is -1: call mist_process()
+ * every 100 ms or so, which redials (blocking up to 2 s per address).
+ *
  * Ownership: a mist_client owns its jobs' handles; mist_close() frees them
  * all.  Values returned by mist_get() are the caller's, freed with
  * mist_free().  Argument and value bytes passed in are copied.  Values
@@ -101,9 +127,11 @@ struct mist_progress {
 };
 
 /**
- * Connects (TCP) to a gateway at @a addr ("ip:port") with @a credential
- * ("mist1:..."). The Noise handshake travels with the first request, so a
- * wrong credential shows up as MIST_EAUTH from that request.
+ * Connects (TCP) to a gateway at @a addr ("ip:port", or several:
+ * "ip:port,ip:port,...", at most 16, tried in order; a lost connection
+ * is redialled to the next) with @a credential ("mist1:...").  The Noise
+ * handshake travels with the first request, so a wrong credential shows
+ * up as MIST_EAUTH from that request.  MIST_EINVAL: a malformed list.
  */
 MIST_EXTERN int mist_connect(const char *addr, const char *credential,
 			     int timeout_ms, mist_client **out);
@@ -143,7 +171,8 @@ MIST_EXTERN int mist_flush(mist_job *j);
  * the chain of tasks down to the one holding it up, and where that one
  * runs or why it is not placed -- when the owner's answer beat the
  * timeout, which it does unless the owner is unreachable),
- * MIST_EUNREACHABLE / MIST_ECLOSED (connection lost).
+ * MIST_EUNREACHABLE / MIST_ECLOSED (no gateway or owner answered within
+ * the timeout: libmist retried until then).
  */
 MIST_EXTERN int mist_get(mist_job *j, mist_ref r, int timeout_ms,
 			 void **data, size_t *len);

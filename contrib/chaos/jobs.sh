@@ -5,9 +5,11 @@
 # each reading two earlier ones) while the script, seeded, kills workers
 # with SIGKILL and restarts them from their data directories -- at once
 # (a new boot before anyone suspects the old one) or seconds later -- and
-# kills the owner and restarts it from its journal (the client reconnects
-# through any gateway and reattaches).  Each seed passes when the client
-# gets the value it computes itself and the owner counts every task done
+# kills the owner and restarts it from its journal, or kills it for good
+# (its standby takes the job over once gossip declares it dead).  The
+# client is given every gateway and does nothing by hand: libmist redials
+# and resends.  Each seed passes when the client gets the value it
+# computes itself and the owner -- old or new -- counts every task done
 # exactly once, none failed.
 #
 #   contrib/chaos/jobs.sh [SEEDS] [TASKS] [FIRST_SEED]
@@ -31,7 +33,12 @@ passed=0 failed=0
 
 start_agent() { # index
 	local i=$1 join=() plug=(--plugin "$plugin")
-	[ "$i" -gt 1 ] && join=(--join "$(cat "$work/a1/agent.addr")")
+	local seed=1
+	# with the owner gone for good, a restarted worker joins a peer
+	if [ "${owner_gone:-0}" -eq 1 ]; then
+		for seed in 2 3 4; do [ "$seed" -ne "$i" ] && break; done
+	fi
+	[ "$i" -gt 1 ] && join=(--join "$(cat "$work/a$seed/agent.addr")")
 	[ "$i" -eq 1 ] && plug=()
 	local bind="127.0.0.$i:0" gw="127.0.0.$i:0"
 	# a restarted agent keeps its ports: peers and the client find it
@@ -55,12 +62,14 @@ for s in $(seq "$first" $((first + seeds - 1))); do
 	RANDOM=$s
 	work=$(mktemp -d /tmp/mist-chaos.XXXXXX)
 	declare -A pid=()
+	owner_gone=0
 	"$mist" keygen >"$work/key"
 	for i in 1 2 3 4; do start_agent "$i"; done
 	sleep 1.5
 	"$mist" creds create --name chaos --agent "$(cat "$work/a1/agent.addr")" \
 		--key "$work/key" >"$work/cred" 2>>"$work/a1.log"
 	gws="$(cat "$work/a1/gateway.addr"),$(cat "$work/a2/gateway.addr")"
+	gws="$gws,$(cat "$work/a3/gateway.addr"),$(cat "$work/a4/gateway.addr")"
 	"$dagjob" --gateway "$gws" --cred "$work/cred" --tasks "$tasks" --width 4 \
 		--timeout-s 240 >"$work/client.out" 2>&1 &
 	client=$!
@@ -70,7 +79,9 @@ for s in $(seq "$first" $((first + seeds - 1))); do
 		sleep "0.$((3 + RANDOM % 9))"
 		kill -0 "$client" 2>/dev/null || break
 		v=$((1 + RANDOM % 4))
-		case $((RANDOM % 4)) in
+		# the owner killed for good: later faults hit workers
+		[ "$v" -eq 1 ] && [ "$owner_gone" -eq 1 ] && v=$((2 + RANDOM % 3))
+		case $((RANDOM % 5)) in
 		0) # quick restart (a new boot, before any suspicion)
 			kill -KILL "${pid[$v]}" 2>/dev/null; wait "${pid[$v]}" 2>/dev/null
 			sleep "0.$((RANDOM % 5))"
@@ -79,6 +90,12 @@ for s in $(seq "$first" $((first + seeds - 1))); do
 			kill -KILL "${pid[$v]}" 2>/dev/null; wait "${pid[$v]}" 2>/dev/null
 			sleep $((2 + RANDOM % 4))
 			start_agent "$v"; faults+=("a$v:slow") ;;
+		4) # the owner killed for good (once): its standby takes over
+			if [ "$owner_gone" -eq 0 ]; then
+				kill -KILL "${pid[1]}" 2>/dev/null; wait "${pid[1]}" 2>/dev/null
+				unset 'pid[1]'
+				owner_gone=1; faults+=("a1:gone")
+			fi ;;
 		*) # a worker killed and restarted at once
 			[ "$v" -eq 1 ] && v=$((2 + RANDOM % 3))
 			kill -KILL "${pid[$v]}" 2>/dev/null; wait "${pid[$v]}" 2>/dev/null

@@ -82,6 +82,12 @@ enum msg_type {
 	MSG_ATTEMPTS = 110 /* req nil, owner -> ACTOR_FUNCTION: my attempts
 			    * you hold; reply [complete, [[job, task,
 			    * attempt]...]] */
+	,
+	/* a job outlives its owner (data/jobmsg.h, docs/PROTOCOL.md 6.9) */
+	MSG_JOB_REPLICA = 111, /* req, owner -> standby ACTOR_DATA: a journal
+			       * record of the job; reply nil once kept */
+	MSG_JOB_MOVED = 112 /* one-way, a job's new owner -> every member's
+			     * ACTOR_GATEWAY: [origin, job, owner] */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */

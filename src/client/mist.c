@@ -21,6 +21,21 @@
  *
  * Every body is encoded and decoded by the agents' own codec
  * (data/jobmsg.h, linked into libmist), so the two ends cannot drift.
+ *
+ * Reconnecting.  mist_connect() takes "addr1,addr2,...".  Every request
+ * that may be sent twice -- all but JOB_CREATE: the owner dedups a batch
+ * by its first task, and WAIT, READ, STATUS, ATTACH, CANCEL, CLOSE are
+ * idempotent -- keeps its body until its reply comes.  When the
+ * connection is lost, the requests that may not be resent fail
+ * (MIST_ECLOSED), and the next mist_process() dials the addresses in
+ * turn (the next one first, backoff MIST_REDIAL_MIN_MS..MIST_REDIAL_MAX_MS
+ * between rounds) and sends the kept requests again, each under its own
+ * deadline.  A reply saying the gateway could not reach the owner
+ * (MIST_EUNREACHABLE, MIST_ECLOSED, MIST_ETIMEDOUT from the gateway: the
+ * owner died, and its standby is taking the job over) is retried the
+ * same way, after a backoff, until the request's deadline.  Jobs need no
+ * reattaching: a gateway forwards by the job's name, to whoever owns it
+ * now (docs/PROTOCOL.md 6.9).
  */
 #include "config.h"
 #include "client/tcp.h"
@@ -56,12 +71,36 @@
 #define MIST_MAX_ARGS (512u << 10)
 #define MIST_MAX_FRAME (1u << 20)
 #define MIST_PROGRESS_MS 200
+/* Gateway addresses mist_connect() takes at most: a cluster's gateways
+ * to fall back on; 16 is more than a client lists by hand. */
+#define MIST_MAX_ADDRS 16
+/* Longest "host:port" in the list (a DNS name is at most 253). */
+#define MIST_ADDR_MAX 300
+/* Redialling: after a round of every address failed, wait from 100 ms
+ * doubling to 2 s (a restarting gateway is back within seconds; many
+ * clients redialling do not hammer it).  One dial gets at most
+ * MIST_DIAL_MS: a live gateway on a LAN answers a SYN in milliseconds. */
+#define MIST_REDIAL_MIN_MS 100
+#define MIST_REDIAL_MAX_MS 2000
+#define MIST_DIAL_MS 2000
+/* A request the gateway could not deliver to the owner is sent again
+ * after 200 ms doubling to 2 s: the owner's death is declared within
+ * seconds, and its standby then owns the job. */
+#define MIST_RETRY_MIN_MS 200
+#define MIST_RETRY_MAX_MS 2000
 
 typedef void (*reply_fn)(mist_client *c, void *ctx, struct msg *m);
 
 struct pend {
 	reply_fn fn;
 	void *ctx;
+	/* what resending needs (resend false: JOB_CREATE, not resent) */
+	bool resend;
+	uint32_t type;
+	struct buf body;
+	uint64_t deadline; /* 0: none */
+	uint64_t retry_at; /* 0: sent; else when to send it again */
+	uint32_t backoff;
 };
 
 struct mist_client {
@@ -79,6 +118,15 @@ struct mist_client {
 	uint64_t next_corr;
 	struct map reqs; /* corr -> pend */
 	struct mist_job *jobs;
+	/* the gateways to (re)dial, and the one in use */
+	char addrs[MIST_MAX_ADDRS][MIST_ADDR_MAX];
+	uint32_t naddrs, cur;
+	bool down;	    /* the connection is lost: redial */
+	uint64_t redial_at; /* when to try the next round */
+	uint32_t redial_ms;
+	uint32_t retries;   /* pends with retry_at set */
+	uint32_t reconnects;
+	uint32_t refused;   /* redials in a row whose handshake was refused */
 };
 
 struct mist_job {
@@ -106,6 +154,50 @@ mist_free(void *p)
 
 /* --------------------------------------------------------- connection */
 
+/* "a,b,c" into @a c's list; 0 or MIST_EINVAL (empty, too many, too
+ * long). */
+static int
+addrs_parse(mist_client *c, const char *list)
+{
+	const char *p = list;
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || n >= MIST_ADDR_MAX || c->naddrs == MIST_MAX_ADDRS)
+			return MIST_EINVAL;
+		memcpy(c->addrs[c->naddrs], p, n);
+		c->addrs[c->naddrs++][n] = '\0';
+		p += n + (e != NULL);
+		if (e && *p == '\0')
+			return MIST_EINVAL;
+	}
+	return c->naddrs ? 0 : MIST_EINVAL;
+}
+
+/* Dials the addresses from c->cur on, one round, each for at most
+ * @a timeout_ms (and MIST_DIAL_MS); 0 with c->fd set, or the last error. */
+static int
+dial(mist_client *c, int timeout_ms)
+{
+	int rc = MIST_EUNREACHABLE;
+	for (uint32_t i = 0; i < c->naddrs; i++) {
+		uint32_t at = (c->cur + i) % c->naddrs;
+		int fd = -1;
+		rc = conn_tcp_connect(c->addrs[at], timeout_ms < MIST_DIAL_MS
+							    ? timeout_ms
+							    : MIST_DIAL_MS,
+				      &fd);
+		if (rc == 0) {
+			c->fd = fd;
+			c->cur = at;
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return rc;
+}
+
 int
 mist_connect(const char *addr, const char *credential, int timeout_ms,
 	     mist_client **out)
@@ -117,16 +209,16 @@ mist_connect(const char *addr, const char *credential, int timeout_ms,
 	uint8_t secret[32];
 	if (addr == NULL || cred_parse(credential, &id, secret) != 0)
 		return MIST_EINVAL;
-	int fd;
-	int rc = conn_tcp_connect(addr, timeout_ms, &fd);
+	mist_client *c = xcalloc(1, sizeof(*c));
+	c->fd = -1;
+	int rc = addrs_parse(c, addr);
+	if (rc == 0)
+		rc = dial(c, timeout_ms > 0 ? timeout_ms : 30000);
 	if (rc != 0) {
-		if (fd >= 0)
-			close(fd);
+		free(c);
 		sodium_memzero(secret, sizeof(secret));
 		return rc;
 	}
-	mist_client *c = xcalloc(1, sizeof(*c));
-	c->fd = fd;
 	c->cred = id;
 	memcpy(c->secret, secret, 32);
 	sodium_memzero(secret, sizeof(secret));
@@ -137,6 +229,40 @@ mist_connect(const char *addr, const char *credential, int timeout_ms,
 	map_init(&c->reqs, randombytes_random());
 	*out = c;
 	return 0;
+}
+
+static void
+pend_free(struct pend *p)
+{
+	buf_destroy(&p->body);
+	free(p);
+}
+
+/* Forgets request @a k without answering it. */
+static void
+pend_forget(mist_client *c, uint64_t k)
+{
+	struct pend *p = map_del(&c->reqs, k);
+	if (p == NULL)
+		return;
+	if (p->retry_at)
+		c->retries--;
+	pend_free(p);
+}
+
+/* Answers request @a k (taken out of the map) with error @a err. */
+static void
+pend_fail(mist_client *c, uint64_t k, struct pend *p, int err)
+{
+	struct msg m = {0};
+	m.type = MSG_ERROR;
+	m.flags = MSG_F_REPLY;
+	m.status = (int16_t)err;
+	m.corr = k;
+	if (p->retry_at)
+		c->retries--;
+	p->fn(c, p->ctx, &m);
+	pend_free(p);
 }
 
 static void
@@ -151,15 +277,64 @@ fail_all(mist_client *c, int err)
 		void *v;
 		map_next(&c->reqs, &it, &k, &v);
 		map_del(&c->reqs, k);
-		struct pend *p = v;
-		struct msg m = {0};
-		m.type = MSG_ERROR;
-		m.flags = MSG_F_REPLY;
-		m.status = (int16_t)err;
-		m.corr = k;
-		p->fn(c, p->ctx, &m);
-		free(p);
+		pend_fail(c, k, v, err);
 	}
+}
+
+/* Fails the requests that may not be sent twice (@a all: every one),
+ * and those whose deadline passed. */
+static void
+fail_some(mist_client *c, int err, bool all)
+{
+	uint64_t now = clock_mono_ms();
+	for (;;) {
+		size_t it = 0;
+		uint64_t k, found = 0;
+		void *v;
+		struct pend *p = NULL;
+		while (map_next(&c->reqs, &it, &k, &v)) {
+			struct pend *q = v;
+			if (all || !q->resend || (q->deadline && now >= q->deadline)) {
+				found = k;
+				p = q;
+				break;
+			}
+		}
+		if (p == NULL)
+			return;
+		map_del(&c->reqs, found);
+		pend_fail(c, found, p,
+			  p->resend && p->deadline && now >= p->deadline
+				  ? MIST_ETIMEDOUT : err);
+	}
+}
+
+/*
+ * The connection is lost (@a err): with addresses to redial, the
+ * requests that may be resent wait for the next connection; else, or
+ * for a final error, everything fails.
+ */
+static void
+conn_lost(mist_client *c, int err)
+{
+	if (c->naddrs == 0 || err == MIST_EAUTH || err == MIST_EPROTO ||
+	    err == MIST_E2BIG) {
+		fail_all(c, err);
+		return;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->down = true;
+	c->open = c->hs_sent = false;
+	/* what was queued for the old connection is rebuilt for the next
+	 * (resend): the kept requests; one-way messages are lost with it */
+	buf_reset(&c->pending);
+	buf_reset(&c->wbuf);
+	c->redial_at = 0; /* the next address at once */
+	c->redial_ms = MIST_REDIAL_MIN_MS;
+	c->cur = (c->cur + 1) % c->naddrs;
+	fail_some(c, MIST_ECLOSED, false);
 }
 
 void
@@ -169,6 +344,7 @@ mist_close(mist_client *c)
 		return;
 	while (c->jobs)
 		mist_job_detach(c->jobs);
+	c->naddrs = 0; /* nothing is redialled from here on */
 	fail_all(c, MIST_ECLOSED);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -194,26 +370,99 @@ mist_want_write(const mist_client *c)
 	return c->wbuf.len > 0 || (c->pending.len > 0 && (c->open || !c->hs_sent));
 }
 
+/* Queues the envelope of a request (or a one-way message: corr 0). */
+static void
+envelope(mist_client *c, uint32_t type, const uint8_t *body, uint32_t len,
+	 uint64_t corr, uint64_t deadline)
+{
+	struct msg *m = msg_new(type, body, len);
+	m->flags = corr ? MSG_F_REQUEST : 0;
+	m->corr = corr;
+	m->to.id = ACTOR_GATEWAY;
+	m->deadline = deadline;
+	wire_envelope_encode(&c->pending, m, clock_mono_ms());
+	msg_delete(m);
+}
+
 static void
 request(mist_client *c, uint32_t type, const struct buf *body,
 	uint64_t deadline, reply_fn fn, void *ctx)
 {
-	struct msg *m = msg_new(type, body ? body->data : NULL,
-				body ? (uint32_t)body->len : 0);
-	m->flags = fn ? MSG_F_REQUEST : 0;
-	m->corr = fn ? ++c->next_corr : 0;
-	m->to.id = ACTOR_GATEWAY;
-	m->deadline = deadline;
+	uint64_t corr = fn ? ++c->next_corr : 0;
 	if (fn) {
-		struct pend *p = xmalloc(sizeof(*p));
+		struct pend *p = xcalloc(1, sizeof(*p));
 		p->fn = fn;
 		p->ctx = ctx;
-		map_put(&c->reqs, m->corr, p);
+		/* a create sent twice would make two jobs */
+		p->resend = type != MSG_JOB_CREATE;
+		p->type = type;
+		p->deadline = deadline;
+		if (p->resend && body)
+			buf_append(&p->body, body->data, body->len);
+		map_put(&c->reqs, corr, p);
 	}
-	wire_envelope_encode(&c->pending, m, clock_mono_ms());
-	msg_delete(m);
-	if (c->err && fn)
+	if (c->err && fn) {
 		fail_all(c, c->err);
+		return;
+	}
+	if (c->down && !fn)
+		return; /* one-way (a release): lost with the connection */
+	if (c->down) {
+		if (!((struct pend *)map_get(&c->reqs, corr))->resend) {
+			pend_fail(c, corr, map_del(&c->reqs, corr), MIST_ECLOSED);
+			return;
+		}
+		return; /* sent when the connection is back */
+	}
+	envelope(c, type, body ? body->data : NULL,
+		 body ? (uint32_t)body->len : 0, corr, deadline);
+}
+
+/* Sends again what waits: every kept request after a redial (@a all),
+ * or those whose retry is due. */
+static void
+resend(mist_client *c, bool all)
+{
+	uint64_t now = clock_mono_ms();
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&c->reqs, &it, &k, &v)) {
+		struct pend *p = v;
+		if (!all && (p->retry_at == 0 || now < p->retry_at))
+			continue;
+		if (p->retry_at) {
+			p->retry_at = 0;
+			c->retries--;
+		}
+		envelope(c, p->type, p->body.data, (uint32_t)p->body.len, k,
+			 p->deadline);
+	}
+}
+
+/* The connection is down: one round of dials when due; a new one gets a
+ * fresh handshake and every kept request. */
+static void
+redial(mist_client *c)
+{
+	fail_some(c, MIST_ECLOSED, false); /* deadlines passed meanwhile */
+	uint64_t now = clock_mono_ms();
+	if (now < c->redial_at)
+		return;
+	if (dial(c, MIST_DIAL_MS) != 0) {
+		c->redial_at = now + c->redial_ms;
+		c->redial_ms = c->redial_ms * 2 > MIST_REDIAL_MAX_MS
+				       ? MIST_REDIAL_MAX_MS : c->redial_ms * 2;
+		return;
+	}
+	c->down = false;
+	c->reconnects++;
+	stream_destroy(&c->st);
+	stream_init(&c->st, MIST_MAX_FRAME, STREAM_REKEY_FRAMES);
+	noise_hs_wipe(&c->hs);
+	buf_reset(&c->pending);
+	buf_reset(&c->wbuf);
+	resend(c, true);
 }
 
 /* Moves queued envelopes into wbuf: in the first handshake message, or
@@ -277,11 +526,27 @@ static int
 on_envelope(void *ctx, struct msg *m)
 {
 	mist_client *c = ctx;
-	struct pend *p = (m->flags & MSG_F_REPLY) ? map_del(&c->reqs, m->corr)
+	struct pend *p = (m->flags & MSG_F_REPLY) ? map_get(&c->reqs, m->corr)
 						  : NULL;
+	uint64_t now = clock_mono_ms();
+	if (p && p->resend && p->retry_at == 0 &&
+	    (m->status == MIST_EUNREACHABLE || m->status == MIST_ECLOSED ||
+	     m->status == MIST_ETIMEDOUT) &&
+	    (p->deadline == 0 || now + MIST_RETRY_MIN_MS < p->deadline)) {
+		/* the gateway could not reach the owner: it died, and its
+		 * standby is taking the job over; ask again later */
+		p->backoff = p->backoff ? p->backoff * 2 : MIST_RETRY_MIN_MS;
+		if (p->backoff > MIST_RETRY_MAX_MS)
+			p->backoff = MIST_RETRY_MAX_MS;
+		p->retry_at = now + p->backoff;
+		c->retries++;
+		msg_delete(m);
+		return 0;
+	}
 	if (p) {
+		map_del(&c->reqs, m->corr);
 		p->fn(c, p->ctx, m);
-		free(p);
+		pend_free(p);
 	}
 	msg_delete(m);
 	return 0;
@@ -306,6 +571,7 @@ take_frames(mist_client *c)
 				stream_split(&c->st, &c->hs);
 				noise_hs_wipe(&c->hs);
 				c->open = true;
+				c->refused = 0;
 				continue;
 			}
 		} else {
@@ -325,6 +591,26 @@ take_frames(mist_client *c)
 	}
 }
 
+/*
+ * The gateway hung up.  An open connection is redialled.  Before the
+ * handshake's answer it refused the credential: on the first connection
+ * that is EAUTH; on a redial the credential was revoked (or that gateway
+ * does not know it): the next address is tried, and once every one
+ * refused in a row, everything fails ECLOSED -- the connection is gone.
+ */
+static void
+hung_up(mist_client *c)
+{
+	if (c->open)
+		conn_lost(c, MIST_ECLOSED);
+	else if (c->reconnects == 0)
+		fail_all(c, MIST_EAUTH);
+	else if (++c->refused >= c->naddrs)
+		fail_all(c, MIST_ECLOSED);
+	else
+		conn_lost(c, MIST_ECLOSED);
+}
+
 /* Writes what the socket takes; a gateway gone is an error, not SIGPIPE. */
 static int
 write_some(mist_client *c)
@@ -337,7 +623,7 @@ write_some(mist_client *c)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (w <= 0) {
-			fail_all(c, c->open ? MIST_ECLOSED : MIST_EAUTH);
+			hung_up(c);
 			return c->err;
 		}
 		buf_consume(&c->wbuf, (size_t)w);
@@ -350,8 +636,14 @@ mist_process(mist_client *c)
 {
 	if (c->err)
 		return c->err;
+	if (c->down && !c->reading)
+		redial(c);
+	if (c->down)
+		return c->err;
+	if (c->retries)
+		resend(c, false);
 	seal_pending(c);
-	if (write_some(c) != 0)
+	if (write_some(c) != 0 || c->down)
 		return c->err;
 	/* a callback calling back in (mist_flush) only writes: the frame
 	 * being dispatched is still in use */
@@ -367,8 +659,13 @@ mist_process(mist_client *c)
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (r <= 0) {
-			/* a gateway that refuses the credential just hangs up */
-			fail_all(c, c->open ? MIST_ECLOSED : MIST_EAUTH);
+			/* a gateway that refuses the credential just hangs
+			 * up: on the first connection that is EAUTH; on a
+			 * redial, the credential was revoked (or the gateway
+			 * does not know it): the next address is tried, and
+			 * once every one refused, everything fails ECLOSED
+			 * -- the connection is gone for good */
+			hung_up(c);
 			break;
 		}
 		stream_in_commit(&c->st, (size_t)r);
@@ -380,7 +677,7 @@ mist_process(mist_client *c)
 		}
 	}
 	c->reading = false;
-	if (c->err)
+	if (c->err || c->down)
 		return c->err;
 	if (c->open && c->pending.len) {
 		/* requests that waited for the handshake's answer */
@@ -404,6 +701,9 @@ pump(mist_client *c, const bool *done, uint64_t deadline)
 		int wait = deadline ? (int)(deadline - now) : 1000;
 		if (wait > 100)
 			wait = 100;
+		if (c->retries && wait > 20)
+			wait = 20; /* a retry falls due soon */
+		/* down (fd -1): poll only sleeps, then we redial */
 		struct pollfd pfd = {c->fd, POLLIN | (mist_want_write(c) ? POLLOUT : 0), 0};
 		poll(&pfd, 1, wait);
 	}
@@ -446,8 +746,7 @@ call(mist_client *c, uint32_t type, const struct buf *body, int timeout_ms,
 		void *v;
 		while (map_next(&c->reqs, &it, &k, &v))
 			if (((struct pend *)v)->ctx == s) {
-				map_del(&c->reqs, k);
-				free(v);
+				pend_forget(c, k);
 				break;
 			}
 	}
@@ -825,8 +1124,7 @@ mist_get(mist_job *j, mist_ref r, int timeout_ms, void **data, size_t *len)
 			if ((p->fn == get_wait_cb || p->fn == get_read_cb) &&
 			    ((struct getop *)p->ctx)->arg == &s) {
 				struct getop *g = p->ctx;
-				map_del(&j->c->reqs, k);
-				free(p);
+				pend_forget(j->c, k);
 				buf_destroy(&g->data);
 				free(g);
 				break;
@@ -943,6 +1241,10 @@ mist_job_wait(mist_job *j, int timeout_ms)
 	for (;;) {
 		struct mist_progress p;
 		int rc = mist_job_progress(j, 5000, &p);
+		if ((rc == MIST_ETIMEDOUT || rc == MIST_EUNREACHABLE ||
+		     rc == MIST_ECLOSED) && j->c->err == 0 &&
+		    clock_mono_ms() < deadline)
+			continue; /* the owner is being replaced: ask again */
 		if (rc != 0)
 			return rc;
 		if (j->progress_cb)
@@ -1002,10 +1304,10 @@ mist_job_detach(mist_job *j)
 				doomed[n++] = k;
 		}
 		for (int i = 0; i < n; i++) {
-			struct pend *p = map_del(&c->reqs, doomed[i]);
+			struct pend *p = map_get(&c->reqs, doomed[i]);
 			if (p->fn == get_read_cb || p->fn == get_wait_cb)
 				get_finish(p->ctx, MIST_ECANCELED);
-			free(p);
+			pend_forget(c, doomed[i]);
 		}
 	} while (n == 256);
 	buf_destroy(&j->batch);

@@ -340,9 +340,19 @@ static struct job *
 client_job(struct data *d, struct msg *m, uint64_t owner, uint64_t jid,
 	   const struct jobmsg_request *rq)
 {
-	struct job *j = owner == data_self(d) ? map_get(&d->jobs, jid) : NULL;
+	/* the job's name is its first owner's: a standby that took it over
+	 * answers for it under that name */
+	struct job *j = data_job_find(d, owner, jid);
 	if (j == NULL) {
-		actor_reply_error(d->actor, m, MIST_ENOTFOUND);
+		/* another node's job a gateway sent here (it believes we
+		 * took it over: we did, and restarted since, or were fenced)
+		 * or ours taken over: "not here, ask again" -- the gateways
+		 * learn its owner now (JOB_MOVED) */
+		actor_reply_error(d->actor, m,
+				  owner != data_self(d) ||
+						  standby_was_fenced(d, owner, jid)
+					  ? MIST_EUNREACHABLE
+					  : MIST_ENOTFOUND);
 		return NULL;
 	}
 	if (j->cred != rq->cred && rq->role != ROLE_ADMIN) {
@@ -376,14 +386,19 @@ job_cancel(struct data *d, struct job *j)
 	}
 	j->cancelled = true;
 	graph_cancel(&j->g, MIST_ECANCELED, "the job was cancelled");
-	journal_put(d, j->id, 'D', 0, "", 0);
+	journal_put(d, j, 'D', 0, "", 0);
 }
 
 static void
 client_create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 {
 	uint64_t id = d->boot << 32 | ++d->next_job;
-	struct job *j = data_job_new(d, id, rq->cred);
+	struct job *j = data_job_new(d, data_self(d), id, rq->cred,
+				     (uint32_t)d->boot);
+	if (j == NULL) {
+		actor_reply_error(d->actor, m, MIST_EEXIST);
+		return;
+	}
 	int rc = client_apply_create(j, rq->body, rq->len);
 	if (rc != 0) {
 		data_job_delete(d, j);
@@ -391,7 +406,11 @@ client_create(struct data *d, struct msg *m, const struct jobmsg_request *rq)
 		return;
 	}
 	journal_created(d, j, rq->body, rq->len);
-	reply_ids(d, m, MSG_JOB_CREATE, data_self(d), id);
+	/* acknowledged once the standby keeps it (at once if none) */
+	struct buf out = BUF_INIT;
+	jobmsg_ids_pack(&out, data_self(d), id);
+	standby_reply(d, j, m, MSG_JOB_CREATE, out.data, out.len);
+	buf_destroy(&out);
 }
 
 static void
@@ -405,8 +424,13 @@ client_tasks(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 		return;
 	}
 	if (rc == 0)
-		journal_put(d, j->id, 'B', j->tseq++, batch, blen);
-	reply_ids(d, m, MSG_JOB_TASKS, j->id, j->g.ntasks);
+		journal_put(d, j, 'B', j->tseq++, batch, blen);
+	/* acknowledged once the standby keeps it -- a retry of a batch we
+	 * have too: it may be the standby's acknowledgement it waits for */
+	struct buf out = BUF_INIT;
+	jobmsg_ids_pack(&out, j->id, j->g.ntasks);
+	standby_reply(d, j, m, MSG_JOB_TASKS, out.data, out.len);
+	buf_destroy(&out);
 	dispatch_job(d, j);
 	client_wake(d, j);
 }
@@ -509,6 +533,7 @@ client_request(struct data *d, struct msg *m)
 		if (m->type == MSG_JOB_CLOSE) {
 			client_remember(d, j);
 			journal_drop(d, j);
+			standby_forget(d, j);
 			data_job_delete(d, j);
 		}
 		actor_reply(d->actor, m, m->type, NULL, 0);

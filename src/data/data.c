@@ -3,10 +3,14 @@
  * spawn, the message switch, the tick, stop -- and the life of a job.
  * The rest of the actor is split by job (data_int.h lists the files).
  *
- * A job belongs to the agent whose gateway accepted it.  Job ids are
- * (boot count << 32 | sequence), so an owner that restarts never reuses
- * one.  Attempt numbers carry the boot count as well: results of attempts
- * started before a restart are stale by construction.
+ * A job belongs to the agent whose gateway accepted it -- until gossip
+ * declares that agent dead and the job's standby takes it over
+ * (standby.c).  A job is named by its first owner and its id there, for
+ * life: ids are (boot count << 32 | sequence), so an owner that restarts
+ * never reuses one, and two owners' ids may be equal (the name has both).
+ * Attempt numbers carry the job's epoch (the owner's boot count, or more
+ * after a takeover) in their high 16 bits: results of attempts started
+ * before a restart or a takeover are stale by construction.
  *
  * Backpressure: at most cores x per_core_inflight attempts of this owner
  * are queued or running on a node; ready tasks beyond that wait here.
@@ -75,27 +79,54 @@ data_req_copy(const struct msg *m)
 
 /* ------------------------------------------------------------- jobs */
 
-struct job *
-data_job_new(struct data *d, uint64_t id, uint64_t cred)
+uint64_t
+data_job_key(uint64_t origin, uint64_t id)
 {
+	return id ^ (origin * 0x9e3779b97f4a7c15ull);
+}
+
+struct job *
+data_job_find(struct data *d, uint64_t origin, uint64_t id)
+{
+	struct job *j = map_get(&d->jobs, data_job_key(origin, id));
+	return j && j->origin == origin && j->id == id ? j : NULL;
+}
+
+struct job *
+data_job_new(struct data *d, uint64_t origin, uint64_t id, uint64_t cred,
+	     uint32_t epoch)
+{
+	uint64_t key = data_job_key(origin, id);
+	if (map_get(&d->jobs, key) != NULL) {
+		log_error("data: job %016llx of %016llx has the key of another "
+			  "job: not kept", (unsigned long long)id,
+			  (unsigned long long)origin);
+		return NULL;
+	}
 	struct job *j = xcalloc(1, sizeof(*j));
+	j->origin = origin;
 	j->id = id;
+	j->key = key;
 	j->cred = cred;
 	j->d = d;
 	j->pol = (struct place_policy){1, 0, 0, TIER_ANY};
 	graph_init(&j->g, d->cfg.max_failures, d->cfg.max_losses);
-	j->g.attempt_base = (uint32_t)(d->boot & 0xffff) << 16;
+	j->epoch = epoch & JOBS_MAX_EPOCH;
+	j->g.attempt_base = j->epoch << 16;
 	j->g.on_free = values_free_cb;
 	j->g.ctx = j;
 	j->touched = data_now(d);
-	map_put(&d->jobs, id, j);
+	map_put(&d->jobs, key, j);
 	return j;
 }
 
 void
 data_job_delete(struct data *d, struct job *j)
 {
-	map_del(&d->jobs, j->id);
+	map_del(&d->jobs, j->key);
+	standby_unpark_all(d, j, MIST_ECLOSED);
+	free(j->parked);
+	buf_destroy(&j->recs);
 	graph_destroy(&j->g);
 	buf_destroy(&j->dlog);
 	for (uint32_t i = 0; i < j->nwaiters; i++)
@@ -128,9 +159,11 @@ data_tick(struct data *d)
 		client_remember(d, expired);
 		values_free_job(d, expired);
 		journal_drop(d, expired);
+		standby_forget(d, expired);
 		data_job_delete(d, expired);
 	}
 	reports_lease_tick(d);
+	standby_tick(d);
 	dispatch_all(d);
 }
 
@@ -168,6 +201,7 @@ data_stop(struct data *d)
 	values_relays_free(d);
 	client_history_prune(d, true);
 	map_destroy(&d->leases);
+	standby_destroy(d);
 	names_destroy(d);
 	dispatch_destroy(d);
 	map_destroy(&d->jobs);
@@ -179,7 +213,7 @@ data_fn(struct actor *self, struct msg *m)
 {
 	struct data *d = self->state;
 	if (m->flags & MSG_F_REPLY) {
-		if (!reports_lease_reply(d, m))
+		if (!reports_lease_reply(d, m) && !standby_ack(d, m))
 			values_relay_reply(d, m);
 		return;
 	}
@@ -200,6 +234,12 @@ data_fn(struct actor *self, struct msg *m)
 		return;
 	case MSG_EXEC_FUNCTIONS:
 		data_functions(d, m);
+		return;
+	case MSG_JOB_REPLICA:
+		standby_keep(d, m);
+		return;
+	case MSG_JOB_MOVED:
+		standby_moved(d, m);
 		return;
 	default:
 		if (msgtype_is_client_job(m->type))
@@ -223,6 +263,8 @@ data_spawn(struct actor_sys *sys, const struct data_config *cfg,
 	map_init(&d->relays, 5);
 	map_init(&d->reg_index, 6);
 	map_init(&d->leases, 7);
+	map_init(&d->racks, 8);
+	map_init(&d->replicas, 9);
 	d->actor = actor_spawn(sys, ACTOR_DATA, "data", data_fn, d);
 	if (d->actor == NULL) {
 		map_destroy(&d->nodes);
@@ -230,6 +272,8 @@ data_spawn(struct actor_sys *sys, const struct data_config *cfg,
 		map_destroy(&d->relays);
 		map_destroy(&d->reg_index);
 		map_destroy(&d->leases);
+		map_destroy(&d->racks);
+		map_destroy(&d->replicas);
 		free(d);
 		return MIST_EEXIST;
 	}
@@ -242,6 +286,7 @@ data_spawn(struct actor_sys *sys, const struct data_config *cfg,
 	actor_tell(d->actor, swim, MSG_SWIM_SUBSCRIBE, NULL, 0);
 	actor_timer_start(d->actor, &d->tick, DATA_TICK_MS, DATA_TICK_MS, 1);
 	journal_replay(d);
+	standby_load(d);
 	return 0;
 }
 

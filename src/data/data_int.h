@@ -15,6 +15,12 @@
  *   values.c    the jobs' values held around the cluster: freeing them
  *               (VALUE_FREE) and reading one for a client (JOB_READ)
  *   client.c    the clients' requests (JOB_CREATE ... JOB_LIST)
+ *   standby.c   a job outlives its owner: the standby that keeps a
+ *               replica of each job's journal (JOB_REPLICA), the owner's
+ *               side (choosing one, shipping records, holding a client's
+ *               reply until its record is kept) and the standby's
+ *               (keeping replicas, taking a job over when gossip declares
+ *               its owner dead)
  *
  * Every function here runs inside the actor's turn; none keeps state of
  * its own outside struct data (a second agent may run in the process).
@@ -105,6 +111,42 @@
 #define DATA_MAX_SPEED 1e6
 #define DATA_MAX_POWER 1e9
 #define DATA_MAX_PRICE 1e9
+/*
+ * A standby has this long to acknowledge a journal record (JOB_REPLICA)
+ * before the owner gives up on it and ships the whole journal to another
+ * one (and the one that failed is not chosen again for as long: a node
+ * whose link is down fails at once, and two such would be swapped
+ * without end).  A record is kept in memory and written to LMDB at the standby: a
+ * LAN round trip and a write take milliseconds; 5 s is a standby that is
+ * dead, partitioned or stuck -- and the clients waiting for their batch's
+ * acknowledgement wait that long at most before a new standby is sought.
+ */
+#define DATA_REPLICA_TIMEOUT_MS 5000
+/*
+ * Replicas (other owners' jobs) one standby keeps at most.  Each costs
+ * its job's journal in memory (bounded per job by max_tasks); 65536 jobs
+ * is far more than the owners of one cluster run at once.  Past it a new
+ * replica is refused (MIST_EOVERLOAD): its owner picks another standby.
+ */
+#define DATA_MAX_REPLICAS 65536
+/*
+ * A node that took jobs over tells every member's gateway where they are
+ * (JOB_MOVED, one-way) at the takeover, to members that join, and again
+ * every 5 s: a partition may have eaten the first word, and a gateway
+ * that never hears it sends the job's requests to its dead first owner.
+ * One small message per taken-over job and member every 5 s: takeovers
+ * are few.
+ */
+#define DATA_ANNOUNCE_MS 5000
+/*
+ * Jobs this node dropped because another took them over (fenced), kept
+ * by name so that a request still routed here is answered
+ * MIST_EUNREACHABLE ("not here: ask again"), which libmist retries while
+ * the gateways learn the new owner (DATA_ANNOUNCE_MS), rather than
+ * MIST_ENOTFOUND, which is final.  4096 names (16 bytes each); past it
+ * the oldest is forgotten (a request for it then gets ENOTFOUND).
+ */
+#define DATA_MAX_FENCED 4096
 
 /* A function name some member offers (or offered): what is learnt of it. */
 struct fnreg {
@@ -143,6 +185,9 @@ struct nodeinfo {
 	uint64_t heard_ms;
 	uint64_t lease_corr;
 	uint32_t lease_cut;
+	/* standby.c: a node that failed a replica record is not chosen as
+	 * a standby again before this (ms) */
+	uint64_t standby_bad_until;
 };
 
 /* A function name a job's tasks call (gtask.fn indexes the job's table). */
@@ -158,8 +203,38 @@ struct waiter {
 	struct gref v;
 };
 
+/* A client's reply held until the standby kept the record it waits for
+ * (standby.c). */
+struct parked {
+	struct msg *req; /* a bodiless copy of the request */
+	uint32_t type;
+	uint32_t rseq; /* the record (JOB_REPLICA rseq) it waits for */
+	struct buf body;
+};
+
 struct job {
-	uint64_t id, cred;
+	/* the job's name, stable for its life: its first owner and its id
+	 * there (boot << 32 | seq of that owner) */
+	uint64_t origin, id;
+	uint64_t key; /* its key in struct data's jobs (data_job_key) */
+	uint64_t cred;
+	/* the fencing epoch: the attempts' high 16 bits (g.attempt_base).
+	 * A new job's is its owner's boot (as a restarted owner's replay);
+	 * a standby that takes the job over uses the replica's + 1 */
+	uint32_t epoch;
+	/* the standby (0: none yet, or no other member) and what was sent
+	 * to it: JOB_REPLICA records numbered 1..rsent, 1..racked kept */
+	uint64_t standby;
+	uint32_t rsent, racked;
+	/* a standby replaced while it held every record: it keeps its
+	 * replica until the new one has the whole ship (ship_n records),
+	 * so that some member always holds all that was acknowledged */
+	uint64_t prev_standby;
+	uint32_t ship_n;
+	uint32_t key_rseq; /* the last create, batch or cancel record sent */
+	struct buf recs; /* every journal record, as shipped to a standby */
+	struct parked *parked;
+	uint32_t nparked, capparked;
 	char name[JOBMSG_NAME_MAX];
 	struct place_policy pol;
 	struct graph g;
@@ -178,7 +253,7 @@ struct job {
 /* A client's JOB_READ, relayed to a holder's function actor. */
 struct relay {
 	struct msg *req;
-	uint64_t job;
+	uint64_t job; /* the job's key in d->jobs (data_job_key) */
 	struct gref v;
 	uint64_t holder;
 };
@@ -196,6 +271,8 @@ struct data {
 	struct map jobs;   /* id -> job */
 	struct map relays; /* corr -> relay */
 	struct map leases; /* corr -> nodeinfo asked (reports.c) */
+	struct map racks;  /* corr -> struct rack: JOB_REPLICA in flight */
+	struct map replicas; /* job key -> struct replica (standby.c) */
 	/* ended jobs' last status (client.c): a ring, oldest at hist_head */
 	struct {
 		uint64_t at; /* when it ended here, ms */
@@ -208,6 +285,12 @@ struct data {
 	uint32_t capcand;
 	uint32_t next_job;
 	uint64_t started;
+	uint64_t announced; /* standby.c: the last JOB_MOVED round */
+	/* standby.c: names of the jobs dropped as fenced, a ring */
+	struct {
+		uint64_t origin, id;
+	} fenced[DATA_MAX_FENCED];
+	uint32_t nfenced, fenced_head;
 	struct actor_timer tick;
 	bool replaying;
 };
@@ -216,7 +299,14 @@ struct data {
 uint64_t data_now(const struct data *d);
 uint64_t data_self(const struct data *d);
 struct msg *data_req_copy(const struct msg *m);
-struct job *data_job_new(struct data *d, uint64_t id, uint64_t cred);
+/** The key of job (@a origin, @a id) in d->jobs and d->replicas. */
+uint64_t data_job_key(uint64_t origin, uint64_t id);
+/** The job named (@a origin, @a id) this node owns, or NULL. */
+struct job *data_job_find(struct data *d, uint64_t origin, uint64_t id);
+/** A new job (@a origin, @a id) at @a epoch, or NULL when its key is
+ * taken by another job (64-bit keys: never in practice; logged). */
+struct job *data_job_new(struct data *d, uint64_t origin, uint64_t id,
+			 uint64_t cred, uint32_t epoch);
 void data_job_delete(struct data *d, struct job *j);
 
 /* client.c */
@@ -227,8 +317,17 @@ void client_remember(struct data *d, struct job *j);
 void client_history_prune(struct data *d, bool all);
 
 /* journal.c */
-void journal_put(struct data *d, uint64_t job, char kind, uint32_t seq,
+/** A journal record of @a j: to LMDB (the jobs this node created), to
+ * the job's records in memory and to its standby. */
+void journal_put(struct data *d, struct job *j, char kind, uint32_t seq,
 		 const void *val, size_t len);
+/** Appends a record to j->recs (standby.c ships them). */
+void journal_rec_append(struct job *j, char kind, uint32_t seq,
+			const void *val, size_t len);
+/** Applies completions record @a val to @a j; those on @a skip (a node
+ * whose values are gone) are not. */
+void journal_apply_completed(struct data *d, struct job *j, const void *val,
+			     size_t vlen, uint64_t skip);
 void journal_created(struct data *d, struct job *j, const uint8_t *body,
 		     uint32_t len);
 void journal_completed(struct job *j, uint32_t task, uint64_t node,
@@ -267,6 +366,45 @@ void reports_member_event(struct data *d, struct msg *m);
 void reports_lease_tick(struct data *d);
 /** A reply of ours: a lease answer (true) or not (false). */
 bool reports_lease_reply(struct data *d, struct msg *m);
+
+/* standby.c */
+/** Sends record (@a kind, @a seq, @a val) of @a j to its standby. */
+void standby_send(struct data *d, struct job *j, char kind, uint32_t seq,
+		  const void *val, size_t len);
+/** Replies @a type with @a body to @a m once the standby has every
+ * record sent so far (at once if @a j has none). */
+void standby_reply(struct data *d, struct job *j, struct msg *m, uint32_t type,
+		   const void *body, size_t len);
+/** A JOB_REPLICA reply (true) or not (false). */
+bool standby_ack(struct data *d, struct msg *m);
+/** A JOB_REPLICA request: a record to keep for its owner. */
+void standby_keep(struct data *d, struct msg *m);
+/** Node @a node is dead: take over the jobs it owned that we keep
+ * replicas of; jobs whose standby it was get another. */
+void standby_node_dead(struct data *d, uint64_t node);
+/** Node @a node restarted: the jobs it had taken over (kept in its
+ * memory only) that we keep replicas of are ours. */
+void standby_node_restarted(struct data *d, uint64_t node);
+/** Node @a node is lost (dead, left or restarted): jobs whose standby
+ * it was get another, shipped the whole journal. */
+void standby_node_lost(struct data *d, uint64_t node);
+/** Jobs without a standby get one if a member can be it now. */
+void standby_tick(struct data *d);
+/** Tells member @a node's gateway (0: every live member's, this one's
+ * included) where the jobs we took over are (JOB_MOVED). */
+void standby_announce(struct data *d, uint64_t node);
+/** MSG_JOB_MOVED to this data manager: a job of ours another node took
+ * over (we were declared dead and came back) is dropped here. */
+void standby_moved(struct data *d, struct msg *m);
+/** The job ends here (dropped, closed): its standby forgets it. */
+void standby_forget(struct data *d, struct job *j);
+/** Answers the parked replies of @a j with @a status and frees them. */
+void standby_unpark_all(struct data *d, struct job *j, int status);
+void standby_destroy(struct data *d);
+/** Whether job (@a origin, @a id) was dropped here, taken over elsewhere. */
+bool standby_was_fenced(const struct data *d, uint64_t origin, uint64_t id);
+/** Reads the replicas kept in the store (at start). */
+void standby_load(struct data *d);
 
 /* values.c */
 void values_free_cb(void *ctx, struct gref v, const uint64_t *holders,

@@ -53,7 +53,7 @@ send_run(struct data *d, struct job *j, uint32_t id, uint32_t attempt,
 	struct gtask *t = graph_task(&j->g, id);
 	const struct jobfn *fn = &j->fns[t->fn];
 	struct jobmsg_task_run r = {
-		.owner = data_self(d), .job = j->id, .task = id,
+		.owner = j->origin, .job = j->id, .task = id,
 		.attempt = attempt, .fn = fn->name,
 		.fn_len = (uint32_t)strlen(fn->name), .args = t->args,
 		.args_len = t->alen, .nout = t->nout, .nin = t->nin};

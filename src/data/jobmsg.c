@@ -151,12 +151,13 @@ jobmsg_task_done_pack(struct buf *b, const struct jobmsg_task_done *d)
 {
 	msgpack_packer pk;
 	pk_init(&pk, b);
-	msgpack_pack_array(&pk, 7);
+	msgpack_pack_array(&pk, 8);
 	msgpack_pack_uint64(&pk, d->job);
 	msgpack_pack_uint32(&pk, d->task);
 	msgpack_pack_uint32(&pk, d->attempt);
 	msgpack_pack_int(&pk, d->status);
 	msgpack_pack_uint32(&pk, d->exec_us);
+	msgpack_pack_uint64(&pk, d->owner);
 	if (d->status == 0) {
 		msgpack_pack_array(&pk, d->nout);
 		for (uint32_t i = 0; i < d->nout; i++)
@@ -184,10 +185,11 @@ jobmsg_task_done_unpack_head(const uint8_t *p, uint32_t len,
 	uint64_t us;
 	memset(d, 0, sizeof(*d));
 	mp_cur_init(rest, p, len);
-	if (rd_array_of(rest, 7) != 0 || mp_read_uint(rest, &d->job) != 0 ||
+	if (rd_array_of(rest, 8) != 0 || mp_read_uint(rest, &d->job) != 0 ||
 	    rd_u32(rest, &d->task) != 0 || rd_u32(rest, &d->attempt) != 0 ||
 	    mp_read_int(rest, &status) != 0 || status < INT32_MIN ||
-	    status > INT32_MAX || mp_read_uint(rest, &us) != 0)
+	    status > INT32_MAX || mp_read_uint(rest, &us) != 0 ||
+	    mp_read_uint(rest, &d->owner) != 0)
 		return MIST_EPROTO;
 	d->status = (int32_t)status;
 	/* a measurement, not a count: a longer one is as long as we say */
@@ -902,4 +904,66 @@ jobmsg_status_next_node(struct mp_cur *c, struct jobmsg_status_node_view *n)
 		MP_UINT("done", &n->done, false),
 	};
 	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
+}
+
+/* --------------------------------------------------------- JOB_REPLICA */
+
+void
+jobmsg_replica_pack(struct buf *b, const struct jobmsg_replica *r)
+{
+	msgpack_packer pk;
+	pk_init(&pk, b);
+	msgpack_pack_array(&pk, 7);
+	msgpack_pack_uint64(&pk, r->origin);
+	msgpack_pack_uint64(&pk, r->job);
+	msgpack_pack_uint32(&pk, r->epoch);
+	msgpack_pack_uint32(&pk, r->rseq);
+	msgpack_pack_uint32(&pk, (uint32_t)(uint8_t)r->kind);
+	msgpack_pack_uint32(&pk, r->seq);
+	msgpack_pack_bin_with_body(&pk, r->val, r->len);
+}
+
+int
+jobmsg_replica_unpack(const uint8_t *p, uint32_t len,
+		      struct jobmsg_replica *r)
+{
+	struct mp_cur c;
+	uint32_t kind;
+	mp_cur_init(&c, p, len);
+	memset(r, 0, sizeof(*r));
+	if (rd_array_of(&c, 7) != 0 || mp_read_uint(&c, &r->origin) != 0 ||
+	    mp_read_uint(&c, &r->job) != 0 || rd_u32(&c, &r->epoch) != 0 ||
+	    r->epoch > JOBS_MAX_EPOCH || rd_u32(&c, &r->rseq) != 0 ||
+	    rd_u32(&c, &kind) != 0 || rd_u32(&c, &r->seq) != 0 ||
+	    mp_read_bin(&c, &r->val, &r->len) != 0 || mp_cur_left(&c) != 0)
+		return MIST_EPROTO;
+	if (kind != 'A' && kind != 'B' && kind != 'C' && kind != 'D' &&
+	    kind != 'X')
+		return MIST_EPROTO;
+	r->kind = (char)kind;
+	return 0;
+}
+
+void
+jobmsg_moved_pack(struct buf *b, uint64_t origin, uint64_t job, uint64_t owner)
+{
+	msgpack_packer pk;
+	pk_init(&pk, b);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, origin);
+	msgpack_pack_uint64(&pk, job);
+	msgpack_pack_uint64(&pk, owner);
+}
+
+int
+jobmsg_moved_unpack(const uint8_t *p, uint32_t len, uint64_t *origin,
+		    uint64_t *job, uint64_t *owner)
+{
+	struct mp_cur c;
+	mp_cur_init(&c, p, len);
+	if (rd_array_of(&c, 3) != 0 || mp_read_uint(&c, origin) != 0 ||
+	    mp_read_uint(&c, job) != 0 || mp_read_uint(&c, owner) != 0 ||
+	    mp_cur_left(&c) != 0 || *origin == 0 || *owner == 0)
+		return MIST_EPROTO;
+	return 0;
 }

@@ -94,10 +94,13 @@ int jobmsg_task_run_next_input(struct mp_cur *c, struct jobmsg_input *in);
  * worker's function actor -> owner's data manager, one-way: an attempt
  * ended.
  *
- *   +-----+------+---------+--------+---------+--------+---------------+
- *   | job | task | attempt | status | exec_us | detail | [fetched...]  |
- *   +-----+------+---------+--------+---------+--------+---------------+
- *     u64   u32    u32       int      u32
+ *   +-----+------+---------+--------+---------+-------+--------+-------------+
+ *   | job | task | attempt | status | exec_us | owner | detail | [fetched..] |
+ *   +-----+------+---------+--------+---------+-------+--------+-------------+
+ *     u64   u32    u32       int      u32       u64
+ *   owner   = the job's first owner, as the TASK_RUN named it: with the job
+ *             id it names the job at whichever node owns it now (the
+ *             report goes to the node that sent the TASK_RUN)
  *   detail  = [size u64...]                       status 0: per output
  *           | [task u32, out u32, [holder u64...]] MIST_ENOTFOUND: this
  *                                                 input could not be had
@@ -111,6 +114,7 @@ int jobmsg_task_run_next_input(struct mp_cur *c, struct jobmsg_input *in);
  */
 struct jobmsg_task_done {
 	uint64_t job;
+	uint64_t owner; /* the job's first owner (TASK_RUN's owner) */
 	uint32_t task, attempt;
 	int32_t status;
 	uint32_t exec_us;
@@ -218,6 +222,57 @@ int jobmsg_attempts_unpack(const uint8_t *p, uint32_t len, bool *complete,
 			   uint32_t *n, struct mp_cur *rest);
 int jobmsg_attempt_next(struct mp_cur *c, uint64_t *job, uint32_t *task,
 			uint32_t *attempt);
+
+/* --------------------------------------------------------- JOB_REPLICA
+ *
+ * owner's ACTOR_DATA -> its standby's ACTOR_DATA, a request: one record
+ * of the job's journal (journal.c's kinds), kept by the standby so that
+ * it can take the job over when the owner is declared dead.  Answered
+ * nil once kept; the owner acknowledges a client's create or batch only
+ * after its record was.
+ *
+ *   +--------+-----+-------+------+------+-----+-------+
+ *   | origin | job | epoch | rseq | kind | seq | bytes |
+ *   +--------+-----+-------+------+------+-----+-------+
+ *     u64      u64   u32     u32    u32    u32   bin
+ *   origin, job: the job's name (its first owner and id)
+ *   epoch  = the sender's epoch of the job (<= JOBS_MAX_EPOCH): a record
+ *            of a lower epoch than the replica's is refused (MIST_EPERM:
+ *            a fenced old owner)
+ *   rseq   = the record's number in what this owner sent this standby,
+ *            from 1; 'A' starts a replica anew (rseq 1)
+ *   kind   = 'A' create, 'B' batch, 'C' completions, 'D' cancelled (the
+ *            journal's), 'X' forget the replica (the job ended, or this
+ *            node is no longer its standby)
+ *   seq    = the journal record's sequence; for 'A', the number of
+ *            records this ship has (the create included): a replica with
+ *            fewer is incomplete, and is never taken over
+ *   bytes  = the journal record as journal.c stores it
+ */
+#define JOBS_MAX_EPOCH 0xffffu /* the attempts' high 16 bits */
+struct jobmsg_replica {
+	uint64_t origin, job;
+	uint32_t epoch, rseq;
+	char kind;
+	uint32_t seq;
+	const uint8_t *val;
+	uint32_t len;
+};
+void jobmsg_replica_pack(struct buf *b, const struct jobmsg_replica *r);
+
+/*
+ * JOB_MOVED: a job's new owner -> every member's ACTOR_GATEWAY, one-way,
+ * when it took the job over (and to a member that joins later): job
+ * requests naming (origin, job) go to @a owner from now on.
+ *
+ *   [origin u64, job u64, owner u64]
+ */
+void jobmsg_moved_pack(struct buf *b, uint64_t origin, uint64_t job,
+		       uint64_t owner);
+int jobmsg_moved_unpack(const uint8_t *p, uint32_t len, uint64_t *origin,
+			uint64_t *job, uint64_t *owner);
+int jobmsg_replica_unpack(const uint8_t *p, uint32_t len,
+			  struct jobmsg_replica *r);
 
 /* ------------------------------------------------------ EXEC_FUNCTIONS
  *

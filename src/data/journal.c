@@ -15,6 +15,12 @@
  * a crash loses at most one tick of them: those tasks run again, which is
  * harmless because functions are deterministic.  Completions on the owner
  * itself are not replayed (its values died with it).
+ *
+ * Every record is also kept in the job's memory (j->recs) and shipped to
+ * its standby (standby.c), which keeps the same records -- its replica --
+ * and replays them as below when it takes the job over.  Only the jobs
+ * this node created are in its LMDB table (the key names no owner); a
+ * job taken over lives on in the replica at its new standby.
  */
 #include "config.h"
 #include "data/data_int.h"
@@ -35,14 +41,31 @@ journal_key(uint8_t k[JOURNAL_KEY_LEN], uint64_t job, char kind, uint32_t seq)
 	buf_put_u32be(k + 9, seq);
 }
 
+/* Record framing in j->recs: kind u8, seq u32be, len u32be, bytes. */
 void
-journal_put(struct data *d, uint64_t job, char kind, uint32_t seq,
+journal_rec_append(struct job *j, char kind, uint32_t seq, const void *val,
+		   size_t len)
+{
+	uint8_t h[9];
+	h[0] = (uint8_t)kind;
+	buf_put_u32be(h + 1, seq);
+	buf_put_u32be(h + 5, (uint32_t)len);
+	buf_append(&j->recs, h, sizeof(h));
+	buf_append(&j->recs, val, len);
+}
+
+void
+journal_put(struct data *d, struct job *j, char kind, uint32_t seq,
 	    const void *val, size_t len)
 {
-	if (d->store == NULL || d->replaying)
+	if (d->replaying)
+		return;
+	journal_rec_append(j, kind, seq, val, len);
+	standby_send(d, j, kind, seq, val, len);
+	if (d->store == NULL || j->origin != data_self(d))
 		return;
 	uint8_t k[JOURNAL_KEY_LEN];
-	journal_key(k, job, kind, seq);
+	journal_key(k, j->id, kind, seq);
 	store_put(d->store, STORE_JOBS, k, sizeof(k), val, len, NULL, NULL);
 }
 
@@ -56,7 +79,7 @@ journal_created(struct data *d, struct job *j, const uint8_t *body,
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_uint64(&pk, j->cred);
 	msgpack_pack_bin_with_body(&pk, body, len);
-	journal_put(d, j->id, 'A', 0, b.data, b.len);
+	journal_put(d, j, 'A', 0, b.data, b.len);
 	buf_destroy(&b);
 }
 
@@ -87,7 +110,7 @@ journal_flush(struct job *j)
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_array(&pk, j->dcount);
 	buf_append(&b, j->dlog.data, j->dlog.len);
-	journal_put(j->d, j->id, 'C', j->dseq++, b.data, b.len);
+	journal_put(j->d, j, 'C', j->dseq++, b.data, b.len);
 	buf_destroy(&b);
 	buf_reset(&j->dlog);
 	j->dcount = 0;
@@ -96,7 +119,7 @@ journal_flush(struct job *j)
 void
 journal_drop(struct data *d, struct job *j)
 {
-	if (d->store == NULL)
+	if (d->store == NULL || j->origin != data_self(d))
 		return;
 	uint8_t k[JOURNAL_KEY_LEN];
 	journal_key(k, j->id, 'A', 0);
@@ -134,14 +157,19 @@ replay_created(struct replay *r, uint64_t jid, const void *val, size_t vlen)
 	    mp_read_array(&c, &n) != 0 || n != 2 ||
 	    mp_read_uint(&c, &cred) != 0 || mp_read_bin(&c, &inner, &ilen) != 0)
 		return;
-	r->j = data_job_new(d, jid, cred);
+	/* a restart is a new epoch: the old process's attempts are stale */
+	r->j = data_job_new(d, data_self(d), jid, cred, (uint32_t)d->boot);
+	if (r->j == NULL)
+		return;
+	journal_rec_append(r->j, 'A', 0, val, vlen);
 	client_apply_create(r->j, inner, ilen);
 	if ((uint32_t)jid > d->next_job && jid >> 32 == d->boot)
 		d->next_job = (uint32_t)jid;
 }
 
-static void
-replay_completed(struct data *d, struct job *j, const void *val, size_t vlen)
+void
+journal_apply_completed(struct data *d, struct job *j, const void *val,
+			size_t vlen, uint64_t skip)
 {
 	struct mp_cur c;
 	uint32_t n;
@@ -161,8 +189,19 @@ replay_completed(struct data *d, struct job *j, const void *val, size_t vlen)
 				return;
 		struct gtask *t = task <= UINT32_MAX
 			? graph_task(&j->g, (uint32_t)task) : NULL;
-		if (node == data_self(d) || t == NULL || t->nout != ns ||
-		    t->state != G_READY)
+		if (node == skip || t == NULL || t->nout != ns)
+			continue;
+		if (t->state == G_DONE) {
+			/* done again (its value was lost and recomputed):
+			 * one more holder of each output still kept */
+			for (uint32_t o = 0; o < ns; o++) {
+				struct gref r = {(uint32_t)task, o};
+				if (!graph_value(&j->g, r)->freed)
+					graph_value_copied(&j->g, r, node);
+			}
+			continue;
+		}
+		if (t->state != G_READY)
 			continue;
 		uint32_t a = graph_start(&j->g, (uint32_t)task, node);
 		graph_done(&j->g, (uint32_t)task, a, node, sizes);
@@ -189,12 +228,15 @@ replay_cb(void *arg, const void *key, size_t klen, const void *val,
 	struct job *j = r->j;
 	if (j == NULL || j->id != jid)
 		return 0;
+	if (k[8] == 'B' || k[8] == 'C' || k[8] == 'D')
+		journal_rec_append(j, (char)k[8], seq, val, vlen);
 	if (k[8] == 'B') {
 		if (client_add_tasks(d, j, val, (uint32_t)vlen) == 0)
 			j->tseq = seq + 1;
 	} else if (k[8] == 'C') {
 		j->dseq = seq + 1;
-		replay_completed(d, j, val, vlen);
+		/* this node's own values died with its last process */
+		journal_apply_completed(d, j, val, vlen, data_self(d));
 	} else if (k[8] == 'D') {
 		j->cancelled = true;
 		graph_cancel(&j->g, MIST_ECANCELED, "the job was cancelled");

@@ -62,7 +62,7 @@ reports_task_done(struct data *d, struct msg *m)
 	struct mp_cur c;
 	if (jobmsg_task_done_unpack_head(m->body, m->len, &r, &c) != 0)
 		return;
-	struct job *j = map_get(&d->jobs, r.job);
+	struct job *j = data_job_find(d, r.owner, r.job);
 	struct gtask *t = j ? graph_task(&j->g, r.task) : NULL;
 	uint64_t node = m->from.node;
 	if (t == NULL || t->state != G_RUNNING || t->node != node ||
@@ -138,22 +138,33 @@ reports_member_event(struct data *d, struct msg *m)
 	if (swim_event_decode(m->body, m->len, &ev) != 0)
 		return;
 	if (ev.event == SWIM_EV_DEAD || ev.event == SWIM_EV_LEFT) {
+		/* declared dead, not merely suspected: the jobs it owned
+		 * that we keep replicas of are ours now (standby.c) */
+		if (ev.event == SWIM_EV_DEAD)
+			standby_node_dead(d, ev.node);
 		node_lost(d, ev.node);
+		standby_node_lost(d, ev.node);
 		return;
 	}
 	if (ev.event == SWIM_EV_SUSPECT)
 		return;
 	uint32_t boot = (uint32_t)(ev.incarnation >> 32);
 	struct nodeinfo *ni = nodes_get(d, ev.node);
-	if (ni->alive && boot > ni->boot) {
+	bool restarted = ni->alive && boot > ni->boot;
+	if (restarted) {
 		log_info("data: %016llx restarted (boot %u, was %u): its "
 			 "attempts and values are lost",
 			 (unsigned long long)ev.node, boot, ni->boot);
+		standby_node_restarted(d, ev.node);
 		node_lost(d, ev.node);
+		standby_node_lost(d, ev.node);
 	}
 	if (boot > ni->boot)
 		ni->boot = boot;
+	bool was_alive = ni->alive;
 	ni->alive = true;
+	if (!was_alive || restarted)
+		standby_announce(d, ev.node); /* where our taken-over jobs are */
 	if (ev.name_len >= sizeof(ni->name)) {
 		log_warn("data: member %016llx has a name of %u bytes",
 			 (unsigned long long)ev.node, ev.name_len);

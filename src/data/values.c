@@ -28,7 +28,7 @@ values_free_cb(void *ctx, struct gref v, const uint64_t *holders, uint32_t n)
 	struct job *j = ctx;
 	struct data *d = j->d;
 	struct buf b = BUF_INIT;
-	jobmsg_value_free_pack(&b, data_self(d), j->id, &v, 1);
+	jobmsg_value_free_pack(&b, j->origin, j->id, &v, 1);
 	for (uint32_t i = 0; i < n; i++) {
 		struct actor_ref to = {holders[i], ACTOR_FUNCTION};
 		actor_tell(d->actor, to, MSG_VALUE_FREE, b.data,
@@ -42,7 +42,7 @@ void
 values_free_job(struct data *d, struct job *j)
 {
 	struct buf b = BUF_INIT;
-	jobmsg_value_free_pack(&b, data_self(d), j->id, NULL, 0);
+	jobmsg_value_free_pack(&b, j->origin, j->id, NULL, 0);
 	size_t it = 0;
 	uint64_t k;
 	void *v;
@@ -79,12 +79,12 @@ values_read(struct data *d, struct msg *m, struct job *j, struct gref r,
 			alive = true;
 		}
 	}
-	struct jobmsg_value_get g = {self, j->id, r, off, JOBS_CHUNK};
+	struct jobmsg_value_get g = {j->origin, j->id, r, off, JOBS_CHUNK};
 	struct buf b = BUF_INIT;
 	jobmsg_value_get_pack(&b, &g);
 	struct relay *rl = xmalloc(sizeof(*rl));
 	rl->req = data_req_copy(m);
-	rl->job = j->id;
+	rl->job = j->key;
 	rl->v = r;
 	rl->holder = holder;
 	uint64_t corr;
@@ -104,7 +104,7 @@ values_relay_reply(struct data *d, struct msg *m)
 	if (m->status == 0) {
 		actor_reply(d->actor, rl->req, MSG_JOB_READ, m->body, m->len);
 	} else {
-		struct job *j = map_get(&d->jobs, rl->job);
+		struct job *j = map_get(&d->jobs, rl->job); /* its key */
 		/* not there, or not reachable: either way not a copy to
 		 * read now (item 2 of issue 12: lineage, not a wait) */
 		if (j && (m->status == MIST_ENOTFOUND ||

@@ -35,6 +35,17 @@
 /* Inputs of an attempt whose pointers fit on the stack when it is handed
  * to the pool (more take one allocation): most tasks read a few. */
 #define FUNC_STACK_INPUTS 64
+/*
+ * Jobs whose manager (the node that sends their TASK_RUNs, and its epoch)
+ * this node remembers, for fencing: a job outlives its first owner (a
+ * standby takes it over with a higher epoch, docs/PROTOCOL.md 6.9), and
+ * a TASK_RUN of a lower epoch than the highest seen for the job is the
+ * fenced old owner's, refused.  An entry is ~40 bytes and goes when the
+ * manager frees the job's values; 65536 jobs known at once is ~2.5 MiB.
+ * Past it a new job is not remembered (logged): its TASK_RUNs are taken
+ * from any epoch, as before takeovers existed.
+ */
+#define FUNC_MAX_MANAGED 65536
 
 void
 func_config_default(struct func_config *cfg)
@@ -132,7 +143,8 @@ struct rin {
 
 struct run {
 	uint64_t key;
-	uint64_t owner, job;
+	uint64_t owner, job; /* the job's name: its first owner and id */
+	uint64_t manager;    /* who sent the TASK_RUN: the report goes there */
 	uint32_t task, attempt, nout, nin;
 	int fn;
 	uint8_t *args;
@@ -169,12 +181,92 @@ struct func {
 	struct vstore values;
 	struct map runs;    /* key -> run */
 	struct map fetches; /* corr -> run */
+	struct map managed; /* job key -> struct fmgr (FUNC_MAX_MANAGED) */
+	bool managed_full_said;
 	uint64_t next_key;
 	struct fcall *calls; /* cfg.max_calls slots */
 	struct map hosts;    /* corr -> struct fhost: host calls in flight */
 	uint32_t free_call;  /* first free slot, max_calls: none */
 	struct func_stats stats;
 };
+
+/* A job's manager: the node that sends its TASK_RUNs, at which epoch. */
+struct fmgr {
+	uint64_t owner, job, node;
+	uint32_t epoch;
+};
+
+static uint64_t
+managed_key(uint64_t owner, uint64_t job)
+{
+	return job ^ (owner * 0x9e3779b97f4a7c15ull);
+}
+
+static struct fmgr *
+managed_get(struct func *f, uint64_t owner, uint64_t job)
+{
+	/* a collision of keys takes the next one (few entries: soon free) */
+	for (uint64_t k = managed_key(owner, job);; k++) {
+		struct fmgr *m = map_get(&f->managed, k);
+		if (m == NULL || (m->owner == owner && m->job == job))
+			return m;
+	}
+}
+
+static void
+managed_del(struct func *f, uint64_t owner, uint64_t job)
+{
+	for (uint64_t k = managed_key(owner, job);; k++) {
+		struct fmgr *m = map_get(&f->managed, k);
+		if (m == NULL)
+			return;
+		if (m->owner == owner && m->job == job) {
+			/* keep the probe chain: the entry stays as a tombstone
+			 * when another follows it, else it goes */
+			if (map_get(&f->managed, k + 1) != NULL) {
+				m->owner = m->job = 0;
+				return;
+			}
+			free(map_del(&f->managed, k));
+			return;
+		}
+	}
+}
+
+/*
+ * Whether a TASK_RUN of @a owner's job @a job, attempt @a attempt, from
+ * @a node may run: refused when the job's highest epoch seen (the
+ * attempt's high 16 bits) is higher -- the sender is a fenced old owner.
+ */
+static bool
+managed_admit(struct func *f, uint64_t owner, uint64_t job, uint32_t attempt,
+	      uint64_t node)
+{
+	uint32_t epoch = attempt >> 16;
+	struct fmgr *m = managed_get(f, owner, job);
+	if (m != NULL) {
+		if (epoch < m->epoch)
+			return false;
+		m->epoch = epoch;
+		m->node = node;
+		return true;
+	}
+	if (f->managed.len >= FUNC_MAX_MANAGED) {
+		if (!f->managed_full_said)
+			log_warn("function: %d jobs' managers known: later "
+				 "jobs are not fenced by epoch",
+				 FUNC_MAX_MANAGED);
+		f->managed_full_said = true;
+		return true;
+	}
+	uint64_t k = managed_key(owner, job);
+	while (map_get(&f->managed, k) != NULL)
+		k++;
+	m = xmalloc(sizeof(*m));
+	*m = (struct fmgr){owner, job, node, epoch};
+	map_put(&f->managed, k, m);
+	return true;
+}
 
 static void
 run_free(struct func *f, struct run *r)
@@ -208,8 +300,8 @@ run_report(struct func *f, struct run *r, int status, uint32_t exec_us,
 		if (r->in[i].fetched)
 			fetched[nf++] = r->in[i].v;
 	struct jobmsg_task_done d = {
-		.job = r->job, .task = r->task, .attempt = r->attempt,
-		.status = status, .exec_us = exec_us,
+		.job = r->job, .owner = r->owner, .task = r->task,
+		.attempt = r->attempt, .status = status, .exec_us = exec_us,
 		.nout = r->nout, .sizes = sizes,
 		.nfetched = nf, .fetched = fetched};
 	if (status == MIST_ENOTFOUND) {
@@ -231,7 +323,7 @@ run_report(struct func *f, struct run *r, int status, uint32_t exec_us,
 	}
 	struct buf b = BUF_INIT;
 	jobmsg_task_done_pack(&b, &d);
-	struct actor_ref to = {r->owner, ACTOR_DATA};
+	struct actor_ref to = {r->manager, ACTOR_DATA};
 	actor_tell(f->actor, to, MSG_TASK_DONE, b.data, (uint32_t)b.len);
 	buf_destroy(&b);
 	if (fetched != stack)
@@ -341,8 +433,15 @@ task_run(struct func *f, struct msg *m)
 			 (unsigned long long)m->from.node);
 		return;
 	}
+	if (!managed_admit(f, tr.owner, tr.job, tr.attempt, m->from.node)) {
+		log_info("function: a task of job %016llx from %016llx is of "
+			 "an old epoch (%u): fenced off", (unsigned long long)tr.job,
+			 (unsigned long long)m->from.node, tr.attempt >> 16);
+		return;
+	}
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->key = ++f->next_key;
+	r->manager = m->from.node;
 	r->owner = tr.owner;
 	r->job = tr.job;
 	r->task = tr.task;
@@ -471,10 +570,14 @@ value_free(struct func *f, struct msg *m)
 	struct mp_cur c;
 	if (jobmsg_value_free_unpack(m->body, m->len, &vf, &c) != 0)
 		return;
-	if (vf.owner != m->from.node)
-		return; /* only the owner frees its values */
+	/* only the job's owner frees its values: its first owner, or the
+	 * node that manages it now (a standby that took it over) */
+	struct fmgr *mg = managed_get(f, vf.owner, vf.job);
+	if (vf.owner != m->from.node && (mg == NULL || mg->node != m->from.node))
+		return;
 	if (vf.all) {
 		vstore_free_job(&f->values, vf.owner, vf.job);
+		managed_del(f, vf.owner, vf.job);
 		return;
 	}
 	for (uint32_t i = 0; i < vf.n; i++) {
@@ -496,7 +599,7 @@ attempts(struct func *f, struct msg *m)
 	uint64_t k;
 	void *v;
 	while (map_next(&f->runs, &it, &k, &v))
-		n += ((struct run *)v)->owner == m->from.node;
+		n += ((struct run *)v)->manager == m->from.node;
 	bool complete = n <= JOBS_MAX_LEASE_LIST;
 	if (!complete)
 		n = JOBS_MAX_LEASE_LIST;
@@ -505,7 +608,7 @@ attempts(struct func *f, struct msg *m)
 	it = 0;
 	for (uint32_t i = 0; i < n && map_next(&f->runs, &it, &k, &v);) {
 		const struct run *r = v;
-		if (r->owner != m->from.node)
+		if (r->manager != m->from.node)
 			continue;
 		jobmsg_attempt_pack(&b, r->job, r->task, r->attempt);
 		i++;
@@ -862,6 +965,10 @@ func_stop(struct func *f)
 	while (map_next(&f->hosts, &it, &k, &v))
 		free(v);
 	map_destroy(&f->hosts);
+	it = 0;
+	while (map_next(&f->managed, &it, &k, &v))
+		free(v);
+	map_destroy(&f->managed);
 	map_destroy(&f->runs);
 	map_destroy(&f->fetches);
 	vstore_destroy(&f->values);
@@ -924,6 +1031,7 @@ func_spawn(struct actor_sys *sys, const struct func_config *cfg,
 	map_init(&f->runs, 1);
 	map_init(&f->fetches, 2);
 	map_init(&f->hosts, 3);
+	map_init(&f->managed, 4);
 	if (f->cfg.max_calls == 0)
 		f->cfg.max_calls = FUNC_MAX_CALLS;
 	f->calls = xcalloc(f->cfg.max_calls, sizeof(*f->calls));
@@ -936,6 +1044,7 @@ func_spawn(struct actor_sys *sys, const struct func_config *cfg,
 		map_destroy(&f->runs);
 		map_destroy(&f->fetches);
 		map_destroy(&f->hosts);
+		map_destroy(&f->managed);
 		free(f);
 		return MIST_EEXIST;
 	}

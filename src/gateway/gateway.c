@@ -40,6 +40,26 @@ struct gpend {
 	uint32_t type;
 };
 
+/*
+ * A job whose first owner died and which another member took over
+ * (data/standby.c): its requests, which name it by its first owner, go
+ * to the new owner.  Learnt from MSG_JOB_MOVED; ~32 bytes each, at most
+ * GW_MAX_MOVED (a takeover is rare: 65536 is a cluster losing owners of
+ * thousands of jobs many times over).  Past it the oldest is not evicted
+ * -- a new one is refused, logged -- and requests for that job go to its
+ * dead first owner (MIST_EUNREACHABLE): a client retries elsewhere.
+ */
+#define GW_MAX_MOVED 65536
+struct gw_moved {
+	uint64_t origin, job, owner;
+};
+
+static uint64_t
+gw_moved_key(uint64_t origin, uint64_t job)
+{
+	return job ^ (origin * 0x9e3779b97f4a7c15ull); /* data_job_key's */
+}
+
 struct gateway {
 	struct actor *actor;
 	struct gateway_config cfg;
@@ -51,6 +71,7 @@ struct gateway {
 	struct map members; /* node -> struct gw_member: candidate homes */
 	struct rest *rest;  /* the HTTP gateway, or NULL (rest.h) */
 	struct map admin;   /* our corr -> struct gw_admin: `mist apps index` */
+	struct map moved;   /* job key -> struct gw_moved (JOB_MOVED) */
 	uint8_t *scratch;   /* a first message's payload */
 };
 
@@ -146,6 +167,7 @@ gw_request(void *ctx, struct msg *m)
 	uint8_t role = cr->role;
 	int status = 0;
 	uint64_t owner = g->actor->sys->node;
+	struct gw_moved *mv = NULL;
 	if (!type_allowed(m->type, role)) {
 		status = MIST_EPERM;
 	} else if (jobmsg_job_arity(m->type) != 0) {
@@ -155,6 +177,9 @@ gw_request(void *ctx, struct msg *m)
 		if (jobmsg_job_unpack(m->type, m->body, m->len, &owner, &job,
 				      &rest) != 0 || owner == 0)
 			status = MIST_EPROTO;
+		else if ((mv = map_get(&g->moved, gw_moved_key(owner, job))) &&
+			 mv->origin == owner && mv->job == job)
+			owner = mv->owner; /* taken over: its owner now */
 	}
 	if (status != 0) {
 		if (m->flags & MSG_F_REQUEST)
@@ -718,6 +743,10 @@ gw_stop(struct gateway *g)
 		free(v);
 	map_destroy(&g->pending);
 	map_destroy(&g->alive);
+	it = 0;
+	while (map_next(&g->moved, &it, &k, &v))
+		free(v);
+	map_destroy(&g->moved);
 	g->creds.revoked = NULL;
 	creds_destroy(&g->creds);
 	if (g->rest != NULL)
@@ -729,6 +758,34 @@ gw_stop(struct gateway *g)
 	map_destroy(&g->admin);
 	gw_apps_stop(g);
 	native_shutdown(&g->net, gw_free, g);
+}
+
+/* MSG_JOB_MOVED: a job's requests go to its new owner from now on. */
+static void
+gw_job_moved(struct gateway *g, struct msg *m)
+{
+	uint64_t origin, job, owner;
+	if (jobmsg_moved_unpack(m->body, m->len, &origin, &job, &owner) != 0 ||
+	    owner != m->from.node)
+		return; /* only the new owner says where its job is */
+	uint64_t k = gw_moved_key(origin, job);
+	struct gw_moved *mv = map_get(&g->moved, k);
+	if (mv != NULL && (mv->origin != origin || mv->job != job)) {
+		log_warn("gateway: job %016llx moved, but its key is another's",
+			 (unsigned long long)job);
+		return;
+	}
+	if (mv == NULL) {
+		if (g->moved.len >= GW_MAX_MOVED) {
+			log_warn("gateway: %d moved jobs known: job %016llx's "
+				 "move not kept", GW_MAX_MOVED,
+				 (unsigned long long)job);
+			return;
+		}
+		mv = xmalloc(sizeof(*mv));
+		map_put(&g->moved, k, mv);
+	}
+	*mv = (struct gw_moved){origin, job, owner};
 }
 
 static void
@@ -748,6 +805,10 @@ gw_fn(struct actor *self, struct msg *m)
 		return;
 	case MSG_MEMBER_EVENT:
 		gw_member(g, m);
+		return;
+	case MSG_JOB_MOVED:
+		if (!(m->flags & MSG_F_REPLY))
+			gw_job_moved(g, m);
 		return;
 	case MSG_CREDS:
 		if (!(m->flags & MSG_F_REPLY))
@@ -819,6 +880,7 @@ gateway_spawn(struct actor_sys *sys, uv_loop_t *loop, struct store *store,
 	apps_init(&g->apps, store);
 	map_init(&g->members, randombytes_random());
 	map_init(&g->admin, randombytes_random());
+	map_init(&g->moved, randombytes_random());
 	/* no MSG_SWIM_SUBSCRIBE here: the gateway is spawned before SWIM
 	 * (SWIM's metadata carries the gateway's bound address), so a tell
 	 * now would find no ACTOR_SWIM and be lost; the spawner, which knows

@@ -157,7 +157,7 @@ fuzz_jobs(const uint8_t *data, size_t size)
 		MSG_JOB_STATUS, MSG_JOB_ATTACH, MSG_JOB_CANCEL, MSG_JOB_RELEASE,
 		MSG_JOB_CLOSE,	MSG_JOB_LIST,	MSG_TASK_RUN,	 MSG_TASK_DONE,
 		MSG_VALUE_GET,	MSG_VALUE_FREE, MSG_MEMBER_EVENT, MSG_ERROR,
-		MSG_ATTEMPTS};
+		MSG_ATTEMPTS, MSG_JOB_REPLICA, MSG_JOB_MOVED};
 	struct actor_sys sys;
 	struct actor_sys_env env = {.now = fuzz_now};
 	actor_sys_init(&sys, 42, &env, NULL, 1);

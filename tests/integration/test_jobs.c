@@ -370,6 +370,51 @@ Test(jobs, an_owner_restarted_mid_job_resumes_and_the_client_reattaches)
 	job_with_trouble(300, restart_alpha);
 }
 
+/*
+ * The owner killed for good (issue 12, item 3): its standby takes the
+ * job over once gossip declares it dead, and libmist -- given every
+ * gateway, reattaching nothing by hand -- loses its connection to the
+ * dead owner's gateway, redials another and finishes the job there: the
+ * same value, every task done once by the job's final count.
+ */
+Test(jobs, an_owner_killed_for_good_its_standby_finishes_the_job)
+{
+	cluster(NULL, NULL);
+	char all[256];
+	snprintf(all, sizeof(all), "%s,%s,%s", ag[0].gw, ag[1].gw, ag[2].gw);
+	mist_client *c;
+	cr_assert_eq(mist_connect(all, cred, 10000, &c), 0);
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, NULL, 10000, &j), 0);
+	const uint32_t n = 300;
+	submit(j, n, "slowsum");
+	struct mist_progress p;
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(mist_job_progress(j, 10000, &p), 0);
+		if (p.done >= n / 4)
+			break;
+		usleep(20000);
+	}
+	cr_assert(p.done < n, "the job ended before the owner died");
+	struct timeval t0, t1;
+	gettimeofday(&t0, NULL);
+	cr_assert_eq(proc_stop(ag[0].pid, SIGKILL, 5000), 128 + SIGKILL);
+	ag[0].pid = 0;
+	cr_assert_eq(get_last(j, n), expected(n));
+	gettimeofday(&t1, NULL);
+	cr_log_info("owner killed with %u of %u tasks done; the value %ld ms "
+		    "later, through another gateway", p.done, n,
+		    (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+			   (t1.tv_usec - t0.tv_usec) / 1000));
+	cr_assert_eq(mist_job_wait(j, 60000), 0);
+	cr_assert_eq(mist_job_progress(j, 10000, &p), 0);
+	cr_assert_str_eq(p.state, "done");
+	cr_assert_eq(p.done, n);
+	cr_assert_eq(p.tasks, n);
+	cr_assert_eq(mist_job_close(j, 10000), 0);
+	mist_close(c);
+}
+
 static int
 run_one(mist_job *j, const char *fn, char *err, size_t cap)
 {

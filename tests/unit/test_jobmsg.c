@@ -204,14 +204,16 @@ Test(jobmsg, task_done_keeps_its_layout)
 {
 	uint64_t sizes[] = {1, 300};
 	struct gref fetched[] = {{2, 0}};
-	struct jobmsg_task_done d = {.job = 5, .task = 9, .attempt = 3,
-				     .status = 0, .exec_us = 70, .nout = 2,
+	struct jobmsg_task_done d = {.job = 5, .owner = 7, .task = 9,
+				     .attempt = 3, .status = 0, .exec_us = 70,
+				     .nout = 2,
 				     .sizes = sizes, .nfetched = 1,
 				     .fetched = fetched};
 	struct buf b = BUF_INIT;
 	jobmsg_task_done_pack(&b, &d);
 	static const uint8_t want[] = {
-		0x97, 0x05, 0x09, 0x03, 0x00, 0x46, /* job task att st us */
+		0x98, 0x05, 0x09, 0x03, 0x00, 0x46, /* job task att st us */
+		0x07,				    /* owner */
 		0x92, 0x01, 0xcd, 0x01, 0x2c,	    /* sizes [1, 300] */
 		0x91, 0x92, 0x02, 0x00};	    /* fetched [[2, 0]] */
 	cr_assert_eq(b.len, sizeof(want));
@@ -223,6 +225,7 @@ Test(jobmsg, task_done_keeps_its_layout)
 						  &rest), 0);
 	cr_assert_eq(back.task, 9);
 	cr_assert_eq(back.exec_us, 70);
+	cr_assert_eq(back.owner, 7);
 	cr_assert_eq(jobmsg_task_done_unpack_rest(&rest, &back, got), 0);
 	cr_assert_eq(back.nout, 2);
 	cr_assert_eq(got[1], 300);
