@@ -86,7 +86,7 @@ step "chaos: a DAG job under SIGKILLs and restarts of real agents (contrib/chaos
 chaos_seeds=${MIST_CHAOS_SEEDS:-3}
 if [ "$chaos_seeds" -gt 0 ]; then
 	MIST_BUILD="$root/_check/werror" contrib/chaos/jobs.sh "$chaos_seeds" 400 \
-		"${MIST_CHAOS_FIRST:-$(( $(date +%s) % 100000 ))}" >_check/chaos.log 2>&1
+		"${MIST_CHAOS_FIRST:-1}" >_check/chaos.log 2>&1
 	rc=$?
 	cat _check/chaos.log
 	[ $rc -eq 0 ] || status=1

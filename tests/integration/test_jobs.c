@@ -441,12 +441,18 @@ Test(jobs, executor_limits_fail_the_task_and_the_node_carries_on)
 	cr_assert(strstr(err, "CPU-time limit"), "%s", err);
 	cr_assert_eq(run_one(j, "crash", err, sizeof(err)), MIST_ETASK);
 	cr_assert(strstr(err, "signal 11") || strstr(err, "executor exited"), "%s", err);
-	cr_assert_eq(run_one(j, "hog", err, sizeof(err)), MIST_ETASK);
-	/* out of memory in the function, or the executor ended by it (under
-	 * ASan, which does not limit memory, its allocator aborts or the
-	 * memset runs into the CPU limit) */
+	int hog = run_one(j, "hog", err, sizeof(err));
+#if defined(__SANITIZE_ADDRESS__)
+	/* under ASan the agent sets no address-space limit (ASan reserves
+	 * terabytes), and 8 GiB of page faults were seen to finish within
+	 * the CPU budget since it is charged by ticks: the hog may pass */
+	cr_assert(hog == MIST_ETASK || hog == 0, "hog: %d", hog);
+#else
+	/* out of memory in the function: the address-space limit */
+	cr_assert_eq(hog, MIST_ETASK);
 	cr_assert(strstr(err, "out of memory") || strstr(err, "executor") ||
 		  strstr(err, "limit"), "%s", err);
+#endif
 	cr_assert_eq(run_one(j, "fail", err, sizeof(err)), MIST_ETASK);
 	cr_assert(strstr(err, "boom"), "%s", err);
 	cr_assert_eq(run_one(j, "badout", err, sizeof(err)), MIST_ETASK);

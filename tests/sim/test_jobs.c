@@ -2324,7 +2324,12 @@ Test(simjobs, a_fault_swarm_of_seeds_finishes_every_job_right, .timeout = 600)
 	const char *one = getenv("MIST_SWARM_SEED");
 	swarm_trace = getenv("MIST_SWARM_TRACE") != NULL;
 	const char *many = getenv("MIST_SWARM_SEEDS");
-	uint64_t first = one ? strtoull(one, NULL, 10) : seed;
+	/* the same 1000 seeds every run unless told (MIST_SEED moves them:
+	 * an exploring run), so a check that passed passes again */
+	const char *base = getenv("MIST_SEED");
+	uint64_t first = one    ? strtoull(one, NULL, 10)
+			 : base ? seed
+				: 1;
 	uint32_t n = one ? 1 : many ? (uint32_t)strtoul(many, NULL, 10) : 1000;
 	uint64_t worst = 0, total = 0, worst_seed = first;
 	uint32_t faults = 0;
