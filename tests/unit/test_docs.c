@@ -2007,8 +2007,11 @@ Test(docs, auto_index_from_refused_queries_then_served)
 	       "{\"class\":\"Auto\",\"where\":{\"score\":350}}");
 	cr_assert_eq(r->status, 200, "the refused query runs now: %s",
 		     jstr(r->body, "error"));
-	cr_assert_eq(nresults(r), 1);
-	cr_assert_eq(stat_of("objects_scanned") - before, 1,
+	/* (the object updated above may have been the one with score 350:
+	 * one in 400 runs) */
+	size_t want350 = score0 == 350 ? 0 : 1;
+	cr_assert_eq(nresults(r), want350);
+	cr_assert_eq(stat_of("objects_scanned") - before, want350,
 		     "one object examined, not the class");
 	r = rq(ACC_DOC_QUERY, &PUBLIC,
 	       "{\"class\":\"Auto\",\"where\":{\"score\":1010}}");
@@ -2660,5 +2663,19 @@ Test(docs, pg_build_waits_for_another_agents_lock_then_takes_over)
 	       "{\"class\":\"Big\",\"where\":{\"score\":150}}");
 	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
 	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+}
+#endif
+
+#ifdef TEST_DOCS_PG
+/*
+ * One test at a time on PostgreSQL: the tests share one server, and with
+ * two at once (Criterion's default on two cores) one was seen to hang in
+ * an index build under load -- a known bug of the driver, not understood
+ * yet (its reads block the loop).  Before main, so Criterion reads it.
+ */
+__attribute__((constructor)) static void
+pg_one_job(void)
+{
+	setenv("CRITERION_JOBS", "1", 0);
 }
 #endif
