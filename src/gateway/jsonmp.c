@@ -368,16 +368,12 @@ from_mp(struct walk *w, struct mp_cur *c, uint32_t depth, json_t **out)
 	return MIST_EINVAL;
 }
 
-int
-jsonmp_to_json(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
-	       json_t **out, char *why, size_t whylen)
+/* The bounds both msgpack readers check before walking @a p: its size,
+ * one well-formed object within the depth, nothing after it. */
+static int
+mp_input_ok(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
+	    char *why, size_t whylen)
 {
-	struct jsonmp_limits def;
-	if (l == NULL) {
-		jsonmp_limits_default(&def);
-		l = &def;
-	}
-	*out = NULL;
 	if (len > l->max_bytes) {
 		why_set(why, whylen, "larger than %zu bytes as msgpack",
 			l->max_bytes);
@@ -393,6 +389,22 @@ jsonmp_to_json(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
 		why_set(why, whylen, "bytes after the msgpack value");
 		return MIST_EPROTO;
 	}
+	return 0;
+}
+
+int
+jsonmp_to_json(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
+	       json_t **out, char *why, size_t whylen)
+{
+	struct jsonmp_limits def;
+	if (l == NULL) {
+		jsonmp_limits_default(&def);
+		l = &def;
+	}
+	*out = NULL;
+	int bad = mp_input_ok(p, len, l, why, whylen);
+	if (bad != 0)
+		return bad;
 	struct walk w = {l, 0, why, whylen};
 	struct mp_cur c;
 	mp_cur_init(&c, p, len);
@@ -806,21 +818,9 @@ jsonmp_to_text(const uint8_t *p, size_t len, const struct jsonmp_limits *l,
 		jsonmp_limits_default(&def);
 		l = &def;
 	}
-	if (len > l->max_bytes) {
-		why_set(why, whylen, "larger than %zu bytes as msgpack",
-			l->max_bytes);
-		return MIST_E2BIG;
-	}
-	size_t used;
-	if (mp_check(p, len, MP_MAX_DEPTH, &used) != 0) {
-		why_set(why, whylen, "malformed, truncated or nested deeper "
-				     "than %d msgpack", MP_MAX_DEPTH);
-		return MIST_EPROTO;
-	}
-	if (used != len) {
-		why_set(why, whylen, "bytes after the msgpack value");
-		return MIST_EPROTO;
-	}
+	int bad = mp_input_ok(p, len, l, why, whylen);
+	if (bad != 0)
+		return bad;
 	struct walk w = {l, 0, why, whylen};
 	struct mp_cur c;
 	mp_cur_init(&c, p, len);
