@@ -837,11 +837,13 @@ struct status {
 	uint64_t node[JOBMSG_STATUS_MAX_NODES], node_done[JOBMSG_STATUS_MAX_NODES];
 };
 
+/* JOB_STATUS of @a job (named by its first owner, node @a named) asked
+ * of node @a owner through node @a from's client. */
 static void
-job_status(int from, int owner, uint64_t job, struct status *s)
+job_status_of(int from, int owner, int named, uint64_t job, struct status *s)
 {
 	struct buf b = BUF_INIT;
-	jobmsg_job_pack(&b, MSG_JOB_STATUS, id_of(owner), job);
+	jobmsg_job_pack(&b, MSG_JOB_STATUS, id_of(named), job);
 	struct req *r;
 	cr_assert_eq(call(from, owner, MSG_JOB_STATUS, &b, &r), 0);
 	buf_destroy(&b);
@@ -862,6 +864,12 @@ job_status(int from, int owner, uint64_t job, struct status *s)
 		s->node[i] = nv.node;
 		s->node_done[i] = nv.done;
 	}
+}
+
+static void
+job_status(int from, int owner, uint64_t job, struct status *s)
+{
+	job_status_of(from, owner, owner, job, s);
 }
 
 /* ------------------------------------------------- what the pools saw */
@@ -1993,24 +2001,11 @@ swarm_tap(int from, int to, const struct msg *m)
 		sw_standby = to;
 }
 
+/* The same asked of node @a at (where the job lives now). */
 static void
 job_status_at(int at, uint64_t job, struct status *s)
 {
-	struct buf b = BUF_INIT;
-	jobmsg_job_pack(&b, MSG_JOB_STATUS, id_of(0), job);
-	struct req *r;
-	cr_assert_eq(call(at, at, MSG_JOB_STATUS, &b, &r), 0);
-	buf_destroy(&b);
-	struct mp_cur c;
-	struct jobmsg_status_view v;
-	mp_cur_init(&c, r->body, r->len);
-	cr_assert_eq(jobmsg_status_read(&c, &v), 0);
-	memset(s, 0, sizeof(*s));
-	snprintf(s->state, sizeof(s->state), "%.*s", (int)v.state_len, v.state);
-	s->tasks = v.tasks;
-	s->done = v.done;
-	s->failed = v.failed;
-	s->running = v.running;
+	job_status_of(at, at, 0, job, s);
 }
 
 static void
