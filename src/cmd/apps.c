@@ -433,6 +433,42 @@ request(const struct cmd_common *co, const struct buf *b, struct msg **reply)
 	return EXIT_RUNTIME;
 }
 
+/*
+ * request() for an answer of the documents accessory ([status, body
+ * (JSON), user]): EXIT_OK with *@a out the JSON body (the caller's), or
+ * EXIT_RUNTIME with the error said on stderr.
+ */
+static int
+acc_answer(const struct cmd_common *co, const struct buf *b, json_t **out)
+{
+	struct msg *reply;
+	*out = NULL;
+	int r = request(co, b, &reply);
+	if (r != EXIT_OK)
+		return r;
+	int status;
+	uint32_t blen, ulen;
+	const uint8_t *body;
+	const char *user;
+	if (acc_reply_unpack(reply->body, reply->len, &status, &body, &blen,
+			     &user, &ulen) != 0) {
+		msg_delete(reply);
+		fputs("mist apps: bad reply\n", stderr);
+		return EXIT_RUNTIME;
+	}
+	json_t *j = json_loadb((const char *)body, blen, 0, NULL);
+	msg_delete(reply);
+	if (status >= 300 || j == NULL) {
+		const char *why =
+			j ? json_string_value(json_object_get(j, "error")) : NULL;
+		fprintf(stderr, "mist apps: %s\n", why ? why : "bad reply");
+		json_decref(j);
+		return EXIT_RUNTIME;
+	}
+	*out = j;
+	return EXIT_OK;
+}
+
 /* -------------------------------------------------------------- output */
 
 static void
@@ -714,31 +750,11 @@ apps_index(int argc, char **argv)
 			}
 		}
 	}
-	struct msg *reply;
-	r = request(&co, &b, &reply);
+	json_t *j;
+	r = acc_answer(&co, &b, &j);
 	buf_destroy(&b);
 	if (r != EXIT_OK)
 		return r;
-	/* the accessory's answer: [status, body (JSON), user] */
-	int status;
-	uint32_t blen, ulen;
-	const uint8_t *body;
-	const char *user;
-	if (acc_reply_unpack(reply->body, reply->len, &status, &body, &blen,
-			     &user, &ulen) != 0) {
-		msg_delete(reply);
-		fputs("mist apps: bad reply\n", stderr);
-		return EXIT_RUNTIME;
-	}
-	json_t *j = json_loadb((const char *)body, blen, 0, NULL);
-	if (status >= 300 || j == NULL) {
-		const char *why =
-			j ? json_string_value(json_object_get(j, "error")) : NULL;
-		fprintf(stderr, "mist apps: %s\n", why ? why : "bad reply");
-		json_decref(j);
-		msg_delete(reply);
-		return EXIT_RUNTIME;
-	}
 	json_t *ix = json_object_get(j, "indexes");
 	if (co.json) {
 		char *s = ix ? json_dumps(ix, JSON_COMPACT) : NULL;
@@ -756,7 +772,6 @@ apps_index(int argc, char **argv)
 		}
 	}
 	json_decref(j);
-	msg_delete(reply);
 	return EXIT_OK;
 }
 
@@ -881,30 +896,11 @@ apps_indexes(int argc, char **argv)
 		mp_pack_str(&pk, "class");
 		mp_pack_str(&pk, pos[1]);
 	}
-	struct msg *reply;
-	r = request(&co, &b, &reply);
+	json_t *j;
+	r = acc_answer(&co, &b, &j);
 	buf_destroy(&b);
 	if (r != EXIT_OK)
 		return r;
-	int status;
-	uint32_t blen, ulen;
-	const uint8_t *body;
-	const char *user;
-	if (acc_reply_unpack(reply->body, reply->len, &status, &body, &blen,
-			     &user, &ulen) != 0) {
-		msg_delete(reply);
-		fputs("mist apps: bad reply\n", stderr);
-		return EXIT_RUNTIME;
-	}
-	json_t *j = json_loadb((const char *)body, blen, 0, NULL);
-	if (status >= 300 || j == NULL) {
-		const char *why =
-			j ? json_string_value(json_object_get(j, "error")) : NULL;
-		fprintf(stderr, "mist apps: %s\n", why ? why : "bad reply");
-		json_decref(j);
-		msg_delete(reply);
-		return EXIT_RUNTIME;
-	}
 	if (co.json) {
 		char *s = json_dumps(j, JSON_COMPACT);
 		puts(s ? s : "{}");
@@ -913,7 +909,6 @@ apps_indexes(int argc, char **argv)
 		print_indexes(j);
 	}
 	json_decref(j);
-	msg_delete(reply);
 	return EXIT_OK;
 }
 
