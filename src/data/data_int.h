@@ -130,6 +130,16 @@
  */
 #define DATA_MAX_REPLICAS 65536
 /*
+ * A replica that heard nothing from its owner for 10 s asks it whether
+ * this node still stands by for the job (JOB_REPLICA 'Q'); "no" drops it.
+ * The owner's 'X' is one-way and dies with a link that breaks (a cut,
+ * one way or both), and a stale replica would be taken over at the
+ * owner's death -- a job long closed run again, or twice.  One small
+ * request per quiet replica every 10 s; a busy job's records keep its
+ * replica from asking at all.
+ */
+#define DATA_REPLICA_QUIET_MS 10000
+/*
  * A node that took jobs over tells every member's gateway where they are
  * (JOB_MOVED, one-way) at the takeover, to members that join, and again
  * every 5 s: a partition may have eaten the first word, and a gateway

@@ -938,7 +938,7 @@ jobmsg_replica_unpack(const uint8_t *p, uint32_t len,
 	    mp_read_bin(&c, &r->val, &r->len) != 0 || mp_cur_left(&c) != 0)
 		return MIST_EPROTO;
 	if (kind != 'A' && kind != 'B' && kind != 'C' && kind != 'D' &&
-	    kind != 'X')
+	    kind != 'X' && kind != 'Q')
 		return MIST_EPROTO;
 	r->kind = (char)kind;
 	return 0;

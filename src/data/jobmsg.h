@@ -243,7 +243,9 @@ int jobmsg_attempt_next(struct mp_cur *c, uint64_t *job, uint32_t *task,
  *            from 1; 'A' starts a replica anew (rseq 1)
  *   kind   = 'A' create, 'B' batch, 'C' completions, 'D' cancelled (the
  *            journal's), 'X' forget the replica (the job ended, or this
- *            node is no longer its standby)
+ *            node is no longer its standby); 'Q' (standby -> owner,
+ *            a request) "do I still stand by for this job?": nil yes,
+ *            MIST_ENOTFOUND no (the replica is dropped)
  *   seq    = the journal record's sequence; for 'A', the number of
  *            records this ship has (the create included): a replica with
  *            fewer is incomplete, and is never taken over

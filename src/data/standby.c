@@ -48,6 +48,12 @@
  * accepted but not yet journalled (a tick, DATA_TICK_MS) runs again --
  * harmless, functions are deterministic.
  *
+ * The owner's forget ('X') is one-way, and lost with a link that breaks;
+ * so a replica quiet for DATA_REPLICA_QUIET_MS asks its owner ('Q',
+ * ask_quiet) whether this node still stands by for the job, and drops it
+ * on "no" -- a stale replica would otherwise be taken over at the owner's
+ * death, and a job closed long before run again.
+ *
  * Replicas live in memory and in the standby's LMDB table "jobs" (the
  * journal's), under keys of their own:
  *
@@ -78,8 +84,9 @@
 struct rack {
 	uint64_t key; /* the job's key */
 	uint64_t origin, id;
-	uint64_t standby;
+	uint64_t standby; /* for a query: the owner asked */
 	uint32_t rseq;
+	bool query; /* a standby's 'Q' to the owner, not a record */
 };
 
 /* The standby's copy of another owner's job. */
@@ -89,6 +96,7 @@ struct replica {
 	uint32_t epoch;
 	uint32_t rseq; /* the last record kept */
 	uint32_t complete_at; /* records its ship has ('A''s seq) */
+	uint64_t heard;	      /* data_now() of its last record or question */
 	struct buf recs; /* journal_rec_append's framing */
 };
 
@@ -206,7 +214,7 @@ standby_send(struct data *d, struct job *j, char kind, uint32_t seq,
 	struct buf b = BUF_INIT;
 	jobmsg_replica_pack(&b, &r);
 	struct rack *a = xmalloc(sizeof(*a));
-	*a = (struct rack){j->key, j->origin, j->id, j->standby, r.rseq};
+	*a = (struct rack){j->key, j->origin, j->id, j->standby, r.rseq, false};
 	uint64_t corr;
 	actor_request(d->actor, (struct actor_ref){j->standby, ACTOR_DATA},
 		      MSG_JOB_REPLICA, b.data, (uint32_t)b.len,
@@ -414,12 +422,29 @@ standby_moved(struct data *d, struct msg *m)
 		standby_fenced(d, j, "its new owner said so");
 }
 
+static struct replica *replica_find(struct data *d, uint64_t origin,
+				    uint64_t id);
+static void replica_free(struct data *d, struct replica *r);
+
 bool
 standby_ack(struct data *d, struct msg *m)
 {
 	struct rack *a = map_del(&d->racks, m->corr);
 	if (a == NULL)
 		return false;
+	if (a->query) {
+		struct replica *r = replica_find(d, a->origin, a->id);
+		if (r != NULL && r->owner == a->standby &&
+		    m->status == MIST_ENOTFOUND) {
+			log_info("data: job %016llx of %016llx: no longer its "
+				 "standby (its owner said so): replica dropped",
+				 (unsigned long long)r->id,
+				 (unsigned long long)r->origin);
+			replica_free(d, r);
+		}
+		free(a);
+		return true;
+	}
 	struct job *j = map_get(&d->jobs, a->key);
 	if (j == NULL || j->origin != a->origin || j->id != a->id ||
 	    j->standby != a->standby || a->rseq > j->rsent) {
@@ -475,10 +500,42 @@ standby_node_lost(struct data *d, uint64_t node)
 	free(lost);
 }
 
+/* Asks the owner of each replica quiet for DATA_REPLICA_QUIET_MS whether
+ * this node still stands by for the job (its 'X' may have been lost). */
+static void
+ask_quiet(struct data *d)
+{
+	uint64_t now = data_now(d);
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->replicas, &it, &k, &v)) {
+		struct replica *r = v;
+		struct nodeinfo *n = map_get(&d->nodes, r->owner);
+		if (now - r->heard < DATA_REPLICA_QUIET_MS || n == NULL ||
+		    !n->alive)
+			continue;
+		r->heard = now;
+		struct jobmsg_replica q = {r->origin, r->id, r->epoch, 0, 'Q',
+					   0, NULL, 0};
+		struct buf b = BUF_INIT;
+		jobmsg_replica_pack(&b, &q);
+		struct rack *a = xcalloc(1, sizeof(*a));
+		*a = (struct rack){k, r->origin, r->id, r->owner, 0, true};
+		uint64_t corr;
+		actor_request(d->actor, (struct actor_ref){r->owner, ACTOR_DATA},
+			      MSG_JOB_REPLICA, b.data, (uint32_t)b.len,
+			      DATA_REPLICA_TIMEOUT_MS, &corr);
+		map_put(&d->racks, corr, a);
+		buf_destroy(&b);
+	}
+}
+
 void
 standby_tick(struct data *d)
 {
 	take_orphans(d);
+	ask_quiet(d);
 	if (data_now(d) - d->announced >= DATA_ANNOUNCE_MS) {
 		d->announced = data_now(d);
 		standby_announce(d, 0);
@@ -600,6 +657,7 @@ replica_load_cb(void *arg, const void *key, size_t klen, const void *val,
 	r->owner = owner;
 	r->epoch = epoch;
 	r->rseq = rseq;
+	r->heard = data_now(d);
 	if (v[12] == 'A')
 		r->complete_at = buf_get_u32be(v + 13);
 	replica_append(r, (char)v[12], buf_get_u32be(v + 13), v + 17,
@@ -649,6 +707,14 @@ standby_keep(struct data *d, struct msg *m)
 	uint64_t from = m->from.node;
 	struct replica *r = replica_find(d, rr.origin, rr.job);
 	struct job *mine = data_job_find(d, rr.origin, rr.job);
+	if (rr.kind == 'Q') { /* a standby asks if it still is one */
+		if (mine != NULL && mine->epoch == rr.epoch &&
+		    (mine->standby == from || mine->prev_standby == from))
+			actor_reply(d->actor, m, MSG_JOB_REPLICA, NULL, 0);
+		else
+			actor_reply_error(d->actor, m, MIST_ENOTFOUND);
+		return;
+	}
 	/* a job we own now (we took it over): its old owner is fenced */
 	if (mine != NULL) {
 		actor_reply_error(d->actor, m, from == data_self(d)
@@ -698,6 +764,7 @@ standby_keep(struct data *d, struct msg *m)
 		return;
 	}
 	r->rseq = rr.rseq;
+	r->heard = data_now(d);
 	replica_append(r, rr.kind, rr.seq, rr.val, rr.len);
 	replica_store(d, r, &rr);
 	actor_reply(d->actor, m, MSG_JOB_REPLICA, NULL, 0);

@@ -81,7 +81,7 @@ inns "$tag-a1" "$MIST_BIN" creds create --name part --agent "$(cat "$work/a1/age
 	--key "$work/key" >"$work/cred" 2>>"$work/a1.log" || {
 	echo "Bail out! creds create failed"; tail -20 "$work/a1.log" | sed 's/^/# /'; exit 1; }
 
-echo "1..3"
+echo "1..4"
 # scenario n: rules applied in agent v's namespace for `cut` seconds while
 # the job runs, then flushed
 scenario() { # n what v cut rules...
@@ -123,4 +123,42 @@ scenario 2 "a worker whose packets to the owner are dropped (one way) for 5 s" 2
 # the owner cut off from two of its three workers, both ways
 scenario 3 "the owner cut off from two workers for 5 s" 1 5 \
 	"in ip saddr { $net.2, $net.3 } drop" "out ip daddr { $net.2, $net.3 } drop"
+# paper 003 §4: the owner's device loses its network for longer than the
+# job takes.  a2 offers the functions and owns this job (its client in its
+# namespace, on its own address: loopback, not cut); cut off from every
+# other agent both ways, it must finish the job by itself -- once gossip
+# declares the others dead, it runs what is pending and recomputes the
+# inputs only they held -- with the right value and every task done once,
+# before the cut heals.
+scenario_isolated() { # n
+	n=$1
+	t0=$(date +%s)
+	inns "$tag-a2" "$dagjob" --gateway "$(cat "$work/a2/gateway.addr")" \
+		--cred "$work/cred" --tasks 1200 --width 6 --timeout-s 180 >"$work/job$n.out" 2>&1 &
+	job=$!
+	sleep 1
+	kill -0 "$job" 2>/dev/null || {
+		echo "not ok $n - an isolated owner: the job ended before the cut ($(cat "$work/job$n.out"))"
+		fail=1; return; }
+	inns "$tag-a2" nft add rule inet mist in iifname eth0 drop
+	inns "$tag-a2" nft add rule inet mist out oifname eth0 drop
+	cut=$(date +%s)
+	# bounded: the job has 120 s to end while cut off
+	k=0
+	while kill -0 "$job" 2>/dev/null && [ $k -lt 1200 ]; do k=$((k + 1)); sleep 0.1; done
+	during=yes
+	kill -0 "$job" 2>/dev/null || during=no
+	ended=$(date +%s)
+	inns "$tag-a2" nft flush chain inet mist in
+	inns "$tag-a2" nft flush chain inet mist out
+	if [ "$during" = no ] && wait "$job"; then
+		echo "ok $n - the owner cut off from every worker finishes the job itself ($(( ended - cut )) s after the cut, $(( ended - t0 )) s in all): $(cat "$work/job$n.out")"
+	else
+		[ "$during" = yes ] && { kill "$job" 2>/dev/null; wait "$job"; }
+		echo "not ok $n - an isolated owner (still running after 120 s cut off: $during): $(tail -3 "$work/job$n.out" | tr '\n' ' ')"
+		for i in 1 2 3 4; do tail -15 "$work/a$i.log" | sed "s/^/# a$i: /"; done
+		fail=1
+	fi
+}
+scenario_isolated 4
 exit $fail

@@ -1218,6 +1218,68 @@ Test(simjobs, a_worker_restarted_at_once_loses_nothing_and_hangs_nothing)
 	print_digest("quick-restart");
 }
 
+/*
+ * An owner that offers the job's functions is cut off from every worker,
+ * both ways, for longer than the job takes (paper 003 §4: the master's
+ * device loses its network).  Once gossip declares its workers dead it
+ * runs what is pending itself, recomputing by lineage the inputs only
+ * they held, and answers its client during the cut with the value a
+ * fault-free run gives; each task's value is accepted once (the owner's
+ * count says every task done once).  When the cut heals, the workers come
+ * back and the job stays done with the same value.
+ */
+Test(simjobs, an_isolated_owner_finishes_the_job_itself)
+{
+	cluster(4, &plain, true);
+	uint32_t final = dag_tree("sum", DAG_LEAVES, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
+	uint64_t job = create(0);
+	submit_range(0, 0, job, 1, ndag);
+	struct req *r = wait_async(0, 0, job, final);
+	want_ended = 150;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	uint64_t cut = w.now;
+	for (int v = 1; v < 4; v++) {
+		fake_block(&w, 0, v, true);
+		fake_block(&w, v, 0, true);
+	}
+	cr_assert(fake_world_run(&w, req_got, r, 300000),
+		  "the isolated owner did not finish the job");
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_value(0, 0, job, final), want[final]);
+	/* the owner alone did the rest, inputs recomputed included */
+	uint32_t here = 0, again = 0;
+	for (uint32_t i = 1; i <= ndag; i++) {
+		uint32_t n = successes(i, 0, cut, NULL);
+		here += n > 0;
+		again += n > 0 && successes(i, -1, 0, NULL) > n;
+	}
+	cr_assert_gt(here, 0);
+	cr_assert_gt(again, 0, "no input was recomputed by lineage");
+	struct status s;
+	job_status(0, 0, job, &s);
+	cr_assert_str_eq(s.state, "done");
+	cr_assert_eq(s.done, ndag);
+	cr_assert_eq(s.failed, 0);
+	cr_log_info("cut at +%" PRIu64 " ms, job done alone %" PRIu64
+		    " ms later: %u tasks ran on the owner, %u of them again",
+		    cut - 1000000, r->at - cut, here, again);
+	/* the cut heals: the workers come back; the job stays done */
+	for (int v = 1; v < 4; v++) {
+		fake_block(&w, 0, v, false);
+		fake_block(&w, v, 0, false);
+		join(v, id_of(0));
+	}
+	cr_assert(fake_world_run(&w, all_alive, NULL, 60000),
+		  "the workers did not come back");
+	run_for(10000);
+	job_status(0, 0, job, &s);
+	cr_assert_str_eq(s.state, "done");
+	cr_assert_eq(s.done, ndag);
+	cr_assert_eq(read_value(0, 0, job, final), want[final]);
+	print_digest("isolated owner");
+}
+
 /* The lease test's wire: the n-th TASK_RUN is lost (a link that went
  * down with it queued). */
 static int drop_nth, runs_seen;
@@ -2665,4 +2727,56 @@ Test(simjobs, a_standby_restarted_from_its_store_takes_the_job_over)
 	world_begin(seed);
 	tu_rmrf(tmp);
 	free(tmp);
+}
+
+/* The forget ('X') the owner tells its standby at a close is lost (a
+ * link that broke with it queued). */
+static uint32_t forgets_dropped;
+static bool
+drop_forgets(void *ctx, int from, int to, const struct msg *m)
+{
+	(void)ctx;
+	(void)from;
+	(void)to;
+	struct jobmsg_replica r;
+	if (m->type != MSG_JOB_REPLICA || (m->flags & MSG_F_REPLY) ||
+	    jobmsg_replica_unpack(m->body, m->len, &r) != 0 || r.kind != 'X')
+		return false;
+	forgets_dropped++;
+	return true;
+}
+
+/*
+ * A standby that missed its owner's forget (the job was closed) keeps a
+ * stale replica; quiet for DATA_REPLICA_QUIET_MS, it asks the owner
+ * ('Q'), hears that it stands by for nothing, and drops it -- so the
+ * owner's later death resurrects no closed job (found by the partition
+ * test: a job closed long before was run again from a stale replica).
+ */
+Test(simjobs, a_standby_that_missed_the_forget_drops_its_stale_replica)
+{
+	cluster(3, &plain, true);
+	standby_tap_reset();
+	uint32_t final = dag_tree("sum", 40, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
+	uint64_t job = create(0);
+	submit_range(0, 0, job, 1, ndag);
+	struct req *r = wait_async(0, 0, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	int sb = sb_of[0];
+	cr_assert(sb > 0 && sb < 3, "the job has a standby");
+	forgets_dropped = 0;
+	w.drop = drop_forgets;
+	struct buf b = BUF_INIT;
+	jobmsg_job_pack(&b, MSG_JOB_CLOSE, id_of(0), job);
+	cr_assert_eq(call(0, 0, MSG_JOB_CLOSE, &b, NULL), 0);
+	buf_destroy(&b);
+	run_for(DATA_REPLICA_QUIET_MS + 3 * DATA_TICK_MS + 100);
+	w.drop = NULL;
+	cr_assert_gt(forgets_dropped, 0, "the forget was sent, and lost");
+	kill_for_good(0, sb);
+	run_for(5000);
+	cr_assert_eq(sb_moved_to, -1, "node %d took a closed job over",
+		     sb_moved_to);
 }
