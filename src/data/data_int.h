@@ -178,6 +178,13 @@ struct nodeinfo {
 	uint32_t cores;
 	double speed, power, price;
 	bool alive;
+	/* gossip suspects it (SWIM_EV_SUSPECT, until refuted or declared
+	 * dead): no new attempt goes there, those in flight stay.  An owner
+	 * cut off from its workers suspects them within a probe or two but
+	 * -- Lifeguard slowing an unhealthy node's verdicts -- declares them
+	 * dead only tens of seconds later; meanwhile it runs what it can
+	 * itself (paper 003 4) instead of queueing work where none is done */
+	bool suspect;
 	/* the node's boot count (its SWIM incarnation >> 32): a higher one
 	 * is a new process, which knows nothing of the old one's attempts
 	 * and values */

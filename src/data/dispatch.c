@@ -87,7 +87,8 @@ dispatch_destroy(struct data *d)
 	free(d->cinfo);
 }
 
-/* The live nodes offering registry function @a reg, for task @a t. */
+/* The live nodes gossip does not suspect offering registry function
+ * @a reg, for task @a t. */
 static int
 candidates(struct data *d, struct job *j, const struct gtask *t, int reg)
 {
@@ -98,7 +99,8 @@ candidates(struct data *d, struct job *j, const struct gtask *t, int reg)
 	while (reg >= 0 && map_next(&d->nodes, &it, &k, &val)) {
 		struct nodeinfo *n = val;
 		struct nodefn *nf;
-		if (!n->alive || (nf = nodes_fn(n, (uint32_t)reg)) == NULL)
+		if (!n->alive || n->suspect ||
+		    (nf = nodes_fn(n, (uint32_t)reg)) == NULL)
 			continue;
 		struct place_node *c = &d->cand[nc];
 		*c = (struct place_node){n->id, n->tier, n->cores, n->speed,
@@ -129,7 +131,7 @@ any_node_has_room(struct data *d)
 	void *val;
 	while (map_next(&d->nodes, &it, &k, &val)) {
 		const struct nodeinfo *n = val;
-		if (n->alive && n->nfns > 0 &&
+		if (n->alive && !n->suspect && n->nfns > 0 &&
 		    n->inflight < n->cores * d->cfg.per_core_inflight)
 			return true;
 	}

@@ -146,10 +146,16 @@ reports_member_event(struct data *d, struct msg *m)
 		standby_node_lost(d, ev.node);
 		return;
 	}
-	if (ev.event == SWIM_EV_SUSPECT)
+	if (ev.event == SWIM_EV_SUSPECT) {
+		struct nodeinfo *sn = map_get(&d->nodes, ev.node);
+		if (sn != NULL)
+			sn->suspect = true;
 		return;
+	}
 	uint32_t boot = (uint32_t)(ev.incarnation >> 32);
 	struct nodeinfo *ni = nodes_get(d, ev.node);
+	bool was_suspect = ni->suspect;
+	ni->suspect = false;
 	bool restarted = ni->alive && boot > ni->boot;
 	if (restarted) {
 		log_info("data: %016llx restarted (boot %u, was %u): its "
@@ -172,8 +178,11 @@ reports_member_event(struct data *d, struct msg *m)
 	}
 	memcpy(ni->name, ev.name, ev.name_len);
 	ni->name[ev.name_len] = '\0';
-	if (ev.meta == NULL || ev.meta_len == 0)
+	if (ev.meta == NULL || ev.meta_len == 0) {
+		if (was_suspect)
+			dispatch_all(d); /* it takes work again */
 		return; /* no metadata: nothing offered yet */
+	}
 	struct meta *meta = xmalloc(sizeof(*meta));
 	if (meta_decode(ev.meta, ev.meta_len, meta) != 0)
 		log_warn("data: malformed metadata from %016llx",

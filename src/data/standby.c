@@ -715,11 +715,24 @@ standby_keep(struct data *d, struct msg *m)
 			actor_reply_error(d->actor, m, MIST_ENOTFOUND);
 		return;
 	}
-	/* a job we own now (we took it over): its old owner is fenced */
+	/* a job we own now (we took it over): its old owner is fenced --
+	 * unless the sender's claim beats ours: a higher epoch, or the same
+	 * one (two standbys that both held every record took the job over
+	 * at once) from a lower node id.  Without the tie-break each of two
+	 * such owners fences the other and the job is lost everywhere. */
 	if (mine != NULL) {
-		actor_reply_error(d->actor, m, from == data_self(d)
-						       ? MIST_EINVAL : MIST_EPERM);
-		return;
+		if (from == data_self(d)) {
+			actor_reply_error(d->actor, m, MIST_EINVAL);
+			return;
+		}
+		if (rr.epoch < mine->epoch ||
+		    (rr.epoch == mine->epoch && from > data_self(d))) {
+			actor_reply_error(d->actor, m, MIST_EPERM);
+			return;
+		}
+		standby_fenced(d, mine, "another owner's claim beats ours");
+		mine = NULL;
+		r = replica_find(d, rr.origin, rr.job);
 	}
 	if (r != NULL && rr.epoch < r->epoch) {
 		actor_reply_error(d->actor, m, MIST_EPERM);
