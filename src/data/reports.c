@@ -16,7 +16,9 @@
  * was lost on the way -- links deliver in order, so a TASK_RUN sent
  * before the question arrived before it, and a TASK_DONE sent before the
  * answer arrived before it -- and is placed again (graph_attempt_lost:
- * fenced, so a late report of it is ignored).
+ * fenced, so a late report of it is ignored).  A suspected node (gossip)
+ * that does not answer claims nothing: its attempts are placed again at
+ * once, not at its death (an isolated owner's Lifeguard puts deaths off).
  *
  * A node dead or left: its attempts go back to READY (not counted as
  * failures, but bounded by max_losses) and the values only it held are
@@ -244,12 +246,20 @@ reports_lease_reply(struct data *d, struct msg *m)
 	n->lease_corr = 0;
 	n->heard_ms = data_now(d);
 	bool complete;
-	uint32_t count;
+	uint32_t count = 0;
 	struct mp_cur c;
-	if (m->status != 0 || !n->alive ||
-	    jobmsg_attempts_unpack(m->body, m->len, &complete, &count, &c) != 0 ||
-	    !complete)
-		return true; /* no answer: gossip decides about the node */
+	/* no answer from a node gossip suspects: it claims nothing, so its
+	 * attempts are placed again now rather than at its death, which
+	 * Lifeguard may put off for tens of seconds on an owner cut off from
+	 * its workers.  Its late results are fenced off by their attempt
+	 * numbers; its values stay its own until a read of one fails.  No
+	 * answer from an unsuspected node: gossip decides about it. */
+	bool silent = m->status != 0 && n->alive && n->suspect;
+	if (!silent &&
+	    (m->status != 0 || !n->alive ||
+	     jobmsg_attempts_unpack(m->body, m->len, &complete, &count, &c) != 0 ||
+	     !complete))
+		return true;
 	struct claim *cl = xmalloc((count ? count : 1) * sizeof(*cl));
 	for (uint32_t i = 0; i < count; i++)
 		if (jobmsg_attempt_next(&c, &cl[i].job, &cl[i].task,
@@ -286,9 +296,11 @@ reports_lease_reply(struct data *d, struct msg *m)
 		}
 	}
 	if (lost > 0)
-		log_warn("data: %u attempt%s on %s (%016llx) never arrived: "
-			 "placed again", lost, lost == 1 ? "" : "s",
-			 n->name[0] ? n->name : "?", (unsigned long long)n->id);
+		log_warn("data: %u attempt%s on %s (%016llx) %s: placed again",
+			 lost, lost == 1 ? "" : "s", n->name[0] ? n->name : "?",
+			 (unsigned long long)n->id,
+			 silent ? "unanswered (the node is suspected)"
+				: "never arrived");
 	free(cl);
 	return true;
 }
