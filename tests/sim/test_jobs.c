@@ -1084,7 +1084,8 @@ read_elsewhere(uint32_t id, int node, uint64_t t)
  * learns it from gossip -- the lost link makes SWIM probe it at once, so
  * the death comes one or two probe periods plus the lost-link suspicion
  * after the crash (test_swim.c's bounds) -- and at that very moment places
- * the work the dead node had again.  Every value only the dead node held
+ * the work the dead node had again (or sooner: suspected, the node does
+ * not answer the lease, reports.c).  Every value only the dead node held
  * is recomputed by lineage; nothing a live node holds is; the result is
  * the same.
  */
@@ -1150,8 +1151,8 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 	}
 	cr_assert_gt(recomputed, 0);
 	/* the re-placement: the work the victim had not done yet goes
-	 * elsewhere when the owner learns of the death, not before, and the
-	 * first of it at that very moment */
+	 * elsewhere when the owner learns of the death, the first of it at
+	 * that very moment */
 	uint64_t first = UINT64_MAX;
 	for (size_t i = 0; i < nwevs; i++) {
 		const struct wev *e = &wevs[i];
@@ -1166,8 +1167,12 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 		    e->at - lat < first)
 			first = e->at - lat;
 	}
-	cr_assert_eq(first, dead, "re-placed at %" PRIu64 ", death known at %"
-		     PRIu64, first, dead);
+	/* ... or sooner, once gossip suspects it and it does not answer
+	 * the lease (reports.c): never before the suspicion */
+	uint64_t suspected = learnt(0, SWIM_EV_SUSPECT, victim, crash);
+	cr_assert(suspected > 0 && first > suspected && first <= dead,
+		  "re-placed at %" PRIu64 ", suspected at %" PRIu64
+		  ", death known at %" PRIu64, first, suspected, dead);
 	cr_log_info("%u values only the dead node held were recomputed",
 		    recomputed);
 	print_digest("crash");
@@ -1460,14 +1465,18 @@ Test(simjobs, a_worker_that_comes_back_is_fenced_off)
 	cr_assert_lt(dead, t0 + work, "declared dead before its task ends");
 	run_for(work / 5);
 	cr_assert_eq(nd[2].pool->nruns, 1, "re-placed on worker 2");
-	cr_assert_eq(nd[2].pool->runs[0].submitted, dead + lat,
-		     "at the death");
+	/* at the death, or sooner: suspected, it did not answer the lease */
+	uint64_t suspected = learnt(0, SWIM_EV_SUSPECT, 1, t0);
+	uint64_t again = nd[2].pool->runs[0].submitted;
+	cr_assert(suspected > 0 && again > suspected + lat &&
+		  again <= dead + lat, "re-placed at %" PRIu64 ", suspected "
+		  "at %" PRIu64 ", dead at %" PRIu64, again, suspected, dead);
 	fake_pause(&w, 1, false);
 	await(r, REQ_TIMEOUT_MS);
 	cr_assert_eq(wait_status(r), 0);
-	cr_assert_eq(r->at, dead + lat + work + lat,
+	cr_assert_eq(r->at, again + work + lat,
 		     "done when the new attempt ended (+%" PRIu64 " ms)",
-		     r->at - dead);
+		     r->at - again);
 	uint64_t at[2];
 	uint32_t attempt[2];
 	cr_assert_eq(reports(0, t, at, attempt), 2);
