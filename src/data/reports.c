@@ -17,8 +17,8 @@
  * before the question arrived before it, and a TASK_DONE sent before the
  * answer arrived before it -- and is placed again (graph_attempt_lost:
  * fenced, so a late report of it is ignored).  A suspected node (gossip)
- * that does not answer claims nothing: its attempts are placed again at
- * once, not at its death (an isolated owner's Lifeguard puts deaths off).
+ * that does not answer is lost to our jobs at once, as at a death
+ * (lease_lost: an isolated owner's Lifeguard puts deaths off).
  *
  * A node dead or left: its attempts go back to READY (not counted as
  * failures, but bounded by max_losses) and the values only it held are
@@ -237,6 +237,42 @@ claim_cmp(const void *a, const void *b)
 	return x->attempt < y->attempt ? -1 : x->attempt > y->attempt;
 }
 
+/*
+ * A node gossip suspects did not answer the lease: lost to this owner's
+ * jobs as at a death -- its attempts placed again, the values only it
+ * held recomputed if still needed -- rather than at the death itself,
+ * which Lifeguard may put off for tens of seconds on an owner cut off
+ * from its workers (test_partition.sh, scenario 4: 26-40 s).  Gossip
+ * still counts it alive: if it was only slow, its late results are
+ * fenced off by their attempt numbers, and it takes new work once the
+ * suspicion is refuted.  The cost of a wrong verdict is work done twice.
+ */
+static void
+lease_lost(struct data *d, struct nodeinfo *n)
+{
+	uint32_t lost = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->jobs, &it, &k, &v)) {
+		struct job *j = v;
+		for (uint32_t id = 1; id <= j->g.ntasks; id++) {
+			const struct gtask *t = graph_task(&j->g, id);
+			lost += t->state == G_RUNNING && t->node == n->id;
+		}
+		graph_node_lost(&j->g, n->id);
+	}
+	n->inflight = 0;
+	log_warn("data: %s (%016llx) is suspected and did not answer: its %u "
+		 "attempt%s placed again, the values only it held recomputed "
+		 "if needed", n->name[0] ? n->name : "?",
+		 (unsigned long long)n->id, lost, lost == 1 ? "" : "s");
+	dispatch_all(d);
+	it = 0;
+	while (map_next(&d->jobs, &it, &k, &v))
+		client_wake(d, v);
+}
+
 bool
 reports_lease_reply(struct data *d, struct msg *m)
 {
@@ -248,17 +284,17 @@ reports_lease_reply(struct data *d, struct msg *m)
 	bool complete;
 	uint32_t count = 0;
 	struct mp_cur c;
-	/* no answer from a node gossip suspects: it claims nothing, so its
-	 * attempts are placed again now rather than at its death, which
-	 * Lifeguard may put off for tens of seconds on an owner cut off from
-	 * its workers.  Its late results are fenced off by their attempt
-	 * numbers; its values stay its own until a read of one fails.  No
-	 * answer from an unsuspected node: gossip decides about it. */
+	/* no answer from a node gossip suspects: lost to our jobs now
+	 * (lease_lost), not at its death.  No answer from an unsuspected
+	 * node: gossip decides about it. */
 	bool silent = m->status != 0 && n->alive && n->suspect;
-	if (!silent &&
-	    (m->status != 0 || !n->alive ||
-	     jobmsg_attempts_unpack(m->body, m->len, &complete, &count, &c) != 0 ||
-	     !complete))
+	if (silent) {
+		lease_lost(d, n);
+		return true;
+	}
+	if (m->status != 0 || !n->alive ||
+	    jobmsg_attempts_unpack(m->body, m->len, &complete, &count, &c) != 0 ||
+	    !complete)
 		return true;
 	struct claim *cl = xmalloc((count ? count : 1) * sizeof(*cl));
 	for (uint32_t i = 0; i < count; i++)
@@ -296,11 +332,9 @@ reports_lease_reply(struct data *d, struct msg *m)
 		}
 	}
 	if (lost > 0)
-		log_warn("data: %u attempt%s on %s (%016llx) %s: placed again",
-			 lost, lost == 1 ? "" : "s", n->name[0] ? n->name : "?",
-			 (unsigned long long)n->id,
-			 silent ? "unanswered (the node is suspected)"
-				: "never arrived");
+		log_warn("data: %u attempt%s on %s (%016llx) never arrived: "
+			 "placed again", lost, lost == 1 ? "" : "s",
+			 n->name[0] ? n->name : "?", (unsigned long long)n->id);
 	free(cl);
 	return true;
 }
