@@ -84,17 +84,23 @@ inns "$tag-a1" "$MIST_BIN" creds create --name part --agent "$(cat "$work/a1/age
 echo "1..4"
 # scenario n: rules applied in agent v's namespace for `cut` seconds while
 # the job runs, then flushed
-scenario() { # n what v cut rules...
-	n=$1; what=$2; v=$3; cut=$4; shift 4
+# job_start n what owner tasks: a DAG job through agent `owner`'s gateway
+# (its client in that agent's namespace), running a second later: the cut
+# must fall in the middle of the job, or it shows nothing.  Sets job, t0.
+job_start() {
 	t0=$(date +%s)
-	inns "$tag-a1" "$dagjob" --gateway "$(cat "$work/a1/gateway.addr")" \
-		--cred "$work/cred" --tasks 3000 --width 6 --timeout-s 180 >"$work/job$n.out" 2>&1 &
+	inns "$tag-a$3" "$dagjob" --gateway "$(cat "$work/a$3/gateway.addr")" \
+		--cred "$work/cred" --tasks "$4" --width 6 --timeout-s 180 >"$work/job$1.out" 2>&1 &
 	job=$!
 	sleep 1
-	# the cut must fall in the middle of the job, or it shows nothing
-	kill -0 "$job" 2>/dev/null || {
-		echo "not ok $n - $what: the job ended before the cut ($(cat "$work/job$n.out"))"
-		fail=1; return; }
+	kill -0 "$job" 2>/dev/null && return 0
+	echo "not ok $1 - $2: the job ended before the cut ($(cat "$work/job$1.out"))"
+	fail=1
+	return 1
+}
+scenario() { # n what v cut rules...
+	n=$1; what=$2; v=$3; cut=$4; shift 4
+	job_start "$n" "$what" 1 3000 || return
 	for r in "$@"; do
 		# shellcheck disable=SC2086
 		inns "$tag-a$v" nft add rule inet mist $r
@@ -132,14 +138,7 @@ scenario 3 "the owner cut off from two workers for 5 s" 1 5 \
 # before the cut heals.
 scenario_isolated() { # n
 	n=$1
-	t0=$(date +%s)
-	inns "$tag-a2" "$dagjob" --gateway "$(cat "$work/a2/gateway.addr")" \
-		--cred "$work/cred" --tasks 1200 --width 6 --timeout-s 180 >"$work/job$n.out" 2>&1 &
-	job=$!
-	sleep 1
-	kill -0 "$job" 2>/dev/null || {
-		echo "not ok $n - an isolated owner: the job ended before the cut ($(cat "$work/job$n.out"))"
-		fail=1; return; }
+	job_start "$n" "an isolated owner" 2 1200 || return
 	inns "$tag-a2" nft add rule inet mist in iifname eth0 drop
 	inns "$tag-a2" nft add rule inet mist out oifname eth0 drop
 	cut=$(date +%s)
