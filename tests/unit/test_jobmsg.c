@@ -539,7 +539,7 @@ Test(jobmsg, replies_round_trip)
 	cr_assert_eq(status, MIST_ETASK);
 	cr_assert_eq(mlen, 4);
 	/* a status naming more nodes than it lists says how many more */
-	struct jobmsg_status_node nodes[] = {{7, "a", "fog", 1, 2}};
+	struct jobmsg_status_node nodes[] = {{7, "a", "fog", 1, 2, 0}};
 	struct jobmsg_status s = {.owner = 42, .job = 9, .name = "n",
 				  .state = "running", .error = "", .tasks = 3,
 				  .running = 1, .done = 2, .nnodes = 1,
