@@ -188,7 +188,8 @@ MIST_EXTERN int mist_job_progress(mist_job *j, int timeout_ms,
 /*
  * The operators' view of the last progress answer (mist_job_progress, or
  * the one a blocking wait asked for): per node, what the job runs and ran
- * there; what waits; what the job recovered from.  struct mist_progress
+ * there (mist_job_nodes); what waits (mist_job_waits); what the job
+ * recovered from (mist_job_recoveries).  struct mist_progress
  * is unchanged (callers allocate it); these are read from the handle,
  * which keeps a copy of the last answer's view until the next answer or
  * mist_job_detach().  The caller's structs are filled; nothing returned
@@ -216,9 +217,14 @@ struct mist_recoveries {
 	uint64_t nodes_lost, failed_over, recomputed, owner_changes;
 	uint64_t last_ms; /* how long before the answer the last one was; 0: none */
 	char last[256];	  /* the last one in words, "" if none */
-	/* what waits: the age of the oldest task ready but not placed (0:
-	 * none), and why ("all 2 nodes offering 'f' are busy", "no member
-	 * offers 'f'", "... (nodes away)"; "" if unknown) */
+};
+
+/* What waits (struct mist_progress has how many wait for inputs and how
+ * many are ready): the age of the oldest task ready but not placed (0:
+ * none), and why ("all 2 nodes offering 'f' are busy", "no member
+ * offers 'f'", "no live node allowed by the job offers 'f' (nodes
+ * away)"; "" if unknown). */
+struct mist_waits {
 	uint64_t ready_oldest_ms;
 	char ready_why[256];
 };
@@ -233,9 +239,11 @@ struct mist_recoveries {
 MIST_EXTERN int mist_job_nodes(const mist_job *j,
 			       struct mist_node_progress *out, uint32_t cap,
 			       uint32_t *n, uint32_t *unlisted);
-/** The recoveries and what waits, as of the last progress answer. */
+/** The recoveries, as of the last progress answer. */
 MIST_EXTERN void mist_job_recoveries(const mist_job *j,
 				     struct mist_recoveries *out);
+/** What waits, as of the last progress answer. */
+MIST_EXTERN void mist_job_waits(const mist_job *j, struct mist_waits *out);
 /** Called from blocking waits every @a interval_ms with fresh progress. */
 MIST_EXTERN void mist_job_on_progress(mist_job *j,
 				      void (*cb)(void *arg,

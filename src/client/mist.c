@@ -149,6 +149,7 @@ struct mist_job {
 	struct mist_node_progress *nodes;
 	uint32_t nnodes, unlisted;
 	struct mist_recoveries rec;
+	struct mist_waits waits;
 };
 
 void
@@ -1203,10 +1204,10 @@ parse_view(mist_job *j, struct jobmsg_status_view *v)
 	*r = (struct mist_recoveries){
 		.nodes_lost = v->rec.nodes_lost, .failed_over = v->rec.failed_over,
 		.recomputed = v->rec.recomputed,
-		.owner_changes = v->rec.owner_changes, .last_ms = v->rec.last_ms,
-		.ready_oldest_ms = v->ready_oldest_ms};
+		.owner_changes = v->rec.owner_changes, .last_ms = v->rec.last_ms};
 	copy_text(r->last, sizeof(r->last), v->rec.last, v->rec.last_len);
-	copy_text(r->ready_why, sizeof(r->ready_why), v->ready_why,
+	j->waits.ready_oldest_ms = v->ready_oldest_ms;
+	copy_text(j->waits.ready_why, sizeof(j->waits.ready_why), v->ready_why,
 		  v->ready_why_len);
 	return 0;
 }
@@ -1281,6 +1282,12 @@ void
 mist_job_recoveries(const mist_job *j, struct mist_recoveries *out)
 {
 	*out = j->rec;
+}
+
+void
+mist_job_waits(const mist_job *j, struct mist_waits *out)
+{
+	*out = j->waits;
 }
 
 void

@@ -509,6 +509,16 @@ Test(jobs, the_operators_see_where_a_job_runs_and_its_recoveries)
 	struct mist_recoveries rec;
 	mist_job_recoveries(j, &rec);
 	cr_assert_eq(rec.nodes_lost + rec.failed_over + rec.owner_changes, 0);
+	/* six executors, 24 tasks: some wait ready (or queue at the nodes,
+	 * which then count them running); when some are ready, the oldest
+	 * has an age and a reason */
+	struct mist_waits wt;
+	mist_job_waits(j, &wt);
+	if (p.ready > 0)
+		cr_assert(wt.ready_oldest_ms > 0 && wt.ready_why[0], "%u ready",
+			  p.ready);
+	else
+		cr_assert_eq(wt.ready_oldest_ms, 0);
 	/* the same rows in `mist status --format json` */
 	struct json *all;
 	const struct json *st = status_json_of(&ag[0], "opsview", &all);
