@@ -695,12 +695,12 @@ watch_show(const struct jstat *j, struct watch *w, bool tty)
 		return;
 	char line[JSTAT_LINE_MAX];
 	unsigned pct = j->tasks ? (unsigned)(100 * j->done / j->tasks) : 0;
-	printf("%-9s %3u%%  %" PRIu64 "/%" PRIu64 " done, %" PRIu64
-	       " running, %" PRIu64 " queued, %" PRIu64 " failed\n",
-	       j->state, pct, j->done, j->tasks, j->running,
-	       j->waiting + j->ready, j->failed);
-	w->lines++;
-	for (uint32_t i = 0; jstat_line(j, i, line, sizeof(line)); i++) {
+	snprintf(line, sizeof(line), "%-9s %3u%%  %" PRIu64 "/%" PRIu64
+		 " done, %" PRIu64 " running, %" PRIu64 " queued, %" PRIu64
+		 " failed", j->state, pct, j->done, j->tasks, j->running,
+		 j->waiting + j->ready, j->failed);
+	for (uint32_t i = 0; i == 0 || jstat_line(j, i - 1, line, sizeof(line));
+	     i++) {
 		if (tty) /* no wrapped lines: the block's height is known */
 			printf("%.*s\n", term_cols(), line);
 		else

@@ -356,10 +356,12 @@ client_recovered(struct data *d, struct job *j, struct recov_mark m,
 	char *p = j->rec.last;
 	size_t size = sizeof(j->rec.last);
 	int n = snprintf(p, size, what[k], who);
-	if (n >= 0 && (size_t)n < size && (over || again))
-		snprintf(p + n, size - (size_t)n, ": %u attempt%s failed over, "
-			 "%u value%s recomputed", over, over == 1 ? "" : "s",
-			 again, again == 1 ? "" : "s");
+	if (n >= 0 && (size_t)n < size && over)
+		n += snprintf(p + n, size - (size_t)n, ": %u attempt%s failed "
+			      "over", over, over == 1 ? "" : "s");
+	if (n >= 0 && (size_t)n < size && again)
+		snprintf(p + n, size - (size_t)n, "%s%u value%s recomputed",
+			 over ? ", " : ": ", again, again == 1 ? "" : "s");
 	if (k != RECOV_LEASE && k != RECOV_VALUE && (over || again))
 		j->rec.nodes_lost++;
 	j->rec.last_at = data_now(d);

@@ -1239,10 +1239,13 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 	cr_assert_leq(fin.rec.recomputed, there);
 	cr_assert_gt(fin.rec.last_ms, 0);
 	cr_assert_leq(fin.rec.last_ms, w.now - dead);
-	char words[128];
-	snprintf(words, sizeof(words), "node n%d lost: %" PRIu64 " attempt",
-		 victim, fin.rec.failed_over);
-	cr_assert_not_null(strstr(fin.rec.last, words), "%s", fin.rec.last);
+	/* the last one: the death, or a reader's report of a value the
+	 * dead node held (which may come after it) */
+	char words[64], value[64];
+	snprintf(words, sizeof(words), "node n%d lost: ", victim);
+	snprintf(value, sizeof(value), "a value on n%d was lost: ", victim);
+	cr_assert(strstr(fin.rec.last, words) || strstr(fin.rec.last, value),
+		  "%s", fin.rec.last);
 	cr_log_info("recoveries: %s", fin.rec.last);
 	print_digest("crash");
 }
@@ -1294,9 +1297,11 @@ Test(simjobs, a_worker_restarted_at_once_loses_nothing_and_hangs_nothing)
 	job_status(0, 0, job, &s);
 	cr_assert_eq(s.rec.nodes_lost, 1);
 	cr_assert_gt(s.rec.failed_over + s.rec.recomputed, 0);
-	char words[64];
+	char words[64], value[64];
 	snprintf(words, sizeof(words), "node n%d restarted: ", victim);
-	cr_assert_not_null(strstr(s.rec.last, words), "%s", s.rec.last);
+	snprintf(value, sizeof(value), "a value on n%d was lost: ", victim);
+	cr_assert(strstr(s.rec.last, words) || strstr(s.rec.last, value), "%s",
+		  s.rec.last);
 	print_digest("quick-restart");
 }
 
@@ -1470,8 +1475,8 @@ Test(simjobs, the_status_says_what_runs_what_waits_since_when_and_why)
 	cr_assert_geq(s.rec.last_ms, w.now - dead);
 	cr_assert_leq(s.rec.last_ms, w.now - dead + 100);
 	char words[128];
-	snprintf(words, sizeof(words), "node n1 lost: %u attempts failed over, "
-		 "0 values recomputed", slots);
+	snprintf(words, sizeof(words), "node n1 lost: %u attempts failed over",
+		 slots);
 	cr_assert_eq(strcmp(s.rec.last, words), 0, "%s", s.rec.last);
 	cr_assert_eq(strcmp(s.ready_why, "no live node allowed by the job "
 			    "offers 'sum' (nodes away)"), 0, "%s", s.ready_why);
