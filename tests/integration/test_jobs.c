@@ -411,6 +411,14 @@ Test(jobs, an_owner_killed_for_good_its_standby_finishes_the_job)
 	cr_assert_str_eq(p.state, "done");
 	cr_assert_eq(p.done, n);
 	cr_assert_eq(p.tasks, n);
+	/* the takeover, as the new owner tells it: an owner change */
+	struct mist_recoveries rec;
+	mist_job_recoveries(j, &rec);
+	cr_assert_eq(rec.owner_changes, 1);
+	/* the last recovery: the takeover, or a reader's later report of a
+	 * value the dead owner's node held */
+	cr_assert(strstr(rec.last, "owner alpha dead: the job taken over here") ||
+		  strstr(rec.last, "a value on alpha was lost"), "%s", rec.last);
 	cr_assert_eq(mist_job_close(j, 10000), 0);
 	mist_close(c);
 }

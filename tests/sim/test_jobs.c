@@ -2481,6 +2481,13 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 		     "%u of %u done, %u failed", fin.done, ndag, fin.failed);
 	SWARM_ASSERT(swarm_read(job, final) == want[final], "%s",
 		     "a wrong final value");
+	/* the recoveries as the owner counts them: a node lost per fault
+	 * at most, and a takeover is an owner change */
+	SWARM_ASSERT(fin.rec.nodes_lost <= *nfaults, "%" PRIu64 " nodes lost "
+		     "in %u faults", fin.rec.nodes_lost, *nfaults);
+	SWARM_ASSERT(sw_owner == 0 || fin.rec.owner_changes >= 1,
+		     "taken over by n%d, %" PRIu64 " owner changes", sw_owner,
+		     fin.rec.owner_changes);
 	return took;
 }
 
