@@ -305,6 +305,9 @@ ready_oldest(struct data *d, struct job *j, char *why, size_t size)
 	return age_of(data_now(d), old->since);
 }
 
+_Static_assert(DATA_RECOVERY_TEXT <= JOBMSG_RECOVERY_TEXT_MAX,
+	       "a recovery's words fit the reader's bound");
+
 /* @a j's recoveries for the wire; @a last (DATA_RECOVERY_TEXT) holds
  * their words. */
 static void
@@ -346,16 +349,18 @@ client_recovered(struct data *d, struct job *j, struct recov_mark m,
 		snprintf(who, sizeof(who), "%s", ni->name);
 	else
 		snprintf(who, sizeof(who), "%016llx", (unsigned long long)node);
-	static const char *const what[] = {
-		[RECOV_NODE] = "node %s lost",
-		[RECOV_RESTART] = "node %s restarted",
-		[RECOV_LEASE] = "attempts sent to %s never arrived",
-		[RECOV_VALUE] = "a value on %s was lost",
-		[RECOV_OWNER] = "owner %s dead: the job taken over here",
-	};
+	/* what happened, around the node's name */
+	static const char *const pre[] = {
+		[RECOV_NODE] = "node ", [RECOV_RESTART] = "node ",
+		[RECOV_LEASE] = "attempts sent to ", [RECOV_VALUE] = "a value on ",
+		[RECOV_OWNER] = "owner "};
+	static const char *const post[] = {
+		[RECOV_NODE] = " lost", [RECOV_RESTART] = " restarted",
+		[RECOV_LEASE] = " never arrived", [RECOV_VALUE] = " was lost",
+		[RECOV_OWNER] = " dead: the job taken over here"};
 	char *p = j->rec.last;
 	size_t size = sizeof(j->rec.last);
-	int n = snprintf(p, size, what[k], who);
+	int n = snprintf(p, size, "%s%s%s", pre[k], who, post[k]);
 	if (n >= 0 && (size_t)n < size && over)
 		n += snprintf(p + n, size - (size_t)n, ": %u attempt%s failed "
 			      "over", over, over == 1 ? "" : "s");

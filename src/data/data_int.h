@@ -222,7 +222,10 @@ struct parked {
  * (the journal keeps the work, not its history); the owner changes,
  * carried by the epoch, survive both.
  */
-#define DATA_RECOVERY_TEXT 128 /* "node <name> lost: N attempts ...", cut */
+/* The words of a recovery: the longest ("owner <63-byte name> dead: the
+ * job taken over here: <10 digits> attempts failed over, <10 digits>
+ * values recomputed") are 162 bytes, so none is cut. */
+#define DATA_RECOVERY_TEXT 192
 struct recovery {
 	uint32_t nodes_lost; /* lost holding attempts or values still needed */
 	uint64_t last_at;    /* data_now() of the last recovery; 0: none */
