@@ -14,7 +14,8 @@
  *               member events (a node lost re-places its work)
  *   values.c    the jobs' values held around the cluster: freeing them
  *               (VALUE_FREE) and reading one for a client (JOB_READ)
- *   client.c    the clients' requests (JOB_CREATE ... JOB_LIST)
+ *   client.c    the clients' requests (JOB_CREATE ... JOB_LIST), and the
+ *               operators' view in JOB_STATUS (ages, waits, recoveries)
  *   standby.c   a job outlives its owner: the standby that keeps a
  *               replica of each job's journal (JOB_REPLICA), the owner's
  *               side (choosing one, shipping records, holding a client's

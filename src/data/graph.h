@@ -3,7 +3,8 @@
  *
  * Pure data structure: no messages, no clock, no I/O -- the job owner
  * (the data manager, data/data.h) drives it and the unit tests check
- * every transition.
+ * every transition.  The owner's clock, if it gives one (graph.clock),
+ * only stamps when each task entered its state, for operators.
  *
  * Tasks are numbered 1, 2, ... in the order the client adds them, and a
  * task may only read outputs of tasks added before it: the graph is acyclic

@@ -25,6 +25,10 @@
  * before anyone suspects the old process) is lost the same way, at once,
  * and then alive again: the new process neither runs the old attempts nor
  * holds the old values.
+ *
+ * Each of these losses that cost a job something -- attempts failed
+ * over, values recomputed -- is noted in the job's recoveries for
+ * operators (client_recovered: JOB_STATUS "recoveries").
  */
 #include "config.h"
 #include "data/data_int.h"
