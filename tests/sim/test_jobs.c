@@ -1863,6 +1863,12 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 	cr_assert_gt(stale, 0, "the old attempts' reports came (and were "
 		     "ignored: their tasks ran again)");
 	cr_assert_gt(restart, crash);
+	/* the restart is an owner change (a new epoch); the restarted owner
+	 * counts recoveries from its replay on: nothing was lost since */
+	struct status s;
+	job_status(0, 0, job, &s);
+	cr_assert_eq(s.rec.owner_changes, 1);
+	cr_assert_eq(s.rec.nodes_lost + s.rec.failed_over + s.rec.recomputed, 0);
 	print_digest("restart");
 	world_end(); /* the data manager's last journal writes, then */
 	disk_close(&d2);
