@@ -184,6 +184,66 @@ MIST_EXTERN int mist_get_async(mist_job *j, mist_ref r, int timeout_ms,
 MIST_EXTERN int mist_release(mist_job *j, const mist_ref *refs, uint32_t n);
 MIST_EXTERN int mist_job_progress(mist_job *j, int timeout_ms,
 				  struct mist_progress *p);
+
+/*
+ * The operators' view of the last progress answer (mist_job_progress, or
+ * the one a blocking wait asked for): per node, what the job runs and ran
+ * there (mist_job_nodes); what waits (mist_job_waits); what the job
+ * recovered from (mist_job_recoveries).  struct mist_progress
+ * is unchanged (callers allocate it); these are read from the handle,
+ * which keeps a copy of the last answer's view until the next answer or
+ * mist_job_detach().  The caller's structs are filled; nothing returned
+ * points into the handle.  Before any answer there is no row, no wait,
+ * no recovery.
+ */
+#define MIST_PROGRESS_MAX_NODES 64 /* rows the owner lists at most */
+
+struct mist_node_progress {
+	uint64_t node;	    /* the node's id */
+	char name[64];	    /* its member name (cut to fit) */
+	char tier[8];	    /* "fog", "edge", "cloud" */
+	uint32_t running;   /* the job's attempts queued or running there */
+	uint32_t done;	    /* its tasks done there */
+	uint64_t oldest_ms; /* age of the oldest running attempt; 0: none */
+};
+
+struct mist_recoveries {
+	/* nodes lost while holding the job's attempts or values still
+	 * needed; attempts placed again (their node lost, their TASK_RUN
+	 * lost); tasks run again for a lost value (lineage); owner changes
+	 * (takeovers by a standby, owner restarts).  Counted by the job's
+	 * current owner since it got the job, but the owner changes, which
+	 * survive takeovers. */
+	uint64_t nodes_lost, failed_over, recomputed, owner_changes;
+	uint64_t last_ms; /* how long before the answer the last one was; 0: none */
+	char last[256];	  /* the last one in words, "" if none */
+};
+
+/* What waits (struct mist_progress has how many wait for inputs and how
+ * many are ready): the age of the oldest task ready but not placed (0:
+ * none), and why ("all 2 nodes offering 'f' are busy", "no member
+ * offers 'f'", "no live node allowed by the job offers 'f' (nodes
+ * away)"; "" if unknown). */
+struct mist_waits {
+	uint64_t ready_oldest_ms;
+	char ready_why[256];
+};
+
+/**
+ * The per-node rows of the last progress answer into @a out (room for
+ * @a cap), their number into @a n; @a unlisted (may be NULL) gets how
+ * many more nodes ran tasks of the job than the owner lists
+ * (MIST_PROGRESS_MAX_NODES).  0, or MIST_E2BIG when @a cap is less than
+ * the rows (the first @a cap copied, *n says how many there are).
+ */
+MIST_EXTERN int mist_job_nodes(const mist_job *j,
+			       struct mist_node_progress *out, uint32_t cap,
+			       uint32_t *n, uint32_t *unlisted);
+/** The recoveries, as of the last progress answer. */
+MIST_EXTERN void mist_job_recoveries(const mist_job *j,
+				     struct mist_recoveries *out);
+/** What waits, as of the last progress answer. */
+MIST_EXTERN void mist_job_waits(const mist_job *j, struct mist_waits *out);
 /** Called from blocking waits every @a interval_ms with fresh progress. */
 MIST_EXTERN void mist_job_on_progress(mist_job *j,
 				      void (*cb)(void *arg,

@@ -144,6 +144,12 @@ struct mist_job {
 	void *progress_arg;
 	int progress_ms;
 	uint64_t progress_next;
+	/* the last progress answer's view (mist_job_nodes): MIST_PROGRESS_MAX_NODES
+	 * rows, allocated at the first answer */
+	struct mist_node_progress *nodes;
+	uint32_t nnodes, unlisted;
+	struct mist_recoveries rec;
+	struct mist_waits waits;
 };
 
 void
@@ -1160,15 +1166,62 @@ progress_count(uint64_t u)
 	return u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
 }
 
+/* "%.*s" into @a out of @a size, cut to fit. */
+static void
+copy_text(char *out, size_t size, const char *s, uint32_t len)
+{
+	snprintf(out, size, "%.*s", (int)(len >= size ? size - 1 : len), s);
+}
+
+/* The operators' view of status @a v into @a j (mist_job_nodes): read
+ * whole before it replaces the last one, so a malformed answer leaves
+ * the last view as it was. */
+static int
+parse_view(mist_job *j, struct jobmsg_status_view *v)
+{
+	struct mist_node_progress rows[MIST_PROGRESS_MAX_NODES];
+	_Static_assert(MIST_PROGRESS_MAX_NODES == JOBMSG_STATUS_MAX_NODES,
+		       "the owner's cap is the public one");
+	/* jobmsg_status_read bounds v->nnodes by JOBMSG_STATUS_MAX_NODES */
+	for (uint32_t i = 0; i < v->nnodes; i++) {
+		struct jobmsg_status_node_view nv;
+		if (jobmsg_status_next_node(&v->nodes, &nv) != 0)
+			return MIST_EPROTO;
+		rows[i] = (struct mist_node_progress){
+			.node = nv.node, .running = progress_count(nv.running),
+			.done = progress_count(nv.done), .oldest_ms = nv.oldest_ms};
+		copy_text(rows[i].name, sizeof(rows[i].name), nv.name,
+			  nv.name_len);
+		copy_text(rows[i].tier, sizeof(rows[i].tier), nv.tier,
+			  nv.tier_len);
+	}
+	if (j->nodes == NULL)
+		j->nodes = xcalloc(MIST_PROGRESS_MAX_NODES, sizeof(*j->nodes));
+	memcpy(j->nodes, rows, v->nnodes * sizeof(*rows));
+	j->nnodes = v->nnodes;
+	j->unlisted = v->more_nodes;
+	struct mist_recoveries *r = &j->rec;
+	*r = (struct mist_recoveries){
+		.nodes_lost = v->rec.nodes_lost, .failed_over = v->rec.failed_over,
+		.recomputed = v->rec.recomputed,
+		.owner_changes = v->rec.owner_changes, .last_ms = v->rec.last_ms};
+	copy_text(r->last, sizeof(r->last), v->rec.last, v->rec.last_len);
+	j->waits.ready_oldest_ms = v->ready_oldest_ms;
+	copy_text(j->waits.ready_why, sizeof(j->waits.ready_why), v->ready_why,
+		  v->ready_why_len);
+	return 0;
+}
+
 /* A reply to MSG_JOB_STATUS (data/jobmsg.h): exactly one status map. */
 static int
-parse_progress(const struct buf *body, struct mist_progress *p)
+parse_progress(mist_job *j, const struct buf *body, struct mist_progress *p)
 {
 	struct jobmsg_status_view v;
 	struct mp_cur c;
 	memset(p, 0, sizeof(*p));
 	mp_cur_init(&c, body->data, body->len);
-	if (jobmsg_status_read(&c, &v) != 0 || mp_cur_left(&c) != 0)
+	if (jobmsg_status_read(&c, &v) != 0 || mp_cur_left(&c) != 0 ||
+	    parse_view(j, &v) != 0)
 		return MIST_EPROTO;
 	p->tasks = progress_count(v.tasks);
 	p->waiting = progress_count(v.waiting);
@@ -1207,9 +1260,34 @@ mist_job_progress(mist_job *j, int timeout_ms, struct mist_progress *p)
 	struct buf body = BUF_INIT;
 	int rc = simple(j, MSG_JOB_STATUS, timeout_ms, &body);
 	if (rc == 0)
-		rc = parse_progress(&body, p);
+		rc = parse_progress(j, &body, p);
 	buf_destroy(&body);
 	return rc;
+}
+
+int
+mist_job_nodes(const mist_job *j, struct mist_node_progress *out, uint32_t cap,
+	       uint32_t *n, uint32_t *unlisted)
+{
+	uint32_t k = j->nnodes < cap ? j->nnodes : cap;
+	if (k > 0)
+		memcpy(out, j->nodes, k * sizeof(*out));
+	*n = j->nnodes;
+	if (unlisted)
+		*unlisted = j->unlisted;
+	return j->nnodes > cap ? MIST_E2BIG : 0;
+}
+
+void
+mist_job_recoveries(const mist_job *j, struct mist_recoveries *out)
+{
+	*out = j->rec;
+}
+
+void
+mist_job_waits(const mist_job *j, struct mist_waits *out)
+{
+	*out = j->waits;
 }
 
 void
@@ -1311,5 +1389,6 @@ mist_job_detach(mist_job *j)
 		}
 	} while (n == 256);
 	buf_destroy(&j->batch);
+	free(j->nodes);
 	free(j);
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -284,12 +285,30 @@ struct jstat {
 	struct {
 		uint64_t node;
 		char name[64], tier[8];
-		uint64_t running, done;
+		uint64_t running, done, oldest_ms;
 	} nodes[JOBMSG_STATUS_MAX_NODES];
-	uint32_t nnodes;
+	uint32_t nnodes, more_nodes;
+	uint64_t ready_oldest_ms;
+	char ready_why[JOBMSG_WHY_MAX + 1];
+	struct {
+		uint64_t nodes_lost, failed_over, recomputed, owner_changes;
+		uint64_t last_ms;
+		char last[JOBMSG_RECOVERY_TEXT_MAX + 1];
+	} rec;
 };
 
-/* A status map (data/jobmsg.h) at @a c, for display.  0 or -1. */
+/* Control characters of a reply's text, shown as '?'. */
+static void
+jstat_clean(char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/* A status map (data/jobmsg.h) at @a c, for display.  0 or -1.  Keys it
+ * does not know are skipped (a newer agent); the lengths are bounded by
+ * jobmsg_status_read and cut again by the buffers here. */
 static int
 jstat_read(struct mp_cur *c, struct jstat *j)
 {
@@ -308,6 +327,17 @@ jstat_read(struct mp_cur *c, struct jstat *j)
 	j->running = v.running;
 	j->done = v.done;
 	j->failed = v.failed;
+	j->more_nodes = v.more_nodes;
+	j->ready_oldest_ms = v.ready_oldest_ms;
+	snprintf(j->ready_why, sizeof(j->ready_why), "%.*s",
+		 (int)v.ready_why_len, v.ready_why);
+	j->rec.nodes_lost = v.rec.nodes_lost;
+	j->rec.failed_over = v.rec.failed_over;
+	j->rec.recomputed = v.rec.recomputed;
+	j->rec.owner_changes = v.rec.owner_changes;
+	j->rec.last_ms = v.rec.last_ms;
+	snprintf(j->rec.last, sizeof(j->rec.last), "%.*s",
+		 (int)v.rec.last_len, v.rec.last);
 	/* jobmsg_status_read bounds nnodes by JOBMSG_STATUS_MAX_NODES */
 	for (; j->nnodes < v.nnodes; j->nnodes++) {
 		struct jobmsg_status_node_view nv;
@@ -317,31 +347,125 @@ jstat_read(struct mp_cur *c, struct jstat *j)
 		nd->node = nv.node;
 		nd->running = nv.running;
 		nd->done = nv.done;
+		nd->oldest_ms = nv.oldest_ms;
 		snprintf(nd->name, sizeof(nd->name), "%.*s", (int)nv.name_len,
 			 nv.name);
 		snprintf(nd->tier, sizeof(nd->tier), "%.*s", (int)nv.tier_len,
 			 nv.tier);
+		jstat_clean(nd->name);
+		jstat_clean(nd->tier);
 	}
-	for (char *p = j->name; *p; p++)
-		if ((unsigned char)*p < 0x20) *p = '?';
-	for (char *p = j->error; *p; p++)
-		if ((unsigned char)*p < 0x20) *p = '?';
+	jstat_clean(j->name);
+	jstat_clean(j->error);
+	jstat_clean(j->ready_why);
+	jstat_clean(j->rec.last);
 	return 0;
 }
+
+/* A duration for people: 850ms, 3.4s, 2m05s, 1h02m, 3d04h. */
+static const char *
+jstat_age(uint64_t ms, char *out, size_t size)
+{
+	uint64_t s = ms / 1000;
+	if (ms < 1000)
+		snprintf(out, size, "%" PRIu64 "ms", ms);
+	else if (ms < 60000)
+		snprintf(out, size, "%" PRIu64 ".%" PRIu64 "s", s, ms % 1000 / 100);
+	else if (s < 3600)
+		snprintf(out, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(out, size, "%" PRIu64 "h%02" PRIu64 "m", s / 3600,
+			 s / 60 % 60);
+	else
+		snprintf(out, size, "%" PRIu64 "d%02" PRIu64 "h", s / 86400,
+			 s / 3600 % 24);
+	return out;
+}
+
+/* The job's summary line (no newline). */
+static void
+jstat_head(const struct jstat *j, char *out, size_t size)
+{
+	snprintf(out, size,
+		 "%016" PRIx64 "-%016" PRIx64 "  %-14s %-9s %6" PRIu64
+		 " tasks: %" PRIu64 " done, %" PRIu64 " running, %" PRIu64
+		 " queued, %" PRIu64 " failed",
+		 j->owner, j->job, j->name[0] ? j->name : "-", j->state, j->tasks,
+		 j->done, j->running, j->waiting + j->ready, j->failed);
+}
+
+/* Line @a i of the job's detail below its summary into @a out (no
+ * newline): the per-node table (a header, a row per node, the nodes not
+ * listed), what waits, the recoveries, the first failure.  False past
+ * the last line. */
+static bool
+jstat_line(const struct jstat *j, uint32_t i, char *out, size_t size)
+{
+	char a[32];
+	if (j->nnodes > 0 && i == 0) {
+		snprintf(out, size, "    %-16s %-5s %8s %8s  %s", "NODE", "TIER",
+			 "RUNNING", "DONE", "OLDEST RUNNING");
+		return true;
+	}
+	if (j->nnodes > 0)
+		i--;
+	if (i < j->nnodes) {
+		const typeof(j->nodes[0]) *n = &j->nodes[i];
+		snprintf(out, size, "    %-16s %-5s %8" PRIu64 " %8" PRIu64 "  %s",
+			 n->name, n->tier, n->running, n->done,
+			 n->running ? jstat_age(n->oldest_ms, a, sizeof(a)) : "-");
+		return true;
+	}
+	i -= j->nnodes;
+	if (j->more_nodes > 0 && i-- == 0) {
+		snprintf(out, size, "    (%u more nodes, not listed)", j->more_nodes);
+		return true;
+	}
+	if (j->waiting + j->ready > 0 && i-- == 0) {
+		int n = snprintf(out, size, "    waiting: %" PRIu64
+				 " for inputs, %" PRIu64 " ready", j->waiting,
+				 j->ready);
+		if (j->ready && j->ready_oldest_ms && n >= 0 && (size_t)n < size)
+			snprintf(out + n, size - (size_t)n, " (oldest for %s%s%s)",
+				 jstat_age(j->ready_oldest_ms, a, sizeof(a)),
+				 j->ready_why[0] ? ": " : "", j->ready_why);
+		return true;
+	}
+	if (j->rec.nodes_lost + j->rec.failed_over + j->rec.recomputed +
+		    j->rec.owner_changes > 0 && i-- == 0) {
+		int n = snprintf(out, size, "    recoveries: %" PRIu64
+				 " node%s lost, %" PRIu64 " attempt%s failed over, %"
+				 PRIu64 " value%s recomputed, %" PRIu64
+				 " owner change%s",
+				 j->rec.nodes_lost, j->rec.nodes_lost == 1 ? "" : "s",
+				 j->rec.failed_over, j->rec.failed_over == 1 ? "" : "s",
+				 j->rec.recomputed, j->rec.recomputed == 1 ? "" : "s",
+				 j->rec.owner_changes,
+				 j->rec.owner_changes == 1 ? "" : "s");
+		if (j->rec.last_ms && n >= 0 && (size_t)n < size)
+			snprintf(out + n, size - (size_t)n, "; last %s ago: %s",
+				 jstat_age(j->rec.last_ms, a, sizeof(a)),
+				 j->rec.last);
+		return true;
+	}
+	if (j->error[0] && i-- == 0) {
+		snprintf(out, size, "    first failure: %s", j->error);
+		return true;
+	}
+	return false;
+}
+
+/* Display lines are cut here: a row of the table, a recovery's words. */
+#define JSTAT_LINE_MAX 640
 
 static void
 jstat_print(const struct jstat *j)
 {
-	printf("%016" PRIx64 "-%016" PRIx64 "  %-14s %-9s %6" PRIu64 " tasks: %" PRIu64
-	       " done, %" PRIu64 " running, %" PRIu64 " queued, %" PRIu64 " failed\n",
-	       j->owner, j->job, j->name[0] ? j->name : "-", j->state, j->tasks,
-	       j->done, j->running, j->waiting + j->ready, j->failed);
-	for (uint32_t i = 0; i < j->nnodes; i++)
-		printf("    %-16s %-5s  %" PRIu64 " running, %" PRIu64 " done\n",
-		       j->nodes[i].name, j->nodes[i].tier, j->nodes[i].running,
-		       j->nodes[i].done);
-	if (j->error[0])
-		printf("    first failure: %s\n", j->error);
+	char line[JSTAT_LINE_MAX];
+	jstat_head(j, line, sizeof(line));
+	puts(line);
+	for (uint32_t i = 0; jstat_line(j, i, line, sizeof(line)); i++)
+		puts(line);
 }
 
 /* A request as the gateway forwards one, from credential 0 as admin:
@@ -360,9 +484,17 @@ static const char status_usage[] =
 	"usage: mist status --agent IP:PORT --key FILE [--here] [--format json]\n"
 	"\n"
 	"Lists the jobs of the cluster with their progress: done, running,\n"
-	"queued and failed tasks, and per node (with its tier) the tasks running\n"
-	"and done there.  Each job is owned by the agent whose gateway accepted\n"
-	"it; every member the asked agent sees alive is asked for its own.\n"
+	"queued and failed tasks; per node (with its tier) the tasks running and\n"
+	"done there and how long its oldest running attempt has run; the tasks\n"
+	"waiting for inputs and those ready but not placed (how long the oldest\n"
+	"has waited, and why: no node offers the function, all are busy, nodes\n"
+	"away); and the job's recoveries: nodes lost, attempts failed over,\n"
+	"values recomputed, owner changes, and the last one.  Each job is owned\n"
+	"by the agent whose gateway accepted it (or the standby that took it\n"
+	"over); every member the asked agent sees alive is asked for its own.\n"
+	"Ended jobs (done, failed, cancelled, closed) stay listed for an hour.\n"
+	"The recoveries are counted by the current owner since it has had the\n"
+	"job; owner changes count every takeover and owner restart.\n"
 	"\n"
 	"  --here        only the jobs the asked agent owns\n"
 	"\n" CMD_COMMON_HELP;
@@ -474,15 +606,110 @@ cmd_status(int argc, char **argv)
 
 static const char job_usage[] =
 	"usage: mist job watch ID --agent IP:PORT --key FILE [--interval MS]\n"
+	"                 [--format json]\n"
 	"\n"
 	"Follows a job (ID as printed by `mist status` or mist_job_id()) until\n"
-	"it ends: one progress line, redrawn in place on a terminal, a new line\n"
-	"per change otherwise.  --agent must be the job's owner (the agent\n"
-	"whose gateway accepted it).  Exit status 0 when the job is done, 1 if\n"
-	"it failed or was cancelled.\n"
+	"it ends: its progress line, the per-node table (tier, running, done,\n"
+	"the oldest running attempt's age) and what waits, redrawn in place on\n"
+	"a terminal, printed again per change otherwise; each recovery as it\n"
+	"happens, on a line that stays (\"recovery: node n2 lost: 14 attempts\n"
+	"failed over, 3 values recomputed\").  --format json prints the whole\n"
+	"status map (as `mist status --format json`) per change.  --agent must\n"
+	"be the job's owner (the agent whose gateway accepted it).  Exit status\n"
+	"0 when the job is done, 1 if it failed or was cancelled.\n"
 	"\n"
 	"  --interval MS     how often to ask (default 500)\n"
 	CMD_COMMON_HELP;
+
+/* The terminal's width, less one (a line as wide as the terminal wraps
+ * on some); 80 if it does not say. */
+static int
+term_cols(void)
+{
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		return ws.ws_col - 1;
+	return 79;
+}
+
+/* What `mist job watch` showed last. */
+struct watch {
+	bool first;
+	char key[JSTAT_LINE_MAX]; /* what a change is told by */
+	uint64_t recoveries;	  /* counted so far, all kinds */
+	uint32_t lines;		  /* the block's lines on the terminal */
+};
+
+/* The counts a change is told by: the progress, each node's share, the
+ * recoveries (not the ages, which change at every look). */
+static bool
+watch_changed(const struct jstat *j, struct watch *w)
+{
+	char key[JSTAT_LINE_MAX];
+	int n = snprintf(key, sizeof(key), "%s %" PRIu64 " %" PRIu64 " %" PRIu64
+			 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+			 " %" PRIu64 " %" PRIu64, j->state, j->tasks, j->done,
+			 j->running, j->waiting, j->ready, j->failed,
+			 j->rec.nodes_lost, j->rec.failed_over, j->rec.recomputed,
+			 j->rec.owner_changes);
+	for (uint32_t i = 0; i < j->nnodes && n >= 0 && (size_t)n < sizeof(key); i++)
+		n += snprintf(key + n, sizeof(key) - (size_t)n, " %" PRIx64 ":%"
+			      PRIu64 "/%" PRIu64, j->nodes[i].node,
+			      j->nodes[i].running, j->nodes[i].done);
+	if (!w->first && strcmp(key, w->key) == 0)
+		return false;
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	return true;
+}
+
+/*
+ * Shows one look at the job.  A recovery since the last look is said on
+ * a line of its own, which stays ("node n2 lost: 14 attempts failed
+ * over, 3 values recomputed").  On a terminal the block -- the progress
+ * line, the per-node table, what waits -- is redrawn in place at every
+ * look (its ages move); otherwise it is printed again when a count
+ * changed.
+ */
+static void
+watch_show(const struct jstat *j, struct watch *w, bool tty)
+{
+	bool first = w->first;
+	bool changed = watch_changed(j, w);
+	w->first = false;
+	uint64_t rec = j->rec.nodes_lost + j->rec.failed_over +
+		       j->rec.recomputed + j->rec.owner_changes;
+	if (tty && w->lines > 0) /* back to the block's first line */
+		printf("\r\033[%uA\033[J", w->lines);
+	w->lines = 0;
+	if (rec != w->recoveries && !first)
+		printf("recovery: %s (in all: %" PRIu64 " node%s lost, %" PRIu64
+		       " attempt%s failed over, %" PRIu64 " value%s recomputed, %"
+		       PRIu64 " owner change%s)\n",
+		       j->rec.last[0] ? j->rec.last : "?", j->rec.nodes_lost,
+		       j->rec.nodes_lost == 1 ? "" : "s", j->rec.failed_over,
+		       j->rec.failed_over == 1 ? "" : "s", j->rec.recomputed,
+		       j->rec.recomputed == 1 ? "" : "s", j->rec.owner_changes,
+		       j->rec.owner_changes == 1 ? "" : "s");
+	w->recoveries = rec;
+	if (!tty && !changed)
+		return;
+	char line[JSTAT_LINE_MAX];
+	unsigned pct = j->tasks ? (unsigned)(100 * j->done / j->tasks) : 0;
+	snprintf(line, sizeof(line), "%-9s %3u%%  %" PRIu64 "/%" PRIu64
+		 " done, %" PRIu64 " running, %" PRIu64 " queued, %" PRIu64
+		 " failed", j->state, pct, j->done, j->tasks, j->running,
+		 j->waiting + j->ready, j->failed);
+	for (uint32_t i = 0; i == 0 || jstat_line(j, i - 1, line, sizeof(line));
+	     i++) {
+		if (tty) /* no wrapped lines: the block's height is known */
+			printf("%.*s\n", term_cols(), line);
+		else
+			puts(line);
+		w->lines++;
+	}
+	if (!tty)
+		w->lines = 0;
+}
 
 int
 cmd_job(int argc, char **argv)
@@ -529,7 +756,7 @@ cmd_job(int argc, char **argv)
 	if (cmd_connect(&conn, co.agent, co.key) != 0)
 		return EXIT_RUNTIME;
 	bool tty = isatty(STDOUT_FILENO);
-	char last[256] = "";
+	struct watch seen = {.first = true};
 	int status = EXIT_RUNTIME;
 	for (;;) {
 		struct buf b = BUF_INIT;
@@ -541,8 +768,6 @@ cmd_job(int argc, char **argv)
 		if (rc == 0 && reply->status != 0)
 			rc = reply->status;
 		if (rc != 0) {
-			if (tty && last[0])
-				putchar('\n');
 			fprintf(stderr, "mist job: %s%s\n", mist_strerror(rc),
 				rc == MIST_ENOTFOUND ? " (is --agent the job's owner?)"
 						     : "");
@@ -550,43 +775,35 @@ cmd_job(int argc, char **argv)
 				msg_delete(reply);
 			break;
 		}
-		struct jstat js;
+		struct jstat *js = malloc(sizeof(*js));
 		struct mp_cur cur;
 		mp_cur_init(&cur, reply->body, reply->len);
-		int ok = jstat_read(&cur, &js);
+		int ok = js ? jstat_read(&cur, js) : -1;
+		if (ok == 0 && co.json && watch_changed(js, &seen)) {
+			/* the whole status map, a line per change */
+			mp_cur_init(&cur, reply->body, reply->len);
+			mp_print_json(&cur, 0);
+			putchar('\n');
+		} else if (ok == 0 && !co.json) {
+			watch_show(js, &seen, tty);
+		}
+		fflush(stdout);
 		msg_delete(reply);
-		if (ok != 0)
-			break;
-		char line[256];
-		unsigned pct = js.tasks ? (unsigned)(100 * js.done / js.tasks) : 0;
-		snprintf(line, sizeof(line),
-			 "%-9s %3u%%  %" PRIu64 "/%" PRIu64 " done, %" PRIu64
-			 " running, %" PRIu64 " queued, %" PRIu64 " failed",
-			 js.state, pct, js.done, js.tasks, js.running,
-			 js.waiting + js.ready, js.failed);
-		if (strcmp(line, last) != 0) {
-			if (co.json)
-				printf("{\"state\":\"%s\",\"tasks\":%" PRIu64
-				       ",\"done\":%" PRIu64 ",\"running\":%" PRIu64
-				       ",\"queued\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
-				       js.state, js.tasks, js.done, js.running,
-				       js.waiting + js.ready, js.failed);
-			else if (tty)
-				printf("\r\033[K%s", line);
-			else
-				printf("%s\n", line);
-			fflush(stdout);
-			snprintf(last, sizeof(last), "%s", line);
-		}
-		if (strcmp(js.state, "running") != 0) {
-			if (tty && !co.json)
-				putchar('\n');
-			if (js.error[0])
-				fprintf(stderr, "first failure: %s\n", js.error);
-			status = strcmp(js.state, "done") == 0 ? EXIT_OK
-							       : EXIT_RUNTIME;
+		if (ok != 0) {
+			free(js);
+			fputs("mist job: bad reply\n", stderr);
 			break;
 		}
+		bool ended = strcmp(js->state, "running") != 0;
+		if (ended) {
+			if (js->error[0])
+				fprintf(stderr, "first failure: %s\n", js->error);
+			status = strcmp(js->state, "done") == 0 ? EXIT_OK
+								: EXIT_RUNTIME;
+		}
+		free(js);
+		if (ended)
+			break;
 		struct timespec ts = {interval / 1000, (interval % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 	}

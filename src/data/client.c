@@ -243,6 +243,137 @@ client_add_tasks(struct data *d, struct job *j, const uint8_t *p, uint32_t len)
 
 /* ------------------------------------------------------------- status */
 
+uint64_t
+client_clock(void *job)
+{
+	return data_now(((struct job *)job)->d);
+}
+
+/* The age at @a now of what began at @a since (ms, at least 1: 0 says
+ * "nothing" on the wire). */
+static uint64_t
+age_of(uint64_t now, uint64_t since)
+{
+	return now > since ? now - since : 1;
+}
+
+/*
+ * The age of the oldest task ready but not placed (0: none), and why it
+ * waits into @a why (explain_wait's words: no member offers the
+ * function, no live node allowed by the job does, or every one that does
+ * is at its in-flight limit).
+ */
+static uint64_t
+ready_oldest(struct data *d, struct job *j, char *why, size_t size)
+{
+	why[0] = '\0';
+	if (j->g.count[G_READY] == 0)
+		return 0;
+	const struct gtask *old = NULL;
+	for (uint32_t i = 0; i < j->g.ntasks; i++) {
+		const struct gtask *t = &j->g.tasks[i];
+		if (t->state == G_READY && (old == NULL || t->since < old->since))
+			old = t;
+	}
+	if (old == NULL)
+		return 0;
+	const char *fn = old->fn < j->nfns ? j->fns[old->fn].name : "?";
+	int reg = names_job_reg(d, j, old->fn);
+	uint32_t offer = 0, room = 0;
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (reg >= 0 && map_next(&d->nodes, &it, &k, &v)) {
+		const struct nodeinfo *n = v;
+		if (!n->alive || nodes_fn(n, (uint32_t)reg) == NULL ||
+		    (j->pol.tiers & (uint32_t)n->tier) == 0)
+			continue;
+		offer++;
+		if (n->inflight < n->cores * d->cfg.per_core_inflight)
+			room++;
+	}
+	if (reg < 0)
+		snprintf(why, size, "no member offers '%s'", fn);
+	else if (offer == 0)
+		snprintf(why, size, "no live node allowed by the job offers '%s' "
+			 "(nodes away)", fn);
+	else if (room == 0)
+		snprintf(why, size, "all %u node%s offering '%s' are busy", offer,
+			 offer == 1 ? "" : "s", fn);
+	else /* a pass is about to place it: nothing holds it up */
+		snprintf(why, size, "being placed");
+	return age_of(data_now(d), old->since);
+}
+
+_Static_assert(DATA_RECOVERY_TEXT <= JOBMSG_RECOVERY_TEXT_MAX,
+	       "a recovery's words fit the reader's bound");
+
+/* @a j's recoveries for the wire; @a last (DATA_RECOVERY_TEXT) holds
+ * their words. */
+static void
+recoveries_of(struct data *d, const struct job *j, struct jobmsg_recoveries *r,
+	      char *last)
+{
+	memcpy(last, j->rec.last, DATA_RECOVERY_TEXT);
+	last[DATA_RECOVERY_TEXT - 1] = '\0';
+	*r = (struct jobmsg_recoveries){
+		.nodes_lost = j->rec.nodes_lost,
+		.failed_over = j->g.lost_attempts,
+		.recomputed = j->g.recomputed,
+		/* every takeover and every owner restart is a new epoch; the
+		 * first owner's boot is the id's high half (client_create) */
+		.owner_changes = (j->epoch - (uint32_t)(j->id >> 32)) &
+				 JOBS_MAX_EPOCH,
+		.last_ms = j->rec.last_at ? age_of(data_now(d), j->rec.last_at)
+					  : 0,
+		.last = last};
+}
+
+struct recov_mark
+client_recov_mark(const struct job *j)
+{
+	return (struct recov_mark){j->g.lost_attempts, j->g.recomputed};
+}
+
+void
+client_recovered(struct data *d, struct job *j, struct recov_mark m,
+		 enum recov_kind k, uint64_t node)
+{
+	uint32_t over = j->g.lost_attempts - m.lost;
+	uint32_t again = j->g.recomputed - m.recomputed;
+	if (over == 0 && again == 0 && k != RECOV_OWNER)
+		return;
+	const struct nodeinfo *ni = map_get(&d->nodes, node);
+	char who[SWIM_NAME_MAX + 24];
+	if (ni && ni->name[0])
+		snprintf(who, sizeof(who), "%s", ni->name);
+	else
+		snprintf(who, sizeof(who), "%016llx", (unsigned long long)node);
+	/* what happened, around the node's name */
+	static const char *const pre[] = {
+		[RECOV_NODE] = "node ", [RECOV_RESTART] = "node ",
+		[RECOV_LEASE] = "attempts sent to ", [RECOV_VALUE] = "a value on ",
+		[RECOV_OWNER] = "owner "};
+	static const char *const post[] = {
+		[RECOV_NODE] = " lost", [RECOV_RESTART] = " restarted",
+		[RECOV_LEASE] = " never arrived", [RECOV_VALUE] = " was lost",
+		[RECOV_OWNER] = " dead: the job taken over here"};
+	char *p = j->rec.last;
+	size_t size = sizeof(j->rec.last);
+	int n = snprintf(p, size, "%s%s%s", pre[k], who, post[k]);
+	if (n >= 0 && (size_t)n < size && over)
+		n += snprintf(p + n, size - (size_t)n, ": %u attempt%s failed "
+			      "over", over, over == 1 ? "" : "s");
+	if (n >= 0 && (size_t)n < size && again)
+		snprintf(p + n, size - (size_t)n, "%s%u value%s recomputed",
+			 over ? ", " : ": ", again, again == 1 ? "" : "s");
+	if (k != RECOV_LEASE && k != RECOV_VALUE && (over || again))
+		j->rec.nodes_lost++;
+	j->rec.last_at = data_now(d);
+	if (j->rec.last_at == 0)
+		j->rec.last_at = 1;
+}
+
 static void
 job_status_pack(struct data *d, struct job *j, struct buf *b)
 {
@@ -289,19 +420,32 @@ job_status_pack(struct data *d, struct job *j, struct buf *b)
 			struct nodeinfo *ni = map_get(&d->nodes, t->node);
 			per[np++] = (struct jobmsg_status_node){
 				t->node, ni ? ni->name : "?",
-				place_tier_name(ni ? ni->tier : 0), 0, 0};
+				place_tier_name(ni ? ni->tier : 0), 0, 0, 0};
 		}
 		last = k;
-		if (t->state == G_RUNNING)
+		if (t->state == G_RUNNING) {
 			per[k].running++;
-		else
+			/* oldest_ms holds the start until the ages below */
+			if (per[k].oldest_ms == 0 || t->since < per[k].oldest_ms)
+				per[k].oldest_ms = t->since ? t->since : 1;
+		} else {
 			per[k].done++;
+		}
 	}
 	if (have_extra)
 		map_destroy(&extra);
+	uint64_t now = data_now(d);
+	for (uint32_t k = 0; k < np; k++)
+		if (per[k].oldest_ms)
+			per[k].oldest_ms = age_of(now, per[k].oldest_ms);
 	s.nnodes = np;
 	s.nodes = per;
 	s.more_nodes = more;
+	char why[JOBMSG_WHY_MAX];
+	s.ready_oldest_ms = ready_oldest(d, j, why, sizeof(why));
+	s.ready_why = why;
+	char words[DATA_RECOVERY_TEXT];
+	recoveries_of(d, j, &s.rec, words);
 	jobmsg_status_pack(b, &s);
 }
 

@@ -115,6 +115,7 @@ data_job_new(struct data *d, uint64_t origin, uint64_t id, uint64_t cred,
 	j->g.attempt_base = j->epoch << 16;
 	j->g.on_free = values_free_cb;
 	j->g.ctx = j;
+	j->g.clock = client_clock; /* the ages JOB_STATUS shows */
 	j->touched = data_now(d);
 	map_put(&d->jobs, key, j);
 	return j;

@@ -14,7 +14,8 @@
  *               member events (a node lost re-places its work)
  *   values.c    the jobs' values held around the cluster: freeing them
  *               (VALUE_FREE) and reading one for a client (JOB_READ)
- *   client.c    the clients' requests (JOB_CREATE ... JOB_LIST)
+ *   client.c    the clients' requests (JOB_CREATE ... JOB_LIST), and the
+ *               operators' view in JOB_STATUS (ages, waits, recoveries)
  *   standby.c   a job outlives its owner: the standby that keeps a
  *               replica of each job's journal (JOB_REPLICA), the owner's
  *               side (choosing one, shipping records, holding a client's
@@ -229,6 +230,40 @@ struct parked {
 	struct buf body;
 };
 
+/*
+ * What a job recovered from, for operators (JOB_STATUS "recoveries"),
+ * besides its graph's counts (graph.lost_attempts: attempts failed over;
+ * graph.recomputed: values recomputed) and the owner changes (the epoch's
+ * distance from the first owner's boot, data_job_new).  Counted by the
+ * job's current owner since it got the job: a standby that takes a job
+ * over, or an owner that restarts and replays its journal, starts from 0
+ * (the journal keeps the work, not its history); the owner changes,
+ * carried by the epoch, survive both.
+ */
+/* The words of a recovery: the longest ("owner <63-byte name> dead: the
+ * job taken over here: <10 digits> attempts failed over, <10 digits>
+ * values recomputed") are 162 bytes, so none is cut. */
+#define DATA_RECOVERY_TEXT 192
+struct recovery {
+	uint32_t nodes_lost; /* lost holding attempts or values still needed */
+	uint64_t last_at;    /* data_now() of the last recovery; 0: none */
+	char last[DATA_RECOVERY_TEXT]; /* the last one, in words */
+};
+
+/* The graph's recovery counts before a loss (client_recovered). */
+struct recov_mark {
+	uint32_t lost, recomputed;
+};
+
+/* What a recovery followed, for its words (client_recovered). */
+enum recov_kind {
+	RECOV_NODE,    /* a node dead or left */
+	RECOV_RESTART, /* a node in a new boot */
+	RECOV_LEASE,   /* attempts that never reached their node */
+	RECOV_VALUE,   /* a holder said it lost a value */
+	RECOV_OWNER,   /* this node took the job over from its dead owner */
+};
+
 struct job {
 	/* the job's name, stable for its life: its first owner and its id
 	 * there (boot << 32 | seq of that owner) */
@@ -265,6 +300,7 @@ struct job {
 	struct buf dlog;     /* completions not yet journalled */
 	uint32_t dcount;
 	struct data *d;
+	struct recovery rec; /* client.c: client_recovered */
 };
 
 /* A client's JOB_READ, relayed to a holder's function actor. */
@@ -327,6 +363,18 @@ struct job *data_job_new(struct data *d, uint64_t origin, uint64_t id,
 void data_job_delete(struct data *d, struct job *j);
 
 /* client.c */
+/** @a j's graph's recovery counts now, for client_recovered(). */
+struct recov_mark client_recov_mark(const struct job *j);
+/**
+ * After a loss of kind @a k at node @a node: if @a j's graph failed
+ * attempts over or recomputed values since @a m, the recovery is noted
+ * (its time, its words; a node's loss counts in nodes_lost).  RECOV_OWNER
+ * is noted in any case (the takeover is the recovery).
+ */
+void client_recovered(struct data *d, struct job *j, struct recov_mark m,
+		      enum recov_kind k, uint64_t node);
+/** The graph's clock (graph.clock): data_now() of the job's owner. */
+uint64_t client_clock(void *job);
 /** Keeps @a j's last status listed (DATA_HISTORY_MS) before it goes. */
 void client_remember(struct data *d, struct job *j);
 /** Forgets what ended more than DATA_HISTORY_MS ago; everything if

@@ -111,6 +111,7 @@ set_state(struct graph *g, uint32_t id, enum gstate st)
 	g->count[t->state]--;
 	g->count[st]++;
 	t->state = (uint8_t)st;
+	t->since = g->clock ? g->clock(g->ctx) : 0;
 	if (st == G_READY)
 		ready_push(g, id, false);
 }
@@ -150,6 +151,7 @@ recompute(struct graph *g, struct idlist *todo)
 		struct gtask *t = &g->tasks[id - 1];
 		if (t->state != G_DONE)
 			continue;
+		g->recomputed++;
 		t->missing = 0;
 		for (uint32_t i = 0; i < t->nin; i++) {
 			struct gvalue *v = graph_value(g, t->in[i]);
@@ -266,6 +268,7 @@ graph_add(struct graph *g, uint16_t fn, const uint8_t *args, uint32_t alen,
 		memcpy(t->in, in, nin * sizeof(*in));
 	t->out = xcalloc(nout ? nout : 1, sizeof(*t->out));
 	t->state = G_WAITING;
+	t->since = g->clock ? g->clock(g->ctx) : 0;
 	g->count[G_WAITING]++;
 	if (failed_in) {
 		char why[GRAPH_ERR_MAX];
@@ -384,10 +387,12 @@ graph_attempt_lost(struct graph *g, uint32_t id, uint32_t attempt)
 	struct gtask *t = fenced(g, id, attempt);
 	if (t == NULL)
 		return MIST_EINVAL;
-	if (++t->losses > g->max_losses)
+	if (++t->losses > g->max_losses) {
 		fail_cascade(g, id, MIST_ETASK, "its attempts kept vanishing");
-	else
+	} else {
+		g->lost_attempts++;
 		set_state(g, id, t->missing ? G_WAITING : G_READY);
+	}
 	return 0;
 }
 
@@ -417,11 +422,13 @@ graph_node_lost(struct graph *g, uint64_t node)
 		struct gtask *t = &g->tasks[id - 1];
 		if (t->state != G_RUNNING || t->node != node)
 			continue;
-		if (++t->losses > g->max_losses)
+		if (++t->losses > g->max_losses) {
 			fail_cascade(g, id, MIST_ETASK,
 				     "its nodes kept vanishing");
-		else
+		} else {
+			g->lost_attempts++;
 			set_state(g, id, t->missing ? G_WAITING : G_READY);
+		}
 	}
 	recompute(g, &todo);
 	free(todo.v);

@@ -3,7 +3,8 @@
  *
  * Pure data structure: no messages, no clock, no I/O -- the job owner
  * (the data manager, data/data.h) drives it and the unit tests check
- * every transition.
+ * every transition.  The owner's clock, if it gives one (graph.clock),
+ * only stamps when each task entered its state, for operators.
  *
  * Tasks are numbered 1, 2, ... in the order the client adds them, and a
  * task may only read outputs of tasks added before it: the graph is acyclic
@@ -77,6 +78,9 @@ struct gtask {
 	struct gvalue *out;
 	char *error; /* FAILED: why */
 	int status;  /* FAILED: MIST_E* code */
+	/* when the task entered its state (graph.clock; 0: no clock): how
+	 * long an attempt has run, or a task waited ready, for operators */
+	uint64_t since;
 };
 
 typedef void (*graph_free_cb)(void *ctx, struct gref v, const uint64_t *holders,
@@ -93,6 +97,14 @@ struct graph {
 	uint32_t attempt_base; /* added to attempts (owner restarts) */
 	graph_free_cb on_free;
 	void *ctx;
+	/* The owner's clock (ms), read at each state change for gtask.since;
+	 * NULL: none (since stays 0).  The graph keeps no time of its own. */
+	uint64_t (*clock)(void *ctx);
+	/* Recoveries, counted for operators (JOB_STATUS): attempts put back
+	 * to READY because their node or their TASK_RUN was lost (not those
+	 * that then failed the task: max_losses), and DONE tasks run again
+	 * because a value still needed was lost (lineage). */
+	uint32_t lost_attempts, recomputed;
 };
 
 void graph_init(struct graph *g, uint16_t max_failures, uint16_t max_losses);

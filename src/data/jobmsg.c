@@ -791,12 +791,40 @@ jobmsg_wait_reply_unpack(const uint8_t *p, uint32_t len, int *status,
 	return mp_read_str(&c, message, message_len);
 }
 
+/* The operators' keys of a status map (what waits, what was recovered):
+ * STATUS_OPS_KEYS of them, after the others. */
+#define STATUS_OPS_KEYS 3
+
+static void
+status_ops_pack(msgpack_packer *pk, const struct jobmsg_status *s)
+{
+	const struct jobmsg_recoveries *r = &s->rec;
+	mp_pack_str(pk, "ready_oldest_ms");
+	msgpack_pack_uint64(pk, s->ready_oldest_ms);
+	mp_pack_str(pk, "ready_why");
+	mp_pack_str(pk, s->ready_why ? s->ready_why : "");
+	mp_pack_str(pk, "recoveries");
+	msgpack_pack_map(pk, 6);
+	mp_pack_str(pk, "nodes_lost");
+	msgpack_pack_uint64(pk, r->nodes_lost);
+	mp_pack_str(pk, "failed_over");
+	msgpack_pack_uint64(pk, r->failed_over);
+	mp_pack_str(pk, "recomputed");
+	msgpack_pack_uint64(pk, r->recomputed);
+	mp_pack_str(pk, "owner_changes");
+	msgpack_pack_uint64(pk, r->owner_changes);
+	mp_pack_str(pk, "last_ms");
+	msgpack_pack_uint64(pk, r->last_ms);
+	mp_pack_str(pk, "last");
+	mp_pack_str(pk, r->last ? r->last : "");
+}
+
 void
 jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s)
 {
 	msgpack_packer pk;
 	pk_init(&pk, b);
-	msgpack_pack_map(&pk, s->more_nodes ? 13 : 12);
+	msgpack_pack_map(&pk, (s->more_nodes ? 13 : 12) + STATUS_OPS_KEYS);
 	mp_pack_str(&pk, "owner");
 	msgpack_pack_uint64(&pk, s->owner);
 	mp_pack_str(&pk, "job");
@@ -823,7 +851,7 @@ jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s)
 	msgpack_pack_array(&pk, s->nnodes);
 	for (uint32_t k = 0; k < s->nnodes; k++) {
 		const struct jobmsg_status_node *n = &s->nodes[k];
-		msgpack_pack_map(&pk, 5);
+		msgpack_pack_map(&pk, 6);
 		mp_pack_str(&pk, "node");
 		msgpack_pack_uint64(&pk, n->node);
 		mp_pack_str(&pk, "name");
@@ -834,11 +862,14 @@ jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s)
 		msgpack_pack_uint32(&pk, n->running);
 		mp_pack_str(&pk, "done");
 		msgpack_pack_uint32(&pk, n->done);
+		mp_pack_str(&pk, "oldest_ms");
+		msgpack_pack_uint64(&pk, n->oldest_ms);
 	}
 	if (s->more_nodes) {
 		mp_pack_str(&pk, "more_nodes");
 		msgpack_pack_uint32(&pk, s->more_nodes);
 	}
+	status_ops_pack(&pk, s);
 }
 
 void
@@ -868,11 +899,31 @@ status_nodes(struct mp_cur *v, void *ctx)
 	return 0;
 }
 
+/* The recoveries' map, read at once (bounded: a few numbers and words). */
+static int
+status_recoveries(struct mp_cur *c, void *ctx)
+{
+	struct jobmsg_recoveries *r = ctx;
+	const struct mp_field f[] = {
+		MP_UINT("nodes_lost", &r->nodes_lost, false),
+		MP_UINT("failed_over", &r->failed_over, false),
+		MP_UINT("recomputed", &r->recomputed, false),
+		MP_UINT("owner_changes", &r->owner_changes, false),
+		MP_UINT("last_ms", &r->last_ms, false),
+		MP_STR("last", &r->last, &r->last_len, false),
+	};
+	if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0 ||
+	    r->last_len > JOBMSG_RECOVERY_TEXT_MAX)
+		return MIST_EPROTO;
+	return 0;
+}
+
 int
 jobmsg_status_read(struct mp_cur *c, struct jobmsg_status_view *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->name = v->state = v->error = "";
+	v->ready_why = v->rec.last = "";
 	const struct mp_field f[] = {
 		MP_UINT("owner", &v->owner, false),
 		MP_UINT("job", &v->job, false),
@@ -887,8 +938,14 @@ jobmsg_status_read(struct mp_cur *c, struct jobmsg_status_view *v)
 		MP_STR("error", &v->error, &v->error_len, false),
 		MP_FN("nodes", status_nodes, v, false),
 		MP_FN("more_nodes", field_u32, &v->more_nodes, false),
+		MP_UINT("ready_oldest_ms", &v->ready_oldest_ms, false),
+		MP_STR("ready_why", &v->ready_why, &v->ready_why_len, false),
+		MP_FN("recoveries", status_recoveries, &v->rec, false),
 	};
-	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
+	if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0 ||
+	    v->ready_why_len > JOBMSG_WHY_MAX)
+		return MIST_EPROTO;
+	return 0;
 }
 
 int
@@ -902,6 +959,7 @@ jobmsg_status_next_node(struct mp_cur *c, struct jobmsg_status_node_view *n)
 		MP_STR("tier", &n->tier, &n->tier_len, false),
 		MP_UINT("running", &n->running, false),
 		MP_UINT("done", &n->done, false),
+		MP_UINT("oldest_ms", &n->oldest_ms, false),
 	};
 	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
 }

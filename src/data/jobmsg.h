@@ -418,8 +418,20 @@ int jobmsg_task_next(struct mp_cur *c, struct jobmsg_task *t,
  *   JOB_READ     as VALUE_GET's reply (jobmsg_chunk_*)
  *   JOB_STATUS   {"owner", "job", "name", "state", "tasks", "waiting",
  *                 "ready", "running", "done", "failed", "error",
- *                 "nodes": [{"node", "name", "tier", "running", "done"}...]
- *                 [, "more_nodes": u32]}
+ *                 "nodes": [{"node", "name", "tier", "running", "done",
+ *                            "oldest_ms"}...]
+ *                 [, "more_nodes": u32],
+ *                 "ready_oldest_ms": u64, "ready_why": str,
+ *                 "recoveries": {"nodes_lost", "failed_over", "recomputed",
+ *                                "owner_changes", "last_ms": u64,
+ *                                "last": str}}
+ *                oldest_ms: age of the node's oldest running attempt
+ *                (0: none); ready_oldest_ms: age of the oldest task ready
+ *                but not placed, ready_why why ("" if none or unknown);
+ *                last_ms: how long ago the last recovery was (0: none),
+ *                last its words.  Ages are as of the answer (for an
+ *                ended job's listed status: as of its end).  Readers
+ *                skip keys they do not know; these came later.
  *   JOB_LIST     [status map...]
  *   JOB_CANCEL, JOB_CLOSE, JOB_RELEASE   nil
  */
@@ -442,7 +454,22 @@ struct jobmsg_status_node {
 	uint64_t node;
 	const char *name, *tier;
 	uint32_t running, done;
+	uint64_t oldest_ms; /* the age of its oldest running attempt */
 };
+
+/* A job's recoveries (data_int.h, struct recovery); @a last_len is set
+ * by the reader only (the packer takes a C string). */
+struct jobmsg_recoveries {
+	uint64_t nodes_lost, failed_over, recomputed, owner_changes;
+	uint64_t last_ms;
+	const char *last;
+	uint32_t last_len;
+};
+/** The words of a recovery, at most: the owner cuts them shorter. */
+#define JOBMSG_RECOVERY_TEXT_MAX 256
+/** The words of why a ready task waits, at most (a function name and a
+ * sentence around it). */
+#define JOBMSG_WHY_MAX 256
 
 struct jobmsg_status {
 	uint64_t owner, job;
@@ -451,6 +478,10 @@ struct jobmsg_status {
 	uint32_t nnodes; /* <= JOBMSG_STATUS_MAX_NODES */
 	const struct jobmsg_status_node *nodes;
 	uint32_t more_nodes;
+	/* the operators' view: what waits, what was recovered */
+	uint64_t ready_oldest_ms;
+	const char *ready_why;
+	struct jobmsg_recoveries rec;
 };
 
 void jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s);
@@ -469,6 +500,10 @@ struct jobmsg_status_view {
 	uint64_t tasks, waiting, ready, running, done, failed;
 	uint32_t nnodes, more_nodes;
 	struct mp_cur nodes;
+	uint64_t ready_oldest_ms;
+	const char *ready_why; /* at most JOBMSG_WHY_MAX bytes */
+	uint32_t ready_why_len;
+	struct jobmsg_recoveries rec; /* last: at most JOBMSG_RECOVERY_TEXT_MAX */
 };
 
 int jobmsg_status_read(struct mp_cur *c, struct jobmsg_status_view *v);
@@ -477,6 +512,7 @@ struct jobmsg_status_node_view {
 	const char *name, *tier;
 	uint32_t name_len, tier_len;
 	uint64_t running, done;
+	uint64_t oldest_ms;
 };
 int jobmsg_status_next_node(struct mp_cur *c,
 			    struct jobmsg_status_node_view *n);

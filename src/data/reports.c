@@ -27,6 +27,10 @@
  * before anyone suspects the old process) is lost the same way, at once,
  * and then alive again: the new process neither runs the old attempts nor
  * holds the old values.
+ *
+ * Each of these losses that cost a job something -- attempts failed
+ * over, values recomputed -- is noted in the job's recoveries for
+ * operators (client_recovered: JOB_STATUS "recoveries").
  */
 #include "config.h"
 #include "data/data_int.h"
@@ -97,8 +101,11 @@ reports_task_done(struct data *d, struct msg *m)
 			journal_completed(j, r.task, node, sizes, r.nout);
 		}
 	} else if (r.status == MIST_ENOTFOUND) {
-		for (uint32_t i = 0; i < r.nholders; i++)
+		for (uint32_t i = 0; i < r.nholders; i++) {
+			struct recov_mark rm = client_recov_mark(j);
 			graph_value_lost(&j->g, r.lost, r.holders[i]);
+			client_recovered(d, j, rm, RECOV_VALUE, r.holders[i]);
+		}
 		graph_failed(&j->g, r.task, r.attempt, MIST_ENOTFOUND,
 			     "an input was lost", false);
 	} else {
@@ -115,7 +122,7 @@ reports_task_done(struct data *d, struct msg *m)
 /* ------------------------------------------------------ member events */
 
 static void
-node_lost(struct data *d, uint64_t id)
+node_lost(struct data *d, uint64_t id, enum recov_kind why)
 {
 	struct nodeinfo *n = map_get(&d->nodes, id);
 	if (n == NULL || !n->alive)
@@ -125,8 +132,12 @@ node_lost(struct data *d, uint64_t id)
 	size_t it = 0;
 	uint64_t k;
 	void *v;
-	while (map_next(&d->jobs, &it, &k, &v))
-		graph_node_lost(&((struct job *)v)->g, id);
+	while (map_next(&d->jobs, &it, &k, &v)) {
+		struct job *j = v;
+		struct recov_mark rm = client_recov_mark(j);
+		graph_node_lost(&j->g, id);
+		client_recovered(d, j, rm, why, id);
+	}
 	dispatch_all(d);
 	it = 0;
 	while (map_next(&d->jobs, &it, &k, &v))
@@ -144,7 +155,7 @@ reports_member_event(struct data *d, struct msg *m)
 		 * that we keep replicas of are ours now (standby.c) */
 		if (ev.event == SWIM_EV_DEAD)
 			standby_node_dead(d, ev.node);
-		node_lost(d, ev.node);
+		node_lost(d, ev.node, RECOV_NODE);
 		standby_node_lost(d, ev.node);
 		return;
 	}
@@ -164,7 +175,7 @@ reports_member_event(struct data *d, struct msg *m)
 			 "attempts and values are lost",
 			 (unsigned long long)ev.node, boot, ni->boot);
 		standby_node_restarted(d, ev.node);
-		node_lost(d, ev.node);
+		node_lost(d, ev.node, RECOV_RESTART);
 		standby_node_lost(d, ev.node);
 	}
 	if (boot > ni->boot)
@@ -311,6 +322,7 @@ reports_lease_reply(struct data *d, struct msg *m)
 	while (map_next(&d->jobs, &it, &k, &v)) {
 		struct job *j = v;
 		uint32_t before = lost;
+		struct recov_mark rm = client_recov_mark(j);
 		for (uint32_t id = 1; id <= j->g.ntasks; id++) {
 			struct gtask *t = graph_task(&j->g, id);
 			if (t->state != G_RUNNING || t->node != n->id ||
@@ -327,6 +339,7 @@ reports_lease_reply(struct data *d, struct msg *m)
 			}
 		}
 		if (lost > before) {
+			client_recovered(d, j, rm, RECOV_LEASE, n->id);
 			dispatch_job(d, j);
 			client_wake(d, j);
 		}

@@ -871,10 +871,12 @@ standby_take(struct data *d, struct replica *r, uint64_t dead)
 	size_t it = 0;
 	uint64_t k;
 	void *v;
+	struct recov_mark rm = client_recov_mark(j);
 	while (map_next(&d->nodes, &it, &k, &v))
 		if (!((struct nodeinfo *)v)->alive)
 			graph_node_lost(&j->g, k);
 	graph_node_lost(&j->g, dead);
+	client_recovered(d, j, rm, RECOV_OWNER, dead); /* for operators */
 	log_info("data: took job %016llx of %016llx over (epoch %u, %u tasks, "
 		 "%u done): its owner is dead", (unsigned long long)j->id,
 		 (unsigned long long)j->origin, j->epoch, j->g.ntasks,

@@ -411,6 +411,177 @@ Test(jobs, an_owner_killed_for_good_its_standby_finishes_the_job)
 	cr_assert_str_eq(p.state, "done");
 	cr_assert_eq(p.done, n);
 	cr_assert_eq(p.tasks, n);
+	/* the takeover, as the new owner tells it: an owner change */
+	struct mist_recoveries rec;
+	mist_job_recoveries(j, &rec);
+	cr_assert_eq(rec.owner_changes, 1);
+	/* the last recovery: the takeover, or a reader's later report of a
+	 * value the dead owner's node held */
+	cr_assert(strstr(rec.last, "owner alpha dead: the job taken over here") ||
+		  strstr(rec.last, "a value on alpha was lost"), "%s", rec.last);
+	cr_assert_eq(mist_job_close(j, 10000), 0);
+	mist_close(c);
+}
+
+/* The status map of the job named @a name in `mist status --format json
+ * --here` of agent @a a (its owner), or NULL; *all is the parsed list
+ * (the caller's to free). */
+static const struct json *
+status_json_of(const struct agent *a, const char *name, struct json **all)
+{
+	char *out = NULL;
+	char *argv[] = {(char *)proc_mist(), "status", "--agent",
+			(char *)a->addr, "--key", keyfile, "--here", "--format",
+			"json", NULL};
+	cr_assert_eq(proc_run(argv, &out, 30000), 0);
+	*all = json_parse(out);
+	cr_assert_not_null(*all, "not JSON: %s", out);
+	free(out);
+	for (size_t i = 0; (*all)->type == JSON_ARR && i < (*all)->n; i++) {
+		const struct json *nm = json_get((*all)->kids[i], "name");
+		if (nm && nm->type == JSON_STR && strcmp(nm->str, name) == 0)
+			return (*all)->kids[i];
+	}
+	return NULL;
+}
+
+static bool
+is_tier(const char *t)
+{
+	return strcmp(t, "fog") == 0 || strcmp(t, "edge") == 0 ||
+	       strcmp(t, "cloud") == 0;
+}
+
+/* Polls of a job's progress, 100 ms apart: 60 s at most (a death is
+ * declared in seconds on loopback). */
+#define VIEW_POLLS 600
+#define VIEW_POLL_US 100000
+
+/*
+ * The operators' view on real agents (issue 12, item 9): while a job
+ * of slow independent tasks runs, `mist status --format json` and
+ * mist_job_progress + mist_job_nodes show per node (with its tier) what
+ * runs there and the age of its oldest running attempt; a worker killed
+ * (SIGKILL) shows up in the recoveries -- the node lost, its attempts
+ * failed over -- in libmist, `mist status` and `mist job watch`.
+ */
+Test(jobs, the_operators_see_where_a_job_runs_and_its_recoveries)
+{
+	cluster(NULL, NULL);
+	mist_client *c;
+	cr_assert_eq(mist_connect(ag[0].gw, cred, 10000, &c), 0);
+	mist_job *j;
+	struct mist_policy pol = {.name = "opsview"};
+	cr_assert_eq(mist_job_create(c, &pol, 10000, &j), 0);
+	/* more than the six executors take at once: the rest queue */
+	const uint32_t n = 24;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t args[9];
+		cr_assert_eq(mist_task(j, "sleep", args, pack_int(args, 3000),
+				       NULL, 0, 1, NULL), 0);
+	}
+	cr_assert_eq(mist_flush(j), 0);
+	/* under way on every agent, the oldest attempts a while */
+	struct mist_progress p;
+	struct mist_node_progress rows[MIST_PROGRESS_MAX_NODES];
+	uint32_t nrows = 0, unlisted = 9;
+	bool spread = false;
+	for (int i = 0; i < VIEW_POLLS && !spread; i++) {
+		cr_assert_eq(mist_job_progress(j, 10000, &p), 0);
+		cr_assert_eq(mist_job_nodes(j, rows, MIST_PROGRESS_MAX_NODES,
+					    &nrows, &unlisted), 0);
+		uint32_t busy = 0;
+		for (uint32_t k = 0; k < nrows; k++)
+			busy += rows[k].running > 0 && rows[k].oldest_ms >= 500;
+		spread = busy == 3 && p.done == 0;
+		if (!spread)
+			usleep(VIEW_POLL_US);
+	}
+	cr_assert(spread, "the job never ran on the three agents at once");
+	cr_assert_eq(unlisted, 0);
+	uint32_t running = 0;
+	int victim = -1;
+	for (uint32_t k = 0; k < nrows; k++) {
+		cr_assert(is_tier(rows[k].tier), "tier '%s'", rows[k].tier);
+		cr_assert_lt(rows[k].oldest_ms, 60000);
+		running += rows[k].running;
+		if (strcmp(rows[k].name, "beta") == 0)
+			victim = (int)k;
+	}
+	cr_assert_eq(running, p.running, "the rows add up");
+	cr_assert_geq(victim, 0, "beta runs some of it");
+	/* a caller's array too small: told, not cut silently */
+	uint32_t want = 0;
+	cr_assert_eq(mist_job_nodes(j, rows, 1, &want, NULL), MIST_E2BIG);
+	cr_assert_eq(want, nrows);
+	struct mist_recoveries rec;
+	mist_job_recoveries(j, &rec);
+	cr_assert_eq(rec.nodes_lost + rec.failed_over + rec.owner_changes, 0);
+	/* six executors, 24 tasks: some wait ready (or queue at the nodes,
+	 * which then count them running); when some are ready, the oldest
+	 * has an age and a reason */
+	struct mist_waits wt;
+	mist_job_waits(j, &wt);
+	if (p.ready > 0)
+		cr_assert(wt.ready_oldest_ms > 0 && wt.ready_why[0], "%u ready",
+			  p.ready);
+	else
+		cr_assert_eq(wt.ready_oldest_ms, 0);
+	/* the same rows in `mist status --format json` */
+	struct json *all;
+	const struct json *st = status_json_of(&ag[0], "opsview", &all);
+	cr_assert_not_null(st, "the job is listed by its owner");
+	const struct json *nodes = json_get(st, "nodes");
+	cr_assert(nodes && nodes->type == JSON_ARR && nodes->n == 3);
+	for (size_t k = 0; k < nodes->n; k++) {
+		const struct json *tier = json_get(nodes->kids[k], "tier");
+		const struct json *old = json_get(nodes->kids[k], "oldest_ms");
+		cr_assert(tier && tier->type == JSON_STR && is_tier(tier->str));
+		cr_assert(old && old->type == JSON_NUM && old->num > 0);
+	}
+	const struct json *jr = json_get(st, "recoveries");
+	cr_assert(jr && jr->type == JSON_OBJ);
+	const struct json *lost = json_get(jr, "nodes_lost");
+	cr_assert(lost && lost->type == JSON_NUM && lost->num == 0);
+	json_free(all);
+
+	/* a worker killed: the owner re-places its attempts */
+	cr_assert_eq(proc_stop(ag[1].pid, SIGKILL, 5000), 128 + SIGKILL);
+	ag[1].pid = 0;
+	bool seen = false;
+	for (int i = 0; i < VIEW_POLLS && !seen; i++) {
+		cr_assert_eq(mist_job_progress(j, 10000, &p), 0);
+		mist_job_recoveries(j, &rec);
+		seen = rec.nodes_lost > 0;
+		if (!seen)
+			usleep(VIEW_POLL_US);
+	}
+	cr_assert(seen, "the recoveries never showed beta's loss");
+	cr_assert_eq(rec.nodes_lost, 1);
+	cr_assert_geq(rec.failed_over, 1, "beta's attempts failed over");
+	cr_assert_eq(rec.owner_changes, 0);
+	cr_assert_gt(rec.last_ms, 0);
+	cr_assert(strstr(rec.last, "node beta lost: "), "%s", rec.last);
+	cr_assert_eq(mist_job_wait(j, 120000), 0);
+	/* and as `mist status` and `mist job watch` print them */
+	char *out = NULL;
+	char *text[] = {(char *)proc_mist(), "status", "--agent", ag[0].addr,
+			"--key", keyfile, "--here", NULL};
+	cr_assert_eq(proc_run(text, &out, 30000), 0);
+	cr_assert(strstr(out, "NODE") && strstr(out, "TIER") &&
+		  strstr(out, "recoveries: 1 node lost, ") &&
+		  strstr(out, "node beta lost: "), "%s", out);
+	cr_log_info("mist status:\n%s", out);
+	free(out);
+	char id[64];
+	snprintf(id, sizeof(id), "%s", mist_job_id(j));
+	char *watch[] = {(char *)proc_mist(), "job", "watch", id, "--agent",
+			 ag[0].addr, "--key", keyfile, NULL};
+	cr_assert_eq(proc_run(watch, &out, 30000), 0);
+	cr_assert(strstr(out, "done") && strstr(out, "recoveries: 1 node lost"),
+		  "%s", out);
+	cr_log_info("mist job watch:\n%s", out);
+	free(out);
 	cr_assert_eq(mist_job_close(j, 10000), 0);
 	mist_close(c);
 }

@@ -832,9 +832,20 @@ read_value(int from, int owner, uint64_t job, uint32_t task)
 
 struct status {
 	char state[16];
-	uint64_t tasks, done, failed, running;
+	uint64_t tasks, done, failed, running, waiting, ready;
 	uint32_t nnodes;
 	uint64_t node[JOBMSG_STATUS_MAX_NODES], node_done[JOBMSG_STATUS_MAX_NODES];
+	/* the operators' view */
+	uint64_t node_running[JOBMSG_STATUS_MAX_NODES];
+	uint64_t node_oldest[JOBMSG_STATUS_MAX_NODES];
+	char node_name[JOBMSG_STATUS_MAX_NODES][16], node_tier[JOBMSG_STATUS_MAX_NODES][8];
+	uint64_t ready_oldest_ms;
+	char ready_why[JOBMSG_WHY_MAX + 1];
+	struct {
+		uint64_t nodes_lost, failed_over, recomputed, owner_changes;
+		uint64_t last_ms;
+		char last[JOBMSG_RECOVERY_TEXT_MAX + 1];
+	} rec;
 };
 
 /* JOB_STATUS of @a job (named by its first owner, node @a named) asked
@@ -857,13 +868,31 @@ job_status_of(int from, int owner, int named, uint64_t job, struct status *s)
 	s->done = v.done;
 	s->failed = v.failed;
 	s->running = v.running;
+	s->waiting = v.waiting;
+	s->ready = v.ready;
 	s->nnodes = v.nnodes;
 	for (uint32_t i = 0; i < v.nnodes; i++) {
 		struct jobmsg_status_node_view nv;
 		cr_assert_eq(jobmsg_status_next_node(&v.nodes, &nv), 0);
 		s->node[i] = nv.node;
 		s->node_done[i] = nv.done;
+		s->node_running[i] = nv.running;
+		s->node_oldest[i] = nv.oldest_ms;
+		snprintf(s->node_name[i], sizeof(s->node_name[i]), "%.*s",
+			 (int)nv.name_len, nv.name);
+		snprintf(s->node_tier[i], sizeof(s->node_tier[i]), "%.*s",
+			 (int)nv.tier_len, nv.tier);
 	}
+	s->ready_oldest_ms = v.ready_oldest_ms;
+	snprintf(s->ready_why, sizeof(s->ready_why), "%.*s",
+		 (int)v.ready_why_len, v.ready_why);
+	s->rec.nodes_lost = v.rec.nodes_lost;
+	s->rec.failed_over = v.rec.failed_over;
+	s->rec.recomputed = v.rec.recomputed;
+	s->rec.owner_changes = v.rec.owner_changes;
+	s->rec.last_ms = v.rec.last_ms;
+	snprintf(s->rec.last, sizeof(s->rec.last), "%.*s", (int)v.rec.last_len,
+		 v.rec.last);
 }
 
 static void
@@ -1100,15 +1129,36 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 	uint32_t final = dag_tree("sum", DAG_LEAVES, DAG_LEAF_MS, DAG_MERGE_MS,
 				  DAG_FINAL_MS);
 	uint64_t job = create(0);
+	uint64_t submitted = w.now;
 	submit_range(0, 0, job, 1, ndag);
 	struct req *r = wait_async(0, 0, job, final);
 	want_ended = 150; /* some leaves done everywhere */
 	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	/* the per-node view, mid-job: every worker has a row, with its tier
+	 * and the age of its oldest running attempt; nothing recovered yet */
+	struct status mid;
+	job_status(0, 0, job, &mid);
+	cr_assert_eq(mid.nnodes, 7, "a row per worker");
+	for (uint32_t i = 0; i < mid.nnodes; i++) {
+		cr_assert_eq(strcmp(mid.node_tier[i], "fog"), 0);
+		cr_assert_eq(mid.node_name[i][0], 'n');
+		if (mid.node_running[i] == 0) {
+			cr_assert_eq(mid.node_oldest[i], 0);
+			continue;
+		}
+		cr_assert_gt(mid.node_oldest[i], 0, "%s", mid.node_name[i]);
+		cr_assert_leq(mid.node_oldest[i], w.now - submitted, "%" PRIu64
+			      " > %" PRIu64, mid.node_oldest[i], w.now - submitted);
+	}
+	cr_assert_eq(mid.rec.nodes_lost + mid.rec.failed_over +
+		     mid.rec.recomputed + mid.rec.owner_changes + mid.rec.last_ms,
+		     0, "no recovery yet");
 	uint64_t crash = w.now;
 	uint32_t done_there = nd[victim].pool->ended;
 	cr_assert_gt(done_there, 0);
 	cr_assert_lt(nd[victim].pool->ended, nd[victim].pool->nruns,
 		     "the victim still has work");
+	uint32_t unfinished = nd[victim].pool->nruns - nd[victim].pool->ended;
 	fake_crash(&w, victim);
 	struct learn_wait lw = {0, victim, SWIM_EV_DEAD, crash};
 	cr_assert(fake_world_run(&w, has_learnt, &lw, 60000));
@@ -1175,6 +1225,33 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 		  ", death known at %" PRIu64, first, suspected, dead);
 	cr_log_info("%u values only the dead node held were recomputed",
 		    recomputed);
+	/* the owner's account of it (JOB_STATUS "recoveries"): one node
+	 * lost; at least the attempts the victim had not finished failed
+	 * over, at most every one it was sent; at least the values shown
+	 * above recomputed, at most every task that succeeded there */
+	uint32_t sent = 0, there = 0;
+	for (size_t i = 0; i < nwevs; i++)
+		sent += wevs[i].type == MSG_TASK_RUN && wevs[i].to == victim;
+	for (uint32_t i = 1; i <= ndag; i++)
+		there += successes(i, victim, 0, NULL) > 0;
+	struct status fin;
+	job_status(0, 0, job, &fin);
+	cr_assert_eq(fin.rec.nodes_lost, 1);
+	cr_assert_eq(fin.rec.owner_changes, 0);
+	cr_assert_geq(fin.rec.failed_over, unfinished);
+	cr_assert_leq(fin.rec.failed_over, sent);
+	cr_assert_geq(fin.rec.recomputed, recomputed);
+	cr_assert_leq(fin.rec.recomputed, there);
+	cr_assert_gt(fin.rec.last_ms, 0);
+	cr_assert_leq(fin.rec.last_ms, w.now - dead);
+	/* the last one: the death, or a reader's report of a value the
+	 * dead node held (which may come after it) */
+	char words[64], value[64];
+	snprintf(words, sizeof(words), "node n%d lost: ", victim);
+	snprintf(value, sizeof(value), "a value on n%d was lost: ", victim);
+	cr_assert(strstr(fin.rec.last, words) || strstr(fin.rec.last, value),
+		  "%s", fin.rec.last);
+	cr_log_info("recoveries: %s", fin.rec.last);
 	print_digest("crash");
 }
 
@@ -1220,6 +1297,16 @@ Test(simjobs, a_worker_restarted_at_once_loses_nothing_and_hangs_nothing)
 	 * values' producers), and no task's value was taken twice from live
 	 * nodes */
 	cr_assert_gt(nd[victim].pool->nruns, 0, "the new boot got work");
+	/* the new boot is a node lost, as the owner counts recoveries */
+	struct status s;
+	job_status(0, 0, job, &s);
+	cr_assert_eq(s.rec.nodes_lost, 1);
+	cr_assert_gt(s.rec.failed_over + s.rec.recomputed, 0);
+	char words[64], value[64];
+	snprintf(words, sizeof(words), "node n%d restarted: ", victim);
+	snprintf(value, sizeof(value), "a value on n%d was lost: ", victim);
+	cr_assert(strstr(s.rec.last, words) || strstr(s.rec.last, value), "%s",
+		  s.rec.last);
 	print_digest("quick-restart");
 }
 
@@ -1276,6 +1363,16 @@ Test(simjobs, an_attempt_lost_on_the_way_is_placed_again_by_the_lease)
 	cr_assert_geq(r->at - t0, (uint64_t)DATA_LEASE_MS);
 	cr_log_info("task %u's TASK_RUN lost; job done %" PRIu64 " ms after "
 		    "the submit", dropped_task, r->at - t0);
+	/* the recovery as the owner counts it: one attempt failed over, no
+	 * node lost, nothing recomputed */
+	struct status s;
+	job_status(0, 0, job, &s);
+	cr_assert_eq(s.rec.failed_over, 1);
+	cr_assert_eq(s.rec.nodes_lost, 0);
+	cr_assert_eq(s.rec.recomputed, 0);
+	cr_assert_not_null(strstr(s.rec.last, "attempts sent to n1 never "
+				  "arrived: 1 attempt failed over"), "%s",
+			   s.rec.last);
 	print_digest("lease");
 }
 
@@ -1318,6 +1415,79 @@ Test(simjobs, a_timed_out_wait_says_what_it_waits_for)
 		 "on n1", last, slow, slow);
 	cr_assert_not_null(strstr(text, want_text), "%s", text);
 	cr_log_info("%s", text);
+}
+
+/*
+ * What an operator sees of a job that waits (issue 12, item 9): where
+ * it runs and since when, what waits for inputs, what is ready but not
+ * placed -- since when, and why: all nodes busy, then the nodes away.
+ * One worker of one core takes per_core_inflight attempts; the rest of
+ * the job's independent slow tasks wait ready, and one task waits for
+ * an input.  Then the worker dies: its attempts fail over (back to
+ * ready), and nothing offers the function while its node is away.
+ */
+static uint64_t kill_for_good(int victim, int watcher);
+
+Test(simjobs, the_status_says_what_runs_what_waits_since_when_and_why)
+{
+	struct spec specs[2] = {owner_only, plain};
+	specs[1].cores = 1;
+	cluster(2, specs, false);
+	ndag = 0;
+	uint32_t extra = 8, slots = dcfg.per_core_inflight;
+	for (uint32_t i = 0; i < slots + extra; i++)
+		dag_add("sum", 3600 * 1000, 0, NULL); /* longer than the test */
+	struct gref in = {1, 0};
+	dag_add("sum", 10, 1, &in);
+	uint64_t job = create(0);
+	uint64_t t0 = w.now;
+	submit_range(0, 0, job, 1, ndag);
+	uint64_t t1 = w.now;
+	run_for(1500);
+	struct status s;
+	job_status(0, 0, job, &s);
+	cr_assert_eq(s.running, slots);
+	cr_assert_eq(s.ready, extra);
+	cr_assert_eq(s.waiting, 1, "the reader of task 1 waits for its input");
+	cr_assert_eq(s.nnodes, 1);
+	cr_assert_eq(strcmp(s.node_name[0], "n1"), 0);
+	cr_assert_eq(strcmp(s.node_tier[0], "fog"), 0);
+	cr_assert_eq(s.node_running[0], slots);
+	/* placed, and ready, between the submit's start and its end */
+	cr_assert_geq(s.node_oldest[0], w.now - t1);
+	cr_assert_leq(s.node_oldest[0], w.now - t0);
+	cr_assert_geq(s.ready_oldest_ms, w.now - t1);
+	cr_assert_leq(s.ready_oldest_ms, w.now - t0);
+	cr_assert_eq(strcmp(s.ready_why, "all 1 node offering 'sum' are busy"),
+		     0, "%s", s.ready_why);
+	cr_assert_eq(s.rec.failed_over + s.rec.nodes_lost, 0);
+	/* ages move with the clock */
+	run_for(1000);
+	struct status later;
+	job_status(0, 0, job, &later);
+	cr_assert_eq(later.node_oldest[0], s.node_oldest[0] + 1000);
+	cr_assert_eq(later.ready_oldest_ms, s.ready_oldest_ms + 1000);
+
+	uint64_t dead = kill_for_good(1, 0);
+	run_for(100);
+	job_status(0, 0, job, &s);
+	cr_assert_eq(s.running, 0);
+	cr_assert_eq(s.ready, slots + extra);
+	cr_assert_eq(s.rec.nodes_lost, 1);
+	cr_assert_eq(s.rec.failed_over, slots);
+	cr_assert_eq(s.rec.recomputed, 0);
+	cr_assert_eq(s.rec.owner_changes, 0);
+	cr_assert_geq(s.rec.last_ms, w.now - dead);
+	cr_assert_leq(s.rec.last_ms, w.now - dead + 100);
+	char words[128];
+	snprintf(words, sizeof(words), "node n1 lost: %u attempts failed over",
+		 slots);
+	cr_assert_eq(strcmp(s.rec.last, words), 0, "%s", s.rec.last);
+	cr_assert_eq(strcmp(s.ready_why, "no live node allowed by the job "
+			    "offers 'sum' (nodes away)"), 0, "%s", s.ready_why);
+	/* the oldest ready task is still the one ready since the submit
+	 * (the ones that failed over are ready since the death) */
+	cr_assert_geq(s.ready_oldest_ms, w.now - t1);
 }
 
 /* A copy of a message as it was on the wire. */
@@ -1702,6 +1872,12 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 	cr_assert_gt(stale, 0, "the old attempts' reports came (and were "
 		     "ignored: their tasks ran again)");
 	cr_assert_gt(restart, crash);
+	/* the restart is an owner change (a new epoch); the restarted owner
+	 * counts recoveries from its replay on: nothing was lost since */
+	struct status s;
+	job_status(0, 0, job, &s);
+	cr_assert_eq(s.rec.owner_changes, 1);
+	cr_assert_eq(s.rec.nodes_lost + s.rec.failed_over + s.rec.recomputed, 0);
 	print_digest("restart");
 	world_end(); /* the data manager's last journal writes, then */
 	disk_close(&d2);
@@ -2337,6 +2513,13 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 		     "%u of %u done, %u failed", fin.done, ndag, fin.failed);
 	SWARM_ASSERT(swarm_read(job, final) == want[final], "%s",
 		     "a wrong final value");
+	/* the recoveries as the owner counts them: a node lost per fault
+	 * at most, and a takeover is an owner change */
+	SWARM_ASSERT(fin.rec.nodes_lost <= *nfaults, "%" PRIu64 " nodes lost "
+		     "in %u faults", fin.rec.nodes_lost, *nfaults);
+	SWARM_ASSERT(sw_owner == 0 || fin.rec.owner_changes >= 1,
+		     "taken over by n%d, %" PRIu64 " owner changes", sw_owner,
+		     fin.rec.owner_changes);
 	return took;
 }
 
@@ -2510,6 +2693,16 @@ check_taken_over(int origin, int sb, uint64_t job, uint32_t final,
 	cr_assert_eq(v.job, job, "under its first id");
 	cr_assert_eq(v.done, ndag);
 	cr_assert_eq(v.tasks, ndag);
+	/* a takeover is an owner change (the epoch); the new owner counts
+	 * recoveries from it on, and says so */
+	cr_assert_eq(v.rec.owner_changes, 1);
+	cr_assert_gt(v.rec.last_ms, 0);
+	char words[64];
+	snprintf(words, sizeof(words), "owner n%d dead: the job taken over",
+		 origin);
+	char last[JOBMSG_RECOVERY_TEXT_MAX + 1];
+	snprintf(last, sizeof(last), "%.*s", (int)v.rec.last_len, v.rec.last);
+	cr_assert_not_null(strstr(last, words), "%s", last);
 	uint32_t kept = 0, again = 0;
 	for (uint32_t i = 1; i <= ndag; i++) {
 		cr_assert_leq(reports_to(sb, i, dead), 1,

@@ -130,6 +130,63 @@ Test(graph, a_lost_value_is_recomputed_recursively)
 	cr_assert(graph_finished(&g));
 }
 
+static uint64_t fake_now;
+
+static uint64_t
+fake_clock(void *ctx)
+{
+	(void)ctx;
+	return fake_now;
+}
+
+/* What operators are told (JOB_STATUS): when each task entered its
+ * state, the attempts failed over and the tasks recomputed -- and not
+ * the attempts that then failed the task (max_losses). */
+Test(graph, state_changes_are_stamped_and_recoveries_counted)
+{
+	g.clock = fake_clock;
+	fake_now = 100;
+	uint32_t a = add(NULL, 0);
+	struct gref ra = {a, 0};
+	uint32_t b = add(&ra, 1);
+	cr_assert_eq(graph_task(&g, a)->since, 100, "ready at its add");
+	cr_assert_eq(graph_task(&g, b)->since, 100, "waiting from its add");
+	fake_now = 150;
+	run(a, 5); /* done at 150 */
+	cr_assert_eq(graph_task(&g, a)->since, 150);
+	cr_assert_eq(graph_task(&g, b)->since, 150, "ready when a was done");
+	fake_now = 200;
+	cr_assert_eq(graph_pop_ready(&g), b);
+	uint32_t at = graph_start(&g, b, 6);
+	cr_assert_eq(graph_task(&g, b)->since, 200, "running since its start");
+	cr_assert_eq(g.lost_attempts + g.recomputed, 0);
+	/* node 5 (a's value) and node 6 (b's attempt) vanish */
+	fake_now = 300;
+	graph_node_lost(&g, 5);
+	cr_assert_eq(g.recomputed, 1, "a runs again");
+	graph_node_lost(&g, 6);
+	cr_assert_eq(g.lost_attempts, 1, "b's attempt failed over");
+	cr_assert_eq(graph_task(&g, b)->state, G_WAITING);
+	cr_assert_eq(graph_task(&g, b)->since, 300);
+	/* an attempt that never arrived fails over too (the lease) */
+	run(a, 7);
+	cr_assert_eq(graph_pop_ready(&g), b);
+	at = graph_start(&g, b, 7);
+	cr_assert_eq(graph_attempt_lost(&g, b, at), 0);
+	cr_assert_eq(g.lost_attempts, 2);
+	cr_assert_eq(graph_attempt_lost(&g, b, at), MIST_EINVAL, "fenced");
+	cr_assert_eq(g.lost_attempts, 2);
+	/* past max_losses (3) the task fails: not failed over */
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(graph_pop_ready(&g), b);
+		at = graph_start(&g, b, 8);
+		cr_assert_eq(graph_attempt_lost(&g, b, at), 0);
+	}
+	cr_assert_eq(graph_task(&g, b)->state, G_FAILED);
+	cr_assert_eq(g.lost_attempts, 3, "the fourth loss failed the task");
+	cr_assert_eq(g.recomputed, 1);
+}
+
 Test(graph, values_are_freed_once_released_and_read)
 {
 	uint32_t a = add(NULL, 0);

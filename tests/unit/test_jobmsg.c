@@ -11,6 +11,7 @@
 #include "mist.h"
 #include "net/mp.h"
 #include "util/buf.h"
+#include "util/mem.h"
 
 #include <criterion/criterion.h>
 #include <msgpack.h>
@@ -539,7 +540,7 @@ Test(jobmsg, replies_round_trip)
 	cr_assert_eq(status, MIST_ETASK);
 	cr_assert_eq(mlen, 4);
 	/* a status naming more nodes than it lists says how many more */
-	struct jobmsg_status_node nodes[] = {{7, "a", "fog", 1, 2}};
+	struct jobmsg_status_node nodes[] = {{7, "a", "fog", 1, 2, 0}};
 	struct jobmsg_status s = {.owner = 42, .job = 9, .name = "n",
 				  .state = "running", .error = "", .tasks = 3,
 				  .running = 1, .done = 2, .nnodes = 1,
@@ -564,5 +565,121 @@ Test(jobmsg, replies_round_trip)
 	cr_assert_eq(nv.node, 7);
 	cr_assert_eq(nv.done, 2);
 	cr_assert_eq(nv.tier_len, 3);
+	buf_destroy(&b);
+}
+
+/* A status map written by hand: the keys of an older owner, or hostile
+ * ones. */
+static void
+status_map_old(struct buf *b, const char *extra_key, int extra)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_map(&pk, extra_key ? 3 : 2);
+	mp_pack_str(&pk, "job");
+	msgpack_pack_uint64(&pk, 9);
+	mp_pack_str(&pk, "nodes");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_str(&pk, "running");
+	msgpack_pack_uint32(&pk, 4);
+	if (extra_key) {
+		mp_pack_str(&pk, extra_key);
+		if (extra < 0) { /* a string of -extra bytes */
+			char *t = xmalloc((size_t)-extra + 1);
+			memset(t, 'x', (size_t)-extra);
+			t[-extra] = '\0';
+			mp_pack_str(&pk, t);
+			free(t);
+		} else if (extra == 0) {
+			msgpack_pack_uint32(&pk, 5); /* not a map */
+		} else { /* recoveries whose words are @a extra bytes */
+			char *t = xmalloc((size_t)extra + 1);
+			memset(t, 'x', (size_t)extra);
+			t[extra] = '\0';
+			msgpack_pack_map(&pk, 2);
+			mp_pack_str(&pk, "failed_over");
+			msgpack_pack_uint32(&pk, 3);
+			mp_pack_str(&pk, "last");
+			mp_pack_str(&pk, t);
+			free(t);
+		}
+	}
+}
+
+static int
+status_read_buf(const struct buf *b, struct jobmsg_status_view *v)
+{
+	struct mp_cur c;
+	mp_cur_init(&c, b->data, b->len);
+	return jobmsg_status_read(&c, v);
+}
+
+Test(jobmsg, the_status_carries_the_operators_view_and_bounds_it)
+{
+	struct jobmsg_status_node nodes[] = {{7, "a", "fog", 1, 2, 1500},
+					     {8, "b", "edge", 0, 3, 0}};
+	struct jobmsg_status s = {
+		.owner = 42, .job = 9, .name = "n", .state = "running",
+		.error = "", .tasks = 9, .running = 1, .done = 5, .ready = 3,
+		.nnodes = 2, .nodes = nodes, .ready_oldest_ms = 2500,
+		.ready_why = "all 2 nodes offering 'f' are busy",
+		.rec = {.nodes_lost = 1, .failed_over = 14, .recomputed = 3,
+			.owner_changes = 2, .last_ms = 700,
+			.last = "node n2 lost: 14 attempts failed over"}};
+	struct buf b = BUF_INIT;
+	jobmsg_status_pack(&b, &s);
+	struct jobmsg_status_view v;
+	cr_assert_eq(status_read_buf(&b, &v), 0);
+	cr_assert_eq(v.ready, 3);
+	cr_assert_eq(v.ready_oldest_ms, 2500);
+	cr_assert_eq(v.ready_why_len, strlen(s.ready_why));
+	cr_assert_eq(memcmp(v.ready_why, s.ready_why, v.ready_why_len), 0);
+	cr_assert_eq(v.rec.nodes_lost, 1);
+	cr_assert_eq(v.rec.failed_over, 14);
+	cr_assert_eq(v.rec.recomputed, 3);
+	cr_assert_eq(v.rec.owner_changes, 2);
+	cr_assert_eq(v.rec.last_ms, 700);
+	cr_assert_eq(v.rec.last_len, strlen(s.rec.last));
+	struct jobmsg_status_node_view nv;
+	cr_assert_eq(jobmsg_status_next_node(&v.nodes, &nv), 0);
+	cr_assert_eq(nv.oldest_ms, 1500);
+	cr_assert_eq(nv.running, 1);
+	cr_assert_eq(jobmsg_status_next_node(&v.nodes, &nv), 0);
+	cr_assert_eq(nv.oldest_ms, 0);
+	cr_assert_eq(nv.tier_len, 4);
+	/* an older owner's map: the new keys read as nothing */
+	buf_reset(&b);
+	status_map_old(&b, NULL, 0);
+	cr_assert_eq(status_read_buf(&b, &v), 0);
+	cr_assert_eq(v.job, 9);
+	cr_assert_eq(v.ready_oldest_ms + v.rec.failed_over + v.rec.last_ms, 0);
+	cr_assert_eq(v.ready_why_len + v.rec.last_len, 0);
+	cr_assert_str_eq(v.rec.last, "");
+	cr_assert_eq(jobmsg_status_next_node(&v.nodes, &nv), 0);
+	cr_assert_eq(nv.running, 4);
+	cr_assert_eq(nv.oldest_ms, 0);
+	/* a newer one's: keys it does not know are skipped */
+	buf_reset(&b);
+	status_map_old(&b, "checkpoints", -3);
+	cr_assert_eq(status_read_buf(&b, &v), 0);
+	/* recoveries that are not a map, or words past the bound: refused */
+	buf_reset(&b);
+	status_map_old(&b, "recoveries", 0);
+	cr_assert_eq(status_read_buf(&b, &v), MIST_EPROTO);
+	buf_reset(&b);
+	status_map_old(&b, "recoveries", JOBMSG_RECOVERY_TEXT_MAX);
+	cr_assert_eq(status_read_buf(&b, &v), 0);
+	cr_assert_eq(v.rec.failed_over, 3);
+	cr_assert_eq(v.rec.last_len, JOBMSG_RECOVERY_TEXT_MAX);
+	buf_reset(&b);
+	status_map_old(&b, "recoveries", JOBMSG_RECOVERY_TEXT_MAX + 1);
+	cr_assert_eq(status_read_buf(&b, &v), MIST_EPROTO);
+	buf_reset(&b);
+	status_map_old(&b, "ready_why", -(JOBMSG_WHY_MAX + 1));
+	cr_assert_eq(status_read_buf(&b, &v), MIST_EPROTO);
+	buf_reset(&b);
+	status_map_old(&b, "ready_why", -JOBMSG_WHY_MAX);
+	cr_assert_eq(status_read_buf(&b, &v), 0);
 	buf_destroy(&b);
 }
