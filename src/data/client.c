@@ -353,11 +353,12 @@ client_recovered(struct data *d, struct job *j, struct recov_mark m,
 	static const char *const pre[] = {
 		[RECOV_NODE] = "node ", [RECOV_RESTART] = "node ",
 		[RECOV_LEASE] = "attempts sent to ", [RECOV_VALUE] = "a value on ",
-		[RECOV_OWNER] = "owner "};
+		[RECOV_OWNER] = "owner ", [RECOV_SUSPECT] = "node "};
 	static const char *const post[] = {
 		[RECOV_NODE] = " lost", [RECOV_RESTART] = " restarted",
 		[RECOV_LEASE] = " never arrived", [RECOV_VALUE] = " was lost",
-		[RECOV_OWNER] = " dead: the job taken over here"};
+		[RECOV_OWNER] = " dead: the job taken over here",
+		[RECOV_SUSPECT] = " suspected and silent"};
 	char *p = j->rec.last;
 	size_t size = sizeof(j->rec.last);
 	int n = snprintf(p, size, "%s%s%s", pre[k], who, post[k]);

@@ -262,6 +262,7 @@ enum recov_kind {
 	RECOV_LEASE,   /* attempts that never reached their node */
 	RECOV_VALUE,   /* a holder said it lost a value */
 	RECOV_OWNER,   /* this node took the job over from its dead owner */
+	RECOV_SUSPECT, /* a suspected node silent at the lease (reports.c) */
 };
 
 struct job {

@@ -271,7 +271,9 @@ lease_lost(struct data *d, struct nodeinfo *n)
 			const struct gtask *t = graph_task(&j->g, id);
 			lost += t->state == G_RUNNING && t->node == n->id;
 		}
+		struct recov_mark rm = client_recov_mark(j);
 		graph_node_lost(&j->g, n->id);
+		client_recovered(d, j, rm, RECOV_SUSPECT, n->id);
 	}
 	n->inflight = 0;
 	log_warn("data: %s (%016llx) is suspected and did not answer: its %u "
