@@ -179,6 +179,10 @@ client_apply_create(struct job *j, const uint8_t *body, uint32_t len)
 	j->pol.tiers = c.tiers;
 	if (c.attempts)
 		j->g.max_failures = (uint16_t)c.attempts;
+	/* checkpoints (ckpt.c); a replayed or taken-over job looks at its
+	 * partitions once the tick can (its copies may be missing) */
+	j->ck.every = c.checkpoint_every;
+	j->ck.rescan = true;
 	return rc;
 }
 
@@ -302,6 +306,11 @@ job_status_pack(struct data *d, struct job *j, struct buf *b)
 	s.nnodes = np;
 	s.nodes = per;
 	s.more_nodes = more;
+	/* checkpoints (ckpt.c): the job's counters */
+	struct jobmsg_ckpt ck = {j->ck.every, j->ck.copies, j->ck.bytes,
+				 j->ck.failed, j->ck.qlen + j->ck.inflight};
+	if (j->ck.every)
+		s.ckpt = &ck;
 	jobmsg_status_pack(b, &s);
 }
 

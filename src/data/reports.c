@@ -106,6 +106,7 @@ reports_task_done(struct data *d, struct msg *m)
 			 ni->name[0] ? ni->name : "?");
 		graph_failed(&j->g, r.task, r.attempt, MIST_ETASK, err, true);
 	}
+	ckpt_task_done(d, j, r.task);
 	dispatch_job(d, j);
 	client_wake(d, j);
 }

@@ -1,0 +1,415 @@
+/*
+ * ckpt.c -- job checkpoints; the model, the bounds and the bound on
+ * re-execution are in ckpt.h.
+ *
+ * Sections: partitions (when one is settled), the queue and the copies
+ * in flight, the journal's 'E' records.
+ */
+#include "config.h"
+#include "data/data_int.h"
+#include "mist.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A copy in flight (d->copies, by the request's corr). */
+struct ckpt_copy {
+	uint64_t key; /* the job's key, and its name: looked up again */
+	uint64_t origin, id;
+	uint64_t target;
+	struct ckpt_item item;
+};
+
+/* ------------------------------------------------------------ partitions */
+
+static bool
+settled(const struct graph *g, uint32_t id)
+{
+	const struct gtask *t = graph_task(g, id);
+	return t->state == G_DONE || t->state == G_FAILED;
+}
+
+static bool
+is_safe_node(struct data *d, const struct job *j, uint64_t node)
+{
+	const struct nodeinfo *n = map_get(&d->nodes, node);
+	if (n == NULL || !n->alive)
+		return false;
+	return n->tier == TIER_CLOUD || node == j->standby ||
+	       node == data_self(d);
+}
+
+/* Whether value @a v of task @a t has a holder on a safe node other than
+ * its producer. */
+static bool
+is_safe(struct data *d, const struct job *j, const struct gtask *t,
+	const struct gvalue *v)
+{
+	for (uint32_t h = 0; h < v->nholders; h++)
+		if (v->holders[h] != t->node && is_safe_node(d, j, v->holders[h]))
+			return true;
+	return false;
+}
+
+static void
+queue_push(struct ckpt_job *ck, const struct ckpt_item *it)
+{
+	if (ck->qlen == ck->qcap) {
+		uint32_t ncap = ck->qcap ? ck->qcap * 2 : 64;
+		struct ckpt_item *n = xmalloc(ncap * sizeof(*n));
+		for (uint32_t i = 0; i < ck->qlen; i++)
+			n[i] = ck->q[(ck->qhead + i) % ck->qcap];
+		free(ck->q);
+		ck->q = n;
+		ck->qhead = 0;
+		ck->qcap = ncap;
+	}
+	ck->q[(ck->qhead + ck->qlen++) % ck->qcap] = *it;
+}
+
+/* Queues the copies of task @a id's live outputs that no safe node holds
+ * (one queue entry per value: the queue is bounded by the job's values). */
+static void
+checkpoint_task(struct data *d, struct job *j, uint32_t id)
+{
+	const struct gtask *t = graph_task(&j->g, id);
+	if (t->state != G_DONE)
+		return;
+	for (uint32_t o = 0; o < t->nout; o++) {
+		const struct gvalue *v = &t->out[o];
+		if (!v->available || v->freed || is_safe(d, j, t, v))
+			continue;
+		struct ckpt_item it = {.v = {id, o}};
+		queue_push(&j->ck, &it);
+	}
+}
+
+/* Partition @a p: copies what it has to once every task of it is settled
+ * (the last, partial one: once the whole job is).  @a task, if not 0, is
+ * the task of it just done: done again after the partition was
+ * checkpointed (lineage ran it), it is copied at once. */
+static void
+part_check(struct data *d, struct job *j, uint32_t p, uint32_t task)
+{
+	struct ckpt_job *ck = &j->ck;
+	if (p >= ck->capparts) {
+		uint32_t ncap = ck->capparts ? ck->capparts : 16;
+		while (ncap <= p)
+			ncap *= 2;
+		ck->parts = xrealloc(ck->parts, ncap * sizeof(*ck->parts));
+		memset(ck->parts + ck->capparts, 0,
+		       (ncap - ck->capparts) * sizeof(*ck->parts));
+		ck->capparts = ncap;
+	}
+	if (p >= ck->nparts)
+		ck->nparts = p + 1;
+	struct ckpt_part *pt = &ck->parts[p];
+	uint64_t first = (uint64_t)p * ck->every + 1;
+	uint64_t full_end = first + ck->every - 1;
+	uint64_t end = full_end < j->g.ntasks ? full_end : j->g.ntasks;
+	if (task != 0 && task <= pt->upto) {
+		checkpoint_task(d, j, task);
+		return;
+	}
+	if (pt->scan < first)
+		pt->scan = (uint32_t)first;
+	if (pt->scan <= pt->upto)
+		pt->scan = pt->upto + 1;
+	while (pt->scan <= end && settled(&j->g, pt->scan))
+		pt->scan++;
+	if (pt->scan <= end || end <= pt->upto)
+		return;
+	if (end < full_end && !graph_finished(&j->g))
+		return;
+	/* the tasks before the scan were settled when it passed them; one
+	 * may have been run again since (lineage): check them all once */
+	for (uint32_t id = pt->upto + 1; id <= end; id++)
+		if (!settled(&j->g, id)) {
+			pt->scan = id;
+			return;
+		}
+	uint32_t from = pt->upto < first ? (uint32_t)first : pt->upto + 1;
+	for (uint32_t id = from; id <= end; id++)
+		checkpoint_task(d, j, id);
+	pt->upto = (uint32_t)end;
+}
+
+static void pump(struct data *d, struct job *j);
+
+/* Every partition: after a replay or a takeover, and when the job is
+ * finished (a partition whose last task to settle failed, or failed in
+ * a cascade, was not looked at then). */
+static void
+check_all(struct data *d, struct job *j)
+{
+	uint32_t n = j->g.ntasks ? (j->g.ntasks - 1) / j->ck.every + 1 : 0;
+	for (uint32_t p = 0; p < n; p++)
+		part_check(d, j, p, 0);
+}
+
+void
+ckpt_task_done(struct data *d, struct job *j, uint32_t task)
+{
+	if (j->ck.every == 0 || j->cancelled || graph_task(&j->g, task) == NULL)
+		return;
+	part_check(d, j, (task - 1) / j->ck.every, task);
+	if (graph_finished(&j->g))
+		check_all(d, j);
+	pump(d, j);
+}
+
+void
+ckpt_tick(struct data *d, struct job *j)
+{
+	if (j->ck.every == 0 || j->cancelled)
+		return;
+	/* a replayed job waits for gossip's start-up grace: before it, the
+	 * safe holders are not known */
+	if (j->ck.rescan &&
+	    data_now(d) - d->started >= DATA_STARTUP_GRACE_MS) {
+		j->ck.rescan = false;
+		check_all(d, j);
+	}
+	pump(d, j);
+}
+
+/* ------------------------------------------------------------- copies */
+
+static uint64_t
+spread(uint64_t node, uint32_t task)
+{
+	uint64_t x = node ^ (task * 0x9e3779b97f4a7c15ull);
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	return x ^ (x >> 29);
+}
+
+static bool
+avoided(const struct ckpt_item *it, uint64_t node)
+{
+	for (uint32_t i = 0; i < it->tries; i++)
+		if (it->avoid[i] == node)
+			return true;
+	return false;
+}
+
+/* The safe holder to copy @a it to (ckpt.h's order), or 0. */
+static uint64_t
+pick_target(struct data *d, struct job *j, const struct gtask *t,
+	    const struct ckpt_item *it)
+{
+	uint64_t best = 0, best_rank = 0;
+	size_t i = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->nodes, &i, &k, &v)) {
+		const struct nodeinfo *n = v;
+		if (!n->alive || n->tier != TIER_CLOUD || n->id == t->node ||
+		    avoided(it, n->id))
+			continue;
+		uint64_t rank = spread(n->id, it->v.task);
+		if (best == 0 || rank < best_rank) {
+			best = n->id;
+			best_rank = rank;
+		}
+	}
+	if (best != 0)
+		return best;
+	const struct nodeinfo *sb = j->standby ? map_get(&d->nodes, j->standby)
+					       : NULL;
+	if (sb != NULL && sb->alive && j->standby != t->node &&
+	    !avoided(it, j->standby))
+		return j->standby;
+	uint64_t self = data_self(d);
+	return self != t->node && !avoided(it, self) ? self : 0;
+}
+
+static void
+copy_failed(struct job *j, const struct ckpt_item *it, int status)
+{
+	j->ck.failed++;
+	log_warn("data: job %016llx: no checkpoint copy of task %u's output "
+		 "%u after %u tr%s (last: %s): lineage recomputes it if it is "
+		 "lost", (unsigned long long)j->id, it->v.task, it->v.out,
+		 it->tries, it->tries == 1 ? "y" : "ies",
+		 status ? mist_strerror(status) : "no safe holder left");
+}
+
+/* Sends the copies the queue holds, CKPT_INFLIGHT at once. */
+static void
+pump(struct data *d, struct job *j)
+{
+	struct ckpt_job *ck = &j->ck;
+	while (ck->inflight < CKPT_INFLIGHT && ck->qlen > 0) {
+		struct ckpt_item it = ck->q[ck->qhead];
+		ck->qhead = (ck->qhead + 1) % ck->qcap;
+		ck->qlen--;
+		const struct gtask *t = graph_task(&j->g, it.v.task);
+		const struct gvalue *v = graph_value(&j->g, it.v);
+		if (t == NULL || v == NULL || t->state != G_DONE ||
+		    !v->available || v->freed || v->nholders == 0 ||
+		    is_safe(d, j, t, v))
+			continue; /* settled otherwise meanwhile */
+		uint64_t target = pick_target(d, j, t, &it);
+		if (target == 0) {
+			/* a first try with nowhere to go: nothing but the
+			 * producer is left (a one-node cluster) -- not a
+			 * failure, there is no safe holder to fail */
+			if (it.tries > 0)
+				copy_failed(j, &it, 0);
+			continue;
+		}
+		struct jobmsg_value_copy q = {
+			.owner = j->origin, .job = j->id, .epoch = j->epoch,
+			.v = it.v, .size = v->size, .nholders = v->nholders};
+		memcpy(q.holders, v->holders, v->nholders * sizeof(v->holders[0]));
+		struct buf b = BUF_INIT;
+		jobmsg_value_copy_pack(&b, &q);
+		struct ckpt_copy *c = xmalloc(sizeof(*c));
+		*c = (struct ckpt_copy){j->key, j->origin, j->id, target, it};
+		uint64_t corr;
+		actor_request(d->actor, (struct actor_ref){target, ACTOR_FUNCTION},
+			      MSG_VALUE_COPY, b.data, (uint32_t)b.len,
+			      CKPT_COPY_TIMEOUT_MS, &corr);
+		map_put(&d->copies, corr, c);
+		buf_destroy(&b);
+		ck->inflight++;
+	}
+}
+
+/* The copy at @a c's target is of no use (its job ended, the value was
+ * freed or is being recomputed): the target drops it. */
+static void
+free_at_target(struct data *d, const struct ckpt_copy *c)
+{
+	struct buf b = BUF_INIT;
+	jobmsg_value_free_pack(&b, c->origin, c->id, &c->item.v, 1);
+	actor_tell(d->actor, (struct actor_ref){c->target, ACTOR_FUNCTION},
+		   MSG_VALUE_FREE, b.data, (uint32_t)b.len);
+	buf_destroy(&b);
+}
+
+static void journal_copied(struct job *j, struct gref v, uint64_t node);
+
+bool
+ckpt_reply(struct data *d, struct msg *m)
+{
+	struct ckpt_copy *c = map_del(&d->copies, m->corr);
+	if (c == NULL)
+		return false;
+	struct job *j = data_job_find(d, c->origin, c->id);
+	if (j == NULL || j->key != c->key) {
+		if (m->status == 0)
+			free_at_target(d, c);
+		free(c);
+		return true;
+	}
+	j->ck.inflight--;
+	const struct gtask *t = graph_task(&j->g, c->item.v.task);
+	struct gvalue *v = graph_value(&j->g, c->item.v);
+	if (m->status == 0) {
+		if (t->state == G_DONE && v->available && !v->freed) {
+			graph_value_copied(&j->g, c->item.v, c->target);
+			journal_copied(j, c->item.v, c->target);
+			j->ck.copies++;
+			j->ck.bytes += v->size;
+		} else {
+			free_at_target(d, c);
+		}
+	} else if (t->state == G_DONE && v->available && !v->freed) {
+		struct ckpt_item it = c->item;
+		it.avoid[it.tries++] = c->target;
+		if (it.tries >= CKPT_MAX_TRIES)
+			copy_failed(j, &it, m->status);
+		else
+			queue_push(&j->ck, &it); /* the next safe holder */
+	}
+	free(c);
+	pump(d, j);
+	return true;
+}
+
+void
+ckpt_job_destroy(struct job *j)
+{
+	free(j->ck.parts);
+	free(j->ck.q);
+	buf_destroy(&j->ck.elog);
+	memset(&j->ck, 0, sizeof(j->ck));
+}
+
+void
+ckpt_destroy(struct data *d)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+	while (map_next(&d->copies, &it, &k, &v))
+		free(v);
+	map_destroy(&d->copies);
+}
+
+/* ------------------------------------------------------------ journal */
+
+/*
+ * 'E' n   [[task u32, out u32, node u64]...]   copies made (journal.c's
+ * table): @a node holds value (task, out) too.  Written with the
+ * completions, every tick; a crash loses at most a tick of them, and a
+ * copy not known is a copy not used (lineage, as without checkpoints).
+ */
+static void
+journal_copied(struct job *j, struct gref v, uint64_t node)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &j->ck.elog, buf_msgpack_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, v.task);
+	msgpack_pack_uint32(&pk, v.out);
+	msgpack_pack_uint64(&pk, node);
+	j->ck.ecount++;
+}
+
+void
+ckpt_flush(struct data *d, struct job *j)
+{
+	if (j->ck.ecount == 0)
+		return;
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, j->ck.ecount);
+	buf_append(&b, j->ck.elog.data, j->ck.elog.len);
+	journal_put(d, j, 'E', j->ck.eseq++, b.data, b.len);
+	buf_destroy(&b);
+	buf_reset(&j->ck.elog);
+	j->ck.ecount = 0;
+}
+
+void
+ckpt_apply_copied(struct job *j, const void *val, size_t len, uint64_t skip)
+{
+	struct mp_cur c;
+	uint32_t n;
+	mp_cur_init(&c, val, len);
+	if (mp_read_array(&c, &n) != 0 || n > len)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t three;
+		uint64_t task, out, node;
+		if (mp_read_array(&c, &three) != 0 || three != 3 ||
+		    mp_read_uint(&c, &task) != 0 || mp_read_uint(&c, &out) != 0 ||
+		    mp_read_uint(&c, &node) != 0)
+			return;
+		if (node == skip || task > UINT32_MAX || out > UINT32_MAX)
+			continue;
+		struct gref r = {(uint32_t)task, (uint32_t)out};
+		const struct gtask *t = graph_task(&j->g, r.task);
+		struct gvalue *v = graph_value(&j->g, r);
+		if (t != NULL && v != NULL && t->state == G_DONE && !v->freed)
+			graph_value_copied(&j->g, r, node);
+	}
+	j->ck.rescan = true;
+}
