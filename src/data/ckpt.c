@@ -70,31 +70,15 @@ queue_push(struct ckpt_job *ck, const struct ckpt_item *it)
 	ck->q[(ck->qhead + ck->qlen++) % ck->qcap] = *it;
 }
 
-/* Queues the copies of task @a id's live outputs that no safe node holds
- * (one queue entry per value: the queue is bounded by the job's values). */
-static void
-checkpoint_task(struct data *d, struct job *j, uint32_t id)
+static uint32_t
+part_of(const struct job *j, uint32_t task)
 {
-	const struct gtask *t = graph_task(&j->g, id);
-	if (t->state != G_DONE)
-		return;
-	for (uint32_t o = 0; o < t->nout; o++) {
-		const struct gvalue *v = &t->out[o];
-		if (!v->available || v->freed || is_safe(d, j, t, v))
-			continue;
-		struct ckpt_item it = {.v = {id, o}};
-		queue_push(&j->ck, &it);
-	}
+	return (task - 1) / j->ck.every;
 }
 
-/* Partition @a p: copies what it has to once every task of it is settled
- * (the last, partial one: once the whole job is).  @a task, if not 0, is
- * the task of it just done: done again after the partition was
- * checkpointed (lineage ran it), it is copied at once. */
-static void
-part_check(struct data *d, struct job *j, uint32_t p, uint32_t task)
+static struct ckpt_part *
+part_get(struct ckpt_job *ck, uint32_t p)
 {
-	struct ckpt_job *ck = &j->ck;
 	if (p >= ck->capparts) {
 		uint32_t ncap = ck->capparts ? ck->capparts : 16;
 		while (ncap <= p)
@@ -106,7 +90,111 @@ part_check(struct data *d, struct job *j, uint32_t p, uint32_t task)
 	}
 	if (p >= ck->nparts)
 		ck->nparts = p + 1;
-	struct ckpt_part *pt = &ck->parts[p];
+	return &ck->parts[p];
+}
+
+/* Whether task @a r lies in a checkpointed partition (settled, copies
+ * settled): it will not run again for a single loss. */
+static bool
+task_safe(const struct job *j, uint32_t r)
+{
+	uint32_t p = part_of(j, r);
+	return p < j->ck.nparts && j->ck.parts[p].upto >= r &&
+	       j->ck.parts[p].pending == 0 && j->ck.parts[p].failed == 0;
+}
+
+/* Unpins @a r once nothing may read it again: the client released it
+ * and every task reading it lies in a checkpointed partition. */
+static void
+maybe_unpin(struct job *j, struct gref r)
+{
+	const struct gvalue *v = graph_value(&j->g, r);
+	if (v == NULL || !v->pinned || !v->released)
+		return;
+	for (uint32_t i = 0; i < v->nreaders; i++)
+		if (!task_safe(j, v->readers[i]))
+			return;
+	graph_unpin(&j->g, r);
+}
+
+/* Partition @a p is checkpointed: the values it pinned, and those of
+ * earlier partitions its tasks read, are unpinned if nothing else may
+ * read them again. */
+static void
+part_safe(struct job *j, uint32_t p)
+{
+	const struct ckpt_part *pt = &j->ck.parts[p];
+	uint32_t first = p * j->ck.every + 1;
+	for (uint32_t id = first; id <= pt->upto; id++) {
+		const struct gtask *t = graph_task(&j->g, id);
+		for (uint32_t i = 0; i < t->nin; i++)
+			if (t->in[i].task < first)
+				maybe_unpin(j, t->in[i]);
+		for (uint32_t o = 0; o < t->nout; o++)
+			maybe_unpin(j, (struct gref){id, o});
+	}
+}
+
+/* A copy of value @a v settled: made (@a ok), failed for good, or not
+ * needed any more. */
+static void
+item_settled(struct job *j, struct gref v, bool ok, bool failed)
+{
+	uint32_t p = part_of(j, v.task);
+	struct ckpt_part *pt = part_get(&j->ck, p);
+	struct gvalue *gv = graph_value(&j->g, v);
+	if (ok && gv->ckpt_failed) {
+		gv->ckpt_failed = false; /* copied after all */
+		pt->failed--;
+	} else if (failed && !gv->ckpt_failed) {
+		gv->ckpt_failed = true;
+		pt->failed++;
+	}
+	if (pt->pending > 0)
+		pt->pending--;
+	if (pt->pending == 0 && pt->failed == 0)
+		part_safe(j, p);
+}
+
+/* Pins task @a id's live outputs and queues the copies of those no safe
+ * node holds (one queue entry per value: the queue is bounded by the
+ * job's values). */
+static void
+checkpoint_task(struct data *d, struct job *j, uint32_t id)
+{
+	const struct gtask *t = graph_task(&j->g, id);
+	if (t->state != G_DONE)
+		return;
+	uint32_t p = part_of(j, id);
+	uint64_t end = (uint64_t)(p + 1) * j->ck.every; /* the partition's */
+	struct ckpt_part *pt = part_get(&j->ck, p);
+	for (uint32_t o = 0; o < t->nout; o++) {
+		const struct gvalue *v = &t->out[o];
+		if (!v->available || v->freed)
+			continue;
+		bool later = !v->released; /* the client may add readers */
+		for (uint32_t i = 0; !later && i < v->nreaders; i++)
+			later = v->readers[i] > end;
+		if (!later)
+			continue; /* read inside the partition only */
+		graph_pin(&j->g, (struct gref){id, o});
+		if (is_safe(d, j, t, v))
+			continue;
+		struct ckpt_item it = {.v = {id, o}};
+		queue_push(&j->ck, &it);
+		pt->pending++;
+	}
+}
+
+/* Partition @a p: copies what it has to once every task of it is settled
+ * (the last, partial one: once the whole job is).  @a task, if not 0, is
+ * the task of it just done: done again after the partition was
+ * checkpointed (lineage ran it), it is copied at once. */
+static void
+part_check(struct data *d, struct job *j, uint32_t p, uint32_t task)
+{
+	struct ckpt_job *ck = &j->ck;
+	struct ckpt_part *pt = part_get(ck, p);
 	uint64_t first = (uint64_t)p * ck->every + 1;
 	uint64_t full_end = first + ck->every - 1;
 	uint64_t end = full_end < j->g.ntasks ? full_end : j->g.ntasks;
@@ -132,9 +220,19 @@ part_check(struct data *d, struct job *j, uint32_t p, uint32_t task)
 			return;
 		}
 	uint32_t from = pt->upto < first ? (uint32_t)first : pt->upto + 1;
+	pt->upto = (uint32_t)end;
 	for (uint32_t id = from; id <= end; id++)
 		checkpoint_task(d, j, id);
-	pt->upto = (uint32_t)end;
+	pt = &ck->parts[p];
+	if (pt->pending == 0 && pt->failed == 0)
+		part_safe(j, p);
+}
+
+void
+ckpt_released(struct job *j, struct gref r)
+{
+	if (j->ck.every != 0)
+		maybe_unpin(j, r);
 }
 
 static void pump(struct data *d, struct job *j);
@@ -251,8 +349,12 @@ pump(struct data *d, struct job *j)
 		const struct gvalue *v = graph_value(&j->g, it.v);
 		if (t == NULL || v == NULL || t->state != G_DONE ||
 		    !v->available || v->freed || v->nholders == 0 ||
-		    is_safe(d, j, t, v))
-			continue; /* settled otherwise meanwhile */
+		    is_safe(d, j, t, v)) {
+			/* settled otherwise meanwhile: safe, or not needed */
+			item_settled(j, it.v, v && v->available && !v->freed,
+				     false);
+			continue;
+		}
 		uint64_t target = pick_target(d, j, t, &it);
 		if (target == 0) {
 			/* a first try with nowhere to go: nothing but the
@@ -260,6 +362,7 @@ pump(struct data *d, struct job *j)
 			 * failure, there is no safe holder to fail */
 			if (it.tries > 0)
 				copy_failed(j, &it, 0);
+			item_settled(j, it.v, false, it.tries > 0);
 			continue;
 		}
 		struct jobmsg_value_copy q = {
@@ -310,22 +413,26 @@ ckpt_reply(struct data *d, struct msg *m)
 	j->ck.inflight--;
 	const struct gtask *t = graph_task(&j->g, c->item.v.task);
 	struct gvalue *v = graph_value(&j->g, c->item.v);
-	if (m->status == 0) {
-		if (t->state == G_DONE && v->available && !v->freed) {
-			graph_value_copied(&j->g, c->item.v, c->target);
-			journal_copied(j, c->item.v, c->target);
-			j->ck.copies++;
-			j->ck.bytes += v->size;
-		} else {
-			free_at_target(d, c);
-		}
-	} else if (t->state == G_DONE && v->available && !v->freed) {
+	bool live = t->state == G_DONE && v->available && !v->freed;
+	if (m->status == 0 && live) {
+		graph_value_copied(&j->g, c->item.v, c->target);
+		journal_copied(j, c->item.v, c->target);
+		j->ck.copies++;
+		j->ck.bytes += v->size;
+		item_settled(j, c->item.v, true, false);
+	} else if (m->status == 0) {
+		free_at_target(d, c);
+		item_settled(j, c->item.v, false, false);
+	} else if (live && c->item.tries + 1 < CKPT_MAX_TRIES) {
 		struct ckpt_item it = c->item;
 		it.avoid[it.tries++] = c->target;
-		if (it.tries >= CKPT_MAX_TRIES)
+		queue_push(&j->ck, &it); /* the next safe holder */
+	} else {
+		struct ckpt_item it = c->item;
+		it.avoid[it.tries++] = c->target;
+		if (live)
 			copy_failed(j, &it, m->status);
-		else
-			queue_push(&j->ck, &it); /* the next safe holder */
+		item_settled(j, c->item.v, false, live);
 	}
 	free(c);
 	pump(d, j);

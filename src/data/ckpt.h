@@ -22,12 +22,28 @@
  *     standby, else the owner itself.  The paper's master is the owner
  *     here; a cloud node or the standby survives more of the faults a
  *     fog device sees, and the standby survives the owner.
- *   - The graph is not pruned (a value is freed by the usual rules, and
- *     the client may still read any), but a checkpointed value has two
- *     holders on two nodes, so losing one node recomputes none of it.
+ *   - Such a value is pinned (graph_pin): it is not freed while a task
+ *     reading it lies in a partition not yet checkpointed -- that task
+ *     may have to run again, and then it reads the copy instead of
+ *     running the partition before it again.  Once the readers'
+ *     partitions are checkpointed (and the client released it) it is
+ *     unpinned and freed by the usual rules.  The paper drops the
+ *     checkpointed block from the graph; here the graph keeps its tasks
+ *     (the client may still read any value it has not released), but a
+ *     checkpointed value has two holders on two nodes, so losing one
+ *     node recomputes none of it.
  *   - A task of a checkpointed partition that is done again (both holders
  *     of a value of it were lost and lineage ran it) is copied again as
  *     soon as it is done.
+ *   - A partition is checkpointed once its copies are made: only then are
+ *     the values of earlier partitions its tasks read unpinned.  A copy
+ *     that failed (CKPT_MAX_TRIES, reported) leaves it not checkpointed
+ *     -- lineage may run its tasks again, so what they read stays pinned
+ *     -- until that value is copied after all (its task done again).
+ *   - What is copied is what a later partition might read: a value still
+ *     live that the client has not released, or that a task of a later
+ *     partition reads (a value read only inside its own partition, by a
+ *     task run again there, is not).
  *
  * The copy is peer to peer: the owner asks the target's function actor
  * (MSG_VALUE_COPY, data/jobmsg.h draws it) to fetch the value from its
@@ -101,9 +117,12 @@ struct ckpt_item {
 struct ckpt_job {
 	uint32_t every; /* tasks per partition; 0: no checkpoints */
 	/* per partition: the first task id not yet known settled (the scan
-	 * resumes there), and the last task id checkpointed (0: none) */
+	 * resumes there), the last task id checkpointed (0: none), its
+	 * copies not yet settled (queued or in flight), and its values whose
+	 * copy failed (until a copy of one is made after all): the partition
+	 * is checkpointed when both are 0 */
 	struct ckpt_part {
-		uint32_t scan, upto;
+		uint32_t scan, upto, pending, failed;
 	} *parts;
 	uint32_t nparts, capparts;
 	/* values waiting for a copy, a FIFO ring */

@@ -451,8 +451,9 @@ client_release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 	struct gref r;
 	int rc = jobmsg_release_unpack(c, &nv);
 	for (uint32_t i = 0; rc == 0 && i < nv; i++)
-		if ((rc = jobmsg_ref_next(c, &r)) == 0)
-			graph_release(&j->g, r);
+		if ((rc = jobmsg_ref_next(c, &r)) == 0 &&
+		    graph_release(&j->g, r) == 0)
+			ckpt_released(j, r); /* a checkpoint's pin */
 	/* sent one-way, it gets no reply: actor_reply refuses */
 	if (rc != 0)
 		actor_reply_error(d->actor, m, rc);

@@ -415,6 +415,8 @@ void standby_load(struct data *d);
 /** Task @a task of @a j is done (a result accepted): checkpoints what
  * its partition, now settled, has to copy. */
 void ckpt_task_done(struct data *d, struct job *j, uint32_t task);
+/** The client released @a r: unpinned if no task may read it again. */
+void ckpt_released(struct job *j, struct gref r);
 /** A VALUE_COPY answer (true) or not (false). */
 bool ckpt_reply(struct data *d, struct msg *m);
 /** Per tick: the jobs replayed or taken over look at their partitions. */

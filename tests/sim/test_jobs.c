@@ -31,6 +31,9 @@
  *   - stale reports fenced off: a delayed copy of an old attempt's, and a
  *     stalled worker that comes back;
  *   - the owner restarted from its LMDB journal;
+ *   - checkpoints: a worker killed after some partitions were copied
+ *     re-executes nothing before the last copy (lineage without them
+ *     reaches back further), and the copies survive the owner's restart;
  *   - each placement policy on unlike nodes;
  *   - junk function names stop no other job, and a task whose function
  *     nobody offers yet holds up no other task of its job.
@@ -833,6 +836,8 @@ read_value(int from, int owner, uint64_t job, uint32_t task)
 struct status {
 	char state[16];
 	uint64_t tasks, done, failed, running;
+	bool has_ckpt; /* "checkpoints": the job's counters */
+	struct jobmsg_ckpt ck;
 	uint32_t nnodes;
 	uint64_t node[JOBMSG_STATUS_MAX_NODES], node_done[JOBMSG_STATUS_MAX_NODES];
 };
@@ -857,6 +862,8 @@ job_status_of(int from, int owner, int named, uint64_t job, struct status *s)
 	s->done = v.done;
 	s->failed = v.failed;
 	s->running = v.running;
+	s->has_ckpt = v.has_ckpt;
+	s->ck = v.ckpt;
 	s->nnodes = v.nnodes;
 	for (uint32_t i = 0; i < v.nnodes; i++) {
 		struct jobmsg_status_node_view nv;
@@ -1171,6 +1178,214 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 	cr_log_info("%u values only the dead node held were recomputed",
 		    recomputed);
 	print_digest("crash");
+}
+
+/* --------------------------------------------------------- checkpoints */
+
+/* A node that runs no task but keeps checkpoint copies: a cloud VM. */
+static const struct spec cloud_keeper = {"cloud", 2, 1.0, 10.0, 0.0, false};
+
+/* JOB_CREATE with checkpoints every @a every tasks (0: none). */
+static uint64_t
+create_ckpt(int owner, uint32_t every)
+{
+	struct buf b = BUF_INIT;
+	struct jobmsg_create c;
+	jobmsg_create_init(&c);
+	c.checkpoint_every = every;
+	jobmsg_create_pack(&b, &c);
+	uint64_t job;
+	cr_assert_eq(create_raw(owner, &b, &job), 0);
+	buf_destroy(&b);
+	return job;
+}
+
+/* JOB_RELEASE of (first..last, 0). */
+static void
+release_range(int owner, uint64_t job, uint32_t first, uint32_t last)
+{
+	struct buf b = BUF_INIT;
+	jobmsg_release_pack(&b, id_of(owner), job, NULL, last - first + 1);
+	for (uint32_t i = first; i <= last; i++)
+		jobmsg_ref_pack(&b, (struct gref){i, 0});
+	cr_assert_eq(call(owner, owner, MSG_JOB_RELEASE, &b, NULL), 0);
+	buf_destroy(&b);
+}
+
+/* What the checkpoint tests saw on the wire: each VALUE_COPY asked (its
+ * corr, value and target) and when its success came back; the VALUE_GETs
+ * each node was asked, per task, after ck_since. */
+#define CK_MAX_COPIES 4096
+static struct {
+	uint64_t corr;
+	uint32_t task;
+	int to;
+	uint64_t ok_at; /* 0: not (yet) a success */
+} ck_copies[CK_MAX_COPIES];
+static uint32_t ck_ncopies;
+static uint64_t ck_since;
+static uint32_t ck_gets_at[MAXN][MAX_TASKS + 1];
+
+static void
+ckpt_tap(int from, int to, const struct msg *m)
+{
+	(void)from;
+	if (m->type == MSG_VALUE_COPY && (m->flags & MSG_F_REQUEST)) {
+		struct jobmsg_value_copy q;
+		cr_assert_eq(jobmsg_value_copy_unpack(m->body, m->len, &q), 0);
+		cr_assert_lt(ck_ncopies, CK_MAX_COPIES);
+		ck_copies[ck_ncopies++] = (typeof(ck_copies[0])){
+			m->corr, q.v.task, to, 0};
+	} else if (m->type == MSG_VALUE_COPY && (m->flags & MSG_F_REPLY) &&
+		   m->status == 0) {
+		for (uint32_t i = 0; i < ck_ncopies; i++)
+			if (ck_copies[i].corr == m->corr && ck_copies[i].to == from)
+				ck_copies[i].ok_at = w.now;
+	} else if (m->type == MSG_VALUE_GET && (m->flags & MSG_F_REQUEST) &&
+		   w.now >= ck_since) {
+		struct jobmsg_value_get g;
+		if (jobmsg_value_get_unpack(m->body, m->len, &g) == 0 &&
+		    g.v.task <= MAX_TASKS)
+			ck_gets_at[to][g.v.task]++;
+	}
+}
+
+/* A chain: task i reads task i-1's value; each @a work ms. */
+static uint32_t
+dag_chain(uint32_t n, uint32_t work)
+{
+	ndag = 0;
+	dag_add("sum", work, 0, NULL);
+	for (uint32_t i = 2; i <= n; i++) {
+		struct gref in = {i - 1, 0};
+		dag_add("sum", work, 1, &in);
+	}
+	return n;
+}
+
+#define CK_CHAIN 200
+#define CK_CHAIN_MS 10
+#define CK_EVERY 20
+
+/* What one chain run under a crash did. */
+struct ck_run {
+	uint32_t copied;     /* the highest task whose copy landed before
+			      * the crash (0: none) */
+	uint32_t before;     /* tasks ended before the crash */
+	uint32_t reexec;     /* tasks that succeeded more than once */
+	uint32_t first_again; /* the lowest of those (0: none) */
+	struct status fin;
+};
+
+/*
+ * A chain of CK_CHAIN tasks on two fog workers (nodes 1 and 2) with a
+ * cloud node (3) that runs nothing and an owner (0) that runs nothing;
+ * the client releases every value but the last, so only a partition's
+ * last value is still needed when it ends.  Once half the chain has run,
+ * the worker running it is killed.
+ */
+static void
+ck_chain_crash(uint32_t every, struct ck_run *out)
+{
+	struct spec specs[4] = {owner_only, plain, plain, cloud_keeper};
+	cluster(4, specs, false);
+	ck_ncopies = 0;
+	ck_since = UINT64_MAX;
+	memset(ck_gets_at, 0, sizeof(ck_gets_at));
+	tap_hook = ckpt_tap;
+	uint32_t final = dag_chain(CK_CHAIN, CK_CHAIN_MS);
+	uint64_t job = create_ckpt(0, every);
+	submit_range(0, 0, job, 1, ndag);
+	release_range(0, job, 1, final - 1);
+	struct req *r = wait_async(0, 0, job, final);
+	want_ended = CK_CHAIN / 2;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	/* the chain's node: the one that ran the latest task */
+	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
+	uint64_t crash = w.now;
+	memset(out, 0, sizeof(*out));
+	out->before = (uint32_t)ended_runs();
+	for (uint32_t i = 0; i < ck_ncopies; i++)
+		if (ck_copies[i].ok_at && ck_copies[i].ok_at <= crash &&
+		    ck_copies[i].task > out->copied)
+			out->copied = ck_copies[i].task;
+	ck_since = crash;
+	fake_crash(&w, victim);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_value(0, 0, job, final), want[final],
+		     "the result is the one computed here");
+	for (uint32_t i = 1; i <= ndag; i++) {
+		uint32_t n = successes(i, -1, 0, NULL);
+		cr_assert_geq(n, 1, "task %u never ran", i);
+		if (n > 1) {
+			out->reexec++;
+			if (out->first_again == 0)
+				out->first_again = i;
+		}
+	}
+	/* the last partition's copies settle after the job ends */
+	for (int i = 0; i < 100; i++) {
+		job_status(0, 0, job, &out->fin);
+		if (!out->fin.has_ckpt || out->fin.ck.pending == 0)
+			break;
+		run_for(50);
+	}
+	cr_log_info("checkpoint every %u: %u tasks ended before the crash of "
+		    "n%d, copies up to task %u, %u run again from task %u",
+		    every, out->before, victim, out->copied, out->reexec,
+		    out->first_again);
+}
+
+/*
+ * Checkpoints stop lineage: with a partition every CK_EVERY tasks, the
+ * tasks up to the last value copied before the crash run once (the
+ * chain's re-run starts after it, reading the copy on the cloud node),
+ * and no more than two partitions' worth run again (the one being
+ * filled, and the one whose copy was in flight) -- the bound of
+ * data/ckpt.h.  The same run without checkpoints reaches back further
+ * (the test can fail: it does without them).
+ */
+Test(simjobs, a_checkpoint_stops_lineage_at_the_last_partition)
+{
+	struct ck_run with, without;
+	ck_chain_crash(CK_EVERY, &with);
+	cr_assert_geq(with.copied, 3 * CK_EVERY,
+		      "partitions were copied before the crash (%u)",
+		      with.copied);
+	cr_assert_eq(with.copied % CK_EVERY, 0,
+		     "a partition's last value is what is copied");
+	cr_assert_gt(with.reexec, 0, "the victim held the chain's head");
+	cr_assert_gt(with.first_again, with.copied,
+		     "task %u ran again, before the copy of %u",
+		     with.first_again, with.copied);
+	cr_assert_leq(with.reexec, 2 * CK_EVERY + 2, "%u", with.reexec);
+	for (uint32_t i = 1; i <= with.copied; i++)
+		cr_assert_eq(successes(i, -1, 0, NULL), 1, "task %u ran again", i);
+	/* the copy on the cloud node is what the re-run read */
+	cr_assert_gt(ck_gets_at[3][with.copied], 0,
+		     "task %u's copy on the cloud node was read",
+		     with.copied);
+	for (uint32_t i = 0; i < ck_ncopies; i++)
+		cr_assert_eq(ck_copies[i].to, 3, "copies go to the cloud node");
+	cr_assert(with.fin.has_ckpt);
+	cr_assert_eq(with.fin.ck.every, CK_EVERY);
+	cr_assert_geq(with.fin.ck.copies, with.copied / CK_EVERY);
+	cr_assert_eq(with.fin.ck.bytes, with.fin.ck.copies * 9);
+	/* the copy in flight when its producer died fails (it is said) */
+	cr_assert_leq(with.fin.ck.failed, 1);
+	cr_assert_eq(with.fin.ck.pending, 0);
+	print_digest("checkpoints");
+
+	world_end();
+	world_begin(seed);
+	ck_chain_crash(0, &without);
+	cr_assert(!without.fin.has_ckpt, "no checkpoints, no counters");
+	cr_assert_eq(ck_ncopies, 0);
+	cr_assert_lt(without.first_again, with.copied,
+		     "without checkpoints lineage reaches back past task %u "
+		     "(to %u)", with.copied, without.first_again);
+	cr_assert_gt(without.reexec, with.reexec);
 }
 
 /*
