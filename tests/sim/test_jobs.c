@@ -33,7 +33,8 @@
  *   - the owner restarted from its LMDB journal;
  *   - checkpoints: a worker killed after some partitions were copied
  *     re-executes nothing before the last copy (lineage without them
- *     reaches back further), and the copies survive the owner's restart;
+ *     reaches back further); the fault swarm checkpoints a third of its
+ *     seeds;
  *   - each placement policy on unlike nodes;
  *   - junk function names stop no other job, and a task whose function
  *     nobody offers yet holds up no other task of its job.
@@ -2199,6 +2200,8 @@ static bool swarm_trace; /* MIST_SWARM_TRACE: say each fault (replays) */
  */
 static int sw_owner, sw_standby;
 static uint32_t sw_owner_kills; /* seeds whose owner was killed */
+/* seeds with checkpoints, their copies made and failed */
+static uint64_t sw_ck_jobs, sw_ck_copies, sw_ck_failed;
 /* Death detection: a probe period and the suspicion, with room (the
  * lossy links delay it). */
 #define SWARM_QUIET_MS 8000
@@ -2332,7 +2335,10 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 	w.check_every_ms = 10;
 	uint32_t final = dag_tree("sum", 16 + (uint32_t)rng_below(&w.rng, 48),
 				  50 + (uint32_t)rng_below(&w.rng, 400), 10, 5);
-	uint64_t job = create(0);
+	/* a third of the seeds checkpoint, every 1..8 tasks (the seed says,
+	 * not the PRNG: the other seeds' runs are what they were) */
+	uint32_t every = s % 3 == 0 ? 1 + (uint32_t)(s / 3 % 8) : 0;
+	uint64_t job = every ? create_ckpt(0, every) : create(0);
 	uint64_t t0 = w.now;
 	submit_range(0, 0, job, 1, ndag);
 	struct req *r = wait_async(0, 0, job, final);
@@ -2524,6 +2530,13 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 		     fin.state);
 	SWARM_ASSERT(fin.done == ndag && fin.failed == 0,
 		     "%u of %u done, %u failed", fin.done, ndag, fin.failed);
+	SWARM_ASSERT(fin.has_ckpt == (every != 0) &&
+			     (!every || fin.ck.every == every),
+		     "checkpoints every %u, the status says %d/%" PRIu64, every,
+		     fin.has_ckpt, fin.ck.every);
+	sw_ck_jobs += every != 0;
+	sw_ck_copies += fin.ck.copies;
+	sw_ck_failed += fin.ck.failed;
 	SWARM_ASSERT(swarm_read(job, final) == want[final], "%s",
 		     "a wrong final value");
 	return took;
@@ -2544,6 +2557,7 @@ Test(simjobs, a_fault_swarm_of_seeds_finishes_every_job_right, .timeout = 600)
 	uint64_t worst = 0, total = 0, worst_seed = first;
 	uint32_t faults = 0;
 	sw_owner_kills = 0;
+	sw_ck_jobs = sw_ck_copies = sw_ck_failed = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t s = first + i;
 		world_end();
@@ -2561,6 +2575,9 @@ Test(simjobs, a_fault_swarm_of_seeds_finishes_every_job_right, .timeout = 600)
 		    "good in %u), jobs took %" PRIu64 " ms on average, %" PRIu64
 		    " ms at worst (seed %" PRIu64 ")", n, first, faults,
 		    sw_owner_kills, n ? total / n : 0, worst, worst_seed);
+	cr_log_info("%" PRIu64 " seeds checkpointed: %" PRIu64 " copies made, "
+		    "%" PRIu64 " failed (their producer or holder lost)",
+		    sw_ck_jobs, sw_ck_copies, sw_ck_failed);
 }
 /* ------------------------------------------ a job outlives its owner */
 
