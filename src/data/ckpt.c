@@ -417,6 +417,11 @@ ckpt_reply(struct data *d, struct msg *m)
 	if (m->status == 0 && live) {
 		graph_value_copied(&j->g, c->item.v, c->target);
 		journal_copied(j, c->item.v, c->target);
+		/* at once, not at the tick: the copy is what lets a standby
+		 * taking the job over stop lineage there, and copies are
+		 * few (a partition's boundary values); the completions
+		 * first, which the copy's record names */
+		journal_flush(j);
 		j->ck.copies++;
 		j->ck.bytes += v->size;
 		item_settled(j, c->item.v, true, false);
@@ -463,9 +468,10 @@ ckpt_destroy(struct data *d)
 
 /*
  * 'E' n   [[task u32, out u32, node u64]...]   copies made (journal.c's
- * table): @a node holds value (task, out) too.  Written with the
- * completions, every tick; a crash loses at most a tick of them, and a
- * copy not known is a copy not used (lineage, as without checkpoints).
+ * table): @a node holds value (task, out) too.  Written as each copy is
+ * made (and shipped to the standby with the other records): a copy not
+ * known is a copy not used (lineage, as without checkpoints), and the
+ * partition before it was freed at its holders meanwhile.
  */
 static void
 journal_copied(struct job *j, struct gref v, uint64_t node)

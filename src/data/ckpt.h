@@ -49,8 +49,9 @@
  * (MSG_VALUE_COPY, data/jobmsg.h draws it) to fetch the value from its
  * holders, chunk by chunk as an input is fetched, and to keep it; the
  * owner adds the target as a holder when the target says it holds it,
- * and journals that (record 'E', journal.c), so that a restarted owner
- * and a standby taking the job over know the copy too.
+ * and journals that at once (record 'E', journal.c, shipped to the
+ * standby as every record), so that a restarted owner and a standby
+ * taking the job over know the copy too.
  *
  *   owner ACTOR_DATA        safe holder ACTOR_FUNCTION     producer
  *     |--VALUE_COPY v, holders-->|                           |

@@ -105,9 +105,10 @@ journal_completed(struct job *j, uint32_t task, uint64_t node,
 void
 journal_flush(struct job *j)
 {
-	ckpt_flush(j->d, j); /* its copies: the same tick */
-	if (j->dcount == 0)
+	if (j->dcount == 0) {
+		ckpt_flush(j->d, j);
 		return;
+	}
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
@@ -117,6 +118,9 @@ journal_flush(struct job *j)
 	buf_destroy(&b);
 	buf_reset(&j->dlog);
 	j->dcount = 0;
+	/* checkpoint copies after the completions they name: a replay in
+	 * record order (a standby's) applies a copy to a task done */
+	ckpt_flush(j->d, j);
 }
 
 void

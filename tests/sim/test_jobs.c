@@ -1201,15 +1201,16 @@ create_ckpt(int owner, uint32_t every)
 	return job;
 }
 
-/* JOB_RELEASE of (first..last, 0). */
+/* JOB_RELEASE of (first..last, 0), from node @a from's client. */
 static void
-release_range(int owner, uint64_t job, uint32_t first, uint32_t last)
+release_range(int from, int owner, uint64_t job, uint32_t first,
+	      uint32_t last)
 {
 	struct buf b = BUF_INIT;
 	jobmsg_release_pack(&b, id_of(owner), job, NULL, last - first + 1);
 	for (uint32_t i = first; i <= last; i++)
 		jobmsg_ref_pack(&b, (struct gref){i, 0});
-	cr_assert_eq(call(owner, owner, MSG_JOB_RELEASE, &b, NULL), 0);
+	cr_assert_eq(call(from, owner, MSG_JOB_RELEASE, &b, NULL), 0);
 	buf_destroy(&b);
 }
 
@@ -1297,7 +1298,7 @@ ck_chain_crash(uint32_t every, struct ck_run *out)
 	uint32_t final = dag_chain(CK_CHAIN, CK_CHAIN_MS);
 	uint64_t job = create_ckpt(0, every);
 	submit_range(0, 0, job, 1, ndag);
-	release_range(0, job, 1, final - 1);
+	release_range(0, 0, job, 1, final - 1);
 	struct req *r = wait_async(0, 0, job, final);
 	want_ended = CK_CHAIN / 2;
 	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
@@ -2897,4 +2898,81 @@ Test(simjobs, a_standby_restarted_from_its_store_takes_the_job_over)
 	world_begin(seed);
 	tu_rmrf(tmp);
 	free(tmp);
+}
+
+static bool
+moved_to_3(void *ctx)
+{
+	(void)ctx;
+	return sb_moved_to == 3;
+}
+
+/* The highest task id with a successful run ended before @a t. */
+static uint32_t
+highest_done_before(uint64_t t)
+{
+	uint32_t top = 0;
+	for (size_t p = 0; p < npools; p++)
+		for (uint32_t i = 0; i < pools[p]->nruns; i++) {
+			const struct fake_run *r = &pools[p]->runs[i];
+			if (r->ended && r->ended < t && r->status == 0 &&
+			    run_task(r) > top)
+				top = run_task(r);
+		}
+	return top;
+}
+
+/*
+ * A job outlives its owner with its checkpoints: the owner (node 0) is
+ * killed for good a third into the chain, its standby (node 3, the cloud
+ * node) takes the job over -- the policy and the copies made come with
+ * the journal -- and goes on checkpointing; then the worker running the
+ * chain is killed too, and lineage stops within the last two partitions
+ * (the one being filled, the one whose copies may be in flight).
+ */
+Test(simjobs, a_takeover_keeps_the_checkpoints_and_goes_on_making_them)
+{
+	struct spec specs[4] = {owner_only, plain, plain, cloud_keeper};
+	cluster(4, specs, false);
+	standby_tap_reset();
+	uint32_t final = dag_chain(CK_CHAIN, CK_CHAIN_MS);
+	uint64_t job = create_ckpt(0, CK_EVERY);
+	/* nothing released: releases are not journalled, so a job taken
+	 * over holds every value as needed (a value its first owner freed
+	 * is then recomputed when it is found gone) -- here every value is
+	 * live on both sides of the takeover, and each partition copied */
+	submit_range(1, 0, job, 1, ndag);
+	cr_assert_eq(sb_of[0], 3, "the cloud node stands by");
+	want_ended = CK_CHAIN / 3;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	kill_for_good(0, 3);
+	cr_assert(fake_world_run(&w, moved_to_3, NULL, 60000),
+		  "the standby took the job over");
+	want_ended = 2 * CK_CHAIN / 3;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	struct status s;
+	job_status_of(3, 3, 0, job, &s);
+	cr_assert(s.has_ckpt, "the policy came with the journal");
+	cr_assert_eq(s.ck.every, CK_EVERY);
+	cr_assert_gt(s.ck.copies, 0, "the new owner checkpoints");
+	/* the chain's worker goes too */
+	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
+	uint64_t crash = w.now;
+	uint32_t top = highest_done_before(crash);
+	fake_crash(&w, victim);
+	struct req *r = wait_at(3, 3, 0, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_at(3, 3, 0, job, final), want[final]);
+	uint32_t first_again = 0;
+	for (uint32_t i = 1; i <= final && !first_again; i++)
+		if (successes(i, -1, crash, NULL) > 0 && i <= top)
+			first_again = i;
+	cr_log_info("owner and standby: task %u done at the worker's crash, "
+		    "lineage re-ran from task %u", top, first_again);
+	cr_assert_gt(first_again, 0, "the victim held the chain's head");
+	cr_assert_gt(first_again + 2 * CK_EVERY, top,
+		     "lineage reached task %u, more than two partitions "
+		     "behind %u", first_again, top);
+	print_digest("checkpoints taken over");
 }
