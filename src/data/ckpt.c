@@ -341,6 +341,8 @@ static void
 pump(struct data *d, struct job *j)
 {
 	struct ckpt_job *ck = &j->ck;
+	if (j->cancelled)
+		return; /* its values are freed everywhere */
 	while (ck->inflight < CKPT_INFLIGHT && ck->qlen > 0) {
 		struct ckpt_item it = ck->q[ck->qhead];
 		ck->qhead = (ck->qhead + 1) % ck->qcap;

@@ -13,8 +13,11 @@
  * the pool with FUNC_CALL_KEY set, answered from MSG_EXEC_DONE like
  * attempts; function.h draws the message.
  *
- * Sections: results from the pool, runs, serving values, add-on
- * functions, the actor.
+ * Checkpoint copies (MSG_VALUE_COPY, data/ckpt.h) fetch a value as a
+ * run fetches an input (fetch_chunk is their one chunk rule) and keep it.
+ *
+ * Sections: results from the pool, runs, serving values, checkpoint
+ * copies, add-on functions, the actor.
  */
 #include "config.h"
 #include "function/function.h"
