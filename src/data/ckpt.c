@@ -260,6 +260,32 @@ ckpt_task_done(struct data *d, struct job *j, uint32_t task)
 }
 
 void
+ckpt_node_lost(struct data *d, struct job *j, uint64_t node)
+{
+	(void)node; /* graph_node_lost dropped it as a holder already */
+	if (j->ck.every == 0 || j->cancelled)
+		return;
+	/* a pinned value that lost its safe copy (the node held it) but
+	 * not its producer's is copied again, before a second loss takes
+	 * the producer too; its partition is not checkpointed meanwhile */
+	for (uint32_t id = 1; id <= j->g.ntasks; id++) {
+		const struct gtask *t = graph_task(&j->g, id);
+		if (t->state != G_DONE)
+			continue;
+		for (uint32_t o = 0; o < t->nout; o++) {
+			const struct gvalue *v = &t->out[o];
+			if (!v->pinned || !v->available || v->freed ||
+			    is_safe(d, j, t, v))
+				continue;
+			struct ckpt_item it = {.v = {id, o}};
+			queue_push(&j->ck, &it);
+			part_get(&j->ck, part_of(j, id))->pending++;
+		}
+	}
+	pump(d, j);
+}
+
+void
 ckpt_tick(struct data *d, struct job *j)
 {
 	if (j->ck.every == 0 || j->cancelled)

@@ -35,6 +35,9 @@
  *   - A task of a checkpointed partition that is done again (both holders
  *     of a value of it were lost and lineage ran it) is copied again as
  *     soon as it is done.
+ *   - A safe holder lost: the pinned values it kept a copy of whose
+ *     producer still has them are copied again (to another safe holder),
+ *     and their partition is not checkpointed until they are.
  *   - A partition is checkpointed once its copies are made: only then are
  *     the values of earlier partitions its tasks read unpinned.  A copy
  *     that failed (CKPT_MAX_TRIES, reported) leaves it not checkpointed
@@ -75,7 +78,8 @@
  * producers of their lost inputs, which again lie in partitions not yet
  * checkpointed: at most N times the number of partitions not yet
  * checkpointed, plus X's running attempts.  Two losses at once (a
- * producer and its safe holder) can reach further back.
+ * producer and its safe holder, before the copy is made again) can
+ * reach further back.
  *
  * Counters per job (JOB_STATUS "checkpoints"): copies made, their bytes,
  * copies failed, and copies pending (queued or in flight).

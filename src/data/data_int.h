@@ -419,6 +419,9 @@ void ckpt_task_done(struct data *d, struct job *j, uint32_t task);
 void ckpt_released(struct job *j, struct gref r);
 /** A VALUE_COPY answer (true) or not (false). */
 bool ckpt_reply(struct data *d, struct msg *m);
+/** Node @a node is lost (after graph_node_lost): the pinned values of
+ * @a j whose safe copy it held are copied again. */
+void ckpt_node_lost(struct data *d, struct job *j, uint64_t node);
 /** Per tick: the jobs replayed or taken over look at their partitions. */
 void ckpt_tick(struct data *d, struct job *j);
 /** Applies an 'E' journal record (copies made) to @a j; copies at

@@ -124,8 +124,10 @@ node_lost(struct data *d, uint64_t id)
 	size_t it = 0;
 	uint64_t k;
 	void *v;
-	while (map_next(&d->jobs, &it, &k, &v))
+	while (map_next(&d->jobs, &it, &k, &v)) {
 		graph_node_lost(&((struct job *)v)->g, id);
+		ckpt_node_lost(d, v, id); /* its safe copies, again */
+	}
 	dispatch_all(d);
 	it = 0;
 	while (map_next(&d->jobs, &it, &k, &v))

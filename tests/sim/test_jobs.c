@@ -33,8 +33,9 @@
  *   - the owner restarted from its LMDB journal;
  *   - checkpoints: a worker killed after some partitions were copied
  *     re-executes nothing before the last copy (lineage without them
- *     reaches back further); the fault swarm checkpoints a third of its
- *     seeds;
+ *     reaches back further); a takeover keeps them and goes on; a safe
+ *     holder lost, its copies are made again; the fault swarm
+ *     checkpoints a third of its seeds;
  *   - each placement policy on unlike nodes;
  *   - junk function names stop no other job, and a task whose function
  *     nobody offers yet holds up no other task of its job.
@@ -2975,4 +2976,64 @@ Test(simjobs, a_takeover_keeps_the_checkpoints_and_goes_on_making_them)
 		     "lineage reached task %u, more than two partitions "
 		     "behind %u", first_again, top);
 	print_digest("checkpoints taken over");
+}
+
+/*
+ * A safe holder lost: the value it kept the copy of (the last partition
+ * boundary, pinned) is copied again to the other cloud node as soon as
+ * the owner knows, so that losing the chain's worker next re-runs only
+ * the partition being filled -- not, through the freed partitions
+ * before it, the whole chain.  Partitions of 50 tasks of 100 ms (5 s)
+ * outlast the death's detection (a few seconds).
+ */
+Test(simjobs, a_safe_holder_lost_its_copies_are_made_again)
+{
+	struct spec specs[5] = {owner_only, plain, plain, cloud_keeper,
+				cloud_keeper};
+	cluster(5, specs, false);
+	ck_ncopies = 0;
+	ck_since = UINT64_MAX;
+	tap_hook = ckpt_tap;
+	const uint32_t every = 50;
+	uint32_t final = dag_chain(CK_CHAIN, 100);
+	uint64_t job = create_ckpt(0, every);
+	submit_range(0, 0, job, 1, ndag);
+	release_range(0, 0, job, 1, final - 1);
+	struct req *r = wait_async(0, 0, job, final);
+	want_ended = 2 * every + 1; /* task 100's copy is under way */
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	run_for(50);
+	int keeper = -1;
+	for (uint32_t i = 0; i < ck_ncopies; i++)
+		if (ck_copies[i].task == 2 * every && ck_copies[i].ok_at)
+			keeper = ck_copies[i].to;
+	cr_assert(keeper == 3 || keeper == 4, "task %u's copy is on a cloud node",
+		  2 * every);
+	uint32_t copies_before = ck_ncopies;
+	kill_for_good(keeper, 0);
+	run_for(50); /* the copy made again: a round trip and a chunk */
+	bool again = false;
+	for (uint32_t i = copies_before; i < ck_ncopies; i++)
+		again |= ck_copies[i].task == 2 * every && ck_copies[i].ok_at &&
+			 ck_copies[i].to == 7 - keeper;
+	cr_assert(again, "task %u's value copied again to n%d", 2 * every,
+		  7 - keeper);
+	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
+	uint64_t crash = w.now;
+	uint32_t top = highest_done_before(crash);
+	cr_assert_lt(top, 3 * every, "the next partition is not done yet");
+	fake_crash(&w, victim);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_value(0, 0, job, final), want[final]);
+	uint32_t first_again = 0;
+	for (uint32_t i = 1; i <= final && !first_again; i++)
+		if (successes(i, -1, crash, NULL) > 0 && i <= top)
+			first_again = i;
+	cr_log_info("copy keeper n%d killed, then the chain's worker at task "
+		    "%u: lineage re-ran from task %u", keeper, top, first_again);
+	cr_assert_eq(first_again, 2 * every + 1,
+		     "lineage stops at the copy made again (re-ran from %u)",
+		     first_again);
+	print_digest("safe holder lost");
 }
