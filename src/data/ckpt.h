@@ -14,8 +14,8 @@
  *     N+1..2N partition 1, and so on, in submission order.
  *   - When every task of a partition is settled (DONE or FAILED) -- and
  *     for the last, partial partition, when the whole job is -- each of
- *     its outputs still live (available, not freed: some task not done
- *     reads it, or the client has not released it) is copied to a safe
+ *     its outputs still live (available, not freed) that a later
+ *     partition might read (the last point below) is copied to a safe
  *     holder, unless one already holds it.
  *   - The safe holder of a value is a node other than its producer: a
  *     live cloud-tier node (spread by the task's id), else the job's
