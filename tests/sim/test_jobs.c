@@ -1773,6 +1773,8 @@ struct journal_view {
 	bool created;
 	uint32_t batches;
 	uint64_t done_on[MAX_TASKS + 1]; /* node, 0: not journalled */
+	uint32_t copies; /* 'E': checkpoint copies journalled */
+	uint64_t copied_to[MAX_TASKS + 1]; /* output 0's, 0: none */
 };
 
 static int
@@ -1787,12 +1789,27 @@ journal_cb(void *arg, const void *kp, size_t klen, const void *val,
 		jv->created = true;
 	else if (k[8] == 'B')
 		jv->batches++;
-	if (k[8] != 'C')
-		return 0;
 	struct mp_cur c;
 	uint32_t n, three, ns;
-	uint64_t task, node, size;
+	uint64_t task, node, size, out;
 	mp_cur_init(&c, val, vlen);
+	if (k[8] == 'E') {
+		cr_assert_eq(mp_read_array(&c, &n), 0);
+		for (uint32_t i = 0; i < n; i++) {
+			cr_assert_eq(mp_read_array(&c, &three), 0);
+			cr_assert_eq(three, 3);
+			cr_assert_eq(mp_read_uint(&c, &task), 0);
+			cr_assert_eq(mp_read_uint(&c, &out), 0);
+			cr_assert_eq(mp_read_uint(&c, &node), 0);
+			cr_assert_leq(task, MAX_TASKS);
+			jv->copies++;
+			if (out == 0)
+				jv->copied_to[task] = node;
+		}
+		return 0;
+	}
+	if (k[8] != 'C')
+		return 0;
 	cr_assert_eq(mp_read_array(&c, &n), 0);
 	for (uint32_t i = 0; i < n; i++) {
 		cr_assert_eq(mp_read_array(&c, &three), 0);
@@ -1915,6 +1932,87 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 	world_end(); /* the data manager's last journal writes, then */
 	disk_close(&d2);
 	world_begin(seed); /* an empty world for the teardown */
+	tu_rmrf(tmp);
+	free(tmp);
+}
+
+/*
+ * The owner restarted from its journal keeps its checkpoint copies: the
+ * 'E' records name them (each at the cloud node), the new process knows
+ * them, and when the chain's worker is killed after the restart, lineage
+ * stops at the last copy the journal held instead of running the chain
+ * again from its first task (nothing is released: every value is needed).
+ */
+Test(simjobs, an_owner_restarted_keeps_its_checkpoint_copies)
+{
+	char *tmp = tu_tmpdir();
+	char dir1[600], dir2[600], f1[700], f2[700];
+	snprintf(dir1, sizeof(dir1), "%s/before", tmp);
+	snprintf(dir2, sizeof(dir2), "%s/after", tmp);
+	cr_assert_eq(mkdir(dir1, 0700), 0);
+	cr_assert_eq(mkdir(dir2, 0700), 0);
+	static struct disk d1, d2;
+	disk_open(&d1, dir1);
+	N = 4;
+	node_start(0, &owner_only, 1, d1.s);
+	node_start(1, &plain, 1, NULL);
+	node_start(2, &plain, 1, NULL);
+	node_start(3, &cloud_keeper, 1, NULL);
+	for (int i = 1; i < N; i++)
+		join(i, id_of(0));
+	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	uint32_t final = dag_chain(CK_CHAIN, CK_CHAIN_MS);
+	uint64_t job = create_ckpt(0, CK_EVERY);
+	submit_range(0, 0, job, 1, ndag);
+	want_ended = CK_CHAIN / 3;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	/* the owner's crash: the disk holds what the store committed */
+	store_barrier(&d1);
+	snprintf(f1, sizeof(f1), "%s/store/data.mdb", dir1);
+	snprintf(f2, sizeof(f2), "%s/store", dir2);
+	cr_assert_eq(mkdir(f2, 0700), 0);
+	snprintf(f2, sizeof(f2), "%s/store/data.mdb", dir2);
+	copy_file(f1, f2);
+	fake_crash(&w, 0);
+	run_for(300);
+	disk_open(&d2, dir2);
+	static struct journal_view jv;
+	memset(&jv, 0, sizeof(jv));
+	cr_assert_eq(store_scan(d2.s, STORE_JOBS, NULL, 0, journal_cb, &jv), 0);
+	uint32_t last_copy = 0;
+	for (uint32_t i = 1; i <= ndag; i++)
+		if (jv.copied_to[i]) {
+			cr_assert_eq(jv.copied_to[i], id_of(3), "task %u's copy "
+				     "is on the cloud node", i);
+			last_copy = i;
+		}
+	cr_assert_geq(last_copy, 2 * CK_EVERY, "copies journalled (%u)",
+		      jv.copies);
+	/* the new process, the same store; then the chain's worker goes */
+	node_start(0, &owner_only, 2, d2.s);
+	disk_close(&d1);
+	join(0, id_of(1));
+	run_for(50); /* resumed; the next partition is not done yet */
+	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
+	uint64_t crash = w.now;
+	fake_crash(&w, victim);
+	struct req *r = wait_async(0, 0, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_value(0, 0, job, final), want[final]);
+	uint32_t first_again = 0;
+	for (uint32_t i = 1; i <= final && !first_again; i++)
+		if (successes(i, -1, crash, NULL) > 0)
+			first_again = i;
+	cr_log_info("%u copies journalled (the last of task %u); after the "
+		    "restart and the worker's crash lineage re-ran from task %u",
+		    jv.copies, last_copy, first_again);
+	cr_assert_gt(first_again, last_copy, "lineage stops at the copy the "
+		     "journal held (re-ran from %u)", first_again);
+	print_digest("restart with checkpoints");
+	world_end();
+	disk_close(&d2);
+	world_begin(seed);
 	tu_rmrf(tmp);
 	free(tmp);
 }
