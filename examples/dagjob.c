@@ -4,6 +4,7 @@
  *
  *   dagjob --gateway IP:PORT[,IP:PORT...] --cred FILE|mist1:...
  *          [--tasks N] [--width W] [--fn slowsum] [--timeout-s S]
+ *          [--checkpoint K]
  *
  * Task i (1..N) calls FN (the test plugin's sum or slowsum: its argument
  * plus its inputs) on i with the outputs of tasks i-W (W chains side by
@@ -12,6 +13,11 @@
  * the job's time (contrib/bench/dask.sh, recovery.sh read it).  The client computes the same values itself, waits for
  * task N, and checks: the value is the expected one, and the owner's
  * count says every task done exactly once, none failed.
+ *
+ * --checkpoint K asks for checkpoints every K tasks (struct mist_policy's
+ * checkpoint_every; 0, the default: none): the values of each partition
+ * of K tasks are copied to a safe holder once it is done, so that a lost
+ * worker re-runs only the partitions not yet copied.
  *
  * The owner may be killed while this runs -- and restarted (it resumes
  * the job from its journal) or not (its standby takes the job over): the
@@ -95,7 +101,7 @@ int
 main(int argc, char **argv)
 {
 	const char *gws = NULL, *credarg = NULL, *fn = "slowsum";
-	long n = 300, timeout_s = 300, width = 1;
+	long n = 300, timeout_s = 300, width = 1, ckpt = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--gateway") == 0)
 			gws = argv[i + 1];
@@ -109,11 +115,14 @@ main(int argc, char **argv)
 			fn = argv[i + 1];
 		else if (strcmp(argv[i], "--timeout-s") == 0)
 			timeout_s = atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--checkpoint") == 0)
+			ckpt = atol(argv[i + 1]);
 	}
 	if (!gws || !credarg || n < 1 || n > DAG_MAX_TASKS || timeout_s < 1 ||
-	    width < 1 || width > n) {
+	    width < 1 || width > n || ckpt < 0 || ckpt > DAG_MAX_TASKS) {
 		fputs("usage: dagjob --gateway IP:PORT[,IP:PORT...] --cred FILE "
-		      "[--tasks N] [--width W] [--fn F] [--timeout-s S]\n", stderr);
+		      "[--tasks N] [--width W] [--fn F] [--timeout-s S] "
+		      "[--checkpoint K]\n", stderr);
 		return 2;
 	}
 	char cred[128] = "";
@@ -134,7 +143,9 @@ main(int argc, char **argv)
 	mist_job *j = NULL;
 	int rc = mist_connect(gws, cred, 10000, &c);
 	if (rc == 0)
-		rc = mist_job_create(c, &(struct mist_policy){.name = "dagjob"},
+		rc = mist_job_create(c, &(struct mist_policy){
+					     .name = "dagjob",
+					     .checkpoint_every = (unsigned)ckpt},
 				     10000, &j);
 	if (rc == 0)
 		rc = submit(j, 1, (uint32_t)n, (uint32_t)width, fn);

@@ -119,6 +119,15 @@ struct mist_policy {
 	double weights[3];     /* time, energy, cost (when objective NULL) */
 	unsigned tiers;	       /* MIST_TIER_* mask; 0: any */
 	unsigned attempts;     /* per task; 0: the agent's default (3) */
+	/*
+	 * Checkpoints (docs/PROTOCOL.md 6.10): every checkpoint_every tasks
+	 * in submission order form a partition; when a partition's tasks
+	 * are all done, its values still live are copied to a safe holder
+	 * (a cloud-tier node, else the job's standby, else its owner), so
+	 * that a loss recomputes nothing before the last checkpoint.  0:
+	 * none.  At most 1 000 000 (MIST_EINVAL past it).
+	 */
+	unsigned checkpoint_every;
 };
 
 struct mist_progress {

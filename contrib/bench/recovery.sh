@@ -11,11 +11,21 @@
 # time to notice (a death: SWIM's suspicion, from the agent logs; a new
 # boot or a restarted owner: the restart itself).
 #
-#   contrib/bench/recovery.sh [TASKS] [WIDTH]
+# Then the checkpoint rows (issue 12, item 5): the clean run again with
+# checkpoints every K tasks (their cost: the excess over the clean run),
+# and a worker killed half-way with them.  Its bound: the clean run with
+# checkpoints + detection + 1.2 x what a loss may re-run -- at most the
+# partitions not yet checkpointed (the one being filled and the one
+# whose copies are in flight: 2 x K tasks of 20 ms, taken as run one
+# after the other) -- instead of the victim's whole share.
+#
+#   contrib/bench/recovery.sh [TASKS] [WIDTH] [K]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tasks=${1:-3000}
 width=${2:-6}
+every=${3:-100}
+ckpt=0 # the run's --checkpoint
 b=${MIST_BUILD:-$root/_build}
 mist="$b/src/cmd/mist"
 plugin="$b/tests/plugins/.libs/testfns.so"
@@ -41,6 +51,14 @@ stop_all() {
 }
 trap 'stop_all; [ -n "$work" ] && rm -rf "$work"' EXIT
 now() { date +%s.%N; }
+# tasks the owner's status credits to agent aN (the dagjob job, `mist
+# status --here` of a1: the live job, or the ended one it still lists)
+done_on() {
+	"$mist" status --agent "$(cat "$work/a1/agent.addr")" --key "$work/key" --here \
+		--format json 2>/dev/null |
+		grep -o "\"name\":\"a$1\",\"tier\":\"[a-z]*\",\"running\":[0-9]*,\"done\":[0-9]*" |
+		head -1 | sed 's/.*"done"://'
+}
 # run WHAT VICTIM MODE: MODE clean | kill | quick | owner; prints seconds
 run() {
 	local what=$1 v=$2 mode=$3
@@ -50,14 +68,15 @@ run() {
 	sleep 1.5
 	"$mist" creds create --name rec --agent "$(cat "$work/a1/agent.addr")" --key "$work/key" \
 		>"$work/cred" 2>/dev/null
-	local gws t0 t1 tk=""
+	local gws t0 t1 tk="" before=""
 	gws="$(cat "$work/a1/gateway.addr"),$(cat "$work/a2/gateway.addr")"
 	t0=$(now)
 	"$b/examples/dagjob" --gateway "$gws" --cred "$work/cred" --tasks "$tasks" \
-		--width "$width" --timeout-s 600 >"$work/out" 2>&1 &
+		--width "$width" --timeout-s 600 --checkpoint "$ckpt" >"$work/out" 2>&1 &
 	local client=$!
 	if [ "$mode" != clean ]; then
 		sleep "$(echo "$clean / 2" | bc -l)"
+		[ "$mode" = kill ] && before=$(done_on "$v")
 		tk=$(now)
 		kill -KILL "${pid[$v]}"; wait "${pid[$v]}" 2>/dev/null
 		case $mode in
@@ -66,6 +85,14 @@ run() {
 	fi
 	wait "$client"; local rc=$?
 	t1=$(now)
+	# the victim's tasks run again: those it had done, less those the
+	# owner still credits it with (a value recomputed moves its task)
+	local again="" ck=""
+	[ "$mode" = kill ] && again="$(( ${before:-0} - $(done_on "$v" || echo 0) )) of ${before:-?}"
+	# the job's checkpoint counters, as the owner's status ends them
+	[ "$ckpt" -gt 0 ] && ck=$("$mist" status --agent "$(cat "$work/a1/agent.addr")" \
+		--key "$work/key" --here --format json 2>/dev/null |
+		grep -o '"checkpoints":{[^}]*}' | head -1)
 	local took dead=""
 	took=$(echo "$t1 - $t0" | bc -l)
 	if [ "$mode" = kill ]; then
@@ -74,10 +101,10 @@ run() {
 		at=$(grep -m1 "a$v .* is dead" "$work/a1.log" | cut -d' ' -f1)
 		[ -n "$at" ] && dead=$(echo "$(date -d "$at" +%s.%N) - $tk" | bc -l)
 	fi
-	echo "$what|$rc|$took|${dead:-0}|$(tail -1 "$work/out")"
+	echo "$what|$rc|$took|${dead:-0}|$(tail -1 "$work/out")|${again:-}|${ck:-}"
 	stop_all; rm -rf "$work"; work=""
 }
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $tasks tasks, width $width"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $tasks tasks, width $width, checkpoints every $every"
 line=$(run clean 0 clean); clean=$(echo "$line" | cut -d'|' -f3)
 printf '%-34s %8.2f s\n' "clean" "$clean"
 for spec in "worker killed half-way|3|kill" "worker restarted at once|3|quick" \
@@ -86,11 +113,29 @@ for spec in "worker killed half-way|3|kill" "worker restarted at once|3|quick" \
 	line=$(run "$what" "$v" "$mode")
 	rc=$(echo "$line" | cut -d'|' -f2); took=$(echo "$line" | cut -d'|' -f3)
 	dead=$(echo "$line" | cut -d'|' -f4)
+	again=$(echo "$line" | cut -d'|' -f6)
 	lost=$(echo "$clean / 2 / 3" | bc -l)
 	bound=$(echo "$clean + $dead + 1.2 * $lost" | bc -l)
 	verdict=$([ "$rc" -eq 0 ] && echo "right" || echo "WRONG")
 	met=$(echo "$took <= $bound" | bc -l)
-	printf '%-34s %8.2f s  excess %6.2f s  detection %5.2f s  bound %6.2f s  %s  (%s)\n' \
+	printf '%-34s %8.2f s  excess %6.2f s  detection %5.2f s  bound %6.2f s  %s  (%s)%s\n' \
 		"$what" "$took" "$(echo "$took - $clean" | bc -l)" "$dead" "$bound" \
-		"$([ "$met" -eq 1 ] && echo met || echo 'NOT met')" "$verdict"
+		"$([ "$met" -eq 1 ] && echo met || echo 'NOT met')" "$verdict" \
+		"${again:+  victim tasks run again: $again}"
 done
+# checkpoints: their cost on the clean run, and a loss with them
+ckpt=$every
+line=$(run "clean, checkpoints" 0 clean); cclean=$(echo "$line" | cut -d'|' -f3)
+printf '%-34s %8.2f s  cost %6.2f s (%.1f %%)  (%s)  %s\n' "clean, checkpoints every $every" \
+	"$cclean" "$(echo "$cclean - $clean" | bc -l)" "$(echo "100 * ($cclean - $clean) / $clean" | bc -l)" \
+	"$(echo "$line" | cut -d'|' -f5)" "$(echo "$line" | cut -d'|' -f7)"
+line=$(clean=$cclean run "worker killed, checkpoints" 3 kill)
+rc=$(echo "$line" | cut -d'|' -f2); took=$(echo "$line" | cut -d'|' -f3)
+dead=$(echo "$line" | cut -d'|' -f4)
+again=$(echo "$line" | cut -d'|' -f6)
+bound=$(echo "$cclean + $dead + 1.2 * 2 * $every * 0.020" | bc -l)
+met=$(echo "$took <= $bound" | bc -l)
+printf '%-34s %8.2f s  excess %6.2f s  detection %5.2f s  bound %6.2f s  %s  (%s)  victim tasks run again: %s  %s\n' \
+	"worker killed, checkpoints" "$took" "$(echo "$took - $cclean" | bc -l)" "$dead" "$bound" \
+	"$([ "$met" -eq 1 ] && echo met || echo 'NOT met')" "$([ "$rc" -eq 0 ] && echo right || echo WRONG)" "$again" \
+	"$(echo "$line" | cut -d'|' -f7)"

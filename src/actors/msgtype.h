@@ -88,6 +88,11 @@ enum msg_type {
 			       * record of the job; reply nil once kept */
 	MSG_JOB_MOVED = 112 /* one-way, a job's new owner -> every member's
 			     * ACTOR_GATEWAY: [origin, job, owner] */
+	,
+	/* checkpoints (data/ckpt.c, docs/PROTOCOL.md 6.10) */
+	MSG_VALUE_COPY = 113 /* req, owner's ACTOR_DATA -> a safe holder's
+			      * ACTOR_FUNCTION: fetch this value from its
+			      * holders and keep it; reply nil once held */
 };
 
 /** A client's job request (what a gateway may forward to ACTOR_DATA). */

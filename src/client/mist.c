@@ -826,6 +826,7 @@ policy_pack(const struct mist_policy *p, struct buf *b)
 		if (p->tiers & TIER_ANY)
 			cr.tiers = p->tiers & TIER_ANY;
 		cr.attempts = p->attempts;
+		cr.checkpoint_every = p->checkpoint_every;
 	}
 	jobmsg_create_pack(b, &cr);
 	return 0;

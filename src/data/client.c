@@ -179,6 +179,10 @@ client_apply_create(struct job *j, const uint8_t *body, uint32_t len)
 	j->pol.tiers = c.tiers;
 	if (c.attempts)
 		j->g.max_failures = (uint16_t)c.attempts;
+	/* checkpoints (ckpt.c); a replayed or taken-over job looks at its
+	 * partitions once the tick can (its copies may be missing) */
+	j->ck.every = c.checkpoint_every;
+	j->ck.rescan = true;
 	return rc;
 }
 
@@ -447,6 +451,11 @@ job_status_pack(struct data *d, struct job *j, struct buf *b)
 	s.ready_why = why;
 	char words[DATA_RECOVERY_TEXT];
 	recoveries_of(d, j, &s.rec, words);
+	/* checkpoints (ckpt.c): the job's counters */
+	struct jobmsg_ckpt ck = {j->ck.every, j->ck.copies, j->ck.bytes,
+				 j->ck.failed, j->ck.qlen + j->ck.inflight};
+	if (j->ck.every)
+		s.ckpt = &ck;
 	jobmsg_status_pack(b, &s);
 }
 
@@ -587,8 +596,9 @@ client_release(struct data *d, struct msg *m, struct job *j, struct mp_cur *c)
 	struct gref r;
 	int rc = jobmsg_release_unpack(c, &nv);
 	for (uint32_t i = 0; rc == 0 && i < nv; i++)
-		if ((rc = jobmsg_ref_next(c, &r)) == 0)
-			graph_release(&j->g, r);
+		if ((rc = jobmsg_ref_next(c, &r)) == 0 &&
+		    graph_release(&j->g, r) == 0)
+			ckpt_released(j, r); /* a checkpoint's pin */
 	/* sent one-way, it gets no reply: actor_reply refuses */
 	if (rc != 0)
 		actor_reply_error(d->actor, m, rc);

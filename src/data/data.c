@@ -129,6 +129,7 @@ data_job_delete(struct data *d, struct job *j)
 	free(j->parked);
 	buf_destroy(&j->recs);
 	graph_destroy(&j->g);
+	ckpt_job_destroy(j);
 	buf_destroy(&j->dlog);
 	for (uint32_t i = 0; i < j->nwaiters; i++)
 		msg_delete(j->waiters[i].req);
@@ -150,6 +151,7 @@ data_tick(struct data *d)
 	while (map_next(&d->jobs, &it, &k, &v)) {
 		struct job *j = v;
 		journal_flush(j);
+		ckpt_tick(d, j);
 		client_expire_waiters(j, now);
 		if (graph_finished(&j->g) && now - j->touched > d->cfg.retain_ms)
 			expired = j;
@@ -202,6 +204,7 @@ data_stop(struct data *d)
 	values_relays_free(d);
 	client_history_prune(d, true);
 	map_destroy(&d->leases);
+	ckpt_destroy(d);
 	standby_destroy(d);
 	names_destroy(d);
 	dispatch_destroy(d);
@@ -214,7 +217,8 @@ data_fn(struct actor *self, struct msg *m)
 {
 	struct data *d = self->state;
 	if (m->flags & MSG_F_REPLY) {
-		if (!reports_lease_reply(d, m) && !standby_ack(d, m))
+		if (!reports_lease_reply(d, m) && !standby_ack(d, m) &&
+		    !ckpt_reply(d, m))
 			values_relay_reply(d, m);
 		return;
 	}
@@ -266,6 +270,7 @@ data_spawn(struct actor_sys *sys, const struct data_config *cfg,
 	map_init(&d->leases, 7);
 	map_init(&d->racks, 8);
 	map_init(&d->replicas, 9);
+	map_init(&d->copies, 10);
 	d->actor = actor_spawn(sys, ACTOR_DATA, "data", data_fn, d);
 	if (d->actor == NULL) {
 		map_destroy(&d->nodes);
@@ -275,6 +280,7 @@ data_spawn(struct actor_sys *sys, const struct data_config *cfg,
 		map_destroy(&d->leases);
 		map_destroy(&d->racks);
 		map_destroy(&d->replicas);
+		map_destroy(&d->copies);
 		free(d);
 		return MIST_EEXIST;
 	}

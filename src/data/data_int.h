@@ -16,6 +16,8 @@
  *               (VALUE_FREE) and reading one for a client (JOB_READ)
  *   client.c    the clients' requests (JOB_CREATE ... JOB_LIST), and the
  *               operators' view in JOB_STATUS (ages, waits, recoveries)
+ *   ckpt.c      checkpoints: a partition's live values copied to a safe
+ *               holder when it is done (ckpt.h has the model)
  *   standby.c   a job outlives its owner: the standby that keeps a
  *               replica of each job's journal (JOB_REPLICA), the owner's
  *               side (choosing one, shipping records, holding a client's
@@ -36,6 +38,7 @@
 #include <stdint.h>
 
 #include "actors/actor.h"
+#include "data/ckpt.h"
 #include "data/data.h"
 #include "data/graph.h"
 #include "data/jobmsg.h"
@@ -300,6 +303,7 @@ struct job {
 	uint32_t tseq, dseq; /* journal sequences: batches, completions */
 	struct buf dlog;     /* completions not yet journalled */
 	uint32_t dcount;
+	struct ckpt_job ck; /* checkpoints (ckpt.c) */
 	struct data *d;
 	struct recovery rec; /* client.c: client_recovered */
 };
@@ -327,6 +331,7 @@ struct data {
 	struct map leases; /* corr -> nodeinfo asked (reports.c) */
 	struct map racks;  /* corr -> struct rack: JOB_REPLICA in flight */
 	struct map replicas; /* job key -> struct replica (standby.c) */
+	struct map copies;   /* corr -> struct ckpt_copy in flight (ckpt.c) */
 	/* ended jobs' last status (client.c): a ring, oldest at hist_head */
 	struct {
 		uint64_t at; /* when it ended here, ms */
@@ -471,6 +476,29 @@ void standby_destroy(struct data *d);
 bool standby_was_fenced(const struct data *d, uint64_t origin, uint64_t id);
 /** Reads the replicas kept in the store (at start). */
 void standby_load(struct data *d);
+
+/* ckpt.c */
+/** Task @a task of @a j is done (a result accepted): checkpoints what
+ * its partition, now settled, has to copy. */
+void ckpt_task_done(struct data *d, struct job *j, uint32_t task);
+/** The client released @a r: unpinned if no task may read it again. */
+void ckpt_released(struct job *j, struct gref r);
+/** A VALUE_COPY answer (true) or not (false). */
+bool ckpt_reply(struct data *d, struct msg *m);
+/** Node @a node is lost (after graph_node_lost): the pinned values of
+ * @a j whose safe copy it held are copied again. */
+void ckpt_node_lost(struct data *d, struct job *j, uint64_t node);
+/** Per tick: the jobs replayed or taken over look at their partitions. */
+void ckpt_tick(struct data *d, struct job *j);
+/** Applies an 'E' journal record (copies made) to @a j; copies at
+ * @a skip (a node whose values are gone) are not. */
+void ckpt_apply_copied(struct job *j, const void *val, size_t len,
+		       uint64_t skip);
+/** Writes the copies made since the last flush as an 'E' record. */
+void ckpt_flush(struct data *d, struct job *j);
+void ckpt_job_destroy(struct job *j);
+/** Copies in flight (shutdown). */
+void ckpt_destroy(struct data *d);
 
 /* values.c */
 void values_free_cb(void *ctx, struct gref v, const uint64_t *holders,

@@ -133,7 +133,8 @@ static void
 maybe_free(struct graph *g, struct gref r)
 {
 	struct gvalue *v = graph_value(g, r);
-	if (!v->released || v->readers_left > 0 || v->freed || !v->available)
+	if (!v->released || v->readers_left > 0 || v->freed || !v->available ||
+	    v->pinned)
 		return;
 	if (g->on_free)
 		g->on_free(g->ctx, r, v->holders, v->nholders);
@@ -458,6 +459,24 @@ graph_value_copied(struct graph *g, struct gref r, uint64_t node)
 		v->holders[v->nholders++] = node;
 	if (!v->available && v->nholders > 0)
 		value_available(g, v);
+}
+
+void
+graph_pin(struct graph *g, struct gref r)
+{
+	struct gvalue *v = graph_value(g, r);
+	if (v != NULL)
+		v->pinned = true;
+}
+
+void
+graph_unpin(struct graph *g, struct gref r)
+{
+	struct gvalue *v = graph_value(g, r);
+	if (v == NULL || !v->pinned)
+		return;
+	v->pinned = false;
+	maybe_free(g, r);
 }
 
 int

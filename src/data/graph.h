@@ -28,7 +28,8 @@
  * vanishes the value is lost; if some task not yet done reads it, or the
  * client has not released it, its producer runs again (recursively for its
  * own lost inputs).  A value is freed (on_free) once the client released it
- * and every task reading it is done.
+ * and every task reading it is done -- and no checkpoint pins it (a value
+ * a later partition may need again, data/ckpt.h).
  *
  * Ownership: the graph owns the tasks, their argument bytes and error
  * strings.  Pointers returned by graph_task() are valid until the next
@@ -55,6 +56,8 @@ struct gvalue {
 	bool available;
 	bool released;
 	bool freed;
+	bool pinned; /* a checkpoint keeps it (data/ckpt.h): not freed */
+	bool ckpt_failed; /* data/ckpt.c: its checkpoint copy failed */
 	uint64_t size;
 	uint32_t *readers; /* tasks reading this value (with repeats) */
 	uint32_t nreaders, capreaders;
@@ -153,6 +156,10 @@ void graph_node_lost(struct graph *g, uint64_t node);
 void graph_value_lost(struct graph *g, struct gref v, uint64_t node);
 /** Adds @a node as a holder of @a v (a copy was made). */
 void graph_value_copied(struct graph *g, struct gref v, uint64_t node);
+/** A checkpoint keeps @a v: it is not freed until graph_unpin(). */
+void graph_pin(struct graph *g, struct gref v);
+/** @a v is not kept any more: freed now if nothing else needs it. */
+void graph_unpin(struct graph *g, struct gref v);
 /** The client no longer reads @a v.  0 or MIST_EINVAL. */
 int graph_release(struct graph *g, struct gref v);
 /** Fails a popped READY task at once (no node can run it). */

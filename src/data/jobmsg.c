@@ -348,6 +348,45 @@ jobmsg_functions_next(struct mp_cur *c, const char **name, uint32_t *len)
 	return 0;
 }
 
+/* ---------------------------------------------------------- VALUE_COPY */
+
+void
+jobmsg_value_copy_pack(struct buf *b, const struct jobmsg_value_copy *c)
+{
+	msgpack_packer pk;
+	pk_init(&pk, b);
+	msgpack_pack_array(&pk, 7);
+	msgpack_pack_uint64(&pk, c->owner);
+	msgpack_pack_uint64(&pk, c->job);
+	msgpack_pack_uint32(&pk, c->epoch);
+	msgpack_pack_uint32(&pk, c->v.task);
+	msgpack_pack_uint32(&pk, c->v.out);
+	msgpack_pack_uint64(&pk, c->size);
+	msgpack_pack_array(&pk, c->nholders);
+	for (uint32_t h = 0; h < c->nholders; h++)
+		msgpack_pack_uint64(&pk, c->holders[h]);
+}
+
+int
+jobmsg_value_copy_unpack(const uint8_t *p, uint32_t len,
+			 struct jobmsg_value_copy *c)
+{
+	struct mp_cur cur;
+	mp_cur_init(&cur, p, len);
+	memset(c, 0, sizeof(*c));
+	if (rd_array_of(&cur, 7) != 0 || mp_read_uint(&cur, &c->owner) != 0 ||
+	    mp_read_uint(&cur, &c->job) != 0 || rd_u32(&cur, &c->epoch) != 0 ||
+	    c->epoch > JOBS_MAX_EPOCH || rd_ref_fields(&cur, &c->v) != 0 ||
+	    mp_read_uint(&cur, &c->size) != 0 || c->size > JOBS_MAX_VALUE ||
+	    mp_read_array(&cur, &c->nholders) != 0 || c->nholders == 0 ||
+	    c->nholders > GRAPH_MAX_HOLDERS)
+		return MIST_EPROTO;
+	for (uint32_t h = 0; h < c->nholders; h++)
+		if (mp_read_uint(&cur, &c->holders[h]) != 0)
+			return MIST_EPROTO;
+	return mp_cur_left(&cur) == 0 ? 0 : MIST_EPROTO;
+}
+
 /* ------------------------------------------------------------ ATTEMPTS */
 
 void
@@ -543,7 +582,8 @@ jobmsg_create_pack(struct buf *b, const struct jobmsg_create *c)
 	msgpack_packer pk;
 	pk_init(&pk, b);
 	msgpack_pack_map(&pk, (c->name[0] != '\0') + weights + !any +
-				      (c->attempts != 0));
+				      (c->attempts != 0) +
+				      (c->checkpoint_every != 0));
 	if (c->name[0] != '\0') {
 		mp_pack_str(&pk, "name");
 		mp_pack_str(&pk, c->name);
@@ -565,6 +605,10 @@ jobmsg_create_pack(struct buf *b, const struct jobmsg_create *c)
 	if (c->attempts != 0) {
 		mp_pack_str(&pk, "attempts");
 		msgpack_pack_uint32(&pk, c->attempts);
+	}
+	if (c->checkpoint_every != 0) {
+		mp_pack_str(&pk, "checkpoint");
+		msgpack_pack_uint32(&pk, c->checkpoint_every);
 	}
 }
 
@@ -664,6 +708,19 @@ create_attempts(struct mp_cur *v, void *ctx)
 	return 0;
 }
 
+static int
+create_checkpoint(struct mp_cur *v, void *ctx)
+{
+	struct jobmsg_create *c = ctx;
+	uint64_t n;
+	if (mp_read_uint(v, &n) != 0)
+		return MIST_EPROTO;
+	if (n < 1 || n > JOBMSG_MAX_CHECKPOINT)
+		return MIST_EINVAL;
+	c->checkpoint_every = (uint32_t)n;
+	return 0;
+}
+
 int
 jobmsg_create_unpack(const uint8_t *p, uint32_t len, struct jobmsg_create *c)
 {
@@ -673,6 +730,7 @@ jobmsg_create_unpack(const uint8_t *p, uint32_t len, struct jobmsg_create *c)
 		MP_FN("weights", create_weights, c, false),
 		MP_FN("tiers", create_tiers, c, false),
 		MP_FN("attempts", create_attempts, c, false),
+		MP_FN("checkpoint", create_checkpoint, c, false),
 	};
 	struct mp_cur cur;
 	mp_cur_init(&cur, p, len);
@@ -824,7 +882,8 @@ jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s)
 {
 	msgpack_packer pk;
 	pk_init(&pk, b);
-	msgpack_pack_map(&pk, (s->more_nodes ? 13 : 12) + STATUS_OPS_KEYS);
+	msgpack_pack_map(&pk, (s->more_nodes ? 13 : 12) + STATUS_OPS_KEYS +
+				      (s->ckpt != NULL));
 	mp_pack_str(&pk, "owner");
 	msgpack_pack_uint64(&pk, s->owner);
 	mp_pack_str(&pk, "job");
@@ -870,6 +929,20 @@ jobmsg_status_pack(struct buf *b, const struct jobmsg_status *s)
 		msgpack_pack_uint32(&pk, s->more_nodes);
 	}
 	status_ops_pack(&pk, s);
+	if (s->ckpt != NULL) {
+		mp_pack_str(&pk, "checkpoints");
+		msgpack_pack_map(&pk, 5);
+		mp_pack_str(&pk, "every");
+		msgpack_pack_uint64(&pk, s->ckpt->every);
+		mp_pack_str(&pk, "copies");
+		msgpack_pack_uint64(&pk, s->ckpt->copies);
+		mp_pack_str(&pk, "bytes");
+		msgpack_pack_uint64(&pk, s->ckpt->bytes);
+		mp_pack_str(&pk, "failed");
+		msgpack_pack_uint64(&pk, s->ckpt->failed);
+		mp_pack_str(&pk, "pending");
+		msgpack_pack_uint64(&pk, s->ckpt->pending);
+	}
 }
 
 void
@@ -918,6 +991,21 @@ status_recoveries(struct mp_cur *c, void *ctx)
 	return 0;
 }
 
+static int
+status_ckpt(struct mp_cur *v, void *ctx)
+{
+	struct jobmsg_status_view *s = ctx;
+	const struct mp_field f[] = {
+		MP_UINT("every", &s->ckpt.every, false),
+		MP_UINT("copies", &s->ckpt.copies, false),
+		MP_UINT("bytes", &s->ckpt.bytes, false),
+		MP_UINT("failed", &s->ckpt.failed, false),
+		MP_UINT("pending", &s->ckpt.pending, false),
+	};
+	s->has_ckpt = true;
+	return mp_read_fields(v, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
+}
+
 int
 jobmsg_status_read(struct mp_cur *c, struct jobmsg_status_view *v)
 {
@@ -941,6 +1029,7 @@ jobmsg_status_read(struct mp_cur *c, struct jobmsg_status_view *v)
 		MP_UINT("ready_oldest_ms", &v->ready_oldest_ms, false),
 		MP_STR("ready_why", &v->ready_why, &v->ready_why_len, false),
 		MP_FN("recoveries", status_recoveries, &v->rec, false),
+		MP_FN("checkpoints", status_ckpt, v, false),
 	};
 	if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0 ||
 	    v->ready_why_len > JOBMSG_WHY_MAX)
@@ -996,7 +1085,7 @@ jobmsg_replica_unpack(const uint8_t *p, uint32_t len,
 	    mp_read_bin(&c, &r->val, &r->len) != 0 || mp_cur_left(&c) != 0)
 		return MIST_EPROTO;
 	if (kind != 'A' && kind != 'B' && kind != 'C' && kind != 'D' &&
-	    kind != 'X' && kind != 'Q')
+	    kind != 'X' && kind != 'Q' && kind != 'E')
 		return MIST_EPROTO;
 	r->kind = (char)kind;
 	return 0;

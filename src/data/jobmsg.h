@@ -12,6 +12,8 @@
  *        (the fetch of an input; the owner's ACTOR_DATA also reads for a
  *        client's JOB_READ this way, on its own node as on another)
  *   owner's ACTOR_DATA --VALUE_FREE--> holder's ACTOR_FUNCTION
+ *   owner's ACTOR_DATA --VALUE_COPY (request)--> a safe holder's
+ *        ACTOR_FUNCTION (a checkpoint copy, data/ckpt.c)
  *   local only: the executor pool's functions --EXEC_FUNCTIONS--> ACTOR_DATA
  *               (the pool's results, MSG_EXEC_DONE, carry no bytes to
  *               encode: function/function.h)
@@ -201,6 +203,40 @@ void jobmsg_value_free_pack(struct buf *b, uint64_t owner, uint64_t job,
 int jobmsg_value_free_unpack(const uint8_t *p, uint32_t len,
 			     struct jobmsg_value_free *f, struct mp_cur *refs);
 
+/* ---------------------------------------------------------- VALUE_COPY
+ *
+ * owner's ACTOR_DATA -> the function actor of the node chosen to keep a
+ * checkpoint copy (data/ckpt.c), a request: fetch this value from its
+ * holders (VALUE_GET, chunk by chunk, the next holder on error) and keep
+ * it, as if an attempt there had read it.
+ *
+ *   +-------+-----+-------+------+-----+------+---------------+
+ *   | owner | job | epoch | task | out | size | [holder u64..]|
+ *   +-------+-----+-------+------+-----+------+---------------+
+ *     u64     u64   u32     u32    u32   u64    1..GRAPH_MAX_HOLDERS
+ *   owner, job = the job's name (its first owner and id)
+ *   epoch      = the sender's epoch of the job (<= JOBS_MAX_EPOCH): a
+ *                copy asked by a fenced old owner is refused (MIST_EPERM)
+ *   size       = the value's size (<= JOBS_MAX_VALUE): what the copy may
+ *                take; a holder whose chunks say otherwise is skipped
+ *
+ *   reply nil: the value is held here now (or already was).  Error
+ *   replies: MIST_ENOTFOUND (no holder served it), MIST_EPERM (fenced),
+ *   MIST_EOVERLOAD (FUNC_MAX_COPIES or FUNC_COPIES_MAX_BYTES in flight
+ *   here), MIST_EPROTO (malformed).
+ */
+struct jobmsg_value_copy {
+	uint64_t owner, job;
+	uint32_t epoch;
+	struct gref v;
+	uint64_t size;
+	uint32_t nholders;
+	uint64_t holders[GRAPH_MAX_HOLDERS];
+};
+void jobmsg_value_copy_pack(struct buf *b, const struct jobmsg_value_copy *c);
+int jobmsg_value_copy_unpack(const uint8_t *p, uint32_t len,
+			     struct jobmsg_value_copy *c);
+
 /* ------------------------------------------------------------ ATTEMPTS
  *
  * owner's ACTOR_DATA -> a worker's ACTOR_FUNCTION, a request (body nil):
@@ -241,11 +277,12 @@ int jobmsg_attempt_next(struct mp_cur *c, uint64_t *job, uint32_t *task,
  *            a fenced old owner)
  *   rseq   = the record's number in what this owner sent this standby,
  *            from 1; 'A' starts a replica anew (rseq 1)
- *   kind   = 'A' create, 'B' batch, 'C' completions, 'D' cancelled (the
- *            journal's), 'X' forget the replica (the job ended, or this
- *            node is no longer its standby); 'Q' (standby -> owner,
- *            a request) "do I still stand by for this job?": nil yes,
- *            MIST_ENOTFOUND no (the replica is dropped)
+ *   kind   = 'A' create, 'B' batch, 'C' completions, 'D' cancelled, 'E'
+ *            checkpoint copies made (the journal's), 'X' forget the
+ *            replica (the job ended, or this node is no longer its
+ *            standby); 'Q' (standby -> owner, a request) "do I still
+ *            stand by for this job?": nil yes, MIST_ENOTFOUND no (the
+ *            replica is dropped)
  *   seq    = the journal record's sequence; for 'A', the number of
  *            records this ship has (the create included): a replica with
  *            fewer is incomplete, and is never taken over
@@ -302,7 +339,8 @@ int jobmsg_functions_next(struct mp_cur *c, const char **name,
  *
  * bodies:
  *   JOB_CREATE   {"name": str, "policy": "time"|"energy"|"cost",
- *                 "weights": [t, e, c], "tiers": [str...], "attempts": u}
+ *                 "weights": [t, e, c], "tiers": [str...], "attempts": u,
+ *                 "checkpoint": u (1..JOBMSG_MAX_CHECKPOINT; absent: none)}
  *   JOB_ATTACH, JOB_STATUS, JOB_CANCEL, JOB_CLOSE    [owner, job]
  *   JOB_TASKS    [owner, job, first u32, [task...]]
  *                task = [fn str, args bin, nout u32, [[task, out]...]]
@@ -356,18 +394,24 @@ int jobmsg_release_unpack(struct mp_cur *rest, uint32_t *n);
 #define JOBMSG_MAX_WEIGHT 1e6
 /** Tier names in "tiers": three exist; a few repeats are harmless. */
 #define JOBMSG_MAX_TIERS 8
+/** Tasks per checkpoint partition at most ("checkpoint"): the owner
+ * scans a partition's tasks once when it completes, so a partition is
+ * bounded work; a million tasks between checkpoints is already more
+ * than any job would re-execute willingly. */
+#define JOBMSG_MAX_CHECKPOINT 1000000u
 
 struct jobmsg_create {
 	char name[JOBMSG_NAME_MAX];
 	double w_time, w_energy, w_cost;
 	uint32_t tiers;	   /* mask of enum place_tier (data/place.h) */
 	uint32_t attempts; /* 0: the owner's default */
+	uint32_t checkpoint_every; /* 0: no checkpoints (data/ckpt.c) */
 };
 
 /** The defaults: no name, the "time" policy, any tier, attempts 0. */
 void jobmsg_create_init(struct jobmsg_create *c);
 /** Packs what differs from the defaults: a name, the weights, the tiers,
- * the attempts.  libmist sends its policy so, a named objective as the
+ * the attempts, the checkpoint partition.  libmist sends its policy so, a named objective as the
  * weights it names (jobmsg_create_policy); "policy" is for other clients. */
 void jobmsg_create_pack(struct buf *b, const struct jobmsg_create *c);
 /** The weights of policy @a s ("time", "energy", "cost") into @a c; 0 or
@@ -424,7 +468,10 @@ int jobmsg_task_next(struct mp_cur *c, struct jobmsg_task *t,
  *                 "ready_oldest_ms": u64, "ready_why": str,
  *                 "recoveries": {"nodes_lost", "failed_over", "recomputed",
  *                                "owner_changes", "last_ms": u64,
- *                                "last": str}}
+ *                                "last": str}
+ *                 [, "checkpoints": {"every", "copies", "bytes", "failed",
+ *                                    "pending"}]   (a job with checkpoints)
+ *                }
  *                oldest_ms: age of the node's oldest running attempt
  *                (0: none); ready_oldest_ms: age of the oldest task ready
  *                but not placed, ready_why why ("" if none or unknown);
@@ -470,8 +517,15 @@ struct jobmsg_recoveries {
 /** The words of why a ready task waits, at most (a function name and a
  * sentence around it). */
 #define JOBMSG_WHY_MAX 256
+/* A job's checkpoint counters (data/ckpt.h): tasks per partition,
+ * copies made and their bytes, copies failed, copies queued or in
+ * flight. */
+struct jobmsg_ckpt {
+	uint64_t every, copies, bytes, failed, pending;
+};
 
 struct jobmsg_status {
+	const struct jobmsg_ckpt *ckpt; /* NULL: no checkpoints */
 	uint64_t owner, job;
 	const char *name, *state, *error;
 	uint32_t tasks, waiting, ready, running, done, failed;
@@ -504,6 +558,8 @@ struct jobmsg_status_view {
 	const char *ready_why; /* at most JOBMSG_WHY_MAX bytes */
 	uint32_t ready_why_len;
 	struct jobmsg_recoveries rec; /* last: at most JOBMSG_RECOVERY_TEXT_MAX */
+	bool has_ckpt; /* "checkpoints" was there: */
+	struct jobmsg_ckpt ckpt;
 };
 
 int jobmsg_status_read(struct mp_cur *c, struct jobmsg_status_view *v);

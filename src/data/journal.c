@@ -10,6 +10,8 @@
  *   'C' n    [[task u32, node u64, [size u64...]]...]  completions,
  *                                          batched every tick
  *   'D' 0    ""                            cancelled
+ *   'E' n    [[task u32, out u32, node u64]...]  checkpoint copies made
+ *                                          (ckpt.c), with the completions
  *
  * The kinds sort in replay order.  Completions are written in batches, so
  * a crash loses at most one tick of them: those tasks run again, which is
@@ -103,8 +105,10 @@ journal_completed(struct job *j, uint32_t task, uint64_t node,
 void
 journal_flush(struct job *j)
 {
-	if (j->dcount == 0)
+	if (j->dcount == 0) {
+		ckpt_flush(j->d, j);
 		return;
+	}
 	struct buf b = BUF_INIT;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
@@ -114,6 +118,9 @@ journal_flush(struct job *j)
 	buf_destroy(&b);
 	buf_reset(&j->dlog);
 	j->dcount = 0;
+	/* checkpoint copies after the completions they name: a replay in
+	 * record order (a standby's) applies a copy to a task done */
+	ckpt_flush(j->d, j);
 }
 
 void
@@ -134,6 +141,10 @@ journal_drop(struct data *d, struct job *j)
 	}
 	journal_key(k, j->id, 'D', 0);
 	store_del(d->store, STORE_JOBS, k, sizeof(k), NULL, NULL);
+	for (uint32_t i = 0; i < j->ck.eseq; i++) {
+		journal_key(k, j->id, 'E', i);
+		store_del(d->store, STORE_JOBS, k, sizeof(k), NULL, NULL);
+	}
 }
 
 /* ------------------------------------------------------------- replay */
@@ -228,7 +239,7 @@ replay_cb(void *arg, const void *key, size_t klen, const void *val,
 	struct job *j = r->j;
 	if (j == NULL || j->id != jid)
 		return 0;
-	if (k[8] == 'B' || k[8] == 'C' || k[8] == 'D')
+	if (k[8] == 'B' || k[8] == 'C' || k[8] == 'D' || k[8] == 'E')
 		journal_rec_append(j, (char)k[8], seq, val, vlen);
 	if (k[8] == 'B') {
 		if (client_add_tasks(d, j, val, (uint32_t)vlen) == 0)
@@ -240,6 +251,10 @@ replay_cb(void *arg, const void *key, size_t klen, const void *val,
 	} else if (k[8] == 'D') {
 		j->cancelled = true;
 		graph_cancel(&j->g, MIST_ECANCELED, "the job was cancelled");
+	} else if (k[8] == 'E') {
+		j->ck.eseq = seq + 1;
+		/* copies on this node died with it, as its completions did */
+		ckpt_apply_copied(j, val, vlen, data_self(d));
 	}
 	return 0;
 }

@@ -115,6 +115,7 @@ reports_task_done(struct data *d, struct msg *m)
 			 ni->name[0] ? ni->name : "?");
 		graph_failed(&j->g, r.task, r.attempt, MIST_ETASK, err, true);
 	}
+	ckpt_task_done(d, j, r.task);
 	dispatch_job(d, j);
 	client_wake(d, j);
 }
@@ -137,6 +138,7 @@ node_lost(struct data *d, uint64_t id, enum recov_kind why)
 		struct recov_mark rm = client_recov_mark(j);
 		graph_node_lost(&j->g, id);
 		client_recovered(d, j, rm, why, id);
+		ckpt_node_lost(d, j, id); /* its safe copies, again */
 	}
 	dispatch_all(d);
 	it = 0;
@@ -274,6 +276,7 @@ lease_lost(struct data *d, struct nodeinfo *n)
 		struct recov_mark rm = client_recov_mark(j);
 		graph_node_lost(&j->g, n->id);
 		client_recovered(d, j, rm, RECOV_SUSPECT, n->id);
+		ckpt_node_lost(d, j, n->id); /* its safe copies, again */
 	}
 	n->inflight = 0;
 	log_warn("data: %s (%016llx) is suspected and did not answer: its %u "

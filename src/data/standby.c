@@ -209,7 +209,7 @@ standby_send(struct data *d, struct job *j, char kind, uint32_t seq,
 		return;
 	struct jobmsg_replica r = {j->origin, j->id, j->epoch, ++j->rsent,
 				   kind, seq, val, (uint32_t)len};
-	if (kind != 'C')
+	if (kind != 'C' && kind != 'E')
 		j->key_rseq = r.rseq; /* what a client may have been told */
 	struct buf b = BUF_INIT;
 	jobmsg_replica_pack(&b, &r);
@@ -862,6 +862,11 @@ standby_take(struct data *d, struct replica *r, uint64_t dead)
 			j->cancelled = true;
 			graph_cancel(&j->g, MIST_ECANCELED,
 				     "the job was cancelled");
+		} else if (kind == 'E') {
+			j->ck.eseq = seq + 1;
+			/* checkpoint copies, the dead owner's included (it is
+			 * dropped as a holder below) */
+			ckpt_apply_copied(j, val, len, 0);
 		}
 		p = val + len;
 	}

@@ -13,8 +13,11 @@
  * the pool with FUNC_CALL_KEY set, answered from MSG_EXEC_DONE like
  * attempts; function.h draws the message.
  *
- * Sections: results from the pool, runs, serving values, add-on
- * functions, the actor.
+ * Checkpoint copies (MSG_VALUE_COPY, data/ckpt.h) fetch a value as a
+ * run fetches an input (fetch_chunk is their one chunk rule) and keep it.
+ *
+ * Sections: results from the pool, runs, serving values, checkpoint
+ * copies, add-on functions, the actor.
  */
 #include "config.h"
 #include "function/function.h"
@@ -46,6 +49,17 @@
  * from any epoch, as before takeovers existed.
  */
 #define FUNC_MAX_MANAGED 65536
+/*
+ * Checkpoint copies (MSG_VALUE_COPY, data/ckpt.c) this node fetches at
+ * once, and the bytes they may take (by the sizes the owners announce).
+ * An owner has few copies in flight per job (CKPT_INFLIGHT), but a cloud
+ * node may be the safe holder of many owners' jobs: 64 copies keep a
+ * link busy through its round trips, and 256 MiB (eight of the largest
+ * values) bounds the buffers of copies half done.  Past either the copy
+ * is refused (MIST_EOVERLOAD) and its owner asks again later.
+ */
+#define FUNC_MAX_COPIES 64
+#define FUNC_COPIES_MAX_BYTES (256u << 20)
 
 void
 func_config_default(struct func_config *cfg)
@@ -181,6 +195,9 @@ struct func {
 	struct vstore values;
 	struct map runs;    /* key -> run */
 	struct map fetches; /* corr -> run */
+	struct map copies;  /* corr -> fcopy: checkpoint copies fetching */
+	uint32_t ncopies;   /* in f->copies */
+	uint64_t copy_bytes; /* their announced sizes */
 	struct map managed; /* job key -> struct fmgr (FUNC_MAX_MANAGED) */
 	bool managed_full_said;
 	uint64_t next_key;
@@ -351,6 +368,40 @@ run_fetch(struct func *f, struct run *r)
 	buf_destroy(&b);
 }
 
+/*
+ * One chunk of a value being fetched (a VALUE_GET reply): appended to
+ * *@a fetching (made at the first chunk, of the total the holder says;
+ * @a want, if not UINT64_MAX, is the only total taken).  1: the value is
+ * whole; 0: more to ask for; -1: this holder failed us (an error, a
+ * malformed or inconsistent chunk) -- what was fetched is dropped, and
+ * the caller starts over from the next holder.
+ */
+static int
+fetch_chunk(const struct msg *m, struct vval **fetching, uint32_t *got,
+	    uint64_t want)
+{
+	uint64_t total;
+	uint32_t clen;
+	const uint8_t *chunk;
+	if (m->status != 0 ||
+	    jobmsg_chunk_unpack(m->body, m->len, &total, &chunk, &clen) != 0 ||
+	    (want != UINT64_MAX && total != want) ||
+	    (*fetching && total != vval_len(*fetching)) ||
+	    *got + (uint64_t)clen > total || (clen == 0 && *got < total)) {
+		if (*fetching)
+			vval_delete(*fetching);
+		*fetching = NULL;
+		*got = 0;
+		return -1;
+	}
+	if (*fetching == NULL) /* total <= JOBS_MAX_VALUE: the codec says */
+		*fetching = vval_alloc((uint32_t)total);
+	if (clen)
+		memcpy(vval_data(*fetching) + *got, chunk, clen);
+	*got += clen;
+	return *got < total ? 0 : 1;
+}
+
 static void
 fetch_reply(struct func *f, struct msg *m)
 {
@@ -358,28 +409,10 @@ fetch_reply(struct func *f, struct msg *m)
 	if (r == NULL)
 		return;
 	struct rin *in = &r->in[r->cur];
-	uint64_t total;
-	uint32_t clen;
-	const uint8_t *chunk;
-	if (m->status != 0 ||
-	    jobmsg_chunk_unpack(m->body, m->len, &total, &chunk, &clen) != 0 ||
-	    (r->fetching && total != vval_len(r->fetching)) ||
-	    r->got + (uint64_t)clen > total || (clen == 0 && r->got < total)) {
-		/* this holder failed us: start over from the next one */
-		in->tried++;
-		if (r->fetching)
-			vval_delete(r->fetching);
-		r->fetching = NULL;
-		r->got = 0;
-		run_fetch(f, r);
-		return;
-	}
-	if (r->fetching == NULL) /* total <= JOBS_MAX_VALUE: the codec says */
-		r->fetching = vval_alloc((uint32_t)total);
-	if (clen)
-		memcpy(vval_data(r->fetching) + r->got, chunk, clen);
-	r->got += clen;
-	if (r->got < total) {
+	int rc = fetch_chunk(m, &r->fetching, &r->got, UINT64_MAX);
+	if (rc < 0)
+		in->tried++; /* start over from the next holder */
+	if (rc <= 0) {
 		run_fetch(f, r);
 		return;
 	}
@@ -615,6 +648,116 @@ attempts(struct func *f, struct msg *m)
 	}
 	actor_reply(f->actor, m, MSG_ATTEMPTS, b.data, (uint32_t)b.len);
 	buf_destroy(&b);
+}
+
+/* ---------------------------------------------------- checkpoint copies */
+
+/* A MSG_VALUE_COPY being fetched (f->copies, by the fetch's corr). */
+struct fcopy {
+	struct vkey k;
+	uint64_t size; /* the owner's word: the only total taken */
+	uint64_t holders[GRAPH_MAX_HOLDERS];
+	uint8_t nholders, tried;
+	struct vval *fetching;
+	uint32_t got;
+	struct actor_ref from; /* who asked: answered at the end */
+	uint64_t req_corr;
+};
+
+static void
+copy_answer(struct func *f, struct fcopy *c, int status)
+{
+	struct msg req = {.flags = MSG_F_REQUEST, .from = c->from,
+			  .corr = c->req_corr};
+	if (status)
+		actor_reply_error(f->actor, &req, status);
+	else
+		actor_reply(f->actor, &req, MSG_VALUE_COPY, NULL, 0);
+	if (c->fetching)
+		vval_delete(c->fetching);
+	f->ncopies--;
+	f->copy_bytes -= c->size;
+	free(c);
+}
+
+/* Asks the current holder for the next chunk, or gives up (none left). */
+static void
+copy_fetch(struct func *f, struct fcopy *c)
+{
+	if (c->tried >= c->nholders) {
+		copy_answer(f, c, MIST_ENOTFOUND);
+		return;
+	}
+	struct jobmsg_value_get g = {c->k.owner, c->k.job,
+				     {c->k.task, c->k.out}, c->got, JOBS_CHUNK};
+	struct buf b = BUF_INIT;
+	jobmsg_value_get_pack(&b, &g);
+	uint64_t corr;
+	actor_request(f->actor,
+		      (struct actor_ref){c->holders[c->tried], ACTOR_FUNCTION},
+		      MSG_VALUE_GET, b.data, (uint32_t)b.len,
+		      f->cfg.fetch_timeout_ms, &corr);
+	map_put(&f->copies, corr, c);
+	buf_destroy(&b);
+}
+
+/* A chunk for a copy (true), or not a copy's reply (false). */
+static bool
+copy_reply(struct func *f, struct msg *m)
+{
+	struct fcopy *c = map_del(&f->copies, m->corr);
+	if (c == NULL)
+		return false;
+	int rc = fetch_chunk(m, &c->fetching, &c->got, c->size);
+	if (rc < 0)
+		c->tried++;
+	if (rc <= 0) {
+		copy_fetch(f, c);
+		return true;
+	}
+	vstore_adopt(&f->values, &c->k, c->fetching);
+	c->fetching = NULL;
+	copy_answer(f, c, 0);
+	return true;
+}
+
+/* MSG_VALUE_COPY: keep a copy of a value its owner names (data/ckpt.c). */
+static void
+value_copy(struct func *f, struct msg *m)
+{
+	struct jobmsg_value_copy q;
+	if (jobmsg_value_copy_unpack(m->body, m->len, &q) != 0) {
+		actor_reply_error(f->actor, m, MIST_EPROTO);
+		return;
+	}
+	/* the epoch fences a copy asked by an owner taken over since, as it
+	 * fences its TASK_RUNs; the asker becomes the job's manager here,
+	 * whose VALUE_FREE of the copy is taken */
+	if (!managed_admit(f, q.owner, q.job, q.epoch << 16, m->from.node)) {
+		actor_reply_error(f->actor, m, MIST_EPERM);
+		return;
+	}
+	struct vkey k = {q.owner, q.job, q.v.task, q.v.out};
+	uint32_t len;
+	if (vstore_get(&f->values, &k, &len) != NULL) {
+		actor_reply(f->actor, m, MSG_VALUE_COPY, NULL, 0);
+		return;
+	}
+	if (f->ncopies >= FUNC_MAX_COPIES ||
+	    f->copy_bytes + q.size > FUNC_COPIES_MAX_BYTES) {
+		actor_reply_error(f->actor, m, MIST_EOVERLOAD);
+		return;
+	}
+	struct fcopy *c = xcalloc(1, sizeof(*c));
+	c->k = k;
+	c->size = q.size;
+	c->nholders = (uint8_t)q.nholders; /* <= GRAPH_MAX_HOLDERS */
+	memcpy(c->holders, q.holders, q.nholders * sizeof(q.holders[0]));
+	c->from = m->from;
+	c->req_corr = m->corr;
+	f->ncopies++;
+	f->copy_bytes += q.size;
+	copy_fetch(f, c);
 }
 
 /* --------------------------------------------------- add-on functions */
@@ -971,6 +1114,14 @@ func_stop(struct func *f)
 	map_destroy(&f->managed);
 	map_destroy(&f->runs);
 	map_destroy(&f->fetches);
+	it = 0;
+	while (map_next(&f->copies, &it, &k, &v)) {
+		struct fcopy *c = v;
+		if (c->fetching)
+			vval_delete(c->fetching);
+		free(c);
+	}
+	map_destroy(&f->copies);
 	vstore_destroy(&f->values);
 	free(f);
 }
@@ -981,7 +1132,7 @@ func_fn(struct actor *self, struct msg *m)
 	struct func *f = self->state;
 	if (m->flags & MSG_F_REPLY) {
 		/* the requests we make: host calls and value fetches */
-		if (!host_reply(f, m))
+		if (!host_reply(f, m) && !copy_reply(f, m))
 			fetch_reply(f, m);
 		return;
 	}
@@ -1010,6 +1161,10 @@ func_fn(struct actor *self, struct msg *m)
 		if (m->flags & MSG_F_REQUEST)
 			attempts(f, m);
 		break;
+	case MSG_VALUE_COPY:
+		if (m->flags & MSG_F_REQUEST)
+			value_copy(f, m);
+		break;
 	case MSG_EXEC_HOST:
 		exec_host(f, m);
 		break;
@@ -1032,6 +1187,7 @@ func_spawn(struct actor_sys *sys, const struct func_config *cfg,
 	map_init(&f->fetches, 2);
 	map_init(&f->hosts, 3);
 	map_init(&f->managed, 4);
+	map_init(&f->copies, 5);
 	if (f->cfg.max_calls == 0)
 		f->cfg.max_calls = FUNC_MAX_CALLS;
 	f->calls = xcalloc(f->cfg.max_calls, sizeof(*f->calls));
@@ -1045,6 +1201,7 @@ func_spawn(struct actor_sys *sys, const struct func_config *cfg,
 		map_destroy(&f->fetches);
 		map_destroy(&f->hosts);
 		map_destroy(&f->managed);
+		map_destroy(&f->copies);
 		free(f);
 		return MIST_EEXIST;
 	}

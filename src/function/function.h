@@ -38,6 +38,21 @@
  *   +-----+--------+---------+-------------------+------+-------------+------+
  *     u64   int      u32       char * or NULL      u32    struct vval *  or NULL
  *
+ * Checkpoint copies (data/ckpt.h): a job's owner asks the node it chose
+ * as a safe holder of a value to keep a copy (MSG_VALUE_COPY, drawn in
+ * data/jobmsg.h); the actor fetches the value from the holders named,
+ * as it fetches an input (the next holder on error, chunks that must add
+ * up to the size the owner gave), keeps it in the store and answers nil;
+ * the owner then counts it as a holder.  Copies in flight are bounded
+ * (FUNC_MAX_COPIES, FUNC_COPIES_MAX_BYTES: past them MIST_EOVERLOAD), and
+ * one asked by a fenced owner -- a lower epoch than the job's highest
+ * seen here -- is refused (MIST_EPERM).
+ *
+ *   owner --MSG_VALUE_COPY [owner, job, epoch, task, out, size,
+ *           [holder...]]--> here
+ *   here --MSG_VALUE_GET (chunks)--> a holder ...
+ *   here --reply nil | error--> owner
+ *
  * Add-on functions (docs/MBAAS.md): the same actor runs a function for a
  * request, MSG_FN_CALL (function/fncall.h draws it and has its codec),
  * on the same executors, and answers with its one output:

@@ -4,8 +4,8 @@
  * payload decoder), the link hello, the msgpack walker, the gossip packet
  * and push/pull decoders (fed to a real SWIM actor), the sealed-datagram
  * opener, and the job messages -- client requests as the gateway forwards
- * them, and the workers' and owners' TASK_RUN, TASK_DONE, VALUE_GET and
- * VALUE_FREE -- fed in sequences to a real data manager and function
+ * them, and the workers' and owners' TASK_RUN, TASK_DONE, VALUE_GET,
+ * VALUE_FREE and VALUE_COPY (checkpoints) -- fed in sequences to a real data manager and function
  * actor -- the job codec's other decoders and the node metadata (after
  * the msgpack walker), a client's first Noise message and credential
  * text, and MSG_CREDS requests (with the cred maps members put) to a
@@ -146,8 +146,9 @@ fuzz_creds(const uint8_t *data, size_t size)
  * 42, offering "f" and "g"; no executors, so its function actor refuses
  * every task).  Each record: type selector,
  * flags (1 request, 2 reply, 4 from node 7 instead of a local client,
- * 8 to the function actor, 16 then let 5 s pass), correlation id, 16-bit
- * length, body.  Job ids are predictable (boot 1): (1 << 32) + n.
+ * 8 to the function actor, 16 then let 5 s pass, 32 the selector picks
+ * from the later types -- so that the corpus's older records keep their
+ * meaning), correlation id, 16-bit length, body.  Job ids are predictable (boot 1): (1 << 32) + n.
  */
 static void
 fuzz_jobs(const uint8_t *data, size_t size)
@@ -158,6 +159,7 @@ fuzz_jobs(const uint8_t *data, size_t size)
 		MSG_JOB_CLOSE,	MSG_JOB_LIST,	MSG_TASK_RUN,	 MSG_TASK_DONE,
 		MSG_VALUE_GET,	MSG_VALUE_FREE, MSG_MEMBER_EVENT, MSG_ERROR,
 		MSG_ATTEMPTS, MSG_JOB_REPLICA, MSG_JOB_MOVED};
+	static const uint32_t later[] = {MSG_VALUE_COPY};
 	struct actor_sys sys;
 	struct actor_sys_env env = {.now = fuzz_now};
 	actor_sys_init(&sys, 42, &env, NULL, 1);
@@ -174,8 +176,10 @@ fuzz_jobs(const uint8_t *data, size_t size)
 	data_functions_post(&sys, fns, 2);
 	actor_sys_run(&sys, 64);
 	while (size >= 5) {
-		uint32_t type = types[data[0] % (sizeof(types) / sizeof(*types))];
 		uint8_t fl = data[1], corr = data[2];
+		uint32_t type = fl & 32
+			? later[data[0] % (sizeof(later) / sizeof(*later))]
+			: types[data[0] % (sizeof(types) / sizeof(*types))];
 		size_t len = (size_t)data[3] << 8 | data[4];
 		data += 5, size -= 5;
 		if (len > size)
@@ -248,6 +252,8 @@ fuzz_codecs(const uint8_t *p, uint32_t len)
 			;
 		free(in);
 	}
+	struct jobmsg_value_copy vc;
+	jobmsg_value_copy_unpack(p, len, &vc);
 	struct meta *m = malloc(sizeof(*m));
 	meta_decode(p, len, m);
 	free(m);

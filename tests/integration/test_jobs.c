@@ -5,6 +5,8 @@
  *   - a worker killed (SIGKILL) mid-job: the same result;
  *   - the owner killed mid-job and restarted: it resumes, the client
  *     reattaches by id, the same result;
+ *   - checkpoints: values copied to a cloud-tier agent survive the kill
+ *     of the agent that produced them, and nothing is run again;
  *   - executor limits: a loop, a crash, a memory hog, a failing function
  *     and one writing garbage into the executor's channel fail their task
  *     with the reason, and the node carries on;
@@ -155,12 +157,18 @@ gateway_serves(const struct agent *a)
 #define READY_POLLS 200
 #define READY_POLL_US 50000
 
+/* gamma is a cloud-tier agent (--tier cloud) in the next cluster() */
+static bool gamma_cloud;
+
 static void
 cluster(const char *extra1, const char *extra2)
 {
 	agent_start(&ag[0], "127.0.0.1", NULL, extra1, extra2);
 	agent_start(&ag[1], "127.0.0.2", ag[0].addr, extra1, extra2);
-	agent_start(&ag[2], "127.0.0.3", ag[0].addr, extra1, extra2);
+	if (gamma_cloud)
+		agent_start(&ag[2], "127.0.0.3", ag[0].addr, "--tier", "cloud");
+	else
+		agent_start(&ag[2], "127.0.0.3", ag[0].addr, extra1, extra2);
 	char *argv[] = {(char *)proc_mist(), "creds", "create", "--name", "t",
 			"--agent", ag[0].addr, "--key", keyfile, NULL};
 	char *out = NULL;
@@ -586,6 +594,120 @@ Test(jobs, the_operators_see_where_a_job_runs_and_its_recoveries)
 		  "%s", out);
 	cr_log_info("mist job watch:\n%s", out);
 	free(out);
+	cr_assert_eq(mist_job_close(j, 10000), 0);
+	mist_close(c);
+}
+
+/* The status map of the job named @a name, as `mist status --format
+ * json` of agent @a a prints it (the caller frees the root); NULL: none. */
+static const struct json *
+status_json(const struct agent *a, const char *name, struct json **root)
+{
+	char *out = NULL;
+	char *argv[] = {(char *)proc_mist(), "status", "--agent",
+			(char *)a->addr, "--key", keyfile, "--format", "json",
+			NULL};
+	cr_assert_eq(proc_run(argv, &out, 30000), 0);
+	*root = out ? json_parse(out) : NULL;
+	free(out);
+	cr_assert(*root && (*root)->type == JSON_ARR);
+	for (size_t i = 0; i < (*root)->n; i++) {
+		const struct json *nm = json_get((*root)->kids[i], "name");
+		if (nm && nm->type == JSON_STR && strcmp(nm->str, name) == 0)
+			return (*root)->kids[i];
+	}
+	return NULL;
+}
+
+static double
+num_of(const struct json *o, const char *key)
+{
+	const struct json *v = o ? json_get(o, key) : NULL;
+	cr_assert(v && v->type == JSON_NUM, "no number %s", key);
+	return v->num;
+}
+
+/* Tasks done on agent @a name by the status's per-node view. */
+static double
+done_on(const struct json *st, const char *name)
+{
+	const struct json *nodes = json_get(st, "nodes");
+	for (size_t i = 0; nodes && i < nodes->n; i++) {
+		const struct json *nm = json_get(nodes->kids[i], "name");
+		if (nm && nm->type == JSON_STR && strcmp(nm->str, name) == 0)
+			return num_of(nodes->kids[i], "done");
+	}
+	return 0;
+}
+
+/*
+ * Checkpoints on real agents: a job placed on the fog agents (alpha, the
+ * owner, and beta) checkpoints every task (partitions of one); each value
+ * is copied to gamma, the cloud agent.  Beta is killed once the copies
+ * are made: every value is read right, and the owner's per-node view
+ * still credits beta with its tasks -- none ran again (a value lost with
+ * beta would have been recomputed on alpha).
+ */
+Test(jobs, a_checkpointed_value_survives_the_kill_of_its_producer)
+{
+	gamma_cloud = true;
+	cluster(NULL, NULL);
+	mist_client *c;
+	cr_assert_eq(mist_connect(ag[0].gw, cred, 10000, &c), 0);
+	struct mist_policy pol = {.name = "ckpt-it", .tiers = MIST_TIER_FOG,
+				  .checkpoint_every = 1};
+	mist_job *j;
+	cr_assert_eq(mist_job_create(c, &pol, 10000, &j), 0);
+	const uint32_t n = 60;
+	for (uint32_t i = 1; i <= n; i++) {
+		uint8_t args[9];
+		cr_assert_eq(mist_task(j, "slowsum", args, pack_int(args, i),
+				       NULL, 0, 1, NULL), 0);
+	}
+	cr_assert_eq(mist_flush(j), 0);
+	cr_assert_eq(mist_job_wait(j, 60000), 0);
+	/* every value copied to gamma */
+	struct json *root = NULL;
+	const struct json *st = NULL, *ck = NULL;
+	for (int k = 0; k < READY_POLLS; k++) {
+		json_free(root);
+		st = status_json(&ag[0], "ckpt-it", &root);
+		ck = st ? json_get(st, "checkpoints") : NULL;
+		if (ck && num_of(ck, "copies") == n && num_of(ck, "pending") == 0)
+			break;
+		usleep(READY_POLL_US);
+	}
+	cr_assert(ck, "no checkpoints in the job's status");
+	cr_assert_eq(num_of(ck, "every"), 1);
+	cr_assert_eq(num_of(ck, "copies"), n, "%g copies",
+		     num_of(ck, "copies"));
+	cr_assert_eq(num_of(ck, "bytes"), 9.0 * n);
+	cr_assert_eq(num_of(ck, "failed"), 0);
+	cr_assert_eq(done_on(st, "gamma"), 0, "the cloud agent ran nothing");
+	double on_beta = done_on(st, "beta");
+	cr_assert_gt(on_beta, 0, "beta produced some values");
+	json_free(root);
+	/* beta goes; its values are read from gamma's copies */
+	cr_assert_eq(proc_stop(ag[1].pid, SIGKILL, 5000), 128 + SIGKILL);
+	ag[1].pid = 0;
+	for (uint32_t i = 1; i <= n; i++) {
+		void *val;
+		size_t len;
+		int rc = mist_get(j, (mist_ref){i, 0}, 60000, &val, &len);
+		cr_assert_eq(rc, 0, "get %u: %s (%s)", i, mist_strerror(rc),
+			     mist_job_error(j));
+		cr_assert_eq(unpack_int(val, len), (int64_t)i);
+		mist_free(val);
+	}
+	st = status_json(&ag[0], "ckpt-it", &root);
+	cr_assert_not_null(st);
+	cr_assert_eq(num_of(st, "done"), n);
+	cr_assert_eq(done_on(st, "beta"), on_beta,
+		     "beta's tasks ran again (%g of %g credited)",
+		     done_on(st, "beta"), on_beta);
+	json_free(root);
+	cr_log_info("%u values, %g produced on beta, read after its kill from "
+		    "the copies on gamma", n, on_beta);
 	cr_assert_eq(mist_job_close(j, 10000), 0);
 	mist_close(c);
 }

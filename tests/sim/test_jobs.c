@@ -31,6 +31,11 @@
  *   - stale reports fenced off: a delayed copy of an old attempt's, and a
  *     stalled worker that comes back;
  *   - the owner restarted from its LMDB journal;
+ *   - checkpoints: a worker killed after some partitions were copied
+ *     re-executes nothing before the last copy (lineage without them
+ *     reaches back further); a takeover keeps them and goes on; a safe
+ *     holder lost, its copies are made again; the fault swarm
+ *     checkpoints a third of its seeds;
  *   - each placement policy on unlike nodes;
  *   - junk function names stop no other job, and a task whose function
  *     nobody offers yet holds up no other task of its job.
@@ -833,6 +838,8 @@ read_value(int from, int owner, uint64_t job, uint32_t task)
 struct status {
 	char state[16];
 	uint64_t tasks, done, failed, running, waiting, ready;
+	bool has_ckpt; /* "checkpoints": the job's counters */
+	struct jobmsg_ckpt ck;
 	uint32_t nnodes;
 	uint64_t node[JOBMSG_STATUS_MAX_NODES], node_done[JOBMSG_STATUS_MAX_NODES];
 	/* the operators' view */
@@ -870,6 +877,8 @@ job_status_of(int from, int owner, int named, uint64_t job, struct status *s)
 	s->running = v.running;
 	s->waiting = v.waiting;
 	s->ready = v.ready;
+	s->has_ckpt = v.has_ckpt;
+	s->ck = v.ckpt;
 	s->nnodes = v.nnodes;
 	for (uint32_t i = 0; i < v.nnodes; i++) {
 		struct jobmsg_status_node_view nv;
@@ -1256,6 +1265,215 @@ Test(simjobs, a_worker_killed_mid_job_loses_nothing)
 		  strstr(fin.rec.last, value), "%s", fin.rec.last);
 	cr_log_info("recoveries: %s", fin.rec.last);
 	print_digest("crash");
+}
+
+/* --------------------------------------------------------- checkpoints */
+
+/* A node that runs no task but keeps checkpoint copies: a cloud VM. */
+static const struct spec cloud_keeper = {"cloud", 2, 1.0, 10.0, 0.0, false};
+
+/* JOB_CREATE with checkpoints every @a every tasks (0: none). */
+static uint64_t
+create_ckpt(int owner, uint32_t every)
+{
+	struct buf b = BUF_INIT;
+	struct jobmsg_create c;
+	jobmsg_create_init(&c);
+	c.checkpoint_every = every;
+	jobmsg_create_pack(&b, &c);
+	uint64_t job;
+	cr_assert_eq(create_raw(owner, &b, &job), 0);
+	buf_destroy(&b);
+	return job;
+}
+
+/* JOB_RELEASE of (first..last, 0), from node @a from's client. */
+static void
+release_range(int from, int owner, uint64_t job, uint32_t first,
+	      uint32_t last)
+{
+	struct buf b = BUF_INIT;
+	jobmsg_release_pack(&b, id_of(owner), job, NULL, last - first + 1);
+	for (uint32_t i = first; i <= last; i++)
+		jobmsg_ref_pack(&b, (struct gref){i, 0});
+	cr_assert_eq(call(from, owner, MSG_JOB_RELEASE, &b, NULL), 0);
+	buf_destroy(&b);
+}
+
+/* What the checkpoint tests saw on the wire: each VALUE_COPY asked (its
+ * corr, value and target) and when its success came back; the VALUE_GETs
+ * each node was asked, per task, after ck_since. */
+#define CK_MAX_COPIES 4096
+static struct {
+	uint64_t corr;
+	uint32_t task;
+	int to;
+	uint64_t ok_at; /* 0: not (yet) a success */
+} ck_copies[CK_MAX_COPIES];
+static uint32_t ck_ncopies;
+static uint64_t ck_since;
+static uint32_t ck_gets_at[MAXN][MAX_TASKS + 1];
+
+static void
+ckpt_tap(int from, int to, const struct msg *m)
+{
+	(void)from;
+	if (m->type == MSG_VALUE_COPY && (m->flags & MSG_F_REQUEST)) {
+		struct jobmsg_value_copy q;
+		cr_assert_eq(jobmsg_value_copy_unpack(m->body, m->len, &q), 0);
+		cr_assert_lt(ck_ncopies, CK_MAX_COPIES);
+		ck_copies[ck_ncopies++] = (typeof(ck_copies[0])){
+			m->corr, q.v.task, to, 0};
+	} else if (m->type == MSG_VALUE_COPY && (m->flags & MSG_F_REPLY) &&
+		   m->status == 0) {
+		for (uint32_t i = 0; i < ck_ncopies; i++)
+			if (ck_copies[i].corr == m->corr && ck_copies[i].to == from)
+				ck_copies[i].ok_at = w.now;
+	} else if (m->type == MSG_VALUE_GET && (m->flags & MSG_F_REQUEST) &&
+		   w.now >= ck_since) {
+		struct jobmsg_value_get g;
+		if (jobmsg_value_get_unpack(m->body, m->len, &g) == 0 &&
+		    g.v.task <= MAX_TASKS)
+			ck_gets_at[to][g.v.task]++;
+	}
+}
+
+/* A chain: task i reads task i-1's value; each @a work ms. */
+static uint32_t
+dag_chain(uint32_t n, uint32_t work)
+{
+	ndag = 0;
+	dag_add("sum", work, 0, NULL);
+	for (uint32_t i = 2; i <= n; i++) {
+		struct gref in = {i - 1, 0};
+		dag_add("sum", work, 1, &in);
+	}
+	return n;
+}
+
+#define CK_CHAIN 200
+#define CK_CHAIN_MS 10
+#define CK_EVERY 20
+
+/* What one chain run under a crash did. */
+struct ck_run {
+	uint32_t copied;     /* the highest task whose copy landed before
+			      * the crash (0: none) */
+	uint32_t before;     /* tasks ended before the crash */
+	uint32_t reexec;     /* tasks that succeeded more than once */
+	uint32_t first_again; /* the lowest of those (0: none) */
+	struct status fin;
+};
+
+/*
+ * A chain of CK_CHAIN tasks on two fog workers (nodes 1 and 2) with a
+ * cloud node (3) that runs nothing and an owner (0) that runs nothing;
+ * the client releases every value but the last, so only a partition's
+ * last value is still needed when it ends.  Once half the chain has run,
+ * the worker running it is killed.
+ */
+static void
+ck_chain_crash(uint32_t every, struct ck_run *out)
+{
+	struct spec specs[4] = {owner_only, plain, plain, cloud_keeper};
+	cluster(4, specs, false);
+	ck_ncopies = 0;
+	ck_since = UINT64_MAX;
+	memset(ck_gets_at, 0, sizeof(ck_gets_at));
+	tap_hook = ckpt_tap;
+	uint32_t final = dag_chain(CK_CHAIN, CK_CHAIN_MS);
+	uint64_t job = create_ckpt(0, every);
+	submit_range(0, 0, job, 1, ndag);
+	release_range(0, 0, job, 1, final - 1);
+	struct req *r = wait_async(0, 0, job, final);
+	want_ended = CK_CHAIN / 2;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	/* the chain's node: the one that ran the latest task */
+	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
+	uint64_t crash = w.now;
+	memset(out, 0, sizeof(*out));
+	out->before = (uint32_t)ended_runs();
+	for (uint32_t i = 0; i < ck_ncopies; i++)
+		if (ck_copies[i].ok_at && ck_copies[i].ok_at <= crash &&
+		    ck_copies[i].task > out->copied)
+			out->copied = ck_copies[i].task;
+	ck_since = crash;
+	fake_crash(&w, victim);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_value(0, 0, job, final), want[final],
+		     "the result is the one computed here");
+	for (uint32_t i = 1; i <= ndag; i++) {
+		uint32_t n = successes(i, -1, 0, NULL);
+		cr_assert_geq(n, 1, "task %u never ran", i);
+		if (n > 1) {
+			out->reexec++;
+			if (out->first_again == 0)
+				out->first_again = i;
+		}
+	}
+	/* the last partition's copies settle after the job ends */
+	for (int i = 0; i < 100; i++) {
+		job_status(0, 0, job, &out->fin);
+		if (!out->fin.has_ckpt || out->fin.ck.pending == 0)
+			break;
+		run_for(50);
+	}
+	cr_log_info("checkpoint every %u: %u tasks ended before the crash of "
+		    "n%d, copies up to task %u, %u run again from task %u",
+		    every, out->before, victim, out->copied, out->reexec,
+		    out->first_again);
+}
+
+/*
+ * Checkpoints stop lineage: with a partition every CK_EVERY tasks, the
+ * tasks up to the last value copied before the crash run once (the
+ * chain's re-run starts after it, reading the copy on the cloud node),
+ * and no more than two partitions' worth run again (the one being
+ * filled, and the one whose copy was in flight) -- the bound of
+ * data/ckpt.h.  The same run without checkpoints reaches back further
+ * (the test can fail: it does without them).
+ */
+Test(simjobs, a_checkpoint_stops_lineage_at_the_last_partition)
+{
+	struct ck_run with, without;
+	ck_chain_crash(CK_EVERY, &with);
+	cr_assert_geq(with.copied, 3 * CK_EVERY,
+		      "partitions were copied before the crash (%u)",
+		      with.copied);
+	cr_assert_eq(with.copied % CK_EVERY, 0,
+		     "a partition's last value is what is copied");
+	cr_assert_gt(with.reexec, 0, "the victim held the chain's head");
+	cr_assert_gt(with.first_again, with.copied,
+		     "task %u ran again, before the copy of %u",
+		     with.first_again, with.copied);
+	cr_assert_leq(with.reexec, 2 * CK_EVERY + 2, "%u", with.reexec);
+	for (uint32_t i = 1; i <= with.copied; i++)
+		cr_assert_eq(successes(i, -1, 0, NULL), 1, "task %u ran again", i);
+	/* the copy on the cloud node is what the re-run read */
+	cr_assert_gt(ck_gets_at[3][with.copied], 0,
+		     "task %u's copy on the cloud node was read",
+		     with.copied);
+	for (uint32_t i = 0; i < ck_ncopies; i++)
+		cr_assert_eq(ck_copies[i].to, 3, "copies go to the cloud node");
+	cr_assert(with.fin.has_ckpt);
+	cr_assert_eq(with.fin.ck.every, CK_EVERY);
+	cr_assert_geq(with.fin.ck.copies, with.copied / CK_EVERY);
+	cr_assert_eq(with.fin.ck.bytes, with.fin.ck.copies * 9);
+	/* the copy in flight when its producer died fails (it is said) */
+	cr_assert_leq(with.fin.ck.failed, 1);
+	cr_assert_eq(with.fin.ck.pending, 0);
+	print_digest("checkpoints");
+
+	world_end();
+	world_begin(seed);
+	ck_chain_crash(0, &without);
+	cr_assert(!without.fin.has_ckpt, "no checkpoints, no counters");
+	cr_assert_eq(ck_ncopies, 0);
+	cr_assert_lt(without.first_again, with.copied,
+		     "without checkpoints lineage reaches back past task %u "
+		     "(to %u)", with.copied, without.first_again);
+	cr_assert_gt(without.reexec, with.reexec);
 }
 
 /*
@@ -1744,6 +1962,8 @@ struct journal_view {
 	bool created;
 	uint32_t batches;
 	uint64_t done_on[MAX_TASKS + 1]; /* node, 0: not journalled */
+	uint32_t copies; /* 'E': checkpoint copies journalled */
+	uint64_t copied_to[MAX_TASKS + 1]; /* output 0's, 0: none */
 };
 
 static int
@@ -1758,12 +1978,27 @@ journal_cb(void *arg, const void *kp, size_t klen, const void *val,
 		jv->created = true;
 	else if (k[8] == 'B')
 		jv->batches++;
-	if (k[8] != 'C')
-		return 0;
 	struct mp_cur c;
 	uint32_t n, three, ns;
-	uint64_t task, node, size;
+	uint64_t task, node, size, out;
 	mp_cur_init(&c, val, vlen);
+	if (k[8] == 'E') {
+		cr_assert_eq(mp_read_array(&c, &n), 0);
+		for (uint32_t i = 0; i < n; i++) {
+			cr_assert_eq(mp_read_array(&c, &three), 0);
+			cr_assert_eq(three, 3);
+			cr_assert_eq(mp_read_uint(&c, &task), 0);
+			cr_assert_eq(mp_read_uint(&c, &out), 0);
+			cr_assert_eq(mp_read_uint(&c, &node), 0);
+			cr_assert_leq(task, MAX_TASKS);
+			jv->copies++;
+			if (out == 0)
+				jv->copied_to[task] = node;
+		}
+		return 0;
+	}
+	if (k[8] != 'C')
+		return 0;
 	cr_assert_eq(mp_read_array(&c, &n), 0);
 	for (uint32_t i = 0; i < n; i++) {
 		cr_assert_eq(mp_read_array(&c, &three), 0);
@@ -1892,6 +2127,87 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 	world_end(); /* the data manager's last journal writes, then */
 	disk_close(&d2);
 	world_begin(seed); /* an empty world for the teardown */
+	tu_rmrf(tmp);
+	free(tmp);
+}
+
+/*
+ * The owner restarted from its journal keeps its checkpoint copies: the
+ * 'E' records name them (each at the cloud node), the new process knows
+ * them, and when the chain's worker is killed after the restart, lineage
+ * stops at the last copy the journal held instead of running the chain
+ * again from its first task (nothing is released: every value is needed).
+ */
+Test(simjobs, an_owner_restarted_keeps_its_checkpoint_copies)
+{
+	char *tmp = tu_tmpdir();
+	char dir1[600], dir2[600], f1[700], f2[700];
+	snprintf(dir1, sizeof(dir1), "%s/before", tmp);
+	snprintf(dir2, sizeof(dir2), "%s/after", tmp);
+	cr_assert_eq(mkdir(dir1, 0700), 0);
+	cr_assert_eq(mkdir(dir2, 0700), 0);
+	static struct disk d1, d2;
+	disk_open(&d1, dir1);
+	N = 4;
+	node_start(0, &owner_only, 1, d1.s);
+	node_start(1, &plain, 1, NULL);
+	node_start(2, &plain, 1, NULL);
+	node_start(3, &cloud_keeper, 1, NULL);
+	for (int i = 1; i < N; i++)
+		join(i, id_of(0));
+	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	uint32_t final = dag_chain(CK_CHAIN, CK_CHAIN_MS);
+	uint64_t job = create_ckpt(0, CK_EVERY);
+	submit_range(0, 0, job, 1, ndag);
+	want_ended = CK_CHAIN / 3;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	/* the owner's crash: the disk holds what the store committed */
+	store_barrier(&d1);
+	snprintf(f1, sizeof(f1), "%s/store/data.mdb", dir1);
+	snprintf(f2, sizeof(f2), "%s/store", dir2);
+	cr_assert_eq(mkdir(f2, 0700), 0);
+	snprintf(f2, sizeof(f2), "%s/store/data.mdb", dir2);
+	copy_file(f1, f2);
+	fake_crash(&w, 0);
+	run_for(300);
+	disk_open(&d2, dir2);
+	static struct journal_view jv;
+	memset(&jv, 0, sizeof(jv));
+	cr_assert_eq(store_scan(d2.s, STORE_JOBS, NULL, 0, journal_cb, &jv), 0);
+	uint32_t last_copy = 0;
+	for (uint32_t i = 1; i <= ndag; i++)
+		if (jv.copied_to[i]) {
+			cr_assert_eq(jv.copied_to[i], id_of(3), "task %u's copy "
+				     "is on the cloud node", i);
+			last_copy = i;
+		}
+	cr_assert_geq(last_copy, 2 * CK_EVERY, "copies journalled (%u)",
+		      jv.copies);
+	/* the new process, the same store; then the chain's worker goes */
+	node_start(0, &owner_only, 2, d2.s);
+	disk_close(&d1);
+	join(0, id_of(1));
+	run_for(50); /* resumed; the next partition is not done yet */
+	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
+	uint64_t crash = w.now;
+	fake_crash(&w, victim);
+	struct req *r = wait_async(0, 0, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_value(0, 0, job, final), want[final]);
+	uint32_t first_again = 0;
+	for (uint32_t i = 1; i <= final && !first_again; i++)
+		if (successes(i, -1, crash, NULL) > 0)
+			first_again = i;
+	cr_log_info("%u copies journalled (the last of task %u); after the "
+		    "restart and the worker's crash lineage re-ran from task %u",
+		    jv.copies, last_copy, first_again);
+	cr_assert_gt(first_again, last_copy, "lineage stops at the copy the "
+		     "journal held (re-ran from %u)", first_again);
+	print_digest("restart with checkpoints");
+	world_end();
+	disk_close(&d2);
+	world_begin(seed);
 	tu_rmrf(tmp);
 	free(tmp);
 }
@@ -2179,6 +2495,8 @@ static bool swarm_trace; /* MIST_SWARM_TRACE: say each fault (replays) */
  */
 static int sw_owner, sw_standby;
 static uint32_t sw_owner_kills; /* seeds whose owner was killed */
+/* seeds with checkpoints, their copies made and failed */
+static uint64_t sw_ck_jobs, sw_ck_copies, sw_ck_failed;
 /* Death detection: a probe period and the suspicion, with room (the
  * lossy links delay it). */
 #define SWARM_QUIET_MS 8000
@@ -2314,7 +2632,10 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 	w.check_every_ms = 10;
 	uint32_t final = dag_tree("sum", 16 + (uint32_t)rng_below(&w.rng, 48),
 				  50 + (uint32_t)rng_below(&w.rng, 400), 10, 5);
-	uint64_t job = create(0);
+	/* a third of the seeds checkpoint, every 1..8 tasks (the seed says,
+	 * not the PRNG: the other seeds' runs are what they were) */
+	uint32_t every = s % 3 == 0 ? 1 + (uint32_t)(s / 3 % 8) : 0;
+	uint64_t job = every ? create_ckpt(0, every) : create(0);
 	uint64_t t0 = w.now;
 	submit_range(0, 0, job, 1, ndag);
 	struct req *r = wait_async(0, 0, job, final);
@@ -2521,6 +2842,13 @@ swarm_run(uint64_t s, uint32_t *nfaults)
 		     fin.state);
 	SWARM_ASSERT(fin.done == ndag && fin.failed == 0,
 		     "%u of %u done, %u failed", fin.done, ndag, fin.failed);
+	SWARM_ASSERT(fin.has_ckpt == (every != 0) &&
+			     (!every || fin.ck.every == every),
+		     "checkpoints every %u, the status says %d/%" PRIu64, every,
+		     fin.has_ckpt, fin.ck.every);
+	sw_ck_jobs += every != 0;
+	sw_ck_copies += fin.ck.copies;
+	sw_ck_failed += fin.ck.failed;
 	SWARM_ASSERT(swarm_read(job, final) == want[final], "%s",
 		     "a wrong final value");
 	/* the recoveries as the owner counts them: a node lost per fault
@@ -2548,6 +2876,7 @@ Test(simjobs, a_fault_swarm_of_seeds_finishes_every_job_right, .timeout = 600)
 	uint64_t worst = 0, total = 0, worst_seed = first;
 	uint32_t faults = 0;
 	sw_owner_kills = 0;
+	sw_ck_jobs = sw_ck_copies = sw_ck_failed = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t s = first + i;
 		world_end();
@@ -2565,6 +2894,9 @@ Test(simjobs, a_fault_swarm_of_seeds_finishes_every_job_right, .timeout = 600)
 		    "good in %u), jobs took %" PRIu64 " ms on average, %" PRIu64
 		    " ms at worst (seed %" PRIu64 ")", n, first, faults,
 		    sw_owner_kills, n ? total / n : 0, worst, worst_seed);
+	cr_log_info("%" PRIu64 " seeds checkpointed: %" PRIu64 " copies made, "
+		    "%" PRIu64 " failed (their producer or holder lost)",
+		    sw_ck_jobs, sw_ck_copies, sw_ck_failed);
 }
 /* ------------------------------------------ a job outlives its owner */
 
@@ -3035,4 +3367,141 @@ Test(simjobs, an_isolated_owner_finishes_the_job_itself)
 	cr_assert_eq(s.failed, 0);
 	cr_assert_eq(read_at(now_at, now_at, 0, job, final), want[final]);
 	print_digest("isolated owner");
+}
+
+static bool
+moved_to_3(void *ctx)
+{
+	(void)ctx;
+	return sb_moved_to == 3;
+}
+
+/* The highest task id with a successful run ended before @a t. */
+static uint32_t
+highest_done_before(uint64_t t)
+{
+	uint32_t top = 0;
+	for (size_t p = 0; p < npools; p++)
+		for (uint32_t i = 0; i < pools[p]->nruns; i++) {
+			const struct fake_run *r = &pools[p]->runs[i];
+			if (r->ended && r->ended < t && r->status == 0 &&
+			    run_task(r) > top)
+				top = run_task(r);
+		}
+	return top;
+}
+
+/*
+ * A job outlives its owner with its checkpoints: the owner (node 0) is
+ * killed for good a third into the chain, its standby (node 3, the cloud
+ * node) takes the job over -- the policy and the copies made come with
+ * the journal -- and goes on checkpointing; then the worker running the
+ * chain is killed too, and lineage stops within the last two partitions
+ * (the one being filled, the one whose copies may be in flight).
+ */
+Test(simjobs, a_takeover_keeps_the_checkpoints_and_goes_on_making_them)
+{
+	struct spec specs[4] = {owner_only, plain, plain, cloud_keeper};
+	cluster(4, specs, false);
+	standby_tap_reset();
+	uint32_t final = dag_chain(CK_CHAIN, CK_CHAIN_MS);
+	uint64_t job = create_ckpt(0, CK_EVERY);
+	/* nothing released: releases are not journalled, so a job taken
+	 * over holds every value as needed (a value its first owner freed
+	 * is then recomputed when it is found gone) -- here every value is
+	 * live on both sides of the takeover, and each partition copied */
+	submit_range(1, 0, job, 1, ndag);
+	cr_assert_eq(sb_of[0], 3, "the cloud node stands by");
+	want_ended = CK_CHAIN / 3;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	kill_for_good(0, 3);
+	cr_assert(fake_world_run(&w, moved_to_3, NULL, 60000),
+		  "the standby took the job over");
+	want_ended = 2 * CK_CHAIN / 3;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	struct status s;
+	job_status_of(3, 3, 0, job, &s);
+	cr_assert(s.has_ckpt, "the policy came with the journal");
+	cr_assert_eq(s.ck.every, CK_EVERY);
+	cr_assert_gt(s.ck.copies, 0, "the new owner checkpoints");
+	/* the chain's worker goes too */
+	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
+	uint64_t crash = w.now;
+	uint32_t top = highest_done_before(crash);
+	fake_crash(&w, victim);
+	struct req *r = wait_at(3, 3, 0, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_at(3, 3, 0, job, final), want[final]);
+	uint32_t first_again = 0;
+	for (uint32_t i = 1; i <= final && !first_again; i++)
+		if (successes(i, -1, crash, NULL) > 0 && i <= top)
+			first_again = i;
+	cr_log_info("owner and standby: task %u done at the worker's crash, "
+		    "lineage re-ran from task %u", top, first_again);
+	cr_assert_gt(first_again, 0, "the victim held the chain's head");
+	cr_assert_gt(first_again + 2 * CK_EVERY, top,
+		     "lineage reached task %u, more than two partitions "
+		     "behind %u", first_again, top);
+	print_digest("checkpoints taken over");
+}
+
+/*
+ * A safe holder lost: the value it kept the copy of (the last partition
+ * boundary, pinned) is copied again to the other cloud node as soon as
+ * the owner knows, so that losing the chain's worker next re-runs only
+ * the partition being filled -- not, through the freed partitions
+ * before it, the whole chain.  Partitions of 50 tasks of 100 ms (5 s)
+ * outlast the death's detection (a few seconds).
+ */
+Test(simjobs, a_safe_holder_lost_its_copies_are_made_again)
+{
+	struct spec specs[5] = {owner_only, plain, plain, cloud_keeper,
+				cloud_keeper};
+	cluster(5, specs, false);
+	ck_ncopies = 0;
+	ck_since = UINT64_MAX;
+	tap_hook = ckpt_tap;
+	const uint32_t every = 50;
+	uint32_t final = dag_chain(CK_CHAIN, 100);
+	uint64_t job = create_ckpt(0, every);
+	submit_range(0, 0, job, 1, ndag);
+	release_range(0, 0, job, 1, final - 1);
+	struct req *r = wait_async(0, 0, job, final);
+	want_ended = 2 * every + 1; /* task 100's copy is under way */
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	run_for(50);
+	int keeper = -1;
+	for (uint32_t i = 0; i < ck_ncopies; i++)
+		if (ck_copies[i].task == 2 * every && ck_copies[i].ok_at)
+			keeper = ck_copies[i].to;
+	cr_assert(keeper == 3 || keeper == 4, "task %u's copy is on a cloud node",
+		  2 * every);
+	uint32_t copies_before = ck_ncopies;
+	kill_for_good(keeper, 0);
+	run_for(50); /* the copy made again: a round trip and a chunk */
+	bool again = false;
+	for (uint32_t i = copies_before; i < ck_ncopies; i++)
+		again |= ck_copies[i].task == 2 * every && ck_copies[i].ok_at &&
+			 ck_copies[i].to == 7 - keeper;
+	cr_assert(again, "task %u's value copied again to n%d", 2 * every,
+		  7 - keeper);
+	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
+	uint64_t crash = w.now;
+	uint32_t top = highest_done_before(crash);
+	cr_assert_lt(top, 3 * every, "the next partition is not done yet");
+	fake_crash(&w, victim);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_value(0, 0, job, final), want[final]);
+	uint32_t first_again = 0;
+	for (uint32_t i = 1; i <= final && !first_again; i++)
+		if (successes(i, -1, crash, NULL) > 0 && i <= top)
+			first_again = i;
+	cr_log_info("copy keeper n%d killed, then the chain's worker at task "
+		    "%u: lineage re-ran from task %u", keeper, top, first_again);
+	cr_assert_eq(first_again, 2 * every + 1,
+		     "lineage stops at the copy made again (re-ran from %u)",
+		     first_again);
+	print_digest("safe holder lost");
 }

@@ -202,6 +202,61 @@ Test(graph, values_are_freed_once_released_and_read)
 		     MIST_EINVAL);
 }
 
+/* A checkpoint's pin (data/ckpt.h) holds a released, read value until
+ * it is unpinned; a value still needed is not freed by an unpin. */
+Test(graph, a_pinned_value_is_freed_only_once_unpinned)
+{
+	uint32_t a = add(NULL, 0);
+	struct gref ra = {a, 0};
+	uint32_t b = add(&ra, 1);
+	run(a, 1);
+	graph_pin(&g, ra);
+	run(b, 1);
+	graph_release(&g, ra);
+	cr_assert_eq(freed, 0, "pinned");
+	cr_assert(graph_value(&g, ra)->available);
+	cr_assert(graph_input_ok(&g, ra));
+	graph_unpin(&g, ra);
+	cr_assert_eq(freed, 1);
+	cr_assert(!graph_input_ok(&g, ra));
+	/* unpinned while a reader is pending: freed when it is done */
+	uint32_t c = add(NULL, 0);
+	struct gref rc = {c, 0};
+	uint32_t d = add(&rc, 1);
+	run(c, 1);
+	graph_pin(&g, rc);
+	graph_release(&g, rc);
+	graph_unpin(&g, rc);
+	cr_assert_eq(freed, 1, "d still reads it");
+	run(d, 1);
+	cr_assert_eq(freed, 2);
+	graph_unpin(&g, rc); /* twice: nothing */
+	cr_assert_eq(freed, 2);
+}
+
+/* A pinned value held on a second node survives the loss of the first:
+ * its readers are not recomputed past it. */
+Test(graph, a_copy_on_another_node_stops_lineage)
+{
+	uint32_t a = add(NULL, 0);
+	struct gref ra = {a, 0};
+	uint32_t b = add(&ra, 1);
+	struct gref rb = {b, 0};
+	uint32_t c = add(&rb, 1);
+	run(a, 1);
+	graph_pin(&g, ra);
+	graph_value_copied(&g, ra, 9); /* the checkpoint copy */
+	graph_release(&g, ra);
+	run(b, 1);
+	graph_release(&g, rb);
+	cr_assert_eq(freed, 0);
+	graph_node_lost(&g, 1); /* a and b's producer: b's value is lost */
+	cr_assert(graph_value(&g, ra)->available, "a's copy on node 9");
+	cr_assert_eq(graph_task(&g, a)->state, G_DONE, "a is not run again");
+	cr_assert_eq(graph_task(&g, b)->state, G_READY, "b is, reading a");
+	cr_assert_eq(graph_task(&g, c)->state, G_WAITING);
+}
+
 /* ------------------------------------------------------------ placement */
 
 static struct place_node fog = {.id = 1, .tier = TIER_FOG, .cores = 2,

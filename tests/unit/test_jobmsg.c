@@ -428,6 +428,15 @@ Test(jobmsg, a_policy_is_checked_key_by_key)
 	cr_assert_float_eq(back.w_energy, 2, 1e-9);
 	cr_assert_eq(back.tiers, TIER_FOG | TIER_CLOUD);
 	cr_assert_eq(back.attempts, 5);
+	cr_assert_eq(back.checkpoint_every, 0, "absent: no checkpoints");
+	/* checkpoints: an optional key */
+	c.checkpoint_every = 25;
+	buf_reset(&b);
+	jobmsg_create_pack(&b, &c);
+	jobmsg_create_init(&back);
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_eq(back.checkpoint_every, 25);
+	cr_assert_eq(back.attempts, 5);
 	/* out of bounds: refused, not cut or clamped */
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
@@ -444,6 +453,20 @@ Test(jobmsg, a_policy_is_checked_key_by_key)
 	pk_str(&pk, "attempts");
 	msgpack_pack_uint32(&pk, JOBMSG_MAX_ATTEMPTS + 1);
 	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), MIST_EINVAL);
+	uint32_t bad_ckpt[] = {0, JOBMSG_MAX_CHECKPOINT + 1};
+	for (int i = 0; i < 2; i++) {
+		buf_reset(&b);
+		msgpack_pack_map(&pk, 1);
+		pk_str(&pk, "checkpoint");
+		msgpack_pack_uint32(&pk, bad_ckpt[i]);
+		cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back),
+			     MIST_EINVAL, "checkpoint %u", bad_ckpt[i]);
+	}
+	buf_reset(&b);
+	msgpack_pack_map(&pk, 1);
+	pk_str(&pk, "checkpoint");
+	pk_str(&pk, "10");
+	cr_assert_eq(jobmsg_create_unpack(b.data, (uint32_t)b.len, &back), MIST_EPROTO);
 	buf_reset(&b);
 	msgpack_pack_map(&pk, 1);
 	pk_str(&pk, "policy");
@@ -565,6 +588,79 @@ Test(jobmsg, replies_round_trip)
 	cr_assert_eq(nv.node, 7);
 	cr_assert_eq(nv.done, 2);
 	cr_assert_eq(nv.tier_len, 3);
+	cr_assert(!v.has_ckpt, "no checkpoints: no key");
+	/* a job with checkpoints has its counters */
+	struct jobmsg_ckpt ck = {10, 4, 36, 1, 2};
+	s.ckpt = &ck;
+	buf_reset(&b);
+	jobmsg_status_pack(&b, &s);
+	mp_cur_init(&c, b.data, b.len);
+	cr_assert_eq(jobmsg_status_read(&c, &v), 0);
+	cr_assert(v.has_ckpt);
+	cr_assert_eq(v.ckpt.every, 10);
+	cr_assert_eq(v.ckpt.copies, 4);
+	cr_assert_eq(v.ckpt.bytes, 36);
+	cr_assert_eq(v.ckpt.failed, 1);
+	cr_assert_eq(v.ckpt.pending, 2);
+	cr_assert_eq(v.more_nodes, 5);
+	buf_destroy(&b);
+}
+
+Test(jobmsg, a_value_copy_names_the_value_its_size_and_holders)
+{
+	struct jobmsg_value_copy q = {.owner = 42, .job = 9, .epoch = 3,
+				      .v = {5, 1}, .size = 1000, .nholders = 2,
+				      .holders = {7, 8}}, back;
+	struct buf b = BUF_INIT;
+	jobmsg_value_copy_pack(&b, &q);
+	cr_assert_eq(jobmsg_value_copy_unpack(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_eq(back.owner, 42);
+	cr_assert_eq(back.job, 9);
+	cr_assert_eq(back.epoch, 3);
+	cr_assert_eq(back.v.task, 5);
+	cr_assert_eq(back.v.out, 1);
+	cr_assert_eq(back.size, 1000);
+	cr_assert_eq(back.nholders, 2);
+	cr_assert_eq(back.holders[1], 8);
+	/* cut short anywhere: refused */
+	for (size_t n = 0; n < b.len; n++)
+		cr_assert_eq(jobmsg_value_copy_unpack(b.data, (uint32_t)n, &back),
+			     MIST_EPROTO, "%zu bytes", n);
+	/* out of bounds: no holder, too many, too large, a bad epoch */
+	struct jobmsg_value_copy bad[4] = {q, q, q, q};
+	bad[0].nholders = 0;
+	bad[1].nholders = GRAPH_MAX_HOLDERS + 1;
+	bad[2].size = JOBS_MAX_VALUE + 1ull;
+	bad[3].epoch = JOBS_MAX_EPOCH + 1;
+	uint64_t many[GRAPH_MAX_HOLDERS + 1] = {0};
+	for (int i = 0; i < 4; i++) {
+		buf_reset(&b);
+		if (i == 1) { /* the packer writes what it is given */
+			msgpack_packer pk;
+			msgpack_packer_init(&pk, &b, buf_msgpack_write);
+			msgpack_pack_array(&pk, 7);
+			msgpack_pack_uint64(&pk, 42);
+			msgpack_pack_uint64(&pk, 9);
+			msgpack_pack_uint32(&pk, 3);
+			msgpack_pack_uint32(&pk, 5);
+			msgpack_pack_uint32(&pk, 1);
+			msgpack_pack_uint64(&pk, 1000);
+			msgpack_pack_array(&pk, GRAPH_MAX_HOLDERS + 1);
+			for (int h = 0; h <= GRAPH_MAX_HOLDERS; h++)
+				msgpack_pack_uint64(&pk, many[h]);
+		} else {
+			jobmsg_value_copy_pack(&b, &bad[i]);
+		}
+		cr_assert_eq(jobmsg_value_copy_unpack(b.data, (uint32_t)b.len,
+						      &back), MIST_EPROTO,
+			     "case %d", i);
+	}
+	/* trailing bytes */
+	buf_reset(&b);
+	jobmsg_value_copy_pack(&b, &q);
+	buf_append(&b, "\xc0", 1);
+	cr_assert_eq(jobmsg_value_copy_unpack(b.data, (uint32_t)b.len, &back),
+		     MIST_EPROTO);
 	buf_destroy(&b);
 }
 
@@ -661,7 +757,7 @@ Test(jobmsg, the_status_carries_the_operators_view_and_bounds_it)
 	cr_assert_eq(nv.oldest_ms, 0);
 	/* a newer one's: keys it does not know are skipped */
 	buf_reset(&b);
-	status_map_old(&b, "checkpoints", -3);
+	status_map_old(&b, "a_later_key", -3);
 	cr_assert_eq(status_read_buf(&b, &v), 0);
 	/* recoveries that are not a map, or words past the bound: refused */
 	buf_reset(&b);
