@@ -128,6 +128,10 @@ struct docs_stats {
 		writes,
 		builds_done;
 	uint64_t auto_built, auto_dropped, auto_refused, rperm_scans;
+	/* restartable reads: runs that came to nothing on a fetch, runs
+	 * again once it arrived, parked requests answered at their
+	 * deadline, requests that read past the driver's view */
+	uint64_t parks, reruns, parked_expired, read_too_big;
 };
 
 struct docs {
@@ -136,6 +140,27 @@ struct docs {
 	 * erred: docs_drv_get/docs_drv_scan): its answer becomes 503 code
 	 * 100 and it queues nothing, since what it read may be wrong. */
 	bool in_request, store_down;
+	/*
+	 * Restartable reads (docs_driver.h): the view the run in hand reads
+	 * through (NULL outside a request, or with a driver whose reads never
+	 * wait: LMDB) and its tag; again: a read of this run started a fetch
+	 * (DOCS_AGAIN), so the run comes to nothing -- store_down is set too,
+	 * so it queues nothing, and docs_send sends nothing -- and the
+	 * request is parked (docs.parked, the docs_retry shape) until the
+	 * driver says the view's fetches arrived (docs_read_ready), then run
+	 * again from the start.  read_err: the run's first read that failed
+	 * (MIST_E2BIG gets its own answer).
+	 */
+	struct docs_view *view;
+	uint64_t view_tag, tag_seq;
+	bool again;
+	bool queued; /* the run queued a group: it is not run again */
+	int read_err;
+	struct docs_retry *parked;
+	uint32_t nparked;
+	struct actor_timer park_timer;
+	bool park_armed;
+	struct docs_usage usage_scratch; /* docs_usage_of on a run in vain */
 	/* The store is shared with other agents (PostgreSQL): caches off,
 	 * index records another agent wrote read at listing time. */
 	bool shared;
@@ -206,8 +231,14 @@ struct docs_req {
 	const char **rolev;
 };
 
-/* What MSG_DOCS_DONE carries: a durable group or a finished hash. */
-enum docs_job_kind { DOCS_JOB_GROUP = 1, DOCS_JOB_HASH = 2 };
+/* What MSG_DOCS_DONE carries: a durable group, a finished hash, or the
+ * fetches of a parked request's view arrived (struct docs_readjob). */
+enum docs_job_kind { DOCS_JOB_GROUP = 1, DOCS_JOB_HASH = 2, DOCS_JOB_READ = 3 };
+
+struct docs_readjob {
+	int kind; /* DOCS_JOB_READ: first */
+	uint64_t tag;
+};
 
 /*
  * A password hashed or verified on libuv's thread pool (Argon2id costs
@@ -263,7 +294,10 @@ struct docs_retry {
 	uint64_t deadline;
 	uint32_t attempt;
 	uint64_t wait_seq;	 /* runs once done_seq reaches it */
-	struct docs_retry *next; /* docs.retries */
+	struct docs_retry *next; /* docs.retries, or docs.parked */
+	/* parked on a fetch: the view its runs read through, and its tag */
+	struct docs_view *view;
+	uint64_t tag;
 };
 
 /* -------------------------------------------------------- small tools */
@@ -527,14 +561,27 @@ docs_ov_destroy(struct docs *d)
 	map_destroy(&d->ov);
 }
 
-/* The driver's get and scan, noting a failure (docs.store_down). */
+/* A read of the run did not give its answer (docs.store_down, and
+ * docs.again if it only started a fetch). */
+static void
+docs_drv_note(struct docs *d, int rc)
+{
+	d->store_down = true;
+	if (rc == DOCS_AGAIN)
+		d->again = true;
+	else if (d->read_err == 0)
+		d->read_err = rc;
+}
+
+/* The driver's get and scan through the run's view, noting a failure or
+ * a fetch started (DOCS_AGAIN, never with LMDB). */
 static int
 docs_drv_get(struct docs *d, enum docs_table t, const void *k, size_t kl,
 	     struct buf *out)
 {
-	int rc = d->drv->vt->get(d->drv, t, k, kl, out);
+	int rc = d->drv->vt->get(d->drv, d->view, t, k, kl, out);
 	if (rc != 0 && rc != MIST_ENOTFOUND)
-		d->store_down = true;
+		docs_drv_note(d, rc);
 	return rc;
 }
 
@@ -543,10 +590,10 @@ docs_drv_scan(struct docs *d, enum docs_table t, const void *lo,
 	      size_t lolen, const void *hi, size_t hilen, bool reverse,
 	      docs_scan_cb cb, void *arg)
 {
-	int rc = d->drv->vt->scan(d->drv, t, lo, lolen, hi, hilen, reverse,
-				  cb, arg);
+	int rc = d->drv->vt->scan(d->drv, d->view, t, lo, lolen, hi, hilen,
+				  reverse, cb, arg);
 	if (rc != 0)
-		d->store_down = true;
+		docs_drv_note(d, rc);
 	return rc;
 }
 
@@ -952,6 +999,8 @@ docs_job_free(void *p)
 {
 	if (*(int *)p == DOCS_JOB_HASH)
 		docs_hashjob_free(p);
+	else if (*(int *)p == DOCS_JOB_READ)
+		free(p);
 	else
 		docs_pending_free(p);
 }
@@ -1002,11 +1051,21 @@ docs_send(struct docs *d, struct actor_ref from, uint64_t corr,
 {
 	if (!(flags & MSG_F_REQUEST))
 		return;
+	if (d->in_request && d->again)
+		return; /* a run in vain: the request runs again */
 	char down[PERR_JSON_MAX];
 	if (d->in_request && d->store_down) {
 		struct perr e;
-		perr_set(&e, 503, PERR_CONNECTION_FAILED,
-			 "the document store is unreachable; retry later");
+		if (d->read_err == MIST_E2BIG) {
+			d->st.read_too_big++;
+			perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+				 "the request reads more of the document "
+				 "store than one request may hold; narrow it");
+		} else {
+			perr_set(&e, 503, PERR_CONNECTION_FAILED,
+				 "the document store is unreachable; retry "
+				 "later");
+		}
 		len = perr_json(&e, down, sizeof(down));
 		body = down;
 		status = e.http;
@@ -1081,7 +1140,8 @@ docs_usage_of(struct docs *d, const char *app)
 	snprintf(u->app, sizeof(u->app), "%s", app);
 	struct buf k = BUF_INIT, v = BUF_INIT;
 	docs_kmeta(&k, 'q', app, NULL, NULL);
-	if (docs_read(d, DOCS_T_META, &k, &v) == 0 && v.len < 24) {
+	int rc = docs_read(d, DOCS_T_META, &k, &v);
+	if (rc == 0 && v.len < 24) {
 		char tmp[24];
 		memcpy(tmp, v.data, v.len);
 		tmp[v.len] = 0;
@@ -1089,6 +1149,12 @@ docs_usage_of(struct docs *d, const char *app)
 	}
 	buf_destroy(&k);
 	buf_destroy(&v);
+	if (rc == DOCS_AGAIN) {
+		/* not known yet: not kept (the run comes to nothing) */
+		d->usage_scratch = *u;
+		free(u);
+		return &d->usage_scratch;
+	}
 	u->next = map_get(&d->usage, h);
 	map_put(&d->usage, h, u);
 	return u;
@@ -1144,9 +1210,35 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 	d->pending++;
 	d->st.writes++;
 	w->seq = ++d->q_seq;
+	if (d->in_request)
+		d->queued = true;
 	d->drv->vt->write(d->drv, ops, g->n, docs_durable_cb, w);
 	if (d->shared && d->in_request)
 		docs_rset_written(d, ops, g->n);
+}
+
+/* What runs @a rq again (a conflict, or a fetch it waits for): its
+ * message, its hash's result if it had one, its deadline. */
+static struct docs_retry *
+docs_retry_of(const struct docs_req *rq)
+{
+	struct docs_retry *rt = xcalloc(1, sizeof(*rt));
+	const struct msg *m = rq->msg;
+	rt->req = msg_new(m->type, m->body, m->len);
+	rt->req->flags = m->flags;
+	rt->req->corr = m->corr;
+	rt->req->from = m->from;
+	rt->req->to = m->to;
+	if (rq->job != NULL) {
+		rt->job = xmalloc(sizeof(*rt->job));
+		*rt->job = *rq->job;
+		rt->job->req = NULL;
+		rt->job->pw = NULL;
+		rt->job->pwlen = 0;
+	}
+	rt->deadline = rq->deadline;
+	rt->attempt = rq->attempt;
+	return rt;
 }
 
 /* Queues @a g and answers @a body (stolen) with @a status once durable. */
@@ -1154,6 +1246,9 @@ static void
 docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 	    json_t *body)
 {
+	/* the usage record docs_queue adds to: read first, so a fetch it
+	 * needs makes this run one in vain before anything is queued */
+	(void)docs_usage_of(rq->d, rq->app);
 	if (rq->d->pending >= rq->d->cfg.pending_max) {
 		json_decref(body);
 		rq->d->st.refused_busy++;
@@ -1170,26 +1265,8 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 		return;
 	}
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
-	if (rq->d->shared) {
-		/* kept to re-run it should another agent win a race */
-		struct docs_retry *rt = xcalloc(1, sizeof(*rt));
-		const struct msg *m = rq->msg;
-		rt->req = msg_new(m->type, m->body, m->len);
-		rt->req->flags = m->flags;
-		rt->req->corr = m->corr;
-		rt->req->from = m->from;
-		rt->req->to = m->to;
-		if (rq->job != NULL) {
-			rt->job = xmalloc(sizeof(*rt->job));
-			*rt->job = *rq->job;
-			rt->job->req = NULL;
-			rt->job->pw = NULL;
-			rt->job->pwlen = 0;
-		}
-		rt->deadline = rq->deadline;
-		rt->attempt = rq->attempt;
-		w->retry = rt;
-	}
+	if (rq->d->shared) /* kept to re-run it should another agent win */
+		w->retry = docs_retry_of(rq);
 	w->kind = DOCS_JOB_GROUP;
 	w->from = rq->from;
 	w->corr = rq->corr;
@@ -2295,6 +2372,8 @@ docs_defer_hash(struct docs_req *rq, const char *pw, size_t pwlen,
 		const char *stored)
 {
 	rq->deferred = true;
+	if (rq->d->again)
+		return; /* a run in vain: hashed on the run that reads all */
 	if (rq->d->hashing >= rq->d->cfg.hash_max) {
 		rq->d->st.refused_busy++;
 		struct perr e;
@@ -3789,6 +3868,10 @@ docs_op_schema_put(struct docs_req *rq)
 	}
 	bool create = json_is_true(json_object_get(rq->body, "create"));
 	old = docs_schema_load(d, rq->app, cls);
+	if (d->store_down) { /* nothing of what follows is done */
+		docs_answer_err(rq, &(struct perr){.http = 503});
+		goto out;
+	}
 	if (create && old) {
 		perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
 			 "Class %s already exists.", cls);
@@ -4453,6 +4536,8 @@ docs_auto_least(struct docs *d, const char *app)
 static void
 docs_queue_quiet(struct docs *d, const char *app, struct docs_group *g)
 {
+	if (d->in_request)
+		(void)docs_usage_of(d, app); /* as docs_commit */
 	if (d->in_request && d->store_down)
 		return; /* built on a failed read: not written */
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
@@ -4709,6 +4794,8 @@ docs_auto_observe(struct docs_req *rq, const char *cls, const json_t *schema,
 		  uint32_t nof, const struct docs_qctx *c, uint64_t useful)
 {
 	struct docs *d = rq->d;
+	if (d->store_down)
+		return false; /* what it saw is not what the store holds */
 	if (plan->ix != NULL && !c->over) {
 		struct docs_ixrt *r =
 			docs_ixrt_get(d, rq->app, cls, plan->ix->name, true);
@@ -5091,7 +5178,7 @@ docs_op_indexes(struct docs_req *rq)
 static void
 docs_stats_reply(struct docs *d, struct msg *m)
 {
-	struct docs_driver_stats ds;
+	struct docs_driver_stats ds = {0};
 	d->drv->vt->stats(d->drv, &ds);
 	struct docs_cache_stats cs = docs_cache_stats(&d->cache);
 	struct docs_cache_stats os = docs_cache_stats(&d->ocache);
@@ -5125,6 +5212,15 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"auto_indexes_dropped", d->st.auto_dropped},
 		{"auto_indexes_refused", d->st.auto_refused},
 		{"rperm_scans", d->st.rperm_scans},
+		{"read_parks", d->st.parks},
+		{"read_reruns", d->st.reruns},
+		{"read_parked", d->nparked},
+		{"read_parked_expired", d->st.parked_expired},
+		{"read_too_big", d->st.read_too_big},
+		{"reads_sent", ds.reads_sent},
+		{"reads_held", ds.reads_held},
+		{"reads_sync", ds.reads_sync},
+		{"reads_failed", ds.reads_failed},
 		{"shapes", d->shapes.n},
 		{"shape_evictions", d->shapes.evictions},
 		{"bytes_used", ds.bytes_used},
@@ -5257,17 +5353,42 @@ docs_decode(struct docs *d, const struct msg *m, struct docs_req *rq,
 	return 0;
 }
 
-static void
+static void docs_park(struct docs *d, struct docs_retry *rt);
+
+/*
+ * Runs one request, start to end.  With a driver that has views, the run
+ * reads through the request's view: the one @a rt was parked with (a run
+ * again after its fetches arrived), else a new one.  A run that started a
+ * fetch (docs.again) answers and queues nothing: the request is parked
+ * with its view, in @a rt if given (true: @a rt was kept, the caller must
+ * not free it) or in a new docs_retry.  Any other end closes the view.
+ */
+static bool
 docs_on_request(struct docs *d, const struct msg *m,
-		const struct docs_hashjob *job, const struct docs_retry *rt)
+		const struct docs_hashjob *job, struct docs_retry *rt)
 {
 	struct docs_req rq;
 	struct perr e;
 	memset(&rq, 0, sizeof(rq));
 	d->in_request = true;
 	d->store_down = false;
+	d->again = false;
+	d->queued = false;
+	d->read_err = 0;
 	d->rset.len = 0;
+	/* a run in vain counts nothing (its request is counted once, by the
+	 * run that answers) */
+	const struct docs_stats st0 = d->st;
 	d->rset_full = false;
+	d->view = NULL;
+	if (rt != NULL && rt->view != NULL) {
+		d->view = rt->view;
+		d->view_tag = rt->tag;
+		rt->view = NULL;
+	} else if (d->drv->vt->view_open != NULL) {
+		d->view_tag = ++d->tag_seq;
+		d->view = d->drv->vt->view_open(d->drv, d->view_tag);
+	}
 	if (rt != NULL) {
 		job = rt->job;
 		rq.attempt = rt->attempt;
@@ -5352,12 +5473,162 @@ docs_on_request(struct docs *d, const struct msg *m,
 			 rq.op);
 		docs_answer_err(&rq, &e);
 	}
-out:
+out:;
+	bool kept = false;
+	if (d->again && d->queued) {
+		/* a read after the request queued its writes: it must not
+		 * run again (it would write twice); its answer is the
+		 * group's.  Not meant to happen: reads come first. */
+		log_warn("docs: op %u read after queuing its writes", rq.op);
+		d->again = false;
+	}
+	if (d->again) {
+		/* a fetch is under way: the request runs again when it
+		 * arrived, on the same view */
+		uint64_t requests = d->st.requests; /* counted on arrival */
+		d->st = st0;
+		d->st.requests = requests;
+		if (rt == NULL) {
+			rt = docs_retry_of(&rq);
+			if (rq.deadline == 0 && job != NULL)
+				rt->deadline = job->deadline;
+		} else {
+			kept = true;
+		}
+		rt->view = d->view;
+		rt->tag = d->view_tag;
+		docs_park(d, rt);
+	} else if (d->view != NULL) {
+		d->drv->vt->view_close(d->drv, d->view);
+	}
+	d->view = NULL;
 	d->in_request = false;
 	d->store_down = false;
+	d->again = false;
 	json_decref(rq.body);
 	json_decref(rq.role_objs);
 	free(rq.rolev);
+	return kept;
+}
+
+/* ------------------------------------------------- parked requests */
+
+enum { DOCS_TAG_PARK = 3 };
+
+/* The park timer: at the earliest deadline of a parked request. */
+static void
+docs_park_arm(struct docs *d)
+{
+	if (d->stopping)
+		return;
+	uint64_t first = 0;
+	for (struct docs_retry *rt = d->parked; rt; rt = rt->next)
+		if (rt->deadline != 0 && (first == 0 || rt->deadline < first))
+			first = rt->deadline;
+	if (d->park_armed) {
+		actor_timer_stop(d->self, &d->park_timer);
+		d->park_armed = false;
+	}
+	if (first == 0)
+		return;
+	uint64_t now = docs_now_ns(d);
+	uint64_t ms = first > now ? (first - now) / 1000000 + 1 : 0;
+	d->park_armed = true;
+	actor_timer_start(d->self, &d->park_timer, ms, 0, DOCS_TAG_PARK);
+}
+
+/* Parks @a rt (its view set) until the driver says its fetches arrived. */
+static void
+docs_park(struct docs *d, struct docs_retry *rt)
+{
+	d->st.parks++;
+	rt->next = d->parked;
+	d->parked = rt;
+	d->nparked++;
+	if (rt->deadline != 0)
+		docs_park_arm(d);
+}
+
+/* Takes the parked request of @a tag out of the list (NULL: none: it was
+ * answered at its deadline meanwhile). */
+static struct docs_retry *
+docs_unpark(struct docs *d, uint64_t tag)
+{
+	for (struct docs_retry **pp = &d->parked; *pp; pp = &(*pp)->next)
+		if ((*pp)->tag == tag) {
+			struct docs_retry *rt = *pp;
+			*pp = rt->next;
+			rt->next = NULL;
+			d->nparked--;
+			return rt;
+		}
+	return NULL;
+}
+
+static void
+docs_park_free(struct docs *d, struct docs_retry *rt)
+{
+	if (rt->view != NULL)
+		d->drv->vt->view_close(d->drv, rt->view);
+	rt->view = NULL;
+	docs_retry_free(rt);
+}
+
+/* The driver: the fetches of the view @a tag arrived.  On the loop
+ * thread, outside any turn: handed to the actor (MSG_DOCS_DONE). */
+static void
+docs_read_ready(void *arg, uint64_t tag)
+{
+	struct docs *d = arg;
+	struct docs_readjob *j = xcalloc(1, sizeof(*j));
+	j->kind = DOCS_JOB_READ;
+	j->tag = tag;
+	struct msg *m =
+		actor_local_msg(d->self->sys, ACTOR_DOCS, MSG_DOCS_DONE, NULL, 0);
+	m->ptr = j;
+	m->ptr_free = docs_job_free;
+	actor_sys_deliver(d->self->sys, m); /* refused at shutdown: freed */
+}
+
+/* A parked request's fetches arrived: it runs again from the start. */
+static void
+docs_on_read(struct docs *d, uint64_t tag)
+{
+	struct docs_retry *rt = docs_unpark(d, tag);
+	if (rt == NULL)
+		return;
+	d->st.reruns++;
+	if (!docs_on_request(d, rt->req, NULL, rt))
+		docs_retry_free(rt); /* its view closed by the run */
+}
+
+/* Answers the parked requests whose deadline passed (504, as a request
+ * found overdue when it runs); their fetches are dropped. */
+static void
+docs_park_expire(struct docs *d)
+{
+	d->park_armed = false;
+	uint64_t now = docs_now_ns(d);
+	for (struct docs_retry **pp = &d->parked; *pp;) {
+		struct docs_retry *rt = *pp;
+		if (rt->deadline == 0 || now <= rt->deadline) {
+			pp = &rt->next;
+			continue;
+		}
+		*pp = rt->next;
+		d->nparked--;
+		d->st.parked_expired++;
+		d->st.refused_deadline++;
+		struct perr e;
+		perr_set(&e, 504, PERR_TIMEOUT,
+			 "the request's deadline passed before it was done");
+		char out[PERR_JSON_MAX];
+		size_t n = perr_json(&e, out, sizeof(out));
+		docs_send(d, rt->req->from, rt->req->corr, rt->req->flags,
+			  e.http, out, n, "");
+		docs_park_free(d, rt);
+	}
+	docs_park_arm(d);
 }
 
 /* Runs the re-runs whose wait is over (in the order they failed). */
@@ -5370,8 +5641,9 @@ docs_run_retries(struct docs *d)
 		d->retries = rt->next;
 		if (d->retries == NULL)
 			d->retries_tail = NULL;
-		docs_on_request(d, rt->req, NULL, rt);
-		docs_retry_free(rt);
+		rt->next = NULL;
+		if (!docs_on_request(d, rt->req, NULL, rt))
+			docs_retry_free(rt);
 	}
 }
 
@@ -5380,6 +5652,10 @@ docs_on_done(struct docs *d, struct msg *m)
 {
 	if (m->ptr == NULL)
 		return;
+	if (*(int *)m->ptr == DOCS_JOB_READ) {
+		docs_on_read(d, ((struct docs_readjob *)m->ptr)->tag);
+		return; /* freed with the message */
+	}
 	if (*(int *)m->ptr == DOCS_JOB_HASH) {
 		struct docs_hashjob *j = m->ptr;
 		m->ptr = NULL; /* ours now */
@@ -5520,10 +5796,20 @@ docs_fn(struct actor *self, struct msg *m)
 			docs_build_tick(d);
 		else if (m->corr == DOCS_TAG_IXSTAT)
 			docs_ixstat_flush(d);
+		else if (m->corr == DOCS_TAG_PARK)
+			docs_park_expire(d);
 		break;
 	case MSG_STOP:
 		actor_timer_stop(self, &d->build_timer);
 		actor_timer_stop(self, &d->ixstat_timer);
+		actor_timer_stop(self, &d->park_timer);
+		/* parked requests: their callers' requests time out */
+		while (d->parked != NULL) {
+			struct docs_retry *rt = d->parked;
+			d->parked = rt->next;
+			docs_park_free(d, rt);
+		}
+		d->nparked = 0;
 		/* the statistics go with the queue (every app's, in turn:
 		 * each flush writes one app's and leaves the others dirty) */
 		d->stopping = true;
@@ -5623,6 +5909,8 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	}
 	d->self = a;
 	d->loop = loop;
+	if (d->drv->vt->on_ready != NULL)
+		d->drv->vt->on_ready(d->drv, docs_read_ready, d);
 	/* index builds a previous run left unfinished */
 	static const uint8_t s_lo[] = {'s'}, s_hi[] = {'t'};
 	docs_drv_scan(d, DOCS_T_META, s_lo, 1, s_hi, 1, false,

@@ -94,12 +94,53 @@ struct pg_group {
 	bool synced;	  /* a sync follows it: the end of a transaction */
 };
 
+/*
+ * One fetch of a view: a get (one key) or a scan's page (DOCS_PG_SCAN_PAGE
+ * rows from a bound on), named by what it asks (id) so a later run of
+ * the same request finds it.  In the read connection's queue (qnext)
+ * from sent to arrived, in the view's list (vnext) until the view closes;
+ * an orphan (view NULL: closed while in flight) is freed on arrival.
+ */
+struct pg_fetch {
+	struct pg_fetch *vnext;
+	struct pg_fetch *qnext;
+	struct docs_view *view;
+	uint64_t h;	/* a hash of id, compared first */
+	struct buf id;	/* pg_fetch_id */
+	bool done;	/* arrived or failed */
+	bool got;	/* its result is in res (before the sync) */
+	int status;	/* done: 0, MIST_ENOTFOUND, MIST_ESTORE, ... */
+	PGresult *res;	/* done, status 0: the rows */
+};
+
+struct docs_view {
+	struct docs_view *prev, *next; /* docs_pg.views */
+	uint64_t tag;
+	struct pg_fetch *fetches;
+	uint32_t nfetch, inflight;
+	size_t bytes;
+	bool notify; /* failed by a lost connection: ready(tag) is due */
+};
+
 struct docs_pg {
 	struct docs_driver drv; /* first */
 	uv_loop_t *loop;
 	char *conninfo;
 	uint32_t inflight_max;
-	PGconn *rc;	/* reads */
+	/* views' reads: non-blocking, pipeline mode, watched by apoll;
+	 * what it was sent, oldest first (answers come in that order) */
+	PGconn *ac;
+	uv_poll_t *apoll;
+	bool apoll_on;
+	int apoll_fd, apoll_events;
+	uint64_t a_next;
+	uint32_t a_backoff;
+	struct pg_fetch *aq_head, *aq_tail;
+	struct docs_view *views; /* open ones: close() frees them */
+	bool notify_due;	 /* a view's notify is set */
+	docs_ready_cb ready;
+	void *ready_arg;
+	PGconn *rc;	/* synchronous reads (view NULL), locks, stats */
 	PGconn *wc;	/* writes, pipeline mode */
 	uint64_t r_next, w_next; /* no attempt before (ms, loop time) */
 	uint32_t r_backoff, w_backoff;
@@ -147,6 +188,25 @@ struct docs_pg {
 /* Rows a scan fetches per round trip: a query's page (limit 100, a few
  * hidden by ACLs) or a build's chunk (500) takes one or two. */
 #define DOCS_PG_SCAN_PAGE 512
+
+/*
+ * A view's bounds (docs_driver.h "Restartable reads").  What docs.c's own
+ * budgets let one request read stays well inside them: a query examines
+ * at most DOCS_SCAN_MAX (1000) objects by default, each a get when an
+ * index page names it, after at most DOCS_INDEX_SCAN_MAX (50000) index
+ * entries, 98 pages.  Past them a read answers MIST_E2BIG and the request
+ * fails clearly (503, code 155) rather than pinning more memory while it
+ * is run again: a larger page would only move the bound.
+ *   FETCHES   gets and pages one view holds;
+ *   BYTES     their rows' bytes (a parked request's memory);
+ *   INFLIGHT  fetches one run starts at most: a run that walks an index
+ *             page of 512 entries while its earlier reads are missing
+ *             would otherwise fetch objects past the query's limit; the
+ *             rest are started by the next run.
+ */
+#define DOCS_PG_VIEW_FETCHES 8192
+#define DOCS_PG_VIEW_BYTES ((size_t)64 << 20)
+#define DOCS_PG_VIEW_INFLIGHT 128
 
 /* ----------------------------------------------------------- SQL */
 
@@ -342,14 +402,109 @@ pg_successor(const uint8_t *p, size_t n, struct buf *out)
 
 /* ------------------------------------------------------------ reads */
 
-static int
-pg_get(struct docs_driver *d, enum docs_table t, const void *key,
-       size_t klen, struct buf *out)
+/* A scan's prepared statement: one per shape (table, which bounds, the
+ * lower one exclusive, order), 36 in use of 48, each planned once per
+ * connection.  $1 is the lower bound if there is one, then the upper. */
+static unsigned
+pg_scan_shape(enum docs_table t, bool has1, bool has2, bool ex1,
+	      bool reverse)
 {
-	struct docs_pg *p = (struct docs_pg *)d;
+	return (unsigned)t * 16 + has1 * 8 + has2 * 4 + ex1 * 2 + reverse;
+}
+
+static void
+pg_scan_sql(unsigned shape, char *sql, size_t n)
+{
+	unsigned t = shape / 16;
+	bool has1 = shape & 8, has2 = shape & 4, ex1 = shape & 2,
+	     reverse = shape & 1;
+	snprintf(sql, n,
+		 "SELECT k, %s FROM %s WHERE true%s%s ORDER BY k%s LIMIT %d",
+		 pg_val[t], pg_table[t],
+		 has1 ? (ex1 ? " AND k > $1" : " AND k >= $1") : "",
+		 has2 ? (has1 ? " AND k < $2" : " AND k < $1") : "",
+		 reverse ? " DESC" : "", DOCS_PG_SCAN_PAGE);
+}
+
+/* The bounds of a scan's page: the first from [lo, hi); a later one from
+ * the last key of the page before (@a from), exclusive. */
+struct pg_page {
+	const void *b1, *b2;
+	size_t l1, l2;
+	bool ex1;
+	const char *pv[2];
+	int pl[2], pf[2], np;
+	char name[32];
+};
+
+static void
+pg_page_of(struct pg_page *pg, enum docs_table t, const void *lo,
+	   size_t lolen, const void *hi, size_t hilen, bool reverse,
+	   const struct buf *from)
+{
+	pg->b1 = lo;
+	pg->l1 = lolen;
+	pg->b2 = hi;
+	pg->l2 = hilen;
+	pg->ex1 = false;
+	if (from != NULL) {
+		if (reverse) {
+			pg->b2 = from->data;
+			pg->l2 = from->len;
+		} else {
+			pg->b1 = from->data;
+			pg->l1 = from->len;
+			pg->ex1 = true;
+		}
+	}
+	pg->np = 0;
+	if (pg->l1 > 0) {
+		pg->pv[pg->np] = pg->b1;
+		pg->pl[pg->np] = (int)pg->l1;
+		pg->pf[pg->np++] = 1;
+	}
+	if (pg->l2 > 0) {
+		pg->pv[pg->np] = pg->b2;
+		pg->pl[pg->np] = (int)pg->l2;
+		pg->pf[pg->np++] = 1;
+	}
+	snprintf(pg->name, sizeof(pg->name), "mist_scan_%u",
+		 pg_scan_shape(t, pg->l1 > 0, pg->l2 > 0, pg->ex1 && pg->l1 > 0,
+			       reverse));
+}
+
+/* Checks a result's rows: @a nf columns, none over DOCS_PG_VALUE_MAX;
+ * their bytes in *@a bytes.  False: refused (logged). */
+static bool
+pg_rows_ok(const PGresult *r, int nf, size_t *bytes)
+{
+	int n = PQntuples(r);
+	size_t sum = 0;
+	bool ok = n == 0 || PQnfields(r) == nf;
+	for (int i = 0; ok && i < n; i++)
+		for (int j = 0; j < nf; j++) {
+			size_t l = (size_t)PQgetlength(r, i, j);
+			if (l > DOCS_PG_VALUE_MAX)
+				ok = false;
+			sum += l;
+		}
+	if (!ok)
+		log_error("docs: PostgreSQL read: a row of an unexpected shape "
+			  "or over %zu bytes", DOCS_PG_VALUE_MAX);
+	if (bytes)
+		*bytes = sum;
+	return ok;
+}
+
+/* The synchronous get (view NULL): a round trip on the loop. */
+static int
+pg_get_sync(struct docs_pg *p, enum docs_table t, const void *key,
+	    size_t klen, struct buf *out)
+{
 	PGconn *c = pg_reader(p);
 	if (c == NULL)
 		return MIST_EUNREACHABLE;
+	p->st.reads_sync++;
 	const char *pv[1] = {key};
 	int pl[1] = {(int)klen}, pf[1] = {1};
 	PGresult *r = PQexecPrepared(c, pg_get_name[t], 1, pv, pl, pf, 1);
@@ -360,11 +515,8 @@ pg_get(struct docs_driver *d, enum docs_table t, const void *key,
 		log_warn("docs: PostgreSQL read: %s", PQerrorMessage(c));
 	} else if (PQntuples(r) == 0) {
 		rc = MIST_ENOTFOUND;
-	} else if (PQnfields(r) != 1 ||
-		   (size_t)PQgetlength(r, 0, 0) > DOCS_PG_VALUE_MAX) {
+	} else if (!pg_rows_ok(r, 1, NULL)) {
 		rc = MIST_ESTORE;
-		log_error("docs: PostgreSQL read: a row of an unexpected shape "
-			  "or over %zu bytes", DOCS_PG_VALUE_MAX);
 	} else {
 		out->len = 0;
 		buf_append(out, PQgetvalue(r, 0, 0),
@@ -375,18 +527,13 @@ pg_get(struct docs_driver *d, enum docs_table t, const void *key,
 	return rc;
 }
 
+/* The synchronous scan (view NULL): a round trip per page. */
 static int
-pg_scan(struct docs_driver *d, enum docs_table t, const void *lo,
-	size_t lolen, const void *hi, size_t hilen, bool reverse,
-	docs_scan_cb cb, void *arg)
+pg_scan_sync(struct docs_pg *p, enum docs_table t, const void *lo,
+	     size_t lolen, const void *hi, size_t hilen, bool reverse,
+	     docs_scan_cb cb, void *arg)
 {
-	struct docs_pg *p = (struct docs_pg *)d;
-	if (lo == NULL)
-		lolen = 0;
-	if (hi == NULL)
-		hilen = 0;
-	struct buf from = BUF_INIT; /* the page's start: a bound, exclusive
-				      after the first page */
+	struct buf from = BUF_INIT; /* the last key of the page before */
 	bool first = true, stop = false;
 	int rc = 0;
 	char sql[256];
@@ -396,53 +543,14 @@ pg_scan(struct docs_driver *d, enum docs_table t, const void *lo,
 			rc = MIST_EUNREACHABLE;
 			break;
 		}
-		/* $1 lower bound, $2 upper bound (either may be absent) */
-		const char *pv[2];
-		int pl[2], pf[2] = {1, 1}, np = 0;
-		char cond[96] = "";
-		size_t cl = 0;
-		const void *b1 = lo, *b2 = hi;
-		size_t l1 = lolen, l2 = hilen;
-		bool ex1 = false, ex2 = true;
-		if (!first) {
-			if (reverse) {
-				b2 = from.data;
-				l2 = from.len;
-			} else {
-				b1 = from.data;
-				l1 = from.len;
-				ex1 = true;
-			}
-		}
-		if (l1 > 0) {
-			pv[np] = b1;
-			pl[np] = (int)l1;
-			np++;
-			cl += (size_t)snprintf(cond + cl, sizeof(cond) - cl,
-					       " AND k %s $%d", ex1 ? ">" : ">=",
-					       np);
-		}
-		if (l2 > 0) {
-			pv[np] = b2;
-			pl[np] = (int)l2;
-			np++;
-			cl += (size_t)snprintf(cond + cl, sizeof(cond) - cl,
-					       " AND k %s $%d", ex2 ? "<" : "<=",
-					       np);
-		}
-		/* one prepared statement per shape (table, bounds, order):
-		 * 48 at most, each planned once per connection */
-		unsigned shape = (unsigned)t * 16 + (l1 > 0) * 8 + (l2 > 0) * 4 +
-				 ex1 * 2 + reverse;
-		char name[32];
-		snprintf(name, sizeof(name), "mist_scan_%u", shape);
+		struct pg_page pg;
+		pg_page_of(&pg, t, lo, lolen, hi, hilen, reverse,
+			   first ? NULL : &from);
+		unsigned shape = pg_scan_shape(t, pg.l1 > 0, pg.l2 > 0,
+					       pg.ex1 && pg.l1 > 0, reverse);
 		if (!(p->scans_prepared & (1ull << shape))) {
-			snprintf(sql, sizeof(sql),
-				 "SELECT k, %s FROM %s WHERE true%s ORDER BY "
-				 "k%s LIMIT %d",
-				 pg_val[t], pg_table[t], cond,
-				 reverse ? " DESC" : "", DOCS_PG_SCAN_PAGE);
-			PGresult *pr = PQprepare(c, name, sql, np, NULL);
+			pg_scan_sql(shape, sql, sizeof(sql));
+			PGresult *pr = PQprepare(c, pg.name, sql, pg.np, NULL);
 			bool ok = PQresultStatus(pr) == PGRES_COMMAND_OK;
 			PQclear(pr);
 			if (!ok) {
@@ -455,7 +563,9 @@ pg_scan(struct docs_driver *d, enum docs_table t, const void *lo,
 			}
 			p->scans_prepared |= 1ull << shape;
 		}
-		PGresult *r = PQexecPrepared(c, name, np, pv, pl, pf, 1);
+		p->st.reads_sync++;
+		PGresult *r = PQexecPrepared(c, pg.name, pg.np, pg.pv, pg.pl,
+					     pg.pf, 1);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			rc = PQstatus(c) == CONNECTION_OK ? MIST_ESTORE
 							  : MIST_EUNREACHABLE;
@@ -464,20 +574,12 @@ pg_scan(struct docs_driver *d, enum docs_table t, const void *lo,
 			PQclear(r);
 			break;
 		}
-		int n = PQntuples(r);
-		if (n > 0 && PQnfields(r) != 2)
-			n = -1;
-		for (int i = 0; i < n; i++)
-			if ((size_t)PQgetlength(r, i, 0) > DOCS_PG_VALUE_MAX ||
-			    (size_t)PQgetlength(r, i, 1) > DOCS_PG_VALUE_MAX)
-				n = -1;
-		if (n < 0) {
+		if (!pg_rows_ok(r, 2, NULL)) {
 			rc = MIST_ESTORE;
-			log_error("docs: PostgreSQL scan: a row of an unexpected "
-				  "shape or over %zu bytes", DOCS_PG_VALUE_MAX);
 			PQclear(r);
 			break;
 		}
+		int n = PQntuples(r);
 		for (int i = 0; i < n && !stop; i++)
 			stop = cb(arg, PQgetvalue(r, i, 0),
 				  (size_t)PQgetlength(r, i, 0),
@@ -497,6 +599,495 @@ pg_scan(struct docs_driver *d, enum docs_table t, const void *lo,
 	return rc;
 }
 
+/* ---------------------------------------------- reads of views (async) */
+
+static void pg_arm(struct docs_pg *p, uint64_t ms);
+static void pg_apoll_cb(uv_poll_t *h, int status, int events);
+static void pg_poll_free(uv_handle_t *h);
+
+static void
+pg_fetch_free(struct pg_fetch *f)
+{
+	PQclear(f->res);
+	buf_destroy(&f->id);
+	free(f);
+}
+
+static void
+pg_apoll_stop(struct docs_pg *p)
+{
+	if (p->apoll_on) {
+		uv_poll_stop(p->apoll);
+		uv_close((uv_handle_t *)p->apoll, pg_poll_free);
+		p->apoll = NULL;
+		p->apoll_on = false;
+	}
+}
+
+static void
+pg_awatch(struct docs_pg *p, int events)
+{
+	int fd = PQsocket(p->ac);
+	if (p->apoll_on && p->apoll_fd != fd)
+		pg_apoll_stop(p);
+	if (!p->apoll_on) {
+		p->apoll = xcalloc(1, sizeof(*p->apoll));
+		if (uv_poll_init(p->loop, p->apoll, fd) != 0) {
+			free(p->apoll);
+			p->apoll = NULL;
+			return;
+		}
+		p->apoll->data = p;
+		p->apoll_on = true;
+		p->apoll_fd = fd;
+		p->apoll_events = 0;
+	}
+	if (events != p->apoll_events) {
+		uv_poll_start(p->apoll, events, pg_apoll_cb);
+		p->apoll_events = events;
+	}
+}
+
+/* Runs the ready callbacks a lost connection made due (from the timer:
+ * never inside a get or scan, docs_driver.h). */
+static void
+pg_notify_views(struct docs_pg *p)
+{
+	if (!p->notify_due)
+		return;
+	p->notify_due = false;
+	for (struct docs_view *v = p->views; v; v = v->next)
+		if (v->notify) {
+			v->notify = false;
+			if (p->ready)
+				p->ready(p->ready_arg, v->tag);
+		}
+}
+
+/* The views' connection broke: every fetch in flight fails (a run of its
+ * request answers 503); it is connected again on the next fetch, at most
+ * every backoff. */
+static void
+pg_areader_lost(struct docs_pg *p)
+{
+	if (p->ac != NULL)
+		log_warn("docs: PostgreSQL: the read connection failed: %s",
+			 PQerrorMessage(p->ac));
+	pg_apoll_stop(p);
+	PQfinish(p->ac);
+	p->ac = NULL;
+	struct pg_fetch *f = p->aq_head, *n;
+	p->aq_head = p->aq_tail = NULL;
+	for (; f; f = n) {
+		n = f->qnext;
+		f->qnext = NULL;
+		if (f->view == NULL) {
+			pg_fetch_free(f);
+			continue;
+		}
+		PQclear(f->res);
+		f->res = NULL;
+		f->done = true;
+		f->status = MIST_EUNREACHABLE;
+		p->st.reads_failed++;
+		if (--f->view->inflight == 0) {
+			f->view->notify = true;
+			p->notify_due = true;
+		}
+	}
+	if (p->notify_due)
+		pg_arm(p, 0);
+	pg_backoff(&p->a_backoff, &p->a_next, pg_now(p));
+}
+
+/* Prepares every statement a view's fetch uses on @a c, in one round
+ * trip (SQL PREPARE and libpq's share one namespace). */
+static bool
+pg_prepare_async(PGconn *c)
+{
+	struct buf q = BUF_INIT;
+	char line[512];
+	for (int t = 0; t < DOCS_TABLES; t++) {
+		int n = snprintf(line, sizeof(line), "PREPARE %s (bytea) AS %s;",
+				 pg_get_name[t], pg_get_sql[t]);
+		buf_append(&q, line, (size_t)n);
+		for (unsigned b = 0; b < 16; b++) {
+			unsigned shape = (unsigned)t * 16 + b;
+			bool has1 = b & 8, has2 = b & 4, ex1 = b & 2;
+			if (ex1 && !has1)
+				continue;
+			char sql[256];
+			pg_scan_sql(shape, sql, sizeof(sql));
+			n = snprintf(line, sizeof(line),
+				     "PREPARE mist_scan_%u (%s) AS %s;", shape,
+				     has1 && has2 ? "bytea, bytea"
+				     : has1 || has2 ? "bytea"
+						    : "",
+				     sql);
+			/* an empty list is not allowed: none then */
+			if (!has1 && !has2)
+				n = snprintf(line, sizeof(line),
+					     "PREPARE mist_scan_%u AS %s;", shape,
+					     sql);
+			buf_append(&q, line, (size_t)n);
+		}
+	}
+	buf_append(&q, "", 1);
+	PGresult *r = PQexec(c, (const char *)q.data);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		log_warn("docs: PostgreSQL: preparing the reads: %s",
+			 PQerrorMessage(c));
+	PQclear(r);
+	buf_destroy(&q);
+	return ok;
+}
+
+/* The views' connection, connected if it may be now; NULL: unreachable.
+ * Connecting blocks the loop (at most DOCS_PG_CONNECT_TIMEOUT_S), as for
+ * the other connections; sending and reading never do. */
+static PGconn *
+pg_areader(struct docs_pg *p)
+{
+	if (p->ac != NULL && PQstatus(p->ac) == CONNECTION_OK)
+		return p->ac;
+	if (p->ac != NULL)
+		pg_areader_lost(p);
+	uint64_t now = pg_now(p);
+	if (now < p->a_next)
+		return NULL;
+	PGconn *c = pg_connect(p, false);
+	if (c != NULL &&
+	    (!pg_prepare_async(c) || PQsetnonblocking(c, 1) != 0 ||
+	     PQenterPipelineMode(c) != 1)) {
+		PQfinish(c);
+		c = NULL;
+	}
+	if (c == NULL) {
+		pg_backoff(&p->a_backoff, &p->a_next, now);
+		return NULL;
+	}
+	p->a_backoff = 0;
+	p->ac = c;
+	return c;
+}
+
+/* What a fetch asks, as bytes: [kind][table][reverse][from?] then the
+ * key (a get) or [u32 len][bound] for lo, hi and from (a page). */
+static void
+pg_fetch_id(struct buf *id, uint8_t kind, enum docs_table t, bool reverse,
+	    const void *a, size_t al, const void *b, size_t bl,
+	    const struct buf *from)
+{
+	uint8_t h[4] = {kind, (uint8_t)t, reverse, from != NULL};
+	id->len = 0;
+	buf_append(id, h, sizeof(h));
+	if (kind == 0) {
+		buf_append(id, a, al);
+		return;
+	}
+	uint32_t l = (uint32_t)al;
+	buf_append(id, &l, 4);
+	buf_append(id, a ? a : "", al);
+	l = (uint32_t)bl;
+	buf_append(id, &l, 4);
+	buf_append(id, b ? b : "", bl);
+	l = from ? (uint32_t)from->len : 0;
+	buf_append(id, &l, 4);
+	if (from)
+		buf_append(id, from->data, from->len);
+}
+
+static uint64_t
+pg_fetch_hash(const struct buf *id)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < id->len; i++) {
+		h ^= id->data[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static struct pg_fetch *
+pg_view_find(const struct docs_view *v, const struct buf *id, uint64_t h)
+{
+	for (struct pg_fetch *f = v->fetches; f; f = f->vnext)
+		if (f->h == h && f->id.len == id->len &&
+		    memcmp(f->id.data, id->data, id->len) == 0)
+			return f;
+	return NULL;
+}
+
+/* Starts the fetch @a id for @a v (the statement @a name with its
+ * parameters).  DOCS_AGAIN, or an error if it cannot be. */
+static int
+pg_fetch_start(struct docs_pg *p, struct docs_view *v, struct buf *id,
+	       uint64_t h, const char *name, int np, const char *const *pv,
+	       const int *pl, const int *pf)
+{
+	if (v->inflight >= DOCS_PG_VIEW_INFLIGHT)
+		return DOCS_AGAIN; /* the next run starts it */
+	if (v->nfetch >= DOCS_PG_VIEW_FETCHES || v->bytes > DOCS_PG_VIEW_BYTES) {
+		log_warn("docs: PostgreSQL: a request read more than %u "
+			 "pages or %zu bytes: refused",
+			 DOCS_PG_VIEW_FETCHES, DOCS_PG_VIEW_BYTES);
+		return MIST_E2BIG;
+	}
+	PGconn *c = pg_areader(p);
+	if (c == NULL)
+		return MIST_EUNREACHABLE;
+	if (PQsendQueryPrepared(c, name, np, pv, pl, pf, 1) != 1 ||
+	    PQpipelineSync(c) != 1) {
+		pg_areader_lost(p);
+		return MIST_EUNREACHABLE;
+	}
+	struct pg_fetch *f = xcalloc(1, sizeof(*f));
+	f->view = v;
+	f->h = h;
+	f->id = *id; /* taken */
+	*id = (struct buf)BUF_INIT;
+	f->vnext = v->fetches;
+	v->fetches = f;
+	v->nfetch++;
+	v->inflight++;
+	if (p->aq_tail)
+		p->aq_tail->qnext = f;
+	else
+		p->aq_head = f;
+	p->aq_tail = f;
+	p->st.reads_sent++;
+	int fl = PQflush(c);
+	if (fl < 0) {
+		pg_areader_lost(p); /* f failed: ready(tag) follows */
+		return DOCS_AGAIN;
+	}
+	pg_awatch(p, UV_READABLE | (fl == 1 ? UV_WRITABLE : 0));
+	return DOCS_AGAIN;
+}
+
+/* The head fetch's answer is complete (its sync arrived). */
+static void
+pg_fetch_arrived(struct docs_pg *p)
+{
+	struct pg_fetch *f = p->aq_head;
+	p->aq_head = f->qnext;
+	if (p->aq_head == NULL)
+		p->aq_tail = NULL;
+	f->qnext = NULL;
+	f->done = true;
+	bool get = f->id.data[0] == 0;
+	size_t bytes = 0;
+	if (f->res == NULL || PQresultStatus(f->res) != PGRES_TUPLES_OK) {
+		log_warn("docs: PostgreSQL read: %s",
+			 f->res ? PQresultErrorMessage(f->res) : "no answer");
+		f->status = MIST_ESTORE;
+	} else if (!pg_rows_ok(f->res, get ? 1 : 2, &bytes)) {
+		f->status = MIST_ESTORE;
+	} else if (get && PQntuples(f->res) == 0) {
+		f->status = MIST_ENOTFOUND;
+	}
+	struct docs_view *v = f->view;
+	if (v == NULL) { /* its view closed meanwhile */
+		pg_fetch_free(f);
+		return;
+	}
+	v->bytes += bytes;
+	if (f->status == 0 && v->bytes > DOCS_PG_VIEW_BYTES)
+		f->status = MIST_E2BIG;
+	if (f->status != 0) {
+		PQclear(f->res);
+		f->res = NULL;
+	}
+	if (--v->inflight == 0 && p->ready)
+		p->ready(p->ready_arg, v->tag);
+}
+
+/* Reads what arrived on the views' connection. */
+static void
+pg_adrain(struct docs_pg *p)
+{
+	PGconn *c = p->ac;
+	if (PQconsumeInput(c) != 1) {
+		pg_areader_lost(p);
+		return;
+	}
+	int nulls = 0;
+	while (p->aq_head != NULL && !PQisBusy(c)) {
+		PGresult *r = PQgetResult(c);
+		if (r == NULL) {
+			if (++nulls >= 2)
+				break;
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			pg_fetch_arrived(p);
+			continue;
+		}
+		struct pg_fetch *f = p->aq_head;
+		if (!f->got) {
+			f->got = true;
+			f->res = r;
+		} else {
+			PQclear(r);
+		}
+	}
+	if (PQstatus(c) != CONNECTION_OK)
+		pg_areader_lost(p);
+}
+
+static void
+pg_apoll_cb(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct docs_pg *p = h->data;
+	if (status < 0 || p->ac == NULL) {
+		pg_areader_lost(p);
+		return;
+	}
+	int fl = PQflush(p->ac);
+	if (fl < 0) {
+		pg_areader_lost(p);
+		return;
+	}
+	pg_adrain(p);
+	if (p->ac != NULL)
+		pg_awatch(p, UV_READABLE | (fl == 1 ? UV_WRITABLE : 0));
+}
+
+static int
+pg_get(struct docs_driver *d, struct docs_view *v, enum docs_table t,
+       const void *key, size_t klen, struct buf *out)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	if (v == NULL)
+		return pg_get_sync(p, t, key, klen, out);
+	struct buf id = BUF_INIT;
+	pg_fetch_id(&id, 0, t, false, key, klen, NULL, 0, NULL);
+	uint64_t h = pg_fetch_hash(&id);
+	struct pg_fetch *f = pg_view_find(v, &id, h);
+	int rc;
+	if (f == NULL) {
+		const char *pv[1] = {key};
+		int pl[1] = {(int)klen}, pf[1] = {1};
+		rc = pg_fetch_start(p, v, &id, h, pg_get_name[t], 1, pv, pl,
+				    pf);
+	} else if (!f->done) {
+		rc = DOCS_AGAIN;
+	} else {
+		p->st.reads_held++;
+		rc = f->status;
+		if (rc == 0) {
+			out->len = 0;
+			buf_append(out, PQgetvalue(f->res, 0, 0),
+				   (size_t)PQgetlength(f->res, 0, 0));
+		}
+	}
+	buf_destroy(&id);
+	return rc;
+}
+
+static int
+pg_scan(struct docs_driver *d, struct docs_view *v, enum docs_table t,
+	const void *lo, size_t lolen, const void *hi, size_t hilen,
+	bool reverse, docs_scan_cb cb, void *arg)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	if (lo == NULL)
+		lolen = 0;
+	if (hi == NULL)
+		hilen = 0;
+	if (v == NULL)
+		return pg_scan_sync(p, t, lo, lolen, hi, hilen, reverse, cb,
+				    arg);
+	struct buf from = BUF_INIT, id = BUF_INIT;
+	bool first = true;
+	int rc = 0;
+	for (;;) {
+		pg_fetch_id(&id, 1, t, reverse, lo, lolen, hi, hilen,
+			    first ? NULL : &from);
+		uint64_t h = pg_fetch_hash(&id);
+		struct pg_fetch *f = pg_view_find(v, &id, h);
+		if (f == NULL) {
+			struct pg_page pg;
+			pg_page_of(&pg, t, lo, lolen, hi, hilen, reverse,
+				   first ? NULL : &from);
+			rc = pg_fetch_start(p, v, &id, h, pg.name, pg.np, pg.pv,
+					    pg.pl, pg.pf);
+			break;
+		}
+		if (!f->done) {
+			rc = DOCS_AGAIN;
+			break;
+		}
+		p->st.reads_held++;
+		if (f->status != 0) {
+			rc = f->status;
+			break;
+		}
+		const PGresult *r = f->res;
+		int n = PQntuples(r);
+		bool stop = false;
+		for (int i = 0; i < n && !stop; i++)
+			stop = cb(arg, PQgetvalue(r, i, 0),
+				  (size_t)PQgetlength(r, i, 0),
+				  PQgetvalue(r, i, 1),
+				  (size_t)PQgetlength(r, i, 1)) != 0;
+		if (stop || n < DOCS_PG_SCAN_PAGE)
+			break;
+		from.len = 0;
+		buf_append(&from, PQgetvalue(r, n - 1, 0),
+			   (size_t)PQgetlength(r, n - 1, 0));
+		first = false;
+	}
+	buf_destroy(&from);
+	buf_destroy(&id);
+	return rc;
+}
+
+static struct docs_view *
+pg_view_open(struct docs_driver *d, uint64_t tag)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	struct docs_view *v = xcalloc(1, sizeof(*v));
+	v->tag = tag;
+	v->next = p->views;
+	if (p->views)
+		p->views->prev = v;
+	p->views = v;
+	return v;
+}
+
+static void
+pg_view_close(struct docs_driver *d, struct docs_view *v)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	for (struct pg_fetch *f = v->fetches, *n; f; f = n) {
+		n = f->vnext;
+		if (f->done)
+			pg_fetch_free(f);
+		else
+			f->view = NULL; /* freed when it arrives */
+	}
+	if (v->prev)
+		v->prev->next = v->next;
+	else
+		p->views = v->next;
+	if (v->next)
+		v->next->prev = v->prev;
+	free(v);
+}
+
+static void
+pg_on_ready(struct docs_driver *d, docs_ready_cb cb, void *arg)
+{
+	struct docs_pg *p = (struct docs_pg *)d;
+	p->ready = cb;
+	p->ready_arg = arg;
+}
+
 /* ----------------------------------------------------------- writes */
 
 static void pg_pump(struct docs_pg *p);
@@ -507,6 +1098,7 @@ pg_timer_cb(uv_timer_t *t)
 {
 	struct docs_pg *p = t->data;
 	p->timer_armed = false;
+	pg_notify_views(p);
 	pg_pump(p);
 }
 
@@ -1090,6 +1682,22 @@ pg_close(struct docs_driver *d)
 	PQfinish(p->wc);
 	PQfinish(p->rc);
 	p->wc = p->rc = NULL;
+	/* the views' reads: what is in flight is dropped, every view the
+	 * caller still has is freed (it must not use them any more) */
+	pg_apoll_stop(p);
+	PQfinish(p->ac);
+	p->ac = NULL;
+	for (struct pg_fetch *f = p->aq_head, *n; f; f = n) {
+		n = f->qnext;
+		if (f->view == NULL)
+			pg_fetch_free(f);
+		else
+			f->done = true;
+	}
+	p->aq_head = p->aq_tail = NULL;
+	p->ready = NULL;
+	while (p->views != NULL)
+		pg_view_close(d, p->views);
 	uv_timer_stop(&p->timer);
 	uv_close((uv_handle_t *)&p->timer, pg_free_cb);
 }
@@ -1102,6 +1710,9 @@ static const struct docs_driver_vt docs_pg_vt = {
 	.stats = pg_stats,
 	.close = pg_close,
 	.lock = pg_lock,
+	.view_open = pg_view_open,
+	.view_close = pg_view_close,
+	.on_ready = pg_on_ready,
 };
 
 struct docs_driver *
