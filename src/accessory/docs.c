@@ -3677,9 +3677,13 @@ docs_op_query(struct docs_req *rq)
 	uint64_t useful = count || c.matched < (uint64_t)(skip + limit)
 				  ? c.matched
 				  : (uint64_t)(skip + limit);
-	bool auto_building = docs_auto_observe(rq, cls, schema, ix, nix, &plan,
-					       pins, npins, of, od, nof, &c,
-					       useful);
+	/* observed once the answer's reads are all in (the includes'
+	 * too): a run that comes to nothing on a fetch observes nothing */
+	bool auto_building = false;
+	if (c.over)
+		auto_building = docs_auto_observe(rq, cls, schema, ix, nix,
+						  &plan, pins, npins, of, od,
+						  nof, &c, useful);
 	if (c.over) {
 		d->st.refused_heavy++;
 		char want[256];
@@ -3731,6 +3735,8 @@ docs_op_query(struct docs_req *rq)
 		json_array_append_new(results, p);
 	}
 	free(v);
+	(void)docs_auto_observe(rq, cls, schema, ix, nix, &plan, pins, npins,
+				of, od, nof, &c, useful);
 	d->st.results += json_array_size(results);
 	json_t *out = json_pack("{s:o}", "results", results);
 	results = NULL;
@@ -4575,9 +4581,13 @@ docs_auto_drop(struct docs *d, struct docs_ixrt *r, const char *why)
 	snprintf(app, sizeof(app), "%s", r->app);
 	snprintf(cls, sizeof(cls), "%s", r->cls);
 	snprintf(name, sizeof(name), "%s", r->name);
+	json_t *schema = docs_schema_load(d, app, cls);
+	if (d->in_request && d->store_down) {
+		json_decref(schema); /* not known: nothing is dropped */
+		return;
+	}
 	log_info("docs: automatic index %s of %s/%s dropped: %s", name, app,
 		 cls, why);
-	json_t *schema = docs_schema_load(d, app, cls);
 	json_t *ns = schema ? json_deep_copy(schema) : NULL;
 	json_decref(schema);
 	struct docs_group g;
@@ -4698,6 +4708,8 @@ docs_auto_fit(struct docs *d, const char *app, uint64_t need, uint64_t saves,
 			 (unsigned long long)saves);
 		used -= r->bytes > 0 ? (uint64_t)r->bytes : 0;
 		docs_auto_drop(d, r, why);
+		if (d->in_request && d->store_down)
+			return false; /* its schema is being fetched: later */
 	}
 	return true;
 }
@@ -4743,8 +4755,10 @@ docs_auto_create(struct docs *d, const char *app, const char *cls,
 	}
 	/* an eviction may have rewritten this class's schema: read again */
 	schema = docs_schema_load(d, app, cls);
-	if (schema == NULL)
+	if (schema == NULL || (d->in_request && d->store_down)) {
+		json_decref(schema);
 		return false;
+	}
 	json_t *ns = json_deep_copy(schema);
 	json_decref(schema);
 	if (!json_is_object(json_object_get(ns, "indexes")))
@@ -4794,6 +4808,7 @@ docs_auto_observe(struct docs_req *rq, const char *cls, const json_t *schema,
 		  uint32_t nof, const struct docs_qctx *c, uint64_t useful)
 {
 	struct docs *d = rq->d;
+	(void)docs_usage_of(d, rq->app); /* what an index build queues */
 	if (d->store_down)
 		return false; /* what it saw is not what the store holds */
 	if (plan->ix != NULL && !c->over) {
