@@ -90,6 +90,15 @@ struct docs_build {
 	 * it for good */
 	uint64_t after;
 	bool locked;	   /* a shared store: we hold its build lock */
+	/* what its next step is (docs_build_tick): a chunk, declaring it
+	 * ready once the last chunk is durable, or the final recount */
+	enum { DOCS_BSTEP_CHUNK, DOCS_BSTEP_READY, DOCS_BSTEP_FINAL } step;
+	/* restartable reads: the view its step reads through while a fetch
+	 * is under way (fetching), named tag; the step runs again when the
+	 * driver says the fetch arrived */
+	struct docs_view *view;
+	uint64_t tag;
+	bool fetching;
 };
 
 /*
@@ -154,6 +163,7 @@ struct docs {
 	struct docs_view *view;
 	uint64_t view_tag, tag_seq;
 	bool again;
+	bool in_run; /* a request's run or a build's step: reads may wait */
 	bool queued; /* the run queued a group: it is not run again */
 	int read_err;
 	struct docs_retry *parked;
@@ -559,6 +569,14 @@ docs_ov_destroy(struct docs *d)
 			free(o);
 		}
 	map_destroy(&d->ov);
+}
+
+/* The run in hand read something it could not get (a fetch under way,
+ * or a failure): what it decides must change nothing. */
+static bool
+docs_in_vain(const struct docs *d)
+{
+	return d->in_run && d->store_down;
 }
 
 /* A read of the run did not give its answer (docs.store_down, and
@@ -4161,6 +4179,8 @@ static void
 docs_build_add(struct docs *d, const char *app, const char *cls,
 	       const char *name)
 {
+	if (docs_in_vain(d))
+		return; /* its schema was not written */
 	struct docs_build *b = xcalloc(1, sizeof(*b));
 	snprintf(b->app, sizeof(b->app), "%s", app);
 	snprintf(b->cls, sizeof(b->cls), "%s", cls);
@@ -4193,6 +4213,8 @@ docs_build_free(struct docs *d, struct docs_build *b)
 			*pp = b->next;
 			break;
 		}
+	if (b->view != NULL)
+		d->drv->vt->view_close(d->drv, b->view);
 	buf_destroy(&b->cursor);
 	free(b);
 }
@@ -4286,7 +4308,79 @@ docs_auto_superseded(struct docs *d, struct docs_group *g, json_t *ns,
 	}
 }
 
-/* One chunk of one build per tick. */
+/*
+ * A build's step reads through a view of its own (restartable reads,
+ * docs_driver.h), like a request's run: begun with a view (the one its
+ * last step parked with, or a new one) ...
+ */
+static void
+docs_build_begin(struct docs *d, struct docs_build *b)
+{
+	d->in_run = true;
+	d->store_down = false;
+	d->again = false;
+	d->read_err = 0;
+	d->view = NULL;
+	if (b->view != NULL) {
+		d->view = b->view;
+		b->view = NULL;
+	} else if (d->drv->vt->view_open != NULL) {
+		b->tag = ++d->tag_seq;
+		d->view = d->drv->vt->view_open(d->drv, b->tag);
+	}
+}
+
+/* ... and ended: a step that started a fetch (true) keeps its view and
+ * waits for docs_on_read; any other closes it.  Not for a freed build. */
+static bool
+docs_build_end(struct docs *d, struct docs_build *b)
+{
+	bool again = d->again;
+	if (again) {
+		b->view = d->view;
+		b->fetching = true;
+	} else if (d->view != NULL) {
+		d->drv->vt->view_close(d->drv, d->view);
+	}
+	d->view = NULL;
+	d->in_run = false;
+	d->store_down = false;
+	d->again = false;
+	return again;
+}
+
+/* A step whose build was freed in it: its view closes. */
+static void
+docs_build_gone(struct docs *d)
+{
+	if (d->view != NULL)
+		d->drv->vt->view_close(d->drv, d->view);
+	d->view = NULL;
+	d->in_run = false;
+	d->store_down = false;
+	d->again = false;
+}
+
+static bool docs_build_ready(struct docs *d, struct docs_build *b);
+
+/* The final step: the index's statistics recounted from the store
+ * (writes during the build may have counted an entry the build put
+ * again), the app's automatic indexes held to its budget.  False: a
+ * fetch is under way (run again). */
+static bool
+docs_build_final(struct docs *d, struct docs_build *b)
+{
+	struct docs_ixrt *r = docs_ixrt_get(d, b->app, b->cls, b->name, false);
+	if (r != NULL)
+		docs_ixrt_recount(d, r);
+	if (d->again)
+		return false;
+	if (r != NULL && r->is_auto)
+		docs_auto_enforce(d, b->app);
+	return !d->again;
+}
+
+/* One step of each build per tick (a chunk for most). */
 static void
 docs_build_tick(struct docs *d)
 {
@@ -4294,21 +4388,56 @@ docs_build_tick(struct docs *d)
 	bool blocked = false;
 	for (struct docs_build *b = d->builds, *next; b; b = next) {
 		next = b->next;
-		if (b->writing || d->done_seq < b->after)
-			continue; /* docs_on_done arms the tick again */
+		if (b->writing || b->fetching || d->done_seq < b->after)
+			continue; /* docs_on_done/docs_on_read arm the tick */
+		if (b->step == DOCS_BSTEP_READY) {
+			docs_build_begin(d, b);
+			(void)docs_usage_of(d, b->app); /* docs_queue's */
+			bool ok = d->again || docs_build_ready(d, b);
+			if (d->again && !b->writing) {
+				docs_build_end(d, b);
+			} else if (!ok) {
+				docs_build_free(d, b);
+				docs_build_gone(d);
+			} else {
+				d->again = false; /* queued: not again */
+				docs_build_end(d, b);
+			}
+			continue;
+		}
+		if (b->step == DOCS_BSTEP_FINAL) {
+			docs_build_begin(d, b);
+			if (docs_build_final(d, b)) {
+				log_info("docs: index %s of %s/%s is ready",
+					 b->name, b->app, b->cls);
+				d->st.builds_done++;
+				docs_build_free(d, b);
+				docs_build_gone(d);
+			} else {
+				docs_build_end(d, b);
+			}
+			continue;
+		}
 		if (d->drv->vt->lock != NULL) {
 			/* one agent builds an index at a time; the lock dies
 			 * with its holder, and this one takes over (puts are
-			 * idempotent: from its own cursor) */
+			 * idempotent: from its own cursor).  Taking it is a
+			 * round trip on the loop, once per build (held after) */
 			char name[DOCS_PG_LOCK_NAME_MAX];
 			docs_build_lock_name(b, name, sizeof(name));
 			b->locked = d->drv->vt->lock(d->drv, name, true) == 1;
 			if (!b->locked) {
+				docs_build_begin(d, b);
 				json_t *s = docs_schema_load(d, b->app, b->cls);
 				const char *st = docs_jstr(
 					json_object_get(s, "_ix"), b->name);
 				bool building = st && strcmp(st, "building") == 0;
 				json_decref(s);
+				if (d->again) {
+					docs_build_end(d, b);
+					continue;
+				}
+				docs_build_end(d, b);
 				if (!building) { /* another agent finished it */
 					docs_build_free(d, b);
 					continue;
@@ -4317,8 +4446,16 @@ docs_build_tick(struct docs *d)
 				continue;
 			}
 		}
+		docs_build_begin(d, b);
+		if (b->app[0])
+			(void)docs_usage_of(d, b->app); /* docs_queue's */
 		json_t *schema = b->app[0] ? docs_schema_load(d, b->app, b->cls)
 					   : NULL;
+		if (d->again) {
+			json_decref(schema);
+			docs_build_end(d, b);
+			continue;
+		}
 		const char *state =
 			docs_jstr(json_object_get(schema, "_ix"), b->name);
 		struct docs_index ix[DOCS_MAX_INDEXES];
@@ -4328,8 +4465,15 @@ docs_build_tick(struct docs *d)
 			if (strcmp(ix[i].name, b->name) == 0)
 				x = &ix[i];
 		if (!state || strcmp(state, "building") != 0 || x == NULL) {
-			/* dropped, or ready already */
+			/* dropped, or ready already (a store error: the schema
+			 * could not be read; it is tried again) */
 			json_decref(schema);
+			bool down = d->store_down;
+			docs_build_end(d, b);
+			if (down) {
+				blocked = true;
+				continue;
+			}
 			docs_build_free(d, b);
 			continue;
 		}
@@ -4352,11 +4496,14 @@ docs_build_tick(struct docs *d)
 		buf_destroy(&lo);
 		buf_destroy(&hi);
 		if (rc != 0) {
-			log_error("docs: index %s of %s/%s: store error",
-				  b->name, b->app, b->cls);
+			if (rc != DOCS_AGAIN)
+				log_error("docs: index %s of %s/%s: store error",
+					  b->name, b->app, b->cls);
 			buf_destroy(&s.last);
 			docs_group_free(&g);
 			json_decref(schema);
+			if (!docs_build_end(d, b))
+				blocked = true; /* tried again later */
 			continue;
 		}
 		struct docs_pending *w = xcalloc(1, sizeof(*w));
@@ -4373,9 +4520,11 @@ docs_build_tick(struct docs *d)
 		docs_group_free(&g);
 		buf_destroy(&s.last);
 		json_decref(schema);
+		docs_build_end(d, b);
 	}
 	if (blocked && !d->build_armed && !d->stopping) {
-		/* another agent builds: look again later (it may die) */
+		/* another agent builds, or the store failed: look again
+		 * later (it may die, or come back) */
 		d->build_armed = true;
 		actor_timer_start(d->self, &d->build_timer,
 				  DOCS_BUILD_LOCK_RETRY_MS, 0, DOCS_TAG_BUILD);
@@ -4433,21 +4582,9 @@ docs_build_done(struct docs *d, struct docs_pending *w)
 	} else if (b->app[0] == 0) {
 		docs_build_free(d, b); /* its app was dropped meanwhile */
 	} else if (w->build_done && !w->build_ready) {
-		if (!docs_build_ready(d, b))
-			docs_build_free(d, b);
+		b->step = DOCS_BSTEP_READY; /* the tick reads the schema */
 	} else if (w->build_done) {
-		log_info("docs: index %s of %s/%s is ready", b->name, b->app,
-			 b->cls);
-		d->st.builds_done++;
-		/* exact now (writes during the build may have counted an
-		 * entry the build put again) */
-		struct docs_ixrt *r =
-			docs_ixrt_get(d, b->app, b->cls, b->name, false);
-		if (r != NULL)
-			docs_ixrt_recount(d, r);
-		if (r != NULL && r->is_auto)
-			docs_auto_enforce(d, b->app);
-		docs_build_free(d, b);
+		b->step = DOCS_BSTEP_FINAL; /* counted done once recounted */
 	} else {
 		b->cursor.len = 0;
 		buf_append(&b->cursor, w->next_cursor.data, w->next_cursor.len);
@@ -4542,9 +4679,9 @@ docs_auto_least(struct docs *d, const char *app)
 static void
 docs_queue_quiet(struct docs *d, const char *app, struct docs_group *g)
 {
-	if (d->in_request)
+	if (d->in_run)
 		(void)docs_usage_of(d, app); /* as docs_commit */
-	if (d->in_request && d->store_down)
+	if (docs_in_vain(d))
 		return; /* built on a failed read: not written */
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
 	w->kind = DOCS_JOB_GROUP;
@@ -4582,7 +4719,7 @@ docs_auto_drop(struct docs *d, struct docs_ixrt *r, const char *why)
 	snprintf(cls, sizeof(cls), "%s", r->cls);
 	snprintf(name, sizeof(name), "%s", r->name);
 	json_t *schema = docs_schema_load(d, app, cls);
-	if (d->in_request && d->store_down) {
+	if (docs_in_vain(d)) {
 		json_decref(schema); /* not known: nothing is dropped */
 		return;
 	}
@@ -4708,7 +4845,7 @@ docs_auto_fit(struct docs *d, const char *app, uint64_t need, uint64_t saves,
 			 (unsigned long long)saves);
 		used -= r->bytes > 0 ? (uint64_t)r->bytes : 0;
 		docs_auto_drop(d, r, why);
-		if (d->in_request && d->store_down)
+		if (docs_in_vain(d))
 			return false; /* its schema is being fetched: later */
 	}
 	return true;
@@ -4755,7 +4892,7 @@ docs_auto_create(struct docs *d, const char *app, const char *cls,
 	}
 	/* an eviction may have rewritten this class's schema: read again */
 	schema = docs_schema_load(d, app, cls);
-	if (schema == NULL || (d->in_request && d->store_down)) {
+	if (schema == NULL || docs_in_vain(d)) {
 		json_decref(schema);
 		return false;
 	}
@@ -4918,6 +5055,8 @@ docs_auto_enforce(struct docs *d, const char *app)
 				docs_ixrt_hash(r->app, r->cls, r->name),
 				(void *)(uintptr_t)r->bytes);
 		docs_auto_drop(d, r, why);
+		if (docs_in_vain(d))
+			break; /* its schema is being fetched: run again */
 	}
 }
 
@@ -5386,6 +5525,7 @@ docs_on_request(struct docs *d, const struct msg *m,
 	struct perr e;
 	memset(&rq, 0, sizeof(rq));
 	d->in_request = true;
+	d->in_run = true;
 	d->store_down = false;
 	d->again = false;
 	d->queued = false;
@@ -5518,6 +5658,7 @@ out:;
 	}
 	d->view = NULL;
 	d->in_request = false;
+	d->in_run = false;
 	d->store_down = false;
 	d->again = false;
 	json_decref(rq.body);
@@ -5610,8 +5751,16 @@ static void
 docs_on_read(struct docs *d, uint64_t tag)
 {
 	struct docs_retry *rt = docs_unpark(d, tag);
-	if (rt == NULL)
+	if (rt == NULL) {
+		/* a build's step, or nobody any more */
+		for (struct docs_build *b = d->builds; b; b = b->next)
+			if (b->fetching && b->tag == tag) {
+				b->fetching = false;
+				d->st.reruns++;
+				docs_build_arm(d);
+			}
 		return;
+	}
 	d->st.reruns++;
 	if (!docs_on_request(d, rt->req, NULL, rt))
 		docs_retry_free(rt); /* its view closed by the run */
@@ -5825,6 +5974,11 @@ docs_fn(struct actor *self, struct msg *m)
 			docs_park_free(d, rt);
 		}
 		d->nparked = 0;
+		for (struct docs_build *b = d->builds; b; b = b->next)
+			if (b->view != NULL) {
+				d->drv->vt->view_close(d->drv, b->view);
+				b->view = NULL;
+			}
 		/* the statistics go with the queue (every app's, in turn:
 		 * each flush writes one app's and leaves the others dirty) */
 		d->stopping = true;
