@@ -99,7 +99,23 @@ struct docs_build {
 	struct docs_view *view;
 	uint64_t tag;
 	bool fetching;
+	bool rerun; /* this step's run reads a view an earlier one filled */
+	bool view_parked; /* = rerun, for docs_build_cb */
+	/* the final recount: docs.q_seq when its reads started, and how
+	 * often it started again because groups were queued meanwhile */
+	uint64_t recount_seq;
+	uint32_t recounts;
+	/* keys of groups that became durable while its view was parked
+	 * (docs_hash of table and key, u64 each): the view may hold them as
+	 * they were before, and the overlay no longer does (dirty_all: a
+	 * prefix delete, or more than DOCS_BUILD_DIRTY_MAX) */
+	struct buf dirty;
+	bool dirty_all;
 };
+
+/* Keys a parked build step notes as written meanwhile; past it the step
+ * starts again on a fresh view (one round trip lost, not correctness). */
+#define DOCS_BUILD_DIRTY_MAX 4096
 
 /*
  * What the accessory knows of one index (declared or automatic) beyond
@@ -4216,6 +4232,7 @@ docs_build_free(struct docs *d, struct docs_build *b)
 	if (b->view != NULL)
 		d->drv->vt->view_close(d->drv, b->view);
 	buf_destroy(&b->cursor);
+	buf_destroy(&b->dirty);
 	free(b);
 }
 
@@ -4228,6 +4245,9 @@ struct docs_build_scan {
 	struct buf last;
 	bool more;
 };
+
+static bool docs_build_dirty(const struct docs_build *b, uint8_t t,
+			     const void *k, size_t kl);
 
 static int
 docs_build_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
@@ -4248,6 +4268,12 @@ docs_build_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	 * (its own group maintains this index too, after ours) */
 	struct docs_ov *o = docs_ov_find(s->d, DOCS_T_OBJ, k, kl);
 	if (o && o->deleted)
+		return 0;
+	/* written since this chunk's page was fetched, durable now: what
+	 * the page holds may be older, and that write maintained this
+	 * index itself (it was queued after the index was declared) */
+	if (o == NULL && s->b->view_parked &&
+	    docs_build_dirty(s->b, DOCS_T_OBJ, k, kl))
 		return 0;
 	if (o) {
 		v = o->val.data;
@@ -4308,6 +4334,62 @@ docs_auto_superseded(struct docs *d, struct docs_group *g, json_t *ns,
 	}
 }
 
+/* Whether @a b's view may hold @a k of @a t as it was before a write that
+ * is durable now (docs_build.dirty). */
+static bool
+docs_build_dirty(const struct docs_build *b, uint8_t t, const void *k,
+		 size_t kl)
+{
+	if (b->dirty_all)
+		return true;
+	uint64_t h = docs_hash(t, k, kl);
+	for (size_t at = 0; at + 8 <= b->dirty.len; at += 8)
+		if (memcmp(b->dirty.data + at, &h, 8) == 0)
+			return true;
+	return false;
+}
+
+/* A group is durable: the builds whose views are parked note its keys
+ * (they leave the overlay now; those views may hold older values). */
+static void
+docs_build_note_durable(struct docs *d, const struct docs_pending *w)
+{
+	for (struct docs_build *b = d->builds; b; b = b->next) {
+		if (b->view == NULL || b->dirty_all)
+			continue;
+		if (w->prefixes.len > 0 ||
+		    b->dirty.len / 8 + w->keys.len / 5 > DOCS_BUILD_DIRTY_MAX) {
+			b->dirty_all = true;
+			continue;
+		}
+		const uint8_t *p = w->keys.data, *end = p + w->keys.len;
+		while (p + 5 <= end) {
+			uint32_t kl;
+			memcpy(&kl, p + 1, sizeof(kl));
+			if (p + 5 + kl > end)
+				break;
+			uint64_t h = docs_hash(p[0], p + 5, kl);
+			buf_append(&b->dirty, &h, 8);
+			p += 5 + kl;
+		}
+	}
+}
+
+/* The schema a build step read is older than a durable write of it: the
+ * step starts again on a fresh view (next tick). */
+static bool
+docs_build_schema_stale(struct docs *d, struct docs_build *b)
+{
+	if (!b->rerun || b->dirty.len == 0)
+		return b->rerun && b->dirty_all;
+	struct buf k = BUF_INIT;
+	docs_kmeta(&k, 's', b->app, b->cls, NULL);
+	bool stale = docs_build_dirty(b, DOCS_T_META, k.data, k.len);
+	buf_destroy(&k);
+	(void)d;
+	return stale;
+}
+
 /*
  * A build's step reads through a view of its own (restartable reads,
  * docs_driver.h), like a request's run: begun with a view (the one its
@@ -4321,6 +4403,16 @@ docs_build_begin(struct docs *d, struct docs_build *b)
 	d->again = false;
 	d->read_err = 0;
 	d->view = NULL;
+	if (b->view != NULL && b->dirty_all) {
+		/* too much was written meanwhile: read afresh */
+		d->drv->vt->view_close(d->drv, b->view);
+		b->view = NULL;
+	}
+	if (b->view == NULL) {
+		b->dirty.len = 0;
+		b->dirty_all = false;
+	}
+	b->rerun = b->view_parked = b->view != NULL;
 	if (b->view != NULL) {
 		d->view = b->view;
 		b->view = NULL;
@@ -4341,6 +4433,8 @@ docs_build_end(struct docs *d, struct docs_build *b)
 		b->fetching = true;
 	} else if (d->view != NULL) {
 		d->drv->vt->view_close(d->drv, d->view);
+		b->dirty.len = 0;
+		b->dirty_all = false;
 	}
 	d->view = NULL;
 	d->in_run = false;
@@ -4367,10 +4461,30 @@ static bool docs_build_ready(struct docs *d, struct docs_build *b);
  * (writes during the build may have counted an entry the build put
  * again), the app's automatic indexes held to its budget.  False: a
  * fetch is under way (run again). */
+/* Recounts from the store once every group queued before is durable; a
+ * count whose reads waited while groups were queued (they may or may not
+ * be in it: their entries were counted as they were queued) is started
+ * again, DOCS_RECOUNT_TRIES times at most (then it stands, about right). */
+#define DOCS_RECOUNT_TRIES 3
+
 static bool
 docs_build_final(struct docs *d, struct docs_build *b)
 {
 	struct docs_ixrt *r = docs_ixrt_get(d, b->app, b->cls, b->name, false);
+	if (r != NULL && d->view != NULL) {
+		if (!b->rerun) {
+			b->recount_seq = d->q_seq;
+			if (d->done_seq < d->q_seq) {
+				b->after = d->q_seq; /* wait for them */
+				return false;
+			}
+		} else if (b->recount_seq != d->q_seq &&
+			   b->recounts < DOCS_RECOUNT_TRIES) {
+			b->recounts++;
+			b->after = d->q_seq; /* a fresh view, after them */
+			return false;
+		}
+	}
 	if (r != NULL)
 		docs_ixrt_recount(d, r);
 	if (d->again)
@@ -4393,6 +4507,11 @@ docs_build_tick(struct docs *d)
 		if (b->step == DOCS_BSTEP_READY) {
 			docs_build_begin(d, b);
 			(void)docs_usage_of(d, b->app); /* docs_queue's */
+			if (!d->again && docs_build_schema_stale(d, b)) {
+				docs_build_end(d, b); /* afresh, next tick */
+				docs_build_arm(d);
+				continue;
+			}
 			bool ok = d->again || docs_build_ready(d, b);
 			if (d->again && !b->writing) {
 				docs_build_end(d, b);
@@ -4413,8 +4532,8 @@ docs_build_tick(struct docs *d)
 				d->st.builds_done++;
 				docs_build_free(d, b);
 				docs_build_gone(d);
-			} else {
-				docs_build_end(d, b);
+			} else if (!docs_build_end(d, b)) {
+				docs_build_arm(d); /* counted again, later */
 			}
 			continue;
 		}
@@ -4451,6 +4570,12 @@ docs_build_tick(struct docs *d)
 			(void)docs_usage_of(d, b->app); /* docs_queue's */
 		json_t *schema = b->app[0] ? docs_schema_load(d, b->app, b->cls)
 					   : NULL;
+		if (!d->again && docs_build_schema_stale(d, b)) {
+			json_decref(schema);
+			docs_build_end(d, b); /* closes the view */
+			docs_build_arm(d);
+			continue;
+		}
 		if (d->again) {
 			json_decref(schema);
 			docs_build_end(d, b);
@@ -5833,8 +5958,10 @@ docs_on_done(struct docs *d, struct msg *m)
 	d->pending--;
 	if (w->seq > d->done_seq)
 		d->done_seq = w->seq;
-	if (d->builds != NULL) /* one may wait for this group (b->after) */
+	if (d->builds != NULL) { /* one may wait for this group (b->after) */
+		docs_build_note_durable(d, w);
 		docs_build_arm(d);
+	}
 	docs_unpin_all(d, w);
 	if (w->drv_status == MIST_EEXIST && w->retry != NULL && w->reply) {
 		/* another agent wrote a key the request read: nothing was

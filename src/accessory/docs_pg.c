@@ -108,6 +108,7 @@ struct pg_fetch {
 	uint64_t h;	/* a hash of id, compared first */
 	struct buf id;	/* pg_fetch_id */
 	bool done;	/* arrived or failed */
+	bool size;	/* the tables' size (pg_stats), no view */
 	bool got;	/* its result is in res (before the sync) */
 	int status;	/* done: 0, MIST_ENOTFOUND, MIST_ESTORE, ... */
 	PGresult *res;	/* done, status 0: the rows */
@@ -122,24 +123,47 @@ struct docs_view {
 	bool notify; /* failed by a lost connection: ready(tag) is due */
 };
 
+/* One connection of the views' reads: non-blocking, pipeline mode,
+ * watched by its poll; what it was sent, oldest first (the server answers
+ * a pipeline in order). */
+struct pg_rd {
+	struct docs_pg *p;
+	PGconn *c;
+	uv_poll_t *poll;
+	bool poll_on;
+	int poll_fd, poll_events;
+	uint64_t next; /* no connection attempt before (ms, loop time) */
+	uint32_t backoff;
+	struct pg_fetch *head, *tail;
+	uint32_t inflight;
+	uint64_t prepared; /* a bit per statement (pg_stmt) prepared on c */
+};
+
+/*
+ * Connections for the views' reads.  The server runs a pipeline's
+ * statements one after another, so a read that waits (a lock another
+ * session holds, a long page) holds every read sent behind it on its
+ * connection: a fetch goes to the connection with the fewest in flight,
+ * and one more is connected while each has some.  Four keep one stuck
+ * read from holding the rest and let the server use its cores; each is a
+ * server backend (max_connections counts them, with the two others).
+ */
+#define DOCS_PG_READERS 4
+
 struct docs_pg {
 	struct docs_driver drv; /* first */
 	uv_loop_t *loop;
 	char *conninfo;
 	uint32_t inflight_max;
-	/* views' reads: non-blocking, pipeline mode, watched by apoll;
-	 * what it was sent, oldest first (answers come in that order) */
-	PGconn *ac;
-	uv_poll_t *apoll;
-	bool apoll_on;
-	int apoll_fd, apoll_events;
-	uint64_t a_next;
-	uint32_t a_backoff;
-	struct pg_fetch *aq_head, *aq_tail;
+	struct pg_rd rd[DOCS_PG_READERS];
 	struct docs_view *views; /* open ones: close() frees them */
 	bool notify_due;	 /* a view's notify is set */
 	docs_ready_cb ready;
 	void *ready_arg;
+	/* the tables' size, measured on the views' connection at most every
+	 * DOCS_PG_SIZE_EVERY_MS (stats answer the last measure at once) */
+	uint64_t size_bytes, size_at;
+	bool size_inflight;
 	PGconn *rc;	/* synchronous reads (view NULL), locks, stats */
 	PGconn *wc;	/* writes, pipeline mode */
 	uint64_t r_next, w_next; /* no attempt before (ms, loop time) */
@@ -207,6 +231,10 @@ struct docs_pg {
 #define DOCS_PG_VIEW_FETCHES 8192
 #define DOCS_PG_VIEW_BYTES ((size_t)64 << 20)
 #define DOCS_PG_VIEW_INFLIGHT 128
+
+/* The tables' size is measured at most this often (a stats request
+ * answers the last measure; operators poll every few seconds). */
+#define DOCS_PG_SIZE_EVERY_MS 1000
 
 /* ----------------------------------------------------------- SQL */
 
@@ -434,6 +462,7 @@ struct pg_page {
 	bool ex1;
 	const char *pv[2];
 	int pl[2], pf[2], np;
+	unsigned shape;
 	char name[32];
 };
 
@@ -468,9 +497,9 @@ pg_page_of(struct pg_page *pg, enum docs_table t, const void *lo,
 		pg->pl[pg->np] = (int)pg->l2;
 		pg->pf[pg->np++] = 1;
 	}
-	snprintf(pg->name, sizeof(pg->name), "mist_scan_%u",
-		 pg_scan_shape(t, pg->l1 > 0, pg->l2 > 0, pg->ex1 && pg->l1 > 0,
-			       reverse));
+	pg->shape = pg_scan_shape(t, pg->l1 > 0, pg->l2 > 0,
+				  pg->ex1 && pg->l1 > 0, reverse);
+	snprintf(pg->name, sizeof(pg->name), "mist_scan_%u", pg->shape);
 }
 
 /* Checks a result's rows: @a nf columns, none over DOCS_PG_VALUE_MAX;
@@ -546,8 +575,7 @@ pg_scan_sync(struct docs_pg *p, enum docs_table t, const void *lo,
 		struct pg_page pg;
 		pg_page_of(&pg, t, lo, lolen, hi, hilen, reverse,
 			   first ? NULL : &from);
-		unsigned shape = pg_scan_shape(t, pg.l1 > 0, pg.l2 > 0,
-					       pg.ex1 && pg.l1 > 0, reverse);
+		unsigned shape = pg.shape;
 		if (!(p->scans_prepared & (1ull << shape))) {
 			pg_scan_sql(shape, sql, sizeof(sql));
 			PGresult *pr = PQprepare(c, pg.name, sql, pg.np, NULL);
@@ -614,37 +642,37 @@ pg_fetch_free(struct pg_fetch *f)
 }
 
 static void
-pg_apoll_stop(struct docs_pg *p)
+pg_apoll_stop(struct pg_rd *r)
 {
-	if (p->apoll_on) {
-		uv_poll_stop(p->apoll);
-		uv_close((uv_handle_t *)p->apoll, pg_poll_free);
-		p->apoll = NULL;
-		p->apoll_on = false;
+	if (r->poll_on) {
+		uv_poll_stop(r->poll);
+		uv_close((uv_handle_t *)r->poll, pg_poll_free);
+		r->poll = NULL;
+		r->poll_on = false;
 	}
 }
 
 static void
-pg_awatch(struct docs_pg *p, int events)
+pg_awatch(struct pg_rd *r, int events)
 {
-	int fd = PQsocket(p->ac);
-	if (p->apoll_on && p->apoll_fd != fd)
-		pg_apoll_stop(p);
-	if (!p->apoll_on) {
-		p->apoll = xcalloc(1, sizeof(*p->apoll));
-		if (uv_poll_init(p->loop, p->apoll, fd) != 0) {
-			free(p->apoll);
-			p->apoll = NULL;
+	int fd = PQsocket(r->c);
+	if (r->poll_on && r->poll_fd != fd)
+		pg_apoll_stop(r);
+	if (!r->poll_on) {
+		r->poll = xcalloc(1, sizeof(*r->poll));
+		if (uv_poll_init(r->p->loop, r->poll, fd) != 0) {
+			free(r->poll);
+			r->poll = NULL;
 			return;
 		}
-		p->apoll->data = p;
-		p->apoll_on = true;
-		p->apoll_fd = fd;
-		p->apoll_events = 0;
+		r->poll->data = r;
+		r->poll_on = true;
+		r->poll_fd = fd;
+		r->poll_events = 0;
 	}
-	if (events != p->apoll_events) {
-		uv_poll_start(p->apoll, events, pg_apoll_cb);
-		p->apoll_events = events;
+	if (events != r->poll_events) {
+		uv_poll_start(r->poll, events, pg_apoll_cb);
+		r->poll_events = events;
 	}
 }
 
@@ -664,23 +692,27 @@ pg_notify_views(struct docs_pg *p)
 		}
 }
 
-/* The views' connection broke: every fetch in flight fails (a run of its
- * request answers 503); it is connected again on the next fetch, at most
+/* A views' connection broke: every fetch in flight on it fails (a run of
+ * its request answers 503); it is connected again when needed, at most
  * every backoff. */
 static void
-pg_areader_lost(struct docs_pg *p)
+pg_areader_lost(struct pg_rd *r)
 {
-	if (p->ac != NULL)
-		log_warn("docs: PostgreSQL: the read connection failed: %s",
-			 PQerrorMessage(p->ac));
-	pg_apoll_stop(p);
-	PQfinish(p->ac);
-	p->ac = NULL;
-	struct pg_fetch *f = p->aq_head, *n;
-	p->aq_head = p->aq_tail = NULL;
+	struct docs_pg *p = r->p;
+	if (r->c != NULL)
+		log_warn("docs: PostgreSQL: a read connection failed: %s",
+			 PQerrorMessage(r->c));
+	pg_apoll_stop(r);
+	PQfinish(r->c);
+	r->c = NULL;
+	struct pg_fetch *f = r->head, *n;
+	r->head = r->tail = NULL;
+	r->inflight = 0;
 	for (; f; f = n) {
 		n = f->qnext;
 		f->qnext = NULL;
+		if (f->size)
+			p->size_inflight = false;
 		if (f->view == NULL) {
 			pg_fetch_free(f);
 			continue;
@@ -697,79 +729,127 @@ pg_areader_lost(struct docs_pg *p)
 	}
 	if (p->notify_due)
 		pg_arm(p, 0);
-	pg_backoff(&p->a_backoff, &p->a_next, pg_now(p));
+	pg_backoff(&r->backoff, &r->next, pg_now(p));
 }
 
-/* Prepares every statement a view's fetch uses on @a c, in one round
- * trip (SQL PREPARE and libpq's share one namespace). */
-static bool
-pg_prepare_async(PGconn *c)
+/*
+ * The statements of the views' reads, numbered for pg_rd.prepared: a
+ * scan's shape (pg_scan_shape, below 48), a get of each table, the size.
+ * Each is prepared on a connection the first time it is used there, in
+ * the same pipeline as its first query (PQsendPrepare): a PREPARE waits
+ * for the table locks a query would, so preparing them all at connect,
+ * synchronously, could hold the loop behind another session's lock.
+ */
+#define PG_STMT_GET 48 /* + the table */
+#define PG_STMT_SIZE (PG_STMT_GET + DOCS_TABLES)
+
+static const char pg_size_sql[] =
+	"SELECT (pg_total_relation_size('mist_docs_obj')"
+	" + pg_total_relation_size('mist_docs_idx')"
+	" + pg_total_relation_size('mist_docs_meta'))::text";
+
+/* Statement @a id's name and text. */
+static void
+pg_stmt(unsigned id, char *name, size_t nl, char *sql, size_t sl)
 {
-	struct buf q = BUF_INIT;
-	char line[512];
-	for (int t = 0; t < DOCS_TABLES; t++) {
-		int n = snprintf(line, sizeof(line), "PREPARE %s (bytea) AS %s;",
-				 pg_get_name[t], pg_get_sql[t]);
-		buf_append(&q, line, (size_t)n);
-		for (unsigned b = 0; b < 16; b++) {
-			unsigned shape = (unsigned)t * 16 + b;
-			bool has1 = b & 8, has2 = b & 4, ex1 = b & 2;
-			if (ex1 && !has1)
-				continue;
-			char sql[256];
-			pg_scan_sql(shape, sql, sizeof(sql));
-			n = snprintf(line, sizeof(line),
-				     "PREPARE mist_scan_%u (%s) AS %s;", shape,
-				     has1 && has2 ? "bytea, bytea"
-				     : has1 || has2 ? "bytea"
-						    : "",
-				     sql);
-			/* an empty list is not allowed: none then */
-			if (!has1 && !has2)
-				n = snprintf(line, sizeof(line),
-					     "PREPARE mist_scan_%u AS %s;", shape,
-					     sql);
-			buf_append(&q, line, (size_t)n);
-		}
+	if (id == PG_STMT_SIZE) {
+		snprintf(name, nl, "mist_size");
+		snprintf(sql, sl, "%s", pg_size_sql);
+	} else if (id >= PG_STMT_GET) {
+		snprintf(name, nl, "%s", pg_get_name[id - PG_STMT_GET]);
+		snprintf(sql, sl, "%s", pg_get_sql[id - PG_STMT_GET]);
+	} else {
+		snprintf(name, nl, "mist_scan_%u", id);
+		pg_scan_sql(id, sql, sl);
 	}
-	buf_append(&q, "", 1);
-	PGresult *r = PQexec(c, (const char *)q.data);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		log_warn("docs: PostgreSQL: preparing the reads: %s",
-			 PQerrorMessage(c));
-	PQclear(r);
-	buf_destroy(&q);
-	return ok;
 }
 
-/* The views' connection, connected if it may be now; NULL: unreachable.
+/* Connects @a r if it may be now; false: unreachable (backoff).
  * Connecting blocks the loop (at most DOCS_PG_CONNECT_TIMEOUT_S), as for
  * the other connections; sending and reading never do. */
-static PGconn *
-pg_areader(struct docs_pg *p)
+static bool
+pg_rd_connect(struct pg_rd *r)
 {
-	if (p->ac != NULL && PQstatus(p->ac) == CONNECTION_OK)
-		return p->ac;
-	if (p->ac != NULL)
-		pg_areader_lost(p);
-	uint64_t now = pg_now(p);
-	if (now < p->a_next)
-		return NULL;
-	PGconn *c = pg_connect(p, false);
+	uint64_t now = pg_now(r->p);
+	if (now < r->next)
+		return false;
+	PGconn *c = pg_connect(r->p, false);
 	if (c != NULL &&
-	    (!pg_prepare_async(c) || PQsetnonblocking(c, 1) != 0 ||
-	     PQenterPipelineMode(c) != 1)) {
+	    (PQsetnonblocking(c, 1) != 0 || PQenterPipelineMode(c) != 1)) {
 		PQfinish(c);
 		c = NULL;
 	}
 	if (c == NULL) {
-		pg_backoff(&p->a_backoff, &p->a_next, now);
-		return NULL;
+		pg_backoff(&r->backoff, &r->next, now);
+		return false;
 	}
-	p->a_backoff = 0;
-	p->ac = c;
-	return c;
+	r->backoff = 0;
+	r->c = c;
+	r->prepared = 0;
+	return true;
+}
+
+/* The connection a new fetch goes to: an idle one, else one more
+ * connected, else the one with the fewest in flight; NULL: none can be
+ * had now (the server is unreachable). */
+static struct pg_rd *
+pg_areader(struct docs_pg *p)
+{
+	struct pg_rd *best = NULL, *spare = NULL;
+	for (int i = 0; i < DOCS_PG_READERS; i++) {
+		struct pg_rd *r = &p->rd[i];
+		if (r->c != NULL && PQstatus(r->c) != CONNECTION_OK)
+			pg_areader_lost(r);
+		if (r->c == NULL) {
+			if (spare == NULL)
+				spare = r;
+			continue;
+		}
+		if (r->inflight == 0)
+			return r;
+		if (best == NULL || r->inflight < best->inflight)
+			best = r;
+	}
+	if (spare != NULL && pg_rd_connect(spare))
+		return spare;
+	return best;
+}
+
+/* Sends statement @a stmt (pg_stmt) on a views' connection, prepared
+ * first if it is not yet there, and queues @a f for its answer; false: it
+ * could not be sent (the connection is dropped). */
+static bool
+pg_fetch_send(struct docs_pg *p, struct pg_fetch *f, unsigned stmt, int np,
+	      const char *const *pv, const int *pl, const int *pf)
+{
+	struct pg_rd *r = pg_areader(p);
+	if (r == NULL)
+		return false;
+	char name[32], sql[256];
+	pg_stmt(stmt, name, sizeof(name), sql, sizeof(sql));
+	bool prep = !(r->prepared & (1ull << stmt));
+	if ((prep && PQsendPrepare(r->c, name, sql, np, NULL) != 1) ||
+	    PQsendQueryPrepared(r->c, name, np, pv, pl, pf, 1) != 1 ||
+	    PQpipelineSync(r->c) != 1) {
+		pg_areader_lost(r);
+		return false;
+	}
+	/* (a prepare that fails fails its query: the fetch fails, and the
+	 * next use prepares it again) */
+	if (prep)
+		r->prepared |= 1ull << stmt;
+	if (r->tail)
+		r->tail->qnext = f;
+	else
+		r->head = f;
+	r->tail = f;
+	r->inflight++;
+	int fl = PQflush(r->c);
+	if (fl < 0)
+		pg_areader_lost(r); /* f fails with it: ready(tag) follows */
+	else
+		pg_awatch(r, UV_READABLE | (fl == 1 ? UV_WRITABLE : 0));
+	return true;
 }
 
 /* What a fetch asks, as bytes: [kind][table][reverse][from?] then the
@@ -819,11 +899,11 @@ pg_view_find(const struct docs_view *v, const struct buf *id, uint64_t h)
 	return NULL;
 }
 
-/* Starts the fetch @a id for @a v (the statement @a name with its
+/* Starts the fetch @a id for @a v (statement @a stmt with its
  * parameters).  DOCS_AGAIN, or an error if it cannot be. */
 static int
 pg_fetch_start(struct docs_pg *p, struct docs_view *v, struct buf *id,
-	       uint64_t h, const char *name, int np, const char *const *pv,
+	       uint64_t h, unsigned stmt, int np, const char *const *pv,
 	       const int *pl, const int *pf)
 {
 	if (v->inflight >= DOCS_PG_VIEW_INFLIGHT)
@@ -834,14 +914,6 @@ pg_fetch_start(struct docs_pg *p, struct docs_view *v, struct buf *id,
 			 DOCS_PG_VIEW_FETCHES, DOCS_PG_VIEW_BYTES);
 		return MIST_E2BIG;
 	}
-	PGconn *c = pg_areader(p);
-	if (c == NULL)
-		return MIST_EUNREACHABLE;
-	if (PQsendQueryPrepared(c, name, np, pv, pl, pf, 1) != 1 ||
-	    PQpipelineSync(c) != 1) {
-		pg_areader_lost(p);
-		return MIST_EUNREACHABLE;
-	}
 	struct pg_fetch *f = xcalloc(1, sizeof(*f));
 	f->view = v;
 	f->h = h;
@@ -851,29 +923,27 @@ pg_fetch_start(struct docs_pg *p, struct docs_view *v, struct buf *id,
 	v->fetches = f;
 	v->nfetch++;
 	v->inflight++;
-	if (p->aq_tail)
-		p->aq_tail->qnext = f;
-	else
-		p->aq_head = f;
-	p->aq_tail = f;
-	p->st.reads_sent++;
-	int fl = PQflush(c);
-	if (fl < 0) {
-		pg_areader_lost(p); /* f failed: ready(tag) follows */
-		return DOCS_AGAIN;
+	if (!pg_fetch_send(p, f, stmt, np, pv, pl, pf)) {
+		v->fetches = f->vnext;
+		v->nfetch--;
+		v->inflight--;
+		pg_fetch_free(f);
+		return MIST_EUNREACHABLE;
 	}
-	pg_awatch(p, UV_READABLE | (fl == 1 ? UV_WRITABLE : 0));
+	p->st.reads_sent++;
 	return DOCS_AGAIN;
 }
 
-/* The head fetch's answer is complete (its sync arrived). */
+/* The head fetch of @a r is complete (its sync arrived). */
 static void
-pg_fetch_arrived(struct docs_pg *p)
+pg_fetch_arrived(struct pg_rd *r)
 {
-	struct pg_fetch *f = p->aq_head;
-	p->aq_head = f->qnext;
-	if (p->aq_head == NULL)
-		p->aq_tail = NULL;
+	struct docs_pg *p = r->p;
+	struct pg_fetch *f = r->head;
+	r->head = f->qnext;
+	if (r->head == NULL)
+		r->tail = NULL;
+	r->inflight--;
 	f->qnext = NULL;
 	f->done = true;
 	bool get = f->id.data[0] == 0;
@@ -882,13 +952,25 @@ pg_fetch_arrived(struct docs_pg *p)
 		log_warn("docs: PostgreSQL read: %s",
 			 f->res ? PQresultErrorMessage(f->res) : "no answer");
 		f->status = MIST_ESTORE;
-	} else if (!pg_rows_ok(f->res, get ? 1 : 2, &bytes)) {
+	} else if (!pg_rows_ok(f->res, get || f->size ? 1 : 2, &bytes)) {
 		f->status = MIST_ESTORE;
 	} else if (get && PQntuples(f->res) == 0) {
 		f->status = MIST_ENOTFOUND;
 	}
 	struct docs_view *v = f->view;
-	if (v == NULL) { /* its view closed meanwhile */
+	if (f->size) {
+		p->size_inflight = false;
+		char num[24];
+		size_t nl = f->status == 0 && PQntuples(f->res) == 1
+				    ? (size_t)PQgetlength(f->res, 0, 0)
+				    : sizeof(num);
+		if (nl < sizeof(num)) { /* text: digits, not NUL-ended */
+			memcpy(num, PQgetvalue(f->res, 0, 0), nl);
+			num[nl] = 0;
+			p->size_bytes = strtoull(num, NULL, 10);
+		}
+	}
+	if (v == NULL) { /* its view closed meanwhile, or none */
 		pg_fetch_free(f);
 		return;
 	}
@@ -903,58 +985,60 @@ pg_fetch_arrived(struct docs_pg *p)
 		p->ready(p->ready_arg, v->tag);
 }
 
-/* Reads what arrived on the views' connection. */
+/* Reads what arrived on @a r. */
 static void
-pg_adrain(struct docs_pg *p)
+pg_adrain(struct pg_rd *r)
 {
-	PGconn *c = p->ac;
+	PGconn *c = r->c;
 	if (PQconsumeInput(c) != 1) {
-		pg_areader_lost(p);
+		pg_areader_lost(r);
 		return;
 	}
 	int nulls = 0;
-	while (p->aq_head != NULL && !PQisBusy(c)) {
-		PGresult *r = PQgetResult(c);
-		if (r == NULL) {
+	while (r->head != NULL && !PQisBusy(c)) {
+		PGresult *res = PQgetResult(c);
+		if (res == NULL) {
 			if (++nulls >= 2)
 				break;
 			continue;
 		}
 		nulls = 0;
-		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			pg_fetch_arrived(p);
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			pg_fetch_arrived(r);
 			continue;
 		}
-		struct pg_fetch *f = p->aq_head;
-		if (!f->got) {
+		struct pg_fetch *f = r->head;
+		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res); /* its statement's PREPARE */
+		} else if (!f->got) {
 			f->got = true;
-			f->res = r;
+			f->res = res;
 		} else {
-			PQclear(r);
+			PQclear(res);
 		}
 	}
 	if (PQstatus(c) != CONNECTION_OK)
-		pg_areader_lost(p);
+		pg_areader_lost(r);
 }
 
 static void
 pg_apoll_cb(uv_poll_t *h, int status, int events)
 {
 	(void)events;
-	struct docs_pg *p = h->data;
-	if (status < 0 || p->ac == NULL) {
-		pg_areader_lost(p);
+	struct pg_rd *r = h->data;
+	if (status < 0 || r->c == NULL) {
+		pg_areader_lost(r);
 		return;
 	}
-	int fl = PQflush(p->ac);
+	int fl = PQflush(r->c);
 	if (fl < 0) {
-		pg_areader_lost(p);
+		pg_areader_lost(r);
 		return;
 	}
-	pg_adrain(p);
-	if (p->ac != NULL)
-		pg_awatch(p, UV_READABLE | (fl == 1 ? UV_WRITABLE : 0));
+	pg_adrain(r);
+	if (r->c != NULL)
+		pg_awatch(r, UV_READABLE | (fl == 1 ? UV_WRITABLE : 0));
 }
 
 static int
@@ -972,8 +1056,8 @@ pg_get(struct docs_driver *d, struct docs_view *v, enum docs_table t,
 	if (f == NULL) {
 		const char *pv[1] = {key};
 		int pl[1] = {(int)klen}, pf[1] = {1};
-		rc = pg_fetch_start(p, v, &id, h, pg_get_name[t], 1, pv, pl,
-				    pf);
+		rc = pg_fetch_start(p, v, &id, h, PG_STMT_GET + (unsigned)t, 1,
+				    pv, pl, pf);
 	} else if (!f->done) {
 		rc = DOCS_AGAIN;
 	} else {
@@ -1014,8 +1098,8 @@ pg_scan(struct docs_driver *d, struct docs_view *v, enum docs_table t,
 			struct pg_page pg;
 			pg_page_of(&pg, t, lo, lolen, hi, hilen, reverse,
 				   first ? NULL : &from);
-			rc = pg_fetch_start(p, v, &id, h, pg.name, pg.np, pg.pv,
-					    pg.pl, pg.pf);
+			rc = pg_fetch_start(p, v, &id, h, pg.shape, pg.np,
+					    pg.pv, pg.pl, pg.pf);
 			break;
 		}
 		if (!f->done) {
@@ -1633,20 +1717,33 @@ pg_lock(struct docs_driver *d, const char *name, bool take)
 	return rc;
 }
 
+/* Starts measuring the tables' size on the views' connection (the
+ * answer lands in size_bytes): never a round trip on the loop. */
+static void
+pg_size_start(struct docs_pg *p)
+{
+	uint64_t now = pg_now(p);
+	if (p->size_inflight ||
+	    (p->size_at != 0 && now < p->size_at + DOCS_PG_SIZE_EVERY_MS))
+		return;
+	struct pg_fetch *f = xcalloc(1, sizeof(*f));
+	f->size = true;
+	buf_append(&f->id, "\2", 1); /* kind 2: neither a get nor a page */
+	if (!pg_fetch_send(p, f, PG_STMT_SIZE, 0, NULL, NULL, NULL)) {
+		pg_fetch_free(f);
+		return;
+	}
+	p->size_inflight = true;
+	p->size_at = now;
+}
+
 static void
 pg_stats(struct docs_driver *d, struct docs_driver_stats *out)
 {
 	struct docs_pg *p = (struct docs_pg *)d;
 	*out = p->st;
-	PGconn *c = pg_reader(p);
-	if (c == NULL)
-		return;
-	PGresult *r = PQexec(c, "SELECT pg_total_relation_size('mist_docs_obj')"
-				" + pg_total_relation_size('mist_docs_idx')"
-				" + pg_total_relation_size('mist_docs_meta')");
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-		out->bytes_used = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
+	out->bytes_used = p->size_bytes; /* the last measure (0: none yet) */
+	pg_size_start(p);
 }
 
 static void
@@ -1684,17 +1781,20 @@ pg_close(struct docs_driver *d)
 	p->wc = p->rc = NULL;
 	/* the views' reads: what is in flight is dropped, every view the
 	 * caller still has is freed (it must not use them any more) */
-	pg_apoll_stop(p);
-	PQfinish(p->ac);
-	p->ac = NULL;
-	for (struct pg_fetch *f = p->aq_head, *n; f; f = n) {
-		n = f->qnext;
-		if (f->view == NULL)
-			pg_fetch_free(f);
-		else
-			f->done = true;
+	for (int i = 0; i < DOCS_PG_READERS; i++) {
+		struct pg_rd *r = &p->rd[i];
+		pg_apoll_stop(r);
+		PQfinish(r->c);
+		r->c = NULL;
+		for (struct pg_fetch *f = r->head, *n; f; f = n) {
+			n = f->qnext;
+			if (f->view == NULL)
+				pg_fetch_free(f);
+			else
+				f->done = true;
+		}
+		r->head = r->tail = NULL;
 	}
-	p->aq_head = p->aq_tail = NULL;
 	p->ready = NULL;
 	while (p->views != NULL)
 		pg_view_close(d, p->views);
@@ -1743,5 +1843,7 @@ docs_pg_open(uv_loop_t *loop, const char *conninfo, int *err)
 	}
 	uv_timer_init(loop, &p->timer);
 	p->timer.data = p;
+	for (int i = 0; i < DOCS_PG_READERS; i++)
+		p->rd[i].p = p;
 	return &p->drv;
 }
