@@ -13,6 +13,27 @@
  * thread pool and handled again, from the start, when the hash is done
  * (MSG_DOCS_DONE carrying a struct docs_hashjob): the loop never waits
  * for a hash, and the second pass re-checks everything it read.
+ *
+ * A store whose reads wait on a server (PostgreSQL) never holds the loop
+ * either (restartable reads, docs_driver.h): a request is run against a
+ * read view; a read the view does not hold starts the fetch and the run
+ * comes to nothing -- it answers, queues and counts nothing (docs.again;
+ * the decisions that change memory, an automatic index, a build, a
+ * usage record, check docs_in_vain) -- and the request is parked with
+ * its view (docs.parked) and run again from the start when the driver
+ * says the view's fetches arrived (MSG_DOCS_DONE with a docs_readjob).
+ * A parked request's deadline still holds (docs_park_expire).  Index
+ * builds run their steps the same way, each on a view of its own.
+ *
+ *   MSG_ACC_REQUEST ─▶ run 1 ─ a fetch ─▶ parked ─┐ driver: ready(tag)
+ *        ┌───────────────────────────────────────┘ (MSG_DOCS_DONE, READ)
+ *        └▶ run 2 (its reads held) ─▶ ... ─▶ run k+1 ─▶ answer | queue
+ *
+ * What a re-run reads is what its view fetched (values as of its first
+ * read of each key), under the overlay of this agent's queued writes; a
+ * write the view missed (another agent's, or this agent's that became
+ * durable meanwhile) fails the writing request's preconditions and it
+ * runs again on a fresh view.
  */
 #include "config.h"
 #include "accessory/docs.h"

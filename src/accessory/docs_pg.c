@@ -23,19 +23,35 @@
  * for PostgreSQL's side (operators' queries, native indexes) and txt for
  * mist's (TOAST compresses both).
  *
- *   docs.c ──get/scan──▶ reads connection ──prepared SELECT──▶ server
- *          ◀─rows (sync)──┘
+ *   docs.c ──get/scan(view)──▶ held in the view? ──yes──▶ the rows
+ *          ◀── DOCS_AGAIN ─────┘ no: fetch sent ──▶ read connection i
+ *          ◀── ready(tag) ◀── every fetch of the view arrived ◀──┘
+ *   docs.c ──get/scan(NULL)──▶ sync connection ──▶ rows (one-off only)
  *   docs.c ──write(group, cb)──▶ queue ──▶ write connection (pipeline)
  *                                          ops..., sync ──▶ server
  *          ◀──cb(0 | EEXIST | ESTORE | EUNREACHABLE)── sync's answer
  *
- * Two connections:
- *   reads   synchronous on the loop thread (prepared statements, planned
- *           once per connection; binary results); a scan fetches pages
- *           of DOCS_PG_SCAN_PAGE rows, each page from the last key on, so
- *           the callback can stop early without the server having sent
- *           the whole range.  Build locks (docs_driver_vt.lock) are
- *           session advisory locks on it;
+ * Connections (each a server backend):
+ *   reads of views  DOCS_PG_READERS, non-blocking, in libpq's pipeline
+ *           mode, each watched by a uv_poll (restartable reads,
+ *           docs_driver.h).  A get or a scan page a view does not hold
+ *           is a prepared statement (prepared on that connection with its
+ *           first use, in the same pipeline) and a sync, sent to the
+ *           connection with the fewest in flight; the answers come back
+ *           in order per connection, each into its fetch, and once a
+ *           view has none in flight the ready callback names it.  Binary
+ *           results; a scan fetches pages of DOCS_PG_SCAN_PAGE rows, each
+ *           page from the last key on, so the callback can stop early
+ *           without the server having sent the whole range.  A view holds
+ *           its fetches' results (PGresults) until closed, bounded by
+ *           DOCS_PG_VIEW_FETCHES / _BYTES (then MIST_E2BIG), and starts
+ *           at most DOCS_PG_VIEW_INFLIGHT per run.  The tables' size
+ *           (stats) is measured on them too;
+ *   sync    synchronous round trips on the loop, for what is one-off:
+ *           reads with no view (docs.c's startup loading of its records,
+ *           before it serves), build locks (docs_driver_vt.lock: session
+ *           advisory locks, which live on one connection; one round trip
+ *           per build);
  *   writes  non-blocking, in libpq's pipeline mode, watched by a uv_poll:
  *           a group is one statement per op, then a sync (the statements
  *           between two syncs are one implicit transaction: all or
@@ -51,17 +67,21 @@
  *
  * Failures: a connection that breaks fails what it carried with
  * MIST_EUNREACHABLE (a group in flight may or may not have committed: it
- * was not acknowledged, so nothing acknowledged is lost) and is connected
- * again on the next use, at most every backoff (DOCS_PG_BACKOFF_MIN_MS
- * doubling to DOCS_PG_BACKOFF_MAX_MS); until then reads and writes fail
- * at once with MIST_EUNREACHABLE (docs.c answers 503, code 100).  A
- * connection attempt blocks the loop for at most DOCS_PG_CONNECT_TIMEOUT_S
- * (a local socket refuses at once).
+ * was not acknowledged, so nothing acknowledged is lost; a view's fetch
+ * is failed in the view, and its request's next run answers 503) and is
+ * connected again on the next use, at most every backoff
+ * (DOCS_PG_BACKOFF_MIN_MS doubling to DOCS_PG_BACKOFF_MAX_MS); until then
+ * reads and writes fail at once with MIST_EUNREACHABLE (docs.c answers
+ * 503, code 100).  A connection attempt blocks the loop for at most
+ * DOCS_PG_CONNECT_TIMEOUT_S (a local socket refuses at once); nothing else
+ * does while serving.
  *
  * The connection string is never logged (it may hold a password; use a
  * passfile).  Ownership: docs_pg_open copies the string; close() waits
  * for the groups in flight (bounded by the server's answers), fails the
- * rest, and frees everything once its poll handle is closed.
+ * rest, drops the fetches in flight and frees every view still open (the
+ * caller must not use one after), and frees everything once its handles
+ * are closed.
  */
 #include "config.h"
 #include "accessory/docs_driver.h"
