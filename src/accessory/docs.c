@@ -5655,6 +5655,12 @@ docs_decode(struct docs *d, const struct msg *m, struct docs_req *rq,
 
 static void docs_park(struct docs *d, struct docs_retry *rt);
 
+/* Requests parked on reads at once: each holds its message and its view
+ * (a few KiB for most); past it a new one is refused (503, code 155):
+ * the store answers slower than requests arrive, and more would only
+ * wait longer. */
+#define DOCS_PARKED_MAX 8192
+
 /*
  * Runs one request, start to end.  With a driver that has views, the run
  * reads through the request's view: the one @a rt was parked with (a run
@@ -5782,6 +5788,15 @@ out:;
 		 * group's.  Not meant to happen: reads come first. */
 		log_warn("docs: op %u read after queuing its writes", rq.op);
 		d->again = false;
+	}
+	if (d->again && rt == NULL && d->nparked >= DOCS_PARKED_MAX) {
+		d->st = st0;
+		d->again = d->store_down = false;
+		d->st.refused_busy++;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "%u requests wait for the document store; retry later",
+			 (unsigned)DOCS_PARKED_MAX);
+		docs_answer_err(&rq, &e);
 	}
 	if (d->again) {
 		/* a fetch is under way: the request runs again when it

@@ -87,6 +87,7 @@
 #include "accessory/docs_driver.h"
 #include "mist.h"
 #include "util/log.h"
+#include "util/map.h"
 #include "util/mem.h"
 
 #include <arpa/inet.h>
@@ -123,6 +124,7 @@ struct pg_group {
  */
 struct pg_fetch {
 	struct pg_fetch *vnext;
+	struct pg_fetch *hnext; /* the view's index: same hash */
 	struct pg_fetch *qnext;
 	struct docs_view *view;
 	uint64_t h;	/* a hash of id, compared first */
@@ -138,6 +140,7 @@ struct docs_view {
 	struct docs_view *prev, *next; /* docs_pg.views */
 	uint64_t tag;
 	struct pg_fetch *fetches;
+	struct map idx; /* h -> the fetches of that hash (hnext) */
 	uint32_t nfetch, inflight;
 	size_t bytes;
 	bool notify; /* failed by a lost connection: ready(tag) is due */
@@ -912,8 +915,8 @@ pg_fetch_hash(const struct buf *id)
 static struct pg_fetch *
 pg_view_find(const struct docs_view *v, const struct buf *id, uint64_t h)
 {
-	for (struct pg_fetch *f = v->fetches; f; f = f->vnext)
-		if (f->h == h && f->id.len == id->len &&
+	for (struct pg_fetch *f = map_get(&v->idx, h); f; f = f->hnext)
+		if (f->id.len == id->len &&
 		    memcmp(f->id.data, id->data, id->len) == 0)
 			return f;
 	return NULL;
@@ -941,10 +944,16 @@ pg_fetch_start(struct docs_pg *p, struct docs_view *v, struct buf *id,
 	*id = (struct buf)BUF_INIT;
 	f->vnext = v->fetches;
 	v->fetches = f;
+	f->hnext = map_get(&v->idx, h);
+	map_put(&v->idx, h, f);
 	v->nfetch++;
 	v->inflight++;
 	if (!pg_fetch_send(p, f, stmt, np, pv, pl, pf)) {
 		v->fetches = f->vnext;
+		if (f->hnext)
+			map_put(&v->idx, h, f->hnext);
+		else
+			map_del(&v->idx, h);
 		v->nfetch--;
 		v->inflight--;
 		pg_fetch_free(f);
@@ -1157,6 +1166,7 @@ pg_view_open(struct docs_driver *d, uint64_t tag)
 	struct docs_pg *p = (struct docs_pg *)d;
 	struct docs_view *v = xcalloc(1, sizeof(*v));
 	v->tag = tag;
+	map_init(&v->idx, uv_hrtime() ^ (uint64_t)(uintptr_t)v ^ tag);
 	v->next = p->views;
 	if (p->views)
 		p->views->prev = v;
@@ -1181,6 +1191,7 @@ pg_view_close(struct docs_driver *d, struct docs_view *v)
 		p->views = v->next;
 	if (v->next)
 		v->next->prev = v->prev;
+	map_destroy(&v->idx);
 	free(v);
 }
 
