@@ -131,6 +131,10 @@ struct pg_fetch {
 	struct buf id;	/* pg_fetch_id */
 	bool done;	/* arrived or failed */
 	bool size;	/* the tables' size (pg_stats), no view */
+	/* its statement was prepared in its own pipeline segment (pg_stmt
+	 * number stmt), and the PREPARE's answer said so */
+	bool prep_sent, prep_ok;
+	unsigned stmt;
 	bool got;	/* its result is in res (before the sync) */
 	int status;	/* done: 0, MIST_ENOTFOUND, MIST_ESTORE, ... */
 	PGresult *res;	/* done, status 0: the rows */
@@ -858,9 +862,11 @@ pg_fetch_send(struct docs_pg *p, struct pg_fetch *f, unsigned stmt, int np,
 		return false;
 	}
 	/* (a prepare that fails fails its query: the fetch fails, and the
-	 * next use prepares it again) */
+	 * next use prepares it again, pg_fetch_arrived) */
 	if (prep)
 		r->prepared |= 1ull << stmt;
+	f->prep_sent = prep;
+	f->stmt = stmt;
 	if (r->tail)
 		r->tail->qnext = f;
 	else
@@ -975,6 +981,8 @@ pg_fetch_arrived(struct pg_rd *r)
 	r->inflight--;
 	f->qnext = NULL;
 	f->done = true;
+	if (f->prep_sent && !f->prep_ok)
+		r->prepared &= ~(1ull << f->stmt); /* not there: again */
 	bool get = f->id.data[0] == 0;
 	size_t bytes = 0;
 	if (f->res == NULL || PQresultStatus(f->res) != PGRES_TUPLES_OK) {
@@ -1039,7 +1047,8 @@ pg_adrain(struct pg_rd *r)
 		}
 		struct pg_fetch *f = r->head;
 		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-			PQclear(res); /* its statement's PREPARE */
+			f->prep_ok = true; /* its statement's PREPARE */
+			PQclear(res);
 		} else if (!f->got) {
 			f->got = true;
 			f->res = res;
