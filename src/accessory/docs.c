@@ -5725,6 +5725,12 @@ docs_on_request(struct docs *d, const struct msg *m,
 		if (u->index_budget != rq.index_budget)
 			u->ix_gen++;
 		u->index_budget = rq.index_budget;
+	} else if (d->view != NULL) {
+		/* read first, with the session: what a write adds to, and an
+		 * index decision weighs, is then known before anything is
+		 * decided (a fetch for it later would make a run in vain
+		 * after it changed memory) */
+		(void)docs_usage_of(d, rq.app);
 	}
 	if (docs_resolve_session(&rq, &e) != 0) {
 		docs_answer_err(&rq, &e);

@@ -1266,8 +1266,16 @@ Test(docs, hashes_and_writes_past_their_bounds_are_refused)
 		ok += T.r[j].status == 201;
 		busy += T.r[j].status == 503 && jcode(&T.r[j]) == 155;
 	}
+#ifdef TEST_DOCS_PG
+	/* their reads first (restartable): the hashes start as the reads
+	 * arrive, one at a time, the others refused while one runs */
+	cr_assert_geq(ok, 1);
+	cr_assert_eq(ok + busy, 3);
+	int busy_hash = busy;
+#else
 	cr_assert_eq(ok, 1);
 	cr_assert_eq(busy, 2);
+#endif
 	th_clear();
 	struct caller cc = {.create = true};
 	for (int i = 0; i < 3; i++) {
@@ -1283,11 +1291,21 @@ Test(docs, hashes_and_writes_past_their_bounds_are_refused)
 		ok += T.r[j].status == 201;
 		busy += T.r[j].status == 503;
 	}
-	cr_assert_eq(ok, 2);
-	cr_assert_eq(busy, 1);
 	for (int i = 0; i < 3; i++)
 		buf_destroy(&b[i]);
+#ifdef TEST_DOCS_PG
+	/* restartable reads: the three run again as their reads arrive,
+	 * not in one turn; the third meets two queued only if the first
+	 * two are not durable yet.  Never more than two queued at once. */
+	cr_assert_geq(ok, 2);
+	cr_assert_eq(ok + busy, 3);
+	cr_assert_eq(stat_of("refused_busy"),
+		     (uint64_t)busy_hash + (uint64_t)busy);
+#else
+	cr_assert_eq(ok, 2);
+	cr_assert_eq(busy, 1);
 	cr_assert_eq(stat_of("refused_busy"), 3);
+#endif
 }
 
 /* ------------------------------------------------------------ caches */
@@ -2965,10 +2983,17 @@ Test(docs, pg_parked_reads_fail_503_when_the_connection_breaks)
 			usleep(5000);
 	}
 	cr_assert(waiting, "no read waits on the lock");
+	/* the other's reads land behind it or beside it (bounded) */
+	uint64_t settle = uv_hrtime() + 200ull * 1000000;
+	while (uv_hrtime() < settle) {
+		uv_run(&T.loop, UV_RUN_NOWAIT);
+		usleep(5000);
+	}
 	cr_assert_eq(T.nr, 0, "answered while the lock is held");
+	/* every connection of the agent breaks (its reads' among them) */
 	PGresult *q = PQexec(a, "SELECT pg_terminate_backend(pid) FROM "
 				"pg_stat_activity WHERE application_name = "
-				"'mist' AND wait_event_type = 'Lock'");
+				"'mist'");
 	cr_assert_eq(PQresultStatus(q), PGRES_TUPLES_OK, "%s",
 		     PQerrorMessage(a));
 	PQclear(q);
