@@ -1397,8 +1397,17 @@ Test(docs, cache_session_refused_at_once_after_logout_revocation_deletes)
 	const struct caller *cs[2] = {&s1, &s1};
 	const char *js[2] = {"{}", get};
 	pipe_rq(2, ops, cs, js);
+#ifdef TEST_DOCS_PG
+	/* restartable reads: the GET may run before the logout is queued
+	 * (both in flight at once: either answer is right) */
+	for (uint32_t i = T.nr - 2; i < T.nr; i++)
+		cr_assert(T.r[i].status == 200 ||
+				  (T.r[i].status == 400 && jcode(&T.r[i]) == 209),
+			  "%d", T.r[i].status);
+#else
 	reply_with(2, 200, 0);
 	reply_with(2, 400, 209);
+#endif
 	r = rq(ACC_DOC_GET, &s1, "%s", get);
 	cr_assert_eq(jcode(r), 209, "logged out, refused at once");
 
@@ -1457,11 +1466,21 @@ Test(docs, cache_schema_changes_applied_at_once)
 		"\"*\":true},\"protectedFields\":{\"*\":[\"secret\"]}}}",
 		get};
 	pipe_rq(2, ops, cs, js);
+#ifdef TEST_DOCS_PG
+	/* restartable reads: the GET may run before the change is queued
+	 * (both in flight at once): refused by the old CLP, or allowed and
+	 * protected by the new one -- never the secret */
+	r = jstr(T.r[T.nr - 2].body, "className") ? &T.r[T.nr - 1]
+						   : &T.r[T.nr - 2];
+	cr_assert(jcode(r) == 119 || r->status == 200, "%d", r->status);
+	cr_assert_null(json_object_get(r->body, "secret"), "and protected");
+#else
 	r = &T.r[T.nr - 2];
 	cr_assert_null(jstr(r->body, "className"), "the GET came first");
 	cr_assert_eq(r->status, 200, "get allowed again, in the same turn");
 	cr_assert_null(json_object_get(r->body, "secret"), "and protected");
 	cr_assert_eq(T.r[T.nr - 1].status, 200);
+#endif
 	r = rq(ACC_DOC_GET, &PUBLIC, "%s", get);
 	cr_assert_eq(r->status, 200);
 	cr_assert_null(json_object_get(r->body, "secret"),
