@@ -342,9 +342,11 @@ struct docs_retry {
 	uint32_t attempt;
 	uint64_t wait_seq;	 /* runs once done_seq reaches it */
 	struct docs_retry *next; /* docs.retries, or docs.parked */
-	/* parked on a fetch: the view its runs read through, and its tag */
+	/* parked on a fetch: the view its runs read through, its tag, and
+	 * the runs so far */
 	struct docs_view *view;
 	uint64_t tag;
+	uint32_t runs;
 };
 
 /* -------------------------------------------------------- small tools */
@@ -5660,6 +5662,11 @@ static void docs_park(struct docs *d, struct docs_retry *rt);
  * the store answers slower than requests arrive, and more would only
  * wait longer. */
 #define DOCS_PARKED_MAX 8192
+/* Runs of one request at most: each run in vain started a fetch, and
+ * docs.c's own budgets keep a request far below (a query: its index
+ * pages, DOCS_INDEX_SCAN_MAX / 512 = 98, then its objects 128 a run);
+ * past it the request answers 503, code 155, rather than run on. */
+#define DOCS_RUNS_MAX 1024
 
 /*
  * Runs one request, start to end.  With a driver that has views, the run
@@ -5795,6 +5802,15 @@ out:;
 		log_warn("docs: op %u read after queuing its writes", rq.op);
 		d->again = false;
 	}
+	if (d->again && rt != NULL && rt->runs + 1 >= DOCS_RUNS_MAX) {
+		d->st = st0;
+		d->again = d->store_down = false;
+		d->st.refused_heavy++;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "the request's reads did not settle in %u runs",
+			 (unsigned)DOCS_RUNS_MAX);
+		docs_answer_err(&rq, &e);
+	}
 	if (d->again && rt == NULL && d->nparked >= DOCS_PARKED_MAX) {
 		d->st = st0;
 		d->again = d->store_down = false;
@@ -5819,6 +5835,7 @@ out:;
 		}
 		rt->view = d->view;
 		rt->tag = d->view_tag;
+		rt->runs++;
 		docs_park(d, rt);
 	} else if (d->view != NULL) {
 		d->drv->vt->view_close(d->drv, d->view);

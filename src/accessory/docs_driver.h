@@ -43,7 +43,11 @@
  * A view holds what it fetched until closed: a run sees values as of the
  * request's first read of each key (read committed, per key); the caller
  * keeps its own writes' overlay above it, and preconditions (below) catch
- * other agents' writes to what a writing request read.  A view is bounded
+ * other agents' writes to what a writing request read.  Its own writes
+ * too: a group that became durable while a fetch was in flight has left
+ * the overlay, and the view may hold the value from before it (a caller
+ * that writes without preconditions allows for that: docs.c's index
+ * builds note the keys of groups durable meanwhile).  A view is bounded
  * (the driver says how); past it a read answers MIST_E2BIG.  With view
  * NULL, or a driver without view_open (LMDB), reads are synchronous and
  * never answer DOCS_AGAIN: LMDB's path is unchanged.
@@ -64,9 +68,9 @@
  * Ownership: keys and values handed to write() are copied at the call;
  * get() copies into the caller's buffer; the pointers a scan callback gets
  * die when it returns.  Views are the driver's, lent to the caller from
- * view_open to view_close.  The driver is the caller's: close() flushes queued
- * groups (their callbacks run) and frees it; run the loop until its
- * handles are closed.
+ * view_open to view_close.  The driver is the caller's: close() flushes
+ * queued groups (their callbacks run), frees the views still open, and
+ * frees it; run the loop until its handles are closed.
  */
 #ifndef MIST_ACCESSORY_DOCS_DRIVER_H_INCLUDED
 #define MIST_ACCESSORY_DOCS_DRIVER_H_INCLUDED

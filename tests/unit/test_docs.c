@@ -2074,7 +2074,8 @@ Test(docs, auto_index_from_refused_queries_then_served)
 	cr_assert_not_null(x);
 	cr_assert_str_eq(jstr(x, "kind"), "auto");
 	cr_assert_str_eq(jstr(x, "state"), "ready");
-	cr_assert_eq(jint(x, "entries"), 420, "every object, once: %lld", (long long)jint(x, "entries"));
+	cr_assert_eq(jint(x, "entries"), 420, "every object, once: %lld",
+		     (long long)jint(x, "entries"));
 	cr_assert_gt(jint(x, "bytes"), 420 * 20);
 	cr_assert_eq(jint(x, "hits"), 4);
 	cr_assert(strstr(jstr(x, "reason"), "refused 3 times") != NULL, "%s",
