@@ -4245,7 +4245,7 @@ docs_build_free(struct docs *d, struct docs_build *b)
 	if (b->locked && d->drv->vt->lock != NULL) {
 		char name[DOCS_PG_LOCK_NAME_MAX];
 		docs_build_lock_name(b, name, sizeof(name));
-		d->drv->vt->lock(d->drv, name, false);
+		d->drv->vt->lock(d->drv, NULL, name, false);
 	}
 	for (struct docs_build **pp = &d->builds; *pp; pp = &(*pp)->next)
 		if (*pp == b) {
@@ -4560,16 +4560,23 @@ docs_build_tick(struct docs *d)
 			}
 			continue;
 		}
+		docs_build_begin(d, b);
 		if (d->drv->vt->lock != NULL) {
 			/* one agent builds an index at a time; the lock dies
 			 * with its holder, and this one takes over (puts are
 			 * idempotent: from its own cursor).  Taking it is a
-			 * round trip on the loop, once per build (held after) */
+			 * fetch of the step's view, once per build (held
+			 * after) */
 			char name[DOCS_PG_LOCK_NAME_MAX];
 			docs_build_lock_name(b, name, sizeof(name));
-			b->locked = d->drv->vt->lock(d->drv, name, true) == 1;
+			int lk = d->drv->vt->lock(d->drv, d->view, name, true);
+			if (lk == DOCS_AGAIN) {
+				d->again = true;
+				docs_build_end(d, b);
+				continue;
+			}
+			b->locked = lk == 1;
 			if (!b->locked) {
-				docs_build_begin(d, b);
 				json_t *s = docs_schema_load(d, b->app, b->cls);
 				const char *st = docs_jstr(
 					json_object_get(s, "_ix"), b->name);
@@ -4588,7 +4595,6 @@ docs_build_tick(struct docs *d)
 				continue;
 			}
 		}
-		docs_build_begin(d, b);
 		if (b->app[0])
 			(void)docs_usage_of(d, b->app); /* docs_queue's */
 		json_t *schema = b->app[0] ? docs_schema_load(d, b->app, b->cls)

@@ -126,8 +126,9 @@ typedef int (*docs_scan_cb)(void *arg, const void *key, size_t klen,
 
 /* What a read with a view answers when it started a fetch: positive, so
  * it is no MIST_E* code and never leaves the documents accessory (docs.c
- * turns it into a run that comes to nothing). */
-#define DOCS_AGAIN 1
+ * turns it into a run that comes to nothing); 2, not 1, which lock()
+ * answers for "held". */
+#define DOCS_AGAIN 2
 
 /** A view's fetches all arrived (or failed): run its request again.
  * Called on the loop thread from the driver's I/O, never from inside a
@@ -176,14 +177,17 @@ struct docs_driver_vt {
 	void (*close)(struct docs_driver *d);
 	/**
 	 * A lock among the agents sharing the store (NULL: one agent, every
-	 * lock is its own): @a take true asks for it -- 1 held by us (now or
-	 * already), 0 held by another agent, < 0 an error; false gives it
-	 * back.  A lock dies with its holder (PostgreSQL: a session's
-	 * advisory lock, gone with its connection; the driver notices a new
-	 * connection and asks again).  Index builds take one each so two
-	 * agents never build one index at once.
+	 * lock is its own): @a take true asks for it through view @a v (it
+	 * is a fetch: DOCS_AGAIN, then on the next run the answer) -- 1 held
+	 * by us (now or already), 0 held by another agent, < 0 an error
+	 * (MIST_EINVAL without a view); false gives it back at once (@a v
+	 * unused, not waited for).  A lock dies with its holder (PostgreSQL:
+	 * a session's advisory lock, gone with its connection; the driver
+	 * notices a new connection and asks again).  Index builds take one
+	 * each so two agents never build one index at once.
 	 */
-	int (*lock)(struct docs_driver *d, const char *name, bool take);
+	int (*lock)(struct docs_driver *d, struct docs_view *v,
+		    const char *name, bool take);
 };
 
 struct docs_driver {

@@ -135,6 +135,7 @@ struct pg_fetch {
 	 * number stmt), and the PREPARE's answer said so */
 	bool prep_sent, prep_ok;
 	unsigned stmt;
+	uint64_t gen; /* its connection's (pg_rd.gen): a lock's owner */
 	bool got;	/* its result is in res (before the sync) */
 	int status;	/* done: 0, MIST_ENOTFOUND, MIST_ESTORE, ... */
 	PGresult *res;	/* done, status 0: the rows */
@@ -164,6 +165,7 @@ struct pg_rd {
 	struct pg_fetch *head, *tail;
 	uint32_t inflight;
 	uint64_t prepared; /* a bit per statement (pg_stmt) prepared on c */
+	uint64_t gen;	   /* connections made so far */
 };
 
 /*
@@ -183,6 +185,10 @@ struct docs_pg {
 	char *conninfo;
 	uint32_t inflight_max;
 	struct pg_rd rd[DOCS_PG_READERS];
+	/* build locks' connection (docs_driver_vt.lock): a session's
+	 * advisory locks live and die with it, so it carries nothing else;
+	 * non-blocking like the readers */
+	struct pg_rd lk;
 	struct docs_view *views; /* open ones: close() frees them */
 	bool notify_due;	 /* a view's notify is set */
 	docs_ready_cb ready;
@@ -198,7 +204,7 @@ struct docs_pg {
 	uint64_t scans_prepared; /* on rc: a bit per scan shape (pg_scan) */
 	uint64_t r_gen;		 /* read connections made so far */
 	struct {
-		uint64_t gen; /* held on that read connection (0: free) */
+		uint64_t gen; /* held on that lk connection (0: free) */
 		char name[DOCS_PG_LOCK_NAME_MAX];
 	} locks[DOCS_PG_LOCKS_MAX];
 	uv_poll_t *poll; /* the write connection's socket (a new handle per
@@ -769,6 +775,8 @@ pg_areader_lost(struct pg_rd *r)
  */
 #define PG_STMT_GET 48 /* + the table */
 #define PG_STMT_SIZE (PG_STMT_GET + DOCS_TABLES)
+#define PG_STMT_LOCK (PG_STMT_SIZE + 1)
+#define PG_STMT_UNLOCK (PG_STMT_SIZE + 2)
 
 static const char pg_size_sql[] =
 	"SELECT (pg_total_relation_size('mist_docs_obj')"
@@ -782,6 +790,15 @@ pg_stmt(unsigned id, char *name, size_t nl, char *sql, size_t sl)
 	if (id == PG_STMT_SIZE) {
 		snprintf(name, nl, "mist_size");
 		snprintf(sql, sl, "%s", pg_size_sql);
+	} else if (id == PG_STMT_LOCK || id == PG_STMT_UNLOCK) {
+		/* keyed by the schema too: tests share a database */
+		snprintf(name, nl, "mist_%s", id == PG_STMT_LOCK ? "lock"
+								 : "unlock");
+		snprintf(sql, sl,
+			 "SELECT %s(hashtextextended(current_schema() || ' ' "
+			 "|| $1, 7079))",
+			 id == PG_STMT_LOCK ? "pg_try_advisory_lock"
+					    : "pg_advisory_unlock");
 	} else if (id >= PG_STMT_GET) {
 		snprintf(name, nl, "%s", pg_get_name[id - PG_STMT_GET]);
 		snprintf(sql, sl, "%s", pg_get_sql[id - PG_STMT_GET]);
@@ -813,6 +830,7 @@ pg_rd_connect(struct pg_rd *r)
 	r->backoff = 0;
 	r->c = c;
 	r->prepared = 0;
+	r->gen++;
 	return true;
 }
 
@@ -846,10 +864,17 @@ pg_areader(struct docs_pg *p)
  * first if it is not yet there, and queues @a f for its answer; false: it
  * could not be sent (the connection is dropped). */
 static bool
-pg_fetch_send(struct docs_pg *p, struct pg_fetch *f, unsigned stmt, int np,
-	      const char *const *pv, const int *pl, const int *pf)
+pg_fetch_send(struct docs_pg *p, struct pg_rd *on, struct pg_fetch *f,
+	      unsigned stmt, int np, const char *const *pv, const int *pl,
+	      const int *pf)
 {
-	struct pg_rd *r = pg_areader(p);
+	struct pg_rd *r = on;
+	if (r != NULL && r->c != NULL && PQstatus(r->c) != CONNECTION_OK)
+		pg_areader_lost(r);
+	if (r != NULL && r->c == NULL && !pg_rd_connect(r))
+		return false;
+	if (r == NULL)
+		r = pg_areader(p);
 	if (r == NULL)
 		return false;
 	char name[32], sql[256];
@@ -867,6 +892,7 @@ pg_fetch_send(struct docs_pg *p, struct pg_fetch *f, unsigned stmt, int np,
 		r->prepared |= 1ull << stmt;
 	f->prep_sent = prep;
 	f->stmt = stmt;
+	f->gen = r->gen;
 	if (r->tail)
 		r->tail->qnext = f;
 	else
@@ -931,9 +957,9 @@ pg_view_find(const struct docs_view *v, const struct buf *id, uint64_t h)
 /* Starts the fetch @a id for @a v (statement @a stmt with its
  * parameters).  DOCS_AGAIN, or an error if it cannot be. */
 static int
-pg_fetch_start(struct docs_pg *p, struct docs_view *v, struct buf *id,
-	       uint64_t h, unsigned stmt, int np, const char *const *pv,
-	       const int *pl, const int *pf)
+pg_fetch_start(struct docs_pg *p, struct pg_rd *on, struct docs_view *v,
+	       struct buf *id, uint64_t h, unsigned stmt, int np,
+	       const char *const *pv, const int *pl, const int *pf)
 {
 	if (v->inflight >= DOCS_PG_VIEW_INFLIGHT)
 		return DOCS_AGAIN; /* the next run starts it */
@@ -954,7 +980,7 @@ pg_fetch_start(struct docs_pg *p, struct docs_view *v, struct buf *id,
 	map_put(&v->idx, h, f);
 	v->nfetch++;
 	v->inflight++;
-	if (!pg_fetch_send(p, f, stmt, np, pv, pl, pf)) {
+	if (!pg_fetch_send(p, on, f, stmt, np, pv, pl, pf)) {
 		v->fetches = f->vnext;
 		if (f->hnext)
 			map_put(&v->idx, h, f->hnext);
@@ -983,13 +1009,13 @@ pg_fetch_arrived(struct pg_rd *r)
 	f->done = true;
 	if (f->prep_sent && !f->prep_ok)
 		r->prepared &= ~(1ull << f->stmt); /* not there: again */
-	bool get = f->id.data[0] == 0;
+	bool get = f->id.data[0] == 0, page = f->id.data[0] == 1;
 	size_t bytes = 0;
 	if (f->res == NULL || PQresultStatus(f->res) != PGRES_TUPLES_OK) {
 		log_warn("docs: PostgreSQL read: %s",
 			 f->res ? PQresultErrorMessage(f->res) : "no answer");
 		f->status = MIST_ESTORE;
-	} else if (!pg_rows_ok(f->res, get || f->size ? 1 : 2, &bytes)) {
+	} else if (!pg_rows_ok(f->res, page ? 2 : 1, &bytes)) {
 		f->status = MIST_ESTORE;
 	} else if (get && PQntuples(f->res) == 0) {
 		f->status = MIST_ENOTFOUND;
@@ -1006,6 +1032,19 @@ pg_fetch_arrived(struct pg_rd *r)
 			num[nl] = 0;
 			p->size_bytes = strtoull(num, NULL, 10);
 		}
+	}
+	if (v == NULL && f->id.data[0] == 3 && f->status == 0 &&
+	    PQntuples(f->res) == 1 && PQgetlength(f->res, 0, 0) == 1 &&
+	    PQgetvalue(f->res, 0, 0)[0] == 1 && r->c != NULL) {
+		/* a lock taken for a view closed meanwhile: given back */
+		struct pg_fetch *u = xcalloc(1, sizeof(*u));
+		buf_append(&u->id, "\4", 1);
+		buf_append(&u->id, f->id.data + 1, f->id.len - 1);
+		buf_append(&u->id, "", 1);
+		const char *pv[1] = {(const char *)u->id.data + 1};
+		int pf[1] = {0};
+		if (!pg_fetch_send(p, r, u, PG_STMT_UNLOCK, 1, pv, NULL, pf))
+			pg_fetch_free(u);
 	}
 	if (v == NULL) { /* its view closed meanwhile, or none */
 		pg_fetch_free(f);
@@ -1094,7 +1133,7 @@ pg_get(struct docs_driver *d, struct docs_view *v, enum docs_table t,
 	if (f == NULL) {
 		const char *pv[1] = {key};
 		int pl[1] = {(int)klen}, pf[1] = {1};
-		rc = pg_fetch_start(p, v, &id, h, PG_STMT_GET + (unsigned)t, 1,
+		rc = pg_fetch_start(p, NULL, v, &id, h, PG_STMT_GET + (unsigned)t, 1,
 				    pv, pl, pf);
 	} else if (!f->done) {
 		rc = DOCS_AGAIN;
@@ -1136,7 +1175,7 @@ pg_scan(struct docs_driver *d, struct docs_view *v, enum docs_table t,
 			struct pg_page pg;
 			pg_page_of(&pg, t, lo, lolen, hi, hilen, reverse,
 				   first ? NULL : &from);
-			rc = pg_fetch_start(p, v, &id, h, pg.shape, pg.np,
+			rc = pg_fetch_start(p, NULL, v, &id, h, pg.shape, pg.np,
 					    pg.pv, pg.pl, pg.pf);
 			break;
 		}
@@ -1704,18 +1743,24 @@ pg_write(struct docs_driver *d, const struct docs_op *ops, uint32_t n,
 		pg_arm(p, 0);
 }
 
-/* Session-level advisory locks on the read connection, keyed by a hash
- * of the schema and the name (tests share a database across schemas). */
+/* Session-level advisory locks on their own connection (lk), keyed by a
+ * hash of the schema and the name (tests share a database across
+ * schemas).  Taking one is a fetch of the caller's view like a read
+ * (DOCS_AGAIN, then the answer); giving it back is sent and not waited
+ * for.  A lock held on a connection that broke is gone (the server let
+ * go of it with the session). */
 static int
-pg_lock(struct docs_driver *d, const char *name, bool take)
+pg_lock(struct docs_driver *d, struct docs_view *v, const char *name,
+	bool take)
 {
 	struct docs_pg *p = (struct docs_pg *)d;
-	if (strlen(name) >= DOCS_PG_LOCK_NAME_MAX)
+	size_t nl = strlen(name);
+	if (nl >= DOCS_PG_LOCK_NAME_MAX)
 		return MIST_EINVAL;
-	PGconn *c = pg_reader(p);
+	uint64_t live = p->lk.c != NULL ? p->lk.gen : 0;
 	int slot = -1, free_slot = -1;
 	for (int i = 0; i < DOCS_PG_LOCKS_MAX; i++) {
-		if (p->locks[i].gen != 0 && p->locks[i].gen != p->r_gen)
+		if (p->locks[i].gen != 0 && p->locks[i].gen != live)
 			p->locks[i].gen = 0; /* died with its connection */
 		if (p->locks[i].gen == 0) {
 			if (free_slot < 0)
@@ -1726,34 +1771,52 @@ pg_lock(struct docs_driver *d, const char *name, bool take)
 	}
 	if (take && slot >= 0)
 		return 1;
-	if (!take && slot < 0)
+	if (!take) {
+		if (slot < 0)
+			return 0;
+		p->locks[slot].gen = 0;
+		struct pg_fetch *u = xcalloc(1, sizeof(*u));
+		buf_append(&u->id, "\4", 1);
+		buf_append(&u->id, name, nl + 1);
+		const char *pv[1] = {(const char *)u->id.data + 1};
+		int pf[1] = {0};
+		if (!pg_fetch_send(p, &p->lk, u, PG_STMT_UNLOCK, 1, pv, NULL,
+				   pf))
+			pg_fetch_free(u); /* its connection is gone: so is it */
 		return 0;
-	if (c == NULL)
-		return MIST_EUNREACHABLE;
-	if (take && free_slot < 0)
+	}
+	if (v == NULL)
+		return MIST_EINVAL; /* taking one waits: a view's fetch */
+	if (free_slot < 0)
 		return 0; /* DOCS_PG_LOCKS_MAX held: wait as for another's */
-	const char *pv[1] = {name};
-	PGresult *r = PQexecParams(
-		c,
-		take ? "SELECT pg_try_advisory_lock(hashtextextended("
-		       "current_schema() || ' ' || $1, 7079))"
-		     : "SELECT pg_advisory_unlock(hashtextextended("
-		       "current_schema() || ' ' || $1, 7079))",
-		1, NULL, pv, NULL, NULL, 0);
+	struct buf id = BUF_INIT;
+	buf_append(&id, "\3", 1);
+	buf_append(&id, name, nl + 1);
+	uint64_t h = pg_fetch_hash(&id);
+	struct pg_fetch *f = pg_view_find(v, &id, h);
 	int rc;
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		rc = MIST_ESTORE;
+	if (f == NULL) {
+		const char *pv[1] = {name};
+		int pf[1] = {0};
+		rc = pg_fetch_start(p, &p->lk, v, &id, h, PG_STMT_LOCK, 1, pv,
+				    NULL, pf);
+	} else if (!f->done) {
+		rc = DOCS_AGAIN;
+	} else if (f->status != 0) {
+		rc = f->status;
 	} else {
-		rc = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-		if (take && rc == 1) {
-			p->locks[free_slot].gen = p->r_gen;
+		bool got = PQntuples(f->res) == 1 &&
+			   PQgetlength(f->res, 0, 0) == 1 &&
+			   PQgetvalue(f->res, 0, 0)[0] == 1;
+		/* taken on a connection that broke since: not held */
+		rc = got && f->gen == live && live != 0;
+		if (rc == 1) {
+			p->locks[free_slot].gen = live;
 			snprintf(p->locks[free_slot].name,
 				 sizeof(p->locks[free_slot].name), "%s", name);
 		}
-		if (!take)
-			p->locks[slot].gen = 0;
 	}
-	PQclear(r);
+	buf_destroy(&id);
 	return rc;
 }
 
@@ -1769,7 +1832,7 @@ pg_size_start(struct docs_pg *p)
 	struct pg_fetch *f = xcalloc(1, sizeof(*f));
 	f->size = true;
 	buf_append(&f->id, "\2", 1); /* kind 2: neither a get nor a page */
-	if (!pg_fetch_send(p, f, PG_STMT_SIZE, 0, NULL, NULL, NULL)) {
+	if (!pg_fetch_send(p, NULL, f, PG_STMT_SIZE, 0, NULL, NULL, NULL)) {
 		pg_fetch_free(f);
 		return;
 	}
@@ -1821,8 +1884,8 @@ pg_close(struct docs_driver *d)
 	p->wc = p->rc = NULL;
 	/* the views' reads: what is in flight is dropped, every view the
 	 * caller still has is freed (it must not use them any more) */
-	for (int i = 0; i < DOCS_PG_READERS; i++) {
-		struct pg_rd *r = &p->rd[i];
+	for (int i = 0; i <= DOCS_PG_READERS; i++) {
+		struct pg_rd *r = i < DOCS_PG_READERS ? &p->rd[i] : &p->lk;
 		pg_apoll_stop(r);
 		PQfinish(r->c);
 		r->c = NULL;
@@ -1885,5 +1948,6 @@ docs_pg_open(uv_loop_t *loop, const char *conninfo, int *err)
 	p->timer.data = p;
 	for (int i = 0; i < DOCS_PG_READERS; i++)
 		p->rd[i].p = p;
+	p->lk.p = p;
 	return &p->drv;
 }

@@ -2705,8 +2705,14 @@ Test(docs, pg_build_waits_for_another_agents_lock_then_takes_over)
 		th_clear();
 		usleep(100000);
 	}
+	uint64_t sync0 = stat_of("reads_sync");
+	th_clear();
 	PQfinish(other); /* the holder dies: its lock with it */
 	wait_builds(1);
+	/* the lock, the chunks, the recount: fetches of views, never a
+	 * round trip on the loop */
+	cr_assert_eq(stat_of("reads_sync"), sync0);
+	th_clear();
 	r = rq(ACC_DOC_QUERY, &PUBLIC,
 	       "{\"class\":\"Big\",\"where\":{\"score\":150}}");
 	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
