@@ -47,11 +47,13 @@
  *           DOCS_PG_VIEW_FETCHES / _BYTES (then MIST_E2BIG), and starts
  *           at most DOCS_PG_VIEW_INFLIGHT per run.  The tables' size
  *           (stats) is measured on them too;
+ *   locks   build locks (docs_driver_vt.lock): session advisory locks,
+ *           which live and die with one connection, so it carries nothing
+ *           else; non-blocking and pipelined like the readers, taking one
+ *           is a fetch of the build step's view;
  *   sync    synchronous round trips on the loop, for what is one-off:
  *           reads with no view (docs.c's startup loading of its records,
- *           before it serves), build locks (docs_driver_vt.lock: session
- *           advisory locks, which live on one connection; one round trip
- *           per build);
+ *           before it serves; the reads_sync counter shows any other);
  *   writes  non-blocking, in libpq's pipeline mode, watched by a uv_poll:
  *           a group is one statement per op, then a sync (the statements
  *           between two syncs are one implicit transaction: all or
