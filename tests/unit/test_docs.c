@@ -2720,6 +2720,33 @@ Test(docs, pg_build_waits_for_another_agents_lock_then_takes_over)
 }
 #endif
 
+#ifndef TEST_DOCS_PG
+/* LMDB's reads never wait: no request is parked or run again, and its
+ * driver sends no fetch (its path is the one it was). */
+Test(docs, lmdb_reads_are_never_parked)
+{
+	th_start();
+	char *tok = signup("lou", "lou@example.com", NULL);
+	struct caller me = {.session = tok, .create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &me,
+			     "{\"class\":\"L\",\"object\":{\"n\":1}}");
+	cr_assert_eq(r->status, 201);
+	char *id = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_GET, &me, "{\"class\":\"L\",\"id\":\"%s\"}", id);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_QUERY, &me, "{\"class\":\"L\",\"where\":{\"n\":1}}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+	th_clear();
+	static const char *const zero[] = {"read_parks", "read_reruns",
+					   "read_parked", "reads_sent",
+					   "reads_held"};
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+		cr_assert_eq(stat_of(zero[i]), 0, "%s", zero[i]);
+		th_clear();
+	}
+}
+#endif
+
 #ifdef TEST_DOCS_PG
 /*
  * Restartable reads (docs_driver.h): the loop is never blocked on a read.
