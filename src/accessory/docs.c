@@ -4586,7 +4586,12 @@ docs_build_tick(struct docs *d)
 					docs_build_end(d, b);
 					continue;
 				}
+				bool down = d->store_down || lk < 0;
 				docs_build_end(d, b);
+				if (down) { /* not known: tried again later */
+					blocked = true;
+					continue;
+				}
 				if (!building) { /* another agent finished it */
 					docs_build_free(d, b);
 					continue;
