@@ -13,6 +13,27 @@
  * thread pool and handled again, from the start, when the hash is done
  * (MSG_DOCS_DONE carrying a struct docs_hashjob): the loop never waits
  * for a hash, and the second pass re-checks everything it read.
+ *
+ * A store whose reads wait on a server (PostgreSQL) never holds the loop
+ * either (restartable reads, docs_driver.h): a request is run against a
+ * read view; a read the view does not hold starts the fetch and the run
+ * comes to nothing -- it answers, queues and counts nothing (docs.again;
+ * the decisions that change memory, an automatic index, a build, a
+ * usage record, check docs_in_vain) -- and the request is parked with
+ * its view (docs.parked) and run again from the start when the driver
+ * says the view's fetches arrived (MSG_DOCS_DONE with a docs_readjob).
+ * A parked request's deadline still holds (docs_park_expire).  Index
+ * builds run their steps the same way, each on a view of its own.
+ *
+ *   MSG_ACC_REQUEST ─▶ run 1 ─ a fetch ─▶ parked ─┐ driver: ready(tag)
+ *        ┌───────────────────────────────────────┘ (MSG_DOCS_DONE, READ)
+ *        └▶ run 2 (its reads held) ─▶ ... ─▶ run k+1 ─▶ answer | queue
+ *
+ * What a re-run reads is what its view fetched (values as of its first
+ * read of each key), under the overlay of this agent's queued writes; a
+ * write the view missed (another agent's, or this agent's that became
+ * durable meanwhile) fails the writing request's preconditions and it
+ * runs again on a fresh view.
  */
 #include "config.h"
 #include "accessory/docs.h"
@@ -90,7 +111,32 @@ struct docs_build {
 	 * it for good */
 	uint64_t after;
 	bool locked;	   /* a shared store: we hold its build lock */
+	/* what its next step is (docs_build_tick): a chunk, declaring it
+	 * ready once the last chunk is durable, or the final recount */
+	enum { DOCS_BSTEP_CHUNK, DOCS_BSTEP_READY, DOCS_BSTEP_FINAL } step;
+	/* restartable reads: the view its step reads through while a fetch
+	 * is under way (fetching), named tag; the step runs again when the
+	 * driver says the fetch arrived */
+	struct docs_view *view;
+	uint64_t tag;
+	bool fetching;
+	bool rerun; /* this step's run reads a view an earlier one filled */
+	bool view_parked; /* = rerun, for docs_build_cb */
+	/* the final recount: docs.q_seq when its reads started, and how
+	 * often it started again because groups were queued meanwhile */
+	uint64_t recount_seq;
+	uint32_t recounts;
+	/* keys of groups that became durable while its view was parked
+	 * (docs_hash of table and key, u64 each): the view may hold them as
+	 * they were before, and the overlay no longer does (dirty_all: a
+	 * prefix delete, or more than DOCS_BUILD_DIRTY_MAX) */
+	struct buf dirty;
+	bool dirty_all;
 };
+
+/* Keys a parked build step notes as written meanwhile; past it the step
+ * starts again on a fresh view (one round trip lost, not correctness). */
+#define DOCS_BUILD_DIRTY_MAX 4096
 
 /*
  * What the accessory knows of one index (declared or automatic) beyond
@@ -128,6 +174,10 @@ struct docs_stats {
 		writes,
 		builds_done;
 	uint64_t auto_built, auto_dropped, auto_refused, rperm_scans;
+	/* restartable reads: runs that came to nothing on a fetch, runs
+	 * again once it arrived, parked requests answered at their
+	 * deadline, requests that read past the driver's view */
+	uint64_t parks, reruns, parked_expired, read_too_big;
 };
 
 struct docs {
@@ -136,6 +186,28 @@ struct docs {
 	 * erred: docs_drv_get/docs_drv_scan): its answer becomes 503 code
 	 * 100 and it queues nothing, since what it read may be wrong. */
 	bool in_request, store_down;
+	/*
+	 * Restartable reads (docs_driver.h): the view the run in hand reads
+	 * through (NULL outside a request, or with a driver whose reads never
+	 * wait: LMDB) and its tag; again: a read of this run started a fetch
+	 * (DOCS_AGAIN), so the run comes to nothing -- store_down is set too,
+	 * so it queues nothing, and docs_send sends nothing -- and the
+	 * request is parked (docs.parked, the docs_retry shape) until the
+	 * driver says the view's fetches arrived (docs_read_ready), then run
+	 * again from the start.  read_err: the run's first read that failed
+	 * (MIST_E2BIG gets its own answer).
+	 */
+	struct docs_view *view;
+	uint64_t view_tag, tag_seq;
+	bool again;
+	bool in_run; /* a request's run or a build's step: reads may wait */
+	bool queued; /* the run queued a group: it is not run again */
+	int read_err;
+	struct docs_retry *parked;
+	uint32_t nparked;
+	struct actor_timer park_timer;
+	bool park_armed;
+	struct docs_usage usage_scratch; /* docs_usage_of on a run in vain */
 	/* The store is shared with other agents (PostgreSQL): caches off,
 	 * index records another agent wrote read at listing time. */
 	bool shared;
@@ -206,8 +278,14 @@ struct docs_req {
 	const char **rolev;
 };
 
-/* What MSG_DOCS_DONE carries: a durable group or a finished hash. */
-enum docs_job_kind { DOCS_JOB_GROUP = 1, DOCS_JOB_HASH = 2 };
+/* What MSG_DOCS_DONE carries: a durable group, a finished hash, or the
+ * fetches of a parked request's view arrived (struct docs_readjob). */
+enum docs_job_kind { DOCS_JOB_GROUP = 1, DOCS_JOB_HASH = 2, DOCS_JOB_READ = 3 };
+
+struct docs_readjob {
+	int kind; /* DOCS_JOB_READ: first */
+	uint64_t tag;
+};
 
 /*
  * A password hashed or verified on libuv's thread pool (Argon2id costs
@@ -263,7 +341,12 @@ struct docs_retry {
 	uint64_t deadline;
 	uint32_t attempt;
 	uint64_t wait_seq;	 /* runs once done_seq reaches it */
-	struct docs_retry *next; /* docs.retries */
+	struct docs_retry *next; /* docs.retries, or docs.parked */
+	/* parked on a fetch: the view its runs read through, its tag, and
+	 * the runs so far */
+	struct docs_view *view;
+	uint64_t tag;
+	uint32_t runs;
 };
 
 /* -------------------------------------------------------- small tools */
@@ -527,14 +610,35 @@ docs_ov_destroy(struct docs *d)
 	map_destroy(&d->ov);
 }
 
-/* The driver's get and scan, noting a failure (docs.store_down). */
+/* The run in hand read something it could not get (a fetch under way,
+ * or a failure): what it decides must change nothing. */
+static bool
+docs_in_vain(const struct docs *d)
+{
+	return d->in_run && d->store_down;
+}
+
+/* A read of the run did not give its answer (docs.store_down, and
+ * docs.again if it only started a fetch). */
+static void
+docs_drv_note(struct docs *d, int rc)
+{
+	d->store_down = true;
+	if (rc == DOCS_AGAIN)
+		d->again = true;
+	else if (d->read_err == 0)
+		d->read_err = rc;
+}
+
+/* The driver's get and scan through the run's view, noting a failure or
+ * a fetch started (DOCS_AGAIN, never with LMDB). */
 static int
 docs_drv_get(struct docs *d, enum docs_table t, const void *k, size_t kl,
 	     struct buf *out)
 {
-	int rc = d->drv->vt->get(d->drv, t, k, kl, out);
+	int rc = d->drv->vt->get(d->drv, d->view, t, k, kl, out);
 	if (rc != 0 && rc != MIST_ENOTFOUND)
-		d->store_down = true;
+		docs_drv_note(d, rc);
 	return rc;
 }
 
@@ -543,10 +647,10 @@ docs_drv_scan(struct docs *d, enum docs_table t, const void *lo,
 	      size_t lolen, const void *hi, size_t hilen, bool reverse,
 	      docs_scan_cb cb, void *arg)
 {
-	int rc = d->drv->vt->scan(d->drv, t, lo, lolen, hi, hilen, reverse,
-				  cb, arg);
+	int rc = d->drv->vt->scan(d->drv, d->view, t, lo, lolen, hi, hilen,
+				  reverse, cb, arg);
 	if (rc != 0)
-		d->store_down = true;
+		docs_drv_note(d, rc);
 	return rc;
 }
 
@@ -952,6 +1056,8 @@ docs_job_free(void *p)
 {
 	if (*(int *)p == DOCS_JOB_HASH)
 		docs_hashjob_free(p);
+	else if (*(int *)p == DOCS_JOB_READ)
+		free(p);
 	else
 		docs_pending_free(p);
 }
@@ -1002,11 +1108,21 @@ docs_send(struct docs *d, struct actor_ref from, uint64_t corr,
 {
 	if (!(flags & MSG_F_REQUEST))
 		return;
+	if (d->in_request && d->again)
+		return; /* a run in vain: the request runs again */
 	char down[PERR_JSON_MAX];
 	if (d->in_request && d->store_down) {
 		struct perr e;
-		perr_set(&e, 503, PERR_CONNECTION_FAILED,
-			 "the document store is unreachable; retry later");
+		if (d->read_err == MIST_E2BIG) {
+			d->st.read_too_big++;
+			perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+				 "the request reads more of the document "
+				 "store than one request may hold; narrow it");
+		} else {
+			perr_set(&e, 503, PERR_CONNECTION_FAILED,
+				 "the document store is unreachable; retry "
+				 "later");
+		}
 		len = perr_json(&e, down, sizeof(down));
 		body = down;
 		status = e.http;
@@ -1081,7 +1197,8 @@ docs_usage_of(struct docs *d, const char *app)
 	snprintf(u->app, sizeof(u->app), "%s", app);
 	struct buf k = BUF_INIT, v = BUF_INIT;
 	docs_kmeta(&k, 'q', app, NULL, NULL);
-	if (docs_read(d, DOCS_T_META, &k, &v) == 0 && v.len < 24) {
+	int rc = docs_read(d, DOCS_T_META, &k, &v);
+	if (rc == 0 && v.len < 24) {
 		char tmp[24];
 		memcpy(tmp, v.data, v.len);
 		tmp[v.len] = 0;
@@ -1089,6 +1206,12 @@ docs_usage_of(struct docs *d, const char *app)
 	}
 	buf_destroy(&k);
 	buf_destroy(&v);
+	if (rc == DOCS_AGAIN) {
+		/* not known yet: not kept (the run comes to nothing) */
+		d->usage_scratch = *u;
+		free(u);
+		return &d->usage_scratch;
+	}
 	u->next = map_get(&d->usage, h);
 	map_put(&d->usage, h, u);
 	return u;
@@ -1144,9 +1267,35 @@ docs_queue(struct docs *d, const char *app, struct docs_group *g,
 	d->pending++;
 	d->st.writes++;
 	w->seq = ++d->q_seq;
+	if (d->in_request)
+		d->queued = true;
 	d->drv->vt->write(d->drv, ops, g->n, docs_durable_cb, w);
 	if (d->shared && d->in_request)
 		docs_rset_written(d, ops, g->n);
+}
+
+/* What runs @a rq again (a conflict, or a fetch it waits for): its
+ * message, its hash's result if it had one, its deadline. */
+static struct docs_retry *
+docs_retry_of(const struct docs_req *rq)
+{
+	struct docs_retry *rt = xcalloc(1, sizeof(*rt));
+	const struct msg *m = rq->msg;
+	rt->req = msg_new(m->type, m->body, m->len);
+	rt->req->flags = m->flags;
+	rt->req->corr = m->corr;
+	rt->req->from = m->from;
+	rt->req->to = m->to;
+	if (rq->job != NULL) {
+		rt->job = xmalloc(sizeof(*rt->job));
+		*rt->job = *rq->job;
+		rt->job->req = NULL;
+		rt->job->pw = NULL;
+		rt->job->pwlen = 0;
+	}
+	rt->deadline = rq->deadline;
+	rt->attempt = rq->attempt;
+	return rt;
 }
 
 /* Queues @a g and answers @a body (stolen) with @a status once durable. */
@@ -1154,6 +1303,9 @@ static void
 docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 	    json_t *body)
 {
+	/* the usage record docs_queue adds to: read first, so a fetch it
+	 * needs makes this run one in vain before anything is queued */
+	(void)docs_usage_of(rq->d, rq->app);
 	if (rq->d->pending >= rq->d->cfg.pending_max) {
 		json_decref(body);
 		rq->d->st.refused_busy++;
@@ -1170,26 +1322,8 @@ docs_commit(struct docs_req *rq, struct docs_group *g, int status,
 		return;
 	}
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
-	if (rq->d->shared) {
-		/* kept to re-run it should another agent win a race */
-		struct docs_retry *rt = xcalloc(1, sizeof(*rt));
-		const struct msg *m = rq->msg;
-		rt->req = msg_new(m->type, m->body, m->len);
-		rt->req->flags = m->flags;
-		rt->req->corr = m->corr;
-		rt->req->from = m->from;
-		rt->req->to = m->to;
-		if (rq->job != NULL) {
-			rt->job = xmalloc(sizeof(*rt->job));
-			*rt->job = *rq->job;
-			rt->job->req = NULL;
-			rt->job->pw = NULL;
-			rt->job->pwlen = 0;
-		}
-		rt->deadline = rq->deadline;
-		rt->attempt = rq->attempt;
-		w->retry = rt;
-	}
+	if (rq->d->shared) /* kept to re-run it should another agent win */
+		w->retry = docs_retry_of(rq);
 	w->kind = DOCS_JOB_GROUP;
 	w->from = rq->from;
 	w->corr = rq->corr;
@@ -2295,6 +2429,8 @@ docs_defer_hash(struct docs_req *rq, const char *pw, size_t pwlen,
 		const char *stored)
 {
 	rq->deferred = true;
+	if (rq->d->again)
+		return; /* a run in vain: hashed on the run that reads all */
 	if (rq->d->hashing >= rq->d->cfg.hash_max) {
 		rq->d->st.refused_busy++;
 		struct perr e;
@@ -3598,9 +3734,13 @@ docs_op_query(struct docs_req *rq)
 	uint64_t useful = count || c.matched < (uint64_t)(skip + limit)
 				  ? c.matched
 				  : (uint64_t)(skip + limit);
-	bool auto_building = docs_auto_observe(rq, cls, schema, ix, nix, &plan,
-					       pins, npins, of, od, nof, &c,
-					       useful);
+	/* observed once the answer's reads are all in (the includes'
+	 * too): a run that comes to nothing on a fetch observes nothing */
+	bool auto_building = false;
+	if (c.over)
+		auto_building = docs_auto_observe(rq, cls, schema, ix, nix,
+						  &plan, pins, npins, of, od,
+						  nof, &c, useful);
 	if (c.over) {
 		d->st.refused_heavy++;
 		char want[256];
@@ -3652,6 +3792,8 @@ docs_op_query(struct docs_req *rq)
 		json_array_append_new(results, p);
 	}
 	free(v);
+	(void)docs_auto_observe(rq, cls, schema, ix, nix, &plan, pins, npins,
+				of, od, nof, &c, useful);
 	d->st.results += json_array_size(results);
 	json_t *out = json_pack("{s:o}", "results", results);
 	results = NULL;
@@ -3789,6 +3931,10 @@ docs_op_schema_put(struct docs_req *rq)
 	}
 	bool create = json_is_true(json_object_get(rq->body, "create"));
 	old = docs_schema_load(d, rq->app, cls);
+	if (d->store_down) { /* nothing of what follows is done */
+		docs_answer_err(rq, &(struct perr){.http = 503});
+		goto out;
+	}
 	if (create && old) {
 		perr_set(&e, 400, PERR_INVALID_CLASS_NAME,
 			 "Class %s already exists.", cls);
@@ -4072,6 +4218,8 @@ static void
 docs_build_add(struct docs *d, const char *app, const char *cls,
 	       const char *name)
 {
+	if (docs_in_vain(d))
+		return; /* its schema was not written */
 	struct docs_build *b = xcalloc(1, sizeof(*b));
 	snprintf(b->app, sizeof(b->app), "%s", app);
 	snprintf(b->cls, sizeof(b->cls), "%s", cls);
@@ -4097,14 +4245,17 @@ docs_build_free(struct docs *d, struct docs_build *b)
 	if (b->locked && d->drv->vt->lock != NULL) {
 		char name[DOCS_PG_LOCK_NAME_MAX];
 		docs_build_lock_name(b, name, sizeof(name));
-		d->drv->vt->lock(d->drv, name, false);
+		d->drv->vt->lock(d->drv, NULL, name, false);
 	}
 	for (struct docs_build **pp = &d->builds; *pp; pp = &(*pp)->next)
 		if (*pp == b) {
 			*pp = b->next;
 			break;
 		}
+	if (b->view != NULL)
+		d->drv->vt->view_close(d->drv, b->view);
 	buf_destroy(&b->cursor);
+	buf_destroy(&b->dirty);
 	free(b);
 }
 
@@ -4117,6 +4268,9 @@ struct docs_build_scan {
 	struct buf last;
 	bool more;
 };
+
+static bool docs_build_dirty(const struct docs_build *b, uint8_t t,
+			     const void *k, size_t kl);
 
 static int
 docs_build_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
@@ -4137,6 +4291,12 @@ docs_build_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	 * (its own group maintains this index too, after ours) */
 	struct docs_ov *o = docs_ov_find(s->d, DOCS_T_OBJ, k, kl);
 	if (o && o->deleted)
+		return 0;
+	/* written since this chunk's page was fetched, durable now: what
+	 * the page holds may be older, and that write maintained this
+	 * index itself (it was queued after the index was declared) */
+	if (o == NULL && s->b->view_parked &&
+	    docs_build_dirty(s->b, DOCS_T_OBJ, k, kl))
 		return 0;
 	if (o) {
 		v = o->val.data;
@@ -4197,7 +4357,167 @@ docs_auto_superseded(struct docs *d, struct docs_group *g, json_t *ns,
 	}
 }
 
-/* One chunk of one build per tick. */
+/* Whether @a b's view may hold @a k of @a t as it was before a write that
+ * is durable now (docs_build.dirty). */
+static bool
+docs_build_dirty(const struct docs_build *b, uint8_t t, const void *k,
+		 size_t kl)
+{
+	if (b->dirty_all)
+		return true;
+	uint64_t h = docs_hash(t, k, kl);
+	for (size_t at = 0; at + 8 <= b->dirty.len; at += 8)
+		if (memcmp(b->dirty.data + at, &h, 8) == 0)
+			return true;
+	return false;
+}
+
+/* A group is durable: the builds whose views are parked note its keys
+ * (they leave the overlay now; those views may hold older values). */
+static void
+docs_build_note_durable(struct docs *d, const struct docs_pending *w)
+{
+	for (struct docs_build *b = d->builds; b; b = b->next) {
+		if (b->view == NULL || b->dirty_all)
+			continue;
+		if (w->prefixes.len > 0 ||
+		    b->dirty.len / 8 + w->keys.len / 5 > DOCS_BUILD_DIRTY_MAX) {
+			b->dirty_all = true;
+			continue;
+		}
+		const uint8_t *p = w->keys.data, *end = p + w->keys.len;
+		while (p + 5 <= end) {
+			uint32_t kl;
+			memcpy(&kl, p + 1, sizeof(kl));
+			if (p + 5 + kl > end)
+				break;
+			uint64_t h = docs_hash(p[0], p + 5, kl);
+			buf_append(&b->dirty, &h, 8);
+			p += 5 + kl;
+		}
+	}
+}
+
+/* The schema a build step read is older than a durable write of it: the
+ * step starts again on a fresh view (next tick). */
+static bool
+docs_build_schema_stale(struct docs *d, struct docs_build *b)
+{
+	if (!b->rerun || b->dirty.len == 0)
+		return b->rerun && b->dirty_all;
+	struct buf k = BUF_INIT;
+	docs_kmeta(&k, 's', b->app, b->cls, NULL);
+	bool stale = docs_build_dirty(b, DOCS_T_META, k.data, k.len);
+	buf_destroy(&k);
+	(void)d;
+	return stale;
+}
+
+/*
+ * A build's step reads through a view of its own (restartable reads,
+ * docs_driver.h), like a request's run: begun with a view (the one its
+ * last step parked with, or a new one) ...
+ */
+static void
+docs_build_begin(struct docs *d, struct docs_build *b)
+{
+	d->in_run = true;
+	d->store_down = false;
+	d->again = false;
+	d->read_err = 0;
+	d->view = NULL;
+	if (b->view != NULL && b->dirty_all) {
+		/* too much was written meanwhile: read afresh */
+		d->drv->vt->view_close(d->drv, b->view);
+		b->view = NULL;
+	}
+	if (b->view == NULL) {
+		b->dirty.len = 0;
+		b->dirty_all = false;
+	}
+	b->rerun = b->view_parked = b->view != NULL;
+	if (b->view != NULL) {
+		d->view = b->view;
+		b->view = NULL;
+	} else if (d->drv->vt->view_open != NULL) {
+		b->tag = ++d->tag_seq;
+		d->view = d->drv->vt->view_open(d->drv, b->tag);
+	}
+}
+
+/* ... and ended: a step that started a fetch (true) keeps its view and
+ * waits for docs_on_read; any other closes it.  Not for a freed build. */
+static bool
+docs_build_end(struct docs *d, struct docs_build *b)
+{
+	bool again = d->again;
+	if (again) {
+		b->view = d->view;
+		b->fetching = true;
+	} else if (d->view != NULL) {
+		d->drv->vt->view_close(d->drv, d->view);
+		b->dirty.len = 0;
+		b->dirty_all = false;
+	}
+	d->view = NULL;
+	d->in_run = false;
+	d->store_down = false;
+	d->again = false;
+	return again;
+}
+
+/* A step whose build was freed in it: its view closes. */
+static void
+docs_build_gone(struct docs *d)
+{
+	if (d->view != NULL)
+		d->drv->vt->view_close(d->drv, d->view);
+	d->view = NULL;
+	d->in_run = false;
+	d->store_down = false;
+	d->again = false;
+}
+
+static bool docs_build_ready(struct docs *d, struct docs_build *b);
+
+/* The final step: the index's statistics recounted from the store
+ * (writes during the build may have counted an entry the build put
+ * again), the app's automatic indexes held to its budget.  False: a
+ * fetch is under way (run again). */
+/* Recounts from the store once every group queued before is durable; a
+ * count whose reads waited while groups were queued (they may or may not
+ * be in it: their entries were counted as they were queued) is started
+ * again, DOCS_RECOUNT_TRIES times at most (then it stands, about right). */
+#define DOCS_RECOUNT_TRIES 3
+
+static bool
+docs_build_final(struct docs *d, struct docs_build *b)
+{
+	struct docs_ixrt *r = docs_ixrt_get(d, b->app, b->cls, b->name, false);
+	if (r != NULL && d->view != NULL) {
+		if (!b->rerun) {
+			b->recount_seq = d->q_seq;
+			if (d->done_seq < d->q_seq) {
+				b->after = d->q_seq; /* wait for them */
+				return false;
+			}
+		} else if (b->recount_seq != d->q_seq &&
+			   b->recounts < DOCS_RECOUNT_TRIES) {
+			b->recounts++;
+			b->after = d->q_seq; /* a fresh view, after them */
+			return false;
+		}
+	}
+	if (r != NULL)
+		docs_ixrt_recount(d, r);
+	if (d->again)
+		return false;
+	if (r != NULL && r->is_auto)
+		docs_auto_enforce(d, b->app);
+	return !d->again;
+}
+
+/* One step of each build per tick (a chunk for most). */
 static void
 docs_build_tick(struct docs *d)
 {
@@ -4205,21 +4525,73 @@ docs_build_tick(struct docs *d)
 	bool blocked = false;
 	for (struct docs_build *b = d->builds, *next; b; b = next) {
 		next = b->next;
-		if (b->writing || d->done_seq < b->after)
-			continue; /* docs_on_done arms the tick again */
+		if (b->writing || b->fetching || d->done_seq < b->after)
+			continue; /* docs_on_done/docs_on_read arm the tick */
+		if (b->step == DOCS_BSTEP_READY) {
+			docs_build_begin(d, b);
+			(void)docs_usage_of(d, b->app); /* docs_queue's */
+			if (!d->again && docs_build_schema_stale(d, b)) {
+				docs_build_end(d, b); /* afresh, next tick */
+				docs_build_arm(d);
+				continue;
+			}
+			bool ok = d->again || docs_build_ready(d, b);
+			if (d->again && !b->writing) {
+				docs_build_end(d, b);
+			} else if (!ok) {
+				docs_build_free(d, b);
+				docs_build_gone(d);
+			} else {
+				d->again = false; /* queued: not again */
+				docs_build_end(d, b);
+			}
+			continue;
+		}
+		if (b->step == DOCS_BSTEP_FINAL) {
+			docs_build_begin(d, b);
+			if (docs_build_final(d, b)) {
+				log_info("docs: index %s of %s/%s is ready",
+					 b->name, b->app, b->cls);
+				d->st.builds_done++;
+				docs_build_free(d, b);
+				docs_build_gone(d);
+			} else if (!docs_build_end(d, b)) {
+				docs_build_arm(d); /* counted again, later */
+			}
+			continue;
+		}
+		docs_build_begin(d, b);
 		if (d->drv->vt->lock != NULL) {
 			/* one agent builds an index at a time; the lock dies
 			 * with its holder, and this one takes over (puts are
-			 * idempotent: from its own cursor) */
+			 * idempotent: from its own cursor).  Taking it is a
+			 * fetch of the step's view, once per build (held
+			 * after) */
 			char name[DOCS_PG_LOCK_NAME_MAX];
 			docs_build_lock_name(b, name, sizeof(name));
-			b->locked = d->drv->vt->lock(d->drv, name, true) == 1;
+			int lk = d->drv->vt->lock(d->drv, d->view, name, true);
+			if (lk == DOCS_AGAIN) {
+				d->again = true;
+				docs_build_end(d, b);
+				continue;
+			}
+			b->locked = lk == 1;
 			if (!b->locked) {
 				json_t *s = docs_schema_load(d, b->app, b->cls);
 				const char *st = docs_jstr(
 					json_object_get(s, "_ix"), b->name);
 				bool building = st && strcmp(st, "building") == 0;
 				json_decref(s);
+				if (d->again) {
+					docs_build_end(d, b);
+					continue;
+				}
+				bool down = d->store_down || lk < 0;
+				docs_build_end(d, b);
+				if (down) { /* not known: tried again later */
+					blocked = true;
+					continue;
+				}
 				if (!building) { /* another agent finished it */
 					docs_build_free(d, b);
 					continue;
@@ -4228,8 +4600,21 @@ docs_build_tick(struct docs *d)
 				continue;
 			}
 		}
+		if (b->app[0])
+			(void)docs_usage_of(d, b->app); /* docs_queue's */
 		json_t *schema = b->app[0] ? docs_schema_load(d, b->app, b->cls)
 					   : NULL;
+		if (!d->again && docs_build_schema_stale(d, b)) {
+			json_decref(schema);
+			docs_build_end(d, b); /* closes the view */
+			docs_build_arm(d);
+			continue;
+		}
+		if (d->again) {
+			json_decref(schema);
+			docs_build_end(d, b);
+			continue;
+		}
 		const char *state =
 			docs_jstr(json_object_get(schema, "_ix"), b->name);
 		struct docs_index ix[DOCS_MAX_INDEXES];
@@ -4239,8 +4624,15 @@ docs_build_tick(struct docs *d)
 			if (strcmp(ix[i].name, b->name) == 0)
 				x = &ix[i];
 		if (!state || strcmp(state, "building") != 0 || x == NULL) {
-			/* dropped, or ready already */
+			/* dropped, or ready already (a store error: the schema
+			 * could not be read; it is tried again) */
 			json_decref(schema);
+			bool down = d->store_down;
+			docs_build_end(d, b);
+			if (down) {
+				blocked = true;
+				continue;
+			}
 			docs_build_free(d, b);
 			continue;
 		}
@@ -4263,11 +4655,14 @@ docs_build_tick(struct docs *d)
 		buf_destroy(&lo);
 		buf_destroy(&hi);
 		if (rc != 0) {
-			log_error("docs: index %s of %s/%s: store error",
-				  b->name, b->app, b->cls);
+			if (rc != DOCS_AGAIN)
+				log_error("docs: index %s of %s/%s: store error",
+					  b->name, b->app, b->cls);
 			buf_destroy(&s.last);
 			docs_group_free(&g);
 			json_decref(schema);
+			if (!docs_build_end(d, b))
+				blocked = true; /* tried again later */
 			continue;
 		}
 		struct docs_pending *w = xcalloc(1, sizeof(*w));
@@ -4284,9 +4679,11 @@ docs_build_tick(struct docs *d)
 		docs_group_free(&g);
 		buf_destroy(&s.last);
 		json_decref(schema);
+		docs_build_end(d, b);
 	}
 	if (blocked && !d->build_armed && !d->stopping) {
-		/* another agent builds: look again later (it may die) */
+		/* another agent builds, or the store failed: look again
+		 * later (it may die, or come back) */
 		d->build_armed = true;
 		actor_timer_start(d->self, &d->build_timer,
 				  DOCS_BUILD_LOCK_RETRY_MS, 0, DOCS_TAG_BUILD);
@@ -4344,21 +4741,9 @@ docs_build_done(struct docs *d, struct docs_pending *w)
 	} else if (b->app[0] == 0) {
 		docs_build_free(d, b); /* its app was dropped meanwhile */
 	} else if (w->build_done && !w->build_ready) {
-		if (!docs_build_ready(d, b))
-			docs_build_free(d, b);
+		b->step = DOCS_BSTEP_READY; /* the tick reads the schema */
 	} else if (w->build_done) {
-		log_info("docs: index %s of %s/%s is ready", b->name, b->app,
-			 b->cls);
-		d->st.builds_done++;
-		/* exact now (writes during the build may have counted an
-		 * entry the build put again) */
-		struct docs_ixrt *r =
-			docs_ixrt_get(d, b->app, b->cls, b->name, false);
-		if (r != NULL)
-			docs_ixrt_recount(d, r);
-		if (r != NULL && r->is_auto)
-			docs_auto_enforce(d, b->app);
-		docs_build_free(d, b);
+		b->step = DOCS_BSTEP_FINAL; /* counted done once recounted */
 	} else {
 		b->cursor.len = 0;
 		buf_append(&b->cursor, w->next_cursor.data, w->next_cursor.len);
@@ -4453,7 +4838,9 @@ docs_auto_least(struct docs *d, const char *app)
 static void
 docs_queue_quiet(struct docs *d, const char *app, struct docs_group *g)
 {
-	if (d->in_request && d->store_down)
+	if (d->in_run)
+		(void)docs_usage_of(d, app); /* as docs_commit */
+	if (docs_in_vain(d))
 		return; /* built on a failed read: not written */
 	struct docs_pending *w = xcalloc(1, sizeof(*w));
 	w->kind = DOCS_JOB_GROUP;
@@ -4490,9 +4877,13 @@ docs_auto_drop(struct docs *d, struct docs_ixrt *r, const char *why)
 	snprintf(app, sizeof(app), "%s", r->app);
 	snprintf(cls, sizeof(cls), "%s", r->cls);
 	snprintf(name, sizeof(name), "%s", r->name);
+	json_t *schema = docs_schema_load(d, app, cls);
+	if (docs_in_vain(d)) {
+		json_decref(schema); /* not known: nothing is dropped */
+		return;
+	}
 	log_info("docs: automatic index %s of %s/%s dropped: %s", name, app,
 		 cls, why);
-	json_t *schema = docs_schema_load(d, app, cls);
 	json_t *ns = schema ? json_deep_copy(schema) : NULL;
 	json_decref(schema);
 	struct docs_group g;
@@ -4613,6 +5004,8 @@ docs_auto_fit(struct docs *d, const char *app, uint64_t need, uint64_t saves,
 			 (unsigned long long)saves);
 		used -= r->bytes > 0 ? (uint64_t)r->bytes : 0;
 		docs_auto_drop(d, r, why);
+		if (docs_in_vain(d))
+			return false; /* its schema is being fetched: later */
 	}
 	return true;
 }
@@ -4658,8 +5051,10 @@ docs_auto_create(struct docs *d, const char *app, const char *cls,
 	}
 	/* an eviction may have rewritten this class's schema: read again */
 	schema = docs_schema_load(d, app, cls);
-	if (schema == NULL)
+	if (schema == NULL || docs_in_vain(d)) {
+		json_decref(schema);
 		return false;
+	}
 	json_t *ns = json_deep_copy(schema);
 	json_decref(schema);
 	if (!json_is_object(json_object_get(ns, "indexes")))
@@ -4709,6 +5104,9 @@ docs_auto_observe(struct docs_req *rq, const char *cls, const json_t *schema,
 		  uint32_t nof, const struct docs_qctx *c, uint64_t useful)
 {
 	struct docs *d = rq->d;
+	(void)docs_usage_of(d, rq->app); /* what an index build queues */
+	if (d->store_down)
+		return false; /* what it saw is not what the store holds */
 	if (plan->ix != NULL && !c->over) {
 		struct docs_ixrt *r =
 			docs_ixrt_get(d, rq->app, cls, plan->ix->name, true);
@@ -4816,6 +5214,8 @@ docs_auto_enforce(struct docs *d, const char *app)
 				docs_ixrt_hash(r->app, r->cls, r->name),
 				(void *)(uintptr_t)r->bytes);
 		docs_auto_drop(d, r, why);
+		if (docs_in_vain(d))
+			break; /* its schema is being fetched: run again */
 	}
 }
 
@@ -5091,7 +5491,7 @@ docs_op_indexes(struct docs_req *rq)
 static void
 docs_stats_reply(struct docs *d, struct msg *m)
 {
-	struct docs_driver_stats ds;
+	struct docs_driver_stats ds = {0};
 	d->drv->vt->stats(d->drv, &ds);
 	struct docs_cache_stats cs = docs_cache_stats(&d->cache);
 	struct docs_cache_stats os = docs_cache_stats(&d->ocache);
@@ -5125,6 +5525,15 @@ docs_stats_reply(struct docs *d, struct msg *m)
 		{"auto_indexes_dropped", d->st.auto_dropped},
 		{"auto_indexes_refused", d->st.auto_refused},
 		{"rperm_scans", d->st.rperm_scans},
+		{"read_parks", d->st.parks},
+		{"read_reruns", d->st.reruns},
+		{"read_parked", d->nparked},
+		{"read_parked_expired", d->st.parked_expired},
+		{"read_too_big", d->st.read_too_big},
+		{"reads_sent", ds.reads_sent},
+		{"reads_held", ds.reads_held},
+		{"reads_sync", ds.reads_sync},
+		{"reads_failed", ds.reads_failed},
 		{"shapes", d->shapes.n},
 		{"shape_evictions", d->shapes.evictions},
 		{"bytes_used", ds.bytes_used},
@@ -5257,17 +5666,54 @@ docs_decode(struct docs *d, const struct msg *m, struct docs_req *rq,
 	return 0;
 }
 
-static void
+static void docs_park(struct docs *d, struct docs_retry *rt);
+
+/* Requests parked on reads at once: each holds its message and its view
+ * (a few KiB for most); past it a new one is refused (503, code 155):
+ * the store answers slower than requests arrive, and more would only
+ * wait longer. */
+#define DOCS_PARKED_MAX 8192
+/* Runs of one request at most: each run in vain started a fetch, and
+ * docs.c's own budgets keep a request far below (a query: its index
+ * pages, DOCS_INDEX_SCAN_MAX / 512 = 98, then its objects 128 a run);
+ * past it the request answers 503, code 155, rather than run on. */
+#define DOCS_RUNS_MAX 1024
+
+/*
+ * Runs one request, start to end.  With a driver that has views, the run
+ * reads through the request's view: the one @a rt was parked with (a run
+ * again after its fetches arrived), else a new one.  A run that started a
+ * fetch (docs.again) answers and queues nothing: the request is parked
+ * with its view, in @a rt if given (true: @a rt was kept, the caller must
+ * not free it) or in a new docs_retry.  Any other end closes the view.
+ */
+static bool
 docs_on_request(struct docs *d, const struct msg *m,
-		const struct docs_hashjob *job, const struct docs_retry *rt)
+		const struct docs_hashjob *job, struct docs_retry *rt)
 {
 	struct docs_req rq;
 	struct perr e;
 	memset(&rq, 0, sizeof(rq));
 	d->in_request = true;
+	d->in_run = true;
 	d->store_down = false;
+	d->again = false;
+	d->queued = false;
+	d->read_err = 0;
 	d->rset.len = 0;
+	/* a run in vain counts nothing (its request is counted once, by the
+	 * run that answers) */
+	const struct docs_stats st0 = d->st;
 	d->rset_full = false;
+	d->view = NULL;
+	if (rt != NULL && rt->view != NULL) {
+		d->view = rt->view;
+		d->view_tag = rt->tag;
+		rt->view = NULL;
+	} else if (d->drv->vt->view_open != NULL) {
+		d->view_tag = ++d->tag_seq;
+		d->view = d->drv->vt->view_open(d->drv, d->view_tag);
+	}
 	if (rt != NULL) {
 		job = rt->job;
 		rq.attempt = rt->attempt;
@@ -5297,6 +5743,12 @@ docs_on_request(struct docs *d, const struct msg *m,
 		if (u->index_budget != rq.index_budget)
 			u->ix_gen++;
 		u->index_budget = rq.index_budget;
+	} else if (d->view != NULL) {
+		/* read first, with the session: what a write adds to, and an
+		 * index decision weighs, is then known before anything is
+		 * decided (a fetch for it later would make a run in vain
+		 * after it changed memory) */
+		(void)docs_usage_of(d, rq.app);
 	}
 	if (docs_resolve_session(&rq, &e) != 0) {
 		docs_answer_err(&rq, &e);
@@ -5352,12 +5804,190 @@ docs_on_request(struct docs *d, const struct msg *m,
 			 rq.op);
 		docs_answer_err(&rq, &e);
 	}
-out:
+out:;
+	bool kept = false;
+	if (d->again && d->queued) {
+		/* a read after the request queued its writes: it must not
+		 * run again (it would write twice); its answer is the
+		 * group's.  Not meant to happen: reads come first. */
+		log_warn("docs: op %u read after queuing its writes", rq.op);
+		d->again = false;
+	}
+	if (d->again && rt != NULL && rt->runs + 1 >= DOCS_RUNS_MAX) {
+		d->st = st0;
+		d->again = d->store_down = false;
+		d->st.refused_heavy++;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "the request's reads did not settle in %u runs",
+			 (unsigned)DOCS_RUNS_MAX);
+		docs_answer_err(&rq, &e);
+	}
+	if (d->again && rt == NULL && d->nparked >= DOCS_PARKED_MAX) {
+		d->st = st0;
+		d->again = d->store_down = false;
+		d->st.refused_busy++;
+		perr_set(&e, 503, PERR_REQUEST_LIMIT_EXCEEDED,
+			 "%u requests wait for the document store; retry later",
+			 (unsigned)DOCS_PARKED_MAX);
+		docs_answer_err(&rq, &e);
+	}
+	if (d->again) {
+		/* a fetch is under way: the request runs again when it
+		 * arrived, on the same view */
+		uint64_t requests = d->st.requests; /* counted on arrival */
+		d->st = st0;
+		d->st.requests = requests;
+		if (rt == NULL) {
+			rt = docs_retry_of(&rq);
+			if (rq.deadline == 0 && job != NULL)
+				rt->deadline = job->deadline;
+		} else {
+			kept = true;
+		}
+		rt->view = d->view;
+		rt->tag = d->view_tag;
+		rt->runs++;
+		docs_park(d, rt);
+	} else if (d->view != NULL) {
+		d->drv->vt->view_close(d->drv, d->view);
+	}
+	d->view = NULL;
 	d->in_request = false;
+	d->in_run = false;
 	d->store_down = false;
+	d->again = false;
 	json_decref(rq.body);
 	json_decref(rq.role_objs);
 	free(rq.rolev);
+	return kept;
+}
+
+/* ------------------------------------------------- parked requests */
+
+enum { DOCS_TAG_PARK = 3 };
+
+/* The park timer: at the earliest deadline of a parked request. */
+static void
+docs_park_arm(struct docs *d)
+{
+	if (d->stopping)
+		return;
+	uint64_t first = 0;
+	for (struct docs_retry *rt = d->parked; rt; rt = rt->next)
+		if (rt->deadline != 0 && (first == 0 || rt->deadline < first))
+			first = rt->deadline;
+	if (d->park_armed) {
+		actor_timer_stop(d->self, &d->park_timer);
+		d->park_armed = false;
+	}
+	if (first == 0)
+		return;
+	uint64_t now = docs_now_ns(d);
+	uint64_t ms = first > now ? (first - now) / 1000000 + 1 : 0;
+	d->park_armed = true;
+	actor_timer_start(d->self, &d->park_timer, ms, 0, DOCS_TAG_PARK);
+}
+
+/* Parks @a rt (its view set) until the driver says its fetches arrived. */
+static void
+docs_park(struct docs *d, struct docs_retry *rt)
+{
+	d->st.parks++;
+	rt->next = d->parked;
+	d->parked = rt;
+	d->nparked++;
+	if (rt->deadline != 0)
+		docs_park_arm(d);
+}
+
+/* Takes the parked request of @a tag out of the list (NULL: none: it was
+ * answered at its deadline meanwhile). */
+static struct docs_retry *
+docs_unpark(struct docs *d, uint64_t tag)
+{
+	for (struct docs_retry **pp = &d->parked; *pp; pp = &(*pp)->next)
+		if ((*pp)->tag == tag) {
+			struct docs_retry *rt = *pp;
+			*pp = rt->next;
+			rt->next = NULL;
+			d->nparked--;
+			return rt;
+		}
+	return NULL;
+}
+
+static void
+docs_park_free(struct docs *d, struct docs_retry *rt)
+{
+	if (rt->view != NULL)
+		d->drv->vt->view_close(d->drv, rt->view);
+	rt->view = NULL;
+	docs_retry_free(rt);
+}
+
+/* The driver: the fetches of the view @a tag arrived.  On the loop
+ * thread, outside any turn: handed to the actor (MSG_DOCS_DONE). */
+static void
+docs_read_ready(void *arg, uint64_t tag)
+{
+	struct docs *d = arg;
+	struct docs_readjob *j = xcalloc(1, sizeof(*j));
+	j->kind = DOCS_JOB_READ;
+	j->tag = tag;
+	struct msg *m =
+		actor_local_msg(d->self->sys, ACTOR_DOCS, MSG_DOCS_DONE, NULL, 0);
+	m->ptr = j;
+	m->ptr_free = docs_job_free;
+	actor_sys_deliver(d->self->sys, m); /* refused at shutdown: freed */
+}
+
+/* A parked request's fetches arrived: it runs again from the start. */
+static void
+docs_on_read(struct docs *d, uint64_t tag)
+{
+	struct docs_retry *rt = docs_unpark(d, tag);
+	if (rt == NULL) {
+		/* a build's step, or nobody any more */
+		for (struct docs_build *b = d->builds; b; b = b->next)
+			if (b->fetching && b->tag == tag) {
+				b->fetching = false;
+				d->st.reruns++;
+				docs_build_arm(d);
+			}
+		return;
+	}
+	d->st.reruns++;
+	if (!docs_on_request(d, rt->req, NULL, rt))
+		docs_retry_free(rt); /* its view closed by the run */
+}
+
+/* Answers the parked requests whose deadline passed (504, as a request
+ * found overdue when it runs); their fetches are dropped. */
+static void
+docs_park_expire(struct docs *d)
+{
+	d->park_armed = false;
+	uint64_t now = docs_now_ns(d);
+	for (struct docs_retry **pp = &d->parked; *pp;) {
+		struct docs_retry *rt = *pp;
+		if (rt->deadline == 0 || now <= rt->deadline) {
+			pp = &rt->next;
+			continue;
+		}
+		*pp = rt->next;
+		d->nparked--;
+		d->st.parked_expired++;
+		d->st.refused_deadline++;
+		struct perr e;
+		perr_set(&e, 504, PERR_TIMEOUT,
+			 "the request's deadline passed before it was done");
+		char out[PERR_JSON_MAX];
+		size_t n = perr_json(&e, out, sizeof(out));
+		docs_send(d, rt->req->from, rt->req->corr, rt->req->flags,
+			  e.http, out, n, "");
+		docs_park_free(d, rt);
+	}
+	docs_park_arm(d);
 }
 
 /* Runs the re-runs whose wait is over (in the order they failed). */
@@ -5370,8 +6000,9 @@ docs_run_retries(struct docs *d)
 		d->retries = rt->next;
 		if (d->retries == NULL)
 			d->retries_tail = NULL;
-		docs_on_request(d, rt->req, NULL, rt);
-		docs_retry_free(rt);
+		rt->next = NULL;
+		if (!docs_on_request(d, rt->req, NULL, rt))
+			docs_retry_free(rt);
 	}
 }
 
@@ -5380,6 +6011,10 @@ docs_on_done(struct docs *d, struct msg *m)
 {
 	if (m->ptr == NULL)
 		return;
+	if (*(int *)m->ptr == DOCS_JOB_READ) {
+		docs_on_read(d, ((struct docs_readjob *)m->ptr)->tag);
+		return; /* freed with the message */
+	}
 	if (*(int *)m->ptr == DOCS_JOB_HASH) {
 		struct docs_hashjob *j = m->ptr;
 		m->ptr = NULL; /* ours now */
@@ -5393,8 +6028,10 @@ docs_on_done(struct docs *d, struct msg *m)
 	d->pending--;
 	if (w->seq > d->done_seq)
 		d->done_seq = w->seq;
-	if (d->builds != NULL) /* one may wait for this group (b->after) */
+	if (d->builds != NULL) { /* one may wait for this group (b->after) */
+		docs_build_note_durable(d, w);
 		docs_build_arm(d);
+	}
 	docs_unpin_all(d, w);
 	if (w->drv_status == MIST_EEXIST && w->retry != NULL && w->reply) {
 		/* another agent wrote a key the request read: nothing was
@@ -5520,10 +6157,25 @@ docs_fn(struct actor *self, struct msg *m)
 			docs_build_tick(d);
 		else if (m->corr == DOCS_TAG_IXSTAT)
 			docs_ixstat_flush(d);
+		else if (m->corr == DOCS_TAG_PARK)
+			docs_park_expire(d);
 		break;
 	case MSG_STOP:
 		actor_timer_stop(self, &d->build_timer);
 		actor_timer_stop(self, &d->ixstat_timer);
+		actor_timer_stop(self, &d->park_timer);
+		/* parked requests: their callers' requests time out */
+		while (d->parked != NULL) {
+			struct docs_retry *rt = d->parked;
+			d->parked = rt->next;
+			docs_park_free(d, rt);
+		}
+		d->nparked = 0;
+		for (struct docs_build *b = d->builds; b; b = b->next)
+			if (b->view != NULL) {
+				d->drv->vt->view_close(d->drv, b->view);
+				b->view = NULL;
+			}
 		/* the statistics go with the queue (every app's, in turn:
 		 * each flush writes one app's and leaves the others dirty) */
 		d->stopping = true;
@@ -5623,6 +6275,8 @@ docs_spawn(struct actor_sys *sys, uv_loop_t *loop, const char *data_dir,
 	}
 	d->self = a;
 	d->loop = loop;
+	if (d->drv->vt->on_ready != NULL)
+		d->drv->vt->on_ready(d->drv, docs_read_ready, d);
 	/* index builds a previous run left unfinished */
 	static const uint8_t s_lo[] = {'s'}, s_hi[] = {'t'};
 	docs_drv_scan(d, DOCS_T_META, s_lo, 1, s_hi, 1, false,

@@ -4,6 +4,9 @@
  * A thin adapter: the environment, its batching writer thread, atomic
  * groups and map growth are store/store.c's (store_open_env), shared with
  * the node store, so there is one writer implementation to get right.
+ * Reads are synchronous copies out of a read transaction (microseconds,
+ * no I/O wait once the pages are cached): it has no views (view_open
+ * NULL, docs_driver.h) and never answers DOCS_AGAIN.
  */
 #include "config.h"
 #include "accessory/docs_driver.h"
@@ -23,9 +26,10 @@ struct docs_lmdb {
 };
 
 static int
-docs_lmdb_get(struct docs_driver *d, enum docs_table t, const void *key,
-	      size_t klen, struct buf *out)
+docs_lmdb_get(struct docs_driver *d, struct docs_view *v, enum docs_table t,
+	      const void *key, size_t klen, struct buf *out)
 {
+	(void)v; /* reads never wait: no views (view_open NULL) */
 	struct docs_lmdb *l = (struct docs_lmdb *)d;
 	return store_get(l->store, t, key, klen, out);
 }
@@ -53,10 +57,11 @@ docs_lmdb_write(struct docs_driver *d, const struct docs_op *ops, uint32_t n,
 }
 
 static int
-docs_lmdb_scan(struct docs_driver *d, enum docs_table t, const void *lo,
-	       size_t lolen, const void *hi, size_t hilen, bool reverse,
-	       docs_scan_cb cb, void *arg)
+docs_lmdb_scan(struct docs_driver *d, struct docs_view *v, enum docs_table t,
+	       const void *lo, size_t lolen, const void *hi, size_t hilen,
+	       bool reverse, docs_scan_cb cb, void *arg)
 {
+	(void)v;
 	struct docs_lmdb *l = (struct docs_lmdb *)d;
 	return store_scan_range(l->store, t, lo, lolen, hi, hilen, reverse, cb,
 				arg);

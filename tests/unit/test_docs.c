@@ -1266,8 +1266,16 @@ Test(docs, hashes_and_writes_past_their_bounds_are_refused)
 		ok += T.r[j].status == 201;
 		busy += T.r[j].status == 503 && jcode(&T.r[j]) == 155;
 	}
+#ifdef TEST_DOCS_PG
+	/* their reads first (restartable): the hashes start as the reads
+	 * arrive, one at a time, the others refused while one runs */
+	cr_assert_geq(ok, 1);
+	cr_assert_eq(ok + busy, 3);
+	int busy_hash = busy;
+#else
 	cr_assert_eq(ok, 1);
 	cr_assert_eq(busy, 2);
+#endif
 	th_clear();
 	struct caller cc = {.create = true};
 	for (int i = 0; i < 3; i++) {
@@ -1283,11 +1291,21 @@ Test(docs, hashes_and_writes_past_their_bounds_are_refused)
 		ok += T.r[j].status == 201;
 		busy += T.r[j].status == 503;
 	}
-	cr_assert_eq(ok, 2);
-	cr_assert_eq(busy, 1);
 	for (int i = 0; i < 3; i++)
 		buf_destroy(&b[i]);
+#ifdef TEST_DOCS_PG
+	/* restartable reads: the three run again as their reads arrive,
+	 * not in one turn; the third meets two queued only if the first
+	 * two are not durable yet.  Never more than two queued at once. */
+	cr_assert_geq(ok, 2);
+	cr_assert_eq(ok + busy, 3);
+	cr_assert_eq(stat_of("refused_busy"),
+		     (uint64_t)busy_hash + (uint64_t)busy);
+#else
+	cr_assert_eq(ok, 2);
+	cr_assert_eq(busy, 1);
 	cr_assert_eq(stat_of("refused_busy"), 3);
+#endif
 }
 
 /* ------------------------------------------------------------ caches */
@@ -1379,8 +1397,17 @@ Test(docs, cache_session_refused_at_once_after_logout_revocation_deletes)
 	const struct caller *cs[2] = {&s1, &s1};
 	const char *js[2] = {"{}", get};
 	pipe_rq(2, ops, cs, js);
+#ifdef TEST_DOCS_PG
+	/* restartable reads: the GET may run before the logout is queued
+	 * (both in flight at once: either answer is right) */
+	for (uint32_t i = T.nr - 2; i < T.nr; i++)
+		cr_assert(T.r[i].status == 200 ||
+				  (T.r[i].status == 400 && jcode(&T.r[i]) == 209),
+			  "%d", T.r[i].status);
+#else
 	reply_with(2, 200, 0);
 	reply_with(2, 400, 209);
+#endif
 	r = rq(ACC_DOC_GET, &s1, "%s", get);
 	cr_assert_eq(jcode(r), 209, "logged out, refused at once");
 
@@ -1439,11 +1466,21 @@ Test(docs, cache_schema_changes_applied_at_once)
 		"\"*\":true},\"protectedFields\":{\"*\":[\"secret\"]}}}",
 		get};
 	pipe_rq(2, ops, cs, js);
+#ifdef TEST_DOCS_PG
+	/* restartable reads: the GET may run before the change is queued
+	 * (both in flight at once): refused by the old CLP, or allowed and
+	 * protected by the new one -- never the secret */
+	r = jstr(T.r[T.nr - 2].body, "className") ? &T.r[T.nr - 1]
+						   : &T.r[T.nr - 2];
+	cr_assert(jcode(r) == 119 || r->status == 200, "%d", r->status);
+	cr_assert_null(json_object_get(r->body, "secret"), "and protected");
+#else
 	r = &T.r[T.nr - 2];
 	cr_assert_null(jstr(r->body, "className"), "the GET came first");
 	cr_assert_eq(r->status, 200, "get allowed again, in the same turn");
 	cr_assert_null(json_object_get(r->body, "secret"), "and protected");
 	cr_assert_eq(T.r[T.nr - 1].status, 200);
+#endif
 	r = rq(ACC_DOC_GET, &PUBLIC, "%s", get);
 	cr_assert_eq(r->status, 200);
 	cr_assert_null(json_object_get(r->body, "secret"),
@@ -1518,7 +1555,17 @@ Test(docs, cache_objects_follow_updates_acl_changes_and_deletes)
 	const struct caller *cs[2] = {&PUBLIC, &PUBLIC};
 	const char *js[2] = {upd, get};
 	pipe_rq(2, ops, cs, js);
+#ifdef TEST_DOCS_PG
+	/* restartable reads: two requests in flight at once are answered as
+	 * their reads arrive, so the GET may run before the update is
+	 * queued (both were in flight: either value is right); every GET
+	 * that arrives after the update's answer sees it */
+	const json_t *g0 = T.r[T.nr - 2].body, *g1 = T.r[T.nr - 1].body;
+	json_int_t seen = jint(json_object_get(g0, "n") ? g0 : g1, "n");
+	cr_assert(seen == 1 || seen == 2, "the GET saw %lld", (long long)seen);
+#else
 	cr_assert_eq(jint(T.r[T.nr - 2].body, "n"), 2, "the GET came first");
+#endif
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(jint(rq(ACC_DOC_GET, &PUBLIC, "%s", get)->body, "n"),
 			     2, "and every GET after");
@@ -2027,7 +2074,8 @@ Test(docs, auto_index_from_refused_queries_then_served)
 	cr_assert_not_null(x);
 	cr_assert_str_eq(jstr(x, "kind"), "auto");
 	cr_assert_str_eq(jstr(x, "state"), "ready");
-	cr_assert_eq(jint(x, "entries"), 420, "every object, once");
+	cr_assert_eq(jint(x, "entries"), 420, "every object, once: %lld",
+		     (long long)jint(x, "entries"));
 	cr_assert_gt(jint(x, "bytes"), 420 * 20);
 	cr_assert_eq(jint(x, "hits"), 4);
 	cr_assert(strstr(jstr(x, "reason"), "refused 3 times") != NULL, "%s",
@@ -2657,8 +2705,14 @@ Test(docs, pg_build_waits_for_another_agents_lock_then_takes_over)
 		th_clear();
 		usleep(100000);
 	}
+	uint64_t sync0 = stat_of("reads_sync");
+	th_clear();
 	PQfinish(other); /* the holder dies: its lock with it */
 	wait_builds(1);
+	/* the lock, the chunks, the recount: fetches of views, never a
+	 * round trip on the loop */
+	cr_assert_eq(stat_of("reads_sync"), sync0);
+	th_clear();
 	r = rq(ACC_DOC_QUERY, &PUBLIC,
 	       "{\"class\":\"Big\",\"where\":{\"score\":150}}");
 	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
@@ -2666,12 +2720,375 @@ Test(docs, pg_build_waits_for_another_agents_lock_then_takes_over)
 }
 #endif
 
+#ifndef TEST_DOCS_PG
+/* LMDB's reads never wait: no request is parked or run again, and its
+ * driver sends no fetch (its path is the one it was). */
+Test(docs, lmdb_reads_are_never_parked)
+{
+	th_start();
+	char *tok = signup("lou", "lou@example.com", NULL);
+	struct caller me = {.session = tok, .create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &me,
+			     "{\"class\":\"L\",\"object\":{\"n\":1}}");
+	cr_assert_eq(r->status, 201);
+	char *id = dupstr(jstr(r->body, "objectId"));
+	r = rq(ACC_DOC_GET, &me, "{\"class\":\"L\",\"id\":\"%s\"}", id);
+	cr_assert_eq(r->status, 200);
+	r = rq(ACC_DOC_QUERY, &me, "{\"class\":\"L\",\"where\":{\"n\":1}}");
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 1);
+	th_clear();
+	static const char *const zero[] = {"read_parks", "read_reruns",
+					   "read_parked", "reads_sent",
+					   "reads_held"};
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+		cr_assert_eq(stat_of(zero[i]), 0, "%s", zero[i]);
+		th_clear();
+	}
+}
+#endif
+
+#ifdef TEST_DOCS_PG
+/*
+ * Restartable reads (docs_driver.h): the loop is never blocked on a read.
+ * Another connection holds a table's ACCESS EXCLUSIVE lock (the test's
+ * own statement, pg_sleep inside its transaction, so the server lets go
+ * of it by itself); every SELECT of that table waits for it.
+ */
+static PGconn *
+pg_hold(const char *table, double secs)
+{
+	PGconn *c = PQconnectdb(getenv("MIST_TEST_PG"));
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "BEGIN; LOCK TABLE %s.%s IN ACCESS EXCLUSIVE MODE; "
+		 "SELECT pg_sleep(%g); COMMIT;",
+		 pg_schema, table, secs);
+	cr_assert_eq(PQsendQuery(c, sql), 1, "%s", PQerrorMessage(c));
+	/* bounded: until the lock is granted */
+	PGconn *a = PQconnectdb(getenv("MIST_TEST_PG"));
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_locks WHERE granted AND mode = "
+		 "'AccessExclusiveLock' AND relation = '%s.%s'::regclass",
+		 pg_schema, table);
+	bool held = false;
+	for (int i = 0; i < 500 && !held; i++) {
+		PGresult *r = PQexec(a, sql);
+		held = PQresultStatus(r) == PGRES_TUPLES_OK &&
+		       strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+		PQclear(r);
+		if (!held)
+			usleep(10000);
+	}
+	PQfinish(a);
+	cr_assert(held, "the lock on %s was not granted", table);
+	return c;
+}
+
+/* Waits for the holder's transaction to end, then drops it. */
+static void
+pg_hold_end(PGconn *c)
+{
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL)
+		PQclear(r);
+	PQfinish(c);
+}
+
+struct ticks {
+	uint64_t n, last, max_gap; /* ns */
+};
+
+static void
+ticks_cb(uv_timer_t *t)
+{
+	struct ticks *k = t->data;
+	uint64_t now = uv_hrtime();
+	if (k->last && now - k->last > k->max_gap)
+		k->max_gap = now - k->last;
+	k->last = now;
+	k->n++;
+}
+
+/* Runs the loop until @a n replies are in (bounded, 30 s) with a timer
+ * ticking every 5 ms on it: what the loop did meanwhile. */
+static struct ticks
+th_wait_ticking(uint32_t n)
+{
+	struct ticks k = {0, 0, 0};
+	uv_timer_t t;
+	uv_timer_init(&T.loop, &t);
+	t.data = &k;
+	uv_timer_start(&t, ticks_cb, 5, 5);
+	uint64_t end = uv_hrtime() + 30ull * 1000000000;
+	while (T.nr < n && uv_hrtime() < end)
+		uv_run(&T.loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&T.loop, UV_RUN_NOWAIT);
+	cr_assert_geq(T.nr, n, "replies: %u of %u", T.nr, n);
+	return k;
+}
+
+static void
+th_send_one(int op, const struct caller *c, const char *json)
+{
+	struct buf b = BUF_INIT;
+	th_encode(&b, "app1", op, c, json);
+	th_send_raw(MSG_ACC_REQUEST, &b, 1);
+	buf_destroy(&b);
+}
+
+/* A read waiting on the server leaves the loop free: a timer on it keeps
+ * ticking (no gap near the lock's second), and the request answers right
+ * once the lock is gone. */
+Test(docs, pg_a_slow_read_does_not_block_the_loop)
+{
+	th_start();
+	struct reply *r = rq(ACC_DOC_CREATE, &(struct caller){.create = true},
+			     "{\"class\":\"Slow\",\"object\":{\"n\":7}}");
+	cr_assert_eq(r->status, 201);
+	char *id = dupstr(jstr(r->body, "objectId"));
+	th_clear();
+	uint64_t parks = stat_of("read_parks");
+	th_clear();
+	PGconn *h = pg_hold("mist_docs_obj", 1.0);
+	uint64_t t0 = uv_hrtime();
+	char json[128];
+	snprintf(json, sizeof(json), "{\"class\":\"Slow\",\"id\":\"%s\"}", id);
+	th_send_one(ACC_DOC_GET, &PUBLIC, json);
+	struct ticks k = th_wait_ticking(1);
+	uint64_t waited = uv_hrtime() - t0;
+	pg_hold_end(h);
+	r = &T.r[0];
+	cr_assert_eq(r->status, 200, "%d %s", r->status,
+		     jstr(r->body, "error"));
+	cr_assert_eq(jint(r->body, "n"), 7);
+	cr_log_info("waited %.0f ms, %llu ticks, largest gap %.1f ms",
+		    waited / 1e6, (unsigned long long)k.n, k.max_gap / 1e6);
+	/* the read did wait for the lock (else this proves nothing) ... */
+	cr_assert_geq(waited, 500ull * 1000000, "the lock did not hold");
+	/* ... and the loop ran meanwhile (a blocked loop shows one gap as
+	 * long as the wait) */
+	cr_assert_lt(k.max_gap, 300ull * 1000000,
+		     "the loop stood still %.0f ms", k.max_gap / 1e6);
+	cr_assert_geq(k.n, 20);
+	th_clear();
+	cr_assert_gt(stat_of("read_parks"), parks);
+	th_clear();
+	cr_assert_eq(stat_of("read_parked"), 0);
+}
+
+/* While one request waits on a locked table, others that read other
+ * tables are answered. */
+Test(docs, pg_requests_are_served_while_another_waits)
+{
+	th_start();
+	struct reply *r = rq(ACC_DOC_CREATE, &(struct caller){.create = true},
+			     "{\"class\":\"Slow\",\"object\":{\"n\":1}}");
+	cr_assert_eq(r->status, 201);
+	char *id = dupstr(jstr(r->body, "objectId"));
+	th_clear();
+	/* its schema is read before the object: cached in no one's view */
+	PGconn *h = pg_hold("mist_docs_obj", 1.0);
+	char json[128];
+	snprintf(json, sizeof(json), "{\"class\":\"Slow\",\"id\":\"%s\"}", id);
+	th_send_one(ACC_DOC_GET, &PUBLIC, json);
+	/* a schema read (META only) answers while the GET waits */
+	th_send_one(ACC_DOC_SCHEMA_GET, &MASTER, "{\"class\":\"Slow\"}");
+	th_wait(1);
+	cr_assert_eq(T.r[0].status, 200, "%s", jstr(T.r[0].body, "error"));
+	cr_assert_str_eq(jstr(T.r[0].body, "className"), "Slow",
+			 "the schema answered first");
+	th_wait(2);
+	pg_hold_end(h);
+	cr_assert_eq(T.r[1].status, 200);
+	cr_assert_eq(jint(T.r[1].body, "n"), 1);
+}
+
+/* A request whose reads are several rounds deep (a session, its user,
+ * the schema, the object, the roles, an include) runs again once per
+ * round and answers as LMDB does, and the loop made no synchronous read
+ * for it. */
+Test(docs, pg_a_request_of_several_reads_runs_again_and_answers)
+{
+	th_start();
+	char *uid = NULL;
+	char *tok = signup("rex", "rex@example.com", &uid);
+	struct caller me = {.session = tok, .create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &me,
+			     "{\"class\":\"Owner\",\"object\":{\"name\":\"o\"}}");
+	cr_assert_eq(r->status, 201);
+	char *oid = dupstr(jstr(r->body, "objectId"));
+	th_clear();
+	r = rq(ACC_DOC_CREATE, &me,
+	       "{\"class\":\"Pet\",\"object\":{\"name\":\"p\",\"owner\":"
+	       "{\"__type\":\"Pointer\",\"className\":\"Owner\","
+	       "\"objectId\":\"%s\"},\"ACL\":{\"%s\":{\"read\":true}}}}",
+	       oid, uid);
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	char *pid = dupstr(jstr(r->body, "objectId"));
+	th_clear();
+	uint64_t sync0 = stat_of("reads_sync");
+	th_clear();
+	uint64_t reruns0 = stat_of("read_reruns");
+	th_clear();
+	uint64_t sent0 = stat_of("reads_sent");
+	th_clear();
+	r = rq(ACC_DOC_QUERY, &me,
+	       "{\"class\":\"Pet\",\"where\":{\"name\":\"p\"},"
+	       "\"include\":\"owner\"}");
+	cr_assert_eq(r->status, 200, "%s", jstr(r->body, "error"));
+	json_t *res = json_object_get(r->body, "results");
+	cr_assert_eq(json_array_size(res), 1);
+	json_t *pet = json_array_get(res, 0);
+	cr_assert_str_eq(jstr(pet, "objectId"), pid);
+	cr_assert_str_eq(jstr(json_object_get(pet, "owner"), "name"), "o",
+			 "the include was read");
+	th_clear();
+	/* another user's session sees nothing (ACL), after as many runs */
+	char *tok2 = signup("sam", "sam@example.com", NULL);
+	th_clear();
+	struct caller other = {.session = tok2};
+	r = rq(ACC_DOC_QUERY, &other,
+	       "{\"class\":\"Pet\",\"where\":{\"name\":\"p\"}}");
+	cr_assert_eq(r->status, 200);
+	cr_assert_eq(json_array_size(json_object_get(r->body, "results")), 0);
+	th_clear();
+	uint64_t reruns = stat_of("read_reruns") - reruns0;
+	th_clear();
+	uint64_t sent = stat_of("reads_sent") - sent0;
+	th_clear();
+	uint64_t sync = stat_of("reads_sync") - sync0;
+	th_clear();
+	cr_log_info("reruns %llu, fetches %llu, sync %llu",
+		    (unsigned long long)reruns, (unsigned long long)sent,
+		    (unsigned long long)sync);
+	/* the query reads its session, user, schema, the class's page, the
+	 * owner: at least 3 rounds; the signup and the second query more */
+	cr_assert_geq(reruns, 3, "run again once a round");
+	cr_assert_geq(sent, reruns, "every run again waited on a fetch");
+	cr_assert_eq(sync, 0, "no read was a round trip on the loop");
+}
+
+/* A parked request's deadline holds: answered 504 while its read still
+ * waits on the lock (and the late answer is dropped). */
+Test(docs, pg_a_parked_request_answers_at_its_deadline)
+{
+	th_start();
+	struct reply *r = rq(ACC_DOC_CREATE, &(struct caller){.create = true},
+			     "{\"class\":\"Slow\",\"object\":{\"n\":1}}");
+	cr_assert_eq(r->status, 201);
+	char *id = dupstr(jstr(r->body, "objectId"));
+	th_clear();
+	PGconn *h = pg_hold("mist_docs_obj", 1.5);
+	char json[128];
+	snprintf(json, sizeof(json), "{\"class\":\"Slow\",\"id\":\"%s\"}", id);
+	uint64_t t0 = uv_hrtime();
+	th_send_one(ACC_DOC_GET, &(struct caller){.deadline = 200}, json);
+	th_wait(1);
+	uint64_t took = uv_hrtime() - t0;
+	cr_assert_eq(T.r[0].status, 504, "%d %s", T.r[0].status,
+		     jstr(T.r[0].body, "error"));
+	cr_assert_lt(took, 1200ull * 1000000,
+		     "answered before the lock went (%.0f ms)", took / 1e6);
+	pg_hold_end(h);
+	th_clear();
+	cr_assert_eq(stat_of("read_parked_expired"), 1);
+	th_clear();
+	cr_assert_eq(stat_of("read_parked"), 0);
+	th_clear();
+	/* the same read answers now */
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Slow\",\"id\":\"%s\"}", id);
+	cr_assert_eq(r->status, 200);
+}
+
+/* The read connection breaks while requests are parked on it: they
+ * answer 503 code 100 (the store is unreachable), and the driver
+ * connects again for the next ones. */
+Test(docs, pg_parked_reads_fail_503_when_the_connection_breaks)
+{
+	th_start();
+	struct reply *r = rq(ACC_DOC_CREATE, &(struct caller){.create = true},
+			     "{\"class\":\"Slow\",\"object\":{\"n\":1}}");
+	cr_assert_eq(r->status, 201);
+	char *id = dupstr(jstr(r->body, "objectId"));
+	th_clear();
+	PGconn *h = pg_hold("mist_docs_obj", 5.0);
+	char json[128];
+	snprintf(json, sizeof(json), "{\"class\":\"Slow\",\"id\":\"%s\"}", id);
+	th_send_one(ACC_DOC_GET, &PUBLIC, json);
+	th_send_one(ACC_DOC_GET, &PUBLIC, json);
+	/* until they wait on the lock (this test's table only: another
+	 * test's agent may share the server), then their connections are
+	 * killed */
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_locks WHERE NOT granted AND "
+		 "relation = '%s.mist_docs_obj'::regclass",
+		 pg_schema);
+	PGconn *a = PQconnectdb(getenv("MIST_TEST_PG"));
+	bool waiting = false;
+	for (int i = 0; i < 1000 && !waiting; i++) {
+		uv_run(&T.loop, UV_RUN_NOWAIT);
+		PGresult *q = PQexec(a, sql);
+		waiting = PQresultStatus(q) == PGRES_TUPLES_OK &&
+			  atoi(PQgetvalue(q, 0, 0)) >= 1;
+		PQclear(q);
+		if (!waiting)
+			usleep(5000);
+	}
+	cr_assert(waiting, "no read waits on the lock");
+	/* the other's reads land behind it or beside it (bounded) */
+	uint64_t settle = uv_hrtime() + 200ull * 1000000;
+	while (uv_hrtime() < settle) {
+		uv_run(&T.loop, UV_RUN_NOWAIT);
+		usleep(5000);
+	}
+	cr_assert_eq(T.nr, 0, "answered while the lock is held");
+	/* the connections waiting on it break: both GETs' reads wait there,
+	 * or behind them in their pipelines */
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE NOT "
+		 "granted AND relation = '%s.mist_docs_obj'::regclass",
+		 pg_schema);
+	PGresult *q = PQexec(a, sql);
+	cr_assert_eq(PQresultStatus(q), PGRES_TUPLES_OK, "%s",
+		     PQerrorMessage(a));
+	PQclear(q);
+	PQfinish(a);
+	th_wait(2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(T.r[i].status, 503, "%d %s", T.r[i].status,
+			     jstr(T.r[i].body, "error"));
+		cr_assert_eq(jcode(&T.r[i]), 100);
+	}
+	th_clear();
+	cr_assert_geq(stat_of("reads_failed"), 1);
+	th_clear();
+	/* the holder is dropped: the lock goes with it */
+	PQfinish(h);
+	/* the driver connects again (after its backoff): bounded retries */
+	int status = 0;
+	for (int i = 0; i < 100 && status != 200; i++) {
+		r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Slow\",\"id\":\"%s\"}",
+		       id);
+		status = r->status;
+		th_clear();
+		if (status != 200)
+			usleep(20000);
+	}
+	cr_assert_eq(status, 200, "the driver did not come back");
+}
+#endif
+
 #ifdef TEST_DOCS_PG
 /*
  * One test at a time on PostgreSQL: the tests share one server, and with
  * two at once (Criterion's default on two cores) one was seen to hang in
- * an index build under load -- a known bug of the driver, not understood
- * yet (its reads block the loop).  Before main, so Criterion reads it.
+ * an index build under load while the driver's reads blocked the loop
+ * (before restartable reads; not seen since in four runs with -j2, and
+ * the tests that break connections or hold locks keep to their own
+ * schema's tables).  Before main, so Criterion reads it.
  */
 __attribute__((constructor)) static void
 pg_one_job(void)
