@@ -342,6 +342,9 @@ if want mist; then
 	fi
 	args+=(--plugin "$plugin")
 	[ -n "${b_plugin:-}" ] && args+=(--plugin "$b_plugin")
+	# more agent options (contrib/bench/pg.sh: --docs postgres --docs-url)
+	# shellcheck disable=SC2206
+	[ -n "${MIST_AGENT_ARGS:-}" ] && args+=(${MIST_AGENT_ARGS})
 	say "# mist agent --data $work/mist --key $work/mist.key --bind 127.0.0.1:0 ${args[*]} --log-level warn"
 	"$mist" agent --data "$work/mist" --key "$work/mist.key" --bind 127.0.0.1:0 "${args[@]}" \
 		--log-level warn 2>"$work/mist.log" &
