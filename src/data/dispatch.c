@@ -122,6 +122,24 @@ candidates(struct data *d, struct job *j, const struct gtask *t, int reg)
 	return nc;
 }
 
+/* A live node gossip suspects offers registry function @a reg within the
+ * job's tiers: it may be refuted, so the task waits for it without the
+ * DATA_NONODE_WAIT_MS clock running (that starts at the death). */
+static bool
+suspect_offers(struct data *d, const struct job *j, int reg)
+{
+	size_t it = 0;
+	uint64_t k;
+	void *val;
+	while (reg >= 0 && map_next(&d->nodes, &it, &k, &val)) {
+		const struct nodeinfo *n = val;
+		if (n->alive && n->suspect && (j->pol.tiers & (uint32_t)n->tier) &&
+		    nodes_fn((struct nodeinfo *)n, (uint32_t)reg) != NULL)
+			return true;
+	}
+	return false;
+}
+
 /* Some live node is below its in-flight limit (for any function). */
 static bool
 any_node_has_room(struct data *d)
@@ -159,13 +177,16 @@ dispatch_job(struct data *d, struct job *j)
 		for (int i = 0; i < nc; i++)
 			tier_ok |= (j->pol.tiers & (uint32_t)d->cand[i].tier) != 0;
 		struct jobfn *jf = &j->fns[t->fn];
-		if (tier_ok)
+		/* only suspected nodes offer it: it waits for them, the clock
+		 * stopped (it starts when they are dead) */
+		bool away = !tier_ok && suspect_offers(d, j, reg);
+		if (tier_ok || away)
 			jf->nonode_since = 0;
 		if (!tier_ok) {
 			uint64_t now = data_now(d);
-			if (reg >= 0 && jf->nonode_since == 0)
+			if (reg >= 0 && jf->nonode_since == 0 && !away)
 				jf->nonode_since = now;
-			if (now - d->started < DATA_STARTUP_GRACE_MS ||
+			if (away || now - d->started < DATA_STARTUP_GRACE_MS ||
 			    (reg >= 0 &&
 			     now - jf->nonode_since < DATA_NONODE_WAIT_MS)) {
 				/* gossip may not have told us yet, or the

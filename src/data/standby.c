@@ -707,26 +707,42 @@ standby_keep(struct data *d, struct msg *m)
 	uint64_t from = m->from.node;
 	struct replica *r = replica_find(d, rr.origin, rr.job);
 	struct job *mine = data_job_find(d, rr.origin, rr.job);
-	if (rr.kind == 'Q') { /* a standby asks if it still is one */
-		if (mine != NULL && mine->epoch == rr.epoch &&
-		    (mine->standby == from || mine->prev_standby == from))
+	if (rr.kind == 'Q') {
+		/* a standby asks if it still is one: yes while it is, or was
+		 * the one before (its replica is kept until the new one has
+		 * the whole ship), and while the job's replication is not
+		 * whole -- no standby yet, or a ship still unacknowledged (an
+		 * owner restarted from its journal re-ships to whom it picks):
+		 * an older complete replica may be the only one */
+		if (mine != NULL &&
+		    (mine->standby == from || mine->prev_standby == from ||
+		     mine->standby == 0 || mine->racked < mine->ship_n))
 			actor_reply(d->actor, m, MSG_JOB_REPLICA, NULL, 0);
 		else
 			actor_reply_error(d->actor, m, MIST_ENOTFOUND);
 		return;
 	}
-	/* a job we own now (we took it over): its old owner is fenced --
-	 * unless the sender's claim beats ours: a higher epoch, or the same
-	 * one (two standbys that both held every record took the job over
-	 * at once) from a lower node id.  Without the tie-break each of two
-	 * such owners fences the other and the job is lost everywhere. */
+	/* a job we own too: one claim is fenced.  A takeover beats the
+	 * first owner, whatever the epochs: the first owner's journal,
+	 * replayed at a restart (at its boot's epoch, which may equal or pass
+	 * a takeover's), lacks what the new owner acknowledged since -- and
+	 * JOB_MOVED fences it likewise (standby_moved).  Between two
+	 * takeovers (two standbys that both held every record took the job
+	 * over), the higher epoch wins, then the lower node id: without the
+	 * tie-break each fences the other and the job is lost everywhere. */
 	if (mine != NULL) {
 		if (from == data_self(d)) {
 			actor_reply_error(d->actor, m, MIST_EINVAL);
 			return;
 		}
-		if (rr.epoch < mine->epoch ||
-		    (rr.epoch == mine->epoch && from > data_self(d))) {
+		bool sender_first = from == rr.origin;
+		bool we_first = rr.origin == data_self(d);
+		bool sender_wins =
+			we_first ||
+			(!sender_first &&
+			 (rr.epoch > mine->epoch ||
+			  (rr.epoch == mine->epoch && from < data_self(d))));
+		if (!sender_wins) {
 			actor_reply_error(d->actor, m, MIST_EPERM);
 			return;
 		}

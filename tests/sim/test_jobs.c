@@ -765,14 +765,16 @@ dag_tree(const char *fn, uint32_t leaves, uint32_t leaf_ms, uint32_t merge_ms,
 	return dag_add(fn, final_ms, 3, in);
 }
 
-/* Tasks first..last of the DAG, in batches, to @a owner's job. */
+/* Tasks first..last of the DAG, in batches, to job (@a origin, @a job)
+ * at node @a at (its owner now). */
 static void
-submit_range(int from, int owner, uint64_t job, uint32_t first, uint32_t last)
+submit_at(int from, int at, int origin, uint64_t job, uint32_t first,
+	  uint32_t last)
 {
 	for (uint32_t f = first; f <= last; f += BATCH) {
 		uint32_t n = last - f + 1 < BATCH ? last - f + 1 : BATCH;
 		struct buf b = BUF_INIT;
-		jobmsg_tasks_pack(&b, id_of(owner), job, f, n);
+		jobmsg_tasks_pack(&b, id_of(origin), job, f, n);
 		for (uint32_t i = f; i < f + n; i++) {
 			struct jobmsg_task t = {dag[i].fn, (uint32_t)strlen(dag[i].fn),
 						dag[i].args, dag[i].alen, 1,
@@ -780,13 +782,20 @@ submit_range(int from, int owner, uint64_t job, uint32_t first, uint32_t last)
 			jobmsg_task_pack(&b, &t, dag[i].in);
 		}
 		struct req *r;
-		cr_assert_eq(call(from, owner, MSG_JOB_TASKS, &b, &r), 0,
+		cr_assert_eq(call(from, at, MSG_JOB_TASKS, &b, &r), 0,
 			     "batch from %u", f);
 		buf_destroy(&b);
 		uint64_t jid, ntasks;
 		cr_assert_eq(jobmsg_ids_unpack(r->body, r->len, &jid, &ntasks), 0);
 		cr_assert_eq(ntasks, f + n - 1);
 	}
+}
+
+/* Tasks first..last of the DAG, in batches, to @a owner's job. */
+static void
+submit_range(int from, int owner, uint64_t job, uint32_t first, uint32_t last)
+{
+	submit_at(from, owner, owner, job, first, last);
 }
 
 /* JOB_WAIT on (task, 0), sent now, answered later. */
@@ -3504,4 +3513,73 @@ Test(simjobs, a_safe_holder_lost_its_copies_are_made_again)
 		     "lineage stops at the copy made again (re-ran from %u)",
 		     first_again);
 	print_digest("safe holder lost");
+}
+
+/*
+ * The first owner restarts from its journal after its standby took the
+ * job over and acknowledged more batches (found by review).  Its replay
+ * runs at its new boot's epoch, here equal to the takeover's: it must not
+ * win the job back from the node that took it over -- whose batches its
+ * journal lacks -- whichever member it rejoins through (through the new
+ * owner, JOB_MOVED fences it; through another, its ship to the new owner
+ * as its standby is refused).  The job finishes at the new owner with
+ * every acknowledged task.
+ */
+Test(simjobs, a_first_owner_restarted_after_a_takeover_does_not_take_the_job_back)
+{
+	char *tmp = tu_tmpdir();
+	char dir1[600], dir2[600], f1[700], f2[700];
+	snprintf(dir1, sizeof(dir1), "%s/before", tmp);
+	snprintf(dir2, sizeof(dir2), "%s/after", tmp);
+	cr_assert_eq(mkdir(dir1, 0700), 0);
+	cr_assert_eq(mkdir(dir2, 0700), 0);
+	static struct disk d1, d2;
+	disk_open(&d1, dir1);
+	N = 5;
+	node_start(0, &plain, 1, d1.s);
+	for (int i = 1; i < N; i++)
+		node_start(i, &plain, 1, NULL);
+	for (int i = 1; i < N; i++)
+		join(i, id_of(0));
+	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	standby_tap_reset();
+	uint32_t final = dag_tree("sum", 200, DAG_LEAF_MS, DAG_MERGE_MS,
+				  DAG_FINAL_MS);
+	uint64_t job = create(0);
+	uint32_t half = ndag / 2;
+	submit_range(1, 0, job, 1, half);
+	int sb = sb_of[0];
+	cr_assert(sb > 0 && sb < N, "the owner has a standby");
+	want_ended = 60;
+	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	/* the owner's disk as it was, for its restart */
+	store_barrier(&d1);
+	snprintf(f1, sizeof(f1), "%s/store/data.mdb", dir1);
+	snprintf(f2, sizeof(f2), "%s/store", dir2);
+	cr_assert_eq(mkdir(f2, 0700), 0);
+	snprintf(f2, sizeof(f2), "%s/store/data.mdb", dir2);
+	copy_file(f1, f2);
+	kill_for_good(0, sb);
+	run_for(3000);
+	/* the new owner acknowledges the rest of the job */
+	submit_at(2, sb, 0, job, half + 1, ndag);
+	disk_open(&d2, dir2);
+	node_start(0, &plain, 2, d2.s); /* boot 2: its replay's epoch, 2 */
+	disk_close(&d1);
+	int via = sb == N - 1 ? 1 : N - 1; /* not through the new owner */
+	join(0, id_of(via));
+	run_for(20000);
+	struct req *r = wait_at(1, sb, 0, job, final);
+	await(r, REQ_TIMEOUT_MS);
+	cr_assert_eq(r->status, 0, "the new owner lost the job: %d", r->status);
+	cr_assert_eq(wait_status(r), 0);
+	cr_assert_eq(read_at(1, sb, 0, job, final), want[final]);
+	struct status s;
+	job_status_of(1, sb, 0, job, &s);
+	cr_assert_eq(s.tasks, ndag, "every acknowledged task is there");
+	cr_assert_str_eq(s.state, "done");
+	world_end();
+	disk_close(&d2);
+	world_begin(seed);
+	tu_rmrf(tmp);
 }
