@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "accessory/autoindex.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 #include <stdio.h>
@@ -65,29 +66,17 @@ autoix_key_eq(struct autoix_key *k, const char *f)
 	return true;
 }
 
-/* FNV-1a over the key's meaningful bytes */
-static uint64_t
-autoix_fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static uint64_t
 autoix_hash(const struct autoix_key *k)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	h = autoix_fnv(h, k->app, strlen(k->app) + 1);
-	h = autoix_fnv(h, k->cls, strlen(k->cls) + 1);
+	uint64_t h = HASH_FNV_INIT;
+	h = hash_fnv(h, k->app, strlen(k->app) + 1);
+	h = hash_fnv(h, k->cls, strlen(k->cls) + 1);
 	for (uint32_t i = 0; i < k->neq; i++)
-		h = autoix_fnv(h, k->eq[i], strlen(k->eq[i]) + 1);
+		h = hash_fnv(h, k->eq[i], strlen(k->eq[i]) + 1);
 	unsigned char tail[3] = {(unsigned char)k->last, k->desc, k->acl};
-	h = autoix_fnv(h, tail, sizeof(tail));
-	return autoix_fnv(h, k->last_field, strlen(k->last_field) + 1);
+	h = hash_fnv(h, tail, sizeof(tail));
+	return hash_fnv(h, k->last_field, strlen(k->last_field) + 1);
 }
 
 static bool

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "data/data_int.h"
 #include "mist.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -31,10 +32,7 @@
 static uint64_t
 fn_hash(const char *s, uint32_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (uint32_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-	return h;
+	return hash_fnv(HASH_FNV_INIT, s, len);
 }
 
 static bool

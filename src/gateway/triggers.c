@@ -13,6 +13,7 @@
 #include "gateway/rest_int.h"
 #include "mist.h"
 #include "net/mp.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/text.h"
@@ -266,9 +267,7 @@ struct trig_run {
 static uint64_t
 after_key(const char *id)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 0x100000001b3ull;
+	uint64_t h = hash_fnv(HASH_FNV_INIT, id, strlen(id));
 	return h ? h : 1;
 }
 
