@@ -372,10 +372,16 @@ Test(cluster, sixteen_agents_gossip_detect_a_kill_and_welcome_it_back,
 		snprintf(ip, sizeof(ip), "127.0.1.%d", i + 1);
 		big_start(i, ip, big[0].addr); /* everyone through one seed */
 	}
-	for (int i = 0; i < BIG; i++)
-		cr_assert(wait_status(&big[i], NULL, "alive", BIG, 30),
-			  "%s sees %d alive", big[i].name,
-			  count_status(&big[i], NULL, "alive"));
+	for (int i = 0; i < BIG; i++) {
+		if (wait_status(&big[i], NULL, "alive", BIG, 30))
+			continue;
+		/* the folder goes at teardown: what the agent said, first */
+		char prefix[32];
+		snprintf(prefix, sizeof(prefix), "# %s: ", big[i].name);
+		proc_log_tail(big[i].log, prefix, 30);
+		cr_assert_fail("%s sees %d alive", big[i].name,
+			       count_status(&big[i], NULL, "alive"));
+	}
 	/* SIGKILL one: no goodbye, gossip must notice */
 	int victim = 5;
 	struct json *j = members(&big[victim]);

@@ -143,6 +143,36 @@ proc_rss_kib(pid_t pid)
 	return kib;
 }
 
+void
+proc_log_tail(const char *path, const char *prefix, int lines)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "%s(no log at %s)\n", prefix, path);
+		return;
+	}
+	/* the last lines: a ring of offsets of line starts, one pass */
+	enum { RING = 64 };
+	long start[RING];
+	int n = 0, c, prev = '\n';
+	long at = 0;
+	if (lines > RING)
+		lines = RING;
+	while ((c = fgetc(f)) != EOF) {
+		if (prev == '\n')
+			start[n++ % RING] = at;
+		prev = c;
+		at++;
+	}
+	int first = n > lines ? n - lines : 0;
+	char line[512];
+	if (n > 0 && fseek(f, start[first % RING], SEEK_SET) == 0)
+		while (fgets(line, sizeof(line), f))
+			fprintf(stderr, "%s%s%s", prefix, line,
+				strchr(line, '\n') ? "" : "\n");
+	fclose(f);
+}
+
 int
 proc_keygen(const char *path, char key[65])
 {

@@ -28,5 +28,9 @@ int proc_wait_file(const char *path, char *out, size_t len, int timeout_ms);
 int proc_keygen(const char *path, char key[65]);
 /** Resident set size of @a pid in KiB, or -1. */
 long proc_rss_kib(pid_t pid);
+/** Copies the last @a lines lines of the log at @a path to stderr, each
+ * after @a prefix: what a failing test shows of an agent before its
+ * folder is removed. */
+void proc_log_tail(const char *path, const char *prefix, int lines);
 
 #endif
