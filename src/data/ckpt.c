@@ -259,6 +259,34 @@ ckpt_task_done(struct data *d, struct job *j, uint32_t task)
 	pump(d, j);
 }
 
+/* Whether a copy of @a v of job @a j is queued or in flight already: a
+ * node lost twice over (the lease's verdict, then its death) or a loss
+ * while a copy is on its way must not queue it again.  A linear look at
+ * the queue and at the copies in flight -- at most CKPT_INFLIGHT of them
+ * per job -- once per value a loss leaves without a safe copy. */
+static bool
+copy_pending(struct data *d, const struct job *j, struct gref v)
+{
+	const struct ckpt_job *ck = &j->ck;
+	for (uint32_t i = 0; i < ck->qlen; i++) {
+		const struct ckpt_item *it = &ck->q[(ck->qhead + i) % ck->qcap];
+		if (it->v.task == v.task && it->v.out == v.out)
+			return true;
+	}
+	if (ck->inflight == 0)
+		return false;
+	size_t at = 0;
+	uint64_t k;
+	void *val;
+	while (map_next(&d->copies, &at, &k, &val)) {
+		const struct ckpt_copy *c = val;
+		if (c->key == j->key && c->item.v.task == v.task &&
+		    c->item.v.out == v.out)
+			return true;
+	}
+	return false;
+}
+
 void
 ckpt_node_lost(struct data *d, struct job *j, uint64_t node)
 {
@@ -275,7 +303,8 @@ ckpt_node_lost(struct data *d, struct job *j, uint64_t node)
 		for (uint32_t o = 0; o < t->nout; o++) {
 			const struct gvalue *v = &t->out[o];
 			if (!v->pinned || !v->available || v->freed ||
-			    is_safe(d, j, t, v))
+			    is_safe(d, j, t, v) ||
+			    copy_pending(d, j, (struct gref){id, o}))
 				continue;
 			struct ckpt_item it = {.v = {id, o}};
 			queue_push(&j->ck, &it);
