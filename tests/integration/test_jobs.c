@@ -598,27 +598,6 @@ Test(jobs, the_operators_see_where_a_job_runs_and_its_recoveries)
 	mist_close(c);
 }
 
-/* The status map of the job named @a name, as `mist status --format
- * json` of agent @a a prints it (the caller frees the root); NULL: none. */
-static const struct json *
-status_json(const struct agent *a, const char *name, struct json **root)
-{
-	char *out = NULL;
-	char *argv[] = {(char *)proc_mist(), "status", "--agent",
-			(char *)a->addr, "--key", keyfile, "--format", "json",
-			NULL};
-	cr_assert_eq(proc_run(argv, &out, 30000), 0);
-	*root = out ? json_parse(out) : NULL;
-	free(out);
-	cr_assert(*root && (*root)->type == JSON_ARR);
-	for (size_t i = 0; i < (*root)->n; i++) {
-		const struct json *nm = json_get((*root)->kids[i], "name");
-		if (nm && nm->type == JSON_STR && strcmp(nm->str, name) == 0)
-			return (*root)->kids[i];
-	}
-	return NULL;
-}
-
 static double
 num_of(const struct json *o, const char *key)
 {
@@ -671,7 +650,7 @@ Test(jobs, a_checkpointed_value_survives_the_kill_of_its_producer)
 	const struct json *st = NULL, *ck = NULL;
 	for (int k = 0; k < READY_POLLS; k++) {
 		json_free(root);
-		st = status_json(&ag[0], "ckpt-it", &root);
+		st = status_json_of(&ag[0], "ckpt-it", &root);
 		ck = st ? json_get(st, "checkpoints") : NULL;
 		if (ck && num_of(ck, "copies") == n && num_of(ck, "pending") == 0)
 			break;
@@ -699,7 +678,7 @@ Test(jobs, a_checkpointed_value_survives_the_kill_of_its_producer)
 		cr_assert_eq(unpack_int(val, len), (int64_t)i);
 		mist_free(val);
 	}
-	st = status_json(&ag[0], "ckpt-it", &root);
+	st = status_json_of(&ag[0], "ckpt-it", &root);
 	cr_assert_not_null(st);
 	cr_assert_eq(num_of(st, "done"), n);
 	cr_assert_eq(done_on(st, "beta"), on_beta,

@@ -1965,6 +1965,54 @@ copy_file(const char *from, const char *to)
 	close(out);
 }
 
+/*
+ * A node's disk across a crash: `before` is the store the node runs on,
+ * `after` what its restart finds -- a copy of the committed file, taken
+ * at the crash (disks_crash), since the fake world's crash cannot stop
+ * the real store's writer mid-way.  disks_end closes the world on them
+ * (the data managers' last writes) and removes the folder.
+ */
+struct disks {
+	char *tmp;
+	char before[600], after[600];
+	struct disk d1, d2;
+};
+
+static void
+disks_open(struct disks *k)
+{
+	k->tmp = tu_tmpdir();
+	snprintf(k->before, sizeof(k->before), "%s/before", k->tmp);
+	snprintf(k->after, sizeof(k->after), "%s/after", k->tmp);
+	cr_assert_eq(mkdir(k->before, 0700), 0);
+	cr_assert_eq(mkdir(k->after, 0700), 0);
+	disk_open(&k->d1, k->before);
+}
+
+/* What was committed on `before`, copied to `after` (then the caller
+ * crashes the node and opens d2 for its restart). */
+static void
+disks_crash(struct disks *k)
+{
+	char f1[700], f2[700];
+	store_barrier(&k->d1);
+	snprintf(f1, sizeof(f1), "%s/store/data.mdb", k->before);
+	snprintf(f2, sizeof(f2), "%s/store", k->after);
+	cr_assert_eq(mkdir(f2, 0700), 0);
+	snprintf(f2, sizeof(f2), "%s/store/data.mdb", k->after);
+	copy_file(f1, f2);
+}
+
+static void
+disks_end(struct disks *k)
+{
+	world_end(); /* the data managers' last journal writes, then */
+	disk_close(&k->d2);
+	world_begin(seed); /* an empty world for the teardown */
+	tu_rmrf(k->tmp);
+	free(k->tmp);
+}
+
 /* What the journal says: the tasks whose completion it holds (on which
  * node), read from the records as journal.c draws them. */
 struct journal_view {
@@ -2035,17 +2083,11 @@ journal_cb(void *arg, const void *kp, size_t klen, const void *val,
  */
 Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 {
-	char *tmp = tu_tmpdir();
-	char dir1[600], dir2[600], f1[700], f2[700];
-	snprintf(dir1, sizeof(dir1), "%s/before", tmp);
-	snprintf(dir2, sizeof(dir2), "%s/after", tmp);
-	cr_assert_eq(mkdir(dir1, 0700), 0);
-	cr_assert_eq(mkdir(dir2, 0700), 0);
-	static struct disk d1, d2;
-	disk_open(&d1, dir1);
+	static struct disks k;
+	disks_open(&k);
 
 	N = 4;
-	node_start(0, &owner_only, 1, d1.s);
+	node_start(0, &owner_only, 1, k.d1.s);
 	for (int i = 1; i < N; i++)
 		node_start(i, &plain, 1, NULL);
 	for (int i = 1; i < N; i++)
@@ -2060,20 +2102,15 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 
 	/* the crash: the disk holds what was committed */
 	uint64_t crash = w.now;
-	store_barrier(&d1);
-	snprintf(f1, sizeof(f1), "%s/store/data.mdb", dir1);
-	snprintf(f2, sizeof(f2), "%s/store", dir2);
-	cr_assert_eq(mkdir(f2, 0700), 0);
-	snprintf(f2, sizeof(f2), "%s/store/data.mdb", dir2);
-	copy_file(f1, f2);
+	disks_crash(&k);
 	fake_crash(&w, 0);
 	run_for(300);
 
 	/* what the disk says, read here from the records */
-	disk_open(&d2, dir2);
+	disk_open(&k.d2, k.after);
 	static struct journal_view jv;
 	memset(&jv, 0, sizeof(jv));
-	cr_assert_eq(store_scan(d2.s, STORE_JOBS, NULL, 0, journal_cb, &jv), 0);
+	cr_assert_eq(store_scan(k.d2.s, STORE_JOBS, NULL, 0, journal_cb, &jv), 0);
 	cr_assert(jv.created);
 	cr_assert_eq(jv.batches, (ndag + BATCH - 1) / BATCH);
 	uint32_t kept = 0;
@@ -2086,8 +2123,8 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 	cr_assert_lt(kept, ndag);
 
 	/* the new process: boot 2, the same store */
-	node_start(0, &owner_only, 2, d2.s);
-	disk_close(&d1); /* the old process's (it flushed on its way out) */
+	node_start(0, &owner_only, 2, k.d2.s);
+	disk_close(&k.d1); /* the old process's (it flushed on its way out) */
 	join(0, id_of(1));
 	uint64_t restart = w.now;
 	struct buf b = BUF_INIT;
@@ -2133,11 +2170,7 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 	cr_assert_eq(s.rec.owner_changes, 1);
 	cr_assert_eq(s.rec.nodes_lost + s.rec.failed_over + s.rec.recomputed, 0);
 	print_digest("restart");
-	world_end(); /* the data manager's last journal writes, then */
-	disk_close(&d2);
-	world_begin(seed); /* an empty world for the teardown */
-	tu_rmrf(tmp);
-	free(tmp);
+	disks_end(&k);
 }
 
 /*
@@ -2149,16 +2182,10 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
  */
 Test(simjobs, an_owner_restarted_keeps_its_checkpoint_copies)
 {
-	char *tmp = tu_tmpdir();
-	char dir1[600], dir2[600], f1[700], f2[700];
-	snprintf(dir1, sizeof(dir1), "%s/before", tmp);
-	snprintf(dir2, sizeof(dir2), "%s/after", tmp);
-	cr_assert_eq(mkdir(dir1, 0700), 0);
-	cr_assert_eq(mkdir(dir2, 0700), 0);
-	static struct disk d1, d2;
-	disk_open(&d1, dir1);
+	static struct disks k;
+	disks_open(&k);
 	N = 4;
-	node_start(0, &owner_only, 1, d1.s);
+	node_start(0, &owner_only, 1, k.d1.s);
 	node_start(1, &plain, 1, NULL);
 	node_start(2, &plain, 1, NULL);
 	node_start(3, &cloud_keeper, 1, NULL);
@@ -2171,18 +2198,13 @@ Test(simjobs, an_owner_restarted_keeps_its_checkpoint_copies)
 	want_ended = CK_CHAIN / 3;
 	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
 	/* the owner's crash: the disk holds what the store committed */
-	store_barrier(&d1);
-	snprintf(f1, sizeof(f1), "%s/store/data.mdb", dir1);
-	snprintf(f2, sizeof(f2), "%s/store", dir2);
-	cr_assert_eq(mkdir(f2, 0700), 0);
-	snprintf(f2, sizeof(f2), "%s/store/data.mdb", dir2);
-	copy_file(f1, f2);
+	disks_crash(&k);
 	fake_crash(&w, 0);
 	run_for(300);
-	disk_open(&d2, dir2);
+	disk_open(&k.d2, k.after);
 	static struct journal_view jv;
 	memset(&jv, 0, sizeof(jv));
-	cr_assert_eq(store_scan(d2.s, STORE_JOBS, NULL, 0, journal_cb, &jv), 0);
+	cr_assert_eq(store_scan(k.d2.s, STORE_JOBS, NULL, 0, journal_cb, &jv), 0);
 	uint32_t last_copy = 0;
 	for (uint32_t i = 1; i <= ndag; i++)
 		if (jv.copied_to[i]) {
@@ -2193,8 +2215,8 @@ Test(simjobs, an_owner_restarted_keeps_its_checkpoint_copies)
 	cr_assert_geq(last_copy, 2 * CK_EVERY, "copies journalled (%u)",
 		      jv.copies);
 	/* the new process, the same store; then the chain's worker goes */
-	node_start(0, &owner_only, 2, d2.s);
-	disk_close(&d1);
+	node_start(0, &owner_only, 2, k.d2.s);
+	disk_close(&k.d1);
 	join(0, id_of(1));
 	run_for(50); /* resumed; the next partition is not done yet */
 	int victim = nd[1].pool->ended >= nd[2].pool->ended ? 1 : 2;
@@ -2214,11 +2236,7 @@ Test(simjobs, an_owner_restarted_keeps_its_checkpoint_copies)
 	cr_assert_gt(first_again, last_copy, "lineage stops at the copy the "
 		     "journal held (re-ran from %u)", first_again);
 	print_digest("restart with checkpoints");
-	world_end();
-	disk_close(&d2);
-	world_begin(seed);
-	tu_rmrf(tmp);
-	free(tmp);
+	disks_end(&k);
 }
 
 /* ---------------------------------------------------------- placement */
@@ -3170,17 +3188,11 @@ moved_to_1(void *ctx)
  */
 Test(simjobs, a_standby_restarted_from_its_store_takes_the_job_over)
 {
-	char *tmp = tu_tmpdir();
-	char dir1[600], dir2[600], f1[700], f2[700];
-	snprintf(dir1, sizeof(dir1), "%s/before", tmp);
-	snprintf(dir2, sizeof(dir2), "%s/after", tmp);
-	cr_assert_eq(mkdir(dir1, 0700), 0);
-	cr_assert_eq(mkdir(dir2, 0700), 0);
-	static struct disk d1, d2;
-	disk_open(&d1, dir1);
+	static struct disks k;
+	disks_open(&k);
 	N = 4;
 	node_start(0, &plain, 1, NULL);
-	node_start(1, &plain, 1, d1.s); /* the standby: the lowest other id */
+	node_start(1, &plain, 1, k.d1.s); /* the standby: the lowest other id */
 	for (int i = 2; i < N; i++)
 		node_start(i, &plain, 1, NULL);
 	for (int i = 1; i < N; i++)
@@ -3197,18 +3209,13 @@ Test(simjobs, a_standby_restarted_from_its_store_takes_the_job_over)
 
 	/* both crash; the standby's disk holds what was committed */
 	uint64_t crash = w.now;
-	store_barrier(&d1);
-	snprintf(f1, sizeof(f1), "%s/store/data.mdb", dir1);
-	snprintf(f2, sizeof(f2), "%s/store", dir2);
-	cr_assert_eq(mkdir(f2, 0700), 0);
-	snprintf(f2, sizeof(f2), "%s/store/data.mdb", dir2);
-	copy_file(f1, f2);
+	disks_crash(&k);
 	fake_crash(&w, 0);
 	fake_crash(&w, 1);
 	run_for(300);
-	disk_open(&d2, dir2);
-	node_start(1, &plain, 2, d2.s);
-	disk_close(&d1);
+	disk_open(&k.d2, k.after);
+	node_start(1, &plain, 2, k.d2.s);
+	disk_close(&k.d1);
 	join(1, id_of(2));
 	cr_assert(fake_world_run(&w, moved_to_1, NULL, 60000),
 		  "the restarted standby never took the job over");
@@ -3230,11 +3237,7 @@ Test(simjobs, a_standby_restarted_from_its_store_takes_the_job_over)
 	cr_log_info("the restarted standby finished the job %" PRIu64
 		    " ms after the crash", r->at - crash);
 	print_digest("standby restarted");
-	world_end();
-	disk_close(&d2);
-	world_begin(seed);
-	tu_rmrf(tmp);
-	free(tmp);
+	disks_end(&k);
 }
 
 /* The forget ('X') the owner tells its standby at a close is lost (a
@@ -3527,16 +3530,10 @@ Test(simjobs, a_safe_holder_lost_its_copies_are_made_again)
  */
 Test(simjobs, a_first_owner_restarted_after_a_takeover_does_not_take_the_job_back)
 {
-	char *tmp = tu_tmpdir();
-	char dir1[600], dir2[600], f1[700], f2[700];
-	snprintf(dir1, sizeof(dir1), "%s/before", tmp);
-	snprintf(dir2, sizeof(dir2), "%s/after", tmp);
-	cr_assert_eq(mkdir(dir1, 0700), 0);
-	cr_assert_eq(mkdir(dir2, 0700), 0);
-	static struct disk d1, d2;
-	disk_open(&d1, dir1);
+	static struct disks k;
+	disks_open(&k);
 	N = 5;
-	node_start(0, &plain, 1, d1.s);
+	node_start(0, &plain, 1, k.d1.s);
 	for (int i = 1; i < N; i++)
 		node_start(i, &plain, 1, NULL);
 	for (int i = 1; i < N; i++)
@@ -3553,19 +3550,14 @@ Test(simjobs, a_first_owner_restarted_after_a_takeover_does_not_take_the_job_bac
 	want_ended = 60;
 	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
 	/* the owner's disk as it was, for its restart */
-	store_barrier(&d1);
-	snprintf(f1, sizeof(f1), "%s/store/data.mdb", dir1);
-	snprintf(f2, sizeof(f2), "%s/store", dir2);
-	cr_assert_eq(mkdir(f2, 0700), 0);
-	snprintf(f2, sizeof(f2), "%s/store/data.mdb", dir2);
-	copy_file(f1, f2);
+	disks_crash(&k);
 	kill_for_good(0, sb);
 	run_for(3000);
 	/* the new owner acknowledges the rest of the job */
 	submit_at(2, sb, 0, job, half + 1, ndag);
-	disk_open(&d2, dir2);
-	node_start(0, &plain, 2, d2.s); /* boot 2: its replay's epoch, 2 */
-	disk_close(&d1);
+	disk_open(&k.d2, k.after);
+	node_start(0, &plain, 2, k.d2.s); /* boot 2: its replay's epoch, 2 */
+	disk_close(&k.d1);
 	int via = sb == N - 1 ? 1 : N - 1; /* not through the new owner */
 	join(0, id_of(via));
 	run_for(20000);
@@ -3578,8 +3570,5 @@ Test(simjobs, a_first_owner_restarted_after_a_takeover_does_not_take_the_job_bac
 	job_status_of(1, sb, 0, job, &s);
 	cr_assert_eq(s.tasks, ndag, "every acknowledged task is there");
 	cr_assert_str_eq(s.state, "done");
-	world_end();
-	disk_close(&d2);
-	world_begin(seed);
-	tu_rmrf(tmp);
+	disks_end(&k);
 }
