@@ -4239,6 +4239,22 @@ docs_build_lock_name(const struct docs_build *b, char *out, size_t n)
 	snprintf(out, n, "build %s %s %s", b->app, b->cls, b->name);
 }
 
+/* Build @a b's index in @a schema: its state in "_ix" ("building",
+ * "ready"; NULL: none) and its definition, *x (NULL when the schema no
+ * longer declares it), among the schema's *nix indexes put in @a ix. */
+static const char *
+docs_build_index(const json_t *schema, const struct docs_build *b,
+		 struct docs_index ix[DOCS_MAX_INDEXES], uint32_t *nix,
+		 const struct docs_index **x)
+{
+	*nix = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
+	*x = NULL;
+	for (uint32_t i = 0; i < *nix; i++)
+		if (strcmp(ix[i].name, b->name) == 0)
+			*x = &ix[i];
+	return docs_jstr(json_object_get(schema, "_ix"), b->name);
+}
+
 static void
 docs_build_free(struct docs *d, struct docs_build *b)
 {
@@ -4615,14 +4631,10 @@ docs_build_tick(struct docs *d)
 			docs_build_end(d, b);
 			continue;
 		}
-		const char *state =
-			docs_jstr(json_object_get(schema, "_ix"), b->name);
 		struct docs_index ix[DOCS_MAX_INDEXES];
-		uint32_t nix = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
-		const struct docs_index *x = NULL;
-		for (uint32_t i = 0; i < nix; i++)
-			if (strcmp(ix[i].name, b->name) == 0)
-				x = &ix[i];
+		const struct docs_index *x;
+		uint32_t nix;
+		const char *state = docs_build_index(schema, b, ix, &nix, &x);
 		if (!state || strcmp(state, "building") != 0 || x == NULL) {
 			/* dropped, or ready already (a store error: the schema
 			 * could not be read; it is tried again) */
@@ -4699,14 +4711,10 @@ docs_build_ready(struct docs *d, struct docs_build *b)
 {
 	bool queued = false;
 	json_t *schema = docs_schema_load(d, b->app, b->cls);
-	const char *state =
-		docs_jstr(json_object_get(schema, "_ix"), b->name);
 	struct docs_index ix[DOCS_MAX_INDEXES];
-	uint32_t nix = docs_indexes(schema, ix, DOCS_MAX_INDEXES);
-	const struct docs_index *x = NULL;
-	for (uint32_t i = 0; i < nix; i++)
-		if (strcmp(ix[i].name, b->name) == 0)
-			x = &ix[i];
+	const struct docs_index *x;
+	uint32_t nix;
+	const char *state = docs_build_index(schema, b, ix, &nix, &x);
 	if (state != NULL && strcmp(state, "building") == 0 && x != NULL) {
 		struct docs_group g;
 		docs_group_init(&g);
