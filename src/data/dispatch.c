@@ -134,7 +134,7 @@ suspect_offers(struct data *d, const struct job *j, int reg)
 	while (reg >= 0 && map_next(&d->nodes, &it, &k, &val)) {
 		const struct nodeinfo *n = val;
 		if (n->alive && n->suspect && (j->pol.tiers & (uint32_t)n->tier) &&
-		    nodes_fn((struct nodeinfo *)n, (uint32_t)reg) != NULL)
+		    nodes_fn(n, (uint32_t)reg) != NULL)
 			return true;
 	}
 	return false;
