@@ -7,6 +7,7 @@
 #include "mist.h"
 #include "net/mp.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -486,6 +487,14 @@ text_plain8(uint64_t w)
 		 ((b - one) & ~b)) & hi) == 0;
 }
 
+/* The bytes an ASCII byte's escape adds (text_esc): 1 for '"', '\\' and
+ * the five with a letter, 5 for the other controls (\u00XX), 0 else. */
+static const uint8_t text_esc_extra[128] = {
+	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, /* \b \t \n \f \r */
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+	0, 0, 1, ['\\'] = 1,
+};
+
 /* Checks that @a n bytes are UTF-8 (jansson's rules) and counts the bytes
  * their escapes add: false if not UTF-8. */
 static bool
@@ -506,13 +515,7 @@ text_scan(const uint8_t *p, size_t n, size_t *extra)
 			i += k;
 			continue;
 		}
-		if (c < 0x20)
-			x += c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
-				     c == '\t'
-				 ? 1
-				 : 5;
-		else if (c == '"' || c == '\\')
-			x += 1;
+		x += text_esc_extra[c];
 		i++;
 	}
 	*extra = x;
@@ -534,7 +537,13 @@ text_str(struct buf *out, const char *s, size_t n, size_t extra)
 	} else {
 		size_t run = 0; /* plain bytes pending before p[i] */
 		for (size_t i = 0; i < n; i++) {
-			if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\') {
+			uint64_t w;
+			if (n - i >= 8 && (memcpy(&w, p + i, 8), text_plain8(w))) {
+				run += 8;
+				i += 7;
+				continue;
+			}
+			if (p[i] >= 0x80 || text_esc_extra[p[i]] == 0) {
 				run++;
 				continue;
 			}
@@ -677,8 +686,7 @@ text_mp(struct walk *w, struct mp_cur *c, uint32_t depth, struct buf *out)
 			return MIST_EINVAL;
 		}
 		char s[24];
-		int n = snprintf(s, sizeof(s), "%" PRId64, i);
-		buf_append(out, s, (size_t)n);
+		buf_append(out, s, text_i64(s, i));
 		return 0;
 	}
 	if (t == 0xca || t == 0xcb) {

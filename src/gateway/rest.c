@@ -630,11 +630,19 @@ rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		/* the commonest request, {"class","id"}: both names are
 		 * checked by parse_req.h to need no JSON escape */
 		char text[32 + PREQ_NAME_MAX + PREQ_ID_MAX];
-		int n = snprintf(text, sizeof(text),
-				 "{\"class\":\"%s\",\"id\":\"%s\"}", q->cls,
-				 q->id);
+		size_t n = 0, cl = strlen(q->cls), il = strlen(q->id);
+		memcpy(text, "{\"class\":\"", 10);
+		n = 10;
+		memcpy(text + n, q->cls, cl);
+		n += cl;
+		memcpy(text + n, "\",\"id\":\"", 8);
+		n += 8;
+		memcpy(text + n, q->id, il);
+		n += il;
+		memcpy(text + n, "\"}", 2);
+		n += 2;
 		acc_request_pack_text(&b, a->id, (uint8_t)op, deadline,
-				      caller.data, caller.len, text, (size_t)n);
+				      caller.data, caller.len, text, n);
 	} else {
 		acc_request_pack(&b, a->id, (uint8_t)op, deadline, caller.data,
 				 caller.len, body);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /**
@@ -38,6 +39,28 @@ text_copy(char *dst, size_t cap, const char *src)
 	size_t n = strnlen(src, cap - 1);
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+}
+
+/**
+ * Writes @a v in decimal into @a out (at least 21 bytes; no NUL) and
+ * returns the length: snprintf's "%" PRId64 without the format machinery,
+ * for the answers written per request.
+ */
+static inline size_t
+text_i64(char *out, int64_t v)
+{
+	char tmp[20];
+	size_t n = 0, len = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		out[len++] = '-';
+	while (n > 0)
+		out[len++] = tmp[--n];
+	return len;
 }
 
 #endif

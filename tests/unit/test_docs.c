@@ -1823,6 +1823,47 @@ Test(docs, cache_stored_text_answered_is_the_object)
 	json_decref(c);
 }
 
+/* The get's exact body {"class","id"} is read without the JSON parser
+ * (docs_body_get_form): it must answer as every other spelling of the
+ * same request does, and near misses must go to the parser. */
+Test(docs, get_body_fast_form_same_as_parsed)
+{
+	th_start();
+	struct caller cc = {.create = true};
+	struct reply *r = rq(ACC_DOC_CREATE, &cc,
+			     "{\"class\":\"Item\",\"object\":{\"v\":7}}");
+	cr_assert_eq(r->status, 201, "%s", jstr(r->body, "error"));
+	char *iid = dupstr(jstr(r->body, "objectId"));
+	static const char *const same[] = {
+		"{\"class\":\"Item\",\"id\":\"%s\"}",
+		"{ \"class\":\"Item\",\"id\":\"%s\"}",
+		"{\"id\":\"%s\",\"class\":\"Item\"}",
+		"{\"class\":\"It\\u0065m\",\"id\":\"%s\"}",
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		r = rq(ACC_DOC_GET, &PUBLIC, same[i], iid);
+		cr_assert_eq(r->status, 200, "%s: %d", same[i], r->status);
+		cr_assert_eq(jint(r->body, "v"), 7);
+	}
+	/* bad names, in the fast form and not: refused alike */
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"\",\"id\":\"%s\"}", iid);
+	cr_assert_eq(r->status, 400);
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Item\",\"id\":\"\"}");
+	cr_assert_eq(r->status, 400);
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"9x\",\"id\":\"%s\"}", iid);
+	cr_assert_eq(r->status, 400);
+	/* near misses: a duplicate key, trailing bytes, a truncation */
+	r = rq(ACC_DOC_GET, &PUBLIC,
+	       "{\"class\":\"Item\",\"id\":\"%s\",\"id\":\"%s\"}", iid, iid);
+	cr_assert_eq(r->status, 400, "a duplicate key is refused");
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Item\",\"id\":\"%s\"}x", iid);
+	cr_assert_eq(r->status, 400);
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Item\",\"id\":\"%s\"", iid);
+	cr_assert_eq(r->status, 400);
+	r = rq(ACC_DOC_GET, &PUBLIC, "{\"class\":\"Item\",\"id\":\"nope%s\"}", "");
+	cr_assert_eq(r->status, 404);
+}
+
 Test(docs, cache_roles_follow_every_role_write)
 {
 	th_start();

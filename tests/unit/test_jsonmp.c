@@ -164,6 +164,15 @@ Test(jsonmp, text_is_json_dumps_bytes)
 	mp_to_json_expect(b.data, b.len, 0, NULL, NULL);
 	buf_reset(&b);
 
+	/* integers at the edges of their digits and of int64 (text_i64) */
+	const int64_t ints[] = {INT64_MIN, INT64_MIN + 1, INT64_MAX, -10, -9,
+				-1, 0, 9, 10, 99, 100, 1000000000000000000};
+	msgpack_pack_array(&pk, sizeof(ints) / sizeof(ints[0]));
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		msgpack_pack_int64(&pk, ints[i]);
+	mp_to_json_expect(b.data, b.len, 0, NULL, NULL);
+	buf_reset(&b);
+
 	/* specials at every offset of an 8-byte word, between plain runs
 	 * (the scan skips those a word at a time) */
 	for (int off = 0; off < 17; off++) {
