@@ -19,14 +19,17 @@
  * refused and the client gets 400 {"code":141,"error":message}.  After
  * triggers run once the client has its answer; their result is ignored.
  *
- * The GameScore triggers are the example.  The others are the tests'
- * (tests/integration/test_triggers.c): each misbehaves in one way a
- * trigger can.
+ * The GameScore triggers are the example, with submitScore, a function
+ * whose write through the host API runs them as a client's does.  The
+ * others are the tests' (tests/integration/test_triggers.c): each
+ * misbehaves in one way a trigger can, and beforeSave:Echo writes its own
+ * class (a trigger's writes run no trigger).
  */
 #include "mist_plugin.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -311,6 +314,83 @@ before_save_probe(struct mist_call *c)
 	return rc;
 }
 
+/* ---------------------------------------- writes through the host API */
+
+/*
+ * submitScore {playerName, score}: a plain function saving a GameScore
+ * through the host API, as its caller.  The write runs the class's
+ * triggers as a client's does, so the score it stores is clamped:
+ * {status, body} (the create's answer).
+ */
+static int
+submit_score(struct mist_call *c)
+{
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, (const char *)c->args.data, c->args.len,
+				NULL) != MSGPACK_UNPACK_SUCCESS) {
+		msgpack_unpacked_destroy(&u);
+		mist_fail(c, "params: one msgpack map");
+		return -1;
+	}
+	const msgpack_object *name = map_get(&u.data, "playerName");
+	const msgpack_object *score = map_get(&u.data, "score");
+	char json[160];
+	bool ok = name != NULL && name->type == MSGPACK_OBJECT_STR &&
+		  name->via.str.size > 0 && name->via.str.size < 64 &&
+		  score != NULL &&
+		  (score->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		   score->type == MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	for (uint32_t i = 0; ok && i < name->via.str.size; i++) {
+		char ch = name->via.str.ptr[i];
+		ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		     (ch >= '0' && ch <= '9');
+	}
+	if (!ok) {
+		msgpack_unpacked_destroy(&u);
+		mist_fail(c, "params: {playerName: letters and digits, score: "
+			     "an integer}");
+		return -1;
+	}
+	snprintf(json, sizeof(json), "{\"playerName\":\"%.*s\",\"score\":%lld}",
+		 (int)name->via.str.size, name->via.str.ptr,
+		 (long long)score->via.i64);
+	msgpack_unpacked_destroy(&u);
+	struct mist_doc_reply r;
+	int rc = mist_doc_create(c, "GameScore", json, &r);
+	if (rc != 0) {
+		mist_fail(c, "the host API gave no answer");
+		return -1;
+	}
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	pack_cstr(&pk, "status");
+	msgpack_pack_int(&pk, r.status);
+	pack_cstr(&pk, "body");
+	msgpack_pack_str_with_body(&pk, r.body, r.len);
+	rc = mist_output(c, 0, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+/* beforeSave:Echo saves a copy of every Echo through the host API: a
+ * trigger's own writes run no trigger, so one client save makes two
+ * objects, not a chain (the tests count them). */
+static int
+before_save_echo(struct mist_call *c)
+{
+	struct mist_doc_reply r;
+	if (mist_doc_create(c, "Echo", "{\"copy\":true}", &r) != 0 ||
+	    r.status != 201) {
+		mist_fail(c, "the copy was not saved");
+		return -1;
+	}
+	return output_byte(c, "\xc3"); /* true: save the object as sent */
+}
+
 /* Marks what it saves: an app that does not list it must not run it. */
 static int
 before_save_unlisted(struct mist_call *c)
@@ -331,6 +411,8 @@ static const struct mist_function functions[] = {
 	{"beforeSave:Crash", before_save_crash},
 	{"beforeSave:Probe", before_save_probe},
 	{"beforeSave:Unlisted", before_save_unlisted},
+	{"submitScore", submit_score},
+	{"beforeSave:Echo", before_save_echo},
 };
 
 static const struct mist_plugin plugin = {

@@ -19,6 +19,10 @@
  *         rate limits as rest_route (app, session, the original client's
  *         address; skipped for a master caller, as for its requests);
  *         deadline: the call's remaining one;
+ *         triggers: a write runs the class's (trig_route, as for a
+ *         client) unless the caller is itself a trigger (its caller map's
+ *         "route" is the write's, not "functions"): a trigger's writes run
+ *         none, so none calls itself;
  *   here --rest_send_docs--> the app's ACTOR_DOCS, and the answer, through
  *         rest_finish (one access-log line, "parent": the function call's
  *         "req"), --reply [status, body]--> ACTOR_FUNCTION.
@@ -29,6 +33,7 @@
  */
 #include "config.h"
 #include "gateway/rest_int.h"
+#include "gateway/triggers.h"
 #include "function/hostcall.h"
 #include "mist.h"
 #include "net/mp.h"
@@ -73,9 +78,19 @@ rest_host_finish(struct rest *r, struct rpend *p, int status, const char *body,
 struct host_caller {
 	uint64_t req;
 	bool master;
-	const char *ip, *session, *install;
-	uint32_t ip_len, session_len, install_len;
+	const char *ip, *session, *install, *route;
+	uint32_t ip_len, session_len, install_len, route_len;
 };
+
+/* Whether the caller map is a trigger's: rest_pack_caller names the
+ * route of the request it serves, "functions" for a function's call and
+ * the write's (classes, users, roles) for a trigger's. */
+static bool
+host_caller_is_trigger(const struct host_caller *c)
+{
+	return c->route != NULL && !mp_str_eq(c->route, c->route_len,
+					      "functions");
+}
 
 static int
 host_caller_read(const struct hostcall_req *h, struct host_caller *c)
@@ -87,6 +102,7 @@ host_caller_read(const struct hostcall_req *h, struct host_caller *c)
 		MP_STR("ip", &c->ip, &c->ip_len, true),
 		MP_STR("session", &c->session, &c->session_len, false),
 		MP_STR("install", &c->install, &c->install_len, false),
+		MP_STR("route", &c->route, &c->route_len, false),
 	};
 	if (mp_decode_fields(h->caller, h->caller_len, f, MP_NFIELDS(f),
 			     NULL) != 0 ||
@@ -184,7 +200,12 @@ rest_host_call(struct rest *r, struct msg *m)
 	uint32_t deadline = h.remaining_ms;
 	if (a->deadline_ms < deadline)
 		deadline = a->deadline_ms;
-	rest_send_docs(r, p, a, &q, ip, master, deadline);
+	/* a function's writes run the class's triggers, as a client's do; a
+	 * trigger's own writes run none (a beforeSave:C writing a C would
+	 * otherwise call itself until the deadline) */
+	if (host_caller_is_trigger(&c) ||
+	    !trig_route(r, p, a, &q, ip, master, deadline)) /* triggers.h */
+		rest_send_docs(r, p, a, &q, ip, master, deadline);
 	preq_clear(&q);
 	free(path);
 	return;

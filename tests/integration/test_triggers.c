@@ -57,7 +57,7 @@ static char app_id[64], rest_key[80], master_key[80];
 	"beforeSave:GameScore,afterSave:GameScore,beforeDelete:GameScore," \
 	"afterDelete:GameScore,beforeSave:_User,beforeSave:Spin,"          \
 	"afterSave:Flaky,beforeSave:Bad,beforeSave:Probe,beforeSave:Crash,"  \
-	"beforeSave:Ghost,afterSave:Slow"
+	"beforeSave:Ghost,afterSave:Slow,submitScore,beforeSave:Echo"
 
 /* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
 static char **agent_extra;
@@ -489,6 +489,49 @@ Test(triggers, before_save_changes_or_refuses_the_write)
 	cr_expect_eq(r.status, 201, "%s", r.body);
 	cr_expect(jstr(r.json, "sessionToken")[0] != '\0', "%s", r.body);
 	resp_free(&r);
+}
+
+/* A function's writes through the host API run the class's triggers, as
+ * a client's do; a trigger's own writes run none. */
+Test(triggers, host_api_writes_run_triggers_but_a_triggers_do_not)
+{
+	struct resp r = call(&edge, "POST", "/functions/submitScore",
+			     "{\"playerName\":\"fn\",\"score\":5000}", "rest",
+			     NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	json_t *res = json_object_get(r.json, "result");
+	cr_assert_eq(jint(res, "status"), 201, "%s", r.body);
+	json_t *made = json_loads(jstr(res, "body"), 0, NULL);
+	cr_assert_not_null(made, "%s", r.body);
+	cr_expect_eq(jint(made, "score"), 1000, "clamped by beforeSave: %s",
+		     r.body);
+	char path[128];
+	snprintf(path, sizeof(path), "/classes/GameScore/%s",
+		 jstr(made, "objectId"));
+	json_decref(made);
+	resp_free(&r);
+	r = call(&home, "GET", path, NULL, "rest", NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_expect_eq(jint(r.json, "score"), 1000, "stored clamped: %s", r.body);
+	cr_expect(json_is_true(json_object_get(r.json, "checked")), "%s",
+		  r.body);
+	resp_free(&r);
+	/* and below: the answer the function got is the trigger's too */
+	r = call(&edge, "POST", "/functions/submitScore",
+		 "{\"playerName\":\"x\",\"score\":-3}", "rest", NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	res = json_object_get(r.json, "result");
+	cr_expect_eq(jint(res, "status"), 201, "%s", r.body);
+	cr_expect_not_null(strstr(jstr(res, "body"), "\"score\":0"), "%s",
+			   r.body);
+	resp_free(&r);
+
+	/* beforeSave:Echo saves a copy of its object through the host API:
+	 * one client save, two objects -- the copy ran no trigger */
+	r = call(&edge, "POST", "/classes/Echo", "{\"n\":1}", "rest", NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	resp_free(&r);
+	cr_expect_eq(count("Echo"), 2, "the trigger's own write ran no trigger");
 }
 
 Test(triggers, a_trigger_gets_the_request)
