@@ -26,6 +26,8 @@ if [ "${1:-}" = bench ]; then
 	dpkg-query -W -f='${Status}' nginx 2>/dev/null | grep -q 'install ok installed' ||
 		pkgs+=(nginx-light)
 	pkgs+=(wrk postgresql curl jq openssl python3)
+	# contrib/bench/hostapi_cg.sh: instructions per request, under callgrind
+	pkgs+=(valgrind)
 	# contrib/bench/dask.sh: the job peer
 	pkgs+=(python3-distributed)
 fi

@@ -537,12 +537,6 @@ text_str(struct buf *out, const char *s, size_t n, size_t extra)
 	} else {
 		size_t run = 0; /* plain bytes pending before p[i] */
 		for (size_t i = 0; i < n; i++) {
-			uint64_t w;
-			if (n - i >= 8 && (memcpy(&w, p + i, 8), text_plain8(w))) {
-				run += 8;
-				i += 7;
-				continue;
-			}
 			if (p[i] >= 0x80 || text_esc_extra[p[i]] == 0) {
 				run++;
 				continue;
