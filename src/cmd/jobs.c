@@ -11,6 +11,7 @@
 #include "data/jobmsg.h"
 #include "data/jobs.h"
 #include "cmd/cmd.h"
+#include "client/conn.h"
 #include "exec/exec.h"
 #include "mist.h"
 #include "net/mp.h"
@@ -19,6 +20,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <msgpack.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -605,7 +607,8 @@ cmd_status(int argc, char **argv)
 /* ----------------------------------------------------------- job watch */
 
 static const char job_usage[] =
-	"usage: mist job watch ID --agent IP:PORT --key FILE [--interval MS]\n"
+	"usage: mist job watch ID --agent IP:PORT[,IP:PORT...] --key FILE\n"
+	"                 [--interval MS]\n"
 	"                 [--format json]\n"
 	"\n"
 	"Follows a job (ID as printed by `mist status` or mist_job_id()) until\n"
@@ -614,12 +617,136 @@ static const char job_usage[] =
 	"a terminal, printed again per change otherwise; each recovery as it\n"
 	"happens, on a line that stays (\"recovery: node n2 lost: 14 attempts\n"
 	"failed over, 3 values recomputed\").  --format json prints the whole\n"
-	"status map (as `mist status --format json`) per change.  --agent must\n"
-	"be the job's owner (the agent whose gateway accepted it).  Exit status\n"
+	"status map (as `mist status --format json`) per change.  --agent is\n"
+	"the job's owner (the agent whose gateway accepted it) or a list of\n"
+	"agents holding it: when the one asked is lost or no longer holds the\n"
+	"job (its standby took it over), the next is asked, round after round,\n"
+	"until one answers -- for at most 60 s without an answer.  Exit status\n"
 	"0 when the job is done, 1 if it failed or was cancelled.\n"
 	"\n"
 	"  --interval MS     how often to ask (default 500)\n"
 	CMD_COMMON_HELP;
+
+/* The agents `mist job watch` may ask (--agent A,B,...), the one it
+ * asks now and its connection. */
+#define WATCH_AGENTS_MAX 16
+#define WATCH_ADDR_MAX 256
+#define WATCH_LOST_MS 60000 /* no agent answered for this long: give up */
+struct watch_agents {
+	char addr[WATCH_AGENTS_MAX][WATCH_ADDR_MAX];
+	uint32_t n, at;
+	struct conn conn;
+	bool open;
+};
+
+static int
+watch_agents_parse(struct watch_agents *wa, const char *list)
+{
+	memset(wa, 0, sizeof(*wa));
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == 0 || len >= WATCH_ADDR_MAX || wa->n == WATCH_AGENTS_MAX)
+			return -1;
+		memcpy(wa->addr[wa->n], p, len);
+		wa->addr[wa->n++][len] = '\0';
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			return -1; /* a trailing comma */
+	}
+	return wa->n > 0 ? 0 : -1;
+}
+
+static void
+watch_agents_close(struct watch_agents *wa)
+{
+	if (wa->open)
+		conn_close(&wa->conn);
+	wa->open = false;
+}
+
+static void
+watch_sleep(uint32_t ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+static uint64_t
+watch_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* An answer that another agent, or the same one later, may not give:
+ * the agent lost, or not (or no longer) holding the job. */
+static bool
+watch_elsewhere(int rc)
+{
+	return rc == MIST_ECLOSED || rc == MIST_ETIMEDOUT ||
+	       rc == MIST_EUNREACHABLE || rc == MIST_ENOTFOUND ||
+	       rc == MIST_EIO;
+}
+
+/*
+ * One MSG_JOB_STATUS, from the agent asked now or, if it is lost or does
+ * not hold the job, from the next ones in turn, a round of them every
+ * 500 ms, until one answers (0, *reply the caller's) or WATCH_LOST_MS
+ * pass without an answer.  A job no agent has ever shown (@a seen false)
+ * is not waited for: a round that all say "not found" ends it.
+ */
+static int
+watch_ask(struct watch_agents *wa, const uint8_t psk[32], uint64_t owner,
+	  uint64_t job, bool seen, struct msg **reply)
+{
+	uint64_t give_up = watch_now_ms() + WATCH_LOST_MS;
+	uint32_t notfound = 0, tried = 0;
+	for (;;) {
+		int rc = 0;
+		if (!wa->open) {
+			rc = conn_open(&wa->conn, wa->addr[wa->at], psk, 5000);
+			wa->open = rc == 0;
+			if (rc != 0)
+				conn_close(&wa->conn);
+		}
+		if (rc == 0) {
+			struct buf b = BUF_INIT;
+			admin_body(&b, owner, job);
+			*reply = NULL;
+			rc = conn_request(&wa->conn, ACTOR_DATA, MSG_JOB_STATUS,
+					  b.data, (uint32_t)b.len, reply);
+			buf_destroy(&b);
+			if (rc == 0 && (*reply)->status != 0) {
+				rc = (*reply)->status;
+				msg_delete(*reply);
+				*reply = NULL;
+			} else if (rc != 0 && *reply != NULL) {
+				msg_delete(*reply);
+				*reply = NULL;
+			}
+		}
+		if (rc == 0)
+			return 0;
+		if (!watch_elsewhere(rc))
+			return rc;
+		notfound += rc == MIST_ENOTFOUND;
+		tried++;
+		if (!seen && tried == wa->n && notfound == wa->n)
+			return MIST_ENOTFOUND;
+		if (watch_now_ms() >= give_up)
+			return rc;
+		fprintf(stderr, "mist job: %s: %s; asking %s\n",
+			wa->addr[wa->at], mist_strerror(rc),
+			wa->addr[(wa->at + 1) % wa->n]);
+		watch_agents_close(wa);
+		wa->at = (wa->at + 1) % wa->n;
+		if (wa->at == 0 || wa->n == 1) {
+			watch_sleep(500); /* a round: the takeover takes seconds */
+			notfound = tried = 0;
+		}
+	}
+}
 
 /* The terminal's width, less one (a line as wide as the terminal wraps
  * on some); 80 if it does not say. */
@@ -746,35 +873,32 @@ cmd_job(int argc, char **argv)
 	}
 	uint64_t owner, job;
 	char tail;
+	struct watch_agents wa;
 	if (optind + 1 != argc || !co.agent || !co.key ||
 	    sscanf(argv[optind], "%16" SCNx64 "-%16" SCNx64 "%c", &owner, &job,
-		   &tail) != 2) {
+		   &tail) != 2 ||
+	    watch_agents_parse(&wa, co.agent) != 0) {
 		fputs(job_usage, stderr);
 		return EXIT_USAGE;
 	}
-	struct conn conn;
-	if (cmd_connect(&conn, co.agent, co.key) != 0)
+	uint8_t psk[32];
+	if (cmd_read_key(co.key, psk) != 0)
 		return EXIT_RUNTIME;
 	bool tty = isatty(STDOUT_FILENO);
 	struct watch seen = {.first = true};
 	int status = EXIT_RUNTIME;
+	bool held = false; /* an agent has shown the job */
 	for (;;) {
-		struct buf b = BUF_INIT;
-		admin_body(&b, owner, job);
 		struct msg *reply = NULL;
-		int rc = conn_request(&conn, ACTOR_DATA, MSG_JOB_STATUS, b.data,
-				      (uint32_t)b.len, &reply);
-		buf_destroy(&b);
-		if (rc == 0 && reply->status != 0)
-			rc = reply->status;
+		int rc = watch_ask(&wa, psk, owner, job, held, &reply);
 		if (rc != 0) {
 			fprintf(stderr, "mist job: %s%s\n", mist_strerror(rc),
-				rc == MIST_ENOTFOUND ? " (is --agent the job's owner?)"
-						     : "");
-			if (reply)
-				msg_delete(reply);
+				rc == MIST_ENOTFOUND
+					? " (is --agent the job's owner?)"
+					: "");
 			break;
 		}
+		held = true;
 		struct jstat *js = malloc(sizeof(*js));
 		struct mp_cur cur;
 		mp_cur_init(&cur, reply->body, reply->len);
@@ -804,9 +928,9 @@ cmd_job(int argc, char **argv)
 		free(js);
 		if (ended)
 			break;
-		struct timespec ts = {interval / 1000, (interval % 1000) * 1000000};
-		nanosleep(&ts, NULL);
+		watch_sleep((uint32_t)interval);
 	}
-	conn_close(&conn);
+	sodium_memzero(psk, sizeof(psk));
+	watch_agents_close(&wa);
 	return status;
 }

@@ -404,6 +404,24 @@ Test(jobs, an_owner_killed_for_good_its_standby_finishes_the_job)
 		usleep(20000);
 	}
 	cr_assert(p.done < n, "the job ended before the owner died");
+	/* `mist job watch` asked of the owner first, and of the others
+	 * once it is gone: it follows the job to its new owner, to the end */
+	char id[64], agents[256], watch_log[600];
+	snprintf(id, sizeof(id), "%s", mist_job_id(j));
+	snprintf(agents, sizeof(agents), "%s,%s,%s", ag[0].addr, ag[1].addr,
+		 ag[2].addr);
+	snprintf(watch_log, sizeof(watch_log), "%s/watch.log", tmp);
+	/* (through sh: proc_start keeps stderr only, the progress is on
+	 * stdout) */
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		 "exec '%s' job watch %s --agent %s --key '%s' --interval 100 "
+		 ">'%s' 2>&1",
+		 proc_mist(), id, agents, keyfile, watch_log);
+	char *watch[] = {"/bin/sh", "-c", cmd, NULL};
+	pid_t watcher = proc_start(watch, NULL);
+	cr_assert_gt(watcher, 0);
+	usleep(300000); /* a look or two at the owner */
 	struct timeval t0, t1;
 	gettimeofday(&t0, NULL);
 	cr_assert_eq(proc_stop(ag[0].pid, SIGKILL, 5000), 128 + SIGKILL);
@@ -427,6 +445,17 @@ Test(jobs, an_owner_killed_for_good_its_standby_finishes_the_job)
 	 * value the dead owner's node held */
 	cr_assert(strstr(rec.last, "owner alpha dead: the job taken over here") ||
 		  strstr(rec.last, "a value on alpha was lost"), "%s", rec.last);
+	cr_assert_eq(proc_stop(watcher, 0, 70000), 0,
+		     "mist job watch did not end with the job done");
+	char *wout = NULL;
+	size_t wlen = 0;
+	FILE *wf = fopen(watch_log, "r");
+	cr_assert_not_null(wf);
+	cr_assert_gt(getdelim(&wout, &wlen, '\0', wf), 0);
+	fclose(wf);
+	cr_assert(strstr(wout, "asking ") && strstr(wout, "done"), "%s", wout);
+	cr_log_info("mist job watch across the takeover:\n%s", wout);
+	free(wout);
 	cr_assert_eq(mist_job_close(j, 10000), 0);
 	mist_close(c);
 }
