@@ -377,6 +377,7 @@ client_recovered(struct data *d, struct job *j, struct recov_mark m,
 	j->rec.last_at = data_now(d);
 	if (j->rec.last_at == 0)
 		j->rec.last_at = 1;
+	journal_recovered(d, j); /* for the next owner (data_int.h) */
 }
 
 static void

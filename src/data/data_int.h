@@ -238,10 +238,11 @@ struct parked {
  * besides its graph's counts (graph.lost_attempts: attempts failed over;
  * graph.recomputed: values recomputed) and the owner changes (the epoch's
  * distance from the first owner's boot, data_job_new).  Counted by the
- * job's current owner since it got the job: a standby that takes a job
- * over, or an owner that restarts and replays its journal, starts from 0
- * (the journal keeps the work, not its history); the owner changes,
- * carried by the epoch, survive both.
+ * job's owners: each recovery is journalled ('F', journal.c), so a
+ * standby that takes a job over, or an owner that restarts and replays
+ * its journal, goes on from the counts the last owner had (the age of the
+ * last one restarts at the replay); the owner changes are carried by the
+ * epoch.
  */
 /* The words of a recovery: the longest ("owner <63-byte name> dead: the
  * job taken over here: <10 digits> attempts failed over, <10 digits>
@@ -401,6 +402,12 @@ void journal_apply_completed(struct data *d, struct job *j, const void *val,
 			     size_t vlen, uint64_t skip);
 void journal_created(struct data *d, struct job *j, const uint8_t *body,
 		     uint32_t len);
+/** Journals @a j's recovery counts (record 'F'), after each recovery. */
+void journal_recovered(struct data *d, struct job *j);
+/** Applies a recovery record 'F' to @a j: its counts are the last owner's
+ * (a malformed record changes nothing). */
+void journal_apply_recovered(struct data *d, struct job *j, const void *val,
+			     size_t vlen);
 void journal_completed(struct job *j, uint32_t task, uint64_t node,
 		       const uint64_t *sizes, uint32_t n);
 void journal_flush(struct job *j);

@@ -1085,7 +1085,7 @@ jobmsg_replica_unpack(const uint8_t *p, uint32_t len,
 	    mp_read_bin(&c, &r->val, &r->len) != 0 || mp_cur_left(&c) != 0)
 		return MIST_EPROTO;
 	if (kind != 'A' && kind != 'B' && kind != 'C' && kind != 'D' &&
-	    kind != 'X' && kind != 'Q' && kind != 'E')
+	    kind != 'X' && kind != 'Q' && kind != 'E' && kind != 'F')
 		return MIST_EPROTO;
 	r->kind = (char)kind;
 	return 0;

@@ -278,7 +278,8 @@ int jobmsg_attempt_next(struct mp_cur *c, uint64_t *job, uint32_t *task,
  *   rseq   = the record's number in what this owner sent this standby,
  *            from 1; 'A' starts a replica anew (rseq 1)
  *   kind   = 'A' create, 'B' batch, 'C' completions, 'D' cancelled, 'E'
- *            checkpoint copies made (the journal's), 'X' forget the
+ *            checkpoint copies made, 'F' the recovery counts (the
+ *            journal's), 'X' forget the
  *            replica (the job ended, or this node is no longer its
  *            standby); 'Q' (standby -> owner, a request) "do I still
  *            stand by for this job?": nil yes, MIST_ENOTFOUND no (the

@@ -12,6 +12,10 @@
  *   'D' 0    ""                            cancelled
  *   'E' n    [[task u32, out u32, node u64]...]  checkpoint copies made
  *                                          (ckpt.c), with the completions
+ *   'F' 0    [nodes_lost u32, failed_over u32, recomputed u32, last str]
+ *                                          the recovery counts after the
+ *                                          last recovery (client.c; one
+ *                                          key, rewritten each time)
  *
  * The kinds sort in replay order.  Completions are written in batches, so
  * a crash loses at most one tick of them: those tasks run again, which is
@@ -27,9 +31,11 @@
 #include "config.h"
 #include "data/data_int.h"
 #include "mist.h"
+#include "net/mp.h"
 #include "util/log.h"
 
 #include <msgpack.h>
+#include <string.h>
 
 /* job (8) + kind (1) + seq (4) */
 #define JOURNAL_KEY_LEN 13
@@ -239,7 +245,7 @@ replay_cb(void *arg, const void *key, size_t klen, const void *val,
 	struct job *j = r->j;
 	if (j == NULL || j->id != jid)
 		return 0;
-	if (k[8] == 'B' || k[8] == 'C' || k[8] == 'D' || k[8] == 'E')
+	if (k[8] >= 'B' && k[8] <= 'F')
 		journal_rec_append(j, (char)k[8], seq, val, vlen);
 	if (k[8] == 'B') {
 		if (client_add_tasks(d, j, val, (uint32_t)vlen) == 0)
@@ -255,8 +261,50 @@ replay_cb(void *arg, const void *key, size_t klen, const void *val,
 		j->ck.eseq = seq + 1;
 		/* copies on this node died with it, as its completions did */
 		ckpt_apply_copied(j, val, vlen, data_self(d));
+	} else if (k[8] == 'F') {
+		journal_apply_recovered(d, j, val, vlen);
 	}
 	return 0;
+}
+
+void
+journal_recovered(struct data *d, struct job *j)
+{
+	struct buf b = BUF_INIT;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint32(&pk, j->rec.nodes_lost);
+	msgpack_pack_uint32(&pk, j->g.lost_attempts);
+	msgpack_pack_uint32(&pk, j->g.recomputed);
+	mp_pack_str(&pk, j->rec.last);
+	journal_put(d, j, 'F', 0, b.data, b.len);
+	buf_destroy(&b);
+}
+
+void
+journal_apply_recovered(struct data *d, struct job *j, const void *val,
+			size_t vlen)
+{
+	struct mp_cur c;
+	uint32_t n, tl;
+	uint64_t lost, over, again;
+	const char *t;
+	mp_cur_init(&c, val, vlen);
+	if (mp_read_array(&c, &n) != 0 || n < 4 ||
+	    mp_read_uint(&c, &lost) != 0 || lost > UINT32_MAX ||
+	    mp_read_uint(&c, &over) != 0 || over > UINT32_MAX ||
+	    mp_read_uint(&c, &again) != 0 || again > UINT32_MAX ||
+	    mp_read_str(&c, &t, &tl) != 0 || tl >= sizeof(j->rec.last))
+		return;
+	j->rec.nodes_lost = (uint32_t)lost;
+	j->g.lost_attempts = (uint32_t)over;
+	j->g.recomputed = (uint32_t)again;
+	memcpy(j->rec.last, t, tl);
+	j->rec.last[tl] = '\0';
+	j->rec.last_at = tl ? data_now(d) : 0;
+	if (tl && j->rec.last_at == 0)
+		j->rec.last_at = 1;
 }
 
 void

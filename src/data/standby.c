@@ -209,7 +209,7 @@ standby_send(struct data *d, struct job *j, char kind, uint32_t seq,
 		return;
 	struct jobmsg_replica r = {j->origin, j->id, j->epoch, ++j->rsent,
 				   kind, seq, val, (uint32_t)len};
-	if (kind != 'C' && kind != 'E')
+	if (kind != 'C' && kind != 'E' && kind != 'F')
 		j->key_rseq = r.rseq; /* what a client may have been told */
 	struct buf b = BUF_INIT;
 	jobmsg_replica_pack(&b, &r);
@@ -883,6 +883,8 @@ standby_take(struct data *d, struct replica *r, uint64_t dead)
 			/* checkpoint copies, the dead owner's included (it is
 			 * dropped as a holder below) */
 			ckpt_apply_copied(j, val, len, 0);
+		} else if (kind == 'F') {
+			journal_apply_recovered(d, j, val, len);
 		}
 		p = val + len;
 	}

@@ -3166,9 +3166,22 @@ Test(simjobs, a_standby_lost_is_replaced_and_the_new_one_takes_over)
 		      "the whole journal: the create and every batch");
 	want_ended = 250;
 	cr_assert(fake_world_run(&w, enough_ended, NULL, 60000));
+	/* the standby's loss, as the first owner counted it */
+	struct status pre, post;
+	job_status(0, 0, job, &pre);
+	cr_assert_geq(pre.rec.nodes_lost, 1);
+	cr_assert_geq(pre.rec.failed_over + pre.rec.recomputed, 1);
 	uint64_t crash = w.now;
 	uint64_t dead = kill_for_good(0, sb2);
 	check_taken_over(0, sb2, job, final, crash, dead);
+	/* the new owner goes on from those counts (journal 'F'), and adds
+	 * the owner's death */
+	job_status_of(sb2, sb2, 0, job, &post);
+	cr_assert_geq(post.rec.nodes_lost, pre.rec.nodes_lost + 1,
+		      "%" PRIu64 " then %" PRIu64, pre.rec.nodes_lost,
+		      post.rec.nodes_lost);
+	cr_assert_geq(post.rec.failed_over, pre.rec.failed_over);
+	cr_assert_geq(post.rec.recomputed, pre.rec.recomputed);
 	print_digest("standby lost");
 }
 
