@@ -220,9 +220,8 @@ struct mist_recoveries {
 	/* nodes lost while holding the job's attempts or values still
 	 * needed; attempts placed again (their node lost, their TASK_RUN
 	 * lost); tasks run again for a lost value (lineage); owner changes
-	 * (takeovers by a standby, owner restarts).  Counted by the job's
-	 * current owner since it got the job, but the owner changes, which
-	 * survive takeovers. */
+	 * (takeovers by a standby, owner restarts).  Counted over the
+	 * job's life: a new owner goes on from the last one's counts. */
 	uint64_t nodes_lost, failed_over, recomputed, owner_changes;
 	uint64_t last_ms; /* how long before the answer the last one was; 0: none */
 	char last[256];	  /* the last one in words, "" if none */

@@ -495,8 +495,9 @@ static const char status_usage[] =
 	"by the agent whose gateway accepted it (or the standby that took it\n"
 	"over); every member the asked agent sees alive is asked for its own.\n"
 	"Ended jobs (done, failed, cancelled, closed) stay listed for an hour.\n"
-	"The recoveries are counted by the current owner since it has had the\n"
-	"job; owner changes count every takeover and owner restart.\n"
+	"The recoveries are counted over the job's life (a new owner goes on\n"
+	"from the last one's counts); owner changes count every takeover and\n"
+	"owner restart.\n"
 	"\n"
 	"  --here        only the jobs the asked agent owns\n"
 	"\n" CMD_COMMON_HELP;
