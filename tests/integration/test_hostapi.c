@@ -23,16 +23,14 @@
  *     function call's "req";
  *   - 48 calls at once, each reading its own object, each get their own
  *     answer (the executors interleave them and pipeline their reads).
- * (The agent-start and HTTP helpers are test_http.c's, copied.)
+ * (The agent-start and HTTP helpers are tests/lib/httptest.h's.)
  */
-#include "pgtest.h"
+#include "httptest.h"
 #include "proc.h"
-#include "testutil.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,216 +40,37 @@ static char *tmp;
 static char keyfile[512];
 static char plugin[512], plugin2[512];
 
-struct agent {
-	char name[16], dir[512], log[512], addr[64], http[64], alog[512];
-	pid_t pid;
-};
-static struct agent home, edge;
-static char app_id[64], rest_key[80], js_key[80], master_key[80];
-
-/* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
-static char **agent_extra;
-/* MIST_TEST_PG set: every agent keeps documents in this test's fresh
- * schema of that server (tests/lib/pgtest.h); else "" (LMDB). */
-static char pg_url[1024], pg_schema[64];
+static struct ht_agent home, edge;
+static struct ht_app app;
 
 static void
-pg_begin(void)
+agent_start(struct ht_agent *a, const char *join)
 {
-	pg_url[0] = pg_schema[0] = '\0';
-	if (pgt_server() == NULL)
-		return;
-	const char *why = "";
-	cr_assert(pgt_fresh(pg_schema, sizeof(pg_schema), pg_url,
-			    sizeof(pg_url), &why),
-		  "MIST_TEST_PG: %s", why);
+	const char *plugins[] = {plugin, plugin2, NULL};
+	ht_agent_start(a, keyfile, plugins, join, NULL);
 }
 
 static void
-pg_end(void)
+agent_init(struct ht_agent *a, const char *name)
 {
-	if (pg_schema[0] != '\0')
-		pgt_drop(pg_schema);
-	pg_url[0] = pg_schema[0] = '\0';
-}
-
-static void
-agent_start(struct agent *a, const char *join)
-{
-	char *av[32];
-	int n = 0;
-	av[n++] = (char *)proc_mist();
-	av[n++] = "agent";
-	av[n++] = "--data";
-	av[n++] = a->dir;
-	av[n++] = "--key";
-	av[n++] = keyfile;
-	av[n++] = "--bind";
-	av[n++] = "127.0.0.1:0";
-	av[n++] = "--name";
-	av[n++] = a->name;
-	av[n++] = "--http";
-	av[n++] = "127.0.0.1:0";
-	av[n++] = "--plugin";
-	av[n++] = plugin;
-	av[n++] = "--plugin";
-	av[n++] = plugin2;
-	av[n++] = "--access-log";
-	av[n++] = a->alog;
-	av[n++] = "--executors";
-	av[n++] = "2";
-	if (join != NULL) {
-		av[n++] = "--join";
-		av[n++] = (char *)join;
-	}
-	for (char **x = agent_extra; x != NULL && *x != NULL && n < 30; x++)
-		av[n++] = *x;
-	if (pg_url[0] != '\0' && n < 28) { /* MIST_TEST_PG: on PostgreSQL */
-		av[n++] = "--docs";
-		av[n++] = "postgres";
-		av[n++] = "--docs-url";
-		av[n++] = pg_url;
-	}
-	av[n] = NULL;
-	char path[600];
-	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agent.addr", a->dir);
-	unlink(path);
-	a->pid = proc_start(av, a->log);
-	cr_assert_eq(proc_wait_file(path, a->addr, sizeof(a->addr), 30000), 0,
-		     "agent %s did not start (see %s)", a->name, a->log);
-	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
-	cr_assert_eq(proc_wait_file(path, a->http, sizeof(a->http), 30000), 0,
-		     "agent %s has no HTTP listener (see %s)", a->name, a->log);
-}
-
-static void
-agent_init(struct agent *a, const char *name)
-{
-	snprintf(a->name, sizeof(a->name), "%s", name);
-	snprintf(a->dir, sizeof(a->dir), "%s/%s", tmp, name);
-	snprintf(a->log, sizeof(a->log), "%s/%s.log", tmp, name);
+	ht_agent_init(a, tmp, name);
 	snprintf(a->alog, sizeof(a->alog), "%s/%s.access", tmp, name);
 }
 
 /* ------------------------------------------------------------- HTTP */
 
-struct resp {
-	long status;
-	char *body;
-	size_t len;
-	json_t *json;
-	char retry_after[16];
-};
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	r->body = realloc(r->body, r->len + size * n + 1);
-	memcpy(r->body + r->len, p, size * n);
-	r->len += size * n;
-	r->body[r->len] = '\0';
-	return size * n;
-}
-
-static size_t
-on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	if (strncasecmp(p, "retry-after:", 12) == 0)
-		sscanf(p + 12, " %15s", r->retry_after);
-	return size * n;
-}
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	json_decref(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
 /*
  * One request to agent @a a's /parse + @a path.  @a session may be NULL;
- * @a key picks the key header ("rest", "master", "none").  @a extra: one
- * more header line or NULL.
+ * @a key picks the key header ("rest", "master", "none", "wrong").
+ * @a extra: one more header line or NULL.
  */
-static struct resp
-call(const struct agent *a, const char *method, const char *path,
+static struct ht_resp
+call(const struct ht_agent *a, const char *method, const char *path,
      const char *body, const char *key, const char *session,
      const char *extra)
 {
-	struct resp r = {0};
-	CURL *c = curl_easy_init();
-	char url[1024], h[256];
-	snprintf(url, sizeof(url), "http://%s/parse%s", a->http, path);
-	struct curl_slist *hl = NULL;
-	/* "none": the JS SDK's form, everything in the body */
-	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
-	if (strcmp(key, "none") != 0)
-		hl = curl_slist_append(hl, h);
-	if (strcmp(key, "rest") == 0) {
-		snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
-		hl = curl_slist_append(hl, h);
-	} else if (strcmp(key, "master") == 0) {
-		snprintf(h, sizeof(h), "X-Parse-Master-Key: %s", master_key);
-		hl = curl_slist_append(hl, h);
-	} else if (strcmp(key, "wrong") == 0) {
-		hl = curl_slist_append(hl, "X-Parse-REST-API-Key: 00");
-	}
-	if (session != NULL) {
-		snprintf(h, sizeof(h), "X-Parse-Session-Token: %s", session);
-		hl = curl_slist_append(hl, h);
-	}
-	if (extra != NULL)
-		hl = curl_slist_append(hl, extra);
-	if (body != NULL && strcmp(key, "none") != 0)
-		hl = curl_slist_append(hl, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	if (body != NULL)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-	CURLcode rc = curl_easy_perform(c);
-	cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path,
-		     curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
-	if (r.body != NULL)
-		r.json = json_loadb(r.body, r.len, 0, NULL);
-	return r;
-}
-
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static long long
-jint(const json_t *o, const char *k)
-{
-	return (long long)json_integer_value(json_object_get(o, k));
-}
-
-static void
-expect_error(struct resp *r, long status, int code, const char *what)
-{
-	cr_expect_eq(r->status, status, "%s: HTTP %ld, body %s", what,
-		     r->status, r->body ? r->body : "");
-	cr_expect_eq(jint(r->json, "code"), code, "%s: body %s", what,
-		     r->body ? r->body : "");
-	cr_expect(json_is_string(json_object_get(r->json, "error")), "%s",
-		  what);
+	struct ht_req q = {method, path, body, key, session, extra, 0};
+	return ht_call(a->http, &app, &q);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -259,31 +78,21 @@ expect_error(struct resp *r, long status, int code, const char *what)
 static void
 app_create(void)
 {
-	char *argv[] = {(char *)proc_mist(), "apps", "create", "hostapp",
-			"--home", "home", "--functions",
+	char *args[] = {"hostapp", "--home", "home", "--functions",
 			"read1,crud,slowread,flood,mastercount,twice,anypath,hello",
-			"--client-class-creation", "--agent", home.addr, "--key",
-			keyfile, "--format", "json", NULL};
+			"--client-class-creation", NULL};
 	char *out = NULL;
-	cr_assert_eq(proc_run(argv, &out, 20000), 0, "mist apps create: %s",
-		     out ? out : "");
-	json_t *j = json_loads(out, 0, NULL);
-	cr_assert_not_null(j, "mist apps create printed %s", out);
-	snprintf(app_id, sizeof(app_id), "%s", jstr(j, "applicationId"));
-	snprintf(rest_key, sizeof(rest_key), "%s", jstr(j, "restKey"));
-	snprintf(js_key, sizeof(js_key), "%s", jstr(j, "javascriptKey"));
-	snprintf(master_key, sizeof(master_key), "%s", jstr(j, "masterKey"));
+	json_t *j = ht_app_create(&app, home.addr, keyfile, args, &out);
 	cr_expect(json_is_false(json_object_get(j, "functionsMaster")),
 		  "functions_master is off by default: %s", out);
 	json_decref(j);
 	free(out);
-	cr_assert(app_id[0] && rest_key[0] && master_key[0]);
 }
 
 static void
 app_set(const char *flag, const char *val)
 {
-	char *argv[] = {(char *)proc_mist(), "apps", "set", app_id,
+	char *argv[] = {(char *)proc_mist(), "apps", "set", app.id,
 			(char *)flag, (char *)val, "--agent", edge.addr, "--key",
 			keyfile, NULL};
 	char *out = NULL;
@@ -292,33 +101,18 @@ app_set(const char *flag, const char *val)
 	free(out);
 }
 
-static void
-wait_app(const struct agent *a)
-{
-	for (int i = 0; i < 300; i++) {
-		struct resp r = call(a, "GET", "/classes/Probe?limit=1", NULL,
-				     "rest", NULL, NULL);
-		long st = r.status;
-		resp_free(&r);
-		if (st == 200)
-			return;
-		usleep(50000);
-	}
-	cr_assert_fail("agent %s never served the app", a->name);
-}
-
 /* Waits until @a a offers function @a fn to the app (its executors said
  * hello and the gateway knows). */
 static void
-wait_fn(const struct agent *a, const char *fn)
+wait_fn(const struct ht_agent *a, const char *fn)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "/functions/%s", fn);
 	for (int i = 0; i < 300; i++) {
-		struct resp r = call(a, "POST", path, "{\"cls\":\"Probe\",\"id\":\"x\"}",
-				     "rest", NULL, NULL);
+		struct ht_resp r = call(a, "POST", path, "{\"cls\":\"Probe\",\"id\":\"x\"}",
+					"rest", NULL, NULL);
 		long st = r.status;
-		resp_free(&r);
+		ht_resp_free(&r);
 		if (st == 200)
 			return;
 		usleep(50000);
@@ -329,11 +123,7 @@ wait_fn(const struct agent *a, const char *fn)
 static void
 setup(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tmp = tu_tmpdir();
-	pg_begin();
-	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
-	cr_assert_eq(proc_keygen(keyfile, NULL), 0);
+	tmp = ht_begin(keyfile, sizeof(keyfile));
 	snprintf(plugin, sizeof(plugin), "%s/tests/plugins/.libs/hostfns.so",
 		 BUILDDIR);
 	snprintf(plugin2, sizeof(plugin2), "%s/examples/addon/.libs/hello.so",
@@ -343,39 +133,31 @@ setup(void)
 	agent_start(&home, NULL);
 	agent_start(&edge, home.addr);
 	app_create();
-	wait_app(&home);
-	wait_app(&edge);
+	ht_wait_app(&home, &app);
+	ht_wait_app(&edge, &app);
 	wait_fn(&edge, "read1");
 }
 
 static void
 teardown(void)
 {
-	if (home.pid > 0)
-		proc_stop(home.pid, SIGTERM, 20000);
-	if (edge.pid > 0)
-		proc_stop(edge.pid, SIGTERM, 20000);
-	home.pid = edge.pid = 0;
-	pg_end();
-	tu_rmrf(tmp);
-	free(tmp);
-	curl_global_cleanup();
+	ht_end(tmp, (struct ht_agent *[]){&home, &edge, NULL});
 }
 
 TestSuite(hostapi, .init = setup, .fini = teardown, .timeout = 180);
 
 static void
-signup(const struct agent *a, const char *name, char *token, char *id)
+signup(const struct ht_agent *a, const char *name, char *token, char *id)
 {
 	char body[256];
 	snprintf(body, sizeof(body),
 		 "{\"username\":\"%s\",\"password\":\"pw-%s\"}", name, name);
-	struct resp r = call(a, "POST", "/users", body, "rest", NULL, NULL);
+	struct ht_resp r = call(a, "POST", "/users", body, "rest", NULL, NULL);
 	cr_assert_eq(r.status, 201, "signup %s: %ld %s", name, r.status, r.body);
-	snprintf(token, 128, "%s", jstr(r.json, "sessionToken"));
-	snprintf(id, 64, "%s", jstr(r.json, "objectId"));
+	snprintf(token, 128, "%s", ht_jstr(r.json, "sessionToken"));
+	snprintf(id, 64, "%s", ht_jstr(r.json, "objectId"));
 	cr_assert(token[0] && id[0], "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 /* A function's result object (POST /functions/FN through edge). */
@@ -385,12 +167,12 @@ fn(const char *name, const char *params, const char *session, long *status,
 {
 	char path[128];
 	snprintf(path, sizeof(path), "/functions/%s", name);
-	struct resp r = call(&edge, "POST", path, params, "rest", session, extra);
+	struct ht_resp r = call(&edge, "POST", path, params, "rest", session, extra);
 	*status = r.status;
 	json_t *res = json_incref(json_object_get(r.json, "result"));
 	if (r.status == 200)
 		cr_assert_not_null(res, "%s: %s", name, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	return res;
 }
 
@@ -403,10 +185,10 @@ private_object(const char *cls, const char *token, const char *uid, char *id)
 		 "{\"secret\":42,\"ACL\":{\"%s\":{\"read\":true,\"write\":true}}}",
 		 uid);
 	snprintf(path, sizeof(path), "/classes/%s", cls);
-	struct resp r = call(&home, "POST", path, body, "rest", token, NULL);
+	struct ht_resp r = call(&home, "POST", path, body, "rest", token, NULL);
 	cr_assert_eq(r.status, 201, "%s", r.body);
-	snprintf(id, 64, "%s", jstr(r.json, "objectId"));
-	resp_free(&r);
+	snprintf(id, 64, "%s", ht_jstr(r.json, "objectId"));
+	ht_resp_free(&r);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -432,16 +214,16 @@ Test(hostapi, a_function_creates_reads_updates_and_deletes_as_its_user)
 	snprintf(params, sizeof(params), "{\"cls\":\"Note\",\"id\":\"%s\"}", id);
 	res = fn("read1", params, at, &st, NULL);
 	cr_assert_eq(st, 200);
-	cr_expect_eq(jint(res, "status"), 200);
-	json_t *obj = json_loads(jstr(res, "body"), 0, NULL);
-	cr_expect_eq(jint(obj, "secret"), 42, "%s", jstr(res, "body"));
-	cr_expect_str_eq(jstr(obj, "objectId"), id);
+	cr_expect_eq(ht_jint(res, "status"), 200);
+	json_t *obj = json_loads(ht_jstr(res, "body"), 0, NULL);
+	cr_expect_eq(ht_jint(obj, "secret"), 42, "%s", ht_jstr(res, "body"));
+	cr_expect_str_eq(ht_jstr(obj, "objectId"), id);
 	json_decref(obj);
 	json_decref(res);
 	/* a function calling twice in a row keeps its reply valid */
 	res = fn("twice", params, at, &st, NULL);
-	cr_expect_eq(jint(res, "a"), 200);
-	cr_expect_eq(jint(res, "b"), 200);
+	cr_expect_eq(ht_jint(res, "a"), 200);
+	cr_expect_eq(ht_jint(res, "b"), 200);
 	json_decref(res);
 }
 
@@ -456,18 +238,18 @@ Test(hostapi, an_object_the_caller_may_not_read_is_404_inside_the_function)
 	long st;
 	json_t *res = fn("read1", params, bt, &st, NULL);
 	cr_assert_eq(st, 200);
-	cr_expect_eq(jint(res, "status"), 404, "dave reads carol's: %s",
-		     jstr(res, "body"));
-	json_t *e = json_loads(jstr(res, "body"), 0, NULL);
-	cr_expect_eq(jint(e, "code"), 101, "Parse's object-not-found: %s",
-		     jstr(res, "body"));
+	cr_expect_eq(ht_jint(res, "status"), 404, "dave reads carol's: %s",
+		     ht_jstr(res, "body"));
+	json_t *e = json_loads(ht_jstr(res, "body"), 0, NULL);
+	cr_expect_eq(ht_jint(e, "code"), 101, "Parse's object-not-found: %s",
+		     ht_jstr(res, "body"));
 	json_decref(e);
 	json_decref(res);
 	res = fn("read1", params, NULL, &st, NULL);
-	cr_expect_eq(jint(res, "status"), 404, "the public reads carol's");
+	cr_expect_eq(ht_jint(res, "status"), 404, "the public reads carol's");
 	json_decref(res);
 	res = fn("read1", params, at, &st, NULL);
-	cr_expect_eq(jint(res, "status"), 200, "carol reads hers");
+	cr_expect_eq(ht_jint(res, "status"), 200, "carol reads hers");
 	json_decref(res);
 }
 
@@ -483,8 +265,8 @@ Test(hostapi, the_master_key_only_when_declared_and_allowed)
 	long st;
 	json_t *res = fn("mastercount", "{\"cls\":\"Vault\"}", bt, &st, NULL);
 	cr_assert_eq(st, 200);
-	cr_expect_eq(jint(res, "status"), 200);
-	cr_expect_eq(jint(res, "count"), 0,
+	cr_expect_eq(ht_jint(res, "status"), 200);
+	cr_expect_eq(ht_jint(res, "count"), 0,
 		     "declared MIST_FN_MASTER, not allowed: acts as frank");
 	json_decref(res);
 
@@ -492,7 +274,7 @@ Test(hostapi, the_master_key_only_when_declared_and_allowed)
 	long count = 0;
 	for (int i = 0; i < 200 && count != 3; i++) {
 		res = fn("mastercount", "{\"cls\":\"Vault\"}", bt, &st, NULL);
-		count = jint(res, "count");
+		count = ht_jint(res, "count");
 		json_decref(res);
 		if (count != 3)
 			usleep(20000);
@@ -500,19 +282,19 @@ Test(hostapi, the_master_key_only_when_declared_and_allowed)
 	cr_expect_eq(count, 3, "allowed: the master key sees erin's three");
 	/* a function that did not declare it still acts as its caller */
 	res = fn("read1", params, bt, &st, NULL);
-	cr_expect_eq(jint(res, "status"), 404);
+	cr_expect_eq(ht_jint(res, "status"), 404);
 	json_decref(res);
 	/* a caller holding the master key passes it on, declared or not */
-	struct resp r = call(&edge, "POST", "/functions/read1", params, "master",
-			     NULL, NULL);
+	struct ht_resp r = call(&edge, "POST", "/functions/read1", params, "master",
+				NULL, NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	cr_expect_eq(jint(json_object_get(r.json, "result"), "status"), 200,
+	cr_expect_eq(ht_jint(json_object_get(r.json, "result"), "status"), 200,
 		     "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	app_set("--functions-master", "off");
 	for (int i = 0; i < 200 && count != 0; i++) {
 		res = fn("mastercount", "{\"cls\":\"Vault\"}", bt, &st, NULL);
-		count = jint(res, "count");
+		count = ht_jint(res, "count");
 		json_decref(res);
 		if (count != 0)
 			usleep(20000);
@@ -522,7 +304,7 @@ Test(hostapi, the_master_key_only_when_declared_and_allowed)
 
 /* The access log's lines of @a a, parsed (what has been flushed). */
 static json_t *
-log_lines(const struct agent *a)
+log_lines(const struct ht_agent *a)
 {
 	json_t *all = json_array();
 	FILE *f = fopen(a->alog, "r");
@@ -548,12 +330,12 @@ children_of_last(const char *route, int want, char *req, size_t cap)
 	size_t i;
 	json_t *l;
 	json_array_foreach(all, i, l)
-		if (strcmp(jstr(l, "route"), route) == 0)
-			snprintf(req, cap, "%s", jstr(l, "req"));
+		if (strcmp(ht_jstr(l, "route"), route) == 0)
+			snprintf(req, cap, "%s", ht_jstr(l, "req"));
 	int n = 0;
 	json_array_foreach(all, i, l)
-		if (req[0] && strcmp(jstr(l, "parent"), req) == 0 &&
-		    (want == 0 || jint(l, "status") == want))
+		if (req[0] && strcmp(ht_jstr(l, "parent"), req) == 0 &&
+		    (want == 0 || ht_jint(l, "status") == want))
 			n++;
 	json_decref(all);
 	return n;
@@ -584,10 +366,10 @@ Test(hostapi, host_calls_are_logged_under_the_request_that_caused_them)
 	size_t i;
 	json_t *l;
 	json_array_foreach(all, i, l)
-		if (strcmp(jstr(l, "parent"), req) == 0) {
-			cr_expect_str_eq(jstr(l, "method"), "GET");
-			cr_expect_str_eq(jstr(l, "class"), "Log");
-			cr_expect_str_eq(jstr(l, "app"), app_id);
+		if (strcmp(ht_jstr(l, "parent"), req) == 0) {
+			cr_expect_str_eq(ht_jstr(l, "method"), "GET");
+			cr_expect_str_eq(ht_jstr(l, "class"), "Log");
+			cr_expect_str_eq(ht_jstr(l, "app"), app.id);
 		}
 	json_decref(all);
 }
@@ -598,20 +380,20 @@ Test(hostapi, the_deadline_is_shared)
 	signup(&home, "hank", at, aid);
 	private_object("Slow", at, aid, id);
 	snprintf(params, sizeof(params), "{\"cls\":\"Slow\",\"id\":\"%s\"}", id);
-	struct resp r = call(&edge, "POST", "/functions/slowread", params, "rest",
-			     at, "X-Mist-Deadline-Ms: 400");
+	struct ht_resp r = call(&edge, "POST", "/functions/slowread", params, "rest",
+				at, "X-Mist-Deadline-Ms: 400");
 	/* either the pool killed it at the deadline (504), or in the
 	 * watchdog's last tick its next host call was refused at once
 	 * (MIST_HOST_ETIMEDOUT) and it returned first */
 	if (r.status == 200) {
 		json_t *res = json_object_get(r.json, "result");
-		cr_expect_eq(jint(res, "rc"), -6, "%s", r.body);
-		cr_expect_lt(jint(res, "calls"), 60, "%s", r.body);
+		cr_expect_eq(ht_jint(res, "rc"), -6, "%s", r.body);
+		cr_expect_lt(ht_jint(res, "calls"), 60, "%s", r.body);
 	} else {
-		expect_error(&r, 504, 124,
-			     "a function calling the host past its deadline");
+		ht_expect_error(&r, 504, 124,
+				"a function calling the host past its deadline");
 	}
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* its host calls happened, each inside the deadline */
 	char req[32];
 	int n = 0;
@@ -626,7 +408,7 @@ Test(hostapi, the_deadline_is_shared)
 	/* the executors still serve */
 	long st;
 	json_t *res = fn("read1", params, at, &st, NULL);
-	cr_expect_eq(jint(res, "status"), 200);
+	cr_expect_eq(ht_jint(res, "status"), 200);
 	json_decref(res);
 }
 
@@ -647,10 +429,10 @@ Test(hostapi, a_function_flooding_the_host_api_is_rate_limited)
 			continue;
 		}
 		cr_assert_eq(st, 200);
-		limited = jint(res, "limited");
-		ok = jint(res, "ok");
-		cr_expect_eq(jint(res, "other"), 0);
-		cr_expect_eq(jint(res, "failed"), 0);
+		limited = ht_jint(res, "limited");
+		ok = ht_jint(res, "ok");
+		cr_expect_eq(ht_jint(res, "other"), 0);
+		cr_expect_eq(ht_jint(res, "failed"), 0);
 		json_decref(res);
 	}
 	cr_expect_gt(limited, 0, "40 reads at 5/s: some refused");
@@ -669,23 +451,24 @@ Test(hostapi, documents_routes_only_and_query_strings)
 			 "\"body\":\"{}\"}",
 			 at, &st, NULL);
 	cr_assert_eq(st, 200);
-	cr_expect_eq(jint(res, "status"), 403, "no recursion: %s",
-		     jstr(res, "body"));
+	cr_expect_eq(ht_jint(res, "status"), 403, "no recursion: %s",
+		     ht_jstr(res, "body"));
 	json_decref(res);
 	res = fn("anypath",
 		 "{\"method\":\"POST\",\"path\":\"/batch\","
 		 "\"body\":\"{\\\"requests\\\":[]}\"}",
 		 at, &st, NULL);
-	cr_expect_eq(jint(res, "status"), 403, "no batch: %s", jstr(res, "body"));
+	cr_expect_eq(ht_jint(res, "status"), 403, "no batch: %s",
+		     ht_jstr(res, "body"));
 	json_decref(res);
 	/* a find with a where in the query string */
 	res = fn("anypath",
 		 "{\"method\":\"GET\",\"path\":"
 		 "\"/classes/Q?where=%7B%22secret%22%3A42%7D&count=1\"}",
 		 at, &st, NULL);
-	cr_expect_eq(jint(res, "status"), 200, "%s", jstr(res, "body"));
-	json_t *b = json_loads(jstr(res, "body"), 0, NULL);
-	cr_expect_eq(jint(b, "count"), 1, "%s", jstr(res, "body"));
+	cr_expect_eq(ht_jint(res, "status"), 200, "%s", ht_jstr(res, "body"));
+	json_t *b = json_loads(ht_jstr(res, "body"), 0, NULL);
+	cr_expect_eq(ht_jint(b, "count"), 1, "%s", ht_jstr(res, "body"));
 	json_decref(b);
 	json_decref(res);
 	/* keys in the body are not the function's to choose */
@@ -693,17 +476,17 @@ Test(hostapi, documents_routes_only_and_query_strings)
 	snprintf(params, sizeof(params),
 		 "{\"method\":\"GET\",\"path\":\"/classes/Q/%s\","
 		 "\"body\":\"{\\\"_MasterKey\\\":\\\"%s\\\"}\"}",
-		 id, master_key);
+		 id, app.master);
 	res = fn("anypath", params, NULL, &st, NULL);
-	cr_expect_eq(jint(res, "status"), 404, "a _MasterKey in the body: %s",
-		     jstr(res, "body"));
+	cr_expect_eq(ht_jint(res, "status"), 404, "a _MasterKey in the body: %s",
+		     ht_jstr(res, "body"));
 	json_decref(res);
 	/* /users/me is the caller */
 	res = fn("anypath", "{\"method\":\"GET\",\"path\":\"/users/me\"}", at,
 		 &st, NULL);
-	cr_expect_eq(jint(res, "status"), 200, "%s", jstr(res, "body"));
-	b = json_loads(jstr(res, "body"), 0, NULL);
-	cr_expect_str_eq(jstr(b, "username"), "jack");
+	cr_expect_eq(ht_jint(res, "status"), 200, "%s", ht_jstr(res, "body"));
+	b = json_loads(ht_jstr(res, "body"), 0, NULL);
+	cr_expect_str_eq(ht_jstr(b, "username"), "jack");
 	json_decref(b);
 	json_decref(res);
 }
@@ -720,22 +503,22 @@ Test(hostapi, concurrent_calls_each_get_their_own_answer)
 	for (int i = 0; i < NCONC; i++) {
 		char body[64];
 		snprintf(body, sizeof(body), "{\"k\":%d}", i);
-		struct resp r = call(&home, "POST", "/classes/Many", body, "rest",
-				     at, NULL);
+		struct ht_resp r = call(&home, "POST", "/classes/Many", body, "rest",
+					at, NULL);
 		cr_assert_eq(r.status, 201, "%s", r.body);
-		snprintf(ids[i], sizeof(ids[i]), "%s", jstr(r.json, "objectId"));
-		resp_free(&r);
+		snprintf(ids[i], sizeof(ids[i]), "%s", ht_jstr(r.json, "objectId"));
+		ht_resp_free(&r);
 		snprintf(bodies[i], sizeof(bodies[i]),
-			 "{\"cls\":\"Many\",\"id\":\"%s\"}", ids[i]);
+			 "{\"cls\":\"Many\",\"id\":\"%.63s\"}", ids[i]);
 	}
 	CURLM *m = curl_multi_init();
 	CURL *e[NCONC];
-	struct resp rs[NCONC];
+	struct ht_resp rs[NCONC];
 	struct curl_slist *hl = NULL;
 	char h[256], url[256];
-	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
+	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app.id);
 	hl = curl_slist_append(hl, h);
-	snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
+	snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", app.rest);
 	hl = curl_slist_append(hl, h);
 	snprintf(h, sizeof(h), "X-Parse-Session-Token: %s", at);
 	hl = curl_slist_append(hl, h);
@@ -747,7 +530,7 @@ Test(hostapi, concurrent_calls_each_get_their_own_answer)
 		curl_easy_setopt(e[i], CURLOPT_URL, url);
 		curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, hl);
 		curl_easy_setopt(e[i], CURLOPT_POSTFIELDS, bodies[i]);
-		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, ht_on_body);
 		curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &rs[i]);
 		curl_easy_setopt(e[i], CURLOPT_TIMEOUT_MS, 20000L);
 		curl_multi_add_handle(m, e[i]);
@@ -766,9 +549,9 @@ Test(hostapi, concurrent_calls_each_get_their_own_answer)
 		json_t *j = json_loadb(rs[i].body ? rs[i].body : "", rs[i].len, 0,
 				       NULL);
 		json_t *res = json_object_get(j, "result");
-		json_t *obj = json_loads(jstr(res, "body"), 0, NULL);
-		cr_expect_str_eq(jstr(obj, "objectId"), ids[i], "call %d", i);
-		cr_expect_eq(jint(obj, "k"), i, "call %d", i);
+		json_t *obj = json_loads(ht_jstr(res, "body"), 0, NULL);
+		cr_expect_str_eq(ht_jstr(obj, "objectId"), ids[i], "call %d", i);
+		cr_expect_eq(ht_jint(obj, "k"), i, "call %d", i);
 		json_decref(obj);
 		json_decref(j);
 		curl_multi_remove_handle(m, e[i]);

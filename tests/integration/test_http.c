@@ -22,9 +22,8 @@
  *   - hostile input: broken JSON, unknown routes and apps, wrong keys get
  *     Parse's errors; /metrics counts it all.
  */
-#include "pgtest.h"
+#include "httptest.h"
 #include "proc.h"
-#include "testutil.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -39,211 +38,33 @@ static char *tmp;
 static char keyfile[512];
 static char plugin[512];
 
-struct agent {
-	char name[16], dir[512], log[512], addr[64], http[64];
-	pid_t pid;
-};
-static struct agent home, edge;
-static char app_id[64], rest_key[80], js_key[80], master_key[80];
+static struct ht_agent home, edge;
+static struct ht_app app;
 
 /* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
 static char **agent_extra;
-/* MIST_TEST_PG set: every agent keeps documents in this test's fresh
- * schema of that server (tests/lib/pgtest.h); else "" (LMDB). */
-static char pg_url[1024], pg_schema[64];
 
 static void
-pg_begin(void)
+agent_start(struct ht_agent *a, const char *join)
 {
-	pg_url[0] = pg_schema[0] = '\0';
-	if (pgt_server() == NULL)
-		return;
-	const char *why = "";
-	cr_assert(pgt_fresh(pg_schema, sizeof(pg_schema), pg_url,
-			    sizeof(pg_url), &why),
-		  "MIST_TEST_PG: %s", why);
-}
-
-static void
-pg_end(void)
-{
-	if (pg_schema[0] != '\0')
-		pgt_drop(pg_schema);
-	pg_url[0] = pg_schema[0] = '\0';
-}
-
-static void
-agent_start(struct agent *a, const char *join)
-{
-	char *av[32];
-	int n = 0;
-	av[n++] = (char *)proc_mist();
-	av[n++] = "agent";
-	av[n++] = "--data";
-	av[n++] = a->dir;
-	av[n++] = "--key";
-	av[n++] = keyfile;
-	av[n++] = "--bind";
-	av[n++] = "127.0.0.1:0";
-	av[n++] = "--name";
-	av[n++] = a->name;
-	av[n++] = "--http";
-	av[n++] = "127.0.0.1:0";
-	av[n++] = "--plugin";
-	av[n++] = plugin;
-	av[n++] = "--executors";
-	av[n++] = "2";
-	if (join != NULL) {
-		av[n++] = "--join";
-		av[n++] = (char *)join;
-	}
-	for (char **x = agent_extra; x != NULL && *x != NULL && n < 30; x++)
-		av[n++] = *x;
-	if (pg_url[0] != '\0' && n < 28) { /* MIST_TEST_PG: on PostgreSQL */
-		av[n++] = "--docs";
-		av[n++] = "postgres";
-		av[n++] = "--docs-url";
-		av[n++] = pg_url;
-	}
-	av[n] = NULL;
-	char path[600];
-	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agent.addr", a->dir);
-	unlink(path);
-	a->pid = proc_start(av, a->log);
-	cr_assert_eq(proc_wait_file(path, a->addr, sizeof(a->addr), 30000), 0,
-		     "agent %s did not start (see %s)", a->name, a->log);
-	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
-	cr_assert_eq(proc_wait_file(path, a->http, sizeof(a->http), 30000), 0,
-		     "agent %s has no HTTP listener (see %s)", a->name, a->log);
-}
-
-static void
-agent_init(struct agent *a, const char *name)
-{
-	snprintf(a->name, sizeof(a->name), "%s", name);
-	snprintf(a->dir, sizeof(a->dir), "%s/%s", tmp, name);
-	snprintf(a->log, sizeof(a->log), "%s/%s.log", tmp, name);
+	const char *plugins[] = {plugin, NULL};
+	ht_agent_start(a, keyfile, plugins, join, agent_extra);
 }
 
 /* ------------------------------------------------------------- HTTP */
 
-struct resp {
-	long status;
-	char *body;
-	size_t len;
-	json_t *json;
-	char retry_after[16];
-};
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	r->body = realloc(r->body, r->len + size * n + 1);
-	memcpy(r->body + r->len, p, size * n);
-	r->len += size * n;
-	r->body[r->len] = '\0';
-	return size * n;
-}
-
-static size_t
-on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	if (strncasecmp(p, "retry-after:", 12) == 0)
-		sscanf(p + 12, " %15s", r->retry_after);
-	return size * n;
-}
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	json_decref(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
 /*
  * One request to agent @a a's /parse + @a path.  @a session may be NULL;
- * @a key picks the key header ("rest", "master", "none").  @a extra: one
- * more header line or NULL.
+ * @a key picks the key header ("rest", "master", "none", "wrong").
+ * @a extra: one more header line or NULL.
  */
-static struct resp
-call(const struct agent *a, const char *method, const char *path,
+static struct ht_resp
+call(const struct ht_agent *a, const char *method, const char *path,
      const char *body, const char *key, const char *session,
      const char *extra)
 {
-	struct resp r = {0};
-	CURL *c = curl_easy_init();
-	char url[1024], h[256];
-	snprintf(url, sizeof(url), "http://%s/parse%s", a->http, path);
-	struct curl_slist *hl = NULL;
-	/* "none": the JS SDK's form, everything in the body */
-	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
-	if (strcmp(key, "none") != 0)
-		hl = curl_slist_append(hl, h);
-	if (strcmp(key, "rest") == 0) {
-		snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
-		hl = curl_slist_append(hl, h);
-	} else if (strcmp(key, "master") == 0) {
-		snprintf(h, sizeof(h), "X-Parse-Master-Key: %s", master_key);
-		hl = curl_slist_append(hl, h);
-	} else if (strcmp(key, "wrong") == 0) {
-		hl = curl_slist_append(hl, "X-Parse-REST-API-Key: 00");
-	}
-	if (session != NULL) {
-		snprintf(h, sizeof(h), "X-Parse-Session-Token: %s", session);
-		hl = curl_slist_append(hl, h);
-	}
-	if (extra != NULL)
-		hl = curl_slist_append(hl, extra);
-	if (body != NULL && strcmp(key, "none") != 0)
-		hl = curl_slist_append(hl, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	if (body != NULL)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-	CURLcode rc = curl_easy_perform(c);
-	cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path,
-		     curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
-	if (r.body != NULL)
-		r.json = json_loadb(r.body, r.len, 0, NULL);
-	return r;
-}
-
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static long long
-jint(const json_t *o, const char *k)
-{
-	return (long long)json_integer_value(json_object_get(o, k));
-}
-
-static void
-expect_error(struct resp *r, long status, int code, const char *what)
-{
-	cr_expect_eq(r->status, status, "%s: HTTP %ld, body %s", what,
-		     r->status, r->body ? r->body : "");
-	cr_expect_eq(jint(r->json, "code"), code, "%s: body %s", what,
-		     r->body ? r->body : "");
-	cr_expect(json_is_string(json_object_get(r->json, "error")), "%s",
-		  what);
+	struct ht_req q = {method, path, body, key, session, extra, 0};
+	return ht_call(a->http, &app, &q);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -251,75 +72,36 @@ expect_error(struct resp *r, long status, int code, const char *what)
 static void
 app_create(const char *extra_flag, const char *extra_val)
 {
-	char *argv[24];
+	char *args[8];
 	int n = 0;
-	argv[n++] = (char *)proc_mist();
-	argv[n++] = "apps";
-	argv[n++] = "create";
-	argv[n++] = "testapp";
-	argv[n++] = "--home";
-	argv[n++] = "home";
-	argv[n++] = "--functions";
-	argv[n++] = "hello,echo,fail,sleepy";
+	args[n++] = "testapp";
+	args[n++] = "--home";
+	args[n++] = "home";
+	args[n++] = "--functions";
+	args[n++] = "hello,echo,fail,sleepy";
 	if (extra_flag != NULL) {
-		argv[n++] = (char *)extra_flag;
+		args[n++] = (char *)extra_flag;
 		if (extra_val != NULL)
-			argv[n++] = (char *)extra_val;
+			args[n++] = (char *)extra_val;
 	}
-	argv[n++] = "--agent";
-	argv[n++] = home.addr;
-	argv[n++] = "--key";
-	argv[n++] = keyfile;
-	argv[n++] = "--format";
-	argv[n++] = "json";
-	argv[n] = NULL;
-	char *out = NULL;
-	cr_assert_eq(proc_run(argv, &out, 20000), 0, "mist apps create: %s",
-		     out ? out : "");
-	json_t *j = json_loads(out, 0, NULL);
-	cr_assert_not_null(j, "mist apps create printed %s", out);
-	snprintf(app_id, sizeof(app_id), "%s", jstr(j, "applicationId"));
-	snprintf(rest_key, sizeof(rest_key), "%s", jstr(j, "restKey"));
-	snprintf(js_key, sizeof(js_key), "%s", jstr(j, "javascriptKey"));
-	snprintf(master_key, sizeof(master_key), "%s", jstr(j, "masterKey"));
-	json_decref(j);
-	free(out);
-	cr_assert(app_id[0] && rest_key[0] && js_key[0] && master_key[0]);
-}
-
-/* Waits until @a a's gateway knows the app (apps spread by gossip). */
-static void
-wait_app(const struct agent *a)
-{
-	for (int i = 0; i < 300; i++) {
-		struct resp r = call(a, "GET", "/classes/Probe?limit=1", NULL,
-				     "rest", NULL, NULL);
-		long st = r.status;
-		resp_free(&r);
-		if (st == 200)
-			return;
-		usleep(50000);
-	}
-	cr_assert_fail("agent %s never served the app", a->name);
+	args[n] = NULL;
+	json_decref(ht_app_create(&app, home.addr, keyfile, args, NULL));
+	cr_assert(app.js[0]);
 }
 
 static void
 setup_with(const char *flag, const char *val)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tmp = tu_tmpdir();
-	pg_begin();
-	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
-	cr_assert_eq(proc_keygen(keyfile, NULL), 0);
+	tmp = ht_begin(keyfile, sizeof(keyfile));
 	snprintf(plugin, sizeof(plugin), "%s/tests/plugins/.libs/testfns.so",
 		 BUILDDIR);
-	agent_init(&home, "home");
-	agent_init(&edge, "edge");
+	ht_agent_init(&home, tmp, "home");
+	ht_agent_init(&edge, tmp, "edge");
 	agent_start(&home, NULL);
 	agent_start(&edge, home.addr);
 	app_create(flag, val);
-	wait_app(&home);
-	wait_app(&edge);
+	ht_wait_app(&home, &app);
+	ht_wait_app(&edge, &app);
 }
 
 static void
@@ -331,15 +113,7 @@ setup(void)
 static void
 teardown(void)
 {
-	if (home.pid > 0)
-		proc_stop(home.pid, SIGTERM, 20000);
-	if (edge.pid > 0)
-		proc_stop(edge.pid, SIGTERM, 20000);
-	home.pid = edge.pid = 0;
-	pg_end();
-	tu_rmrf(tmp);
-	free(tmp);
-	curl_global_cleanup();
+	ht_end(tmp, (struct ht_agent *[]){&home, &edge, NULL});
 }
 
 TestSuite(http, .init = setup, .fini = teardown, .timeout = 180);
@@ -347,27 +121,27 @@ TestSuite(http, .init = setup, .fini = teardown, .timeout = 180);
 /* ------------------------------------------------------------- tests */
 
 static void
-objects_crud(const struct agent *writer, const struct agent *reader)
+objects_crud(const struct ht_agent *writer, const struct ht_agent *reader)
 {
-	struct resp r = call(writer, "POST", "/classes/Item",
-			     "{\"name\":\"a\",\"score\":5,\"tags\":[\"x\"],"
-			     "\"when\":{\"__type\":\"Date\",\"iso\":\"2026-01-01T00:00:00.000Z\"},"
-			     "\"nested\":{\"k\":[1,2]}}",
-			     "rest", NULL, NULL);
+	struct ht_resp r = call(writer, "POST", "/classes/Item",
+				"{\"name\":\"a\",\"score\":5,\"tags\":[\"x\"],"
+				"\"when\":{\"__type\":\"Date\",\"iso\":\"2026-01-01T00:00:00.000Z\"},"
+				"\"nested\":{\"k\":[1,2]}}",
+				"rest", NULL, NULL);
 	cr_assert_eq(r.status, 201, "create: %ld %s", r.status, r.body);
 	char id[64];
-	snprintf(id, sizeof(id), "%s", jstr(r.json, "objectId"));
-	cr_assert(id[0] != '\0' && jstr(r.json, "createdAt")[0] != '\0');
-	resp_free(&r);
+	snprintf(id, sizeof(id), "%s", ht_jstr(r.json, "objectId"));
+	cr_assert(id[0] != '\0' && ht_jstr(r.json, "createdAt")[0] != '\0');
+	ht_resp_free(&r);
 
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/Item/%s", id);
 	r = call(reader, "GET", path, NULL, "rest", NULL, NULL);
 	cr_assert_eq(r.status, 200, "get: %ld %s", r.status, r.body);
-	cr_expect_str_eq(jstr(r.json, "name"), "a");
-	cr_expect_eq(jint(r.json, "score"), 5);
-	cr_expect_str_eq(jstr(json_object_get(r.json, "when"), "__type"), "Date");
-	resp_free(&r);
+	cr_expect_str_eq(ht_jstr(r.json, "name"), "a");
+	cr_expect_eq(ht_jint(r.json, "score"), 5);
+	cr_expect_str_eq(ht_jstr(json_object_get(r.json, "when"), "__type"), "Date");
+	ht_resp_free(&r);
 
 	r = call(reader, "PUT", path,
 		 "{\"score\":{\"__op\":\"Increment\",\"amount\":3},"
@@ -375,26 +149,26 @@ objects_crud(const struct agent *writer, const struct agent *reader)
 		 "\"name\":{\"__op\":\"Delete\"}}",
 		 "rest", NULL, NULL);
 	cr_assert_eq(r.status, 200, "update: %ld %s", r.status, r.body);
-	cr_expect(jstr(r.json, "updatedAt")[0] != '\0');
-	resp_free(&r);
+	cr_expect(ht_jstr(r.json, "updatedAt")[0] != '\0');
+	ht_resp_free(&r);
 	r = call(writer, "GET", path, NULL, "rest", NULL, NULL);
-	cr_expect_eq(jint(r.json, "score"), 8, "%s", r.body);
+	cr_expect_eq(ht_jint(r.json, "score"), 8, "%s", r.body);
 	cr_expect_eq(json_array_size(json_object_get(r.json, "tags")), 2, "%s",
 		     r.body);
 	cr_expect_null(json_object_get(r.json, "name"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 
 	/* type change refused: the schema was inferred */
 	r = call(writer, "PUT", path, "{\"score\":\"high\"}", "rest", NULL, NULL);
-	expect_error(&r, 400, 111, "type change");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 111, "type change");
+	ht_resp_free(&r);
 
 	r = call(reader, "DELETE", path, NULL, "rest", NULL, NULL);
 	cr_expect_eq(r.status, 200, "delete: %ld %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(writer, "GET", path, NULL, "rest", NULL, NULL);
-	expect_error(&r, 404, 101, "deleted");
-	resp_free(&r);
+	ht_expect_error(&r, 404, 101, "deleted");
+	ht_resp_free(&r);
 }
 
 Test(http, documents_through_the_home_and_through_another_gateway)
@@ -410,23 +184,23 @@ Test(http, queries)
 		snprintf(body, sizeof(body),
 			 "{\"n\":%d,\"even\":%s,\"name\":\"p%02d\"}", i,
 			 i % 2 ? "false" : "true", i);
-		struct resp r = call(i % 2 ? &edge : &home, "POST",
-				     "/classes/Pt", body, "rest", NULL, NULL);
+		struct ht_resp r = call(i % 2 ? &edge : &home, "POST",
+					"/classes/Pt", body, "rest", NULL, NULL);
 		cr_assert_eq(r.status, 201, "%s", r.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
 	/* where + order + limit + skip + count, through the query string */
-	struct resp r = call(&edge, "GET",
-			     "/classes/Pt?where=%7B%22n%22%3A%7B%22%24gte%22%3A3%7D%2C%22even%22%3Atrue%7D"
-			     "&order=-n&limit=2&skip=1&count=1",
-			     NULL, "rest", NULL, NULL);
+	struct ht_resp r = call(&edge, "GET",
+				"/classes/Pt?where=%7B%22n%22%3A%7B%22%24gte%22%3A3%7D%2C%22even%22%3Atrue%7D"
+				"&order=-n&limit=2&skip=1&count=1",
+				NULL, "rest", NULL, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	json_t *res = json_object_get(r.json, "results");
 	cr_assert_eq(json_array_size(res), 2, "%s", r.body);
-	cr_expect_eq(jint(json_array_get(res, 0), "n"), 8, "%s", r.body);
-	cr_expect_eq(jint(json_array_get(res, 1), "n"), 6, "%s", r.body);
-	cr_expect_eq(jint(r.json, "count"), 4, "%s", r.body); /* 4 6 8 10 */
-	resp_free(&r);
+	cr_expect_eq(ht_jint(json_array_get(res, 0), "n"), 8, "%s", r.body);
+	cr_expect_eq(ht_jint(json_array_get(res, 1), "n"), 6, "%s", r.body);
+	cr_expect_eq(ht_jint(r.json, "count"), 4, "%s", r.body); /* 4 6 8 10 */
+	ht_resp_free(&r);
 	/* keys, $in, $regex */
 	r = call(&home, "GET",
 		 "/classes/Pt?where=%7B%22name%22%3A%7B%22%24regex%22%3A%22%5Ep1%22%7D%7D&keys=n&order=n",
@@ -436,45 +210,45 @@ Test(http, queries)
 	cr_expect_eq(json_array_size(res), 2, "%s", r.body); /* p10 p11 */
 	cr_expect_null(json_object_get(json_array_get(res, 0), "name"), "%s",
 		       r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* the JS SDK's form: POST text/plain, keys and _method in the body */
 	char body[512];
 	snprintf(body, sizeof(body),
 		 "{\"where\":{\"n\":{\"$in\":[1,2,3]}},\"order\":\"n\",\"limit\":10,"
 		 "\"_method\":\"GET\",\"_ApplicationId\":\"%s\",\"_JavaScriptKey\":\"%s\","
 		 "\"_ClientVersion\":\"js8.0.0\",\"_InstallationId\":\"abc\"}",
-		 app_id, js_key);
+		 app.id, app.js);
 	r = call(&edge, "POST", "/classes/Pt", body, "none", NULL,
 		 "Content-Type: text/plain");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_expect_eq(json_array_size(json_object_get(r.json, "results")), 3,
 		     "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* a broken where */
 	r = call(&home, "GET", "/classes/Pt?where=%7Bnot", NULL, "rest", NULL,
 		 NULL);
-	expect_error(&r, 400, 107, "broken where");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 107, "broken where");
+	ht_resp_free(&r);
 	r = call(&home, "GET",
 		 "/classes/Pt?where=%7B%22n%22%3A%7B%22%24bogus%22%3A1%7D%7D",
 		 NULL, "rest", NULL, NULL);
-	expect_error(&r, 400, 102, "unknown operator");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 102, "unknown operator");
+	ht_resp_free(&r);
 }
 
 static void
-signup(const struct agent *a, const char *name, char *token, char *id)
+signup(const struct ht_agent *a, const char *name, char *token, char *id)
 {
 	char body[256];
 	snprintf(body, sizeof(body),
 		 "{\"username\":\"%s\",\"password\":\"pw-%s\",\"email\":\"%s@example.org\"}",
 		 name, name, name);
-	struct resp r = call(a, "POST", "/users", body, "rest", NULL, NULL);
+	struct ht_resp r = call(a, "POST", "/users", body, "rest", NULL, NULL);
 	cr_assert_eq(r.status, 201, "signup %s: %ld %s", name, r.status, r.body);
-	snprintf(token, 128, "%s", jstr(r.json, "sessionToken"));
-	snprintf(id, 64, "%s", jstr(r.json, "objectId"));
+	snprintf(token, 128, "%s", ht_jstr(r.json, "sessionToken"));
+	snprintf(id, 64, "%s", ht_jstr(r.json, "objectId"));
 	cr_assert(token[0] && id[0], "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 Test(http, users_sessions_and_acls)
@@ -482,37 +256,37 @@ Test(http, users_sessions_and_acls)
 	char at[128], aid[64], bt[128], bid[64];
 	signup(&home, "alice", at, aid);
 	signup(&edge, "bob", bt, bid);
-	struct resp r = call(&edge, "POST", "/users",
-			     "{\"username\":\"alice\",\"password\":\"x\"}", "rest",
-			     NULL, NULL);
-	expect_error(&r, 400, 202, "username taken");
-	resp_free(&r);
+	struct ht_resp r = call(&edge, "POST", "/users",
+				"{\"username\":\"alice\",\"password\":\"x\"}", "rest",
+				NULL, NULL);
+	ht_expect_error(&r, 400, 202, "username taken");
+	ht_resp_free(&r);
 
 	/* log in (GET form, as the REST guide has it) and /users/me */
 	r = call(&edge, "GET", "/login?username=alice&password=pw-alice", NULL,
 		 "rest", NULL, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	char at2[128];
-	snprintf(at2, sizeof(at2), "%s", jstr(r.json, "sessionToken"));
+	snprintf(at2, sizeof(at2), "%s", ht_jstr(r.json, "sessionToken"));
 	cr_expect_null(json_object_get(r.json, "password"));
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", "/login?username=alice&password=wrong", NULL,
 		 "rest", NULL, NULL);
-	expect_error(&r, 404, 101, "wrong password");
-	resp_free(&r);
+	ht_expect_error(&r, 404, 101, "wrong password");
+	ht_resp_free(&r);
 	r = call(&home, "GET", "/users/me", NULL, "rest", at2, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	cr_expect_str_eq(jstr(r.json, "username"), "alice");
-	resp_free(&r);
+	cr_expect_str_eq(ht_jstr(r.json, "username"), "alice");
+	ht_resp_free(&r);
 	/* /sessions/me: the session object, its user a pointer to alice */
 	r = call(&edge, "GET", "/sessions/me", NULL, "rest", at2, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	cr_expect_str_eq(jstr(r.json, "sessionToken"), at2, "%s", r.body);
-	cr_expect_str_eq(jstr(json_object_get(r.json, "user"), "objectId"), aid,
+	cr_expect_str_eq(ht_jstr(r.json, "sessionToken"), at2, "%s", r.body);
+	cr_expect_str_eq(ht_jstr(json_object_get(r.json, "user"), "objectId"), aid,
 			 "%s", r.body);
 	cr_expect_null(json_object_get(r.json, "_token"),
 		       "internal fields stay inside: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 
 	/* an object only alice reads and writes */
 	char body[256];
@@ -522,30 +296,30 @@ Test(http, users_sessions_and_acls)
 	r = call(&edge, "POST", "/classes/Note", body, "rest", at, NULL);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	char path[128];
-	snprintf(path, sizeof(path), "/classes/Note/%s", jstr(r.json, "objectId"));
-	resp_free(&r);
+	snprintf(path, sizeof(path), "/classes/Note/%s", ht_jstr(r.json, "objectId"));
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", at, NULL);
 	cr_expect_eq(r.status, 200, "owner reads: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", bt, NULL);
-	expect_error(&r, 404, 101, "bob reads alice's note");
-	resp_free(&r);
+	ht_expect_error(&r, 404, 101, "bob reads alice's note");
+	ht_resp_free(&r);
 	r = call(&edge, "GET", path, NULL, "rest", NULL, NULL);
-	expect_error(&r, 404, 101, "the public reads alice's note");
-	resp_free(&r);
+	ht_expect_error(&r, 404, 101, "the public reads alice's note");
+	ht_resp_free(&r);
 	r = call(&edge, "PUT", path, "{\"secret\":0}", "rest", bt, NULL);
-	expect_error(&r, 404, 101, "bob writes alice's note");
-	resp_free(&r);
+	ht_expect_error(&r, 404, 101, "bob writes alice's note");
+	ht_resp_free(&r);
 	r = call(&edge, "GET", "/classes/Note", NULL, "rest", bt, NULL);
 	cr_expect_eq(json_array_size(json_object_get(r.json, "results")), 0,
 		     "bob's query sees nothing: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "GET", path, NULL, "master", NULL, NULL);
 	cr_expect_eq(r.status, 200, "the master key reads it: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", at, NULL);
-	cr_expect_eq(jint(r.json, "secret"), 42, "unchanged: %s", r.body);
-	resp_free(&r);
+	cr_expect_eq(ht_jint(r.json, "secret"), 42, "unchanged: %s", r.body);
+	ht_resp_free(&r);
 
 	/* email is protected from other users */
 	snprintf(path, sizeof(path), "/users/%s", aid);
@@ -553,51 +327,51 @@ Test(http, users_sessions_and_acls)
 	cr_expect_eq(r.status, 200, "%s", r.body);
 	cr_expect_null(json_object_get(r.json, "email"), "%s", r.body);
 	cr_expect_null(json_object_get(r.json, "password"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 
 	/* log out: the token is refused from then on */
 	r = call(&edge, "POST", "/logout", "{}", "rest", at2, NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", "/users/me", NULL, "rest", at2, NULL);
-	expect_error(&r, 400, 209, "logged-out token");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 209, "logged-out token");
+	ht_resp_free(&r);
 }
 
 Test(http, class_level_permissions_and_the_master_key)
 {
 	char t[128], id[64];
 	signup(&home, "carol", t, id);
-	struct resp r = call(&home, "POST", "/schemas/Locked",
-			     "{\"className\":\"Locked\",\"fields\":{\"v\":{\"type\":\"Number\"}},"
-			     "\"classLevelPermissions\":{\"find\":{\"requiresAuthentication\":true},"
-			     "\"get\":{\"requiresAuthentication\":true},\"create\":{\"*\":true},"
-			     "\"update\":{},\"delete\":{}}}",
-			     "master", NULL, NULL);
+	struct ht_resp r = call(&home, "POST", "/schemas/Locked",
+				"{\"className\":\"Locked\",\"fields\":{\"v\":{\"type\":\"Number\"}},"
+				"\"classLevelPermissions\":{\"find\":{\"requiresAuthentication\":true},"
+				"\"get\":{\"requiresAuthentication\":true},\"create\":{\"*\":true},"
+				"\"update\":{},\"delete\":{}}}",
+				"master", NULL, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "POST", "/schemas/Other", "{}", "rest", NULL, NULL);
-	expect_error(&r, 403, 119, "schemas without the master key");
-	resp_free(&r);
+	ht_expect_error(&r, 403, 119, "schemas without the master key");
+	ht_resp_free(&r);
 	r = call(&edge, "POST", "/classes/Locked", "{\"v\":1}", "rest", NULL,
 		 NULL);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/Locked/%s",
-		 jstr(r.json, "objectId"));
-	resp_free(&r);
+		 ht_jstr(r.json, "objectId"));
+	ht_resp_free(&r);
 	r = call(&edge, "GET", "/classes/Locked", NULL, "rest", NULL, NULL);
-	expect_error(&r, 400, 119, "anonymous find on a class requiring authentication");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 119, "anonymous find on a class requiring authentication");
+	ht_resp_free(&r);
 	r = call(&edge, "GET", "/classes/Locked", NULL, "rest", t, NULL);
 	cr_expect_eq(r.status, 200, "authenticated find: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "PUT", path, "{\"v\":2}", "rest", t, NULL);
-	expect_error(&r, 400, 119, "update not allowed by the class");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 119, "update not allowed by the class");
+	ht_resp_free(&r);
 	r = call(&home, "PUT", path, "{\"v\":3}", "master", NULL, NULL);
 	cr_expect_eq(r.status, 200, "the master key bypasses it: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 Test(http, batches)
@@ -610,17 +384,17 @@ Test(http, batches)
 			      i ? "," : "", i);
 	n += snprintf(body + n, sizeof(body) - (size_t)n,
 		      ",{\"method\":\"GET\",\"path\":\"/parse/classes/B/nope\"}]}");
-	struct resp r = call(&edge, "POST", "/batch", body, "rest", NULL, NULL);
+	struct ht_resp r = call(&edge, "POST", "/batch", body, "rest", NULL, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_assert_eq(json_array_size(r.json), 4, "%s", r.body);
 	for (int i = 0; i < 3; i++)
 		cr_expect_not_null(json_object_get(
 			json_object_get(json_array_get(r.json, i), "success"),
 			"objectId"), "%s", r.body);
-	cr_expect_eq(jint(json_object_get(json_array_get(r.json, 3), "error"),
-			  "code"),
+	cr_expect_eq(ht_jint(json_object_get(json_array_get(r.json, 3), "error"),
+			     "code"),
 		     101, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* past the cap */
 	n = snprintf(body, sizeof(body), "{\"requests\":[");
 	for (int i = 0; i < 51; i++)
@@ -630,58 +404,58 @@ Test(http, batches)
 	snprintf(body + n, sizeof(body) - (size_t)n, "]}");
 	r = call(&home, "POST", "/batch", body, "rest", NULL, NULL);
 	cr_expect_eq(r.status, 400, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 Test(http, functions_and_deadlines)
 {
-	struct resp r = call(&edge, "POST", "/functions/hello",
-			     "{\"name\":\"mist\"}", "rest", NULL, NULL);
+	struct ht_resp r = call(&edge, "POST", "/functions/hello",
+				"{\"name\":\"mist\"}", "rest", NULL, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_expect_not_null(json_object_get(r.json, "result"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "POST", "/functions/fail", "{}", "rest", NULL, NULL);
-	expect_error(&r, 400, 141, "a failing function");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 141, "a failing function");
+	ht_resp_free(&r);
 	r = call(&home, "POST", "/functions/spin", "{}", "rest", NULL, NULL);
-	expect_error(&r, 400, 141, "a function the app may not call");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 141, "a function the app may not call");
+	ht_resp_free(&r);
 	r = call(&edge, "POST", "/functions/sleepy", "{\"ms\":3000}", "rest",
 		 NULL, "X-Mist-Deadline-Ms: 300");
-	expect_error(&r, 504, 124, "a function past the request's deadline");
-	resp_free(&r);
+	ht_expect_error(&r, 504, 124, "a function past the request's deadline");
+	ht_resp_free(&r);
 	/* the executors still serve */
 	r = call(&edge, "POST", "/functions/hello", "{\"name\":\"again\"}",
 		 "rest", NULL, NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 Test(http, hostile_input)
 {
-	struct resp r = call(&home, "POST", "/classes/X", "{not json", "rest",
-			     NULL, NULL);
-	expect_error(&r, 400, 107, "broken JSON");
-	resp_free(&r);
+	struct ht_resp r = call(&home, "POST", "/classes/X", "{not json", "rest",
+				NULL, NULL);
+	ht_expect_error(&r, 400, 107, "broken JSON");
+	ht_resp_free(&r);
 	r = call(&home, "GET", "/classes/X", NULL, "wrong", NULL, NULL);
 	cr_expect_eq(r.status, 403, "a wrong key: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", "/nothing/here", NULL, "rest", NULL, NULL);
 	cr_expect_eq(r.status, 404, "an unknown route: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", "/classes/bad-name!", NULL, "rest", NULL, NULL);
 	cr_expect_eq(r.status, 400, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", "/users/me", NULL, "rest", "r:forged", NULL);
-	expect_error(&r, 400, 209, "a forged token");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 209, "a forged token");
+	ht_resp_free(&r);
 	/* the metrics saw it all */
 	CURL *c = curl_easy_init();
 	char url[128];
 	snprintf(url, sizeof(url), "http://%s/metrics", home.http);
-	struct resp m = {0};
+	struct ht_resp m = {0};
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ht_on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
 	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &m.status);
@@ -696,7 +470,7 @@ Test(http, hostile_input)
 	cr_expect_not_null(strstr(m.body, "mist_link_msgs_out_total"), "%s",
 			   m.body);
 	cr_expect_not_null(strstr(m.body, "mist_fn_calls_total"), "%s", m.body);
-	resp_free(&m);
+	ht_resp_free(&m);
 }
 
 Test(http, the_home_killed_loses_no_acknowledged_write)
@@ -706,15 +480,15 @@ Test(http, the_home_killed_loses_no_acknowledged_write)
 	for (int i = 0; i < N; i++) {
 		char body[64];
 		snprintf(body, sizeof(body), "{\"i\":%d}", i);
-		struct resp r = call(i % 2 ? &edge : &home, "POST",
-				     "/classes/Durable", body, "rest", NULL, NULL);
+		struct ht_resp r = call(i % 2 ? &edge : &home, "POST",
+					"/classes/Durable", body, "rest", NULL, NULL);
 		cr_assert_eq(r.status, 201, "%s", r.body);
-		snprintf(ids[i], sizeof(ids[i]), "%s", jstr(r.json, "objectId"));
-		resp_free(&r);
+		snprintf(ids[i], sizeof(ids[i]), "%s", ht_jstr(r.json, "objectId"));
+		ht_resp_free(&r);
 	}
 	proc_stop(home.pid, SIGKILL, 5000);
 	home.pid = 0;
-	if (pg_url[0] != '\0') {
+	if (ht_pg_url()[0] != '\0') {
 		/* on PostgreSQL there is no home: the edge's own accessory
 		 * serves the app, every acknowledged write is there and new
 		 * ones are acknowledged, with no wait for gossip */
@@ -722,32 +496,32 @@ Test(http, the_home_killed_loses_no_acknowledged_write)
 			char path[128];
 			snprintf(path, sizeof(path), "/classes/Durable/%.63s",
 				 ids[i]);
-			struct resp r = call(&edge, "GET", path, NULL, "rest",
-					     NULL, NULL);
+			struct ht_resp r = call(&edge, "GET", path, NULL, "rest",
+						NULL, NULL);
 			cr_expect_eq(r.status, 200, "write %d while the other "
 				     "agent is dead: %ld %s", i, r.status,
 				     r.body ? r.body : "");
-			cr_expect_eq(jint(r.json, "i"), i);
-			resp_free(&r);
+			cr_expect_eq(ht_jint(r.json, "i"), i);
+			ht_resp_free(&r);
 		}
-		struct resp r = call(&edge, "POST", "/classes/Durable",
-				     "{\"i\":-1}", "rest", NULL, NULL);
+		struct ht_resp r = call(&edge, "POST", "/classes/Durable",
+					"{\"i\":-1}", "rest", NULL, NULL);
 		cr_expect_eq(r.status, 201, "%s", r.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 		r = call(&edge, "GET", "/classes/Durable?count=1&limit=0",
 			 NULL, "rest", NULL, NULL);
-		cr_expect_eq(jint(r.json, "count"), N + 1, "%s", r.body);
-		resp_free(&r);
+		cr_expect_eq(ht_jint(r.json, "count"), N + 1, "%s", r.body);
+		ht_resp_free(&r);
 		return;
 	}
 	/* while the home is away, its app fails fast with the cause (once
 	 * the edge has seen it go: a bounded wait) */
 	long st = 0;
 	for (int i = 0; i < 400 && st != 503; i++) {
-		struct resp r = call(&edge, "GET", "/classes/Durable?limit=1",
-				     NULL, "rest", NULL, "X-Mist-Deadline-Ms: 500");
+		struct ht_resp r = call(&edge, "GET", "/classes/Durable?limit=1",
+					NULL, "rest", NULL, "X-Mist-Deadline-Ms: 500");
 		st = r.status;
-		resp_free(&r);
+		ht_resp_free(&r);
 		if (st != 503)
 			usleep(50000);
 	}
@@ -756,25 +530,25 @@ Test(http, the_home_killed_loses_no_acknowledged_write)
 	for (int i = 0; i < N; i++) {
 		char path[128];
 		snprintf(path, sizeof(path), "/classes/Durable/%.63s", ids[i]);
-		struct resp r = {0};
+		struct ht_resp r = {0};
 		for (int k = 0; k < 300; k++) {
 			r = call(&edge, "GET", path, NULL, "rest", NULL, NULL);
 			if (r.status == 200)
 				break;
-			resp_free(&r);
+			ht_resp_free(&r);
 			usleep(50000);
 		}
 		cr_expect_eq(r.status, 200, "write %d acknowledged, then lost: %s",
 			     i, r.body ? r.body : "");
-		cr_expect_eq(jint(r.json, "i"), i);
-		resp_free(&r);
+		cr_expect_eq(ht_jint(r.json, "i"), i);
+		ht_resp_free(&r);
 	}
 }
 
 static void
 app_set(const char *flag, const char *val)
 {
-	char *argv[] = {(char *)proc_mist(), "apps", "set", app_id,
+	char *argv[] = {(char *)proc_mist(), "apps", "set", app.id,
 			(char *)flag, (char *)val, "--agent", edge.addr, "--key",
 			keyfile, NULL};
 	char *out = NULL;
@@ -790,15 +564,15 @@ Test(http, rate_limits_and_master_key_networks)
 	int refused = 0;
 	char retry[16] = "";
 	for (int i = 0; i < 200 && refused == 0; i++) {
-		struct resp r = call(i % 2 ? &edge : &home, "GET",
-				     "/classes/R?limit=1", NULL, "rest", NULL,
-				     NULL);
+		struct ht_resp r = call(i % 2 ? &edge : &home, "GET",
+					"/classes/R?limit=1", NULL, "rest", NULL,
+					NULL);
 		if (r.status == 429) {
 			refused++;
 			snprintf(retry, sizeof(retry), "%s", r.retry_after);
-			cr_expect_eq(jint(r.json, "code"), 155, "%s", r.body);
+			cr_expect_eq(ht_jint(r.json, "code"), 155, "%s", r.body);
 		}
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
 	cr_expect_gt(refused, 0, "no request was refused at 5/s");
 	cr_expect(retry[0] != '\0', "429 without Retry-After");
@@ -807,10 +581,10 @@ Test(http, rate_limits_and_master_key_networks)
 	app_set("--master-from", "10.0.0.0/8");
 	long st = 0;
 	for (int i = 0; i < 200 && st != 403; i++) {
-		struct resp r = call(&home, "GET", "/schemas", NULL, "master",
-				     NULL, NULL);
+		struct ht_resp r = call(&home, "GET", "/schemas", NULL, "master",
+					NULL, NULL);
 		st = r.status;
-		resp_free(&r);
+		ht_resp_free(&r);
 		if (st != 403)
 			usleep(20000);
 	}
@@ -819,11 +593,11 @@ Test(http, rate_limits_and_master_key_networks)
 
 Test(http, an_index_declared_with_mist_apps_index)
 {
-	struct resp r = call(&home, "POST", "/classes/Score", "{\"points\":1}",
-			     "rest", NULL, NULL);
+	struct ht_resp r = call(&home, "POST", "/classes/Score", "{\"points\":1}",
+				"rest", NULL, NULL);
 	cr_assert_eq(r.status, 201, "%s", r.body);
-	resp_free(&r);
-	char *argv[] = {(char *)proc_mist(), "apps", "index", app_id, "Score",
+	ht_resp_free(&r);
+	char *argv[] = {(char *)proc_mist(), "apps", "index", app.id, "Score",
 			"by_points", "points:-1", "--agent", edge.addr, "--key",
 			keyfile, "--format", "json", NULL};
 	char *out = NULL;
@@ -837,18 +611,18 @@ Test(http, an_index_declared_with_mist_apps_index)
 	cr_expect_not_null(json_object_get(json_object_get(r.json, "indexes"),
 					   "by_points"),
 			   "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "GET", "/classes/Score?order=-points", NULL, "rest",
 		 NULL, NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* a value too long for an index entry is refused at the write,
 	 * naming the index; nothing is stored */
 	r = call(&home, "POST", "/classes/Longs", "{\"s\":\"x\"}", "rest",
 		 NULL, NULL);
 	cr_assert_eq(r.status, 201, "%s", r.body);
-	resp_free(&r);
-	char *ix[] = {(char *)proc_mist(), "apps", "index", app_id, "Longs",
+	ht_resp_free(&r);
+	char *ix[] = {(char *)proc_mist(), "apps", "index", app.id, "Longs",
 		      "by_s", "s", "--agent", home.addr, "--key", keyfile, NULL};
 	cr_assert_eq(proc_run(ix, NULL, 20000), 0);
 	char big[700];
@@ -857,13 +631,13 @@ Test(http, an_index_declared_with_mist_apps_index)
 	char body[760];
 	snprintf(body, sizeof(body), "{\"s\":\"%s\"}", big);
 	r = call(&edge, "POST", "/classes/Longs", body, "rest", NULL, NULL);
-	expect_error(&r, 400, 116, "a value too long for its index");
-	resp_free(&r);
+	ht_expect_error(&r, 400, 116, "a value too long for its index");
+	ht_resp_free(&r);
 	r = call(&edge, "GET", "/classes/Longs?count=1&limit=0", NULL, "rest",
 		 NULL, NULL);
-	cr_expect_eq(jint(r.json, "count"), 1, "%s", r.body);
-	resp_free(&r);
-	char *bad[] = {(char *)proc_mist(), "apps", "index", app_id, "NoClass",
+	cr_expect_eq(ht_jint(r.json, "count"), 1, "%s", r.body);
+	ht_resp_free(&r);
+	char *bad[] = {(char *)proc_mist(), "apps", "index", app.id, "NoClass",
 		       "x", "y", "--agent", edge.addr, "--key", keyfile, NULL};
 	cr_expect_eq(proc_run(bad, NULL, 20000), 1,
 		     "an index on a class that does not exist is refused");
@@ -885,24 +659,24 @@ Test(http, an_index_built_automatically_and_listed_by_mist_apps_indexes)
 				      "{\"score\":%d}}",
 				      i ? "," : "", b * 50 + i);
 		snprintf(body + n, sizeof(body) - (size_t)n, "]}");
-		struct resp r = call(&home, "POST", "/batch", body, "rest",
-				     NULL, NULL);
+		struct ht_resp r = call(&home, "POST", "/batch", body, "rest",
+					NULL, NULL);
 		cr_assert_eq(r.status, 200, "%s", r.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
 	const char *q = "/classes/Big?where=%7B%22score%22%3A777%7D";
 	/* refused as too heavy, naming the index, a few times: then the
 	 * accessory builds it and the same query succeeds */
 	for (int i = 0; i < 3; i++) {
-		struct resp r = call(&edge, "GET", q, NULL, "rest", NULL, NULL);
-		expect_error(&r, 400, 102, "heavy before its index");
+		struct ht_resp r = call(&edge, "GET", q, NULL, "rest", NULL, NULL);
+		ht_expect_error(&r, 400, 102, "heavy before its index");
 		cr_expect_not_null(strstr(r.body, "score"), "%s", r.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
 	long st = 0;
-	struct resp r = {0};
+	struct ht_resp r = {0};
 	for (int i = 0; i < 300 && st != 200; i++) {
-		resp_free(&r);
+		ht_resp_free(&r);
 		r = call(&edge, "GET", q, NULL, "rest", NULL, NULL);
 		st = r.status;
 		if (st != 200)
@@ -911,8 +685,8 @@ Test(http, an_index_built_automatically_and_listed_by_mist_apps_indexes)
 	cr_assert_eq(st, 200, "the automatic index serves it: %s", r.body);
 	cr_expect_eq(json_array_size(json_object_get(r.json, "results")), 1,
 		     "%s", r.body);
-	resp_free(&r);
-	char *argv[] = {(char *)proc_mist(), "apps", "indexes", app_id,
+	ht_resp_free(&r);
+	char *argv[] = {(char *)proc_mist(), "apps", "indexes", app.id,
 			"--agent", edge.addr, "--key", keyfile, "--format",
 			"json", NULL};
 	char *out = NULL;
@@ -920,27 +694,27 @@ Test(http, an_index_built_automatically_and_listed_by_mist_apps_indexes)
 		     out ? out : "");
 	json_t *j = json_loads(out, 0, NULL);
 	cr_assert_not_null(j, "%s", out);
-	cr_expect_eq(jint(j, "budget"), 16ll << 20, "the app's budget: %s",
+	cr_expect_eq(ht_jint(j, "budget"), 16ll << 20, "the app's budget: %s",
 		     out);
 	json_t *x = json_array_get(json_object_get(j, "indexes"), 0);
-	cr_expect_str_eq(jstr(x, "name"), "auto_score", "%s", out);
-	cr_expect_str_eq(jstr(x, "kind"), "auto", "%s", out);
-	cr_expect_str_eq(jstr(x, "state"), "ready", "%s", out);
-	cr_expect_eq(jint(x, "entries"), 1100, "%s", out);
-	cr_expect_geq(jint(x, "hits"), 1, "%s", out);
-	cr_expect_not_null(strstr(jstr(x, "reason"), "refused"), "%s", out);
+	cr_expect_str_eq(ht_jstr(x, "name"), "auto_score", "%s", out);
+	cr_expect_str_eq(ht_jstr(x, "kind"), "auto", "%s", out);
+	cr_expect_str_eq(ht_jstr(x, "state"), "ready", "%s", out);
+	cr_expect_eq(ht_jint(x, "entries"), 1100, "%s", out);
+	cr_expect_geq(ht_jint(x, "hits"), 1, "%s", out);
+	cr_expect_not_null(strstr(ht_jstr(x, "reason"), "refused"), "%s", out);
 	json_decref(j);
 	free(out);
 	/* the table form says the same (on PostgreSQL, asked of the agent
 	 * that saw the queries: query shapes and counts are per agent) */
-	char *tv[] = {(char *)proc_mist(), "apps", "indexes", app_id, "Big",
-		      "--agent", pg_url[0] ? edge.addr : home.addr, "--key",
+	char *tv[] = {(char *)proc_mist(), "apps", "indexes", app.id, "Big",
+		      "--agent", ht_pg_url()[0] ? edge.addr : home.addr, "--key",
 		      keyfile, NULL};
 	cr_assert_eq(proc_run(tv, &out, 20000), 0, "%s", out ? out : "");
 	cr_expect_not_null(strstr(out, "auto_score"), "%s", out);
 	cr_expect_not_null(strstr(out, "eq score"), "%s", out);
 	cr_expect_not_null(strstr(out, "built"), "%s", out);
-	printf("mist apps indexes %s Big:\n%s", app_id, out);
+	printf("mist apps indexes %s Big:\n%s", app.id, out);
 	free(out);
 }
 
@@ -955,8 +729,8 @@ Test(http, https_with_http2_on_a_third_agent)
 		 ">/dev/null 2>&1",
 		 key, cert);
 	cr_assert_eq(system(cmd), 0, "openssl req failed");
-	struct agent tls;
-	agent_init(&tls, "tls");
+	struct ht_agent tls;
+	ht_agent_init(&tls, tmp, "tls");
 	char *extra[] = {"--https", "127.0.0.1:0", "--tls-cert", cert,
 			 "--tls-key", key, NULL};
 	agent_extra = extra;
@@ -970,24 +744,24 @@ Test(http, https_with_http2_on_a_third_agent)
 		CURL *c = curl_easy_init();
 		char url[256], h1[128], h2[160];
 		snprintf(url, sizeof(url), "https://%s/parse/classes/T?limit=1", https);
-		snprintf(h1, sizeof(h1), "X-Parse-Application-Id: %s", app_id);
-		snprintf(h2, sizeof(h2), "X-Parse-REST-API-Key: %s", rest_key);
+		snprintf(h1, sizeof(h1), "X-Parse-Application-Id: %s", app.id);
+		snprintf(h2, sizeof(h2), "X-Parse-REST-API-Key: %s", app.rest);
 		struct curl_slist *hl = curl_slist_append(NULL, h1);
 		hl = curl_slist_append(hl, h2);
-		struct resp r = {0};
+		struct ht_resp r = {0};
 		curl_easy_setopt(c, CURLOPT_URL, url);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 		curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ht_on_body);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
 		cr_assert_eq(curl_easy_perform(c), CURLE_OK);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
 		curl_slist_free_all(hl);
 		curl_easy_cleanup(c);
-		resp_free(&r);
+		ht_resp_free(&r);
 		if (status != 200)
 			usleep(50000); /* the app spreads to the new agent */
 	}
@@ -1007,42 +781,42 @@ Test(http, roles_and_users_changing_themselves)
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"Readers\",\"users\":[\"%s\"],\"ACL\":{\"*\":{\"read\":true}}}",
 		 bid);
-	struct resp r = call(&home, "POST", "/roles", body, "master", NULL, NULL);
+	struct ht_resp r = call(&home, "POST", "/roles", body, "master", NULL, NULL);
 	cr_assert_eq(r.status, 201, "role: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "POST", "/classes/Memo",
 		 "{\"t\":1,\"ACL\":{\"role:Readers\":{\"read\":true}}}", "rest", at,
 		 NULL);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	char path[128];
-	snprintf(path, sizeof(path), "/classes/Memo/%s", jstr(r.json, "objectId"));
-	resp_free(&r);
+	snprintf(path, sizeof(path), "/classes/Memo/%s", ht_jstr(r.json, "objectId"));
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", bt, NULL);
 	cr_expect_eq(r.status, 200, "a member of the role reads it: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", ct, NULL);
-	expect_error(&r, 404, 101, "someone outside the role");
-	resp_free(&r);
+	ht_expect_error(&r, 404, 101, "someone outside the role");
+	ht_resp_free(&r);
 
 	/* a user changes itself, not another */
 	snprintf(path, sizeof(path), "/users/%s", aid);
 	r = call(&edge, "PUT", path, "{\"nick\":\"R\"}", "rest", at, NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "PUT", path, "{\"nick\":\"X\"}", "rest", ct, NULL);
 	cr_expect(r.status >= 400, "tom changes rita: %ld %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", at, NULL);
-	cr_expect_str_eq(jstr(r.json, "nick"), "R", "%s", r.body);
-	resp_free(&r);
+	cr_expect_str_eq(ht_jstr(r.json, "nick"), "R", "%s", r.body);
+	ht_resp_free(&r);
 	r = call(&home, "DELETE", path, NULL, "rest", ct, NULL);
 	cr_expect(r.status >= 400, "tom deletes rita: %ld %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "DELETE", path, NULL, "rest", at, NULL);
 	cr_expect_eq(r.status, 200, "rita deletes herself: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "GET", "/login?username=rita&password=pw-rita", NULL,
 		 "rest", NULL, NULL);
-	expect_error(&r, 404, 101, "a deleted user logs in");
-	resp_free(&r);
+	ht_expect_error(&r, 404, 101, "a deleted user logs in");
+	ht_resp_free(&r);
 }

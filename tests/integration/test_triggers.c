@@ -26,18 +26,13 @@
  *   - a trigger the app does not list never runs, and one taken off the
  *     list stops running; /functions/beforeSave:X is "Invalid function".
  */
-#include "pgtest.h"
-#include "proc.h"
-#include "testutil.h"
+#include "httptest.h"
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static char *tmp;
@@ -45,12 +40,8 @@ static char keyfile[512];
 static char plugin[512];
 static char access_log[600];
 
-struct agent {
-	char name[16], dir[512], log[512], addr[64], http[64];
-	pid_t pid;
-};
-static struct agent home, edge;
-static char app_id[64], rest_key[80], master_key[80];
+static struct ht_agent home, edge;
+static struct ht_app app;
 
 /* The functions the app lists (the triggers it runs). */
 #define APP_FUNCTIONS                                                      \
@@ -61,189 +52,34 @@ static char app_id[64], rest_key[80], master_key[80];
 
 /* Extra arguments for the next agent_start (NULL-terminated), or NULL. */
 static char **agent_extra;
-/* MIST_TEST_PG set: every agent keeps documents in this test's fresh
- * schema of that server (tests/lib/pgtest.h); else "" (LMDB). */
-static char pg_url[1024], pg_schema[64];
 
 static void
-pg_begin(void)
+agent_start(struct ht_agent *a, const char *join)
 {
-	pg_url[0] = pg_schema[0] = '\0';
-	if (pgt_server() == NULL)
-		return;
-	const char *why = "";
-	cr_assert(pgt_fresh(pg_schema, sizeof(pg_schema), pg_url,
-			    sizeof(pg_url), &why),
-		  "MIST_TEST_PG: %s", why);
-}
-
-static void
-pg_end(void)
-{
-	if (pg_schema[0] != '\0')
-		pgt_drop(pg_schema);
-	pg_url[0] = pg_schema[0] = '\0';
-}
-
-/* (test_http.c's, kept local to this file) */
-static void
-agent_start(struct agent *a, const char *join)
-{
-	char *av[32];
-	int n = 0;
-	av[n++] = (char *)proc_mist();
-	av[n++] = "agent";
-	av[n++] = "--data";
-	av[n++] = a->dir;
-	av[n++] = "--key";
-	av[n++] = keyfile;
-	av[n++] = "--bind";
-	av[n++] = "127.0.0.1:0";
-	av[n++] = "--name";
-	av[n++] = a->name;
-	av[n++] = "--http";
-	av[n++] = "127.0.0.1:0";
-	av[n++] = "--plugin";
-	av[n++] = plugin;
-	av[n++] = "--executors";
-	av[n++] = "2";
-	if (join != NULL) {
-		av[n++] = "--join";
-		av[n++] = (char *)join;
-	}
-	for (char **x = agent_extra; x != NULL && *x != NULL && n < 30; x++)
-		av[n++] = *x;
-	if (pg_url[0] != '\0' && n < 28) { /* MIST_TEST_PG: on PostgreSQL */
-		av[n++] = "--docs";
-		av[n++] = "postgres";
-		av[n++] = "--docs-url";
-		av[n++] = pg_url;
-	}
-	av[n] = NULL;
-	char path[600];
-	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agent.addr", a->dir);
-	unlink(path);
-	a->pid = proc_start(av, a->log);
-	cr_assert_eq(proc_wait_file(path, a->addr, sizeof(a->addr), 30000), 0,
-		     "agent %s did not start (see %s)", a->name, a->log);
-	snprintf(path, sizeof(path), "%s/http.addr", a->dir);
-	cr_assert_eq(proc_wait_file(path, a->http, sizeof(a->http), 30000), 0,
-		     "agent %s has no HTTP listener (see %s)", a->name, a->log);
-}
-
-static void
-agent_init(struct agent *a, const char *name)
-{
-	snprintf(a->name, sizeof(a->name), "%s", name);
-	snprintf(a->dir, sizeof(a->dir), "%s/%s", tmp, name);
-	snprintf(a->log, sizeof(a->log), "%s/%s.log", tmp, name);
+	const char *plugins[] = {plugin, NULL};
+	ht_agent_start(a, keyfile, plugins, join, agent_extra);
 }
 
 /* ------------------------------------------------------------- HTTP */
 
-struct resp {
-	long status;
-	char *body;
-	size_t len;
-	json_t *json;
-	long ms; /* how long the request took */
-};
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	r->body = realloc(r->body, r->len + size * n + 1);
-	memcpy(r->body + r->len, p, size * n);
-	r->len += size * n;
-	r->body[r->len] = '\0';
-	return size * n;
-}
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	json_decref(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* One request to @a a's /parse + @a path; @a key "rest" or "master";
  * @a extra: one more header line or NULL. */
-static struct resp
-call(const struct agent *a, const char *method, const char *path,
+static struct ht_resp
+call(const struct ht_agent *a, const char *method, const char *path,
      const char *body, const char *key, const char *extra)
 {
-	struct resp r = {0};
-	CURL *c = curl_easy_init();
-	char url[1024], h[256];
-	snprintf(url, sizeof(url), "http://%s/parse%s", a->http, path);
-	struct curl_slist *hl = NULL;
-	snprintf(h, sizeof(h), "X-Parse-Application-Id: %s", app_id);
-	hl = curl_slist_append(hl, h);
-	if (strcmp(key, "master") == 0)
-		snprintf(h, sizeof(h), "X-Parse-Master-Key: %s", master_key);
-	else
-		snprintf(h, sizeof(h), "X-Parse-REST-API-Key: %s", rest_key);
-	hl = curl_slist_append(hl, h);
-	if (extra != NULL)
-		hl = curl_slist_append(hl, extra);
-	if (body != NULL)
-		hl = curl_slist_append(hl, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	if (body != NULL)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-	long t0 = now_ms();
-	CURLcode rc = curl_easy_perform(c);
-	r.ms = now_ms() - t0;
-	cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path,
-		     curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
-	if (r.body != NULL)
-		r.json = json_loadb(r.body, r.len, JSON_DECODE_ANY, NULL);
-	return r;
-}
-
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
-static long long
-jint(const json_t *o, const char *k)
-{
-	return (long long)json_integer_value(json_object_get(o, k));
+	struct ht_req q = {method, path, body, key, NULL, extra,
+			   JSON_DECODE_ANY};
+	return ht_call(a->http, &app, &q);
 }
 
 static void
-expect_error(struct resp *r, long status, int code, const char *msg,
+expect_error(struct ht_resp *r, long status, int code, const char *msg,
 	     const char *what)
 {
-	cr_expect_eq(r->status, status, "%s: HTTP %ld, body %s", what,
-		     r->status, r->body ? r->body : "");
-	cr_expect_eq(jint(r->json, "code"), code, "%s: body %s", what,
-		     r->body ? r->body : "");
+	ht_expect_code(r, status, code, what);
 	if (msg != NULL)
-		cr_expect_str_eq(jstr(r->json, "error"), msg, "%s", what);
+		cr_expect_str_eq(ht_jstr(r->json, "error"), msg, "%s", what);
 }
 
 /* Creates an object of @a cls through edge; its id in @a id. */
@@ -252,11 +88,11 @@ create(const char *cls, const char *body, char id[64])
 {
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/%s", cls);
-	struct resp r = call(&edge, "POST", path, body, "rest", NULL);
+	struct ht_resp r = call(&edge, "POST", path, body, "rest", NULL);
 	cr_assert_eq(r.status, 201, "create %s %s: %ld %s", cls, body, r.status,
 		     r.body);
-	snprintf(id, 64, "%s", jstr(r.json, "objectId"));
-	resp_free(&r);
+	snprintf(id, 64, "%s", ht_jstr(r.json, "objectId"));
+	ht_resp_free(&r);
 }
 
 /* How many objects @a cls holds (read through home, with the master
@@ -266,10 +102,10 @@ count(const char *cls)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/%s?count=1&limit=0", cls);
-	struct resp r = call(&home, "GET", path, NULL, "master", NULL);
+	struct ht_resp r = call(&home, "GET", path, NULL, "master", NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	long long n = jint(r.json, "count");
-	resp_free(&r);
+	long long n = ht_jint(r.json, "count");
+	ht_resp_free(&r);
 	return n;
 }
 
@@ -278,51 +114,28 @@ count(const char *cls)
 static void
 app_cmd(char **args, char **out)
 {
-	char *argv[32];
-	int n = 0;
-	argv[n++] = (char *)proc_mist();
-	argv[n++] = "apps";
-	for (char **x = args; *x != NULL; x++)
-		argv[n++] = *x;
-	argv[n++] = "--agent";
-	argv[n++] = home.addr;
-	argv[n++] = "--key";
-	argv[n++] = keyfile;
-	argv[n++] = "--format";
-	argv[n++] = "json";
-	argv[n] = NULL;
-	cr_assert_eq(proc_run(argv, out, 20000), 0, "mist apps %s: %s", args[0],
-		     out && *out ? *out : "");
+	ht_apps(home.addr, keyfile, args, out);
 }
 
 static void
 app_create(void)
 {
-	char *args[] = {"create", "trigapp", "--home", "home", "--functions",
+	char *args[] = {"trigapp", "--home", "home", "--functions",
 			APP_FUNCTIONS, "--client-class-creation", NULL};
-	char *out = NULL;
-	app_cmd(args, &out);
-	json_t *js = json_loads(out, 0, NULL);
-	cr_assert_not_null(js, "mist apps create printed %s", out);
-	snprintf(app_id, sizeof(app_id), "%s", jstr(js, "applicationId"));
-	snprintf(rest_key, sizeof(rest_key), "%s", jstr(js, "restKey"));
-	snprintf(master_key, sizeof(master_key), "%s", jstr(js, "masterKey"));
-	json_decref(js);
-	free(out);
-	cr_assert(app_id[0] && rest_key[0] && master_key[0]);
+	json_decref(ht_app_create(&app, home.addr, keyfile, args, NULL));
 }
 
 /* Waits until @a a's gateway knows the app (apps spread by gossip) and
  * offers the triggers (functions spread in gossip's metadata). */
 static void
-wait_ready(const struct agent *a)
+wait_ready(const struct ht_agent *a)
 {
 	for (int i = 0; i < 300; i++) {
-		struct resp r = call(a, "POST", "/classes/GameScore",
-				     "{\"score\":1}", "rest", NULL);
+		struct ht_resp r = call(a, "POST", "/classes/GameScore",
+					"{\"score\":1}", "rest", NULL);
 		long st = r.status;
-		long long code = jint(r.json, "code");
-		resp_free(&r);
+		long long code = ht_jint(r.json, "code");
+		ht_resp_free(&r);
 		if (st == 400 && code == 141)
 			return; /* refused by beforeSave: no playerName */
 		usleep(50000);
@@ -333,16 +146,12 @@ wait_ready(const struct agent *a)
 static void
 setup(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tmp = tu_tmpdir();
-	pg_begin();
-	snprintf(keyfile, sizeof(keyfile), "%s/cluster.key", tmp);
-	cr_assert_eq(proc_keygen(keyfile, NULL), 0);
+	tmp = ht_begin(keyfile, sizeof(keyfile));
 	snprintf(plugin, sizeof(plugin),
 		 "%s/examples/addon/.libs/triggers.so", BUILDDIR);
 	snprintf(access_log, sizeof(access_log), "%s/edge-access.log", tmp);
-	agent_init(&home, "home");
-	agent_init(&edge, "edge");
+	ht_agent_init(&home, tmp, "home");
+	ht_agent_init(&edge, tmp, "edge");
 	agent_start(&home, NULL);
 	char *extra[] = {"--access-log", access_log, NULL};
 	agent_extra = extra;
@@ -356,15 +165,7 @@ setup(void)
 static void
 teardown(void)
 {
-	if (home.pid > 0)
-		proc_stop(home.pid, SIGTERM, 20000);
-	if (edge.pid > 0)
-		proc_stop(edge.pid, SIGTERM, 20000);
-	home.pid = edge.pid = 0;
-	pg_end();
-	tu_rmrf(tmp);
-	free(tmp);
-	curl_global_cleanup();
+	ht_end(tmp, (struct ht_agent *[]){&home, &edge, NULL});
 }
 
 TestSuite(triggers, .init = setup, .fini = teardown, .timeout = 180);
@@ -381,10 +182,10 @@ struct logq {
 static bool
 line_is(const json_t *l, const struct logq *q)
 {
-	return strcmp(jstr(l, "method"), q->method) == 0 &&
-	       strcmp(jstr(l, "route"), q->route) == 0 &&
-	       (q->status == 0 || jint(l, "status") == q->status) &&
-	       (q->parent == NULL || strcmp(jstr(l, "parent"), q->parent) == 0);
+	return strcmp(ht_jstr(l, "method"), q->method) == 0 &&
+	       strcmp(ht_jstr(l, "route"), q->route) == 0 &&
+	       (q->status == 0 || ht_jint(l, "status") == q->status) &&
+	       (q->parent == NULL || strcmp(ht_jstr(l, "parent"), q->parent) == 0);
 }
 
 /*
@@ -404,7 +205,7 @@ log_find(const struct logq *q, char *req)
 			if (l != NULL && line_is(l, q)) {
 				found = true;
 				if (req != NULL)
-					snprintf(req, 17, "%s", jstr(l, "req"));
+					snprintf(req, 17, "%s", ht_jstr(l, "req"));
 			}
 			json_decref(l);
 		}
@@ -423,55 +224,55 @@ Test(triggers, before_save_changes_or_refuses_the_write)
 {
 	long long before = count("GameScore"); /* wait_ready wrote none */
 	cr_expect_eq(before, 0);
-	struct resp r = call(&edge, "POST", "/classes/GameScore",
-			     "{\"playerName\":\"fog\",\"score\":99999}", "rest",
-			     NULL);
+	struct ht_resp r = call(&edge, "POST", "/classes/GameScore",
+				"{\"playerName\":\"fog\",\"score\":99999}", "rest",
+				NULL);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	/* the answer shows what the trigger changed, as parse-server's */
-	cr_expect_eq(jint(r.json, "score"), 1000, "%s", r.body);
+	cr_expect_eq(ht_jint(r.json, "score"), 1000, "%s", r.body);
 	cr_expect(json_is_true(json_object_get(r.json, "checked")), "%s", r.body);
 	cr_expect_null(json_object_get(r.json, "playerName"),
 		       "unchanged fields are not echoed: %s", r.body);
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/GameScore/%s",
-		 jstr(r.json, "objectId"));
-	resp_free(&r);
+		 ht_jstr(r.json, "objectId"));
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	cr_expect_eq(jint(r.json, "score"), 1000, "stored clamped: %s", r.body);
-	cr_expect_str_eq(jstr(r.json, "playerName"), "fog");
+	cr_expect_eq(ht_jint(r.json, "score"), 1000, "stored clamped: %s", r.body);
+	cr_expect_str_eq(ht_jstr(r.json, "playerName"), "fog");
 	cr_expect(json_is_true(json_object_get(r.json, "checked")));
-	resp_free(&r);
+	ht_resp_free(&r);
 
 	/* an update goes through it too (a read first, for "original") */
 	r = call(&edge, "PUT", path, "{\"score\":-4}", "rest", NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	cr_expect_eq(jint(r.json, "score"), 0, "%s", r.body);
-	resp_free(&r);
+	cr_expect_eq(ht_jint(r.json, "score"), 0, "%s", r.body);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
-	cr_expect_eq(jint(r.json, "score"), 0, "%s", r.body);
-	resp_free(&r);
+	cr_expect_eq(ht_jint(r.json, "score"), 0, "%s", r.body);
+	ht_resp_free(&r);
 
 	/* an update of nothing: the write's 404 */
 	r = call(&edge, "PUT", "/classes/GameScore/nope", "{\"score\":1}",
 		 "rest", NULL);
 	expect_error(&r, 404, 101, NULL, "an update of nothing");
-	resp_free(&r);
+	ht_resp_free(&r);
 
 	/* refused with the trigger's message: nothing written */
 	r = call(&edge, "POST", "/classes/GameScore", "{\"score\":7}", "rest",
 		 NULL);
 	expect_error(&r, 400, 141, "a GameScore needs a playerName",
 		     "beforeSave refuses");
-	resp_free(&r);
+	ht_resp_free(&r);
 	cr_expect_eq(count("GameScore"), 1);
 
 	/* a result that is neither nil, true nor an object refuses */
 	r = call(&edge, "POST", "/classes/Bad", "{\"x\":1}", "rest", NULL);
 	expect_error(&r, 400, 141, NULL, "a number returned");
-	cr_expect_not_null(strstr(jstr(r.json, "error"), "beforeSave:Bad"),
+	cr_expect_not_null(strstr(ht_jstr(r.json, "error"), "beforeSave:Bad"),
 			   "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	cr_expect_eq(count("Bad"), 0);
 
 	/* signup: beforeSave:_User refuses one name, lets others through
@@ -479,58 +280,58 @@ Test(triggers, before_save_changes_or_refuses_the_write)
 	r = call(&edge, "POST", "/users",
 		 "{\"username\":\"root\",\"password\":\"pw\"}", "rest", NULL);
 	expect_error(&r, 400, 141, "the username root is reserved", "signup");
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "GET", "/login?username=root&password=pw", NULL, "rest",
 		 NULL);
 	expect_error(&r, 404, 101, NULL, "root was never created");
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "POST", "/users",
 		 "{\"username\":\"ann\",\"password\":\"pw\"}", "rest", NULL);
 	cr_expect_eq(r.status, 201, "%s", r.body);
-	cr_expect(jstr(r.json, "sessionToken")[0] != '\0', "%s", r.body);
-	resp_free(&r);
+	cr_expect(ht_jstr(r.json, "sessionToken")[0] != '\0', "%s", r.body);
+	ht_resp_free(&r);
 }
 
 /* A function's writes through the host API run the class's triggers, as
  * a client's do; a trigger's own writes run none. */
 Test(triggers, host_api_writes_run_triggers_but_a_triggers_do_not)
 {
-	struct resp r = call(&edge, "POST", "/functions/submitScore",
-			     "{\"playerName\":\"fn\",\"score\":5000}", "rest",
-			     NULL);
+	struct ht_resp r = call(&edge, "POST", "/functions/submitScore",
+				"{\"playerName\":\"fn\",\"score\":5000}", "rest",
+				NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	json_t *res = json_object_get(r.json, "result");
-	cr_assert_eq(jint(res, "status"), 201, "%s", r.body);
-	json_t *made = json_loads(jstr(res, "body"), 0, NULL);
+	cr_assert_eq(ht_jint(res, "status"), 201, "%s", r.body);
+	json_t *made = json_loads(ht_jstr(res, "body"), 0, NULL);
 	cr_assert_not_null(made, "%s", r.body);
-	cr_expect_eq(jint(made, "score"), 1000, "clamped by beforeSave: %s",
+	cr_expect_eq(ht_jint(made, "score"), 1000, "clamped by beforeSave: %s",
 		     r.body);
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/GameScore/%s",
-		 jstr(made, "objectId"));
+		 ht_jstr(made, "objectId"));
 	json_decref(made);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	cr_expect_eq(jint(r.json, "score"), 1000, "stored clamped: %s", r.body);
+	cr_expect_eq(ht_jint(r.json, "score"), 1000, "stored clamped: %s", r.body);
 	cr_expect(json_is_true(json_object_get(r.json, "checked")), "%s",
 		  r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* and below: the answer the function got is the trigger's too */
 	r = call(&edge, "POST", "/functions/submitScore",
 		 "{\"playerName\":\"x\",\"score\":-3}", "rest", NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	res = json_object_get(r.json, "result");
-	cr_expect_eq(jint(res, "status"), 201, "%s", r.body);
-	cr_expect_not_null(strstr(jstr(res, "body"), "\"score\":0"), "%s",
+	cr_expect_eq(ht_jint(res, "status"), 201, "%s", r.body);
+	cr_expect_not_null(strstr(ht_jstr(res, "body"), "\"score\":0"), "%s",
 			   r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 
 	/* beforeSave:Echo saves a copy of its object through the host API:
 	 * one client save, two objects -- the copy ran no trigger */
 	r = call(&edge, "POST", "/classes/Echo", "{\"n\":1}", "rest", NULL);
 	cr_assert_eq(r.status, 201, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	cr_expect_eq(count("Echo"), 2, "the trigger's own write ran no trigger");
 }
 
@@ -540,51 +341,51 @@ Test(triggers, a_trigger_gets_the_request)
 	create("Probe", "{\"x\":1}", id);
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/Probe/%s", id);
-	struct resp r = call(&home, "GET", path, NULL, "rest", NULL);
+	struct ht_resp r = call(&home, "GET", path, NULL, "rest", NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	cr_expect_str_eq(jstr(r.json, "sawTrigger"), "beforeSave");
-	cr_expect_str_eq(jstr(r.json, "sawClass"), "Probe");
+	cr_expect_str_eq(ht_jstr(r.json, "sawTrigger"), "beforeSave");
+	cr_expect_str_eq(ht_jstr(r.json, "sawClass"), "Probe");
 	cr_expect(json_is_false(json_object_get(r.json, "sawMaster")), "%s",
 		  r.body);
-	cr_expect_str_eq(jstr(r.json, "sawIp"), "127.0.0.1");
+	cr_expect_str_eq(ht_jstr(r.json, "sawIp"), "127.0.0.1");
 	cr_expect_null(json_object_get(r.json, "sawId"), "a create has no id");
 	cr_expect_null(json_object_get(r.json, "sawOriginalX"),
 		       "nor an original");
-	cr_expect_eq(jint(r.json, "x"), 1);
+	cr_expect_eq(ht_jint(r.json, "x"), 1);
 	cr_expect_null(json_object_get(r.json, "sawContext"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "PUT", path, "{\"y\":2}", "master",
 		 "X-Parse-Cloud-Context: {\"from\":\"test\"}");
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
-	cr_expect_str_eq(jstr(r.json, "sawId"), id, "%s", r.body);
-	cr_expect_eq(jint(r.json, "sawOriginalX"), 1,
+	cr_expect_str_eq(ht_jstr(r.json, "sawId"), id, "%s", r.body);
+	cr_expect_eq(ht_jint(r.json, "sawOriginalX"), 1,
 		     "an update's trigger gets the stored object: %s", r.body);
 	cr_expect(json_is_true(json_object_get(r.json, "sawMaster")), "%s",
 		  r.body);
-	cr_expect_str_eq(jstr(json_object_get(r.json, "sawContext"), "from"),
+	cr_expect_str_eq(ht_jstr(json_object_get(r.json, "sawContext"), "from"),
 			 "test", "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 Test(triggers, a_trigger_that_never_ends_refuses_the_write)
 {
 	/* at the request's deadline */
-	struct resp r = call(&edge, "POST", "/classes/Spin", "{\"x\":1}", "rest",
-			     "X-Mist-Deadline-Ms: 500");
+	struct ht_resp r = call(&edge, "POST", "/classes/Spin", "{\"x\":1}", "rest",
+				"X-Mist-Deadline-Ms: 500");
 	expect_error(&r, 504, 124, NULL, "a looping beforeSave");
 	/* the request's deadline ended it, not the trigger's 3 s limit nor
 	 * the app's 10 s (a loose bound: the point is which clock) */
 	cr_expect_lt(r.ms, 2900, "answered after %ld ms", r.ms);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* at the trigger's own limit, without one */
 	r = call(&edge, "POST", "/classes/Spin", "{\"x\":2}", "rest", NULL);
 	expect_error(&r, 504, 124,
 		     "beforeSave:Spin timed out (a trigger runs at most 3000 ms)",
 		     "the trigger limit");
 	cr_expect_lt(r.ms, 9000, "answered after %ld ms", r.ms);
-	resp_free(&r);
+	ht_resp_free(&r);
 	cr_expect_eq(count("Spin"), 0, "nothing written");
 	/* the executors still serve */
 	char id[64];
@@ -593,11 +394,11 @@ Test(triggers, a_trigger_that_never_ends_refuses_the_write)
 
 Test(triggers, a_crash_or_a_trigger_nobody_offers_refuses_the_write)
 {
-	struct resp r = call(&edge, "POST", "/classes/Crash", "{\"x\":1}",
-			     "rest", NULL);
+	struct ht_resp r = call(&edge, "POST", "/classes/Crash", "{\"x\":1}",
+				"rest", NULL);
 	expect_error(&r, 400, 141, NULL, "a crashing beforeSave");
-	cr_expect(jstr(r.json, "error")[0] != '\0', "%s", r.body);
-	resp_free(&r);
+	cr_expect(ht_jstr(r.json, "error")[0] != '\0', "%s", r.body);
+	ht_resp_free(&r);
 	cr_expect_eq(count("Crash"), 0, "nothing written");
 	/* listed by the app, offered by no plugin */
 	r = call(&edge, "POST", "/classes/Ghost", "{\"x\":1}", "rest", NULL);
@@ -605,7 +406,7 @@ Test(triggers, a_crash_or_a_trigger_nobody_offers_refuses_the_write)
 		     "the app lists the trigger beforeSave:Ghost but no node "
 		     "offers it",
 		     "a trigger nobody offers");
-	resp_free(&r);
+	ht_resp_free(&r);
 	cr_expect_eq(count("Ghost"), 0, "nothing written");
 	/* the executors still serve */
 	char id[64];
@@ -640,21 +441,21 @@ Test(triggers, before_delete_sees_the_object_and_refuses)
 	       id);
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/GameScore/%s", id);
-	struct resp r = call(&edge, "DELETE", path, NULL, "rest", NULL);
+	struct ht_resp r = call(&edge, "DELETE", path, NULL, "rest", NULL);
 	expect_error(&r, 400, 141, "this score is locked", "beforeDelete");
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
 	cr_expect_eq(r.status, 200, "still there: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "PUT", path, "{\"locked\":false}", "rest", NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&edge, "DELETE", path, NULL, "rest", NULL);
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	r = call(&home, "GET", path, NULL, "rest", NULL);
 	expect_error(&r, 404, 101, NULL, "deleted");
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* the afterDelete ran, under the delete */
 	char req[17];
 	struct logq q = {"DELETE", "/parse", 200, NULL};
@@ -667,7 +468,7 @@ Test(triggers, before_delete_sees_the_object_and_refuses)
 	/* a missing object: 404 from the read, no trigger runs */
 	r = call(&edge, "DELETE", "/classes/GameScore/nope", NULL, "rest", NULL);
 	expect_error(&r, 404, 101, NULL, "a delete of nothing");
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 Test(triggers, each_sub_request_of_a_batch_runs_its_triggers)
@@ -680,18 +481,18 @@ Test(triggers, each_sub_request_of_a_batch_runs_its_triggers)
 		"\"body\":{\"score\":1}},"
 		"{\"method\":\"POST\",\"path\":\"/parse/classes/Other\","
 		"\"body\":{\"a\":1}}]}";
-	struct resp r = call(&edge, "POST", "/batch", body, "rest", NULL);
+	struct ht_resp r = call(&edge, "POST", "/batch", body, "rest", NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_assert_eq(json_array_size(r.json), 3, "%s", r.body);
 	json_t *ok = json_object_get(json_array_get(r.json, 0), "success");
-	cr_expect_eq(jint(ok, "score"), 1000, "%s", r.body);
+	cr_expect_eq(ht_jint(ok, "score"), 1000, "%s", r.body);
 	json_t *err = json_object_get(json_array_get(r.json, 1), "error");
-	cr_expect_eq(jint(err, "code"), 141, "%s", r.body);
-	cr_expect_str_eq(jstr(err, "error"), "a GameScore needs a playerName");
+	cr_expect_eq(ht_jint(err, "code"), 141, "%s", r.body);
+	cr_expect_str_eq(ht_jstr(err, "error"), "a GameScore needs a playerName");
 	cr_expect_not_null(json_object_get(
 		json_object_get(json_array_get(r.json, 2), "success"),
 		"objectId"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	cr_expect_eq(count("GameScore"), 1);
 	cr_expect_eq(count("Other"), 1);
 }
@@ -702,20 +503,20 @@ Test(triggers, only_the_triggers_the_app_lists_run)
 	create("Unlisted", "{\"v\":1}", id);
 	char path[128];
 	snprintf(path, sizeof(path), "/classes/Unlisted/%s", id);
-	struct resp r = call(&home, "GET", path, NULL, "rest", NULL);
-	cr_expect_eq(jint(r.json, "v"), 1, "%s", r.body);
+	struct ht_resp r = call(&home, "GET", path, NULL, "rest", NULL);
+	cr_expect_eq(ht_jint(r.json, "v"), 1, "%s", r.body);
 	cr_expect_null(json_object_get(r.json, "touched"),
 		       "beforeSave:Unlisted ran: %s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* never callable by name, listed or not */
 	r = call(&edge, "POST", "/functions/beforeSave:GameScore", "{}", "rest",
 		 NULL);
 	expect_error(&r, 400, 141, NULL, "a trigger called as a function");
-	cr_expect_not_null(strstr(jstr(r.json, "error"), "Invalid function"),
+	cr_expect_not_null(strstr(ht_jstr(r.json, "error"), "Invalid function"),
 			   "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* taken off the list: it stops running (once the change spread) */
-	char *args[] = {"set", app_id, "--functions", "afterSave:Flaky", NULL};
+	char *args[] = {"set", app.id, "--functions", "afterSave:Flaky", NULL};
 	char *out = NULL;
 	app_cmd(args, &out);
 	free(out);
@@ -724,7 +525,7 @@ Test(triggers, only_the_triggers_the_app_lists_run)
 		r = call(&edge, "POST", "/classes/GameScore", "{\"score\":5000}",
 			 "rest", NULL);
 		st = r.status;
-		resp_free(&r);
+		ht_resp_free(&r);
 		if (st != 201)
 			usleep(50000);
 	}
