@@ -79,6 +79,20 @@ walk_count(struct walk *w, uint32_t depth)
 
 /* ------------------------------------------------------ JSON -> msgpack */
 
+/* Whether the @a n bytes of @a s are all of base64's alphabet (its
+ * padding included). */
+static bool
+b64_alphabet(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+			return false;
+	}
+	return true;
+}
+
 /* The base64 text of a {"__type":"Bytes","base64":...} object, or NULL. */
 static const json_t *
 bytes_of(const json_t *o)
@@ -151,7 +165,12 @@ to_mp(struct walk *w, const json_t *v, uint32_t depth, msgpack_packer *pk,
 			unsigned char *bin = xmalloc(cap + 1);
 			size_t bl = 0;
 			const char *end = NULL;
-			if (sodium_base642bin(bin, cap + 1, json_string_value(b64),
+			/* the alphabet checked first: libsodium's decoder took
+			 * bytes past 0x7f as letters (fuzz_jsonmp found
+			 * "aGVsG\xc3\xa08" decoded, then written back as
+			 * other text) */
+			if (!b64_alphabet(json_string_value(b64), n) ||
+			    sodium_base642bin(bin, cap + 1, json_string_value(b64),
 					      n, NULL, &bl, &end,
 					      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 			    end != json_string_value(b64) + n) {
