@@ -44,6 +44,7 @@
 #include "actors/msgtype.h"
 #include "mist.h"
 #include "gateway/native_proto.h"
+#include "net/addr.h"
 #include "net/mp.h"
 #include "net/noise.h"
 #include "net/stream.h"
@@ -71,11 +72,9 @@
 #define MIST_MAX_ARGS (512u << 10)
 #define MIST_MAX_FRAME (1u << 20)
 #define MIST_PROGRESS_MS 200
-/* Gateway addresses mist_connect() takes at most: a cluster's gateways
- * to fall back on; 16 is more than a client lists by hand. */
-#define MIST_MAX_ADDRS 16
-/* Longest "host:port" in the list (a DNS name is at most 253). */
-#define MIST_ADDR_MAX 300
+/* Gateway addresses mist_connect() takes: net/addr.h's list,
+ * ADDR_LIST_MAX (16, more than a client lists by hand) of at most
+ * ADDR_TEXT_MAX bytes ("host:port", a DNS name is at most 253). */
 /* Redialling: after a round of every address failed, wait from 100 ms
  * doubling to 2 s (a restarting gateway is back within seconds; many
  * clients redialling do not hammer it).  One dial gets at most
@@ -119,7 +118,7 @@ struct mist_client {
 	struct map reqs; /* corr -> pend */
 	struct mist_job *jobs;
 	/* the gateways to (re)dial, and the one in use */
-	char addrs[MIST_MAX_ADDRS][MIST_ADDR_MAX];
+	char addrs[ADDR_LIST_MAX][ADDR_TEXT_MAX];
 	uint32_t naddrs, cur;
 	bool down;	    /* the connection is lost: redial */
 	uint64_t redial_at; /* when to try the next round */
@@ -160,26 +159,6 @@ mist_free(void *p)
 
 /* --------------------------------------------------------- connection */
 
-/* "a,b,c" into @a c's list; 0 or MIST_EINVAL (empty, too many, too
- * long). */
-static int
-addrs_parse(mist_client *c, const char *list)
-{
-	const char *p = list;
-	while (*p) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 0 || n >= MIST_ADDR_MAX || c->naddrs == MIST_MAX_ADDRS)
-			return MIST_EINVAL;
-		memcpy(c->addrs[c->naddrs], p, n);
-		c->addrs[c->naddrs++][n] = '\0';
-		p += n + (e != NULL);
-		if (e && *p == '\0')
-			return MIST_EINVAL;
-	}
-	return c->naddrs ? 0 : MIST_EINVAL;
-}
-
 /* Dials the addresses from c->cur on, one round, each for at most
  * @a timeout_ms (and MIST_DIAL_MS); 0 with c->fd set, or the last error. */
 static int
@@ -217,7 +196,7 @@ mist_connect(const char *addr, const char *credential, int timeout_ms,
 		return MIST_EINVAL;
 	mist_client *c = xcalloc(1, sizeof(*c));
 	c->fd = -1;
-	int rc = addrs_parse(c, addr);
+	int rc = addr_list_parse(addr, c->addrs, &c->naddrs);
 	if (rc == 0)
 		rc = dial(c, timeout_ms > 0 ? timeout_ms : 30000);
 	if (rc != 0) {

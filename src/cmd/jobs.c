@@ -14,8 +14,10 @@
 #include "client/conn.h"
 #include "exec/exec.h"
 #include "mist.h"
+#include "net/addr.h"
 #include "net/mp.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -630,32 +632,13 @@ static const char job_usage[] =
 
 /* The agents `mist job watch` may ask (--agent A,B,...), the one it
  * asks now and its connection. */
-#define WATCH_AGENTS_MAX 16
-#define WATCH_ADDR_MAX 256
 #define WATCH_LOST_MS 60000 /* no agent answered for this long: give up */
 struct watch_agents {
-	char addr[WATCH_AGENTS_MAX][WATCH_ADDR_MAX];
+	char addr[ADDR_LIST_MAX][ADDR_TEXT_MAX];
 	uint32_t n, at;
 	struct conn conn;
 	bool open;
 };
-
-static int
-watch_agents_parse(struct watch_agents *wa, const char *list)
-{
-	memset(wa, 0, sizeof(*wa));
-	for (const char *p = list; *p;) {
-		size_t len = strcspn(p, ",");
-		if (len == 0 || len >= WATCH_ADDR_MAX || wa->n == WATCH_AGENTS_MAX)
-			return -1;
-		memcpy(wa->addr[wa->n], p, len);
-		wa->addr[wa->n++][len] = '\0';
-		p += len;
-		if (*p == ',' && *++p == '\0')
-			return -1; /* a trailing comma */
-	}
-	return wa->n > 0 ? 0 : -1;
-}
 
 static void
 watch_agents_close(struct watch_agents *wa)
@@ -670,14 +653,6 @@ watch_sleep(uint32_t ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
-}
-
-static uint64_t
-watch_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* An answer that another agent, or the same one later, may not give:
@@ -701,7 +676,7 @@ static int
 watch_ask(struct watch_agents *wa, const uint8_t psk[32], uint64_t owner,
 	  uint64_t job, bool seen, struct msg **reply)
 {
-	uint64_t give_up = watch_now_ms() + WATCH_LOST_MS;
+	uint64_t give_up = clock_mono_ms() + WATCH_LOST_MS;
 	uint32_t notfound = 0, tried = 0;
 	for (;;) {
 		int rc = 0;
@@ -718,11 +693,9 @@ watch_ask(struct watch_agents *wa, const uint8_t psk[32], uint64_t owner,
 			rc = conn_request(&wa->conn, ACTOR_DATA, MSG_JOB_STATUS,
 					  b.data, (uint32_t)b.len, reply);
 			buf_destroy(&b);
-			if (rc == 0 && (*reply)->status != 0) {
+			if (rc == 0 && (*reply)->status != 0)
 				rc = (*reply)->status;
-				msg_delete(*reply);
-				*reply = NULL;
-			} else if (rc != 0 && *reply != NULL) {
+			if (rc != 0 && *reply != NULL) {
 				msg_delete(*reply);
 				*reply = NULL;
 			}
@@ -735,7 +708,7 @@ watch_ask(struct watch_agents *wa, const uint8_t psk[32], uint64_t owner,
 		tried++;
 		if (!seen && tried == wa->n && notfound == wa->n)
 			return MIST_ENOTFOUND;
-		if (watch_now_ms() >= give_up)
+		if (clock_mono_ms() >= give_up)
 			return rc;
 		fprintf(stderr, "mist job: %s: %s; asking %s\n",
 			wa->addr[wa->at], mist_strerror(rc),
@@ -874,11 +847,11 @@ cmd_job(int argc, char **argv)
 	}
 	uint64_t owner, job;
 	char tail;
-	struct watch_agents wa;
+	struct watch_agents wa = {0};
 	if (optind + 1 != argc || !co.agent || !co.key ||
 	    sscanf(argv[optind], "%16" SCNx64 "-%16" SCNx64 "%c", &owner, &job,
 		   &tail) != 2 ||
-	    watch_agents_parse(&wa, co.agent) != 0) {
+	    addr_list_parse(co.agent, wa.addr, &wa.n) != 0) {
 		fputs(job_usage, stderr);
 		return EXIT_USAGE;
 	}

@@ -114,3 +114,21 @@ addr_is_any(const struct sockaddr *sa)
 			&((const struct sockaddr_in6 *)sa)->sin6_addr);
 	return 0;
 }
+
+int
+addr_list_parse(const char *list, char out[][ADDR_TEXT_MAX], uint32_t *n)
+{
+	*n = 0;
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == 0 || len >= ADDR_TEXT_MAX || *n == ADDR_LIST_MAX)
+			return MIST_EINVAL;
+		memcpy(out[*n], p, len);
+		out[(*n)++][len] = '\0';
+		p += len + (e != NULL);
+		if (e && *p == '\0')
+			return MIST_EINVAL; /* a trailing comma */
+	}
+	return *n ? 0 : MIST_EINVAL;
+}

@@ -6,6 +6,7 @@
 #define MIST_NET_ADDR_H_INCLUDED
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /** Parses @a text; 0 or MIST_EINVAL.  Port 0 is allowed. */
@@ -20,6 +21,17 @@ int addr_parse(const char *text, struct sockaddr_storage *out);
  */
 int addr_split_name(const char *text, char host[ADDR_HOST_MAX],
 		    unsigned *port);
+/** An address list's limits (libmist's gateways, `mist job watch`'s
+ * agents): this many addresses, each shorter than ADDR_TEXT_MAX. */
+#define ADDR_LIST_MAX 16
+#define ADDR_TEXT_MAX 300
+/**
+ * Splits "a,b,c" into @a out (ADDR_LIST_MAX entries) and *n; the entries
+ * are copied, not checked as addresses.  0, or MIST_EINVAL: empty, an
+ * empty entry (",," or a trailing comma), too many, one too long.
+ */
+int addr_list_parse(const char *list, char out[][ADDR_TEXT_MAX],
+		    uint32_t *n);
 /** Formats @a sa as "ip:port" into @a out. */
 void addr_format(const struct sockaddr *sa, char *out, size_t len);
 /** True for 0.0.0.0 and :: */
