@@ -267,6 +267,23 @@ replay_cb(void *arg, const void *key, size_t klen, const void *val,
 	return 0;
 }
 
+/* Takes @a j's records of @a kind out of j->recs. */
+static void
+rec_drop(struct job *j, char kind)
+{
+	uint8_t *p = j->recs.data, *end = p + j->recs.len;
+	while (p + 9 <= end) {
+		size_t n = 9 + buf_get_u32be(p + 5);
+		if (p[0] != (uint8_t)kind) {
+			p += n;
+			continue;
+		}
+		memmove(p, p + n, (size_t)(end - p) - n);
+		end -= n;
+		j->recs.len -= n;
+	}
+}
+
 void
 journal_recovered(struct data *d, struct job *j)
 {
@@ -278,6 +295,10 @@ journal_recovered(struct data *d, struct job *j)
 	msgpack_pack_uint32(&pk, j->g.lost_attempts);
 	msgpack_pack_uint32(&pk, j->g.recomputed);
 	mp_pack_str(&pk, j->rec.last);
+	/* one 'F' in the job's records, as on disk: the last counts say all
+	 * (a re-ship sends that one; a standby already sent older ones
+	 * replays them in order, the last winning) */
+	rec_drop(j, 'F');
 	journal_put(d, j, 'F', 0, b.data, b.len);
 	buf_destroy(&b);
 }
