@@ -5607,7 +5607,6 @@ docs_install_fn(struct mp_cur *v, void *ctx)
 	return docs_caller_str(v, ctx, 64);
 }
 
-/* Decodes @a m into @a rq.  0, or -1 with @a e (400 107). */
 /* The length of the run of [A-Za-z0-9_] at @a p (at most @a n). */
 static size_t
 docs_word_len(const uint8_t *p, size_t n)
@@ -5634,7 +5633,7 @@ docs_body_get_form(const uint8_t *p, size_t n)
 	static const char a[] = "{\"class\":\"", b[] = "\",\"id\":\"",
 			  z[] = "\"}";
 	const size_t la = sizeof(a) - 1, lb = sizeof(b) - 1, lz = sizeof(z) - 1;
-	if (n < la + lb + lz || n > la + lb + lz + 2 * DOCS_ID_MAX + 256 ||
+	if (n < la + lb + lz || n > la + lb + lz + DOCS_CLASS_MAX + DOCS_ID_MAX ||
 	    memcmp(p, a, la) != 0)
 		return NULL;
 	size_t off = la, cl = docs_word_len(p + off, n - off);
@@ -5656,6 +5655,8 @@ docs_body_get_form(const uint8_t *p, size_t n)
 	return o;
 }
 
+/* Decodes @a m into @a rq.  0, or -1 with @a e set for the refusals
+ * that say more than docs_decode's "malformed request" (e->http 0 else). */
 static int
 docs_decode_(struct docs *d, const struct msg *m, struct docs_req *rq,
 	     struct perr *e)
@@ -5666,7 +5667,7 @@ docs_decode_(struct docs *d, const struct msg *m, struct docs_req *rq,
 	const char *app;
 	const uint8_t *body;
 	uint64_t op, dl;
-	e->http = 0; /* docs_decode sets the message of the plain refusals */
+	e->http = 0;
 	if (mp_check(m->body, m->len, MP_MAX_DEPTH, &used) != 0 ||
 	    used != m->len)
 		return -1;

@@ -511,7 +511,7 @@ text_plain8(uint64_t w)
 static const uint8_t text_esc_extra[128] = {
 	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, /* \b \t \n \f \r */
 	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
-	0, 0, 1, ['\\'] = 1,
+	['"'] = 1, ['\\'] = 1,
 };
 
 /* Checks that @a n bytes are UTF-8 (jansson's rules) and counts the bytes

@@ -630,19 +630,11 @@ rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		/* the commonest request, {"class","id"}: both names are
 		 * checked by parse_req.h to need no JSON escape */
 		char text[32 + PREQ_NAME_MAX + PREQ_ID_MAX];
-		size_t n = 0, cl = strlen(q->cls), il = strlen(q->id);
-		memcpy(text, "{\"class\":\"", 10);
-		n = 10;
-		memcpy(text + n, q->cls, cl);
-		n += cl;
-		memcpy(text + n, "\",\"id\":\"", 8);
-		n += 8;
-		memcpy(text + n, q->id, il);
-		n += il;
-		memcpy(text + n, "\"}", 2);
-		n += 2;
+		char *end = stpcpy(stpcpy(stpcpy(stpcpy(stpcpy(text,
+			"{\"class\":\""), q->cls), "\",\"id\":\""), q->id), "\"}");
 		acc_request_pack_text(&b, a->id, (uint8_t)op, deadline,
-				      caller.data, caller.len, text, n);
+				      caller.data, caller.len, text,
+				      (size_t)(end - text));
 	} else {
 		acc_request_pack(&b, a->id, (uint8_t)op, deadline, caller.data,
 				 caller.len, body);
