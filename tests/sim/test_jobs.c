@@ -482,18 +482,25 @@ all_alive(void *ctx)
 }
 
 /* @a n nodes, node i as @a specs[i] (or all as specs[0] if @a one),
- * joined through node 0 and converged. */
+ * node 0 on the store @a s0 (NULL: in memory), joined through node 0 and
+ * converged. */
 static void
-cluster(int n, const struct spec *specs, bool one)
+cluster_on(int n, const struct spec *specs, bool one, struct store *s0)
 {
 	cr_assert_leq(n, MAXN);
 	N = n;
 	for (int i = 0; i < n; i++)
-		node_start(i, one ? &specs[0] : &specs[i], 1, NULL);
+		node_start(i, one ? &specs[0] : &specs[i], 1, i ? NULL : s0);
 	for (int i = 1; i < n; i++)
 		join(i, id_of(0));
 	cr_assert(fake_world_run(&w, all_alive, NULL, 30000),
 		  "%d nodes did not converge", n);
+}
+
+static void
+cluster(int n, const struct spec *specs, bool one)
+{
+	cluster_on(n, specs, one, NULL);
 }
 
 static void
@@ -2086,13 +2093,8 @@ Test(simjobs, an_owner_restarted_from_its_journal_resumes_the_job)
 	static struct disks k;
 	disks_open(&k);
 
-	N = 4;
-	node_start(0, &owner_only, 1, k.d1.s);
-	for (int i = 1; i < N; i++)
-		node_start(i, &plain, 1, NULL);
-	for (int i = 1; i < N; i++)
-		join(i, id_of(0));
-	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	const struct spec specs[] = {owner_only, plain, plain, plain};
+	cluster_on(4, specs, false, k.d1.s);
 	uint32_t final = dag_tree("sum", 200, DAG_LEAF_MS, DAG_MERGE_MS,
 				  DAG_FINAL_MS);
 	uint64_t job = create(0);
@@ -2184,14 +2186,8 @@ Test(simjobs, an_owner_restarted_keeps_its_checkpoint_copies)
 {
 	static struct disks k;
 	disks_open(&k);
-	N = 4;
-	node_start(0, &owner_only, 1, k.d1.s);
-	node_start(1, &plain, 1, NULL);
-	node_start(2, &plain, 1, NULL);
-	node_start(3, &cloud_keeper, 1, NULL);
-	for (int i = 1; i < N; i++)
-		join(i, id_of(0));
-	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	const struct spec specs[] = {owner_only, plain, plain, cloud_keeper};
+	cluster_on(4, specs, false, k.d1.s);
 	uint32_t final = dag_chain(CK_CHAIN, CK_CHAIN_MS);
 	uint64_t job = create_ckpt(0, CK_EVERY);
 	submit_range(0, 0, job, 1, ndag);
@@ -3545,13 +3541,7 @@ Test(simjobs, a_first_owner_restarted_after_a_takeover_does_not_take_the_job_bac
 {
 	static struct disks k;
 	disks_open(&k);
-	N = 5;
-	node_start(0, &plain, 1, k.d1.s);
-	for (int i = 1; i < N; i++)
-		node_start(i, &plain, 1, NULL);
-	for (int i = 1; i < N; i++)
-		join(i, id_of(0));
-	cr_assert(fake_world_run(&w, all_alive, NULL, 30000));
+	cluster_on(5, &plain, true, k.d1.s);
 	standby_tap_reset();
 	uint32_t final = dag_tree("sum", 200, DAG_LEAF_MS, DAG_MERGE_MS,
 				  DAG_FINAL_MS);
