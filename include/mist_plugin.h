@@ -24,13 +24,14 @@
  * mist recomputes lost values by running their producers again.
  *
  * Stability: this header only grows.  A new, incompatible ABI would export
- * mist_plugin_v2 instead.  ABI 2 (this header) appended the host API and
- * the per-function flags; a plugin built against ABI 1 keeps working
- * unchanged (mist allocates struct mist_call_ops, so the fields appended
- * to it are there whatever the plugin was built with, and reads a
- * plugin's flags only when its abi is 2 or more).  A plugin built against
- * ABI 2 declares abi 2, which an older mist refuses at load: it never
- * calls a host operation that is not there.
+ * mist_plugin_v2 instead.  ABI 2 appended the host API and the
+ * per-function flags, ABI 3 (this header) the declared reads; a plugin
+ * built against ABI 1 or 2 keeps working unchanged (mist allocates struct
+ * mist_call_ops, so the fields appended to it are there whatever the
+ * plugin was built with, and reads a plugin's flags only when its abi is
+ * 2 or more, its reads only when it is 3 or more).  A plugin built
+ * against ABI 3 declares abi 3, which an older mist refuses at load: it
+ * never relies on what is not there.
  *
  * The host API (ABI 2).  A function called for a request (an add-on
  * function of the mobile backend, POST /functions/NAME) can read and write
@@ -70,6 +71,31 @@
  * belongs to mist and stays valid until the next host call of the same
  * call, or the end of the call, whichever comes first; copy what must
  * live longer.  Strings passed in are read during the host call only.
+ *
+ * Declared reads (ABI 3).  A function that reads one document named by
+ * its parameters -- mist_doc_get(c, "Item", id), id its params' "id" --
+ * may declare it in the plugin's reads: "/classes/Item/{id}" (or
+ * "/users/{p}", "/roles/{p}"; MIST_READ_MAX bytes at most; {p} names a
+ * member of the params object, a JSON object).  The gateway then makes
+ * that read itself when the call arrives, with the same checks a host
+ * call gets (as the caller, rate limits, the access log line whose
+ * parent is the call), and sends its answer with the task: the
+ * function's GET of exactly that path (the one mist_doc_get builds) is
+ * answered inside the executor, with no round trip to the agent -- the
+ * difference between an add-on function that reads and one that does
+ * not is then the read, not a second crossing of the executor's channel.
+ * The answer is what the host call would have had when the call began:
+ * any status (404 when the caller may not see the object).  It answers
+ * every GET of that path until the function writes (a POST, PUT or
+ * DELETE through the host API): from then on its GETs go to the host,
+ * so a function always reads its own writes.  The declaration is a
+ * promise: the read is made (and counted against the rate limits) even
+ * if the function does not ask for it.  A call whose params lack the
+ * member, hold a non-string or a string that cannot be an object id is
+ * sent without it (the function's GET goes to the host, as undeclared).
+ * A MIST_FN_MASTER function's declaration is ignored (its reads act with
+ * the master key; the gateway reads as the caller): the executor warns
+ * at load.  An ill-formed declaration fails the plugin's load.
  */
 #ifndef MIST_PLUGIN_H_INCLUDED
 #define MIST_PLUGIN_H_INCLUDED
@@ -81,7 +107,7 @@
 extern "C" {
 #endif
 
-#define MIST_PLUGIN_ABI 2
+#define MIST_PLUGIN_ABI 3
 /** Put before mist_plugin_v1's definition: exported even when the plugin
  * is built with -fvisibility=hidden. */
 #define MIST_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -153,6 +179,9 @@ struct mist_function {
 	mist_fn fn;
 };
 
+/** A declared read's template at most, NUL included (ABI 3). */
+#define MIST_READ_MAX 128
+
 /** A function's flags (struct mist_plugin's flags, ABI 2). */
 #define MIST_FN_MASTER 1u /* its host calls use the master key, where the
 			   * app allows it (else they act as the caller) */
@@ -165,6 +194,11 @@ struct mist_plugin {
 	/* ABI 2: NULL, or nfunctions flags (MIST_FN_*), parallel to
 	 * functions; read only when abi >= 2 */
 	const uint32_t *flags;
+	/* ABI 3: NULL, or nfunctions declared reads (each NULL: none, or a
+	 * template "/classes/CLASS/{param}", "/users/{param}",
+	 * "/roles/{param}": "Declared reads" above), parallel to
+	 * functions; read only when abi >= 3 */
+	const char *const *reads;
 };
 
 /** Sets output @a index (copied).  0, or -1 if the index is out of range. */

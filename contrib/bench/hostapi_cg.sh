@@ -10,8 +10,13 @@
 #
 #   contrib/bench/hostapi_cg.sh [SECONDS]   seconds of load per case (4)
 #
+# Case B is read1d, whose read is declared (mist_plugin.h: the gateway
+# makes it and the function's GET is answered in its executor); case Bh
+# is read1, the same function reading through the host API.
+#
 # Environment: MIST_BIN (default _build/src/cmd/mist), WRK_CONNS (32),
-# TOP (functions listed, 30).  Needs valgrind and wrk (contrib/deps.sh
+# TOP (functions listed, 30), CG_OUT (a folder to keep the callgrind
+# files in, cg.C, cg.A, cg.B, cg.Bh, for callgrind_annotate).  Needs valgrind and wrk (contrib/deps.sh
 # bench).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,6 +33,7 @@ work=$(mktemp -d /tmp/mist-cg.XXXXXX)
 agent=""
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	[ -n "${CG_OUT:-}" ] && mkdir -p "$CG_OUT" && cp "$work"/cg.[A-Z]* "$CG_OUT"/
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,7 +57,7 @@ done
 [ -s "$work/mist/http.addr" ] || { cat "$work/agent.log" >&2; exit 1; }
 url=http://$(cat "$work/mist/http.addr")/parse
 out=$("$mist" apps create bench --agent "$(cat "$work/mist/agent.addr")" --key "$work/mist.key" \
-	--format json --functions hello,read1) || exit 1
+	--format json --functions hello,read1,read1d) || exit 1
 app=$(jq -r .applicationId <<<"$out") rest=$(jq -r .restKey <<<"$out") master=$(jq -r .masterKey <<<"$out")
 A="X-Parse-Application-Id: $app" K="X-Parse-REST-API-Key: $rest" J='Content-Type: application/json'
 curl -sf -X POST -H "$A" -H "X-Parse-Master-Key: $master" -H "$J" \
@@ -81,7 +87,8 @@ case_run() {
 echo "# wrk -t1 -c$conns -d${dur}s per case, the agent's instructions per request (callgrind Ir)"
 case_run C /functions/hello POST '{"name":"x"}'
 case_run A "/classes/Item/$item"
-case_run B /functions/read1 POST "{\"id\":\"$item\"}"
+case_run B /functions/read1d POST "{\"id\":\"$item\"}"
+case_run Bh /functions/read1 POST "{\"id\":\"$item\"}"
 
 # the functions (inclusive) where B spends more than C, per request
 echo "# per request: C, B, B - C (inclusive instructions of each function)"

@@ -73,8 +73,8 @@ static const struct mist_function functions[] = {
 };
 
 static const struct mist_plugin plugin = {
-	MIST_PLUGIN_ABI, "hello", functions,
-	sizeof(functions) / sizeof(functions[0]), NULL};
+	.abi = MIST_PLUGIN_ABI, .name = "hello", .functions = functions,
+	.nfunctions = sizeof(functions) / sizeof(functions[0])};
 
 MIST_PLUGIN_EXPORT const struct mist_plugin *mist_plugin_v1(void);
 

@@ -95,8 +95,9 @@ static const struct mist_function functions[] = {
 };
 
 /* ABI 1: no flags, no host API (a job's tasks have none) */
-static const struct mist_plugin plugin = {1, "heatsweeper", functions, 2,
-					  NULL};
+static const struct mist_plugin plugin = {
+	.abi = 1, .name = "heatsweeper", .functions = functions,
+	.nfunctions = 2};
 
 MIST_PLUGIN_EXPORT const struct mist_plugin *mist_plugin_v1(void);
 

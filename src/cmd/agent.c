@@ -325,18 +325,39 @@ agent_write_addr(const char *dir, const char *addr)
  * context is the actor system (func_pool_done posts results to it).
  */
 static void
-agent_pool_ready(void *ctx, const char *const *names, uint32_t n)
+agent_pool_ready(void *ctx, const char *const *names,
+		 const char *const *reads, uint32_t n)
 {
 	struct agent *a = container_of(ctx, struct agent, sys);
 	a->meta.nfunctions = 0;
-	for (uint32_t i = 0; i < n && i < EXEC_MAX_FUNCTIONS; i++)
+	a->meta.nreads = 0;
+	uint32_t nreads = 0;
+	for (uint32_t i = 0; i < n && i < EXEC_MAX_FUNCTIONS; i++) {
+		if (reads[i] != NULL && a->meta.nreads < META_MAX_READS) {
+			a->meta.reads[a->meta.nreads].fn = a->meta.nfunctions;
+			snprintf(a->meta.reads[a->meta.nreads++].tmpl,
+				 MIST_READ_MAX, "%s", reads[i]);
+		}
+		nreads += reads[i] != NULL;
 		snprintf(a->meta.functions[a->meta.nfunctions++],
 			 EXEC_NAME_MAX, "%s", names[i]);
+	}
 	struct buf b = BUF_INIT;
-	while (meta_encode(&a->meta, &b) != 0 && a->meta.nfunctions > 0) {
-		a->meta.nfunctions--;
+	/* a declared read is a shortcut (without it the function's read
+	 * goes through the host API), a function is a service: reads go
+	 * first */
+	while (meta_encode(&a->meta, &b) != 0 &&
+	       (a->meta.nreads > 0 || a->meta.nfunctions > 0)) {
+		if (a->meta.nreads > 0)
+			a->meta.nreads--;
+		else
+			a->meta.nfunctions--;
 		buf_reset(&b);
 	}
+	if (a->meta.nreads < nreads)
+		log_warn("gossiping %u of %u declared reads: metadata is "
+			 "limited to %d bytes (the others read through the "
+			 "host API)", a->meta.nreads, nreads, META_MAX_BYTES);
 	if (a->meta.nfunctions < n)
 		log_warn("offering %u of %u functions: metadata is limited to "
 			 "%d bytes", a->meta.nfunctions, n, META_MAX_BYTES);

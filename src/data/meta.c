@@ -3,6 +3,7 @@
  */
 #include "config.h"
 #include "data/meta.h"
+#include "function/fnread.h"
 #include "mist.h"
 #include "net/mp.h"
 
@@ -10,7 +11,7 @@
 #include <string.h>
 
 /* Keys written: gateway tier cores speed power price load functions tags
- * docs http. */
+ * docs http docs_shared; and reads, when there are some. */
 #define META_KEYS 12
 
 void
@@ -27,7 +28,7 @@ meta_encode(const struct meta *m, struct buf *out)
 	size_t start = out->len;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, out, buf_msgpack_write);
-	msgpack_pack_map(&pk, META_KEYS);
+	msgpack_pack_map(&pk, META_KEYS + (m->nreads > 0));
 	mp_pack_str(&pk, "gateway");
 	mp_pack_str(&pk, m->gateway);
 	mp_pack_str(&pk, "tier");
@@ -58,6 +59,15 @@ meta_encode(const struct meta *m, struct buf *out)
 	m->http ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
 	mp_pack_str(&pk, "docs_shared");
 	m->docs_shared ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+	if (m->nreads > 0) {
+		mp_pack_str(&pk, "reads");
+		msgpack_pack_array(&pk, m->nreads);
+		for (uint32_t i = 0; i < m->nreads; i++) {
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_uint32(&pk, m->reads[i].fn);
+			mp_pack_str(&pk, m->reads[i].tmpl);
+		}
+	}
 	return out->len - start <= META_MAX_BYTES ? 0 : MIST_E2BIG;
 }
 
@@ -106,6 +116,31 @@ read_tags(struct mp_cur *c, void *ctx)
 	return 0;
 }
 
+static int read_u32(struct mp_cur *c, void *ctx);
+
+/* "reads": [[function index, template]...]; the indexes are checked
+ * against "functions" once every key is read (meta_read). */
+static int
+read_reads(struct mp_cur *c, void *ctx)
+{
+	struct meta *m = ctx;
+	uint32_t n;
+	if (mp_read_array(c, &n) != 0 || n > META_MAX_READS)
+		return MIST_EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k;
+		struct fnread d;
+		if (mp_read_array(c, &k) != 0 || k != 2 ||
+		    read_u32(c, &m->reads[i].fn) != 0 ||
+		    read_cstr(c, m->reads[i].tmpl, MIST_READ_MAX) != 0 ||
+		    fnread_parse(m->reads[i].tmpl, strlen(m->reads[i].tmpl),
+				 &d) != 0)
+			return MIST_EPROTO;
+	}
+	m->nreads = n;
+	return 0;
+}
+
 static int
 read_gateway(struct mp_cur *c, void *ctx)
 {
@@ -148,8 +183,14 @@ meta_read(struct mp_cur *c, struct meta *m)
 		MP_BOOL("docs", &m->docs, false),
 		MP_BOOL("http", &m->http, false),
 		MP_BOOL("docs_shared", &m->docs_shared, false),
+		MP_FN("reads", read_reads, m, false),
 	};
-	return mp_read_fields(c, f, MP_NFIELDS(f), NULL) == 0 ? 0 : MIST_EPROTO;
+	if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0)
+		return MIST_EPROTO;
+	for (uint32_t i = 0; i < m->nreads; i++)
+		if (m->reads[i].fn >= m->nfunctions)
+			return MIST_EPROTO;
+	return 0;
 }
 
 int

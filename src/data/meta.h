@@ -24,6 +24,12 @@
  *   |             |       apps may be homed here (`mist agent --docs`)      |
  *   | "http"      | bool  serves Parse's REST API (`--http`/`--https`): an  |
  *   |             |       app's rate is shared among these gateways         |
+ *   | "docs_shared" bool  its ACTOR_DOCS keeps documents in a shared      |
+ *   |             |       PostgreSQL (`--docs postgres`)                    |
+ *   | "reads"     | [[uint, str]...]  declared reads (mist_plugin.h): the   |
+ *   |             |       index of a function in "functions" and its read's |
+ *   |             |       template (function/fnread.h); absent when none;   |
+ *   |             |       the first dropped when the map would not fit      |
  *   +-------------+-------------------------------------------------------+
  *
  * A reader skips keys it does not know (newer agents may add some),
@@ -60,6 +66,8 @@ struct mp_cur;
  * labels for humans (`mist members`), not a data store. */
 #define META_MAX_TAGS 16
 #define META_TAG_MAX 64
+/** Declared reads listed at most: each costs 10-60 bytes of the 512. */
+#define META_MAX_READS 16
 
 struct meta {
 	char gateway[META_GATEWAY_MAX];
@@ -75,6 +83,12 @@ struct meta {
 	 * agents share (--docs postgres): it serves every app, home or not */
 	bool docs_shared;
 	bool http; /* serves HTTP (an app's rate is shared among these) */
+	/* the functions' declared reads: functions[fn]'s is tmpl */
+	uint32_t nreads;
+	struct {
+		uint32_t fn;
+		char tmpl[MIST_READ_MAX];
+	} reads[META_MAX_READS];
 };
 
 /** The defaults of a missing key: speed 1.0, everything else zero or

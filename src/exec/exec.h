@@ -23,14 +23,23 @@
  *
  *   agent -> executor
  *     task         [seq u64, fn u32, args bin, [input bin...], nout u32]
+ *                  or, a call with declared reads (mist_plugin.h):
+ *                  [seq, fn, args, [input...], nout, [read...]]
+ *                  read = [path str, status int 100..599, body bin]: the
+ *                  answer of GET path when the call arrived, given to the
+ *                  task's GETs of that path until its first write; at
+ *                  most EXEC_TASK_READS
  *     host reply   [seq u64, hid u32, status int, body bin]
  *                  (4 fields: told from a task by the length; status is
  *                  HTTP 100..599, or a negative MIST_E* when the host
  *                  could not answer: MIST_ETIMEDOUT, MIST_EPERM...)
  *   executor -> agent
- *     hello        [0, [name str...], [flags u32...]]  first frame;
- *                  flags (MIST_FN_*) parallel to the names (an ABI 1
- *                  plugin's are 0); older executors sent [0, [names]]
+ *     hello        [0, [name str...], [flags u32...], [read str...]]
+ *                  first frame; flags (MIST_FN_*) and declared reads'
+ *                  templates (function/fnread.h; "" none) parallel to
+ *                  the names (an ABI 1 plugin's flags are 0, an ABI 1
+ *                  or 2 plugin declares no read); older executors sent
+ *                  [0, [names]] or [0, [names], [flags]]
  *     success      [seq, 0, exec_us, [output bin...]]
  *     failure      [seq, 1, exec_us, message str]      the function failed
  *     host request [seq, 2, hid u32, method str, path str, body bin]
@@ -118,6 +127,9 @@
  * times the default depth.
  */
 #define EXEC_MAX_TASKS 256
+/** Declared reads one task may carry (the task frame's sixth field): a
+ * function declares one; a few leave room to grow. */
+#define EXEC_TASK_READS 4
 /** The MIST_FN_* flags mist knows (others are dropped at load). */
 #define EXEC_FN_FLAGS MIST_FN_MASTER
 
@@ -199,10 +211,11 @@ struct pool_result {
  */
 typedef void (*pool_done_cb)(void *ctx, const struct pool_result *rs,
 			     uint32_t n);
-/** The functions the executors offer, once known (first hello); the
- * same rule as for pool_done_cb (data_functions_post() is the message). */
+/** The functions the executors offer, once known (first hello), with
+ * their declared reads' templates (each NULL: none); the same rule as for
+ * pool_done_cb (data_functions_post() is the message). */
 typedef void (*pool_ready_cb)(void *ctx, const char *const *names,
-			      uint32_t n);
+			      const char *const *reads, uint32_t n);
 
 /** A host request of a running task (the host request frame). */
 struct pool_host_req {
@@ -263,6 +276,15 @@ int pool_host_reply(struct pool *p, uint64_t key, uint32_t hid, int status,
 int pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
 		uint32_t nout, uint32_t wall_ms);
+/**
+ * As pool_submit() for a function call (no inputs, one output), with its
+ * declared reads' answers: @a reads, @a rlen the msgpack array the task
+ * frame carries ([[path, status, body]...], at most EXEC_TASK_READS;
+ * checked by its sender, function/fncall.h), copied; @a rlen 0: none.
+ */
+int pool_submit_call(struct pool *p, uint64_t key, uint32_t fn,
+		     const uint8_t *args, uint32_t alen, const uint8_t *reads,
+		     uint32_t rlen, uint32_t wall_ms);
 /** Kills the executors; pending tasks complete with MIST_ECLOSED.  The pool
  * is freed once the loop has closed its handles. */
 void pool_close(struct pool *p);
@@ -290,6 +312,12 @@ struct pool_ops {
 	uint32_t (*fn_flags)(void *pool, uint32_t fn);
 	int (*host_reply)(void *pool, uint64_t key, uint32_t hid, int status,
 			  const void *body, size_t len);
+	/* declared reads (appended; NULL: a call's reads are dropped, its
+	 * GETs go to the host): as pool_submit_call */
+	int (*submit_call)(void *pool, uint64_t key, uint32_t fn,
+			   const uint8_t *args, uint32_t alen,
+			   const uint8_t *reads, uint32_t rlen,
+			   uint32_t wall_ms);
 };
 
 extern const struct pool_ops pool_real_ops;

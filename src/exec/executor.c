@@ -42,6 +42,7 @@
  */
 #include "config.h"
 #include "exec/exec.h"
+#include "function/fnread.h"
 #include "mist.h"
 #include "net/mp.h"
 #include "util/buf.h"
@@ -189,6 +190,17 @@ struct xfn {
 	char name[EXEC_NAME_MAX];
 	mist_fn fn;
 	uint32_t flags;
+	char read[MIST_READ_MAX]; /* its declared read's template, or "" */
+};
+
+/* A declared read's answer, sent with the task (pointers into its
+ * frame). */
+struct xread {
+	const char *path;
+	uint32_t path_len;
+	int status;
+	const uint8_t *body;
+	uint32_t body_len;
 };
 
 enum tstate { T_READY, T_WAIT, T_DONE };
@@ -218,6 +230,9 @@ struct xtask {
 	int hstatus;
 	uint8_t *hbody; /* NUL-terminated; freed at the next call or end */
 	size_t hlen;
+	/* the declared reads' answers: until the task's first write */
+	struct xread reads[EXEC_TASK_READS];
+	uint32_t nreads;
 #if EXEC_SANITIZED
 	void *fake; /* ASan's fake stack of the task while switched out */
 #endif
@@ -341,6 +356,23 @@ xcall_docs(struct mist_call *c, const char *method, const char *path,
 	free(t->hbody); /* the previous answer's lifetime ends here */
 	t->hbody = NULL;
 	t->hlen = 0;
+	bool get = strcmp(method, "GET") == 0;
+	if (!get)
+		t->nreads = 0; /* from now on, reads see the writes */
+	for (uint32_t i = 0; i < t->nreads; i++) {
+		const struct xread *r = &t->reads[i];
+		if (r->path_len != plen || memcmp(r->path, path, plen) != 0)
+			continue;
+		/* declared: the gateway read it when the call arrived */
+		t->hbody = xmalloc((size_t)r->body_len + 1);
+		memcpy(t->hbody, r->body, r->body_len);
+		t->hbody[r->body_len] = '\0';
+		t->hlen = r->body_len;
+		out->status = r->status;
+		out->body = (const char *)t->hbody;
+		out->len = t->hlen;
+		return 0;
+	}
 	t->hid++;
 	exec_host_req_pack(S.out, t->seq, t->hid, method, path, plen, body,
 			   blen);
@@ -532,9 +564,33 @@ task_resume(struct xtask *t)
 	}
 }
 
-/* A task frame: [seq, fn, args, [input...], nout].  The task is queued
- * ready (or answered at once if it cannot have a stack).  -1 on a
- * malformed frame. */
+/* The declared reads of a task frame: [[path str, status int, body bin]
+ * ...], at most EXEC_TASK_READS.  0 or -1. */
+static int
+task_reads(struct mp_cur *c, struct xtask *t)
+{
+	uint32_t n;
+	if (mp_read_array(c, &n) != 0 || n > EXEC_TASK_READS)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		struct xread *r = &t->reads[i];
+		uint32_t k;
+		int64_t st;
+		if (mp_read_array(c, &k) != 0 || k != 3 ||
+		    mp_read_str(c, &r->path, &r->path_len) != 0 ||
+		    mp_read_int(c, &st) != 0 || st < 100 || st > 599 ||
+		    mp_read_bin(c, &r->body, &r->body_len) != 0)
+			return -1;
+		r->status = (int)st;
+	}
+	t->nreads = n;
+	return 0;
+}
+
+/* A task frame: [seq, fn, args, [input...], nout] or, a call's with
+ * declared reads, [seq, fn, args, [input...], nout, [read...]].  The task
+ * is queued ready (or answered at once if it cannot have a stack).  -1 on
+ * a malformed frame. */
 static int
 task_new(const uint8_t *p, size_t n, uint32_t nfns)
 {
@@ -548,7 +604,7 @@ task_new(const uint8_t *p, size_t n, uint32_t nfns)
 	uint32_t len, nin, alen;
 	uint64_t fn, nout;
 	const uint8_t *args;
-	if (mp_read_array(&c, &len) != 0 || len != 5 ||
+	if (mp_read_array(&c, &len) != 0 || (len != 5 && len != 6) ||
 	    mp_read_uint(&c, &t->seq) != 0 || mp_read_uint(&c, &fn) != 0 ||
 	    mp_read_bin(&c, &args, &alen) != 0 ||
 	    mp_read_array(&c, &nin) != 0 || nin > mp_cur_left(&c))
@@ -561,7 +617,7 @@ task_new(const uint8_t *p, size_t n, uint32_t nfns)
 		t->in[i].len = l;
 	}
 	if (mp_read_uint(&c, &nout) != 0 || nout > EXEC_MAX_OUTPUTS ||
-	    fn >= nfns)
+	    fn >= nfns || (len == 6 && task_reads(&c, t) != 0))
 		goto bad;
 	t->fn = (uint32_t)fn;
 	t->nout = (uint32_t)nout;
@@ -623,7 +679,7 @@ host_reply(const uint8_t *p, size_t n)
 	return -1;
 }
 
-/* One frame from the agent: a task (5 fields) or a host reply (4). */
+/* One frame from the agent: a task (5 or 6 fields) or a host reply (4). */
 static int
 frame_in(const uint8_t *p, size_t n, uint32_t nfns)
 {
@@ -633,7 +689,9 @@ frame_in(const uint8_t *p, size_t n, uint32_t nfns)
 	if (mp_check(p, n, MP_MAX_DEPTH, &(size_t){0}) != 0 ||
 	    mp_read_array(&c, &len) != 0)
 		return -1;
-	return len == 5 ? task_new(p, n, nfns) : len == 4 ? host_reply(p, n) : -1;
+	return len == 5 || len == 6 ? task_new(p, n, nfns)
+	       : len == 4	    ? host_reply(p, n)
+				    : -1;
 }
 
 int
@@ -657,9 +715,10 @@ executor_main(int fd, char *const *plugins, int nplugins,
 				plugins[i], MIST_PLUGIN_SYMBOL, MIST_PLUGIN_ABI);
 			return 1;
 		}
-		/* flags exist only in an ABI 2 table: an ABI 1 one ends
-		 * before them */
+		/* flags exist only in an ABI 2 table, reads in an ABI 3
+		 * one: an older table ends before them */
 		const uint32_t *flags = pl->abi >= 2 ? pl->flags : NULL;
+		const char *const *reads = pl->abi >= 3 ? pl->reads : NULL;
 		for (uint32_t j = 0; j < pl->nfunctions; j++) {
 			const char *name = pl->functions[j].name;
 			if (name == NULL || strlen(name) >= EXEC_NAME_MAX ||
@@ -671,6 +730,23 @@ executor_main(int fd, char *const *plugins, int nplugins,
 			}
 			snprintf(fns[nfns].name, EXEC_NAME_MAX, "%s", name);
 			fns[nfns].flags = flags ? flags[j] & EXEC_FN_FLAGS : 0;
+			const char *rd = reads ? reads[j] : NULL;
+			size_t rlen = rd ? strnlen(rd, MIST_READ_MAX) : 0;
+			struct fnread d;
+			if (rd != NULL && fnread_parse(rd, rlen, &d) != 0) {
+				fprintf(stderr, "mist executor: %s: %s: the read "
+					"declared is not /classes/CLASS/{param}, "
+					"/users/{param} or /roles/{param}\n",
+					plugins[i], name);
+				return 1;
+			}
+			if (rd != NULL && (fns[nfns].flags & MIST_FN_MASTER))
+				fprintf(stderr, "mist executor: %s: %s: its "
+					"declared read is ignored (MIST_FN_MASTER: "
+					"its reads act with the master key)\n",
+					plugins[i], name);
+			else if (rd != NULL)
+				memcpy(fns[nfns].read, rd, rlen);
 			fns[nfns++].fn = pl->functions[j].fn;
 		}
 	}
@@ -690,7 +766,7 @@ executor_main(int fd, char *const *plugins, int nplugins,
 	frame_begin(&out, &at);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &out, buf_msgpack_write);
-	msgpack_pack_array(&pk, 3);
+	msgpack_pack_array(&pk, 4);
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_array(&pk, nfns);
 	for (uint32_t i = 0; i < nfns; i++)
@@ -698,6 +774,9 @@ executor_main(int fd, char *const *plugins, int nplugins,
 	msgpack_pack_array(&pk, nfns);
 	for (uint32_t i = 0; i < nfns; i++)
 		msgpack_pack_uint32(&pk, fns[i].flags);
+	msgpack_pack_array(&pk, nfns);
+	for (uint32_t i = 0; i < nfns; i++)
+		mp_pack_str(&pk, fns[i].read);
 	frame_end(&out, at);
 	int status = 0;
 	uint64_t flushed = clock_mono_us();

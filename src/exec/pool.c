@@ -45,6 +45,7 @@
  */
 #include "config.h"
 #include "exec/exec.h"
+#include "function/fnread.h"
 #include "mist.h"
 #include "net/mp.h"
 #include "util/buf.h"
@@ -190,6 +191,7 @@ struct pool {
 	struct tqueue waiting;
 	char (*names)[EXEC_NAME_MAX];
 	uint32_t *flags; /* MIST_FN_* per function */
+	char (*reads)[MIST_READ_MAX]; /* declared read per function, or "" */
 	uint32_t nnames;
 	pool_host_cb host; /* or NULL */
 	struct buf hreqs;  /* struct pool_host_req of the current read */
@@ -249,6 +251,7 @@ pool_maybe_free(struct pool *p)
 	buf_destroy(&p->hreqs);
 	free(p->names);
 	free(p->flags);
+	free(p->reads);
 	free(p->exe);
 	free(p);
 }
@@ -410,7 +413,7 @@ x_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 }
 
 static int
-x_hello(struct executor *x, struct mp_cur *c, bool with_flags)
+x_hello(struct executor *x, struct mp_cur *c, uint32_t fields)
 {
 	struct pool *p = x->pool;
 	uint32_t n;
@@ -422,7 +425,7 @@ x_hello(struct executor *x, struct mp_cur *c, bool with_flags)
 		if (mp_read_str(c, &s[i], &l[i]) != 0 || l[i] >= EXEC_NAME_MAX)
 			return -1;
 	uint32_t nf;
-	if (with_flags) {
+	if (fields >= 3) {
 		if (mp_read_array(c, &nf) != 0 || nf != n)
 			return -1;
 		for (uint32_t i = 0; i < n; i++) {
@@ -430,6 +433,22 @@ x_hello(struct executor *x, struct mp_cur *c, bool with_flags)
 			if (mp_read_uint(c, &v) != 0)
 				return -1;
 			fl[i] = (uint32_t)v & EXEC_FN_FLAGS;
+		}
+	}
+	/* declared reads (fnread.h): "" for none; checked here too, the
+	 * executor runs plugins' code */
+	const char *rd[EXEC_MAX_FUNCTIONS];
+	uint32_t rl[EXEC_MAX_FUNCTIONS] = {0};
+	for (uint32_t i = 0; i < n; i++)
+		rd[i] = "";
+	if (fields >= 4) {
+		if (mp_read_array(c, &nf) != 0 || nf != n)
+			return -1;
+		for (uint32_t i = 0; i < n; i++) {
+			struct fnread d;
+			if (mp_read_str(c, &rd[i], &rl[i]) != 0 ||
+			    (rl[i] > 0 && fnread_parse(rd[i], rl[i], &d) != 0))
+				return -1;
 		}
 	}
 	if (p->have_names) {
@@ -441,7 +460,9 @@ x_hello(struct executor *x, struct mp_cur *c, bool with_flags)
 		for (uint32_t i = 0; same && i < n; i++)
 			same = strlen(p->names[i]) == l[i] &&
 			       memcmp(p->names[i], s[i], l[i]) == 0 &&
-			       p->flags[i] == fl[i];
+			       p->flags[i] == fl[i] &&
+			       strlen(p->reads[i]) == rl[i] &&
+			       memcmp(p->reads[i], rd[i], rl[i]) == 0;
 		if (!same) {
 			log_error("executor: a new executor offers other "
 				  "functions than the first (a plugin changed "
@@ -453,14 +474,18 @@ x_hello(struct executor *x, struct mp_cur *c, bool with_flags)
 		p->flags = xcalloc(n + 1, sizeof(*p->flags));
 		memcpy(p->flags, fl, n * sizeof(*fl));
 		p->names = xcalloc(n + 1, EXEC_NAME_MAX);
+		p->reads = xcalloc(n + 1, MIST_READ_MAX);
+		const char *rptrs[EXEC_MAX_FUNCTIONS];
 		for (uint32_t i = 0; i < n; i++) {
 			memcpy(p->names[i], s[i], l[i]);
 			ptrs[i] = p->names[i];
+			memcpy(p->reads[i], rd[i], rl[i]);
+			rptrs[i] = rl[i] ? p->reads[i] : NULL;
 		}
 		p->nnames = n;
 		p->have_names = true;
 		if (p->ready)
-			p->ready(p->ctx, ptrs, n);
+			p->ready(p->ctx, ptrs, rptrs, n);
 	}
 	x->state = X_READY;
 	return 0;
@@ -595,8 +620,8 @@ x_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		    mp_read_array(&c, &len) != 0 || mp_read_uint(&c, &seq) != 0)
 			goto bad;
 		if (seq == 0 ? (x->state != X_STARTING ||
-				(len != 2 && len != 3) ||
-				x_hello(x, &c, len == 3) != 0)
+				len < 2 || len > 4 ||
+				x_hello(x, &c, len) != 0)
 			     : len == 6 ? x_host_req(x, f, n) != 0
 					: (len != 4 || x_result(x, seq, &c) != 0))
 			goto bad;
@@ -911,10 +936,13 @@ pool_fn_index(const struct pool *p, const char *name, uint32_t len)
 	return -1;
 }
 
-int
-pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
-	    uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
-	    uint32_t nout, uint32_t wall_ms)
+/* pool_submit, and pool_submit_call's @a reads: the task frame's sixth
+ * field when @a rlen is not 0. */
+static int
+pool_queue(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
+	   uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
+	   uint32_t nout, const uint8_t *reads, uint32_t rlen,
+	   uint32_t wall_ms)
 {
 	if (p->closing)
 		return MIST_ECLOSED;
@@ -924,11 +952,11 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		return MIST_EINVAL;
 	struct buf b = BUF_INIT;
 	const size_t hdr = offsetof(struct ptask, frame);
-	buf_reserve(&b, hdr + 64 + alen);
+	buf_reserve(&b, hdr + 64 + alen + rlen);
 	b.len = hdr + 4;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 5);
+	msgpack_pack_array(&pk, rlen ? 6 : 5);
 	msgpack_pack_uint64(&pk, key);
 	msgpack_pack_uint32(&pk, fn);
 	msgpack_pack_bin_with_body(&pk, args, alen);
@@ -937,6 +965,8 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 		msgpack_pack_bin_with_body(&pk, inputs[i].data,
 					   (uint32_t)inputs[i].len);
 	msgpack_pack_uint32(&pk, nout);
+	if (rlen)
+		buf_append(&b, reads, rlen);
 	size_t flen = b.len - hdr;
 	if (flen - 4 > EXEC_MAX_FRAME) {
 		buf_destroy(&b);
@@ -974,6 +1004,24 @@ pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	tq_push(&p->waiting, t);
 	pool_dispatch(p);
 	return 0;
+}
+
+int
+pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
+	    uint32_t alen, const struct mist_blob *inputs, uint32_t nin,
+	    uint32_t nout, uint32_t wall_ms)
+{
+	return pool_queue(p, key, fn, args, alen, inputs, nin, nout, NULL, 0,
+			  wall_ms);
+}
+
+int
+pool_submit_call(struct pool *p, uint64_t key, uint32_t fn,
+		 const uint8_t *args, uint32_t alen, const uint8_t *reads,
+		 uint32_t rlen, uint32_t wall_ms)
+{
+	return pool_queue(p, key, fn, args, alen, NULL, 0, 1, reads, rlen,
+			  wall_ms);
 }
 
 void
@@ -1015,6 +1063,14 @@ pool_ops_submit(void *p, uint64_t key, uint32_t fn, const uint8_t *args,
 	return pool_submit(p, key, fn, args, alen, inputs, nin, nout, wall_ms);
 }
 
+static int
+pool_ops_submit_call(void *p, uint64_t key, uint32_t fn, const uint8_t *args,
+		     uint32_t alen, const uint8_t *reads, uint32_t rlen,
+		     uint32_t wall_ms)
+{
+	return pool_submit_call(p, key, fn, args, alen, reads, rlen, wall_ms);
+}
+
 static uint32_t
 pool_ops_fn_flags(void *p, uint32_t fn)
 {
@@ -1029,4 +1085,5 @@ pool_ops_host_reply(void *p, uint64_t key, uint32_t hid, int status,
 }
 
 const struct pool_ops pool_real_ops = {pool_ops_fn_index, pool_ops_submit,
-				       pool_ops_fn_flags, pool_ops_host_reply};
+				       pool_ops_fn_flags, pool_ops_host_reply,
+				       pool_ops_submit_call};

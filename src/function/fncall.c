@@ -14,9 +14,20 @@ fncall_pack(struct buf *b, const char *app, const char *fn,
 	    uint32_t deadline_ms, const uint8_t *caller, uint32_t caller_len,
 	    const uint8_t *params, uint32_t params_len)
 {
+	fncall_pack_reads(b, app, fn, deadline_ms, caller, caller_len, params,
+			  params_len, NULL, 0);
+}
+
+void
+fncall_pack_reads(struct buf *b, const char *app, const char *fn,
+		  uint32_t deadline_ms, const uint8_t *caller,
+		  uint32_t caller_len, const uint8_t *params,
+		  uint32_t params_len, const struct fncall_read *reads,
+		  uint32_t nreads)
+{
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 5);
+	msgpack_pack_array(&pk, nreads ? 6 : 5);
 	mp_pack_str(&pk, app);
 	mp_pack_str(&pk, fn);
 	msgpack_pack_uint32(&pk, deadline_ms);
@@ -25,6 +36,42 @@ fncall_pack(struct buf *b, const char *app, const char *fn,
 	else
 		msgpack_pack_map(&pk, 0);
 	msgpack_pack_bin_with_body(&pk, params, params_len);
+	if (nreads == 0)
+		return;
+	msgpack_pack_array(&pk, nreads);
+	for (uint32_t i = 0; i < nreads; i++) {
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_str_with_body(&pk, reads[i].path, reads[i].path_len);
+		msgpack_pack_int(&pk, reads[i].status);
+		msgpack_pack_bin_with_body(&pk, reads[i].body, reads[i].body_len);
+	}
+}
+
+/* The declared reads' array at @a c: [[path, status, body]...]. */
+static int
+fncall_reads(struct mp_cur *c, struct fncall_req *out)
+{
+	const uint8_t *start = c->p;
+	uint32_t n;
+	if (mp_read_array(c, &n) != 0 || n > FNCALL_MAX_READS)
+		return MIST_EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k, plen, blen;
+		const char *path;
+		const uint8_t *body;
+		int64_t st;
+		if (mp_read_array(c, &k) != 0 || k != 3 ||
+		    mp_read_str(c, &path, &plen) != 0 || plen == 0 ||
+		    plen >= FNREAD_PATH_MAX || path[0] != '/' ||
+		    mp_read_int(c, &st) != 0 || st < 100 || st > 599 ||
+		    mp_read_bin(c, &body, &blen) != 0 ||
+		    blen > MIST_HOST_BODY_MAX)
+			return MIST_EPROTO;
+	}
+	out->nreads = n;
+	out->reads = n ? start : NULL;
+	out->reads_len = n ? (uint32_t)(c->p - start) : 0;
+	return 0;
 }
 
 /* One msgpack object filling exactly @a len bytes. */
@@ -64,6 +111,8 @@ fncall_unpack(const uint8_t *p, size_t len, struct fncall_req *out)
 	} else if (!fncall_one_object(out->params, out->params_len)) {
 		return MIST_EPROTO;
 	}
+	if (n >= 6 && fncall_reads(&c, out) != 0)
+		return MIST_EPROTO;
 	return 0;
 }
 

@@ -4,16 +4,26 @@
  * and the function actor that answers it (function/function.h says how a
  * call runs; docs/MBAAS.md where it fits).
  *
- *   request: a msgpack array of 5 (later versions may append; a decoder
- *   skips what follows)
- *   +-----+-----+-------------+--------+--------+
- *   | app | fn  | deadline_ms | caller | params |
- *   +-----+-----+-------------+--------+--------+
- *     str   str   u32           map      bin
+ *   request: a msgpack array of 5, or 6 with declared reads (later
+ *   versions may append; a decoder skips what follows)
+ *   +-----+-----+-------------+--------+--------+-----------+
+ *   | app | fn  | deadline_ms | caller | params | reads     |
+ *   +-----+-----+-------------+--------+--------+-----------+
+ *     str   str   u32           map      bin      [read...]
  *     1..63 any   0: spent      any      one msgpack object, or empty
  *     bytes                              (nil); at most
  *                                        FUNC_CALL_MAX_PARAMS (the
  *                                        actor's bound, E2BIG)
+ *
+ *   read: the answer of a read the function declared (mist_plugin.h,
+ *   "Declared reads"), made by the gateway as the caller when the call
+ *   arrived; at most FNCALL_MAX_READS
+ *   +---------------------------+------------+--------------------------+
+ *   | path                      | status     | body                     |
+ *   +---------------------------+------------+--------------------------+
+ *     str 1..FNREAD_PATH_MAX-1    int          bin <= MIST_HOST_BODY_MAX
+ *     bytes, '/' first: the GET   100..599     Parse's JSON answer
+ *     mist_doc_get builds         (HTTP)
  *
  *   reply body (status 0):
  *   +---+--------------------------+
@@ -36,10 +46,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exec/exec.h"
+#include "function/fnread.h"
 #include "util/buf.h"
 
 /** Longest app id in a call, NUL included (gateway/apps.h's APP_ID_MAX). */
 #define FNCALL_APP_MAX 64
+/** Declared reads a call carries at most: what a task frame takes. */
+#define FNCALL_MAX_READS EXEC_TASK_READS
+
+/** One declared read's answer (the packer's input). */
+struct fncall_read {
+	const char *path;
+	uint32_t path_len;
+	int status; /* 100..599 */
+	const char *body;
+	uint32_t body_len;
+};
 
 /** A decoded request: pointers into the message's body. */
 struct fncall_req {
@@ -53,6 +76,10 @@ struct fncall_req {
 	const uint8_t *params; /* one msgpack object: never empty (an empty
 				* bin reads as nil) */
 	uint32_t params_len;
+	/* the reads' array as bytes (checked: what a task frame carries,
+	 * exec.h), NULL if none */
+	const uint8_t *reads;
+	uint32_t reads_len, nreads;
 };
 
 /**
@@ -64,11 +91,17 @@ void fncall_pack(struct buf *b, const char *app, const char *fn,
 		 uint32_t deadline_ms, const uint8_t *caller,
 		 uint32_t caller_len, const uint8_t *params,
 		 uint32_t params_len);
+/** The same with @a nreads declared reads' answers (0: as fncall_pack). */
+void fncall_pack_reads(struct buf *b, const char *app, const char *fn,
+		       uint32_t deadline_ms, const uint8_t *caller,
+		       uint32_t caller_len, const uint8_t *params,
+		       uint32_t params_len, const struct fncall_read *reads,
+		       uint32_t nreads);
 /**
  * Decodes a request (the whole body: one validated msgpack array).  0, or
  * MIST_EPROTO: not an array of at least 5, a field of the wrong type, an
  * app id empty or too long, a deadline over u32, caller not a map, params
- * not exactly one msgpack object.  A long fn is not an error here (no
+ * not exactly one msgpack object, reads (when there) breaking the drawing.  A long fn is not an error here (no
  * function has that name: the actor answers MIST_ENOTFOUND).
  */
 int fncall_unpack(const uint8_t *p, size_t len, struct fncall_req *out);

@@ -182,7 +182,7 @@ struct fcall {
 	uint64_t corr;
 	uint64_t deadline; /* local ms */
 	uint32_t fn;	   /* the pool's index */
-	uint32_t bytes;	   /* params */
+	uint32_t bytes;	   /* params and declared reads */
 	uint32_t gen;	   /* bumped at each use of the slot */
 	uint32_t next_free;
 };
@@ -901,7 +901,8 @@ fn_call(struct func *f, struct msg *m)
 		return;
 	}
 	if (f->free_call >= f->cfg.max_calls ||
-	    f->stats.in_flight_bytes + plen > FUNC_CALLS_MAX_BYTES) {
+	    f->stats.in_flight_bytes + plen + q.reads_len >
+		    FUNC_CALLS_MAX_BYTES) {
 		call_refuse(f, m, MIST_EOVERLOAD);
 		return;
 	}
@@ -909,9 +910,17 @@ fn_call(struct func *f, struct msg *m)
 	uint64_t key = FUNC_CALL_KEY |
 		       (uint64_t)(++call->gen & INT32_MAX) << 32 | f->free_call;
 	uint64_t wall = deadline - now;
-	int rc = f->ops->submit(f->pool, key, (uint32_t)idx, params, plen,
-				NULL, 0, 1,
-				wall > UINT32_MAX ? UINT32_MAX : (uint32_t)wall);
+	uint32_t wall32 = wall > UINT32_MAX ? UINT32_MAX : (uint32_t)wall;
+	bool master = f->ops->fn_flags &&
+		      (f->ops->fn_flags(f->pool, (uint32_t)idx) & MIST_FN_MASTER);
+	/* declared reads (mist_plugin.h): the gateway read them as the
+	 * caller; a master function's reads are its own, with the key */
+	int rc = q.nreads && !master && f->ops->submit_call
+			 ? f->ops->submit_call(f->pool, key, (uint32_t)idx,
+					       params, plen, q.reads,
+					       q.reads_len, wall32)
+			 : f->ops->submit(f->pool, key, (uint32_t)idx, params,
+					  plen, NULL, 0, 1, wall32);
 	if (rc != 0) {
 		call_refuse(f, m, rc == MIST_ENOTFOUND ? MIST_ENOTFOUND : rc);
 		return;
@@ -923,15 +932,14 @@ fn_call(struct func *f, struct msg *m)
 	call->caller = xmalloc(q.caller_len ? q.caller_len : 1);
 	memcpy(call->caller, q.caller, q.caller_len);
 	call->caller_len = q.caller_len;
-	call->master = f->ops->fn_flags &&
-		       (f->ops->fn_flags(f->pool, (uint32_t)idx) & MIST_FN_MASTER);
+	call->master = master;
 	call->from = m->from;
 	call->corr = m->corr;
 	call->deadline = deadline;
 	call->fn = (uint32_t)idx;
-	call->bytes = plen;
+	call->bytes = plen + q.reads_len;
 	f->stats.in_flight++;
-	f->stats.in_flight_bytes += plen;
+	f->stats.in_flight_bytes += call->bytes;
 	if (f->stats.in_flight > f->stats.in_flight_max)
 		f->stats.in_flight_max = f->stats.in_flight;
 	struct func_fn_stats *fs = &f->stats.fns[idx];

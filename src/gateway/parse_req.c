@@ -858,6 +858,18 @@ name_ok(const char *s, size_t n, size_t max, const char *extra, bool first_alpha
 	return true;
 }
 
+bool
+preq_class_ok(const char *s, size_t n)
+{
+	return name_ok(s, n, PREQ_NAME_MAX - 1, "", true);
+}
+
+bool
+preq_id_ok(const char *s, size_t n)
+{
+	return name_ok(s, n, PREQ_ID_MAX - 1, "-", false);
+}
+
 /* Decodes and validates the segment at @a s into @a dst (@a cap bytes). */
 static int
 seg_decode(const char *s, size_t n, char *dst, size_t cap, int which,

@@ -251,4 +251,9 @@ const char *preq_route_name(enum preq_route r);
 /** "GET", "POST", "PUT", "DELETE". */
 const char *preq_method_name(enum preq_method m);
 
+/** Whether @a s (@a n bytes, decoded) is a class name, or an object id,
+ * by the rules above (the path's: what preq_decode accepts). */
+bool preq_class_ok(const char *s, size_t n);
+bool preq_id_ok(const char *s, size_t n);
+
 #endif

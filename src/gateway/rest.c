@@ -177,6 +177,7 @@ fnode_free(struct fnode *f)
 {
 	if (f != NULL) {
 		free(f->names);
+		free(f->reads);
 		free(f);
 	}
 }
@@ -220,6 +221,18 @@ rest_member(struct rest *r, uint64_t node, const uint8_t *meta,
 			     sizeof(*old->names));
 	for (uint32_t i = 0; i < md->nfunctions; i++)
 		memcpy(old->names[i], md->functions[i], EXEC_NAME_MAX);
+	free(old->reads);
+	old->reads = xcalloc(md->nreads ? md->nreads : 1, sizeof(*old->reads));
+	old->nreads = 0;
+	for (uint32_t i = 0; i < md->nreads; i++) {
+		struct fnode_read *fr = &old->reads[old->nreads];
+		/* meta_read checked both: this cannot fail */
+		if (fnread_parse(md->reads[i].tmpl, strlen(md->reads[i].tmpl),
+				 &fr->d) == 0) {
+			fr->fn = md->reads[i].fn;
+			old->nreads++;
+		}
+	}
 	free(md);
 }
 
@@ -230,6 +243,18 @@ fnode_offers(const struct fnode *f, const char *fn)
 		if (strcmp(f->names[i], fn) == 0)
 			return true;
 	return false;
+}
+
+const struct fnread *
+rest_fn_read(struct rest *r, uint64_t node, const char *fn)
+{
+	const struct fnode *f = map_get(&r->fnodes, node);
+	if (f == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < f->nreads; i++)
+		if (strcmp(f->names[f->reads[i].fn], fn) == 0)
+			return &f->reads[i].d;
+	return NULL;
 }
 
 /*
@@ -695,17 +720,28 @@ rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
 	rest_pack_caller(&pk, r, a, q, ip, master, p->req);
+	/* a declared read first (reads.c), the call with its answer */
+	if (rest_read_route(r, p, a, q, ip, master, deadline, node, &caller,
+			    &params))
+		return;
 	fncall_pack(&b, a->id, q->fn, deadline, caller.data,
 		    (uint32_t)caller.len, params.data, (uint32_t)params.len);
 	buf_destroy(&caller);
 	buf_destroy(&params);
+	rest_fn_dispatch(r, p, node, &b, deadline);
+	buf_destroy(&b);
+}
+
+void
+rest_fn_dispatch(struct rest *r, struct rpend *p, uint64_t node,
+		 const struct buf *b, uint32_t deadline)
+{
 	p->kind = RP_FN;
 	p->node = node;
 	uint64_t corr;
 	actor_request(r->self, (struct actor_ref){node, ACTOR_FUNCTION},
-		      MSG_FN_CALL, b.data, (uint32_t)b.len,
+		      MSG_FN_CALL, b->data, (uint32_t)b->len,
 		      deadline + REST_REPLY_SLACK_MS, &corr);
-	buf_destroy(&b);
 	map_put(&r->pending, corr, p);
 }
 
@@ -1129,22 +1165,29 @@ rest_bound_addr(const struct rest *r, bool tls, char *out, size_t len)
 	http_bound_addr(r->http, tls, out, len);
 }
 
+/* A pending request dropped at close, and what it holds. */
+static void
+pend_drop(struct rpend *p)
+{
+	if (p->kind == RP_TRIG)
+		trig_abandon(p);
+	if (p->read != NULL)
+		pend_drop(rest_read_abandon(p));
+	if (p->batch != NULL && --p->batch->left == 0) {
+		json_decref(p->batch->results);
+		free(p->batch);
+	}
+	free(p);
+}
+
 void
 rest_close(struct rest *r)
 {
 	size_t it = 0;
 	uint64_t k;
 	void *v;
-	while (map_next(&r->pending, &it, &k, &v)) {
-		struct rpend *p = v;
-		if (p->kind == RP_TRIG)
-			trig_abandon(p);
-		if (p->batch != NULL && --p->batch->left == 0) {
-			json_decref(p->batch->results);
-			free(p->batch);
-		}
-		free(p);
-	}
+	while (map_next(&r->pending, &it, &k, &v))
+		pend_drop(v);
 	map_destroy(&r->pending);
 	it = 0;
 	while (map_next(&r->fnodes, &it, &k, &v))

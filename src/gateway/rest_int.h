@@ -21,6 +21,7 @@
 
 #include "accessory/perr.h"
 #include "exec/exec.h"
+#include "function/fnread.h"
 #include "gateway/apps.h"
 #include "gateway/metrics.h"
 #include "gateway/parse_req.h"
@@ -67,6 +68,7 @@ enum rp_kind {
 
 struct rbatch;
 struct trig_run;
+struct rread;
 
 /* A request sent for an HTTP request (or a batch's sub-request). */
 struct rpend {
@@ -91,6 +93,9 @@ struct rpend {
 	struct actor_ref host_from;
 	uint64_t host_corr;
 	struct trig_run *trig;	/* RP_TRIG: triggers.c's run, else NULL */
+	/* a declared read (gateway/reads.c), host set too: its answer goes
+	 * with the function call it was made for, not to HTTP */
+	struct rread *read;
 };
 
 /* A /batch: its sub-requests' answers, in order, until all are in. */
@@ -101,9 +106,17 @@ struct rbatch {
 	uint64_t started_ns;
 };
 
+/* A function's declared read, as a member gossips it. */
+struct fnode_read {
+	uint32_t fn; /* in names */
+	struct fnread d;
+};
+
 struct fnode {
 	uint32_t n;
 	char (*names)[EXEC_NAME_MAX];
+	uint32_t nreads;
+	struct fnode_read *reads;
 	bool http; /* serves HTTP: counts in an app's rate share */
 	bool docs_shared; /* its ACTOR_DOCS serves every app (PostgreSQL) */
 };
@@ -142,6 +155,10 @@ void rest_finish(struct rest *r, struct rpend *p, int status, const char *body,
 void rest_finish_err(struct rest *r, struct rpend *p, const struct perr *e);
 /** Where function @a fn runs (this node first), or 0. */
 uint64_t rest_fn_node(struct rest *r, const char *fn);
+/** The read function @a fn declared on @a node, or NULL (none, or not
+ * gossiped). */
+const struct fnread *rest_fn_read(struct rest *r, uint64_t node,
+				  const char *fn);
 /** The app of @a q if its key is right (master: from an allowed net). */
 const struct app *rest_check_app(struct rest *r, const struct preq *q,
 				 const char *ip, bool *master, struct perr *e);
@@ -171,9 +188,31 @@ void rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 void rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
 		  const struct preq *q, const char *ip, bool master,
 		  uint32_t deadline);
+/** Sends MSG_FN_CALL @a b for @a p to @a node's ACTOR_FUNCTION and keeps
+ * @a p pending (@a deadline: the call's, for the request's own). */
+void rest_fn_dispatch(struct rest *r, struct rpend *p, uint64_t node,
+		      const struct buf *b, uint32_t deadline);
 /** One request or sub-request: checked, limited, routed; takes @a p. */
 void rest_route(struct rest *r, struct rpend *p, const struct preq *q,
 		const char *ip, uint64_t http_id);
+
+/* ---- declared reads (gateway/reads.c) ---- */
+/**
+ * If function call @a p (of @a q, to @a node; @a caller and @a params
+ * packed, taken when this returns true) declared a read its params name,
+ * makes the read and sends the call when it is answered: true (@a p is
+ * taken).  false: nothing done, the caller sends the call as it is.
+ */
+bool rest_read_route(struct rest *r, struct rpend *p, const struct app *a,
+		     const struct preq *q, const char *ip, bool master,
+		     uint32_t deadline, uint64_t node, struct buf *caller,
+		     struct buf *params);
+/** The read of @a p (p->read) was answered: the call goes, with it. */
+void rest_read_done(struct rest *r, struct rpend *p, int status,
+		    const char *body, size_t len);
+/** At close: frees the read of @a p (p->read, then NULL) and returns the
+ * call's struct rpend it held, for the caller to drop. */
+struct rpend *rest_read_abandon(struct rpend *p);
 
 /* ---- host API (gateway/hostcall.c) ---- */
 /** rest_finish's answer of a host call's @a p: the MSG_HOST_CALL reply. */

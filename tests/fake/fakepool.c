@@ -180,7 +180,7 @@ fp_host_reply(void *pool, uint64_t key, uint32_t hid, int status,
 }
 
 const struct pool_ops fake_pool_ops = {fp_fn_index, fp_submit, fp_fn_flags,
-				       fp_host_reply};
+				       fp_host_reply, NULL};
 
 struct fake_pool *
 fake_pool_new(struct actor_sys *sys, uint32_t executors, double speed,

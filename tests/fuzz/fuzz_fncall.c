@@ -81,7 +81,8 @@ fp_submit(void *pool, uint64_t key, uint32_t fn, const uint8_t *args,
 	return 0;
 }
 
-static const struct pool_ops fuzz_pool = {fp_fn_index, fp_submit, NULL, NULL};
+static const struct pool_ops fuzz_pool = {fp_fn_index, fp_submit, NULL, NULL,
+					  NULL};
 
 /* Ends pending task @a i as the real pool would (func_result_post). */
 static void

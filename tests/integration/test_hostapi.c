@@ -22,7 +22,11 @@
  *   - every host call is an access-log line whose "parent" is the
  *     function call's "req";
  *   - 48 calls at once, each reading its own object, each get their own
- *     answer (the executors interleave them and pipeline their reads).
+ *     answer (the executors interleave them and pipeline their reads);
+ *   - a declared read (mist_plugin.h) answers as the host call would,
+ *     for the owner, another user and the public, with no host call and
+ *     the same access-log line; it gives way to the function's own
+ *     writes; params that name no object id leave the read to the host.
  * (The agent-start and HTTP helpers are tests/lib/httptest.h's.)
  */
 #include "httptest.h"
@@ -79,7 +83,8 @@ static void
 app_create(void)
 {
 	char *args[] = {"hostapp", "--home", "home", "--functions",
-			"read1,crud,slowread,flood,mastercount,twice,anypath,hello",
+			"read1,crud,slowread,flood,mastercount,twice,anypath,hello,"
+			"read1d,bump,getuser",
 			"--client-class-creation", NULL};
 	char *out = NULL;
 	json_t *j = ht_app_create(&app, home.addr, keyfile, args, &out);
@@ -560,4 +565,125 @@ Test(hostapi, concurrent_calls_each_get_their_own_answer)
 	}
 	curl_slist_free_all(hl);
 	curl_multi_cleanup(m);
+}
+
+/* ------------------------------------------------------ declared reads */
+
+static long long
+host_calls(void)
+{
+	long long v = ht_metric(edge.http, "mist_fn_host_calls_total");
+	cr_assert_geq(v, 0, "edge's /metrics has no host-call counter");
+	return v;
+}
+
+/* read1d is read1 declaring "/classes/Item/{id}": the gateway reads the
+ * object as the caller when the call arrives, and the function's GET is
+ * answered in its executor. */
+Test(hostapi, a_declared_read_answers_as_the_host_call_would_without_one)
+{
+	char at[128], aid[64], bt[128], bid[64], id[64], params[256];
+	signup(&home, "ivy", at, aid);
+	signup(&edge, "jack", bt, bid);
+	private_object("Item", at, aid, id);
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
+	const char *who[] = {at, bt, NULL};
+	const long want[] = {200, 404, 404};
+	long long h0 = host_calls();
+	for (int i = 0; i < 3; i++) {
+		long st, std;
+		json_t *h = fn("read1", params, who[i], &st, NULL);
+		json_t *d = fn("read1d", params, who[i], &std, NULL);
+		cr_assert_eq(st, 200);
+		cr_assert_eq(std, 200);
+		cr_expect_eq(ht_jint(d, "status"), want[i], "caller %d: %s", i,
+			     ht_jstr(d, "body"));
+		cr_expect_eq(ht_jint(d, "status"), ht_jint(h, "status"));
+		cr_expect_str_eq(ht_jstr(d, "body"), ht_jstr(h, "body"),
+				 "caller %d: the declared read's answer is the "
+				 "host call's", i);
+		json_decref(h);
+		json_decref(d);
+	}
+	cr_expect_eq(host_calls() - h0, 3, "read1's three host calls only");
+	/* the read is logged as the host call was: one line, its parent
+	 * the function call */
+	char req[32];
+	int n = 0;
+	for (int i = 0; i < 100 && n < 1; i++) {
+		n = children_of_last("/parse/functions/read1d", 404, req,
+				     sizeof(req));
+		if (n < 1)
+			usleep(50000);
+	}
+	cr_expect_eq(n, 1, "one read with parent %s", req);
+	json_t *all = log_lines(&edge);
+	size_t i;
+	json_t *l;
+	json_array_foreach(all, i, l)
+		if (strcmp(ht_jstr(l, "parent"), req) == 0) {
+			cr_expect_str_eq(ht_jstr(l, "method"), "GET");
+			cr_expect_str_eq(ht_jstr(l, "class"), "Item");
+		}
+	json_decref(all);
+}
+
+/* bump: GET (declared), PUT n += 1, GET: the second GET must see the
+ * write, so it goes to the host. */
+Test(hostapi, a_declared_read_gives_way_to_the_functions_own_writes)
+{
+	char at[128], aid[64], id[64], params[256];
+	signup(&home, "kim", at, aid);
+	struct ht_resp r = call(&home, "POST", "/classes/Item",
+				"{\"n\":1}", "rest", at, NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	snprintf(id, sizeof(id), "%s", ht_jstr(r.json, "objectId"));
+	ht_resp_free(&r);
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
+	long long h0 = host_calls();
+	long st;
+	json_t *res = fn("bump", params, at, &st, NULL);
+	cr_assert_eq(st, 200);
+	cr_expect_eq(ht_jint(res, "a"), 200);
+	cr_expect_eq(ht_jint(res, "b"), 200);
+	cr_expect_eq(ht_jint(res, "c"), 200);
+	json_t *o = json_loads(ht_jstr(res, "body"), 0, NULL);
+	cr_expect_eq(ht_jint(o, "n"), 2, "the GET after the write sees it: %s",
+		     ht_jstr(res, "body"));
+	json_decref(o);
+	json_decref(res);
+	cr_expect_eq(host_calls() - h0, 2, "the PUT and the second GET");
+}
+
+/* Params whose member is no object id: no read is made, the function's
+ * GET goes to the host and gets the caller's answer. */
+Test(hostapi, params_naming_no_object_leave_the_read_to_the_host)
+{
+	long long h0 = host_calls();
+	long st;
+	json_t *res = fn("read1d", "{\"id\":\"not an id!\"}", NULL, &st,
+			 NULL);
+	cr_assert_eq(st, 200);
+	cr_expect_eq(ht_jint(res, "status"), 404, "%s", ht_jstr(res, "body"));
+	json_decref(res);
+	cr_expect_eq(host_calls() - h0, 1, "the function's own GET");
+}
+
+/* getuser declares "/users/{uid}": a user reads their own record. */
+Test(hostapi, a_declared_read_of_a_user)
+{
+	char at[128], aid[64], params[256];
+	signup(&home, "lee", at, aid);
+	snprintf(params, sizeof(params), "{\"uid\":\"%s\"}", aid);
+	long long h0 = host_calls();
+	long st;
+	json_t *res = fn("getuser", params, at, &st, NULL);
+	cr_assert_eq(st, 200);
+	cr_expect_eq(ht_jint(res, "status"), 200, "%s", ht_jstr(res, "body"));
+	json_t *o = json_loads(ht_jstr(res, "body"), 0, NULL);
+	cr_expect_str_eq(ht_jstr(o, "username"), "lee", "%s",
+			 ht_jstr(res, "body"));
+	json_decref(o);
+	json_decref(res);
+	cr_expect_eq(host_calls() - h0, 0, "answered in the executor");
 }

@@ -151,6 +151,32 @@ ht_on_body(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+long long
+ht_metric(const char *http, const char *name)
+{
+	CURL *c = curl_easy_init();
+	char url[128];
+	snprintf(url, sizeof(url), "http://%s/metrics", http);
+	struct ht_resp m = {0};
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ht_on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
+	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "GET %s", url);
+	curl_easy_cleanup(c);
+	long long v = -1;
+	size_t n = strlen(name);
+	for (const char *l = m.body; l != NULL && *l;) {
+		if (strncmp(l, name, n) == 0 && l[n] == ' ') {
+			v = strtoll(l + n + 1, NULL, 10);
+			break;
+		}
+		l = strchr(l, '\n');
+		l = l ? l + 1 : NULL;
+	}
+	ht_resp_free(&m);
+	return v;
+}
+
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {

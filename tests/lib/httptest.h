@@ -100,6 +100,10 @@ void ht_resp_free(struct ht_resp *r);
  * CURLOPT_WRITEDATA. */
 size_t ht_on_body(char *p, size_t size, size_t n, void *arg);
 
+/* The value of the unlabelled metric @a name in GET /metrics of the
+ * listener @a http (-1 if absent). */
+long long ht_metric(const char *http, const char *name);
+
 /* Waits until @a a's gateway serves @a app (apps spread by gossip). */
 void ht_wait_app(const struct ht_agent *a, const struct ht_app *app);
 

@@ -22,6 +22,14 @@
  *                                  {a, b} statuses
  *   findid      {cls, id}          mist_doc_find where {"id": id} limit 1:
  *                                  {status}
+ *   read1d      {cls?, id}         read1, declaring the read
+ *                                  "/classes/Item/{id}" (mist_plugin.h's
+ *                                  declared reads): contrib/bench's case B
+ *   bump        {id}               declares "/classes/Item/{id}"; GET,
+ *                                  PUT n += 1, GET: {a, b, c} statuses
+ *                                  and the last GET's body
+ *   getuser     {uid}              declares "/users/{uid}"; GET /users/uid:
+ *                                  {status, body}
  *
  * Outputs are msgpack maps.  The JSON bodies are read with a few string
  * searches: a test plugin, not an example of parsing.
@@ -37,8 +45,8 @@
 #define ARG_MAX 128
 
 struct args {
-	char cls[ARG_MAX], id[ARG_MAX], method[ARG_MAX], path[4 * ARG_MAX],
-		body[4 * ARG_MAX];
+	char cls[ARG_MAX], id[ARG_MAX], uid[ARG_MAX], method[ARG_MAX],
+		path[4 * ARG_MAX], body[4 * ARG_MAX];
 	long n;
 };
 
@@ -76,6 +84,9 @@ args_read(struct mist_call *c, struct args *a)
 		else if (k->via.str.size == 2 &&
 			 memcmp(k->via.str.ptr, "id", 2) == 0)
 			dst = a->id;
+		else if (k->via.str.size == 3 &&
+			 memcmp(k->via.str.ptr, "uid", 3) == 0)
+			dst = a->uid;
 		else if (k->via.str.size == 1 && k->via.str.ptr[0] == 'n' &&
 			 v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			a->n = (long)v->via.u64;
@@ -381,18 +392,65 @@ burn(struct mist_call *c)
 	return out_done(c, &o);
 }
 
+static int
+bump(struct mist_call *c)
+{
+	struct args a;
+	if (args_read(c, &a) != 0)
+		return -1;
+	struct mist_doc_reply r;
+	int st[3];
+	int rc = mist_doc_get(c, "Item", a.id, &r);
+	st[0] = rc ? rc : r.status;
+	rc = mist_doc_update(c, "Item", a.id,
+			     "{\"n\":{\"__op\":\"Increment\",\"amount\":1}}", &r);
+	st[1] = rc ? rc : r.status;
+	rc = mist_doc_get(c, "Item", a.id, &r);
+	st[2] = rc ? rc : r.status;
+	struct out o;
+	out_init(&o, 4);
+	out_int(&o, "a", st[0]);
+	out_int(&o, "b", st[1]);
+	out_int(&o, "c", st[2]);
+	out_str(&o, "body", rc == 0 ? r.body : "", rc == 0 ? r.len : 0);
+	return out_done(c, &o);
+}
+
+static int
+getuser(struct mist_call *c)
+{
+	struct args a;
+	if (args_read(c, &a) != 0)
+		return -1;
+	char path[2 * ARG_MAX];
+	snprintf(path, sizeof(path), "/users/%s", a.uid);
+	struct mist_doc_reply r;
+	int rc = mist_docs(c, "GET", path, NULL, 0, &r);
+	struct out o;
+	out_init(&o, 2);
+	out_int(&o, "status", rc == 0 ? r.status : rc);
+	out_str(&o, "body", rc == 0 ? r.body : "", rc == 0 ? r.len : 0);
+	return out_done(c, &o);
+}
+
 static const struct mist_function functions[] = {
 	{"read1", read1},	{"crud", crud},		  {"slowread", slowread},
 	{"flood", flood},	{"mastercount", mastercount}, {"twice", twice},
 	{"jobdocs", jobdocs},	{"anypath", anypath},	  {"findid", findid},
 	{"spinafter", spinafter}, {"burn", burn},
+	{"read1d", read1},	{"bump", bump},		  {"getuser", getuser},
 };
-static const uint32_t flags[] = {0, 0, 0,	       0, MIST_FN_MASTER,
-				 0, 0, 0, 0, 0, 0};
+static const uint32_t flags[] = {0, 0, 0, 0, MIST_FN_MASTER, 0, 0,
+				 0, 0, 0, 0, 0, 0, 0};
+/* declared reads (ABI 3), parallel to functions */
+static const char *const reads[] = {
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+	"/classes/Item/{id}", "/classes/Item/{id}", "/users/{uid}"};
 
 static const struct mist_plugin plugin = {
-	MIST_PLUGIN_ABI, "hostfns", functions,
-	sizeof(functions) / sizeof(functions[0]), flags};
+	.abi = MIST_PLUGIN_ABI, .name = "hostfns", .functions = functions,
+	.nfunctions = sizeof(functions) / sizeof(functions[0]),
+	.flags = flags, .reads = reads};
 
 MIST_PLUGIN_EXPORT const struct mist_plugin *mist_plugin_v1(void);
 

@@ -332,10 +332,10 @@ static const struct mist_function functions[] = {
 
 static const struct mist_plugin plugin = {
 	/* ABI 1 on purpose: plugins built before the host API must keep
-	 * loading; the executor never reads flags (NULL here only for
-	 * -Wmissing-field-initializers) of an ABI 1 table */
-	1, "testfns", functions,
-	sizeof(functions) / sizeof(functions[0]), NULL};
+	 * loading; the executor never reads the flags or the reads of an
+	 * ABI 1 table */
+	.abi = 1, .name = "testfns", .functions = functions,
+	.nfunctions = sizeof(functions) / sizeof(functions[0])};
 
 MIST_PLUGIN_EXPORT const struct mist_plugin *mist_plugin_v1(void);
 

@@ -89,7 +89,8 @@ fp_submit(void *pool, uint64_t key, uint32_t fn, const uint8_t *args,
 	return 0;
 }
 
-static const struct pool_ops fake_pool = {fp_fn_index, fp_submit, NULL, NULL};
+static const struct pool_ops fake_pool = {fp_fn_index, fp_submit, NULL, NULL,
+					  NULL};
 
 /* The client: the last reply it got. */
 struct client {

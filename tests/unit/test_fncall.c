@@ -11,6 +11,7 @@
 #include "actors/actor.h"
 #include "exec/exec.h"
 #include "function/fncall.h"
+#include "function/fnread.h"
 #include "function/function.h"
 #include "mist.h"
 #include "net/loop.h"
@@ -109,9 +110,10 @@ on_done(void *ctx, const struct pool_result *rs, uint32_t n)
 }
 
 static void
-on_ready(void *ctx, const char *const *names, uint32_t n)
+on_ready(void *ctx, const char *const *names,
+	 const char *const *reads, uint32_t n)
 {
-	(void)ctx, (void)names, (void)n;
+	(void)ctx, (void)names, (void)reads, (void)n;
 	ready = true;
 }
 
@@ -535,6 +537,76 @@ Test(fncall, the_codec_reads_what_it_writes_and_refuses_the_malformed)
 	buf_reset(&b);
 	fncall_pack(&b, "a", "f", 1, NULL, 0, (const uint8_t *)"\x01\x02", 2);
 	cr_assert_eq(fncall_unpack(b.data, b.len, &q), MIST_EPROTO);
+	/* declared reads: a sixth field, kept as bytes; its bounds */
+	struct fncall_read rd = {"/classes/Item/x1", 16, 404, "{\"code\":101}", 12};
+	buf_reset(&b);
+	fncall_pack_reads(&b, "a", "f", 1, NULL, 0, NULL, 0, &rd, 1);
+	cr_assert_eq(fncall_unpack(b.data, b.len, &q), 0);
+	cr_assert_eq(q.nreads, 1);
+	cr_assert_not_null(q.reads);
+	cr_assert_eq(q.reads + q.reads_len, b.data + b.len, "the last field");
+	for (size_t n = 0; n < b.len; n++)
+		cr_assert_eq(fncall_unpack(b.data, n, &q), MIST_EPROTO);
+	const struct fncall_read bad[] = {
+		{"classes/Item/x1", 15, 200, "{}", 2}, /* no '/' first */
+		{"", 0, 200, "{}", 2},
+		{"/x", 2, 99, "{}", 2}, /* not an HTTP status */
+		{"/x", 2, 600, "{}", 2},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_reset(&b);
+		fncall_pack_reads(&b, "a", "f", 1, NULL, 0, NULL, 0, &bad[i], 1);
+		cr_assert_eq(fncall_unpack(b.data, b.len, &q), MIST_EPROTO,
+			     "bad read %zu", i);
+	}
+	struct fncall_read many[FNCALL_MAX_READS + 1];
+	for (size_t i = 0; i <= FNCALL_MAX_READS; i++)
+		many[i] = rd;
+	buf_reset(&b);
+	fncall_pack_reads(&b, "a", "f", 1, NULL, 0, NULL, 0, many,
+			  FNCALL_MAX_READS);
+	cr_assert_eq(fncall_unpack(b.data, b.len, &q), 0);
+	cr_assert_eq(q.nreads, FNCALL_MAX_READS);
+	buf_reset(&b);
+	fncall_pack_reads(&b, "a", "f", 1, NULL, 0, NULL, 0, many,
+			  FNCALL_MAX_READS + 1);
+	cr_assert_eq(fncall_unpack(b.data, b.len, &q), MIST_EPROTO);
+	/* the templates (function/fnread.h) and the paths they give */
+	struct fnread fr;
+	char path[FNREAD_PATH_MAX];
+	const char *t = "/classes/Item/{id}";
+	cr_assert_eq(fnread_parse(t, strlen(t), &fr), 0);
+	cr_assert_eq(fr.route, FNREAD_CLASSES);
+	cr_assert_str_eq(fr.cls, "Item");
+	cr_assert_str_eq(fr.param, "id");
+	cr_assert_eq(fnread_path(&fr, "x-1_Z", path), strlen("/classes/Item/x-1_Z"));
+	cr_assert_str_eq(path, "/classes/Item/x-1_Z");
+	char built[512];
+	size_t bn;
+	cr_assert_eq(mist_host_path_(built, sizeof(built), &bn, "Item", "x-1_Z"), 0);
+	cr_assert_str_eq(path, built, "what mist_doc_get builds");
+	t = "/users/{uid}";
+	cr_assert_eq(fnread_parse(t, strlen(t), &fr), 0);
+	cr_assert_eq(fr.route, FNREAD_USERS);
+	cr_assert_str_eq(fr.cls, "_User");
+	fnread_path(&fr, "u1", path);
+	cr_assert_str_eq(path, "/users/u1");
+	t = "/roles/{r}";
+	cr_assert_eq(fnread_parse(t, strlen(t), &fr), 0);
+	cr_assert_eq(fr.route, FNREAD_ROLES);
+	const char *refused[] = {"", "/classes/Item", "/classes/Item/", "/classes/Item/id",
+		"/classes/Item/{}", "/classes/Item/{1d}", "/classes/It em/{id}",
+		"/classes/1tem/{id}", "/classes/Item/{id}/x", "/users/me",
+		"/functions/{f}", "/classes/{c}/{id}", "/roles/{a-b}",
+		"classes/Item/{id}"};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		cr_assert_eq(fnread_parse(refused[i], strlen(refused[i]), &fr), -1,
+			     "%s", refused[i]);
+	char longt[FNREAD_MAX + 8];
+	memset(longt, 'a', sizeof(longt));
+	memcpy(longt, "/classes/I", 10);
+	memcpy(longt + sizeof(longt) - 5, "/{i}", 4);
+	cr_assert_eq(fnread_parse(longt, sizeof(longt) - 1, &fr), -1, "too long");
 	/* replies */
 	int failed;
 	const uint8_t *d;

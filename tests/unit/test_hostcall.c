@@ -294,6 +294,39 @@ task_frame(struct buf *b, uint64_t seq, uint32_t fn, const char *id)
 	frame_end(b, at);
 }
 
+/* A call's task with one declared read's answer (exec.h: the sixth
+ * field): args {"cls": cls, "id": id}, read [path, status, body]. */
+static void
+task_frame_read(struct buf *b, uint64_t seq, uint32_t fn, const char *cls,
+		const char *id, const char *path, int status, const char *body)
+{
+	size_t at;
+	frame_begin(b, &at);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, b, buf_msgpack_write);
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_uint64(&pk, seq);
+	msgpack_pack_uint32(&pk, fn);
+	struct buf a = BUF_INIT;
+	msgpack_packer apk;
+	msgpack_packer_init(&apk, &a, buf_msgpack_write);
+	msgpack_pack_map(&apk, 2);
+	mp_pack_str(&apk, "cls");
+	mp_pack_str(&apk, cls);
+	mp_pack_str(&apk, "id");
+	mp_pack_str(&apk, id);
+	msgpack_pack_bin_with_body(&pk, a.data, a.len);
+	buf_destroy(&a);
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 3);
+	mp_pack_str(&pk, path);
+	msgpack_pack_int(&pk, status);
+	msgpack_pack_bin_with_body(&pk, body, strlen(body));
+	frame_end(b, at);
+}
+
 static void
 reply_frame(struct buf *b, uint64_t seq, uint32_t hid, int status,
 	    const char *body)
@@ -312,10 +345,11 @@ reply_frame(struct buf *b, uint64_t seq, uint32_t hid, int status,
 
 /* The hello's functions, by index. */
 #define XFNS 64
-static char xnames[XFNS][64];
+static char xnames[XFNS][64], xreads[XFNS][MIST_READ_MAX];
 static uint32_t xflags[XFNS], nxfns;
 
-/* Reads the hello (it must carry the flags) into xnames and xflags. */
+/* Reads the hello (it must carry the flags and the declared reads) into
+ * xnames, xflags and xreads. */
 static void
 x_hello(struct xproc *x)
 {
@@ -326,7 +360,7 @@ x_hello(struct xproc *x)
 	uint32_t len, nn, nf;
 	uint64_t zero;
 	cr_assert_eq(mp_read_array(&c, &len), 0);
-	cr_assert_eq(len, 3, "the hello carries the flags");
+	cr_assert_eq(len, 4, "the hello carries the flags and the reads");
 	cr_assert_eq(mp_read_uint(&c, &zero), 0);
 	cr_assert_eq(mp_read_array(&c, &nn), 0);
 	cr_assert_leq(nn, XFNS);
@@ -344,6 +378,16 @@ x_hello(struct xproc *x)
 		uint64_t f;
 		cr_assert_eq(mp_read_uint(&c, &f), 0);
 		xflags[i] = (uint32_t)f;
+	}
+	cr_assert_eq(mp_read_array(&c, &nf), 0);
+	cr_assert_eq(nf, nn);
+	for (uint32_t i = 0; i < nf; i++) {
+		const char *s;
+		uint32_t l;
+		cr_assert_eq(mp_read_str(&c, &s, &l), 0);
+		cr_assert_lt(l, sizeof(xreads[i]));
+		memcpy(xreads[i], s, l);
+		xreads[i][l] = '\0';
 	}
 	nxfns = nn;
 	x_next(x, n);
@@ -365,6 +409,7 @@ struct xframe {
 	uint64_t seq;
 	uint64_t kind;
 	uint64_t hid;
+	char method[8];
 	char path[64];
 	const uint8_t *out; /* a success's first output */
 	uint32_t out_len;
@@ -391,7 +436,8 @@ x_frame(struct xproc *x, uint8_t *copy, size_t cap)
 		uint32_t ml, pl;
 		cr_assert_eq(mp_read_uint(&c, &f.hid), 0);
 		cr_assert_eq(mp_read_str(&c, &m, &ml), 0);
-		cr_assert(mp_str_eq(m, ml, "GET"));
+		cr_assert_lt(ml, sizeof(f.method));
+		memcpy(f.method, m, ml);
 		cr_assert_eq(mp_read_str(&c, &path, &pl), 0);
 		cr_assert_lt(pl, sizeof(f.path));
 		memcpy(f.path, path, pl);
@@ -429,6 +475,30 @@ map_int(const uint8_t *p, uint32_t n, const char *k)
 	}
 	cr_assert_fail("no key %s", k);
 	return 0;
+}
+
+/* The string under key @a k of the msgpack map @a p, into @a out. */
+static void
+map_str(const uint8_t *p, uint32_t n, const char *k, char *out, size_t cap)
+{
+	struct mp_cur c;
+	uint32_t m;
+	mp_cur_init(&c, p, n);
+	cr_assert_eq(mp_read_map(&c, &m), 0);
+	for (uint32_t i = 0; i < m; i++) {
+		const char *s, *v;
+		uint32_t l, vl;
+		cr_assert_eq(mp_read_str(&c, &s, &l), 0);
+		if (mp_str_eq(s, l, k)) {
+			cr_assert_eq(mp_read_str(&c, &v, &vl), 0);
+			cr_assert_lt(vl, cap);
+			memcpy(out, v, vl);
+			out[vl] = '\0';
+			return;
+		}
+		cr_assert_eq(mp_skip(&c), 0);
+	}
+	cr_assert_fail("no key %s", k);
 }
 
 static int
@@ -673,9 +743,10 @@ p_done(void *ctx, const struct pool_result *rs, uint32_t n)
 }
 
 static void
-p_ready(void *ctx, const char *const *names, uint32_t n)
+p_ready(void *ctx, const char *const *names,
+	 const char *const *reads, uint32_t n)
 {
-	(void)ctx, (void)names, (void)n;
+	(void)ctx, (void)names, (void)reads, (void)n;
 	pready = true;
 }
 
@@ -766,4 +837,81 @@ Test(hostcall, a_killed_executor_fails_the_calls_that_used_the_host,
 	pool_close(p);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* A call sent with a declared read's answer (exec.h, the task's sixth
+ * field): its GET of exactly that path is answered from it, with no host
+ * request; a GET of another path goes to the host; after the task's
+ * first write, the declared path goes to the host too (it reads its own
+ * writes). */
+Test(hostcall, a_declared_read_is_answered_in_the_executor_until_a_write,
+     .timeout = 60)
+{
+	struct xproc x;
+	x_start(&x);
+	x_hello(&x);
+	uint32_t read1d = xfn("read1d"), bump = xfn("bump");
+	cr_expect_str_eq(xreads[read1d], "/classes/Item/{id}",
+			 "the declared reads travel in the hello");
+	cr_expect_str_eq(xreads[xfn("read1")], "");
+	cr_expect_str_eq(xreads[xfn("mastercount")], "");
+	struct buf b = BUF_INIT;
+	uint8_t copy[4096];
+	char body[256];
+
+	/* the declared path: the answer at once, the read's own */
+	task_frame_read(&b, CALL | 1, read1d, "Item", "o1", "/classes/Item/o1",
+			404, "{\"code\":101,\"error\":\"Object not found.\"}");
+	x_send(&x, &b);
+	buf_reset(&b);
+	struct xframe f = x_frame(&x, copy, sizeof(copy));
+	cr_assert_eq(f.kind, 0, "a result, no host request");
+	cr_expect_eq(f.seq, CALL | 1);
+	cr_expect_eq(map_int(f.out, f.out_len, "status"), 404);
+	map_str(f.out, f.out_len, "body", body, sizeof(body));
+	cr_expect_str_eq(body, "{\"code\":101,\"error\":\"Object not found.\"}");
+
+	/* another path: to the host */
+	task_frame_read(&b, CALL | 2, read1d, "Other", "o2", "/classes/Item/o2",
+			200, "{}");
+	x_send(&x, &b);
+	buf_reset(&b);
+	f = x_frame(&x, copy, sizeof(copy));
+	cr_assert_eq(f.kind, 2, "a host request");
+	cr_expect_str_eq(f.path, "/classes/Other/o2");
+	reply_frame(&b, CALL | 2, (uint32_t)f.hid, 200, "{\"x\":1}");
+	x_send(&x, &b);
+	buf_reset(&b);
+	f = x_frame(&x, copy, sizeof(copy));
+	cr_assert_eq(f.kind, 0);
+	map_str(f.out, f.out_len, "body", body, sizeof(body));
+	cr_expect_str_eq(body, "{\"x\":1}", "the host's answer");
+
+	/* bump: GET (declared), PUT, GET: the PUT and the second GET go to
+	 * the host */
+	task_frame_read(&b, CALL | 3, bump, "Item", "o3", "/classes/Item/o3",
+			200, "{\"n\":1}");
+	x_send(&x, &b);
+	buf_reset(&b);
+	f = x_frame(&x, copy, sizeof(copy));
+	cr_assert_eq(f.kind, 2, "the PUT");
+	cr_expect_str_eq(f.method, "PUT");
+	cr_expect_eq(f.hid, 1, "the declared GET was no host call");
+	reply_frame(&b, CALL | 3, (uint32_t)f.hid, 200, "{}");
+	x_send(&x, &b);
+	buf_reset(&b);
+	f = x_frame(&x, copy, sizeof(copy));
+	cr_assert_eq(f.kind, 2, "the GET after the write");
+	cr_expect_str_eq(f.method, "GET");
+	cr_expect_str_eq(f.path, "/classes/Item/o3");
+	reply_frame(&b, CALL | 3, (uint32_t)f.hid, 200, "{\"n\":2}");
+	x_send(&x, &b);
+	buf_reset(&b);
+	f = x_frame(&x, copy, sizeof(copy));
+	cr_assert_eq(f.kind, 0);
+	cr_expect_eq(map_int(f.out, f.out_len, "a"), 200);
+	map_str(f.out, f.out_len, "body", body, sizeof(body));
+	cr_expect_str_eq(body, "{\"n\":2}");
+	buf_destroy(&b);
+	cr_expect_eq(x_stop(&x), 0);
 }

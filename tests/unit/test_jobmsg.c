@@ -54,6 +54,43 @@ Test(meta, what_the_agent_writes_the_data_manager_reads)
 	buf_destroy(&b);
 }
 
+/* Declared reads (data/meta.h "reads"): written only when there are
+ * some, read back by function index; an index past "functions" or a
+ * template that is not one refuses the map. */
+Test(meta, declared_reads_travel_by_function_index)
+{
+	struct meta m, back;
+	meta_init(&m);
+	m.nfunctions = 2;
+	snprintf(m.functions[0], EXEC_NAME_MAX, "hello");
+	snprintf(m.functions[1], EXEC_NAME_MAX, "read1");
+	struct buf b = BUF_INIT;
+	cr_assert_eq(meta_encode(&m, &b), 0);
+	size_t without = b.len;
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_eq(back.nreads, 0);
+	m.nreads = 1;
+	m.reads[0].fn = 1;
+	snprintf(m.reads[0].tmpl, MIST_READ_MAX, "/classes/Item/{id}");
+	buf_reset(&b);
+	cr_assert_eq(meta_encode(&m, &b), 0);
+	cr_assert_gt(b.len, without);
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_eq(back.nreads, 1);
+	cr_assert_eq(back.reads[0].fn, 1);
+	cr_assert_str_eq(back.reads[0].tmpl, "/classes/Item/{id}");
+	m.reads[0].fn = 2; /* no such function */
+	buf_reset(&b);
+	cr_assert_eq(meta_encode(&m, &b), 0);
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &back), MIST_EPROTO);
+	m.reads[0].fn = 0;
+	snprintf(m.reads[0].tmpl, MIST_READ_MAX, "/functions/{x}");
+	buf_reset(&b);
+	cr_assert_eq(meta_encode(&m, &b), 0);
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &back), MIST_EPROTO);
+	buf_destroy(&b);
+}
+
 Test(meta, too_much_to_gossip_is_refused_by_the_encoder)
 {
 	struct meta m;

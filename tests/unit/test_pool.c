@@ -34,9 +34,10 @@ done(void *ctx, const struct pool_result *rs, uint32_t n)
 }
 
 static void
-on_ready(void *ctx, const char *const *names, uint32_t n)
+on_ready(void *ctx, const char *const *names,
+	 const char *const *reads, uint32_t n)
 {
-	(void)ctx, (void)names, (void)n;
+	(void)ctx, (void)names, (void)reads, (void)n;
 	ready = true;
 }
 
