@@ -266,6 +266,10 @@ struct docs_req {
 	char session[AUTH_TOKEN_MAX];
 	char install[64];
 	json_t *body;
+	/* a get's {"class","id"} read without jansson (docs_body_get_form):
+	 * the names, body then an empty object */
+	bool get_form;
+	char get_cls[DOCS_CLASS_MAX + 1], get_id[DOCS_ID_MAX];
 	char user[DOCS_ID_MAX]; /* "" if none */
 	char sid[DOCS_ID_MAX];	/* the caller's session object */
 	struct auth_who who;
@@ -3235,8 +3239,8 @@ docs_op_get(struct docs_req *rq)
 {
 	struct perr e;
 	struct docs *d = rq->d;
-	const char *cls = docs_jstr(rq->body, "class");
-	const char *id = docs_jstr(rq->body, "id");
+	const char *cls = rq->get_form ? rq->get_cls : docs_jstr(rq->body, "class");
+	const char *id = rq->get_form ? rq->get_id : docs_jstr(rq->body, "id");
 	json_t *schema = NULL, *obj = NULL, *out = NULL;
 	struct query *q = NULL;
 	if (!docs_valid_class(cls) || !docs_valid_id(id)) {
@@ -5628,7 +5632,7 @@ docs_word_len(const uint8_t *p, size_t n)
  * The names are checked later as any others are (docs_valid_class, _id).
  */
 static json_t *
-docs_body_get_form(const uint8_t *p, size_t n)
+docs_body_get_form(const uint8_t *p, size_t n, struct docs_req *rq)
 {
 	static const char a[] = "{\"class\":\"", b[] = "\",\"id\":\"",
 			  z[] = "\"}";
@@ -5647,6 +5651,15 @@ docs_body_get_form(const uint8_t *p, size_t n)
 	off += il;
 	if (n - off != lz || memcmp(p + off, z, lz) != 0)
 		return NULL;
+	if (rq->op == ACC_DOC_GET && cl <= DOCS_CLASS_MAX && il < DOCS_ID_MAX) {
+		/* docs_op_get reads the names from rq: no JSON strings */
+		memcpy(rq->get_cls, cls, cl);
+		rq->get_cls[cl] = '\0';
+		memcpy(rq->get_id, id, il);
+		rq->get_id[il] = '\0';
+		rq->get_form = true;
+		return json_object();
+	}
 	json_t *o = json_object();
 	json_object_set_new_nocheck(o, "class",
 				    json_stringn_nocheck((const char *)cls, cl));
@@ -5710,7 +5723,7 @@ docs_decode_(struct docs *d, const struct msg *m, struct docs_req *rq,
 		return -1;
 	}
 	json_error_t je;
-	rq->body = docs_body_get_form(body, blen);
+	rq->body = docs_body_get_form(body, blen, rq);
 	if (rq->body == NULL)
 		rq->body = blen ? json_loadb((const char *)body, blen,
 					     JSON_REJECT_DUPLICATES, &je)

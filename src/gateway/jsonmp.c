@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* The defaults:
  *  - depth 32: what every other decoder in mist allows (MP_MAX_DEPTH)
@@ -514,6 +517,22 @@ static const uint8_t text_esc_extra[128] = {
 	['"'] = 1, ['\\'] = 1,
 };
 
+#if defined(__SSE2__)
+/* The bytes of the 16 at @a p that are '"' or '\\' (@a *q) and those that
+ * are anything else but printable ASCII (the mask's return: controls and
+ * bytes >= 0x80, the signed compare's negatives), a bit each. */
+static unsigned
+text_special16(const uint8_t *p, unsigned *q)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i qs = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+				  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	*q = (unsigned)_mm_movemask_epi8(qs);
+	return (unsigned)_mm_movemask_epi8(
+		_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+}
+#endif
+
 /* Checks that @a n bytes are UTF-8 (jansson's rules) and counts the bytes
  * their escapes add: false if not UTF-8. */
 static bool
@@ -522,20 +541,41 @@ text_scan(const uint8_t *p, size_t n, size_t *extra)
 	size_t x = 0;
 	for (size_t i = 0; i < n;) {
 		uint64_t w;
-		if (n - i >= 8 && (memcpy(&w, p + i, 8), text_plain8(w))) {
-			i += 8;
-			continue;
+		size_t end = n;
+#if defined(__SSE2__)
+		if (n - i >= 16) {
+			/* 16 at a time: quotes and backslashes are counted
+			 * (one byte more each), anything else is looked at
+			 * byte by byte */
+			unsigned q, other = text_special16(p + i, &q);
+			if (other == 0) {
+				x += (size_t)__builtin_popcount(q);
+				i += 16;
+				continue;
+			}
+			end = i + 16;
+		} else
+#endif
+		if (n - i >= 8) {
+			memcpy(&w, p + i, 8);
+			if (text_plain8(w)) {
+				i += 8;
+				continue;
+			}
+			end = i + 8; /* these 8 byte by byte, then a word again */
 		}
-		uint8_t c = p[i];
-		if (c >= 0x80) {
-			size_t k = utf8_seq(p + i, n - i);
-			if (k == 0)
-				return false;
-			i += k;
-			continue;
+		while (i < end) {
+			uint8_t c = p[i];
+			if (c >= 0x80) {
+				size_t k = utf8_seq(p + i, n - i);
+				if (k == 0)
+					return false;
+				i += k;
+				continue;
+			}
+			x += text_esc_extra[c];
+			i++;
 		}
-		x += text_esc_extra[c];
-		i++;
 	}
 	*extra = x;
 	return true;
@@ -554,23 +594,48 @@ text_str(struct buf *out, const char *s, size_t n, size_t extra)
 		memcpy(o, s, n);
 		o += n;
 	} else {
-		size_t run = 0; /* plain bytes pending before p[i] */
-		for (size_t i = 0; i < n; i++) {
-			if (p[i] >= 0x80 || text_esc_extra[p[i]] == 0) {
-				run++;
+		/* a word at a time while plain, else byte by byte (the
+		 * escapes of JSON text inside a string come every few
+		 * bytes: a memcpy per run would cost more than the run) */
+		for (size_t i = 0; i < n;) {
+			uint64_t w;
+			size_t end;
+#if defined(__SSE2__)
+			if (n - i >= 16) {
+				unsigned q, other = text_special16(p + i, &q);
+				if ((other | q) == 0) {
+					memcpy(o, p + i, 16);
+					o += 16;
+					i += 16;
+					continue;
+				}
+				end = i + 16;
+			} else
+#endif
+			if (n - i >= 8 && (memcpy(&w, p + i, 8), text_plain8(w))) {
+				memcpy(o, &w, 8);
+				o += 8;
+				i += 8;
 				continue;
+			} else {
+				end = n - i >= 8 ? i + 8 : n;
 			}
-			memcpy(o, p + i - run, run);
-			o += run;
-			run = 0;
-			char tmp[8];
-			size_t len;
-			const char *e = text_esc(p[i], tmp, &len);
-			memcpy(o, e, len);
-			o += len;
+			for (; i < end; i++) {
+				uint8_t c = p[i];
+				if (c >= 0x80 || text_esc_extra[c] == 0) {
+					*o++ = (char)c;
+				} else if (c == '"' || c == '\\') {
+					*o++ = '\\';
+					*o++ = (char)c;
+				} else {
+					char tmp[8];
+					size_t len;
+					const char *e = text_esc(c, tmp, &len);
+					memcpy(o, e, len);
+					o += len;
+				}
+			}
 		}
-		memcpy(o, p + n - run, run);
-		o += run;
 	}
 	*o++ = '"';
 	out->len = (size_t)(o - (char *)out->data);

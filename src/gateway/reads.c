@@ -75,33 +75,34 @@ rest_read_route(struct rest *r, struct rpend *p, const struct app *a,
 	rr->path_len = (uint32_t)fnread_path(d, json_string_value(v), rr->path);
 	/* the GET the function would make: the caller's keys and session,
 	 * no parameters, the class and the id of the declaration */
-	struct preq *g = xmalloc(sizeof(*g));
-	*g = *q;
-	g->body = g->params = g->context = NULL; /* q's: not ours to free */
-	g->method = PM_GET;
-	g->route = d->route == FNREAD_CLASSES ? PR_CLASSES
-		   : d->route == FNREAD_USERS ? PR_USERS
-					      : PR_ROLES;
-	text_copy(g->cls, sizeof(g->cls), d->cls);
-	text_copy(g->id, sizeof(g->id), json_string_value(v));
-	g->fn[0] = '\0';
+	struct preq g = *q;
+	g.body = g.params = g.context = NULL; /* q's: not ours to free */
+	g.method = PM_GET;
+	g.route = d->route == FNREAD_CLASSES ? PR_CLASSES
+		  : d->route == FNREAD_USERS ? PR_USERS
+					     : PR_ROLES;
+	memcpy(g.cls, d->cls, sizeof(g.cls));
+	memcpy(g.id, json_string_value(v), json_string_length(v) + 1);
+	g.fn[0] = '\0';
 	/* the read's own line in the access log, as a host call's */
 	char path[sizeof(r->mount) + FNREAD_PATH_MAX];
-	snprintf(path, sizeof(path), "%s%s", r->mount, rr->path);
-	struct rpend *rp = rest_pend_new(r, RP_DOCS, 0, g, a->id, "GET", path,
+	stpcpy(stpcpy(path, r->mount), rr->path);
+	struct rpend *rp = rest_pend_new(r, RP_DOCS, 0, &g, a->id, "GET", path,
 					 ip);
 	rp->parent = p->req;
 	rp->host = true;
 	rp->read = rr;
 	uint32_t retry, remaining, limit;
-	if (!master && !rest_check_rate(r, a, g, ip, &retry, &remaining,
+	if (!master && !rest_check_rate(r, a, &g, ip, &retry, &remaining,
 					&limit)) {
 		rest_answer_429(r, rp, 0, retry, limit); /* -> rest_read_done */
 		free(rp);
 	} else {
-		rest_send_docs(r, rp, a, g, ip, master, deadline);
+		/* the call's caller map: the accessory reads neither its
+		 * "req" nor its "route" */
+		rest_send_docs_as(r, rp, a, &g, ip, master, deadline,
+				  &rr->caller);
 	}
-	free(g);
 	return true;
 }
 

@@ -626,6 +626,14 @@ void
 rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 	  const struct preq *q, const char *ip, bool master, uint32_t deadline)
 {
+	rest_send_docs_as(r, p, a, q, ip, master, deadline, NULL);
+}
+
+void
+rest_send_docs_as(struct rest *r, struct rpend *p, const struct app *a,
+		  const struct preq *q, const char *ip, bool master,
+		  uint32_t deadline, const struct buf *packed)
+{
 	struct perr e = {0};
 	json_t *body = NULL;
 	/* the commonest request, a GET by id with no parameters, needs no
@@ -648,9 +656,13 @@ rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		return;
 	}
 	struct buf caller = BUF_INIT, b = BUF_INIT;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &caller, buf_msgpack_write);
-	rest_pack_caller(&pk, r, a, q, ip, master, p->req);
+	if (packed != NULL) {
+		caller = *packed; /* borrowed: not destroyed below */
+	} else {
+		msgpack_packer pk;
+		msgpack_packer_init(&pk, &caller, buf_msgpack_write);
+		rest_pack_caller(&pk, r, a, q, ip, master, p->req);
+	}
 	if (plain_get) {
 		/* the commonest request, {"class","id"}: both names are
 		 * checked by parse_req.h to need no JSON escape */
@@ -664,7 +676,8 @@ rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		acc_request_pack(&b, a->id, (uint8_t)op, deadline, caller.data,
 				 caller.len, body);
 	}
-	buf_destroy(&caller);
+	if (packed == NULL)
+		buf_destroy(&caller);
 	json_decref(body);
 	p->node = rest_docs_node(r, a);
 	uint64_t corr;

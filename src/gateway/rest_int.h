@@ -185,6 +185,12 @@ struct rpend *rest_pend_new(struct rest *r, enum rp_kind kind, uint64_t http_id,
 void rest_send_docs(struct rest *r, struct rpend *p, const struct app *a,
 		    const struct preq *q, const char *ip, bool master,
 		    uint32_t deadline);
+/** The same with the caller map @a packed already packed (borrowed):
+ * the documents accessory reads neither its "req" nor its "route", so a
+ * function call's map serves its declared read (reads.c). */
+void rest_send_docs_as(struct rest *r, struct rpend *p, const struct app *a,
+		       const struct preq *q, const char *ip, bool master,
+		       uint32_t deadline, const struct buf *packed);
 void rest_send_fn(struct rest *r, struct rpend *p, const struct app *a,
 		  const struct preq *q, const char *ip, bool master,
 		  uint32_t deadline);

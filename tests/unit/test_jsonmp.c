@@ -193,6 +193,43 @@ Test(jsonmp, text_is_json_dumps_bytes)
 		buf_reset(&b);
 	}
 
+	/* the same for 16-byte blocks (the SSE2 scan), multi-byte UTF-8
+	 * across a block's end, and JSON text inside a string (a quote
+	 * every few bytes: B's answer) */
+	const char *seqs[] = {"\"", "\\", "\x1f", "\n", "\xc3\xa9", "\xe2\x82\xac",
+			      "\xf0\x9f\x98\x80", "\x7f"};
+	for (int off = 0; off < 40; off++) {
+		char str[96];
+		int n = 0;
+		for (int i = 0; i < off; i++)
+			str[n++] = (char)('a' + i % 26);
+		const char *sq = seqs[off % 8];
+		memcpy(str + n, sq, strlen(sq));
+		n += (int)strlen(sq);
+		for (int i = 0; i < 37 - off % 7; i++)
+			str[n++] = (char)('A' + i % 26);
+		msgpack_pack_str_with_body(&pk, str, (size_t)n);
+		mp_to_json_expect(b.data, b.len, 0, NULL, NULL);
+		buf_reset(&b);
+	}
+	static const char obj[] =
+		"{\"ACL\":{\"vUEDveWMN7\":{\"read\":true,\"write\":true}},"
+		"\"createdAt\":\"2026-12-02T00:39:54.754Z\",\"objectId\":"
+		"\"ZPjAwUobDY\",\"score\":1,\"n\\\\\":\"\xc3\xa9\\u0001\"}";
+	msgpack_pack_str_with_body(&pk, obj, sizeof(obj) - 1);
+	mp_to_json_expect(b.data, b.len, 0, NULL, NULL);
+	buf_reset(&b);
+	/* not UTF-8 at every offset of two blocks */
+	for (int off = 0; off < 34; off++) {
+		char str[64];
+		memset(str, 'x', sizeof(str));
+		str[off] = (char)0xc3; /* a lead byte without its follower */
+		str[off + 1] = 'y';
+		msgpack_pack_str_with_body(&pk, str, 40);
+		mp_to_json_expect(b.data, b.len, MIST_EINVAL, NULL, "UTF-8");
+		buf_reset(&b);
+	}
+
 	/* a key twice, in a small map and in a large one */
 	for (int size = 3; size <= 40; size += 37) {
 		msgpack_pack_map(&pk, (uint32_t)size);
