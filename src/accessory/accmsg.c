@@ -15,6 +15,7 @@ acc_request_pack_text(struct buf *b, const char *app, uint8_t op,
 		      uint32_t deadline_ms, const uint8_t *caller,
 		      size_t caller_len, const char *text, size_t len)
 {
+	buf_reserve(b, caller_len + len + 96); /* one allocation */
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, b, buf_msgpack_write);
 	msgpack_pack_array(&pk, 5);

@@ -1133,6 +1133,7 @@ docs_send(struct docs *d, struct actor_ref from, uint64_t corr,
 		d->st.store_errors++;
 	}
 	struct buf b = BUF_INIT;
+	buf_reserve(&b, len + DOCS_ID_MAX + 16); /* one allocation */
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &b, buf_msgpack_write);
 	msgpack_pack_array(&pk, 3);

@@ -25,6 +25,10 @@ fncall_pack_reads(struct buf *b, const char *app, const char *fn,
 		  uint32_t params_len, const struct fncall_read *reads,
 		  uint32_t nreads)
 {
+	size_t want = caller_len + params_len + 160;
+	for (uint32_t i = 0; i < nreads; i++)
+		want += reads[i].path_len + reads[i].body_len + 16;
+	buf_reserve(b, want); /* one allocation */
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, b, buf_msgpack_write);
 	msgpack_pack_array(&pk, nreads ? 6 : 5);
