@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The host API's cost (issue 14): case B, an add-on function that reads one
-# object through mist_docs() (POST /parse/functions/read1 {"id":":id"} with
-# a session token, the object readable by that user only), beside case C
+# object with mist_doc_get() (POST /parse/functions/read1d {"id":":id"} with
+# a session token, the object readable by that user only; a declared read,
+# MIST_B_FN=read1 for the host API undeclared), beside case C
 # (POST /parse/functions/hello) and case A (GET /parse/classes/Item/:id),
 # on one agent.  Folded into contrib/bench/http.sh, which runs these rows
 # for every server: this is http.sh with mist only and no idle probe.

@@ -9,8 +9,11 @@
 #           a session token, the object readable by that user only
 #   case B  an add-on function doing that read: POST /parse/functions/read1
 #           {"id":":id"} with the session token (Parse's cloud code reads as
-#           the caller; mist's: tests/plugins/hostfns.c's read1, one
-#           mist_doc_get through the host API as the caller)
+#           the caller); mist's is tests/plugins/hostfns.c's read1d, one
+#           mist_doc_get as the caller of the object its params name, a
+#           read it declares (mist_plugin.h, "Declared reads": the gateway
+#           makes it when the call arrives); MIST_B_FN=read1 is the same
+#           function through the host API, undeclared
 #
 #   nginx         `return 200` with case C's exact answer body, one worker:
 #                 the ceiling of an HTTP server on this machine
@@ -50,7 +53,7 @@
 #                  answering {"hello":"x"} as Parse's cloud code does), called
 #                  with MIST_FN_PARAMS ({"name":"x"}, for Parse too)
 #   MIST_B_FN      mist's case B function, called with {"id":":id"} and the
-#                  session token (default read1; empty: mist's B rows
+#                  session token (default read1d; empty: mist's B rows
 #                  skipped)
 #   MIST_B_PLUGIN  the plugin offering it (default: tests/plugins/hostfns.c,
 #                  compiled for the run; empty: only MIST_PLUGIN is loaded)
@@ -58,6 +61,10 @@
 #   WRK_CONNS      connections (default 32), WRK_THREADS (default 1: wrk
 #                  shares the 2 cores with the server)
 #   RUNS           wrk runs per row, the median kept (default 3)
+#   PAIRS          mist's C and B once more, one run each, alternating, this
+#                  many times (default 0): each pair meets the same machine,
+#                  and the median of the pairs' B/C is steadier than that
+#                  of two rows on a machine whose speed moves
 #   WARMUP         seconds of unmeasured load before each row (default 2)
 #   IDLE_CONNS     idle connections of the probe (default 10000; 0: no probe)
 #   ONLY           space-separated subset of "nginx parse mist"
@@ -74,11 +81,12 @@ conns=${WRK_CONNS:-32}
 threads=${WRK_THREADS:-1}
 idle_n=${IDLE_CONNS:-10000}
 runs=${RUNS:-3}
+pairs_n=${PAIRS:-0}
 warmup=${WARMUP:-2}
 only=${ONLY:-nginx parse mist}
 fn_params=${MIST_FN_PARAMS:-'{"name":"x"}'}
 mist_fn=${MIST_FN:-hello}
-mist_b_fn=${MIST_B_FN-read1}
+mist_b_fn=${MIST_B_FN-read1d}
 lua=$root/contrib/bench/wrk/parse.lua
 
 ./contrib/deps.sh bench || exit 1
@@ -315,7 +323,7 @@ if want mist; then
 	fi
 	b_plugin=${MIST_B_PLUGIN-}
 	if [ -n "$mist_b_fn" ] && [ -z "${MIST_B_PLUGIN+set}" ]; then
-		# case B's read1: the host API test plugin (msgpack-c for its
+		# case B's read1d: the host API test plugin (msgpack-c for its
 		# arguments and result)
 		b_plugin=$work/hostfns.so
 		# shellcheck disable=SC2046
@@ -470,6 +478,10 @@ if want mist; then
 		row mist.C.http.ka.2 mist "$mist_url/functions/$mist_fn" "${e[@]}"
 		row mist.B.http.ka.2 mist "$mist_url/functions/$mist_b_fn" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$M_ITEM\"}"
 		row mist.B.http.close mist "$mist_url/functions/$mist_b_fn" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$M_ITEM\"}" WRK_CLOSE=1
+		for i in $(seq "$pairs_n"); do
+			runs=1 warmup=0 row "mist.C.pair.$i" mist "$mist_url/functions/$mist_fn" "${e[@]}"
+			runs=1 warmup=0 row "mist.B.pair.$i" mist "$mist_url/functions/$mist_b_fn" "${a[@]}" WRK_METHOD=POST "WRK_BODY={\"id\":\"$M_ITEM\"}"
+		done
 	else
 		say "# mist: MIST_B_FN not set: case B rows skipped"
 	fi
@@ -513,6 +525,22 @@ ratio() { # A/B of two rows' req/s
 	case "${R_NOTE[$1]:-}${R_NOTE[$2]:-}" in *INVALID*) echo "- (invalid row)"; return ;; esac
 	awk -v a="$x" -v b="$y" 'BEGIN { printf "%.2fx", a / b }'
 }
+# pairs_median ARRAY INVERT: the median over the PAIRS pairs of B/C (of
+# C/B with INVERT 1: CPU per request, less is faster), and the pairs'
+pairs_median() {
+	local -n v=$1
+	local i l=()
+	[ "$pairs_n" -gt 0 ] || { echo "-"; return; }
+	for i in $(seq "$pairs_n"); do
+		[ -n "${v[mist.B.pair.$i]:-}" ] && [ -n "${v[mist.C.pair.$i]:-}" ] || continue
+		l+=("$(awk -v b="${v[mist.B.pair.$i]}" -v c="${v[mist.C.pair.$i]}" -v inv="$2" \
+			'BEGIN { printf "%.2f", inv ? c / b : b / c }')")
+	done
+	[ "${#l[@]}" -gt 0 ] || { echo "-"; return; }
+	printf '%s\n' "${l[@]}" | sort -n | awk '{ a[NR] = $1 } END {
+		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+		printf "%.2fx (", m; for (i = 1; i <= NR; i++) printf "%s%s", a[i], i < NR ? " " : ")" }'
+}
 say ""
 say "ratios of requests/s (targets from the design: mist C >= 0.8x nginx; mist A and B >= 0.8x mist C; mist >= 20x Parse; mist HTTPS close >= 0.5x nginx HTTP close)"
 printf '  %-52s %s\n' \
@@ -533,6 +561,8 @@ printf '  %-52s %s\n' \
 	"mist/Parse, A, close" "$(ratio mist.A.http.close parse.A.http.close)" \
 	"Parse A/C, keep-alive" "$(ratio parse.A.http.ka parse.C.http.ka)" \
 	"Parse A/C, close" "$(ratio parse.A.http.close parse.C.http.close)" \
+	"mist B/C, keep-alive, median of $pairs_n pairs" "$(pairs_median R_RPS 0)" \
+	"mist B/C, keep-alive, the same by CPU per request" "$(pairs_median R_CPU 1)" \
 	"Parse B/C, keep-alive" "$(ratio parse.B.http.ka parse.C.http.ka)" \
 	"mist/Parse, B, keep-alive" "$(ratio mist.B.http.ka parse.B.http.ka)" \
 	"mist/Parse, B, close" "$(ratio mist.B.http.close parse.B.http.close)" \
