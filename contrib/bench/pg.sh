@@ -2,7 +2,8 @@
 # The documents on PostgreSQL against LMDB (issue 14, item 6): the Table 2
 # rows of one agent -- case C (a trivial add-on function), case A (a read
 # by id with a session and an ACL), case B (an add-on function doing that
-# read through the host API) -- with `--docs lmdb` and then with `--docs
+# read, declared: read1d; MIST_B_FN=read1 for the host API) -- with
+# `--docs lmdb` and then with `--docs
 # postgres` on a private PostgreSQL cluster this script starts in a
 # temporary folder (contrib/pgtest.sh: a socket in that folder, no TCP)
 # and stops at the end.  Each half is contrib/bench/hostapi.sh (http.sh
