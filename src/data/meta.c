@@ -118,26 +118,34 @@ read_tags(struct mp_cur *c, void *ctx)
 
 static int read_u32(struct mp_cur *c, void *ctx);
 
-/* "reads": [[function index, template]...]; the indexes are checked
- * against "functions" once every key is read (meta_read). */
+/* "reads": [[function index, template]...].  An entry this agent cannot
+ * use -- past META_MAX_READS, a template too long or of a form it does
+ * not know (a newer agent's), an index past "functions" (checked once
+ * every key is read, meta_read) -- is dropped, not the map: its function
+ * is still offered, its read goes through the host API.  Only a broken
+ * shape refuses the map. */
 static int
 read_reads(struct mp_cur *c, void *ctx)
 {
 	struct meta *m = ctx;
 	uint32_t n;
-	if (mp_read_array(c, &n) != 0 || n > META_MAX_READS)
+	if (mp_read_array(c, &n) != 0)
 		return MIST_EPROTO;
+	m->nreads = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t k;
+		uint32_t k, fn, tl;
+		const char *t;
 		struct fnread d;
 		if (mp_read_array(c, &k) != 0 || k != 2 ||
-		    read_u32(c, &m->reads[i].fn) != 0 ||
-		    read_cstr(c, m->reads[i].tmpl, MIST_READ_MAX) != 0 ||
-		    fnread_parse(m->reads[i].tmpl, strlen(m->reads[i].tmpl),
-				 &d) != 0)
+		    read_u32(c, &fn) != 0 || mp_read_str(c, &t, &tl) != 0)
 			return MIST_EPROTO;
+		if (m->nreads == META_MAX_READS || tl >= MIST_READ_MAX ||
+		    fnread_parse(t, tl, &d) != 0)
+			continue;
+		m->reads[m->nreads].fn = fn;
+		memcpy(m->reads[m->nreads].tmpl, t, tl);
+		m->reads[m->nreads++].tmpl[tl] = '\0';
 	}
-	m->nreads = n;
 	return 0;
 }
 
@@ -187,9 +195,11 @@ meta_read(struct mp_cur *c, struct meta *m)
 	};
 	if (mp_read_fields(c, f, MP_NFIELDS(f), NULL) != 0)
 		return MIST_EPROTO;
+	uint32_t kept = 0;
 	for (uint32_t i = 0; i < m->nreads; i++)
-		if (m->reads[i].fn >= m->nfunctions)
-			return MIST_EPROTO;
+		if (m->reads[i].fn < m->nfunctions)
+			m->reads[kept++] = m->reads[i];
+	m->nreads = kept;
 	return 0;
 }
 

@@ -29,7 +29,8 @@
  *   | "reads"     | [[uint, str]...]  declared reads (mist_plugin.h): the   |
  *   |             |       index of a function in "functions" and its read's |
  *   |             |       template (function/fnread.h); absent when none;   |
- *   |             |       the first dropped when the map would not fit      |
+ *   |             |       the first dropped when the map would not fit; an  |
+ *   |             |       entry a reader cannot use is dropped, not the map |
  *   +-------------+-------------------------------------------------------+
  *
  * A reader skips keys it does not know (newer agents may add some),

@@ -1020,6 +1020,10 @@ pool_submit_call(struct pool *p, uint64_t key, uint32_t fn,
 		 const uint8_t *args, uint32_t alen, const uint8_t *reads,
 		 uint32_t rlen, uint32_t wall_ms)
 {
+	/* reads only for a function that declared one (gossip may be
+	 * stale): the others' GETs go to the host */
+	if (fn < p->nnames && p->reads[fn][0] == '\0')
+		rlen = 0;
 	return pool_queue(p, key, fn, args, alen, NULL, 0, 1, reads, rlen,
 			  wall_ms);
 }

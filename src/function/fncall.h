@@ -54,6 +54,10 @@
 #define FNCALL_APP_MAX 64
 /** Declared reads a call carries at most: what a task frame takes. */
 #define FNCALL_MAX_READS EXEC_TASK_READS
+/** A declared read's body the gateway sends with a call at most (a
+ * larger answer is left to the host call): twice the largest object the
+ * documents accessory stores by default, a quarter of a link frame. */
+#define FNCALL_READ_BODY_MAX (256u << 10)
 
 /** One declared read's answer (the packer's input). */
 struct fncall_read {
@@ -101,7 +105,7 @@ void fncall_pack_reads(struct buf *b, const char *app, const char *fn,
  * Decodes a request (the whole body: one validated msgpack array).  0, or
  * MIST_EPROTO: not an array of at least 5, a field of the wrong type, an
  * app id empty or too long, a deadline over u32, caller not a map, params
- * not exactly one msgpack object, reads (when there) breaking the drawing.  A long fn is not an error here (no
+ * not exactly one msgpack object, or reads (when there) not as drawn.  A long fn is not an error here (no
  * function has that name: the actor answers MIST_ENOTFOUND).
  */
 int fncall_unpack(const uint8_t *p, size_t len, struct fncall_req *out);

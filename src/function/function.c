@@ -915,12 +915,13 @@ fn_call(struct func *f, struct msg *m)
 		      (f->ops->fn_flags(f->pool, (uint32_t)idx) & MIST_FN_MASTER);
 	/* declared reads (mist_plugin.h): the gateway read them as the
 	 * caller; a master function's reads are its own, with the key */
-	int rc = q.nreads && !master && f->ops->submit_call
-			 ? f->ops->submit_call(f->pool, key, (uint32_t)idx,
-					       params, plen, q.reads,
-					       q.reads_len, wall32)
-			 : f->ops->submit(f->pool, key, (uint32_t)idx, params,
-					  plen, NULL, 0, 1, wall32);
+	uint32_t rlen = q.nreads && !master && f->ops->submit_call
+				? q.reads_len
+				: 0;
+	int rc = rlen ? f->ops->submit_call(f->pool, key, (uint32_t)idx,
+					    params, plen, q.reads, rlen, wall32)
+		      : f->ops->submit(f->pool, key, (uint32_t)idx, params,
+				       plen, NULL, 0, 1, wall32);
 	if (rc != 0) {
 		call_refuse(f, m, rc == MIST_ENOTFOUND ? MIST_ENOTFOUND : rc);
 		return;
@@ -937,7 +938,7 @@ fn_call(struct func *f, struct msg *m)
 	call->corr = m->corr;
 	call->deadline = deadline;
 	call->fn = (uint32_t)idx;
-	call->bytes = plen + q.reads_len;
+	call->bytes = plen + rlen;
 	f->stats.in_flight++;
 	f->stats.in_flight_bytes += call->bytes;
 	if (f->stats.in_flight > f->stats.in_flight_max)

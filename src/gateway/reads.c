@@ -61,6 +61,10 @@ rest_read_route(struct rest *r, struct rpend *p, const struct app *a,
 	    !preq_id_ok(json_string_value(v), json_string_length(v)) ||
 	    strlen(json_string_value(v)) != json_string_length(v))
 		return false;
+	/* GET /users/me is the caller's own user, not the object "me"
+	 * (parse_req.h's PR_USERS_ME): left to the host call */
+	if (d->route == FNREAD_USERS && strcmp(json_string_value(v), "me") == 0)
+		return false;
 	struct rread *rr = xcalloc(1, sizeof(*rr));
 	rr->call = p;
 	rr->node = node;
@@ -99,8 +103,10 @@ rest_read_route(struct rest *r, struct rpend *p, const struct app *a,
 		free(rp);
 	} else {
 		/* the call's caller map: the accessory reads neither its
-		 * "req" nor its "route" */
-		rest_send_docs_as(r, rp, a, &g, ip, master, deadline,
+		 * "req" nor its "route".  Half the deadline: a slow read
+		 * leaves the function the rest (it is then sent without) */
+		rest_send_docs_as(r, rp, a, &g, ip, master,
+				  deadline > 1 ? deadline / 2 : deadline,
 				  &rr->caller);
 	}
 	return true;
@@ -117,9 +123,12 @@ rest_read_done(struct rest *r, struct rpend *p, int status, const char *body,
 					     : 0;
 	struct fncall_read rd = {rr->path, rr->path_len, status, body,
 				 (uint32_t)len};
-	/* an answer the task frame could not carry is left to the host
-	 * call (it cannot happen: the listener bounds answers far below) */
-	bool carry = status >= 100 && status <= 599 && len <= MIST_HOST_BODY_MAX;
+	/* only an answer that stands is carried: a 429 or a 5xx (no
+	 * documents home, the store down, the read's time out) is the
+	 * moment's, and the function's GET, sent to the host, may fare
+	 * better; nor an object too large to travel with the call */
+	bool carry = status >= 200 && status < 500 && status != 429 &&
+		     len <= FNCALL_READ_BODY_MAX;
 	struct buf b = BUF_INIT;
 	fncall_pack_reads(&b, rr->app, rr->fn, left, rr->caller.data,
 			  (uint32_t)rr->caller.len, rr->params.data,

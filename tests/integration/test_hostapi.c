@@ -346,6 +346,23 @@ children_of_last(const char *route, int want, char *req, size_t cap)
 	return n;
 }
 
+/* Every log line whose parent is @a req: a GET of class @a cls, of the
+ * app. */
+static void
+expect_children(const char *req, const char *cls)
+{
+	json_t *all = log_lines(&edge);
+	size_t i;
+	json_t *l;
+	json_array_foreach(all, i, l)
+		if (strcmp(ht_jstr(l, "parent"), req) == 0) {
+			cr_expect_str_eq(ht_jstr(l, "method"), "GET");
+			cr_expect_str_eq(ht_jstr(l, "class"), cls);
+			cr_expect_str_eq(ht_jstr(l, "app"), app.id);
+		}
+	json_decref(all);
+}
+
 Test(hostapi, host_calls_are_logged_under_the_request_that_caused_them)
 {
 	char at[128], aid[64], id[64], params[256];
@@ -367,16 +384,7 @@ Test(hostapi, host_calls_are_logged_under_the_request_that_caused_them)
 	}
 	cr_expect(req[0] != '\0', "no log line of the function call");
 	cr_expect_eq(n, 2, "two host calls with parent %s", req);
-	json_t *all = log_lines(&edge);
-	size_t i;
-	json_t *l;
-	json_array_foreach(all, i, l)
-		if (strcmp(ht_jstr(l, "parent"), req) == 0) {
-			cr_expect_str_eq(ht_jstr(l, "method"), "GET");
-			cr_expect_str_eq(ht_jstr(l, "class"), "Log");
-			cr_expect_str_eq(ht_jstr(l, "app"), app.id);
-		}
-	json_decref(all);
+	expect_children(req, "Log");
 }
 
 Test(hostapi, the_deadline_is_shared)
@@ -617,15 +625,7 @@ Test(hostapi, a_declared_read_answers_as_the_host_call_would_without_one)
 			usleep(50000);
 	}
 	cr_expect_eq(n, 1, "one read with parent %s", req);
-	json_t *all = log_lines(&edge);
-	size_t i;
-	json_t *l;
-	json_array_foreach(all, i, l)
-		if (strcmp(ht_jstr(l, "parent"), req) == 0) {
-			cr_expect_str_eq(ht_jstr(l, "method"), "GET");
-			cr_expect_str_eq(ht_jstr(l, "class"), "Item");
-		}
-	json_decref(all);
+	expect_children(req, "Item");
 }
 
 /* bump: GET (declared), PUT n += 1, GET: the second GET must see the
@@ -686,4 +686,23 @@ Test(hostapi, a_declared_read_of_a_user)
 	json_decref(o);
 	json_decref(res);
 	cr_expect_eq(host_calls() - h0, 0, "answered in the executor");
+}
+
+/* /users/me is the caller's own user (parse_req.h), not the object
+ * "me": a declared /users/{uid} read with uid "me" is left to the host
+ * call, which answers it so. */
+Test(hostapi, a_declared_user_read_of_me_is_the_host_calls)
+{
+	char at[128], aid[64];
+	signup(&home, "mo", at, aid);
+	long long h0 = host_calls();
+	long st;
+	json_t *res = fn("getuser", "{\"uid\":\"me\"}", at, &st, NULL);
+	cr_assert_eq(st, 200);
+	cr_expect_eq(ht_jint(res, "status"), 200, "%s", ht_jstr(res, "body"));
+	json_t *o = json_loads(ht_jstr(res, "body"), 0, NULL);
+	cr_expect_str_eq(ht_jstr(o, "objectId"), aid, "%s", ht_jstr(res, "body"));
+	json_decref(o);
+	json_decref(res);
+	cr_expect_eq(host_calls() - h0, 1, "the host call answered it");
 }

@@ -268,34 +268,9 @@ frame_end(struct buf *b, size_t at)
 	buf_put_u32be(b->data + at, (uint32_t)(b->len - at - 4));
 }
 
-static void
-task_frame(struct buf *b, uint64_t seq, uint32_t fn, const char *id)
-{
-	size_t at;
-	frame_begin(b, &at);
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint64(&pk, seq);
-	msgpack_pack_uint32(&pk, fn);
-	/* args: {"cls": "C", "id": id} */
-	struct buf a = BUF_INIT;
-	msgpack_packer apk;
-	msgpack_packer_init(&apk, &a, buf_msgpack_write);
-	msgpack_pack_map(&apk, 2);
-	mp_pack_str(&apk, "cls");
-	mp_pack_str(&apk, "C");
-	mp_pack_str(&apk, "id");
-	mp_pack_str(&apk, id);
-	msgpack_pack_bin_with_body(&pk, a.data, a.len);
-	buf_destroy(&a);
-	msgpack_pack_array(&pk, 0);
-	msgpack_pack_uint32(&pk, 1);
-	frame_end(b, at);
-}
-
-/* A call's task with one declared read's answer (exec.h: the sixth
- * field): args {"cls": cls, "id": id}, read [path, status, body]. */
+/* A call's task: args {"cls": cls, "id": id}; with @a path, one
+ * declared read's answer [path, status, body] (exec.h: the sixth
+ * field). */
 static void
 task_frame_read(struct buf *b, uint64_t seq, uint32_t fn, const char *cls,
 		const char *id, const char *path, int status, const char *body)
@@ -304,7 +279,7 @@ task_frame_read(struct buf *b, uint64_t seq, uint32_t fn, const char *cls,
 	frame_begin(b, &at);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, b, buf_msgpack_write);
-	msgpack_pack_array(&pk, 6);
+	msgpack_pack_array(&pk, path ? 6 : 5);
 	msgpack_pack_uint64(&pk, seq);
 	msgpack_pack_uint32(&pk, fn);
 	struct buf a = BUF_INIT;
@@ -319,12 +294,20 @@ task_frame_read(struct buf *b, uint64_t seq, uint32_t fn, const char *cls,
 	buf_destroy(&a);
 	msgpack_pack_array(&pk, 0);
 	msgpack_pack_uint32(&pk, 1);
-	msgpack_pack_array(&pk, 1);
-	msgpack_pack_array(&pk, 3);
-	mp_pack_str(&pk, path);
-	msgpack_pack_int(&pk, status);
-	msgpack_pack_bin_with_body(&pk, body, strlen(body));
+	if (path) {
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_array(&pk, 3);
+		mp_pack_str(&pk, path);
+		msgpack_pack_int(&pk, status);
+		msgpack_pack_bin_with_body(&pk, body, strlen(body));
+	}
 	frame_end(b, at);
+}
+
+static void
+task_frame(struct buf *b, uint64_t seq, uint32_t fn, const char *id)
+{
+	task_frame_read(b, seq, fn, "C", id, NULL, 0, NULL);
 }
 
 static void

@@ -56,7 +56,7 @@ Test(meta, what_the_agent_writes_the_data_manager_reads)
 
 /* Declared reads (data/meta.h "reads"): written only when there are
  * some, read back by function index; an index past "functions" or a
- * template that is not one refuses the map. */
+ * template that is not one drops that entry, not the map. */
 Test(meta, declared_reads_travel_by_function_index)
 {
 	struct meta m, back;
@@ -79,14 +79,29 @@ Test(meta, declared_reads_travel_by_function_index)
 	cr_assert_eq(back.nreads, 1);
 	cr_assert_eq(back.reads[0].fn, 1);
 	cr_assert_str_eq(back.reads[0].tmpl, "/classes/Item/{id}");
+	m.nreads = 3;
 	m.reads[0].fn = 2; /* no such function */
+	m.reads[1].fn = 0;
+	snprintf(m.reads[1].tmpl, MIST_READ_MAX, "/functions/{x}"); /* no form */
+	m.reads[2].fn = 1;
+	snprintf(m.reads[2].tmpl, MIST_READ_MAX, "/users/{u}");
 	buf_reset(&b);
 	cr_assert_eq(meta_encode(&m, &b), 0);
-	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &back), MIST_EPROTO);
-	m.reads[0].fn = 0;
-	snprintf(m.reads[0].tmpl, MIST_READ_MAX, "/functions/{x}");
+	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &back), 0);
+	cr_assert_eq(back.nfunctions, 2, "the functions stay");
+	cr_assert_eq(back.nreads, 1, "only the usable read");
+	cr_assert_eq(back.reads[0].fn, 1);
+	cr_assert_str_eq(back.reads[0].tmpl, "/users/{u}");
+	/* a broken shape still refuses the map */
 	buf_reset(&b);
-	cr_assert_eq(meta_encode(&m, &b), 0);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &b, buf_msgpack_write);
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "reads", 5);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "x", 1);
+	msgpack_pack_str_with_body(&pk, "/users/{u}", 10);
 	cr_assert_eq(meta_decode(b.data, (uint32_t)b.len, &back), MIST_EPROTO);
 	buf_destroy(&b);
 }
