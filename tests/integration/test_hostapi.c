@@ -688,6 +688,43 @@ Test(hostapi, a_declared_read_of_a_user)
 	cr_expect_eq(host_calls() - h0, 0, "answered in the executor");
 }
 
+/* A declared read refused for the moment (here 429: the user's bucket
+ * empty) is not carried: the function's GET goes to the host, which
+ * answers for itself.  Reads that stand are answered in the executor. */
+Test(hostapi, a_declared_read_refused_for_the_moment_is_left_to_the_host)
+{
+	char at[128], aid[64], id[64], params[256];
+	signup(&home, "nia", at, aid);
+	private_object("Item", at, aid, id);
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
+	app_set("--user-rate", "5");
+	int limited = 0, fine = 0;
+	for (int i = 0; i < 50 && limited == 0; i++) {
+		long long h0 = host_calls();
+		long st;
+		json_t *res = fn("read1d", params, at, &st, NULL);
+		if (st == 429) { /* the call itself: wait for the bucket */
+			usleep(300000);
+			continue;
+		}
+		cr_assert_eq(st, 200);
+		long long status = ht_jint(res, "status");
+		json_decref(res);
+		if (status == 429) {
+			limited++;
+			cr_expect_eq(host_calls() - h0, 1,
+				     "the limited read went to the host");
+		} else {
+			fine++;
+			cr_expect_eq(status, 200);
+			cr_expect_eq(host_calls() - h0, 0, "answered in the executor");
+		}
+	}
+	app_set("--user-rate", "0");
+	cr_expect_gt(limited, 0, "5/s: a read was limited");
+	cr_expect_gt(fine, 0, "and one before it was not");
+}
+
 /* /users/me is the caller's own user (parse_req.h), not the object
  * "me": a declared /users/{uid} read with uid "me" is left to the host
  * call, which answers it so. */
