@@ -521,6 +521,8 @@ docs_kmeta(struct buf *k, char tag, const char *app, const char *a,
 static struct docs_ov *
 docs_ov_find(struct docs *d, uint8_t t, const void *k, size_t kl)
 {
+	if (d->ov.len == 0)
+		return NULL; /* no write pending: the common read, no hash */
 	struct docs_ov *o = map_get(&d->ov, docs_hash(t, k, kl));
 	for (; o; o = o->next)
 		if (o->table == t && o->klen == kl && memcmp(o->key, k, kl) == 0)
