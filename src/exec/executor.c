@@ -42,6 +42,7 @@
  */
 #include "config.h"
 #include "exec/exec.h"
+#include "function/fncall.h"
 #include "function/fnread.h"
 #include "mist.h"
 #include "net/mp.h"
@@ -193,15 +194,6 @@ struct xfn {
 	char read[MIST_READ_MAX]; /* its declared read's template, or "" */
 };
 
-/* A declared read's answer, sent with the task (pointers into its
- * frame). */
-struct xread {
-	const char *path;
-	uint32_t path_len;
-	int status;
-	const uint8_t *body;
-	uint32_t body_len;
-};
 
 enum tstate { T_READY, T_WAIT, T_DONE };
 
@@ -230,8 +222,9 @@ struct xtask {
 	int hstatus;
 	uint8_t *hbody; /* NUL-terminated; freed at the next call or end */
 	size_t hlen;
-	/* the declared reads' answers: until the task's first write */
-	struct xread reads[EXEC_TASK_READS];
+	/* the declared reads' answers (pointers into frame): until the
+	 * task's first write */
+	struct fncall_read reads[EXEC_TASK_READS];
 	uint32_t nreads;
 #if EXEC_SANITIZED
 	void *fake; /* ASan's fake stack of the task while switched out */
@@ -360,7 +353,7 @@ xcall_docs(struct mist_call *c, const char *method, const char *path,
 	if (!get)
 		t->nreads = 0; /* from now on, reads see the writes */
 	for (uint32_t i = 0; i < t->nreads; i++) {
-		const struct xread *r = &t->reads[i];
+		const struct fncall_read *r = &t->reads[i];
 		if (r->path_len != plen || memcmp(r->path, path, plen) != 0)
 			continue;
 		/* declared: the gateway read it when the call arrived */
@@ -572,17 +565,9 @@ task_reads(struct mp_cur *c, struct xtask *t)
 	uint32_t n;
 	if (mp_read_array(c, &n) != 0 || n > EXEC_TASK_READS)
 		return -1;
-	for (uint32_t i = 0; i < n; i++) {
-		struct xread *r = &t->reads[i];
-		uint32_t k;
-		int64_t st;
-		if (mp_read_array(c, &k) != 0 || k != 3 ||
-		    mp_read_str(c, &r->path, &r->path_len) != 0 ||
-		    mp_read_int(c, &st) != 0 || st < 100 || st > 599 ||
-		    mp_read_bin(c, &r->body, &r->body_len) != 0)
+	for (uint32_t i = 0; i < n; i++)
+		if (fncall_read_next(c, &t->reads[i]) != 0)
 			return -1;
-		r->status = (int)st;
-	}
 	t->nreads = n;
 	return 0;
 }

@@ -449,6 +449,11 @@ x_hello(struct executor *x, struct mp_cur *c, uint32_t fields)
 			if (mp_read_str(c, &rd[i], &rl[i]) != 0 ||
 			    (rl[i] > 0 && fnread_parse(rd[i], rl[i], &d) != 0))
 				return -1;
+			/* a master function's reads act with the master key:
+			 * none is made for it as the caller (the executor
+			 * drops the declaration at load already) */
+			if (fl[i] & MIST_FN_MASTER)
+				rl[i] = 0;
 		}
 	}
 	if (p->have_names) {
@@ -1021,7 +1026,8 @@ pool_submit_call(struct pool *p, uint64_t key, uint32_t fn,
 		 uint32_t rlen, uint32_t wall_ms)
 {
 	/* reads only for a function that declared one (gossip may be
-	 * stale): the others' GETs go to the host */
+	 * stale; a master function has none): the others' GETs go to the
+	 * host */
 	if (fn < p->nnames && p->reads[fn][0] == '\0')
 		rlen = 0;
 	return pool_queue(p, key, fn, args, alen, NULL, 0, 1, reads, rlen,

@@ -51,6 +51,24 @@ fncall_pack_reads(struct buf *b, const char *app, const char *fn,
 	}
 }
 
+int
+fncall_read_next(struct mp_cur *c, struct fncall_read *r)
+{
+	uint32_t k;
+	int64_t st;
+	const uint8_t *body;
+	if (mp_read_array(c, &k) != 0 || k != 3 ||
+	    mp_read_str(c, &r->path, &r->path_len) != 0 || r->path_len == 0 ||
+	    r->path_len >= FNREAD_PATH_MAX || r->path[0] != '/' ||
+	    mp_read_int(c, &st) != 0 || st < 100 || st > 599 ||
+	    mp_read_bin(c, &body, &r->body_len) != 0 ||
+	    r->body_len > MIST_HOST_BODY_MAX)
+		return MIST_EPROTO;
+	r->status = (int)st;
+	r->body = (const char *)body;
+	return 0;
+}
+
 /* The declared reads' array at @a c: [[path, status, body]...]. */
 static int
 fncall_reads(struct mp_cur *c, struct fncall_req *out)
@@ -60,16 +78,8 @@ fncall_reads(struct mp_cur *c, struct fncall_req *out)
 	if (mp_read_array(c, &n) != 0 || n > FNCALL_MAX_READS)
 		return MIST_EPROTO;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t k, plen, blen;
-		const char *path;
-		const uint8_t *body;
-		int64_t st;
-		if (mp_read_array(c, &k) != 0 || k != 3 ||
-		    mp_read_str(c, &path, &plen) != 0 || plen == 0 ||
-		    plen >= FNREAD_PATH_MAX || path[0] != '/' ||
-		    mp_read_int(c, &st) != 0 || st < 100 || st > 599 ||
-		    mp_read_bin(c, &body, &blen) != 0 ||
-		    blen > MIST_HOST_BODY_MAX)
+		struct fncall_read r;
+		if (fncall_read_next(c, &r) != 0)
 			return MIST_EPROTO;
 	}
 	out->nreads = n;

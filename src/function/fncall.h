@@ -50,6 +50,8 @@
 #include "function/fnread.h"
 #include "util/buf.h"
 
+struct mp_cur;
+
 /** Longest app id in a call, NUL included (gateway/apps.h's APP_ID_MAX). */
 #define FNCALL_APP_MAX 64
 /** Declared reads a call carries at most: what a task frame takes. */
@@ -109,6 +111,14 @@ void fncall_pack_reads(struct buf *b, const char *app, const char *fn,
  * function has that name: the actor answers MIST_ENOTFOUND).
  */
 int fncall_unpack(const uint8_t *p, size_t len, struct fncall_req *out);
+
+/**
+ * Reads one read ([path, status, body], as drawn) at @a c into @a r
+ * (pointers into the bytes), advancing @a c: 0 or MIST_EPROTO.  The one
+ * decoder of the element, for fncall_unpack and for the executor, which
+ * gets the array verbatim in its task frame (exec.h).
+ */
+int fncall_read_next(struct mp_cur *c, struct fncall_read *r);
 
 /** Appends the reply [0, result]. */
 void fncall_reply_ok_pack(struct buf *b, const uint8_t *result, uint32_t len);

@@ -14,18 +14,11 @@ starts(const char *s, size_t len, const char *lit, size_t *n)
 	return len >= *n && memcmp(s, lit, *n) == 0;
 }
 
+/* A parameter's name: a class name's rule (an identifier), shorter. */
 static bool
 param_ok(const char *s, size_t n)
 {
-	if (n == 0 || n >= FNREAD_PARAM_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      c == '_' || (i > 0 && c >= '0' && c <= '9')))
-			return false;
-	}
-	return true;
+	return n < FNREAD_PARAM_MAX && preq_class_ok(s, n);
 }
 
 int

@@ -182,7 +182,7 @@ struct fcall {
 	uint64_t corr;
 	uint64_t deadline; /* local ms */
 	uint32_t fn;	   /* the pool's index */
-	uint32_t bytes;	   /* params and declared reads */
+	uint32_t bytes;	   /* params and declared reads (sent or not) */
 	uint32_t gen;	   /* bumped at each use of the slot */
 	uint32_t next_free;
 };
@@ -911,13 +911,10 @@ fn_call(struct func *f, struct msg *m)
 		       (uint64_t)(++call->gen & INT32_MAX) << 32 | f->free_call;
 	uint64_t wall = deadline - now;
 	uint32_t wall32 = wall > UINT32_MAX ? UINT32_MAX : (uint32_t)wall;
-	bool master = f->ops->fn_flags &&
-		      (f->ops->fn_flags(f->pool, (uint32_t)idx) & MIST_FN_MASTER);
-	/* declared reads (mist_plugin.h): the gateway read them as the
-	 * caller; a master function's reads are its own, with the key */
-	uint32_t rlen = q.nreads && !master && f->ops->submit_call
-				? q.reads_len
-				: 0;
+	/* declared reads (mist_plugin.h), made by the gateway as the
+	 * caller: the pool keeps them only for a function that declares one
+	 * (not a master one) */
+	uint32_t rlen = q.nreads && f->ops->submit_call ? q.reads_len : 0;
 	int rc = rlen ? f->ops->submit_call(f->pool, key, (uint32_t)idx,
 					    params, plen, q.reads, rlen, wall32)
 		      : f->ops->submit(f->pool, key, (uint32_t)idx, params,
@@ -933,7 +930,8 @@ fn_call(struct func *f, struct msg *m)
 	call->caller = xmalloc(q.caller_len ? q.caller_len : 1);
 	memcpy(call->caller, q.caller, q.caller_len);
 	call->caller_len = q.caller_len;
-	call->master = master;
+	call->master = f->ops->fn_flags &&
+		       (f->ops->fn_flags(f->pool, (uint32_t)idx) & MIST_FN_MASTER);
 	call->from = m->from;
 	call->corr = m->corr;
 	call->deadline = deadline;

@@ -531,6 +531,34 @@ text_special16(const uint8_t *p, unsigned *q)
 	return (unsigned)_mm_movemask_epi8(
 		_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
 }
+
+/* Writes the 16 bytes at @a p escaped at @a o, when their only specials
+ * are the quotes and backslashes of mask @a q (JSON text inside a
+ * string): the runs between them copied 8 bytes at a time from a padded
+ * copy, so @a o needs 16 bytes of slack past the escaped block.  Returns
+ * the end of what it wrote. */
+static char *
+text_quoted16(char *o, const uint8_t *p, unsigned q)
+{
+	uint8_t blk[32];
+	memcpy(blk, p, 16);
+	memset(blk + 16, 0, 16);
+	size_t j = 0; /* the next byte of blk to write */
+	for (; q != 0; q &= q - 1) {
+		size_t k = (size_t)__builtin_ctz(q);
+		memcpy(o, blk + j, 8);
+		if (k - j > 8)
+			memcpy(o + 8, blk + j + 8, 8);
+		o += k - j;
+		*o++ = '\\';
+		*o++ = (char)blk[k];
+		j = k + 1;
+	}
+	memcpy(o, blk + j, 8);
+	if (16 - j > 8)
+		memcpy(o + 8, blk + j + 8, 8);
+	return o + (16 - j);
+}
 #endif
 
 /* Checks that @a n bytes are UTF-8 (jansson's rules) and counts the bytes
@@ -610,29 +638,8 @@ text_str(struct buf *out, const char *s, size_t n, size_t extra)
 					i += 16;
 					continue;
 				}
-				if (other == 0) {
-					/* quotes and backslashes only (JSON
-					 * text): the runs between them copied
-					 * 8 bytes at a time from a padded copy,
-					 * the output's slack taking the rest */
-					uint8_t blk[32];
-					memcpy(blk, p + i, 16);
-					memset(blk + 16, 0, 16);
-					size_t j = 0;
-					for (unsigned m = q; m != 0; m &= m - 1) {
-						size_t k = (size_t)__builtin_ctz(m);
-						memcpy(o, blk + j, 8);
-						if (k - j > 8)
-							memcpy(o + 8, blk + j + 8, 8);
-						o += k - j;
-						*o++ = '\\';
-						*o++ = (char)blk[k];
-						j = k + 1;
-					}
-					memcpy(o, blk + j, 8);
-					if (16 - j > 8)
-						memcpy(o + 8, blk + j + 8, 8);
-					o += 16 - j;
+				if (other == 0) { /* JSON text inside */
+					o = text_quoted16(o, p + i, q);
 					i += 16;
 					continue;
 				}
@@ -650,9 +657,6 @@ text_str(struct buf *out, const char *s, size_t n, size_t extra)
 			for (; i < end; i++) {
 				uint8_t c = p[i];
 				if (c >= 0x80 || text_esc_extra[c] == 0) {
-					*o++ = (char)c;
-				} else if (c == '"' || c == '\\') {
-					*o++ = '\\';
 					*o++ = (char)c;
 				} else {
 					char tmp[8];

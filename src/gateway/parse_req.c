@@ -884,13 +884,9 @@ seg_decode(const char *s, size_t n, char *dst, size_t cap, int which,
 				  : "a NUL in the path");
 		return MIST_EPROTO;
 	}
-	bool ok;
-	if (which == 0)
-		ok = name_ok(d, dl, cap - 1, "", true);
-	else if (which == 1)
-		ok = name_ok(d, dl, cap - 1, "-", false);
-	else
-		ok = name_ok(d, dl, cap - 1, ".-", false);
+	bool ok = dl < cap && (which == 0   ? preq_class_ok(d, dl)
+			       : which == 1 ? preq_id_ok(d, dl)
+					    : name_ok(d, dl, cap - 1, ".-", false));
 	if (!ok) {
 		struct echo e;
 		if (which == 0)
