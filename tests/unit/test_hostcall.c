@@ -331,6 +331,18 @@ reply_frame(struct buf *b, uint64_t seq, uint32_t hid, int status,
 static char xnames[XFNS][64], xreads[XFNS][MIST_READ_MAX];
 static uint32_t xflags[XFNS], nxfns;
 
+/* The string at @a c into @a out (@a cap bytes with its NUL). */
+static void
+read_cstr(struct mp_cur *c, char *out, size_t cap)
+{
+	const char *s;
+	uint32_t l;
+	cr_assert_eq(mp_read_str(c, &s, &l), 0);
+	cr_assert_lt(l, cap);
+	memcpy(out, s, l);
+	out[l] = '\0';
+}
+
 /* Reads the hello (it must carry the flags and the declared reads) into
  * xnames, xflags and xreads. */
 static void
@@ -347,14 +359,8 @@ x_hello(struct xproc *x)
 	cr_assert_eq(mp_read_uint(&c, &zero), 0);
 	cr_assert_eq(mp_read_array(&c, &nn), 0);
 	cr_assert_leq(nn, XFNS);
-	for (uint32_t i = 0; i < nn; i++) {
-		const char *s;
-		uint32_t l;
-		cr_assert_eq(mp_read_str(&c, &s, &l), 0);
-		cr_assert_lt(l, sizeof(xnames[i]));
-		memcpy(xnames[i], s, l);
-		xnames[i][l] = '\0';
-	}
+	for (uint32_t i = 0; i < nn; i++)
+		read_cstr(&c, xnames[i], sizeof(xnames[i]));
 	cr_assert_eq(mp_read_array(&c, &nf), 0);
 	cr_assert_eq(nf, nn);
 	for (uint32_t i = 0; i < nf; i++) {
@@ -364,14 +370,8 @@ x_hello(struct xproc *x)
 	}
 	cr_assert_eq(mp_read_array(&c, &nf), 0);
 	cr_assert_eq(nf, nn);
-	for (uint32_t i = 0; i < nf; i++) {
-		const char *s;
-		uint32_t l;
-		cr_assert_eq(mp_read_str(&c, &s, &l), 0);
-		cr_assert_lt(l, sizeof(xreads[i]));
-		memcpy(xreads[i], s, l);
-		xreads[i][l] = '\0';
-	}
+	for (uint32_t i = 0; i < nf; i++)
+		read_cstr(&c, xreads[i], sizeof(xreads[i]));
 	nxfns = nn;
 	x_next(x, n);
 }
