@@ -281,6 +281,9 @@ int pool_submit(struct pool *p, uint64_t key, uint32_t fn, const uint8_t *args,
  * declared reads' answers: @a reads, @a rlen the msgpack array the task
  * frame carries ([[path, status, body]...], at most EXEC_TASK_READS;
  * checked by its sender, function/fncall.h), copied; @a rlen 0: none.
+ * Kept only when the function declares a read in the first hello (a
+ * MIST_FN_MASTER function never does): the pool's table, not the
+ * sender's gossip, decides.
  */
 int pool_submit_call(struct pool *p, uint64_t key, uint32_t fn,
 		     const uint8_t *args, uint32_t alen, const uint8_t *reads,
